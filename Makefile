@@ -1,0 +1,105 @@
+# fedsched -- one non-recursive Makefile. Objects go to $(BUILD)/, never beside sources.
+#
+#   make            build build/fedsched
+#   make test       install missing packages, start a private PostgreSQL, run every test
+#   make run        private PostgreSQL under .run/, simulated clusters, fedsched serve
+#   make bench      benchmarks, each beside its baseline (BENCH_MODE=smoke for CI)
+#   make asan       the whole test suite under AddressSanitizer + UBSan
+#   make lint       clang-format check, cppcheck, banned-function grep
+#   make fmt        clang-format in place
+
+BUILD   ?= build
+CC      ?= cc
+PKGS    := libmicrohttpd jansson libcurl liburcu libpq
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wvla
+OPT     ?= -O2 -g
+CPPFLAGS += -I. -D_GNU_SOURCE -DFEDSCHED_VERSION='"$(VERSION)"'
+CFLAGS  += $(WARN) $(OPT) -MMD -MP -pthread
+LDLIBS  += -pthread -lm
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# pkg-config runs lazily: the first `make test` on a fresh machine installs the
+# packages before anything asks for their flags.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+
+# Every .c in a layer folder is part of the library; scheduler/main.c is the binary.
+LAYERS   := base policy cluster store api sim scheduler
+LIB_SRCS := $(filter-out scheduler/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libfedsched.a
+BIN      := $(BUILD)/fedsched
+
+SUPPORT_SRCS := $(wildcard tests/support/*.c)
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
+INTEG_SRCS   := $(wildcard tests/integration/test_*.c)
+BENCH_SRCS   := $(wildcard tests/bench/*.c)
+UNIT_BINS    := $(UNIT_SRCS:%.c=$(BUILD)/%)
+INTEG_BINS   := $(INTEG_SRCS:%.c=$(BUILD)/%)
+BENCH_BINS   := $(BENCH_SRCS:%.c=$(BUILD)/%)
+
+.PHONY: all deps test unit integration run bench asan lint fmt clean
+.DEFAULT_GOAL := all
+
+all: $(BIN)
+
+deps:
+	@.ci/deps
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/scheduler/main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS) -o $@
+
+# Tests need the binary too: integration tests start `fedsched serve` and `fedsched sim`.
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+	@BUILD=$(BUILD) tests/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
+
+unit: deps
+	@$(MAKE) --no-print-directory $(UNIT_BINS)
+	@BUILD=$(BUILD) NO_PG=1 tests/run-tests.sh $(UNIT_BINS)
+
+run: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@BUILD=$(BUILD) scheduler/run-local.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BINS)
+	@BUILD=$(BUILD) tests/bench/run-bench.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 OPT="-O1 -g" test
+
+LINT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+lint: deps
+	@tests/lint.sh $(LINT_SRCS)
+
+fmt:
+	clang-format -i $(LINT_SRCS)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,83 @@
+/* job.c -- phases and ownership of struct job. */
+#include "base/job.h"
+
+#include "base/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const phase_names[PHASE_COUNT] = {
+    "Queued", "Admitted",  "Dispatched", "Running", "Succeeded",
+    "Failed", "Cancelled", "Preempting", "Lost",
+};
+
+const char *job_phase_name(enum job_phase p)
+{
+    return (unsigned)p < PHASE_COUNT ? phase_names[p] : "Unknown";
+}
+
+int job_phase_parse(const char *s, enum job_phase *out)
+{
+    for (int i = 0; i < PHASE_COUNT; i++) {
+        if (strcmp(s, phase_names[i]) == 0) {
+            *out = (enum job_phase)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bool job_phase_terminal(enum job_phase p)
+{
+    return p == PHASE_SUCCEEDED || p == PHASE_FAILED || p == PHASE_CANCELLED;
+}
+
+struct job *job_new(void)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+
+    j->phase = PHASE_QUEUED;
+    return j;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void job_free(struct job **jp)
+{
+    struct job *j;
+
+    if (!jp || !*jp)
+        return;
+    j = *jp;
+    free(j->ns);
+    free(j->name);
+    free(j->uid);
+    free(j->api_version);
+    free(j->labels_json);
+    free(j->spec_json);
+    free(j->framework);
+    free(j->sku);
+    free_strv(j->alt_skus, j->n_alt_skus);
+    free_strv(j->cluster_affinity, j->n_cluster_affinity);
+    free(j->cluster);
+    free(j->pool);
+    free(j->reason);
+    free(j->message);
+    free(j);
+    *jp = NULL;
+}
+
+void job_event_clear(struct job_event *ev)
+{
+    free(ev->type);
+    free(ev->reason);
+    free(ev->message);
+    free(ev->from_phase);
+    free(ev->to_phase);
+    memset(ev, 0, sizeof(*ev));
+}

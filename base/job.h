@@ -1,0 +1,85 @@
+/* job.h -- the TrainingJob as the store, the API and the scheduler share it.
+ * The spec is kept whole as canonical JSON text (what the jsonb column holds); the fields
+ * the scheduler and the queries need are lifted out of it at validation time.
+ * Not responsible for parsing or validating JSON (api/trainingjob.c) or storing (store/). */
+#ifndef BASE_JOB_H
+#define BASE_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum job_phase {
+    PHASE_QUEUED = 0,
+    PHASE_ADMITTED,
+    PHASE_DISPATCHED,
+    PHASE_RUNNING,
+    PHASE_SUCCEEDED,
+    PHASE_FAILED,
+    PHASE_CANCELLED,
+    PHASE_PREEMPTING,
+    PHASE_LOST,
+};
+#define PHASE_COUNT 9
+
+const char *job_phase_name(enum job_phase p);            /* "Queued" ... */
+int job_phase_parse(const char *s, enum job_phase *out); /* 0, or -1 when unknown */
+bool job_phase_terminal(enum job_phase p);               /* Succeeded, Failed, Cancelled */
+
+struct job {
+    /* identity */
+    char *ns;          /* metadata.namespace */
+    char *name;        /* metadata.name */
+    char *uid;         /* assigned by the store on insert */
+    char *api_version; /* as submitted: fedsched.io/v1 or michelangelo.uber.com/v1 */
+    char *labels_json; /* canonical JSON object text, "{}" when none */
+    char *spec_json;   /* canonical JSON text of spec (sorted keys, compact) */
+
+    /* lifted from spec */
+    char *framework; /* "pytorch", "ray", ... */
+    char *sku;       /* spec.resources.instanceType */
+    char **alt_skus; /* spec.resources.alternativeInstanceTypes */
+    size_t n_alt_skus;
+    int gpu_count;
+    int gpus_per_worker;
+    int priority;
+    bool preemptible;
+    int64_t max_runtime_s;         /* 0 when unset */
+    int64_t checkpoint_interval_s; /* 0 when unset */
+    char **cluster_affinity;
+    size_t n_cluster_affinity;
+
+    /* status */
+    enum job_phase phase;
+    char *cluster; /* NULL until admitted */
+    char *pool;    /* "training" or "serving-borrowed"; NULL until admitted */
+    int attempt;
+    int preemptions;
+    char *reason;  /* machine-readable reason of the last transition */
+    char *message; /* human-readable message of the last transition */
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t admitted_ms; /* 0 when never */
+    int64_t started_ms;
+    int64_t finished_ms;
+    int64_t last_checkpoint_ms;
+    int64_t resource_version;
+};
+
+struct job *job_new(void);     /* zeroed; phase Queued */
+void job_free(struct job **j); /* NULL-safe; frees every owned string, sets *j NULL */
+
+/* One row of a job's timeline. */
+struct job_event {
+    int64_t id;
+    int64_t ts_ms;
+    char *type; /* "Queued", "Admitted", ... or "Checkpoint" */
+    char *reason;
+    char *message;
+    char *from_phase; /* NULL for the first event */
+    char *to_phase;
+};
+
+void job_event_clear(struct job_event *ev); /* frees strings, keeps ev */
+
+#endif

@@ -1,0 +1,31 @@
+/* main.c -- the fedsched binary: dispatches to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: fedsched <command> [options]\n"
+               "commands:\n"
+               "  serve      run the API server (and, when leader, the scheduler)\n"
+               "  migrate    apply pending database migrations and exit\n"
+               "  version    print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "version") == 0) {
+        printf("fedsched %s\n", FEDSCHED_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "fedsched: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

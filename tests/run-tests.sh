@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs test binaries (each Check suite forks per test), sums their results and prints
+# one closing line "tests: N passed, N failed". Starts a private PostgreSQL for the run
+# unless FEDSCHED_TEST_DSN is already set or NO_PG=1.
+set -uo pipefail
+
+BUILD=${BUILD:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+export FEDSCHED_BIN=${FEDSCHED_BIN:-$(pwd)/$BUILD/fedsched}
+export FEDSCHED_SRC=$(pwd)
+export CK_FORK=yes
+export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+  done
+}
+export -f free_port 2>/dev/null || true
+
+pgdir=""
+cleanup() {
+  [ -n "$pgdir" ] && "$here/pg.sh" stop "$pgdir" >/dev/null 2>&1
+  [ -n "$pgdir" ] && rm -rf "$pgdir"
+}
+trap cleanup EXIT
+
+if [ "${NO_PG:-0}" != 1 ] && [ -z "${FEDSCHED_TEST_DSN:-}" ]; then
+  pgdir=$(mktemp -d /tmp/fedsched-pg.XXXXXX)
+  chmod 755 "$pgdir"
+  port=$(free_port)
+  FEDSCHED_TEST_DSN=$("$here/pg.sh" start "$pgdir" "$port") || { echo "tests: could not start PostgreSQL" >&2; exit 1; }
+  export FEDSCHED_TEST_DSN FEDSCHED_TEST_PGDIR=$pgdir FEDSCHED_TEST_PGPORT=$port
+  echo "tests: private PostgreSQL on port $port ($pgdir)"
+fi
+
+passed=0 failed=0 broken=()
+for t in "$@"; do
+  name=${t#$BUILD/tests/}
+  out=$(timeout 1200 "$t" 2>&1)
+  rc=$?
+  line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -n 1)
+  if [ -n "$line" ]; then
+    checks=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+    fails=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+    errs=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+  else
+    checks=1 fails=1 errs=0
+  fi
+  bad=$((fails + errs))
+  [ $rc -ne 0 ] && [ $bad -eq 0 ] && bad=1
+  passed=$((passed + checks - bad))
+  failed=$((failed + bad))
+  if [ $bad -ne 0 ]; then
+    broken+=("$name")
+    printf '%s\n' "$out" | grep -vE '^Running suite' | tail -n 40
+    printf 'FAIL %-40s %s (exit %d)\n' "$name" "${line:-no Check summary}" $rc
+  else
+    printf 'ok   %-40s %s\n' "$name" "$line"
+  fi
+done
+
+[ ${#broken[@]} -gt 0 ] && echo "failing: ${broken[*]}"
+echo "tests: $passed passed, $failed failed"
+[ $failed -eq 0 ]
