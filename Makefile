@@ -35,7 +35,8 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 # Every .c in a layer folder is part of the library; scheduler/main.c is the binary.
 LAYERS   := base policy cluster store api sim scheduler
 LIB_SRCS := $(filter-out scheduler/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 LIB      := $(BUILD)/libfedsched.a
 BIN      := $(BUILD)/fedsched
 
@@ -59,6 +60,15 @@ deps:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# Migrations are compiled in, so a deployed binary needs no files beside it.
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) store/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	store/embed-migrations.sh $(MIGRATIONS) > $@
+
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)

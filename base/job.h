@@ -28,6 +28,7 @@ bool job_phase_terminal(enum job_phase p);               /* Succeeded, Failed, C
 
 struct job {
     /* identity */
+    int64_t id;        /* store's row id: creation order, used for keyset paging */
     char *ns;          /* metadata.namespace */
     char *name;        /* metadata.name */
     char *uid;         /* assigned by the store on insert */

@@ -1,0 +1,382 @@
+/* jobs.c -- jobs and their events in PostgreSQL. Every change is one transaction with
+ * its event; inserts are a single statement so a 201 costs one round trip and one
+ * commit. */
+#include "store/store.h"
+
+#include "base/err.h"
+#include "base/mem.h"
+#include "base/num.h"
+#include "store/conn.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOB_COLUMNS                                                                                \
+    "id, uid, namespace, name, api_version, labels::text, spec::text, phase, cluster, "            \
+    "pool, priority, preemptible, sku, gpu_count, gpus_per_worker, attempt, preemptions, "         \
+    "reason, message, "                                                                            \
+    "(extract(epoch FROM created_at) * 1000)::bigint, "                                            \
+    "(extract(epoch FROM updated_at) * 1000)::bigint, "                                            \
+    "(extract(epoch FROM admitted_at) * 1000)::bigint, "                                           \
+    "(extract(epoch FROM started_at) * 1000)::bigint, "                                            \
+    "(extract(epoch FROM finished_at) * 1000)::bigint, "                                           \
+    "(extract(epoch FROM last_checkpoint_at) * 1000)::bigint, resource_version"
+#define JOB_NCOLUMNS 26
+
+/* The insert, its first event and the scheduler's wake-up in one statement: a
+ * data-modifying CTE runs whether or not it is read, and the whole statement is one
+ * transaction. ON CONFLICT DO NOTHING covers both the name and the idempotency key. */
+static const char sql_insert[] =
+    "WITH ins AS ("
+    " INSERT INTO jobs (namespace, name, api_version, labels, spec, idempotency_key,"
+    "  priority, preemptible, sku, gpu_count, gpus_per_worker)"
+    " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT DO NOTHING RETURNING " JOB_COLUMNS "),"
+    " ev AS (INSERT INTO job_events (job_id, type, reason, message, to_phase)"
+    "  SELECT id, 'Queued', 'Submitted', 'accepted and queued', 'Queued' FROM ins),"
+    " wake AS (SELECT pg_notify('fedsched_jobs', id::text) FROM ins)"
+    " SELECT ins.*, (SELECT count(*) FROM wake) FROM ins";
+
+/* After a conflict: the job that holds the idempotency key, else the one with the name;
+ * `same` tells whether the request is a retry of it. */
+static const char sql_existing[] =
+    "SELECT " JOB_COLUMNS ", (spec = $3::jsonb AND labels = $4::jsonb) AS same"
+    " FROM jobs WHERE namespace = $1 AND (name = $2 OR idempotency_key = $5)"
+    " ORDER BY (idempotency_key IS NOT DISTINCT FROM $5) DESC LIMIT 1";
+
+const char *const stmt_sql[STMT_COUNT] = {
+    [STMT_JOB_INSERT] = sql_insert,
+    [STMT_JOB_EXISTING] = sql_existing,
+    [STMT_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE namespace = $1 AND name = $2",
+    [STMT_JOB_EVENTS] = "SELECT j.id, e.id, (extract(epoch FROM e.ts) * 1000)::bigint,"
+                        " e.type, e.reason, e.message, e.from_phase, e.to_phase"
+                        " FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id"
+                        " WHERE j.namespace = $1 AND j.name = $2 ORDER BY e.id",
+    [STMT_JOB_COUNTS] = "SELECT phase, count(*) FROM jobs GROUP BY phase",
+};
+
+static char *col_str(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+}
+
+static int64_t col_i64(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static struct job *job_from_row(const PGresult *r, int row)
+{
+    struct job *j = job_new();
+    enum job_phase phase = PHASE_QUEUED;
+
+    j->id = col_i64(r, row, 0);
+    j->uid = col_str(r, row, 1);
+    j->ns = col_str(r, row, 2);
+    j->name = col_str(r, row, 3);
+    j->api_version = col_str(r, row, 4);
+    j->labels_json = col_str(r, row, 5);
+    j->spec_json = col_str(r, row, 6);
+    job_phase_parse(PQgetvalue(r, row, 7), &phase); /* the CHECK constraint guards it */
+    j->phase = phase;
+    j->cluster = col_str(r, row, 8);
+    j->pool = col_str(r, row, 9);
+    j->priority = (int)col_i64(r, row, 10);
+    j->preemptible = PQgetvalue(r, row, 11)[0] == 't';
+    j->sku = col_str(r, row, 12);
+    j->gpu_count = (int)col_i64(r, row, 13);
+    j->gpus_per_worker = (int)col_i64(r, row, 14);
+    j->attempt = (int)col_i64(r, row, 15);
+    j->preemptions = (int)col_i64(r, row, 16);
+    j->reason = col_str(r, row, 17);
+    j->message = col_str(r, row, 18);
+    j->created_ms = col_i64(r, row, 19);
+    j->updated_ms = col_i64(r, row, 20);
+    j->admitted_ms = col_i64(r, row, 21);
+    j->started_ms = col_i64(r, row, 22);
+    j->finished_ms = col_i64(r, row, 23);
+    j->last_checkpoint_ms = col_i64(r, row, 24);
+    j->resource_version = col_i64(r, row, 25);
+    return j;
+}
+
+int store_job_insert(struct store *s, const struct job *j, const char *idempotency_key,
+                     bool *created, struct job **out, struct err *e)
+{
+    char prio[16], gpus[16], gpw[16];
+    const char *params[11] = {j->ns,
+                              j->name,
+                              j->api_version,
+                              j->labels_json,
+                              j->spec_json,
+                              idempotency_key,
+                              prio,
+                              j->preemptible ? "t" : "f",
+                              j->sku,
+                              gpus,
+                              gpw};
+    const char *existing[5] = {j->ns, j->name, j->spec_json, j->labels_json, idempotency_key};
+    PGresult *r = NULL;
+
+    snprintf(prio, sizeof(prio), "%d", j->priority);
+    snprintf(gpus, sizeof(gpus), "%d", j->gpu_count);
+    snprintf(gpw, sizeof(gpw), "%d", j->gpus_per_worker);
+    /* Retrying the insert after a lost connection is safe: if the first try committed,
+     * the second finds the same job and answers it as an idempotent retry. */
+    if (store_exec_stmt(s, STMT_JOB_INSERT, 11, params, &r, e))
+        return -1;
+    if (PQntuples(r) == 1) {
+        *out = job_from_row(r, 0);
+        *created = true;
+        PQclear(r);
+        return 0;
+    }
+    PQclear(r);
+    if (store_exec_stmt(s, STMT_JOB_EXISTING, 5, existing, &r, e))
+        return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return err_set(e, ERR_INTERNAL, NULL, "job %s/%s conflicted but cannot be found", j->ns,
+                       j->name);
+    }
+    if (PQgetvalue(r, 0, JOB_NCOLUMNS)[0] != 't') {
+        bool by_key =
+            idempotency_key && !PQgetisnull(r, 0, 3) && strcmp(PQgetvalue(r, 0, 3), j->name) != 0;
+
+        if (by_key)
+            err_set(e, ERR_CONFLICT, "Idempotency-Key",
+                    "Idempotency-Key %s was used for job %s/%s with a different spec",
+                    idempotency_key, j->ns, PQgetvalue(r, 0, 3));
+        else
+            err_set(e, ERR_CONFLICT, "metadata.name",
+                    "trainingjob %s/%s already exists with a different spec or labels", j->ns,
+                    j->name);
+        PQclear(r);
+        return -1;
+    }
+    *out = job_from_row(r, 0);
+    *created = false;
+    PQclear(r);
+    return 0;
+}
+
+int store_job_get(struct store *s, const char *ns, const char *name, struct job **out,
+                  struct err *e)
+{
+    const char *params[2] = {ns, name};
+    PGresult *r;
+
+    if (store_exec_stmt(s, STMT_JOB_GET, 2, params, &r, e))
+        return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", ns, name);
+    }
+    *out = job_from_row(r, 0);
+    PQclear(r);
+    return 0;
+}
+
+int store_job_list(struct store *s, const struct store_job_filter *f, struct job ***out, size_t *n,
+                   int64_t *next_after, struct err *e)
+{
+    char sql[1024], after[24], limit[16], phases[256];
+    const char *params[6];
+    int np = 0, len;
+    PGresult *r;
+    struct job **jobs;
+    size_t count;
+
+    if (f->limit < 1 || f->limit > 1000)
+        return err_set(e, ERR_INVALID, "limit", "limit %d not in 1..1000", f->limit);
+    snprintf(after, sizeof(after), "%" PRId64, f->after_id);
+    snprintf(limit, sizeof(limit), "%d", f->limit + 1);
+    params[np++] = after;
+    params[np++] = limit;
+    len = snprintf(sql, sizeof(sql), "SELECT " JOB_COLUMNS " FROM jobs WHERE id > $1");
+    if (f->ns) {
+        params[np++] = f->ns;
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND namespace = $%d", np);
+    }
+    if (f->phase_mask) {
+        size_t used = 0;
+
+        phases[used++] = '{';
+        for (int p = 0; p < PHASE_COUNT; p++)
+            if (f->phase_mask & (1u << p))
+                used += (size_t)snprintf(phases + used, sizeof(phases) - used, "%s%s",
+                                         used > 1 ? "," : "", job_phase_name((enum job_phase)p));
+        snprintf(phases + used, sizeof(phases) - used, "}");
+        params[np++] = phases;
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND phase = ANY($%d::text[])", np);
+    }
+    if (f->sku) {
+        params[np++] = f->sku;
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND sku = $%d", np);
+    }
+    if (f->labels_json) {
+        params[np++] = f->labels_json;
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND labels @> $%d::jsonb", np);
+    }
+    snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY id LIMIT $2");
+    if (store_exec(s, sql, np, params, &r, e))
+        return -1;
+    count = (size_t)PQntuples(r);
+    *next_after = 0;
+    if (count > (size_t)f->limit) {
+        count = (size_t)f->limit;
+        *next_after = col_i64(r, (int)count - 1, 0);
+    }
+    jobs = xcalloc(count ? count : 1, sizeof(*jobs));
+    for (size_t i = 0; i < count; i++)
+        jobs[i] = job_from_row(r, (int)i);
+    PQclear(r);
+    *out = jobs;
+    *n = count;
+    return 0;
+}
+
+void store_jobs_free(struct job ***jobs, size_t n)
+{
+    if (!jobs || !*jobs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        job_free(&(*jobs)[i]);
+    free(*jobs);
+    *jobs = NULL;
+}
+
+int store_job_cancel(struct store *s, const char *ns, const char *name, struct job **out,
+                     struct err *e)
+{
+    static const char sql_lock[] =
+        "SELECT id, phase FROM jobs WHERE namespace = $1 AND name = $2 FOR UPDATE";
+    /* Queued: nothing runs anywhere yet, so the job ends here. Later phases have (or may
+     * have) an object in a member cluster; the scheduler deletes it and then ends the
+     * job, so here it is only marked. */
+    static const char sql_cancel_now[] =
+        "WITH upd AS (UPDATE jobs SET phase = 'Cancelled', cancel_requested = true,"
+        " reason = 'Cancelled', message = 'cancelled by the user', finished_at = now(),"
+        " updated_at = now(), resource_version = nextval('resource_version_seq')"
+        " WHERE id = $1 RETURNING id)"
+        " INSERT INTO job_events (job_id, type, reason, message, from_phase, to_phase)"
+        " SELECT id, 'Cancelled', 'Cancelled', 'cancelled by the user', $2, 'Cancelled'"
+        " FROM upd";
+    static const char sql_cancel_later[] =
+        "WITH upd AS (UPDATE jobs SET cancel_requested = true, reason = 'CancelRequested',"
+        " message = 'cancel requested; stopping it in its cluster', updated_at = now(),"
+        " resource_version = nextval('resource_version_seq')"
+        " WHERE id = $1 AND NOT cancel_requested RETURNING id)"
+        " INSERT INTO job_events (job_id, type, reason, message, from_phase, to_phase)"
+        " SELECT id, 'CancelRequested', 'CancelRequested', 'cancel requested by the user',"
+        " $2, $2 FROM upd";
+    const char *params[2] = {ns, name};
+    struct store_conn c = {0};
+    PGresult *r = NULL;
+    enum job_phase phase = PHASE_QUEUED;
+    char id[24], phase_name[16];
+    const char *upd[2] = {id, phase_name};
+    int rc = -1;
+
+    if (conn_acquire(s, &c, e))
+        return -1;
+    if (conn_exec(&c, "BEGIN", 0, NULL, &r, e))
+        goto out;
+    PQclear(r);
+    if (conn_exec(&c, sql_lock, 2, params, &r, e))
+        goto out;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", ns, name);
+        goto out;
+    }
+    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
+    snprintf(phase_name, sizeof(phase_name), "%s", PQgetvalue(r, 0, 1));
+    job_phase_parse(phase_name, &phase);
+    PQclear(r);
+    if (phase == PHASE_SUCCEEDED || phase == PHASE_FAILED) {
+        err_set(e, ERR_CONFLICT, "status.phase", "trainingjob %s/%s already %s", ns, name,
+                phase_name);
+        goto out;
+    }
+    if (phase != PHASE_CANCELLED) {
+        if (conn_exec(&c, phase == PHASE_QUEUED ? sql_cancel_now : sql_cancel_later, 2, upd, &r, e))
+            goto out;
+        PQclear(r);
+    }
+    if (conn_exec(&c, "COMMIT", 0, NULL, &r, e))
+        goto out;
+    PQclear(r);
+    rc = 0;
+out:
+    if (rc && c.pg && PQstatus(c.pg) == CONNECTION_OK)
+        PQclear(PQexec(c.pg, "ROLLBACK"));
+    conn_release(s, &c);
+    if (rc == 0)
+        return store_job_get(s, ns, name, out, e);
+    return rc;
+}
+
+int store_job_events(struct store *s, const char *ns, const char *name, struct job_event **out,
+                     size_t *n, struct err *e)
+{
+    const char *params[2] = {ns, name};
+    PGresult *r;
+    struct job_event *evs;
+    size_t count = 0;
+
+    if (store_exec_stmt(s, STMT_JOB_EVENTS, 2, params, &r, e))
+        return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", ns, name);
+    }
+    evs = xcalloc((size_t)PQntuples(r), sizeof(*evs));
+    for (int row = 0; row < PQntuples(r); row++) {
+        struct job_event *ev;
+
+        if (PQgetisnull(r, row, 1))
+            continue; /* a job without events (cannot happen, but LEFT JOIN allows it) */
+        ev = &evs[count++];
+        ev->id = col_i64(r, row, 1);
+        ev->ts_ms = col_i64(r, row, 2);
+        ev->type = col_str(r, row, 3);
+        ev->reason = col_str(r, row, 4);
+        ev->message = col_str(r, row, 5);
+        ev->from_phase = col_str(r, row, 6);
+        ev->to_phase = col_str(r, row, 7);
+    }
+    PQclear(r);
+    *out = evs;
+    *n = count;
+    return 0;
+}
+
+void store_events_free(struct job_event **events, size_t n)
+{
+    if (!events || !*events)
+        return;
+    for (size_t i = 0; i < n; i++)
+        job_event_clear(&(*events)[i]);
+    free(*events);
+    *events = NULL;
+}
+
+int store_job_counts(struct store *s, int64_t counts[PHASE_COUNT], struct err *e)
+{
+    PGresult *r;
+
+    if (store_exec_stmt(s, STMT_JOB_COUNTS, 0, NULL, &r, e))
+        return -1;
+    memset(counts, 0, sizeof(int64_t) * PHASE_COUNT);
+    for (int row = 0; row < PQntuples(r); row++) {
+        enum job_phase p;
+
+        if (job_phase_parse(PQgetvalue(r, row, 0), &p) == 0)
+            counts[p] = col_i64(r, row, 1);
+    }
+    PQclear(r);
+    return 0;
+}

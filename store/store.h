@@ -1,0 +1,86 @@
+/* store.h -- PostgreSQL persistence: the connection pool, migrations, jobs and events.
+ * PostgreSQL is the source of truth. Every function that changes a job writes the change
+ * and its event in one transaction and returns only after COMMIT.
+ * Not responsible for validation (api/) or decisions (policy/). */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/job.h"
+
+struct err;
+struct store; /* a pool of connections, each with the prepared statements */
+
+struct store_config {
+    const char *dsn;          /* libpq conninfo string or postgresql:// URI */
+    int pool_size;            /* connections; requests beyond wait for a free one */
+    int statement_timeout_ms; /* per statement, set on each connection */
+    int connect_timeout_s;
+    int acquire_timeout_ms; /* how long a caller waits for a free connection */
+};
+
+/* Creates the pool. Connections are made lazily and remade after failures, so this
+ * succeeds while the database is down; store_ping() tells whether it is up.
+ * Caller owns *out; release with store_close(). Thread-safe after open. */
+int store_open(const struct store_config *c, struct store **out, struct err *e);
+void store_close(struct store **s); /* NULL-safe; sets *s to NULL */
+
+/* Round trip to the database. ERR_DB when it cannot be reached. */
+int store_ping(struct store *s, struct err *e);
+
+/* Applies pending migrations (each in its own transaction) under an advisory lock, so
+ * replicas starting together apply each once. Refuses (ERR_CONFIG) when an applied
+ * migration's checksum differs from the compiled-in file: somebody edited history.
+ * *applied (may be NULL) receives how many were applied now. */
+int store_migrate(struct store *s, int *applied, struct err *e);
+
+/* 0 when every compiled-in migration is applied with a matching checksum; -1 with
+ * ERR_CONFIG when some are pending or edited, ERR_DB when unreachable. */
+int store_migrations_check(struct store *s, struct err *e);
+
+/* Inserts j (phase Queued, attempt 0) and its first event in one statement; returns only
+ * after COMMIT. When namespace/name (or namespace/idempotency_key) exists already:
+ * identical spec and labels -> *created = false and the existing job; otherwise
+ * ERR_CONFLICT. idempotency_key may be NULL. Caller owns *out (job_free). */
+int store_job_insert(struct store *s, const struct job *j, const char *idempotency_key,
+                     bool *created, struct job **out, struct err *e);
+
+/* ERR_NOT_FOUND when absent. Caller owns *out. */
+int store_job_get(struct store *s, const char *ns, const char *name, struct job **out,
+                  struct err *e);
+
+struct store_job_filter {
+    const char *ns;          /* NULL: all namespaces */
+    unsigned phase_mask;     /* bit (1u << phase); 0: all phases */
+    const char *sku;         /* NULL: any */
+    const char *labels_json; /* JSON object every job's labels must contain; NULL: any */
+    int64_t after_id;        /* keyset cursor: only jobs with id > after_id */
+    int limit;               /* 1..1000 */
+};
+
+/* Lists jobs in creation order. *next_after is the cursor for the next page, or 0 when
+ * this page is the last. Caller owns (*out)[i] and *out: free with store_jobs_free(). */
+int store_job_list(struct store *s, const struct store_job_filter *f, struct job ***out, size_t *n,
+                   int64_t *next_after, struct err *e);
+void store_jobs_free(struct job ***jobs, size_t n);
+
+/* Cancels a job: Queued becomes Cancelled at once (with its event); a job already placed
+ * is marked cancel-requested for the scheduler to finish; Cancelled is returned as is.
+ * ERR_NOT_FOUND, or ERR_CONFLICT when it already Succeeded or Failed.
+ * Caller owns *out (the job after the change). */
+int store_job_cancel(struct store *s, const char *ns, const char *name, struct job **out,
+                     struct err *e);
+
+/* The job's timeline, oldest first. ERR_NOT_FOUND when the job does not exist.
+ * Caller frees with store_events_free(). */
+int store_job_events(struct store *s, const char *ns, const char *name, struct job_event **out,
+                     size_t *n, struct err *e);
+void store_events_free(struct job_event **events, size_t n);
+
+/* Jobs per phase across all namespaces, indexed by enum job_phase. */
+int store_job_counts(struct store *s, int64_t counts[PHASE_COUNT], struct err *e);
+
+#endif
