@@ -1,0 +1,1493 @@
+/* trainingjob.c -- TrainingJob JSON <-> struct job: input limits, validation, defaults,
+ * canonical spec text, and the API rendering of jobs and events.
+ * Not responsible for HTTP status mapping or storage. Field reference: docs/trainingjob.md. */
+#include "api/trainingjob.h"
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/job.h"
+#include "base/mem.h"
+#include "base/sku.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define FIELD_BUF 256 /* paths are built here, then cut to sizeof(err.field) by err_set */
+#define SHOW_MAX  64  /* bytes of a user value quoted in a message */
+
+#define PRIORITY_MIN        (-1000)
+#define PRIORITY_MAX        1000
+#define GPU_COUNT_MAX       4096
+#define GPUS_PER_WORKER_MAX 16
+#define GPUS_PER_WORKER_DEF 8
+#define RUNTIME_MIN_S       60
+#define RUNTIME_MAX_S       (30 * 24 * 3600)
+#define MEMORY_GB_MAX       16384.0
+#define CPU_MAX             1024.0
+#define IMAGE_MAX           1024
+#define PATH_LEN_MAX        4096
+#define TOKEN_MAX           253
+#define ARGV_MAX            1024
+#define ENV_MAX             256
+#define ENV_NAME_MAX        256
+#define FEATURE_SETS_MAX    256
+#define AFFINITY_MAX        64
+#define GENERATE_SUFFIX     5
+
+static const char *const api_versions[] = {"fedsched.io/v1", "michelangelo.uber.com/v1", NULL};
+static const char *const frameworks[] = {"pytorch", "tensorflow", "jax", "ray", "xgboost",
+                                         "horovod", "deepspeed",  "mpi", NULL};
+static const char *const default_framework = "pytorch";
+
+static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
+/* From "uid" on, the fields are set by the server; a client that resubmits what GET
+ * returned sends them back, and Kubernetes ignores them on create, so we do too. */
+static const char *const metadata_keys[] = {"name",
+                                            "generateName",
+                                            "namespace",
+                                            "labels",
+                                            "annotations",
+                                            "uid",
+                                            "resourceVersion",
+                                            "creationTimestamp",
+                                            "generation",
+                                            "selfLink",
+                                            "managedFields",
+                                            "deletionTimestamp",
+                                            "deletionGracePeriodSeconds",
+                                            NULL};
+static const char *const spec_keys[] = {"framework", "resources",  "code", "data",
+                                        "output",    "scheduling", NULL};
+static const char *const resources_keys[] = {"instanceType",
+                                             "gpuCount",
+                                             "gpusPerWorker",
+                                             "memoryGb",
+                                             "cpu",
+                                             "alternativeInstanceTypes",
+                                             NULL};
+static const char *const code_keys[] = {"image", "command", "args", "env", "workingDir", NULL};
+static const char *const env_keys[] = {"name", "value", NULL};
+static const char *const data_keys[] = {"paletteFeatureSets", "hiveTable", NULL};
+static const char *const output_keys[] = {"modelRegistry", "experimentId", NULL};
+static const char *const scheduling_keys[] = {"priority",          "preemptible",
+                                              "maxRuntimeSeconds", "checkpointIntervalSeconds",
+                                              "clusterAffinity",   NULL};
+
+/* Kubernetes' generateName alphabet: no vowels (no accidental words), no 0/1/3 (look-alikes). */
+static const char name_alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+
+static const char *const name_rule =
+    "must be lowercase letters, digits, '-' and '.', start and end with a letter or digit, "
+    "at most 63 characters";
+
+/* ---- UTF-8 and message hygiene ---- */
+
+/* Length of the valid UTF-8 sequence at p (n > 0 bytes available), or 0 when invalid:
+ * rejects overlong forms, surrogates and code points above U+10FFFF. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    size_t need;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+    } else if (c == 0xE0) {
+        need = 2;
+        lo = 0xA0;
+    } else if (c == 0xED) {
+        need = 2;
+        hi = 0x9F;
+    } else if (c >= 0xE1 && c <= 0xEF) {
+        need = 2;
+    } else if (c == 0xF0) {
+        need = 3;
+        lo = 0x90;
+    } else if (c == 0xF4) {
+        need = 3;
+        hi = 0x8F;
+    } else if (c >= 0xF1 && c <= 0xF3) {
+        need = 3;
+    } else {
+        return 0;
+    }
+    if (n < need + 1 || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i <= need; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return need + 1;
+}
+
+/* Error text is built from user input and cut by snprintf at fixed sizes, which can split a
+ * multi-byte character; the API puts it into JSON (jansson refuses invalid UTF-8) and logs
+ * (one line per event). Replace broken sequences and control characters in place. */
+static void text_repair(char *s)
+{
+    size_t n = strlen(s);
+
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = utf8_len((const unsigned char *)s + i, n - i);
+
+        if (k == 0 || c < 0x20 || c == 0x7f) {
+            s[i] = '?';
+            k = 1;
+        }
+        i += k;
+    }
+}
+
+struct shown {
+    char s[SHOW_MAX + 4];
+};
+
+/* A user value as quoted in a message: at most SHOW_MAX bytes cut on a character
+ * boundary, "..." marking a cut, control characters replaced (no forged log lines). */
+static const char *show(const char *s, struct shown *out)
+{
+    size_t n = strlen(s), i = 0, o = 0;
+
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = utf8_len((const unsigned char *)s + i, n - i);
+
+        if (k == 0)
+            k = 1;
+        if (o + k > SHOW_MAX) {
+            memcpy(out->s + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (k == 1 && (c < 0x20 || c == 0x7f || c >= 0x80))
+            out->s[o] = '?';
+        else
+            memcpy(out->s + o, s + i, k);
+        o += k;
+        i += k;
+    }
+    out->s[o] = '\0';
+    return out->s;
+}
+
+/* ---- paths and typed access ---- */
+
+/* Writes a + sep + b into out, cut to size: a path longer than the buffer is still
+ * useful, and err_set cuts it again to sizeof(err.field) (text_repair mends the cut). */
+static void path_join(char *out, size_t size, const char *a, const char *sep, const char *b)
+{
+    size_t used = 0;
+    const char *parts[3] = {a, sep, b};
+
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+
+        if (n > size - 1 - used)
+            n = size - 1 - used;
+        memcpy(out + used, parts[i], n);
+        used += n;
+    }
+    out[used] = '\0';
+}
+
+static void path_key(char *out, size_t size, const char *parent, const char *key)
+{
+    path_join(out, size, parent, *parent ? "." : "", key);
+}
+
+static void path_index(char *out, size_t size, const char *parent, size_t i)
+{
+    char idx[32];
+
+    snprintf(idx, sizeof(idx), "[%zu]", i);
+    path_join(out, size, parent, "", idx);
+}
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a fractional number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "unknown";
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Levenshtein distance, for "did you mean" on unknown fields. Both strings <= 63 bytes
+ * (callers check), so two rows on the stack suffice. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64], prev[64];
+
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = row[j - 1] + 1;
+
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, row, (lb + 1) * sizeof(row[0]));
+    }
+    return prev[lb];
+}
+
+static const char *suggest(const char *key, const char *const *allowed)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* only near misses: a typo, not a different word */
+
+    if (strlen(key) >= 64)
+        return NULL;
+    for (size_t i = 0; allowed[i]; i++) {
+        size_t d = edit_distance(key, allowed[i]);
+
+        if (d < best_d) {
+            best_d = d;
+            best = allowed[i];
+        }
+    }
+    return best;
+}
+
+/* Unknown fields are rejected so a typo in CI ("gpuCoutn") fails loudly instead of
+ * silently running with a default. */
+static int check_keys(json_t *obj, const char *path, const char *const *allowed, struct err *e)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(obj, key, v)
+    {
+        char f[FIELD_BUF];
+        struct shown sk;
+        const char *hint;
+
+        (void)v;
+        if (in_list(key, allowed))
+            continue;
+        path_key(f, sizeof(f), path, key);
+        hint = suggest(key, allowed);
+        if (hint)
+            return err_set(e, ERR_MALFORMED, f, "unknown field \"%s\" (did you mean \"%s\"?)",
+                           show(key, &sk), hint);
+        return err_set(e, ERR_MALFORMED, f, "unknown field \"%s\"", show(key, &sk));
+    }
+    return 0;
+}
+
+/* A JSON null counts as absent, so YAML's "key:" with no value means "use the default". */
+static json_t *get(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+static int wrong_type(struct err *e, const char *f, const char *name, const char *want,
+                      const json_t *v)
+{
+    return err_set(e, ERR_MALFORMED, f, "%s must be %s, not %s", name, want, type_name(v));
+}
+
+static int required(struct err *e, const char *path, const char *key)
+{
+    char f[FIELD_BUF];
+
+    path_key(f, sizeof(f), path, key);
+    return err_set(e, ERR_INVALID, f, "%s is required", key);
+}
+
+/* Typed lookups: 0 with *out set (NULL / false when absent), or -1 with ERR_MALFORMED when
+ * the value has the wrong JSON type. */
+static int opt_typed(json_t *obj, const char *path, const char *key, json_type want, json_t **out,
+                     struct err *e)
+{
+    static const char *const want_names[] = {[JSON_OBJECT] = "an object",
+                                             [JSON_ARRAY] = "an array",
+                                             [JSON_STRING] = "a string",
+                                             [JSON_INTEGER] = "an integer"};
+    json_t *v = get(obj, key);
+    char f[FIELD_BUF];
+
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (json_typeof(v) != want) {
+        path_key(f, sizeof(f), path, key);
+        return wrong_type(e, f, key, want_names[want], v);
+    }
+    *out = v;
+    return 0;
+}
+
+static int opt_string(json_t *obj, const char *path, const char *key, const char **out,
+                      struct err *e)
+{
+    json_t *v;
+
+    *out = NULL;
+    if (opt_typed(obj, path, key, JSON_STRING, &v, e))
+        return -1;
+    if (v)
+        *out = json_string_value(v);
+    return 0;
+}
+
+static int req_string(json_t *obj, const char *path, const char *key, const char **out,
+                      struct err *e)
+{
+    if (opt_string(obj, path, key, out, e))
+        return -1;
+    return *out ? 0 : required(e, path, key);
+}
+
+/* Integers must be JSON integers: 8.0 or "8" is a type error, not a conversion. */
+static int opt_int(json_t *obj, const char *path, const char *key, bool *set, json_int_t *out,
+                   struct err *e)
+{
+    json_t *v;
+
+    *set = false;
+    if (opt_typed(obj, path, key, JSON_INTEGER, &v, e))
+        return -1;
+    if (v) {
+        *set = true;
+        *out = json_integer_value(v);
+    }
+    return 0;
+}
+
+static int opt_bool(json_t *obj, const char *path, const char *key, bool *out, struct err *e)
+{
+    json_t *v = get(obj, key);
+    char f[FIELD_BUF];
+
+    *out = false;
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v)) {
+        path_key(f, sizeof(f), path, key);
+        return wrong_type(e, f, key, "a boolean", v);
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int opt_number(json_t *obj, const char *path, const char *key, bool *set, double *out,
+                      struct err *e)
+{
+    json_t *v = get(obj, key);
+    char f[FIELD_BUF];
+
+    *set = false;
+    if (!v)
+        return 0;
+    if (!json_is_number(v)) {
+        path_key(f, sizeof(f), path, key);
+        return wrong_type(e, f, key, "a number", v);
+    }
+    *set = true;
+    *out = json_number_value(v);
+    return 0;
+}
+
+/* Integral values become JSON integers so that 4 and 4.0 give the same canonical text. */
+static json_t *canonical_number(double d)
+{
+    if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && (double)(json_int_t)d == d)
+        return json_integer((json_int_t)d);
+    return json_real(d);
+}
+
+static int out_of_range(struct err *e, const char *path, const char *key, long long v, long long lo,
+                        long long hi)
+{
+    char f[FIELD_BUF];
+
+    path_key(f, sizeof(f), path, key);
+    return err_set(e, ERR_INVALID, f, "%s %lld is out of range %lld..%lld", key, v, lo, hi);
+}
+
+/* ---- name syntax ---- */
+
+static bool lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool alnum(char c)
+{
+    return lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+/* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, 1..63 characters. */
+static bool dns_label_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 63 || !lower_alnum(s[0]) || !lower_alnum(s[n - 1]))
+        return false;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (!lower_alnum(s[i]) && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* RFC 1123 subdomain: dot-separated labels, at most max characters in all. */
+static bool dns_subdomain_ok(const char *s, size_t n, size_t max)
+{
+    size_t start = 0;
+
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.')
+            continue;
+        if (!dns_label_ok(s + start, i - start))
+            return false;
+        start = i + 1;
+    }
+    return true;
+}
+
+/* The name part of a label key, and a non-empty label value:
+ * [A-Za-z0-9]([-_.A-Za-z0-9]*[A-Za-z0-9])?, at most 63 characters. */
+static bool label_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 63 || !alnum(s[0]) || !alnum(s[n - 1]))
+        return false;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (!alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+            return false;
+    return true;
+}
+
+/* fedsched.io/ labels are what fedsched puts on the objects it creates in member clusters
+ * and what its orphan collector selects on; a user label there could confuse both. */
+static bool reserved_prefix(const char *p, size_t n)
+{
+    static const char dom[] = "fedsched.io";
+    size_t dl = sizeof(dom) - 1;
+
+    if (n == dl)
+        return memcmp(p, dom, dl) == 0;
+    return n > dl && p[n - dl - 1] == '.' && memcmp(p + n - dl, dom, dl) == 0;
+}
+
+/* NULL when key is a valid label key, else why not. */
+static const char *label_key_problem(const char *k, size_t n)
+{
+    const char *slash = memchr(k, '/', n);
+
+    if (slash) {
+        size_t plen = (size_t)(slash - k);
+
+        if (!dns_subdomain_ok(k, plen, 253))
+            return "its prefix must be a DNS subdomain: lowercase letters, digits, '-' and "
+                   "'.', at most 253 characters";
+        if (reserved_prefix(k, plen))
+            return "the fedsched.io prefix is reserved for fedsched";
+        k = slash + 1;
+        n -= plen + 1;
+    }
+    if (!label_name_ok(k, n))
+        return "its name must be 1-63 letters, digits, '-', '_' or '.', starting and ending "
+               "with a letter or digit";
+    return NULL;
+}
+
+/* Printable ASCII without spaces: image references, registry and experiment ids. */
+static bool token_ok(const char *s, size_t n, size_t max)
+{
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* Portable shell variable name: [A-Za-z_][A-Za-z0-9_]*, so every launcher can export it. */
+static bool env_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > ENV_NAME_MAX || (!alnum(s[0]) && s[0] != '_') || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!alnum(s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+/* Hive identifiers: db.table or table, each [A-Za-z0-9_]+. */
+static bool hive_table_ok(const char *s, size_t n)
+{
+    size_t dots = 0, run = 0;
+
+    if (n == 0 || n > 256)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.') {
+            if (run == 0 || ++dots > 1)
+                return false;
+            run = 0;
+        } else if (alnum(s[i]) || s[i] == '_') {
+            run++;
+        } else {
+            return false;
+        }
+    }
+    return run > 0;
+}
+
+static bool control_free(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+int trainingjob_check_namespace(const char *ns, struct err *e)
+{
+    struct shown sv;
+
+    if (!ns)
+        return err_set(e, ERR_INVALID, "metadata.namespace", "namespace is required");
+    if (!dns_label_ok(ns, strlen(ns)))
+        return err_set(e, ERR_INVALID, "metadata.namespace",
+                       "namespace \"%s\" is invalid: must be lowercase letters, digits and '-', "
+                       "start and end with a letter or digit, at most 63 characters",
+                       show(ns, &sv));
+    return 0;
+}
+
+int trainingjob_check_name(const char *name, struct err *e)
+{
+    struct shown sv;
+
+    if (!name)
+        return err_set(e, ERR_INVALID, "metadata.name", "name is required");
+    if (!dns_subdomain_ok(name, strlen(name), TRAININGJOB_NAME_MAX))
+        return err_set(e, ERR_INVALID, "metadata.name", "name \"%s\" is invalid: %s",
+                       show(name, &sv), name_rule);
+    return 0;
+}
+
+/* ---- pre-decode scan ---- */
+
+/* jansson recurses once per nesting level, so depth is bounded here, before it runs, by a
+ * scan that tracks strings and escapes (brackets inside strings do not count). The same
+ * pass rejects NUL bytes and invalid UTF-8 with an offset the client can find. */
+static int prescan(const char *body, size_t len, struct err *e)
+{
+    const unsigned char *p = (const unsigned char *)body;
+    int depth = 0;
+    bool in_str = false, esc = false;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+
+        if (c == 0)
+            return err_set(e, ERR_MALFORMED, NULL, "body contains a NUL byte at offset %zu", i);
+        if (c >= 0x80) {
+            size_t k = utf8_len(p + i, len - i);
+
+            if (k == 0)
+                return err_set(e, ERR_MALFORMED, NULL, "body is not valid UTF-8 at offset %zu", i);
+            i += k - 1;
+            esc = false;
+            continue;
+        }
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > TRAININGJOB_MAX_DEPTH)
+                return err_set(e, ERR_MALFORMED, NULL,
+                               "JSON is nested deeper than %d levels (offset %zu)",
+                               TRAININGJOB_MAX_DEPTH, i);
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+/* ---- metadata ---- */
+
+static int random_suffix(char *out, struct err *e)
+{
+    unsigned char r[16];
+    size_t got = 0, used = 0, n = 0;
+    const size_t alpha = sizeof(name_alphabet) - 1;
+    const unsigned limit = (unsigned)(256 / alpha * alpha); /* rejection avoids modulo bias */
+
+    while (n < GENERATE_SUFFIX) {
+        if (used == got) {
+            ssize_t k = getrandom(r, sizeof(r), 0);
+
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                return err_set(e, ERR_INTERNAL, "metadata.generateName",
+                               "cannot generate a name: getrandom failed (errno %d)", errno);
+            got = (size_t)k;
+            used = 0;
+        }
+        if (r[used] < limit)
+            out[n++] = name_alphabet[r[used] % alpha];
+        used++;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+static int parse_name(json_t *meta, struct job *j, struct err *e)
+{
+    const char *name, *gen;
+    struct shown sv;
+    char suffix[GENERATE_SUFFIX + 1];
+
+    if (opt_string(meta, "metadata", "name", &name, e) ||
+        opt_string(meta, "metadata", "generateName", &gen, e))
+        return -1;
+    /* As in Kubernetes, an explicit name wins over generateName. */
+    if (name) {
+        if (trainingjob_check_name(name, e))
+            return -1;
+        j->name = xstrdup(name);
+        return 0;
+    }
+    if (!gen)
+        return err_set(e, ERR_INVALID, "metadata.name", "name or generateName is required");
+    if (strlen(gen) + GENERATE_SUFFIX > TRAININGJOB_NAME_MAX)
+        return err_set(e, ERR_INVALID, "metadata.generateName",
+                       "generateName \"%s\" is too long: at most %d characters, to leave room "
+                       "for %d random ones",
+                       show(gen, &sv), TRAININGJOB_NAME_MAX - GENERATE_SUFFIX, GENERATE_SUFFIX);
+    if (random_suffix(suffix, e))
+        return -1;
+    j->name = xasprintf("%s%s", gen, suffix);
+    if (!dns_subdomain_ok(j->name, strlen(j->name), TRAININGJOB_NAME_MAX))
+        return err_set(e, ERR_INVALID, "metadata.generateName",
+                       "generateName \"%s\" is invalid: with the random suffix the name %s",
+                       show(gen, &sv), name_rule);
+    return 0;
+}
+
+static int parse_labels(json_t *meta, struct job *j, struct err *e)
+{
+    json_t *in, *out = NULL, *v;
+    const char *key;
+    int rc = -1;
+
+    if (opt_typed(meta, "metadata", "labels", JSON_OBJECT, &in, e))
+        return -1;
+    out = json_object();
+    if (in && json_object_size(in) > TRAININGJOB_LABELS_MAX) {
+        err_set(e, ERR_INVALID, "metadata.labels", "labels has %zu entries; at most %d allowed",
+                json_object_size(in), TRAININGJOB_LABELS_MAX);
+        goto out;
+    }
+    if (in) {
+        json_object_foreach(in, key, v)
+        {
+            char f[FIELD_BUF];
+            struct shown sk, sv;
+            const char *why = label_key_problem(key, strlen(key)), *val;
+
+            path_key(f, sizeof(f), "metadata.labels", key);
+            if (why) {
+                err_set(e, ERR_INVALID, f, "label key \"%s\" is invalid: %s", show(key, &sk), why);
+                goto out;
+            }
+            if (!json_is_string(v)) {
+                wrong_type(e, f, "a label value", "a string", v);
+                goto out;
+            }
+            val = json_string_value(v);
+            if (*val && !label_name_ok(val, json_string_length(v))) {
+                err_set(e, ERR_INVALID, f,
+                        "label value \"%s\" is invalid: must be empty or 1-63 letters, digits, "
+                        "'-', '_' or '.', starting and ending with a letter or digit",
+                        show(val, &sv));
+                goto out;
+            }
+            json_object_set(out, key, v);
+        }
+    }
+    j->labels_json = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!j->labels_json) {
+        err_set(e, ERR_INTERNAL, "metadata.labels", "cannot encode labels");
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(out);
+    return rc;
+}
+
+static int parse_metadata(json_t *meta, const char *path_ns, struct job *j, struct err *e)
+{
+    const char *ns;
+    json_t *ann;
+    struct shown s1, s2;
+
+    if (check_keys(meta, "metadata", metadata_keys, e) || parse_name(meta, j, e))
+        return -1;
+    if (opt_string(meta, "metadata", "namespace", &ns, e))
+        return -1;
+    if (ns && strcmp(ns, path_ns) != 0)
+        return err_set(e, ERR_INVALID, "metadata.namespace",
+                       "namespace \"%s\" does not match the namespace in the request path "
+                       "\"%s\"",
+                       show(ns, &s1), show(path_ns, &s2));
+    if (parse_labels(meta, j, e))
+        return -1;
+    /* struct job has nowhere to keep annotations, and accepting then dropping them would
+     * lose data silently; an empty object is harmless. */
+    if (opt_typed(meta, "metadata", "annotations", JSON_OBJECT, &ann, e))
+        return -1;
+    if (ann && json_object_size(ann) > 0)
+        return err_set(e, ERR_INVALID, "metadata.annotations",
+                       "annotations are not supported (fedsched does not store them); use "
+                       "labels");
+    return 0;
+}
+
+/* ---- spec ---- */
+
+/* Copies an optional array of strings into out[key] (dropped when empty), each element
+ * checked by ok() when given. When distinct, duplicates are rejected. */
+static int string_array(json_t *in, const char *path, const char *key, size_t max,
+                        bool (*ok)(const char *, size_t), const char *rule, bool distinct,
+                        json_t *out, struct err *e)
+{
+    json_t *arr, *copy = NULL, *seen = NULL, *v;
+    char base[FIELD_BUF], f[FIELD_BUF];
+    size_t i;
+    int rc = -1;
+
+    if (opt_typed(in, path, key, JSON_ARRAY, &arr, e))
+        return -1;
+    if (!arr || json_array_size(arr) == 0)
+        return 0;
+    path_key(base, sizeof(base), path, key);
+    if (json_array_size(arr) > max)
+        return err_set(e, ERR_INVALID, base, "%s has %zu entries; at most %zu allowed", key,
+                       json_array_size(arr), max);
+    copy = json_array();
+    seen = distinct ? json_object() : NULL;
+    json_array_foreach(arr, i, v)
+    {
+        struct shown sv;
+        const char *s;
+
+        path_index(f, sizeof(f), base, i);
+        if (!json_is_string(v)) {
+            char name[64];
+
+            snprintf(name, sizeof(name), "%s[%zu]", key, i);
+            wrong_type(e, f, name, "a string", v);
+            goto out;
+        }
+        s = json_string_value(v);
+        if (ok && !ok(s, json_string_length(v))) {
+            err_set(e, ERR_INVALID, f, "\"%s\" is invalid: %s", show(s, &sv), rule);
+            goto out;
+        }
+        if (seen) {
+            if (json_object_get(seen, s)) {
+                err_set(e, ERR_INVALID, f, "\"%s\" is listed twice", show(s, &sv));
+                goto out;
+            }
+            json_object_set_new(seen, s, json_true());
+        }
+        json_array_append(copy, v);
+    }
+    json_object_set(out, key, copy);
+    rc = 0;
+out:
+    json_decref(copy);
+    json_decref(seen);
+    return rc;
+}
+
+static char **strv_from_array(const json_t *arr, size_t *n)
+{
+    char **v;
+
+    *n = arr ? json_array_size(arr) : 0;
+    if (*n == 0)
+        return NULL;
+    v = xcalloc(*n, sizeof(*v));
+    for (size_t i = 0; i < *n; i++)
+        v[i] = xstrdup(json_string_value(json_array_get(arr, i)));
+    return v;
+}
+
+static int unknown_sku(struct err *e, const char *f, const char *what, const char *s,
+                       const struct sku_catalogue *skus)
+{
+    char names[512];
+    struct shown sv;
+
+    sku_list_names(skus, names, sizeof(names));
+    return err_set(e, ERR_INVALID, f, "%s \"%s\" is not a known SKU; known SKUs: %s", what,
+                   show(s, &sv), names);
+}
+
+static int parse_alt_skus(json_t *in, const char *sku, const struct sku_catalogue *skus,
+                          json_t *out, struct err *e)
+{
+    static const char *const path = "spec.resources.alternativeInstanceTypes";
+    json_t *arr, *copy, *v;
+    size_t i;
+
+    if (opt_typed(in, "spec.resources", "alternativeInstanceTypes", JSON_ARRAY, &arr, e))
+        return -1;
+    if (!arr || json_array_size(arr) == 0)
+        return 0;
+    copy = json_array();
+    /* Every accepted entry is a distinct known SKU, so the duplicate scan below touches at
+     * most SKU_MAX earlier entries: linear in the array length. */
+    json_array_foreach(arr, i, v)
+    {
+        char f[FIELD_BUF], name[64];
+        struct shown sv;
+        const char *s;
+
+        path_index(f, sizeof(f), path, i);
+        snprintf(name, sizeof(name), "alternativeInstanceTypes[%zu]", i);
+        if (!json_is_string(v)) {
+            wrong_type(e, f, name, "a string", v);
+            goto fail;
+        }
+        s = json_string_value(v);
+        if (sku_find(skus, s) < 0) {
+            unknown_sku(e, f, name, s, skus);
+            goto fail;
+        }
+        if (strcmp(s, sku) == 0) {
+            err_set(e, ERR_INVALID, f, "%s \"%s\" repeats instanceType", name, show(s, &sv));
+            goto fail;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(s, json_string_value(json_array_get(copy, k))) == 0) {
+                err_set(e, ERR_INVALID, f, "%s \"%s\" is listed twice", name, show(s, &sv));
+                goto fail;
+            }
+        }
+        json_array_append(copy, v);
+    }
+    json_object_set_new(out, "alternativeInstanceTypes", copy);
+    return 0;
+fail:
+    json_decref(copy);
+    return -1;
+}
+
+static int parse_resources(json_t *spec, const struct sku_catalogue *skus, json_t *out_spec,
+                           struct job *j, struct err *e)
+{
+    static const char *const path = "spec.resources";
+    json_t *in, *out = NULL, *alts;
+    const char *sku;
+    json_int_t gpus, per = 0;
+    bool set;
+    double d;
+    int rc = -1;
+
+    if (opt_typed(spec, "spec", "resources", JSON_OBJECT, &in, e))
+        return -1;
+    if (!in)
+        return required(e, "spec", "resources");
+    if (check_keys(in, path, resources_keys, e))
+        return -1;
+    out = json_object();
+    if (req_string(in, path, "instanceType", &sku, e))
+        goto out;
+    if (sku_find(skus, sku) < 0) {
+        unknown_sku(e, "spec.resources.instanceType", "instanceType", sku, skus);
+        goto out;
+    }
+    if (opt_int(in, path, "gpuCount", &set, &gpus, e))
+        goto out;
+    if (!set) {
+        required(e, path, "gpuCount");
+        goto out;
+    }
+    if (gpus < 1 || gpus > GPU_COUNT_MAX) {
+        out_of_range(e, path, "gpuCount", gpus, 1, GPU_COUNT_MAX);
+        goto out;
+    }
+    if (opt_int(in, path, "gpusPerWorker", &set, &per, e))
+        goto out;
+    if (set && (per < 1 || per > GPUS_PER_WORKER_MAX)) {
+        out_of_range(e, path, "gpusPerWorker", per, 1, GPUS_PER_WORKER_MAX);
+        goto out;
+    }
+    if (!set)
+        per = gpus <= GPUS_PER_WORKER_DEF ? gpus : GPUS_PER_WORKER_DEF;
+    if (gpus % per != 0) {
+        err_set(e, ERR_INVALID, "spec.resources.gpusPerWorker",
+                "gpusPerWorker %lld%s does not divide gpuCount %lld: workers must be equal",
+                (long long)per, set ? "" : " (the default)", (long long)gpus);
+        goto out;
+    }
+    json_object_set_new(out, "instanceType", json_string(sku));
+    json_object_set_new(out, "gpuCount", json_integer(gpus));
+    json_object_set_new(out, "gpusPerWorker", json_integer(per));
+    if (opt_number(in, path, "memoryGb", &set, &d, e))
+        goto out;
+    if (set && (d < 0 || d > MEMORY_GB_MAX)) {
+        err_set(e, ERR_INVALID, "spec.resources.memoryGb", "memoryGb %g is out of range 0..%g", d,
+                MEMORY_GB_MAX);
+        goto out;
+    }
+    if (set)
+        json_object_set_new(out, "memoryGb", canonical_number(d));
+    if (opt_number(in, path, "cpu", &set, &d, e))
+        goto out;
+    if (set && !(d > 0 && d <= CPU_MAX)) {
+        err_set(e, ERR_INVALID, "spec.resources.cpu",
+                "cpu %g is out of range: must be more than 0 and at most %g", d, CPU_MAX);
+        goto out;
+    }
+    if (set)
+        json_object_set_new(out, "cpu", canonical_number(d));
+    if (parse_alt_skus(in, sku, skus, out, e))
+        goto out;
+
+    j->sku = xstrdup(sku);
+    j->gpu_count = (int)gpus;
+    j->gpus_per_worker = (int)per;
+    alts = json_object_get(out, "alternativeInstanceTypes");
+    j->alt_skus = strv_from_array(alts, &j->n_alt_skus);
+    json_object_set(out_spec, "resources", out);
+    rc = 0;
+out:
+    json_decref(out);
+    return rc;
+}
+
+static bool image_ok(const char *s, size_t n)
+{
+    return token_ok(s, n, IMAGE_MAX);
+}
+
+static bool feature_set_ok(const char *s, size_t n)
+{
+    return token_ok(s, n, TOKEN_MAX);
+}
+
+static bool cluster_name_ok(const char *s, size_t n)
+{
+    return dns_label_ok(s, n);
+}
+
+static int parse_env(json_t *code, json_t *out, struct err *e)
+{
+    static const char *const path = "spec.code.env";
+    json_t *arr, *copy = NULL, *seen = NULL, *v;
+    size_t i;
+    int rc = -1;
+
+    if (opt_typed(code, "spec.code", "env", JSON_ARRAY, &arr, e))
+        return -1;
+    if (!arr || json_array_size(arr) == 0)
+        return 0;
+    if (json_array_size(arr) > ENV_MAX)
+        return err_set(e, ERR_INVALID, path, "env has %zu entries; at most %d allowed",
+                       json_array_size(arr), ENV_MAX);
+    copy = json_array();
+    seen = json_object();
+    json_array_foreach(arr, i, v)
+    {
+        char f[FIELD_BUF], name_path[FIELD_BUF];
+        struct shown sv;
+        const char *name, *value;
+
+        path_index(f, sizeof(f), path, i);
+        if (!json_is_object(v)) {
+            char what[32];
+
+            snprintf(what, sizeof(what), "env[%zu]", i);
+            wrong_type(e, f, what, "an object {\"name\", \"value\"}", v);
+            goto out;
+        }
+        if (check_keys(v, f, env_keys, e) || req_string(v, f, "name", &name, e) ||
+            opt_string(v, f, "value", &value, e))
+            goto out;
+        path_key(name_path, sizeof(name_path), f, "name");
+        if (!env_name_ok(name, strlen(name))) {
+            err_set(e, ERR_INVALID, name_path,
+                    "env name \"%s\" is invalid: must be letters, digits and '_', not starting "
+                    "with a digit, at most %d characters",
+                    show(name, &sv), ENV_NAME_MAX);
+            goto out;
+        }
+        if (json_object_get(seen, name)) {
+            err_set(e, ERR_INVALID, name_path, "env name \"%s\" is listed twice", show(name, &sv));
+            goto out;
+        }
+        json_object_set_new(seen, name, json_true());
+        /* value defaults to "" (Kubernetes' EnvVar): written out so both forms are equal. */
+        json_array_append_new(copy,
+                              json_pack("{s:s, s:s}", "name", name, "value", value ? value : ""));
+    }
+    json_object_set(out, "env", copy);
+    rc = 0;
+out:
+    json_decref(copy);
+    json_decref(seen);
+    return rc;
+}
+
+static int parse_code(json_t *spec, json_t *out_spec, struct err *e)
+{
+    static const char *const path = "spec.code";
+    json_t *in, *out = NULL;
+    const char *image, *wd;
+    struct shown sv;
+    int rc = -1;
+
+    if (opt_typed(spec, "spec", "code", JSON_OBJECT, &in, e))
+        return -1;
+    if (!in)
+        return required(e, "spec", "code");
+    if (check_keys(in, path, code_keys, e))
+        return -1;
+    out = json_object();
+    if (req_string(in, path, "image", &image, e))
+        goto out;
+    if (!image_ok(image, strlen(image))) {
+        err_set(e, ERR_INVALID, "spec.code.image",
+                "image \"%s\" is invalid: must be 1-%d printable ASCII characters without "
+                "spaces",
+                show(image, &sv), IMAGE_MAX);
+        goto out;
+    }
+    json_object_set_new(out, "image", json_string(image));
+    if (string_array(in, path, "command", ARGV_MAX, NULL, NULL, false, out, e) ||
+        string_array(in, path, "args", ARGV_MAX, NULL, NULL, false, out, e) ||
+        parse_env(in, out, e) || opt_string(in, path, "workingDir", &wd, e))
+        goto out;
+    if (wd && (wd[0] != '/' || strlen(wd) > PATH_LEN_MAX || !control_free(wd, strlen(wd)))) {
+        err_set(e, ERR_INVALID, "spec.code.workingDir",
+                "workingDir \"%s\" is invalid: must be an absolute path of at most %d "
+                "characters without control characters",
+                show(wd, &sv), PATH_LEN_MAX);
+        goto out;
+    }
+    if (wd)
+        json_object_set_new(out, "workingDir", json_string(wd));
+    json_object_set(out_spec, "code", out);
+    rc = 0;
+out:
+    json_decref(out);
+    return rc;
+}
+
+/* An optional string checked by ok(); copied into out[key]. */
+static int checked_string(json_t *in, const char *path, const char *key,
+                          bool (*ok)(const char *, size_t), const char *rule, json_t *out,
+                          struct err *e)
+{
+    const char *s;
+    char f[FIELD_BUF];
+    struct shown sv;
+
+    if (opt_string(in, path, key, &s, e))
+        return -1;
+    if (!s)
+        return 0;
+    if (!ok(s, strlen(s))) {
+        path_key(f, sizeof(f), path, key);
+        return err_set(e, ERR_INVALID, f, "%s \"%s\" is invalid: %s", key, show(s, &sv), rule);
+    }
+    json_object_set_new(out, key, json_string(s));
+    return 0;
+}
+
+static const char *const token_rule = "must be 1-253 printable ASCII characters without spaces";
+
+static int parse_data(json_t *spec, json_t *out_spec, struct err *e)
+{
+    static const char *const path = "spec.data";
+    json_t *in, *out = NULL;
+    int rc = -1;
+
+    if (opt_typed(spec, "spec", "data", JSON_OBJECT, &in, e))
+        return -1;
+    if (!in)
+        return 0;
+    if (check_keys(in, path, data_keys, e))
+        return -1;
+    out = json_object();
+    if (string_array(in, path, "paletteFeatureSets", FEATURE_SETS_MAX, feature_set_ok, token_rule,
+                     true, out, e) ||
+        checked_string(in, path, "hiveTable", hive_table_ok,
+                       "must be table or database.table, letters, digits and '_', at most 256 "
+                       "characters",
+                       out, e))
+        goto out;
+    if (json_object_size(out) > 0)
+        json_object_set(out_spec, "data", out);
+    rc = 0;
+out:
+    json_decref(out);
+    return rc;
+}
+
+static bool output_token_ok(const char *s, size_t n)
+{
+    return token_ok(s, n, TOKEN_MAX);
+}
+
+static int parse_output(json_t *spec, json_t *out_spec, struct err *e)
+{
+    static const char *const path = "spec.output";
+    json_t *in, *out = NULL;
+    int rc = -1;
+
+    if (opt_typed(spec, "spec", "output", JSON_OBJECT, &in, e))
+        return -1;
+    if (!in)
+        return 0;
+    if (check_keys(in, path, output_keys, e))
+        return -1;
+    out = json_object();
+    if (checked_string(in, path, "modelRegistry", output_token_ok, token_rule, out, e) ||
+        checked_string(in, path, "experimentId", output_token_ok, token_rule, out, e))
+        goto out;
+    if (json_object_size(out) > 0)
+        json_object_set(out_spec, "output", out);
+    rc = 0;
+out:
+    json_decref(out);
+    return rc;
+}
+
+static int parse_scheduling(json_t *spec, json_t *out_spec, struct job *j, struct err *e)
+{
+    static const char *const path = "spec.scheduling";
+    json_t *in, *out = NULL;
+    json_int_t prio = 0, maxrt = 0, ckpt = 0;
+    bool set, has_maxrt, has_ckpt, preemptible = false;
+    int rc = -1;
+
+    if (opt_typed(spec, "spec", "scheduling", JSON_OBJECT, &in, e))
+        return -1;
+    if (in && check_keys(in, path, scheduling_keys, e))
+        return -1;
+    out = json_object();
+    if (in) {
+        if (opt_int(in, path, "priority", &set, &prio, e))
+            goto out;
+        if (set && (prio < PRIORITY_MIN || prio > PRIORITY_MAX)) {
+            out_of_range(e, path, "priority", prio, PRIORITY_MIN, PRIORITY_MAX);
+            goto out;
+        }
+        if (opt_bool(in, path, "preemptible", &preemptible, e) ||
+            opt_int(in, path, "maxRuntimeSeconds", &has_maxrt, &maxrt, e))
+            goto out;
+        if (has_maxrt && (maxrt < RUNTIME_MIN_S || maxrt > RUNTIME_MAX_S)) {
+            out_of_range(e, path, "maxRuntimeSeconds", maxrt, RUNTIME_MIN_S, RUNTIME_MAX_S);
+            goto out;
+        }
+        if (opt_int(in, path, "checkpointIntervalSeconds", &has_ckpt, &ckpt, e))
+            goto out;
+        if (has_ckpt && (ckpt < 1 || ckpt > RUNTIME_MAX_S)) {
+            out_of_range(e, path, "checkpointIntervalSeconds", ckpt, 1, RUNTIME_MAX_S);
+            goto out;
+        }
+        if (has_ckpt && has_maxrt && ckpt > maxrt) {
+            err_set(e, ERR_INVALID, "spec.scheduling.checkpointIntervalSeconds",
+                    "checkpointIntervalSeconds %lld is longer than maxRuntimeSeconds %lld",
+                    (long long)ckpt, (long long)maxrt);
+            goto out;
+        }
+        if (has_maxrt)
+            json_object_set_new(out, "maxRuntimeSeconds", json_integer(maxrt));
+        if (has_ckpt)
+            json_object_set_new(out, "checkpointIntervalSeconds", json_integer(ckpt));
+        if (string_array(in, path, "clusterAffinity", AFFINITY_MAX, cluster_name_ok,
+                         "must be a cluster name: lowercase letters, digits and '-', at most 63 "
+                         "characters",
+                         true, out, e))
+            goto out;
+    }
+    json_object_set_new(out, "priority", json_integer(prio));
+    json_object_set_new(out, "preemptible", json_boolean(preemptible));
+    j->priority = (int)prio;
+    j->preemptible = preemptible;
+    j->max_runtime_s = maxrt;
+    j->checkpoint_interval_s = ckpt;
+    j->cluster_affinity =
+        strv_from_array(json_object_get(out, "clusterAffinity"), &j->n_cluster_affinity);
+    json_object_set(out_spec, "scheduling", out);
+    rc = 0;
+out:
+    json_decref(out);
+    return rc;
+}
+
+static int parse_spec(json_t *spec, const struct sku_catalogue *skus, struct job *j, struct err *e)
+{
+    json_t *out = json_object();
+    const char *fw;
+    struct shown sv;
+    int rc = -1;
+
+    if (check_keys(spec, "spec", spec_keys, e) || opt_string(spec, "spec", "framework", &fw, e))
+        goto out;
+    if (!fw)
+        fw = default_framework;
+    if (!in_list(fw, frameworks)) {
+        err_set(e, ERR_INVALID, "spec.framework",
+                "framework \"%s\" is not supported; one of: pytorch, tensorflow, jax, ray, "
+                "xgboost, horovod, deepspeed, mpi",
+                show(fw, &sv));
+        goto out;
+    }
+    json_object_set_new(out, "framework", json_string(fw));
+    if (parse_resources(spec, skus, out, j, e) || parse_code(spec, out, e) ||
+        parse_data(spec, out, e) || parse_output(spec, out, e) || parse_scheduling(spec, out, j, e))
+        goto out;
+    j->framework = xstrdup(fw);
+    j->spec_json = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+    if (!j->spec_json) {
+        err_set(e, ERR_INTERNAL, "spec", "cannot encode spec");
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(out);
+    return rc;
+}
+
+/* ---- entry point ---- */
+
+int trainingjob_parse(const char *body, size_t len, const char *path_ns,
+                      const struct sku_catalogue *skus, struct job **out, struct err *e)
+{
+    json_t *root = NULL, *meta, *spec;
+    json_error_t jerr;
+    struct job *j = NULL;
+    const char *s;
+    struct shown sv;
+    int rc = -1;
+
+    if (!skus)
+        skus = sku_catalogue();
+    if (!body || len == 0) {
+        err_set(e, ERR_MALFORMED, NULL, "request body is empty");
+        goto out;
+    }
+    if (len > TRAININGJOB_MAX_BODY) {
+        err_set(e, ERR_TOO_LARGE, NULL, "body is %zu bytes; at most %d allowed", len,
+                TRAININGJOB_MAX_BODY);
+        goto out;
+    }
+    if (prescan(body, len, e) || trainingjob_check_namespace(path_ns, e))
+        goto out;
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        err_set(e, ERR_MALFORMED, NULL, "invalid JSON at line %d column %d: %s", jerr.line,
+                jerr.column, jerr.text);
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        err_set(e, ERR_MALFORMED, NULL, "body must be a JSON object, not %s", type_name(root));
+        goto out;
+    }
+    if (check_keys(root, "", top_keys, e))
+        goto out;
+    j = job_new();
+    if (req_string(root, "", "apiVersion", &s, e))
+        goto out;
+    if (!in_list(s, api_versions)) {
+        err_set(e, ERR_INVALID, "apiVersion",
+                "apiVersion \"%s\" is not supported; use fedsched.io/v1 (or "
+                "michelangelo.uber.com/v1)",
+                show(s, &sv));
+        goto out;
+    }
+    j->api_version = xstrdup(s);
+    if (req_string(root, "", "kind", &s, e))
+        goto out;
+    if (strcmp(s, "TrainingJob") != 0) {
+        err_set(e, ERR_INVALID, "kind", "kind \"%s\" is not supported; use TrainingJob",
+                show(s, &sv));
+        goto out;
+    }
+    /* "status" is deliberately never read: on create the server owns it. */
+    if (opt_typed(root, "", "metadata", JSON_OBJECT, &meta, e))
+        goto out;
+    if (!meta) {
+        required(e, "", "metadata");
+        goto out;
+    }
+    if (parse_metadata(meta, path_ns, j, e))
+        goto out;
+    if (opt_typed(root, "", "spec", JSON_OBJECT, &spec, e))
+        goto out;
+    if (!spec) {
+        required(e, "", "spec");
+        goto out;
+    }
+    if (parse_spec(spec, skus, j, e))
+        goto out;
+    j->ns = xstrdup(path_ns);
+    j->phase = PHASE_QUEUED;
+    *out = j;
+    j = NULL;
+    rc = 0;
+out:
+    if (rc && e) {
+        text_repair(e->field);
+        text_repair(e->msg);
+    }
+    job_free(&j);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- rendering ---- */
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+    /* json_string() refuses invalid UTF-8 and set_new() then drops the NULL: a corrupt
+     * string is omitted rather than printed as garbage. */
+    if (v)
+        json_object_set_new(o, key, json_string(v));
+}
+
+static void set_time(json_t *o, const char *key, int64_t ms)
+{
+    char buf[40];
+
+    if (ms <= 0)
+        return;
+    clock_format_rfc3339(ms, buf, sizeof(buf));
+    json_object_set_new(o, key, json_string(buf));
+}
+
+static json_t *load_object(const char *text)
+{
+    json_t *v = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+
+    if (v && !json_is_object(v)) {
+        json_decref(v);
+        v = NULL;
+    }
+    return v;
+}
+
+/* Kubernetes-style conditions, derived from the phase: only the final outcomes, which
+ * clients wait on ("final only when Complete or Failed is True", as batch/v1 Job). */
+static json_t *conditions(const struct job *j)
+{
+    json_t *list = json_array(), *c;
+    const char *type;
+
+    switch (j->phase) {
+    case PHASE_SUCCEEDED: type = "Complete"; break;
+    case PHASE_FAILED: type = "Failed"; break;
+    case PHASE_CANCELLED: type = "Cancelled"; break;
+    default: return list;
+    }
+    c = json_pack("{s:s, s:s}", "type", type, "status", "True");
+    set_str(c, "reason", j->reason);
+    set_str(c, "message", j->message);
+    set_time(c, "lastTransitionTime", j->finished_ms);
+    json_array_append_new(list, c);
+    return list;
+}
+
+json_t *trainingjob_to_json(const struct job *j)
+{
+    json_t *root = json_object(), *meta = json_object(), *status = json_object(), *v;
+    char rv[32];
+
+    set_str(root, "apiVersion", j->api_version ? j->api_version : "fedsched.io/v1");
+    set_str(root, "kind", "TrainingJob");
+
+    set_str(meta, "name", j->name);
+    set_str(meta, "namespace", j->ns);
+    set_str(meta, "uid", j->uid);
+    v = load_object(j->labels_json);
+    if (v && json_object_size(v) > 0)
+        json_object_set_new(meta, "labels", v);
+    else
+        json_decref(v);
+    set_time(meta, "creationTimestamp", j->created_ms);
+    if (j->resource_version > 0) {
+        snprintf(rv, sizeof(rv), "%lld", (long long)j->resource_version);
+        set_str(meta, "resourceVersion", rv);
+    }
+    json_object_set_new(root, "metadata", meta);
+
+    v = load_object(j->spec_json);
+    if (v)
+        json_object_set_new(root, "spec", v);
+
+    set_str(status, "phase", job_phase_name(j->phase));
+    set_str(status, "cluster", j->cluster);
+    set_str(status, "pool", j->pool);
+    json_object_set_new(status, "attempt", json_integer(j->attempt));
+    json_object_set_new(status, "preemptions", json_integer(j->preemptions));
+    set_str(status, "reason", j->reason);
+    set_str(status, "message", j->message);
+    set_time(status, "admittedAt", j->admitted_ms);
+    set_time(status, "startTime", j->started_ms);
+    set_time(status, "completionTime", j->finished_ms);
+    set_time(status, "lastCheckpointTime", j->last_checkpoint_ms);
+    json_object_set_new(status, "conditions", conditions(j));
+    json_object_set_new(root, "status", status);
+    return root;
+}
+
+json_t *trainingjob_event_to_json(const struct job_event *ev)
+{
+    json_t *o = json_object();
+
+    if (ev->id > 0)
+        json_object_set_new(o, "id", json_integer(ev->id));
+    set_time(o, "time", ev->ts_ms);
+    set_str(o, "type", ev->type);
+    set_str(o, "reason", ev->reason);
+    set_str(o, "message", ev->message);
+    set_str(o, "fromPhase", ev->from_phase);
+    set_str(o, "toPhase", ev->to_phase);
+    return o;
+}

@@ -1,0 +1,71 @@
+/* trainingjob.h -- the TrainingJob resource on the wire: parse and validate a submitted body
+ * into struct job, and render a stored job (and its events) back as API JSON.
+ * Not responsible for HTTP (status mapping, body size caps at the socket), storage (store/)
+ * or placement (policy/). The full field reference is docs/trainingjob.md. */
+#ifndef API_TRAININGJOB_H
+#define API_TRAININGJOB_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct err;
+struct job;
+struct job_event;
+struct sku_catalogue;
+
+#define TRAININGJOB_MAX_BODY   (1024 * 1024) /* bytes; larger bodies fail with ERR_TOO_LARGE */
+#define TRAININGJOB_MAX_DEPTH  32            /* nesting levels of arrays/objects, top = 1 */
+#define TRAININGJOB_NAME_MAX   63            /* metadata.name: usable as a label value */
+#define TRAININGJOB_LABELS_MAX 64
+
+/* Parses and validates a TrainingJob create body (body need not be NUL-terminated) for
+ * the namespace named in the request path, checking SKUs against skus (NULL means the
+ * process-wide sku_catalogue()).
+ *
+ * On success returns 0 and sets *out to a new job (caller owns it; free with job_free())
+ * with ns = path_ns, name (generated when metadata.generateName was used), api_version,
+ * labels_json and spec_json as canonical JSON (compact, sorted keys, defaults applied,
+ * empty arrays/objects dropped: equal specs give equal text), the lifted spec fields and
+ * phase Queued. uid, created_ms, resource_version and the rest of the status are left
+ * zero for the store to assign. Client-sent status and server-set metadata (uid,
+ * resourceVersion, creationTimestamp, ...) are ignored, as Kubernetes does on create.
+ *
+ * On failure returns -1, leaves *out untouched and fills e (may be NULL) with:
+ *   ERR_MALFORMED  the body cannot be decoded: empty, NUL byte, invalid UTF-8, nested
+ *                  deeper than TRAININGJOB_MAX_DEPTH, bad JSON syntax, duplicate key,
+ *                  trailing garbage, not an object, a field of the wrong JSON type, or an
+ *                  unknown field (400);
+ *   ERR_INVALID    decoded but semantically wrong: bad names, out-of-range numbers,
+ *                  unknown SKU (the message lists the known ones), inconsistent values,
+ *                  metadata.namespace different from path_ns (422);
+ *   ERR_TOO_LARGE  len > TRAININGJOB_MAX_BODY (413);
+ *   ERR_INTERNAL   the kernel random source failed while generating a name (500).
+ * e->field is the JSON path of the offending value ("spec.resources.gpuCount",
+ * "spec.scheduling.clusterAffinity[1]", "metadata.labels.team"), empty when the body as a
+ * whole is at fault; e->field and e->msg are always valid UTF-8.
+ *
+ * Never reads past body[len - 1]; safe on arbitrary bytes. Thread-safe (no shared state
+ * except the catalogue, which is immutable once threads exist). Linear in len. */
+int trainingjob_parse(const char *body, size_t len, const char *path_ns,
+                      const struct sku_catalogue *skus, struct job **out, struct err *e);
+
+/* Checks a namespace or job name taken from a request path, with the same rules the body
+ * is held to: a namespace is a DNS-1123 label (<= 63), a name a DNS-1123 subdomain of at
+ * most TRAININGJOB_NAME_MAX characters. Returns 0, or -1 with ERR_INVALID (field
+ * "metadata.namespace" or "metadata.name"). Thread-safe. */
+int trainingjob_check_namespace(const char *ns, struct err *e);
+int trainingjob_check_name(const char *name, struct err *e);
+
+/* Renders j as the API returns it: apiVersion, kind, metadata {name, namespace, uid,
+ * labels, creationTimestamp, resourceVersion (a string)}, spec, status {phase, cluster,
+ * pool, attempt, preemptions, reason, message, admittedAt, startTime, completionTime,
+ * lastCheckpointTime, conditions}. Unset fields (NULL strings, zero times) are omitted.
+ * Returns a new reference (caller json_decref()s it); never NULL. Does not modify j.
+ * Thread-safe for distinct or unshared-mutable j. */
+json_t *trainingjob_to_json(const struct job *j);
+
+/* Renders one timeline entry: {id, time, type, reason, message, fromPhase, toPhase}, NULL
+ * strings omitted. Returns a new reference; never NULL. */
+json_t *trainingjob_event_to_json(const struct job_event *ev);
+
+#endif
