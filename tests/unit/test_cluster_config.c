@@ -1,0 +1,218 @@
+/* test_cluster_config.c -- member-cluster config: JSON in/out, defaults, validation. */
+#include "base/err.h"
+#include "base/sku.h"
+#include "cluster/cluster_config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *full =
+    "{\"name\":\"az1-onprem\",\"apiServer\":\"https://10.0.0.1:6443\","
+    "\"tokenFile\":\"/etc/fedsched/az1.token\",\"caFile\":\"/etc/fedsched/az1-ca.pem\","
+    "\"region\":\"us-west\",\"provider\":\"onprem\","
+    "\"costPerGpuHour\":{\"a100-80gb\":2.5,\"l4\":0.7},\"timezone\":\"America/Los_Angeles\","
+    "\"jobNamespace\":\"training\",\"lostTimeoutSeconds\":600,\"cordoned\":true,"
+    "\"tolerations\":[{\"key\":\"nvidia.com/gpu\",\"operator\":\"Exists\"},"
+    "{\"key\":\"dedicated\",\"operator\":\"Equal\",\"value\":\"ml\",\"effect\":\"NoSchedule\"}],"
+    "\"servingPool\":{\"nodeSelector\":{\"fedsched.io/pool\":\"serving\"},"
+    "\"namespaces\":[\"serving\",\"inference\"],\"reserveGpus\":2,\"lendPolicy\":\"window\","
+    "\"idleMinutes\":30,\"lendingWindows\":[{\"days\":[\"Mon\",\"Fri\"],\"start\":\"22:00\","
+    "\"end\":\"06:00\"},{\"start\":\"00:00\",\"end\":\"24:00\"}]}}";
+
+static int parse(const char *s, struct cluster_config *c, struct err *e)
+{
+    return cluster_config_parse(s, strlen(s), sku_defaults(), c, e);
+}
+
+/* Parses full with one member replaced and returns the error. */
+static struct err fail_with(const char *from, const char *to)
+{
+    char text[4096];
+    const char *at = strstr(full, from);
+    struct cluster_config *c = calloc(1, sizeof(*c));
+    struct err e = {0};
+
+    ck_assert_ptr_nonnull(at);
+    snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - full), full, to, at + strlen(from));
+    ck_assert_msg(parse(text, c, &e) == -1, "accepted %s", text);
+    free(c);
+    return e;
+}
+
+START_TEST(reads_every_member)
+{
+    struct cluster_config *c = calloc(1, sizeof(*c));
+    struct err e = {0};
+
+    ck_assert_msg(parse(full, c, &e) == 0, "%s: %s", e.field, e.msg);
+    ck_assert_str_eq(c->name, "az1-onprem");
+    ck_assert_str_eq(c->api_server, "https://10.0.0.1:6443");
+    ck_assert_str_eq(c->token_file, "/etc/fedsched/az1.token");
+    ck_assert_str_eq(c->ca_file, "/etc/fedsched/az1-ca.pem");
+    ck_assert(!c->insecure_skip_tls_verify);
+    ck_assert_str_eq(c->region, "us-west");
+    ck_assert_str_eq(c->job_namespace, "training");
+    ck_assert(c->cordoned);
+    ck_assert_int_eq(c->lost_timeout_s, 600);
+    ck_assert_double_eq(cluster_config_cost(c, "a100-80gb"), 2.5);
+    ck_assert_double_eq(cluster_config_cost(c, "h100-80gb"), 0);
+    ck_assert(c->serving.enabled);
+    ck_assert_int_eq(c->serving.n_selector, 1);
+    ck_assert_str_eq(c->serving.selector[0].key, "fedsched.io/pool");
+    ck_assert(cluster_config_serving_namespace(c, "inference"));
+    ck_assert(!cluster_config_serving_namespace(c, "default"));
+    ck_assert_int_eq(c->serving.reserve_gpus, 2);
+    ck_assert_int_eq(c->serving.lend_policy, SNAPSHOT_LEND_WINDOW);
+    ck_assert_int_eq(c->serving.n_windows, 2);
+    ck_assert_int_eq(c->serving.windows[0].days, (1 << 1) | (1 << 5));
+    ck_assert_int_eq(c->serving.windows[0].start_min, 22 * 60);
+    ck_assert_int_eq(c->serving.windows[0].end_min, 6 * 60);
+    ck_assert_int_eq(c->serving.windows[1].days, 0x7f);
+    ck_assert_int_eq(c->serving.windows[1].end_min, 1440);
+    ck_assert(cluster_config_tolerates(c, "nvidia.com/gpu", "present", "NoSchedule"));
+    ck_assert(cluster_config_tolerates(c, "dedicated", "ml", "NoSchedule"));
+    ck_assert(!cluster_config_tolerates(c, "dedicated", "ml", "NoExecute"));
+    ck_assert(!cluster_config_tolerates(c, "dedicated", "web", "NoSchedule"));
+    ck_assert(!cluster_config_tolerates(c, "node.kubernetes.io/unschedulable", "", "NoSchedule"));
+    free(c);
+}
+END_TEST
+
+START_TEST(defaults_apply)
+{
+    struct cluster_config c;
+    struct err e = {0};
+
+    ck_assert_int_eq(parse("{\"name\":\"sim-a\",\"apiServer\":\"http://127.0.0.1:1\"}", &c, &e), 0);
+    ck_assert_str_eq(c.job_namespace, "fedsched-jobs");
+    ck_assert_str_eq(c.timezone, "UTC");
+    ck_assert_int_eq(c.lost_timeout_s, 900);
+    ck_assert(!c.serving.enabled);
+    ck_assert(!c.cordoned);
+    ck_assert(cluster_config_tolerates(&c, "nvidia.com/gpu", "present", "NoSchedule"));
+    ck_assert(!cluster_config_tolerates(&c, "other", "x", "NoSchedule"));
+}
+END_TEST
+
+START_TEST(round_trips_through_json)
+{
+    struct cluster_config *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    struct err e = {0};
+    json_t *j, *j2;
+
+    ck_assert_int_eq(parse(full, a, &e), 0);
+    j = cluster_config_to_json(a);
+    ck_assert_int_eq(cluster_config_from_json(j, sku_defaults(), b, &e), 0);
+    j2 = cluster_config_to_json(b);
+    ck_assert(json_equal(j, j2));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(j, "servingPool"), "lendingWindows"), 0),
+            "start")),
+        "22:00");
+    ck_assert_int_eq(memcmp(&a->serving, &b->serving, sizeof(a->serving)), 0);
+    json_decref(j);
+    json_decref(j2);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(errors_name_field_and_value)
+{
+    struct err e;
+
+    e = fail_with("\"name\":\"az1-onprem\"", "\"name\":\"AZ1_onprem\"");
+    ck_assert_str_eq(e.field, "name");
+    ck_assert_ptr_nonnull(strstr(e.msg, "AZ1_onprem"));
+    e = fail_with("\"apiServer\":\"https://10.0.0.1:6443\"", "\"apiServer\":\"ftp://x\"");
+    ck_assert_str_eq(e.field, "apiServer");
+    ck_assert_ptr_nonnull(strstr(e.msg, "ftp://x"));
+    e = fail_with("\"l4\":0.7", "\"b200\":0.7");
+    ck_assert_str_eq(e.field, "costPerGpuHour.b200");
+    ck_assert_int_eq(e.code, ERR_INVALID);
+    e = fail_with("\"l4\":0.7", "\"l4\":-1");
+    ck_assert_str_eq(e.field, "costPerGpuHour.l4");
+    e = fail_with("\"timezone\":\"America/Los_Angeles\"", "\"timezone\":\"Mars/Olympus\"");
+    ck_assert_str_eq(e.field, "timezone");
+    ck_assert_ptr_nonnull(strstr(e.msg, "Mars/Olympus"));
+    e = fail_with("\"timezone\":\"America/Los_Angeles\"", "\"timezone\":\"../../etc/passwd\"");
+    ck_assert_str_eq(e.field, "timezone");
+    e = fail_with("\"end\":\"06:00\"", "\"end\":\"25:00\"");
+    ck_assert_str_eq(e.field, "servingPool.lendingWindows[0].end");
+    ck_assert_ptr_nonnull(strstr(e.msg, "25:00"));
+    e = fail_with("\"Fri\"", "\"Funday\"");
+    ck_assert_str_eq(e.field, "servingPool.lendingWindows[0].days");
+    ck_assert_ptr_nonnull(strstr(e.msg, "Funday"));
+    e = fail_with("\"lendPolicy\":\"window\"", "\"lendPolicy\":\"sometimes\"");
+    ck_assert_str_eq(e.field, "servingPool.lendPolicy");
+    e = fail_with("\"reserveGpus\":2", "\"reserveGpus\":-3");
+    ck_assert_str_eq(e.field, "servingPool.reserveGpus");
+    ck_assert_ptr_nonnull(strstr(e.msg, "-3"));
+    e = fail_with("\"cordoned\":true", "\"cordonned\":true");
+    ck_assert_str_eq(e.field, "cordonned");
+    e = fail_with("\"reserveGpus\":2", "\"reserve\":2");
+    ck_assert_str_eq(e.field, "servingPool.reserve");
+    e = fail_with("\"operator\":\"Exists\"}", "\"operator\":\"Maybe\"}");
+    ck_assert_str_eq(e.field, "tolerations[].operator");
+    e = fail_with("\"lostTimeoutSeconds\":600", "\"lostTimeoutSeconds\":1");
+    ck_assert_str_eq(e.field, "lostTimeoutSeconds");
+    e = fail_with("{\"fedsched.io/pool\":\"serving\"}", "{}");
+    ck_assert_str_eq(e.field, "servingPool.nodeSelector");
+}
+END_TEST
+
+START_TEST(rejects_non_json_and_missing_required)
+{
+    struct cluster_config c;
+    struct err e = {0};
+
+    ck_assert_int_eq(parse("{\"name\":", &c, &e), -1);
+    ck_assert_int_eq(e.code, ERR_MALFORMED);
+    ck_assert_int_eq(parse("{\"apiServer\":\"http://x:1\"}", &c, &e), -1);
+    ck_assert_str_eq(e.field, "name");
+    ck_assert_int_eq(parse("{\"name\":\"a\"}", &c, &e), -1);
+    ck_assert_str_eq(e.field, "apiServer");
+    ck_assert_int_eq(parse("[]", &c, &e), -1);
+    ck_assert_int_eq(parse("{\"name\":\"a\",\"apiServer\":\"http://x:1\",\"name\":\"b\"}", &c, &e),
+                     -1); /* duplicate members are refused */
+}
+END_TEST
+
+START_TEST(reads_tz_rules)
+{
+    char rule[SNAPSHOT_TZ_MAX];
+    struct err e = {0};
+
+    ck_assert_int_eq(cluster_config_tz_rule("America/Los_Angeles", rule, sizeof(rule), &e), 0);
+    ck_assert_str_eq(rule, "PST8PDT,M3.2.0,M11.1.0");
+    ck_assert_int_eq(cluster_config_tz_rule("Europe/Berlin", rule, sizeof(rule), &e), 0);
+    ck_assert_str_eq(rule, "CET-1CEST,M3.5.0,M10.5.0/3");
+    ck_assert_int_eq(cluster_config_tz_rule("UTC", rule, sizeof(rule), &e), 0);
+    ck_assert_str_eq(rule, "UTC0");
+    ck_assert_int_eq(cluster_config_tz_rule("Nowhere/Special", rule, sizeof(rule), &e), -1);
+    ck_assert_str_eq(e.field, "timezone");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cluster_config");
+    TCase *tc = tcase_create("config");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, reads_every_member);
+    tcase_add_test(tc, defaults_apply);
+    tcase_add_test(tc, round_trips_through_json);
+    tcase_add_test(tc, errors_name_field_and_value);
+    tcase_add_test(tc, rejects_non_json_and_missing_required);
+    tcase_add_test(tc, reads_tz_rules);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
