@@ -16,7 +16,9 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla
 OPT     ?= -O2 -g
-CPPFLAGS += -I. -D_GNU_SOURCE -DFEDSCHED_VERSION='"$(VERSION)"'
+CPPFLAGS += -I. -D_GNU_SOURCE
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
 CFLAGS  += $(WARN) $(OPT) -MMD -MP -pthread
 LDLIBS  += -pthread -lm
 
@@ -59,27 +61,34 @@ deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # Migrations are compiled in, so a deployed binary needs no files beside it.
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) store/embed-migrations.sh
 	@mkdir -p $(dir $@)
-	store/embed-migrations.sh $(MIGRATIONS) > $@
+	$(Q)store/embed-migrations.sh $(MIGRATIONS) > $@
 
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Only version.o carries the version, so a new commit does not rebuild everything.
+$(BUILD)/obj/scheduler/version.o: CPPFLAGS += -DFEDSCHED_VERSION='"$(VERSION)"'
+$(BUILD)/obj/scheduler/version.o: $(wildcard .git/HEAD .git/index)
 
 $(BIN): $(BUILD)/obj/scheduler/main.o $(LIB)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS) -o $@
 
 # Tests need the binary too: integration tests start `fedsched serve` and `fedsched sim`.
 test: deps

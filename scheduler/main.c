@@ -1,4 +1,7 @@
 /* main.c -- the fedsched binary: dispatches to subcommands. */
+#include "scheduler/serve.h"
+#include "scheduler/version.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -6,9 +9,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: fedsched <command> [options]\n"
                "commands:\n"
-               "  serve      run the API server (and, when leader, the scheduler)\n"
+               "  serve      run the API server\n"
                "  migrate    apply pending database migrations and exit\n"
-               "  version    print the version\n");
+               "  version    print the version\n"
+               "Run 'fedsched <command> --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv)
@@ -17,8 +21,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "version") == 0) {
-        printf("fedsched %s\n", FEDSCHED_VERSION);
+    if (strcmp(argv[1], "serve") == 0)
+        return serve_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "migrate") == 0)
+        return migrate_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("fedsched %s\n", fedsched_version);
         return 0;
     }
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {

@@ -1,0 +1,74 @@
+/* api.h -- the HTTP API: request handling independent of the socket (api_handle) and the
+ * libmicrohttpd server around it (api_server_*). Only api/ maps err codes to statuses.
+ * Not responsible for validation rules of the resource (trainingjob.c) or storage. */
+#ifndef API_API_H
+#define API_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+struct store;
+struct api; /* handlers' shared state: config, store, metrics */
+
+struct api_config {
+    long max_body_bytes;   /* larger bodies get 413 */
+    int max_connections;   /* beyond this, new connections are refused */
+    int request_timeout_s; /* a connection idle (or trickling) this long is closed */
+};
+
+/* Caller keeps store alive until api_free(). Caller owns *out. */
+int api_new(const struct api_config *c, struct store *s, struct api **out, struct err *e);
+void api_free(struct api **a); /* NULL-safe; sets *a to NULL */
+
+struct api_kv {
+    const char *key;
+    const char *value;
+};
+
+/* One request as the handlers see it. Strings are borrowed for the call's duration. */
+struct api_request {
+    const char *method;
+    const char *path;           /* without the query string, percent-decoded */
+    const struct api_kv *query; /* decoded query arguments */
+    size_t n_query;
+    const char *content_type;    /* NULL when absent */
+    const char *idempotency_key; /* NULL when absent */
+    const char *body;            /* NULL when empty; not NUL-terminated */
+    size_t body_len;
+};
+
+struct api_response {
+    int status;
+    char *body;               /* owned; NULL for none */
+    const char *content_type; /* static string */
+    char allow[64];           /* Allow header for 405, else empty */
+    char location[512];       /* Location header for 201, else empty */
+    char retry_after[16];     /* Retry-After header for 503/429, else empty */
+    char route[64];           /* route template for metrics ("/v1/namespaces/{ns}/...") */
+};
+
+/* Handles req and fills resp (caller releases it with api_response_clear()). Never fails:
+ * every error becomes a JSON error response. Thread-safe. */
+void api_handle(struct api *a, const struct api_request *req, struct api_response *resp);
+void api_response_clear(struct api_response *r);
+
+/* Records one finished request in the metrics (the server calls it). Thread-safe. */
+void api_observe(struct api *a, const char *method, const char *route, int status,
+                 int64_t duration_ns);
+
+struct api_server;
+
+/* Listens on host:port (port 0 picks a free one; see api_server_port) with one thread per
+ * connection, so a handler may block on the database without stalling others.
+ * Caller owns *out; stop with api_server_stop(). ERR_IO when it cannot bind. */
+int api_server_start(struct api *a, const char *host, int port, struct api_server **out,
+                     struct err *e);
+int api_server_port(const struct api_server *srv);
+
+/* Stops accepting connections and waits up to timeout_s for requests in flight to finish.
+ * Returns the number still running when it gave up (0 when drained). */
+int api_server_drain(struct api_server *srv, int timeout_s);
+void api_server_stop(struct api_server **srv); /* NULL-safe; closes everything */
+
+#endif

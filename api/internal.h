@@ -1,0 +1,75 @@
+/* internal.h -- what api/ files share: the api struct, response helpers, routing,
+ * metrics. Not included outside api/. */
+#ifndef API_INTERNAL_H
+#define API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+
+#include "api/api.h"
+#include "base/buf.h"
+#include "base/err.h"
+
+struct api_metrics;
+
+struct api {
+    struct api_config cfg;
+    struct store *store;
+    struct api_metrics *metrics;
+};
+
+/* Path parameters captured by the router. */
+struct route_params {
+    const char *ns;
+    const char *name;
+    char buf[512]; /* backing store for ns and name */
+};
+
+typedef void (*api_handler)(struct api *a, const struct api_request *req,
+                            const struct route_params *p, struct api_response *resp);
+
+/* Finds the handler for method + path. Returns 0 with *h set; or fills resp with 404
+ * (no such path) or 405 (path exists, method does not; Allow set) and returns -1. */
+int api_route(const char *method, const char *path, api_handler *h, struct route_params *p,
+              struct api_response *resp);
+
+/* HTTP status for an err code. */
+int api_status_for(enum err_code code);
+
+/* Responses. resp_json steals the reference to body. */
+void resp_json(struct api_response *resp, int status, json_t *body);
+void resp_text(struct api_response *resp, int status, const char *content_type, char *body);
+void resp_error(struct api_response *resp, const struct err *e);
+void resp_errorf(struct api_response *resp, enum err_code code, const char *field, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
+
+/* Value of query argument key, or NULL. */
+const char *req_query(const struct api_request *req, const char *key);
+
+/* Handlers. */
+void h_job_create(struct api *a, const struct api_request *req, const struct route_params *p,
+                  struct api_response *resp);
+void h_job_list(struct api *a, const struct api_request *req, const struct route_params *p,
+                struct api_response *resp);
+void h_job_get(struct api *a, const struct api_request *req, const struct route_params *p,
+               struct api_response *resp);
+void h_job_cancel(struct api *a, const struct api_request *req, const struct route_params *p,
+                  struct api_response *resp);
+void h_job_events(struct api *a, const struct api_request *req, const struct route_params *p,
+                  struct api_response *resp);
+void h_healthz(struct api *a, const struct api_request *req, const struct route_params *p,
+               struct api_response *resp);
+void h_readyz(struct api *a, const struct api_request *req, const struct route_params *p,
+              struct api_response *resp);
+void h_metrics(struct api *a, const struct api_request *req, const struct route_params *p,
+               struct api_response *resp);
+
+/* Metrics store (metrics.c). */
+struct api_metrics *metrics_new(void);
+void metrics_free(struct api_metrics **m);
+void metrics_observe(struct api_metrics *m, const char *method, const char *route, int status,
+                     int64_t duration_ns);
+/* Appends the request metrics in Prometheus text format to *out (a growing string). */
+void metrics_render(struct api_metrics *m, struct buf *out);
+
+#endif

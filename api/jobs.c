@@ -1,0 +1,380 @@
+/* jobs.c -- the TrainingJob endpoints: create, get, list, cancel, events. */
+#include "api/internal.h"
+
+#include "api/trainingjob.h"
+#include "base/mem.h"
+#include "base/num.h"
+#include "base/sku.h"
+#include "store/store.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LIST_DEFAULT_LIMIT  100
+#define LIST_MAX_LIMIT      1000
+#define IDEMPOTENCY_KEY_MAX 128
+
+static int check_path(const struct route_params *p, struct api_response *resp)
+{
+    struct err e = {0};
+
+    if (p->ns && trainingjob_check_namespace(p->ns, &e)) {
+        resp_error(resp, &e);
+        return -1;
+    }
+    if (p->name && trainingjob_check_name(p->name, &e)) {
+        /* A name that cannot exist is simply not found. */
+        resp_errorf(resp, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", p->ns, p->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* application/json, optionally with parameters ("; charset=utf-8"). */
+static int is_json(const char *content_type)
+{
+    size_t n = strlen("application/json");
+
+    return content_type && strncasecmp(content_type, "application/json", n) == 0 &&
+           (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+static int check_idempotency_key(const char *key, struct api_response *resp)
+{
+    size_t len;
+
+    if (!key)
+        return 0;
+    len = strlen(key);
+    if (len == 0 || len > IDEMPOTENCY_KEY_MAX) {
+        resp_errorf(resp, ERR_MALFORMED, "Idempotency-Key",
+                    "Idempotency-Key must be 1..%d characters, got %zu", IDEMPOTENCY_KEY_MAX, len);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!isgraph((unsigned char)key[i])) {
+            resp_errorf(resp, ERR_MALFORMED, "Idempotency-Key",
+                        "Idempotency-Key must be printable ASCII without spaces");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void h_job_create(struct api *a, const struct api_request *req, const struct route_params *p,
+                  struct api_response *resp)
+{
+    struct job *in = NULL, *stored = NULL;
+    struct err e = {0};
+    bool created = false;
+
+    if (check_path(p, resp) || check_idempotency_key(req->idempotency_key, resp))
+        return;
+    if (!is_json(req->content_type)) {
+        resp_errorf(resp, ERR_MEDIA_TYPE, "Content-Type",
+                    "Content-Type must be application/json, got %s",
+                    req->content_type ? req->content_type : "none");
+        return;
+    }
+    if (trainingjob_parse(req->body ? req->body : "", req->body_len, p->ns, NULL, &in, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    if (store_job_insert(a->store, in, req->idempotency_key, &created, &stored, &e)) {
+        resp_error(resp, &e);
+        goto out;
+    }
+    if (created)
+        snprintf(resp->location, sizeof(resp->location), "/v1/namespaces/%s/trainingjobs/%s",
+                 stored->ns, stored->name);
+    resp_json(resp, created ? 201 : 200, trainingjob_to_json(stored));
+out:
+    job_free(&in);
+    job_free(&stored);
+}
+
+void h_job_get(struct api *a, const struct api_request *req, const struct route_params *p,
+               struct api_response *resp)
+{
+    struct job *j = NULL;
+    struct err e = {0};
+
+    (void)req;
+    if (check_path(p, resp))
+        return;
+    if (store_job_get(a->store, p->ns, p->name, &j, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    resp_json(resp, 200, trainingjob_to_json(j));
+    job_free(&j);
+}
+
+void h_job_cancel(struct api *a, const struct api_request *req, const struct route_params *p,
+                  struct api_response *resp)
+{
+    struct job *j = NULL;
+    struct err e = {0};
+
+    (void)req;
+    if (check_path(p, resp))
+        return;
+    if (store_job_cancel(a->store, p->ns, p->name, &j, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    /* 202 when the job still has to be stopped in its member cluster. */
+    resp_json(resp, j->phase == PHASE_CANCELLED ? 200 : 202, trainingjob_to_json(j));
+    job_free(&j);
+}
+
+void h_job_events(struct api *a, const struct api_request *req, const struct route_params *p,
+                  struct api_response *resp)
+{
+    struct job_event *evs = NULL;
+    size_t n = 0;
+    struct err e = {0};
+    json_t *items;
+
+    (void)req;
+    if (check_path(p, resp))
+        return;
+    if (store_job_events(a->store, p->ns, p->name, &evs, &n, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, trainingjob_event_to_json(&evs[i]));
+    store_events_free(&evs, n);
+    resp_json(resp, 200,
+              json_pack("{s:s, s:s, s:o}", "apiVersion", "fedsched.io/v1", "kind",
+                        "TrainingJobEventList", "items", items));
+}
+
+/* ---- list: filters and the opaque continue token ---- */
+
+/* The token binds the cursor to the filters it was issued for, so a token replayed with
+ * other filters is refused instead of silently skipping rows. */
+static uint64_t filter_hash(const struct store_job_filter *f)
+{
+    const char *parts[3] = {f->ns ? f->ns : "", f->sku ? f->sku : "",
+                            f->labels_json ? f->labels_json : ""};
+    uint64_t h = 1469598103934665603ULL;
+
+    for (int i = 0; i < 3; i++) {
+        for (const char *c = parts[i]; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    return (h ^ f->phase_mask) * 1099511628211ULL;
+}
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void token_encode(int64_t after, uint64_t hash, char *out, size_t size)
+{
+    char raw[64];
+    size_t n = (size_t)snprintf(raw, sizeof(raw), "1:%" PRId64 ":%016" PRIx64, after, hash);
+    size_t o = 0;
+
+    for (size_t i = 0; i < n && o + 5 < size; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)raw[i] << 16;
+
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)raw[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)raw[i + 2];
+        out[o++] = b64url[(v >> 18) & 63];
+        out[o++] = b64url[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = b64url[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = b64url[v & 63];
+    }
+    out[o] = '\0';
+}
+
+static int token_decode(const char *tok, uint64_t hash, int64_t *after)
+{
+    char raw[64];
+    size_t n = 0, len = strlen(tok);
+    uint32_t acc = 0;
+    int bits = 0;
+    char *colon;
+    char expect[24];
+
+    if (len == 0 || len > 80)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        const char *pos = strchr(b64url, tok[i]);
+
+        if (!pos || !tok[i])
+            return -1;
+        acc = (acc << 6) | (uint32_t)(pos - b64url);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n + 1 >= sizeof(raw))
+                return -1;
+            raw[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    raw[n] = '\0';
+    if (strncmp(raw, "1:", 2) != 0 || !(colon = strchr(raw + 2, ':')))
+        return -1;
+    *colon = '\0';
+    snprintf(expect, sizeof(expect), "%016" PRIx64, hash);
+    if (strcmp(colon + 1, expect) != 0 || num_parse_i64(raw + 2, 0, INT64_MAX, after))
+        return -1;
+    return 0;
+}
+
+/* "k=v,k2=v2" -> {"k":"v","k2":"v2"}; only equality, as that is what the index serves. */
+static json_t *parse_selector(const char *sel, struct err *e)
+{
+    json_t *obj = json_object();
+    char *copy = xstrdup(sel), *save = NULL;
+
+    for (char *term = strtok_r(copy, ",", &save); term; term = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(term, '=');
+
+        if (!eq || eq == term || strpbrk(term, "!<>") || eq[1] == '=') {
+            err_set(e, ERR_MALFORMED, "labelSelector",
+                    "labelSelector term \"%s\" is not key=value (only equality is supported)",
+                    term);
+            goto fail;
+        }
+        *eq = '\0';
+        if (json_object_set_new(obj, term, json_string(eq + 1))) {
+            err_set(e, ERR_MALFORMED, "labelSelector", "labelSelector value is not UTF-8");
+            goto fail;
+        }
+    }
+    free(copy);
+    return obj;
+fail:
+    free(copy);
+    json_decref(obj);
+    return NULL;
+}
+
+static int parse_phases(const char *s, unsigned *mask, struct err *e)
+{
+    char *copy = xstrdup(s), *save = NULL;
+
+    *mask = 0;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        enum job_phase ph;
+
+        if (job_phase_parse(t, &ph)) {
+            err_set(e, ERR_MALFORMED, "phase",
+                    "unknown phase \"%s\"; phases are Queued, Admitted, Dispatched, Running, "
+                    "Succeeded, Failed, Cancelled, Preempting, Lost",
+                    t);
+            free(copy);
+            return -1;
+        }
+        *mask |= 1u << ph;
+    }
+    free(copy);
+    return 0;
+}
+
+static int parse_list_query(const struct api_request *req, struct store_job_filter *f,
+                            json_t **labels, struct err *e)
+{
+    static const char *const known[] = {"limit", "continue", "phase", "sku", "labelSelector"};
+
+    for (size_t i = 0; i < req->n_query; i++) {
+        size_t k = 0;
+
+        while (k < 5 && strcmp(req->query[i].key, known[k]) != 0)
+            k++;
+        if (k == 5)
+            return err_set(e, ERR_MALFORMED, req->query[i].key,
+                           "unknown query parameter \"%s\"; known: limit, continue, phase, "
+                           "sku, labelSelector",
+                           req->query[i].key);
+    }
+    for (size_t i = 0; i < req->n_query; i++) {
+        const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+
+        if (strcmp(k, "limit") == 0) {
+            int64_t n;
+
+            if (num_parse_i64(v, 1, LIST_MAX_LIMIT, &n))
+                return err_set(e, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d",
+                               v, LIST_MAX_LIMIT);
+            f->limit = (int)n;
+        } else if (strcmp(k, "phase") == 0) {
+            if (parse_phases(v, &f->phase_mask, e))
+                return -1;
+        } else if (strcmp(k, "sku") == 0) {
+            if (sku_find(sku_catalogue(), v) < 0) {
+                char names[512];
+
+                sku_list_names(sku_catalogue(), names, sizeof(names));
+                return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
+            }
+            f->sku = v;
+        } else if (strcmp(k, "labelSelector") == 0 && *v) {
+            if (!(*labels = parse_selector(v, e)))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+void h_job_list(struct api *a, const struct api_request *req, const struct route_params *p,
+                struct api_response *resp)
+{
+    struct store_job_filter f = {.ns = p->ns, .limit = LIST_DEFAULT_LIMIT};
+    json_t *labels = NULL, *items, *meta;
+    struct job **jobs = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    char *labels_text = NULL;
+    const char *cont;
+    struct err e = {0};
+
+    if (check_path(p, resp))
+        return;
+    if (parse_list_query(req, &f, &labels, &e)) {
+        resp_error(resp, &e);
+        goto out;
+    }
+    if (labels)
+        f.labels_json = labels_text = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
+    if ((cont = req_query(req, "continue")) && *cont &&
+        token_decode(cont, filter_hash(&f), &f.after_id)) {
+        resp_errorf(resp, ERR_MALFORMED, "continue",
+                    "continue token is invalid or was issued for other filters");
+        goto out;
+    }
+    if (store_job_list(a->store, &f, &jobs, &n, &next, &e)) {
+        resp_error(resp, &e);
+        goto out;
+    }
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, trainingjob_to_json(jobs[i]));
+    meta = json_object();
+    if (next) {
+        char tok[128];
+
+        token_encode(next, filter_hash(&f), tok, sizeof(tok));
+        json_object_set_new(meta, "continue", json_string(tok));
+    }
+    resp_json(resp, 200,
+              json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "fedsched.io/v1", "kind",
+                        "TrainingJobList", "metadata", meta, "items", items));
+out:
+    store_jobs_free(&jobs, n);
+    json_decref(labels);
+    free(labels_text);
+}

@@ -1,0 +1,92 @@
+/* router.c -- maps method + path to a handler, capturing {ns} and {name}. A small table,
+ * matched segment by segment; no allocation. */
+#include "api/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct route {
+    const char *method;
+    const char *pattern; /* segments; {ns} and {name} capture one segment each */
+    api_handler handler;
+};
+
+static const struct route routes[] = {
+    {"GET", "/healthz", h_healthz},
+    {"GET", "/readyz", h_readyz},
+    {"GET", "/metrics", h_metrics},
+    {"GET", "/v1/trainingjobs", h_job_list},
+    {"GET", "/v1/namespaces/{ns}/trainingjobs", h_job_list},
+    {"POST", "/v1/namespaces/{ns}/trainingjobs", h_job_create},
+    {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_get},
+    {"DELETE", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_cancel},
+    {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/events", h_job_events},
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Matches path against pattern; on success copies captures into p. An empty segment
+ * (double slash, trailing slash) never matches a capture. */
+static int match(const char *pattern, const char *path, struct route_params *p)
+{
+    const char *pp = pattern, *sp = path;
+    size_t used = 0;
+
+    p->ns = NULL;
+    p->name = NULL;
+    while (*pp && *sp) {
+        if (*pp == '{') {
+            const char *close = strchr(pp, '}');
+            size_t seglen = strcspn(sp, "/");
+            int is_ns = strncmp(pp, "{ns}", 4) == 0;
+
+            if (seglen == 0 || used + seglen + 1 > sizeof(p->buf))
+                return -1;
+            memcpy(p->buf + used, sp, seglen);
+            p->buf[used + seglen] = '\0';
+            if (is_ns)
+                p->ns = p->buf + used;
+            else
+                p->name = p->buf + used;
+            used += seglen + 1;
+            pp = close + 1;
+            sp += seglen;
+            continue;
+        }
+        if (*pp != *sp)
+            return -1;
+        pp++;
+        sp++;
+    }
+    return *pp == '\0' && *sp == '\0' ? 0 : -1;
+}
+
+int api_route(const char *method, const char *path, api_handler *h, struct route_params *p,
+              struct api_response *resp)
+{
+    char allow[64] = "";
+    const char *tmpl = NULL;
+    size_t used = 0;
+
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (match(routes[i].pattern, path, p))
+            continue;
+        tmpl = routes[i].pattern;
+        if (strcmp(routes[i].method, method) == 0) {
+            *h = routes[i].handler;
+            snprintf(resp->route, sizeof(resp->route), "%s", routes[i].pattern);
+            return 0;
+        }
+        used += (size_t)snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "",
+                                 routes[i].method);
+    }
+    if (tmpl) {
+        snprintf(resp->route, sizeof(resp->route), "%s", tmpl);
+        resp_errorf(resp, ERR_METHOD, NULL, "method %s not allowed on %s; allowed: %s", method,
+                    path, allow);
+        snprintf(resp->allow, sizeof(resp->allow), "%s", allow);
+        return -1;
+    }
+    snprintf(resp->route, sizeof(resp->route), "unmatched");
+    resp_errorf(resp, ERR_NOT_FOUND, NULL, "no such path: %s", path);
+    return -1;
+}

@@ -1,0 +1,261 @@
+/* config.c -- defaults, JSON file and environment, each value checked where it is read. */
+#include "scheduler/config.h"
+
+#include "base/err.h"
+#include "base/mem.h"
+#include "base/num.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+    c->listen_port = 8080;
+    c->log_level = LOG_INFO;
+    snprintf(c->database.dsn, sizeof(c->database.dsn),
+             "host=127.0.0.1 port=5432 user=postgres dbname=fedsched");
+    c->database.pool_size = 16;
+    c->database.statement_timeout_ms = 5000;
+    c->database.connect_timeout_s = 3;
+    c->database.migrate_on_start = true;
+    c->http.max_body_bytes = 1024 * 1024;
+    c->http.max_connections = 512;
+    c->http.request_timeout_s = 30;
+    c->http.drain_timeout_s = 20;
+}
+
+/* "host:port", "[v6]:port" or ":port" (all interfaces). */
+static int parse_listen(struct config *c, const char *v, const char *field, struct err *e)
+{
+    const char *colon = strrchr(v, ':');
+    int64_t port;
+    size_t hostlen;
+    const char *host = v;
+
+    if (!colon || num_parse_i64(colon + 1, 1, 65535, &port))
+        return err_set(e, ERR_CONFIG, field, "%s: \"%s\" is not host:port with port 1..65535",
+                       field, v);
+    hostlen = (size_t)(colon - v);
+    if (hostlen >= 2 && v[0] == '[' && v[hostlen - 1] == ']') {
+        host++;
+        hostlen -= 2;
+    }
+    if (hostlen >= sizeof(c->listen_host))
+        return err_set(e, ERR_CONFIG, field, "%s: host in \"%s\" is too long", field, v);
+    if (hostlen == 0)
+        snprintf(c->listen_host, sizeof(c->listen_host), "0.0.0.0");
+    else
+        snprintf(c->listen_host, sizeof(c->listen_host), "%.*s", (int)hostlen, host);
+    c->listen_port = (int)port;
+    return 0;
+}
+
+static int parse_level(struct config *c, const char *v, const char *field, struct err *e)
+{
+    if (log_parse_level(v, &c->log_level))
+        return err_set(e, ERR_CONFIG, field, "%s: \"%s\" is not one of debug, info, warn, error",
+                       field, v);
+    return 0;
+}
+
+static int set_dsn(struct config *c, const char *v, const char *field, struct err *e)
+{
+    if (!*v || strlen(v) >= sizeof(c->database.dsn))
+        return err_set(e, ERR_CONFIG, field, "%s: must be a non-empty string under %zu bytes",
+                       field, sizeof(c->database.dsn));
+    snprintf(c->database.dsn, sizeof(c->database.dsn), "%s", v);
+    return 0;
+}
+
+/* One config key: its path, its JSON type, and where it goes. */
+enum kind { K_STRING, K_INT, K_BOOL };
+struct key {
+    const char *path;
+    enum kind kind;
+    long min, max;
+    size_t offset; /* into struct config, for K_INT (int or long) and K_BOOL */
+    int is_long;
+    int (*set)(struct config *c, const char *v, const char *field, struct err *e);
+};
+
+#define OFF(m) offsetof(struct config, m)
+static const struct key keys[] = {
+    {"listen", K_STRING, 0, 0, 0, 0, parse_listen},
+    {"logLevel", K_STRING, 0, 0, 0, 0, parse_level},
+    {"database.dsn", K_STRING, 0, 0, 0, 0, set_dsn},
+    {"database.poolSize", K_INT, 1, 500, OFF(database.pool_size), 0, NULL},
+    {"database.statementTimeoutMs", K_INT, 10, 600000, OFF(database.statement_timeout_ms), 0, NULL},
+    {"database.connectTimeoutS", K_INT, 1, 60, OFF(database.connect_timeout_s), 0, NULL},
+    {"database.migrateOnStart", K_BOOL, 0, 0, OFF(database.migrate_on_start), 0, NULL},
+    {"http.maxBodyBytes", K_INT, 1024, 64L * 1024 * 1024, OFF(http.max_body_bytes), 1, NULL},
+    {"http.maxConnections", K_INT, 1, 100000, OFF(http.max_connections), 0, NULL},
+    {"http.requestTimeoutS", K_INT, 1, 3600, OFF(http.request_timeout_s), 0, NULL},
+    {"http.drainTimeoutS", K_INT, 0, 600, OFF(http.drain_timeout_s), 0, NULL},
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+static int apply_key(struct config *c, const struct key *k, const json_t *v, struct err *e)
+{
+    char *base = (char *)c;
+
+    switch (k->kind) {
+    case K_STRING:
+        if (!json_is_string(v))
+            return err_set(e, ERR_CONFIG, k->path, "%s: must be a string, got %s", k->path,
+                           type_name(v));
+        return k->set(c, json_string_value(v), k->path, e);
+    case K_INT: {
+        json_int_t n;
+
+        if (!json_is_integer(v))
+            return err_set(e, ERR_CONFIG, k->path, "%s: must be an integer, got %s", k->path,
+                           type_name(v));
+        n = json_integer_value(v);
+        if (n < k->min || n > k->max)
+            return err_set(e, ERR_CONFIG, k->path, "%s: %lld not in %ld..%ld", k->path,
+                           (long long)n, k->min, k->max);
+        if (k->is_long)
+            *(long *)(base + k->offset) = (long)n;
+        else
+            *(int *)(base + k->offset) = (int)n;
+        return 0;
+    }
+    case K_BOOL:
+        if (!json_is_boolean(v))
+            return err_set(e, ERR_CONFIG, k->path, "%s: must be true or false, got %s", k->path,
+                           type_name(v));
+        *(bool *)(base + k->offset) = json_is_true(v);
+        return 0;
+    }
+    return err_set(e, ERR_INTERNAL, k->path, "unhandled key kind");
+}
+
+/* Walks obj; every leaf must be a known key, every object a known section. */
+static int apply_object(struct config *c, const json_t *obj, const char *prefix, struct err *e)
+{
+    const char *name;
+    json_t *v;
+
+    json_object_foreach((json_t *)obj, name, v)
+    {
+        char path[256];
+        int section = 0;
+
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
+        for (size_t i = 0; i < NKEYS; i++) {
+            size_t plen = strlen(path);
+
+            if (strcmp(keys[i].path, path) == 0) {
+                if (apply_key(c, &keys[i], v, e))
+                    return -1;
+                section = -1;
+                break;
+            }
+            if (strncmp(keys[i].path, path, plen) == 0 && keys[i].path[plen] == '.')
+                section = 1;
+        }
+        if (section == -1)
+            continue;
+        if (section == 1) {
+            if (!json_is_object(v))
+                return err_set(e, ERR_CONFIG, path, "%s: must be an object, got %s", path,
+                               type_name(v));
+            if (apply_object(c, v, path, e))
+                return -1;
+            continue;
+        }
+        return err_set(e, ERR_CONFIG, path, "%s: unknown configuration key", path);
+    }
+    return 0;
+}
+
+int config_apply_json(struct config *c, const char *text, struct err *e)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    struct config tmp = *c;
+    int rc;
+
+    if (!root)
+        return err_set(e, ERR_CONFIG, NULL, "config is not valid JSON: %s at line %d column %d",
+                       jerr.text, jerr.line, jerr.column);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return err_set(e, ERR_CONFIG, NULL, "config must be a JSON object");
+    }
+    rc = apply_object(&tmp, root, "", e);
+    json_decref(root);
+    if (rc == 0)
+        *c = tmp;
+    return rc;
+}
+
+int config_load_file(struct config *c, const char *path, struct err *e)
+{
+    FILE *f = fopen(path, "rb");
+    char *text;
+    long size;
+    int rc;
+
+    if (!f)
+        return err_set(e, ERR_CONFIG, "config", "cannot open config file %s", path);
+    if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || size > 16L * 1024 * 1024 ||
+        fseek(f, 0, SEEK_SET)) {
+        fclose(f);
+        return err_set(e, ERR_CONFIG, "config", "cannot read config file %s (or over 16 MiB)",
+                       path);
+    }
+    text = xmalloc((size_t)size + 1);
+    if (fread(text, 1, (size_t)size, f) != (size_t)size) {
+        free(text);
+        fclose(f);
+        return err_set(e, ERR_CONFIG, "config", "short read on config file %s", path);
+    }
+    text[size] = '\0';
+    fclose(f);
+    rc = config_apply_json(c, text, e);
+    free(text);
+    return rc;
+}
+
+int config_apply_env(struct config *c, struct err *e)
+{
+    struct config tmp = *c;
+    const char *v;
+
+    if ((v = getenv("FEDSCHED_LISTEN")) && parse_listen(&tmp, v, "FEDSCHED_LISTEN", e))
+        return -1;
+    if ((v = getenv("FEDSCHED_DATABASE_DSN")) && set_dsn(&tmp, v, "FEDSCHED_DATABASE_DSN", e))
+        return -1;
+    if ((v = getenv("FEDSCHED_LOG_LEVEL")) && parse_level(&tmp, v, "FEDSCHED_LOG_LEVEL", e))
+        return -1;
+    *c = tmp;
+    return 0;
+}
+
+int config_load(struct config *c, const char *path, struct err *e)
+{
+    config_defaults(c);
+    if (path && config_load_file(c, path, e))
+        return -1;
+    return config_apply_env(c, e);
+}

@@ -1,0 +1,50 @@
+/* config.h -- the process configuration: embedded defaults, then the JSON config file,
+ * then environment overrides; validated once at start, read-only afterwards.
+ * Every key is documented in docs/configuration.md. */
+#ifndef SCHEDULER_CONFIG_H
+#define SCHEDULER_CONFIG_H
+
+#include <stdbool.h>
+
+#include "base/log.h"
+
+struct err;
+
+struct config {
+    char listen_host[128]; /* "listen": "127.0.0.1:8080" */
+    int listen_port;
+    enum log_level log_level; /* "logLevel" */
+    struct {
+        char dsn[1024];
+        int pool_size;
+        int statement_timeout_ms;
+        int connect_timeout_s;
+        bool migrate_on_start;
+    } database;
+    struct {
+        long max_body_bytes;
+        int max_connections;
+        int request_timeout_s; /* idle/slow-client timeout per connection */
+        int drain_timeout_s;   /* SIGTERM: how long in-flight requests may finish */
+    } http;
+};
+
+/* Fills c with the embedded defaults. */
+void config_defaults(struct config *c);
+
+/* Overlays the JSON text (a whole config file) onto c. Unknown keys, wrong types and
+ * out-of-range values fail with ERR_CONFIG naming the key ("http.maxBodyBytes") and the
+ * value; c is unchanged on failure. */
+int config_apply_json(struct config *c, const char *text, struct err *e);
+
+/* Reads path and applies it (config_apply_json). */
+int config_load_file(struct config *c, const char *path, struct err *e);
+
+/* Applies FEDSCHED_LISTEN, FEDSCHED_DATABASE_DSN and FEDSCHED_LOG_LEVEL when set, with
+ * the same validation (the field names the variable). */
+int config_apply_env(struct config *c, struct err *e);
+
+/* defaults -> file (when path is not NULL) -> environment. */
+int config_load(struct config *c, const char *path, struct err *e);
+
+#endif

@@ -1,0 +1,9 @@
+/* serve.h -- the `serve` and `migrate` subcommands. */
+#ifndef SCHEDULER_SERVE_H
+#define SCHEDULER_SERVE_H
+
+/* Each returns the process exit code. */
+int serve_main(int argc, char **argv);
+int migrate_main(int argc, char **argv);
+
+#endif
