@@ -1,0 +1,216 @@
+/* test_api_router.c -- routing, error-to-status mapping and the handler checks that run
+ * before any database access, all without a socket (api_handle directly). */
+#include "api/internal.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <string.h>
+
+static struct api *api;
+
+static void setup(void)
+{
+    struct api_config c = {.max_body_bytes = 1024, .max_connections = 8, .request_timeout_s = 5};
+
+    ck_assert_int_eq(api_new(&c, NULL, &api, NULL), 0);
+}
+
+static void teardown(void)
+{
+    api_free(&api);
+}
+
+/* Runs one request and checks status, error code and field (NULL: not present). */
+static void expect(const char *method, const char *path, const struct api_kv *q, size_t nq,
+                   const char *ctype, const char *body, int status, const char *code,
+                   const char *field)
+{
+    struct api_request req = {.method = method,
+                              .path = path,
+                              .query = q,
+                              .n_query = nq,
+                              .content_type = ctype,
+                              .body = body,
+                              .body_len = body ? strlen(body) : 0};
+    struct api_response resp;
+    json_t *root, *errobj;
+
+    api_handle(api, &req, &resp);
+    ck_assert_msg(resp.status == status, "%s %s: status %d, want %d (%s)", method, path,
+                  resp.status, status, resp.body);
+    root = json_loads(resp.body, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    errobj = json_object_get(root, "error");
+    ck_assert_ptr_nonnull(errobj);
+    ck_assert_str_eq(json_string_value(json_object_get(errobj, "code")), code);
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(errobj, "message")));
+    if (field)
+        ck_assert_str_eq(json_string_value(json_object_get(errobj, "field")), field);
+    else
+        ck_assert_ptr_null(json_object_get(errobj, "field"));
+    json_decref(root);
+    api_response_clear(&resp);
+}
+
+START_TEST(routes_capture_namespace_and_name)
+{
+    struct route_params p;
+    struct api_response resp = {0};
+    api_handler h = NULL;
+
+    ck_assert_int_eq(api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1", &h, &p, &resp), 0);
+    ck_assert_ptr_eq(h, h_job_get);
+    ck_assert_str_eq(p.ns, "maps");
+    ck_assert_str_eq(p.name, "run-1");
+    ck_assert_str_eq(resp.route, "/v1/namespaces/{ns}/trainingjobs/{name}");
+    ck_assert_int_eq(
+        api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1/events", &h, &p, &resp), 0);
+    ck_assert_ptr_eq(h, h_job_events);
+    ck_assert_int_eq(api_route("POST", "/v1/namespaces/maps/trainingjobs", &h, &p, &resp), 0);
+    ck_assert_ptr_eq(h, h_job_create);
+    ck_assert_ptr_null(p.name);
+    ck_assert_int_eq(api_route("GET", "/v1/trainingjobs", &h, &p, &resp), 0);
+    ck_assert_ptr_eq(h, h_job_list);
+    ck_assert_ptr_null(p.ns);
+    ck_assert_int_eq(api_route("DELETE", "/v1/namespaces/a/trainingjobs/b", &h, &p, &resp), 0);
+    ck_assert_ptr_eq(h, h_job_cancel);
+}
+END_TEST
+
+START_TEST(unknown_paths_are_404)
+{
+    expect("GET", "/v1/namespaces//trainingjobs", NULL, 0, NULL, NULL, 404, "not_found", NULL);
+    expect("GET", "/v1/namespaces/a/trainingjobs/", NULL, 0, NULL, NULL, 404, "not_found", NULL);
+    expect("GET", "/v2/trainingjobs", NULL, 0, NULL, NULL, 404, "not_found", NULL);
+    expect("GET", "/", NULL, 0, NULL, NULL, 404, "not_found", NULL);
+}
+END_TEST
+
+START_TEST(wrong_method_is_405_with_allow)
+{
+    struct api_request req = {.method = "PATCH", .path = "/v1/namespaces/a/trainingjobs/b"};
+    struct api_response resp;
+
+    api_handle(api, &req, &resp);
+    ck_assert_int_eq(resp.status, 405);
+    ck_assert_str_eq(resp.allow, "GET, DELETE");
+    api_response_clear(&resp);
+    expect("PUT", "/v1/namespaces/a/trainingjobs", NULL, 0, NULL, NULL, 405, "method_not_allowed",
+           NULL);
+}
+END_TEST
+
+START_TEST(create_checks_before_the_database)
+{
+    expect("POST", "/v1/namespaces/maps/trainingjobs", NULL, 0, "text/plain", "{}", 415,
+           "unsupported_media_type", "Content-Type");
+    expect("POST", "/v1/namespaces/maps/trainingjobs", NULL, 0, NULL, "{}", 415,
+           "unsupported_media_type", "Content-Type");
+    expect("POST", "/v1/namespaces/maps/trainingjobs", NULL, 0, "application/json", "{nope", 400,
+           "malformed", NULL);
+    expect("POST", "/v1/namespaces/Bad_NS/trainingjobs", NULL, 0, "application/json", "{}", 422,
+           "invalid", "metadata.namespace");
+}
+END_TEST
+
+START_TEST(list_query_errors_are_400_naming_the_parameter)
+{
+    struct api_kv limit[] = {{"limit", "0"}};
+    struct api_kv big[] = {{"limit", "1001"}};
+    struct api_kv phase[] = {{"phase", "Queued,Sleeping"}};
+    struct api_kv sku[] = {{"sku", "a999"}};
+    struct api_kv sel[] = {{"labelSelector", "team!=maps"}};
+    struct api_kv cont[] = {{"continue", "garbage!"}};
+    struct api_kv unknown[] = {{"limt", "5"}};
+
+    expect("GET", "/v1/trainingjobs", limit, 1, NULL, NULL, 400, "malformed", "limit");
+    expect("GET", "/v1/trainingjobs", big, 1, NULL, NULL, 400, "malformed", "limit");
+    expect("GET", "/v1/trainingjobs", phase, 1, NULL, NULL, 400, "malformed", "phase");
+    expect("GET", "/v1/trainingjobs", sku, 1, NULL, NULL, 400, "malformed", "sku");
+    expect("GET", "/v1/trainingjobs", sel, 1, NULL, NULL, 400, "malformed", "labelSelector");
+    expect("GET", "/v1/trainingjobs", cont, 1, NULL, NULL, 400, "malformed", "continue");
+    expect("GET", "/v1/trainingjobs", unknown, 1, NULL, NULL, 400, "malformed", "limt");
+}
+END_TEST
+
+START_TEST(status_mapping)
+{
+    ck_assert_int_eq(api_status_for(ERR_MALFORMED), 400);
+    ck_assert_int_eq(api_status_for(ERR_INVALID), 422);
+    ck_assert_int_eq(api_status_for(ERR_NOT_FOUND), 404);
+    ck_assert_int_eq(api_status_for(ERR_METHOD), 405);
+    ck_assert_int_eq(api_status_for(ERR_CONFLICT), 409);
+    ck_assert_int_eq(api_status_for(ERR_TOO_LARGE), 413);
+    ck_assert_int_eq(api_status_for(ERR_MEDIA_TYPE), 415);
+    ck_assert_int_eq(api_status_for(ERR_DB), 503);
+    ck_assert_int_eq(api_status_for(ERR_TIMEOUT), 503);
+    ck_assert_int_eq(api_status_for(ERR_UNAUTHORIZED), 401);
+    ck_assert_int_eq(api_status_for(ERR_FORBIDDEN), 403);
+    ck_assert_int_eq(api_status_for(ERR_RATE_LIMITED), 429);
+    ck_assert_int_eq(api_status_for(ERR_INTERNAL), 500);
+}
+END_TEST
+
+START_TEST(db_errors_carry_retry_after)
+{
+    struct api_response resp = {0};
+    struct err e = {.code = ERR_DB};
+
+    snprintf(e.msg, sizeof(e.msg), "database unreachable");
+    resp_error(&resp, &e);
+    ck_assert_int_eq(resp.status, 503);
+    ck_assert_str_eq(resp.retry_after, "1");
+    ck_assert_ptr_nonnull(strstr(resp.body, "\"database_unavailable\""));
+    api_response_clear(&resp);
+}
+END_TEST
+
+START_TEST(metrics_render_counts_and_buckets)
+{
+    struct api_metrics *m = metrics_new();
+    struct buf out;
+
+    buf_init(&out, 0);
+    metrics_observe(m, "GET", "/healthz", 200, 300000);     /* 0.3 ms */
+    metrics_observe(m, "GET", "/healthz", 200, 2000000000); /* 2 s */
+    metrics_observe(m, "POST", "/v1/x", 201, 7000000);      /* 7 ms */
+    metrics_render(m, &out);
+    ck_assert_ptr_nonnull(strstr(out.data,
+                                 "fedsched_http_requests_total{route=\"/healthz\",method=\"GET\","
+                                 "code=\"200\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(out.data, "route=\"/healthz\",method=\"GET\",code=\"200\","
+                                           "le=\"0.0005\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(out.data, "route=\"/healthz\",method=\"GET\",code=\"200\","
+                                           "le=\"1\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(out.data, "route=\"/healthz\",method=\"GET\",code=\"200\","
+                                           "le=\"+Inf\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(out.data, "route=\"/v1/x\",method=\"POST\",code=\"201\","
+                                           "le=\"0.01\"} 1\n"));
+    buf_free(&out);
+    metrics_free(&m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("api_router");
+    TCase *tc = tcase_create("router");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, routes_capture_namespace_and_name);
+    tcase_add_test(tc, unknown_paths_are_404);
+    tcase_add_test(tc, wrong_method_is_405_with_allow);
+    tcase_add_test(tc, create_checks_before_the_database);
+    tcase_add_test(tc, list_query_errors_are_400_naming_the_parameter);
+    tcase_add_test(tc, status_mapping);
+    tcase_add_test(tc, db_errors_carry_retry_after);
+    tcase_add_test(tc, metrics_render_counts_and_buckets);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,155 @@
+/* test_base.c -- err, buf caps, checked number parsing, RFC 3339 time, the SKU catalogue,
+ * job phases. */
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/job.h"
+#include "base/num.h"
+#include "base/sku.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(err_set_fills_and_returns_minus_one)
+{
+    struct err e;
+
+    ck_assert_int_eq(err_set(&e, ERR_INVALID, "spec.x", "bad %d", 7), -1);
+    ck_assert_int_eq(e.code, ERR_INVALID);
+    ck_assert_str_eq(e.field, "spec.x");
+    ck_assert_str_eq(e.msg, "bad 7");
+    ck_assert_int_eq(err_set(NULL, ERR_INVALID, NULL, "x"), -1);
+    ck_assert_str_eq(err_code_name(ERR_NOT_FOUND), "not_found");
+    err_clear(&e);
+    ck_assert_int_eq(e.code, ERR_NONE);
+    ck_assert_str_eq(e.field, "");
+}
+END_TEST
+
+START_TEST(buf_refuses_past_its_cap)
+{
+    struct buf b;
+    char *s;
+
+    buf_init(&b, 8);
+    ck_assert_int_eq(buf_puts(&b, "12345"), 0);
+    ck_assert_int_eq(buf_printf(&b, "%d", 678), 0);
+    ck_assert_int_eq(buf_puts(&b, "9"), -1);
+    ck_assert_str_eq(b.data, "12345678");
+    ck_assert_uint_eq(b.len, 8);
+    s = buf_steal(&b);
+    ck_assert_str_eq(s, "12345678");
+    ck_assert_ptr_null(b.data);
+    free(s);
+    buf_init(&b, 0);
+    for (int i = 0; i < 10000; i++)
+        ck_assert_int_eq(buf_puts(&b, "abc"), 0);
+    ck_assert_uint_eq(b.len, 30000);
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(num_parse_is_strict)
+{
+    int64_t v;
+    double d;
+
+    ck_assert_int_eq(num_parse_i64("42", 0, 100, &v), 0);
+    ck_assert_int_eq(v, 42);
+    ck_assert_int_eq(num_parse_i64("-5", -10, 10, &v), 0);
+    ck_assert_int_eq(v, -5);
+    ck_assert_int_eq(num_parse_i64("101", 0, 100, &v), -1);
+    ck_assert_int_eq(num_parse_i64("4x", 0, 100, &v), -1);
+    ck_assert_int_eq(num_parse_i64(" 4", 0, 100, &v), -1);
+    ck_assert_int_eq(num_parse_i64("", 0, 100, &v), -1);
+    ck_assert_int_eq(num_parse_i64("99999999999999999999", INT64_MIN, INT64_MAX, &v), -1);
+    ck_assert_int_eq(num_parse_double("1.5", &d), 0);
+    ck_assert(d == 1.5);
+    ck_assert_int_eq(num_parse_double("nan", &d), -1);
+    ck_assert_int_eq(num_parse_double("1e999", &d), -1);
+}
+END_TEST
+
+START_TEST(rfc3339_round_trip)
+{
+    char out[40];
+    int64_t ms;
+
+    clock_format_rfc3339(1795832138123LL, out, sizeof(out));
+    ck_assert_str_eq(out, "2026-11-28T02:15:38.123Z");
+    ck_assert_int_eq(clock_parse_rfc3339(out, &ms), 0);
+    ck_assert_int_eq(ms, 1795832138123LL);
+    ck_assert_int_eq(clock_parse_rfc3339("2026-11-28T03:15:38+01:00", &ms), 0);
+    ck_assert_int_eq(ms, 1795832138000LL);
+    ck_assert_int_eq(clock_parse_rfc3339("1970-01-01T00:00:00Z", &ms), 0);
+    ck_assert_int_eq(ms, 0);
+    ck_assert_int_eq(clock_parse_rfc3339("2024-02-29T23:59:59.5Z", &ms), 0);
+    ck_assert_int_eq(ms, 1709251199500LL);
+    ck_assert_int_eq(clock_parse_rfc3339("2026-13-01T00:00:00Z", &ms), -1);
+    ck_assert_int_eq(clock_parse_rfc3339("2026-11-28T02:15:38", &ms), -1);
+    ck_assert_int_eq(clock_parse_rfc3339("2026-11-28T02:15:38Zjunk", &ms), -1);
+    ck_assert_int_eq(clock_parse_rfc3339("yesterday", &ms), -1);
+}
+END_TEST
+
+START_TEST(sku_catalogue_matches_products)
+{
+    const struct sku_catalogue *c = sku_defaults();
+    char names[512];
+    int v16, v32;
+
+    ck_assert_int_ge(sku_find(c, "a100-80gb"), 0);
+    ck_assert_int_eq(sku_find(c, "a100"), -1);
+    ck_assert_int_eq(sku_match_product(c, "NVIDIA-H100-80GB-HBM3", 0), sku_find(c, "h100-80gb"));
+    ck_assert_int_eq(sku_match_product(c, "nvidia-l4", 0), sku_find(c, "l4"));
+    ck_assert_int_eq(sku_match_product(c, "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb", 0), -1);
+    /* The PCIe V100 name is ambiguous; the memory label decides. */
+    v16 = sku_find(c, "v100-16gb");
+    v32 = sku_find(c, "v100-32gb");
+    ck_assert_int_eq(sku_match_product(c, "Tesla-V100-PCIE", 16160), v16);
+    ck_assert_int_eq(sku_match_product(c, "Tesla-V100-PCIE", 32510), v32);
+    sku_list_names(c, names, sizeof(names));
+    ck_assert_ptr_nonnull(strstr(names, "h200-141gb"));
+    ck_assert_ptr_nonnull(strstr(names, "t4"));
+    ck_assert_ptr_eq(sku_catalogue(), c);
+}
+END_TEST
+
+START_TEST(phases_parse_and_terminal)
+{
+    enum job_phase p;
+
+    for (int i = 0; i < PHASE_COUNT; i++) {
+        ck_assert_int_eq(job_phase_parse(job_phase_name((enum job_phase)i), &p), 0);
+        ck_assert_int_eq(p, i);
+    }
+    ck_assert_int_eq(job_phase_parse("queued", &p), -1);
+    ck_assert(job_phase_terminal(PHASE_SUCCEEDED));
+    ck_assert(job_phase_terminal(PHASE_CANCELLED));
+    ck_assert(!job_phase_terminal(PHASE_PREEMPTING));
+    ck_assert(!job_phase_terminal(PHASE_LOST));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("base");
+    TCase *tc = tcase_create("base");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, err_set_fills_and_returns_minus_one);
+    tcase_add_test(tc, buf_refuses_past_its_cap);
+    tcase_add_test(tc, num_parse_is_strict);
+    tcase_add_test(tc, rfc3339_round_trip);
+    tcase_add_test(tc, sku_catalogue_matches_products);
+    tcase_add_test(tc, phases_parse_and_terminal);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
