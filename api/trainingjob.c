@@ -28,6 +28,7 @@
 #define RUNTIME_MIN_S       60
 #define RUNTIME_MAX_S       (30 * 24 * 3600)
 #define MEMORY_GB_MAX       16384.0
+#define CPU_MIN             0.001 /* one millicore, Kubernetes' finest CPU unit */
 #define CPU_MAX             1024.0
 #define IMAGE_MAX           1024
 #define PATH_LEN_MAX        4096
@@ -977,9 +978,9 @@ static int parse_resources(json_t *spec, const struct sku_catalogue *skus, json_
         json_object_set_new(out, "memoryGb", canonical_number(d));
     if (opt_number(in, path, "cpu", &set, &d, e))
         goto out;
-    if (set && !(d > 0 && d <= CPU_MAX)) {
-        err_set(e, ERR_INVALID, "spec.resources.cpu",
-                "cpu %g is out of range: must be more than 0 and at most %g", d, CPU_MAX);
+    if (set && !(d >= CPU_MIN && d <= CPU_MAX)) {
+        err_set(e, ERR_INVALID, "spec.resources.cpu", "cpu %g is out of range %g..%g", d, CPU_MIN,
+                CPU_MAX);
         goto out;
     }
     if (set)

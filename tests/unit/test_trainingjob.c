@@ -463,7 +463,9 @@ START_TEST(test_huge_numbers)
          "spec.resources.gpusPerWorker"},
         {"\"instanceType\":\"t4\",\"gpuCount\":1,\"memoryGb\":1e308", ERR_INVALID,
          "spec.resources.memoryGb"},
-        {"\"instanceType\":\"t4\",\"gpuCount\":1,\"cpu\":1e-320", ERR_NONE, NULL},
+        {"\"instanceType\":\"t4\",\"gpuCount\":1,\"cpu\":1e-320", ERR_INVALID,
+         "spec.resources.cpu"},
+        {"\"instanceType\":\"t4\",\"gpuCount\":1,\"cpu\":0.001", ERR_NONE, NULL},
         {"\"instanceType\":\"t4\",\"gpuCount\":1,\"cpu\":1e400", ERR_MALFORMED, ""},
     };
 
