@@ -1,0 +1,445 @@
+/* test_jobs_api.c -- the TrainingJob API end to end: a real `fedsched serve` on loopback
+ * against the test PostgreSQL. Each error case checks status, code and field. */
+#include "tests/support/itest.h"
+
+#include "base/mem.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct itest_server srv;
+static char dsn[1024];
+
+static void suite_setup(void)
+{
+    itest_create_db(dsn, sizeof(dsn));
+    itest_server_start(&srv, dsn, NULL, 1);
+}
+
+static void suite_teardown(void)
+{
+    itest_server_stop(&srv, SIGTERM);
+}
+
+static const char *str_at(json_t *root, const char *path)
+{
+    json_t *v;
+    char *copy = xstrdup(path), *save = NULL;
+    const char *out;
+
+    v = root;
+    for (char *k = strtok_r(copy, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+        v = json_object_get(v, k);
+    free(copy);
+    out = json_string_value(v);
+    return out ? out : "";
+}
+
+/* Checks an error reply's status, code and field. */
+/* reply is a pointer so it is read after got was computed: C leaves the order in which
+ * arguments are evaluated open. */
+static void expect_error(long got, json_t **replyp, long status, const char *code,
+                         const char *field)
+{
+    json_t *reply = *replyp;
+
+    ck_assert_msg(got == status, "status %ld, want %ld", got, status);
+    ck_assert_str_eq(str_at(reply, "error.code"), code);
+    ck_assert_msg(*str_at(reply, "error.message"), "empty error message");
+    ck_assert_str_eq(str_at(reply, "error.field"), field ? field : "");
+}
+
+START_TEST(submit_then_get)
+{
+    char *body = itest_job_body("submit-get", 16, "1");
+    json_t *r = NULL, *g = NULL;
+
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", body, &r), 201);
+    ck_assert_str_eq(str_at(r, "metadata.name"), "submit-get");
+    ck_assert_str_eq(str_at(r, "metadata.namespace"), "maps");
+    ck_assert_str_eq(str_at(r, "status.phase"), "Queued");
+    ck_assert_int_eq(strlen(str_at(r, "metadata.uid")), 36);
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(r, "metadata"), "creationTimestamp"));
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/maps/trainingjobs/submit-get", &g),
+                     200);
+    ck_assert_str_eq(str_at(g, "metadata.uid"), str_at(r, "metadata.uid"));
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(g, "spec"), "resources"), "gpuCount")),
+                     16);
+    /* The row is in PostgreSQL, with its first event. */
+    {
+        char *n = itest_sql(dsn, "SELECT count(*) FROM job_events e JOIN jobs j ON j.id = "
+                                 "e.job_id WHERE j.name = 'submit-get' AND e.to_phase = "
+                                 "'Queued'");
+        ck_assert_str_eq(n, "1");
+        free(n);
+    }
+    json_decref(r);
+    json_decref(g);
+    free(body);
+}
+END_TEST
+
+START_TEST(retry_is_idempotent_and_conflict_is_409)
+{
+    char *body = itest_job_body("retry", 8, "1"), *other = itest_job_body("retry", 8, "2");
+    json_t *a = NULL, *b = NULL, *c = NULL;
+
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", body, &a), 201);
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", body, &b), 200);
+    ck_assert_str_eq(str_at(a, "metadata.uid"), str_at(b, "metadata.uid"));
+    expect_error(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", other, &c), &c, 409,
+                 "conflict", "metadata.name");
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    free(body);
+    free(other);
+}
+END_TEST
+
+START_TEST(idempotency_key_returns_the_first_job)
+{
+    const char *hdr[] = {"Content-Type: application/json", "Idempotency-Key: ci-build-77", NULL};
+    char *first = itest_job_body("idem-a", 8, "1"), *second = itest_job_body("idem-b", 8, "1");
+    char *changed = itest_job_body("idem-c", 8, "9");
+    char url[256], *out = NULL;
+    json_t *j;
+
+    snprintf(url, sizeof(url), "%s/v1/namespaces/maps/trainingjobs", srv.base);
+    ck_assert_int_eq(itest_http("POST", url, hdr, first, &out), 201);
+    free(out);
+    /* A retry with the same key answers the first job even if the name differs. */
+    ck_assert_int_eq(itest_http("POST", url, hdr, second, &out), 200);
+    j = json_loads(out, 0, NULL);
+    ck_assert_str_eq(str_at(j, "metadata.name"), "idem-a");
+    json_decref(j);
+    free(out);
+    ck_assert_int_eq(itest_http("POST", url, hdr, changed, &out), 409);
+    j = json_loads(out, 0, NULL);
+    expect_error(409, &j, 409, "conflict", "Idempotency-Key");
+    json_decref(j);
+    free(out);
+    free(first);
+    free(second);
+    free(changed);
+}
+END_TEST
+
+START_TEST(generate_name_gives_distinct_names)
+{
+    const char *body = "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+                       "{\"generateName\":\"nightly-\"},\"spec\":{\"resources\":{\"instanceType\":"
+                       "\"l4\",\"gpuCount\":1},\"code\":{\"image\":\"x:1\"}}}";
+    json_t *a = NULL, *b = NULL;
+
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/gen/trainingjobs", body, &a), 201);
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/gen/trainingjobs", body, &b), 201);
+    ck_assert_int_eq(strncmp(str_at(a, "metadata.name"), "nightly-", 8), 0);
+    ck_assert_int_eq(strlen(str_at(a, "metadata.name")), 13);
+    ck_assert_str_ne(str_at(a, "metadata.name"), str_at(b, "metadata.name"));
+    json_decref(a);
+    json_decref(b);
+}
+END_TEST
+
+/* ---- pagination while another client inserts ---- */
+
+struct inserter {
+    const char *ns;
+    int from, to;
+};
+
+static void *insert_range(void *arg)
+{
+    struct inserter *in = arg;
+
+    for (int i = in->from; i < in->to; i++) {
+        char name[64], path[128], *body;
+
+        snprintf(name, sizeof(name), "page-%04d", i);
+        snprintf(path, sizeof(path), "/v1/namespaces/%s/trainingjobs", in->ns);
+        body = itest_job_body(name, 1, "1");
+        if (itest_post_json(srv.base, path, body, NULL) != 201)
+            abort();
+        free(body);
+    }
+    return NULL;
+}
+
+START_TEST(pagination_is_stable_under_concurrent_inserts)
+{
+    struct inserter before = {"paging", 0, 120}, during = {"paging", 120, 220};
+    pthread_t t;
+    int seen[220] = {0}, pages = 0;
+    char path[512], cont[256] = "";
+
+    insert_range(&before);
+    pthread_create(&t, NULL, insert_range, &during);
+    for (;;) {
+        json_t *r = NULL, *items;
+        size_t i;
+        json_t *it;
+
+        snprintf(path, sizeof(path), "/v1/namespaces/paging/trainingjobs?limit=7%s%s",
+                 cont[0] ? "&continue=" : "", cont);
+        ck_assert_int_eq(itest_get_json(srv.base, path, &r), 200);
+        items = json_object_get(r, "items");
+        ck_assert_int_le(json_array_size(items), 7);
+        json_array_foreach(items, i, it)
+        {
+            const char *name = str_at(it, "metadata.name");
+            int n = atoi(name + 5); /* lint-ok: test input we generated */
+
+            ck_assert_int_eq(strncmp(name, "page-", 5), 0);
+            seen[n]++;
+        }
+        pages++;
+        snprintf(cont, sizeof(cont), "%s", str_at(r, "metadata.continue"));
+        json_decref(r);
+        if (!cont[0])
+            break;
+        ck_assert_int_lt(pages, 100);
+    }
+    pthread_join(t, NULL);
+    for (int i = 0; i < 120; i++)
+        ck_assert_msg(seen[i] == 1, "job page-%04d seen %d times", i, seen[i]);
+    for (int i = 120; i < 220; i++)
+        ck_assert_msg(seen[i] <= 1, "job page-%04d seen %d times", i, seen[i]);
+    ck_assert_int_ge(pages, 120 / 7);
+}
+END_TEST
+
+START_TEST(list_filters)
+{
+    const char *l4 = "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+                     "{\"name\":\"filt-l4\",\"labels\":{\"team\":\"search\"}},\"spec\":{"
+                     "\"resources\":{\"instanceType\":\"l4\",\"gpuCount\":2},\"code\":{"
+                     "\"image\":\"x:1\"}}}";
+    char *a100 = itest_job_body("filt-a100", 8, "1");
+    json_t *r = NULL;
+
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/filt/trainingjobs", l4, NULL), 201);
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/filt/trainingjobs", a100, NULL),
+                     201);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?sku=l4", &r), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 1);
+    ck_assert_str_eq(str_at(json_array_get(json_object_get(r, "items"), 0), "metadata.name"),
+                     "filt-l4");
+    json_decref(r);
+    ck_assert_int_eq(
+        itest_get_json(srv.base, "/v1/trainingjobs?labelSelector=team%3Dsearch&limit=1000", &r),
+        200);
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 1);
+    json_decref(r);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?phase=Running", &r),
+                     200);
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 0);
+    json_decref(r);
+    ck_assert_int_eq(
+        itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?phase=Queued,Running", &r), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 2);
+    json_decref(r);
+    /* A continue token from one filter is refused for another. */
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?limit=1", &r), 200);
+    {
+        char path[512];
+        json_t *bad = NULL;
+
+        snprintf(path, sizeof(path), "/v1/namespaces/filt/trainingjobs?limit=1&sku=l4&continue=%s",
+                 str_at(r, "metadata.continue"));
+        expect_error(itest_get_json(srv.base, path, &bad), &bad, 400, "malformed", "continue");
+        json_decref(bad);
+    }
+    json_decref(r);
+    free(a100);
+}
+END_TEST
+
+START_TEST(cancel_and_events)
+{
+    char *body = itest_job_body("to-cancel", 8, "1");
+    char url[256], *out = NULL;
+    json_t *r = NULL, *ev = NULL, *items;
+
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", body, NULL),
+                     201);
+    snprintf(url, sizeof(url), "%s/v1/namespaces/maps/trainingjobs/to-cancel", srv.base);
+    ck_assert_int_eq(itest_http("DELETE", url, NULL, NULL, &out), 200);
+    r = json_loads(out, 0, NULL);
+    free(out);
+    ck_assert_str_eq(str_at(r, "status.phase"), "Cancelled");
+    json_decref(r);
+    /* Again: still Cancelled, no second event. */
+    ck_assert_int_eq(itest_http("DELETE", url, NULL, NULL, NULL), 200);
+    ck_assert_int_eq(
+        itest_get_json(srv.base, "/v1/namespaces/maps/trainingjobs/to-cancel/events", &ev), 200);
+    items = json_object_get(ev, "items");
+    ck_assert_int_eq(json_array_size(items), 2);
+    ck_assert_str_eq(str_at(json_array_get(items, 0), "toPhase"), "Queued");
+    ck_assert_str_eq(str_at(json_array_get(items, 1), "fromPhase"), "Queued");
+    ck_assert_str_eq(str_at(json_array_get(items, 1), "toPhase"), "Cancelled");
+    json_decref(ev);
+    /* Still queryable. */
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/maps/trainingjobs/to-cancel", &r),
+                     200);
+    json_decref(r);
+    free(body);
+}
+END_TEST
+
+START_TEST(cancel_of_finished_job_is_409)
+{
+    char *body = itest_job_body("finished", 8, "1");
+    char url[256], *out = NULL;
+    json_t *r;
+
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", body, NULL),
+                     201);
+    free(itest_sql(dsn, "UPDATE jobs SET phase = 'Succeeded' WHERE name = 'finished'"));
+    snprintf(url, sizeof(url), "%s/v1/namespaces/maps/trainingjobs/finished", srv.base);
+    ck_assert_int_eq(itest_http("DELETE", url, NULL, NULL, &out), 409);
+    r = json_loads(out, 0, NULL);
+    expect_error(409, &r, 409, "conflict", "status.phase");
+    json_decref(r);
+    free(out);
+    free(body);
+}
+END_TEST
+
+START_TEST(error_statuses_codes_and_fields)
+{
+    json_t *r = NULL;
+    char url[256], *out = NULL, *big;
+    const char *json_hdr[] = {"Content-Type: application/json", NULL};
+    const char *text_hdr[] = {"Content-Type: text/plain", NULL};
+    char *good = itest_job_body("errs", 8, "1");
+
+    /* 400: not JSON at all. */
+    expect_error(
+        itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", "{\"apiVersion\":", &r), &r,
+        400, "malformed", NULL);
+    json_decref(r);
+    /* 400: a typo'd field is named with its path. */
+    {
+        const char *typo = "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                           "\"metadata\":{\"name\":\"typo\"},\"spec\":{\"resources\":{"
+                           "\"instanceType\":\"l4\",\"gpuCoutn\":1},\"code\":{\"image\":\"x\"}}}";
+
+        expect_error(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", typo, &r), &r,
+                     400, "malformed", "spec.resources.gpuCoutn");
+        json_decref(r);
+    }
+    /* 422: unknown SKU; the message lists the known ones. */
+    {
+        char *bad = itest_job_body("sku", 8, "1");
+        char *p = strstr(bad, "a100-80gb");
+
+        memcpy(p, "a100-99gb", 9);
+        expect_error(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", bad, &r), &r,
+                     422, "invalid", "spec.resources.instanceType");
+        ck_assert_ptr_nonnull(strstr(str_at(r, "error.message"), "h100-80gb"));
+        json_decref(r);
+        free(bad);
+    }
+    /* 422: gpuCount out of range. */
+    {
+        char *bad = itest_job_body("zero", 0, "1");
+
+        expect_error(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", bad, &r), &r,
+                     422, "invalid", "spec.resources.gpuCount");
+        json_decref(r);
+        free(bad);
+    }
+    /* 404: no such job; no such path. */
+    expect_error(itest_get_json(srv.base, "/v1/namespaces/maps/trainingjobs/nope", &r), &r, 404,
+                 "not_found", NULL);
+    json_decref(r);
+    expect_error(itest_get_json(srv.base, "/v1/namespaces/maps/widgets", &r), &r, 404, "not_found",
+                 NULL);
+    json_decref(r);
+    /* 405 with Allow. */
+    snprintf(url, sizeof(url), "%s/v1/namespaces/maps/trainingjobs", srv.base);
+    ck_assert_int_eq(itest_http("PUT", url, json_hdr, good, &out), 405);
+    r = json_loads(out, 0, NULL);
+    expect_error(405, &r, 405, "method_not_allowed", NULL);
+    json_decref(r);
+    free(out);
+    /* 415. */
+    ck_assert_int_eq(itest_http("POST", url, text_hdr, good, &out), 415);
+    r = json_loads(out, 0, NULL);
+    expect_error(415, &r, 415, "unsupported_media_type", "Content-Type");
+    json_decref(r);
+    free(out);
+    /* 413: over the 1 MiB default. */
+    big = xmalloc(1100 * 1024 + 1);
+    memset(big, ' ', 1100 * 1024);
+    big[0] = '{';
+    big[1100 * 1024 - 1] = '}';
+    big[1100 * 1024] = '\0';
+    ck_assert_int_eq(itest_http("POST", url, json_hdr, big, &out), 413);
+    r = json_loads(out, 0, NULL);
+    expect_error(413, &r, 413, "too_large", NULL);
+    json_decref(r);
+    free(out);
+    free(big);
+    free(good);
+}
+END_TEST
+
+START_TEST(health_ready_and_metrics)
+{
+    char url[256], *out = NULL;
+
+    snprintf(url, sizeof(url), "%s/healthz", srv.base);
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, NULL), 200);
+    snprintf(url, sizeof(url), "%s/readyz", srv.base);
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, NULL), 200);
+    {
+        char *body = itest_job_body("metrics-job", 8, "1");
+
+        ck_assert_int_eq(
+            itest_post_json(srv.base, "/v1/namespaces/metrics/trainingjobs", body, NULL), 201);
+        free(body);
+    }
+    snprintf(url, sizeof(url), "%s/metrics", srv.base);
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &out), 200);
+    ck_assert_ptr_nonnull(strstr(out, "fedsched_http_requests_total{route=\"/v1/namespaces/{ns}/"
+                                      "trainingjobs\",method=\"POST\",code=\"201\"}"));
+    ck_assert_ptr_nonnull(strstr(out, "fedsched_http_request_duration_seconds_bucket{"));
+    ck_assert_ptr_nonnull(strstr(out, "fedsched_jobs{phase=\"Queued\"} "));
+    ck_assert_ptr_nonnull(strstr(out, "fedsched_store_up 1"));
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("jobs_api");
+    TCase *tc = tcase_create("jobs_api");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, submit_then_get);
+    tcase_add_test(tc, retry_is_idempotent_and_conflict_is_409);
+    tcase_add_test(tc, idempotency_key_returns_the_first_job);
+    tcase_add_test(tc, generate_name_gives_distinct_names);
+    tcase_add_test(tc, pagination_is_stable_under_concurrent_inserts);
+    tcase_add_test(tc, list_filters);
+    tcase_add_test(tc, cancel_and_events);
+    tcase_add_test(tc, cancel_of_finished_job_is_409);
+    tcase_add_test(tc, error_statuses_codes_and_fields);
+    tcase_add_test(tc, health_ready_and_metrics);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,220 @@
+/* itest.c -- integration-test helpers (see itest.h). */
+#include "tests/support/itest.h"
+
+#include "base/mem.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *itest_dsn(void)
+{
+    const char *dsn = getenv("FEDSCHED_TEST_DSN");
+
+    ck_assert_msg(dsn && *dsn, "FEDSCHED_TEST_DSN is not set: run through make test");
+    return dsn;
+}
+
+char *itest_sql(const char *dsn, const char *sql)
+{
+    PGconn *pg = PQconnectdb(dsn);
+    PGresult *r;
+    char *out = NULL;
+
+    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "connect %s: %s", dsn, PQerrorMessage(pg));
+    r = PQexec(pg, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
+                  "%s: %s", sql, PQresultErrorMessage(r));
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        out = xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(pg);
+    return out;
+}
+
+void itest_create_db(char *out, size_t size)
+{
+    static int seq;
+    char name[64], sql[128];
+
+    snprintf(name, sizeof(name), "fedsched_t%d_%d_%ld", (int)getpid(), seq++,
+             (long)time(NULL) % 100000);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+    free(itest_sql(itest_dsn(), sql));
+    /* In a conninfo string a later keyword overrides an earlier one. */
+    snprintf(out, size, "%s dbname=%s", itest_dsn(), name);
+}
+
+void itest_pg(const char *cmd)
+{
+    const char *src = getenv("FEDSCHED_SRC"), *dir = getenv("FEDSCHED_TEST_PGDIR"),
+               *port = getenv("FEDSCHED_TEST_PGPORT");
+    char line[1024];
+
+    ck_assert_msg(src && dir && port, "FEDSCHED_SRC/TEST_PGDIR/TEST_PGPORT not set");
+    snprintf(line, sizeof(line), "%s/tests/pg.sh %s %s %s >/dev/null", src, cmd, dir, port);
+    ck_assert_msg(system(line) == 0, "%s failed", line);
+}
+
+int itest_free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+void itest_server_start(struct itest_server *s, const char *dsn, const char *const *extra_env,
+                        int wait_ready)
+{
+    const char *bin = getenv("FEDSCHED_BIN");
+    char url[128];
+
+    ck_assert_msg(bin && *bin, "FEDSCHED_BIN is not set");
+    s->port = itest_free_port();
+    snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
+    snprintf(s->log, sizeof(s->log), "/tmp/fedsched-itest-%d-%d.log", (int)getpid(), s->port);
+    s->pid = fork();
+    ck_assert_int_ge(s->pid, 0);
+    if (s->pid == 0) {
+        char listen[64];
+        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+        setenv("FEDSCHED_LISTEN", listen, 1);
+        setenv("FEDSCHED_DATABASE_DSN", dsn, 1);
+        for (int i = 0; extra_env && extra_env[i]; i++)
+            putenv((char *)extra_env[i]);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(bin, "fedsched", "serve", (char *)NULL);
+        _exit(127);
+    }
+    snprintf(url, sizeof(url), "%s%s", s->base, wait_ready ? "/readyz" : "/healthz");
+    for (int i = 0; i < 300; i++) {
+        if (itest_http("GET", url, NULL, NULL, NULL) == 200)
+            return;
+        ck_assert_msg(waitpid(s->pid, NULL, WNOHANG) == 0, "fedsched serve exited; see %s", s->log);
+        usleep(50 * 1000);
+    }
+    ck_abort_msg("fedsched serve did not become ready in 15 s; see %s", s->log);
+}
+
+int itest_server_stop(struct itest_server *s, int sig)
+{
+    int status = 0;
+
+    if (s->pid <= 0)
+        return 0;
+    kill(s->pid, sig);
+    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    s->pid = 0;
+    return status;
+}
+
+struct sink {
+    char *data;
+    size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *cls)
+{
+    struct sink *s = cls;
+
+    s->data = xrealloc(s->data, s->len + size * n + 1);
+    memcpy(s->data + s->len, p, size * n);
+    s->len += size * n;
+    s->data[s->len] = '\0';
+    return size * n;
+}
+
+long itest_http(const char *method, const char *url, const char *const *headers, const char *body,
+                char **resp)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    struct sink sink = {NULL, 0};
+    long status = 0;
+
+    ck_assert_ptr_nonnull(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    for (int i = 0; headers && headers[i]; i++)
+        h = curl_slist_append(h, headers[i]);
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (resp)
+        *resp = sink.data ? sink.data : xstrdup("");
+    else
+        free(sink.data);
+    return status;
+}
+
+static long json_call(const char *method, const char *base, const char *path, const char *body,
+                      json_t **out)
+{
+    static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+    char url[1024], *text = NULL;
+    long st;
+
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    st = itest_http(method, url, body ? hdrs : NULL, body, &text);
+    if (out) {
+        *out = json_loads(text, 0, NULL);
+        ck_assert_msg(st == 0 || *out, "%s %s: %ld: reply is not JSON: %s", method, path, st, text);
+    }
+    free(text);
+    return st;
+}
+
+long itest_post_json(const char *base, const char *path, const char *body, json_t **out)
+{
+    return json_call("POST", base, path, body, out);
+}
+
+long itest_get_json(const char *base, const char *path, json_t **out)
+{
+    return json_call("GET", base, path, NULL, out);
+}
+
+char *itest_job_body(const char *name, int gpus, const char *tag)
+{
+    return xasprintf("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                     "\"metadata\":{\"name\":\"%s\",\"labels\":{\"pipeline\":\"deepeta\"}},"
+                     "\"spec\":{\"framework\":\"pytorch\",\"resources\":{\"instanceType\":"
+                     "\"a100-80gb\",\"gpuCount\":%d},\"code\":{\"image\":\"trainer:%s\","
+                     "\"command\":[\"python\",\"train.py\"]},\"scheduling\":{\"priority\":10,"
+                     "\"preemptible\":true,\"maxRuntimeSeconds\":3600}}}",
+                     name, gpus, tag);
+}
