@@ -1,0 +1,315 @@
+/* inventory.c -- adding up one cluster's nodes and pods into per-node GPU figures. */
+#include "cluster/inventory.h"
+
+#include "base/err.h"
+#include "base/mem.h"
+#include "cluster/cluster_config.h"
+#include "cluster/k8s.h"
+#include "cluster/k8s_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void inventory_init(struct inventory *inv)
+{
+    memset(inv, 0, sizeof(*inv));
+    inv->json = xcalloc(1, sizeof(struct k8s_json));
+    k8s_json_init(inv->json);
+}
+
+void inventory_free(struct inventory *inv)
+{
+    if (inv->json)
+        k8s_json_free(inv->json);
+    free(inv->json);
+    free(inv->nodes);
+    free(inv->index);
+    memset(inv, 0, sizeof(*inv));
+}
+
+void inventory_reset_pods(struct inventory *inv)
+{
+    for (size_t i = 0; i < inv->n_nodes; i++) {
+        inv->nodes[i].used = 0;
+        inv->nodes[i].borrowed = 0;
+    }
+    memset(inv->pending_serving, 0, sizeof(inv->pending_serving));
+    inv->pending_unassigned = 0;
+    inv->stats.pods = inv->stats.gpu_pods = inv->stats.terminal_skipped = 0;
+    inv->stats.pods_unknown_node = inv->stats.pending_serving_pods = 0;
+}
+
+void inventory_reset(struct inventory *inv)
+{
+    inv->n_nodes = 0;
+    if (inv->index)
+        memset(inv->index, 0, inv->index_cap * sizeof(*inv->index));
+    memset(inv->pending_serving, 0, sizeof(inv->pending_serving));
+    inv->pending_unassigned = 0;
+    inv->n_unknown = 0;
+    memset(&inv->stats, 0, sizeof(inv->stats));
+    inv->last_item_error[0] = '\0';
+}
+
+static size_t hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void index_put(struct inventory *inv, size_t pos)
+{
+    size_t mask = inv->index_cap - 1;
+    size_t i = hash(inv->nodes[pos].name) & mask;
+
+    while (inv->index[i])
+        i = (i + 1) & mask;
+    inv->index[i] = (unsigned)pos + 1;
+}
+
+static void index_grow(struct inventory *inv)
+{
+    size_t cap = inv->index_cap ? inv->index_cap : 64;
+
+    while (cap < (inv->n_nodes + 1) * 2)
+        cap *= 2;
+    if (cap == inv->index_cap)
+        return;
+    free(inv->index);
+    inv->index = xcalloc(cap, sizeof(*inv->index));
+    inv->index_cap = cap;
+    for (size_t i = 0; i < inv->n_nodes; i++)
+        index_put(inv, i);
+}
+
+static long index_find(const struct inventory *inv, const char *name)
+{
+    size_t mask, i;
+
+    if (!inv->index_cap)
+        return -1;
+    mask = inv->index_cap - 1;
+    for (i = hash(name) & mask; inv->index[i]; i = (i + 1) & mask)
+        if (strcmp(inv->nodes[inv->index[i] - 1].name, name) == 0)
+            return (long)inv->index[i] - 1;
+    return -1;
+}
+
+const struct snapshot_node *inventory_node(const struct inventory *inv, const char *name)
+{
+    long i = index_find(inv, name);
+
+    return i < 0 ? NULL : &inv->nodes[i];
+}
+
+static void item_error(struct inventory *inv, const char *kind, const struct err *e)
+{
+    inv->stats.bad_items++;
+    if (!inv->last_item_error[0])
+        snprintf(inv->last_item_error, sizeof(inv->last_item_error), "%.4s: %.150s", kind, e->msg);
+}
+
+static void note_unknown(struct inventory *inv, const struct k8s_node *n)
+{
+    size_t i;
+
+    for (i = 0; i < inv->n_unknown; i++)
+        if (strcmp(inv->unknown[i].product, n->product) == 0)
+            break;
+    if (i == inv->n_unknown) {
+        if (i == INVENTORY_UNKNOWN_MAX) {
+            inv->stats.unknown_overflow++;
+            return;
+        }
+        memset(&inv->unknown[i], 0, sizeof(inv->unknown[i]));
+        snprintf(inv->unknown[i].product, sizeof(inv->unknown[i].product), "%s", n->product);
+        inv->n_unknown++;
+    }
+    inv->unknown[i].mig |= n->mig;
+    inv->unknown[i].nodes++;
+    inv->unknown[i].gpus += n->allocatable;
+}
+
+/* Parses one list page and checks it is a list of kind (or a kind-less list, as some
+ * proxies strip it); *items_out is the items token, -1 when the list is empty. */
+static int open_list(struct inventory *inv, const char *body, size_t len, const char *kind,
+                     char *cont, size_t cont_size, int *items_out, struct err *e)
+{
+    struct k8s_json *d = inv->json;
+    int items, k;
+
+    if (k8s_json_parse(d, body, len, K8S_JSON_MAX_DEPTH, e) != 0)
+        return -1;
+    if (k8s_json_type(d, 0) != K8S_JSON_OBJECT)
+        return err_set(e, ERR_MALFORMED, "body", "%s body is not a JSON object", kind);
+    k = k8s_json_get(d, 0, "kind");
+    if (k >= 0 && !k8s_json_str_eq(d, k, kind)) {
+        char got[64];
+
+        k8s_json_str(d, k, got, sizeof(got));
+        return err_set(e, ERR_MALFORMED, "kind", "expected kind %s, got \"%s\"", kind, got);
+    }
+    items = k8s_json_get(d, 0, "items");
+    if (items >= 0 && k8s_json_type(d, items) != K8S_JSON_ARRAY &&
+        k8s_json_type(d, items) != K8S_JSON_NULL)
+        return err_set(e, ERR_MALFORMED, "items", "%s items is not an array", kind);
+    if (items < 0 && k < 0)
+        return err_set(e, ERR_MALFORMED, "items", "body is not a %s", kind);
+    if (k8s_json_str(d, k8s_json_path(d, 0, "metadata", "continue", NULL), cont, cont_size) >=
+        (long)cont_size)
+        return err_set(e, ERR_TOO_LARGE, "metadata.continue", "continue token is too long");
+    *items_out = items;
+    return 0;
+}
+
+int inventory_add_nodes(struct inventory *inv, const char *body, size_t len,
+                        const struct cluster_config *cfg, const struct sku_catalogue *skus,
+                        char *cont, size_t cont_size, struct err *e)
+{
+    struct k8s_json *d = inv->json;
+    int items;
+
+    if (open_list(inv, body, len, "NodeList", cont, cont_size, &items, e) != 0)
+        return -1;
+    for (int it = k8s_json_child(d, items); it >= 0; it = k8s_json_next(d, items, it)) {
+        struct k8s_node n;
+        struct snapshot_node *s;
+        struct err ie = {0};
+
+        inv->stats.nodes++;
+        if (k8s_node_read(d, it, cfg, skus, &n, &ie) != 0) {
+            item_error(inv, "node", &ie);
+            continue;
+        }
+        if (!n.gpu)
+            continue;
+        if (index_find(inv, n.name) >= 0)
+            continue; /* a node repeated across pages of a changing list counts once */
+        inv->stats.gpu_nodes++;
+        inv->stats.not_ready += !n.ready;
+        inv->stats.cordoned += n.unschedulable;
+        inv->stats.tainted += n.tainted;
+        inv->stats.plugin_down += n.capacity > 0 && n.allocatable == 0;
+        if (n.sku < 0)
+            note_unknown(inv, &n);
+        if (inv->n_nodes == inv->cap_nodes) {
+            inv->cap_nodes = inv->cap_nodes ? inv->cap_nodes * 2 : 64;
+            inv->nodes = xrealloc(inv->nodes, inv->cap_nodes * sizeof(*inv->nodes));
+        }
+        if ((inv->n_nodes + 1) * 2 > inv->index_cap)
+            index_grow(inv);
+        s = &inv->nodes[inv->n_nodes];
+        memset(s, 0, sizeof(*s));
+        memcpy(s->name, n.name, sizeof(s->name));
+        s->sku = n.sku;
+        s->pool = n.pool;
+        s->allocatable = n.allocatable;
+        s->schedulable = n.schedulable;
+        index_put(inv, inv->n_nodes);
+        inv->n_nodes++;
+    }
+    return 0;
+}
+
+int inventory_add_pods(struct inventory *inv, const char *body, size_t len,
+                       const struct cluster_config *cfg, const struct sku_catalogue *skus,
+                       char *cont, size_t cont_size, struct err *e)
+{
+    struct k8s_json *d = inv->json;
+    int items;
+
+    if (open_list(inv, body, len, "PodList", cont, cont_size, &items, e) != 0)
+        return -1;
+    for (int it = k8s_json_child(d, items); it >= 0; it = k8s_json_next(d, items, it)) {
+        struct k8s_pod p;
+        struct err ie = {0};
+        long at;
+
+        inv->stats.pods++;
+        if (k8s_pod_read(d, it, &p, &ie) != 0) {
+            item_error(inv, "pod", &ie);
+            continue;
+        }
+        if (p.phase == K8S_POD_SUCCEEDED || p.phase == K8S_POD_FAILED) {
+            inv->stats.terminal_skipped++;
+            continue;
+        }
+        if (p.gpus <= 0)
+            continue;
+        inv->stats.gpu_pods++;
+        if (p.node[0]) {
+            if ((at = index_find(inv, p.node)) < 0) {
+                inv->stats.pods_unknown_node++;
+                continue;
+            }
+            inv->nodes[at].used += p.gpus;
+            if (p.ours && inv->nodes[at].pool == SNAPSHOT_POOL_SERVING)
+                inv->nodes[at].borrowed += p.gpus;
+            continue;
+        }
+        /* Unbound: demand, not usage. Only serving demand matters to the capacity model;
+         * pending training pods are the scheduler's business. Terminating unbound pods
+         * will never run, so they are not demand. */
+        if (p.phase != K8S_POD_PENDING || p.terminating || p.ours ||
+            !cluster_config_serving_namespace(cfg, p.ns))
+            continue;
+        inv->stats.pending_serving_pods++;
+        if (p.product[0]) {
+            int k = sku_match_product(skus, p.product, p.memory_mib);
+
+            if (k >= 0 && k < SNAPSHOT_SKU_MAX) {
+                inv->pending_serving[k] += p.gpus;
+                continue;
+            }
+        }
+        inv->pending_unassigned += p.gpus;
+    }
+    return 0;
+}
+
+void inventory_finish(struct inventory *inv)
+{
+    int by_sku[SNAPSHOT_SKU_MAX] = {0};
+    int best = -1;
+
+    if (inv->pending_unassigned == 0)
+        return;
+    for (size_t i = 0; i < inv->n_nodes; i++) {
+        const struct snapshot_node *n = &inv->nodes[i];
+
+        if (n->pool == SNAPSHOT_POOL_SERVING && n->sku >= 0 && n->sku < SNAPSHOT_SKU_MAX)
+            by_sku[n->sku] += n->allocatable;
+    }
+    for (int k = 0; k < SNAPSHOT_SKU_MAX; k++)
+        if (by_sku[k] > 0 && (best < 0 || by_sku[k] > by_sku[best]))
+            best = k;
+    if (best >= 0) {
+        inv->pending_serving[best] += inv->pending_unassigned;
+        inv->pending_unassigned = 0;
+    }
+}
+
+void inventory_copy(const struct inventory *inv, int reserve_gpus, struct snapshot *s, size_t c,
+                    size_t node_first)
+{
+    bool serving_sku[SNAPSHOT_SKU_MAX] = {false};
+
+    if (inv->n_nodes)
+        memcpy(&s->nodes[node_first], inv->nodes, inv->n_nodes * sizeof(*inv->nodes));
+    s->clusters[c].node_first = node_first;
+    s->clusters[c].n_nodes = inv->n_nodes;
+    for (size_t i = 0; i < inv->n_nodes; i++)
+        if (inv->nodes[i].pool == SNAPSHOT_POOL_SERVING && inv->nodes[i].sku >= 0 &&
+            inv->nodes[i].sku < SNAPSHOT_SKU_MAX)
+            serving_sku[inv->nodes[i].sku] = true;
+    for (size_t k = 0; k < s->n_skus; k++) {
+        struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, (int)k);
+
+        a->pending_serving = inv->pending_serving[k];
+        a->reserve = serving_sku[k] ? reserve_gpus : 0;
+    }
+}

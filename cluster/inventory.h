@@ -1,0 +1,97 @@
+/* inventory.h -- one member cluster's GPU picture, built from the pages of one NodeList and
+ * one PodList: per-node allocatable/used/borrowed, pool and SKU, pending serving demand,
+ * and GPU products that match no SKU. The poller keeps one per cluster and copies it into
+ * each published snapshot.
+ * Not responsible for HTTP (poller.c) or publication (RCU, poller.c). */
+#ifndef CLUSTER_INVENTORY_H
+#define CLUSTER_INVENTORY_H
+
+#include "base/sku.h"
+#include "policy/snapshot.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct err;
+struct cluster_config;
+
+#define INVENTORY_UNKNOWN_MAX 8
+
+/* A GPU product seen on nodes that no SKU claims (including MIG slices). */
+struct inventory_unknown {
+    char product[64]; /* "" means the nodes carry no nvidia.com/gpu.product label */
+    bool mig;
+    int nodes;
+    int gpus; /* allocatable */
+};
+
+struct inventory_stats {
+    int nodes;             /* every node listed */
+    int gpu_nodes;         /* nodes with GPUs (kept) */
+    int not_ready;         /* GPU nodes whose Ready condition is not True */
+    int cordoned;          /* GPU nodes with spec.unschedulable */
+    int tainted;           /* GPU nodes with an untolerated NoSchedule/NoExecute taint */
+    int plugin_down;       /* GPU nodes with capacity > 0 but allocatable 0 */
+    int pods;              /* pods listed */
+    int gpu_pods;          /* non-terminal pods requesting GPUs */
+    int terminal_skipped;  /* Succeeded/Failed pods the server returned anyway */
+    int pods_unknown_node; /* GPU pods bound to nodes not in the node list */
+    int pending_serving_pods;
+    int bad_items;        /* objects skipped because a field could not be read */
+    int unknown_overflow; /* unknown products beyond INVENTORY_UNKNOWN_MAX */
+};
+
+/* Owned by one thread at a time (the poller). Reuse it across polls: inventory_reset()
+ * keeps its memory. */
+struct inventory {
+    struct snapshot_node *nodes;
+    size_t n_nodes;
+    size_t cap_nodes;
+    int pending_serving[SNAPSHOT_SKU_MAX]; /* by SKU index */
+    int pending_unassigned; /* serving demand with no product selector, resolved by _finish */
+    struct inventory_unknown unknown[INVENTORY_UNKNOWN_MAX];
+    size_t n_unknown;
+    struct inventory_stats stats;
+    char last_item_error[160]; /* the first bad item's error, for the cluster's status */
+    /* private */
+    unsigned *index; /* open-addressing table of node positions + 1, 0 = empty */
+    size_t index_cap;
+    void *json; /* the k8s_json token array, reused across pages */
+};
+
+void inventory_init(struct inventory *inv);
+void inventory_free(struct inventory *inv);       /* releases memory; init again to reuse */
+void inventory_reset(struct inventory *inv);      /* forget nodes and pods, keep memory */
+void inventory_reset_pods(struct inventory *inv); /* a pod list restarts (410 Expired) */
+
+/* Adds the items of one NodeList page (the raw response body). cfg decides pools and
+ * tolerations, skus the SKU of each product. Copies metadata.continue into cont ("" on the
+ * last page). Fails with ERR_MALFORMED when the body is not a NodeList (bad JSON, a
+ * Status object, no items); bad single items are skipped and counted instead. On failure
+ * the nodes of the page may be partly added: restart the list with inventory_reset(). */
+int inventory_add_nodes(struct inventory *inv, const char *body, size_t len,
+                        const struct cluster_config *cfg, const struct sku_catalogue *skus,
+                        char *cont, size_t cont_size, struct err *e);
+
+/* Adds the pods of one PodList page; nodes must have been added first. Pods bound to a
+ * node count as its usage (fedsched's pods on serving nodes also as borrowed); unbound
+ * Pending pods in serving namespaces are serving demand. Terminal pods are skipped even
+ * when the server ignored the field selector. Fails like inventory_add_nodes(). */
+int inventory_add_pods(struct inventory *inv, const char *body, size_t len,
+                       const struct cluster_config *cfg, const struct sku_catalogue *skus,
+                       char *cont, size_t cont_size, struct err *e);
+
+/* Attributes serving demand without a product selector to the serving pool's largest SKU.
+ * Call once after the last pod page. */
+void inventory_finish(struct inventory *inv);
+
+/* Copies the nodes into s->nodes[node_first ..] and sets cluster c's node range, and on
+ * its serving aggregates the pending demand and reserve_gpus (only for SKUs that have
+ * serving nodes). s must have room; the caller computes aggregates afterwards. */
+void inventory_copy(const struct inventory *inv, int reserve_gpus, struct snapshot *s, size_t c,
+                    size_t node_first);
+
+/* Node by name, or NULL. */
+const struct snapshot_node *inventory_node(const struct inventory *inv, const char *name);
+
+#endif

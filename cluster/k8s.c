@@ -1,0 +1,294 @@
+/* k8s.c -- reading Nodes, Pods and Status objects out of API JSON. */
+#include "cluster/k8s.h"
+
+#include "cluster/cluster_config.h"
+#include "cluster/quantity.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Reads the GPU count from a resource map (allocatable, requests, ...); 0 when absent. */
+static int gpu_quantity(const struct k8s_json *d, int map, const char *field, int *out,
+                        struct err *e)
+{
+    int t = k8s_json_get(d, map, K8S_GPU_RESOURCE);
+    const char *raw;
+    size_t len;
+    int64_t v;
+
+    *out = 0;
+    if (t < 0)
+        return 0;
+    if (k8s_json_type(d, t) == K8S_JSON_NUMBER) {
+        /* Go always writes quantities as strings, but a hand-written manifest echoed
+         * back may carry a number; accept whole ones. */
+        if (k8s_json_int(d, t, 0, 1000000, &v) != 0)
+            return err_set(e, ERR_MALFORMED, field, "%s is not a whole GPU count", field);
+        *out = (int)v;
+        return 0;
+    }
+    if (k8s_json_type(d, t) != K8S_JSON_STRING || d->toks[t].escaped)
+        return err_set(e, ERR_MALFORMED, field, "%s must be a quantity string", field);
+    raw = k8s_json_raw(d, t, &len);
+    if (quantity_parse_value(raw, len, &v, NULL) != 0 || v < 0 || v > 1000000)
+        return err_set(e, ERR_MALFORMED, field, "%s \"%.*s\" is not a GPU count", field,
+                       (int)(len > 32 ? 32 : len), raw);
+    *out = (int)v;
+    return 0;
+}
+
+static bool labels_match(const struct k8s_json *d, int labels,
+                         const struct cluster_serving_config *s)
+{
+    if (!s->enabled || s->n_selector == 0)
+        return false;
+    for (size_t i = 0; i < s->n_selector; i++)
+        if (!k8s_json_str_eq(d, k8s_json_get(d, labels, s->selector[i].key), s->selector[i].value))
+            return false;
+    return true;
+}
+
+int k8s_node_read(const struct k8s_json *d, int tok, const struct cluster_config *cfg,
+                  const struct sku_catalogue *skus, struct k8s_node *out, struct err *e)
+{
+    struct k8s_node n;
+    int meta = k8s_json_get(d, tok, "metadata");
+    int labels = k8s_json_get(d, meta, "labels");
+    int spec = k8s_json_get(d, tok, "spec");
+    int status = k8s_json_get(d, tok, "status");
+    int taints = k8s_json_get(d, spec, "taints");
+    int conds = k8s_json_get(d, status, "conditions");
+    int64_t mem;
+
+    memset(&n, 0, sizeof(n));
+    if (k8s_json_type(d, tok) != K8S_JSON_OBJECT)
+        return err_set(e, ERR_MALFORMED, "items[]", "a node must be an object");
+    if (k8s_json_str(d, k8s_json_get(d, meta, "name"), n.name, sizeof(n.name)) <= 0 ||
+        (size_t)k8s_json_str(d, k8s_json_get(d, meta, "name"), NULL, 0) >= sizeof(n.name))
+        return err_set(e, ERR_MALFORMED, "metadata.name", "node without a valid metadata.name");
+    if (gpu_quantity(d, k8s_json_get(d, status, "allocatable"), "status.allocatable.nvidia.com/gpu",
+                     &n.allocatable, e) != 0 ||
+        gpu_quantity(d, k8s_json_get(d, status, "capacity"), "status.capacity.nvidia.com/gpu",
+                     &n.capacity, e) != 0)
+        return -1;
+    k8s_json_str(d, k8s_json_get(d, labels, K8S_LABEL_GPU_PRODUCT), n.product, sizeof(n.product));
+    if (k8s_json_int(d, k8s_json_get(d, labels, K8S_LABEL_GPU_MEMORY), 1, 10000000, &mem) == 0)
+        n.memory_mib = (int)mem;
+    n.mig = k8s_json_get(d, labels, K8S_LABEL_MIG) >= 0;
+    n.gpu = n.allocatable > 0 || n.capacity > 0 || n.product[0];
+    /* A MIG product names a slice ("...-MIG-1g.5gb") and counts slices, never whole GPUs,
+     * so it must not match a whole-GPU SKU even when an operator's catalogue lists it. */
+    n.sku = n.product[0] ? sku_match_product(skus, n.product, n.memory_mib) : -1;
+    if (n.mig && strstr(n.product, "MIG"))
+        n.sku = -1;
+    n.pool =
+        labels_match(d, labels, &cfg->serving) ? SNAPSHOT_POOL_SERVING : SNAPSHOT_POOL_TRAINING;
+    n.unschedulable = k8s_json_true(d, k8s_json_get(d, spec, "unschedulable"));
+    for (int c = k8s_json_child(d, conds); c >= 0; c = k8s_json_next(d, conds, c)) {
+        if (k8s_json_str_eq(d, k8s_json_get(d, c, "type"), "Ready")) {
+            n.ready = k8s_json_str_eq(d, k8s_json_get(d, c, "status"), "True");
+            break;
+        }
+    }
+    for (int t = k8s_json_child(d, taints); t >= 0; t = k8s_json_next(d, taints, t)) {
+        char key[CLUSTER_LABEL_KEY_MAX], value[CLUSTER_LABEL_VALUE_MAX], effect[24];
+
+        k8s_json_str(d, k8s_json_get(d, t, "effect"), effect, sizeof(effect));
+        if (strcmp(effect, "NoSchedule") != 0 && strcmp(effect, "NoExecute") != 0)
+            continue; /* PreferNoSchedule only steers, it never blocks */
+        k8s_json_str(d, k8s_json_get(d, t, "key"), key, sizeof(key));
+        k8s_json_str(d, k8s_json_get(d, t, "value"), value, sizeof(value));
+        if (!cluster_config_tolerates(cfg, key, value, effect)) {
+            n.tainted = true;
+            break;
+        }
+    }
+    n.schedulable = n.ready && !n.unschedulable && !n.tainted;
+    *out = n;
+    return 0;
+}
+
+static int container_gpus(const struct k8s_json *d, int c, const char *field, int *out,
+                          struct err *e)
+{
+    int res = k8s_json_get(d, c, "resources");
+    int req = k8s_json_get(d, res, "requests");
+
+    /* A missing request defaults to the limit (extended resources need both equal). */
+    if (k8s_json_get(d, req, K8S_GPU_RESOURCE) >= 0)
+        return gpu_quantity(d, req, field, out, e);
+    return gpu_quantity(d, k8s_json_get(d, res, "limits"), field, out, e);
+}
+
+static enum k8s_pod_phase parse_phase(const struct k8s_json *d, int t)
+{
+    static const char *const names[] = {"Pending", "Running", "Succeeded", "Failed"};
+
+    for (int i = 0; i < 4; i++)
+        if (k8s_json_str_eq(d, t, names[i]))
+            return (enum k8s_pod_phase)i;
+    return K8S_POD_UNKNOWN;
+}
+
+int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct err *e)
+{
+    struct k8s_pod p;
+    int meta = k8s_json_get(d, tok, "metadata");
+    int spec = k8s_json_get(d, tok, "spec");
+    int status = k8s_json_get(d, tok, "status");
+    int labels = k8s_json_get(d, meta, "labels");
+    int list, sel, conds;
+    int app = 0, sidecars = 0, init_max = 0, overhead = 0;
+    int64_t mem;
+
+    memset(&p, 0, sizeof(p));
+    if (k8s_json_type(d, tok) != K8S_JSON_OBJECT)
+        return err_set(e, ERR_MALFORMED, "items[]", "a pod must be an object");
+    if (k8s_json_str(d, k8s_json_get(d, meta, "name"), p.name, sizeof(p.name)) <= 0)
+        return err_set(e, ERR_MALFORMED, "metadata.name", "pod without metadata.name");
+    k8s_json_str(d, k8s_json_get(d, meta, "namespace"), p.ns, sizeof(p.ns));
+    k8s_json_str(d, k8s_json_get(d, spec, "nodeName"), p.node, sizeof(p.node));
+    p.phase = parse_phase(d, k8s_json_get(d, status, "phase"));
+    /* A pod the kubelet has not reported yet has no phase; it is Pending. */
+    if (k8s_json_get(d, status, "phase") < 0)
+        p.phase = K8S_POD_PENDING;
+    p.terminating = k8s_json_type(d, k8s_json_get(d, meta, "deletionTimestamp")) == K8S_JSON_STRING;
+    p.ours = k8s_json_str_eq(d, k8s_json_get(d, labels, K8S_LABEL_MANAGED_BY), K8S_MANAGED_BY) ||
+             k8s_json_get(d, labels, K8S_LABEL_JOB_UID) >= 0;
+    sel = k8s_json_get(d, spec, "nodeSelector");
+    k8s_json_str(d, k8s_json_get(d, sel, K8S_LABEL_GPU_PRODUCT), p.product, sizeof(p.product));
+    if (k8s_json_int(d, k8s_json_get(d, sel, K8S_LABEL_GPU_MEMORY), 1, 10000000, &mem) == 0)
+        p.memory_mib = (int)mem;
+
+    list = k8s_json_get(d, spec, "containers");
+    for (int c = k8s_json_child(d, list); c >= 0; c = k8s_json_next(d, list, c)) {
+        int g;
+
+        if (container_gpus(d, c, "spec.containers[].resources", &g, e) != 0)
+            return -1;
+        app += g;
+    }
+    /* Init containers run one at a time before the app containers, so only the largest
+     * counts; native sidecars (restartPolicy Always) keep running and add up. */
+    list = k8s_json_get(d, spec, "initContainers");
+    for (int c = k8s_json_child(d, list); c >= 0; c = k8s_json_next(d, list, c)) {
+        int g;
+
+        if (container_gpus(d, c, "spec.initContainers[].resources", &g, e) != 0)
+            return -1;
+        if (k8s_json_str_eq(d, k8s_json_get(d, c, "restartPolicy"), "Always")) {
+            sidecars += g;
+            if (sidecars > init_max)
+                init_max = sidecars;
+        } else if (g + sidecars > init_max) {
+            init_max = g + sidecars;
+        }
+    }
+    if (gpu_quantity(d, k8s_json_get(d, spec, "overhead"), "spec.overhead", &overhead, e) != 0)
+        return -1;
+    p.gpus = (app + sidecars > init_max ? app + sidecars : init_max) + overhead;
+
+    conds = k8s_json_get(d, status, "conditions");
+    for (int c = k8s_json_child(d, conds); c >= 0; c = k8s_json_next(d, conds, c)) {
+        if (k8s_json_str_eq(d, k8s_json_get(d, c, "type"), "PodScheduled") &&
+            k8s_json_str_eq(d, k8s_json_get(d, c, "status"), "False") &&
+            k8s_json_str_eq(d, k8s_json_get(d, c, "reason"), "Unschedulable"))
+            p.unschedulable = true;
+    }
+    *out = p;
+    return 0;
+}
+
+static const char *reason_for_code(int code)
+{
+    switch (code) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 409: return "Conflict";
+    case 410: return "Expired";
+    case 415: return "UnsupportedMediaType";
+    case 422: return "Invalid";
+    case 429: return "TooManyRequests";
+    case 500: return "InternalError";
+    case 503: return "ServiceUnavailable";
+    case 504: return "Timeout";
+    default: return code >= 500 ? "InternalError" : "Unknown";
+    }
+}
+
+void k8s_status_read(const char *body, size_t len, int http_code, struct k8s_status *out)
+{
+    struct k8s_json d;
+    int64_t code;
+
+    memset(out, 0, sizeof(*out));
+    out->code = http_code;
+    k8s_json_init(&d);
+    if (body && len && k8s_json_parse(&d, body, len, 16, NULL) == 0 &&
+        k8s_json_str_eq(&d, k8s_json_get(&d, 0, "kind"), "Status")) {
+        k8s_json_str(&d, k8s_json_get(&d, 0, "reason"), out->reason, sizeof(out->reason));
+        k8s_json_str(&d, k8s_json_get(&d, 0, "message"), out->message, sizeof(out->message));
+        if (k8s_json_int(&d, k8s_json_get(&d, 0, "code"), 100, 599, &code) == 0 && !http_code)
+            out->code = (int)code;
+    } else if (body && len) {
+        size_t n = len < sizeof(out->message) - 1 ? len : sizeof(out->message) - 1;
+
+        /* Keep only printable bytes: the excerpt ends up in logs and API answers. */
+        for (size_t i = 0; i < n; i++)
+            out->message[i] = (body[i] >= 0x20 && body[i] < 0x7f) ? body[i] : '?';
+        out->message[n] = '\0';
+    }
+    if (!out->reason[0])
+        snprintf(out->reason, sizeof(out->reason), "%s", reason_for_code(out->code));
+    k8s_json_free(&d);
+}
+
+enum err_code k8s_status_code(const struct k8s_status *s)
+{
+    static const struct {
+        const char *reason;
+        enum err_code code;
+    } map[] = {
+        {"AlreadyExists", ERR_CONFLICT},
+        {"Conflict", ERR_CONFLICT},
+        {"NotFound", ERR_NOT_FOUND},
+        {"Unauthorized", ERR_UNAUTHORIZED},
+        {"Forbidden", ERR_FORBIDDEN},
+        {"TooManyRequests", ERR_RATE_LIMITED},
+        {"Invalid", ERR_INVALID},
+        {"BadRequest", ERR_INVALID},
+        {"Expired", ERR_CONFLICT},
+        {"Gone", ERR_CONFLICT},
+        {"Timeout", ERR_TIMEOUT},
+        {"ServiceUnavailable", ERR_UNAVAILABLE},
+        {"InternalError", ERR_UNAVAILABLE},
+        {"MethodNotAllowed", ERR_METHOD},
+        {"UnsupportedMediaType", ERR_MEDIA_TYPE},
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i].reason, s->reason) == 0)
+            return map[i].code;
+    if (s->code >= 500)
+        return ERR_UNAVAILABLE;
+    if (s->code == 401)
+        return ERR_UNAUTHORIZED;
+    if (s->code == 403)
+        return ERR_FORBIDDEN;
+    if (s->code == 404)
+        return ERR_NOT_FOUND;
+    if (s->code == 409)
+        return ERR_CONFLICT;
+    if (s->code == 429)
+        return ERR_RATE_LIMITED;
+    return ERR_INVALID;
+}
+
+int k8s_status_err(const struct k8s_status *s, struct err *e)
+{
+    return err_set(e, k8s_status_code(s), s->reason, "%s (HTTP %d): %s", s->reason, s->code,
+                   s->message[0] ? s->message : "no message");
+}

@@ -1,0 +1,315 @@
+/* test_cluster_inventory.c -- acceptance 1: real-shaped NodeList/PodList pages from
+ * testdata/k8s/ added up into exact per-node and per pool x SKU figures. The fixture
+ * (make-fixtures.py) covers quantities, requests vs limits, init containers and sidecars,
+ * terminating and terminal pods, NotReady/cordoned/tainted nodes, a device plugin that is
+ * down, MIG and unknown products, pagination and the serving-pool split. */
+#include "base/err.h"
+#include "base/sku.h"
+#include "cluster/cluster_config.h"
+#include "cluster/inventory.h"
+#include "policy/snapshot.h"
+#include "tests/support/k8s_fixture.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct cluster_config cfg;
+static struct inventory inv;
+
+static void add_page(const char *file, bool nodes, const char *want_cont)
+{
+    size_t len;
+    char *body = k8s_fixture_read(file, &len);
+    char cont[1024];
+    struct err e = {0};
+    int rc;
+
+    if (nodes)
+        rc = inventory_add_nodes(&inv, body, len, &cfg, sku_defaults(), cont, sizeof(cont), &e);
+    else
+        rc = inventory_add_pods(&inv, body, len, &cfg, sku_defaults(), cont, sizeof(cont), &e);
+    ck_assert_msg(rc == 0, "%s: %s %s", file, e.field, e.msg);
+    ck_assert_str_eq(cont, want_cont);
+    free(body);
+}
+
+static void load_all(void)
+{
+    add_page("k8s/nodes-page1.json", true,
+             "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6ODgxMjM0NSwic3RhcnQiOiJiMjAwLXgxXHUwMDAwIn0");
+    add_page("k8s/nodes-page2.json", true, "");
+    add_page("k8s/pods-page1.json", false,
+             "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6ODgxMjM0NSwic3RhcnQiOiJzZXJ2aW5nL3NpZGVjYXItcH"
+             "JveHktenpcdTAwMDAifQ");
+    add_page("k8s/pods-page2.json", false, "");
+    inventory_finish(&inv);
+}
+
+static void setup(void)
+{
+    size_t len;
+    char *text = k8s_fixture_read("k8s/cluster.json", &len);
+    struct err e = {0};
+
+    ck_assert_msg(cluster_config_parse(text, len, sku_defaults(), &cfg, &e) == 0, "%s", e.msg);
+    free(text);
+    inventory_init(&inv);
+}
+
+static void teardown(void)
+{
+    inventory_free(&inv);
+}
+
+static const struct snapshot_node *node(const char *name)
+{
+    const struct snapshot_node *n = inventory_node(&inv, name);
+
+    ck_assert_msg(n != NULL, "node %s missing", name);
+    return n;
+}
+
+static void expect_node(const char *name, int alloc, int used, int borrowed, bool sched,
+                        enum snapshot_pool pool, const char *sku)
+{
+    const struct snapshot_node *n = node(name);
+
+    ck_assert_msg(n->allocatable == alloc, "%s allocatable %d", name, n->allocatable);
+    ck_assert_msg(n->used == used, "%s used %d, want %d", name, n->used, used);
+    ck_assert_msg(n->borrowed == borrowed, "%s borrowed %d", name, n->borrowed);
+    ck_assert_msg(n->schedulable == sched, "%s schedulable %d", name, n->schedulable);
+    ck_assert_msg(n->pool == pool, "%s pool %d", name, n->pool);
+    if (sku)
+        ck_assert_int_eq(n->sku, sku_find(sku_defaults(), sku));
+    else
+        ck_assert_int_eq(n->sku, -1);
+}
+
+START_TEST(per_node_training_figures)
+{
+    load_all();
+    /* requests 4 + limits-only 2 */
+    expect_node("h100-a1", 8, 6, 0, true, SNAPSHOT_POOL_TRAINING, "h100-80gb");
+    /* init container 8 beats app container 4 */
+    expect_node("h100-a2", 8, 8, 0, true, SNAPSHOT_POOL_TRAINING, "h100-80gb");
+    /* cordoned: usage still counted, not schedulable */
+    expect_node("h100-a3", 8, 2, 0, false, SNAPSHOT_POOL_TRAINING, "h100-80gb");
+    /* Ready Unknown */
+    expect_node("h100-a4", 8, 0, 0, false, SNAPSHOT_POOL_TRAINING, "h100-80gb");
+    /* dedicated=web:NoSchedule is not tolerated */
+    expect_node("h100-a5", 8, 0, 0, false, SNAPSHOT_POOL_TRAINING, "h100-80gb");
+    /* device plugin down: capacity 8, allocatable 0 */
+    expect_node("h100-a6", 0, 0, 0, true, SNAPSHOT_POOL_TRAINING, "h100-80gb");
+    /* terminating 4 + bound Pending 2; Succeeded and Failed pods skipped; PreferNoSchedule
+     * does not block */
+    expect_node("h100-a7", 8, 6, 0, true, SNAPSHOT_POOL_TRAINING, "h100-80gb");
+    /* app 1 + a native sidecar without GPUs */
+    expect_node("a100-b1", 8, 1, 0, true, SNAPSHOT_POOL_TRAINING, "a100-80gb");
+    /* MIG slice and an unknown product are kept with sku -1 */
+    expect_node("a100-mig1", 7, 0, 0, true, SNAPSHOT_POOL_TRAINING, NULL);
+    expect_node("b200-x1", 8, 0, 0, true, SNAPSHOT_POOL_TRAINING, NULL);
+    ck_assert_ptr_null(inventory_node(&inv, "cpu-1"));
+}
+END_TEST
+
+START_TEST(per_node_serving_figures)
+{
+    load_all();
+    /* two serving pods (one limits-only) + one fedsched pod = 3, of which 1 borrowed */
+    expect_node("l4-s1", 4, 3, 1, true, SNAPSHOT_POOL_SERVING, "l4");
+    /* a 4-GPU pod and a CPU-only sidecar pod */
+    expect_node("l4-s2", 4, 4, 0, true, SNAPSHOT_POOL_SERVING, "l4");
+    expect_node("l4-s3", 4, 0, 0, true, SNAPSHOT_POOL_SERVING, "l4");
+    expect_node("l4-s4", 4, 0, 0, false, SNAPSHOT_POOL_SERVING, "l4");
+    expect_node("l4-s5", 4, 0, 0, true, SNAPSHOT_POOL_SERVING, "l4");
+}
+END_TEST
+
+START_TEST(stats_and_unknown_products)
+{
+    load_all();
+    ck_assert_int_eq(inv.n_nodes, 15);
+    ck_assert_int_eq(inv.stats.nodes, 16);
+    ck_assert_int_eq(inv.stats.gpu_nodes, 15);
+    ck_assert_int_eq(inv.stats.not_ready, 2);
+    ck_assert_int_eq(inv.stats.cordoned, 1);
+    ck_assert_int_eq(inv.stats.tainted, 4); /* cordon taint, dedicated, 2x unreachable */
+    ck_assert_int_eq(inv.stats.plugin_down, 1);
+    ck_assert_int_eq(inv.stats.pods, 21);
+    ck_assert_int_eq(inv.stats.terminal_skipped, 2);
+    ck_assert_int_eq(inv.stats.pods_unknown_node, 1);
+    ck_assert_int_eq(inv.stats.pending_serving_pods, 2);
+    ck_assert_int_eq(inv.stats.bad_items, 0);
+    ck_assert_int_eq(inv.n_unknown, 2);
+    ck_assert_str_eq(inv.unknown[0].product, "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb");
+    ck_assert(inv.unknown[0].mig);
+    ck_assert_int_eq(inv.unknown[0].nodes, 1);
+    ck_assert_int_eq(inv.unknown[0].gpus, 7);
+    ck_assert_str_eq(inv.unknown[1].product, "NVIDIA-B200");
+    ck_assert(!inv.unknown[1].mig);
+    ck_assert_int_eq(inv.unknown[1].gpus, 8);
+}
+END_TEST
+
+static const struct snapshot_agg *agg(struct snapshot *s, enum snapshot_pool p, const char *sku)
+{
+    const struct snapshot_agg *a = snapshot_agg_const(s, 0, p, snapshot_sku_find(s, sku));
+
+    ck_assert_ptr_nonnull(a);
+    return a;
+}
+
+START_TEST(pool_and_sku_aggregates)
+{
+    const struct sku_catalogue *cat = sku_defaults();
+    struct snapshot *s = NULL;
+    const struct snapshot_agg *a;
+    struct err e = {0};
+
+    load_all();
+    ck_assert_int_eq(snapshot_new(1, inv.n_nodes, cat->n, &s, &e), 0);
+    for (size_t k = 0; k < cat->n; k++)
+        snprintf(s->sku_names[k], sizeof(s->sku_names[k]), "%s", cat->skus[k].name);
+    inventory_copy(&inv, cfg.serving.reserve_gpus, s, 0, 0);
+    snapshot_compute_aggregates(s);
+    ck_assert_msg(snapshot_validate(s, &e) == 0, "%s", e.msg);
+
+    a = agg(s, SNAPSHOT_POOL_TRAINING, "h100-80gb");
+    ck_assert_int_eq(a->total, 48);
+    ck_assert_int_eq(a->used, 22);
+    ck_assert_int_eq(a->free, 4);
+    ck_assert_int_eq(a->borrowed, 0);
+    ck_assert_int_eq(a->pending_serving, 0);
+    ck_assert_int_eq(a->lendable, 0);
+
+    a = agg(s, SNAPSHOT_POOL_TRAINING, "a100-80gb");
+    ck_assert_int_eq(a->total, 8);
+    ck_assert_int_eq(a->used, 1);
+    ck_assert_int_eq(a->free, 7);
+
+    a = agg(s, SNAPSHOT_POOL_SERVING, "l4");
+    ck_assert_int_eq(a->total, 20);
+    ck_assert_int_eq(a->used, 7);
+    ck_assert_int_eq(a->borrowed, 1);
+    ck_assert_int_eq(a->free, 9);
+    /* 1 GPU selecting NVIDIA-L4 + 2 GPUs without a selector, attributed to the largest
+     * serving SKU; the pending training pod and the terminating one are not demand */
+    ck_assert_int_eq(a->pending_serving, 3);
+    ck_assert_int_eq(a->reserve, 2);
+    ck_assert_int_eq(a->lendable, 4); /* 9 free - 2 reserve - 3 pending */
+
+    /* no serving nodes of this SKU: no reserve, nothing lendable */
+    a = agg(s, SNAPSHOT_POOL_SERVING, "h100-80gb");
+    ck_assert_int_eq(a->total, 0);
+    ck_assert_int_eq(a->reserve, 0);
+    ck_assert_int_eq(a->lendable, 0);
+    snapshot_free(&s);
+}
+END_TEST
+
+START_TEST(restart_pods_after_expired_continue)
+{
+    const struct snapshot_node *n;
+
+    load_all();
+    /* A 410 on the second pod page restarts the pod list: the first page is added again
+     * on top of a reset, and the figures must come out the same, not doubled. */
+    inventory_reset_pods(&inv);
+    add_page("k8s/pods-page1.json", false,
+             "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6ODgxMjM0NSwic3RhcnQiOiJzZXJ2aW5nL3NpZGVjYXItcH"
+             "JveHktenpcdTAwMDAifQ");
+    add_page("k8s/pods-page2.json", false, "");
+    inventory_finish(&inv);
+    n = node("h100-a1");
+    ck_assert_int_eq(n->used, 6);
+    ck_assert_int_eq(node("l4-s1")->borrowed, 1);
+    ck_assert_int_eq(inv.pending_serving[sku_find(sku_defaults(), "l4")], 3);
+    ck_assert_int_eq(inv.stats.pods, 21);
+}
+END_TEST
+
+START_TEST(repeated_node_across_pages_counts_once)
+{
+    add_page("k8s/nodes-page1.json", true,
+             "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6ODgxMjM0NSwic3RhcnQiOiJiMjAwLXgxXHUwMDAwIn0");
+    add_page("k8s/nodes-page1.json", true,
+             "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6ODgxMjM0NSwic3RhcnQiOiJiMjAwLXgxXHUwMDAwIn0");
+    ck_assert_int_eq(inv.n_nodes, 10);
+    inventory_reset(&inv);
+    ck_assert_int_eq(inv.n_nodes, 0);
+    ck_assert_ptr_null(inventory_node(&inv, "h100-a1"));
+    add_page("k8s/nodes-page2.json", true, "");
+    ck_assert_int_eq(inv.n_nodes, 5);
+}
+END_TEST
+
+START_TEST(rejects_bodies_that_are_not_lists)
+{
+    char cont[64];
+    struct err e = {0};
+    size_t len;
+    char *body = k8s_fixture_read("k8s/status-expired.json", &len);
+
+    ck_assert_int_eq(
+        inventory_add_nodes(&inv, body, len, &cfg, sku_defaults(), cont, sizeof(cont), &e), -1);
+    ck_assert_int_eq(e.code, ERR_MALFORMED);
+    ck_assert_str_eq(e.field, "kind");
+    free(body);
+    body = k8s_fixture_read("k8s/pods-page2.json", &len);
+    /* a PodList is not a NodeList */
+    ck_assert_int_eq(
+        inventory_add_nodes(&inv, body, len, &cfg, sku_defaults(), cont, sizeof(cont), &e), -1);
+    /* truncated bodies (a dropped connection mid-transfer) are malformed */
+    ck_assert_int_eq(
+        inventory_add_pods(&inv, body, len / 2, &cfg, sku_defaults(), cont, sizeof(cont), &e), -1);
+    ck_assert_int_eq(e.code, ERR_MALFORMED);
+    free(body);
+}
+END_TEST
+
+START_TEST(bad_items_are_skipped_and_reported)
+{
+    const char *page =
+        "{\"kind\":\"NodeList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"1\"},"
+        "\"items\":[{\"metadata\":{\"name\":\"ok\",\"labels\":{\"nvidia.com/gpu.product\":"
+        "\"NVIDIA-L4\"}},\"status\":{\"allocatable\":{\"nvidia.com/gpu\":\"4\"},\"conditions\":"
+        "[{\"type\":\"Ready\",\"status\":\"True\"}]}},{\"metadata\":{\"name\":\"bad\"},\"status\":"
+        "{\"allocatable\":{\"nvidia.com/gpu\":\"four\"}}}]}";
+    char cont[64];
+    struct err e = {0};
+
+    ck_assert_int_eq(
+        inventory_add_nodes(&inv, page, strlen(page), &cfg, sku_defaults(), cont, sizeof(cont), &e),
+        0);
+    ck_assert_int_eq(inv.n_nodes, 1);
+    ck_assert_int_eq(inv.stats.bad_items, 1);
+    ck_assert_ptr_nonnull(strstr(inv.last_item_error, "four"));
+    ck_assert_ptr_nonnull(strstr(inv.last_item_error, "status.allocatable.nvidia.com/gpu"));
+    ck_assert_str_eq(cont, "");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cluster_inventory");
+    TCase *tc = tcase_create("fixtures");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, per_node_training_figures);
+    tcase_add_test(tc, per_node_serving_figures);
+    tcase_add_test(tc, stats_and_unknown_products);
+    tcase_add_test(tc, pool_and_sku_aggregates);
+    tcase_add_test(tc, restart_pods_after_expired_continue);
+    tcase_add_test(tc, repeated_node_across_pages_counts_once);
+    tcase_add_test(tc, rejects_bodies_that_are_not_lists);
+    tcase_add_test(tc, bad_items_are_skipped_and_reported);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
