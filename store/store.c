@@ -77,6 +77,14 @@ void store_close(struct store **sp)
     *sp = NULL;
 }
 
+/* Server NOTICEs (e.g. "relation already exists, skipping") are not errors; libpq would
+ * print them on stderr, outside our log format. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* PQconnectdbParams with expand_dbname: the DSN comes first and our settings after it,
  * so connect_timeout and application_name apply whatever form the DSN takes. */
 static PGconn *connect_db(struct store *s, struct err *e)
@@ -98,6 +106,7 @@ static PGconn *connect_db(struct store *s, struct err *e)
         err_set(e, ERR_DB, NULL, "database unreachable: %s", msg);
         return NULL;
     }
+    PQsetNoticeProcessor(pg, ignore_notice, NULL);
     snprintf(setting, sizeof(setting), "SET statement_timeout = %d", s->statement_timeout_ms);
     r = PQexec(pg, setting);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {

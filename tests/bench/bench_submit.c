@@ -1,0 +1,234 @@
+/* bench_submit.c -- durable submissions per second through the API, beside pgbench
+ * running the same INSERT (job row + first event, one transaction, synchronous_commit
+ * on) with the same number of clients on the same database, in the same run.
+ * Env: FEDSCHED_TEST_DSN, FEDSCHED_BIN (set by run-bench.sh); BENCH_MODE=smoke for CI. */
+#include "base/clock.h"
+#include "base/mem.h"
+
+#include <curl/curl.h>
+#include <glob.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *base_url;
+static atomic_int stop_flag;
+static atomic_long created, failed;
+
+/* A ~1 KB TrainingJob: the body size the issue asks for. */
+static char *job_body(int client, long seq)
+{
+    return xasprintf(
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"bench-%d-%ld\",\"labels\":{\"pipeline\":\"deepeta\",\"team\":\"maps\",\"stage\":"
+        "\"nightly\"}},\"spec\":{\"framework\":\"ray\",\"resources\":{\"instanceType\":"
+        "\"a100-80gb\",\"gpuCount\":64,\"memoryGb\":512,\"gpusPerWorker\":8,"
+        "\"alternativeInstanceTypes\":[\"h100-80gb\"]},\"code\":{\"image\":"
+        "\"michelangelo/deepeta-trainer:3.2.0\",\"command\":[\"python\",\"train.py\","
+        "\"--epochs\",\"40\",\"--batch-size\",\"4096\",\"--lr\",\"0.0003\",\"--warmup\","
+        "\"2000\"]},\"data\":{\"paletteFeatureSets\":[\"trip-features-v4\",\"eta-features-v2\","
+        "\"weather-features-v1\"],\"hiveTable\":\"trips.training_data_2024\"},\"output\":{"
+        "\"modelRegistry\":\"gallery\",\"experimentId\":\"deepeta-q1-2025\"},\"scheduling\":{"
+        "\"priority\":100,\"preemptible\":true,\"maxRuntimeSeconds\":14400,"
+        "\"checkpointIntervalSeconds\":1800,\"clusterAffinity\":[\"az1-onprem\","
+        "\"az2-onprem\",\"us-east-cloud\"]}}}",
+        client, seq);
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return s * n;
+}
+
+static void *client(void *arg)
+{
+    int id = (int)(long)arg;
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    char url[256];
+    long seq = 0;
+
+    snprintf(url, sizeof(url), "%s/v1/namespaces/bench/trainingjobs", base_url);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    while (!atomic_load(&stop_flag)) {
+        char *body = job_body(id, seq++);
+        long status = 0;
+
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (status == 201)
+            atomic_fetch_add(&created, 1);
+        else
+            atomic_fetch_add(&failed, 1);
+        free(body);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void run_sql(const char *dsn, const char *sql)
+{
+    PGconn *pg = PQconnectdb(dsn);
+    PGresult *r = PQexec(pg, sql);
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "bench: %s: %s", sql, PQerrorMessage(pg));
+        exit(1);
+    }
+    PQclear(r);
+    PQfinish(pg);
+}
+
+static char *pg_bin(const char *name)
+{
+    glob_t g;
+    char *out = NULL, pattern[128];
+
+    snprintf(pattern, sizeof(pattern), "/usr/lib/postgresql/*/bin/%s", name);
+    if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0)
+        out = xstrdup(g.gl_pathv[g.gl_pathc - 1]);
+    globfree(&g);
+    return out;
+}
+
+/* pgbench runs the very statement store_job_insert() sends, with the same body. */
+static double pgbench_rate(const char *dsn, int clients, int seconds)
+{
+    char script[] = "/tmp/fedsched-pgbench-XXXXXX";
+    int fd = mkstemp(script);
+    char *body = job_body(0, 0), *spec, *cmd, *pgbench = pg_bin("pgbench");
+    FILE *f, *p;
+    char line[512];
+    double tps = 0;
+
+    /* The spec part of the body, with single quotes doubled for SQL (there are none). */
+    spec = strstr(body, "\"spec\":") + 7;
+    spec[strlen(spec) - 1] = '\0';
+    f = fdopen(fd, "w");
+    fprintf(f,
+            "WITH ins AS (INSERT INTO jobs (namespace, name, api_version, labels, spec,"
+            " idempotency_key, priority, preemptible, sku, gpu_count, gpus_per_worker)"
+            " VALUES ('pgbench', 'pgb-' || :client_id || '-' || md5(random()::text),"
+            " 'fedsched.io/v1', '{\"pipeline\":\"deepeta\",\"stage\":\"nightly\","
+            "\"team\":\"maps\"}'::jsonb, '%s'::jsonb, NULL, 100, true, 'a100-80gb', 64, 8)"
+            " ON CONFLICT DO NOTHING RETURNING id),"
+            " ev AS (INSERT INTO job_events (job_id, type, reason, message, to_phase)"
+            " SELECT id, 'Queued', 'Submitted', 'accepted and queued', 'Queued' FROM ins),"
+            " wake AS (SELECT pg_notify('fedsched_jobs', id::text) FROM ins)"
+            " SELECT (SELECT count(*) FROM wake) FROM ins;\n",
+            spec);
+    fclose(f);
+    cmd = xasprintf("%s -n -f %s -c %d -j 2 -T %d \"%s\" 2>&1", pgbench, script, clients, seconds,
+                    dsn);
+    p = popen(cmd, "r");
+    while (p && fgets(line, sizeof(line), p))
+        if (strncmp(line, "tps = ", 6) == 0)
+            tps = strtod(line + 6, NULL);
+    if (p)
+        pclose(p);
+    unlink(script);
+    free(cmd);
+    free(body);
+    free(pgbench);
+    return tps;
+}
+
+static pid_t start_server(const char *dsn, int port, int pool)
+{
+    char cfg[] = "/tmp/fedsched-bench-cfg-XXXXXX";
+    int fd = mkstemp(cfg);
+    FILE *f = fdopen(fd, "w");
+    pid_t pid;
+
+    fprintf(f,
+            "{\"listen\":\"127.0.0.1:%d\",\"logLevel\":\"warn\",\"database\":{\"dsn\":\"%s\","
+            "\"poolSize\":%d}}",
+            port, dsn, pool);
+    fclose(f);
+    pid = fork();
+    if (pid == 0) {
+        unsetenv("FEDSCHED_DATABASE_DSN");
+        unsetenv("FEDSCHED_LISTEN");
+        execl(getenv("FEDSCHED_BIN"), "fedsched", "serve", "--config", cfg, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        char url[128];
+        CURL *c = curl_easy_init();
+        long st = 0;
+
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", port);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        curl_easy_cleanup(c);
+        if (st == 200)
+            break;
+        usleep(50 * 1000);
+    }
+    unlink(cfg);
+    return pid;
+}
+
+int main(void)
+{
+    const char *dsn = getenv("FEDSCHED_TEST_DSN");
+    int smoke = getenv("BENCH_MODE") && strcmp(getenv("BENCH_MODE"), "smoke") == 0;
+    int clients = smoke ? 8 : 32, seconds = smoke ? 2 : 15, port = 18000 + (int)(getpid() % 5000);
+    pthread_t threads[64];
+    char url[64];
+    int64_t t0, t1;
+    double api_rate, pg_rate;
+    pid_t server;
+
+    if (!dsn || !getenv("FEDSCHED_BIN")) {
+        fprintf(stderr, "bench_submit: FEDSCHED_TEST_DSN and FEDSCHED_BIN must be set\n");
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    server = start_server(dsn, port, clients);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    base_url = url;
+
+    /* Warm up (connections, prepared statements), then measure. */
+    atomic_store(&stop_flag, 0);
+    t0 = clock_mono_ns();
+    for (int i = 0; i < clients; i++)
+        pthread_create(&threads[i], NULL, client, (void *)(long)i);
+    sleep((unsigned)seconds);
+    atomic_store(&stop_flag, 1);
+    for (int i = 0; i < clients; i++)
+        pthread_join(threads[i], NULL);
+    t1 = clock_mono_ns();
+    api_rate = (double)atomic_load(&created) / ((double)(t1 - t0) / 1e9);
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+
+    pg_rate = pgbench_rate(dsn, clients, seconds);
+    run_sql(dsn, "DELETE FROM jobs WHERE namespace IN ('bench', 'pgbench')");
+
+    printf("submit: clients=%d seconds=%d body=1KB synchronous_commit=on\n", clients, seconds);
+    printf("submit: api      %10.1f jobs/s  (%ld created, %ld failed)\n", api_rate,
+           atomic_load(&created), atomic_load(&failed));
+    printf("submit: pgbench  %10.1f tx/s    (same INSERT statement, same clients)\n", pg_rate);
+    printf("submit: ratio    %10.2f x pgbench\n", pg_rate > 0 ? api_rate / pg_rate : 0.0);
+    curl_global_cleanup();
+    return atomic_load(&failed) > 0 ? 1 : 0;
+}
