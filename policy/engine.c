@@ -1,0 +1,979 @@
+/* engine.c -- the working state of a decision cycle: free-count buckets per cluster x
+ * pool x SKU, quota and fair-share tables, and the evaluation of a job on a cluster. */
+#include "policy/engine.h"
+
+#include "base/err.h"
+#include "base/mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- string maps (open addressing, FNV-1a) ------------------------------------------ */
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void strmap_build(struct engine_strmap *m, const char *const *names, size_t n)
+{
+    size_t size = 16;
+
+    while (size < n * 2 + 1)
+        size *= 2;
+    m->slots = xcalloc(size, sizeof(*m->slots));
+    m->mask = size - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = (size_t)str_hash(names[i]) & m->mask;
+
+        while (m->slots[h]) {
+            if (strcmp(names[m->slots[h] - 1], names[i]) == 0)
+                break; /* duplicate name: the first one wins */
+            h = (h + 1) & m->mask;
+        }
+        if (!m->slots[h])
+            m->slots[h] = i + 1;
+    }
+}
+
+long engine_strmap_find(const struct engine_strmap *m, const char *const *names, const char *key)
+{
+    size_t h;
+
+    if (!m->slots || !key)
+        return -1;
+    h = (size_t)str_hash(key) & m->mask;
+    while (m->slots[h]) {
+        if (strcmp(names[m->slots[h] - 1], key) == 0)
+            return (long)(m->slots[h] - 1);
+        h = (h + 1) & m->mask;
+    }
+    return -1;
+}
+
+/* ---- buckets ------------------------------------------------------------------------ */
+
+static void bucket_add(struct engine_group *G, size_t pos, int f)
+{
+    G->bits[(size_t)f * G->words + pos / 64] |= 1ULL << (pos % 64);
+    G->cnt[f]++;
+}
+
+static void bucket_del(struct engine_group *G, size_t pos, int f)
+{
+    G->bits[(size_t)f * G->words + pos / 64] &= ~(1ULL << (pos % 64));
+    G->cnt[f]--;
+}
+
+static long bucket_first(const struct engine_group *G, int f)
+{
+    const uint64_t *w = &G->bits[(size_t)f * G->words];
+
+    for (size_t i = 0; i < G->words; i++)
+        if (w[i])
+            return (long)(i * 64 + (size_t)__builtin_ctzll(w[i]));
+    return -1;
+}
+
+struct engine_group *engine_group_of(struct engine *en, size_t c, enum snapshot_pool p, int k)
+{
+    return &en->groups[(c * SNAPSHOT_POOL_COUNT + (size_t)p) * en->n_skus + (size_t)k];
+}
+
+static void bump(struct engine *en, struct engine_group *G)
+{
+    G->ver++;
+    en->gver[(size_t)G->pool * en->n_skus + (size_t)G->sku]++;
+}
+
+int engine_slots(struct engine_group *G, int g, bool readonly)
+{
+    int slots = 0;
+
+    if (g <= 0)
+        return 0;
+    if (g < ENGINE_SLOT_CACHE && G->slot_ver[g] == G->ver + 1)
+        return G->slot_cache[g];
+    for (int f = g; f <= G->maxf; f++)
+        slots += G->cnt[f] * (f / g);
+    if (!readonly && g < ENGINE_SLOT_CACHE) {
+        G->slot_cache[g] = slots;
+        G->slot_ver[g] = G->ver + 1;
+    }
+    return slots;
+}
+
+int engine_nodes_with(const struct engine_group *G, int g)
+{
+    int n = 0;
+
+    for (int f = g > 0 ? g : 1; f <= G->maxf; f++)
+        n += G->cnt[f];
+    return n;
+}
+
+static int slots_empty_scan(const struct engine *en, const struct engine_group *G, int g)
+{
+    int slots = 0;
+
+    for (size_t i = 0; i < G->n; i++) {
+        const struct snapshot_node *n = &en->s->nodes[G->nodes[i]];
+
+        if (n->schedulable && n->allocatable > 0)
+            slots += n->allocatable / g;
+    }
+    return slots;
+}
+
+int engine_slots_empty(const struct engine *en, const struct engine_group *G, int g)
+{
+    if (g <= 0)
+        return 0;
+    if (g < ENGINE_SLOT_CACHE && (G->empty_known & (1U << g)))
+        return G->empty_cache[g];
+    return slots_empty_scan(en, G, g);
+}
+
+int engine_slots_unreserved(const struct engine *en, const struct engine_group *G, int g)
+{
+    int slots = 0;
+
+    if (g <= 0)
+        return 0;
+    for (int f = g; f <= G->maxf; f++)
+        slots += G->cnt[f] * (f / g);
+    for (size_t i = 0; i < G->n && G->n_reserved; i++)
+        if (en->reserved_by[G->nodes[i]])
+            slots += en->nfree[G->nodes[i]] / g;
+    return slots;
+}
+
+static uint64_t reserved_holder(const struct engine *en, const struct engine_group *G)
+{
+    for (size_t i = 0; i < G->n; i++) {
+        size_t j = en->reserved_by[G->nodes[i]];
+
+        if (j)
+            return en->in->queue[j - 1].id;
+    }
+    return 0;
+}
+
+long engine_take(struct engine *en, struct engine_group *G, int g, bool track)
+{
+    for (int f = g; f <= G->maxf; f++) {
+        long pos;
+        size_t node;
+
+        if (!G->cnt[f])
+            continue;
+        pos = bucket_first(G, f);
+        if (pos < 0)
+            continue;
+        node = G->nodes[pos];
+        bucket_del(G, (size_t)pos, f);
+        bucket_add(G, (size_t)pos, f - g);
+        en->nfree[node] -= g;
+        if (track)
+            bump(en, G);
+        return (long)node;
+    }
+    return -1;
+}
+
+void engine_give(struct engine *en, size_t node, int g, bool track)
+{
+    struct engine_group *G = &en->groups[en->ngroup[node]];
+    int f = en->nfree[node];
+
+    en->nfree[node] = f + g;
+    if (en->reserved_by[node])
+        return;
+    bucket_del(G, en->npos[node], f);
+    bucket_add(G, en->npos[node], f + g);
+    if (track)
+        bump(en, G);
+}
+
+void engine_reserve(struct engine *en, size_t node, size_t j)
+{
+    struct engine_group *G;
+
+    if (en->ngroup[node] < 0 || en->reserved_by[node])
+        return;
+    G = &en->groups[en->ngroup[node]];
+    bucket_del(G, en->npos[node], en->nfree[node]);
+    en->reserved_by[node] = j + 1;
+    G->n_reserved++;
+    bump(en, G);
+}
+
+/* Takes gpus from a node outside the buckets' normal flow (in-flight plans). */
+static void node_consume(struct engine *en, size_t node, int gpus)
+{
+    struct engine_group *G;
+    int f = en->nfree[node];
+    int nf = f - gpus < 0 ? 0 : f - gpus;
+
+    if (en->ngroup[node] < 0) {
+        en->nfree[node] = nf;
+        return;
+    }
+    G = &en->groups[en->ngroup[node]];
+    bucket_del(G, en->npos[node], f);
+    bucket_add(G, en->npos[node], nf);
+    en->nfree[node] = nf;
+}
+
+/* ---- build ------------------------------------------------------------------------ */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void build_clusters(struct engine *en)
+{
+    const struct snapshot *s = en->s;
+    const struct policy_config *cfg = en->cfg;
+
+    en->cl_block = xcalloc(en->n_clusters + 1, sizeof(*en->cl_block));
+    en->cl_age_s = xcalloc(en->n_clusters + 1, sizeof(*en->cl_age_s));
+    en->tz = xcalloc(en->n_clusters + 1, sizeof(*en->tz));
+    en->tz_bad = xcalloc(en->n_clusters + 1, sizeof(*en->tz_bad));
+    en->cl_names = xcalloc(en->n_clusters + 1, sizeof(*en->cl_names));
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        const struct snapshot_cluster *cl = &s->clusters[c];
+        struct policy_why *w = &en->cl_block[c];
+        int64_t age_ms = cl->last_poll_ms > 0 ? en->now - cl->last_poll_ms : INT64_MAX / 2;
+
+        en->cl_names[c] = cl->name;
+        en->cl_age_s[c] = age_ms < 0 ? 0 : age_ms / 1000;
+        w->cluster = (int)c;
+        w->sku = -1;
+        if (cl->cordoned)
+            w->reason = POLICY_REASON_CORDONED;
+        else if (cl->health != SNAPSHOT_HEALTH_READY &&
+                 !(cl->health == SNAPSHOT_HEALTH_DEGRADED && cfg->place_on_degraded))
+            w->reason = POLICY_REASON_UNHEALTHY;
+        else if (cl->last_poll_ms <= 0 || age_ms > cfg->max_data_age_s * 1000)
+            w->reason = POLICY_REASON_STALE;
+        w->value = cl->last_poll_ms > 0 ? en->cl_age_s[c] : -1;
+        w->have = (int)cl->health;
+        if (tz_parse(cl->tz, &en->tz[c], NULL))
+            en->tz_bad[c] = true;
+    }
+    strmap_build(&en->cl_map, en->cl_names, en->n_clusters);
+}
+
+static void build_groups(struct engine *en)
+{
+    const struct snapshot *s = en->s;
+    size_t *fill;
+
+    en->n_groups = en->n_clusters * SNAPSHOT_POOL_COUNT * en->n_skus;
+    en->groups = xcalloc(en->n_groups + 1, sizeof(*en->groups));
+    en->nfree = xcalloc(s->n_nodes + 1, sizeof(*en->nfree));
+    en->npos = xcalloc(s->n_nodes + 1, sizeof(*en->npos));
+    en->ngroup = xcalloc(s->n_nodes + 1, sizeof(*en->ngroup));
+    en->reserved_by = xcalloc(s->n_nodes + 1, sizeof(*en->reserved_by));
+    fill = xcalloc(en->n_groups + 1, sizeof(*fill));
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        const struct snapshot_cluster *cl = &s->clusters[c];
+
+        for (size_t i = cl->node_first; i < cl->node_first + cl->n_nodes; i++) {
+            const struct snapshot_node *n = &s->nodes[i];
+            struct engine_group *G;
+
+            en->ngroup[i] = -1;
+            en->nfree[i] = snapshot_node_free(n);
+            if (n->sku < 0)
+                continue;
+            G = engine_group_of(en, c, n->pool, n->sku);
+            en->ngroup[i] = (int32_t)(G - en->groups);
+            G->n++;
+            if (n->allocatable > G->maxf)
+                G->maxf = n->allocatable;
+        }
+    }
+    for (size_t gi = 0; gi < en->n_groups; gi++) {
+        struct engine_group *G = &en->groups[gi];
+
+        G->sku = (int)(gi % en->n_skus);
+        G->pool = (int)((gi / en->n_skus) % SNAPSHOT_POOL_COUNT);
+        G->nodes = xcalloc(G->n + 1, sizeof(*G->nodes));
+        G->words = (G->n + 63) / 64;
+        if (!G->words)
+            G->words = 1;
+        G->bits = xcalloc((size_t)(G->maxf + 1) * G->words, sizeof(*G->bits));
+        G->cnt = xcalloc((size_t)G->maxf + 1, sizeof(*G->cnt));
+        G->ver = 1;
+    }
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        struct engine_group *G;
+        size_t pos;
+
+        if (en->ngroup[i] < 0)
+            continue;
+        G = &en->groups[en->ngroup[i]];
+        pos = fill[en->ngroup[i]]++;
+        G->nodes[pos] = i;
+        en->npos[i] = (uint32_t)pos;
+        bucket_add(G, pos, en->nfree[i]);
+    }
+    free(fill);
+    for (size_t gi = 0; gi < en->n_groups; gi++) {
+        struct engine_group *G = &en->groups[gi];
+
+        for (int g = 1; g < ENGINE_SLOT_CACHE; g++) {
+            G->empty_cache[g] = slots_empty_scan(en, G, g);
+            G->empty_known |= 1U << g;
+        }
+    }
+}
+
+static long node_in_cluster(const struct engine *en, size_t c, const char *name)
+{
+    const struct snapshot_cluster *cl = &en->s->clusters[c];
+
+    for (size_t i = cl->node_first; i < cl->node_first + cl->n_nodes; i++)
+        if (strcmp(en->s->nodes[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void apply_inflight(struct engine *en)
+{
+    const struct policy_input *in = en->in;
+
+    for (size_t r = 0; r < in->n_running; r++) {
+        const struct policy_running *ru = &in->running[r];
+        long c;
+
+        if (ru->in_snapshot || !ru->plan)
+            continue;
+        c = engine_strmap_find(&en->cl_map, en->cl_names, ru->cluster);
+        if (c < 0)
+            continue;
+        for (size_t p = 0; p < ru->n_plan; p++) {
+            long node = ru->plan[p].node ? node_in_cluster(en, (size_t)c, ru->plan[p].node) : -1;
+
+            if (node >= 0 && ru->plan[p].gpus > 0)
+                node_consume(en, (size_t)node, ru->plan[p].gpus);
+        }
+    }
+}
+
+static void build_namespaces(struct engine *en, const struct policy_state *st)
+{
+    const struct policy_input *in = en->in;
+    size_t n =
+        in->n_queue + in->n_running + in->n_quotas + in->n_namespaces + (st ? st->n_usage : 0);
+    const char **all = xcalloc(n + 1, sizeof(*all));
+    size_t m = 0, u = 0;
+
+    for (size_t i = 0; i < in->n_queue; i++)
+        all[m++] = in->queue[i].ns ? in->queue[i].ns : "";
+    for (size_t i = 0; i < in->n_running; i++)
+        all[m++] = in->running[i].ns ? in->running[i].ns : "";
+    for (size_t i = 0; i < in->n_quotas; i++)
+        all[m++] = in->quotas[i].ns ? in->quotas[i].ns : "";
+    for (size_t i = 0; i < in->n_namespaces; i++)
+        all[m++] = in->namespaces[i].ns ? in->namespaces[i].ns : "";
+    for (size_t i = 0; st && i < st->n_usage; i++)
+        all[m++] = st->usage[i].ns;
+    qsort(all, m, sizeof(*all), cmp_str);
+    for (size_t i = 0; i < m; i++)
+        if (u == 0 || strcmp(all[u - 1], all[i]) != 0)
+            all[u++] = all[i];
+    en->ns_names = all;
+    en->n_ns = u;
+    strmap_build(&en->ns_map, en->ns_names, en->n_ns);
+}
+
+static int ns_of(const struct engine *en, const char *ns)
+{
+    return (int)engine_strmap_find(&en->ns_map, en->ns_names, ns ? ns : "");
+}
+
+static void build_fairshare(struct engine *en, const struct policy_state *st)
+{
+    const struct policy_input *in = en->in;
+    size_t K = en->n_skus;
+    double hl_h = (double)en->cfg->fair_share_half_life_s / 3600.0;
+
+    en->ns_weight = xcalloc(en->n_ns + 1, sizeof(*en->ns_weight));
+    en->ns_share = xcalloc(en->n_ns + 1, sizeof(*en->ns_share));
+    en->ns_avg = xcalloc(en->n_ns * K + 1, sizeof(*en->ns_avg));
+    en->ns_run = xcalloc(en->n_ns * K + 1, sizeof(*en->ns_run));
+    en->sku_cap = xcalloc(K + 1, sizeof(*en->sku_cap));
+    for (size_t i = 0; i < en->n_ns; i++)
+        en->ns_weight[i] = 1.0;
+    for (size_t i = 0; i < in->n_namespaces; i++) {
+        int ns = ns_of(en, in->namespaces[i].ns);
+
+        if (ns >= 0 && in->namespaces[i].weight > 0)
+            en->ns_weight[ns] = in->namespaces[i].weight;
+    }
+    for (size_t i = 0; st && i < st->n_usage; i++) {
+        int ns = ns_of(en, st->usage[i].ns);
+
+        for (size_t k = 0; ns >= 0 && k < K; k++)
+            en->ns_avg[(size_t)ns * K + k] = hl_h > 0 ? st->usage[i].gpu_hours[k] / hl_h : 0.0;
+    }
+    for (size_t r = 0; r < in->n_running; r++) {
+        const struct policy_running *ru = &in->running[r];
+        int ns = ns_of(en, ru->ns);
+
+        if (ns >= 0 && ru->sku >= 0 && (size_t)ru->sku < K && ru->gpus > 0)
+            en->ns_run[(size_t)ns * K + (size_t)ru->sku] += ru->gpus;
+    }
+    for (size_t c = 0; c < en->n_clusters; c++)
+        for (size_t k = 0; k < K; k++)
+            en->sku_cap[k] += snapshot_agg_const(en->s, c, SNAPSHOT_POOL_TRAINING, (int)k)->total;
+    for (size_t k = 0; k < K; k++)
+        if (en->sku_cap[k] < 1)
+            en->sku_cap[k] = 1;
+    for (size_t ns = 0; ns < en->n_ns; ns++) {
+        double share = 0;
+
+        for (size_t k = 0; k < K; k++) {
+            double v = (en->ns_avg[ns * K + k] + en->ns_run[ns * K + k]) / en->sku_cap[k];
+
+            if (v > share)
+                share = v;
+        }
+        en->ns_share[ns] = share / en->ns_weight[ns];
+    }
+}
+
+static void build_quotas(struct engine *en)
+{
+    const struct policy_input *in = en->in;
+    size_t K = en->n_skus, N = en->n_ns * K;
+
+    en->q_managed = xcalloc(K + 1, sizeof(*en->q_managed));
+    en->q_nominal = xcalloc(N + 1, sizeof(int));
+    en->q_borrow = xcalloc(N + 1, sizeof(int));
+    en->q_lend = xcalloc(N + 1, sizeof(int));
+    en->q_usage = xcalloc(N + 1, sizeof(int));
+    en->cohort_cap = xcalloc(K + 1, sizeof(int64_t));
+    en->cohort_used = xcalloc(K + 1, sizeof(int64_t));
+    /* A namespace without a row for a managed SKU has nominal 0, may borrow without limit
+     * and has nothing to lend. */
+    for (size_t i = 0; i < N; i++)
+        en->q_borrow[i] = -1;
+    for (size_t i = 0; i < in->n_quotas; i++) {
+        const struct policy_quota *q = &in->quotas[i];
+        int ns = ns_of(en, q->ns);
+        size_t x;
+
+        if (ns < 0 || q->sku < 0 || (size_t)q->sku >= K)
+            continue;
+        x = (size_t)ns * K + (size_t)q->sku;
+        en->q_managed[q->sku] = true;
+        en->q_nominal[x] = q->nominal > 0 ? q->nominal : 0;
+        en->q_borrow[x] = q->borrowing_limit;
+        en->q_lend[x] =
+            q->lending_limit < 0
+                ? en->q_nominal[x]
+                : (q->lending_limit < en->q_nominal[x] ? q->lending_limit : en->q_nominal[x]);
+    }
+    for (size_t r = 0; r < in->n_running; r++) {
+        const struct policy_running *ru = &in->running[r];
+        int ns = ns_of(en, ru->ns);
+
+        if (ns >= 0 && ru->sku >= 0 && (size_t)ru->sku < K && ru->gpus > 0)
+            en->q_usage[(size_t)ns * K + (size_t)ru->sku] += ru->gpus;
+    }
+    for (size_t k = 0; k < K; k++) {
+        if (!en->q_managed[k])
+            continue;
+        for (size_t ns = 0; ns < en->n_ns; ns++) {
+            size_t x = ns * K + k;
+            int guaranteed = en->q_nominal[x] - en->q_lend[x];
+            int above = en->q_usage[x] - guaranteed;
+
+            en->cohort_cap[k] += en->q_lend[x];
+            en->cohort_used[k] += above > 0 ? above : 0;
+        }
+    }
+}
+
+static void build_jobs(struct engine *en)
+{
+    const struct policy_input *in = en->in;
+    const struct policy_config *cfg = en->cfg;
+    int max_workers = 1;
+
+    en->jobs = xcalloc(in->n_queue + 1, sizeof(*en->jobs));
+    for (size_t j = 0; j < in->n_queue; j++) {
+        const struct policy_job *job = &in->queue[j];
+        struct engine_job *ej = &en->jobs[j];
+        int64_t since = job->queued_ms ? job->queued_ms : job->created_ms;
+        double wait_h = since > 0 && en->now > since ? (double)(en->now - since) / 3.6e6 : 0.0;
+        double bonus = floor(cfg->aging_per_hour * wait_h);
+
+        ej->ns = ns_of(en, job->ns);
+        ej->per_worker = job->gpus_per_worker > 0 ? job->gpus_per_worker : job->gpu_count;
+        if (job->gpu_count <= 0 || ej->per_worker <= 0 || job->gpu_count % ej->per_worker)
+            ej->invalid = POLICY_REASON_INVALID_SPEC;
+        else
+            ej->workers = job->gpu_count / ej->per_worker;
+        if (ej->workers > max_workers)
+            max_workers = ej->workers;
+        if (job->sku >= 0 && (size_t)job->sku < en->n_skus)
+            ej->opts[ej->n_opts++] = job->sku;
+        for (size_t a = 0; a < job->n_alt_skus && a < POLICY_ALT_SKUS_MAX; a++) {
+            int k = job->alt_skus[a];
+            bool dup = false;
+
+            for (int o = 0; o < ej->n_opts; o++)
+                dup = dup || ej->opts[o] == k;
+            if (!dup && k >= 0 && (size_t)k < en->n_skus)
+                ej->opts[ej->n_opts++] = k;
+        }
+        if (!ej->invalid && ej->n_opts == 0)
+            ej->invalid = POLICY_REASON_UNKNOWN_SKU;
+        if (cfg->aging_max > 0 && bonus > cfg->aging_max)
+            bonus = cfg->aging_max;
+        ej->eff_prio = (int64_t)job->priority + (int64_t)bonus;
+        ej->has_aff = job->n_affinity > 0;
+        ej->aff_first = en->n_aff;
+        for (size_t a = 0; a < job->n_affinity; a++) {
+            long c = engine_strmap_find(&en->cl_map, en->cl_names, job->affinity[a]);
+
+            if (c < 0)
+                continue;
+            if (en->n_aff == en->cap_aff) {
+                en->cap_aff = en->cap_aff ? en->cap_aff * 2 : 256;
+                en->aff = xrealloc(en->aff, en->cap_aff * sizeof(*en->aff));
+            }
+            en->aff[en->n_aff++] = (int)c;
+            ej->n_aff++;
+        }
+    }
+    en->scratch = xcalloc((size_t)max_workers + 1, sizeof(*en->scratch));
+    en->n_scratch = (size_t)max_workers;
+}
+
+int engine_build(struct engine *en, const struct policy_input *in, const struct policy_state *st,
+                 struct err *e)
+{
+    memset(en, 0, sizeof(*en));
+    if (snapshot_validate(in->snap, e))
+        return -1;
+    en->in = in;
+    en->s = in->snap;
+    en->cfg = in->cfg;
+    en->now = in->now_ms;
+    en->n_clusters = in->snap->n_clusters;
+    en->n_skus = in->snap->n_skus;
+    build_clusters(en);
+    build_groups(en);
+    apply_inflight(en);
+    build_namespaces(en, st);
+    build_fairshare(en, st);
+    build_quotas(en);
+    en->lend = xcalloc(en->n_clusters * en->n_skus + 1, sizeof(*en->lend));
+    en->gver = xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus + 1, sizeof(*en->gver));
+    en->gmax = xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(int));
+    en->gmax_ver =
+        xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(uint32_t));
+    for (size_t i = 0; i < SNAPSHOT_POOL_COUNT * en->n_skus; i++)
+        en->gver[i] = 1;
+    build_jobs(en);
+    return 0;
+}
+
+void engine_free(struct engine *en)
+{
+    if (!en)
+        return;
+    for (size_t gi = 0; en->groups && gi < en->n_groups; gi++) {
+        free(en->groups[gi].nodes);
+        free(en->groups[gi].bits);
+        free(en->groups[gi].cnt);
+    }
+    free(en->groups);
+    free(en->nfree);
+    free(en->npos);
+    free(en->ngroup);
+    free(en->reserved_by);
+    free(en->cl_block);
+    free(en->cl_age_s);
+    free(en->tz);
+    free(en->tz_bad);
+    free(en->cl_names);
+    free(en->cl_map.slots);
+    free(en->lend);
+    free(en->ns_names);
+    free(en->ns_map.slots);
+    free(en->ns_weight);
+    free(en->ns_avg);
+    free(en->ns_run);
+    free(en->ns_share);
+    free(en->sku_cap);
+    free(en->q_managed);
+    free(en->q_nominal);
+    free(en->q_borrow);
+    free(en->q_lend);
+    free(en->q_usage);
+    free(en->cohort_cap);
+    free(en->cohort_used);
+    free(en->gver);
+    free(en->gmax);
+    free(en->gmax_ver);
+    free(en->scratch);
+    free(en->jobs);
+    free(en->aff);
+    memset(en, 0, sizeof(*en));
+}
+
+/* ---- quotas ------------------------------------------------------------------------ */
+
+int engine_quota_check(const struct engine *en, int ns, int k, int g, bool *over,
+                       struct policy_why *why)
+{
+    size_t x;
+    int u, n, guaranteed, before, after;
+
+    *over = false;
+    if (ns < 0 || !en->q_managed[k])
+        return 0;
+    x = (size_t)ns * en->n_skus + (size_t)k;
+    u = en->q_usage[x];
+    n = en->q_nominal[x];
+    if (u + g <= n)
+        return 0;
+    memset(why, 0, sizeof(*why));
+    why->reason = POLICY_REASON_QUOTA;
+    why->cluster = -1;
+    why->sku = k;
+    why->have = u;
+    why->need = g;
+    why->value2 = n;
+    why->ns = en->ns_names[ns];
+    if (en->q_borrow[x] >= 0 && u + g - n > en->q_borrow[x]) {
+        why->value = (int64_t)n + en->q_borrow[x];
+        return -1;
+    }
+    guaranteed = n - en->q_lend[x];
+    before = u - guaranteed > 0 ? u - guaranteed : 0;
+    after = u + g - guaranteed > 0 ? u + g - guaranteed : 0;
+    if (en->cohort_used[k] + (after - before) > en->cohort_cap[k]) {
+        /* The cohort has no unused quota left to lend: report the cohort's capacity. */
+        why->value = en->cohort_cap[k] - en->cohort_used[k] + u - guaranteed;
+        if (why->value < n)
+            why->value = n;
+        return -1;
+    }
+    *over = true;
+    return 0;
+}
+
+void engine_quota_take(struct engine *en, int ns, int k, int g)
+{
+    size_t x;
+    int guaranteed, before, after;
+
+    if (ns < 0)
+        return;
+    x = (size_t)ns * en->n_skus + (size_t)k;
+    guaranteed = en->q_nominal[x] - en->q_lend[x];
+    before = en->q_usage[x] - guaranteed > 0 ? en->q_usage[x] - guaranteed : 0;
+    en->q_usage[x] += g;
+    after = en->q_usage[x] - guaranteed > 0 ? en->q_usage[x] - guaranteed : 0;
+    if (en->q_managed[k])
+        en->cohort_used[k] += after - before;
+}
+
+/* ---- evaluation ---------------------------------------------------------------------- */
+
+int engine_why_rank(enum policy_reason r)
+{
+    switch (r) {
+    case POLICY_REASON_NONE: return 0;
+    case POLICY_REASON_AFFINITY: return 1;
+    case POLICY_REASON_CORDONED:
+    case POLICY_REASON_UNHEALTHY:
+    case POLICY_REASON_STALE: return 2;
+    case POLICY_REASON_NO_SERVING_POOL: return 3;
+    case POLICY_REASON_NO_SKU_NODES: return 4;
+    case POLICY_REASON_NOT_PREEMPTIBLE: return 5;
+    case POLICY_REASON_NEVER_FITS: return 6;
+    case POLICY_REASON_LENDING_CLOSED:
+    case POLICY_REASON_LENDING_BACKOFF: return 7;
+    case POLICY_REASON_NO_LENDABLE:
+    case POLICY_REASON_LEASE_TOO_SHORT: return 8;
+    case POLICY_REASON_INSUFFICIENT: return 9;
+    case POLICY_REASON_RESERVED: return 10;
+    case POLICY_REASON_QUOTA: return 11;
+    case POLICY_REASON_INVALID_SPEC:
+    case POLICY_REASON_UNKNOWN_SKU:
+    case POLICY_REASON_NO_CLUSTERS: return 12;
+    case POLICY_REASON_COUNT: break;
+    }
+    return 0;
+}
+
+bool engine_why_better(const struct policy_why *a, const struct policy_why *b)
+{
+    int ra = engine_why_rank(a->reason), rb = engine_why_rank(b->reason);
+
+    if (b->reason == POLICY_REASON_NONE)
+        return a->reason != POLICY_REASON_NONE;
+    if (ra != rb)
+        return ra > rb;
+    return a->have > b->have;
+}
+
+int engine_cand_cmp(const struct engine *en, const struct engine_cand *a,
+                    const struct engine_cand *b)
+{
+    int c;
+
+    if (a->sc.total != b->sc.total)
+        return a->sc.total > b->sc.total ? -1 : 1;
+    if (a->pool != b->pool)
+        return a->pool == SNAPSHOT_POOL_TRAINING ? -1 : 1;
+    if (a->opt != b->opt)
+        return a->opt < b->opt ? -1 : 1;
+    c = strcmp(en->cl_names[a->cluster], en->cl_names[b->cluster]);
+    if (c)
+        return c;
+    return a->cluster < b->cluster ? -1 : (a->cluster > b->cluster);
+}
+
+static void note(const struct policy_why *w, struct policy_why *why, struct policy_why *all,
+                 size_t *n_all, size_t cap_all)
+{
+    if (all && *n_all < cap_all)
+        all[(*n_all)++] = *w;
+    if (engine_why_better(w, why))
+        *why = *w;
+}
+
+/* Fit term: GPUs placed / (GPUs placed + GPUs left free on the nodes the plan touches),
+ * found by placing the gang for real and undoing it. */
+static double trial_fit(struct engine *en, struct engine_group *G, int workers, int g)
+{
+    long placed = 0, left = 0;
+    int got = 0;
+
+    for (int w = 0; w < workers; w++) {
+        long node = engine_take(en, G, g, false);
+
+        if (node < 0)
+            break;
+        en->scratch[got++] = (size_t)node;
+        placed += g;
+    }
+    for (int i = 0; i < got; i++) {
+        bool seen = false;
+
+        for (int k = 0; k < i && !seen; k++)
+            seen = en->scratch[k] == en->scratch[i];
+        if (!seen)
+            left += en->nfree[en->scratch[i]];
+    }
+    for (int i = got - 1; i >= 0; i--)
+        engine_give(en, en->scratch[i], g, false);
+    return placed ? (double)placed / (double)(placed + left) : 0.0;
+}
+
+static void score(struct engine *en, size_t j, struct engine_cand *cand, int aff_pos,
+                  struct engine_group *G, bool with_fit)
+{
+    const struct policy_job *job = &en->in->queue[j];
+    const struct engine_job *ej = &en->jobs[j];
+    const struct snapshot_cluster *cl = &en->s->clusters[cand->cluster];
+    const struct policy_config *cfg = en->cfg;
+    struct policy_score *sc = &cand->sc;
+    double cost = cl->cost_per_gpu_hour[cand->sku];
+    double loc = 0;
+    int parts = 0;
+    double age = (double)(en->cl_age_s[cand->cluster]);
+
+    if (!(cost > 0))
+        cost = cfg->default_cost;
+    sc->cluster = cand->cluster;
+    sc->pool = cand->pool;
+    sc->sku = cand->sku;
+    sc->fit = with_fit ? trial_fit(en, G, ej->workers, ej->per_worker) : 0.0;
+    sc->cost = 1.0 / (1.0 + cost / cfg->cost_reference);
+    if (ej->has_aff && ej->n_aff > 0 && aff_pos >= 0) {
+        loc += 1.0 - (double)aff_pos / (double)ej->n_aff;
+        parts++;
+    }
+    if (job->region && *job->region) {
+        loc += strcmp(job->region, cl->region) == 0 ? 1.0 : 0.0;
+        parts++;
+    }
+    sc->locality = parts ? loc / parts : 0.0;
+    sc->freshness = cfg->max_data_age_s > 0 ? 1.0 - age / (double)cfg->max_data_age_s : 1.0;
+    if (sc->freshness < 0)
+        sc->freshness = 0;
+    sc->sku_pref = 1.0 - (double)cand->opt / (double)ej->n_opts;
+    sc->borrowed = cand->pool == SNAPSHOT_POOL_SERVING ? 1.0 : 0.0;
+    sc->total = cfg->w_fit * sc->fit + cfg->w_cost * sc->cost + cfg->w_locality * sc->locality +
+                cfg->w_freshness * sc->freshness + cfg->w_sku * sc->sku_pref -
+                cfg->w_borrow * sc->borrowed;
+}
+
+/* Capacity verdict of one group for the job: NONE when the gang fits now. */
+static void group_verdict(struct engine *en, struct engine_group *G, const struct engine_job *ej,
+                          bool readonly, struct policy_why *w)
+{
+    int g = ej->per_worker, W = ej->workers;
+    int slots = engine_slots(G, g, readonly);
+
+    w->workers = W;
+    w->per_worker = g;
+    if (slots >= W) {
+        w->reason = POLICY_REASON_NONE;
+        return;
+    }
+    w->have = slots;
+    w->nodes = engine_nodes_with(G, g);
+    if (engine_slots_empty(en, G, g) < W) {
+        w->reason = POLICY_REASON_NEVER_FITS;
+        w->have = engine_slots_empty(en, G, g);
+    } else if (G->n_reserved && engine_slots_unreserved(en, G, g) >= W) {
+        w->reason = POLICY_REASON_RESERVED;
+        w->by_job = reserved_holder(en, G);
+    } else {
+        w->reason = POLICY_REASON_INSUFFICIENT;
+    }
+}
+
+static bool lease_fits(const struct engine *en, const struct policy_job *job,
+                       const struct engine_lend *L, struct policy_why *w)
+{
+    int64_t left_ms = L->lease_end_ms - en->now;
+    bool fits;
+
+    w->value = left_ms > 0 ? left_ms / 1000 : 0;
+    w->value2 = job->max_runtime_s;
+    if (left_ms < en->cfg->min_lease_s * 1000)
+        return false;
+    fits = job->max_runtime_s > 0 && job->max_runtime_s * 1000 <= left_ms;
+    fits = fits || (job->checkpoint_interval_s > 0 &&
+                    job->checkpoint_interval_s <= en->cfg->max_checkpoint_loss_s);
+    return fits;
+}
+
+int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok, bool with_score,
+                        bool readonly, struct engine_cand *best, struct policy_why *why,
+                        struct policy_why *all, size_t *n_all, size_t cap_all)
+{
+    const struct policy_job *job = &en->in->queue[j];
+    const struct engine_job *ej = &en->jobs[j];
+    const struct snapshot_cluster *cl = &en->s->clusters[c];
+    int aff_pos = -1;
+    int found = 0;
+
+    memset(why, 0, sizeof(*why));
+    why->cluster = c;
+    if (ej->has_aff) {
+        for (int a = 0; a < ej->n_aff; a++)
+            if (en->aff[ej->aff_first + (size_t)a] == c) {
+                aff_pos = a;
+                break;
+            }
+        if (aff_pos < 0) {
+            struct policy_why w = {.reason = POLICY_REASON_AFFINITY, .cluster = c, .sku = -1};
+
+            note(&w, why, all, n_all, cap_all);
+            return 0;
+        }
+    }
+    if (en->cl_block[c].reason != POLICY_REASON_NONE) {
+        note(&en->cl_block[c], why, all, n_all, cap_all);
+        return 0;
+    }
+    for (int o = 0; o < ej->n_opts; o++) {
+        int k = ej->opts[o];
+        struct engine_group *G;
+        struct policy_why w;
+
+        if (!quota_ok[o])
+            continue;
+        /* Dedicated training capacity. */
+        G = engine_group_of(en, (size_t)c, SNAPSHOT_POOL_TRAINING, k);
+        memset(&w, 0, sizeof(w));
+        w.cluster = c;
+        w.sku = k;
+        w.pool = SNAPSHOT_POOL_TRAINING;
+        w.need = job->gpu_count;
+        if (G->n == 0) {
+            w.reason = POLICY_REASON_NO_SKU_NODES;
+        } else {
+            group_verdict(en, G, ej, readonly, &w);
+        }
+        if (w.reason == POLICY_REASON_NONE) {
+            struct engine_cand cand = {c, k, o, SNAPSHOT_POOL_TRAINING, {0}};
+
+            score(en, j, &cand, aff_pos, G, with_score);
+            if (all && *n_all < cap_all)
+                all[(*n_all)++] = w;
+            if (!found || engine_cand_cmp(en, &cand, best) < 0)
+                *best = cand;
+            found = 1;
+        } else {
+            note(&w, why, all, n_all, cap_all);
+        }
+        /* Borrowed serving capacity. */
+        memset(&w, 0, sizeof(w));
+        w.cluster = c;
+        w.sku = k;
+        w.pool = SNAPSHOT_POOL_SERVING;
+        w.need = job->gpu_count;
+        w.workers = ej->workers;
+        w.per_worker = ej->per_worker;
+        G = engine_group_of(en, (size_t)c, SNAPSHOT_POOL_SERVING, k);
+        if (!cl->serving.present) {
+            w.reason = POLICY_REASON_NO_SERVING_POOL;
+        } else if (G->n == 0) {
+            w.reason = POLICY_REASON_NO_SKU_NODES;
+        } else if (!job->preemptible) {
+            w.reason = POLICY_REASON_NOT_PREEMPTIBLE;
+        } else {
+            const struct engine_lend *L = &en->lend[(size_t)c * en->n_skus + (size_t)k];
+
+            if (!L->lending) {
+                w.reason = L->why;
+                w.value = L->backoff_left_s;
+                w.have = L->budget;
+            } else if (L->budget < job->gpu_count) {
+                w.reason = POLICY_REASON_NO_LENDABLE;
+                w.have = L->budget;
+            } else if (!lease_fits(en, job, L, &w)) {
+                w.reason = POLICY_REASON_LEASE_TOO_SHORT;
+            } else {
+                group_verdict(en, G, ej, readonly, &w);
+            }
+        }
+        if (w.reason == POLICY_REASON_NONE) {
+            struct engine_cand cand = {c, k, o, SNAPSHOT_POOL_SERVING, {0}};
+
+            score(en, j, &cand, aff_pos, G, with_score);
+            if (all && *n_all < cap_all)
+                all[(*n_all)++] = w;
+            if (!found || engine_cand_cmp(en, &cand, best) < 0)
+                *best = cand;
+            found = 1;
+        } else if (w.reason != POLICY_REASON_NO_SERVING_POOL || all) {
+            note(&w, why, all, n_all, cap_all);
+        }
+    }
+    return found;
+}

@@ -1,0 +1,161 @@
+/* explain.c -- per-cluster reasons for pending jobs and score breakdowns for placed ones. */
+#include "policy/explain.h"
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/mem.h"
+#include "policy/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+long explain_find(const struct policy_input *in, const char *ns, const char *name)
+{
+    for (size_t j = 0; j < in->n_queue; j++)
+        if (in->queue[j].ns && in->queue[j].name && strcmp(in->queue[j].ns, ns) == 0 &&
+            strcmp(in->queue[j].name, name) == 0)
+            return (long)j;
+    return -1;
+}
+
+int explain_job(const struct policy_input *in, const struct policy_result *r, size_t job,
+                struct explain **out, struct err *e)
+{
+    struct engine *en = (struct engine *)r->residual;
+    struct explain *x;
+    bool quota_ok[1 + POLICY_ALT_SKUS_MAX];
+
+    if (job >= in->n_queue || !en)
+        return err_set(e, ERR_NOT_FOUND, "job", "job index %zu is not in the queue of %zu", job,
+                       in->n_queue);
+    x = xcalloc(1, sizeof(*x));
+    x->job = job;
+    for (size_t i = 0; i < r->n_placements; i++)
+        if (r->placements[i].job == job) {
+            x->status = EXPLAIN_PLACED;
+            x->placement = &r->placements[i];
+            *out = x;
+            return 0;
+        }
+    x->status = EXPLAIN_PENDING;
+    for (size_t i = 0; i < r->n_pending; i++)
+        if (r->pending[i].job == job)
+            x->pending = &r->pending[i];
+    {
+        const struct engine_job *ej = &en->jobs[job];
+
+        for (int o = 0; o < ej->n_opts; o++) {
+            bool over;
+            struct policy_why w;
+
+            quota_ok[o] = engine_quota_check(en, ej->ns, ej->opts[o], in->queue[job].gpu_count,
+                                             &over, &w) == 0;
+            if (!quota_ok[o])
+                x->quota[x->n_quota++] = w;
+        }
+        if (ej->invalid) {
+            *out = x;
+            return 0;
+        }
+    }
+    x->clusters = xcalloc(en->n_clusters + 1, sizeof(*x->clusters));
+    x->n_clusters = en->n_clusters;
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        struct explain_cluster *xc = &x->clusters[c];
+        struct engine_cand cand;
+        struct policy_why why;
+
+        xc->cluster = (int)c;
+        xc->fits = engine_eval_cluster(en, job, (int)c, quota_ok, false, true, &cand, &why,
+                                       xc->whys, &xc->n_whys, EXPLAIN_WHYS_MAX) != 0;
+    }
+    *out = x;
+    return 0;
+}
+
+void explain_free(struct explain **x)
+{
+    if (!x || !*x)
+        return;
+    free((*x)->clusters);
+    free(*x);
+    *x = NULL;
+}
+
+static int score_json(struct buf *b, const struct snapshot *s, const struct policy_score *sc)
+{
+    int rc = buf_puts(b, "{\"cluster\":");
+
+    rc = rc ? rc : policy_json_str(b, s->clusters[sc->cluster].name);
+    rc = rc ? rc : buf_printf(b, ",\"pool\":\"%s\",\"sku\":", snapshot_pool_name(sc->pool));
+    rc = rc ? rc : policy_json_str(b, s->sku_names[sc->sku]);
+    rc = rc ? rc
+            : buf_printf(b,
+                         ",\"total\":%.6f,\"terms\":{\"fit\":%.6f,\"cost\":%.6f,"
+                         "\"locality\":%.6f,\"freshness\":%.6f,\"sku_pref\":%.6f,"
+                         "\"borrowed\":%.6f}}",
+                         sc->total, sc->fit, sc->cost, sc->locality, sc->freshness, sc->sku_pref,
+                         sc->borrowed);
+    return rc;
+}
+
+int explain_json(const struct policy_input *in, const struct explain *x, struct buf *b)
+{
+    const struct snapshot *s = in->snap;
+    const struct policy_job *job = &in->queue[x->job];
+    int rc = buf_puts(b, "{\"ns\":");
+
+    rc = rc ? rc : policy_json_str(b, job->ns);
+    rc = rc ? rc : buf_puts(b, ",\"name\":");
+    rc = rc ? rc : policy_json_str(b, job->name);
+    if (x->status == EXPLAIN_PLACED) {
+        const struct policy_placement *p = x->placement;
+
+        rc = rc ? rc : buf_puts(b, ",\"status\":\"placed\",\"cluster\":");
+        rc = rc ? rc : policy_json_str(b, s->clusters[p->cluster].name);
+        rc = rc ? rc : buf_printf(b, ",\"pool\":\"%s\",\"sku\":", snapshot_pool_name(p->pool));
+        rc = rc ? rc : policy_json_str(b, s->sku_names[p->sku]);
+        rc = rc ? rc : buf_puts(b, ",\"workers\":[");
+        for (size_t w = 0; w < p->n_workers && !rc; w++) {
+            rc = buf_puts(b, w ? ",{\"node\":" : "{\"node\":");
+            rc = rc ? rc : policy_json_str(b, s->nodes[p->workers[w].node].name);
+            rc = rc ? rc : buf_printf(b, ",\"gpus\":%d}", p->workers[w].gpus);
+        }
+        rc = rc ? rc : buf_puts(b, "],\"score\":");
+        rc = rc ? rc : score_json(b, s, &p->chosen);
+        if (!rc && p->has_runner_up) {
+            rc = buf_puts(b, ",\"runner_up\":");
+            rc = rc ? rc : score_json(b, s, &p->runner_up);
+        }
+        rc = rc ? rc
+                : buf_printf(b, ",\"candidates\":%d,\"over_quota\":%s,\"lease_end_ms\":%lld}",
+                             p->n_candidates, p->over_quota ? "true" : "false",
+                             (long long)p->lease_end_ms);
+        return rc;
+    }
+    rc = rc ? rc : buf_puts(b, ",\"status\":\"pending\"");
+    if (!rc && x->pending) {
+        rc = buf_puts(b, ",\"reason\":");
+        rc = rc ? rc : policy_why_json(b, s, &x->pending->why);
+        rc = rc ? rc : buf_printf(b, ",\"reserving\":%s", x->pending->reserving ? "true" : "false");
+    }
+    rc = rc ? rc : buf_puts(b, ",\"quota\":[");
+    for (size_t i = 0; i < x->n_quota && !rc; i++) {
+        rc = i ? buf_puts(b, ",") : 0;
+        rc = rc ? rc : policy_why_json(b, s, &x->quota[i]);
+    }
+    rc = rc ? rc : buf_puts(b, "],\"clusters\":[");
+    for (size_t c = 0; c < x->n_clusters && !rc; c++) {
+        const struct explain_cluster *xc = &x->clusters[c];
+
+        rc = buf_puts(b, c ? ",{\"cluster\":" : "{\"cluster\":");
+        rc = rc ? rc : policy_json_str(b, s->clusters[xc->cluster].name);
+        rc = rc ? rc : buf_printf(b, ",\"fits\":%s,\"reasons\":[", xc->fits ? "true" : "false");
+        for (size_t i = 0; i < xc->n_whys && !rc; i++) {
+            rc = i ? buf_puts(b, ",") : 0;
+            rc = rc ? rc : policy_why_json(b, s, &xc->whys[i]);
+        }
+        rc = rc ? rc : buf_puts(b, "]}");
+    }
+    return rc ? rc : buf_puts(b, "]}");
+}

@@ -1,0 +1,981 @@
+/* policy.c -- one decision cycle: order the queue (priority with aging, then weighted fair
+ * share between namespaces), place each job on its best-scoring feasible cluster, reserve
+ * nodes for blocked head jobs, and report pending reasons. Configuration and state too. */
+#include "policy/policy.h"
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/mem.h"
+#include "policy/engine.h"
+#include "policy/reclaim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- configuration ---------------------------------------------------------------- */
+
+void policy_config_defaults(struct policy_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->w_fit = 1.0;
+    c->w_cost = 1.0;
+    c->w_locality = 0.5;
+    c->w_freshness = 0.25;
+    c->w_sku = 0.5;
+    c->w_borrow = 2.0;
+    c->cost_reference = 2.0;
+    c->default_cost = 3.0;
+    c->max_data_age_s = 60;
+    c->place_on_degraded = true;
+    c->aging_per_hour = 10.0;
+    c->aging_max = 0;
+    c->fair_share_half_life_s = 24 * 3600;
+    c->max_reservations = 4;
+    c->reserve_after_s = 0;
+    c->max_checkpoint_loss_s = 1800;
+    c->min_lease_s = 600;
+    c->idle_lease_s = 3600;
+    c->reclaim_k = 3;
+    c->min_runtime_s = 600;
+    c->reclaim_rate_per_hour = 6.0;
+    c->reclaim_burst = 3;
+    c->relend_backoff_s = 600;
+    c->relend_backoff_max_s = 4 * 3600;
+    c->grace_period_s = 30;
+    c->grace_period_max_s = 300;
+}
+
+int policy_config_validate(const struct policy_config *c, struct err *e)
+{
+    const struct {
+        const char *name;
+        double v;
+    } nonneg[] = {
+        {"policy.w_fit", c->w_fit},
+        {"policy.w_cost", c->w_cost},
+        {"policy.w_locality", c->w_locality},
+        {"policy.w_freshness", c->w_freshness},
+        {"policy.w_sku", c->w_sku},
+        {"policy.w_borrow", c->w_borrow},
+        {"policy.default_cost", c->default_cost},
+        {"policy.aging_per_hour", c->aging_per_hour},
+        {"policy.aging_max", c->aging_max},
+        {"policy.max_reservations", c->max_reservations},
+        {"policy.reserve_after_s", (double)c->reserve_after_s},
+        {"policy.max_checkpoint_loss_s", (double)c->max_checkpoint_loss_s},
+        {"policy.min_lease_s", (double)c->min_lease_s},
+        {"policy.idle_lease_s", (double)c->idle_lease_s},
+        {"policy.min_runtime_s", (double)c->min_runtime_s},
+        {"policy.reclaim_rate_per_hour", c->reclaim_rate_per_hour},
+        {"policy.relend_backoff_s", (double)c->relend_backoff_s},
+        {"policy.grace_period_s", (double)c->grace_period_s},
+    };
+
+    for (size_t i = 0; i < sizeof(nonneg) / sizeof(nonneg[0]); i++)
+        if (!(nonneg[i].v >= 0) || isinf(nonneg[i].v))
+            return err_set(e, ERR_CONFIG, nonneg[i].name, "%s must be a finite number >= 0, not %g",
+                           nonneg[i].name, nonneg[i].v);
+    if (!(c->cost_reference > 0))
+        return err_set(e, ERR_CONFIG, "policy.cost_reference",
+                       "policy.cost_reference must be > 0, not %g", c->cost_reference);
+    if (c->max_data_age_s < 1)
+        return err_set(e, ERR_CONFIG, "policy.max_data_age_s",
+                       "policy.max_data_age_s must be >= 1, not %lld",
+                       (long long)c->max_data_age_s);
+    if (c->fair_share_half_life_s < 1)
+        return err_set(e, ERR_CONFIG, "policy.fair_share_half_life_s",
+                       "policy.fair_share_half_life_s must be >= 1, not %lld",
+                       (long long)c->fair_share_half_life_s);
+    if (c->reclaim_k < 1)
+        return err_set(e, ERR_CONFIG, "policy.reclaim_k", "policy.reclaim_k must be >= 1, not %d",
+                       c->reclaim_k);
+    if (c->reclaim_burst < 1)
+        return err_set(e, ERR_CONFIG, "policy.reclaim_burst",
+                       "policy.reclaim_burst must be >= 1, not %d", c->reclaim_burst);
+    if (c->relend_backoff_max_s < c->relend_backoff_s)
+        return err_set(e, ERR_CONFIG, "policy.relend_backoff_max_s",
+                       "policy.relend_backoff_max_s %lld is below relend_backoff_s %lld",
+                       (long long)c->relend_backoff_max_s, (long long)c->relend_backoff_s);
+    if (c->grace_period_max_s < 1)
+        return err_set(e, ERR_CONFIG, "policy.grace_period_max_s",
+                       "policy.grace_period_max_s must be >= 1, not %lld",
+                       (long long)c->grace_period_max_s);
+    return 0;
+}
+
+/* ---- state ------------------------------------------------------------------------ */
+
+struct policy_state *policy_state_new(void)
+{
+    return xcalloc(1, sizeof(struct policy_state));
+}
+
+void policy_state_free(struct policy_state **s)
+{
+    if (!s || !*s)
+        return;
+    free((*s)->pools);
+    free((*s)->usage);
+    free(*s);
+    *s = NULL;
+}
+
+struct policy_pool_state *policy_state_pool(struct policy_state *s, const char *cluster,
+                                            bool create)
+{
+    struct policy_pool_state *p;
+
+    for (size_t i = 0; i < s->n_pools; i++)
+        if (strcmp(s->pools[i].cluster, cluster) == 0)
+            return &s->pools[i];
+    if (!create)
+        return NULL;
+    if (s->n_pools == s->cap_pools) {
+        s->cap_pools = s->cap_pools ? s->cap_pools * 2 : 8;
+        s->pools = xrealloc(s->pools, s->cap_pools * sizeof(*s->pools));
+    }
+    p = &s->pools[s->n_pools++];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->cluster, sizeof(p->cluster), "%s", cluster);
+    return p;
+}
+
+struct policy_usage *policy_state_usage(struct policy_state *s, const char *ns, bool create)
+{
+    struct policy_usage *u;
+
+    for (size_t i = 0; i < s->n_usage; i++)
+        if (strcmp(s->usage[i].ns, ns) == 0)
+            return &s->usage[i];
+    if (!create)
+        return NULL;
+    if (s->n_usage == s->cap_usage) {
+        s->cap_usage = s->cap_usage ? s->cap_usage * 2 : 8;
+        s->usage = xrealloc(s->usage, s->cap_usage * sizeof(*s->usage));
+    }
+    u = &s->usage[s->n_usage++];
+    memset(u, 0, sizeof(*u));
+    snprintf(u->ns, sizeof(u->ns), "%s", ns);
+    return u;
+}
+
+/* Decays every namespace's GPU-hours to now and adds what running jobs used since the
+ * previous cycle. Namespaces are looked up through a sorted index so 100,000 running jobs
+ * do not cost a linear search each. */
+static int cmp_usage(const void *a, const void *b)
+{
+    return strcmp(((const struct policy_usage *)a)->ns, ((const struct policy_usage *)b)->ns);
+}
+
+static void update_usage(struct policy_state *st, const struct policy_input *in)
+{
+    const struct policy_config *cfg = in->cfg;
+    int64_t now = in->now_ms, last = st->last_now_ms;
+    double hl_ms = (double)cfg->fair_share_half_life_s * 1000.0;
+
+    for (size_t r = 0; r < in->n_running; r++)
+        if (in->running[r].ns)
+            (void)policy_state_usage(st, in->running[r].ns, true);
+    qsort(st->usage, st->n_usage, sizeof(*st->usage), cmp_usage);
+    for (size_t i = 0; i < st->n_usage; i++) {
+        struct policy_usage *u = &st->usage[i];
+
+        if (u->as_of_ms > 0 && now > u->as_of_ms) {
+            double f = exp2(-(double)(now - u->as_of_ms) / hl_ms);
+
+            for (size_t k = 0; k < SNAPSHOT_SKU_MAX; k++)
+                u->gpu_hours[k] *= f;
+        }
+        if (now > u->as_of_ms)
+            u->as_of_ms = now;
+    }
+    if (last > 0 && now > last) {
+        for (size_t r = 0; r < in->n_running; r++) {
+            const struct policy_running *ru = &in->running[r];
+            struct policy_usage key, *u;
+            int64_t from = ru->started_ms > last ? ru->started_ms : last;
+
+            if (!ru->ns || ru->sku < 0 || ru->sku >= SNAPSHOT_SKU_MAX || now <= from)
+                continue;
+            snprintf(key.ns, sizeof(key.ns), "%s", ru->ns);
+            u = bsearch(&key, st->usage, st->n_usage, sizeof(*st->usage), cmp_usage);
+            if (u)
+                u->gpu_hours[ru->sku] += (double)ru->gpus * (double)(now - from) / 3.6e6;
+        }
+    }
+    if (now > st->last_now_ms)
+        st->last_now_ms = now;
+}
+
+/* ---- names and sentences ------------------------------------------------------------ */
+
+const char *policy_reason_name(enum policy_reason r)
+{
+    switch (r) {
+    case POLICY_REASON_NONE: return "none";
+    case POLICY_REASON_INVALID_SPEC: return "invalid_spec";
+    case POLICY_REASON_UNKNOWN_SKU: return "unknown_sku";
+    case POLICY_REASON_NO_CLUSTERS: return "no_clusters";
+    case POLICY_REASON_AFFINITY: return "affinity";
+    case POLICY_REASON_CORDONED: return "cordoned";
+    case POLICY_REASON_UNHEALTHY: return "unhealthy";
+    case POLICY_REASON_STALE: return "stale";
+    case POLICY_REASON_NO_SKU_NODES: return "no_sku_nodes";
+    case POLICY_REASON_NEVER_FITS: return "never_fits";
+    case POLICY_REASON_INSUFFICIENT: return "insufficient_capacity";
+    case POLICY_REASON_RESERVED: return "reserved";
+    case POLICY_REASON_QUOTA: return "quota";
+    case POLICY_REASON_NOT_PREEMPTIBLE: return "not_preemptible";
+    case POLICY_REASON_LENDING_CLOSED: return "lending_closed";
+    case POLICY_REASON_LENDING_BACKOFF: return "lending_backoff";
+    case POLICY_REASON_NO_LENDABLE: return "no_lendable";
+    case POLICY_REASON_LEASE_TOO_SHORT: return "lease_too_short";
+    case POLICY_REASON_NO_SERVING_POOL: return "no_serving_pool";
+    case POLICY_REASON_COUNT: break;
+    }
+    return "unknown";
+}
+
+const char *policy_reclaim_reason_name(enum policy_reclaim_reason r)
+{
+    return r == POLICY_RECLAIM_LEASE_END ? "lease_end" : "serving_deficit";
+}
+
+void policy_why_format(const struct policy_why *w, const struct snapshot *snap, char *out,
+                       size_t size)
+{
+    const char *sku = w->sku >= 0 && (size_t)w->sku < snap->n_skus ? snap->sku_names[w->sku] : "?";
+    const char *pool = w->pool == SNAPSHOT_POOL_SERVING ? " (borrowed serving)" : "";
+    const char *cl = w->cluster >= 0 && (size_t)w->cluster < snap->n_clusters
+                         ? snap->clusters[w->cluster].name
+                         : "any cluster";
+
+    switch (w->reason) {
+    case POLICY_REASON_NONE: snprintf(out, size, "%s%s: fits", sku, pool); break;
+    case POLICY_REASON_INVALID_SPEC:
+        snprintf(out, size, "gpuCount %d is not a positive multiple of gpusPerWorker %d", w->need,
+                 w->per_worker);
+        break;
+    case POLICY_REASON_UNKNOWN_SKU:
+        snprintf(out, size, "no instance type of the job is known in the capacity snapshot");
+        break;
+    case POLICY_REASON_NO_CLUSTERS: snprintf(out, size, "no member clusters"); break;
+    case POLICY_REASON_AFFINITY: snprintf(out, size, "%s is not in clusterAffinity", cl); break;
+    case POLICY_REASON_CORDONED: snprintf(out, size, "cluster %s is cordoned", cl); break;
+    case POLICY_REASON_UNHEALTHY:
+        snprintf(out, size, "cluster %s is %s", cl,
+                 snapshot_health_name((enum snapshot_health)w->have));
+        break;
+    case POLICY_REASON_STALE:
+        if (w->value < 0)
+            snprintf(out, size, "cluster %s has never been polled", cl);
+        else
+            snprintf(out, size, "cluster stale for %lld s", (long long)w->value);
+        break;
+    case POLICY_REASON_NO_SKU_NODES:
+        snprintf(out, size, "%s%s: no nodes of this type", sku, pool);
+        break;
+    case POLICY_REASON_NEVER_FITS:
+        snprintf(out, size, "%s%s: needs %d workers of %d GPUs, only %d fit even when idle", sku,
+                 pool, w->workers, w->per_worker, w->have);
+        break;
+    case POLICY_REASON_INSUFFICIENT:
+    case POLICY_REASON_RESERVED: {
+        char tail[96] = "";
+
+        if (w->reason == POLICY_REASON_RESERVED)
+            snprintf(tail, sizeof(tail), "; the rest is reserved for job %llu",
+                     (unsigned long long)w->by_job);
+        if (w->cluster < 0)
+            snprintf(out, size, "%s: needs %d workers of %d GPUs, at most %d fit in any cluster",
+                     sku, w->workers, w->per_worker, w->have);
+        else if (w->have == w->nodes)
+            snprintf(out, size, "%s%s: needs %d workers of %d GPUs, %d nodes have %d free%s", sku,
+                     pool, w->workers, w->per_worker, w->nodes, w->per_worker, tail);
+        else
+            snprintf(out, size,
+                     "%s%s: needs %d workers of %d GPUs, %d nodes have %d free (room for %d "
+                     "workers)%s",
+                     sku, pool, w->workers, w->per_worker, w->nodes, w->per_worker, w->have, tail);
+        break;
+    }
+    case POLICY_REASON_QUOTA:
+        snprintf(out, size,
+                 "quota %s/%s exhausted: uses %d GPUs, needs %d more, limit %lld (nominal %lld)",
+                 w->ns ? w->ns : "?", sku, w->have, w->need, (long long)w->value,
+                 (long long)w->value2);
+        break;
+    case POLICY_REASON_NOT_PREEMPTIBLE:
+        snprintf(out, size, "%s: serving GPUs are lent only to preemptible jobs", sku);
+        break;
+    case POLICY_REASON_LENDING_CLOSED:
+        snprintf(out, size, "%s: outside lending window", sku);
+        break;
+    case POLICY_REASON_LENDING_BACKOFF:
+        snprintf(out, size, "%s: serving pool reclaimed recently, lending resumes in %lld s", sku,
+                 (long long)w->value);
+        break;
+    case POLICY_REASON_NO_LENDABLE:
+        snprintf(out, size, "%s: %d serving GPUs lendable (free - reserve - pending), needs %d",
+                 sku, w->have, w->need);
+        break;
+    case POLICY_REASON_LEASE_TOO_SHORT:
+        snprintf(out, size,
+                 "%s: lease ends in %lld s; maxRuntime %lld s does not fit and checkpoints are "
+                 "not frequent enough",
+                 sku, (long long)w->value, (long long)w->value2);
+        break;
+    case POLICY_REASON_NO_SERVING_POOL:
+        snprintf(out, size, "cluster %s has no serving pool", cl);
+        break;
+    case POLICY_REASON_COUNT: snprintf(out, size, "unknown"); break;
+    }
+}
+
+/* ---- the cycle ---------------------------------------------------------------------- */
+
+struct cycle {
+    struct engine *en;
+    struct policy_result *r;
+    size_t cap_place;
+    struct policy_worker *workers; /* every placement's workers, one arena */
+    size_t n_workers, cap_workers;
+    size_t *w_first; /* per placement, offset into workers */
+    int n_reservations;
+    bool *quota_ok;
+    bool *over;
+};
+
+/* qsort has no context argument in C11: the comparator sees the engine through the
+ * array element itself. */
+struct order_item {
+    int64_t eff;
+    int ns;
+    int64_t queued;
+    int64_t created;
+    uint64_t id;
+    size_t j;
+};
+
+static int cmp_order(const void *pa, const void *pb)
+{
+    const struct order_item *a = pa, *b = pb;
+
+    if (a->eff != b->eff)
+        return a->eff > b->eff ? -1 : 1;
+    if (a->ns != b->ns)
+        return a->ns < b->ns ? -1 : 1;
+    if (a->queued != b->queued)
+        return a->queued < b->queued ? -1 : 1;
+    if (a->created != b->created)
+        return a->created < b->created ? -1 : 1;
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->j < b->j ? -1 : (a->j > b->j);
+}
+
+/* Best slots for (pool, SKU, per-worker g) over every cluster, cached per version. */
+static int global_slots(struct engine *en, enum snapshot_pool p, int k, int g)
+{
+    size_t pk = (size_t)p * en->n_skus + (size_t)k;
+    size_t x = pk * ENGINE_SLOT_CACHE + (size_t)g;
+    int best = 0;
+
+    if (g < ENGINE_SLOT_CACHE && en->gmax_ver[x] == en->gver[pk])
+        return en->gmax[x];
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        int s = engine_slots(engine_group_of(en, c, p, k), g, false);
+
+        if (s > best)
+            best = s;
+    }
+    if (g < ENGINE_SLOT_CACHE) {
+        en->gmax[x] = best;
+        en->gmax_ver[x] = en->gver[pk];
+    }
+    return best;
+}
+
+static int global_slots_empty(struct engine *en, enum snapshot_pool p, int k, int g)
+{
+    int best = 0;
+
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        int s = engine_slots_empty(en, engine_group_of(en, c, p, k), g);
+
+        if (s > best)
+            best = s;
+    }
+    return best;
+}
+
+static void add_pending(struct cycle *cy, size_t j, const struct policy_why *why, bool reserving)
+{
+    struct policy_pending *p = &cy->r->pending[cy->r->n_pending++];
+
+    p->job = j;
+    p->why = *why;
+    p->reserving = reserving;
+}
+
+static void place(struct cycle *cy, size_t j, const struct engine_cand *best,
+                  const struct engine_cand *runner, bool has_runner, int n_cand)
+{
+    struct engine *en = cy->en;
+    const struct policy_job *job = &en->in->queue[j];
+    const struct engine_job *ej = &en->jobs[j];
+    struct engine_group *G = engine_group_of(en, (size_t)best->cluster, best->pool, best->sku);
+    struct policy_placement *pl;
+    size_t K = en->n_skus;
+
+    if (cy->r->n_placements == cy->cap_place) {
+        cy->cap_place = cy->cap_place ? cy->cap_place * 2 : 64;
+        cy->r->placements = xrealloc(cy->r->placements, cy->cap_place * sizeof(*pl));
+        cy->w_first = xrealloc(cy->w_first, cy->cap_place * sizeof(*cy->w_first));
+    }
+    cy->w_first[cy->r->n_placements] = cy->n_workers;
+    pl = &cy->r->placements[cy->r->n_placements++];
+    memset(pl, 0, sizeof(*pl));
+    pl->job = j;
+    pl->cluster = best->cluster;
+    pl->pool = best->pool;
+    pl->sku = best->sku;
+    pl->chosen = best->sc;
+    pl->runner_up = has_runner ? runner->sc : pl->runner_up;
+    pl->has_runner_up = has_runner;
+    pl->n_candidates = n_cand;
+    pl->over_quota = cy->over[best->opt];
+    for (int w = 0; w < ej->workers; w++) {
+        long node = engine_take(en, G, ej->per_worker, true);
+
+        if (cy->n_workers == cy->cap_workers) {
+            cy->cap_workers = cy->cap_workers ? cy->cap_workers * 2 : 256;
+            cy->workers = xrealloc(cy->workers, cy->cap_workers * sizeof(*cy->workers));
+        }
+        cy->workers[cy->n_workers].node = (size_t)node;
+        cy->workers[cy->n_workers].gpus = ej->per_worker;
+        cy->n_workers++;
+    }
+    pl->n_workers = (size_t)ej->workers;
+    engine_quota_take(en, ej->ns, best->sku, job->gpu_count);
+    if (ej->ns >= 0) {
+        size_t x = (size_t)ej->ns * K + (size_t)best->sku;
+        double v;
+
+        en->ns_run[x] += job->gpu_count;
+        v = (en->ns_avg[x] + en->ns_run[x]) / en->sku_cap[best->sku] / en->ns_weight[ej->ns];
+        if (v > en->ns_share[ej->ns])
+            en->ns_share[ej->ns] = v;
+    }
+    if (best->pool == SNAPSHOT_POOL_SERVING) {
+        struct engine_lend *L = &en->lend[(size_t)best->cluster * K + (size_t)best->sku];
+
+        L->budget -= job->gpu_count;
+        pl->lease_end_ms = L->lease_end_ms;
+        if (L->status >= 0)
+            cy->r->pools[L->status].lent += job->gpu_count;
+    }
+}
+
+/* Holds nodes for a job blocked by capacity, so later (smaller) jobs cannot keep taking
+ * the GPUs it waits for: on the cluster where it is closest to fitting, the nodes with the
+ * most free GPUs, enough to hold the gang once their running work ends. */
+static bool reserve_for(struct cycle *cy, size_t j)
+{
+    struct engine *en = cy->en;
+    const struct engine_job *ej = &en->jobs[j];
+    int best_c = -1, best_k = -1, best_slots = -1;
+    struct engine_group *G;
+    size_t *cand;
+    size_t n = 0;
+    int cover = 0;
+
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        bool aff_ok = !ej->has_aff;
+
+        for (int a = 0; a < ej->n_aff && !aff_ok; a++)
+            aff_ok = en->aff[ej->aff_first + (size_t)a] == (int)c;
+        if (!aff_ok || en->cl_block[c].reason != POLICY_REASON_NONE)
+            continue;
+        for (int o = 0; o < ej->n_opts; o++) {
+            int k = ej->opts[o];
+            int s;
+
+            if (!cy->quota_ok[o])
+                continue;
+            G = engine_group_of(en, c, SNAPSHOT_POOL_TRAINING, k);
+            if (G->n == 0 || engine_slots_empty(en, G, ej->per_worker) < ej->workers)
+                continue;
+            s = engine_slots(G, ej->per_worker, false);
+            if (s > best_slots ||
+                (s == best_slots && strcmp(en->cl_names[c], en->cl_names[best_c]) < 0)) {
+                best_slots = s;
+                best_c = (int)c;
+                best_k = k;
+            }
+        }
+    }
+    if (best_c < 0)
+        return false;
+    G = engine_group_of(en, (size_t)best_c, SNAPSHOT_POOL_TRAINING, best_k);
+    cand = xcalloc(G->n + 1, sizeof(*cand));
+    for (size_t i = 0; i < G->n; i++) {
+        size_t node = G->nodes[i];
+
+        if (!en->reserved_by[node] && en->s->nodes[node].schedulable &&
+            en->s->nodes[node].allocatable >= ej->per_worker)
+            cand[n++] = node;
+    }
+    /* Most free first, then lowest index: a stable choice from cycle to cycle. */
+    for (size_t i = 1; i < n; i++) {
+        size_t t = cand[i], x = i;
+
+        while (x > 0 && (en->nfree[cand[x - 1]] < en->nfree[t] ||
+                         (en->nfree[cand[x - 1]] == en->nfree[t] && cand[x - 1] > t))) {
+            cand[x] = cand[x - 1];
+            x--;
+        }
+        cand[x] = t;
+    }
+    for (size_t i = 0; i < n && cover < ej->workers; i++) {
+        cover += en->s->nodes[cand[i]].allocatable / ej->per_worker;
+        engine_reserve(en, cand[i], j);
+    }
+    free(cand);
+    return true;
+}
+
+static void decide_job(struct cycle *cy, size_t j)
+{
+    struct engine *en = cy->en;
+    const struct policy_job *job = &en->in->queue[j];
+    const struct engine_job *ej = &en->jobs[j];
+    struct policy_why why, qwhy;
+    bool any_quota = false, possible = false, never = true;
+    int best_have = 0;
+    int64_t since = job->queued_ms ? job->queued_ms : job->created_ms;
+    bool may_reserve = cy->n_reservations < en->cfg->max_reservations &&
+                       en->now - since >= en->cfg->reserve_after_s * 1000;
+
+    memset(&why, 0, sizeof(why));
+    why.cluster = -1;
+    why.sku = -1;
+    if (ej->invalid) {
+        why.reason = ej->invalid;
+        why.need = job->gpu_count;
+        why.per_worker = ej->per_worker;
+        add_pending(cy, j, &why, false);
+        return;
+    }
+    if (en->n_clusters == 0) {
+        why.reason = POLICY_REASON_NO_CLUSTERS;
+        add_pending(cy, j, &why, false);
+        return;
+    }
+    memset(&qwhy, 0, sizeof(qwhy));
+    for (int o = 0; o < ej->n_opts; o++) {
+        struct policy_why w;
+
+        cy->quota_ok[o] =
+            engine_quota_check(en, ej->ns, ej->opts[o], job->gpu_count, &cy->over[o], &w) == 0;
+        any_quota = any_quota || cy->quota_ok[o];
+        if (!cy->quota_ok[o] && qwhy.reason == POLICY_REASON_NONE)
+            qwhy = w;
+    }
+    if (!any_quota) {
+        add_pending(cy, j, &qwhy, false);
+        return;
+    }
+    /* Early rejection: when no cluster has the room in whole-worker slots, the job cannot
+     * be placed whatever the other rules say, so skip the per-cluster walk. */
+    for (int o = 0; o < ej->n_opts && !possible; o++) {
+        int k = ej->opts[o], s;
+
+        if (!cy->quota_ok[o])
+            continue;
+        s = global_slots(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker);
+        if (s > best_have || why.sku < 0) {
+            best_have = s > best_have ? s : best_have;
+            why.sku = k;
+        }
+        possible = s >= ej->workers;
+        never = never &&
+                global_slots_empty(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker) < ej->workers;
+        if (job->preemptible) {
+            possible = possible ||
+                       global_slots(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker) >= ej->workers;
+            never = never &&
+                    global_slots_empty(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker) < ej->workers;
+        }
+    }
+    if (!possible && (never || !may_reserve)) {
+        why.reason = never ? POLICY_REASON_NEVER_FITS : POLICY_REASON_INSUFFICIENT;
+        why.workers = ej->workers;
+        why.per_worker = ej->per_worker;
+        why.need = job->gpu_count;
+        why.have = best_have;
+        add_pending(cy, j, &why, false);
+        return;
+    }
+    {
+        struct engine_cand best, second, cand;
+        bool found = false, has_second = false;
+        int n_cand = 0;
+        struct policy_why sum;
+
+        memset(&sum, 0, sizeof(sum));
+        sum.cluster = -1;
+        for (size_t c = 0; c < en->n_clusters && possible; c++) {
+            struct policy_why w;
+
+            if (engine_eval_cluster(en, j, (int)c, cy->quota_ok, true, false, &cand, &w, NULL, NULL,
+                                    0)) {
+                n_cand++;
+                if (!found || engine_cand_cmp(en, &cand, &best) < 0) {
+                    if (found) {
+                        second = best;
+                        has_second = true;
+                    }
+                    best = cand;
+                    found = true;
+                } else if (!has_second || engine_cand_cmp(en, &cand, &second) < 0) {
+                    second = cand;
+                    has_second = true;
+                }
+            } else if (engine_why_better(&w, &sum)) {
+                sum = w;
+            }
+        }
+        if (found) {
+            place(cy, j, &best, &second, has_second, n_cand);
+            return;
+        }
+        if (!possible) {
+            /* Reached only to reserve: the summary is the early-rejection one. */
+            sum = why;
+            sum.reason = POLICY_REASON_INSUFFICIENT;
+            sum.workers = ej->workers;
+            sum.per_worker = ej->per_worker;
+            sum.need = job->gpu_count;
+            sum.have = best_have;
+        }
+        if (sum.reason == POLICY_REASON_NONE) {
+            sum.reason = POLICY_REASON_INSUFFICIENT;
+            sum.need = job->gpu_count;
+        }
+        if (may_reserve &&
+            (sum.reason == POLICY_REASON_INSUFFICIENT || sum.reason == POLICY_REASON_RESERVED) &&
+            reserve_for(cy, j)) {
+            cy->n_reservations++;
+            add_pending(cy, j, &sum, true);
+            return;
+        }
+        add_pending(cy, j, &sum, false);
+    }
+}
+
+/* Namespaces of one priority level are served lowest share first; a min-heap over the
+ * namespaces' runs in the sorted order, keyed by (share, namespace index). */
+struct ns_run {
+    int ns;
+    size_t pos, end;
+};
+
+static bool run_less(const struct engine *en, const struct ns_run *a, const struct ns_run *b)
+{
+    double sa = a->ns >= 0 ? en->ns_share[a->ns] : 0, sb = b->ns >= 0 ? en->ns_share[b->ns] : 0;
+
+    if (sa != sb)
+        return sa < sb;
+    return a->ns < b->ns;
+}
+
+static void heap_push(const struct engine *en, struct ns_run *h, size_t *n, struct ns_run x)
+{
+    size_t i = (*n)++;
+
+    h[i] = x;
+    while (i > 0 && run_less(en, &h[i], &h[(i - 1) / 2])) {
+        struct ns_run t = h[i];
+
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static struct ns_run heap_pop(const struct engine *en, struct ns_run *h, size_t *n)
+{
+    struct ns_run top = h[0];
+    size_t i = 0;
+
+    h[0] = h[--(*n)];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+
+        if (l < *n && run_less(en, &h[l], &h[m]))
+            m = l;
+        if (r < *n && run_less(en, &h[r], &h[m]))
+            m = r;
+        if (m == i)
+            break;
+        {
+            struct ns_run t = h[i];
+
+            h[i] = h[m];
+            h[m] = t;
+        }
+        i = m;
+    }
+    return top;
+}
+
+static void run_queue(struct cycle *cy)
+{
+    struct engine *en = cy->en;
+    size_t n = en->in->n_queue;
+    struct order_item *ord = xcalloc(n + 1, sizeof(*ord));
+    struct ns_run *heap = xcalloc(n + 1, sizeof(*heap));
+
+    for (size_t j = 0; j < n; j++) {
+        const struct policy_job *job = &en->in->queue[j];
+
+        ord[j].eff = en->jobs[j].eff_prio;
+        ord[j].ns = en->jobs[j].ns;
+        ord[j].queued = job->queued_ms ? job->queued_ms : job->created_ms;
+        ord[j].created = job->created_ms;
+        ord[j].id = job->id;
+        ord[j].j = j;
+    }
+    qsort(ord, n, sizeof(*ord), cmp_order);
+    for (size_t lo = 0; lo < n;) {
+        size_t hi = lo, nh = 0;
+
+        while (hi < n && ord[hi].eff == ord[lo].eff)
+            hi++;
+        for (size_t a = lo; a < hi;) {
+            size_t b = a;
+
+            while (b < hi && ord[b].ns == ord[a].ns)
+                b++;
+            heap_push(en, heap, &nh, (struct ns_run){ord[a].ns, a, b});
+            a = b;
+        }
+        while (nh > 0) {
+            struct ns_run run = heap_pop(en, heap, &nh);
+
+            decide_job(cy, ord[run.pos].j);
+            run.pos++;
+            if (run.pos < run.end)
+                heap_push(en, heap, &nh, run);
+        }
+        lo = hi;
+    }
+    free(ord);
+    free(heap);
+}
+
+int policy_decide(const struct policy_input *in, struct policy_state *st,
+                  struct policy_result **out, struct err *e)
+{
+    struct policy_result *r = NULL;
+    struct engine *en = NULL;
+    struct cycle cy;
+
+    if (!in || !in->snap || !in->cfg || !st)
+        return err_set(e, ERR_INVALID, "input", "policy_decide needs a snapshot, config and state");
+    if (policy_config_validate(in->cfg, e))
+        return -1;
+    if (snapshot_validate(in->snap, e))
+        return -1;
+    update_usage(st, in);
+    en = xcalloc(1, sizeof(*en));
+    if (engine_build(en, in, st, e)) {
+        free(en);
+        return -1;
+    }
+    r = xcalloc(1, sizeof(*r));
+    r->pending = xcalloc(in->n_queue + 1, sizeof(*r->pending));
+    reclaim_run(en, st, r);
+    memset(&cy, 0, sizeof(cy));
+    cy.en = en;
+    cy.r = r;
+    cy.quota_ok = xcalloc(1 + POLICY_ALT_SKUS_MAX, sizeof(bool));
+    cy.over = xcalloc(1 + POLICY_ALT_SKUS_MAX, sizeof(bool));
+    run_queue(&cy);
+    for (size_t p = 0; p < r->n_placements; p++)
+        r->placements[p].workers = cy.workers + cy.w_first[p];
+    /* The workers arena is reached through the first placement; policy_result_free()
+     * releases it there. */
+    if (r->n_placements == 0)
+        free(cy.workers);
+    r->residual = (struct policy_residual *)en;
+    free(cy.w_first);
+    free(cy.quota_ok);
+    free(cy.over);
+    *out = r;
+    return 0;
+}
+
+void policy_result_free(struct policy_result **r)
+{
+    struct engine *en;
+
+    if (!r || !*r)
+        return;
+    if ((*r)->n_placements > 0)
+        free((*r)->placements[0].workers);
+    free((*r)->placements);
+    free((*r)->pending);
+    free((*r)->reclaims);
+    free((*r)->pools);
+    en = (struct engine *)(*r)->residual;
+    engine_free(en);
+    free(en);
+    free(*r);
+    *r = NULL;
+}
+
+/* ---- JSON ------------------------------------------------------------------------ */
+
+int policy_json_str(struct buf *b, const char *s)
+{
+    int rc = buf_puts(b, "\"");
+
+    for (; s && *s && rc == 0; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch == '"' || ch == '\\')
+            rc = buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            rc = buf_printf(b, "\\u%04x", ch);
+        else
+            rc = buf_append(b, s, 1);
+    }
+    return rc ? rc : buf_puts(b, "\"");
+}
+
+static int json_score(struct buf *b, const struct snapshot *s, const struct policy_score *sc)
+{
+    int rc = buf_puts(b, "{\"cluster\":");
+
+    rc = rc ? rc : policy_json_str(b, s->clusters[sc->cluster].name);
+    rc = rc ? rc : buf_printf(b, ",\"pool\":\"%s\",\"sku\":", snapshot_pool_name(sc->pool));
+    rc = rc ? rc : policy_json_str(b, s->sku_names[sc->sku]);
+    rc = rc ? rc
+            : buf_printf(b,
+                         ",\"total\":%.6f,\"fit\":%.6f,\"cost\":%.6f,\"locality\":%.6f,"
+                         "\"freshness\":%.6f,\"sku_pref\":%.6f,\"borrowed\":%.6f}",
+                         sc->total, sc->fit, sc->cost, sc->locality, sc->freshness, sc->sku_pref,
+                         sc->borrowed);
+    return rc;
+}
+
+int policy_why_json(struct buf *b, const struct snapshot *s, const struct policy_why *w)
+{
+    char msg[256];
+    int rc;
+
+    policy_why_format(w, s, msg, sizeof(msg));
+    rc = buf_printf(b, "{\"reason\":\"%s\"", policy_reason_name(w->reason));
+    if (!rc && w->cluster >= 0 && (size_t)w->cluster < s->n_clusters) {
+        rc = buf_puts(b, ",\"cluster\":");
+        rc = rc ? rc : policy_json_str(b, s->clusters[w->cluster].name);
+    }
+    if (!rc && w->sku >= 0 && (size_t)w->sku < s->n_skus) {
+        rc = buf_puts(b, ",\"sku\":");
+        rc = rc ? rc : policy_json_str(b, s->sku_names[w->sku]);
+        rc = rc ? rc : buf_printf(b, ",\"pool\":\"%s\"", snapshot_pool_name(w->pool));
+    }
+    rc = rc ? rc : buf_puts(b, ",\"message\":");
+    rc = rc ? rc : policy_json_str(b, msg);
+    return rc ? rc : buf_puts(b, "}");
+}
+
+int policy_result_json(const struct policy_input *in, const struct policy_result *r, struct buf *b)
+{
+    const struct snapshot *s = in->snap;
+    int rc = buf_puts(b, "{\"placements\":[");
+
+    for (size_t i = 0; i < r->n_placements && !rc; i++) {
+        const struct policy_placement *p = &r->placements[i];
+        const struct policy_job *job = &in->queue[p->job];
+
+        rc = buf_puts(b, i ? ",{\"ns\":" : "{\"ns\":");
+        rc = rc ? rc : policy_json_str(b, job->ns);
+        rc = rc ? rc : buf_puts(b, ",\"name\":");
+        rc = rc ? rc : policy_json_str(b, job->name);
+        rc = rc ? rc : buf_puts(b, ",\"cluster\":");
+        rc = rc ? rc : policy_json_str(b, s->clusters[p->cluster].name);
+        rc = rc ? rc : buf_printf(b, ",\"pool\":\"%s\",\"sku\":", snapshot_pool_name(p->pool));
+        rc = rc ? rc : policy_json_str(b, s->sku_names[p->sku]);
+        rc = rc ? rc
+                : buf_printf(b, ",\"over_quota\":%s,\"lease_end_ms\":%lld,\"workers\":[",
+                             p->over_quota ? "true" : "false", (long long)p->lease_end_ms);
+        for (size_t w = 0; w < p->n_workers && !rc; w++) {
+            rc = buf_puts(b, w ? ",{\"node\":" : "{\"node\":");
+            rc = rc ? rc : policy_json_str(b, s->nodes[p->workers[w].node].name);
+            rc = rc ? rc : buf_printf(b, ",\"gpus\":%d}", p->workers[w].gpus);
+        }
+        rc = rc ? rc : buf_puts(b, "],\"score\":");
+        rc = rc ? rc : json_score(b, s, &p->chosen);
+        if (!rc && p->has_runner_up) {
+            rc = buf_puts(b, ",\"runner_up\":");
+            rc = rc ? rc : json_score(b, s, &p->runner_up);
+        }
+        rc = rc ? rc : buf_puts(b, "}");
+    }
+    rc = rc ? rc : buf_puts(b, "],\"pending\":[");
+    for (size_t i = 0; i < r->n_pending && !rc; i++) {
+        const struct policy_pending *p = &r->pending[i];
+        const struct policy_job *job = &in->queue[p->job];
+
+        rc = buf_puts(b, i ? ",{\"ns\":" : "{\"ns\":");
+        rc = rc ? rc : policy_json_str(b, job->ns);
+        rc = rc ? rc : buf_puts(b, ",\"name\":");
+        rc = rc ? rc : policy_json_str(b, job->name);
+        rc = rc ? rc : buf_printf(b, ",\"reserving\":%s,\"why\":", p->reserving ? "true" : "false");
+        rc = rc ? rc : policy_why_json(b, s, &p->why);
+        rc = rc ? rc : buf_puts(b, "}");
+    }
+    rc = rc ? rc : buf_puts(b, "],\"reclaims\":[");
+    for (size_t i = 0; i < r->n_reclaims && !rc; i++) {
+        const struct policy_reclaim *rc_ = &r->reclaims[i];
+        const struct policy_running *ru = &in->running[rc_->running];
+
+        rc = buf_puts(b, i ? ",{\"ns\":" : "{\"ns\":");
+        rc = rc ? rc : policy_json_str(b, ru->ns);
+        rc = rc ? rc : buf_puts(b, ",\"name\":");
+        rc = rc ? rc : policy_json_str(b, ru->name);
+        rc = rc ? rc : buf_puts(b, ",\"cluster\":");
+        rc = rc ? rc : policy_json_str(b, ru->cluster);
+        rc = rc ? rc
+                : buf_printf(b,
+                             ",\"reason\":\"%s\",\"deficit\":%d,\"lost_gpu_hours\":%.6f,"
+                             "\"grace_s\":%lld}",
+                             policy_reclaim_reason_name(rc_->reason), rc_->deficit,
+                             rc_->lost_gpu_hours, (long long)rc_->grace_s);
+    }
+    rc = rc ? rc : buf_puts(b, "],\"pools\":[");
+    for (size_t i = 0; i < r->n_pools && !rc; i++) {
+        const struct policy_pool_status *p = &r->pools[i];
+
+        rc = buf_puts(b, i ? ",{\"cluster\":" : "{\"cluster\":");
+        rc = rc ? rc : policy_json_str(b, s->clusters[p->cluster].name);
+        rc = rc ? rc : buf_puts(b, ",\"sku\":");
+        rc = rc ? rc : policy_json_str(b, s->sku_names[p->sku]);
+        rc =
+            rc ? rc
+               : buf_printf(b,
+                            ",\"lending\":%s,\"closed_reason\":\"%s\",\"lease_end_ms\":%lld,"
+                            "\"lendable\":%d,\"lent\":%d,\"deficit\":%d,\"streak\":%d,"
+                            "\"reclaimed\":%d,\"short_by\":%d,\"rate_limited\":%s}",
+                            p->lending ? "true" : "false", policy_reason_name(p->closed_reason),
+                            (long long)p->lease_end_ms, p->lendable, p->lent, p->deficit, p->streak,
+                            p->reclaimed, p->short_by, p->rate_limited ? "true" : "false");
+    }
+    rc = rc ? rc : buf_puts(b, "]}");
+    return rc;
+}

@@ -1,0 +1,349 @@
+/* policy.h -- the placement policy engine: given a capacity snapshot, the queue, quotas,
+ * running placements (borrowed leases included), the state carried between cycles and
+ * `now`, decide which jobs to place where (with a node plan and a score breakdown), which
+ * stay pending (and why), and which borrowed jobs to reclaim for serving.
+ * Pure: no I/O, no clock, no globals, no randomness. The same input and state always give
+ * the same decisions, so every rule can be replayed from a scenario file or a simulator.
+ * Not responsible for persisting decisions (scheduler/), reading config files
+ * (scheduler/config.c) or building the snapshot (cluster/). docs/policy.md explains every
+ * rule and knob with worked examples. */
+#ifndef POLICY_POLICY_H
+#define POLICY_POLICY_H
+
+#include "policy/snapshot.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct err;
+
+#define POLICY_ALT_SKUS_MAX 8
+#define POLICY_NS_MAX       64 /* namespace names are at most 63 bytes */
+
+/* ---- configuration ---------------------------------------------------------------- */
+
+/* Every knob of the policy. Start from policy_config_defaults() and override; the
+ * defaults are listed there and in docs/policy.md. Times are in seconds unless named _ms. */
+struct policy_config {
+    /* Score weights: score = w_fit*fit + w_cost*cost + w_locality*locality +
+     * w_freshness*freshness + w_sku*sku - w_borrow*borrowed (each term in [0, 1]). */
+    double w_fit;
+    double w_cost;
+    double w_locality;
+    double w_freshness;
+    double w_sku;
+    double w_borrow;
+    double cost_reference; /* cost term = 1 / (1 + cost / cost_reference) */
+    double default_cost;   /* cost per GPU-hour assumed when a cluster has none */
+
+    int64_t max_data_age_s; /* a cluster polled longer ago than this is stale */
+    bool place_on_degraded; /* Degraded clusters accept placements */
+
+    double aging_per_hour;          /* priority points gained per hour in the queue */
+    double aging_max;               /* cap on the aging bonus; 0 = no cap */
+    int64_t fair_share_half_life_s; /* decay of recorded GPU-hours */
+    int max_reservations;           /* head jobs per cycle that may hold nodes */
+    int64_t reserve_after_s;        /* a blocked job reserves only after waiting this long */
+
+    int64_t max_checkpoint_loss_s; /* a borrower that outlives its lease must checkpoint at
+                                      least this often */
+    int64_t min_lease_s;           /* no new borrower when less lease than this remains */
+    int64_t idle_lease_s;          /* lease length granted under the idle policy */
+
+    int reclaim_k;                /* deficit must persist this many snapshots */
+    int64_t min_runtime_s;        /* a borrower is safe from deficit reclaim this long */
+    double reclaim_rate_per_hour; /* token refill of the per-pool reclaim bucket */
+    int reclaim_burst;            /* bucket size (victims) */
+    int64_t relend_backoff_s;     /* first back-off before lending a pool again */
+    int64_t relend_backoff_max_s; /* back-off doubles per reclaim up to this */
+    int64_t grace_period_s;       /* SIGTERM-to-SIGKILL grace given to victims */
+    int64_t grace_period_max_s;   /* grace is clamped to [1, this] */
+};
+
+/* Fills c with the documented defaults. */
+void policy_config_defaults(struct policy_config *c);
+
+/* Checks ranges (weights >= 0, times >= 0, reclaim_k >= 1, ...). Fails with ERR_CONFIG
+ * naming the knob ("policy.reclaim_k"). */
+int policy_config_validate(const struct policy_config *c, struct err *e);
+
+/* ---- inputs ------------------------------------------------------------------------ */
+
+/* A queued job, as the policy needs it. Strings are borrowed: they must outlive the call
+ * and the result. SKU ids are snapshot SKU ids (snapshot_sku_find); -1 = unknown SKU. */
+struct policy_job {
+    uint64_t id; /* caller's stable id; the last tie-break */
+    const char *ns;
+    const char *name;
+    int sku;
+    int alt_skus[POLICY_ALT_SKUS_MAX]; /* acceptable alternatives, in preference order */
+    size_t n_alt_skus;
+    int gpu_count;
+    int gpus_per_worker; /* 0 = gpu_count (one worker) */
+    int priority;
+    bool preemptible;
+    int64_t created_ms;
+    int64_t queued_ms; /* when it (re-)entered the queue; 0 = created_ms */
+    int attempt;
+    int64_t max_runtime_s;         /* 0 = unknown */
+    int64_t checkpoint_interval_s; /* 0 = does not checkpoint */
+    const char *const *affinity;   /* cluster names in preference order; empty = any */
+    size_t n_affinity;
+    const char *region; /* preferred region (data locality); NULL = none */
+};
+
+/* Where one worker of a placement goes: a node (snapshot index in results; by name in
+ * running placements, which outlive snapshots) and its GPUs. */
+struct policy_worker {
+    size_t node;
+    int gpus;
+};
+struct policy_node_use {
+    const char *node;
+    int gpus;
+};
+
+/* A placement that holds GPUs now (Admitted, Dispatched, Running, Preempting). */
+struct policy_running {
+    uint64_t id;
+    const char *ns;
+    const char *name;
+    const char *cluster;
+    enum snapshot_pool pool; /* SNAPSHOT_POOL_SERVING = runs on borrowed serving GPUs */
+    int sku;
+    int gpus;
+    int priority;
+    bool preemptible;
+    int64_t started_ms;         /* admission time when not started yet */
+    int64_t last_checkpoint_ms; /* 0 = none reported */
+    int64_t lease_end_ms;       /* borrowed only: end of the lease */
+    bool reclaiming;            /* a reclaim is already under way */
+    /* false while its pods are not yet in the snapshot (just admitted): the policy then
+     * subtracts plan from the nodes' free GPUs itself. */
+    bool in_snapshot;
+    const struct policy_node_use *plan;
+    size_t n_plan;
+};
+
+/* Quota of namespace ns for one SKU, with Kueue's meaning. Limits < 0 = unlimited. */
+struct policy_quota {
+    const char *ns;
+    int sku;
+    int nominal;         /* GPUs guaranteed to ns */
+    int borrowing_limit; /* GPUs ns may use above nominal, taken from others' unused quota */
+    int lending_limit;   /* GPUs of ns's unused nominal quota that others may borrow */
+};
+
+/* Fair-share weight of a namespace (default 1 for namespaces not listed). */
+struct policy_namespace {
+    const char *ns;
+    double weight;
+};
+
+struct policy_input {
+    const struct snapshot *snap;
+    const struct policy_job *queue;
+    size_t n_queue;
+    const struct policy_running *running;
+    size_t n_running;
+    const struct policy_quota *quotas;
+    size_t n_quotas;
+    const struct policy_namespace *namespaces;
+    size_t n_namespaces;
+    const struct policy_config *cfg;
+    int64_t now_ms;
+};
+
+/* ---- state carried between cycles ---------------------------------------------------- */
+
+/* Per-cluster serving-pool state: hysteresis, rate limit, back-off. */
+struct policy_pool_state {
+    char cluster[SNAPSHOT_NAME_MAX];
+    int streak[SNAPSHOT_SKU_MAX]; /* consecutive snapshots with a positive deficit */
+    uint64_t last_seq;            /* seq + 1 of the snapshot last counted; 0 = none */
+    int64_t tokens_milli;         /* reclaim tokens x 1000 */
+    int64_t tokens_at_ms;         /* last refill; 0 = bucket not started (full) */
+    int64_t backoff_until_ms;     /* no lending before this */
+    int backoff_level;            /* reclaims in a row without a quiet period */
+    int64_t last_reclaim_ms;
+};
+
+/* Decayed GPU-hours of one namespace per SKU, as of as_of_ms. */
+struct policy_usage {
+    char ns[POLICY_NS_MAX];
+    double gpu_hours[SNAPSHOT_SKU_MAX];
+    int64_t as_of_ms;
+};
+
+/* What the caller keeps between cycles and passes back unchanged. Zeroed is a valid
+ * empty state; policy_decide() adds entries as it meets clusters and namespaces. */
+struct policy_state {
+    struct policy_pool_state *pools;
+    size_t n_pools, cap_pools;
+    struct policy_usage *usage;
+    size_t n_usage, cap_usage;
+    int64_t last_now_ms; /* now of the previous cycle; 0 before the first */
+};
+
+struct policy_state *policy_state_new(void);     /* caller owns; policy_state_free() */
+void policy_state_free(struct policy_state **s); /* NULL-safe; sets *s to NULL */
+
+/* Finds (or, with create, adds) the entry of a cluster / namespace. NULL when absent and
+ * !create. Pointers are valid until the next call that may add an entry. */
+struct policy_pool_state *policy_state_pool(struct policy_state *s, const char *cluster,
+                                            bool create);
+struct policy_usage *policy_state_usage(struct policy_state *s, const char *ns, bool create);
+
+/* ---- outputs ----------------------------------------------------------------------- */
+
+/* Why a job cannot go to a cluster (or anywhere). Stable snake_case names on the wire. */
+enum policy_reason {
+    POLICY_REASON_NONE = 0,
+    POLICY_REASON_INVALID_SPEC,    /* gpu count not a multiple of per-worker, ... */
+    POLICY_REASON_UNKNOWN_SKU,     /* no SKU of the job exists in the snapshot */
+    POLICY_REASON_NO_CLUSTERS,     /* the snapshot has no clusters */
+    POLICY_REASON_AFFINITY,        /* cluster not in the job's clusterAffinity */
+    POLICY_REASON_CORDONED,        /* cluster cordoned */
+    POLICY_REASON_UNHEALTHY,       /* cluster not Ready (or Degraded when allowed) */
+    POLICY_REASON_STALE,           /* capacity data older than max_data_age_s */
+    POLICY_REASON_NO_SKU_NODES,    /* cluster has no nodes of the SKU in any usable pool */
+    POLICY_REASON_NEVER_FITS,      /* even empty, the cluster cannot hold the gang */
+    POLICY_REASON_INSUFFICIENT,    /* not enough free GPUs in whole-worker slots now */
+    POLICY_REASON_RESERVED,        /* the free GPUs are reserved for an earlier job */
+    POLICY_REASON_QUOTA,           /* namespace quota (borrowing limit or cohort) */
+    POLICY_REASON_NOT_PREEMPTIBLE, /* serving capacity is only lent to preemptible jobs */
+    POLICY_REASON_LENDING_CLOSED,  /* outside lending window and not idle long enough */
+    POLICY_REASON_LENDING_BACKOFF, /* pool recently reclaimed: lending paused */
+    POLICY_REASON_NO_LENDABLE,     /* free - reserve - pending serving demand too small */
+    POLICY_REASON_LEASE_TOO_SHORT, /* maxRuntime exceeds lease, checkpoints too rare */
+    POLICY_REASON_NO_SERVING_POOL, /* cluster has no serving pool */
+    POLICY_REASON_COUNT
+};
+const char *policy_reason_name(enum policy_reason r);
+
+/* Details of a reason, enough to write the sentence ("needs 8 workers of 8 GPUs, 5 nodes
+ * have 8 free"). Fields not relevant to the reason are 0 / -1. */
+struct policy_why {
+    enum policy_reason reason;
+    int cluster; /* snapshot cluster index, -1 for job-wide reasons */
+    int sku;     /* -1 when not about one SKU */
+    enum snapshot_pool pool;
+    int workers;     /* workers needed */
+    int per_worker;  /* GPUs per worker */
+    int have;        /* INSUFFICIENT/NEVER_FITS/RESERVED: workers that fit; NO_LENDABLE: GPUs
+                       lendable; QUOTA: GPUs the namespace uses of the SKU */
+    int nodes;       /* INSUFFICIENT/RESERVED: nodes with at least per_worker GPUs free */
+    int need;        /* GPUs the job needs */
+    int64_t value;   /* STALE: age s; LEASE_TOO_SHORT: lease left s; LENDING_BACKOFF: s left;
+                       QUOTA: the limit that was hit (GPUs) */
+    int64_t value2;  /* LEASE_TOO_SHORT: job maxRuntime s; QUOTA: nominal quota */
+    const char *ns;  /* QUOTA: the namespace (borrowed from the input) */
+    uint64_t by_job; /* RESERVED: id of the job holding the reservation */
+};
+
+/* Writes one English sentence for w ("h100-80gb: needs 8 workers of 8 GPUs, 5 nodes have 8
+ * free") into out (truncated to size). */
+void policy_why_format(const struct policy_why *w, const struct snapshot *snap, char *out,
+                       size_t size);
+
+/* Score of one candidate (cluster, pool, SKU), term by term. */
+struct policy_score {
+    int cluster;
+    enum snapshot_pool pool;
+    int sku;
+    double fit, cost, locality, freshness, sku_pref, borrowed;
+    double total;
+};
+
+struct policy_placement {
+    size_t job; /* index into input queue */
+    int cluster;
+    enum snapshot_pool pool;
+    int sku;
+    struct policy_worker *workers; /* n_workers, one per worker; owned by the result */
+    size_t n_workers;
+    bool over_quota;      /* runs above nominal quota (a quota borrower) */
+    int64_t lease_end_ms; /* borrowed placements only; 0 otherwise */
+    struct policy_score chosen;
+    struct policy_score runner_up; /* valid when has_runner_up */
+    bool has_runner_up;
+    int n_candidates; /* feasible candidates considered */
+};
+
+struct policy_pending {
+    size_t job;            /* index into input queue */
+    struct policy_why why; /* the most telling reason over all clusters */
+    bool reserving;        /* holds a reservation this cycle */
+};
+
+enum policy_reclaim_reason {
+    POLICY_RECLAIM_DEFICIT = 0, /* serving demand + reserve exceeded free GPUs for K snaps */
+    POLICY_RECLAIM_LEASE_END,   /* the lease ends within the grace period */
+};
+const char *policy_reclaim_reason_name(enum policy_reclaim_reason r);
+
+struct policy_reclaim {
+    size_t running; /* index into input running */
+    int cluster;
+    int sku;
+    enum policy_reclaim_reason reason;
+    int deficit;           /* GPUs the pool was short (DEFICIT) */
+    double lost_gpu_hours; /* GPUs x time since last checkpoint or start */
+    int64_t grace_s;
+};
+
+/* Per cluster x SKU serving-pool status this cycle (for explanations and dashboards). */
+struct policy_pool_status {
+    int cluster;
+    int sku;
+    bool lending;                     /* new borrowers accepted this cycle */
+    enum policy_reason closed_reason; /* why not, when !lending */
+    int64_t lease_end_ms;             /* lease a new borrower gets */
+    int lendable;                     /* GPUs lendable at the start of the cycle */
+    int lent;                         /* GPUs lent by this cycle's placements */
+    int deficit;
+    int streak;
+    int reclaimed;     /* GPUs reclaimed this cycle */
+    int short_by;      /* deficit not covered (protected by min runtime or rate limit) */
+    bool rate_limited; /* some victims were held back by the rate limit */
+};
+
+struct policy_residual; /* capacity left after the cycle, for explanations (opaque) */
+
+struct policy_result {
+    struct policy_placement *placements;
+    size_t n_placements;
+    struct policy_pending *pending;
+    size_t n_pending;
+    struct policy_reclaim *reclaims;
+    size_t n_reclaims;
+    struct policy_pool_status *pools;
+    size_t n_pools;
+    struct policy_residual *residual;
+};
+
+/* Runs one decision cycle. Reads in (which must stay valid while *out is used), updates
+ * *st (hysteresis counters, token buckets, back-off, fair-share usage), and returns the
+ * decisions in *out (caller owns; policy_result_free()). Every queued job appears exactly
+ * once, either placed or pending; placements appear in decision order. On failure (invalid
+ * config or snapshot: ERR_CONFIG / ERR_INVALID) *st and *out are untouched.
+ * Not thread-safe on the same st; different states may be used from different threads. */
+int policy_decide(const struct policy_input *in, struct policy_state *st,
+                  struct policy_result **out, struct err *e);
+void policy_result_free(struct policy_result **r); /* NULL-safe; sets *r to NULL */
+
+/* Writes the decisions as one JSON object into b (names resolved through in):
+ * {"placements":[...],"pending":[...],"reclaims":[...],"pools":[...]}. Returns 0, or -1
+ * when b's cap is reached. */
+int policy_result_json(const struct policy_input *in, const struct policy_result *r, struct buf *b);
+
+/* JSON helpers shared with explain.c and callers that embed decisions in larger documents.
+ * Both return 0, or -1 when b's cap is reached. */
+int policy_json_str(struct buf *b, const char *s); /* a quoted, escaped JSON string */
+/* {"reason":"insufficient_capacity","cluster":"az1","sku":"h100-80gb","pool":"training",
+ *  "message":"h100-80gb: needs 8 workers of 8 GPUs, 5 nodes have 8 free"} */
+int policy_why_json(struct buf *b, const struct snapshot *s, const struct policy_why *w);
+
+#endif

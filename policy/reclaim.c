@@ -1,0 +1,366 @@
+/* reclaim.c -- serving pools: deficit hysteresis, victim choice (least lost work first),
+ * rate limit, re-lend back-off, and which pools lend this cycle. */
+#include "policy/reclaim.h"
+
+#include "base/mem.h"
+#include "policy/engine.h"
+#include "policy/lend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HOUR_MS 3600000.0
+
+struct victim {
+    size_t r; /* running index */
+    double lost;
+};
+
+static double lost_gpu_hours(const struct policy_running *ru, int64_t now)
+{
+    int64_t since =
+        ru->last_checkpoint_ms > ru->started_ms ? ru->last_checkpoint_ms : ru->started_ms;
+    int64_t ms = now > since ? now - since : 0;
+
+    return (double)ru->gpus * (double)ms / HOUR_MS;
+}
+
+/* Victim order: least lost work, then lowest priority, then youngest, then id. */
+static bool victim_before(const struct policy_input *in, const struct victim *a,
+                          const struct victim *b)
+{
+    const struct policy_running *x = &in->running[a->r], *y = &in->running[b->r];
+
+    if (a->lost != b->lost)
+        return a->lost < b->lost;
+    if (x->priority != y->priority)
+        return x->priority < y->priority;
+    if (x->started_ms != y->started_ms)
+        return x->started_ms > y->started_ms;
+    if (x->id != y->id)
+        return x->id < y->id;
+    return a->r < b->r;
+}
+
+static void sort_victims(const struct policy_input *in, struct victim *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct victim t = v[i];
+        size_t j = i;
+
+        while (j > 0 && victim_before(in, &t, &v[j - 1])) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = t;
+    }
+}
+
+static int64_t grace_s(const struct policy_config *cfg)
+{
+    int64_t g = cfg->grace_period_s;
+
+    if (g > cfg->grace_period_max_s)
+        g = cfg->grace_period_max_s;
+    return g < 1 ? 1 : g;
+}
+
+static void add_reclaim(struct policy_result *r, size_t *cap, const struct policy_reclaim *rc)
+{
+    if (r->n_reclaims == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        r->reclaims = xrealloc(r->reclaims, *cap * sizeof(*r->reclaims));
+    }
+    r->reclaims[r->n_reclaims++] = *rc;
+}
+
+static void refill(struct policy_pool_state *ps, const struct policy_config *cfg, int64_t now)
+{
+    int64_t cap = (int64_t)cfg->reclaim_burst * 1000;
+
+    if (ps->tokens_at_ms <= 0) {
+        ps->tokens_milli = cap;
+        ps->tokens_at_ms = now;
+        return;
+    }
+    if (now > ps->tokens_at_ms) {
+        double add = (double)(now - ps->tokens_at_ms) * cfg->reclaim_rate_per_hour / 3600.0;
+
+        ps->tokens_milli += (int64_t)add;
+        ps->tokens_at_ms = now;
+    }
+    if (ps->tokens_milli > cap)
+        ps->tokens_milli = cap;
+}
+
+static void start_backoff(struct policy_pool_state *ps, const struct policy_config *cfg,
+                          int64_t now)
+{
+    int64_t b = cfg->relend_backoff_s;
+
+    /* A quiet period as long as the longest back-off forgets earlier reclaims. */
+    if (ps->last_reclaim_ms > 0 && now - ps->last_reclaim_ms > cfg->relend_backoff_max_s * 1000)
+        ps->backoff_level = 0;
+    for (int i = 0; i < ps->backoff_level && b < cfg->relend_backoff_max_s; i++)
+        b *= 2;
+    if (b > cfg->relend_backoff_max_s)
+        b = cfg->relend_backoff_max_s;
+    if (ps->backoff_level < 30)
+        ps->backoff_level++;
+    ps->backoff_until_ms = now + b * 1000;
+    ps->last_reclaim_ms = now;
+}
+
+/* Picks victims on (c, k) covering need GPUs; appends them and returns GPUs taken. */
+static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, int k, int need,
+                        int deficit, const long *rcl, bool *chosen, struct policy_result *r,
+                        size_t *cap, struct policy_pool_status *st)
+{
+    const struct policy_input *in = en->in;
+    const struct policy_config *cfg = en->cfg;
+    struct victim *v = xcalloc(in->n_running + 1, sizeof(*v));
+    size_t n = 0, kept = 0;
+    int sum = 0, taken = 0;
+
+    for (size_t i = 0; i < in->n_running; i++) {
+        const struct policy_running *ru = &in->running[i];
+
+        if (ru->pool != SNAPSHOT_POOL_SERVING || rcl[i] != c || ru->sku != k || ru->reclaiming ||
+            chosen[i] || ru->gpus <= 0)
+            continue;
+        if (en->now - ru->started_ms < cfg->min_runtime_s * 1000)
+            continue; /* protected by the minimum runtime */
+        v[n].r = i;
+        v[n].lost = lost_gpu_hours(ru, en->now);
+        n++;
+    }
+    sort_victims(in, v, n);
+    while (kept < n && sum < need)
+        sum += in->running[v[kept++].r].gpus;
+    /* Second pass: drop victims that turned out unnecessary, costliest first. */
+    for (size_t i = kept; i-- > 0;) {
+        int g = in->running[v[i].r].gpus;
+
+        if (sum - g >= need) {
+            sum -= g;
+            memmove(&v[i], &v[i + 1], (kept - i - 1) * sizeof(*v));
+            kept--;
+        }
+    }
+    for (size_t i = 0; i < kept; i++) {
+        const struct policy_running *ru = &in->running[v[i].r];
+        struct policy_reclaim rc;
+
+        if (ps->tokens_milli < 1000) {
+            st->rate_limited = true;
+            break;
+        }
+        ps->tokens_milli -= 1000;
+        memset(&rc, 0, sizeof(rc));
+        rc.running = v[i].r;
+        rc.cluster = c;
+        rc.sku = k;
+        rc.reason = POLICY_RECLAIM_DEFICIT;
+        rc.deficit = deficit;
+        rc.lost_gpu_hours = v[i].lost;
+        rc.grace_s = grace_s(cfg);
+        add_reclaim(r, cap, &rc);
+        chosen[v[i].r] = true;
+        taken += ru->gpus;
+    }
+    free(v);
+    return taken;
+}
+
+static void lending(struct engine *en, size_t c, int k, const struct policy_pool_state *ps,
+                    int lendable, struct engine_lend *L)
+{
+    const struct snapshot_cluster *cl = &en->s->clusters[c];
+    const struct snapshot_serving_pool *sp = &cl->serving;
+    bool win = false, idle = false;
+    int64_t win_end = 0, end = 0;
+
+    (void)k;
+    L->lending = false;
+    L->budget = 0;
+    if (!sp->present) {
+        L->why = POLICY_REASON_NO_SERVING_POOL;
+        return;
+    }
+    if (en->cl_block[c].reason != POLICY_REASON_NONE) {
+        L->why = en->cl_block[c].reason;
+        return;
+    }
+    if ((sp->lend_policy == SNAPSHOT_LEND_WINDOW ||
+         sp->lend_policy == SNAPSHOT_LEND_WINDOW_OR_IDLE) &&
+        !en->tz_bad[c])
+        win = lend_window_open(sp, &en->tz[c], en->now, &win_end);
+    if (sp->lend_policy == SNAPSHOT_LEND_IDLE || sp->lend_policy == SNAPSHOT_LEND_WINDOW_OR_IDLE)
+        idle = lend_idle_enough(sp, en->now);
+    if (!win && !idle) {
+        L->why = POLICY_REASON_LENDING_CLOSED;
+        return;
+    }
+    if (win)
+        end = win_end;
+    if (idle && en->now + en->cfg->idle_lease_s * 1000 > end)
+        end = en->now + en->cfg->idle_lease_s * 1000;
+    L->lease_end_ms = end;
+    if (ps && en->now < ps->backoff_until_ms) {
+        L->why = POLICY_REASON_LENDING_BACKOFF;
+        L->backoff_left_s = (ps->backoff_until_ms - en->now + 999) / 1000;
+        return;
+    }
+    if (lendable <= 0) {
+        L->why = POLICY_REASON_NO_LENDABLE;
+        return;
+    }
+    L->lending = true;
+    L->why = POLICY_REASON_NONE;
+    L->budget = lendable;
+}
+
+void reclaim_run(struct engine *en, struct policy_state *st, struct policy_result *r)
+{
+    const struct policy_input *in = en->in;
+    const struct policy_config *cfg = en->cfg;
+    const struct snapshot *s = en->s;
+    size_t K = en->n_skus, cap_rc = 0, cap_pools = 0;
+    long *rcl = xcalloc(in->n_running + 1, sizeof(*rcl));
+    bool *chosen = xcalloc(in->n_running + 1, sizeof(*chosen));
+    int *held = xcalloc(en->n_clusters * K + 1, sizeof(*held));         /* reclaiming already */
+    int *inflight = xcalloc(en->n_clusters * K + 1, sizeof(*inflight)); /* not in snapshot */
+
+    for (size_t i = 0; i < in->n_running; i++) {
+        const struct policy_running *ru = &in->running[i];
+        long c;
+        size_t x;
+
+        rcl[i] = -1;
+        if (ru->pool != SNAPSHOT_POOL_SERVING)
+            continue;
+        c = engine_strmap_find(&en->cl_map, en->cl_names, ru->cluster);
+        rcl[i] = c;
+        if (c < 0 || ru->sku < 0 || (size_t)ru->sku >= K)
+            continue;
+        x = (size_t)c * K + (size_t)ru->sku;
+        if (!ru->in_snapshot)
+            inflight[x] += ru->gpus;
+        if (ru->reclaiming)
+            held[x] += ru->gpus;
+    }
+    /* Lease ends come first: they are a contract, so neither the minimum runtime nor the
+     * rate limit holds them back. */
+    for (size_t i = 0; i < in->n_running; i++) {
+        const struct policy_running *ru = &in->running[i];
+        struct policy_reclaim rc;
+
+        if (ru->pool != SNAPSHOT_POOL_SERVING || ru->reclaiming || ru->lease_end_ms <= 0 ||
+            en->now < ru->lease_end_ms - grace_s(cfg) * 1000)
+            continue;
+        memset(&rc, 0, sizeof(rc));
+        rc.running = i;
+        rc.cluster = (int)rcl[i];
+        rc.sku = ru->sku;
+        rc.reason = POLICY_RECLAIM_LEASE_END;
+        rc.lost_gpu_hours = lost_gpu_hours(ru, en->now);
+        rc.grace_s = grace_s(cfg);
+        add_reclaim(r, &cap_rc, &rc);
+        chosen[i] = true;
+        if (rcl[i] >= 0 && ru->sku >= 0 && (size_t)ru->sku < K)
+            held[(size_t)rcl[i] * K + (size_t)ru->sku] += ru->gpus;
+    }
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        const struct snapshot_cluster *cl = &s->clusters[c];
+        enum policy_reason blk = en->cl_block[c].reason;
+        /* Deficits are trusted only from fresh data of a healthy cluster; a cordon stops
+         * placements, not reclaims. */
+        bool usable = blk == POLICY_REASON_NONE || blk == POLICY_REASON_CORDONED;
+        struct policy_pool_state *ps = NULL;
+        bool fresh_seq;
+
+        if (!cl->serving.present) {
+            for (size_t k = 0; k < K; k++) {
+                en->lend[c * K + k].status = -1;
+                lending(en, c, (int)k, NULL, 0, &en->lend[c * K + k]);
+            }
+            continue;
+        }
+        ps = policy_state_pool(st, cl->name, true);
+        fresh_seq = ps->last_seq != s->seq + 1;
+        refill(ps, cfg, en->now);
+        for (size_t k = 0; k < K; k++) {
+            const struct snapshot_agg *a = snapshot_agg_const(s, c, SNAPSHOT_POOL_SERVING, (int)k);
+            size_t x = c * K + k;
+            int free_now = a->free - inflight[x];
+            int deficit = a->pending_serving + a->reserve - free_now;
+            int lendable = free_now - a->reserve - a->pending_serving;
+            struct policy_pool_status *pst;
+
+            if (r->n_pools == cap_pools) {
+                cap_pools = cap_pools ? cap_pools * 2 : 16;
+                r->pools = xrealloc(r->pools, cap_pools * sizeof(*r->pools));
+            }
+            pst = &r->pools[r->n_pools];
+            memset(pst, 0, sizeof(*pst));
+            pst->cluster = (int)c;
+            pst->sku = (int)k;
+            if (usable && fresh_seq)
+                ps->streak[k] = deficit > 0 ? ps->streak[k] + 1 : 0;
+            pst->deficit = deficit;
+            pst->streak = ps->streak[k];
+            if (usable && deficit > 0 && ps->streak[k] >= cfg->reclaim_k) {
+                int need = deficit - held[x];
+
+                if (need > 0) {
+                    int got = pick_victims(en, ps, (int)c, (int)k, need, deficit, rcl, chosen, r,
+                                           &cap_rc, pst);
+
+                    pst->reclaimed = got;
+                    pst->short_by = need - got > 0 ? need - got : 0;
+                    if (got > 0)
+                        start_backoff(ps, cfg, en->now);
+                }
+            }
+            lending(en, c, (int)k, ps, lendable, &en->lend[x]);
+            pst->lending = en->lend[x].lending;
+            pst->closed_reason = en->lend[x].why;
+            pst->lease_end_ms = en->lend[x].lease_end_ms;
+            pst->lendable = lendable > 0 ? lendable : 0;
+            /* Only pools that hold GPUs of this SKU are worth reporting. */
+            if (a->total > 0 || held[x] || inflight[x]) {
+                en->lend[x].status = (long)r->n_pools;
+                r->n_pools++;
+            } else {
+                en->lend[x].status = -1;
+            }
+        }
+        if (usable && fresh_seq)
+            ps->last_seq = s->seq + 1;
+    }
+    /* A deficit reclaim in a pool closes lending there for the rest of this cycle too. */
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        struct policy_pool_state *ps = s->clusters[c].serving.present
+                                           ? policy_state_pool(st, s->clusters[c].name, false)
+                                           : NULL;
+
+        for (size_t k = 0; ps && k < K; k++) {
+            struct engine_lend *L = &en->lend[c * K + k];
+
+            if (L->lending && en->now < ps->backoff_until_ms) {
+                L->lending = false;
+                L->budget = 0;
+                L->why = POLICY_REASON_LENDING_BACKOFF;
+                L->backoff_left_s = (ps->backoff_until_ms - en->now + 999) / 1000;
+                if (L->status >= 0) {
+                    r->pools[L->status].lending = false;
+                    r->pools[L->status].closed_reason = L->why;
+                }
+            }
+        }
+    }
+    free(rcl);
+    free(chosen);
+    free(held);
+    free(inflight);
+}

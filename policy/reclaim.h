@@ -1,0 +1,17 @@
+/* reclaim.h -- internal to policy/: serving-pool bookkeeping for one cycle. Counts deficit
+ * streaks, picks borrowed jobs to give GPUs back (lease ends and sustained deficits),
+ * applies the per-pool rate limit and re-lend back-off, and decides which pools lend this
+ * cycle and with what lease. Non-borrowed jobs are never candidates.
+ * Not responsible for placing borrowers (policy.c, engine.c). */
+#ifndef POLICY_RECLAIM_H
+#define POLICY_RECLAIM_H
+
+struct engine;
+struct policy_result;
+struct policy_state;
+
+/* Fills r->reclaims and r->pools, sets en->lend for every cluster x SKU, and updates the
+ * pool entries of st. */
+void reclaim_run(struct engine *en, struct policy_state *st, struct policy_result *r);
+
+#endif
