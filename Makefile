@@ -54,6 +54,9 @@ UNIT_BINS    := $(UNIT_SRCS:%.c=$(BUILD)/%)
 INTEG_BINS   := $(INTEG_SRCS:%.c=$(BUILD)/%)
 BENCH_BINS   := $(BENCH_SRCS:%.c=$(BUILD)/%)
 
+# Keep intermediate objects (test .o files) so relinks do not recompile.
+.SECONDARY:
+
 .PHONY: all deps test unit integration run bench asan lint fmt clean
 .DEFAULT_GOAL := all
 
