@@ -65,6 +65,7 @@ int explain_job(const struct policy_input *in, const struct policy_result *r, si
         struct engine_cand cand;
         struct policy_why why;
 
+        memset(&cand, 0, sizeof(cand));
         xc->cluster = (int)c;
         xc->fits = engine_eval_cluster(en, job, (int)c, quota_ok, false, true, &cand, &why,
                                        xc->whys, &xc->n_whys, EXPLAIN_WHYS_MAX) != 0;

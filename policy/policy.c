@@ -199,6 +199,7 @@ static void update_usage(struct policy_state *st, const struct policy_input *in)
 
             if (!ru->ns || ru->sku < 0 || ru->sku >= SNAPSHOT_SKU_MAX || now <= from)
                 continue;
+            memset(&key, 0, sizeof(key));
             snprintf(key.ns, sizeof(key.ns), "%s", ru->ns);
             u = bsearch(&key, st->usage, st->n_usage, sizeof(*st->usage), cmp_usage);
             if (u)
@@ -278,8 +279,8 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
         snprintf(out, size, "%s%s: no nodes of this type", sku, pool);
         break;
     case POLICY_REASON_NEVER_FITS:
-        snprintf(out, size, "%s%s: needs %d workers of %d GPUs, only %d fit even when idle", sku,
-                 pool, w->workers, w->per_worker, w->have);
+        snprintf(out, size, "%s%s: needs %d worker%s of %d GPUs, only %d fit even when idle", sku,
+                 pool, w->workers, w->workers == 1 ? "" : "s", w->per_worker, w->have);
         break;
     case POLICY_REASON_INSUFFICIENT:
     case POLICY_REASON_RESERVED: {
@@ -626,6 +627,9 @@ static void decide_job(struct cycle *cy, size_t j)
         struct policy_why sum;
 
         memset(&sum, 0, sizeof(sum));
+        memset(&best, 0, sizeof(best));
+        memset(&second, 0, sizeof(second));
+        memset(&cand, 0, sizeof(cand));
         sum.cluster = -1;
         for (size_t c = 0; c < en->n_clusters && possible; c++) {
             struct policy_why w;
