@@ -285,21 +285,24 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
     case POLICY_REASON_INSUFFICIENT:
     case POLICY_REASON_RESERVED: {
         char tail[96] = "";
+        const char *ws = w->workers == 1 ? "" : "s";
+        const char *nh = w->nodes == 1 ? " has" : "s have";
 
         if (w->reason == POLICY_REASON_RESERVED)
             snprintf(tail, sizeof(tail), "; the rest is reserved for job %llu",
                      (unsigned long long)w->by_job);
         if (w->cluster < 0)
-            snprintf(out, size, "%s: needs %d workers of %d GPUs, at most %d fit in any cluster",
-                     sku, w->workers, w->per_worker, w->have);
+            snprintf(out, size, "%s: needs %d worker%s of %d GPUs, at most %d fit in any cluster",
+                     sku, w->workers, ws, w->per_worker, w->have);
         else if (w->have == w->nodes)
-            snprintf(out, size, "%s%s: needs %d workers of %d GPUs, %d nodes have %d free%s", sku,
-                     pool, w->workers, w->per_worker, w->nodes, w->per_worker, tail);
+            snprintf(out, size, "%s%s: needs %d worker%s of %d GPUs, %d node%s %d free%s", sku,
+                     pool, w->workers, ws, w->per_worker, w->nodes, nh, w->per_worker, tail);
         else
             snprintf(out, size,
-                     "%s%s: needs %d workers of %d GPUs, %d nodes have %d free (room for %d "
+                     "%s%s: needs %d worker%s of %d GPUs, %d node%s %d free (room for %d "
                      "workers)%s",
-                     sku, pool, w->workers, w->per_worker, w->nodes, w->per_worker, w->have, tail);
+                     sku, pool, w->workers, ws, w->per_worker, w->nodes, nh, w->per_worker, w->have,
+                     tail);
         break;
     }
     case POLICY_REASON_QUOTA:

@@ -39,6 +39,17 @@ struct policy_scenario {
     int64_t now;
 };
 
+/* Local iteration macros: jansson's own foreach macros are opaque to cppcheck. */
+#define ARR_EACH(a, i, v)                                                                          \
+    for ((i) = 0; (i) < json_array_size(a) && ((v) = json_array_get((a), (i))) != NULL; (i)++)
+#define CAT2(a, b)        a##b
+#define CAT(a, b)         CAT2(a, b)
+#define OBJ_EACH(o, k, v) OBJ_EACH_IT(o, k, v, CAT(it_, __LINE__))
+#define OBJ_EACH_IT(o, k, v, it)                                                                   \
+    for (void *it = json_object_iter(o);                                                           \
+         it && ((k) = json_object_iter_key(it)) && ((v) = json_object_iter_value(it));             \
+         it = json_object_iter_next((o), it))
+
 #define FAIL(e, field, ...) err_set((e), ERR_INVALID, (field), __VA_ARGS__)
 
 static int get_time(json_t *v, int64_t now, int64_t *out)
@@ -128,7 +139,7 @@ static int parse_days(json_t *v, uint8_t *out)
     }
     if (!json_is_array(v))
         return -1;
-    json_array_foreach(v, i, d)
+    ARR_EACH(v, i, d)
     {
         int k;
 
@@ -190,18 +201,18 @@ static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *
 
     if (!json_is_array(skus) || !json_is_array(clusters))
         return FAIL(e, "skus", "a scenario needs \"skus\" and \"clusters\" arrays");
-    json_array_foreach(clusters, i, cl)
+    ARR_EACH(clusters, i, cl)
     {
-        json_array_foreach(json_object_get(cl, "nodes"), j, n) n_nodes += node_count(n);
+        ARR_EACH(json_object_get(cl, "nodes"), j, n) n_nodes += node_count(n);
     }
     if (snapshot_new(json_array_size(clusters), n_nodes, json_array_size(skus), &s, e))
         return -1;
-    json_array_foreach(skus, i, n)
-        snprintf(s->sku_names[i], sizeof(s->sku_names[i]), "%s", json_string_value(n));
+    ARR_EACH(skus, i, n)
+    snprintf(s->sku_names[i], sizeof(s->sku_names[i]), "%s", json_string_value(n));
     s->seq = (uint64_t)int_or(root, "seq", 1);
     if (time_or(root, "taken", sc->now, sc->now, &s->taken_ms, e))
         goto fail;
-    json_array_foreach(clusters, i, cl)
+    ARR_EACH(clusters, i, cl)
     {
         struct snapshot_cluster *c = &s->clusters[i];
         json_t *sv = json_object_get(cl, "serving");
@@ -220,7 +231,7 @@ static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *
         }
         if (time_or(cl, "last_poll", sc->now, sc->now, &c->last_poll_ms, e))
             goto fail;
-        json_object_foreach(cost, key, v)
+        OBJ_EACH(cost, key, v)
         {
             int k = snapshot_sku_find(s, key);
 
@@ -240,7 +251,7 @@ static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *
             }
             if (time_or(sv, "idle_since", sc->now, 0, &c->serving.idle_since_ms, e))
                 goto fail;
-            json_array_foreach(json_object_get(sv, "windows"), wi, w)
+            ARR_EACH(json_object_get(sv, "windows"), wi, w)
             {
                 struct snapshot_window *win = &c->serving.windows[c->serving.n_windows];
 
@@ -256,7 +267,7 @@ static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *
             (void)pend;
         }
         c->node_first = ni;
-        json_array_foreach(json_object_get(cl, "nodes"), j, n)
+        ARR_EACH(json_object_get(cl, "nodes"), j, n)
         {
             size_t cnt = node_count(n);
 
@@ -283,7 +294,7 @@ static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *
         c->n_nodes = ni - c->node_first;
     }
     /* Per-SKU serving figures: the configured reserve applies to every SKU of the pool. */
-    json_array_foreach(clusters, i, cl)
+    ARR_EACH(clusters, i, cl)
     {
         json_t *sv = json_object_get(cl, "serving");
         json_t *pend = json_object_get(sv, "pending");
@@ -296,14 +307,14 @@ static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *
         for (size_t k = 0; k < s->n_skus; k++)
             snapshot_agg(s, i, SNAPSHOT_POOL_SERVING, (int)k)->reserve =
                 s->clusters[i].serving.reserve_gpus;
-        json_object_foreach(rsv, key, v)
+        OBJ_EACH(rsv, key, v)
         {
             int k = snapshot_sku_find(s, key);
 
             if (k >= 0)
                 snapshot_agg(s, i, SNAPSHOT_POOL_SERVING, k)->reserve = (int)json_integer_value(v);
         }
-        json_object_foreach(pend, key, v)
+        OBJ_EACH(pend, key, v)
         {
             int k = snapshot_sku_find(s, key);
 
@@ -328,7 +339,7 @@ static int build_queue(struct policy_scenario *sc, json_t *arr, struct err *e)
     sc->n_queue = json_array_size(arr);
     sc->queue = xcalloc(sc->n_queue + 1, sizeof(*sc->queue));
     sc->aff = xcalloc(sc->n_queue + 1, sizeof(*sc->aff));
-    json_array_foreach(arr, i, j)
+    ARR_EACH(arr, i, j)
     {
         struct policy_job *q = &sc->queue[i];
         json_t *aff = json_object_get(j, "affinity");
@@ -338,7 +349,7 @@ static int build_queue(struct policy_scenario *sc, json_t *arr, struct err *e)
         q->name = str_or(j, "name", "?");
         if (sku_of(sc->snap, json_object_get(j, "sku"), "queue.sku", &q->sku, e))
             return -1;
-        json_array_foreach(json_object_get(j, "alt"), a, v)
+        ARR_EACH(json_object_get(j, "alt"), a, v)
         {
             if (a < POLICY_ALT_SKUS_MAX &&
                 sku_of(sc->snap, v, "queue.alt", &q->alt_skus[q->n_alt_skus++], e))
@@ -357,7 +368,7 @@ static int build_queue(struct policy_scenario *sc, json_t *arr, struct err *e)
         q->region = str_or(j, "region", NULL);
         if (json_is_array(aff)) {
             sc->aff[i] = xcalloc(json_array_size(aff) + 1, sizeof(char *));
-            json_array_foreach(aff, a, v) sc->aff[i][a] = json_string_value(v);
+            ARR_EACH(aff, a, v) sc->aff[i][a] = json_string_value(v);
             q->affinity = sc->aff[i];
             q->n_affinity = json_array_size(aff);
         }
@@ -373,7 +384,7 @@ static int build_running(struct policy_scenario *sc, json_t *arr, struct err *e)
     sc->n_running = json_array_size(arr);
     sc->running = xcalloc(sc->n_running + 1, sizeof(*sc->running));
     sc->plans = xcalloc(sc->n_running + 1, sizeof(*sc->plans));
-    json_array_foreach(arr, i, j)
+    ARR_EACH(arr, i, j)
     {
         struct policy_running *r = &sc->running[i];
         json_t *plan = json_object_get(j, "plan");
@@ -397,7 +408,7 @@ static int build_running(struct policy_scenario *sc, json_t *arr, struct err *e)
         r->in_snapshot = bool_or(j, "in_snapshot", true);
         if (json_is_array(plan)) {
             sc->plans[i] = xcalloc(json_array_size(plan) + 1, sizeof(**sc->plans));
-            json_array_foreach(plan, p, v)
+            ARR_EACH(plan, p, v)
             {
                 sc->plans[i][p].node = str_or(v, "node", "");
                 sc->plans[i][p].gpus = (int)int_or(v, "gpus", 0);
@@ -416,7 +427,7 @@ static int build_quotas(struct policy_scenario *sc, json_t *arr, struct err *e)
 
     sc->n_quotas = json_array_size(arr);
     sc->quotas = xcalloc(sc->n_quotas + 1, sizeof(*sc->quotas));
-    json_array_foreach(arr, i, j)
+    ARR_EACH(arr, i, j)
     {
         struct policy_quota *q = &sc->quotas[i];
 
@@ -437,7 +448,7 @@ static void build_namespaces(struct policy_scenario *sc, json_t *arr)
 
     sc->n_namespaces = json_array_size(arr);
     sc->namespaces = xcalloc(sc->n_namespaces + 1, sizeof(*sc->namespaces));
-    json_array_foreach(arr, i, j)
+    ARR_EACH(arr, i, j)
     {
         sc->namespaces[i].ns = str_or(j, "ns", "default");
         sc->namespaces[i].weight = num_or(j, "weight", 1.0);
@@ -451,7 +462,7 @@ static int build_config(struct policy_config *c, json_t *obj, struct err *e)
     json_t *v;
 
     policy_config_defaults(c);
-    json_object_foreach(obj, key, v)
+    OBJ_EACH(obj, key, v)
     {
         double x = json_number_value(v);
 
@@ -489,7 +500,7 @@ static int seed_state(struct policy_scenario *sc, json_t *root, struct err *e)
     json_t *j;
     size_t i;
 
-    json_array_foreach(json_object_get(root, "namespaces"), i, j)
+    ARR_EACH(json_object_get(root, "namespaces"), i, j)
     {
         json_t *usage = json_object_get(j, "usage");
         const char *key;
@@ -500,7 +511,7 @@ static int seed_state(struct policy_scenario *sc, json_t *root, struct err *e)
         struct policy_usage *u = policy_state_usage(sc->state, str_or(j, "ns", "default"), true);
 
         u->as_of_ms = sc->now;
-        json_object_foreach(usage, key, v)
+        OBJ_EACH(usage, key, v)
         {
             int k = snapshot_sku_find(sc->snap, key);
 
@@ -510,14 +521,14 @@ static int seed_state(struct policy_scenario *sc, json_t *root, struct err *e)
     }
     if (time_or(st, "last_now", sc->now, 0, &sc->state->last_now_ms, e))
         return -1;
-    json_array_foreach(json_object_get(st, "pools"), i, j)
+    ARR_EACH(json_object_get(st, "pools"), i, j)
     {
         struct policy_pool_state *p = policy_state_pool(sc->state, str_or(j, "cluster", "?"), true);
         json_t *streak = json_object_get(j, "streak");
         const char *key;
         json_t *v;
 
-        json_object_foreach(streak, key, v)
+        OBJ_EACH(streak, key, v)
         {
             int k = snapshot_sku_find(sc->snap, key);
 
@@ -594,11 +605,11 @@ int policy_scenario_input(struct policy_scenario *sc, size_t i, const struct pol
         const char *cname, *kname;
         json_t *per, *v;
 
-        json_object_foreach(json_object_get(obj, "serving_pending"), cname, per)
+        OBJ_EACH(json_object_get(obj, "serving_pending"), cname, per)
         {
             int c = snapshot_cluster_find(sc->snap, cname);
 
-            json_object_foreach(per, kname, v)
+            OBJ_EACH(per, kname, v)
             {
                 int k = snapshot_sku_find(sc->snap, kname);
 
@@ -739,7 +750,7 @@ static int check_placement(const struct policy_scenario *sc, const struct policy
             if (json_array_size(nodes) != p->n_workers)
                 return mismatch(msg, size, "%s has %zu workers, expected %zu", want, p->n_workers,
                                 json_array_size(nodes));
-            json_array_foreach(nodes, k, nv)
+            ARR_EACH(nodes, k, nv)
             {
                 if (strcmp(json_string_value(nv), s->nodes[p->workers[k].node].name) != 0)
                     return mismatch(msg, size, "%s worker %zu on %s, expected %s", want, k,
@@ -879,7 +890,7 @@ static int check_state(struct policy_scenario *sc, json_t *x, char *msg, size_t 
     size_t i;
     json_t *j;
 
-    json_array_foreach(json_object_get(x, "pools"), i, j)
+    ARR_EACH(json_object_get(x, "pools"), i, j)
     {
         const char *cl = str_or(j, "cluster", "");
         struct policy_pool_state *p = policy_state_pool(sc->state, cl, false);
@@ -888,7 +899,7 @@ static int check_state(struct policy_scenario *sc, json_t *x, char *msg, size_t 
 
         if (!p)
             return mismatch(msg, size, "no state for pool %s", cl);
-        json_object_foreach(json_object_get(j, "streak"), key, v)
+        OBJ_EACH(json_object_get(j, "streak"), key, v)
         {
             int k = snapshot_sku_find(sc->snap, key);
 
@@ -950,7 +961,7 @@ static int check_explain(struct policy_scenario *sc, const struct policy_result 
         }
         json_decref(parsed);
     }
-    json_array_foreach(json_object_get(x, "contains"), i, s)
+    ARR_EACH(json_object_get(x, "contains"), i, s)
     {
         if (!strstr(b.data, json_string_value(s))) {
             rc = mismatch(msg, size, "explain %s lacks \"%s\": %s", want, json_string_value(s),
@@ -986,9 +997,9 @@ static int check_all(struct policy_scenario *sc, const struct policy_result *r, 
         buf_free(&b);
         return ret;
     }
-    json_array_foreach(pl, i, x) if (check_placement(sc, r, x, msg, size)) return -1;
+    ARR_EACH(pl, i, x) if (check_placement(sc, r, x, msg, size)) return -1;
     if (bool_or(expect, "ordered", false)) {
-        json_array_foreach(pl, i, x)
+        ARR_EACH(pl, i, x)
         {
             const struct policy_job *job = &sc->queue[r->placements[i].job];
             char key[200];
@@ -999,14 +1010,14 @@ static int check_all(struct policy_scenario *sc, const struct policy_result *r, 
                                 str_or(x, "job", ""));
         }
     }
-    json_array_foreach(pe, i, x) if (check_pending(sc, r, x, msg, size)) return -1;
-    json_array_foreach(rc, i, x) if (check_reclaim(sc, r, x, msg, size)) return -1;
-    json_array_foreach(json_object_get(expect, "pools"), i,
-                       x) if (check_pool(sc, r, x, msg, size)) return -1;
+    ARR_EACH(pe, i, x) if (check_pending(sc, r, x, msg, size)) return -1;
+    ARR_EACH(rc, i, x) if (check_reclaim(sc, r, x, msg, size)) return -1;
+    ARR_EACH(json_object_get(expect, "pools"), i, x) if (check_pool(sc, r, x, msg, size)) return -1;
     if (check_state(sc, json_object_get(expect, "state"), msg, size))
         return -1;
-    json_array_foreach(json_object_get(expect, "explain"), i,
-                       x) if (check_explain(sc, r, x, msg, size)) return -1;
+    ARR_EACH(json_object_get(expect, "explain"), i, x)
+    if (check_explain(sc, r, x, msg, size))
+        return -1;
     return 0;
 }
 
