@@ -829,13 +829,24 @@ static void score(struct engine *en, size_t j, struct engine_cand *cand, int aff
                 cfg->w_borrow * sc->borrowed;
 }
 
-/* Capacity verdict of one group for the job: NONE when the gang fits now. */
-static void group_verdict(struct engine *en, struct engine_group *G, const struct engine_job *ej,
-                          bool readonly, struct policy_why *w)
+/* Capacity verdict of one group for queue job j: NONE when the gang fits now. Nodes the job
+ * itself reserved count as its own (that matters when explaining it after the cycle). */
+static void group_verdict(struct engine *en, struct engine_group *G, size_t j, bool readonly,
+                          struct policy_why *w)
 {
+    const struct engine_job *ej = &en->jobs[j];
     int g = ej->per_worker, W = ej->workers;
     int slots = engine_slots(G, g, readonly);
+    int nodes = engine_nodes_with(G, g);
 
+    for (size_t i = 0; i < G->n && G->n_reserved; i++) {
+        size_t node = G->nodes[i];
+
+        if (en->reserved_by[node] == j + 1) {
+            slots += en->nfree[node] / g;
+            nodes += en->nfree[node] >= g;
+        }
+    }
     w->workers = W;
     w->per_worker = g;
     if (slots >= W) {
@@ -843,7 +854,7 @@ static void group_verdict(struct engine *en, struct engine_group *G, const struc
         return;
     }
     w->have = slots;
-    w->nodes = engine_nodes_with(G, g);
+    w->nodes = nodes;
     if (engine_slots_empty(en, G, g) < W) {
         w->reason = POLICY_REASON_NEVER_FITS;
         w->have = engine_slots_empty(en, G, g);
@@ -917,7 +928,7 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
         if (G->n == 0) {
             w.reason = POLICY_REASON_NO_SKU_NODES;
         } else {
-            group_verdict(en, G, ej, readonly, &w);
+            group_verdict(en, G, j, readonly, &w);
         }
         if (w.reason == POLICY_REASON_NONE) {
             struct engine_cand cand = {c, k, o, SNAPSHOT_POOL_TRAINING, {0}};
@@ -959,7 +970,7 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
             } else if (!lease_fits(en, job, L, &w)) {
                 w.reason = POLICY_REASON_LEASE_TOO_SHORT;
             } else {
-                group_verdict(en, G, ej, readonly, &w);
+                group_verdict(en, G, j, readonly, &w);
             }
         }
         if (w.reason == POLICY_REASON_NONE) {

@@ -558,7 +558,7 @@ static void decide_job(struct cycle *cy, size_t j)
     const struct engine_job *ej = &en->jobs[j];
     struct policy_why why, qwhy;
     bool any_quota = false, possible = false, never = true;
-    int best_have = 0;
+    int best_have = 0, best_empty = 0;
     int64_t since = job->queued_ms ? job->queued_ms : job->created_ms;
     bool may_reserve = cy->n_reservations < en->cfg->max_reservations &&
                        en->now - since >= en->cfg->reserve_after_s * 1000;
@@ -605,13 +605,15 @@ static void decide_job(struct cycle *cy, size_t j)
             why.sku = k;
         }
         possible = s >= ej->workers;
-        never = never &&
-                global_slots_empty(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker) < ej->workers;
+        s = global_slots_empty(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker);
+        best_empty = s > best_empty ? s : best_empty;
+        never = never && s < ej->workers;
         if (job->preemptible) {
             possible = possible ||
                        global_slots(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker) >= ej->workers;
-            never = never &&
-                    global_slots_empty(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker) < ej->workers;
+            s = global_slots_empty(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker);
+            best_empty = s > best_empty ? s : best_empty;
+            never = never && s < ej->workers;
         }
     }
     if (!possible && (never || !may_reserve)) {
@@ -619,7 +621,7 @@ static void decide_job(struct cycle *cy, size_t j)
         why.workers = ej->workers;
         why.per_worker = ej->per_worker;
         why.need = job->gpu_count;
-        why.have = best_have;
+        why.have = never ? best_empty : best_have;
         add_pending(cy, j, &why, false);
         return;
     }
