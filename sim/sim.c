@@ -1,0 +1,772 @@
+/* sim.c -- HTTP front of the simulated clusters (libmicrohttpd), faults, and `fedsched sim`. */
+#include "sim/sim.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BODY_MAX ((size_t)4 << 20)
+
+struct listener {
+    struct sim *sim;
+    struct MHD_Daemon *d;
+    int port;
+    long single; /* the cluster served at "/", or -1 when shared (/c/NAME/) */
+};
+
+struct parked {
+    int64_t due_ms;
+    struct MHD_Connection *conn;
+};
+
+struct sim {
+    struct sim_scenario *scn;
+    struct sim_clock clock;
+    struct sim_cluster **clusters;
+    size_t n;
+    size_t *by_name; /* cluster indices sorted by name */
+    char **urls;
+    struct listener *listeners;
+    size_t n_listeners;
+
+    pthread_mutex_t flock; /* faults, requests, rnd */
+    struct sim_faults *faults;
+    uint64_t *requests;
+    unsigned rnd;
+
+    pthread_mutex_t tlock; /* parked connections */
+    pthread_cond_t tcond;
+    pthread_t timer;
+    bool timer_started;
+    bool stopping;
+    struct parked *parked;
+    size_t n_parked, cap_parked;
+    int suspended; /* parked and not yet re-entered */
+};
+
+/* Per-request state, kept across MHD's calls of the handler. */
+struct req {
+    struct buf body;
+    bool too_large;
+    bool routed;
+    bool parked;
+    long cluster;
+    char path[1024];
+    struct sim_faults f;
+    bool faulty;
+};
+
+/* ---- the timer that wakes parked (delayed) requests --------------------------------------- */
+
+static void *timer_main(void *arg)
+{
+    struct sim *s = arg;
+
+    pthread_mutex_lock(&s->tlock);
+    for (;;) {
+        int64_t now = clock_mono_ms(), next = now + 1000;
+        size_t i = 0;
+
+        while (i < s->n_parked) {
+            if (s->stopping || s->parked[i].due_ms <= now) {
+                MHD_resume_connection(s->parked[i].conn);
+                s->parked[i] = s->parked[--s->n_parked];
+                continue;
+            }
+            if (s->parked[i].due_ms < next)
+                next = s->parked[i].due_ms;
+            i++;
+        }
+        if (s->stopping)
+            break;
+        {
+            struct timespec ts;
+            int64_t wait = next - now;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += wait / 1000;
+            ts.tv_nsec += (wait % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->tcond, &s->tlock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&s->tlock);
+    return NULL;
+}
+
+/* Parks conn for ms; false when stopping (answer now instead). */
+static bool park(struct sim *s, struct MHD_Connection *conn, int ms)
+{
+    bool ok = false;
+
+    pthread_mutex_lock(&s->tlock);
+    if (!s->stopping) {
+        if (s->n_parked == s->cap_parked) {
+            s->cap_parked = s->cap_parked ? s->cap_parked * 2 : 64;
+            s->parked = xrealloc(s->parked, s->cap_parked * sizeof(*s->parked));
+        }
+        s->parked[s->n_parked].due_ms = clock_mono_ms() + ms;
+        s->parked[s->n_parked].conn = conn;
+        s->n_parked++;
+        s->suspended++;
+        MHD_suspend_connection(conn);
+        pthread_cond_signal(&s->tcond);
+        ok = true;
+    }
+    pthread_mutex_unlock(&s->tlock);
+    return ok;
+}
+
+/* ---- faults ------------------------------------------------------------------------------- */
+
+/* The faults that apply to this request; counts it. */
+static bool take_faults(struct sim *s, size_t c, struct sim_faults *out)
+{
+    struct sim_faults *f = &s->faults[c];
+    bool any;
+
+    pthread_mutex_lock(&s->flock);
+    s->requests[c]++;
+    *out = *f;
+    any = f->latency_ms || f->status || f->expire_continue || f->drop || f->malformed ||
+          f->unauthorized;
+    if (any && f->probability > 0 && f->probability < 1 &&
+        (double)rand_r(&s->rnd) / RAND_MAX >= f->probability)
+        any = false;
+    if (any && f->remaining > 0 && --f->remaining == 0)
+        memset(f, 0, sizeof(*f));
+    pthread_mutex_unlock(&s->flock);
+    return any;
+}
+
+/* ---- answering ----------------------------------------------------------------------------- */
+
+static enum MHD_Result send_body(struct MHD_Connection *conn, int status, char *body, size_t len,
+                                 int retry_after)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result rc;
+
+    MHD_add_response_header(r, "Content-Type",
+                            len && body[0] == '{' ? "application/json" : "text/plain");
+    MHD_add_response_header(r, "Cache-Control", "no-cache, private");
+    if (retry_after > 0) {
+        char v[16];
+
+        snprintf(v, sizeof(v), "%d", retry_after);
+        MHD_add_response_header(r, "Retry-After", v);
+    }
+    rc = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result send_status(struct MHD_Connection *conn, int code, const char *reason,
+                                   const char *msg, int retry_after)
+{
+    json_t *st =
+        json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1",
+                  "metadata", "status", "Failure", "message", msg, "reason", reason, "code", code);
+    char *body = json_dumps(st, JSON_COMPACT);
+
+    json_decref(st);
+    return send_body(conn, code, body, strlen(body), retry_after);
+}
+
+static const char *reason_of(int code)
+{
+    switch (code) {
+    case 429: return "TooManyRequests";
+    case 500: return "InternalError";
+    case 503: return "ServiceUnavailable";
+    case 504: return "Timeout";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    default: return code >= 500 ? "InternalError" : "BadRequest";
+    }
+}
+
+static int cmp_name(const void *key, const void *elem, void *arg)
+{
+    const struct sim *s = arg;
+
+    return strcmp(key, sim_cluster_name(s->clusters[*(const size_t *)elem]));
+}
+
+static long find_cluster(const struct sim *s, const char *name)
+{
+    size_t lo = 0, hi = s->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int r = cmp_name(name, &s->by_name[mid], (void *)s);
+
+        if (r == 0)
+            return (long)s->by_name[mid];
+        if (r > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Resolves which cluster and which API path a URL means. */
+static int route(struct listener *l, const char *url, struct req *r)
+{
+    const char *path = url;
+
+    if (l->single >= 0) {
+        r->cluster = l->single;
+    } else {
+        char name[64];
+        size_t len;
+
+        if (strncmp(url, "/c/", 3) != 0)
+            return -1;
+        len = strcspn(url + 3, "/");
+        if (len == 0 || len >= sizeof(name))
+            return -1;
+        memcpy(name, url + 3, len);
+        name[len] = '\0';
+        r->cluster = find_cluster(l->sim, name);
+        if (r->cluster < 0)
+            return -1;
+        path = url + 3 + len;
+    }
+    snprintf(r->path, sizeof(r->path), "%s", *path ? path : "/");
+    return 0;
+}
+
+static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const char *method,
+                              struct req *r)
+{
+    const struct sim_cluster_spec *spec = &s->scn->clusters[r->cluster];
+    struct sim_cluster *c = s->clusters[r->cluster];
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    struct sim_query q;
+    struct sim_reply rep;
+
+    if (r->faulty && r->f.drop)
+        return MHD_NO; /* MHD closes the socket without a response */
+    if (r->faulty && r->f.unauthorized)
+        return send_status(conn, 401, "Unauthorized", "Unauthorized", 0);
+    if (spec->token[0]) {
+        char want[160];
+
+        snprintf(want, sizeof(want), "Bearer %s", spec->token);
+        if (!auth || strcmp(auth, want) != 0)
+            return send_status(conn, 401, "Unauthorized", "Unauthorized", 0);
+    }
+    if (r->faulty && r->f.status) {
+        char msg[128];
+
+        snprintf(msg, sizeof(msg), "simulated failure (HTTP %d)", r->f.status);
+        if (r->f.status == 429)
+            snprintf(msg, sizeof(msg), "%s", "Too many requests, please try again later.");
+        return send_status(conn, r->f.status, reason_of(r->f.status), msg, r->f.retry_after_s);
+    }
+    memset(&q, 0, sizeof(q));
+    q.limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+    q.cont = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "continue");
+    q.field_selector = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fieldSelector");
+    q.label_selector = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "labelSelector");
+    q.propagation_policy =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "propagationPolicy");
+    q.grace_period_seconds =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "gracePeriodSeconds");
+    if (r->faulty && r->f.expire_continue && q.cont && *q.cont)
+        return send_status(conn, 410, "Expired",
+                           "The provided continue parameter is too old to display a consistent "
+                           "list result. You can start a new list without the continue "
+                           "parameter.",
+                           0);
+    if (r->too_large)
+        return send_status(conn, 413, "RequestEntityTooLarge", "request body too large", 0);
+    sim_cluster_handle(c, method, r->path, &q, r->body.data ? r->body.data : "", r->body.len, &rep);
+    if (r->faulty && r->f.malformed && rep.list && rep.len > 8) {
+        /* Cut the list mid-item and end it with bytes no JSON parser accepts. */
+        size_t keep = rep.len / 2;
+
+        snprintf(rep.body + keep - 4, 5, "%s", "\"\x01{");
+        rep.len = keep;
+    }
+    return send_body(conn, rep.status, rep.body, rep.len, 0);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
+{
+    struct listener *l = cls;
+    struct sim *s = l->sim;
+    struct req *r = *con_cls;
+
+    (void)version;
+    if (!r) {
+        r = xcalloc(1, sizeof(*r));
+        buf_init(&r->body, BODY_MAX);
+        r->cluster = -1;
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (buf_append(&r->body, upload_data, *upload_data_size) != 0)
+            r->too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->parked) {
+        pthread_mutex_lock(&s->tlock);
+        s->suspended--;
+        pthread_mutex_unlock(&s->tlock);
+        r->parked = false;
+        if (s->stopping)
+            return send_status(conn, 503, "ServiceUnavailable", "simulator stopping", 0);
+        return answer(s, conn, method, r);
+    }
+    if (!r->routed) {
+        r->routed = true;
+        if (route(l, url, r) != 0)
+            return send_status(conn, 404, "NotFound",
+                               "the server could not find the requested resource", 0);
+        r->faulty = take_faults(s, (size_t)r->cluster, &r->f);
+        if (r->faulty && r->f.latency_ms > 0 && park(s, conn, r->f.latency_ms)) {
+            r->parked = true;
+            return MHD_YES;
+        }
+    }
+    return answer(s, conn, method, r);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct req *r = *con_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (!r)
+        return;
+    buf_free(&r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------------ */
+
+static int listen_on(struct sim *s, struct listener *l, const char *bind_addr, int port,
+                     int threads, struct err *e)
+{
+    struct sockaddr_in sa;
+    const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1)
+        return err_set(e, ERR_INVALID, "bind", "bind address \"%s\" is not IPv4", bind_addr);
+    l->sim = s;
+    l->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, l, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
+    if (!l->d)
+        return err_set(e, ERR_IO, "port", "cannot listen on %s:%d", bind_addr, port);
+    info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
+    l->port = info ? info->port : port;
+    return 0;
+}
+
+static int cmp_index(const void *a, const void *b, void *arg)
+{
+    const struct sim *s = arg;
+
+    return strcmp(sim_cluster_name(s->clusters[*(const size_t *)a]),
+                  sim_cluster_name(s->clusters[*(const size_t *)b]));
+}
+
+int sim_start(const struct sim_options *o, struct sim **out, struct err *e)
+{
+    struct sim *s = xcalloc(1, sizeof(*s));
+    const char *bind_addr = o->bind && *o->bind ? o->bind : "127.0.0.1";
+    int rc = -1;
+
+    pthread_mutex_init(&s->flock, NULL);
+    pthread_mutex_init(&s->tlock, NULL);
+    pthread_cond_init(&s->tcond, NULL);
+    s->rnd = (unsigned)clock_mono_ns();
+    if (o->scenario_text)
+        rc = sim_scenario_parse(o->scenario_text, o->scenario_len, &s->scn, e);
+    else if (o->scenario_path)
+        rc = sim_scenario_load(o->scenario_path, &s->scn, e);
+    else
+        rc = err_set(e, ERR_INVALID, "scenario", "no scenario given");
+    if (rc != 0)
+        goto fail;
+    rc = -1;
+    sim_clock_init(&s->clock, o->time_scale > 0 ? o->time_scale : s->scn->time_scale,
+                   s->scn->start_ms);
+    s->n = s->scn->n_clusters;
+    s->clusters = xcalloc(s->n, sizeof(*s->clusters));
+    s->faults = xcalloc(s->n, sizeof(*s->faults));
+    s->requests = xcalloc(s->n, sizeof(*s->requests));
+    s->urls = xcalloc(s->n, sizeof(*s->urls));
+    s->by_name = xcalloc(s->n, sizeof(*s->by_name));
+    for (size_t i = 0; i < s->n; i++) {
+        if (sim_cluster_new(&s->scn->clusters[i], &s->clock, s->scn->continue_ttl_ms,
+                            &s->clusters[i], e) != 0)
+            goto fail;
+        s->faults[i] = s->scn->clusters[i].faults;
+        s->by_name[i] = i;
+    }
+    qsort_r(s->by_name, s->n, sizeof(*s->by_name), cmp_index, s);
+    if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
+        err_set(e, ERR_INTERNAL, NULL, "cannot start the simulator's timer thread");
+        goto fail;
+    }
+    s->timer_started = true;
+    if (o->shared) {
+        s->listeners = xcalloc(1, sizeof(*s->listeners));
+        s->n_listeners = 1;
+        s->listeners[0].single = -1;
+        if (listen_on(s, &s->listeners[0], bind_addr, o->port, o->threads > 0 ? o->threads : 2,
+                      e) != 0)
+            goto fail;
+        for (size_t i = 0; i < s->n; i++)
+            s->urls[i] = xasprintf("http://%s:%d/c/%s", bind_addr, s->listeners[0].port,
+                                   sim_cluster_name(s->clusters[i]));
+    } else {
+        s->listeners = xcalloc(s->n, sizeof(*s->listeners));
+        for (size_t i = 0; i < s->n; i++) {
+            int port = o->port > 0 ? o->port + (int)i : s->scn->clusters[i].port;
+
+            s->listeners[i].single = (long)i;
+            s->n_listeners++;
+            if (listen_on(s, &s->listeners[i], bind_addr, port, o->threads > 0 ? o->threads : 1,
+                          e) != 0)
+                goto fail;
+            s->urls[i] = xasprintf("http://%s:%d", bind_addr, s->listeners[i].port);
+        }
+    }
+    *out = s;
+    return 0;
+fail:
+    sim_stop(&s);
+    return -1;
+}
+
+void sim_stop(struct sim **sp)
+{
+    struct sim *s;
+
+    if (!sp || !*sp)
+        return;
+    s = *sp;
+    pthread_mutex_lock(&s->tlock);
+    s->stopping = true;
+    pthread_cond_signal(&s->tcond);
+    pthread_mutex_unlock(&s->tlock);
+    if (s->timer_started)
+        pthread_join(s->timer, NULL);
+    /* MHD refuses to stop with suspended connections: wait until every resumed one has
+     * been answered (bounded, in case a daemon thread is gone). */
+    for (int i = 0; i < 5000; i++) {
+        int n;
+
+        pthread_mutex_lock(&s->tlock);
+        n = s->suspended;
+        pthread_mutex_unlock(&s->tlock);
+        if (n <= 0)
+            break;
+        usleep(1000);
+    }
+    for (size_t i = 0; i < s->n_listeners; i++)
+        if (s->listeners[i].d)
+            MHD_stop_daemon(s->listeners[i].d);
+    for (size_t i = 0; i < s->n; i++) {
+        sim_cluster_free(&s->clusters[i]);
+        if (s->urls)
+            free(s->urls[i]);
+    }
+    free(s->listeners);
+    free(s->clusters);
+    free(s->urls);
+    free(s->faults);
+    free(s->requests);
+    free(s->by_name);
+    free(s->parked);
+    sim_scenario_free(&s->scn);
+    pthread_mutex_destroy(&s->flock);
+    pthread_mutex_destroy(&s->tlock);
+    pthread_cond_destroy(&s->tcond);
+    free(s);
+    *sp = NULL;
+}
+
+size_t sim_cluster_count(const struct sim *s)
+{
+    return s->n;
+}
+
+const char *sim_cluster_name_at(const struct sim *s, size_t i)
+{
+    return i < s->n ? sim_cluster_name(s->clusters[i]) : NULL;
+}
+
+int sim_url(const struct sim *s, const char *cluster, char *out, size_t size, struct err *e)
+{
+    long i = find_cluster(s, cluster);
+
+    if (i < 0)
+        return err_set(e, ERR_NOT_FOUND, "cluster", "no simulated cluster \"%s\"", cluster);
+    snprintf(out, size, "%s", s->urls[i]);
+    return 0;
+}
+
+struct sim_cluster *sim_get_cluster(struct sim *s, const char *cluster)
+{
+    long i = find_cluster(s, cluster);
+
+    return i < 0 ? NULL : s->clusters[i];
+}
+
+int sim_set_faults(struct sim *s, const char *cluster, const struct sim_faults *f, struct err *e)
+{
+    long i = cluster ? find_cluster(s, cluster) : -1;
+
+    if (cluster && i < 0)
+        return err_set(e, ERR_NOT_FOUND, "cluster", "no simulated cluster \"%s\"", cluster);
+    pthread_mutex_lock(&s->flock);
+    for (size_t k = 0; k < s->n; k++)
+        if (!cluster || (long)k == i)
+            s->faults[k] = *f;
+    pthread_mutex_unlock(&s->flock);
+    return 0;
+}
+
+uint64_t sim_requests(struct sim *s, const char *cluster)
+{
+    long i = find_cluster(s, cluster);
+    uint64_t n;
+
+    if (i < 0)
+        return 0;
+    pthread_mutex_lock(&s->flock);
+    n = s->requests[i];
+    pthread_mutex_unlock(&s->flock);
+    return n;
+}
+
+void sim_skip_time(struct sim *s, int64_t ms)
+{
+    sim_clock_skip(&s->clock, ms);
+}
+
+int64_t sim_now_ms(const struct sim *s)
+{
+    return sim_clock_now(&s->clock);
+}
+
+/* ---- fedsched sim ------------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: fedsched sim --scenario FILE [options]\n"
+               "Serves simulated Kubernetes member clusters on loopback until SIGINT/SIGTERM.\n"
+               "  --scenario FILE      scenario (see docs/simulator.md, testdata/sim/)\n"
+               "  --port P             cluster i listens on P+i (with --shared: all on P)\n"
+               "  --shared             one port, clusters under http://HOST:P/c/NAME/\n"
+               "  --bind ADDR          listen address (default 127.0.0.1)\n"
+               "  --time-scale X       simulated seconds per real second (overrides the file)\n"
+               "  --threads N          threads per listening port\n"
+               "  --clusters-out FILE  write the member-cluster configs fedsched needs (JSON),\n"
+               "                       with token files beside it\n"
+               "  --help               this text\n"
+               "Prints \"cluster NAME URL\" per cluster once listening.\n");
+}
+
+/* Writes {"clusters":[...]} in the shape cluster_config_from_json() reads. */
+static int write_clusters(const struct sim *s, const char *path, struct err *e)
+{
+    json_t *root = json_object(), *arr = json_array();
+    int rc = -1;
+
+    for (size_t i = 0; i < s->n; i++) {
+        const struct sim_cluster_spec *c = &s->scn->clusters[i];
+        json_t *o = json_object();
+        bool serving = false;
+
+        for (size_t p = 0; p < c->n_pools; p++)
+            serving |= strcmp(c->pools[p].pool, "serving") == 0;
+        json_object_set_new(o, "name", json_string(c->name));
+        json_object_set_new(o, "apiServer", json_string(s->urls[i]));
+        json_object_set_new(o, "region", json_string("sim"));
+        json_object_set_new(o, "provider", json_string("fedsched-sim"));
+        json_object_set_new(o, "timezone", json_string("UTC"));
+        if (c->token[0]) {
+            char *tf = xasprintf("%s.%s.token", path, c->name);
+            FILE *f = fopen(tf, "w");
+
+            if (!f || fprintf(f, "%s\n", c->token) < 0) {
+                if (f)
+                    fclose(f);
+                err_set(e, ERR_IO, "clusters-out", "cannot write token file %s", tf);
+                free(tf);
+                json_decref(o);
+                goto out;
+            }
+            fclose(f);
+            json_object_set_new(o, "tokenFile", json_string(tf));
+            free(tf);
+        }
+        if (serving) {
+            json_t *ns = json_array();
+
+            for (size_t d = 0; d < c->n_deployments; d++) {
+                bool seen = false;
+                size_t k;
+                json_t *v;
+
+                json_array_foreach(ns, k, v)
+                {
+                    seen |= strcmp(json_string_value(v), c->deployments[d].ns) == 0;
+                }
+                if (!seen)
+                    json_array_append_new(ns, json_string(c->deployments[d].ns));
+            }
+            if (json_array_size(ns) == 0)
+                json_array_append_new(ns, json_string("serving"));
+            json_object_set_new(o, "servingPool",
+                                json_pack("{s:{s:s},s:o,s:i,s:s,s:[{s:s,s:s}]}", "nodeSelector",
+                                          "fedsched.io/pool", "serving", "namespaces", ns,
+                                          "reserveGpus", 1, "lendPolicy", "window",
+                                          "lendingWindows", "start", "22:00", "end", "06:00"));
+        }
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(root, "clusters", arr);
+    arr = NULL;
+    if (json_dump_file(root, path, JSON_INDENT(2)) != 0) {
+        err_set(e, ERR_IO, "clusters-out", "cannot write %s", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+int sim_main(int argc, char **argv)
+{
+    struct sim_options o;
+    struct sim *s = NULL;
+    struct err e = {0};
+    const char *clusters_out = NULL;
+    sigset_t set;
+    int sig = 0;
+
+    memset(&o, 0, sizeof(o));
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--shared") == 0) {
+            o.shared = true;
+            continue;
+        } else if (!v) {
+            fprintf(stderr, "fedsched sim: %s needs a value (or is unknown)\n", a);
+            usage(stderr);
+            return 2;
+        } else if (strcmp(a, "--scenario") == 0) {
+            o.scenario_path = v;
+        } else if (strcmp(a, "--bind") == 0) {
+            o.bind = v;
+        } else if (strcmp(a, "--clusters-out") == 0) {
+            clusters_out = v;
+        } else if (strcmp(a, "--port") == 0) {
+            long p = strtol(v, &end, 10);
+
+            if (*end || p < 0 || p > 65535) {
+                fprintf(stderr, "fedsched sim: --port \"%s\" is not a port\n", v);
+                return 2;
+            }
+            o.port = (int)p;
+        } else if (strcmp(a, "--threads") == 0) {
+            long t = strtol(v, &end, 10);
+
+            if (*end || t < 1 || t > 64) {
+                fprintf(stderr, "fedsched sim: --threads \"%s\" must be 1..64\n", v);
+                return 2;
+            }
+            o.threads = (int)t;
+        } else if (strcmp(a, "--time-scale") == 0) {
+            o.time_scale = strtod(v, &end);
+            if (*end || !(o.time_scale > 0)) {
+                fprintf(stderr, "fedsched sim: --time-scale \"%s\" must be > 0\n", v);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "fedsched sim: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    if (!o.scenario_path) {
+        fprintf(stderr, "fedsched sim: --scenario is required\n");
+        usage(stderr);
+        return 2;
+    }
+    /* Block the stop signals before any thread starts, so they all inherit the mask and
+     * only sigwait() below sees them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (sim_start(&o, &s, &e) != 0) {
+        fprintf(stderr, "fedsched sim: %s\n", e.msg);
+        return 1;
+    }
+    if (clusters_out && write_clusters(s, clusters_out, &e) != 0) {
+        fprintf(stderr, "fedsched sim: %s\n", e.msg);
+        sim_stop(&s);
+        return 1;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        printf("cluster %s %s\n", sim_cluster_name(s->clusters[i]), s->urls[i]);
+    fflush(stdout);
+    LOG(LOG_INFO, "sim", "event=listening clusters=%zu time_scale=%g", s->n, s->clock.scale);
+    sigwait(&set, &sig);
+    LOG(LOG_INFO, "sim", "event=stopping signal=%d", sig);
+    sim_stop(&s);
+    return 0;
+}

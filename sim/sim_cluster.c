@@ -1,0 +1,2409 @@
+/* sim_cluster.c -- the state and behaviour of one simulated Kubernetes cluster. */
+#include "sim/sim_cluster.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/mem.h"
+#include "cluster/quantity.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIM_NODES_MAX     200000
+#define SIM_BODY_MAX      ((size_t)4 << 20)
+#define SIM_DEFAULT_RUN_S 3600
+#define SIM_GRACE_DEFAULT 30
+#define ANNOT_DURATION    "sim.fedsched.io/duration-seconds"
+#define ANNOT_OUTCOME     "sim.fedsched.io/outcome"
+
+enum phase { PH_PENDING, PH_RUNNING, PH_SUCCEEDED, PH_FAILED };
+static const char *const phase_names[] = {"Pending", "Running", "Succeeded", "Failed"};
+
+enum kind { KIND_JOB, KIND_RAYJOB };
+
+struct snode {
+    char name[64];
+    int idx; /* position in its pool */
+    char uid[40];
+    size_t pool;
+    int used;
+    bool ready;
+    bool cordoned;
+    uint64_t rv;
+};
+
+struct sjob;
+
+struct spod {
+    char ns[64];
+    char name[254];
+    char uid[40];
+    json_t *labels;              /* object, owned */
+    json_t *owner;               /* ownerReferences array or NULL, owned */
+    json_t *spec;                /* pod spec without nodeName, owned */
+    long node;                   /* index into nodes, -1 when unbound */
+    const char *node_name_cache; /* nodes[node].name while bound */
+    int gpus;
+    char product[64]; /* nodeSelector product, "" when none */
+    enum phase phase;
+    int64_t created_ms;
+    int64_t start_ms;
+    int64_t delete_ms; /* 0 when not being deleted */
+    int grace_s;
+    bool disrupted;
+    long deploy;         /* deployment index, -1 */
+    struct sjob *job;    /* owner, NULL */
+    char sched_msg[256]; /* PodScheduled=False message while unbound */
+    uint64_t rv;
+    json_t *obj; /* rendered object; NULL when stale */
+};
+
+struct sjob {
+    enum kind kind;
+    char ns[64];
+    char name[254];
+    char uid[40];
+    json_t *obj; /* metadata + spec as created; status rewritten on change */
+    int64_t created_ms;
+    int64_t start_ms; /* all pods running */
+    int64_t done_ms;
+    int64_t run_ms;
+    bool fail;
+    bool finished;
+    bool deleting;       /* foreground deletion: waits for its pods */
+    bool shutdown_after; /* RayJob: delete the cluster pods when finished */
+    int n_pods;
+    uint64_t rv;
+    int sig[5]; /* pod counts when the status was last written */
+};
+
+struct cache {
+    char *key;
+    char *body;
+    size_t len;
+    uint64_t rv;
+};
+
+struct sim_cluster {
+    pthread_mutex_t lock;
+    struct sim_cluster_spec spec; /* pools/deployments borrowed from the scenario copy */
+    const struct sim_clock *clock;
+    int64_t continue_ttl_ms;
+    char **pool_labels;  /* per pool: rendered label members (no braces) */
+    char **pool_taints;  /* per pool: rendered taint objects (no brackets), "" none */
+    struct snode *nodes; /* sorted by name */
+    size_t n_nodes;
+    struct spod **pods; /* sorted by namespace/name */
+    size_t n_pods, cap_pods;
+    struct sjob **jobs; /* sorted by kind, namespace, name */
+    size_t n_jobs, cap_jobs;
+    uint64_t rv;
+    uint64_t nodes_rv;
+    uint64_t uid_seq;
+    uint64_t name_seq;
+    struct cache node_cache, pod_cache;
+};
+
+/* ---- clock ----------------------------------------------------------------------------- */
+
+void sim_clock_init(struct sim_clock *c, double scale, int64_t start_sim_ms)
+{
+    c->scale = scale > 0 ? scale : 1;
+    c->start_mono_ms = clock_mono_ms();
+    c->start_sim_ms = start_sim_ms ? start_sim_ms : clock_realtime_ms();
+    c->skipped_ms = 0;
+}
+
+int64_t sim_clock_now(const struct sim_clock *c)
+{
+    int64_t real = clock_mono_ms() - c->start_mono_ms;
+
+    return c->start_sim_ms + (int64_t)((double)real * c->scale) +
+           __atomic_load_n(&c->skipped_ms, __ATOMIC_RELAXED);
+}
+
+void sim_clock_skip(struct sim_clock *c, int64_t ms)
+{
+    __atomic_add_fetch(&c->skipped_ms, ms, __ATOMIC_RELAXED);
+}
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static void ts(int64_t ms, char *out, size_t size)
+{
+    /* Kubernetes timestamps have whole seconds. */
+    char tmp[40];
+    char *dot;
+
+    clock_format_rfc3339(ms, tmp, sizeof(tmp));
+    dot = strchr(tmp, '.');
+    if (dot) {
+        dot[0] = 'Z';
+        dot[1] = '\0';
+    }
+    snprintf(out, size, "%s", tmp);
+}
+
+static json_t *json_ts(int64_t ms)
+{
+    char t[40];
+
+    ts(ms, t, sizeof(t));
+    return json_string(t);
+}
+
+static void new_uid(struct sim_cluster *c, char *out, size_t size)
+{
+    uint64_t n = ++c->uid_seq;
+    uint64_t h = n * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)c;
+
+    snprintf(out, size, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(h >> 32),
+             (unsigned)(h >> 16) & 0xffff, (unsigned)(n >> 12) & 0xfff, (unsigned)n & 0xfff,
+             (unsigned long long)(h & 0xffffffffffffULL));
+}
+
+/* Five lower-case alphanumerics, like the suffixes controllers generate. */
+static void suffix5(struct sim_cluster *c, char *out)
+{
+    static const char al[] = "bcdfghjklmnpqrstvwxz2456789";
+    uint64_t h = (++c->name_seq) * 0x9E3779B97F4A7C15ULL;
+
+    for (int i = 0; i < 5; i++) {
+        out[i] = al[h % (sizeof(al) - 1)];
+        h /= sizeof(al) - 1;
+    }
+    out[5] = '\0';
+}
+
+static void bump(struct sim_cluster *c)
+{
+    c->rv++;
+}
+
+static void reply_json(struct sim_reply *out, int status, json_t *obj)
+{
+    out->status = status;
+    out->body = json_dumps(obj, JSON_COMPACT);
+    out->len = strlen(out->body);
+    json_decref(obj);
+}
+
+/* Every error is a Status object with reason and code, as the API server sends. */
+static void reply_status(struct sim_reply *out, int code, const char *reason, const char *kind,
+                         const char *group, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+static void reply_status(struct sim_reply *out, int code, const char *reason, const char *kind,
+                         const char *group, const char *name, const char *fmt, ...)
+{
+    json_t *st = json_object();
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_object_set_new(st, "kind", json_string("Status"));
+    json_object_set_new(st, "apiVersion", json_string("v1"));
+    json_object_set_new(st, "metadata", json_object());
+    json_object_set_new(st, "status", json_string("Failure"));
+    json_object_set_new(st, "message", json_string(msg));
+    json_object_set_new(st, "reason", json_string(reason));
+    if (name || kind) {
+        json_t *d = json_object();
+
+        if (name)
+            json_object_set_new(d, "name", json_string(name));
+        if (group)
+            json_object_set_new(d, "group", json_string(group));
+        if (kind)
+            json_object_set_new(d, "kind", json_string(kind));
+        json_object_set_new(st, "details", d);
+    }
+    json_object_set_new(st, "code", json_integer(code));
+    reply_json(out, code, st);
+}
+
+/* ---- continue tokens: base64url(JSON), like the API server's ---------------------------- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *b64_encode(const char *s, size_t n)
+{
+    char *out = xmalloc(n * 4 / 3 + 4);
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
+
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)s[i + 2];
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = b64[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = b64[v & 63];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int b64_decode(const char *s, char *out, size_t size, size_t *len)
+{
+    uint32_t v = 0;
+    int bits = 0;
+    size_t o = 0;
+
+    for (; *s && *s != '='; s++) {
+        const char *p = strchr(b64, *s);
+
+        if (*s == '+')
+            p = b64 + 62; /* accept the standard alphabet too */
+        else if (*s == '/')
+            p = b64 + 63;
+        if (!p)
+            return -1;
+        v = (v << 6) | (uint32_t)(p - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o + 1 >= size)
+                return -1;
+            out[o++] = (char)((v >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    *len = o;
+    return 0;
+}
+
+static char *make_continue(const char *last_key, uint64_t rv)
+{
+    size_t n = strlen(last_key);
+    char *key = xmalloc(n + 1);
+    json_t *t = json_object();
+    char *text, *tok;
+
+    /* The real server's start key is the last key plus "\u0000"; keep that shape. */
+    memcpy(key, last_key, n + 1);
+    json_object_set_new(t, "v", json_string("meta.k8s.io/v1"));
+    json_object_set_new(t, "rv", json_integer((json_int_t)rv));
+    json_object_set_new(t, "start", json_stringn(key, n + 1));
+    json_object_set_new(t, "ts", json_integer(clock_mono_ms()));
+    text = json_dumps(t, JSON_COMPACT);
+    tok = b64_encode(text, strlen(text));
+    free(text);
+    free(key);
+    json_decref(t);
+    return tok;
+}
+
+/* Reads a continue token into the key to start after. Returns 0, -1 when malformed, -2
+ * when expired. */
+static int read_continue(const struct sim_cluster *c, const char *tok, char *start, size_t size)
+{
+    char raw[1024];
+    size_t n;
+    json_t *t;
+    const char *s;
+    size_t slen;
+    int rc = -1;
+
+    if (strlen(tok) > 1300 || b64_decode(tok, raw, sizeof(raw), &n) != 0)
+        return -1;
+    t = json_loadb(raw, n, 0, NULL);
+    s = json_string_value(json_object_get(t, "start"));
+    if (!s || !json_is_integer(json_object_get(t, "ts")))
+        goto out;
+    slen = json_string_length(json_object_get(t, "start"));
+    if (slen == 0 || slen >= size)
+        goto out;
+    memcpy(start, s, slen);
+    start[slen] = '\0'; /* the trailing NUL of the key ends the string here */
+    if (clock_mono_ms() - json_integer_value(json_object_get(t, "ts")) > c->continue_ttl_ms) {
+        rc = -2;
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(t);
+    return rc;
+}
+
+/* ---- selectors --------------------------------------------------------------------------- */
+
+/* One requirement of a label selector. */
+struct lreq {
+    char key[256];
+    int op; /* 0 exists, 1 not exists, 2 =, 3 !=, 4 in, 5 notin */
+    char values[8][64];
+    int n_values;
+};
+
+static void trim(char *s)
+{
+    size_t n = strlen(s), i = 0;
+
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    while (s[i] == ' ' || s[i] == '\t')
+        i++;
+    memmove(s, s + i, n - i + 1);
+}
+
+/* Parses "a=b,c!=d,e in (x,y),!f,g". Returns the count or -1. */
+static int parse_label_selector(const char *sel, struct lreq *out, int max)
+{
+    int n = 0;
+    const char *p = sel;
+
+    while (*p) {
+        char part[600];
+        size_t len = 0;
+        int depth = 0;
+        struct lreq *r;
+        char *op;
+
+        while (p[len] && (depth || p[len] != ',')) {
+            if (p[len] == '(')
+                depth++;
+            if (p[len] == ')')
+                depth--;
+            len++;
+        }
+        if (len >= sizeof(part) || n == max)
+            return -1;
+        memcpy(part, p, len);
+        part[len] = '\0';
+        p += len + (p[len] == ',');
+        trim(part);
+        if (!part[0])
+            continue;
+        r = &out[n++];
+        memset(r, 0, sizeof(*r));
+        if ((op = strstr(part, " notin ")) || (op = strstr(part, " in "))) {
+            bool notin = strncmp(op, " notin ", 7) == 0;
+            char *open = strchr(op, '('), *close = strrchr(op, ')'), *v;
+
+            if (!open || !close || close < open)
+                return -1;
+            *op = '\0';
+            *close = '\0';
+            r->op = notin ? 5 : 4;
+            for (v = open + 1; v && *v;) {
+                char *comma = strchr(v, ',');
+
+                if (comma)
+                    *comma = '\0';
+                if (r->n_values == 8 || strlen(v) >= 64)
+                    return -1;
+                snprintf(r->values[r->n_values], 64, "%s", v);
+                trim(r->values[r->n_values++]);
+                v = comma ? comma + 1 : NULL;
+            }
+        } else if ((op = strstr(part, "!="))) {
+            *op = '\0';
+            r->op = 3;
+            snprintf(r->values[0], 64, "%s", op + 2);
+            r->n_values = 1;
+        } else if ((op = strchr(part, '='))) {
+            *op = '\0';
+            r->op = 2;
+            snprintf(r->values[0], 64, "%s", op + (op[1] == '=' ? 2 : 1));
+            r->n_values = 1;
+        } else if (part[0] == '!') {
+            memmove(part, part + 1, strlen(part));
+            r->op = 1;
+        } else {
+            r->op = 0;
+        }
+        trim(part);
+        if (!part[0] || strlen(part) >= sizeof(r->key))
+            return -1;
+        snprintf(r->key, sizeof(r->key), "%.63s", part);
+        for (int i = 0; i < r->n_values; i++)
+            trim(r->values[i]);
+    }
+    return n;
+}
+
+static bool labels_match(const json_t *labels, const struct lreq *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *v = json_string_value(json_object_get(labels, r[i].key));
+        bool in = false;
+
+        for (int k = 0; k < r[i].n_values && v; k++)
+            in |= strcmp(v, r[i].values[k]) == 0;
+        switch (r[i].op) {
+        case 0:
+            if (!v)
+                return false;
+            break;
+        case 1:
+            if (v)
+                return false;
+            break;
+        case 2:
+        case 4:
+            if (!in)
+                return false;
+            break;
+        case 3:
+        case 5:
+            if (in)
+                return false;
+            break;
+        }
+    }
+    return true;
+}
+
+/* One requirement of a field selector. */
+struct freq {
+    char key[64];
+    bool neq;
+    char value[254];
+};
+
+/* Parses "status.phase!=Succeeded,spec.nodeName=n1" against the supported keys. Returns
+ * the count, -1 when malformed, -2 - index when a key is not supported. */
+static int parse_field_selector(const char *sel, const char *const *keys, struct freq *out, int max)
+{
+    int n = 0;
+    const char *p = sel;
+
+    while (*p) {
+        char part[400];
+        size_t len = strcspn(p, ",");
+        char *op;
+        struct freq *r;
+        bool ok = false;
+
+        if (len >= sizeof(part) || n == max)
+            return -1;
+        memcpy(part, p, len);
+        part[len] = '\0';
+        p += len + (p[len] == ',');
+        trim(part);
+        if (!part[0])
+            continue;
+        r = &out[n];
+        memset(r, 0, sizeof(*r));
+        if ((op = strstr(part, "!="))) {
+            r->neq = true;
+            *op = '\0';
+            snprintf(r->value, sizeof(r->value), "%s", op + 2);
+        } else if ((op = strchr(part, '='))) {
+            *op = '\0';
+            snprintf(r->value, sizeof(r->value), "%s", op + (op[1] == '=' ? 2 : 1));
+        } else {
+            return -1;
+        }
+        trim(part);
+        trim(r->value);
+        snprintf(r->key, sizeof(r->key), "%.63s", part);
+        for (int k = 0; keys[k]; k++)
+            ok |= strcmp(keys[k], r->key) == 0;
+        if (!ok)
+            return -2 - n;
+        n++;
+    }
+    return n;
+}
+
+static bool field_match(const struct freq *r, int n, const char *(*get)(const void *, const char *),
+                        const void *obj)
+{
+    for (int i = 0; i < n; i++) {
+        const char *v = get(obj, r[i].key);
+        bool eq = strcmp(v ? v : "", r[i].value) == 0;
+
+        if (eq == r[i].neq)
+            return false;
+    }
+    return true;
+}
+
+/* ---- nodes --------------------------------------------------------------------------------- */
+
+static int cmp_node(const void *a, const void *b)
+{
+    return strcmp(((const struct snode *)a)->name, ((const struct snode *)b)->name);
+}
+
+static long find_node(const struct sim_cluster *c, const char *name)
+{
+    size_t lo = 0, hi = c->n_nodes;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int r = strcmp(c->nodes[mid].name, name);
+
+        if (r == 0)
+            return (long)mid;
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Label value of node n, or NULL. Mirrors what render_node() writes. */
+static const char *node_label(const struct sim_cluster *c, const struct snode *n, const char *key)
+{
+    const struct sim_node_pool *p = &c->spec.pools[n->pool];
+    const char *v = json_string_value(json_object_get(p->labels, key));
+
+    if (v)
+        return v;
+    if (strcmp(key, "kubernetes.io/hostname") == 0)
+        return n->name;
+    if (strcmp(key, "fedsched.io/pool") == 0)
+        return p->pool;
+    if (strcmp(key, "node.kubernetes.io/instance-type") == 0)
+        return p->instance_type;
+    if (strcmp(key, "topology.kubernetes.io/zone") == 0)
+        return p->zone;
+    if (strcmp(key, "kubernetes.io/os") == 0)
+        return "linux";
+    if (p->product[0] && strcmp(key, "nvidia.com/gpu.product") == 0)
+        return p->product;
+    if (p->product[0] && strcmp(key, "nvidia.com/gpu.present") == 0)
+        return "true";
+    return NULL;
+}
+
+static void render_pool_fragments(struct sim_cluster *c, size_t i)
+{
+    const struct sim_node_pool *p = &c->spec.pools[i];
+    json_t *l = json_object(), *t = json_array();
+    char *text;
+    size_t n;
+
+    json_object_set_new(l, "beta.kubernetes.io/arch", json_string("amd64"));
+    json_object_set_new(l, "beta.kubernetes.io/os", json_string("linux"));
+    json_object_set_new(l, "kubernetes.io/arch", json_string("amd64"));
+    json_object_set_new(l, "kubernetes.io/os", json_string("linux"));
+    json_object_set_new(l, "node.kubernetes.io/instance-type", json_string(p->instance_type));
+    json_object_set_new(l, "topology.kubernetes.io/zone", json_string(p->zone));
+    json_object_set_new(l, "fedsched.io/pool", json_string(p->pool));
+    if (p->product[0]) {
+        char num[32];
+
+        /* GPU Feature Discovery's labels */
+        json_object_set_new(l, "nvidia.com/gpu.present", json_string("true"));
+        json_object_set_new(l, "nvidia.com/gpu.product", json_string(p->product));
+        snprintf(num, sizeof(num), "%d", p->gpus);
+        json_object_set_new(l, "nvidia.com/gpu.count", json_string(num));
+        if (p->memory_mib) {
+            snprintf(num, sizeof(num), "%d", p->memory_mib);
+            json_object_set_new(l, "nvidia.com/gpu.memory", json_string(num));
+        }
+        if (p->family[0])
+            json_object_set_new(l, "nvidia.com/gpu.family", json_string(p->family));
+        json_object_set_new(l, "nvidia.com/cuda.driver.major", json_string("550"));
+        if (p->mig[0])
+            json_object_set_new(l, "nvidia.com/mig.strategy", json_string(p->mig));
+    }
+    if (p->labels)
+        json_object_update(l, p->labels);
+    text = json_dumps(l, JSON_COMPACT | JSON_SORT_KEYS);
+    n = strlen(text);
+    memmove(text, text + 1, n - 2); /* strip the braces: members are spliced in */
+    text[n - 2] = '\0';
+    c->pool_labels[i] = text;
+    if (p->taints) {
+        size_t k;
+        json_t *x;
+
+        json_array_foreach(p->taints, k, x)
+        {
+            json_array_append(t, x);
+        }
+    }
+    text = json_dumps(t, JSON_COMPACT);
+    n = strlen(text);
+    memmove(text, text + 1, n - 2);
+    text[n - 2] = '\0';
+    c->pool_taints[i] = text;
+    json_decref(l);
+    json_decref(t);
+}
+
+static int render_node(const struct sim_cluster *c, const struct snode *n, int64_t now,
+                       struct buf *b)
+{
+    const struct sim_node_pool *p = &c->spec.pools[n->pool];
+    const char *pt = c->pool_taints[n->pool];
+    char hb[40], created[40], gpu[48] = "";
+    bool comma = pt[0] != '\0';
+    unsigned ip = (unsigned)(n - c->nodes);
+
+    ts(now - 10000, hb, sizeof(hb));
+    ts(c->clock->start_sim_ms - 86400000, created, sizeof(created));
+    if (p->product[0] || p->gpus)
+        snprintf(gpu, sizeof(gpu), ",\"nvidia.com/gpu\":\"%d\"", p->gpus);
+    buf_printf(b,
+               "{\"metadata\":{\"name\":\"%s\",\"uid\":\"%s\",\"resourceVersion\":\"%llu\","
+               "\"creationTimestamp\":\"%s\",\"labels\":{\"kubernetes.io/hostname\":\"%s\",%s},"
+               "\"annotations\":{\"node.alpha.kubernetes.io/ttl\":\"0\","
+               "\"volumes.kubernetes.io/controller-managed-attach-detach\":\"true\"}},"
+               "\"spec\":{\"providerID\":\"sim://%s/%s\"%s,\"taints\":[%s",
+               n->name, n->uid, (unsigned long long)n->rv, created, n->name,
+               c->pool_labels[n->pool], c->spec.name, n->name,
+               n->cordoned ? ",\"unschedulable\":true" : "", pt);
+    if (n->cordoned) {
+        buf_printf(b,
+                   "%s{\"key\":\"node.kubernetes.io/unschedulable\",\"effect\":\"NoSchedule\","
+                   "\"timeAdded\":\"%s\"}",
+                   comma ? "," : "", created);
+        comma = true;
+    }
+    if (!n->ready) {
+        buf_printf(b,
+                   "%s{\"key\":\"node.kubernetes.io/not-ready\",\"effect\":\"NoSchedule\","
+                   "\"timeAdded\":\"%s\"},{\"key\":\"node.kubernetes.io/not-ready\","
+                   "\"effect\":\"NoExecute\",\"timeAdded\":\"%s\"}",
+                   comma ? "," : "", hb, hb);
+    }
+    return buf_printf(
+        b,
+        "]},\"status\":{\"capacity\":{\"cpu\":\"96\",\"ephemeral-storage\":\"1951266268Ki\","
+        "\"hugepages-1Gi\":\"0\",\"hugepages-2Mi\":\"0\",\"memory\":\"1056694686Ki\"%s,"
+        "\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"95450m\",\"ephemeral-storage\":"
+        "\"1798289994412\",\"hugepages-1Gi\":\"0\",\"hugepages-2Mi\":\"0\",\"memory\":"
+        "\"1046208926Ki\"%s,\"pods\":\"110\"},\"conditions\":["
+        "{\"type\":\"MemoryPressure\",\"status\":\"False\",\"lastHeartbeatTime\":\"%s\","
+        "\"lastTransitionTime\":\"%s\",\"reason\":\"KubeletHasSufficientMemory\",\"message\":"
+        "\"kubelet has sufficient memory available\"},"
+        "{\"type\":\"DiskPressure\",\"status\":\"False\",\"lastHeartbeatTime\":\"%s\","
+        "\"lastTransitionTime\":\"%s\",\"reason\":\"KubeletHasNoDiskPressure\",\"message\":"
+        "\"kubelet has no disk pressure\"},"
+        "{\"type\":\"Ready\",\"status\":\"%s\",\"lastHeartbeatTime\":\"%s\","
+        "\"lastTransitionTime\":\"%s\",\"reason\":\"%s\",\"message\":\"%s\"}],"
+        "\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.%u.%u.%u\"},"
+        "{\"type\":\"Hostname\",\"address\":\"%s\"}],\"daemonEndpoints\":{\"kubeletEndpoint\":"
+        "{\"Port\":10250}},\"nodeInfo\":{\"machineID\":\"%.32s\",\"systemUUID\":\"%s\","
+        "\"kernelVersion\":\"5.15.0-1051-aws\",\"osImage\":\"Ubuntu 22.04.4 LTS\","
+        "\"containerRuntimeVersion\":\"containerd://1.7.11\",\"kubeletVersion\":\"v1.29.3\","
+        "\"kubeProxyVersion\":\"v1.29.3\",\"operatingSystem\":\"linux\",\"architecture\":"
+        "\"amd64\"}}}",
+        gpu, gpu, hb, created, hb, created, n->ready ? "True" : "False", hb, created,
+        n->ready ? "KubeletReady" : "KubeletNotReady",
+        n->ready ? "kubelet is posting ready status" : "container runtime is down",
+        (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff, n->name, n->uid, n->uid);
+}
+
+/* ---- pods ------------------------------------------------------------------------------------ */
+
+static int gpu_of(const json_t *resources)
+{
+    const json_t *q = json_object_get(json_object_get(resources, "requests"), "nvidia.com/gpu");
+    int64_t v = 0;
+
+    if (!q)
+        q = json_object_get(json_object_get(resources, "limits"), "nvidia.com/gpu");
+    if (json_is_integer(q))
+        return (int)json_integer_value(q);
+    if (json_is_string(q) &&
+        quantity_parse_value(json_string_value(q), json_string_length(q), &v, NULL) == 0 &&
+        v >= 0 && v <= 64)
+        return (int)v;
+    return 0;
+}
+
+/* The pod's effective GPU request, as the scheduler computes it. */
+static int pod_spec_gpus(const json_t *spec)
+{
+    const json_t *x;
+    size_t i;
+    int app = 0, init = 0;
+
+    json_array_foreach(json_object_get(spec, "containers"), i, x)
+    {
+        app += gpu_of(json_object_get(x, "resources"));
+    }
+    json_array_foreach(json_object_get(spec, "initContainers"), i, x)
+    {
+        int g = gpu_of(json_object_get(x, "resources"));
+
+        if (g > init)
+            init = g;
+    }
+    return app > init ? app : init;
+}
+
+static const char *pod_key_ns(const struct spod *p)
+{
+    return p->ns;
+}
+
+static int cmp_pod_key(const struct spod *p, const char *ns, const char *name)
+{
+    int r = strcmp(pod_key_ns(p), ns);
+
+    return r ? r : strcmp(p->name, name);
+}
+
+static size_t pod_lower_bound(const struct sim_cluster *c, const char *ns, const char *name)
+{
+    size_t lo = 0, hi = c->n_pods;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (cmp_pod_key(c->pods[mid], ns, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static struct spod *find_pod(const struct sim_cluster *c, const char *ns, const char *name)
+{
+    size_t i = pod_lower_bound(c, ns, name);
+
+    return i < c->n_pods && cmp_pod_key(c->pods[i], ns, name) == 0 ? c->pods[i] : NULL;
+}
+
+static void pod_dirty(struct sim_cluster *c, struct spod *p)
+{
+    bump(c);
+    p->rv = c->rv;
+    json_decref(p->obj);
+    p->obj = NULL;
+}
+
+/* Takes ownership of labels, spec and owner. */
+static struct spod *pod_add(struct sim_cluster *c, const char *ns, const char *name, json_t *labels,
+                            json_t *spec, json_t *owner, int64_t now)
+{
+    struct spod *p = xcalloc(1, sizeof(*p));
+    const char *prod;
+    size_t at;
+
+    snprintf(p->ns, sizeof(p->ns), "%s", ns);
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    new_uid(c, p->uid, sizeof(p->uid));
+    p->labels = labels ? labels : json_object();
+    p->spec = spec;
+    p->owner = owner;
+    p->node = -1;
+    p->deploy = -1;
+    p->created_ms = now;
+    p->gpus = pod_spec_gpus(spec);
+    prod = json_string_value(
+        json_object_get(json_object_get(spec, "nodeSelector"), "nvidia.com/gpu.product"));
+    snprintf(p->product, sizeof(p->product), "%s", prod ? prod : "");
+    p->grace_s = SIM_GRACE_DEFAULT;
+    if (json_is_integer(json_object_get(spec, "terminationGracePeriodSeconds")))
+        p->grace_s =
+            (int)json_integer_value(json_object_get(spec, "terminationGracePeriodSeconds"));
+    if (c->n_pods == c->cap_pods) {
+        c->cap_pods = c->cap_pods ? c->cap_pods * 2 : 64;
+        c->pods = xrealloc(c->pods, c->cap_pods * sizeof(*c->pods));
+    }
+    at = pod_lower_bound(c, ns, name);
+    memmove(&c->pods[at + 1], &c->pods[at], (c->n_pods - at) * sizeof(*c->pods));
+    c->pods[at] = p;
+    c->n_pods++;
+    pod_dirty(c, p);
+    return p;
+}
+
+static void pod_release(struct spod *p)
+{
+    json_decref(p->labels);
+    json_decref(p->owner);
+    json_decref(p->spec);
+    json_decref(p->obj);
+    free(p);
+}
+
+static void pod_remove_at(struct sim_cluster *c, size_t i)
+{
+    pod_release(c->pods[i]);
+    memmove(&c->pods[i], &c->pods[i + 1], (c->n_pods - i - 1) * sizeof(*c->pods));
+    c->n_pods--;
+    bump(c);
+}
+
+static bool holds_gpus(const struct spod *p)
+{
+    return p->node >= 0 && (p->phase == PH_PENDING || p->phase == PH_RUNNING);
+}
+
+/* Starts graceful deletion: the pod keeps its GPUs until the grace period ends. */
+static void pod_delete(struct sim_cluster *c, struct spod *p, int64_t now, bool disruption)
+{
+    if (p->delete_ms)
+        return;
+    p->delete_ms = now;
+    p->disrupted = disruption && (p->phase == PH_RUNNING || p->phase == PH_PENDING);
+    pod_dirty(c, p);
+}
+
+static bool tolerated(const json_t *tolerations, const json_t *taint)
+{
+    const char *key = json_string_value(json_object_get(taint, "key"));
+    const char *value = json_string_value(json_object_get(taint, "value"));
+    const char *effect = json_string_value(json_object_get(taint, "effect"));
+    const json_t *t;
+    size_t i;
+
+    json_array_foreach(tolerations, i, t)
+    {
+        const char *tk = json_string_value(json_object_get(t, "key"));
+        const char *op = json_string_value(json_object_get(t, "operator"));
+        const char *tv = json_string_value(json_object_get(t, "value"));
+        const char *te = json_string_value(json_object_get(t, "effect"));
+        bool exists = op && strcmp(op, "Exists") == 0;
+
+        if (te && *te && effect && strcmp(te, effect) != 0)
+            continue;
+        if ((!tk || !*tk) && exists)
+            return true;
+        if (!tk || !key || strcmp(tk, key) != 0)
+            continue;
+        if (exists || strcmp(tv ? tv : "", value ? value : "") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Binds p to the best-fitting node (least free GPUs left) or records why it cannot. */
+static void pod_schedule(struct sim_cluster *c, struct spod *p)
+{
+    const json_t *sel = json_object_get(p->spec, "nodeSelector");
+    const json_t *tols = json_object_get(p->spec, "tolerations");
+    long best = -1;
+    int best_left = 1 << 30, insufficient = 0, mismatch = 0, tainted = 0, unready = 0;
+    char msg[256];
+
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        const struct snode *n = &c->nodes[i];
+        const struct sim_node_pool *pool = &c->spec.pools[n->pool];
+        const char *k;
+        const json_t *v, *t;
+        bool ok = true;
+        size_t ti;
+        int left;
+
+        json_object_foreach((json_t *)sel, k, v)
+        {
+            const char *have = node_label(c, n, k);
+
+            if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0)
+                ok = false;
+        }
+        if (!ok) {
+            mismatch++;
+            continue;
+        }
+        if (!n->ready || n->cordoned) {
+            unready++;
+            continue;
+        }
+        json_array_foreach(pool->taints, ti, t)
+        {
+            const char *eff = json_string_value(json_object_get(t, "effect"));
+
+            if (eff && strcmp(eff, "PreferNoSchedule") != 0 && !tolerated(tols, t))
+                ok = false;
+        }
+        if (!ok) {
+            tainted++;
+            continue;
+        }
+        left = pool->gpus - n->used - p->gpus;
+        if (left < 0) {
+            insufficient++;
+            continue;
+        }
+        if (left < best_left) {
+            best = (long)i;
+            best_left = left;
+        }
+    }
+    if (best >= 0) {
+        p->node = best;
+        p->node_name_cache = c->nodes[best].name;
+        c->nodes[best].used += p->gpus;
+        p->sched_msg[0] = '\0';
+        pod_dirty(c, p);
+        return;
+    }
+    snprintf(msg, sizeof(msg),
+             "0/%zu nodes are available: %d Insufficient nvidia.com/gpu, %d node(s) didn't "
+             "match Pod's node affinity/selector, %d node(s) had untolerated taint, %d node(s) "
+             "were unschedulable.",
+             c->n_nodes, insufficient, mismatch, tainted, unready);
+    if (strcmp(msg, p->sched_msg) != 0) {
+        snprintf(p->sched_msg, sizeof(p->sched_msg), "%s", msg);
+        pod_dirty(c, p);
+    }
+}
+
+static json_t *condition(const char *type, const char *status, int64_t at, const char *reason,
+                         const char *message)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "type", json_string(type));
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "lastProbeTime", json_null());
+    json_object_set_new(o, "lastTransitionTime", json_ts(at));
+    if (reason)
+        json_object_set_new(o, "reason", json_string(reason));
+    if (message)
+        json_object_set_new(o, "message", json_string(message));
+    return o;
+}
+
+static json_t *pod_render(struct sim_cluster *c, struct spod *p)
+{
+    json_t *o, *md, *spec, *st, *conds;
+    char rv[24];
+
+    if (p->obj)
+        return p->obj;
+    o = json_object();
+    md = json_object();
+    json_object_set_new(md, "name", json_string(p->name));
+    json_object_set_new(md, "namespace", json_string(p->ns));
+    json_object_set_new(md, "uid", json_string(p->uid));
+    snprintf(rv, sizeof(rv), "%llu", (unsigned long long)p->rv);
+    json_object_set_new(md, "resourceVersion", json_string(rv));
+    json_object_set_new(md, "creationTimestamp", json_ts(p->created_ms));
+    json_object_set_new(md, "labels", json_incref(p->labels));
+    if (p->owner)
+        json_object_set_new(md, "ownerReferences", json_incref(p->owner));
+    if (p->delete_ms) {
+        json_object_set_new(md, "deletionTimestamp", json_ts(p->delete_ms + p->grace_s * 1000LL));
+        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(p->grace_s));
+    }
+    spec = json_deep_copy(p->spec);
+    if (p->node >= 0)
+        json_object_set_new(spec, "nodeName", json_string(c->nodes[p->node].name));
+    st = json_object();
+    conds = json_array();
+    json_object_set_new(st, "phase", json_string(phase_names[p->phase]));
+    if (p->node < 0) {
+        if (p->sched_msg[0])
+            json_array_append_new(conds, condition("PodScheduled", "False", p->created_ms,
+                                                   "Unschedulable", p->sched_msg));
+    } else {
+        int64_t at = p->start_ms ? p->start_ms : p->created_ms;
+        bool running = p->phase == PH_RUNNING;
+
+        json_array_append_new(conds,
+                              condition("PodReadyToStartContainers", "True", at, NULL, NULL));
+        json_array_append_new(conds, condition("Initialized", "True", at, NULL, NULL));
+        json_array_append_new(conds, condition("Ready", running ? "True" : "False", at,
+                                               running ? NULL : "PodCompleted", NULL));
+        json_array_append_new(conds, condition("ContainersReady", running ? "True" : "False", at,
+                                               running ? NULL : "PodCompleted", NULL));
+        json_array_append_new(conds, condition("PodScheduled", "True", p->created_ms, NULL, NULL));
+        json_object_set_new(st, "hostIP", json_string("10.0.0.1"));
+        json_object_set_new(st, "startTime", json_ts(at));
+    }
+    if (p->disrupted)
+        json_array_append_new(conds,
+                              condition("DisruptionTarget", "True", p->delete_ms, "DeletionByPodGC",
+                                        "Simulator: the owner was deleted; the pod "
+                                        "terminates after its grace period"));
+    json_object_set_new(st, "conditions", conds);
+    json_object_set_new(st, "qosClass", json_string("Burstable"));
+    json_object_set_new(o, "metadata", md);
+    json_object_set_new(o, "spec", spec);
+    json_object_set_new(o, "status", st);
+    p->obj = o;
+    return o;
+}
+
+/* A pod spec with one container asking for gpus GPUs (limits only, as GPU pods often do),
+ * tolerating the GPU taint. */
+static json_t *simple_spec(int gpus, const char *product, const json_t *node_selector,
+                           const char *image)
+{
+    json_t *spec = json_object(), *ctr = json_object(), *res = json_object();
+    json_t *lim = json_object(), *req = json_object(), *tols = json_array(), *tol = json_object();
+    json_t *sel = node_selector ? json_deep_copy(node_selector) : json_object();
+
+    json_object_set_new(req, "cpu", json_string("4"));
+    json_object_set_new(req, "memory", json_string("32Gi"));
+    json_object_set_new(lim, "memory", json_string("32Gi"));
+    if (gpus) {
+        char g[16];
+
+        snprintf(g, sizeof(g), "%d", gpus);
+        json_object_set_new(lim, "nvidia.com/gpu", json_string(g));
+    }
+    json_object_set_new(res, "requests", req);
+    json_object_set_new(res, "limits", lim);
+    json_object_set_new(ctr, "name", json_string("main"));
+    json_object_set_new(ctr, "image", json_string(image));
+    json_object_set_new(ctr, "resources", res);
+    json_object_set_new(spec, "containers", json_pack("[o]", ctr));
+    json_object_set_new(tol, "key", json_string("nvidia.com/gpu"));
+    json_object_set_new(tol, "operator", json_string("Exists"));
+    json_object_set_new(tol, "effect", json_string("NoSchedule"));
+    json_array_append_new(tols, tol);
+    json_object_set_new(spec, "tolerations", tols);
+    if (product && *product)
+        json_object_set_new(sel, "nvidia.com/gpu.product", json_string(product));
+    if (json_object_size(sel))
+        json_object_set_new(spec, "nodeSelector", sel);
+    else
+        json_decref(sel);
+    json_object_set_new(spec, "restartPolicy", json_string("Always"));
+    json_object_set_new(spec, "schedulerName", json_string("default-scheduler"));
+    json_object_set_new(spec, "terminationGracePeriodSeconds", json_integer(SIM_GRACE_DEFAULT));
+    return spec;
+}
+
+/* ---- jobs ------------------------------------------------------------------------------------- */
+
+static const char *kind_plural(enum kind k)
+{
+    return k == KIND_JOB ? "jobs" : "rayjobs";
+}
+
+static const char *kind_group(enum kind k)
+{
+    return k == KIND_JOB ? "batch" : "ray.io";
+}
+
+static int cmp_job_key(const struct sjob *j, enum kind k, const char *ns, const char *name)
+{
+    int r;
+
+    if (j->kind != k)
+        return j->kind < k ? -1 : 1;
+    r = strcmp(j->ns, ns);
+    return r ? r : strcmp(j->name, name);
+}
+
+static size_t job_lower_bound(const struct sim_cluster *c, enum kind k, const char *ns,
+                              const char *name)
+{
+    size_t lo = 0, hi = c->n_jobs;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (cmp_job_key(c->jobs[mid], k, ns, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static struct sjob *find_job(const struct sim_cluster *c, enum kind k, const char *ns,
+                             const char *name)
+{
+    size_t i = job_lower_bound(c, k, ns, name);
+
+    return i < c->n_jobs && cmp_job_key(c->jobs[i], k, ns, name) == 0 ? c->jobs[i] : NULL;
+}
+
+static void job_remove(struct sim_cluster *c, struct sjob *j)
+{
+    size_t i = job_lower_bound(c, j->kind, j->ns, j->name);
+
+    for (size_t p = 0; p < c->n_pods; p++)
+        if (c->pods[p]->job == j)
+            c->pods[p]->job = NULL;
+    json_decref(j->obj);
+    free(j);
+    memmove(&c->jobs[i], &c->jobs[i + 1], (c->n_jobs - i - 1) * sizeof(*c->jobs));
+    c->n_jobs--;
+    bump(c);
+}
+
+static int64_t annotation_seconds(const json_t *obj, const json_t *tmpl, int64_t dflt)
+{
+    const char *paths[2] = {NULL, NULL};
+    int64_t v;
+
+    paths[0] = json_string_value(json_object_get(
+        json_object_get(json_object_get(obj, "metadata"), "annotations"), ANNOT_DURATION));
+    paths[1] = json_string_value(json_object_get(
+        json_object_get(json_object_get(tmpl, "metadata"), "annotations"), ANNOT_DURATION));
+    for (int i = 0; i < 2; i++) {
+        char *end;
+
+        if (!paths[i])
+            continue;
+        v = strtoll(paths[i], &end, 10);
+        if (*end == '\0' && end != paths[i] && v >= 0)
+            return v;
+    }
+    return dflt;
+}
+
+static bool annotation_fails(const json_t *obj)
+{
+    const char *v = json_string_value(json_object_get(
+        json_object_get(json_object_get(obj, "metadata"), "annotations"), ANNOT_OUTCOME));
+
+    return v && strcmp(v, "Failed") == 0;
+}
+
+/* Creates the pods of template tmpl (a PodTemplateSpec) for job j. */
+static void job_spawn(struct sim_cluster *c, struct sjob *j, const json_t *tmpl,
+                      const char *pod_name, int64_t now)
+{
+    json_t *labels = json_deep_copy(json_object_get(json_object_get(tmpl, "metadata"), "labels"));
+    json_t *spec = json_deep_copy(json_object_get(tmpl, "spec"));
+    json_t *owner = json_array(), *ref = json_object();
+    struct spod *p;
+
+    if (!json_is_object(labels)) {
+        json_decref(labels);
+        labels = json_object();
+    }
+    if (!json_is_object(spec)) {
+        json_decref(spec);
+        spec = json_object();
+    }
+    json_object_del(spec, "nodeName");
+    if (j->kind == KIND_JOB) {
+        json_object_set_new(labels, "batch.kubernetes.io/job-name", json_string(j->name));
+        json_object_set_new(labels, "job-name", json_string(j->name));
+        json_object_set_new(labels, "batch.kubernetes.io/controller-uid", json_string(j->uid));
+        json_object_set_new(ref, "apiVersion", json_string("batch/v1"));
+        json_object_set_new(ref, "kind", json_string("Job"));
+    } else {
+        json_object_set_new(labels, "ray.io/cluster", json_string(j->name));
+        json_object_set_new(ref, "apiVersion", json_string("ray.io/v1"));
+        json_object_set_new(ref, "kind", json_string("RayCluster"));
+    }
+    json_object_set_new(ref, "name", json_string(j->name));
+    json_object_set_new(ref, "uid", json_string(j->uid));
+    json_object_set_new(ref, "controller", json_true());
+    json_object_set_new(ref, "blockOwnerDeletion", json_true());
+    json_array_append_new(owner, ref);
+    p = pod_add(c, j->ns, pod_name, labels, spec, owner, now);
+    p->job = j;
+    j->n_pods++;
+}
+
+static int job_pods(const struct sim_cluster *c, const struct sjob *j, int *running, int *pending,
+                    int *succeeded, int *failed)
+{
+    int n = 0;
+
+    *running = *pending = *succeeded = *failed = 0;
+    for (size_t i = 0; i < c->n_pods; i++) {
+        const struct spod *p = c->pods[i];
+
+        if (p->job != j)
+            continue;
+        n++;
+        if (p->phase == PH_RUNNING)
+            (*running)++;
+        else if (p->phase == PH_PENDING)
+            (*pending)++;
+        else if (p->phase == PH_SUCCEEDED)
+            (*succeeded)++;
+        else
+            (*failed)++;
+    }
+    return n;
+}
+
+static void job_render_status(struct sim_cluster *c, struct sjob *j)
+{
+    json_t *st = json_object(), *md = json_object_get(j->obj, "metadata");
+    int running, pending, succeeded, failed;
+    char rv[24];
+
+    job_pods(c, j, &running, &pending, &succeeded, &failed);
+    snprintf(rv, sizeof(rv), "%llu", (unsigned long long)j->rv);
+    json_object_set_new(md, "resourceVersion", json_string(rv));
+    if (j->kind == KIND_JOB) {
+        json_t *conds = json_array();
+
+        if (running + pending)
+            json_object_set_new(st, "active", json_integer(running + pending));
+        json_object_set_new(st, "ready", json_integer(running));
+        if (succeeded)
+            json_object_set_new(st, "succeeded", json_integer(succeeded));
+        if (failed)
+            json_object_set_new(st, "failed", json_integer(failed));
+        json_object_set_new(st, "startTime", json_ts(j->created_ms));
+        if (j->finished && !j->fail) {
+            json_array_append_new(conds, condition("SuccessCriteriaMet", "True", j->done_ms,
+                                                   "CompletionsReached",
+                                                   "Reached expected number of succeeded pods"));
+            json_array_append_new(conds,
+                                  condition("Complete", "True", j->done_ms, "CompletionsReached",
+                                            "Reached expected number of succeeded pods"));
+            json_object_set_new(st, "completionTime", json_ts(j->done_ms));
+        } else if (j->finished) {
+            json_array_append_new(conds, condition("FailureTarget", "True", j->done_ms,
+                                                   "BackoffLimitExceeded",
+                                                   "Job has reached the specified backoff limit"));
+            json_array_append_new(conds,
+                                  condition("Failed", "True", j->done_ms, "BackoffLimitExceeded",
+                                            "Job has reached the specified backoff limit"));
+        }
+        if (json_array_size(conds))
+            json_object_set_new(st, "conditions", conds);
+        else
+            json_decref(conds);
+        json_object_set_new(st, "uncountedTerminatedPods", json_object());
+    } else {
+        const char *js = "PENDING", *ds = "Initializing";
+
+        if (j->finished) {
+            js = j->fail ? "FAILED" : "SUCCEEDED";
+            ds = j->fail ? "Failed" : "Complete";
+        } else if (j->start_ms) {
+            js = "RUNNING";
+            ds = "Running";
+        }
+        json_object_set_new(st, "jobStatus", json_string(js));
+        json_object_set_new(st, "jobDeploymentStatus", json_string(ds));
+        json_object_set_new(st, "rayClusterName", json_string(j->name));
+        json_object_set_new(st, "jobId", json_string(j->name));
+        json_object_set_new(st, "startTime", json_ts(j->created_ms));
+        if (j->finished)
+            json_object_set_new(st, "endTime", json_ts(j->done_ms));
+        json_object_set_new(st, "observedGeneration", json_integer(1));
+    }
+    json_object_set_new(j->obj, "status", st);
+}
+
+static void job_dirty(struct sim_cluster *c, struct sjob *j)
+{
+    bump(c);
+    j->rv = c->rv;
+    job_render_status(c, j);
+}
+
+/* ---- time passing ------------------------------------------------------------------------- */
+
+int sim_deployment_replicas(const struct sim_deployment *d, int64_t now_ms)
+{
+    double h = fmod((double)now_ms / 3600000.0, 24.0);
+    double x = (1 + cos(2 * M_PI * (h - d->peak_hour) / 24.0)) / 2;
+
+    return d->min_replicas + (int)lround(x * (d->max_replicas - d->min_replicas));
+}
+
+static void reconcile_deployment(struct sim_cluster *c, size_t di, int64_t now)
+{
+    const struct sim_deployment *d = &c->spec.deployments[di];
+    int want = sim_deployment_replicas(d, now), have = 0;
+
+    for (size_t i = 0; i < c->n_pods; i++)
+        have += c->pods[i]->deploy == (long)di && !c->pods[i]->delete_ms;
+    while (have < want) {
+        char name[160], sfx[6];
+        json_t *labels = json_object();
+        struct spod *p;
+
+        suffix5(c, sfx);
+        snprintf(name, sizeof(name), "%s-6d8f9c7b5d-%s", d->name, sfx);
+        json_object_set_new(labels, "app", json_string(d->name));
+        json_object_set_new(labels, "pod-template-hash", json_string("6d8f9c7b5d"));
+        p = pod_add(c, d->ns, name, labels,
+                    simple_spec(d->gpus_per_replica, d->product, d->node_selector,
+                                "nvcr.io/nvidia/tritonserver:24.05-py3"),
+                    NULL, now);
+        p->deploy = (long)di;
+        have++;
+    }
+    while (have > want) {
+        /* A ReplicaSet scales down unscheduled pods first, then the newest. */
+        struct spod *victim = NULL;
+
+        for (size_t i = 0; i < c->n_pods; i++) {
+            struct spod *p = c->pods[i];
+
+            if (p->deploy != (long)di || p->delete_ms)
+                continue;
+            if (!victim || (p->node < 0 && victim->node >= 0) ||
+                ((p->node < 0) == (victim->node < 0) && p->created_ms > victim->created_ms))
+                victim = p;
+        }
+        if (!victim)
+            break;
+        pod_delete(c, victim, now, false);
+        have--;
+    }
+}
+
+static int cmp_created(const void *a, const void *b)
+{
+    const struct spod *x = *(struct spod *const *)a, *y = *(struct spod *const *)b;
+
+    if (x->created_ms != y->created_ms)
+        return x->created_ms < y->created_ms ? -1 : 1;
+    return strcmp(x->uid, y->uid);
+}
+
+static void advance(struct sim_cluster *c)
+{
+    int64_t now = sim_clock_now(c->clock);
+    struct spod **pending;
+    size_t n_pending = 0;
+
+    /* Deleted pods go once their grace period is over; pods that never ran go at once. */
+    for (size_t i = c->n_pods; i-- > 0;) {
+        struct spod *p = c->pods[i];
+
+        if (p->delete_ms && (!holds_gpus(p) || now >= p->delete_ms + p->grace_s * 1000LL))
+            pod_remove_at(c, i);
+    }
+    for (size_t i = 0; i < c->spec.n_deployments; i++)
+        reconcile_deployment(c, i, now);
+
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        struct sjob *j = c->jobs[i];
+        int running, pending_n, succeeded, failed, total;
+
+        total = job_pods(c, j, &running, &pending_n, &succeeded, &failed);
+        if (!j->finished && !j->deleting && total > 0 && running == total && !j->start_ms)
+            j->start_ms = now;
+        if (!j->finished && j->start_ms && now >= j->start_ms + j->run_ms) {
+            j->finished = true;
+            j->done_ms = j->start_ms + j->run_ms;
+            for (size_t k = 0; k < c->n_pods; k++) {
+                struct spod *p = c->pods[k];
+
+                if (p->job == j && p->phase == PH_RUNNING && !p->delete_ms) {
+                    p->phase = j->fail ? PH_FAILED : PH_SUCCEEDED;
+                    pod_dirty(c, p);
+                }
+            }
+            if (j->kind == KIND_RAYJOB && j->shutdown_after)
+                for (size_t k = 0; k < c->n_pods; k++)
+                    if (c->pods[k]->job == j)
+                        pod_delete(c, c->pods[k], now, false);
+        }
+    }
+    for (size_t i = c->n_jobs; i-- > 0;) {
+        struct sjob *j = c->jobs[i];
+        int r, p, s, f;
+
+        if (j->deleting && job_pods(c, j, &r, &p, &s, &f) == 0) {
+            job_remove(c, j);
+            continue;
+        }
+    }
+
+    /* Usage from scratch, then bind what is waiting, oldest first. */
+    for (size_t i = 0; i < c->n_nodes; i++)
+        c->nodes[i].used = 0;
+    pending = xmalloc((c->n_pods + 1) * sizeof(*pending));
+    for (size_t i = 0; i < c->n_pods; i++) {
+        struct spod *p = c->pods[i];
+
+        if (holds_gpus(p))
+            c->nodes[p->node].used += p->gpus;
+        else if (p->node < 0 && p->phase == PH_PENDING && !p->delete_ms)
+            pending[n_pending++] = p;
+    }
+    qsort(pending, n_pending, sizeof(*pending), cmp_created);
+    for (size_t i = 0; i < n_pending; i++) {
+        pod_schedule(c, pending[i]);
+        if (pending[i]->node >= 0) {
+            pending[i]->phase = PH_RUNNING;
+            pending[i]->start_ms = now;
+            pod_dirty(c, pending[i]);
+        }
+    }
+    free(pending);
+
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        struct sjob *j = c->jobs[i];
+        int sig[5];
+
+        job_pods(c, j, &sig[0], &sig[1], &sig[2], &sig[3]);
+        sig[4] = j->finished * 2 + (j->start_ms != 0);
+        if (memcmp(sig, j->sig, sizeof(sig)) != 0) {
+            memcpy(j->sig, sig, sizeof(sig));
+            job_dirty(c, j);
+        }
+    }
+}
+
+/* ---- lists ---------------------------------------------------------------------------------- */
+
+struct paging {
+    long limit; /* 0: all */
+    char start[600];
+};
+
+/* Reads limit and continue; on error the reply is filled and -1 returned. */
+static int read_paging(const struct sim_cluster *c, const struct sim_query *q, struct paging *pg,
+                       struct sim_reply *out)
+{
+    pg->limit = 0;
+    pg->start[0] = '\0';
+    if (q->limit && *q->limit) {
+        char *end;
+        long v = strtol(q->limit, &end, 10);
+
+        if (*end || v < 0) {
+            reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                         "limit: Invalid value: \"%s\": must be a non-negative integer", q->limit);
+            return -1;
+        }
+        pg->limit = v;
+    }
+    if (q->cont && *q->cont) {
+        int rc = read_continue(c, q->cont, pg->start, sizeof(pg->start));
+
+        if (rc == -2) {
+            reply_status(out, 410, "Expired", NULL, NULL, NULL,
+                         "The provided continue parameter is too old to display a consistent "
+                         "list result. You can start a new list without the continue "
+                         "parameter.");
+            return -1;
+        }
+        if (rc != 0) {
+            reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                         "continue key is not valid: illegal base64 data or JSON");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Writes the list envelope around the items already in items. */
+static void finish_list(struct sim_reply *out, const char *kind, const char *api_version,
+                        uint64_t rv, const char *cont, long remaining, struct buf *items)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    buf_printf(&b,
+               "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":"
+               "\"%llu\"",
+               kind, api_version, (unsigned long long)rv);
+    if (cont) {
+        buf_printf(&b, ",\"continue\":\"%s\"", cont);
+        if (remaining >= 0)
+            buf_printf(&b, ",\"remainingItemCount\":%ld", remaining);
+    }
+    buf_puts(&b, "},\"items\":[");
+    buf_append(&b, items->data ? items->data : "", items->len);
+    buf_puts(&b, "]}");
+    out->status = 200;
+    out->len = b.len;
+    out->body = buf_steal(&b);
+    out->list = true;
+}
+
+static bool cache_get(struct cache *k, const char *key, uint64_t rv, struct sim_reply *out)
+{
+    if (!k->body || k->rv != rv || strcmp(k->key, key) != 0)
+        return false;
+    out->status = 200;
+    out->body = xmalloc(k->len + 1);
+    memcpy(out->body, k->body, k->len + 1);
+    out->len = k->len;
+    out->list = true;
+    return true;
+}
+
+static void cache_put(struct cache *k, const char *key, uint64_t rv, const struct sim_reply *r)
+{
+    free(k->key);
+    free(k->body);
+    k->key = xstrdup(key);
+    k->body = xmalloc(r->len + 1);
+    memcpy(k->body, r->body, r->len + 1);
+    k->len = r->len;
+    k->rv = rv;
+}
+
+static const char *node_field(const void *obj, const char *key)
+{
+    const struct snode *n = obj;
+
+    if (strcmp(key, "metadata.name") == 0)
+        return n->name;
+    if (strcmp(key, "spec.unschedulable") == 0)
+        return n->cordoned ? "true" : "false";
+    return "";
+}
+
+static void list_nodes(struct sim_cluster *c, const struct sim_query *q, struct sim_reply *out)
+{
+    static const char *const keys[] = {"metadata.name", "spec.unschedulable", NULL};
+    struct lreq lr[16];
+    struct freq fr[8];
+    int nl = 0, nf = 0;
+    struct paging pg;
+    struct buf items;
+    char key[700], *cont = NULL;
+    long emitted = 0, remaining = 0;
+    const struct snode *last = NULL;
+    int64_t now = sim_clock_now(c->clock);
+
+    if (read_paging(c, q, &pg, out) != 0)
+        return;
+    if (q->label_selector && (nl = parse_label_selector(q->label_selector, lr, 16)) < 0)
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "unable to parse requirement: labelSelector \"%s\"", q->label_selector);
+    if (q->field_selector && (nf = parse_field_selector(q->field_selector, keys, fr, 8)) < 0)
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "field label not supported in fieldSelector \"%s\"", q->field_selector);
+    snprintf(key, sizeof(key), "%ld|%s|%s", pg.limit, q->label_selector ? q->label_selector : "",
+             q->field_selector ? q->field_selector : "");
+    if (!pg.start[0] && cache_get(&c->node_cache, key, c->nodes_rv, out))
+        return;
+    buf_init(&items, 0);
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        const struct snode *n = &c->nodes[i];
+        json_t *labels = NULL;
+        bool ok;
+
+        if (pg.start[0] && strcmp(n->name, pg.start) <= 0)
+            continue;
+        if (nf && !field_match(fr, nf, node_field, n))
+            continue;
+        if (nl) {
+            /* Label selectors on nodes are rare; build the label set only then. */
+            char *text = xasprintf("{\"kubernetes.io/hostname\":\"%s\",%s}", n->name,
+                                   c->pool_labels[n->pool]);
+
+            labels = json_loads(text, 0, NULL);
+            free(text);
+            ok = labels_match(labels, lr, nl);
+            json_decref(labels);
+            if (!ok)
+                continue;
+        }
+        if (pg.limit && emitted == pg.limit) {
+            remaining++;
+            continue;
+        }
+        if (emitted)
+            buf_puts(&items, ",");
+        render_node(c, n, now, &items);
+        last = n;
+        emitted++;
+    }
+    if (remaining && last)
+        cont = make_continue(last->name, c->rv);
+    finish_list(out, "NodeList", "v1", c->rv, cont, remaining, &items);
+    if (!cont && !pg.start[0])
+        cache_put(&c->node_cache, key, c->nodes_rv, out);
+    free(cont);
+    buf_free(&items);
+}
+
+static const char *pod_field(const void *obj, const char *key)
+{
+    const struct spod *p = obj;
+
+    if (strcmp(key, "metadata.name") == 0)
+        return p->name;
+    if (strcmp(key, "metadata.namespace") == 0)
+        return p->ns;
+    if (strcmp(key, "status.phase") == 0)
+        return phase_names[p->phase];
+    if (strcmp(key, "spec.nodeName") == 0)
+        return p->node >= 0 ? p->node_name_cache : "";
+    if (strcmp(key, "spec.restartPolicy") == 0) {
+        const char *v = json_string_value(json_object_get(p->spec, "restartPolicy"));
+
+        return v ? v : "Always";
+    }
+    if (strcmp(key, "spec.schedulerName") == 0)
+        return "default-scheduler";
+    return "";
+}
+
+static void list_pods(struct sim_cluster *c, const char *ns, const struct sim_query *q,
+                      struct sim_reply *out)
+{
+    static const char *const keys[] = {"metadata.name",
+                                       "metadata.namespace",
+                                       "status.phase",
+                                       "spec.nodeName",
+                                       "spec.restartPolicy",
+                                       "spec.schedulerName",
+                                       NULL};
+    struct lreq lr[16];
+    struct freq fr[8];
+    int nl = 0, nf = 0;
+    struct paging pg;
+    struct buf items;
+    char key[700], last_key[400] = "", *cont = NULL;
+    long emitted = 0, remaining = 0;
+
+    if (read_paging(c, q, &pg, out) != 0)
+        return;
+    if (q->label_selector && (nl = parse_label_selector(q->label_selector, lr, 16)) < 0)
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "unable to parse requirement: labelSelector \"%s\"", q->label_selector);
+    if (q->field_selector) {
+        nf = parse_field_selector(q->field_selector, keys, fr, 8);
+        if (nf == -1)
+            return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                                "invalid fieldSelector \"%s\"", q->field_selector);
+        if (nf < -1)
+            return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                                "field label not supported: %s", q->field_selector);
+    }
+    snprintf(key, sizeof(key), "%s|%ld|%.300s|%.300s", ns ? ns : "", pg.limit,
+             q->label_selector ? q->label_selector : "",
+             q->field_selector ? q->field_selector : "");
+    if (!pg.start[0] && cache_get(&c->pod_cache, key, c->rv, out))
+        return;
+    buf_init(&items, 0);
+    for (size_t i = 0; i < c->n_pods; i++) {
+        struct spod *p = c->pods[i];
+        char pk[400];
+        char *text;
+
+        if (ns && strcmp(p->ns, ns) != 0)
+            continue;
+        snprintf(pk, sizeof(pk), "%s/%s", p->ns, p->name);
+        if (pg.start[0] && strcmp(pk, pg.start) <= 0)
+            continue;
+        if (nf && !field_match(fr, nf, pod_field, p))
+            continue;
+        if (nl && !labels_match(p->labels, lr, nl))
+            continue;
+        if (pg.limit && emitted == pg.limit) {
+            remaining++;
+            continue;
+        }
+        if (emitted)
+            buf_puts(&items, ",");
+        text = json_dumps(pod_render(c, p), JSON_COMPACT);
+        buf_puts(&items, text);
+        free(text);
+        snprintf(last_key, sizeof(last_key), "%s", pk);
+        emitted++;
+    }
+    if (remaining && last_key[0])
+        cont = make_continue(last_key, c->rv);
+    finish_list(out, "PodList", "v1", c->rv, cont, remaining, &items);
+    if (!cont && !pg.start[0])
+        cache_put(&c->pod_cache, key, c->rv, out);
+    free(cont);
+    buf_free(&items);
+}
+
+static const char *job_field(const void *obj, const char *key)
+{
+    const struct sjob *j = obj;
+
+    if (strcmp(key, "metadata.name") == 0)
+        return j->name;
+    if (strcmp(key, "metadata.namespace") == 0)
+        return j->ns;
+    return "";
+}
+
+static void list_jobs(struct sim_cluster *c, enum kind k, const char *ns, const struct sim_query *q,
+                      struct sim_reply *out)
+{
+    static const char *const keys[] = {"metadata.name", "metadata.namespace", NULL};
+    struct lreq lr[16];
+    struct freq fr[8];
+    int nl = 0, nf = 0;
+    struct paging pg;
+    struct buf items;
+    char last_key[400] = "", *cont = NULL;
+    long emitted = 0, remaining = 0;
+
+    if (read_paging(c, q, &pg, out) != 0)
+        return;
+    if (q->label_selector && (nl = parse_label_selector(q->label_selector, lr, 16)) < 0)
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "unable to parse requirement: labelSelector \"%s\"", q->label_selector);
+    if (q->field_selector && (nf = parse_field_selector(q->field_selector, keys, fr, 8)) < 0)
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "field label not supported: %s", q->field_selector);
+    buf_init(&items, 0);
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        struct sjob *j = c->jobs[i];
+        char jk[400];
+        char *text;
+
+        if (j->kind != k || (ns && strcmp(j->ns, ns) != 0))
+            continue;
+        snprintf(jk, sizeof(jk), "%s/%s", j->ns, j->name);
+        if (pg.start[0] && strcmp(jk, pg.start) <= 0)
+            continue;
+        if (nf && !field_match(fr, nf, job_field, j))
+            continue;
+        if (nl &&
+            !labels_match(json_object_get(json_object_get(j->obj, "metadata"), "labels"), lr, nl))
+            continue;
+        if (pg.limit && emitted == pg.limit) {
+            remaining++;
+            continue;
+        }
+        if (emitted)
+            buf_puts(&items, ",");
+        text = json_dumps(j->obj, JSON_COMPACT);
+        buf_puts(&items, text);
+        free(text);
+        snprintf(last_key, sizeof(last_key), "%s", jk);
+        emitted++;
+    }
+    if (remaining && last_key[0])
+        cont = make_continue(last_key, c->rv);
+    finish_list(out, k == KIND_JOB ? "JobList" : "RayJobList",
+                k == KIND_JOB ? "batch/v1" : "ray.io/v1", c->rv, cont, remaining, &items);
+    free(cont);
+    buf_free(&items);
+}
+
+/* ---- job requests ------------------------------------------------------------------------------ */
+
+static bool dns_subdomain(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+              s[i] == '.'))
+            return false;
+    return s[0] != '-' && s[n - 1] != '-' && s[0] != '.' && s[n - 1] != '.';
+}
+
+static void reply_invalid(struct sim_reply *out, enum kind k, const char *name, const char *field,
+                          const char *why)
+{
+    reply_status(out, 422, "Invalid", kind_plural(k), kind_group(k), name,
+                 "%s.%s \"%s\" is invalid: %s: %s", k == KIND_JOB ? "Job" : "RayJob", kind_group(k),
+                 name, field, why);
+}
+
+static void create_job(struct sim_cluster *c, enum kind k, const char *ns, const char *body,
+                       size_t len, struct sim_reply *out)
+{
+    const char *want_api = k == KIND_JOB ? "batch/v1" : "ray.io/v1";
+    const char *want_kind = k == KIND_JOB ? "Job" : "RayJob";
+    json_error_t je;
+    json_t *obj = json_loadb(body, len, 0, &je), *md, *spec;
+    const char *name, *api, *kind, *ons;
+    char gen[300];
+    struct sjob *j;
+    int64_t now = sim_clock_now(c->clock);
+    size_t at;
+
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "the body of the request was in an unknown format: %s", je.text);
+    }
+    api = json_string_value(json_object_get(obj, "apiVersion"));
+    kind = json_string_value(json_object_get(obj, "kind"));
+    if (!api || !kind || strcmp(api, want_api) != 0 || strcmp(kind, want_kind) != 0) {
+        reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                     "the API version in the data (%s) does not match the expected API version "
+                     "(%s) or kind (%s) is not %s",
+                     api ? api : "", want_api, kind ? kind : "", want_kind);
+        goto out;
+    }
+    md = json_object_get(obj, "metadata");
+    if (!json_is_object(md)) {
+        md = json_object();
+        json_object_set_new(obj, "metadata", md);
+    }
+    name = json_string_value(json_object_get(md, "name"));
+    if ((!name || !*name) && json_is_string(json_object_get(md, "generateName"))) {
+        char sfx[6];
+
+        suffix5(c, sfx);
+        snprintf(gen, sizeof(gen), "%.240s%s",
+                 json_string_value(json_object_get(md, "generateName")), sfx);
+        json_object_set_new(md, "name", json_string(gen));
+        name = json_string_value(json_object_get(md, "name"));
+    }
+    if (!name || !*name) {
+        reply_invalid(out, k, "", "metadata.name",
+                      "Required value: name or generateName is "
+                      "required");
+        goto out;
+    }
+    if (!dns_subdomain(name, 63)) {
+        reply_invalid(out, k, name, "metadata.name",
+                      "Invalid value: a lowercase RFC 1123 subdomain of at most 63 characters "
+                      "is required");
+        goto out;
+    }
+    ons = json_string_value(json_object_get(md, "namespace"));
+    if (ons && *ons && strcmp(ons, ns) != 0) {
+        reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                     "the namespace of the provided object does not match the namespace sent "
+                     "on the request");
+        goto out;
+    }
+    spec = json_object_get(obj, "spec");
+    if (k == KIND_JOB &&
+        !json_is_array(json_object_get(json_object_get(json_object_get(spec, "template"), "spec"),
+                                       "containers"))) {
+        reply_invalid(out, k, name, "spec.template.spec.containers", "Required value");
+        goto out;
+    }
+    if (k == KIND_RAYJOB &&
+        !json_is_object(json_object_get(
+            json_object_get(json_object_get(spec, "rayClusterSpec"), "headGroupSpec"),
+            "template"))) {
+        reply_invalid(out, k, name, "spec.rayClusterSpec.headGroupSpec.template", "Required value");
+        goto out;
+    }
+    if (find_job(c, k, ns, name)) {
+        reply_status(out, 409, "AlreadyExists", kind_plural(k), kind_group(k), name,
+                     "%s.%s \"%s\" already exists", kind_plural(k), kind_group(k), name);
+        goto out;
+    }
+
+    j = xcalloc(1, sizeof(*j));
+    j->kind = k;
+    snprintf(j->ns, sizeof(j->ns), "%.63s", ns);
+    snprintf(j->name, sizeof(j->name), "%s", name);
+    new_uid(c, j->uid, sizeof(j->uid));
+    j->created_ms = now;
+    j->run_ms =
+        annotation_seconds(obj, json_object_get(spec, "template"), SIM_DEFAULT_RUN_S) * 1000;
+    j->fail = annotation_fails(obj);
+    j->shutdown_after = json_is_true(json_object_get(spec, "shutdownAfterJobFinishes"));
+    json_object_set_new(md, "namespace", json_string(ns));
+    json_object_set_new(md, "uid", json_string(j->uid));
+    json_object_set_new(md, "generation", json_integer(1));
+    json_object_set_new(md, "creationTimestamp", json_ts(now));
+    json_object_del(md, "resourceVersion");
+    if (k == KIND_JOB) {
+        if (!json_is_integer(json_object_get(spec, "parallelism")))
+            json_object_set_new(spec, "parallelism", json_integer(1));
+        if (!json_is_integer(json_object_get(spec, "completions")))
+            json_object_set_new(
+                spec, "completions",
+                json_integer(json_integer_value(json_object_get(spec, "parallelism"))));
+        if (!json_is_integer(json_object_get(spec, "backoffLimit")))
+            json_object_set_new(spec, "backoffLimit", json_integer(6));
+        if (!json_is_boolean(json_object_get(spec, "suspend")))
+            json_object_set_new(spec, "suspend", json_false());
+    }
+    j->obj = obj;
+    obj = NULL;
+    if (c->n_jobs == c->cap_jobs) {
+        c->cap_jobs = c->cap_jobs ? c->cap_jobs * 2 : 16;
+        c->jobs = xrealloc(c->jobs, c->cap_jobs * sizeof(*c->jobs));
+    }
+    at = job_lower_bound(c, k, ns, name);
+    memmove(&c->jobs[at + 1], &c->jobs[at], (c->n_jobs - at) * sizeof(*c->jobs));
+    c->jobs[at] = j;
+    c->n_jobs++;
+
+    spec = json_object_get(j->obj, "spec");
+    if (!json_is_true(json_object_get(spec, "suspend"))) {
+        char pn[300], sfx[6];
+
+        if (k == KIND_JOB) {
+            json_int_t n = json_integer_value(json_object_get(spec, "parallelism"));
+
+            for (json_int_t i = 0; i < n && i < 1024; i++) {
+                suffix5(c, sfx);
+                snprintf(pn, sizeof(pn), "%.240s-%s", name, sfx);
+                job_spawn(c, j, json_object_get(spec, "template"), pn, now);
+            }
+        } else {
+            const json_t *rc = json_object_get(spec, "rayClusterSpec"), *g;
+            size_t gi;
+
+            suffix5(c, sfx);
+            snprintf(pn, sizeof(pn), "%.200s-head-%s", name, sfx);
+            job_spawn(c, j, json_object_get(json_object_get(rc, "headGroupSpec"), "template"), pn,
+                      now);
+            json_array_foreach(json_object_get(rc, "workerGroupSpecs"), gi, g)
+            {
+                json_int_t n = json_integer_value(json_object_get(g, "replicas"));
+                const char *group = json_string_value(json_object_get(g, "groupName"));
+
+                for (json_int_t i = 0; i < n && i < 1024; i++) {
+                    suffix5(c, sfx);
+                    snprintf(pn, sizeof(pn), "%.160s-%.60s-worker-%s", name,
+                             group ? group : "workers", sfx);
+                    job_spawn(c, j, json_object_get(g, "template"), pn, now);
+                }
+            }
+        }
+    }
+    advance(c); /* bind the new pods now, as a fast scheduler would */
+    job_dirty(c, j);
+    reply_json(out, 201, json_incref(j->obj));
+out:
+    json_decref(obj);
+}
+
+static void delete_job(struct sim_cluster *c, enum kind k, const char *ns, const char *name,
+                       const struct sim_query *q, const char *body, size_t len,
+                       struct sim_reply *out)
+{
+    struct sjob *j = find_job(c, k, ns, name);
+    const char *policy = q->propagation_policy;
+    const char *grace = q->grace_period_seconds;
+    json_t *opts = NULL, *reply;
+    int64_t now = sim_clock_now(c->clock);
+
+    if (len) {
+        opts = json_loadb(body, len, 0, NULL);
+        if (!json_is_object(opts)) {
+            json_decref(opts);
+            return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                                "the body of the request was in an unknown format: expected "
+                                "DeleteOptions");
+        }
+        if (!policy)
+            policy = json_string_value(json_object_get(opts, "propagationPolicy"));
+    }
+    if (grace) {
+        char *end;
+        long v = strtol(grace, &end, 10);
+
+        if (*end || v < 0) {
+            json_decref(opts);
+            return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                                "gracePeriodSeconds: Invalid value: \"%s\"", grace);
+        }
+    }
+    if (!policy)
+        policy = k == KIND_JOB ? "Orphan" : "Background"; /* each resource's default */
+    if (strcmp(policy, "Orphan") != 0 && strcmp(policy, "Background") != 0 &&
+        strcmp(policy, "Foreground") != 0) {
+        reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                     "propagationPolicy: Unsupported value: \"%s\": supported values: "
+                     "\"Foreground\", \"Background\", \"Orphan\"",
+                     policy);
+        json_decref(opts);
+        return;
+    }
+    json_decref(opts);
+    if (!j || j->deleting)
+        return reply_status(out, 404, "NotFound", kind_plural(k), kind_group(k), name,
+                            "%s.%s \"%s\" not found", kind_plural(k), kind_group(k), name);
+    for (size_t i = 0; i < c->n_pods; i++) {
+        struct spod *p = c->pods[i];
+
+        if (p->job != j)
+            continue;
+        if (strcmp(policy, "Orphan") == 0) {
+            json_decref(p->owner);
+            p->owner = NULL;
+            p->job = NULL;
+            pod_dirty(c, p);
+        } else {
+            pod_delete(c, p, now, true);
+        }
+    }
+    json_object_set_new(json_object_get(j->obj, "metadata"), "deletionTimestamp", json_ts(now));
+    if (strcmp(policy, "Foreground") == 0) {
+        j->deleting = true;
+        json_object_set_new(json_object_get(j->obj, "metadata"), "finalizers",
+                            json_pack("[s]", "foregroundDeletion"));
+        job_dirty(c, j);
+        reply = json_incref(j->obj);
+    } else {
+        job_dirty(c, j);
+        reply = json_incref(j->obj);
+        job_remove(c, j);
+    }
+    advance(c);
+    reply_json(out, 200, reply);
+}
+
+/* ---- routing ----------------------------------------------------------------------------------- */
+
+static void not_found_path(struct sim_reply *out)
+{
+    reply_status(out, 404, "NotFound", NULL, NULL, NULL,
+                 "the server could not find the requested resource");
+}
+
+static void method_not_allowed(struct sim_reply *out, const char *method)
+{
+    reply_status(out, 405, "MethodNotAllowed", NULL, NULL, NULL,
+                 "the server does not allow this method on the requested resource (%s)", method);
+}
+
+static void get_node(struct sim_cluster *c, const char *name, struct sim_reply *out)
+{
+    long i = find_node(c, name);
+    struct buf b;
+
+    if (i < 0)
+        return reply_status(out, 404, "NotFound", "nodes", NULL, name, "nodes \"%s\" not found",
+                            name);
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"kind\":\"Node\",\"apiVersion\":\"v1\",");
+    render_node(c, &c->nodes[i], sim_clock_now(c->clock), &b);
+    /* splice: drop the '{' render_node() opened with */
+    memmove(b.data + 36, b.data + 37, b.len - 36);
+    b.len--;
+    out->status = 200;
+    out->len = b.len;
+    out->body = buf_steal(&b);
+}
+
+static void get_pod(struct sim_cluster *c, const char *ns, const char *name, struct sim_reply *out)
+{
+    struct spod *p = find_pod(c, ns, name);
+    json_t *o;
+
+    if (!p)
+        return reply_status(out, 404, "NotFound", "pods", NULL, name, "pods \"%s\" not found",
+                            name);
+    o = json_deep_copy(pod_render(c, p));
+    json_object_set_new(o, "kind", json_string("Pod"));
+    json_object_set_new(o, "apiVersion", json_string("v1"));
+    reply_json(out, 200, o);
+}
+
+/* Splits path into at most max segments (copied into storage). */
+static int split(const char *path, char storage[][256], int max)
+{
+    int n = 0;
+
+    while (*path == '/')
+        path++;
+    while (*path) {
+        size_t len = strcspn(path, "/");
+
+        if (n == max || len >= 256)
+            return -1;
+        memcpy(storage[n], path, len);
+        storage[n][len] = '\0';
+        n++;
+        path += len;
+        while (*path == '/')
+            path++;
+    }
+    return n;
+}
+
+static void handle_jobs(struct sim_cluster *c, enum kind k, const char *method, const char *ns,
+                        const char *name, const struct sim_query *q, const char *body, size_t len,
+                        struct sim_reply *out)
+{
+    if (ns && !dns_subdomain(ns, 63))
+        return reply_status(out, 404, "NotFound", "namespaces", NULL, ns,
+                            "namespaces \"%.63s\" not found", ns);
+    if (!name) {
+        if (strcmp(method, "GET") == 0)
+            return list_jobs(c, k, ns, q, out);
+        if (strcmp(method, "POST") == 0 && ns)
+            return create_job(c, k, ns, body, len, out);
+        return method_not_allowed(out, method);
+    }
+    if (strcmp(method, "GET") == 0) {
+        struct sjob *j = find_job(c, k, ns, name);
+
+        if (!j)
+            return reply_status(out, 404, "NotFound", kind_plural(k), kind_group(k), name,
+                                "%s.%s \"%s\" not found", kind_plural(k), kind_group(k), name);
+        return reply_json(out, 200, json_incref(j->obj));
+    }
+    if (strcmp(method, "DELETE") == 0)
+        return delete_job(c, k, ns, name, q, body, len, out);
+    method_not_allowed(out, method);
+}
+
+void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *path,
+                        const struct sim_query *q, const char *body, size_t len,
+                        struct sim_reply *out)
+{
+    char seg[8][256];
+    int n = split(path, seg, 8);
+    bool get = strcmp(method, "GET") == 0;
+
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&c->lock);
+    advance(c);
+    if (n < 0) {
+        not_found_path(out);
+    } else if (n == 1 && get && strcmp(seg[0], "version") == 0) {
+        reply_json(out, 200,
+                   json_pack("{s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "29", "gitVersion",
+                             "v1.29.3-fedsched-sim", "platform", "linux/amd64", "goVersion",
+                             "go1.21.8"));
+    } else if (n == 1 && get &&
+               (strcmp(seg[0], "healthz") == 0 || strcmp(seg[0], "readyz") == 0 ||
+                strcmp(seg[0], "livez") == 0)) {
+        out->status = 200;
+        out->body = xstrdup("ok");
+        out->len = 2;
+    } else if (n >= 3 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "v1") == 0) {
+        /* core: nodes, pods */
+        if (n == 3 && strcmp(seg[2], "nodes") == 0)
+            get ? list_nodes(c, q, out) : method_not_allowed(out, method);
+        else if (n == 4 && strcmp(seg[2], "nodes") == 0)
+            get ? get_node(c, seg[3], out) : method_not_allowed(out, method);
+        else if (n == 3 && strcmp(seg[2], "pods") == 0)
+            get ? list_pods(c, NULL, q, out) : method_not_allowed(out, method);
+        else if (n == 5 && strcmp(seg[2], "namespaces") == 0 && strcmp(seg[4], "pods") == 0)
+            get ? list_pods(c, seg[3], q, out) : method_not_allowed(out, method);
+        else if (n == 6 && strcmp(seg[2], "namespaces") == 0 && strcmp(seg[4], "pods") == 0)
+            get ? get_pod(c, seg[3], seg[5], out) : method_not_allowed(out, method);
+        else
+            not_found_path(out);
+    } else if (n >= 4 && strcmp(seg[0], "apis") == 0 &&
+               ((strcmp(seg[1], "batch") == 0 && strcmp(seg[2], "v1") == 0) ||
+                (strcmp(seg[1], "ray.io") == 0 && strcmp(seg[2], "v1") == 0))) {
+        enum kind k = strcmp(seg[1], "batch") == 0 ? KIND_JOB : KIND_RAYJOB;
+        const char *plural = kind_plural(k);
+
+        if (n == 4 && strcmp(seg[3], plural) == 0)
+            handle_jobs(c, k, method, NULL, NULL, q, body, len, out);
+        else if (n == 6 && strcmp(seg[3], "namespaces") == 0 && strcmp(seg[5], plural) == 0)
+            handle_jobs(c, k, method, seg[4], NULL, q, body, len, out);
+        else if (n == 7 && strcmp(seg[3], "namespaces") == 0 && strcmp(seg[5], plural) == 0)
+            handle_jobs(c, k, method, seg[4], seg[6], q, body, len, out);
+        else
+            not_found_path(out);
+    } else {
+        not_found_path(out);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- life cycle and inspection ------------------------------------------------------------------ */
+
+int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock *clock,
+                    int64_t continue_ttl_ms, struct sim_cluster **out, struct err *e)
+{
+    struct sim_cluster *c;
+    size_t total = 0, k = 0;
+    int64_t now = sim_clock_now(clock);
+
+    for (size_t i = 0; i < spec->n_pools; i++)
+        total += (size_t)spec->pools[i].count;
+    if (total > SIM_NODES_MAX)
+        return err_set(e, ERR_INVALID, "nodePools", "cluster %s has %zu nodes, over %d", spec->name,
+                       total, SIM_NODES_MAX);
+    c = xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    c->spec = *spec;
+    c->clock = clock;
+    c->continue_ttl_ms = continue_ttl_ms;
+    c->rv = 1000;
+    c->pool_labels = xcalloc(spec->n_pools + 1, sizeof(char *));
+    c->pool_taints = xcalloc(spec->n_pools + 1, sizeof(char *));
+    c->nodes = xcalloc(total + 1, sizeof(*c->nodes));
+    for (size_t i = 0; i < spec->n_pools; i++) {
+        const struct sim_node_pool *p = &spec->pools[i];
+
+        render_pool_fragments(c, i);
+        for (int n = 0; n < p->count; n++, k++) {
+            struct snode *sn = &c->nodes[k];
+
+            snprintf(sn->name, sizeof(sn->name), "%s-%d", p->name, n);
+            new_uid(c, sn->uid, sizeof(sn->uid));
+            sn->pool = i;
+            sn->idx = n;
+            sn->ready = n >= p->not_ready;
+            sn->cordoned = n >= p->not_ready && n < p->not_ready + p->cordoned;
+            sn->rv = ++c->rv;
+        }
+    }
+    c->n_nodes = total;
+    qsort(c->nodes, c->n_nodes, sizeof(*c->nodes), cmp_node);
+    for (size_t i = 1; i < c->n_nodes; i++) {
+        if (strcmp(c->nodes[i - 1].name, c->nodes[i].name) == 0) {
+            err_set(e, ERR_INVALID, "nodePools", "cluster %s has two nodes named %s", spec->name,
+                    c->nodes[i].name);
+            sim_cluster_free(&c);
+            return -1;
+        }
+    }
+    c->nodes_rv = c->rv;
+    /* Busy nodes: a static pod that fills the node, as a long training run would. */
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        struct snode *sn = &c->nodes[i];
+        const struct sim_node_pool *p = &spec->pools[sn->pool];
+        if (p->busy && sn->idx >= p->count - p->busy && p->gpus > 0) {
+            char name[160];
+            json_t *labels = json_pack("{s:s}", "app", "long-training");
+            struct spod *pod;
+
+            snprintf(name, sizeof(name), "load-%s", sn->name);
+            pod = pod_add(c, "research", name, labels,
+                          simple_spec(p->gpus, NULL, NULL, "nvcr.io/nvidia/pytorch:24.03-py3"),
+                          NULL, now);
+            pod->node = (long)i;
+            pod->node_name_cache = sn->name;
+            pod->phase = PH_RUNNING;
+            pod->start_ms = now;
+        }
+    }
+    for (size_t i = 0; i < spec->n_pods; i++) {
+        const struct sim_static_pod *sp = &spec->pods[i];
+        struct spod *pod;
+        long at = -1;
+
+        if (sp->node[0] && (at = find_node(c, sp->node)) < 0) {
+            err_set(e, ERR_INVALID, "pods", "pod %s/%s names unknown node \"%s\"", sp->ns, sp->name,
+                    sp->node);
+            sim_cluster_free(&c);
+            return -1;
+        }
+        if (find_pod(c, sp->ns, sp->name)) {
+            err_set(e, ERR_INVALID, "pods", "pod %s/%s is repeated", sp->ns, sp->name);
+            sim_cluster_free(&c);
+            return -1;
+        }
+        pod = pod_add(c, sp->ns, sp->name, sp->labels ? json_deep_copy(sp->labels) : NULL,
+                      simple_spec(sp->gpus, sp->product, NULL, "registry.local/app:1"), NULL, now);
+        pod->node = at;
+        pod->node_name_cache = at >= 0 ? c->nodes[at].name : NULL;
+        for (int ph = 0; ph < 4; ph++)
+            if (strcmp(sp->phase, phase_names[ph]) == 0)
+                pod->phase = (enum phase)ph;
+        pod->start_ms = at >= 0 ? now : 0;
+        if (sp->terminating) {
+            pod->delete_ms = now;
+            pod->grace_s = 1 << 20; /* stays terminating for the whole scenario */
+        }
+    }
+    advance(c);
+    *out = c;
+    return 0;
+}
+
+void sim_cluster_free(struct sim_cluster **cp)
+{
+    struct sim_cluster *c;
+
+    if (!cp || !*cp)
+        return;
+    c = *cp;
+    for (size_t i = 0; i < c->n_pods; i++)
+        pod_release(c->pods[i]);
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        json_decref(c->jobs[i]->obj);
+        free(c->jobs[i]);
+    }
+    for (size_t i = 0; i < c->spec.n_pools; i++) {
+        free(c->pool_labels[i]);
+        free(c->pool_taints[i]);
+    }
+    free(c->pool_labels);
+    free(c->pool_taints);
+    free(c->pods);
+    free(c->jobs);
+    free(c->nodes);
+    free(c->node_cache.key);
+    free(c->node_cache.body);
+    free(c->pod_cache.key);
+    free(c->pod_cache.body);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    *cp = NULL;
+}
+
+const char *sim_cluster_name(const struct sim_cluster *c)
+{
+    return c->spec.name;
+}
+
+size_t sim_cluster_nodes(struct sim_cluster *c, struct sim_node_view *out, size_t max)
+{
+    size_t n;
+
+    pthread_mutex_lock(&c->lock);
+    advance(c);
+    n = c->n_nodes;
+    for (size_t i = 0; i < n && i < max; i++) {
+        const struct snode *sn = &c->nodes[i];
+        const struct sim_node_pool *p = &c->spec.pools[sn->pool];
+
+        memset(&out[i], 0, sizeof(out[i]));
+        snprintf(out[i].name, sizeof(out[i].name), "%s", sn->name);
+        snprintf(out[i].product, sizeof(out[i].product), "%s", p->product);
+        snprintf(out[i].pool, sizeof(out[i].pool), "%s", p->pool);
+        out[i].allocatable = p->gpus;
+        out[i].used = sn->used;
+        out[i].ready = sn->ready;
+        out[i].cordoned = sn->cordoned;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+int sim_cluster_node_gpus(struct sim_cluster *c, const char *name, int *allocatable, int *used,
+                          struct err *e)
+{
+    long i;
+    int rc = 0;
+
+    pthread_mutex_lock(&c->lock);
+    advance(c);
+    i = find_node(c, name);
+    if (i < 0) {
+        rc = err_set(e, ERR_NOT_FOUND, "node", "cluster %s has no node \"%s\"", c->spec.name, name);
+    } else {
+        *allocatable = c->spec.pools[c->nodes[i].pool].gpus;
+        *used = c->nodes[i].used;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+void sim_cluster_pod_counts(struct sim_cluster *c, int *bound, int *pending, int *terminating)
+{
+    pthread_mutex_lock(&c->lock);
+    advance(c);
+    *bound = *pending = *terminating = 0;
+    for (size_t i = 0; i < c->n_pods; i++) {
+        const struct spod *p = c->pods[i];
+
+        if (p->delete_ms)
+            (*terminating)++;
+        else if (holds_gpus(p))
+            (*bound)++;
+        else if (p->phase == PH_PENDING)
+            (*pending)++;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+int sim_cluster_set_node(struct sim_cluster *c, const char *name, bool ready, bool cordoned,
+                         struct err *e)
+{
+    long i;
+    int rc = 0;
+
+    pthread_mutex_lock(&c->lock);
+    i = find_node(c, name);
+    if (i < 0) {
+        rc = err_set(e, ERR_NOT_FOUND, "node", "cluster %s has no node \"%s\"", c->spec.name, name);
+    } else if (c->nodes[i].ready != ready || c->nodes[i].cordoned != cordoned) {
+        c->nodes[i].ready = ready;
+        c->nodes[i].cordoned = cordoned;
+        bump(c);
+        c->nodes[i].rv = c->rv;
+        c->nodes_rv = c->rv;
+        advance(c);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}

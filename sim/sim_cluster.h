@@ -1,0 +1,93 @@
+/* sim_cluster.h -- one simulated member cluster: GPU nodes, pods (static, serving
+ * deployments on a diurnal curve, and those of the Jobs and RayJobs it is asked to run),
+ * answering the Kubernetes API subset fedsched uses with real JSON shapes. HTTP-agnostic:
+ * sim.c parses requests, applies faults and calls sim_cluster_handle().
+ * Not responsible for sockets, faults or authentication (sim.c). */
+#ifndef SIM_SIM_CLUSTER_H
+#define SIM_SIM_CLUSTER_H
+
+#include "sim/sim_scenario.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+struct sim_cluster;
+
+/* Simulated time: start_sim_ms + (monotonic now - start_mono_ms) * scale + skipped_ms.
+ * Shared by every cluster of one simulator; sim_clock_skip() is thread-safe. */
+struct sim_clock {
+    double scale;
+    int64_t start_sim_ms;
+    int64_t start_mono_ms;
+    int64_t skipped_ms; /* accessed atomically */
+};
+
+void sim_clock_init(struct sim_clock *c, double scale, int64_t start_sim_ms);
+int64_t sim_clock_now(const struct sim_clock *c);
+void sim_clock_skip(struct sim_clock *c, int64_t ms); /* jump simulated time forward */
+
+/* Query parameters of a request, URL-decoded; NULL when absent. */
+struct sim_query {
+    const char *limit;
+    const char *cont;
+    const char *field_selector;
+    const char *label_selector;
+    const char *propagation_policy;
+    const char *grace_period_seconds;
+};
+
+/* An answer. body is owned by the caller (free()). */
+struct sim_reply {
+    int status;
+    char *body;
+    size_t len;
+    bool list; /* the answer is a list (faults that garble bodies apply to lists) */
+};
+
+/* Builds the cluster from spec (copied); clock must outlive it. Continue tokens older
+ * than continue_ttl_ms (real time) expire with 410. Fails with ERR_INVALID when the spec
+ * is inconsistent (a static pod on an unknown node, too many nodes). */
+int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock *clock,
+                    int64_t continue_ttl_ms, struct sim_cluster **out, struct err *e);
+void sim_cluster_free(struct sim_cluster **c); /* NULL-safe */
+
+const char *sim_cluster_name(const struct sim_cluster *c);
+
+/* Answers one API request (path without any /c/NAME prefix, no query string). Always
+ * fills out: errors are Status objects with reason and code. Thread-safe (one lock per
+ * cluster). */
+void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *path,
+                        const struct sim_query *q, const char *body, size_t len,
+                        struct sim_reply *out);
+
+/* The simulator's own view of a node, for tests. */
+struct sim_node_view {
+    char name[64];
+    char product[64];
+    char pool[16];
+    int allocatable;
+    int used; /* GPUs of non-terminal pods bound here, terminating ones included */
+    bool ready;
+    bool cordoned;
+};
+
+/* Copies up to max nodes (sorted by name) into out and returns the node count. */
+size_t sim_cluster_nodes(struct sim_cluster *c, struct sim_node_view *out, size_t max);
+
+/* GPUs placed on node name (used) and its allocatable. ERR_NOT_FOUND when no such node. */
+int sim_cluster_node_gpus(struct sim_cluster *c, const char *name, int *allocatable, int *used,
+                          struct err *e);
+
+/* Counts of pods by state: bound non-terminal, unbound pending, terminating. */
+void sim_cluster_pod_counts(struct sim_cluster *c, int *bound, int *pending, int *terminating);
+
+/* Flips a node's Ready condition and cordon. ERR_NOT_FOUND when no such node. */
+int sim_cluster_set_node(struct sim_cluster *c, const char *name, bool ready, bool cordoned,
+                         struct err *e);
+
+/* Replica count of deployment i at simulated time now_ms (the diurnal curve). */
+int sim_deployment_replicas(const struct sim_deployment *d, int64_t now_ms);
+
+#endif
