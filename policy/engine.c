@@ -874,6 +874,8 @@ static bool lease_fits(const struct engine *en, const struct policy_job *job,
 
     w->value = left_ms > 0 ? left_ms / 1000 : 0;
     w->value2 = job->max_runtime_s;
+    w->have =
+        (int)(job->checkpoint_interval_s < INT32_MAX ? job->checkpoint_interval_s : INT32_MAX);
     if (left_ms < en->cfg->min_lease_s * 1000)
         return false;
     fits = job->max_runtime_s > 0 && job->max_runtime_s * 1000 <= left_ms;

@@ -325,12 +325,19 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
         snprintf(out, size, "%s: %d serving GPUs lendable (free - reserve - pending), needs %d",
                  sku, w->have, w->need);
         break;
-    case POLICY_REASON_LEASE_TOO_SHORT:
+    case POLICY_REASON_LEASE_TOO_SHORT: {
+        char rt[32] = "unknown", ck[32] = "none";
+
+        if (w->value2 > 0)
+            snprintf(rt, sizeof(rt), "%lld s", (long long)w->value2);
+        if (w->have > 0)
+            snprintf(ck, sizeof(ck), "every %d s", w->have);
         snprintf(out, size,
-                 "%s: lease ends in %lld s; maxRuntime %lld s does not fit and checkpoints are "
-                 "not frequent enough",
-                 sku, (long long)w->value, (long long)w->value2);
+                 "%s: lease ends in %lld s, too short for this job (maxRuntime %s, "
+                 "checkpoints %s)",
+                 sku, (long long)w->value, rt, ck);
         break;
+    }
     case POLICY_REASON_NO_SERVING_POOL:
         snprintf(out, size, "cluster %s has no serving pool", cl);
         break;
@@ -548,7 +555,7 @@ static bool reserve_for(struct cycle *cy, size_t j)
         engine_reserve(en, cand[i], j);
     }
     free(cand);
-    return true;
+    return cover > 0;
 }
 
 static void decide_job(struct cycle *cy, size_t j)
