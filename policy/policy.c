@@ -178,7 +178,8 @@ static void update_usage(struct policy_state *st, const struct policy_input *in)
     for (size_t r = 0; r < in->n_running; r++)
         if (in->running[r].ns)
             (void)policy_state_usage(st, in->running[r].ns, true);
-    qsort(st->usage, st->n_usage, sizeof(*st->usage), cmp_usage);
+    if (st->n_usage > 1)
+        qsort(st->usage, st->n_usage, sizeof(*st->usage), cmp_usage);
     for (size_t i = 0; i < st->n_usage; i++) {
         struct policy_usage *u = &st->usage[i];
 
