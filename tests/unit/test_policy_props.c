@@ -1,0 +1,483 @@
+/* test_policy_props.c -- properties of policy_decide() over randomised inputs with fixed
+ * seeds: no node over-committed, no non-preemptible job on borrowed capacity, no gang split
+ * across clusters, no non-borrowed job reclaimed, every job decided once, lending within
+ * the lendable budget, and the same input (and state) always giving the same decisions. */
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/mem.h"
+#include "policy/explain.h"
+#include "policy/policy.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEEDS 400
+
+struct rng {
+    uint64_t s;
+};
+
+static uint64_t next(struct rng *r)
+{
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return r->s;
+}
+
+static int pick(struct rng *r, int n) /* [0, n) */
+{
+    return (int)(next(r) % (uint64_t)n);
+}
+
+static bool chance(struct rng *r, int pct)
+{
+    return pick(r, 100) < pct;
+}
+
+/* A generated world; owns every string the inputs point at. */
+struct world {
+    struct snapshot *snap;
+    struct policy_config cfg;
+    struct policy_job *queue;
+    size_t n_queue;
+    struct policy_running *running;
+    size_t n_running;
+    struct policy_quota *quotas;
+    size_t n_quotas;
+    struct policy_namespace namespaces[4];
+    char names[512][32];
+    const char *aff[512][2];
+    struct policy_node_use plans[64];
+    struct policy_input in;
+    struct policy_state *st;
+};
+
+static const char *ns_names[4] = {"maps", "eats", "rides", "ads"};
+static const char *tzs[4] = {"PST8PDT,M3.2.0,M11.1.0", "UTC0", "CET-1CEST,M3.5.0,M10.5.0/3",
+                             "AEST-10AEDT,M10.1.0,M4.1.0/3"};
+
+static void gen(struct world *w, uint64_t seed)
+{
+    struct rng r = {seed * 2654435761ULL + 88172645463325252ULL};
+    size_t n_clusters = 1 + (size_t)pick(&r, 5);
+    size_t per[8], n_nodes = 0, ni = 0;
+    int64_t now = 1764331200000LL + (int64_t)pick(&r, 7 * 24 * 60) * 60000;
+    struct snapshot *s = NULL;
+
+    memset(w, 0, sizeof(*w));
+    for (size_t c = 0; c < n_clusters; c++) {
+        per[c] = (size_t)pick(&r, 10);
+        n_nodes += per[c];
+    }
+    ck_assert_int_eq(snapshot_new(n_clusters, n_nodes, 3, &s, NULL), 0);
+    snprintf(s->sku_names[0], sizeof(s->sku_names[0]), "a100-80gb");
+    snprintf(s->sku_names[1], sizeof(s->sku_names[1]), "h100-80gb");
+    snprintf(s->sku_names[2], sizeof(s->sku_names[2]), "l4");
+    s->seq = (uint64_t)pick(&r, 3);
+    s->taken_ms = now;
+    for (size_t c = 0; c < n_clusters; c++) {
+        struct snapshot_cluster *cl = &s->clusters[c];
+        static const enum snapshot_health hs[] = {SNAPSHOT_HEALTH_READY, SNAPSHOT_HEALTH_READY,
+                                                  SNAPSHOT_HEALTH_READY, SNAPSHOT_HEALTH_DEGRADED,
+                                                  SNAPSHOT_HEALTH_UNREACHABLE};
+
+        snprintf(cl->name, sizeof(cl->name), "c%zu", c);
+        snprintf(cl->region, sizeof(cl->region), "r%d", pick(&r, 2));
+        snprintf(cl->tz, sizeof(cl->tz), "%s", tzs[pick(&r, 4)]);
+        cl->cordoned = chance(&r, 10);
+        cl->health = hs[pick(&r, 5)];
+        cl->last_poll_ms = now - (int64_t)pick(&r, 90) * 1000;
+        for (int k = 0; k < 3; k++)
+            cl->cost_per_gpu_hour[k] = pick(&r, 5);
+        if (chance(&r, 60)) {
+            struct snapshot_serving_pool *sp = &cl->serving;
+
+            sp->present = true;
+            sp->reserve_gpus = pick(&r, 4);
+            sp->lend_policy = (enum snapshot_lend_policy)pick(&r, 4);
+            sp->idle_minutes = pick(&r, 60);
+            sp->idle_since_ms = chance(&r, 50) ? now - (int64_t)pick(&r, 7200) * 1000 : 0;
+            sp->n_windows = (size_t)pick(&r, 3);
+            for (size_t i = 0; i < sp->n_windows; i++) {
+                sp->windows[i].days = (uint8_t)pick(&r, 128);
+                sp->windows[i].start_min = pick(&r, 1441);
+                sp->windows[i].end_min = pick(&r, 1441);
+            }
+            if (chance(&r, 50)) { /* often open: a 24 h window every day */
+                sp->lend_policy = SNAPSHOT_LEND_WINDOW;
+                sp->windows[0] = (struct snapshot_window){0x7f, 0, 0};
+                sp->n_windows = sp->n_windows ? sp->n_windows : 1;
+            }
+        }
+        cl->node_first = ni;
+        cl->n_nodes = per[c];
+        for (size_t i = 0; i < per[c]; i++) {
+            struct snapshot_node *n = &s->nodes[ni++];
+
+            snprintf(n->name, sizeof(n->name), "c%zu-n%zu", c, i);
+            n->sku = pick(&r, 4) - 1 < 0 ? (chance(&r, 50) ? -1 : 1) : pick(&r, 3);
+            n->pool = cl->serving.present && chance(&r, 40) ? SNAPSHOT_POOL_SERVING
+                                                            : SNAPSHOT_POOL_TRAINING;
+            n->allocatable = chance(&r, 70) ? 8 : 4;
+            n->used = chance(&r, 40) ? 0 : pick(&r, n->allocatable + 2);
+            n->borrowed = n->pool == SNAPSHOT_POOL_SERVING && n->used ? pick(&r, n->used + 1) : 0;
+            n->schedulable = chance(&r, 90);
+        }
+    }
+    for (size_t c = 0; c < n_clusters; c++)
+        for (int k = 0; k < 3; k++) {
+            struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, k);
+
+            a->reserve = s->clusters[c].serving.reserve_gpus;
+            a->pending_serving = chance(&r, 30) ? pick(&r, 12) : 0;
+        }
+    snapshot_compute_aggregates(s);
+    w->snap = s;
+
+    policy_config_defaults(&w->cfg);
+    w->cfg.reclaim_k = 1 + pick(&r, 3);
+    w->cfg.min_runtime_s = pick(&r, 2) * 600;
+    w->cfg.max_reservations = pick(&r, 3);
+    w->cfg.reclaim_burst = 1 + pick(&r, 3);
+
+    w->n_queue = (size_t)pick(&r, 60);
+    w->queue = xcalloc(w->n_queue + 1, sizeof(*w->queue));
+    for (size_t j = 0; j < w->n_queue; j++) {
+        struct policy_job *q = &w->queue[j];
+        static const int sizes[][2] = {{1, 1}, {2, 2},  {4, 4},  {8, 8},  {16, 8},
+                                       {8, 2}, {12, 8}, {24, 8}, {16, 16}};
+        int sz = pick(&r, 9);
+
+        snprintf(w->names[j], sizeof(w->names[j]), "job-%zu", j);
+        q->id = (uint64_t)j + 1;
+        q->ns = ns_names[pick(&r, 4)];
+        q->name = w->names[j];
+        q->sku = pick(&r, 4) - 1 < 0 ? -1 : pick(&r, 3);
+        if (chance(&r, 30))
+            q->alt_skus[q->n_alt_skus++] = pick(&r, 3);
+        q->gpu_count = sizes[sz][0];
+        q->gpus_per_worker = sizes[sz][1];
+        q->priority = pick(&r, 3) * 50;
+        q->preemptible = chance(&r, 60);
+        q->created_ms = now - (int64_t)pick(&r, 36000) * 1000;
+        q->queued_ms = chance(&r, 50) ? 0 : q->created_ms + 1000;
+        q->max_runtime_s = chance(&r, 50) ? pick(&r, 36000) : 0;
+        q->checkpoint_interval_s = chance(&r, 50) ? pick(&r, 3600) : 0;
+        if (chance(&r, 20)) {
+            snprintf(w->names[256 + j % 256], sizeof(w->names[0]), "c%d", pick(&r, 7));
+            w->aff[j][0] = w->names[256 + j % 256];
+            q->affinity = w->aff[j];
+            q->n_affinity = 1;
+        }
+        q->region = chance(&r, 30) ? "r0" : NULL;
+    }
+    /* Running placements: borrowed ones on serving nodes, some training ones, a few in
+     * flight with plans. */
+    w->n_running = (size_t)pick(&r, 12);
+    w->running = xcalloc(w->n_running + 1, sizeof(*w->running));
+    for (size_t i = 0; i < w->n_running; i++) {
+        struct policy_running *ru = &w->running[i];
+        size_t c = (size_t)pick(&r, (int)n_clusters);
+
+        ru->id = 10000 + i;
+        ru->ns = ns_names[pick(&r, 4)];
+        ru->name = "running";
+        ru->cluster = s->clusters[c].name;
+        ru->pool = chance(&r, 60) ? SNAPSHOT_POOL_SERVING : SNAPSHOT_POOL_TRAINING;
+        ru->sku = pick(&r, 3);
+        ru->gpus = 1 + pick(&r, 8);
+        ru->priority = pick(&r, 3) * 50;
+        ru->preemptible = ru->pool == SNAPSHOT_POOL_SERVING || chance(&r, 50);
+        ru->started_ms = now - (int64_t)pick(&r, 7200) * 1000;
+        ru->last_checkpoint_ms = chance(&r, 50) ? ru->started_ms + 1000 : 0;
+        ru->lease_end_ms = ru->pool == SNAPSHOT_POOL_SERVING && chance(&r, 50)
+                               ? now + (int64_t)(pick(&r, 3600) - 600) * 1000
+                               : 0;
+        ru->reclaiming = chance(&r, 10);
+        ru->in_snapshot = !chance(&r, 20);
+        if (!ru->in_snapshot && s->clusters[c].n_nodes > 0 && i < 64) {
+            w->plans[i].node = s->nodes[s->clusters[c].node_first].name;
+            w->plans[i].gpus = ru->gpus;
+            ru->plan = &w->plans[i];
+            ru->n_plan = 1;
+        }
+    }
+    w->n_quotas = (size_t)pick(&r, 4);
+    w->quotas = xcalloc(w->n_quotas + 1, sizeof(*w->quotas));
+    for (size_t i = 0; i < w->n_quotas; i++) {
+        w->quotas[i].ns = ns_names[pick(&r, 4)];
+        w->quotas[i].sku = pick(&r, 3);
+        w->quotas[i].nominal = pick(&r, 40);
+        w->quotas[i].borrowing_limit = pick(&r, 3) == 0 ? -1 : pick(&r, 20);
+        w->quotas[i].lending_limit = pick(&r, 3) == 0 ? -1 : pick(&r, 20);
+    }
+    for (int i = 0; i < 4; i++) {
+        w->namespaces[i].ns = ns_names[i];
+        w->namespaces[i].weight = 1 + pick(&r, 3);
+    }
+    w->st = policy_state_new();
+    for (size_t c = 0; c < n_clusters; c++) {
+        struct policy_pool_state *ps;
+
+        if (!chance(&r, 50))
+            continue;
+        ps = policy_state_pool(w->st, s->clusters[c].name, true);
+        for (int k = 0; k < 3; k++)
+            ps->streak[k] = pick(&r, 4);
+        ps->tokens_milli = pick(&r, 3) * 1000;
+        ps->tokens_at_ms = now - 60000;
+        ps->backoff_until_ms = chance(&r, 30) ? now + 60000 : 0;
+    }
+    w->in.snap = s;
+    w->in.queue = w->queue;
+    w->in.n_queue = w->n_queue;
+    w->in.running = w->running;
+    w->in.n_running = w->n_running;
+    w->in.quotas = w->quotas;
+    w->in.n_quotas = w->n_quotas;
+    w->in.namespaces = w->namespaces;
+    w->in.n_namespaces = 4;
+    w->in.cfg = &w->cfg;
+    w->in.now_ms = now;
+}
+
+static void world_free(struct world *w)
+{
+    snapshot_free(&w->snap);
+    free(w->queue);
+    free(w->running);
+    free(w->quotas);
+    policy_state_free(&w->st);
+}
+
+static struct policy_state *state_copy(const struct policy_state *s)
+{
+    struct policy_state *c = policy_state_new();
+
+    c->last_now_ms = s->last_now_ms;
+    c->n_pools = c->cap_pools = s->n_pools;
+    c->pools = xcalloc(s->n_pools + 1, sizeof(*c->pools));
+    if (s->n_pools)
+        memcpy(c->pools, s->pools, s->n_pools * sizeof(*s->pools));
+    c->n_usage = c->cap_usage = s->n_usage;
+    c->usage = xcalloc(s->n_usage + 1, sizeof(*c->usage));
+    if (s->n_usage)
+        memcpy(c->usage, s->usage, s->n_usage * sizeof(*s->usage));
+    return c;
+}
+
+static bool state_equal(const struct policy_state *a, const struct policy_state *b)
+{
+    return a->n_pools == b->n_pools && a->n_usage == b->n_usage &&
+           a->last_now_ms == b->last_now_ms &&
+           (a->n_pools == 0 || memcmp(a->pools, b->pools, a->n_pools * sizeof(*a->pools)) == 0) &&
+           (a->n_usage == 0 || memcmp(a->usage, b->usage, a->n_usage * sizeof(*a->usage)) == 0);
+}
+
+/* GPUs the policy may hand out on each node: free in the snapshot minus in-flight plans. */
+static int *node_budget(const struct world *w)
+{
+    const struct snapshot *s = w->snap;
+    int *b = xcalloc(s->n_nodes + 1, sizeof(*b));
+
+    for (size_t i = 0; i < s->n_nodes; i++)
+        b[i] = snapshot_node_free(&s->nodes[i]);
+    for (size_t i = 0; i < w->n_running; i++) {
+        const struct policy_running *ru = &w->running[i];
+
+        if (ru->in_snapshot || !ru->plan)
+            continue;
+        for (size_t n = 0; n < s->n_nodes; n++)
+            if (strcmp(s->nodes[n].name, ru->plan[0].node) == 0)
+                b[n] = b[n] - ru->plan[0].gpus < 0 ? 0 : b[n] - ru->plan[0].gpus;
+    }
+    return b;
+}
+
+static void check_invariants(const struct world *w, const struct policy_result *r, uint64_t seed)
+{
+    const struct snapshot *s = w->snap;
+    int *budget = node_budget(w);
+    int *seen = xcalloc(w->n_queue + 1, sizeof(*seen));
+    int *lent = xcalloc(s->n_clusters * s->n_skus + 1, sizeof(*lent));
+
+    for (size_t p = 0; p < r->n_placements; p++) {
+        const struct policy_placement *pl = &r->placements[p];
+        const struct policy_job *job = &w->queue[pl->job];
+        const struct snapshot_cluster *cl = &s->clusters[pl->cluster];
+        int per = job->gpus_per_worker > 0 ? job->gpus_per_worker : job->gpu_count;
+        int total = 0;
+
+        seen[pl->job]++;
+        ck_assert_msg(pl->pool == SNAPSHOT_POOL_TRAINING || job->preemptible,
+                      "seed %llu: non-preemptible %s on borrowed capacity",
+                      (unsigned long long)seed, job->name);
+        ck_assert_msg(!cl->cordoned, "seed %llu: placed on cordoned cluster",
+                      (unsigned long long)seed);
+        ck_assert_int_eq(pl->n_workers, (size_t)(job->gpu_count / per));
+        for (size_t k = 0; k < pl->n_workers; k++) {
+            size_t node = pl->workers[k].node;
+
+            /* The whole gang in the chosen cluster, pool and SKU. */
+            ck_assert_msg(node >= cl->node_first && node < cl->node_first + cl->n_nodes,
+                          "seed %llu: %s split outside cluster %s", (unsigned long long)seed,
+                          job->name, cl->name);
+            ck_assert_int_eq(s->nodes[node].sku, pl->sku);
+            ck_assert_int_eq(s->nodes[node].pool, pl->pool);
+            ck_assert(s->nodes[node].schedulable);
+            ck_assert_int_eq(pl->workers[k].gpus, per);
+            budget[node] -= per;
+            total += per;
+        }
+        ck_assert_int_eq(total, job->gpu_count);
+        if (job->n_affinity)
+            ck_assert_str_eq(cl->name, job->affinity[0]);
+        if (pl->pool == SNAPSHOT_POOL_SERVING) {
+            ck_assert(pl->lease_end_ms > w->in.now_ms);
+            lent[(size_t)pl->cluster * s->n_skus + (size_t)pl->sku] += job->gpu_count;
+        }
+    }
+    for (size_t n = 0; n < s->n_nodes; n++)
+        ck_assert_msg(budget[n] >= 0, "seed %llu: node %s over-committed by %d",
+                      (unsigned long long)seed, s->nodes[n].name, -budget[n]);
+    for (size_t p = 0; p < r->n_pending; p++)
+        seen[r->pending[p].job]++;
+    for (size_t j = 0; j < w->n_queue; j++)
+        ck_assert_msg(seen[j] == 1, "seed %llu: job %zu decided %d times", (unsigned long long)seed,
+                      j, seen[j]);
+    for (size_t i = 0; i < r->n_reclaims; i++) {
+        const struct policy_running *ru = &w->running[r->reclaims[i].running];
+
+        ck_assert_msg(ru->pool == SNAPSHOT_POOL_SERVING, "seed %llu: reclaimed a non-borrowed job",
+                      (unsigned long long)seed);
+        ck_assert(!ru->reclaiming);
+        for (size_t k = i + 1; k < r->n_reclaims; k++)
+            ck_assert(r->reclaims[k].running != r->reclaims[i].running);
+    }
+    for (size_t p = 0; p < r->n_pools; p++) {
+        const struct policy_pool_status *ps = &r->pools[p];
+
+        ck_assert_int_le(lent[(size_t)ps->cluster * s->n_skus + (size_t)ps->sku], ps->lendable);
+        ck_assert_int_eq(lent[(size_t)ps->cluster * s->n_skus + (size_t)ps->sku], ps->lent);
+    }
+    free(budget);
+    free(seen);
+    free(lent);
+}
+
+START_TEST(test_invariants)
+{
+    size_t placed = 0, borrowed = 0, reclaimed = 0, pending = 0;
+
+    for (uint64_t seed = 1; seed <= SEEDS; seed++) {
+        struct world w;
+        struct policy_result *r = NULL;
+        struct err e;
+
+        gen(&w, seed);
+        ck_assert_msg(policy_decide(&w.in, w.st, &r, &e) == 0, "seed %llu: %s",
+                      (unsigned long long)seed, e.msg);
+        check_invariants(&w, r, seed);
+        placed += r->n_placements;
+        pending += r->n_pending;
+        reclaimed += r->n_reclaims;
+        for (size_t p = 0; p < r->n_placements; p++)
+            borrowed += r->placements[p].pool == SNAPSHOT_POOL_SERVING;
+        policy_result_free(&r);
+        world_free(&w);
+    }
+    /* The generator must exercise every kind of decision, or the properties prove little. */
+    fprintf(stderr, "props: %zu placed (%zu borrowed), %zu pending, %zu reclaimed\n", placed,
+            borrowed, pending, reclaimed);
+    ck_assert_uint_gt(placed, 500);
+    ck_assert_uint_gt(borrowed, 20);
+    ck_assert_uint_gt(pending, 500);
+    ck_assert_uint_gt(reclaimed, 20);
+}
+END_TEST
+
+START_TEST(test_deterministic)
+{
+    for (uint64_t seed = 1; seed <= SEEDS / 2; seed++) {
+        struct world w;
+        struct policy_result *r1 = NULL, *r2 = NULL;
+        struct policy_state *copy;
+        struct buf b1, b2;
+
+        gen(&w, seed);
+        copy = state_copy(w.st);
+        ck_assert_int_eq(policy_decide(&w.in, w.st, &r1, NULL), 0);
+        ck_assert_int_eq(policy_decide(&w.in, copy, &r2, NULL), 0);
+        buf_init(&b1, 0);
+        buf_init(&b2, 0);
+        ck_assert_int_eq(policy_result_json(&w.in, r1, &b1), 0);
+        ck_assert_int_eq(policy_result_json(&w.in, r2, &b2), 0);
+        ck_assert_msg(strcmp(b1.data, b2.data) == 0, "seed %llu: decisions differ",
+                      (unsigned long long)seed);
+        ck_assert_msg(state_equal(w.st, copy), "seed %llu: states differ",
+                      (unsigned long long)seed);
+        buf_free(&b1);
+        buf_free(&b2);
+        policy_result_free(&r1);
+        policy_result_free(&r2);
+        policy_state_free(&copy);
+        world_free(&w);
+    }
+}
+END_TEST
+
+/* Every job of every result can be explained, and the explanation is valid JSON-ish (starts
+ * and ends as an object) and says placed/pending as the result does. */
+START_TEST(test_explain_everything)
+{
+    for (uint64_t seed = 1; seed <= 60; seed++) {
+        struct world w;
+        struct policy_result *r = NULL;
+
+        gen(&w, seed);
+        ck_assert_int_eq(policy_decide(&w.in, w.st, &r, NULL), 0);
+        for (size_t j = 0; j < w.n_queue; j++) {
+            struct explain *x = NULL;
+            struct buf b;
+
+            ck_assert_int_eq(explain_job(&w.in, r, j, &x, NULL), 0);
+            buf_init(&b, 0);
+            ck_assert_int_eq(explain_json(&w.in, x, &b), 0);
+            ck_assert(b.data[0] == '{' && b.data[b.len - 1] == '}');
+            ck_assert(strstr(b.data, x->status == EXPLAIN_PLACED ? "\"status\":\"placed\""
+                                                                 : "\"status\":\"pending\""));
+            buf_free(&b);
+            explain_free(&x);
+        }
+        ck_assert_int_eq(explain_job(&w.in, r, w.n_queue, &(struct explain *){NULL}, NULL), -1);
+        policy_result_free(&r);
+        world_free(&w);
+    }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("policy_props");
+    TCase *tc = tcase_create("random");
+
+    tcase_add_test(tc, test_invariants);
+    tcase_add_test(tc, test_deterministic);
+    tcase_add_test(tc, test_explain_everything);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
