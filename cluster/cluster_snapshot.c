@@ -1,0 +1,261 @@
+/* cluster_snapshot.c -- rendering published capacity snapshots as JSON and Prometheus text. */
+#include "cluster/cluster_snapshot.h"
+
+#include "base/clock.h"
+#include "base/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cluster_error_kind_name(enum cluster_error_kind k)
+{
+    switch (k) {
+    case CLUSTER_ERR_TIMEOUT: return "timeout";
+    case CLUSTER_ERR_CONNECT: return "connect";
+    case CLUSTER_ERR_HTTP_5XX: return "http_5xx";
+    case CLUSTER_ERR_RATE_LIMITED: return "rate_limited";
+    case CLUSTER_ERR_UNAUTHORIZED: return "unauthorized";
+    case CLUSTER_ERR_MALFORMED: return "malformed";
+    case CLUSTER_ERR_EXPIRED: return "expired";
+    case CLUSTER_ERR_OTHER: return "other";
+    }
+    return "other";
+}
+
+void cluster_snapshot_free(struct cluster_snapshot *s)
+{
+    if (!s)
+        return;
+    snapshot_free(&s->snap);
+    free(s->status);
+    free(s);
+}
+
+int cluster_snapshot_find(const struct cluster_snapshot *s, const char *name)
+{
+    return s && s->snap ? snapshot_cluster_find(s->snap, name) : -1;
+}
+
+double cluster_snapshot_data_age(const struct cluster_snapshot *s, size_t i, int64_t now_ms)
+{
+    int64_t last = s->status[i].last_success_ms;
+
+    if (!last)
+        return -1;
+    return now_ms > last ? (double)(now_ms - last) / 1000.0 : 0;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    char t[40];
+
+    if (!ms)
+        return json_null();
+    clock_format_rfc3339(ms, t, sizeof(t));
+    return json_string(t);
+}
+
+static json_t *agg_json(const struct snapshot *snap, size_t k, enum snapshot_pool p,
+                        const struct snapshot_agg *a)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "sku", json_string(snap->sku_names[k]));
+    json_object_set_new(o, "pool", json_string(snapshot_pool_name(p)));
+    json_object_set_new(o, "total", json_integer(a->total));
+    json_object_set_new(o, "used", json_integer(a->used));
+    json_object_set_new(o, "free", json_integer(a->free));
+    json_object_set_new(o, "borrowed", json_integer(a->borrowed));
+    json_object_set_new(o, "pendingServing", json_integer(a->pending_serving));
+    json_object_set_new(o, "reserve", json_integer(a->reserve));
+    json_object_set_new(o, "lendable", json_integer(a->lendable));
+    return o;
+}
+
+json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i, int64_t now_ms)
+{
+    const struct snapshot_cluster *c = &s->snap->clusters[i];
+    const struct cluster_status *st = &s->status[i];
+    json_t *o = json_object(), *nodes = json_object(), *unknown = json_array();
+    json_t *cap = json_array(), *errs = json_object();
+    double age = cluster_snapshot_data_age(s, i, now_ms);
+
+    json_object_set_new(o, "name", json_string(c->name));
+    json_object_set_new(o, "apiServer", json_string(st->api_server));
+    json_object_set_new(o, "region", json_string(c->region));
+    json_object_set_new(o, "provider", json_string(c->provider));
+    json_object_set_new(o, "cordoned", json_boolean(c->cordoned));
+    json_object_set_new(o, "health", json_string(snapshot_health_name(c->health)));
+    json_object_set_new(o, "lastSuccessfulPoll", time_or_null(st->last_success_ms));
+    json_object_set_new(o, "lastAttempt", time_or_null(st->last_attempt_ms));
+    json_object_set_new(o, "nextAttempt", time_or_null(st->next_attempt_ms));
+    json_object_set_new(o, "dataAgeMs",
+                        age < 0 ? json_null() : json_integer((json_int_t)(age * 1000)));
+    json_object_set_new(o, "lastError", json_string(st->last_error));
+    json_object_set_new(o, "lastErrorCode",
+                        json_string(st->last_error[0] ? err_code_name(st->last_error_code) : ""));
+    json_object_set_new(o, "pollDurationMs", json_integer(st->poll_duration_ms));
+    json_object_set_new(o, "polls", json_integer((json_int_t)st->polls_total));
+    json_object_set_new(o, "errors", json_integer((json_int_t)st->errors_total));
+    for (int k = 0; k < CLUSTER_ERR_KINDS; k++)
+        if (st->errors_by_kind[k])
+            json_object_set_new(errs, cluster_error_kind_name((enum cluster_error_kind)k),
+                                json_integer((json_int_t)st->errors_by_kind[k]));
+    json_object_set_new(o, "errorsByKind", errs);
+    json_object_set_new(o, "consecutiveFailures", json_integer(st->consecutive_failures));
+    json_object_set_new(o, "lostTimeoutSeconds", json_integer(st->lost_timeout_s));
+    json_object_set_new(nodes, "listed", json_integer(st->stats.nodes));
+    json_object_set_new(nodes, "gpuNodes", json_integer(st->stats.gpu_nodes));
+    json_object_set_new(nodes, "notReady", json_integer(st->stats.not_ready));
+    json_object_set_new(nodes, "cordoned", json_integer(st->stats.cordoned));
+    json_object_set_new(nodes, "tainted", json_integer(st->stats.tainted));
+    json_object_set_new(nodes, "devicePluginDown", json_integer(st->stats.plugin_down));
+    json_object_set_new(nodes, "skippedObjects", json_integer(st->stats.bad_items));
+    json_object_set_new(o, "nodes", nodes);
+    if (st->item_error[0])
+        json_object_set_new(o, "skippedObjectError", json_string(st->item_error));
+    for (size_t u = 0; u < st->n_unknown; u++)
+        json_array_append_new(unknown,
+                              json_pack("{s:s,s:b,s:i,s:i}", "product", st->unknown[u].product,
+                                        "mig", st->unknown[u].mig, "nodes", st->unknown[u].nodes,
+                                        "gpus", st->unknown[u].gpus));
+    json_object_set_new(o, "unknownProducts", unknown);
+    for (size_t k = 0; k < s->snap->n_skus; k++) {
+        for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++) {
+            const struct snapshot_agg *a =
+                snapshot_agg_const(s->snap, i, (enum snapshot_pool)p, (int)k);
+
+            if (a && (a->total || a->used || a->pending_serving))
+                json_array_append_new(cap, agg_json(s->snap, k, (enum snapshot_pool)p, a));
+        }
+    }
+    json_object_set_new(o, "capacity", cap);
+    return o;
+}
+
+json_t *cluster_snapshot_clusters_json(const struct cluster_snapshot *s, int64_t now_ms)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; s && i < s->snap->n_clusters; i++)
+        json_array_append_new(arr, cluster_snapshot_cluster_json(s, i, now_ms));
+    return json_pack("{s:o}", "clusters", arr);
+}
+
+json_t *cluster_snapshot_capacity_json(const struct cluster_snapshot *s, int64_t now_ms)
+{
+    json_t *o = json_object(), *cap = json_array(), *excluded = json_array();
+    size_t n_skus = s ? s->snap->n_skus : 0;
+    struct snapshot_agg *sum = xcalloc(n_skus * SNAPSHOT_POOL_COUNT + 1, sizeof(*sum));
+    int counted = 0;
+
+    for (size_t i = 0; s && i < s->snap->n_clusters; i++) {
+        const struct snapshot_cluster *c = &s->snap->clusters[i];
+        const char *why = NULL;
+
+        if (c->cordoned)
+            why = "cordoned";
+        else if (c->health != SNAPSHOT_HEALTH_READY && c->health != SNAPSHOT_HEALTH_DEGRADED)
+            why = snapshot_health_name(c->health);
+        if (why) {
+            json_array_append_new(excluded, json_pack("{s:s,s:s}", "name", c->name, "reason", why));
+            continue;
+        }
+        counted++;
+        for (size_t k = 0; k < n_skus; k++) {
+            for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++) {
+                const struct snapshot_agg *a =
+                    snapshot_agg_const(s->snap, i, (enum snapshot_pool)p, (int)k);
+                struct snapshot_agg *t = &sum[k * SNAPSHOT_POOL_COUNT + (size_t)p];
+
+                t->total += a->total;
+                t->used += a->used;
+                t->free += a->free;
+                t->borrowed += a->borrowed;
+                t->pending_serving += a->pending_serving;
+                t->reserve += a->reserve;
+                t->lendable += a->lendable;
+            }
+        }
+    }
+    for (size_t k = 0; k < n_skus; k++)
+        for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++) {
+            const struct snapshot_agg *t = &sum[k * SNAPSHOT_POOL_COUNT + (size_t)p];
+
+            if (t->total || t->used || t->pending_serving)
+                json_array_append_new(cap, agg_json(s->snap, k, (enum snapshot_pool)p, t));
+        }
+    free(sum);
+    json_object_set_new(o, "takenAt", time_or_null(s ? s->snap->taken_ms : 0));
+    json_object_set_new(o, "dataAgeMs",
+                        json_integer(s && s->snap->taken_ms && now_ms > s->snap->taken_ms
+                                         ? now_ms - s->snap->taken_ms
+                                         : 0));
+    json_object_set_new(o, "clustersCounted", json_integer(counted));
+    json_object_set_new(o, "clustersExcluded", excluded);
+    json_object_set_new(o, "capacity", cap);
+    return o;
+}
+
+int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms, struct buf *b)
+{
+    static const char *const states[] = {"total",           "used",    "free", "borrowed",
+                                         "pending_serving", "lendable"};
+    int rc = 0;
+
+    if (!s)
+        return 0;
+    rc |= buf_puts(b, "# HELP fedsched_cluster_poll_duration_seconds Duration of the last poll "
+                      "of a member cluster.\n# TYPE fedsched_cluster_poll_duration_seconds "
+                      "gauge\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        rc |= buf_printf(b, "fedsched_cluster_poll_duration_seconds{cluster=\"%s\"} %.3f\n",
+                         s->status[i].name, (double)s->status[i].poll_duration_ms / 1000.0);
+    rc |= buf_puts(b, "# HELP fedsched_cluster_poll_errors_total Failed polls of a member "
+                      "cluster by kind.\n# TYPE fedsched_cluster_poll_errors_total counter\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        for (int k = 0; k < CLUSTER_ERR_KINDS; k++)
+            rc |= buf_printf(b,
+                             "fedsched_cluster_poll_errors_total{cluster=\"%s\",kind=\"%s\"} "
+                             "%llu\n",
+                             s->status[i].name, cluster_error_kind_name((enum cluster_error_kind)k),
+                             (unsigned long long)s->status[i].errors_by_kind[k]);
+    rc |= buf_puts(b, "# HELP fedsched_cluster_data_age_seconds Age of a member cluster's "
+                      "capacity data (-1 when never polled).\n# TYPE "
+                      "fedsched_cluster_data_age_seconds gauge\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        rc |= buf_printf(b, "fedsched_cluster_data_age_seconds{cluster=\"%s\"} %.3f\n",
+                         s->status[i].name, cluster_snapshot_data_age(s, i, now_ms));
+    rc |= buf_puts(b, "# HELP fedsched_cluster_health Health of a member cluster (1 for the "
+                      "current state).\n# TYPE fedsched_cluster_health gauge\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        for (int h = 1; h < SNAPSHOT_HEALTH_COUNT; h++)
+            rc |= buf_printf(b, "fedsched_cluster_health{cluster=\"%s\",state=\"%s\"} %d\n",
+                             s->status[i].name, snapshot_health_name((enum snapshot_health)h),
+                             s->snap->clusters[i].health == (enum snapshot_health)h);
+    rc |= buf_puts(b, "# HELP fedsched_cluster_gpus GPUs of a member cluster by SKU, pool and "
+                      "state.\n# TYPE fedsched_cluster_gpus gauge\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        for (size_t k = 0; k < s->snap->n_skus; k++)
+            for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++) {
+                const struct snapshot_agg *a =
+                    snapshot_agg_const(s->snap, i, (enum snapshot_pool)p, (int)k);
+                const int v[6] = {a->total,           a->used,    a->free, a->borrowed,
+                                  a->pending_serving, a->lendable};
+
+                if (!a->total && !a->used && !a->pending_serving)
+                    continue;
+                for (int st = 0; st < 6; st++)
+                    rc |= buf_printf(b,
+                                     "fedsched_cluster_gpus{cluster=\"%s\",sku=\"%s\",pool=\"%s\","
+                                     "state=\"%s\"} %d\n",
+                                     s->status[i].name, s->snap->sku_names[k],
+                                     snapshot_pool_name((enum snapshot_pool)p), states[st], v[st]);
+            }
+    rc |= buf_puts(b, "# HELP fedsched_cluster_poll_round_seconds Duration of the last full "
+                      "poll round over all clusters.\n# TYPE fedsched_cluster_poll_round_seconds "
+                      "gauge\n");
+    rc |= buf_printf(b, "fedsched_cluster_poll_round_seconds %.3f\n", (double)s->round_ms / 1000.0);
+    return rc ? -1 : 0;
+}

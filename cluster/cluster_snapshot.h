@@ -1,0 +1,90 @@
+/* cluster_snapshot.h -- what the connector publishes after each poll round: the policy's
+ * struct snapshot plus, per cluster, the connector's own status (health, last error,
+ * poll timings and counters, node statistics, unknown GPU products). Immutable once
+ * published; rendered to JSON for the API (/v1/clusters, /v1/capacity) and to Prometheus
+ * text for /metrics, so the API layer stays thin.
+ * Not responsible for polling or RCU publication (poller.c). */
+#ifndef CLUSTER_CLUSTER_SNAPSHOT_H
+#define CLUSTER_CLUSTER_SNAPSHOT_H
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "cluster/inventory.h"
+#include "policy/snapshot.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Error kinds counted per cluster (the label of fedsched_cluster_poll_errors_total). */
+enum cluster_error_kind {
+    CLUSTER_ERR_TIMEOUT = 0, /* connect or transfer timed out */
+    CLUSTER_ERR_CONNECT,     /* refused, reset, dropped, DNS, TLS */
+    CLUSTER_ERR_HTTP_5XX,
+    CLUSTER_ERR_RATE_LIMITED, /* 429 */
+    CLUSTER_ERR_UNAUTHORIZED, /* 401/403 */
+    CLUSTER_ERR_MALFORMED,    /* a body that is not the list we asked for */
+    CLUSTER_ERR_EXPIRED,      /* 410 on a continue token (the list restarts) */
+    CLUSTER_ERR_OTHER,
+};
+#define CLUSTER_ERR_KINDS 8
+const char *cluster_error_kind_name(enum cluster_error_kind k); /* "timeout", ... */
+
+struct cluster_status {
+    char name[SNAPSHOT_NAME_MAX];
+    char api_server[512];
+    enum snapshot_health health;
+    int64_t last_success_ms; /* wall clock, end of the last good poll; 0 when never */
+    int64_t last_attempt_ms; /* wall clock, start of the last poll */
+    int64_t next_attempt_ms; /* wall clock of the next poll (backoff shows here) */
+    char last_error[256];    /* "" after a success */
+    enum err_code last_error_code;
+    int64_t poll_duration_ms; /* of the last finished poll, good or bad */
+    uint64_t polls_total;
+    uint64_t errors_total;
+    uint64_t errors_by_kind[CLUSTER_ERR_KINDS];
+    int consecutive_failures;
+    int64_t lost_timeout_s;
+    struct inventory_stats stats;                            /* of the last good poll */
+    struct inventory_unknown unknown[INVENTORY_UNKNOWN_MAX]; /* products matching no SKU */
+    size_t n_unknown;
+    char item_error[160]; /* first object skipped in the last good poll, "" when none */
+};
+
+/* status[i] describes snap->clusters[i]. */
+struct cluster_snapshot {
+    struct snapshot *snap;
+    struct cluster_status *status;
+    int64_t round_ms;        /* duration of the last complete poll round */
+    double poller_cpu_share; /* poller thread CPU time / wall time since the previous publish */
+};
+
+/* Releases s and everything in it. NULL-safe. Only the poller calls this (after an RCU
+ * grace period); tests that build snapshots by hand may too. */
+void cluster_snapshot_free(struct cluster_snapshot *s);
+
+/* Index of the cluster named name, or -1. */
+int cluster_snapshot_find(const struct cluster_snapshot *s, const char *name);
+
+/* Seconds since the cluster's last good poll at now_ms; -1 when it never succeeded. */
+double cluster_snapshot_data_age(const struct cluster_snapshot *s, size_t i, int64_t now_ms);
+
+/* JSON for GET /v1/clusters/{name}: health, lastSuccessfulPoll, dataAgeMs, lastError,
+ * counters, node statistics, unknown products and, per SKU and pool, total, used, free,
+ * borrowed, pendingServing, reserve and lendable. Caller owns the result. */
+json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i, int64_t now_ms);
+
+/* {"clusters":[...]} for GET /v1/clusters. */
+json_t *cluster_snapshot_clusters_json(const struct cluster_snapshot *s, int64_t now_ms);
+
+/* Federation totals by SKU and pool for GET /v1/capacity, summed over clusters that are
+ * not cordoned and have data (Ready or Degraded); the excluded ones are listed. */
+json_t *cluster_snapshot_capacity_json(const struct cluster_snapshot *s, int64_t now_ms);
+
+/* Appends Prometheus text (with HELP/TYPE) for: poll duration, poll errors by kind, data
+ * age, health, GPUs by cluster/SKU/pool/state, round duration. Returns 0 or -1 when b's
+ * cap is reached. */
+int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms, struct buf *b);
+
+#endif

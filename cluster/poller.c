@@ -1,0 +1,1007 @@
+/* poller.c -- concurrent capacity polling of member clusters and RCU publication. */
+#include "cluster/poller.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/num.h"
+#include "cluster/inventory.h"
+#include "cluster/k8s.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <urcu.h>
+
+#define CONT_MAX     4096
+#define RESTARTS_MAX 3
+#define TOKEN_MAX    16384
+
+enum stage { STAGE_IDLE = 0, STAGE_NODES, STAGE_PODS };
+
+/* One member cluster as the poller thread keeps it. */
+struct pc {
+    struct cluster_config cfg;
+    char tz[SNAPSHOT_TZ_MAX];
+    struct poller *p;
+    char *token;
+    struct timespec token_mtime;
+    bool token_loaded;
+    CURL *easy;
+    struct curl_slist *headers;
+    struct buf body;
+    int retry_after_s;
+    enum stage stage;
+    char cont[CONT_MAX];
+    int restarts;
+    struct inventory work; /* filled by the poll in progress */
+    struct inventory good; /* the last complete poll */
+    bool have_good;
+    int64_t due_mono;     /* next poll */
+    int64_t started_mono; /* of the poll in progress */
+    bool inflight;
+    struct cluster_status st;
+    int64_t idle_since_ms;
+    char url[CLUSTER_PATH_MAX + CONT_MAX * 3 + 256];
+};
+
+struct poller {
+    struct poller_options o;
+    CURLM *multi;
+    struct pc **pcs;
+    size_t n;
+    unsigned rnd;
+    int inflight;
+
+    pthread_mutex_t lock; /* the fields below up to `running` */
+    struct cluster_config *pending;
+    size_t n_pending;
+    bool have_pending;
+    bool wake;
+    bool stop;
+    bool running;
+    pthread_t thread;
+
+    struct cluster_snapshot *current; /* RCU-published */
+    uint64_t published;               /* atomic */
+
+    bool dirty;
+    int64_t dirty_since;
+    int64_t wave_start; /* when inflight went from 0 to 1 */
+    int64_t last_round_ms;
+    int64_t last_sample;
+    int64_t last_publish_mono;
+    int64_t last_publish_cpu_ns;
+    double cpu_share;
+};
+
+/* ---- RCU reader registration ------------------------------------------------------------- */
+
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+static __thread bool rcu_registered;
+
+static void rcu_thread_exit(void *arg)
+{
+    (void)arg;
+    if (rcu_registered) {
+        rcu_unregister_thread();
+        rcu_registered = false;
+    }
+}
+
+static void rcu_key_init(void)
+{
+    pthread_key_create(&rcu_key, rcu_thread_exit);
+}
+
+const struct cluster_snapshot *poller_read_begin(struct poller *p)
+{
+    if (!rcu_registered) {
+        pthread_once(&rcu_once, rcu_key_init);
+        rcu_register_thread();
+        rcu_registered = true;
+        /* The key's destructor unregisters the thread when it exits. */
+        pthread_setspecific(rcu_key, &rcu_registered);
+    }
+    rcu_read_lock();
+    return rcu_dereference(p->current);
+}
+
+void poller_read_end(struct poller *p)
+{
+    (void)p;
+    rcu_read_unlock();
+}
+
+uint64_t poller_published(struct poller *p)
+{
+    return __atomic_load_n(&p->published, __ATOMIC_ACQUIRE);
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+void poller_options_default(struct poller_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->interval_ms = 10000;
+    o->request_timeout_ms = 10000;
+    o->connect_timeout_ms = 3000;
+    o->page_limit = 500;
+    o->max_inflight = 256;
+    o->backoff_base_ms = 1000;
+    o->backoff_max_ms = 60000;
+    o->publish_delay_ms = 500;
+    o->max_body_bytes = (size_t)256 << 20;
+    o->sample_interval_ms = 60000;
+}
+
+static void fill_defaults(struct poller_options *o, const struct poller_options *in)
+{
+    struct poller_options d;
+
+    poller_options_default(&d);
+    *o = in ? *in : d;
+#define DEF(f)                                                                                     \
+    if (o->f <= 0)                                                                                 \
+    o->f = d.f
+    DEF(interval_ms);
+    DEF(request_timeout_ms);
+    DEF(connect_timeout_ms);
+    DEF(page_limit);
+    DEF(max_inflight);
+    DEF(backoff_base_ms);
+    DEF(backoff_max_ms);
+    DEF(publish_delay_ms);
+    DEF(sample_interval_ms);
+#undef DEF
+    if (o->max_body_bytes == 0)
+        o->max_body_bytes = d.max_body_bytes;
+    if (o->unreachable_after_ms <= 0)
+        o->unreachable_after_ms = 3 * o->interval_ms;
+    if (!o->skus)
+        o->skus = sku_catalogue();
+}
+
+/* ---- per-cluster setup -------------------------------------------------------------------- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct pc *c = arg;
+
+    /* Returning less than given makes curl fail the transfer with CURLE_WRITE_ERROR. */
+    return buf_append(&c->body, data, size * n) == 0 ? size * n : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    struct pc *c = arg;
+    size_t len = size * n;
+
+    if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+        char v[32];
+        size_t k = 0;
+        int64_t secs;
+
+        for (size_t i = 12; i < len && k < sizeof(v) - 1; i++)
+            if (data[i] != ' ' && data[i] != '\r' && data[i] != '\n')
+                v[k++] = data[i];
+        v[k] = '\0';
+        /* Only delta-seconds; an HTTP-date falls back to our own backoff. */
+        if (num_parse_i64(v, 0, 3600, &secs) == 0)
+            c->retry_after_s = (int)secs;
+    }
+    return len;
+}
+
+static void build_headers(struct pc *c)
+{
+    char *auth;
+
+    curl_slist_free_all(c->headers);
+    c->headers = curl_slist_append(NULL, "Accept: application/json");
+    c->headers = curl_slist_append(c->headers, "User-Agent: fedsched/" FEDSCHED_VERSION);
+    if (c->token && *c->token) {
+        auth = xasprintf("Authorization: Bearer %s", c->token);
+        c->headers = curl_slist_append(c->headers, auth);
+        /* The token is a secret: do not leave copies around. */
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+}
+
+/* Re-reads the token file when it changed (tokens are rotated in place). */
+static int refresh_token(struct pc *c, struct err *e)
+{
+    struct stat sb;
+    FILE *f;
+    char *tok;
+    size_t n;
+
+    if (!c->cfg.token_file[0]) {
+        if (!c->token_loaded) {
+            c->token_loaded = true;
+            build_headers(c);
+        }
+        return 0;
+    }
+    if (stat(c->cfg.token_file, &sb) != 0)
+        return err_set(e, ERR_CONFIG, "tokenFile", "cannot read token file \"%s\": %s",
+                       c->cfg.token_file, strerror(errno));
+    if (c->token_loaded && sb.st_mtim.tv_sec == c->token_mtime.tv_sec &&
+        sb.st_mtim.tv_nsec == c->token_mtime.tv_nsec)
+        return 0;
+    f = fopen(c->cfg.token_file, "r");
+    if (!f)
+        return err_set(e, ERR_CONFIG, "tokenFile", "cannot open token file \"%s\": %s",
+                       c->cfg.token_file, strerror(errno));
+    tok = xcalloc(1, TOKEN_MAX + 1);
+    n = fread(tok, 1, TOKEN_MAX, f);
+    fclose(f);
+    while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
+        tok[--n] = '\0';
+    if (n == 0 || strchr(tok, '\n')) {
+        free(tok);
+        return err_set(e, ERR_CONFIG, "tokenFile",
+                       "token file \"%s\" is empty or has several "
+                       "lines",
+                       c->cfg.token_file);
+    }
+    if (c->token) {
+        memset(c->token, 0, strlen(c->token));
+        free(c->token);
+    }
+    c->token = tok;
+    c->token_mtime = sb.st_mtim;
+    c->token_loaded = true;
+    build_headers(c);
+    return 0;
+}
+
+static void configure_easy(struct pc *c)
+{
+    const struct poller_options *o = &c->p->o;
+
+    curl_easy_reset(c->easy);
+    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)o->request_timeout_ms);
+    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
+    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, "");
+    if (c->cfg.ca_file[0])
+        curl_easy_setopt(c->easy, CURLOPT_CAINFO, c->cfg.ca_file);
+    if (c->cfg.insecure_skip_tls_verify) {
+        curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+        LOG(LOG_WARN, "cluster",
+            "cluster=%s event=insecure_tls msg=\"TLS verification is off (development only)\"",
+            c->cfg.name);
+    }
+    c->token_loaded = false; /* headers are rebuilt before the next request */
+    if (c->token) {
+        memset(c->token, 0, strlen(c->token));
+        free(c->token);
+        c->token = NULL;
+    }
+}
+
+static void apply_config(struct pc *c, const struct cluster_config *cfg)
+{
+    struct err e = {0};
+
+    c->cfg = *cfg;
+    if (cluster_config_tz_rule(cfg->timezone, c->tz, sizeof(c->tz), &e) != 0) {
+        LOG(LOG_WARN, "cluster", "cluster=%s event=timezone_unknown msg=\"%s\" using=UTC0",
+            cfg->name, e.msg);
+        snprintf(c->tz, sizeof(c->tz), "%s", "UTC0");
+    }
+    snprintf(c->st.name, sizeof(c->st.name), "%s", cfg->name);
+    snprintf(c->st.api_server, sizeof(c->st.api_server), "%s", cfg->api_server);
+    c->st.lost_timeout_s = cfg->lost_timeout_s;
+    configure_easy(c);
+}
+
+static struct pc *pc_new(struct poller *p, const struct cluster_config *cfg)
+{
+    struct pc *c = xcalloc(1, sizeof(*c));
+
+    c->p = p;
+    c->easy = curl_easy_init();
+    if (!c->easy) {
+        fprintf(stderr, "fedsched: curl_easy_init failed\n");
+        abort(); /* only on out-of-memory, which we treat like xmalloc does */
+    }
+    buf_init(&c->body, p->o.max_body_bytes);
+    inventory_init(&c->work);
+    inventory_init(&c->good);
+    c->st.health = SNAPSHOT_HEALTH_UNKNOWN;
+    apply_config(c, cfg);
+    return c;
+}
+
+static void pc_free(struct poller *p, struct pc *c)
+{
+    if (c->inflight) {
+        curl_multi_remove_handle(p->multi, c->easy);
+        p->inflight--;
+    }
+    curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->headers);
+    if (c->token) {
+        memset(c->token, 0, strlen(c->token));
+        free(c->token);
+    }
+    buf_free(&c->body);
+    inventory_free(&c->work);
+    inventory_free(&c->good);
+    free(c);
+}
+
+/* ---- one poll: requests and their outcomes -------------------------------------------------- */
+
+static int64_t jitter_backoff(struct poller *p, int failures)
+{
+    int64_t d = p->o.backoff_base_ms;
+
+    for (int i = 1; i < failures && d < p->o.backoff_max_ms; i++)
+        d *= 2;
+    if (d > p->o.backoff_max_ms)
+        d = p->o.backoff_max_ms;
+    /* "Equal jitter": half fixed, half random, so clusters that failed together do not
+     * come back in lockstep. */
+    return d / 2 + (int64_t)(rand_r(&p->rnd) % (unsigned)(d / 2 + 1));
+}
+
+static void mark_dirty(struct poller *p)
+{
+    if (!p->dirty) {
+        p->dirty = true;
+        p->dirty_since = clock_mono_ms();
+    }
+}
+
+static void poll_failed(struct pc *c, enum cluster_error_kind kind, enum err_code code,
+                        int retry_after_s, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void poll_failed(struct pc *c, enum cluster_error_kind kind, enum err_code code,
+                        int retry_after_s, const char *fmt, ...)
+{
+    struct poller *p = c->p;
+    int64_t now = clock_mono_ms(), real = clock_realtime_ms(), delay;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->st.last_error, sizeof(c->st.last_error), fmt, ap);
+    va_end(ap);
+    c->st.last_error_code = code;
+    c->st.errors_total++;
+    c->st.errors_by_kind[kind]++;
+    c->st.consecutive_failures++;
+    c->st.polls_total++;
+    c->st.poll_duration_ms = now - c->started_mono;
+    delay = jitter_backoff(p, c->st.consecutive_failures);
+    if (retry_after_s > 0 && retry_after_s * 1000LL > delay)
+        delay = retry_after_s * 1000LL;
+    c->due_mono = now + delay;
+    c->st.next_attempt_ms = real + delay;
+    if (kind == CLUSTER_ERR_UNAUTHORIZED)
+        c->st.health = SNAPSHOT_HEALTH_UNAUTHORIZED;
+    else if (c->have_good && real - c->st.last_success_ms < p->o.unreachable_after_ms)
+        c->st.health = SNAPSHOT_HEALTH_DEGRADED;
+    else
+        c->st.health = SNAPSHOT_HEALTH_UNREACHABLE;
+    c->stage = STAGE_IDLE;
+    LOG(LOG_WARN, "cluster",
+        "cluster=%s event=poll_failed kind=%s health=%s retry_in_ms=%lld "
+        "error=\"%s\"",
+        c->cfg.name, cluster_error_kind_name(kind), snapshot_health_name(c->st.health),
+        (long long)delay, c->st.last_error);
+    mark_dirty(p);
+}
+
+static void poll_succeeded(struct pc *c)
+{
+    struct poller *p = c->p;
+    struct inventory tmp;
+    int64_t now = clock_mono_ms();
+
+    inventory_finish(&c->work);
+    tmp = c->good;
+    c->good = c->work;
+    c->work = tmp;
+    c->have_good = true;
+    c->st.polls_total++;
+    c->st.consecutive_failures = 0;
+    c->st.last_error[0] = '\0';
+    c->st.last_error_code = ERR_NONE;
+    c->st.last_success_ms = clock_realtime_ms();
+    c->st.poll_duration_ms = now - c->started_mono;
+    c->st.health = SNAPSHOT_HEALTH_READY;
+    /* Keep the cadence from the start of this poll, not its end. */
+    c->due_mono = c->started_mono + p->o.interval_ms;
+    if (c->due_mono < now)
+        c->due_mono = now;
+    c->st.next_attempt_ms = c->st.last_success_ms + (c->due_mono - now);
+    c->stage = STAGE_IDLE;
+    mark_dirty(p);
+}
+
+static void issue(struct pc *c)
+{
+    struct poller *p = c->p;
+    char *esc = NULL;
+
+    if (c->cont[0])
+        esc = curl_easy_escape(c->easy, c->cont, 0);
+    if (c->stage == STAGE_NODES)
+        snprintf(c->url, sizeof(c->url), "%s/api/v1/nodes?limit=%d%s%s", c->cfg.api_server,
+                 p->o.page_limit, esc ? "&continue=" : "", esc ? esc : "");
+    else
+        snprintf(c->url, sizeof(c->url), "%s/api/v1/pods?fieldSelector=%s&limit=%d%s%s",
+                 c->cfg.api_server, K8S_POD_FIELD_SELECTOR, p->o.page_limit,
+                 esc ? "&continue=" : "", esc ? esc : "");
+    curl_free(esc);
+    buf_reset(&c->body);
+    c->retry_after_s = 0;
+    curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
+    if (p->inflight == 0)
+        p->wave_start = clock_mono_ms();
+    curl_multi_add_handle(p->multi, c->easy);
+    c->inflight = true;
+    p->inflight++;
+}
+
+static void start_poll(struct pc *c)
+{
+    struct err e = {0};
+
+    c->started_mono = clock_mono_ms();
+    c->st.last_attempt_ms = clock_realtime_ms();
+    c->stage = STAGE_NODES;
+    c->cont[0] = '\0';
+    c->restarts = 0;
+    inventory_reset(&c->work);
+    if (refresh_token(c, &e) != 0) {
+        poll_failed(c, CLUSTER_ERR_UNAUTHORIZED, e.code, 0, "%s", e.msg);
+        return;
+    }
+    issue(c);
+}
+
+static enum cluster_error_kind curl_kind(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return CLUSTER_ERR_TIMEOUT;
+    case CURLE_WRITE_ERROR: return CLUSTER_ERR_OTHER;
+    default: return CLUSTER_ERR_CONNECT;
+    }
+}
+
+/* A transfer of cluster c ended. */
+static void transfer_done(struct pc *c, CURLcode rc)
+{
+    struct poller *p = c->p;
+    const char *what = c->stage == STAGE_NODES ? "nodes" : "pods";
+    long code = 0;
+    struct err e = {0};
+    int parsed;
+
+    curl_multi_remove_handle(p->multi, c->easy);
+    c->inflight = false;
+    p->inflight--;
+    if (rc != CURLE_OK) {
+        if (rc == CURLE_WRITE_ERROR)
+            return poll_failed(c, CLUSTER_ERR_OTHER, ERR_TOO_LARGE, 0,
+                               "GET %s: response over %zu bytes", what, p->o.max_body_bytes);
+        return poll_failed(c, curl_kind(rc),
+                           rc == CURLE_OPERATION_TIMEDOUT ? ERR_TIMEOUT : ERR_UNAVAILABLE, 0,
+                           "GET %s: %s", what, curl_easy_strerror(rc));
+    }
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code != 200) {
+        struct k8s_status st;
+
+        k8s_status_read(c->body.data, c->body.len, (int)code, &st);
+        if (code == 410 && c->cont[0]) {
+            /* The continue token expired: the list starts again from the beginning. */
+            c->st.errors_by_kind[CLUSTER_ERR_EXPIRED]++;
+            if (++c->restarts > RESTARTS_MAX)
+                return poll_failed(c, CLUSTER_ERR_EXPIRED, ERR_CONFLICT, 0,
+                                   "GET %s: continue token expired %d times in a row", what,
+                                   c->restarts);
+            LOG(LOG_INFO, "cluster", "cluster=%s event=list_restart list=%s reason=Expired",
+                c->cfg.name, what);
+            c->cont[0] = '\0';
+            if (c->stage == STAGE_NODES)
+                inventory_reset(&c->work);
+            else
+                inventory_reset_pods(&c->work);
+            return issue(c);
+        }
+        if (code == 401 || code == 403)
+            return poll_failed(c, CLUSTER_ERR_UNAUTHORIZED, k8s_status_code(&st), 0,
+                               "GET %s: HTTP %ld %s: %s", what, code, st.reason, st.message);
+        if (code == 429)
+            return poll_failed(c, CLUSTER_ERR_RATE_LIMITED, ERR_RATE_LIMITED, c->retry_after_s,
+                               "GET %s: HTTP 429 %s: %s", what, st.reason, st.message);
+        return poll_failed(c, code >= 500 ? CLUSTER_ERR_HTTP_5XX : CLUSTER_ERR_OTHER,
+                           k8s_status_code(&st), c->retry_after_s, "GET %s: HTTP %ld %s: %s", what,
+                           code, st.reason, st.message);
+    }
+    if (c->stage == STAGE_NODES)
+        parsed = inventory_add_nodes(&c->work, c->body.data ? c->body.data : "", c->body.len,
+                                     &c->cfg, p->o.skus, c->cont, sizeof(c->cont), &e);
+    else
+        parsed = inventory_add_pods(&c->work, c->body.data ? c->body.data : "", c->body.len,
+                                    &c->cfg, p->o.skus, c->cont, sizeof(c->cont), &e);
+    if (parsed != 0)
+        return poll_failed(c, CLUSTER_ERR_MALFORMED, e.code, 0, "GET %s: %s", what, e.msg);
+    if (c->cont[0])
+        return issue(c);
+    if (c->stage == STAGE_NODES) {
+        c->stage = STAGE_PODS;
+        c->restarts = 0;
+        return issue(c);
+    }
+    poll_succeeded(c);
+}
+
+/* ---- publication ------------------------------------------------------------------------------ */
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static struct cluster_snapshot *build(struct poller *p)
+{
+    const struct sku_catalogue *cat = p->o.skus;
+    struct cluster_snapshot *cs = xcalloc(1, sizeof(*cs));
+    size_t total = 0, first = 0;
+    int64_t now_ms = clock_realtime_ms();
+
+    for (size_t i = 0; i < p->n; i++)
+        total += p->pcs[i]->have_good ? p->pcs[i]->good.n_nodes : 0;
+    if (snapshot_new(p->n, total, cat->n < SNAPSHOT_SKU_MAX ? cat->n : SNAPSHOT_SKU_MAX, &cs->snap,
+                     NULL) != 0)
+        abort(); /* n_skus is bounded above, so this cannot fail */
+    cs->status = xcalloc(p->n + 1, sizeof(*cs->status));
+    for (size_t k = 0; k < cs->snap->n_skus; k++)
+        snprintf(cs->snap->sku_names[k], sizeof(cs->snap->sku_names[k]), "%s", cat->skus[k].name);
+    for (size_t i = 0; i < p->n; i++) {
+        struct pc *c = p->pcs[i];
+        struct snapshot_cluster *sc = &cs->snap->clusters[i];
+        const struct cluster_serving_config *sv = &c->cfg.serving;
+
+        snprintf(sc->name, sizeof(sc->name), "%s", c->cfg.name);
+        snprintf(sc->region, sizeof(sc->region), "%s", c->cfg.region);
+        snprintf(sc->provider, sizeof(sc->provider), "%s", c->cfg.provider);
+        snprintf(sc->tz, sizeof(sc->tz), "%s", c->tz);
+        sc->cordoned = c->cfg.cordoned;
+        sc->health = c->st.health;
+        sc->last_poll_ms = c->st.last_success_ms;
+        for (size_t k = 0; k < c->cfg.n_costs; k++) {
+            int idx = snapshot_sku_find(cs->snap, c->cfg.costs[k].sku);
+
+            if (idx >= 0)
+                sc->cost_per_gpu_hour[idx] = c->cfg.costs[k].per_gpu_hour;
+        }
+        sc->serving.present = sv->enabled;
+        sc->serving.reserve_gpus = sv->reserve_gpus;
+        sc->serving.lend_policy = sv->lend_policy;
+        sc->serving.idle_minutes = sv->idle_minutes;
+        memcpy(sc->serving.windows, sv->windows, sizeof(sc->serving.windows));
+        sc->serving.n_windows = sv->n_windows;
+        sc->node_first = first;
+        if (c->have_good) {
+            inventory_copy(&c->good, sv->enabled ? sv->reserve_gpus : 0, cs->snap, i, first);
+            first += c->good.n_nodes;
+        }
+        cs->status[i] = c->st;
+        if (c->have_good) {
+            cs->status[i].stats = c->good.stats;
+            memcpy(cs->status[i].unknown, c->good.unknown, sizeof(c->good.unknown));
+            cs->status[i].n_unknown = c->good.n_unknown;
+            snprintf(cs->status[i].item_error, sizeof(cs->status[i].item_error), "%s",
+                     c->good.last_item_error);
+        }
+    }
+    snapshot_compute_aggregates(cs->snap);
+    /* Idle tracking across polls: no pending serving demand and free above the reserve. */
+    for (size_t i = 0; i < p->n; i++) {
+        struct pc *c = p->pcs[i];
+        int pending = 0, free_gpus = 0, reserve = 0;
+
+        if (!c->cfg.serving.enabled || !c->have_good) {
+            c->idle_since_ms = 0;
+            continue;
+        }
+        for (size_t k = 0; k < cs->snap->n_skus; k++) {
+            const struct snapshot_agg *a =
+                snapshot_agg_const(cs->snap, i, SNAPSHOT_POOL_SERVING, (int)k);
+
+            pending += a->pending_serving;
+            free_gpus += a->free;
+            reserve += a->reserve;
+        }
+        if (pending == 0 && free_gpus > reserve) {
+            if (!c->idle_since_ms)
+                c->idle_since_ms = now_ms;
+        } else {
+            c->idle_since_ms = 0;
+        }
+        cs->snap->clusters[i].serving.idle_since_ms = c->idle_since_ms;
+    }
+    cs->snap->taken_ms = now_ms;
+    cs->snap->seq = poller_published(p) + 1;
+    cs->round_ms = p->last_round_ms;
+    return cs;
+}
+
+static void publish(struct poller *p)
+{
+    struct cluster_snapshot *next = build(p), *old;
+    int64_t now = clock_mono_ms(), cpu = thread_cpu_ns();
+
+    if (p->last_publish_mono && now > p->last_publish_mono)
+        p->cpu_share =
+            (double)(cpu - p->last_publish_cpu_ns) / 1e6 / (double)(now - p->last_publish_mono);
+    next->poller_cpu_share = p->cpu_share;
+    p->last_publish_mono = now;
+    p->last_publish_cpu_ns = cpu;
+    old = p->current;
+    rcu_assign_pointer(p->current, next);
+    __atomic_add_fetch(&p->published, 1, __ATOMIC_RELEASE);
+    p->dirty = false;
+    /* Wait until no reader can still hold the old snapshot, then free it. Only the poller
+     * thread waits here; readers are never blocked. */
+    if (old) {
+        synchronize_rcu();
+        cluster_snapshot_free(old);
+    }
+    if (p->o.sink && (p->last_sample == 0 || now - p->last_sample >= p->o.sample_interval_ms)) {
+        p->last_sample = now;
+        p->o.sink(next, p->o.sink_arg);
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+static int find_pc(struct pc **pcs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pcs[i] && strcmp(pcs[i]->cfg.name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Applies a cluster set handed over by poller_set_clusters(). */
+static void apply_pending(struct poller *p)
+{
+    struct cluster_config *cfgs;
+    size_t n;
+    struct pc **next;
+    int64_t now = clock_mono_ms();
+
+    pthread_mutex_lock(&p->lock);
+    if (!p->have_pending) {
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
+    cfgs = p->pending;
+    n = p->n_pending;
+    p->pending = NULL;
+    p->n_pending = 0;
+    p->have_pending = false;
+    pthread_mutex_unlock(&p->lock);
+
+    next = xcalloc(n + 1, sizeof(*next));
+    for (size_t i = 0; i < n; i++) {
+        int at = find_pc(p->pcs, p->n, cfgs[i].name);
+
+        if (at < 0) {
+            next[i] = pc_new(p, &cfgs[i]);
+            next[i]->due_mono = now;
+            LOG(LOG_INFO, "cluster", "cluster=%s event=added", cfgs[i].name);
+            continue;
+        }
+        next[i] = p->pcs[at];
+        p->pcs[at] = NULL;
+        if (memcmp(&next[i]->cfg, &cfgs[i], sizeof(cfgs[i])) != 0) {
+            if (next[i]->inflight) {
+                curl_multi_remove_handle(p->multi, next[i]->easy);
+                next[i]->inflight = false;
+                next[i]->stage = STAGE_IDLE;
+                p->inflight--;
+            }
+            apply_config(next[i], &cfgs[i]);
+            next[i]->due_mono = now;
+            LOG(LOG_INFO, "cluster", "cluster=%s event=changed", cfgs[i].name);
+        }
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->pcs[i]) {
+            LOG(LOG_INFO, "cluster", "cluster=%s event=removed", p->pcs[i]->cfg.name);
+            pc_free(p, p->pcs[i]);
+        }
+    }
+    free(p->pcs);
+    free(cfgs);
+    p->pcs = next;
+    p->n = n;
+    mark_dirty(p);
+}
+
+/* Starts polls that are due; returns the milliseconds until the next one is (capped). */
+static int64_t start_due(struct poller *p, int64_t now, int64_t cap)
+{
+    int64_t wait = cap;
+
+    for (size_t i = 0; i < p->n; i++) {
+        struct pc *c = p->pcs[i];
+
+        if (c->inflight || c->stage != STAGE_IDLE)
+            continue;
+        if (c->due_mono <= now && p->inflight < p->o.max_inflight)
+            start_poll(c);
+        else if (c->due_mono - now < wait)
+            wait = c->due_mono > now ? c->due_mono - now : 0;
+    }
+    return wait;
+}
+
+static void drain(struct poller *p)
+{
+    CURLMsg *m;
+    int left, running;
+
+    curl_multi_perform(p->multi, &running);
+    while ((m = curl_multi_info_read(p->multi, &left))) {
+        struct pc *c = NULL;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        if (c) {
+            transfer_done(c, m->data.result);
+            if (p->inflight == 0 && p->wave_start)
+                p->last_round_ms = clock_mono_ms() - p->wave_start;
+        }
+    }
+}
+
+static bool should_publish(struct poller *p, int64_t now)
+{
+    return p->dirty && (p->inflight == 0 || now - p->dirty_since >= p->o.publish_delay_ms);
+}
+
+static void *thread_main(void *arg)
+{
+    struct poller *p = arg;
+
+    for (;;) {
+        bool wake;
+        int64_t now, wait;
+
+        pthread_mutex_lock(&p->lock);
+        if (p->stop) {
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        wake = p->wake;
+        p->wake = false;
+        pthread_mutex_unlock(&p->lock);
+        apply_pending(p);
+        now = clock_mono_ms();
+        if (wake)
+            for (size_t i = 0; i < p->n; i++)
+                if (p->pcs[i]->st.consecutive_failures == 0)
+                    p->pcs[i]->due_mono = now;
+        wait = start_due(p, now, 1000);
+        if (p->dirty) {
+            int64_t until = p->dirty_since + p->o.publish_delay_ms - now;
+
+            if (until < wait)
+                wait = until > 0 ? until : 0;
+        }
+        curl_multi_poll(p->multi, NULL, 0, (int)wait, NULL);
+        drain(p);
+        if (should_publish(p, clock_mono_ms()))
+            publish(p);
+    }
+    return NULL;
+}
+
+/* ---- API ---------------------------------------------------------------------------------------- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int check_names(const struct cluster_config *cfgs, size_t n, struct err *e)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(cfgs[i].name, cfgs[k].name) == 0)
+                return err_set(e, ERR_INVALID, "name", "cluster name \"%s\" appears twice",
+                               cfgs[i].name);
+    return 0;
+}
+
+int poller_create(const struct cluster_config *cfgs, size_t n, const struct poller_options *o,
+                  struct poller **out, struct err *e)
+{
+    struct poller *p;
+
+    if (check_names(cfgs, n, e) != 0)
+        return -1;
+    pthread_once(&curl_once, curl_init_once);
+    p = xcalloc(1, sizeof(*p));
+    fill_defaults(&p->o, o);
+    p->rnd = (unsigned)clock_mono_ns();
+    pthread_mutex_init(&p->lock, NULL);
+    p->multi = curl_multi_init();
+    if (!p->multi) {
+        free(p);
+        return err_set(e, ERR_INTERNAL, NULL, "curl_multi_init failed");
+    }
+    /* Keep one idle connection per cluster: TLS handshakes cost more than the polls. */
+    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)(n + 16 < 100000 ? n + 16 : 100000));
+    p->pcs = xcalloc(n + 1, sizeof(*p->pcs));
+    for (size_t i = 0; i < n; i++) {
+        p->pcs[i] = pc_new(p, &cfgs[i]);
+        p->pcs[i]->due_mono = 0;
+    }
+    p->n = n;
+    publish(p); /* readers always find a snapshot */
+    *out = p;
+    return 0;
+}
+
+int poller_start(struct poller *p, struct err *e)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->running) {
+        pthread_mutex_unlock(&p->lock);
+        return err_set(e, ERR_INTERNAL, NULL, "the poller already runs");
+    }
+    p->stop = false;
+    if (pthread_create(&p->thread, NULL, thread_main, p) != 0) {
+        pthread_mutex_unlock(&p->lock);
+        return err_set(e, ERR_INTERNAL, NULL, "cannot create the poller thread");
+    }
+    p->running = true;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+void poller_stop(struct poller *p)
+{
+    pthread_mutex_lock(&p->lock);
+    if (!p->running) {
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
+    p->stop = true;
+    pthread_mutex_unlock(&p->lock);
+    curl_multi_wakeup(p->multi);
+    pthread_join(p->thread, NULL);
+    pthread_mutex_lock(&p->lock);
+    p->running = false;
+    pthread_mutex_unlock(&p->lock);
+}
+
+int poller_poll_once(struct poller *p, struct err *e)
+{
+    int64_t now;
+    bool running;
+
+    pthread_mutex_lock(&p->lock);
+    running = p->running;
+    pthread_mutex_unlock(&p->lock);
+    if (running)
+        return err_set(e, ERR_INVALID, NULL, "poller_poll_once while the poller thread runs");
+    apply_pending(p);
+    now = clock_mono_ms();
+    for (size_t i = 0; i < p->n; i++)
+        if (p->pcs[i]->due_mono > now && p->pcs[i]->st.consecutive_failures == 0)
+            p->pcs[i]->due_mono = now;
+    start_due(p, now, 0);
+    while (p->inflight > 0) {
+        curl_multi_poll(p->multi, NULL, 0, 100, NULL);
+        drain(p);
+        start_due(p, now, 0); /* only those left waiting for a free slot */
+    }
+    publish(p);
+    return 0;
+}
+
+int poller_set_clusters(struct poller *p, const struct cluster_config *cfgs, size_t n,
+                        struct err *e)
+{
+    struct cluster_config *copy;
+
+    if (check_names(cfgs, n, e) != 0)
+        return -1;
+    copy = xcalloc(n + 1, sizeof(*copy));
+    if (n)
+        memcpy(copy, cfgs, n * sizeof(*copy));
+    pthread_mutex_lock(&p->lock);
+    free(p->pending);
+    p->pending = copy;
+    p->n_pending = n;
+    p->have_pending = true;
+    pthread_mutex_unlock(&p->lock);
+    curl_multi_wakeup(p->multi);
+    return 0;
+}
+
+void poller_wake(struct poller *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->wake = true;
+    pthread_mutex_unlock(&p->lock);
+    curl_multi_wakeup(p->multi);
+}
+
+int64_t poller_thread_cpu_ms(struct poller *p)
+{
+    clockid_t cid;
+    struct timespec ts;
+    bool running;
+
+    pthread_mutex_lock(&p->lock);
+    running = p->running;
+    pthread_mutex_unlock(&p->lock);
+    if (!running || pthread_getcpuclockid(p->thread, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void poller_free(struct poller **pp)
+{
+    struct poller *p;
+
+    if (!pp || !*pp)
+        return;
+    p = *pp;
+    poller_stop(p);
+    for (size_t i = 0; i < p->n; i++)
+        pc_free(p, p->pcs[i]);
+    free(p->pcs);
+    free(p->pending);
+    curl_multi_cleanup(p->multi);
+    if (p->current) {
+        struct cluster_snapshot *old = p->current;
+
+        rcu_assign_pointer(p->current, NULL);
+        synchronize_rcu();
+        cluster_snapshot_free(old);
+    }
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+    *pp = NULL;
+}

@@ -1,0 +1,93 @@
+/* poller.h -- the member-cluster connector's poller: one thread polls every cluster's
+ * nodes and pods concurrently with libcurl multi (per-request timeouts, pagination, 410
+ * restarts, Retry-After, backoff with jitter, health per cluster), builds an immutable
+ * struct cluster_snapshot and publishes it with RCU. Readers never block and never see a
+ * half-built snapshot; old snapshots are freed by the poller after a grace period.
+ * Not responsible for storing samples (the sink does, e.g. in store/) or serving HTTP
+ * (api/ renders with cluster_snapshot.h). */
+#ifndef CLUSTER_POLLER_H
+#define CLUSTER_POLLER_H
+
+#include "base/sku.h"
+#include "cluster/cluster_config.h"
+#include "cluster/cluster_snapshot.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+struct poller;
+
+/* Called on the poller thread with the snapshot just published, at most once per
+ * sample_interval_ms. s stays valid for the duration of the call only; the callback must
+ * not block for long (it delays the next poll) and must not call poller functions other
+ * than the read functions. */
+typedef void (*poller_sink_fn)(const struct cluster_snapshot *s, void *arg);
+
+struct poller_options {
+    int interval_ms;                  /* between polls of one cluster; default 10000 */
+    int request_timeout_ms;           /* whole request; default 10000 */
+    int connect_timeout_ms;           /* default 3000 */
+    int page_limit;                   /* list page size (limit=); default 500 */
+    int max_inflight;                 /* concurrent requests; default 256 */
+    int backoff_base_ms;              /* first retry delay after a failure; default 1000 */
+    int backoff_max_ms;               /* default 60000 */
+    int unreachable_after_ms;         /* Degraded becomes Unreachable when the last success is
+                                 older than this; default 3 * interval_ms */
+    int publish_delay_ms;             /* publish no later than this after new data arrives, even
+                               while slow clusters are still in flight; default 500 */
+    size_t max_body_bytes;            /* per response; default 256 MiB */
+    const struct sku_catalogue *skus; /* default sku_catalogue(); must outlive the poller */
+    poller_sink_fn sink;              /* optional capacity-sample hook */
+    void *sink_arg;
+    int sample_interval_ms; /* default 60000 */
+};
+
+/* Defaults for every field (zero fields given to poller_create also take defaults). */
+void poller_options_default(struct poller_options *o);
+
+/* Creates a poller for n clusters (configs are copied; names must be unique) and publishes
+ * an initial snapshot in which every cluster is Unknown. Nothing is polled until
+ * poller_start() or poller_poll_once(). Caller owns *out; free with poller_free(). Fails
+ * with ERR_INVALID (duplicate name, bad config) or ERR_INTERNAL (curl). */
+int poller_create(const struct cluster_config *cfgs, size_t n, const struct poller_options *o,
+                  struct poller **out, struct err *e);
+
+/* Stops the thread when running, frees everything (waits for an RCU grace period so that
+ * readers finish). NULL-safe; sets *p to NULL. No reader may use the poller afterwards. */
+void poller_free(struct poller **p);
+
+/* Starts / stops the polling thread. start fails with ERR_INTERNAL when the thread cannot
+ * be created or it already runs. stop returns after the thread has exited. */
+int poller_start(struct poller *p, struct err *e);
+void poller_stop(struct poller *p);
+
+/* Polls every cluster that is not backing off once, on the calling thread, and publishes.
+ * For tests and benchmarks; fails with ERR_INVALID while the thread runs. */
+int poller_poll_once(struct poller *p, struct err *e);
+
+/* Replaces the cluster set (the admin API added, changed or removed clusters). Clusters
+ * keep their data and status across a change of other fields; new ones start Unknown and
+ * are polled at once. Thread-safe; applied by the poller within milliseconds (or by the
+ * next poller_poll_once()). Fails with ERR_INVALID on duplicate names. */
+int poller_set_clusters(struct poller *p, const struct cluster_config *cfgs, size_t n,
+                        struct err *e);
+
+/* Asks for an immediate poll of every cluster not backing off. Thread-safe. */
+void poller_wake(struct poller *p);
+
+/* Reading: between poller_read_begin() and poller_read_end() the returned snapshot stays
+ * valid and unchanged, whatever the poller publishes meanwhile. Never blocks, never NULL.
+ * The calling thread is registered with RCU on first use and unregistered when it exits.
+ * Do not nest, and do not call poller_free()/poller_stop() between the two. */
+const struct cluster_snapshot *poller_read_begin(struct poller *p);
+void poller_read_end(struct poller *p);
+
+/* How many snapshots have been published (including the initial one). Thread-safe. */
+uint64_t poller_published(struct poller *p);
+
+/* CPU time used by the poller thread, in milliseconds (0 when not started). */
+int64_t poller_thread_cpu_ms(struct poller *p);
+
+#endif
