@@ -4,6 +4,7 @@
 #define STORE_CONN_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Statements prepared on each connection the first time it runs them. The SQL text of
@@ -17,6 +18,24 @@ enum stmt_id {
     STMT_COUNT
 };
 extern const char *const stmt_sql[STMT_COUNT];
+extern const char sql_batch_insert[];
+
+/* The columns every job query selects, in the order store_job_from_row() reads them. */
+#define JOB_COLUMNS                                                                                \
+    "id, uid, namespace, name, api_version, labels::text, spec::text, phase, cluster, "            \
+    "pool, priority, preemptible, sku, gpu_count, gpus_per_worker, attempt, preemptions, "         \
+    "reason, message, "                                                                            \
+    "(extract(epoch FROM created_at) * 1000)::bigint, "                                            \
+    "(extract(epoch FROM updated_at) * 1000)::bigint, "                                            \
+    "(extract(epoch FROM admitted_at) * 1000)::bigint, "                                           \
+    "(extract(epoch FROM started_at) * 1000)::bigint, "                                            \
+    "(extract(epoch FROM finished_at) * 1000)::bigint, "                                           \
+    "(extract(epoch FROM last_checkpoint_at) * 1000)::bigint, resource_version"
+#define JOB_NCOLUMNS 26
+
+struct job;
+/* Builds a job from row of a result selected with JOB_COLUMNS. Caller owns it. */
+struct job *store_job_from_row(const PGresult *r, int row);
 
 struct err;
 struct store;
@@ -50,5 +69,18 @@ int store_exec_stmt(struct store *s, enum stmt_id id, int nparams, const char *c
  * that are safe to run twice: reads and idempotent single-statement writes. */
 int store_exec(struct store *s, const char *sql, int nparams, const char *const *params,
                PGresult **out, struct err *e);
+
+/* The insert batcher (batch.c): concurrent submissions are inserted together, one
+ * statement and one commit for all of them, each caller woken after COMMIT. */
+struct batcher;
+struct batcher *batch_new(struct store *s, int threads);
+struct batcher *store_batcher(struct store *s);
+void batch_free(struct batcher **b); /* stops its threads after the queue drains */
+
+/* Inserts j with its first event; returns after COMMIT. *conflict is set (and *out left
+ * alone) when namespace/name or the idempotency key already exists; the caller decides
+ * between "idempotent retry" and "conflict". ERR_DB and the like otherwise. */
+int batch_insert(struct store *s, const struct job *j, const char *idempotency_key, bool *conflict,
+                 struct job **out, struct err *e);
 
 #endif

@@ -1,6 +1,5 @@
 /* jobs.c -- jobs and their events in PostgreSQL. Every change is one transaction with
- * its event; inserts are a single statement so a 201 costs one round trip and one
- * commit. */
+ * its event. Inserts go through the batcher (batch.c). */
 #include "store/store.h"
 
 #include "base/err.h"
@@ -13,32 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JOB_COLUMNS                                                                                \
-    "id, uid, namespace, name, api_version, labels::text, spec::text, phase, cluster, "            \
-    "pool, priority, preemptible, sku, gpu_count, gpus_per_worker, attempt, preemptions, "         \
-    "reason, message, "                                                                            \
-    "(extract(epoch FROM created_at) * 1000)::bigint, "                                            \
-    "(extract(epoch FROM updated_at) * 1000)::bigint, "                                            \
-    "(extract(epoch FROM admitted_at) * 1000)::bigint, "                                           \
-    "(extract(epoch FROM started_at) * 1000)::bigint, "                                            \
-    "(extract(epoch FROM finished_at) * 1000)::bigint, "                                           \
-    "(extract(epoch FROM last_checkpoint_at) * 1000)::bigint, resource_version"
-#define JOB_NCOLUMNS 26
-
-/* The insert, its first event and the scheduler's wake-up in one statement: a
- * data-modifying CTE runs whether or not it is read, and the whole statement is one
- * transaction. ON CONFLICT DO NOTHING covers both the name and the idempotency key. */
-static const char sql_insert[] =
-    "WITH ins AS ("
-    " INSERT INTO jobs (namespace, name, api_version, labels, spec, idempotency_key,"
-    "  priority, preemptible, sku, gpu_count, gpus_per_worker)"
-    " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11)"
-    " ON CONFLICT DO NOTHING RETURNING " JOB_COLUMNS "),"
-    " ev AS (INSERT INTO job_events (job_id, type, reason, message, to_phase)"
-    "  SELECT id, 'Queued', 'Submitted', 'accepted and queued', 'Queued' FROM ins),"
-    " wake AS (SELECT pg_notify('fedsched_jobs', id::text) FROM ins)"
-    " SELECT ins.*, (SELECT count(*) FROM wake) FROM ins";
-
 /* After a conflict: the job that holds the idempotency key, else the one with the name;
  * `same` tells whether the request is a retry of it. */
 static const char sql_existing[] =
@@ -47,7 +20,7 @@ static const char sql_existing[] =
     " ORDER BY (idempotency_key IS NOT DISTINCT FROM $5) DESC LIMIT 1";
 
 const char *const stmt_sql[STMT_COUNT] = {
-    [STMT_JOB_INSERT] = sql_insert,
+    [STMT_JOB_INSERT] = sql_batch_insert,
     [STMT_JOB_EXISTING] = sql_existing,
     [STMT_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE namespace = $1 AND name = $2",
     [STMT_JOB_EVENTS] = "SELECT j.id, e.id, (extract(epoch FROM e.ts) * 1000)::bigint,"
@@ -67,7 +40,7 @@ static int64_t col_i64(const PGresult *r, int row, int col)
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-static struct job *job_from_row(const PGresult *r, int row)
+struct job *store_job_from_row(const PGresult *r, int row)
 {
     struct job *j = job_new();
     enum job_phase phase = PHASE_QUEUED;
@@ -105,35 +78,16 @@ static struct job *job_from_row(const PGresult *r, int row)
 int store_job_insert(struct store *s, const struct job *j, const char *idempotency_key,
                      bool *created, struct job **out, struct err *e)
 {
-    char prio[16], gpus[16], gpw[16];
-    const char *params[11] = {j->ns,
-                              j->name,
-                              j->api_version,
-                              j->labels_json,
-                              j->spec_json,
-                              idempotency_key,
-                              prio,
-                              j->preemptible ? "t" : "f",
-                              j->sku,
-                              gpus,
-                              gpw};
     const char *existing[5] = {j->ns, j->name, j->spec_json, j->labels_json, idempotency_key};
+    bool conflict = false;
     PGresult *r = NULL;
 
-    snprintf(prio, sizeof(prio), "%d", j->priority);
-    snprintf(gpus, sizeof(gpus), "%d", j->gpu_count);
-    snprintf(gpw, sizeof(gpw), "%d", j->gpus_per_worker);
-    /* Retrying the insert after a lost connection is safe: if the first try committed,
-     * the second finds the same job and answers it as an idempotent retry. */
-    if (store_exec_stmt(s, STMT_JOB_INSERT, 11, params, &r, e))
+    if (batch_insert(s, j, idempotency_key, &conflict, out, e))
         return -1;
-    if (PQntuples(r) == 1) {
-        *out = job_from_row(r, 0);
+    if (!conflict) {
         *created = true;
-        PQclear(r);
         return 0;
     }
-    PQclear(r);
     if (store_exec_stmt(s, STMT_JOB_EXISTING, 5, existing, &r, e))
         return -1;
     if (PQntuples(r) == 0) {
@@ -142,8 +96,7 @@ int store_job_insert(struct store *s, const struct job *j, const char *idempoten
                        j->name);
     }
     if (PQgetvalue(r, 0, JOB_NCOLUMNS)[0] != 't') {
-        bool by_key =
-            idempotency_key && !PQgetisnull(r, 0, 3) && strcmp(PQgetvalue(r, 0, 3), j->name) != 0;
+        bool by_key = idempotency_key && strcmp(PQgetvalue(r, 0, 3), j->name) != 0;
 
         if (by_key)
             err_set(e, ERR_CONFLICT, "Idempotency-Key",
@@ -156,7 +109,7 @@ int store_job_insert(struct store *s, const struct job *j, const char *idempoten
         PQclear(r);
         return -1;
     }
-    *out = job_from_row(r, 0);
+    *out = store_job_from_row(r, 0);
     *created = false;
     PQclear(r);
     return 0;
@@ -174,7 +127,7 @@ int store_job_get(struct store *s, const char *ns, const char *name, struct job 
         PQclear(r);
         return err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", ns, name);
     }
-    *out = job_from_row(r, 0);
+    *out = store_job_from_row(r, 0);
     PQclear(r);
     return 0;
 }
@@ -231,7 +184,7 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
     }
     jobs = xcalloc(count ? count : 1, sizeof(*jobs));
     for (size_t i = 0; i < count; i++)
-        jobs[i] = job_from_row(r, (int)i);
+        jobs[i] = store_job_from_row(r, (int)i);
     PQclear(r);
     *out = jobs;
     *n = count;

@@ -107,8 +107,9 @@ static char *pg_bin(const char *name)
     return out;
 }
 
-/* pgbench runs the very statement store_job_insert() sends, with the same body; or, with
- * single_row, only the INSERT of the job row: the plain single-row insert rate. */
+/* pgbench inserts the same rows as a submission (the job row and its event, one
+ * transaction each, same body); or, with single_row, only the job row: the plain
+ * single-row insert rate. */
 static double pgbench_rate(const char *dsn, int clients, int seconds, int single_row)
 {
     char script[] = "/tmp/fedsched-pgbench-XXXXXX";
@@ -237,9 +238,9 @@ int main(void)
     printf("submit: clients=%d seconds=%d body=1KB synchronous_commit=on\n", clients, seconds);
     printf("submit: api      %10.1f jobs/s  (%ld created, %ld failed)\n", api_rate,
            atomic_load(&created), atomic_load(&failed));
-    printf("submit: pgbench  %10.1f tx/s    (same INSERT statement, same clients)\n", pg_rate);
+    printf("submit: pgbench  %10.1f tx/s    (job row + event row per transaction)\n", pg_rate);
     printf("submit: pgbench1 %10.1f tx/s    (single-row INSERT of the job row only)\n", pg_single);
-    printf("submit: ratio    %10.2f x pgbench same statement, %.2f x single-row insert\n",
+    printf("submit: ratio    %10.2f x pgbench job+event, %.2f x pgbench single-row insert\n",
            pg_rate > 0 ? api_rate / pg_rate : 0.0, pg_single > 0 ? api_rate / pg_single : 0.0);
     curl_global_cleanup();
     return atomic_load(&failed) > 0 ? 1 : 0;

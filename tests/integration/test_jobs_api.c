@@ -214,6 +214,74 @@ START_TEST(pagination_is_stable_under_concurrent_inserts)
 }
 END_TEST
 
+/* Racing submissions of one name land in the same insert batch: exactly one creates
+ * the job, identical retries get it back, different specs get 409. */
+struct racer {
+    const char *name;
+    char tag[8];
+    long status;
+    char uid[64];
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    char *body = itest_job_body(r->name, 8, r->tag);
+    json_t *reply = NULL;
+    const char *uid;
+
+    r->status = itest_post_json(srv.base, "/v1/namespaces/race/trainingjobs", body, &reply);
+    uid = json_string_value(json_object_get(json_object_get(reply, "metadata"), "uid"));
+    snprintf(r->uid, sizeof(r->uid), "%s", uid ? uid : "");
+    json_decref(reply);
+    free(body);
+    return NULL;
+}
+
+START_TEST(racing_submissions_of_one_name)
+{
+    struct racer same[16], diff[8];
+    pthread_t t[16];
+    int created = 0, retried = 0, conflicts = 0;
+
+    for (int i = 0; i < 16; i++) {
+        same[i] = (struct racer){.name = "race-same"};
+        snprintf(same[i].tag, sizeof(same[i].tag), "1");
+        pthread_create(&t[i], NULL, race, &same[i]);
+    }
+    for (int i = 0; i < 16; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 16; i++) {
+        created += same[i].status == 201;
+        retried += same[i].status == 200;
+        ck_assert_str_eq(same[i].uid, same[0].uid);
+    }
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(retried, 15);
+
+    created = 0;
+    for (int i = 0; i < 8; i++) {
+        diff[i] = (struct racer){.name = "race-diff"};
+        snprintf(diff[i].tag, sizeof(diff[i].tag), "v%d", i);
+        pthread_create(&t[i], NULL, race, &diff[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 8; i++) {
+        created += diff[i].status == 201;
+        conflicts += diff[i].status == 409;
+    }
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(conflicts, 7);
+    {
+        char *n = itest_sql(dsn, "SELECT count(*) FROM jobs WHERE namespace = 'race'");
+
+        ck_assert_str_eq(n, "2");
+        free(n);
+    }
+}
+END_TEST
+
 START_TEST(list_filters)
 {
     const char *l4 = "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
@@ -431,6 +499,7 @@ int main(void)
     tcase_add_test(tc, idempotency_key_returns_the_first_job);
     tcase_add_test(tc, generate_name_gives_distinct_names);
     tcase_add_test(tc, pagination_is_stable_under_concurrent_inserts);
+    tcase_add_test(tc, racing_submissions_of_one_name);
     tcase_add_test(tc, list_filters);
     tcase_add_test(tc, cancel_and_events);
     tcase_add_test(tc, cancel_of_finished_job_is_409);
