@@ -588,6 +588,8 @@ int engine_build(struct engine *en, const struct policy_input *in, const struct 
     en->gmax = xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(int));
     en->gmax_ver =
         xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(uint32_t));
+    en->gblk = xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(int));
+    en->gblk_c = xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(int));
     for (size_t i = 0; i < SNAPSHOT_POOL_COUNT * en->n_skus; i++)
         en->gver[i] = 1;
     build_jobs(en);
@@ -632,6 +634,8 @@ void engine_free(struct engine *en)
     free(en->gver);
     free(en->gmax);
     free(en->gmax_ver);
+    free(en->gblk);
+    free(en->gblk_c);
     free(en->scratch);
     free(en->jobs);
     free(en->aff);
@@ -715,19 +719,26 @@ int engine_why_rank(enum policy_reason r)
     case POLICY_REASON_NO_LENDABLE:
     case POLICY_REASON_LEASE_TOO_SHORT: return 8;
     case POLICY_REASON_INSUFFICIENT: return 9;
-    case POLICY_REASON_RESERVED: return 10;
-    case POLICY_REASON_QUOTA: return 11;
+    case POLICY_REASON_RESERVED: return 11;
+    case POLICY_REASON_QUOTA: return 12;
     case POLICY_REASON_INVALID_SPEC:
     case POLICY_REASON_UNKNOWN_SKU:
-    case POLICY_REASON_NO_CLUSTERS: return 12;
+    case POLICY_REASON_NO_CLUSTERS: return 13;
     case POLICY_REASON_COUNT: break;
     }
     return 0;
 }
 
+/* A cluster that has room but takes no placements (cordoned, stale, unhealthy) is closer
+ * than one that is merely full: its state is the one thing in the way. */
+static int why_rank(const struct policy_why *w)
+{
+    return w->room ? 10 : engine_why_rank(w->reason);
+}
+
 bool engine_why_better(const struct policy_why *a, const struct policy_why *b)
 {
-    int ra = engine_why_rank(a->reason), rb = engine_why_rank(b->reason);
+    int ra = why_rank(a), rb = why_rank(b);
 
     if (b->reason == POLICY_REASON_NONE)
         return a->reason != POLICY_REASON_NONE;
@@ -910,7 +921,21 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
         }
     }
     if (en->cl_block[c].reason != POLICY_REASON_NONE) {
-        note(&en->cl_block[c], why, all, n_all, cap_all);
+        struct policy_why w = en->cl_block[c];
+
+        for (int o = 0; o < ej->n_opts && !w.room; o++) {
+            if (!quota_ok[o])
+                continue;
+            w.room =
+                engine_slots(engine_group_of(en, (size_t)c, SNAPSHOT_POOL_TRAINING, ej->opts[o]),
+                             ej->per_worker, readonly) >= ej->workers;
+            w.room =
+                w.room ||
+                (job->preemptible &&
+                 engine_slots(engine_group_of(en, (size_t)c, SNAPSHOT_POOL_SERVING, ej->opts[o]),
+                              ej->per_worker, readonly) >= ej->workers);
+        }
+        note(&w, why, all, n_all, cap_all);
         return 0;
     }
     for (int o = 0; o < ej->n_opts; o++) {

@@ -115,6 +115,8 @@ struct engine {
     uint32_t *gver; /* per pool x SKU */
     int *gmax;      /* (pool * n_skus + sku) * ENGINE_SLOT_CACHE + g */
     uint32_t *gmax_ver;
+    int *gblk;   /* same index: best slots among clusters that take no placements */
+    int *gblk_c; /* and which cluster that is (-1 = none) */
 
     size_t *scratch; /* nodes of a trial plan (max workers of any job) */
     size_t n_scratch;

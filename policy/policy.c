@@ -388,25 +388,43 @@ static int cmp_order(const void *pa, const void *pb)
     return a->j < b->j ? -1 : (a->j > b->j);
 }
 
-/* Best slots for (pool, SKU, per-worker g) over every cluster, cached per version. */
-static int global_slots(struct engine *en, enum snapshot_pool p, int k, int g)
+/* Best slots for (pool, SKU, per-worker g) over every cluster that accepts placements,
+ * cached per version. *blk / *blk_c receive the best among clusters that take no
+ * placements (cordoned, stale, unhealthy) and which one, so an early rejection can still
+ * name the real obstacle. */
+static int global_slots(struct engine *en, enum snapshot_pool p, int k, int g, int *blk, int *blk_c)
 {
     size_t pk = (size_t)p * en->n_skus + (size_t)k;
     size_t x = pk * ENGINE_SLOT_CACHE + (size_t)g;
-    int best = 0;
+    int best = 0, bb = 0, bc = -1;
 
-    if (g < ENGINE_SLOT_CACHE && en->gmax_ver[x] == en->gver[pk])
+    if (g < ENGINE_SLOT_CACHE && en->gmax_ver[x] == en->gver[pk]) {
+        *blk = en->gblk[x];
+        *blk_c = en->gblk_c[x];
         return en->gmax[x];
+    }
     for (size_t c = 0; c < en->n_clusters; c++) {
         int s = engine_slots(engine_group_of(en, c, p, k), g, false);
 
-        if (s > best)
+        /* Clusters that take no placements would otherwise keep their free GPUs visible
+         * forever and defeat the early rejection. */
+        if (en->cl_block[c].reason != POLICY_REASON_NONE) {
+            if (s > bb) {
+                bb = s;
+                bc = (int)c;
+            }
+        } else if (s > best) {
             best = s;
+        }
     }
     if (g < ENGINE_SLOT_CACHE) {
         en->gmax[x] = best;
+        en->gblk[x] = bb;
+        en->gblk_c[x] = bc;
         en->gmax_ver[x] = en->gver[pk];
     }
+    *blk = bb;
+    *blk_c = bc;
     return best;
 }
 
@@ -566,7 +584,7 @@ static void decide_job(struct cycle *cy, size_t j)
     const struct engine_job *ej = &en->jobs[j];
     struct policy_why why, qwhy;
     bool any_quota = false, possible = false, never = true;
-    int best_have = 0, best_empty = 0;
+    int best_have = 0, best_empty = 0, blk = 0, blk_c = -1, blocked_c = -1;
     int64_t since = job->queued_ms ? job->queued_ms : job->created_ms;
     bool may_reserve = cy->n_reservations < en->cfg->max_reservations &&
                        en->now - since >= en->cfg->reserve_after_s * 1000;
@@ -607,22 +625,35 @@ static void decide_job(struct cycle *cy, size_t j)
 
         if (!cy->quota_ok[o])
             continue;
-        s = global_slots(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker);
+        s = global_slots(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker, &blk, &blk_c);
         if (s > best_have || why.sku < 0) {
             best_have = s > best_have ? s : best_have;
             why.sku = k;
         }
+        if (blk >= ej->workers && blocked_c < 0)
+            blocked_c = blk_c;
         possible = s >= ej->workers;
         s = global_slots_empty(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker);
         best_empty = s > best_empty ? s : best_empty;
         never = never && s < ej->workers;
         if (job->preemptible) {
-            possible = possible ||
-                       global_slots(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker) >= ej->workers;
+            possible = possible || global_slots(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker, &blk,
+                                                &blk_c) >= ej->workers;
+            if (blk >= ej->workers && blocked_c < 0)
+                blocked_c = blk_c;
             s = global_slots_empty(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker);
             best_empty = s > best_empty ? s : best_empty;
             never = never && s < ej->workers;
         }
+    }
+    if (!possible && blocked_c >= 0) {
+        /* Room only where placements are not accepted: that cluster's state is the reason,
+         * as the per-cluster walk would also conclude. */
+        struct policy_why w = en->cl_block[blocked_c];
+
+        w.room = true;
+        add_pending(cy, j, &w, false);
+        return;
     }
     if (!possible && (never || !may_reserve)) {
         why.reason = never ? POLICY_REASON_NEVER_FITS : POLICY_REASON_INSUFFICIENT;

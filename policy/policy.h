@@ -241,6 +241,8 @@ struct policy_why {
     int64_t value2;  /* LEASE_TOO_SHORT: job maxRuntime s; QUOTA: nominal quota */
     const char *ns;  /* QUOTA: the namespace (borrowed from the input) */
     uint64_t by_job; /* RESERVED: id of the job holding the reservation */
+    bool room;       /* CORDONED/UNHEALTHY/STALE: the cluster has room for the job now, so
+                        its state is what keeps the job waiting */
 };
 
 /* Writes one English sentence for w ("h100-80gb: needs 8 workers of 8 GPUs, 5 nodes have 8
