@@ -40,8 +40,10 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 # Every .c in a layer folder is part of the library; scheduler/main.c is the binary.
 LAYERS   := base policy cluster store api sim scheduler
 LIB_SRCS := $(filter-out scheduler/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
+            $(BUILD)/obj/gen/web.o
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+WEB_FILES  := $(sort $(shell find web -type f 2>/dev/null))
 LIB      := $(BUILD)/libfedsched.a
 BIN      := $(BUILD)/fedsched
 
@@ -75,7 +77,12 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) store/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	$(Q)store/embed-migrations.sh $(MIGRATIONS) > $@
 
-$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+# So is the dashboard (web/), served under /ui/.
+$(BUILD)/gen/web.c: $(WEB_FILES) api/embed-web.sh
+	@mkdir -p $(dir $@)
+	$(Q)api/embed-web.sh $(WEB_FILES) > $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 

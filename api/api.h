@@ -41,6 +41,7 @@ struct api_request {
 struct api_response {
     int status;
     char *body;               /* owned; NULL for none */
+    size_t body_len;          /* 0: strlen(body); set for binary bodies */
     const char *content_type; /* static string */
     char allow[64];           /* Allow header for 405, else empty */
     char location[512];       /* Location header for 201, else empty */

@@ -61,6 +61,10 @@ void h_healthz(struct api *a, const struct api_request *req, const struct route_
                struct api_response *resp);
 void h_readyz(struct api *a, const struct api_request *req, const struct route_params *p,
               struct api_response *resp);
+void h_ui(struct api *a, const struct api_request *req, const struct route_params *p,
+          struct api_response *resp);
+void h_root(struct api *a, const struct api_request *req, const struct route_params *p,
+            struct api_response *resp);
 void h_metrics(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp);
 

@@ -12,6 +12,7 @@ struct route {
 };
 
 static const struct route routes[] = {
+    {"GET", "/", h_root},
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},
     {"GET", "/metrics", h_metrics},
@@ -67,6 +68,18 @@ int api_route(const char *method, const char *path, api_handler *h, struct route
     const char *tmpl = NULL;
     size_t used = 0;
 
+    /* The dashboard owns everything under /ui. */
+    if (strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0) {
+        snprintf(resp->route, sizeof(resp->route), "/ui/");
+        if (strcmp(method, "GET") == 0) {
+            *h = h_ui;
+            return 0;
+        }
+        snprintf(resp->allow, sizeof(resp->allow), "GET");
+        resp_errorf(resp, ERR_METHOD, NULL, "method %s not allowed on %s; allowed: GET", method,
+                    path);
+        return -1;
+    }
     for (size_t i = 0; i < NROUTES; i++) {
         if (match(routes[i].pattern, path, p))
             continue;

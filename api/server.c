@@ -60,7 +60,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx *ctx,
                                      struct api_response *r)
 {
-    size_t len = r->body ? strlen(r->body) : 0;
+    size_t len = r->body_len ? r->body_len : r->body ? strlen(r->body) : 0;
     struct MHD_Response *mr;
     enum MHD_Result rc;
 

@@ -82,7 +82,7 @@ START_TEST(unknown_paths_are_404)
     expect("GET", "/v1/namespaces//trainingjobs", NULL, 0, NULL, NULL, 404, "not_found", NULL);
     expect("GET", "/v1/namespaces/a/trainingjobs/", NULL, 0, NULL, NULL, 404, "not_found", NULL);
     expect("GET", "/v2/trainingjobs", NULL, 0, NULL, NULL, 404, "not_found", NULL);
-    expect("GET", "/", NULL, 0, NULL, NULL, 404, "not_found", NULL);
+    expect("GET", "/v1", NULL, 0, NULL, NULL, 404, "not_found", NULL);
 }
 END_TEST
 
@@ -130,6 +130,34 @@ START_TEST(list_query_errors_are_400_naming_the_parameter)
     expect("GET", "/v1/trainingjobs", sel, 1, NULL, NULL, 400, "malformed", "labelSelector");
     expect("GET", "/v1/trainingjobs", cont, 1, NULL, NULL, 400, "malformed", "continue");
     expect("GET", "/v1/trainingjobs", unknown, 1, NULL, NULL, 400, "malformed", "limt");
+}
+END_TEST
+
+START_TEST(dashboard_is_served_under_ui)
+{
+    struct api_request req = {.method = "GET", .path = "/ui/"};
+    struct api_response resp;
+
+    api_handle(api, &req, &resp);
+    ck_assert_int_eq(resp.status, 200);
+    ck_assert_str_eq(resp.content_type, "text/html; charset=utf-8");
+    ck_assert_ptr_nonnull(strstr(resp.body, "<html"));
+    ck_assert_uint_gt(resp.body_len, 0);
+    api_response_clear(&resp);
+    /* A view's deep link (no extension) gets the app; a missing file does not. */
+    req.path = "/ui/jobs/maps/run-1";
+    api_handle(api, &req, &resp);
+    ck_assert_int_eq(resp.status, 200);
+    ck_assert_ptr_nonnull(strstr(resp.body, "<html"));
+    api_response_clear(&resp);
+    expect("GET", "/ui/missing.js", NULL, 0, NULL, NULL, 404, "not_found", NULL);
+    expect("GET", "/ui/../etc/passwd.txt", NULL, 0, NULL, NULL, 404, "not_found", NULL);
+    expect("POST", "/ui/", NULL, 0, NULL, NULL, 405, "method_not_allowed", NULL);
+    req.path = "/";
+    api_handle(api, &req, &resp);
+    ck_assert_int_eq(resp.status, 302);
+    ck_assert_str_eq(resp.location, "/ui/");
+    api_response_clear(&resp);
 }
 END_TEST
 
@@ -204,6 +232,7 @@ int main(void)
     tcase_add_test(tc, wrong_method_is_405_with_allow);
     tcase_add_test(tc, create_checks_before_the_database);
     tcase_add_test(tc, list_query_errors_are_400_naming_the_parameter);
+    tcase_add_test(tc, dashboard_is_served_under_ui);
     tcase_add_test(tc, status_mapping);
     tcase_add_test(tc, db_errors_carry_retry_after);
     tcase_add_test(tc, metrics_render_counts_and_buckets);
