@@ -152,10 +152,20 @@ static bool take_faults(struct sim *s, size_t c, struct sim_faults *out)
     if (any && f->probability > 0 && f->probability < 1 &&
         (double)rand_r(&s->rnd) / RAND_MAX >= f->probability)
         any = false;
-    if (any && f->remaining > 0 && --f->remaining == 0)
-        memset(f, 0, sizeof(*f));
     pthread_mutex_unlock(&s->flock);
     return any;
+}
+
+/* A fault took effect on a request: count it against `remaining`. Faults that did not
+ * apply (an expired-continue fault on a first page) are not used up. */
+static void consume(struct sim *s, size_t c)
+{
+    struct sim_faults *f = &s->faults[c];
+
+    pthread_mutex_lock(&s->flock);
+    if (f->remaining > 0 && --f->remaining == 0)
+        memset(f, 0, sizeof(*f));
+    pthread_mutex_unlock(&s->flock);
 }
 
 /* ---- answering ----------------------------------------------------------------------------- */
@@ -266,10 +276,14 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
     struct sim_query q;
     struct sim_reply rep;
 
-    if (r->faulty && r->f.drop)
+    if (r->faulty && r->f.drop) {
+        consume(s, (size_t)r->cluster);
         return MHD_NO; /* MHD closes the socket without a response */
-    if (r->faulty && r->f.unauthorized)
+    }
+    if (r->faulty && r->f.unauthorized) {
+        consume(s, (size_t)r->cluster);
         return send_status(conn, 401, "Unauthorized", "Unauthorized", 0);
+    }
     if (spec->token[0]) {
         char want[160];
 
@@ -280,6 +294,7 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
     if (r->faulty && r->f.status) {
         char msg[128];
 
+        consume(s, (size_t)r->cluster);
         snprintf(msg, sizeof(msg), "simulated failure (HTTP %d)", r->f.status);
         if (r->f.status == 429)
             snprintf(msg, sizeof(msg), "%s", "Too many requests, please try again later.");
@@ -294,12 +309,14 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "propagationPolicy");
     q.grace_period_seconds =
         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "gracePeriodSeconds");
-    if (r->faulty && r->f.expire_continue && q.cont && *q.cont)
+    if (r->faulty && r->f.expire_continue && q.cont && *q.cont) {
+        consume(s, (size_t)r->cluster);
         return send_status(conn, 410, "Expired",
                            "The provided continue parameter is too old to display a consistent "
                            "list result. You can start a new list without the continue "
                            "parameter.",
                            0);
+    }
     if (r->too_large)
         return send_status(conn, 413, "RequestEntityTooLarge", "request body too large", 0);
     sim_cluster_handle(c, method, r->path, &q, r->body.data ? r->body.data : "", r->body.len, &rep);
@@ -307,6 +324,7 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
         /* Cut the list mid-item and end it with bytes no JSON parser accepts. */
         size_t keep = rep.len / 2;
 
+        consume(s, (size_t)r->cluster);
         snprintf(rep.body + keep - 4, 5, "%s", "\"\x01{");
         rep.len = keep;
     }
@@ -351,6 +369,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
                                "the server could not find the requested resource", 0);
         r->faulty = take_faults(s, (size_t)r->cluster, &r->f);
         if (r->faulty && r->f.latency_ms > 0 && park(s, conn, r->f.latency_ms)) {
+            consume(s, (size_t)r->cluster);
             r->parked = true;
             return MHD_YES;
         }

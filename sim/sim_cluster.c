@@ -319,7 +319,7 @@ static int read_continue(const struct sim_cluster *c, const char *tok, char *sta
 
     if (strlen(tok) > 1300 || b64_decode(tok, raw, sizeof(raw), &n) != 0)
         return -1;
-    t = json_loadb(raw, n, 0, NULL);
+    t = json_loadb(raw, n, JSON_ALLOW_NUL, NULL);
     s = json_string_value(json_object_get(t, "start"));
     if (!s || !json_is_integer(json_object_get(t, "ts")))
         goto out;
