@@ -97,16 +97,74 @@ out:
     job_free(&stored);
 }
 
+#define WATCH_DEFAULT_S 60
+#define WATCH_MAX_S     300
+
+/* ?watch=true&resourceVersion=N&timeoutSeconds=S: answers when the job's version passes
+ * N (the version the caller last saw; default: the current one, i.e. the next change),
+ * or with the unchanged job after S seconds. */
+static int parse_watch(const struct api_request *req, bool *watch, int64_t *after, int *timeout_s,
+                       struct err *e)
+{
+    const char *w = req_query(req, "watch"), *rv = req_query(req, "resourceVersion"),
+               *to = req_query(req, "timeoutSeconds");
+    int64_t n;
+
+    *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
+    if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0)
+        return err_set(e, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
+    *after = -1;
+    if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, after))
+        return err_set(e, ERR_MALFORMED, "resourceVersion",
+                       "resourceVersion \"%s\" is not a non-negative integer", rv);
+    *timeout_s = WATCH_DEFAULT_S;
+    if (to) {
+        if (num_parse_i64(to, 1, WATCH_MAX_S, &n))
+            return err_set(e, ERR_MALFORMED, "timeoutSeconds",
+                           "timeoutSeconds \"%s\" is not an integer in 1..%d", to, WATCH_MAX_S);
+        *timeout_s = (int)n;
+    }
+    for (size_t i = 0; i < req->n_query; i++) {
+        const char *k = req->query[i].key;
+
+        if (strcmp(k, "watch") && strcmp(k, "resourceVersion") && strcmp(k, "timeoutSeconds"))
+            return err_set(e, ERR_MALFORMED, k,
+                           "unknown query parameter \"%s\"; known: watch, resourceVersion, "
+                           "timeoutSeconds",
+                           k);
+    }
+    return 0;
+}
+
 void h_job_get(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp)
 {
     struct job *j = NULL;
     struct err e = {0};
+    bool watch;
+    int64_t after;
+    int timeout_s = WATCH_DEFAULT_S, rc;
 
-    (void)req;
     if (check_path(p, resp))
         return;
-    if (store_job_get(a->store, p->ns, p->name, &j, &e)) {
+    if (parse_watch(req, &watch, &after, &timeout_s, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    if (watch && after < 0) {
+        /* No version given: wait for the next change after the current one. */
+        if (store_job_get(a->store, p->ns, p->name, &j, &e)) {
+            resp_error(resp, &e);
+            return;
+        }
+        after = j->resource_version;
+        job_free(&j);
+    }
+    if (watch)
+        rc = store_job_watch(a->store, p->ns, p->name, after, timeout_s * 1000, &j, &e);
+    else
+        rc = store_job_get(a->store, p->ns, p->name, &j, &e);
+    if (rc) {
         resp_error(resp, &e);
         return;
     }

@@ -167,6 +167,7 @@ int serve_main(int argc, char **argv)
 
         LOG(LOG_INFO, "serve", "event=draining signal=%d timeout_s=%d", sig,
             cfg.http.drain_timeout_s);
+        store_watch_shutdown(store); /* long-polls answer now instead of holding the drain */
         left = api_server_drain(srv, cfg.http.drain_timeout_s);
         LOG(left ? LOG_WARN : LOG_INFO, "serve", "event=drained unfinished=%d", left);
     }

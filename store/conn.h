@@ -83,4 +83,10 @@ void batch_free(struct batcher **b); /* stops its threads after the queue drains
 int batch_insert(struct store *s, const struct job *j, const char *idempotency_key, bool *conflict,
                  struct job **out, struct err *e);
 
+/* The change listener (watch.c), started on first use by store_watcher(). */
+struct watcher;
+struct watcher *watch_new(const char *dsn);
+void watch_free(struct watcher **w);
+struct watcher *store_watcher(struct store *s);
+
 #endif

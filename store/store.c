@@ -32,6 +32,7 @@ struct store {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct batcher *batcher;
+    struct watcher *watcher; /* made on first watch; guarded by mu */
 };
 
 /* Flusher threads of the insert batcher. One: while it commits a batch the next one
@@ -73,6 +74,7 @@ void store_close(struct store **sp)
         return;
     s = *sp;
     batch_free(&s->batcher);
+    watch_free(&s->watcher);
     for (int i = 0; i < s->n; i++)
         if (s->conns[i])
             PQfinish(s->conns[i]);
@@ -131,6 +133,18 @@ static PGconn *connect_db(struct store *s, struct err *e)
 struct batcher *store_batcher(struct store *s)
 {
     return s->batcher;
+}
+
+struct watcher *store_watcher(struct store *s)
+{
+    struct watcher *w;
+
+    pthread_mutex_lock(&s->mu);
+    if (!s->watcher)
+        s->watcher = watch_new(s->dsn);
+    w = s->watcher;
+    pthread_mutex_unlock(&s->mu);
+    return w;
 }
 
 int conn_acquire(struct store *s, struct store_conn *c, struct err *e)

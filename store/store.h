@@ -80,6 +80,17 @@ int store_job_events(struct store *s, const char *ns, const char *name, struct j
                      size_t *n, struct err *e);
 void store_events_free(struct job_event **events, size_t n);
 
+/* Long-poll: returns the job as soon as its resource version exceeds after_rv, or as it
+ * is when timeout_ms passes (the caller compares versions), or at once after
+ * store_watch_shutdown(). Woken by the NOTIFY that every job UPDATE sends (migration
+ * 0002), so a waiting caller costs nothing until its job changes. ERR_NOT_FOUND, ERR_DB.
+ * Caller owns *out. */
+int store_job_watch(struct store *s, const char *ns, const char *name, int64_t after_rv,
+                    int timeout_ms, struct job **out, struct err *e);
+
+/* Makes every current and future store_job_watch() return at once (for draining). */
+void store_watch_shutdown(struct store *s);
+
 /* Jobs per phase across all namespaces, indexed by enum job_phase. */
 int store_job_counts(struct store *s, int64_t counts[PHASE_COUNT], struct err *e);
 

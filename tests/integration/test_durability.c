@@ -3,11 +3,13 @@
  * by two replicas at once or over an edited history. */
 #include "tests/support/itest.h"
 
+#include "base/clock.h"
 #include "base/mem.h"
 
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +150,49 @@ START_TEST(sigterm_drains_request_in_flight)
 }
 END_TEST
 
+struct watch_call {
+    char url[256];
+    long status;
+    int64_t ms;
+};
+
+static void *watch_thread(void *arg)
+{
+    struct watch_call *w = arg;
+    int64_t t0 = clock_mono_ms();
+
+    w->status = itest_http("GET", w->url, NULL, NULL, NULL);
+    w->ms = clock_mono_ms() - t0;
+    return NULL;
+}
+
+/* A long-poll must not hold the drain for its whole timeout. */
+START_TEST(sigterm_answers_waiting_watchers)
+{
+    char dsn[1024], *body;
+    struct itest_server srv;
+    struct watch_call w = {0};
+    pthread_t t;
+    int status;
+
+    itest_create_db(dsn, sizeof(dsn));
+    itest_server_start(&srv, dsn, NULL, 1);
+    body = itest_job_body("watched", 8, "1");
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/dur/trainingjobs", body, NULL), 201);
+    snprintf(w.url, sizeof(w.url),
+             "%s/v1/namespaces/dur/trainingjobs/watched?watch=true&timeoutSeconds=120", srv.base);
+    pthread_create(&t, NULL, watch_thread, &w);
+    usleep(500 * 1000);
+    status = itest_server_stop(&srv, SIGTERM);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(w.status, 200);
+    ck_assert_int_lt(w.ms, 10000);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    free(body);
+}
+END_TEST
+
 static int run_migrate(const char *dsn, char *log, size_t size)
 {
     pid_t pid;
@@ -259,6 +304,7 @@ int main(void)
     tcase_add_test(tc, acknowledged_job_survives_kill_9);
     tcase_add_test(tc, database_restart_gives_503_then_full_service);
     tcase_add_test(tc, sigterm_drains_request_in_flight);
+    tcase_add_test(tc, sigterm_answers_waiting_watchers);
     tcase_add_test(tc, concurrent_migrations_apply_once);
     tcase_add_test(tc, edited_migration_is_refused);
     suite_add_tcase(s, tc);

@@ -2,6 +2,7 @@
  * against the test PostgreSQL. Each error case checks status, code and field. */
 #include "tests/support/itest.h"
 
+#include "base/clock.h"
 #include "base/mem.h"
 
 #include <check.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct itest_server srv;
 static char dsn[1024];
@@ -459,6 +461,93 @@ START_TEST(error_statuses_codes_and_fields)
 }
 END_TEST
 
+struct watch_call {
+    char path[256];
+    long status;
+    json_t *reply;
+    int64_t ms;
+};
+
+static void *watch_thread(void *arg)
+{
+    struct watch_call *w = arg;
+    int64_t t0 = clock_mono_ms();
+
+    w->status = itest_get_json(srv.base, w->path, &w->reply);
+    w->ms = clock_mono_ms() - t0;
+    return NULL;
+}
+
+static int64_t rv_of(json_t *j)
+{
+    return strtoll(str_at(j, "metadata.resourceVersion"), NULL, 10);
+}
+
+START_TEST(watch_returns_on_change_or_timeout)
+{
+    char *body = itest_job_body("watched", 8, "1");
+    json_t *created = NULL, *r = NULL;
+    struct watch_call w = {0};
+    pthread_t t;
+    char url[256];
+    int64_t rv;
+
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", body, &created),
+                     201);
+    rv = rv_of(created);
+    /* Already newer than the version given: answers at once. */
+    snprintf(w.path, sizeof(w.path),
+             "/v1/namespaces/maps/trainingjobs/watched?watch=true&resourceVersion=%lld",
+             (long long)(rv - 1));
+    watch_thread(&w);
+    ck_assert_int_eq(w.status, 200);
+    ck_assert_int_lt(w.ms, 1000);
+    json_decref(w.reply);
+    /* Unchanged: answers with the same version when the timeout passes. */
+    snprintf(w.path, sizeof(w.path),
+             "/v1/namespaces/maps/trainingjobs/watched?watch=true&resourceVersion=%lld"
+             "&timeoutSeconds=1",
+             (long long)rv);
+    watch_thread(&w);
+    ck_assert_int_eq(w.status, 200);
+    ck_assert_int_ge(w.ms, 900);
+    ck_assert_int_eq(rv_of(w.reply), rv);
+    json_decref(w.reply);
+    /* A change wakes the waiter long before its timeout. */
+    snprintf(w.path, sizeof(w.path),
+             "/v1/namespaces/maps/trainingjobs/watched?watch=true&resourceVersion=%lld"
+             "&timeoutSeconds=30",
+             (long long)rv);
+    pthread_create(&t, NULL, watch_thread, &w);
+    usleep(400 * 1000);
+    snprintf(url, sizeof(url), "%s/v1/namespaces/maps/trainingjobs/watched", srv.base);
+    ck_assert_int_eq(itest_http("DELETE", url, NULL, NULL, NULL), 200);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(w.status, 200);
+    ck_assert_int_lt(w.ms, 5000);
+    ck_assert_str_eq(str_at(w.reply, "status.phase"), "Cancelled");
+    ck_assert_int_gt(rv_of(w.reply), rv);
+    json_decref(w.reply);
+    /* Bad parameters name themselves. */
+    ck_assert_int_eq(itest_get_json(srv.base,
+                                    "/v1/namespaces/maps/trainingjobs/watched?watch=true&"
+                                    "timeoutSeconds=9999",
+                                    &r),
+                     400);
+    ck_assert_str_eq(str_at(r, "error.field"), "timeoutSeconds");
+    json_decref(r);
+    ck_assert_int_eq(itest_get_json(srv.base,
+                                    "/v1/namespaces/maps/trainingjobs/watched?watch=true&"
+                                    "resourceVersion=-4",
+                                    &r),
+                     400);
+    ck_assert_str_eq(str_at(r, "error.field"), "resourceVersion");
+    json_decref(r);
+    json_decref(created);
+    free(body);
+}
+END_TEST
+
 START_TEST(health_ready_and_metrics)
 {
     char url[256], *out = NULL;
@@ -504,6 +593,7 @@ int main(void)
     tcase_add_test(tc, cancel_and_events);
     tcase_add_test(tc, cancel_of_finished_job_is_409);
     tcase_add_test(tc, error_statuses_codes_and_fields);
+    tcase_add_test(tc, watch_returns_on_change_or_timeout);
     tcase_add_test(tc, health_ready_and_metrics);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
