@@ -644,7 +644,7 @@ void engine_free(struct engine *en)
 
 /* ---- quotas ------------------------------------------------------------------------ */
 
-int engine_quota_check(const struct engine *en, int ns, int k, int g, bool *over,
+int engine_quota_check(const struct engine *en, int ns, int k, int g, bool preemptible, bool *over,
                        struct policy_why *why)
 {
     size_t x;
@@ -666,6 +666,11 @@ int engine_quota_check(const struct engine *en, int ns, int k, int g, bool *over
     why->need = g;
     why->value2 = n;
     why->ns = en->ns_names[ns];
+    if (!preemptible) {
+        why->value = n;
+        why->in_nominal = true;
+        return -1;
+    }
     if (en->q_borrow[x] >= 0 && u + g - n > en->q_borrow[x]) {
         why->value = (int64_t)n + en->q_borrow[x];
         return -1;

@@ -154,9 +154,10 @@ void engine_give(struct engine *en, size_t node, int g, bool track);
 /* Removes node from its group's buckets on behalf of queue job j. */
 void engine_reserve(struct engine *en, size_t node, size_t j);
 
-/* Quota check of namespace ns taking g GPUs of SKU k. Returns 0 when allowed (sets
- * *over when above nominal), or -1 and fills why. */
-int engine_quota_check(const struct engine *en, int ns, int k, int g, bool *over,
+/* Quota check of namespace ns taking g GPUs of SKU k for a job that is (or is not)
+ * preemptible. Returns 0 when allowed (sets *over when above nominal), or -1 and fills why.
+ * Only preemptible jobs may run above nominal quota: borrowed quota can be taken back. */
+int engine_quota_check(const struct engine *en, int ns, int k, int g, bool preemptible, bool *over,
                        struct policy_why *why);
 void engine_quota_take(struct engine *en, int ns, int k, int g);
 

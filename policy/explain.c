@@ -49,7 +49,7 @@ int explain_job(const struct policy_input *in, const struct policy_result *r, si
             struct policy_why w;
 
             quota_ok[o] = engine_quota_check(en, ej->ns, ej->opts[o], in->queue[job].gpu_count,
-                                             &over, &w) == 0;
+                                             in->queue[job].preemptible, &over, &w) == 0;
             if (!quota_ok[o])
                 x->quota[x->n_quota++] = w;
         }

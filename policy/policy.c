@@ -308,9 +308,10 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
     }
     case POLICY_REASON_QUOTA:
         snprintf(out, size,
-                 "quota %s/%s exhausted: uses %d GPUs, needs %d more, limit %lld (nominal %lld)",
+                 "quota %s/%s exhausted: uses %d GPUs, needs %d more, limit %lld (nominal %lld)%s",
                  w->ns ? w->ns : "?", sku, w->have, w->need, (long long)w->value,
-                 (long long)w->value2);
+                 (long long)w->value2,
+                 w->in_nominal ? "; only preemptible jobs may run above nominal quota" : "");
         break;
     case POLICY_REASON_NOT_PREEMPTIBLE:
         snprintf(out, size, "%s: serving GPUs are lent only to preemptible jobs", sku);
@@ -608,8 +609,8 @@ static void decide_job(struct cycle *cy, size_t j)
     for (int o = 0; o < ej->n_opts; o++) {
         struct policy_why w;
 
-        cy->quota_ok[o] =
-            engine_quota_check(en, ej->ns, ej->opts[o], job->gpu_count, &cy->over[o], &w) == 0;
+        cy->quota_ok[o] = engine_quota_check(en, ej->ns, ej->opts[o], job->gpu_count,
+                                             job->preemptible, &cy->over[o], &w) == 0;
         any_quota = any_quota || cy->quota_ok[o];
         if (!cy->quota_ok[o] && qwhy.reason == POLICY_REASON_NONE)
             qwhy = w;

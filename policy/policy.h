@@ -243,6 +243,8 @@ struct policy_why {
     uint64_t by_job; /* RESERVED: id of the job holding the reservation */
     bool room;       /* CORDONED/UNHEALTHY/STALE: the cluster has room for the job now, so
                         its state is what keeps the job waiting */
+    bool in_nominal; /* QUOTA: refused because a non-preemptible job may not run above
+                        nominal quota (value is then the nominal quota) */
 };
 
 /* Writes one English sentence for w ("h100-80gb: needs 8 workers of 8 GPUs, 5 nodes have 8

@@ -317,6 +317,9 @@ static void check_invariants(const struct world *w, const struct policy_result *
                       (unsigned long long)seed, job->name);
         ck_assert_msg(!cl->cordoned, "seed %llu: placed on cordoned cluster",
                       (unsigned long long)seed);
+        ck_assert_msg(!pl->over_quota || job->preemptible,
+                      "seed %llu: non-preemptible %s above nominal quota", (unsigned long long)seed,
+                      job->name);
         ck_assert_int_eq(pl->n_workers, (size_t)(job->gpu_count / per));
         for (size_t k = 0; k < pl->n_workers; k++) {
             size_t node = pl->workers[k].node;
