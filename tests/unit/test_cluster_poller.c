@@ -1,0 +1,324 @@
+/* test_cluster_poller.c -- acceptance 3: readers hammer the RCU-published capacity snapshot
+ * (rendering /v1/capacity and /v1/clusters as the API does) from several threads while the
+ * poller publishes continuously and the cluster set changes under them. Run under ASAN
+ * (make asan) and, when available, ThreadSanitizer. Also: the initial snapshot, the sample
+ * sink, the JSON and Prometheus renderings. */
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "cluster/poller.h"
+#include "tests/support/k8s_sim.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READERS 4
+
+static struct k8s_env env;
+static struct poller *poller;
+static int stop_readers; /* accessed atomically */
+
+static void start(int interval_ms, poller_sink_fn sink, void *arg)
+{
+    struct poller_options o;
+    struct err e = {0};
+
+    poller_options_default(&o);
+    o.interval_ms = interval_ms;
+    o.publish_delay_ms = 5;
+    o.request_timeout_ms = 2000;
+    o.sink = sink;
+    o.sink_arg = arg;
+    o.sample_interval_ms = 100;
+    k8s_env_start(&env, "sim/faults.json", true);
+    ck_assert_msg(poller_create(env.cfgs, env.n, &o, &poller, &e) == 0, "%s", e.msg);
+}
+
+static void stop(void)
+{
+    poller_free(&poller);
+    k8s_env_stop(&env);
+}
+
+struct reader_stats {
+    long reads;
+    long bad;
+    uint64_t last_seq;
+    char why[200];
+};
+
+/* Checks what a reader must always see: a whole, consistent snapshot. */
+static int check_snapshot(const struct cluster_snapshot *s, struct reader_stats *st)
+{
+    struct err e = {0};
+    int64_t nodes_total = 0, agg_total = 0;
+
+    if (s->snap->seq < st->last_seq) {
+        snprintf(st->why, sizeof(st->why), "seq went back %llu -> %llu",
+                 (unsigned long long)st->last_seq, (unsigned long long)s->snap->seq);
+        return -1;
+    }
+    st->last_seq = s->snap->seq;
+    if (snapshot_validate(s->snap, &e) != 0) {
+        snprintf(st->why, sizeof(st->why), "invalid: %.150s", e.msg);
+        return -1;
+    }
+    for (size_t i = 0; i < s->snap->n_nodes; i++)
+        if (s->snap->nodes[i].sku >= 0)
+            nodes_total += s->snap->nodes[i].allocatable;
+    for (size_t c = 0; c < s->snap->n_clusters; c++) {
+        if (strcmp(s->status[c].name, s->snap->clusters[c].name) != 0) {
+            snprintf(st->why, sizeof(st->why), "status %zu is for another cluster", c);
+            return -1;
+        }
+        for (size_t k = 0; k < s->snap->n_skus; k++)
+            for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++)
+                agg_total += snapshot_agg_const(s->snap, c, (enum snapshot_pool)p, (int)k)->total;
+    }
+    if (nodes_total != agg_total) {
+        snprintf(st->why, sizeof(st->why), "nodes say %lld GPUs, aggregates %lld",
+                 (long long)nodes_total, (long long)agg_total);
+        return -1;
+    }
+    return 0;
+}
+
+static void *reader(void *arg)
+{
+    struct reader_stats *st = arg;
+
+    while (!__atomic_load_n(&stop_readers, __ATOMIC_ACQUIRE)) {
+        const struct cluster_snapshot *s = poller_read_begin(poller);
+        json_t *cap, *all;
+        char *text;
+
+        if (check_snapshot(s, st) != 0)
+            st->bad++;
+        /* what GET /v1/capacity and GET /v1/clusters do inside the read section */
+        cap = cluster_snapshot_capacity_json(s, clock_realtime_ms());
+        all = cluster_snapshot_clusters_json(s, clock_realtime_ms());
+        text = json_dumps(cap, JSON_COMPACT);
+        if (!text || !strstr(text, "\"capacity\""))
+            st->bad++;
+        free(text);
+        json_decref(cap);
+        json_decref(all);
+        poller_read_end(poller);
+        st->reads++;
+    }
+    return NULL;
+}
+
+static void *reshaper(void *arg)
+{
+    struct err e = {0};
+    int round = 0;
+
+    (void)arg;
+    /* Alternate between all three clusters and two of them, so snapshots change shape. */
+    while (!__atomic_load_n(&stop_readers, __ATOMIC_ACQUIRE)) {
+        size_t n = round++ % 2 ? env.n : env.n - 1;
+
+        poller_set_clusters(poller, env.cfgs, n, &e);
+        usleep(30 * 1000);
+    }
+    return NULL;
+}
+
+START_TEST(readers_never_block_or_see_half_snapshots)
+{
+    pthread_t th[READERS], rs;
+    struct reader_stats st[READERS];
+    struct err e = {0};
+    uint64_t before;
+    long reads = 0;
+
+    start(10, NULL, NULL);
+    memset(st, 0, sizeof(st));
+    __atomic_store_n(&stop_readers, 0, __ATOMIC_RELEASE);
+    before = poller_published(poller);
+    ck_assert_int_eq(poller_start(poller, &e), 0);
+    for (int i = 0; i < READERS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, reader, &st[i]), 0);
+    ck_assert_int_eq(pthread_create(&rs, NULL, reshaper, NULL), 0);
+    usleep(1500 * 1000);
+    __atomic_store_n(&stop_readers, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < READERS; i++)
+        pthread_join(th[i], NULL);
+    pthread_join(rs, NULL);
+    for (int i = 0; i < READERS; i++) {
+        ck_assert_msg(st[i].bad == 0, "reader %d: %ld bad reads (%s)", i, st[i].bad, st[i].why);
+        reads += st[i].reads;
+    }
+    ck_assert_msg(poller_published(poller) - before >= 20, "only %llu publications",
+                  (unsigned long long)(poller_published(poller) - before));
+    ck_assert_msg(reads >= 200, "only %ld reads", reads);
+    stop();
+}
+END_TEST
+
+START_TEST(initial_snapshot_before_any_poll)
+{
+    const struct cluster_snapshot *s;
+    struct err e = {0};
+
+    start(1000, NULL, NULL);
+    s = poller_read_begin(poller);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(s->snap->n_clusters, 3);
+    ck_assert_int_eq(s->snap->n_nodes, 0);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(s->snap->clusters[i].health, SNAPSHOT_HEALTH_UNKNOWN);
+        ck_assert_int_eq(cluster_snapshot_data_age(s, i, clock_realtime_ms()), -1);
+    }
+    poller_read_end(poller);
+    ck_assert_int_eq(poller_poll_once(poller, &e), 0);
+    s = poller_read_begin(poller);
+    ck_assert_int_eq(s->snap->clusters[0].health, SNAPSHOT_HEALTH_READY);
+    ck_assert_int_eq(s->snap->n_nodes, 5 + 7 + 3);
+    poller_read_end(poller);
+    /* poll_once is for the caller's own thread only */
+    ck_assert_int_eq(poller_start(poller, &e), 0);
+    ck_assert_int_eq(poller_start(poller, &e), -1);
+    ck_assert_int_eq(poller_poll_once(poller, &e), -1);
+    ck_assert_int_eq(e.code, ERR_INVALID);
+    poller_stop(poller);
+    stop();
+}
+END_TEST
+
+struct sink_log {
+    pthread_mutex_t lock;
+    int calls;
+    int clusters_ready;
+    int l4_total;
+};
+
+static void sink(const struct cluster_snapshot *s, void *arg)
+{
+    struct sink_log *log = arg;
+    int c = cluster_snapshot_find(s, "beta");
+
+    pthread_mutex_lock(&log->lock);
+    log->calls++;
+    log->clusters_ready = 0;
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        log->clusters_ready += s->snap->clusters[i].health == SNAPSHOT_HEALTH_READY;
+    if (c >= 0)
+        log->l4_total = snapshot_agg_const(s->snap, (size_t)c, SNAPSHOT_POOL_SERVING,
+                                           snapshot_sku_find(s->snap, "l4"))
+                            ->total;
+    pthread_mutex_unlock(&log->lock);
+}
+
+START_TEST(sink_gets_samples_at_its_cadence)
+{
+    struct sink_log log = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    struct err e = {0};
+    int calls;
+
+    start(20, sink, &log);
+    ck_assert_int_eq(poller_start(poller, &e), 0);
+    usleep(650 * 1000);
+    poller_stop(poller);
+    pthread_mutex_lock(&log.lock);
+    calls = log.calls;
+    /* 100 ms cadence over 650 ms: about 6-7 calls, never one per publication */
+    ck_assert_msg(calls >= 3 && calls <= 9, "%d sink calls", calls);
+    ck_assert_int_eq(log.clusters_ready, 3);
+    ck_assert_int_eq(log.l4_total, 16);
+    pthread_mutex_unlock(&log.lock);
+    stop();
+}
+END_TEST
+
+START_TEST(json_and_prometheus_renderings)
+{
+    const struct cluster_snapshot *s;
+    struct cluster_config *cfgs;
+    struct err e = {0};
+    json_t *j, *cap, *item;
+    struct buf b;
+    size_t i;
+    bool seen_l4 = false;
+
+    start(1000, NULL, NULL);
+    cfgs = calloc(env.n, sizeof(*cfgs));
+    memcpy(cfgs, env.cfgs, env.n * sizeof(*cfgs));
+    cfgs[k8s_env_index(&env, "gamma")].cordoned = true;
+    ck_assert_int_eq(poller_set_clusters(poller, cfgs, env.n, &e), 0);
+    free(cfgs);
+    ck_assert_int_eq(poller_poll_once(poller, &e), 0);
+    s = poller_read_begin(poller);
+
+    j = cluster_snapshot_cluster_json(s, (size_t)cluster_snapshot_find(s, "beta"),
+                                      clock_realtime_ms());
+    ck_assert_str_eq(json_string_value(json_object_get(j, "health")), "Ready");
+    ck_assert(json_is_string(json_object_get(j, "lastSuccessfulPoll")));
+    ck_assert(json_is_integer(json_object_get(j, "dataAgeMs")));
+    ck_assert_str_eq(json_string_value(json_object_get(j, "lastError")), "");
+    json_array_foreach(json_object_get(j, "capacity"), i, item)
+    {
+        if (strcmp(json_string_value(json_object_get(item, "sku")), "l4") != 0)
+            continue;
+        seen_l4 = true;
+        ck_assert_str_eq(json_string_value(json_object_get(item, "pool")), "serving");
+        ck_assert_int_eq(json_integer_value(json_object_get(item, "total")), 16);
+        ck_assert_int_eq(json_integer_value(json_object_get(item, "used")), 5);
+        ck_assert_int_eq(json_integer_value(json_object_get(item, "free")), 11);
+        ck_assert_int_eq(json_integer_value(json_object_get(item, "reserve")), 1);
+        ck_assert_int_eq(json_integer_value(json_object_get(item, "lendable")), 10);
+    }
+    ck_assert(seen_l4);
+    json_decref(j);
+
+    /* federation totals leave the cordoned cluster out and say so */
+    cap = cluster_snapshot_capacity_json(s, clock_realtime_ms());
+    ck_assert_int_eq(json_integer_value(json_object_get(cap, "clustersCounted")), 2);
+    item = json_array_get(json_object_get(cap, "clustersExcluded"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(item, "name")), "gamma");
+    ck_assert_str_eq(json_string_value(json_object_get(item, "reason")), "cordoned");
+    json_array_foreach(json_object_get(cap, "capacity"), i, item)
+    {
+        ck_assert_str_ne(json_string_value(json_object_get(item, "sku")), "t4");
+    }
+    json_decref(cap);
+
+    buf_init(&b, 1 << 20);
+    ck_assert_int_eq(cluster_snapshot_prometheus(s, clock_realtime_ms(), &b), 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "# TYPE fedsched_cluster_gpus gauge"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "fedsched_cluster_gpus{cluster=\"beta\",sku=\"l4\",pool=\"serving\","
+                       "state=\"free\"} 11\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "fedsched_cluster_health{cluster=\"alpha\",state=\"Ready\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "fedsched_cluster_poll_errors_total{cluster=\"gamma\","
+                                         "kind=\"timeout\"} 0\n"));
+    buf_free(&b);
+    poller_read_end(poller);
+    stop();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cluster_poller");
+    TCase *tc = tcase_create("rcu");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, readers_never_block_or_see_half_snapshots);
+    tcase_add_test(tc, initial_snapshot_before_any_poll);
+    tcase_add_test(tc, sink_gets_samples_at_its_cadence);
+    tcase_add_test(tc, json_and_prometheus_renderings);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
