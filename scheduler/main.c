@@ -1,5 +1,6 @@
 /* main.c -- the fedsched binary: dispatches to subcommands. */
 #include "scheduler/serve.h"
+#include "sim/sim.h"
 #include "scheduler/version.h"
 
 #include <stdio.h>
@@ -11,6 +12,7 @@ static void usage(FILE *f)
                "commands:\n"
                "  serve      run the API server\n"
                "  migrate    apply pending database migrations and exit\n"
+               "  sim        serve simulated member clusters (Kubernetes API) from a scenario\n"
                "  version    print the version\n"
                "Run 'fedsched <command> --help' for a command's options.\n");
 }
@@ -25,6 +27,8 @@ int main(int argc, char **argv)
         return serve_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "migrate") == 0)
         return migrate_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sim") == 0)
+        return sim_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("fedsched %s\n", fedsched_version);
         return 0;
