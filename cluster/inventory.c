@@ -14,15 +14,35 @@
 void inventory_init(struct inventory *inv)
 {
     memset(inv, 0, sizeof(*inv));
-    inv->json = xcalloc(1, sizeof(struct k8s_json));
-    k8s_json_init(inv->json);
+}
+
+void inventory_use_parser(struct inventory *inv, void *d)
+{
+    if (inv->json_owned) {
+        k8s_json_free(inv->json);
+        free(inv->json);
+    }
+    inv->json = d;
+    inv->json_owned = false;
+}
+
+/* The token array, created on first use when none was lent. */
+static struct k8s_json *parser(struct inventory *inv)
+{
+    if (!inv->json) {
+        inv->json = xcalloc(1, sizeof(struct k8s_json));
+        k8s_json_init(inv->json);
+        inv->json_owned = true;
+    }
+    return inv->json;
 }
 
 void inventory_free(struct inventory *inv)
 {
-    if (inv->json)
+    if (inv->json_owned) {
         k8s_json_free(inv->json);
-    free(inv->json);
+        free(inv->json);
+    }
     free(inv->nodes);
     free(inv->index);
     memset(inv, 0, sizeof(*inv));
@@ -139,7 +159,7 @@ static void note_unknown(struct inventory *inv, const struct k8s_node *n)
 static int open_list(struct inventory *inv, const char *body, size_t len, const char *kind,
                      char *cont, size_t cont_size, int *items_out, struct err *e)
 {
-    struct k8s_json *d = inv->json;
+    struct k8s_json *d = parser(inv);
     int items, k;
 
     if (k8s_json_parse(d, body, len, K8S_JSON_MAX_DEPTH, e) != 0)
@@ -170,7 +190,7 @@ int inventory_add_nodes(struct inventory *inv, const char *body, size_t len,
                         const struct cluster_config *cfg, const struct sku_catalogue *skus,
                         char *cont, size_t cont_size, struct err *e)
 {
-    struct k8s_json *d = inv->json;
+    struct k8s_json *d = parser(inv);
     int items;
 
     if (open_list(inv, body, len, "NodeList", cont, cont_size, &items, e) != 0)
@@ -219,7 +239,7 @@ int inventory_add_pods(struct inventory *inv, const char *body, size_t len,
                        const struct cluster_config *cfg, const struct sku_catalogue *skus,
                        char *cont, size_t cont_size, struct err *e)
 {
-    struct k8s_json *d = inv->json;
+    struct k8s_json *d = parser(inv);
     int items;
 
     if (open_list(inv, body, len, "PodList", cont, cont_size, &items, e) != 0)

@@ -56,13 +56,19 @@ struct inventory {
     /* private */
     unsigned *index; /* open-addressing table of node positions + 1, 0 = empty */
     size_t index_cap;
-    void *json; /* the k8s_json token array, reused across pages */
+    void *json;      /* the k8s_json token array, reused across pages */
+    bool json_owned; /* false when lent by inventory_use_parser() */
 };
 
 void inventory_init(struct inventory *inv);
 void inventory_free(struct inventory *inv);       /* releases memory; init again to reuse */
 void inventory_reset(struct inventory *inv);      /* forget nodes and pods, keep memory */
 void inventory_reset_pods(struct inventory *inv); /* a pod list restarts (410 Expired) */
+
+/* Parses pages with d (a struct k8s_json the caller owns and keeps alive) instead of an
+ * array of its own, so that one thread polling many clusters keeps one token array, not
+ * one per cluster. */
+void inventory_use_parser(struct inventory *inv, void *d);
 
 /* Adds the items of one NodeList page (the raw response body). cfg decides pools and
  * tolerations, skus the SKU of each product. Copies metadata.continue into cont ("" on the

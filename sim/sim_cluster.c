@@ -1694,6 +1694,9 @@ static void list_pods(struct sim_cluster *c, const char *ns, const struct sim_qu
         text = json_dumps(pod_render(c, p), JSON_COMPACT);
         buf_puts(&items, text);
         free(text);
+        /* The list text is cached; keeping every pod's tree too would double memory. */
+        json_decref(p->obj);
+        p->obj = NULL;
         snprintf(last_key, sizeof(last_key), "%s", pk);
         emitted++;
     }
