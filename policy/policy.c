@@ -45,6 +45,7 @@ void policy_config_defaults(struct policy_config *c)
     c->relend_backoff_max_s = 4 * 3600;
     c->grace_period_s = 30;
     c->grace_period_max_s = 300;
+    c->quota_reclaim = true;
 }
 
 int policy_config_validate(const struct policy_config *c, struct err *e)
@@ -242,7 +243,12 @@ const char *policy_reason_name(enum policy_reason r)
 
 const char *policy_reclaim_reason_name(enum policy_reclaim_reason r)
 {
-    return r == POLICY_RECLAIM_LEASE_END ? "lease_end" : "serving_deficit";
+    switch (r) {
+    case POLICY_RECLAIM_DEFICIT: return "serving_deficit";
+    case POLICY_RECLAIM_LEASE_END: return "lease_end";
+    case POLICY_RECLAIM_QUOTA: return "quota_reclaim";
+    }
+    return "unknown";
 }
 
 void policy_why_format(const struct policy_why *w, const struct snapshot *snap, char *out,
@@ -359,6 +365,12 @@ struct cycle {
     int n_reservations;
     bool *quota_ok;
     bool *over;
+    /* quota reclaim */
+    long *run_cluster;  /* per running placement: snapshot cluster, -1 unknown */
+    bool *run_borrower; /* runs above its namespace's nominal quota */
+    bool *run_chosen;   /* already a victim this cycle */
+    size_t *run_node;   /* resolved node of each plan entry, flattened */
+    size_t *run_node_first;
 };
 
 /* qsort has no context argument in C11: the comparator sees the engine through the
@@ -578,6 +590,309 @@ static bool reserve_for(struct cycle *cy, size_t j)
     return cover > 0;
 }
 
+/* ---- quota reclaim ------------------------------------------------------------------ */
+
+struct qr_order {
+    int ns, sku;
+    int64_t started;
+    uint64_t id;
+    size_t r;
+};
+
+static int cmp_qr(const void *pa, const void *pb)
+{
+    const struct qr_order *a = pa, *b = pb;
+
+    if (a->ns != b->ns)
+        return a->ns < b->ns ? -1 : 1;
+    if (a->sku != b->sku)
+        return a->sku < b->sku ? -1 : 1;
+    if (a->started != b->started)
+        return a->started < b->started ? -1 : 1;
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->r < b->r ? -1 : (a->r > b->r);
+}
+
+/* Which running placements are quota borrowers (the part of a namespace's use of a managed
+ * SKU above its nominal quota, counting the earliest started first), where they run, and on
+ * which nodes. */
+static void prepare_quota_reclaim(struct cycle *cy)
+{
+    struct engine *en = cy->en;
+    const struct policy_input *in = en->in;
+    size_t n = in->n_running, K = en->n_skus, total = 0;
+    struct qr_order *ord = xcalloc(n + 1, sizeof(*ord));
+    size_t m = 0;
+
+    cy->run_cluster = xcalloc(n + 1, sizeof(*cy->run_cluster));
+    cy->run_borrower = xcalloc(n + 1, sizeof(*cy->run_borrower));
+    cy->run_chosen = xcalloc(n + 1, sizeof(*cy->run_chosen));
+    cy->run_node_first = xcalloc(n + 1, sizeof(*cy->run_node_first));
+    for (size_t r = 0; r < n; r++)
+        total += in->running[r].n_plan;
+    cy->run_node = xcalloc(total + 1, sizeof(*cy->run_node));
+    total = 0;
+    for (size_t r = 0; r < n; r++) {
+        const struct policy_running *ru = &in->running[r];
+        long c = engine_strmap_find(&en->cl_map, en->cl_names, ru->cluster);
+        int ns = (int)engine_strmap_find(&en->ns_map, en->ns_names, ru->ns ? ru->ns : "");
+
+        cy->run_cluster[r] = c;
+        cy->run_node_first[r] = total;
+        for (size_t p = 0; p < ru->n_plan; p++) {
+            size_t node = SIZE_MAX;
+
+            if (c >= 0 && ru->plan[p].node) {
+                const struct snapshot_cluster *cl = &en->s->clusters[c];
+
+                for (size_t i = cl->node_first; i < cl->node_first + cl->n_nodes; i++)
+                    if (strcmp(en->s->nodes[i].name, ru->plan[p].node) == 0) {
+                        node = i;
+                        break;
+                    }
+            }
+            cy->run_node[total++] = node;
+        }
+        if (ns >= 0 && ru->sku >= 0 && (size_t)ru->sku < K && en->q_managed[ru->sku])
+            ord[m++] = (struct qr_order){ns, ru->sku, ru->started_ms, ru->id, r};
+    }
+    if (m > 1)
+        qsort(ord, m, sizeof(*ord), cmp_qr);
+    for (size_t i = 0; i < m;) {
+        size_t e = i;
+        int used = 0, nominal = en->q_nominal[(size_t)ord[i].ns * K + (size_t)ord[i].sku];
+
+        while (e < m && ord[e].ns == ord[i].ns && ord[e].sku == ord[i].sku) {
+            used += in->running[ord[e].r].gpus;
+            cy->run_borrower[ord[e].r] = used > nominal;
+            e++;
+        }
+        i = e;
+    }
+    free(ord);
+}
+
+static void free_quota_reclaim(struct cycle *cy)
+{
+    free(cy->run_cluster);
+    free(cy->run_borrower);
+    free(cy->run_chosen);
+    free(cy->run_node);
+    free(cy->run_node_first);
+}
+
+static double lost_hours(const struct policy_running *ru, int64_t now)
+{
+    int64_t since =
+        ru->last_checkpoint_ms > ru->started_ms ? ru->last_checkpoint_ms : ru->started_ms;
+
+    return now > since ? (double)ru->gpus * (double)(now - since) / 3.6e6 : 0.0;
+}
+
+static int local_slots(const struct engine *en, const struct engine_group *G, const int *lf, int g)
+{
+    int slots = 0;
+
+    for (size_t i = 0; i < G->n; i++)
+        if (en->s->nodes[G->nodes[i]].schedulable)
+            slots += lf[i] / g;
+    return slots;
+}
+
+/* Adds (sign 1) or removes (-1) the GPUs running placement r holds on G's nodes to lf. */
+static void local_free_add(const struct cycle *cy, const struct engine_group *G, int *lf, size_t r,
+                           int sign)
+{
+    const struct engine *en = cy->en;
+    const struct policy_running *ru = &en->in->running[r];
+
+    for (size_t p = 0; p < ru->n_plan; p++) {
+        size_t node = cy->run_node[cy->run_node_first[r] + p];
+
+        if (node == SIZE_MAX || en->ngroup[node] != (int32_t)(G - en->groups))
+            continue;
+        lf[en->npos[node]] += sign * ru->plan[p].gpus;
+    }
+}
+
+struct qr_site {
+    int cluster, sku;
+    size_t *victims;
+    size_t n_victims;
+    double lost;
+};
+
+static bool victim_first(const struct policy_running *a, const struct policy_running *b,
+                         int64_t now)
+{
+    double la = lost_hours(a, now), lb = lost_hours(b, now);
+
+    if (la != lb)
+        return la < lb;
+    if (a->priority != b->priority)
+        return a->priority < b->priority;
+    if (a->started_ms != b->started_ms)
+        return a->started_ms > b->started_ms;
+    return a->id < b->id;
+}
+
+/* Finds the victims on cluster c, SKU k whose GPUs (with those of placements already being
+ * reclaimed) make room for job j. Returns true and fills site when possible. */
+static bool quota_site(struct cycle *cy, size_t j, int c, int k, struct qr_site *site)
+{
+    struct engine *en = cy->en;
+    const struct policy_input *in = en->in;
+    const struct engine_job *ej = &en->jobs[j];
+    struct engine_group *G = engine_group_of(en, (size_t)c, SNAPSHOT_POOL_TRAINING, k);
+    int *lf;
+    size_t *cand, n = 0, kept = 0;
+    bool ok;
+
+    if (G->n == 0 || engine_slots_empty(en, G, ej->per_worker) < ej->workers)
+        return false;
+    lf = xcalloc(G->n + 1, sizeof(*lf));
+    cand = xcalloc(in->n_running + 1, sizeof(*cand));
+    for (size_t i = 0; i < G->n; i++) {
+        size_t node = G->nodes[i];
+
+        lf[i] = en->reserved_by[node] && en->reserved_by[node] != j + 1 ? 0 : en->nfree[node];
+    }
+    for (size_t r = 0; r < in->n_running; r++) {
+        const struct policy_running *ru = &in->running[r];
+
+        if (cy->run_cluster[r] != c || ru->sku != k || ru->pool != SNAPSHOT_POOL_TRAINING)
+            continue;
+        if (ru->reclaiming) {
+            local_free_add(cy, G, lf, r, 1); /* will be free soon anyway */
+            continue;
+        }
+        if (!cy->run_borrower[r] || !ru->preemptible || cy->run_chosen[r] || !ru->n_plan ||
+            (ru->ns && in->queue[j].ns && strcmp(ru->ns, in->queue[j].ns) == 0) ||
+            en->now - ru->started_ms < en->cfg->min_runtime_s * 1000)
+            continue;
+        cand[n++] = r;
+    }
+    for (size_t i = 1; i < n; i++) {
+        size_t t = cand[i], x = i;
+
+        while (x > 0 && victim_first(&in->running[t], &in->running[cand[x - 1]], en->now)) {
+            cand[x] = cand[x - 1];
+            x--;
+        }
+        cand[x] = t;
+    }
+    ok = local_slots(en, G, lf, ej->per_worker) >= ej->workers;
+    while (!ok && kept < n) {
+        local_free_add(cy, G, lf, cand[kept++], 1);
+        ok = local_slots(en, G, lf, ej->per_worker) >= ej->workers;
+    }
+    if (ok) {
+        /* Second pass: drop victims the others already cover, costliest first. */
+        for (size_t i = kept; i-- > 0;) {
+            local_free_add(cy, G, lf, cand[i], -1);
+            if (local_slots(en, G, lf, ej->per_worker) >= ej->workers) {
+                memmove(&cand[i], &cand[i + 1], (kept - i - 1) * sizeof(*cand));
+                kept--;
+            } else {
+                local_free_add(cy, G, lf, cand[i], 1);
+            }
+        }
+        site->cluster = c;
+        site->sku = k;
+        site->victims = cand;
+        site->n_victims = kept;
+        site->lost = 0;
+        for (size_t i = 0; i < kept; i++)
+            site->lost += lost_hours(&in->running[cand[i]], en->now);
+        cand = NULL;
+    }
+    free(cand);
+    free(lf);
+    return ok;
+}
+
+static void reserve_plan_nodes(struct cycle *cy, size_t r, size_t j)
+{
+    const struct policy_running *ru = &cy->en->in->running[r];
+
+    for (size_t p = 0; p < ru->n_plan; p++) {
+        size_t node = cy->run_node[cy->run_node_first[r] + p];
+
+        if (node != SIZE_MAX)
+            engine_reserve(cy->en, node, j);
+    }
+}
+
+/* Reclaims quota borrowers of other namespaces so that job j, which is within its nominal
+ * quota, can start: in one cluster only (never two preemption sites for one job), the site
+ * losing the least work. The nodes concerned are held for j for the rest of the cycle. */
+static bool quota_reclaim_for(struct cycle *cy, size_t j)
+{
+    struct engine *en = cy->en;
+    const struct engine_job *ej = &en->jobs[j];
+    struct qr_site best = {-1, -1, NULL, 0, 0};
+
+    for (int o = 0; o < ej->n_opts; o++) {
+        int k = ej->opts[o];
+
+        if (!cy->quota_ok[o] || cy->over[o] || !en->q_managed[k])
+            continue;
+        for (size_t c = 0; c < en->n_clusters; c++) {
+            struct qr_site site;
+            bool aff_ok = !ej->has_aff;
+
+            for (int a = 0; a < ej->n_aff && !aff_ok; a++)
+                aff_ok = en->aff[ej->aff_first + (size_t)a] == (int)c;
+            if (!aff_ok || en->cl_block[c].reason != POLICY_REASON_NONE)
+                continue;
+            if (!quota_site(cy, j, (int)c, k, &site))
+                continue;
+            if (best.cluster < 0 || site.lost < best.lost ||
+                (site.lost == best.lost && site.n_victims < best.n_victims)) {
+                free(best.victims);
+                best = site;
+            } else {
+                free(site.victims);
+            }
+        }
+    }
+    if (best.cluster < 0)
+        return false;
+    for (size_t i = 0; i < best.n_victims; i++) {
+        size_t r = best.victims[i];
+        struct policy_reclaim rc;
+        int64_t grace = en->cfg->grace_period_s;
+
+        if (grace > en->cfg->grace_period_max_s)
+            grace = en->cfg->grace_period_max_s;
+        memset(&rc, 0, sizeof(rc));
+        rc.running = r;
+        rc.for_job = j;
+        rc.cluster = best.cluster;
+        rc.sku = best.sku;
+        rc.reason = POLICY_RECLAIM_QUOTA;
+        rc.deficit = en->in->queue[j].gpu_count;
+        rc.lost_gpu_hours = lost_hours(&en->in->running[r], en->now);
+        rc.grace_s = grace < 1 ? 1 : grace;
+        cy->r->reclaims =
+            xrealloc(cy->r->reclaims, (cy->r->n_reclaims + 1) * sizeof(*cy->r->reclaims));
+        cy->r->reclaims[cy->r->n_reclaims++] = rc;
+        cy->run_chosen[r] = true;
+        reserve_plan_nodes(cy, r, j);
+    }
+    /* Hold the nodes where GPUs are being freed by earlier reclaims too. */
+    for (size_t r = 0; r < en->in->n_running; r++) {
+        const struct policy_running *ru = &en->in->running[r];
+
+        if (ru->reclaiming && cy->run_cluster[r] == best.cluster && ru->sku == best.sku &&
+            ru->pool == SNAPSHOT_POOL_TRAINING)
+            reserve_plan_nodes(cy, r, j);
+    }
+    free(best.victims);
+    return true;
+}
+
 static void decide_job(struct cycle *cy, size_t j)
 {
     struct engine *en = cy->en;
@@ -714,12 +1029,20 @@ static void decide_job(struct cycle *cy, size_t j)
             sum.reason = POLICY_REASON_INSUFFICIENT;
             sum.need = job->gpu_count;
         }
+        /* Attempts count, not successes: a queue of jobs that cannot reserve anything must
+         * not each walk every cluster. */
         if (may_reserve &&
-            (sum.reason == POLICY_REASON_INSUFFICIENT || sum.reason == POLICY_REASON_RESERVED) &&
-            reserve_for(cy, j)) {
+            (sum.reason == POLICY_REASON_INSUFFICIENT || sum.reason == POLICY_REASON_RESERVED)) {
             cy->n_reservations++;
-            add_pending(cy, j, &sum, true);
-            return;
+            if (en->cfg->quota_reclaim && quota_reclaim_for(cy, j)) {
+                add_pending(cy, j, &sum, true);
+                cy->r->pending[cy->r->n_pending - 1].reclaiming = true;
+                return;
+            }
+            if (reserve_for(cy, j)) {
+                add_pending(cy, j, &sum, true);
+                return;
+            }
         }
         add_pending(cy, j, &sum, false);
     }
@@ -853,7 +1176,9 @@ int policy_decide(const struct policy_input *in, struct policy_state *st,
     cy.r = r;
     cy.quota_ok = xcalloc(1 + POLICY_ALT_SKUS_MAX, sizeof(bool));
     cy.over = xcalloc(1 + POLICY_ALT_SKUS_MAX, sizeof(bool));
+    prepare_quota_reclaim(&cy);
     run_queue(&cy);
+    free_quota_reclaim(&cy);
     for (size_t p = 0; p < r->n_placements; p++)
         r->placements[p].workers = cy.workers + cy.w_first[p];
     /* The workers arena is reached through the first placement; policy_result_free()
@@ -1006,6 +1331,13 @@ int policy_result_json(const struct policy_input *in, const struct policy_result
                              "\"grace_s\":%lld}",
                              policy_reclaim_reason_name(rc_->reason), rc_->deficit,
                              rc_->lost_gpu_hours, (long long)rc_->grace_s);
+        if (!rc && rc_->reason == POLICY_RECLAIM_QUOTA) {
+            /* Reopen the object to name the job the GPUs go to. */
+            b->len--;
+            rc = buf_puts(b, ",\"for\":");
+            rc = rc ? rc : policy_json_str(b, in->queue[rc_->for_job].name);
+            rc = rc ? rc : buf_puts(b, "}");
+        }
     }
     rc = rc ? rc : buf_puts(b, "],\"pools\":[");
     for (size_t i = 0; i < r->n_pools && !rc; i++) {

@@ -60,6 +60,7 @@ struct policy_config {
     int64_t relend_backoff_max_s; /* back-off doubles per reclaim up to this */
     int64_t grace_period_s;       /* SIGTERM-to-SIGKILL grace given to victims */
     int64_t grace_period_max_s;   /* grace is clamped to [1, this] */
+    bool quota_reclaim;           /* reclaim quota borrowers for jobs within their nominal quota */
 };
 
 /* Fills c with the documented defaults. */
@@ -280,16 +281,20 @@ struct policy_pending {
     size_t job;            /* index into input queue */
     struct policy_why why; /* the most telling reason over all clusters */
     bool reserving;        /* holds a reservation this cycle */
+    bool reclaiming;       /* quota borrowers are being reclaimed to make room for it */
 };
 
 enum policy_reclaim_reason {
     POLICY_RECLAIM_DEFICIT = 0, /* serving demand + reserve exceeded free GPUs for K snaps */
     POLICY_RECLAIM_LEASE_END,   /* the lease ends within the grace period */
+    POLICY_RECLAIM_QUOTA,       /* a quota borrower gives GPUs back to a job within its
+                                   namespace's nominal quota */
 };
 const char *policy_reclaim_reason_name(enum policy_reclaim_reason r);
 
 struct policy_reclaim {
     size_t running; /* index into input running */
+    size_t for_job; /* QUOTA: queue index of the job the GPUs are reclaimed for */
     int cluster;
     int sku;
     enum policy_reclaim_reason reason;

@@ -488,6 +488,10 @@ static int build_config(struct policy_config *c, json_t *obj, struct err *e)
             c->place_on_degraded = json_is_true(v);
             continue;
         }
+        if (strcmp(key, "quota_reclaim") == 0) {
+            c->quota_reclaim = json_is_true(v);
+            continue;
+        }
         return FAIL(e, key, "unknown config knob %s", key);
     }
     return 0;
@@ -808,6 +812,9 @@ static int check_pending(const struct policy_scenario *sc, const struct policy_r
         if (json_object_get(x, "reserving") && bool_or(x, "reserving", false) != p->reserving)
             return mismatch(msg, size, "%s reserving=%d, expected the opposite", want,
                             p->reserving);
+        if (json_object_get(x, "reclaiming") && bool_or(x, "reclaiming", false) != p->reclaiming)
+            return mismatch(msg, size, "%s reclaiming=%d, expected the opposite", want,
+                            p->reclaiming);
         return 0;
     }
     return mismatch(msg, size, "%s is not pending", want);
@@ -831,6 +838,14 @@ static int check_reclaim(const struct policy_scenario *sc, const struct policy_r
             strcmp(v, policy_reclaim_reason_name(rc->reason)) != 0)
             return mismatch(msg, size, "%s reclaimed for %s, expected %s", want,
                             policy_reclaim_reason_name(rc->reason), v);
+        if ((v = str_or(x, "for", NULL))) {
+            const struct policy_job *fj = &sc->queue[rc->for_job];
+            char fk[200];
+
+            job_key(fj->ns, fj->name, fk, sizeof(fk));
+            if (rc->reason != POLICY_RECLAIM_QUOTA || strcmp(v, fk) != 0)
+                return mismatch(msg, size, "%s reclaimed for %s, expected for %s", want, fk, v);
+        }
         if (json_object_get(x, "grace_s") && int_or(x, "grace_s", 0) != rc->grace_s)
             return mismatch(msg, size, "%s grace %lld s, expected %lld", want,
                             (long long)rc->grace_s, (long long)int_or(x, "grace_s", 0));

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEEDS 400
+#define SEEDS 1000
 
 struct rng {
     uint64_t s;
@@ -140,7 +140,7 @@ static void gen(struct world *w, uint64_t seed)
     policy_config_defaults(&w->cfg);
     w->cfg.reclaim_k = 1 + pick(&r, 3);
     w->cfg.min_runtime_s = pick(&r, 2) * 600;
-    w->cfg.max_reservations = pick(&r, 3);
+    w->cfg.max_reservations = pick(&r, 4);
     w->cfg.reclaim_burst = 1 + pick(&r, 3);
 
     w->n_queue = (size_t)pick(&r, 60);
@@ -176,7 +176,7 @@ static void gen(struct world *w, uint64_t seed)
     }
     /* Running placements: borrowed ones on serving nodes, some training ones, a few in
      * flight with plans. */
-    w->n_running = (size_t)pick(&r, 12);
+    w->n_running = (size_t)pick(&r, 24);
     w->running = xcalloc(w->n_running + 1, sizeof(*w->running));
     for (size_t i = 0; i < w->n_running; i++) {
         struct policy_running *ru = &w->running[i];
@@ -186,7 +186,7 @@ static void gen(struct world *w, uint64_t seed)
         ru->ns = ns_names[pick(&r, 4)];
         ru->name = "running";
         ru->cluster = s->clusters[c].name;
-        ru->pool = chance(&r, 60) ? SNAPSHOT_POOL_SERVING : SNAPSHOT_POOL_TRAINING;
+        ru->pool = chance(&r, 40) ? SNAPSHOT_POOL_SERVING : SNAPSHOT_POOL_TRAINING;
         ru->sku = pick(&r, 3);
         ru->gpus = 1 + pick(&r, 8);
         ru->priority = pick(&r, 3) * 50;
@@ -198,14 +198,24 @@ static void gen(struct world *w, uint64_t seed)
                                : 0;
         ru->reclaiming = chance(&r, 10);
         ru->in_snapshot = !chance(&r, 20);
-        if (!ru->in_snapshot && s->clusters[c].n_nodes > 0 && i < 64) {
-            w->plans[i].node = s->nodes[s->clusters[c].node_first].name;
+        if (s->clusters[c].n_nodes > 0 && i < 64) {
+            size_t at = s->clusters[c].node_first + (size_t)pick(&r, (int)s->clusters[c].n_nodes);
+
+            /* Prefer a node that matches the placement, as real plans do. */
+            for (size_t i2 = s->clusters[c].node_first;
+                 i2 < s->clusters[c].node_first + s->clusters[c].n_nodes; i2++)
+                if (s->nodes[i2].sku == ru->sku && s->nodes[i2].pool == ru->pool) {
+                    at = i2;
+                    break;
+                }
+
+            w->plans[i].node = s->nodes[at].name;
             w->plans[i].gpus = ru->gpus;
             ru->plan = &w->plans[i];
             ru->n_plan = 1;
         }
     }
-    w->n_quotas = (size_t)pick(&r, 4);
+    w->n_quotas = (size_t)pick(&r, 6);
     w->quotas = xcalloc(w->n_quotas + 1, sizeof(*w->quotas));
     for (size_t i = 0; i < w->n_quotas; i++) {
         w->quotas[i].ns = ns_names[pick(&r, 4)];
@@ -354,8 +364,24 @@ static void check_invariants(const struct world *w, const struct policy_result *
     for (size_t i = 0; i < r->n_reclaims; i++) {
         const struct policy_running *ru = &w->running[r->reclaims[i].running];
 
-        ck_assert_msg(ru->pool == SNAPSHOT_POOL_SERVING, "seed %llu: reclaimed a non-borrowed job",
-                      (unsigned long long)seed);
+        if (r->reclaims[i].reason == POLICY_RECLAIM_QUOTA) {
+            /* Only a preemptible job of another namespace above its nominal quota. */
+            int used = 0, nominal = 0;
+
+            for (size_t k = 0; k < w->n_running; k++)
+                if (strcmp(w->running[k].ns, ru->ns) == 0 && w->running[k].sku == ru->sku)
+                    used += w->running[k].gpus;
+            for (size_t q = 0; q < w->n_quotas; q++)
+                if (strcmp(w->quotas[q].ns, ru->ns) == 0 && w->quotas[q].sku == ru->sku)
+                    nominal = w->quotas[q].nominal;
+            ck_assert_msg(ru->preemptible && used > nominal,
+                          "seed %llu: quota reclaim of a job within quota",
+                          (unsigned long long)seed);
+            ck_assert_str_ne(ru->ns, w->queue[r->reclaims[i].for_job].ns);
+        } else {
+            ck_assert_msg(ru->pool == SNAPSHOT_POOL_SERVING,
+                          "seed %llu: reclaimed a non-borrowed job", (unsigned long long)seed);
+        }
         ck_assert(!ru->reclaiming);
         for (size_t k = i + 1; k < r->n_reclaims; k++)
             ck_assert(r->reclaims[k].running != r->reclaims[i].running);
@@ -373,7 +399,7 @@ static void check_invariants(const struct world *w, const struct policy_result *
 
 START_TEST(test_invariants)
 {
-    size_t placed = 0, borrowed = 0, reclaimed = 0, pending = 0;
+    size_t placed = 0, borrowed = 0, reclaimed = 0, pending = 0, quota = 0;
 
     for (uint64_t seed = 1; seed <= SEEDS; seed++) {
         struct world w;
@@ -387,18 +413,21 @@ START_TEST(test_invariants)
         placed += r->n_placements;
         pending += r->n_pending;
         reclaimed += r->n_reclaims;
+        for (size_t i = 0; i < r->n_reclaims; i++)
+            quota += r->reclaims[i].reason == POLICY_RECLAIM_QUOTA;
         for (size_t p = 0; p < r->n_placements; p++)
             borrowed += r->placements[p].pool == SNAPSHOT_POOL_SERVING;
         policy_result_free(&r);
         world_free(&w);
     }
     /* The generator must exercise every kind of decision, or the properties prove little. */
-    fprintf(stderr, "props: %zu placed (%zu borrowed), %zu pending, %zu reclaimed\n", placed,
-            borrowed, pending, reclaimed);
+    fprintf(stderr, "props: %zu placed (%zu borrowed), %zu pending, %zu reclaimed (%zu quota)\n",
+            placed, borrowed, pending, reclaimed, quota);
     ck_assert_uint_gt(placed, 500);
     ck_assert_uint_gt(borrowed, 20);
     ck_assert_uint_gt(pending, 500);
     ck_assert_uint_gt(reclaimed, 20);
+    ck_assert_uint_gt(quota, 10);
 }
 END_TEST
 
