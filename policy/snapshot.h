@@ -62,7 +62,8 @@ const char *snapshot_lend_policy_name(enum snapshot_lend_policy p);
  * set in days (bit 0 = Sunday ... bit 6 = Saturday) at start_min minutes after local
  * midnight and closes at end_min. When end_min <= start_min the window crosses midnight
  * and closes on the following day (22:00-06:00 is start_min 1320, end_min 360); a window
- * with start_min == end_min lasts 24 hours. Both are in [0, 1440]. */
+ * with start_min == end_min lasts 24 hours. Both are in [0, 1440]. A days mask of 0 is read
+ * as every day, so a writer that forgets the mask does not silently never lend. */
 struct snapshot_window {
     uint8_t days;
     int start_min;
