@@ -22,6 +22,7 @@ static const struct route routes[] = {
     {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_get},
     {"DELETE", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_cancel},
     {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/events", h_job_events},
+    {"GET", "/v1/reports/capacity", h_report_capacity},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

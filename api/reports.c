@@ -1,0 +1,702 @@
+/* reports.c -- GET /v1/reports/capacity: options, and the report as CSV, JSON, Markdown or
+ * self-contained HTML with inline SVG charts. The numbers come from store/reports.c. */
+#include "api/reports.h"
+
+#include "api/internal.h"
+#include "base/clock.h"
+#include "base/mem.h"
+#include "store/reports.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_WINDOW_MS (24LL * 3600 * 1000)
+#define DEFAULT_STEP_MS   (3600LL * 1000)
+#define DURATION_MAX_MS   (10LL * 366 * 24 * 3600 * 1000)
+
+/* ---- options ---- */
+
+int reports_parse_format(const char *s, enum reports_format *out, struct err *e)
+{
+    static const struct {
+        const char *name;
+        enum reports_format f;
+    } names[] = {{"json", REPORTS_JSON},
+                 {"csv", REPORTS_CSV},
+                 {"md", REPORTS_MD},
+                 {"markdown", REPORTS_MD},
+                 {"html", REPORTS_HTML}};
+
+    for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(s, names[i].name) == 0) {
+            *out = names[i].f;
+            return 0;
+        }
+    }
+    return err_set(e, ERR_MALFORMED, "format", "format \"%s\" is not one of csv, json, md, html",
+                   s ? s : "");
+}
+
+const char *reports_content_type(enum reports_format f)
+{
+    switch (f) {
+    case REPORTS_CSV: return "text/csv; charset=utf-8";
+    case REPORTS_MD: return "text/markdown; charset=utf-8";
+    case REPORTS_HTML: return "text/html; charset=utf-8";
+    case REPORTS_JSON: break;
+    }
+    return "application/json";
+}
+
+int reports_parse_duration(const char *s, const char *field, int64_t *out_ms, struct err *e)
+{
+    const char *p = s;
+    int64_t total = 0;
+
+    if (!s || !*s)
+        return err_set(e, ERR_MALFORMED, field, "%s is empty; use a duration like 90s, 15m, 2h, 1d",
+                       field);
+    while (*p) {
+        int64_t v = 0, unit;
+        int digits = 0;
+
+        while (isdigit((unsigned char)*p) && digits < 12) {
+            v = v * 10 + (*p++ - '0');
+            digits++;
+        }
+        if (digits == 0 || isdigit((unsigned char)*p))
+            goto bad;
+        if (strncmp(p, "ms", 2) == 0) {
+            unit = 1;
+            p += 2;
+        } else {
+            switch (*p) {
+            case 's': unit = 1000; break;
+            case 'm': unit = 60 * 1000; break;
+            case 'h': unit = 3600 * 1000; break;
+            case 'd': unit = 24 * 3600 * 1000; break;
+            case 'w': unit = 7LL * 24 * 3600 * 1000; break;
+            default: goto bad;
+            }
+            p++;
+        }
+        if (v > DURATION_MAX_MS / unit)
+            goto bad;
+        total += v * unit;
+        if (total > DURATION_MAX_MS)
+            goto bad;
+    }
+    if (total <= 0)
+        goto bad;
+    *out_ms = total;
+    return 0;
+bad:
+    return err_set(e, ERR_MALFORMED, field,
+                   "%s \"%s\" is not a duration like 90s, 15m, 2h, 1d or 1h30m (at most 10 years)",
+                   field, s);
+}
+
+int reports_parse_time(const char *s, int64_t now_ms, const char *field, int64_t *out_ms,
+                       struct err *e)
+{
+    char buf[64];
+    int64_t d;
+
+    if (!s || !*s)
+        return err_set(e, ERR_MALFORMED, field, "%s is empty", field);
+    if (strcmp(s, "now") == 0) {
+        *out_ms = now_ms;
+        return 0;
+    }
+    if (s[0] == '-' || strncmp(s, "now-", 4) == 0) {
+        if (reports_parse_duration(s + (s[0] == '-' ? 1 : 4), field, &d, NULL))
+            goto bad;
+        *out_ms = now_ms - d;
+        return 0;
+    }
+    if (strlen(s) == 10) {
+        snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
+        s = buf;
+    }
+    if (clock_parse_rfc3339(s, out_ms) == 0)
+        return 0;
+bad:
+    return err_set(e, ERR_MALFORMED, field,
+                   "%s \"%s\" is not a time: use RFC 3339 (2026-11-28T02:00:00Z), a date "
+                   "(2026-11-28), now, or now-24h",
+                   field, s);
+}
+
+int reports_parse_opts(const char *from, const char *to, const char *step, int64_t now_ms,
+                       struct store_report_opts *o, struct err *e)
+{
+    struct store_report_opts r = {0};
+
+    r.to_ms = now_ms;
+    if (to && *to && reports_parse_time(to, now_ms, "to", &r.to_ms, e))
+        return -1;
+    r.from_ms = r.to_ms - DEFAULT_WINDOW_MS;
+    if (from && *from && reports_parse_time(from, now_ms, "from", &r.from_ms, e))
+        return -1;
+    r.step_ms = DEFAULT_STEP_MS;
+    if (step && *step && reports_parse_duration(step, "step", &r.step_ms, e))
+        return -1;
+    if (store_report_check(&r, e))
+        return -1;
+    *o = r;
+    return 0;
+}
+
+/* ---- aggregation for the summaries ---- */
+
+/* One cluster/SKU/pool over the whole window, or one step of the federation. */
+struct sum {
+    const struct store_report_row *key; /* first row seen (names) */
+    int64_t start_ms;
+    double total, used, training, serving, borrowed, idle, lost;
+    int64_t placed, succeeded, failed, preempted;
+};
+
+static void sum_add(struct sum *s, const struct store_report_row *r)
+{
+    s->total += r->gpu_hours_total;
+    s->used += r->gpu_hours_used;
+    s->training += r->gpu_hours_training;
+    s->serving += r->gpu_hours_serving;
+    s->borrowed += r->gpu_hours_borrowed;
+    s->idle += r->gpu_hours_idle;
+    s->lost += r->gpu_hours_lost;
+    s->placed += r->jobs_placed;
+    s->succeeded += r->jobs_succeeded;
+    s->failed += r->jobs_failed;
+    s->preempted += r->jobs_preempted;
+}
+
+static double pct(double part, double whole)
+{
+    return whole > 0 ? 100.0 * part / whole : 0;
+}
+
+static int same_key(const struct store_report_row *a, const struct store_report_row *b)
+{
+    return strcmp(a->cluster, b->cluster) == 0 && strcmp(a->sku, b->sku) == 0 &&
+           strcmp(a->pool, b->pool) == 0;
+}
+
+static int sum_cmp(const void *pa, const void *pb)
+{
+    const struct sum *a = pa, *b = pb;
+    int c;
+
+    if ((c = strcmp(a->key->cluster, b->key->cluster)))
+        return c;
+    if ((c = strcmp(a->key->sku, b->key->sku)))
+        return c;
+    return strcmp(a->key->pool, b->key->pool);
+}
+
+/* Totals per cluster/SKU/pool, sorted by name. Caller frees. Quadratic in the number of
+ * distinct keys per row only through the lookup; keys are few (clusters x SKUs x 2). */
+static struct sum *totals(const struct store_report *r, size_t *n)
+{
+    struct sum *t = xcalloc(r->n_rows + 1, sizeof(*t));
+    size_t k = 0;
+
+    for (size_t i = 0; i < r->n_rows; i++) {
+        size_t j = 0;
+
+        while (j < k && !same_key(t[j].key, &r->rows[i]))
+            j++;
+        if (j == k)
+            t[k++].key = &r->rows[i];
+        sum_add(&t[j], &r->rows[i]);
+    }
+    qsort(t, k, sizeof(*t), sum_cmp);
+    *n = k;
+    return t;
+}
+
+/* The federation per step (rows are ordered by step). Caller frees. */
+static struct sum *federation(const struct store_report *r, size_t *n)
+{
+    size_t steps =
+        (size_t)((r->opts.to_ms - r->opts.from_ms + r->opts.step_ms - 1) / r->opts.step_ms);
+    struct sum *f = xcalloc(steps + 1, sizeof(*f));
+
+    for (size_t k = 0; k < steps; k++)
+        f[k].start_ms = r->opts.from_ms + (int64_t)k * r->opts.step_ms;
+    for (size_t i = 0; i < r->n_rows; i++) {
+        size_t k = (size_t)((r->rows[i].start_ms - r->opts.from_ms) / r->opts.step_ms);
+
+        if (k < steps)
+            sum_add(&f[k], &r->rows[i]);
+    }
+    *n = steps;
+    return f;
+}
+
+/* Per cluster over everything: name and the sums. Caller frees. */
+static struct sum *by_cluster(const struct store_report *r, size_t *n)
+{
+    struct sum *c = xcalloc(r->n_rows + 1, sizeof(*c));
+    size_t k = 0;
+
+    for (size_t i = 0; i < r->n_rows; i++) {
+        size_t j = 0;
+
+        while (j < k && strcmp(c[j].key->cluster, r->rows[i].cluster) != 0)
+            j++;
+        if (j == k)
+            c[k++].key = &r->rows[i];
+        sum_add(&c[j], &r->rows[i]);
+    }
+    qsort(c, k, sizeof(*c), sum_cmp);
+    *n = k;
+    return c;
+}
+
+/* ---- CSV ---- */
+
+static void time_text(int64_t ms, char *out, size_t size)
+{
+    clock_format_rfc3339(ms, out, size);
+}
+
+static void wait_text(double s, char *out, size_t size)
+{
+    if (s < 0)
+        out[0] = '\0';
+    else
+        snprintf(out, size, "%.3f", s);
+}
+
+static void render_csv(const struct store_report *r, struct buf *b)
+{
+    buf_puts(b, "start,end,cluster,sku,pool,gpu_hours_total,gpu_hours_used,gpu_hours_training,"
+                "gpu_hours_serving,gpu_hours_borrowed,gpu_hours_idle,utilisation_pct,"
+                "jobs_placed,jobs_succeeded,jobs_failed,jobs_preempted,queue_wait_p50_s,"
+                "queue_wait_p95_s,gpu_hours_lost_reclaim\n");
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const struct store_report_row *w = &r->rows[i];
+        char a[40], z[40], p50[32], p95[32];
+
+        time_text(w->start_ms, a, sizeof(a));
+        time_text(w->end_ms, z, sizeof(z));
+        wait_text(w->wait_p50_s, p50, sizeof(p50));
+        wait_text(w->wait_p95_s, p95, sizeof(p95));
+        /* Names are DNS labels and SKU names: no commas or quotes to escape. */
+        buf_printf(b,
+                   "%s,%s,%s,%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f,%" PRId64 ",%" PRId64
+                   ",%" PRId64 ",%" PRId64 ",%s,%s,%.3f\n",
+                   a, z, w->cluster, w->sku, w->pool, w->gpu_hours_total, w->gpu_hours_used,
+                   w->gpu_hours_training, w->gpu_hours_serving, w->gpu_hours_borrowed,
+                   w->gpu_hours_idle, w->utilisation_pct, w->jobs_placed, w->jobs_succeeded,
+                   w->jobs_failed, w->jobs_preempted, p50, p95, w->gpu_hours_lost);
+    }
+}
+
+/* ---- JSON ---- */
+
+static json_t *j_time(int64_t ms)
+{
+    char t[40];
+
+    time_text(ms, t, sizeof(t));
+    return json_string(t);
+}
+
+/* Rounded like the CSV, so every format shows the same figures. */
+static json_t *j_num(double v, int decimals)
+{
+    char t[64];
+
+    snprintf(t, sizeof(t), "%.*f", decimals, v);
+    return json_real(strtod(t, NULL));
+}
+
+static json_t *sum_json(const struct sum *s)
+{
+    return json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "gpuHoursTotal",
+        j_num(s->total, 3), "gpuHoursUsed", j_num(s->used, 3), "gpuHoursTraining",
+        j_num(s->training, 3), "gpuHoursServing", j_num(s->serving, 3), "gpuHoursBorrowed",
+        j_num(s->borrowed, 3), "gpuHoursIdle", j_num(s->idle, 3), "utilisationPct",
+        j_num(pct(s->used, s->total), 1), "jobsPlaced", (json_int_t)s->placed, "jobsSucceeded",
+        (json_int_t)s->succeeded, "jobsFailed", (json_int_t)s->failed, "jobsPreempted",
+        (json_int_t)s->preempted, "gpuHoursLostToReclaim", j_num(s->lost, 3));
+}
+
+static void render_json(const struct store_report *r, struct buf *b)
+{
+    json_t *root, *rows = json_array(), *tot = json_array(), *fed = json_array(),
+                  *waits = json_array();
+    struct sum *t, *f;
+    size_t nt, nf;
+    char *text;
+
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const struct store_report_row *w = &r->rows[i];
+        struct sum one = {.key = w};
+        json_t *o;
+
+        sum_add(&one, w);
+        o = sum_json(&one);
+        json_object_set_new(o, "start", j_time(w->start_ms));
+        json_object_set_new(o, "end", j_time(w->end_ms));
+        json_object_set_new(o, "cluster", json_string(w->cluster));
+        json_object_set_new(o, "sku", json_string(w->sku));
+        json_object_set_new(o, "pool", json_string(w->pool));
+        json_object_set_new(o, "queueWaitP50Seconds",
+                            w->wait_p50_s < 0 ? json_null() : j_num(w->wait_p50_s, 3));
+        json_object_set_new(o, "queueWaitP95Seconds",
+                            w->wait_p95_s < 0 ? json_null() : j_num(w->wait_p95_s, 3));
+        json_array_append_new(rows, o);
+    }
+    t = totals(r, &nt);
+    for (size_t i = 0; i < nt; i++) {
+        json_t *o = sum_json(&t[i]);
+
+        json_object_set_new(o, "cluster", json_string(t[i].key->cluster));
+        json_object_set_new(o, "sku", json_string(t[i].key->sku));
+        json_object_set_new(o, "pool", json_string(t[i].key->pool));
+        json_array_append_new(tot, o);
+    }
+    f = federation(r, &nf);
+    for (size_t i = 0; i < nf; i++) {
+        json_t *o = sum_json(&f[i]);
+
+        json_object_set_new(o, "start", j_time(f[i].start_ms));
+        json_array_append_new(fed, o);
+    }
+    for (size_t i = 0; i < r->n_waits; i++)
+        json_array_append_new(waits, json_pack("{s:s, s:I, s:o, s:o}", "sku", r->waits[i].sku,
+                                               "jobs", (json_int_t)r->waits[i].jobs, "p50Seconds",
+                                               j_num(r->waits[i].p50_s, 3), "p95Seconds",
+                                               j_num(r->waits[i].p95_s, 3)));
+    root =
+        json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:o}", "apiVersion", "fedsched.io/v1",
+                  "kind", "CapacityReport", "from", j_time(r->opts.from_ms), "to",
+                  j_time(r->opts.to_ms), "stepSeconds", (json_int_t)(r->opts.step_ms / 1000),
+                  "rows", rows, "totals", tot, "federation", fed, "queueWaitBySku", waits);
+    text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    buf_puts(b, text ? text : "{}");
+    free(text);
+    json_decref(root);
+    free(t);
+    free(f);
+}
+
+/* ---- Markdown ---- */
+
+static void render_md(const struct store_report *r, struct buf *b)
+{
+    char a[40], z[40];
+    struct sum *t, *f;
+    size_t nt, nf;
+
+    time_text(r->opts.from_ms, a, sizeof(a));
+    time_text(r->opts.to_ms, z, sizeof(z));
+    buf_printf(b, "# fedsched capacity report\n\n%s to %s, step %" PRId64 " s\n\n", a, z,
+               r->opts.step_ms / 1000);
+    buf_puts(b, "## Totals by cluster, SKU and pool\n\n"
+                "| cluster | sku | pool | GPU-h total | training | serving | borrowed | idle | "
+                "util % | placed | succeeded | failed | preempted | GPU-h lost to reclaim |\n"
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    t = totals(r, &nt);
+    for (size_t i = 0; i < nt; i++)
+        buf_printf(b,
+                   "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %" PRId64
+                   " | %" PRId64 " | %" PRId64 " | %" PRId64 " | %.3f |\n",
+                   t[i].key->cluster, t[i].key->sku, t[i].key->pool, t[i].total, t[i].training,
+                   t[i].serving, t[i].borrowed, t[i].idle, pct(t[i].used, t[i].total), t[i].placed,
+                   t[i].succeeded, t[i].failed, t[i].preempted, t[i].lost);
+    if (nt == 0)
+        buf_puts(b, "| (no capacity samples or job events in this window) |||||||||||||| \n");
+    buf_puts(b, "\n## Queue wait by SKU\n\n| sku | jobs placed | p50 s | p95 s |\n"
+                "|---|---:|---:|---:|\n");
+    for (size_t i = 0; i < r->n_waits; i++)
+        buf_printf(b, "| %s | %" PRId64 " | %.3f | %.3f |\n", r->waits[i].sku, r->waits[i].jobs,
+                   r->waits[i].p50_s, r->waits[i].p95_s);
+    buf_puts(b, "\n## Federation by step\n\n| start | GPU-h total | training | serving | "
+                "borrowed | idle | util % |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    f = federation(r, &nf);
+    for (size_t i = 0; i < nf; i++) {
+        time_text(f[i].start_ms, a, sizeof(a));
+        buf_printf(b, "| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |\n", a, f[i].total,
+                   f[i].training, f[i].serving, f[i].borrowed, f[i].idle,
+                   pct(f[i].used, f[i].total));
+    }
+    free(t);
+    free(f);
+}
+
+/* ---- HTML with inline SVG ---- */
+
+static void html_text(struct buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': buf_puts(b, "&lt;"); break;
+        case '>': buf_puts(b, "&gt;"); break;
+        case '&': buf_puts(b, "&amp;"); break;
+        case '"': buf_puts(b, "&quot;"); break;
+        default: buf_append(b, s, 1);
+        }
+    }
+}
+
+#define C_TRAINING "#4e79a7"
+#define C_SERVING  "#f28e2b"
+#define C_IDLE     "#d7d2cc"
+#define C_BORROWED "#e15759"
+
+/* Stacked bars per step (training, serving, idle GPU-hours) with borrowed as a line. */
+static void svg_timeline(struct buf *b, const struct sum *f, size_t n, int64_t step_ms)
+{
+    const double W = 760, H = 240, L = 56, R = 12, T = 16, B = 40;
+    double pw = W - L - R, ph = H - T - B, max = 0, bw;
+    char t[40];
+
+    for (size_t i = 0; i < n; i++)
+        if (f[i].training + f[i].serving + f[i].idle > max)
+            max = f[i].training + f[i].serving + f[i].idle;
+    if (max <= 0)
+        max = 1;
+    bw = n ? pw / (double)n : pw;
+    buf_printf(b,
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+               "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"GPU-hours by step\" "
+               "font-family=\"sans-serif\" font-size=\"11\">\n",
+               W, H, W, H);
+    for (int g = 0; g <= 4; g++) {
+        double y = T + ph - ph * g / 4.0;
+
+        buf_printf(b,
+                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>"
+                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\">%.1f</text>\n",
+                   L, y, W - R, y, L - 4, y + 4, max * g / 4.0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double x = L + bw * (double)i, y = T + ph;
+        const double v[3] = {f[i].training, f[i].serving, f[i].idle};
+        const char *c[3] = {C_TRAINING, C_SERVING, C_IDLE};
+
+        for (int k = 0; k < 3; k++) {
+            double h = ph * v[k] / max;
+
+            if (h <= 0)
+                continue;
+            y -= h;
+            buf_printf(b,
+                       "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                       "fill=\"%s\"/>\n",
+                       x + bw * 0.1, y, bw * 0.8, h, c[k]);
+        }
+    }
+    if (n > 0) {
+        buf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+                   C_BORROWED);
+        for (size_t i = 0; i < n; i++)
+            buf_printf(b, "%.1f,%.1f ", L + bw * ((double)i + 0.5),
+                       T + ph - ph * f[i].borrowed / max);
+        buf_puts(b, "\"/>\n");
+    }
+    for (size_t i = 0; i < n; i += (n + 7) / 8) {
+        time_text(f[i].start_ms, t, sizeof(t));
+        /* "2026-11-28T02:00": the date matters for daily steps, the hour for the rest. */
+        t[step_ms >= 86400000 ? 10 : 16] = '\0';
+        buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">%s</text>\n", L + bw * (double)i,
+                   H - B + 16, t);
+    }
+    buf_printf(
+        b,
+        "<g transform=\"translate(%.0f,%.0f)\">"
+        "<rect width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"14\" y=\"9\">training</text>"
+        "<rect x=\"80\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"94\" "
+        "y=\"9\">serving</text>"
+        "<rect x=\"160\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"174\" "
+        "y=\"9\">idle</text>"
+        "<rect x=\"220\" y=\"4\" width=\"10\" height=\"2\" fill=\"%s\"/><text x=\"234\" "
+        "y=\"9\">borrowed</text></g>\n</svg>\n",
+        L, H - 14, C_TRAINING, C_SERVING, C_IDLE, C_BORROWED);
+}
+
+/* Horizontal bars: one value per label, scaled to max (or 100 for percentages). */
+static void svg_bars(struct buf *b, const char *title, const char *const *labels,
+                     const double *values, const double *second, size_t n, double max,
+                     const char *unit)
+{
+    const double W = 760, L = 180, R = 80, row = second ? 30 : 22;
+    double H = 16 + row * (double)(n ? n : 1), pw = W - L - R;
+
+    for (size_t i = 0; max <= 0 && i < n; i++) {
+        if (values[i] > max)
+            max = values[i];
+        if (second && second[i] > max)
+            max = second[i];
+    }
+    if (max <= 0)
+        max = 1;
+    buf_printf(b,
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+               "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"",
+               W, H, W, H);
+    html_text(b, title);
+    buf_puts(b, "\" font-family=\"sans-serif\" font-size=\"11\">\n");
+    for (size_t i = 0; i < n; i++) {
+        double y = 8 + row * (double)i;
+
+        buf_printf(b, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">", L - 6, y + 12);
+        html_text(b, labels[i]);
+        buf_printf(b,
+                   "</text><rect x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"12\" "
+                   "fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">%.1f%s</text>\n",
+                   L, y + 2, pw * values[i] / max, C_TRAINING, L + pw * values[i] / max + 4, y + 12,
+                   values[i], unit);
+        if (second)
+            buf_printf(b,
+                       "<rect x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"10\" fill=\"%s\"/>"
+                       "<text x=\"%.1f\" y=\"%.1f\">p95 %.1f%s</text>\n",
+                       L, y + 15, pw * second[i] / max, C_SERVING, L + pw * second[i] / max + 4,
+                       y + 24, second[i], unit);
+    }
+    if (n == 0)
+        buf_puts(b, "<text x=\"8\" y=\"20\" fill=\"#555\">no data in this window</text>\n");
+    buf_puts(b, "</svg>\n");
+}
+
+static void render_html(const struct store_report *r, struct buf *b)
+{
+    char a[40], z[40];
+    struct sum *t, *f, *c;
+    size_t nt, nf, nc;
+    const char **labels;
+    double *v1, *v2;
+
+    time_text(r->opts.from_ms, a, sizeof(a));
+    time_text(r->opts.to_ms, z, sizeof(z));
+    t = totals(r, &nt);
+    f = federation(r, &nf);
+    c = by_cluster(r, &nc);
+    buf_printf(b,
+               "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+               "<title>fedsched capacity report %s to %s</title>\n"
+               "<style>body{font-family:sans-serif;color:#222;margin:24px;max-width:1100px}"
+               "h1{font-size:20px}h2{font-size:16px;margin-top:28px}"
+               "table{border-collapse:collapse;font-size:12px}"
+               "th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}"
+               "th:nth-child(-n+3),td:nth-child(-n+3){text-align:left}"
+               "th{background:#f4f4f4}.meta{color:#555}</style></head><body>\n"
+               "<h1>fedsched capacity report</h1>\n<p class=\"meta\">%s to %s, step %" PRId64
+               " s</p>\n<h2>Federation GPU-hours by step</h2>\n",
+               a, z, a, z, r->opts.step_ms / 1000);
+    svg_timeline(b, f, nf, r->opts.step_ms);
+
+    labels = xcalloc(nc + r->n_waits + 1, sizeof(*labels));
+    v1 = xcalloc(nc + r->n_waits + 1, sizeof(*v1));
+    v2 = xcalloc(nc + r->n_waits + 1, sizeof(*v2));
+    buf_puts(b, "<h2>Utilisation by cluster</h2>\n");
+    for (size_t i = 0; i < nc; i++) {
+        labels[i] = c[i].key->cluster;
+        v1[i] = pct(c[i].used, c[i].total);
+    }
+    svg_bars(b, "utilisation by cluster", labels, v1, NULL, nc, 100, "%");
+    buf_puts(b, "<h2>Queue wait by SKU (p50, p95)</h2>\n");
+    for (size_t i = 0; i < r->n_waits; i++) {
+        labels[i] = r->waits[i].sku;
+        v1[i] = r->waits[i].p50_s;
+        v2[i] = r->waits[i].p95_s;
+    }
+    svg_bars(b, "queue wait by SKU", labels, v1, v2, r->n_waits, 0, " s");
+
+    buf_puts(b, "<h2>Totals by cluster, SKU and pool</h2>\n<table><tr><th>cluster</th>"
+                "<th>sku</th><th>pool</th><th>GPU-h total</th><th>training</th><th>serving</th>"
+                "<th>borrowed</th><th>idle</th><th>util %</th><th>placed</th><th>succeeded</th>"
+                "<th>failed</th><th>preempted</th><th>GPU-h lost to reclaim</th></tr>\n");
+    for (size_t i = 0; i < nt; i++) {
+        buf_puts(b, "<tr><td>");
+        html_text(b, t[i].key->cluster);
+        buf_puts(b, "</td><td>");
+        html_text(b, t[i].key->sku);
+        buf_puts(b, "</td><td>");
+        html_text(b, t[i].key->pool);
+        buf_printf(b,
+                   "</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td>"
+                   "<td>%.1f</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64
+                   "</td><td>%" PRId64 "</td><td>%.3f</td></tr>\n",
+                   t[i].total, t[i].training, t[i].serving, t[i].borrowed, t[i].idle,
+                   pct(t[i].used, t[i].total), t[i].placed, t[i].succeeded, t[i].failed,
+                   t[i].preempted, t[i].lost);
+    }
+    buf_puts(b, "</table>\n<h2>Queue wait by SKU</h2>\n<table><tr><th>sku</th><th>jobs placed"
+                "</th><th>p50 s</th><th>p95 s</th></tr>\n");
+    for (size_t i = 0; i < r->n_waits; i++) {
+        buf_puts(b, "<tr><td>");
+        html_text(b, r->waits[i].sku);
+        buf_printf(b, "</td><td>%" PRId64 "</td><td>%.3f</td><td>%.3f</td></tr>\n",
+                   r->waits[i].jobs, r->waits[i].p50_s, r->waits[i].p95_s);
+    }
+    buf_puts(b, "</table>\n</body></html>\n");
+    free(labels);
+    free(v1);
+    free(v2);
+    free(t);
+    free(f);
+    free(c);
+}
+
+char *reports_render(const struct store_report *r, enum reports_format f)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    switch (f) {
+    case REPORTS_CSV: render_csv(r, &b); break;
+    case REPORTS_MD: render_md(r, &b); break;
+    case REPORTS_HTML: render_html(r, &b); break;
+    case REPORTS_JSON: render_json(r, &b); break;
+    }
+    if (!b.data)
+        buf_puts(&b, "");
+    return buf_steal(&b);
+}
+
+/* ---- handler ---- */
+
+void h_report_capacity(struct api *a, const struct api_request *req, const struct route_params *p,
+                       struct api_response *resp)
+{
+    static const char *const known[] = {"from", "to", "step", "format"};
+    struct store_report_opts o;
+    struct store_report *rep = NULL;
+    enum reports_format fmt = REPORTS_JSON;
+    const char *fs = req_query(req, "format");
+    struct err e = {0};
+
+    (void)p;
+    for (size_t i = 0; i < req->n_query; i++) {
+        size_t k = 0;
+
+        while (k < 4 && strcmp(req->query[i].key, known[k]) != 0)
+            k++;
+        if (k == 4) {
+            resp_errorf(resp, ERR_MALFORMED, req->query[i].key,
+                        "unknown query parameter \"%s\"; known: from, to, step, format",
+                        req->query[i].key);
+            return;
+        }
+    }
+    if ((fs && *fs && reports_parse_format(fs, &fmt, &e)) ||
+        reports_parse_opts(req_query(req, "from"), req_query(req, "to"), req_query(req, "step"),
+                           clock_realtime_ms(), &o, &e) ||
+        store_report_capacity(a->store, &o, &rep, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    resp_text(resp, 200, reports_content_type(fmt), reports_render(rep, fmt));
+    store_report_free(&rep);
+}

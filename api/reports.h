@@ -1,0 +1,45 @@
+/* reports.h -- the capacity report on the wire: options from text (times, durations,
+ * formats) and rendering as CSV, JSON, Markdown or self-contained HTML with inline SVG
+ * charts (no scripts, no external files: fit for e-mail). Served by
+ * GET /v1/reports/capacity (h_report_capacity in internal.h); `fedsched report` calls it.
+ * Not responsible for the numbers themselves (store/reports.c). */
+#ifndef API_REPORTS_H
+#define API_REPORTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+struct store_report;
+struct store_report_opts;
+
+enum reports_format { REPORTS_JSON = 0, REPORTS_CSV, REPORTS_MD, REPORTS_HTML };
+
+/* "csv", "json", "md" (or "markdown"), "html". ERR_MALFORMED naming field "format". */
+int reports_parse_format(const char *s, enum reports_format *out, struct err *e);
+const char *reports_content_type(enum reports_format f); /* static string */
+
+/* A duration: one or more <integer><unit> parts, units ms, s, m, h, d, w ("90s", "2h",
+ * "1h30m"). Result in (0, 10 years]. ERR_MALFORMED naming field otherwise. Pure. */
+int reports_parse_duration(const char *s, const char *field, int64_t *out_ms, struct err *e);
+
+/* A point in time: RFC 3339 ("2026-11-28T02:00:00Z"), a date ("2026-11-28", midnight
+ * UTC), "now", or now minus a duration ("now-24h" or "-24h"). ERR_MALFORMED naming
+ * field otherwise. Pure (now_ms is given). */
+int reports_parse_time(const char *s, int64_t now_ms, const char *field, int64_t *out_ms,
+                       struct err *e);
+
+/* Options from the query strings (each may be NULL or empty: to = now, from = to - 24h,
+ * step = 1h), then store_report_check(). ERR_MALFORMED or ERR_INVALID naming the field. */
+int reports_parse_opts(const char *from, const char *to, const char *step, int64_t now_ms,
+                       struct store_report_opts *o, struct err *e);
+
+/* Renders r. Returns a new NUL-terminated string (caller frees); never NULL.
+ * CSV: a header line then one line per row of r (columns in docs/operations.md), numbers
+ * with fixed decimals (GPU-hours 3, percent 1, seconds 3), empty wait when none.
+ * JSON: {kind, from, to, stepSeconds, rows, totals, federation, queueWaitBySku}.
+ * Markdown and HTML: totals per cluster/SKU/pool, the federation by step, queue wait by
+ * SKU; HTML adds inline SVG charts. Thread-safe. */
+char *reports_render(const struct store_report *r, enum reports_format f);
+
+#endif

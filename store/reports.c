@@ -1,0 +1,261 @@
+/* reports.c -- capacity report queries: GPU-hours from capacity_samples and job outcomes,
+ * queue waits and reclaim losses from job_events, per step/cluster/SKU/pool. */
+#include "store/reports.h"
+
+#include "base/err.h"
+#include "base/mem.h"
+#include "store/conn.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* More rows than this is a report nobody reads; a larger step is the answer. */
+#define REPORT_MAX_ROWS 200000
+
+/* Parameters: $1 from, $2 to, $3 step, $4 max gap (all milliseconds). Each sample's
+ * interval [a, b) is cut at step boundaries with generate_series, so a sample that spans
+ * two steps counts in both, each for its share. Sums are GPU-milliseconds. */
+static const char sql_capacity[] =
+    "WITH p AS (SELECT $1::bigint AS f, $2::bigint AS t, $3::bigint AS st, $4::bigint AS gap),"
+    " s AS (SELECT cluster, sku, pool, total::bigint AS total, used::bigint AS used,"
+    "   borrowed::bigint AS borrowed, (extract(epoch FROM ts) * 1000)::bigint AS a,"
+    "   (extract(epoch FROM lead(ts) OVER (PARTITION BY cluster, sku, pool ORDER BY ts))"
+    "    * 1000)::bigint AS nxt"
+    "  FROM capacity_samples, p"
+    "  WHERE ts >= to_timestamp((p.f - p.gap) / 1000.0) AND ts < to_timestamp(p.t / 1000.0)),"
+    " iv AS (SELECT cluster, sku, pool, total, used, borrowed, GREATEST(s.a, p.f) AS a,"
+    "   LEAST(COALESCE(s.nxt, s.a + p.gap), s.a + p.gap, p.t) AS b FROM s, p),"
+    " parts AS (SELECT k, cluster, sku, pool, total, used, borrowed,"
+    "   LEAST(iv.b, p.f + (k + 1) * p.st) - GREATEST(iv.a, p.f + k * p.st) AS ov"
+    "  FROM iv, p, generate_series((iv.a - p.f) / p.st, (iv.b - 1 - p.f) / p.st) AS k"
+    "  WHERE iv.b > iv.a)"
+    " SELECT k, cluster, sku, pool, sum(total * ov), sum(used * ov),"
+    "  sum(CASE WHEN pool = 'serving' THEN borrowed ELSE used END * ov),"
+    "  sum(CASE WHEN pool = 'serving' THEN GREATEST(used - borrowed, 0) ELSE 0 END * ov),"
+    "  sum(CASE WHEN pool = 'serving' THEN borrowed ELSE 0 END * ov),"
+    "  sum(GREATEST(total - used, 0) * ov)"
+    " FROM parts GROUP BY 1, 2, 3, 4"
+    " ORDER BY k, cluster COLLATE \"C\", sku COLLATE \"C\", pool COLLATE \"C\"";
+
+/* The events of interest in [from, to) with what each needs: the queue wait of an
+ * Admitted event (since the job last entered Queued) and the GPU-milliseconds lost by a
+ * Preempting event (since the later of the run's start and its last checkpoint).
+ * Event ids give the order, as they are assigned in commit order per job. */
+#define SQL_EVENTS                                                                                 \
+    "WITH p AS (SELECT $1::bigint AS f, $2::bigint AS t, $3::bigint AS st),"                       \
+    " ev AS (SELECT e.id, e.job_id, e.to_phase, (extract(epoch FROM e.ts) * 1000)::bigint AS ms,"  \
+    "   COALESCE(j.cluster, '-') AS cluster, j.sku, COALESCE(j.pool, '-') AS pool,"                \
+    "   j.gpu_count::bigint AS gpus"                                                               \
+    "  FROM job_events e JOIN jobs j ON j.id = e.job_id, p"                                        \
+    "  WHERE e.ts >= to_timestamp(p.f / 1000.0) AND e.ts < to_timestamp(p.t / 1000.0)"             \
+    "   AND e.to_phase IN ('Admitted', 'Succeeded', 'Failed', 'Preempting')),"                     \
+    " x AS (SELECT ev.*, (ev.ms - p.f) / p.st AS k,"                                               \
+    "   CASE WHEN ev.to_phase = 'Admitted' THEN ev.ms - (extract(epoch FROM qd.ts) * "             \
+    "1000)::bigint"                                                                                \
+    "   END AS wait_ms,"                                                                           \
+    "   CASE WHEN ev.to_phase = 'Preempting' AND run.id IS NOT NULL THEN ev.gpus * (ev.ms -"       \
+    "    (extract(epoch FROM GREATEST(run.ts, ck.ts)) * 1000)::bigint) ELSE 0 END AS lost"         \
+    "  FROM ev CROSS JOIN p"                                                                       \
+    "  LEFT JOIN LATERAL (SELECT q.ts FROM job_events q WHERE q.job_id = ev.job_id"                \
+    "   AND q.id < ev.id AND q.to_phase = 'Queued' ORDER BY q.id DESC LIMIT 1) qd"                 \
+    "   ON ev.to_phase = 'Admitted'"                                                               \
+    "  LEFT JOIN LATERAL (SELECT r.id, r.ts FROM job_events r WHERE r.job_id = ev.job_id"          \
+    "   AND r.id < ev.id AND r.to_phase = 'Running' AND r.type <> 'Checkpoint'"                    \
+    "   ORDER BY r.id DESC LIMIT 1) run ON ev.to_phase = 'Preempting'"                             \
+    "  LEFT JOIN LATERAL (SELECT max(c.ts) AS ts FROM job_events c WHERE c.job_id = ev.job_id"     \
+    "   AND c.id < ev.id AND c.id > run.id AND c.type = 'Checkpoint') ck ON run.id IS NOT NULL)"
+
+static const char sql_events[] =
+    SQL_EVENTS " SELECT k, cluster, sku, pool,"
+               "  count(*) FILTER (WHERE to_phase = 'Admitted'),"
+               "  count(*) FILTER (WHERE to_phase = 'Succeeded'),"
+               "  count(*) FILTER (WHERE to_phase = 'Failed'),"
+               "  count(*) FILTER (WHERE to_phase = 'Preempting'),"
+               "  percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_ms),"
+               "  percentile_disc(0.95) WITHIN GROUP (ORDER BY wait_ms), sum(lost)"
+               " FROM x GROUP BY 1, 2, 3, 4"
+               " ORDER BY k, cluster COLLATE \"C\", sku COLLATE \"C\", pool COLLATE \"C\"";
+
+static const char sql_waits[] =
+    SQL_EVENTS " SELECT sku, count(wait_ms), percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_ms),"
+               "  percentile_disc(0.95) WITHIN GROUP (ORDER BY wait_ms)"
+               " FROM x WHERE wait_ms IS NOT NULL GROUP BY 1 ORDER BY sku COLLATE \"C\"";
+
+#define MS_PER_HOUR 3600000.0
+
+int store_report_check(const struct store_report_opts *o, struct err *e)
+{
+    int64_t steps;
+
+    if (o->step_ms <= 0)
+        return err_set(e, ERR_INVALID, "step", "step must be positive, got %" PRId64 " ms",
+                       o->step_ms);
+    if (o->from_ms >= o->to_ms)
+        return err_set(e, ERR_INVALID, "from",
+                       "from must be before to (from %" PRId64 " ms, to %" PRId64 " ms)",
+                       o->from_ms, o->to_ms);
+    if (o->to_ms - o->from_ms > STORE_REPORT_MAX_WINDOW_MS)
+        return err_set(e, ERR_INVALID, "from", "window of %" PRId64 " days is longer than %lld",
+                       (o->to_ms - o->from_ms) / 86400000,
+                       (long long)(STORE_REPORT_MAX_WINDOW_MS / 86400000));
+    steps = (o->to_ms - o->from_ms + o->step_ms - 1) / o->step_ms;
+    if (steps > STORE_REPORT_MAX_STEPS)
+        return err_set(e, ERR_INVALID, "step",
+                       "%" PRId64 " steps in the window; at most %d: use a larger step", steps,
+                       STORE_REPORT_MAX_STEPS);
+    return 0;
+}
+
+static double col_d(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtod(PQgetvalue(r, row, col), NULL);
+}
+
+static int64_t col_i(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* Orders like the queries' ORDER BY (step, then byte order of the names). */
+static int key_cmp(int64_t ka, const char *ca, const char *sa, const char *pa, const PGresult *r,
+                   int row)
+{
+    int64_t kb = col_i(r, row, 0);
+    int c;
+
+    if (ka != kb)
+        return ka < kb ? -1 : 1;
+    if ((c = strcmp(ca, PQgetvalue(r, row, 1))))
+        return c;
+    if ((c = strcmp(sa, PQgetvalue(r, row, 2))))
+        return c;
+    return strcmp(pa, PQgetvalue(r, row, 3));
+}
+
+static void row_key(struct store_report_row *w, const struct store_report_opts *o,
+                    const PGresult *r, int row)
+{
+    int64_t k = col_i(r, row, 0);
+
+    w->start_ms = o->from_ms + k * o->step_ms;
+    w->end_ms = w->start_ms + o->step_ms < o->to_ms ? w->start_ms + o->step_ms : o->to_ms;
+    snprintf(w->cluster, sizeof(w->cluster), "%s", PQgetvalue(r, row, 1));
+    snprintf(w->sku, sizeof(w->sku), "%s", PQgetvalue(r, row, 2));
+    snprintf(w->pool, sizeof(w->pool), "%s", PQgetvalue(r, row, 3));
+    w->wait_p50_s = -1;
+    w->wait_p95_s = -1;
+}
+
+static void fill_capacity(struct store_report_row *w, const PGresult *r, int row)
+{
+    w->gpu_hours_total = col_d(r, row, 4) / MS_PER_HOUR;
+    w->gpu_hours_used = col_d(r, row, 5) / MS_PER_HOUR;
+    w->gpu_hours_training = col_d(r, row, 6) / MS_PER_HOUR;
+    w->gpu_hours_serving = col_d(r, row, 7) / MS_PER_HOUR;
+    w->gpu_hours_borrowed = col_d(r, row, 8) / MS_PER_HOUR;
+    w->gpu_hours_idle = col_d(r, row, 9) / MS_PER_HOUR;
+    w->utilisation_pct =
+        w->gpu_hours_total > 0 ? 100.0 * w->gpu_hours_used / w->gpu_hours_total : 0;
+}
+
+static void fill_events(struct store_report_row *w, const PGresult *r, int row)
+{
+    w->jobs_placed = col_i(r, row, 4);
+    w->jobs_succeeded = col_i(r, row, 5);
+    w->jobs_failed = col_i(r, row, 6);
+    w->jobs_preempted = col_i(r, row, 7);
+    if (!PQgetisnull(r, row, 8)) {
+        w->wait_p50_s = col_d(r, row, 8) / 1000.0;
+        w->wait_p95_s = col_d(r, row, 9) / 1000.0;
+    }
+    w->gpu_hours_lost = col_d(r, row, 10) / MS_PER_HOUR;
+}
+
+/* Merges the two sorted results into rep->rows. */
+static int merge(struct store_report *rep, const PGresult *cap, const PGresult *ev, struct err *e)
+{
+    int nc = PQntuples(cap), ne = PQntuples(ev), i = 0, j = 0;
+    size_t n = 0;
+
+    if ((size_t)nc + (size_t)ne > REPORT_MAX_ROWS)
+        return err_set(e, ERR_TOO_LARGE, "step",
+                       "the report would have %d rows; at most %d: use a larger step or a "
+                       "shorter window",
+                       nc + ne, REPORT_MAX_ROWS);
+    rep->rows = xcalloc((size_t)(nc + ne) + 1, sizeof(*rep->rows));
+    while (i < nc || j < ne) {
+        struct store_report_row *w = &rep->rows[n++];
+        int c;
+
+        if (i >= nc)
+            c = 1;
+        else if (j >= ne)
+            c = -1;
+        else
+            c = key_cmp(col_i(cap, i, 0), PQgetvalue(cap, i, 1), PQgetvalue(cap, i, 2),
+                        PQgetvalue(cap, i, 3), ev, j);
+        row_key(w, &rep->opts, c <= 0 ? cap : ev, c <= 0 ? i : j);
+        if (c <= 0)
+            fill_capacity(w, cap, i++);
+        if (c >= 0)
+            fill_events(w, ev, j++);
+    }
+    rep->n_rows = n;
+    return 0;
+}
+
+int store_report_capacity(struct store *s, const struct store_report_opts *o,
+                          struct store_report **out, struct err *e)
+{
+    char f[24], t[24], st[24], gap[24];
+    const char *params[4] = {f, t, st, gap};
+    PGresult *cap = NULL, *ev = NULL, *w = NULL;
+    struct store_report *rep = NULL;
+    int rc = -1;
+
+    if (store_report_check(o, e))
+        return -1;
+    snprintf(f, sizeof(f), "%" PRId64, o->from_ms);
+    snprintf(t, sizeof(t), "%" PRId64, o->to_ms);
+    snprintf(st, sizeof(st), "%" PRId64, o->step_ms);
+    snprintf(gap, sizeof(gap), "%d", STORE_REPORT_SAMPLE_MAX_GAP_MS);
+    if (store_exec(s, sql_capacity, 4, params, &cap, e) ||
+        store_exec(s, sql_events, 3, params, &ev, e) || store_exec(s, sql_waits, 3, params, &w, e))
+        goto out;
+    rep = xcalloc(1, sizeof(*rep));
+    rep->opts = *o;
+    if (merge(rep, cap, ev, e))
+        goto out;
+    rep->n_waits = (size_t)PQntuples(w);
+    rep->waits = xcalloc(rep->n_waits + 1, sizeof(*rep->waits));
+    for (int row = 0; row < PQntuples(w); row++) {
+        struct store_report_wait *x = &rep->waits[row];
+
+        snprintf(x->sku, sizeof(x->sku), "%s", PQgetvalue(w, row, 0));
+        x->jobs = col_i(w, row, 1);
+        x->p50_s = col_d(w, row, 2) / 1000.0;
+        x->p95_s = col_d(w, row, 3) / 1000.0;
+    }
+    *out = rep;
+    rep = NULL;
+    rc = 0;
+out:
+    PQclear(cap);
+    PQclear(ev);
+    PQclear(w);
+    store_report_free(&rep);
+    return rc;
+}
+
+void store_report_free(struct store_report **r)
+{
+    if (!r || !*r)
+        return;
+    free((*r)->rows);
+    free((*r)->waits);
+    free(*r);
+    *r = NULL;
+}

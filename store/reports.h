@@ -1,0 +1,92 @@
+/* reports.h -- capacity reports: capacity samples and job events aggregated per time step,
+ * cluster, SKU and pool over a window [from, to). All the arithmetic runs in PostgreSQL
+ * (window functions, percentile_disc), so a month of samples returns a few hundred rows.
+ * Not responsible for parsing options from text or rendering (api/reports.c). */
+#ifndef STORE_REPORTS_H
+#define STORE_REPORTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+struct store;
+
+/* A sample holds its values from its timestamp until the next sample of the same
+ * cluster/SKU/pool, but never longer than this: a cluster that stopped reporting stops
+ * counting instead of being extrapolated for days. */
+#define STORE_REPORT_SAMPLE_MAX_GAP_MS (10 * 60 * 1000)
+#define STORE_REPORT_MAX_STEPS         10000 /* (to - from) / step, rounded up */
+#define STORE_REPORT_MAX_WINDOW_MS     (400LL * 24 * 3600 * 1000)
+
+/* The caller fills this. Times are milliseconds since the epoch; step > 0. */
+struct store_report_opts {
+    int64_t from_ms;
+    int64_t to_ms;
+    int64_t step_ms;
+};
+
+/* One time step x cluster x SKU x pool. Definitions (docs/operations.md has them too):
+ *  - GPU-hours integrate the samples' GPU counts over time (see the max gap above);
+ *    training = used in the training pool, borrowed in the serving pool; serving = used
+ *    minus borrowed in the serving pool; idle = total - used (never below 0);
+ *  - utilisation = used / total GPU-hours, in percent (0 when total is 0);
+ *  - jobs placed / succeeded / failed / preempted count events in the step whose
+ *    to_phase is Admitted / Succeeded / Failed / Preempting, attributed to the job's
+ *    cluster, requested SKU and pool as stored now ("-" when it has none);
+ *  - queue wait is the time from the job's last entry into Queued to an Admitted event
+ *    in the step; p50/p95 are nearest-rank percentiles (percentile_disc), -1 when no job
+ *    was placed;
+ *  - GPU-hours lost to reclaims: for each Preempting event, gpuCount x the time since
+ *    the later of the run's start (its last Running event) and its last Checkpoint event. */
+struct store_report_row {
+    int64_t start_ms;
+    int64_t end_ms; /* the last step ends at opts.to_ms */
+    char cluster[64];
+    char sku[32];
+    char pool[32];
+    double gpu_hours_total;
+    double gpu_hours_used;
+    double gpu_hours_training;
+    double gpu_hours_serving;
+    double gpu_hours_borrowed;
+    double gpu_hours_idle;
+    double utilisation_pct;
+    int64_t jobs_placed;
+    int64_t jobs_succeeded;
+    int64_t jobs_failed;
+    int64_t jobs_preempted;
+    double wait_p50_s; /* -1 when no job was placed here in this step */
+    double wait_p95_s;
+    double gpu_hours_lost;
+};
+
+/* Queue wait over the whole window, by requested SKU. */
+struct store_report_wait {
+    char sku[32];
+    int64_t jobs;
+    double p50_s;
+    double p95_s;
+};
+
+/* Exposed because renderers read it and tests build one by hand. */
+struct store_report {
+    struct store_report_opts opts;
+    struct store_report_row *rows; /* by start, cluster, SKU, pool */
+    size_t n_rows;
+    struct store_report_wait *waits; /* by SKU */
+    size_t n_waits;
+};
+
+/* Checks o: from < to, step > 0, window <= STORE_REPORT_MAX_WINDOW_MS, steps <=
+ * STORE_REPORT_MAX_STEPS. ERR_INVALID naming "from", "to" or "step" otherwise. Pure. */
+int store_report_check(const struct store_report_opts *o, struct err *e);
+
+/* Builds the report for o. Rows exist only for step/cluster/SKU/pool combinations that
+ * have samples or events. Caller owns *out (store_report_free). Thread-safe.
+ * Fails with ERR_INVALID (store_report_check), ERR_DB, ERR_TIMEOUT. */
+int store_report_capacity(struct store *s, const struct store_report_opts *o,
+                          struct store_report **out, struct err *e);
+
+void store_report_free(struct store_report **r); /* NULL-safe; sets *r to NULL */
+
+#endif

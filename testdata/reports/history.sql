@@ -1,0 +1,60 @@
+-- history.sql -- a known history for the capacity report test (tests/integration/test_reports.c).
+-- Window: 2026-01-01 00:00 to 02:00 UTC, step 1h. expected.csv holds the numbers by hand.
+
+-- az1 a100-80gb training: 16 GPUs every 5 minutes; 8 used in the first hour, 12 in the second.
+INSERT INTO capacity_samples (ts, cluster, sku, pool, total, used, free, borrowed)
+SELECT t, 'az1', 'a100-80gb', 'training', 16,
+       CASE WHEN t < '2026-01-01T01:00:00Z' THEN 8 ELSE 12 END,
+       CASE WHEN t < '2026-01-01T01:00:00Z' THEN 8 ELSE 4 END, 0
+FROM generate_series('2026-01-01T00:00:00Z'::timestamptz, '2026-01-01T01:55:00Z', '5 minutes') t;
+
+-- az1 a100-80gb serving: 8 GPUs, 6 used of which 2 borrowed by training jobs.
+INSERT INTO capacity_samples (ts, cluster, sku, pool, total, used, free, borrowed)
+SELECT t, 'az1', 'a100-80gb', 'serving', 8, 6, 2, 2
+FROM generate_series('2026-01-01T00:00:00Z'::timestamptz, '2026-01-01T01:55:00Z', '5 minutes') t;
+
+-- az2 h100-80gb training: sparse samples. Each holds at most 10 minutes (the max gap);
+-- the one at 00:55 spans the step boundary; the one at 23:55 ends at 00:00, before the window.
+INSERT INTO capacity_samples (ts, cluster, sku, pool, total, used, free, borrowed) VALUES
+  ('2025-12-31T23:55:00Z', 'az2', 'h100-80gb', 'training', 6, 0, 6, 0),
+  ('2026-01-01T00:00:00Z', 'az2', 'h100-80gb', 'training', 4, 4, 0, 0),
+  ('2026-01-01T00:30:00Z', 'az2', 'h100-80gb', 'training', 4, 4, 0, 0),
+  ('2026-01-01T00:55:00Z', 'az2', 'h100-80gb', 'training', 6, 0, 6, 0),
+  -- at the window's end: outside [from, to)
+  ('2026-01-01T02:00:00Z', 'az2', 'h100-80gb', 'training', 99, 99, 0, 0);
+
+INSERT INTO jobs (namespace, name, api_version, spec, sku, gpu_count, gpus_per_worker, cluster,
+                  pool, phase) VALUES
+  ('rep', 'job-a', 'fedsched.io/v1', '{}', 'a100-80gb', 8, 8, 'az1', 'training', 'Succeeded'),
+  ('rep', 'job-b', 'fedsched.io/v1', '{}', 'a100-80gb', 4, 4, 'az1', 'training', 'Queued'),
+  ('rep', 'job-c', 'fedsched.io/v1', '{}', 'a100-80gb', 2, 2, 'az1', 'training', 'Failed'),
+  ('rep', 'job-d', 'fedsched.io/v1', '{}', 'a100-80gb', 1, 1, NULL, NULL, 'Failed');
+
+-- Events in time order (ids follow it, as in production).
+INSERT INTO job_events (job_id, ts, type, reason, from_phase, to_phase)
+SELECT j.id, v.ts::timestamptz, v.type, v.type, v.from_phase, v.to_phase
+FROM (VALUES
+  (1,  'job-a', '2026-01-01T00:00:00Z', 'Queued', NULL, 'Queued'),
+  (2,  'job-b', '2026-01-01T00:00:00Z', 'Queued', NULL, 'Queued'),
+  (3,  'job-c', '2026-01-01T00:00:00Z', 'Queued', NULL, 'Queued'),
+  (4,  'job-d', '2026-01-01T00:00:00Z', 'Queued', NULL, 'Queued'),
+  (5,  'job-a', '2026-01-01T00:10:00Z', 'Admitted', 'Queued', 'Admitted'),
+  (6,  'job-a', '2026-01-01T00:12:00Z', 'Running', 'Dispatched', 'Running'),
+  (7,  'job-c', '2026-01-01T00:20:00Z', 'Admitted', 'Queued', 'Admitted'),
+  (8,  'job-c', '2026-01-01T00:21:00Z', 'Running', 'Dispatched', 'Running'),
+  (9,  'job-b', '2026-01-01T00:30:00Z', 'Admitted', 'Queued', 'Admitted'),
+  (10, 'job-b', '2026-01-01T00:31:00Z', 'Running', 'Dispatched', 'Running'),
+  (11, 'job-a', '2026-01-01T00:40:00Z', 'Checkpoint', 'Running', 'Running'),
+  (12, 'job-b', '2026-01-01T00:41:00Z', 'Preempting', 'Running', 'Preempting'),
+  (13, 'job-b', '2026-01-01T00:42:00Z', 'Queued', 'Preempting', 'Queued'),
+  (14, 'job-a', '2026-01-01T00:50:00Z', 'Preempting', 'Running', 'Preempting'),
+  (15, 'job-a', '2026-01-01T00:51:00Z', 'Queued', 'Preempting', 'Queued'),
+  (16, 'job-c', '2026-01-01T00:59:00Z', 'Failed', 'Running', 'Failed'),
+  (17, 'job-a', '2026-01-01T01:01:00Z', 'Admitted', 'Queued', 'Admitted'),
+  (18, 'job-a', '2026-01-01T01:02:00Z', 'Running', 'Dispatched', 'Running'),
+  (19, 'job-d', '2026-01-01T01:10:00Z', 'Failed', 'Queued', 'Failed'),
+  (20, 'job-a', '2026-01-01T01:30:00Z', 'Succeeded', 'Running', 'Succeeded'),
+  (21, 'job-b', '2026-01-01T02:00:00Z', 'Admitted', 'Queued', 'Admitted')
+) AS v(seq, name, ts, type, from_phase, to_phase)
+JOIN jobs j ON j.namespace = 'rep' AND j.name = v.name
+ORDER BY v.seq;
