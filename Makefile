@@ -91,8 +91,8 @@ $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # Only version.o carries the version, so a new commit does not rebuild everything.
-$(BUILD)/obj/scheduler/version.o: CPPFLAGS += -DFEDSCHED_VERSION='"$(VERSION)"'
-$(BUILD)/obj/scheduler/version.o: $(wildcard .git/HEAD .git/index)
+$(BUILD)/obj/base/version.o: CPPFLAGS += -DFEDSCHED_VERSION='"$(VERSION)"'
+$(BUILD)/obj/base/version.o: $(wildcard .git/HEAD .git/index)
 
 $(BIN): $(BUILD)/obj/scheduler/main.o $(LIB)
 	@echo "  LD      $@"

@@ -21,6 +21,15 @@ struct api_config {
 int api_new(const struct api_config *c, struct store *s, struct api **out, struct err *e);
 void api_free(struct api **a); /* NULL-safe; sets *a to NULL */
 
+struct poller;
+struct sku_catalogue;
+
+/* Gives the cluster endpoints their poller (for live status) and the catalogue used to
+ * validate cluster configs. changed(arg) is called after the registry was edited so the
+ * caller can hand the new set to the poller. Call before the server starts. */
+void api_attach_clusters(struct api *a, struct poller *p, const struct sku_catalogue *skus,
+                         void (*changed)(void *arg), void *arg);
+
 struct api_kv {
     const char *key;
     const char *value;

@@ -54,6 +54,7 @@ void h_metrics(struct api *a, const struct api_request *req, const struct route_
             buf_printf(&out, "fedsched_jobs{phase=\"%s\"} %lld\n",
                        job_phase_name((enum job_phase)i), (long long)counts[i]);
     }
+    clusters_metrics(a, &out);
     buf_printf(&out,
                "# HELP fedsched_store_up Whether the last database query of this scrape "
                "succeeded.\n# TYPE fedsched_store_up gauge\nfedsched_store_up %d\n",

@@ -16,6 +16,10 @@ struct api {
     struct api_config cfg;
     struct store *store;
     struct api_metrics *metrics;
+    struct poller *poller;            /* NULL until api_attach_clusters() */
+    const struct sku_catalogue *skus; /* catalogue for cluster configs */
+    void (*clusters_changed)(void *arg);
+    void *clusters_changed_arg;
 };
 
 /* Path parameters captured by the router. */
@@ -65,6 +69,22 @@ void h_ui(struct api *a, const struct api_request *req, const struct route_param
           struct api_response *resp);
 void h_root(struct api *a, const struct api_request *req, const struct route_params *p,
             struct api_response *resp);
+void h_cluster_list(struct api *a, const struct api_request *req, const struct route_params *p,
+                    struct api_response *resp);
+void h_cluster_get(struct api *a, const struct api_request *req, const struct route_params *p,
+                   struct api_response *resp);
+void h_cluster_put(struct api *a, const struct api_request *req, const struct route_params *p,
+                   struct api_response *resp);
+void h_cluster_delete(struct api *a, const struct api_request *req, const struct route_params *p,
+                      struct api_response *resp);
+void h_cluster_cordon(struct api *a, const struct api_request *req, const struct route_params *p,
+                      struct api_response *resp);
+void h_cluster_uncordon(struct api *a, const struct api_request *req, const struct route_params *p,
+                        struct api_response *resp);
+void h_capacity(struct api *a, const struct api_request *req, const struct route_params *p,
+                struct api_response *resp);
+/* Appends the connector's metrics when a poller is attached. */
+void clusters_metrics(struct api *a, struct buf *out);
 void h_metrics(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp);
 void h_report_capacity(struct api *a, const struct api_request *req, const struct route_params *p,

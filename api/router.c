@@ -23,6 +23,13 @@ static const struct route routes[] = {
     {"DELETE", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_cancel},
     {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/events", h_job_events},
     {"GET", "/v1/reports/capacity", h_report_capacity},
+    {"GET", "/v1/clusters", h_cluster_list},
+    {"GET", "/v1/clusters/{name}", h_cluster_get},
+    {"PUT", "/v1/clusters/{name}", h_cluster_put},
+    {"DELETE", "/v1/clusters/{name}", h_cluster_delete},
+    {"POST", "/v1/clusters/{name}/cordon", h_cluster_cordon},
+    {"POST", "/v1/clusters/{name}/uncordon", h_cluster_uncordon},
+    {"GET", "/v1/capacity", h_capacity},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

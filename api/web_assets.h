@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 struct web_asset {
-    const char *path;          /* relative to web/, e.g. "index.html", "js/app.js" */
+    const char *path; /* relative to web/, e.g. "index.html", "js/app.js" */
     const char *content_type;
     const unsigned char *data;
     size_t len;

@@ -4,6 +4,7 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/num.h"
+#include "cluster/cluster_config.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -26,6 +27,18 @@ void config_defaults(struct config *c)
     c->http.max_connections = 512;
     c->http.request_timeout_s = 30;
     c->http.drain_timeout_s = 20;
+    c->poller.interval_ms = 10000;
+    c->poller.request_timeout_ms = 10000;
+    c->poller.sample_interval_s = 60;
+    c->poller.registry_sync_s = 10;
+    c->skus = *sku_defaults();
+}
+
+void config_free(struct config *c)
+{
+    free(c->clusters);
+    c->clusters = NULL;
+    c->n_clusters = 0;
 }
 
 /* "host:port", "[v6]:port" or ":port" (all interfaces). */
@@ -95,6 +108,10 @@ static const struct key keys[] = {
     {"http.maxConnections", K_INT, 1, 100000, OFF(http.max_connections), 0, NULL},
     {"http.requestTimeoutS", K_INT, 1, 3600, OFF(http.request_timeout_s), 0, NULL},
     {"http.drainTimeoutS", K_INT, 0, 600, OFF(http.drain_timeout_s), 0, NULL},
+    {"poller.intervalMs", K_INT, 100, 3600000, OFF(poller.interval_ms), 0, NULL},
+    {"poller.requestTimeoutMs", K_INT, 100, 600000, OFF(poller.request_timeout_ms), 0, NULL},
+    {"poller.sampleIntervalS", K_INT, 1, 86400, OFF(poller.sample_interval_s), 0, NULL},
+    {"poller.registrySyncS", K_INT, 1, 3600, OFF(poller.registry_sync_s), 0, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -149,16 +166,115 @@ static int apply_key(struct config *c, const struct key *k, const json_t *v, str
     return err_set(e, ERR_INTERNAL, k->path, "unhandled key kind");
 }
 
+/* "skus": [{"name": "a100-80gb", "products": ["NVIDIA-A100-SXM4-80GB"], "memoryMiB": 0}]
+ * replaces the whole built-in catalogue. */
+static int parse_skus(struct config *c, const json_t *v, struct err *e)
+{
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > SKU_MAX)
+        return err_set(e, ERR_CONFIG, "skus", "skus: must be an array of 1..%d SKUs", SKU_MAX);
+    memset(&c->skus, 0, sizeof(c->skus));
+    json_array_foreach(v, i, item)
+    {
+        struct sku *k = &c->skus.skus[i];
+        const char *key, *name;
+        json_t *field, *products;
+        size_t p;
+        char path[64];
+
+        snprintf(path, sizeof(path), "skus[%zu]", i);
+        if (!json_is_object(item))
+            return err_set(e, ERR_CONFIG, path, "%s: must be an object", path);
+        json_object_foreach(item, key, field)
+        {
+            if (strcmp(key, "name") && strcmp(key, "products") && strcmp(key, "memoryMiB"))
+                return err_set(e, ERR_CONFIG, path, "%s.%s: unknown configuration key", path, key);
+        }
+        name = json_string_value(json_object_get(item, "name"));
+        if (!name || !*name || strlen(name) >= sizeof(k->name) || strchr(name, ','))
+            return err_set(e, ERR_CONFIG, path, "%s.name: must be a short non-empty string", path);
+        if (sku_find(&c->skus, name) >= 0)
+            return err_set(e, ERR_CONFIG, path, "%s.name: \"%s\" is listed twice", path, name);
+        snprintf(k->name, sizeof(k->name), "%s", name);
+        products = json_object_get(item, "products");
+        if (!json_is_array(products) || json_array_size(products) == 0 ||
+            json_array_size(products) > SKU_PRODUCTS_MAX)
+            return err_set(e, ERR_CONFIG, path, "%s.products: must be an array of 1..%d strings",
+                           path, SKU_PRODUCTS_MAX);
+        json_array_foreach(products, p, field)
+        {
+            const char *prod = json_string_value(field);
+
+            if (!prod || !*prod || strlen(prod) >= sizeof(k->products[0]))
+                return err_set(e, ERR_CONFIG, path, "%s.products[%zu]: must be a short string",
+                               path, p);
+            snprintf(k->products[p], sizeof(k->products[p]), "%s", prod);
+        }
+        k->n_products = json_array_size(products);
+        field = json_object_get(item, "memoryMiB");
+        if (field && (!json_is_integer(field) || json_integer_value(field) < 0))
+            return err_set(e, ERR_CONFIG, path, "%s.memoryMiB: must be a non-negative integer",
+                           path);
+        k->memory_mib = field ? (int)json_integer_value(field) : 0;
+        c->skus.n = i + 1;
+    }
+    return 0;
+}
+
+/* "clusters": [ member cluster objects, as PUT /v1/clusters/{name} takes them ]. The
+ * list replaces any earlier one (from a file applied before). */
+static int parse_clusters(struct config *c, const json_t *v, struct err *e)
+{
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(v))
+        return err_set(e, ERR_CONFIG, "clusters", "clusters: must be an array");
+    c->clusters = xcalloc(json_array_size(v) + 1, sizeof(*c->clusters));
+    c->n_clusters = 0;
+    json_array_foreach(v, i, item)
+    {
+        struct err ce = {0};
+
+        if (cluster_config_from_json(item, &c->skus, &c->clusters[i], &ce)) {
+            char field[160];
+
+            snprintf(field, sizeof(field), "clusters[%zu]%s%s", i, ce.field[0] ? "." : "",
+                     ce.field);
+            return err_set(e, ERR_CONFIG, field, "%s: %s", field, ce.msg);
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(c->clusters[k].name, c->clusters[i].name) == 0)
+                return err_set(e, ERR_CONFIG, "clusters", "clusters: \"%s\" is listed twice",
+                               c->clusters[i].name);
+        c->n_clusters = i + 1;
+    }
+    return 0;
+}
+
 /* Walks obj; every leaf must be a known key, every object a known section. */
 static int apply_object(struct config *c, const json_t *obj, const char *prefix, struct err *e)
 {
     const char *name;
     json_t *v;
 
+    /* The catalogue first: clusters' prices name SKUs. */
+    if (!*prefix && json_object_get(obj, "skus") && parse_skus(c, json_object_get(obj, "skus"), e))
+        return -1;
     json_object_foreach((json_t *)obj, name, v)
     {
         char path[256];
         int section = 0;
+
+        if (!*prefix && strcmp(name, "skus") == 0)
+            continue;
+        if (!*prefix && strcmp(name, "clusters") == 0) {
+            if (parse_clusters(c, v, e))
+                return -1;
+            continue;
+        }
 
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
         for (size_t i = 0; i < NKEYS; i++) {
@@ -202,10 +318,16 @@ int config_apply_json(struct config *c, const char *text, struct err *e)
         json_decref(root);
         return err_set(e, ERR_CONFIG, NULL, "config must be a JSON object");
     }
+    /* tmp shares c's cluster list until parse_clusters replaces it with its own. */
     rc = apply_object(&tmp, root, "", e);
     json_decref(root);
-    if (rc == 0)
+    if (rc == 0) {
+        if (tmp.clusters != c->clusters)
+            free(c->clusters);
         *c = tmp;
+    } else if (tmp.clusters != c->clusters) {
+        free(tmp.clusters);
+    }
     return rc;
 }
 
@@ -252,10 +374,18 @@ int config_apply_env(struct config *c, struct err *e)
     return 0;
 }
 
-int config_load(struct config *c, const char *path, struct err *e)
+int config_load(struct config *c, const char *const *paths, size_t n, struct err *e)
 {
     config_defaults(c);
-    if (path && config_load_file(c, path, e))
+    for (size_t i = 0; i < n; i++) {
+        if (config_load_file(c, paths[i], e)) {
+            config_free(c);
+            return -1;
+        }
+    }
+    if (config_apply_env(c, e)) {
+        config_free(c);
         return -1;
-    return config_apply_env(c, e);
+    }
+    return 0;
 }

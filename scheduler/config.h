@@ -7,7 +7,14 @@
 #include <stdbool.h>
 
 #include "base/log.h"
+#include "base/sku.h"
 
+#include <stddef.h>
+
+struct cluster_config;
+#include "base/sku.h"
+
+struct cluster_config;
 struct err;
 
 struct config {
@@ -27,7 +34,19 @@ struct config {
         int request_timeout_s; /* idle/slow-client timeout per connection */
         int drain_timeout_s;   /* SIGTERM: how long in-flight requests may finish */
     } http;
+    struct {
+        int interval_ms; /* between polls of one cluster */
+        int request_timeout_ms;
+        int sample_interval_s; /* capacity samples to PostgreSQL */
+        int registry_sync_s;   /* re-read the cluster registry (other replicas' edits) */
+    } poller;
+    struct sku_catalogue skus;       /* the built-in catalogue unless "skus" replaced it */
+    struct cluster_config *clusters; /* "clusters" from the file; owned, config_free() */
+    size_t n_clusters;
 };
+
+/* Releases what config_load allocated (the cluster list). */
+void config_free(struct config *c);
 
 /* Fills c with the embedded defaults. */
 void config_defaults(struct config *c);
@@ -44,7 +63,8 @@ int config_load_file(struct config *c, const char *path, struct err *e);
  * the same validation (the field names the variable). */
 int config_apply_env(struct config *c, struct err *e);
 
-/* defaults -> file (when path is not NULL) -> environment. */
-int config_load(struct config *c, const char *path, struct err *e);
+/* defaults -> each of the n files in order (later files override earlier ones; a later
+ * "clusters" list replaces an earlier one) -> environment. */
+int config_load(struct config *c, const char *const *paths, size_t n, struct err *e);
 
 #endif

@@ -1,7 +1,7 @@
 /* main.c -- the fedsched binary: dispatches to subcommands. */
 #include "scheduler/serve.h"
 #include "sim/sim.h"
-#include "scheduler/version.h"
+#include "base/version.h"
 
 #include <stdio.h>
 #include <string.h>

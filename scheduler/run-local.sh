@@ -1,22 +1,41 @@
 #!/usr/bin/env bash
-# make run: a private PostgreSQL under .run/, then `fedsched serve` on
-# http://127.0.0.1:8080 in the foreground. Ctrl-C stops everything.
+# make run: a private PostgreSQL under .run/, three simulated member clusters
+# (testdata/sim/three-clusters.json) and `fedsched serve` on http://127.0.0.1:8080 with
+# the dashboard at /ui/, in the foreground. Ctrl-C stops everything.
 set -euo pipefail
 BUILD=${BUILD:-build}
 root=$(pwd)
 port=${FEDSCHED_RUN_PGPORT:-54329}
+simport=${FEDSCHED_RUN_SIMPORT:-47000}
 listen=${FEDSCHED_LISTEN:-127.0.0.1:8080}
+scenario=${FEDSCHED_RUN_SCENARIO:-testdata/sim/three-clusters.json}
 
 pgdir="$root/.run/pg"
-mkdir -p "$pgdir"
+mkdir -p "$pgdir" "$root/.run/sim"
 if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$root/.run" 2>/dev/null; then
   # The checkout sits where the postgres user cannot reach (e.g. under /root).
   pgdir=/tmp/fedsched-run/pg
   echo "run: $root is not reachable by user postgres; database in $pgdir"
 fi
 
+sim_pid=""
+cleanup() {
+  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+  tests/pg.sh stop "$pgdir"
+}
+trap cleanup EXIT
+
 dsn=$(tests/pg.sh start "$pgdir" "$port")
-trap 'tests/pg.sh stop "$pgdir"' EXIT
 echo "run: PostgreSQL on port $port ($pgdir)"
-echo "run: fedsched on http://$listen  (Ctrl-C to stop)"
-FEDSCHED_DATABASE_DSN=$dsn FEDSCHED_LISTEN=$listen "$BUILD/fedsched" serve
+
+rm -f .run/sim/clusters.json
+"$BUILD/fedsched" sim --scenario "$scenario" --port "$simport" \
+  --clusters-out .run/sim/clusters.json > .run/sim/sim.log 2>&1 &
+sim_pid=$!
+for _ in $(seq 100); do [ -s .run/sim/clusters.json ] && break; sleep 0.1; done
+[ -s .run/sim/clusters.json ] || { cat .run/sim/sim.log; exit 1; }
+grep '^cluster ' .run/sim/sim.log | sed 's/^/run: simulated /'
+
+echo "run: fedsched on http://$listen (dashboard http://$listen/ui/; Ctrl-C to stop)"
+FEDSCHED_DATABASE_DSN=$dsn FEDSCHED_LISTEN=$listen \
+  "$BUILD/fedsched" serve --config .run/sim/clusters.json

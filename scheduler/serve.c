@@ -4,9 +4,13 @@
 
 #include "api/api.h"
 #include "base/err.h"
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/sku.h"
+#include "cluster/poller.h"
 #include "scheduler/config.h"
-#include "scheduler/version.h"
+#include "scheduler/registry.h"
+#include "base/version.h"
 #include "store/store.h"
 
 #include <getopt.h>
@@ -17,8 +21,11 @@
 #include <string.h>
 #include <time.h>
 
+#define CONFIG_FILES_MAX 8
+
 struct cli {
-    const char *config_path;
+    const char *config_paths[CONFIG_FILES_MAX];
+    size_t n_config;
     bool no_migrate;
 };
 
@@ -35,7 +42,13 @@ static int parse_cli(int argc, char **argv, struct cli *cli, const char *usage)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': cli->config_path = optarg; break;
+        case 'c':
+            if (cli->n_config == CONFIG_FILES_MAX) {
+                fprintf(stderr, "fedsched: at most %d --config files\n", CONFIG_FILES_MAX);
+                return -1;
+            }
+            cli->config_paths[cli->n_config++] = optarg;
+            break;
         case 'n': cli->no_migrate = true; break;
         case 'h': printf("%s", usage); return 1;
         default: fprintf(stderr, "%s", usage); return -1;
@@ -53,7 +66,7 @@ static int setup(const struct cli *cli, struct config *cfg, struct store **store
     struct err e = {0};
     struct store_config sc;
 
-    if (config_load(cfg, cli->config_path, &e)) {
+    if (config_load(cfg, cli->config_paths, cli->n_config, &e)) {
         fprintf(stderr, "fedsched: config: %s\n", e.msg);
         return -1;
     }
@@ -65,6 +78,7 @@ static int setup(const struct cli *cli, struct config *cfg, struct store **store
     sc.acquire_timeout_ms = cfg->database.statement_timeout_ms;
     if (store_open(&sc, store, &e)) {
         fprintf(stderr, "fedsched: database: %s\n", e.msg);
+        config_free(cfg);
         return -1;
     }
     return 0;
@@ -86,6 +100,7 @@ int migrate_main(int argc, char **argv)
         return 1;
     rc = store_migrate(store, &applied, &e);
     store_close(&store);
+    config_free(&cfg);
     if (rc) {
         LOG(LOG_ERROR, "store", "event=migrate_failed field=%s msg=\"%s\"", e.field, e.msg);
         return 1;
@@ -94,11 +109,44 @@ int migrate_main(int argc, char **argv)
     return 0;
 }
 
+struct serve_ctx {
+    struct store *store;
+    struct poller *poller;
+    const struct sku_catalogue *skus;
+};
+
+/* The admin API changed the registry: hand the new set to the poller now rather than at
+ * the next periodic sync. */
+static void clusters_changed(void *arg)
+{
+    struct serve_ctx *ctx = arg;
+    struct err e = {0};
+
+    if (registry_sync(ctx->store, ctx->poller, ctx->skus, &e))
+        LOG(LOG_WARN, "registry", "event=sync_failed msg=\"%s\"", e.msg);
+}
+
+static int start_poller(const struct config *cfg, struct store *store, struct poller **out,
+                        struct err *e)
+{
+    struct poller_options o;
+
+    poller_options_default(&o);
+    o.interval_ms = cfg->poller.interval_ms;
+    o.request_timeout_ms = cfg->poller.request_timeout_ms;
+    o.skus = &cfg->skus;
+    o.sink = registry_sample_sink;
+    o.sink_arg = store;
+    o.sample_interval_ms = cfg->poller.sample_interval_s * 1000;
+    return poller_create(NULL, 0, &o, out, e);
+}
+
 int serve_main(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: fedsched serve [--config FILE] [--no-migrate]\n"
-        "Serves the API. Applies pending migrations first unless --no-migrate or\n"
+        "usage: fedsched serve [--config FILE]... [--no-migrate]\n"
+        "Serves the API. Several --config files are applied in order, later ones\n"
+        "overriding earlier ones. Applies pending migrations first unless --no-migrate or\n"
         "database.migrateOnStart=false. FEDSCHED_LISTEN, FEDSCHED_DATABASE_DSN and\n"
         "FEDSCHED_LOG_LEVEL override the config file. SIGTERM/SIGINT drain and exit.\n";
     struct cli cli = {0};
@@ -107,9 +155,12 @@ int serve_main(int argc, char **argv)
     struct api *api = NULL;
     struct api_server *srv = NULL;
     struct api_config ac;
+    struct poller *poller = NULL;
+    struct serve_ctx ctx;
     struct err e = {0};
     sigset_t sigs;
-    bool migrated;
+    bool migrated, polling = false;
+    int64_t next_sync = 0;
     int rc, sig = 0;
 
     if ((rc = parse_cli(argc, argv, &cli, usage)))
@@ -124,11 +175,19 @@ int serve_main(int argc, char **argv)
 
     if (setup(&cli, &cfg, &store))
         return 1;
+    /* The TrainingJob validator reads the process-wide catalogue; set it before threads. */
+    sku_set_catalogue(&cfg.skus);
     ac.max_body_bytes = cfg.http.max_body_bytes;
     ac.max_connections = cfg.http.max_connections;
     ac.request_timeout_s = cfg.http.request_timeout_s;
-    if (api_new(&ac, store, &api, &e) ||
-        api_server_start(api, cfg.listen_host, cfg.listen_port, &srv, &e)) {
+    if (start_poller(&cfg, store, &poller, &e) || api_new(&ac, store, &api, &e)) {
+        LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
+        rc = 1;
+        goto out;
+    }
+    ctx = (struct serve_ctx){store, poller, &cfg.skus};
+    api_attach_clusters(api, poller, &cfg.skus, clusters_changed, &ctx);
+    if (api_server_start(api, cfg.listen_host, cfg.listen_port, &srv, &e)) {
         LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
         rc = 1;
         goto out;
@@ -140,7 +199,7 @@ int serve_main(int argc, char **argv)
      * migrations are retried until the database is reachable. */
     migrated = cli.no_migrate || !cfg.database.migrate_on_start;
     for (;;) {
-        struct timespec wait = {.tv_sec = migrated ? 3600 : 2};
+        struct timespec wait = {.tv_sec = migrated ? 1 : 2};
 
         if (!migrated) {
             int applied = 0;
@@ -155,6 +214,19 @@ int serve_main(int argc, char **argv)
             } else {
                 LOG(LOG_WARN, "store", "event=migrate_retry msg=\"%s\"", e.msg);
             }
+        }
+        /* Once the schema is there: the config file's clusters into the registry, then
+         * the registry into the poller, again every registrySyncS (other replicas and the
+         * admin API edit it too). */
+        if (migrated && clock_mono_ms() >= next_sync) {
+            if (!polling && registry_import(store, cfg.clusters, cfg.n_clusters, &e) == 0 &&
+                registry_sync(store, poller, &cfg.skus, &e) == 0 && poller_start(poller, &e) == 0)
+                polling = true;
+            else if (polling && registry_sync(store, poller, &cfg.skus, &e))
+                LOG(LOG_WARN, "registry", "event=sync_failed msg=\"%s\"", e.msg);
+            else if (!polling)
+                LOG(LOG_WARN, "registry", "event=start_failed msg=\"%s\"", e.msg);
+            next_sync = clock_mono_ms() + (int64_t)cfg.poller.registry_sync_s * 1000;
         }
         sig = sigtimedwait(&sigs, NULL, &wait);
         if (sig == SIGTERM || sig == SIGINT) {
@@ -174,7 +246,9 @@ int serve_main(int argc, char **argv)
 out:
     api_server_stop(&srv);
     api_free(&api);
+    poller_free(&poller);
     store_close(&store);
+    config_free(&cfg);
     LOG(LOG_INFO, "serve", "event=stopped rc=%d", rc);
     return rc;
 }

@@ -57,9 +57,7 @@ struct batcher {
     pthread_t *threads;
 };
 
-/* Appends one element to a PostgreSQL array literal: NULL, or a double-quoted string
- * with backslash and quote escaped. */
-static void array_add(struct buf *b, const char *v)
+void store_array_add(struct buf *b, const char *v)
 {
     buf_puts(b, b->len > 1 ? "," : "");
     if (!v) {
@@ -94,17 +92,17 @@ static void flush(struct batcher *b, struct entry **batch, int n)
         snprintf(prio, sizeof(prio), "%d", j->priority);
         snprintf(gpus, sizeof(gpus), "%d", j->gpu_count);
         snprintf(gpw, sizeof(gpw), "%d", j->gpus_per_worker);
-        array_add(&cols[0], j->ns);
-        array_add(&cols[1], j->name);
-        array_add(&cols[2], j->api_version);
-        array_add(&cols[3], j->labels_json ? j->labels_json : "{}");
-        array_add(&cols[4], j->spec_json);
-        array_add(&cols[5], batch[i]->idem);
-        array_add(&cols[6], prio);
-        array_add(&cols[7], j->preemptible ? "t" : "f");
-        array_add(&cols[8], j->sku);
-        array_add(&cols[9], gpus);
-        array_add(&cols[10], gpw);
+        store_array_add(&cols[0], j->ns);
+        store_array_add(&cols[1], j->name);
+        store_array_add(&cols[2], j->api_version);
+        store_array_add(&cols[3], j->labels_json ? j->labels_json : "{}");
+        store_array_add(&cols[4], j->spec_json);
+        store_array_add(&cols[5], batch[i]->idem);
+        store_array_add(&cols[6], prio);
+        store_array_add(&cols[7], j->preemptible ? "t" : "f");
+        store_array_add(&cols[8], j->sku);
+        store_array_add(&cols[9], gpus);
+        store_array_add(&cols[10], gpw);
     }
     for (int c = 0; c < NCOLS; c++) {
         buf_puts(&cols[c], "}");

@@ -83,6 +83,11 @@ void batch_free(struct batcher **b); /* stops its threads after the queue drains
 int batch_insert(struct store *s, const struct job *j, const char *idempotency_key, bool *conflict,
                  struct job **out, struct err *e);
 
+struct buf;
+/* Appends one element to a PostgreSQL array literal being built in b (which starts with
+ * "{"): NULL, or a double-quoted string with backslash and quote escaped. */
+void store_array_add(struct buf *b, const char *v);
+
 /* The change listener (watch.c), started on first use by store_watcher(). */
 struct watcher;
 struct watcher *watch_new(const char *dsn);

@@ -91,6 +91,45 @@ int store_job_watch(struct store *s, const char *ns, const char *name, int64_t a
 /* Makes every current and future store_job_watch() return at once (for draining). */
 void store_watch_shutdown(struct store *s);
 
+/* ---- member clusters ---- */
+
+struct store_cluster {
+    char *name;
+    char *config_json; /* as validated by cluster_config_from_json(); never secrets */
+    bool cordoned;
+    char *source; /* "config" (from the config file) or "api" */
+    int64_t resource_version;
+};
+
+/* Inserts or replaces a cluster. keep_cordon: an existing row keeps its cordon (the
+ * config file re-imported at start must not undo an operator's cordon). *created (may
+ * be NULL) tells which happened. */
+int store_cluster_put(struct store *s, const char *name, const char *config_json, bool cordoned,
+                      bool keep_cordon, const char *source, bool *created, struct err *e);
+/* Cordons or uncordons (the column is what the poller and policy use). ERR_NOT_FOUND. */
+int store_cluster_set_cordoned(struct store *s, const char *name, bool cordoned, struct err *e);
+/* ERR_NOT_FOUND when absent. Caller frees *out with store_clusters_free(out, 1). */
+int store_cluster_get(struct store *s, const char *name, struct store_cluster **out, struct err *e);
+/* All clusters by name. Caller frees with store_clusters_free(). */
+int store_cluster_list(struct store *s, struct store_cluster **out, size_t *n, struct err *e);
+/* ERR_NOT_FOUND when absent. */
+int store_cluster_delete(struct store *s, const char *name, struct err *e);
+void store_clusters_free(struct store_cluster **cs, size_t n);
+
+/* One row of capacity_samples: a cluster x SKU x pool at one time. */
+struct store_capacity_sample {
+    int64_t ts_ms;
+    const char *cluster;
+    const char *sku;
+    const char *pool; /* "training" or "serving" */
+    int total, used, free, borrowed, pending_demand, lendable;
+    bool healthy;
+};
+
+/* Appends rows in one statement (a repeated timestamp for the same key is ignored). */
+int store_capacity_samples_insert(struct store *s, const struct store_capacity_sample *rows,
+                                  size_t n, struct err *e);
+
 /* Jobs per phase across all namespaces, indexed by enum job_phase. */
 int store_job_counts(struct store *s, int64_t counts[PHASE_COUNT], struct err *e);
 

@@ -83,6 +83,12 @@ int itest_free_port(void)
 void itest_server_start(struct itest_server *s, const char *dsn, const char *const *extra_env,
                         int wait_ready)
 {
+    itest_server_start_args(s, dsn, extra_env, NULL, wait_ready);
+}
+
+void itest_server_start_args(struct itest_server *s, const char *dsn, const char *const *extra_env,
+                             const char *const *args, int wait_ready)
+{
     const char *bin = getenv("FEDSCHED_BIN");
     char url[128];
 
@@ -105,7 +111,15 @@ void itest_server_start(struct itest_server *s, const char *dsn, const char *con
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(bin, "fedsched", "serve", (char *)NULL);
+        {
+            const char *argv[32] = {"fedsched", "serve"};
+            int n = 2;
+
+            for (int i = 0; args && args[i] && n < 31; i++)
+                argv[n++] = args[i];
+            argv[n] = NULL;
+            execv(bin, (char *const *)argv);
+        }
         _exit(127);
     }
     snprintf(url, sizeof(url), "%s%s", s->base, wait_ready ? "/readyz" : "/healthz");
@@ -217,4 +231,40 @@ char *itest_job_body(const char *name, int gpus, const char *tag)
                      "\"command\":[\"python\",\"train.py\"]},\"scheduling\":{\"priority\":10,"
                      "\"preemptible\":true,\"maxRuntimeSeconds\":3600}}}",
                      name, gpus, tag);
+}
+
+pid_t itest_sim_start(const char *scenario, const char *dir)
+{
+    const char *bin = getenv("FEDSCHED_BIN"), *src = getenv("FEDSCHED_SRC");
+    char path[512], out[512], port[16], log[512];
+    pid_t pid;
+
+    ck_assert_msg(bin && src, "FEDSCHED_BIN/FEDSCHED_SRC not set");
+    snprintf(path, sizeof(path), "%s/%s", src, scenario);
+    snprintf(out, sizeof(out), "%s/clusters.json", dir);
+    snprintf(log, sizeof(log), "%s/sim.log", dir);
+    /* Consecutive ports from a free one; a clash shows up as a failed start below. */
+    snprintf(port, sizeof(port), "%d", itest_free_port());
+    unlink(out);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(bin, "fedsched", "sim", "--scenario", path, "--port", port, "--clusters-out", out,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        if (access(out, R_OK) == 0)
+            return pid;
+        ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "fedsched sim exited; see %s", log);
+        usleep(50 * 1000);
+    }
+    ck_abort_msg("fedsched sim did not start in 10 s; see %s", log);
+    return -1;
 }

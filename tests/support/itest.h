@@ -35,6 +35,15 @@ struct itest_server {
  * wait_ready is 0). */
 void itest_server_start(struct itest_server *s, const char *dsn, const char *const *extra_env,
                         int wait_ready);
+/* Like itest_server_start, with extra arguments after "serve" (NULL-terminated). */
+void itest_server_start_args(struct itest_server *s, const char *dsn, const char *const *extra_env,
+                             const char *const *args, int wait_ready);
+
+/* Starts `fedsched sim --scenario scenario --clusters-out dir/clusters.json` on free
+ * ports and waits until it listens; returns its pid. dir/clusters.json is then a config
+ * file listing its clusters. */
+pid_t itest_sim_start(const char *scenario, const char *dir);
+
 /* Sends sig (SIGTERM, SIGKILL) and waits; returns the wait status. */
 int itest_server_stop(struct itest_server *s, int sig);
 

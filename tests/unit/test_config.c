@@ -121,7 +121,11 @@ START_TEST(env_overrides_file)
     setenv("FEDSCHED_LISTEN", "127.0.0.2:9001", 1);
     setenv("FEDSCHED_DATABASE_DSN", "host=db dbname=x", 1);
     unsetenv("FEDSCHED_LOG_LEVEL");
-    ck_assert_int_eq(config_load(&c, path, &e), 0);
+    {
+        const char *paths[1] = {path};
+
+        ck_assert_int_eq(config_load(&c, paths, 1, &e), 0);
+    }
     unlink(path);
     ck_assert_str_eq(c.listen_host, "127.0.0.2");
     ck_assert_int_eq(c.listen_port, 9001);
@@ -129,7 +133,7 @@ START_TEST(env_overrides_file)
     ck_assert_int_eq(c.log_level, LOG_WARN); /* from the file */
 
     setenv("FEDSCHED_LOG_LEVEL", "chatty", 1);
-    ck_assert_int_eq(config_load(&c, NULL, &e), -1);
+    ck_assert_int_eq(config_load(&c, NULL, 0, &e), -1);
     ck_assert_str_eq(e.field, "FEDSCHED_LOG_LEVEL");
     ck_assert_msg(strstr(e.msg, "chatty"), "%s", e.msg);
 }
@@ -140,7 +144,11 @@ START_TEST(missing_file_is_an_error)
     struct config c;
     struct err e = {0};
 
-    ck_assert_int_eq(config_load(&c, "/nonexistent/fedsched.json", &e), -1);
+    {
+        const char *paths[1] = {"/nonexistent/fedsched.json"};
+
+        ck_assert_int_eq(config_load(&c, paths, 1, &e), -1);
+    }
     ck_assert_int_eq(e.code, ERR_CONFIG);
     ck_assert_msg(strstr(e.msg, "/nonexistent/fedsched.json"), "%s", e.msg);
 }

@@ -1,6 +1,6 @@
 /* version.h -- the build's version string (git describe at build time). */
-#ifndef SCHEDULER_VERSION_H
-#define SCHEDULER_VERSION_H
+#ifndef BASE_VERSION_H
+#define BASE_VERSION_H
 
 extern const char fedsched_version[];
 

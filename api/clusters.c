@@ -1,0 +1,225 @@
+/* clusters.c -- the member-cluster registry endpoints and federation capacity. The
+ * configuration comes from PostgreSQL (the registry); the live status from the poller's
+ * RCU snapshot, read without blocking the poller. */
+#include "api/internal.h"
+
+#include "base/clock.h"
+#include "base/mem.h"
+#include "base/sku.h"
+#include "cluster/cluster_config.h"
+#include "cluster/cluster_snapshot.h"
+#include "cluster/poller.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void api_attach_clusters(struct api *a, struct poller *p, const struct sku_catalogue *skus,
+                         void (*changed)(void *arg), void *arg)
+{
+    a->poller = p;
+    a->skus = skus;
+    a->clusters_changed = changed;
+    a->clusters_changed_arg = arg;
+}
+
+static const struct sku_catalogue *catalogue(const struct api *a)
+{
+    return a->skus ? a->skus : sku_catalogue();
+}
+
+/* {"name", "source", "cordoned", "spec": config, "status": live status or Unknown}. */
+static json_t *cluster_json(struct api *a, const struct store_cluster *row)
+{
+    json_t *spec = json_loads(row->config_json, 0, NULL), *status = NULL;
+
+    if (a->poller) {
+        const struct cluster_snapshot *cs = poller_read_begin(a->poller);
+        int i = cluster_snapshot_find(cs, row->name);
+
+        if (i >= 0)
+            status = cluster_snapshot_cluster_json(cs, (size_t)i, clock_realtime_ms());
+        poller_read_end(a->poller);
+    }
+    if (!status)
+        status = json_pack("{s:s}", "health", "Unknown");
+    if (spec)
+        json_object_set_new(spec, "cordoned", json_boolean(row->cordoned));
+    return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "apiVersion", "fedsched.io/v1", "name",
+                     row->name, "source", row->source, "cordoned", row->cordoned, "spec",
+                     spec ? spec : json_object(), "status", status);
+}
+
+static void notify_changed(struct api *a)
+{
+    if (a->clusters_changed)
+        a->clusters_changed(a->clusters_changed_arg);
+}
+
+void h_cluster_list(struct api *a, const struct api_request *req, const struct route_params *p,
+                    struct api_response *resp)
+{
+    struct store_cluster *rows = NULL;
+    size_t n = 0;
+    struct err e = {0};
+    json_t *items;
+
+    (void)req;
+    (void)p;
+    if (store_cluster_list(a->store, &rows, &n, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, cluster_json(a, &rows[i]));
+    store_clusters_free(&rows, n);
+    resp_json(resp, 200,
+              json_pack("{s:s, s:s, s:o}", "apiVersion", "fedsched.io/v1", "kind", "ClusterList",
+                        "items", items));
+}
+
+void h_cluster_get(struct api *a, const struct api_request *req, const struct route_params *p,
+                   struct api_response *resp)
+{
+    struct store_cluster *row = NULL;
+    struct err e = {0};
+
+    (void)req;
+    if (store_cluster_get(a->store, p->name, &row, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    resp_json(resp, 200, cluster_json(a, row));
+    store_clusters_free(&row, 1);
+}
+
+/* Validates cfg, stores it and answers with the stored cluster. */
+static void save(struct api *a, const struct cluster_config *cfg, int ok_status,
+                 struct api_response *resp)
+{
+    json_t *j = cluster_config_to_json(cfg);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    struct store_cluster *row = NULL;
+    struct err e = {0};
+    bool created = false;
+
+    json_decref(j);
+    if (store_cluster_put(a->store, cfg->name, text, cfg->cordoned, false, "api", &created, &e) ||
+        store_cluster_get(a->store, cfg->name, &row, &e)) {
+        resp_error(resp, &e);
+        free(text);
+        return;
+    }
+    free(text);
+    notify_changed(a);
+    resp_json(resp, created ? 201 : ok_status, cluster_json(a, row));
+    store_clusters_free(&row, 1);
+}
+
+void h_cluster_put(struct api *a, const struct api_request *req, const struct route_params *p,
+                   struct api_response *resp)
+{
+    struct cluster_config *cfg = NULL;
+    json_error_t jerr;
+    json_t *body = NULL, *name;
+    struct err e = {0};
+
+    if (!req->content_type || strncmp(req->content_type, "application/json", 16) != 0) {
+        resp_errorf(resp, ERR_MEDIA_TYPE, "Content-Type", "Content-Type must be application/json");
+        return;
+    }
+    body = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!body || !json_is_object(body)) {
+        resp_errorf(resp, ERR_MALFORMED, NULL, "body is not a JSON object: %s",
+                    body ? "wrong type" : jerr.text);
+        json_decref(body);
+        return;
+    }
+    name = json_object_get(body, "name");
+    if (!name) {
+        json_object_set_new(body, "name", json_string(p->name));
+    } else if (!json_is_string(name) || strcmp(json_string_value(name), p->name) != 0) {
+        resp_errorf(resp, ERR_INVALID, "name", "name in the body must equal %s from the path",
+                    p->name);
+        json_decref(body);
+        return;
+    }
+    cfg = xcalloc(1, sizeof(*cfg));
+    if (cluster_config_from_json(body, catalogue(a), cfg, &e))
+        resp_error(resp, &e);
+    else
+        save(a, cfg, 200, resp);
+    free(cfg);
+    json_decref(body);
+}
+
+void h_cluster_delete(struct api *a, const struct api_request *req, const struct route_params *p,
+                      struct api_response *resp)
+{
+    struct err e = {0};
+
+    (void)req;
+    if (store_cluster_delete(a->store, p->name, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    notify_changed(a);
+    resp_json(resp, 200, json_pack("{s:s, s:s}", "name", p->name, "status", "deleted"));
+}
+
+static void set_cordon(struct api *a, const char *name, bool cordoned, struct api_response *resp)
+{
+    struct store_cluster *row = NULL;
+    struct err e = {0};
+
+    if (store_cluster_set_cordoned(a->store, name, cordoned, &e) ||
+        store_cluster_get(a->store, name, &row, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    notify_changed(a);
+    resp_json(resp, 200, cluster_json(a, row));
+    store_clusters_free(&row, 1);
+}
+
+void h_cluster_cordon(struct api *a, const struct api_request *req, const struct route_params *p,
+                      struct api_response *resp)
+{
+    (void)req;
+    set_cordon(a, p->name, true, resp);
+}
+
+void h_cluster_uncordon(struct api *a, const struct api_request *req, const struct route_params *p,
+                        struct api_response *resp)
+{
+    (void)req;
+    set_cordon(a, p->name, false, resp);
+}
+
+void h_capacity(struct api *a, const struct api_request *req, const struct route_params *p,
+                struct api_response *resp)
+{
+    const struct cluster_snapshot *cs;
+
+    (void)req;
+    (void)p;
+    if (!a->poller) {
+        resp_errorf(resp, ERR_UNAVAILABLE, NULL, "capacity polling is not running");
+        return;
+    }
+    cs = poller_read_begin(a->poller);
+    resp_json(resp, 200, cluster_snapshot_capacity_json(cs, clock_realtime_ms()));
+    poller_read_end(a->poller);
+}
+
+void clusters_metrics(struct api *a, struct buf *out)
+{
+    const struct cluster_snapshot *cs;
+
+    if (!a->poller)
+        return;
+    cs = poller_read_begin(a->poller);
+    cluster_snapshot_prometheus(cs, clock_realtime_ms(), out);
+    poller_read_end(a->poller);
+}
