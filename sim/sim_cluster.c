@@ -1373,13 +1373,40 @@ static void advance(struct sim_cluster *c)
     for (size_t i = 0; i < c->spec.n_deployments; i++)
         reconcile_deployment(c, i, now);
 
+    /* Usage from scratch, then bind what is waiting, oldest first. */
+    for (size_t i = 0; i < c->n_nodes; i++)
+        c->nodes[i].used = 0;
+    pending = xmalloc((c->n_pods + 1) * sizeof(*pending));
+    for (size_t i = 0; i < c->n_pods; i++) {
+        struct spod *p = c->pods[i];
+
+        if (holds_gpus(p))
+            c->nodes[p->node].used += p->gpus;
+        else if (p->node < 0 && p->phase == PH_PENDING && !p->delete_ms)
+            pending[n_pending++] = p;
+    }
+    qsort(pending, n_pending, sizeof(*pending), cmp_created);
+    for (size_t i = 0; i < n_pending; i++) {
+        pod_schedule(c, pending[i]);
+        if (pending[i]->node >= 0) {
+            pending[i]->phase = PH_RUNNING;
+            pending[i]->start_ms = now;
+            pod_dirty(c, pending[i]);
+        }
+    }
+    free(pending);
+
     for (size_t i = 0; i < c->n_jobs; i++) {
         struct sjob *j = c->jobs[i];
         int running, pending_n, succeeded, failed, total;
 
         total = job_pods(c, j, &running, &pending_n, &succeeded, &failed);
-        if (!j->finished && !j->deleting && total > 0 && running == total && !j->start_ms)
-            j->start_ms = now;
+        if (!j->finished && !j->deleting && total > 0 && running == total && !j->start_ms) {
+            /* The job runs from when its last pod started (gang semantics). */
+            for (size_t k = 0; k < c->n_pods; k++)
+                if (c->pods[k]->job == j && c->pods[k]->start_ms > j->start_ms)
+                    j->start_ms = c->pods[k]->start_ms;
+        }
         if (!j->finished && j->start_ms && now >= j->start_ms + j->run_ms) {
             j->finished = true;
             j->done_ms = j->start_ms + j->run_ms;
@@ -1406,29 +1433,12 @@ static void advance(struct sim_cluster *c)
             continue;
         }
     }
-
-    /* Usage from scratch, then bind what is waiting, oldest first. */
+    /* Jobs that just finished released their GPUs. */
     for (size_t i = 0; i < c->n_nodes; i++)
         c->nodes[i].used = 0;
-    pending = xmalloc((c->n_pods + 1) * sizeof(*pending));
-    for (size_t i = 0; i < c->n_pods; i++) {
-        struct spod *p = c->pods[i];
-
-        if (holds_gpus(p))
-            c->nodes[p->node].used += p->gpus;
-        else if (p->node < 0 && p->phase == PH_PENDING && !p->delete_ms)
-            pending[n_pending++] = p;
-    }
-    qsort(pending, n_pending, sizeof(*pending), cmp_created);
-    for (size_t i = 0; i < n_pending; i++) {
-        pod_schedule(c, pending[i]);
-        if (pending[i]->node >= 0) {
-            pending[i]->phase = PH_RUNNING;
-            pending[i]->start_ms = now;
-            pod_dirty(c, pending[i]);
-        }
-    }
-    free(pending);
+    for (size_t i = 0; i < c->n_pods; i++)
+        if (holds_gpus(c->pods[i]))
+            c->nodes[c->pods[i]->node].used += c->pods[i]->gpus;
 
     for (size_t i = 0; i < c->n_jobs; i++) {
         struct sjob *j = c->jobs[i];

@@ -1,0 +1,439 @@
+/* k8s_jobs.c -- synchronous Job/RayJob calls against a member cluster's API server. */
+#include "cluster/k8s_jobs.h"
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mem.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define JOBS_BODY_MAX ((size_t)64 << 20)
+#define TOKEN_MAX     16384
+
+struct k8s_client {
+    struct cluster_config cfg;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *token;
+    struct timespec token_mtime;
+    bool token_loaded;
+    struct buf body;
+    int timeout_ms;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct k8s_client *c = arg;
+
+    return buf_append(&c->body, data, size * n) == 0 ? size * n : 0;
+}
+
+static void wipe(char **s)
+{
+    if (*s) {
+        memset(*s, 0, strlen(*s));
+        free(*s);
+        *s = NULL;
+    }
+}
+
+/* Reads the token file when it is new or changed (tokens are rotated in place) and
+ * rebuilds the headers around it. */
+static int load_token(struct k8s_client *c, struct err *e)
+{
+    struct stat sb;
+    FILE *f;
+    char *tok, *auth;
+    size_t n;
+
+    if (!c->cfg.token_file[0])
+        return 0;
+    if (stat(c->cfg.token_file, &sb) != 0)
+        return err_set(e, ERR_CONFIG, "tokenFile", "cannot read token file \"%s\": %s",
+                       c->cfg.token_file, strerror(errno));
+    if (c->token_loaded && sb.st_mtim.tv_sec == c->token_mtime.tv_sec &&
+        sb.st_mtim.tv_nsec == c->token_mtime.tv_nsec)
+        return 0;
+    if (!(f = fopen(c->cfg.token_file, "r")))
+        return err_set(e, ERR_CONFIG, "tokenFile", "cannot open token file \"%s\": %s",
+                       c->cfg.token_file, strerror(errno));
+    tok = xcalloc(1, TOKEN_MAX + 1);
+    n = fread(tok, 1, TOKEN_MAX, f);
+    fclose(f);
+    while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
+        tok[--n] = '\0';
+    if (n == 0) {
+        free(tok);
+        return err_set(e, ERR_CONFIG, "tokenFile", "token file \"%s\" is empty", c->cfg.token_file);
+    }
+    wipe(&c->token);
+    c->token = tok;
+    c->token_mtime = sb.st_mtim;
+    c->token_loaded = true;
+    curl_slist_free_all(c->headers);
+    c->headers = curl_slist_append(NULL, "Accept: application/json");
+    c->headers = curl_slist_append(c->headers, "User-Agent: fedsched/" FEDSCHED_VERSION);
+    auth = xasprintf("Authorization: Bearer %s", c->token);
+    c->headers = curl_slist_append(c->headers, auth);
+    wipe(&auth);
+    return 0;
+}
+
+int k8s_client_new(const struct cluster_config *cfg, int timeout_ms, struct k8s_client **out,
+                   struct err *e)
+{
+    struct k8s_client *c;
+
+    pthread_once(&curl_once, curl_init_once);
+    c = xcalloc(1, sizeof(*c));
+    c->cfg = *cfg;
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
+    buf_init(&c->body, JOBS_BODY_MAX);
+    c->easy = curl_easy_init();
+    if (!c->easy) {
+        free(c);
+        return err_set(e, ERR_INTERNAL, NULL, "curl_easy_init failed");
+    }
+    c->headers = curl_slist_append(NULL, "Accept: application/json");
+    c->headers = curl_slist_append(c->headers, "User-Agent: fedsched/" FEDSCHED_VERSION);
+    if (load_token(c, e) != 0) {
+        k8s_client_free(&c);
+        return -1;
+    }
+    if (cfg->insecure_skip_tls_verify)
+        LOG(LOG_WARN, "cluster",
+            "cluster=%s event=insecure_tls msg=\"TLS verification is off (development only)\"",
+            cfg->name);
+    *out = c;
+    return 0;
+}
+
+void k8s_client_free(struct k8s_client **cp)
+{
+    struct k8s_client *c;
+
+    if (!cp || !*cp)
+        return;
+    c = *cp;
+    if (c->easy)
+        curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->headers);
+    wipe(&c->token);
+    buf_free(&c->body);
+    free(c);
+    *cp = NULL;
+}
+
+static const char *kind_path(enum k8s_job_kind k)
+{
+    return k == K8S_KIND_JOB ? "apis/batch/v1" : "apis/ray.io/v1";
+}
+
+static const char *kind_plural(enum k8s_job_kind k)
+{
+    return k == K8S_KIND_JOB ? "jobs" : "rayjobs";
+}
+
+/* One request. Returns 0 with *code the HTTP status (any), -1 on transport failure. */
+static int request(struct k8s_client *c, const char *method, const char *url, const char *body,
+                   long *code, struct err *e)
+{
+    struct curl_slist *hdrs = NULL, *h;
+    CURLcode rc;
+
+    if (load_token(c, e) != 0)
+        return -1;
+    curl_easy_reset(c->easy);
+    buf_reset(&c->body);
+    for (h = c->headers; h; h = h->next)
+        hdrs = curl_slist_append(hdrs, h->data);
+    if (body)
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    curl_easy_setopt(c->easy, CURLOPT_URL, url);
+    curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(c->timeout_ms < 3000 ? c->timeout_ms : 3000));
+    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (body) {
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    if (c->cfg.ca_file[0])
+        curl_easy_setopt(c->easy, CURLOPT_CAINFO, c->cfg.ca_file);
+    if (c->cfg.insecure_skip_tls_verify) {
+        curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    rc = curl_easy_perform(c->easy);
+    curl_slist_free_all(hdrs);
+    if (rc != CURLE_OK)
+        return err_set(e, rc == CURLE_OPERATION_TIMEDOUT ? ERR_TIMEOUT : ERR_UNAVAILABLE, NULL,
+                       "%s %s: %s", method, url, curl_easy_strerror(rc));
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, code);
+    return 0;
+}
+
+/* Turns a non-2xx answer into an error. */
+static int status_error(struct k8s_client *c, long code, struct k8s_status *st, struct err *e)
+{
+    struct k8s_status tmp;
+
+    k8s_status_read(c->body.data, c->body.len, (int)code, &tmp);
+    if (st)
+        *st = tmp;
+    return k8s_status_err(&tmp, e);
+}
+
+static int parse_body(struct k8s_client *c, json_t **out, struct err *e)
+{
+    json_error_t je;
+    json_t *j = json_loadb(c->body.data ? c->body.data : "", c->body.len, 0, &je);
+
+    if (!j)
+        return err_set(e, ERR_MALFORMED, "body", "cluster %s answered with malformed JSON: %s",
+                       c->cfg.name, je.text);
+    *out = j;
+    return 0;
+}
+
+static char *object_url(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
+                        const char *name)
+{
+    char *ens = curl_easy_escape(c->easy, ns, 0), *ename = NULL, *url;
+
+    if (name)
+        ename = curl_easy_escape(c->easy, name, 0);
+    url = xasprintf("%s/%s/namespaces/%s/%s%s%s", c->cfg.api_server, kind_path(kind), ens,
+                    kind_plural(kind), name ? "/" : "", name ? ename : "");
+    curl_free(ens);
+    curl_free(ename);
+    return url;
+}
+
+int k8s_job_create(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const json_t *obj,
+                   json_t **out, struct k8s_status *st, struct err *e)
+{
+    char *url = object_url(c, kind, ns, NULL);
+    char *body = json_dumps(obj, JSON_COMPACT);
+    long code = 0;
+    int rc = -1;
+
+    if (!body) {
+        err_set(e, ERR_INVALID, "object", "the object cannot be encoded as JSON");
+        goto out;
+    }
+    if (request(c, "POST", url, body, &code, e) != 0)
+        goto out;
+    if (code < 200 || code > 299) {
+        status_error(c, code, st, e);
+        goto out;
+    }
+    if (out && parse_body(c, out, e) != 0)
+        goto out;
+    rc = 0;
+out:
+    free(body);
+    free(url);
+    return rc;
+}
+
+int k8s_job_get(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
+                json_t **out, struct k8s_status *st, struct err *e)
+{
+    char *url = object_url(c, kind, ns, name);
+    long code = 0;
+    int rc = -1;
+
+    if (request(c, "GET", url, NULL, &code, e) != 0)
+        goto out;
+    if (code != 200) {
+        status_error(c, code, st, e);
+        goto out;
+    }
+    rc = parse_body(c, out, e);
+out:
+    free(url);
+    return rc;
+}
+
+int k8s_job_list(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
+                 const char *label_selector, json_t **items, struct err *e)
+{
+    json_t *all = json_array();
+    char *cont = NULL, *base, *sel = NULL;
+    int restarts = 0, rc = -1;
+
+    if (ns) {
+        char *ens = curl_easy_escape(c->easy, ns, 0);
+
+        base = xasprintf("%s/%s/namespaces/%s/%s", c->cfg.api_server, kind_path(kind), ens,
+                         kind_plural(kind));
+        curl_free(ens);
+    } else {
+        base = xasprintf("%s/%s/%s", c->cfg.api_server, kind_path(kind), kind_plural(kind));
+    }
+    if (label_selector)
+        sel = curl_easy_escape(c->easy, label_selector, 0);
+    for (;;) {
+        char *ec = cont ? curl_easy_escape(c->easy, cont, 0) : NULL;
+        char *url = xasprintf("%s?limit=500%s%s%s%s", base, sel ? "&labelSelector=" : "",
+                              sel ? sel : "", ec ? "&continue=" : "", ec ? ec : "");
+        json_t *page = NULL, *arr;
+        const char *next;
+        long code = 0;
+        size_t i;
+        json_t *it;
+
+        curl_free(ec);
+        if (request(c, "GET", url, NULL, &code, e) != 0) {
+            free(url);
+            goto out;
+        }
+        free(url);
+        if (code == 410 && cont && restarts++ == 0) {
+            json_array_clear(all); /* the token expired: list again from the start */
+            free(cont);
+            cont = NULL;
+            continue;
+        }
+        if (code != 200) {
+            status_error(c, code, NULL, e);
+            goto out;
+        }
+        if (parse_body(c, &page, e) != 0)
+            goto out;
+        arr = json_object_get(page, "items");
+        json_array_foreach(arr, i, it)
+        {
+            json_array_append(all, it);
+        }
+        next = json_string_value(json_object_get(json_object_get(page, "metadata"), "continue"));
+        free(cont);
+        cont = next && *next ? xstrdup(next) : NULL;
+        json_decref(page);
+        if (!cont)
+            break;
+    }
+    *items = all;
+    all = NULL;
+    rc = 0;
+out:
+    json_decref(all);
+    free(cont);
+    free(base);
+    curl_free(sel);
+    return rc;
+}
+
+int k8s_job_delete(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
+                   const char *propagation, int grace_s, struct k8s_status *st, struct err *e)
+{
+    char *obj = object_url(c, kind, ns, name);
+    char *url;
+    char grace[48] = "";
+    long code = 0;
+    int rc = -1;
+
+    if (grace_s >= 0)
+        snprintf(grace, sizeof(grace), "&gracePeriodSeconds=%d", grace_s);
+    url = xasprintf("%s?propagationPolicy=%s%s", obj, propagation ? propagation : "Background",
+                    grace);
+    if (request(c, "DELETE", url, NULL, &code, e) != 0)
+        goto out;
+    if (code < 200 || code > 299) {
+        status_error(c, code, st, e);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(url);
+    free(obj);
+    return rc;
+}
+
+static bool condition_true(const json_t *obj, const char *type, char *reason, size_t size)
+{
+    const json_t *c;
+    size_t i;
+
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        const char *s = json_string_value(json_object_get(c, "status"));
+
+        if (t && s && strcmp(t, type) == 0 && strcmp(s, "True") == 0) {
+            const char *r = json_string_value(json_object_get(c, "reason"));
+
+            snprintf(reason, size, "%s", r ? r : "");
+            return true;
+        }
+    }
+    return false;
+}
+
+enum k8s_job_state k8s_job_state_of(enum k8s_job_kind kind, const json_t *obj, char *reason,
+                                    size_t reason_size)
+{
+    const json_t *st = json_object_get(obj, "status");
+
+    snprintf(reason, reason_size, "%s", "");
+    if (kind == K8S_KIND_JOB) {
+        json_int_t active = json_integer_value(json_object_get(st, "active"));
+        json_int_t ready = json_integer_value(json_object_get(st, "ready"));
+
+        if (condition_true(obj, "Complete", reason, reason_size))
+            return K8S_JOB_SUCCEEDED;
+        if (condition_true(obj, "Failed", reason, reason_size))
+            return K8S_JOB_FAILED;
+        return active > 0 && ready >= active ? K8S_JOB_RUNNING : K8S_JOB_PENDING;
+    } else {
+        const char *js = json_string_value(json_object_get(st, "jobStatus"));
+        const char *ds = json_string_value(json_object_get(st, "jobDeploymentStatus"));
+
+        if ((js && strcmp(js, "SUCCEEDED") == 0) || (ds && strcmp(ds, "Complete") == 0))
+            return K8S_JOB_SUCCEEDED;
+        if ((js && strcmp(js, "FAILED") == 0) || (ds && strcmp(ds, "Failed") == 0)) {
+            const char *m = json_string_value(json_object_get(st, "reason"));
+
+            snprintf(reason, reason_size, "%s", m ? m : "Failed");
+            return K8S_JOB_FAILED;
+        }
+        if (js && strcmp(js, "STOPPED") == 0) {
+            snprintf(reason, reason_size, "%s", "Stopped");
+            return K8S_JOB_FAILED;
+        }
+        if (js && strcmp(js, "RUNNING") == 0)
+            return K8S_JOB_RUNNING;
+        return K8S_JOB_PENDING;
+    }
+}
+
+const char *k8s_job_state_name(enum k8s_job_state s)
+{
+    switch (s) {
+    case K8S_JOB_PENDING: return "Pending";
+    case K8S_JOB_RUNNING: return "Running";
+    case K8S_JOB_SUCCEEDED: return "Succeeded";
+    case K8S_JOB_FAILED: return "Failed";
+    }
+    return "Pending";
+}

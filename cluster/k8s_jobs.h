@@ -1,0 +1,77 @@
+/* k8s_jobs.h -- batch/v1 Jobs and ray.io/v1 RayJobs in one member cluster: create, get,
+ * list (all pages) and delete, synchronously with a libcurl easy handle. Errors carry the
+ * API server's Status (reason AlreadyExists, NotFound, ...). Used by the scheduler's
+ * dispatch, tracking and garbage collection.
+ * Not responsible for building manifests (the scheduler) or polling capacity (poller.c). */
+#ifndef CLUSTER_K8S_JOBS_H
+#define CLUSTER_K8S_JOBS_H
+
+#include "cluster/cluster_config.h"
+#include "cluster/k8s.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct err;
+struct k8s_client;
+
+enum k8s_job_kind {
+    K8S_KIND_JOB = 0, /* batch/v1 Job, /apis/batch/v1/namespaces/{ns}/jobs */
+    K8S_KIND_RAYJOB,  /* ray.io/v1 RayJob, /apis/ray.io/v1/namespaces/{ns}/rayjobs */
+};
+
+/* A client for the cluster cfg describes (URL, token file, CA, TLS verification); the
+ * token is read now and again whenever its file changes. timeout_ms bounds each request
+ * (0: 10 s). Caller owns *out; free with k8s_client_free(). One thread at a time per
+ * client. Fails with ERR_CONFIG (token file) or ERR_INTERNAL. */
+int k8s_client_new(const struct cluster_config *cfg, int timeout_ms, struct k8s_client **out,
+                   struct err *e);
+void k8s_client_free(struct k8s_client **c); /* NULL-safe */
+
+/* Every call below fails with: ERR_UNAVAILABLE (connection, 5xx), ERR_TIMEOUT,
+ * ERR_UNAUTHORIZED / ERR_FORBIDDEN (401/403), ERR_RATE_LIMITED (429), ERR_MALFORMED (a
+ * 2xx body that is not JSON), or the code of the Status the server sent (see
+ * k8s_status_code()); then e->field holds the Status reason ("AlreadyExists") and, when st
+ * is not NULL, *st the whole Status. */
+
+/* POST obj (a complete Job or RayJob) into namespace ns. On success *out (when not NULL)
+ * is the object as created, owned by the caller. AlreadyExists gives ERR_CONFLICT: fetch
+ * the existing object with k8s_job_get() to verify it is the same job. */
+int k8s_job_create(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const json_t *obj,
+                   json_t **out, struct k8s_status *st, struct err *e);
+
+/* GET one object; ERR_NOT_FOUND when absent. Caller owns *out. */
+int k8s_job_get(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
+                json_t **out, struct k8s_status *st, struct err *e);
+
+/* Lists objects in ns (NULL: all namespaces) matching label_selector (NULL: all), following
+ * continue tokens (restarting once on 410 Expired). *items is a JSON array the caller
+ * owns. */
+int k8s_job_list(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
+                 const char *label_selector, json_t **items, struct err *e);
+
+/* DELETE with propagationPolicy (NULL: "Background", so the pods go too) and, when
+ * grace_s >= 0, gracePeriodSeconds. ERR_NOT_FOUND when already gone (callers usually
+ * treat that as success). */
+int k8s_job_delete(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
+                   const char *propagation, int grace_s, struct k8s_status *st, struct err *e);
+
+/* Where a Job or RayJob object stands. */
+enum k8s_job_state {
+    K8S_JOB_PENDING = 0, /* created, pods not all running */
+    K8S_JOB_RUNNING,
+    K8S_JOB_SUCCEEDED, /* final */
+    K8S_JOB_FAILED,    /* final */
+};
+
+/* Reads the state from obj's status: a Job is final only with condition Complete or Failed
+ * "True" (reason copied, e.g. BackoffLimitExceeded); a RayJob by jobStatus SUCCEEDED /
+ * FAILED / STOPPED (STOPPED is Failed with reason Stopped) or jobDeploymentStatus
+ * Complete/Failed. reason gets "" when none. */
+enum k8s_job_state k8s_job_state_of(enum k8s_job_kind kind, const json_t *obj, char *reason,
+                                    size_t reason_size);
+
+const char *k8s_job_state_name(enum k8s_job_state s); /* "Pending", "Running", ... */
+
+#endif
