@@ -1,4 +1,5 @@
 /* main.c -- the fedsched binary: dispatches to subcommands. */
+#include "scheduler/cli.h"
 #include "scheduler/serve.h"
 #include "sim/sim.h"
 #include "base/version.h"
@@ -14,6 +15,10 @@ static void usage(FILE *f)
                "  migrate    apply pending database migrations and exit\n"
                "  sim        serve simulated member clusters (Kubernetes API) from a scenario\n"
                "  version    print the version\n"
+               "client verbs (talk to $FEDSCHED_URL with $FEDSCHED_TOKEN):\n"
+               "  submit     submit a TrainingJob (-f job.json [--wait --timeout 2h])\n"
+               "  get, list, cancel, wait, explain, logs-url   one job or many\n"
+               "  report     capacity report (--from --to --step --format csv|json|md|html)\n"
                "Run 'fedsched <command> --help' for a command's options.\n");
 }
 
@@ -29,6 +34,8 @@ int main(int argc, char **argv)
         return migrate_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "sim") == 0)
         return sim_main(argc - 1, argv + 1);
+    if (cli_is_verb(argv[1]))
+        return cli_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("fedsched %s\n", fedsched_version);
         return 0;

@@ -1,0 +1,1028 @@
+/* cli.c -- the client verbs (submit, get, list, cancel, wait, explain, logs-url, report):
+ * command lines in, REST calls out, tables or JSON on stdout, reasons on stderr. */
+#include "scheduler/cli.h"
+
+#include "api/reports.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/mem.h"
+#include "base/num.h"
+#include "scheduler/cli_http.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_URL       "http://127.0.0.1:8080"
+#define DEFAULT_RETRY_MS  (60 * 1000)
+#define REQUEST_TIMEOUT_S 60
+#define WATCH_MAX_S       60
+#define POLL_MIN_MS       1000
+#define POLL_MAX_MS       10000
+#define JOB_FILE_MAX      (1024 * 1024)
+
+struct opts {
+    const char *url, *token, *ns, *output, *file, *phase, *sku, *selector;
+    const char *from, *to, *step, *format, *out, *idem_key;
+    int64_t timeout_ms; /* 0: none */
+    int64_t retry_ms;
+    int limit;
+    bool wait, all_pages, ns_given, quiet, verbose;
+};
+
+struct ctx {
+    struct opts o;
+    struct cli_http *http;
+    const char *verb;
+};
+
+static const char *const verbs[] = {"submit", "get",     "list",     "cancel",
+                                    "wait",   "explain", "logs-url", "report"};
+
+bool cli_is_verb(const char *name)
+{
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (strcmp(name, verbs[i]) == 0)
+            return true;
+    return false;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: fedsched <verb> [options]\n"
+        "verbs:\n"
+        "  submit -f job.json [--wait [--timeout 2h]]  submit a TrainingJob (retries are safe)\n"
+        "  get NAME                                      one job\n"
+        "  list [--phase P,...] [--sku S] [-l k=v] [--limit N] [--all]\n"
+        "  cancel NAME                                   cancel a job\n"
+        "  wait NAME [--timeout 2h]                      until the job ends; exit 0 on "
+        "Succeeded\n"
+        "  explain NAME                                  why pending / why this cluster\n"
+        "  logs-url NAME                                 where the job's logs are\n"
+        "  report [--from T] [--to T] [--step D] [--format csv|json|md|html] [--out FILE]\n"
+        "options:\n"
+        "  -n, --namespace NS   namespace (default $FEDSCHED_NAMESPACE or \"default\"; list: "
+        "all)\n"
+        "  -o, --output FMT     table (default) or json\n"
+        "      --url URL        API base URL (default $FEDSCHED_URL or %s)\n"
+        "      --token TOKEN    bearer token (default $FEDSCHED_TOKEN)\n"
+        "      --retry-for D    keep retrying network errors and 503s this long (default 60s)\n"
+        "      --idempotency-key K  key for submit (default: a new random key per run)\n"
+        "  -q, --quiet          no progress lines on stderr\n"
+        "  -v, --verbose        say when a request is retried\n"
+        "exit codes: 0 ok/Succeeded, 1 job Failed or Cancelled, 2 usage, 3 API error,\n"
+        "            4 API unreachable, 5 timeout\n",
+        DEFAULT_URL);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "fedsched: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'fedsched <verb> --help' for usage.\n");
+    return CLI_EXIT_USAGE;
+}
+
+/* ---- helpers ---- */
+
+/* Appends s percent-encoded for a query value. */
+static void url_escape(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            buf_append(b, p, 1);
+        } else {
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+
+            buf_append(b, esc, 3);
+        }
+    }
+}
+
+static const char *jstr(json_t *o, const char *path)
+{
+    char key[64];
+    const char *dot;
+
+    while ((dot = strchr(path, '.')) != NULL) {
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+        o = json_object_get(o, key);
+        path = dot + 1;
+    }
+    o = json_object_get(o, path);
+    return json_is_string(o) ? json_string_value(o) : NULL;
+}
+
+static const char *or_dash(const char *s)
+{
+    return s && *s ? s : "-";
+}
+
+static void age_text(const char *rfc3339, char *out, size_t size)
+{
+    int64_t t, d;
+
+    if (!rfc3339 || clock_parse_rfc3339(rfc3339, &t)) {
+        snprintf(out, size, "-");
+        return;
+    }
+    d = (clock_realtime_ms() - t) / 1000;
+    if (d < 0)
+        d = 0;
+    if (d < 120)
+        snprintf(out, size, "%" PRId64 "s", d);
+    else if (d < 7200)
+        snprintf(out, size, "%" PRId64 "m", d / 60);
+    else if (d < 172800)
+        snprintf(out, size, "%" PRId64 "h", d / 3600);
+    else
+        snprintf(out, size, "%" PRId64 "d", d / 86400);
+}
+
+static void print_json(json_t *v)
+{
+    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+    printf("%s\n", text ? text : "null");
+    free(text);
+}
+
+/* A small table: cells are copied; widths computed at print time. */
+struct table {
+    char **cells;
+    size_t ncols, nrows, cap;
+};
+
+static void table_row(struct table *t, const char *const *cells)
+{
+    if (t->nrows == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->cells = xrealloc(t->cells, t->cap * t->ncols * sizeof(*t->cells));
+    }
+    for (size_t c = 0; c < t->ncols; c++)
+        t->cells[t->nrows * t->ncols + c] = xstrdup(cells[c] ? cells[c] : "-");
+    t->nrows++;
+}
+
+static void table_free(struct table *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    t->cells = NULL;
+    t->nrows = t->cap = 0;
+}
+
+static void table_print(struct table *t)
+{
+    size_t *w = xcalloc(t->ncols, sizeof(*w));
+
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++)
+            if (strlen(t->cells[r * t->ncols + c]) > w[c])
+                w[c] = strlen(t->cells[r * t->ncols + c]);
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *cell = t->cells[r * t->ncols + c];
+
+            if (c + 1 == t->ncols)
+                printf("%s\n", cell);
+            else
+                printf("%-*s  ", (int)w[c], cell);
+        }
+    }
+    free(w);
+    table_free(t);
+}
+
+static const char *const job_header[] = {"NAMESPACE", "NAME", "PHASE", "SKU",    "GPUS",
+                                         "CLUSTER",   "POOL", "AGE",   "MESSAGE"};
+
+static void job_row(struct table *t, json_t *j)
+{
+    json_t *res = json_object_get(json_object_get(j, "spec"), "resources");
+    char gpus[24], age[24];
+    const char *cells[9];
+
+    snprintf(gpus, sizeof(gpus), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(res, "gpuCount")));
+    age_text(jstr(j, "metadata.creationTimestamp"), age, sizeof(age));
+    cells[0] = jstr(j, "metadata.namespace");
+    cells[1] = jstr(j, "metadata.name");
+    cells[2] = jstr(j, "status.phase");
+    cells[3] = jstr(res, "instanceType");
+    cells[4] = gpus;
+    cells[5] = or_dash(jstr(j, "status.cluster"));
+    cells[6] = or_dash(jstr(j, "status.pool"));
+    cells[7] = age;
+    cells[8] = or_dash(jstr(j, "status.message"));
+    table_row(t, cells);
+}
+
+/* Reports a failed call or a non-2xx reply; returns the exit code. */
+static int api_failure(struct ctx *c, const char *what, const struct err *e,
+                       const struct cli_http_reply *r)
+{
+    char text[768];
+
+    if (e && e->code != ERR_NONE) {
+        fprintf(stderr, "fedsched: %s %s: cannot reach the API: %s\n", c->verb, what, e->msg);
+        return e->code == ERR_UNAVAILABLE ? CLI_EXIT_UNREACHABLE : CLI_EXIT_API;
+    }
+    cli_http_error_text(r, text, sizeof(text));
+    fprintf(stderr, "fedsched: %s %s: %s\n", c->verb, what, text);
+    if (r->status == 401)
+        fprintf(stderr, "fedsched: hint: set FEDSCHED_TOKEN (or --token) to a valid API token\n");
+    if (r->status == 404 && strstr(r->body, "no such path"))
+        fprintf(stderr, "fedsched: hint: this server does not offer that endpoint (older "
+                        "version?) or FEDSCHED_URL points elsewhere\n");
+    return CLI_EXIT_API;
+}
+
+/* GET/DELETE/POST path and parse a JSON reply. On success *out holds it (caller
+ * json_decref()s) and *status the HTTP status. */
+static int call_json(struct ctx *c, const char *method, const char *path, const char *body,
+                     const char *idem_key, const char *what, long *status, json_t **out)
+{
+    struct cli_http_reply r = {0};
+    struct err e = {0};
+    json_t *v;
+    int rc;
+
+    if (cli_http_do(c->http, method, path, body, idem_key, REQUEST_TIMEOUT_S, &r, &e))
+        return api_failure(c, what, &e, NULL);
+    if (r.status < 200 || r.status > 299) {
+        rc = api_failure(c, what, NULL, &r);
+        cli_http_reply_clear(&r);
+        return rc;
+    }
+    v = json_loads(r.body, 0, NULL);
+    if (!v) {
+        fprintf(stderr, "fedsched: %s %s: HTTP %ld but the reply is not JSON: %.200s\n", c->verb,
+                what, r.status, r.body);
+        cli_http_reply_clear(&r);
+        return CLI_EXIT_API;
+    }
+    *status = r.status;
+    *out = v;
+    cli_http_reply_clear(&r);
+    return CLI_EXIT_OK;
+}
+
+static char *job_path(const char *ns, const char *name, const char *suffix)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    buf_puts(&b, "/v1/namespaces/");
+    url_escape(&b, ns);
+    buf_puts(&b, "/trainingjobs");
+    if (name) {
+        buf_puts(&b, "/");
+        url_escape(&b, name);
+    }
+    buf_puts(&b, suffix ? suffix : "");
+    return buf_steal(&b);
+}
+
+/* ---- wait ---- */
+
+static bool terminal(const char *phase)
+{
+    return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0 ||
+                     strcmp(phase, "Cancelled") == 0);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    while (ms > 0 && nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static void progress(struct ctx *c, const char *ns, const char *name, json_t *j)
+{
+    const char *cluster = jstr(j, "status.cluster"), *msg = jstr(j, "status.message");
+    char t[40];
+
+    if (c->o.quiet)
+        return;
+    clock_format_rfc3339(clock_realtime_ms(), t, sizeof(t));
+    fprintf(stderr, "%s %s/%s %s%s%s%s%s\n", t, ns, name, or_dash(jstr(j, "status.phase")),
+            cluster ? " in " : "", cluster ? cluster : "", msg ? ": " : "", msg ? msg : "");
+}
+
+/* Waits for ns/name to reach a final phase, with the watch long-poll when the server
+ * answers it and polling with back-off otherwise. deadline_ms is on the monotonic
+ * clock, 0 for none. */
+static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t deadline_ms)
+{
+    char *plain = job_path(ns, name, NULL), last_phase[32] = "";
+    int64_t rv = -1, poll_ms = POLL_MIN_MS;
+    bool watch_ok = true;
+    int rc = CLI_EXIT_API;
+
+    for (;;) {
+        int64_t now = clock_mono_ms(), left = deadline_ms ? deadline_ms - now : INT64_MAX;
+        long watch_s = left / 1000 < WATCH_MAX_S ? (long)(left / 1000) : WATCH_MAX_S;
+        struct cli_http_reply r = {0};
+        struct err e = {0};
+        char path[1200], what[300];
+        const char *phase, *rvs;
+        json_t *j;
+        int64_t new_rv = -1;
+        bool used_watch = watch_ok && rv >= 0 && watch_s >= 1;
+
+        if (deadline_ms && left <= 0) {
+            fprintf(stderr,
+                    "fedsched: wait %s/%s: timed out; the job is still %s (it keeps running; "
+                    "cancel it with 'fedsched cancel -n %s %s')\n",
+                    ns, name, last_phase[0] ? last_phase : "unknown", ns, name);
+            rc = CLI_EXIT_TIMEOUT;
+            goto out;
+        }
+        if (used_watch)
+            snprintf(path, sizeof(path),
+                     "%s?watch=true&resourceVersion=%" PRId64 "&timeoutSeconds=%ld", plain, rv,
+                     watch_s);
+        else
+            snprintf(path, sizeof(path), "%s", plain);
+        snprintf(what, sizeof(what), "%s/%s", ns, name);
+        /* Network errors and 503s are retried until the deadline: a server restart
+         * during a long wait is routine, not a failure. */
+        cli_http_set_retry(c->http, deadline_ms ? left : INT64_MAX / 4);
+        if (cli_http_do(c->http, "GET", path, NULL, NULL, used_watch ? watch_s + 15 : 30, &r, &e)) {
+            if (e.code == ERR_UNAVAILABLE && deadline_ms && clock_mono_ms() >= deadline_ms)
+                continue; /* report it as the timeout it is */
+            rc = api_failure(c, what, &e, NULL);
+            goto out;
+        }
+        if (r.status == 400 && used_watch) {
+            /* A server without watch rejects the parameters: poll instead. */
+            watch_ok = false;
+            cli_http_reply_clear(&r);
+            continue;
+        }
+        if (r.status != 200) {
+            rc = api_failure(c, what, NULL, &r);
+            cli_http_reply_clear(&r);
+            goto out;
+        }
+        j = json_loads(r.body, 0, NULL);
+        cli_http_reply_clear(&r);
+        phase = jstr(j, "status.phase");
+        rvs = jstr(j, "metadata.resourceVersion");
+        if (!j || !phase) {
+            fprintf(stderr, "fedsched: wait %s: the reply is not a TrainingJob\n", what);
+            json_decref(j);
+            goto out;
+        }
+        if (rvs)
+            num_parse_i64(rvs, 0, INT64_MAX, &new_rv);
+        if (strcmp(phase, last_phase) != 0) {
+            progress(c, ns, name, j);
+            snprintf(last_phase, sizeof(last_phase), "%s", phase);
+            poll_ms = POLL_MIN_MS;
+        }
+        if (terminal(phase)) {
+            if (strcmp(phase, "Succeeded") == 0) {
+                rc = CLI_EXIT_OK;
+            } else {
+                fprintf(stderr, "fedsched: job %s %s: %s: %s\n", what, phase,
+                        or_dash(jstr(j, "status.reason")), or_dash(jstr(j, "status.message")));
+                rc = CLI_EXIT_JOB_FAILED;
+            }
+            if (strcmp(c->o.output, "json") == 0)
+                print_json(j);
+            json_decref(j);
+            goto out;
+        }
+        json_decref(j);
+        if (used_watch && new_rv == rv && clock_mono_ms() - now < 500)
+            watch_ok = false; /* answered at once with nothing new: watch is ignored */
+        if (!used_watch && rv >= 0) {
+            int64_t nap = poll_ms;
+
+            if (deadline_ms && clock_mono_ms() + nap > deadline_ms)
+                nap = deadline_ms - clock_mono_ms();
+            sleep_ms(nap);
+            poll_ms = poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : poll_ms * 2;
+        }
+        rv = new_rv >= 0 ? new_rv : rv;
+        if (rv < 0)
+            rv = 0;
+    }
+out:
+    free(plain);
+    return rc;
+}
+
+/* ---- verbs ---- */
+
+static char *read_file(const char *path, struct err *e)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    struct buf b;
+    char chunk[8192];
+    size_t n;
+
+    if (!f) {
+        err_set(e, ERR_IO, "-f", "cannot open %s", path);
+        return NULL;
+    }
+    buf_init(&b, JOB_FILE_MAX);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (buf_append(&b, chunk, n)) {
+            err_set(e, ERR_TOO_LARGE, "-f", "%s is larger than %d bytes", path, JOB_FILE_MAX);
+            buf_free(&b);
+            if (f != stdin)
+                fclose(f);
+            return NULL;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (!b.data)
+        buf_puts(&b, "");
+    return buf_steal(&b);
+}
+
+static int verb_submit(struct ctx *c)
+{
+    char key[80], *text = NULL, *path = NULL;
+    const char *ns, *name;
+    json_t *doc = NULL, *reply = NULL;
+    json_error_t jerr;
+    struct err e = {0};
+    long status = 0;
+    int rc;
+
+    if (!c->o.file)
+        return usage_error("submit needs -f FILE (or -f - for stdin)");
+    if (!(text = read_file(c->o.file, &e))) {
+        fprintf(stderr, "fedsched: submit: %s\n", e.msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (!(doc = json_loads(text, 0, &jerr)) || !json_is_object(doc)) {
+        fprintf(stderr, "fedsched: submit: %s is not a JSON object (line %d: %s)\n", c->o.file,
+                jerr.line, doc ? "not an object" : jerr.text);
+        rc = CLI_EXIT_USAGE;
+        goto out;
+    }
+    ns = c->o.ns_given ? c->o.ns : jstr(doc, "metadata.namespace");
+    if (!ns)
+        ns = c->o.ns;
+    if (c->o.idem_key)
+        snprintf(key, sizeof(key), "%s", c->o.idem_key);
+    else
+        cli_http_new_key(key, sizeof(key));
+    path = job_path(ns, NULL, NULL);
+    rc = call_json(c, "POST", path, text, key, ns, &status, &reply);
+    if (rc)
+        goto out;
+    name = jstr(reply, "metadata.name");
+    if (strcmp(c->o.output, "json") == 0 && !c->o.wait)
+        print_json(reply);
+    else if (!c->o.quiet || !c->o.wait)
+        fprintf(c->o.wait ? stderr : stdout, "trainingjob %s/%s %s\n", ns, or_dash(name),
+                status == 201 ? "created" : "unchanged (already submitted with this spec)");
+    if (c->o.wait && name)
+        rc = wait_job(c, ns, name, c->o.timeout_ms ? clock_mono_ms() + c->o.timeout_ms : 0);
+out:
+    json_decref(doc);
+    json_decref(reply);
+    free(text);
+    free(path);
+    return rc;
+}
+
+static int need_name(struct ctx *c, int argc, char **argv, const char **name)
+{
+    if (optind >= argc) {
+        usage_error("%s needs a job NAME", c->verb);
+        return -1;
+    }
+    if (optind + 1 < argc) {
+        usage_error("unexpected argument '%s'", argv[optind + 1]);
+        return -1;
+    }
+    *name = argv[optind];
+    return 0;
+}
+
+static int verb_get(struct ctx *c, const char *name)
+{
+    char *path = job_path(c->o.ns, name, NULL), what[300];
+    json_t *j = NULL;
+    long status;
+    int rc;
+
+    snprintf(what, sizeof(what), "%s/%s", c->o.ns, name);
+    rc = call_json(c, "GET", path, NULL, NULL, what, &status, &j);
+    free(path);
+    if (rc)
+        return rc;
+    if (strcmp(c->o.output, "json") == 0) {
+        print_json(j);
+    } else {
+        struct table t = {.ncols = 9};
+
+        table_row(&t, job_header);
+        job_row(&t, j);
+        table_print(&t);
+    }
+    json_decref(j);
+    return CLI_EXIT_OK;
+}
+
+static int verb_list(struct ctx *c)
+{
+    struct table t = {.ncols = 9};
+    json_t *all = json_array();
+    char *cont = NULL;
+    int rc = CLI_EXIT_OK;
+
+    table_row(&t, job_header);
+    do {
+        struct buf b;
+        json_t *page = NULL, *items, *it;
+        long status;
+        char *path;
+        size_t i;
+
+        buf_init(&b, 0);
+        if (c->o.ns_given) {
+            char *base = job_path(c->o.ns, NULL, NULL);
+
+            buf_puts(&b, base);
+            free(base);
+        } else {
+            buf_puts(&b, "/v1/trainingjobs");
+        }
+        buf_printf(&b, "?limit=%d", c->o.limit);
+        if (c->o.phase) {
+            buf_puts(&b, "&phase=");
+            url_escape(&b, c->o.phase);
+        }
+        if (c->o.sku) {
+            buf_puts(&b, "&sku=");
+            url_escape(&b, c->o.sku);
+        }
+        if (c->o.selector) {
+            buf_puts(&b, "&labelSelector=");
+            url_escape(&b, c->o.selector);
+        }
+        if (cont) {
+            buf_puts(&b, "&continue=");
+            url_escape(&b, cont);
+        }
+        path = buf_steal(&b);
+        rc = call_json(c, "GET", path, NULL, NULL, "jobs", &status, &page);
+        free(path);
+        free(cont);
+        cont = NULL;
+        if (rc)
+            break;
+        items = json_object_get(page, "items");
+        json_array_foreach(items, i, it)
+        {
+            json_array_append(all, it);
+            job_row(&t, it);
+        }
+        if (jstr(page, "metadata.continue"))
+            cont = xstrdup(jstr(page, "metadata.continue"));
+        json_decref(page);
+        if (cont && !c->o.all_pages && !c->o.quiet)
+            fprintf(stderr, "fedsched: more jobs follow; use --all to list every page\n");
+    } while (cont && c->o.all_pages);
+    if (rc == CLI_EXIT_OK) {
+        if (strcmp(c->o.output, "json") == 0) {
+            json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "fedsched.io/v1", "kind",
+                                     "TrainingJobList", "items", all);
+
+            print_json(list);
+            json_decref(list);
+        } else {
+            table_print(&t);
+        }
+    }
+    table_free(&t);
+    free(cont);
+    json_decref(all);
+    return rc;
+}
+
+static int verb_cancel(struct ctx *c, const char *name)
+{
+    char *path = job_path(c->o.ns, name, NULL), what[300];
+    json_t *j = NULL;
+    long status;
+    int rc;
+
+    snprintf(what, sizeof(what), "%s/%s", c->o.ns, name);
+    rc = call_json(c, "DELETE", path, NULL, NULL, what, &status, &j);
+    free(path);
+    if (rc)
+        return rc;
+    if (strcmp(c->o.output, "json") == 0)
+        print_json(j);
+    else if (status == 202)
+        printf("trainingjob %s cancel requested; it is being stopped in cluster %s\n", what,
+               or_dash(jstr(j, "status.cluster")));
+    else
+        printf("trainingjob %s cancelled\n", what);
+    json_decref(j);
+    return CLI_EXIT_OK;
+}
+
+static void print_why(json_t *w, const char *indent)
+{
+    const char *cluster = jstr(w, "cluster"), *sku = jstr(w, "sku"), *pool = jstr(w, "pool");
+
+    printf("%s- %s", indent, or_dash(jstr(w, "reason")));
+    if (cluster || sku || pool)
+        printf(" [%s%s%s%s%s]", cluster ? cluster : "", cluster && (sku || pool) ? " " : "",
+               sku ? sku : "", sku && pool ? "/" : "", pool ? pool : "");
+    printf(": %s\n", or_dash(jstr(w, "message")));
+}
+
+static int verb_explain(struct ctx *c, const char *name)
+{
+    char *path = job_path(c->o.ns, name, "/explain"), what[300];
+    json_t *x = NULL, *v;
+    const char *status, *key;
+    long st;
+    size_t i;
+    int rc;
+
+    snprintf(what, sizeof(what), "%s/%s", c->o.ns, name);
+    rc = call_json(c, "GET", path, NULL, NULL, what, &st, &x);
+    free(path);
+    if (rc)
+        return rc;
+    status = jstr(x, "status");
+    if (strcmp(c->o.output, "json") == 0 || !status) {
+        print_json(x);
+    } else if (strcmp(status, "placed") == 0) {
+        printf("%s: placed in %s (pool %s, sku %s)\n", what, or_dash(jstr(x, "cluster")),
+               or_dash(jstr(x, "pool")), or_dash(jstr(x, "sku")));
+        printf("score:\n");
+        json_object_foreach(json_object_get(x, "score"), key, v)
+        {
+            printf("  %-16s %g\n", key, json_number_value(v));
+        }
+        if ((v = json_object_get(x, "runner_up")) && json_is_object(v))
+            printf("runner-up: %s (total %g)\n", or_dash(jstr(v, "cluster")),
+                   json_number_value(json_object_get(json_object_get(v, "score"), "total")));
+    } else {
+        json_t *cl;
+
+        printf("%s: %s\n", what, status);
+        if ((v = json_object_get(x, "reason")) && json_is_object(v))
+            print_why(v, "");
+        json_array_foreach(json_object_get(x, "quota"), i, v)
+        {
+            print_why(v, "quota ");
+        }
+        json_array_foreach(json_object_get(x, "clusters"), i, cl)
+        {
+            size_t k;
+
+            printf("cluster %s%s\n", or_dash(jstr(cl, "cluster")),
+                   json_is_true(json_object_get(cl, "fits")) ? " (fits)" : "");
+            json_array_foreach(json_object_get(cl, "reasons"), k, v)
+            {
+                print_why(v, "  ");
+            }
+        }
+    }
+    json_decref(x);
+    return CLI_EXIT_OK;
+}
+
+/* Replaces {namespace}, {name}, {uid}, {cluster}, {attempt} in tmpl. */
+static char *expand(const char *tmpl, json_t *j)
+{
+    static const char *const keys[][2] = {{"{namespace}", "metadata.namespace"},
+                                          {"{name}", "metadata.name"},
+                                          {"{uid}", "metadata.uid"},
+                                          {"{cluster}", "status.cluster"}};
+    struct buf b;
+
+    buf_init(&b, 0);
+    for (const char *p = tmpl; *p;) {
+        size_t k = 0;
+
+        for (; k < 4; k++) {
+            size_t n = strlen(keys[k][0]);
+
+            if (strncmp(p, keys[k][0], n) == 0) {
+                struct buf esc;
+                char *v;
+
+                buf_init(&esc, 0);
+                url_escape(&esc, or_dash(jstr(j, keys[k][1])));
+                v = buf_steal(&esc);
+                buf_puts(&b, v ? v : "");
+                free(v);
+                p += n;
+                break;
+            }
+        }
+        if (k < 4)
+            continue;
+        if (strncmp(p, "{attempt}", 9) == 0) {
+            buf_printf(
+                &b, "%" JSON_INTEGER_FORMAT,
+                json_integer_value(json_object_get(json_object_get(j, "status"), "attempt")));
+            p += 9;
+            continue;
+        }
+        buf_append(&b, p++, 1);
+    }
+    if (!b.data)
+        buf_puts(&b, "");
+    return buf_steal(&b);
+}
+
+static int verb_logs_url(struct ctx *c, const char *name)
+{
+    char *path = job_path(c->o.ns, name, NULL), what[300], *url;
+    const char *direct, *tmpl = getenv("FEDSCHED_LOGS_URL_TEMPLATE");
+    json_t *j = NULL;
+    long st;
+    int rc;
+
+    snprintf(what, sizeof(what), "%s/%s", c->o.ns, name);
+    rc = call_json(c, "GET", path, NULL, NULL, what, &st, &j);
+    free(path);
+    if (rc)
+        return rc;
+    direct = jstr(j, "status.logsUrl");
+    if (direct) {
+        printf("%s\n", direct);
+    } else if (tmpl && *tmpl) {
+        if (!jstr(j, "status.cluster"))
+            fprintf(stderr, "fedsched: note: %s is %s and not placed yet; {cluster} is \"-\"\n",
+                    what, or_dash(jstr(j, "status.phase")));
+        url = expand(tmpl, j);
+        printf("%s\n", url);
+        free(url);
+    } else {
+        fprintf(stderr,
+                "fedsched: logs-url %s: the server gives no logs URL for this job (phase %s, "
+                "cluster %s); set FEDSCHED_LOGS_URL_TEMPLATE, e.g. "
+                "'https://logs.example/?cluster={cluster}&ns={namespace}&job={name}&uid={uid}'\n",
+                what, or_dash(jstr(j, "status.phase")), or_dash(jstr(j, "status.cluster")));
+        rc = CLI_EXIT_API;
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* Writes data to path through a temporary file and rename, so a reader (a mailer run by
+ * cron) never sees half a report. */
+static int write_atomic(const char *path, const char *data, size_t len)
+{
+    char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    int rc = -1;
+
+    if (f && fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0) {
+        fclose(f);
+        f = NULL;
+        rc = rename(tmp, path);
+    }
+    if (f)
+        fclose(f);
+    if (rc)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+static int verb_report(struct ctx *c)
+{
+    struct cli_http_reply r = {0};
+    struct err e = {0};
+    enum reports_format fmt;
+    struct buf b;
+    char *path;
+    int rc = CLI_EXIT_OK;
+
+    if (reports_parse_format(c->o.format, &fmt, &e))
+        return usage_error("%s", e.msg);
+    buf_init(&b, 0);
+    buf_puts(&b, "/v1/reports/capacity?format=");
+    url_escape(&b, c->o.format);
+    if (c->o.from) {
+        buf_puts(&b, "&from=");
+        url_escape(&b, c->o.from);
+    }
+    if (c->o.to) {
+        buf_puts(&b, "&to=");
+        url_escape(&b, c->o.to);
+    }
+    if (c->o.step) {
+        buf_puts(&b, "&step=");
+        url_escape(&b, c->o.step);
+    }
+    path = buf_steal(&b);
+    if (cli_http_do(c->http, "GET", path, NULL, NULL, 300, &r, &e)) {
+        rc = api_failure(c, "capacity", &e, NULL);
+        goto out;
+    }
+    if (r.status != 200) {
+        rc = api_failure(c, "capacity", NULL, &r);
+        goto out;
+    }
+    if (c->o.out) {
+        if (write_atomic(c->o.out, r.body, r.len)) {
+            fprintf(stderr, "fedsched: report: cannot write %s\n", c->o.out);
+            rc = CLI_EXIT_USAGE;
+        }
+    } else if (fwrite(r.body, 1, r.len, stdout) != r.len || fflush(stdout) != 0) {
+        fprintf(stderr, "fedsched: report: cannot write to stdout\n");
+        rc = CLI_EXIT_USAGE;
+    }
+out:
+    cli_http_reply_clear(&r);
+    free(path);
+    return rc;
+}
+
+/* ---- entry ---- */
+
+enum {
+    OPT_URL = 256,
+    OPT_TOKEN,
+    OPT_WAIT,
+    OPT_TIMEOUT,
+    OPT_PHASE,
+    OPT_SKU,
+    OPT_LIMIT,
+    OPT_ALL,
+    OPT_FROM,
+    OPT_TO,
+    OPT_STEP,
+    OPT_FORMAT,
+    OPT_OUT,
+    OPT_RETRY,
+    OPT_IDEM,
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    static const struct option opts[] = {
+        {"namespace", required_argument, NULL, 'n'},
+        {"output", required_argument, NULL, 'o'},
+        {"file", required_argument, NULL, 'f'},
+        {"selector", required_argument, NULL, 'l'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"url", required_argument, NULL, OPT_URL},
+        {"token", required_argument, NULL, OPT_TOKEN},
+        {"wait", no_argument, NULL, OPT_WAIT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"phase", required_argument, NULL, OPT_PHASE},
+        {"sku", required_argument, NULL, OPT_SKU},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},
+        {"step", required_argument, NULL, OPT_STEP},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"retry-for", required_argument, NULL, OPT_RETRY},
+        {"idempotency-key", required_argument, NULL, OPT_IDEM},
+        {NULL, 0, NULL, 0},
+    };
+    struct err e = {0};
+    int64_t n;
+    int ch;
+
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":n:o:f:l:qvh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            o->ns = optarg;
+            o->ns_given = true;
+            break;
+        case 'o':
+            if (strcmp(optarg, "json") && strcmp(optarg, "table"))
+                return usage_error("-o must be table or json, not '%s'", optarg);
+            o->output = optarg;
+            break;
+        case 'f': o->file = optarg; break;
+        case 'l': o->selector = optarg; break;
+        case 'q': o->quiet = true; break;
+        case 'v': o->verbose = true; break;
+        case 'h': usage(stdout); return -1;
+        case OPT_URL: o->url = optarg; break;
+        case OPT_TOKEN: o->token = optarg; break;
+        case OPT_WAIT: o->wait = true; break;
+        case OPT_TIMEOUT:
+            if (reports_parse_duration(optarg, "--timeout", &o->timeout_ms, &e))
+                return usage_error("%s", e.msg);
+            break;
+        case OPT_RETRY:
+            if (reports_parse_duration(optarg, "--retry-for", &o->retry_ms, &e))
+                return usage_error("%s", e.msg);
+            break;
+        case OPT_PHASE: o->phase = optarg; break;
+        case OPT_SKU: o->sku = optarg; break;
+        case OPT_LIMIT:
+            if (num_parse_i64(optarg, 1, 1000, &n))
+                return usage_error("--limit must be an integer in 1..1000, not '%s'", optarg);
+            o->limit = (int)n;
+            break;
+        case OPT_ALL: o->all_pages = true; break;
+        case OPT_FROM: o->from = optarg; break;
+        case OPT_TO: o->to = optarg; break;
+        case OPT_STEP: o->step = optarg; break;
+        case OPT_FORMAT: o->format = optarg; break;
+        case OPT_OUT: o->out = optarg; break;
+        case OPT_IDEM: o->idem_key = optarg; break;
+        case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default: return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+    struct ctx c = {.verb = argv[0]};
+    struct cli_http_opts ho;
+    struct err e = {0};
+    const char *env, *name = NULL;
+    int rc;
+
+    c.o.url = (env = getenv("FEDSCHED_URL")) && *env ? env : DEFAULT_URL;
+    c.o.token = getenv("FEDSCHED_TOKEN");
+    c.o.ns = (env = getenv("FEDSCHED_NAMESPACE")) && *env ? env : "default";
+    c.o.output = "table";
+    c.o.format = "csv";
+    c.o.limit = 100;
+    c.o.retry_ms = DEFAULT_RETRY_MS;
+    if ((rc = parse(argc, argv, &c.o)))
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (getenv("FEDSCHED_NAMESPACE") && *getenv("FEDSCHED_NAMESPACE") && !c.o.ns_given &&
+        strcmp(c.verb, "list") != 0)
+        c.o.ns_given = true;
+    ho = (struct cli_http_opts){
+        .base_url = c.o.url, .token = c.o.token, .retry_ms = c.o.retry_ms, .verbose = c.o.verbose};
+    if (cli_http_new(&ho, &c.http, &e)) {
+        fprintf(stderr, "fedsched: %s\n", e.msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(c.verb, "submit") == 0 || strcmp(c.verb, "list") == 0 ||
+        strcmp(c.verb, "report") == 0) {
+        if (optind < argc) {
+            rc = usage_error("unexpected argument '%s'", argv[optind]);
+            goto out;
+        }
+        rc = strcmp(c.verb, "submit") == 0 ? verb_submit(&c)
+             : strcmp(c.verb, "list") == 0 ? verb_list(&c)
+                                           : verb_report(&c);
+        goto out;
+    }
+    if (need_name(&c, argc, argv, &name)) {
+        rc = CLI_EXIT_USAGE;
+        goto out;
+    }
+    if (strcmp(c.verb, "get") == 0)
+        rc = verb_get(&c, name);
+    else if (strcmp(c.verb, "cancel") == 0)
+        rc = verb_cancel(&c, name);
+    else if (strcmp(c.verb, "explain") == 0)
+        rc = verb_explain(&c, name);
+    else if (strcmp(c.verb, "logs-url") == 0)
+        rc = verb_logs_url(&c, name);
+    else
+        rc = wait_job(&c, c.o.ns, name, c.o.timeout_ms ? clock_mono_ms() + c.o.timeout_ms : 0);
+out:
+    cli_http_free(&c.http);
+    return rc;
+}
