@@ -1357,21 +1357,28 @@ static int cmp_created(const void *a, const void *b)
     return strcmp(x->uid, y->uid);
 }
 
-static void advance(struct sim_cluster *c)
+/* Deleted pods go once their grace period is over; pods that never ran (or have
+ * finished) go at once, as the API server removes pods no kubelet holds. */
+static void reap(struct sim_cluster *c, int64_t now)
 {
-    int64_t now = sim_clock_now(c->clock);
-    struct spod **pending;
-    size_t n_pending = 0;
-
-    /* Deleted pods go once their grace period is over; pods that never ran go at once. */
     for (size_t i = c->n_pods; i-- > 0;) {
         struct spod *p = c->pods[i];
 
         if (p->delete_ms && (!holds_gpus(p) || now >= p->delete_ms + p->grace_s * 1000LL))
             pod_remove_at(c, i);
     }
+}
+
+static void advance(struct sim_cluster *c)
+{
+    int64_t now = sim_clock_now(c->clock);
+    struct spod **pending;
+    size_t n_pending = 0;
+
+    reap(c, now);
     for (size_t i = 0; i < c->spec.n_deployments; i++)
         reconcile_deployment(c, i, now);
+    reap(c, now);
 
     /* Usage from scratch, then bind what is waiting, oldest first. */
     for (size_t i = 0; i < c->n_nodes; i++)
@@ -1433,6 +1440,7 @@ static void advance(struct sim_cluster *c)
             continue;
         }
     }
+    reap(c, now);
     /* Jobs that just finished released their GPUs. */
     for (size_t i = 0; i < c->n_nodes; i++)
         c->nodes[i].used = 0;
@@ -2063,15 +2071,17 @@ static void get_node(struct sim_cluster *c, const char *name, struct sim_reply *
 {
     long i = find_node(c, name);
     struct buf b;
+    size_t prefix;
 
     if (i < 0)
         return reply_status(out, 404, "NotFound", "nodes", NULL, name, "nodes \"%s\" not found",
                             name);
     buf_init(&b, 0);
     buf_puts(&b, "{\"kind\":\"Node\",\"apiVersion\":\"v1\",");
+    prefix = b.len;
     render_node(c, &c->nodes[i], sim_clock_now(c->clock), &b);
     /* splice: drop the '{' render_node() opened with */
-    memmove(b.data + 36, b.data + 37, b.len - 36);
+    memmove(b.data + prefix, b.data + prefix + 1, b.len - prefix);
     b.len--;
     out->status = 200;
     out->len = b.len;
