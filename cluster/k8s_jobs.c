@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/version.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -28,6 +29,13 @@ struct k8s_client {
     int timeout_ms;
 };
 
+
+/* "User-Agent: fedsched/VERSION" in buf. */
+static const char *user_agent(char *buf, size_t size)
+{
+    snprintf(buf, size, "User-Agent: fedsched/%s", fedsched_version);
+    return buf;
+}
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init_once(void)
@@ -57,7 +65,7 @@ static int load_token(struct k8s_client *c, struct err *e)
 {
     struct stat sb;
     FILE *f;
-    char *tok, *auth;
+    char *tok, *auth, ua[96];
     size_t n;
 
     if (!c->cfg.token_file[0])
@@ -86,7 +94,7 @@ static int load_token(struct k8s_client *c, struct err *e)
     c->token_loaded = true;
     curl_slist_free_all(c->headers);
     c->headers = curl_slist_append(NULL, "Accept: application/json");
-    c->headers = curl_slist_append(c->headers, "User-Agent: fedsched/" FEDSCHED_VERSION);
+    c->headers = curl_slist_append(c->headers, user_agent(ua, sizeof(ua)));
     auth = xasprintf("Authorization: Bearer %s", c->token);
     c->headers = curl_slist_append(c->headers, auth);
     wipe(&auth);
@@ -97,6 +105,7 @@ int k8s_client_new(const struct cluster_config *cfg, int timeout_ms, struct k8s_
                    struct err *e)
 {
     struct k8s_client *c;
+    char ua[96];
 
     pthread_once(&curl_once, curl_init_once);
     c = xcalloc(1, sizeof(*c));
@@ -109,7 +118,7 @@ int k8s_client_new(const struct cluster_config *cfg, int timeout_ms, struct k8s_
         return err_set(e, ERR_INTERNAL, NULL, "curl_easy_init failed");
     }
     c->headers = curl_slist_append(NULL, "Accept: application/json");
-    c->headers = curl_slist_append(c->headers, "User-Agent: fedsched/" FEDSCHED_VERSION);
+    c->headers = curl_slist_append(c->headers, user_agent(ua, sizeof(ua)));
     if (load_token(c, e) != 0) {
         k8s_client_free(&c);
         return -1;
