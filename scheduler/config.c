@@ -5,6 +5,7 @@
 #include "base/mem.h"
 #include "base/num.h"
 #include "cluster/cluster_config.h"
+#include "policy/policy.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ void config_defaults(struct config *c)
     c->poller.sample_interval_s = 60;
     c->poller.registry_sync_s = 10;
     c->skus = *sku_defaults();
+    policy_config_defaults(&c->policy);
 }
 
 void config_free(struct config *c)
@@ -85,7 +87,8 @@ static int set_dsn(struct config *c, const char *v, const char *field, struct er
 }
 
 /* One config key: its path, its JSON type, and where it goes. */
-enum kind { K_STRING, K_INT, K_BOOL };
+/* K_INT stores an int, or a long / int64_t when is_long is 1 / 2; K_DOUBLE a double. */
+enum kind { K_STRING, K_INT, K_BOOL, K_DOUBLE };
 struct key {
     const char *path;
     enum kind kind;
@@ -111,6 +114,38 @@ static const struct key keys[] = {
     {"poller.intervalMs", K_INT, 100, 3600000, OFF(poller.interval_ms), 0, NULL},
     {"poller.requestTimeoutMs", K_INT, 100, 600000, OFF(poller.request_timeout_ms), 0, NULL},
     {"poller.sampleIntervalS", K_INT, 1, 86400, OFF(poller.sample_interval_s), 0, NULL},
+    /* The policy's knobs, named as in docs/policy.md; policy_config_validate() checks
+     * the relations between them after loading. */
+    {"policy.w_fit", K_DOUBLE, 0, 1000000, OFF(policy.w_fit), 0, NULL},
+    {"policy.w_cost", K_DOUBLE, 0, 1000000, OFF(policy.w_cost), 0, NULL},
+    {"policy.w_locality", K_DOUBLE, 0, 1000000, OFF(policy.w_locality), 0, NULL},
+    {"policy.w_freshness", K_DOUBLE, 0, 1000000, OFF(policy.w_freshness), 0, NULL},
+    {"policy.w_sku", K_DOUBLE, 0, 1000000, OFF(policy.w_sku), 0, NULL},
+    {"policy.w_borrow", K_DOUBLE, 0, 1000000, OFF(policy.w_borrow), 0, NULL},
+    {"policy.cost_reference", K_DOUBLE, 0, 1000000, OFF(policy.cost_reference), 0, NULL},
+    {"policy.default_cost", K_DOUBLE, 0, 1000000, OFF(policy.default_cost), 0, NULL},
+    {"policy.aging_per_hour", K_DOUBLE, 0, 1000000, OFF(policy.aging_per_hour), 0, NULL},
+    {"policy.aging_max", K_DOUBLE, 0, 1000000, OFF(policy.aging_max), 0, NULL},
+    {"policy.reclaim_rate_per_hour", K_DOUBLE, 0, 1000000, OFF(policy.reclaim_rate_per_hour), 0,
+     NULL},
+    {"policy.max_data_age_s", K_INT, 0, 31536000, OFF(policy.max_data_age_s), 2, NULL},
+    {"policy.fair_share_half_life_s", K_INT, 0, 31536000, OFF(policy.fair_share_half_life_s), 2,
+     NULL},
+    {"policy.reserve_after_s", K_INT, 0, 31536000, OFF(policy.reserve_after_s), 2, NULL},
+    {"policy.max_checkpoint_loss_s", K_INT, 0, 31536000, OFF(policy.max_checkpoint_loss_s), 2,
+     NULL},
+    {"policy.min_lease_s", K_INT, 0, 31536000, OFF(policy.min_lease_s), 2, NULL},
+    {"policy.idle_lease_s", K_INT, 0, 31536000, OFF(policy.idle_lease_s), 2, NULL},
+    {"policy.min_runtime_s", K_INT, 0, 31536000, OFF(policy.min_runtime_s), 2, NULL},
+    {"policy.relend_backoff_s", K_INT, 0, 31536000, OFF(policy.relend_backoff_s), 2, NULL},
+    {"policy.relend_backoff_max_s", K_INT, 0, 31536000, OFF(policy.relend_backoff_max_s), 2, NULL},
+    {"policy.grace_period_s", K_INT, 0, 31536000, OFF(policy.grace_period_s), 2, NULL},
+    {"policy.grace_period_max_s", K_INT, 0, 31536000, OFF(policy.grace_period_max_s), 2, NULL},
+    {"policy.max_reservations", K_INT, 0, 1000000, OFF(policy.max_reservations), 0, NULL},
+    {"policy.reclaim_k", K_INT, 0, 1000000, OFF(policy.reclaim_k), 0, NULL},
+    {"policy.reclaim_burst", K_INT, 0, 1000000, OFF(policy.reclaim_burst), 0, NULL},
+    {"policy.place_on_degraded", K_BOOL, 0, 0, OFF(policy.place_on_degraded), 0, NULL},
+    {"policy.quota_reclaim", K_BOOL, 0, 0, OFF(policy.quota_reclaim), 0, NULL},
     {"poller.registrySyncS", K_INT, 1, 3600, OFF(poller.registry_sync_s), 0, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -150,12 +185,23 @@ static int apply_key(struct config *c, const struct key *k, const json_t *v, str
         if (n < k->min || n > k->max)
             return err_set(e, ERR_CONFIG, k->path, "%s: %lld not in %ld..%ld", k->path,
                            (long long)n, k->min, k->max);
-        if (k->is_long)
+        if (k->is_long == 2)
+            *(int64_t *)(base + k->offset) = (int64_t)n;
+        else if (k->is_long)
             *(long *)(base + k->offset) = (long)n;
         else
             *(int *)(base + k->offset) = (int)n;
         return 0;
     }
+    case K_DOUBLE:
+        if (!json_is_number(v))
+            return err_set(e, ERR_CONFIG, k->path, "%s: must be a number, got %s", k->path,
+                           type_name(v));
+        if (json_number_value(v) < (double)k->min || json_number_value(v) > (double)k->max)
+            return err_set(e, ERR_CONFIG, k->path, "%s: %g not in %ld..%ld", k->path,
+                           json_number_value(v), k->min, k->max);
+        *(double *)(base + k->offset) = json_number_value(v);
+        return 0;
     case K_BOOL:
         if (!json_is_boolean(v))
             return err_set(e, ERR_CONFIG, k->path, "%s: must be true or false, got %s", k->path,
@@ -383,7 +429,7 @@ int config_load(struct config *c, const char *const *paths, size_t n, struct err
             return -1;
         }
     }
-    if (config_apply_env(c, e)) {
+    if (config_apply_env(c, e) || policy_config_validate(&c->policy, e)) {
         config_free(c);
         return -1;
     }

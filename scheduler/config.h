@@ -8,11 +8,13 @@
 
 #include "base/log.h"
 #include "base/sku.h"
+#include "policy/policy.h"
 
 #include <stddef.h>
 
 struct cluster_config;
 #include "base/sku.h"
+#include "policy/policy.h"
 
 struct cluster_config;
 struct err;
@@ -40,6 +42,7 @@ struct config {
         int sample_interval_s; /* capacity samples to PostgreSQL */
         int registry_sync_s;   /* re-read the cluster registry (other replicas' edits) */
     } poller;
+    struct policy_config policy;     /* "policy": knobs named as in docs/policy.md */
     struct sku_catalogue skus;       /* the built-in catalogue unless "skus" replaced it */
     struct cluster_config *clusters; /* "clusters" from the file; owned, config_free() */
     size_t n_clusters;

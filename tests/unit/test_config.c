@@ -44,6 +44,52 @@ START_TEST(json_overlays_only_given_keys)
 }
 END_TEST
 
+START_TEST(policy_knobs)
+{
+    struct config c;
+    struct err e = {0};
+
+    config_defaults(&c);
+    ck_assert_int_eq(config_apply_json(&c,
+                                       "{\"policy\":{\"w_borrow\":5.5,\"reclaim_k\":7,"
+                                       "\"min_runtime_s\":120,\"quota_reclaim\":false}}",
+                                       &e),
+                     0);
+    ck_assert(c.policy.w_borrow == 5.5);
+    ck_assert_int_eq(c.policy.reclaim_k, 7);
+    ck_assert_int_eq(c.policy.min_runtime_s, 120);
+    ck_assert(!c.policy.quota_reclaim);
+    ck_assert_int_eq(config_apply_json(&c, "{\"policy\":{\"w_borow\":1}}", &e), -1);
+    ck_assert_str_eq(e.field, "policy.w_borow");
+    ck_assert_int_eq(config_apply_json(&c, "{\"policy\":{\"w_fit\":\"high\"}}", &e), -1);
+    ck_assert_str_eq(e.field, "policy.w_fit");
+}
+END_TEST
+
+START_TEST(skus_and_clusters)
+{
+    struct config c;
+    struct err e = {0};
+
+    config_defaults(&c);
+    ck_assert_int_eq(config_apply_json(&c,
+                                       "{\"skus\":[{\"name\":\"b200\",\"products\":["
+                                       "\"NVIDIA-B200\"]}],\"clusters\":[{\"name\":\"c1\","
+                                       "\"apiServer\":\"https://c1.example:6443\"}]}",
+                                       &e),
+                     0);
+    ck_assert_uint_eq(c.skus.n, 1);
+    ck_assert_str_eq(c.skus.skus[0].name, "b200");
+    ck_assert_uint_eq(c.n_clusters, 1);
+    ck_assert_int_eq(config_apply_json(&c, "{\"clusters\":[{\"name\":\"Bad Name\"}]}", &e), -1);
+    ck_assert_int_eq(strncmp(e.field, "clusters[0]", 11), 0);
+    ck_assert_uint_eq(c.n_clusters, 1); /* unchanged on failure */
+    ck_assert_int_eq(config_apply_json(&c, "{\"skus\":[{\"name\":\"x\"}]}", &e), -1);
+    ck_assert_str_eq(e.field, "skus[0]");
+    config_free(&c);
+}
+END_TEST
+
 START_TEST(ipv6_and_any_listen)
 {
     struct config c;
@@ -164,6 +210,8 @@ int main(void)
     tcase_add_test(tc, defaults_are_sane);
     tcase_add_test(tc, json_overlays_only_given_keys);
     tcase_add_test(tc, ipv6_and_any_listen);
+    tcase_add_test(tc, policy_knobs);
+    tcase_add_test(tc, skus_and_clusters);
     tcase_add_loop_test(tc, bad_values_name_key_and_value, 0, sizeof(bad) / sizeof(bad[0]));
     tcase_add_test(tc, not_json_or_not_object);
     tcase_add_test(tc, env_overrides_file);
