@@ -179,8 +179,8 @@ static int open_list(struct inventory *inv, const char *body, size_t len, const 
         return err_set(e, ERR_MALFORMED, "items", "%s items is not an array", kind);
     if (items < 0 && k < 0)
         return err_set(e, ERR_MALFORMED, "items", "body is not a %s", kind);
-    if (k8s_json_str(d, k8s_json_path(d, 0, "metadata", "continue", NULL), cont, cont_size) >=
-        (long)cont_size)
+    if (k8s_json_str(d, k8s_json_path(d, 0, "metadata", "continue", K8S_JSON_END), cont,
+                     cont_size) >= (long)cont_size)
         return err_set(e, ERR_TOO_LARGE, "metadata.continue", "continue token is too long");
     *items_out = items;
     return 0;

@@ -29,7 +29,6 @@ struct k8s_client {
     int timeout_ms;
 };
 
-
 /* "User-Agent: fedsched/VERSION" in buf. */
 static const char *user_agent(char *buf, size_t size)
 {

@@ -58,8 +58,9 @@ int k8s_json_parse(struct k8s_json *d, const char *s, size_t len, int max_depth,
 /* Member key of object token obj, or -1 when obj is not an object or has no such key. */
 int k8s_json_get(const struct k8s_json *d, int obj, const char *key);
 
-/* Follows a NULL-terminated chain of keys: k8s_json_path(d, t, "status", "allocatable",
- * NULL). -1 when any step is missing or tok is -1. */
+/* Follows a chain of keys ended by K8S_JSON_END: k8s_json_path(d, t, "status",
+ * "allocatable", K8S_JSON_END). -1 when any step is missing or tok is -1. */
+#define K8S_JSON_END ((const char *)NULL) /* a typed NULL: safe through varargs */
 int k8s_json_path(const struct k8s_json *d, int tok, ...);
 
 /* Iteration. For arrays, child(d, a) is the first element and next(d, a, c) the one after

@@ -44,9 +44,10 @@ START_TEST(walks_objects_and_arrays)
     /* the walk skips nested content of the second item */
     it = k8s_json_next(&doc, items, it);
     ck_assert_int_eq(k8s_json_type(&doc, k8s_json_get(&doc, it, "a")), K8S_JSON_ARRAY);
-    ck_assert(k8s_json_str_eq(&doc, k8s_json_path(&doc, 0, "metadata", "continue", NULL), "tok"));
-    ck_assert_int_eq(k8s_json_path(&doc, 0, "metadata", "missing", NULL), -1);
-    ck_assert_int_eq(k8s_json_path(&doc, -1, "metadata", NULL), -1);
+    ck_assert(
+        k8s_json_str_eq(&doc, k8s_json_path(&doc, 0, "metadata", "continue", K8S_JSON_END), "tok"));
+    ck_assert_int_eq(k8s_json_path(&doc, 0, "metadata", "missing", K8S_JSON_END), -1);
+    ck_assert_int_eq(k8s_json_path(&doc, -1, "metadata", K8S_JSON_END), -1);
     ck_assert_int_eq(k8s_json_get(&doc, items, "kind"), -1); /* not an object */
 }
 END_TEST
