@@ -30,6 +30,11 @@ struct sku_catalogue;
 void api_attach_clusters(struct api *a, struct poller *p, const struct sku_catalogue *skus,
                          void (*changed)(void *arg), void *arg);
 
+struct policy_config;
+/* The policy knobs explain's what-if cycle uses (default: policy_config_defaults()).
+ * cfg must outlive the api. */
+void api_set_policy(struct api *a, const struct policy_config *cfg);
+
 struct api_kv {
     const char *key;
     const char *value;

@@ -23,6 +23,11 @@ void api_attach_clusters(struct api *a, struct poller *p, const struct sku_catal
     a->clusters_changed_arg = arg;
 }
 
+void api_set_policy(struct api *a, const struct policy_config *cfg)
+{
+    a->policy = cfg;
+}
+
 static const struct sku_catalogue *catalogue(const struct api *a)
 {
     return a->skus ? a->skus : sku_catalogue();

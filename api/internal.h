@@ -16,8 +16,9 @@ struct api {
     struct api_config cfg;
     struct store *store;
     struct api_metrics *metrics;
-    struct poller *poller;            /* NULL until api_attach_clusters() */
-    const struct sku_catalogue *skus; /* catalogue for cluster configs */
+    struct poller *poller;              /* NULL until api_attach_clusters() */
+    const struct sku_catalogue *skus;   /* catalogue for cluster configs */
+    const struct policy_config *policy; /* knobs for explain's what-if cycle; NULL: defaults */
     void (*clusters_changed)(void *arg);
     void *clusters_changed_arg;
 };
@@ -61,6 +62,8 @@ void h_job_cancel(struct api *a, const struct api_request *req, const struct rou
                   struct api_response *resp);
 void h_job_events(struct api *a, const struct api_request *req, const struct route_params *p,
                   struct api_response *resp);
+void h_job_explain(struct api *a, const struct api_request *req, const struct route_params *p,
+                   struct api_response *resp);
 void h_healthz(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp);
 void h_readyz(struct api *a, const struct api_request *req, const struct route_params *p,

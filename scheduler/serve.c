@@ -187,6 +187,7 @@ int serve_main(int argc, char **argv)
     }
     ctx = (struct serve_ctx){store, poller, &cfg.skus};
     api_attach_clusters(api, poller, &cfg.skus, clusters_changed, &ctx);
+    api_set_policy(api, &cfg.policy);
     if (api_server_start(api, cfg.listen_host, cfg.listen_port, &srv, &e)) {
         LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
         rc = 1;

@@ -202,6 +202,70 @@ START_TEST(admin_api_adds_and_removes_clusters)
 }
 END_TEST
 
+static json_t *submit_and_explain(const char *name, const char *sku, int gpus,
+                                  const char *scheduling)
+{
+    char body[1024], path[256];
+    json_t *x = NULL;
+
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+             "{\"name\":\"%s\"},\"spec\":{\"resources\":{\"instanceType\":\"%s\","
+             "\"gpuCount\":%d},\"code\":{\"image\":\"x:1\"},\"scheduling\":%s}}",
+             name, sku, gpus, scheduling);
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/explain/trainingjobs", body, NULL),
+                     201);
+    snprintf(path, sizeof(path), "/v1/namespaces/explain/trainingjobs/%s/explain", name);
+    ck_assert_int_eq(itest_get_json(srv.base, path, &x), 200);
+    return x;
+}
+
+START_TEST(explain_uses_the_live_snapshot)
+{
+    json_t *x, *clusters, *it;
+    size_t i;
+    int saw_east = 0;
+
+    json_decref(wait_ready(3));
+    /* 8 H100s fit in sim-east, the only cluster with H100s. */
+    x = submit_and_explain("fits", "h100-80gb", 8, "{}");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "status")), "placed");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "cluster")), "sim-east");
+    ck_assert_ptr_nonnull(json_object_get(x, "score"));
+    json_decref(x);
+    /* 128 H100s (16 workers of 8) do not: sim-east says how many workers fit. */
+    x = submit_and_explain("too-big", "h100-80gb", 128, "{}");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "status")), "pending");
+    clusters = json_object_get(x, "clusters");
+    ck_assert_int_ge(json_array_size(clusters), 3); /* the others may still list "extra" */
+    json_array_foreach(clusters, i, it)
+    {
+        if (strcmp(json_string_value(json_object_get(it, "cluster")), "sim-east") == 0) {
+            char *text = json_dumps(it, 0);
+
+            saw_east = 1;
+            ck_assert_msg(strstr(text, "needs 16 workers of 8 GPUs"), "%s", text);
+            free(text);
+        }
+    }
+    ck_assert(saw_east);
+    json_decref(x);
+    /* Affinity to a cluster without H100s is named as the reason. */
+    x = submit_and_explain("affine", "h100-80gb", 8, "{\"clusterAffinity\":[\"sim-west\"]}");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "status")), "pending");
+    {
+        char *text = json_dumps(x, 0);
+
+        ck_assert_msg(strstr(text, "affinity"), "%s", text);
+        free(text);
+    }
+    json_decref(x);
+    ck_assert_int_eq(
+        itest_get_json(srv.base, "/v1/namespaces/explain/trainingjobs/nope/explain", &x), 404);
+    json_decref(x);
+}
+END_TEST
+
 START_TEST(samples_and_metrics)
 {
     char url[256], *out = NULL, *n = NULL;
@@ -237,6 +301,7 @@ int main(void)
     tcase_add_test(tc, capacity_totals_match_the_scenario);
     tcase_add_test(tc, cordon_and_uncordon);
     tcase_add_test(tc, admin_api_adds_and_removes_clusters);
+    tcase_add_test(tc, explain_uses_the_live_snapshot);
     tcase_add_test(tc, samples_and_metrics);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
