@@ -700,3 +700,32 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
     resp_text(resp, 200, reports_content_type(fmt), reports_render(rep, fmt));
     store_report_free(&rep);
 }
+
+void h_report_queue(struct api *a, const struct api_request *req, const struct route_params *p,
+                    struct api_response *resp)
+{
+    struct store_queue_sku *q = NULL;
+    size_t n = 0;
+    struct err e = {0};
+    json_t *items;
+
+    (void)p;
+    if (req->n_query > 0) {
+        resp_errorf(resp, ERR_MALFORMED, req->query[0].key,
+                    "unknown query parameter \"%s\"; this endpoint takes none", req->query[0].key);
+        return;
+    }
+    if (store_report_queue(a->store, &q, &n, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, json_pack("{s:s, s:I, s:I, s:o}", "sku", q[i].sku, "jobs",
+                                               (json_int_t)q[i].jobs, "gpus", (json_int_t)q[i].gpus,
+                                               "oldestQueuedAt", j_time(q[i].oldest_ms)));
+    free(q);
+    resp_json(resp, 200,
+              json_pack("{s:s, s:s, s:o}", "apiVersion", "fedsched.io/v1", "kind", "QueueReport",
+                        "items", items));
+}

@@ -24,6 +24,7 @@ static const struct route routes[] = {
     {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/events", h_job_events},
     {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/explain", h_job_explain},
     {"GET", "/v1/reports/capacity", h_report_capacity},
+    {"GET", "/v1/reports/queue", h_report_queue},
     {"GET", "/v1/clusters", h_cluster_list},
     {"GET", "/v1/clusters/{name}", h_cluster_get},
     {"PUT", "/v1/clusters/{name}", h_cluster_put},

@@ -259,3 +259,26 @@ void store_report_free(struct store_report **r)
     free(*r);
     *r = NULL;
 }
+
+int store_report_queue(struct store *s, struct store_queue_sku **out, size_t *n, struct err *e)
+{
+    static const char sql[] =
+        "SELECT sku, count(*), sum(gpu_count), (extract(epoch FROM min(created_at)) * 1000)::bigint"
+        " FROM jobs WHERE phase = 'Queued' GROUP BY sku ORDER BY sku COLLATE \"C\"";
+    struct store_queue_sku *q;
+    PGresult *r;
+
+    if (store_exec(s, sql, 0, NULL, &r, e))
+        return -1;
+    q = xcalloc((size_t)PQntuples(r) + 1, sizeof(*q));
+    for (int row = 0; row < PQntuples(r); row++) {
+        snprintf(q[row].sku, sizeof(q[row].sku), "%s", PQgetvalue(r, row, 0));
+        q[row].jobs = col_i(r, row, 1);
+        q[row].gpus = col_i(r, row, 2);
+        q[row].oldest_ms = col_i(r, row, 3);
+    }
+    *n = (size_t)PQntuples(r);
+    *out = q;
+    PQclear(r);
+    return 0;
+}

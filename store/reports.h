@@ -89,4 +89,17 @@ int store_report_capacity(struct store *s, const struct store_report_opts *o,
 
 void store_report_free(struct store_report **r); /* NULL-safe; sets *r to NULL */
 
+/* Queue depth now, by requested SKU: jobs in phase Queued, their GPUs, and when the
+ * oldest of them was submitted. */
+struct store_queue_sku {
+    char sku[32];
+    int64_t jobs;
+    int64_t gpus;
+    int64_t oldest_ms;
+};
+
+/* Fills *out (by SKU name; caller frees with free()) and *n. ERR_DB, ERR_TIMEOUT.
+ * Thread-safe. */
+int store_report_queue(struct store *s, struct store_queue_sku **out, size_t *n, struct err *e);
+
 #endif
