@@ -67,6 +67,8 @@ static json_t *agg_json(const struct snapshot *snap, size_t k, enum snapshot_poo
     json_object_set_new(o, "used", json_integer(a->used));
     json_object_set_new(o, "free", json_integer(a->free));
     json_object_set_new(o, "borrowed", json_integer(a->borrowed));
+    if (p == SNAPSHOT_POOL_SERVING) /* what the serving workloads themselves use */
+        json_object_set_new(o, "servingUsed", json_integer(a->used - a->borrowed));
     json_object_set_new(o, "pendingServing", json_integer(a->pending_serving));
     json_object_set_new(o, "reserve", json_integer(a->reserve));
     json_object_set_new(o, "lendable", json_integer(a->lendable));

@@ -271,6 +271,7 @@ START_TEST(json_and_prometheus_renderings)
         ck_assert_int_eq(json_integer_value(json_object_get(item, "free")), 11);
         ck_assert_int_eq(json_integer_value(json_object_get(item, "reserve")), 1);
         ck_assert_int_eq(json_integer_value(json_object_get(item, "lendable")), 10);
+        ck_assert_int_eq(json_integer_value(json_object_get(item, "servingUsed")), 5);
     }
     ck_assert(seen_l4);
     json_decref(j);
