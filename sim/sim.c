@@ -632,6 +632,7 @@ static void usage(FILE *f)
 static int write_clusters(const struct sim *s, const char *path, struct err *e)
 {
     json_t *root = json_object(), *arr = json_array();
+    char *tmp = NULL;
     int rc = -1;
 
     for (size_t i = 0; i < s->n; i++) {
@@ -689,12 +690,16 @@ static int write_clusters(const struct sim *s, const char *path, struct err *e)
     }
     json_object_set_new(root, "clusters", arr);
     arr = NULL;
-    if (json_dump_file(root, path, JSON_INDENT(2)) != 0) {
+    /* Write aside and rename, so a script polling for the file never reads half of it. */
+    tmp = xasprintf("%s.tmp", path);
+    if (json_dump_file(root, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0) {
         err_set(e, ERR_IO, "clusters-out", "cannot write %s", path);
+        unlink(tmp);
         goto out;
     }
     rc = 0;
 out:
+    free(tmp);
     json_decref(root);
     return rc;
 }
