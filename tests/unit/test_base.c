@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "base/job.h"
 #include "base/num.h"
+#include "base/sha256.h"
 #include "base/sku.h"
 
 #include <check.h>
@@ -133,6 +134,32 @@ START_TEST(phases_parse_and_terminal)
 }
 END_TEST
 
+START_TEST(sha256_known_answers)
+{
+    char hex[65], *million;
+    static const char long_msg[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+
+    sha256_hex("", 0, hex);
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha256_hex("abc", 3, hex);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sha256_hex(long_msg, strlen(long_msg), hex);
+    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    million = malloc(1000000);
+    memset(million, 'a', 1000000);
+    sha256_hex(million, 1000000, hex);
+    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    free(million);
+    /* Lengths around the padding boundary (55, 56, 64 bytes) against Python's hashlib. */
+    sha256_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 55, hex);
+    ck_assert_str_eq(hex, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+    sha256_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 56, hex);
+    ck_assert_str_eq(hex, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+    sha256_hex("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64, hex);
+    ck_assert_str_eq(hex, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("base");
@@ -146,6 +173,7 @@ int main(void)
     tcase_add_test(tc, rfc3339_round_trip);
     tcase_add_test(tc, sku_catalogue_matches_products);
     tcase_add_test(tc, phases_parse_and_terminal);
+    tcase_add_test(tc, sha256_known_answers);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
