@@ -734,6 +734,13 @@ static int find_pc(struct pc **pcs, size_t n, const char *name)
     return -1;
 }
 
+/* Keep one idle connection per cluster: TLS handshakes cost more than the polls. */
+static void set_max_connects(struct poller *p)
+{
+    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS,
+                      (long)(p->n + 16 < 100000 ? p->n + 16 : 100000));
+}
+
 /* Applies a cluster set handed over by poller_set_clusters(). */
 static void apply_pending(struct poller *p)
 {
@@ -788,6 +795,7 @@ static void apply_pending(struct poller *p)
     free(cfgs);
     p->pcs = next;
     p->n = n;
+    set_max_connects(p);
     mark_dirty(p);
 }
 
@@ -908,14 +916,13 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
         free(p);
         return err_set(e, ERR_INTERNAL, NULL, "curl_multi_init failed");
     }
-    /* Keep one idle connection per cluster: TLS handshakes cost more than the polls. */
-    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)(n + 16 < 100000 ? n + 16 : 100000));
     p->pcs = xcalloc(n + 1, sizeof(*p->pcs));
     for (size_t i = 0; i < n; i++) {
         p->pcs[i] = pc_new(p, &cfgs[i]);
         p->pcs[i]->due_mono = 0;
     }
     p->n = n;
+    set_max_connects(p);
     publish(p); /* readers always find a snapshot */
     *out = p;
     return 0;
