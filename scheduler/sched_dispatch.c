@@ -1,0 +1,439 @@
+/* sched_dispatch.c -- names, labels and manifests of the objects fedsched creates in member
+ * clusters, and the per-cluster client pool. */
+#include "scheduler/sched_dispatch.h"
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/num.h"
+#include "base/sku.h"
+#include "cluster/cluster_config.h"
+#include "cluster/k8s.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sched_object_name(const char *uid, int attempt, char *out, size_t size)
+{
+    snprintf(out, size, "fj-%s-%d", uid, attempt);
+}
+
+bool sched_object_owner(const json_t *obj, char *uid, size_t uid_size, int *attempt)
+{
+    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+    const char *u = json_string_value(json_object_get(labels, K8S_LABEL_JOB_UID));
+    const char *a = json_string_value(json_object_get(labels, K8S_LABEL_ATTEMPT));
+    const char *m = json_string_value(json_object_get(labels, K8S_LABEL_MANAGED_BY));
+    int64_t n;
+
+    if (!u || !a || !m || strcmp(m, K8S_MANAGED_BY) != 0 || num_parse_i64(a, 0, 1000000, &n))
+        return false;
+    snprintf(uid, uid_size, "%s", u);
+    *attempt = (int)n;
+    return true;
+}
+
+bool sched_object_is(const json_t *obj, const char *uid, int attempt)
+{
+    char u[64];
+    int a;
+
+    return sched_object_owner(obj, u, sizeof(u), &a) && strcmp(u, uid) == 0 && a == attempt;
+}
+
+/* ---- manifests --------------------------------------------------------------------------- */
+
+static json_t *our_labels(const struct sched_manifest_in *in)
+{
+    char attempt[16];
+
+    snprintf(attempt, sizeof(attempt), "%d", in->attempt);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", K8S_LABEL_MANAGED_BY, K8S_MANAGED_BY,
+                     K8S_LABEL_JOB_UID, in->uid, K8S_LABEL_ATTEMPT, attempt, SCHED_LABEL_NAMESPACE,
+                     in->ns, SCHED_LABEL_NAME, in->name);
+}
+
+/* The TrainingJob's own labels go on the pods too (teams select their pods by them); ours
+ * win on a clash, though validation already keeps users out of the fedsched.io/ prefix. */
+static json_t *pod_labels(const struct sched_manifest_in *in)
+{
+    json_t *l = json_loads(in->labels_json ? in->labels_json : "{}", 0, NULL), *ours;
+
+    if (!json_is_object(l)) {
+        json_decref(l);
+        l = json_object();
+    }
+    ours = our_labels(in);
+    json_object_update(l, ours);
+    json_decref(ours);
+    return l;
+}
+
+static json_t *tolerations(const struct cluster_config *c)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < c->n_tolerations; i++) {
+        const struct cluster_toleration *t = &c->tolerations[i];
+        json_t *o = json_object();
+
+        if (t->key[0])
+            json_object_set_new(o, "key", json_string(t->key));
+        json_object_set_new(o, "operator", json_string(t->exists ? "Exists" : "Equal"));
+        if (!t->exists)
+            json_object_set_new(o, "value", json_string(t->value));
+        if (t->effect[0])
+            json_object_set_new(o, "effect", json_string(t->effect));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *env_list(const struct sched_manifest_in *in, const json_t *code, int workers)
+{
+    json_t *env = json_array(), *it;
+    size_t i;
+    char n[16];
+
+    json_array_foreach(json_object_get(code, "env"), i, it)
+    {
+        const char *name = json_string_value(json_object_get(it, "name"));
+        const char *value = json_string_value(json_object_get(it, "value"));
+
+        if (name)
+            json_array_append_new(
+                env, json_pack("{s:s, s:s}", "name", name, "value", value ? value : ""));
+    }
+    snprintf(n, sizeof(n), "%d", in->attempt);
+    json_array_append_new(env,
+                          json_pack("{s:s, s:s}", "name", "FEDSCHED_JOB_UID", "value", in->uid));
+    json_array_append_new(env, json_pack("{s:s, s:s}", "name", "FEDSCHED_ATTEMPT", "value", n));
+    snprintf(n, sizeof(n), "%d", workers);
+    json_array_append_new(env, json_pack("{s:s, s:s}", "name", "FEDSCHED_WORKERS", "value", n));
+    return env;
+}
+
+/* requests/limits of one container: GPUs (both, as the device plugin wants), and cpu and
+ * memory requests when the spec gives them. */
+static json_t *resources(const json_t *res, int gpus)
+{
+    json_t *limits = json_object(), *requests = json_object();
+    const json_t *cpu = json_object_get(res, "cpu"), *mem = json_object_get(res, "memoryGb");
+    char q[32];
+
+    if (gpus > 0) {
+        snprintf(q, sizeof(q), "%d", gpus);
+        json_object_set_new(limits, K8S_GPU_RESOURCE, json_string(q));
+        json_object_set_new(requests, K8S_GPU_RESOURCE, json_string(q));
+    }
+    if (json_is_number(cpu) && json_number_value(cpu) > 0) {
+        snprintf(q, sizeof(q), "%lldm", (long long)(json_number_value(cpu) * 1000 + 0.5));
+        json_object_set_new(requests, "cpu", json_string(q));
+    }
+    if (json_is_number(mem) && json_number_value(mem) > 0) {
+        snprintf(q, sizeof(q), "%lldMi", (long long)(json_number_value(mem) * 1024 + 0.5));
+        json_object_set_new(requests, "memory", json_string(q));
+    }
+    return json_pack("{s:o, s:o}", "limits", limits, "requests", requests);
+}
+
+static json_t *container(const struct sched_manifest_in *in, const json_t *spec, const char *name,
+                         int gpus, int workers)
+{
+    const json_t *code = json_object_get(spec, "code");
+    json_t *c = json_object();
+    const char *wd = json_string_value(json_object_get(code, "workingDir"));
+
+    json_object_set_new(c, "name", json_string(name));
+    json_object_set(c, "image", json_object_get(code, "image"));
+    if (json_array_size(json_object_get(code, "command")) && strcmp(name, "ray-head") != 0)
+        json_object_set_new(c, "command", json_deep_copy(json_object_get(code, "command")));
+    if (json_array_size(json_object_get(code, "args")) && strcmp(name, "ray-head") != 0)
+        json_object_set_new(c, "args", json_deep_copy(json_object_get(code, "args")));
+    if (wd)
+        json_object_set_new(c, "workingDir", json_string(wd));
+    json_object_set_new(c, "env", env_list(in, code, workers));
+    json_object_set_new(c, "resources",
+                        resources(gpus > 0 ? json_object_get(spec, "resources") : NULL, gpus));
+    return c;
+}
+
+/* The pod template of a worker (gpus > 0) or of a Ray head (gpus == 0). */
+static int pod_template(const struct sched_manifest_in *in, const json_t *spec, int gpus,
+                        int workers, json_t **out, struct err *e)
+{
+    int k = sku_find(in->skus, in->sku);
+    const struct sku *sku;
+    json_t *ps = json_object(), *sel = json_object(), *md;
+    const char *pc = in->borrowed ? in->priority_class_borrowed : in->priority_class;
+
+    if (k < 0) {
+        json_decref(ps);
+        json_decref(sel);
+        return err_set(e, ERR_INVALID, "spec.resources.instanceType", "unknown SKU \"%s\"",
+                       in->sku);
+    }
+    sku = &in->skus->skus[k];
+    json_object_set_new(ps, "restartPolicy", json_string("Never"));
+    json_object_set_new(ps, "terminationGracePeriodSeconds",
+                        json_integer(in->grace_s > 0 ? in->grace_s : 30));
+    if (gpus > 0 && sku->n_products == 1) {
+        json_object_set_new(sel, K8S_LABEL_GPU_PRODUCT, json_string(sku->products[0]));
+    } else if (gpus > 0) {
+        /* Several board variants share the SKU: any of them will do. */
+        json_t *vals = json_array();
+
+        for (size_t i = 0; i < sku->n_products; i++)
+            json_array_append_new(vals, json_string(sku->products[i]));
+        json_object_set_new(ps, "affinity",
+                            json_pack("{s:{s:{s:[{s:[{s:s, s:s, s:o}]}]}}}", "nodeAffinity",
+                                      "requiredDuringSchedulingIgnoredDuringExecution",
+                                      "nodeSelectorTerms", "matchExpressions", "key",
+                                      K8S_LABEL_GPU_PRODUCT, "operator", "In", "values", vals));
+    }
+    if (in->borrowed)
+        for (size_t i = 0; i < in->cluster->serving.n_selector; i++)
+            json_object_set_new(sel, in->cluster->serving.selector[i].key,
+                                json_string(in->cluster->serving.selector[i].value));
+    if (json_object_size(sel))
+        json_object_set_new(ps, "nodeSelector", sel);
+    else
+        json_decref(sel);
+    json_object_set_new(ps, "tolerations", tolerations(in->cluster));
+    if (pc && *pc)
+        json_object_set_new(ps, "priorityClassName", json_string(pc));
+    json_object_set_new(
+        ps, "containers",
+        json_pack("[o]", container(in, spec, gpus > 0 ? "trainer" : "ray-head", gpus, workers)));
+    md = json_pack("{s:o}", "labels", pod_labels(in));
+    if (in->annotations && json_object_size(in->annotations))
+        json_object_set_new(md, "annotations", json_deep_copy(in->annotations));
+    *out = json_pack("{s:o, s:o}", "metadata", md, "spec", ps);
+    return 0;
+}
+
+static char *entrypoint(const json_t *code)
+{
+    struct {
+        char *p;
+        size_t len, cap;
+    } b = {NULL, 0, 0};
+    const char *keys[2] = {"command", "args"};
+
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        const json_t *it;
+
+        json_array_foreach(json_object_get(code, keys[k]), i, it)
+        {
+            const char *s = json_string_value(it);
+            size_t n = s ? strlen(s) : 0;
+
+            if (b.len + n + 2 > b.cap) {
+                b.cap = (b.len + n + 2) * 2;
+                b.p = xrealloc(b.p, b.cap);
+            }
+            if (b.len)
+                b.p[b.len++] = ' ';
+            memcpy(b.p + b.len, s ? s : "", n);
+            b.len += n;
+            b.p[b.len] = '\0';
+        }
+    }
+    return b.p ? b.p : xstrdup("");
+}
+
+int sched_manifest(const struct sched_manifest_in *in, enum k8s_job_kind *kind, json_t **out,
+                   struct err *e)
+{
+    json_error_t je;
+    json_t *spec = json_loads(in->spec_json ? in->spec_json : "", 0, &je);
+    json_t *md = NULL, *obj = NULL, *tmpl = NULL, *head = NULL;
+    int per = in->gpus_per_worker > 0 ? in->gpus_per_worker : in->gpu_count;
+    int workers = per > 0 ? in->gpu_count / per : 0;
+    char name[SCHED_NAME_MAX];
+    bool ray = in->framework && strcmp(in->framework, "ray") == 0;
+    int rc = -1;
+
+    if (!json_is_object(spec)) {
+        err_set(e, ERR_MALFORMED, "spec", "stored spec is not a JSON object: %s", je.text);
+        goto out;
+    }
+    if (!json_is_string(json_object_get(json_object_get(spec, "code"), "image"))) {
+        err_set(e, ERR_INVALID, "spec.code.image", "spec has no image");
+        goto out;
+    }
+    if (workers < 1 || per * workers != in->gpu_count) {
+        err_set(e, ERR_INVALID, "spec.resources.gpusPerWorker",
+                "gpuCount %d is not a multiple of gpusPerWorker %d", in->gpu_count, per);
+        goto out;
+    }
+    if (pod_template(in, spec, per, workers, &tmpl, e))
+        goto out;
+    sched_object_name(in->uid, in->attempt, name, sizeof(name));
+    md = json_pack("{s:s, s:s, s:o}", "name", name, "namespace", in->cluster->job_namespace,
+                   "labels", our_labels(in));
+    if (in->annotations && json_object_size(in->annotations))
+        json_object_set_new(md, "annotations", json_deep_copy(in->annotations));
+    if (!ray) {
+        json_t *js =
+            json_pack("{s:i, s:i, s:s, s:i, s:o}", "parallelism", workers, "completions", workers,
+                      "completionMode", "Indexed", "backoffLimit", 0, "template", tmpl);
+
+        tmpl = NULL;
+        if (in->max_runtime_s > 0)
+            json_object_set_new(js, "activeDeadlineSeconds", json_integer(in->max_runtime_s));
+        obj = json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "batch/v1", "kind", "Job", "metadata",
+                        md, "spec", js);
+        md = NULL;
+        *kind = K8S_KIND_JOB;
+    } else {
+        char *ep = entrypoint(json_object_get(spec, "code"));
+        json_t *rs, *group;
+
+        if (pod_template(in, spec, 0, workers, &head, e)) {
+            free(ep);
+            goto out;
+        }
+        group = json_pack("{s:s, s:i, s:i, s:i, s:{}, s:o}", "groupName", "gpu-workers", "replicas",
+                          workers, "minReplicas", workers, "maxReplicas", workers, "rayStartParams",
+                          "template", tmpl);
+        tmpl = NULL;
+        rs = json_pack("{s:s, s:b, s:i, s:{s:{s:{}, s:o}, s:[o]}}", "entrypoint", ep,
+                       "shutdownAfterJobFinishes", 1, "ttlSecondsAfterFinished", 600,
+                       "rayClusterSpec", "headGroupSpec", "rayStartParams", "template", head,
+                       "workerGroupSpecs", group);
+        head = NULL;
+        free(ep);
+        if (in->max_runtime_s > 0)
+            json_object_set_new(rs, "activeDeadlineSeconds", json_integer(in->max_runtime_s));
+        obj = json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "ray.io/v1", "kind", "RayJob",
+                        "metadata", md, "spec", rs);
+        md = NULL;
+        *kind = K8S_KIND_RAYJOB;
+    }
+    *out = obj;
+    rc = 0;
+out:
+    json_decref(spec);
+    json_decref(md);
+    json_decref(tmpl);
+    json_decref(head);
+    return rc;
+}
+
+/* ---- clients ----------------------------------------------------------------------------- */
+
+struct client_entry {
+    char name[64];
+    char *config_json; /* as stored, to notice changes */
+    struct cluster_config cfg;
+    struct k8s_client *client; /* NULL when it could not be made */
+};
+
+struct sched_clients {
+    struct client_entry **v;
+    size_t n;
+    int timeout_ms;
+};
+
+struct sched_clients *sched_clients_new(int request_timeout_ms)
+{
+    struct sched_clients *c = xcalloc(1, sizeof(*c));
+
+    c->timeout_ms = request_timeout_ms > 0 ? request_timeout_ms : 10000;
+    return c;
+}
+
+static void entry_free(struct client_entry *x)
+{
+    if (!x)
+        return;
+    k8s_client_free(&x->client);
+    free(x->config_json);
+    free(x);
+}
+
+void sched_clients_free(struct sched_clients **cp)
+{
+    struct sched_clients *c;
+
+    if (!cp || !*cp)
+        return;
+    c = *cp;
+    for (size_t i = 0; i < c->n; i++)
+        entry_free(c->v[i]);
+    free(c->v);
+    free(c);
+    *cp = NULL;
+}
+
+int sched_clients_sync(struct sched_clients *c, struct store *s, const struct sku_catalogue *skus,
+                       struct err *e)
+{
+    struct store_cluster *rows = NULL;
+    struct client_entry **next;
+    size_t n = 0, used = 0;
+
+    if (store_cluster_list(s, &rows, &n, e))
+        return -1;
+    next = xcalloc(n + 1, sizeof(*next));
+    for (size_t i = 0; i < n; i++) {
+        struct client_entry *x = NULL;
+        struct err ce = {0};
+
+        for (size_t k = 0; k < c->n; k++) {
+            if (c->v[k] && strcmp(c->v[k]->name, rows[i].name) == 0 &&
+                strcmp(c->v[k]->config_json, rows[i].config_json) == 0) {
+                x = c->v[k];
+                c->v[k] = NULL; /* moved */
+                break;
+            }
+        }
+        if (!x) {
+            x = xcalloc(1, sizeof(*x));
+            snprintf(x->name, sizeof(x->name), "%s", rows[i].name);
+            x->config_json = xstrdup(rows[i].config_json);
+            if (cluster_config_parse(rows[i].config_json, strlen(rows[i].config_json), skus,
+                                     &x->cfg, &ce) ||
+                k8s_client_new(&x->cfg, c->timeout_ms, &x->client, &ce)) {
+                LOG(LOG_WARN, "sched", "event=client_failed cluster=%s field=%s msg=\"%s\"",
+                    rows[i].name, ce.field, ce.msg);
+                x->client = NULL;
+            }
+        }
+        next[used++] = x;
+    }
+    for (size_t k = 0; k < c->n; k++)
+        entry_free(c->v[k]);
+    free(c->v);
+    c->v = next;
+    c->n = used;
+    store_clusters_free(&rows, n);
+    return 0;
+}
+
+struct k8s_client *sched_clients_get(struct sched_clients *c, const char *name,
+                                     const struct cluster_config **cfg)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->v[i]->name, name) == 0) {
+            if (cfg)
+                *cfg = &c->v[i]->cfg;
+            return c->v[i]->client;
+        }
+    }
+    return NULL;
+}
+
+size_t sched_clients_count(const struct sched_clients *c)
+{
+    return c->n;
+}
+
+const char *sched_clients_name(const struct sched_clients *c, size_t i)
+{
+    return c->v[i]->name;
+}

@@ -1,0 +1,198 @@
+/* sched.h -- what the scheduler reads and writes in PostgreSQL: the leader session
+ * (advisory lock, fencing epoch, change notifications), the live jobs, fenced batches of
+ * phase transitions each with its event, checkpoints, and the lost-work ledger.
+ * Not responsible for deciding anything (policy/, scheduler/) or talking to member
+ * clusters (cluster/). */
+#ifndef STORE_SCHED_H
+#define STORE_SCHED_H
+
+#include "base/job.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+struct store;
+
+/* ---- leader election ------------------------------------------------------------------ */
+
+/* A dedicated session (its own connection, outside the pool) that holds the scheduler's
+ * session-level advisory lock while this replica leads, and LISTENs for new submissions
+ * and job changes. PostgreSQL releases the lock when the session ends, so a leader that
+ * dies (kill -9, lost network) frees it at once. */
+struct store_leader;
+
+/* Makes a session for dsn (connected lazily: the first try connects, and again after it
+ * broke). holder names this replica in the leader row ("host:pid"). Caller owns *out; free
+ * with store_leader_close(). One thread at a time per session. */
+int store_leader_open(const char *dsn, const char *holder, struct store_leader **out,
+                      struct err *e);
+void store_leader_close(struct store_leader **l); /* NULL-safe; ends the session (and
+                                                     leadership) */
+
+/* Tries to take the lock. On success *epoch is the new fencing epoch (the leader row's
+ * counter, incremented now) and *acquired true; when another session holds the lock,
+ * *acquired is false. ERR_DB when the database cannot be reached. */
+int store_leader_try(struct store_leader *l, bool *acquired, int64_t *epoch, struct err *e);
+
+/* Confirms that this session still leads at epoch (and notes renewed_at). Fails with
+ * ERR_CONFLICT when another leader took over, ERR_DB when the session broke: either way
+ * this replica no longer leads and must stop deciding. */
+int store_leader_renew(struct store_leader *l, int64_t epoch, struct err *e);
+
+/* Gives up leadership (unlock) without closing the session. */
+void store_leader_release(struct store_leader *l);
+
+/* Waits up to timeout_ms for a notification (a submission or a job change); *woken tells
+ * whether one came. Returns at once when notifications are already pending. ERR_DB when
+ * the session broke (the caller then no longer leads). */
+int store_leader_wait(struct store_leader *l, int timeout_ms, bool *woken, struct err *e);
+
+struct store_leader_info {
+    int64_t epoch;    /* 0 before anyone ever led */
+    char holder[128]; /* "" when none */
+    int64_t acquired_ms;
+    int64_t renewed_ms;
+    bool locked; /* some session holds the advisory lock now */
+};
+
+/* Reads the leader row (any replica, through the pool). */
+int store_leader_get(struct store *s, struct store_leader_info *out, struct err *e);
+
+/* ---- live jobs ----------------------------------------------------------------------- */
+
+#define STORE_SCHED_NAME_MAX 64
+#define STORE_SCHED_SKU_MAX  32
+
+/* One live job (not Succeeded, Failed or Cancelled) as the scheduler needs it. Strings
+ * that are bounded by validation are inline; lists are comma-separated text. */
+struct store_sched_job {
+    int64_t id;
+    char uid[40];
+    char ns[STORE_SCHED_NAME_MAX];
+    char name[STORE_SCHED_NAME_MAX];
+    enum job_phase phase;
+    char cluster[STORE_SCHED_NAME_MAX]; /* "" when not placed */
+    char pool[24];                      /* "training", "serving-borrowed" or "" */
+    char sku[STORE_SCHED_SKU_MAX];      /* requested */
+    char sku_placed[STORE_SCHED_SKU_MAX];
+    char framework[16];
+    char *alt_skus;  /* "h100-80gb,a100-80gb" or ""; owned by the list */
+    char *affinity;  /* "az1,az2" or "" */
+    char *node_plan; /* "node-a=8,node-b=8" or "" */
+    int gpu_count;
+    int gpus_per_worker;
+    int priority;
+    bool preemptible;
+    bool over_quota;
+    bool cancel_requested;
+    int attempt;
+    int preemptions;
+    int dispatch_failures;
+    int64_t max_runtime_s;
+    int64_t checkpoint_interval_s;
+    int64_t created_ms;
+    int64_t queued_ms; /* 0 when never requeued */
+    int64_t admitted_ms;
+    int64_t dispatched_ms;
+    int64_t started_ms;
+    int64_t last_checkpoint_ms;
+    int64_t lease_end_ms;
+    int64_t not_before_ms;
+    int64_t preempt_requested_ms;
+};
+
+struct store_sched_jobs {
+    struct store_sched_job *v;
+    size_t n;
+    char *arena; /* backing store of the list strings */
+};
+
+/* Loads every live job in id order. Caller owns *out; release with
+ * store_sched_jobs_free(). */
+int store_sched_load(struct store *s, struct store_sched_jobs *out, struct err *e);
+void store_sched_jobs_free(struct store_sched_jobs *jobs); /* NULL-safe; leaves it empty */
+
+/* What dispatch needs beyond the live-job row: the canonical spec and the labels (JSON
+ * text). Caller frees both. ERR_NOT_FOUND when the job is gone. */
+int store_sched_spec(struct store *s, int64_t id, char **spec_json, char **labels_json,
+                     struct err *e);
+
+/* ---- transitions --------------------------------------------------------------------- */
+
+/* One phase change with its event. It applies only when the job is still in `from` at
+ * `attempt` (so a decision based on a stale read changes nothing), and only while epoch is
+ * the leader epoch. What else changes depends on `to`:
+ *   Admitted:   cluster, pool, sku_placed, node_plan, placement, lease_end, over_quota,
+ *               admitted_at = now;
+ *   Dispatched: dispatched_at = now;
+ *   Running:    started_at = at_ms (now when 0);
+ *   Preempting: preempt_requested_at = now and a reclaims row (the ledger);
+ *   Queued:     placement fields cleared, attempt + 1 (when from is not Queued),
+ *               preemptions + 1 when preempted, dispatch_failures + 1 when failed_dispatch,
+ *               not_before = not_before_ms, queued_at = now; a Preempting job's ledger
+ *               row gets freed_at = now;
+ *   Succeeded, Failed, Cancelled: finished_at = at_ms (now when 0).
+ * Strings may be NULL. */
+struct store_transition {
+    int64_t job_id;
+    enum job_phase from;
+    int attempt;
+    enum job_phase to;
+    const char *type; /* event type; NULL: the name of `to` */
+    const char *reason;
+    const char *message;
+    int64_t at_ms;
+    /* Admitted */
+    const char *cluster;
+    const char *pool;
+    const char *sku;
+    const char *node_plan_json; /* [["node-a", 8], ...] */
+    const char *placement_json; /* explanation object */
+    int64_t lease_end_ms;       /* 0: none */
+    bool over_quota;
+    /* Queued */
+    int64_t not_before_ms; /* 0: at once */
+    bool preempted;
+    bool failed_dispatch;
+    /* Preempting: the ledger row */
+    const char *reclaim_reason; /* "deficit", "lease_end", "quota" */
+    int gpus;
+    int deficit;
+    double lost_gpu_hours;
+    int grace_s;
+    int64_t snapshot_ms; /* when the snapshot that showed the deficit was taken */
+};
+
+/* Applies the transitions in one statement (one transaction): all of them, or those whose
+ * job is no longer in `from` at `attempt` are skipped; applied[i] (may be NULL) tells which
+ * happened. Fails with ERR_CONFLICT (field "leader.epoch") and applies nothing when epoch
+ * is no longer the leader epoch; ERR_DB and the like otherwise. */
+int store_sched_apply(struct store *s, int64_t epoch, const struct store_transition *t, size_t n,
+                      bool *applied, struct err *e);
+
+/* ---- checkpoints and the ledger ------------------------------------------------------- */
+
+/* Records that ns/name wrote a checkpoint at at_ms (now when 0; a time in the future is
+ * refused): last_checkpoint_at and a Checkpoint event (from and to the current phase).
+ * ERR_NOT_FOUND; ERR_CONFLICT (field "status.phase") unless the job is Dispatched,
+ * Running or Preempting; ERR_INVALID (field "time") for a time in the future or before
+ * the job started. Caller owns *out (the job after the change; may be NULL). */
+int store_job_checkpoint(struct store *s, const char *ns, const char *name, int64_t at_ms,
+                         struct job **out, struct err *e);
+
+/* Totals of the ledger since since_ms (0: all time). */
+struct store_reclaim_stats {
+    int64_t reclaims;
+    int64_t freed; /* rows whose GPUs are free again */
+    double lost_gpu_hours;
+    double request_p50_ms; /* snapshot -> delete request; -1 when none */
+    double request_p99_ms;
+    double freed_p50_ms; /* snapshot -> GPUs free; -1 when none */
+    double freed_p99_ms;
+};
+int store_reclaim_stats(struct store *s, int64_t since_ms, struct store_reclaim_stats *out,
+                        struct err *e);
+
+#endif
