@@ -1,0 +1,195 @@
+// dashboard.test.js -- drives the fedsched dashboard in real headless Chromium (Debian's
+// chromium, through playwright-core) against a running fedsched with seeded jobs and
+// simulated clusters. Started by tests/integration/test_browser.c, which seeds the data
+// and checks the summary line this prints last: {"passed":N,"failed":N,"checks":[...]}.
+// Env: FEDSCHED_UI_BASE (http://127.0.0.1:PORT), SCREENSHOT_DIR, CHROMIUM (optional).
+'use strict';
+
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const path = require('path');
+
+const base = process.env.FEDSCHED_UI_BASE;
+const shots = process.env.SCREENSHOT_DIR || path.resolve(__dirname, '../../build/screenshots');
+const checks = [];
+const pageErrors = [];
+
+function check(name, ok, detail) {
+  checks.push({ name, ok: !!ok, detail: ok ? undefined : String(detail || '') });
+  process.stderr.write(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok ? '' : ': ' + detail}\n`);
+}
+
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    check(name, false, e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e);
+  }
+}
+
+async function ready(page, view) {
+  await page.waitForSelector(`body[data-ready="${view}"]`, { timeout: 15000 });
+}
+
+async function shot(page, name) {
+  const file = path.join(shots, name);
+  await page.screenshot({ path: file, fullPage: true });
+  check(`screenshot ${name}`, fs.statSync(file).size > 5000, 'screenshot too small');
+  return file;
+}
+
+async function main() {
+  if (!base) throw new Error('FEDSCHED_UI_BASE is not set');
+  fs.mkdirSync(shots, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+  page.on('pageerror', e => pageErrors.push(e.message));
+  // The browser logs every 4xx fetch as a console error; the bad-filter step causes one
+  // on purpose, so only script errors count.
+  page.on('console', m => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
+  });
+  const requests = [];
+  page.on('request', r => requests.push(r.url()));
+
+  await step('overview', async () => {
+    await page.goto(`${base}/ui/`);
+    await ready(page, 'overview');
+    // The capacity poller needs a round or two before the simulated clusters show.
+    await page.waitForFunction(() => {
+      const cells = document.querySelectorAll('[data-testid=capacity-table] td.num');
+      const glance = document.querySelectorAll('[data-testid=clusters-glance] tbody tr .badge');
+      const bars = document.querySelectorAll('svg.chart rect');
+      return cells.length > 0 && glance.length >= 3 && bars.length > 0;
+    }, null, { timeout: 30000 });
+    const skus = await page.$$eval('[data-testid=capacity-table] tbody tr td:first-child', t => t.map(x => x.textContent));
+    check('overview lists GPUs by SKU', skus.includes('h100-80gb') && skus.includes('l4'), skus.join(','));
+    const queue = await page.$$eval('[data-testid=queue-table] tbody tr', r => r.map(x => x.textContent));
+    check('overview shows queue depth by SKU', queue.some(t => t.startsWith('a100-80gb')), queue.join('|'));
+    check('overview draws the capacity chart', await page.$('svg.chart rect') !== null, 'no bars');
+    await shot(page, 'overview.png');
+  });
+
+  await step('jobs table', async () => {
+    await page.goto(`${base}/ui/jobs`);
+    await ready(page, 'jobs');
+    let rows = await page.$$('[data-testid=jobs-table] tbody tr[data-job]');
+    check('jobs table shows a first page of 50', rows.length === 50, rows.length);
+    await page.click('[data-testid=next-page]');
+    await page.waitForFunction(() => /page 2/.test(document.querySelector('.pager').textContent));
+    rows = await page.$$('[data-testid=jobs-table] tbody tr[data-job]');
+    check('next page loads', rows.length > 0, rows.length);
+
+    // Filter: phase Running and SKU h100-80gb, through the form.
+    await page.selectOption('form.filters select[name=phase]', 'Running');
+    await page.fill('form.filters input[name=sku]', 'h100-80gb');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL(/phase=Running/);
+    await ready(page, 'jobs');
+    const phases = await page.$$eval('[data-testid=jobs-table] tbody tr[data-job] .badge', b => b.map(x => x.textContent));
+    const skus = await page.$$eval('[data-testid=jobs-table] tbody tr[data-job] td:nth-child(4)', b => b.map(x => x.textContent));
+    check('phase filter keeps only Running jobs', phases.length > 0 && phases.every(p => p === 'Running'), phases.join(','));
+    check('SKU filter keeps only h100-80gb', skus.length > 0 && skus.every(s => s === 'h100-80gb'), skus.join(','));
+    await shot(page, 'jobs-filtered.png');
+
+    // A bad filter shows the API's message, naming the field.
+    await page.goto(`${base}/ui/jobs?sku=nope`);
+    await ready(page, 'jobs');
+    const err = await page.textContent('.error');
+    check('a bad filter shows the API error', /sku/.test(err) && /unknown sku/.test(err), err);
+  });
+
+  await step('live update', async () => {
+    await page.goto(`${base}/ui/jobs?ns=ml&phase=Queued,Cancelled`);
+    await ready(page, 'jobs');
+    const sel = '[data-job="ml/live-target"] .badge';
+    check('live target listed as Queued', (await page.textContent(sel)) === 'Queued', await page.textContent(sel));
+    // Change it behind the page's back; the page must notice by itself.
+    const st = await page.evaluate(async () => (await fetch('/v1/namespaces/ml/trainingjobs/live-target', { method: 'DELETE' })).status);
+    check('cancel through the API', st === 200, st);
+    await page.waitForFunction(s => { const b = document.querySelector(s); return b && b.textContent === 'Cancelled'; }, sel, { timeout: 12000 });
+    check('jobs table updates itself', true);
+  });
+
+  await step('job detail', async () => {
+    await page.goto(`${base}/ui/jobs`);
+    await ready(page, 'jobs');
+    await page.goto(`${base}/ui/jobs/ml/train-history`);
+    await ready(page, 'jobs');
+    const steps = await page.$$eval('[data-testid=timeline] li', l => l.map(x => x.textContent));
+    check('timeline lists every event', steps.length === 4 && /Queued/.test(steps[0]) && /Running/.test(steps[3]),
+      steps.join(' | '));
+    const explain = await page.textContent('[data-testid=explain]');
+    check('explanation shown', /az|sim-|Running|placed|pending|explain/i.test(explain), explain);
+    const status = await page.textContent('[data-testid=status]');
+    check('status names the cluster', /sim-east/.test(status), status);
+    await shot(page, 'job-detail.png');
+
+    await page.goto(`${base}/ui/jobs/ml/train-pending`);
+    await ready(page, 'jobs');
+    const why = await page.textContent('[data-testid=explain]');
+    check('queued job explains itself', why.trim().length > 10, why);
+    await shot(page, 'job-explain.png');
+  });
+
+  await step('cancel button', async () => {
+    await page.goto(`${base}/ui/jobs/ml/train-cancel`);
+    await ready(page, 'jobs');
+    await page.click('[data-testid=cancel]');
+    await page.click('[data-testid=confirm-cancel]');
+    await page.waitForFunction(() => document.querySelector('h1 + .badge') &&
+      document.querySelector('h1 + .badge').textContent === 'Cancelled' &&
+      /Cancelled/.test(document.querySelector('[data-testid=timeline]').textContent), null, { timeout: 10000 });
+    const tl = await page.textContent('[data-testid=timeline]');
+    check('cancel shows in the timeline', /Cancelled/.test(tl), tl);
+    check('no cancel button on a cancelled job', await page.$('[data-testid=cancel]') === null, 'still there');
+    const phase = await page.evaluate(async () => (await (await fetch('/v1/namespaces/ml/trainingjobs/train-cancel')).json()).status.phase);
+    check('job is Cancelled in the API', phase === 'Cancelled', phase);
+  });
+
+  await step('clusters', async () => {
+    await page.goto(`${base}/ui/clusters`);
+    await ready(page, 'clusters');
+    const names = await page.$$eval('[data-cluster]', c => c.map(x => x.dataset.cluster));
+    check('three simulated clusters', names.length === 3, names.join(','));
+    const borrowed = await page.textContent('[data-cluster="sim-west"]');
+    check('borrowed job listed under its cluster', /ml\/train-borrowed/.test(borrowed), borrowed.slice(0, 300));
+    await page.click('[data-testid=cordon-sim-east]');
+    await page.waitForFunction(() => /cordoned/.test(document.querySelector('[data-cluster="sim-east"]').textContent), null, { timeout: 10000 });
+    check('cordon from the page', true);
+    await shot(page, 'clusters.png');
+    await page.click('[data-testid=cordon-sim-east]');
+    await page.waitForFunction(() => !/cordoned/.test(document.querySelector('[data-cluster="sim-east"] .row').textContent), null, { timeout: 10000 });
+    check('uncordon from the page', true);
+  });
+
+  await step('reports', async () => {
+    await page.goto(`${base}/ui/reports?from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&step=1h`);
+    await ready(page, 'reports');
+    const rows = await page.$$eval('[data-testid=report-totals] tbody tr', r => r.map(x => x.textContent));
+    check('report totals rendered', rows.some(t => t.startsWith('az1a100-80gbtraining32.0')), rows.join(' | '));
+    check('report charts drawn', (await page.$$('[data-testid=report] svg')).length >= 3, 'missing charts');
+    await shot(page, 'reports.png');
+
+    await page.goto(`${base}/v1/reports/capacity?from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&step=1h&format=html`);
+    const svgs = await page.$$('svg');
+    check('HTML report renders its inline SVG charts', svgs.length >= 3, svgs.length);
+    const ct = await page.textContent('h1');
+    check('HTML report has its title', /capacity report/.test(ct), ct);
+    await shot(page, 'report-html.png');
+  });
+
+  const outside = requests.filter(u => !u.startsWith(base) && !u.startsWith('data:'));
+  check('every request goes to fedsched (works offline)', outside.length === 0, outside.join(','));
+  check('no JavaScript errors', pageErrors.length === 0, pageErrors.join(' | '));
+  await browser.close();
+}
+
+main().catch(e => check('run', false, e && e.stack || e)).finally(() => {
+  const failed = checks.filter(c => !c.ok).length;
+  process.stdout.write(JSON.stringify({ passed: checks.length - failed, failed, screenshots: shots, checks }) + '\n');
+  process.exit(failed ? 1 : 0);
+});

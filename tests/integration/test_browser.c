@@ -1,0 +1,253 @@
+/* test_browser.c -- the dashboard in real headless Chromium: starts simulated member
+ * clusters (`fedsched sim`), `fedsched serve` against them and a fresh database, seeds
+ * jobs and a capacity history, then runs tests/browser/dashboard.test.js (playwright-core
+ * driving /usr/bin/chromium) and asserts on its summary. Screenshots land in
+ * $BUILD/screenshots/ (overview.png, jobs-filtered.png, job-detail.png, clusters.png,
+ * reports.png, report-html.png). Needs Debian's chromium and nodejs; npm packages come
+ * from tests/browser/package-lock.json, installed here when node_modules is missing. */
+#include "tests/support/itest.h"
+
+#include "base/mem.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dsn[1024];
+static char base[64];
+static pid_t sim_pid, serve_pid;
+static char tmpdir[128];
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *data;
+    long n;
+
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    data = xmalloc((size_t)n + 1);
+    n = (long)fread(data, 1, (size_t)n, f);
+    data[n] = '\0';
+    fclose(f);
+    return data;
+}
+
+static pid_t spawn(const char *const *argv, const char *log, const char *const *env)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        for (int i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
+        execv(getenv("FEDSCHED_BIN"), (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop(pid_t *pid)
+{
+    if (*pid <= 0)
+        return;
+    kill(*pid, SIGTERM);
+    while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    *pid = 0;
+}
+
+/* Jobs for every view: a page-filling crowd, and named ones the script looks at. */
+static void seed(void)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char path[1024], *sql, url[256];
+    const char *names[] = {"train-pending", "train-cancel", "live-target"};
+
+    for (size_t i = 0; i < 3; i++) {
+        char *body = itest_job_body(names[i], 8, "1");
+
+        ck_assert_int_eq(itest_post_json(base, "/v1/namespaces/ml/trainingjobs", body, NULL), 201);
+        free(body);
+    }
+    free(itest_sql(
+        dsn,
+        "INSERT INTO jobs (namespace, name, api_version, spec, labels, sku, gpu_count,"
+        " gpus_per_worker, phase, cluster, pool, message, created_at)"
+        " SELECT CASE WHEN g % 3 = 0 THEN 'vision' ELSE 'ml' END, 'crowd-' || g, 'fedsched.io/v1',"
+        " jsonb_build_object('framework', 'pytorch', 'resources', jsonb_build_object("
+        "  'instanceType', (ARRAY['a100-80gb','h100-80gb','l4'])[g % 3 + 1], 'gpuCount', 8,"
+        "  'gpusPerWorker', 8), 'code', jsonb_build_object('image', 'trainer:1')),"
+        " jsonb_build_object('team', CASE WHEN g % 2 = 0 THEN 'maps' ELSE 'eats' END),"
+        " (ARRAY['a100-80gb','h100-80gb','l4'])[g % 3 + 1], 8, 8,"
+        " (ARRAY['Queued','Running','Succeeded','Failed','Running'])[g % 5 + 1],"
+        " CASE WHEN g % 5 IN (1, 2, 3, 4) THEN (ARRAY['sim-east','sim-west'])[g % 2 + 1] END,"
+        " CASE WHEN g % 5 IN (1, 2, 3, 4) THEN 'training' END,"
+        " CASE WHEN g % 5 = 3 THEN 'worker 0 exited with code 1' END,"
+        " now() - g * interval '1 minute'"
+        " FROM generate_series(1, 140) g"));
+    free(itest_sql(dsn, "INSERT INTO job_events (job_id, type, reason, message, to_phase)"
+                        " SELECT id, 'Queued', 'Submitted', 'accepted and queued', 'Queued'"
+                        " FROM jobs WHERE name LIKE 'crowd-%'"));
+    free(itest_sql(
+        dsn,
+        "WITH j AS (INSERT INTO jobs (namespace, name, api_version, spec, sku, gpu_count,"
+        " gpus_per_worker, phase, cluster, pool, attempt, reason, message, admitted_at, started_at)"
+        " VALUES ('ml', 'train-history', 'fedsched.io/v1', '{\"framework\":\"ray\",\"resources\":"
+        "{\"instanceType\":\"h100-80gb\",\"gpuCount\":16,\"gpusPerWorker\":8},\"code\":{\"image\":"
+        "\"trainer:2\"}}', 'h100-80gb', 16, 8, 'Running', 'sim-east', 'training', 1, 'Started',"
+        " 'all 2 workers running', now() - interval '9 minutes', now() - interval '8 minutes'),"
+        " ('ml', 'train-borrowed', 'fedsched.io/v1', '{\"resources\":{\"instanceType\":\"l4\","
+        "\"gpuCount\":4,\"gpusPerWorker\":4},\"code\":{\"image\":\"trainer:3\"}}', 'l4', 4, 4,"
+        " 'Running', 'sim-west', 'serving-borrowed', 1, 'Started', 'running on lent GPUs', now(),"
+        " now()) RETURNING id, name)"
+        " INSERT INTO job_events (job_id, ts, type, reason, message, from_phase, to_phase)"
+        " SELECT j.id, now() - v.ago * interval '1 minute', v.type, v.type, v.msg, v.from_p, v.to_p"
+        " FROM j, (VALUES (10, 'Queued', 'accepted and queued', NULL, 'Queued'),"
+        " (9, 'Admitted', 'placed in sim-east (score 0.82)', 'Queued', 'Admitted'),"
+        " (8.5, 'Dispatched', 'Job created in sim-east', 'Admitted', 'Dispatched'),"
+        " (8, 'Running', 'all 2 workers running', 'Dispatched', 'Running'))"
+        " AS v(ago, type, msg, from_p, to_p)"));
+    snprintf(path, sizeof(path), "%s/testdata/reports/history.sql", src);
+    sql = slurp(path);
+    free(itest_sql(dsn, sql));
+    free(sql);
+    snprintf(url, sizeof(url), "%s/v1/trainingjobs?limit=1", base);
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, NULL), 200);
+}
+
+static void suite_setup(void)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char scenario[1024], clusters[256], fast[256], log_sim[256], log_srv[256], listen[96], url[128];
+    char env_listen[128], env_dsn[1100];
+    const char *env[] = {env_listen, env_dsn, NULL};
+    int simport = itest_free_port(), port = itest_free_port();
+    struct stat st;
+    FILE *f;
+
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/fedsched-browser-%d", (int)getpid());
+    mkdir(tmpdir, 0755);
+    itest_create_db(dsn, sizeof(dsn));
+    snprintf(scenario, sizeof(scenario), "%s/testdata/sim/three-clusters.json", src);
+    snprintf(clusters, sizeof(clusters), "%s/clusters.json", tmpdir);
+    snprintf(fast, sizeof(fast), "%s/fast.json", tmpdir);
+    snprintf(log_sim, sizeof(log_sim), "%s/sim.log", tmpdir);
+    snprintf(log_srv, sizeof(log_srv), "%s/serve.log", tmpdir);
+    {
+        char portarg[16];
+        const char *argv[] = {"fedsched", "sim",   "--scenario",     scenario, "--shared",
+                              "--port",   portarg, "--clusters-out", clusters, NULL};
+
+        snprintf(portarg, sizeof(portarg), "%d", simport);
+        sim_pid = spawn(argv, log_sim, NULL);
+    }
+    for (int i = 0; i < 200 && !(stat(clusters, &st) == 0 && st.st_size > 0); i++)
+        usleep(50 * 1000);
+    ck_assert_msg(stat(clusters, &st) == 0 && st.st_size > 0, "sim wrote no %s; see %s", clusters,
+                  log_sim);
+    f = fopen(fast, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"poller\":{\"intervalMs\":500,\"sampleIntervalS\":1}}", f);
+    fclose(f);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    snprintf(env_listen, sizeof(env_listen), "FEDSCHED_LISTEN=%s", listen);
+    snprintf(env_dsn, sizeof(env_dsn), "FEDSCHED_DATABASE_DSN=%s", dsn);
+    {
+        const char *argv[] = {"fedsched", "serve", "--config", clusters, "--config", fast, NULL};
+
+        serve_pid = spawn(argv, log_srv, env);
+    }
+    snprintf(base, sizeof(base), "http://%s", listen);
+    snprintf(url, sizeof(url), "%s/readyz", base);
+    for (int i = 0; i < 300 && itest_http("GET", url, NULL, NULL, NULL) != 200; i++)
+        usleep(50 * 1000);
+    ck_assert_msg(itest_http("GET", url, NULL, NULL, NULL) == 200, "serve not ready; see %s",
+                  log_srv);
+    seed();
+}
+
+static void suite_teardown(void)
+{
+    stop(&serve_pid);
+    stop(&sim_pid);
+}
+
+START_TEST(dashboard_in_headless_chromium)
+{
+    const char *src = getenv("FEDSCHED_SRC"), *build = getenv("BUILD");
+    char shots[1024], out[256], err[256], npm_log[256], overview[1100], *cmd, *text, *last;
+    json_t *summary;
+    struct stat st;
+    int rc;
+
+    ck_assert_msg(access("/usr/bin/chromium", X_OK) == 0,
+                  "/usr/bin/chromium is missing: apt-get install chromium (see .ci/deps)");
+    snprintf(shots, sizeof(shots), "%s/%s/screenshots", src, build && *build ? build : "build");
+    snprintf(out, sizeof(out), "%s/node.out", tmpdir);
+    snprintf(err, sizeof(err), "%s/node.err", tmpdir);
+    snprintf(npm_log, sizeof(npm_log), "%s/npm.log", tmpdir);
+    cmd = xasprintf("cd '%s/tests/browser' && { [ -d node_modules/playwright-core ] || npm ci "
+                    "--no-audit --no-fund > '%s' 2>&1; } && FEDSCHED_UI_BASE='%s' "
+                    "SCREENSHOT_DIR='%s' node dashboard.test.js > '%s' 2> '%s'",
+                    src, npm_log, base, shots, out, err);
+    rc = system(cmd);
+    free(cmd);
+    text = slurp(out);
+    /* The summary is the last line. */
+    while (*text && text[strlen(text) - 1] == '\n')
+        text[strlen(text) - 1] = '\0';
+    last = strrchr(text, '\n');
+    last = last ? last + 1 : text;
+    summary = json_loads(last, 0, NULL);
+    {
+        char *log = slurp(err);
+
+        ck_assert_msg(summary != NULL, "no summary from dashboard.test.js (exit %d): %s %s", rc,
+                      text, log);
+        ck_assert_msg(json_integer_value(json_object_get(summary, "failed")) == 0 && rc == 0,
+                      "browser checks failed (exit %d):\n%s", rc, log);
+        free(log);
+    }
+    ck_assert_int_ge(json_integer_value(json_object_get(summary, "passed")), 25);
+    snprintf(overview, sizeof(overview), "%s/overview.png", shots);
+    ck_assert_msg(stat(overview, &st) == 0 && st.st_size > 5000, "no screenshot %s", overview);
+    printf("browser: %lld checks passed; overview screenshot %s\n",
+           (long long)json_integer_value(json_object_get(summary, "passed")), overview);
+    json_decref(summary);
+    free(text);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("browser");
+    TCase *tc = tcase_create("dashboard");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, dashboard_in_headless_chromium);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,728 @@
+/* app.js -- the fedsched dashboard: a small single-page app over the HTTP API.
+ * Views: overview, jobs (server-side filtering and keyset pagination), job detail (watch
+ * long-poll), clusters, reports. Live updates poll only while the tab is visible; every
+ * value from the API is inserted as text, never as HTML. */
+'use strict';
+
+const PHASES = ['Queued', 'Admitted', 'Dispatched', 'Running', 'Succeeded', 'Failed',
+  'Cancelled', 'Preempting', 'Lost'];
+const TERMINAL = new Set(['Succeeded', 'Failed', 'Cancelled']);
+const REFRESH_MS = 5000;
+
+/* ---- DOM helpers ---- */
+
+function h(tag, attrs, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const kid of kids.flat(Infinity)) {
+    if (kid === undefined || kid === null || kid === false) continue;
+    el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return el;
+}
+
+const SVGNS = 'http://www.w3.org/2000/svg';
+function s(tag, attrs, ...kids) {
+  const el = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+  for (const kid of kids.flat()) {
+    if (kid !== undefined && kid !== null) el.append(kid instanceof Node ? kid : String(kid));
+  }
+  return el;
+}
+
+function badge(text, extra) {
+  return h('span', { class: 'badge ' + (extra || text || '') }, text || '-');
+}
+
+function link(href, ...kids) {
+  return h('a', { href, 'data-nav': true }, ...kids);
+}
+
+function errorBox(err) {
+  return h('div', { class: 'error', role: 'alert' }, String(err && err.message ? err.message : err));
+}
+
+function fmtNum(v, d) {
+  if (v === undefined || v === null || Number.isNaN(v)) return '-';
+  return Number(v).toLocaleString('en-US', { maximumFractionDigits: d || 0,
+    minimumFractionDigits: d || 0 });
+}
+
+function ago(ts) {
+  if (!ts) return '-';
+  const sec = Math.max(0, Math.round((Date.now() - Date.parse(ts)) / 1000));
+  if (sec < 120) return sec + 's';
+  if (sec < 7200) return Math.round(sec / 60) + 'm';
+  if (sec < 172800) return Math.round(sec / 3600) + 'h';
+  return Math.round(sec / 86400) + 'd';
+}
+
+function dur(ms) {
+  if (ms === null || ms === undefined) return '-';
+  const sec = ms / 1000;
+  if (sec < 90) return sec.toFixed(sec < 10 ? 1 : 0) + ' s';
+  if (sec < 5400) return (sec / 60).toFixed(0) + ' min';
+  return (sec / 3600).toFixed(1) + ' h';
+}
+
+function when(ts) {
+  if (!ts) return '-';
+  const d = new Date(ts);
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/* ---- API ---- */
+
+function token() {
+  try { return localStorage.getItem('fedsched.token') || ''; } catch (e) { return ''; }
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const e = body && body.error;
+    super(e ? `${status} ${e.code}: ${e.field ? e.field + ': ' : ''}${e.message}`
+      : `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, opts) {
+  const headers = { Accept: 'application/json' };
+  const tok = token();
+  if (tok) headers.Authorization = 'Bearer ' + tok;
+  const r = await fetch(path, { method, headers, signal: opts && opts.signal,
+    cache: 'no-store' });
+  const text = await r.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+  if (!r.ok) {
+    if (r.status === 401) document.getElementById('token-box').hidden = false;
+    throw new ApiError(r.status, body);
+  }
+  live.ok();
+  return body;
+}
+
+const get = (path, opts) => api('GET', path, opts);
+
+/* ---- live status and refresh ---- */
+
+const live = {
+  el: null,
+  ok() {
+    if (!this.el) return;
+    this.el.textContent = 'live · updated ' + new Date().toLocaleTimeString();
+    this.el.classList.remove('err');
+  },
+  fail(err) {
+    if (!this.el) return;
+    this.el.textContent = 'update failed: ' + (err.message || err);
+    this.el.classList.add('err');
+  },
+};
+
+/* The current view's timers and requests; cleared on navigation. */
+let scope = null;
+
+function newScope() {
+  if (scope) scope.stop();
+  const timers = [];
+  const ctrl = new AbortController();
+  scope = {
+    signal: ctrl.signal,
+    alive: true,
+    every(ms, fn) {
+      let busy = false;
+      const tick = async () => {
+        if (document.hidden || busy || !this.alive) return;
+        busy = true;
+        try { await fn(); } catch (e) { if (this.alive) live.fail(e); } finally { busy = false; }
+      };
+      timers.push(setInterval(tick, ms));
+    },
+    stop() { this.alive = false; timers.forEach(clearInterval); ctrl.abort(); },
+  };
+  return scope;
+}
+
+/* ---- charts (inline SVG) ---- */
+
+function stackedChart(points, opts) {
+  const W = opts.width || 760, H = opts.height || 220, L = 52, R = 10, T = 10, B = 34;
+  const pw = W - L - R, ph = H - T - B;
+  const keys = opts.keys;
+  let max = 0;
+  for (const p of points) max = Math.max(max, keys.reduce((a, k) => a + (p[k.key] || 0), 0));
+  if (max <= 0) max = 1;
+  const bw = points.length ? pw / points.length : pw;
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img',
+    'aria-label': opts.label, class: 'chart', preserveAspectRatio: 'xMinYMin meet' });
+  for (let g = 0; g <= 4; g++) {
+    const y = T + ph - ph * g / 4;
+    svg.append(s('line', { x1: L, y1: y, x2: W - R, y2: y, stroke: '#eaeef2' }),
+      s('text', { x: L - 4, y: y + 4, 'text-anchor': 'end' }, fmtNum(max * g / 4, 1)));
+  }
+  points.forEach((p, i) => {
+    let y = T + ph;
+    for (const k of keys) {
+      const hgt = ph * (p[k.key] || 0) / max;
+      if (hgt <= 0) continue;
+      y -= hgt;
+      svg.append(s('rect', { x: L + bw * i + bw * 0.1, y, width: Math.max(bw * 0.8, 1),
+        height: hgt, fill: k.color }, s('title', {}, `${when(p.start)} ${k.name}: ${fmtNum(p[k.key], 2)}`)));
+    }
+  });
+  if (opts.line && points.length) {
+    const pts = points.map((p, i) => `${L + bw * (i + 0.5)},${T + ph - ph * (p[opts.line.key] || 0) / max}`);
+    svg.append(s('polyline', { points: pts.join(' '), fill: 'none', stroke: opts.line.color,
+      'stroke-width': 2 }));
+  }
+  const every = Math.max(1, Math.ceil(points.length / 8));
+  points.forEach((p, i) => {
+    if (i % every) return;
+    svg.append(s('text', { x: L + bw * i, y: H - B + 16 },
+      new Date(p.start).toISOString().slice(opts.daily ? 5 : 11, opts.daily ? 10 : 16)));
+  });
+  const legend = h('div', { class: 'legend' },
+    keys.map(k => h('span', {}, h('i', { style: `background:${k.color}` }), k.name)),
+    opts.line ? h('span', {}, h('i', { style: `background:${opts.line.color};height:3px` }),
+      opts.line.name) : null);
+  return h('div', {}, svg, legend);
+}
+
+function hbars(items, opts) {
+  const W = 760, L = 170, R = 70, row = 22;
+  const H = 10 + row * Math.max(items.length, 1);
+  const max = opts.max || Math.max(1, ...items.map(i => Math.max(i.value, i.second || 0)));
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img',
+    'aria-label': opts.label });
+  items.forEach((it, i) => {
+    const y = 6 + row * i, w = (W - L - R) * it.value / max;
+    svg.append(s('text', { x: L - 6, y: y + 11, 'text-anchor': 'end' }, it.label),
+      s('rect', { x: L, y: y + 2, width: Math.max(w, 0), height: 11, fill: opts.color || '#4e79a7' }),
+      s('text', { x: L + w + 4, y: y + 11 }, it.text));
+    if (it.second !== undefined) {
+      const w2 = (W - L - R) * it.second / max;
+      svg.append(s('rect', { x: L, y: y + 14, width: Math.max(w2, 0), height: 4, fill: '#f28e2b' }));
+    }
+  });
+  if (!items.length) svg.append(s('text', { x: 8, y: 20 }, 'no data'));
+  return svg;
+}
+
+const SERIES = [
+  { key: 'gpuHoursTraining', name: 'training', color: '#4e79a7' },
+  { key: 'gpuHoursServing', name: 'serving', color: '#f28e2b' },
+  { key: 'gpuHoursIdle', name: 'idle', color: '#d7d2cc' },
+];
+const BORROWED = { key: 'gpuHoursBorrowed', name: 'borrowed', color: '#e15759' };
+
+/* ---- tables ---- */
+
+function table(headers, rows, opts) {
+  return h('table', { class: opts && opts.class, 'data-testid': opts && opts.testid },
+    h('thead', {}, h('tr', {}, headers.map(c => h('th', { class: c.num ? 'num' : null }, c.label || c)))),
+    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' },
+      (opts && opts.empty) || 'nothing here'))));
+}
+
+function num(v, d) {
+  return h('td', { class: 'num' }, fmtNum(v, d));
+}
+
+/* ---- overview ---- */
+
+function sumCapacity(caps) {
+  const t = { total: 0, used: 0, free: 0, borrowed: 0, lendable: 0, pendingServing: 0 };
+  for (const c of caps || []) for (const k of Object.keys(t)) t[k] += c[k] || 0;
+  return t;
+}
+
+async function viewOverview(root, sc) {
+  const stats = h('div', { class: 'stats', 'data-testid': 'overview-stats' });
+  const capCard = h('div', { class: 'card' });
+  const chartCard = h('div', { class: 'card' });
+  const clusterCard = h('div', { class: 'card' });
+  const queueCard = h('div', { class: 'card' });
+  root.append(h('h1', {}, 'Federation overview'), stats, chartCard,
+    h('div', { class: 'grid' }, capCard, queueCard), clusterCard);
+
+  async function section(card, title, fn) {
+    try {
+      const body = await fn();
+      card.replaceChildren(h('h2', {}, title), body);
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      card.replaceChildren(h('h2', {}, title), errorBox(e));
+    }
+  }
+
+  async function refresh() {
+    await Promise.all([
+      section(capCard, 'GPUs by SKU and pool', async () => {
+        const cap = await get('/v1/capacity', sc);
+        const t = sumCapacity(cap.capacity);
+        stats.replaceChildren(...[['GPUs', t.total], ['used', t.used], ['free', t.free],
+          ['borrowed', t.borrowed], ['lendable', t.lendable], ['pending serving', t.pendingServing],
+          ['clusters counted', cap.clustersCounted]].map(([k, v]) =>
+          h('div', { class: 'stat' }, h('div', { class: 'v' }, fmtNum(v)), h('div', { class: 'k' }, k))));
+        const rows = (cap.capacity || []).map(c => h('tr', {}, h('td', {}, c.sku), h('td', {}, c.pool),
+          num(c.total), num(c.used), num(c.free), num(c.borrowed), num(c.lendable), num(c.pendingServing)));
+        const excluded = (cap.clustersExcluded || []).map(x => `${x.name} (${x.reason})`).join(', ');
+        return h('div', {}, table(['SKU', 'pool', { label: 'total', num: 1 }, { label: 'used', num: 1 },
+          { label: 'free', num: 1 }, { label: 'borrowed', num: 1 }, { label: 'lendable', num: 1 },
+          { label: 'pending serving', num: 1 }], rows, { testid: 'capacity-table',
+          empty: 'no capacity reported yet' }),
+        h('p', { class: 'note' }, `data age ${dur(cap.dataAgeMs)}`,
+          excluded ? ` · not counted: ${excluded}` : ''));
+      }),
+      section(chartCard, 'GPU-hours over the last 12 hours', async () => {
+        const rep = await get('/v1/reports/capacity?from=now-12h&to=now&step=30m&format=json', sc);
+        return stackedChart(rep.federation, { keys: SERIES, line: BORROWED,
+          label: 'federation GPU-hours by half hour' });
+      }),
+      section(clusterCard, 'Clusters at a glance', async () => {
+        const list = await get('/v1/clusters', sc);
+        const rows = (list.items || []).map(c => {
+          const t = sumCapacity(c.status && c.status.capacity);
+          return h('tr', {}, h('td', {}, link('/ui/clusters#' + encodeURIComponent(c.name), c.name)),
+            h('td', {}, badge(c.status && c.status.health), c.cordoned ? [' ', badge('cordoned')] : null),
+            h('td', {}, dur(c.status && c.status.dataAgeMs)), num(t.total), num(t.used), num(t.free),
+            num(t.borrowed), h('td', { class: 'wrap muted' }, (c.status && c.status.lastError) || ''));
+        });
+        return table(['cluster', 'health', 'data age', { label: 'GPUs', num: 1 }, { label: 'used', num: 1 },
+          { label: 'free', num: 1 }, { label: 'borrowed', num: 1 }, 'last error'], rows,
+        { testid: 'clusters-glance', empty: 'no member clusters registered' });
+      }),
+      section(queueCard, 'Queue depth by SKU', async () => {
+        const q = await get('/v1/reports/queue', sc);
+        const rows = (q.items || []).map(i => h('tr', {},
+          h('td', {}, link('/ui/jobs?phase=Queued&sku=' + encodeURIComponent(i.sku), i.sku)),
+          num(i.jobs), num(i.gpus), h('td', {}, ago(i.oldestQueuedAt))));
+        return table(['SKU', { label: 'queued jobs', num: 1 }, { label: 'GPUs asked', num: 1 },
+          'oldest waiting'], rows, { testid: 'queue-table', empty: 'nothing queued' });
+      }),
+    ]);
+  }
+  await refresh();
+  sc.every(REFRESH_MS * 2, refresh);
+}
+
+/* ---- jobs ---- */
+
+function jobRow(j) {
+  const res = (j.spec && j.spec.resources) || {};
+  const st = j.status || {};
+  const ns = j.metadata.namespace, name = j.metadata.name;
+  return h('tr', { 'data-job': `${ns}/${name}` }, h('td', {}, ns),
+    h('td', {}, link(`/ui/jobs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, name)),
+    h('td', {}, badge(st.phase)), h('td', {}, res.instanceType), num(res.gpuCount),
+    h('td', {}, st.cluster || '-'), h('td', {}, st.pool || '-'),
+    h('td', { title: j.metadata.creationTimestamp }, ago(j.metadata.creationTimestamp)),
+    h('td', { class: 'wrap muted' }, st.message || ''));
+}
+
+async function viewJobs(root, sc) {
+  const q = new URLSearchParams(location.search);
+  const f = { ns: q.get('ns') || '', phase: q.get('phase') || '', sku: q.get('sku') || '',
+    labels: q.get('labels') || '', limit: q.get('limit') || '50' };
+  const tokens = [''];  /* continue tokens of the pages seen; the last is the current page's */
+  let next = null;
+
+  const nsIn = h('input', { name: 'ns', value: f.ns, placeholder: 'all namespaces', size: 14 });
+  const phaseIn = h('select', { name: 'phase' }, h('option', { value: '' }, 'any phase'),
+    PHASES.map(p => h('option', { value: p, selected: p === f.phase }, p)));
+  const skuIn = h('input', { name: 'sku', value: f.sku, placeholder: 'any SKU', size: 12 });
+  const labelIn = h('input', { name: 'labels', value: f.labels, placeholder: 'team=maps', size: 16 });
+  const limitIn = h('select', { name: 'limit' }, ['25', '50', '100', '200'].map(v =>
+    h('option', { value: v, selected: v === f.limit }, v)));
+  const form = h('form', { class: 'filters', 'data-testid': 'job-filters', onsubmit: e => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    if (nsIn.value.trim()) p.set('ns', nsIn.value.trim());
+    if (phaseIn.value) p.set('phase', phaseIn.value);
+    if (skuIn.value.trim()) p.set('sku', skuIn.value.trim());
+    if (labelIn.value.trim()) p.set('labels', labelIn.value.trim());
+    if (limitIn.value !== '50') p.set('limit', limitIn.value);
+    navigate('/ui/jobs' + (p.toString() ? '?' + p : ''));
+  } }, h('label', {}, 'namespace', nsIn), h('label', {}, 'phase', phaseIn),
+  h('label', {}, 'SKU', skuIn), h('label', {}, 'labels', labelIn), h('label', {}, 'per page', limitIn),
+  h('button', { class: 'btn', type: 'submit' }, 'Filter'),
+  h('a', { href: '/ui/jobs', 'data-nav': true }, 'clear'));
+
+  const holder = h('div', { 'data-testid': 'jobs-holder' });
+  const pageInfo = h('span', { class: 'muted' });
+  const prev = h('button', { class: 'btn small ghost', type: 'button', onclick: async () => {
+    if (tokens.length > 1) { tokens.pop(); await load(); }
+  } }, '← previous');
+  const nextBtn = h('button', { class: 'btn small ghost', type: 'button', 'data-testid': 'next-page',
+    onclick: async () => { if (next) { tokens.push(next); await load(); } } }, 'next →');
+  root.append(h('h1', {}, 'Training jobs'), form, h('div', { class: 'card' }, holder,
+    h('div', { class: 'pager' }, prev, pageInfo, nextBtn)),
+  h('p', { class: 'note' }, 'Filtering and paging run in the database (keyset pages: no OFFSET), ' +
+    'so a page costs the same with 100,000 jobs. The page refreshes every 5 s while visible.'));
+
+  async function load() {
+    const p = new URLSearchParams({ limit: f.limit });
+    if (f.phase) p.set('phase', f.phase);
+    if (f.sku) p.set('sku', f.sku);
+    if (f.labels) p.set('labelSelector', f.labels);
+    const cur = tokens[tokens.length - 1];
+    if (cur) p.set('continue', cur);
+    const base = f.ns ? `/v1/namespaces/${encodeURIComponent(f.ns)}/trainingjobs` : '/v1/trainingjobs';
+    try {
+      const list = await get(`${base}?${p}`, sc);
+      next = list.metadata && list.metadata.continue || null;
+      holder.replaceChildren(table(['namespace', 'name', 'phase', 'SKU', { label: 'GPUs', num: 1 },
+        'cluster', 'pool', 'age', 'message'], list.items.map(jobRow),
+      { testid: 'jobs-table', empty: 'no jobs match these filters' }));
+      pageInfo.textContent = `page ${tokens.length} · ${list.items.length} jobs`;
+      prev.disabled = tokens.length < 2;
+      nextBtn.disabled = !next;
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      holder.replaceChildren(errorBox(e));
+      throw e;
+    }
+  }
+  try { await load(); } catch (e) { live.fail(e); }
+  sc.every(REFRESH_MS, load);
+}
+
+/* ---- job detail ---- */
+
+function explainView(x) {
+  if (!x) return h('p', { class: 'muted' }, 'no explanation available');
+  if (x.status === 'placed') {
+    const score = x.score || {};
+    const rows = Object.entries(score).map(([k, v]) => h('tr', {}, h('td', {}, k),
+      num(v, 3)));
+    const ru = x.runner_up;
+    return h('div', { 'data-testid': 'explain' },
+      h('p', {}, 'Would be placed in ', h('b', {}, x.cluster || '-'), ` (pool ${x.pool || '-'}, SKU ${x.sku || '-'}) `,
+        x.candidates !== undefined ? `out of ${x.candidates} candidate clusters` : ''),
+      table(['score term', { label: 'value', num: 1 }], rows, { empty: 'no score terms' }),
+      ru && ru.cluster ? h('p', { class: 'note' }, `runner-up: ${ru.cluster}` +
+        (ru.score && ru.score.total !== undefined ? ` (total ${fmtNum(ru.score.total, 3)})` : '')) : null);
+  }
+  if (x.status === 'pending') {
+    const why = w => h('li', {}, h('b', {}, w.reason || '-'),
+      w.cluster || w.sku || w.pool ? ` [${[w.cluster, w.sku, w.pool].filter(Boolean).join(' ')}]` : '',
+      ': ', w.message || '');
+    return h('div', { 'data-testid': 'explain' },
+      h('p', {}, 'Pending: ', x.reason ? h('span', {}, h('b', {}, x.reason.reason), ' — ', x.reason.message) : ''),
+      (x.quota || []).length ? h('div', {}, h('h2', {}, 'Quota'), h('ul', {}, x.quota.map(why))) : null,
+      h('h2', {}, 'Per cluster'),
+      h('ul', {}, (x.clusters || []).map(c => h('li', {}, h('b', {}, c.cluster), c.fits ? ' (fits)' : '',
+        h('ul', {}, (c.reasons || []).map(why))))));
+  }
+  return h('div', { 'data-testid': 'explain' },
+    h('p', {}, badge(x.status), ' ', x.cluster ? `in ${x.cluster}` : '', x.pool ? ` (pool ${x.pool})` : '',
+      x.message ? ` — ${x.message}` : ''));
+}
+
+async function viewJob(root, sc, ns, name) {
+  const base = `/v1/namespaces/${encodeURIComponent(ns)}/trainingjobs/${encodeURIComponent(name)}`;
+  const head = h('div', { class: 'row' });
+  const statusCard = h('div', { class: 'card' });
+  const explainCard = h('div', { class: 'card' });
+  const timelineCard = h('div', { class: 'card' });
+  const specCard = h('div', { class: 'card' });
+  root.append(h('p', {}, link('/ui/jobs', '← jobs')), head,
+    h('div', { class: 'grid' }, statusCard, explainCard), timelineCard, specCard);
+  let rv = null;
+
+  function cancelButton(job) {
+    const phase = job.status.phase;
+    if (TERMINAL.has(phase)) return null;
+    const wrap = h('span', { class: 'confirm' });
+    const ask = h('button', { class: 'btn small danger', type: 'button', 'data-testid': 'cancel',
+      onclick: () => {
+        wrap.replaceChildren(h('span', {}, 'Cancel this job?'),
+          h('button', { class: 'btn small danger', type: 'button', 'data-testid': 'confirm-cancel',
+            onclick: async () => {
+              try {
+                await api('DELETE', base, sc);
+                await renderAll();
+              } catch (e) { wrap.replaceChildren(errorBox(e.status === 403 || e.status === 401
+                ? 'you are not allowed to cancel this job: ' + e.message : e)); }
+            } }, 'Yes, cancel'),
+          h('button', { class: 'btn small ghost', type: 'button', onclick: () => wrap.replaceChildren(ask) }, 'No'));
+      } }, 'Cancel job');
+    wrap.append(ask);
+    return wrap;
+  }
+
+  function renderJob(job) {
+    const st = job.status || {}, md = job.metadata || {};
+    rv = md.resourceVersion;
+    head.replaceChildren(h('h1', {}, `${md.namespace}/${md.name}`), badge(st.phase), cancelButton(job));
+    const kv = [['phase', st.phase], ['cluster', st.cluster], ['pool', st.pool],
+      ['attempt', st.attempt], ['preemptions', st.preemptions], ['reason', st.reason],
+      ['message', st.message], ['submitted', when(md.creationTimestamp)], ['admitted', when(st.admittedAt)],
+      ['started', when(st.startTime)], ['finished', when(st.completionTime)],
+      ['last checkpoint', when(st.lastCheckpointTime)], ['uid', md.uid],
+      ['labels', Object.entries(md.labels || {}).map(([k, v]) => `${k}=${v}`).join(', ')]];
+    statusCard.replaceChildren(h('h2', {}, 'Status'), h('dl', { class: 'kv', 'data-testid': 'status' },
+      kv.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v === undefined || v === null || v === '' ? '-' : String(v))])));
+    specCard.replaceChildren(h('h2', {}, 'Spec'), h('pre', {}, JSON.stringify(job.spec, null, 2)));
+  }
+
+  async function renderEvents() {
+    const evs = await get(base + '/events', sc);
+    timelineCard.replaceChildren(h('h2', {}, 'Timeline'), h('ol', { class: 'timeline', 'data-testid': 'timeline' },
+      (evs.items || []).map(ev => h('li', {}, h('div', { class: 'when' }, when(ev.time)),
+        h('div', {}, h('b', {}, ev.type), ev.fromPhase ? ` ${ev.fromPhase} → ${ev.toPhase}` : ` → ${ev.toPhase || ''}`,
+          ev.reason && ev.reason !== ev.type ? ` (${ev.reason})` : ''),
+        ev.message ? h('div', { class: 'muted' }, ev.message) : null))));
+  }
+
+  async function renderExplain() {
+    try {
+      explainCard.replaceChildren(h('h2', {}, 'Placement explanation'), explainView(await get(base + '/explain', sc)));
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      explainCard.replaceChildren(h('h2', {}, 'Placement explanation'), h('div', { 'data-testid': 'explain' },
+        h('p', { class: 'muted' }, e.status === 404 && /no such path/.test(e.message)
+          ? 'this server does not explain placements yet' : 'no explanation: ' + e.message)));
+    }
+  }
+
+  async function renderAll() {
+    const job = await get(base, sc);
+    renderJob(job);
+    await Promise.all([renderEvents(), renderExplain()]);
+  }
+
+  try {
+    await renderAll();
+  } catch (e) {
+    root.append(errorBox(e));
+    return;
+  }
+  /* Long-poll: the server answers when the job changes (or after 30 s), so the page is
+   * current within a moment without polling. A server without watch answers at once;
+   * then this falls back to plain polling. */
+  (async () => {
+    let failures = 0;
+    while (sc.alive) {
+      const t0 = Date.now();
+      try {
+        if (document.hidden) { await new Promise(r => setTimeout(r, 1000)); continue; }
+        const job = await get(`${base}?watch=true&resourceVersion=${rv}&timeoutSeconds=30`, sc);
+        failures = 0;
+        if (!sc.alive) return;
+        if (job.metadata.resourceVersion !== rv) {
+          renderJob(job);
+          await Promise.all([renderEvents(), renderExplain()]);
+        } else if (Date.now() - t0 < 500) {
+          await new Promise(r => setTimeout(r, REFRESH_MS));
+        }
+      } catch (e) {
+        if (!sc.alive || e.name === 'AbortError') return;
+        live.fail(e);
+        failures++;
+        await new Promise(r => setTimeout(r, Math.min(30000, 1000 * 2 ** failures)));
+      }
+    }
+  })();
+}
+
+/* ---- clusters ---- */
+
+async function viewClusters(root, sc) {
+  const holder = h('div', { 'data-testid': 'clusters' });
+  root.append(h('h1', {}, 'Member clusters'), holder);
+
+  async function borrowedJobs() {
+    /* Jobs running on lent serving GPUs; the list API has no pool filter, so this reads
+     * the live phases (at most 1,000 jobs) and keeps the borrowed ones. */
+    const list = await get('/v1/trainingjobs?phase=Admitted,Dispatched,Running,Preempting&limit=1000', sc);
+    return (list.items || []).filter(j => j.status && j.status.pool === 'serving-borrowed');
+  }
+
+  async function act(name, verb) {
+    try {
+      await api('POST', `/v1/clusters/${encodeURIComponent(name)}/${verb}`, sc);
+      await refresh();
+    } catch (e) {
+      holder.prepend(errorBox(e.status === 403 || e.status === 401
+        ? `only admins may ${verb} clusters: ${e.message}` : e));
+    }
+  }
+
+  async function refresh() {
+    const [list, borrowed] = await Promise.all([get('/v1/clusters', sc),
+      borrowedJobs().catch(() => [])]);
+    const cards = (list.items || []).map(c => {
+      const st = c.status || {};
+      const caps = st.capacity || [];
+      const rows = caps.map(a => {
+        const demand = (a.pendingServing || 0) + (a.reserve || 0);
+        return h('tr', {}, h('td', {}, a.sku), h('td', {}, a.pool), num(a.total), num(a.used), num(a.free),
+          num(a.borrowed), num(a.pendingServing), num(a.reserve), num(a.lendable),
+          h('td', {}, a.pool === 'serving' ? h('div', { class: 'bar', title:
+            `serving demand ${a.pendingServing} + reserve ${a.reserve} vs free ${a.free}` },
+          h('span', { style: `width:${a.total ? 100 * (a.used - a.borrowed) / a.total : 0}%;background:#f28e2b` }),
+          h('span', { style: `width:${a.total ? 100 * a.borrowed / a.total : 0}%;background:#e15759` }),
+          h('span', { style: `width:${a.total ? 100 * Math.min(demand, a.free) / a.total : 0}%;background:#ffd8a8` }))
+            : ''));
+      });
+      const mine = borrowed.filter(j => j.status.cluster === c.name);
+      return h('div', { class: 'card', id: c.name, 'data-cluster': c.name },
+        h('div', { class: 'row' }, h('h2', {}, c.name), badge(st.health),
+          c.cordoned ? badge('cordoned') : null, h('span', { class: 'muted' },
+            `data age ${dur(st.dataAgeMs)} · ${st.region || (c.spec && c.spec.region) || ''} ${st.provider || ''}`),
+          h('span', { class: 'spacer' }),
+          h('button', { class: 'btn small ghost', type: 'button', 'data-testid': 'cordon-' + c.name,
+            onclick: () => act(c.name, c.cordoned ? 'uncordon' : 'cordon') }, c.cordoned ? 'Uncordon' : 'Cordon')),
+        st.lastError ? h('div', { class: 'error' }, st.lastError) : null,
+        table(['SKU', 'pool', { label: 'total', num: 1 }, { label: 'used', num: 1 }, { label: 'free', num: 1 },
+          { label: 'borrowed', num: 1 }, { label: 'pending serving', num: 1 }, { label: 'reserve', num: 1 },
+          { label: 'lendable', num: 1 }, 'serving use / borrowed / demand'], rows, { empty: 'no GPU capacity reported' }),
+        h('h2', { style: 'margin-top:12px' }, `Borrowed jobs (${mine.length})`),
+        table(['job', { label: 'GPUs', num: 1 }, 'phase', 'lease ends'], mine.map(j => h('tr', {},
+          h('td', {}, link(`/ui/jobs/${encodeURIComponent(j.metadata.namespace)}/${encodeURIComponent(j.metadata.name)}`,
+            `${j.metadata.namespace}/${j.metadata.name}`)), num(j.spec.resources.gpuCount), h('td', {}, badge(j.status.phase)),
+          h('td', {}, when(j.status.leaseEnd || j.status.leaseEndsAt)))), { empty: 'no borrowed jobs' }));
+    });
+    holder.replaceChildren(...(cards.length ? cards : [h('p', { class: 'muted' }, 'no member clusters registered')]));
+    if (location.hash) {
+      const el = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+      if (el) el.scrollIntoView();
+    }
+  }
+  try { await refresh(); } catch (e) { holder.replaceChildren(errorBox(e)); }
+  sc.every(REFRESH_MS * 2, refresh);
+}
+
+/* ---- reports ---- */
+
+async function viewReports(root, sc) {
+  const q = new URLSearchParams(location.search);
+  const from = h('input', { name: 'from', value: q.get('from') || 'now-24h', size: 22 });
+  const to = h('input', { name: 'to', value: q.get('to') || 'now', size: 22 });
+  const step = h('input', { name: 'step', value: q.get('step') || '1h', size: 6 });
+  const out = h('div', { 'data-testid': 'report' });
+  const downloads = h('span', { class: 'row' });
+  const form = h('form', { class: 'filters', onsubmit: e => {
+    e.preventDefault();
+    navigate(`/ui/reports?${new URLSearchParams({ from: from.value, to: to.value, step: step.value })}`);
+  } }, h('label', {}, 'from', from), h('label', {}, 'to', to), h('label', {}, 'step', step),
+  h('button', { class: 'btn', type: 'submit' }, 'Show'), downloads);
+  root.append(h('h1', {}, 'Capacity report'), form,
+    h('p', { class: 'note' }, 'Times: RFC 3339, a date (2026-11-28), now, or now-24h. Steps: 15m, 1h, 1d.'), out);
+
+  const params = new URLSearchParams({ from: from.value, to: to.value, step: step.value });
+  downloads.replaceChildren(...['csv', 'html', 'md', 'json'].map(fm =>
+    h('a', { href: `/v1/reports/capacity?${params}&format=${fm}`, download: `capacity-report.${fm}` }, fm.toUpperCase())));
+  try {
+    const rep = await get(`/v1/reports/capacity?${params}&format=json`, sc);
+    const byCluster = {};
+    for (const t of rep.totals) {
+      const c = byCluster[t.cluster] || (byCluster[t.cluster] = { used: 0, total: 0 });
+      c.used += t.gpuHoursUsed;
+      c.total += t.gpuHoursTotal;
+    }
+    const util = Object.entries(byCluster).filter(([, v]) => v.total > 0).map(([k, v]) =>
+      ({ label: k, value: 100 * v.used / v.total, text: fmtNum(100 * v.used / v.total, 1) + '%' }));
+    const waits = rep.queueWaitBySku.map(w => ({ label: w.sku, value: w.p50Seconds, second: w.p95Seconds,
+      text: `p50 ${dur(w.p50Seconds * 1000)} · p95 ${dur(w.p95Seconds * 1000)}` }));
+    out.replaceChildren(
+      h('div', { class: 'card' }, h('h2', {}, `Federation GPU-hours, ${when(rep.from)} to ${when(rep.to)}`),
+        stackedChart(rep.federation, { keys: SERIES, line: BORROWED, label: 'GPU-hours by step',
+          daily: rep.stepSeconds >= 86400 })),
+      h('div', { class: 'grid' },
+        h('div', { class: 'card' }, h('h2', {}, 'Utilisation by cluster'), hbars(util, { max: 100, label: 'utilisation' })),
+        h('div', { class: 'card' }, h('h2', {}, 'Queue wait by SKU (p50 bar, p95 line)'), hbars(waits, { label: 'queue wait' }))),
+      h('div', { class: 'card' }, h('h2', {}, 'Totals by cluster, SKU and pool'),
+        table(['cluster', 'SKU', 'pool', { label: 'GPU-h', num: 1 }, { label: 'training', num: 1 },
+          { label: 'serving', num: 1 }, { label: 'borrowed', num: 1 }, { label: 'idle', num: 1 },
+          { label: 'util %', num: 1 }, { label: 'placed', num: 1 }, { label: 'succeeded', num: 1 },
+          { label: 'failed', num: 1 }, { label: 'preempted', num: 1 }, { label: 'GPU-h lost', num: 1 }],
+        rep.totals.map(t => h('tr', {}, h('td', {}, t.cluster), h('td', {}, t.sku), h('td', {}, t.pool),
+          num(t.gpuHoursTotal, 1), num(t.gpuHoursTraining, 1), num(t.gpuHoursServing, 1), num(t.gpuHoursBorrowed, 1),
+          num(t.gpuHoursIdle, 1), num(t.utilisationPct, 1), num(t.jobsPlaced), num(t.jobsSucceeded),
+          num(t.jobsFailed), num(t.jobsPreempted), num(t.gpuHoursLostToReclaim, 2))),
+        { testid: 'report-totals', empty: 'no capacity samples or job events in this window' })));
+  } catch (e) {
+    if (e.name !== 'AbortError') out.replaceChildren(errorBox(e));
+  }
+}
+
+/* ---- routing ---- */
+
+const routes = [
+  [/^\/ui\/?$/, 'overview', viewOverview],
+  [/^\/ui\/jobs\/?$/, 'jobs', viewJobs],
+  [/^\/ui\/jobs\/([^/]+)\/([^/]+)\/?$/, 'jobs', viewJob],
+  [/^\/ui\/clusters\/?$/, 'clusters', viewClusters],
+  [/^\/ui\/reports\/?$/, 'reports', viewReports],
+];
+
+async function render() {
+  const root = document.getElementById('app');
+  const sc = newScope();
+  root.replaceChildren();
+  document.body.dataset.ready = '';
+  for (const [re, name, fn] of routes) {
+    const m = location.pathname.match(re);
+    if (!m) continue;
+    document.querySelectorAll('nav a').forEach(a => a.classList.toggle('active', a.dataset.view === name));
+    document.title = `fedsched · ${name}`;
+    try {
+      await fn(root, sc, ...m.slice(1).map(decodeURIComponent));
+    } catch (e) {
+      if (e.name !== 'AbortError') root.append(errorBox(e));
+    }
+    /* Tests wait for this: the view's first data is on the page. */
+    if (scope === sc) document.body.dataset.ready = name;
+    return;
+  }
+  root.append(h('h1', {}, 'Not found'), h('p', {}, 'No such page. ', link('/ui/', 'Overview')));
+  document.body.dataset.ready = 'notfound';
+}
+
+function navigate(href) {
+  history.pushState(null, '', href);
+  render();
+}
+
+document.addEventListener('click', e => {
+  const a = e.target.closest && e.target.closest('a[data-nav]');
+  if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin) return;
+  e.preventDefault();
+  if (url.pathname === location.pathname && url.search === location.search && url.hash) {
+    location.hash = url.hash;
+    return;
+  }
+  navigate(url.pathname + url.search + url.hash);
+});
+window.addEventListener('popstate', render);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) live.ok(); });
+
+document.addEventListener('DOMContentLoaded', () => {
+  live.el = document.getElementById('live');
+  const box = document.getElementById('token-box'), input = document.getElementById('token-input');
+  document.getElementById('token-btn').addEventListener('click', () => { box.hidden = !box.hidden; });
+  document.getElementById('token-save').addEventListener('click', () => {
+    try { localStorage.setItem('fedsched.token', input.value.trim()); } catch (e) { /* private mode */ }
+    box.hidden = true;
+    render();
+  });
+  document.getElementById('token-clear').addEventListener('click', () => {
+    try { localStorage.removeItem('fedsched.token'); } catch (e) { /* private mode */ }
+    input.value = '';
+    render();
+  });
+  render();
+});
