@@ -154,20 +154,30 @@ function newScope() {
 
 /* ---- charts (inline SVG) ---- */
 
+/* Drawn at the page's width in user units, so text stays at its size. */
+function chartWidth() {
+  const app = document.getElementById('app');
+  return Math.max(480, Math.min(1320, (app ? app.clientWidth : 800) - 40));
+}
+
+function axisDigits(max) {
+  return max >= 100 ? 0 : max >= 10 ? 1 : max >= 1 ? 2 : 3;
+}
+
 function stackedChart(points, opts) {
-  const W = opts.width || 760, H = opts.height || 220, L = 52, R = 10, T = 10, B = 34;
+  const W = opts.width || chartWidth(), H = opts.height || 220, L = 56, R = 10, T = 10, B = 34;
   const pw = W - L - R, ph = H - T - B;
   const keys = opts.keys;
   let max = 0;
   for (const p of points) max = Math.max(max, keys.reduce((a, k) => a + (p[k.key] || 0), 0));
   if (max <= 0) max = 1;
   const bw = points.length ? pw / points.length : pw;
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img',
-    'aria-label': opts.label, class: 'chart', preserveAspectRatio: 'xMinYMin meet' });
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img',
+    'aria-label': opts.label, class: 'chart' });
   for (let g = 0; g <= 4; g++) {
     const y = T + ph - ph * g / 4;
     svg.append(s('line', { x1: L, y1: y, x2: W - R, y2: y, stroke: '#eaeef2' }),
-      s('text', { x: L - 4, y: y + 4, 'text-anchor': 'end' }, fmtNum(max * g / 4, 1)));
+      s('text', { x: L - 4, y: y + 4, 'text-anchor': 'end' }, fmtNum(max * g / 4, axisDigits(max))));
   }
   points.forEach((p, i) => {
     let y = T + ph;
@@ -198,10 +208,10 @@ function stackedChart(points, opts) {
 }
 
 function hbars(items, opts) {
-  const W = 760, L = 170, R = 70, row = 22;
+  const W = Math.min(760, chartWidth() / 2 - 40), L = 150, R = 150, row = 22;
   const H = 10 + row * Math.max(items.length, 1);
   const max = opts.max || Math.max(1, ...items.map(i => Math.max(i.value, i.second || 0)));
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img',
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img',
     'aria-label': opts.label });
   items.forEach((it, i) => {
     const y = 6 + row * i, w = (W - L - R) * it.value / max;
@@ -283,7 +293,7 @@ async function viewOverview(root, sc) {
         h('p', { class: 'note' }, `data age ${dur(cap.dataAgeMs)}`,
           excluded ? ` · not counted: ${excluded}` : ''));
       }),
-      section(chartCard, 'GPU-hours over the last 12 hours', async () => {
+      section(chartCard, 'GPU-hours per half hour, last 12 hours', async () => {
         const rep = await get('/v1/reports/capacity?from=now-12h&to=now&step=30m&format=json', sc);
         return stackedChart(rep.federation, { keys: SERIES, line: BORROWED,
           label: 'federation GPU-hours by half hour' });
@@ -479,7 +489,8 @@ async function viewJob(root, sc, ns, name) {
     const evs = await get(base + '/events', sc);
     timelineCard.replaceChildren(h('h2', {}, 'Timeline'), h('ol', { class: 'timeline', 'data-testid': 'timeline' },
       (evs.items || []).map(ev => h('li', {}, h('div', { class: 'when' }, when(ev.time)),
-        h('div', {}, h('b', {}, ev.type), ev.fromPhase ? ` ${ev.fromPhase} → ${ev.toPhase}` : ` → ${ev.toPhase || ''}`,
+        h('div', {}, h('b', {}, ev.type), ev.fromPhase && ev.fromPhase !== ev.toPhase
+          ? ` ${ev.fromPhase} → ${ev.toPhase}` : '',
           ev.reason && ev.reason !== ev.type ? ` (${ev.reason})` : ''),
         ev.message ? h('div', { class: 'muted' }, ev.message) : null))));
   }
