@@ -1,0 +1,73 @@
+/* fuzz_config.c -- libFuzzer target for the process configuration file (scheduler/config.h:
+ * config_apply_json over the embedded defaults, including "skus" and "clusters"). The input
+ * is copied and NUL-terminated, as config_load_file() does. Besides memory safety (and
+ * leaks: every accepted config is released with config_free()) it checks the header's
+ * promises: a failure is ERR_CONFIG with a message and leaves the config unchanged, and a
+ * file that applied once applies again on top of its own result with the same outcome. */
+#include "base/err.h"
+#include "cluster/cluster_config.h"
+#include "scheduler/config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fail(const char *what, const struct err *e)
+{
+    fprintf(stderr, "fuzz_config: %s (%s: %s)\n", what, e ? e->field : "", e ? e->msg : "");
+    abort();
+}
+
+/* Configs hold one pointer (the cluster list); compare everything else byte for byte and the
+ * clusters by content. */
+static int config_same(const struct config *a, const struct config *b)
+{
+    struct config x = *a, y = *b;
+
+    if (a->n_clusters != b->n_clusters ||
+        (a->n_clusters &&
+         memcmp(a->clusters, b->clusters, a->n_clusters * sizeof(*a->clusters)) != 0))
+        return 0;
+    x.clusters = y.clusters = NULL;
+    return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    struct config c, before, again;
+    struct err e = {0};
+
+    memcpy(text, data, size);
+    text[size] = '\0';
+    config_defaults(&c);
+    config_defaults(&before);
+    if (config_apply_json(&c, text, &e) != 0) {
+        if (e.code != ERR_CONFIG || !e.msg[0] || !memchr(e.msg, '\0', sizeof(e.msg)))
+            fail("failure without ERR_CONFIG and a message", &e);
+        if (!config_same(&c, &before))
+            fail("config changed by a failed apply", &e);
+        goto out;
+    }
+    /* Applying the same file twice (a file named twice on the command line) must give the
+     * same result, and the second apply must release the first cluster list. */
+    again = c;
+    if (c.n_clusters) {
+        again.clusters = malloc(c.n_clusters * sizeof(*c.clusters));
+        memcpy(again.clusters, c.clusters, c.n_clusters * sizeof(*c.clusters));
+    }
+    if (config_apply_json(&c, text, &e) != 0)
+        fail("a config that applied once fails on top of itself", &e);
+    if (!config_same(&c, &again))
+        fail("applying the same config twice changes it", NULL);
+    config_free(&again);
+out:
+    config_free(&c);
+    config_free(&before);
+    free(text);
+    return 0;
+}
