@@ -1,0 +1,319 @@
+/* nodefit.c -- expected stranded GPU capacity per node and the device choice that adds the
+ * least of it. */
+#include "policy/nodefit.h"
+
+#include "base/err.h"
+#include "base/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct shape {
+    int64_t cpu, mem;
+    int n_gpus;
+    int milli;
+    double w;
+};
+
+struct nodefit_profile {
+    struct shape *s; /* GPU shapes only, by milli ascending */
+    size_t n;
+    /* CPU (millicores) and memory (MiB) the expected GPU work brings per whole GPU. */
+    double cpu_per_gpu, mem_per_gpu;
+};
+
+static int cmp_shape(const void *a, const void *b)
+{
+    const struct shape *x = a, *y = b;
+
+    if (x->milli != y->milli)
+        return x->milli < y->milli ? -1 : 1;
+    if (x->n_gpus != y->n_gpus)
+        return x->n_gpus < y->n_gpus ? -1 : 1;
+    if (x->cpu != y->cpu)
+        return x->cpu < y->cpu ? -1 : 1;
+    return (x->mem > y->mem) - (x->mem < y->mem);
+}
+
+static int check_req(const struct nodefit_req *r, const char *what, size_t i, struct err *e)
+{
+    if (r->cpu < 0 || r->mem < 0)
+        return err_set(e, ERR_INVALID, what, "%s[%zu]: cpu and memory must be >= 0", what, i);
+    if (r->n_gpus < 0 || r->n_gpus > NODEFIT_GPUS_MAX)
+        return err_set(e, ERR_INVALID, what, "%s[%zu].n_gpus %d is not in [0, %d]", what, i,
+                       r->n_gpus, NODEFIT_GPUS_MAX);
+    if (r->n_gpus > 0 && (r->milli < 1 || r->milli > NODEFIT_MILLI))
+        return err_set(e, ERR_INVALID, what, "%s[%zu].milli %d is not in [1, 1000]", what, i,
+                       r->milli);
+    if (r->n_gpus > 1 && r->milli != NODEFIT_MILLI)
+        return err_set(e, ERR_INVALID, what,
+                       "%s[%zu].milli %d: only single-device requests may share a device", what, i,
+                       r->milli);
+    return 0;
+}
+
+int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights, size_t n,
+                        struct nodefit_profile **out, struct err *e)
+{
+    struct nodefit_profile *p;
+    double total = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (check_req(&shapes[i], "shapes", i, e))
+            return -1;
+        if (!(weights[i] > 0))
+            return err_set(e, ERR_INVALID, "weights", "weights[%zu] must be > 0, not %g", i,
+                           weights[i]);
+        total += weights[i];
+    }
+    p = xcalloc(1, sizeof(*p));
+    p->s = xcalloc(n + 1, sizeof(*p->s));
+    for (size_t i = 0; i < n; i++) {
+        if (shapes[i].n_gpus == 0)
+            continue;
+        p->s[p->n].cpu = shapes[i].cpu;
+        p->s[p->n].mem = shapes[i].mem;
+        p->s[p->n].n_gpus = shapes[i].n_gpus;
+        p->s[p->n].milli = shapes[i].milli;
+        p->s[p->n].w = weights[i] / total;
+        p->n++;
+    }
+    if (p->n > 1)
+        qsort(p->s, p->n, sizeof(*p->s), cmp_shape);
+    {
+        double cpu = 0, mem = 0, gpus = 0;
+
+        for (size_t i = 0; i < p->n; i++) {
+            cpu += p->s[i].w * (double)p->s[i].cpu;
+            mem += p->s[i].w * (double)p->s[i].mem;
+            gpus += p->s[i].w * p->s[i].n_gpus * p->s[i].milli / (double)NODEFIT_MILLI;
+        }
+        p->cpu_per_gpu = gpus > 0 ? cpu / gpus : 0;
+        p->mem_per_gpu = gpus > 0 ? mem / gpus : 0;
+    }
+    *out = p;
+    return 0;
+}
+
+void nodefit_profile_free(struct nodefit_profile **p)
+{
+    if (!p || !*p)
+        return;
+    free((*p)->s);
+    free(*p);
+    *p = NULL;
+}
+
+static int devices_with(const struct nodefit_node *node, int milli)
+{
+    int k = 0;
+
+    for (int j = 0; j < node->n_gpus; j++)
+        k += node->gpu_free[j] >= milli;
+    return k;
+}
+
+bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r)
+{
+    if (node->cpu_free < r->cpu || node->mem_free < r->mem)
+        return false;
+    if (r->n_gpus == 0)
+        return true;
+    return devices_with(node, r->milli) >= r->n_gpus;
+}
+
+/* Free GPU capacity the node cannot feed: the expected work brings cpu_per_gpu and
+ * mem_per_gpu with each GPU, so a node whose free CPU or memory covers fewer GPUs than it
+ * has free will strand the difference once it fills, even while each next request still
+ * fits. This is what a one-step measure misses: 8 free GPUs beside 20 free cores take one
+ * 12-core pod and then nothing. */
+static double unfed(const struct nodefit_profile *p, int64_t cpu_free, int64_t mem_free, long total)
+{
+    double fed = (double)total, s;
+
+    if (p->cpu_per_gpu > 0 && (double)cpu_free / p->cpu_per_gpu * NODEFIT_MILLI < fed)
+        fed = (double)cpu_free / p->cpu_per_gpu * NODEFIT_MILLI;
+    if (p->mem_per_gpu > 0 && (double)mem_free / p->mem_per_gpu * NODEFIT_MILLI < fed)
+        fed = (double)mem_free / p->mem_per_gpu * NODEFIT_MILLI;
+    s = (double)total - fed;
+    return s > 0 ? s : 0;
+}
+
+/* The measure, computed from the devices' free amounts sorted ascending: walking the
+ * shapes by their per-device need, k devices have less than the shape needs and hold
+ * `below` of the free capacity. */
+static double frag_of(const struct nodefit_profile *p, int64_t cpu_free, int64_t mem_free,
+                      const int *free_sorted, int G)
+{
+    long total = 0, below = 0;
+    int k = 0;
+    double f = 0;
+
+    for (int j = 0; j < G; j++)
+        total += free_sorted[j];
+    if (total == 0)
+        return 0;
+    f = unfed(p, cpu_free, mem_free, total);
+    for (size_t i = 0; i < p->n; i++) {
+        const struct shape *s = &p->s[i];
+
+        while (k < G && free_sorted[k] < s->milli)
+            below += free_sorted[k++];
+        if (cpu_free >= s->cpu && mem_free >= s->mem && G - k >= s->n_gpus)
+            f += s->w * (double)below;
+        else
+            f += s->w * (double)total;
+    }
+    return f;
+}
+
+static void sort_small(int *v, int n)
+{
+    for (int i = 1; i < n; i++) {
+        int t = v[i], j = i;
+
+        while (j > 0 && v[j - 1] > t) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = t;
+    }
+}
+
+double nodefit_frag(const struct nodefit_profile *p, const struct nodefit_node *node)
+{
+    int f[NODEFIT_GPUS_MAX];
+    int G = node->n_gpus;
+
+    if (G <= 0)
+        return 0;
+    memcpy(f, node->gpu_free, sizeof(int) * (size_t)G);
+    sort_small(f, G);
+    return frag_of(p, node->cpu_free, node->mem_free, f, G);
+}
+
+int nodefit_first_fit(const struct nodefit_node *node, const struct nodefit_req *r,
+                      struct nodefit_choice *c)
+{
+    if (!nodefit_fits(node, r))
+        return -1;
+    c->n = 0;
+    if (r->n_gpus == 0)
+        return 0;
+    if (r->milli < NODEFIT_MILLI) {
+        int best = -1;
+
+        for (int j = 0; j < node->n_gpus; j++)
+            if (node->gpu_free[j] >= r->milli &&
+                (best < 0 || node->gpu_free[j] < node->gpu_free[best]))
+                best = j;
+        c->dev[c->n++] = best;
+        return 0;
+    }
+    for (int j = 0; j < node->n_gpus && c->n < r->n_gpus; j++)
+        if (node->gpu_free[j] == NODEFIT_MILLI)
+            c->dev[c->n++] = j;
+    return 0;
+}
+
+/* How much is left after placing, as a share of the node: the mean over the dimensions the
+ * node has. Best fit prefers the smallest. */
+static double leftover(const struct nodefit_node *node, int64_t cpu_after, int64_t mem_after,
+                       long gpu_after)
+{
+    double s = 0;
+    int d = 0;
+
+    if (node->cpu_cap > 0) {
+        s += (double)cpu_after / (double)node->cpu_cap;
+        d++;
+    }
+    if (node->mem_cap > 0) {
+        s += (double)mem_after / (double)node->mem_cap;
+        d++;
+    }
+    if (node->n_gpus > 0) {
+        s += (double)gpu_after / (double)(node->n_gpus * NODEFIT_MILLI);
+        d++;
+    }
+    return d ? s / d : 0;
+}
+
+int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *node,
+                  double frag_before, const struct nodefit_req *r, struct nodefit_eval *out)
+{
+    int G = node->n_gpus;
+    int64_t cpu_after = node->cpu_free - r->cpu, mem_after = node->mem_free - r->mem;
+    long gpu_total = 0;
+    int f[NODEFIT_GPUS_MAX];
+    bool found = false;
+
+    if (!nodefit_fits(node, r))
+        return -1;
+    for (int j = 0; j < G; j++)
+        gpu_total += node->gpu_free[j];
+    if (r->n_gpus == 0 || r->milli == NODEFIT_MILLI) {
+        struct nodefit_eval ev;
+
+        memset(&ev, 0, sizeof(ev));
+        (void)nodefit_first_fit(node, r, &ev.choice);
+        memcpy(f, node->gpu_free, sizeof(int) * (size_t)G);
+        for (int i = 0; i < ev.choice.n; i++)
+            f[ev.choice.dev[i]] = 0;
+        sort_small(f, G);
+        ev.frag_delta = frag_of(p, cpu_after, mem_after, f, G) - frag_before;
+        ev.tight = leftover(node, cpu_after, mem_after,
+                            gpu_total - (long)r->n_gpus * (r->n_gpus ? r->milli : 0));
+        *out = ev;
+        return 0;
+    }
+    /* A shared device: every distinct free amount with room is a different outcome. */
+    for (int j = 0; j < G; j++) {
+        struct nodefit_eval ev;
+        bool dup = false;
+
+        if (node->gpu_free[j] < r->milli)
+            continue;
+        for (int i = 0; i < j && !dup; i++)
+            dup = node->gpu_free[i] == node->gpu_free[j];
+        if (dup)
+            continue;
+        memset(&ev, 0, sizeof(ev));
+        ev.choice.dev[0] = j;
+        ev.choice.n = 1;
+        memcpy(f, node->gpu_free, sizeof(int) * (size_t)G);
+        f[j] -= r->milli;
+        /* The device's own leftover breaks ties between devices: the tighter, the better. */
+        ev.tight = leftover(node, cpu_after, mem_after, gpu_total - r->milli) +
+                   1e-6 * (double)f[j] / NODEFIT_MILLI;
+        sort_small(f, G);
+        ev.frag_delta = frag_of(p, cpu_after, mem_after, f, G) - frag_before;
+        if (!found || nodefit_eval_cmp(&ev, out) < 0)
+            *out = ev;
+        found = true;
+    }
+    return found ? 0 : -1;
+}
+
+int nodefit_eval_cmp(const struct nodefit_eval *a, const struct nodefit_eval *b)
+{
+    /* Differences below a thousandth of a milli-GPU are rounding, not preference. */
+    double d = a->frag_delta - b->frag_delta;
+
+    if (d < -1e-3)
+        return -1;
+    if (d > 1e-3)
+        return 1;
+    if (a->tight != b->tight)
+        return a->tight < b->tight ? -1 : 1;
+    return 0;
+}
+
+void nodefit_apply(struct nodefit_node *node, const struct nodefit_req *r,
+                   const struct nodefit_choice *c)
+{
+    node->cpu_free -= r->cpu;
+    node->mem_free -= r->mem;
+    for (int i = 0; i < c->n; i++)
+        node->gpu_free[c->dev[i]] -= r->milli;
+}

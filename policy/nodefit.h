@@ -1,0 +1,101 @@
+/* nodefit.h -- node-level fit scoring for nodes with CPU, memory and shareable GPUs: where on
+ * one node a request goes (which GPU devices) and how good that node is for it, judged by
+ * how much of the node's free GPU capacity the placement leaves unusable for the work that
+ * is expected next (expected stranded milli-GPUs), then by how tightly it fits.
+ * Pure: no I/O, no clock, no randomness; the same inputs always give the same answer, so a
+ * simulator and the scheduler choose identically.
+ * Not responsible for choosing clusters (policy.c, engine.c) or for the GPU-count-only best
+ * fit the placement engine does today; docs/benchmarks-policy.md measures this scoring
+ * against published node-placement policies on the Alibaba openb traces.
+ *
+ * Units: CPU in millicores, memory in MiB, GPU in milli-GPUs (1000 = one whole device). A
+ * request asks for n_gpus devices with milli each; milli < 1000 (sharing a device) only
+ * with n_gpus == 1, as in Kubernetes GPU-sharing device plugins.
+ * Threads: a profile is immutable after nodefit_profile_new(); any number of threads may
+ * score with it at once. Nodes are plain values owned by the caller. */
+#ifndef POLICY_NODEFIT_H
+#define POLICY_NODEFIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+
+#define NODEFIT_GPUS_MAX 16
+#define NODEFIT_MILLI    1000
+
+struct nodefit_node {
+    int64_t cpu_cap, cpu_free;
+    int64_t mem_cap, mem_free;
+    int n_gpus;
+    int gpu_free[NODEFIT_GPUS_MAX]; /* per device, 0..1000 */
+};
+
+struct nodefit_req {
+    int64_t cpu, mem;
+    int n_gpus; /* 0 = CPU only */
+    int milli;  /* per device; 1000 for whole devices */
+};
+
+/* Devices a request takes on a node (n entries; empty for CPU-only requests). */
+struct nodefit_choice {
+    int dev[NODEFIT_GPUS_MAX];
+    int n;
+};
+
+/* The outcome of scoring one request on one node. Lower is better, compared with
+ * nodefit_eval_cmp(). */
+struct nodefit_eval {
+    double frag_delta; /* expected stranded milli-GPUs after minus before */
+    double tight;      /* leftover after placement, normalised: smaller = tighter fit */
+    struct nodefit_choice choice;
+};
+
+/* The expected workload: request shapes and their relative frequencies. */
+struct nodefit_profile;
+
+/* Builds a profile from n shapes with weights (> 0; they are normalised). Shapes without
+ * GPUs are kept out of the fragmentation measure (they never use a GPU). Caller owns *out;
+ * nodefit_profile_free(). ERR_INVALID naming the shape ("shapes[3].milli") when a shape is
+ * out of range. */
+int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights, size_t n,
+                        struct nodefit_profile **out, struct err *e);
+void nodefit_profile_free(struct nodefit_profile **p); /* NULL-safe; sets *p to NULL */
+
+/* True when node has the CPU, memory and devices for r right now. */
+bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r);
+
+/* Expected milli-GPUs of node that will go unused, the sum of two parts:
+ * - the next request: for each shape of the profile, the free GPU capacity it could not
+ *   take (all of it when the shape does not fit the node at all, else the devices with
+ *   less free than the shape needs), weighted by the shape's share (FGD's measure, with
+ *   memory checked too);
+ * - filling up: the free GPU capacity beyond what the node's free CPU and memory can feed
+ *   at the profile's CPU and memory per GPU (8 free GPUs beside 20 free cores take one
+ *   12-core pod, then nothing: a one-step measure sees no harm until it is too late). */
+double nodefit_frag(const struct nodefit_profile *p, const struct nodefit_node *node);
+
+/* Scores r on node, trying every distinct device choice (for a shared device: each device
+ * with room, one per distinct free amount; for whole devices: the fully free ones with the
+ * lowest indices). frag_before is nodefit_frag(p, node), passed in so callers can cache it.
+ * Returns 0 and fills *out, or -1 when r does not fit. */
+int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *node,
+                  double frag_before, const struct nodefit_req *r, struct nodefit_eval *out);
+
+/* Ordering of two evaluations of the same request: less fragmentation first, then the
+ * tighter fit. Returns < 0 when a is better, 0 when equal (callers then keep the node with
+ * the lower index, which keeps the choice deterministic). */
+int nodefit_eval_cmp(const struct nodefit_eval *a, const struct nodefit_eval *b);
+
+/* Takes r's resources from node on the devices of c (which must come from nodefit_score
+ * or nodefit_first_fit on this node state). */
+void nodefit_apply(struct nodefit_node *node, const struct nodefit_req *r,
+                   const struct nodefit_choice *c);
+
+/* Devices for r without scoring: the tightest device with room for a shared request, the
+ * lowest-index fully free devices otherwise. Returns 0, or -1 when r does not fit. */
+int nodefit_first_fit(const struct nodefit_node *node, const struct nodefit_req *r,
+                      struct nodefit_choice *c);
+
+#endif

@@ -1,0 +1,80 @@
+/* packing.h -- node-level packing quality on the Alibaba openb traces, set up exactly as the
+ * ATC'23 paper "Beware of Fragmentation" (Weng et al.) and its artifact do: the pod list in a
+ * seeded random order, then pods sampled at random from it appended until the GPU requests
+ * would pass tune_ratio x the cluster's GPU capacity; pods arrive one by one and are never
+ * removed; each is placed on one node (CPU, memory, GPU model, whole or shared devices) or
+ * fails. The measure is the GPU allocation ratio (allocated / total milli-GPUs) while the
+ * arrived GPU requests were p% of capacity, for p = 0..130, as the artifact's analysis
+ * script computes it.
+ * Not responsible for reading the traces (sim/trace.c) or for our scoring itself
+ * (policy/nodefit.c, which PACKING_NODEFIT calls).
+ * Threads: packing_run() uses only its arguments and may run concurrently with itself. */
+#ifndef SIM_PACKING_H
+#define SIM_PACKING_H
+
+#include "sim/trace.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+
+enum packing_policy {
+    PACKING_RANDOM = 0, /* a random feasible node; a random device with room (paper: Random) */
+    PACKING_BESTFIT,    /* least CPU + GPU left (0.5/0.5, scores 0..100 as the artifact
+                           quantises them), first among equals; tightest device (BestFit) */
+    PACKING_FGD,        /* our reimplementation of Fragmentation Gradient Descent, for
+                           reference beside its published figures */
+    PACKING_NODEFIT,    /* ours: policy/nodefit.c, deterministic */
+    PACKING_POLICY_COUNT
+};
+
+/* "random", "bestfit", "fgd", "nodefit". */
+const char *packing_policy_name(enum packing_policy p);
+/* Parses a name above. Returns 0, or -1 with ERR_INVALID listing the names. */
+int packing_policy_parse(const char *s, enum packing_policy *out, struct err *e);
+
+#define PACKING_CURVE_MAX 131 /* arrived workload 0..130 % of GPU capacity */
+
+struct packing_opts {
+    uint64_t seed;     /* the artifact used 42..51 */
+    double tune_ratio; /* GPU requests to arrive as a share of capacity; the paper used 1.3 */
+    bool shuffle;      /* random arrival order (the paper's setting); false = name order */
+};
+
+/* Fills o with the paper's set-up for one seed. */
+void packing_opts_defaults(struct packing_opts *o, uint64_t seed);
+
+struct packing_result {
+    /* Allocation ratio (%) averaged over the arrivals at which the arrived GPU requests,
+     * rounded to a whole percent of capacity, were p; < 0 when no arrival fell there
+     * (the artifact then widens to p +/- 1, and so do we before giving up). */
+    double alloc_pct[PACKING_CURVE_MAX];
+    size_t pods;       /* pods that arrived (original + sampled) */
+    size_t failed;     /* pods no node could take */
+    size_t failed_gpu; /* of which asked for GPUs */
+    double final_alloc_pct;
+    double final_arrived_pct;
+    int64_t total_gpu_milli;
+    double seconds; /* wall time of the run */
+};
+
+/* Runs one policy over one pod list on one node list (the paper uses the GPU nodes,
+ * openb_node_list_gpu_node.csv). ERR_INVALID when no node has GPUs, a node has more than
+ * NODEFIT_GPUS_MAX devices, or the pod list has no GPU requests. */
+int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
+                const struct trace_openb_pod *pods, size_t n_pods, enum packing_policy policy,
+                const struct packing_opts *o, struct packing_result *out, struct err *e);
+
+/* The allocation ratio at p% arrived as the artifact reports it (with the +/- 1 widening),
+ * or -1. */
+double packing_alloc_at(const struct packing_result *r, int p);
+
+/* Published figures of the paper's artifact (expected_results/analysis_allo_discrete.csv:
+ * mean over seeds 42..51 at 100% arrived) for a pod list name ("openb_pod_list_default")
+ * and a policy name ("Random", "BestFit", "FGD", "DotProd", "GpuClustering",
+ * "GpuPacking"); -1 when the paper has no figure for it. */
+double packing_published(const char *pod_list, const char *policy);
+
+#endif

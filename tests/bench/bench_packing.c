@@ -1,0 +1,262 @@
+/* bench_packing.c -- node-level packing quality on the Alibaba openb traces beside the
+ * figures the ATC'23 paper "Beware of Fragmentation" published for them: Random and BestFit
+ * (our reimplementations, to calibrate the harness), FGD (our reimplementation and the
+ * published figure) and ours (policy/nodefit.c), each the mean over seeds 42..51 of the GPU
+ * allocation ratio at 100 % arrived workload, with the wall time.
+ *
+ * Full mode (default): the 10-seed run on one pod list (openb_pod_list_default), timed; the
+ * target is under 60 s on the 2-core development machine. BENCH_MODE=smoke: ten seeds on the
+ * small extract in testdata/traces/, in about a second, for CI.
+ * Options: --lists a,b,... (pod list names under the data directory, or "all"), --seeds N,
+ * --policies random,bestfit,fgd,nodefit, --markdown (the table of docs/benchmarks-policy.md),
+ * --data DIR (default $FEDSCHED_DATA, else $FEDSCHED_SRC/../shared/data/alibaba-openb-2023,
+ * else ../shared/data/alibaba-openb-2023). Exit status 1 when a calibration check fails. */
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/mem.h"
+#include "sim/packing.h"
+#include "sim/trace.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LISTS_MAX 32
+#define SEED0     42
+
+static const char *published_name(enum packing_policy p)
+{
+    switch (p) {
+    case PACKING_RANDOM: return "Random";
+    case PACKING_BESTFIT: return "BestFit";
+    case PACKING_FGD: return "FGD";
+    default: return NULL;
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every openb_pod_list_*.csv in dir, by name. */
+static size_t all_lists(const char *dir, char **out, size_t max)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+
+    if (!d)
+        return 0;
+    while ((de = readdir(d)) && n < max) {
+        size_t l = strlen(de->d_name);
+
+        if (strncmp(de->d_name, "openb_pod_list_", 15) == 0 && l > 4 &&
+            strcmp(de->d_name + l - 4, ".csv") == 0)
+            out[n++] = xstrndup(de->d_name, l - 4);
+    }
+    closedir(d);
+    qsort(out, n, sizeof(*out), cmp_str);
+    return n;
+}
+
+static size_t split_list(const char *s, char **out, size_t max)
+{
+    size_t n = 0;
+
+    while (*s && n < max) {
+        const char *c = strchr(s, ',');
+        size_t l = c ? (size_t)(c - s) : strlen(s);
+
+        out[n++] = xstrndup(s, l);
+        if (!c)
+            break;
+        s = c + 1;
+    }
+    return n;
+}
+
+struct row {
+    double mean[PACKING_POLICY_COUNT];
+    double mean130[PACKING_POLICY_COUNT];
+    double secs[PACKING_POLICY_COUNT];
+    bool ran[PACKING_POLICY_COUNT];
+};
+
+static int run_list(const struct trace_openb_node *nodes, size_t n_nodes, const char *path,
+                    const bool *pol, int seeds, struct row *row)
+{
+    struct trace_openb_pod *pods = NULL;
+    size_t n_pods = 0;
+    struct err e = {0};
+
+    memset(row, 0, sizeof(*row));
+    if (trace_openb_pods_load(path, &pods, &n_pods, &e)) {
+        fprintf(stderr, "bench_packing: %s\n", e.msg);
+        return -1;
+    }
+    for (int p = 0; p < PACKING_POLICY_COUNT; p++) {
+        int64_t t0 = clock_mono_ms();
+
+        if (!pol[p])
+            continue;
+        for (int s = 0; s < seeds; s++) {
+            struct packing_opts o;
+            struct packing_result r;
+
+            packing_opts_defaults(&o, (uint64_t)(SEED0 + s));
+            if (packing_run(nodes, n_nodes, pods, n_pods, (enum packing_policy)p, &o, &r, &e)) {
+                fprintf(stderr, "bench_packing: %s: %s\n", path, e.msg);
+                free(pods);
+                return -1;
+            }
+            row->mean[p] += packing_alloc_at(&r, 100) / seeds;
+            row->mean130[p] += packing_alloc_at(&r, 130) / seeds;
+        }
+        row->secs[p] = (double)(clock_mono_ms() - t0) / 1000.0;
+        row->ran[p] = true;
+    }
+    free(pods);
+    return 0;
+}
+
+static void fmt_pct(char *out, size_t size, double v)
+{
+    if (v < 0)
+        snprintf(out, size, "n/a");
+    else
+        snprintf(out, size, "%.2f", v);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = getenv("BENCH_MODE");
+    bool smoke = mode && strcmp(mode, "smoke") == 0;
+    bool markdown = false, pol[PACKING_POLICY_COUNT];
+    const char *lists_arg = NULL, *pol_arg = NULL, *data = getenv("FEDSCHED_DATA");
+    const char *src = getenv("FEDSCHED_SRC");
+    char dir[1024], path[1200];
+    char *lists[LISTS_MAX];
+    size_t n_lists = 0;
+    int seeds = 10, status = 0;
+    struct trace_openb_node *nodes = NULL;
+    size_t n_nodes = 0;
+    struct err e = {0};
+    int64_t t_all = clock_mono_ms();
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--markdown") == 0) {
+            markdown = true;
+        } else if (i + 1 < argc && strcmp(argv[i], "--lists") == 0) {
+            lists_arg = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--policies") == 0) {
+            pol_arg = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--data") == 0) {
+            data = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--seeds") == 0) {
+            seeds = (int)strtol(argv[++i], NULL, 10);
+            if (seeds < 1 || seeds > 1000) {
+                fprintf(stderr, "bench_packing: --seeds must be in [1, 1000]\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: bench_packing [--lists a,b|all] [--seeds N] "
+                            "[--policies random,bestfit,fgd,nodefit] [--markdown] [--data DIR]\n");
+            return 2;
+        }
+    }
+    if (smoke)
+        snprintf(dir, sizeof(dir), "%s/testdata/traces", src ? src : ".");
+    else if (data)
+        snprintf(dir, sizeof(dir), "%s", data);
+    else
+        snprintf(dir, sizeof(dir), "%s/../shared/data/alibaba-openb-2023", src ? src : ".");
+    for (int p = 0; p < PACKING_POLICY_COUNT; p++)
+        pol[p] = pol_arg == NULL;
+    if (pol_arg) {
+        char *names[PACKING_POLICY_COUNT + 4];
+        size_t n = split_list(pol_arg, names, PACKING_POLICY_COUNT + 4);
+
+        for (size_t i = 0; i < n; i++) {
+            enum packing_policy p;
+
+            if (packing_policy_parse(names[i], &p, &e)) {
+                fprintf(stderr, "bench_packing: %s\n", e.msg);
+                return 2;
+            }
+            pol[p] = true;
+            free(names[i]);
+        }
+    }
+    if (smoke) {
+        lists[n_lists++] = xstrdup("openb_pod_list_smoke");
+    } else if (lists_arg && strcmp(lists_arg, "all") == 0) {
+        n_lists = all_lists(dir, lists, LISTS_MAX);
+    } else {
+        n_lists = split_list(lists_arg ? lists_arg : "openb_pod_list_default", lists, LISTS_MAX);
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir,
+             smoke ? "openb_node_list_smoke.csv" : "openb_node_list_gpu_node.csv");
+    if (trace_openb_nodes_load(path, &nodes, &n_nodes, &e)) {
+        fprintf(stderr, "bench_packing: %s\n", e.msg);
+        return 1;
+    }
+    printf("bench_packing: %zu GPU nodes, %d seed%s from %d, tune ratio 1.3, shuffled; "
+           "GPU allocation %% at 100%% arrived\n",
+           n_nodes, seeds, seeds == 1 ? "" : "s", SEED0);
+    if (markdown)
+        printf("\n| pod list | Random (ours / paper) | BestFit (ours / paper) | FGD (ours / "
+               "paper) | ours (nodefit) | ours - FGD paper |\n|---|---|---|---|---|---|\n");
+    for (size_t l = 0; l < n_lists; l++) {
+        struct row row;
+        char a[4][16], pb[4][16];
+
+        snprintf(path, sizeof(path), "%s/%s.csv", dir, lists[l]);
+        if (run_list(nodes, n_nodes, path, pol, seeds, &row)) {
+            status = 1;
+            continue;
+        }
+        for (int p = 0; p < 3; p++) {
+            fmt_pct(a[p], sizeof(a[p]), row.ran[p] ? row.mean[p] : -1);
+            fmt_pct(pb[p], sizeof(pb[p]),
+                    packing_published(lists[l], published_name((enum packing_policy)p)));
+        }
+        fmt_pct(a[3], sizeof(a[3]), row.ran[PACKING_NODEFIT] ? row.mean[PACKING_NODEFIT] : -1);
+        if (markdown) {
+            double fgd = packing_published(lists[l], "FGD");
+            char d[16] = "n/a";
+
+            if (fgd >= 0 && row.ran[PACKING_NODEFIT])
+                snprintf(d, sizeof(d), "%+.2f", row.mean[PACKING_NODEFIT] - fgd);
+            printf("| %s | %s / %s | %s / %s | %s / %s | %s | %s |\n", lists[l], a[0], pb[0], a[1],
+                   pb[1], a[2], pb[2], a[3], d);
+        } else {
+            printf("%s:\n", lists[l]);
+            for (int p = 0; p < PACKING_POLICY_COUNT; p++) {
+                const char *pn = published_name((enum packing_policy)p);
+                double pub = pn ? packing_published(lists[l], pn) : -1;
+                char ps[16];
+
+                if (!row.ran[p])
+                    continue;
+                fmt_pct(ps, sizeof(ps), pub);
+                printf("  %-8s %6.2f %%  (at 130%%: %6.2f %%)  paper %6s  %6.2f s\n",
+                       packing_policy_name((enum packing_policy)p), row.mean[p], row.mean130[p], ps,
+                       row.secs[p]);
+                /* Calibration: Random and BestFit must land within 1 point of the paper. */
+                if (!smoke && seeds >= 10 && pub >= 0 &&
+                    (p == PACKING_RANDOM || p == PACKING_BESTFIT) &&
+                    (row.mean[p] - pub > 1.0 || pub - row.mean[p] > 1.0)) {
+                    printf("  CALIBRATION FAILED: %s is %.2f points from the paper\n",
+                           packing_policy_name((enum packing_policy)p), row.mean[p] - pub);
+                    status = 1;
+                }
+            }
+        }
+        free(lists[l]);
+    }
+    printf("bench_packing: total %.2f s\n", (double)(clock_mono_ms() - t_all) / 1000.0);
+    free(nodes);
+    return status;
+}
