@@ -573,7 +573,7 @@ static void render_html(const struct store_report *r, struct buf *b)
 {
     char a[40], z[40];
     struct sum *t, *f, *c;
-    size_t nt, nf, nc;
+    size_t nt, nf, nc, nu;
     const char **labels;
     double *v1, *v2;
 
@@ -600,11 +600,15 @@ static void render_html(const struct store_report *r, struct buf *b)
     v1 = xcalloc(nc + r->n_waits + 1, sizeof(*v1));
     v2 = xcalloc(nc + r->n_waits + 1, sizeof(*v2));
     buf_puts(b, "<h2>Utilisation by cluster</h2>\n");
+    /* Clusters without capacity ("-": events of jobs never placed) have no utilisation. */
+    nu = 0;
     for (size_t i = 0; i < nc; i++) {
-        labels[i] = c[i].key->cluster;
-        v1[i] = pct(c[i].used, c[i].total);
+        if (c[i].total <= 0)
+            continue;
+        labels[nu] = c[i].key->cluster;
+        v1[nu++] = pct(c[i].used, c[i].total);
     }
-    svg_bars(b, "utilisation by cluster", labels, v1, NULL, nc, 100, "%");
+    svg_bars(b, "utilisation by cluster", labels, v1, NULL, nu, 100, "%");
     buf_puts(b, "<h2>Queue wait by SKU (p50, p95)</h2>\n");
     for (size_t i = 0; i < r->n_waits; i++) {
         labels[i] = r->waits[i].sku;
