@@ -32,11 +32,14 @@ static int parse_suffix(const char *s, size_t len, int *pow2, int *pow10)
         *pow10 = -3;
         return 0;
     }
-    if (len == 1 && (p = strchr(dec, s[0])) != NULL) {
+    /* memchr, not strchr: strchr also finds the terminating NUL, which made "0\0" a valid
+     * quantity and "1\0" an exa one. */
+    if (len == 1 && (p = memchr(dec, s[0], sizeof(dec) - 1)) != NULL) {
         *pow10 = 3 * (int)(p - dec + 1);
         return 0;
     }
-    if (len == 2 && s[1] == 'i' && s[0] != 'k' && (p = strchr(dec, s[0])) != NULL) {
+    if (len == 2 && s[1] == 'i' && s[0] != 'k' &&
+        (p = memchr(dec, s[0], sizeof(dec) - 1)) != NULL) {
         *pow2 = 10 * (int)(p - dec + 1);
         return 0;
     }

@@ -117,6 +117,27 @@ START_TEST(rejects_malformed)
 }
 END_TEST
 
+/* Found by fuzz_quantity (testdata/fuzz/quantity/regressions/): a NUL byte where the suffix
+ * goes matched the suffix table's terminator, so "0\0" parsed as 0 and "2\0" as 2 exa. */
+START_TEST(rejects_nul_as_suffix)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+    } cases[] = {{"0\0", 2}, {"2\0", 2}, {"5\0i", 3}, {"1.5\0", 4}};
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t v = 777;
+        struct err e = {0};
+
+        ck_assert_msg(quantity_parse_milli(cases[i].s, cases[i].len, &v, &e) == -1,
+                      "case %zu parsed as %lld", i, (long long)v);
+        ck_assert_int_eq(e.code, ERR_MALFORMED);
+        ck_assert_int_eq(v, 777);
+    }
+}
+END_TEST
+
 START_TEST(rejects_out_of_range)
 {
     ck_assert_int_eq(fails("1E"), ERR_TOO_LARGE); /* 10^18 units = 10^21 milli-units */
@@ -140,6 +161,7 @@ int main(void)
     tcase_add_test(tc, exponents_and_fractions);
     tcase_add_test(tc, length_bounds_the_input);
     tcase_add_test(tc, rejects_malformed);
+    tcase_add_test(tc, rejects_nul_as_suffix);
     tcase_add_test(tc, rejects_out_of_range);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
