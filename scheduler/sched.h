@@ -1,0 +1,84 @@
+/* sched.h -- the scheduler loop: on the leader replica, one thread runs the cycle
+ * decide -> persist -> dispatch -> track, woken by submissions (LISTEN/NOTIFY), capacity
+ * changes (a new snapshot) and a timer. Each cycle loads the live jobs, detects lost
+ * clusters, runs the policy on the current snapshot, persists admissions and reclaims
+ * (fenced by the leader epoch) with their events, creates Jobs/RayJobs in member clusters,
+ * follows them to their end, finishes cancellations and reclaims, and garbage-collects
+ * member-cluster objects that no live attempt owns. Every step is idempotent and driven
+ * by the stored phase, so a new leader (or a restart) repairs whatever was half done.
+ * Not responsible for the API (api/), capacity polling (cluster/) or placement rules
+ * (policy/). docs/scheduler.md describes the phases and knobs. */
+#ifndef SCHEDULER_SCHED_H
+#define SCHEDULER_SCHED_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct err;
+struct poller;
+struct policy_config;
+struct sku_catalogue;
+struct store;
+struct sched;
+
+struct sched_options {
+    const char *dsn;                     /* for the leader session */
+    const char *holder;                  /* this replica's name in the leader row */
+    const struct policy_config *policy;  /* NULL: policy_config_defaults() */
+    const struct sku_catalogue *skus;    /* NULL: sku_catalogue() */
+    int cycle_interval_ms;               /* timer between cycles when nothing wakes us */
+    int min_cycle_gap_ms;                /* at least this between two cycles */
+    int leader_retry_ms;                 /* a standby tries the lock this often */
+    int leader_renew_ms;                 /* the leader confirms its epoch this often */
+    int request_timeout_ms;              /* each member-cluster call */
+    int backoff_base_s;                  /* first pause after a failed dispatch */
+    int backoff_max_s;                   /* the pause doubles up to this */
+    int max_dispatch_failures;           /* then the job fails */
+    int gc_interval_ms;                  /* orphan collection */
+    int missing_grace_s;                 /* a dispatched object absent this long is requeued */
+    int registry_sync_ms;                /* re-read member-cluster configs */
+    int default_lost_timeout_s;          /* for clusters that vanished from the registry */
+    const char *priority_class;          /* pods on training capacity; "" none */
+    const char *priority_class_borrowed; /* pods on borrowed serving capacity */
+    const json_t *annotations;           /* added to every object and pod; may be NULL */
+};
+
+/* The documented defaults (docs/scheduler.md). */
+void sched_options_default(struct sched_options *o);
+
+/* Creates the scheduler (not started). store and poller must outlive it; the options'
+ * strings and objects are copied. Caller owns *out (sched_free). ERR_CONFIG on bad
+ * options, ERR_DB never (the database is reached lazily). */
+int sched_new(const struct sched_options *o, struct store *s, struct poller *p, struct sched **out,
+              struct err *e);
+
+/* Starts / stops the scheduler thread. stop resigns leadership and returns after the
+ * thread has exited; a cycle in flight finishes first (member-cluster calls are bounded
+ * by request_timeout_ms). */
+int sched_start(struct sched *s, struct err *e);
+void sched_stop(struct sched *s);
+void sched_free(struct sched **s); /* NULL-safe; stops first */
+
+/* Asks for a cycle now (thread-safe). */
+void sched_wake(struct sched *s);
+
+/* Whether this replica leads, and since when. Thread-safe. */
+struct sched_status {
+    bool leader;
+    int64_t epoch;
+    int64_t leader_since_ms; /* wall clock; 0 when not leading */
+    uint64_t cycles;
+    int64_t last_cycle_ms; /* wall clock of the last finished cycle */
+};
+void sched_get_status(struct sched *s, struct sched_status *out);
+
+/* Appends the scheduler's metrics in Prometheus text format: cycle duration, placements,
+ * dispatch errors per cluster, queue depth by SKU and phase, borrowed GPUs per pool,
+ * reclaims and reclaim latency, leadership. Thread-safe. Returns 0, or -1 when b's cap is
+ * reached. */
+int sched_metrics(struct sched *s, struct buf *b);
+
+#endif
