@@ -71,19 +71,21 @@ int quantity_parse_milli(const char *s, size_t len, int64_t *out, struct err *e)
 {
     size_t i = 0;
     bool neg = false, any = false;
-    int digits = 0, frac = 0, pow2, pow10;
+    int frac = 0, pow2, pow10;
+    size_t digits = 0; /* significant ones; counted past the limit, so not an int */
     u128 m = 0;
 
     if (!s)
         return bad(e, "", 0);
     if (i < len && (s[i] == '+' || s[i] == '-'))
         neg = s[i++] == '-';
+    /* Too many digits is only known to mean "too large" once the rest of the text has
+     * proved to be a quantity, so the digits are counted on and the verdict waits. */
     for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, any = true) {
         if (m == 0 && s[i] == '0')
             continue;
         if (++digits > MANTISSA_DIGITS_MAX)
-            return err_set(e, ERR_TOO_LARGE, "quantity", "quantity \"%.*s\" has too many digits",
-                           (int)(len > 64 ? 64 : len), s);
+            continue;
         m = m * 10 + (u128)(s[i] - '0');
     }
     if (i < len && s[i] == '.') {
@@ -92,16 +94,17 @@ int quantity_parse_milli(const char *s, size_t len, int64_t *out, struct err *e)
                 frac++;
                 continue;
             }
-            if (++digits > MANTISSA_DIGITS_MAX)
-                return err_set(e, ERR_TOO_LARGE, "quantity",
-                               "quantity \"%.*s\" has too many digits", (int)(len > 64 ? 64 : len),
-                               s);
-            m = m * 10 + (u128)(s[i] - '0');
             frac++;
+            if (++digits > MANTISSA_DIGITS_MAX)
+                continue;
+            m = m * 10 + (u128)(s[i] - '0');
         }
     }
     if (!any || parse_suffix(s + i, len - i, &pow2, &pow10) != 0)
         return bad(e, s, len);
+    if (digits > MANTISSA_DIGITS_MAX)
+        return err_set(e, ERR_TOO_LARGE, "quantity", "quantity \"%.*s\" has too many digits",
+                       (int)(len > 64 ? 64 : len), s);
 
     pow10 += 3 - frac; /* milli-units, minus the digits after the point */
     /* m < 2^100, so a shift that would pass bit 127 needs 20 or more fraction digits to

@@ -138,6 +138,17 @@ START_TEST(rejects_nul_as_suffix)
 }
 END_TEST
 
+/* Found by fuzz_quantity: text with more than 30 digits that is not a quantity at all was
+ * reported as too large ("too many digits") instead of malformed. */
+START_TEST(too_many_digits_then_garbage_is_malformed)
+{
+    ck_assert_int_eq(fails("62222222222222222222222222222222222e"), ERR_MALFORMED);
+    ck_assert_int_eq(fails("1111111111111111111111111111111abc"), ERR_MALFORMED);
+    ck_assert_int_eq(fails("0.1111111111111111111111111111111x"), ERR_MALFORMED);
+    ck_assert_int_eq(fails("1111111111111111111111111111111Ki"), ERR_TOO_LARGE);
+}
+END_TEST
+
 START_TEST(rejects_out_of_range)
 {
     ck_assert_int_eq(fails("1E"), ERR_TOO_LARGE); /* 10^18 units = 10^21 milli-units */
@@ -162,6 +173,7 @@ int main(void)
     tcase_add_test(tc, length_bounds_the_input);
     tcase_add_test(tc, rejects_malformed);
     tcase_add_test(tc, rejects_nul_as_suffix);
+    tcase_add_test(tc, too_many_digits_then_garbage_is_malformed);
     tcase_add_test(tc, rejects_out_of_range);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
