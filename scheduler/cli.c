@@ -237,16 +237,18 @@ static void job_row(struct table *t, json_t *j)
     table_row(t, cells);
 }
 
-/* Reports a failed call or a non-2xx reply; returns the exit code. */
-static int api_failure(struct ctx *c, const char *what, const struct err *e,
-                       const struct cli_http_reply *r)
+/* Reports a request that got no answer; returns the exit code. */
+static int transport_failure(struct ctx *c, const char *what, const struct err *e)
+{
+    fprintf(stderr, "fedsched: %s %s: cannot reach the API: %s\n", c->verb, what, e->msg);
+    return e->code == ERR_UNAVAILABLE ? CLI_EXIT_UNREACHABLE : CLI_EXIT_API;
+}
+
+/* Reports a non-2xx reply; returns the exit code. */
+static int reply_failure(struct ctx *c, const char *what, const struct cli_http_reply *r)
 {
     char text[768];
 
-    if (e && e->code != ERR_NONE) {
-        fprintf(stderr, "fedsched: %s %s: cannot reach the API: %s\n", c->verb, what, e->msg);
-        return e->code == ERR_UNAVAILABLE ? CLI_EXIT_UNREACHABLE : CLI_EXIT_API;
-    }
     cli_http_error_text(r, text, sizeof(text));
     fprintf(stderr, "fedsched: %s %s: %s\n", c->verb, what, text);
     if (r->status == 401)
@@ -268,9 +270,9 @@ static int call_json(struct ctx *c, const char *method, const char *path, const 
     int rc;
 
     if (cli_http_do(c->http, method, path, body, idem_key, REQUEST_TIMEOUT_S, &r, &e))
-        return api_failure(c, what, &e, NULL);
+        return transport_failure(c, what, &e);
     if (r.status < 200 || r.status > 299) {
-        rc = api_failure(c, what, NULL, &r);
+        rc = reply_failure(c, what, &r);
         cli_http_reply_clear(&r);
         return rc;
     }
@@ -373,7 +375,7 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
         if (cli_http_do(c->http, "GET", path, NULL, NULL, used_watch ? watch_s + 15 : 30, &r, &e)) {
             if (e.code == ERR_UNAVAILABLE && deadline_ms && clock_mono_ms() >= deadline_ms)
                 continue; /* report it as the timeout it is */
-            rc = api_failure(c, what, &e, NULL);
+            rc = transport_failure(c, what, &e);
             goto out;
         }
         if (r.status == 400 && used_watch) {
@@ -383,7 +385,7 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
             continue;
         }
         if (r.status != 200) {
-            rc = api_failure(c, what, NULL, &r);
+            rc = reply_failure(c, what, &r);
             cli_http_reply_clear(&r);
             goto out;
         }
@@ -848,11 +850,11 @@ static int verb_report(struct ctx *c)
     }
     path = buf_steal(&b);
     if (cli_http_do(c->http, "GET", path, NULL, NULL, 300, &r, &e)) {
-        rc = api_failure(c, "capacity", &e, NULL);
+        rc = transport_failure(c, "capacity", &e);
         goto out;
     }
     if (r.status != 200) {
-        rc = api_failure(c, "capacity", NULL, &r);
+        rc = reply_failure(c, "capacity", &r);
         goto out;
     }
     if (c->o.out) {

@@ -102,7 +102,7 @@ static int cli_finish(struct run *r, char **out, char **err)
 
 static int cli(const char *url, const char *const *args, char **out, char **err)
 {
-    struct run r;
+    struct run r = {0};
 
     cli_start(&r, url, args);
     return cli_finish(&r, out, err);
@@ -159,7 +159,7 @@ START_TEST(submit_wait_succeeds_when_the_job_completes)
 {
     char *file = job_file("cli-ok", 8), *out = NULL, *err = NULL;
     const char *args[] = {"submit", "-n", "ci", "-f", file, "--wait", "--timeout", "60s", NULL};
-    struct run r;
+    struct run r = {0};
     int rc;
 
     cli_start(&r, srv.base, args);
@@ -182,7 +182,7 @@ START_TEST(submit_wait_fails_with_the_reason)
 {
     char *file = job_file("cli-fail", 8), *err = NULL;
     const char *args[] = {"submit", "-n", "ci", "-f", file, "--wait", "--timeout", "60s", NULL};
-    struct run r;
+    struct run r = {0};
     int rc;
 
     cli_start(&r, srv.base, args);
@@ -256,7 +256,7 @@ START_TEST(wait_survives_a_server_restart)
     char base[64], *file = job_file("cli-restart", 8), *err = NULL;
     const char *args[] = {"submit", "-n",        "ci",  "-f", file,
                           "--wait", "--timeout", "60s", "-v", NULL};
-    struct run r;
+    struct run r = {0};
     pid_t server;
     int rc;
 
@@ -286,7 +286,7 @@ START_TEST(submit_retries_until_the_server_is_up_and_creates_once)
     int port = itest_free_port();
     char base[64], *file = job_file("cli-late", 4), *out = NULL, *n;
     const char *args[] = {"submit", "-n", "ci", "-f", file, NULL};
-    struct run r;
+    struct run r = {0};
     pid_t server;
     int rc;
 
