@@ -32,6 +32,20 @@ void config_defaults(struct config *c)
     c->poller.request_timeout_ms = 10000;
     c->poller.sample_interval_s = 60;
     c->poller.registry_sync_s = 10;
+    c->scheduler.enabled = true;
+    c->scheduler.cycle_interval_ms = 1000;
+    c->scheduler.min_cycle_gap_ms = 20;
+    c->scheduler.leader_retry_ms = 1000;
+    c->scheduler.leader_renew_ms = 1000;
+    c->scheduler.request_timeout_ms = 10000;
+    c->scheduler.backoff_base_s = 10;
+    c->scheduler.backoff_max_s = 600;
+    c->scheduler.max_dispatch_failures = 10;
+    c->scheduler.gc_interval_s = 60;
+    c->scheduler.missing_grace_s = 60;
+    snprintf(c->scheduler.priority_class_borrowed, sizeof(c->scheduler.priority_class_borrowed),
+             "fedsched-borrowed");
+    snprintf(c->scheduler.job_annotations, sizeof(c->scheduler.job_annotations), "{}");
     c->skus = *sku_defaults();
     policy_config_defaults(&c->policy);
 }
@@ -74,6 +88,55 @@ static int parse_level(struct config *c, const char *v, const char *field, struc
     if (log_parse_level(v, &c->log_level))
         return err_set(e, ERR_CONFIG, field, "%s: \"%s\" is not one of debug, info, warn, error",
                        field, v);
+    return 0;
+}
+
+/* Kubernetes object names: at most 253 of [a-z0-9.-]. */
+static int set_priority_class(char *dst, size_t size, const char *v, const char *field,
+                              struct err *e)
+{
+    if (strlen(v) >= size || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(v))
+        return err_set(e, ERR_CONFIG, field,
+                       "%s: \"%s\" is not a PriorityClass name (lowercase, digits, '-', '.')",
+                       field, v);
+    snprintf(dst, size, "%s", v);
+    return 0;
+}
+
+static int set_pc_training(struct config *c, const char *v, const char *field, struct err *e)
+{
+    return set_priority_class(c->scheduler.priority_class, sizeof(c->scheduler.priority_class), v,
+                              field, e);
+}
+
+static int set_pc_borrowed(struct config *c, const char *v, const char *field, struct err *e)
+{
+    return set_priority_class(c->scheduler.priority_class_borrowed,
+                              sizeof(c->scheduler.priority_class_borrowed), v, field, e);
+}
+
+/* "scheduler.jobAnnotations": {"key": "value", ...}, kept as compact JSON text. */
+static int parse_annotations(struct config *c, const json_t *v, struct err *e)
+{
+    const char *field = "scheduler.jobAnnotations", *k;
+    json_t *x;
+    char *text;
+
+    if (!json_is_object(v))
+        return err_set(e, ERR_CONFIG, field, "%s: must be an object of strings", field);
+    json_object_foreach((json_t *)v, k, x)
+    {
+        if (!json_is_string(x))
+            return err_set(e, ERR_CONFIG, field, "%s.%s: must be a string", field, k);
+    }
+    text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text || strlen(text) >= sizeof(c->scheduler.job_annotations)) {
+        free(text);
+        return err_set(e, ERR_CONFIG, field, "%s: over %zu bytes", field,
+                       sizeof(c->scheduler.job_annotations) - 1);
+    }
+    snprintf(c->scheduler.job_annotations, sizeof(c->scheduler.job_annotations), "%s", text);
+    free(text);
     return 0;
 }
 
@@ -147,6 +210,20 @@ static const struct key keys[] = {
     {"policy.place_on_degraded", K_BOOL, 0, 0, OFF(policy.place_on_degraded), 0, NULL},
     {"policy.quota_reclaim", K_BOOL, 0, 0, OFF(policy.quota_reclaim), 0, NULL},
     {"poller.registrySyncS", K_INT, 1, 3600, OFF(poller.registry_sync_s), 0, NULL},
+    {"scheduler.enabled", K_BOOL, 0, 0, OFF(scheduler.enabled), 0, NULL},
+    {"scheduler.cycleIntervalMs", K_INT, 10, 3600000, OFF(scheduler.cycle_interval_ms), 0, NULL},
+    {"scheduler.minCycleGapMs", K_INT, 0, 60000, OFF(scheduler.min_cycle_gap_ms), 0, NULL},
+    {"scheduler.leaderRetryMs", K_INT, 50, 60000, OFF(scheduler.leader_retry_ms), 0, NULL},
+    {"scheduler.leaderRenewMs", K_INT, 50, 60000, OFF(scheduler.leader_renew_ms), 0, NULL},
+    {"scheduler.requestTimeoutMs", K_INT, 100, 600000, OFF(scheduler.request_timeout_ms), 0, NULL},
+    {"scheduler.dispatchBackoffBaseS", K_INT, 0, 86400, OFF(scheduler.backoff_base_s), 0, NULL},
+    {"scheduler.dispatchBackoffMaxS", K_INT, 0, 86400, OFF(scheduler.backoff_max_s), 0, NULL},
+    {"scheduler.maxDispatchFailures", K_INT, 1, 1000, OFF(scheduler.max_dispatch_failures), 0,
+     NULL},
+    {"scheduler.gcIntervalS", K_INT, 1, 86400, OFF(scheduler.gc_interval_s), 0, NULL},
+    {"scheduler.missingGraceS", K_INT, 0, 86400, OFF(scheduler.missing_grace_s), 0, NULL},
+    {"scheduler.priorityClass", K_STRING, 0, 0, 0, 0, set_pc_training},
+    {"scheduler.priorityClassBorrowed", K_STRING, 0, 0, 0, 0, set_pc_borrowed},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -316,6 +393,11 @@ static int apply_object(struct config *c, const json_t *obj, const char *prefix,
 
         if (!*prefix && strcmp(name, "skus") == 0)
             continue;
+        if (strcmp(prefix, "scheduler") == 0 && strcmp(name, "jobAnnotations") == 0) {
+            if (parse_annotations(c, v, e))
+                return -1;
+            continue;
+        }
         if (!*prefix && strcmp(name, "clusters") == 0) {
             if (parse_clusters(c, v, e))
                 return -1;
