@@ -10,16 +10,19 @@
 #include "cluster/poller.h"
 #include "scheduler/config.h"
 #include "scheduler/registry.h"
+#include "scheduler/sched.h"
 #include "base/version.h"
 #include "store/store.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CONFIG_FILES_MAX 8
 
@@ -141,6 +144,48 @@ static int start_poller(const struct config *cfg, struct store *store, struct po
     return poller_create(NULL, 0, &o, out, e);
 }
 
+/* The scheduler thread (leader election and the cycle), started once the poller runs:
+ * every replica stands by, one leads. holder ("host:pid:port") names it in the leader row. */
+static int start_scheduler(const struct config *cfg, struct store *store, struct poller *poller,
+                           struct sched **out, struct err *e)
+{
+    struct sched_options o;
+    char holder[160], host[64] = "";
+    json_t *annotations;
+    int rc = -1;
+
+    sched_options_default(&o);
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+        snprintf(host, sizeof(host), "fedsched");
+    snprintf(holder, sizeof(holder), "%s:%d:%d", host, (int)getpid(), cfg->listen_port);
+    o.dsn = cfg->database.dsn;
+    o.holder = holder;
+    o.policy = &cfg->policy;
+    o.skus = &cfg->skus;
+    o.cycle_interval_ms = cfg->scheduler.cycle_interval_ms;
+    o.min_cycle_gap_ms = cfg->scheduler.min_cycle_gap_ms;
+    o.leader_retry_ms = cfg->scheduler.leader_retry_ms;
+    o.leader_renew_ms = cfg->scheduler.leader_renew_ms;
+    o.request_timeout_ms = cfg->scheduler.request_timeout_ms;
+    o.backoff_base_s = cfg->scheduler.backoff_base_s;
+    o.backoff_max_s = cfg->scheduler.backoff_max_s;
+    o.max_dispatch_failures = cfg->scheduler.max_dispatch_failures;
+    o.gc_interval_ms = cfg->scheduler.gc_interval_s * 1000;
+    o.missing_grace_s = cfg->scheduler.missing_grace_s;
+    o.registry_sync_ms = cfg->poller.registry_sync_s * 1000;
+    o.priority_class = cfg->scheduler.priority_class;
+    o.priority_class_borrowed = cfg->scheduler.priority_class_borrowed;
+    annotations = json_loads(cfg->scheduler.job_annotations, 0, NULL);
+    o.annotations = annotations;
+    if (sched_new(&o, store, poller, out, e) == 0) {
+        rc = sched_start(*out, e);
+        if (rc)
+            sched_free(out);
+    }
+    json_decref(annotations);
+    return rc;
+}
+
 int serve_main(int argc, char **argv)
 {
     static const char usage[] =
@@ -156,6 +201,7 @@ int serve_main(int argc, char **argv)
     struct api_server *srv = NULL;
     struct api_config ac;
     struct poller *poller = NULL;
+    struct sched *sched = NULL;
     struct serve_ctx ctx;
     struct err e = {0};
     sigset_t sigs;
@@ -229,12 +275,20 @@ int serve_main(int argc, char **argv)
                 LOG(LOG_WARN, "registry", "event=start_failed msg=\"%s\"", e.msg);
             next_sync = clock_mono_ms() + (int64_t)cfg.poller.registry_sync_s * 1000;
         }
+        if (polling && !sched && cfg.scheduler.enabled) {
+            if (start_scheduler(&cfg, store, poller, &sched, &e) == 0)
+                LOG(LOG_INFO, "serve", "event=scheduler_started");
+            else
+                LOG(LOG_ERROR, "serve", "event=scheduler_failed msg=\"%s\"", e.msg);
+        }
         sig = sigtimedwait(&sigs, NULL, &wait);
         if (sig == SIGTERM || sig == SIGINT) {
             rc = 0;
             break;
         }
     }
+    /* Resign first, so a standby takes over while this replica drains. */
+    sched_free(&sched);
     if (sig) {
         int left;
 
@@ -247,6 +301,7 @@ int serve_main(int argc, char **argv)
 out:
     api_server_stop(&srv);
     api_free(&api);
+    sched_free(&sched);
     poller_free(&poller);
     store_close(&store);
     config_free(&cfg);
