@@ -1,0 +1,72 @@
+/* checkpoint.c -- POST .../trainingjobs/{name}/checkpoint: a running job reports that it
+ * wrote a checkpoint, so a reclaim loses only the work since then (the policy chooses
+ * victims by that loss). The body is optional: {"time": "RFC 3339"} when the checkpoint
+ * was written earlier than the request. */
+#include "api/internal.h"
+
+#include "api/trainingjob.h"
+#include "base/clock.h"
+#include "base/job.h"
+#include "store/sched.h"
+
+#include <string.h>
+
+#define CHECKPOINT_BODY_MAX 4096
+
+void h_job_checkpoint(struct api *a, const struct api_request *req, const struct route_params *p,
+                      struct api_response *resp)
+{
+    struct err e = {0};
+    struct job *j = NULL;
+    int64_t at_ms = 0;
+
+    if (trainingjob_check_namespace(p->ns, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    if (trainingjob_check_name(p->name, &e)) {
+        resp_errorf(resp, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", p->ns, p->name);
+        return;
+    }
+    if (req->body && req->body_len) {
+        json_error_t je;
+        json_t *body, *time;
+        const char *key;
+        json_t *v;
+
+        if (req->body_len > CHECKPOINT_BODY_MAX) {
+            resp_errorf(resp, ERR_TOO_LARGE, NULL, "checkpoint body over %d bytes",
+                        CHECKPOINT_BODY_MAX);
+            return;
+        }
+        body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(body)) {
+            json_decref(body);
+            resp_errorf(resp, ERR_MALFORMED, NULL, "checkpoint body is not a JSON object: %s",
+                        je.text);
+            return;
+        }
+        json_object_foreach(body, key, v)
+        {
+            if (strcmp(key, "time") != 0) {
+                resp_errorf(resp, ERR_MALFORMED, key, "%s: unknown field \"%s\"", key, key);
+                json_decref(body);
+                return;
+            }
+        }
+        time = json_object_get(body, "time");
+        if (time &&
+            (!json_is_string(time) || clock_parse_rfc3339(json_string_value(time), &at_ms))) {
+            resp_errorf(resp, ERR_INVALID, "time", "time: must be an RFC 3339 timestamp");
+            json_decref(body);
+            return;
+        }
+        json_decref(body);
+    }
+    if (store_job_checkpoint(a->store, p->ns, p->name, at_ms, &j, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    resp_json(resp, 200, trainingjob_to_json(j));
+    job_free(&j);
+}
