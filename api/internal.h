@@ -64,6 +64,10 @@ void h_job_events(struct api *a, const struct api_request *req, const struct rou
                   struct api_response *resp);
 void h_job_explain(struct api *a, const struct api_request *req, const struct route_params *p,
                    struct api_response *resp);
+void h_job_checkpoint(struct api *a, const struct api_request *req, const struct route_params *p,
+                      struct api_response *resp);
+void h_leader(struct api *a, const struct api_request *req, const struct route_params *p,
+              struct api_response *resp);
 void h_healthz(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp);
 void h_readyz(struct api *a, const struct api_request *req, const struct route_params *p,

@@ -23,6 +23,8 @@ static const struct route routes[] = {
     {"DELETE", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_cancel},
     {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/events", h_job_events},
     {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/explain", h_job_explain},
+    {"POST", "/v1/namespaces/{ns}/trainingjobs/{name}/checkpoint", h_job_checkpoint},
+    {"GET", "/v1/leader", h_leader},
     {"GET", "/v1/reports/capacity", h_report_capacity},
     {"GET", "/v1/reports/queue", h_report_queue},
     {"GET", "/v1/clusters", h_cluster_list},
