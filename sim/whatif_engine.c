@@ -1,0 +1,1107 @@
+/* whatif_engine.c -- event loop, federation state, the policy driver and the baselines. */
+#include "sim/whatif_engine.h"
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEC 1000LL
+
+/* ---- names and options ------------------------------------------------------------------ */
+
+const char *whatif_sched_name(enum whatif_sched s)
+{
+    switch (s) {
+    case WHATIF_OURS: return "ours";
+    case WHATIF_OURS_NO_BORROW: return "ours-no-borrow";
+    case WHATIF_FIFO: return "fifo";
+    case WHATIF_MOST_FREE: return "most-free";
+    case WHATIF_ORDERED_FIRST_FIT: return "ordered-first-fit";
+    case WHATIF_SCHED_COUNT: break;
+    }
+    return "unknown";
+}
+
+int whatif_sched_parse(const char *s, enum whatif_sched *out, struct err *e)
+{
+    for (int i = 0; i < WHATIF_SCHED_COUNT; i++)
+        if (strcmp(s, whatif_sched_name((enum whatif_sched)i)) == 0) {
+            *out = (enum whatif_sched)i;
+            return 0;
+        }
+    return err_set(e, ERR_INVALID, "scheduler",
+                   "scheduler '%s' is not one of ours, ours-no-borrow, fifo, most-free, "
+                   "ordered-first-fit",
+                   s);
+}
+
+void whatif_opts_defaults(struct whatif_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->cycle_s = 60;
+    o->demand_step_s = 300;
+    o->window_s = 0;
+    o->drain_s = 30 * 86400.0;
+    policy_config_defaults(&o->cfg);
+}
+
+double whatif_reclaim_bound_s(const struct whatif_opts *o)
+{
+    double k = (double)o->cfg.reclaim_k * (double)o->cycle_s;
+    double g = (double)o->cfg.grace_period_s;
+
+    if (g > (double)o->cfg.grace_period_max_s)
+        g = (double)o->cfg.grace_period_max_s;
+    if (g < 1)
+        g = 1;
+    return (k > (double)o->cfg.min_runtime_s ? k : (double)o->cfg.min_runtime_s) +
+           (double)o->cycle_s + g;
+}
+
+/* ---- state ---------------------------------------------------------------------------------- */
+
+enum jst { J_FUTURE = 0, J_QUEUED, J_RUNNING, J_PREEMPTING, J_DONE };
+
+struct jstate {
+    enum jst st;
+    int attempt;
+    double remaining; /* share of the work still to do */
+    int cluster, opt, sku;
+    enum snapshot_pool pool;
+    int *wnode; /* node of each worker, n_workers */
+    int n_workers;
+    int64_t start_ms, queued_since_ms, first_start_ms, done_ms, lease_end_ms;
+    int64_t wait_ms;
+};
+
+struct node {
+    int cluster, sku;
+    enum snapshot_pool pool;
+    int alloc, ours, serving;
+    char name[48];
+};
+
+/* Serving replicas of one cluster x SKU. */
+struct sgroup {
+    int cluster, sku, demand; /* demand: index into the cluster's demand list, -1 = none */
+    int *nodes;
+    int n_nodes, gpus;
+    int want, placed;       /* GPUs asked for by serving, GPUs they hold */
+    int64_t unmet_since_ms; /* -1 when met */
+    int64_t unmet_borrow_since_ms;
+    int64_t last_ms;
+};
+
+/* GPU-time integrator of one cluster x pool x SKU. */
+struct pstat {
+    int cluster, sku;
+    enum snapshot_pool pool;
+    int gpus, ours, serving;
+    double ours_ms, serving_ms;
+    int64_t last_ms;
+};
+
+enum ev_kind { EV_COMPLETE = 0, EV_KILL, EV_DEMAND, EV_ARRIVAL, EV_CYCLE };
+
+struct ev {
+    int64_t t;
+    int kind;
+    uint64_t seq;
+    size_t job;
+    int attempt;
+};
+
+struct sim {
+    const struct whatif_layout *l;
+    const struct whatif_jobs *J;
+    const struct whatif_opts *o;
+    enum whatif_sched sched;
+    struct node *nodes;
+    size_t n_nodes;
+    size_t *cl_first, *cl_count; /* node range per cluster */
+    struct sgroup *sg;
+    size_t n_sg;
+    struct pstat *ps;
+    size_t n_ps;
+    int *node_ps; /* pstat of each node */
+    int *node_sg; /* serving group of each node, -1 */
+    struct jstate *js;
+    struct ev *heap;
+    size_t n_heap, cap_heap;
+    uint64_t seq;
+    int64_t now, window_ms, end_ms;
+    size_t n_active; /* jobs not done and already arrived */
+    size_t n_future;
+    int borrowers; /* running jobs on serving pools */
+    /* policy */
+    struct snapshot *snap;
+    struct policy_state *pst;
+    struct policy_job *queue;
+    struct policy_running *running;
+    size_t *qidx, *ridx;
+    struct policy_config cfg;
+    int64_t *idle_since;
+    /* results */
+    struct whatif_report *r;
+    uint64_t digest;
+    double unmet_gpu_ms;
+};
+
+/* ---- events --------------------------------------------------------------------------------- */
+
+static bool ev_less(const struct ev *a, const struct ev *b)
+{
+    if (a->t != b->t)
+        return a->t < b->t;
+    if (a->kind != b->kind)
+        return a->kind < b->kind;
+    return a->seq < b->seq;
+}
+
+static void ev_push(struct sim *S, int64_t t, int kind, size_t job, int attempt)
+{
+    size_t i;
+
+    if (S->n_heap == S->cap_heap) {
+        S->cap_heap = S->cap_heap ? S->cap_heap * 2 : 1024;
+        S->heap = xrealloc(S->heap, S->cap_heap * sizeof(*S->heap));
+    }
+    i = S->n_heap++;
+    S->heap[i] = (struct ev){t, kind, S->seq++, job, attempt};
+    while (i > 0 && ev_less(&S->heap[i], &S->heap[(i - 1) / 2])) {
+        struct ev x = S->heap[i];
+
+        S->heap[i] = S->heap[(i - 1) / 2];
+        S->heap[(i - 1) / 2] = x;
+        i = (i - 1) / 2;
+    }
+}
+
+static struct ev ev_pop(struct sim *S)
+{
+    struct ev top = S->heap[0];
+    size_t i = 0;
+
+    S->heap[0] = S->heap[--S->n_heap];
+    for (;;) {
+        size_t a = 2 * i + 1, b = a + 1, m = i;
+
+        if (a < S->n_heap && ev_less(&S->heap[a], &S->heap[m]))
+            m = a;
+        if (b < S->n_heap && ev_less(&S->heap[b], &S->heap[m]))
+            m = b;
+        if (m == i)
+            break;
+        {
+            struct ev x = S->heap[i];
+
+            S->heap[i] = S->heap[m];
+            S->heap[m] = x;
+        }
+        i = m;
+    }
+    return top;
+}
+
+static void mix(struct sim *S, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        S->digest ^= (v >> (8 * i)) & 0xff;
+        S->digest *= 1099511628211ULL;
+    }
+}
+
+/* ---- accounting -------------------------------------------------------------------------------- */
+
+/* Adds GPU-time of every pool from its last change to now, clipped to the window. */
+static void ps_advance(struct sim *S, struct pstat *p)
+{
+    int64_t a = p->last_ms < S->window_ms ? p->last_ms : S->window_ms;
+    int64_t b = S->now < S->window_ms ? S->now : S->window_ms;
+
+    if (b > a) {
+        p->ours_ms += (double)p->ours * (double)(b - a);
+        p->serving_ms += (double)p->serving * (double)(b - a);
+    }
+    p->last_ms = S->now;
+}
+
+static void node_add_ours(struct sim *S, int n, int g)
+{
+    struct pstat *p = &S->ps[S->node_ps[n]];
+
+    ps_advance(S, p);
+    S->nodes[n].ours += g;
+    p->ours += g;
+}
+
+static void sg_unmet_track(struct sim *S, struct sgroup *g)
+{
+    int unmet = g->want - g->placed;
+    bool borrowed = false;
+
+    for (int i = 0; i < g->n_nodes && !borrowed; i++)
+        borrowed = S->nodes[g->nodes[i]].ours > 0;
+    if (unmet > 0) {
+        if (g->unmet_since_ms < 0)
+            g->unmet_since_ms = S->now;
+        if (borrowed && g->unmet_borrow_since_ms < 0)
+            g->unmet_borrow_since_ms = S->now;
+    }
+    if (unmet <= 0 && g->unmet_since_ms >= 0) {
+        double d = (double)(S->now - g->unmet_since_ms) / 1000.0;
+
+        if (d > S->r->max_unmet_s)
+            S->r->max_unmet_s = d;
+        g->unmet_since_ms = -1;
+    }
+    if ((unmet <= 0 || !borrowed) && g->unmet_borrow_since_ms >= 0) {
+        double d = (double)(S->now - g->unmet_borrow_since_ms) / 1000.0;
+
+        if (d > S->r->max_unmet_borrowed_s)
+            S->r->max_unmet_borrowed_s = d;
+        g->unmet_borrow_since_ms = -1;
+    }
+}
+
+/* Integrates unmet demand up to now (before want or placed change). */
+static void sg_advance(struct sim *S, struct sgroup *g)
+{
+    if (S->now > g->last_ms && g->want > g->placed)
+        S->unmet_gpu_ms += (double)(g->want - g->placed) * (double)(S->now - g->last_ms);
+    g->last_ms = S->now;
+}
+
+/* Moves serving replicas toward want: new replicas take free GPUs on the lowest-index
+ * nodes; replicas scale down from the highest-index nodes. Replicas never move. */
+static void sg_fill(struct sim *S, struct sgroup *g)
+{
+    sg_advance(S, g);
+    for (int i = 0; i < g->n_nodes && g->placed < g->want; i++) {
+        struct node *n = &S->nodes[g->nodes[i]];
+        int free = n->alloc - n->ours - n->serving;
+        int take = g->want - g->placed < free ? g->want - g->placed : free;
+
+        if (take <= 0)
+            continue;
+        ps_advance(S, &S->ps[S->node_ps[g->nodes[i]]]);
+        n->serving += take;
+        S->ps[S->node_ps[g->nodes[i]]].serving += take;
+        g->placed += take;
+    }
+    for (int i = g->n_nodes - 1; i >= 0 && g->placed > g->want; i--) {
+        struct node *n = &S->nodes[g->nodes[i]];
+        int drop = g->placed - g->want < n->serving ? g->placed - g->want : n->serving;
+
+        if (drop <= 0)
+            continue;
+        ps_advance(S, &S->ps[S->node_ps[g->nodes[i]]]);
+        n->serving -= drop;
+        S->ps[S->node_ps[g->nodes[i]]].serving -= drop;
+        g->placed -= drop;
+    }
+    sg_unmet_track(S, g);
+}
+
+static void demand_step(struct sim *S)
+{
+    double t = (double)S->now / 1000.0;
+
+    for (size_t i = 0; i < S->n_sg; i++) {
+        struct sgroup *g = &S->sg[i];
+        int want = 0;
+
+        if (g->demand >= 0)
+            want = (int)floor(whatif_demand_share(S->l, (size_t)g->cluster, (size_t)g->demand, t) *
+                                  g->gpus +
+                              0.5);
+        sg_advance(S, g);
+        g->want = want;
+        sg_fill(S, g);
+    }
+}
+
+/* ---- jobs ------------------------------------------------------------------------------------------ */
+
+static int opt_of(const struct whatif_job *j, int sku)
+{
+    for (int i = 0; i < j->n_skus; i++)
+        if (j->skus[i] == sku)
+            return i;
+    return -1;
+}
+
+static void start_job(struct sim *S, size_t ji, int cluster, enum snapshot_pool pool, int sku,
+                      const int *wnodes, int n_workers, int64_t lease_end_ms)
+{
+    const struct whatif_job *j = &S->J->v[ji];
+    struct jstate *x = &S->js[ji];
+    int64_t dur;
+
+    x->opt = opt_of(j, sku);
+    if (x->opt < 0)
+        x->opt = 0;
+    x->wait_ms += S->now - x->queued_since_ms;
+    x->st = J_RUNNING;
+    x->cluster = cluster;
+    x->pool = pool;
+    x->sku = sku;
+    x->start_ms = S->now;
+    x->lease_end_ms = lease_end_ms;
+    if (x->first_start_ms < 0)
+        x->first_start_ms = S->now;
+    x->n_workers = n_workers;
+    x->wnode = xrealloc(x->wnode, (size_t)(n_workers + 1) * sizeof(int));
+    for (int w = 0; w < n_workers; w++) {
+        x->wnode[w] = wnodes[w];
+        node_add_ours(S, wnodes[w], j->gpus_per_worker);
+    }
+    if (pool == SNAPSHOT_POOL_SERVING)
+        S->borrowers++;
+    dur = (int64_t)ceil(x->remaining * j->duration_s[x->opt] * 1000.0);
+    if (dur < 1)
+        dur = 1;
+    ev_push(S, S->now + dur, EV_COMPLETE, ji, x->attempt);
+    mix(S, (uint64_t)S->now);
+    mix(S, ji);
+    mix(S, ((uint64_t)cluster << 32) | ((uint64_t)pool << 16) | (uint64_t)sku);
+    for (int w = 0; w < n_workers; w++)
+        mix(S, (uint64_t)wnodes[w]);
+}
+
+/* Frees the job's GPUs and lets waiting serving replicas take them. */
+static void release(struct sim *S, size_t ji)
+{
+    const struct whatif_job *j = &S->J->v[ji];
+    struct jstate *x = &S->js[ji];
+
+    for (int w = 0; w < x->n_workers; w++)
+        node_add_ours(S, x->wnode[w], -j->gpus_per_worker);
+    if (x->pool == SNAPSHOT_POOL_SERVING) {
+        double held = (double)(S->now - x->start_ms) * j->gpus;
+
+        S->borrowers--;
+        S->r->borrowed_gpu_hours += held / 3.6e6;
+    }
+    for (int w = 0; w < x->n_workers; w++)
+        if (S->node_sg[x->wnode[w]] >= 0)
+            sg_fill(S, &S->sg[S->node_sg[x->wnode[w]]]);
+    x->n_workers = 0;
+}
+
+static void complete(struct sim *S, size_t ji, int attempt)
+{
+    struct jstate *x = &S->js[ji];
+
+    if (x->attempt != attempt || (x->st != J_RUNNING && x->st != J_PREEMPTING))
+        return; /* superseded by a reclaim */
+    release(S, ji);
+    x->st = J_DONE;
+    x->remaining = 0;
+    x->done_ms = S->now;
+    S->n_active--;
+}
+
+/* The grace period is over: the job stops, keeps the work up to its last checkpoint, and
+ * goes back to the queue. */
+static void kill_job(struct sim *S, size_t ji, int attempt)
+{
+    const struct whatif_job *j = &S->J->v[ji];
+    struct jstate *x = &S->js[ji];
+    double ran = (double)(S->now - x->start_ms) / 1000.0, kept = 0, dur;
+
+    if (x->attempt != attempt || x->st != J_PREEMPTING)
+        return;
+    if (j->checkpoint_s > 0)
+        kept = floor(ran / (double)j->checkpoint_s) * (double)j->checkpoint_s;
+    dur = j->duration_s[x->opt];
+    x->remaining -= kept / dur;
+    if (x->remaining < 1e-9)
+        x->remaining = 1e-9;
+    S->r->lost_gpu_hours += (ran - kept) * j->gpus / 3600.0;
+    release(S, ji);
+    x->st = J_QUEUED;
+    x->attempt++;
+    x->queued_since_ms = S->now;
+    mix(S, 0xdeadULL ^ (uint64_t)S->now);
+    mix(S, ji);
+}
+
+/* ---- snapshot for the policy ---------------------------------------------------------------------- */
+
+static int build_world(struct sim *S, struct err *e)
+{
+    const struct whatif_layout *l = S->l;
+    size_t n = 0, k = 0;
+
+    S->cl_first = xcalloc(l->n_clusters + 1, sizeof(size_t));
+    S->cl_count = xcalloc(l->n_clusters + 1, sizeof(size_t));
+    for (size_t c = 0; c < l->n_clusters; c++)
+        for (size_t p = 0; p < l->clusters[c].n_pools; p++)
+            n += (size_t)l->clusters[c].pools[p].nodes;
+    if (n == 0 || n > WHATIF_NODES_MAX)
+        return err_set(e, ERR_INVALID, "layout", "the layout has %zu nodes; 1 to %d are supported",
+                       n, WHATIF_NODES_MAX);
+    S->nodes = xcalloc(n + 1, sizeof(*S->nodes));
+    S->node_ps = xcalloc(n + 1, sizeof(int));
+    S->node_sg = xcalloc(n + 1, sizeof(int));
+    S->n_nodes = n;
+    S->ps = xcalloc(l->n_clusters * SNAPSHOT_POOL_COUNT * l->n_skus + 1, sizeof(*S->ps));
+    S->sg = xcalloc(l->n_clusters * l->n_skus + 1, sizeof(*S->sg));
+    for (size_t c = 0; c < l->n_clusters; c++) {
+        const struct whatif_cluster *cl = &l->clusters[c];
+
+        S->cl_first[c] = k;
+        for (size_t p = 0; p < cl->n_pools; p++) {
+            const struct whatif_pool *wp = &cl->pools[p];
+            int psi = -1, sgi = -1;
+
+            for (size_t i = 0; i < S->n_ps; i++)
+                if (S->ps[i].cluster == (int)c && S->ps[i].pool == wp->pool &&
+                    S->ps[i].sku == wp->sku)
+                    psi = (int)i;
+            if (psi < 0) {
+                psi = (int)S->n_ps++;
+                S->ps[psi].cluster = (int)c;
+                S->ps[psi].pool = wp->pool;
+                S->ps[psi].sku = wp->sku;
+            }
+            if (wp->pool == SNAPSHOT_POOL_SERVING) {
+                for (size_t i = 0; i < S->n_sg; i++)
+                    if (S->sg[i].cluster == (int)c && S->sg[i].sku == wp->sku)
+                        sgi = (int)i;
+                if (sgi < 0) {
+                    sgi = (int)S->n_sg++;
+                    S->sg[sgi].cluster = (int)c;
+                    S->sg[sgi].sku = wp->sku;
+                    S->sg[sgi].demand = -1;
+                    S->sg[sgi].unmet_since_ms = -1;
+                    S->sg[sgi].unmet_borrow_since_ms = -1;
+                    S->sg[sgi].nodes = xcalloc(n + 1, sizeof(int));
+                    for (size_t d = 0; d < cl->n_demand; d++)
+                        if (cl->demand[d].sku == wp->sku)
+                            S->sg[sgi].demand = (int)d;
+                }
+            }
+            for (int i = 0; i < wp->nodes; i++, k++) {
+                struct node *nd = &S->nodes[k];
+
+                nd->cluster = (int)c;
+                nd->sku = wp->sku;
+                nd->pool = wp->pool;
+                nd->alloc = wp->gpus_per_node;
+                snprintf(nd->name, sizeof(nd->name), "%s-%s-%s-%zu", cl->name,
+                         wp->pool == SNAPSHOT_POOL_SERVING ? "srv" : "trn", l->skus[wp->sku],
+                         k - S->cl_first[c]);
+                S->node_ps[k] = psi;
+                S->ps[psi].gpus += nd->alloc;
+                S->node_sg[k] = sgi;
+                if (sgi >= 0) {
+                    S->sg[sgi].nodes[S->sg[sgi].n_nodes++] = (int)k;
+                    S->sg[sgi].gpus += nd->alloc;
+                }
+            }
+        }
+        S->cl_count[c] = k - S->cl_first[c];
+    }
+    return 0;
+}
+
+static void fill_snapshot(struct sim *S, bool lending)
+{
+    const struct whatif_layout *l = S->l;
+    struct snapshot *s = S->snap;
+
+    s->taken_ms = l->start_epoch_ms + S->now;
+    s->seq++;
+    for (size_t c = 0; c < l->n_clusters; c++) {
+        const struct whatif_cluster *cl = &l->clusters[c];
+        struct snapshot_cluster *sc = &s->clusters[c];
+        bool idle = cl->serving.present;
+
+        sc->health = SNAPSHOT_HEALTH_READY;
+        sc->last_poll_ms = s->taken_ms;
+        sc->serving = cl->serving;
+        if (!lending)
+            sc->serving.lend_policy = SNAPSHOT_LEND_NEVER;
+        for (size_t k = 0; k < l->n_skus; k++) {
+            struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, (int)k);
+
+            a->pending_serving = 0;
+            a->reserve = cl->serving.present ? cl->serving.reserve_gpus : 0;
+        }
+        for (size_t i = 0; i < S->n_sg; i++) {
+            const struct sgroup *g = &S->sg[i];
+            int free = 0;
+
+            if (g->cluster != (int)c)
+                continue;
+            snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, g->sku)->pending_serving =
+                g->want > g->placed ? g->want - g->placed : 0;
+            for (int x = 0; x < g->n_nodes; x++) {
+                const struct node *nd = &S->nodes[g->nodes[x]];
+
+                free += nd->alloc - nd->ours - nd->serving;
+            }
+            if (g->want > g->placed || free <= cl->serving.reserve_gpus)
+                idle = false;
+        }
+        /* The connector tracks how long the pool has been idle; so do we. */
+        if (!idle)
+            S->idle_since[c] = 0;
+        else if (S->idle_since[c] == 0)
+            S->idle_since[c] = s->taken_ms;
+        sc->serving.idle_since_ms = S->idle_since[c];
+    }
+    for (size_t i = 0; i < S->n_nodes; i++) {
+        struct snapshot_node *sn = &s->nodes[i];
+
+        sn->used = S->nodes[i].ours + S->nodes[i].serving;
+        sn->borrowed = S->nodes[i].pool == SNAPSHOT_POOL_SERVING ? S->nodes[i].ours : 0;
+    }
+    snapshot_compute_aggregates(s);
+}
+
+static int init_snapshot(struct sim *S, struct err *e)
+{
+    const struct whatif_layout *l = S->l;
+    struct snapshot *s = NULL;
+
+    if (snapshot_new(l->n_clusters, S->n_nodes, l->n_skus, &s, e))
+        return -1;
+    for (size_t k = 0; k < l->n_skus; k++)
+        snprintf(s->sku_names[k], sizeof(s->sku_names[k]), "%s", l->skus[k]);
+    for (size_t c = 0; c < l->n_clusters; c++) {
+        struct snapshot_cluster *sc = &s->clusters[c];
+        const struct whatif_cluster *cl = &l->clusters[c];
+
+        snprintf(sc->name, sizeof(sc->name), "%s", cl->name);
+        snprintf(sc->region, sizeof(sc->region), "%s", cl->region);
+        snprintf(sc->provider, sizeof(sc->provider), "sim");
+        snprintf(sc->tz, sizeof(sc->tz), "%s", cl->tz);
+        for (size_t k = 0; k < l->n_skus && k < WHATIF_SKUS_MAX; k++)
+            sc->cost_per_gpu_hour[k] = cl->cost[k];
+        sc->node_first = S->cl_first[c];
+        sc->n_nodes = S->cl_count[c];
+    }
+    for (size_t i = 0; i < S->n_nodes; i++) {
+        struct snapshot_node *sn = &s->nodes[i];
+
+        snprintf(sn->name, sizeof(sn->name), "%s", S->nodes[i].name);
+        sn->sku = S->nodes[i].sku;
+        sn->pool = S->nodes[i].pool;
+        sn->allocatable = S->nodes[i].alloc;
+        sn->schedulable = true;
+    }
+    S->snap = s;
+    return 0;
+}
+
+/* ---- deciding: the policy ------------------------------------------------------------------------ */
+
+static int cycle_policy(struct sim *S, struct err *e)
+{
+    const struct whatif_layout *l = S->l;
+    size_t nq = 0, nr = 0;
+    struct policy_input in;
+    struct policy_result *res = NULL;
+    int *wn = NULL;
+
+    for (size_t i = 0; i < S->J->n; i++) {
+        const struct whatif_job *j = &S->J->v[i];
+        const struct jstate *x = &S->js[i];
+
+        if (x->st == J_QUEUED) {
+            struct policy_job *q = &S->queue[nq];
+
+            memset(q, 0, sizeof(*q));
+            q->id = i + 1;
+            q->ns = j->ns;
+            q->name = j->name;
+            q->sku = j->skus[0];
+            for (int a = 1; a < j->n_skus && a - 1 < POLICY_ALT_SKUS_MAX; a++)
+                q->alt_skus[q->n_alt_skus++] = j->skus[a];
+            q->gpu_count = j->gpus;
+            q->gpus_per_worker = j->gpus_per_worker;
+            q->priority = j->priority;
+            q->preemptible = j->preemptible;
+            q->created_ms = l->start_epoch_ms + (int64_t)(j->arrival_s * 1000.0);
+            q->queued_ms = l->start_epoch_ms + x->queued_since_ms;
+            q->attempt = x->attempt;
+            q->max_runtime_s = j->max_runtime_s;
+            q->checkpoint_interval_s = j->checkpoint_s;
+            S->qidx[nq++] = i;
+        } else if (x->st == J_RUNNING || x->st == J_PREEMPTING) {
+            struct policy_running *ru = &S->running[nr];
+            int64_t ran = S->now - x->start_ms;
+
+            memset(ru, 0, sizeof(*ru));
+            ru->id = i + 1;
+            ru->ns = j->ns;
+            ru->name = j->name;
+            ru->cluster = l->clusters[x->cluster].name;
+            ru->pool = x->pool;
+            ru->sku = x->sku;
+            ru->gpus = j->gpus;
+            ru->priority = j->priority;
+            ru->preemptible = j->preemptible;
+            ru->started_ms = l->start_epoch_ms + x->start_ms;
+            if (j->checkpoint_s > 0 && ran >= j->checkpoint_s * SEC)
+                ru->last_checkpoint_ms =
+                    ru->started_ms + ran / (j->checkpoint_s * SEC) * (j->checkpoint_s * SEC);
+            ru->lease_end_ms = x->lease_end_ms > 0 ? l->start_epoch_ms + x->lease_end_ms : 0;
+            ru->reclaiming = x->st == J_PREEMPTING;
+            ru->in_snapshot = true;
+            S->ridx[nr++] = i;
+        }
+    }
+    /* Nothing to place and nothing borrowed: the cycle cannot decide anything. */
+    if (nq == 0 && S->borrowers == 0)
+        return 0;
+    fill_snapshot(S, S->sched == WHATIF_OURS);
+    memset(&in, 0, sizeof(in));
+    in.snap = S->snap;
+    in.queue = S->queue;
+    in.n_queue = nq;
+    in.running = S->running;
+    in.n_running = nr;
+    in.cfg = &S->cfg;
+    in.now_ms = l->start_epoch_ms + S->now;
+    {
+        int64_t t0 = clock_mono_ns();
+
+        if (policy_decide(&in, S->pst, &res, e))
+            return -1;
+        S->r->decide_s += (double)(clock_mono_ns() - t0) / 1e9;
+    }
+    S->r->decisions++;
+    for (size_t i = 0; i < res->n_reclaims; i++) {
+        const struct policy_reclaim *rc = &res->reclaims[i];
+        size_t ji = S->ridx[rc->running];
+        struct jstate *x = &S->js[ji];
+
+        if (x->st != J_RUNNING)
+            continue;
+        x->st = J_PREEMPTING;
+        S->r->reclaims++;
+        if (rc->reason == POLICY_RECLAIM_LEASE_END)
+            S->r->reclaims_lease_end++;
+        else
+            S->r->reclaims_deficit++;
+        ev_push(S, S->now + rc->grace_s * SEC, EV_KILL, ji, x->attempt);
+        mix(S, 0xbeefULL ^ (uint64_t)S->now);
+        mix(S, ji);
+    }
+    for (size_t i = 0; i < res->n_placements; i++) {
+        const struct policy_placement *p = &res->placements[i];
+        size_t ji = S->qidx[p->job];
+
+        wn = xrealloc(wn, (p->n_workers + 1) * sizeof(int));
+        for (size_t w = 0; w < p->n_workers; w++)
+            wn[w] = (int)p->workers[w].node;
+        start_job(S, ji, p->cluster, p->pool, p->sku, wn, (int)p->n_workers,
+                  p->lease_end_ms > 0 ? p->lease_end_ms - l->start_epoch_ms : 0);
+    }
+    free(wn);
+    policy_result_free(&res);
+    return 0;
+}
+
+/* ---- deciding: the baselines ----------------------------------------------------------------------- */
+
+/* First-fit of a gang on cluster c's training nodes of sku: fills wn and returns true when
+ * every worker found a node (lowest index first). */
+static bool first_fit(struct sim *S, size_t c, int sku, int workers, int per, int *wn, int *freeg)
+{
+    int got = 0;
+
+    for (size_t i = S->cl_first[c]; i < S->cl_first[c] + S->cl_count[c]; i++) {
+        const struct node *n = &S->nodes[i];
+
+        freeg[i] = n->alloc - n->ours - n->serving;
+    }
+    for (size_t i = S->cl_first[c]; i < S->cl_first[c] + S->cl_count[c] && got < workers; i++) {
+        const struct node *n = &S->nodes[i];
+
+        if (n->pool != SNAPSHOT_POOL_TRAINING || n->sku != sku)
+            continue;
+        while (freeg[i] >= per && got < workers) {
+            freeg[i] -= per;
+            wn[got++] = (int)i;
+        }
+    }
+    return got == workers;
+}
+
+static int free_gpus(const struct sim *S, size_t c, int sku)
+{
+    int f = 0;
+
+    for (size_t i = S->cl_first[c]; i < S->cl_first[c] + S->cl_count[c]; i++) {
+        const struct node *n = &S->nodes[i];
+
+        if (n->pool == SNAPSHOT_POOL_TRAINING && n->sku == sku)
+            f += n->alloc - n->ours - n->serving;
+    }
+    return f;
+}
+
+struct qitem {
+    int64_t since;
+    size_t job;
+};
+
+/* Arrival order: when the job (re-)entered the queue, then trace order. */
+static int cmp_qitem(const void *a, const void *b)
+{
+    const struct qitem *x = a, *y = b;
+
+    if (x->since != y->since)
+        return x->since < y->since ? -1 : 1;
+    return (x->job > y->job) - (x->job < y->job);
+}
+
+static void cycle_baseline(struct sim *S)
+{
+    size_t nq = 0;
+    int *wn = xcalloc(S->n_nodes + 1, sizeof(int)), *best_wn = xcalloc(S->n_nodes + 1, sizeof(int));
+    int *freeg = xcalloc(S->n_nodes + 1, sizeof(int));
+
+    struct qitem *qs = xcalloc(S->J->n + 1, sizeof(*qs));
+
+    for (size_t i = 0; i < S->J->n; i++)
+        if (S->js[i].st == J_QUEUED)
+            qs[nq++] = (struct qitem){S->js[i].queued_since_ms, i};
+    if (nq == 0)
+        goto out;
+    qsort(qs, nq, sizeof(*qs), cmp_qitem);
+    S->r->decisions++;
+    for (size_t q = 0; q < nq; q++) {
+        size_t ji = qs[q].job;
+        const struct whatif_job *j = &S->J->v[ji];
+        int workers = j->gpus / j->gpus_per_worker, best_c = -1, best_k = -1, best_free = -1;
+
+        for (int o = 0; o < j->n_skus && (best_c < 0 || S->sched == WHATIF_MOST_FREE); o++) {
+            int k = j->skus[o];
+
+            for (size_t c = 0; c < S->l->n_clusters; c++) {
+                int f;
+
+                if (!first_fit(S, c, k, workers, j->gpus_per_worker, wn, freeg))
+                    continue;
+                f = free_gpus(S, c, k);
+                if (best_c < 0 || (S->sched == WHATIF_MOST_FREE && f > best_free)) {
+                    best_c = (int)c;
+                    best_k = k;
+                    best_free = f;
+                    memcpy(best_wn, wn, (size_t)workers * sizeof(int));
+                }
+                if (S->sched != WHATIF_MOST_FREE)
+                    break;
+            }
+        }
+        if (best_c < 0) {
+            if (S->sched == WHATIF_FIFO)
+                break; /* strict FIFO: the head waits and so does everyone behind it */
+            continue;
+        }
+        start_job(S, ji, best_c, SNAPSHOT_POOL_TRAINING, best_k, best_wn, workers, 0);
+    }
+out:
+    free(qs);
+    free(wn);
+    free(best_wn);
+    free(freeg);
+}
+
+/* ---- the loop -------------------------------------------------------------------------------------- */
+
+static double pct(double *v, size_t n, double p)
+{
+    size_t k;
+
+    if (n == 0)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        double t = v[i];
+        size_t j = i;
+
+        while (j > 0 && v[j - 1] > t) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = t;
+    }
+    k = (size_t)ceil(p * (double)n) - 1;
+    if (k >= n)
+        k = n - 1;
+    return v[k];
+}
+
+static void summarise(struct sim *S)
+{
+    struct whatif_report *r = S->r;
+    const struct whatif_jobs *J = S->J;
+    double *jct = xcalloc(J->n + 1, sizeof(double)), *wait = xcalloc(J->n + 1, sizeof(double));
+    double sj = 0, sw = 0, train_ms = 0, train_cap = 0, srv_ms = 0, srv_cap = 0;
+    size_t nd = 0, nw = 0;
+    const char **names = xcalloc(J->n + 1, sizeof(char *));
+    size_t n_names = 0;
+
+    /* Stretches of unmet demand still open at the end count up to the end. */
+    for (size_t i = 0; i < S->n_sg; i++) {
+        struct sgroup *g = &S->sg[i];
+
+        sg_advance(S, g);
+        if (g->unmet_since_ms >= 0 &&
+            (double)(S->now - g->unmet_since_ms) / 1000.0 > r->max_unmet_s)
+            r->max_unmet_s = (double)(S->now - g->unmet_since_ms) / 1000.0;
+        if (g->unmet_borrow_since_ms >= 0 &&
+            (double)(S->now - g->unmet_borrow_since_ms) / 1000.0 > r->max_unmet_borrowed_s)
+            r->max_unmet_borrowed_s = (double)(S->now - g->unmet_borrow_since_ms) / 1000.0;
+    }
+    for (size_t i = 0; i < S->n_ps; i++)
+        ps_advance(S, &S->ps[i]);
+    r->jobs = J->n;
+    for (size_t i = 0; i < J->n; i++) {
+        const struct jstate *x = &S->js[i];
+        double arr = J->v[i].arrival_s;
+        int64_t w = x->wait_ms;
+
+        if (x->st == J_QUEUED)
+            w += S->now - x->queued_since_ms;
+        if (x->first_start_ms < 0)
+            r->never_placed++;
+        else if (x->st != J_DONE)
+            r->unfinished++;
+        if (x->st == J_DONE) {
+            jct[nd] = (double)x->done_ms / 1000.0 - arr;
+            sj += jct[nd++];
+        }
+        if (x->first_start_ms >= 0 || x->st == J_QUEUED) {
+            wait[nw] = (double)w / 1000.0;
+            sw += wait[nw++];
+        }
+    }
+    r->completed = nd;
+    r->avg_jct_s = nd ? sj / (double)nd : 0;
+    r->p95_jct_s = pct(jct, nd, 0.95);
+    r->avg_wait_s = nw ? sw / (double)nw : 0;
+    r->p95_wait_s = pct(wait, nw, 0.95);
+    /* Per namespace, names in sorted order. */
+    for (size_t i = 0; i < J->n; i++) {
+        bool dup = false;
+
+        for (size_t k = 0; k < n_names && !dup; k++)
+            dup = strcmp(names[k], J->v[i].ns) == 0;
+        if (!dup)
+            names[n_names++] = J->v[i].ns;
+    }
+    for (size_t i = 1; i < n_names; i++) {
+        const char *t = names[i];
+        size_t k = i;
+
+        while (k > 0 && strcmp(names[k - 1], t) > 0) {
+            names[k] = names[k - 1];
+            k--;
+        }
+        names[k] = t;
+    }
+    r->ns = xcalloc(n_names + 1, sizeof(*r->ns));
+    r->n_ns = n_names;
+    for (size_t k = 0; k < n_names; k++) {
+        struct whatif_ns_stats *ns = &r->ns[k];
+        size_t a = 0, b = 0;
+        double s1 = 0, s2 = 0;
+
+        snprintf(ns->ns, sizeof(ns->ns), "%s", names[k]);
+        for (size_t i = 0; i < J->n; i++) {
+            const struct jstate *x = &S->js[i];
+            int64_t w = x->wait_ms;
+
+            if (strcmp(J->v[i].ns, names[k]) != 0)
+                continue;
+            ns->jobs++;
+            if (x->st == J_QUEUED)
+                w += S->now - x->queued_since_ms;
+            if (x->st == J_DONE) {
+                jct[a] = (double)x->done_ms / 1000.0 - J->v[i].arrival_s;
+                s1 += jct[a++];
+            }
+            if (x->first_start_ms >= 0 || x->st == J_QUEUED) {
+                wait[b] = (double)w / 1000.0;
+                s2 += wait[b++];
+            }
+        }
+        ns->completed = a;
+        ns->avg_jct_s = a ? s1 / (double)a : 0;
+        ns->p95_jct_s = pct(jct, a, 0.95);
+        ns->avg_wait_s = b ? s2 / (double)b : 0;
+        ns->p95_wait_s = pct(wait, b, 0.95);
+    }
+    r->pools = xcalloc(S->n_ps + 1, sizeof(*r->pools));
+    r->n_pools = S->n_ps;
+    for (size_t i = 0; i < S->n_ps; i++) {
+        const struct pstat *p = &S->ps[i];
+        double cap = (double)p->gpus * (double)S->window_ms;
+        struct whatif_pool_stats *o = &r->pools[i];
+
+        o->cluster = p->cluster;
+        o->pool = p->pool;
+        o->sku = p->sku;
+        o->gpus = p->gpus;
+        o->util = cap > 0 ? p->ours_ms / cap : 0;
+        o->serving_util = cap > 0 ? p->serving_ms / cap : 0;
+        if (p->pool == SNAPSHOT_POOL_TRAINING) {
+            train_ms += p->ours_ms;
+            train_cap += cap;
+        } else {
+            srv_ms += p->ours_ms + p->serving_ms;
+            srv_cap += cap;
+        }
+    }
+    r->training_util = train_cap > 0 ? train_ms / train_cap : 0;
+    r->serving_util = srv_cap > 0 ? srv_ms / srv_cap : 0;
+    r->overall_util = train_cap + srv_cap > 0 ? (train_ms + srv_ms) / (train_cap + srv_cap) : 0;
+    r->unmet_serving_gpu_hours = S->unmet_gpu_ms / 3.6e6;
+    r->window_s = (double)S->window_ms / 1000.0;
+    r->end_s = (double)S->now / 1000.0;
+    r->reclaim_bound_s = whatif_reclaim_bound_s(S->o);
+    r->digest = S->digest;
+    free(jct);
+    free(wait);
+    free(names);
+}
+
+static void sim_free(struct sim *S)
+{
+    for (size_t i = 0; S->js && i < S->J->n; i++)
+        free(S->js[i].wnode);
+    for (size_t i = 0; S->sg && i < S->n_sg; i++)
+        free(S->sg[i].nodes);
+    free(S->js);
+    free(S->nodes);
+    free(S->node_ps);
+    free(S->node_sg);
+    free(S->cl_first);
+    free(S->cl_count);
+    free(S->sg);
+    free(S->ps);
+    free(S->heap);
+    free(S->queue);
+    free(S->running);
+    free(S->qidx);
+    free(S->ridx);
+    free(S->idle_since);
+    snapshot_free(&S->snap);
+    policy_state_free(&S->pst);
+}
+
+int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, enum whatif_sched s,
+               const struct whatif_opts *o, struct whatif_report **out, struct err *e)
+{
+    struct sim S;
+    int64_t last_arrival = 0, deadline;
+    int rc = -1;
+
+    memset(&S, 0, sizeof(S));
+    if (s < 0 || s >= WHATIF_SCHED_COUNT)
+        return err_set(e, ERR_INVALID, "scheduler", "unknown scheduler %d", (int)s);
+    if (o->cycle_s < 1 || o->demand_step_s < 1)
+        return err_set(e, ERR_INVALID, "cycle_s",
+                       "cycle_s %lld and demand_step_s %lld must be >= 1", (long long)o->cycle_s,
+                       (long long)o->demand_step_s);
+    if (policy_config_validate(&o->cfg, e))
+        return -1;
+    S.l = l;
+    S.J = jobs;
+    S.o = o;
+    S.sched = s;
+    S.cfg = o->cfg;
+    S.r = xcalloc(1, sizeof(*S.r));
+    S.r->sched = s;
+    if (build_world(&S, e) || init_snapshot(&S, e))
+        goto out;
+    S.pst = policy_state_new();
+    S.js = xcalloc(jobs->n + 1, sizeof(*S.js));
+    S.queue = xcalloc(jobs->n + 1, sizeof(*S.queue));
+    S.running = xcalloc(jobs->n + 1, sizeof(*S.running));
+    S.qidx = xcalloc(jobs->n + 1, sizeof(*S.qidx));
+    S.ridx = xcalloc(jobs->n + 1, sizeof(*S.ridx));
+    S.idle_since = xcalloc(l->n_clusters + 1, sizeof(int64_t));
+    for (size_t i = 0; i < jobs->n; i++) {
+        int64_t t = (int64_t)llround(jobs->v[i].arrival_s * 1000.0);
+
+        S.js[i].remaining = 1.0;
+        S.js[i].first_start_ms = -1;
+        ev_push(&S, t, EV_ARRIVAL, i, 0);
+        if (t > last_arrival)
+            last_arrival = t;
+    }
+    S.n_future = jobs->n;
+    S.window_ms = o->window_s > 0 ? (int64_t)(o->window_s * 1000.0) : last_arrival;
+    if (S.window_ms <= 0)
+        S.window_ms = 1;
+    deadline = last_arrival + (int64_t)(o->drain_s * 1000.0);
+    if (S.window_ms > deadline)
+        deadline = S.window_ms;
+    ev_push(&S, 0, EV_DEMAND, 0, 0);
+    ev_push(&S, 0, EV_CYCLE, 0, 0);
+    while (S.n_heap > 0) {
+        struct ev ev = ev_pop(&S);
+
+        if (ev.t > deadline)
+            break;
+        S.now = ev.t;
+        switch (ev.kind) {
+        case EV_COMPLETE: complete(&S, ev.job, ev.attempt); break;
+        case EV_KILL: kill_job(&S, ev.job, ev.attempt); break;
+        case EV_DEMAND:
+            demand_step(&S);
+            if (S.n_future > 0 || S.n_active > 0 || S.now < S.window_ms)
+                ev_push(&S, S.now + o->demand_step_s * SEC, EV_DEMAND, 0, 0);
+            break;
+        case EV_ARRIVAL:
+            S.js[ev.job].st = J_QUEUED;
+            S.js[ev.job].queued_since_ms = S.now;
+            S.n_future--;
+            S.n_active++;
+            break;
+        case EV_CYCLE:
+            S.r->cycles++;
+            if (s == WHATIF_OURS || s == WHATIF_OURS_NO_BORROW) {
+                if (cycle_policy(&S, e))
+                    goto out;
+            } else {
+                cycle_baseline(&S);
+            }
+            if (S.n_future > 0 || S.n_active > 0)
+                ev_push(&S, S.now + o->cycle_s * SEC, EV_CYCLE, 0, 0);
+            break;
+        default: break;
+        }
+    }
+    summarise(&S);
+    *out = S.r;
+    S.r = NULL;
+    rc = 0;
+out:
+    whatif_report_free(&S.r);
+    sim_free(&S);
+    return rc;
+}
+
+void whatif_report_free(struct whatif_report **r)
+{
+    if (!r || !*r)
+        return;
+    free((*r)->ns);
+    free((*r)->pools);
+    free(*r);
+    *r = NULL;
+}

@@ -1,0 +1,107 @@
+/* whatif_engine.h -- the discrete-event simulation behind `fedsched simulate`: a job trace
+ * replayed over a modelled federation in simulated time, decided either by the real policy
+ * (policy_decide(), the code `serve` runs, with or without borrowing) or by a baseline
+ * scheduler, with serving demand that rises and falls, reclaims with a grace period and the
+ * work lost since the last checkpoint, and requeues.
+ * Events: job arrivals, policy cycles every cycle_s, completions, serving-demand steps every
+ * demand_step_s, the end of reclaim grace periods. At one instant they are handled in that
+ * order: completions and kills free GPUs first, demand moves, arrivals join the queue, then
+ * the cycle decides.
+ * Not responsible for reading inputs (sim/whatif_model.c) or printing (sim/whatif.c).
+ * Deterministic: the same inputs and options always give the same report (and digest); no
+ * clock, no global state, no randomness beyond the seeded choices in the job trace.
+ * Threads: whatif_run() touches only its arguments, so runs may go in parallel. */
+#ifndef SIM_WHATIF_ENGINE_H
+#define SIM_WHATIF_ENGINE_H
+
+#include "policy/policy.h"
+#include "sim/whatif_model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+
+enum whatif_sched {
+    WHATIF_OURS = 0,          /* policy_decide() with the layout's lending rules */
+    WHATIF_OURS_NO_BORROW,    /* policy_decide() with every serving pool closed to lending */
+    WHATIF_FIFO,              /* strict arrival order, first cluster and first nodes that fit;
+                                the head blocks everyone behind it */
+    WHATIF_MOST_FREE,         /* arrival order, skipping jobs that fit nowhere; the cluster with
+                                the most free GPUs among those that fit (Michelangelo's original
+                                LoadScorer) */
+    WHATIF_ORDERED_FIRST_FIT, /* arrival order, skipping; the first cluster in configured order
+                                that fits (MultiKueue-like) */
+    WHATIF_SCHED_COUNT
+};
+
+/* "ours", "ours-no-borrow", "fifo", "most-free", "ordered-first-fit". */
+const char *whatif_sched_name(enum whatif_sched s);
+int whatif_sched_parse(const char *s, enum whatif_sched *out, struct err *e);
+
+struct whatif_opts {
+    int64_t cycle_s;       /* decision cadence (policy cycles and baselines alike) */
+    int64_t demand_step_s; /* serving demand is re-evaluated this often */
+    double window_s;       /* utilisation is measured over [0, window_s); 0 = up to the last
+                              arrival */
+    double drain_s;        /* after the last arrival, run at most this long */
+    struct policy_config cfg;
+};
+
+/* cycle 60 s, demand step 300 s, window = arrivals, drain 30 days, policy defaults. */
+void whatif_opts_defaults(struct whatif_opts *o);
+
+/* The serving guarantee the configuration implies: a borrower admitted just before demand
+ * rises is safe for min_runtime_s, a deficit must last reclaim_k snapshots, the decision
+ * comes at the next cycle, then the grace period runs. */
+double whatif_reclaim_bound_s(const struct whatif_opts *o);
+
+struct whatif_ns_stats {
+    char ns[WHATIF_NAME_MAX];
+    size_t jobs, completed;
+    double avg_jct_s, p95_jct_s, avg_wait_s, p95_wait_s;
+};
+
+struct whatif_pool_stats {
+    int cluster;
+    enum snapshot_pool pool;
+    int sku;
+    int gpus;
+    double util;         /* share of GPU time held by training jobs (borrowers on serving) */
+    double serving_util; /* serving pools: share held by serving replicas */
+};
+
+/* What happened in one run. Caller owns it; whatif_report_free(). */
+struct whatif_report {
+    enum whatif_sched sched;
+    size_t jobs, completed, never_placed, unfinished;
+    double avg_jct_s, p95_jct_s, avg_wait_s, p95_wait_s;
+    double training_util; /* training pools, over the window */
+    double serving_util;  /* serving pools: replicas + borrowers, over the window */
+    double overall_util;  /* every GPU: training jobs + borrowers + serving replicas */
+    double borrowed_gpu_hours;
+    size_t reclaims, reclaims_deficit, reclaims_lease_end;
+    double lost_gpu_hours;
+    double unmet_serving_gpu_hours; /* serving demand that found no GPU */
+    double max_unmet_s;             /* longest stretch with unmet serving demand (any pool) */
+    double max_unmet_borrowed_s;    /* the same, counting only stretches while borrowers held
+                                       GPUs of that pool (what reclaim is for) */
+    double reclaim_bound_s;         /* whatif_reclaim_bound_s() */
+    double window_s, end_s;
+    size_t cycles, decisions; /* cycles run, policy_decide() calls (or baseline passes) */
+    double decide_s;          /* CPU time spent deciding */
+    uint64_t digest;          /* FNV-1a over every placement and reclaim, in order */
+    struct whatif_ns_stats *ns;
+    size_t n_ns;
+    struct whatif_pool_stats *pools;
+    size_t n_pools;
+};
+
+/* Runs one scheduler over the trace. ERR_INVALID when the layout has no nodes or more
+ * nodes than WHATIF_NODES_MAX; ERR_CONFIG when the policy config is invalid. */
+int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, enum whatif_sched s,
+               const struct whatif_opts *o, struct whatif_report **out, struct err *e);
+void whatif_report_free(struct whatif_report **r); /* NULL-safe; sets *r to NULL */
+
+#endif
