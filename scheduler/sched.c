@@ -988,11 +988,19 @@ static void dispatch_one(struct cycle *c, size_t k)
     json_t *obj = NULL, *existing = NULL;
     struct err e = {0};
 
+    if (!client && v && v->broken) {
+        /* Another call to the cluster just failed at the transport level: do not wait for
+         * this one to time out too. Not counted as this job's failure. */
+        struct store_transition *t = batch_add(&c->b, k, j, PHASE_QUEUED, "ClusterUnavailable");
+
+        t->not_before_ms = c->now + (int64_t)s->o.backoff_base_s * 1000;
+        t->message =
+            batch_own(&c->b, xasprintf("%s did not answer this cycle; requeued", j->cluster));
+        return;
+    }
     if (!client) {
         metrics_dispatch_error(&s->m, j->cluster);
-        dispatch_failed(c, k, "ClusterUnavailable",
-                        v && v->broken ? "cluster did not answer this cycle"
-                                       : "no client for the cluster");
+        dispatch_failed(c, k, "ClusterUnavailable", "no client for the cluster");
         return;
     }
     if (store_sched_spec(s->store, j->id, &spec, &labels, &e)) {

@@ -1,0 +1,474 @@
+/* test_sched.c -- the scheduler against a real PostgreSQL, `fedsched serve` and an
+ * in-process simulator: jobs placed, dispatched and tracked to their end, member-cluster
+ * failures, cancellation, checkpoints, garbage collection, leader election and the
+ * fencing epoch. */
+#include "tests/integration/test_sched_env.h"
+
+#include "store/sched.h"
+#include "store/store.h"
+
+#include <check.h>
+#include <inttypes.h>
+
+#define FAST_BASE                                                                                  \
+    "\"poller\": {\"intervalMs\": 200, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"             \
+    "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1, \"missingGraceS\": 3,"          \
+    "\"dispatchBackoffBaseS\": 1, \"dispatchBackoffMaxS\": 2, \"leaderRetryMs\": 200,"             \
+    "\"leaderRenewMs\": 200"
+
+static struct senv env;
+
+static void teardown(void)
+{
+    senv_stop(&env);
+}
+
+/* Jobs of several SKUs and sizes run to Succeeded, each transition an event, the
+ * placement and node plan stored, the leader visible, finished objects collected. */
+START_TEST(jobs_run_to_succeeded)
+{
+    static const struct {
+        const char *name, *sku;
+        int gpus;
+    } jobs[] = {{"a1", "a100-80gb", 16}, {"a2", "a100-80gb", 8}, {"h1", "h100-80gb", 8},
+                {"v1", "v100-32gb", 32}, {"l1", "l4", 4},        {"h2", "h100-80gb", 16}};
+    json_t *leader = NULL;
+    char want_holder[32];
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, FAST_BASE "}", "", NULL);
+    senv_serve(&env, 0, NULL);
+    for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
+        free(senv_submit(env.srv[0].base, "team-a", jobs[i].name, jobs[i].sku, jobs[i].gpus, NULL,
+                         "\"priority\": 5"));
+    for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+        json_t *j = senv_wait_phase(env.srv[0].base, "team-a", jobs[i].name, "Succeeded", 20000);
+        const json_t *st = json_object_get(j, "status");
+
+        ck_assert_ptr_nonnull(json_string_value(json_object_get(st, "cluster")));
+        ck_assert_str_eq(json_string_value(json_object_get(st, "pool")), "training");
+        ck_assert_ptr_nonnull(json_string_value(json_object_get(st, "completionTime")));
+        ck_assert_int_eq(senv_events(&env, "team-a", jobs[i].name, "Admitted"), 1);
+        ck_assert_int_eq(senv_events(&env, "team-a", jobs[i].name, "Dispatched"), 1);
+        ck_assert_int_eq(senv_events(&env, "team-a", jobs[i].name, "Succeeded"), 1);
+        json_decref(j);
+    }
+    /* The explanation of each placement and the node plan are kept. */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM jobs WHERE placement->>'status'"
+                                         " = 'placed' AND jsonb_array_length(node_plan) > 0"),
+                     6);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM jobs WHERE placement->'score'->>"
+                                         "'cluster' = cluster"),
+                     6);
+    /* v100 x 32 = 4 workers of 8: the plan holds 32 GPUs. */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT sum((p->>1)::int) FROM jobs,"
+                                         " jsonb_array_elements(node_plan) p WHERE name = 'v1'"),
+                     32);
+    ck_assert_int_eq(itest_get_json(env.srv[0].base, "/v1/leader", &leader), 200);
+    snprintf(want_holder, sizeof(want_holder), ":%d:%d", (int)env.srv[0].pid, env.srv[0].port);
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(leader, "holder")), want_holder));
+    ck_assert(json_is_true(json_object_get(leader, "active")));
+    ck_assert_int_ge(json_integer_value(json_object_get(leader, "epoch")), 1);
+    json_decref(leader);
+    /* Finished jobs' objects are garbage: none of ours stay in the member clusters. */
+    for (int i = 0; i < 100; i++) {
+        size_t n =
+            senv_sim_objects(&env, "east", false, "app.kubernetes.io/managed-by", "fedsched") +
+            senv_sim_objects(&env, "west", false, "app.kubernetes.io/managed-by", "fedsched") +
+            senv_sim_objects(&env, "onprem", false, "app.kubernetes.io/managed-by", "fedsched");
+        if (n == 0)
+            break;
+        ck_assert_msg(i < 99, "%zu finished objects not collected", n);
+        usleep(100 * 1000);
+    }
+}
+END_TEST
+
+/* A RayJob for framework ray: created, tracked, succeeded. */
+START_TEST(ray_job_runs)
+{
+    json_t *j;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, FAST_BASE "}", "", NULL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit(env.srv[0].base, "team-r", "ray1", "h100-80gb", 16, "ray", ""));
+    j = senv_wait_phase(env.srv[0].base, "team-r", "ray1", "Succeeded", 20000);
+    ck_assert_int_eq(senv_events(&env, "team-r", "ray1", "Dispatched"), 1);
+    ck_assert_ptr_nonnull(strstr(
+        json_string_value(json_object_get(json_object_get(j, "status"), "message")), "completed"));
+    json_decref(j);
+}
+END_TEST
+
+/* The member cluster's failure reason and message reach the job. */
+START_TEST(failed_job_reports_member_reason)
+{
+    json_t *j;
+    const char *reason;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, FAST_BASE ", \"jobAnnotations\": {\"sim.fedsched.io/outcome\": \"Failed\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit(env.srv[0].base, "team-f", "bad", "a100-80gb", 8, NULL, ""));
+    j = senv_wait_phase(env.srv[0].base, "team-f", "bad", "Failed", 20000);
+    reason = json_string_value(json_object_get(json_object_get(j, "status"), "reason"));
+    ck_assert_str_eq(reason, "BackoffLimitExceeded");
+    ck_assert_ptr_nonnull(strstr(
+        json_string_value(json_object_get(json_object_get(j, "status"), "message")), "backoff"));
+    ck_assert_int_eq(senv_events(&env, "team-f", "bad", "Failed"), 1);
+    json_decref(j);
+}
+END_TEST
+
+static long http_delete(const char *base, const char *ns, const char *name)
+{
+    char url[256];
+
+    snprintf(url, sizeof(url), "%s/v1/namespaces/%s/trainingjobs/%s", base, ns, name);
+    return itest_http("DELETE", url, NULL, NULL, NULL);
+}
+
+/* Creates a Job straight in the simulated cluster (not fedsched's) that holds gpus GPUs
+ * of product: capacity the scheduler learns of only at the next poll. */
+static void sim_blocker(struct senv *v, const char *cluster, const char *name, int workers,
+                        int gpus, const char *product)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    char *body =
+        xasprintf("{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"%s\","
+                  "\"annotations\":{\"sim.fedsched.io/duration-seconds\":\"3600000\"}},\"spec\":"
+                  "{\"parallelism\":%d,\"template\":{\"spec\":{\"nodeSelector\":"
+                  "{\"nvidia.com/gpu.product\":\"%s\"},\"tolerations\":[{\"operator\":\"Exists\"}],"
+                  "\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"resources\":{\"limits\":"
+                  "{\"nvidia.com/gpu\":\"%d\"}}}]}}}}",
+                  name, workers, product, gpus);
+
+    memset(&q, 0, sizeof(q));
+    sim_cluster_handle(sim_get_cluster(v->sim, cluster), "POST",
+                       "/apis/batch/v1/namespaces/other/jobs", &q, body, strlen(body), &r);
+    ck_assert_msg(r.status == 201, "blocker: %d %.*s", r.status, (int)r.len, r.body);
+    free(r.body);
+    free(body);
+}
+
+/* Cancelling a queued, a dispatched (pods pending) and a running job ends each Cancelled
+ * and removes its member-cluster object. */
+START_TEST(cancel_queued_dispatched_running)
+{
+    json_t *j;
+    char *uid_run, *uid_disp;
+
+    senv_sim(&env, "testdata/sim/sched-solo.json");
+    /* A slow poller: the blocker below stays unseen long enough for a placement to go
+     * ahead on stale capacity and wait in the cluster (Dispatched, pods Pending). */
+    senv_config(&env,
+                "\"poller\": {\"intervalMs\": 4000, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"
+                "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
+                " \"missingGraceS\": 30, \"jobAnnotations\":"
+                " {\"sim.fedsched.io/duration-seconds\": \"3600000\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    /* Running: 16 of the 32 GPUs. */
+    uid_run = senv_submit(env.srv[0].base, "team-c", "run", "a100-80gb", 16, NULL, "");
+    json_decref(senv_wait_phase(env.srv[0].base, "team-c", "run", "Running", 15000));
+    /* Wait for a poll that sees it, then take the other 16 behind the scheduler's back. */
+    sleep(5);
+    sim_blocker(&env, "solo", "blocker", 2, 8, "NVIDIA-A100-SXM4-80GB");
+    uid_disp = senv_submit(env.srv[0].base, "team-c", "disp", "a100-80gb", 16, NULL, "");
+    json_decref(senv_wait_phase(env.srv[0].base, "team-c", "disp", "Dispatched", 3000));
+    /* Queued: nothing is left for it. */
+    free(senv_submit(env.srv[0].base, "team-c", "queued", "a100-80gb", 32, NULL, ""));
+    usleep(500 * 1000);
+    j = senv_get(env.srv[0].base, "team-c", "queued");
+    ck_assert_str_eq(senv_phase(j), "Queued");
+    json_decref(j);
+    ck_assert_int_eq(senv_sim_objects(&env, "solo", false, "fedsched.io/job-uid", uid_run), 1);
+    ck_assert_int_eq(senv_sim_objects(&env, "solo", false, "fedsched.io/job-uid", uid_disp), 1);
+
+    ck_assert_int_eq(http_delete(env.srv[0].base, "team-c", "queued"), 200);
+    ck_assert_int_eq(http_delete(env.srv[0].base, "team-c", "disp"), 202);
+    ck_assert_int_eq(http_delete(env.srv[0].base, "team-c", "run"), 202);
+    json_decref(senv_wait_phase(env.srv[0].base, "team-c", "queued", "Cancelled", 1000));
+    json_decref(senv_wait_phase(env.srv[0].base, "team-c", "disp", "Cancelled", 5000));
+    json_decref(senv_wait_phase(env.srv[0].base, "team-c", "run", "Cancelled", 5000));
+    ck_assert_int_eq(senv_sim_objects(&env, "solo", false, "fedsched.io/job-uid", uid_run), 0);
+    ck_assert_int_eq(senv_sim_objects(&env, "solo", false, "fedsched.io/job-uid", uid_disp), 0);
+    ck_assert_int_eq(senv_events(&env, "team-c", "run", "Cancelled"), 1);
+    ck_assert_int_eq(senv_events(&env, "team-c", "disp", "Running"), 0);
+    free(uid_run);
+    free(uid_disp);
+}
+END_TEST
+
+/* Checkpoints are recorded while a job runs, refused otherwise. */
+START_TEST(checkpoints_are_recorded)
+{
+    json_t *j = NULL;
+    char url[256], *reply = NULL;
+    static const char *const hdr[] = {"Content-Type: application/json", NULL};
+    char when[40], body[96];
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env,
+                FAST_BASE ", \"jobAnnotations\": {\"sim.fedsched.io/duration-seconds\": "
+                          "\"3600000\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit(env.srv[0].base, "team-k", "ck", "h100-80gb", 8, NULL, ""));
+    /* Too big to place anywhere: stays Queued. */
+    free(senv_submit(env.srv[0].base, "team-k", "big", "h100-80gb", 4096, NULL, ""));
+    json_decref(senv_wait_phase(env.srv[0].base, "team-k", "ck", "Running", 15000));
+    snprintf(url, sizeof(url), "%s/v1/namespaces/team-k/trainingjobs/ck/checkpoint",
+             env.srv[0].base);
+    ck_assert_int_eq(itest_http("POST", url, NULL, NULL, NULL), 200);
+    clock_format_rfc3339(clock_realtime_ms() + 3600000, when, sizeof(when));
+    snprintf(body, sizeof(body), "{\"time\": \"%s\"}", when);
+    ck_assert_int_eq(itest_http("POST", url, hdr, body, &reply), 422);
+    ck_assert_ptr_nonnull(strstr(reply, "future"));
+    free(reply);
+    ck_assert_int_eq(itest_http("POST", url, hdr, "{\"when\": 1}", NULL), 400);
+    j = senv_get(env.srv[0].base, "team-k", "ck");
+    ck_assert_ptr_nonnull(
+        json_string_value(json_object_get(json_object_get(j, "status"), "lastCheckpointTime")));
+    json_decref(j);
+    ck_assert_int_eq(senv_events(&env, "team-k", "ck", "Checkpoint"), 1);
+    snprintf(url, sizeof(url), "%s/v1/namespaces/team-k/trainingjobs/big/checkpoint",
+             env.srv[0].base);
+    ck_assert_int_eq(itest_http("POST", url, NULL, NULL, NULL), 409);
+    snprintf(url, sizeof(url), "%s/v1/namespaces/team-k/trainingjobs/nope/checkpoint",
+             env.srv[0].base);
+    ck_assert_int_eq(itest_http("POST", url, NULL, NULL, NULL), 404);
+}
+END_TEST
+
+/* Member-cluster calls that fail some of the time: failed dispatches go back to the queue
+ * with a reason and a back-off, and every job still ends Succeeded exactly once. */
+START_TEST(dispatch_faults_are_retried)
+{
+    struct sim_faults f;
+    struct err e = {0};
+    char name[32];
+    long failures;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, FAST_BASE "}", "", NULL);
+    senv_serve(&env, 0, NULL);
+    memset(&f, 0, sizeof(f));
+    f.status = 503;
+    f.probability = 0.15;
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(sim_set_faults(env.sim, sim_cluster_name_at(env.sim, i), &f, &e), 0);
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "f%d", i);
+        free(senv_submit(env.srv[0].base, "team-d", name, i % 2 ? "a100-80gb" : "h100-80gb", 8,
+                         NULL, ""));
+    }
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "f%d", i);
+        json_decref(senv_wait_phase(env.srv[0].base, "team-d", name, "Succeeded", 60000));
+        ck_assert_int_eq(senv_events(&env, "team-d", name, "Succeeded"), 1);
+    }
+    failures = senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE reason IN"
+                                   " ('DispatchFailed', 'NameTaken') AND to_phase = 'Queued'");
+    ck_assert_msg(failures > 0, "no dispatch failed under 15%% faults");
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT sum(dispatch_failures) FROM jobs"), failures);
+    /* A failed dispatch counts in the attempts: each retry has its own object name. */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM jobs WHERE attempt <"
+                                         " dispatch_failures"),
+                     0);
+}
+END_TEST
+
+/* Objects with fedsched's labels that no live attempt owns are deleted; others are left. */
+START_TEST(orphans_are_collected)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    const char *orphan =
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"fj-orphan-0\","
+        "\"labels\":{\"app.kubernetes.io/managed-by\":\"fedsched\",\"fedsched.io/job-uid\":"
+        "\"00000000-0000-0000-0000-000000000001\",\"fedsched.io/attempt\":\"0\"}},\"spec\":"
+        "{\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}";
+    const char *foreign =
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"theirs\"},"
+        "\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}";
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, FAST_BASE "}", "", NULL);
+    memset(&q, 0, sizeof(q));
+    sim_cluster_handle(sim_get_cluster(env.sim, "west"), "POST",
+                       "/apis/batch/v1/namespaces/fedsched-jobs/jobs", &q, orphan, strlen(orphan),
+                       &r);
+    ck_assert_int_eq(r.status, 201);
+    free(r.body);
+    sim_cluster_handle(sim_get_cluster(env.sim, "west"), "POST",
+                       "/apis/batch/v1/namespaces/fedsched-jobs/jobs", &q, foreign, strlen(foreign),
+                       &r);
+    ck_assert_int_eq(r.status, 201);
+    free(r.body);
+    ck_assert_int_eq(senv_sim_objects(&env, "west", false, NULL, NULL), 2);
+    senv_serve(&env, 0, NULL);
+    for (int i = 0; i < 100 && senv_sim_objects(&env, "west", false, NULL, NULL) == 2; i++)
+        usleep(100 * 1000);
+    ck_assert_int_eq(senv_sim_objects(&env, "west", false, NULL, NULL), 1);
+    ck_assert_int_eq(
+        senv_sim_objects(&env, "west", false, "app.kubernetes.io/managed-by", "fedsched"), 0);
+}
+END_TEST
+
+/* Two replicas: one leads; when it dies (kill -9) the other takes over within seconds
+ * with a higher epoch, and jobs keep flowing. */
+START_TEST(standby_takes_over)
+{
+    json_t *l = NULL;
+    int64_t epoch1, epoch2, t0;
+    int leader = -1;
+    char holder[32];
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, FAST_BASE "}", "", NULL);
+    senv_serve(&env, 0, NULL);
+    senv_serve(&env, 1, NULL);
+    free(senv_submit(env.srv[1].base, "team-l", "before", "a100-80gb", 8, NULL, ""));
+    json_decref(senv_wait_phase(env.srv[1].base, "team-l", "before", "Succeeded", 15000));
+    ck_assert_int_eq(itest_get_json(env.srv[1].base, "/v1/leader", &l), 200);
+    epoch1 = json_integer_value(json_object_get(l, "epoch"));
+    for (int i = 0; i < 2; i++) {
+        snprintf(holder, sizeof(holder), ":%d:%d", (int)env.srv[i].pid, env.srv[i].port);
+        if (strstr(json_string_value(json_object_get(l, "holder")), holder))
+            leader = i;
+    }
+    json_decref(l);
+    ck_assert_int_ge(leader, 0);
+    itest_server_stop(&env.srv[leader], SIGKILL);
+    t0 = clock_mono_ms();
+    for (;;) {
+        const char *h;
+
+        ck_assert_int_eq(itest_get_json(env.srv[1 - leader].base, "/v1/leader", &l), 200);
+        epoch2 = json_integer_value(json_object_get(l, "epoch"));
+        h = json_string_value(json_object_get(l, "holder"));
+        snprintf(holder, sizeof(holder), ":%d:%d", (int)env.srv[1 - leader].pid,
+                 env.srv[1 - leader].port);
+        if (epoch2 > epoch1 && h && strstr(h, holder) &&
+            json_is_true(json_object_get(l, "active"))) {
+            json_decref(l);
+            break;
+        }
+        json_decref(l);
+        ck_assert_msg(clock_mono_ms() - t0 < 5000, "no takeover within 5 s");
+        usleep(50 * 1000);
+    }
+    free(senv_submit(env.srv[1 - leader].base, "team-l", "after", "a100-80gb", 8, NULL, ""));
+    json_decref(senv_wait_phase(env.srv[1 - leader].base, "team-l", "after", "Succeeded", 15000));
+}
+END_TEST
+
+/* The fence: writes at a superseded epoch change nothing and say so. */
+START_TEST(deposed_epoch_cannot_write)
+{
+    struct store_config sc = {0};
+    struct store *s = NULL;
+    struct store_leader *l1 = NULL, *l2 = NULL;
+    struct store_transition t;
+    struct store_sched_jobs jobs = {0};
+    struct err e = {0};
+    bool acquired = false, applied = false;
+    int64_t epoch1 = 0, epoch2 = 0;
+    char dsn[1024];
+
+    itest_create_db(dsn, sizeof(dsn));
+    sc.dsn = dsn;
+    sc.pool_size = 2;
+    ck_assert_int_eq(store_open(&sc, &s, &e), 0);
+    ck_assert_msg(store_migrate(s, NULL, &e) == 0, "%s", e.msg);
+    free(itest_sql(dsn,
+                   "INSERT INTO jobs (namespace, name, api_version, spec, sku, gpu_count,"
+                   " gpus_per_worker) VALUES ('ns', 'j', 'fedsched.io/v1', '{}', 'l4', 1, 1)"));
+    ck_assert_int_eq(store_leader_open(dsn, "one", &l1, &e), 0);
+    ck_assert_int_eq(store_leader_open(dsn, "two", &l2, &e), 0);
+    ck_assert_int_eq(store_leader_try(l1, &acquired, &epoch1, &e), 0);
+    ck_assert(acquired);
+    ck_assert_int_eq(store_leader_try(l2, &acquired, &epoch2, &e), 0);
+    ck_assert(!acquired); /* the lock is held */
+    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
+    ck_assert_uint_eq(jobs.n, 1);
+    memset(&t, 0, sizeof(t));
+    t.job_id = jobs.v[0].id;
+    t.from = PHASE_QUEUED;
+    t.to = PHASE_ADMITTED;
+    t.cluster = "c1";
+    t.pool = "training";
+    t.sku = "l4";
+    t.node_plan_json = "[[\"n1\", 1]]";
+    /* The first leader dies: its session ends, the second takes over. */
+    store_leader_close(&l1);
+    for (int i = 0; i < 50 && !acquired; i++) {
+        ck_assert_int_eq(store_leader_try(l2, &acquired, &epoch2, &e), 0);
+        usleep(20 * 1000);
+    }
+    ck_assert(acquired);
+    ck_assert_int_eq(epoch2, epoch1 + 1);
+    ck_assert_int_eq(store_sched_apply(s, epoch1, &t, 1, &applied, &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    ck_assert_str_eq(e.field, "leader.epoch");
+    ck_assert(!applied);
+    ck_assert_int_eq(store_leader_renew(l2, epoch1, &e), -1); /* a stale epoch is not ours */
+    /* The new leader writes; the same transition again (stale from-phase) is skipped. */
+    ck_assert_int_eq(store_leader_try(l2, &acquired, &epoch2, &e), 0);
+    ck_assert(acquired);
+    ck_assert_int_eq(store_sched_apply(s, epoch2, &t, 1, &applied, &e), 0);
+    ck_assert(applied);
+    ck_assert_int_eq(store_sched_apply(s, epoch2, &t, 1, &applied, &e), 0);
+    ck_assert(!applied);
+    {
+        char *v1 = itest_sql(dsn, "SELECT phase || ' ' || cluster FROM jobs");
+        char *v2 = itest_sql(dsn, "SELECT count(*) FROM job_events WHERE type = 'Admitted'");
+
+        ck_assert_str_eq(v1, "Admitted c1");
+        ck_assert_str_eq(v2, "1");
+        free(v1);
+        free(v2);
+    }
+    store_sched_jobs_free(&jobs);
+    store_leader_close(&l2);
+    store_close(&s);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("sched");
+    TCase *tc = tcase_create("sched");
+
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, jobs_run_to_succeeded);
+    tcase_add_test(tc, ray_job_runs);
+    tcase_add_test(tc, failed_job_reports_member_reason);
+    tcase_add_test(tc, cancel_queued_dispatched_running);
+    tcase_add_test(tc, checkpoints_are_recorded);
+    tcase_add_test(tc, dispatch_faults_are_retried);
+    tcase_add_test(tc, orphans_are_collected);
+    tcase_add_test(tc, standby_takes_over);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fence");
+    tcase_add_test(tc, deposed_epoch_cannot_write);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    int failed;
+
+    srunner_run_all(r, CK_NORMAL);
+    failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? 1 : 0;
+}
