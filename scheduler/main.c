@@ -2,6 +2,7 @@
 #include "scheduler/cli.h"
 #include "scheduler/serve.h"
 #include "sim/sim.h"
+#include "sim/whatif.h"
 #include "base/version.h"
 
 #include <stdio.h>
@@ -14,6 +15,7 @@ static void usage(FILE *f)
                "  serve      run the API server\n"
                "  migrate    apply pending database migrations and exit\n"
                "  sim        serve simulated member clusters (Kubernetes API) from a scenario\n"
+               "  simulate   replay a job trace through the policy and baselines (what-if)\n"
                "  version    print the version\n"
                "client verbs (talk to $FEDSCHED_URL with $FEDSCHED_TOKEN):\n"
                "  submit     submit a TrainingJob (-f job.json [--wait --timeout 2h])\n"
@@ -34,6 +36,8 @@ int main(int argc, char **argv)
         return migrate_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "sim") == 0)
         return sim_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "simulate") == 0)
+        return whatif_main(argc - 1, argv + 1);
     if (cli_is_verb(argv[1]))
         return cli_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
