@@ -18,6 +18,7 @@ int api_new(const struct api_config *c, struct store *s, struct api **out, struc
     a->cfg = *c;
     a->store = s;
     a->metrics = metrics_new();
+    auth_init(a);
     *out = a;
     return 0;
 }
@@ -26,6 +27,7 @@ void api_free(struct api **ap)
 {
     if (!ap || !*ap)
         return;
+    auth_free(*ap);
     metrics_free(&(*ap)->metrics);
     free(*ap);
     *ap = NULL;
@@ -109,15 +111,91 @@ const char *req_query(const struct api_request *req, const char *key)
     return NULL;
 }
 
+/* May who do perm on the path's namespace? Fills resp and returns -1 when not. A job in
+ * a namespace the caller may not read is answered exactly like a missing one. */
+static int authorize(const struct principal *who, enum perm perm, const struct route_params *p,
+                     struct api_response *resp)
+{
+    bool read_ok = !p->ns || auth_may_read(who, p->ns);
+
+    switch (perm) {
+    case PERM_PUBLIC:
+    case PERM_READ: return 0;
+    case PERM_ADMIN:
+        if (who->role == ROLE_ADMIN)
+            return 0;
+        resp_errorf(resp, ERR_FORBIDDEN, NULL, "token %s (%s) may not do this; admin only",
+                    who->name, who->role_name);
+        return -1;
+    case PERM_NS_READ:
+    case PERM_NS_WRITE:
+        if (!read_ok && p->name) {
+            resp_errorf(resp, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", p->ns, p->name);
+            return -1;
+        }
+        if (!read_ok || (perm == PERM_NS_WRITE && !auth_may_write(who, p->ns))) {
+            resp_errorf(resp, ERR_FORBIDDEN, "metadata.namespace",
+                        "token %s (%s) may not %s in namespace %s", who->name, who->role_name,
+                        perm == PERM_NS_WRITE ? "write" : "read", p->ns);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
 {
     struct route_params p;
+    struct principal who = {0};
+    struct api_request r = *req;
+    struct err e = {0};
+    enum perm perm = PERM_ADMIN;
     api_handler h;
+    int retry = 0;
+    bool mutating = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
 
     memset(resp, 0, sizeof(*resp));
-    if (api_route(req->method, req->path, &h, &p, resp))
+    if (api_route(req->method, req->path, &h, &perm, &p, resp))
         return;
-    h(a, req, &p, resp);
+    if (perm == PERM_PUBLIC) {
+        h(a, req, &p, resp);
+        return;
+    }
+    if (auth_authenticate(a, req->authorization, &who, &e)) {
+        resp_error(resp, &e);
+        if (e.code == ERR_UNAUTHORIZED)
+            snprintf(resp->www_authenticate, sizeof(resp->www_authenticate),
+                     "Bearer realm=\"fedsched\"");
+        goto out;
+    }
+    /* One bucket per token. With authentication off (development) nothing is limited. */
+    if (who.authenticated && auth_rate_limit(a, who.name, &retry)) {
+        resp_errorf(resp, ERR_RATE_LIMITED, NULL,
+                    "rate limit of %.0f requests/s for token %s exceeded", a->cfg.rate_per_s,
+                    who.name);
+        snprintf(resp->retry_after, sizeof(resp->retry_after), "%d", retry);
+        goto out;
+    }
+    if (authorize(&who, perm, &p, resp))
+        goto out;
+    r.who = &who;
+    h(a, &r, &p, resp);
+out:
+    if (mutating) {
+        char detail[32] = "";
+
+        if (resp->status >= 400 && resp->body) {
+            /* The error code, for filtering the audit log by outcome. */
+            const char *c = strstr(resp->body, "\"code\":\"");
+
+            if (c)
+                snprintf(detail, sizeof(detail), "%.*s", (int)strcspn(c + 8, "\""), c + 8);
+        }
+        auth_audit(a, &who, req->remote, req->method, req->path, p.ns, resp->status,
+                   detail[0] ? detail : NULL);
+    }
+    auth_principal_clear(&who);
 }
 
 void api_response_clear(struct api_response *r)

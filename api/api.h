@@ -4,17 +4,25 @@
 #ifndef API_API_H
 #define API_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct err;
+struct principal;
 struct store;
 struct api; /* handlers' shared state: config, store, metrics */
 
 struct api_config {
-    long max_body_bytes;   /* larger bodies get 413 */
-    int max_connections;   /* beyond this, new connections are refused */
-    int request_timeout_s; /* a connection idle (or trickling) this long is closed */
+    long max_body_bytes;       /* larger bodies get 413 */
+    int max_connections;       /* beyond this, new connections are refused */
+    int request_timeout_s;     /* a connection idle (or trickling) this long is closed */
+    bool auth_enabled;         /* false: every caller is an anonymous admin (development) */
+    double rate_per_s;         /* requests per second per token; 0: unlimited */
+    double rate_burst;         /* bucket size */
+    const char *tls_cert_file; /* both set: serve HTTPS (PEM files) */
+    const char *tls_key_file;
+    int max_header_bytes; /* request line and headers */
 };
 
 /* Caller keeps store alive until api_free(). Caller owns *out. */
@@ -50,6 +58,9 @@ struct api_request {
     const char *idempotency_key; /* NULL when absent */
     const char *body;            /* NULL when empty; not NUL-terminated */
     size_t body_len;
+    const char *authorization;   /* Authorization header, NULL when absent */
+    const char *remote;          /* peer address, "" when unknown */
+    const struct principal *who; /* set by api_handle for the handlers */
 };
 
 struct api_response {
@@ -59,8 +70,10 @@ struct api_response {
     const char *content_type; /* static string */
     char allow[64];           /* Allow header for 405, else empty */
     char location[512];       /* Location header for 201, else empty */
-    char retry_after[16];     /* Retry-After header for 503/429, else empty */
-    char route[64];           /* route template for metrics ("/v1/namespaces/{ns}/...") */
+    char retry_after[16];
+    char www_authenticate[48];
+    /* WWW-Authenticate header for 401, else empty */ /* Retry-After header for 503/429, else empty */
+    char route[64]; /* route template for metrics ("/v1/namespaces/{ns}/...") */
 };
 
 /* Handles req and fills resp (caller releases it with api_response_clear()). Never fails:

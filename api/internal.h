@@ -11,11 +11,36 @@
 #include "base/err.h"
 
 struct api_metrics;
+struct api_auth;
+
+enum role { ROLE_VIEWER = 0, ROLE_SUBMITTER, ROLE_ADMIN };
+
+/* The caller, once authenticated (auth.c). With authentication disabled every caller is
+ * an anonymous admin. */
+struct principal {
+    bool authenticated;
+    char name[64]; /* token name */
+    char role_name[16];
+    enum role role;
+    char **namespaces; /* empty: all (admin, or a viewer of everything) */
+    size_t n_namespaces;
+};
+
+/* What a route requires. 0 is the strictest, so a route added without thought is
+ * admin-only rather than open. */
+enum perm {
+    PERM_ADMIN = 0,
+    PERM_PUBLIC,  /* no token needed: probes, metrics, the dashboard's files */
+    PERM_READ,    /* any valid token */
+    PERM_NS_READ, /* may read the path's namespace */
+    PERM_NS_WRITE /* may write in the path's namespace */
+};
 
 struct api {
     struct api_config cfg;
     struct store *store;
     struct api_metrics *metrics;
+    struct api_auth *auth;
     struct poller *poller;              /* NULL until api_attach_clusters() */
     const struct sku_catalogue *skus;   /* catalogue for cluster configs */
     const struct policy_config *policy; /* knobs for explain's what-if cycle; NULL: defaults */
@@ -33,10 +58,29 @@ struct route_params {
 typedef void (*api_handler)(struct api *a, const struct api_request *req,
                             const struct route_params *p, struct api_response *resp);
 
-/* Finds the handler for method + path. Returns 0 with *h set; or fills resp with 404
- * (no such path) or 405 (path exists, method does not; Allow set) and returns -1. */
-int api_route(const char *method, const char *path, api_handler *h, struct route_params *p,
-              struct api_response *resp);
+/* Finds the handler for method + path. Returns 0 with *h and *perm set; or fills resp
+ * with 404 (no such path) or 405 (path exists, method does not; Allow set) and returns
+ * -1. */
+int api_route(const char *method, const char *path, api_handler *h, enum perm *perm,
+              struct route_params *p, struct api_response *resp);
+
+/* auth.c */
+void auth_init(struct api *a);
+void auth_free(struct api *a);
+/* Fills *who from the Authorization header (anonymous admin when auth is disabled).
+ * ERR_UNAUTHORIZED, or ERR_DB when tokens cannot be checked. Caller clears *who. */
+int auth_authenticate(struct api *a, const char *authorization, struct principal *who,
+                      struct err *e);
+void auth_principal_clear(struct principal *who);
+/* Takes one token from key's bucket; -1 with *retry_after_s when it is empty. */
+int auth_rate_limit(struct api *a, const char *key, int *retry_after_s);
+bool auth_may_read(const struct principal *who, const char *ns);
+bool auth_may_write(const struct principal *who, const char *ns);
+/* Queues one audit record (written within AUDIT_FLUSH_MS by the writer thread). */
+void auth_audit(struct api *a, const struct principal *who, const char *remote, const char *method,
+                const char *path, const char *ns, int status, const char *detail);
+/* Writes queued records now (tests and shutdown). */
+void auth_audit_flush(struct api *a);
 
 /* HTTP status for an err code. */
 int api_status_for(enum err_code code);
@@ -68,6 +112,8 @@ void h_job_checkpoint(struct api *a, const struct api_request *req, const struct
                       struct api_response *resp);
 void h_leader(struct api *a, const struct api_request *req, const struct route_params *p,
               struct api_response *resp);
+void h_audit_list(struct api *a, const struct api_request *req, const struct route_params *p,
+                  struct api_response *resp);
 void h_healthz(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp);
 void h_readyz(struct api *a, const struct api_request *req, const struct route_params *p,

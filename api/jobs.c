@@ -229,6 +229,11 @@ static uint64_t filter_hash(const struct store_job_filter *f)
             h = (h ^ (unsigned char)*c) * 1099511628211ULL;
         h = (h ^ 0xff) * 1099511628211ULL;
     }
+    for (size_t i = 0; i < f->n_namespaces; i++) {
+        for (const char *c = f->namespaces[i]; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        h = (h ^ 0xfe) * 1099511628211ULL;
+    }
     return (h ^ f->phase_mask) * 1099511628211ULL;
 }
 
@@ -402,6 +407,11 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
 
     if (check_path(p, resp))
         return;
+    /* Across namespaces, a token sees only those it may read. */
+    if (!p->ns && req->who && req->who->role != ROLE_ADMIN && req->who->n_namespaces) {
+        f.namespaces = (const char *const *)req->who->namespaces;
+        f.n_namespaces = req->who->n_namespaces;
+    }
     if (parse_list_query(req, &f, &labels, &e)) {
         resp_error(resp, &e);
         goto out;

@@ -9,31 +9,33 @@ struct route {
     const char *method;
     const char *pattern; /* segments; {ns} and {name} capture one segment each */
     api_handler handler;
+    enum perm perm;
 };
 
 static const struct route routes[] = {
-    {"GET", "/", h_root},
-    {"GET", "/healthz", h_healthz},
-    {"GET", "/readyz", h_readyz},
-    {"GET", "/metrics", h_metrics},
-    {"GET", "/v1/trainingjobs", h_job_list},
-    {"GET", "/v1/namespaces/{ns}/trainingjobs", h_job_list},
-    {"POST", "/v1/namespaces/{ns}/trainingjobs", h_job_create},
-    {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_get},
-    {"DELETE", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_cancel},
-    {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/events", h_job_events},
-    {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/explain", h_job_explain},
-    {"POST", "/v1/namespaces/{ns}/trainingjobs/{name}/checkpoint", h_job_checkpoint},
-    {"GET", "/v1/leader", h_leader},
-    {"GET", "/v1/reports/capacity", h_report_capacity},
-    {"GET", "/v1/reports/queue", h_report_queue},
-    {"GET", "/v1/clusters", h_cluster_list},
-    {"GET", "/v1/clusters/{name}", h_cluster_get},
-    {"PUT", "/v1/clusters/{name}", h_cluster_put},
-    {"DELETE", "/v1/clusters/{name}", h_cluster_delete},
-    {"POST", "/v1/clusters/{name}/cordon", h_cluster_cordon},
-    {"POST", "/v1/clusters/{name}/uncordon", h_cluster_uncordon},
-    {"GET", "/v1/capacity", h_capacity},
+    {"GET", "/", h_root, PERM_PUBLIC},
+    {"GET", "/healthz", h_healthz, PERM_PUBLIC},
+    {"GET", "/readyz", h_readyz, PERM_PUBLIC},
+    {"GET", "/metrics", h_metrics, PERM_PUBLIC},
+    {"GET", "/v1/trainingjobs", h_job_list, PERM_READ},
+    {"GET", "/v1/namespaces/{ns}/trainingjobs", h_job_list, PERM_NS_READ},
+    {"POST", "/v1/namespaces/{ns}/trainingjobs", h_job_create, PERM_NS_WRITE},
+    {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_get, PERM_NS_READ},
+    {"DELETE", "/v1/namespaces/{ns}/trainingjobs/{name}", h_job_cancel, PERM_NS_WRITE},
+    {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/events", h_job_events, PERM_NS_READ},
+    {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/explain", h_job_explain, PERM_NS_READ},
+    {"POST", "/v1/namespaces/{ns}/trainingjobs/{name}/checkpoint", h_job_checkpoint, PERM_NS_WRITE},
+    {"GET", "/v1/leader", h_leader, PERM_READ},
+    {"GET", "/v1/reports/capacity", h_report_capacity, PERM_READ},
+    {"GET", "/v1/reports/queue", h_report_queue, PERM_READ},
+    {"GET", "/v1/clusters", h_cluster_list, PERM_READ},
+    {"GET", "/v1/clusters/{name}", h_cluster_get, PERM_READ},
+    {"PUT", "/v1/clusters/{name}", h_cluster_put, PERM_ADMIN},
+    {"DELETE", "/v1/clusters/{name}", h_cluster_delete, PERM_ADMIN},
+    {"POST", "/v1/clusters/{name}/cordon", h_cluster_cordon, PERM_ADMIN},
+    {"POST", "/v1/clusters/{name}/uncordon", h_cluster_uncordon, PERM_ADMIN},
+    {"GET", "/v1/capacity", h_capacity, PERM_READ},
+    {"GET", "/v1/audit", h_audit_list, PERM_ADMIN},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -73,8 +75,8 @@ static int match(const char *pattern, const char *path, struct route_params *p)
     return *pp == '\0' && *sp == '\0' ? 0 : -1;
 }
 
-int api_route(const char *method, const char *path, api_handler *h, struct route_params *p,
-              struct api_response *resp)
+int api_route(const char *method, const char *path, api_handler *h, enum perm *perm,
+              struct route_params *p, struct api_response *resp)
 {
     char allow[64] = "";
     const char *tmpl = NULL;
@@ -85,6 +87,7 @@ int api_route(const char *method, const char *path, api_handler *h, struct route
         snprintf(resp->route, sizeof(resp->route), "/ui/");
         if (strcmp(method, "GET") == 0) {
             *h = h_ui;
+            *perm = PERM_PUBLIC;
             return 0;
         }
         snprintf(resp->allow, sizeof(resp->allow), "GET");
@@ -98,6 +101,7 @@ int api_route(const char *method, const char *path, api_handler *h, struct route
         tmpl = routes[i].pattern;
         if (strcmp(routes[i].method, method) == 0) {
             *h = routes[i].handler;
+            *perm = routes[i].perm;
             snprintf(resp->route, sizeof(resp->route), "%s", routes[i].pattern);
             return 0;
         }

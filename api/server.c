@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct api_server {
 };
 
 struct req_ctx {
+    char remote[64];
     struct buf body;
     int too_large;
     int64_t start_ns;
@@ -40,6 +42,19 @@ struct query_list {
     size_t n;
     int overflow;
 };
+
+static void peer_address(struct MHD_Connection *conn, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+}
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
@@ -77,6 +92,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx
         MHD_add_response_header(mr, "Location", r->location);
     if (r->retry_after[0])
         MHD_add_response_header(mr, "Retry-After", r->retry_after);
+    if (r->www_authenticate[0])
+        MHD_add_response_header(mr, "WWW-Authenticate", r->www_authenticate);
     ctx->status = r->status;
     snprintf(ctx->route, sizeof(ctx->route), "%s", r->route[0] ? r->route : "unmatched");
     rc = MHD_queue_response(conn, (unsigned)r->status, mr);
@@ -112,6 +129,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
         ctx = xcalloc(1, sizeof(*ctx));
         ctx->start_ns = clock_mono_ns();
+        peer_address(conn, ctx->remote, sizeof(ctx->remote));
         snprintf(ctx->method, sizeof(ctx->method), "%s", method);
         buf_init(&ctx->body, (size_t)srv->api->cfg.max_body_bytes);
         atomic_fetch_add(&srv->in_flight, 1);
@@ -139,6 +157,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
     req.body = ctx->body.len ? ctx->body.data : NULL;
     req.body_len = ctx->body.len;
+    req.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    req.remote = ctx->remote;
     if (q.overflow) {
         memset(&resp, 0, sizeof(resp));
         resp_errorf(&resp, ERR_MALFORMED, NULL, "more than %d query parameters", MAX_QUERY_ARGS);
@@ -183,6 +203,28 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     LOG(LOG_WARN, "http", "event=mhd msg=\"%s\"", line);
 }
 
+/* Whole file as a NUL-terminated string (PEM), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf b;
+    char chunk[4096];
+    size_t n;
+
+    if (!f)
+        return NULL;
+    buf_init(&b, 1024 * 1024);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (buf_append(&b, chunk, n)) {
+            fclose(f);
+            buf_free(&b);
+            return NULL;
+        }
+    }
+    fclose(f);
+    return buf_steal(&b);
+}
+
 int api_server_start(struct api *a, const char *host, int port, struct api_server **out,
                      struct err *e)
 {
@@ -198,6 +240,17 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_POLL;
 
+    char *cert = NULL, *key = NULL;
+
+    if (a->cfg.tls_cert_file && a->cfg.tls_key_file) {
+        if (!(cert = read_file(a->cfg.tls_cert_file)) || !(key = read_file(a->cfg.tls_key_file))) {
+            free(cert);
+            return err_set(e, ERR_CONFIG, "http.tlsCertFile",
+                           "cannot read the TLS certificate %s or key %s", a->cfg.tls_cert_file,
+                           a->cfg.tls_key_file);
+        }
+        flags |= MHD_USE_TLS;
+    }
     snprintf(portstr, sizeof(portstr), "%d", port);
     if (getaddrinfo(host, portstr, &hints, &ai) || !ai)
         return err_set(e, ERR_CONFIG, "listen", "listen address %s:%d is not a numeric IP", host,
@@ -208,11 +261,21 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
     srv->api = a;
     srv->listen_fd_after_quiesce = -1;
     atomic_init(&srv->in_flight, 0);
-    srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->cfg.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->cfg.request_timeout_s, MHD_OPTION_END);
+    {
+        /* Options that only apply to TLS go last, so a plain server ends the list early. */
+        unsigned mem = a->cfg.max_header_bytes > 0 ? (unsigned)a->cfg.max_header_bytes * 2 : 0;
+
+        srv->daemon = MHD_start_daemon(
+            flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+            on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+            on_completed, srv, MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->cfg.max_connections,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->cfg.request_timeout_s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(mem ? mem : 32 * 1024),
+            cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+            MHD_OPTION_END);
+    }
+    free(cert);
+    free(key);
     freeaddrinfo(ai);
     if (!srv->daemon) {
         free(srv);

@@ -28,6 +28,10 @@ void config_defaults(struct config *c)
     c->http.max_connections = 512;
     c->http.request_timeout_s = 30;
     c->http.drain_timeout_s = 20;
+    c->http.max_header_bytes = 16 * 1024;
+    c->auth.enabled = true;
+    c->auth.rate_per_s = 50;
+    c->auth.burst = 100;
     c->poller.interval_ms = 10000;
     c->poller.request_timeout_ms = 10000;
     c->poller.sample_interval_s = 60;
@@ -89,6 +93,35 @@ static int parse_level(struct config *c, const char *v, const char *field, struc
         return err_set(e, ERR_CONFIG, field, "%s: \"%s\" is not one of debug, info, warn, error",
                        field, v);
     return 0;
+}
+
+static int parse_auth_mode(struct config *c, const char *v, const char *field, struct err *e)
+{
+    if (strcmp(v, "tokens") == 0)
+        c->auth.enabled = true;
+    else if (strcmp(v, "disabled") == 0)
+        c->auth.enabled = false;
+    else
+        return err_set(e, ERR_CONFIG, field, "%s: \"%s\" is not tokens or disabled", field, v);
+    return 0;
+}
+
+static int set_path(char *dst, size_t size, const char *v, const char *field, struct err *e)
+{
+    if (strlen(v) >= size)
+        return err_set(e, ERR_CONFIG, field, "%s: path is too long", field);
+    snprintf(dst, size, "%s", v);
+    return 0;
+}
+
+static int set_tls_cert(struct config *c, const char *v, const char *field, struct err *e)
+{
+    return set_path(c->http.tls_cert_file, sizeof(c->http.tls_cert_file), v, field, e);
+}
+
+static int set_tls_key(struct config *c, const char *v, const char *field, struct err *e)
+{
+    return set_path(c->http.tls_key_file, sizeof(c->http.tls_key_file), v, field, e);
 }
 
 /* Kubernetes object names: at most 253 of [a-z0-9.-]. */
@@ -173,6 +206,12 @@ static const struct key keys[] = {
     {"http.maxBodyBytes", K_INT, 1024, 64L * 1024 * 1024, OFF(http.max_body_bytes), 1, NULL},
     {"http.maxConnections", K_INT, 1, 100000, OFF(http.max_connections), 0, NULL},
     {"http.requestTimeoutS", K_INT, 1, 3600, OFF(http.request_timeout_s), 0, NULL},
+    {"http.maxHeaderBytes", K_INT, 1024, 1024 * 1024, OFF(http.max_header_bytes), 0, NULL},
+    {"http.tlsCertFile", K_STRING, 0, 0, 0, 0, set_tls_cert},
+    {"http.tlsKeyFile", K_STRING, 0, 0, 0, 0, set_tls_key},
+    {"auth.mode", K_STRING, 0, 0, 0, 0, parse_auth_mode},
+    {"auth.ratePerSecond", K_DOUBLE, 0, 1000000, OFF(auth.rate_per_s), 0, NULL},
+    {"auth.burst", K_DOUBLE, 1, 1000000, OFF(auth.burst), 0, NULL},
     {"http.drainTimeoutS", K_INT, 0, 600, OFF(http.drain_timeout_s), 0, NULL},
     {"poller.intervalMs", K_INT, 100, 3600000, OFF(poller.interval_ms), 0, NULL},
     {"poller.requestTimeoutMs", K_INT, 100, 600000, OFF(poller.request_timeout_ms), 0, NULL},
@@ -498,6 +537,8 @@ int config_apply_env(struct config *c, struct err *e)
         return -1;
     if ((v = getenv("FEDSCHED_LOG_LEVEL")) && parse_level(&tmp, v, "FEDSCHED_LOG_LEVEL", e))
         return -1;
+    if ((v = getenv("FEDSCHED_AUTH_MODE")) && parse_auth_mode(&tmp, v, "FEDSCHED_AUTH_MODE", e))
+        return -1;
     *c = tmp;
     return 0;
 }
@@ -511,7 +552,10 @@ int config_load(struct config *c, const char *const *paths, size_t n, struct err
             return -1;
         }
     }
-    if (config_apply_env(c, e) || policy_config_validate(&c->policy, e)) {
+    if (config_apply_env(c, e) || policy_config_validate(&c->policy, e) ||
+        (!c->http.tls_cert_file[0] != !c->http.tls_key_file[0] &&
+         err_set(e, ERR_CONFIG, "http.tlsKeyFile",
+                 "http.tlsCertFile and http.tlsKeyFile must be set together"))) {
         config_free(c);
         return -1;
     }

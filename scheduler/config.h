@@ -34,8 +34,16 @@ struct config {
         long max_body_bytes;
         int max_connections;
         int request_timeout_s; /* idle/slow-client timeout per connection */
-        int drain_timeout_s;   /* SIGTERM: how long in-flight requests may finish */
+        int max_header_bytes;
+        char tls_cert_file[512]; /* both set: HTTPS */
+        char tls_key_file[512];
+        int drain_timeout_s; /* SIGTERM: how long in-flight requests may finish */
     } http;
+    struct {
+        bool enabled;      /* "auth.mode": "tokens" (true) or "disabled" (development) */
+        double rate_per_s; /* per token */
+        double burst;
+    } auth;
     struct {
         int interval_ms; /* between polls of one cluster */
         int request_timeout_ms;

@@ -1,6 +1,7 @@
 /* main.c -- the fedsched binary: dispatches to subcommands. */
 #include "scheduler/cli.h"
 #include "scheduler/serve.h"
+#include "scheduler/token.h"
 #include "sim/sim.h"
 #include "sim/whatif.h"
 #include "base/version.h"
@@ -14,6 +15,7 @@ static void usage(FILE *f)
                "commands:\n"
                "  serve      run the API server\n"
                "  migrate    apply pending database migrations and exit\n"
+               "  token      create, list or revoke API tokens\n"
                "  sim        serve simulated member clusters (Kubernetes API) from a scenario\n"
                "  simulate   replay a job trace through the policy and baselines (what-if)\n"
                "  version    print the version\n"
@@ -34,6 +36,8 @@ int main(int argc, char **argv)
         return serve_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "migrate") == 0)
         return migrate_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "token") == 0)
+        return token_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "sim") == 0)
         return sim_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "simulate") == 0)

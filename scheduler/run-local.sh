@@ -37,5 +37,6 @@ for _ in $(seq 100); do [ -s .run/sim/clusters.json ] && break; sleep 0.1; done
 grep '^cluster ' .run/sim/sim.log | sed 's/^/run: simulated /'
 
 echo "run: fedsched on http://$listen (dashboard http://$listen/ui/; Ctrl-C to stop)"
-FEDSCHED_DATABASE_DSN=$dsn FEDSCHED_LISTEN=$listen \
+# Development mode: no tokens needed (fedsched says so loudly at start).
+FEDSCHED_DATABASE_DSN=$dsn FEDSCHED_LISTEN=$listen FEDSCHED_AUTH_MODE=disabled \
   "$BUILD/fedsched" serve --config .run/sim/clusters.json

@@ -224,6 +224,16 @@ int serve_main(int argc, char **argv)
     /* The TrainingJob validator reads the process-wide catalogue; set it before threads. */
     sku_set_catalogue(&cfg.skus);
     ac.max_body_bytes = cfg.http.max_body_bytes;
+    ac.auth_enabled = cfg.auth.enabled;
+    ac.rate_per_s = cfg.auth.rate_per_s;
+    ac.rate_burst = cfg.auth.burst;
+    ac.max_header_bytes = cfg.http.max_header_bytes;
+    ac.tls_cert_file = cfg.http.tls_cert_file[0] ? cfg.http.tls_cert_file : NULL;
+    ac.tls_key_file = cfg.http.tls_key_file[0] ? cfg.http.tls_key_file : NULL;
+    if (!cfg.auth.enabled)
+        LOG(LOG_WARN, "serve",
+            "event=auth_disabled msg=\"AUTHENTICATION IS DISABLED: every caller is an admin. "
+            "Development only; set auth.mode to tokens\"");
     ac.max_connections = cfg.http.max_connections;
     ac.request_timeout_s = cfg.http.request_timeout_s;
     if (start_poller(&cfg, store, &poller, &e) || api_new(&ac, store, &api, &e)) {
@@ -239,8 +249,9 @@ int serve_main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    LOG(LOG_INFO, "serve", "event=listening addr=%s port=%d version=%s", cfg.listen_host,
-        api_server_port(srv), fedsched_version);
+    LOG(LOG_INFO, "serve", "event=listening addr=%s port=%d tls=%s auth=%s version=%s",
+        cfg.listen_host, api_server_port(srv), ac.tls_cert_file ? "on" : "off",
+        cfg.auth.enabled ? "tokens" : "DISABLED", fedsched_version);
 
     /* The API answers from the start (readyz says 503 until the schema is current), and
      * migrations are retried until the database is reachable. */

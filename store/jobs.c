@@ -2,6 +2,7 @@
  * its event. Inserts go through the batcher (batch.c). */
 #include "store/store.h"
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/num.h"
@@ -136,11 +137,13 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
                    int64_t *next_after, struct err *e)
 {
     char sql[1024], after[24], limit[16], phases[256];
-    const char *params[6];
+    const char *params[7];
+    char *ns_list = NULL;
     int np = 0, len;
     PGresult *r;
     struct job **jobs;
     size_t count;
+    int rc;
 
     if (f->limit < 1 || f->limit > 1000)
         return err_set(e, ERR_INVALID, "limit", "limit %d not in 1..1000", f->limit);
@@ -152,6 +155,19 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
     if (f->ns) {
         params[np++] = f->ns;
         len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND namespace = $%d", np);
+    }
+    if (f->n_namespaces) {
+        struct buf b;
+
+        buf_init(&b, 0);
+        buf_puts(&b, "{");
+        for (size_t i = 0; i < f->n_namespaces; i++)
+            store_array_add(&b, f->namespaces[i]);
+        buf_puts(&b, "}");
+        ns_list = buf_steal(&b);
+        params[np++] = ns_list;
+        len +=
+            snprintf(sql + len, sizeof(sql) - (size_t)len, " AND namespace = ANY($%d::text[])", np);
     }
     if (f->phase_mask) {
         size_t used = 0;
@@ -174,7 +190,9 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
         len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND labels @> $%d::jsonb", np);
     }
     snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY id LIMIT $2");
-    if (store_exec(s, sql, np, params, &r, e))
+    rc = store_exec(s, sql, np, params, &r, e);
+    free(ns_list);
+    if (rc)
         return -1;
     count = (size_t)PQntuples(r);
     *next_after = 0;

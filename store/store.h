@@ -53,7 +53,9 @@ int store_job_get(struct store *s, const char *ns, const char *name, struct job 
                   struct err *e);
 
 struct store_job_filter {
-    const char *ns;          /* NULL: all namespaces */
+    const char *ns;                /* NULL: all namespaces */
+    const char *const *namespaces; /* n_namespaces > 0: only these (what a token may read) */
+    size_t n_namespaces;
     unsigned phase_mask;     /* bit (1u << phase); 0: all phases */
     const char *sku;         /* NULL: any */
     const char *labels_json; /* JSON object every job's labels must contain; NULL: any */
@@ -129,6 +131,61 @@ struct store_capacity_sample {
 /* Appends rows in one statement (a repeated timestamp for the same key is ignored). */
 int store_capacity_samples_insert(struct store *s, const struct store_capacity_sample *rows,
                                   size_t n, struct err *e);
+
+/* ---- API tokens and the audit log ---- */
+
+struct store_token {
+    char *name;
+    char *role;        /* "admin", "submitter" or "viewer" */
+    char **namespaces; /* empty: all namespaces (admin, or a viewer of everything) */
+    size_t n_namespaces;
+    int64_t created_ms;
+    int64_t last_used_ms;
+    bool revoked;
+};
+
+/* Stores a new token by its SHA-256 (hex); the token itself never reaches the database.
+ * ERR_CONFLICT (field "name") when the name is taken. */
+int store_token_create(struct store *s, const char *name, const char *role,
+                       const char *const *namespaces, size_t n_ns, const char *hash_hex,
+                       struct err *e);
+/* Finds the token with this hash (revoked ones too: check ->revoked) and marks it used.
+ * ERR_UNAUTHORIZED when none. Caller releases *out with store_token_clear(). */
+int store_token_lookup(struct store *s, const char *hash_hex, struct store_token *out,
+                       struct err *e);
+int store_token_list(struct store *s, struct store_token **out, size_t *n, struct err *e);
+/* Revokes by name (idempotent). ERR_NOT_FOUND when no such token. */
+int store_token_revoke(struct store *s, const char *name, struct err *e);
+void store_token_clear(struct store_token *t);
+void store_tokens_free(struct store_token **v, size_t n);
+
+/* One audited call. Strings are borrowed by store_audit_insert and owned in a page. */
+struct store_audit {
+    int64_t ts_ms;
+    const char *token_name; /* NULL: authentication disabled */
+    const char *role;
+    const char *remote;
+    const char *method;
+    const char *path;
+    const char *ns; /* NULL when the call is not about one namespace */
+    int status;
+    const char *detail; /* error code for failures, else NULL */
+};
+
+/* Appends rows in one statement. */
+int store_audit_insert(struct store *s, const struct store_audit *rows, size_t n, struct err *e);
+
+struct store_audit_page {
+    struct store_audit *rows; /* newest first; strings owned */
+    int64_t *ids;
+    size_t n;
+};
+
+/* Up to limit rows with id < before_id (0: newest), optionally of one token. Caller frees
+ * with store_audit_page_free(). */
+int store_audit_list(struct store *s, int64_t before_id, int limit, const char *token_name,
+                     struct store_audit_page *out, struct err *e);
+void store_audit_page_free(struct store_audit_page *p);
 
 /* Jobs per phase across all namespaces, indexed by enum job_phase. */
 int store_job_counts(struct store *s, int64_t counts[PHASE_COUNT], struct err *e);

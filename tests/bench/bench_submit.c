@@ -175,6 +175,7 @@ static pid_t start_server(const char *dsn, int port, int pool)
     if (pid == 0) {
         unsetenv("FEDSCHED_DATABASE_DSN");
         unsetenv("FEDSCHED_LISTEN");
+        setenv("FEDSCHED_AUTH_MODE", "disabled", 1);
         execl(getenv("FEDSCHED_BIN"), "fedsched", "serve", "--config", cfg, (char *)NULL);
         _exit(127);
     }

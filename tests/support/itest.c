@@ -105,6 +105,8 @@ void itest_server_start_args(struct itest_server *s, const char *dsn, const char
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
         setenv("FEDSCHED_LISTEN", listen, 1);
         setenv("FEDSCHED_DATABASE_DSN", dsn, 1);
+        /* Tests of other things run without tokens; test_auth turns them on. */
+        setenv("FEDSCHED_AUTH_MODE", "disabled", 1);
         for (int i = 0; extra_env && extra_env[i]; i++)
             putenv((char *)extra_env[i]);
         if (fd >= 0) {

@@ -32,7 +32,8 @@ struct itest_server {
 
 /* Starts `fedsched serve` on a free port against dsn (env "K=V" strings in extra_env,
  * NULL-terminated, may be NULL) and waits until /readyz answers 200 (or /healthz when
- * wait_ready is 0). */
+ * wait_ready is 0). Authentication is off unless extra_env says
+ * FEDSCHED_AUTH_MODE=tokens. */
 void itest_server_start(struct itest_server *s, const char *dsn, const char *const *extra_env,
                         int wait_ready);
 /* Like itest_server_start, with extra arguments after "serve" (NULL-terminated). */

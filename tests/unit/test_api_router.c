@@ -57,23 +57,34 @@ START_TEST(routes_capture_namespace_and_name)
     struct route_params p;
     struct api_response resp = {0};
     api_handler h = NULL;
+    enum perm perm = PERM_ADMIN;
 
-    ck_assert_int_eq(api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1", &h, &p, &resp), 0);
+    ck_assert_int_eq(
+        api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1", &h, &perm, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_get);
     ck_assert_str_eq(p.ns, "maps");
     ck_assert_str_eq(p.name, "run-1");
     ck_assert_str_eq(resp.route, "/v1/namespaces/{ns}/trainingjobs/{name}");
     ck_assert_int_eq(
-        api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1/events", &h, &p, &resp), 0);
+        api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1/events", &h, &perm, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_events);
-    ck_assert_int_eq(api_route("POST", "/v1/namespaces/maps/trainingjobs", &h, &p, &resp), 0);
+    ck_assert_int_eq(api_route("POST", "/v1/namespaces/maps/trainingjobs", &h, &perm, &p, &resp),
+                     0);
     ck_assert_ptr_eq(h, h_job_create);
     ck_assert_ptr_null(p.name);
-    ck_assert_int_eq(api_route("GET", "/v1/trainingjobs", &h, &p, &resp), 0);
+    ck_assert_int_eq(api_route("GET", "/v1/trainingjobs", &h, &perm, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_list);
     ck_assert_ptr_null(p.ns);
-    ck_assert_int_eq(api_route("DELETE", "/v1/namespaces/a/trainingjobs/b", &h, &p, &resp), 0);
+    ck_assert_int_eq(api_route("DELETE", "/v1/namespaces/a/trainingjobs/b", &h, &perm, &p, &resp),
+                     0);
     ck_assert_ptr_eq(h, h_job_cancel);
+    ck_assert_int_eq(perm, PERM_NS_WRITE);
+    ck_assert_int_eq(api_route("GET", "/healthz", &h, &perm, &p, &resp), 0);
+    ck_assert_int_eq(perm, PERM_PUBLIC);
+    ck_assert_int_eq(api_route("PUT", "/v1/clusters/x", &h, &perm, &p, &resp), 0);
+    ck_assert_int_eq(perm, PERM_ADMIN);
+    ck_assert_int_eq(api_route("GET", "/v1/clusters/x", &h, &perm, &p, &resp), 0);
+    ck_assert_int_eq(perm, PERM_READ);
 }
 END_TEST
 
