@@ -103,7 +103,7 @@ async function main() {
   });
 
   await step('live update', async () => {
-    await page.goto(`${base}/ui/jobs?ns=ml&phase=Queued,Cancelled`);
+    await page.goto(`${base}/ui/jobs?ns=ml&limit=200`);
     await ready(page, 'jobs');
     const sel = '[data-job="ml/live-target"] .badge';
     check('live target listed as Queued', (await page.textContent(sel)) === 'Queued', await page.textContent(sel));
@@ -120,7 +120,8 @@ async function main() {
     await page.goto(`${base}/ui/jobs/ml/train-history`);
     await ready(page, 'jobs');
     const steps = await page.$$eval('[data-testid=timeline] li', l => l.map(x => x.textContent));
-    check('timeline lists every event', steps.length === 4 && /Queued/.test(steps[0]) && /Running/.test(steps[3]),
+    check('timeline lists every event', steps.length === 5 && /Queued/.test(steps[0]) &&
+      /Running/.test(steps[3]) && /Succeeded/.test(steps[4]),
       steps.join(' | '));
     const explain = await page.textContent('[data-testid=explain]');
     check('explanation shown', /az|sim-|Running|placed|pending|explain/i.test(explain), explain);

@@ -80,7 +80,8 @@ static void seed(void)
     const char *names[] = {"train-pending", "train-cancel", "live-target"};
 
     for (size_t i = 0; i < 3; i++) {
-        char *body = itest_job_body(names[i], 8, "1");
+        /* 1,024 GPUs fit in no simulated cluster: the scheduler leaves them Queued. */
+        char *body = itest_job_body(names[i], 1024, "1");
 
         ck_assert_int_eq(itest_post_json(base, "/v1/namespaces/ml/trainingjobs", body, NULL), 201);
         free(body);
@@ -110,8 +111,8 @@ static void seed(void)
         " gpus_per_worker, phase, cluster, pool, attempt, reason, message, admitted_at, started_at)"
         " VALUES ('ml', 'train-history', 'fedsched.io/v1', '{\"framework\":\"ray\",\"resources\":"
         "{\"instanceType\":\"h100-80gb\",\"gpuCount\":16,\"gpusPerWorker\":8},\"code\":{\"image\":"
-        "\"trainer:2\"}}', 'h100-80gb', 16, 8, 'Running', 'sim-east', 'training', 1, 'Started',"
-        " 'all 2 workers running', now() - interval '9 minutes', now() - interval '8 minutes'),"
+        "\"trainer:2\"}}', 'h100-80gb', 16, 8, 'Succeeded', 'sim-east', 'training', 1,"
+        " 'Completed', 'exit code 0', now() - interval '9 minutes', now() - interval '8 minutes'),"
         " ('ml', 'train-borrowed', 'fedsched.io/v1', '{\"resources\":{\"instanceType\":\"l4\","
         "\"gpuCount\":4,\"gpusPerWorker\":4},\"code\":{\"image\":\"trainer:3\"}}', 'l4', 4, 4,"
         " 'Running', 'sim-west', 'serving-borrowed', 1, 'Started', 'running on lent GPUs', now(),"
@@ -121,7 +122,8 @@ static void seed(void)
         " FROM j, (VALUES (10, 'Queued', 'accepted and queued', NULL, 'Queued'),"
         " (9, 'Admitted', 'placed in sim-east (score 0.82)', 'Queued', 'Admitted'),"
         " (8.5, 'Dispatched', 'Job created in sim-east', 'Admitted', 'Dispatched'),"
-        " (8, 'Running', 'all 2 workers running', 'Dispatched', 'Running'))"
+        " (8, 'Running', 'all 2 workers running', 'Dispatched', 'Running'),"
+        " (2, 'Succeeded', 'exit code 0', 'Running', 'Succeeded'))"
         " AS v(ago, type, msg, from_p, to_p)"));
     snprintf(path, sizeof(path), "%s/testdata/reports/history.sql", src);
     sql = slurp(path);
@@ -135,8 +137,8 @@ static void suite_setup(void)
 {
     const char *src = getenv("FEDSCHED_SRC");
     char scenario[1024], clusters[256], fast[256], log_sim[256], log_srv[256], listen[96], url[128];
-    char env_listen[128], env_dsn[1100];
-    const char *env[] = {env_listen, env_dsn, NULL};
+    char env_listen[128], env_dsn[1100], env_auth[] = "FEDSCHED_AUTH_MODE=disabled";
+    const char *env[] = {env_listen, env_dsn, env_auth, NULL};
     int simport = itest_free_port(), port = itest_free_port();
     struct stat st;
     FILE *f;
@@ -163,7 +165,11 @@ static void suite_setup(void)
                   log_sim);
     f = fopen(fast, "w");
     ck_assert_ptr_nonnull(f);
-    fputs("{\"poller\":{\"intervalMs\":500,\"sampleIntervalS\":1}}", f);
+    /* Fast polls and samples; the seeded running jobs have no objects in the simulated
+     * clusters, and the scheduler must not requeue them while the browser looks. */
+    fputs("{\"poller\":{\"intervalMs\":500,\"sampleIntervalS\":1},"
+          "\"scheduler\":{\"missingGraceS\":3600}}",
+          f);
     fclose(f);
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     snprintf(env_listen, sizeof(env_listen), "FEDSCHED_LISTEN=%s", listen);
