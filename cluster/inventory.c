@@ -72,6 +72,14 @@ void inventory_reset(struct inventory *inv)
     inv->last_item_error[0] = '\0';
 }
 
+/* Adds GPU counts, each within 0..K8S_GPUS_MAX, stopping at K8S_GPUS_MAX: a list that
+ * claims more (a broken or hostile API server) must not wrap an int, and "more GPUs than
+ * any node has" is all the capacity model needs to know. */
+static int add_gpus(int a, int b)
+{
+    return a + b > K8S_GPUS_MAX ? K8S_GPUS_MAX : a + b;
+}
+
 static size_t hash(const char *s)
 {
     size_t h = 1469598103934665603ULL;
@@ -151,7 +159,7 @@ static void note_unknown(struct inventory *inv, const struct k8s_node *n)
     }
     inv->unknown[i].mig |= n->mig;
     inv->unknown[i].nodes++;
-    inv->unknown[i].gpus += n->allocatable;
+    inv->unknown[i].gpus = add_gpus(inv->unknown[i].gpus, n->allocatable);
 }
 
 /* Parses one list page and checks it is a list of kind (or a kind-less list, as some
@@ -266,9 +274,9 @@ int inventory_add_pods(struct inventory *inv, const char *body, size_t len,
                 inv->stats.pods_unknown_node++;
                 continue;
             }
-            inv->nodes[at].used += p.gpus;
+            inv->nodes[at].used = add_gpus(inv->nodes[at].used, p.gpus);
             if (p.ours && inv->nodes[at].pool == SNAPSHOT_POOL_SERVING)
-                inv->nodes[at].borrowed += p.gpus;
+                inv->nodes[at].borrowed = add_gpus(inv->nodes[at].borrowed, p.gpus);
             continue;
         }
         /* Unbound: demand, not usage. Only serving demand matters to the capacity model;
@@ -282,11 +290,11 @@ int inventory_add_pods(struct inventory *inv, const char *body, size_t len,
             int k = sku_match_product(skus, p.product, p.memory_mib);
 
             if (k >= 0 && k < SNAPSHOT_SKU_MAX) {
-                inv->pending_serving[k] += p.gpus;
+                inv->pending_serving[k] = add_gpus(inv->pending_serving[k], p.gpus);
                 continue;
             }
         }
-        inv->pending_unassigned += p.gpus;
+        inv->pending_unassigned = add_gpus(inv->pending_unassigned, p.gpus);
     }
     return 0;
 }
@@ -302,13 +310,13 @@ void inventory_finish(struct inventory *inv)
         const struct snapshot_node *n = &inv->nodes[i];
 
         if (n->pool == SNAPSHOT_POOL_SERVING && n->sku >= 0 && n->sku < SNAPSHOT_SKU_MAX)
-            by_sku[n->sku] += n->allocatable;
+            by_sku[n->sku] = add_gpus(by_sku[n->sku], n->allocatable);
     }
     for (int k = 0; k < SNAPSHOT_SKU_MAX; k++)
         if (by_sku[k] > 0 && (best < 0 || by_sku[k] > by_sku[best]))
             best = k;
     if (best >= 0) {
-        inv->pending_serving[best] += inv->pending_unassigned;
+        inv->pending_serving[best] = add_gpus(inv->pending_serving[best], inv->pending_unassigned);
         inv->pending_unassigned = 0;
     }
 }

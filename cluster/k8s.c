@@ -22,7 +22,7 @@ static int gpu_quantity(const struct k8s_json *d, int map, const char *field, in
     if (k8s_json_type(d, t) == K8S_JSON_NUMBER) {
         /* Go always writes quantities as strings, but a hand-written manifest echoed
          * back may carry a number; accept whole ones. */
-        if (k8s_json_int(d, t, 0, 1000000, &v) != 0)
+        if (k8s_json_int(d, t, 0, K8S_GPUS_MAX, &v) != 0)
             return err_set(e, ERR_MALFORMED, field, "%s is not a whole GPU count", field);
         *out = (int)v;
         return 0;
@@ -30,7 +30,7 @@ static int gpu_quantity(const struct k8s_json *d, int map, const char *field, in
     if (k8s_json_type(d, t) != K8S_JSON_STRING || d->toks[t].escaped)
         return err_set(e, ERR_MALFORMED, field, "%s must be a quantity string", field);
     raw = k8s_json_raw(d, t, &len);
-    if (quantity_parse_value(raw, len, &v, NULL) != 0 || v < 0 || v > 1000000)
+    if (quantity_parse_value(raw, len, &v, NULL) != 0 || v < 0 || v > K8S_GPUS_MAX)
         return err_set(e, ERR_MALFORMED, field, "%s \"%.*s\" is not a GPU count", field,
                        (int)(len > 32 ? 32 : len), raw);
     *out = (int)v;
@@ -138,7 +138,10 @@ int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct 
     int status = k8s_json_get(d, tok, "status");
     int labels = k8s_json_get(d, meta, "labels");
     int list, sel, conds;
-    int app = 0, sidecars = 0, init_max = 0, overhead = 0;
+    int overhead = 0;
+    /* Each quantity is at most K8S_GPUS_MAX, but a pod may list any number of containers;
+     * 64-bit sums cannot wrap before the total is checked. */
+    int64_t app = 0, sidecars = 0, init_max = 0, total;
     int64_t mem;
 
     memset(&p, 0, sizeof(p));
@@ -186,7 +189,12 @@ int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct 
     }
     if (gpu_quantity(d, k8s_json_get(d, spec, "overhead"), "spec.overhead", &overhead, e) != 0)
         return -1;
-    p.gpus = (app + sidecars > init_max ? app + sidecars : init_max) + overhead;
+    total = (app + sidecars > init_max ? app + sidecars : init_max) + overhead;
+    if (total > K8S_GPUS_MAX)
+        return err_set(e, ERR_MALFORMED, "spec.containers[].resources",
+                       "pod requests %lld GPUs in all; at most %d are believed", (long long)total,
+                       K8S_GPUS_MAX);
+    p.gpus = (int)total;
 
     conds = k8s_json_get(d, status, "conditions");
     for (int c = k8s_json_child(d, conds); c >= 0; c = k8s_json_next(d, conds, c)) {

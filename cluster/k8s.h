@@ -27,6 +27,10 @@ struct cluster_config;
 #define K8S_LABEL_JOB_UID    "fedsched.io/job-uid"
 #define K8S_LABEL_ATTEMPT    "fedsched.io/attempt"
 
+/* The most GPUs one quantity, one pod or one node's usage may count. Far above any real
+ * object, it keeps sums over a hostile or broken list inside an int. */
+#define K8S_GPUS_MAX 1000000
+
 /* The field selector that keeps terminal pods out of pod lists (already URL-encoded). */
 #define K8S_POD_FIELD_SELECTOR "status.phase%21%3DSucceeded%2Cstatus.phase%21%3DFailed"
 

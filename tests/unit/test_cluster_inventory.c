@@ -7,6 +7,7 @@
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
 #include "cluster/inventory.h"
+#include "cluster/k8s.h"
 #include "policy/snapshot.h"
 #include "tests/support/k8s_fixture.h"
 
@@ -244,6 +245,23 @@ START_TEST(repeated_node_across_pages_counts_once)
 }
 END_TEST
 
+/* Found by fuzz_podlist (testdata/fuzz/podlist/regressions/): 2,200 pods of 1M GPUs on one
+ * node overflowed the node's int usage (UBSan: signed integer overflow in
+ * inventory_add_pods). Usage now stops at K8S_GPUS_MAX, which still reads as full; a single
+ * pod claiming more than that is skipped as a bad item. */
+START_TEST(gpu_sums_do_not_overflow)
+{
+    add_page("k8s/nodes-page1.json", true,
+             "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6ODgxMjM0NSwic3RhcnQiOiJiMjAwLXgxXHUwMDAwIn0");
+    add_page("fuzz/podlist/regressions/gpu-sum-over-int-one-node.json", false, "");
+    ck_assert_int_eq(node("h100-a1")->used, K8S_GPUS_MAX);
+    ck_assert_int_eq(inv.stats.gpu_pods, 2200);
+    add_page("fuzz/podlist/regressions/gpu-sum-over-int-one-pod.json", false, "");
+    ck_assert_int_eq(inv.stats.bad_items, 1);
+    ck_assert_int_eq(node("h100-a1")->used, K8S_GPUS_MAX);
+}
+END_TEST
+
 START_TEST(rejects_bodies_that_are_not_lists)
 {
     char cont[64];
@@ -304,6 +322,7 @@ int main(void)
     tcase_add_test(tc, pool_and_sku_aggregates);
     tcase_add_test(tc, restart_pods_after_expired_continue);
     tcase_add_test(tc, repeated_node_across_pages_counts_once);
+    tcase_add_test(tc, gpu_sums_do_not_overflow);
     tcase_add_test(tc, rejects_bodies_that_are_not_lists);
     tcase_add_test(tc, bad_items_are_skipped_and_reported);
     suite_add_tcase(s, tc);

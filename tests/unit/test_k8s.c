@@ -157,6 +157,29 @@ START_TEST(pod_bad_quantity_names_field)
 }
 END_TEST
 
+/* Found by fuzz_podlist (testdata/fuzz/podlist/regressions/): a pod listing 2,200 containers
+ * of 1M GPUs each overflowed the int sum (UBSan: signed integer overflow in k8s_pod_read). */
+START_TEST(pod_gpu_total_is_bounded)
+{
+    size_t len;
+    char *body = k8s_fixture_read("fuzz/podlist/regressions/gpu-sum-over-int-one-pod.json", &len);
+    struct k8s_pod p;
+    struct err e = {0};
+    int item;
+
+    ck_assert_int_eq(k8s_json_parse(&doc, body, len, 0, NULL), 0);
+    item = k8s_json_child(&doc, k8s_json_get(&doc, 0, "items"));
+    ck_assert_int_ge(item, 0);
+    ck_assert_int_eq(k8s_pod_read(&doc, item, &p, &e), -1);
+    ck_assert_int_eq(e.code, ERR_MALFORMED);
+    ck_assert_str_eq(e.field, "spec.containers[].resources");
+    free(body);
+    /* The bound itself is still a pod. */
+    p = pod(POD("{\"containers\":[" C("{\"limits\":{\"nvidia.com/gpu\":\"1M\"}}") "]}"));
+    ck_assert_int_eq(p.gpus, K8S_GPUS_MAX);
+}
+END_TEST
+
 #define NODE(labels, spec, status)                                                                 \
     "{\"metadata\":{\"name\":\"n\",\"labels\":" labels "},\"spec\":" spec ",\"status\":" status "}"
 #define READY "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]"
@@ -279,6 +302,7 @@ int main(void)
     tcase_add_test(tc, pod_init_containers_and_sidecars);
     tcase_add_test(tc, pod_flags);
     tcase_add_test(tc, pod_bad_quantity_names_field);
+    tcase_add_test(tc, pod_gpu_total_is_bounded);
     tcase_add_test(tc, node_schedulability);
     tcase_add_test(tc, node_products_and_quantities);
     tcase_add_test(tc, status_objects);
