@@ -3,6 +3,7 @@
  * RCU snapshot, read without blocking the poller. */
 #include "api/internal.h"
 
+#include "api/trainingjob.h"
 #include "base/clock.h"
 #include "base/mem.h"
 #include "base/sku.h"
@@ -132,6 +133,10 @@ void h_cluster_put(struct api *a, const struct api_request *req, const struct ro
 
     if (!req->content_type || strncmp(req->content_type, "application/json", 16) != 0) {
         resp_errorf(resp, ERR_MEDIA_TYPE, "Content-Type", "Content-Type must be application/json");
+        return;
+    }
+    if (api_json_prescan(req->body ? req->body : "", req->body_len, &e)) {
+        resp_error(resp, &e);
         return;
     }
     body = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);

@@ -642,6 +642,11 @@ static int prescan(const char *body, size_t len, struct err *e)
     return 0;
 }
 
+int api_json_prescan(const char *body, size_t len, struct err *e)
+{
+    return prescan(body, len, e);
+}
+
 /* ---- metadata ---- */
 
 static int random_suffix(char *out, struct err *e)

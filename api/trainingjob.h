@@ -56,6 +56,11 @@ int trainingjob_parse(const char *body, size_t len, const char *path_ns,
 int trainingjob_check_namespace(const char *ns, struct err *e);
 int trainingjob_check_name(const char *name, struct err *e);
 
+/* The checks trainingjob_parse() runs before decoding, for any JSON request body: no NUL
+ * bytes, valid UTF-8, nesting at most TRAININGJOB_MAX_DEPTH (so jansson's recursion is
+ * bounded). ERR_MALFORMED naming the offset. */
+int api_json_prescan(const char *body, size_t len, struct err *e);
+
 /* Renders j as the API returns it: apiVersion, kind, metadata {name, namespace, uid,
  * labels, creationTimestamp, resourceVersion (a string)}, spec, status {phase, cluster,
  * pool, attempt, preemptions, reason, message, admittedAt, startTime, completionTime,

@@ -172,6 +172,18 @@ START_TEST(dashboard_is_served_under_ui)
 }
 END_TEST
 
+START_TEST(cluster_put_bounds_json_depth)
+{
+    char deep[4096];
+    size_t n = 0;
+
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = '[';
+    deep[n] = '\0';
+    expect("PUT", "/v1/clusters/c1", NULL, 0, "application/json", deep, 400, "malformed", NULL);
+}
+END_TEST
+
 START_TEST(status_mapping)
 {
     ck_assert_int_eq(api_status_for(ERR_MALFORMED), 400);
@@ -244,6 +256,7 @@ int main(void)
     tcase_add_test(tc, create_checks_before_the_database);
     tcase_add_test(tc, list_query_errors_are_400_naming_the_parameter);
     tcase_add_test(tc, dashboard_is_served_under_ui);
+    tcase_add_test(tc, cluster_put_bounds_json_depth);
     tcase_add_test(tc, status_mapping);
     tcase_add_test(tc, db_errors_carry_retry_after);
     tcase_add_test(tc, metrics_render_counts_and_buckets);
