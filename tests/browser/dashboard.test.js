@@ -183,6 +183,41 @@ async function main() {
     await shot(page, 'report-html.png');
   });
 
+  const authBase = process.env.FEDSCHED_UI_AUTH_BASE, viewer = process.env.FEDSCHED_VIEWER_TOKEN;
+  await step('tokens', async () => {
+    if (!authBase || !viewer) throw new Error('FEDSCHED_UI_AUTH_BASE/FEDSCHED_VIEWER_TOKEN not set');
+    const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    const p2 = await ctx.newPage();
+    p2.on('pageerror', e => pageErrors.push(e.message));
+    await p2.goto(`${authBase}/ui/`);
+    await ready(p2, 'overview');
+    check('without a token the token box opens', await p2.isVisible('#token-box'), 'token box hidden');
+    check('without a token the page says 401', /401/.test(await p2.textContent('main')), 'no 401 shown');
+    await p2.fill('#token-input', viewer);
+    await p2.click('#token-save');
+    await p2.waitForFunction(() => document.querySelectorAll('[data-testid=queue-table] tbody tr td.num').length > 0,
+      null, { timeout: 15000 });
+    check('a viewer token shows the overview', true);
+    await p2.goto(`${authBase}/ui/jobs/ml/train-pending`);
+    await ready(p2, 'jobs');
+    await p2.click('[data-testid=cancel]');
+    await p2.click('[data-testid=confirm-cancel]');
+    await p2.waitForSelector('.confirm .error', { timeout: 10000 });
+    const msg = await p2.textContent('.confirm .error');
+    check('a viewer may not cancel, and is told so', /not allowed/.test(msg) && /403/.test(msg), msg);
+    const phase = await p2.evaluate(async t => (await (await fetch('/v1/namespaces/ml/trainingjobs/train-pending',
+      { headers: { Authorization: 'Bearer ' + t } })).json()).status.phase, viewer);
+    check('the job is still Queued', phase === 'Queued', phase);
+    await shot(p2, 'viewer-cancel-refused.png');
+    await p2.goto(`${authBase}/ui/clusters`);
+    await ready(p2, 'clusters');
+    await p2.click('[data-testid=cordon-sim-west]');
+    await p2.waitForSelector('[data-testid=clusters] > .error', { timeout: 10000 });
+    const cmsg = await p2.textContent('[data-testid=clusters] > .error');
+    check('a viewer may not cordon, and is told so', /only admins/.test(cmsg), cmsg);
+    await ctx.close();
+  });
+
   const outside = requests.filter(u => !u.startsWith(base) && !u.startsWith('data:'));
   check('every request goes to fedsched (works offline)', outside.length === 0, outside.join(','));
   check('no JavaScript errors', pageErrors.length === 0, pageErrors.join(' | '));

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 static char dsn[1024];
-static char base[64];
-static pid_t sim_pid, serve_pid;
+static char base[64], auth_base[64], viewer_token[128];
+static pid_t sim_pid, serve_pid, auth_pid;
 static char tmpdir[128];
 
 static char *slurp(const char *path)
@@ -133,11 +133,37 @@ static void seed(void)
     ck_assert_int_eq(itest_http("GET", url, NULL, NULL, NULL), 200);
 }
 
+/* `fedsched token create`; returns the token it prints once. */
+static void make_token(const char *name, const char *role, char *out, size_t size)
+{
+    char *cmd = xasprintf("FEDSCHED_DATABASE_DSN='%s' '%s' token create --name %s --role %s "
+                          "2>/dev/null",
+                          dsn, getenv("FEDSCHED_BIN"), name, role);
+    FILE *p = popen(cmd, "r");
+
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(out, (int)size, p));
+    out[strcspn(out, "\n")] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_int_ge(strlen(out), 20);
+    free(cmd);
+}
+
+static void wait_ready(const char *b, const char *log)
+{
+    char url[128];
+
+    snprintf(url, sizeof(url), "%s/readyz", b);
+    for (int i = 0; i < 300 && itest_http("GET", url, NULL, NULL, NULL) != 200; i++)
+        usleep(50 * 1000);
+    ck_assert_msg(itest_http("GET", url, NULL, NULL, NULL) == 200, "serve not ready; see %s", log);
+}
+
 static void suite_setup(void)
 {
     const char *src = getenv("FEDSCHED_SRC");
-    char scenario[1024], clusters[256], fast[256], log_sim[256], log_srv[256], listen[96], url[128];
-    char env_listen[128], env_dsn[1100], env_auth[] = "FEDSCHED_AUTH_MODE=disabled";
+    char scenario[1024], clusters[256], fast[256], log_sim[256], log_srv[256], listen[96];
+    char env_listen[128], env_dsn[1100], env_auth[64] = "FEDSCHED_AUTH_MODE=disabled";
     const char *env[] = {env_listen, env_dsn, env_auth, NULL};
     int simport = itest_free_port(), port = itest_free_port();
     struct stat st;
@@ -180,16 +206,26 @@ static void suite_setup(void)
         serve_pid = spawn(argv, log_srv, env);
     }
     snprintf(base, sizeof(base), "http://%s", listen);
-    snprintf(url, sizeof(url), "%s/readyz", base);
-    for (int i = 0; i < 300 && itest_http("GET", url, NULL, NULL, NULL) != 200; i++)
-        usleep(50 * 1000);
-    ck_assert_msg(itest_http("GET", url, NULL, NULL, NULL) == 200, "serve not ready; see %s",
-                  log_srv);
+    wait_ready(base, log_srv);
     seed();
+    /* A second replica with tokens required, for what a viewer may and may not do. */
+    make_token("ui-viewer", "viewer", viewer_token, sizeof(viewer_token));
+    snprintf(log_srv, sizeof(log_srv), "%s/serve-auth.log", tmpdir);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", itest_free_port());
+    snprintf(env_listen, sizeof(env_listen), "FEDSCHED_LISTEN=%s", listen);
+    snprintf(env_auth, sizeof(env_auth), "FEDSCHED_AUTH_MODE=tokens");
+    {
+        const char *argv[] = {"fedsched", "serve", "--config", clusters, "--config", fast, NULL};
+
+        auth_pid = spawn(argv, log_srv, env);
+    }
+    snprintf(auth_base, sizeof(auth_base), "http://%s", listen);
+    wait_ready(auth_base, log_srv);
 }
 
 static void suite_teardown(void)
 {
+    stop(&auth_pid);
     stop(&serve_pid);
     stop(&sim_pid);
 }
@@ -210,8 +246,9 @@ START_TEST(dashboard_in_headless_chromium)
     snprintf(npm_log, sizeof(npm_log), "%s/npm.log", tmpdir);
     cmd = xasprintf("cd '%s/tests/browser' && { [ -d node_modules/playwright-core ] || npm ci "
                     "--no-audit --no-fund > '%s' 2>&1; } && FEDSCHED_UI_BASE='%s' "
+                    "FEDSCHED_UI_AUTH_BASE='%s' FEDSCHED_VIEWER_TOKEN='%s' "
                     "SCREENSHOT_DIR='%s' node dashboard.test.js > '%s' 2> '%s'",
-                    src, npm_log, base, shots, out, err);
+                    src, npm_log, base, auth_base, viewer_token, shots, out, err);
     rc = system(cmd);
     free(cmd);
     text = slurp(out);
