@@ -316,7 +316,11 @@ static int apply_key(struct config *c, const struct key *k, const json_t *v, str
         if (json_number_value(v) < (double)k->min || json_number_value(v) > (double)k->max)
             return err_set(e, ERR_CONFIG, k->path, "%s: %g not in %ld..%ld", k->path,
                            json_number_value(v), k->min, k->max);
-        *(double *)(base + k->offset) = json_number_value(v);
+        {
+            double d = json_number_value(v);
+
+            memcpy(base + k->offset, &d, sizeof(d));
+        }
         return 0;
     case K_BOOL:
         if (!json_is_boolean(v))
