@@ -43,7 +43,11 @@ async function main() {
   fs.mkdirSync(shots, { recursive: true });
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    // No background traffic: the machine's network is closed, and Chromium would keep
+    // trying to reach its update and sync services.
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--disable-quic',
+      '--no-first-run', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync'],
   });
   const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
   page.on('pageerror', e => pageErrors.push(e.message));
