@@ -1,0 +1,301 @@
+/* test_packing.c -- policy/nodefit (fit rules, the stranded-capacity measure, device choice,
+ * ordering) and the openb packing harness (workload generation, determinism for a seed, the
+ * published figures, the curve), on hand-built nodes and the testdata/traces/ extract. */
+#include "base/err.h"
+#include "base/mem.h"
+#include "policy/nodefit.h"
+#include "sim/packing.h"
+#include "sim/trace.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct nodefit_node node(int64_t cpu, int64_t mem, int gpus)
+{
+    struct nodefit_node n;
+
+    memset(&n, 0, sizeof(n));
+    n.cpu_cap = n.cpu_free = cpu;
+    n.mem_cap = n.mem_free = mem;
+    n.n_gpus = gpus;
+    for (int j = 0; j < gpus; j++)
+        n.gpu_free[j] = NODEFIT_MILLI;
+    return n;
+}
+
+static struct nodefit_req req(int64_t cpu, int64_t mem, int gpus, int milli)
+{
+    struct nodefit_req r = {cpu, mem, gpus, milli};
+
+    return r;
+}
+
+/* A profile of whole-GPU pods of 8 cores and 32 GiB each (one GPU, or eight). */
+static struct nodefit_profile *profile_whole(void)
+{
+    struct nodefit_req shapes[2] = {req(8000, 32768, 1, 1000), req(64000, 262144, 8, 1000)};
+    double w[2] = {3, 1};
+    struct nodefit_profile *p = NULL;
+
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    return p;
+}
+
+static bool fits(const struct nodefit_node *n, struct nodefit_req r)
+{
+    return nodefit_fits(n, &r);
+}
+
+START_TEST(fits_checks_every_dimension)
+{
+    struct nodefit_node n = node(16000, 65536, 2);
+
+    ck_assert(fits(&n, req(16000, 65536, 2, 1000)));
+    ck_assert(!fits(&n, req(16001, 1, 0, 0)));
+    ck_assert(!fits(&n, req(1, 65537, 0, 0)));
+    ck_assert(!fits(&n, req(1, 1, 3, 1000)));
+    n.gpu_free[0] = 300;
+    /* A shared device needs one device with room; whole devices must be fully free. */
+    ck_assert(fits(&n, req(1, 1, 1, 300)));
+    ck_assert(!fits(&n, req(1, 1, 2, 1000)));
+    n.gpu_free[1] = 200;
+    ck_assert(!fits(&n, req(1, 1, 1, 300 + 1)));
+}
+END_TEST
+
+START_TEST(profile_rejects_bad_shapes)
+{
+    struct nodefit_req s = req(1000, 10, 2, 500);
+    double w = 1, zero = 0;
+    struct nodefit_profile *p = NULL;
+    struct err e = {0};
+
+    ck_assert_int_eq(nodefit_profile_new(&s, &w, 1, &p, &e), -1);
+    ck_assert_str_eq(e.field, "shapes");
+    ck_assert_msg(strstr(e.msg, "shapes[0].milli 500"), "%s", e.msg);
+    s = req(1000, 10, 1, 500);
+    ck_assert_int_eq(nodefit_profile_new(&s, &zero, 1, &p, &e), -1);
+    ck_assert_str_eq(e.field, "weights");
+    ck_assert_ptr_null(p);
+}
+END_TEST
+
+START_TEST(frag_counts_unusable_and_unfed_capacity)
+{
+    struct nodefit_profile *p = profile_whole();
+    struct nodefit_node n = node(96000, 786432, 8);
+
+    /* Idle: every shape fits and CPU feeds every GPU. */
+    ck_assert(fabs(nodefit_frag(p, &n)) < 1e-9);
+    /* A half-used device cannot take a whole-GPU pod: its 500 milli are stranded for both
+     * shapes, and the 8-GPU shape fits no more, stranding everything for a quarter. */
+    n.gpu_free[3] = 500;
+    ck_assert(fabs(nodefit_frag(p, &n) - (0.75 * 500 + 0.25 * 7500)) < 1e-6);
+    /* The profile brings 8 cores per GPU ((3 x 8 + 64) / (3 + 8)); with 16 free cores only
+     * two of the eight idle GPUs can be fed, and the 8-GPU shape no longer fits. */
+    n = node(96000, 786432, 8);
+    n.cpu_free = 16000;
+    ck_assert(fabs(nodefit_frag(p, &n) - (6000 + 0.25 * 8000)) < 1e-6);
+    nodefit_profile_free(&p);
+    ck_assert_ptr_null(p);
+}
+END_TEST
+
+START_TEST(score_prefers_filling_a_partly_used_device)
+{
+    struct nodefit_req shapes[2] = {req(4000, 1024, 1, 500), req(8000, 1024, 1, 1000)};
+    double w[2] = {1, 1};
+    struct nodefit_profile *p = NULL;
+    struct nodefit_node a = node(64000, 262144, 2), b = node(64000, 262144, 2);
+    struct nodefit_eval ea, eb;
+    struct nodefit_req r = req(4000, 1024, 1, 500);
+
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    a.gpu_free[1] = 500; /* half of device 1 is taken */
+    ck_assert_int_eq(nodefit_score(p, &a, nodefit_frag(p, &a), &r, &ea), 0);
+    ck_assert_int_eq(nodefit_score(p, &b, nodefit_frag(p, &b), &r, &eb), 0);
+    /* On a, the half device is the right choice, and a is better than the idle node b. */
+    ck_assert_int_eq(ea.choice.n, 1);
+    ck_assert_int_eq(ea.choice.dev[0], 1);
+    ck_assert_int_lt(nodefit_eval_cmp(&ea, &eb), 0);
+    ck_assert_int_gt(nodefit_eval_cmp(&eb, &ea), 0);
+    ck_assert_int_eq(nodefit_eval_cmp(&ea, &ea), 0);
+    nodefit_apply(&a, &r, &ea.choice);
+    ck_assert_int_eq(a.gpu_free[1], 0);
+    ck_assert_int_eq(a.gpu_free[0], 1000);
+    ck_assert_int_eq(a.cpu_free, 60000);
+    /* Does not fit: -1. */
+    r = req(1, 1, 4, 1000);
+    ck_assert_int_eq(nodefit_score(p, &b, 0, &r, &eb), -1);
+    nodefit_profile_free(&p);
+}
+END_TEST
+
+START_TEST(score_keeps_whole_nodes_for_big_gangs)
+{
+    struct nodefit_profile *p = profile_whole();
+    struct nodefit_node idle = node(96000, 786432, 8), used = node(96000, 786432, 8);
+    struct nodefit_eval ei, eu;
+    struct nodefit_req one = req(8000, 32768, 1, 1000);
+
+    used.gpu_free[0] = 0;
+    used.cpu_free -= 8000;
+    used.mem_free -= 32768;
+    ck_assert_int_eq(nodefit_score(p, &idle, nodefit_frag(p, &idle), &one, &ei), 0);
+    ck_assert_int_eq(nodefit_score(p, &used, nodefit_frag(p, &used), &one, &eu), 0);
+    /* Breaking the idle node costs the 8-GPU shape; the used node is already broken. */
+    ck_assert_int_lt(nodefit_eval_cmp(&eu, &ei), 0);
+    ck_assert_int_eq(eu.choice.dev[0], 1); /* lowest fully free device */
+    nodefit_profile_free(&p);
+}
+END_TEST
+
+struct extract {
+    struct trace_openb_node *nodes;
+    size_t n_nodes;
+    struct trace_openb_pod *pods;
+    size_t n_pods;
+};
+
+static void load_extract(struct extract *x)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char *a = xasprintf("%s/testdata/traces/openb_node_list_smoke.csv", src ? src : ".");
+    char *b = xasprintf("%s/testdata/traces/openb_pod_list_smoke.csv", src ? src : ".");
+    struct err e = {0};
+
+    ck_assert_msg(trace_openb_nodes_load(a, &x->nodes, &x->n_nodes, &e) == 0, "%s", e.msg);
+    ck_assert_msg(trace_openb_pods_load(b, &x->pods, &x->n_pods, &e) == 0, "%s", e.msg);
+    free(a);
+    free(b);
+}
+
+START_TEST(packing_is_deterministic_for_a_seed)
+{
+    struct extract x;
+    struct packing_opts o;
+    struct packing_result r1, r2, r3;
+    struct err e = {0};
+
+    load_extract(&x);
+    for (int p = 0; p < PACKING_POLICY_COUNT; p++) {
+        packing_opts_defaults(&o, 42);
+        ck_assert_msg(packing_run(x.nodes, x.n_nodes, x.pods, x.n_pods, (enum packing_policy)p, &o,
+                                  &r1, &e) == 0,
+                      "%s", e.msg);
+        ck_assert_int_eq(packing_run(x.nodes, x.n_nodes, x.pods, x.n_pods, (enum packing_policy)p,
+                                     &o, &r2, NULL),
+                         0);
+        ck_assert_mem_eq(r1.alloc_pct, r2.alloc_pct, sizeof(r1.alloc_pct));
+        ck_assert_uint_eq(r1.failed, r2.failed);
+        ck_assert_uint_eq(r1.pods, r2.pods);
+        /* The tuned workload arrives to just under 130 % of the GPU capacity. */
+        ck_assert(r1.final_arrived_pct > 125 && r1.final_arrived_pct <= 130.5);
+        ck_assert(r1.final_alloc_pct <= 100.0);
+        ck_assert(packing_alloc_at(&r1, 100) > 50 && packing_alloc_at(&r1, 100) <= 100);
+        /* The curve never runs ahead of what has arrived: bucket q holds arrivals below
+         * q + 0.5 %, and an empty bucket borrows its neighbours' (below q + 1.5 %). */
+        for (int q = 1; q <= 100; q++)
+            ck_assert_msg(packing_alloc_at(&r1, q) < q + 1.5, "%s: %.2f %% allocated at %d %%",
+                          packing_policy_name((enum packing_policy)p), packing_alloc_at(&r1, q), q);
+        o.seed = 43;
+        ck_assert_int_eq(packing_run(x.nodes, x.n_nodes, x.pods, x.n_pods, (enum packing_policy)p,
+                                     &o, &r3, NULL),
+                         0);
+        ck_assert_msg(memcmp(r1.alloc_pct, r3.alloc_pct, sizeof(r1.alloc_pct)) != 0,
+                      "seed 43 gave the same curve as seed 42 under %s",
+                      packing_policy_name((enum packing_policy)p));
+    }
+    free(x.nodes);
+    free(x.pods);
+}
+END_TEST
+
+START_TEST(packing_policies_rank_as_expected)
+{
+    struct extract x;
+    double mean[PACKING_POLICY_COUNT] = {0};
+
+    load_extract(&x);
+    for (int p = 0; p < PACKING_POLICY_COUNT; p++)
+        for (uint64_t s = 42; s < 47; s++) {
+            struct packing_opts o;
+            struct packing_result r;
+
+            packing_opts_defaults(&o, s);
+            ck_assert_int_eq(packing_run(x.nodes, x.n_nodes, x.pods, x.n_pods,
+                                         (enum packing_policy)p, &o, &r, NULL),
+                             0);
+            mean[p] += packing_alloc_at(&r, 100) / 5;
+        }
+    /* Random scatters fractional GPUs; every packing policy beats it clearly. */
+    ck_assert(mean[PACKING_BESTFIT] > mean[PACKING_RANDOM] + 2);
+    ck_assert(mean[PACKING_FGD] > mean[PACKING_RANDOM] + 2);
+    ck_assert(mean[PACKING_NODEFIT] >= mean[PACKING_BESTFIT]);
+    free(x.nodes);
+    free(x.pods);
+}
+END_TEST
+
+START_TEST(packing_rejects_bad_input)
+{
+    struct trace_openb_node n = {"cpu-only", 32000, 65536, 0, ""};
+    struct trace_openb_pod p;
+    struct packing_opts o;
+    struct packing_result r;
+    struct err e = {0};
+    enum packing_policy pol;
+
+    memset(&p, 0, sizeof(p));
+    snprintf(p.name, sizeof(p.name), "p");
+    p.cpu_milli = 1000;
+    p.num_gpu = 1;
+    p.gpu_milli = 1000;
+    packing_opts_defaults(&o, 1);
+    ck_assert_int_eq(packing_run(&n, 1, &p, 1, PACKING_NODEFIT, &o, &r, &e), -1);
+    ck_assert_str_eq(e.field, "nodes");
+    ck_assert_int_eq(packing_policy_parse("nodefit", &pol, NULL), 0);
+    ck_assert_int_eq(pol, PACKING_NODEFIT);
+    ck_assert_int_eq(packing_policy_parse("fgd2", &pol, &e), -1);
+    ck_assert_int_eq(e.code, ERR_INVALID);
+}
+END_TEST
+
+START_TEST(published_figures)
+{
+    ck_assert(fabs(packing_published("openb_pod_list_default", "Random") - 86.30) < 1e-9);
+    ck_assert(fabs(packing_published("openb_pod_list_default", "BestFit") - 92.86) < 1e-9);
+    ck_assert(fabs(packing_published("openb_pod_list_default", "FGD") - 95.23) < 1e-9);
+    ck_assert(packing_published("openb_pod_list_cpu037", "FGD") < 0);
+    ck_assert(packing_published("openb_pod_list_default", "Nope") < 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("packing");
+    TCase *tc = tcase_create("nodefit");
+    TCase *tp = tcase_create("harness");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, fits_checks_every_dimension);
+    tcase_add_test(tc, profile_rejects_bad_shapes);
+    tcase_add_test(tc, frag_counts_unusable_and_unfed_capacity);
+    tcase_add_test(tc, score_prefers_filling_a_partly_used_device);
+    tcase_add_test(tc, score_keeps_whole_nodes_for_big_gangs);
+    tcase_add_test(tp, packing_is_deterministic_for_a_seed);
+    tcase_add_test(tp, packing_policies_rank_as_expected);
+    tcase_add_test(tp, packing_rejects_bad_input);
+    tcase_add_test(tp, published_figures);
+    suite_add_tcase(s, tc);
+    suite_add_tcase(s, tp);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
