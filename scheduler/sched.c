@@ -1312,7 +1312,9 @@ static void step_track(struct cycle *c, bool gc)
         }
         if (!any && !gc)
             continue;
-        if (!v->reachable || v->broken || v->lost)
+        /* A cluster the poller has given up on (it backs off for up to a minute) is still
+         * tried at collection time: that is how stale copies go as soon as it is back. */
+        if (v->broken || ((!v->reachable || v->lost) && !gc))
             continue;
         client = sched_clients_get(s->clients, v->name, &cfg);
         if (!client)
