@@ -59,7 +59,7 @@ BENCH_BINS   := $(BENCH_SRCS:%.c=$(BUILD)/%)
 # Keep intermediate objects (test .o files) so relinks do not recompile.
 .SECONDARY:
 
-.PHONY: all deps test unit integration run bench asan lint fmt clean
+.PHONY: all deps test unit integration run bench asan valgrind lint fmt clean
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -122,6 +122,14 @@ bench: deps
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 OPT="-O1 -g" test
+
+# The integration tests with every fedsched server they start running under valgrind's
+# memcheck: a definite or indirect leak, or any memory error, fails the test.
+VALGRIND_TESTS := $(filter %/test_jobs_api %/test_clusters_api %/test_auth %/test_durability,$(INTEG_BINS))
+
+valgrind: deps
+	@$(MAKE) --no-print-directory $(BIN) $(VALGRIND_TESTS)
+	@BUILD=$(BUILD) FEDSCHED_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 tests/run-tests.sh $(VALGRIND_TESTS)
 
 LINT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 

@@ -1,7 +1,8 @@
-/* explain.c -- GET .../trainingjobs/{name}/explain: why a queued job waits (per cluster,
- * per SKU and pool) or where it would go, from one what-if policy cycle over the live
- * capacity snapshot and the jobs queued ahead of it. The cycle's state is thrown away:
- * explaining never changes what the scheduler decides. */
+/* explain.c -- GET .../trainingjobs/{name}/explain: for a queued job, why it waits (per
+ * cluster, per SKU and pool) or where it would go, from one what-if policy cycle over the
+ * live capacity snapshot and the queue (the cycle's state is thrown away: explaining
+ * never changes what the scheduler decides); for a placed job, the score breakdown the
+ * scheduler recorded when it admitted it. */
 #include "api/internal.h"
 
 #include "base/clock.h"
@@ -167,11 +168,26 @@ void h_job_explain(struct api *a, const struct api_request *req, const struct ro
         else
             explain_queued(a, j, resp);
     } else {
-        /* Placed or finished: the decision itself is recorded with the job. */
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?}", "ns", j->ns, "name", j->name,
-                              "status", job_phase_name(j->phase), "cluster", j->cluster, "pool",
-                              j->pool, "message", j->message);
+        /* Placed (or beyond): the decision as the scheduler recorded it at admission, with
+         * the job's phase now. */
+        char *placement = NULL;
+        json_t *o = NULL;
 
+        if (store_job_placement(a->store, p->ns, p->name, &placement, &e)) {
+            resp_error(resp, &e);
+            job_free(&j);
+            return;
+        }
+        if (placement)
+            o = json_loads(placement, 0, NULL);
+        if (!o)
+            o = json_pack("{s:s, s:s}", "ns", j->ns, "name", j->name);
+        json_object_set_new(o, "phase", json_string(job_phase_name(j->phase)));
+        if (j->cluster && !json_object_get(o, "cluster"))
+            json_object_set_new(o, "cluster", json_string(j->cluster));
+        if (j->message)
+            json_object_set_new(o, "message", json_string(j->message));
+        free(placement);
         resp_json(resp, 200, o);
     }
     job_free(&j);

@@ -351,3 +351,21 @@ int store_job_counts(struct store *s, int64_t counts[PHASE_COUNT], struct err *e
     PQclear(r);
     return 0;
 }
+
+int store_job_placement(struct store *s, const char *ns, const char *name, char **out,
+                        struct err *e)
+{
+    const char *params[2] = {ns, name};
+    PGresult *r;
+
+    if (store_exec(s, "SELECT placement::text FROM jobs WHERE namespace = $1 AND name = $2", 2,
+                   params, &r, e))
+        return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", ns, name);
+    }
+    *out = PQgetisnull(r, 0, 0) ? NULL : xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}

@@ -187,6 +187,11 @@ int store_audit_list(struct store *s, int64_t before_id, int limit, const char *
                      struct store_audit_page *out, struct err *e);
 void store_audit_page_free(struct store_audit_page *p);
 
+/* The explanation the scheduler recorded when it admitted the job (JSON text; *out NULL
+ * when it never was). ERR_NOT_FOUND. Caller frees *out. */
+int store_job_placement(struct store *s, const char *ns, const char *name, char **out,
+                        struct err *e);
+
 /* Jobs per phase across all namespaces, indexed by enum job_phase. */
 int store_job_counts(struct store *s, int64_t counts[PHASE_COUNT], struct err *e);
 
