@@ -2,6 +2,7 @@
 #include "api/internal.h"
 
 #include "api/trainingjob.h"
+#include "base/clock.h"
 #include "base/mem.h"
 #include "base/num.h"
 #include "base/sku.h"
@@ -220,11 +221,15 @@ void h_job_events(struct api *a, const struct api_request *req, const struct rou
  * other filters is refused instead of silently skipping rows. */
 static uint64_t filter_hash(const struct store_job_filter *f)
 {
-    const char *parts[3] = {f->ns ? f->ns : "", f->sku ? f->sku : "",
-                            f->labels_json ? f->labels_json : ""};
+    char times[48];
+    const char *parts[5] = {f->ns ? f->ns : "", f->sku ? f->sku : "",
+                            f->labels_json ? f->labels_json : "", f->cluster ? f->cluster : "",
+                            times};
     uint64_t h = 1469598103934665603ULL;
 
-    for (int i = 0; i < 3; i++) {
+    snprintf(times, sizeof(times), "%" PRId64 "/%" PRId64, f->created_after_ms,
+             f->created_before_ms);
+    for (int i = 0; i < 5; i++) {
         for (const char *c = parts[i]; *c; c++)
             h = (h ^ (unsigned char)*c) * 1099511628211ULL;
         h = (h ^ 0xff) * 1099511628211ULL;
@@ -351,17 +356,20 @@ static int parse_phases(const char *s, unsigned *mask, struct err *e)
 static int parse_list_query(const struct api_request *req, struct store_job_filter *f,
                             json_t **labels, struct err *e)
 {
-    static const char *const known[] = {"limit", "continue", "phase", "sku", "labelSelector"};
+    static const char *const known[] = {"limit",        "continue",      "phase",
+                                        "sku",          "labelSelector", "cluster",
+                                        "createdAfter", "createdBefore"};
+    const size_t n_known = sizeof(known) / sizeof(known[0]);
 
     for (size_t i = 0; i < req->n_query; i++) {
         size_t k = 0;
 
-        while (k < 5 && strcmp(req->query[i].key, known[k]) != 0)
+        while (k < n_known && strcmp(req->query[i].key, known[k]) != 0)
             k++;
-        if (k == 5)
+        if (k == n_known)
             return err_set(e, ERR_MALFORMED, req->query[i].key,
                            "unknown query parameter \"%s\"; known: limit, continue, phase, "
-                           "sku, labelSelector",
+                           "sku, labelSelector, cluster, createdAfter, createdBefore",
                            req->query[i].key);
     }
     for (size_t i = 0; i < req->n_query; i++) {
@@ -385,6 +393,18 @@ static int parse_list_query(const struct api_request *req, struct store_job_filt
                 return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
             }
             f->sku = v;
+        } else if (strcmp(k, "cluster") == 0) {
+            f->cluster = v;
+        } else if (strcmp(k, "createdAfter") == 0 || strcmp(k, "createdBefore") == 0) {
+            int64_t ms;
+
+            if (clock_parse_rfc3339(v, &ms))
+                return err_set(e, ERR_MALFORMED, k,
+                               "%s \"%s\" is not an RFC 3339 time (2026-11-28T02:15:38Z)", k, v);
+            if (k[7] == 'A')
+                f->created_after_ms = ms;
+            else
+                f->created_before_ms = ms;
         } else if (strcmp(k, "labelSelector") == 0 && *v) {
             if (!(*labels = parse_selector(v, e)))
                 return -1;

@@ -136,8 +136,8 @@ int store_job_get(struct store *s, const char *ns, const char *name, struct job 
 int store_job_list(struct store *s, const struct store_job_filter *f, struct job ***out, size_t *n,
                    int64_t *next_after, struct err *e)
 {
-    char sql[1024], after[24], limit[16], phases[256];
-    const char *params[7];
+    char sql[1280], after[24], limit[16], phases[256], c_after[24], c_before[24];
+    const char *params[10];
     char *ns_list = NULL;
     int np = 0, len;
     PGresult *r;
@@ -188,6 +188,22 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
     if (f->labels_json) {
         params[np++] = f->labels_json;
         len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND labels @> $%d::jsonb", np);
+    }
+    if (f->cluster) {
+        params[np++] = f->cluster;
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND cluster = $%d", np);
+    }
+    if (f->created_after_ms) {
+        snprintf(c_after, sizeof(c_after), "%" PRId64, f->created_after_ms);
+        params[np++] = c_after;
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len,
+                        " AND created_at >= to_timestamp($%d::bigint / 1000.0)", np);
+    }
+    if (f->created_before_ms) {
+        snprintf(c_before, sizeof(c_before), "%" PRId64, f->created_before_ms);
+        params[np++] = c_before;
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len,
+                        " AND created_at < to_timestamp($%d::bigint / 1000.0)", np);
     }
     snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY id LIMIT $2");
     rc = store_exec(s, sql, np, params, &r, e);

@@ -56,11 +56,14 @@ struct store_job_filter {
     const char *ns;                /* NULL: all namespaces */
     const char *const *namespaces; /* n_namespaces > 0: only these (what a token may read) */
     size_t n_namespaces;
-    unsigned phase_mask;     /* bit (1u << phase); 0: all phases */
-    const char *sku;         /* NULL: any */
-    const char *labels_json; /* JSON object every job's labels must contain; NULL: any */
-    int64_t after_id;        /* keyset cursor: only jobs with id > after_id */
-    int limit;               /* 1..1000 */
+    unsigned phase_mask;       /* bit (1u << phase); 0: all phases */
+    const char *sku;           /* NULL: any */
+    const char *cluster;       /* NULL: any; placed in this member cluster */
+    int64_t created_after_ms;  /* 0: no bound; created at or after */
+    int64_t created_before_ms; /* 0: no bound; created before */
+    const char *labels_json;   /* JSON object every job's labels must contain; NULL: any */
+    int64_t after_id;          /* keyset cursor: only jobs with id > after_id */
+    int limit;                 /* 1..1000 */
 };
 
 /* Lists jobs in creation order. *next_after is the cursor for the next page, or 0 when

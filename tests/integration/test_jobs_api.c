@@ -314,6 +314,29 @@ START_TEST(list_filters)
         itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?phase=Queued,Running", &r), 200);
     ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 2);
     json_decref(r);
+    /* Cluster and creation-time filters. */
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?cluster=az1", &r),
+                     200);
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 0);
+    json_decref(r);
+    ck_assert_int_eq(
+        itest_get_json(srv.base,
+                       "/v1/namespaces/filt/trainingjobs?createdAfter=2099-01-01T00:00:00Z", &r),
+        200);
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 0);
+    json_decref(r);
+    ck_assert_int_eq(
+        itest_get_json(srv.base,
+                       "/v1/namespaces/filt/trainingjobs?createdAfter=2020-01-01T00:00:00Z"
+                       "&createdBefore=2099-01-01T00:00:00Z",
+                       &r),
+        200);
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 2);
+    json_decref(r);
+    expect_error(
+        itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?createdAfter=yesterday", &r), &r,
+        400, "malformed", "createdAfter");
+    json_decref(r);
     /* A continue token from one filter is refused for another. */
     ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?limit=1", &r), 200);
     {
