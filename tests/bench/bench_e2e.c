@@ -1,0 +1,385 @@
+/* bench_e2e.c -- the scheduler end to end against the simulator: fedsched CPU per job
+ * (submit, place, dispatch, track to Succeeded) over 10,000 jobs, and reclaim latency
+ * p50/p99 (from the snapshot that showed the deficit to the delete request, and to GPUs
+ * free) while serving demand rises. Targets: under 0.5 ms of fedsched CPU per job; delete
+ * issued within one poll interval plus 100 ms of the snapshot.
+ * Env: FEDSCHED_TEST_DSN, FEDSCHED_BIN, FEDSCHED_SRC (set by run-bench.sh);
+ * BENCH_MODE=smoke for CI (500 jobs, a shorter reclaim phase). */
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/mem.h"
+#include "sim/sim.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SUBMITTERS 4
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_e2e: %s\n", what);
+    exit(1);
+}
+
+/* First value of the first row of sql on dsn as a double (0 when NULL). */
+static double sql_num(const char *dsn, const char *sql)
+{
+    PGconn *pg = PQconnectdb(dsn);
+    PGresult *r = PQexec(pg, sql);
+    double v = 0;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "bench_e2e: %s: %s", sql, PQerrorMessage(pg));
+        exit(1);
+    }
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        v = strtod(PQgetvalue(r, 0, 0), NULL);
+    PQclear(r);
+    PQfinish(pg);
+    return v;
+}
+
+static void create_db(char *out, size_t size, const char *tag)
+{
+    const char *base = getenv("FEDSCHED_TEST_DSN");
+    char sql[128];
+
+    if (!base)
+        die("FEDSCHED_TEST_DSN is not set (run through make bench)");
+    snprintf(sql, sizeof(sql), "CREATE DATABASE bench_e2e_%s_%d", tag, (int)getpid());
+    sql_num(base, sql);
+    snprintf(out, size, "%s dbname=bench_e2e_%s_%d", base, tag, (int)getpid());
+}
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+        getsockname(fd, (struct sockaddr *)&a, &len))
+        die("no free port");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return s * n;
+}
+
+static long http(const char *method, const char *url, const char *body)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    long status = 0;
+
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* Writes base.json and clusters.json for the simulator s into dir. */
+static void write_configs(struct sim *s, const char *dir, const char *base, const char *serving)
+{
+    char path[512];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/base.json", dir);
+    if (!(f = fopen(path, "w")))
+        die("cannot write base.json");
+    fprintf(f, "{%s}\n", base);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/clusters.json", dir);
+    if (!(f = fopen(path, "w")))
+        die("cannot write clusters.json");
+    fprintf(f, "{\"clusters\": [");
+    for (size_t i = 0; i < sim_cluster_count(s); i++) {
+        char url[256];
+        struct err e = {0};
+
+        sim_url(s, sim_cluster_name_at(s, i), url, sizeof(url), &e);
+        fprintf(f, "%s{\"name\": \"%s\", \"apiServer\": \"%s\", \"region\": \"sim\"%s%s}",
+                i ? ", " : "", sim_cluster_name_at(s, i), url, serving ? ", \"servingPool\": " : "",
+                serving ? serving : "");
+    }
+    fprintf(f, "]}\n");
+    fclose(f);
+}
+
+struct server {
+    pid_t pid;
+    int port;
+    char base[64];
+};
+
+static void serve_start(struct server *srv, const char *dsn, const char *dir)
+{
+    const char *bin = getenv("FEDSCHED_BIN");
+    char url[128];
+
+    if (!bin)
+        die("FEDSCHED_BIN is not set");
+    srv->port = free_port();
+    snprintf(srv->base, sizeof(srv->base), "http://127.0.0.1:%d", srv->port);
+    srv->pid = fork();
+    if (srv->pid == 0) {
+        char listen[64], cfg1[512], cfg2[512], log[512];
+        int fd;
+
+        snprintf(log, sizeof(log), "%s/serve.log", dir);
+        fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", srv->port);
+        snprintf(cfg1, sizeof(cfg1), "%s/base.json", dir);
+        snprintf(cfg2, sizeof(cfg2), "%s/clusters.json", dir);
+        setenv("FEDSCHED_LISTEN", listen, 1);
+        setenv("FEDSCHED_DATABASE_DSN", dsn, 1);
+        setenv("FEDSCHED_AUTH_MODE", "disabled", 1);
+        setenv("FEDSCHED_LOG_LEVEL", "warn", 1);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(bin, "fedsched", "serve", "--config", cfg1, "--config", cfg2, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(url, sizeof(url), "%s/readyz", srv->base);
+    for (int i = 0; i < 300; i++) {
+        if (http("GET", url, NULL) == 200)
+            return;
+        usleep(50 * 1000);
+    }
+    die("fedsched serve did not become ready");
+}
+
+static void serve_stop(struct server *srv)
+{
+    if (srv->pid > 0) {
+        kill(srv->pid, SIGTERM);
+        waitpid(srv->pid, NULL, 0);
+    }
+    srv->pid = 0;
+}
+
+/* utime + stime of pid in milliseconds, from /proc. */
+static double cpu_ms(pid_t pid)
+{
+    char path[64], buf[2048], *p;
+    FILE *f;
+    unsigned long ut = 0, st = 0;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command (which may hold spaces) start after the last ')'. */
+    p = strrchr(buf, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+struct submit_arg {
+    const char *base;
+    int from, to;
+    const char *sku_mix; /* "scale" or "peak" */
+    atomic_long *failed;
+};
+
+static void *submitter(void *arg)
+{
+    struct submit_arg *a = arg;
+    static const char *const skus[] = {"a100-80gb", "h100-80gb", "l4"};
+    static const int gpus[3][3] = {{8, 16, 4}, {8, 8, 16}, {1, 2, 4}};
+    char url[128];
+
+    snprintf(url, sizeof(url), "%s/v1/namespaces/bench/trainingjobs", a->base);
+    for (int i = a->from; i < a->to; i++) {
+        char *body;
+        bool peak = strcmp(a->sku_mix, "peak") == 0;
+
+        body =
+            xasprintf("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+                      "{\"name\":\"e2e-%d\"},\"spec\":{\"resources\":{\"instanceType\":\"%s\","
+                      "\"gpuCount\":%d},\"code\":{\"image\":\"trainer:1\",\"command\":[\"python\","
+                      "\"train.py\"]},\"scheduling\":{\"preemptible\":%s,\"maxRuntimeSeconds\":600,"
+                      "\"checkpointIntervalSeconds\":60}}}",
+                      i, peak ? "l4" : skus[i % 3], peak ? 4 : gpus[i % 3][(i / 3) % 3],
+                      peak ? "true" : "false");
+        if (http("POST", url, body) != 201)
+            atomic_fetch_add(a->failed, 1);
+        free(body);
+    }
+    return NULL;
+}
+
+static void submit_all(const char *base, int n, const char *mix)
+{
+    pthread_t t[SUBMITTERS];
+    struct submit_arg a[SUBMITTERS];
+    atomic_long failed = 0;
+
+    for (int i = 0; i < SUBMITTERS; i++) {
+        a[i] =
+            (struct submit_arg){base, n * i / SUBMITTERS, n * (i + 1) / SUBMITTERS, mix, &failed};
+        pthread_create(&t[i], NULL, submitter, &a[i]);
+    }
+    for (int i = 0; i < SUBMITTERS; i++)
+        pthread_join(t[i], NULL);
+    if (atomic_load(&failed))
+        die("some submissions failed");
+}
+
+static struct sim *sim_from(const char *scenario)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char path[512];
+    struct sim_options o;
+    struct sim *s = NULL;
+    struct err e = {0};
+
+    snprintf(path, sizeof(path), "%s/%s", src ? src : ".", scenario);
+    memset(&o, 0, sizeof(o));
+    o.scenario_path = path;
+    o.threads = 2;
+    if (sim_start(&o, &s, &e)) {
+        fprintf(stderr, "bench_e2e: sim: %s\n", e.msg);
+        exit(1);
+    }
+    return s;
+}
+
+/* Phase 1: CPU per job. */
+static void bench_cpu(int jobs)
+{
+    char dsn[1024], dir[128];
+    struct sim *s = sim_from("testdata/sim/sched-bench.json");
+    struct server srv = {0};
+    double cpu0, cpu1, per_job;
+    int64_t t0, t1;
+    long live;
+
+    snprintf(dir, sizeof(dir), "/tmp/fedsched-bench-e2e-%d", (int)getpid());
+    mkdir(dir, 0755);
+    create_db(dsn, sizeof(dsn), "cpu");
+    write_configs(s, dir,
+                  "\"poller\": {\"intervalMs\": 1000, \"sampleIntervalS\": 60},"
+                  "\"scheduler\": {\"gcIntervalS\": 10, \"jobAnnotations\":"
+                  " {\"sim.fedsched.io/duration-seconds\": \"1800\"}}",
+                  NULL);
+    serve_start(&srv, dsn, dir);
+    sleep(2); /* the first polls and the election */
+    cpu0 = cpu_ms(srv.pid);
+    t0 = clock_mono_ms();
+    submit_all(srv.base, jobs, "scale");
+    do {
+        usleep(200 * 1000);
+        live = (long)sql_num(dsn, "SELECT count(*) FROM jobs WHERE phase NOT IN"
+                                  " ('Succeeded', 'Failed', 'Cancelled')");
+        if (clock_mono_ms() - t0 > 600000)
+            die("jobs did not finish in 10 minutes");
+    } while (live > 0);
+    t1 = clock_mono_ms();
+    cpu1 = cpu_ms(srv.pid);
+    if ((long)sql_num(dsn, "SELECT count(*) FROM jobs WHERE phase = 'Succeeded'") != jobs)
+        die("not every job succeeded");
+    per_job = (cpu1 - cpu0) / jobs;
+    printf("bench_e2e: %d jobs submitted, placed, dispatched and tracked to Succeeded in %.1f s"
+           " (%.0f jobs/s)\n",
+           jobs, (double)(t1 - t0) / 1000, jobs * 1000.0 / (double)(t1 - t0));
+    printf("bench_e2e: fedsched CPU %.0f ms in all, %.3f ms per job (target < 0.5 ms) %s\n",
+           cpu1 - cpu0, per_job, per_job < 0.5 ? "ok" : "OVER TARGET");
+    serve_stop(&srv);
+    sim_stop(&s);
+}
+
+/* Phase 2: reclaim latency while serving demand rises. */
+static void bench_reclaim(int jobs, int seconds)
+{
+    char dsn[1024], dir[128];
+    struct sim *s = sim_from("testdata/sim/sched-bench-peak.json");
+    struct server srv = {0};
+    const int poll_ms = 500;
+    double req50, req99, freed50, freed99, n;
+
+    snprintf(dir, sizeof(dir), "/tmp/fedsched-bench-e2e-peak-%d", (int)getpid());
+    mkdir(dir, 0755);
+    create_db(dsn, sizeof(dsn), "peak");
+    write_configs(s, dir,
+                  "\"poller\": {\"intervalMs\": 500, \"sampleIntervalS\": 60},"
+                  "\"scheduler\": {\"gcIntervalS\": 10, \"jobAnnotations\":"
+                  " {\"sim.fedsched.io/duration-seconds\": \"72000\"}},"
+                  "\"policy\": {\"reclaim_k\": 2, \"min_runtime_s\": 0,"
+                  " \"reclaim_rate_per_hour\": 360000, \"reclaim_burst\": 1000,"
+                  " \"relend_backoff_s\": 2, \"relend_backoff_max_s\": 4, \"min_lease_s\": 0,"
+                  " \"grace_period_s\": 1}",
+                  "{\"nodeSelector\": {\"fedsched.io/pool\": \"serving\"}, \"namespaces\":"
+                  " [\"serving\"], \"reserveGpus\": 2, \"lendPolicy\": \"window\","
+                  " \"lendingWindows\": [{\"start\": \"00:00\", \"end\": \"00:00\"}]}");
+    serve_start(&srv, dsn, dir);
+    sleep(2);
+    submit_all(srv.base, jobs, "peak");
+    sleep((unsigned)seconds);
+    n = sql_num(dsn, "SELECT count(*) FROM reclaims");
+    req50 = sql_num(dsn, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
+                         " requested_at - snapshot_at) * 1000) FROM reclaims");
+    req99 = sql_num(dsn, "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM"
+                         " requested_at - snapshot_at) * 1000) FROM reclaims");
+    freed50 = sql_num(dsn, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
+                           " freed_at - snapshot_at) * 1000) FROM reclaims WHERE freed_at IS NOT"
+                           " NULL");
+    freed99 = sql_num(dsn, "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM"
+                           " freed_at - snapshot_at) * 1000) FROM reclaims WHERE freed_at IS NOT"
+                           " NULL");
+    printf("bench_e2e: %.0f reclaims of %d borrowers; snapshot -> delete request p50 %.0f ms, p99"
+           " %.0f ms (target <= poll %d ms + 100 ms) %s\n",
+           n, jobs, req50, req99, poll_ms, req99 <= poll_ms + 100 ? "ok" : "OVER TARGET");
+    printf("bench_e2e: snapshot -> GPUs free p50 %.0f ms, p99 %.0f ms\n", freed50, freed99);
+    if (n < 1)
+        die("no reclaim happened");
+    serve_stop(&srv);
+    sim_stop(&s);
+}
+
+int main(void)
+{
+    const char *mode = getenv("BENCH_MODE");
+    bool smoke = mode && strcmp(mode, "smoke") == 0;
+
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    bench_cpu(smoke ? 500 : 10000);
+    bench_reclaim(smoke ? 20 : 60, smoke ? 10 : 20);
+    curl_global_cleanup();
+    return 0;
+}
