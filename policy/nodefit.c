@@ -18,7 +18,8 @@ struct shape {
 struct nodefit_profile {
     struct shape *s; /* GPU shapes only, by milli ascending */
     size_t n;
-    /* CPU (millicores) and memory (MiB) the expected GPU work brings per whole GPU. */
+    /* CPU (millicores) and memory (MiB) the expected work asks for per whole GPU it asks
+     * for, CPU-only requests included: they land on GPU nodes too and eat the same cores. */
     double cpu_per_gpu, mem_per_gpu;
 };
 
@@ -68,6 +69,19 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
     }
     p = xcalloc(1, sizeof(*p));
     p->s = xcalloc(n + 1, sizeof(*p->s));
+    {
+        double cpu = 0, mem = 0, gpus = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            double w = weights[i] / total;
+
+            cpu += w * (double)shapes[i].cpu;
+            mem += w * (double)shapes[i].mem;
+            gpus += w * shapes[i].n_gpus * shapes[i].milli / (double)NODEFIT_MILLI;
+        }
+        p->cpu_per_gpu = gpus > 0 ? cpu / gpus : 0;
+        p->mem_per_gpu = gpus > 0 ? mem / gpus : 0;
+    }
     for (size_t i = 0; i < n; i++) {
         if (shapes[i].n_gpus == 0)
             continue;
@@ -80,17 +94,6 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
     }
     if (p->n > 1)
         qsort(p->s, p->n, sizeof(*p->s), cmp_shape);
-    {
-        double cpu = 0, mem = 0, gpus = 0;
-
-        for (size_t i = 0; i < p->n; i++) {
-            cpu += p->s[i].w * (double)p->s[i].cpu;
-            mem += p->s[i].w * (double)p->s[i].mem;
-            gpus += p->s[i].w * p->s[i].n_gpus * p->s[i].milli / (double)NODEFIT_MILLI;
-        }
-        p->cpu_per_gpu = gpus > 0 ? cpu / gpus : 0;
-        p->mem_per_gpu = gpus > 0 ? mem / gpus : 0;
-    }
     *out = p;
     return 0;
 }
@@ -122,10 +125,10 @@ bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r)
     return devices_with(node, r->milli) >= r->n_gpus;
 }
 
-/* Free GPU capacity the node cannot feed: the expected work brings cpu_per_gpu and
- * mem_per_gpu with each GPU, so a node whose free CPU or memory covers fewer GPUs than it
- * has free will strand the difference once it fills, even while each next request still
- * fits. This is what a one-step measure misses: 8 free GPUs beside 20 free cores take one
+/* Free GPU capacity the node cannot feed: the expected work asks for cpu_per_gpu and
+ * mem_per_gpu per GPU, so a node whose free CPU or memory covers fewer GPUs than it has
+ * free will strand the difference once it fills, even while each next request still fits.
+ * This is what a one-step measure misses: 8 free GPUs beside 20 free cores take one
  * 12-core pod and then nothing. */
 static double unfed(const struct nodefit_profile *p, int64_t cpu_free, int64_t mem_free, long total)
 {

@@ -56,7 +56,8 @@ struct nodefit_eval {
 struct nodefit_profile;
 
 /* Builds a profile from n shapes with weights (> 0; they are normalised). Shapes without
- * GPUs are kept out of the fragmentation measure (they never use a GPU). Caller owns *out;
+ * GPUs are kept out of the per-shape measure (they never use a GPU) but count in the CPU
+ * and memory the work needs per GPU (they take cores on GPU nodes too). Caller owns *out;
  * nodefit_profile_free(). ERR_INVALID naming the shape ("shapes[3].milli") when a shape is
  * out of range. */
 int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights, size_t n,
@@ -67,13 +68,14 @@ void nodefit_profile_free(struct nodefit_profile **p); /* NULL-safe; sets *p to 
 bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r);
 
 /* Expected milli-GPUs of node that will go unused, the sum of two parts:
- * - the next request: for each shape of the profile, the free GPU capacity it could not
- *   take (all of it when the shape does not fit the node at all, else the devices with
+ * - the next request: for each GPU shape of the profile, the free GPU capacity it could
+ *   not take (all of it when the shape does not fit the node at all, else the devices with
  *   less free than the shape needs), weighted by the shape's share (FGD's measure, with
  *   memory checked too);
  * - filling up: the free GPU capacity beyond what the node's free CPU and memory can feed
- *   at the profile's CPU and memory per GPU (8 free GPUs beside 20 free cores take one
- *   12-core pod, then nothing: a one-step measure sees no harm until it is too late). */
+ *   at the profile's CPU and memory per GPU, all requests counted (8 free GPUs beside 20
+ *   free cores take one 12-core pod, then nothing: a one-step measure sees no harm until
+ *   it is too late). */
 double nodefit_frag(const struct nodefit_profile *p, const struct nodefit_node *node);
 
 /* Scores r on node, trying every distinct device choice (for a shared device: each device

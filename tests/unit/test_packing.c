@@ -104,6 +104,23 @@ START_TEST(frag_counts_unusable_and_unfed_capacity)
 }
 END_TEST
 
+START_TEST(cpu_only_work_counts_in_the_cores_per_gpu)
+{
+    /* Half the requests are 1-GPU pods of 8 cores, half CPU-only pods of 8 cores: the work
+     * asks 16 cores per GPU, so 64 free cores feed only 4 of 8 idle GPUs. */
+    struct nodefit_req shapes[2] = {req(8000, 0, 1, 1000), req(8000, 0, 0, 0)};
+    double w[2] = {1, 1};
+    struct nodefit_profile *p = NULL;
+    struct nodefit_node n = node(64000, 1 << 20, 8);
+
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    ck_assert(fabs(nodefit_frag(p, &n) - 4000) < 1e-6);
+    n.cpu_free = 128000;
+    ck_assert(fabs(nodefit_frag(p, &n)) < 1e-6);
+    nodefit_profile_free(&p);
+}
+END_TEST
+
 START_TEST(score_prefers_filling_a_partly_used_device)
 {
     struct nodefit_req shapes[2] = {req(4000, 1024, 1, 500), req(8000, 1024, 1, 1000)};
@@ -285,6 +302,7 @@ int main(void)
     tcase_add_test(tc, fits_checks_every_dimension);
     tcase_add_test(tc, profile_rejects_bad_shapes);
     tcase_add_test(tc, frag_counts_unusable_and_unfed_capacity);
+    tcase_add_test(tc, cpu_only_work_counts_in_the_cores_per_gpu);
     tcase_add_test(tc, score_prefers_filling_a_partly_used_device);
     tcase_add_test(tc, score_keeps_whole_nodes_for_big_gangs);
     tcase_add_test(tp, packing_is_deterministic_for_a_seed);
