@@ -140,23 +140,30 @@ int whatif_policy_parse(const char *text, size_t len, const char *what, struct p
                     what, k);
             goto out;
         }
+        /* The knob's bytes inside c, written with memcpy (no type-punned stores). */
         p = (char *)&c + kn->off;
         if (kn->type == K_BOOL) {
             if (!json_is_boolean(v)) {
                 err_set(e, ERR_INVALID, k, "%s: policy.%s must be true or false", what, k);
                 goto out;
             }
-            *(bool *)p = json_is_true(v);
+            bool b = json_is_true(v);
+
+            memcpy(p, &b, sizeof(b));
         } else if (!json_is_number(v)) {
             err_set(e, ERR_INVALID, k, "%s: policy.%s must be a number", what, k);
             goto out;
         } else if (kn->type == K_DOUBLE) {
-            *(double *)p = json_number_value(v);
+            double d = json_number_value(v);
+
+            memcpy(p, &d, sizeof(d));
         } else if (!json_is_integer(v)) {
             err_set(e, ERR_INVALID, k, "%s: policy.%s must be a whole number", what, k);
             goto out;
         } else if (kn->type == K_I64) {
-            *(int64_t *)p = (int64_t)json_integer_value(v);
+            int64_t x = (int64_t)json_integer_value(v);
+
+            memcpy(p, &x, sizeof(x));
         } else {
             json_int_t x = json_integer_value(v);
 
@@ -165,7 +172,11 @@ int whatif_policy_parse(const char *text, size_t len, const char *what, struct p
                         (long long)x);
                 goto out;
             }
-            *(int *)p = (int)x;
+            {
+                int xi = (int)x;
+
+                memcpy(p, &xi, sizeof(xi));
+            }
         }
     }
     *cfg = c;

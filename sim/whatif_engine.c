@@ -821,22 +821,21 @@ out:
 
 /* ---- the loop -------------------------------------------------------------------------------------- */
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The p-quantile (nearest rank) of v[0..n); sorts v. */
 static double pct(double *v, size_t n, double p)
 {
     size_t k;
 
     if (n == 0)
         return 0;
-    for (size_t i = 1; i < n; i++) {
-        double t = v[i];
-        size_t j = i;
-
-        while (j > 0 && v[j - 1] > t) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = t;
-    }
+    qsort(v, n, sizeof(*v), cmp_double);
     k = (size_t)ceil(p * (double)n) - 1;
     if (k >= n)
         k = n - 1;

@@ -4,6 +4,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/num.h"
 #include "policy/tz.h"
 
 #include <dirent.h>
@@ -75,13 +76,19 @@ static int get_int(json_t *o, const char *key, const char *field, bool required,
 /* "20:00" -> 1200; "24:00" allowed as the end of a day. */
 static int parse_hhmm(const char *s, int *out)
 {
-    int h, m;
-    char tail;
+    char hb[3], mb[3];
+    int64_t h, m;
 
-    if (sscanf(s, "%2d:%2d%c", &h, &m, &tail) != 2 || h < 0 || m < 0 || m > 59 ||
+    if (strlen(s) != 5 || s[2] != ':')
+        return -1;
+    memcpy(hb, s, 2);
+    hb[2] = '\0';
+    memcpy(mb, s + 3, 2);
+    mb[2] = '\0';
+    if (num_parse_i64(hb, 0, 24, &h) || num_parse_i64(mb, 0, 59, &m) ||
         h * 60 + m > SNAPSHOT_MINUTES_PER_DAY)
         return -1;
-    *out = h * 60 + m;
+    *out = (int)(h * 60 + m);
     return 0;
 }
 
