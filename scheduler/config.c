@@ -38,7 +38,7 @@ void config_defaults(struct config *c)
     c->poller.registry_sync_s = 10;
     c->scheduler.enabled = true;
     c->scheduler.cycle_interval_ms = 1000;
-    c->scheduler.min_cycle_gap_ms = 20;
+    c->scheduler.min_cycle_gap_ms = 100;
     c->scheduler.leader_retry_ms = 1000;
     c->scheduler.leader_renew_ms = 1000;
     c->scheduler.request_timeout_ms = 10000;

@@ -158,7 +158,7 @@ void sched_options_default(struct sched_options *o)
     memset(o, 0, sizeof(*o));
     o->holder = "fedsched";
     o->cycle_interval_ms = 1000;
-    o->min_cycle_gap_ms = 20;
+    o->min_cycle_gap_ms = 100;
     o->leader_retry_ms = 1000;
     o->leader_renew_ms = 1000;
     o->request_timeout_ms = 10000;
@@ -1281,7 +1281,35 @@ static json_t *index_items(const json_t *items)
     return idx;
 }
 
-static void step_track(struct cycle *c, bool gc)
+/* Applies what tracking found; the objects of jobs that just ended are deleted at once
+ * (their outcome is recorded), which keeps the lists the next cycles parse short. */
+static void finish_tracked(struct cycle *c)
+{
+    size_t n = c->b.n;
+    bool *ok = xcalloc(n + 1, sizeof(*ok));
+
+    apply(c, ok);
+    for (size_t i = 0; i < n && !c->deposed; i++) {
+        const struct store_transition *t = &c->b.t[i];
+        struct err e = {0};
+
+        if (!ok[i] || (t->to != PHASE_SUCCEEDED && t->to != PHASE_FAILED))
+            continue;
+        if (!leader_fresh(c->s->leader, 5000))
+            break;
+        if (delete_object(c, &c->jobs.v[c->b.job[i]], "Background", -1, &e))
+            LOG(LOG_DEBUG, "sched", "event=finished_delete_failed job=%s msg=\"%s\"",
+                c->jobs.v[c->b.job[i]].name, e.msg);
+    }
+    free(ok);
+    batch_reset(&c->b);
+}
+
+/* Lists fedsched's objects per cluster and moves the jobs there along. all: every placed
+ * job (a new snapshot came, or the timer); otherwise only those waiting on us (cancel
+ * requests, reclaims), so a burst of submissions does not re-list every cluster each
+ * cycle. */
+static void step_track(struct cycle *c, bool gc, bool all)
 {
     struct sched *s = c->s;
     struct uid_ref *live = xcalloc(c->jobs.n + 1, sizeof(*live));
@@ -1305,6 +1333,7 @@ static void step_track(struct cycle *c, bool gc)
 
             if ((j->phase == PHASE_DISPATCHED || j->phase == PHASE_RUNNING ||
                  j->phase == PHASE_PREEMPTING) &&
+                (all || j->cancel_requested || j->phase == PHASE_PREEMPTING) &&
                 strcmp(j->cluster, v->name) == 0) {
                 need[kind_of(j)] = true;
                 any = true;
@@ -1358,8 +1387,7 @@ static void step_track(struct cycle *c, bool gc)
         }
         /* Persist what tracking found before collecting, so an object is only deleted
          * once no live attempt owns it in the database either. */
-        apply(c, NULL);
-        batch_reset(&c->b);
+        finish_tracked(c);
         if (gc && !c->deposed)
             for (int kind = 0; kind < 2; kind++)
                 if (items[kind])
@@ -1428,7 +1456,7 @@ static void update_gauges(struct cycle *c)
     pthread_mutex_unlock(&m->mu);
 }
 
-static void cycle_run(struct sched *s, bool gc)
+static void cycle_run(struct sched *s, bool gc, bool track)
 {
     struct cycle c = {0};
     struct err e = {0};
@@ -1452,7 +1480,7 @@ static void cycle_run(struct sched *s, bool gc)
     step_lost(&c);
     step_preempt(&c, true);
     step_dispatch(&c);
-    step_track(&c, gc);
+    step_track(&c, gc, track || gc);
     step_cancel_queued(&c);
     update_gauges(&c);
     if (c.deposed)
@@ -1518,7 +1546,8 @@ static void set_leading(struct sched *s, bool leading, int64_t epoch)
 static void *run(void *arg)
 {
     struct sched *s = arg;
-    int64_t last_cycle = 0;
+    int64_t last_cycle = 0, last_track = 0;
+    uint64_t track_seq = 0;
 
     while (!should_stop(s)) {
         int64_t epoch = 0, now;
@@ -1558,7 +1587,17 @@ static void *run(void *arg)
             s->next_gc_ms = now + s->o.gc_interval_ms;
         }
         last_cycle = clock_mono_ms();
-        cycle_run(s, gc);
+        {
+            uint64_t seq = poller_published(s->poller);
+            bool track =
+                gained || seq != track_seq || last_cycle - last_track >= s->o.cycle_interval_ms;
+
+            if (track) {
+                track_seq = seq;
+                last_track = last_cycle;
+            }
+            cycle_run(s, gc, track);
+        }
         /* Sleep until something happens: a notification, a new snapshot, a wake request,
          * the timer; but never cycle more often than min_cycle_gap_ms. */
         woken = false;
