@@ -91,7 +91,9 @@ static int load_queue(struct store *s, struct job ***out, size_t *n, struct err 
     return 0;
 }
 
-static void explain_queued(struct api *a, struct job *target, struct api_response *resp)
+/* Answers for a queued job. Returns 1 (resp untouched) when the job left the queue
+ * meanwhile (the scheduler placed it), else 0 with resp filled. */
+static int explain_queued(struct api *a, struct job *target, struct api_response *resp)
 {
     const struct cluster_snapshot *cs;
     struct job **queue = NULL;
@@ -105,11 +107,12 @@ static void explain_queued(struct api *a, struct job *target, struct api_respons
     struct explain *x = NULL;
     struct err e = {0};
     struct buf b;
-    long idx;
+    long idx = -1;
+    int rc = 0;
 
     if (load_queue(a->store, &queue, &n, &e)) {
         resp_error(resp, &e);
-        return;
+        return 0;
     }
     buf_init(&b, 0);
     cs = poller_read_begin(a->poller);
@@ -127,8 +130,11 @@ static void explain_queued(struct api *a, struct job *target, struct api_respons
     in.cfg = &cfg;
     in.now_ms = clock_realtime_ms();
     st = policy_state_new();
-    if (policy_decide(&in, st, &r, &e) || (idx = explain_find(&in, target->ns, target->name)) < 0 ||
-        explain_job(&in, r, (size_t)idx, &x, &e)) {
+    if (policy_decide(&in, st, &r, &e) == 0)
+        idx = explain_find(&in, target->ns, target->name);
+    if (e.code == ERR_NONE && idx < 0 && n < EXPLAIN_QUEUE_MAX) {
+        rc = 1;
+    } else if (e.code || idx < 0 || explain_job(&in, r, (size_t)idx, &x, &e)) {
         if (!e.code)
             err_set(&e, ERR_UNAVAILABLE, NULL,
                     "trainingjob %s/%s is beyond the %d queued jobs explain considers", target->ns,
@@ -149,6 +155,7 @@ static void explain_queued(struct api *a, struct job *target, struct api_respons
     free(pjobs);
     store_jobs_free(&queue, n);
     buf_free(&b);
+    return rc;
 }
 
 void h_job_explain(struct api *a, const struct api_request *req, const struct route_params *p,
@@ -162,11 +169,10 @@ void h_job_explain(struct api *a, const struct api_request *req, const struct ro
         resp_error(resp, &e);
         return;
     }
-    if (j->phase == PHASE_QUEUED) {
-        if (!a->poller)
-            resp_errorf(resp, ERR_UNAVAILABLE, NULL, "capacity polling is not running");
-        else
-            explain_queued(a, j, resp);
+    if (j->phase == PHASE_QUEUED && !a->poller) {
+        resp_errorf(resp, ERR_UNAVAILABLE, NULL, "capacity polling is not running");
+    } else if (j->phase == PHASE_QUEUED && explain_queued(a, j, resp) == 0) {
+        /* answered */
     } else {
         /* Placed (or beyond): the decision as the scheduler recorded it at admission, with
          * the job's phase now. */

@@ -30,8 +30,13 @@ trap cleanup EXIT
 if [ "${NO_PG:-0}" != 1 ] && [ -z "${FEDSCHED_TEST_DSN:-}" ]; then
   pgdir=$(mktemp -d /tmp/fedsched-pg.XXXXXX)
   chmod 755 "$pgdir"
-  port=$(free_port)
-  FEDSCHED_TEST_DSN=$("$here/pg.sh" start "$pgdir" "$port") || { echo "tests: could not start PostgreSQL" >&2; exit 1; }
+  # A port free a moment ago can be taken by the time the server binds: try a few.
+  for try in 1 2 3; do
+    port=$(free_port)
+    FEDSCHED_TEST_DSN=$("$here/pg.sh" start "$pgdir" "$port" 2>/dev/null) && break
+    FEDSCHED_TEST_DSN=""
+  done
+  [ -n "$FEDSCHED_TEST_DSN" ] || { echo "tests: could not start PostgreSQL" >&2; exit 1; }
   export FEDSCHED_TEST_DSN FEDSCHED_TEST_PGDIR=$pgdir FEDSCHED_TEST_PGPORT=$port
   echo "tests: private PostgreSQL on port $port ($pgdir)"
 fi

@@ -260,15 +260,13 @@ char *itest_job_body(const char *name, int gpus, const char *tag)
 pid_t itest_sim_start(const char *scenario, const char *dir)
 {
     const char *bin = getenv("FEDSCHED_BIN"), *src = getenv("FEDSCHED_SRC");
-    char path[512], out[512], port[16], log[512];
+    char path[512], out[512], log[512];
     pid_t pid;
 
     ck_assert_msg(bin && src, "FEDSCHED_BIN/FEDSCHED_SRC not set");
     snprintf(path, sizeof(path), "%s/%s", src, scenario);
     snprintf(out, sizeof(out), "%s/clusters.json", dir);
     snprintf(log, sizeof(log), "%s/sim.log", dir);
-    /* Consecutive ports from a free one; a clash shows up as a failed start below. */
-    snprintf(port, sizeof(port), "%d", itest_free_port());
     unlink(out);
     pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -279,8 +277,9 @@ pid_t itest_sim_start(const char *scenario, const char *dir)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(bin, "fedsched", "sim", "--scenario", path, "--port", port, "--clusters-out", out,
-              (char *)NULL);
+        /* No --port: every cluster gets an ephemeral port of its own (the scenario sets
+         * none), so nothing can clash; --clusters-out tells us which. */
+        execl(bin, "fedsched", "sim", "--scenario", path, "--clusters-out", out, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
