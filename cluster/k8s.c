@@ -37,6 +37,25 @@ static int gpu_quantity(const struct k8s_json *d, int map, const char *field, in
     return 0;
 }
 
+/* Copies the string tok into out like k8s_json_str(), but only when it fits whole and holds
+ * no NUL byte: a "\u0000" escape would cut the C string short, turning "a\u0000b" into "a"
+ * (or into the empty name) and so into another object's name. Returns the length, 0 when
+ * tok is absent or not a string, -1 when the value cannot be held. */
+static long str_whole(const struct k8s_json *d, int tok, char *out, size_t size)
+{
+    long n = k8s_json_str(d, tok, out, size);
+
+    if (n < 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    if ((size_t)n >= size || strlen(out) != (size_t)n) {
+        out[0] = '\0';
+        return -1;
+    }
+    return n;
+}
+
 static bool labels_match(const struct k8s_json *d, int labels,
                          const struct cluster_serving_config *s)
 {
@@ -63,8 +82,7 @@ int k8s_node_read(const struct k8s_json *d, int tok, const struct cluster_config
     memset(&n, 0, sizeof(n));
     if (k8s_json_type(d, tok) != K8S_JSON_OBJECT)
         return err_set(e, ERR_MALFORMED, "items[]", "a node must be an object");
-    if (k8s_json_str(d, k8s_json_get(d, meta, "name"), n.name, sizeof(n.name)) <= 0 ||
-        (size_t)k8s_json_str(d, k8s_json_get(d, meta, "name"), NULL, 0) >= sizeof(n.name))
+    if (str_whole(d, k8s_json_get(d, meta, "name"), n.name, sizeof(n.name)) <= 0)
         return err_set(e, ERR_MALFORMED, "metadata.name", "node without a valid metadata.name");
     if (gpu_quantity(d, k8s_json_get(d, status, "allocatable"), "status.allocatable.nvidia.com/gpu",
                      &n.allocatable, e) != 0 ||
@@ -147,10 +165,14 @@ int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct 
     memset(&p, 0, sizeof(p));
     if (k8s_json_type(d, tok) != K8S_JSON_OBJECT)
         return err_set(e, ERR_MALFORMED, "items[]", "a pod must be an object");
-    if (k8s_json_str(d, k8s_json_get(d, meta, "name"), p.name, sizeof(p.name)) <= 0)
-        return err_set(e, ERR_MALFORMED, "metadata.name", "pod without metadata.name");
-    k8s_json_str(d, k8s_json_get(d, meta, "namespace"), p.ns, sizeof(p.ns));
-    k8s_json_str(d, k8s_json_get(d, spec, "nodeName"), p.node, sizeof(p.node));
+    if (str_whole(d, k8s_json_get(d, meta, "name"), p.name, sizeof(p.name)) <= 0)
+        return err_set(e, ERR_MALFORMED, "metadata.name", "pod without a valid metadata.name");
+    /* The namespace decides serving demand and nodeName which node is charged, so a value
+     * that would be cut short is refused rather than matched to something else. */
+    if (str_whole(d, k8s_json_get(d, meta, "namespace"), p.ns, sizeof(p.ns)) < 0)
+        return err_set(e, ERR_MALFORMED, "metadata.namespace", "pod with an invalid namespace");
+    if (str_whole(d, k8s_json_get(d, spec, "nodeName"), p.node, sizeof(p.node)) < 0)
+        return err_set(e, ERR_MALFORMED, "spec.nodeName", "pod with an invalid spec.nodeName");
     p.phase = parse_phase(d, k8s_json_get(d, status, "phase"));
     /* A pod the kubelet has not reported yet has no phase; it is Pending. */
     if (k8s_json_get(d, status, "phase") < 0)

@@ -180,6 +180,45 @@ START_TEST(pod_gpu_total_is_bounded)
 }
 END_TEST
 
+/* Found by fuzz_nodelist (testdata/fuzz/nodelist/regressions/): a "\u0000" escape in a name
+ * cut the C string short, so a node could be named "" and "a\u0000b" became node "a". Names,
+ * namespaces and nodeName that cannot be held whole are refused. */
+START_TEST(names_with_nul_are_refused)
+{
+    static const char *const nodes[] = {
+        "{\"metadata\":{\"name\":\"\\u0000n\"}}",
+        "{\"metadata\":{\"name\":\"h100-a1\\u0000x\"}}",
+    };
+    static const char *const pods[] = {
+        "{\"metadata\":{\"name\":\"\\u0000\"}}",
+        "{\"metadata\":{\"name\":\"p\",\"namespace\":\"serving\\u0000x\"}}",
+        "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"nodeName\":\"h100-a1\\u0000x\"}}",
+    };
+    static const char *const pod_fields[] = {"metadata.name", "metadata.namespace",
+                                             "spec.nodeName"};
+
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+        struct k8s_node n;
+        struct err e = {0};
+
+        ck_assert_int_eq(k8s_json_parse(&doc, nodes[i], strlen(nodes[i]), 0, NULL), 0);
+        ck_assert_int_eq(k8s_node_read(&doc, 0, &cfg, sku_defaults(), &n, &e), -1);
+        ck_assert_str_eq(e.field, "metadata.name");
+    }
+    for (size_t i = 0; i < sizeof(pods) / sizeof(pods[0]); i++) {
+        struct k8s_pod p;
+        struct err e = {0};
+
+        ck_assert_int_eq(k8s_json_parse(&doc, pods[i], strlen(pods[i]), 0, NULL), 0);
+        ck_assert_int_eq(k8s_pod_read(&doc, 0, &p, &e), -1);
+        ck_assert_int_eq(e.code, ERR_MALFORMED);
+        ck_assert_str_eq(e.field, pod_fields[i]);
+    }
+    /* Other escapes still decode into names. */
+    ck_assert_str_eq(pod("{\"metadata\":{\"name\":\"p\\u0031\"}}").name, "p1");
+}
+END_TEST
+
 #define NODE(labels, spec, status)                                                                 \
     "{\"metadata\":{\"name\":\"n\",\"labels\":" labels "},\"spec\":" spec ",\"status\":" status "}"
 #define READY "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]"
@@ -303,6 +342,7 @@ int main(void)
     tcase_add_test(tc, pod_flags);
     tcase_add_test(tc, pod_bad_quantity_names_field);
     tcase_add_test(tc, pod_gpu_total_is_bounded);
+    tcase_add_test(tc, names_with_nul_are_refused);
     tcase_add_test(tc, node_schedulability);
     tcase_add_test(tc, node_products_and_quantities);
     tcase_add_test(tc, status_objects);
