@@ -975,7 +975,7 @@ static void dispatch_failed(struct cycle *c, size_t k, const char *reason, const
     }
 }
 
-static void dispatch_one(struct cycle *c, size_t k)
+static void dispatch_one(struct cycle *c, size_t k, const struct store_sched_spec *sp)
 {
     struct sched *s = c->s;
     struct store_sched_job *j = &c->jobs.v[k];
@@ -983,7 +983,7 @@ static void dispatch_one(struct cycle *c, size_t k)
     struct cview *v = NULL;
     struct k8s_client *client = client_for(c, j->cluster, &cfg, &v);
     struct sched_manifest_in mi = {0};
-    char *spec = NULL, *labels = NULL, name[SCHED_NAME_MAX];
+    char name[SCHED_NAME_MAX];
     enum k8s_job_kind kind = K8S_KIND_JOB;
     json_t *obj = NULL, *existing = NULL;
     struct err e = {0};
@@ -1003,17 +1003,13 @@ static void dispatch_one(struct cycle *c, size_t k)
         dispatch_failed(c, k, "ClusterUnavailable", "no client for the cluster");
         return;
     }
-    if (store_sched_spec(s->store, j->id, &spec, &labels, &e)) {
-        LOG(LOG_WARN, "sched", "event=spec_failed job=%s/%s msg=\"%s\"", j->ns, j->name, e.msg);
-        return; /* the database is in trouble; the next cycle retries */
-    }
     mi.uid = j->uid;
     mi.attempt = j->attempt;
     mi.ns = j->ns;
     mi.name = j->name;
     mi.framework = j->framework;
-    mi.spec_json = spec;
-    mi.labels_json = labels;
+    mi.spec_json = sp->spec_json;
+    mi.labels_json = sp->labels_json;
     mi.sku = j->sku_placed[0] ? j->sku_placed : j->sku;
     mi.gpu_count = j->gpu_count;
     mi.gpus_per_worker = j->gpus_per_worker;
@@ -1068,13 +1064,43 @@ static void dispatch_one(struct cycle *c, size_t k)
 out:
     json_decref(obj);
     json_decref(existing);
-    free(spec);
-    free(labels);
+}
+
+/* Dispatches the Admitted jobs in chunks: one query fetches the chunk's specs, one
+ * statement persists its outcomes (so a crash loses little and the API sees progress). */
+#define DISPATCH_CHUNK 256
+
+static void dispatch_chunk(struct cycle *c, const size_t *ks, size_t n)
+{
+    int64_t ids[DISPATCH_CHUNK] = {0};
+    struct store_sched_spec *specs = NULL;
+    size_t n_specs = 0, at = 0;
+    struct err e = {0};
+
+    for (size_t i = 0; i < n; i++)
+        ids[i] = c->jobs.v[ks[i]].id;
+    if (store_sched_specs(c->s->store, ids, n, &specs, &n_specs, &e)) {
+        LOG(LOG_WARN, "sched", "event=spec_failed n=%zu msg=\"%s\"", n, e.msg);
+        return; /* the database is in trouble; the next cycle retries */
+    }
+    /* ks is in id order (the job list is) and so are the specs. */
+    for (size_t i = 0; i < n && !c->deposed; i++) {
+        while (at < n_specs && specs[at].id < ids[i])
+            at++;
+        if (at == n_specs || specs[at].id != ids[i])
+            continue; /* deleted meanwhile */
+        if (!leader_fresh(c->s->leader, 5000))
+            break;
+        dispatch_one(c, ks[i], &specs[at]);
+    }
+    store_sched_specs_free(&specs, n_specs);
+    apply(c, NULL);
+    batch_reset(&c->b);
 }
 
 static void step_dispatch(struct cycle *c)
 {
-    struct sched *s = c->s;
+    size_t ks[DISPATCH_CHUNK], n = 0;
 
     for (size_t k = 0; k < c->jobs.n && !c->deposed; k++) {
         struct store_sched_job *j = &c->jobs.v[k];
@@ -1092,15 +1118,14 @@ static void step_dispatch(struct cycle *c)
             t->message = "cancelled by the user before it was dispatched";
             continue;
         }
-        if (!leader_fresh(s->leader, 5000))
-            break;
-        dispatch_one(c, k);
-        /* Persist in chunks, so a crash loses little and the API sees progress. */
-        if (c->b.n >= 256) {
-            apply(c, NULL);
-            batch_reset(&c->b);
+        ks[n++] = k;
+        if (n == DISPATCH_CHUNK) {
+            dispatch_chunk(c, ks, n);
+            n = 0;
         }
     }
+    if (n)
+        dispatch_chunk(c, ks, n);
     apply(c, NULL);
     batch_reset(&c->b);
 }

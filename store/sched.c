@@ -393,6 +393,55 @@ int store_sched_spec(struct store *s, int64_t id, char **spec_json, char **label
     return 0;
 }
 
+int store_sched_specs(struct store *s, const int64_t *ids, size_t n, struct store_sched_spec **out,
+                      size_t *n_out, struct err *e)
+{
+    struct buf b;
+    const char *params[1];
+    PGresult *r;
+    struct store_sched_spec *v;
+    char num[24];
+
+    buf_init(&b, 0);
+    buf_puts(&b, "{");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(num, sizeof(num), "%" PRId64, ids[i]);
+        store_array_add(&b, num);
+    }
+    buf_puts(&b, "}");
+    params[0] = b.data;
+    if (store_exec(s,
+                   "SELECT id, spec::text, labels::text FROM jobs WHERE id = ANY($1::bigint[])"
+                   " ORDER BY id",
+                   1, params, &r, e)) {
+        buf_free(&b);
+        return -1;
+    }
+    buf_free(&b);
+    v = xcalloc((size_t)PQntuples(r) + 1, sizeof(*v));
+    for (int row = 0; row < PQntuples(r); row++) {
+        v[row].id = val_i64(r, row, 0);
+        v[row].spec_json = xstrdup(PQgetvalue(r, row, 1));
+        v[row].labels_json = xstrdup(PQgetvalue(r, row, 2));
+    }
+    *n_out = (size_t)PQntuples(r);
+    *out = v;
+    PQclear(r);
+    return 0;
+}
+
+void store_sched_specs_free(struct store_sched_spec **v, size_t n)
+{
+    if (!v || !*v)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free((*v)[i].spec_json);
+        free((*v)[i].labels_json);
+    }
+    free(*v);
+    *v = NULL;
+}
+
 /* ---- transitions -------------------------------------------------------------------------- */
 
 #define TS(ms) "CASE WHEN " ms " > 0 THEN to_timestamp(" ms " / 1000.0) END"

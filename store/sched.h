@@ -119,6 +119,17 @@ void store_sched_jobs_free(struct store_sched_jobs *jobs); /* NULL-safe; leaves 
 int store_sched_spec(struct store *s, int64_t id, char **spec_json, char **labels_json,
                      struct err *e);
 
+/* The same for many jobs in one round trip: (*out)[i] for each id found (in id order;
+ * missing ids are left out). Caller frees with store_sched_specs_free(). */
+struct store_sched_spec {
+    int64_t id;
+    char *spec_json;
+    char *labels_json;
+};
+int store_sched_specs(struct store *s, const int64_t *ids, size_t n, struct store_sched_spec **out,
+                      size_t *n_out, struct err *e);
+void store_sched_specs_free(struct store_sched_spec **v, size_t n); /* NULL-safe */
+
 /* ---- transitions --------------------------------------------------------------------- */
 
 /* One phase change with its event. It applies only when the job is still in `from` at

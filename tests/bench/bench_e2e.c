@@ -371,6 +371,16 @@ static void bench_reclaim(int jobs, int seconds)
     sim_stop(&s);
 }
 
+static int parse_jobs(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (*end || v < 1 || v > 1000000)
+        die("BENCH_E2E_JOBS must be 1..1000000");
+    return (int)v;
+}
+
 int main(void)
 {
     const char *mode = getenv("BENCH_MODE");
@@ -378,8 +388,11 @@ int main(void)
 
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    bench_cpu(smoke ? 500 : 10000);
-    bench_reclaim(smoke ? 20 : 60, smoke ? 10 : 20);
+    const char *jobs = getenv("BENCH_E2E_JOBS"); /* for profiling runs */
+
+    bench_cpu(jobs ? parse_jobs(jobs) : smoke ? 500 : 10000);
+    if (!jobs)
+        bench_reclaim(smoke ? 20 : 60, smoke ? 10 : 20);
     curl_global_cleanup();
     return 0;
 }
