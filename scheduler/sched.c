@@ -1235,6 +1235,15 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
             batch_own(&c->b, xasprintf("completed in %s%s%s", j->cluster, msg[0] ? ": " : "", msg));
         break;
     case K8S_JOB_FAILED:
+        if (strcmp(reason, "PodFailurePolicy") == 0) {
+            /* Our pod-failure rule fired: Kubernetes evicted or preempted a worker. */
+            t = batch_add(&c->b, k, j, PHASE_QUEUED, "Disrupted");
+            t->preempted = true;
+            t->message = batch_own(&c->b, xasprintf("a worker was evicted or preempted in %s;"
+                                                    " requeued",
+                                                    j->cluster));
+            break;
+        }
         final_message(kind, obj, msg, sizeof(msg));
         t = batch_add(&c->b, k, j, PHASE_FAILED,
                       reason[0] ? batch_own(&c->b, xstrdup(reason)) : "Failed");

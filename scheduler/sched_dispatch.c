@@ -285,6 +285,13 @@ int sched_manifest(const struct sched_manifest_in *in, enum k8s_job_kind *kind, 
         tmpl = NULL;
         if (in->max_runtime_s > 0)
             json_object_set_new(js, "activeDeadlineSeconds", json_integer(in->max_runtime_s));
+        /* A pod evicted or preempted by Kubernetes (serving took its GPUs back) fails the
+         * Job with reason PodFailurePolicy, which the scheduler requeues instead of
+         * failing: that is a reclaim, not the job's fault. */
+        json_object_set_new(js, "podFailurePolicy",
+                            json_pack("{s:[{s:s, s:[{s:s, s:s}]}]}", "rules", "action", "FailJob",
+                                      "onPodConditions", "type", "DisruptionTarget", "status",
+                                      "True"));
         obj = json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "batch/v1", "kind", "Job", "metadata",
                         md, "spec", js);
         md = NULL;

@@ -1,0 +1,295 @@
+/* test_sched_dispatch.c -- object names, labels and the Job/RayJob manifests the scheduler
+ * creates in member clusters. */
+#include "scheduler/sched_dispatch.h"
+
+#include "base/err.h"
+#include "base/sku.h"
+#include "cluster/cluster_config.h"
+#include "cluster/k8s.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UID "0b6f3c1e-8f4a-4a51-9d2e-3c1f0e9a7b21"
+
+static const char spec_json[] =
+    "{\"code\":{\"args\":[\"--epochs\",\"3\"],\"command\":[\"python\",\"train.py\"],"
+    "\"env\":[{\"name\":\"LR\",\"value\":\"0.1\"}],\"image\":\"trainer:1\","
+    "\"workingDir\":\"/work\"},\"framework\":\"pytorch\",\"resources\":{\"cpu\":1.5,"
+    "\"gpuCount\":16,\"gpusPerWorker\":8,\"instanceType\":\"a100-80gb\",\"memoryGb\":64},"
+    "\"scheduling\":{\"maxRuntimeSeconds\":3600,\"preemptible\":true,\"priority\":5}}";
+
+static struct cluster_config *cluster(void)
+{
+    struct cluster_config *c = calloc(1, sizeof(*c));
+
+    cluster_config_init(c);
+    snprintf(c->name, sizeof(c->name), "az1");
+    snprintf(c->api_server, sizeof(c->api_server), "http://127.0.0.1:1");
+    snprintf(c->job_namespace, sizeof(c->job_namespace), "training-jobs");
+    c->serving.enabled = true;
+    snprintf(c->serving.selector[0].key, sizeof(c->serving.selector[0].key), "fedsched.io/pool");
+    snprintf(c->serving.selector[0].value, sizeof(c->serving.selector[0].value), "serving");
+    c->serving.n_selector = 1;
+    return c;
+}
+
+static struct sched_manifest_in input(const struct cluster_config *c, const char *sku,
+                                      bool borrowed)
+{
+    struct sched_manifest_in in;
+
+    memset(&in, 0, sizeof(in));
+    in.uid = UID;
+    in.attempt = 2;
+    in.ns = "maps-team";
+    in.name = "deepeta-472";
+    in.framework = "pytorch";
+    in.spec_json = spec_json;
+    in.labels_json = "{\"pipeline\":\"deepeta\"}";
+    in.sku = sku;
+    in.gpu_count = 16;
+    in.gpus_per_worker = 8;
+    in.max_runtime_s = 3600;
+    in.borrowed = borrowed;
+    in.cluster = c;
+    in.skus = sku_defaults();
+    in.grace_s = 45;
+    in.priority_class = "";
+    in.priority_class_borrowed = "fedsched-borrowed";
+    return in;
+}
+
+static const json_t *path(const json_t *j, const char *p)
+{
+    char buf[256], *save = NULL, *tok;
+
+    snprintf(buf, sizeof(buf), "%s", p);
+    for (tok = strtok_r(buf, ".", &save); tok && j; tok = strtok_r(NULL, ".", &save))
+        j = json_is_array(j) ? json_array_get(j, (size_t)strtoul(tok, NULL, 10))
+                             : json_object_get(j, tok);
+    return j;
+}
+
+static const char *str(const json_t *j, const char *p)
+{
+    const char *s = json_string_value(path(j, p));
+
+    return s ? s : "";
+}
+
+START_TEST(names_are_deterministic_and_short)
+{
+    char a[SCHED_NAME_MAX], b[SCHED_NAME_MAX];
+
+    sched_object_name(UID, 3, a, sizeof(a));
+    sched_object_name(UID, 3, b, sizeof(b));
+    ck_assert_str_eq(a, b);
+    ck_assert_str_eq(a, "fj-" UID "-3");
+    ck_assert_uint_le(strlen(a), 63);
+    sched_object_name(UID, 4, b, sizeof(b));
+    ck_assert_str_ne(a, b);
+}
+END_TEST
+
+START_TEST(job_manifest_carries_placement_and_spec)
+{
+    struct cluster_config *c = cluster();
+    struct sched_manifest_in in = input(c, "l4", false);
+    enum k8s_job_kind kind = K8S_KIND_RAYJOB;
+    json_t *obj = NULL;
+    const json_t *pod, *ctr, *env;
+    struct err e = {0};
+    char uid[64];
+    int attempt = -1;
+    bool saw_lr = false, saw_uid = false;
+    size_t i;
+    const json_t *it;
+
+    in.gpu_count = 8;
+    in.gpus_per_worker = 4;
+    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), 0);
+    ck_assert_int_eq(kind, K8S_KIND_JOB);
+    ck_assert_str_eq(str(obj, "apiVersion"), "batch/v1");
+    ck_assert_str_eq(str(obj, "kind"), "Job");
+    ck_assert_str_eq(str(obj, "metadata.name"), "fj-" UID "-2");
+    ck_assert_str_eq(str(obj, "metadata.namespace"), "training-jobs");
+    ck_assert(sched_object_owner(obj, uid, sizeof(uid), &attempt));
+    ck_assert_str_eq(uid, UID);
+    ck_assert_int_eq(attempt, 2);
+    ck_assert(sched_object_is(obj, UID, 2));
+    ck_assert(!sched_object_is(obj, UID, 1));
+    ck_assert_int_eq(json_integer_value(path(obj, "spec.parallelism")), 2);
+    ck_assert_int_eq(json_integer_value(path(obj, "spec.completions")), 2);
+    ck_assert_int_eq(json_integer_value(path(obj, "spec.backoffLimit")), 0);
+    ck_assert_int_eq(json_integer_value(path(obj, "spec.activeDeadlineSeconds")), 3600);
+    ck_assert_str_eq(str(obj, "spec.podFailurePolicy.rules.0.onPodConditions.0.type"),
+                     "DisruptionTarget");
+    pod = path(obj, "spec.template");
+    ck_assert_str_eq(str(pod, "metadata.labels.pipeline"), "deepeta");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(path(pod, "metadata.labels"), K8S_LABEL_JOB_UID)), UID);
+    ck_assert_str_eq(str(pod, "spec.restartPolicy"), "Never");
+    ck_assert_int_eq(json_integer_value(path(pod, "spec.terminationGracePeriodSeconds")), 45);
+    /* One product: a plain nodeSelector; training capacity: no priority class. */
+    ck_assert_str_eq(
+        json_string_value(json_object_get(path(pod, "spec.nodeSelector"), K8S_LABEL_GPU_PRODUCT)),
+        "NVIDIA-L4");
+    ck_assert_ptr_null(json_object_get(path(pod, "spec.nodeSelector"), "fedsched.io/pool"));
+    ck_assert_ptr_null(path(pod, "spec.priorityClassName"));
+    ck_assert_str_eq(str(pod, "spec.tolerations.0.key"), "nvidia.com/gpu");
+    ck_assert_str_eq(str(pod, "spec.tolerations.0.operator"), "Exists");
+    ctr = path(pod, "spec.containers.0");
+    ck_assert_str_eq(str(ctr, "image"), "trainer:1");
+    ck_assert_str_eq(str(ctr, "command.1"), "train.py");
+    ck_assert_str_eq(str(ctr, "args.0"), "--epochs");
+    ck_assert_str_eq(str(ctr, "workingDir"), "/work");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(path(ctr, "resources.limits"), K8S_GPU_RESOURCE)), "4");
+    ck_assert_str_eq(str(ctr, "resources.requests.cpu"), "1500m");
+    ck_assert_str_eq(str(ctr, "resources.requests.memory"), "65536Mi");
+    env = path(ctr, "env");
+    json_array_foreach(env, i, it)
+    {
+        saw_lr |= strcmp(str(it, "name"), "LR") == 0 && strcmp(str(it, "value"), "0.1") == 0;
+        saw_uid |=
+            strcmp(str(it, "name"), "FEDSCHED_JOB_UID") == 0 && strcmp(str(it, "value"), UID) == 0;
+    }
+    ck_assert(saw_lr);
+    ck_assert(saw_uid);
+    json_decref(obj);
+    free(c);
+}
+END_TEST
+
+START_TEST(borrowed_pods_select_serving_nodes_at_low_priority)
+{
+    struct cluster_config *c = cluster();
+    struct sched_manifest_in in = input(c, "a100-80gb", true);
+    enum k8s_job_kind kind;
+    json_t *obj = NULL, *ann = json_pack("{s:s}", "team", "maps");
+    const json_t *pod, *vals;
+    struct err e = {0};
+
+    in.annotations = ann;
+    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), 0);
+    pod = path(obj, "spec.template.spec");
+    ck_assert_str_eq(str(pod, "priorityClassName"), "fedsched-borrowed");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(path(pod, "nodeSelector"), "fedsched.io/pool")),
+        "serving");
+    /* Several board variants: node affinity lists them all. */
+    vals = path(pod, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution."
+                     "nodeSelectorTerms.0.matchExpressions.0.values");
+    ck_assert_uint_eq(json_array_size(vals),
+                      sku_defaults()->skus[sku_find(sku_defaults(), "a100-80gb")].n_products);
+    ck_assert_str_eq(str(obj, "metadata.annotations.team"), "maps");
+    ck_assert_str_eq(str(obj, "spec.template.metadata.annotations.team"), "maps");
+    json_decref(obj);
+    json_decref(ann);
+    free(c);
+}
+END_TEST
+
+START_TEST(ray_jobs_become_rayjobs)
+{
+    struct cluster_config *c = cluster();
+    struct sched_manifest_in in = input(c, "l4", false);
+    enum k8s_job_kind kind = K8S_KIND_JOB;
+    json_t *obj = NULL;
+    const json_t *head, *group;
+    struct err e = {0};
+
+    in.framework = "ray";
+    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), 0);
+    ck_assert_int_eq(kind, K8S_KIND_RAYJOB);
+    ck_assert_str_eq(str(obj, "apiVersion"), "ray.io/v1");
+    ck_assert_str_eq(str(obj, "spec.entrypoint"), "python train.py --epochs 3");
+    ck_assert(json_is_true(path(obj, "spec.shutdownAfterJobFinishes")));
+    head = path(obj, "spec.rayClusterSpec.headGroupSpec.template.spec.containers.0");
+    ck_assert_ptr_null(json_object_get(path(head, "resources.limits"), K8S_GPU_RESOURCE));
+    group = path(obj, "spec.rayClusterSpec.workerGroupSpecs.0");
+    ck_assert_int_eq(json_integer_value(json_object_get(group, "replicas")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(group, "minReplicas")), 2);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            path(group, "template.spec.containers.0.resources.limits"), K8S_GPU_RESOURCE)),
+        "8");
+    ck_assert(sched_object_is(obj, UID, 2));
+    json_decref(obj);
+    free(c);
+}
+END_TEST
+
+START_TEST(bad_inputs_name_the_field)
+{
+    struct cluster_config *c = cluster();
+    struct sched_manifest_in in = input(c, "no-such-gpu", false);
+    enum k8s_job_kind kind;
+    json_t *obj = NULL;
+    struct err e = {0};
+
+    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), -1);
+    ck_assert_int_eq(e.code, ERR_INVALID);
+    ck_assert_str_eq(e.field, "spec.resources.instanceType");
+    in = input(c, "l4", false);
+    in.gpu_count = 12;
+    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), -1);
+    ck_assert_str_eq(e.field, "spec.resources.gpusPerWorker");
+    in = input(c, "l4", false);
+    in.spec_json = "{\"code\":{}}";
+    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), -1);
+    ck_assert_str_eq(e.field, "spec.code.image");
+    in.spec_json = "not json";
+    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), -1);
+    ck_assert_int_eq(e.code, ERR_MALFORMED);
+    ck_assert_ptr_null(obj);
+    free(c);
+}
+END_TEST
+
+START_TEST(foreign_objects_are_not_ours)
+{
+    json_t *o = json_pack("{s:{s:{s:s, s:s, s:s}}}", "metadata", "labels", K8S_LABEL_MANAGED_BY,
+                          "helm", K8S_LABEL_JOB_UID, UID, K8S_LABEL_ATTEMPT, "1");
+    char uid[64];
+    int attempt;
+
+    ck_assert(!sched_object_owner(o, uid, sizeof(uid), &attempt));
+    json_object_set_new(json_object_get(json_object_get(o, "metadata"), "labels"),
+                        K8S_LABEL_MANAGED_BY, json_string(K8S_MANAGED_BY));
+    ck_assert(sched_object_owner(o, uid, sizeof(uid), &attempt));
+    ck_assert_int_eq(attempt, 1);
+    json_object_set_new(json_object_get(json_object_get(o, "metadata"), "labels"),
+                        K8S_LABEL_ATTEMPT, json_string("x1"));
+    ck_assert(!sched_object_owner(o, uid, sizeof(uid), &attempt));
+    json_decref(o);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("sched_dispatch");
+    TCase *tc = tcase_create("manifests");
+
+    tcase_add_test(tc, names_are_deterministic_and_short);
+    tcase_add_test(tc, job_manifest_carries_placement_and_spec);
+    tcase_add_test(tc, borrowed_pods_select_serving_nodes_at_low_priority);
+    tcase_add_test(tc, ray_jobs_become_rayjobs);
+    tcase_add_test(tc, bad_inputs_name_the_field);
+    tcase_add_test(tc, foreign_objects_are_not_ours);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    int failed;
+
+    srunner_run_all(r, CK_NORMAL);
+    failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? 1 : 0;
+}
