@@ -225,8 +225,8 @@ int whatif_reports_json(const struct whatif_layout *l, struct whatif_report *con
         rc = rc ? rc : json_num(b, "window_s", x->window_s, true);
         rc = rc ? rc : json_num(b, "end_s", x->end_s, true);
         rc = rc ? rc
-                : buf_printf(b, ",\"digest\":\"%016llx\",\"namespaces\":[",
-                             (unsigned long long)x->digest);
+                : buf_printf(b, ",\"overcommits\":%zu,\"digest\":\"%016llx\",\"namespaces\":[",
+                             x->overcommits, (unsigned long long)x->digest);
         for (size_t k = 0; k < x->n_ns && !rc; k++) {
             const struct whatif_ns_stats *s = &x->ns[k];
 

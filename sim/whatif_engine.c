@@ -358,8 +358,14 @@ static void start_job(struct sim *S, size_t ji, int cluster, enum snapshot_pool 
     x->n_workers = n_workers;
     x->wnode = xrealloc(x->wnode, (size_t)(n_workers + 1) * sizeof(int));
     for (int w = 0; w < n_workers; w++) {
+        const struct node *n = &S->nodes[wnodes[w]];
+
         x->wnode[w] = wnodes[w];
         node_add_ours(S, wnodes[w], j->gpus_per_worker);
+        /* A decision that over-commits a node is a bug here or in the scheduler; count it
+         * rather than hide it. */
+        if (n->ours + n->serving > n->alloc)
+            S->r->overcommits++;
     }
     if (pool == SNAPSHOT_POOL_SERVING)
         S->borrowers++;

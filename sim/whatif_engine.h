@@ -92,6 +92,8 @@ struct whatif_report {
     size_t cycles, decisions; /* cycles run, policy_decide() calls (or baseline passes) */
     double decide_s;          /* CPU time spent deciding */
     uint64_t digest;          /* FNV-1a over every placement and reclaim, in order */
+    size_t overcommits;       /* placements that left a node with more GPUs used than it has
+                                 (always 0 unless something is wrong) */
     struct whatif_ns_stats *ns;
     size_t n_ns;
     struct whatif_pool_stats *pools;

@@ -85,6 +85,7 @@ START_TEST(short_run_is_deterministic)
         ck_assert(a->avg_jct_s == b->avg_jct_s && a->p95_wait_s == b->p95_wait_s);
         ck_assert(a->overall_util == b->overall_util);
         ck_assert_uint_eq(a->completed, 60); /* the trace is small enough to drain */
+        ck_assert_uint_eq(a->overcommits, 0);
         /* The whole JSON report is identical byte for byte. */
         buf_init(&ba, 0);
         buf_init(&bb, 0);
@@ -219,6 +220,7 @@ START_TEST(borrowing_raises_use_and_cuts_waiting)
                   ours->avg_wait_s, closed->avg_wait_s);
     ck_assert_uint_eq(ours->completed, 12);
     ck_assert_uint_eq(closed->completed, 12);
+    ck_assert_uint_eq(ours->overcommits, 0);
     /* Serving demand is never left waiting longer than the bound the config implies. */
     ck_assert_msg(ours->max_unmet_borrowed_s <= ours->reclaim_bound_s, "%.0f s > bound %.0f s",
                   ours->max_unmet_borrowed_s, ours->reclaim_bound_s);
@@ -242,6 +244,7 @@ START_TEST(reclaims_lose_only_work_since_the_checkpoint)
     r = run(l, j, WHATIF_OURS, &o);
     rn = run(l, j_never, WHATIF_OURS, &o);
     ck_assert_uint_gt(r->reclaims_deficit, 0);
+    ck_assert_uint_eq(r->overcommits, 0);
     /* Each reclaim loses at most a checkpoint interval plus the grace period of 4 GPUs. */
     ck_assert(r->lost_gpu_hours > 0);
     ck_assert(r->lost_gpu_hours <= (double)r->reclaims * 4 * (1800 + 30) / 3600.0 + 1e-9);
