@@ -13,10 +13,12 @@
 #include "sim/whatif_model.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *path_of(const char *rel)
 {
@@ -487,6 +489,39 @@ START_TEST(reclaim_bound_follows_the_config)
 }
 END_TEST
 
+START_TEST(command_line_end_to_end)
+{
+    char *layout = path_of("testdata/whatif/small-layout.json");
+    char *jobs = path_of("testdata/whatif/small-jobs.json");
+    char out[] = "/tmp/test_whatif_XXXXXX";
+    int fd = mkstemp(out);
+    char *help[] = {"simulate", "--help", NULL};
+    char *none[] = {"simulate", NULL};
+    char *bad[] = {"simulate", "--layout", "/nonexistent.json", "--jobs", jobs, NULL};
+    char *ok[] = {"simulate", "--layout",        layout, "--jobs", jobs, "--json",
+                  out,        "--per-namespace", NULL};
+    json_error_t je;
+    json_t *doc;
+
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(whatif_main(2, help), 0);
+    ck_assert_int_eq(whatif_main(1, none), 2);
+    ck_assert_int_eq(whatif_main(5, bad), 1);
+    ck_assert_int_eq(whatif_main(8, ok), 0);
+    doc = json_load_file(out, 0, &je);
+    ck_assert_msg(doc != NULL, "%s", je.text);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "runs")), WHATIF_SCHED_COUNT);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(doc, "runs"), 0), "scheduler")),
+                     "ours");
+    json_decref(doc);
+    unlink(out);
+    free(layout);
+    free(jobs);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("whatif");
@@ -508,6 +543,7 @@ int main(void)
     tcase_add_test(in_tc, job_file_errors_name_the_field);
     tcase_add_test(in_tc, policy_knobs);
     tcase_add_test(in_tc, reclaim_bound_follows_the_config);
+    tcase_add_test(run_tc, command_line_end_to_end);
     suite_add_tcase(s, run_tc);
     suite_add_tcase(s, in_tc);
     sr = srunner_create(s);
