@@ -46,6 +46,8 @@ struct api {
     const struct policy_config *policy; /* knobs for explain's what-if cycle; NULL: defaults */
     void (*clusters_changed)(void *arg);
     void *clusters_changed_arg;
+    int (*sched_metrics)(void *arg, struct buf *b); /* api_attach_scheduler(); NULL: none */
+    void *sched_metrics_arg;
 };
 
 /* Path parameters captured by the router. */

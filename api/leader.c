@@ -1,6 +1,8 @@
 /* leader.c -- GET /v1/leader: which replica decides and dispatches (the scheduler leader),
  * its fencing epoch, when it took over and last confirmed it, and whether its lock is held
  * right now (false while a takeover is pending). Any replica answers, from PostgreSQL. */
+#include "api/leader.h"
+
 #include "api/internal.h"
 
 #include "base/clock.h"
@@ -32,4 +34,16 @@ void h_leader(struct api *a, const struct api_request *req, const struct route_p
         json_object_set_new(body, "renewedAt", json_string(renewed));
     }
     resp_json(resp, 200, body);
+}
+
+void api_attach_scheduler(struct api *a, int (*fn)(void *arg, struct buf *b), void *arg)
+{
+    a->sched_metrics = fn;
+    a->sched_metrics_arg = arg;
+}
+
+void api_scheduler_metrics(struct api *a, struct buf *b)
+{
+    if (a->sched_metrics)
+        a->sched_metrics(a->sched_metrics_arg, b);
 }
