@@ -3,6 +3,7 @@
 #include "scheduler/serve.h"
 
 #include "api/api.h"
+#include "api/leader.h"
 #include "base/err.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -144,10 +145,11 @@ static int start_poller(const struct config *cfg, struct store *store, struct po
     return poller_create(NULL, 0, &o, out, e);
 }
 
-/* The scheduler thread (leader election and the cycle), started once the poller runs:
- * every replica stands by, one leads. holder ("host:pid:port") names it in the leader row. */
-static int start_scheduler(const struct config *cfg, struct store *store, struct poller *poller,
-                           struct sched **out, struct err *e)
+/* The scheduler (leader election and the cycle): made before the API starts, so /metrics
+ * can render it from the first request; its thread starts once the poller runs. Every
+ * replica stands by, one leads. holder ("host:pid:port") names it in the leader row. */
+static int make_scheduler(const struct config *cfg, struct store *store, struct poller *poller,
+                          struct sched **out, struct err *e)
 {
     struct sched_options o;
     char holder[160], host[64] = "";
@@ -177,13 +179,14 @@ static int start_scheduler(const struct config *cfg, struct store *store, struct
     o.priority_class_borrowed = cfg->scheduler.priority_class_borrowed;
     annotations = json_loads(cfg->scheduler.job_annotations, 0, NULL);
     o.annotations = annotations;
-    if (sched_new(&o, store, poller, out, e) == 0) {
-        rc = sched_start(*out, e);
-        if (rc)
-            sched_free(out);
-    }
+    rc = sched_new(&o, store, poller, out, e);
     json_decref(annotations);
     return rc;
+}
+
+static int sched_metrics_source(void *arg, struct buf *b)
+{
+    return sched_metrics(arg, b);
 }
 
 int serve_main(int argc, char **argv)
@@ -205,7 +208,7 @@ int serve_main(int argc, char **argv)
     struct serve_ctx ctx;
     struct err e = {0};
     sigset_t sigs;
-    bool migrated, polling = false;
+    bool migrated, polling = false, sched_started = false;
     int64_t next_sync = 0;
     int rc, sig = 0;
 
@@ -244,6 +247,14 @@ int serve_main(int argc, char **argv)
     ctx = (struct serve_ctx){store, poller, &cfg.skus};
     api_attach_clusters(api, poller, &cfg.skus, clusters_changed, &ctx);
     api_set_policy(api, &cfg.policy);
+    if (cfg.scheduler.enabled) {
+        if (make_scheduler(&cfg, store, poller, &sched, &e)) {
+            LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
+            rc = 1;
+            goto out;
+        }
+        api_attach_scheduler(api, sched_metrics_source, sched);
+    }
     if (api_server_start(api, cfg.listen_host, cfg.listen_port, &srv, &e)) {
         LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
         rc = 1;
@@ -286,11 +297,13 @@ int serve_main(int argc, char **argv)
                 LOG(LOG_WARN, "registry", "event=start_failed msg=\"%s\"", e.msg);
             next_sync = clock_mono_ms() + (int64_t)cfg.poller.registry_sync_s * 1000;
         }
-        if (polling && !sched && cfg.scheduler.enabled) {
-            if (start_scheduler(&cfg, store, poller, &sched, &e) == 0)
+        if (polling && sched && !sched_started) {
+            if (sched_start(sched, &e) == 0) {
+                sched_started = true;
                 LOG(LOG_INFO, "serve", "event=scheduler_started");
-            else
+            } else {
                 LOG(LOG_ERROR, "serve", "event=scheduler_failed msg=\"%s\"", e.msg);
+            }
         }
         sig = sigtimedwait(&sigs, NULL, &wait);
         if (sig == SIGTERM || sig == SIGINT) {
@@ -299,7 +312,8 @@ int serve_main(int argc, char **argv)
         }
     }
     /* Resign first, so a standby takes over while this replica drains. */
-    sched_free(&sched);
+    if (sched)
+        sched_stop(sched);
     if (sig) {
         int left;
 
