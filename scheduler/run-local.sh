@@ -24,6 +24,7 @@ cleanup() {
   tests/pg.sh stop "$pgdir"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # exit runs the EXIT trap
 
 dsn=$(tests/pg.sh start "$pgdir" "$port")
 echo "run: PostgreSQL on port $port ($pgdir)"
