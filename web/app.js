@@ -342,7 +342,8 @@ function jobRow(j) {
 async function viewJobs(root, sc) {
   const q = new URLSearchParams(location.search);
   const f = { ns: q.get('ns') || '', phase: q.get('phase') || '', sku: q.get('sku') || '',
-    labels: q.get('labels') || '', limit: q.get('limit') || '50' };
+    labels: q.get('labels') || '', limit: q.get('limit') || '50',
+    cluster: q.get('cluster') || '', age: q.get('age') || '' };
   const tokens = [''];  /* continue tokens of the pages seen; the last is the current page's */
   let next = null;
 
@@ -351,6 +352,11 @@ async function viewJobs(root, sc) {
     PHASES.map(p => h('option', { value: p, selected: p === f.phase }, p)));
   const skuIn = h('input', { name: 'sku', value: f.sku, placeholder: 'any SKU', size: 12 });
   const labelIn = h('input', { name: 'labels', value: f.labels, placeholder: 'team=maps', size: 16 });
+  const clusterIn = h('input', { name: 'cluster', value: f.cluster, placeholder: 'any cluster', size: 12 });
+  /* Age: created within the last hour, day or week (createdAfter on the server). */
+  const AGES = { '': 'any age', '1h': 'last hour', '24h': 'last day', '168h': 'last week' };
+  const ageIn = h('select', { name: 'age' }, Object.entries(AGES).map(([v, label]) =>
+    h('option', { value: v, selected: v === f.age }, label)));
   const limitIn = h('select', { name: 'limit' }, ['25', '50', '100', '200'].map(v =>
     h('option', { value: v, selected: v === f.limit }, v)));
   const form = h('form', { class: 'filters', 'data-testid': 'job-filters', onsubmit: e => {
@@ -360,10 +366,13 @@ async function viewJobs(root, sc) {
     if (phaseIn.value) p.set('phase', phaseIn.value);
     if (skuIn.value.trim()) p.set('sku', skuIn.value.trim());
     if (labelIn.value.trim()) p.set('labels', labelIn.value.trim());
+    if (clusterIn.value.trim()) p.set('cluster', clusterIn.value.trim());
+    if (ageIn.value) p.set('age', ageIn.value);
     if (limitIn.value !== '50') p.set('limit', limitIn.value);
     navigate('/ui/jobs' + (p.toString() ? '?' + p : ''));
   } }, h('label', {}, 'namespace', nsIn), h('label', {}, 'phase', phaseIn),
-  h('label', {}, 'SKU', skuIn), h('label', {}, 'labels', labelIn), h('label', {}, 'per page', limitIn),
+  h('label', {}, 'SKU', skuIn), h('label', {}, 'cluster', clusterIn), h('label', {}, 'age', ageIn),
+  h('label', {}, 'labels', labelIn), h('label', {}, 'per page', limitIn),
   h('button', { class: 'btn', type: 'submit' }, 'Filter'),
   h('a', { href: '/ui/jobs', 'data-nav': true }, 'clear'));
 
@@ -384,6 +393,11 @@ async function viewJobs(root, sc) {
     if (f.phase) p.set('phase', f.phase);
     if (f.sku) p.set('sku', f.sku);
     if (f.labels) p.set('labelSelector', f.labels);
+    if (f.cluster) p.set('cluster', f.cluster);
+    if (f.age) {
+      if (!f.after) f.after = new Date(Date.now() - parseInt(f.age, 10) * 3600e3).toISOString();
+      p.set('createdAfter', f.after); /* fixed for the listing, so continue tokens stay valid */
+    }
     const cur = tokens[tokens.length - 1];
     if (cur) p.set('continue', cur);
     const base = f.ns ? `/v1/namespaces/${encodeURIComponent(f.ns)}/trainingjobs` : '/v1/trainingjobs';
