@@ -47,6 +47,7 @@ void config_defaults(struct config *c)
     c->scheduler.max_dispatch_failures = 10;
     c->scheduler.gc_interval_s = 60;
     c->scheduler.missing_grace_s = 60;
+    c->scheduler.start_timeout_s = 900;
     snprintf(c->scheduler.priority_class_borrowed, sizeof(c->scheduler.priority_class_borrowed),
              "fedsched-borrowed");
     snprintf(c->scheduler.job_annotations, sizeof(c->scheduler.job_annotations), "{}");
@@ -261,6 +262,7 @@ static const struct key keys[] = {
      NULL},
     {"scheduler.gcIntervalS", K_INT, 1, 86400, OFF(scheduler.gc_interval_s), 0, NULL},
     {"scheduler.missingGraceS", K_INT, 0, 86400, OFF(scheduler.missing_grace_s), 0, NULL},
+    {"scheduler.startTimeoutS", K_INT, 0, 86400, OFF(scheduler.start_timeout_s), 0, NULL},
     {"scheduler.priorityClass", K_STRING, 0, 0, 0, 0, set_pc_training},
     {"scheduler.priorityClassBorrowed", K_STRING, 0, 0, 0, 0, set_pc_borrowed},
 };

@@ -51,18 +51,19 @@ struct config {
         int registry_sync_s;   /* re-read the cluster registry (other replicas' edits) */
     } poller;
     struct {
-        bool enabled;                     /* run the scheduler (leader election) in this replica */
-        int cycle_interval_ms;            /* timer between cycles when nothing wakes it */
-        int min_cycle_gap_ms;             /* at least this between two cycles */
-        int leader_retry_ms;              /* a standby tries the leader lock this often */
-        int leader_renew_ms;              /* the leader confirms its epoch this often */
-        int request_timeout_ms;           /* each member-cluster call */
-        int backoff_base_s;               /* first pause after a failed dispatch; doubles */
-        int backoff_max_s;                /* cap of that pause */
-        int max_dispatch_failures;        /* then the job fails */
-        int gc_interval_s;                /* orphan collection in member clusters */
-        int missing_grace_s;              /* a dispatched object absent this long is requeued */
-        char priority_class[64];          /* priorityClassName on training capacity; "" none */
+        bool enabled;              /* run the scheduler (leader election) in this replica */
+        int cycle_interval_ms;     /* timer between cycles when nothing wakes it */
+        int min_cycle_gap_ms;      /* at least this between two cycles */
+        int leader_retry_ms;       /* a standby tries the leader lock this often */
+        int leader_renew_ms;       /* the leader confirms its epoch this often */
+        int request_timeout_ms;    /* each member-cluster call */
+        int backoff_base_s;        /* first pause after a failed dispatch; doubles */
+        int backoff_max_s;         /* cap of that pause */
+        int max_dispatch_failures; /* then the job fails */
+        int gc_interval_s;         /* orphan collection in member clusters */
+        int missing_grace_s;       /* a dispatched object absent this long is requeued */
+        int start_timeout_s;       /* dispatched but not all workers running this long: requeued */
+        char priority_class[64];   /* priorityClassName on training capacity; "" none */
         char priority_class_borrowed[64]; /* on borrowed serving capacity */
         char job_annotations[4096];       /* JSON object added to every created object and pod */
     } scheduler;
