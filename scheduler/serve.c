@@ -174,6 +174,7 @@ static int make_scheduler(const struct config *cfg, struct store *store, struct 
     o.max_dispatch_failures = cfg->scheduler.max_dispatch_failures;
     o.gc_interval_ms = cfg->scheduler.gc_interval_s * 1000;
     o.missing_grace_s = cfg->scheduler.missing_grace_s;
+    o.start_timeout_s = cfg->scheduler.start_timeout_s;
     o.registry_sync_ms = cfg->poller.registry_sync_s * 1000;
     o.priority_class = cfg->scheduler.priority_class;
     o.priority_class_borrowed = cfg->scheduler.priority_class_borrowed;
