@@ -167,6 +167,7 @@ void sched_options_default(struct sched_options *o)
     o->max_dispatch_failures = 10;
     o->gc_interval_ms = 60000;
     o->missing_grace_s = 60;
+    o->start_timeout_s = 900;
     o->registry_sync_ms = 10000;
     o->default_lost_timeout_s = 900;
     o->priority_class = "";
@@ -182,7 +183,7 @@ int sched_new(const struct sched_options *o, struct store *st, struct poller *p,
         return err_set(e, ERR_CONFIG, "database.dsn", "the scheduler needs the database DSN");
     if (o->cycle_interval_ms < 1 || o->min_cycle_gap_ms < 0 || o->backoff_base_s < 0 ||
         o->backoff_max_s < o->backoff_base_s || o->max_dispatch_failures < 1 ||
-        o->gc_interval_ms < 1 || o->missing_grace_s < 0)
+        o->gc_interval_ms < 1 || o->missing_grace_s < 0 || o->start_timeout_s < 0)
         return err_set(e, ERR_CONFIG, "scheduler", "scheduler options out of range");
     if (o->policy && policy_config_validate(o->policy, e))
         return -1;
@@ -1220,7 +1221,19 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
         return;
     }
     switch (k8s_job_state_of(kind, obj, reason, sizeof(reason))) {
-    case K8S_JOB_PENDING: break;
+    case K8S_JOB_PENDING:
+        /* Placed on capacity the member cluster's own scheduler cannot find (the
+         * snapshot was stale, or it packs differently): give the GPUs back and place the
+         * job again rather than hold them forever. */
+        if (s->o.start_timeout_s > 0 && j->phase == PHASE_DISPATCHED && j->dispatched_ms &&
+            c->now - j->dispatched_ms > (int64_t)s->o.start_timeout_s * 1000 && !deleting(obj) &&
+            delete_object(c, j, "Background", -1, &e) == 0) {
+            t = batch_add(&c->b, k, j, PHASE_QUEUED, "StartTimeout");
+            t->message = batch_own(&c->b, xasprintf("workers not all running in %s after %d s;"
+                                                    " deleted and requeued",
+                                                    j->cluster, s->o.start_timeout_s));
+        }
+        break;
     case K8S_JOB_RUNNING:
         if (j->phase == PHASE_DISPATCHED) {
             t = batch_add(&c->b, k, j, PHASE_RUNNING, "Running");

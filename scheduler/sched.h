@@ -25,21 +25,22 @@ struct store;
 struct sched;
 
 struct sched_options {
-    const char *dsn;                     /* for the leader session */
-    const char *holder;                  /* this replica's name in the leader row */
-    const struct policy_config *policy;  /* NULL: policy_config_defaults() */
-    const struct sku_catalogue *skus;    /* NULL: sku_catalogue() */
-    int cycle_interval_ms;               /* timer between cycles when nothing wakes us */
-    int min_cycle_gap_ms;                /* at least this between two cycles */
-    int leader_retry_ms;                 /* a standby tries the lock this often */
-    int leader_renew_ms;                 /* the leader confirms its epoch this often */
-    int request_timeout_ms;              /* each member-cluster call */
-    int backoff_base_s;                  /* first pause after a failed dispatch */
-    int backoff_max_s;                   /* the pause doubles up to this */
-    int max_dispatch_failures;           /* then the job fails */
-    int gc_interval_ms;                  /* orphan collection */
-    int missing_grace_s;                 /* a dispatched object absent this long is requeued */
-    int registry_sync_ms;                /* re-read member-cluster configs */
+    const char *dsn;                    /* for the leader session */
+    const char *holder;                 /* this replica's name in the leader row */
+    const struct policy_config *policy; /* NULL: policy_config_defaults() */
+    const struct sku_catalogue *skus;   /* NULL: sku_catalogue() */
+    int cycle_interval_ms;              /* timer between cycles when nothing wakes us */
+    int min_cycle_gap_ms;               /* at least this between two cycles */
+    int leader_retry_ms;                /* a standby tries the lock this often */
+    int leader_renew_ms;                /* the leader confirms its epoch this often */
+    int request_timeout_ms;             /* each member-cluster call */
+    int backoff_base_s;                 /* first pause after a failed dispatch */
+    int backoff_max_s;                  /* the pause doubles up to this */
+    int max_dispatch_failures;          /* then the job fails */
+    int gc_interval_ms;                 /* orphan collection */
+    int missing_grace_s;                /* a dispatched object absent this long is requeued */
+    int start_timeout_s;  /* dispatched but not all workers running this long: requeued; 0 never */
+    int registry_sync_ms; /* re-read member-cluster configs */
     int default_lost_timeout_s;          /* for clusters that vanished from the registry */
     const char *priority_class;          /* pods on training capacity; "" none */
     const char *priority_class_borrowed; /* pods on borrowed serving capacity */

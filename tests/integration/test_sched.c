@@ -204,6 +204,41 @@ START_TEST(cancel_queued_dispatched_running)
 }
 END_TEST
 
+/* A job whose pods the member cluster cannot start (placed on capacity taken behind the
+ * scheduler's back) is deleted and requeued after the start timeout, under a new attempt. */
+START_TEST(stuck_dispatch_is_requeued)
+{
+    char *uid;
+
+    senv_sim(&env, "testdata/sim/sched-solo.json");
+    senv_config(&env,
+                "\"poller\": {\"intervalMs\": 4000, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"
+                "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
+                " \"startTimeoutS\": 2}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    sleep(5); /* a poll has seen the empty cluster */
+    sim_blocker(&env, "solo", "blocker", 4, 8, "NVIDIA-A100-SXM4-80GB");
+    uid = senv_submit(env.srv[0].base, "team-s", "stuck", "a100-80gb", 8, NULL, "");
+    json_decref(senv_wait_phase(env.srv[0].base, "team-s", "stuck", "Dispatched", 3000));
+    ck_assert_int_eq(senv_sim_objects(&env, "solo", false, "fedsched.io/job-uid", uid), 1);
+    /* The scheduler may place it again at once (its snapshot is still stale), so look at
+     * the timeline rather than the phase. */
+    for (int i = 0; senv_events(&env, "team-s", "stuck", "Queued") < 2; i++) {
+        ck_assert_msg(i < 80, "not requeued within 8 s");
+        usleep(100 * 1000);
+    }
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE reason ="
+                                         " 'StartTimeout' AND from_phase = 'Dispatched'"),
+                     1);
+    ck_assert_int_ge(senv_sql_long(&env, "SELECT attempt FROM jobs WHERE name = 'stuck'"), 1);
+    /* The first attempt's object is gone; no attempt ever ran. */
+    ck_assert_int_eq(senv_sim_objects(&env, "solo", false, "fedsched.io/attempt", "0"), 0);
+    ck_assert_int_eq(senv_events(&env, "team-s", "stuck", "Running"), 0);
+    free(uid);
+}
+END_TEST
+
 /* Checkpoints are recorded while a job runs, refused otherwise. */
 START_TEST(checkpoints_are_recorded)
 {
@@ -451,6 +486,7 @@ static Suite *suite(void)
     tcase_add_test(tc, ray_job_runs);
     tcase_add_test(tc, failed_job_reports_member_reason);
     tcase_add_test(tc, cancel_queued_dispatched_running);
+    tcase_add_test(tc, stuck_dispatch_is_requeued);
     tcase_add_test(tc, checkpoints_are_recorded);
     tcase_add_test(tc, dispatch_faults_are_retried);
     tcase_add_test(tc, orphans_are_collected);
