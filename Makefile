@@ -25,6 +25,11 @@ Q := $(if $(filter 1,$(V)),,@)
 CFLAGS  += $(WARN) $(OPT) -MMD -MP -pthread
 LDLIBS  += -pthread -lm
 
+ifeq ($(TSAN),1)
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
+endif
+
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -59,7 +64,7 @@ BENCH_BINS   := $(BENCH_SRCS:%.c=$(BUILD)/%)
 # Keep intermediate objects (test .o files) so relinks do not recompile.
 .SECONDARY:
 
-.PHONY: all deps test unit integration run bench asan valgrind lint fmt clean
+.PHONY: all deps test unit integration run bench asan tsan valgrind lint fmt clean
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -122,6 +127,14 @@ bench: deps
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 OPT="-O1 -g" test
+
+# ThreadSanitizer on the tests that race threads on purpose: readers of the RCU-published
+# capacity snapshot against the poller publishing and changing its cluster set.
+TSAN_TESTS := build/tsan/tests/unit/test_cluster_poller
+
+tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build/tsan TSAN=1 OPT="-O1 -g" $(TSAN_TESTS)
+	@BUILD=build/tsan NO_PG=1 TSAN_OPTIONS="halt_on_error=1" tests/run-tests.sh $(TSAN_TESTS)
 
 # The integration tests with every fedsched server they start running under valgrind's
 # memcheck: a definite or indirect leak, or any memory error, fails the test.
