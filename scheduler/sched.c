@@ -16,6 +16,7 @@
 #include "policy/policy.h"
 #include "scheduler/leader.h"
 #include "scheduler/sched_dispatch.h"
+#include "scheduler/sched_state.h"
 #include "store/sched.h"
 #include "store/store.h"
 
@@ -145,9 +146,11 @@ struct sched {
     struct sched_status status;
 
     int64_t epoch;
-    int64_t next_gc_ms;   /* monotonic */
-    int64_t next_sync_ms; /* monotonic */
-    uint64_t last_seq;    /* poller publications seen */
+    int64_t next_gc_ms;    /* monotonic */
+    int64_t next_sync_ms;  /* monotonic */
+    uint64_t last_seq;     /* poller publications seen */
+    int64_t next_state_ms; /* monotonic: next save of the policy state */
+    char *saved_state;     /* the policy state as last saved */
     struct cluster_mem *cmem;
     size_t n_cmem;
     struct metrics m;
@@ -240,6 +243,7 @@ void sched_free(struct sched **sp)
     free(s->m.derr);
     free(s->m.borrowed);
     free(s->cmem);
+    free(s->saved_state);
     free(s->dsn);
     free(s->holder);
     free(s->priority_class);
@@ -737,14 +741,13 @@ static void step_decide(struct cycle *c)
     struct policy_input in = {0};
     struct policy_result *res = NULL;
     struct err e = {0};
-    bool any_borrowed = false;
 
     cs = poller_read_begin(s->poller);
     read_clusters(c, cs);
     build_inputs(c, cs, &d);
-    for (size_t i = 0; i < d.n_running; i++)
-        any_borrowed |= d.running[i].pool == SNAPSHOT_POOL_SERVING || d.running[i].preemptible;
-    if (d.n_queue == 0 && !any_borrowed) {
+    /* With placements running the policy still has work: reclaims, and the fair-share
+     * usage they add up. */
+    if (d.n_queue == 0 && d.n_running == 0) {
         poller_read_end(s->poller);
         decide_ctx_free(&d);
         return;
@@ -1555,6 +1558,57 @@ static void cycle_run(struct sched *s, bool gc, bool track)
     store_sched_jobs_free(&c.jobs);
 }
 
+/* ---- the policy state across leaders ------------------------------------------------------ */
+
+#define STATE_SAVE_MS 5000
+
+static void load_state(struct sched *s)
+{
+    char *text = NULL;
+    struct err e = {0};
+
+    free(s->saved_state);
+    s->saved_state = NULL;
+    if (store_sched_state_load(s->store, &text, &e)) {
+        LOG(LOG_WARN, "sched", "event=state_load_failed msg=\"%s\"", e.msg);
+        return;
+    }
+    if (!text)
+        return;
+    if (sched_state_from_json(text, s->pstate, &e)) {
+        /* Starting empty is always safe. */
+        LOG(LOG_WARN, "sched", "event=state_unreadable field=%s msg=\"%s\"", e.field, e.msg);
+        policy_state_free(&s->pstate);
+        s->pstate = policy_state_new();
+        free(text);
+        return;
+    }
+    LOG(LOG_INFO, "sched", "event=state_loaded pools=%zu namespaces=%zu", s->pstate->n_pools,
+        s->pstate->n_usage);
+    s->saved_state = text;
+}
+
+/* Saves the policy state when it changed; a superseded epoch means we no longer lead. */
+static void save_state(struct sched *s)
+{
+    char *text = sched_state_to_json(s->pstate);
+    struct err e = {0};
+
+    if (!text || (s->saved_state && strcmp(text, s->saved_state) == 0)) {
+        free(text);
+        return;
+    }
+    if (store_sched_state_save(s->store, s->epoch, text, &e)) {
+        LOG(LOG_WARN, "sched", "event=state_save_failed msg=\"%s\"", e.msg);
+        if (e.code == ERR_CONFLICT)
+            leader_resign(s->leader);
+        free(text);
+        return;
+    }
+    free(s->saved_state);
+    s->saved_state = text;
+}
+
 /* ---- the thread ------------------------------------------------------------------------------ */
 
 static bool should_stop(struct sched *s)
@@ -1613,6 +1667,7 @@ static void *run(void *arg)
              * cycles repair whatever the previous leader left half done. */
             policy_state_free(&s->pstate);
             s->pstate = policy_state_new();
+            load_state(s);
             s->epoch = epoch;
             s->n_cmem = 0;
             s->next_sync_ms = 0;
@@ -1632,6 +1687,10 @@ static void *run(void *arg)
         if (now >= s->next_gc_ms) {
             gc = true;
             s->next_gc_ms = now + s->o.gc_interval_ms;
+        }
+        if (now >= s->next_state_ms) {
+            save_state(s);
+            s->next_state_ms = now + STATE_SAVE_MS;
         }
         last_cycle = clock_mono_ms();
         {

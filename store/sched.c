@@ -794,6 +794,43 @@ out:
     return rc;
 }
 
+/* ---- policy state ------------------------------------------------------------------------ */
+
+int store_sched_state_save(struct store *s, int64_t epoch, const char *state_json, struct err *e)
+{
+    char ep[24];
+    const char *params[2] = {ep, state_json};
+    PGresult *r;
+    bool saved;
+
+    snprintf(ep, sizeof(ep), "%" PRId64, epoch);
+    if (store_exec(s,
+                   "WITH fence AS (SELECT epoch FROM leader WHERE id = 1 AND epoch = $1::bigint"
+                   " FOR SHARE)"
+                   " INSERT INTO scheduler_state (id, state, epoch) SELECT 1, $2::jsonb, epoch"
+                   " FROM fence ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state,"
+                   " epoch = EXCLUDED.epoch, updated_at = now()",
+                   2, params, &r, e))
+        return -1;
+    saved = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    if (!saved)
+        return err_set(e, ERR_CONFLICT, "leader.epoch",
+                       "epoch %" PRId64 " is no longer the leader's", epoch);
+    return 0;
+}
+
+int store_sched_state_load(struct store *s, char **state_json, struct err *e)
+{
+    PGresult *r;
+
+    if (store_exec(s, "SELECT state::text FROM scheduler_state WHERE id = 1", 0, NULL, &r, e))
+        return -1;
+    *state_json = PQntuples(r) ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    return 0;
+}
+
 /* ---- checkpoints -------------------------------------------------------------------------- */
 
 int store_job_checkpoint(struct store *s, const char *ns, const char *name, int64_t at_ms,

@@ -183,6 +183,15 @@ struct store_transition {
 int store_sched_apply(struct store *s, int64_t epoch, const struct store_transition *t, size_t n,
                       bool *applied, struct err *e);
 
+/* ---- the policy state ------------------------------------------------------------------ */
+
+/* Saves the policy state (JSON text) while epoch is the leader epoch (ERR_CONFLICT
+ * otherwise). */
+int store_sched_state_save(struct store *s, int64_t epoch, const char *state_json, struct err *e);
+
+/* The last saved state; *state_json is NULL when none was ever saved. Caller frees. */
+int store_sched_state_load(struct store *s, char **state_json, struct err *e);
+
 /* ---- checkpoints and the ledger ------------------------------------------------------- */
 
 /* Records that ns/name wrote a checkpoint at at_ms (now when 0; a time in the future is

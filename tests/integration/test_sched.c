@@ -71,6 +71,14 @@ START_TEST(jobs_run_to_succeeded)
     ck_assert(json_is_true(json_object_get(leader, "active")));
     ck_assert_int_ge(json_integer_value(json_object_get(leader, "epoch")), 1);
     json_decref(leader);
+    /* The policy state (here: team-a's fair-share usage) is saved for the next leader. */
+    for (int i = 0;
+         senv_sql_long(&env, "SELECT count(*) FROM scheduler_state, jsonb_array_elements("
+                             "state->'usage') u WHERE u->>'ns' = 'team-a'") == 0;
+         i++) {
+        ck_assert_msg(i < 80, "policy state not saved within 8 s");
+        usleep(100 * 1000);
+    }
     /* Finished jobs' objects are garbage: none of ours stay in the member clusters. */
     for (int i = 0; i < 100; i++) {
         size_t n =
