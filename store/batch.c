@@ -116,14 +116,20 @@ static void flush(struct batcher *b, struct entry **batch, int n)
         batch[i]->e = e;
         batch[i]->conflict = rc == 0;
     }
-    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+    /* Rows come back in input order with the conflicting ones missing, so the search
+     * for a row's caller starts where the previous one was found: linear in the batch.
+     * Should an order ever differ, it wraps around and still finds it. */
+    for (int row = 0, from = 0; rc == 0 && row < PQntuples(r); row++) {
         const char *ns = PQgetvalue(r, row, 2), *name = PQgetvalue(r, row, 3);
 
-        for (int i = 0; i < n; i++) {
-            if (batch[i]->conflict && !batch[i]->out && strcmp(batch[i]->j->ns, ns) == 0 &&
-                strcmp(batch[i]->j->name, name) == 0) {
+        for (int k = 0; k < n; k++) {
+            int i = (from + k) % n;
+
+            if (batch[i]->conflict && !batch[i]->out && strcmp(batch[i]->j->name, name) == 0 &&
+                strcmp(batch[i]->j->ns, ns) == 0) {
                 batch[i]->out = store_job_from_row(r, row);
                 batch[i]->conflict = false;
+                from = i + 1;
                 break;
             }
         }
