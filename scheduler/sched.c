@@ -1753,6 +1753,24 @@ void sched_stop(struct sched *s)
 
 /* ---- metrics ---------------------------------------------------------------------------------- */
 
+/* A summary of the ring's recent samples; NaN quantiles while there are none. */
+static int latency_summary(struct buf *b, const char *name, const char *help, const double *ring,
+                           size_t n)
+{
+    static const double q[2] = {0.5, 0.99};
+    int rc = buf_printf(b, "# HELP %s %s\n# TYPE %s summary\n", name, help, name);
+
+    for (int i = 0; i < 2; i++) {
+        double v = ring_pct(ring, n, q[i]);
+
+        if (v < 0)
+            rc |= buf_printf(b, "%s{quantile=\"%g\"} NaN\n", name, q[i]);
+        else
+            rc |= buf_printf(b, "%s{quantile=\"%g\"} %.1f\n", name, q[i], v);
+    }
+    return rc | buf_printf(b, "%s_count %zu\n", name, n);
+}
+
 int sched_metrics(struct sched *s, struct buf *b)
 {
     struct metrics *m = &s->m;
@@ -1820,23 +1838,14 @@ int sched_metrics(struct sched *s, struct buf *b)
     rc |= buf_printf(b,
                      "# HELP fedsched_scheduler_reclaims_total Borrowed jobs reclaimed.\n"
                      "# TYPE fedsched_scheduler_reclaims_total counter\n"
-                     "fedsched_scheduler_reclaims_total %" PRIu64 "\n"
-                     "# HELP fedsched_scheduler_reclaim_request_ms Snapshot showing the deficit "
-                     "to delete request (recent reclaims).\n"
-                     "# TYPE fedsched_scheduler_reclaim_request_ms summary\n"
-                     "fedsched_scheduler_reclaim_request_ms{quantile=\"0.5\"} %.1f\n"
-                     "fedsched_scheduler_reclaim_request_ms{quantile=\"0.99\"} %.1f\n"
-                     "fedsched_scheduler_reclaim_request_ms_count %zu\n"
-                     "# HELP fedsched_scheduler_reclaim_freed_ms Delete request to GPUs free "
-                     "(recent reclaims).\n"
-                     "# TYPE fedsched_scheduler_reclaim_freed_ms summary\n"
-                     "fedsched_scheduler_reclaim_freed_ms{quantile=\"0.5\"} %.1f\n"
-                     "fedsched_scheduler_reclaim_freed_ms{quantile=\"0.99\"} %.1f\n"
-                     "fedsched_scheduler_reclaim_freed_ms_count %zu\n",
-                     m->reclaims, ring_pct(m->req_ms, m->n_req, 0.5),
-                     ring_pct(m->req_ms, m->n_req, 0.99), m->n_req,
-                     ring_pct(m->freed_ms, m->n_freed, 0.5),
-                     ring_pct(m->freed_ms, m->n_freed, 0.99), m->n_freed);
+                     "fedsched_scheduler_reclaims_total %" PRIu64 "\n",
+                     m->reclaims);
+    rc |= latency_summary(b, "fedsched_scheduler_reclaim_request_ms",
+                          "Snapshot showing the deficit to delete request (recent reclaims).",
+                          m->req_ms, m->n_req);
+    rc |=
+        latency_summary(b, "fedsched_scheduler_reclaim_freed_ms",
+                        "Delete request to GPUs free (recent reclaims).", m->freed_ms, m->n_freed);
     pthread_mutex_unlock(&m->mu);
     return rc ? -1 : 0;
 }
