@@ -102,6 +102,7 @@ static int explain_queued(struct api *a, struct job *target, struct api_response
     struct job_view *views = NULL;
     struct policy_config cfg;
     struct policy_input in = {0};
+    struct policy_quota *quotas = NULL;
     struct policy_state *st = NULL;
     struct policy_result *r = NULL;
     struct explain *x = NULL;
@@ -129,6 +130,11 @@ static int explain_queued(struct api *a, struct job *target, struct api_response
     in.n_queue = n;
     in.cfg = &cfg;
     in.now_ms = clock_realtime_ms();
+    quotas = xcalloc(a->n_quotas + 1, sizeof(*quotas));
+    in.quotas = quotas;
+    in.n_quotas = policy_quotas_resolve(cs->snap, a->quotas, a->n_quotas, quotas);
+    in.namespaces = a->weights;
+    in.n_namespaces = a->n_weights;
     st = policy_state_new();
     if (policy_decide(&in, st, &r, &e) == 0)
         idx = explain_find(&in, target->ns, target->name);
@@ -153,6 +159,7 @@ static int explain_queued(struct api *a, struct job *target, struct api_response
         json_decref(views[k].spec);
     free(views);
     free(pjobs);
+    free(quotas);
     store_jobs_free(&queue, n);
     buf_free(&b);
     return rc;

@@ -1360,3 +1360,23 @@ int policy_result_json(const struct policy_input *in, const struct policy_result
     rc = rc ? rc : buf_puts(b, "]}");
     return rc;
 }
+
+size_t policy_quotas_resolve(const struct snapshot *snap, const struct policy_quota_spec *specs,
+                             size_t n, struct policy_quota *out)
+{
+    size_t used = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int sku = snapshot_sku_find(snap, specs[i].sku);
+
+        if (sku < 0)
+            continue; /* no node of that SKU anywhere now: nothing to ration */
+        out[used].ns = specs[i].ns;
+        out[used].sku = sku;
+        out[used].nominal = specs[i].nominal;
+        out[used].borrowing_limit = specs[i].borrowing_limit;
+        out[used].lending_limit = specs[i].lending_limit;
+        used++;
+    }
+    return used;
+}

@@ -137,6 +137,21 @@ struct policy_quota {
     int lending_limit;   /* GPUs of ns's unused nominal quota that others may borrow */
 };
 
+/* A quota as configured, by SKU name (snapshots number SKUs by the catalogue in force,
+ * so names are resolved per cycle with policy_quotas_resolve()). */
+struct policy_quota_spec {
+    char ns[POLICY_NS_MAX];
+    char sku[SNAPSHOT_SKU_NAME_MAX];
+    int nominal;
+    int borrowing_limit; /* < 0: unlimited */
+    int lending_limit;   /* < 0: unlimited */
+};
+
+/* Writes the specs whose SKU the snapshot knows into out (room for n) as policy_quota,
+ * borrowing the namespace strings from specs; returns how many it wrote. */
+size_t policy_quotas_resolve(const struct snapshot *snap, const struct policy_quota_spec *specs,
+                             size_t n, struct policy_quota *out);
+
 /* Fair-share weight of a namespace (default 1 for namespaces not listed). */
 struct policy_namespace {
     const char *ns;

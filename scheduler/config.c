@@ -60,6 +60,14 @@ void config_free(struct config *c)
     free(c->clusters);
     c->clusters = NULL;
     c->n_clusters = 0;
+    free(c->quotas);
+    c->quotas = NULL;
+    c->n_quotas = 0;
+    for (size_t i = 0; i < c->n_weights; i++)
+        free((char *)c->weights[i].ns);
+    free(c->weights);
+    c->weights = NULL;
+    c->n_weights = 0;
 }
 
 /* "host:port", "[v6]:port" or ":port" (all interfaces). */
@@ -422,6 +430,112 @@ static int parse_clusters(struct config *c, const json_t *v, struct err *e)
     return 0;
 }
 
+/* A namespace name: DNS-1123 label. */
+static bool valid_ns(const char *ns)
+{
+    size_t n = strlen(ns);
+
+    if (n == 0 || n > 63 || ns[0] == '-' || ns[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-'))
+            return false;
+    return true;
+}
+
+static int quota_int(const json_t *o, const char *key, const char *path, bool required, int *out,
+                     struct err *e)
+{
+    const json_t *v = json_object_get(o, key);
+
+    if (!v) {
+        if (required)
+            return err_set(e, ERR_CONFIG, path, "%s.%s: required", path, key);
+        *out = -1; /* unlimited */
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
+        return err_set(e, ERR_CONFIG, path, "%s.%s: must be an integer in 0..1000000", path, key);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+/* "quotas": [{"namespace", "sku", "nominal", "borrowingLimit", "lendingLimit"}], with
+ * Kueue's meaning (docs/policy.md); an absent limit is unlimited. Replaces any earlier. */
+static int parse_quotas(struct config *c, const json_t *v, struct err *e)
+{
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(v))
+        return err_set(e, ERR_CONFIG, "quotas", "quotas: must be an array");
+    c->quotas = xcalloc(json_array_size(v) + 1, sizeof(*c->quotas));
+    c->n_quotas = 0;
+    json_array_foreach(v, i, item)
+    {
+        struct policy_quota_spec *q = &c->quotas[i];
+        const char *key, *ns, *sku;
+        json_t *field;
+        char path[32];
+
+        snprintf(path, sizeof(path), "quotas[%zu]", i);
+        if (!json_is_object(item))
+            return err_set(e, ERR_CONFIG, path, "%s: must be an object", path);
+        json_object_foreach(item, key, field)
+        {
+            if (strcmp(key, "namespace") && strcmp(key, "sku") && strcmp(key, "nominal") &&
+                strcmp(key, "borrowingLimit") && strcmp(key, "lendingLimit"))
+                return err_set(e, ERR_CONFIG, path, "%s.%s: unknown configuration key", path, key);
+        }
+        ns = json_string_value(json_object_get(item, "namespace"));
+        sku = json_string_value(json_object_get(item, "sku"));
+        if (!ns || !valid_ns(ns))
+            return err_set(e, ERR_CONFIG, path, "%s.namespace: \"%s\" is not a namespace name",
+                           path, ns ? ns : "");
+        if (!sku || sku_find(&c->skus, sku) < 0)
+            return err_set(e, ERR_CONFIG, path, "%s.sku: \"%s\" is not in the SKU catalogue", path,
+                           sku ? sku : "");
+        snprintf(q->ns, sizeof(q->ns), "%s", ns);
+        snprintf(q->sku, sizeof(q->sku), "%s", sku);
+        if (quota_int(item, "nominal", path, true, &q->nominal, e) ||
+            quota_int(item, "borrowingLimit", path, false, &q->borrowing_limit, e) ||
+            quota_int(item, "lendingLimit", path, false, &q->lending_limit, e))
+            return -1;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(c->quotas[k].ns, q->ns) == 0 && strcmp(c->quotas[k].sku, q->sku) == 0)
+                return err_set(e, ERR_CONFIG, path, "%s: %s/%s has a quota already", path, ns, sku);
+        c->n_quotas = i + 1;
+    }
+    return 0;
+}
+
+/* "namespaceWeights": {"maps-team": 2.0}: fair-share weights (default 1). */
+static int parse_weights(struct config *c, const json_t *v, struct err *e)
+{
+    const char *ns;
+    json_t *w;
+    size_t i = 0;
+
+    if (!json_is_object(v))
+        return err_set(e, ERR_CONFIG, "namespaceWeights", "namespaceWeights: must be an object");
+    c->weights = xcalloc(json_object_size(v) + 1, sizeof(*c->weights));
+    c->n_weights = 0;
+    json_object_foreach((json_t *)v, ns, w)
+    {
+        char path[96];
+
+        snprintf(path, sizeof(path), "namespaceWeights.%s", ns);
+        if (!valid_ns(ns))
+            return err_set(e, ERR_CONFIG, path, "%s: \"%s\" is not a namespace name", path, ns);
+        if (!json_is_number(w) || json_number_value(w) <= 0 || json_number_value(w) > 1000)
+            return err_set(e, ERR_CONFIG, path, "%s: must be a number in (0, 1000]", path);
+        c->weights[i].ns = xstrdup(ns);
+        c->weights[i].weight = json_number_value(w);
+        c->n_weights = ++i;
+    }
+    return 0;
+}
+
 /* Walks obj; every leaf must be a known key, every object a known section. */
 static int apply_object(struct config *c, const json_t *obj, const char *prefix, struct err *e)
 {
@@ -445,6 +559,16 @@ static int apply_object(struct config *c, const json_t *obj, const char *prefix,
         }
         if (!*prefix && strcmp(name, "clusters") == 0) {
             if (parse_clusters(c, v, e))
+                return -1;
+            continue;
+        }
+        if (!*prefix && strcmp(name, "quotas") == 0) {
+            if (parse_quotas(c, v, e))
+                return -1;
+            continue;
+        }
+        if (!*prefix && strcmp(name, "namespaceWeights") == 0) {
+            if (parse_weights(c, v, e))
                 return -1;
             continue;
         }
@@ -477,6 +601,21 @@ static int apply_object(struct config *c, const json_t *obj, const char *prefix,
     return 0;
 }
 
+/* Frees the lists of `old` that `new` no longer shares (tmp and c share them until a
+ * file replaces one). */
+static void drop_replaced(struct config *old, const struct config *new)
+{
+    if (old->clusters != new->clusters)
+        free(old->clusters);
+    if (old->quotas != new->quotas)
+        free(old->quotas);
+    if (old->weights != new->weights) {
+        for (size_t i = 0; i < old->n_weights; i++)
+            free((char *)old->weights[i].ns);
+        free(old->weights);
+    }
+}
+
 int config_apply_json(struct config *c, const char *text, struct err *e)
 {
     json_error_t jerr;
@@ -495,11 +634,10 @@ int config_apply_json(struct config *c, const char *text, struct err *e)
     rc = apply_object(&tmp, root, "", e);
     json_decref(root);
     if (rc == 0) {
-        if (tmp.clusters != c->clusters)
-            free(c->clusters);
+        drop_replaced(c, &tmp);
         *c = tmp;
-    } else if (tmp.clusters != c->clusters) {
-        free(tmp.clusters);
+    } else {
+        drop_replaced(&tmp, c);
     }
     return rc;
 }

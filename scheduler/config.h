@@ -71,6 +71,10 @@ struct config {
     struct sku_catalogue skus;       /* the built-in catalogue unless "skus" replaced it */
     struct cluster_config *clusters; /* "clusters" from the file; owned, config_free() */
     size_t n_clusters;
+    struct policy_quota_spec *quotas; /* "quotas"; owned */
+    size_t n_quotas;
+    struct policy_namespace *weights; /* "namespaceWeights"; owned, names too */
+    size_t n_weights;
 };
 
 /* Releases what config_load allocated (the cluster list). */

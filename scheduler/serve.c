@@ -247,7 +247,7 @@ int serve_main(int argc, char **argv)
     }
     ctx = (struct serve_ctx){store, poller, &cfg.skus};
     api_attach_clusters(api, poller, &cfg.skus, clusters_changed, &ctx);
-    api_set_policy(api, &cfg.policy);
+    api_set_policy(api, &cfg.policy, cfg.quotas, cfg.n_quotas, cfg.weights, cfg.n_weights);
     if (cfg.scheduler.enabled) {
         if (make_scheduler(&cfg, store, poller, &sched, &e)) {
             LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);

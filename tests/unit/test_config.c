@@ -90,6 +90,44 @@ START_TEST(skus_and_clusters)
 }
 END_TEST
 
+START_TEST(quotas_and_weights)
+{
+    struct config c;
+    struct err e = {0};
+
+    config_defaults(&c);
+    ck_assert_int_eq(config_apply_json(&c,
+                                       "{\"quotas\":[{\"namespace\":\"maps\",\"sku\":\"a100-80gb\","
+                                       "\"nominal\":64,\"borrowingLimit\":32}],"
+                                       "\"namespaceWeights\":{\"maps\":2.5,\"search\":1}}",
+                                       &e),
+                     0);
+    ck_assert_uint_eq(c.n_quotas, 1);
+    ck_assert_str_eq(c.quotas[0].ns, "maps");
+    ck_assert_int_eq(c.quotas[0].nominal, 64);
+    ck_assert_int_eq(c.quotas[0].borrowing_limit, 32);
+    ck_assert_int_eq(c.quotas[0].lending_limit, -1); /* absent: unlimited */
+    ck_assert_uint_eq(c.n_weights, 2);
+    ck_assert(c.weights[0].weight == 2.5);
+    ck_assert_int_eq(config_apply_json(&c,
+                                       "{\"quotas\":[{\"namespace\":\"maps\",\"sku\":"
+                                       "\"a999\",\"nominal\":1}]}",
+                                       &e),
+                     -1);
+    ck_assert_str_eq(e.field, "quotas[0]");
+    ck_assert_msg(strstr(e.msg, "a999"), "%s", e.msg);
+    ck_assert_int_eq(config_apply_json(&c,
+                                       "{\"quotas\":[{\"namespace\":\"maps\",\"sku\":"
+                                       "\"l4\"}]}",
+                                       &e),
+                     -1);
+    ck_assert_msg(strstr(e.msg, "nominal: required"), "%s", e.msg);
+    ck_assert_int_eq(config_apply_json(&c, "{\"namespaceWeights\":{\"Bad_NS\":1}}", &e), -1);
+    ck_assert_uint_eq(c.n_quotas, 1); /* unchanged on failure */
+    config_free(&c);
+}
+END_TEST
+
 START_TEST(ipv6_and_any_listen)
 {
     struct config c;
@@ -212,6 +250,7 @@ int main(void)
     tcase_add_test(tc, ipv6_and_any_listen);
     tcase_add_test(tc, policy_knobs);
     tcase_add_test(tc, skus_and_clusters);
+    tcase_add_test(tc, quotas_and_weights);
     tcase_add_loop_test(tc, bad_values_name_key_and_value, 0, sizeof(bad) / sizeof(bad[0]));
     tcase_add_test(tc, not_json_or_not_object);
     tcase_add_test(tc, env_overrides_file);
