@@ -163,6 +163,34 @@ static void sim_blocker(struct senv *v, const char *cluster, const char *name, i
     free(body);
 }
 
+/* One poll at start, the next 20 s later (within the policy's 60 s freshness). */
+#define SLOW_POLL                                                                                  \
+    "\"poller\": {\"intervalMs\": 20000, \"sampleIntervalS\": 60, \"registrySyncS\": 60},"
+
+/* Waits until the first poll of every cluster succeeded. */
+static void wait_polled(struct senv *v)
+{
+    for (int i = 0; i < 100; i++) {
+        json_t *list = NULL, *it;
+        size_t k, ready = 0;
+
+        ck_assert_int_eq(itest_get_json(v->srv[0].base, "/v1/clusters", &list), 200);
+        json_array_foreach(json_object_get(list, "items"), k, it)
+        {
+            const char *h =
+                json_string_value(json_object_get(json_object_get(it, "status"), "health"));
+
+            ready += h && strcmp(h, "Ready") == 0;
+        }
+        k = json_array_size(json_object_get(list, "items"));
+        json_decref(list);
+        if (k > 0 && ready == k)
+            return;
+        usleep(50 * 1000);
+    }
+    ck_abort_msg("clusters not polled within 5 s");
+}
+
 /* Cancelling a queued, a dispatched (pods pending) and a running job ends each Cancelled
  * and removes its member-cluster object. */
 START_TEST(cancel_queued_dispatched_running)
@@ -171,20 +199,19 @@ START_TEST(cancel_queued_dispatched_running)
     char *uid_run, *uid_disp;
 
     senv_sim(&env, "testdata/sim/sched-solo.json");
-    /* A slow poller: the blocker below stays unseen long enough for a placement to go
-     * ahead on stale capacity and wait in the cluster (Dispatched, pods Pending). */
+    /* A slow poller: after its first poll the blocker below stays unseen, so a placement
+     * goes ahead on stale capacity and waits in the cluster (Dispatched, pods Pending). */
     senv_config(&env,
-                "\"poller\": {\"intervalMs\": 4000, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"
-                "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
-                " \"missingGraceS\": 30, \"jobAnnotations\":"
-                " {\"sim.fedsched.io/duration-seconds\": \"3600000\"}}",
+                SLOW_POLL "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
+                          " \"missingGraceS\": 30, \"jobAnnotations\":"
+                          " {\"sim.fedsched.io/duration-seconds\": \"3600000\"}}",
                 "", NULL);
     senv_serve(&env, 0, NULL);
     /* Running: 16 of the 32 GPUs. */
     uid_run = senv_submit(env.srv[0].base, "team-c", "run", "a100-80gb", 16, NULL, "");
     json_decref(senv_wait_phase(env.srv[0].base, "team-c", "run", "Running", 15000));
-    /* Wait for a poll that sees it, then take the other 16 behind the scheduler's back. */
-    sleep(5);
+    /* Take the other 16 behind the scheduler's back (it counts "run" from its plan until a
+     * poll sees its pods, and the next poll is 20 s away). */
     sim_blocker(&env, "solo", "blocker", 2, 8, "NVIDIA-A100-SXM4-80GB");
     uid_disp = senv_submit(env.srv[0].base, "team-c", "disp", "a100-80gb", 16, NULL, "");
     json_decref(senv_wait_phase(env.srv[0].base, "team-c", "disp", "Dispatched", 3000));
@@ -220,12 +247,11 @@ START_TEST(stuck_dispatch_is_requeued)
 
     senv_sim(&env, "testdata/sim/sched-solo.json");
     senv_config(&env,
-                "\"poller\": {\"intervalMs\": 4000, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"
-                "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
-                " \"startTimeoutS\": 2}",
+                SLOW_POLL "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
+                          " \"startTimeoutS\": 2}",
                 "", NULL);
     senv_serve(&env, 0, NULL);
-    sleep(5); /* a poll has seen the empty cluster */
+    wait_polled(&env); /* the first poll saw the empty cluster; the next is 20 s away */
     sim_blocker(&env, "solo", "blocker", 4, 8, "NVIDIA-A100-SXM4-80GB");
     uid = senv_submit(env.srv[0].base, "team-s", "stuck", "a100-80gb", 8, NULL, "");
     json_decref(senv_wait_phase(env.srv[0].base, "team-s", "stuck", "Dispatched", 3000));
