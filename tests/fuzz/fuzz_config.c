@@ -56,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Applying the same file twice (a file named twice on the command line) must give the
      * same result, and the second apply must release the first cluster list. */
     again = c;
+    again.clusters = NULL; /* a list may be allocated and empty: never share it */
     if (c.n_clusters) {
         again.clusters = malloc(c.n_clusters * sizeof(*c.clusters));
         memcpy(again.clusters, c.clusters, c.n_clusters * sizeof(*c.clusters));
