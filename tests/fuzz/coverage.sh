@@ -35,32 +35,36 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 pkgs="jansson libcurl libmicrohttpd liburcu libpq"
-flags="-std=c11 -D_GNU_SOURCE -I. -O1 -g -pthread -fprofile-instr-generate -fcoverage-mapping
-       -fsanitize=fuzzer-no-link $(pkg-config --cflags $pkgs)"
+read -ra flags <<<"-std=c11 -D_GNU_SOURCE -I. -O1 -g -pthread -fprofile-instr-generate \
+  -fcoverage-mapping -fsanitize=fuzzer-no-link $(pkg-config --cflags $pkgs)"
 mkdir -p "$cov/obj"
 
-# The library without scheduler/main.c and the generated files, which no target reaches.
-srcs=()
+# The library without scheduler/main.c and the generated files, which no target reaches;
+# two compilers at a time (the machine is shared).
+objs=()
+running=0
 for d in base policy cluster store api sim scheduler; do
   for f in "$d"/*.c; do
-    [ "$f" = scheduler/main.c ] || srcs+=("$f")
+    [ "$f" = scheduler/main.c ] && continue
+    o=$cov/obj/${f//\//_}.o
+    objs+=("$o")
+    [ -f "$o" ] && [ "$o" -nt "$f" ] && continue
+    $cc "${flags[@]}" -DFEDSCHED_VERSION='"cov"' -c "$f" -o "$o" &
+    running=$((running + 1))
+    if [ $running -ge 2 ]; then
+      wait -n
+      running=$((running - 1))
+    fi
   done
 done
-objs=()
-for f in "${srcs[@]}"; do
-  o=$cov/obj/${f//\//_}.o
-  objs+=("$o")
-  if [ ! -f "$o" ] || [ "$f" -nt "$o" ]; then
-    echo "$f $o"
-  fi
-done | xargs -r -P 2 -n 2 sh -c "$cc $flags -DFEDSCHED_VERSION='\"cov\"' -c \"\$0\" -o \"\$1\""
+wait
 # An archive, so a target links only the objects it uses (not the embedded web/migrations).
 rm -f "$cov/libfedsched.a"
 ar rcs "$cov/libfedsched.a" "${objs[@]}"
 
 for t in "${targets[@]}"; do
   bin=$cov/fuzz_$t
-  $cc $flags -fsanitize=fuzzer "tests/fuzz/fuzz_$t.c" "$cov/libfedsched.a" \
+  $cc "${flags[@]}" -fsanitize=fuzzer "tests/fuzz/fuzz_$t.c" "$cov/libfedsched.a" \
     $(pkg-config --libs $pkgs) -lm -o "$bin"
   dirs=("testdata/fuzz/$t")
   [ -d "$out/corpus/$t" ] && dirs+=("$out/corpus/$t")
