@@ -38,15 +38,6 @@ struct sku_catalogue;
 void api_attach_clusters(struct api *a, struct poller *p, const struct sku_catalogue *skus,
                          void (*changed)(void *arg), void *arg);
 
-struct policy_config;
-struct policy_quota_spec;
-struct policy_namespace;
-/* The policy knobs, quotas and namespace weights explain's what-if cycle uses (default:
- * policy_config_defaults(), none). All must outlive the api. */
-void api_set_policy(struct api *a, const struct policy_config *cfg,
-                    const struct policy_quota_spec *quotas, size_t n_quotas,
-                    const struct policy_namespace *weights, size_t n_weights);
-
 struct api_kv {
     const char *key;
     const char *value;

@@ -10,7 +10,6 @@
 #include "cluster/cluster_config.h"
 #include "cluster/cluster_snapshot.h"
 #include "cluster/poller.h"
-#include "policy/policy.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -23,17 +22,6 @@ void api_attach_clusters(struct api *a, struct poller *p, const struct sku_catal
     a->skus = skus;
     a->clusters_changed = changed;
     a->clusters_changed_arg = arg;
-}
-
-void api_set_policy(struct api *a, const struct policy_config *cfg,
-                    const struct policy_quota_spec *quotas, size_t n_quotas,
-                    const struct policy_namespace *weights, size_t n_weights)
-{
-    a->policy = cfg;
-    a->quotas = quotas;
-    a->n_quotas = n_quotas;
-    a->weights = weights;
-    a->n_weights = n_weights;
 }
 
 static const struct sku_catalogue *catalogue(const struct api *a)

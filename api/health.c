@@ -2,6 +2,8 @@
  * schema is current) and /metrics. */
 #include "api/internal.h"
 
+#include "api/leader.h"
+
 #include "base/mem.h"
 #include "store/store.h"
 
@@ -55,6 +57,7 @@ void h_metrics(struct api *a, const struct api_request *req, const struct route_
                        job_phase_name((enum job_phase)i), (long long)counts[i]);
     }
     clusters_metrics(a, &out);
+    api_scheduler_metrics(a, &out);
     buf_printf(&out,
                "# HELP fedsched_store_up Whether the last database query of this scrape "
                "succeeded.\n# TYPE fedsched_store_up gauge\nfedsched_store_up %d\n",

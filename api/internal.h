@@ -41,13 +41,10 @@ struct api {
     struct store *store;
     struct api_metrics *metrics;
     struct api_auth *auth;
-    struct poller *poller;              /* NULL until api_attach_clusters() */
-    const struct sku_catalogue *skus;   /* catalogue for cluster configs */
-    const struct policy_config *policy; /* knobs for explain's what-if cycle; NULL: defaults */
-    const struct policy_quota_spec *quotas;
-    size_t n_quotas;
-    const struct policy_namespace *weights;
-    size_t n_weights;
+    struct poller *poller;            /* NULL until api_attach_clusters() */
+    const struct sku_catalogue *skus; /* catalogue for cluster configs */
+    int (*explainer)(void *arg, const char *ns, const char *name, struct buf *out, struct err *e);
+    void *explainer_arg;
     void (*clusters_changed)(void *arg);
     void *clusters_changed_arg;
     int (*sched_metrics)(void *arg, struct buf *b); /* api_attach_scheduler(); NULL: none */

@@ -16,4 +16,12 @@ void api_attach_scheduler(struct api *a, int (*fn)(void *arg, struct buf *b), vo
  * /metrics handler. */
 void api_scheduler_metrics(struct api *a, struct buf *b);
 
+struct err;
+/* Gives GET .../explain its source for queued jobs (the scheduler's sched_explain()),
+ * called on request threads: fn must be thread-safe, arg must outlive the api. */
+void api_attach_explainer(struct api *a,
+                          int (*fn)(void *arg, const char *ns, const char *name, struct buf *out,
+                                    struct err *e),
+                          void *arg);
+
 #endif

@@ -458,13 +458,10 @@ static size_t apply(struct cycle *c, bool *applied_out)
 
 /* ---- step 1: clusters and lost placements --------------------------------------------------- */
 
-static void read_clusters(struct cycle *c, const struct cluster_snapshot *cs)
+/* The clusters of the snapshot (and when the last good poll of each started). */
+static void read_snapshot_clusters(struct cycle *c, const struct cluster_snapshot *cs, size_t extra)
 {
-    struct sched *s = c->s;
-    size_t n_names = sched_clients_count(s->clients);
-    size_t cap = cs->snap->n_clusters + n_names + 1;
-
-    c->cv = xcalloc(cap, sizeof(*c->cv));
+    c->cv = xcalloc(cs->snap->n_clusters + extra + 1, sizeof(*c->cv));
     c->snap_taken_ms = cs->snap->taken_ms;
     for (size_t i = 0; i < cs->snap->n_clusters; i++) {
         struct cview *v = &c->cv[c->n_cv++];
@@ -479,6 +476,14 @@ static void read_clusters(struct cycle *c, const struct cluster_snapshot *cs)
         v->reachable =
             st->health == SNAPSHOT_HEALTH_READY || st->health == SNAPSHOT_HEALTH_DEGRADED;
     }
+}
+
+static void read_clusters(struct cycle *c, const struct cluster_snapshot *cs)
+{
+    struct sched *s = c->s;
+    size_t n_names = sched_clients_count(s->clients);
+
+    read_snapshot_clusters(c, cs, n_names);
     /* Clusters in the registry the poller has not picked up yet (or never will). */
     for (size_t i = 0; i < n_names; i++) {
         const char *name = sched_clients_name(s->clients, i);
@@ -739,6 +744,7 @@ static void step_decide(struct cycle *c)
     const struct cluster_snapshot *cs;
     struct decide_ctx d = {0};
     struct policy_input in = {0};
+    struct policy_quota *quotas = NULL;
     struct policy_result *res = NULL;
     struct err e = {0};
 
@@ -759,7 +765,13 @@ static void step_decide(struct cycle *c)
     in.n_running = d.n_running;
     in.cfg = &s->policy;
     in.now_ms = c->now;
+    quotas = xcalloc(s->o.n_quotas + 1, sizeof(*quotas));
+    in.quotas = quotas;
+    in.n_quotas = policy_quotas_resolve(cs->snap, s->o.quotas, s->o.n_quotas, quotas);
+    in.namespaces = s->o.weights;
+    in.n_namespaces = s->o.n_weights;
     if (policy_decide(&in, s->pstate, &res, &e)) {
+        free(quotas);
         poller_read_end(s->poller);
         LOG(LOG_ERROR, "sched", "event=policy_failed field=%s msg=\"%s\"", e.field, e.msg);
         decide_ctx_free(&d);
@@ -855,6 +867,7 @@ static void step_decide(struct cycle *c)
     }
     poller_read_end(s->poller);
     policy_result_free(&res);
+    free(quotas);
     /* The policy's strings now all live in the batch or the job list. */
     apply(c, NULL);
     batch_reset(&c->b);
@@ -1848,4 +1861,62 @@ int sched_metrics(struct sched *s, struct buf *b)
                         "Delete request to GPUs free (recent reclaims).", m->freed_ms, m->n_freed);
     pthread_mutex_unlock(&m->mu);
     return rc ? -1 : 0;
+}
+
+/* ---- explanations --------------------------------------------------------------------- */
+
+int sched_explain(struct sched *s, const char *ns, const char *name, struct buf *out, struct err *e)
+{
+    struct cycle c = {.s = s, .now = clock_realtime_ms()};
+    const struct cluster_snapshot *cs;
+    struct decide_ctx d = {0};
+    struct policy_input in = {0};
+    struct policy_quota *quotas = NULL;
+    struct policy_state *st = policy_state_new();
+    struct policy_result *res = NULL;
+    struct explain *x = NULL;
+    char *state = NULL;
+    long idx = -1;
+    int rc = -1;
+
+    if (store_sched_load(s->store, &c.jobs, e)) {
+        policy_state_free(&st);
+        return -1;
+    }
+    /* Fair-share usage and hysteresis as the leader last saved them; this thread may not
+     * touch the live state, and the what-if cycle must not change it. */
+    if (store_sched_state_load(s->store, &state, NULL) == 0 && state)
+        sched_state_from_json(state, st, NULL);
+    free(state);
+    cs = poller_read_begin(s->poller);
+    read_snapshot_clusters(&c, cs, 0);
+    build_inputs(&c, cs, &d);
+    in.snap = cs->snap;
+    in.queue = d.queue;
+    in.n_queue = d.n_queue;
+    in.running = d.running;
+    in.n_running = d.n_running;
+    in.cfg = &s->policy;
+    in.now_ms = c.now;
+    quotas = xcalloc(s->o.n_quotas + 1, sizeof(*quotas));
+    in.quotas = quotas;
+    in.n_quotas = policy_quotas_resolve(cs->snap, s->o.quotas, s->o.n_quotas, quotas);
+    in.namespaces = s->o.weights;
+    in.n_namespaces = s->o.n_weights;
+    if (policy_decide(&in, st, &res, e) == 0) {
+        idx = explain_find(&in, ns, name);
+        if (idx < 0)
+            err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s is not queued", ns, name);
+        else if (explain_job(&in, res, (size_t)idx, &x, e) == 0 && explain_json(&in, x, out) == 0)
+            rc = 0;
+    }
+    poller_read_end(s->poller);
+    explain_free(&x);
+    policy_result_free(&res);
+    policy_state_free(&st);
+    free(quotas);
+    decide_ctx_free(&d);
+    free(c.cv);
+    store_sched_jobs_free(&c.jobs);
+    return rc;
 }

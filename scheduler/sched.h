@@ -20,6 +20,8 @@ struct buf;
 struct err;
 struct poller;
 struct policy_config;
+struct policy_namespace;
+struct policy_quota_spec;
 struct sku_catalogue;
 struct store;
 struct sched;
@@ -45,6 +47,11 @@ struct sched_options {
     const char *priority_class;          /* pods on training capacity; "" none */
     const char *priority_class_borrowed; /* pods on borrowed serving capacity */
     const json_t *annotations;           /* added to every object and pod; may be NULL */
+    /* Quotas and fair-share weights (borrowed: they must outlive the scheduler). */
+    const struct policy_quota_spec *quotas;
+    size_t n_quotas;
+    const struct policy_namespace *weights;
+    size_t n_weights;
 };
 
 /* The documented defaults (docs/scheduler.md). */
@@ -62,6 +69,13 @@ int sched_new(const struct sched_options *o, struct store *s, struct poller *p, 
 int sched_start(struct sched *s, struct err *e);
 void sched_stop(struct sched *s);
 void sched_free(struct sched **s); /* NULL-safe; stops first */
+
+/* Explains queued job ns/name: one what-if cycle over the live snapshot with exactly the
+ * inputs a real cycle would use (queue, running placements, quotas, weights, the leader's
+ * last saved state), changing nothing. Writes explain_json() into out. ERR_NOT_FOUND when
+ * the job is not (or no longer) queued. Thread-safe; any replica may call it. */
+int sched_explain(struct sched *s, const char *ns, const char *name, struct buf *out,
+                  struct err *e);
 
 /* Asks for a cycle now (thread-safe). */
 void sched_wake(struct sched *s);

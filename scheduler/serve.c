@@ -148,6 +148,12 @@ static int start_poller(const struct config *cfg, struct store *store, struct po
 /* The scheduler (leader election and the cycle): made before the API starts, so /metrics
  * can render it from the first request; its thread starts once the poller runs. Every
  * replica stands by, one leads. holder ("host:pid:port") names it in the leader row. */
+static int sched_explain_source(void *arg, const char *ns, const char *name, struct buf *out,
+                                struct err *e)
+{
+    return sched_explain(arg, ns, name, out, e);
+}
+
 static int make_scheduler(const struct config *cfg, struct store *store, struct poller *poller,
                           struct sched **out, struct err *e)
 {
@@ -180,6 +186,10 @@ static int make_scheduler(const struct config *cfg, struct store *store, struct 
     o.priority_class_borrowed = cfg->scheduler.priority_class_borrowed;
     annotations = json_loads(cfg->scheduler.job_annotations, 0, NULL);
     o.annotations = annotations;
+    o.quotas = cfg->quotas;
+    o.n_quotas = cfg->n_quotas;
+    o.weights = cfg->weights;
+    o.n_weights = cfg->n_weights;
     rc = sched_new(&o, store, poller, out, e);
     json_decref(annotations);
     return rc;
@@ -247,15 +257,16 @@ int serve_main(int argc, char **argv)
     }
     ctx = (struct serve_ctx){store, poller, &cfg.skus};
     api_attach_clusters(api, poller, &cfg.skus, clusters_changed, &ctx);
-    api_set_policy(api, &cfg.policy, cfg.quotas, cfg.n_quotas, cfg.weights, cfg.n_weights);
-    if (cfg.scheduler.enabled) {
-        if (make_scheduler(&cfg, store, poller, &sched, &e)) {
-            LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
-            rc = 1;
-            goto out;
-        }
-        api_attach_scheduler(api, sched_metrics_source, sched);
+    /* Every replica has a scheduler object, so any of them can explain; only those with
+     * scheduler.enabled run its thread (and stand for election). */
+    if (make_scheduler(&cfg, store, poller, &sched, &e)) {
+        LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
+        rc = 1;
+        goto out;
     }
+    api_attach_explainer(api, sched_explain_source, sched);
+    if (cfg.scheduler.enabled)
+        api_attach_scheduler(api, sched_metrics_source, sched);
     if (api_server_start(api, cfg.listen_host, cfg.listen_port, &srv, &e)) {
         LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
         rc = 1;
@@ -298,7 +309,7 @@ int serve_main(int argc, char **argv)
                 LOG(LOG_WARN, "registry", "event=start_failed msg=\"%s\"", e.msg);
             next_sync = clock_mono_ms() + (int64_t)cfg.poller.registry_sync_s * 1000;
         }
-        if (polling && sched && !sched_started) {
+        if (polling && cfg.scheduler.enabled && !sched_started) {
             if (sched_start(sched, &e) == 0) {
                 sched_started = true;
                 LOG(LOG_INFO, "serve", "event=scheduler_started");
