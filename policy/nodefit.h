@@ -5,7 +5,7 @@
  * Pure: no I/O, no clock, no randomness; the same inputs always give the same answer, so a
  * simulator and the scheduler choose identically.
  * Not responsible for choosing clusters (policy.c, engine.c) or for the GPU-count-only best
- * fit the placement engine does today; docs/benchmarks-policy.md measures this scoring
+ * fit the placement engine does today; docs/benchmarks.md measures this scoring
  * against published node-placement policies on the Alibaba openb traces.
  *
  * Units: CPU in millicores, memory in MiB, GPU in milli-GPUs (1000 = one whole device). A

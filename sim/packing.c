@@ -283,7 +283,7 @@ static long choose(struct run *R, enum packing_policy policy, const struct pod *
          * uniformly among them, but the artifact runs a forked scheduler, and only
          * first-in-order reproduces its published FGD figure (95.12 vs 95.23 over the ten
          * seeds; uniform ties give 89.7); BestFit lands within 0.1 point either way.
-         * docs/benchmarks-policy.md has the numbers. */
+         * docs/benchmarks.md has the numbers. */
         for (size_t k = 0; k < nc; k++) {
             size_t i = R->cand[k];
             long s;

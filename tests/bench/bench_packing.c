@@ -8,7 +8,7 @@
  * target is under 60 s on the 2-core development machine. BENCH_MODE=smoke: ten seeds on the
  * small extract in testdata/traces/, in about a second, for CI.
  * Options: --lists a,b,... (pod list names under the data directory, or "all"), --seeds N,
- * --policies random,bestfit,fgd,nodefit, --markdown (the table of docs/benchmarks-policy.md),
+ * --policies random,bestfit,fgd,nodefit, --markdown (the table of docs/benchmarks.md),
  * --data DIR (default $FEDSCHED_DATA, else $FEDSCHED_SRC/../shared/data/alibaba-openb-2023,
  * else ../shared/data/alibaba-openb-2023). Exit status 1 when a calibration check fails. */
 #include "base/clock.h"
