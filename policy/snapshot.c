@@ -5,6 +5,7 @@
 #include "base/mem.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,16 @@ int snapshot_node_free(const struct snapshot_node *n)
     return f > 0 ? f : 0;
 }
 
+/* Adds v to *acc, stopping at the int range: node figures come from other systems, and
+ * enough absurd nodes (the connector allows up to a million GPUs each) must saturate a
+ * total rather than overflow it. */
+static void sat_add(int *acc, int64_t v)
+{
+    int64_t sum = (int64_t)*acc + v;
+
+    *acc = sum > INT_MAX ? INT_MAX : sum < INT_MIN ? INT_MIN : (int)sum;
+}
+
 void snapshot_compute_aggregates(struct snapshot *s)
 {
     for (size_t c = 0; c < s->n_clusters; c++) {
@@ -107,16 +118,16 @@ void snapshot_compute_aggregates(struct snapshot *s)
 
             if (!a)
                 continue;
-            a->total += n->allocatable;
-            a->used += n->used;
-            a->free += snapshot_node_free(n);
-            a->borrowed += n->borrowed;
+            sat_add(&a->total, n->allocatable);
+            sat_add(&a->used, n->used);
+            sat_add(&a->free, snapshot_node_free(n));
+            sat_add(&a->borrowed, n->borrowed);
         }
         for (size_t k = 0; k < s->n_skus; k++) {
             struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, (int)k);
-            int l = a->free - a->reserve - a->pending_serving;
+            int64_t l = (int64_t)a->free - a->reserve - a->pending_serving;
 
-            a->lendable = l > 0 ? l : 0;
+            a->lendable = l > 0 ? (l > INT_MAX ? INT_MAX : (int)l) : 0;
         }
     }
 }

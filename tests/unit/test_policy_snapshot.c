@@ -4,6 +4,7 @@
 #include "policy/snapshot.h"
 
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,6 +52,30 @@ START_TEST(test_aggregates_from_nodes)
     ck_assert_ptr_null(snapshot_agg(s, 0, SNAPSHOT_POOL_TRAINING, 2));
     snapshot_free(&s);
     ck_assert_ptr_null(s);
+}
+END_TEST
+
+/* Enough absurd nodes saturate the totals at INT_MAX instead of overflowing them (UBSan
+ * in the asan build would catch an overflow). */
+START_TEST(test_aggregates_saturate)
+{
+    struct snapshot *s = NULL;
+    struct err e;
+    const struct snapshot_agg *a;
+    size_t n = 3000;
+
+    ck_assert_int_eq(snapshot_new(1, n, 1, &s, &e), 0);
+    snprintf(s->sku_names[0], sizeof(s->sku_names[0]), "h100-80gb");
+    snprintf(s->clusters[0].name, sizeof(s->clusters[0].name), "huge");
+    s->clusters[0].n_nodes = n;
+    for (size_t i = 0; i < n; i++)
+        s->nodes[i] = (struct snapshot_node){"n", 0, SNAPSHOT_POOL_SERVING, 1000000, 0, 0, true};
+    snapshot_compute_aggregates(s);
+    a = snapshot_agg_const(s, 0, SNAPSHOT_POOL_SERVING, 0);
+    ck_assert_int_eq(a->total, INT_MAX);
+    ck_assert_int_eq(a->free, INT_MAX);
+    ck_assert_int_eq(a->lendable, INT_MAX);
+    snapshot_free(&s);
 }
 END_TEST
 
@@ -102,6 +127,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, test_aggregates_from_nodes);
+    tcase_add_test(tc, test_aggregates_saturate);
     tcase_add_test(tc, test_validate);
     tcase_add_test(tc, test_lookup_and_names);
     suite_add_tcase(s, tc);
