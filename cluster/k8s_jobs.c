@@ -5,36 +5,25 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "base/version.h"
+#include "cluster/token.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define JOBS_BODY_MAX ((size_t)64 << 20)
-#define TOKEN_MAX     16384
 
 struct k8s_client {
     struct cluster_config cfg;
     CURL *easy;
     struct curl_slist *headers;
-    char *token;
-    struct timespec token_mtime;
-    bool token_loaded;
+    struct cluster_token token;
     struct buf body;
     int timeout_ms;
 };
 
-/* "User-Agent: fedsched/VERSION" in buf. */
-static const char *user_agent(char *buf, size_t size)
-{
-    snprintf(buf, size, "User-Agent: fedsched/%s", fedsched_version);
-    return buf;
-}
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init_once(void)
@@ -49,54 +38,18 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return buf_append(&c->body, data, size * n) == 0 ? size * n : 0;
 }
 
-static void wipe(char **s)
-{
-    if (*s) {
-        memset(*s, 0, strlen(*s));
-        free(*s);
-        *s = NULL;
-    }
-}
-
-/* Reads the token file when it is new or changed (tokens are rotated in place) and
+/* Re-reads the token file when it is new or changed (tokens are rotated in place) and
  * rebuilds the headers around it. */
 static int load_token(struct k8s_client *c, struct err *e)
 {
-    struct stat sb;
-    FILE *f;
-    char *tok, *auth, ua[96];
-    size_t n;
+    bool changed;
 
-    if (!c->cfg.token_file[0])
-        return 0;
-    if (stat(c->cfg.token_file, &sb) != 0)
-        return err_set(e, ERR_CONFIG, "tokenFile", "cannot read token file \"%s\": %s",
-                       c->cfg.token_file, strerror(errno));
-    if (c->token_loaded && sb.st_mtim.tv_sec == c->token_mtime.tv_sec &&
-        sb.st_mtim.tv_nsec == c->token_mtime.tv_nsec)
-        return 0;
-    if (!(f = fopen(c->cfg.token_file, "r")))
-        return err_set(e, ERR_CONFIG, "tokenFile", "cannot open token file \"%s\": %s",
-                       c->cfg.token_file, strerror(errno));
-    tok = xcalloc(1, TOKEN_MAX + 1);
-    n = fread(tok, 1, TOKEN_MAX, f);
-    fclose(f);
-    while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
-        tok[--n] = '\0';
-    if (n == 0) {
-        free(tok);
-        return err_set(e, ERR_CONFIG, "tokenFile", "token file \"%s\" is empty", c->cfg.token_file);
+    if (cluster_token_refresh(&c->token, c->cfg.token_file, &changed, e))
+        return -1;
+    if (changed) {
+        curl_slist_free_all(c->headers);
+        c->headers = cluster_token_headers(&c->token);
     }
-    wipe(&c->token);
-    c->token = tok;
-    c->token_mtime = sb.st_mtim;
-    c->token_loaded = true;
-    curl_slist_free_all(c->headers);
-    c->headers = curl_slist_append(NULL, "Accept: application/json");
-    c->headers = curl_slist_append(c->headers, user_agent(ua, sizeof(ua)));
-    auth = xasprintf("Authorization: Bearer %s", c->token);
-    c->headers = curl_slist_append(c->headers, auth);
-    wipe(&auth);
     return 0;
 }
 
@@ -104,7 +57,6 @@ int k8s_client_new(const struct cluster_config *cfg, int timeout_ms, struct k8s_
                    struct err *e)
 {
     struct k8s_client *c;
-    char ua[96];
 
     pthread_once(&curl_once, curl_init_once);
     c = xcalloc(1, sizeof(*c));
@@ -116,8 +68,6 @@ int k8s_client_new(const struct cluster_config *cfg, int timeout_ms, struct k8s_
         free(c);
         return err_set(e, ERR_INTERNAL, NULL, "curl_easy_init failed");
     }
-    c->headers = curl_slist_append(NULL, "Accept: application/json");
-    c->headers = curl_slist_append(c->headers, user_agent(ua, sizeof(ua)));
     if (load_token(c, e) != 0) {
         k8s_client_free(&c);
         return -1;
@@ -140,7 +90,7 @@ void k8s_client_free(struct k8s_client **cp)
     if (c->easy)
         curl_easy_cleanup(c->easy);
     curl_slist_free_all(c->headers);
-    wipe(&c->token);
+    cluster_token_clear(&c->token);
     buf_free(&c->body);
     free(c);
     *cp = NULL;

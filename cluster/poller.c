@@ -6,26 +6,23 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "base/version.h"
 #include "base/num.h"
 #include "cluster/inventory.h"
 #include "cluster/k8s.h"
+#include "cluster/token.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <urcu.h>
 
 #define CONT_MAX     4096
 #define RESTARTS_MAX 3
-#define TOKEN_MAX    16384
 
 enum stage { STAGE_IDLE = 0, STAGE_NODES, STAGE_PODS };
 
@@ -34,9 +31,7 @@ struct pc {
     struct cluster_config cfg;
     char tz[SNAPSHOT_TZ_MAX];
     struct poller *p;
-    char *token;
-    struct timespec token_mtime;
-    bool token_loaded;
+    struct cluster_token token;
     CURL *easy;
     struct curl_slist *headers;
     struct buf body;
@@ -230,67 +225,20 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 
 static void build_headers(struct pc *c)
 {
-    char *auth, agent[96];
-
     curl_slist_free_all(c->headers);
-    c->headers = curl_slist_append(NULL, "Accept: application/json");
-    snprintf(agent, sizeof(agent), "User-Agent: fedsched/%s", fedsched_version);
-    c->headers = curl_slist_append(c->headers, agent);
-    if (c->token && *c->token) {
-        auth = xasprintf("Authorization: Bearer %s", c->token);
-        c->headers = curl_slist_append(c->headers, auth);
-        /* The token is a secret: do not leave copies around. */
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
+    c->headers = cluster_token_headers(&c->token);
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
 }
 
 /* Re-reads the token file when it changed (tokens are rotated in place). */
 static int refresh_token(struct pc *c, struct err *e)
 {
-    struct stat sb;
-    FILE *f;
-    char *tok;
-    size_t n;
+    bool changed;
 
-    if (!c->cfg.token_file[0]) {
-        if (!c->token_loaded) {
-            c->token_loaded = true;
-            build_headers(c);
-        }
-        return 0;
-    }
-    if (stat(c->cfg.token_file, &sb) != 0)
-        return err_set(e, ERR_CONFIG, "tokenFile", "cannot read token file \"%s\": %s",
-                       c->cfg.token_file, strerror(errno));
-    if (c->token_loaded && sb.st_mtim.tv_sec == c->token_mtime.tv_sec &&
-        sb.st_mtim.tv_nsec == c->token_mtime.tv_nsec)
-        return 0;
-    f = fopen(c->cfg.token_file, "r");
-    if (!f)
-        return err_set(e, ERR_CONFIG, "tokenFile", "cannot open token file \"%s\": %s",
-                       c->cfg.token_file, strerror(errno));
-    tok = xcalloc(1, TOKEN_MAX + 1);
-    n = fread(tok, 1, TOKEN_MAX, f);
-    fclose(f);
-    while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
-        tok[--n] = '\0';
-    if (n == 0 || strchr(tok, '\n')) {
-        free(tok);
-        return err_set(e, ERR_CONFIG, "tokenFile",
-                       "token file \"%s\" is empty or has several "
-                       "lines",
-                       c->cfg.token_file);
-    }
-    if (c->token) {
-        memset(c->token, 0, strlen(c->token));
-        free(c->token);
-    }
-    c->token = tok;
-    c->token_mtime = sb.st_mtim;
-    c->token_loaded = true;
-    build_headers(c);
+    if (cluster_token_refresh(&c->token, c->cfg.token_file, &changed, e))
+        return -1;
+    if (changed)
+        build_headers(c);
     return 0;
 }
 
@@ -319,12 +267,7 @@ static void configure_easy(struct pc *c)
             "cluster=%s event=insecure_tls msg=\"TLS verification is off (development only)\"",
             c->cfg.name);
     }
-    c->token_loaded = false; /* headers are rebuilt before the next request */
-    if (c->token) {
-        memset(c->token, 0, strlen(c->token));
-        free(c->token);
-        c->token = NULL;
-    }
+    cluster_token_clear(&c->token); /* headers are rebuilt before the next request */
 }
 
 static void apply_config(struct pc *c, const struct cluster_config *cfg)
@@ -371,10 +314,7 @@ static void pc_free(struct poller *p, struct pc *c)
     }
     curl_easy_cleanup(c->easy);
     curl_slist_free_all(c->headers);
-    if (c->token) {
-        memset(c->token, 0, strlen(c->token));
-        free(c->token);
-    }
+    cluster_token_clear(&c->token);
     buf_free(&c->body);
     inventory_free(&c->work);
     inventory_free(&c->good);
