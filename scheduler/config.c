@@ -29,6 +29,13 @@ void config_defaults(struct config *c)
     c->http.request_timeout_s = 30;
     c->http.drain_timeout_s = 20;
     c->http.max_header_bytes = 16 * 1024;
+    c->http.threads = 8;
+    c->http.max_connections_per_ip = 64;
+    c->http.header_timeout_s = 10;
+    c->http.body_timeout_s = 60;
+    c->http.max_watches = 2048;
+    c->http.max_watches_per_token = 64;
+    snprintf(c->http.tls_priorities, sizeof(c->http.tls_priorities), "%s", CONFIG_TLS_PRIORITIES);
     c->auth.enabled = true;
     c->auth.rate_per_s = 50;
     c->auth.burst = 100;
@@ -128,6 +135,14 @@ static int set_tls_cert(struct config *c, const char *v, const char *field, stru
     return set_path(c->http.tls_cert_file, sizeof(c->http.tls_cert_file), v, field, e);
 }
 
+static int set_tls_priorities(struct config *c, const char *v, const char *field,
+                              struct err *e)
+{
+    if (!*v)
+        return err_set(e, ERR_CONFIG, field, "%s: must not be empty", field);
+    return set_path(c->http.tls_priorities, sizeof(c->http.tls_priorities), v, field, e);
+}
+
 static int set_tls_key(struct config *c, const char *v, const char *field, struct err *e)
 {
     return set_path(c->http.tls_key_file, sizeof(c->http.tls_key_file), v, field, e);
@@ -218,6 +233,13 @@ static const struct key keys[] = {
     {"http.maxHeaderBytes", K_INT, 1024, 1024 * 1024, OFF(http.max_header_bytes), 0, NULL},
     {"http.tlsCertFile", K_STRING, 0, 0, 0, 0, set_tls_cert},
     {"http.tlsKeyFile", K_STRING, 0, 0, 0, 0, set_tls_key},
+    {"http.tlsPriorities", K_STRING, 0, 0, 0, 0, set_tls_priorities},
+    {"http.threads", K_INT, 1, 256, OFF(http.threads), 0, NULL},
+    {"http.maxConnectionsPerIp", K_INT, 1, 100000, OFF(http.max_connections_per_ip), 0, NULL},
+    {"http.headerTimeoutS", K_INT, 1, 3600, OFF(http.header_timeout_s), 0, NULL},
+    {"http.bodyTimeoutS", K_INT, 1, 3600, OFF(http.body_timeout_s), 0, NULL},
+    {"http.maxWatches", K_INT, 0, 1000000, OFF(http.max_watches), 0, NULL},
+    {"http.maxWatchesPerToken", K_INT, 0, 1000000, OFF(http.max_watches_per_token), 0, NULL},
     {"auth.mode", K_STRING, 0, 0, 0, 0, parse_auth_mode},
     {"auth.ratePerSecond", K_DOUBLE, 0, 1000000, OFF(auth.rate_per_s), 0, NULL},
     {"auth.burst", K_DOUBLE, 1, 1000000, OFF(auth.burst), 0, NULL},

@@ -19,6 +19,11 @@ struct cluster_config;
 struct cluster_config;
 struct err;
 
+/* TLS 1.2 and 1.3 only, forward-secret key exchange (ECDHE), AEAD ciphers. GnuTLS syntax. */
+#define CONFIG_TLS_PRIORITIES                                                                     \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"            \
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
+
 struct config {
     char listen_host[128]; /* "listen": "127.0.0.1:8080" */
     int listen_port;
@@ -38,6 +43,13 @@ struct config {
         char tls_cert_file[512]; /* both set: HTTPS */
         char tls_key_file[512];
         int drain_timeout_s; /* SIGTERM: how long in-flight requests may finish */
+        int threads;                /* libmicrohttpd's thread pool (epoll) */
+        int max_connections_per_ip; /* concurrent connections from one address */
+        int header_timeout_s;       /* absolute deadline for the request line and headers */
+        int body_timeout_s;         /* absolute deadline for the body, once headers are in */
+        int max_watches;            /* suspended watches/long-polls in total */
+        int max_watches_per_token;  /* and per token (per address without auth) */
+        char tls_priorities[512];   /* GnuTLS priority string */
     } http;
     struct {
         bool enabled;      /* "auth.mode": "tokens" (true) or "disabled" (development) */

@@ -213,7 +213,7 @@ int serve_main(int argc, char **argv)
     struct store *store = NULL;
     struct api *api = NULL;
     struct api_server *srv = NULL;
-    struct api_config ac;
+    struct api_config ac = {0};
     struct poller *poller = NULL;
     struct sched *sched = NULL;
     struct serve_ctx ctx;
@@ -250,6 +250,13 @@ int serve_main(int argc, char **argv)
             "Development only; set auth.mode to tokens\"");
     ac.max_connections = cfg.http.max_connections;
     ac.request_timeout_s = cfg.http.request_timeout_s;
+    ac.threads = cfg.http.threads;
+    ac.max_connections_per_ip = cfg.http.max_connections_per_ip;
+    ac.header_timeout_s = cfg.http.header_timeout_s;
+    ac.body_timeout_s = cfg.http.body_timeout_s;
+    ac.max_watches = cfg.http.max_watches;
+    ac.max_watches_per_token = cfg.http.max_watches_per_token;
+    ac.tls_priorities = cfg.http.tls_priorities;
     if (start_poller(&cfg, store, &poller, &e) || api_new(&ac, store, &api, &e)) {
         LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
         rc = 1;
