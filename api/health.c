@@ -1,10 +1,14 @@
 /* health.c -- /healthz (the process answers), /readyz (the database answers and the
- * schema is current) and /metrics. */
+ * schema is current) and /metrics. Both probes and /metrics need no token, so what they
+ * say is fixed text: the database's own error (which names its host and port) goes to the
+ * log, never into a body. */
 #include "api/internal.h"
 
 #include "api/leader.h"
 
+#include "base/log.h"
 #include "base/mem.h"
+#include "base/prom.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -26,10 +30,16 @@ void h_readyz(struct api *a, const struct api_request *req, const struct route_p
     (void)req;
     (void)p;
     if (store_ping(a->store, &e) || store_migrations_check(a->store, &e)) {
+        bool schema = e.code == ERR_CONFIG; /* reachable, but migrations are not applied */
         json_t *body =
-            json_pack("{s:s, s:s, s:s}", "status", "unavailable", "component",
-                      e.code == ERR_CONFIG ? "migrations" : "database", "message", e.msg);
+            json_pack("{s:s, s:{s:s, s:s}}", "status", "unavailable", "checks", "database",
+                      schema ? "ok" : "unavailable", "migrations", schema ? "pending" : "unknown");
 
+        /* Pending migrations are the normal state of a start; an unreachable database is
+         * worth a warning. */
+        LOG(schema ? LOG_INFO : LOG_WARN, "api",
+            "readyz=unavailable component=%s code=%s msg=\"%s\"",
+            schema ? "migrations" : "database", err_code_name(e.code), e.msg);
         snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
         resp_json(resp, 503, body);
         return;
@@ -52,9 +62,13 @@ void h_metrics(struct api *a, const struct api_request *req, const struct route_
      * fedsched_store_up says why, rather than failing the whole scrape. */
     if (store_job_counts(a->store, counts, &e) == 0) {
         buf_puts(&out, "# HELP fedsched_jobs Jobs by phase.\n# TYPE fedsched_jobs gauge\n");
-        for (int i = 0; i < PHASE_COUNT; i++)
+        for (int i = 0; i < PHASE_COUNT; i++) {
+            char phase[PROM_LABEL_MAX];
+
             buf_printf(&out, "fedsched_jobs{phase=\"%s\"} %lld\n",
-                       job_phase_name((enum job_phase)i), (long long)counts[i]);
+                       prom_label(phase, sizeof(phase), job_phase_name((enum job_phase)i)),
+                       (long long)counts[i]);
+        }
     }
     clusters_metrics(a, &out);
     api_scheduler_metrics(a, &out);

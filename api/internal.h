@@ -151,8 +151,14 @@ void h_report_queue(struct api *a, const struct api_request *req, const struct r
 /* Metrics store (metrics.c). */
 struct api_metrics *metrics_new(void);
 void metrics_free(struct api_metrics **m);
+/* Counts one request. method is the raw HTTP method: outside GET, HEAD, POST, PUT,
+ * DELETE, PATCH and OPTIONS it counts as "other". route must be a router template (or
+ * "unmatched"), never the request's path. Thread-safe. */
 void metrics_observe(struct api_metrics *m, const char *method, const char *route, int status,
                      int64_t duration_ns);
+/* The method label for method: itself when it is one of the known methods above (a static
+ * string), else "other". */
+const char *metrics_method_label(const char *method);
 /* Appends the request metrics in Prometheus text format to *out (a growing string). */
 void metrics_render(struct api_metrics *m, struct buf *out);
 

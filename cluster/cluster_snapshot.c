@@ -3,6 +3,7 @@
 
 #include "base/clock.h"
 #include "base/mem.h"
+#include "base/prom.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,16 +205,25 @@ int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms
 {
     static const char *const states[] = {"total",           "used",    "free", "borrowed",
                                          "pending_serving", "lendable"};
+    char(*name)[PROM_LABEL_MAX], (*sku)[PROM_LABEL_MAX];
     int rc = 0;
 
     if (!s)
         return 0;
+    /* Cluster names are DNS-1123 and SKU names come from the catalogue, but every label
+     * value is escaped all the same, so no configuration can make the page unparsable. */
+    name = xcalloc(s->snap->n_clusters + 1, sizeof(*name));
+    sku = xcalloc(s->snap->n_skus + 1, sizeof(*sku));
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        prom_label(name[i], sizeof(name[i]), s->status[i].name);
+    for (size_t k = 0; k < s->snap->n_skus; k++)
+        prom_label(sku[k], sizeof(sku[k]), s->snap->sku_names[k]);
     rc |= buf_puts(b, "# HELP fedsched_cluster_poll_duration_seconds Duration of the last poll "
                       "of a member cluster.\n# TYPE fedsched_cluster_poll_duration_seconds "
                       "gauge\n");
     for (size_t i = 0; i < s->snap->n_clusters; i++)
         rc |= buf_printf(b, "fedsched_cluster_poll_duration_seconds{cluster=\"%s\"} %.3f\n",
-                         s->status[i].name, (double)s->status[i].poll_duration_ms / 1000.0);
+                         name[i], (double)s->status[i].poll_duration_ms / 1000.0);
     rc |= buf_puts(b, "# HELP fedsched_cluster_poll_errors_total Failed polls of a member "
                       "cluster by kind.\n# TYPE fedsched_cluster_poll_errors_total counter\n");
     for (size_t i = 0; i < s->snap->n_clusters; i++)
@@ -221,20 +231,20 @@ int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms
             rc |= buf_printf(b,
                              "fedsched_cluster_poll_errors_total{cluster=\"%s\",kind=\"%s\"} "
                              "%llu\n",
-                             s->status[i].name, cluster_error_kind_name((enum cluster_error_kind)k),
+                             name[i], cluster_error_kind_name((enum cluster_error_kind)k),
                              (unsigned long long)s->status[i].errors_by_kind[k]);
     rc |= buf_puts(b, "# HELP fedsched_cluster_data_age_seconds Age of a member cluster's "
                       "capacity data (-1 when never polled).\n# TYPE "
                       "fedsched_cluster_data_age_seconds gauge\n");
     for (size_t i = 0; i < s->snap->n_clusters; i++)
-        rc |= buf_printf(b, "fedsched_cluster_data_age_seconds{cluster=\"%s\"} %.3f\n",
-                         s->status[i].name, cluster_snapshot_data_age(s, i, now_ms));
+        rc |= buf_printf(b, "fedsched_cluster_data_age_seconds{cluster=\"%s\"} %.3f\n", name[i],
+                         cluster_snapshot_data_age(s, i, now_ms));
     rc |= buf_puts(b, "# HELP fedsched_cluster_health Health of a member cluster (1 for the "
                       "current state).\n# TYPE fedsched_cluster_health gauge\n");
     for (size_t i = 0; i < s->snap->n_clusters; i++)
         for (int h = 1; h < SNAPSHOT_HEALTH_COUNT; h++)
             rc |= buf_printf(b, "fedsched_cluster_health{cluster=\"%s\",state=\"%s\"} %d\n",
-                             s->status[i].name, snapshot_health_name((enum snapshot_health)h),
+                             name[i], snapshot_health_name((enum snapshot_health)h),
                              s->snap->clusters[i].health == (enum snapshot_health)h);
     rc |= buf_puts(b, "# HELP fedsched_cluster_gpus GPUs of a member cluster by SKU, pool and "
                       "state.\n# TYPE fedsched_cluster_gpus gauge\n");
@@ -252,12 +262,14 @@ int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms
                     rc |= buf_printf(b,
                                      "fedsched_cluster_gpus{cluster=\"%s\",sku=\"%s\",pool=\"%s\","
                                      "state=\"%s\"} %d\n",
-                                     s->status[i].name, s->snap->sku_names[k],
-                                     snapshot_pool_name((enum snapshot_pool)p), states[st], v[st]);
+                                     name[i], sku[k], snapshot_pool_name((enum snapshot_pool)p),
+                                     states[st], v[st]);
             }
     rc |= buf_puts(b, "# HELP fedsched_cluster_poll_round_seconds Duration of the last full "
                       "poll round over all clusters.\n# TYPE fedsched_cluster_poll_round_seconds "
                       "gauge\n");
     rc |= buf_printf(b, "fedsched_cluster_poll_round_seconds %.3f\n", (double)s->round_ms / 1000.0);
+    free(name);
+    free(sku);
     return rc ? -1 : 0;
 }

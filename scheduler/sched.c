@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/prom.h"
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
 #include "cluster/cluster_snapshot.h"
@@ -1831,23 +1832,34 @@ int sched_metrics(struct sched *s, struct buf *b)
         m->placements);
     rc |= buf_puts(b, "# HELP fedsched_scheduler_dispatch_errors_total Failed creates in member "
                       "clusters.\n# TYPE fedsched_scheduler_dispatch_errors_total counter\n");
-    for (size_t i = 0; i < m->n_derr; i++)
+    for (size_t i = 0; i < m->n_derr; i++) {
+        char cl[PROM_LABEL_MAX];
+
         rc |=
             buf_printf(b, "fedsched_scheduler_dispatch_errors_total{cluster=\"%s\"} %" PRIu64 "\n",
-                       m->derr[i].cluster, m->derr[i].n);
+                       prom_label(cl, sizeof(cl), m->derr[i].cluster), m->derr[i].n);
+    }
     rc |= buf_puts(b, "# HELP fedsched_scheduler_jobs Live jobs by SKU and phase (last cycle).\n"
                       "# TYPE fedsched_scheduler_jobs gauge\n");
-    for (size_t i = 0; i < m->n_queue_sku; i++)
+    for (size_t i = 0; i < m->n_queue_sku; i++) {
+        char sku[PROM_LABEL_MAX];
+
+        prom_label(sku, sizeof(sku), m->queue_sku[i]);
         for (int p = 0; p < PHASE_COUNT; p++)
             if (m->queue[i][p])
                 rc |=
                     buf_printf(b, "fedsched_scheduler_jobs{sku=\"%s\",phase=\"%s\"} %" PRId64 "\n",
-                               m->queue_sku[i], job_phase_name((enum job_phase)p), m->queue[i][p]);
+                               sku, job_phase_name((enum job_phase)p), m->queue[i][p]);
+    }
     rc |= buf_puts(b, "# HELP fedsched_scheduler_borrowed_gpus GPUs of serving pools lent to "
                       "training jobs.\n# TYPE fedsched_scheduler_borrowed_gpus gauge\n");
-    for (size_t i = 0; i < m->n_borrowed; i++)
+    for (size_t i = 0; i < m->n_borrowed; i++) {
+        char cl[PROM_LABEL_MAX], sku[PROM_LABEL_MAX];
+
         rc |= buf_printf(b, "fedsched_scheduler_borrowed_gpus{cluster=\"%s\",sku=\"%s\"} %d\n",
-                         m->borrowed[i].cluster, m->borrowed[i].sku, m->borrowed[i].gpus);
+                         prom_label(cl, sizeof(cl), m->borrowed[i].cluster),
+                         prom_label(sku, sizeof(sku), m->borrowed[i].sku), m->borrowed[i].gpus);
+    }
     rc |= buf_printf(b,
                      "# HELP fedsched_scheduler_reclaims_total Borrowed jobs reclaimed.\n"
                      "# TYPE fedsched_scheduler_reclaims_total counter\n"
