@@ -1,8 +1,11 @@
 /* api.c -- the api object, dispatch, responses and error-to-status mapping. */
 #include "api/internal.h"
 
+#include "base/log.h"
 #include "base/mem.h"
+#include "base/utf8.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@ int api_new(const struct api_config *c, struct store *s, struct api **out, struc
     a->cfg = *c;
     a->store = s;
     a->metrics = metrics_new();
+    watches_init(a);
     auth_init(a);
     *out = a;
     return 0;
@@ -28,6 +32,7 @@ void api_free(struct api **ap)
     if (!ap || !*ap)
         return;
     auth_free(*ap);
+    watches_free(*ap);
     metrics_free(&(*ap)->metrics);
     free(*ap);
     *ap = NULL;
@@ -57,15 +62,24 @@ int api_status_for(enum err_code code)
     return 500;
 }
 
+/* The body answered when a response cannot be rendered: fixed, so it cannot fail. */
+static const char render_failed[] =
+    "{\"error\":{\"code\":\"internal\",\"message\":\"the response could not be rendered\"}}";
+
 void resp_json(struct api_response *resp, int status, json_t *body)
 {
     free(resp->body);
     resp->status = status;
-    resp->body = json_dumps(body, JSON_COMPACT);
     resp->content_type = "application/json";
+    resp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (!resp->body) /* only on allocation failure inside jansson */
-        abort();
+    if (!resp->body) {
+        /* A value jansson refused (invalid UTF-8 that escaped sanitising, a NULL from a
+         * failed json_pack): never abort on a request, answer 500 and say so in the log. */
+        LOG(LOG_ERROR, "api", "event=render_failed status=%d", status);
+        resp->status = 500;
+        resp->body = xstrdup(render_failed);
+    }
 }
 
 void resp_text(struct api_response *resp, int status, const char *content_type, char *body)
@@ -76,17 +90,44 @@ void resp_text(struct api_response *resp, int status, const char *content_type, 
     resp->content_type = content_type;
 }
 
+/* Server-side failures carry infrastructure detail (database host and port, file
+ * paths): it goes to the log, and the caller gets a fixed text. */
+static const char *public_message(enum err_code code)
+{
+    switch (code) {
+    case ERR_DB: return "the database is unavailable; retry later";
+    case ERR_IO:
+    case ERR_CONFIG:
+    case ERR_INTERNAL: return "internal error; the server log has the detail";
+    default: return NULL;
+    }
+}
+
 void resp_error(struct api_response *resp, const struct err *e)
 {
     int status = api_status_for(e->code);
-    json_t *inner = json_pack("{s:s, s:s}", "code", err_code_name(e->code), "message",
-                              e->msg[0] ? e->msg : err_code_name(e->code));
+    const char *fixed = public_message(e->code);
+    char msg[sizeof(e->msg) * 4], field[sizeof(e->field) * 4];
+    json_t *inner;
 
-    if (e->field[0])
-        json_object_set_new(inner, "field", json_string(e->field));
+    /* Messages quote what the caller sent, which may be any bytes: make them valid
+     * UTF-8 (jansson refuses anything else) without cutting a character. */
+    utf8_sanitize(msg, sizeof(msg), e->msg[0] ? e->msg : err_code_name(e->code));
+    utf8_sanitize(field, sizeof(field), e->field);
+    if (fixed) {
+        for (char *c = msg; *c; c++) /* one log line: no line breaks or quotes inside */
+            if ((unsigned char)*c < 0x20 || *c == '"')
+                *c = *c == '"' ? '\'' : ' ';
+        LOG(LOG_WARN, "api", "event=server_error code=%s field=%s msg=\"%s\"",
+            err_code_name(e->code), field, msg);
+        snprintf(msg, sizeof(msg), "%s", fixed);
+    }
+    inner = json_pack("{s:s, s:s}", "code", err_code_name(e->code), "message", msg);
+    if (inner && field[0] && !fixed)
+        json_object_set_new(inner, "field", json_string(field));
     if (status == 503)
         snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
-    resp_json(resp, status, json_pack("{s:o}", "error", inner));
+    resp_json(resp, status, inner ? json_pack("{s:o}", "error", inner) : NULL);
 }
 
 void resp_errorf(struct api_response *resp, enum err_code code, const char *field, const char *fmt,
@@ -144,58 +185,107 @@ static int authorize(const struct principal *who, enum perm perm, const struct r
     return -1;
 }
 
-void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
-{
-    struct route_params p;
-    struct principal who = {0};
-    struct api_request r = *req;
-    struct err e = {0};
-    enum perm perm = PERM_ADMIN;
+/* One call between its headers and its answer. */
+struct api_call {
     api_handler h;
+    enum perm perm;
+    struct route_params p;
+    struct principal who;
+    bool mutating;
+    char route[64]; /* the route's template, for metrics */
+};
+
+static void audit(struct api *a, struct api_call *c, const struct api_request *req,
+                  const struct api_response *resp)
+{
+    char detail[32] = "";
+
+    if (!c->mutating || resp->audited)
+        return;
+    if (resp->status >= 400 && resp->body) {
+        /* The error code, for filtering the audit log by outcome. */
+        const char *code = strstr(resp->body, "\"code\":\"");
+
+        if (code)
+            snprintf(detail, sizeof(detail), "%.*s", (int)strcspn(code + 8, "\""), code + 8);
+    }
+    auth_audit(a, &c->who, req->remote, req->method, req->path, c->p.ns, resp->status,
+               detail[0] ? detail : NULL);
+}
+
+int api_call_begin(struct api *a, const struct api_request *req, struct api_call **out,
+                   struct api_response *resp)
+{
+    struct api_call *c = xcalloc(1, sizeof(*c));
+    struct err e = {0};
     int retry = 0;
-    bool mutating = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
 
     memset(resp, 0, sizeof(*resp));
-    if (api_route(req->method, req->path, &h, &perm, &p, resp))
-        return;
-    if (perm == PERM_PUBLIC) {
-        h(a, req, &p, resp);
-        return;
-    }
-    if (auth_authenticate(a, req->authorization, &who, &e)) {
+    *out = c;
+    c->perm = PERM_ADMIN;
+    c->mutating = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+    if (api_route(req->method, req->path, &c->h, &c->perm, &c->p, resp))
+        goto done;
+    snprintf(c->route, sizeof(c->route), "%s", resp->route);
+    if (c->perm == PERM_PUBLIC)
+        return 0;
+    if (auth_authenticate(a, req->authorization, &c->who, &e)) {
         resp_error(resp, &e);
         if (e.code == ERR_UNAUTHORIZED)
             snprintf(resp->www_authenticate, sizeof(resp->www_authenticate),
                      "Bearer realm=\"fedsched\"");
-        goto out;
+        goto done;
     }
     /* One bucket per token. With authentication off (development) nothing is limited. */
-    if (who.authenticated && auth_rate_limit(a, who.name, &retry)) {
+    if (c->who.authenticated && auth_rate_limit(a, c->who.name, &retry)) {
         resp_errorf(resp, ERR_RATE_LIMITED, NULL,
                     "rate limit of %.0f requests/s for token %s exceeded", a->cfg.rate_per_s,
-                    who.name);
+                    c->who.name);
         snprintf(resp->retry_after, sizeof(resp->retry_after), "%d", retry);
-        goto out;
+        goto done;
     }
-    if (authorize(&who, perm, &p, resp))
-        goto out;
-    r.who = &who;
-    h(a, &r, &p, resp);
-out:
-    if (mutating) {
-        char detail[32] = "";
+    if (authorize(&c->who, c->perm, &c->p, resp))
+        goto done;
+    return 0;
+done:
+    audit(a, c, req, resp);
+    return -1;
+}
 
-        if (resp->status >= 400 && resp->body) {
-            /* The error code, for filtering the audit log by outcome. */
-            const char *c = strstr(resp->body, "\"code\":\"");
+void api_call_finish(struct api *a, struct api_call *c, const struct api_request *req,
+                     struct api_response *resp)
+{
+    struct api_request r = *req;
 
-            if (c)
-                snprintf(detail, sizeof(detail), "%.*s", (int)strcspn(c + 8, "\""), c + 8);
-        }
-        auth_audit(a, &who, req->remote, req->method, req->path, p.ns, resp->status,
-                   detail[0] ? detail : NULL);
-    }
-    auth_principal_clear(&who);
+    memset(resp, 0, sizeof(*resp));
+    if (c->perm != PERM_PUBLIC)
+        r.who = &c->who;
+    c->h(a, &r, &c->p, resp);
+    snprintf(resp->route, sizeof(resp->route), "%s", c->route);
+    if (!resp->wait)
+        audit(a, c, req, resp);
+}
+
+void api_call_free(struct api *a, struct api_call **cp, struct api_wait *w)
+{
+    if (!cp || !*cp)
+        return;
+    if (w && w->cap_key[0])
+        api_watch_release(a, w);
+    auth_principal_clear(&(*cp)->who);
+    free(*cp);
+    *cp = NULL;
+}
+
+void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
+{
+    struct api_call *c = NULL;
+    struct api_request r = *req;
+
+    r.wait = NULL; /* no server to suspend the call: watches answer at once */
+    if (api_call_begin(a, &r, &c, resp) == 0)
+        api_call_finish(a, c, &r, resp);
+    api_call_free(a, &c, NULL);
 }
 
 void api_response_clear(struct api_response *r)

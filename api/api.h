@@ -30,6 +30,7 @@ struct api_config {
     int max_watches;            /* suspended watches in total; beyond: 429 */
     int max_watches_per_token;  /* per token (per address when auth is off); beyond: 429 */
     const char *tls_priorities; /* GnuTLS priority string; NULL: the library's default */
+    int unauth_audit_per_minute; /* audit rows of 401s per client address per minute */
 };
 
 /* Caller keeps store alive until api_free(). Caller owns *out. */
@@ -50,6 +51,18 @@ struct api_kv {
     const char *value;
 };
 
+/* A watch's state across the passes of one call: api/server.c keeps it while the
+ * connection is suspended, and calls the handler again when the job changes or the
+ * deadline passes. */
+struct api_wait {
+    bool active;         /* the first pass parsed the watch and took a cap slot */
+    bool stopping;       /* the server drains: answer now */
+    int64_t after_rv;    /* answer once the job's version passes this */
+    int64_t deadline_ms; /* realtime ms; answer with the job as it is then */
+    int64_t job_id;      /* the job to wait for, set when the handler asks to wait */
+    char cap_key[72];    /* the token (or address) holding the slot; "" none */
+};
+
 /* One request as the handlers see it. Strings are borrowed for the call's duration. */
 struct api_request {
     const char *method;
@@ -63,6 +76,7 @@ struct api_request {
     const char *authorization;   /* Authorization header, NULL when absent */
     const char *remote;          /* peer address, "" when unknown */
     const struct principal *who; /* set by api_handle for the handlers */
+    struct api_wait *wait;       /* NULL: the caller cannot wait; a watch answers at once */
 };
 
 struct api_response {
@@ -76,11 +90,30 @@ struct api_response {
     char www_authenticate[48]; /* WWW-Authenticate header for 401, else empty */
     char route[64]; /* route template for metrics ("/v1/namespaces/{ns}/...") */
     bool audited;   /* the handler wrote the audit row in the mutation's transaction */
+    bool wait;      /* no answer yet: wait for req->wait->job_id to change, then call again */
 };
 
 /* Handles req and fills resp (caller releases it with api_response_clear()). Never fails:
- * every error becomes a JSON error response. Thread-safe. */
+ * every error becomes a JSON error response. A watch answers at once (nothing can
+ * suspend it here). Thread-safe. */
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp);
+
+/* The same in steps, for the server: api_call_begin() routes, authenticates and
+ * authorises from the request line and headers alone (req->body is not read yet) and
+ * returns 0 when the call may go on, or -1 with resp filled: answer it without reading
+ * the body. api_call_finish() runs the handler with the whole request; when it sets
+ * resp->wait, the server waits for req->wait->job_id to change or its deadline, then
+ * calls it again with the same req->wait. Caller owns *call and frees it with
+ * api_call_free() (which gives back w's watch slot) in every case. Thread-safe. */
+struct api_call;
+int api_call_begin(struct api *a, const struct api_request *req, struct api_call **call,
+                   struct api_response *resp);
+void api_call_finish(struct api *a, struct api_call *call, const struct api_request *req,
+                     struct api_response *resp);
+void api_call_free(struct api *a, struct api_call **call, struct api_wait *w);
+
+/* Watches holding a slot now (for metrics and tests). */
+int api_watch_count(struct api *a);
 void api_response_clear(struct api_response *r);
 
 /* Records one finished request in the metrics (the server calls it). Thread-safe. */
@@ -89,12 +122,17 @@ void api_observe(struct api *a, const char *method, const char *route, int statu
 
 struct api_server;
 
-/* Listens on host:port (port 0 picks a free one; see api_server_port) with one thread per
- * connection, so a handler may block on the database without stalling others.
+/* Listens on host:port (port 0 picks a free one; see api_server_port) with a pool of
+ * threads on epoll (a handler blocking on the database stalls only its own thread's
+ * connections, briefly), absolute deadlines for headers and body, a cap per client
+ * address, and suspended watches. Zero config fields take their defaults.
  * Caller owns *out; stop with api_server_stop(). ERR_IO when it cannot bind. */
 int api_server_start(struct api *a, const char *host, int port, struct api_server **out,
                      struct err *e);
 int api_server_port(const struct api_server *srv);
+
+/* Connections closed so far because their headers or body missed the absolute deadline. */
+uint64_t api_server_deadline_closed(struct api_server *srv);
 
 /* Stops accepting connections and waits up to timeout_s for requests in flight to finish.
  * Returns the number still running when it gave up (0 when drained). */

@@ -41,6 +41,7 @@ struct api {
     struct store *store;
     struct api_metrics *metrics;
     struct api_auth *auth;
+    struct api_watches *watches; /* counts behind http.maxWatches and maxWatchesPerToken */
     struct poller *poller;            /* NULL until api_attach_clusters() */
     const struct sku_catalogue *skus; /* catalogue for cluster configs */
     int (*explainer)(void *arg, const char *ns, const char *name, struct buf *out, struct err *e);
@@ -84,6 +85,25 @@ void auth_audit(struct api *a, const struct principal *who, const char *remote, 
                 const char *path, const char *ns, int status, const char *detail);
 /* Writes queued records now (tests and shutdown). */
 void auth_audit_flush(struct api *a);
+/* Fills *out with req's audit row (caller, address, method, path; ns) for a handler that
+ * passes it to a store mutation, which commits it with the change: status for the
+ * mutation's first kind of success, status_alt for its second (see store.h). Strings are
+ * borrowed from req. The handler then sets resp->audited. */
+struct store_audit;
+void auth_audit_row(const struct api_request *req, const char *ns, int status, int status_alt,
+                    struct store_audit *out);
+/* Appends the audit metrics (Prometheus text): rows dropped, queue length, unauthenticated
+ * failures written or sampled out. */
+void auth_metrics(struct api *a, struct buf *out);
+
+/* Takes a slot of the watch caps for the caller of req (its token, or its address when
+ * unauthenticated) and records it in w->cap_key; ERR_RATE_LIMITED when the caller or the
+ * server holds its limit. api_call_free() gives the slot back. */
+int api_watch_acquire(struct api *a, const struct api_request *req, struct api_wait *w,
+                      struct err *e);
+void api_watch_release(struct api *a, struct api_wait *w);
+void watches_init(struct api *a);
+void watches_free(struct api *a);
 
 /* HTTP status for an err code. */
 int api_status_for(enum err_code code);

@@ -70,6 +70,7 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
                   struct api_response *resp)
 {
     struct job *in = NULL, *stored = NULL;
+    struct store_audit audit;
     struct err e = {0};
     bool created = false;
 
@@ -85,10 +86,13 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
         resp_error(resp, &e);
         return;
     }
-    if (store_job_insert(a->store, in, req->idempotency_key, &created, &stored, &e)) {
+    /* 201 committed with the job; a replay's 200 written before we answer. */
+    auth_audit_row(req, p->ns, 201, 200, &audit);
+    if (store_job_insert(a->store, in, req->idempotency_key, &audit, &created, &stored, &e)) {
         resp_error(resp, &e);
         goto out;
     }
+    resp->audited = true;
     if (created)
         snprintf(resp->location, sizeof(resp->location), "/v1/namespaces/%s/trainingjobs/%s",
                  stored->ns, stored->name);
@@ -137,36 +141,49 @@ static int parse_watch(const struct api_request *req, bool *watch, int64_t *afte
     return 0;
 }
 
+/* A watch answers when the job's version passes the one the caller saw, or at its
+ * deadline. Without a server to suspend the call (req->wait NULL) it answers at once. */
 void h_job_get(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp)
 {
+    struct api_wait *w = req->wait;
     struct job *j = NULL;
     struct err e = {0};
     bool watch;
     int64_t after;
-    int timeout_s = WATCH_DEFAULT_S, rc;
+    int timeout_s = WATCH_DEFAULT_S;
 
     if (check_path(p, resp))
         return;
-    if (parse_watch(req, &watch, &after, &timeout_s, &e)) {
-        resp_error(resp, &e);
-        return;
-    }
-    if (watch && after < 0) {
-        /* No version given: wait for the next change after the current one. */
-        if (store_job_get(a->store, p->ns, p->name, &j, &e)) {
+    if (!w || !w->active) {
+        if (parse_watch(req, &watch, &after, &timeout_s, &e)) {
             resp_error(resp, &e);
             return;
         }
-        after = j->resource_version;
-        job_free(&j);
+    } else {
+        watch = true;
+        after = w->after_rv;
     }
-    if (watch)
-        rc = store_job_watch(a->store, p->ns, p->name, after, timeout_s * 1000, &j, &e);
-    else
-        rc = store_job_get(a->store, p->ns, p->name, &j, &e);
-    if (rc) {
+    if (store_job_get(a->store, p->ns, p->name, &j, &e)) {
         resp_error(resp, &e);
+        return;
+    }
+    if (watch && w && !w->active) {
+        /* No version given: wait for the next change after the current one. */
+        w->after_rv = after < 0 ? j->resource_version : after;
+        w->deadline_ms = clock_realtime_ms() + (int64_t)timeout_s * 1000;
+        if (api_watch_acquire(a, req, w, &e)) {
+            job_free(&j);
+            resp_error(resp, &e);
+            return;
+        }
+        w->active = true;
+    }
+    if (watch && w && j->resource_version <= w->after_rv && !w->stopping &&
+        clock_realtime_ms() < w->deadline_ms) {
+        w->job_id = j->id;
+        resp->wait = true;
+        job_free(&j);
         return;
     }
     resp_json(resp, 200, trainingjob_to_json(j));
@@ -177,15 +194,18 @@ void h_job_cancel(struct api *a, const struct api_request *req, const struct rou
                   struct api_response *resp)
 {
     struct job *j = NULL;
+    struct store_audit audit;
     struct err e = {0};
 
-    (void)req;
     if (check_path(p, resp))
         return;
-    if (store_job_cancel(a->store, p->ns, p->name, &j, &e)) {
+    /* 200: cancelled at once; 202: only marked, committed with the change either way. */
+    auth_audit_row(req, p->ns, 200, 202, &audit);
+    if (store_job_cancel(a->store, p->ns, p->name, &audit, &j, &e)) {
         resp_error(resp, &e);
         return;
     }
+    resp->audited = true;
     /* 202 when the job still has to be stopped in its member cluster. */
     resp_json(resp, j->phase == PHASE_CANCELLED ? 200 : 202, trainingjob_to_json(j));
     job_free(&j);

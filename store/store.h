@@ -13,6 +13,7 @@
 
 struct err;
 struct store; /* a pool of connections, each with the prepared statements */
+struct store_audit; /* one audit row; defined with the audit log below */
 
 struct store_config {
     const char *dsn;          /* libpq conninfo string or postgresql:// URI */
@@ -44,9 +45,13 @@ int store_migrations_check(struct store *s, struct err *e);
 /* Inserts j (phase Queued, attempt 0) and its first event in one statement; returns only
  * after COMMIT. When namespace/name (or namespace/idempotency_key) exists already:
  * identical spec and labels -> *created = false and the existing job; otherwise
- * ERR_CONFLICT. idempotency_key may be NULL. Caller owns *out (job_free). */
+ * ERR_CONFLICT. idempotency_key may be NULL. Caller owns *out (job_free).
+ * audit (may be NULL): a created job's audit row (audit->status) is committed in the
+ * same transaction as the job; a replay's (audit->status_alt) is written before this
+ * returns, and when it cannot be, the call fails (ERR_DB) rather than go unrecorded. */
 int store_job_insert(struct store *s, const struct job *j, const char *idempotency_key,
-                     bool *created, struct job **out, struct err *e);
+                     const struct store_audit *audit, bool *created, struct job **out,
+                     struct err *e);
 
 /* ERR_NOT_FOUND when absent. Caller owns *out. */
 int store_job_get(struct store *s, const char *ns, const char *name, struct job **out,
@@ -75,9 +80,11 @@ void store_jobs_free(struct job ***jobs, size_t n);
 /* Cancels a job: Queued becomes Cancelled at once (with its event); a job already placed
  * is marked cancel-requested for the scheduler to finish; Cancelled is returned as is.
  * ERR_NOT_FOUND, or ERR_CONFLICT when it already Succeeded or Failed.
+ * audit (may be NULL) is inserted in the same transaction: with audit->status when the
+ * job is Cancelled afterwards, with audit->status_alt when it is only marked.
  * Caller owns *out (the job after the change). */
-int store_job_cancel(struct store *s, const char *ns, const char *name, struct job **out,
-                     struct err *e);
+int store_job_cancel(struct store *s, const char *ns, const char *name,
+                     const struct store_audit *audit, struct job **out, struct err *e);
 
 /* The job's timeline, oldest first. ERR_NOT_FOUND when the job does not exist.
  * Caller frees with store_events_free(). */
@@ -85,15 +92,24 @@ int store_job_events(struct store *s, const char *ns, const char *name, struct j
                      size_t *n, struct err *e);
 void store_events_free(struct job_event **events, size_t n);
 
-/* Long-poll: returns the job as soon as its resource version exceeds after_rv, or as it
- * is when timeout_ms passes (the caller compares versions), or at once after
- * store_watch_shutdown(). Woken by the NOTIFY that every job UPDATE sends (migration
- * 0002), so a waiting caller costs nothing until its job changes. ERR_NOT_FOUND, ERR_DB.
- * Caller owns *out. */
-int store_job_watch(struct store *s, const char *ns, const char *name, int64_t after_rv,
-                    int timeout_ms, struct job **out, struct err *e);
+/* Change notifications for long-polls, woken by the NOTIFY that every job UPDATE sends
+ * (migration 0002), so a waiting watch costs nothing until its job changes.
+ * store_change_seq() numbers the notifications seen so far: read it before reading a
+ * job, then subscribe with it, and a change in between is not missed.
+ * store_job_subscribe() returns 1 (nothing registered) when job_id (0: any job) changed
+ * after since_seq; else 0 with *out registered: fn(arg) is then called once, from the
+ * listener thread with its lock held (fn must only hand the event on, never call back
+ * into the store), when a NOTIFY names the job, after a lost LISTEN connection, or at
+ * store_watch_shutdown(). Caller releases *out with store_job_unsubscribe() whether or
+ * not fn was called; after it returns fn is not running and will not run. Thread-safe. */
+struct store_sub;
+uint64_t store_change_seq(struct store *s);
+int store_job_subscribe(struct store *s, int64_t job_id, uint64_t since_seq,
+                        void (*fn)(void *arg), void *arg, struct store_sub **out);
+void store_job_unsubscribe(struct store *s, struct store_sub **sub); /* NULL-safe */
 
-/* Makes every current and future store_job_watch() return at once (for draining). */
+/* Fires every current subscription, and makes every later one report a change at once
+ * (for draining). */
 void store_watch_shutdown(struct store *s);
 
 /* ---- member clusters ---- */
@@ -111,14 +127,23 @@ struct store_cluster {
  * be NULL) tells which happened. */
 int store_cluster_put(struct store *s, const char *name, const char *config_json, bool cordoned,
                       bool keep_cordon, const char *source, bool *created, struct err *e);
-/* Cordons or uncordons (the column is what the poller and policy use). ERR_NOT_FOUND. */
-int store_cluster_set_cordoned(struct store *s, const char *name, bool cordoned, struct err *e);
+/* store_cluster_put with audit's row in the same transaction: audit->status when the
+ * cluster was created, audit->status_alt when it replaced one. audit may be NULL. */
+int store_cluster_put_audited(struct store *s, const char *name, const char *config_json,
+                              bool cordoned, bool keep_cordon, const char *source,
+                              const struct store_audit *audit, bool *created, struct err *e);
+/* Cordons or uncordons (the column is what the poller and policy use). ERR_NOT_FOUND.
+ * audit (may be NULL; audit->status) is inserted in the same transaction. */
+int store_cluster_set_cordoned(struct store *s, const char *name, bool cordoned,
+                               const struct store_audit *audit, struct err *e);
 /* ERR_NOT_FOUND when absent. Caller frees *out with store_clusters_free(out, 1). */
 int store_cluster_get(struct store *s, const char *name, struct store_cluster **out, struct err *e);
 /* All clusters by name. Caller frees with store_clusters_free(). */
 int store_cluster_list(struct store *s, struct store_cluster **out, size_t *n, struct err *e);
-/* ERR_NOT_FOUND when absent. */
-int store_cluster_delete(struct store *s, const char *name, struct err *e);
+/* ERR_NOT_FOUND when absent. audit (may be NULL; audit->status) is inserted in the same
+ * transaction. */
+int store_cluster_delete(struct store *s, const char *name, const struct store_audit *audit,
+                         struct err *e);
 void store_clusters_free(struct store_cluster **cs, size_t n);
 
 /* One row of capacity_samples: a cluster x SKU x pool at one time. */
@@ -162,7 +187,8 @@ int store_token_revoke(struct store *s, const char *name, struct err *e);
 void store_token_clear(struct store_token *t);
 void store_tokens_free(struct store_token **v, size_t n);
 
-/* One audited call. Strings are borrowed by store_audit_insert and owned in a page. */
+/* One audited call. Strings are borrowed by store_audit_insert and the mutations that
+ * take one, and owned in a page. Strings must be valid UTF-8 (the column type). */
 struct store_audit {
     int64_t ts_ms;
     const char *token_name; /* NULL: authentication disabled */
@@ -172,10 +198,14 @@ struct store_audit {
     const char *path;
     const char *ns; /* NULL when the call is not about one namespace */
     int status;
+    /* Mutations with two successful outcomes (created or replayed/replaced, cancelled or
+     * only marked) record this for the second; see each mutation. Not stored as such. */
+    int status_alt;
     const char *detail; /* error code for failures, else NULL */
 };
 
-/* Appends rows in one statement. */
+/* Appends rows in one statement. Safe to call again after a failure (ERR_DB when the
+ * database is unreachable, ERR_INTERNAL when a row is refused, e.g. invalid UTF-8). */
 int store_audit_insert(struct store *s, const struct store_audit *rows, size_t n, struct err *e);
 
 struct store_audit_page {

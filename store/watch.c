@@ -1,59 +1,118 @@
 /* watch.c -- change notifications for long-polls: one thread LISTENs on a dedicated
- * connection and wakes the callers waiting for the jobs a NOTIFY names.
- * Not responsible for what a waiter does when woken (it re-reads the job). */
+ * connection and calls the subscribers of the jobs a NOTIFY names. Subscribers are
+ * callbacks, not blocked threads, so a waiting watch costs no thread (api/server.c
+ * suspends its connection). A short history of recent notifications lets a subscriber
+ * that read a job before subscribing learn that it changed in between.
+ * Not responsible for what a subscriber does when called (it re-reads the job). */
 #include "store/store.h"
 
-#include "base/clock.h"
-#include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "store/conn.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-struct waiter {
-    int64_t job_id;
-    bool woken;
-    pthread_cond_t cv;
-    struct waiter *next;
+/* Notifications remembered for store_job_subscribe's since_seq, and the ids kept per
+ * notification; a longer payload is remembered as "any job". */
+#define HISTORY     256
+#define HISTORY_IDS 16
+
+struct store_sub {
+    int64_t job_id; /* 0: any job */
+    void (*fn)(void *arg);
+    void *arg;
+    bool fired;
+    struct store_sub *prev, *next;
+};
+
+struct past {
+    uint64_t seq;
+    bool any;
+    int n;
+    int64_t ids[HISTORY_IDS];
 };
 
 struct watcher {
     char *dsn;
     pthread_t thread;
     pthread_mutex_t mu;
-    struct waiter *waiters;
+    struct store_sub *subs;
+    uint64_t seq; /* notifications seen so far */
+    struct past history[HISTORY];
     bool stop;
-    bool shutting_down; /* waiters return at once */
+    bool shutting_down; /* every subscriber fires at once */
 };
 
-/* Wakes the waiters for the ids in payload ("1,2,3"), or all of them for "". */
-static void wake(struct watcher *w, const char *payload)
+/* Under w->mu: whether job_id was named by a notification after since. */
+static bool changed_since(const struct watcher *w, int64_t job_id, uint64_t since)
 {
-    pthread_mutex_lock(&w->mu);
-    for (struct waiter *x = w->waiters; x; x = x->next) {
-        bool hit = payload[0] == '\0';
+    if (w->shutting_down)
+        return true;
+    if (w->seq - since >= HISTORY)
+        return w->seq != since; /* older than the history: assume it changed */
+    for (uint64_t s = since + 1; s <= w->seq; s++) {
+        const struct past *p = &w->history[s % HISTORY];
 
-        for (const char *p = payload; !hit && *p;) {
-            char *end;
-            long long id = strtoll(p, &end, 10);
-
-            if (end == p)
-                break;
-            hit = id == x->job_id;
-            p = *end == ',' ? end + 1 : end;
-        }
-        if (hit) {
-            x->woken = true;
-            pthread_cond_signal(&x->cv);
-        }
+        if (p->any || job_id == 0)
+            return true;
+        for (int i = 0; i < p->n; i++)
+            if (p->ids[i] == job_id)
+                return true;
     }
+    return false;
+}
+
+/* Under w->mu: calls and unlinks every subscriber the notification p concerns. The
+ * callbacks run with the lock held; they must only hand the event on. */
+static void fire(struct watcher *w, const struct past *p)
+{
+    struct store_sub *x = w->subs, *next;
+
+    for (; x; x = next) {
+        bool hit = p->any || x->job_id == 0;
+
+        next = x->next;
+        for (int i = 0; !hit && i < p->n; i++)
+            hit = p->ids[i] == x->job_id;
+        if (!hit)
+            continue;
+        if (x->prev)
+            x->prev->next = x->next;
+        else
+            w->subs = x->next;
+        if (x->next)
+            x->next->prev = x->prev;
+        x->prev = x->next = NULL;
+        x->fired = true;
+        x->fn(x->arg);
+    }
+}
+
+/* Records payload ("1,2,3", or "" for any job) and calls its subscribers. */
+static void notify(struct watcher *w, const char *payload)
+{
+    struct past p = {.any = payload[0] == '\0'};
+
+    for (const char *c = payload; !p.any && *c;) {
+        char *end;
+        long long id = strtoll(c, &end, 10);
+
+        if (end == c)
+            break;
+        if (p.n == HISTORY_IDS)
+            p.any = true;
+        else
+            p.ids[p.n++] = id;
+        c = *end == ',' ? end + 1 : end;
+    }
+    pthread_mutex_lock(&w->mu);
+    p.seq = ++w->seq;
+    w->history[p.seq % HISTORY] = p;
+    fire(w, &p);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -87,12 +146,10 @@ static void *listen_loop(void *arg)
 
         if (!pg) {
             pg = listen_connect(w);
-            if (!pg) {
+            if (!pg)
                 sleep(1);
-            } else {
-                /* Anything may have changed while we were not listening. */
-                wake(w, "");
-            }
+            else
+                notify(w, ""); /* anything may have changed while we were not listening */
         }
         if (pg) {
             pfd.fd = PQsocket(pg);
@@ -107,7 +164,7 @@ static void *listen_loop(void *arg)
                     continue;
                 }
                 while ((n = PQnotifies(pg))) {
-                    wake(w, n->extra ? n->extra : "");
+                    notify(w, n->extra ? n->extra : "");
                     PQfreemem(n);
                 }
             }
@@ -151,81 +208,68 @@ void watch_free(struct watcher **wp)
 void store_watch_shutdown(struct store *s)
 {
     struct watcher *w = store_watcher(s);
+    struct past all = {.any = true};
 
     pthread_mutex_lock(&w->mu);
     w->shutting_down = true;
+    fire(w, &all);
     pthread_mutex_unlock(&w->mu);
-    wake(w, "");
 }
 
-int store_job_watch(struct store *s, const char *ns, const char *name, int64_t after_rv,
-                    int timeout_ms, struct job **out, struct err *e)
+uint64_t store_change_seq(struct store *s)
 {
     struct watcher *w = store_watcher(s);
-    struct waiter me = {0};
-    int64_t deadline = clock_realtime_ms() + timeout_ms;
-    struct job *j = NULL;
-    int rc = -1;
+    uint64_t seq;
 
-    pthread_cond_init(&me.cv, NULL);
-    for (;;) {
-        struct timespec ts;
-        int64_t left;
-        bool stopping;
+    pthread_mutex_lock(&w->mu);
+    seq = w->seq;
+    pthread_mutex_unlock(&w->mu);
+    return seq;
+}
 
-        /* Register before reading, so a change between the read and the wait is not
-         * missed: it marks us woken. */
-        if (me.job_id) {
-            pthread_mutex_lock(&w->mu);
-            me.woken = false;
-            me.next = w->waiters;
-            w->waiters = &me;
-            pthread_mutex_unlock(&w->mu);
-        }
-        if (store_job_get(s, ns, name, &j, e))
-            break;
-        left = deadline - clock_realtime_ms();
-        pthread_mutex_lock(&w->mu);
-        stopping = w->shutting_down;
+int store_job_subscribe(struct store *s, int64_t job_id, uint64_t since_seq, void (*fn)(void *arg),
+                        void *arg, struct store_sub **out)
+{
+    struct watcher *w = store_watcher(s);
+    struct store_sub *x;
+
+    pthread_mutex_lock(&w->mu);
+    if (changed_since(w, job_id, since_seq)) {
         pthread_mutex_unlock(&w->mu);
-        if (j->resource_version > after_rv || left <= 0 || stopping) {
-            rc = 0;
-            break;
-        }
-        if (!me.job_id) {
-            /* First pass: now we know the id to wait for; register and re-read. */
-            me.job_id = j->id;
-            job_free(&j);
-            continue;
-        }
-        ts.tv_sec = (time_t)(deadline / 1000);
-        ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
-        pthread_mutex_lock(&w->mu);
-        while (!me.woken && !w->shutting_down &&
-               pthread_cond_timedwait(&me.cv, &w->mu, &ts) != ETIMEDOUT)
-            ;
-        /* Unlink before the next read (it registers again). */
-        for (struct waiter **pp = &w->waiters; *pp; pp = &(*pp)->next) {
-            if (*pp == &me) {
-                *pp = me.next;
-                break;
-            }
-        }
-        pthread_mutex_unlock(&w->mu);
-        job_free(&j);
+        return 1;
     }
-    if (me.job_id) {
-        pthread_mutex_lock(&w->mu);
-        for (struct waiter **pp = &w->waiters; *pp; pp = &(*pp)->next) {
-            if (*pp == &me) {
-                *pp = me.next;
-                break;
-            }
-        }
-        pthread_mutex_unlock(&w->mu);
+    x = xcalloc(1, sizeof(*x));
+    x->job_id = job_id;
+    x->fn = fn;
+    x->arg = arg;
+    x->next = w->subs;
+    if (w->subs)
+        w->subs->prev = x;
+    w->subs = x;
+    *out = x;
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+void store_job_unsubscribe(struct store *s, struct store_sub **subp)
+{
+    struct watcher *w;
+    struct store_sub *x;
+
+    if (!subp || !*subp)
+        return;
+    x = *subp;
+    w = store_watcher(s);
+    pthread_mutex_lock(&w->mu);
+    if (!x->fired) {
+        if (x->prev)
+            x->prev->next = x->next;
+        else
+            w->subs = x->next;
+        if (x->next)
+            x->next->prev = x->prev;
     }
-    pthread_cond_destroy(&me.cv);
-    if (rc == 0)
-        *out = j;
-    return rc;
+    pthread_mutex_unlock(&w->mu);
+    free(x);
+    *subp = NULL;
 }

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,34 @@ static long https_get(const char *url, const char *ca, char **body)
     return status;
 }
 
+/* One openssl s_client handshake with extra flags; returns its output (caller frees).
+ * SECLEVEL=0 lets the client offer what the server must refuse, so a refusal is the
+ * server's (an alert), not the client's. */
+static char *s_client(int port, const char *flags)
+{
+    char cmd[512], *out = xcalloc(1, 65536);
+    size_t n = 0, got;
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd),
+             "echo | timeout 10 openssl s_client -connect 127.0.0.1:%d %s 2>&1", port, flags);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    while (n < 65535 && (got = fread(out + n, 1, 65535 - n, p)) > 0)
+        n += got;
+    pclose(p);
+    return out;
+}
+
+/* The client sent its hello and the server ended the handshake (an alert, or closing
+ * after reading it): no cipher was agreed, and not because the client had none to offer. */
+static bool server_refused(const char *out)
+{
+    return strstr(out, "Cipher is (NONE)") && !strstr(out, "no protocols available") &&
+           !strstr(out, "no ciphers available") && !strstr(out, "and written 0 bytes") &&
+           (strstr(out, "alert") || strstr(out, "SSL handshake has read 0 bytes"));
+}
+
 START_TEST(https_and_member_cluster_ca)
 {
     char dsn[1024], cfg[300], text[2048], url[256], ca[300], wrong_ca[300], *body = NULL;
@@ -216,6 +245,7 @@ START_TEST(https_and_member_cluster_ca)
         unsetenv("FEDSCHED_LISTEN");
         setenv("FEDSCHED_DATABASE_DSN", dsn, 1);
         setenv("FEDSCHED_AUTH_MODE", "disabled", 1);
+        setenv("FEDSCHED_SECRETS_DIR", dir, 1); /* where the CA files are */
         execl(getenv("FEDSCHED_BIN"), "fedsched", "serve", "--config", cfg, (char *)NULL);
         _exit(127);
     }
@@ -223,6 +253,23 @@ START_TEST(https_and_member_cluster_ca)
     for (int i = 0; i < 100 && https_get(url, ca, NULL) != 200; i++)
         usleep(100 * 1000);
     ck_assert_int_eq(https_get(url, ca, NULL), 200);
+    {
+        /* TLS 1.2 with ECDHE works; TLS 1.0 and 1.1, and RSA key exchange (no forward
+         * secrecy), are refused by the server with an alert. */
+        char *ok = s_client(port, "-tls1_2"), *v11 = s_client(port, "-tls1_1 -cipher "
+                                                                      "DEFAULT@SECLEVEL=0"),
+             *v10 = s_client(port, "-tls1 -cipher DEFAULT@SECLEVEL=0"),
+             *rsa = s_client(port, "-tls1_2 -cipher AES128-GCM-SHA256@SECLEVEL=0");
+
+        ck_assert_msg(strstr(ok, "Cipher is ECDHE-"), "TLS 1.2 handshake: %.400s", ok);
+        ck_assert_msg(server_refused(v11), "TLS 1.1: %.600s", v11);
+        ck_assert_msg(server_refused(v10), "TLS 1.0: %.600s", v10);
+        ck_assert_msg(server_refused(rsa), "RSA key exchange: %.600s", rsa);
+        free(ok);
+        free(v11);
+        free(v10);
+        free(rsa);
+    }
     /* Without our CA the client refuses the server; plain HTTP gets no API answer. */
     ck_assert_int_eq(https_get(url, NULL, NULL), 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", port);

@@ -7,8 +7,10 @@
 #include "base/num.h"
 #include "base/sha256.h"
 #include "base/sku.h"
+#include "base/utf8.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +136,68 @@ START_TEST(phases_parse_and_terminal)
 }
 END_TEST
 
+START_TEST(utf8_validity)
+{
+    static const struct {
+        const char *s;
+        bool ok;
+    } cases[] = {
+        {"", true},
+        {"plain", true},
+        {"\xc3\xa9", true},          /* é */
+        {"\xe2\x82\xac", true},      /* € */
+        {"\xf0\x9f\x98\x80", true},  /* 😀 */
+        {"\xf4\x8f\xbf\xbf", true},  /* U+10FFFF */
+        {"\xff", false},             /* never in UTF-8 */
+        {"\x80", false},             /* stray continuation */
+        {"\xc3", false},             /* cut short */
+        {"\xe2\x82", false},         /* cut short */
+        {"\xc0\xaf", false},         /* overlong '/' */
+        {"\xe0\x80\xaf", false},     /* overlong */
+        {"\xed\xa0\x80", false},     /* surrogate D800 */
+        {"\xf4\x90\x80\x80", false}, /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", false},
+        {"ok\xc3\xa9\xc3", false}, /* valid then cut */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ck_assert_msg(utf8_valid(cases[i].s, strlen(cases[i].s)) == cases[i].ok, "case %zu", i);
+}
+END_TEST
+
+/* The sanitiser escapes bad bytes, never cuts a character, and always fits. */
+START_TEST(utf8_sanitize_escapes_and_never_cuts)
+{
+    char out[16], big[2048], src[1024];
+    size_t n;
+
+    n = utf8_sanitize(out, sizeof(out),
+                      "a\xff"
+                      "b");
+    ck_assert_str_eq(out, "a\\xFFb");
+    ck_assert_uint_eq(n, 6);
+    /* 9 bytes of room for "é" x 8 (16 bytes): 4 whole characters, nothing cut. */
+    memset(src, 0, sizeof(src));
+    for (int i = 0; i < 8; i++)
+        memcpy(src + 2 * i, "\xc3\xa9", 2);
+    n = utf8_sanitize(out, 10, src);
+    ck_assert_uint_eq(n, 8);
+    ck_assert(utf8_valid(out, n));
+    /* An escape that would not fit whole is left out. */
+    n = utf8_sanitize(out, 4, "\xff");
+    ck_assert_uint_eq(n, 0);
+    /* Any bytes at all come out valid. */
+    for (int round = 0; round < 200; round++) {
+        for (size_t i = 0; i + 1 < sizeof(src); i++)
+            src[i] = (char)(1 + (rand() % 255));
+        src[sizeof(src) - 1] = '\0';
+        n = utf8_sanitize(big, (size_t)(1 + rand() % (int)sizeof(big)), src);
+        ck_assert(utf8_valid(big, n));
+        ck_assert_uint_eq(strlen(big), n);
+    }
+}
+END_TEST
+
 START_TEST(sha256_known_answers)
 {
     char hex[65], *million;
@@ -174,6 +238,8 @@ int main(void)
     tcase_add_test(tc, sku_catalogue_matches_products);
     tcase_add_test(tc, phases_parse_and_terminal);
     tcase_add_test(tc, sha256_known_answers);
+    tcase_add_test(tc, utf8_validity);
+    tcase_add_test(tc, utf8_sanitize_escapes_and_never_cuts);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
