@@ -151,7 +151,10 @@ void h_cluster_put(struct api *a, const struct api_request *req, const struct ro
         return;
     }
     cfg = xcalloc(1, sizeof(*cfg));
-    if (cluster_config_from_json(body, catalogue(a), cfg, &e))
+    /* Credential files only from the secrets directory, and present now: an admin must not
+     * be able to name /proc/self/environ and an apiServer of their choosing. */
+    if (cluster_config_from_json(body, catalogue(a), cfg, &e) ||
+        cluster_config_check_files(cfg, &e))
         resp_error(resp, &e);
     else
         save(a, cfg, 200, resp);

@@ -3,6 +3,7 @@
 
 #include "base/err.h"
 #include "base/mem.h"
+#include "cluster/token.h"
 #include "policy/tz.h"
 
 #include <ctype.h>
@@ -616,6 +617,13 @@ json_t *cluster_config_to_json(const struct cluster_config *c)
 }
 
 /* ---- helpers --------------------------------------------------------------------------- */
+
+int cluster_config_check_files(const struct cluster_config *c, struct err *e)
+{
+    if (cluster_token_check(c->token_file, e) || cluster_ca_check(c->ca_file, e))
+        return -1;
+    return 0;
+}
 
 int cluster_config_tz_rule(const char *zone, char *out, size_t size, struct err *e)
 {

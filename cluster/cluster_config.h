@@ -60,8 +60,11 @@ struct cluster_serving_config {
 struct cluster_config {
     char name[64];                     /* DNS label: [a-z0-9-], at most 63 */
     char api_server[CLUSTER_PATH_MAX]; /* http(s)://host[:port][/prefix] */
-    char token_file[CLUSTER_PATH_MAX]; /* bearer token, re-read when it changes; "" none */
-    char ca_file[CLUSTER_PATH_MAX];    /* PEM bundle for TLS; "" uses the system store */
+    char token_file[CLUSTER_PATH_MAX]; /* bearer token, re-read when it changes; "" none.
+                                          In the secrets directory (relative to it or
+                                          absolute inside it): see secrets.h */
+    char ca_file[CLUSTER_PATH_MAX];    /* PEM bundle for TLS; "" uses the system store.
+                                          Same rule as token_file */
     bool insecure_skip_tls_verify;     /* development only; logged as a warning */
     char region[SNAPSHOT_NAME_MAX];
     char provider[SNAPSHOT_NAME_MAX];
@@ -99,6 +102,15 @@ json_t *cluster_config_to_json(const struct cluster_config *c);
 /* Checks a config built in code (from_json already calls it). */
 int cluster_config_validate(const struct cluster_config *c, const struct sku_catalogue *skus,
                             struct err *e);
+
+/* Checks the credential files c names, as fedsched will read them: tokenFile and caFile
+ * must lie inside the secrets directory (secrets.h; relative paths are taken relative to
+ * it, `..` and symlinks leading out are refused) and be readable, regular, non-empty files
+ * under their caps, the token a single line. Reads the files (the token is wiped at once);
+ * not called by cluster_config_from_json(), which stays free of I/O apart from time zones.
+ * Fails with ERR_INVALID, e->field "tokenFile" or "caFile", e->msg quoting the path and
+ * never the contents. */
+int cluster_config_check_files(const struct cluster_config *c, struct err *e);
 
 /* Writes the POSIX TZ rule of the IANA zone (the footer line of its TZif file under
  * $TZDIR or /usr/share/zoneinfo) into out: "America/Los_Angeles" -> "PST8PDT,M3.2.0,

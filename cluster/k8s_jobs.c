@@ -20,6 +20,7 @@ struct k8s_client {
     CURL *easy;
     struct curl_slist *headers;
     struct cluster_token token;
+    struct cluster_ca ca;
     struct buf body;
     int timeout_ms;
 };
@@ -39,12 +40,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 }
 
 /* Re-reads the token file when it is new or changed (tokens are rotated in place) and
- * rebuilds the headers around it. */
+ * rebuilds the headers around it; re-reads the CA bundle when it changed. Both come from
+ * the secrets directory, checked again on every call. */
 static int load_token(struct k8s_client *c, struct err *e)
 {
-    bool changed;
+    bool changed, ca_changed;
 
-    if (cluster_token_refresh(&c->token, c->cfg.token_file, &changed, e))
+    if (cluster_token_refresh(&c->token, c->cfg.token_file, &changed, e) ||
+        cluster_ca_refresh(&c->ca, c->cfg.ca_file, &ca_changed, e))
         return -1;
     if (changed) {
         curl_slist_free_all(c->headers);
@@ -91,6 +94,7 @@ void k8s_client_free(struct k8s_client **cp)
         curl_easy_cleanup(c->easy);
     curl_slist_free_all(c->headers);
     cluster_token_clear(&c->token);
+    cluster_ca_clear(&c->ca);
     buf_free(&c->body);
     free(c);
     *cp = NULL;
@@ -135,8 +139,7 @@ static int request(struct k8s_client *c, const char *method, const char *url, co
         curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
-    if (c->cfg.ca_file[0])
-        curl_easy_setopt(c->easy, CURLOPT_CAINFO, c->cfg.ca_file);
+    cluster_ca_apply(&c->ca, c->easy); /* read by us; curl_easy_reset() dropped it */
     if (c->cfg.insecure_skip_tls_verify) {
         curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);

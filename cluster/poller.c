@@ -32,6 +32,7 @@ struct pc {
     char tz[SNAPSHOT_TZ_MAX];
     struct poller *p;
     struct cluster_token token;
+    struct cluster_ca ca;
     CURL *easy;
     struct curl_slist *headers;
     struct buf body;
@@ -242,6 +243,19 @@ static int refresh_token(struct pc *c, struct err *e)
     return 0;
 }
 
+/* Re-reads the CA bundle when it changed; we read it (from the secrets directory), curl
+ * gets the bytes. */
+static int refresh_ca(struct pc *c, struct err *e)
+{
+    bool changed;
+
+    if (cluster_ca_refresh(&c->ca, c->cfg.ca_file, &changed, e))
+        return -1;
+    if (changed)
+        cluster_ca_apply(&c->ca, c->easy);
+    return 0;
+}
+
 static void configure_easy(struct pc *c)
 {
     const struct poller_options *o = &c->p->o;
@@ -258,8 +272,6 @@ static void configure_easy(struct pc *c)
     curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, "");
-    if (c->cfg.ca_file[0])
-        curl_easy_setopt(c->easy, CURLOPT_CAINFO, c->cfg.ca_file);
     if (c->cfg.insecure_skip_tls_verify) {
         curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -268,6 +280,7 @@ static void configure_easy(struct pc *c)
             c->cfg.name);
     }
     cluster_token_clear(&c->token); /* headers are rebuilt before the next request */
+    cluster_ca_clear(&c->ca);       /* and the CA bundle set again */
 }
 
 static void apply_config(struct pc *c, const struct cluster_config *cfg)
@@ -315,6 +328,7 @@ static void pc_free(struct poller *p, struct pc *c)
     curl_easy_cleanup(c->easy);
     curl_slist_free_all(c->headers);
     cluster_token_clear(&c->token);
+    cluster_ca_clear(&c->ca);
     buf_free(&c->body);
     inventory_free(&c->work);
     inventory_free(&c->good);
@@ -458,6 +472,10 @@ static void start_poll(struct pc *c)
     inventory_reset(&c->work);
     if (refresh_token(c, &e) != 0) {
         poll_failed(c, CLUSTER_ERR_UNAUTHORIZED, e.code, 0, "%s", e.msg);
+        return;
+    }
+    if (refresh_ca(c, &e) != 0) {
+        poll_failed(c, CLUSTER_ERR_OTHER, e.code, 0, "%s", e.msg);
         return;
     }
     issue(c);

@@ -1,33 +1,62 @@
-/* token.c -- member-cluster bearer tokens from files, and the headers that carry them. */
+/* token.c -- member-cluster bearer tokens and CA bundles from files in the secrets directory,
+ * and the headers that carry the token. */
 #include "cluster/token.h"
 
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/version.h"
+#include "cluster/secrets.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define TOKEN_MAX 16384
-
-static void wipe(char *s)
+static void wipe(char *s, size_t len)
 {
     if (s) {
-        memset(s, 0, strlen(s));
+        memset(s, 0, len);
         free(s);
     }
+}
+
+static struct cluster_file_id file_id(const struct stat *sb)
+{
+    return (struct cluster_file_id){sb->st_mtim, sb->st_dev, sb->st_ino, sb->st_size};
+}
+
+static bool same_file(const struct cluster_file_id *a, const struct cluster_file_id *b)
+{
+    return a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->dev == b->dev && a->ino == b->ino && a->size == b->size;
+}
+
+/* Reads and parses the token in path; *out is the trimmed single line. */
+static int read_token(const char *path, char **out, struct stat *sb, struct err *e)
+{
+    char *tok = NULL;
+    size_t n = 0;
+
+    if (cluster_secrets_read(cluster_secrets_dir(), path, "tokenFile", CLUSTER_TOKEN_MAX, &tok, &n,
+                             sb, e))
+        return -1;
+    while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
+        tok[--n] = '\0';
+    if (n == 0 || memchr(tok, '\n', n) || memchr(tok, '\r', n) || strlen(tok) != n) {
+        wipe(tok, n);
+        return err_set(e, ERR_INVALID, "tokenFile",
+                       "tokenFile \"%s\" is empty or is not a single line of text", path);
+    }
+    *out = tok;
+    return 0;
 }
 
 int cluster_token_refresh(struct cluster_token *t, const char *path, bool *changed, struct err *e)
 {
     struct stat sb;
-    FILE *f;
-    char *tok;
-    size_t n;
+    struct cluster_file_id id;
+    char *tok = NULL;
 
     *changed = false;
     if (!path[0]) {
@@ -35,35 +64,32 @@ int cluster_token_refresh(struct cluster_token *t, const char *path, bool *chang
         t->loaded = true;
         return 0;
     }
-    if (stat(path, &sb) != 0)
-        return err_set(e, ERR_CONFIG, "tokenFile", "cannot read token file \"%s\": %s", path,
-                       strerror(errno));
-    if (t->loaded && sb.st_mtim.tv_sec == t->mtime.tv_sec && sb.st_mtim.tv_nsec == t->mtime.tv_nsec)
+    /* The path is checked on every call: the file may have been replaced by a symlink
+     * leading out since it was last read. */
+    if (cluster_secrets_stat(cluster_secrets_dir(), path, "tokenFile", &sb, e))
+        goto fail;
+    id = file_id(&sb);
+    if (t->loaded && t->value && same_file(&id, &t->id))
         return 0;
-    if (!(f = fopen(path, "r")))
-        return err_set(e, ERR_CONFIG, "tokenFile", "cannot open token file \"%s\": %s", path,
-                       strerror(errno));
-    tok = xcalloc(1, TOKEN_MAX + 1);
-    n = fread(tok, 1, TOKEN_MAX, f);
-    fclose(f);
-    while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
-        tok[--n] = '\0';
-    if (n == 0 || strchr(tok, '\n')) {
-        free(tok);
-        return err_set(e, ERR_CONFIG, "tokenFile",
-                       "token file \"%s\" is empty or has several lines", path);
-    }
-    wipe(t->value);
+    if (read_token(path, &tok, &sb, e))
+        goto fail;
+    if (t->value)
+        wipe(t->value, strlen(t->value));
     t->value = tok;
-    t->mtime = sb.st_mtim;
+    t->id = file_id(&sb);
     t->loaded = true;
     *changed = true;
     return 0;
+fail:
+    if (e)
+        e->code = ERR_CONFIG;
+    return -1;
 }
 
 void cluster_token_clear(struct cluster_token *t)
 {
-    wipe(t->value);
+    if (t->value)
+        wipe(t->value, strlen(t->value));
     t->value = NULL;
     t->loaded = false;
 }
@@ -78,7 +104,89 @@ struct curl_slist *cluster_token_headers(const struct cluster_token *t)
     if (t->value && *t->value) {
         auth = xasprintf("Authorization: Bearer %s", t->value);
         h = curl_slist_append(h, auth);
-        wipe(auth); /* curl keeps its own copy */
+        wipe(auth, strlen(auth)); /* curl keeps its own copy */
     }
     return h;
+}
+
+int cluster_token_check(const char *path, struct err *e)
+{
+    struct stat sb;
+    char *tok = NULL;
+
+    if (!path[0])
+        return 0;
+    if (read_token(path, &tok, &sb, e))
+        return -1;
+    wipe(tok, strlen(tok));
+    return 0;
+}
+
+/* ---- CA bundles ------------------------------------------------------------------------ */
+
+int cluster_ca_refresh(struct cluster_ca *ca, const char *path, bool *changed, struct err *e)
+{
+    struct stat sb;
+    struct cluster_file_id id;
+    char *pem = NULL;
+    size_t len = 0;
+
+    *changed = false;
+    if (!path[0]) {
+        *changed = !ca->loaded;
+        ca->loaded = true;
+        return 0;
+    }
+    if (cluster_secrets_stat(cluster_secrets_dir(), path, "caFile", &sb, e))
+        goto fail;
+    id = file_id(&sb);
+    if (ca->loaded && ca->pem && same_file(&id, &ca->id))
+        return 0;
+    if (cluster_secrets_read(cluster_secrets_dir(), path, "caFile", CLUSTER_CA_MAX, &pem, &len, &sb,
+                             e))
+        goto fail;
+    free(ca->pem);
+    ca->pem = pem;
+    ca->len = len;
+    ca->id = file_id(&sb);
+    ca->loaded = true;
+    *changed = true;
+    return 0;
+fail:
+    if (e)
+        e->code = ERR_CONFIG;
+    return -1;
+}
+
+void cluster_ca_clear(struct cluster_ca *ca)
+{
+    free(ca->pem);
+    ca->pem = NULL;
+    ca->len = 0;
+    ca->loaded = false;
+}
+
+void cluster_ca_apply(const struct cluster_ca *ca, void *easy)
+{
+    struct curl_blob blob;
+
+    if (!ca->pem)
+        return;
+    blob = (struct curl_blob){.data = ca->pem, .len = ca->len, .flags = CURL_BLOB_COPY};
+    curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
+}
+
+int cluster_ca_check(const char *path, struct err *e)
+{
+    struct stat sb;
+    char *pem = NULL;
+    size_t len = 0;
+
+    if (!path[0])
+        return 0;
+    if (cluster_secrets_read(cluster_secrets_dir(), path, "caFile", CLUSTER_CA_MAX, &pem, &len, &sb,
+                             e))
+        return -1;
+    free(pem);
+    return 0;
 }

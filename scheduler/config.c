@@ -5,6 +5,7 @@
 #include "base/mem.h"
 #include "base/num.h"
 #include "cluster/cluster_config.h"
+#include "cluster/secrets.h"
 #include "policy/policy.h"
 
 #include <jansson.h>
@@ -18,6 +19,7 @@ void config_defaults(struct config *c)
     snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
     c->listen_port = 8080;
     c->log_level = LOG_INFO;
+    snprintf(c->secrets_dir, sizeof(c->secrets_dir), "%s", CLUSTER_SECRETS_DIR_DEFAULT);
     snprintf(c->database.dsn, sizeof(c->database.dsn),
              "host=127.0.0.1 port=5432 user=postgres dbname=fedsched");
     c->database.pool_size = 16;
@@ -136,6 +138,13 @@ static int set_tls_cert(struct config *c, const char *v, const char *field, stru
 }
 
 static int set_tls_priorities(struct config *c, const char *v, const char *field,
+static int set_secrets_dir(struct config *c, const char *v, const char *field, struct err *e)
+{
+    if (!*v)
+        return err_set(e, ERR_CONFIG, field, "%s: must not be empty", field);
+    return set_path(c->secrets_dir, sizeof(c->secrets_dir), v, field, e);
+}
+
                               struct err *e)
 {
     if (!*v)
@@ -223,6 +232,7 @@ static const struct key keys[] = {
     {"listen", K_STRING, 0, 0, 0, 0, parse_listen},
     {"logLevel", K_STRING, 0, 0, 0, 0, parse_level},
     {"database.dsn", K_STRING, 0, 0, 0, 0, set_dsn},
+    {"secretsDir", K_STRING, 0, 0, 0, 0, set_secrets_dir},
     {"database.poolSize", K_INT, 1, 500, OFF(database.pool_size), 0, NULL},
     {"database.statementTimeoutMs", K_INT, 10, 600000, OFF(database.statement_timeout_ms), 0, NULL},
     {"database.connectTimeoutS", K_INT, 1, 60, OFF(database.connect_timeout_s), 0, NULL},
@@ -707,6 +717,8 @@ int config_apply_env(struct config *c, struct err *e)
         return -1;
     *c = tmp;
     return 0;
+    if ((v = getenv("FEDSCHED_SECRETS_DIR")) && set_secrets_dir(&tmp, v, "FEDSCHED_SECRETS_DIR", e))
+        return -1;
 }
 
 int config_load(struct config *c, const char *const *paths, size_t n, struct err *e)

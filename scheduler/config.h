@@ -28,6 +28,7 @@ struct config {
     char listen_host[128]; /* "listen": "127.0.0.1:8080" */
     int listen_port;
     enum log_level log_level; /* "logLevel" */
+    char secrets_dir[512];    /* "secretsDir": member-cluster tokenFile/caFile only from here */
     struct {
         char dsn[1024];
         int pool_size;
@@ -103,8 +104,9 @@ int config_apply_json(struct config *c, const char *text, struct err *e);
 /* Reads path and applies it (config_apply_json). */
 int config_load_file(struct config *c, const char *path, struct err *e);
 
-/* Applies FEDSCHED_LISTEN, FEDSCHED_DATABASE_DSN and FEDSCHED_LOG_LEVEL when set, with
- * the same validation (the field names the variable). */
+/* Applies FEDSCHED_LISTEN, FEDSCHED_DATABASE_DSN, FEDSCHED_LOG_LEVEL, FEDSCHED_AUTH_MODE
+ * and FEDSCHED_SECRETS_DIR when set, with the same validation (the field names the
+ * variable). */
 int config_apply_env(struct config *c, struct err *e);
 
 /* defaults -> each of the n files in order (later files override earlier ones; a later

@@ -29,15 +29,19 @@ trap 'exit 130' INT TERM # exit runs the EXIT trap
 dsn=$(tests/pg.sh start "$pgdir" "$port")
 echo "run: PostgreSQL on port $port ($pgdir)"
 
+# The simulator writes its clusters' token files beside clusters.json, under .run/sim/,
+# with absolute paths; fedsched reads member-cluster credentials only from its secretsDir.
 rm -f .run/sim/clusters.json
 "$BUILD/fedsched" sim --scenario "$scenario" --port "$simport" \
-  --clusters-out .run/sim/clusters.json > .run/sim/sim.log 2>&1 &
+  --clusters-out "$root/.run/sim/clusters.json" > .run/sim/sim.log 2>&1 &
 sim_pid=$!
 for _ in $(seq 100); do [ -s .run/sim/clusters.json ] && break; sleep 0.1; done
 [ -s .run/sim/clusters.json ] || { cat .run/sim/sim.log; exit 1; }
 grep '^cluster ' .run/sim/sim.log | sed 's/^/run: simulated /'
 
+printf '{"secretsDir": "%s/.run/sim"}\n' "$root" > .run/secrets.json
+
 echo "run: fedsched on http://$listen (dashboard http://$listen/ui/; Ctrl-C to stop)"
 # Development mode: no tokens needed (fedsched says so loudly at start).
 FEDSCHED_DATABASE_DSN=$dsn FEDSCHED_LISTEN=$listen FEDSCHED_AUTH_MODE=disabled \
-  "$BUILD/fedsched" serve --config .run/sim/clusters.json
+  "$BUILD/fedsched" serve --config .run/secrets.json --config .run/sim/clusters.json

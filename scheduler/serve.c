@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/sku.h"
 #include "cluster/poller.h"
+#include "cluster/secrets.h"
 #include "scheduler/config.h"
 #include "scheduler/registry.h"
 #include "scheduler/sched.h"
@@ -200,6 +201,25 @@ static int sched_metrics_source(void *arg, struct buf *b)
     return sched_metrics(arg, b);
 }
 
+/* Member-cluster credential files come only from secretsDir (process-wide, set before any
+ * thread reads them); the config file's clusters must name files that are there now. */
+static int setup_secrets(const struct config *cfg, struct err *e)
+{
+    if (cluster_secrets_set_dir(cfg->secrets_dir, e))
+        return -1;
+    for (size_t i = 0; i < cfg->n_clusters; i++) {
+        struct err ce = {0};
+        char field[96];
+
+        if (cluster_config_check_files(&cfg->clusters[i], &ce) == 0)
+            continue;
+        snprintf(field, sizeof(field), "clusters[%zu].%s", i, ce.field);
+        return err_set(e, ERR_CONFIG, field, "clusters[%zu] (%s): %s", i, cfg->clusters[i].name,
+                       ce.msg);
+    }
+    return 0;
+}
+
 int serve_main(int argc, char **argv)
 {
     static const char usage[] =
@@ -235,6 +255,11 @@ int serve_main(int argc, char **argv)
 
     if (setup(&cli, &cfg, &store))
         return 1;
+    if (setup_secrets(&cfg, &e)) {
+        LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
+        rc = 1;
+        goto out;
+    }
     /* The TrainingJob validator reads the process-wide catalogue; set it before threads. */
     sku_set_catalogue(&cfg.skus);
     ac.max_body_bytes = cfg.http.max_body_bytes;

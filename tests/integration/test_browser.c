@@ -164,7 +164,8 @@ static void suite_setup(void)
     const char *src = getenv("FEDSCHED_SRC");
     char scenario[1024], clusters[256], fast[256], log_sim[256], log_srv[256], listen[96];
     char env_listen[128], env_dsn[1100], env_auth[64] = "FEDSCHED_AUTH_MODE=disabled";
-    const char *env[] = {env_listen, env_dsn, env_auth, NULL};
+    char env_secrets[300];
+    const char *env[] = {env_listen, env_dsn, env_auth, env_secrets, NULL};
     int simport = itest_free_port(), port = itest_free_port();
     struct stat st;
     FILE *f;
@@ -200,6 +201,8 @@ static void suite_setup(void)
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     snprintf(env_listen, sizeof(env_listen), "FEDSCHED_LISTEN=%s", listen);
     snprintf(env_dsn, sizeof(env_dsn), "FEDSCHED_DATABASE_DSN=%s", dsn);
+    /* The simulator's token files sit beside clusters.json. */
+    snprintf(env_secrets, sizeof(env_secrets), "FEDSCHED_SECRETS_DIR=%s", tmpdir);
     {
         const char *argv[] = {"fedsched", "serve", "--config", clusters, "--config", fast, NULL};
 

@@ -4,20 +4,27 @@
 
 #include "base/mem.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static struct itest_server srv;
-static char dsn[1024], dir[256], base_cfg[300], clusters_cfg[300];
+static char dsn[1024], dir[256], base_cfg[300], clusters_cfg[300], secrets_env[300];
 static pid_t sim_pid;
 
 static const char *const serve_args[] = {"--config", base_cfg, "--config", clusters_cfg, NULL};
+/* The simulator writes its token files beside clusters.json: dir is the secrets directory. */
+static const char *const serve_env[] = {secrets_env, NULL};
 
 static void suite_setup(void)
 {
@@ -34,7 +41,8 @@ static void suite_setup(void)
                " \"borrowingLimit\": 0}]}");
     fclose(f);
     itest_create_db(dsn, sizeof(dsn));
-    itest_server_start_args(&srv, dsn, NULL, serve_args, 1);
+    snprintf(secrets_env, sizeof(secrets_env), "FEDSCHED_SECRETS_DIR=%s", dir);
+    itest_server_start_args(&srv, dsn, serve_env, serve_args, 1);
 }
 
 static void suite_teardown(void)
@@ -358,6 +366,248 @@ START_TEST(samples_and_metrics)
 }
 END_TEST
 
+/* ---- credential files only from the secrets directory ----------------------------------- */
+
+/* A loopback socket that listens and never answers: the apiServer an attacker would name. */
+static int listen_socket(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 16), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* The request someone sent to fd within timeout_ms (its head), or NULL when nobody came. */
+static char *accept_request(int fd, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    char *buf;
+    size_t n = 0;
+    int c;
+
+    if (poll(&pfd, 1, timeout_ms) != 1)
+        return NULL;
+    c = accept(fd, NULL, NULL);
+    ck_assert_int_ge(c, 0);
+    buf = xcalloc(1, 8192);
+    while (n < 8191 && !strstr(buf, "\r\n\r\n")) {
+        struct pollfd cp = {.fd = c, .events = POLLIN};
+        ssize_t got;
+
+        if (poll(&cp, 1, 5000) != 1 || (got = read(c, buf + n, 8191 - n)) <= 0)
+            break;
+        n += (size_t)got;
+    }
+    close(c);
+    return buf;
+}
+
+/* PUT /v1/clusters/name; returns the status and, on an error, its field and message in
+ * out_field / out_msg (caller frees; may be NULL). */
+static long put_cluster(const char *name, const char *body, char **out_field, char **out_msg)
+{
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    char url[256], *out = NULL;
+    json_t *r, *err;
+    long st;
+
+    snprintf(url, sizeof(url), "%s/v1/clusters/%s", srv.base, name);
+    st = itest_http("PUT", url, hdr, body, &out);
+    r = json_loads(out, 0, NULL);
+    ck_assert_msg(r, "reply is not JSON: %s", out);
+    err = json_object_get(r, "error");
+    if (out_field)
+        *out_field = xstrdup(json_string_value(json_object_get(err, "field")));
+    if (out_msg)
+        *out_msg = xstrdup(json_string_value(json_object_get(err, "message")));
+    json_decref(r);
+    free(out);
+    return st;
+}
+
+/* PUT with member=value answers 422 naming member and quoting value, and shows nothing of
+ * what any file holds (the environment, the outside secret). */
+static void put_refused(int port, const char *member, const char *value, const char *why)
+{
+    char body[1024], *field = NULL, *msg = NULL;
+
+    snprintf(body, sizeof(body), "{\"apiServer\": \"http://127.0.0.1:%d\", \"%s\": \"%s\"}", port,
+             member, value);
+    ck_assert_int_eq(put_cluster("leak", body, &field, &msg), 422);
+    ck_assert_msg(field && strcmp(field, member) == 0, "%s %s: field %s", member, value,
+                  field ? field : "(none)");
+    ck_assert_msg(msg && strstr(msg, value), "message does not quote %s: %s", value, msg);
+    ck_assert_msg(strstr(msg, why), "%s: message lacks \"%s\": %s", value, why, msg);
+    ck_assert_ptr_null(strstr(msg, "FEDSCHED_"));
+    ck_assert_ptr_null(strstr(msg, "PATH="));
+    ck_assert_ptr_null(strstr(msg, "dbname"));
+    ck_assert_ptr_null(strstr(msg, "OUTSIDE-SECRET"));
+    free(field);
+    free(msg);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Acceptance 6 of issue 11: an admin could name /proc/self/environ as tokenFile and an
+ * apiServer of their choosing, and fedsched sent its environment (the database DSN
+ * included) there as a bearer token. */
+START_TEST(token_file_outside_secrets_dir_is_refused)
+{
+    char outside[300], evil_dir[300], evil[340], link[300], rel_up[300], *req;
+    int port, fd = listen_socket(&port);
+    json_t *r = NULL;
+
+    snprintf(outside, sizeof(outside), "%s-outside.token", dir);
+    write_text(outside, "OUTSIDE-SECRET\n");
+    snprintf(evil_dir, sizeof(evil_dir), "%s-evil", dir); /* same prefix as dir */
+    mkdir(evil_dir, 0755);
+    snprintf(evil, sizeof(evil), "%s/x.token", evil_dir);
+    write_text(evil, "OUTSIDE-SECRET\n");
+    snprintf(link, sizeof(link), "%s/environ.link", dir);
+    unlink(link);
+    ck_assert_int_eq(symlink("/proc/self/environ", link), 0);
+    snprintf(link, sizeof(link), "%s/outside.link", dir);
+    unlink(link);
+    ck_assert_int_eq(symlink(outside, link), 0);
+    snprintf(rel_up, sizeof(rel_up), "../%s", strrchr(outside, '/') + 1);
+
+    put_refused(port, "tokenFile", "/proc/self/environ", "outside the secrets directory");
+    put_refused(port, "tokenFile", "../../../../../../proc/self/environ",
+                "outside the secrets directory");
+    put_refused(port, "tokenFile", "environ.link", "outside the secrets directory");
+    put_refused(port, "tokenFile", "outside.link", "outside the secrets directory");
+    put_refused(port, "tokenFile", outside, "outside the secrets directory");
+    put_refused(port, "tokenFile", rel_up, "outside the secrets directory");
+    put_refused(port, "tokenFile", evil, "outside the secrets directory");
+    put_refused(port, "caFile", "/proc/self/environ", "outside the secrets directory");
+    put_refused(port, "caFile", "environ.link", "outside the secrets directory");
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/leak", &r), 404);
+    json_decref(r);
+    /* Longer than a poll interval and a registry sync: the fake server hears nothing. */
+    req = accept_request(fd, 1500);
+    ck_assert_msg(req == NULL, "the fake apiServer received: %s", req);
+    close(fd);
+    unlink(outside);
+    unlink(evil);
+    rmdir(evil_dir);
+}
+END_TEST
+
+START_TEST(token_file_missing_or_not_a_file_is_refused)
+{
+    char p[300];
+    int port, fd = listen_socket(&port);
+
+    put_refused(port, "tokenFile", "missing.token", "does not exist");
+    put_refused(port, "caFile", "missing-ca.pem", "does not exist");
+    snprintf(p, sizeof(p), "%s/subdir", dir);
+    mkdir(p, 0755);
+    put_refused(port, "tokenFile", "subdir", "a directory");
+    snprintf(p, sizeof(p), "%s/fifo.token", dir);
+    unlink(p);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    put_refused(port, "tokenFile", "fifo.token", "a FIFO"); /* answered, not blocked */
+    snprintf(p, sizeof(p), "%s/empty.token", dir);
+    write_text(p, "");
+    put_refused(port, "tokenFile", "empty.token", "is empty");
+    snprintf(p, sizeof(p), "%s/two-lines.token", dir);
+    write_text(p, "OUTSIDE-SECRET-1\nOUTSIDE-SECRET-2\n");
+    put_refused(port, "tokenFile", "two-lines.token", "single line");
+    ck_assert_ptr_null(accept_request(fd, 0));
+    close(fd);
+}
+END_TEST
+
+/* A token file inside the secrets directory, named relative to it, is accepted and its
+ * token is what the member cluster receives. */
+START_TEST(token_file_inside_secrets_dir_is_used)
+{
+    char p[300], body[512], *req, *text;
+    int port, fd = listen_socket(&port);
+    json_t *r = NULL;
+
+    snprintf(p, sizeof(p), "%s/api-good.token", dir);
+    write_text(p, "api-good-token-value\n");
+    snprintf(body, sizeof(body),
+             "{\"apiServer\": \"http://127.0.0.1:%d\", \"tokenFile\": \"api-good.token\"}", port);
+    ck_assert_int_eq(put_cluster("good", body, NULL, NULL), 201);
+    req = accept_request(fd, 5000);
+    ck_assert_msg(req, "the member cluster was never called");
+    ck_assert_msg(strstr(req, "Authorization: Bearer api-good-token-value\r\n"), "%s", req);
+    free(req);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/good", &r), 200);
+    text = json_dumps(r, 0);
+    ck_assert_ptr_nonnull(strstr(text, "api-good.token"));
+    ck_assert_ptr_null(strstr(text, "api-good-token-value"));
+    free(text);
+    json_decref(r);
+    snprintf(p, sizeof(p), "%s/v1/clusters/good", srv.base);
+    ck_assert_int_eq(itest_http("DELETE", p, NULL, NULL, NULL), 200);
+    close(fd);
+}
+END_TEST
+
+/* The config file's clusters go through the same check at start: serve exits, naming the
+ * cluster and the field. */
+START_TEST(config_file_token_outside_secrets_dir_stops_start)
+{
+    char cfg[300], log[300], text[4096] = "";
+    pid_t pid;
+    int status = -1;
+    FILE *f;
+
+    snprintf(cfg, sizeof(cfg), "%s/bad-clusters.json", dir);
+    write_text(cfg, "{\"clusters\": [{\"name\": \"bad\", \"apiServer\": \"http://127.0.0.1:1\","
+                    " \"tokenFile\": \"/proc/self/environ\"}]}");
+    snprintf(log, sizeof(log), "%s/bad-serve.log", dir);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char listen_addr[64];
+        int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(out, 1);
+        dup2(out, 2);
+        snprintf(listen_addr, sizeof(listen_addr), "127.0.0.1:%d", itest_free_port());
+        setenv("FEDSCHED_LISTEN", listen_addr, 1);
+        setenv("FEDSCHED_DATABASE_DSN", dsn, 1);
+        setenv("FEDSCHED_AUTH_MODE", "disabled", 1);
+        setenv("FEDSCHED_SECRETS_DIR", dir, 1);
+        execl(getenv("FEDSCHED_BIN"), "fedsched", "serve", "--config", cfg, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        usleep(50 * 1000);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        ck_abort_msg("fedsched serve started with a token file outside the secrets directory");
+    }
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 1);
+    f = fopen(log, "r");
+    ck_assert_ptr_nonnull(f);
+    text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(text, "clusters[0].tokenFile"), "%s", text);
+    ck_assert_msg(strstr(text, "outside the secrets directory"), "%s", text);
+    ck_assert_ptr_null(strstr(text, "PATH="));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("clusters_api");
@@ -374,6 +624,10 @@ int main(void)
     tcase_add_test(tc, explain_uses_the_live_snapshot);
     tcase_add_test(tc, quota_holds_jobs_back);
     tcase_add_test(tc, samples_and_metrics);
+    tcase_add_test(tc, token_file_outside_secrets_dir_is_refused);
+    tcase_add_test(tc, token_file_missing_or_not_a_file_is_refused);
+    tcase_add_test(tc, token_file_inside_secrets_dir_is_used);
+    tcase_add_test(tc, config_file_token_outside_secrets_dir_stops_start);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

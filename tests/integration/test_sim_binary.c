@@ -4,6 +4,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "cluster/cluster_config.h"
+#include "cluster/secrets.h"
 #include "cluster/poller.h"
 #include "tests/support/k8s_fixture.h"
 
@@ -73,6 +74,8 @@ START_TEST(serves_until_sigterm_with_usable_configs)
     json_decref(root);
     ck_assert(cfgs[1].serving.enabled); /* beta has serving nodes */
     ck_assert(cfgs[0].token_file[0]);   /* alpha needs a token */
+    /* The simulator writes token files beside its clusters file: our secrets directory. */
+    ck_assert_int_eq(cluster_secrets_set_dir(dir, &e), 0);
     ck_assert_int_eq(poller_create(cfgs, 3, NULL, &p, &e), 0);
     ck_assert_int_eq(poller_poll_once(p, &e), 0);
     s = poller_read_begin(p);

@@ -4,6 +4,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "cluster/secrets.h"
 #include "tests/support/k8s_fixture.h"
 
 #include <stdio.h>
@@ -27,6 +28,10 @@ void k8s_env_start_text(struct k8s_env *env, const char *text, bool shared)
     snprintf(env->dir, sizeof(env->dir), "/tmp/fedsched-k8s-XXXXXX");
     if (!mkdtemp(env->dir))
         die("mkdtemp", NULL);
+    /* Token files are written here, and credential files are read only from the secrets
+     * directory: the in-process pollers and job clients of the test read from env->dir. */
+    if (cluster_secrets_set_dir(env->dir, &e) != 0)
+        die("secrets dir", &e);
     memset(&o, 0, sizeof(o));
     o.scenario_text = text;
     o.scenario_len = strlen(text);

@@ -13,12 +13,14 @@ struct k8s_env {
     struct sim *sim;
     struct cluster_config *cfgs; /* one per simulated cluster, in scenario order */
     size_t n;
-    char dir[256]; /* temporary directory holding token files */
+    char dir[256]; /* temporary directory holding token files; the secrets directory */
 };
 
 /* Starts the scenario testdata/<rel> (shared: one port, /c/NAME/ prefixes). Clusters with
  * a token get a token file; clusters with serving node pools get a serving pool selecting
- * fedsched.io/pool=serving over the "serving" namespace. Aborts the test on failure. */
+ * fedsched.io/pool=serving over the "serving" namespace. The process-wide secrets
+ * directory (cluster/secrets.h) becomes env->dir, where the token files are. Aborts the
+ * test on failure. */
 void k8s_env_start(struct k8s_env *env, const char *rel, bool shared);
 
 /* Same from scenario text. */
