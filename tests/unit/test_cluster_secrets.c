@@ -5,6 +5,7 @@
 #include "cluster/cluster_config.h"
 #include "cluster/secrets.h"
 #include "cluster/token.h"
+#include "scheduler/config.h"
 
 #include <check.h>
 #include <errno.h>
@@ -357,6 +358,33 @@ START_TEST(default_dir)
 }
 END_TEST
 
+/* The config key and its environment override. */
+START_TEST(config_key_and_env)
+{
+    struct config *c = calloc(1, sizeof(*c));
+    struct err e = {0};
+
+    config_defaults(c);
+    ck_assert_str_eq(c->secrets_dir, "/etc/fedsched/secrets");
+    ck_assert_int_eq(config_apply_json(c, "{\"secretsDir\": \"/run/fedsched/secrets\"}", &e), 0);
+    ck_assert_str_eq(c->secrets_dir, "/run/fedsched/secrets");
+    ck_assert_int_eq(config_apply_json(c, "{\"secretsDir\": \"\"}", &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFIG);
+    ck_assert_str_eq(e.field, "secretsDir");
+    ck_assert_int_eq(config_apply_json(c, "{\"secretsDir\": 3}", &e), -1);
+    ck_assert_str_eq(e.field, "secretsDir");
+    setenv("FEDSCHED_SECRETS_DIR", "/srv/secrets", 1);
+    ck_assert_int_eq(config_apply_env(c, &e), 0);
+    ck_assert_str_eq(c->secrets_dir, "/srv/secrets");
+    setenv("FEDSCHED_SECRETS_DIR", "", 1);
+    ck_assert_int_eq(config_apply_env(c, &e), -1);
+    ck_assert_str_eq(e.field, "FEDSCHED_SECRETS_DIR");
+    unsetenv("FEDSCHED_SECRETS_DIR");
+    config_free(c);
+    free(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cluster_secrets");
@@ -378,6 +406,7 @@ int main(void)
     tcase_add_test(tc, ca_refresh_reads_from_the_secrets_dir);
     tcase_add_test(tc, config_check_names_the_field);
     tcase_add_test(td, default_dir);
+    tcase_add_test(td, config_key_and_env);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, td);
     sr = srunner_create(s);
