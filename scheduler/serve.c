@@ -266,6 +266,7 @@ int serve_main(int argc, char **argv)
     ac.auth_enabled = cfg.auth.enabled;
     ac.rate_per_s = cfg.auth.rate_per_s;
     ac.rate_burst = cfg.auth.burst;
+    ac.unauth_audit_per_minute = cfg.auth.unauth_audit_per_minute;
     ac.max_header_bytes = cfg.http.max_header_bytes;
     ac.tls_cert_file = cfg.http.tls_cert_file[0] ? cfg.http.tls_cert_file : NULL;
     ac.tls_key_file = cfg.http.tls_key_file[0] ? cfg.http.tls_key_file : NULL;
@@ -363,7 +364,6 @@ int serve_main(int argc, char **argv)
 
         LOG(LOG_INFO, "serve", "event=draining signal=%d timeout_s=%d", sig,
             cfg.http.drain_timeout_s);
-        store_watch_shutdown(store); /* long-polls answer now instead of holding the drain */
         left = api_server_drain(srv, cfg.http.drain_timeout_s);
         LOG(left ? LOG_WARN : LOG_INFO, "serve", "event=drained unfinished=%d", left);
     }

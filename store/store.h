@@ -12,7 +12,7 @@
 #include "base/job.h"
 
 struct err;
-struct store; /* a pool of connections, each with the prepared statements */
+struct store;       /* a pool of connections, each with the prepared statements */
 struct store_audit; /* one audit row; defined with the audit log below */
 
 struct store_config {
@@ -99,18 +99,13 @@ void store_events_free(struct job_event **events, size_t n);
  * store_job_subscribe() returns 1 (nothing registered) when job_id (0: any job) changed
  * after since_seq; else 0 with *out registered: fn(arg) is then called once, from the
  * listener thread with its lock held (fn must only hand the event on, never call back
- * into the store), when a NOTIFY names the job, after a lost LISTEN connection, or at
- * store_watch_shutdown(). Caller releases *out with store_job_unsubscribe() whether or
+ * into the store), when a NOTIFY names the job or after a lost LISTEN connection. Caller releases *out with store_job_unsubscribe() whether or
  * not fn was called; after it returns fn is not running and will not run. Thread-safe. */
 struct store_sub;
 uint64_t store_change_seq(struct store *s);
-int store_job_subscribe(struct store *s, int64_t job_id, uint64_t since_seq,
-                        void (*fn)(void *arg), void *arg, struct store_sub **out);
+int store_job_subscribe(struct store *s, int64_t job_id, uint64_t since_seq, void (*fn)(void *arg),
+                        void *arg, struct store_sub **out);
 void store_job_unsubscribe(struct store *s, struct store_sub **sub); /* NULL-safe */
-
-/* Fires every current subscription, and makes every later one report a change at once
- * (for draining). */
-void store_watch_shutdown(struct store *s);
 
 /* ---- member clusters ---- */
 

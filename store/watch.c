@@ -44,14 +44,11 @@ struct watcher {
     uint64_t seq; /* notifications seen so far */
     struct past history[HISTORY];
     bool stop;
-    bool shutting_down; /* every subscriber fires at once */
 };
 
 /* Under w->mu: whether job_id was named by a notification after since. */
 static bool changed_since(const struct watcher *w, int64_t job_id, uint64_t since)
 {
-    if (w->shutting_down)
-        return true;
     if (w->seq - since >= HISTORY)
         return w->seq != since; /* older than the history: assume it changed */
     for (uint64_t s = since + 1; s <= w->seq; s++) {
@@ -203,17 +200,6 @@ void watch_free(struct watcher **wp)
     free(w->dsn);
     free(w);
     *wp = NULL;
-}
-
-void store_watch_shutdown(struct store *s)
-{
-    struct watcher *w = store_watcher(s);
-    struct past all = {.any = true};
-
-    pthread_mutex_lock(&w->mu);
-    w->shutting_down = true;
-    fire(w, &all);
-    pthread_mutex_unlock(&w->mu);
 }
 
 uint64_t store_change_seq(struct store *s)
