@@ -221,25 +221,27 @@ void conn_release(struct store *s, struct store_conn *c)
 static int check_result(struct store_conn *c, PGresult *r, PGresult **out, struct err *e)
 {
     ExecStatusType st = PQresultStatus(r);
-    const char *state;
-    char msg[384];
+    const char *sqlstate;
+    char state[8], msg[384];
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         *out = r;
         return 0;
     }
-    state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    /* The SQLSTATE lives in r: copy it before PQclear(r) frees it. */
+    sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(state, sizeof(state), "%s", sqlstate ? sqlstate : "");
     snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
     msg[strcspn(msg, "\n")] = '\0';
     PQclear(r);
-    if (PQstatus(c->pg) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
-        (state && strncmp(state, "57P", 3) == 0))
+    if (PQstatus(c->pg) != CONNECTION_OK || strncmp(state, "08", 2) == 0 ||
+        strncmp(state, "57P", 3) == 0)
         return err_set(e, ERR_DB, NULL, "database connection lost: %s", msg);
-    if (state && strcmp(state, "23505") == 0)
+    if (strcmp(state, "23505") == 0)
         return err_set(e, ERR_CONFLICT, NULL, "%s", msg);
-    if (state && strcmp(state, "57014") == 0)
+    if (strcmp(state, "57014") == 0)
         return err_set(e, ERR_TIMEOUT, NULL, "database statement timed out");
-    return err_set(e, ERR_INTERNAL, NULL, "database error %s: %s", state ? state : "?", msg);
+    return err_set(e, ERR_INTERNAL, NULL, "database error %s: %s", state[0] ? state : "?", msg);
 }
 
 int conn_exec(struct store_conn *c, const char *sql, int nparams, const char *const *params,
