@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/num.h"
 #include "base/mem.h"
 #include "base/utf8.h"
 #include "store/store.h"
@@ -87,17 +88,6 @@ struct query_list {
     int overflow;
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Whether the request target, once percent-decoded as libmicrohttpd will decode it, is
  * free of NUL (which would cut the path short) and is valid UTF-8. */
 static bool target_ok(const char *uri)
@@ -108,8 +98,8 @@ static bool target_ok(const char *uri)
     for (const char *p = uri; *p; p++) {
         char c = *p;
 
-        if (c == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-            c = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+        if (c == '%' && num_hex_digit(p[1]) >= 0 && num_hex_digit(p[2]) >= 0) {
+            c = (char)(num_hex_digit(p[1]) * 16 + num_hex_digit(p[2]));
             p += 2;
             if (c == '\0')
                 return false;

@@ -3,6 +3,7 @@
 
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/num.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -52,17 +53,6 @@ static uint32_t push(struct parser *p, enum k8s_json_type type, size_t start)
     return (uint32_t)d->n++;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int parse_string(struct parser *p)
 {
     size_t start = ++p->pos; /* after the quote */
@@ -91,7 +81,7 @@ static int parse_string(struct parser *p)
             if (p->pos + 6 > p->len)
                 return fail(p, "short \\u escape");
             for (int k = 2; k < 6; k++)
-                if (hexval(p->s[p->pos + (size_t)k]) < 0)
+                if (num_hex_digit(p->s[p->pos + (size_t)k]) < 0)
                     return fail(p, "bad \\u escape");
             p->pos += 6;
             continue;
@@ -317,13 +307,13 @@ static size_t decode(const struct k8s_json *d, const struct k8s_json_tok *t, cha
             unsigned cp = 0;
 
             for (int h = 2; h < 6; h++)
-                cp = cp * 16 + (unsigned)hexval(s[i + (size_t)h]);
+                cp = cp * 16 + (unsigned)num_hex_digit(s[i + (size_t)h]);
             i += 6;
             if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= t->len && s[i] == '\\' && s[i + 1] == 'u') {
                 unsigned lo = 0;
 
                 for (int h = 2; h < 6; h++)
-                    lo = lo * 16 + (unsigned)hexval(s[i + (size_t)h]);
+                    lo = lo * 16 + (unsigned)num_hex_digit(s[i + (size_t)h]);
                 if (lo >= 0xDC00 && lo < 0xE000) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     i += 6;

@@ -63,6 +63,18 @@ static bool changed_since(const struct watcher *w, int64_t job_id, uint64_t sinc
     return false;
 }
 
+/* Under w->mu: takes x off the subscriber list. */
+static void unlink_sub(struct watcher *w, struct store_sub *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        w->subs = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    x->prev = x->next = NULL;
+}
+
 /* Under w->mu: calls and unlinks every subscriber the notification p concerns. The
  * callbacks run with the lock held; they must only hand the event on. */
 static void fire(struct watcher *w, const struct past *p)
@@ -77,13 +89,7 @@ static void fire(struct watcher *w, const struct past *p)
             hit = p->ids[i] == x->job_id;
         if (!hit)
             continue;
-        if (x->prev)
-            x->prev->next = x->next;
-        else
-            w->subs = x->next;
-        if (x->next)
-            x->next->prev = x->prev;
-        x->prev = x->next = NULL;
+        unlink_sub(w, x);
         x->fired = true;
         x->fn(x->arg);
     }
@@ -247,14 +253,8 @@ void store_job_unsubscribe(struct store *s, struct store_sub **subp)
     x = *subp;
     w = store_watcher(s);
     pthread_mutex_lock(&w->mu);
-    if (!x->fired) {
-        if (x->prev)
-            x->prev->next = x->next;
-        else
-            w->subs = x->next;
-        if (x->next)
-            x->next->prev = x->prev;
-    }
+    if (!x->fired)
+        unlink_sub(w, x);
     pthread_mutex_unlock(&w->mu);
     free(x);
     *subp = NULL;
