@@ -1,6 +1,10 @@
 /* auth.c -- who is calling and what they may do: bearer tokens (looked up by SHA-256,
  * cached briefly), roles and namespaces, a token bucket per caller, and the audit trail
- * of every mutating call (queued and written in batches by one thread).
+ * of every mutating call. A successful mutation's row is committed by the store with the
+ * change (the handler builds it with auth_audit_row); everything else (denials, failed
+ * mutations) is queued here and written in batches by one thread, which keeps records
+ * the database cannot take now and retries them with backoff. Unauthenticated failures
+ * are sampled per client address, so a flood of them cannot fill the table.
  *
  * Roles: admin may do everything; submitter may submit, cancel and read in its
  * namespaces; viewer may read in its namespaces, or everywhere when it has none.
@@ -13,6 +17,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sha256.h"
+#include "base/utf8.h"
 #include "store/store.h"
 
 #include <math.h>
@@ -22,11 +27,16 @@
 #include <string.h>
 #include <strings.h>
 
-#define CACHE_TTL_MS    10000 /* a revoked token stops working within this */
-#define CACHE_MAX       1024
-#define BUCKETS_MAX     4096
-#define AUDIT_QUEUE_MAX 100000
-#define AUDIT_FLUSH_MS  200
+#define CACHE_TTL_MS         10000 /* a revoked token stops working within this */
+#define CACHE_MAX            1024
+#define BUCKETS_MAX          4096
+#define AUDIT_QUEUE_MAX      100000 /* records waiting; beyond, new ones are counted and dropped */
+#define AUDIT_BATCH_MAX      1000   /* records per INSERT */
+#define AUDIT_FLUSH_MS       200    /* the writer's pace, and its first retry pause */
+#define AUDIT_BACKOFF_MAX_MS 5000   /* retry pauses double up to this */
+#define AUDIT_SHUTDOWN_MS    5000   /* at shutdown, keep retrying the queue this long */
+#define UNAUTH_SLOTS         1024   /* addresses tracked for sampling 401 records */
+#define UNAUTH_WINDOW_MS     60000
 
 struct cached {
     char hash[2 * SHA256_LEN + 1];
@@ -41,6 +51,13 @@ struct bucket {
     int64_t at_ms;
 };
 
+/* Unauthenticated failures audited from one address in the current one-minute window. */
+struct unauth_slot {
+    char remote[64];
+    int64_t window; /* clock_mono_ms() / UNAUTH_WINDOW_MS */
+    int count;
+};
+
 struct audit_item {
     struct store_audit row;
     char *strings; /* one allocation backing row's strings */
@@ -53,11 +70,17 @@ struct api_auth {
     size_t n_cache;
     struct bucket *buckets;
     size_t n_buckets;
-    /* audit queue */
+    /* audit queue: failed mutations, denials; what the handlers did not commit themselves */
     pthread_cond_t cv;
     struct audit_item *head, *tail;
     size_t queued;
-    uint64_t dropped;
+    pthread_mutex_t write_mu; /* held by whoever writes a batch (writer thread or a flush) */
+    bool failing;             /* the last write failed (logged once per outage) */
+    uint64_t dropped, written, write_failures;
+    int64_t last_drop_log_ms;
+    struct unauth_slot *unauth; /* sampling of unauthenticated failures, per address */
+    size_t n_unauth;
+    uint64_t unauth_written, unauth_sampled;
     bool stop;
     pthread_t writer;
     bool writer_started;
@@ -81,50 +104,173 @@ static void principal_copy(struct principal *dst, const struct principal *src)
 
 /* ---- audit writer ---- */
 
-/* Takes everything queued and writes it in one statement (on the calling thread). */
-static void audit_drain(struct api *a)
+/* Rows the database cannot take now (down, restarting, pool busy) wait in the queue and
+ * are retried; only a row it refuses for its content (ERR_INVALID) is given up. */
+static bool audit_retryable(const struct err *e)
 {
-    struct api_auth *au = a->auth;
-    struct audit_item *batch, *it;
-    struct store_audit *rows;
-    size_t n;
-    struct err e = {0};
+    return e->code != ERR_INVALID;
+}
+
+static void audit_item_free(struct audit_item *it)
+{
+    free(it->strings);
+    free(it);
+}
+
+/* Puts the list first..last (n items) back at the head of the queue, ahead of what
+ * arrived meanwhile, so records stay in order. Called with au->mu held. */
+static void audit_requeue(struct api_auth *au, struct audit_item *first, struct audit_item *last,
+                          size_t n)
+{
+    last->next = au->head;
+    au->head = first;
+    if (!au->tail)
+        au->tail = last;
+    au->queued += n;
+}
+
+/* Counts n lost records and says so in the log, at most once a second. */
+static void audit_count_dropped(struct api_auth *au, size_t n, const char *why)
+{
+    int64_t now = clock_mono_ms();
+    bool say;
 
     pthread_mutex_lock(&au->mu);
-    batch = au->head;
-    au->head = au->tail = NULL;
-    n = au->queued;
-    au->queued = 0;
+    au->dropped += n;
+    say = now - au->last_drop_log_ms >= 1000;
+    if (say)
+        au->last_drop_log_ms = now;
     pthread_mutex_unlock(&au->mu);
-    if (!n)
-        return;
+    if (say)
+        LOG(LOG_ERROR, "audit", "event=dropped rows=%zu why=%s dropped_total=%llu", n, why,
+            (unsigned long long)au->dropped);
+}
+
+/* One by one, after the database refused a batch for its content: writes the rows it
+ * takes, gives up (counted) those it refuses, and puts the rest back when it becomes
+ * unreachable meanwhile. Returns -1 in that last case. */
+static int audit_write_each(struct api *a, struct audit_item *batch, size_t *written)
+{
+    struct api_auth *au = a->auth;
+
+    while (batch) {
+        struct audit_item *next = batch->next;
+        struct err e = {0};
+
+        if (store_audit_insert(a->store, &batch->row, 1, &e) == 0) {
+            (*written)++;
+        } else if (audit_retryable(&e)) {
+            struct audit_item *last = batch;
+            size_t n = 1;
+
+            while (last->next) {
+                last = last->next;
+                n++;
+            }
+            pthread_mutex_lock(&au->mu);
+            audit_requeue(au, batch, last, n);
+            pthread_mutex_unlock(&au->mu);
+            return -1;
+        } else {
+            LOG(LOG_ERROR, "audit", "event=row_refused method=%s status=%d msg=\"%s\"",
+                batch->row.method, batch->row.status, e.msg);
+            audit_count_dropped(au, 1, "refused");
+        }
+        audit_item_free(batch);
+        batch = next;
+    }
+    return 0;
+}
+
+/* Writes up to AUDIT_BATCH_MAX of the oldest records in one statement. Returns 1 when it
+ * wrote (or gave up) some, 0 when nothing was queued, -1 when the database could not
+ * take them: they are back at the head of the queue for the next try. One writer at a
+ * time (write_mu), so a batch put back cannot be overtaken by a later one. */
+static int audit_write_some(struct api *a)
+{
+    struct api_auth *au = a->auth;
+    struct audit_item *batch, *last, *it;
+    struct store_audit *rows;
+    size_t n = 0, written = 0;
+    struct err e = {0};
+    int rc = 1;
+
+    pthread_mutex_lock(&au->write_mu);
+    pthread_mutex_lock(&au->mu);
+    batch = last = au->head;
+    while (last && ++n < AUDIT_BATCH_MAX && last->next)
+        last = last->next;
+    if (batch) {
+        au->head = last->next;
+        if (!au->head)
+            au->tail = NULL;
+        last->next = NULL;
+        au->queued -= n;
+    }
+    pthread_mutex_unlock(&au->mu);
+    if (!batch) {
+        pthread_mutex_unlock(&au->write_mu);
+        return 0;
+    }
     rows = xcalloc(n, sizeof(*rows));
     n = 0;
     for (it = batch; it; it = it->next)
         rows[n++] = it->row;
-    if (store_audit_insert(a->store, rows, n, &e))
-        LOG(LOG_WARN, "audit", "event=write_failed rows=%zu msg=\"%s\"", n, e.msg);
-    free(rows);
-    while (batch) {
-        it = batch->next;
-        free(batch->strings);
-        free(batch);
-        batch = it;
+    if (store_audit_insert(a->store, rows, n, &e) == 0) {
+        written = n;
+        while (batch) {
+            it = batch->next;
+            audit_item_free(batch);
+            batch = it;
+        }
+    } else if (audit_retryable(&e)) {
+        pthread_mutex_lock(&au->mu);
+        audit_requeue(au, batch, last, n);
+        if (!au->failing)
+            LOG(LOG_WARN, "audit", "event=write_failed rows=%zu queued=%zu msg=\"%s\" retrying=1",
+                n, au->queued, e.msg);
+        au->failing = true;
+        au->write_failures++;
+        pthread_mutex_unlock(&au->mu);
+        rc = -1;
+    } else if (audit_write_each(a, batch, &written)) {
+        rc = -1;
     }
+    free(rows);
+    pthread_mutex_lock(&au->mu);
+    au->written += written;
+    if (rc > 0 && au->failing) {
+        au->failing = false;
+        LOG(LOG_INFO, "audit", "event=write_recovered queued=%zu", au->queued);
+    }
+    pthread_mutex_unlock(&au->mu);
+    pthread_mutex_unlock(&au->write_mu);
+    return rc;
+}
+
+/* Writes until the queue is empty (0) or the database fails (-1). */
+static int audit_drain(struct api *a)
+{
+    int rc;
+
+    while ((rc = audit_write_some(a)) > 0)
+        ;
+    return rc;
 }
 
 static void *audit_writer(void *arg)
 {
     struct api *a = arg;
     struct api_auth *au = a->auth;
+    int64_t backoff_ms = 0, give_up_ms = 0;
 
     for (;;) {
         bool stop;
 
         pthread_mutex_lock(&au->mu);
-        if (!au->head && !au->stop) {
+        if (!au->stop) {
             struct timespec ts;
-            int64_t wake = clock_realtime_ms() + AUDIT_FLUSH_MS;
+            int64_t wake = clock_realtime_ms() + (backoff_ms ? backoff_ms : AUDIT_FLUSH_MS);
 
             ts.tv_sec = (time_t)(wake / 1000);
             ts.tv_nsec = (long)(wake % 1000) * 1000000L;
@@ -132,10 +278,84 @@ static void *audit_writer(void *arg)
         }
         stop = au->stop;
         pthread_mutex_unlock(&au->mu);
-        audit_drain(a);
-        if (stop)
+        if (stop && !give_up_ms)
+            give_up_ms = clock_mono_ms() + AUDIT_SHUTDOWN_MS;
+        if (audit_drain(a) == 0) {
+            backoff_ms = 0;
+            if (stop)
+                return NULL;
+            continue;
+        }
+        /* The database is away: wait longer each time, up to a cap, then try again. */
+        backoff_ms = backoff_ms ? backoff_ms * 2 : AUDIT_FLUSH_MS;
+        if (backoff_ms > AUDIT_BACKOFF_MAX_MS)
+            backoff_ms = AUDIT_BACKOFF_MAX_MS;
+        if (stop && clock_mono_ms() >= give_up_ms) {
+            size_t left;
+
+            pthread_mutex_lock(&au->mu);
+            left = au->queued;
+            pthread_mutex_unlock(&au->mu);
+            if (left)
+                audit_count_dropped(au, left, "shutdown_unreachable");
             return NULL;
+        }
+        if (stop)
+            backoff_ms = AUDIT_FLUSH_MS; /* shutting down: keep trying briskly */
     }
+}
+
+/* Copies s into b as valid UTF-8 (a bad byte becomes \xNN) with its NUL; returns its
+ * offset. The database refuses invalid UTF-8, and such a row would be lost. */
+static size_t add_text(struct buf *b, const char *s)
+{
+    size_t off = b->len, n = strlen(s), cap = 4 * n + 1;
+    char *tmp = xmalloc(cap);
+    size_t len = utf8_sanitize(tmp, cap, s);
+
+    buf_append(b, tmp, len + 1);
+    free(tmp);
+    return off;
+}
+
+/* May this unauthenticated failure from remote be written? At most
+ * cfg.unauth_audit_per_minute per address in each one-minute window; the rest are only
+ * counted. With the table of addresses full of live windows, nothing new is written:
+ * a flood from many addresses must not turn into rows either. */
+static bool unauth_sample(struct api_auth *au, int per_minute, const char *remote)
+{
+    int64_t window = clock_mono_ms() / UNAUTH_WINDOW_MS;
+    struct unauth_slot *slot = NULL;
+    bool ok = false;
+
+    pthread_mutex_lock(&au->mu);
+    for (size_t i = 0; i < au->n_unauth && !slot; i++)
+        if (strcmp(au->unauth[i].remote, remote) == 0)
+            slot = &au->unauth[i];
+    if (!slot && au->n_unauth < UNAUTH_SLOTS)
+        slot = &au->unauth[au->n_unauth++];
+    for (size_t i = 0; i < au->n_unauth && !slot; i++)
+        if (au->unauth[i].window != window)
+            slot = &au->unauth[i]; /* an address quiet since an earlier window */
+    if (slot && strcmp(slot->remote, remote) != 0) {
+        snprintf(slot->remote, sizeof(slot->remote), "%s", remote);
+        slot->window = window;
+        slot->count = 0;
+    }
+    if (slot && slot->window != window) {
+        slot->window = window;
+        slot->count = 0;
+    }
+    if (slot && slot->count < per_minute) {
+        slot->count++;
+        ok = true;
+    }
+    if (ok)
+        au->unauth_written++;
+    else
+        au->unauth_sampled++;
+    pthread_mutex_unlock(&au->mu);
+    return ok;
 }
 
 void auth_audit(struct api *a, const struct principal *who, const char *remote, const char *method,
@@ -145,23 +365,24 @@ void auth_audit(struct api *a, const struct principal *who, const char *remote, 
     struct audit_item *it;
     struct buf b;
     size_t off[7];
+    bool full;
     const char *parts[7] = {who && who->authenticated ? who->name : NULL,
                             who && who->authenticated ? who->role_name : NULL,
                             remote ? remote : "",
-                            method,
-                            path,
+                            method ? method : "",
+                            path ? path : "",
                             ns,
                             detail};
 
     if (!a->store)
         return;
+    if (status == 401 && !(who && who->authenticated) &&
+        !unauth_sample(au, a->cfg.unauth_audit_per_minute, parts[2]))
+        return;
     /* Copy the strings into one block: the request's memory is gone when this is written. */
     buf_init(&b, 0);
-    for (int i = 0; i < 7; i++) {
-        off[i] = b.len;
-        if (parts[i])
-            buf_append(&b, parts[i], strlen(parts[i]) + 1);
-    }
+    for (int i = 0; i < 7; i++)
+        off[i] = parts[i] ? add_text(&b, parts[i]) : 0;
     it = xcalloc(1, sizeof(*it));
     it->strings = buf_steal(&b);
     it->row.ts_ms = clock_realtime_ms();
@@ -175,26 +396,83 @@ void auth_audit(struct api *a, const struct principal *who, const char *remote, 
     it->row.status = status;
 
     pthread_mutex_lock(&au->mu);
-    if (au->queued >= AUDIT_QUEUE_MAX) {
-        /* The database is down or far behind; keep the process alive and say so. */
-        au->dropped++;
-        pthread_mutex_unlock(&au->mu);
-        free(it->strings);
-        free(it);
-        return;
+    /* The database is down or far behind: keep the process alive and count the loss. */
+    full = au->queued >= AUDIT_QUEUE_MAX;
+    if (!full) {
+        if (au->tail)
+            au->tail->next = it;
+        else
+            au->head = it;
+        au->tail = it;
+        au->queued++;
     }
-    if (au->tail)
-        au->tail->next = it;
-    else
-        au->head = it;
-    au->tail = it;
-    au->queued++;
     pthread_mutex_unlock(&au->mu);
+    if (full) {
+        audit_item_free(it);
+        audit_count_dropped(au, 1, "queue_full");
+    }
+}
+
+void auth_audit_row(const struct api_request *req, const char *ns, int status, int status_alt,
+                    struct store_audit *out)
+{
+    const struct principal *who = req->who;
+
+    memset(out, 0, sizeof(*out));
+    out->ts_ms = clock_realtime_ms();
+    out->token_name = who && who->authenticated ? who->name : NULL;
+    out->role = who && who->authenticated ? who->role_name : NULL;
+    out->remote = req->remote ? req->remote : "";
+    out->method = req->method;
+    out->path = req->path;
+    out->ns = ns;
+    out->status = status;
+    out->status_alt = status_alt;
 }
 
 void auth_audit_flush(struct api *a)
 {
-    audit_drain(a);
+    if (a->store)
+        audit_drain(a); /* one try: a caller does not wait out an outage */
+}
+
+void auth_metrics(struct api *a, struct buf *out)
+{
+    struct api_auth *au = a->auth;
+    uint64_t dropped, written, failures, un_written, un_sampled;
+    size_t queued;
+
+    pthread_mutex_lock(&au->mu);
+    dropped = au->dropped;
+    written = au->written;
+    failures = au->write_failures;
+    un_written = au->unauth_written;
+    un_sampled = au->unauth_sampled;
+    queued = au->queued;
+    pthread_mutex_unlock(&au->mu);
+    buf_printf(out,
+               "# HELP fedsched_audit_dropped_total Audit records lost: queue full, refused by "
+               "the database, or unwritten at shutdown.\n"
+               "# TYPE fedsched_audit_dropped_total counter\n"
+               "fedsched_audit_dropped_total %llu\n"
+               "# HELP fedsched_audit_queued Audit records waiting to be written.\n"
+               "# TYPE fedsched_audit_queued gauge\n"
+               "fedsched_audit_queued %zu\n"
+               "# HELP fedsched_audit_written_total Audit records written from the queue.\n"
+               "# TYPE fedsched_audit_written_total counter\n"
+               "fedsched_audit_written_total %llu\n"
+               "# HELP fedsched_audit_write_failures_total Queue writes that failed and were "
+               "retried.\n"
+               "# TYPE fedsched_audit_write_failures_total counter\n"
+               "fedsched_audit_write_failures_total %llu\n"
+               "# HELP fedsched_audit_unauthenticated_total Unauthenticated (401) mutating "
+               "calls: audited, or only counted over the per-address sample.\n"
+               "# TYPE fedsched_audit_unauthenticated_total counter\n"
+               "fedsched_audit_unauthenticated_total{outcome=\"written\"} %llu\n"
+               "fedsched_audit_unauthenticated_total{outcome=\"sampled_out\"} %llu\n",
+               (unsigned long long)dropped, queued, (unsigned long long)written,
+               (unsigned long long)failures, (unsigned long long)un_written,
+               (unsigned long long)un_sampled);
 }
 
 /* ---- lifecycle ---- */
@@ -204,9 +482,11 @@ void auth_init(struct api *a)
     struct api_auth *au = xcalloc(1, sizeof(*au));
 
     pthread_mutex_init(&au->mu, NULL);
+    pthread_mutex_init(&au->write_mu, NULL);
     pthread_cond_init(&au->cv, NULL);
     au->cache = xcalloc(CACHE_MAX, sizeof(*au->cache));
     au->buckets = xcalloc(BUCKETS_MAX, sizeof(*au->buckets));
+    au->unauth = xcalloc(UNAUTH_SLOTS, sizeof(*au->unauth));
     a->auth = au;
     if (a->store) {
         pthread_create(&au->writer, NULL, audit_writer, a);
@@ -220,17 +500,27 @@ void auth_free(struct api *a)
 
     if (!au)
         return;
+    /* The writer flushes what is queued (retrying for up to AUDIT_SHUTDOWN_MS while the
+     * database is away) before it exits. */
     pthread_mutex_lock(&au->mu);
     au->stop = true;
     pthread_cond_signal(&au->cv);
     pthread_mutex_unlock(&au->mu);
     if (au->writer_started)
         pthread_join(au->writer, NULL);
+    while (au->head) {
+        struct audit_item *next = au->head->next;
+
+        audit_item_free(au->head);
+        au->head = next;
+    }
     for (size_t i = 0; i < au->n_cache; i++)
         principal_clear(&au->cache[i].who);
     free(au->cache);
     free(au->buckets);
+    free(au->unauth);
     pthread_mutex_destroy(&au->mu);
+    pthread_mutex_destroy(&au->write_mu);
     pthread_cond_destroy(&au->cv);
     free(au);
     a->auth = NULL;

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/job.h"
 #include "store/sched.h"
+#include "store/store.h"
 
 #include <string.h>
 
@@ -17,6 +18,7 @@ void h_job_checkpoint(struct api *a, const struct api_request *req, const struct
                       struct api_response *resp)
 {
     struct err e = {0};
+    struct store_audit audit;
     struct job *j = NULL;
     int64_t at_ms = 0;
 
@@ -63,10 +65,12 @@ void h_job_checkpoint(struct api *a, const struct api_request *req, const struct
         }
         json_decref(body);
     }
-    if (store_job_checkpoint(a->store, p->ns, p->name, at_ms, &j, &e)) {
+    auth_audit_row(req, p->ns, 200, 200, &audit);
+    if (store_job_checkpoint(a->store, p->ns, p->name, at_ms, &audit, &j, &e)) {
         resp_error(resp, &e);
         return;
     }
+    resp->audited = true; /* committed with the checkpoint */
     resp_json(resp, 200, trainingjob_to_json(j));
     job_free(&j);
 }

@@ -95,25 +95,35 @@ void h_cluster_get(struct api *a, const struct api_request *req, const struct ro
     store_clusters_free(&row, 1);
 }
 
-/* Validates cfg, stores it and answers with the stored cluster. */
-static void save(struct api *a, const struct cluster_config *cfg, int ok_status,
-                 struct api_response *resp)
+/* Stores cfg with req's audit row (201 created, ok_status replaced) and answers with the
+ * stored cluster. */
+static void save(struct api *a, const struct api_request *req, const struct cluster_config *cfg,
+                 int ok_status, struct api_response *resp)
 {
     json_t *j = cluster_config_to_json(cfg);
     char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     struct store_cluster *row = NULL;
+    struct store_audit audit;
     struct err e = {0};
     bool created = false;
 
     json_decref(j);
-    if (store_cluster_put(a->store, cfg->name, text, cfg->cordoned, false, "api", &created, &e) ||
-        store_cluster_get(a->store, cfg->name, &row, &e)) {
+    auth_audit_row(req, NULL, 201, ok_status, &audit);
+    if (store_cluster_put_audited(a->store, cfg->name, text, cfg->cordoned, false, "api", &audit,
+                                  &created, &e)) {
         resp_error(resp, &e);
         free(text);
         return;
     }
     free(text);
     notify_changed(a);
+    /* Committed with its row; reading it back can still fail (then that 503 is audited
+     * too, as what the caller saw). */
+    if (store_cluster_get(a->store, cfg->name, &row, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    resp->audited = true;
     resp_json(resp, created ? 201 : ok_status, cluster_json(a, row));
     store_clusters_free(&row, 1);
 }
@@ -157,7 +167,7 @@ void h_cluster_put(struct api *a, const struct api_request *req, const struct ro
         cluster_config_check_files(cfg, &e))
         resp_error(resp, &e);
     else
-        save(a, cfg, 200, resp);
+        save(a, req, cfg, 200, resp);
     free(cfg);
     json_decref(body);
 }
@@ -165,28 +175,37 @@ void h_cluster_put(struct api *a, const struct api_request *req, const struct ro
 void h_cluster_delete(struct api *a, const struct api_request *req, const struct route_params *p,
                       struct api_response *resp)
 {
+    struct store_audit audit;
     struct err e = {0};
 
-    (void)req;
-    if (store_cluster_delete(a->store, p->name, &e)) {
+    auth_audit_row(req, NULL, 200, 200, &audit);
+    if (store_cluster_delete(a->store, p->name, &audit, &e)) {
         resp_error(resp, &e);
         return;
     }
+    resp->audited = true;
     notify_changed(a);
     resp_json(resp, 200, json_pack("{s:s, s:s}", "name", p->name, "status", "deleted"));
 }
 
-static void set_cordon(struct api *a, const char *name, bool cordoned, struct api_response *resp)
+static void set_cordon(struct api *a, const struct api_request *req, const char *name,
+                       bool cordoned, struct api_response *resp)
 {
     struct store_cluster *row = NULL;
+    struct store_audit audit;
     struct err e = {0};
 
-    if (store_cluster_set_cordoned(a->store, name, cordoned, &e) ||
-        store_cluster_get(a->store, name, &row, &e)) {
+    auth_audit_row(req, NULL, 200, 200, &audit);
+    if (store_cluster_set_cordoned(a->store, name, cordoned, &audit, &e)) {
         resp_error(resp, &e);
         return;
     }
     notify_changed(a);
+    if (store_cluster_get(a->store, name, &row, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    resp->audited = true;
     resp_json(resp, 200, cluster_json(a, row));
     store_clusters_free(&row, 1);
 }
@@ -194,15 +213,13 @@ static void set_cordon(struct api *a, const char *name, bool cordoned, struct ap
 void h_cluster_cordon(struct api *a, const struct api_request *req, const struct route_params *p,
                       struct api_response *resp)
 {
-    (void)req;
-    set_cordon(a, p->name, true, resp);
+    set_cordon(a, req, p->name, true, resp);
 }
 
 void h_cluster_uncordon(struct api *a, const struct api_request *req, const struct route_params *p,
                         struct api_response *resp)
 {
-    (void)req;
-    set_cordon(a, p->name, false, resp);
+    set_cordon(a, req, p->name, false, resp);
 }
 
 void h_capacity(struct api *a, const struct api_request *req, const struct route_params *p,

@@ -41,6 +41,7 @@ void config_defaults(struct config *c)
     c->auth.enabled = true;
     c->auth.rate_per_s = 50;
     c->auth.burst = 100;
+    c->auth.unauth_audit_per_minute = 10;
     c->poller.interval_ms = 10000;
     c->poller.request_timeout_ms = 10000;
     c->poller.sample_interval_s = 60;
@@ -253,6 +254,7 @@ static const struct key keys[] = {
     {"auth.mode", K_STRING, 0, 0, 0, 0, parse_auth_mode},
     {"auth.ratePerSecond", K_DOUBLE, 0, 1000000, OFF(auth.rate_per_s), 0, NULL},
     {"auth.burst", K_DOUBLE, 1, 1000000, OFF(auth.burst), 0, NULL},
+    {"auth.unauthAuditPerMinute", K_INT, 0, 1000000, OFF(auth.unauth_audit_per_minute), 0, NULL},
     {"http.drainTimeoutS", K_INT, 0, 600, OFF(http.drain_timeout_s), 0, NULL},
     {"poller.intervalMs", K_INT, 100, 3600000, OFF(poller.interval_ms), 0, NULL},
     {"poller.requestTimeoutMs", K_INT, 100, 600000, OFF(poller.request_timeout_ms), 0, NULL},

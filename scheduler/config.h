@@ -56,6 +56,7 @@ struct config {
         bool enabled;      /* "auth.mode": "tokens" (true) or "disabled" (development) */
         double rate_per_s; /* per token */
         double burst;
+        int unauth_audit_per_minute; /* audit rows of 401s per client address per minute */
     } auth;
     struct {
         int interval_ms; /* between polls of one cluster */

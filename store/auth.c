@@ -1,4 +1,5 @@
-/* auth.c -- API tokens (only their SHA-256 is stored) and the audit log. */
+/* auth.c -- API tokens (only their SHA-256 is stored) and the audit log, including the
+ * helpers that put a mutation's audit row in the mutation's own transaction. */
 #include "store/store.h"
 
 #include "base/buf.h"
@@ -7,6 +8,7 @@
 #include "base/mem.h"
 #include "store/conn.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,49 +164,158 @@ void store_tokens_free(struct store_token **v, size_t n)
     *v = NULL;
 }
 
+static const char sql_audit_insert[] =
+    "INSERT INTO audit_log (ts, token_name, role, remote, method, path, namespace, status,"
+    " detail) SELECT to_timestamp(t / 1000.0), tn, ro, re, me, pa, ns, st, de FROM"
+    " unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+    " $7::text[], $8::int[], $9::text[]) AS x(t, tn, ro, re, me, pa, ns, st, de)";
+
+void store_audit_columns(struct buf *cols, const struct store_audit *rows, size_t n, bool alt)
+{
+    for (int c = 0; c < AUDIT_NCOLS; c++) {
+        buf_init(&cols[c], 0);
+        buf_puts(&cols[c], "{");
+    }
+    for (size_t i = 0; i < n; i++)
+        store_audit_column_add(cols, rows ? &rows[i] : NULL, alt);
+    for (int c = 0; c < AUDIT_NCOLS; c++)
+        buf_puts(&cols[c], "}");
+}
+
+void store_audit_column_add(struct buf *cols, const struct store_audit *a, bool alt)
+{
+    char num[24];
+
+    if (!a) {
+        /* A placeholder: the batch's jobs that have no audit row. */
+        for (int c = 0; c < AUDIT_NCOLS; c++)
+            store_array_add(&cols[c], NULL);
+        return;
+    }
+    snprintf(num, sizeof(num), "%lld", (long long)a->ts_ms);
+    store_array_add(&cols[0], num);
+    store_array_add(&cols[1], a->token_name);
+    store_array_add(&cols[2], a->role);
+    store_array_add(&cols[3], a->remote ? a->remote : "");
+    store_array_add(&cols[4], a->method);
+    store_array_add(&cols[5], a->path);
+    store_array_add(&cols[6], a->ns);
+    snprintf(num, sizeof(num), "%d", alt ? a->status_alt : a->status);
+    store_array_add(&cols[7], num);
+    store_array_add(&cols[8], a->detail);
+}
+
 int store_audit_insert(struct store *s, const struct store_audit *rows, size_t n, struct err *e)
 {
-    struct buf cols[9];
-    const char *params[9];
+    struct buf cols[AUDIT_NCOLS];
+    const char *params[AUDIT_NCOLS];
     PGresult *r = NULL;
     int rc;
 
     if (n == 0)
         return 0;
-    for (int c = 0; c < 9; c++) {
-        buf_init(&cols[c], 0);
-        buf_puts(&cols[c], "{");
-    }
-    for (size_t i = 0; i < n; i++) {
-        char num[24];
-
-        snprintf(num, sizeof(num), "%lld", (long long)rows[i].ts_ms);
-        store_array_add(&cols[0], num);
-        store_array_add(&cols[1], rows[i].token_name);
-        store_array_add(&cols[2], rows[i].role);
-        store_array_add(&cols[3], rows[i].remote);
-        store_array_add(&cols[4], rows[i].method);
-        store_array_add(&cols[5], rows[i].path);
-        store_array_add(&cols[6], rows[i].ns);
-        snprintf(num, sizeof(num), "%d", rows[i].status);
-        store_array_add(&cols[7], num);
-        store_array_add(&cols[8], rows[i].detail);
-    }
-    for (int c = 0; c < 9; c++) {
-        buf_puts(&cols[c], "}");
+    store_audit_columns(cols, rows, n, false);
+    for (int c = 0; c < AUDIT_NCOLS; c++)
         params[c] = cols[c].data;
-    }
-    rc = store_exec(s,
-                    "INSERT INTO audit_log (ts, token_name, role, remote, method, path,"
-                    " namespace, status, detail) SELECT to_timestamp(t / 1000.0), tn, ro, re,"
-                    " me, pa, ns, st, de FROM unnest($1::bigint[], $2::text[], $3::text[],"
-                    " $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[])"
-                    " AS x(t, tn, ro, re, me, pa, ns, st, de)",
-                    9, params, &r, e);
+    rc = store_exec(s, sql_audit_insert, AUDIT_NCOLS, params, &r, e);
     PQclear(r);
-    for (int c = 0; c < 9; c++)
+    for (int c = 0; c < AUDIT_NCOLS; c++)
         buf_free(&cols[c]);
+    /* A data exception (class 22, e.g. invalid UTF-8) or a violated constraint (23) is
+     * about the rows themselves: no retry will change it. */
+    if (rc && e && e->code == ERR_INTERNAL &&
+        (strncmp(e->msg, "database error 22", 17) == 0 ||
+         strncmp(e->msg, "database error 23", 17) == 0))
+        e->code = ERR_INVALID;
     return rc;
+}
+
+/* ---- audit rows inside a mutation's transaction ---- */
+
+int conn_begin(struct store *s, struct store_conn *c, struct err *e)
+{
+    for (int attempt = 0;; attempt++) {
+        struct err local = {0};
+        PGresult *r = NULL;
+
+        if (conn_acquire(s, c, e))
+            return -1;
+        if (conn_exec(c, "BEGIN", 0, NULL, &r, &local) == 0) {
+            PQclear(r);
+            return 0;
+        }
+        conn_release(s, c); /* closes it: its socket broke */
+        if (local.code != ERR_DB || attempt > 0) {
+            if (e)
+                *e = local;
+            return -1;
+        }
+    }
+}
+
+int conn_finish(struct store *s, struct store_conn *c, bool commit, struct err *e)
+{
+    PGresult *r = NULL;
+    int rc = 0;
+
+    if (!c->pg)
+        return commit ? err_set(e, ERR_INTERNAL, NULL, "no transaction to commit") : 0;
+    if (commit) {
+        rc = conn_exec(c, "COMMIT", 0, NULL, &r, e);
+        PQclear(r);
+    }
+    if ((!commit || rc) && PQstatus(c->pg) == CONNECTION_OK)
+        PQclear(PQexec(c->pg, "ROLLBACK"));
+    conn_release(s, c);
+    return rc;
+}
+
+int conn_audit_insert(struct store_conn *c, const struct store_audit *a, bool alt, struct err *e)
+{
+    struct buf cols[AUDIT_NCOLS];
+    const char *params[AUDIT_NCOLS];
+    PGresult *r = NULL;
+    int rc;
+
+    store_audit_columns(cols, a, 1, alt);
+    for (int i = 0; i < AUDIT_NCOLS; i++)
+        params[i] = cols[i].data;
+    rc = conn_exec(c, sql_audit_insert, AUDIT_NCOLS, params, &r, e);
+    PQclear(r);
+    for (int i = 0; i < AUDIT_NCOLS; i++)
+        buf_free(&cols[i]);
+    return rc;
+}
+
+int store_exec_audited(struct store *s, const char *sql, int nparams, const char *const *params,
+                       const struct store_audit *audit,
+                       enum audit_outcome (*outcome)(const PGresult *r), PGresult **out,
+                       struct err *e)
+{
+    struct store_conn c = {0};
+    PGresult *r = NULL;
+    enum audit_outcome o;
+
+    if (!audit)
+        return store_exec(s, sql, nparams, params, out, e);
+    if (conn_begin(s, &c, e))
+        return -1;
+    if (conn_exec(&c, sql, nparams, params, &r, e))
+        goto fail;
+    o = outcome(r);
+    if (o != AUDIT_NONE && conn_audit_insert(&c, audit, o == AUDIT_STATUS_ALT, e))
+        goto fail;
+    /* Nothing changed: nothing to commit, and no row (the caller's error is audited). */
+    if (conn_finish(s, &c, o != AUDIT_NONE, e)) {
+        PQclear(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
+fail:
+    PQclear(r);
+    conn_finish(s, &c, false, NULL);
+    return -1;
 }
 
 int store_audit_list(struct store *s, int64_t before_id, int limit, const char *token_name,

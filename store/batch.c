@@ -6,7 +6,13 @@
  * insert it with one statement (arrays unnested into rows) and one commit, then wake
  * each caller with its own row. At low load a batch is one job and nothing waits; under
  * load batches grow by themselves. A caller still returns only after COMMIT, so a 201
- * still means durable. */
+ * still means durable.
+ *
+ * A created job's audit row (when the caller gives one) is inserted by the same
+ * statement, joined to the rows the insert returned, so the job and the record of who
+ * submitted it commit together or not at all. For that join (and for handing each row to
+ * its caller) to be exact, a batch never holds two submissions of the same
+ * namespace/name or namespace/idempotency key: the later one waits for the next batch. */
 #include "store/store.h"
 
 #include "base/buf.h"
@@ -19,8 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_MAX 128 /* jobs per statement: about 128 KiB of 1 KiB specs */
-#define NCOLS     11
+#define BATCH_MAX 128                   /* jobs per statement: about 128 KiB of 1 KiB specs */
+#define NCOLS     11                    /* job columns */
+#define NPARAMS   (NCOLS + AUDIT_NCOLS) /* and the audit rows' */
 
 const char sql_batch_insert[] =
     "WITH ins AS ("
@@ -32,13 +39,22 @@ const char sql_batch_insert[] =
     " ev AS (INSERT INTO job_events (job_id, type, reason, message, to_phase)"
     "  SELECT id, 'Queued', 'Submitted', 'accepted and queued', 'Queued' FROM ins),"
     /* One wake-up per batch for the scheduler's LISTEN, sent at COMMIT. */
-    " wake AS (SELECT pg_notify('fedsched_jobs', count(*)::text) FROM ins)"
-    " SELECT ins.*, (SELECT count(*) FROM wake) FROM ins";
+    " wake AS (SELECT pg_notify('fedsched_jobs', count(*)::text) FROM ins),"
+    /* Audit rows of the jobs inserted (placeholders for jobs without one have t NULL). */
+    " aud AS (INSERT INTO audit_log (ts, token_name, role, remote, method, path, namespace,"
+    "  status, detail) SELECT to_timestamp(a.t / 1000.0), a.tn, a.ro, a.re, a.me, a.pa, a.ns,"
+    "  a.st, a.de FROM unnest($1::text[], $2::text[], $12::bigint[], $13::text[], $14::text[],"
+    "  $15::text[], $16::text[], $17::text[], $18::text[], $19::int[], $20::text[])"
+    "  AS a(jns, jname, t, tn, ro, re, me, pa, ns, st, de)"
+    "  JOIN ins ON ins.namespace = a.jns AND ins.name = a.jname WHERE a.t IS NOT NULL"
+    "  RETURNING 1)"
+    " SELECT ins.*, (SELECT count(*) FROM wake), (SELECT count(*) FROM aud) FROM ins";
 
 struct entry {
     pthread_cond_t wake; /* its own, so a finished batch wakes only its callers */
     const struct job *j;
     const char *idem;
+    const struct store_audit *audit; /* NULL: none */
     bool done;
     bool conflict;
     int rc;
@@ -75,13 +91,13 @@ void store_array_add(struct buf *b, const char *v)
 
 static void flush(struct batcher *b, struct entry **batch, int n)
 {
-    struct buf cols[NCOLS];
-    const char *params[NCOLS];
+    struct buf cols[NPARAMS];
+    const char *params[NPARAMS];
     struct err e = {0};
     PGresult *r = NULL;
     int rc;
 
-    for (int c = 0; c < NCOLS; c++) {
+    for (int c = 0; c < NPARAMS; c++) {
         buf_init(&cols[c], 0);
         buf_puts(&cols[c], "{");
     }
@@ -103,14 +119,16 @@ static void flush(struct batcher *b, struct entry **batch, int n)
         store_array_add(&cols[8], j->sku);
         store_array_add(&cols[9], gpus);
         store_array_add(&cols[10], gpw);
+        store_audit_column_add(&cols[NCOLS], batch[i]->audit, false);
     }
-    for (int c = 0; c < NCOLS; c++) {
+    for (int c = 0; c < NPARAMS; c++) {
         buf_puts(&cols[c], "}");
         params[c] = cols[c].data;
     }
     /* Safe to retry on a fresh connection: a batch that did commit conflicts with itself
-     * the second time, and each caller then finds its own job as an idempotent retry. */
-    rc = store_exec_stmt(b->s, STMT_JOB_INSERT, NCOLS, params, &r, &e);
+     * the second time (inserting no audit rows), and each caller then finds its own job
+     * as an idempotent retry, recorded as such. */
+    rc = store_exec_stmt(b->s, STMT_JOB_INSERT, NPARAMS, params, &r, &e);
     for (int i = 0; i < n; i++) {
         batch[i]->rc = rc;
         batch[i]->e = e;
@@ -135,8 +153,50 @@ static void flush(struct batcher *b, struct entry **batch, int n)
         }
     }
     PQclear(r);
-    for (int c = 0; c < NCOLS; c++)
+    for (int c = 0; c < NPARAMS; c++)
         buf_free(&cols[c]);
+}
+
+static bool same_str(const char *x, const char *y)
+{
+    return x && y && strcmp(x, y) == 0;
+}
+
+/* Would x and y compete for the same row (name or idempotency key in one namespace)? */
+static bool clash(const struct entry *x, const struct entry *y)
+{
+    return strcmp(x->j->ns, y->j->ns) == 0 &&
+           (strcmp(x->j->name, y->j->name) == 0 || same_str(x->idem, y->idem));
+}
+
+/* Moves up to BATCH_MAX entries from the queue into batch, skipping (leaving queued, in
+ * order) any that clashes with one taken already. Called with b->mu held. */
+static int take(struct batcher *b, struct entry **batch)
+{
+    struct entry *prev = NULL, *it = b->head;
+    int n = 0;
+
+    while (it && n < BATCH_MAX) {
+        struct entry *next = it->next;
+        bool dup = false;
+
+        for (int k = 0; k < n && !dup; k++)
+            dup = clash(batch[k], it);
+        if (dup) {
+            prev = it;
+        } else {
+            batch[n++] = it;
+            if (prev)
+                prev->next = next;
+            else
+                b->head = next;
+            if (b->tail == it)
+                b->tail = prev;
+            it->next = NULL;
+        }
+        it = next;
+    }
+    return n;
 }
 
 static void *flusher(void *arg)
@@ -154,12 +214,7 @@ static void *flusher(void *arg)
             pthread_mutex_unlock(&b->mu);
             return NULL;
         }
-        while (b->head && n < BATCH_MAX) {
-            batch[n++] = b->head;
-            b->head = b->head->next;
-        }
-        if (!b->head)
-            b->tail = NULL;
+        n = take(b, batch);
         pthread_mutex_unlock(&b->mu);
 
         flush(b, batch, n);
@@ -207,11 +262,11 @@ void batch_free(struct batcher **bp)
     *bp = NULL;
 }
 
-int batch_insert(struct store *s, const struct job *j, const char *idempotency_key, bool *conflict,
-                 struct job **out, struct err *e)
+int batch_insert(struct store *s, const struct job *j, const char *idempotency_key,
+                 const struct store_audit *audit, bool *conflict, struct job **out, struct err *e)
 {
     struct batcher *b = store_batcher(s);
-    struct entry me = {.j = j, .idem = idempotency_key};
+    struct entry me = {.j = j, .idem = idempotency_key, .audit = audit};
 
     pthread_cond_init(&me.wake, NULL);
     pthread_mutex_lock(&b->mu);

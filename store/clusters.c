@@ -29,22 +29,42 @@ static struct store_cluster *clusters_from(PGresult *r, size_t *n)
 
 #define CLUSTER_COLUMNS "name, config::text, cordoned, source, resource_version"
 
+/* A single-row change: was the row there (status) or not (nothing to record)? */
+static enum audit_outcome changed_one(const PGresult *r)
+{
+    return strcmp(PQcmdTuples((PGresult *)r), "0") != 0 ? AUDIT_STATUS : AUDIT_NONE;
+}
+
+/* The upsert: created (status) or replaced (status_alt). */
+static enum audit_outcome put_outcome(const PGresult *r)
+{
+    return PQgetvalue(r, 0, 0)[0] == 't' ? AUDIT_STATUS : AUDIT_STATUS_ALT;
+}
+
 int store_cluster_put(struct store *s, const char *name, const char *config_json, bool cordoned,
                       bool keep_cordon, const char *source, bool *created, struct err *e)
+{
+    return store_cluster_put_audited(s, name, config_json, cordoned, keep_cordon, source, NULL,
+                                     created, e);
+}
+
+int store_cluster_put_audited(struct store *s, const char *name, const char *config_json,
+                              bool cordoned, bool keep_cordon, const char *source,
+                              const struct store_audit *audit, bool *created, struct err *e)
 {
     const char *params[5] = {name, config_json, cordoned ? "t" : "f", source,
                              keep_cordon ? "t" : "f"};
     PGresult *r;
 
     /* xmax = 0 only for a freshly inserted row: tells insert from update in one trip. */
-    if (store_exec(s,
-                   "INSERT INTO clusters (name, config, cordoned, source) VALUES ($1, $2::jsonb,"
-                   " $3, $4) ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config,"
-                   " cordoned = CASE WHEN $5 THEN clusters.cordoned ELSE EXCLUDED.cordoned END,"
-                   " source = EXCLUDED.source, updated_at = now(),"
-                   " resource_version = nextval('resource_version_seq')"
-                   " RETURNING (xmax = 0)",
-                   5, params, &r, e))
+    if (store_exec_audited(s,
+                           "INSERT INTO clusters (name, config, cordoned, source) VALUES ($1,"
+                           " $2::jsonb, $3, $4) ON CONFLICT (name) DO UPDATE SET config ="
+                           " EXCLUDED.config, cordoned = CASE WHEN $5 THEN clusters.cordoned"
+                           " ELSE EXCLUDED.cordoned END, source = EXCLUDED.source,"
+                           " updated_at = now(), resource_version ="
+                           " nextval('resource_version_seq') RETURNING (xmax = 0)",
+                           5, params, audit, put_outcome, &r, e))
         return -1;
     if (created)
         *created = PQgetvalue(r, 0, 0)[0] == 't';
@@ -52,16 +72,17 @@ int store_cluster_put(struct store *s, const char *name, const char *config_json
     return 0;
 }
 
-int store_cluster_set_cordoned(struct store *s, const char *name, bool cordoned, struct err *e)
+int store_cluster_set_cordoned(struct store *s, const char *name, bool cordoned,
+                               const struct store_audit *audit, struct err *e)
 {
     const char *params[2] = {name, cordoned ? "t" : "f"};
     PGresult *r;
     bool found;
 
-    if (store_exec(s,
-                   "UPDATE clusters SET cordoned = $2, updated_at = now(),"
-                   " resource_version = nextval('resource_version_seq') WHERE name = $1",
-                   2, params, &r, e))
+    if (store_exec_audited(s,
+                           "UPDATE clusters SET cordoned = $2, updated_at = now(),"
+                           " resource_version = nextval('resource_version_seq') WHERE name = $1",
+                           2, params, audit, changed_one, &r, e))
         return -1;
     found = strcmp(PQcmdTuples(r), "0") != 0;
     PQclear(r);
@@ -98,13 +119,15 @@ int store_cluster_list(struct store *s, struct store_cluster **out, size_t *n, s
     return 0;
 }
 
-int store_cluster_delete(struct store *s, const char *name, struct err *e)
+int store_cluster_delete(struct store *s, const char *name, const struct store_audit *audit,
+                         struct err *e)
 {
     const char *params[1] = {name};
     PGresult *r;
     bool found;
 
-    if (store_exec(s, "DELETE FROM clusters WHERE name = $1", 1, params, &r, e))
+    if (store_exec_audited(s, "DELETE FROM clusters WHERE name = $1", 1, params, audit, changed_one,
+                           &r, e))
         return -1;
     found = strcmp(PQcmdTuples(r), "0") != 0;
     PQclear(r);

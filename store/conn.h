@@ -5,6 +5,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Statements prepared on each connection the first time it runs them. The SQL text of
@@ -77,11 +78,47 @@ struct batcher *batch_new(struct store *s, int threads);
 struct batcher *store_batcher(struct store *s);
 void batch_free(struct batcher **b); /* stops its threads after the queue drains */
 
-/* Inserts j with its first event; returns after COMMIT. *conflict is set (and *out left
- * alone) when namespace/name or the idempotency key already exists; the caller decides
- * between "idempotent retry" and "conflict". ERR_DB and the like otherwise. */
-int batch_insert(struct store *s, const struct job *j, const char *idempotency_key, bool *conflict,
-                 struct job **out, struct err *e);
+/* Inserts j with its first event, and audit's row (audit->status; may be NULL) when the
+ * job is created, all in the batch's one transaction; returns after COMMIT. *conflict is
+ * set (and *out left alone, and no audit row written) when namespace/name or the
+ * idempotency key already exists; the caller decides between "idempotent retry" and
+ * "conflict". ERR_DB and the like otherwise. */
+struct store_audit;
+int batch_insert(struct store *s, const struct job *j, const char *idempotency_key,
+                 const struct store_audit *audit, bool *conflict, struct job **out, struct err *e);
+
+/* ---- audit rows inside a mutation's transaction (auth.c) ---- */
+
+/* Borrows a connection and opens a transaction on it. A pooled connection found dead at
+ * BEGIN (the database restarted) is replaced once, as nothing has run yet. */
+int conn_begin(struct store *s, struct store_conn *c, struct err *e);
+/* COMMIT, or on failure ROLLBACK (when the connection still works); then releases c. */
+int conn_finish(struct store *s, struct store_conn *c, bool commit, struct err *e);
+/* The audit rows' columns as PostgreSQL array literals, in sql_audit_insert's order
+ * (ts, token, role, remote, method, path, namespace, status, detail): init and fill
+ * (rows NULL: n NULL placeholders), or add one row (a NULL: a placeholder) to columns
+ * that a caller closes with "}" itself. status_alt instead of status when alt. */
+#define AUDIT_NCOLS 9
+struct buf;
+void store_audit_columns(struct buf *cols, const struct store_audit *rows, size_t n, bool alt);
+void store_audit_column_add(struct buf *cols, const struct store_audit *a, bool alt);
+/* Inserts one audit row on c (inside the caller's transaction): status, or status_alt
+ * when alt. */
+int conn_audit_insert(struct store_conn *c, const struct store_audit *a, bool alt, struct err *e);
+
+/* What a single-statement mutation did, judged from its result by the caller's
+ * function: no change (no audit row; the caller reports the error), or a change of the
+ * first or second kind (the row gets status or status_alt). */
+enum audit_outcome { AUDIT_NONE = 0, AUDIT_STATUS, AUDIT_STATUS_ALT };
+
+/* Runs sql and, when outcome(result) says it changed something, audit's row, in one
+ * transaction; *out is the statement's result (caller PQclear()s). audit NULL: plain
+ * store_exec(). Not retried once the statement ran: a COMMIT whose answer was lost
+ * must not run twice. */
+int store_exec_audited(struct store *s, const char *sql, int nparams, const char *const *params,
+                       const struct store_audit *audit,
+                       enum audit_outcome (*outcome)(const PGresult *r), PGresult **out,
+                       struct err *e);
 
 struct buf;
 /* Appends one element to a PostgreSQL array literal being built in b (which starts with

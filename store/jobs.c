@@ -77,13 +77,15 @@ struct job *store_job_from_row(const PGresult *r, int row)
 }
 
 int store_job_insert(struct store *s, const struct job *j, const char *idempotency_key,
-                     bool *created, struct job **out, struct err *e)
+                     const struct store_audit *audit, bool *created, struct job **out,
+                     struct err *e)
 {
     const char *existing[5] = {j->ns, j->name, j->spec_json, j->labels_json, idempotency_key};
     bool conflict = false;
     PGresult *r = NULL;
+    struct job *found;
 
-    if (batch_insert(s, j, idempotency_key, &conflict, out, e))
+    if (batch_insert(s, j, idempotency_key, audit, &conflict, out, e))
         return -1;
     if (!conflict) {
         *created = true;
@@ -110,9 +112,21 @@ int store_job_insert(struct store *s, const struct job *j, const char *idempoten
         PQclear(r);
         return -1;
     }
-    *out = store_job_from_row(r, 0);
-    *created = false;
+    found = store_job_from_row(r, 0);
     PQclear(r);
+    /* A replay changes nothing, but the client sees it acknowledged like a creation, so
+     * its row is written before the answer too. */
+    if (audit) {
+        struct store_audit replay = *audit;
+
+        replay.status = audit->status_alt;
+        if (store_audit_insert(s, &replay, 1, e)) {
+            job_free(&found);
+            return -1;
+        }
+    }
+    *out = found;
+    *created = false;
     return 0;
 }
 
@@ -235,8 +249,8 @@ void store_jobs_free(struct job ***jobs, size_t n)
     *jobs = NULL;
 }
 
-int store_job_cancel(struct store *s, const char *ns, const char *name, struct job **out,
-                     struct err *e)
+int store_job_cancel(struct store *s, const char *ns, const char *name,
+                     const struct store_audit *audit, struct job **out, struct err *e)
 {
     static const char sql_lock[] =
         "SELECT id, phase FROM jobs WHERE namespace = $1 AND name = $2 FOR UPDATE";
@@ -267,11 +281,8 @@ int store_job_cancel(struct store *s, const char *ns, const char *name, struct j
     const char *upd[2] = {id, phase_name};
     int rc = -1;
 
-    if (conn_acquire(s, &c, e))
+    if (conn_begin(s, &c, e))
         return -1;
-    if (conn_exec(&c, "BEGIN", 0, NULL, &r, e))
-        goto out;
-    PQclear(r);
     if (conn_exec(&c, sql_lock, 2, params, &r, e))
         goto out;
     if (PQntuples(r) == 0) {
@@ -293,14 +304,13 @@ int store_job_cancel(struct store *s, const char *ns, const char *name, struct j
             goto out;
         PQclear(r);
     }
-    if (conn_exec(&c, "COMMIT", 0, NULL, &r, e))
+    /* Cancelled now (or before): status; only marked, the cluster still to stop it: alt. */
+    if (audit && conn_audit_insert(&c, audit, phase != PHASE_QUEUED && phase != PHASE_CANCELLED, e))
         goto out;
-    PQclear(r);
     rc = 0;
 out:
-    if (rc && c.pg && PQstatus(c.pg) == CONNECTION_OK)
-        PQclear(PQexec(c.pg, "ROLLBACK"));
-    conn_release(s, &c);
+    if (conn_finish(s, &c, rc == 0, e))
+        rc = -1;
     if (rc == 0)
         return store_job_get(s, ns, name, out, e);
     return rc;

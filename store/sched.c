@@ -833,8 +833,14 @@ int store_sched_state_load(struct store *s, char **state_json, struct err *e)
 
 /* ---- checkpoints -------------------------------------------------------------------------- */
 
+/* The checkpoint statement's second column: rows updated (1 when it was recorded). */
+static enum audit_outcome checkpoint_outcome(const PGresult *r)
+{
+    return strcmp(PQgetvalue(r, 0, 1), "1") == 0 ? AUDIT_STATUS : AUDIT_NONE;
+}
+
 int store_job_checkpoint(struct store *s, const char *ns, const char *name, int64_t at_ms,
-                         struct job **out, struct err *e)
+                         const struct store_audit *audit, struct job **out, struct err *e)
 {
     /* The row lock orders us with the scheduler's transitions; the phase check and the
      * update are one statement. */
@@ -861,7 +867,7 @@ int store_job_checkpoint(struct store *s, const char *ns, const char *name, int6
     const char *phase;
 
     snprintf(at, sizeof(at), "%" PRId64, at_ms > 0 ? at_ms : 0);
-    if (store_exec(s, sql, 3, params, &r, e))
+    if (store_exec_audited(s, sql, 3, params, audit, checkpoint_outcome, &r, e))
         return -1;
     if (PQgetisnull(r, 0, 0)) {
         PQclear(r);

@@ -198,9 +198,12 @@ int store_sched_state_load(struct store *s, char **state_json, struct err *e);
  * refused): last_checkpoint_at and a Checkpoint event (from and to the current phase).
  * ERR_NOT_FOUND; ERR_CONFLICT (field "status.phase") unless the job is Dispatched,
  * Running or Preempting; ERR_INVALID (field "time") for a time in the future or before
- * the job started. Caller owns *out (the job after the change; may be NULL). */
+ * the job started. audit (may be NULL; audit->status) is inserted in the same
+ * transaction when the checkpoint is recorded. Caller owns *out (the job after the
+ * change; may be NULL). */
+struct store_audit;
 int store_job_checkpoint(struct store *s, const char *ns, const char *name, int64_t at_ms,
-                         struct job **out, struct err *e);
+                         const struct store_audit *audit, struct job **out, struct err *e);
 
 /* Totals of the ledger since since_ms (0: all time). */
 struct store_reclaim_stats {
