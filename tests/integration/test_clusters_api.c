@@ -560,6 +560,40 @@ START_TEST(token_file_inside_secrets_dir_is_used)
 }
 END_TEST
 
+/* A cluster stored before the rule (or written into PostgreSQL by other means) is held to
+ * it when its token is read: nothing is sent, and the cluster shows why. */
+START_TEST(stored_cluster_outside_secrets_dir_sends_nothing)
+{
+    char sql[512], *req, *text = NULL;
+    int port, fd = listen_socket(&port);
+    json_t *r = NULL;
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO clusters (name, config) VALUES ('stored-leak', '{\"name\": "
+             "\"stored-leak\", \"apiServer\": \"http://127.0.0.1:%d\", \"tokenFile\": "
+             "\"/proc/self/environ\"}')",
+             port);
+    free(itest_sql(dsn, sql));
+    for (int i = 0; i < 60 && !(text && strstr(text, "outside the secrets directory")); i++) {
+        free(text);
+        text = NULL;
+        usleep(100 * 1000);
+        if (itest_get_json(srv.base, "/v1/clusters/stored-leak", &r) == 200)
+            text = json_dumps(json_object_get(r, "status"), 0);
+        json_decref(r);
+        r = NULL;
+    }
+    ck_assert_msg(text && strstr(text, "outside the secrets directory"), "status: %s",
+                  text ? text : "(none)");
+    ck_assert_ptr_null(strstr(text, "PATH="));
+    free(text);
+    req = accept_request(fd, 1000);
+    ck_assert_msg(req == NULL, "the fake apiServer received: %s", req);
+    free(itest_sql(dsn, "DELETE FROM clusters WHERE name = 'stored-leak'"));
+    close(fd);
+}
+END_TEST
+
 /* The config file's clusters go through the same check at start: serve exits, naming the
  * cluster and the field. */
 START_TEST(config_file_token_outside_secrets_dir_stops_start)
@@ -627,6 +661,7 @@ int main(void)
     tcase_add_test(tc, token_file_outside_secrets_dir_is_refused);
     tcase_add_test(tc, token_file_missing_or_not_a_file_is_refused);
     tcase_add_test(tc, token_file_inside_secrets_dir_is_used);
+    tcase_add_test(tc, stored_cluster_outside_secrets_dir_sends_nothing);
     tcase_add_test(tc, config_file_token_outside_secrets_dir_stops_start);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
