@@ -69,7 +69,9 @@ struct req_ctx {
     struct conn *conn;
     struct buf body;
     bool too_large;
-    bool begun; /* api_call_begin ran and let the call go on */
+    bool body_expected; /* Content-Length above 0, or a Transfer-Encoding */
+    bool has_early;     /* early holds an answer found from the headers */
+    struct api_response early;
     struct api_call *call;
     struct api_wait wait;
     struct store_sub *sub;
@@ -262,7 +264,26 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx
     return rc;
 }
 
-/* Answers an error built here, before or instead of the handler. */
+/* Answers r, found from the headers alone: at once when a body is on its way (it is then
+ * never read, and libmicrohttpd closes the connection after the answer), else when the
+ * request ends, so a kept-alive connection stays open. Takes r's body. */
+static enum MHD_Result answer_early(struct MHD_Connection *conn, struct req_ctx *ctx,
+                                    struct api_response *r)
+{
+    enum MHD_Result rc;
+
+    if (!ctx->body_expected) {
+        ctx->early = *r;
+        ctx->has_early = true;
+        memset(r, 0, sizeof(*r));
+        return MHD_YES;
+    }
+    rc = send_response(conn, ctx, r);
+    api_response_clear(r);
+    return rc;
+}
+
+/* An error built here, before or instead of the handler. */
 static enum MHD_Result send_error(struct MHD_Connection *conn, struct req_ctx *ctx, int status,
                                   enum err_code code, const char *field, const char *route,
                                   const char *msg)
@@ -272,7 +293,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req_ctx *c
     resp_errorf(&r, code, field, "%s", msg);
     r.status = status;
     snprintf(r.route, sizeof(r.route), "%s", route);
-    return send_response(conn, ctx, &r);
+    return answer_early(conn, ctx, &r);
 }
 
 /* Fills req from the connection; the strings live as long as the request. */
@@ -381,6 +402,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     if (!ctx) {
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
         size_t header_bytes = strlen(method) + strlen(url) + strlen(version) + 4;
         struct api_request req;
         struct api_response resp;
@@ -394,6 +416,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_init(&ctx->changed, false);
         snprintf(ctx->method, sizeof(ctx->method), "%s", method);
         buf_init(&ctx->body, (size_t)cfg->max_body_bytes);
+        ctx->body_expected = (cl && strtoull(cl, NULL, 10) > 0) || te;
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = ctx;
         MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
@@ -420,13 +443,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             snprintf(msg, sizeof(msg), "more than %d query parameters", MAX_QUERY_ARGS);
             return send_error(conn, ctx, 400, ERR_MALFORMED, NULL, "too_many_args", msg);
         }
-        if (api_call_begin(srv->api, &req, &ctx->call, &resp)) {
-            enum MHD_Result rc = send_response(conn, ctx, &resp);
-
-            api_response_clear(&resp);
-            return rc;
-        }
-        ctx->begun = true;
+        if (api_call_begin(srv->api, &req, &ctx->call, &resp))
+            return answer_early(conn, ctx, &resp);
         /* Refuse a declared oversize body before reading any of it. */
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)cfg->max_body_bytes)
             ctx->too_large = true;
@@ -434,6 +452,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             set_deadline(srv, ctx->conn, clock_mono_ms() + (int64_t)cfg->body_timeout_s * 1000);
         if (!ctx->too_large)
             return MHD_YES;
+    }
+    if (ctx->has_early) { /* the body, if any, was not expected: drop it */
+        *upload_data_size = 0;
+        ctx->has_early = false;
+        return send_response(conn, ctx, &ctx->early);
     }
     if (*upload_data_size) {
         if (!ctx->too_large && buf_append(&ctx->body, upload_data, *upload_data_size))
@@ -477,6 +500,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         set_deadline(srv, ctx->conn,
                      clock_mono_ms() + (int64_t)srv->api->cfg.request_timeout_s * 1000);
     api_call_free(srv->api, &ctx->call, &ctx->wait);
+    api_response_clear(&ctx->early);
     buf_free(&ctx->body);
     free(ctx);
     *con_cls = NULL;
@@ -578,8 +602,9 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
     struct api_config *cfg = &a->cfg;
     char *cert = NULL, *key = NULL;
     /* The header limit is checked here, with a JSON answer; libmicrohttpd's own buffer
-     * (beyond which it answers with its own page) is sized well above it. */
-    size_t mem = (size_t)(cfg->max_header_bytes > 0 ? cfg->max_header_bytes : 16384) * 2 + 16384;
+     * (beyond which it answers with its own page) is 16 KiB above it. It is zeroed for
+     * every request, so it is no larger than that. */
+    size_t mem = (size_t)(cfg->max_header_bytes > 0 ? cfg->max_header_bytes : 16384) + 16384;
 
     if (cfg->threads <= 0)
         cfg->threads = DEFAULT_THREADS;

@@ -309,6 +309,41 @@ START_TEST(authentication_before_the_body)
 }
 END_TEST
 
+/* An error answered from the headers alone (404, 405, 400 for a bad target, 401)
+ * keeps a kept-alive connection open when no body was declared: the next request on it
+ * is answered too. */
+START_TEST(errors_keep_the_connection_alive)
+{
+    const char *env[] = {"FEDSCHED_AUTH_MODE=tokens", NULL};
+    static const char *const first[] = {
+        "GET /no/such/path HTTP/1.1\r\nHost: x\r\n\r\n",
+        "PATCH /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /%ff HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /v1/trainingjobs HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    const char *second = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char buf[16384];
+
+    start("{}", env);
+    for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+        int fd = connect_from("127.0.0.1", srv.port), st = 0;
+        const char *next;
+
+        ck_assert_int_ge(fd, 0);
+        send_all(fd, first[i], strlen(first[i]));
+        send_all(fd, second, strlen(second));
+        read_all(fd, buf, sizeof(buf), 5000);
+        close(fd);
+        ck_assert_msg(sscanf(buf, "HTTP/1.1 %d", &st) == 1 && st >= 400, "%s: %.100s", first[i],
+                      buf);
+        next = strstr(buf + 1, "HTTP/1.1 200");
+        ck_assert_msg(next != NULL, "request %zu closed the connection: %.300s", i, buf);
+    }
+    assert_alive(&srv);
+    itest_server_stop(&srv, SIGTERM);
+}
+END_TEST
+
 /* ---- slow clients ---- */
 
 struct trickler {
@@ -537,6 +572,7 @@ static Suite *suite(void)
     tcase_add_test(tc, attack_vectors_answer_json_and_the_server_lives);
     tcase_add_test(tc, host_and_header_limit);
     tcase_add_test(tc, authentication_before_the_body);
+    tcase_add_test(tc, errors_keep_the_connection_alive);
     tcase_add_test(tc, trickling_clients_do_not_lock_others_out);
     tcase_add_test(tc, watches_at_the_cap_cost_no_thread);
     suite_add_tcase(s, tc);
