@@ -1,6 +1,7 @@
 /* api.c -- the api object, dispatch, responses and error-to-status mapping. */
 #include "api/internal.h"
 
+#include "api/trainingjob.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/utf8.h"
@@ -80,6 +81,15 @@ void resp_json(struct api_response *resp, int status, json_t *body)
         resp->status = 500;
         resp->body = xstrdup(render_failed);
     }
+}
+
+void resp_job(struct api_response *resp, int status, const struct job *j)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    trainingjob_render(j, &b);
+    resp_text(resp, status, "application/json", buf_steal(&b));
 }
 
 void resp_text(struct api_response *resp, int status, const char *content_type, char *body)

@@ -41,7 +41,7 @@ struct api {
     struct store *store;
     struct api_metrics *metrics;
     struct api_auth *auth;
-    struct api_watches *watches; /* counts behind http.maxWatches and maxWatchesPerToken */
+    struct api_watches *watches;      /* counts behind http.maxWatches and maxWatchesPerToken */
     struct poller *poller;            /* NULL until api_attach_clusters() */
     const struct sku_catalogue *skus; /* catalogue for cluster configs */
     int (*explainer)(void *arg, const char *ns, const char *name, struct buf *out, struct err *e);
@@ -111,6 +111,9 @@ int api_status_for(enum err_code code);
 /* Responses. resp_json steals the reference to body. */
 void resp_json(struct api_response *resp, int status, json_t *body);
 void resp_text(struct api_response *resp, int status, const char *content_type, char *body);
+/* The job as the API shows it (trainingjob_render), without a jansson tree. */
+struct job;
+void resp_job(struct api_response *resp, int status, const struct job *j);
 void resp_error(struct api_response *resp, const struct err *e);
 void resp_errorf(struct api_response *resp, enum err_code code, const char *field, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));

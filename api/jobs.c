@@ -186,7 +186,7 @@ void h_job_get(struct api *a, const struct api_request *req, const struct route_
         job_free(&j);
         return;
     }
-    resp_json(resp, 200, trainingjob_to_json(j));
+    resp_job(resp, 200, j);
     job_free(&j);
 }
 
@@ -437,7 +437,8 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
                 struct api_response *resp)
 {
     struct store_job_filter f = {.ns = p->ns, .limit = LIST_DEFAULT_LIMIT};
-    json_t *labels = NULL, *items, *meta;
+    json_t *labels = NULL;
+    struct buf b;
     struct job **jobs = NULL;
     size_t n = 0;
     int64_t next = 0;
@@ -468,19 +469,25 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
         resp_error(resp, &e);
         goto out;
     }
-    items = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, trainingjob_to_json(jobs[i]));
-    meta = json_object();
+    /* The list is written as text: a page of 1,000 jobs is never built as a tree. */
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJobList\","
+                 "\"metadata\":{");
     if (next) {
         char tok[128];
 
         token_encode(next, filter_hash(&f), tok, sizeof(tok));
-        json_object_set_new(meta, "continue", json_string(tok));
+        buf_puts(&b, "\"continue\":");
+        buf_json_str(&b, tok);
     }
-    resp_json(resp, 200,
-              json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "fedsched.io/v1", "kind",
-                        "TrainingJobList", "metadata", meta, "items", items));
+    buf_puts(&b, "},\"items\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_puts(&b, ",");
+        trainingjob_render(jobs[i], &b);
+    }
+    buf_puts(&b, "]}");
+    resp_text(resp, 200, "application/json", buf_steal(&b));
 out:
     store_jobs_free(&jobs, n);
     json_decref(labels);

@@ -3,11 +3,14 @@
  * Not responsible for HTTP status mapping or storage. Field reference: docs/trainingjob.md. */
 #include "api/trainingjob.h"
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/job.h"
 #include "base/mem.h"
 #include "base/sku.h"
+#include "base/utf8.h"
+#include "cluster/k8s_json.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -1408,79 +1411,111 @@ static void set_time(json_t *o, const char *key, int64_t ms)
     json_object_set_new(o, key, json_string(buf));
 }
 
-static json_t *load_object(const char *text)
+/* One field of a JSON object: ,"key":"value" (or without the comma first). A value
+ * that is not valid UTF-8 (a corrupt row) is omitted rather than printed as garbage. */
+static void put_str(struct buf *b, bool *first, const char *key, const char *v)
 {
-    json_t *v = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
-
-    if (v && !json_is_object(v)) {
-        json_decref(v);
-        v = NULL;
-    }
-    return v;
+    if (!v || !utf8_valid(v, strlen(v)))
+        return;
+    buf_printf(b, "%s\"%s\":", *first ? "" : ",", key);
+    buf_json_str(b, v);
+    *first = false;
 }
 
-/* Kubernetes-style conditions, derived from the phase: only the final outcomes, which
- * clients wait on ("final only when Complete or Failed is True", as batch/v1 Job). */
-static json_t *conditions(const struct job *j)
+static void put_time(struct buf *b, bool *first, const char *key, int64_t ms)
 {
-    json_t *list = json_array(), *c;
-    const char *type;
+    char t[40];
 
-    switch (j->phase) {
-    case PHASE_SUCCEEDED: type = "Complete"; break;
-    case PHASE_FAILED: type = "Failed"; break;
-    case PHASE_CANCELLED: type = "Cancelled"; break;
-    default: return list;
+    if (ms <= 0)
+        return;
+    clock_format_rfc3339(ms, t, sizeof(t));
+    put_str(b, first, key, t);
+}
+
+/* labels_json and spec_json are PostgreSQL's own rendering of a jsonb object (or, for a
+ * job not stored yet, jansson's): embedded as they are, after a check that is much
+ * cheaper than building a tree (a corrupt text is omitted, never passed on). */
+static bool is_object_text(const char *text)
+{
+    struct k8s_json d;
+    bool ok;
+
+    if (!text || text[0] != '{')
+        return false;
+    k8s_json_init(&d);
+    ok = k8s_json_parse(&d, text, strlen(text), TRAININGJOB_MAX_DEPTH, NULL) == 0 &&
+         d.toks[0].type == K8S_JSON_OBJECT && utf8_valid(text, strlen(text));
+    k8s_json_free(&d);
+    return ok;
+}
+
+void trainingjob_render(const struct job *j, struct buf *b)
+{
+    bool first = true;
+
+    buf_puts(b, "{");
+    put_str(b, &first, "apiVersion", j->api_version ? j->api_version : "fedsched.io/v1");
+    put_str(b, &first, "kind", "TrainingJob");
+    buf_puts(b, ",\"metadata\":{");
+    first = true;
+    put_str(b, &first, "name", j->name);
+    put_str(b, &first, "namespace", j->ns);
+    put_str(b, &first, "uid", j->uid);
+    if (is_object_text(j->labels_json) && strcmp(j->labels_json, "{}") != 0) {
+        buf_printf(b, "%s\"labels\":%s", first ? "" : ",", j->labels_json);
+        first = false;
     }
-    c = json_pack("{s:s, s:s}", "type", type, "status", "True");
-    set_str(c, "reason", j->reason);
-    set_str(c, "message", j->message);
-    set_time(c, "lastTransitionTime", j->finished_ms);
-    json_array_append_new(list, c);
-    return list;
+    put_time(b, &first, "creationTimestamp", j->created_ms);
+    if (j->resource_version > 0) {
+        buf_printf(b, "%s\"resourceVersion\":\"%lld\"", first ? "" : ",",
+                   (long long)j->resource_version);
+        first = false;
+    }
+    buf_puts(b, "}");
+    if (is_object_text(j->spec_json))
+        buf_printf(b, ",\"spec\":%s", j->spec_json);
+    buf_puts(b, ",\"status\":{");
+    first = true;
+    put_str(b, &first, "phase", job_phase_name(j->phase));
+    put_str(b, &first, "cluster", j->cluster);
+    put_str(b, &first, "pool", j->pool);
+    buf_printf(b, ",\"attempt\":%d,\"preemptions\":%d", j->attempt, j->preemptions);
+    put_str(b, &first, "reason", j->reason);
+    put_str(b, &first, "message", j->message);
+    put_time(b, &first, "admittedAt", j->admitted_ms);
+    put_time(b, &first, "startTime", j->started_ms);
+    put_time(b, &first, "completionTime", j->finished_ms);
+    put_time(b, &first, "lastCheckpointTime", j->last_checkpoint_ms);
+    buf_puts(b, ",\"conditions\":[");
+    /* Kubernetes-style conditions, derived from the phase: only the final outcomes,
+     * which clients wait on ("final only when Complete or Failed is True", as
+     * batch/v1 Job). */
+    if (j->phase == PHASE_SUCCEEDED || j->phase == PHASE_FAILED || j->phase == PHASE_CANCELLED) {
+        first = true;
+        buf_puts(b, "{");
+        put_str(b, &first, "type",
+                j->phase == PHASE_SUCCEEDED ? "Complete"
+                : j->phase == PHASE_FAILED  ? "Failed"
+                                            : "Cancelled");
+        put_str(b, &first, "status", "True");
+        put_str(b, &first, "reason", j->reason);
+        put_str(b, &first, "message", j->message);
+        put_time(b, &first, "lastTransitionTime", j->finished_ms);
+        buf_puts(b, "}");
+    }
+    buf_puts(b, "]}}");
 }
 
 json_t *trainingjob_to_json(const struct job *j)
 {
-    json_t *root = json_object(), *meta = json_object(), *status = json_object(), *v;
-    char rv[32];
+    struct buf b;
+    json_t *v;
 
-    set_str(root, "apiVersion", j->api_version ? j->api_version : "fedsched.io/v1");
-    set_str(root, "kind", "TrainingJob");
-
-    set_str(meta, "name", j->name);
-    set_str(meta, "namespace", j->ns);
-    set_str(meta, "uid", j->uid);
-    v = load_object(j->labels_json);
-    if (v && json_object_size(v) > 0)
-        json_object_set_new(meta, "labels", v);
-    else
-        json_decref(v);
-    set_time(meta, "creationTimestamp", j->created_ms);
-    if (j->resource_version > 0) {
-        snprintf(rv, sizeof(rv), "%lld", (long long)j->resource_version);
-        set_str(meta, "resourceVersion", rv);
-    }
-    json_object_set_new(root, "metadata", meta);
-
-    v = load_object(j->spec_json);
-    if (v)
-        json_object_set_new(root, "spec", v);
-
-    set_str(status, "phase", job_phase_name(j->phase));
-    set_str(status, "cluster", j->cluster);
-    set_str(status, "pool", j->pool);
-    json_object_set_new(status, "attempt", json_integer(j->attempt));
-    json_object_set_new(status, "preemptions", json_integer(j->preemptions));
-    set_str(status, "reason", j->reason);
-    set_str(status, "message", j->message);
-    set_time(status, "admittedAt", j->admitted_ms);
-    set_time(status, "startTime", j->started_ms);
-    set_time(status, "completionTime", j->finished_ms);
-    set_time(status, "lastCheckpointTime", j->last_checkpoint_ms);
-    json_object_set_new(status, "conditions", conditions(j));
-    json_object_set_new(root, "status", status);
-    return root;
+    buf_init(&b, 0);
+    trainingjob_render(j, &b);
+    v = json_loadb(b.data, b.len, 0, NULL);
+    buf_free(&b);
+    return v ? v : json_object();
 }
 
 json_t *trainingjob_event_to_json(const struct job_event *ev)

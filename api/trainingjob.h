@@ -69,6 +69,11 @@ int api_json_prescan(const char *body, size_t len, struct err *e);
  * Thread-safe for distinct or unshared-mutable j. */
 json_t *trainingjob_to_json(const struct job *j);
 
+/* The same document as JSON text appended to b, built without a jansson tree (labels and
+ * spec are embedded as the store's text): what the API's answers are made of. */
+struct buf;
+void trainingjob_render(const struct job *j, struct buf *b);
+
 /* Renders one timeline entry: {id, time, type, reason, message, fromPhase, toPhase}, NULL
  * strings omitted. Returns a new reference; never NULL. */
 json_t *trainingjob_event_to_json(const struct job_event *ev);

@@ -81,6 +81,37 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     return 0;
 }
 
+int buf_json_str(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;
+    int rc = buf_append(b, "\"", 1);
+
+    /* Copy runs of plain bytes at once; escape the rest. */
+    for (; s && *s && rc == 0; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[7] = {'\\', (char)ch, 0};
+        size_t n = 2;
+
+        if (ch != '"' && ch != '\\' && ch >= 0x20)
+            continue;
+        rc = buf_append(b, run, (size_t)(s - run));
+        if (ch < 0x20) {
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            n = 6;
+        }
+        rc = rc ? rc : buf_append(b, esc, n);
+        run = s + 1;
+    }
+    if (rc == 0 && s)
+        rc = buf_append(b, run, (size_t)(s - run));
+    return rc ? rc : buf_append(b, "\"", 1);
+}
+
 char *buf_steal(struct buf *b)
 {
     char *p = b->data;

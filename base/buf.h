@@ -21,6 +21,10 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Appends s as a quoted JSON string ("" for NULL): quote, backslash and control
+ * characters escaped, other bytes copied (the caller makes sure s is valid UTF-8). */
+int buf_json_str(struct buf *b, const char *s);
+
 /* Hands the data to the caller (who frees it) and re-initialises b. */
 char *buf_steal(struct buf *b);
 

@@ -1216,19 +1216,7 @@ void policy_result_free(struct policy_result **r)
 
 int policy_json_str(struct buf *b, const char *s)
 {
-    int rc = buf_puts(b, "\"");
-
-    for (; s && *s && rc == 0; s++) {
-        unsigned char ch = (unsigned char)*s;
-
-        if (ch == '"' || ch == '\\')
-            rc = buf_printf(b, "\\%c", ch);
-        else if (ch < 0x20)
-            rc = buf_printf(b, "\\u%04x", ch);
-        else
-            rc = buf_append(b, s, 1);
-    }
-    return rc ? rc : buf_puts(b, "\"");
+    return buf_json_str(b, s);
 }
 
 static int json_score(struct buf *b, const struct snapshot *s, const struct policy_score *sc)
