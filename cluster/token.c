@@ -174,6 +174,9 @@ void cluster_ca_apply(const struct cluster_ca *ca, void *easy)
         return;
     blob = (struct curl_blob){.data = ca->pem, .len = ca->len, .flags = CURL_BLOB_COPY};
     curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
+    /* The cluster's CA alone: not also the system's directory of CAs, so a certificate
+     * any public CA signed for the API server's name is not trusted. */
+    curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
 }
 
 int cluster_ca_check(const char *path, struct err *e)
