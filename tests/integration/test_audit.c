@@ -22,14 +22,14 @@
 
 #define WORKERS      4
 #define JOBS_MAX     4000 /* per worker */
-#define UNAUTH_LIMIT 10   /* auth.unauthAuditPerMinute's default */
+#define UNAUTH_LIMIT 7    /* auth.unauthAuditPerMinute, set in the config file (default 10) */
 
 static char dsn[1024], cfg_path[256], auth_hdr[128];
 static const char *const tokens_env[] = {"FEDSCHED_AUTH_MODE=tokens", NULL};
 static const char *const serve_args[] = {"--config", cfg_path, NULL};
 
-/* A fresh database and an admin token for it; the per-token rate limit is off (config
- * file) so the load is not answered with 429s. */
+/* A fresh database and an admin token for it; the config file turns the per-token rate
+ * limit off (the load must not be answered with 429s) and sets the 401 sample. */
 static void setup_db(void)
 {
     char cmd[2048], tok[64];
@@ -39,7 +39,7 @@ static void setup_db(void)
     snprintf(cfg_path, sizeof(cfg_path), "/tmp/fedsched-audit-%d.json", (int)getpid());
     f = fopen(cfg_path, "w");
     ck_assert_ptr_nonnull(f);
-    fprintf(f, "{\"auth\": {\"ratePerSecond\": 0}}\n");
+    fprintf(f, "{\"auth\": {\"ratePerSecond\": 0, \"unauthAuditPerMinute\": %d}}\n", UNAUTH_LIMIT);
     fclose(f);
     /* The schema first: `token create` needs the tables. */
     snprintf(cmd, sizeof(cmd), "FEDSCHED_DATABASE_DSN='%s' '%s' migrate >/dev/null 2>&1", dsn,
@@ -373,7 +373,11 @@ START_TEST(unauthenticated_flood_is_sampled)
         ck_assert_int_eq(call(srv.base, "POST", "/v1/namespaces/x/trainingjobs", "{", true), 400);
     wait_queue_empty(srv.base);
     ck_assert_int_eq(count_rows("status = 400 AND token_name = 'auditor'"), 30);
+    /* Queued records are flushed at shutdown, not left behind. */
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(call(srv.base, "POST", "/v1/namespaces/x/trainingjobs", "{", true), 400);
     itest_server_stop(&srv, SIGTERM);
+    ck_assert_int_eq(count_rows("status = 400 AND token_name = 'auditor'"), 50);
     free(body);
 }
 END_TEST
