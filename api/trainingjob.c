@@ -1413,13 +1413,36 @@ static void set_time(json_t *o, const char *key, int64_t ms)
 
 /* One field of a JSON object: ,"key":"value" (or without the comma first). A value
  * that is not valid UTF-8 (a corrupt row) is omitted rather than printed as garbage. */
+static void put_key(struct buf *b, bool *first, const char *key)
+{
+    buf_puts(b, *first ? "\"" : ",\"");
+    buf_puts(b, key);
+    buf_puts(b, "\":");
+    *first = false;
+}
+
 static void put_str(struct buf *b, bool *first, const char *key, const char *v)
 {
     if (!v || !utf8_valid(v, strlen(v)))
         return;
-    buf_printf(b, "%s\"%s\":", *first ? "" : ",", key);
+    put_key(b, first, key);
     buf_json_str(b, v);
-    *first = false;
+}
+
+/* Decimal without printf: this is on every GET's path. */
+static void put_i64(struct buf *b, int64_t v)
+{
+    char t[24];
+    size_t i = sizeof(t);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        t[--i] = '-';
+    buf_append(b, t + i, sizeof(t) - i);
 }
 
 static void put_time(struct buf *b, bool *first, const char *key, int64_t ms)
@@ -1462,24 +1485,30 @@ void trainingjob_render(const struct job *j, struct buf *b)
     put_str(b, &first, "namespace", j->ns);
     put_str(b, &first, "uid", j->uid);
     if (is_object_text(j->labels_json) && strcmp(j->labels_json, "{}") != 0) {
-        buf_printf(b, "%s\"labels\":%s", first ? "" : ",", j->labels_json);
-        first = false;
+        put_key(b, &first, "labels");
+        buf_puts(b, j->labels_json);
     }
     put_time(b, &first, "creationTimestamp", j->created_ms);
     if (j->resource_version > 0) {
-        buf_printf(b, "%s\"resourceVersion\":\"%lld\"", first ? "" : ",",
-                   (long long)j->resource_version);
-        first = false;
+        put_key(b, &first, "resourceVersion");
+        buf_puts(b, "\"");
+        put_i64(b, j->resource_version);
+        buf_puts(b, "\"");
     }
     buf_puts(b, "}");
-    if (is_object_text(j->spec_json))
-        buf_printf(b, ",\"spec\":%s", j->spec_json);
+    if (is_object_text(j->spec_json)) {
+        buf_puts(b, ",\"spec\":");
+        buf_puts(b, j->spec_json);
+    }
     buf_puts(b, ",\"status\":{");
     first = true;
     put_str(b, &first, "phase", job_phase_name(j->phase));
     put_str(b, &first, "cluster", j->cluster);
     put_str(b, &first, "pool", j->pool);
-    buf_printf(b, ",\"attempt\":%d,\"preemptions\":%d", j->attempt, j->preemptions);
+    put_key(b, &first, "attempt");
+    put_i64(b, j->attempt);
+    put_key(b, &first, "preemptions");
+    put_i64(b, j->preemptions);
     put_str(b, &first, "reason", j->reason);
     put_str(b, &first, "message", j->message);
     put_time(b, &first, "admittedAt", j->admitted_ms);
