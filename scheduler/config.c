@@ -138,7 +138,6 @@ static int set_tls_cert(struct config *c, const char *v, const char *field, stru
     return set_path(c->http.tls_cert_file, sizeof(c->http.tls_cert_file), v, field, e);
 }
 
-static int set_tls_priorities(struct config *c, const char *v, const char *field,
 static int set_secrets_dir(struct config *c, const char *v, const char *field, struct err *e)
 {
     if (!*v)
@@ -146,6 +145,7 @@ static int set_secrets_dir(struct config *c, const char *v, const char *field, s
     return set_path(c->secrets_dir, sizeof(c->secrets_dir), v, field, e);
 }
 
+static int set_tls_priorities(struct config *c, const char *v, const char *field,
                               struct err *e)
 {
     if (!*v)
@@ -232,8 +232,8 @@ struct key {
 static const struct key keys[] = {
     {"listen", K_STRING, 0, 0, 0, 0, parse_listen},
     {"logLevel", K_STRING, 0, 0, 0, 0, parse_level},
-    {"database.dsn", K_STRING, 0, 0, 0, 0, set_dsn},
     {"secretsDir", K_STRING, 0, 0, 0, 0, set_secrets_dir},
+    {"database.dsn", K_STRING, 0, 0, 0, 0, set_dsn},
     {"database.poolSize", K_INT, 1, 500, OFF(database.pool_size), 0, NULL},
     {"database.statementTimeoutMs", K_INT, 10, 600000, OFF(database.statement_timeout_ms), 0, NULL},
     {"database.connectTimeoutS", K_INT, 1, 60, OFF(database.connect_timeout_s), 0, NULL},
@@ -717,10 +717,10 @@ int config_apply_env(struct config *c, struct err *e)
         return -1;
     if ((v = getenv("FEDSCHED_AUTH_MODE")) && parse_auth_mode(&tmp, v, "FEDSCHED_AUTH_MODE", e))
         return -1;
-    *c = tmp;
-    return 0;
     if ((v = getenv("FEDSCHED_SECRETS_DIR")) && set_secrets_dir(&tmp, v, "FEDSCHED_SECRETS_DIR", e))
         return -1;
+    *c = tmp;
+    return 0;
 }
 
 int config_load(struct config *c, const char *const *paths, size_t n, struct err *e)
