@@ -138,19 +138,21 @@ static int set_tls_cert(struct config *c, const char *v, const char *field, stru
     return set_path(c->http.tls_cert_file, sizeof(c->http.tls_cert_file), v, field, e);
 }
 
-static int set_secrets_dir(struct config *c, const char *v, const char *field, struct err *e)
+static int set_nonempty(char *dst, size_t size, const char *v, const char *field, struct err *e)
 {
     if (!*v)
         return err_set(e, ERR_CONFIG, field, "%s: must not be empty", field);
-    return set_path(c->secrets_dir, sizeof(c->secrets_dir), v, field, e);
+    return set_path(dst, size, v, field, e);
 }
 
-static int set_tls_priorities(struct config *c, const char *v, const char *field,
-                              struct err *e)
+static int set_secrets_dir(struct config *c, const char *v, const char *field, struct err *e)
 {
-    if (!*v)
-        return err_set(e, ERR_CONFIG, field, "%s: must not be empty", field);
-    return set_path(c->http.tls_priorities, sizeof(c->http.tls_priorities), v, field, e);
+    return set_nonempty(c->secrets_dir, sizeof(c->secrets_dir), v, field, e);
+}
+
+static int set_tls_priorities(struct config *c, const char *v, const char *field, struct err *e)
+{
+    return set_nonempty(c->http.tls_priorities, sizeof(c->http.tls_priorities), v, field, e);
 }
 
 static int set_tls_key(struct config *c, const char *v, const char *field, struct err *e)
