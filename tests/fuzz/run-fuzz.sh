@@ -9,6 +9,8 @@
 # and $FUZZ_BUILD/corpus/<t>/ (what it found, kept between runs, never committed), with
 # tests/fuzz/fuzz_<t>.dict and the flags in tests/fuzz/fuzz_<t>.options when present.
 # Crashes land in $FUZZ_BUILD/artifacts/<t>/, logs in $FUZZ_BUILD/logs/<t>.log.
+# fuzz_request talks to a real PostgreSQL: FEDSCHED_FUZZ_DSN when set, else a private
+# server (tests/pg.sh) in a temporary directory for the length of this script.
 # Exits 1 when any target crashed or a regression input failed.
 set -uo pipefail
 
@@ -23,6 +25,37 @@ root=$(cd "$here/../.." && pwd)
 out=${FUZZ_BUILD:-$root/build/fuzz}
 status=0
 
+pgdir=""
+cleanup() {
+  [ -n "$pgdir" ] && "$root/tests/pg.sh" stop "$pgdir" >/dev/null 2>&1
+  [ -n "$pgdir" ] && rm -rf "$pgdir"
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+  done
+}
+
+# Starts the private PostgreSQL once and exports FEDSCHED_FUZZ_DSN (as tests/run-tests.sh
+# does for the tests). A port free a moment ago can be taken when the server binds: retry.
+need_pg() {
+  local dsn="" port try
+  [ -n "${FEDSCHED_FUZZ_DSN:-}" ] && return 0
+  pgdir=$(mktemp -d /tmp/fedsched-fuzz-pg.XXXXXX)
+  chmod 755 "$pgdir"
+  for try in 1 2 3; do
+    port=$(free_port)
+    dsn=$("$root/tests/pg.sh" start "$pgdir" "$port" 2>"$pgdir/start.err") && break
+    dsn=""
+  done
+  [ -n "$dsn" ] || { cat "$pgdir/start.err" >&2; return 1; }
+  export FEDSCHED_FUZZ_DSN=$dsn
+}
+
 for bin in "$@"; do
   name=$(basename "$bin")
   t=${name#fuzz_}
@@ -31,6 +64,11 @@ for bin in "$@"; do
   art=$out/artifacts/$t
   log=$out/logs/$t.log
   mkdir -p "$corpus" "$art" "$out/logs"
+  if [ "$t" = request ] && ! need_pg; then
+    echo "fuzz: $t: could not start PostgreSQL"
+    status=1
+    continue
+  fi
 
   opts=()
   if [ -f "$here/$name.options" ]; then
@@ -55,8 +93,9 @@ for bin in "$@"; do
   fi
 
   # -timeout catches inputs that take seconds (a hang is a bug too); RSS is capped so one
-  # target cannot starve the other engineers on the machine.
-  "$bin" "${opts[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+  # target cannot starve the other engineers on the machine. The .options file comes
+  # after these defaults, so a target may change them (libFuzzer takes the last value).
+  "$bin" -timeout=10 -rss_limit_mb=2048 "${opts[@]}" -max_total_time="$secs" \
     -print_final_stats=1 -artifact_prefix="$art/" "$corpus" "$seeds" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
@@ -70,6 +109,8 @@ for bin in "$@"; do
   else
     printf 'fuzz: %-16s %ss  %s executions (%s/s)  %s  corpus %s\n' "$t" "$secs" \
       "${execs:-?}" "${rate:-?}" "${cov:-?}" "$units"
+    # A target's own closing statistics (fuzz_request: responses by status class).
+    grep -m 1 -E "^fuzz_$t: [0-9]+ connections" "$log" | sed 's/^/fuzz:   /'
   fi
 done
 exit $status
