@@ -117,16 +117,15 @@ static void audit_item_free(struct audit_item *it)
     free(it);
 }
 
-/* Puts the list first..last (n items) back at the head of the queue, ahead of what
- * arrived meanwhile, so records stay in order. Called with au->mu held. */
-static void audit_requeue(struct api_auth *au, struct audit_item *first, struct audit_item *last,
-                          size_t n)
+/* Puts the list first..last back at the head of the queue, ahead of what arrived
+ * meanwhile, so records stay in order. (au->queued still counts them: it counts every
+ * record until it is written or given up.) Called with au->mu held. */
+static void audit_requeue(struct api_auth *au, struct audit_item *first, struct audit_item *last)
 {
     last->next = au->head;
     au->head = first;
     if (!au->tail)
         au->tail = last;
-    au->queued += n;
 }
 
 /* Counts n lost records and says so in the log, at most once a second. */
@@ -148,8 +147,9 @@ static void audit_count_dropped(struct api_auth *au, size_t n, const char *why)
 
 /* One by one, after the database refused a batch for its content: writes the rows it
  * takes, gives up (counted) those it refuses, and puts the rest back when it becomes
- * unreachable meanwhile. Returns -1 in that last case. */
-static int audit_write_each(struct api *a, struct audit_item *batch, size_t *written)
+ * unreachable meanwhile. Returns -1 in that last case. *done counts the rows written or
+ * given up. */
+static int audit_write_each(struct api *a, struct audit_item *batch, size_t *written, size_t *done)
 {
     struct api_auth *au = a->auth;
 
@@ -161,14 +161,11 @@ static int audit_write_each(struct api *a, struct audit_item *batch, size_t *wri
             (*written)++;
         } else if (audit_retryable(&e)) {
             struct audit_item *last = batch;
-            size_t n = 1;
 
-            while (last->next) {
+            while (last->next)
                 last = last->next;
-                n++;
-            }
             pthread_mutex_lock(&au->mu);
-            audit_requeue(au, batch, last, n);
+            audit_requeue(au, batch, last);
             pthread_mutex_unlock(&au->mu);
             return -1;
         } else {
@@ -176,6 +173,7 @@ static int audit_write_each(struct api *a, struct audit_item *batch, size_t *wri
                 batch->row.method, batch->row.status, e.msg);
             audit_count_dropped(au, 1, "refused");
         }
+        (*done)++;
         audit_item_free(batch);
         batch = next;
     }
@@ -191,7 +189,7 @@ static int audit_write_some(struct api *a)
     struct api_auth *au = a->auth;
     struct audit_item *batch, *last, *it;
     struct store_audit *rows;
-    size_t n = 0, written = 0;
+    size_t n = 0, written = 0, done = 0;
     struct err e = {0};
     int rc = 1;
 
@@ -205,7 +203,6 @@ static int audit_write_some(struct api *a)
         if (!au->head)
             au->tail = NULL;
         last->next = NULL;
-        au->queued -= n;
     }
     pthread_mutex_unlock(&au->mu);
     if (!batch) {
@@ -217,7 +214,7 @@ static int audit_write_some(struct api *a)
     for (it = batch; it; it = it->next)
         rows[n++] = it->row;
     if (store_audit_insert(a->store, rows, n, &e) == 0) {
-        written = n;
+        written = done = n;
         while (batch) {
             it = batch->next;
             audit_item_free(batch);
@@ -225,7 +222,7 @@ static int audit_write_some(struct api *a)
         }
     } else if (audit_retryable(&e)) {
         pthread_mutex_lock(&au->mu);
-        audit_requeue(au, batch, last, n);
+        audit_requeue(au, batch, last);
         if (!au->failing)
             LOG(LOG_WARN, "audit", "event=write_failed rows=%zu queued=%zu msg=\"%s\" retrying=1",
                 n, au->queued, e.msg);
@@ -233,12 +230,13 @@ static int audit_write_some(struct api *a)
         au->write_failures++;
         pthread_mutex_unlock(&au->mu);
         rc = -1;
-    } else if (audit_write_each(a, batch, &written)) {
+    } else if (audit_write_each(a, batch, &written, &done)) {
         rc = -1;
     }
     free(rows);
     pthread_mutex_lock(&au->mu);
     au->written += written;
+    au->queued -= done;
     if (rc > 0 && au->failing) {
         au->failing = false;
         LOG(LOG_INFO, "audit", "event=write_recovered queued=%zu", au->queued);
@@ -455,7 +453,8 @@ void auth_metrics(struct api *a, struct buf *out)
                "the database, or unwritten at shutdown.\n"
                "# TYPE fedsched_audit_dropped_total counter\n"
                "fedsched_audit_dropped_total %llu\n"
-               "# HELP fedsched_audit_queued Audit records waiting to be written.\n"
+               "# HELP fedsched_audit_queued Audit records not yet written (the batch being "
+               "written included).\n"
                "# TYPE fedsched_audit_queued gauge\n"
                "fedsched_audit_queued %zu\n"
                "# HELP fedsched_audit_written_total Audit records written from the queue.\n"

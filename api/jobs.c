@@ -196,18 +196,19 @@ void h_job_cancel(struct api *a, const struct api_request *req, const struct rou
     struct job *j = NULL;
     struct store_audit audit;
     struct err e = {0};
+    bool marked = false;
 
     if (check_path(p, resp))
         return;
-    /* 200: cancelled at once; 202: only marked, committed with the change either way. */
+    /* 200: cancelled (now or before); 202: only marked, the job still has to be stopped in
+     * its member cluster. The row is committed with the change, with the status answered. */
     auth_audit_row(req, p->ns, 200, 202, &audit);
-    if (store_job_cancel(a->store, p->ns, p->name, &audit, &j, &e)) {
+    if (store_job_cancel(a->store, p->ns, p->name, &audit, &marked, &j, &e)) {
         resp_error(resp, &e);
         return;
     }
     resp->audited = true;
-    /* 202 when the job still has to be stopped in its member cluster. */
-    resp_json(resp, j->phase == PHASE_CANCELLED ? 200 : 202, trainingjob_to_json(j));
+    resp_json(resp, marked ? 202 : 200, trainingjob_to_json(j));
     job_free(&j);
 }
 

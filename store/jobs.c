@@ -250,7 +250,7 @@ void store_jobs_free(struct job ***jobs, size_t n)
 }
 
 int store_job_cancel(struct store *s, const char *ns, const char *name,
-                     const struct store_audit *audit, struct job **out, struct err *e)
+                     const struct store_audit *audit, bool *marked, struct job **out, struct err *e)
 {
     static const char sql_lock[] =
         "SELECT id, phase FROM jobs WHERE namespace = $1 AND name = $2 FOR UPDATE";
@@ -311,9 +311,11 @@ int store_job_cancel(struct store *s, const char *ns, const char *name,
 out:
     if (conn_finish(s, &c, rc == 0, e))
         rc = -1;
-    if (rc == 0)
-        return store_job_get(s, ns, name, out, e);
-    return rc;
+    if (rc)
+        return rc;
+    if (marked)
+        *marked = phase != PHASE_QUEUED && phase != PHASE_CANCELLED;
+    return store_job_get(s, ns, name, out, e);
 }
 
 int store_job_events(struct store *s, const char *ns, const char *name, struct job_event **out,

@@ -78,13 +78,14 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
 void store_jobs_free(struct job ***jobs, size_t n);
 
 /* Cancels a job: Queued becomes Cancelled at once (with its event); a job already placed
- * is marked cancel-requested for the scheduler to finish; Cancelled is returned as is.
- * ERR_NOT_FOUND, or ERR_CONFLICT when it already Succeeded or Failed.
- * audit (may be NULL) is inserted in the same transaction: with audit->status when the
- * job is Cancelled afterwards, with audit->status_alt when it is only marked.
- * Caller owns *out (the job after the change). */
+ * is marked cancel-requested for the scheduler to finish (*marked = true; may be NULL);
+ * Cancelled is returned as is. ERR_NOT_FOUND, or ERR_CONFLICT when it already Succeeded
+ * or Failed. audit (may be NULL) is inserted in the same transaction: with audit->status
+ * when the job is Cancelled by this call or before, with audit->status_alt when it is
+ * only marked. Caller owns *out (the job after the change). */
 int store_job_cancel(struct store *s, const char *ns, const char *name,
-                     const struct store_audit *audit, struct job **out, struct err *e);
+                     const struct store_audit *audit, bool *marked, struct job **out,
+                     struct err *e);
 
 /* The job's timeline, oldest first. ERR_NOT_FOUND when the job does not exist.
  * Caller frees with store_events_free(). */
