@@ -122,6 +122,8 @@ int store_job_insert(struct store *s, const struct job *j, const char *idempoten
         replay.status = audit->status_alt;
         if (store_audit_insert(s, &replay, 1, e)) {
             job_free(&found);
+            if (e && e->code == ERR_INVALID) /* our row, not the caller's input */
+                e->code = ERR_INTERNAL;
             return -1;
         }
     }
