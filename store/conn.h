@@ -16,10 +16,12 @@ enum stmt_id {
     STMT_JOB_GET,
     STMT_JOB_EVENTS,
     STMT_JOB_COUNTS,
+    STMT_JOB_GET_MANY,
     STMT_COUNT
 };
 extern const char *const stmt_sql[STMT_COUNT];
 extern const char sql_batch_insert[];
+extern const char sql_job_get_many[];
 
 /* The columns every job query selects, in the order store_job_from_row() reads them. */
 #define JOB_COLUMNS                                                                                \
@@ -73,6 +75,12 @@ int store_exec(struct store *s, const char *sql, int nparams, const char *const 
 
 /* The insert batcher (batch.c): concurrent submissions are inserted together, one
  * statement and one commit for all of them, each caller woken after COMMIT. */
+/* The point-read coalescer (reads.c): store_job_get() goes through it. */
+struct reader;
+struct reader *reader_new(struct store *s);
+struct reader *store_reader(struct store *s);
+void reader_free(struct reader **r); /* no read may be in progress */
+
 struct batcher;
 struct batcher *batch_new(struct store *s, int threads);
 struct batcher *store_batcher(struct store *s);

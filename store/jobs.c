@@ -29,6 +29,7 @@ const char *const stmt_sql[STMT_COUNT] = {
                         " FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id"
                         " WHERE j.namespace = $1 AND j.name = $2 ORDER BY e.id",
     [STMT_JOB_COUNTS] = "SELECT phase, count(*) FROM jobs GROUP BY phase",
+    [STMT_JOB_GET_MANY] = sql_job_get_many,
 };
 
 static char *col_str(const PGresult *r, int row, int col)
@@ -129,23 +130,6 @@ int store_job_insert(struct store *s, const struct job *j, const char *idempoten
     }
     *out = found;
     *created = false;
-    return 0;
-}
-
-int store_job_get(struct store *s, const char *ns, const char *name, struct job **out,
-                  struct err *e)
-{
-    const char *params[2] = {ns, name};
-    PGresult *r;
-
-    if (store_exec_stmt(s, STMT_JOB_GET, 2, params, &r, e))
-        return -1;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", ns, name);
-    }
-    *out = store_job_from_row(r, 0);
-    PQclear(r);
     return 0;
 }
 

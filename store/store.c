@@ -32,6 +32,7 @@ struct store {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct batcher *batcher;
+    struct reader *reader;
     struct watcher *watcher; /* made on first watch; guarded by mu */
 };
 
@@ -62,6 +63,7 @@ int store_open(const struct store_config *c, struct store **out, struct err *e)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->batcher = batch_new(s, BATCH_THREADS);
+    s->reader = reader_new(s);
     *out = s;
     return 0;
 }
@@ -74,6 +76,7 @@ void store_close(struct store **sp)
         return;
     s = *sp;
     batch_free(&s->batcher);
+    reader_free(&s->reader);
     watch_free(&s->watcher);
     for (int i = 0; i < s->n; i++)
         if (s->conns[i])
@@ -133,6 +136,11 @@ static PGconn *connect_db(struct store *s, struct err *e)
 struct batcher *store_batcher(struct store *s)
 {
     return s->batcher;
+}
+
+struct reader *store_reader(struct store *s)
+{
+    return s->reader;
 }
 
 struct watcher *store_watcher(struct store *s)

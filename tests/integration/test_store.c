@@ -8,12 +8,15 @@
 #include "store/store.h"
 
 #include <check.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static char dsn[1024]; /* of the last database open_fresh() made */
+
 static struct store *open_fresh(void)
 {
-    static char dsn[1024];
     struct store_config sc = {0};
     struct store *s = NULL;
     struct err e = {0};
@@ -66,6 +69,61 @@ START_TEST(refused_bytes_are_an_error_naming_the_state)
 }
 END_TEST
 
+struct reader_arg {
+    struct store *s;
+    int id;
+    int wrong;
+};
+
+/* Reads its own job and a missing one, 200 times: with eight threads at once the reads
+ * are coalesced, and each caller must still get exactly its own row. */
+static void *read_own(void *arg)
+{
+    struct reader_arg *a = arg;
+    char name[32];
+
+    snprintf(name, sizeof(name), "job-%d", a->id);
+    for (int i = 0; i < 200; i++) {
+        struct job *j = NULL;
+        struct err e = {0};
+
+        if (store_job_get(a->s, "reads", name, &j, &e) || strcmp(j->name, name) != 0)
+            a->wrong++;
+        job_free(&j);
+        if (store_job_get(a->s, "reads", "missing", &j, &e) == 0 || e.code != ERR_NOT_FOUND)
+            a->wrong++;
+        job_free(&j);
+    }
+    return NULL;
+}
+
+START_TEST(coalesced_reads_give_each_caller_its_own_row)
+{
+    struct store *s = open_fresh();
+    struct reader_arg args[8];
+    pthread_t t[8];
+    char sql[256];
+
+    for (int i = 0; i < 8; i++) {
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO jobs (namespace, name, api_version, labels, spec, priority,"
+                 " preemptible, sku, gpu_count, gpus_per_worker) VALUES ('reads', 'job-%d',"
+                 " 'fedsched.io/v1', '{}', '{}', 0, false, 'a100-80gb', 8, 8)",
+                 i);
+        free(itest_sql(dsn, sql));
+    }
+    for (int i = 0; i < 8; i++) {
+        args[i] = (struct reader_arg){.s = s, .id = i};
+        pthread_create(&t[i], NULL, read_own, &args[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(args[i].wrong, 0);
+    }
+    store_close(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store");
@@ -74,6 +132,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, unique_violation_is_conflict);
     tcase_add_test(tc, refused_bytes_are_an_error_naming_the_state);
+    tcase_add_test(tc, coalesced_reads_give_each_caller_its_own_row);
     suite_add_tcase(s, tc);
     return s;
 }
