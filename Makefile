@@ -161,6 +161,8 @@ clean:
 #   make fuzz        every tests/fuzz/fuzz_<t>.c for FUZZ_SECONDS each (default 600),
 #                    seeds from testdata/fuzz/<t>/, findings under $(BUILD)/fuzz/artifacts/
 #   make fuzz-smoke  the same for FUZZ_SMOKE_SECONDS each (CI)
+# fuzz_request (the whole HTTP request path) gets a private PostgreSQL from the runner,
+# tests/fuzz/run-fuzz.sh (or uses FEDSCHED_FUZZ_DSN when set); see docs/fuzzing.md.
 # The library is rebuilt with clang and the sanitizers into $(BUILD)/fuzz/ so that
 # libFuzzer sees coverage of the parsers, not only of the harness. Clang has no
 # -Wformat-truncation, so that switch is dropped from the shared warning set, and clang
