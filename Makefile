@@ -43,7 +43,7 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 
 # Every .c in a layer folder is part of the library; scheduler/main.c is the binary.
-LAYERS   := base policy cluster store api sim scheduler
+LAYERS   := base policy cluster store api whatif scheduler
 LIB_SRCS := $(filter-out scheduler/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
             $(BUILD)/obj/gen/web.o
@@ -51,6 +51,13 @@ MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 WEB_FILES  := $(sort $(shell find web -type f 2>/dev/null))
 LIB      := $(BUILD)/libfedsched.a
 BIN      := $(BUILD)/fedsched
+
+# The fake Kubernetes API for tests, benchmarks and `make run`: its own objects and its
+# own binary, never linked into fedsched.
+KUBESIM_SRCS := $(filter-out tools/kubesim/kubesim_main.c,$(wildcard tools/kubesim/*.c))
+KUBESIM_OBJS := $(KUBESIM_SRCS:%.c=$(BUILD)/obj/%.o)
+KUBESIM_LIB  := $(BUILD)/libkubesim.a
+KUBESIM_BIN  := $(BUILD)/fedsched-kubesim
 
 SUPPORT_SRCS := $(wildcard tests/support/*.c)
 SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -67,7 +74,7 @@ BENCH_BINS   := $(BENCH_SRCS:%.c=$(BUILD)/%)
 .PHONY: all deps test unit integration run bench asan tsan valgrind lint fmt clean
 .DEFAULT_GOAL := all
 
-all: $(BIN)
+all: $(BIN) $(KUBESIM_BIN)
 
 deps:
 	@.ci/deps
@@ -103,14 +110,23 @@ $(BIN): $(BUILD)/obj/scheduler/main.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJS) $(LIB)
+$(KUBESIM_LIB): $(KUBESIM_OBJS)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(KUBESIM_BIN): $(BUILD)/obj/tools/kubesim/kubesim_main.o $(KUBESIM_LIB) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJS) $(KUBESIM_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS) -o $@
 
-# Tests need the binary too: integration tests start `fedsched serve` and `fedsched sim`.
+# Tests need the binaries too: integration tests start `fedsched serve` and
+# `fedsched-kubesim`.
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory $(BIN) $(KUBESIM_BIN) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
 
 unit: deps
@@ -118,11 +134,11 @@ unit: deps
 	@BUILD=$(BUILD) NO_PG=1 tests/run-tests.sh $(UNIT_BINS)
 
 run: deps
-	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(KUBESIM_BIN)
 	@BUILD=$(BUILD) scheduler/run-local.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory $(BIN) $(KUBESIM_BIN) $(BENCH_BINS)
 	@BUILD=$(BUILD) tests/bench/run-bench.sh
 
 asan: deps
@@ -141,7 +157,7 @@ tsan: deps
 VALGRIND_TESTS := $(filter %/test_jobs_api %/test_clusters_api %/test_auth %/test_durability,$(INTEG_BINS))
 
 valgrind: deps
-	@$(MAKE) --no-print-directory $(BIN) $(VALGRIND_TESTS)
+	@$(MAKE) --no-print-directory $(BIN) $(KUBESIM_BIN) $(VALGRIND_TESTS)
 	@BUILD=$(BUILD) FEDSCHED_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 tests/run-tests.sh $(VALGRIND_TESTS)
 
 LINT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

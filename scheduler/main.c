@@ -2,8 +2,7 @@
 #include "scheduler/cli.h"
 #include "scheduler/serve.h"
 #include "scheduler/token.h"
-#include "sim/sim.h"
-#include "sim/whatif.h"
+#include "whatif/whatif.h"
 #include "base/version.h"
 
 #include <stdio.h>
@@ -16,7 +15,6 @@ static void usage(FILE *f)
                "  serve      run the API server\n"
                "  migrate    apply pending database migrations and exit\n"
                "  token      create, list or revoke API tokens\n"
-               "  sim        serve simulated member clusters (Kubernetes API) from a scenario\n"
                "  simulate   replay a job trace through the policy and baselines (what-if)\n"
                "  version    print the version\n"
                "client verbs (talk to $FEDSCHED_URL with $FEDSCHED_TOKEN):\n"
@@ -38,8 +36,6 @@ int main(int argc, char **argv)
         return migrate_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "token") == 0)
         return token_main(argc - 1, argv + 1);
-    if (strcmp(argv[1], "sim") == 0)
-        return sim_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "simulate") == 0)
         return whatif_main(argc - 1, argv + 1);
     if (cli_is_verb(argv[1]))

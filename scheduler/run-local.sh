@@ -32,7 +32,7 @@ echo "run: PostgreSQL on port $port ($pgdir)"
 # The simulator writes its clusters' token files beside clusters.json, under .run/sim/,
 # with absolute paths; fedsched reads member-cluster credentials only from its secretsDir.
 rm -f .run/sim/clusters.json
-"$BUILD/fedsched" sim --scenario "$scenario" --port "$simport" \
+"$BUILD/fedsched-kubesim" --scenario "$scenario" --port "$simport" \
   --clusters-out "$root/.run/sim/clusters.json" > .run/sim/sim.log 2>&1 &
 sim_pid=$!
 for _ in $(seq 100); do [ -s .run/sim/clusters.json ] && break; sleep 0.1; done

@@ -7,6 +7,7 @@ set -uo pipefail
 BUILD=${BUILD:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 export FEDSCHED_BIN=${FEDSCHED_BIN:-$(pwd)/$BUILD/fedsched}
+export FEDSCHED_KUBESIM_BIN=${FEDSCHED_KUBESIM_BIN:-$(pwd)/$BUILD/fedsched-kubesim}
 export FEDSCHED_SRC=$(pwd)
 export CK_FORK=yes
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}

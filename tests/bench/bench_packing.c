@@ -14,8 +14,8 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
-#include "sim/packing.h"
-#include "sim/trace.h"
+#include "whatif/packing.h"
+#include "whatif/trace.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "cluster/poller.h"
-#include "sim/sim.h"
+#include "tools/kubesim/kubesim.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,6 +6,7 @@ set -uo pipefail
 BUILD=${BUILD:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
 export FEDSCHED_BIN=$(pwd)/$BUILD/fedsched FEDSCHED_SRC=$(pwd)
+export FEDSCHED_KUBESIM_BIN=$(pwd)/$BUILD/fedsched-kubesim
 pgdir=$(mktemp -d /tmp/fedsched-bench-pg.XXXXXX)
 chmod 755 "$pgdir"
 port=$((20000 + RANDOM % 30000))

@@ -1,5 +1,5 @@
 /* test_browser.c -- the dashboard in real headless Chromium: starts simulated member
- * clusters (`fedsched sim`), `fedsched serve` against them and a fresh database, seeds
+ * clusters (`fedsched-kubesim`), `fedsched serve` against them and a fresh database, seeds
  * jobs and a capacity history, then runs tests/browser/dashboard.test.js (playwright-core
  * driving /usr/bin/chromium) and asserts on its summary. Screenshots land in
  * $BUILD/screenshots/ (overview.png, jobs-filtered.png, job-detail.png, clusters.png,
@@ -42,7 +42,8 @@ static char *slurp(const char *path)
     return data;
 }
 
-static pid_t spawn(const char *const *argv, const char *log, const char *const *env)
+static pid_t spawn(const char *bin, const char *const *argv, const char *log,
+                   const char *const *env)
 {
     pid_t pid = fork();
 
@@ -56,7 +57,7 @@ static pid_t spawn(const char *const *argv, const char *log, const char *const *
         }
         for (int i = 0; env && env[i]; i++)
             putenv((char *)env[i]);
-        execv(getenv("FEDSCHED_BIN"), (char *const *)argv);
+        execv(bin, (char *const *)argv);
         _exit(127);
     }
     return pid;
@@ -180,11 +181,12 @@ static void suite_setup(void)
     snprintf(log_srv, sizeof(log_srv), "%s/serve.log", tmpdir);
     {
         char portarg[16];
-        const char *argv[] = {"fedsched", "sim",   "--scenario",     scenario, "--shared",
-                              "--port",   portarg, "--clusters-out", clusters, NULL};
+        const char *argv[] = {"fedsched-kubesim", "--scenario", scenario,
+                              "--shared",         "--port",     portarg,
+                              "--clusters-out",   clusters,     NULL};
 
         snprintf(portarg, sizeof(portarg), "%d", simport);
-        sim_pid = spawn(argv, log_sim, NULL);
+        sim_pid = spawn(getenv("FEDSCHED_KUBESIM_BIN"), argv, log_sim, NULL);
     }
     for (int i = 0; i < 200 && !(stat(clusters, &st) == 0 && st.st_size > 0); i++)
         usleep(50 * 1000);
@@ -206,7 +208,7 @@ static void suite_setup(void)
     {
         const char *argv[] = {"fedsched", "serve", "--config", clusters, "--config", fast, NULL};
 
-        serve_pid = spawn(argv, log_srv, env);
+        serve_pid = spawn(getenv("FEDSCHED_BIN"), argv, log_srv, env);
     }
     snprintf(base, sizeof(base), "http://%s", listen);
     wait_ready(base, log_srv);
@@ -220,7 +222,7 @@ static void suite_setup(void)
     {
         const char *argv[] = {"fedsched", "serve", "--config", clusters, "--config", fast, NULL};
 
-        auth_pid = spawn(argv, log_srv, env);
+        auth_pid = spawn(getenv("FEDSCHED_BIN"), argv, log_srv, env);
     }
     snprintf(auth_base, sizeof(auth_base), "http://%s", listen);
     wait_ready(auth_base, log_srv);

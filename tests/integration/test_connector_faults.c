@@ -6,7 +6,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "cluster/poller.h"
-#include "sim/sim.h"
+#include "tools/kubesim/kubesim.h"
 #include "tests/support/k8s_sim.h"
 
 #include <check.h>

@@ -5,7 +5,7 @@
  * the grace period on delete. */
 #include "base/err.h"
 #include "cluster/k8s_jobs.h"
-#include "sim/sim.h"
+#include "tools/kubesim/kubesim.h"
 #include "tests/support/k8s_sim.h"
 
 #include <check.h>

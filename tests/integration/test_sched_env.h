@@ -8,7 +8,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
-#include "sim/sim.h"
+#include "tools/kubesim/kubesim.h"
 #include "tests/support/itest.h"
 
 #include <check.h>

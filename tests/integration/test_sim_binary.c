@@ -1,4 +1,4 @@
-/* test_sim_binary.c -- `fedsched sim` as a process: it prints its clusters, writes the
+/* test_sim_binary.c -- `fedsched-kubesim` as a process: it prints its clusters, writes the
  * member-cluster configs (--clusters-out) that fedsched reads, serves them until SIGTERM,
  * and the poller finds every cluster Ready through those configs. */
 #include "base/clock.h"
@@ -18,13 +18,13 @@
 
 static void binary(char *out, size_t size)
 {
-    const char *bin = getenv("FEDSCHED_BIN");
+    const char *bin = getenv("FEDSCHED_KUBESIM_BIN");
     const char *src = getenv("FEDSCHED_SRC");
 
     if (bin && *bin)
         snprintf(out, size, "%s", bin);
     else
-        snprintf(out, size, "%s/build/fedsched", src && *src ? src : ".");
+        snprintf(out, size, "%s/build/fedsched-kubesim", src && *src ? src : ".");
 }
 
 START_TEST(serves_until_sigterm_with_usable_configs)
@@ -51,7 +51,7 @@ START_TEST(serves_until_sigterm_with_usable_configs)
     if (pid == 0) {
         if (!freopen(log, "w", stdout))
             _exit(127);
-        execl(bin, bin, "sim", "--scenario", scenario, "--clusters-out", out, (char *)NULL);
+        execl(bin, bin, "--scenario", scenario, "--clusters-out", out, (char *)NULL);
         _exit(127);
     }
     for (int t = 0; t < 200 && access(out, R_OK) != 0; t++)
@@ -104,14 +104,45 @@ START_TEST(bad_arguments_exit_2)
     char bin[1024], cmd[1400];
 
     binary(bin, sizeof(bin));
-    snprintf(cmd, sizeof(cmd), "%s sim --port nope --scenario x >/dev/null 2>&1", bin);
+    snprintf(cmd, sizeof(cmd), "%s --port nope --scenario x >/dev/null 2>&1", bin);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
-    snprintf(cmd, sizeof(cmd), "%s sim >/dev/null 2>&1", bin);
+    snprintf(cmd, sizeof(cmd), "%s >/dev/null 2>&1", bin);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
-    snprintf(cmd, sizeof(cmd), "%s sim --scenario /nonexistent.json >/dev/null 2>&1", bin);
+    snprintf(cmd, sizeof(cmd), "%s --scenario /nonexistent.json >/dev/null 2>&1", bin);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
-    snprintf(cmd, sizeof(cmd), "%s sim --help | grep -q -- --clusters-out", bin);
+    snprintf(cmd, sizeof(cmd), "%s --help | grep -q -- --clusters-out", bin);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 0);
+}
+END_TEST
+
+/* The simulator is a tool of its own: the product binary has none of its code and no
+ * `sim` command. */
+START_TEST(fedsched_does_not_contain_the_simulator)
+{
+    char cmd[1024], line[256];
+    int found = 0, symbols = 0;
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "nm '%s' 2>/dev/null", getenv("FEDSCHED_BIN"));
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    while (fgets(line, sizeof(line), p)) {
+        symbols++;
+        if (strstr(line, " sim_") || strstr(line, "kubesim"))
+            found++;
+    }
+    pclose(p);
+    ck_assert_int_gt(symbols, 100); /* nm did read a binary with symbols */
+    ck_assert_int_eq(found, 0);
+    snprintf(cmd, sizeof(cmd), "'%s' sim --help >/dev/null 2>&1", getenv("FEDSCHED_BIN"));
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+    /* ... while the tool's own symbols are where they belong. */
+    snprintf(cmd, sizeof(cmd), "nm '%s' 2>/dev/null | grep -c ' T sim_main$'",
+             getenv("FEDSCHED_KUBESIM_BIN"));
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+    pclose(p);
+    ck_assert_int_eq(strtol(line, NULL, 10), 1);
 }
 END_TEST
 
@@ -125,6 +156,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, serves_until_sigterm_with_usable_configs);
     tcase_add_test(tc, bad_arguments_exit_2);
+    tcase_add_test(tc, fedsched_does_not_contain_the_simulator);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

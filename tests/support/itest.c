@@ -259,11 +259,11 @@ char *itest_job_body(const char *name, int gpus, const char *tag)
 
 pid_t itest_sim_start(const char *scenario, const char *dir)
 {
-    const char *bin = getenv("FEDSCHED_BIN"), *src = getenv("FEDSCHED_SRC");
+    const char *bin = getenv("FEDSCHED_KUBESIM_BIN"), *src = getenv("FEDSCHED_SRC");
     char path[512], out[512], log[512];
     pid_t pid;
 
-    ck_assert_msg(bin && src, "FEDSCHED_BIN/FEDSCHED_SRC not set");
+    ck_assert_msg(bin && src, "FEDSCHED_KUBESIM_BIN/FEDSCHED_SRC not set");
     snprintf(path, sizeof(path), "%s/%s", src, scenario);
     snprintf(out, sizeof(out), "%s/clusters.json", dir);
     snprintf(log, sizeof(log), "%s/sim.log", dir);
@@ -279,15 +279,15 @@ pid_t itest_sim_start(const char *scenario, const char *dir)
         }
         /* No --port: every cluster gets an ephemeral port of its own (the scenario sets
          * none), so nothing can clash; --clusters-out tells us which. */
-        execl(bin, "fedsched", "sim", "--scenario", path, "--clusters-out", out, (char *)NULL);
+        execl(bin, "fedsched-kubesim", "--scenario", path, "--clusters-out", out, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
         if (access(out, R_OK) == 0)
             return pid;
-        ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "fedsched sim exited; see %s", log);
+        ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0, "fedsched-kubesim exited; see %s", log);
         usleep(50 * 1000);
     }
-    ck_abort_msg("fedsched sim did not start in 10 s; see %s", log);
+    ck_abort_msg("fedsched-kubesim did not start in 10 s; see %s", log);
     return -1;
 }

@@ -40,7 +40,7 @@ void itest_server_start(struct itest_server *s, const char *dsn, const char *con
 void itest_server_start_args(struct itest_server *s, const char *dsn, const char *const *extra_env,
                              const char *const *args, int wait_ready);
 
-/* Starts `fedsched sim --scenario scenario --clusters-out dir/clusters.json` on free
+/* Starts `fedsched-kubesim --scenario scenario --clusters-out dir/clusters.json` on free
  * ports and waits until it listens; returns its pid. dir/clusters.json is then a config
  * file listing its clusters. */
 pid_t itest_sim_start(const char *scenario, const char *dir);

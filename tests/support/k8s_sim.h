@@ -4,7 +4,7 @@
 #define TESTS_SUPPORT_K8S_SIM_H
 
 #include "cluster/cluster_config.h"
-#include "sim/sim.h"
+#include "tools/kubesim/kubesim.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -4,8 +4,8 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "policy/nodefit.h"
-#include "sim/packing.h"
-#include "sim/trace.h"
+#include "whatif/packing.h"
+#include "whatif/trace.h"
 
 #include <check.h>
 #include <math.h>

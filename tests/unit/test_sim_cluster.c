@@ -3,9 +3,9 @@
  * errors, the diurnal serving curve, scenario validation, and the HTTP front (auth, path
  * prefixes, faults) over loopback. */
 #include "base/err.h"
-#include "sim/sim.h"
-#include "sim/sim_cluster.h"
-#include "sim/sim_scenario.h"
+#include "tools/kubesim/kubesim.h"
+#include "tools/kubesim/kubesim_cluster.h"
+#include "tools/kubesim/kubesim_scenario.h"
 
 #include <check.h>
 #include <curl/curl.h>

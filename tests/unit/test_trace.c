@@ -4,7 +4,7 @@
  * extracts in testdata/traces/. */
 #include "base/err.h"
 #include "base/mem.h"
-#include "sim/trace.h"
+#include "whatif/trace.h"
 
 #include <check.h>
 #include <math.h>

@@ -7,10 +7,10 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "policy/policy.h"
-#include "sim/trace.h"
-#include "sim/whatif.h"
-#include "sim/whatif_engine.h"
-#include "sim/whatif_model.h"
+#include "whatif/trace.h"
+#include "whatif/whatif.h"
+#include "whatif/whatif_engine.h"
+#include "whatif/whatif_model.h"
 
 #include <check.h>
 #include <jansson.h>

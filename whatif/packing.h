@@ -9,10 +9,10 @@
  * Not responsible for reading the traces (sim/trace.c) or for our scoring itself
  * (policy/nodefit.c, which PACKING_NODEFIT calls).
  * Threads: packing_run() uses only its arguments and may run concurrently with itself. */
-#ifndef SIM_PACKING_H
-#define SIM_PACKING_H
+#ifndef WHATIF_PACKING_H
+#define WHATIF_PACKING_H
 
-#include "sim/trace.h"
+#include "whatif/trace.h"
 
 #include <stdbool.h>
 #include <stddef.h>

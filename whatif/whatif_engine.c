@@ -1,5 +1,5 @@
 /* whatif_engine.c -- event loop, federation state, the policy driver and the baselines. */
-#include "sim/whatif_engine.h"
+#include "whatif/whatif_engine.h"
 
 #include "base/clock.h"
 #include "base/err.h"

@@ -1,5 +1,5 @@
-/* sim_cluster.c -- the state and behaviour of one simulated Kubernetes cluster. */
-#include "sim/sim_cluster.h"
+/* kubesim_cluster.c -- the state and behaviour of one simulated Kubernetes cluster. */
+#include "tools/kubesim/kubesim_cluster.h"
 
 #include "base/buf.h"
 #include "base/clock.h"

@@ -1,12 +1,12 @@
-/* sim_cluster.h -- one simulated member cluster: GPU nodes, pods (static, serving
+/* kubesim_cluster.h -- one simulated member cluster: GPU nodes, pods (static, serving
  * deployments on a diurnal curve, and those of the Jobs and RayJobs it is asked to run),
  * answering the Kubernetes API subset fedsched uses with real JSON shapes. HTTP-agnostic:
  * sim.c parses requests, applies faults and calls sim_cluster_handle().
  * Not responsible for sockets, faults or authentication (sim.c). */
-#ifndef SIM_SIM_CLUSTER_H
-#define SIM_SIM_CLUSTER_H
+#ifndef TOOLS_KUBESIM_KUBESIM_CLUSTER_H
+#define TOOLS_KUBESIM_KUBESIM_CLUSTER_H
 
-#include "sim/sim_scenario.h"
+#include "tools/kubesim/kubesim_scenario.h"
 
 #include <stdbool.h>
 #include <stddef.h>

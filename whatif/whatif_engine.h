@@ -11,11 +11,11 @@
  * Deterministic: the same inputs and options always give the same report (and digest); no
  * clock, no global state, no randomness beyond the seeded choices in the job trace.
  * Threads: whatif_run() touches only its arguments, so runs may go in parallel. */
-#ifndef SIM_WHATIF_ENGINE_H
-#define SIM_WHATIF_ENGINE_H
+#ifndef WHATIF_WHATIF_ENGINE_H
+#define WHATIF_WHATIF_ENGINE_H
 
 #include "policy/policy.h"
-#include "sim/whatif_model.h"
+#include "whatif/whatif_model.h"
 
 #include <stdbool.h>
 #include <stddef.h>

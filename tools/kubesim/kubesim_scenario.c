@@ -1,5 +1,5 @@
-/* sim_scenario.c -- reading scenario files for the simulated clusters. */
-#include "sim/sim_scenario.h"
+/* kubesim_scenario.c -- reading scenario files for the simulated clusters. */
+#include "tools/kubesim/kubesim_scenario.h"
 
 #include "base/clock.h"
 #include "base/err.h"

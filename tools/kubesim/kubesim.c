@@ -1,5 +1,6 @@
-/* sim.c -- HTTP front of the simulated clusters (libmicrohttpd), faults, and `fedsched sim`. */
-#include "sim/sim.h"
+/* kubesim.c -- fedsched-kubesim: the HTTP front of the simulated clusters (libmicrohttpd), faults,
+ * and the command line. A test and development tool, never linked into fedsched. */
+#include "tools/kubesim/kubesim.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -610,11 +611,11 @@ int64_t sim_now_ms(const struct sim *s)
     return sim_clock_now(&s->clock);
 }
 
-/* ---- fedsched sim ------------------------------------------------------------------------------- */
+/* ---- command line ------------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fedsched sim --scenario FILE [options]\n"
+    fprintf(f, "usage: fedsched-kubesim --scenario FILE [options]\n"
                "Serves simulated Kubernetes member clusters on loopback until SIGINT/SIGTERM.\n"
                "  --scenario FILE      scenario (see docs/simulator.md, testdata/sim/)\n"
                "  --port P             cluster i listens on P+i (with --shared: all on P)\n"
@@ -726,7 +727,7 @@ int sim_main(int argc, char **argv)
             o.shared = true;
             continue;
         } else if (!v) {
-            fprintf(stderr, "fedsched sim: %s needs a value (or is unknown)\n", a);
+            fprintf(stderr, "fedsched-kubesim: %s needs a value (or is unknown)\n", a);
             usage(stderr);
             return 2;
         } else if (strcmp(a, "--scenario") == 0) {
@@ -739,7 +740,7 @@ int sim_main(int argc, char **argv)
             long p = strtol(v, &end, 10);
 
             if (*end || p < 0 || p > 65535) {
-                fprintf(stderr, "fedsched sim: --port \"%s\" is not a port\n", v);
+                fprintf(stderr, "fedsched-kubesim: --port \"%s\" is not a port\n", v);
                 return 2;
             }
             o.port = (int)p;
@@ -747,25 +748,25 @@ int sim_main(int argc, char **argv)
             long t = strtol(v, &end, 10);
 
             if (*end || t < 1 || t > 64) {
-                fprintf(stderr, "fedsched sim: --threads \"%s\" must be 1..64\n", v);
+                fprintf(stderr, "fedsched-kubesim: --threads \"%s\" must be 1..64\n", v);
                 return 2;
             }
             o.threads = (int)t;
         } else if (strcmp(a, "--time-scale") == 0) {
             o.time_scale = strtod(v, &end);
             if (*end || !(o.time_scale > 0)) {
-                fprintf(stderr, "fedsched sim: --time-scale \"%s\" must be > 0\n", v);
+                fprintf(stderr, "fedsched-kubesim: --time-scale \"%s\" must be > 0\n", v);
                 return 2;
             }
         } else {
-            fprintf(stderr, "fedsched sim: unknown option %s\n", a);
+            fprintf(stderr, "fedsched-kubesim: unknown option %s\n", a);
             usage(stderr);
             return 2;
         }
         i++;
     }
     if (!o.scenario_path) {
-        fprintf(stderr, "fedsched sim: --scenario is required\n");
+        fprintf(stderr, "fedsched-kubesim: --scenario is required\n");
         usage(stderr);
         return 2;
     }
@@ -777,11 +778,11 @@ int sim_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (sim_start(&o, &s, &e) != 0) {
-        fprintf(stderr, "fedsched sim: %s\n", e.msg);
+        fprintf(stderr, "fedsched-kubesim: %s\n", e.msg);
         return 1;
     }
     if (clusters_out && write_clusters(s, clusters_out, &e) != 0) {
-        fprintf(stderr, "fedsched sim: %s\n", e.msg);
+        fprintf(stderr, "fedsched-kubesim: %s\n", e.msg);
         sim_stop(&s);
         return 1;
     }

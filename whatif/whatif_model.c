@@ -1,5 +1,5 @@
 /* whatif_model.c -- federation layouts and job traces for `fedsched simulate`. */
-#include "sim/whatif_model.h"
+#include "whatif/whatif_model.h"
 
 #include "base/clock.h"
 #include "base/err.h"

@@ -1,14 +1,14 @@
 /* whatif.c -- `fedsched simulate`: options, inputs, runs and the side-by-side report. */
-#include "sim/whatif.h"
+#include "whatif/whatif.h"
 
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/num.h"
 #include "policy/policy.h"
-#include "sim/trace.h"
-#include "sim/whatif_engine.h"
-#include "sim/whatif_model.h"
+#include "whatif/trace.h"
+#include "whatif/whatif_engine.h"
+#include "whatif/whatif_model.h"
 
 #include <jansson.h>
 #include <stddef.h>

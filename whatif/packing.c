@@ -1,6 +1,6 @@
 /* packing.c -- the "Beware of Fragmentation" packing experiment: workload generation as the
  * artifact does it, Random / BestFit / FGD as it implements them, and ours (policy/nodefit). */
-#include "sim/packing.h"
+#include "whatif/packing.h"
 
 #include "base/clock.h"
 #include "base/err.h"

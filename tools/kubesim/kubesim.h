@@ -1,15 +1,15 @@
-/* sim.h -- `fedsched sim`: simulated member clusters that speak the Kubernetes API over
+/* kubesim.h -- fedsched-kubesim: simulated member clusters that speak the Kubernetes API over
  * HTTP on loopback, one port per cluster or all on one port under /c/NAME/ (the cheap way
  * to serve 1,000 clusters). Faults can be injected per cluster, from the scenario file or
  * at run time through this API, and the simulator's own view can be inspected. Used by
  * tests, benchmarks and `make run`; never in production.
  * Not responsible for the cluster model itself (sim_cluster.c) or scenarios
  * (sim_scenario.c). Format and URLs: docs/simulator.md. */
-#ifndef SIM_SIM_H
-#define SIM_SIM_H
+#ifndef TOOLS_KUBESIM_KUBESIM_H
+#define TOOLS_KUBESIM_KUBESIM_H
 
-#include "sim/sim_cluster.h"
-#include "sim/sim_scenario.h"
+#include "tools/kubesim/kubesim_cluster.h"
+#include "tools/kubesim/kubesim_scenario.h"
 
 #include <stdbool.h>
 #include <stddef.h>

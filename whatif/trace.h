@@ -9,8 +9,8 @@
  * with trace_throughputs_free(). Loaded data is immutable; any number of threads may read
  * it. Failures: ERR_IO when the file cannot be read, ERR_MALFORMED naming the file, line
  * and column ("openb_pod_list_default.csv:12: cpu_milli: 'x' is not an integer"). */
-#ifndef SIM_TRACE_H
-#define SIM_TRACE_H
+#ifndef WHATIF_TRACE_H
+#define WHATIF_TRACE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* trace.c -- CSV, tab-separated and JSON trace loaders (openb 2023, Philly via Gavel). */
-#include "sim/trace.h"
+#include "whatif/trace.h"
 
 #include "base/err.h"
 #include "base/mem.h"

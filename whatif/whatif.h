@@ -4,8 +4,8 @@
  * inputs, and prints them side by side as a table and/or JSON.
  * Not responsible for the simulation itself (sim/whatif_engine.c) or the inputs' formats
  * (sim/whatif_model.c); docs/simulation.md is the user guide with a worked run. */
-#ifndef SIM_WHATIF_H
-#define SIM_WHATIF_H
+#ifndef WHATIF_WHATIF_H
+#define WHATIF_WHATIF_H
 
 #include <stdio.h>
 

@@ -1,10 +1,10 @@
-/* sim_scenario.h -- the scenario file of the simulated member clusters: per cluster its
+/* kubesim_scenario.h -- the scenario file of the simulated member clusters: per cluster its
  * GPU node pools, serving deployments that follow a diurnal curve, static pods, faults,
  * and the clock (start time, time scale). Format: docs/simulator.md; examples in
  * testdata/sim/.
  * Not responsible for running anything (sim_cluster.c) or serving HTTP (sim.c). */
-#ifndef SIM_SIM_SCENARIO_H
-#define SIM_SIM_SCENARIO_H
+#ifndef TOOLS_KUBESIM_KUBESIM_SCENARIO_H
+#define TOOLS_KUBESIM_KUBESIM_SCENARIO_H
 
 #include <jansson.h>
 #include <stdbool.h>

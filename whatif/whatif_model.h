@@ -12,11 +12,11 @@
  * simulations may read them at once. Failures: ERR_IO (files), ERR_MALFORMED (syntax, with
  * file and line), ERR_INVALID naming the field ("clusters[1].pools[0].sku").
  * Times are seconds from the start of the trace unless named _ms. */
-#ifndef SIM_WHATIF_MODEL_H
-#define SIM_WHATIF_MODEL_H
+#ifndef WHATIF_WHATIF_MODEL_H
+#define WHATIF_WHATIF_MODEL_H
 
 #include "policy/snapshot.h"
-#include "sim/trace.h"
+#include "whatif/trace.h"
 
 #include <stdbool.h>
 #include <stddef.h>
