@@ -2,7 +2,8 @@
  * what-if cycle with the inputs a real cycle would use (sched_explain(), attached with
  * api_attach_explainer()), so the answer is why it waits now, per cluster, SKU and pool,
  * or where it would go; for a placed job, the score breakdown the scheduler recorded when
- * it admitted it. */
+ * it admitted it. Both have one shape (policy/explain.c's, with the score of
+ * policy_score_json()) plus the job's phase now. */
 #include "api/internal.h"
 
 #include "api/leader.h"
@@ -66,7 +67,13 @@ void h_job_explain(struct api *a, const struct api_request *req, const struct ro
         }
         buf_init(&b, 0);
         if (a->explainer(a->explainer_arg, p->ns, p->name, &b, &e) == 0) {
-            resp_text(resp, 200, "application/json", buf_steal(&b));
+            /* The same shape as a placed job's: the phase tells a what-if ("would be
+             * placed") from a decision taken. */
+            json_t *o = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+
+            if (o)
+                json_object_set_new(o, "phase", json_string(job_phase_name(j->phase)));
+            resp_json(resp, 200, o);
             buf_free(&b);
             job_free(&j);
             return;

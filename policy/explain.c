@@ -83,23 +83,6 @@ void explain_free(struct explain **x)
     *x = NULL;
 }
 
-static int score_json(struct buf *b, const struct snapshot *s, const struct policy_score *sc)
-{
-    int rc = buf_puts(b, "{\"cluster\":");
-
-    rc = rc ? rc : policy_json_str(b, s->clusters[sc->cluster].name);
-    rc = rc ? rc : buf_printf(b, ",\"pool\":\"%s\",\"sku\":", snapshot_pool_name(sc->pool));
-    rc = rc ? rc : policy_json_str(b, s->sku_names[sc->sku]);
-    rc = rc ? rc
-            : buf_printf(b,
-                         ",\"total\":%.6f,\"terms\":{\"fit\":%.6f,\"cost\":%.6f,"
-                         "\"locality\":%.6f,\"freshness\":%.6f,\"sku_pref\":%.6f,"
-                         "\"borrowed\":%.6f}}",
-                         sc->total, sc->fit, sc->cost, sc->locality, sc->freshness, sc->sku_pref,
-                         sc->borrowed);
-    return rc;
-}
-
 int explain_json(const struct policy_input *in, const struct explain *x, struct buf *b)
 {
     const struct snapshot *s = in->snap;
@@ -123,10 +106,10 @@ int explain_json(const struct policy_input *in, const struct explain *x, struct 
             rc = rc ? rc : buf_printf(b, ",\"gpus\":%d}", p->workers[w].gpus);
         }
         rc = rc ? rc : buf_puts(b, "],\"score\":");
-        rc = rc ? rc : score_json(b, s, &p->chosen);
+        rc = rc ? rc : policy_score_json(b, s, &p->chosen);
         if (!rc && p->has_runner_up) {
             rc = buf_puts(b, ",\"runner_up\":");
-            rc = rc ? rc : score_json(b, s, &p->runner_up);
+            rc = rc ? rc : policy_score_json(b, s, &p->runner_up);
         }
         rc = rc ? rc
                 : buf_printf(b, ",\"candidates\":%d,\"over_quota\":%s,\"lease_end_ms\":%lld}",

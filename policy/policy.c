@@ -1219,7 +1219,7 @@ int policy_json_str(struct buf *b, const char *s)
     return buf_json_str(b, s);
 }
 
-static int json_score(struct buf *b, const struct snapshot *s, const struct policy_score *sc)
+int policy_score_json(struct buf *b, const struct snapshot *s, const struct policy_score *sc)
 {
     int rc = buf_puts(b, "{\"cluster\":");
 
@@ -1228,8 +1228,9 @@ static int json_score(struct buf *b, const struct snapshot *s, const struct poli
     rc = rc ? rc : policy_json_str(b, s->sku_names[sc->sku]);
     rc = rc ? rc
             : buf_printf(b,
-                         ",\"total\":%.6f,\"fit\":%.6f,\"cost\":%.6f,\"locality\":%.6f,"
-                         "\"freshness\":%.6f,\"sku_pref\":%.6f,\"borrowed\":%.6f}",
+                         ",\"total\":%.6f,\"terms\":{\"fit\":%.6f,\"cost\":%.6f,"
+                         "\"locality\":%.6f,\"freshness\":%.6f,\"sku_pref\":%.6f,"
+                         "\"borrowed\":%.6f}}",
                          sc->total, sc->fit, sc->cost, sc->locality, sc->freshness, sc->sku_pref,
                          sc->borrowed);
     return rc;
@@ -1282,10 +1283,10 @@ int policy_result_json(const struct policy_input *in, const struct policy_result
             rc = rc ? rc : buf_printf(b, ",\"gpus\":%d}", p->workers[w].gpus);
         }
         rc = rc ? rc : buf_puts(b, "],\"score\":");
-        rc = rc ? rc : json_score(b, s, &p->chosen);
+        rc = rc ? rc : policy_score_json(b, s, &p->chosen);
         if (!rc && p->has_runner_up) {
             rc = buf_puts(b, ",\"runner_up\":");
-            rc = rc ? rc : json_score(b, s, &p->runner_up);
+            rc = rc ? rc : policy_score_json(b, s, &p->runner_up);
         }
         rc = rc ? rc : buf_puts(b, "}");
     }

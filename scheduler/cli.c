@@ -685,16 +685,22 @@ static int verb_explain(struct ctx *c, const char *name)
     if (strcmp(c->o.output, "json") == 0 || !status) {
         print_json(x);
     } else if (strcmp(status, "placed") == 0) {
-        printf("%s: placed in %s (pool %s, sku %s)\n", what, or_dash(jstr(x, "cluster")),
-               or_dash(jstr(x, "pool")), or_dash(jstr(x, "sku")));
-        printf("score:\n");
-        json_object_foreach(json_object_get(x, "score"), key, v)
+        const char *phase = jstr(x, "phase");
+        json_t *score = json_object_get(x, "score");
+
+        /* A job still Queued is a what-if; any other phase, the decision taken. */
+        printf("%s: %s %s (pool %s, sku %s)\n", what,
+               phase && strcmp(phase, "Queued") != 0 ? "placed in" : "would be placed in",
+               or_dash(jstr(x, "cluster")), or_dash(jstr(x, "pool")), or_dash(jstr(x, "sku")));
+        printf("score:\n  %-16s %.3f\n", "total",
+               json_number_value(json_object_get(score, "total")));
+        json_object_foreach(json_object_get(score, "terms"), key, v)
         {
-            printf("  %-16s %g\n", key, json_number_value(v));
+            printf("  %-16s %.3f\n", key, json_number_value(v));
         }
         if ((v = json_object_get(x, "runner_up")) && json_is_object(v))
-            printf("runner-up: %s (total %g)\n", or_dash(jstr(v, "cluster")),
-                   json_number_value(json_object_get(json_object_get(v, "score"), "total")));
+            printf("runner-up: %s (total %.3f)\n", or_dash(jstr(v, "cluster")),
+                   json_number_value(json_object_get(v, "total")));
     } else {
         json_t *cl;
 

@@ -49,8 +49,10 @@ function errorBox(err) {
 }
 
 function fmtNum(v, d) {
-  if (v === undefined || v === null || Number.isNaN(v)) return '-';
-  return Number(v).toLocaleString('en-US', { maximumFractionDigits: d || 0,
+  if (v === undefined || v === null || v === '' || typeof v === 'boolean') return '-';
+  const n = Number(v);
+  if (!Number.isFinite(n)) return '-';
+  return n.toLocaleString('en-US', { maximumFractionDigits: d || 0,
     minimumFractionDigits: d || 0 });
 }
 
@@ -425,16 +427,20 @@ async function viewJobs(root, sc) {
 function explainView(x) {
   if (!x) return h('p', { class: 'muted' }, 'no explanation available');
   if (x.status === 'placed') {
+    /* One shape (the API's): score = {cluster, pool, sku, total, terms: {fit, ...}}. A job
+     * still Queued is a what-if; any other phase is the decision the scheduler took. */
     const score = x.score || {};
-    const rows = Object.entries(score).map(([k, v]) => h('tr', {}, h('td', {}, k),
-      num(v, 3)));
+    const rows = [['total', score.total], ...Object.entries(score.terms || {})]
+      .map(([k, v]) => h('tr', { 'data-term': k }, h('td', {}, k), num(v, 3)));
     const ru = x.runner_up;
+    const decided = x.phase && x.phase !== 'Queued';
     return h('div', { 'data-testid': 'explain' },
-      h('p', {}, 'Would be placed in ', h('b', {}, x.cluster || '-'), ` (pool ${x.pool || '-'}, SKU ${x.sku || '-'}) `,
+      h('p', {}, decided ? 'Placed in ' : 'Would be placed in ', h('b', {}, x.cluster || '-'),
+        ` (pool ${x.pool || '-'}, SKU ${x.sku || '-'}) `,
         x.candidates !== undefined ? `out of ${x.candidates} candidate clusters` : ''),
       table(['score term', { label: 'value', num: 1 }], rows, { empty: 'no score terms' }),
       ru && ru.cluster ? h('p', { class: 'note' }, `runner-up: ${ru.cluster}` +
-        (ru.score && ru.score.total !== undefined ? ` (total ${fmtNum(ru.score.total, 3)})` : '')) : null);
+        (ru.total !== undefined ? ` (total ${fmtNum(ru.total, 3)})` : '')) : null);
   }
   if (x.status === 'pending') {
     const why = w => h('li', {}, h('b', {}, w.reason || '-'),
@@ -448,7 +454,7 @@ function explainView(x) {
         h('ul', {}, (c.reasons || []).map(why))))));
   }
   return h('div', { 'data-testid': 'explain' },
-    h('p', {}, badge(x.status), ' ', x.cluster ? `in ${x.cluster}` : '', x.pool ? ` (pool ${x.pool})` : '',
+    h('p', {}, badge(x.phase || x.status), ' ', x.cluster ? `in ${x.cluster}` : '', x.pool ? ` (pool ${x.pool})` : '',
       x.message ? ` — ${x.message}` : ''));
 }
 
@@ -487,7 +493,9 @@ async function viewJob(root, sc, ns, name) {
   function renderJob(job) {
     const st = job.status || {}, md = job.metadata || {};
     rv = md.resourceVersion;
-    head.replaceChildren(h('h1', {}, `${md.namespace}/${md.name}`), badge(st.phase), cancelButton(job));
+    /* replaceChildren() would print a null (no cancel button on a finished job) as "null". */
+    head.replaceChildren(...[h('h1', {}, `${md.namespace}/${md.name}`), badge(st.phase),
+      cancelButton(job)].filter(Boolean));
     const kv = [['phase', st.phase], ['cluster', st.cluster], ['pool', st.pool],
       ['attempt', st.attempt], ['preemptions', st.preemptions], ['reason', st.reason],
       ['message', st.message], ['submitted', when(md.creationTimestamp)], ['admitted', when(st.admittedAt)],

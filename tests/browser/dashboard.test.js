@@ -31,6 +31,18 @@ async function ready(page, view) {
   await page.waitForSelector(`body[data-ready="${view}"]`, { timeout: 15000 });
 }
 
+// No view may show a value it failed to render: NaN, null, undefined or Invalid Date
+// anywhere in the page's text.
+async function noBadValues(page, view) {
+  const text = await page.evaluate(() => document.querySelector('main').innerText);
+  const bad = text.match(/\b(NaN|null|undefined)\b|Invalid Date/g);
+  check(`${view}: no NaN, null, undefined or Invalid Date`, !bad, bad && bad.join(',') + ' in ' + text.slice(0, 400));
+}
+
+async function apiGet(page, path) {
+  return page.evaluate(async p => (await fetch(p)).json(), path);
+}
+
 async function shot(page, name) {
   const file = path.join(shots, name);
   await page.screenshot({ path: file, fullPage: true });
@@ -62,6 +74,7 @@ async function main() {
   await step('overview', async () => {
     await page.goto(`${base}/ui/`);
     await ready(page, 'overview');
+    await noBadValues(page, 'overview');
     // The capacity poller needs a round or two before the simulated clusters show.
     await page.waitForFunction(() => {
       const cells = document.querySelectorAll('[data-testid=capacity-table] td.num');
@@ -80,6 +93,7 @@ async function main() {
   await step('jobs table', async () => {
     await page.goto(`${base}/ui/jobs`);
     await ready(page, 'jobs');
+    await noBadValues(page, 'jobs');
     let rows = await page.$$('[data-testid=jobs-table] tbody tr[data-job]');
     check('jobs table shows a first page of 50', rows.length === 50, rows.length);
     await page.click('[data-testid=next-page]');
@@ -128,15 +142,41 @@ async function main() {
       /Running/.test(steps[3]) && /Succeeded/.test(steps[4]),
       steps.join(' | '));
     const explain = await page.textContent('[data-testid=explain]');
-    check('explanation shown', /az|sim-|Running|placed|pending|explain/i.test(explain), explain);
+    check('a finished job without a recorded decision says where it ran',
+      /Succeeded/.test(explain) && /in sim-east/.test(explain), explain);
     const status = await page.textContent('[data-testid=status]');
     check('status names the cluster', /sim-east/.test(status), status);
+    await noBadValues(page, 'job detail (finished)');
     await shot(page, 'job-detail.png');
+
+    // A job the scheduler placed: the panel says where it was placed (not "would be"),
+    // and every score term it shows is the API's number.
+    await page.goto(`${base}/ui/jobs/ml/train-placed`);
+    await ready(page, 'jobs');
+    await page.waitForSelector('[data-testid=explain] tr[data-term=total]', { timeout: 15000 });
+    const x = await apiGet(page, '/v1/namespaces/ml/trainingjobs/train-placed/explain');
+    const placed = await page.textContent('[data-testid=explain]');
+    check('a placed job reads "Placed in" its cluster',
+      x.status === 'placed' && new RegExp('^Placed in ' + x.cluster).test(placed.trim()), placed);
+    const shown = await page.$$eval('[data-testid=explain] tr[data-term]',
+      rows => Object.fromEntries(rows.map(r => [r.dataset.term, r.cells[1].textContent])));
+    const want = { total: x.score.total, ...x.score.terms };
+    const fmt = v => Number(v).toLocaleString('en-US', { maximumFractionDigits: 3, minimumFractionDigits: 3 });
+    const diff = Object.keys(want).filter(k => shown[k] !== fmt(want[k]));
+    check('explain terms equal the API numbers', Object.keys(want).length === 7 && diff.length === 0 &&
+      Object.keys(shown).length === 7,
+      JSON.stringify({ shown, want, diff }));
+    await noBadValues(page, 'job detail (placed)');
 
     await page.goto(`${base}/ui/jobs/ml/train-pending`);
     await ready(page, 'jobs');
+    await page.waitForFunction(() => /Pending|Would be placed/.test(
+      document.querySelector('[data-testid=explain]').textContent), null, { timeout: 15000 });
     const why = await page.textContent('[data-testid=explain]');
-    check('queued job explains itself', why.trim().length > 10, why);
+    const px = await apiGet(page, '/v1/namespaces/ml/trainingjobs/train-pending/explain');
+    check('queued job explains itself with the API\'s reason',
+      px.status === 'pending' && px.reason && why.includes(px.reason.message), why);
+    await noBadValues(page, 'job detail (queued)');
     await shot(page, 'job-explain.png');
   });
 
@@ -158,6 +198,7 @@ async function main() {
   await step('clusters', async () => {
     await page.goto(`${base}/ui/clusters`);
     await ready(page, 'clusters');
+    await noBadValues(page, 'clusters');
     const names = await page.$$eval('[data-cluster]', c => c.map(x => x.dataset.cluster));
     check('three simulated clusters', names.length === 3, names.join(','));
     const borrowed = await page.textContent('[data-cluster="sim-west"]');
@@ -174,6 +215,7 @@ async function main() {
   await step('reports', async () => {
     await page.goto(`${base}/ui/reports?from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&step=1h`);
     await ready(page, 'reports');
+    await noBadValues(page, 'reports');
     const rows = await page.$$eval('[data-testid=report-totals] tbody tr', r => r.map(x => x.textContent));
     check('report totals rendered', rows.some(t => t.startsWith('az1a100-80gbtraining32.0')), rows.join(' | '));
     check('report charts drawn', (await page.$$('[data-testid=report] svg')).length >= 3, 'missing charts');

@@ -410,6 +410,53 @@ START_TEST(list_get_and_cancel)
 }
 END_TEST
 
+/* `fedsched explain` of a placed job prints the recorded decision with the API's own
+ * numbers: "placed in" (not "would be"), the total and every term, and the runner-up's
+ * total, each equal to what GET .../explain answers. */
+START_TEST(explain_prints_the_api_numbers)
+{
+    const char *args[] = {"explain", "-n", "team-c", "cli-placed", NULL};
+    char *out = NULL, url[256], line[128];
+    json_t *x = NULL, *terms, *v;
+    const char *key;
+
+    free(itest_sql(dsn,
+                   "INSERT INTO jobs (namespace, name, api_version, spec, sku, gpu_count,"
+                   " gpus_per_worker, phase, cluster, pool, placement)"
+                   " VALUES ('team-c', 'cli-placed', 'fedsched.io/v1', '{}', 'a100-80gb', 8, 8,"
+                   " 'Running', 'sim-east', 'training', '{\"ns\": \"team-c\", \"name\":"
+                   " \"cli-placed\", \"status\": \"placed\", \"cluster\": \"sim-east\", \"pool\":"
+                   " \"training\", \"sku\": \"a100-80gb\", \"score\": {\"cluster\": \"sim-east\","
+                   " \"pool\": \"training\", \"sku\": \"a100-80gb\", \"total\": 0.8125, \"terms\":"
+                   " {\"fit\": 0.5, \"cost\": 0.125, \"locality\": 0.0625, \"freshness\": 0.1,"
+                   " \"sku_pref\": 0.025, \"borrowed\": 0}}, \"runner_up\": {\"cluster\":"
+                   " \"sim-west\", \"pool\": \"training\", \"sku\": \"a100-80gb\", \"total\":"
+                   " 0.6875, \"terms\": {}}, \"candidates\": 3}')"));
+    snprintf(url, sizeof(url), "/v1/namespaces/team-c/trainingjobs/cli-placed/explain");
+    ck_assert_int_eq(itest_get_json(srv.base, url, &x), 200);
+    ck_assert_int_eq(cli(srv.base, args, &out, NULL), 0);
+    ck_assert_msg(strstr(out, "team-c/cli-placed: placed in sim-east (pool training, sku "
+                              "a100-80gb)\n"),
+                  "%s", out);
+    snprintf(line, sizeof(line), "  %-16s %.3f\n", "total",
+             json_number_value(json_object_get(json_object_get(x, "score"), "total")));
+    ck_assert_msg(strstr(out, line), "no '%s' in %s", line, out);
+    terms = json_object_get(json_object_get(x, "score"), "terms");
+    ck_assert_int_eq(json_object_size(terms), 6);
+    json_object_foreach(terms, key, v)
+    {
+        snprintf(line, sizeof(line), "  %-16s %.3f\n", key, json_number_value(v));
+        ck_assert_msg(strstr(out, line), "no '%s' in %s", line, out);
+    }
+    snprintf(line, sizeof(line), "runner-up: sim-west (total %.3f)\n",
+             json_number_value(json_object_get(json_object_get(x, "runner_up"), "total")));
+    ck_assert_msg(strstr(out, line), "no '%s' in %s", line, out);
+    ck_assert_ptr_null(strstr(out, " 0.000\n  cluster"));
+    json_decref(x);
+    free(out);
+}
+END_TEST
+
 START_TEST(report_verb_writes_the_csv)
 {
     const char *src = getenv("FEDSCHED_SRC");
@@ -464,6 +511,7 @@ int main(void)
     tcase_add_test(tc, unreachable_api_exits_4);
     tcase_add_test(tc, list_get_and_cancel);
     tcase_add_test(tc, report_verb_writes_the_csv);
+    tcase_add_test(tc, explain_prints_the_api_numbers);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
