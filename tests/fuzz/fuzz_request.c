@@ -125,6 +125,8 @@ static struct {
     /* statistics, printed at exit */
     unsigned long execs, responses, no_response, timeouts, resets, held_open, mhd_twice;
     unsigned long by_class[6];
+    char first_5xx[3][200];  /* the first distinct 5xx bodies, printed at exit */
+    char first_slow[3][200]; /* and request lines left unanswered for READ_TIMEOUT_MS */
 } g = {.report_fd = 2};
 
 /* ---- reporting ---------------------------------------------------------------------- */
@@ -185,6 +187,31 @@ static void print_stats(void)
            "the answers, %lu header blocks sent twice by libmicrohttpd\n",
            g.execs, g.responses, g.by_class[1], g.by_class[2], g.by_class[3], g.by_class[4],
            g.by_class[5], g.no_response, g.timeouts, g.resets, g.held_open, g.mhd_twice);
+    for (int i = 0; i < 3 && g.first_5xx[i][0]; i++)
+        report("fuzz_request: a 5xx answer: %s\n", g.first_5xx[i]);
+    for (int i = 0; i < 3 && g.first_slow[i][0]; i++)
+        report("fuzz_request: unanswered for %d ms: %s\n", READ_TIMEOUT_MS, g.first_slow[i]);
+}
+
+/* Keeps the first three distinct samples (prefix, then bytes up to a CR or the end, made
+ * printable) in slots: a 500 or an unanswered request is allowed but worth a look. */
+static void note_sample(char (*slots)[200], const char *prefix, const char *p, size_t len)
+{
+    char line[200];
+    size_t o;
+
+    o = (size_t)snprintf(line, sizeof(line), "%s", prefix);
+    for (size_t i = 0; i < len && p[i] != '\r' && o < sizeof(line) - 1; i++)
+        line[o++] = p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '.';
+    line[o] = '\0';
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(slots[i], line) == 0)
+            return;
+        if (!slots[i][0]) {
+            snprintf(slots[i], sizeof(slots[i]), "%s", line);
+            return;
+        }
+    }
 }
 
 /* ---- setup: database rows and the server ---------------------------------------------- */
@@ -754,6 +781,12 @@ static bool walk_responses(char *buf, size_t len, bool eof, bool has_head, bool 
             body_len = left;
             off += body_len;
         }
+        if (check && status >= 500) {
+            char prefix[8];
+
+            snprintf(prefix, sizeof(prefix), "%d ", status);
+            note_sample(g.first_5xx, prefix, r, body_len);
+        }
         if (check && !no_body && ctype && ctype_len >= 16 &&
             strncasecmp(ctype, "application/json", 16) == 0)
             check_json(buf, len, status, r, body_len);
@@ -793,6 +826,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (end == END_TIMEOUT) {
         /* Allowed for a watch; otherwise the server must still be there for others. */
         g.timeouts++;
+        note_sample(g.first_slow, "", (const char *)data, size);
         if (!server_answers())
             fail(b.data, b.len, "no answer within %d ms and /healthz does not answer either",
                  READ_TIMEOUT_MS);
