@@ -43,7 +43,7 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 
 # Every .c in a layer folder is part of the library; scheduler/main.c is the binary.
-LAYERS   := base policy cluster store api whatif scheduler
+LAYERS   := base policy cluster store api whatif scheduler client
 LIB_SRCS := $(filter-out scheduler/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
             $(BUILD)/obj/gen/web.o

@@ -16,88 +16,18 @@
 
 #define DEFAULT_WINDOW_MS (24LL * 3600 * 1000)
 #define DEFAULT_STEP_MS   (3600LL * 1000)
-#define DURATION_MAX_MS   (10LL * 366 * 24 * 3600 * 1000)
 
 /* ---- options ---- */
 
-int reports_parse_format(const char *s, enum reports_format *out, struct err *e)
-{
-    static const struct {
-        const char *name;
-        enum reports_format f;
-    } names[] = {{"json", REPORTS_JSON},
-                 {"csv", REPORTS_CSV},
-                 {"md", REPORTS_MD},
-                 {"markdown", REPORTS_MD},
-                 {"html", REPORTS_HTML}};
-
-    for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcasecmp(s, names[i].name) == 0) {
-            *out = names[i].f;
-            return 0;
-        }
-    }
-    return err_set(e, ERR_MALFORMED, "format", "format \"%s\" is not one of csv, json, md, html",
-                   s ? s : "");
-}
-
-const char *reports_content_type(enum reports_format f)
+const char *reports_content_type(enum wire_report_format f)
 {
     switch (f) {
-    case REPORTS_CSV: return "text/csv; charset=utf-8";
-    case REPORTS_MD: return "text/markdown; charset=utf-8";
-    case REPORTS_HTML: return "text/html; charset=utf-8";
-    case REPORTS_JSON: break;
+    case WIRE_REPORT_CSV: return "text/csv; charset=utf-8";
+    case WIRE_REPORT_MD: return "text/markdown; charset=utf-8";
+    case WIRE_REPORT_HTML: return "text/html; charset=utf-8";
+    case WIRE_REPORT_JSON: break;
     }
     return "application/json";
-}
-
-int reports_parse_duration(const char *s, const char *field, int64_t *out_ms, struct err *e)
-{
-    const char *p = s;
-    int64_t total = 0;
-
-    if (!s || !*s)
-        return err_set(e, ERR_MALFORMED, field, "%s is empty; use a duration like 90s, 15m, 2h, 1d",
-                       field);
-    while (*p) {
-        int64_t v = 0, unit;
-        int digits = 0;
-
-        while (isdigit((unsigned char)*p) && digits < 12) {
-            v = v * 10 + (*p++ - '0');
-            digits++;
-        }
-        if (digits == 0 || isdigit((unsigned char)*p))
-            goto bad;
-        if (strncmp(p, "ms", 2) == 0) {
-            unit = 1;
-            p += 2;
-        } else {
-            switch (*p) {
-            case 's': unit = 1000; break;
-            case 'm': unit = 60 * 1000; break;
-            case 'h': unit = 3600 * 1000; break;
-            case 'd': unit = 24 * 3600 * 1000; break;
-            case 'w': unit = 7LL * 24 * 3600 * 1000; break;
-            default: goto bad;
-            }
-            p++;
-        }
-        if (v > DURATION_MAX_MS / unit)
-            goto bad;
-        total += v * unit;
-        if (total > DURATION_MAX_MS)
-            goto bad;
-    }
-    if (total <= 0)
-        goto bad;
-    *out_ms = total;
-    return 0;
-bad:
-    return err_set(e, ERR_MALFORMED, field,
-                   "%s \"%s\" is not a duration like 90s, 15m, 2h, 1d or 1h30m (at most 10 years)",
-                   field, s);
 }
 
 int reports_parse_time(const char *s, int64_t now_ms, const char *field, int64_t *out_ms,
@@ -113,7 +43,7 @@ int reports_parse_time(const char *s, int64_t now_ms, const char *field, int64_t
         return 0;
     }
     if (s[0] == '-' || strncmp(s, "now-", 4) == 0) {
-        if (reports_parse_duration(s + (s[0] == '-' ? 1 : 4), field, &d, NULL))
+        if (wire_parse_duration(s + (s[0] == '-' ? 1 : 4), field, &d, NULL))
             goto bad;
         *out_ms = now_ms - d;
         return 0;
@@ -143,7 +73,7 @@ int reports_parse_opts(const char *from, const char *to, const char *step, int64
     if (from && *from && reports_parse_time(from, now_ms, "from", &r.from_ms, e))
         return -1;
     r.step_ms = DEFAULT_STEP_MS;
-    if (step && *step && reports_parse_duration(step, "step", &r.step_ms, e))
+    if (step && *step && wire_parse_duration(step, "step", &r.step_ms, e))
         return -1;
     if (store_report_check(&r, e))
         return -1;
@@ -653,16 +583,16 @@ static void render_html(const struct store_report *r, struct buf *b)
     free(c);
 }
 
-char *reports_render(const struct store_report *r, enum reports_format f)
+char *reports_render(const struct store_report *r, enum wire_report_format f)
 {
     struct buf b;
 
     buf_init(&b, 0);
     switch (f) {
-    case REPORTS_CSV: render_csv(r, &b); break;
-    case REPORTS_MD: render_md(r, &b); break;
-    case REPORTS_HTML: render_html(r, &b); break;
-    case REPORTS_JSON: render_json(r, &b); break;
+    case WIRE_REPORT_CSV: render_csv(r, &b); break;
+    case WIRE_REPORT_MD: render_md(r, &b); break;
+    case WIRE_REPORT_HTML: render_html(r, &b); break;
+    case WIRE_REPORT_JSON: render_json(r, &b); break;
     }
     if (!b.data)
         buf_puts(&b, "");
@@ -677,7 +607,7 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
     static const char *const known[] = {"from", "to", "step", "format"};
     struct store_report_opts o;
     struct store_report *rep = NULL;
-    enum reports_format fmt = REPORTS_JSON;
+    enum wire_report_format fmt = WIRE_REPORT_JSON;
     const char *fs = req_query(req, "format");
     struct err e = {0};
 
@@ -694,7 +624,7 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
             return;
         }
     }
-    if ((fs && *fs && reports_parse_format(fs, &fmt, &e)) ||
+    if ((fs && *fs && wire_parse_report_format(fs, &fmt, &e)) ||
         reports_parse_opts(req_query(req, "from"), req_query(req, "to"), req_query(req, "step"),
                            clock_realtime_ms(), &o, &e) ||
         store_report_capacity(a->store, &o, &rep, &e)) {

@@ -9,19 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/wire.h"
+
 struct err;
 struct store_report;
 struct store_report_opts;
 
-enum reports_format { REPORTS_JSON = 0, REPORTS_CSV, REPORTS_MD, REPORTS_HTML };
-
-/* "csv", "json", "md" (or "markdown"), "html". ERR_MALFORMED naming field "format". */
-int reports_parse_format(const char *s, enum reports_format *out, struct err *e);
-const char *reports_content_type(enum reports_format f); /* static string */
-
-/* A duration: one or more <integer><unit> parts, units ms, s, m, h, d, w ("90s", "2h",
- * "1h30m"). Result in (0, 10 years]. ERR_MALFORMED naming field otherwise. Pure. */
-int reports_parse_duration(const char *s, const char *field, int64_t *out_ms, struct err *e);
+/* Formats and durations are parsed by base/wire.h (the client shares them). */
+const char *reports_content_type(enum wire_report_format f); /* static string */
 
 /* A point in time: RFC 3339 ("2026-11-28T02:00:00Z"), a date ("2026-11-28", midnight
  * UTC), "now", or now minus a duration ("now-24h" or "-24h"). ERR_MALFORMED naming
@@ -40,6 +35,6 @@ int reports_parse_opts(const char *from, const char *to, const char *step, int64
  * JSON: {kind, from, to, stepSeconds, rows, totals, federation, queueWaitBySku}.
  * Markdown and HTML: totals per cluster/SKU/pool, the federation by step, queue wait by
  * SKU; HTML adds inline SVG charts. Thread-safe. */
-char *reports_render(const struct store_report *r, enum reports_format f);
+char *reports_render(const struct store_report *r, enum wire_report_format f);
 
 #endif

@@ -1,5 +1,5 @@
 /* main.c -- the fedsched binary: dispatches to subcommands. */
-#include "scheduler/cli.h"
+#include "client/cli.h"
 #include "scheduler/serve.h"
 #include "scheduler/token.h"
 #include "whatif/whatif.h"

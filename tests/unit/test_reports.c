@@ -20,28 +20,28 @@ START_TEST(durations)
     struct err e = {0};
     int64_t ms = 0;
 
-    ck_assert_int_eq(reports_parse_duration("90s", "step", &ms, &e), 0);
+    ck_assert_int_eq(wire_parse_duration("90s", "step", &ms, &e), 0);
     ck_assert_int_eq(ms, 90000);
-    ck_assert_int_eq(reports_parse_duration("1h30m", "step", &ms, &e), 0);
+    ck_assert_int_eq(wire_parse_duration("1h30m", "step", &ms, &e), 0);
     ck_assert_int_eq(ms, 90 * 60 * 1000);
-    ck_assert_int_eq(reports_parse_duration("2d", "step", &ms, &e), 0);
+    ck_assert_int_eq(wire_parse_duration("2d", "step", &ms, &e), 0);
     ck_assert_int_eq(ms, 48 * H);
-    ck_assert_int_eq(reports_parse_duration("1w", "step", &ms, &e), 0);
+    ck_assert_int_eq(wire_parse_duration("1w", "step", &ms, &e), 0);
     ck_assert_int_eq(ms, 7 * 24 * H);
-    ck_assert_int_eq(reports_parse_duration("250ms", "step", &ms, &e), 0);
+    ck_assert_int_eq(wire_parse_duration("250ms", "step", &ms, &e), 0);
     ck_assert_int_eq(ms, 250);
     ms = 7;
-    ck_assert_int_eq(reports_parse_duration("0s", "step", &ms, &e), -1);
+    ck_assert_int_eq(wire_parse_duration("0s", "step", &ms, &e), -1);
     ck_assert_int_eq(ms, 7); /* untouched on failure */
     ck_assert_int_eq(e.code, ERR_MALFORMED);
     ck_assert_str_eq(e.field, "step");
     ck_assert_ptr_nonnull(strstr(e.msg, "\"0s\""));
-    ck_assert_int_eq(reports_parse_duration("h", "step", &ms, &e), -1);
-    ck_assert_int_eq(reports_parse_duration("5", "--timeout", &ms, &e), -1);
+    ck_assert_int_eq(wire_parse_duration("h", "step", &ms, &e), -1);
+    ck_assert_int_eq(wire_parse_duration("5", "--timeout", &ms, &e), -1);
     ck_assert_str_eq(e.field, "--timeout");
-    ck_assert_int_eq(reports_parse_duration("5x", "step", &ms, &e), -1);
-    ck_assert_int_eq(reports_parse_duration("", "step", &ms, &e), -1);
-    ck_assert_int_eq(reports_parse_duration("99999999999999w", "step", &ms, &e), -1);
+    ck_assert_int_eq(wire_parse_duration("5x", "step", &ms, &e), -1);
+    ck_assert_int_eq(wire_parse_duration("", "step", &ms, &e), -1);
+    ck_assert_int_eq(wire_parse_duration("99999999999999w", "step", &ms, &e), -1);
 }
 END_TEST
 
@@ -71,7 +71,7 @@ START_TEST(options_and_window_checks)
 {
     struct store_report_opts o;
     struct err e = {0};
-    enum reports_format f;
+    enum wire_report_format f;
 
     ck_assert_int_eq(reports_parse_opts(NULL, NULL, NULL, T0 + 48 * H, &o, &e), 0);
     ck_assert_int_eq(o.to_ms, T0 + 48 * H);
@@ -84,13 +84,13 @@ START_TEST(options_and_window_checks)
     ck_assert_str_eq(e.field, "step");
     ck_assert_int_eq(reports_parse_opts("2020-01-01", "2026-01-01", "1d", T0, &o, &e), -1);
     ck_assert_str_eq(e.field, "from");
-    ck_assert_int_eq(reports_parse_format("CSV", &f, &e), 0);
-    ck_assert_int_eq(f, REPORTS_CSV);
-    ck_assert_int_eq(reports_parse_format("markdown", &f, &e), 0);
-    ck_assert_int_eq(f, REPORTS_MD);
-    ck_assert_int_eq(reports_parse_format("pdf", &f, &e), -1);
+    ck_assert_int_eq(wire_parse_report_format("CSV", &f, &e), 0);
+    ck_assert_int_eq(f, WIRE_REPORT_CSV);
+    ck_assert_int_eq(wire_parse_report_format("markdown", &f, &e), 0);
+    ck_assert_int_eq(f, WIRE_REPORT_MD);
+    ck_assert_int_eq(wire_parse_report_format("pdf", &f, &e), -1);
     ck_assert_str_eq(e.field, "format");
-    ck_assert_str_eq(reports_content_type(REPORTS_HTML), "text/html; charset=utf-8");
+    ck_assert_str_eq(reports_content_type(WIRE_REPORT_HTML), "text/html; charset=utf-8");
 }
 END_TEST
 
@@ -141,7 +141,7 @@ static struct store_report *sample(void)
 START_TEST(csv_rows_and_empty_waits)
 {
     struct store_report *r = sample();
-    char *csv = reports_render(r, REPORTS_CSV);
+    char *csv = reports_render(r, WIRE_REPORT_CSV);
 
     ck_assert_ptr_nonnull(strstr(csv, "start,end,cluster,sku,pool,gpu_hours_total,"));
     ck_assert_ptr_nonnull(strstr(csv, "\n2026-01-01T00:00:00.000Z,2026-01-01T01:00:00.000Z,"
@@ -158,7 +158,7 @@ END_TEST
 START_TEST(json_totals_and_federation)
 {
     struct store_report *r = sample();
-    char *text = reports_render(r, REPORTS_JSON);
+    char *text = reports_render(r, WIRE_REPORT_JSON);
     json_t *root = json_loads(text, 0, NULL), *tot, *fed;
 
     ck_assert_ptr_nonnull(root);
@@ -187,7 +187,7 @@ END_TEST
 START_TEST(html_is_escaped_and_self_contained)
 {
     struct store_report *r = sample();
-    char *html = reports_render(r, REPORTS_HTML), *md = reports_render(r, REPORTS_MD);
+    char *html = reports_render(r, WIRE_REPORT_HTML), *md = reports_render(r, WIRE_REPORT_MD);
 
     ck_assert_ptr_nonnull(strstr(html, "<td>az&lt;1&gt;</td>"));
     ck_assert_ptr_null(strstr(html, "az<1>"));
@@ -205,8 +205,8 @@ END_TEST
 START_TEST(empty_report_renders)
 {
     struct store_report r = {.opts = {.from_ms = T0, .to_ms = T0 + 90 * 60 * 1000, .step_ms = H}};
-    char *csv = reports_render(&r, REPORTS_CSV), *html = reports_render(&r, REPORTS_HTML);
-    char *text = reports_render(&r, REPORTS_JSON);
+    char *csv = reports_render(&r, WIRE_REPORT_CSV), *html = reports_render(&r, WIRE_REPORT_HTML);
+    char *text = reports_render(&r, WIRE_REPORT_JSON);
     json_t *root = json_loads(text, 0, NULL);
 
     ck_assert_ptr_null(strchr(strchr(csv, '\n') + 1, '\n')); /* the header only */

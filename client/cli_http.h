@@ -3,8 +3,8 @@
  * back-off until a time budget ends, so a CI job rides out a server restart.
  * Callers make retries of writes safe with an Idempotency-Key (POST) or by the method's
  * own idempotency (GET, DELETE). Not responsible for what the replies mean (cli.c). */
-#ifndef SCHEDULER_CLI_HTTP_H
-#define SCHEDULER_CLI_HTTP_H
+#ifndef CLIENT_CLI_HTTP_H
+#define CLIENT_CLI_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>

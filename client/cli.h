@@ -3,8 +3,8 @@
  * and are made for CI pipelines and cron: clear messages on stderr, machine-readable
  * output on stdout (-o json), and exit codes a script can branch on.
  * Not responsible for the server (serve.c) or for the HTTP details (cli_http.c). */
-#ifndef SCHEDULER_CLI_H
-#define SCHEDULER_CLI_H
+#ifndef CLIENT_CLI_H
+#define CLIENT_CLI_H
 
 #include <stdbool.h>
 

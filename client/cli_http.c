@@ -1,5 +1,5 @@
 /* cli_http.c -- libcurl requests for the client verbs, with retries and back-off. */
-#include "scheduler/cli_http.h"
+#include "client/cli_http.h"
 
 #include "base/buf.h"
 #include "base/clock.h"

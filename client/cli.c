@@ -1,14 +1,14 @@
 /* cli.c -- the client verbs (submit, get, list, cancel, wait, explain, logs-url, report):
  * command lines in, REST calls out, tables or JSON on stdout, reasons on stderr. */
-#include "scheduler/cli.h"
+#include "client/cli.h"
 
-#include "api/reports.h"
+#include "base/wire.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/num.h"
-#include "scheduler/cli_http.h"
+#include "client/cli_http.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -832,12 +832,12 @@ static int verb_report(struct ctx *c)
 {
     struct cli_http_reply r = {0};
     struct err e = {0};
-    enum reports_format fmt;
+    enum wire_report_format fmt;
     struct buf b;
     char *path;
     int rc = CLI_EXIT_OK;
 
-    if (reports_parse_format(c->o.format, &fmt, &e))
+    if (wire_parse_report_format(c->o.format, &fmt, &e))
         return usage_error("%s", e.msg);
     buf_init(&b, 0);
     buf_puts(&b, "/v1/reports/capacity?format=");
@@ -951,11 +951,11 @@ static int parse(int argc, char **argv, struct opts *o)
         case OPT_TOKEN: o->token = optarg; break;
         case OPT_WAIT: o->wait = true; break;
         case OPT_TIMEOUT:
-            if (reports_parse_duration(optarg, "--timeout", &o->timeout_ms, &e))
+            if (wire_parse_duration(optarg, "--timeout", &o->timeout_ms, &e))
                 return usage_error("%s", e.msg);
             break;
         case OPT_RETRY:
-            if (reports_parse_duration(optarg, "--retry-for", &o->retry_ms, &e))
+            if (wire_parse_duration(optarg, "--retry-for", &o->retry_ms, &e))
                 return usage_error("%s", e.msg);
             break;
         case OPT_PHASE: o->phase = optarg; break;
