@@ -5,7 +5,7 @@
 #   make run        private PostgreSQL under .run/, simulated clusters, fedsched serve
 #   make bench      benchmarks, each beside its baseline (BENCH_MODE=smoke for CI)
 #   make asan       the whole test suite under AddressSanitizer + UBSan
-#   make lint       clang-format check, cppcheck, banned-function grep
+#   make lint       the layer check, clang-format check, cppcheck, banned-function grep
 #   make fmt        clang-format in place
 
 BUILD   ?= build
@@ -42,9 +42,9 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 
-# Every .c in a layer folder is part of the library; scheduler/main.c is the binary.
-LAYERS   := base policy cluster store api whatif scheduler client
-LIB_SRCS := $(filter-out scheduler/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
+# Every .c in a layer folder is part of the library; cmd/main.c is the binary.
+LAYERS   := base policy cluster store api whatif scheduler client cmd
+LIB_SRCS := $(filter-out cmd/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
             $(BUILD)/obj/gen/web.o
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
@@ -106,7 +106,7 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/obj/base/version.o: CPPFLAGS += -DFEDSCHED_VERSION='"$(VERSION)"'
 $(BUILD)/obj/base/version.o: $(wildcard .git/HEAD .git/index)
 
-$(BIN): $(BUILD)/obj/scheduler/main.o $(LIB)
+$(BIN): $(BUILD)/obj/cmd/main.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) $(LDLIBS) -o $@
 
@@ -135,7 +135,7 @@ unit: deps
 
 run: deps
 	@$(MAKE) --no-print-directory $(BIN) $(KUBESIM_BIN)
-	@BUILD=$(BUILD) scheduler/run-local.sh
+	@BUILD=$(BUILD) tools/run-local.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(KUBESIM_BIN) $(BENCH_BINS)
@@ -163,6 +163,7 @@ valgrind: deps
 LINT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
 lint: deps
+	@tests/layers.sh
 	@tests/lint.sh $(LINT_SRCS)
 
 fmt:

@@ -1,7 +1,7 @@
 /* sku.h -- the GPU SKU catalogue: job-facing names ("a100-80gb") mapped to the
  * nvidia.com/gpu.product values (and memory, where names are ambiguous) that GPU Feature
  * Discovery puts on nodes. Built-in defaults; config may replace the table at start.
- * Not responsible for reading config (scheduler/config.c) or node labels (cluster/). */
+ * Not responsible for reading config (cmd/config.c) or node labels (cluster/). */
 #ifndef BASE_SKU_H
 #define BASE_SKU_H
 

@@ -5,7 +5,7 @@
  * Pure: no I/O, no clock, no globals, no randomness. The same input and state always give
  * the same decisions, so every rule can be replayed from a scenario file or a simulator.
  * Not responsible for persisting decisions (scheduler/), reading config files
- * (scheduler/config.c) or building the snapshot (cluster/). docs/policy.md explains every
+ * (cmd/config.c) or building the snapshot (cluster/). docs/policy.md explains every
  * rule and knob with worked examples. */
 #ifndef POLICY_POLICY_H
 #define POLICY_POLICY_H

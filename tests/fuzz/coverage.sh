@@ -22,7 +22,7 @@ declare -A focus=(
   [trainingjob]="api/trainingjob.c"
   [nodelist]="cluster/inventory.c cluster/k8s.c cluster/k8s_json.c"
   [podlist]="cluster/inventory.c cluster/k8s.c cluster/k8s_json.c"
-  [config]="scheduler/config.c cluster/cluster_config.c"
+  [config]="cmd/config.c cluster/cluster_config.c"
   [cluster_config]="cluster/cluster_config.c policy/tz.c"
 )
 
@@ -41,13 +41,13 @@ read -ra flags <<<"-std=c11 -D_GNU_SOURCE -I. -O1 -g -pthread -fprofile-instr-ge
   -fcoverage-mapping -fsanitize=fuzzer-no-link $(pkg-config --cflags $pkgs)"
 mkdir -p "$cov/obj"
 
-# The library without scheduler/main.c and the generated files, which no target reaches;
+# The library without cmd/main.c and the generated files, which no target reaches;
 # two compilers at a time (the machine is shared).
 objs=()
 running=0
 for d in base policy cluster store api sim scheduler; do
   for f in "$d"/*.c; do
-    [ "$f" = scheduler/main.c ] && continue
+    [ "$f" = cmd/main.c ] && continue
     o=$cov/obj/${f//\//_}.o
     objs+=("$o")
     [ -f "$o" ] && [ "$o" -nt "$f" ] && continue

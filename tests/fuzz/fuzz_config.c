@@ -1,4 +1,4 @@
-/* fuzz_config.c -- libFuzzer target for the process configuration file (scheduler/config.h:
+/* fuzz_config.c -- libFuzzer target for the process configuration file (cmd/config.h:
  * config_apply_json over the embedded defaults, including "skus" and "clusters"). The input
  * is copied and NUL-terminated, as config_load_file() does. Besides memory safety (and
  * leaks: every accepted config is released with config_free()) it checks the header's
@@ -6,7 +6,7 @@
  * file that applied once applies again on top of its own result with the same outcome. */
 #include "base/err.h"
 #include "cluster/cluster_config.h"
-#include "scheduler/config.h"
+#include "cmd/config.h"
 
 #include <stddef.h>
 #include <stdint.h>

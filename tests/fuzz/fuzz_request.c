@@ -19,7 +19,7 @@
 #include "base/sha256.h"
 #include "base/sku.h"
 #include "cluster/poller.h"
-#include "scheduler/config.h"
+#include "cmd/config.h"
 #include "scheduler/sched.h"
 #include "store/sched.h"
 #include "store/store.h"

@@ -5,7 +5,7 @@
 #include "cluster/cluster_config.h"
 #include "cluster/secrets.h"
 #include "cluster/token.h"
-#include "scheduler/config.h"
+#include "cmd/config.h"
 
 #include <check.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* test_config.c -- defaults, file overlay, environment overrides, and errors that name
  * the key and the value. */
 #include "base/err.h"
-#include "scheduler/config.h"
+#include "cmd/config.h"
 
 #include <check.h>
 #include <stdio.h>

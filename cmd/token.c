@@ -1,12 +1,12 @@
 /* token.c -- token administration. A token is 256 random bits shown once; only its
  * SHA-256 is stored, so a leaked database does not leak working tokens. */
-#include "scheduler/token.h"
+#include "cmd/token.h"
 
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/sha256.h"
-#include "scheduler/config.h"
+#include "cmd/config.h"
 #include "store/store.h"
 
 #include <getopt.h>

@@ -1,5 +1,5 @@
 /* registry.c -- cluster registry <-> poller, and capacity samples. */
-#include "scheduler/registry.h"
+#include "cmd/registry.h"
 
 #include "base/err.h"
 #include "base/log.h"

@@ -1,6 +1,6 @@
 /* serve.c -- `fedsched serve`: config, database, migrations, the HTTP API, and a clean
  * drain on SIGTERM. `fedsched migrate`: apply migrations and exit. */
-#include "scheduler/serve.h"
+#include "cmd/serve.h"
 
 #include "api/api.h"
 #include "api/leader.h"
@@ -10,8 +10,8 @@
 #include "base/sku.h"
 #include "cluster/poller.h"
 #include "cluster/secrets.h"
-#include "scheduler/config.h"
-#include "scheduler/registry.h"
+#include "cmd/config.h"
+#include "cmd/registry.h"
 #include "scheduler/sched.h"
 #include "base/version.h"
 #include "store/store.h"

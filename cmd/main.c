@@ -1,7 +1,7 @@
 /* main.c -- the fedsched binary: dispatches to subcommands. */
 #include "client/cli.h"
-#include "scheduler/serve.h"
-#include "scheduler/token.h"
+#include "cmd/serve.h"
+#include "cmd/token.h"
 #include "whatif/whatif.h"
 #include "base/version.h"
 

@@ -1,8 +1,8 @@
 /* registry.h -- keeps the poller's cluster set equal to the registry in PostgreSQL
  * (config-file clusters plus those added over the admin API), and writes capacity
  * samples. Not responsible for polling (cluster/) or the HTTP side (api/). */
-#ifndef SCHEDULER_REGISTRY_H
-#define SCHEDULER_REGISTRY_H
+#ifndef CMD_REGISTRY_H
+#define CMD_REGISTRY_H
 
 #include <stddef.h>
 

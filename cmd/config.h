@@ -1,8 +1,8 @@
 /* config.h -- the process configuration: embedded defaults, then the JSON config file,
  * then environment overrides; validated once at start, read-only afterwards.
  * Every key is documented in docs/configuration.md. */
-#ifndef SCHEDULER_CONFIG_H
-#define SCHEDULER_CONFIG_H
+#ifndef CMD_CONFIG_H
+#define CMD_CONFIG_H
 
 #include <stdbool.h>
 
@@ -20,7 +20,7 @@ struct cluster_config;
 struct err;
 
 /* TLS 1.2 and 1.3 only, forward-secret key exchange (ECDHE), AEAD ciphers. GnuTLS syntax. */
-#define CONFIG_TLS_PRIORITIES                                                                     \
+#define CONFIG_TLS_PRIORITIES                                                                      \
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"            \
     "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
 
@@ -43,7 +43,7 @@ struct config {
         int max_header_bytes;
         char tls_cert_file[512]; /* both set: HTTPS */
         char tls_key_file[512];
-        int drain_timeout_s; /* SIGTERM: how long in-flight requests may finish */
+        int drain_timeout_s;        /* SIGTERM: how long in-flight requests may finish */
         int threads;                /* libmicrohttpd's thread pool (epoll) */
         int max_connections_per_ip; /* concurrent connections from one address */
         int header_timeout_s;       /* absolute deadline for the request line and headers */

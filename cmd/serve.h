@@ -1,6 +1,6 @@
 /* serve.h -- the `serve` and `migrate` subcommands. */
-#ifndef SCHEDULER_SERVE_H
-#define SCHEDULER_SERVE_H
+#ifndef CMD_SERVE_H
+#define CMD_SERVE_H
 
 /* Each returns the process exit code. */
 int serve_main(int argc, char **argv);

@@ -1,5 +1,5 @@
 /* config.c -- defaults, JSON file and environment, each value checked where it is read. */
-#include "scheduler/config.h"
+#include "cmd/config.h"
 
 #include "base/err.h"
 #include "base/mem.h"

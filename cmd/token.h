@@ -1,6 +1,6 @@
 /* token.h -- `fedsched token create|list|revoke`: API tokens, straight in PostgreSQL. */
-#ifndef SCHEDULER_TOKEN_H
-#define SCHEDULER_TOKEN_H
+#ifndef CMD_TOKEN_H
+#define CMD_TOKEN_H
 
 /* Returns the process exit code. */
 int token_main(int argc, char **argv);
