@@ -22,14 +22,14 @@ struct api_config {
     double rate_burst;         /* bucket size */
     const char *tls_cert_file; /* both set: serve HTTPS (PEM files) */
     const char *tls_key_file;
-    int max_header_bytes; /* request line and headers */
-    int threads;                /* libmicrohttpd's thread pool size (epoll) */
-    int max_connections_per_ip; /* concurrent connections from one address */
-    int header_timeout_s;       /* absolute deadline for request line + headers */
-    int body_timeout_s;         /* absolute deadline for the body once headers are in */
-    int max_watches;            /* suspended watches in total; beyond: 429 */
-    int max_watches_per_token;  /* per token (per address when auth is off); beyond: 429 */
-    const char *tls_priorities; /* GnuTLS priority string; NULL: the library's default */
+    int max_header_bytes;        /* request line and headers */
+    int threads;                 /* libmicrohttpd's thread pool size (epoll) */
+    int max_connections_per_ip;  /* concurrent connections from one address */
+    int header_timeout_s;        /* absolute deadline for request line + headers */
+    int body_timeout_s;          /* absolute deadline for the body once headers are in */
+    int max_watches;             /* suspended watches in total; beyond: 429 */
+    int max_watches_per_token;   /* per token (per address when auth is off); beyond: 429 */
+    const char *tls_priorities;  /* GnuTLS priority string; NULL: the library's default */
     int unauth_audit_per_minute; /* audit rows of 401s per client address per minute */
 };
 
@@ -81,16 +81,16 @@ struct api_request {
 
 struct api_response {
     int status;
-    char *body;               /* owned; NULL for none */
-    size_t body_len;          /* 0: strlen(body); set for binary bodies */
-    const char *content_type; /* static string */
-    char allow[64];           /* Allow header for 405, else empty */
-    char location[512];       /* Location header for 201, else empty */
+    char *body;                /* owned; NULL for none */
+    size_t body_len;           /* 0: strlen(body); set for binary bodies */
+    const char *content_type;  /* static string */
+    char allow[64];            /* Allow header for 405, else empty */
+    char location[512];        /* Location header for 201, else empty */
     char retry_after[16];      /* Retry-After header for 503/429, else empty */
     char www_authenticate[48]; /* WWW-Authenticate header for 401, else empty */
-    char route[64]; /* route template for metrics ("/v1/namespaces/{ns}/...") */
-    bool audited;   /* the handler wrote the audit row in the mutation's transaction */
-    bool wait;      /* no answer yet: wait for req->wait->job_id to change, then call again */
+    char route[64];            /* route template for metrics ("/v1/namespaces/{ns}/...") */
+    bool audited;              /* the handler wrote the audit row in the mutation's transaction */
+    bool wait; /* no answer yet: wait for req->wait->job_id to change, then call again */
 };
 
 /* Handles req and fills resp (caller releases it with api_response_clear()). Never fails:

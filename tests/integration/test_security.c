@@ -192,8 +192,8 @@ static char *s_client(int port, const char *flags)
     size_t n = 0, got;
     FILE *p;
 
-    snprintf(cmd, sizeof(cmd),
-             "echo | timeout 10 openssl s_client -connect 127.0.0.1:%d %s 2>&1", port, flags);
+    snprintf(cmd, sizeof(cmd), "echo | timeout 10 openssl s_client -connect 127.0.0.1:%d %s 2>&1",
+             port, flags);
     p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     while (n < 65535 && (got = fread(out + n, 1, 65535 - n, p)) > 0)
@@ -256,8 +256,9 @@ START_TEST(https_and_member_cluster_ca)
     {
         /* TLS 1.2 with ECDHE works; TLS 1.0 and 1.1, and RSA key exchange (no forward
          * secrecy), are refused by the server with an alert. */
-        char *ok = s_client(port, "-tls1_2"), *v11 = s_client(port, "-tls1_1 -cipher "
-                                                                      "DEFAULT@SECLEVEL=0"),
+        char *ok = s_client(port, "-tls1_2"),
+             *v11 = s_client(port, "-tls1_1 -cipher "
+                                   "DEFAULT@SECLEVEL=0"),
              *v10 = s_client(port, "-tls1 -cipher DEFAULT@SECLEVEL=0"),
              *rsa = s_client(port, "-tls1_2 -cipher AES128-GCM-SHA256@SECLEVEL=0");
 
