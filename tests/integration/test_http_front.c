@@ -239,6 +239,14 @@ START_TEST(attack_vectors_answer_json_and_the_server_lives)
         assert_json_error(body, "checkpoint key of 300 x e-acute");
     }
     free(longkey);
+    /* Bad bytes in a header the error quotes (the fuzzer found Content-Type). */
+    snprintf(req, sizeof(req),
+             "POST /v1/namespaces/ml/trainingjobs HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/\xff\xc3\r\nContent-Length: 2\r\n"
+             "Connection: close\r\n\r\n{}");
+    st = raw(srv.port, req, strlen(req), buf, sizeof(buf), &body);
+    ck_assert_int_eq(st, 415);
+    assert_json_error(body, "Content-Type with bad bytes");
     /* %00 no longer cuts the path short: the job itself is still there. */
     snprintf(req, sizeof(req), "%s/v1/namespaces/ml/trainingjobs/ctl-valid-1", srv.base);
     ck_assert_int_eq(itest_http("GET", req, NULL, NULL, NULL), 200);
