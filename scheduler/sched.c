@@ -16,7 +16,8 @@
 #include "policy/explain.h"
 #include "policy/policy.h"
 #include "scheduler/leader.h"
-#include "scheduler/sched_dispatch.h"
+#include "cluster/manifest.h"
+#include "scheduler/clients.h"
 #include "scheduler/sched_state.h"
 #include "store/sched.h"
 #include "store/store.h"
@@ -906,11 +907,11 @@ static int delete_object(struct cycle *c, const struct store_sched_job *j, const
     const struct cluster_config *cfg = NULL;
     struct cview *v = NULL;
     struct k8s_client *k = client_for(c, j->cluster, &cfg, &v);
-    char name[SCHED_NAME_MAX];
+    char name[MANIFEST_NAME_MAX];
 
     if (!k)
         return err_set(e, ERR_UNAVAILABLE, "cluster", "cluster %s cannot be reached", j->cluster);
-    sched_object_name(j->uid, j->attempt, name, sizeof(name));
+    manifest_object_name(j->uid, j->attempt, name, sizeof(name));
     if (k8s_job_delete(k, kind_of(j), cfg->job_namespace, name, propagation, grace_s, NULL, e) &&
         e->code != ERR_NOT_FOUND) {
         if (transport_error(e->code) && v)
@@ -1000,8 +1001,8 @@ static void dispatch_one(struct cycle *c, size_t k, const struct store_sched_spe
     const struct cluster_config *cfg = NULL;
     struct cview *v = NULL;
     struct k8s_client *client = client_for(c, j->cluster, &cfg, &v);
-    struct sched_manifest_in mi = {0};
-    char name[SCHED_NAME_MAX];
+    struct manifest_in mi = {0};
+    char name[MANIFEST_NAME_MAX];
     enum k8s_job_kind kind = K8S_KIND_JOB;
     json_t *obj = NULL, *existing = NULL;
     struct err e = {0};
@@ -1039,7 +1040,7 @@ static void dispatch_one(struct cycle *c, size_t k, const struct store_sched_spe
     mi.priority_class = s->o.priority_class;
     mi.priority_class_borrowed = s->o.priority_class_borrowed;
     mi.annotations = s->o.annotations;
-    if (sched_manifest(&mi, &kind, &obj, &e)) {
+    if (manifest_build(&mi, &kind, &obj, &e)) {
         struct store_transition *t = batch_add(&c->b, k, j, PHASE_FAILED, "InvalidSpec");
 
         t->message = batch_own(&c->b, xasprintf("cannot build the %s object: %s",
@@ -1049,7 +1050,7 @@ static void dispatch_one(struct cycle *c, size_t k, const struct store_sched_spe
     if (k8s_job_create(client, kind, cfg->job_namespace, obj, NULL, NULL, &e) == 0) {
         struct store_transition *t = batch_add(&c->b, k, j, PHASE_DISPATCHED, "Dispatched");
 
-        sched_object_name(j->uid, j->attempt, name, sizeof(name));
+        manifest_object_name(j->uid, j->attempt, name, sizeof(name));
         t->message = batch_own(&c->b, xasprintf("created %s %s/%s in %s",
                                                 kind == K8S_KIND_JOB ? "Job" : "RayJob",
                                                 cfg->job_namespace, name, j->cluster));
@@ -1060,9 +1061,9 @@ static void dispatch_one(struct cycle *c, size_t k, const struct store_sched_spe
          * somebody else's object under our name. */
         struct err ge = {0};
 
-        sched_object_name(j->uid, j->attempt, name, sizeof(name));
+        manifest_object_name(j->uid, j->attempt, name, sizeof(name));
         if (k8s_job_get(client, kind, cfg->job_namespace, name, &existing, NULL, &ge) == 0 &&
-            sched_object_is(existing, j->uid, j->attempt)) {
+            manifest_object_is(existing, j->uid, j->attempt)) {
             struct store_transition *t = batch_add(&c->b, k, j, PHASE_DISPATCHED, "Dispatched");
 
             t->message = batch_own(&c->b, xasprintf("found %s/%s already created in %s",
@@ -1302,7 +1303,7 @@ static void collect(struct cycle *c, struct cview *v, const json_t *items, enum 
             json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
         struct err e = {0};
 
-        if (!name || deleting(obj) || !sched_object_owner(obj, uid, sizeof(uid), &attempt))
+        if (!name || deleting(obj) || !manifest_object_owner(obj, uid, sizeof(uid), &attempt))
             continue;
         hit = bsearch(&key, live, n_live, sizeof(*live), cmp_uid_ref);
         if (hit) {
@@ -1439,14 +1440,14 @@ static void step_track(struct cycle *c, bool gc, bool all)
         }
         for (size_t k = 0; k < c->jobs.n; k++) {
             const struct store_sched_job *j = &c->jobs.v[k];
-            char name[SCHED_NAME_MAX];
+            char name[MANIFEST_NAME_MAX];
             enum k8s_job_kind kind = kind_of(j);
 
             if (!(j->phase == PHASE_DISPATCHED || j->phase == PHASE_RUNNING ||
                   j->phase == PHASE_PREEMPTING) ||
                 strcmp(j->cluster, v->name) != 0)
                 continue;
-            sched_object_name(j->uid, j->attempt, name, sizeof(name));
+            manifest_object_name(j->uid, j->attempt, name, sizeof(name));
             track_job(c, k, json_object_get(idx[kind], name), kind);
         }
         /* Persist what tracking found before collecting, so an object is only deleted

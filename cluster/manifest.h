@@ -1,11 +1,11 @@
-/* sched_dispatch.h -- the objects fedsched creates in member clusters: deterministic names
- * from job uid and attempt, the labels that identify job and attempt, the batch/v1 Job or
- * ray.io/v1 RayJob manifest built from a TrainingJob's spec and its placement, and a pool
- * of member-cluster clients kept equal to the cluster registry.
+/* manifest.h -- the objects fedsched creates in member clusters: deterministic names from
+ * job uid and attempt, the labels that identify job and attempt, and the batch/v1 Job or
+ * ray.io/v1 RayJob manifest built from a TrainingJob's spec and its placement. Beside the
+ * Job client (k8s_jobs.h) that creates them.
  * Not responsible for deciding where jobs go (policy/) or when to create and delete them
- * (sched.c). */
-#ifndef SCHEDULER_SCHED_DISPATCH_H
-#define SCHEDULER_SCHED_DISPATCH_H
+ * (scheduler/). */
+#ifndef CLUSTER_MANIFEST_H
+#define CLUSTER_MANIFEST_H
 
 #include "cluster/k8s_jobs.h"
 
@@ -17,27 +17,26 @@
 struct cluster_config;
 struct err;
 struct sku_catalogue;
-struct store;
 
 /* Label keys besides K8S_LABEL_MANAGED_BY / K8S_LABEL_JOB_UID / K8S_LABEL_ATTEMPT
  * (cluster/k8s.h): where the object came from, for people reading the member cluster. */
-#define SCHED_LABEL_NAMESPACE "fedsched.io/namespace"
-#define SCHED_LABEL_NAME      "fedsched.io/name"
-#define SCHED_NAME_MAX        64
+#define MANIFEST_LABEL_NAMESPACE "fedsched.io/namespace"
+#define MANIFEST_LABEL_NAME      "fedsched.io/name"
+#define MANIFEST_NAME_MAX        64
 
 /* "fj-<uid>-<attempt>": the same job and attempt always get the same name, so a repeated
  * create finds the first one (AlreadyExists) instead of running the attempt twice. */
-void sched_object_name(const char *uid, int attempt, char *out, size_t size);
+void manifest_object_name(const char *uid, int attempt, char *out, size_t size);
 
 /* Reads the job uid and attempt from an object's labels. False when the object is not
  * fedsched's or the labels are malformed. */
-bool sched_object_owner(const json_t *obj, char *uid, size_t uid_size, int *attempt);
+bool manifest_object_owner(const json_t *obj, char *uid, size_t uid_size, int *attempt);
 
 /* True when obj carries the labels of uid/attempt (an AlreadyExists answer is ours). */
-bool sched_object_is(const json_t *obj, const char *uid, int attempt);
+bool manifest_object_is(const json_t *obj, const char *uid, int attempt);
 
 /* Everything a manifest is built from; strings are borrowed. */
-struct sched_manifest_in {
+struct manifest_in {
     const char *uid;
     int attempt;
     const char *ns;   /* the TrainingJob's namespace (a label, not where it runs) */
@@ -67,29 +66,7 @@ struct sched_manifest_in {
  * priority class, so Kubernetes itself may preempt them for serving pods. Caller owns
  * *out. Fails with ERR_INVALID (unknown SKU, spec without an image) or ERR_MALFORMED (spec
  * text). */
-int sched_manifest(const struct sched_manifest_in *in, enum k8s_job_kind *kind, json_t **out,
+int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t **out,
                    struct err *e);
-
-/* ---- member-cluster clients ------------------------------------------------------------ */
-
-struct sched_clients;
-
-/* An empty pool. request_timeout_ms bounds each call. Caller owns *out. */
-struct sched_clients *sched_clients_new(int request_timeout_ms);
-void sched_clients_free(struct sched_clients **c); /* NULL-safe */
-
-/* Re-reads the registry: new clusters get a client, changed ones a new one, removed ones
- * are dropped. Rows that do not parse are skipped. Not thread-safe: one owner thread. */
-int sched_clients_sync(struct sched_clients *c, struct store *s, const struct sku_catalogue *skus,
-                       struct err *e);
-
-/* The client and config of cluster name, or NULL (unknown, or its client could not be
- * made). Valid until the next sync. */
-struct k8s_client *sched_clients_get(struct sched_clients *c, const char *name,
-                                     const struct cluster_config **cfg);
-
-size_t sched_clients_count(const struct sched_clients *c);
-/* The i-th cluster's name (i < count). */
-const char *sched_clients_name(const struct sched_clients *c, size_t i);
 
 #endif

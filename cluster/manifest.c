@@ -1,6 +1,6 @@
-/* sched_dispatch.c -- names, labels and manifests of the objects fedsched creates in member
- * clusters, and the per-cluster client pool. */
-#include "scheduler/sched_dispatch.h"
+/* manifest.c -- names, labels and manifests of the objects fedsched creates in member
+ * clusters. */
+#include "cluster/manifest.h"
 
 #include "base/err.h"
 #include "base/log.h"
@@ -9,18 +9,17 @@
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
 #include "cluster/k8s.h"
-#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void sched_object_name(const char *uid, int attempt, char *out, size_t size)
+void manifest_object_name(const char *uid, int attempt, char *out, size_t size)
 {
     snprintf(out, size, "fj-%s-%d", uid, attempt);
 }
 
-bool sched_object_owner(const json_t *obj, char *uid, size_t uid_size, int *attempt)
+bool manifest_object_owner(const json_t *obj, char *uid, size_t uid_size, int *attempt)
 {
     const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
     const char *u = json_string_value(json_object_get(labels, K8S_LABEL_JOB_UID));
@@ -35,29 +34,29 @@ bool sched_object_owner(const json_t *obj, char *uid, size_t uid_size, int *atte
     return true;
 }
 
-bool sched_object_is(const json_t *obj, const char *uid, int attempt)
+bool manifest_object_is(const json_t *obj, const char *uid, int attempt)
 {
     char u[64];
     int a;
 
-    return sched_object_owner(obj, u, sizeof(u), &a) && strcmp(u, uid) == 0 && a == attempt;
+    return manifest_object_owner(obj, u, sizeof(u), &a) && strcmp(u, uid) == 0 && a == attempt;
 }
 
 /* ---- manifests --------------------------------------------------------------------------- */
 
-static json_t *our_labels(const struct sched_manifest_in *in)
+static json_t *our_labels(const struct manifest_in *in)
 {
     char attempt[16];
 
     snprintf(attempt, sizeof(attempt), "%d", in->attempt);
     return json_pack("{s:s, s:s, s:s, s:s, s:s}", K8S_LABEL_MANAGED_BY, K8S_MANAGED_BY,
-                     K8S_LABEL_JOB_UID, in->uid, K8S_LABEL_ATTEMPT, attempt, SCHED_LABEL_NAMESPACE,
-                     in->ns, SCHED_LABEL_NAME, in->name);
+                     K8S_LABEL_JOB_UID, in->uid, K8S_LABEL_ATTEMPT, attempt,
+                     MANIFEST_LABEL_NAMESPACE, in->ns, MANIFEST_LABEL_NAME, in->name);
 }
 
 /* The TrainingJob's own labels go on the pods too (teams select their pods by them); ours
  * win on a clash, though validation already keeps users out of the fedsched.io/ prefix. */
-static json_t *pod_labels(const struct sched_manifest_in *in)
+static json_t *pod_labels(const struct manifest_in *in)
 {
     json_t *l = json_loads(in->labels_json ? in->labels_json : "{}", 0, NULL), *ours;
 
@@ -91,7 +90,7 @@ static json_t *tolerations(const struct cluster_config *c)
     return a;
 }
 
-static json_t *env_list(const struct sched_manifest_in *in, const json_t *code, int workers)
+static json_t *env_list(const struct manifest_in *in, const json_t *code, int workers)
 {
     json_t *env = json_array(), *it;
     size_t i;
@@ -139,7 +138,7 @@ static json_t *resources(const json_t *res, int gpus)
     return json_pack("{s:o, s:o}", "limits", limits, "requests", requests);
 }
 
-static json_t *container(const struct sched_manifest_in *in, const json_t *spec, const char *name,
+static json_t *container(const struct manifest_in *in, const json_t *spec, const char *name,
                          int gpus, int workers)
 {
     const json_t *code = json_object_get(spec, "code");
@@ -161,8 +160,8 @@ static json_t *container(const struct sched_manifest_in *in, const json_t *spec,
 }
 
 /* The pod template of a worker (gpus > 0) or of a Ray head (gpus == 0). */
-static int pod_template(const struct sched_manifest_in *in, const json_t *spec, int gpus,
-                        int workers, json_t **out, struct err *e)
+static int pod_template(const struct manifest_in *in, const json_t *spec, int gpus, int workers,
+                        json_t **out, struct err *e)
 {
     int k = sku_find(in->skus, in->sku);
     const struct sku *sku;
@@ -245,7 +244,7 @@ static char *entrypoint(const json_t *code)
     return b.p ? b.p : xstrdup("");
 }
 
-int sched_manifest(const struct sched_manifest_in *in, enum k8s_job_kind *kind, json_t **out,
+int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t **out,
                    struct err *e)
 {
     json_error_t je;
@@ -253,7 +252,7 @@ int sched_manifest(const struct sched_manifest_in *in, enum k8s_job_kind *kind, 
     json_t *md = NULL, *obj = NULL, *tmpl = NULL, *head = NULL;
     int per = in->gpus_per_worker > 0 ? in->gpus_per_worker : in->gpu_count;
     int workers = per > 0 ? in->gpu_count / per : 0;
-    char name[SCHED_NAME_MAX];
+    char name[MANIFEST_NAME_MAX];
     bool ray = in->framework && strcmp(in->framework, "ray") == 0;
     int rc = -1;
 
@@ -272,7 +271,7 @@ int sched_manifest(const struct sched_manifest_in *in, enum k8s_job_kind *kind, 
     }
     if (pod_template(in, spec, per, workers, &tmpl, e))
         goto out;
-    sched_object_name(in->uid, in->attempt, name, sizeof(name));
+    manifest_object_name(in->uid, in->attempt, name, sizeof(name));
     md = json_pack("{s:s, s:s, s:o}", "name", name, "namespace", in->cluster->job_namespace,
                    "labels", our_labels(in));
     if (in->annotations && json_object_size(in->annotations))
@@ -329,118 +328,4 @@ out:
     json_decref(tmpl);
     json_decref(head);
     return rc;
-}
-
-/* ---- clients ----------------------------------------------------------------------------- */
-
-struct client_entry {
-    char name[64];
-    char *config_json; /* as stored, to notice changes */
-    struct cluster_config cfg;
-    struct k8s_client *client; /* NULL when it could not be made */
-};
-
-struct sched_clients {
-    struct client_entry **v;
-    size_t n;
-    int timeout_ms;
-};
-
-struct sched_clients *sched_clients_new(int request_timeout_ms)
-{
-    struct sched_clients *c = xcalloc(1, sizeof(*c));
-
-    c->timeout_ms = request_timeout_ms > 0 ? request_timeout_ms : 10000;
-    return c;
-}
-
-static void entry_free(struct client_entry *x)
-{
-    if (!x)
-        return;
-    k8s_client_free(&x->client);
-    free(x->config_json);
-    free(x);
-}
-
-void sched_clients_free(struct sched_clients **cp)
-{
-    struct sched_clients *c;
-
-    if (!cp || !*cp)
-        return;
-    c = *cp;
-    for (size_t i = 0; i < c->n; i++)
-        entry_free(c->v[i]);
-    free(c->v);
-    free(c);
-    *cp = NULL;
-}
-
-int sched_clients_sync(struct sched_clients *c, struct store *s, const struct sku_catalogue *skus,
-                       struct err *e)
-{
-    struct store_cluster *rows = NULL;
-    struct client_entry **next;
-    size_t n = 0, used = 0;
-
-    if (store_cluster_list(s, &rows, &n, e))
-        return -1;
-    next = xcalloc(n + 1, sizeof(*next));
-    for (size_t i = 0; i < n; i++) {
-        struct client_entry *x = NULL;
-        struct err ce = {0};
-
-        for (size_t k = 0; k < c->n; k++) {
-            if (c->v[k] && strcmp(c->v[k]->name, rows[i].name) == 0 &&
-                strcmp(c->v[k]->config_json, rows[i].config_json) == 0) {
-                x = c->v[k];
-                c->v[k] = NULL; /* moved */
-                break;
-            }
-        }
-        if (!x) {
-            x = xcalloc(1, sizeof(*x));
-            snprintf(x->name, sizeof(x->name), "%s", rows[i].name);
-            x->config_json = xstrdup(rows[i].config_json);
-            if (cluster_config_parse(rows[i].config_json, strlen(rows[i].config_json), skus,
-                                     &x->cfg, &ce) ||
-                k8s_client_new(&x->cfg, c->timeout_ms, &x->client, &ce)) {
-                LOG(LOG_WARN, "sched", "event=client_failed cluster=%s field=%s msg=\"%s\"",
-                    rows[i].name, ce.field, ce.msg);
-                x->client = NULL;
-            }
-        }
-        next[used++] = x;
-    }
-    for (size_t k = 0; k < c->n; k++)
-        entry_free(c->v[k]);
-    free(c->v);
-    c->v = next;
-    c->n = used;
-    store_clusters_free(&rows, n);
-    return 0;
-}
-
-struct k8s_client *sched_clients_get(struct sched_clients *c, const char *name,
-                                     const struct cluster_config **cfg)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        if (strcmp(c->v[i]->name, name) == 0) {
-            if (cfg)
-                *cfg = &c->v[i]->cfg;
-            return c->v[i]->client;
-        }
-    }
-    return NULL;
-}
-
-size_t sched_clients_count(const struct sched_clients *c)
-{
-    return c->n;
-}
-
-const char *sched_clients_name(const struct sched_clients *c, size_t i)
-{
-    return c->v[i]->name;
 }

@@ -1,6 +1,6 @@
-/* test_sched_dispatch.c -- object names, labels and the Job/RayJob manifests the scheduler
+/* test_manifest.c -- object names, labels and the Job/RayJob manifests the scheduler
  * creates in member clusters. */
-#include "scheduler/sched_dispatch.h"
+#include "cluster/manifest.h"
 
 #include "base/err.h"
 #include "base/sku.h"
@@ -35,10 +35,9 @@ static struct cluster_config *cluster(void)
     return c;
 }
 
-static struct sched_manifest_in input(const struct cluster_config *c, const char *sku,
-                                      bool borrowed)
+static struct manifest_in input(const struct cluster_config *c, const char *sku, bool borrowed)
 {
-    struct sched_manifest_in in;
+    struct manifest_in in;
 
     memset(&in, 0, sizeof(in));
     in.uid = UID;
@@ -81,14 +80,14 @@ static const char *str(const json_t *j, const char *p)
 
 START_TEST(names_are_deterministic_and_short)
 {
-    char a[SCHED_NAME_MAX], b[SCHED_NAME_MAX];
+    char a[MANIFEST_NAME_MAX], b[MANIFEST_NAME_MAX];
 
-    sched_object_name(UID, 3, a, sizeof(a));
-    sched_object_name(UID, 3, b, sizeof(b));
+    manifest_object_name(UID, 3, a, sizeof(a));
+    manifest_object_name(UID, 3, b, sizeof(b));
     ck_assert_str_eq(a, b);
     ck_assert_str_eq(a, "fj-" UID "-3");
     ck_assert_uint_le(strlen(a), 63);
-    sched_object_name(UID, 4, b, sizeof(b));
+    manifest_object_name(UID, 4, b, sizeof(b));
     ck_assert_str_ne(a, b);
 }
 END_TEST
@@ -96,7 +95,7 @@ END_TEST
 START_TEST(job_manifest_carries_placement_and_spec)
 {
     struct cluster_config *c = cluster();
-    struct sched_manifest_in in = input(c, "l4", false);
+    struct manifest_in in = input(c, "l4", false);
     enum k8s_job_kind kind = K8S_KIND_RAYJOB;
     json_t *obj = NULL;
     const json_t *pod, *ctr, *env;
@@ -109,17 +108,17 @@ START_TEST(job_manifest_carries_placement_and_spec)
 
     in.gpu_count = 8;
     in.gpus_per_worker = 4;
-    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), 0);
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
     ck_assert_int_eq(kind, K8S_KIND_JOB);
     ck_assert_str_eq(str(obj, "apiVersion"), "batch/v1");
     ck_assert_str_eq(str(obj, "kind"), "Job");
     ck_assert_str_eq(str(obj, "metadata.name"), "fj-" UID "-2");
     ck_assert_str_eq(str(obj, "metadata.namespace"), "training-jobs");
-    ck_assert(sched_object_owner(obj, uid, sizeof(uid), &attempt));
+    ck_assert(manifest_object_owner(obj, uid, sizeof(uid), &attempt));
     ck_assert_str_eq(uid, UID);
     ck_assert_int_eq(attempt, 2);
-    ck_assert(sched_object_is(obj, UID, 2));
-    ck_assert(!sched_object_is(obj, UID, 1));
+    ck_assert(manifest_object_is(obj, UID, 2));
+    ck_assert(!manifest_object_is(obj, UID, 1));
     ck_assert_int_eq(json_integer_value(path(obj, "spec.parallelism")), 2);
     ck_assert_int_eq(json_integer_value(path(obj, "spec.completions")), 2);
     ck_assert_int_eq(json_integer_value(path(obj, "spec.backoffLimit")), 0);
@@ -166,14 +165,14 @@ END_TEST
 START_TEST(borrowed_pods_select_serving_nodes_at_low_priority)
 {
     struct cluster_config *c = cluster();
-    struct sched_manifest_in in = input(c, "a100-80gb", true);
+    struct manifest_in in = input(c, "a100-80gb", true);
     enum k8s_job_kind kind;
     json_t *obj = NULL, *ann = json_pack("{s:s}", "team", "maps");
     const json_t *pod, *vals;
     struct err e = {0};
 
     in.annotations = ann;
-    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), 0);
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
     pod = path(obj, "spec.template.spec");
     ck_assert_str_eq(str(pod, "priorityClassName"), "fedsched-borrowed");
     ck_assert_str_eq(
@@ -195,14 +194,14 @@ END_TEST
 START_TEST(ray_jobs_become_rayjobs)
 {
     struct cluster_config *c = cluster();
-    struct sched_manifest_in in = input(c, "l4", false);
+    struct manifest_in in = input(c, "l4", false);
     enum k8s_job_kind kind = K8S_KIND_JOB;
     json_t *obj = NULL;
     const json_t *head, *group;
     struct err e = {0};
 
     in.framework = "ray";
-    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), 0);
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
     ck_assert_int_eq(kind, K8S_KIND_RAYJOB);
     ck_assert_str_eq(str(obj, "apiVersion"), "ray.io/v1");
     ck_assert_str_eq(str(obj, "spec.entrypoint"), "python train.py --epochs 3");
@@ -216,7 +215,7 @@ START_TEST(ray_jobs_become_rayjobs)
         json_string_value(json_object_get(
             path(group, "template.spec.containers.0.resources.limits"), K8S_GPU_RESOURCE)),
         "8");
-    ck_assert(sched_object_is(obj, UID, 2));
+    ck_assert(manifest_object_is(obj, UID, 2));
     json_decref(obj);
     free(c);
 }
@@ -225,24 +224,24 @@ END_TEST
 START_TEST(bad_inputs_name_the_field)
 {
     struct cluster_config *c = cluster();
-    struct sched_manifest_in in = input(c, "no-such-gpu", false);
+    struct manifest_in in = input(c, "no-such-gpu", false);
     enum k8s_job_kind kind;
     json_t *obj = NULL;
     struct err e = {0};
 
-    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), -1);
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), -1);
     ck_assert_int_eq(e.code, ERR_INVALID);
     ck_assert_str_eq(e.field, "spec.resources.instanceType");
     in = input(c, "l4", false);
     in.gpu_count = 12;
-    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), -1);
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), -1);
     ck_assert_str_eq(e.field, "spec.resources.gpusPerWorker");
     in = input(c, "l4", false);
     in.spec_json = "{\"code\":{}}";
-    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), -1);
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), -1);
     ck_assert_str_eq(e.field, "spec.code.image");
     in.spec_json = "not json";
-    ck_assert_int_eq(sched_manifest(&in, &kind, &obj, &e), -1);
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), -1);
     ck_assert_int_eq(e.code, ERR_MALFORMED);
     ck_assert_ptr_null(obj);
     free(c);
@@ -256,14 +255,14 @@ START_TEST(foreign_objects_are_not_ours)
     char uid[64];
     int attempt;
 
-    ck_assert(!sched_object_owner(o, uid, sizeof(uid), &attempt));
+    ck_assert(!manifest_object_owner(o, uid, sizeof(uid), &attempt));
     json_object_set_new(json_object_get(json_object_get(o, "metadata"), "labels"),
                         K8S_LABEL_MANAGED_BY, json_string(K8S_MANAGED_BY));
-    ck_assert(sched_object_owner(o, uid, sizeof(uid), &attempt));
+    ck_assert(manifest_object_owner(o, uid, sizeof(uid), &attempt));
     ck_assert_int_eq(attempt, 1);
     json_object_set_new(json_object_get(json_object_get(o, "metadata"), "labels"),
                         K8S_LABEL_ATTEMPT, json_string("x1"));
-    ck_assert(!sched_object_owner(o, uid, sizeof(uid), &attempt));
+    ck_assert(!manifest_object_owner(o, uid, sizeof(uid), &attempt));
     json_decref(o);
 }
 END_TEST
