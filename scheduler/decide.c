@@ -1,0 +1,284 @@
+/* decide.c -- step 2 of a cycle: the policy's inputs from the store and the snapshot,
+ * the decisions, and their persistence (Admitted with the node plan, pending reasons,
+ * reclaims). */
+#include "scheduler/internal.h"
+
+/* ---- step 2: decide and persist --------------------------------------------------------------- */
+
+/* Splits a comma list in place into at most max pointers. */
+static size_t split_list(char *s, const char **out, size_t max)
+{
+    size_t n = 0;
+
+    while (s && *s && n < max) {
+        char *comma = strchr(s, ',');
+
+        out[n++] = s;
+        if (!comma)
+            break;
+        *comma = '\0';
+        s = comma + 1;
+    }
+    return n;
+}
+
+/* Node plan JSON [["node", gpus], ...], one entry per node. */
+static char *plan_json(const struct snapshot *snap, const struct policy_placement *p)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    buf_puts(&b, "[");
+    for (size_t w = 0; w < p->n_workers; w++) {
+        int gpus = 0;
+        bool seen = false;
+
+        for (size_t k = 0; k < w && !seen; k++)
+            seen = p->workers[k].node == p->workers[w].node;
+        if (seen)
+            continue;
+        for (size_t k = w; k < p->n_workers; k++)
+            if (p->workers[k].node == p->workers[w].node)
+                gpus += p->workers[k].gpus;
+        buf_puts(&b, b.len > 1 ? ",[" : "[");
+        policy_json_str(&b, snap->nodes[p->workers[w].node].name);
+        buf_printf(&b, ",%d]", gpus);
+    }
+    buf_puts(&b, "]");
+    return buf_steal(&b);
+}
+
+static const char *reclaim_reason_code(enum policy_reclaim_reason r)
+{
+    switch (r) {
+    case POLICY_RECLAIM_DEFICIT: return "ServingDemand";
+    case POLICY_RECLAIM_LEASE_END: return "LeaseEnded";
+    case POLICY_RECLAIM_QUOTA: return "QuotaReclaim";
+    }
+    return "Reclaimed";
+}
+
+void sched_decide_ctx_free(struct decide_ctx *d)
+{
+    free(d->queue);
+    free(d->qidx);
+    free(d->running);
+    free(d->ridx);
+    free(d->lists);
+    free(d->uses);
+}
+
+void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, struct decide_ctx *d)
+{
+    const struct snapshot *snap = cs->snap;
+    size_t n = c->jobs.n, nl = 0, nu = 0;
+
+    d->queue = xcalloc(n + 1, sizeof(*d->queue));
+    d->qidx = xcalloc(n + 1, sizeof(*d->qidx));
+    d->running = xcalloc(n + 1, sizeof(*d->running));
+    d->ridx = xcalloc(n + 1, sizeof(*d->ridx));
+    d->lists = xcalloc(n * 64 + 1, sizeof(*d->lists));
+    d->uses = xcalloc(n * 16 + 1, sizeof(*d->uses));
+    for (size_t k = 0; k < n; k++) {
+        struct store_sched_job *j = &c->jobs.v[k];
+
+        if (j->phase == PHASE_QUEUED && !j->cancel_requested && j->not_before_ms <= c->now) {
+            struct policy_job *q = &d->queue[d->n_queue];
+            const char **alts = &d->lists[nl];
+            size_t na = split_list(j->alt_skus, alts, POLICY_ALT_SKUS_MAX);
+
+            q->id = (uint64_t)j->id;
+            q->ns = j->ns;
+            q->name = j->name;
+            q->sku = snapshot_sku_find(snap, j->sku);
+            for (size_t a = 0; a < na; a++)
+                q->alt_skus[q->n_alt_skus++] = snapshot_sku_find(snap, alts[a]);
+            q->gpu_count = j->gpu_count;
+            q->gpus_per_worker = j->gpus_per_worker;
+            q->priority = j->priority;
+            q->preemptible = j->preemptible;
+            q->created_ms = j->created_ms;
+            q->queued_ms = j->queued_ms;
+            q->attempt = j->attempt;
+            q->max_runtime_s = j->max_runtime_s;
+            q->checkpoint_interval_s = j->checkpoint_interval_s;
+            q->affinity = &d->lists[nl];
+            q->n_affinity = split_list(j->affinity, &d->lists[nl], 64);
+            nl += q->n_affinity;
+            d->qidx[d->n_queue++] = k;
+        } else if (sched_placed_phase(j->phase) && j->cluster[0] &&
+                   snapshot_cluster_find(snap, j->cluster) >= 0) {
+            struct policy_running *r = &d->running[d->n_running];
+            struct cview *v = sched_cview_find(c, j->cluster);
+            const char *nodes[16];
+            size_t np = split_list(j->node_plan, nodes, 16);
+
+            r->id = (uint64_t)j->id;
+            r->ns = j->ns;
+            r->name = j->name;
+            r->cluster = j->cluster;
+            r->pool = strcmp(j->pool, POOL_BORROWED) == 0 ? SNAPSHOT_POOL_SERVING
+                                                          : SNAPSHOT_POOL_TRAINING;
+            r->sku = snapshot_sku_find(snap, j->sku_placed[0] ? j->sku_placed : j->sku);
+            r->gpus = j->gpu_count;
+            r->priority = j->priority;
+            r->preemptible = j->preemptible;
+            r->started_ms = j->started_ms ? j->started_ms : j->admitted_ms;
+            r->last_checkpoint_ms = j->last_checkpoint_ms;
+            r->lease_end_ms = j->lease_end_ms;
+            r->reclaiming = j->phase == PHASE_PREEMPTING;
+            /* Its pods count in the snapshot once a good poll started after they were
+             * created; until then the policy holds the plan's GPUs itself. */
+            r->in_snapshot = j->dispatched_ms > 0 && v && v->poll_started_ms > j->dispatched_ms;
+            r->plan = &d->uses[nu];
+            for (size_t u = 0; u < np; u++) {
+                char *eq = strrchr((char *)nodes[u], '=');
+
+                if (!eq)
+                    continue;
+                *eq = '\0';
+                d->uses[nu].node = nodes[u];
+                d->uses[nu].gpus = (int)strtol(eq + 1, NULL, 10);
+                nu++;
+                r->n_plan++;
+            }
+            d->ridx[d->n_running++] = k;
+        }
+    }
+}
+
+void sched_step_decide(struct cycle *c)
+{
+    struct sched *s = c->s;
+    const struct cluster_snapshot *cs;
+    struct decide_ctx d = {0};
+    struct policy_input in = {0};
+    struct policy_quota *quotas = NULL;
+    struct policy_result *res = NULL;
+    struct err e = {0};
+
+    cs = poller_read_begin(s->poller);
+    sched_read_clusters(c, cs);
+    sched_build_inputs(c, cs, &d);
+    /* With placements running the policy still has work: reclaims, and the fair-share
+     * usage they add up. */
+    if (d.n_queue == 0 && d.n_running == 0) {
+        poller_read_end(s->poller);
+        sched_decide_ctx_free(&d);
+        return;
+    }
+    in.snap = cs->snap;
+    in.queue = d.queue;
+    in.n_queue = d.n_queue;
+    in.running = d.running;
+    in.n_running = d.n_running;
+    in.cfg = &s->policy;
+    in.now_ms = c->now;
+    quotas = xcalloc(s->o.n_quotas + 1, sizeof(*quotas));
+    in.quotas = quotas;
+    in.n_quotas = policy_quotas_resolve(cs->snap, s->o.quotas, s->o.n_quotas, quotas);
+    in.namespaces = s->o.weights;
+    in.n_namespaces = s->o.n_weights;
+    if (policy_decide(&in, s->pstate, &res, &e)) {
+        free(quotas);
+        poller_read_end(s->poller);
+        LOG(LOG_ERROR, "sched", "event=policy_failed field=%s msg=\"%s\"", e.field, e.msg);
+        sched_decide_ctx_free(&d);
+        return;
+    }
+    for (size_t i = 0; i < res->n_placements; i++) {
+        const struct policy_placement *p = &res->placements[i];
+        size_t k = d.qidx[p->job];
+        struct store_sched_job *j = &c->jobs.v[k];
+        struct store_transition *t = sched_batch_add(&c->b, k, j, PHASE_ADMITTED, "Placed");
+        struct explain *x = NULL;
+        struct buf xb;
+
+        t->cluster = cs->snap->clusters[p->cluster].name;
+        t->pool = p->pool == SNAPSHOT_POOL_SERVING ? POOL_BORROWED : POOL_TRAINING;
+        t->sku = cs->snap->sku_names[p->sku];
+        t->node_plan_json = sched_batch_own(&c->b, plan_json(cs->snap, p));
+        t->lease_end_ms = p->lease_end_ms;
+        t->over_quota = p->over_quota;
+        buf_init(&xb, 0);
+        if (explain_job(&in, res, p->job, &x, NULL) == 0 && explain_json(&in, x, &xb) == 0)
+            t->placement_json = sched_batch_own(&c->b, buf_steal(&xb));
+        buf_free(&xb);
+        explain_free(&x);
+        if (p->has_runner_up)
+            t->message = sched_batch_own(
+                &c->b,
+                xasprintf("placed on %s (%s, %s, %zu workers), score %.3f; runner-up %s %.3f",
+                          t->cluster, t->pool, t->sku, p->n_workers, p->chosen.total,
+                          cs->snap->clusters[p->runner_up.cluster].name, p->runner_up.total));
+        else
+            t->message = sched_batch_own(&c->b, xasprintf("placed on %s (%s, %s, %zu workers), "
+                                                          "score %.3f; the only candidate",
+                                                          t->cluster, t->pool, t->sku, p->n_workers,
+                                                          p->chosen.total));
+        /* The strings above point into the snapshot: copy them before it is released. */
+        t->cluster = sched_batch_own(&c->b, xstrdup(t->cluster));
+        t->sku = sched_batch_own(&c->b, xstrdup(t->sku));
+    }
+    for (size_t i = 0; i < res->n_reclaims; i++) {
+        const struct policy_reclaim *r = &res->reclaims[i];
+        size_t k = d.ridx[r->running];
+        struct store_sched_job *j = &c->jobs.v[k];
+        struct store_transition *t;
+        const char *cl = cs->snap->clusters[r->cluster].name;
+        const char *sku = r->sku >= 0 ? cs->snap->sku_names[r->sku] : "?";
+
+        if (j->phase == PHASE_PREEMPTING)
+            continue;
+        t = sched_batch_add(&c->b, k, j, PHASE_PREEMPTING, reclaim_reason_code(r->reason));
+        t->reclaim_reason = policy_reclaim_reason_name(r->reason);
+        t->gpus = j->gpu_count;
+        t->deficit = r->deficit;
+        t->lost_gpu_hours = r->lost_gpu_hours;
+        t->grace_s = (int)r->grace_s;
+        t->snapshot_ms = cs->snap->taken_ms;
+        switch (r->reason) {
+        case POLICY_RECLAIM_DEFICIT:
+            t->message = sched_batch_own(
+                &c->b,
+                xasprintf(
+                    "reclaimed for serving: %s %s serving pool short of %d GPUs "
+                    "(pending serving demand %d, reserve %d); grace %" PRId64
+                    " s, %.2f GPU-hours since the last checkpoint lost",
+                    cl, sku, r->deficit,
+                    snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING, r->sku)
+                        ? snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING,
+                                             r->sku)
+                              ->pending_serving
+                        : 0,
+                    snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING, r->sku)
+                        ? snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING,
+                                             r->sku)
+                              ->reserve
+                        : 0,
+                    r->grace_s, r->lost_gpu_hours));
+            break;
+        case POLICY_RECLAIM_LEASE_END:
+            t->message = sched_batch_own(
+                &c->b, xasprintf("the lease on borrowed %s serving GPUs in %s ends; grace %" PRId64
+                                 " s, %.2f GPU-hours since the last checkpoint lost",
+                                 sku, cl, r->grace_s, r->lost_gpu_hours));
+            break;
+        case POLICY_RECLAIM_QUOTA:
+            t->message = sched_batch_own(
+                &c->b,
+                xasprintf("%s GPUs in %s returned to namespace %s's nominal quota (for %s); grace "
+                          "%" PRId64 " s, %.2f GPU-hours since the last checkpoint lost",
+                          sku, cl, d.queue[r->for_job].ns, d.queue[r->for_job].name, r->grace_s,
+                          r->lost_gpu_hours));
+            break;
+        }
+    }
+    poller_read_end(s->poller);
+    policy_result_free(&res);
+    free(quotas);
+    /* The policy's strings now all live in the batch or the job list. */
+    sched_apply(c, NULL);
+    sched_batch_reset(&c->b);
+    sched_decide_ctx_free(&d);
+}

@@ -1,0 +1,282 @@
+/* dispatch.c -- steps 3 and 4 of a cycle: deleting reclaimed jobs' objects with their
+ * grace period, and creating the objects of admitted jobs in their member clusters. */
+#include "scheduler/internal.h"
+
+/* ---- member-cluster calls ------------------------------------------------------------------- */
+
+bool sched_transport_error(enum err_code code)
+{
+    return code == ERR_UNAVAILABLE || code == ERR_TIMEOUT;
+}
+
+static struct k8s_client *client_for(struct cycle *c, const char *cluster,
+                                     const struct cluster_config **cfg, struct cview **vout)
+{
+    struct cview *v = sched_cview_find(c, cluster);
+
+    *vout = v;
+    if (!v || v->broken)
+        return NULL;
+    return sched_clients_get(c->s->clients, cluster, cfg);
+}
+
+enum k8s_job_kind sched_kind_of(const struct store_sched_job *j)
+{
+    return strcmp(j->framework, "ray") == 0 ? K8S_KIND_RAYJOB : K8S_KIND_JOB;
+}
+
+/* Deletes the object of j's current attempt. Returns 0 when the delete was accepted or the
+ * object is already gone. */
+int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const char *propagation,
+                        int grace_s, struct err *e)
+{
+    const struct cluster_config *cfg = NULL;
+    struct cview *v = NULL;
+    struct k8s_client *k = client_for(c, j->cluster, &cfg, &v);
+    char name[MANIFEST_NAME_MAX];
+
+    if (!k)
+        return err_set(e, ERR_UNAVAILABLE, "cluster", "cluster %s cannot be reached", j->cluster);
+    manifest_object_name(j->uid, j->attempt, name, sizeof(name));
+    if (k8s_job_delete(k, sched_kind_of(j), cfg->job_namespace, name, propagation, grace_s, NULL,
+                       e) &&
+        e->code != ERR_NOT_FOUND) {
+        if (sched_transport_error(e->code) && v)
+            v->broken = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- step 3: reclaim deletes ----------------------------------------------------------------- */
+
+int sched_grace_of(const struct sched *s)
+{
+    int64_t g = s->policy.grace_period_s;
+
+    if (g < 1)
+        g = 1;
+    if (s->policy.grace_period_max_s > 0 && g > s->policy.grace_period_max_s)
+        g = s->policy.grace_period_max_s;
+    return (int)g;
+}
+
+/* A Preempting job's object is deleted in the foreground: the object stays (with a
+ * deletion timestamp) until its pods are gone, so "object absent" means "GPUs free". */
+void sched_step_preempt(struct cycle *c, bool only_new)
+{
+    struct sched *s = c->s;
+
+    for (size_t k = 0; k < c->jobs.n; k++) {
+        struct store_sched_job *j = &c->jobs.v[k];
+        struct err e = {0};
+
+        if (j->phase != PHASE_PREEMPTING || (only_new && j->preempt_requested_ms != c->now))
+            continue;
+        if (!leader_fresh(s->leader, 5000))
+            return;
+        if (sched_delete_object(c, j, "Foreground", sched_grace_of(s), &e))
+            LOG(LOG_WARN, "sched", "event=reclaim_delete_failed job=%s/%s cluster=%s msg=\"%s\"",
+                j->ns, j->name, j->cluster, e.msg);
+        else if (only_new) {
+            pthread_mutex_lock(&s->m.mu);
+            s->m.reclaims++;
+            sched_ring_add(s->m.req_ms, &s->m.n_req,
+                           (double)(clock_realtime_ms() - c->snap_taken_ms));
+            pthread_mutex_unlock(&s->m.mu);
+            LOG(LOG_INFO, "sched",
+                "event=reclaim_requested job=%s/%s cluster=%s latency_ms=%" PRId64, j->ns, j->name,
+                j->cluster, clock_realtime_ms() - c->snap_taken_ms);
+        }
+    }
+}
+
+/* ---- step 4: dispatch ------------------------------------------------------------------------- */
+
+static void dispatch_failed(struct cycle *c, size_t k, const char *reason, const char *msg)
+{
+    struct sched *s = c->s;
+    struct store_sched_job *j = &c->jobs.v[k];
+    int failures = j->dispatch_failures + 1;
+    struct store_transition *t;
+
+    if (failures >= s->o.max_dispatch_failures) {
+        t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "DispatchFailed");
+        t->message = sched_batch_own(
+            &c->b, xasprintf("gave up after %d failed dispatches; last: %s", failures, msg));
+        return;
+    }
+    {
+        int64_t backoff = (int64_t)s->o.backoff_base_s * 1000;
+
+        for (int i = 1; i < failures && backoff < (int64_t)s->o.backoff_max_s * 1000; i++)
+            backoff *= 2;
+        if (backoff > (int64_t)s->o.backoff_max_s * 1000)
+            backoff = (int64_t)s->o.backoff_max_s * 1000;
+        t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, reason);
+        t->failed_dispatch = true;
+        t->not_before_ms = c->now + backoff;
+        t->message = sched_batch_own(
+            &c->b, xasprintf("dispatch to %s failed (%s); retry after %" PRId64 " s", j->cluster,
+                             msg, backoff / 1000));
+    }
+}
+
+static void dispatch_one(struct cycle *c, size_t k, const struct store_sched_spec *sp)
+{
+    struct sched *s = c->s;
+    struct store_sched_job *j = &c->jobs.v[k];
+    const struct cluster_config *cfg = NULL;
+    struct cview *v = NULL;
+    struct k8s_client *client = client_for(c, j->cluster, &cfg, &v);
+    struct manifest_in mi = {0};
+    char name[MANIFEST_NAME_MAX];
+    enum k8s_job_kind kind = K8S_KIND_JOB;
+    json_t *obj = NULL, *existing = NULL;
+    struct err e = {0};
+
+    if (!client && v && v->broken) {
+        /* Another call to the cluster just failed at the transport level: do not wait for
+         * this one to time out too. Not counted as this job's failure. */
+        struct store_transition *t =
+            sched_batch_add(&c->b, k, j, PHASE_QUEUED, "ClusterUnavailable");
+
+        t->not_before_ms = c->now + (int64_t)s->o.backoff_base_s * 1000;
+        t->message =
+            sched_batch_own(&c->b, xasprintf("%s did not answer this cycle; requeued", j->cluster));
+        return;
+    }
+    if (!client) {
+        sched_metrics_dispatch_error(&s->m, j->cluster);
+        dispatch_failed(c, k, "ClusterUnavailable", "no client for the cluster");
+        return;
+    }
+    mi.uid = j->uid;
+    mi.attempt = j->attempt;
+    mi.ns = j->ns;
+    mi.name = j->name;
+    mi.framework = j->framework;
+    mi.spec_json = sp->spec_json;
+    mi.labels_json = sp->labels_json;
+    mi.sku = j->sku_placed[0] ? j->sku_placed : j->sku;
+    mi.gpu_count = j->gpu_count;
+    mi.gpus_per_worker = j->gpus_per_worker;
+    mi.max_runtime_s = j->max_runtime_s;
+    mi.borrowed = strcmp(j->pool, POOL_BORROWED) == 0;
+    mi.cluster = cfg;
+    mi.skus = s->o.skus;
+    mi.grace_s = sched_grace_of(s);
+    mi.priority_class = s->o.priority_class;
+    mi.priority_class_borrowed = s->o.priority_class_borrowed;
+    mi.annotations = s->o.annotations;
+    if (manifest_build(&mi, &kind, &obj, &e)) {
+        struct store_transition *t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "InvalidSpec");
+
+        t->message =
+            sched_batch_own(&c->b, xasprintf("cannot build the %s object: %s",
+                                             kind == K8S_KIND_JOB ? "Job" : "RayJob", e.msg));
+        goto out;
+    }
+    if (k8s_job_create(client, kind, cfg->job_namespace, obj, NULL, NULL, &e) == 0) {
+        struct store_transition *t = sched_batch_add(&c->b, k, j, PHASE_DISPATCHED, "Dispatched");
+
+        manifest_object_name(j->uid, j->attempt, name, sizeof(name));
+        t->message = sched_batch_own(&c->b, xasprintf("created %s %s/%s in %s",
+                                                      kind == K8S_KIND_JOB ? "Job" : "RayJob",
+                                                      cfg->job_namespace, name, j->cluster));
+        goto out;
+    }
+    if (e.code == ERR_CONFLICT) {
+        /* AlreadyExists: ours from an earlier try (a crash between create and commit), or
+         * somebody else's object under our name. */
+        struct err ge = {0};
+
+        manifest_object_name(j->uid, j->attempt, name, sizeof(name));
+        if (k8s_job_get(client, kind, cfg->job_namespace, name, &existing, NULL, &ge) == 0 &&
+            manifest_object_is(existing, j->uid, j->attempt)) {
+            struct store_transition *t =
+                sched_batch_add(&c->b, k, j, PHASE_DISPATCHED, "Dispatched");
+
+            t->message = sched_batch_own(&c->b, xasprintf("found %s/%s already created in %s",
+                                                          cfg->job_namespace, name, j->cluster));
+            goto out;
+        }
+        sched_metrics_dispatch_error(&s->m, j->cluster);
+        dispatch_failed(c, k, "NameTaken", "an object with our name and other labels exists");
+        goto out;
+    }
+    if (sched_transport_error(e.code) && v)
+        v->broken = true;
+    sched_metrics_dispatch_error(&s->m, j->cluster);
+    LOG(LOG_WARN, "sched", "event=dispatch_failed job=%s/%s cluster=%s code=%s msg=\"%s\"", j->ns,
+        j->name, j->cluster, err_code_name(e.code), e.msg);
+    dispatch_failed(c, k, "DispatchFailed", e.msg);
+out:
+    json_decref(obj);
+    json_decref(existing);
+}
+
+/* Dispatches the Admitted jobs in chunks: one query fetches the chunk's specs, one
+ * statement persists its outcomes (so a crash loses little and the API sees progress). */
+#define DISPATCH_CHUNK 256
+
+static void dispatch_chunk(struct cycle *c, const size_t *ks, size_t n)
+{
+    int64_t ids[DISPATCH_CHUNK] = {0};
+    struct store_sched_spec *specs = NULL;
+    size_t n_specs = 0, at = 0;
+    struct err e = {0};
+
+    for (size_t i = 0; i < n; i++)
+        ids[i] = c->jobs.v[ks[i]].id;
+    if (store_sched_specs(c->s->store, ids, n, &specs, &n_specs, &e)) {
+        LOG(LOG_WARN, "sched", "event=spec_failed n=%zu msg=\"%s\"", n, e.msg);
+        return; /* the database is in trouble; the next cycle retries */
+    }
+    /* ks is in id order (the job list is) and so are the specs. */
+    for (size_t i = 0; i < n && !c->deposed; i++) {
+        while (at < n_specs && specs[at].id < ids[i])
+            at++;
+        if (at == n_specs || specs[at].id != ids[i])
+            continue; /* deleted meanwhile */
+        if (!leader_fresh(c->s->leader, 5000))
+            break;
+        dispatch_one(c, ks[i], &specs[at]);
+    }
+    store_sched_specs_free(&specs, n_specs);
+    sched_apply(c, NULL);
+    sched_batch_reset(&c->b);
+}
+
+void sched_step_dispatch(struct cycle *c)
+{
+    size_t ks[DISPATCH_CHUNK], n = 0;
+
+    for (size_t k = 0; k < c->jobs.n && !c->deposed; k++) {
+        struct store_sched_job *j = &c->jobs.v[k];
+
+        if (j->phase != PHASE_ADMITTED)
+            continue;
+        if (j->cancel_requested) {
+            struct err e = {0};
+            struct store_transition *t;
+
+            /* A crash may have come between create and commit: delete to be sure. */
+            if (sched_delete_object(c, j, "Background", -1, &e) &&
+                !sched_cluster_lost(c, j->cluster))
+                continue;
+            t = sched_batch_add(&c->b, k, j, PHASE_CANCELLED, "Cancelled");
+            t->message = "cancelled by the user before it was dispatched";
+            continue;
+        }
+        ks[n++] = k;
+        if (n == DISPATCH_CHUNK) {
+            dispatch_chunk(c, ks, n);
+            n = 0;
+        }
+    }
+    if (n)
+        dispatch_chunk(c, ks, n);
+    sched_apply(c, NULL);
+    sched_batch_reset(&c->b);
+}

@@ -1,0 +1,200 @@
+/* internal.h -- what the scheduler's files share: the scheduler and cycle structs, the
+ * batch of transitions, the metrics, and the steps. Not included outside scheduler/. */
+#ifndef SCHEDULER_INTERNAL_H
+#define SCHEDULER_INTERNAL_H
+
+#include "scheduler/sched.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/prom.h"
+#include "base/sku.h"
+#include "cluster/cluster_config.h"
+#include "cluster/cluster_snapshot.h"
+#include "cluster/k8s.h"
+#include "cluster/manifest.h"
+#include "cluster/poller.h"
+#include "policy/explain.h"
+#include "policy/policy.h"
+#include "scheduler/leader.h"
+#include "scheduler/clients.h"
+#include "scheduler/sched_state.h"
+#include "store/sched.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_TRAINING "training"
+#define POOL_BORROWED "serving-borrowed"
+#define CLUSTERS_MAX  4096
+#define LATENCY_RING  1024 /* reclaim latency samples kept for the percentiles */
+#define METRIC_SKUS   SKU_MAX
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+struct dispatch_errors {
+    char cluster[64];
+    uint64_t n;
+};
+
+struct borrowed_gauge {
+    char cluster[64];
+    char sku[32];
+    int gpus;
+};
+
+struct metrics {
+    pthread_mutex_t mu;
+    uint64_t cycles;
+    double cycle_seconds_sum;
+    double cycle_seconds_last;
+    uint64_t cycle_buckets[8]; /* <= 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, +Inf */
+    uint64_t placements;
+    uint64_t dispatched;
+    uint64_t succeeded, failed, cancelled, requeued, lost;
+    struct dispatch_errors *derr;
+    size_t n_derr;
+    uint64_t reclaims;
+    double lost_gpu_hours;
+    double req_ms[LATENCY_RING]; /* snapshot -> delete request */
+    size_t n_req;
+    double freed_ms[LATENCY_RING]; /* snapshot -> pods gone */
+    size_t n_freed;
+    /* gauges of the last cycle */
+    int64_t queue[METRIC_SKUS][PHASE_COUNT];
+    char queue_sku[METRIC_SKUS][32];
+    size_t n_queue_sku;
+    struct borrowed_gauge *borrowed;
+    size_t n_borrowed;
+};
+
+/* ---- the scheduler ------------------------------------------------------------------------- */
+
+/* What the scheduler remembers about a cluster between cycles. */
+struct cluster_mem {
+    char name[64];
+    int64_t bad_since_ms; /* wall clock when we first saw it unreachable or missing; 0: fine */
+    bool lost;            /* its jobs were declared Lost */
+};
+
+struct sched {
+    struct sched_options o;
+    char *dsn, *holder, *priority_class, *priority_class_borrowed;
+    json_t *annotations;
+    struct policy_config policy;
+    struct store *store;
+    struct poller *poller;
+    struct leader *leader;
+    struct sched_clients *clients;
+    struct policy_state *pstate;
+
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t mu; /* guards stop, wake and status */
+    bool stop;
+    bool wake;
+    struct sched_status status;
+
+    int64_t epoch;
+    int64_t next_gc_ms;    /* monotonic */
+    int64_t next_sync_ms;  /* monotonic */
+    uint64_t last_seq;     /* poller publications seen */
+    int64_t next_state_ms; /* monotonic: next save of the policy state */
+    char *saved_state;     /* the policy state as last saved */
+    struct cluster_mem *cmem;
+    size_t n_cmem;
+    struct metrics m;
+};
+
+/* ---- one cycle ------------------------------------------------------------------------------ */
+
+/* Transitions gathered during a step and applied together; the strings they point to are
+ * owned here until the batch is applied. */
+struct batch {
+    struct store_transition *t;
+    size_t *job; /* index of each transition's job in the cycle's job list */
+    size_t n, cap;
+    char **owned;
+    size_t n_owned, cap_owned;
+};
+
+struct cview {
+    char name[64];
+    int snap; /* index in the snapshot, -1 when the poller does not know it */
+    enum snapshot_health health;
+    int64_t last_success_ms;
+    int64_t poll_started_ms; /* start of the last good poll: what it saw includes pods bound
+                                before this */
+    int64_t lost_timeout_s;
+    bool reachable; /* worth calling this cycle */
+    bool broken;    /* a call failed at the transport level this cycle */
+    bool lost;
+};
+
+struct cycle {
+    struct sched *s;
+    int64_t now;
+    int64_t snap_taken_ms;
+    struct store_sched_jobs jobs;
+    struct cview *cv;
+    size_t n_cv;
+    struct batch b;
+    bool deposed;
+};
+
+struct decide_ctx {
+    struct policy_job *queue;
+    size_t *qidx; /* queue entry -> job index */
+    size_t n_queue;
+    struct policy_running *running;
+    size_t *ridx;
+    size_t n_running;
+    const char **lists; /* alt SKU / affinity / node pointers, per job */
+    struct policy_node_use *uses;
+};
+
+/* cycle.c */
+size_t sched_apply(struct cycle *c, bool *applied_out);
+struct store_transition *sched_batch_add(struct batch *b, size_t job,
+                                         const struct store_sched_job *j, enum job_phase to,
+                                         const char *reason);
+char *sched_batch_own(struct batch *b, char *s);
+void sched_batch_reset(struct batch *b);
+bool sched_cluster_lost(struct cycle *c, const char *name);
+struct cview *sched_cview_find(struct cycle *c, const char *name);
+void sched_cycle_run(struct sched *s, bool gc, bool track);
+bool sched_placed_phase(enum job_phase p);
+void sched_read_clusters(struct cycle *c, const struct cluster_snapshot *cs);
+void sched_read_snapshot_clusters(struct cycle *c, const struct cluster_snapshot *cs, size_t extra);
+
+/* decide.c */
+void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, struct decide_ctx *d);
+void sched_decide_ctx_free(struct decide_ctx *d);
+void sched_step_decide(struct cycle *c);
+
+/* dispatch.c */
+int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const char *propagation,
+                        int grace_s, struct err *e);
+int sched_grace_of(const struct sched *s);
+enum k8s_job_kind sched_kind_of(const struct store_sched_job *j);
+void sched_step_dispatch(struct cycle *c);
+void sched_step_preempt(struct cycle *c, bool only_new);
+bool sched_transport_error(enum err_code code);
+
+/* track.c */
+void sched_step_cancel_queued(struct cycle *c);
+void sched_step_track(struct cycle *c, bool gc, bool all);
+
+/* sched_metrics.c */
+void sched_metrics_dispatch_error(struct metrics *m, const char *cluster);
+void sched_ring_add(double *ring, size_t *n, double v);
+
+#endif
