@@ -46,6 +46,20 @@ struct sku_catalogue;
 void api_attach_clusters(struct api *a, struct poller *p, const struct sku_catalogue *skus,
                          void (*changed)(void *arg), void *arg);
 
+struct buf;
+
+/* Gives /metrics a source of more Prometheus text (the scheduler's sched_metrics()). Call
+ * before the server starts; fn runs on request threads, so it must be thread-safe, and arg
+ * must outlive the api. */
+void api_attach_scheduler(struct api *a, int (*fn)(void *arg, struct buf *b), void *arg);
+
+/* Gives GET .../explain its source for queued jobs (the scheduler's sched_explain()),
+ * called on request threads: fn must be thread-safe, arg must outlive the api. */
+void api_attach_explainer(struct api *a,
+                          int (*fn)(void *arg, const char *ns, const char *name, struct buf *out,
+                                    struct err *e),
+                          void *arg);
+
 struct api_kv {
     const char *key;
     const char *value;

@@ -6,7 +6,6 @@
  * policy_score_json()) plus the job's phase now. */
 #include "api/internal.h"
 
-#include "api/leader.h"
 #include "base/mem.h"
 #include "store/store.h"
 

@@ -4,8 +4,6 @@
  * log, never into a body. */
 #include "api/internal.h"
 
-#include "api/leader.h"
-
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/prom.h"
@@ -45,37 +43,4 @@ void h_readyz(struct api *a, const struct api_request *req, const struct route_p
         return;
     }
     resp_json(resp, 200, json_pack("{s:s}", "status", "ready"));
-}
-
-void h_metrics(struct api *a, const struct api_request *req, const struct route_params *p,
-               struct api_response *resp)
-{
-    struct buf out;
-    int64_t counts[PHASE_COUNT];
-    struct err e = {0};
-
-    (void)req;
-    (void)p;
-    buf_init(&out, 0);
-    metrics_render(a->metrics, &out);
-    /* Jobs by phase come from the database; when it is down the series are left out and
-     * fedsched_store_up says why, rather than failing the whole scrape. */
-    if (store_job_counts(a->store, counts, &e) == 0) {
-        buf_puts(&out, "# HELP fedsched_jobs Jobs by phase.\n# TYPE fedsched_jobs gauge\n");
-        for (int i = 0; i < PHASE_COUNT; i++) {
-            char phase[PROM_LABEL_MAX];
-
-            buf_printf(&out, "fedsched_jobs{phase=\"%s\"} %lld\n",
-                       prom_label(phase, sizeof(phase), job_phase_name((enum job_phase)i)),
-                       (long long)counts[i]);
-        }
-    }
-    clusters_metrics(a, &out);
-    api_scheduler_metrics(a, &out);
-    auth_metrics(a, &out);
-    buf_printf(&out,
-               "# HELP fedsched_store_up Whether the last database query of this scrape "
-               "succeeded.\n# TYPE fedsched_store_up gauge\nfedsched_store_up %d\n",
-               e.code == ERR_NONE ? 1 : 0);
-    resp_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", buf_steal(&out));
 }

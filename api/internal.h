@@ -105,6 +105,9 @@ void api_watch_release(struct api *a, struct api_wait *w);
 void watches_init(struct api *a);
 void watches_free(struct api *a);
 
+/* Appends the attached scheduler's metrics to b (nothing when none is attached; leader.c). */
+void api_scheduler_metrics(struct api *a, struct buf *b);
+
 /* HTTP status for an err code. */
 int api_status_for(enum err_code code);
 

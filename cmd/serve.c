@@ -3,7 +3,6 @@
 #include "cmd/serve.h"
 
 #include "api/api.h"
-#include "api/leader.h"
 #include "base/err.h"
 #include "base/clock.h"
 #include "base/log.h"

@@ -11,7 +11,6 @@
  * /healthz still answers on a new connection.
  * Not responsible for slow-client or load behaviour: each input is one short connection. */
 #include "api/api.h"
-#include "api/leader.h"
 #include "api/trainingjob.h"
 #include "base/err.h"
 #include "base/job.h"
