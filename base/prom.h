@@ -25,9 +25,4 @@ const char *prom_label(char *dst, size_t size, const char *s);
  * when b's cap is reached (b then holds part of the value). */
 int prom_label_append(struct buf *b, const char *s);
 
-/* Length of the well-formed UTF-8 sequence starting at p (1 to 4), or 0 when the bytes
- * at p do not start one (p[0] == '\0' also gives 0). Reads at most 4 bytes and stops at
- * the first that does not fit, so a NUL-terminated string is never overrun. */
-size_t prom_utf8_len(const char *p);
-
 #endif

@@ -3,6 +3,7 @@
  * connector's cluster metrics with names that need escaping (cluster/cluster_snapshot.c),
  * each checked with the strict parser of tests/support/promtext.c. */
 #include "base/prom.h"
+#include "base/utf8.h"
 
 #include "api/internal.h"
 #include "base/buf.h"
@@ -79,16 +80,16 @@ END_TEST
 
 START_TEST(utf8_lengths)
 {
-    ck_assert_uint_eq(prom_utf8_len("a"), 1);
-    ck_assert_uint_eq(prom_utf8_len("\xc3\xa9"), 2);
-    ck_assert_uint_eq(prom_utf8_len("\xe2\x82\xac"), 3);
-    ck_assert_uint_eq(prom_utf8_len("\xf0\x9f\x98\x80"), 4);
-    ck_assert_uint_eq(prom_utf8_len(""), 0);
-    ck_assert_uint_eq(prom_utf8_len("\xc3"), 0);
-    ck_assert_uint_eq(prom_utf8_len("\xe0\x80\x80"), 0); /* overlong */
-    ck_assert_uint_eq(prom_utf8_len("\xc1\xbf"), 0);     /* overlong */
-    ck_assert_uint_eq(prom_utf8_len("\xf5\x80\x80\x80"), 0);
-    ck_assert_uint_eq(prom_utf8_len("\xbf"), 0);
+    ck_assert_uint_eq(utf8_seq_len("a", strlen("a")), 1);
+    ck_assert_uint_eq(utf8_seq_len("\xc3\xa9", strlen("\xc3\xa9")), 2);
+    ck_assert_uint_eq(utf8_seq_len("\xe2\x82\xac", strlen("\xe2\x82\xac")), 3);
+    ck_assert_uint_eq(utf8_seq_len("\xf0\x9f\x98\x80", strlen("\xf0\x9f\x98\x80")), 4);
+    ck_assert_uint_eq(utf8_seq_len("", strlen("")), 0);
+    ck_assert_uint_eq(utf8_seq_len("\xc3", strlen("\xc3")), 0);
+    ck_assert_uint_eq(utf8_seq_len("\xe0\x80\x80", strlen("\xe0\x80\x80")), 0); /* overlong */
+    ck_assert_uint_eq(utf8_seq_len("\xc1\xbf", strlen("\xc1\xbf")), 0);         /* overlong */
+    ck_assert_uint_eq(utf8_seq_len("\xf5\x80\x80\x80", strlen("\xf5\x80\x80\x80")), 0);
+    ck_assert_uint_eq(utf8_seq_len("\xbf", strlen("\xbf")), 0);
 }
 END_TEST
 
