@@ -5,6 +5,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/dns.h"
 #include "base/err.h"
 #include "base/job.h"
 #include "base/mem.h"
@@ -444,34 +445,6 @@ static bool lower_alnum(char c)
 static bool alnum(char c)
 {
     return lower_alnum(c) || (c >= 'A' && c <= 'Z');
-}
-
-/* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, 1..63 characters. */
-static bool dns_label_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > 63 || !lower_alnum(s[0]) || !lower_alnum(s[n - 1]))
-        return false;
-    for (size_t i = 1; i + 1 < n; i++)
-        if (!lower_alnum(s[i]) && s[i] != '-')
-            return false;
-    return true;
-}
-
-/* RFC 1123 subdomain: dot-separated labels, at most max characters in all. */
-static bool dns_subdomain_ok(const char *s, size_t n, size_t max)
-{
-    size_t start = 0;
-
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && s[i] != '.')
-            continue;
-        if (!dns_label_ok(s + start, i - start))
-            return false;
-        start = i + 1;
-    }
-    return true;
 }
 
 /* The name part of a label key, and a non-empty label value:

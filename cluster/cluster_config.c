@@ -1,6 +1,7 @@
 /* cluster_config.c -- member-cluster configuration: defaults, JSON, validation, TZ rules. */
 #include "cluster/cluster_config.h"
 
+#include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "cluster/token.h"
@@ -26,18 +27,6 @@ void cluster_config_init(struct cluster_config *c)
 }
 
 /* ---- small validators ---------------------------------------------------------------- */
-
-static bool dns_label(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > max || s[0] == '-' || s[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
-            return false;
-    return true;
-}
 
 /* Label keys: optional DNS-subdomain prefix and "/", then a name of [A-Za-z0-9._-]. */
 static bool label_key(const char *s)
@@ -82,7 +71,7 @@ int cluster_config_validate(const struct cluster_config *c, const struct sku_cat
 {
     char rule[SNAPSHOT_TZ_MAX];
 
-    if (!dns_label(c->name, 63))
+    if (!dns_label_ok(c->name, strlen(c->name)))
         return err_set(e, ERR_INVALID, "name",
                        "name \"%s\" must be 1-63 lower-case letters, digits or '-'", c->name);
     if (strncmp(c->api_server, "https://", 8) != 0 && strncmp(c->api_server, "http://", 7) != 0)
@@ -91,7 +80,7 @@ int cluster_config_validate(const struct cluster_config *c, const struct sku_cat
     if (strlen(c->api_server) <= 8 || strchr(c->api_server, ' ') || strchr(c->api_server, '?'))
         return err_set(e, ERR_INVALID, "apiServer", "apiServer \"%s\" is not a valid URL",
                        c->api_server);
-    if (!dns_label(c->job_namespace, 63))
+    if (!dns_label_ok(c->job_namespace, strlen(c->job_namespace)))
         return err_set(e, ERR_INVALID, "jobNamespace", "jobNamespace \"%s\" is not a namespace",
                        c->job_namespace);
     for (size_t i = 0; i < c->n_costs; i++) {
@@ -141,7 +130,7 @@ int cluster_config_validate(const struct cluster_config *c, const struct sku_cat
                            "label value \"%s\" is not valid", c->serving.selector[i].value);
     }
     for (size_t i = 0; i < c->serving.n_namespaces; i++)
-        if (!dns_label(c->serving.namespaces[i], 63))
+        if (!dns_label_ok(c->serving.namespaces[i], strlen(c->serving.namespaces[i])))
             return err_set(e, ERR_INVALID, "servingPool.namespaces",
                            "namespace \"%s\" is not valid", c->serving.namespaces[i]);
     if (c->serving.reserve_gpus < 0 || c->serving.reserve_gpus > 100000)

@@ -1,6 +1,7 @@
 /* config.c -- defaults, JSON file and environment, each value checked where it is read. */
 #include "cmd/config.h"
 
+#include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/num.h"
@@ -466,19 +467,6 @@ static int parse_clusters(struct config *c, const json_t *v, struct err *e)
     return 0;
 }
 
-/* A namespace name: DNS-1123 label. */
-static bool valid_ns(const char *ns)
-{
-    size_t n = strlen(ns);
-
-    if (n == 0 || n > 63 || ns[0] == '-' || ns[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-'))
-            return false;
-    return true;
-}
-
 static int quota_int(const json_t *o, const char *key, const char *path, bool required, int *out,
                      struct err *e)
 {
@@ -525,7 +513,7 @@ static int parse_quotas(struct config *c, const json_t *v, struct err *e)
         }
         ns = json_string_value(json_object_get(item, "namespace"));
         sku = json_string_value(json_object_get(item, "sku"));
-        if (!ns || !valid_ns(ns))
+        if (!ns || !dns_label_ok(ns, strlen(ns)))
             return err_set(e, ERR_CONFIG, path, "%s.namespace: \"%s\" is not a namespace name",
                            path, ns ? ns : "");
         if (!sku || sku_find(&c->skus, sku) < 0)
@@ -561,7 +549,7 @@ static int parse_weights(struct config *c, const json_t *v, struct err *e)
         char path[96];
 
         snprintf(path, sizeof(path), "namespaceWeights.%s", ns);
-        if (!valid_ns(ns))
+        if (!dns_label_ok(ns, strlen(ns)))
             return err_set(e, ERR_CONFIG, path, "%s: \"%s\" is not a namespace name", path, ns);
         if (!json_is_number(w) || json_number_value(w) <= 0 || json_number_value(w) > 1000)
             return err_set(e, ERR_CONFIG, path, "%s: must be a number in (0, 1000]", path);

@@ -2,6 +2,7 @@
  * job phases. */
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/dns.h"
 #include "base/err.h"
 #include "base/job.h"
 #include "base/num.h"
@@ -198,6 +199,25 @@ START_TEST(utf8_sanitize_escapes_and_never_cuts)
 }
 END_TEST
 
+START_TEST(dns_names)
+{
+    ck_assert(dns_label_ok("maps-team", 9));
+    ck_assert(dns_label_ok("a", 1));
+    ck_assert(!dns_label_ok("", 0));
+    ck_assert(!dns_label_ok("-maps", 5));
+    ck_assert(!dns_label_ok("maps-", 5));
+    ck_assert(!dns_label_ok("Maps", 4));
+    ck_assert(!dns_label_ok("a.b", 3));
+    ck_assert(
+        !dns_label_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64));
+    ck_assert(dns_subdomain_ok("deepeta.run-472", 15, 253));
+    ck_assert(!dns_subdomain_ok("a..b", 4, 253));
+    ck_assert(!dns_subdomain_ok(".a", 2, 253));
+    ck_assert(!dns_subdomain_ok("a.-b", 4, 253));
+    ck_assert(!dns_subdomain_ok("abcdef", 6, 5));
+}
+END_TEST
+
 START_TEST(sha256_known_answers)
 {
     char hex[65], *million;
@@ -239,6 +259,7 @@ int main(void)
     tcase_add_test(tc, phases_parse_and_terminal);
     tcase_add_test(tc, sha256_known_answers);
     tcase_add_test(tc, utf8_validity);
+    tcase_add_test(tc, dns_names);
     tcase_add_test(tc, utf8_sanitize_escapes_and_never_cuts);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

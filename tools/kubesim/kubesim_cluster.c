@@ -3,6 +3,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "cluster/quantity.h"
@@ -1796,19 +1797,6 @@ static void list_jobs(struct sim_cluster *c, enum kind k, const char *ns, const 
 
 /* ---- job requests ------------------------------------------------------------------------------ */
 
-static bool dns_subdomain(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-              s[i] == '.'))
-            return false;
-    return s[0] != '-' && s[n - 1] != '-' && s[0] != '.' && s[n - 1] != '.';
-}
-
 static void reply_invalid(struct sim_reply *out, enum kind k, const char *name, const char *field,
                           const char *why)
 {
@@ -1865,7 +1853,7 @@ static void create_job(struct sim_cluster *c, enum kind k, const char *ns, const
                       "required");
         goto out;
     }
-    if (!dns_subdomain(name, 63)) {
+    if (!dns_subdomain_ok(name, strlen(name), 63)) {
         reply_invalid(out, k, name, "metadata.name",
                       "Invalid value: a lowercase RFC 1123 subdomain of at most 63 characters "
                       "is required");
@@ -2128,7 +2116,7 @@ static void handle_jobs(struct sim_cluster *c, enum kind k, const char *method, 
                         const char *name, const struct sim_query *q, const char *body, size_t len,
                         struct sim_reply *out)
 {
-    if (ns && !dns_subdomain(ns, 63))
+    if (ns && !dns_subdomain_ok(ns, strlen(ns), 63))
         return reply_status(out, 404, "NotFound", "namespaces", NULL, ns,
                             "namespaces \"%.63s\" not found", ns);
     if (!name) {

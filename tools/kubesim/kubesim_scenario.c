@@ -2,6 +2,7 @@
 #include "tools/kubesim/kubesim_scenario.h"
 
 #include "base/clock.h"
+#include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
 
@@ -50,19 +51,6 @@ static int get_int(const json_t *o, const char *key, const char *prefix, int min
                        json_is_integer(v) ? "value" : "(not an integer)", min, max);
     *out = (int)json_integer_value(v);
     return 0;
-}
-
-static bool dns_name(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > max || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-' ||
-              s[i] == '.'))
-            return false;
-    return true;
 }
 
 int sim_faults_from_json(const json_t *j, const char *field, struct sim_faults *out, struct err *e)
@@ -124,7 +112,7 @@ static int parse_pool(const json_t *j, const char *prefix, struct sim_node_pool 
         get_int(j, "busy", prefix, 0, 100000, &p->busy, e) != 0)
         return -1;
     snprintf(field, sizeof(field), "%sname", prefix);
-    if (!dns_name(p->name, 40))
+    if (!dns_subdomain_ok(p->name, strlen(p->name), 40))
         return err_set(e, ERR_INVALID, field, "%s \"%s\" must be a DNS name of at most 40", field,
                        p->name);
     if (p->product[0] && p->gpus == 0)
@@ -179,7 +167,8 @@ static int parse_deployment(const json_t *j, const char *prefix, struct sim_depl
         get_int(j, "maxReplicas", prefix, 0, 100000, &d->max_replicas, e) != 0)
         return -1;
     snprintf(field, sizeof(field), "%sname", prefix);
-    if (!dns_name(d->name, 40) || !dns_name(d->ns, 63))
+    if (!dns_subdomain_ok(d->name, strlen(d->name), 40) ||
+        !dns_subdomain_ok(d->ns, strlen(d->ns), 63))
         return err_set(e, ERR_INVALID, field, "%s \"%s\" (namespace \"%s\") must be DNS names",
                        field, d->name, d->ns);
     if (d->max_replicas < d->min_replicas) {
@@ -242,7 +231,7 @@ static int parse_cluster(const json_t *j, size_t idx, struct sim_cluster_spec *c
         get_int(j, "port", prefix, 0, 65535, &c->port, e) != 0)
         return -1;
     snprintf(field, sizeof(field), "%sname", prefix);
-    if (!dns_name(c->name, 63) || strchr(c->name, '.'))
+    if (!dns_subdomain_ok(c->name, strlen(c->name), 63) || strchr(c->name, '.'))
         return err_set(e, ERR_INVALID, field, "%s \"%s\" must be a DNS label", field, c->name);
     if ((v = json_object_get(j, "nodePools"))) {
         if (!json_is_array(v))
