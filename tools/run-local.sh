@@ -5,8 +5,10 @@
 set -euo pipefail
 BUILD=${BUILD:-build}
 root=$(pwd)
-port=${FEDSCHED_RUN_PGPORT:-54329}
-simport=${FEDSCHED_RUN_SIMPORT:-47000}
+# Fixed ports below Linux's ephemeral range (32768-60999), so an outgoing connection of
+# this machine can never hold one of them when we start.
+port=${FEDSCHED_RUN_PGPORT:-15432}
+simport=${FEDSCHED_RUN_SIMPORT:-17000}
 listen=${FEDSCHED_LISTEN:-127.0.0.1:8080}
 scenario=${FEDSCHED_RUN_SCENARIO:-testdata/sim/three-clusters.json}
 
