@@ -24,25 +24,22 @@
 #define FIELD_BUF 256 /* paths are built here, then cut to sizeof(err.field) by err_set */
 #define SHOW_MAX  64  /* bytes of a user value quoted in a message */
 
-#define PRIORITY_MIN        (-1000)
-#define PRIORITY_MAX        1000
-#define GPU_COUNT_MAX       4096
-#define GPUS_PER_WORKER_MAX 16
-#define GPUS_PER_WORKER_DEF 8
-#define RUNTIME_MIN_S       60
-#define RUNTIME_MAX_S       (30 * 24 * 3600)
-#define MEMORY_GB_MAX       16384.0
-#define CPU_MIN             0.001 /* one millicore, Kubernetes' finest CPU unit */
-#define CPU_MAX             1024.0
-#define IMAGE_MAX           1024
-#define PATH_LEN_MAX        4096
-#define TOKEN_MAX           253
-#define ARGV_MAX            1024
-#define ENV_MAX             256
-#define ENV_NAME_MAX        256
-#define FEATURE_SETS_MAX    256
-#define AFFINITY_MAX        64
-#define GENERATE_SUFFIX     5
+#define PRIORITY_MIN     (-1000)
+#define PRIORITY_MAX     1000
+#define RUNTIME_MIN_S    60
+#define RUNTIME_MAX_S    (30 * 24 * 3600)
+#define MEMORY_GB_MAX    16384.0
+#define CPU_MIN          0.001 /* one millicore, Kubernetes' finest CPU unit */
+#define CPU_MAX          1024.0
+#define IMAGE_MAX        1024
+#define PATH_LEN_MAX     4096
+#define TOKEN_MAX        253
+#define ARGV_MAX         1024
+#define ENV_MAX          256
+#define ENV_NAME_MAX     256
+#define FEATURE_SETS_MAX 256
+#define AFFINITY_MAX     64
+#define GENERATE_SUFFIX  5
 
 static const char *const api_versions[] = {"fedsched.io/v1", "michelangelo.uber.com/v1", NULL};
 static const char *const frameworks[] = {"pytorch", "tensorflow", "jax", "ray", "xgboost",
@@ -927,19 +924,19 @@ static int parse_resources(json_t *spec, const struct sku_catalogue *skus, json_
         required(e, path, "gpuCount");
         goto out;
     }
-    if (gpus < 1 || gpus > GPU_COUNT_MAX) {
-        out_of_range(e, path, "gpuCount", gpus, 1, GPU_COUNT_MAX);
+    if (gpus < 1 || gpus > JOB_GPU_COUNT_MAX) {
+        out_of_range(e, path, "gpuCount", gpus, 1, JOB_GPU_COUNT_MAX);
         goto out;
     }
     if (opt_int(in, path, "gpusPerWorker", &set, &per, e))
         goto out;
-    if (set && (per < 1 || per > GPUS_PER_WORKER_MAX)) {
-        out_of_range(e, path, "gpusPerWorker", per, 1, GPUS_PER_WORKER_MAX);
+    if (set && (per < 1 || per > JOB_GPUS_PER_WORKER_MAX)) {
+        out_of_range(e, path, "gpusPerWorker", per, 1, JOB_GPUS_PER_WORKER_MAX);
         goto out;
     }
     if (!set)
-        per = gpus <= GPUS_PER_WORKER_DEF ? gpus : GPUS_PER_WORKER_DEF;
-    if (gpus % per != 0) {
+        per = gpus <= JOB_GPUS_PER_WORKER_DEFAULT ? gpus : JOB_GPUS_PER_WORKER_DEFAULT;
+    if (job_workers((int)gpus, (int)per, NULL, NULL)) {
         err_set(e, ERR_INVALID, "spec.resources.gpusPerWorker",
                 "gpusPerWorker %lld%s does not divide gpuCount %lld: workers must be equal",
                 (long long)per, set ? "" : " (the default)", (long long)gpus);

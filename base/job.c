@@ -27,6 +27,19 @@ int job_phase_parse(const char *s, enum job_phase *out)
     return -1;
 }
 
+int job_workers(int gpu_count, int gpus_per_worker, int *per, int *workers)
+{
+    int p = gpus_per_worker > 0 ? gpus_per_worker : gpu_count;
+
+    if (gpu_count <= 0 || p <= 0 || gpu_count % p != 0)
+        return -1;
+    if (per)
+        *per = p;
+    if (workers)
+        *workers = gpu_count / p;
+    return 0;
+}
+
 bool job_phase_terminal(enum job_phase p)
 {
     return p == PHASE_SUCCEEDED || p == PHASE_FAILED || p == PHASE_CANCELLED;

@@ -26,6 +26,17 @@ const char *job_phase_name(enum job_phase p);            /* "Queued" ... */
 int job_phase_parse(const char *s, enum job_phase *out); /* 0, or -1 when unknown */
 bool job_phase_terminal(enum job_phase p);               /* Succeeded, Failed, Cancelled */
 
+/* The limits the API holds a job's shape to; later layers may rely on them. */
+#define JOB_GPU_COUNT_MAX           4096
+#define JOB_GPUS_PER_WORKER_MAX     16
+#define JOB_GPUS_PER_WORKER_DEFAULT 8 /* when the spec sets none (or fewer GPUs in all) */
+
+/* The worker arithmetic, in one place: gpu_count GPUs in equal workers of
+ * gpus_per_worker (0: one worker with all of them). Returns 0 with *per and *workers set
+ * (either may be NULL), or -1 when gpu_count is not a positive multiple of a positive
+ * per-worker count. */
+int job_workers(int gpu_count, int gpus_per_worker, int *per, int *workers);
+
 struct job {
     /* identity */
     int64_t id;        /* store's row id: creation order, used for keyset paging */

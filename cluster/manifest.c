@@ -3,6 +3,7 @@
 #include "cluster/manifest.h"
 
 #include "base/err.h"
+#include "base/job.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/num.h"
@@ -250,14 +251,21 @@ int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t
     json_error_t je;
     json_t *spec = json_loads(in->spec_json ? in->spec_json : "", 0, &je);
     json_t *md = NULL, *obj = NULL, *tmpl = NULL, *head = NULL;
-    int per = in->gpus_per_worker > 0 ? in->gpus_per_worker : in->gpu_count;
-    int workers = per > 0 ? in->gpu_count / per : 0;
+    int per = 0, workers = 0;
     char name[MANIFEST_NAME_MAX];
     bool ray = in->framework && strcmp(in->framework, "ray") == 0;
     int rc = -1;
 
     if (!json_is_object(spec)) {
         err_set(e, ERR_MALFORMED, "spec", "stored spec is not a JSON object: %s", je.text);
+        goto out;
+    }
+    /* The API validated the shape; a job that still does not divide is refused here
+     * rather than created with the wrong number of workers. */
+    if (job_workers(in->gpu_count, in->gpus_per_worker, &per, &workers)) {
+        err_set(e, ERR_INVALID, "spec.resources.gpusPerWorker",
+                "gpuCount %d is not a multiple of gpusPerWorker %d", in->gpu_count,
+                in->gpus_per_worker);
         goto out;
     }
     if (!json_is_string(json_object_get(json_object_get(spec, "code"), "image"))) {

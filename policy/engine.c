@@ -3,6 +3,7 @@
 #include "policy/engine.h"
 
 #include "base/err.h"
+#include "base/job.h"
 #include "base/mem.h"
 
 #include <math.h>
@@ -523,11 +524,10 @@ static void build_jobs(struct engine *en)
         double bonus = floor(cfg->aging_per_hour * wait_h);
 
         ej->ns = ns_of(en, job->ns);
-        ej->per_worker = job->gpus_per_worker > 0 ? job->gpus_per_worker : job->gpu_count;
-        if (job->gpu_count <= 0 || ej->per_worker <= 0 || job->gpu_count % ej->per_worker)
+        if (job_workers(job->gpu_count, job->gpus_per_worker, &ej->per_worker, &ej->workers)) {
+            ej->per_worker = job->gpus_per_worker > 0 ? job->gpus_per_worker : job->gpu_count;
             ej->invalid = POLICY_REASON_INVALID_SPEC;
-        else
-            ej->workers = job->gpu_count / ej->per_worker;
+        }
         if (ej->workers > max_workers)
             max_workers = ej->workers;
         if (job->sku >= 0 && (size_t)job->sku < en->n_skus)

@@ -199,6 +199,27 @@ START_TEST(utf8_sanitize_escapes_and_never_cuts)
 }
 END_TEST
 
+/* The worker arithmetic every layer uses (base/job.h). */
+START_TEST(job_workers_divides_or_refuses)
+{
+    int per = -1, workers = -1;
+
+    ck_assert_int_eq(job_workers(16, 8, &per, &workers), 0);
+    ck_assert_int_eq(per, 8);
+    ck_assert_int_eq(workers, 2);
+    ck_assert_int_eq(job_workers(4, 0, &per, &workers), 0); /* 0: one worker of all */
+    ck_assert_int_eq(per, 4);
+    ck_assert_int_eq(workers, 1);
+    per = workers = -1;
+    ck_assert_int_eq(job_workers(12, 8, &per, &workers), -1);
+    ck_assert_int_eq(job_workers(0, 8, &per, &workers), -1);
+    ck_assert_int_eq(job_workers(8, -2, &per, &workers), -1);
+    ck_assert_int_eq(per, -1); /* written only on success */
+    ck_assert_int_eq(workers, -1);
+    ck_assert_int_eq(job_workers(JOB_GPU_COUNT_MAX, JOB_GPUS_PER_WORKER_MAX, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(dns_names)
 {
     ck_assert(dns_label_ok("maps-team", 9));
@@ -260,6 +281,7 @@ int main(void)
     tcase_add_test(tc, sha256_known_answers);
     tcase_add_test(tc, utf8_validity);
     tcase_add_test(tc, dns_names);
+    tcase_add_test(tc, job_workers_divides_or_refuses);
     tcase_add_test(tc, utf8_sanitize_escapes_and_never_cuts);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
