@@ -31,7 +31,7 @@ int job_workers(int gpu_count, int gpus_per_worker, int *per, int *workers)
 {
     int p = gpus_per_worker > 0 ? gpus_per_worker : gpu_count;
 
-    if (gpu_count <= 0 || p <= 0 || gpu_count % p != 0)
+    if (gpu_count <= 0 || gpus_per_worker < 0 || p <= 0 || gpu_count % p != 0)
         return -1;
     if (per)
         *per = p;

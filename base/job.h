@@ -34,7 +34,7 @@ bool job_phase_terminal(enum job_phase p);               /* Succeeded, Failed, C
 /* The worker arithmetic, in one place: gpu_count GPUs in equal workers of
  * gpus_per_worker (0: one worker with all of them). Returns 0 with *per and *workers set
  * (either may be NULL), or -1 when gpu_count is not a positive multiple of a positive
- * per-worker count. */
+ * per-worker count (a negative one included). */
 int job_workers(int gpu_count, int gpus_per_worker, int *per, int *workers);
 
 struct job {
