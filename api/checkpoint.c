@@ -71,6 +71,6 @@ void h_job_checkpoint(struct api *a, const struct api_request *req, const struct
         return;
     }
     resp->audited = true; /* committed with the checkpoint */
-    resp_json(resp, 200, trainingjob_to_json(j));
+    resp_job(resp, 200, j);
     job_free(&j);
 }

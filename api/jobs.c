@@ -96,7 +96,7 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
     if (created)
         snprintf(resp->location, sizeof(resp->location), "/v1/namespaces/%s/trainingjobs/%s",
                  stored->ns, stored->name);
-    resp_json(resp, created ? 201 : 200, trainingjob_to_json(stored));
+    resp_job(resp, created ? 201 : 200, stored);
 out:
     job_free(&in);
     job_free(&stored);
@@ -208,7 +208,7 @@ void h_job_cancel(struct api *a, const struct api_request *req, const struct rou
         return;
     }
     resp->audited = true;
-    resp_json(resp, marked ? 202 : 200, trainingjob_to_json(j));
+    resp_job(resp, marked ? 202 : 200, j);
     job_free(&j);
 }
 
