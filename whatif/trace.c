@@ -168,57 +168,54 @@ static int header(struct lines *L, char *buf, size_t size, const char *what,
     return 0;
 }
 
-/* ---- openb ------------------------------------------------------------------------------ */
+/* How one kind of trace file is laid out; read_table() does the reading, row() the
+ * checking of one record. */
+struct table_spec {
+    char sep;                 /* ',' or '\t' */
+    const char *const *names; /* columns the header must have, or NULL: no header */
+    size_t n_names;           /* resolved into cols[] in this order */
+    size_t n_fields;          /* without a header: the fields a line must have */
+    const char *fields;       /* what they are, for the message when a line has others */
+    size_t line_max;          /* longer lines are refused (at most TABLE_LINE_MAX) */
+    size_t size, cap;         /* record size; records allocated at first */
+    int (*row)(char **f, const int *cols, const char *what, size_t line, void *rec,
+               struct err *e); /* fills the zeroed rec from f; fails naming the field */
+};
 
-enum { NC_SN, NC_CPU, NC_MEM, NC_GPU, NC_MODEL, NC_COUNT };
-static const char *const node_cols[NC_COUNT] = {"sn", "cpu_milli", "memory_mib", "gpu", "model"};
+#define TABLE_LINE_MAX 4096
 
-int trace_openb_nodes_parse(const char *text, size_t len, const char *what,
-                            struct trace_openb_node **out, size_t *n_out, struct err *e)
+/* Reads every line that is not blank into an array of records the caller owns (*out,
+ * free()); ERR_MALFORMED naming the line when one is too long, has other fields than the
+ * header (or spec) says, or fails s->row(). */
+static int read_table(const struct table_spec *s, const char *text, size_t len, const char *what,
+                      void **out, size_t *n_out, struct err *e)
 {
     struct lines L = {text, text + len, 0};
-    char buf[1024];
+    char buf[TABLE_LINE_MAX];
     char *f[FIELDS_MAX + 1];
-    int cols[NC_COUNT];
-    size_t nf, n = 0, cap = 256;
-    struct trace_openb_node *v = NULL;
+    int cols[FIELDS_MAX] = {0};
+    size_t nf = s->n_fields, n = 0, cap = s->cap;
+    char *v = NULL;
     bool too_long;
     int rc = -1;
 
-    if (header(&L, buf, sizeof(buf), what, node_cols, NC_COUNT, cols, &nf, e))
+    if (s->names && header(&L, buf, s->line_max, what, s->names, s->n_names, cols, &nf, e))
         return -1;
-    v = xcalloc(cap, sizeof(*v));
-    while (next_line(&L, buf, sizeof(buf), &too_long)) {
-        struct trace_openb_node *r;
-        int64_t g;
-
+    v = xcalloc(cap, s->size);
+    while (next_line(&L, buf, s->line_max, &too_long)) {
         if (blank(buf))
             continue;
-        if (too_long || split(buf, ',', f, FIELDS_MAX) != nf) {
-            err_set(e, ERR_MALFORMED, "line", "%s:%zu: expected %zu comma-separated fields", what,
-                    L.no, nf);
+        if (too_long || split(buf, s->sep, f, FIELDS_MAX) != nf) {
+            err_set(e, ERR_MALFORMED, "line", "%s:%zu: expected %zu %s", what, L.no, nf, s->fields);
             goto out;
         }
         if (n == cap) {
             cap *= 2;
-            v = xrealloc(v, cap * sizeof(*v));
+            v = xrealloc(v, cap * s->size);
         }
-        r = &v[n];
-        memset(r, 0, sizeof(*r));
-        if (field_str(f, cols[NC_SN], what, L.no, "sn", r->name, sizeof(r->name), true, e) ||
-            field_i64(f, cols[NC_CPU], what, L.no, "cpu_milli", 0, INT64_MAX / 4, &r->cpu_milli,
-                      e) ||
-            field_i64(f, cols[NC_MEM], what, L.no, "memory_mib", 0, INT64_MAX / 4, &r->memory_mib,
-                      e) ||
-            field_i64(f, cols[NC_GPU], what, L.no, "gpu", 0, 64, &g, e) ||
-            field_str(f, cols[NC_MODEL], what, L.no, "model", r->model, sizeof(r->model), false, e))
+        memset(v + n * s->size, 0, s->size);
+        if (s->row(f, cols, what, L.no, v + n * s->size, e))
             goto out;
-        r->gpus = (int)g;
-        if (r->gpus > 0 && !r->model[0]) {
-            err_set(e, ERR_MALFORMED, "model", "%s:%zu: node %s has %d GPUs but no model", what,
-                    L.no, r->name, r->gpus);
-            goto out;
-        }
         n++;
     }
     *out = v;
@@ -228,6 +225,52 @@ int trace_openb_nodes_parse(const char *text, size_t len, const char *what,
 out:
     free(v);
     return rc;
+}
+
+/* ---- openb ------------------------------------------------------------------------------ */
+
+enum { NC_SN, NC_CPU, NC_MEM, NC_GPU, NC_MODEL, NC_COUNT };
+static const char *const node_cols[NC_COUNT] = {"sn", "cpu_milli", "memory_mib", "gpu", "model"};
+
+static int node_row(char **f, const int *cols, const char *what, size_t line, void *rec,
+                    struct err *e)
+{
+    struct trace_openb_node *r = rec;
+    int64_t g;
+
+    if (field_str(f, cols[NC_SN], what, line, "sn", r->name, sizeof(r->name), true, e) ||
+        field_i64(f, cols[NC_CPU], what, line, "cpu_milli", 0, INT64_MAX / 4, &r->cpu_milli, e) ||
+        field_i64(f, cols[NC_MEM], what, line, "memory_mib", 0, INT64_MAX / 4, &r->memory_mib, e) ||
+        field_i64(f, cols[NC_GPU], what, line, "gpu", 0, 64, &g, e) ||
+        field_str(f, cols[NC_MODEL], what, line, "model", r->model, sizeof(r->model), false, e))
+        return -1;
+    r->gpus = (int)g;
+    if (r->gpus > 0 && !r->model[0])
+        return err_set(e, ERR_MALFORMED, "model", "%s:%zu: node %s has %d GPUs but no model", what,
+                       line, r->name, r->gpus);
+    return 0;
+}
+
+static const struct table_spec node_table = {
+    .sep = ',',
+    .names = node_cols,
+    .n_names = NC_COUNT,
+    .fields = "comma-separated fields",
+    .line_max = 1024,
+    .size = sizeof(struct trace_openb_node),
+    .cap = 256,
+    .row = node_row,
+};
+
+int trace_openb_nodes_parse(const char *text, size_t len, const char *what,
+                            struct trace_openb_node **out, size_t *n_out, struct err *e)
+{
+    void *v;
+
+    if (read_table(&node_table, text, len, what, &v, n_out, e))
+        return -1;
+    *out = v;
+    return 0;
 }
 
 enum {
@@ -258,77 +301,60 @@ static int opt_time(char **f, int col, const char *what, size_t line, const char
     return field_i64(f, col, what, line, name, 0, INT64_MAX / 4, out, e);
 }
 
+static int pod_row(char **f, const int *cols, const char *what, size_t line, void *rec,
+                   struct err *e)
+{
+    struct trace_openb_pod *r = rec;
+    int64_t g, m;
+
+    if (field_str(f, cols[PC_NAME], what, line, "name", r->name, sizeof(r->name), true, e) ||
+        field_i64(f, cols[PC_CPU], what, line, "cpu_milli", 0, INT64_MAX / 4, &r->cpu_milli, e) ||
+        field_i64(f, cols[PC_MEM], what, line, "memory_mib", 0, INT64_MAX / 4, &r->memory_mib, e) ||
+        field_i64(f, cols[PC_NGPU], what, line, "num_gpu", 0, 64, &g, e) ||
+        field_i64(f, cols[PC_MILLI], what, line, "gpu_milli", 0, 1000, &m, e) ||
+        field_str(f, cols[PC_SPEC], what, line, "gpu_spec", r->gpu_spec, sizeof(r->gpu_spec), false,
+                  e) ||
+        field_str(f, cols[PC_QOS], what, line, "qos", r->qos, sizeof(r->qos), false, e) ||
+        field_str(f, cols[PC_PHASE], what, line, "pod_phase", r->phase, sizeof(r->phase), false,
+                  e) ||
+        opt_time(f, cols[PC_CREATED], what, line, "creation_time", &r->creation_s, e) ||
+        opt_time(f, cols[PC_DELETED], what, line, "deletion_time", &r->deletion_s, e) ||
+        opt_time(f, cols[PC_SCHEDULED], what, line, "scheduled_time", &r->scheduled_s, e))
+        return -1;
+    r->num_gpu = (int)g;
+    r->gpu_milli = (int)m;
+    /* GPU sharing exists only for single-GPU pods (open-gpu-share's rule). */
+    if (r->num_gpu > 1 && r->gpu_milli != 1000)
+        return err_set(e, ERR_MALFORMED, "gpu_milli",
+                       "%s:%zu: pod %s asks for %d GPUs of %d milli; only 1-GPU pods may share",
+                       what, line, r->name, r->num_gpu, r->gpu_milli);
+    if ((r->num_gpu == 0) != (r->gpu_milli == 0))
+        return err_set(e, ERR_MALFORMED, "gpu_milli",
+                       "%s:%zu: pod %s has num_gpu %d but gpu_milli %d", what, line, r->name,
+                       r->num_gpu, r->gpu_milli);
+    return 0;
+}
+
+static const struct table_spec pod_table = {
+    .sep = ',',
+    .names = pod_cols,
+    .n_names = PC_COUNT,
+    .fields = "comma-separated fields",
+    .line_max = 1024,
+    .size = sizeof(struct trace_openb_pod),
+    .cap = 1024,
+    .row = pod_row,
+};
+
 int trace_openb_pods_parse(const char *text, size_t len, const char *what,
                            struct trace_openb_pod **out, size_t *n_out, struct err *e)
 {
-    struct lines L = {text, text + len, 0};
-    char buf[1024];
-    char *f[FIELDS_MAX + 1];
-    int cols[PC_COUNT];
-    size_t nf, n = 0, cap = 1024;
-    struct trace_openb_pod *v = NULL;
-    bool too_long;
-    int rc = -1;
+    void *v;
 
-    if (header(&L, buf, sizeof(buf), what, pod_cols, PC_COUNT, cols, &nf, e))
+    if (read_table(&pod_table, text, len, what, &v, n_out, e))
         return -1;
-    v = xcalloc(cap, sizeof(*v));
-    while (next_line(&L, buf, sizeof(buf), &too_long)) {
-        struct trace_openb_pod *r;
-        int64_t g, m;
-
-        if (blank(buf))
-            continue;
-        if (too_long || split(buf, ',', f, FIELDS_MAX) != nf) {
-            err_set(e, ERR_MALFORMED, "line", "%s:%zu: expected %zu comma-separated fields", what,
-                    L.no, nf);
-            goto out;
-        }
-        if (n == cap) {
-            cap *= 2;
-            v = xrealloc(v, cap * sizeof(*v));
-        }
-        r = &v[n];
-        memset(r, 0, sizeof(*r));
-        if (field_str(f, cols[PC_NAME], what, L.no, "name", r->name, sizeof(r->name), true, e) ||
-            field_i64(f, cols[PC_CPU], what, L.no, "cpu_milli", 0, INT64_MAX / 4, &r->cpu_milli,
-                      e) ||
-            field_i64(f, cols[PC_MEM], what, L.no, "memory_mib", 0, INT64_MAX / 4, &r->memory_mib,
-                      e) ||
-            field_i64(f, cols[PC_NGPU], what, L.no, "num_gpu", 0, 64, &g, e) ||
-            field_i64(f, cols[PC_MILLI], what, L.no, "gpu_milli", 0, 1000, &m, e) ||
-            field_str(f, cols[PC_SPEC], what, L.no, "gpu_spec", r->gpu_spec, sizeof(r->gpu_spec),
-                      false, e) ||
-            field_str(f, cols[PC_QOS], what, L.no, "qos", r->qos, sizeof(r->qos), false, e) ||
-            field_str(f, cols[PC_PHASE], what, L.no, "pod_phase", r->phase, sizeof(r->phase), false,
-                      e) ||
-            opt_time(f, cols[PC_CREATED], what, L.no, "creation_time", &r->creation_s, e) ||
-            opt_time(f, cols[PC_DELETED], what, L.no, "deletion_time", &r->deletion_s, e) ||
-            opt_time(f, cols[PC_SCHEDULED], what, L.no, "scheduled_time", &r->scheduled_s, e))
-            goto out;
-        r->num_gpu = (int)g;
-        r->gpu_milli = (int)m;
-        /* GPU sharing exists only for single-GPU pods (open-gpu-share's rule). */
-        if (r->num_gpu > 1 && r->gpu_milli != 1000) {
-            err_set(e, ERR_MALFORMED, "gpu_milli",
-                    "%s:%zu: pod %s asks for %d GPUs of %d milli; only 1-GPU pods may share", what,
-                    L.no, r->name, r->num_gpu, r->gpu_milli);
-            goto out;
-        }
-        if ((r->num_gpu == 0) != (r->gpu_milli == 0)) {
-            err_set(e, ERR_MALFORMED, "gpu_milli", "%s:%zu: pod %s has num_gpu %d but gpu_milli %d",
-                    what, L.no, r->name, r->num_gpu, r->gpu_milli);
-            goto out;
-        }
-        n++;
-    }
     *out = v;
-    *n_out = n;
-    v = NULL;
-    rc = 0;
-out:
-    free(v);
-    return rc;
+    return 0;
 }
 
 static int load_with(const char *path, struct err *e, char **text, size_t *len)
@@ -385,55 +411,44 @@ bool trace_openb_spec_allows(const char *spec, const char *model)
 
 /* ---- Philly (Gavel) ----------------------------------------------------------------------- */
 
+static int philly_row(char **f, const int *cols, const char *what, size_t line, void *rec,
+                      struct err *e)
+{
+    struct trace_philly_job *r = rec;
+    int64_t g;
+
+    (void)cols; /* no header: the fields are in a fixed order */
+    if (field_str(f, 0, what, line, "job_type", r->type, sizeof(r->type), true, e) ||
+        field_i64(f, 4, what, line, "total_steps", 1, INT64_MAX / 4, &r->total_steps, e) ||
+        field_i64(f, 6, what, line, "scale_factor", 1, 4096, &g, e))
+        return -1;
+    if (num_parse_double(f[5], &r->arrival_s) || r->arrival_s < 0)
+        return err_set(e, ERR_MALFORMED, "arrival_time",
+                       "%s:%zu: arrival_time: '%s' is not a time >= 0", what, line, f[5]);
+    r->gpus = (int)g;
+    return 0;
+}
+
+static const struct table_spec philly_table = {
+    .sep = '\t',
+    .n_fields = 7,
+    .fields = "tab-separated fields (type, command, steps argument, needs data dir, total "
+              "steps, arrival, GPUs)",
+    .line_max = 4096,
+    .size = sizeof(struct trace_philly_job),
+    .cap = 256,
+    .row = philly_row,
+};
+
 int trace_philly_parse(const char *text, size_t len, const char *what,
                        struct trace_philly_job **out, size_t *n_out, struct err *e)
 {
-    struct lines L = {text, text + len, 0};
-    char buf[4096];
-    char *f[FIELDS_MAX + 1];
-    size_t n = 0, cap = 256;
-    struct trace_philly_job *v = xcalloc(cap, sizeof(*v));
-    bool too_long;
-    int rc = -1;
+    void *v;
 
-    while (next_line(&L, buf, sizeof(buf), &too_long)) {
-        struct trace_philly_job *r;
-        int64_t g;
-
-        if (blank(buf))
-            continue;
-        if (too_long || split(buf, '\t', f, FIELDS_MAX) != 7) {
-            err_set(e, ERR_MALFORMED, "line",
-                    "%s:%zu: expected 7 tab-separated fields (type, command, steps argument, "
-                    "needs data dir, total steps, arrival, GPUs)",
-                    what, L.no);
-            goto out;
-        }
-        if (n == cap) {
-            cap *= 2;
-            v = xrealloc(v, cap * sizeof(*v));
-        }
-        r = &v[n];
-        memset(r, 0, sizeof(*r));
-        if (field_str(f, 0, what, L.no, "job_type", r->type, sizeof(r->type), true, e) ||
-            field_i64(f, 4, what, L.no, "total_steps", 1, INT64_MAX / 4, &r->total_steps, e) ||
-            field_i64(f, 6, what, L.no, "scale_factor", 1, 4096, &g, e))
-            goto out;
-        if (num_parse_double(f[5], &r->arrival_s) || r->arrival_s < 0) {
-            err_set(e, ERR_MALFORMED, "arrival_time",
-                    "%s:%zu: arrival_time: '%s' is not a time >= 0", what, L.no, f[5]);
-            goto out;
-        }
-        r->gpus = (int)g;
-        n++;
-    }
+    if (read_table(&philly_table, text, len, what, &v, n_out, e))
+        return -1;
     *out = v;
-    *n_out = n;
-    v = NULL;
-    rc = 0;
-out:
-    free(v);
-    return rc;
+    return 0;
 }
 
 int trace_philly_load(const char *path, struct trace_philly_job **out, size_t *n, struct err *e)
