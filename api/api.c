@@ -23,7 +23,7 @@ int api_new(const struct api_config *c, struct store *s, struct api **out, struc
     a->store = s;
     a->metrics = metrics_new();
     watches_init(a);
-    auth_init(a);
+    access_init(a);
     *out = a;
     return 0;
 }
@@ -32,7 +32,7 @@ void api_free(struct api **ap)
 {
     if (!ap || !*ap)
         return;
-    auth_free(*ap);
+    access_free(*ap);
     watches_free(*ap);
     metrics_free(&(*ap)->metrics);
     free(*ap);
@@ -167,7 +167,7 @@ const char *req_query(const struct api_request *req, const char *key)
 static int authorize(const struct principal *who, enum perm perm, const struct route_params *p,
                      struct api_response *resp)
 {
-    bool read_ok = !p->ns || auth_may_read(who, p->ns);
+    bool read_ok = !p->ns || access_may_read(who, p->ns);
 
     switch (perm) {
     case PERM_PUBLIC:
@@ -184,7 +184,7 @@ static int authorize(const struct principal *who, enum perm perm, const struct r
             resp_errorf(resp, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", p->ns, p->name);
             return -1;
         }
-        if (!read_ok || (perm == PERM_NS_WRITE && !auth_may_write(who, p->ns))) {
+        if (!read_ok || (perm == PERM_NS_WRITE && !access_may_write(who, p->ns))) {
             resp_errorf(resp, ERR_FORBIDDEN, "metadata.namespace",
                         "token %s (%s) may not %s in namespace %s", who->name, who->role_name,
                         perm == PERM_NS_WRITE ? "write" : "read", p->ns);
@@ -219,7 +219,7 @@ static void audit(struct api *a, struct api_call *c, const struct api_request *r
         if (code)
             snprintf(detail, sizeof(detail), "%.*s", (int)strcspn(code + 8, "\""), code + 8);
     }
-    auth_audit(a, &c->who, req->remote, req->method, req->path, c->p.ns, resp->status,
+    access_audit(a, &c->who, req->remote, req->method, req->path, c->p.ns, resp->status,
                detail[0] ? detail : NULL);
 }
 
@@ -239,7 +239,7 @@ int api_call_begin(struct api *a, const struct api_request *req, struct api_call
     snprintf(c->route, sizeof(c->route), "%s", resp->route);
     if (c->perm == PERM_PUBLIC)
         return 0;
-    if (auth_authenticate(a, req->authorization, &c->who, &e)) {
+    if (access_authenticate(a, req->authorization, &c->who, &e)) {
         resp_error(resp, &e);
         if (e.code == ERR_UNAUTHORIZED)
             snprintf(resp->www_authenticate, sizeof(resp->www_authenticate),
@@ -247,7 +247,7 @@ int api_call_begin(struct api *a, const struct api_request *req, struct api_call
         goto done;
     }
     /* One bucket per token. With authentication off (development) nothing is limited. */
-    if (c->who.authenticated && auth_rate_limit(a, c->who.name, &retry)) {
+    if (c->who.authenticated && access_rate_limit(a, c->who.name, &retry)) {
         resp_errorf(resp, ERR_RATE_LIMITED, NULL,
                     "rate limit of %.0f requests/s for token %s exceeded", a->cfg.rate_per_s,
                     c->who.name);
@@ -282,7 +282,7 @@ void api_call_free(struct api *a, struct api_call **cp, struct api_wait *w)
         return;
     if (w && w->cap_key[0])
         api_watch_release(a, w);
-    auth_principal_clear(&(*cp)->who);
+    access_principal_clear(&(*cp)->who);
     free(*cp);
     *cp = NULL;
 }

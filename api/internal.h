@@ -11,11 +11,11 @@
 #include "base/err.h"
 
 struct api_metrics;
-struct api_auth;
+struct api_access;
 
 enum role { ROLE_VIEWER = 0, ROLE_SUBMITTER, ROLE_ADMIN };
 
-/* The caller, once authenticated (auth.c). With authentication disabled every caller is
+/* The caller, once authenticated (access.c). With authentication disabled every caller is
  * an anonymous admin. */
 struct principal {
     bool authenticated;
@@ -40,7 +40,7 @@ struct api {
     struct api_config cfg;
     struct store *store;
     struct api_metrics *metrics;
-    struct api_auth *auth;
+    struct api_access *access;
     struct api_watches *watches;      /* counts behind http.maxWatches and maxWatchesPerToken */
     struct poller *poller;            /* NULL until api_attach_clusters() */
     const struct sku_catalogue *skus; /* catalogue for cluster configs */
@@ -68,33 +68,33 @@ typedef void (*api_handler)(struct api *a, const struct api_request *req,
 int api_route(const char *method, const char *path, api_handler *h, enum perm *perm,
               struct route_params *p, struct api_response *resp);
 
-/* auth.c */
-void auth_init(struct api *a);
-void auth_free(struct api *a);
+/* access.c */
+void access_init(struct api *a);
+void access_free(struct api *a);
 /* Fills *who from the Authorization header (anonymous admin when auth is disabled).
  * ERR_UNAUTHORIZED, or ERR_DB when tokens cannot be checked. Caller clears *who. */
-int auth_authenticate(struct api *a, const char *authorization, struct principal *who,
+int access_authenticate(struct api *a, const char *authorization, struct principal *who,
                       struct err *e);
-void auth_principal_clear(struct principal *who);
+void access_principal_clear(struct principal *who);
 /* Takes one token from key's bucket; -1 with *retry_after_s when it is empty. */
-int auth_rate_limit(struct api *a, const char *key, int *retry_after_s);
-bool auth_may_read(const struct principal *who, const char *ns);
-bool auth_may_write(const struct principal *who, const char *ns);
+int access_rate_limit(struct api *a, const char *key, int *retry_after_s);
+bool access_may_read(const struct principal *who, const char *ns);
+bool access_may_write(const struct principal *who, const char *ns);
 /* Queues one audit record (written within AUDIT_FLUSH_MS by the writer thread). */
-void auth_audit(struct api *a, const struct principal *who, const char *remote, const char *method,
+void access_audit(struct api *a, const struct principal *who, const char *remote, const char *method,
                 const char *path, const char *ns, int status, const char *detail);
 /* Writes queued records now (tests and shutdown). */
-void auth_audit_flush(struct api *a);
+void access_audit_flush(struct api *a);
 /* Fills *out with req's audit row (caller, address, method, path; ns) for a handler that
  * passes it to a store mutation, which commits it with the change: status for the
  * mutation's first kind of success, status_alt for its second (see store.h). Strings are
  * borrowed from req. The handler then sets resp->audited. */
 struct store_audit;
-void auth_audit_row(const struct api_request *req, const char *ns, int status, int status_alt,
+void access_audit_row(const struct api_request *req, const char *ns, int status, int status_alt,
                     struct store_audit *out);
 /* Appends the audit metrics (Prometheus text): rows dropped, queue length, unauthenticated
  * failures written or sampled out. */
-void auth_metrics(struct api *a, struct buf *out);
+void access_metrics(struct api *a, struct buf *out);
 
 /* Takes a slot of the watch caps for the caller of req (its token, or its address when
  * unauthenticated) and records it in w->cap_key; ERR_RATE_LIMITED when the caller or the

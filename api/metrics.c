@@ -181,7 +181,7 @@ void h_metrics(struct api *a, const struct api_request *req, const struct route_
     }
     clusters_metrics(a, &out);
     api_scheduler_metrics(a, &out);
-    auth_metrics(a, &out);
+    access_metrics(a, &out);
     buf_printf(&out,
                "# HELP fedsched_store_up Whether the last database query of this scrape "
                "succeeded.\n# TYPE fedsched_store_up gauge\nfedsched_store_up %d\n",

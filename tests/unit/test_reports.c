@@ -2,7 +2,7 @@
  * durations, times, formats, window checks, and CSV/JSON/Markdown/HTML output of a report
  * built by hand (the numbers themselves are tested against PostgreSQL in
  * tests/integration/test_reports.c). */
-#include "api/reports.h"
+#include "api/reports_format.h"
 
 #include "base/err.h"
 #include "store/reports.h"

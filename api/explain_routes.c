@@ -1,4 +1,4 @@
-/* explain.c -- GET .../trainingjobs/{name}/explain. For a queued job the scheduler runs a
+/* explain_routes.c -- GET .../trainingjobs/{name}/explain. For a queued job the scheduler runs a
  * what-if cycle with the inputs a real cycle would use (sched_explain(), attached with
  * api_attach_explainer()), so the answer is why it waits now, per cluster, SKU and pool,
  * or where it would go; for a placed job, the score breakdown the scheduler recorded when

@@ -1,7 +1,7 @@
-/* auth.c -- who is calling and what they may do: bearer tokens (looked up by SHA-256,
+/* access.c -- who is calling and what they may do: bearer tokens (looked up by SHA-256,
  * cached briefly), roles and namespaces, a token bucket per caller, and the audit trail
  * of every mutating call. A successful mutation's row is committed by the store with the
- * change (the handler builds it with auth_audit_row); everything else (denials, failed
+ * change (the handler builds it with access_audit_row); everything else (denials, failed
  * mutations) is queued here and written in batches by one thread, which keeps records
  * the database cannot take now and retries them with backoff. Unauthenticated failures
  * are sampled per client address, so a flood of them cannot fill the table.
@@ -64,7 +64,7 @@ struct audit_item {
     struct audit_item *next;
 };
 
-struct api_auth {
+struct api_access {
     pthread_mutex_t mu;
     struct cached *cache;
     size_t n_cache;
@@ -120,7 +120,7 @@ static void audit_item_free(struct audit_item *it)
 /* Puts the list first..last back at the head of the queue, ahead of what arrived
  * meanwhile, so records stay in order. (au->queued still counts them: it counts every
  * record until it is written or given up.) Called with au->mu held. */
-static void audit_requeue(struct api_auth *au, struct audit_item *first, struct audit_item *last)
+static void audit_requeue(struct api_access *au, struct audit_item *first, struct audit_item *last)
 {
     last->next = au->head;
     au->head = first;
@@ -129,7 +129,7 @@ static void audit_requeue(struct api_auth *au, struct audit_item *first, struct 
 }
 
 /* Counts n lost records and says so in the log, at most once a second. */
-static void audit_count_dropped(struct api_auth *au, size_t n, const char *why)
+static void audit_count_dropped(struct api_access *au, size_t n, const char *why)
 {
     int64_t now = clock_mono_ms();
     bool say;
@@ -151,7 +151,7 @@ static void audit_count_dropped(struct api_auth *au, size_t n, const char *why)
  * given up. */
 static int audit_write_each(struct api *a, struct audit_item *batch, size_t *written, size_t *done)
 {
-    struct api_auth *au = a->auth;
+    struct api_access *au = a->access;
 
     while (batch) {
         struct audit_item *next = batch->next;
@@ -186,7 +186,7 @@ static int audit_write_each(struct api *a, struct audit_item *batch, size_t *wri
  * time (write_mu), so a batch put back cannot be overtaken by a later one. */
 static int audit_write_some(struct api *a)
 {
-    struct api_auth *au = a->auth;
+    struct api_access *au = a->access;
     struct audit_item *batch, *last, *it;
     struct store_audit *rows;
     size_t n = 0, written = 0, done = 0;
@@ -259,7 +259,7 @@ static int audit_drain(struct api *a)
 static void *audit_writer(void *arg)
 {
     struct api *a = arg;
-    struct api_auth *au = a->auth;
+    struct api_access *au = a->access;
     int64_t backoff_ms = 0, give_up_ms = 0;
 
     for (;;) {
@@ -320,7 +320,7 @@ static size_t add_text(struct buf *b, const char *s)
  * cfg.unauth_audit_per_minute per address in each one-minute window; the rest are only
  * counted. With the table of addresses full of live windows, nothing new is written:
  * a flood from many addresses must not turn into rows either. */
-static bool unauth_sample(struct api_auth *au, int per_minute, const char *remote)
+static bool unauth_sample(struct api_access *au, int per_minute, const char *remote)
 {
     int64_t window = clock_mono_ms() / UNAUTH_WINDOW_MS;
     struct unauth_slot *slot = NULL;
@@ -356,10 +356,10 @@ static bool unauth_sample(struct api_auth *au, int per_minute, const char *remot
     return ok;
 }
 
-void auth_audit(struct api *a, const struct principal *who, const char *remote, const char *method,
+void access_audit(struct api *a, const struct principal *who, const char *remote, const char *method,
                 const char *path, const char *ns, int status, const char *detail)
 {
-    struct api_auth *au = a->auth;
+    struct api_access *au = a->access;
     struct audit_item *it;
     struct buf b;
     size_t off[7];
@@ -411,7 +411,7 @@ void auth_audit(struct api *a, const struct principal *who, const char *remote, 
     }
 }
 
-void auth_audit_row(const struct api_request *req, const char *ns, int status, int status_alt,
+void access_audit_row(const struct api_request *req, const char *ns, int status, int status_alt,
                     struct store_audit *out)
 {
     const struct principal *who = req->who;
@@ -428,15 +428,15 @@ void auth_audit_row(const struct api_request *req, const char *ns, int status, i
     out->status_alt = status_alt;
 }
 
-void auth_audit_flush(struct api *a)
+void access_audit_flush(struct api *a)
 {
     if (a->store)
         audit_drain(a); /* one try: a caller does not wait out an outage */
 }
 
-void auth_metrics(struct api *a, struct buf *out)
+void access_metrics(struct api *a, struct buf *out)
 {
-    struct api_auth *au = a->auth;
+    struct api_access *au = a->access;
     uint64_t dropped, written, failures, un_written, un_sampled;
     size_t queued;
 
@@ -476,9 +476,9 @@ void auth_metrics(struct api *a, struct buf *out)
 
 /* ---- lifecycle ---- */
 
-void auth_init(struct api *a)
+void access_init(struct api *a)
 {
-    struct api_auth *au = xcalloc(1, sizeof(*au));
+    struct api_access *au = xcalloc(1, sizeof(*au));
 
     pthread_mutex_init(&au->mu, NULL);
     pthread_mutex_init(&au->write_mu, NULL);
@@ -486,16 +486,16 @@ void auth_init(struct api *a)
     au->cache = xcalloc(CACHE_MAX, sizeof(*au->cache));
     au->buckets = xcalloc(BUCKETS_MAX, sizeof(*au->buckets));
     au->unauth = xcalloc(UNAUTH_SLOTS, sizeof(*au->unauth));
-    a->auth = au;
+    a->access = au;
     if (a->store) {
         pthread_create(&au->writer, NULL, audit_writer, a);
         au->writer_started = true;
     }
 }
 
-void auth_free(struct api *a)
+void access_free(struct api *a)
 {
-    struct api_auth *au = a->auth;
+    struct api_access *au = a->access;
 
     if (!au)
         return;
@@ -522,14 +522,14 @@ void auth_free(struct api *a)
     pthread_mutex_destroy(&au->write_mu);
     pthread_cond_destroy(&au->cv);
     free(au);
-    a->auth = NULL;
+    a->access = NULL;
 }
 
 /* ---- authentication ---- */
 
 static int lookup(struct api *a, const char *hash, struct principal *who, struct err *e)
 {
-    struct api_auth *au = a->auth;
+    struct api_access *au = a->access;
     int64_t now = clock_mono_ms();
     struct store_token t;
     struct cached *slot = NULL;
@@ -591,7 +591,7 @@ static int lookup(struct api *a, const char *hash, struct principal *who, struct
     return valid ? 0 : err_set(e, ERR_UNAUTHORIZED, NULL, "invalid or revoked token");
 }
 
-int auth_authenticate(struct api *a, const char *authorization, struct principal *who,
+int access_authenticate(struct api *a, const char *authorization, struct principal *who,
                       struct err *e)
 {
     char hash[2 * SHA256_LEN + 1];
@@ -618,16 +618,16 @@ int auth_authenticate(struct api *a, const char *authorization, struct principal
     return lookup(a, hash, who, e);
 }
 
-void auth_principal_clear(struct principal *who)
+void access_principal_clear(struct principal *who)
 {
     principal_clear(who);
 }
 
 /* ---- rate limiting ---- */
 
-int auth_rate_limit(struct api *a, const char *key, int *retry_after_s)
+int access_rate_limit(struct api *a, const char *key, int *retry_after_s)
 {
-    struct api_auth *au = a->auth;
+    struct api_access *au = a->access;
     double rate = a->cfg.rate_per_s, burst = a->cfg.rate_burst;
     int64_t now = clock_mono_ms();
     struct bucket *b = NULL;
@@ -670,7 +670,7 @@ int auth_rate_limit(struct api *a, const char *key, int *retry_after_s)
 
 /* ---- authorization ---- */
 
-bool auth_may_read(const struct principal *who, const char *ns)
+bool access_may_read(const struct principal *who, const char *ns)
 {
     if (who->role == ROLE_ADMIN)
         return true;
@@ -682,9 +682,9 @@ bool auth_may_read(const struct principal *who, const char *ns)
     return false;
 }
 
-bool auth_may_write(const struct principal *who, const char *ns)
+bool access_may_write(const struct principal *who, const char *ns)
 {
     if (who->role == ROLE_ADMIN)
         return true;
-    return who->role == ROLE_SUBMITTER && auth_may_read(who, ns);
+    return who->role == ROLE_SUBMITTER && access_may_read(who, ns);
 }

@@ -1,4 +1,4 @@
-/* ui.c -- serves the embedded dashboard under /ui/. Unknown paths under /ui/ that look
+/* ui_routes.c -- serves the embedded dashboard under /ui/. Unknown paths under /ui/ that look
  * like views (no file extension) get index.html, so the single-page app's deep links
  * survive a reload. */
 #include "api/internal.h"

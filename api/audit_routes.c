@@ -1,4 +1,4 @@
-/* audit.c -- GET /v1/audit (admins): the audit log, newest first, with keyset paging. */
+/* audit_routes.c -- GET /v1/audit (admins): the audit log, newest first, with keyset paging. */
 #include "api/internal.h"
 
 #include "base/clock.h"
@@ -27,7 +27,7 @@ void h_audit_list(struct api *a, const struct api_request *req, const struct rou
                     before_s);
         return;
     }
-    auth_audit_flush(a);
+    access_audit_flush(a);
     if (store_audit_list(a->store, before, (int)limit, req_query(req, "token"), &page, &e)) {
         resp_error(resp, &e);
         return;

@@ -1,4 +1,4 @@
-/* jobs.c -- the TrainingJob endpoints: create, get, list, cancel, events. */
+/* job_routes.c -- the TrainingJob endpoints: create, get, list, cancel, events. */
 #include "api/internal.h"
 
 #include "api/trainingjob.h"
@@ -87,7 +87,7 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
         return;
     }
     /* 201 committed with the job; a replay's 200 written before we answer. */
-    auth_audit_row(req, p->ns, 201, 200, &audit);
+    access_audit_row(req, p->ns, 201, 200, &audit);
     if (store_job_insert(a->store, in, req->idempotency_key, &audit, &created, &stored, &e)) {
         resp_error(resp, &e);
         goto out;
@@ -202,7 +202,7 @@ void h_job_cancel(struct api *a, const struct api_request *req, const struct rou
         return;
     /* 200: cancelled (now or before); 202: only marked, the job still has to be stopped in
      * its member cluster. The row is committed with the change, with the status answered. */
-    auth_audit_row(req, p->ns, 200, 202, &audit);
+    access_audit_row(req, p->ns, 200, 202, &audit);
     if (store_job_cancel(a->store, p->ns, p->name, &audit, &marked, &j, &e)) {
         resp_error(resp, &e);
         return;

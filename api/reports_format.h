@@ -1,10 +1,10 @@
-/* reports.h -- the capacity report on the wire: options from text (times, durations,
+/* reports_format.h -- the capacity report on the wire: options from text (times, durations,
  * formats) and rendering as CSV, JSON, Markdown or self-contained HTML with inline SVG
  * charts (no scripts, no external files: fit for e-mail). Served by
  * GET /v1/reports/capacity (h_report_capacity in internal.h); `fedsched report` calls it.
  * Not responsible for the numbers themselves (store/reports.c). */
-#ifndef API_REPORTS_H
-#define API_REPORTS_H
+#ifndef API_REPORTS_FORMAT_H
+#define API_REPORTS_FORMAT_H
 
 #include <stddef.h>
 #include <stdint.h>

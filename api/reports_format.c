@@ -1,6 +1,6 @@
-/* reports.c -- GET /v1/reports/capacity: options, and the report as CSV, JSON, Markdown or
+/* reports_format.c -- GET /v1/reports/capacity: options, and the report as CSV, JSON, Markdown or
  * self-contained HTML with inline SVG charts. The numbers come from store/reports.c. */
-#include "api/reports.h"
+#include "api/reports_format.h"
 
 #include "api/internal.h"
 #include "base/clock.h"

@@ -1,4 +1,4 @@
-/* clusters.c -- the member-cluster registry endpoints and federation capacity. The
+/* cluster_routes.c -- the member-cluster registry endpoints and federation capacity. The
  * configuration comes from PostgreSQL (the registry); the live status from the poller's
  * RCU snapshot, read without blocking the poller. */
 #include "api/internal.h"
@@ -108,7 +108,7 @@ static void save(struct api *a, const struct api_request *req, const struct clus
     bool created = false;
 
     json_decref(j);
-    auth_audit_row(req, NULL, 201, ok_status, &audit);
+    access_audit_row(req, NULL, 201, ok_status, &audit);
     if (store_cluster_put_audited(a->store, cfg->name, text, cfg->cordoned, false, "api", &audit,
                                   &created, &e)) {
         resp_error(resp, &e);
@@ -178,7 +178,7 @@ void h_cluster_delete(struct api *a, const struct api_request *req, const struct
     struct store_audit audit;
     struct err e = {0};
 
-    auth_audit_row(req, NULL, 200, 200, &audit);
+    access_audit_row(req, NULL, 200, 200, &audit);
     if (store_cluster_delete(a->store, p->name, &audit, &e)) {
         resp_error(resp, &e);
         return;
@@ -195,7 +195,7 @@ static void set_cordon(struct api *a, const struct api_request *req, const char 
     struct store_audit audit;
     struct err e = {0};
 
-    auth_audit_row(req, NULL, 200, 200, &audit);
+    access_audit_row(req, NULL, 200, 200, &audit);
     if (store_cluster_set_cordoned(a->store, name, cordoned, &audit, &e)) {
         resp_error(resp, &e);
         return;

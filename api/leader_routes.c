@@ -1,4 +1,4 @@
-/* leader.c -- GET /v1/leader: which replica decides and dispatches (the scheduler leader),
+/* leader_routes.c -- GET /v1/leader: which replica decides and dispatches (the scheduler leader),
  * its fencing epoch, when it took over and last confirmed it, and whether its lock is held
  * right now (false while a takeover is pending). Any replica answers, from PostgreSQL. */
 #include "api/internal.h"

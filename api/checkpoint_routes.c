@@ -1,4 +1,4 @@
-/* checkpoint.c -- POST .../trainingjobs/{name}/checkpoint: a running job reports that it
+/* checkpoint_routes.c -- POST .../trainingjobs/{name}/checkpoint: a running job reports that it
  * wrote a checkpoint, so a reclaim loses only the work since then (the policy chooses
  * victims by that loss). The body is optional: {"time": "RFC 3339"} when the checkpoint
  * was written earlier than the request. */
@@ -65,7 +65,7 @@ void h_job_checkpoint(struct api *a, const struct api_request *req, const struct
         }
         json_decref(body);
     }
-    auth_audit_row(req, p->ns, 200, 200, &audit);
+    access_audit_row(req, p->ns, 200, 200, &audit);
     if (store_job_checkpoint(a->store, p->ns, p->name, at_ms, &audit, &j, &e)) {
         resp_error(resp, &e);
         return;
