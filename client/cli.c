@@ -117,6 +117,15 @@ static void url_escape(struct buf *b, const char *s)
     }
 }
 
+/* Appends "&key=value" with value percent-encoded; nothing when value is NULL. */
+static void query_param(struct buf *b, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    buf_printf(b, "&%s=", key);
+    url_escape(b, value);
+}
+
 static const char *jstr(json_t *o, const char *path)
 {
     char key[64];
@@ -581,22 +590,10 @@ static int verb_list(struct ctx *c)
             buf_puts(&b, "/v1/trainingjobs");
         }
         buf_printf(&b, "?limit=%d", c->o.limit);
-        if (c->o.phase) {
-            buf_puts(&b, "&phase=");
-            url_escape(&b, c->o.phase);
-        }
-        if (c->o.sku) {
-            buf_puts(&b, "&sku=");
-            url_escape(&b, c->o.sku);
-        }
-        if (c->o.selector) {
-            buf_puts(&b, "&labelSelector=");
-            url_escape(&b, c->o.selector);
-        }
-        if (cont) {
-            buf_puts(&b, "&continue=");
-            url_escape(&b, cont);
-        }
+        query_param(&b, "phase", c->o.phase);
+        query_param(&b, "sku", c->o.sku);
+        query_param(&b, "labelSelector", c->o.selector);
+        query_param(&b, "continue", cont);
         path = buf_steal(&b);
         rc = call_json(c, "GET", path, NULL, NULL, "jobs", &status, &page);
         free(path);
@@ -842,18 +839,9 @@ static int verb_report(struct ctx *c)
     buf_init(&b, 0);
     buf_puts(&b, "/v1/reports/capacity?format=");
     url_escape(&b, c->o.format);
-    if (c->o.from) {
-        buf_puts(&b, "&from=");
-        url_escape(&b, c->o.from);
-    }
-    if (c->o.to) {
-        buf_puts(&b, "&to=");
-        url_escape(&b, c->o.to);
-    }
-    if (c->o.step) {
-        buf_puts(&b, "&step=");
-        url_escape(&b, c->o.step);
-    }
+    query_param(&b, "from", c->o.from);
+    query_param(&b, "to", c->o.to);
+    query_param(&b, "step", c->o.step);
     path = buf_steal(&b);
     if (cli_http_do(c->http, "GET", path, NULL, NULL, 300, &r, &e)) {
         rc = transport_failure(c, "capacity", &e);
