@@ -314,6 +314,20 @@ static char *job_path(const char *ns, const char *name, const char *suffix)
     return buf_steal(&b);
 }
 
+/* method on the job ns/name (path suffix appended), as call_json(); what receives
+ * "ns/name" for the messages. */
+static int call_job(struct ctx *c, const char *method, const char *name, const char *suffix,
+                    char *what, size_t what_size, long *status, json_t **out)
+{
+    char *path = job_path(c->o.ns, name, suffix);
+    int rc;
+
+    snprintf(what, what_size, "%s/%s", c->o.ns, name);
+    rc = call_json(c, method, path, NULL, NULL, what, status, out);
+    free(path);
+    return rc;
+}
+
 /* ---- wait ---- */
 
 static bool terminal(const char *phase)
@@ -542,14 +556,12 @@ static int need_name(struct ctx *c, int argc, char **argv, const char **name)
 
 static int verb_get(struct ctx *c, const char *name)
 {
-    char *path = job_path(c->o.ns, name, NULL), what[300];
+    char what[300];
     json_t *j = NULL;
     long status;
     int rc;
 
-    snprintf(what, sizeof(what), "%s/%s", c->o.ns, name);
-    rc = call_json(c, "GET", path, NULL, NULL, what, &status, &j);
-    free(path);
+    rc = call_job(c, "GET", name, NULL, what, sizeof(what), &status, &j);
     if (rc)
         return rc;
     if (strcmp(c->o.output, "json") == 0) {
@@ -632,14 +644,12 @@ static int verb_list(struct ctx *c)
 
 static int verb_cancel(struct ctx *c, const char *name)
 {
-    char *path = job_path(c->o.ns, name, NULL), what[300];
+    char what[300];
     json_t *j = NULL;
     long status;
     int rc;
 
-    snprintf(what, sizeof(what), "%s/%s", c->o.ns, name);
-    rc = call_json(c, "DELETE", path, NULL, NULL, what, &status, &j);
-    free(path);
+    rc = call_job(c, "DELETE", name, NULL, what, sizeof(what), &status, &j);
     if (rc)
         return rc;
     if (strcmp(c->o.output, "json") == 0)
@@ -666,16 +676,14 @@ static void print_why(json_t *w, const char *indent)
 
 static int verb_explain(struct ctx *c, const char *name)
 {
-    char *path = job_path(c->o.ns, name, "/explain"), what[300];
+    char what[300];
     json_t *x = NULL, *v;
     const char *status, *key;
     long st;
     size_t i;
     int rc;
 
-    snprintf(what, sizeof(what), "%s/%s", c->o.ns, name);
-    rc = call_json(c, "GET", path, NULL, NULL, what, &st, &x);
-    free(path);
+    rc = call_job(c, "GET", name, "/explain", what, sizeof(what), &st, &x);
     if (rc)
         return rc;
     status = jstr(x, "status");
@@ -771,15 +779,13 @@ static char *expand(const char *tmpl, json_t *j)
 
 static int verb_logs_url(struct ctx *c, const char *name)
 {
-    char *path = job_path(c->o.ns, name, NULL), what[300], *url;
+    char what[300], *url;
     const char *direct, *tmpl = getenv("FEDSCHED_LOGS_URL_TEMPLATE");
     json_t *j = NULL;
     long st;
     int rc;
 
-    snprintf(what, sizeof(what), "%s/%s", c->o.ns, name);
-    rc = call_json(c, "GET", path, NULL, NULL, what, &st, &j);
-    free(path);
+    rc = call_job(c, "GET", name, NULL, what, sizeof(what), &st, &j);
     if (rc)
         return rc;
     direct = jstr(j, "status.logsUrl");
