@@ -1530,6 +1530,73 @@ static void finish_list(struct sim_reply *out, const char *kind, const char *api
     out->list = true;
 }
 
+/* One list request being answered: its paging and label selector, and the page of items
+ * written so far. The field selector is each list's own: the keys it supports and the
+ * messages for a bad one differ. */
+struct list_walk {
+    struct paging pg;
+    struct lreq lr[16];
+    int nl;
+    struct buf items;
+    char last_key[400];
+    long emitted, remaining;
+};
+
+/* Reads the paging and the label selector of q. On error the reply is filled and -1
+ * returned. */
+static int list_start(const struct sim_cluster *c, const struct sim_query *q, struct list_walk *w,
+                      struct sim_reply *out)
+{
+    w->nl = 0;
+    w->last_key[0] = '\0';
+    w->emitted = w->remaining = 0;
+    buf_init(&w->items, 0);
+    if (read_paging(c, q, &w->pg, out) != 0)
+        return -1;
+    if (q->label_selector && (w->nl = parse_label_selector(q->label_selector, w->lr, 16)) < 0) {
+        reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                     "unable to parse requirement: labelSelector \"%s\"", q->label_selector);
+        return -1;
+    }
+    return 0;
+}
+
+/* True when the item at key was on an earlier page (at or before the continue key). */
+static bool list_seen(const struct list_walk *w, const char *key)
+{
+    return w->pg.start[0] && strcmp(key, w->pg.start) <= 0;
+}
+
+/* Whether the item at key, which passed the selectors, goes on this page; past the limit
+ * it is only counted. When it goes, the separator is written and key kept for the
+ * continue token; the caller then appends the item. */
+static bool list_take(struct list_walk *w, const char *key)
+{
+    if (w->pg.limit && w->emitted == w->pg.limit) {
+        w->remaining++;
+        return false;
+    }
+    if (w->emitted)
+        buf_puts(&w->items, ",");
+    snprintf(w->last_key, sizeof(w->last_key), "%s", key);
+    w->emitted++;
+    return true;
+}
+
+/* Writes the reply, with a continue token when items were left for a next page. Returns
+ * true when it is the whole list (no continue given or asked), which may be cached. */
+static bool list_finish(struct list_walk *w, uint64_t rv, const char *kind, const char *api_version,
+                        struct sim_reply *out)
+{
+    char *cont = w->remaining && w->last_key[0] ? make_continue(w->last_key, rv) : NULL;
+    bool whole = !cont && !w->pg.start[0];
+
+    finish_list(out, kind, api_version, rv, cont, w->remaining, &w->items);
+    free(cont);
+    buf_free(&w->items);
+    return whole;
+}
+
 static bool cache_get(struct cache *k, const char *key, uint64_t rv, struct sim_reply *out)
 {
     if (!k->body || k->rv != rv || strcmp(k->key, key) != 0)
@@ -1567,67 +1634,47 @@ static const char *node_field(const void *obj, const char *key)
 static void list_nodes(struct sim_cluster *c, const struct sim_query *q, struct sim_reply *out)
 {
     static const char *const keys[] = {"metadata.name", "spec.unschedulable", NULL};
-    struct lreq lr[16];
+    struct list_walk w;
     struct freq fr[8];
-    int nl = 0, nf = 0;
-    struct paging pg;
-    struct buf items;
-    char key[700], *cont = NULL;
-    long emitted = 0, remaining = 0;
-    const struct snode *last = NULL;
+    int nf = 0;
+    char key[700];
     int64_t now = sim_clock_now(c->clock);
 
-    if (read_paging(c, q, &pg, out) != 0)
+    if (list_start(c, q, &w, out) != 0)
         return;
-    if (q->label_selector && (nl = parse_label_selector(q->label_selector, lr, 16)) < 0)
-        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
-                            "unable to parse requirement: labelSelector \"%s\"", q->label_selector);
     if (q->field_selector && (nf = parse_field_selector(q->field_selector, keys, fr, 8)) < 0)
         return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
                             "field label not supported in fieldSelector \"%s\"", q->field_selector);
-    snprintf(key, sizeof(key), "%ld|%s|%s", pg.limit, q->label_selector ? q->label_selector : "",
+    snprintf(key, sizeof(key), "%ld|%s|%s", w.pg.limit, q->label_selector ? q->label_selector : "",
              q->field_selector ? q->field_selector : "");
-    if (!pg.start[0] && cache_get(&c->node_cache, key, c->nodes_rv, out))
+    if (!w.pg.start[0] && cache_get(&c->node_cache, key, c->nodes_rv, out))
         return;
-    buf_init(&items, 0);
     for (size_t i = 0; i < c->n_nodes; i++) {
         const struct snode *n = &c->nodes[i];
         json_t *labels = NULL;
         bool ok;
 
-        if (pg.start[0] && strcmp(n->name, pg.start) <= 0)
+        if (list_seen(&w, n->name))
             continue;
         if (nf && !field_match(fr, nf, node_field, n))
             continue;
-        if (nl) {
+        if (w.nl) {
             /* Label selectors on nodes are rare; build the label set only then. */
             char *text = xasprintf("{\"kubernetes.io/hostname\":\"%s\",%s}", n->name,
                                    c->pool_labels[n->pool]);
 
             labels = json_loads(text, 0, NULL);
             free(text);
-            ok = labels_match(labels, lr, nl);
+            ok = labels_match(labels, w.lr, w.nl);
             json_decref(labels);
             if (!ok)
                 continue;
         }
-        if (pg.limit && emitted == pg.limit) {
-            remaining++;
-            continue;
-        }
-        if (emitted)
-            buf_puts(&items, ",");
-        render_node(c, n, now, &items);
-        last = n;
-        emitted++;
+        if (list_take(&w, n->name))
+            render_node(c, n, now, &w.items);
     }
-    if (remaining && last)
-        cont = make_continue(last->name, c->rv);
-    finish_list(out, "NodeList", "v1", c->rv, cont, remaining, &items);
-    if (!cont && !pg.start[0])
+    if (list_finish(&w, c->rv, "NodeList", "v1", out))
         cache_put(&c->node_cache, key, c->nodes_rv, out);
-    free(cont);
-    buf_free(&items);
 }
 
 static const char *pod_field(const void *obj, const char *key)
@@ -1662,19 +1709,13 @@ static void list_pods(struct sim_cluster *c, const char *ns, const struct sim_qu
                                        "spec.restartPolicy",
                                        "spec.schedulerName",
                                        NULL};
-    struct lreq lr[16];
+    struct list_walk w;
     struct freq fr[8];
-    int nl = 0, nf = 0;
-    struct paging pg;
-    struct buf items;
-    char key[700], last_key[400] = "", *cont = NULL;
-    long emitted = 0, remaining = 0;
+    int nf = 0;
+    char key[700];
 
-    if (read_paging(c, q, &pg, out) != 0)
+    if (list_start(c, q, &w, out) != 0)
         return;
-    if (q->label_selector && (nl = parse_label_selector(q->label_selector, lr, 16)) < 0)
-        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
-                            "unable to parse requirement: labelSelector \"%s\"", q->label_selector);
     if (q->field_selector) {
         nf = parse_field_selector(q->field_selector, keys, fr, 8);
         if (nf == -1)
@@ -1684,12 +1725,11 @@ static void list_pods(struct sim_cluster *c, const char *ns, const struct sim_qu
             return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
                                 "field label not supported: %s", q->field_selector);
     }
-    snprintf(key, sizeof(key), "%s|%ld|%.300s|%.300s", ns ? ns : "", pg.limit,
+    snprintf(key, sizeof(key), "%s|%ld|%.300s|%.300s", ns ? ns : "", w.pg.limit,
              q->label_selector ? q->label_selector : "",
              q->field_selector ? q->field_selector : "");
-    if (!pg.start[0] && cache_get(&c->pod_cache, key, c->rv, out))
+    if (!w.pg.start[0] && cache_get(&c->pod_cache, key, c->rv, out))
         return;
-    buf_init(&items, 0);
     for (size_t i = 0; i < c->n_pods; i++) {
         struct spod *p = c->pods[i];
         char pk[400];
@@ -1698,34 +1738,23 @@ static void list_pods(struct sim_cluster *c, const char *ns, const struct sim_qu
         if (ns && strcmp(p->ns, ns) != 0)
             continue;
         snprintf(pk, sizeof(pk), "%s/%s", p->ns, p->name);
-        if (pg.start[0] && strcmp(pk, pg.start) <= 0)
+        if (list_seen(&w, pk))
             continue;
         if (nf && !field_match(fr, nf, pod_field, p))
             continue;
-        if (nl && !labels_match(p->labels, lr, nl))
+        if (w.nl && !labels_match(p->labels, w.lr, w.nl))
             continue;
-        if (pg.limit && emitted == pg.limit) {
-            remaining++;
+        if (!list_take(&w, pk))
             continue;
-        }
-        if (emitted)
-            buf_puts(&items, ",");
         text = json_dumps(pod_render(c, p), JSON_COMPACT);
-        buf_puts(&items, text);
+        buf_puts(&w.items, text);
         free(text);
         /* The list text is cached; keeping every pod's tree too would double memory. */
         json_decref(p->obj);
         p->obj = NULL;
-        snprintf(last_key, sizeof(last_key), "%s", pk);
-        emitted++;
     }
-    if (remaining && last_key[0])
-        cont = make_continue(last_key, c->rv);
-    finish_list(out, "PodList", "v1", c->rv, cont, remaining, &items);
-    if (!cont && !pg.start[0])
+    if (list_finish(&w, c->rv, "PodList", "v1", out))
         cache_put(&c->pod_cache, key, c->rv, out);
-    free(cont);
-    buf_free(&items);
 }
 
 static const char *job_field(const void *obj, const char *key)
@@ -1743,23 +1772,15 @@ static void list_jobs(struct sim_cluster *c, enum kind k, const char *ns, const 
                       struct sim_reply *out)
 {
     static const char *const keys[] = {"metadata.name", "metadata.namespace", NULL};
-    struct lreq lr[16];
+    struct list_walk w;
     struct freq fr[8];
-    int nl = 0, nf = 0;
-    struct paging pg;
-    struct buf items;
-    char last_key[400] = "", *cont = NULL;
-    long emitted = 0, remaining = 0;
+    int nf = 0;
 
-    if (read_paging(c, q, &pg, out) != 0)
+    if (list_start(c, q, &w, out) != 0)
         return;
-    if (q->label_selector && (nl = parse_label_selector(q->label_selector, lr, 16)) < 0)
-        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
-                            "unable to parse requirement: labelSelector \"%s\"", q->label_selector);
     if (q->field_selector && (nf = parse_field_selector(q->field_selector, keys, fr, 8)) < 0)
         return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
                             "field label not supported: %s", q->field_selector);
-    buf_init(&items, 0);
     for (size_t i = 0; i < c->n_jobs; i++) {
         struct sjob *j = c->jobs[i];
         char jk[400];
@@ -1768,31 +1789,21 @@ static void list_jobs(struct sim_cluster *c, enum kind k, const char *ns, const 
         if (j->kind != k || (ns && strcmp(j->ns, ns) != 0))
             continue;
         snprintf(jk, sizeof(jk), "%s/%s", j->ns, j->name);
-        if (pg.start[0] && strcmp(jk, pg.start) <= 0)
+        if (list_seen(&w, jk))
             continue;
         if (nf && !field_match(fr, nf, job_field, j))
             continue;
-        if (nl &&
-            !labels_match(json_object_get(json_object_get(j->obj, "metadata"), "labels"), lr, nl))
+        if (w.nl && !labels_match(json_object_get(json_object_get(j->obj, "metadata"), "labels"),
+                                  w.lr, w.nl))
             continue;
-        if (pg.limit && emitted == pg.limit) {
-            remaining++;
+        if (!list_take(&w, jk))
             continue;
-        }
-        if (emitted)
-            buf_puts(&items, ",");
         text = json_dumps(j->obj, JSON_COMPACT);
-        buf_puts(&items, text);
+        buf_puts(&w.items, text);
         free(text);
-        snprintf(last_key, sizeof(last_key), "%s", jk);
-        emitted++;
     }
-    if (remaining && last_key[0])
-        cont = make_continue(last_key, c->rv);
-    finish_list(out, k == KIND_JOB ? "JobList" : "RayJobList",
-                k == KIND_JOB ? "batch/v1" : "ray.io/v1", c->rv, cont, remaining, &items);
-    free(cont);
-    buf_free(&items);
+    list_finish(&w, c->rv, k == KIND_JOB ? "JobList" : "RayJobList",
+                k == KIND_JOB ? "batch/v1" : "ray.io/v1", out);
 }
 
 /* ---- job requests ------------------------------------------------------------------------------ */
