@@ -110,3 +110,18 @@ int clock_parse_rfc3339(const char *s, int64_t *out_ms)
               ms;
     return 0;
 }
+
+int clock_parse_hhmm(const char *s, int *out_min)
+{
+    int h, m;
+
+    if (!s || strlen(s) != 5 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
+        s[2] != ':' || !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
+        return -1;
+    h = (s[0] - '0') * 10 + (s[1] - '0');
+    m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (m > 59 || h > 24 || (h == 24 && m != 0))
+        return -1;
+    *out_min = h * 60 + m;
+    return 0;
+}

@@ -17,4 +17,8 @@ void clock_format_rfc3339(int64_t ms, char *out, size_t size);
  * allowed) into milliseconds since the epoch. Returns 0, or -1 when malformed. */
 int clock_parse_rfc3339(const char *s, int64_t *out_ms);
 
+/* Parses a time of day "HH:MM" (two digits each; "24:00" allowed as the end of a day) into
+ * minutes after midnight. Returns 0, or -1 when malformed (nothing written). */
+int clock_parse_hhmm(const char *s, int *out_min);
+
 #endif

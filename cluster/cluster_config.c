@@ -1,6 +1,7 @@
 /* cluster_config.c -- member-cluster configuration: defaults, JSON, validation, TZ rules. */
 #include "cluster/cluster_config.h"
 
+#include "base/clock.h"
 #include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
@@ -234,23 +235,6 @@ static const char *str_or(const json_t *v)
     return json_is_string(v) ? json_string_value(v) : "";
 }
 
-/* "HH:MM" with 24:00 allowed, into minutes after midnight. */
-static int parse_hhmm(const json_t *v, int *out)
-{
-    const char *s = json_string_value(v);
-    int h, m;
-
-    if (!s || strlen(s) != 5 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
-        s[2] != ':' || !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
-        return -1;
-    h = (s[0] - '0') * 10 + (s[1] - '0');
-    m = (s[3] - '0') * 10 + (s[4] - '0');
-    if (m > 59 || h > 24 || (h == 24 && m != 0))
-        return -1;
-    *out = h * 60 + m;
-    return 0;
-}
-
 static int parse_window(const json_t *w, size_t i, struct snapshot_window *out, struct err *e)
 {
     static const char *const known[] = {"days", "start", "end", NULL};
@@ -263,11 +247,11 @@ static int parse_window(const json_t *w, size_t i, struct snapshot_window *out, 
     if (check_members(w, known, "servingPool.lendingWindows[].", e) != 0)
         return -1;
     snprintf(field, sizeof(field), "servingPool.lendingWindows[%zu].start", i);
-    if (parse_hhmm(json_object_get(w, "start"), &out->start_min) != 0)
+    if (clock_parse_hhmm(json_string_value(json_object_get(w, "start")), &out->start_min) != 0)
         return err_set(e, ERR_INVALID, field, "%s \"%s\" must be HH:MM", field,
                        str_or(json_object_get(w, "start")));
     snprintf(field, sizeof(field), "servingPool.lendingWindows[%zu].end", i);
-    if (parse_hhmm(json_object_get(w, "end"), &out->end_min) != 0)
+    if (clock_parse_hhmm(json_string_value(json_object_get(w, "end")), &out->end_min) != 0)
         return err_set(e, ERR_INVALID, field, "%s \"%s\" must be HH:MM", field,
                        str_or(json_object_get(w, "end")));
     out->days = 0x7f;

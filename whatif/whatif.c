@@ -2,6 +2,7 @@
 #include "whatif/whatif.h"
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/num.h"
@@ -347,23 +348,6 @@ static int int_arg(const char *opt, const char *v, int64_t min, int64_t max, int
     return 0;
 }
 
-static int hhmm(const char *s, int *out)
-{
-    int64_t h, m;
-    char hb[3], mb[3];
-
-    if (strlen(s) != 5 || s[2] != ':')
-        return -1;
-    memcpy(hb, s, 2);
-    hb[2] = '\0';
-    memcpy(mb, s + 3, 2);
-    mb[2] = '\0';
-    if (num_parse_i64(hb, 0, 24, &h) || num_parse_i64(mb, 0, 59, &m) || h * 60 + m > 1440)
-        return -1;
-    *out = (int)(h * 60 + m);
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct args *a)
 {
     memset(a, 0, sizeof(*a));
@@ -424,7 +408,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             }
             snprintf(s1, sizeof(s1), "%.5s", v);
             snprintf(s2, sizeof(s2), "%s", dash + 1);
-            if (hhmm(s1, &a->split.window.start_min) || hhmm(s2, &a->split.window.end_min)) {
+            if (clock_parse_hhmm(s1, &a->split.window.start_min) ||
+                clock_parse_hhmm(s2, &a->split.window.end_min)) {
                 fprintf(stderr, "fedsched simulate: --window '%s' is not HH:MM-HH:MM\n", v);
                 return -1;
             }

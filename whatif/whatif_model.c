@@ -4,7 +4,6 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
-#include "base/num.h"
 #include "policy/tz.h"
 
 #include <dirent.h>
@@ -73,25 +72,6 @@ static int get_int(json_t *o, const char *key, const char *field, bool required,
     return 0;
 }
 
-/* "20:00" -> 1200; "24:00" allowed as the end of a day. */
-static int parse_hhmm(const char *s, int *out)
-{
-    char hb[3], mb[3];
-    int64_t h, m;
-
-    if (strlen(s) != 5 || s[2] != ':')
-        return -1;
-    memcpy(hb, s, 2);
-    hb[2] = '\0';
-    memcpy(mb, s + 3, 2);
-    mb[2] = '\0';
-    if (num_parse_i64(hb, 0, 24, &h) || num_parse_i64(mb, 0, 59, &m) ||
-        h * 60 + m > SNAPSHOT_MINUTES_PER_DAY)
-        return -1;
-    *out = (int)(h * 60 + m);
-    return 0;
-}
-
 static int day_bit(const char *s)
 {
     static const char *days[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
@@ -134,12 +114,12 @@ static int parse_window(json_t *w, const char *field, struct snapshot_window *ou
     snprintf(f, sizeof(f), "%s.start", field);
     if (get_str(w, "start", f, true, start, sizeof(start), e))
         return -1;
-    if (parse_hhmm(start, &out->start_min))
+    if (clock_parse_hhmm(start, &out->start_min))
         return err_set(e, ERR_INVALID, f, "%s '%s' is not HH:MM", f, start);
     snprintf(f, sizeof(f), "%s.end", field);
     if (get_str(w, "end", f, true, end, sizeof(end), e))
         return -1;
-    if (parse_hhmm(end, &out->end_min))
+    if (clock_parse_hhmm(end, &out->end_min))
         return err_set(e, ERR_INVALID, f, "%s '%s' is not HH:MM", f, end);
     days = json_object_get(w, "days");
     snprintf(f, sizeof(f), "%s.days", field);
