@@ -86,9 +86,10 @@ static int day_bit(const char *s)
 
 static int sku_of(struct whatif_layout *l, const char *name, bool add)
 {
-    for (size_t i = 0; i < l->n_skus; i++)
-        if (strcmp(l->skus[i], name) == 0)
-            return (int)i;
+    int i = whatif_layout_sku(l, name);
+
+    if (i >= 0)
+        return i;
     if (!add || l->n_skus == WHATIF_SKUS_MAX || strlen(name) >= SNAPSHOT_SKU_NAME_MAX || !*name)
         return -1;
     snprintf(l->skus[l->n_skus], SNAPSHOT_SKU_NAME_MAX, "%s", name);
@@ -427,6 +428,17 @@ void whatif_split_defaults(struct whatif_split *s)
     s->tz = "";
 }
 
+/* The layout SKU an openb node model stands for: the model in lower case ("V100M16" ->
+ * "v100m16"), cut to fit. */
+static void sku_name(const char *model, char *out, size_t size)
+{
+    size_t j;
+
+    for (j = 0; model[j] && j + 1 < size; j++)
+        out[j] = (char)(model[j] >= 'A' && model[j] <= 'Z' ? model[j] - 'A' + 'a' : model[j]);
+    out[j] = '\0';
+}
+
 int whatif_layout_split(const struct trace_openb_node *nodes, size_t n,
                         const struct whatif_split *s, struct whatif_layout **out, struct err *e)
 {
@@ -450,15 +462,10 @@ int whatif_layout_split(const struct trace_openb_node *nodes, size_t n,
         abort();
     for (size_t i = 0; i < n; i++) {
         char sku[SNAPSHOT_SKU_NAME_MAX];
-        size_t j;
 
         if (nodes[i].gpus <= 0)
             continue;
-        for (j = 0; nodes[i].model[j] && j + 1 < sizeof(sku); j++)
-            sku[j] = (char)(nodes[i].model[j] >= 'A' && nodes[i].model[j] <= 'Z'
-                                ? nodes[i].model[j] - 'A' + 'a'
-                                : nodes[i].model[j]);
-        sku[j] = '\0';
+        sku_name(nodes[i].model, sku, sizeof(sku));
         if (sku_of(l, sku, true) < 0) {
             err_set(e, ERR_INVALID, "nodes", "more than %d GPU models", WHATIF_SKUS_MAX);
             goto out;
@@ -475,15 +482,11 @@ int whatif_layout_split(const struct trace_openb_node *nodes, size_t n,
     seen = xcalloc(K * 65 + 1, sizeof(int));
     for (size_t i = 0; i < n; i++) {
         char sku[SNAPSHOT_SKU_NAME_MAX];
-        size_t j, k, g = (size_t)nodes[i].gpus, c;
+        size_t k, g = (size_t)nodes[i].gpus, c;
 
         if (nodes[i].gpus <= 0 || nodes[i].gpus > 64)
             continue;
-        for (j = 0; nodes[i].model[j] && j + 1 < sizeof(sku); j++)
-            sku[j] = (char)(nodes[i].model[j] >= 'A' && nodes[i].model[j] <= 'Z'
-                                ? nodes[i].model[j] - 'A' + 'a'
-                                : nodes[i].model[j]);
-        sku[j] = '\0';
+        sku_name(nodes[i].model, sku, sizeof(sku));
         k = (size_t)sku_of(l, sku, false);
         /* Deal nodes of each (model, size) round-robin so every cluster gets a fair share. */
         c = (size_t)seen[k * 65 + g]++ % C;
