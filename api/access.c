@@ -356,8 +356,9 @@ static bool unauth_sample(struct api_access *au, int per_minute, const char *rem
     return ok;
 }
 
-void access_audit(struct api *a, const struct principal *who, const char *remote, const char *method,
-                const char *path, const char *ns, int status, const char *detail)
+void access_audit(struct api *a, const struct principal *who, const char *remote,
+                  const char *method, const char *path, const char *ns, int status,
+                  const char *detail)
 {
     struct api_access *au = a->access;
     struct audit_item *it;
@@ -412,7 +413,7 @@ void access_audit(struct api *a, const struct principal *who, const char *remote
 }
 
 void access_audit_row(const struct api_request *req, const char *ns, int status, int status_alt,
-                    struct store_audit *out)
+                      struct store_audit *out)
 {
     const struct principal *who = req->who;
 
@@ -592,7 +593,7 @@ static int lookup(struct api *a, const char *hash, struct principal *who, struct
 }
 
 int access_authenticate(struct api *a, const char *authorization, struct principal *who,
-                      struct err *e)
+                        struct err *e)
 {
     char hash[2 * SHA256_LEN + 1];
     const char *tok;

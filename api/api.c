@@ -1,12 +1,11 @@
-/* api.c -- the api object, dispatch, responses and error-to-status mapping. */
+/* api.c -- the api object and the life of one call: route, authenticate, rate-limit,
+ * authorise, run the handler, audit. The top of api/: it uses the router, access.c,
+ * watches.c, metrics.c and response.c, and nothing of api/ uses it.
+ * Not responsible for the socket (server.c) or for rendering answers (response.c). */
 #include "api/internal.h"
 
-#include "api/trainingjob.h"
-#include "base/log.h"
 #include "base/mem.h"
-#include "base/utf8.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,129 +36,6 @@ void api_free(struct api **ap)
     metrics_free(&(*ap)->metrics);
     free(*ap);
     *ap = NULL;
-}
-
-int api_status_for(enum err_code code)
-{
-    switch (code) {
-    case ERR_NONE: return 200;
-    case ERR_MALFORMED: return 400;
-    case ERR_INVALID: return 422;
-    case ERR_NOT_FOUND: return 404;
-    case ERR_CONFLICT: return 409;
-    case ERR_TOO_LARGE: return 413;
-    case ERR_MEDIA_TYPE: return 415;
-    case ERR_METHOD: return 405;
-    case ERR_UNAUTHORIZED: return 401;
-    case ERR_FORBIDDEN: return 403;
-    case ERR_RATE_LIMITED: return 429;
-    case ERR_DB:
-    case ERR_UNAVAILABLE:
-    case ERR_TIMEOUT: return 503;
-    case ERR_IO:
-    case ERR_CONFIG:
-    case ERR_INTERNAL: return 500;
-    }
-    return 500;
-}
-
-/* The body answered when a response cannot be rendered: fixed, so it cannot fail. */
-static const char render_failed[] =
-    "{\"error\":{\"code\":\"internal\",\"message\":\"the response could not be rendered\"}}";
-
-void resp_json(struct api_response *resp, int status, json_t *body)
-{
-    free(resp->body);
-    resp->status = status;
-    resp->content_type = "application/json";
-    resp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (!resp->body) {
-        /* A value jansson refused (invalid UTF-8 that escaped sanitising, a NULL from a
-         * failed json_pack): never abort on a request, answer 500 and say so in the log. */
-        LOG(LOG_ERROR, "api", "event=render_failed status=%d", status);
-        resp->status = 500;
-        resp->body = xstrdup(render_failed);
-    }
-}
-
-void resp_job(struct api_response *resp, int status, const struct job *j)
-{
-    struct buf b;
-
-    buf_init(&b, 0);
-    trainingjob_render(j, &b);
-    resp_text(resp, status, "application/json", buf_steal(&b));
-}
-
-void resp_text(struct api_response *resp, int status, const char *content_type, char *body)
-{
-    free(resp->body);
-    resp->status = status;
-    resp->body = body;
-    resp->content_type = content_type;
-}
-
-/* Server-side failures carry infrastructure detail (database host and port, file
- * paths): it goes to the log, and the caller gets a fixed text. */
-static const char *public_message(enum err_code code)
-{
-    switch (code) {
-    case ERR_DB: return "the database is unavailable; retry later";
-    case ERR_IO:
-    case ERR_CONFIG:
-    case ERR_INTERNAL: return "internal error; the server log has the detail";
-    default: return NULL;
-    }
-}
-
-void resp_error(struct api_response *resp, const struct err *e)
-{
-    int status = api_status_for(e->code);
-    const char *fixed = public_message(e->code);
-    char msg[sizeof(e->msg) * 4], field[sizeof(e->field) * 4];
-    json_t *inner;
-
-    /* Messages quote what the caller sent, which may be any bytes: make them valid
-     * UTF-8 (jansson refuses anything else) without cutting a character. */
-    utf8_sanitize(msg, sizeof(msg), e->msg[0] ? e->msg : err_code_name(e->code));
-    utf8_sanitize(field, sizeof(field), e->field);
-    if (fixed) {
-        for (char *c = msg; *c; c++) /* one log line: no line breaks or quotes inside */
-            if ((unsigned char)*c < 0x20 || *c == '"')
-                *c = *c == '"' ? '\'' : ' ';
-        LOG(LOG_WARN, "api", "event=server_error code=%s field=%s msg=\"%s\"",
-            err_code_name(e->code), field, msg);
-        snprintf(msg, sizeof(msg), "%s", fixed);
-    }
-    inner = json_pack("{s:s, s:s}", "code", err_code_name(e->code), "message", msg);
-    if (inner && field[0] && !fixed)
-        json_object_set_new(inner, "field", json_string(field));
-    if (status == 503)
-        snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
-    resp_json(resp, status, inner ? json_pack("{s:o}", "error", inner) : NULL);
-}
-
-void resp_errorf(struct api_response *resp, enum err_code code, const char *field, const char *fmt,
-                 ...)
-{
-    struct err e;
-    va_list ap;
-
-    e.code = code;
-    snprintf(e.field, sizeof(e.field), "%s", field ? field : "");
-    va_start(ap, fmt);
-    vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
-    va_end(ap);
-    resp_error(resp, &e);
-}
-
-const char *req_query(const struct api_request *req, const char *key)
-{
-    for (size_t i = 0; i < req->n_query; i++)
-        if (strcmp(req->query[i].key, key) == 0)
-            return req->query[i].value;
-    return NULL;
 }
 
 /* May who do perm on the path's namespace? Fills resp and returns -1 when not. A job in
@@ -205,8 +81,8 @@ struct api_call {
     char route[64]; /* the route's template, for metrics */
 };
 
-static void audit(struct api *a, struct api_call *c, const struct api_request *req,
-                  const struct api_response *resp)
+static void audit_call(struct api *a, struct api_call *c, const struct api_request *req,
+                       const struct api_response *resp)
 {
     char detail[32] = "";
 
@@ -220,7 +96,7 @@ static void audit(struct api *a, struct api_call *c, const struct api_request *r
             snprintf(detail, sizeof(detail), "%.*s", (int)strcspn(code + 8, "\""), code + 8);
     }
     access_audit(a, &c->who, req->remote, req->method, req->path, c->p.ns, resp->status,
-               detail[0] ? detail : NULL);
+                 detail[0] ? detail : NULL);
 }
 
 int api_call_begin(struct api *a, const struct api_request *req, struct api_call **out,
@@ -258,7 +134,7 @@ int api_call_begin(struct api *a, const struct api_request *req, struct api_call
         goto done;
     return 0;
 done:
-    audit(a, c, req, resp);
+    audit_call(a, c, req, resp);
     return -1;
 }
 
@@ -273,7 +149,7 @@ void api_call_finish(struct api *a, struct api_call *c, const struct api_request
     c->h(a, &r, &c->p, resp);
     snprintf(resp->route, sizeof(resp->route), "%s", c->route);
     if (!resp->wait)
-        audit(a, c, req, resp);
+        audit_call(a, c, req, resp);
 }
 
 void api_call_free(struct api *a, struct api_call **cp, struct api_wait *w)
@@ -296,12 +172,6 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
     if (api_call_begin(a, &r, &c, resp) == 0)
         api_call_finish(a, c, &r, resp);
     api_call_free(a, &c, NULL);
-}
-
-void api_response_clear(struct api_response *r)
-{
-    free(r->body);
-    memset(r, 0, sizeof(*r));
 }
 
 void api_observe(struct api *a, const char *method, const char *route, int status,

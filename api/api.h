@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/response.h"
+
 struct err;
 struct principal;
 struct store;
@@ -60,53 +62,6 @@ void api_attach_explainer(struct api *a,
                                     struct err *e),
                           void *arg);
 
-struct api_kv {
-    const char *key;
-    const char *value;
-};
-
-/* A watch's state across the passes of one call: api/server.c keeps it while the
- * connection is suspended, and calls the handler again when the job changes or the
- * deadline passes. */
-struct api_wait {
-    bool active;         /* the first pass parsed the watch and took a cap slot */
-    bool stopping;       /* the server drains: answer now */
-    int64_t after_rv;    /* answer once the job's version passes this */
-    int64_t deadline_ms; /* realtime ms; answer with the job as it is then */
-    int64_t job_id;      /* the job to wait for, set when the handler asks to wait */
-    char cap_key[72];    /* the token (or address) holding the slot; "" none */
-};
-
-/* One request as the handlers see it. Strings are borrowed for the call's duration. */
-struct api_request {
-    const char *method;
-    const char *path;           /* without the query string, percent-decoded */
-    const struct api_kv *query; /* decoded query arguments */
-    size_t n_query;
-    const char *content_type;    /* NULL when absent */
-    const char *idempotency_key; /* NULL when absent */
-    const char *body;            /* NULL when empty; not NUL-terminated */
-    size_t body_len;
-    const char *authorization;   /* Authorization header, NULL when absent */
-    const char *remote;          /* peer address, "" when unknown */
-    const struct principal *who; /* set by api_handle for the handlers */
-    struct api_wait *wait;       /* NULL: the caller cannot wait; a watch answers at once */
-};
-
-struct api_response {
-    int status;
-    char *body;                /* owned; NULL for none */
-    size_t body_len;           /* 0: strlen(body); set for binary bodies */
-    const char *content_type;  /* static string */
-    char allow[64];            /* Allow header for 405, else empty */
-    char location[512];        /* Location header for 201, else empty */
-    char retry_after[16];      /* Retry-After header for 503/429, else empty */
-    char www_authenticate[48]; /* WWW-Authenticate header for 401, else empty */
-    char route[64];            /* route template for metrics ("/v1/namespaces/{ns}/...") */
-    bool audited;              /* the handler wrote the audit row in the mutation's transaction */
-    bool wait; /* no answer yet: wait for req->wait->job_id to change, then call again */
-};
-
 /* Handles req and fills resp (caller releases it with api_response_clear()). Never fails:
  * every error becomes a JSON error response. A watch answers at once (nothing can
  * suspend it here). Thread-safe. */
@@ -128,7 +83,6 @@ void api_call_free(struct api *a, struct api_call **call, struct api_wait *w);
 
 /* Watches holding a slot now (for metrics and tests). */
 int api_watch_count(struct api *a);
-void api_response_clear(struct api_response *r);
 
 /* Records one finished request in the metrics (the server calls it). Thread-safe. */
 void api_observe(struct api *a, const char *method, const char *route, int status,

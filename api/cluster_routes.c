@@ -237,14 +237,3 @@ void h_capacity(struct api *a, const struct api_request *req, const struct route
     resp_json(resp, 200, cluster_snapshot_capacity_json(cs, clock_realtime_ms()));
     poller_read_end(a->poller);
 }
-
-void clusters_metrics(struct api *a, struct buf *out)
-{
-    const struct cluster_snapshot *cs;
-
-    if (!a->poller)
-        return;
-    cs = poller_read_begin(a->poller);
-    cluster_snapshot_prometheus(cs, clock_realtime_ms(), out);
-    poller_read_end(a->poller);
-}

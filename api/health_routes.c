@@ -1,6 +1,6 @@
-/* health_routes.c -- /healthz (the process answers), /readyz (the database answers and the
- * schema is current) and /metrics. Both probes and /metrics need no token, so what they
- * say is fixed text: the database's own error (which names its host and port) goes to the
+/* health_routes.c -- /healthz (the process answers) and /readyz (the database answers and
+ * the schema is current). Both probes (like /metrics) need no token, so what they say is
+ * fixed text: the database's own error (which names its host and port) goes to the
  * log, never into a body. */
 #include "api/internal.h"
 

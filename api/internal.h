@@ -1,5 +1,19 @@
-/* internal.h -- what api/ files share: the api struct, response helpers, routing,
- * metrics. Not included outside api/. */
+/* internal.h -- what api/ files share: the api struct, the response helpers, routing,
+ * access, watches and request metrics. Not included outside api/.
+ *
+ * The files of api/, from the bottom up; each uses only those below it:
+ *   trainingjob.c          the TrainingJob resource on the wire (parse, validate, render)
+ *   reports_format.c       the capacity report's options and renderings
+ *   response.c             filling an answer (JSON, text, a job, an error and its status)
+ *   access.c, watches.c,   who is calling and what they may do, the audit trail, the rate
+ *   metrics.c              limit; the caps on watches; the request counters
+ *   <resource>_routes.c    route handler files: h_* functions for the paths of one
+ *                          resource (job, checkpoint, explain, cluster, report, leader,
+ *                          audit, health, metrics, ui), plus that resource's api_attach_*()
+ *   router.c               the table: method + path -> handler and permission
+ *   api.c                  one call's life: route, authenticate, authorise, handle, audit
+ *   server.c               libmicrohttpd around api.c
+ * A handler file never calls another handler file, the router or api.c. */
 #ifndef API_INTERNAL_H
 #define API_INTERNAL_H
 
@@ -74,15 +88,16 @@ void access_free(struct api *a);
 /* Fills *who from the Authorization header (anonymous admin when auth is disabled).
  * ERR_UNAUTHORIZED, or ERR_DB when tokens cannot be checked. Caller clears *who. */
 int access_authenticate(struct api *a, const char *authorization, struct principal *who,
-                      struct err *e);
+                        struct err *e);
 void access_principal_clear(struct principal *who);
 /* Takes one token from key's bucket; -1 with *retry_after_s when it is empty. */
 int access_rate_limit(struct api *a, const char *key, int *retry_after_s);
 bool access_may_read(const struct principal *who, const char *ns);
 bool access_may_write(const struct principal *who, const char *ns);
 /* Queues one audit record (written within AUDIT_FLUSH_MS by the writer thread). */
-void access_audit(struct api *a, const struct principal *who, const char *remote, const char *method,
-                const char *path, const char *ns, int status, const char *detail);
+void access_audit(struct api *a, const struct principal *who, const char *remote,
+                  const char *method, const char *path, const char *ns, int status,
+                  const char *detail);
 /* Writes queued records now (tests and shutdown). */
 void access_audit_flush(struct api *a);
 /* Fills *out with req's audit row (caller, address, method, path; ns) for a handler that
@@ -91,7 +106,7 @@ void access_audit_flush(struct api *a);
  * borrowed from req. The handler then sets resp->audited. */
 struct store_audit;
 void access_audit_row(const struct api_request *req, const char *ns, int status, int status_alt,
-                    struct store_audit *out);
+                      struct store_audit *out);
 /* Appends the audit metrics (Prometheus text): rows dropped, queue length, unauthenticated
  * failures written or sampled out. */
 void access_metrics(struct api *a, struct buf *out);
@@ -105,13 +120,10 @@ void api_watch_release(struct api *a, struct api_wait *w);
 void watches_init(struct api *a);
 void watches_free(struct api *a);
 
-/* Appends the attached scheduler's metrics to b (nothing when none is attached; leader.c). */
-void api_scheduler_metrics(struct api *a, struct buf *b);
-
-/* HTTP status for an err code. */
+/* response.c: HTTP status for an err code. */
 int api_status_for(enum err_code code);
 
-/* Responses. resp_json steals the reference to body. */
+/* Responses (response.c). resp_json steals the reference to body. */
 void resp_json(struct api_response *resp, int status, json_t *body);
 void resp_text(struct api_response *resp, int status, const char *content_type, char *body);
 /* The job as the API shows it (trainingjob_render), without a jansson tree. */
@@ -124,7 +136,7 @@ void resp_errorf(struct api_response *resp, enum err_code code, const char *fiel
 /* Value of query argument key, or NULL. */
 const char *req_query(const struct api_request *req, const char *key);
 
-/* Handlers. */
+/* Handlers (<resource>_routes.c). */
 void h_job_create(struct api *a, const struct api_request *req, const struct route_params *p,
                   struct api_response *resp);
 void h_job_list(struct api *a, const struct api_request *req, const struct route_params *p,
@@ -165,8 +177,6 @@ void h_cluster_uncordon(struct api *a, const struct api_request *req, const stru
                         struct api_response *resp);
 void h_capacity(struct api *a, const struct api_request *req, const struct route_params *p,
                 struct api_response *resp);
-/* Appends the connector's metrics when a poller is attached. */
-void clusters_metrics(struct api *a, struct buf *out);
 void h_metrics(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp);
 void h_report_capacity(struct api *a, const struct api_request *req, const struct route_params *p,

@@ -33,15 +33,3 @@ void h_leader(struct api *a, const struct api_request *req, const struct route_p
     }
     resp_json(resp, 200, body);
 }
-
-void api_attach_scheduler(struct api *a, int (*fn)(void *arg, struct buf *b), void *arg)
-{
-    a->sched_metrics = fn;
-    a->sched_metrics_arg = arg;
-}
-
-void api_scheduler_metrics(struct api *a, struct buf *b)
-{
-    if (a->sched_metrics)
-        a->sched_metrics(a->sched_metrics_arg, b);
-}

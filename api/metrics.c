@@ -7,7 +7,6 @@
 
 #include "base/mem.h"
 #include "base/prom.h"
-#include "store/store.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -152,39 +151,4 @@ void metrics_render(struct api_metrics *m, struct buf *out)
                "fedsched_http_series_overflow_total %llu\n",
                MAX_SERIES, (unsigned long long)m->overflow);
     pthread_mutex_unlock(&m->mu);
-}
-
-/* GET /metrics: the request metrics, jobs by phase, the connector's, the scheduler's and
- * the audit trail's, and whether the database answered. */
-void h_metrics(struct api *a, const struct api_request *req, const struct route_params *p,
-               struct api_response *resp)
-{
-    struct buf out;
-    int64_t counts[PHASE_COUNT];
-    struct err e = {0};
-
-    (void)req;
-    (void)p;
-    buf_init(&out, 0);
-    metrics_render(a->metrics, &out);
-    /* Jobs by phase come from the database; when it is down the series are left out and
-     * fedsched_store_up says why, rather than failing the whole scrape. */
-    if (store_job_counts(a->store, counts, &e) == 0) {
-        buf_puts(&out, "# HELP fedsched_jobs Jobs by phase.\n# TYPE fedsched_jobs gauge\n");
-        for (int i = 0; i < PHASE_COUNT; i++) {
-            char phase[PROM_LABEL_MAX];
-
-            buf_printf(&out, "fedsched_jobs{phase=\"%s\"} %lld\n",
-                       prom_label(phase, sizeof(phase), job_phase_name((enum job_phase)i)),
-                       (long long)counts[i]);
-        }
-    }
-    clusters_metrics(a, &out);
-    api_scheduler_metrics(a, &out);
-    access_metrics(a, &out);
-    buf_printf(&out,
-               "# HELP fedsched_store_up Whether the last database query of this scrape "
-               "succeeded.\n# TYPE fedsched_store_up gauge\nfedsched_store_up %d\n",
-               e.code == ERR_NONE ? 1 : 0);
-    resp_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", buf_steal(&out));
 }
