@@ -170,7 +170,7 @@ static double frag_of(const struct nodefit_profile *p, int64_t cpu_free, int64_t
     return f;
 }
 
-static void sort_small(int *v, int n)
+void nodefit_sort_free(int *v, int n)
 {
     for (int i = 1; i < n; i++) {
         int t = v[i], j = i;
@@ -191,7 +191,7 @@ double nodefit_frag(const struct nodefit_profile *p, const struct nodefit_node *
     if (G <= 0)
         return 0;
     memcpy(f, node->gpu_free, sizeof(int) * (size_t)G);
-    sort_small(f, G);
+    nodefit_sort_free(f, G);
     return frag_of(p, node->cpu_free, node->mem_free, f, G);
 }
 
@@ -263,7 +263,7 @@ int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *no
         memcpy(f, node->gpu_free, sizeof(int) * (size_t)G);
         for (int i = 0; i < ev.choice.n; i++)
             f[ev.choice.dev[i]] = 0;
-        sort_small(f, G);
+        nodefit_sort_free(f, G);
         ev.frag_delta = frag_of(p, cpu_after, mem_after, f, G) - frag_before;
         ev.tight = leftover(node, cpu_after, mem_after,
                             gpu_total - (long)r->n_gpus * (r->n_gpus ? r->milli : 0));
@@ -289,7 +289,7 @@ int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *no
         /* The device's own leftover breaks ties between devices: the tighter, the better. */
         ev.tight = leftover(node, cpu_after, mem_after, gpu_total - r->milli) +
                    1e-6 * (double)f[j] / NODEFIT_MILLI;
-        sort_small(f, G);
+        nodefit_sort_free(f, G);
         ev.frag_delta = frag_of(p, cpu_after, mem_after, f, G) - frag_before;
         if (!found || nodefit_eval_cmp(&ev, out) < 0)
             *out = ev;

@@ -78,6 +78,11 @@ bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r);
  *   it is too late). */
 double nodefit_frag(const struct nodefit_profile *p, const struct nodefit_node *node);
 
+/* Sorts n per-device free amounts ascending, in place: the order in which the measure
+ * above (and FGD's, which it extends) walks a node's devices. An insertion sort: n is at
+ * most NODEFIT_GPUS_MAX. */
+void nodefit_sort_free(int *v, int n);
+
 /* Scores r on node, trying every distinct device choice (for a shared device: each device
  * with room, one per distinct free amount; for whole devices: the fully free ones with the
  * lowest indices). frag_before is nodefit_frag(p, node), passed in so callers can cache it.

@@ -173,19 +173,6 @@ static long bestfit_score(const struct nodefit_node *n, const struct nodefit_req
 
 /* ---- FGD: expected fragment over the typical pods, scored through a sigmoid ---------------- */
 
-static void sort_ints(int *v, int n)
-{
-    for (int i = 1; i < n; i++) {
-        int t = v[i], j = i;
-
-        while (j > 0 && v[j - 1] > t) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = t;
-    }
-}
-
 /* FGD's node fragmentation: the shapes are sorted by per-device need, so one walk over the
  * node's devices sorted by free amount gives, per shape, the devices short of it and the
  * capacity they hold. CPU-only shapes count all free GPU capacity; FGD ignores memory. */
@@ -197,7 +184,7 @@ static double fgd_frag(const struct run *R, const struct nodefit_node *n)
     double frag = 0;
 
     memcpy(f, n->gpu_free, sizeof(int) * (size_t)G);
-    sort_ints(f, G);
+    nodefit_sort_free(f, G);
     for (int j = 0; j < G; j++)
         total += f[j];
     for (size_t i = 0; i < R->fgd_n; i++) {
