@@ -56,6 +56,19 @@ static long str_whole(const struct k8s_json *d, int tok, char *out, size_t size)
     return n;
 }
 
+/* What every listed item must be before its fields are read: an object with a usable
+ * metadata.name, copied into name. kind names it in the message ("a node must be an
+ * object"). */
+static int read_named(const struct k8s_json *d, int tok, const char *kind, char *name, size_t size,
+                      struct err *e)
+{
+    if (k8s_json_type(d, tok) != K8S_JSON_OBJECT)
+        return err_set(e, ERR_MALFORMED, "items[]", "a %s must be an object", kind);
+    if (str_whole(d, k8s_json_path(d, tok, "metadata", "name", K8S_JSON_END), name, size) <= 0)
+        return err_set(e, ERR_MALFORMED, "metadata.name", "%s without a valid metadata.name", kind);
+    return 0;
+}
+
 static bool labels_match(const struct k8s_json *d, int labels,
                          const struct cluster_serving_config *s)
 {
@@ -80,10 +93,8 @@ int k8s_node_read(const struct k8s_json *d, int tok, const struct cluster_config
     int64_t mem;
 
     memset(&n, 0, sizeof(n));
-    if (k8s_json_type(d, tok) != K8S_JSON_OBJECT)
-        return err_set(e, ERR_MALFORMED, "items[]", "a node must be an object");
-    if (str_whole(d, k8s_json_get(d, meta, "name"), n.name, sizeof(n.name)) <= 0)
-        return err_set(e, ERR_MALFORMED, "metadata.name", "node without a valid metadata.name");
+    if (read_named(d, tok, "node", n.name, sizeof(n.name), e) != 0)
+        return -1;
     if (gpu_quantity(d, k8s_json_get(d, status, "allocatable"), "status.allocatable.nvidia.com/gpu",
                      &n.allocatable, e) != 0 ||
         gpu_quantity(d, k8s_json_get(d, status, "capacity"), "status.capacity.nvidia.com/gpu",
@@ -163,10 +174,8 @@ int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct 
     int64_t mem;
 
     memset(&p, 0, sizeof(p));
-    if (k8s_json_type(d, tok) != K8S_JSON_OBJECT)
-        return err_set(e, ERR_MALFORMED, "items[]", "a pod must be an object");
-    if (str_whole(d, k8s_json_get(d, meta, "name"), p.name, sizeof(p.name)) <= 0)
-        return err_set(e, ERR_MALFORMED, "metadata.name", "pod without a valid metadata.name");
+    if (read_named(d, tok, "pod", p.name, sizeof(p.name), e) != 0)
+        return -1;
     /* The namespace decides serving demand and nodeName which node is charged, so a value
      * that would be cut short is refused rather than matched to something else. */
     if (str_whole(d, k8s_json_get(d, meta, "namespace"), p.ns, sizeof(p.ns)) < 0)
