@@ -164,6 +164,19 @@ static int status_error(struct k8s_client *c, long code, struct k8s_status *st, 
     return k8s_status_err(&tmp, e);
 }
 
+/* request(), with any answer but a 2xx turned into an error (and *st, when given). */
+static int request_2xx(struct k8s_client *c, const char *method, const char *url, const char *body,
+                       struct k8s_status *st, struct err *e)
+{
+    long code = 0;
+
+    if (request(c, method, url, body, &code, e) != 0)
+        return -1;
+    if (code < 200 || code > 299)
+        return status_error(c, code, st, e);
+    return 0;
+}
+
 static int parse_body(struct k8s_client *c, json_t **out, struct err *e)
 {
     json_error_t je;
@@ -195,19 +208,14 @@ int k8s_job_create(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
 {
     char *url = object_url(c, kind, ns, NULL);
     char *body = json_dumps(obj, JSON_COMPACT);
-    long code = 0;
     int rc = -1;
 
     if (!body) {
         err_set(e, ERR_INVALID, "object", "the object cannot be encoded as JSON");
         goto out;
     }
-    if (request(c, "POST", url, body, &code, e) != 0)
+    if (request_2xx(c, "POST", url, body, st, e) != 0)
         goto out;
-    if (code < 200 || code > 299) {
-        status_error(c, code, st, e);
-        goto out;
-    }
     if (out && parse_body(c, out, e) != 0)
         goto out;
     rc = 0;
@@ -311,21 +319,13 @@ int k8s_job_delete(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
     char *obj = object_url(c, kind, ns, name);
     char *url;
     char grace[48] = "";
-    long code = 0;
-    int rc = -1;
+    int rc;
 
     if (grace_s >= 0)
         snprintf(grace, sizeof(grace), "&gracePeriodSeconds=%d", grace_s);
     url = xasprintf("%s?propagationPolicy=%s%s", obj, propagation ? propagation : "Background",
                     grace);
-    if (request(c, "DELETE", url, NULL, &code, e) != 0)
-        goto out;
-    if (code < 200 || code > 299) {
-        status_error(c, code, st, e);
-        goto out;
-    }
-    rc = 0;
-out:
+    rc = request_2xx(c, "DELETE", url, NULL, st, e);
     free(url);
     free(obj);
     return rc;
