@@ -848,13 +848,46 @@ static double pct(double *v, size_t n, double p)
     return v[k];
 }
 
+/* Completion and waiting times over the jobs of namespace ns (every job when NULL): jobs
+ * that finished count their completion time, jobs that started or still wait their time
+ * queued. jct and wait are scratch for J->n values. Returns the jobs completed. */
+static size_t job_times(const struct sim *S, const char *ns, double *jct, double *wait,
+                        double *avg_jct, double *p95_jct, double *avg_wait, double *p95_wait)
+{
+    const struct whatif_jobs *J = S->J;
+    size_t nd = 0, nw = 0;
+    double sj = 0, sw = 0;
+
+    for (size_t i = 0; i < J->n; i++) {
+        const struct jstate *x = &S->js[i];
+        int64_t w = x->wait_ms;
+
+        if (ns && strcmp(J->v[i].ns, ns) != 0)
+            continue;
+        if (x->st == J_QUEUED)
+            w += S->now - x->queued_since_ms;
+        if (x->st == J_DONE) {
+            jct[nd] = (double)x->done_ms / 1000.0 - J->v[i].arrival_s;
+            sj += jct[nd++];
+        }
+        if (x->first_start_ms >= 0 || x->st == J_QUEUED) {
+            wait[nw] = (double)w / 1000.0;
+            sw += wait[nw++];
+        }
+    }
+    *avg_jct = nd ? sj / (double)nd : 0;
+    *p95_jct = pct(jct, nd, 0.95);
+    *avg_wait = nw ? sw / (double)nw : 0;
+    *p95_wait = pct(wait, nw, 0.95);
+    return nd;
+}
+
 static void summarise(struct sim *S)
 {
     struct whatif_report *r = S->r;
     const struct whatif_jobs *J = S->J;
     double *jct = xcalloc(J->n + 1, sizeof(double)), *wait = xcalloc(J->n + 1, sizeof(double));
-    double sj = 0, sw = 0, train_ms = 0, train_cap = 0, srv_ms = 0, srv_cap = 0;
-    size_t nd = 0, nw = 0;
+    double train_ms = 0, train_cap = 0, srv_ms = 0, srv_cap = 0;
     const char **names = xcalloc(J->n + 1, sizeof(char *));
     size_t n_names = 0;
 
@@ -875,29 +908,14 @@ static void summarise(struct sim *S)
     r->jobs = J->n;
     for (size_t i = 0; i < J->n; i++) {
         const struct jstate *x = &S->js[i];
-        double arr = J->v[i].arrival_s;
-        int64_t w = x->wait_ms;
 
-        if (x->st == J_QUEUED)
-            w += S->now - x->queued_since_ms;
         if (x->first_start_ms < 0)
             r->never_placed++;
         else if (x->st != J_DONE)
             r->unfinished++;
-        if (x->st == J_DONE) {
-            jct[nd] = (double)x->done_ms / 1000.0 - arr;
-            sj += jct[nd++];
-        }
-        if (x->first_start_ms >= 0 || x->st == J_QUEUED) {
-            wait[nw] = (double)w / 1000.0;
-            sw += wait[nw++];
-        }
     }
-    r->completed = nd;
-    r->avg_jct_s = nd ? sj / (double)nd : 0;
-    r->p95_jct_s = pct(jct, nd, 0.95);
-    r->avg_wait_s = nw ? sw / (double)nw : 0;
-    r->p95_wait_s = pct(wait, nw, 0.95);
+    r->completed =
+        job_times(S, NULL, jct, wait, &r->avg_jct_s, &r->p95_jct_s, &r->avg_wait_s, &r->p95_wait_s);
     /* Per namespace, names in sorted order. */
     for (size_t i = 0; i < J->n; i++) {
         bool dup = false;
@@ -921,33 +939,12 @@ static void summarise(struct sim *S)
     r->n_ns = n_names;
     for (size_t k = 0; k < n_names; k++) {
         struct whatif_ns_stats *ns = &r->ns[k];
-        size_t a = 0, b = 0;
-        double s1 = 0, s2 = 0;
 
         snprintf(ns->ns, sizeof(ns->ns), "%s", names[k]);
-        for (size_t i = 0; i < J->n; i++) {
-            const struct jstate *x = &S->js[i];
-            int64_t w = x->wait_ms;
-
-            if (strcmp(J->v[i].ns, names[k]) != 0)
-                continue;
-            ns->jobs++;
-            if (x->st == J_QUEUED)
-                w += S->now - x->queued_since_ms;
-            if (x->st == J_DONE) {
-                jct[a] = (double)x->done_ms / 1000.0 - J->v[i].arrival_s;
-                s1 += jct[a++];
-            }
-            if (x->first_start_ms >= 0 || x->st == J_QUEUED) {
-                wait[b] = (double)w / 1000.0;
-                s2 += wait[b++];
-            }
-        }
-        ns->completed = a;
-        ns->avg_jct_s = a ? s1 / (double)a : 0;
-        ns->p95_jct_s = pct(jct, a, 0.95);
-        ns->avg_wait_s = b ? s2 / (double)b : 0;
-        ns->p95_wait_s = pct(wait, b, 0.95);
+        for (size_t i = 0; i < J->n; i++)
+            ns->jobs += strcmp(J->v[i].ns, names[k]) == 0;
+        ns->completed = job_times(S, names[k], jct, wait, &ns->avg_jct_s, &ns->p95_jct_s,
+                                  &ns->avg_wait_s, &ns->p95_wait_s);
     }
     r->pools = xcalloc(S->n_ps + 1, sizeof(*r->pools));
     r->n_pools = S->n_ps;
