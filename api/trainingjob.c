@@ -38,7 +38,6 @@
 #define ENV_MAX          256
 #define ENV_NAME_MAX     256
 #define FEATURE_SETS_MAX 256
-#define AFFINITY_MAX     64
 #define GENERATE_SUFFIX  5
 
 static const char *const api_versions[] = {"fedsched.io/v1", "michelangelo.uber.com/v1", NULL};
@@ -844,6 +843,10 @@ static int unknown_sku(struct err *e, const char *f, const char *what, const cha
                    show(s, &sv), names);
 }
 
+/* Distinct known SKUs other than instanceType: never more than the limit later layers
+ * hold (base/job.h). */
+_Static_assert(JOB_ALT_SKUS_MAX >= SKU_MAX - 1, "alternatives the API accepts must fit");
+
 static int parse_alt_skus(json_t *in, const char *sku, const struct sku_catalogue *skus,
                           json_t *out, struct err *e)
 {
@@ -1219,7 +1222,7 @@ static int parse_scheduling(json_t *spec, json_t *out_spec, struct job *j, struc
             json_object_set_new(out, "maxRuntimeSeconds", json_integer(maxrt));
         if (has_ckpt)
             json_object_set_new(out, "checkpointIntervalSeconds", json_integer(ckpt));
-        if (string_array(in, path, "clusterAffinity", AFFINITY_MAX, cluster_name_ok,
+        if (string_array(in, path, "clusterAffinity", JOB_AFFINITY_MAX, cluster_name_ok,
                          "must be a cluster name: lowercase letters, digits and '-', at most 63 "
                          "characters",
                          true, out, e))

@@ -29,13 +29,22 @@ bool job_phase_terminal(enum job_phase p);               /* Succeeded, Failed, C
 /* The limits the API holds a job's shape to; later layers may rely on them. */
 #define JOB_GPU_COUNT_MAX           4096
 #define JOB_GPUS_PER_WORKER_MAX     16
-#define JOB_GPUS_PER_WORKER_DEFAULT 8 /* when the spec sets none (or fewer GPUs in all) */
+#define JOB_GPUS_PER_WORKER_DEFAULT 8  /* when the spec sets none (or fewer GPUs in all) */
+#define JOB_ALT_SKUS_MAX            63 /* distinct alternatives: every other SKU (SKU_MAX 64) */
+#define JOB_AFFINITY_MAX            64 /* cluster names in spec.scheduling.clusterAffinity */
 
 /* The worker arithmetic, in one place: gpu_count GPUs in equal workers of
  * gpus_per_worker (0: one worker with all of them). Returns 0 with *per and *workers set
  * (either may be NULL), or -1 when gpu_count is not a positive multiple of a positive
  * per-worker count (a negative one included). */
 int job_workers(int gpu_count, int gpus_per_worker, int *per, int *workers);
+
+/* One node of a placement's plan and the GPUs the job holds there. The node name is
+ * borrowed from whoever owns the plan (the scheduler's job list, a policy result). */
+struct job_node_use {
+    const char *node;
+    int gpus;
+};
 
 struct job {
     /* identity */

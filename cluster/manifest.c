@@ -59,13 +59,9 @@ static json_t *our_labels(const struct manifest_in *in)
  * win on a clash, though validation already keeps users out of the fedsched.io/ prefix. */
 static json_t *pod_labels(const struct manifest_in *in)
 {
-    json_t *l = json_loads(in->labels_json ? in->labels_json : "{}", 0, NULL), *ours;
+    json_t *l = json_is_object(in->labels) ? json_copy((json_t *)in->labels) : json_object();
+    json_t *ours = our_labels(in);
 
-    if (!json_is_object(l)) {
-        json_decref(l);
-        l = json_object();
-    }
-    ours = our_labels(in);
     json_object_update(l, ours);
     json_decref(ours);
     return l;
@@ -248,8 +244,7 @@ static char *entrypoint(const json_t *code)
 int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t **out,
                    struct err *e)
 {
-    json_error_t je;
-    json_t *spec = json_loads(in->spec_json ? in->spec_json : "", 0, &je);
+    const json_t *spec = in->spec;
     json_t *md = NULL, *obj = NULL, *tmpl = NULL, *head = NULL;
     int per = 0, workers = 0;
     char name[MANIFEST_NAME_MAX];
@@ -257,7 +252,7 @@ int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t
     int rc = -1;
 
     if (!json_is_object(spec)) {
-        err_set(e, ERR_MALFORMED, "spec", "stored spec is not a JSON object: %s", je.text);
+        err_set(e, ERR_INVALID, "spec", "the stored spec is not a JSON object");
         goto out;
     }
     /* The API validated the shape; a job that still does not divide is refused here
@@ -270,11 +265,6 @@ int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t
     }
     if (!json_is_string(json_object_get(json_object_get(spec, "code"), "image"))) {
         err_set(e, ERR_INVALID, "spec.code.image", "spec has no image");
-        goto out;
-    }
-    if (workers < 1 || per * workers != in->gpu_count) {
-        err_set(e, ERR_INVALID, "spec.resources.gpusPerWorker",
-                "gpuCount %d is not a multiple of gpusPerWorker %d", in->gpu_count, per);
         goto out;
     }
     if (pod_template(in, spec, per, workers, &tmpl, e))
@@ -331,7 +321,6 @@ int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t
     *out = obj;
     rc = 0;
 out:
-    json_decref(spec);
     json_decref(md);
     json_decref(tmpl);
     json_decref(head);

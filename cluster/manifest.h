@@ -42,10 +42,10 @@ struct manifest_in {
     const char *ns;   /* the TrainingJob's namespace (a label, not where it runs) */
     const char *name; /* the TrainingJob's name */
     const char *framework;
-    const char *spec_json;   /* canonical spec: code.image, command, args, env, workingDir,
-                                resources.cpu, resources.memoryGb */
-    const char *labels_json; /* the TrainingJob's labels, copied onto the pods */
-    const char *sku;         /* the SKU placed (may be an alternative) */
+    const json_t *spec;   /* the canonical spec object: code.image, command, args, env,
+                             workingDir, resources.cpu, resources.memoryGb */
+    const json_t *labels; /* the TrainingJob's labels (may be NULL), copied onto the pods */
+    const char *sku;      /* the SKU placed (may be an alternative) */
     int gpu_count;
     int gpus_per_worker;
     int64_t max_runtime_s; /* activeDeadlineSeconds when > 0 */
@@ -64,8 +64,8 @@ struct manifest_in {
  * (nodeSelector when the SKU has one product, node affinity otherwise), carry the
  * cluster's tolerations and, when borrowed, the serving pool's selector and the low
  * priority class, so Kubernetes itself may preempt them for serving pods. Caller owns
- * *out. Fails with ERR_INVALID (unknown SKU, spec without an image) or ERR_MALFORMED (spec
- * text). */
+ * *out. Fails with ERR_INVALID (unknown SKU, no spec object, a spec without an image, a
+ * shape that does not divide into workers). */
 int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t **out,
                    struct err *e);
 

@@ -10,6 +10,7 @@
 #ifndef POLICY_POLICY_H
 #define POLICY_POLICY_H
 
+#include "base/job.h"
 #include "policy/snapshot.h"
 
 #include <stdbool.h>
@@ -19,8 +20,8 @@
 struct buf;
 struct err;
 
-#define POLICY_ALT_SKUS_MAX 8
-#define POLICY_NS_MAX       64 /* namespace names are at most 63 bytes */
+#define POLICY_ALT_SKUS_MAX JOB_ALT_SKUS_MAX /* the API's limit: no alternative is cut */
+#define POLICY_NS_MAX       64               /* namespace names are at most 63 bytes */
 
 /* ---- configuration ---------------------------------------------------------------- */
 
@@ -101,10 +102,6 @@ struct policy_worker {
     size_t node;
     int gpus;
 };
-struct policy_node_use {
-    const char *node;
-    int gpus;
-};
 
 /* A placement that holds GPUs now (Admitted, Dispatched, Running, Preempting). */
 struct policy_running {
@@ -124,7 +121,7 @@ struct policy_running {
     /* false while its pods are not yet in the snapshot (just admitted): the policy then
      * subtracts plan from the nodes' free GPUs itself. */
     bool in_snapshot;
-    const struct policy_node_use *plan;
+    const struct job_node_use *plan;
     size_t n_plan;
 };
 

@@ -2,14 +2,14 @@
  * and lost placements (step 1), the gauges, and the order of the steps. */
 #include "scheduler/internal.h"
 
-char *sched_batch_own(struct batch *b, char *s)
+void *sched_batch_own(struct batch *b, void *p)
 {
     if (b->n_owned == b->cap_owned) {
         b->cap_owned = b->cap_owned ? b->cap_owned * 2 : 64;
         b->owned = xrealloc(b->owned, b->cap_owned * sizeof(*b->owned));
     }
-    b->owned[b->n_owned++] = s;
-    return s;
+    b->owned[b->n_owned++] = p;
+    return p;
 }
 
 struct store_transition *sched_batch_add(struct batch *b, size_t job,
@@ -335,6 +335,7 @@ void sched_cycle_run(struct sched *s, bool gc, bool track)
         LOG(LOG_WARN, "sched", "event=load_failed msg=\"%s\"", e.msg);
         return;
     }
+    spec_cache_prune(s->specs, &c.jobs);
     sched_step_decide(&c);
     if (!c.cv) { /* nothing to decide: still read the clusters for the steps below */
         const struct cluster_snapshot *cs = poller_read_begin(s->poller);

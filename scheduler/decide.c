@@ -5,47 +5,41 @@
 
 /* ---- step 2: decide and persist --------------------------------------------------------------- */
 
-/* Splits a comma list in place into at most max pointers. */
-static size_t split_list(char *s, const char **out, size_t max)
+/* The node plan of placement p: one entry per node with the GPUs of all its workers there,
+ * in the order the workers first name the nodes. One allocation holds the entries and
+ * copies of the node names, so it outlives the snapshot. */
+static struct job_node_use *node_plan(const struct snapshot *snap, const struct policy_placement *p,
+                                      size_t *n)
 {
-    size_t n = 0;
+    size_t *idx = xcalloc(p->n_workers + 1, sizeof(*idx)), bytes = 0;
+    int *gpus = xcalloc(p->n_workers + 1, sizeof(*gpus));
+    struct job_node_use *plan;
+    char *names;
 
-    while (s && *s && n < max) {
-        char *comma = strchr(s, ',');
-
-        out[n++] = s;
-        if (!comma)
-            break;
-        *comma = '\0';
-        s = comma + 1;
-    }
-    return n;
-}
-
-/* Node plan JSON [["node", gpus], ...], one entry per node. */
-static char *plan_json(const struct snapshot *snap, const struct policy_placement *p)
-{
-    struct buf b;
-
-    buf_init(&b, 0);
-    buf_puts(&b, "[");
+    *n = 0;
     for (size_t w = 0; w < p->n_workers; w++) {
-        int gpus = 0;
-        bool seen = false;
+        size_t u = 0;
 
-        for (size_t k = 0; k < w && !seen; k++)
-            seen = p->workers[k].node == p->workers[w].node;
-        if (seen)
-            continue;
-        for (size_t k = w; k < p->n_workers; k++)
-            if (p->workers[k].node == p->workers[w].node)
-                gpus += p->workers[k].gpus;
-        buf_puts(&b, b.len > 1 ? ",[" : "[");
-        policy_json_str(&b, snap->nodes[p->workers[w].node].name);
-        buf_printf(&b, ",%d]", gpus);
+        while (u < *n && idx[u] != p->workers[w].node)
+            u++;
+        if (u == *n) {
+            idx[(*n)++] = p->workers[w].node;
+            bytes += strlen(snap->nodes[p->workers[w].node].name) + 1;
+        }
+        gpus[u] += p->workers[w].gpus;
     }
-    buf_puts(&b, "]");
-    return buf_steal(&b);
+    plan = xmalloc((*n + 1) * sizeof(*plan) + bytes);
+    names = (char *)(plan + *n + 1);
+    for (size_t u = 0; u < *n; u++) {
+        size_t len = strlen(snap->nodes[idx[u]].name) + 1;
+
+        memcpy(names, snap->nodes[idx[u]].name, len);
+        plan[u] = (struct job_node_use){names, gpus[u]};
+        names += len;
+    }
+    free(idx);
+    free(gpus);
+    return plan;
 }
 
 static const char *reclaim_reason_code(enum policy_reclaim_reason r)
@@ -64,87 +58,94 @@ void sched_decide_ctx_free(struct decide_ctx *d)
     free(d->qidx);
     free(d->running);
     free(d->ridx);
-    free(d->lists);
-    free(d->uses);
+    free(d->quotas);
 }
 
-void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, struct decide_ctx *d)
+/* The one adapter from a live job to the policy's queued job; the lists are borrowed from
+ * the job list, the SKUs resolved in the snapshot. */
+static void queued_job(const struct snapshot *snap, const struct store_sched_job *j,
+                       struct policy_job *q)
+{
+    assert(j->n_alt_skus <= POLICY_ALT_SKUS_MAX); /* the API's limit (base/job.h) */
+    q->id = (uint64_t)j->id;
+    q->ns = j->ns;
+    q->name = j->name;
+    q->sku = snapshot_sku_find(snap, j->sku);
+    for (size_t a = 0; a < j->n_alt_skus; a++)
+        q->alt_skus[q->n_alt_skus++] = snapshot_sku_find(snap, j->alt_skus[a]);
+    q->gpu_count = j->gpu_count;
+    q->gpus_per_worker = j->gpus_per_worker;
+    q->priority = j->priority;
+    q->preemptible = j->preemptible;
+    q->created_ms = j->created_ms;
+    q->queued_ms = j->queued_ms;
+    q->attempt = j->attempt;
+    q->max_runtime_s = j->max_runtime_s;
+    q->checkpoint_interval_s = j->checkpoint_interval_s;
+    q->affinity = j->affinity;
+    q->n_affinity = j->n_affinity;
+}
+
+/* And to a placement that holds GPUs; v is the cycle's view of its cluster. */
+static void running_job(const struct snapshot *snap, const struct store_sched_job *j,
+                        const struct cview *v, struct policy_running *r)
+{
+    r->id = (uint64_t)j->id;
+    r->ns = j->ns;
+    r->name = j->name;
+    r->cluster = j->cluster;
+    r->pool = strcmp(j->pool, POOL_BORROWED) == 0 ? SNAPSHOT_POOL_SERVING : SNAPSHOT_POOL_TRAINING;
+    r->sku = snapshot_sku_find(snap, j->sku_placed[0] ? j->sku_placed : j->sku);
+    r->gpus = j->gpu_count;
+    r->priority = j->priority;
+    r->preemptible = j->preemptible;
+    r->started_ms = j->started_ms ? j->started_ms : j->admitted_ms;
+    r->last_checkpoint_ms = j->last_checkpoint_ms;
+    r->lease_end_ms = j->lease_end_ms;
+    r->reclaiming = j->phase == PHASE_PREEMPTING;
+    /* Its pods count in the snapshot once a good poll started after they were created;
+     * until then the policy holds the plan's GPUs itself. */
+    r->in_snapshot = j->dispatched_ms > 0 && v && v->poll_started_ms > j->dispatched_ms;
+    r->plan = j->plan;
+    r->n_plan = j->n_plan;
+}
+
+void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, struct decide_ctx *d,
+                        struct policy_input *in)
 {
     const struct snapshot *snap = cs->snap;
-    size_t n = c->jobs.n, nl = 0, nu = 0;
+    const struct sched *s = c->s;
+    size_t n = c->jobs.n;
 
     d->queue = xcalloc(n + 1, sizeof(*d->queue));
     d->qidx = xcalloc(n + 1, sizeof(*d->qidx));
     d->running = xcalloc(n + 1, sizeof(*d->running));
     d->ridx = xcalloc(n + 1, sizeof(*d->ridx));
-    d->lists = xcalloc(n * 64 + 1, sizeof(*d->lists));
-    d->uses = xcalloc(n * 16 + 1, sizeof(*d->uses));
     for (size_t k = 0; k < n; k++) {
-        struct store_sched_job *j = &c->jobs.v[k];
+        const struct store_sched_job *j = &c->jobs.v[k];
 
         if (j->phase == PHASE_QUEUED && !j->cancel_requested && j->not_before_ms <= c->now) {
-            struct policy_job *q = &d->queue[d->n_queue];
-            const char **alts = &d->lists[nl];
-            size_t na = split_list(j->alt_skus, alts, POLICY_ALT_SKUS_MAX);
-
-            q->id = (uint64_t)j->id;
-            q->ns = j->ns;
-            q->name = j->name;
-            q->sku = snapshot_sku_find(snap, j->sku);
-            for (size_t a = 0; a < na; a++)
-                q->alt_skus[q->n_alt_skus++] = snapshot_sku_find(snap, alts[a]);
-            q->gpu_count = j->gpu_count;
-            q->gpus_per_worker = j->gpus_per_worker;
-            q->priority = j->priority;
-            q->preemptible = j->preemptible;
-            q->created_ms = j->created_ms;
-            q->queued_ms = j->queued_ms;
-            q->attempt = j->attempt;
-            q->max_runtime_s = j->max_runtime_s;
-            q->checkpoint_interval_s = j->checkpoint_interval_s;
-            q->affinity = &d->lists[nl];
-            q->n_affinity = split_list(j->affinity, &d->lists[nl], 64);
-            nl += q->n_affinity;
+            queued_job(snap, j, &d->queue[d->n_queue]);
             d->qidx[d->n_queue++] = k;
         } else if (sched_placed_phase(j->phase) && j->cluster[0] &&
                    snapshot_cluster_find(snap, j->cluster) >= 0) {
-            struct policy_running *r = &d->running[d->n_running];
-            struct cview *v = sched_cview_find(c, j->cluster);
-            const char *nodes[16];
-            size_t np = split_list(j->node_plan, nodes, 16);
-
-            r->id = (uint64_t)j->id;
-            r->ns = j->ns;
-            r->name = j->name;
-            r->cluster = j->cluster;
-            r->pool = strcmp(j->pool, POOL_BORROWED) == 0 ? SNAPSHOT_POOL_SERVING
-                                                          : SNAPSHOT_POOL_TRAINING;
-            r->sku = snapshot_sku_find(snap, j->sku_placed[0] ? j->sku_placed : j->sku);
-            r->gpus = j->gpu_count;
-            r->priority = j->priority;
-            r->preemptible = j->preemptible;
-            r->started_ms = j->started_ms ? j->started_ms : j->admitted_ms;
-            r->last_checkpoint_ms = j->last_checkpoint_ms;
-            r->lease_end_ms = j->lease_end_ms;
-            r->reclaiming = j->phase == PHASE_PREEMPTING;
-            /* Its pods count in the snapshot once a good poll started after they were
-             * created; until then the policy holds the plan's GPUs itself. */
-            r->in_snapshot = j->dispatched_ms > 0 && v && v->poll_started_ms > j->dispatched_ms;
-            r->plan = &d->uses[nu];
-            for (size_t u = 0; u < np; u++) {
-                char *eq = strrchr((char *)nodes[u], '=');
-
-                if (!eq)
-                    continue;
-                *eq = '\0';
-                d->uses[nu].node = nodes[u];
-                d->uses[nu].gpus = (int)strtol(eq + 1, NULL, 10);
-                nu++;
-                r->n_plan++;
-            }
+            running_job(snap, j, sched_cview_find(c, j->cluster), &d->running[d->n_running]);
             d->ridx[d->n_running++] = k;
         }
     }
+    d->quotas = xcalloc(s->o.n_quotas + 1, sizeof(*d->quotas));
+    memset(in, 0, sizeof(*in));
+    in->snap = snap;
+    in->queue = d->queue;
+    in->n_queue = d->n_queue;
+    in->running = d->running;
+    in->n_running = d->n_running;
+    in->cfg = &s->policy;
+    in->now_ms = c->now;
+    in->quotas = d->quotas;
+    in->n_quotas = policy_quotas_resolve(snap, s->o.quotas, s->o.n_quotas, d->quotas);
+    in->namespaces = s->o.weights;
+    in->n_namespaces = s->o.n_weights;
 }
 
 void sched_step_decide(struct cycle *c)
@@ -152,14 +153,13 @@ void sched_step_decide(struct cycle *c)
     struct sched *s = c->s;
     const struct cluster_snapshot *cs;
     struct decide_ctx d = {0};
-    struct policy_input in = {0};
-    struct policy_quota *quotas = NULL;
+    struct policy_input in;
     struct policy_result *res = NULL;
     struct err e = {0};
 
     cs = poller_read_begin(s->poller);
     sched_read_clusters(c, cs);
-    sched_build_inputs(c, cs, &d);
+    sched_build_inputs(c, cs, &d, &in);
     /* With placements running the policy still has work: reclaims, and the fair-share
      * usage they add up. */
     if (d.n_queue == 0 && d.n_running == 0) {
@@ -167,20 +167,7 @@ void sched_step_decide(struct cycle *c)
         sched_decide_ctx_free(&d);
         return;
     }
-    in.snap = cs->snap;
-    in.queue = d.queue;
-    in.n_queue = d.n_queue;
-    in.running = d.running;
-    in.n_running = d.n_running;
-    in.cfg = &s->policy;
-    in.now_ms = c->now;
-    quotas = xcalloc(s->o.n_quotas + 1, sizeof(*quotas));
-    in.quotas = quotas;
-    in.n_quotas = policy_quotas_resolve(cs->snap, s->o.quotas, s->o.n_quotas, quotas);
-    in.namespaces = s->o.weights;
-    in.n_namespaces = s->o.n_weights;
     if (policy_decide(&in, s->pstate, &res, &e)) {
-        free(quotas);
         poller_read_end(s->poller);
         LOG(LOG_ERROR, "sched", "event=policy_failed field=%s msg=\"%s\"", e.field, e.msg);
         sched_decide_ctx_free(&d);
@@ -197,7 +184,7 @@ void sched_step_decide(struct cycle *c)
         t->cluster = cs->snap->clusters[p->cluster].name;
         t->pool = p->pool == SNAPSHOT_POOL_SERVING ? POOL_BORROWED : POOL_TRAINING;
         t->sku = cs->snap->sku_names[p->sku];
-        t->node_plan_json = sched_batch_own(&c->b, plan_json(cs->snap, p));
+        t->plan = sched_batch_own(&c->b, node_plan(cs->snap, p, &t->n_plan));
         t->lease_end_ms = p->lease_end_ms;
         t->over_quota = p->over_quota;
         buf_init(&xb, 0);
@@ -276,7 +263,6 @@ void sched_step_decide(struct cycle *c)
     }
     poller_read_end(s->poller);
     policy_result_free(&res);
-    free(quotas);
     /* The policy's strings now all live in the batch or the job list. */
     sched_apply(c, NULL);
     sched_batch_reset(&c->b);

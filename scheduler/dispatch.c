@@ -122,7 +122,7 @@ static void dispatch_failed(struct cycle *c, size_t k, const char *reason, const
     }
 }
 
-static void dispatch_one(struct cycle *c, size_t k, const struct store_sched_spec *sp)
+static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
 {
     struct sched *s = c->s;
     struct store_sched_job *j = &c->jobs.v[k];
@@ -156,8 +156,8 @@ static void dispatch_one(struct cycle *c, size_t k, const struct store_sched_spe
     mi.ns = j->ns;
     mi.name = j->name;
     mi.framework = j->framework;
-    mi.spec_json = sp->spec_json;
-    mi.labels_json = sp->labels_json;
+    mi.spec = sp->spec;
+    mi.labels = sp->labels;
     mi.sku = j->sku_placed[0] ? j->sku_placed : j->sku;
     mi.gpu_count = j->gpu_count;
     mi.gpus_per_worker = j->gpus_per_worker;
@@ -216,34 +216,31 @@ out:
     json_decref(existing);
 }
 
-/* Dispatches the Admitted jobs in chunks: one query fetches the chunk's specs, one
- * statement persists its outcomes (so a crash loses little and the API sees progress). */
+/* Dispatches the Admitted jobs in chunks: one query fetches the specs the leader has not
+ * parsed yet, one statement persists the chunk's outcomes (so a crash loses little and the
+ * API sees progress). */
 #define DISPATCH_CHUNK 256
 
 static void dispatch_chunk(struct cycle *c, const size_t *ks, size_t n)
 {
     int64_t ids[DISPATCH_CHUNK] = {0};
-    struct store_sched_spec *specs = NULL;
-    size_t n_specs = 0, at = 0;
     struct err e = {0};
 
     for (size_t i = 0; i < n; i++)
         ids[i] = c->jobs.v[ks[i]].id;
-    if (store_sched_specs(c->s->store, ids, n, &specs, &n_specs, &e)) {
+    if (spec_cache_fill(c->s->specs, c->s->store, ids, n, &e)) {
         LOG(LOG_WARN, "sched", "event=spec_failed n=%zu msg=\"%s\"", n, e.msg);
         return; /* the database is in trouble; the next cycle retries */
     }
-    /* ks is in id order (the job list is) and so are the specs. */
     for (size_t i = 0; i < n && !c->deposed; i++) {
-        while (at < n_specs && specs[at].id < ids[i])
-            at++;
-        if (at == n_specs || specs[at].id != ids[i])
+        const struct spec_entry *sp = spec_cache_get(c->s->specs, ids[i]);
+
+        if (!sp)
             continue; /* deleted meanwhile */
         if (!leader_fresh(c->s->leader, 5000))
             break;
-        dispatch_one(c, ks[i], &specs[at]);
+        dispatch_one(c, ks[i], sp);
     }
-    store_sched_specs_free(&specs, n_specs);
     sched_apply(c, NULL);
     sched_batch_reset(&c->b);
 }

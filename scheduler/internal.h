@@ -22,9 +22,11 @@
 #include "scheduler/leader.h"
 #include "scheduler/clients.h"
 #include "scheduler/sched_state.h"
+#include "scheduler/specs.h"
 #include "store/sched.h"
 #include "store/store.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -95,6 +97,7 @@ struct sched {
     struct leader *leader;
     struct sched_clients *clients;
     struct policy_state *pstate;
+    struct spec_cache *specs; /* parsed once per job per term */
 
     pthread_t thread;
     bool running;
@@ -122,7 +125,7 @@ struct batch {
     struct store_transition *t;
     size_t *job; /* index of each transition's job in the cycle's job list */
     size_t n, cap;
-    char **owned;
+    void **owned;
     size_t n_owned, cap_owned;
 };
 
@@ -157,8 +160,7 @@ struct decide_ctx {
     struct policy_running *running;
     size_t *ridx;
     size_t n_running;
-    const char **lists; /* alt SKU / affinity / node pointers, per job */
-    struct policy_node_use *uses;
+    struct policy_quota *quotas; /* resolved in the snapshot */
 };
 
 /* cycle.c */
@@ -166,7 +168,7 @@ size_t sched_apply(struct cycle *c, bool *applied_out);
 struct store_transition *sched_batch_add(struct batch *b, size_t job,
                                          const struct store_sched_job *j, enum job_phase to,
                                          const char *reason);
-char *sched_batch_own(struct batch *b, char *s);
+void *sched_batch_own(struct batch *b, void *p);
 void sched_batch_reset(struct batch *b);
 bool sched_cluster_lost(struct cycle *c, const char *name);
 struct cview *sched_cview_find(struct cycle *c, const char *name);
@@ -176,7 +178,9 @@ void sched_read_clusters(struct cycle *c, const struct cluster_snapshot *cs);
 void sched_read_snapshot_clusters(struct cycle *c, const struct cluster_snapshot *cs, size_t extra);
 
 /* decide.c */
-void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, struct decide_ctx *d);
+/* The policy's input from the cycle's jobs and the snapshot; d owns what in points to. */
+void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, struct decide_ctx *d,
+                        struct policy_input *in);
 void sched_decide_ctx_free(struct decide_ctx *d);
 void sched_step_decide(struct cycle *c);
 

@@ -68,6 +68,7 @@ int sched_new(const struct sched_options *o, struct store *st, struct poller *p,
     }
     s->clients = sched_clients_new(o->request_timeout_ms);
     s->pstate = policy_state_new();
+    s->specs = spec_cache_new();
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->m.mu, NULL);
     *out = s;
@@ -85,6 +86,7 @@ void sched_free(struct sched **sp)
     leader_free(&s->leader);
     sched_clients_free(&s->clients);
     policy_state_free(&s->pstate);
+    spec_cache_free(&s->specs);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->m.mu);
     free(s->m.derr);
@@ -224,6 +226,7 @@ static void *run(void *arg)
             policy_state_free(&s->pstate);
             s->pstate = policy_state_new();
             load_state(s);
+            spec_cache_clear(s->specs);
             s->epoch = epoch;
             s->n_cmem = 0;
             s->next_sync_ms = 0;
@@ -314,8 +317,7 @@ int sched_explain(struct sched *s, const char *ns, const char *name, struct buf 
     struct cycle c = {.s = s, .now = clock_realtime_ms()};
     const struct cluster_snapshot *cs;
     struct decide_ctx d = {0};
-    struct policy_input in = {0};
-    struct policy_quota *quotas = NULL;
+    struct policy_input in;
     struct policy_state *st = policy_state_new();
     struct policy_result *res = NULL;
     struct explain *x = NULL;
@@ -334,19 +336,7 @@ int sched_explain(struct sched *s, const char *ns, const char *name, struct buf 
     free(state);
     cs = poller_read_begin(s->poller);
     sched_read_snapshot_clusters(&c, cs, 0);
-    sched_build_inputs(&c, cs, &d);
-    in.snap = cs->snap;
-    in.queue = d.queue;
-    in.n_queue = d.n_queue;
-    in.running = d.running;
-    in.n_running = d.n_running;
-    in.cfg = &s->policy;
-    in.now_ms = c.now;
-    quotas = xcalloc(s->o.n_quotas + 1, sizeof(*quotas));
-    in.quotas = quotas;
-    in.n_quotas = policy_quotas_resolve(cs->snap, s->o.quotas, s->o.n_quotas, quotas);
-    in.namespaces = s->o.weights;
-    in.n_namespaces = s->o.n_weights;
+    sched_build_inputs(&c, cs, &d, &in);
     if (policy_decide(&in, st, &res, e) == 0) {
         idx = explain_find(&in, ns, name);
         if (idx < 0)
@@ -358,7 +348,6 @@ int sched_explain(struct sched *s, const char *ns, const char *name, struct buf 
     explain_free(&x);
     policy_result_free(&res);
     policy_state_free(&st);
-    free(quotas);
     sched_decide_ctx_free(&d);
     free(c.cv);
     store_sched_jobs_free(&c.jobs);

@@ -73,22 +73,6 @@ struct batcher {
     pthread_t *threads;
 };
 
-void store_array_add(struct buf *b, const char *v)
-{
-    buf_puts(b, b->len > 1 ? "," : "");
-    if (!v) {
-        buf_puts(b, "NULL");
-        return;
-    }
-    buf_puts(b, "\"");
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            buf_append(b, "\\", 1);
-        buf_append(b, p, 1);
-    }
-    buf_puts(b, "\"");
-}
-
 static void flush(struct batcher *b, struct entry **batch, int n)
 {
     struct buf cols[NPARAMS];

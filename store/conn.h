@@ -128,10 +128,18 @@ int store_exec_audited(struct store *s, const char *sql, int nparams, const char
                        enum audit_outcome (*outcome)(const PGresult *r), PGresult **out,
                        struct err *e);
 
+/* PostgreSQL array literals (pgarray.c). */
 struct buf;
 /* Appends one element to a PostgreSQL array literal being built in b (which starts with
  * "{"): NULL, or a double-quoted string with backslash and quote escaped. */
 void store_array_add(struct buf *b, const char *v);
+/* How many elements the one-dimensional array literal text holds (0 for "{}" or not an
+ * array). */
+size_t store_array_count(const char *text);
+/* Reads up to max elements of text into out[], each a NUL-terminated copy written at *dst
+ * (which needs strlen(text) + 1 bytes at most, and is advanced past them), NULL for an
+ * SQL null. Returns how many. */
+size_t store_array_parse(const char *text, char **dst, const char **out, size_t max);
 
 /* The change listener (watch.c), started on first use by store_watcher(). */
 struct watcher;

@@ -252,37 +252,30 @@ int store_leader_get(struct store *s, struct store_leader_info *out, struct err 
 /* ---- live jobs ---------------------------------------------------------------------------- */
 
 #define MS(col) "COALESCE((extract(epoch FROM " col ") * 1000)::bigint, 0)"
+#define LIST(x)                                                                                    \
+    "ARRAY(SELECT v FROM jsonb_array_elements_text(" x ") WITH ORDINALITY l(v, o) ORDER BY o)"
+#define PLAN(x)                                                                                    \
+    "ARRAY(SELECT " x " FROM jsonb_array_elements(node_plan) WITH ORDINALITY l(p, o) ORDER BY o)"
 
+/* The columns in the order load_row() reads them; the lists as text arrays. */
+/* clang-format off */
 static const char sql_load[] =
-    "SELECT id, uid, namespace, name, phase, COALESCE(cluster, ''), "
-    "COALESCE(pool, ''),"
-    " sku, COALESCE(sku_placed, ''), COALESCE(spec->>'framework', "
-    "'pytorch'),"
-    " COALESCE((SELECT string_agg(x, ',') FROM"
-    "  "
-    "jsonb_array_elements_text(spec->'resources'->'"
-    "alternativeInstanceTypes') x), ''),"
-    " COALESCE((SELECT string_agg(x, ',') FROM"
-    "  jsonb_array_elements_text(spec->'scheduling'->'clusterAffinity') "
-    "x), ''),"
-    " COALESCE((SELECT string_agg((p->>0) || '=' || (p->>1), ',') FROM"
-    "  jsonb_array_elements(node_plan) p), ''),"
-    " gpu_count, gpus_per_worker, priority, preemptible, over_quota, "
-    "cancel_requested,"
+    "SELECT id, uid, namespace, name, phase, COALESCE(cluster, ''), COALESCE(pool, ''), sku,"
+    " COALESCE(sku_placed, ''), COALESCE(spec->>'framework', 'pytorch'),"
+    " " LIST("spec->'resources'->'alternativeInstanceTypes'") ","
+    " " LIST("spec->'scheduling'->'clusterAffinity'") ","
+    " " PLAN("p->>0") ", " PLAN("(p->>1)::int") ","
+    " gpu_count, gpus_per_worker, priority, preemptible, over_quota, cancel_requested,"
     " attempt, preemptions, dispatch_failures,"
     " COALESCE((spec->'scheduling'->>'maxRuntimeSeconds')::bigint, 0),"
-    " COALESCE((spec->'scheduling'->>'checkpointIntervalSeconds')::"
-    "bigint, 0), " MS("created_at") ", " MS("queued_at") ", " MS(
-        "admitt"
-        "ed_at") ", " MS("dispatched_at") ", " MS("started_at") ", " MS("last_checkpoint_"
-                                                                        "at") ", " MS("le"
-                                                                                      "as"
-                                                                                      "e_"
-                                                                                      "en"
-                                                                                      "d_"
-                                                                                      "a"
-                                                                                      "t") ", " MS("not_before") ", " MS("preempt_requested_at") " FROM jobs"
-                                                                                                                                                 " WHERE phase NOT IN ('Succeeded', 'Failed', 'Cancelled') ORDER BY id";
+    " COALESCE((spec->'scheduling'->>'checkpointIntervalSeconds')::bigint, 0),"
+    " " MS("created_at") ", " MS("queued_at") ", " MS("admitted_at") ", " MS("dispatched_at") ","
+    " " MS("started_at") ", " MS("last_checkpoint_at") ", " MS("lease_end_at") ","
+    " " MS("not_before") ", " MS("preempt_requested_at")
+    " FROM jobs WHERE phase NOT IN ('Succeeded', 'Failed', 'Cancelled') ORDER BY id";
+/* clang-format on */
+
+enum { COL_ALTS = 10, COL_AFFINITY, COL_PLAN_NODES, COL_PLAN_GPUS, COL_GPU_COUNT };
 
 static int64_t val_i64(const PGresult *r, int row, int col)
 {
@@ -294,71 +287,109 @@ static void copy_str(char *dst, size_t size, const PGresult *r, int row, int col
     snprintf(dst, size, "%s", PQgetvalue(r, row, col));
 }
 
+/* The arenas of a job list: strings, name pointers and plan entries, each sized by a first
+ * pass over the result so no list is ever cut. */
+struct arenas {
+    char *next; /* the next free byte of the strings */
+    const char **names;
+    struct job_node_use *uses;
+    size_t n_names, n_uses; /* used so far */
+};
+
+static const char **take_names(struct arenas *a, const PGresult *r, int row, int col, size_t *n)
+{
+    const char *text = PQgetvalue(r, row, col);
+    const char **out = a->names + a->n_names;
+
+    *n = store_array_parse(text, &a->next, out, store_array_count(text));
+    a->n_names += *n;
+    return out;
+}
+
+/* The plan: node names and their GPUs, two arrays of one length in the same order. */
+static struct job_node_use *take_plan(struct arenas *a, const PGresult *r, int row, size_t *n)
+{
+    const char *gtext = PQgetvalue(r, row, COL_PLAN_GPUS);
+    size_t n_nodes, n_gpus = store_array_count(gtext);
+    const char **nodes = take_names(a, r, row, COL_PLAN_NODES, &n_nodes);
+    const char **gpus = a->names + a->n_names; /* scratch: read into numbers at once */
+    struct job_node_use *out = a->uses + a->n_uses;
+    char *scratch = a->next;
+
+    n_gpus = store_array_parse(gtext, &scratch, gpus, n_gpus);
+    *n = n_nodes < n_gpus ? n_nodes : n_gpus;
+    for (size_t i = 0; i < *n; i++) {
+        out[i].node = nodes[i];
+        out[i].gpus = gpus[i] ? (int)strtol(gpus[i], NULL, 10) : 0;
+    }
+    a->n_uses += *n;
+    return out;
+}
+
+static void load_row(const PGresult *r, int row, struct store_sched_job *j, struct arenas *a)
+{
+    enum job_phase ph = PHASE_QUEUED;
+
+    j->id = val_i64(r, row, 0);
+    copy_str(j->uid, sizeof(j->uid), r, row, 1);
+    copy_str(j->ns, sizeof(j->ns), r, row, 2);
+    copy_str(j->name, sizeof(j->name), r, row, 3);
+    job_phase_parse(PQgetvalue(r, row, 4), &ph); /* the CHECK constraint guards it */
+    j->phase = ph;
+    copy_str(j->cluster, sizeof(j->cluster), r, row, 5);
+    copy_str(j->pool, sizeof(j->pool), r, row, 6);
+    copy_str(j->sku, sizeof(j->sku), r, row, 7);
+    copy_str(j->sku_placed, sizeof(j->sku_placed), r, row, 8);
+    copy_str(j->framework, sizeof(j->framework), r, row, 9);
+    j->alt_skus = take_names(a, r, row, COL_ALTS, &j->n_alt_skus);
+    j->affinity = take_names(a, r, row, COL_AFFINITY, &j->n_affinity);
+    j->plan = take_plan(a, r, row, &j->n_plan);
+    j->gpu_count = (int)val_i64(r, row, COL_GPU_COUNT);
+    j->gpus_per_worker = (int)val_i64(r, row, COL_GPU_COUNT + 1);
+    j->priority = (int)val_i64(r, row, COL_GPU_COUNT + 2);
+    j->preemptible = PQgetvalue(r, row, COL_GPU_COUNT + 3)[0] == 't';
+    j->over_quota = PQgetvalue(r, row, COL_GPU_COUNT + 4)[0] == 't';
+    j->cancel_requested = PQgetvalue(r, row, COL_GPU_COUNT + 5)[0] == 't';
+    j->attempt = (int)val_i64(r, row, COL_GPU_COUNT + 6);
+    j->preemptions = (int)val_i64(r, row, COL_GPU_COUNT + 7);
+    j->dispatch_failures = (int)val_i64(r, row, COL_GPU_COUNT + 8);
+    j->max_runtime_s = val_i64(r, row, COL_GPU_COUNT + 9);
+    j->checkpoint_interval_s = val_i64(r, row, COL_GPU_COUNT + 10);
+    j->created_ms = val_i64(r, row, COL_GPU_COUNT + 11);
+    j->queued_ms = val_i64(r, row, COL_GPU_COUNT + 12);
+    j->admitted_ms = val_i64(r, row, COL_GPU_COUNT + 13);
+    j->dispatched_ms = val_i64(r, row, COL_GPU_COUNT + 14);
+    j->started_ms = val_i64(r, row, COL_GPU_COUNT + 15);
+    j->last_checkpoint_ms = val_i64(r, row, COL_GPU_COUNT + 16);
+    j->lease_end_ms = val_i64(r, row, COL_GPU_COUNT + 17);
+    j->not_before_ms = val_i64(r, row, COL_GPU_COUNT + 18);
+    j->preempt_requested_ms = val_i64(r, row, COL_GPU_COUNT + 19);
+}
+
 int store_sched_load(struct store *s, struct store_sched_jobs *out, struct err *e)
 {
+    struct arenas a = {0};
+    size_t n, bytes = 0, names = 0, uses = 0;
     PGresult *r;
-    size_t n, arena_len = 0, used = 0;
-    struct store_sched_job *v;
-    char *arena;
 
     if (store_exec(s, sql_load, 0, NULL, &r, e))
         return -1;
     n = (size_t)PQntuples(r);
-    for (size_t i = 0; i < n; i++)
-        for (int col = 10; col <= 12; col++)
-            arena_len += (size_t)PQgetlength(r, (int)i, col) + 1;
-    v = xcalloc(n + 1, sizeof(*v));
-    arena = xmalloc(arena_len + 1);
-    for (size_t i = 0; i < n; i++) {
-        struct store_sched_job *j = &v[i];
-        int row = (int)i;
-        char **lists[3] = {&j->alt_skus, &j->affinity, &j->node_plan};
-        enum job_phase ph = PHASE_QUEUED;
-
-        j->id = val_i64(r, row, 0);
-        copy_str(j->uid, sizeof(j->uid), r, row, 1);
-        copy_str(j->ns, sizeof(j->ns), r, row, 2);
-        copy_str(j->name, sizeof(j->name), r, row, 3);
-        job_phase_parse(PQgetvalue(r, row, 4), &ph); /* the CHECK constraint guards it */
-        j->phase = ph;
-        copy_str(j->cluster, sizeof(j->cluster), r, row, 5);
-        copy_str(j->pool, sizeof(j->pool), r, row, 6);
-        copy_str(j->sku, sizeof(j->sku), r, row, 7);
-        copy_str(j->sku_placed, sizeof(j->sku_placed), r, row, 8);
-        copy_str(j->framework, sizeof(j->framework), r, row, 9);
-        for (int k = 0; k < 3; k++) {
-            size_t len = (size_t)PQgetlength(r, row, 10 + k);
-
-            memcpy(arena + used, PQgetvalue(r, row, 10 + k), len);
-            arena[used + len] = '\0';
-            *lists[k] = arena + used;
-            used += len + 1;
+    for (int row = 0; row < (int)n; row++) {
+        for (int col = COL_ALTS; col <= COL_PLAN_GPUS; col++) {
+            bytes += (size_t)PQgetlength(r, row, col) + 1;
+            names += store_array_count(PQgetvalue(r, row, col));
         }
-        j->gpu_count = (int)val_i64(r, row, 13);
-        j->gpus_per_worker = (int)val_i64(r, row, 14);
-        j->priority = (int)val_i64(r, row, 15);
-        j->preemptible = PQgetvalue(r, row, 16)[0] == 't';
-        j->over_quota = PQgetvalue(r, row, 17)[0] == 't';
-        j->cancel_requested = PQgetvalue(r, row, 18)[0] == 't';
-        j->attempt = (int)val_i64(r, row, 19);
-        j->preemptions = (int)val_i64(r, row, 20);
-        j->dispatch_failures = (int)val_i64(r, row, 21);
-        j->max_runtime_s = val_i64(r, row, 22);
-        j->checkpoint_interval_s = val_i64(r, row, 23);
-        j->created_ms = val_i64(r, row, 24);
-        j->queued_ms = val_i64(r, row, 25);
-        j->admitted_ms = val_i64(r, row, 26);
-        j->dispatched_ms = val_i64(r, row, 27);
-        j->started_ms = val_i64(r, row, 28);
-        j->last_checkpoint_ms = val_i64(r, row, 29);
-        j->lease_end_ms = val_i64(r, row, 30);
-        j->not_before_ms = val_i64(r, row, 31);
-        j->preempt_requested_ms = val_i64(r, row, 32);
+        uses += store_array_count(PQgetvalue(r, row, COL_PLAN_NODES));
     }
-    PQclear(r);
-    out->v = v;
+    out->v = xcalloc(n + 1, sizeof(*out->v));
     out->n = n;
-    out->arena = arena;
+    out->strs = a.next = xmalloc(bytes + 1);
+    out->names = a.names = xcalloc(names + 1, sizeof(*a.names));
+    out->uses = a.uses = xcalloc(uses + 1, sizeof(*a.uses));
+    for (int row = 0; row < (int)n; row++)
+        load_row(r, row, &out->v[row], &a);
+    PQclear(r);
     return 0;
 }
 
@@ -367,30 +398,10 @@ void store_sched_jobs_free(struct store_sched_jobs *jobs)
     if (!jobs)
         return;
     free(jobs->v);
-    free(jobs->arena);
-    jobs->v = NULL;
-    jobs->arena = NULL;
-    jobs->n = 0;
-}
-
-int store_sched_spec(struct store *s, int64_t id, char **spec_json, char **labels_json,
-                     struct err *e)
-{
-    char idt[24];
-    const char *params[1] = {idt};
-    PGresult *r;
-
-    snprintf(idt, sizeof(idt), "%" PRId64, id);
-    if (store_exec(s, "SELECT spec::text, labels::text FROM jobs WHERE id = $1", 1, params, &r, e))
-        return -1;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return err_set(e, ERR_NOT_FOUND, NULL, "job %s not found", idt);
-    }
-    *spec_json = xstrdup(PQgetvalue(r, 0, 0));
-    *labels_json = xstrdup(PQgetvalue(r, 0, 1));
-    PQclear(r);
-    return 0;
+    free(jobs->strs);
+    free(jobs->names);
+    free(jobs->uses);
+    memset(jobs, 0, sizeof(*jobs));
 }
 
 int store_sched_specs(struct store *s, const int64_t *ids, size_t n, struct store_sched_spec **out,
@@ -450,6 +461,7 @@ void store_sched_specs_free(struct store_sched_spec **v, size_t n)
  * epoch increment waits for us or we see it and write nothing), the rows to change, their
  * events, the reclaim ledger. The result says whether the fence held and which jobs
  * changed. */
+/* clang-format off */
 static const char sql_apply[] =
     "WITH fence AS (SELECT epoch FROM leader WHERE id = 1 AND epoch = $1::bigint FOR SHARE),"
     " i AS (SELECT * FROM unnest($2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[],"
@@ -470,235 +482,65 @@ static const char sql_apply[] =
     "  node_plan = CASE i.to_phase WHEN 'Admitted' THEN i.plan WHEN 'Queued' THEN NULL"
     "   ELSE j.node_plan END,"
     "  placement = CASE i.to_phase WHEN 'Admitted' THEN i.placement ELSE j.placement END,"
-    "  lease_end_at = CASE i.to_phase WHEN 'Admitted' THEN " TS(
-        "i.lease_end_ms") "   WHEN 'Queued' THEN NULL ELSE j.lease_end_at END,"
-                          "  over_quota = CASE i.to_phase WHEN 'Admitted' THEN i.over_quota WHEN "
-                          "'Queued' THEN false"
-                          "   ELSE j.over_quota END,"
-                          "  admitted_at = CASE i.to_phase WHEN 'Admitted' THEN now() ELSE "
-                          "j.admitted_at END,"
-                          "  dispatched_at = CASE i.to_phase WHEN 'Dispatched' THEN now() WHEN "
-                          "'Queued' THEN NULL"
-                          "   ELSE j.dispatched_at END,"
-                          "  started_at = CASE WHEN i.to_phase = 'Running' AND i.from_phase <> "
-                          "'Running'"
-                          "   THEN COALESCE(" TS(
-                              "i.at_ms") ", now()) WHEN i.to_phase = 'Queued' THEN NULL"
-                                         "   ELSE j.started_at END,"
-                                         "  finished_at = CASE WHEN i.to_phase IN ('Succeeded', "
-                                         "'Failed', 'Cancelled')"
-                                         "   THEN COALESCE(" TS(
-                                             "i.at_ms") ", now()) ELSE j.finished_at END,"
-                                                        "  attempt = j.attempt + CASE WHEN "
-                                                        "i.to_phase = 'Queued' AND i.from_phase <> "
-                                                        "'Queued'"
-                                                        "   THEN 1 ELSE 0 END,"
-                                                        "  preemptions = j.preemptions + CASE WHEN "
-                                                        "i.preempted THEN 1 ELSE 0 END,"
-                                                        "  dispatch_failures = j.dispatch_failures "
-                                                        "+ CASE WHEN i.failed THEN 1 ELSE 0 END,"
-                                                        "  queued_at = CASE i.to_phase WHEN "
-                                                        "'Queued' THEN now() ELSE j.queued_at END,"
-                                                        "  not_before = CASE i.to_phase WHEN "
-                                                        "'Queued' THEN " TS(
-                                                            "i.not_before_ms") " ELSE"
-                                                                               "   j.not_before "
-                                                                               "END,"
-                                                                               "  "
-                                                                               "preempt_requested_"
-                                                                               "at = CASE "
-                                                                               "i.to_phase WHEN "
-                                                                               "'Preempting' THEN "
-                                                                               "now() WHEN 'Queued'"
-                                                                               "   THEN NULL ELSE "
-                                                                               "j.preempt_"
-                                                                               "requested_at END,"
-                                                                               "  updated_at = "
-                                                                               "now(), "
-                                                                               "resource_version = "
-                                                                               "nextval('resource_"
-                                                                               "version_seq')"
-                                                                               "  FROM i WHERE "
-                                                                               "j.id = i.id AND "
-                                                                               "j.phase = "
-                                                                               "i.from_phase AND "
-                                                                               "j.attempt = "
-                                                                               "i.attempt"
-                                                                               "   AND EXISTS "
-                                                                               "(SELECT 1 FROM "
-                                                                               "fence)"
-                                                                               "  RETURNING j.id, "
-                                                                               "j.namespace, "
-                                                                               "j.cluster, "
-                                                                               "j.sku_placed, "
-                                                                               "j.pool, i.attempt, "
-                                                                               "i.from_phase,"
-                                                                               "   i.to_phase, "
-                                                                               "i.type, i.reason, "
-                                                                               "i.message, "
-                                                                               "i.rc_reason, "
-                                                                               "i.gpus, i.deficit, "
-                                                                               "i.lost,"
-                                                                               "   i.grace_s, "
-                                                                               "i.snap_ms),"
-                                                                               " ev AS (INSERT "
-                                                                               "INTO job_events "
-                                                                               "(job_id, type, "
-                                                                               "reason, message, "
-                                                                               "from_phase, "
-                                                                               "to_phase)"
-                                                                               "  SELECT id, "
-                                                                               "COALESCE(type, "
-                                                                               "to_phase), reason, "
-                                                                               "message, "
-                                                                               "from_phase, "
-                                                                               "to_phase FROM upd"
-                                                                               "  ORDER BY id "
-                                                                               "RETURNING job_id),"
-                                                                               " led AS (INSERT "
-                                                                               "INTO reclaims "
-                                                                               "(job_id, "
-                                                                               "namespace, "
-                                                                               "cluster, sku, "
-                                                                               "pool, attempt, "
-                                                                               "reason,"
-                                                                               "  gpus, deficit, "
-                                                                               "lost_gpu_hours, "
-                                                                               "grace_s, "
-                                                                               "snapshot_at)"
-                                                                               "  SELECT id, "
-                                                                               "namespace, "
-                                                                               "COALESCE(cluster, "
-                                                                               "'-'), "
-                                                                               "COALESCE(sku_"
-                                                                               "placed, '-'), "
-                                                                               "pool, attempt,"
-                                                                               "  "
-                                                                               "COALESCE(rc_reason,"
-                                                                               " 'unknown'), gpus, "
-                                                                               "deficit, lost, "
-                                                                               "grace_s, " TS(
-                                                                                   "snap_ms") " FRO"
-                                                                                              "M "
-                                                                                              "upd"
-                                                                                              "  "
-                                                                                              "WHER"
-                                                                                              "E "
-                                                                                              "to_"
-                                                                                              "phas"
-                                                                                              "e = "
-                                                                                              "'Pre"
-                                                                                              "empt"
-                                                                                              "ing'"
-                                                                                              " AND"
-                                                                                              " fro"
-                                                                                              "m_"
-                                                                                              "phas"
-                                                                                              "e "
-                                                                                              "<> "
-                                                                                              "'Pre"
-                                                                                              "empt"
-                                                                                              "ing'"
-                                                                                              " RET"
-                                                                                              "URNI"
-                                                                                              "NG "
-                                                                                              "1),"
-                                                                                              " fre"
-                                                                                              "ed "
-                                                                                              "AS "
-                                                                                              "(UPD"
-                                                                                              "ATE "
-                                                                                              "recl"
-                                                                                              "aims"
-                                                                                              " r "
-                                                                                              "SET "
-                                                                                              "free"
-                                                                                              "d_"
-                                                                                              "at "
-                                                                                              "= "
-                                                                                              "now("
-                                                                                              ") "
-                                                                                              "FROM"
-                                                                                              " upd"
-                                                                                              "  "
-                                                                                              "WHER"
-                                                                                              "E "
-                                                                                              "r."
-                                                                                              "job_"
-                                                                                              "id "
-                                                                                              "= "
-                                                                                              "upd."
-                                                                                              "id "
-                                                                                              "AND "
-                                                                                              "upd."
-                                                                                              "from"
-                                                                                              "_pha"
-                                                                                              "se "
-                                                                                              "= "
-                                                                                              "'Pre"
-                                                                                              "empt"
-                                                                                              "ing'"
-                                                                                              "  "
-                                                                                              "AND "
-                                                                                              "upd."
-                                                                                              "to_"
-                                                                                              "phas"
-                                                                                              "e "
-                                                                                              "<> "
-                                                                                              "'Pre"
-                                                                                              "empt"
-                                                                                              "ing'"
-                                                                                              " AND"
-                                                                                              " r."
-                                                                                              "free"
-                                                                                              "d_"
-                                                                                              "at "
-                                                                                              "IS "
-                                                                                              "NULL"
-                                                                                              " RET"
-                                                                                              "URNI"
-                                                                                              "NG "
-                                                                                              "1)"
-                                                                                              " SEL"
-                                                                                              "ECT "
-                                                                                              "(SEL"
-                                                                                              "ECT "
-                                                                                              "coun"
-                                                                                              "t(*)"
-                                                                                              " FRO"
-                                                                                              "M "
-                                                                                              "fenc"
-                                                                                              "e), "
-                                                                                              "(SEL"
-                                                                                              "ECT "
-                                                                                              "stri"
-                                                                                              "ng_"
-                                                                                              "agg("
-                                                                                              "job_"
-                                                                                              "id::"
-                                                                                              "text"
-                                                                                              ", "
-                                                                                              "',')"
-                                                                                              " FRO"
-                                                                                              "M "
-                                                                                              "ev),"
-                                                                                              " ("
-                                                                                              "SELE"
-                                                                                              "CT "
-                                                                                              "coun"
-                                                                                              "t(*)"
-                                                                                              " FRO"
-                                                                                              "M "
-                                                                                              "led)"
-                                                                                              ", "
-                                                                                              "(SEL"
-                                                                                              "ECT "
-                                                                                              "coun"
-                                                                                              "t(*)"
-                                                                                              " FRO"
-                                                                                              "M "
-                                                                                              "free"
-                                                                                              "d)";
+    "  lease_end_at = CASE i.to_phase WHEN 'Admitted' THEN " TS("i.lease_end_ms")
+    "   WHEN 'Queued' THEN NULL ELSE j.lease_end_at END,"
+    "  over_quota = CASE i.to_phase WHEN 'Admitted' THEN i.over_quota"
+    "   WHEN 'Queued' THEN false ELSE j.over_quota END,"
+    "  admitted_at = CASE i.to_phase WHEN 'Admitted' THEN now() ELSE j.admitted_at END,"
+    "  dispatched_at = CASE i.to_phase WHEN 'Dispatched' THEN now() WHEN 'Queued' THEN NULL"
+    "   ELSE j.dispatched_at END,"
+    "  started_at = CASE WHEN i.to_phase = 'Running' AND i.from_phase <> 'Running'"
+    "   THEN COALESCE(" TS("i.at_ms") ", now()) WHEN i.to_phase = 'Queued' THEN NULL"
+    "   ELSE j.started_at END,"
+    "  finished_at = CASE WHEN i.to_phase IN ('Succeeded', 'Failed', 'Cancelled')"
+    "   THEN COALESCE(" TS("i.at_ms") ", now()) ELSE j.finished_at END,"
+    "  attempt = j.attempt + CASE WHEN i.to_phase = 'Queued' AND i.from_phase <> 'Queued'"
+    "   THEN 1 ELSE 0 END,"
+    "  preemptions = j.preemptions + CASE WHEN i.preempted THEN 1 ELSE 0 END,"
+    "  dispatch_failures = j.dispatch_failures + CASE WHEN i.failed THEN 1 ELSE 0 END,"
+    "  queued_at = CASE i.to_phase WHEN 'Queued' THEN now() ELSE j.queued_at END,"
+    "  not_before = CASE i.to_phase WHEN 'Queued' THEN " TS("i.not_before_ms")
+    "   ELSE j.not_before END,"
+    "  preempt_requested_at = CASE i.to_phase WHEN 'Preempting' THEN now()"
+    "   WHEN 'Queued' THEN NULL ELSE j.preempt_requested_at END,"
+    "  updated_at = now(), resource_version = nextval('resource_version_seq')"
+    "  FROM i WHERE j.id = i.id AND j.phase = i.from_phase AND j.attempt = i.attempt"
+    "   AND EXISTS (SELECT 1 FROM fence)"
+    "  RETURNING j.id, j.namespace, j.cluster, j.sku_placed, j.pool, i.attempt, i.from_phase,"
+    "   i.to_phase, i.type, i.reason, i.message, i.rc_reason, i.gpus, i.deficit, i.lost,"
+    "   i.grace_s, i.snap_ms),"
+    " ev AS (INSERT INTO job_events (job_id, type, reason, message, from_phase, to_phase)"
+    "  SELECT id, COALESCE(type, to_phase), reason, message, from_phase, to_phase FROM upd"
+    "  ORDER BY id RETURNING job_id),"
+    " led AS (INSERT INTO reclaims (job_id, namespace, cluster, sku, pool, attempt, reason,"
+    "  gpus, deficit, lost_gpu_hours, grace_s, snapshot_at)"
+    "  SELECT id, namespace, COALESCE(cluster, '-'), COALESCE(sku_placed, '-'), pool, attempt,"
+    "  COALESCE(rc_reason, 'unknown'), gpus, deficit, lost, grace_s, " TS("snap_ms")
+    "  FROM upd WHERE to_phase = 'Preempting' AND from_phase <> 'Preempting' RETURNING 1),"
+    " freed AS (UPDATE reclaims r SET freed_at = now() FROM upd"
+    "  WHERE r.job_id = upd.id AND upd.from_phase = 'Preempting'"
+    "  AND upd.to_phase <> 'Preempting' AND r.freed_at IS NULL RETURNING 1)"
+    " SELECT (SELECT count(*) FROM fence), (SELECT string_agg(job_id::text, ',') FROM ev),"
+    " (SELECT count(*) FROM led), (SELECT count(*) FROM freed)";
+/* clang-format on */
+
+/* The plan as the node_plan column holds it: [["node-a", 8], ...]; NULL when none. */
+static char *plan_json(const struct job_node_use *plan, size_t n)
+{
+    struct buf b;
+
+    if (n == 0)
+        return NULL;
+    buf_init(&b, 0);
+    buf_puts(&b, "[");
+    for (size_t i = 0; i < n; i++) {
+        buf_puts(&b, i ? ",[" : "[");
+        buf_json_str(&b, plan[i].node);
+        buf_printf(&b, ",%d]", plan[i].gpus);
+    }
+    buf_puts(&b, "]");
+    return buf_steal(&b);
+}
 
 #define APPLY_PARAMS 25
 
@@ -721,6 +563,7 @@ int store_sched_apply(struct store *s, int64_t epoch, const struct store_transit
     }
     for (size_t i = 0; i < n; i++) {
         const struct store_transition *x = &t[i];
+        char *plan;
 
 #define ADD_STR(k, v) store_array_add(&b[k], (v))
 #define ADD_NUM(k, fmt, v)                                                                         \
@@ -739,7 +582,9 @@ int store_sched_apply(struct store *s, int64_t epoch, const struct store_transit
         ADD_STR(8, x->cluster);
         ADD_STR(9, x->pool);
         ADD_STR(10, x->sku);
-        ADD_STR(11, x->node_plan_json);
+        plan = plan_json(x->plan, x->n_plan);
+        ADD_STR(11, plan);
+        free(plan);
         ADD_STR(12, x->placement_json);
         ADD_NUM(13, "%" PRId64, x->lease_end_ms);
         ADD_STR(14, x->over_quota ? "t" : "f");

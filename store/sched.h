@@ -65,8 +65,9 @@ int store_leader_get(struct store *s, struct store_leader_info *out, struct err 
 #define STORE_SCHED_NAME_MAX 64
 #define STORE_SCHED_SKU_MAX  32
 
-/* One live job (not Succeeded, Failed or Cancelled) as the scheduler needs it. Strings
- * that are bounded by validation are inline; lists are comma-separated text. */
+/* One live job (not Succeeded, Failed or Cancelled) as the scheduler needs it: the
+ * columns it reads and the lists of the spec it places by, typed. Strings bounded by
+ * validation are inline; the lists point into their job list's arenas. */
 struct store_sched_job {
     int64_t id;
     char uid[40];
@@ -78,9 +79,12 @@ struct store_sched_job {
     char sku[STORE_SCHED_SKU_MAX];      /* requested */
     char sku_placed[STORE_SCHED_SKU_MAX];
     char framework[16];
-    char *alt_skus;  /* "h100-80gb,a100-80gb" or ""; owned by the list */
-    char *affinity;  /* "az1,az2" or "" */
-    char *node_plan; /* "node-a=8,node-b=8" or "" */
+    const char **alt_skus; /* spec.resources.alternativeInstanceTypes, preference order */
+    size_t n_alt_skus;
+    const char **affinity; /* spec.scheduling.clusterAffinity, preference order */
+    size_t n_affinity;
+    struct job_node_use *plan; /* the placement's nodes and GPUs; none when not placed */
+    size_t n_plan;
     int gpu_count;
     int gpus_per_worker;
     int priority;
@@ -106,7 +110,9 @@ struct store_sched_job {
 struct store_sched_jobs {
     struct store_sched_job *v;
     size_t n;
-    char *arena; /* backing store of the list strings */
+    char *strs;                /* the lists' strings */
+    const char **names;        /* the SKU and affinity lists */
+    struct job_node_use *uses; /* the plans */
 };
 
 /* Loads every live job in id order. Caller owns *out; release with
@@ -114,12 +120,8 @@ struct store_sched_jobs {
 int store_sched_load(struct store *s, struct store_sched_jobs *out, struct err *e);
 void store_sched_jobs_free(struct store_sched_jobs *jobs); /* NULL-safe; leaves it empty */
 
-/* What dispatch needs beyond the live-job row: the canonical spec and the labels (JSON
- * text). Caller frees both. ERR_NOT_FOUND when the job is gone. */
-int store_sched_spec(struct store *s, int64_t id, char **spec_json, char **labels_json,
-                     struct err *e);
-
-/* The same for many jobs in one round trip: (*out)[i] for each id found (in id order;
+/* What dispatch needs beyond the live-job row, for many jobs in one round trip: the
+ * canonical spec and the labels (JSON text), (*out)[i] for each id found (in id order;
  * missing ids are left out). Caller frees with store_sched_specs_free(). */
 struct store_sched_spec {
     int64_t id;
@@ -159,7 +161,8 @@ struct store_transition {
     const char *cluster;
     const char *pool;
     const char *sku;
-    const char *node_plan_json; /* [["node-a", 8], ...] */
+    const struct job_node_use *plan; /* the node plan */
+    size_t n_plan;
     const char *placement_json; /* explanation object */
     int64_t lease_end_ms;       /* 0: none */
     bool over_quota;

@@ -4,6 +4,7 @@
  * fencing epoch. */
 #include "tests/integration/test_sched_env.h"
 
+#include "scheduler/specs.h"
 #include "store/sched.h"
 #include "store/store.h"
 
@@ -473,7 +474,8 @@ START_TEST(deposed_epoch_cannot_write)
     t.cluster = "c1";
     t.pool = "training";
     t.sku = "l4";
-    t.node_plan_json = "[[\"n1\", 1]]";
+    t.plan = &(struct job_node_use){"n1", 1};
+    t.n_plan = 1;
     /* The first leader dies: its session ends, the second takes over. */
     store_leader_close(&l1);
     for (int i = 0; i < 50 && !acquired; i++) {
@@ -509,6 +511,147 @@ START_TEST(deposed_epoch_cannot_write)
 }
 END_TEST
 
+/* A job keeps every alternative SKU the API accepted and every node of its plan: here
+ * only its eleventh choice exists (the policy used to cut alternatives to eight, and
+ * running plans to sixteen nodes), and its 20 one-GPU workers land on 20 nodes. */
+START_TEST(wide_job_keeps_every_alternative_and_node)
+{
+    char skus[2048] = "", alts[512] = "", *body;
+    json_t *out = NULL, *j;
+    size_t o = 0, a = 0;
+
+    for (int i = 1; i <= 12; i++) {
+        o += (size_t)snprintf(skus + o, sizeof(skus) - o,
+                              "%s{\"name\": \"sku-%02d\", \"products\": [\"P-%02d\"]}",
+                              i > 1 ? ", " : "", i, i);
+        if (i > 1)
+            a +=
+                (size_t)snprintf(alts + a, sizeof(alts) - a, "%s\"sku-%02d\"", i > 2 ? "," : "", i);
+    }
+    senv_sim(&env, "testdata/sim/sched-wide.json");
+    body = xasprintf(FAST_BASE "}, \"skus\": [%s]", skus);
+    senv_config(&env, body, "", NULL);
+    free(body);
+    senv_serve(&env, 0, NULL);
+    body = xasprintf("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                     "\"metadata\":{\"name\":\"wide\"},\"spec\":{\"resources\":"
+                     "{\"instanceType\":\"sku-01\",\"alternativeInstanceTypes\":[%s],"
+                     "\"gpuCount\":20,\"gpusPerWorker\":1},\"code\":{\"image\":\"t:1\"}}}",
+                     alts);
+    ck_assert_int_eq(
+        itest_post_json(env.srv[0].base, "/v1/namespaces/team-a/trainingjobs", body, &out), 201);
+    free(body);
+    json_decref(out);
+    j = senv_wait_phase(env.srv[0].base, "team-a", "wide", "Succeeded", 30000);
+    json_decref(j);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM jobs WHERE name = 'wide'"
+                                         " AND sku_placed = 'sku-12'"),
+                     1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(DISTINCT p->>0) FROM jobs,"
+                                         " jsonb_array_elements(node_plan) p WHERE name = 'wide'"
+                                         " AND (p->>1)::int = 1"),
+                     20);
+}
+END_TEST
+
+/* The live job list carries the spec's lists and the node plan as typed arrays, whole
+ * and in order: names PostgreSQL must quote (a space, a quote, the word NULL) come back
+ * as written, 40 alternatives and a 20-node plan are not cut. And the leader parses a
+ * job's spec once per term: refilling finds it cached; only after it left the live list
+ * (or a new term cleared the cache) is it read and parsed again. */
+START_TEST(live_jobs_are_typed_and_specs_parsed_once)
+{
+    struct store_config sc = {0};
+    struct store *s = NULL;
+    struct store_leader *l = NULL;
+    struct store_transition t;
+    struct store_sched_jobs jobs = {0}, none = {0};
+    struct job_node_use plan[20];
+    struct spec_cache *cache = spec_cache_new();
+    struct err e = {0};
+    bool acquired = false, applied = false;
+    int64_t epoch = 0, id;
+    char dsn[1024], alts[1024] = "", names[20][16], *sql;
+    size_t o = 0;
+
+    itest_create_db(dsn, sizeof(dsn));
+    sc.dsn = dsn;
+    sc.pool_size = 2;
+    ck_assert_int_eq(store_open(&sc, &s, &e), 0);
+    ck_assert_msg(store_migrate(s, NULL, &e) == 0, "%s", e.msg);
+    for (int i = 0; i < 40; i++)
+        o += (size_t)snprintf(alts + o, sizeof(alts) - o, "%s\"alt-%02d\"", i ? "," : "", i);
+    sql = xasprintf("INSERT INTO jobs (namespace, name, api_version, spec, labels, sku, gpu_count,"
+                    " gpus_per_worker) VALUES ('ns', 'j', 'fedsched.io/v1', '{\"resources\":"
+                    " {\"alternativeInstanceTypes\": [%s]}, \"scheduling\": {\"clusterAffinity\":"
+                    " [\"a b\", \"c\\\"d\", \"NULL\", \"e,f\"]}, \"code\": {\"image\": \"t:1\"}}',"
+                    " '{\"team\": \"x\"}', 'l4', 20, 1)",
+                    alts);
+    free(itest_sql(dsn, sql));
+    free(sql);
+    ck_assert_int_eq(store_leader_open(dsn, "one", &l, &e), 0);
+    ck_assert_int_eq(store_leader_try(l, &acquired, &epoch, &e), 0);
+    ck_assert(acquired);
+    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
+    ck_assert_uint_eq(jobs.n, 1);
+    ck_assert_uint_eq(jobs.v[0].n_alt_skus, 40);
+    ck_assert_str_eq(jobs.v[0].alt_skus[0], "alt-00");
+    ck_assert_str_eq(jobs.v[0].alt_skus[39], "alt-39");
+    ck_assert_uint_eq(jobs.v[0].n_affinity, 4);
+    ck_assert_str_eq(jobs.v[0].affinity[0], "a b");
+    ck_assert_str_eq(jobs.v[0].affinity[1], "c\"d");
+    ck_assert_ptr_nonnull(jobs.v[0].affinity[2]);
+    ck_assert_str_eq(jobs.v[0].affinity[2], "NULL");
+    ck_assert_str_eq(jobs.v[0].affinity[3], "e,f");
+    ck_assert_uint_eq(jobs.v[0].n_plan, 0);
+    id = jobs.v[0].id;
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof(names[i]), "node-%02d", i);
+        plan[i] = (struct job_node_use){names[i], i % 3 + 1};
+    }
+    memset(&t, 0, sizeof(t));
+    t.job_id = id;
+    t.from = PHASE_QUEUED;
+    t.to = PHASE_ADMITTED;
+    t.cluster = "c1";
+    t.pool = "training";
+    t.sku = "l4";
+    t.plan = plan;
+    t.n_plan = 20;
+    ck_assert_int_eq(store_sched_apply(s, epoch, &t, 1, &applied, &e), 0);
+    ck_assert(applied);
+    store_sched_jobs_free(&jobs);
+    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
+    ck_assert_uint_eq(jobs.v[0].n_plan, 20);
+    for (int i = 0; i < 20; i++) {
+        ck_assert_str_eq(jobs.v[0].plan[i].node, names[i]);
+        ck_assert_int_eq(jobs.v[0].plan[i].gpus, i % 3 + 1);
+    }
+    /* The spec: parsed on the first fill, cached on the second. */
+    ck_assert_int_eq(spec_cache_fill(cache, s, &id, 1, &e), 0);
+    ck_assert_int_eq(spec_cache_fill(cache, s, &id, 1, &e), 0);
+    ck_assert_uint_eq(spec_cache_parses(cache), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(spec_cache_get(cache, id)->spec, "code"), "image")),
+                     "t:1");
+    ck_assert_str_eq(json_string_value(json_object_get(spec_cache_get(cache, id)->labels, "team")),
+                     "x");
+    spec_cache_prune(cache, &jobs); /* still live: kept */
+    ck_assert_uint_eq(spec_cache_size(cache), 1);
+    spec_cache_prune(cache, &none); /* gone from the live list: dropped */
+    ck_assert_ptr_null(spec_cache_get(cache, id));
+    ck_assert_int_eq(spec_cache_fill(cache, s, &id, 1, &e), 0);
+    ck_assert_uint_eq(spec_cache_parses(cache), 2);
+    spec_cache_clear(cache); /* a new term */
+    ck_assert_int_eq(spec_cache_fill(cache, s, &id, 1, &e), 0);
+    ck_assert_uint_eq(spec_cache_parses(cache), 3);
+    spec_cache_free(&cache);
+    store_sched_jobs_free(&jobs);
+    store_leader_close(&l);
+    store_close(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sched");
@@ -525,9 +668,11 @@ static Suite *suite(void)
     tcase_add_test(tc, dispatch_faults_are_retried);
     tcase_add_test(tc, orphans_are_collected);
     tcase_add_test(tc, standby_takes_over);
+    tcase_add_test(tc, wide_job_keeps_every_alternative_and_node);
     suite_add_tcase(s, tc);
     tc = tcase_create("fence");
     tcase_add_test(tc, deposed_epoch_cannot_write);
+    tcase_add_test(tc, live_jobs_are_typed_and_specs_parsed_once);
     suite_add_tcase(s, tc);
     return s;
 }

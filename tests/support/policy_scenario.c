@@ -34,7 +34,7 @@ struct policy_scenario {
     struct policy_namespace *namespaces;
     size_t n_namespaces;
     const char ***aff; /* per queued job */
-    struct policy_node_use **plans;
+    struct job_node_use **plans;
     struct policy_input in;
     int64_t now;
 };

@@ -35,6 +35,8 @@ static struct cluster_config *cluster(void)
     return c;
 }
 
+static json_t *spec, *labels;
+
 static struct manifest_in input(const struct cluster_config *c, const char *sku, bool borrowed)
 {
     struct manifest_in in;
@@ -45,8 +47,13 @@ static struct manifest_in input(const struct cluster_config *c, const char *sku,
     in.ns = "maps-team";
     in.name = "deepeta-472";
     in.framework = "pytorch";
-    in.spec_json = spec_json;
-    in.labels_json = "{\"pipeline\":\"deepeta\"}";
+    /* Parsed once, as the scheduler's spec cache does; reachable until exit. */
+    if (!spec)
+        spec = json_loads(spec_json, 0, NULL);
+    if (!labels)
+        labels = json_loads("{\"pipeline\":\"deepeta\"}", 0, NULL);
+    in.spec = spec;
+    in.labels = labels;
     in.sku = sku;
     in.gpu_count = 16;
     in.gpus_per_worker = 8;
@@ -237,12 +244,18 @@ START_TEST(bad_inputs_name_the_field)
     ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), -1);
     ck_assert_str_eq(e.field, "spec.resources.gpusPerWorker");
     in = input(c, "l4", false);
-    in.spec_json = "{\"code\":{}}";
+    {
+        json_t *no_image = json_loads("{\"code\":{}}", 0, NULL);
+
+        in.spec = no_image;
+        ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), -1);
+        ck_assert_str_eq(e.field, "spec.code.image");
+        json_decref(no_image);
+    }
+    in.spec = NULL; /* the stored text did not parse */
     ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), -1);
-    ck_assert_str_eq(e.field, "spec.code.image");
-    in.spec_json = "not json";
-    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), -1);
-    ck_assert_int_eq(e.code, ERR_MALFORMED);
+    ck_assert_int_eq(e.code, ERR_INVALID);
+    ck_assert_str_eq(e.field, "spec");
     ck_assert_ptr_null(obj);
     free(c);
 }

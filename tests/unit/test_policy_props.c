@@ -50,7 +50,7 @@ struct world {
     struct policy_namespace namespaces[4];
     char names[512][32];
     const char *aff[512][2];
-    struct policy_node_use plans[64];
+    struct job_node_use plans[64];
     struct policy_input in;
     struct policy_state *st;
 };
