@@ -151,46 +151,45 @@ uint64_t poller_published(struct poller *p)
 
 /* ---- options ------------------------------------------------------------------------------ */
 
-void poller_options_default(struct poller_options *o)
+/* No defaults here: cmd/config.c's table has them, and a number left at zero is refused.
+ * o must not be NULL. */
+static int check_options(const struct poller_options *o, struct err *e)
 {
-    memset(o, 0, sizeof(*o));
-    o->interval_ms = 10000;
-    o->request_timeout_ms = 10000;
-    o->connect_timeout_ms = 3000;
-    o->page_limit = 500;
-    o->max_inflight = 256;
-    o->backoff_base_ms = 1000;
-    o->backoff_max_ms = 60000;
-    o->publish_delay_ms = 500;
-    o->max_body_bytes = (size_t)256 << 20;
-    o->sample_interval_ms = 60000;
+    const struct {
+        const char *name;
+        long long v;
+    } nums[] = {
+        {"poller.interval_ms", o->interval_ms},
+        {"poller.request_timeout_ms", o->request_timeout_ms},
+        {"poller.connect_timeout_ms", o->connect_timeout_ms},
+        {"poller.page_limit", o->page_limit},
+        {"poller.max_inflight", o->max_inflight},
+        {"poller.backoff_base_ms", o->backoff_base_ms},
+        {"poller.backoff_max_ms", o->backoff_max_ms},
+        {"poller.publish_delay_ms", o->publish_delay_ms},
+        {"poller.sample_interval_ms", o->sample_interval_ms},
+        {"poller.max_body_bytes", (long long)o->max_body_bytes},
+    };
+
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        if (nums[i].v <= 0)
+            return err_set(e, ERR_INVALID, nums[i].name, "%s must be > 0, not %lld", nums[i].name,
+                           nums[i].v);
+    return 0;
 }
 
-static void fill_defaults(struct poller_options *o, const struct poller_options *in)
+static void fill_options(struct poller_options *o, const struct poller_options *in)
 {
-    struct poller_options d;
-
-    poller_options_default(&d);
-    *o = in ? *in : d;
-#define DEF(f)                                                                                     \
-    if (o->f <= 0)                                                                                 \
-    o->f = d.f
-    DEF(interval_ms);
-    DEF(request_timeout_ms);
-    DEF(connect_timeout_ms);
-    DEF(page_limit);
-    DEF(max_inflight);
-    DEF(backoff_base_ms);
-    DEF(backoff_max_ms);
-    DEF(publish_delay_ms);
-    DEF(sample_interval_ms);
-#undef DEF
-    if (o->max_body_bytes == 0)
-        o->max_body_bytes = d.max_body_bytes;
+    *o = *in;
     if (o->unreachable_after_ms <= 0)
         o->unreachable_after_ms = 3 * o->interval_ms;
     if (!o->skus)
         o->skus = sku_catalogue();
+}
+
+const struct poller_options *poller_get_options(const struct poller *p)
+{
+    return &p->o;
 }
 
 /* ---- per-cluster setup -------------------------------------------------------------------- */
@@ -861,11 +860,13 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
 {
     struct poller *p;
 
-    if (check_names(cfgs, n, e) != 0)
+    if (!o)
+        return err_set(e, ERR_INVALID, "poller", "the poller needs its options");
+    if (check_options(o, e) != 0 || check_names(cfgs, n, e) != 0)
         return -1;
     pthread_once(&curl_once, curl_init_once);
     p = xcalloc(1, sizeof(*p));
-    fill_defaults(&p->o, o);
+    fill_options(&p->o, o);
     k8s_json_init(&p->json);
     p->rnd = (unsigned)clock_mono_ns();
     pthread_mutex_init(&p->lock, NULL);

@@ -25,32 +25,32 @@ struct poller;
  * than the read functions. */
 typedef void (*poller_sink_fn)(const struct cluster_snapshot *s, void *arg);
 
+/* Every number is required (> 0): there are no defaults here. The process's values are rows
+ * of the table in cmd/config.c (docs/configuration.md); tests take them from there too. */
 struct poller_options {
-    int interval_ms;                  /* between polls of one cluster; default 10000 */
-    int request_timeout_ms;           /* whole request; default 10000 */
-    int connect_timeout_ms;           /* default 3000 */
-    int page_limit;                   /* list page size (limit=); default 500 */
-    int max_inflight;                 /* concurrent requests; default 256 */
-    int backoff_base_ms;              /* first retry delay after a failure; default 1000 */
-    int backoff_max_ms;               /* default 60000 */
+    int interval_ms;                  /* between polls of one cluster */
+    int request_timeout_ms;           /* whole request */
+    int connect_timeout_ms;           /* TCP + TLS connect */
+    int page_limit;                   /* list page size (limit=) */
+    int max_inflight;                 /* concurrent requests */
+    int backoff_base_ms;              /* first retry delay after a failure */
+    int backoff_max_ms;               /* the delay doubles up to this */
     int unreachable_after_ms;         /* Degraded becomes Unreachable when the last success is
-                                 older than this; default 3 * interval_ms */
+                                         older than this; 0: 3 * interval_ms */
     int publish_delay_ms;             /* publish no later than this after new data arrives, even
-                               while slow clusters are still in flight; default 500 */
-    size_t max_body_bytes;            /* per response; default 256 MiB */
-    const struct sku_catalogue *skus; /* default sku_catalogue(); must outlive the poller */
+                                         while slow clusters are still in flight */
+    size_t max_body_bytes;            /* per response */
+    const struct sku_catalogue *skus; /* NULL: sku_catalogue(); must outlive the poller */
     poller_sink_fn sink;              /* optional capacity-sample hook */
     void *sink_arg;
-    int sample_interval_ms; /* default 60000 */
+    int sample_interval_ms; /* at most one sink call per this */
 };
-
-/* Defaults for every field (zero fields given to poller_create also take defaults). */
-void poller_options_default(struct poller_options *o);
 
 /* Creates a poller for n clusters (configs are copied; names must be unique) and publishes
  * an initial snapshot in which every cluster is Unknown. Nothing is polled until
- * poller_start() or poller_poll_once(). Caller owns *out; free with poller_free(). Fails
- * with ERR_INVALID (duplicate name, bad config) or ERR_INTERNAL (curl). */
+ * poller_start() or poller_poll_once(). o is required and copied. Caller owns *out; free
+ * with poller_free(). Fails with ERR_INVALID (no options, a number in them not > 0 -- the
+ * field is named --, duplicate name, bad config) or ERR_INTERNAL (curl). */
 int poller_create(const struct cluster_config *cfgs, size_t n, const struct poller_options *o,
                   struct poller **out, struct err *e);
 
@@ -83,6 +83,10 @@ void poller_wake(struct poller *p);
  * Do not nest, and do not call poller_free()/poller_stop() between the two. */
 const struct cluster_snapshot *poller_read_begin(struct poller *p);
 void poller_read_end(struct poller *p);
+
+/* The options p runs with (unreachable_after_ms and skus filled in). Never changes after
+ * poller_create(), so any thread may read it until poller_free(). */
+const struct poller_options *poller_get_options(const struct poller *p);
 
 /* How many snapshots have been published (including the initial one). Thread-safe. */
 uint64_t poller_published(struct poller *p);

@@ -1,6 +1,9 @@
-/* config.c -- defaults, JSON file and environment, each value checked where it is read. */
+/* config.c -- the one configuration table (name, type, default, bounds, environment
+ * variable, where the value lands, as Redis' config.c has it), and the walks over it that
+ * fill the defaults, read the JSON file and apply the environment. */
 #include "cmd/config.h"
 
+#include "api/api.h"
 #include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
@@ -8,63 +11,14 @@
 #include "cluster/cluster_config.h"
 #include "cluster/secrets.h"
 #include "policy/policy.h"
+#include "store/store.h"
 
 #include <jansson.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void config_defaults(struct config *c)
-{
-    memset(c, 0, sizeof(*c));
-    snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
-    c->listen_port = 8080;
-    c->log_level = LOG_INFO;
-    snprintf(c->secrets_dir, sizeof(c->secrets_dir), "%s", CLUSTER_SECRETS_DIR_DEFAULT);
-    snprintf(c->database.dsn, sizeof(c->database.dsn),
-             "host=127.0.0.1 port=5432 user=postgres dbname=fedsched");
-    c->database.pool_size = 16;
-    c->database.statement_timeout_ms = 5000;
-    c->database.connect_timeout_s = 3;
-    c->database.migrate_on_start = true;
-    c->http.max_body_bytes = 1024 * 1024;
-    c->http.max_connections = 512;
-    c->http.request_timeout_s = 30;
-    c->http.drain_timeout_s = 20;
-    c->http.max_header_bytes = 16 * 1024;
-    c->http.threads = 8;
-    c->http.max_connections_per_ip = 64;
-    c->http.header_timeout_s = 10;
-    c->http.body_timeout_s = 60;
-    c->http.max_watches = 2048;
-    c->http.max_watches_per_token = 64;
-    snprintf(c->http.tls_priorities, sizeof(c->http.tls_priorities), "%s", CONFIG_TLS_PRIORITIES);
-    c->auth.enabled = true;
-    c->auth.rate_per_s = 50;
-    c->auth.burst = 100;
-    c->auth.unauth_audit_per_minute = 10;
-    c->poller.interval_ms = 10000;
-    c->poller.request_timeout_ms = 10000;
-    c->poller.sample_interval_s = 60;
-    c->poller.registry_sync_s = 10;
-    c->scheduler.enabled = true;
-    c->scheduler.cycle_interval_ms = 1000;
-    c->scheduler.min_cycle_gap_ms = 100;
-    c->scheduler.leader_retry_ms = 1000;
-    c->scheduler.leader_renew_ms = 1000;
-    c->scheduler.request_timeout_ms = 10000;
-    c->scheduler.backoff_base_s = 10;
-    c->scheduler.backoff_max_s = 600;
-    c->scheduler.max_dispatch_failures = 10;
-    c->scheduler.gc_interval_s = 60;
-    c->scheduler.missing_grace_s = 60;
-    c->scheduler.start_timeout_s = 900;
-    snprintf(c->scheduler.priority_class_borrowed, sizeof(c->scheduler.priority_class_borrowed),
-             "fedsched-borrowed");
-    snprintf(c->scheduler.job_annotations, sizeof(c->scheduler.job_annotations), "{}");
-    c->skus = *sku_defaults();
-    policy_config_defaults(&c->policy);
-}
 
 void config_free(struct config *c)
 {
@@ -81,14 +35,18 @@ void config_free(struct config *c)
     c->n_weights = 0;
 }
 
+/* ---- custom setters and string checks ------------------------------------------------------ */
+
 /* "host:port", "[v6]:port" or ":port" (all interfaces). */
-static int parse_listen(struct config *c, const char *v, const char *field, struct err *e)
+static int parse_listen(struct config *c, const struct config_row *r, const char *v,
+                        const char *field, struct err *e)
 {
     const char *colon = strrchr(v, ':');
     int64_t port;
     size_t hostlen;
     const char *host = v;
 
+    (void)r;
     if (!colon || num_parse_i64(colon + 1, 1, 65535, &port))
         return err_set(e, ERR_CONFIG, field, "%s: \"%s\" is not host:port with port 1..65535",
                        field, v);
@@ -107,16 +65,20 @@ static int parse_listen(struct config *c, const char *v, const char *field, stru
     return 0;
 }
 
-static int parse_level(struct config *c, const char *v, const char *field, struct err *e)
+static int parse_level(struct config *c, const struct config_row *r, const char *v,
+                       const char *field, struct err *e)
 {
+    (void)r;
     if (log_parse_level(v, &c->log_level))
         return err_set(e, ERR_CONFIG, field, "%s: \"%s\" is not one of debug, info, warn, error",
                        field, v);
     return 0;
 }
 
-static int parse_auth_mode(struct config *c, const char *v, const char *field, struct err *e)
+static int parse_auth_mode(struct config *c, const struct config_row *r, const char *v,
+                           const char *field, struct err *e)
 {
+    (void)r;
     if (strcmp(v, "tokens") == 0)
         c->auth.enabled = true;
     else if (strcmp(v, "disabled") == 0)
@@ -126,64 +88,31 @@ static int parse_auth_mode(struct config *c, const char *v, const char *field, s
     return 0;
 }
 
-static int set_path(char *dst, size_t size, const char *v, const char *field, struct err *e)
+static int check_nonempty(struct config *c, const struct config_row *r, const char *v,
+                          const char *field, struct err *e)
 {
-    if (strlen(v) >= size)
-        return err_set(e, ERR_CONFIG, field, "%s: path is too long", field);
-    snprintf(dst, size, "%s", v);
+    (void)c;
+    (void)r;
+    if (!*v)
+        return err_set(e, ERR_CONFIG, field, "%s: must not be empty", field);
     return 0;
 }
 
-static int set_tls_cert(struct config *c, const char *v, const char *field, struct err *e)
+/* Kubernetes object names: [a-z0-9.-] (our buffers are shorter than the 253 allowed). */
+static int check_priority_class(struct config *c, const struct config_row *r, const char *v,
+                                const char *field, struct err *e)
 {
-    return set_path(c->http.tls_cert_file, sizeof(c->http.tls_cert_file), v, field, e);
-}
-
-static int set_nonempty(char *dst, size_t size, const char *v, const char *field, struct err *e)
-{
-    if (!*v)
-        return err_set(e, ERR_CONFIG, field, "%s: must not be empty", field);
-    return set_path(dst, size, v, field, e);
-}
-
-static int set_secrets_dir(struct config *c, const char *v, const char *field, struct err *e)
-{
-    return set_nonempty(c->secrets_dir, sizeof(c->secrets_dir), v, field, e);
-}
-
-static int set_tls_priorities(struct config *c, const char *v, const char *field, struct err *e)
-{
-    return set_nonempty(c->http.tls_priorities, sizeof(c->http.tls_priorities), v, field, e);
-}
-
-static int set_tls_key(struct config *c, const char *v, const char *field, struct err *e)
-{
-    return set_path(c->http.tls_key_file, sizeof(c->http.tls_key_file), v, field, e);
-}
-
-/* Kubernetes object names: at most 253 of [a-z0-9.-]. */
-static int set_priority_class(char *dst, size_t size, const char *v, const char *field,
-                              struct err *e)
-{
-    if (strlen(v) >= size || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(v))
+    (void)c;
+    (void)r;
+    if (strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(v))
         return err_set(e, ERR_CONFIG, field,
                        "%s: \"%s\" is not a PriorityClass name (lowercase, digits, '-', '.')",
                        field, v);
-    snprintf(dst, size, "%s", v);
     return 0;
 }
 
-static int set_pc_training(struct config *c, const char *v, const char *field, struct err *e)
-{
-    return set_priority_class(c->scheduler.priority_class, sizeof(c->scheduler.priority_class), v,
-                              field, e);
-}
-
-static int set_pc_borrowed(struct config *c, const char *v, const char *field, struct err *e)
-{
-    return set_priority_class(c->scheduler.priority_class_borrowed,
-                              sizeof(c->scheduler.priority_class_borrowed), v, field, e);
-}
+/* ---- JSON setters: lists and objects; v == NULL (a row without def_str) sets the empty or
+ * built-in default ----------------------------------------------------------------------- */
 
 /* "scheduler.jobAnnotations": {"key": "value", ...}, kept as compact JSON text. */
 static int parse_annotations(struct config *c, const json_t *v, struct err *e)
@@ -200,191 +129,27 @@ static int parse_annotations(struct config *c, const json_t *v, struct err *e)
             return err_set(e, ERR_CONFIG, field, "%s.%s: must be a string", field, k);
     }
     text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!text || strlen(text) >= sizeof(c->scheduler.job_annotations)) {
+    if (!text || strlen(text) >= sizeof(c->scheduler_text.job_annotations)) {
         free(text);
         return err_set(e, ERR_CONFIG, field, "%s: over %zu bytes", field,
-                       sizeof(c->scheduler.job_annotations) - 1);
+                       sizeof(c->scheduler_text.job_annotations) - 1);
     }
-    snprintf(c->scheduler.job_annotations, sizeof(c->scheduler.job_annotations), "%s", text);
+    snprintf(c->scheduler_text.job_annotations, sizeof(c->scheduler_text.job_annotations), "%s",
+             text);
     free(text);
     return 0;
 }
 
-static int set_dsn(struct config *c, const char *v, const char *field, struct err *e)
-{
-    if (!*v || strlen(v) >= sizeof(c->database.dsn))
-        return err_set(e, ERR_CONFIG, field, "%s: must be a non-empty string under %zu bytes",
-                       field, sizeof(c->database.dsn));
-    snprintf(c->database.dsn, sizeof(c->database.dsn), "%s", v);
-    return 0;
-}
-
-/* One config key: its path, its JSON type, and where it goes. */
-/* K_INT stores an int, or a long / int64_t when is_long is 1 / 2; K_DOUBLE a double. */
-enum kind { K_STRING, K_INT, K_BOOL, K_DOUBLE };
-struct key {
-    const char *path;
-    enum kind kind;
-    long min, max;
-    size_t offset; /* into struct config, for K_INT (int or long) and K_BOOL */
-    int is_long;
-    int (*set)(struct config *c, const char *v, const char *field, struct err *e);
-};
-
-#define OFF(m) offsetof(struct config, m)
-static const struct key keys[] = {
-    {"listen", K_STRING, 0, 0, 0, 0, parse_listen},
-    {"logLevel", K_STRING, 0, 0, 0, 0, parse_level},
-    {"secretsDir", K_STRING, 0, 0, 0, 0, set_secrets_dir},
-    {"database.dsn", K_STRING, 0, 0, 0, 0, set_dsn},
-    {"database.poolSize", K_INT, 1, 500, OFF(database.pool_size), 0, NULL},
-    {"database.statementTimeoutMs", K_INT, 10, 600000, OFF(database.statement_timeout_ms), 0, NULL},
-    {"database.connectTimeoutS", K_INT, 1, 60, OFF(database.connect_timeout_s), 0, NULL},
-    {"database.migrateOnStart", K_BOOL, 0, 0, OFF(database.migrate_on_start), 0, NULL},
-    {"http.maxBodyBytes", K_INT, 1024, 64L * 1024 * 1024, OFF(http.max_body_bytes), 1, NULL},
-    {"http.maxConnections", K_INT, 1, 100000, OFF(http.max_connections), 0, NULL},
-    {"http.requestTimeoutS", K_INT, 1, 3600, OFF(http.request_timeout_s), 0, NULL},
-    {"http.maxHeaderBytes", K_INT, 1024, 1024 * 1024, OFF(http.max_header_bytes), 0, NULL},
-    {"http.tlsCertFile", K_STRING, 0, 0, 0, 0, set_tls_cert},
-    {"http.tlsKeyFile", K_STRING, 0, 0, 0, 0, set_tls_key},
-    {"http.tlsPriorities", K_STRING, 0, 0, 0, 0, set_tls_priorities},
-    {"http.threads", K_INT, 1, 256, OFF(http.threads), 0, NULL},
-    {"http.maxConnectionsPerIp", K_INT, 1, 100000, OFF(http.max_connections_per_ip), 0, NULL},
-    {"http.headerTimeoutS", K_INT, 1, 3600, OFF(http.header_timeout_s), 0, NULL},
-    {"http.bodyTimeoutS", K_INT, 1, 3600, OFF(http.body_timeout_s), 0, NULL},
-    {"http.maxWatches", K_INT, 0, 1000000, OFF(http.max_watches), 0, NULL},
-    {"http.maxWatchesPerToken", K_INT, 0, 1000000, OFF(http.max_watches_per_token), 0, NULL},
-    {"auth.mode", K_STRING, 0, 0, 0, 0, parse_auth_mode},
-    {"auth.ratePerSecond", K_DOUBLE, 0, 1000000, OFF(auth.rate_per_s), 0, NULL},
-    {"auth.burst", K_DOUBLE, 1, 1000000, OFF(auth.burst), 0, NULL},
-    {"auth.unauthAuditPerMinute", K_INT, 0, 1000000, OFF(auth.unauth_audit_per_minute), 0, NULL},
-    {"http.drainTimeoutS", K_INT, 0, 600, OFF(http.drain_timeout_s), 0, NULL},
-    {"poller.intervalMs", K_INT, 100, 3600000, OFF(poller.interval_ms), 0, NULL},
-    {"poller.requestTimeoutMs", K_INT, 100, 600000, OFF(poller.request_timeout_ms), 0, NULL},
-    {"poller.sampleIntervalS", K_INT, 1, 86400, OFF(poller.sample_interval_s), 0, NULL},
-    /* The policy's knobs, named as in docs/policy.md; policy_config_validate() checks
-     * the relations between them after loading. */
-    {"policy.w_fit", K_DOUBLE, 0, 1000000, OFF(policy.w_fit), 0, NULL},
-    {"policy.w_cost", K_DOUBLE, 0, 1000000, OFF(policy.w_cost), 0, NULL},
-    {"policy.w_locality", K_DOUBLE, 0, 1000000, OFF(policy.w_locality), 0, NULL},
-    {"policy.w_freshness", K_DOUBLE, 0, 1000000, OFF(policy.w_freshness), 0, NULL},
-    {"policy.w_sku", K_DOUBLE, 0, 1000000, OFF(policy.w_sku), 0, NULL},
-    {"policy.w_borrow", K_DOUBLE, 0, 1000000, OFF(policy.w_borrow), 0, NULL},
-    {"policy.cost_reference", K_DOUBLE, 0, 1000000, OFF(policy.cost_reference), 0, NULL},
-    {"policy.default_cost", K_DOUBLE, 0, 1000000, OFF(policy.default_cost), 0, NULL},
-    {"policy.aging_per_hour", K_DOUBLE, 0, 1000000, OFF(policy.aging_per_hour), 0, NULL},
-    {"policy.aging_max", K_DOUBLE, 0, 1000000, OFF(policy.aging_max), 0, NULL},
-    {"policy.reclaim_rate_per_hour", K_DOUBLE, 0, 1000000, OFF(policy.reclaim_rate_per_hour), 0,
-     NULL},
-    {"policy.max_data_age_s", K_INT, 0, 31536000, OFF(policy.max_data_age_s), 2, NULL},
-    {"policy.fair_share_half_life_s", K_INT, 0, 31536000, OFF(policy.fair_share_half_life_s), 2,
-     NULL},
-    {"policy.reserve_after_s", K_INT, 0, 31536000, OFF(policy.reserve_after_s), 2, NULL},
-    {"policy.max_checkpoint_loss_s", K_INT, 0, 31536000, OFF(policy.max_checkpoint_loss_s), 2,
-     NULL},
-    {"policy.min_lease_s", K_INT, 0, 31536000, OFF(policy.min_lease_s), 2, NULL},
-    {"policy.idle_lease_s", K_INT, 0, 31536000, OFF(policy.idle_lease_s), 2, NULL},
-    {"policy.min_runtime_s", K_INT, 0, 31536000, OFF(policy.min_runtime_s), 2, NULL},
-    {"policy.relend_backoff_s", K_INT, 0, 31536000, OFF(policy.relend_backoff_s), 2, NULL},
-    {"policy.relend_backoff_max_s", K_INT, 0, 31536000, OFF(policy.relend_backoff_max_s), 2, NULL},
-    {"policy.grace_period_s", K_INT, 0, 31536000, OFF(policy.grace_period_s), 2, NULL},
-    {"policy.grace_period_max_s", K_INT, 0, 31536000, OFF(policy.grace_period_max_s), 2, NULL},
-    {"policy.max_reservations", K_INT, 0, 1000000, OFF(policy.max_reservations), 0, NULL},
-    {"policy.reclaim_k", K_INT, 0, 1000000, OFF(policy.reclaim_k), 0, NULL},
-    {"policy.reclaim_burst", K_INT, 0, 1000000, OFF(policy.reclaim_burst), 0, NULL},
-    {"policy.place_on_degraded", K_BOOL, 0, 0, OFF(policy.place_on_degraded), 0, NULL},
-    {"policy.quota_reclaim", K_BOOL, 0, 0, OFF(policy.quota_reclaim), 0, NULL},
-    {"poller.registrySyncS", K_INT, 1, 3600, OFF(poller.registry_sync_s), 0, NULL},
-    {"scheduler.enabled", K_BOOL, 0, 0, OFF(scheduler.enabled), 0, NULL},
-    {"scheduler.cycleIntervalMs", K_INT, 10, 3600000, OFF(scheduler.cycle_interval_ms), 0, NULL},
-    {"scheduler.minCycleGapMs", K_INT, 0, 60000, OFF(scheduler.min_cycle_gap_ms), 0, NULL},
-    {"scheduler.leaderRetryMs", K_INT, 50, 60000, OFF(scheduler.leader_retry_ms), 0, NULL},
-    {"scheduler.leaderRenewMs", K_INT, 50, 60000, OFF(scheduler.leader_renew_ms), 0, NULL},
-    {"scheduler.requestTimeoutMs", K_INT, 100, 600000, OFF(scheduler.request_timeout_ms), 0, NULL},
-    {"scheduler.dispatchBackoffBaseS", K_INT, 0, 86400, OFF(scheduler.backoff_base_s), 0, NULL},
-    {"scheduler.dispatchBackoffMaxS", K_INT, 0, 86400, OFF(scheduler.backoff_max_s), 0, NULL},
-    {"scheduler.maxDispatchFailures", K_INT, 1, 1000, OFF(scheduler.max_dispatch_failures), 0,
-     NULL},
-    {"scheduler.gcIntervalS", K_INT, 1, 86400, OFF(scheduler.gc_interval_s), 0, NULL},
-    {"scheduler.missingGraceS", K_INT, 0, 86400, OFF(scheduler.missing_grace_s), 0, NULL},
-    {"scheduler.startTimeoutS", K_INT, 0, 86400, OFF(scheduler.start_timeout_s), 0, NULL},
-    {"scheduler.priorityClass", K_STRING, 0, 0, 0, 0, set_pc_training},
-    {"scheduler.priorityClassBorrowed", K_STRING, 0, 0, 0, 0, set_pc_borrowed},
-};
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "?";
-}
-
-static int apply_key(struct config *c, const struct key *k, const json_t *v, struct err *e)
-{
-    char *base = (char *)c;
-
-    switch (k->kind) {
-    case K_STRING:
-        if (!json_is_string(v))
-            return err_set(e, ERR_CONFIG, k->path, "%s: must be a string, got %s", k->path,
-                           type_name(v));
-        return k->set(c, json_string_value(v), k->path, e);
-    case K_INT: {
-        json_int_t n;
-
-        if (!json_is_integer(v))
-            return err_set(e, ERR_CONFIG, k->path, "%s: must be an integer, got %s", k->path,
-                           type_name(v));
-        n = json_integer_value(v);
-        if (n < k->min || n > k->max)
-            return err_set(e, ERR_CONFIG, k->path, "%s: %lld not in %ld..%ld", k->path,
-                           (long long)n, k->min, k->max);
-        if (k->is_long == 2)
-            *(int64_t *)(base + k->offset) = (int64_t)n;
-        else if (k->is_long)
-            *(long *)(base + k->offset) = (long)n;
-        else
-            *(int *)(base + k->offset) = (int)n;
-        return 0;
-    }
-    case K_DOUBLE:
-        if (!json_is_number(v))
-            return err_set(e, ERR_CONFIG, k->path, "%s: must be a number, got %s", k->path,
-                           type_name(v));
-        if (json_number_value(v) < (double)k->min || json_number_value(v) > (double)k->max)
-            return err_set(e, ERR_CONFIG, k->path, "%s: %g not in %ld..%ld", k->path,
-                           json_number_value(v), k->min, k->max);
-        {
-            double d = json_number_value(v);
-
-            memcpy(base + k->offset, &d, sizeof(d));
-        }
-        return 0;
-    case K_BOOL:
-        if (!json_is_boolean(v))
-            return err_set(e, ERR_CONFIG, k->path, "%s: must be true or false, got %s", k->path,
-                           type_name(v));
-        *(bool *)(base + k->offset) = json_is_true(v);
-        return 0;
-    }
-    return err_set(e, ERR_INTERNAL, k->path, "unhandled key kind");
-}
-
 /* "skus": [{"name": "a100-80gb", "products": ["NVIDIA-A100-SXM4-80GB"], "memoryMiB": 0}]
- * replaces the whole built-in catalogue. */
+ * replaces the whole built-in catalogue. NULL: the built-in one. */
 static int parse_skus(struct config *c, const json_t *v, struct err *e)
 {
     size_t i;
     json_t *item;
+    if (!v) {
+        c->skus = *sku_defaults();
+        return 0;
+    }
 
     if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > SKU_MAX)
         return err_set(e, ERR_CONFIG, "skus", "skus: must be an array of 1..%d SKUs", SKU_MAX);
@@ -437,11 +202,16 @@ static int parse_skus(struct config *c, const json_t *v, struct err *e)
 }
 
 /* "clusters": [ member cluster objects, as PUT /v1/clusters/{name} takes them ]. The
- * list replaces any earlier one (from a file applied before). */
+ * list replaces any earlier one (from a file applied before). NULL: none. */
 static int parse_clusters(struct config *c, const json_t *v, struct err *e)
 {
     size_t i;
     json_t *item;
+    if (!v) {
+        c->clusters = NULL;
+        c->n_clusters = 0;
+        return 0;
+    }
 
     if (!json_is_array(v))
         return err_set(e, ERR_CONFIG, "clusters", "clusters: must be an array");
@@ -485,11 +255,17 @@ static int quota_int(const json_t *o, const char *key, const char *path, bool re
 }
 
 /* "quotas": [{"namespace", "sku", "nominal", "borrowingLimit", "lendingLimit"}], with
- * Kueue's meaning (docs/policy.md); an absent limit is unlimited. Replaces any earlier. */
+ * Kueue's meaning (docs/policy.md); an absent limit is unlimited. Replaces any earlier.
+ * NULL: none. */
 static int parse_quotas(struct config *c, const json_t *v, struct err *e)
 {
     size_t i;
     json_t *item;
+    if (!v) {
+        c->quotas = NULL;
+        c->n_quotas = 0;
+        return 0;
+    }
 
     if (!json_is_array(v))
         return err_set(e, ERR_CONFIG, "quotas", "quotas: must be an array");
@@ -533,12 +309,17 @@ static int parse_quotas(struct config *c, const json_t *v, struct err *e)
     return 0;
 }
 
-/* "namespaceWeights": {"maps-team": 2.0}: fair-share weights (default 1). */
+/* "namespaceWeights": {"maps-team": 2.0}: fair-share weights (default 1). NULL: none. */
 static int parse_weights(struct config *c, const json_t *v, struct err *e)
 {
     const char *ns;
     json_t *w;
     size_t i = 0;
+    if (!v) {
+        c->weights = NULL;
+        c->n_weights = 0;
+        return 0;
+    }
 
     if (!json_is_object(v))
         return err_set(e, ERR_CONFIG, "namespaceWeights", "namespaceWeights: must be an object");
@@ -561,66 +342,377 @@ static int parse_weights(struct config *c, const json_t *v, struct err *e)
 }
 
 /* Walks obj; every leaf must be a known key, every object a known section. */
+
+/* ---- the table ----------------------------------------------------------------------------- */
+
+#define OFF(m) offsetof(struct config, m)
+#define SZ(m)  sizeof(((struct config *)0)->m)
+
+/* Row builders, each: name, default, bounds, then where the value lands. */
+#define ROW_NUM(name, type, def, min, max, field)                                                  \
+    {                                                                                              \
+        name, type, 0, def, NULL, min, max, NULL, OFF(field), 0, NULL, NULL                        \
+    }
+#define ROW_INT(name, def, min, max, field)  ROW_NUM(name, CONFIG_INT, def, min, max, field)
+#define ROW_I64(name, def, min, max, field)  ROW_NUM(name, CONFIG_INT64, def, min, max, field)
+#define ROW_DBL(name, def, min, max, field)  ROW_NUM(name, CONFIG_DOUBLE, def, min, max, field)
+#define ROW_MS(name, def_s, min, max, field) ROW_NUM(name, CONFIG_MS_FROM_S, def_s, min, max, field)
+#define ROW_BOOL(name, def, field)           ROW_NUM(name, CONFIG_BOOL, def, 0, 1, field)
+#define ROW_STR(name, def, env, check, field)                                                      \
+    {                                                                                              \
+        name, CONFIG_STRING, 0, 0, def, 0, 0, env, OFF(field), SZ(field), check, NULL              \
+    }
+#define ROW_CUSTOM(name, def, env, set, field)                                                     \
+    {                                                                                              \
+        name, CONFIG_CUSTOM, 0, 0, def, 0, 0, env, OFF(field), 0, set, NULL                        \
+    }
+#define ROW_JSON(name, flags, def, set_json, field)                                                \
+    {                                                                                              \
+        name, CONFIG_JSON, flags, 0, def, 0, 0, NULL, OFF(field), 0, NULL, set_json                \
+    }
+#define ROW_FIXED(name, type, def, min, max, field)                                                \
+    {                                                                                              \
+        name, type, CONFIG_FIXED, def, NULL, min, max, NULL, OFF(field), 0, NULL, NULL             \
+    }
+
+/* In the order of docs/configuration.md. Units are the file's: a row of CONFIG_MS_FROM_S has
+ * its default and bounds in seconds and lands as milliseconds. */
+static const struct config_row rows[] = {
+    ROW_CUSTOM("listen", "127.0.0.1:8080", "FEDSCHED_LISTEN", parse_listen, listen_host),
+    ROW_CUSTOM("logLevel", "info", "FEDSCHED_LOG_LEVEL", parse_level, log_level),
+    ROW_STR("secretsDir", CLUSTER_SECRETS_DIR_DEFAULT, "FEDSCHED_SECRETS_DIR", check_nonempty,
+            secrets_dir),
+    ROW_STR("database.dsn", "host=127.0.0.1 port=5432 user=postgres dbname=fedsched",
+            "FEDSCHED_DATABASE_DSN", check_nonempty, database.dsn),
+    ROW_INT("database.poolSize", 16, 1, 500, database.pool_size),
+    ROW_INT("database.statementTimeoutMs", 5000, 10, 600000, database.statement_timeout_ms),
+    ROW_INT("database.connectTimeoutS", 3, 1, 60, database.connect_timeout_s),
+    ROW_BOOL("database.migrateOnStart", 1, database.migrate_on_start),
+    ROW_NUM("http.maxBodyBytes", CONFIG_LONG, 1048576, 1024, 67108864, http.max_body_bytes),
+    ROW_INT("http.maxConnections", 512, 1, 100000, http.max_connections),
+    ROW_INT("http.maxConnectionsPerIp", 64, 1, 100000, http.max_connections_per_ip),
+    ROW_INT("http.threads", 8, 1, 256, http.threads),
+    ROW_INT("http.requestTimeoutS", 30, 1, 3600, http.request_timeout_s),
+    ROW_INT("http.headerTimeoutS", 10, 1, 3600, http.header_timeout_s),
+    ROW_INT("http.bodyTimeoutS", 60, 1, 3600, http.body_timeout_s),
+    ROW_INT("http.maxWatches", 2048, 0, 1000000, http.max_watches),
+    ROW_INT("http.maxWatchesPerToken", 64, 0, 1000000, http.max_watches_per_token),
+    ROW_INT("http.drainTimeoutS", 20, 0, 600, http.drain_timeout_s),
+    ROW_INT("http.maxHeaderBytes", 16384, 1024, 1048576, http.max_header_bytes),
+    ROW_STR("http.tlsCertFile", "", NULL, NULL, http.tls_cert_file),
+    ROW_STR("http.tlsKeyFile", "", NULL, NULL, http.tls_key_file),
+    ROW_STR("http.tlsPriorities", CONFIG_TLS_PRIORITIES, NULL, check_nonempty, http.tls_priorities),
+    ROW_CUSTOM("auth.mode", "tokens", "FEDSCHED_AUTH_MODE", parse_auth_mode, auth.enabled),
+    ROW_DBL("auth.ratePerSecond", 50, 0, 1000000, auth.rate_per_s),
+    ROW_DBL("auth.burst", 100, 1, 1000000, auth.burst),
+    ROW_INT("auth.unauthAuditPerMinute", 10, 0, 1000000, auth.unauth_audit_per_minute),
+    ROW_INT("poller.intervalMs", 10000, 100, 3600000, poller.interval_ms),
+    ROW_INT("poller.requestTimeoutMs", 10000, 100, 600000, poller.request_timeout_ms),
+    ROW_MS("poller.sampleIntervalS", 60, 1, 86400, poller.sample_interval_ms),
+    ROW_MS("poller.registrySyncS", 10, 1, 3600, scheduler.registry_sync_ms),
+    ROW_BOOL("scheduler.enabled", 1, scheduler_enabled),
+    ROW_INT("scheduler.cycleIntervalMs", 1000, 10, 3600000, scheduler.cycle_interval_ms),
+    ROW_INT("scheduler.minCycleGapMs", 100, 0, 60000, scheduler.min_cycle_gap_ms),
+    ROW_INT("scheduler.leaderRetryMs", 1000, 50, 60000, scheduler.leader_retry_ms),
+    ROW_INT("scheduler.leaderRenewMs", 1000, 50, 60000, scheduler.leader_renew_ms),
+    ROW_INT("scheduler.requestTimeoutMs", 10000, 100, 600000, scheduler.request_timeout_ms),
+    ROW_INT("scheduler.dispatchBackoffBaseS", 10, 0, 86400, scheduler.backoff_base_s),
+    ROW_INT("scheduler.dispatchBackoffMaxS", 600, 0, 86400, scheduler.backoff_max_s),
+    ROW_INT("scheduler.maxDispatchFailures", 10, 1, 1000, scheduler.max_dispatch_failures),
+    ROW_MS("scheduler.gcIntervalS", 60, 1, 86400, scheduler.gc_interval_ms),
+    ROW_INT("scheduler.missingGraceS", 60, 0, 86400, scheduler.missing_grace_s),
+    ROW_INT("scheduler.startTimeoutS", 900, 0, 86400, scheduler.start_timeout_s),
+    ROW_STR("scheduler.priorityClass", "", NULL, check_priority_class,
+            scheduler_text.priority_class),
+    ROW_STR("scheduler.priorityClassBorrowed", "fedsched-borrowed", NULL, check_priority_class,
+            scheduler_text.priority_class_borrowed),
+    ROW_JSON("scheduler.jobAnnotations", 0, "{}", parse_annotations,
+             scheduler_text.job_annotations),
+    /* The policy's knobs, named as in docs/policy.md; policy_config_validate() checks the
+     * relations between them after loading. */
+    ROW_DBL("policy.w_fit", 1.0, 0, 1000000, policy.w_fit),
+    ROW_DBL("policy.w_cost", 1.0, 0, 1000000, policy.w_cost),
+    ROW_DBL("policy.w_locality", 0.5, 0, 1000000, policy.w_locality),
+    ROW_DBL("policy.w_freshness", 0.25, 0, 1000000, policy.w_freshness),
+    ROW_DBL("policy.w_sku", 0.5, 0, 1000000, policy.w_sku),
+    ROW_DBL("policy.w_borrow", 2.0, 0, 1000000, policy.w_borrow),
+    ROW_DBL("policy.cost_reference", 2.0, 0, 1000000, policy.cost_reference),
+    ROW_DBL("policy.default_cost", 3.0, 0, 1000000, policy.default_cost),
+    ROW_I64("policy.max_data_age_s", 60, 0, 31536000, policy.max_data_age_s),
+    ROW_BOOL("policy.place_on_degraded", 1, policy.place_on_degraded),
+    ROW_DBL("policy.aging_per_hour", 10.0, 0, 1000000, policy.aging_per_hour),
+    ROW_DBL("policy.aging_max", 0, 0, 1000000, policy.aging_max),
+    ROW_I64("policy.fair_share_half_life_s", 86400, 0, 31536000, policy.fair_share_half_life_s),
+    ROW_INT("policy.max_reservations", 4, 0, 1000000, policy.max_reservations),
+    ROW_I64("policy.reserve_after_s", 0, 0, 31536000, policy.reserve_after_s),
+    ROW_I64("policy.max_checkpoint_loss_s", 1800, 0, 31536000, policy.max_checkpoint_loss_s),
+    ROW_I64("policy.min_lease_s", 600, 0, 31536000, policy.min_lease_s),
+    ROW_I64("policy.idle_lease_s", 3600, 0, 31536000, policy.idle_lease_s),
+    ROW_INT("policy.reclaim_k", 3, 0, 1000000, policy.reclaim_k),
+    ROW_I64("policy.min_runtime_s", 600, 0, 31536000, policy.min_runtime_s),
+    ROW_DBL("policy.reclaim_rate_per_hour", 6.0, 0, 1000000, policy.reclaim_rate_per_hour),
+    ROW_INT("policy.reclaim_burst", 3, 0, 1000000, policy.reclaim_burst),
+    ROW_I64("policy.relend_backoff_s", 600, 0, 31536000, policy.relend_backoff_s),
+    ROW_I64("policy.relend_backoff_max_s", 14400, 0, 31536000, policy.relend_backoff_max_s),
+    ROW_I64("policy.grace_period_s", 30, 0, 31536000, policy.grace_period_s),
+    ROW_I64("policy.grace_period_max_s", 300, 0, 31536000, policy.grace_period_max_s),
+    ROW_BOOL("policy.quota_reclaim", 1, policy.quota_reclaim),
+    /* Lists and objects; without def_str their setter's NULL case is the default (none, or
+     * the built-in SKU catalogue). */
+    ROW_JSON("quotas", 0, NULL, parse_quotas, quotas),
+    ROW_JSON("namespaceWeights", 0, NULL, parse_weights, weights),
+    ROW_JSON("skus", CONFIG_FIRST, NULL, parse_skus, skus),
+    ROW_JSON("clusters", 0, NULL, parse_clusters, clusters),
+    /* Built in: the subsystems need them, the file does not set them (docs/configuration.md,
+     * "Built-in values"). */
+    ROW_FIXED("poller.connectTimeoutMs", CONFIG_INT, 3000, 1, 600000, poller.connect_timeout_ms),
+    ROW_FIXED("poller.pageLimit", CONFIG_INT, 500, 1, 100000, poller.page_limit),
+    ROW_FIXED("poller.maxInflight", CONFIG_INT, 256, 1, 100000, poller.max_inflight),
+    ROW_FIXED("poller.backoffBaseMs", CONFIG_INT, 1000, 1, 3600000, poller.backoff_base_ms),
+    ROW_FIXED("poller.backoffMaxMs", CONFIG_INT, 60000, 1, 3600000, poller.backoff_max_ms),
+    ROW_FIXED("poller.publishDelayMs", CONFIG_INT, 500, 1, 60000, poller.publish_delay_ms),
+    ROW_FIXED("poller.maxBodyBytes", CONFIG_SIZE, 268435456, 1024, 4294967296.0,
+              poller.max_body_bytes),
+    ROW_FIXED("scheduler.defaultLostTimeoutS", CONFIG_INT, 900, 1, 86400,
+              scheduler.default_lost_timeout_s),
+};
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+const struct config_row *config_table(size_t *n)
+{
+    *n = NROWS;
+    return rows;
+}
+
+const struct config_row *config_row_find(const char *name)
+{
+    for (size_t i = 0; i < NROWS; i++)
+        if (strcmp(rows[i].name, name) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+/* ---- storing one value --------------------------------------------------------------------- */
+
+static int is_integer_type(enum config_type t)
+{
+    return t == CONFIG_INT || t == CONFIG_LONG || t == CONFIG_INT64 || t == CONFIG_SIZE ||
+           t == CONFIG_MS_FROM_S;
+}
+
+/* Writes v (already within the row's bounds) where the row lands, in the unit it lands in. */
+static void store_number(struct config *c, const struct config_row *r, double v)
+{
+    char *at = (char *)c + r->offset;
+
+    switch (r->type) {
+    case CONFIG_INT: *(int *)at = (int)v; break;
+    case CONFIG_LONG: *(long *)at = (long)v; break;
+    case CONFIG_INT64: *(int64_t *)at = (int64_t)v; break;
+    case CONFIG_SIZE: *(size_t *)at = (size_t)v; break;
+    case CONFIG_MS_FROM_S: *(int *)at = (int)v * 1000; break;
+    case CONFIG_DOUBLE: memcpy(at, &v, sizeof(v)); break;
+    case CONFIG_BOOL: *(bool *)at = v != 0; break;
+    case CONFIG_STRING:
+    case CONFIG_CUSTOM:
+    case CONFIG_JSON: break;
+    }
+}
+
+static int set_integer(struct config *c, const struct config_row *r, long long n, const char *field,
+                       struct err *e)
+{
+    if ((double)n < r->min || (double)n > r->max)
+        return err_set(e, ERR_CONFIG, field, "%s: %lld not in %lld..%lld", field, n,
+                       (long long)r->min, (long long)r->max);
+    store_number(c, r, (double)n);
+    return 0;
+}
+
+static int set_double(struct config *c, const struct config_row *r, double d, const char *field,
+                      struct err *e)
+{
+    if (!isfinite(d) || d < r->min || d > r->max)
+        return err_set(e, ERR_CONFIG, field, "%s: %g not in %g..%g", field, d, r->min, r->max);
+    store_number(c, r, d);
+    return 0;
+}
+
+/* Strings and custom rows: the text as the file or the environment gives it. */
+static int set_text(struct config *c, const struct config_row *r, const char *v, const char *field,
+                    struct err *e)
+{
+    if (r->type == CONFIG_CUSTOM)
+        return r->set(c, r, v, field, e);
+    if (strlen(v) >= r->size)
+        return err_set(e, ERR_CONFIG, field, "%s: longer than %zu bytes", field, r->size - 1);
+    if (r->set && r->set(c, r, v, field, e))
+        return -1;
+    snprintf((char *)c + r->offset, r->size, "%s", v);
+    return 0;
+}
+
+static int set_json_default(struct config *c, const struct config_row *r, struct err *e)
+{
+    json_t *v;
+    int rc;
+
+    if (!r->def_str)
+        return r->set_json(c, NULL, e);
+    v = json_loads(r->def_str, 0, NULL);
+    if (!v)
+        return err_set(e, ERR_INTERNAL, r->name, "%s: default is not JSON", r->name);
+    rc = r->set_json(c, v, e);
+    json_decref(v);
+    return rc;
+}
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < NROWS; i++) {
+        const struct config_row *r = &rows[i];
+        struct err e = {0};
+        int rc = 0;
+
+        if (r->type == CONFIG_JSON)
+            rc = set_json_default(c, r, &e);
+        else if (r->type == CONFIG_STRING || r->type == CONFIG_CUSTOM)
+            rc = set_text(c, r, r->def_str ? r->def_str : "", r->name, &e);
+        else
+            store_number(c, r, r->def);
+        if (rc) {
+            /* A default its own row refuses is a bug in the table; test_config finds it. */
+            fprintf(stderr, "fedsched: config: bad built-in default: %s\n", e.msg);
+            abort();
+        }
+    }
+}
+
+/* ---- the file and the environment ---------------------------------------------------------- */
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+/* One value from the file, checked against its row. */
+static int apply_json_value(struct config *c, const struct config_row *r, const json_t *v,
+                            struct err *e)
+{
+    const char *k = r->name;
+
+    if (r->type == CONFIG_JSON)
+        return r->set_json(c, v, e);
+    if (r->type == CONFIG_STRING || r->type == CONFIG_CUSTOM) {
+        if (!json_is_string(v))
+            return err_set(e, ERR_CONFIG, k, "%s: must be a string, got %s", k, type_name(v));
+        return set_text(c, r, json_string_value(v), k, e);
+    }
+    if (r->type == CONFIG_BOOL) {
+        if (!json_is_boolean(v))
+            return err_set(e, ERR_CONFIG, k, "%s: must be true or false, got %s", k, type_name(v));
+        store_number(c, r, json_is_true(v));
+        return 0;
+    }
+    if (is_integer_type(r->type)) {
+        if (!json_is_integer(v))
+            return err_set(e, ERR_CONFIG, k, "%s: must be an integer, got %s", k, type_name(v));
+        return set_integer(c, r, (long long)json_integer_value(v), k, e);
+    }
+    if (!json_is_number(v))
+        return err_set(e, ERR_CONFIG, k, "%s: must be a number, got %s", k, type_name(v));
+    return set_double(c, r, json_number_value(v), k, e);
+}
+
+/* One value from the environment variable var, checked against its row as the file's is. */
+static int apply_env_value(struct config *c, const struct config_row *r, const char *v,
+                           const char *var, struct err *e)
+{
+    if (r->type == CONFIG_STRING || r->type == CONFIG_CUSTOM)
+        return set_text(c, r, v, var, e);
+    if (r->type == CONFIG_BOOL) {
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+            return err_set(e, ERR_CONFIG, var, "%s: \"%s\" is not true or false", var, v);
+        store_number(c, r, strcmp(v, "true") == 0);
+        return 0;
+    }
+    if (is_integer_type(r->type)) {
+        int64_t n;
+
+        if (num_parse_i64(v, INT64_MIN, INT64_MAX, &n))
+            return err_set(e, ERR_CONFIG, var, "%s: \"%s\" is not an integer", var, v);
+        return set_integer(c, r, (long long)n, var, e);
+    }
+    if (r->type == CONFIG_DOUBLE) {
+        double d;
+
+        if (num_parse_double(v, &d))
+            return err_set(e, ERR_CONFIG, var, "%s: \"%s\" is not a number", var, v);
+        return set_double(c, r, d, var, e);
+    }
+    return err_set(e, ERR_INTERNAL, var, "%s: %s cannot come from the environment", var, r->name);
+}
+
+/* The row the file may set at path, or NULL. */
+static const struct config_row *file_row(const char *path)
+{
+    const struct config_row *r = config_row_find(path);
+
+    return r && !(r->flags & CONFIG_FIXED) ? r : NULL;
+}
+
+/* Whether path is a section ("database") holding rows the file may set. */
+static int is_section(const char *path)
+{
+    size_t plen = strlen(path);
+
+    for (size_t i = 0; i < NROWS; i++)
+        if (!(rows[i].flags & CONFIG_FIXED) && strncmp(rows[i].name, path, plen) == 0 &&
+            rows[i].name[plen] == '.')
+            return 1;
+    return 0;
+}
+
+/* Walks obj; every leaf must be a row the file may set, every object a known section. */
 static int apply_object(struct config *c, const json_t *obj, const char *prefix, struct err *e)
 {
     const char *name;
     json_t *v;
 
-    /* The catalogue first: clusters' prices name SKUs. */
-    if (!*prefix && json_object_get(obj, "skus") && parse_skus(c, json_object_get(obj, "skus"), e))
-        return -1;
+    /* Rows marked CONFIG_FIRST (skus) go first: clusters' prices and quotas name SKUs. */
+    for (size_t i = 0; !*prefix && i < NROWS; i++)
+        if ((rows[i].flags & CONFIG_FIRST) && (v = json_object_get(obj, rows[i].name)) &&
+            apply_json_value(c, &rows[i], v, e))
+            return -1;
     json_object_foreach((json_t *)obj, name, v)
     {
         char path[256];
-        int section = 0;
-
-        if (!*prefix && strcmp(name, "skus") == 0)
-            continue;
-        if (strcmp(prefix, "scheduler") == 0 && strcmp(name, "jobAnnotations") == 0) {
-            if (parse_annotations(c, v, e))
-                return -1;
-            continue;
-        }
-        if (!*prefix && strcmp(name, "clusters") == 0) {
-            if (parse_clusters(c, v, e))
-                return -1;
-            continue;
-        }
-        if (!*prefix && strcmp(name, "quotas") == 0) {
-            if (parse_quotas(c, v, e))
-                return -1;
-            continue;
-        }
-        if (!*prefix && strcmp(name, "namespaceWeights") == 0) {
-            if (parse_weights(c, v, e))
-                return -1;
-            continue;
-        }
+        const struct config_row *r;
 
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
-        for (size_t i = 0; i < NKEYS; i++) {
-            size_t plen = strlen(path);
-
-            if (strcmp(keys[i].path, path) == 0) {
-                if (apply_key(c, &keys[i], v, e))
-                    return -1;
-                section = -1;
-                break;
-            }
-            if (strncmp(keys[i].path, path, plen) == 0 && keys[i].path[plen] == '.')
-                section = 1;
-        }
-        if (section == -1)
-            continue;
-        if (section == 1) {
-            if (!json_is_object(v))
-                return err_set(e, ERR_CONFIG, path, "%s: must be an object, got %s", path,
-                               type_name(v));
-            if (apply_object(c, v, path, e))
+        if ((r = file_row(path))) {
+            if (!(r->flags & CONFIG_FIRST) && apply_json_value(c, r, v, e))
                 return -1;
             continue;
         }
-        return err_set(e, ERR_CONFIG, path, "%s: unknown configuration key", path);
+        if (!is_section(path))
+            return err_set(e, ERR_CONFIG, path, "%s: unknown configuration key", path);
+        if (!json_is_object(v))
+            return err_set(e, ERR_CONFIG, path, "%s: must be an object, got %s", path,
+                           type_name(v));
+        if (apply_object(c, v, path, e))
+            return -1;
     }
     return 0;
 }
@@ -699,16 +791,12 @@ int config_apply_env(struct config *c, struct err *e)
     struct config tmp = *c;
     const char *v;
 
-    if ((v = getenv("FEDSCHED_LISTEN")) && parse_listen(&tmp, v, "FEDSCHED_LISTEN", e))
-        return -1;
-    if ((v = getenv("FEDSCHED_DATABASE_DSN")) && set_dsn(&tmp, v, "FEDSCHED_DATABASE_DSN", e))
-        return -1;
-    if ((v = getenv("FEDSCHED_LOG_LEVEL")) && parse_level(&tmp, v, "FEDSCHED_LOG_LEVEL", e))
-        return -1;
-    if ((v = getenv("FEDSCHED_AUTH_MODE")) && parse_auth_mode(&tmp, v, "FEDSCHED_AUTH_MODE", e))
-        return -1;
-    if ((v = getenv("FEDSCHED_SECRETS_DIR")) && set_secrets_dir(&tmp, v, "FEDSCHED_SECRETS_DIR", e))
-        return -1;
+    /* Every row with a variable is a string, custom or number row: none allocates, so tmp
+     * shares c's lists and a failure needs no cleanup. */
+    for (size_t i = 0; i < NROWS; i++)
+        if (rows[i].env && (v = getenv(rows[i].env)) &&
+            apply_env_value(&tmp, &rows[i], v, rows[i].env, e))
+            return -1;
     *c = tmp;
     return 0;
 }
@@ -730,4 +818,59 @@ int config_load(struct config *c, const char *const *paths, size_t n, struct err
         return -1;
     }
     return 0;
+}
+
+/* ---- what the subsystems run with ---------------------------------------------------------- */
+
+void config_store_options(const struct config *c, struct store_config *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->dsn = c->database.dsn;
+    out->pool_size = c->database.pool_size;
+    out->statement_timeout_ms = c->database.statement_timeout_ms;
+    out->connect_timeout_s = c->database.connect_timeout_s;
+    /* A request waits for a pooled connection as long as a statement may run. */
+    out->acquire_timeout_ms = c->database.statement_timeout_ms;
+}
+
+void config_api_options(const struct config *c, struct api_config *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->max_body_bytes = c->http.max_body_bytes;
+    out->max_connections = c->http.max_connections;
+    out->request_timeout_s = c->http.request_timeout_s;
+    out->auth_enabled = c->auth.enabled;
+    out->rate_per_s = c->auth.rate_per_s;
+    out->rate_burst = c->auth.burst;
+    out->tls_cert_file = c->http.tls_cert_file[0] ? c->http.tls_cert_file : NULL;
+    out->tls_key_file = c->http.tls_key_file[0] ? c->http.tls_key_file : NULL;
+    out->max_header_bytes = c->http.max_header_bytes;
+    out->threads = c->http.threads;
+    out->max_connections_per_ip = c->http.max_connections_per_ip;
+    out->header_timeout_s = c->http.header_timeout_s;
+    out->body_timeout_s = c->http.body_timeout_s;
+    out->max_watches = c->http.max_watches;
+    out->max_watches_per_token = c->http.max_watches_per_token;
+    out->tls_priorities = c->http.tls_priorities;
+    out->unauth_audit_per_minute = c->auth.unauth_audit_per_minute;
+}
+
+void config_poller_options(const struct config *c, struct poller_options *out)
+{
+    *out = c->poller;
+    out->skus = &c->skus;
+}
+
+void config_sched_options(const struct config *c, struct sched_options *out)
+{
+    *out = c->scheduler;
+    out->dsn = c->database.dsn;
+    out->policy = &c->policy;
+    out->skus = &c->skus;
+    out->priority_class = c->scheduler_text.priority_class;
+    out->priority_class_borrowed = c->scheduler_text.priority_class_borrowed;
+    out->quotas = c->quotas;
+    out->n_quotas = c->n_quotas;
+    out->weights = c->weights;
+    out->n_weights = c->n_weights;
 }

@@ -1,29 +1,36 @@
-/* config.h -- the process configuration: embedded defaults, then the JSON config file,
- * then environment overrides; validated once at start, read-only afterwards.
- * Every key is documented in docs/configuration.md. */
+/* config.h -- the process configuration: one table of rows (name, type, default, bounds,
+ * environment override, where the value lands), then the JSON config file, then the
+ * environment; validated once at start, read-only afterwards. Every key is documented in
+ * docs/configuration.md; the table in config.c is the only place a default is written.
+ * Not responsible for what the values mean: each subsystem's header says that. */
 #ifndef CMD_CONFIG_H
 #define CMD_CONFIG_H
 
-#include <stdbool.h>
-
 #include "base/log.h"
 #include "base/sku.h"
+#include "cluster/poller.h"
 #include "policy/policy.h"
+#include "scheduler/sched.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
-struct cluster_config;
-#include "base/sku.h"
-#include "policy/policy.h"
-
+struct api_config;
 struct cluster_config;
 struct err;
+struct json_t;
+struct store_config;
 
 /* TLS 1.2 and 1.3 only, forward-secret key exchange (ECDHE), AEAD ciphers. GnuTLS syntax. */
 #define CONFIG_TLS_PRIORITIES                                                                      \
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"            \
     "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
 
+/* The subsystems' own option structs are embedded (scheduler, poller, policy), so the
+ * table's rows land straight in what the subsystems run with; their pointer fields stay
+ * NULL here (a config is copied by value) and config_sched_options() and
+ * config_poller_options() fill them. database, http and auth hold what
+ * config_store_options() and config_api_options() hand to the store and the API. */
 struct config {
     char listen_host[128]; /* "listen": "127.0.0.1:8080" */
     int listen_port;
@@ -58,29 +65,16 @@ struct config {
         double burst;
         int unauth_audit_per_minute; /* audit rows of 401s per client address per minute */
     } auth;
+    /* "poller.*" but registrySyncS (the scheduler's registry_sync_ms and serve's loop). */
+    struct poller_options poller;
+    /* "scheduler.*" numbers and "poller.registrySyncS"; strings are in scheduler_text. */
+    struct sched_options scheduler;
+    bool scheduler_enabled; /* "scheduler.enabled": run the scheduler in this replica */
     struct {
-        int interval_ms; /* between polls of one cluster */
-        int request_timeout_ms;
-        int sample_interval_s; /* capacity samples to PostgreSQL */
-        int registry_sync_s;   /* re-read the cluster registry (other replicas' edits) */
-    } poller;
-    struct {
-        bool enabled;              /* run the scheduler (leader election) in this replica */
-        int cycle_interval_ms;     /* timer between cycles when nothing wakes it */
-        int min_cycle_gap_ms;      /* at least this between two cycles */
-        int leader_retry_ms;       /* a standby tries the leader lock this often */
-        int leader_renew_ms;       /* the leader confirms its epoch this often */
-        int request_timeout_ms;    /* each member-cluster call */
-        int backoff_base_s;        /* first pause after a failed dispatch; doubles */
-        int backoff_max_s;         /* cap of that pause */
-        int max_dispatch_failures; /* then the job fails */
-        int gc_interval_s;         /* orphan collection in member clusters */
-        int missing_grace_s;       /* a dispatched object absent this long is requeued */
-        int start_timeout_s;       /* dispatched but not all workers running this long: requeued */
-        char priority_class[64];   /* priorityClassName on training capacity; "" none */
-        char priority_class_borrowed[64]; /* on borrowed serving capacity */
-        char job_annotations[4096];       /* JSON object added to every created object and pod */
-    } scheduler;
+        char priority_class[64];          /* "scheduler.priorityClass"; "" none */
+        char priority_class_borrowed[64]; /* "scheduler.priorityClassBorrowed" */
+        char job_annotations[4096];       /* "scheduler.jobAnnotations" as compact JSON */
+    } scheduler_text;
     struct policy_config policy;     /* "policy": knobs named as in docs/policy.md */
     struct sku_catalogue skus;       /* the built-in catalogue unless "skus" replaced it */
     struct cluster_config *clusters; /* "clusters" from the file; owned, config_free() */
@@ -91,10 +85,58 @@ struct config {
     size_t n_weights;
 };
 
+/* ---- the table -------------------------------------------------------------------------- */
+
+enum config_type {
+    CONFIG_INT,       /* int */
+    CONFIG_LONG,      /* long */
+    CONFIG_INT64,     /* int64_t */
+    CONFIG_SIZE,      /* size_t */
+    CONFIG_MS_FROM_S, /* whole seconds in the file, the table and the bounds; an int of
+                         milliseconds where it lands (the subsystem's unit) */
+    CONFIG_DOUBLE,
+    CONFIG_BOOL,
+    CONFIG_STRING, /* char[size] at offset, after the row's check */
+    CONFIG_CUSTOM, /* a scalar string through the row's setter (listen, logLevel, auth.mode) */
+    CONFIG_JSON,   /* a list or an object through the row's JSON setter (skus, clusters, ...) */
+};
+
+enum {
+    CONFIG_FIXED = 1 << 0, /* built in: not read from the file (docs: "Built-in values") */
+    CONFIG_FIRST = 1 << 1, /* applied before the rest of its file (skus: clusters name SKUs) */
+};
+
+/* One row. Numbers keep their default and bounds as doubles (every integer default and
+ * bound is far below 2^53, so they are exact); strings and custom rows keep their default
+ * as the text the file would hold, run through the same check or setter. */
+struct config_row {
+    const char *name; /* JSON path: "scheduler.cycleIntervalMs" */
+    enum config_type type;
+    unsigned flags;
+    double def;          /* numbers and booleans (0/1) */
+    const char *def_str; /* strings, custom and JSON rows; NULL: empty (JSON: see config.c) */
+    double min, max;     /* numbers; strings: max unused, the size bounds the length */
+    const char *env;     /* environment variable overriding it, or NULL */
+    size_t offset;       /* where it lands in struct config (custom: its main field) */
+    size_t size;         /* CONFIG_STRING: the buffer's size */
+    /* CONFIG_STRING: extra check (NULL: any string that fits); CONFIG_CUSTOM: the setter. */
+    int (*set)(struct config *c, const struct config_row *r, const char *v, const char *field,
+               struct err *e);
+    int (*set_json)(struct config *c, const struct json_t *v, struct err *e); /* CONFIG_JSON */
+};
+
+/* The table, read-only, in the order the documentation lists the keys; *n gets its size. */
+const struct config_row *config_table(size_t *n);
+
+/* The row named name, or NULL. */
+const struct config_row *config_row_find(const char *name);
+
+/* ---- loading ---------------------------------------------------------------------------- */
+
 /* Releases what config_load allocated (the cluster list). */
 void config_free(struct config *c);
 
-/* Fills c with the embedded defaults. */
+/* Fills c with the table's defaults (c needs no config_free() until a file adds lists). */
 void config_defaults(struct config *c);
 
 /* Overlays the JSON text (a whole config file) onto c. Unknown keys, wrong types and
@@ -105,13 +147,29 @@ int config_apply_json(struct config *c, const char *text, struct err *e);
 /* Reads path and applies it (config_apply_json). */
 int config_load_file(struct config *c, const char *path, struct err *e);
 
-/* Applies FEDSCHED_LISTEN, FEDSCHED_DATABASE_DSN, FEDSCHED_LOG_LEVEL, FEDSCHED_AUTH_MODE
- * and FEDSCHED_SECRETS_DIR when set, with the same validation (the field names the
- * variable). */
+/* Applies every row's environment variable that is set (FEDSCHED_LISTEN,
+ * FEDSCHED_DATABASE_DSN, FEDSCHED_LOG_LEVEL, FEDSCHED_AUTH_MODE, FEDSCHED_SECRETS_DIR) with
+ * the row's validation, landing where the JSON key lands; errors name the variable. c is
+ * unchanged on failure. */
 int config_apply_env(struct config *c, struct err *e);
 
 /* defaults -> each of the n files in order (later files override earlier ones; a later
  * "clusters" list replaces an earlier one) -> environment. */
 int config_load(struct config *c, const char *const *paths, size_t n, struct err *e);
+
+/* ---- what the subsystems run with ------------------------------------------------------- */
+
+/* The store's options; out->dsn points into c, which must outlive them. */
+void config_store_options(const struct config *c, struct store_config *out);
+
+/* The API's options; the TLS strings point into c (NULL when unset). */
+void config_api_options(const struct config *c, struct api_config *out);
+
+/* The poller's options (c->poller) with skus pointing at c's catalogue; sink unset. */
+void config_poller_options(const struct config *c, struct poller_options *out);
+
+/* The scheduler's options (c->scheduler) with dsn, policy, skus, priority classes, quotas
+ * and weights pointing into c; holder and annotations are the caller's. */
+void config_sched_options(const struct config *c, struct sched_options *out);
 
 #endif

@@ -1,5 +1,6 @@
 /* main.c -- the fedsched binary: dispatches to subcommands. */
 #include "client/cli.h"
+#include "cmd/config.h"
 #include "cmd/serve.h"
 #include "cmd/token.h"
 #include "whatif/whatif.h"
@@ -36,8 +37,17 @@ int main(int argc, char **argv)
         return migrate_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "token") == 0)
         return token_main(argc - 1, argv + 1);
-    if (strcmp(argv[1], "simulate") == 0)
-        return whatif_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "simulate") == 0) {
+        /* The simulator starts from the configuration's policy knobs (the table's
+         * defaults); --policy FILE overrides some of them. */
+        struct config cfg;
+        int rc;
+
+        config_defaults(&cfg);
+        rc = whatif_main(argc - 1, argv + 1, &cfg.policy);
+        config_free(&cfg);
+        return rc;
+    }
     if (cli_is_verb(argv[1]))
         return cli_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

@@ -75,11 +75,7 @@ static int setup(const struct cli *cli, struct config *cfg, struct store **store
         return -1;
     }
     log_set_level(cfg->log_level);
-    sc.dsn = cfg->database.dsn;
-    sc.pool_size = cfg->database.pool_size;
-    sc.statement_timeout_ms = cfg->database.statement_timeout_ms;
-    sc.connect_timeout_s = cfg->database.connect_timeout_s;
-    sc.acquire_timeout_ms = cfg->database.statement_timeout_ms;
+    config_store_options(cfg, &sc);
     if (store_open(&sc, store, &e)) {
         fprintf(stderr, "fedsched: database: %s\n", e.msg);
         config_free(cfg);
@@ -135,13 +131,9 @@ static int start_poller(const struct config *cfg, struct store *store, struct po
 {
     struct poller_options o;
 
-    poller_options_default(&o);
-    o.interval_ms = cfg->poller.interval_ms;
-    o.request_timeout_ms = cfg->poller.request_timeout_ms;
-    o.skus = &cfg->skus;
+    config_poller_options(cfg, &o);
     o.sink = registry_sample_sink;
     o.sink_arg = store;
-    o.sample_interval_ms = cfg->poller.sample_interval_s * 1000;
     return poller_create(NULL, 0, &o, out, e);
 }
 
@@ -162,34 +154,13 @@ static int make_scheduler(const struct config *cfg, struct store *store, struct 
     json_t *annotations;
     int rc = -1;
 
-    sched_options_default(&o);
+    config_sched_options(cfg, &o);
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
         snprintf(host, sizeof(host), "fedsched");
     snprintf(holder, sizeof(holder), "%s:%d:%d", host, (int)getpid(), cfg->listen_port);
-    o.dsn = cfg->database.dsn;
     o.holder = holder;
-    o.policy = &cfg->policy;
-    o.skus = &cfg->skus;
-    o.cycle_interval_ms = cfg->scheduler.cycle_interval_ms;
-    o.min_cycle_gap_ms = cfg->scheduler.min_cycle_gap_ms;
-    o.leader_retry_ms = cfg->scheduler.leader_retry_ms;
-    o.leader_renew_ms = cfg->scheduler.leader_renew_ms;
-    o.request_timeout_ms = cfg->scheduler.request_timeout_ms;
-    o.backoff_base_s = cfg->scheduler.backoff_base_s;
-    o.backoff_max_s = cfg->scheduler.backoff_max_s;
-    o.max_dispatch_failures = cfg->scheduler.max_dispatch_failures;
-    o.gc_interval_ms = cfg->scheduler.gc_interval_s * 1000;
-    o.missing_grace_s = cfg->scheduler.missing_grace_s;
-    o.start_timeout_s = cfg->scheduler.start_timeout_s;
-    o.registry_sync_ms = cfg->poller.registry_sync_s * 1000;
-    o.priority_class = cfg->scheduler.priority_class;
-    o.priority_class_borrowed = cfg->scheduler.priority_class_borrowed;
-    annotations = json_loads(cfg->scheduler.job_annotations, 0, NULL);
+    annotations = json_loads(cfg->scheduler_text.job_annotations, 0, NULL);
     o.annotations = annotations;
-    o.quotas = cfg->quotas;
-    o.n_quotas = cfg->n_quotas;
-    o.weights = cfg->weights;
-    o.n_weights = cfg->n_weights;
     rc = sched_new(&o, store, poller, out, e);
     json_decref(annotations);
     return rc;
@@ -225,8 +196,9 @@ int serve_main(int argc, char **argv)
         "usage: fedsched serve [--config FILE]... [--no-migrate]\n"
         "Serves the API. Several --config files are applied in order, later ones\n"
         "overriding earlier ones. Applies pending migrations first unless --no-migrate or\n"
-        "database.migrateOnStart=false. FEDSCHED_LISTEN, FEDSCHED_DATABASE_DSN and\n"
-        "FEDSCHED_LOG_LEVEL override the config file. SIGTERM/SIGINT drain and exit.\n";
+        "database.migrateOnStart=false. FEDSCHED_LISTEN, FEDSCHED_DATABASE_DSN,\n"
+        "FEDSCHED_LOG_LEVEL, FEDSCHED_AUTH_MODE and FEDSCHED_SECRETS_DIR override the\n"
+        "config file. SIGTERM/SIGINT drain and exit.\n";
     struct cli cli = {0};
     struct config cfg;
     struct store *store = NULL;
@@ -261,27 +233,11 @@ int serve_main(int argc, char **argv)
     }
     /* The TrainingJob validator reads the process-wide catalogue; set it before threads. */
     sku_set_catalogue(&cfg.skus);
-    ac.max_body_bytes = cfg.http.max_body_bytes;
-    ac.auth_enabled = cfg.auth.enabled;
-    ac.rate_per_s = cfg.auth.rate_per_s;
-    ac.rate_burst = cfg.auth.burst;
-    ac.unauth_audit_per_minute = cfg.auth.unauth_audit_per_minute;
-    ac.max_header_bytes = cfg.http.max_header_bytes;
-    ac.tls_cert_file = cfg.http.tls_cert_file[0] ? cfg.http.tls_cert_file : NULL;
-    ac.tls_key_file = cfg.http.tls_key_file[0] ? cfg.http.tls_key_file : NULL;
+    config_api_options(&cfg, &ac);
     if (!cfg.auth.enabled)
         LOG(LOG_WARN, "serve",
             "event=auth_disabled msg=\"AUTHENTICATION IS DISABLED: every caller is an admin. "
             "Development only; set auth.mode to tokens\"");
-    ac.max_connections = cfg.http.max_connections;
-    ac.request_timeout_s = cfg.http.request_timeout_s;
-    ac.threads = cfg.http.threads;
-    ac.max_connections_per_ip = cfg.http.max_connections_per_ip;
-    ac.header_timeout_s = cfg.http.header_timeout_s;
-    ac.body_timeout_s = cfg.http.body_timeout_s;
-    ac.max_watches = cfg.http.max_watches;
-    ac.max_watches_per_token = cfg.http.max_watches_per_token;
-    ac.tls_priorities = cfg.http.tls_priorities;
     if (start_poller(&cfg, store, &poller, &e) || api_new(&ac, store, &api, &e)) {
         LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
         rc = 1;
@@ -297,7 +253,7 @@ int serve_main(int argc, char **argv)
         goto out;
     }
     api_attach_explainer(api, sched_explain_source, sched);
-    if (cfg.scheduler.enabled)
+    if (cfg.scheduler_enabled)
         api_attach_scheduler(api, sched_metrics_source, sched);
     if (api_server_start(api, cfg.listen_host, cfg.listen_port, &srv, &e)) {
         LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
@@ -339,9 +295,9 @@ int serve_main(int argc, char **argv)
                 LOG(LOG_WARN, "registry", "event=sync_failed msg=\"%s\"", e.msg);
             else if (!polling)
                 LOG(LOG_WARN, "registry", "event=start_failed msg=\"%s\"", e.msg);
-            next_sync = clock_mono_ms() + (int64_t)cfg.poller.registry_sync_s * 1000;
+            next_sync = clock_mono_ms() + cfg.scheduler.registry_sync_ms;
         }
-        if (polling && cfg.scheduler.enabled && !sched_started) {
+        if (polling && cfg.scheduler_enabled && !sched_started) {
             if (sched_start(sched, &e) == 0) {
                 sched_started = true;
                 LOG(LOG_INFO, "serve", "event=scheduler_started");

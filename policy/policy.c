@@ -16,38 +16,6 @@
 
 /* ---- configuration ---------------------------------------------------------------- */
 
-void policy_config_defaults(struct policy_config *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->w_fit = 1.0;
-    c->w_cost = 1.0;
-    c->w_locality = 0.5;
-    c->w_freshness = 0.25;
-    c->w_sku = 0.5;
-    c->w_borrow = 2.0;
-    c->cost_reference = 2.0;
-    c->default_cost = 3.0;
-    c->max_data_age_s = 60;
-    c->place_on_degraded = true;
-    c->aging_per_hour = 10.0;
-    c->aging_max = 0;
-    c->fair_share_half_life_s = 24 * 3600;
-    c->max_reservations = 4;
-    c->reserve_after_s = 0;
-    c->max_checkpoint_loss_s = 1800;
-    c->min_lease_s = 600;
-    c->idle_lease_s = 3600;
-    c->reclaim_k = 3;
-    c->min_runtime_s = 600;
-    c->reclaim_rate_per_hour = 6.0;
-    c->reclaim_burst = 3;
-    c->relend_backoff_s = 600;
-    c->relend_backoff_max_s = 4 * 3600;
-    c->grace_period_s = 30;
-    c->grace_period_max_s = 300;
-    c->quota_reclaim = true;
-}
-
 int policy_config_validate(const struct policy_config *c, struct err *e)
 {
     const struct {

@@ -25,8 +25,9 @@ struct err;
 
 /* ---- configuration ---------------------------------------------------------------- */
 
-/* Every knob of the policy. Start from policy_config_defaults() and override; the
- * defaults are listed there and in docs/policy.md. Times are in seconds unless named _ms. */
+/* Every knob of the policy. There are no defaults in this layer: they are rows of the one
+ * configuration table (cmd/config.c, "policy.*"; listed in docs/policy.md), and callers
+ * pass a complete config. Times are in seconds unless named _ms. */
 struct policy_config {
     /* Score weights: score = w_fit*fit + w_cost*cost + w_locality*locality +
      * w_freshness*freshness + w_sku*sku - w_borrow*borrowed (each term in [0, 1]). */
@@ -63,9 +64,6 @@ struct policy_config {
     int64_t grace_period_max_s;   /* grace is clamped to [1, this] */
     bool quota_reclaim;           /* reclaim quota borrowers for jobs within their nominal quota */
 };
-
-/* Fills c with the documented defaults. */
-void policy_config_defaults(struct policy_config *c);
 
 /* Checks ranges (weights >= 0, times >= 0, reclaim_k >= 1, ...). Fails with ERR_CONFIG
  * naming the knob ("policy.reclaim_k"). */

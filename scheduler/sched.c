@@ -3,39 +3,39 @@
  * a cycle's steps are in cycle.c, decide.c, dispatch.c and track.c. */
 #include "scheduler/internal.h"
 
-void sched_options_default(struct sched_options *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->holder = "fedsched";
-    o->cycle_interval_ms = 1000;
-    o->min_cycle_gap_ms = 100;
-    o->leader_retry_ms = 1000;
-    o->leader_renew_ms = 1000;
-    o->request_timeout_ms = 10000;
-    o->backoff_base_s = 10;
-    o->backoff_max_s = 600;
-    o->max_dispatch_failures = 10;
-    o->gc_interval_ms = 60000;
-    o->missing_grace_s = 60;
-    o->start_timeout_s = 900;
-    o->registry_sync_ms = 10000;
-    o->default_lost_timeout_s = 900;
-    o->priority_class = "";
-    o->priority_class_borrowed = "fedsched-borrowed";
-}
-
 int sched_new(const struct sched_options *o, struct store *st, struct poller *p, struct sched **out,
               struct err *e)
 {
+    /* No defaults here (cmd/config.c's table has them): a number left at zero is refused. */
+    const struct {
+        const char *name;
+        int v, min;
+    } nums[] = {
+        {"scheduler.cycle_interval_ms", o->cycle_interval_ms, 1},
+        {"scheduler.min_cycle_gap_ms", o->min_cycle_gap_ms, 0},
+        {"scheduler.leader_retry_ms", o->leader_retry_ms, 1},
+        {"scheduler.leader_renew_ms", o->leader_renew_ms, 1},
+        {"scheduler.request_timeout_ms", o->request_timeout_ms, 1},
+        {"scheduler.backoff_base_s", o->backoff_base_s, 0},
+        {"scheduler.backoff_max_s", o->backoff_max_s, o->backoff_base_s},
+        {"scheduler.max_dispatch_failures", o->max_dispatch_failures, 1},
+        {"scheduler.gc_interval_ms", o->gc_interval_ms, 1},
+        {"scheduler.missing_grace_s", o->missing_grace_s, 0},
+        {"scheduler.start_timeout_s", o->start_timeout_s, 0},
+        {"scheduler.registry_sync_ms", o->registry_sync_ms, 1},
+        {"scheduler.default_lost_timeout_s", o->default_lost_timeout_s, 1},
+    };
     struct sched *s;
 
     if (!o->dsn || !*o->dsn)
         return err_set(e, ERR_CONFIG, "database.dsn", "the scheduler needs the database DSN");
-    if (o->cycle_interval_ms < 1 || o->min_cycle_gap_ms < 0 || o->backoff_base_s < 0 ||
-        o->backoff_max_s < o->backoff_base_s || o->max_dispatch_failures < 1 ||
-        o->gc_interval_ms < 1 || o->missing_grace_s < 0 || o->start_timeout_s < 0)
-        return err_set(e, ERR_CONFIG, "scheduler", "scheduler options out of range");
-    if (o->policy && policy_config_validate(o->policy, e))
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        if (nums[i].v < nums[i].min)
+            return err_set(e, ERR_CONFIG, nums[i].name, "%s: %d is below %d", nums[i].name,
+                           nums[i].v, nums[i].min);
+    if (!o->policy)
+        return err_set(e, ERR_CONFIG, "policy", "the scheduler needs a policy config");
+    if (policy_config_validate(o->policy, e))
         return -1;
     s = xcalloc(1, sizeof(*s));
     s->o = *o;
@@ -51,10 +51,8 @@ int sched_new(const struct sched_options *o, struct store *st, struct poller *p,
     s->o.priority_class_borrowed = s->priority_class_borrowed;
     s->o.annotations = s->annotations;
     s->o.skus = o->skus ? o->skus : sku_catalogue();
-    if (o->policy)
-        s->policy = *o->policy;
-    else
-        policy_config_defaults(&s->policy);
+    s->policy = *o->policy;
+    s->o.policy = &s->policy;
     s->store = st;
     s->poller = p;
     if (leader_new(s->dsn, s->holder, o->leader_retry_ms, o->leader_renew_ms, &s->leader, e)) {
@@ -73,6 +71,11 @@ int sched_new(const struct sched_options *o, struct store *st, struct poller *p,
     pthread_mutex_init(&s->m.mu, NULL);
     *out = s;
     return 0;
+}
+
+const struct sched_options *sched_get_options(const struct sched *s)
+{
+    return &s->o;
 }
 
 void sched_free(struct sched **sp)

@@ -29,7 +29,7 @@ struct sched;
 struct sched_options {
     const char *dsn;                    /* for the leader session */
     const char *holder;                 /* this replica's name in the leader row */
-    const struct policy_config *policy; /* NULL: policy_config_defaults() */
+    const struct policy_config *policy; /* required (copied); cmd/config.h's table has it */
     const struct sku_catalogue *skus;   /* NULL: sku_catalogue() */
     int cycle_interval_ms;              /* timer between cycles when nothing wakes us */
     int min_cycle_gap_ms;               /* at least this between two cycles */
@@ -54,14 +54,21 @@ struct sched_options {
     size_t n_weights;
 };
 
-/* The documented defaults (docs/scheduler.md). */
-void sched_options_default(struct sched_options *o);
+/* There are no defaults here: every number comes from the caller, and the process's
+ * values (docs/configuration.md) are rows of the table in cmd/config.c
+ * (config_sched_options()). */
 
 /* Creates the scheduler (not started). store and poller must outlive it; the options'
- * strings and objects are copied. Caller owns *out (sched_free). ERR_CONFIG on bad
- * options, ERR_DB never (the database is reached lazily). */
+ * strings, objects and policy config are copied. Caller owns *out (sched_free). ERR_CONFIG
+ * on bad options, naming the field: no DSN ("database.dsn"), no policy ("policy"), a
+ * number out of range (a zero interval, say: "scheduler.cycle_interval_ms"), an invalid
+ * policy ("policy.reclaim_k"). ERR_DB never (the database is reached lazily). */
 int sched_new(const struct sched_options *o, struct store *s, struct poller *p, struct sched **out,
               struct err *e);
+
+/* The options s runs with: its own copies of the strings, policy pointing at its copy of
+ * the policy config. Valid until sched_free(); they never change, so any thread may read. */
+const struct sched_options *sched_get_options(const struct sched *s);
 
 /* Starts / stops the scheduler thread. stop resigns leadership and returns after the
  * thread has exited; a cycle in flight finishes first (member-cluster calls are bounded

@@ -348,12 +348,12 @@ static int int_arg(const char *opt, const char *v, int64_t min, int64_t max, int
     return 0;
 }
 
-static int parse_args(int argc, char **argv, struct args *a)
+static int parse_args(int argc, char **argv, const struct policy_config *policy, struct args *a)
 {
     memset(a, 0, sizeof(*a));
     whatif_split_defaults(&a->split);
     whatif_job_opts_defaults(&a->jo);
-    whatif_opts_defaults(&a->wo);
+    whatif_opts_defaults(&a->wo, policy);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -538,7 +538,7 @@ out:
     return rc;
 }
 
-int whatif_main(int argc, char **argv)
+int whatif_main(int argc, char **argv, const struct policy_config *policy)
 {
     struct args a;
     struct whatif_layout *l = NULL;
@@ -554,7 +554,7 @@ int whatif_main(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         }
-    if (parse_args(argc, argv, &a)) {
+    if (parse_args(argc, argv, policy, &a)) {
         fputs(usage_text, stderr);
         return 2;
     }

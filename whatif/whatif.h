@@ -15,9 +15,11 @@ struct policy_config;
 struct whatif_layout;
 struct whatif_report;
 
-/* The subcommand. argv[0] is "simulate". Returns the process exit status: 0 on success,
- * 1 when an input is bad or a run fails (the error is printed on stderr), 2 on bad usage. */
-int whatif_main(int argc, char **argv);
+/* The subcommand. argv[0] is "simulate". policy is the knobs to start from (cmd passes the
+ * configuration's; --policy FILE overrides some). Returns the process exit status: 0 on
+ * success, 1 when an input is bad or a run fails (the error is printed on stderr), 2 on bad
+ * usage. */
+int whatif_main(int argc, char **argv, const struct policy_config *policy);
 
 /* Applies a policy-knob document ({"reclaim_k": 2, "w_fit": 1.5, ...}; names as in struct
  * policy_config) onto cfg. ERR_INVALID names an unknown knob or a value of the wrong type;

@@ -40,14 +40,14 @@ int whatif_sched_parse(const char *s, enum whatif_sched *out, struct err *e)
                    s);
 }
 
-void whatif_opts_defaults(struct whatif_opts *o)
+void whatif_opts_defaults(struct whatif_opts *o, const struct policy_config *policy)
 {
     memset(o, 0, sizeof(*o));
     o->cycle_s = 60;
     o->demand_step_s = 300;
     o->window_s = 0;
     o->drain_s = 30 * 86400.0;
-    policy_config_defaults(&o->cfg);
+    o->cfg = *policy;
 }
 
 double whatif_reclaim_bound_s(const struct whatif_opts *o)

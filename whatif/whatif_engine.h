@@ -49,8 +49,10 @@ struct whatif_opts {
     struct policy_config cfg;
 };
 
-/* cycle 60 s, demand step 300 s, window = arrivals, drain 30 days, policy defaults. */
-void whatif_opts_defaults(struct whatif_opts *o);
+/* cycle 60 s, demand step 300 s, window = arrivals, drain 30 days, and a copy of policy (the
+ * simulator has no policy defaults of its own: cmd passes the configuration's, tests
+ * config_defaults()'s). */
+void whatif_opts_defaults(struct whatif_opts *o, const struct policy_config *policy);
 
 /* The serving guarantee the configuration implies: a borrower admitted just before demand
  * rises is safe for min_runtime_s, a deficit must last reclaim_k snapshots, the decision

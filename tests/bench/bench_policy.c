@@ -7,6 +7,7 @@
 #include "base/mem.h"
 #include "policy/explain.h"
 #include "policy/policy.h"
+#include "tests/support/defaults.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +99,7 @@ static void build(struct world *w, const struct sizes *z, int64_t now)
         }
     }
     snapshot_compute_aggregates(w->snap);
-    policy_config_defaults(&w->cfg);
+    defaults_policy(&w->cfg);
 
     w->ns_names = xcalloc(z->namespaces, sizeof(*w->ns_names));
     w->nss = xcalloc(z->namespaces, sizeof(*w->nss));

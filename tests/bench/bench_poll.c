@@ -11,6 +11,7 @@
 #include "base/mem.h"
 #include "cluster/poller.h"
 #include "tools/kubesim/kubesim.h"
+#include "tests/support/defaults.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,7 @@ int main(void)
         snprintf(cfgs[i].serving.namespaces[0], sizeof(cfgs[i].serving.namespaces[0]), "serving");
         cfgs[i].serving.n_namespaces = 1;
     }
-    poller_options_default(&po);
+    defaults_poller(&po);
     po.interval_ms = interval_ms;
     po.request_timeout_ms = 30000;
     if (poller_create(cfgs, (size_t)clusters, &po, &p, &e) != 0) {

@@ -349,8 +349,7 @@ static void start_server(const char *dsn)
     struct sched_options so;
     struct err e = {0};
 
-    poller_options_default(&po);
-    po.skus = &g.cfg.skus;
+    config_poller_options(&g.cfg, &po);
     /* No clusters and never started: the cluster endpoints read its (empty) snapshot and
      * nothing leaves the machine. */
     if (poller_create(NULL, 0, &po, &g.poller, &e))
@@ -373,11 +372,9 @@ static void start_server(const char *dsn)
     if (api_new(&ac, g.store, &g.api, &e))
         die("api_new", &e);
     api_attach_clusters(g.api, g.poller, &g.cfg.skus, NULL, NULL);
-    sched_options_default(&so);
+    config_sched_options(&g.cfg, &so);
     so.dsn = dsn;
     so.holder = "fuzz_request";
-    so.policy = &g.cfg.policy;
-    so.skus = &g.cfg.skus;
     if (sched_new(&so, g.store, g.poller, &g.sched, &e))
         die("sched_new", &e);
     api_attach_explainer(g.api, explain_source, g.sched);

@@ -8,6 +8,7 @@
 #include "cluster/poller.h"
 #include "tools/kubesim/kubesim.h"
 #include "tests/support/k8s_sim.h"
+#include "tests/support/defaults.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static void start(int page_limit)
     struct poller_options o;
     struct err e = {0};
 
-    poller_options_default(&o);
+    defaults_poller(&o);
     o.interval_ms = 200;
     o.request_timeout_ms = 500;
     o.connect_timeout_ms = 500;

@@ -6,6 +6,7 @@
 #include "cluster/cluster_config.h"
 #include "cluster/secrets.h"
 #include "cluster/poller.h"
+#include "tests/support/defaults.h"
 #include "tests/support/k8s_fixture.h"
 
 #include <check.h>
@@ -32,6 +33,7 @@ START_TEST(serves_until_sigterm_with_usable_configs)
     char bin[1024], scenario[1024], dir[] = "/tmp/fedsched-simbin-XXXXXX", out[1200], log[1200];
     struct cluster_config cfgs[3];
     struct poller *p = NULL;
+    struct poller_options po;
     struct err e = {0};
     const struct cluster_snapshot *s;
     json_t *root = NULL, *c;
@@ -76,7 +78,8 @@ START_TEST(serves_until_sigterm_with_usable_configs)
     ck_assert(cfgs[0].token_file[0]);   /* alpha needs a token */
     /* The simulator writes token files beside its clusters file: our secrets directory. */
     ck_assert_int_eq(cluster_secrets_set_dir(dir, &e), 0);
-    ck_assert_int_eq(poller_create(cfgs, 3, NULL, &p, &e), 0);
+    defaults_poller(&po);
+    ck_assert_int_eq(poller_create(cfgs, 3, &po, &p, &e), 0);
     ck_assert_int_eq(poller_poll_once(p, &e), 0);
     s = poller_read_begin(p);
     for (i = 0; i < 3; i++)

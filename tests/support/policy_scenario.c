@@ -8,6 +8,7 @@
 #include "base/mem.h"
 #include "policy/explain.h"
 #include "policy/snapshot.h"
+#include "tests/support/defaults.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -461,7 +462,7 @@ static int build_config(struct policy_config *c, json_t *obj, struct err *e)
     const char *key;
     json_t *v;
 
-    policy_config_defaults(c);
+    defaults_policy(c);
     OBJ_EACH(obj, key, v)
     {
         double x = json_number_value(v);

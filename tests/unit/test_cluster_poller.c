@@ -8,6 +8,7 @@
 #include "base/err.h"
 #include "cluster/poller.h"
 #include "tests/support/k8s_sim.h"
+#include "tests/support/defaults.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -26,7 +27,7 @@ static void start(int interval_ms, poller_sink_fn sink, void *arg)
     struct poller_options o;
     struct err e = {0};
 
-    poller_options_default(&o);
+    defaults_poller(&o);
     o.interval_ms = interval_ms;
     o.publish_delay_ms = 5;
     o.request_timeout_ms = 2000;

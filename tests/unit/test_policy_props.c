@@ -7,6 +7,7 @@
 #include "base/mem.h"
 #include "policy/explain.h"
 #include "policy/policy.h"
+#include "tests/support/defaults.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -137,7 +138,7 @@ static void gen(struct world *w, uint64_t seed)
     snapshot_compute_aggregates(s);
     w->snap = s;
 
-    policy_config_defaults(&w->cfg);
+    defaults_policy(&w->cfg);
     w->cfg.reclaim_k = 1 + pick(&r, 3);
     w->cfg.min_runtime_s = pick(&r, 2) * 600;
     w->cfg.max_reservations = pick(&r, 4);

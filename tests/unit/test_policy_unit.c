@@ -5,6 +5,7 @@
 #include "policy/lend.h"
 #include "policy/policy.h"
 #include "policy/tz.h"
+#include "tests/support/defaults.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -21,25 +22,25 @@ START_TEST(test_config_defaults_and_validation)
     struct policy_config c;
     struct err e;
 
-    policy_config_defaults(&c);
+    defaults_policy(&c);
     ck_assert_int_eq(policy_config_validate(&c, &e), 0);
     ck_assert_int_eq(c.reclaim_k, 3);
     c.reclaim_k = 0;
     ck_assert_int_eq(policy_config_validate(&c, &e), -1);
     ck_assert_int_eq(e.code, ERR_CONFIG);
     ck_assert_str_eq(e.field, "policy.reclaim_k");
-    policy_config_defaults(&c);
+    defaults_policy(&c);
     c.w_cost = -1;
     ck_assert_int_eq(policy_config_validate(&c, &e), -1);
     ck_assert_str_eq(e.field, "policy.w_cost");
-    policy_config_defaults(&c);
+    defaults_policy(&c);
     c.w_fit = NAN;
     ck_assert_int_eq(policy_config_validate(&c, &e), -1);
-    policy_config_defaults(&c);
+    defaults_policy(&c);
     c.relend_backoff_max_s = 10;
     ck_assert_int_eq(policy_config_validate(&c, &e), -1);
     ck_assert_str_eq(e.field, "policy.relend_backoff_max_s");
-    policy_config_defaults(&c);
+    defaults_policy(&c);
     c.cost_reference = 0;
     ck_assert_int_eq(policy_config_validate(&c, &e), -1);
 }
@@ -89,7 +90,7 @@ START_TEST(test_usage_accrues_and_decays)
     snap->clusters[0].health = SNAPSHOT_HEALTH_READY;
     snap->nodes[0] = (struct snapshot_node){"n0", 0, SNAPSHOT_POOL_TRAINING, 8, 8, 0, true};
     snapshot_compute_aggregates(snap);
-    policy_config_defaults(&cfg);
+    defaults_policy(&cfg);
     cfg.fair_share_half_life_s = 3600;
     memset(&ru, 0, sizeof(ru));
     ru.ns = "maps";

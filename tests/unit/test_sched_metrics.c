@@ -1,14 +1,17 @@
 /* test_sched_metrics.c -- the scheduler's Prometheus text before it ever led: every family
- * present with HELP/TYPE, standing by (leader 0), and options checked at creation. */
+ * present with HELP/TYPE, standing by (leader 0), and options checked at creation (there
+ * are no defaults in the scheduler: a zero or a missing policy is refused). */
 #include "scheduler/sched.h"
 
 #include "base/buf.h"
 #include "base/err.h"
 #include "cluster/poller.h"
+#include "cmd/config.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 START_TEST(metrics_of_a_standby)
@@ -18,9 +21,11 @@ START_TEST(metrics_of_a_standby)
     struct poller *p = NULL;
     struct sched *s = NULL;
     struct sched_options o;
+    struct poller_options po;
     struct sched_status status;
     struct err e = {0};
     struct buf b;
+    struct config *c = calloc(1, sizeof(*c));
     static const char *const families[] = {
         "fedsched_scheduler_leader 0",
         "# TYPE fedsched_scheduler_cycle_seconds histogram",
@@ -35,8 +40,10 @@ START_TEST(metrics_of_a_standby)
     };
 
     ck_assert_int_eq(store_open(&sc, &st, &e), 0); /* connects lazily: nothing runs here */
-    ck_assert_int_eq(poller_create(NULL, 0, NULL, &p, &e), 0);
-    sched_options_default(&o);
+    config_defaults(c);
+    config_poller_options(c, &po);
+    ck_assert_int_eq(poller_create(NULL, 0, &po, &p, &e), 0);
+    config_sched_options(c, &o);
     o.dsn = sc.dsn;
     ck_assert_int_eq(sched_new(&o, st, p, &s, &e), 0);
     sched_get_status(s, &status);
@@ -51,6 +58,8 @@ START_TEST(metrics_of_a_standby)
     ck_assert_ptr_null(s);
     poller_free(&p);
     store_close(&st);
+    config_free(c);
+    free(c);
 }
 END_TEST
 
@@ -60,22 +69,40 @@ START_TEST(options_are_checked)
     struct policy_config pc;
     struct sched *s = NULL;
     struct err e = {0};
+    struct config *c = calloc(1, sizeof(*c));
 
-    sched_options_default(&o);
+    config_defaults(c);
+    config_sched_options(c, &o);
+    o.dsn = NULL;
     ck_assert_int_eq(sched_new(&o, NULL, NULL, &s, &e), -1); /* no DSN */
     ck_assert_str_eq(e.field, "database.dsn");
     o.dsn = "dbname=x";
     o.max_dispatch_failures = 0;
     ck_assert_int_eq(sched_new(&o, NULL, NULL, &s, &e), -1);
     ck_assert_int_eq(e.code, ERR_CONFIG);
-    sched_options_default(&o);
-    o.dsn = "dbname=x";
-    policy_config_defaults(&pc);
+    ck_assert_str_eq(e.field, "scheduler.max_dispatch_failures");
+    /* No defaults to fall back on: a zero interval or no policy is an error, not 1000 ms. */
+    config_sched_options(c, &o);
+    o.cycle_interval_ms = 0;
+    ck_assert_int_eq(sched_new(&o, NULL, NULL, &s, &e), -1);
+    ck_assert_str_eq(e.field, "scheduler.cycle_interval_ms");
+    config_sched_options(c, &o);
+    o.default_lost_timeout_s = 0;
+    ck_assert_int_eq(sched_new(&o, NULL, NULL, &s, &e), -1);
+    ck_assert_str_eq(e.field, "scheduler.default_lost_timeout_s");
+    config_sched_options(c, &o);
+    o.policy = NULL;
+    ck_assert_int_eq(sched_new(&o, NULL, NULL, &s, &e), -1);
+    ck_assert_str_eq(e.field, "policy");
+    config_sched_options(c, &o);
+    pc = c->policy;
     pc.reclaim_k = 0;
     o.policy = &pc;
     ck_assert_int_eq(sched_new(&o, NULL, NULL, &s, &e), -1);
     ck_assert_ptr_nonnull(strstr(e.field, "reclaim_k"));
     ck_assert_ptr_null(s);
+    config_free(c);
+    free(c);
 }
 END_TEST
 

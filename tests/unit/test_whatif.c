@@ -11,6 +11,7 @@
 #include "whatif/whatif.h"
 #include "whatif/whatif_engine.h"
 #include "whatif/whatif_model.h"
+#include "tests/support/defaults.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -19,6 +20,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The configuration table's policy defaults (what `fedsched simulate` starts from). */
+static const struct policy_config *test_policy(void)
+{
+    static struct policy_config c;
+    static int done;
+
+    if (!done) {
+        defaults_policy(&c);
+        done = 1;
+    }
+    return &c;
+}
 
 static char *path_of(const char *rel)
 {
@@ -76,7 +90,7 @@ START_TEST(short_run_is_deterministic)
     struct whatif_opts o;
 
     ck_assert_int_eq(whatif_jobs_load(jp, l, &j, NULL), 0);
-    whatif_opts_defaults(&o);
+    whatif_opts_defaults(&o, test_policy());
     for (int s = 0; s < WHATIF_SCHED_COUNT; s++) {
         struct whatif_report *a = run(l, j, (enum whatif_sched)s, &o);
         struct whatif_report *b = run(l, j, (enum whatif_sched)s, &o);
@@ -138,7 +152,7 @@ START_TEST(seed_changes_the_run)
         differs = differs || j1->v[i].preemptible != j3->v[i].preemptible ||
                   j1->v[i].priority != j3->v[i].priority;
     ck_assert_msg(differs, "seeds 7 and 8 marked the same jobs preemptible and urgent");
-    whatif_opts_defaults(&o);
+    whatif_opts_defaults(&o, test_policy());
     o.drain_s = 2 * 86400;
     a = run(l, j1, WHATIF_OURS, &o);
     b = run(l, j2, WHATIF_OURS, &o);
@@ -210,7 +224,7 @@ START_TEST(borrowing_raises_use_and_cuts_waiting)
     struct whatif_opts o;
     struct whatif_report *ours, *closed;
 
-    whatif_opts_defaults(&o);
+    whatif_opts_defaults(&o, test_policy());
     o.window_s = 86400; /* the jobs arrive within seconds; measure the whole day */
     ours = run(l, j, WHATIF_OURS, &o);
     closed = run(l, j, WHATIF_OURS_NO_BORROW, &o);
@@ -242,7 +256,7 @@ START_TEST(reclaims_lose_only_work_since_the_checkpoint)
     struct whatif_opts o;
     struct whatif_report *r, *rn;
 
-    whatif_opts_defaults(&o);
+    whatif_opts_defaults(&o, test_policy());
     r = run(l, j, WHATIF_OURS, &o);
     rn = run(l, j_never, WHATIF_OURS, &o);
     ck_assert_uint_gt(r->reclaims_deficit, 0);
@@ -296,7 +310,7 @@ START_TEST(fifo_blocks_behind_its_head_others_skip)
     struct whatif_opts o;
     struct whatif_report *fifo, *off;
 
-    whatif_opts_defaults(&o);
+    whatif_opts_defaults(&o, test_policy());
     fifo = run(l, j, WHATIF_FIFO, &o);
     off = run(l, j, WHATIF_ORDERED_FIRST_FIT, &o);
     /* FIFO: small waits for big, which waits for fill (2 h) and then runs an hour. */
@@ -329,7 +343,7 @@ START_TEST(most_free_and_ordered_first_fit_pick_clusters)
     struct whatif_opts o;
     struct whatif_report *mf, *of;
 
-    whatif_opts_defaults(&o);
+    whatif_opts_defaults(&o, test_policy());
     mf = run(l, j, WHATIF_MOST_FREE, &o);
     of = run(l, j, WHATIF_ORDERED_FIRST_FIT, &o);
     /* Most free: b has 16 free GPUs against a's 8. Ordered: a is first in the layout. */
@@ -462,7 +476,7 @@ START_TEST(policy_knobs)
     const char *unknown = "{\"reclaim_kk\":5}";
     const char *type = "{\"reclaim_k\":2.5}";
 
-    policy_config_defaults(&c);
+    defaults_policy(&c);
     ck_assert_int_eq(whatif_policy_parse(ok, strlen(ok), "p", &c, &e), 0);
     ck_assert_int_eq(c.reclaim_k, 5);
     ck_assert(c.w_fit == 2.5);
@@ -480,7 +494,7 @@ START_TEST(reclaim_bound_follows_the_config)
 {
     struct whatif_opts o;
 
-    whatif_opts_defaults(&o);
+    whatif_opts_defaults(&o, test_policy());
     /* max(3 x 60, 600) + 60 + 30 */
     ck_assert(whatif_reclaim_bound_s(&o) == 690);
     o.cfg.min_runtime_s = 0;
@@ -505,10 +519,10 @@ START_TEST(command_line_end_to_end)
 
     ck_assert_int_ge(fd, 0);
     close(fd);
-    ck_assert_int_eq(whatif_main(2, help), 0);
-    ck_assert_int_eq(whatif_main(1, none), 2);
-    ck_assert_int_eq(whatif_main(5, bad), 1);
-    ck_assert_int_eq(whatif_main(8, ok), 0);
+    ck_assert_int_eq(whatif_main(2, help, test_policy()), 0);
+    ck_assert_int_eq(whatif_main(1, none, test_policy()), 2);
+    ck_assert_int_eq(whatif_main(5, bad, test_policy()), 1);
+    ck_assert_int_eq(whatif_main(8, ok, test_policy()), 0);
     doc = json_load_file(out, 0, &je);
     ck_assert_msg(doc != NULL, "%s", je.text);
     ck_assert_uint_eq(json_array_size(json_object_get(doc, "runs")), WHATIF_SCHED_COUNT);
