@@ -2,8 +2,9 @@
  * what-if cycle with the inputs a real cycle would use (sched_explain(), attached with
  * api_attach_explainer()), so the answer is why it waits now, per cluster, SKU and pool,
  * or where it would go; for a placed job, the score breakdown the scheduler recorded when
- * it admitted it. Both have one shape (policy/explain.c's, with the score of
- * policy_score_json()) plus the job's phase now. */
+ * it admitted it. Both have one shape, rendered in one place (explain_json() in
+ * policy/policy_json.c, which the scheduler calls for both); this file only adds what
+ * the job's row says now (its phase; for a placed job its cluster and message). */
 #include "api/internal.h"
 
 #include "base/mem.h"

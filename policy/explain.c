@@ -1,7 +1,6 @@
 /* explain.c -- per-cluster reasons for pending jobs and score breakdowns for placed ones. */
 #include "policy/explain.h"
 
-#include "base/buf.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "policy/engine.h"
@@ -81,65 +80,4 @@ void explain_free(struct explain **x)
     free((*x)->clusters);
     free(*x);
     *x = NULL;
-}
-
-int explain_json(const struct policy_input *in, const struct explain *x, struct buf *b)
-{
-    const struct snapshot *s = in->snap;
-    const struct policy_job *job = &in->queue[x->job];
-    int rc = buf_puts(b, "{\"ns\":");
-
-    rc = rc ? rc : policy_json_str(b, job->ns);
-    rc = rc ? rc : buf_puts(b, ",\"name\":");
-    rc = rc ? rc : policy_json_str(b, job->name);
-    if (x->status == EXPLAIN_PLACED) {
-        const struct policy_placement *p = x->placement;
-
-        rc = rc ? rc : buf_puts(b, ",\"status\":\"placed\",\"cluster\":");
-        rc = rc ? rc : policy_json_str(b, s->clusters[p->cluster].name);
-        rc = rc ? rc : buf_printf(b, ",\"pool\":\"%s\",\"sku\":", snapshot_pool_name(p->pool));
-        rc = rc ? rc : policy_json_str(b, s->sku_names[p->sku]);
-        rc = rc ? rc : buf_puts(b, ",\"workers\":[");
-        for (size_t w = 0; w < p->n_workers && !rc; w++) {
-            rc = buf_puts(b, w ? ",{\"node\":" : "{\"node\":");
-            rc = rc ? rc : policy_json_str(b, s->nodes[p->workers[w].node].name);
-            rc = rc ? rc : buf_printf(b, ",\"gpus\":%d}", p->workers[w].gpus);
-        }
-        rc = rc ? rc : buf_puts(b, "],\"score\":");
-        rc = rc ? rc : policy_score_json(b, s, &p->chosen);
-        if (!rc && p->has_runner_up) {
-            rc = buf_puts(b, ",\"runner_up\":");
-            rc = rc ? rc : policy_score_json(b, s, &p->runner_up);
-        }
-        rc = rc ? rc
-                : buf_printf(b, ",\"candidates\":%d,\"over_quota\":%s,\"lease_end_ms\":%lld}",
-                             p->n_candidates, p->over_quota ? "true" : "false",
-                             (long long)p->lease_end_ms);
-        return rc;
-    }
-    rc = rc ? rc : buf_puts(b, ",\"status\":\"pending\"");
-    if (!rc && x->pending) {
-        rc = buf_puts(b, ",\"reason\":");
-        rc = rc ? rc : policy_why_json(b, s, &x->pending->why);
-        rc = rc ? rc : buf_printf(b, ",\"reserving\":%s", x->pending->reserving ? "true" : "false");
-    }
-    rc = rc ? rc : buf_puts(b, ",\"quota\":[");
-    for (size_t i = 0; i < x->n_quota && !rc; i++) {
-        rc = i ? buf_puts(b, ",") : 0;
-        rc = rc ? rc : policy_why_json(b, s, &x->quota[i]);
-    }
-    rc = rc ? rc : buf_puts(b, "],\"clusters\":[");
-    for (size_t c = 0; c < x->n_clusters && !rc; c++) {
-        const struct explain_cluster *xc = &x->clusters[c];
-
-        rc = buf_puts(b, c ? ",{\"cluster\":" : "{\"cluster\":");
-        rc = rc ? rc : policy_json_str(b, s->clusters[xc->cluster].name);
-        rc = rc ? rc : buf_printf(b, ",\"fits\":%s,\"reasons\":[", xc->fits ? "true" : "false");
-        for (size_t i = 0; i < xc->n_whys && !rc; i++) {
-            rc = i ? buf_puts(b, ",") : 0;
-            rc = rc ? rc : policy_why_json(b, s, &xc->whys[i]);
-        }
-        rc = rc ? rc : buf_puts(b, "]}");
-    }
-    return rc ? rc : buf_puts(b, "]}");
 }

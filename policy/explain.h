@@ -1,8 +1,9 @@
 /* explain.h -- why a job is pending (per cluster, per SKU and pool) or why it was placed
- * where it was (score breakdown of the chosen and runner-up clusters), machine-readable
- * for the API and the dashboard. Evaluates against the capacity left after the cycle that
- * produced the result, so "5 nodes have 8 free" counts what this cycle did not hand out.
- * Not responsible for HTTP (api/) or for deciding anything (policy.h). */
+ * where it was (score breakdown of the chosen and runner-up clusters), as plain structs.
+ * Evaluates against the capacity left after the cycle that produced the result, so "5
+ * nodes have 8 free" counts what this cycle did not hand out.
+ * Not responsible for rendering (policy_json.h: explain_json), HTTP (api/) or deciding
+ * anything (policy.h). */
 #ifndef POLICY_EXPLAIN_H
 #define POLICY_EXPLAIN_H
 
@@ -11,7 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct buf;
 struct err;
 
 #define EXPLAIN_WHYS_MAX (2 * (1 + POLICY_ALT_SKUS_MAX) + 1)
@@ -51,13 +51,5 @@ long explain_find(const struct policy_input *in, const char *ns, const char *nam
 int explain_job(const struct policy_input *in, const struct policy_result *r, size_t job,
                 struct explain **out, struct err *e);
 void explain_free(struct explain **x); /* NULL-safe; sets *x to NULL */
-
-/* Writes the explanation as JSON into b:
- *   placed:  {"ns":..,"name":..,"status":"placed","cluster":..,"pool":..,"sku":..,
- *             "workers":[{"node":..,"gpus":8}],"score":{..},"runner_up":{..},"candidates":3}
- *   pending: {"ns":..,"name":..,"status":"pending","reason":{why},"reserving":false,
- *             "quota":[{why}],"clusters":[{"cluster":"az1","fits":false,"reasons":[{why}]}]}
- * where {why} is policy_why_json()'s object. Returns 0, or -1 when b's cap is reached. */
-int explain_json(const struct policy_input *in, const struct explain *x, struct buf *b);
 
 #endif

@@ -353,19 +353,4 @@ int policy_decide(const struct policy_input *in, struct policy_state *st,
                   struct policy_result **out, struct err *e);
 void policy_result_free(struct policy_result **r); /* NULL-safe; sets *r to NULL */
 
-/* Writes the decisions as one JSON object into b (names resolved through in):
- * {"placements":[...],"pending":[...],"reclaims":[...],"pools":[...]}. Returns 0, or -1
- * when b's cap is reached. */
-int policy_result_json(const struct policy_input *in, const struct policy_result *r, struct buf *b);
-
-/* JSON helpers shared with explain.c and callers that embed decisions in larger documents.
- * Both return 0, or -1 when b's cap is reached. */
-int policy_json_str(struct buf *b, const char *s); /* a quoted, escaped JSON string */
-/* One score, the one shape every answer uses: {cluster, pool, sku, total, terms: {fit,
- * cost, locality, freshness, sku_pref, borrowed}} (terms already weighted). */
-int policy_score_json(struct buf *b, const struct snapshot *s, const struct policy_score *sc);
-/* {"reason":"insufficient_capacity","cluster":"az1","sku":"h100-80gb","pool":"training",
- *  "message":"h100-80gb: needs 8 workers of 8 GPUs, 5 nodes have 8 free"} */
-int policy_why_json(struct buf *b, const struct snapshot *s, const struct policy_why *w);
-
 #endif

@@ -3,6 +3,8 @@
  * reclaims). */
 #include "scheduler/internal.h"
 
+#include "policy/policy_json.h"
+
 /* ---- step 2: decide and persist --------------------------------------------------------------- */
 
 /* The node plan of placement p: one entry per node with the GPUs of all its workers there,

@@ -3,6 +3,8 @@
  * a cycle's steps are in cycle.c, decide.c, dispatch.c and track.c. */
 #include "scheduler/internal.h"
 
+#include "policy/policy_json.h"
+
 int sched_new(const struct sched_options *o, struct store *st, struct poller *p, struct sched **out,
               struct err *e)
 {

@@ -7,6 +7,7 @@
 #include "base/mem.h"
 #include "base/num.h"
 #include "policy/policy.h"
+#include "policy/policy_json.h"
 #include "whatif/trace.h"
 #include "whatif/whatif_engine.h"
 #include "whatif/whatif_model.h"

@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "policy/explain.h"
+#include "policy/policy_json.h"
 #include "policy/snapshot.h"
 #include "tests/support/defaults.h"
 

@@ -7,6 +7,7 @@
 #include "base/mem.h"
 #include "policy/explain.h"
 #include "policy/policy.h"
+#include "policy/policy_json.h"
 #include "tests/support/defaults.h"
 
 #include <check.h>

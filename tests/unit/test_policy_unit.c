@@ -4,6 +4,7 @@
 #include "base/err.h"
 #include "policy/lend.h"
 #include "policy/policy.h"
+#include "policy/policy_json.h"
 #include "policy/tz.h"
 #include "tests/support/defaults.h"
 
