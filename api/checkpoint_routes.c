@@ -7,7 +7,7 @@
 #include "api/trainingjob.h"
 #include "base/clock.h"
 #include "base/job.h"
-#include "store/sched.h"
+#include "store/live_jobs.h"
 #include "store/store.h"
 
 #include <string.h>

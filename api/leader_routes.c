@@ -4,7 +4,7 @@
 #include "api/internal.h"
 
 #include "base/clock.h"
-#include "store/sched.h"
+#include "store/election.h"
 
 void h_leader(struct api *a, const struct api_request *req, const struct route_params *p,
               struct api_response *resp)

@@ -1,65 +1,9 @@
 /* dispatch.c -- steps 3 and 4 of a cycle: deleting reclaimed jobs' objects with their
- * grace period, and creating the objects of admitted jobs in their member clusters. */
+ * grace period, and creating the objects of admitted jobs in their member clusters
+ * (through member_calls.c). */
 #include "scheduler/internal.h"
 
-/* ---- member-cluster calls ------------------------------------------------------------------- */
-
-bool sched_transport_error(enum err_code code)
-{
-    return code == ERR_UNAVAILABLE || code == ERR_TIMEOUT;
-}
-
-static struct k8s_client *client_for(struct cycle *c, const char *cluster,
-                                     const struct cluster_config **cfg, struct cview **vout)
-{
-    struct cview *v = sched_cview_find(c, cluster);
-
-    *vout = v;
-    if (!v || v->broken)
-        return NULL;
-    return sched_clients_get(c->s->clients, cluster, cfg);
-}
-
-enum k8s_job_kind sched_kind_of(const struct store_sched_job *j)
-{
-    return strcmp(j->framework, "ray") == 0 ? K8S_KIND_RAYJOB : K8S_KIND_JOB;
-}
-
-/* Deletes the object of j's current attempt. Returns 0 when the delete was accepted or the
- * object is already gone. */
-int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const char *propagation,
-                        int grace_s, struct err *e)
-{
-    const struct cluster_config *cfg = NULL;
-    struct cview *v = NULL;
-    struct k8s_client *k = client_for(c, j->cluster, &cfg, &v);
-    char name[MANIFEST_NAME_MAX];
-
-    if (!k)
-        return err_set(e, ERR_UNAVAILABLE, "cluster", "cluster %s cannot be reached", j->cluster);
-    manifest_object_name(j->uid, j->attempt, name, sizeof(name));
-    if (k8s_job_delete(k, sched_kind_of(j), cfg->job_namespace, name, propagation, grace_s, NULL,
-                       e) &&
-        e->code != ERR_NOT_FOUND) {
-        if (sched_transport_error(e->code) && v)
-            v->broken = true;
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- step 3: reclaim deletes ----------------------------------------------------------------- */
-
-int sched_grace_of(const struct sched *s)
-{
-    int64_t g = s->policy.grace_period_s;
-
-    if (g < 1)
-        g = 1;
-    if (s->policy.grace_period_max_s > 0 && g > s->policy.grace_period_max_s)
-        g = s->policy.grace_period_max_s;
-    return (int)g;
-}
+/* ---- step 3: reclaim deletes ---------------------------------------------------------------- */
 
 /* A Preempting job's object is deleted in the foreground: the object stays (with a
  * deletion timestamp) until its pods are gone, so "object absent" means "GPUs free". */
@@ -128,7 +72,7 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     struct store_sched_job *j = &c->jobs.v[k];
     const struct cluster_config *cfg = NULL;
     struct cview *v = NULL;
-    struct k8s_client *client = client_for(c, j->cluster, &cfg, &v);
+    struct k8s_client *client = sched_client_for(c, j->cluster, &cfg, &v);
     struct manifest_in mi = {0};
     char name[MANIFEST_NAME_MAX];
     enum k8s_job_kind kind = K8S_KIND_JOB;

@@ -23,7 +23,8 @@
 #include "scheduler/clients.h"
 #include "scheduler/sched_state.h"
 #include "scheduler/specs.h"
-#include "store/sched.h"
+#include "store/election.h"
+#include "store/live_jobs.h"
 #include "store/store.h"
 
 #include <assert.h>
@@ -163,19 +164,34 @@ struct decide_ctx {
     struct policy_quota *quotas; /* resolved in the snapshot */
 };
 
-/* cycle.c */
+/* transitions.c */
 size_t sched_apply(struct cycle *c, bool *applied_out);
 struct store_transition *sched_batch_add(struct batch *b, size_t job,
                                          const struct store_sched_job *j, enum job_phase to,
                                          const char *reason);
+void sched_batch_free(struct batch *b);
 void *sched_batch_own(struct batch *b, void *p);
 void sched_batch_reset(struct batch *b);
+bool sched_placed_phase(enum job_phase p);
+
+/* views.c */
 bool sched_cluster_lost(struct cycle *c, const char *name);
 struct cview *sched_cview_find(struct cycle *c, const char *name);
-void sched_cycle_run(struct sched *s, bool gc, bool track);
-bool sched_placed_phase(enum job_phase p);
+void sched_detect_lost(struct cycle *c);
 void sched_read_clusters(struct cycle *c, const struct cluster_snapshot *cs);
 void sched_read_snapshot_clusters(struct cycle *c, const struct cluster_snapshot *cs, size_t extra);
+
+/* member_calls.c */
+struct k8s_client *sched_client_for(struct cycle *c, const char *cluster,
+                                    const struct cluster_config **cfg, struct cview **vout);
+int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const char *propagation,
+                        int grace_s, struct err *e);
+int sched_grace_of(const struct sched *s);
+enum k8s_job_kind sched_kind_of(const struct store_sched_job *j);
+bool sched_transport_error(enum err_code code);
+
+/* cycle.c */
+void sched_cycle_run(struct sched *s, bool gc, bool track);
 
 /* decide.c */
 /* The policy's input from the cycle's jobs and the snapshot; d owns what in points to. */
@@ -185,13 +201,8 @@ void sched_decide_ctx_free(struct decide_ctx *d);
 void sched_step_decide(struct cycle *c);
 
 /* dispatch.c */
-int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const char *propagation,
-                        int grace_s, struct err *e);
-int sched_grace_of(const struct sched *s);
-enum k8s_job_kind sched_kind_of(const struct store_sched_job *j);
 void sched_step_dispatch(struct cycle *c);
 void sched_step_preempt(struct cycle *c, bool only_new);
-bool sched_transport_error(enum err_code code);
 
 /* track.c */
 void sched_step_cancel_queued(struct cycle *c);

@@ -5,7 +5,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "store/sched.h"
+#include "store/election.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

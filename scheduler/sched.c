@@ -114,13 +114,6 @@ void sched_wake(struct sched *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-void sched_get_status(struct sched *s, struct sched_status *out)
-{
-    pthread_mutex_lock(&s->mu);
-    *out = s->status;
-    pthread_mutex_unlock(&s->mu);
-}
-
 /* ---- the policy state across leaders ------------------------------------------------------ */
 
 #define STATE_SAVE_MS 5000

@@ -49,6 +49,13 @@ static double ring_pct(const double *ring, size_t n, double q)
     return r;
 }
 
+void sched_get_status(struct sched *s, struct sched_status *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->status;
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- metrics ---------------------------------------------------------------------------------- */
 
 /* A summary of the ring's recent samples; NaN quantiles while there are none. */

@@ -1,7 +1,7 @@
 /* sched_state.h -- the policy state (policy_state of policy.h) as JSON, so a new leader
  * continues with the old one's reclaim streaks, token buckets, lending back-off and
  * fair-share usage. Snapshot sequence numbers are per process and are not carried over.
- * Not responsible for storing the text (store/sched.c) or for when to save (sched.c). */
+ * Not responsible for storing the text (store/live_jobs.c) or for when to save (sched.c). */
 #ifndef SCHEDULER_SCHED_STATE_H
 #define SCHEDULER_SCHED_STATE_H
 

@@ -4,7 +4,7 @@
 
 #include "base/err.h"
 #include "base/mem.h"
-#include "store/sched.h"
+#include "store/live_jobs.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -19,6 +19,7 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "store/conn.h"
+#include "store/rows.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -29,7 +30,8 @@
 #define NCOLS     11                    /* job columns */
 #define NPARAMS   (NCOLS + AUDIT_NCOLS) /* and the audit rows' */
 
-const char sql_batch_insert[] =
+static const struct stmt stmt_insert = {
+    STMT_JOB_INSERT,
     "WITH ins AS ("
     " INSERT INTO jobs (namespace, name, api_version, labels, spec, idempotency_key,"
     "  priority, preemptible, sku, gpu_count, gpus_per_worker)"
@@ -48,7 +50,7 @@ const char sql_batch_insert[] =
     "  AS a(jns, jname, t, tn, ro, re, me, pa, ns, st, de)"
     "  JOIN ins ON ins.namespace = a.jns AND ins.name = a.jname WHERE a.t IS NOT NULL"
     "  RETURNING 1)"
-    " SELECT ins.*, (SELECT count(*) FROM wake), (SELECT count(*) FROM aud) FROM ins";
+    " SELECT ins.*, (SELECT count(*) FROM wake), (SELECT count(*) FROM aud) FROM ins"};
 
 struct entry {
     pthread_cond_t wake; /* its own, so a finished batch wakes only its callers */
@@ -112,7 +114,7 @@ static void flush(struct batcher *b, struct entry **batch, int n)
     /* Safe to retry on a fresh connection: a batch that did commit conflicts with itself
      * the second time (inserting no audit rows), and each caller then finds its own job
      * as an idempotent retry, recorded as such. */
-    rc = store_exec_stmt(b->s, STMT_JOB_INSERT, NPARAMS, params, &r, &e);
+    rc = store_exec_stmt(b->s, &stmt_insert, NPARAMS, params, &r, &e);
     for (int i = 0; i < n; i++) {
         batch[i]->rc = rc;
         batch[i]->e = e;
@@ -249,7 +251,7 @@ void batch_free(struct batcher **bp)
 int batch_insert(struct store *s, const struct job *j, const char *idempotency_key,
                  const struct store_audit *audit, bool *conflict, struct job **out, struct err *e)
 {
-    struct batcher *b = store_batcher(s);
+    struct batcher *b = s->batcher;
     struct entry me = {.j = j, .idem = idempotency_key, .audit = audit};
 
     pthread_cond_init(&me.wake, NULL);

@@ -4,12 +4,13 @@
 #define STORE_CONN_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Statements prepared on each connection the first time it runs them. The SQL text of
- * each is in stmt_sql (jobs.c). At most 64. */
+/* A statement prepared on each connection the first time it runs there, under its id
+ * (at most 64 of them); its text is defined beside the code that runs it. */
 enum stmt_id {
     STMT_JOB_INSERT = 0,
     STMT_JOB_EXISTING,
@@ -19,29 +20,32 @@ enum stmt_id {
     STMT_JOB_GET_MANY,
     STMT_COUNT
 };
-extern const char *const stmt_sql[STMT_COUNT];
-extern const char sql_batch_insert[];
-extern const char sql_job_get_many[];
-
-/* The columns every job query selects, in the order store_job_from_row() reads them. */
-#define JOB_COLUMNS                                                                                \
-    "id, uid, namespace, name, api_version, labels::text, spec::text, phase, cluster, "            \
-    "pool, priority, preemptible, sku, gpu_count, gpus_per_worker, attempt, preemptions, "         \
-    "reason, message, "                                                                            \
-    "(extract(epoch FROM created_at) * 1000)::bigint, "                                            \
-    "(extract(epoch FROM updated_at) * 1000)::bigint, "                                            \
-    "(extract(epoch FROM admitted_at) * 1000)::bigint, "                                           \
-    "(extract(epoch FROM started_at) * 1000)::bigint, "                                            \
-    "(extract(epoch FROM finished_at) * 1000)::bigint, "                                           \
-    "(extract(epoch FROM last_checkpoint_at) * 1000)::bigint, resource_version"
-#define JOB_NCOLUMNS 26
-
-struct job;
-/* Builds a job from row of a result selected with JOB_COLUMNS. Caller owns it. */
-struct job *store_job_from_row(const PGresult *r, int row);
+struct stmt {
+    enum stmt_id id;
+    const char *sql;
+};
 
 struct err;
-struct store;
+struct batcher;
+struct reader;
+struct watcher;
+
+/* The store (pool.c runs statements on it; store.c opens and closes it). */
+struct store {
+    char *dsn;
+    int n;
+    PGconn **conns;     /* NULL slot: not connected */
+    uint64_t *prepared; /* per slot: bit i set once statement i is prepared there */
+    bool *busy;
+    int statement_timeout_ms;
+    int connect_timeout_s;
+    int acquire_timeout_ms;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct batcher *batcher; /* made by store_open */
+    struct reader *reader;   /* made by store_open */
+    struct watcher *watcher; /* made on first watch (watch.c); guarded by mu */
+};
 
 struct store_conn {
     PGconn *pg;
@@ -62,9 +66,9 @@ int conn_exec(struct store_conn *c, const char *sql, int nparams, const char *co
               PGresult **out, struct err *e);
 
 /* Runs a prepared statement (preparing it on this connection first when needed). */
-int conn_exec_stmt(struct store_conn *c, enum stmt_id id, int nparams, const char *const *params,
-                   PGresult **out, struct err *e);
-int store_exec_stmt(struct store *s, enum stmt_id id, int nparams, const char *const *params,
+int conn_exec_stmt(struct store_conn *c, const struct stmt *st, int nparams,
+                   const char *const *params, PGresult **out, struct err *e);
+int store_exec_stmt(struct store *s, const struct stmt *st, int nparams, const char *const *params,
                     PGresult **out, struct err *e);
 
 /* Like conn_exec on a connection of its own, retried once on a fresh connection when the
@@ -76,14 +80,10 @@ int store_exec(struct store *s, const char *sql, int nparams, const char *const 
 /* The insert batcher (batch.c): concurrent submissions are inserted together, one
  * statement and one commit for all of them, each caller woken after COMMIT. */
 /* The point-read coalescer (reads.c): store_job_get() goes through it. */
-struct reader;
 struct reader *reader_new(struct store *s);
-struct reader *store_reader(struct store *s);
 void reader_free(struct reader **r); /* no read may be in progress */
 
-struct batcher;
 struct batcher *batch_new(struct store *s, int threads);
-struct batcher *store_batcher(struct store *s);
 void batch_free(struct batcher **b); /* stops its threads after the queue drains */
 
 /* Inserts j with its first event, and audit's row (audit->status; may be NULL) when the
@@ -91,6 +91,7 @@ void batch_free(struct batcher **b); /* stops its threads after the queue drains
  * set (and *out left alone, and no audit row written) when namespace/name or the
  * idempotency key already exists; the caller decides between "idempotent retry" and
  * "conflict". ERR_DB and the like otherwise. */
+struct job;
 struct store_audit;
 int batch_insert(struct store *s, const struct job *j, const char *idempotency_key,
                  const struct store_audit *audit, bool *conflict, struct job **out, struct err *e);
@@ -141,10 +142,7 @@ size_t store_array_count(const char *text);
  * SQL null. Returns how many. */
 size_t store_array_parse(const char *text, char **dst, const char **out, size_t max);
 
-/* The change listener (watch.c), started on first use by store_watcher(). */
-struct watcher;
-struct watcher *watch_new(const char *dsn);
+/* The change listener (watch.c), started on first use. */
 void watch_free(struct watcher **w);
-struct watcher *store_watcher(struct store *s);
 
 #endif

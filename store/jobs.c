@@ -7,6 +7,7 @@
 #include "base/mem.h"
 #include "base/num.h"
 #include "store/conn.h"
+#include "store/rows.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,22 +16,17 @@
 
 /* After a conflict: the job that holds the idempotency key, else the one with the name;
  * `same` tells whether the request is a retry of it. */
-static const char sql_existing[] =
-    "SELECT " JOB_COLUMNS ", (spec = $3::jsonb AND labels = $4::jsonb) AS same"
-    " FROM jobs WHERE namespace = $1 AND (name = $2 OR idempotency_key = $5)"
-    " ORDER BY (idempotency_key IS NOT DISTINCT FROM $5) DESC LIMIT 1";
-
-const char *const stmt_sql[STMT_COUNT] = {
-    [STMT_JOB_INSERT] = sql_batch_insert,
-    [STMT_JOB_EXISTING] = sql_existing,
-    [STMT_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE namespace = $1 AND name = $2",
-    [STMT_JOB_EVENTS] = "SELECT j.id, e.id, (extract(epoch FROM e.ts) * 1000)::bigint,"
-                        " e.type, e.reason, e.message, e.from_phase, e.to_phase"
-                        " FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id"
-                        " WHERE j.namespace = $1 AND j.name = $2 ORDER BY e.id",
-    [STMT_JOB_COUNTS] = "SELECT phase, count(*) FROM jobs GROUP BY phase",
-    [STMT_JOB_GET_MANY] = sql_job_get_many,
-};
+static const struct stmt stmt_existing = {
+    STMT_JOB_EXISTING, "SELECT " JOB_COLUMNS ", (spec = $3::jsonb AND labels = $4::jsonb) AS same"
+                       " FROM jobs WHERE namespace = $1 AND (name = $2 OR idempotency_key = $5)"
+                       " ORDER BY (idempotency_key IS NOT DISTINCT FROM $5) DESC LIMIT 1"};
+static const struct stmt stmt_events = {
+    STMT_JOB_EVENTS, "SELECT j.id, e.id, (extract(epoch FROM e.ts) * 1000)::bigint,"
+                     " e.type, e.reason, e.message, e.from_phase, e.to_phase"
+                     " FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id"
+                     " WHERE j.namespace = $1 AND j.name = $2 ORDER BY e.id"};
+static const struct stmt stmt_counts = {STMT_JOB_COUNTS,
+                                        "SELECT phase, count(*) FROM jobs GROUP BY phase"};
 
 static char *col_str(const PGresult *r, int row, int col)
 {
@@ -40,41 +36,6 @@ static char *col_str(const PGresult *r, int row, int col)
 static int64_t col_i64(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-struct job *store_job_from_row(const PGresult *r, int row)
-{
-    struct job *j = job_new();
-    enum job_phase phase = PHASE_QUEUED;
-
-    j->id = col_i64(r, row, 0);
-    j->uid = col_str(r, row, 1);
-    j->ns = col_str(r, row, 2);
-    j->name = col_str(r, row, 3);
-    j->api_version = col_str(r, row, 4);
-    j->labels_json = col_str(r, row, 5);
-    j->spec_json = col_str(r, row, 6);
-    job_phase_parse(PQgetvalue(r, row, 7), &phase); /* the CHECK constraint guards it */
-    j->phase = phase;
-    j->cluster = col_str(r, row, 8);
-    j->pool = col_str(r, row, 9);
-    j->priority = (int)col_i64(r, row, 10);
-    j->preemptible = PQgetvalue(r, row, 11)[0] == 't';
-    j->sku = col_str(r, row, 12);
-    j->gpu_count = (int)col_i64(r, row, 13);
-    j->gpus_per_worker = (int)col_i64(r, row, 14);
-    j->attempt = (int)col_i64(r, row, 15);
-    j->preemptions = (int)col_i64(r, row, 16);
-    j->reason = col_str(r, row, 17);
-    j->message = col_str(r, row, 18);
-    j->created_ms = col_i64(r, row, 19);
-    j->updated_ms = col_i64(r, row, 20);
-    j->admitted_ms = col_i64(r, row, 21);
-    j->started_ms = col_i64(r, row, 22);
-    j->finished_ms = col_i64(r, row, 23);
-    j->last_checkpoint_ms = col_i64(r, row, 24);
-    j->resource_version = col_i64(r, row, 25);
-    return j;
 }
 
 int store_job_insert(struct store *s, const struct job *j, const char *idempotency_key,
@@ -92,7 +53,7 @@ int store_job_insert(struct store *s, const struct job *j, const char *idempoten
         *created = true;
         return 0;
     }
-    if (store_exec_stmt(s, STMT_JOB_EXISTING, 5, existing, &r, e))
+    if (store_exec_stmt(s, &stmt_existing, 5, existing, &r, e))
         return -1;
     if (PQntuples(r) == 0) {
         PQclear(r);
@@ -312,7 +273,7 @@ int store_job_events(struct store *s, const char *ns, const char *name, struct j
     struct job_event *evs;
     size_t count = 0;
 
-    if (store_exec_stmt(s, STMT_JOB_EVENTS, 2, params, &r, e))
+    if (store_exec_stmt(s, &stmt_events, 2, params, &r, e))
         return -1;
     if (PQntuples(r) == 0) {
         PQclear(r);
@@ -353,7 +314,7 @@ int store_job_counts(struct store *s, int64_t counts[PHASE_COUNT], struct err *e
 {
     PGresult *r;
 
-    if (store_exec_stmt(s, STMT_JOB_COUNTS, 0, NULL, &r, e))
+    if (store_exec_stmt(s, &stmt_counts, 0, NULL, &r, e))
         return -1;
     memset(counts, 0, sizeof(int64_t) * PHASE_COUNT);
     for (int row = 0; row < PQntuples(r); row++) {

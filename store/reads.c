@@ -12,6 +12,7 @@
 #include "base/mem.h"
 #include "base/utf8.h"
 #include "store/conn.h"
+#include "store/rows.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,9 +22,12 @@
 #define READ_MAX     256
 #define READ_LEADERS 2 /* round trips in flight; the next batch forms meanwhile */
 
-const char sql_job_get_many[] = "SELECT " JOB_COLUMNS " FROM jobs"
-                                " WHERE (namespace, name) IN"
-                                " (SELECT * FROM unnest($1::text[], $2::text[]))";
+static const struct stmt stmt_get = {STMT_JOB_GET, "SELECT " JOB_COLUMNS
+                                                   " FROM jobs WHERE namespace = $1 AND name = $2"};
+static const struct stmt stmt_get_many = {STMT_JOB_GET_MANY,
+                                          "SELECT " JOB_COLUMNS " FROM jobs"
+                                          " WHERE (namespace, name) IN"
+                                          " (SELECT * FROM unnest($1::text[], $2::text[]))"};
 
 struct read {
     const char *ns, *name;
@@ -75,7 +79,7 @@ static void serve(struct reader *r, struct read **batch, int n)
     if (n == 1) {
         params[0] = batch[0]->ns;
         params[1] = batch[0]->name;
-        rc = store_exec_stmt(r->s, STMT_JOB_GET, 2, params, &res, &e);
+        rc = store_exec_stmt(r->s, &stmt_get, 2, params, &res, &e);
     } else {
         for (int c = 0; c < 2; c++) {
             buf_init(&cols[c], 0);
@@ -89,7 +93,7 @@ static void serve(struct reader *r, struct read **batch, int n)
             buf_puts(&cols[c], "}");
             params[c] = cols[c].data;
         }
-        rc = store_exec_stmt(r->s, STMT_JOB_GET_MANY, 2, params, &res, &e);
+        rc = store_exec_stmt(r->s, &stmt_get_many, 2, params, &res, &e);
         buf_free(&cols[0]);
         buf_free(&cols[1]);
     }
@@ -116,7 +120,7 @@ static void serve(struct reader *r, struct read **batch, int n)
 int store_job_get(struct store *s, const char *ns, const char *name, struct job **out,
                   struct err *e)
 {
-    struct reader *r = store_reader(s);
+    struct reader *r = s->reader;
     struct read me = {.ns = ns, .name = name};
     struct read *batch[READ_MAX];
 

@@ -181,13 +181,26 @@ static void *listen_loop(void *arg)
     return NULL;
 }
 
-struct watcher *watch_new(const char *dsn)
+static struct watcher *watch_new(const char *dsn)
 {
     struct watcher *w = xcalloc(1, sizeof(*w));
 
     w->dsn = xstrdup(dsn);
     pthread_mutex_init(&w->mu, NULL);
     pthread_create(&w->thread, NULL, listen_loop, w);
+    return w;
+}
+
+/* The store's watcher, started on first use. */
+static struct watcher *store_watcher(struct store *s)
+{
+    struct watcher *w;
+
+    pthread_mutex_lock(&s->mu);
+    if (!s->watcher)
+        s->watcher = watch_new(s->dsn);
+    w = s->watcher;
+    pthread_mutex_unlock(&s->mu);
     return w;
 }
 

@@ -20,7 +20,8 @@
 #include "cluster/poller.h"
 #include "cmd/config.h"
 #include "scheduler/sched.h"
-#include "store/sched.h"
+#include "store/election.h"
+#include "store/live_jobs.h"
 #include "store/store.h"
 
 #include <arpa/inet.h>

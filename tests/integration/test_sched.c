@@ -5,7 +5,8 @@
 #include "tests/integration/test_sched_env.h"
 
 #include "scheduler/specs.h"
-#include "store/sched.h"
+#include "store/election.h"
+#include "store/live_jobs.h"
 #include "store/store.h"
 
 #include <check.h>

@@ -1,6 +1,6 @@
-/* sched.c -- the scheduler's PostgreSQL side: the leader session (advisory lock, fencing
- * epoch, LISTEN), live jobs, fenced transitions with their events, checkpoints, ledger. */
-#include "store/sched.h"
+/* live_jobs.c -- the scheduler's job rows: the live list (rows.h decodes it), fenced
+ * transitions with their events, the policy state, checkpoints, the ledger. */
+#include "store/live_jobs.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "store/conn.h"
+#include "store/rows.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -15,239 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Key of the session-level advisory lock the leader holds (any fixed number no other code
- * uses; the migration lock is ...108). */
-#define LEADER_LOCK_KEY "7378659448023109"
-
-/* ---- leader session ---------------------------------------------------------------------- */
-
-struct store_leader {
-    char *dsn;
-    char *holder;
-    PGconn *pg;
-    bool locked;
-};
-
-int store_leader_open(const char *dsn, const char *holder, struct store_leader **out, struct err *e)
-{
-    struct store_leader *l;
-
-    if (!dsn || !*dsn)
-        return err_set(e, ERR_CONFIG, "database.dsn", "database DSN is empty");
-    l = xcalloc(1, sizeof(*l));
-    l->dsn = xstrdup(dsn);
-    l->holder = xstrdup(holder && *holder ? holder : "fedsched");
-    *out = l;
-    return 0;
-}
-
-static void leader_disconnect(struct store_leader *l)
-{
-    if (l->pg)
-        PQfinish(l->pg);
-    l->pg = NULL;
-    l->locked = false;
-}
-
-void store_leader_close(struct store_leader **lp)
-{
-    struct store_leader *l;
-
-    if (!lp || !*lp)
-        return;
-    l = *lp;
-    leader_disconnect(l);
-    free(l->dsn);
-    free(l->holder);
-    free(l);
-    *lp = NULL;
-}
-
-static void ignore_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-/* Keepalives make a silently dead network path end the session within seconds, so a
- * partitioned leader's lock is released and it learns it no longer leads. */
-static int leader_connect(struct store_leader *l, struct err *e)
-{
-    const char *keys[] = {"dbname",           "connect_timeout",  "application_name",
-                          "keepalives",       "keepalives_idle",  "keepalives_interval",
-                          "keepalives_count", "tcp_user_timeout", NULL};
-    const char *vals[] = {l->dsn, "3", "fedsched-leader", "1", "2", "1", "3", "5000", NULL};
-    char msg[256];
-
-    if (l->pg && PQstatus(l->pg) == CONNECTION_OK)
-        return 0;
-    leader_disconnect(l);
-    l->pg = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(l->pg) != CONNECTION_OK) {
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(l->pg));
-        msg[strcspn(msg, "\n")] = '\0';
-        leader_disconnect(l);
-        return err_set(e, ERR_DB, NULL, "database unreachable: %s", msg);
-    }
-    PQsetNoticeProcessor(l->pg, ignore_notice, NULL);
-    return 0;
-}
-
-/* Runs sql on the session; a failure breaks the session (and so the lock). */
-static int leader_exec(struct store_leader *l, const char *sql, int nparams,
-                       const char *const *params, PGresult **out, struct err *e)
-{
-    PGresult *r = PQexecParams(l->pg, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    char msg[256];
-
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        if (out)
-            *out = r;
-        else
-            PQclear(r);
-        return 0;
-    }
-    snprintf(msg, sizeof(msg), "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(l->pg));
-    msg[strcspn(msg, "\n")] = '\0';
-    PQclear(r);
-    leader_disconnect(l);
-    return err_set(e, ERR_DB, NULL, "leader session: %s", msg);
-}
-
-int store_leader_try(struct store_leader *l, bool *acquired, int64_t *epoch, struct err *e)
-{
-    const char *params[1] = {l->holder};
-    PGresult *r = NULL;
-    bool got;
-
-    if (leader_connect(l, e))
-        return -1;
-    if (leader_exec(l, "SELECT pg_try_advisory_lock(" LEADER_LOCK_KEY ")", 0, NULL, &r, e))
-        return -1;
-    got = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (!got) {
-        *acquired = false;
-        return 0;
-    }
-    l->locked = true;
-    /* LISTEN before the epoch moves, so nothing submitted after the takeover is missed. */
-    if (leader_exec(l, "LISTEN fedsched_jobs", 0, NULL, NULL, e) ||
-        leader_exec(l, "LISTEN fedsched_changes", 0, NULL, NULL, e))
-        return -1;
-    if (leader_exec(l,
-                    "UPDATE leader SET epoch = epoch + 1, holder = $1, acquired_at = now(),"
-                    " renewed_at = now() WHERE id = 1 RETURNING epoch",
-                    1, params, &r, e))
-        return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        leader_disconnect(l);
-        return err_set(e, ERR_INTERNAL, NULL, "the leader row is missing");
-    }
-    *epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    *acquired = true;
-    PQclear(r);
-    return 0;
-}
-
-int store_leader_renew(struct store_leader *l, int64_t epoch, struct err *e)
-{
-    char ep[24];
-    const char *params[1] = {ep};
-    PGresult *r = NULL;
-    bool ours;
-
-    if (!l->pg || !l->locked || PQstatus(l->pg) != CONNECTION_OK) {
-        leader_disconnect(l);
-        return err_set(e, ERR_DB, NULL, "leader session lost");
-    }
-    snprintf(ep, sizeof(ep), "%" PRId64, epoch);
-    if (leader_exec(l, "UPDATE leader SET renewed_at = now() WHERE id = 1 AND epoch = $1", 1,
-                    params, &r, e))
-        return -1;
-    ours = strcmp(PQcmdTuples(r), "1") == 0;
-    PQclear(r);
-    if (!ours) {
-        store_leader_release(l);
-        return err_set(e, ERR_CONFLICT, "leader.epoch", "epoch %" PRId64 " was superseded", epoch);
-    }
-    return 0;
-}
-
-void store_leader_release(struct store_leader *l)
-{
-    if (!l->pg || !l->locked)
-        return;
-    if (leader_exec(l, "SELECT pg_advisory_unlock(" LEADER_LOCK_KEY ")", 0, NULL, NULL, NULL) == 0)
-        leader_exec(l, "UNLISTEN *", 0, NULL, NULL, NULL);
-    l->locked = false;
-}
-
-int store_leader_wait(struct store_leader *l, int timeout_ms, bool *woken, struct err *e)
-{
-    struct pollfd pfd;
-    PGnotify *n;
-
-    *woken = false;
-    if (!l->pg || PQstatus(l->pg) != CONNECTION_OK) {
-        leader_disconnect(l);
-        return err_set(e, ERR_DB, NULL, "leader session lost");
-    }
-    for (int round = 0; round < 2; round++) {
-        if (!PQconsumeInput(l->pg)) {
-            char msg[256];
-
-            snprintf(msg, sizeof(msg), "%s", PQerrorMessage(l->pg));
-            msg[strcspn(msg, "\n")] = '\0';
-            leader_disconnect(l);
-            return err_set(e, ERR_DB, NULL, "leader session: %s", msg);
-        }
-        while ((n = PQnotifies(l->pg))) {
-            *woken = true;
-            PQfreemem(n);
-        }
-        if (*woken || round == 1 || timeout_ms <= 0)
-            return 0;
-        pfd.fd = PQsocket(l->pg);
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        if (poll(&pfd, 1, timeout_ms) <= 0)
-            return 0;
-    }
-    return 0;
-}
-
-int store_leader_get(struct store *s, struct store_leader_info *out, struct err *e)
-{
-    static const char sql[] =
-        "SELECT epoch, COALESCE(holder, ''),"
-        " COALESCE((extract(epoch FROM acquired_at) * 1000)::bigint, 0),"
-        " COALESCE((extract(epoch FROM renewed_at) * 1000)::bigint, 0),"
-        " EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        "  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        "  AND classid = (" LEADER_LOCK_KEY "::bigint >> 32)::oid"
-        "  AND objid = (" LEADER_LOCK_KEY "::bigint & 4294967295)::oid AND objsubid = 1)"
-        " FROM leader WHERE id = 1";
-    PGresult *r;
-
-    if (store_exec(s, sql, 0, NULL, &r, e))
-        return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return err_set(e, ERR_INTERNAL, NULL, "the leader row is missing");
-    }
-    memset(out, 0, sizeof(*out));
-    out->epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    snprintf(out->holder, sizeof(out->holder), "%s", PQgetvalue(r, 0, 1));
-    out->acquired_ms = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-    out->renewed_ms = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-    out->locked = PQgetvalue(r, 0, 4)[0] == 't';
-    PQclear(r);
-    return 0;
-}
 
 /* ---- live jobs ---------------------------------------------------------------------------- */
 
@@ -257,138 +25,77 @@ int store_leader_get(struct store *s, struct store_leader_info *out, struct err 
 #define PLAN(x)                                                                                    \
     "ARRAY(SELECT " x " FROM jsonb_array_elements(node_plan) WITH ORDINALITY l(p, o) ORDER BY o)"
 
-/* The columns in the order load_row() reads them; the lists as text arrays. */
+/* The columns of a live job after its id, in select order (rows.h). */
 /* clang-format off */
-static const char sql_load[] =
-    "SELECT id, uid, namespace, name, phase, COALESCE(cluster, ''), COALESCE(pool, ''), sku,"
-    " COALESCE(sku_placed, ''), COALESCE(spec->>'framework', 'pytorch'),"
-    " " LIST("spec->'resources'->'alternativeInstanceTypes'") ","
-    " " LIST("spec->'scheduling'->'clusterAffinity'") ","
-    " " PLAN("p->>0") ", " PLAN("(p->>1)::int") ","
-    " gpu_count, gpus_per_worker, priority, preemptible, over_quota, cancel_requested,"
-    " attempt, preemptions, dispatch_failures,"
-    " COALESCE((spec->'scheduling'->>'maxRuntimeSeconds')::bigint, 0),"
-    " COALESCE((spec->'scheduling'->>'checkpointIntervalSeconds')::bigint, 0),"
-    " " MS("created_at") ", " MS("queued_at") ", " MS("admitted_at") ", " MS("dispatched_at") ","
-    " " MS("started_at") ", " MS("last_checkpoint_at") ", " MS("lease_end_at") ","
-    " " MS("not_before") ", " MS("preempt_requested_at")
-    " FROM jobs WHERE phase NOT IN ('Succeeded', 'Failed', 'Cancelled') ORDER BY id";
+#define LIVE_COLUMN_LIST(X)                                                                        \
+    X("uid", COL_CHARS, uid, uid)                                                                  \
+    X("namespace", COL_CHARS, ns, ns)                                                              \
+    X("name", COL_CHARS, name, name)                                                               \
+    X("phase", COL_PHASE, phase, phase)                                                            \
+    X("COALESCE(cluster, '')", COL_CHARS, cluster, cluster)                                        \
+    X("COALESCE(pool, '')", COL_CHARS, pool, pool)                                                 \
+    X("sku", COL_CHARS, sku, sku)                                                                  \
+    X("COALESCE(sku_placed, '')", COL_CHARS, sku_placed, sku_placed)                               \
+    X("COALESCE(spec->>'framework', 'pytorch')", COL_CHARS, framework, framework)                  \
+    X(LIST("spec->'resources'->'alternativeInstanceTypes'"), COL_NAMES, alt_skus, n_alt_skus)      \
+    X(LIST("spec->'scheduling'->'clusterAffinity'"), COL_NAMES, affinity, n_affinity)              \
+    X(PLAN("p->>0"), COL_PLAN_NODES, plan, n_plan)                                                 \
+    X(PLAN("(p->>1)::int"), COL_PLAN_GPUS, plan, n_plan)                                           \
+    X("gpu_count", COL_INT, gpu_count, gpu_count)                                                  \
+    X("gpus_per_worker", COL_INT, gpus_per_worker, gpus_per_worker)                                \
+    X("priority", COL_INT, priority, priority)                                                     \
+    X("preemptible", COL_BOOL, preemptible, preemptible)                                           \
+    X("over_quota", COL_BOOL, over_quota, over_quota)                                              \
+    X("cancel_requested", COL_BOOL, cancel_requested, cancel_requested)                            \
+    X("attempt", COL_INT, attempt, attempt)                                                        \
+    X("preemptions", COL_INT, preemptions, preemptions)                                            \
+    X("dispatch_failures", COL_INT, dispatch_failures, dispatch_failures)                          \
+    X("COALESCE((spec->'scheduling'->>'maxRuntimeSeconds')::bigint, 0)", COL_I64,                  \
+      max_runtime_s, max_runtime_s)                                                                \
+    X("COALESCE((spec->'scheduling'->>'checkpointIntervalSeconds')::bigint, 0)", COL_I64,          \
+      checkpoint_interval_s, checkpoint_interval_s)                                                \
+    X(MS("created_at"), COL_I64, created_ms, created_ms)                                           \
+    X(MS("queued_at"), COL_I64, queued_ms, queued_ms)                                              \
+    X(MS("admitted_at"), COL_I64, admitted_ms, admitted_ms)                                        \
+    X(MS("dispatched_at"), COL_I64, dispatched_ms, dispatched_ms)                                  \
+    X(MS("started_at"), COL_I64, started_ms, started_ms)                                           \
+    X(MS("last_checkpoint_at"), COL_I64, last_checkpoint_ms, last_checkpoint_ms)                   \
+    X(MS("lease_end_at"), COL_I64, lease_end_ms, lease_end_ms)                                     \
+    X(MS("not_before"), COL_I64, not_before_ms, not_before_ms)                                     \
+    X(MS("preempt_requested_at"), COL_I64, preempt_requested_ms, preempt_requested_ms)
 /* clang-format on */
 
-enum { COL_ALTS = 10, COL_AFFINITY, COL_PLAN_NODES, COL_PLAN_GPUS, COL_GPU_COUNT };
+#define LIVE_ROW(sql, type, field, count) COL_ROW(struct store_sched_job, sql, type, field, count)
+static const struct col live_cols[] = {COL_ROW(struct store_sched_job, "id", COL_I64, id, id)
+                                           LIVE_COLUMN_LIST(LIVE_ROW)};
+#define LIVE_NCOLS (sizeof(live_cols) / sizeof(live_cols[0]))
+
+static const char sql_load[] = "SELECT id" LIVE_COLUMN_LIST(
+    COL_SQL) " FROM jobs"
+             " WHERE phase NOT IN ('Succeeded', 'Failed', 'Cancelled') ORDER BY id";
 
 static int64_t val_i64(const PGresult *r, int row, int col)
 {
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-static void copy_str(char *dst, size_t size, const PGresult *r, int row, int col)
-{
-    snprintf(dst, size, "%s", PQgetvalue(r, row, col));
-}
-
-/* The arenas of a job list: strings, name pointers and plan entries, each sized by a first
- * pass over the result so no list is ever cut. */
-struct arenas {
-    char *next; /* the next free byte of the strings */
-    const char **names;
-    struct job_node_use *uses;
-    size_t n_names, n_uses; /* used so far */
-};
-
-static const char **take_names(struct arenas *a, const PGresult *r, int row, int col, size_t *n)
-{
-    const char *text = PQgetvalue(r, row, col);
-    const char **out = a->names + a->n_names;
-
-    *n = store_array_parse(text, &a->next, out, store_array_count(text));
-    a->n_names += *n;
-    return out;
-}
-
-/* The plan: node names and their GPUs, two arrays of one length in the same order. */
-static struct job_node_use *take_plan(struct arenas *a, const PGresult *r, int row, size_t *n)
-{
-    const char *gtext = PQgetvalue(r, row, COL_PLAN_GPUS);
-    size_t n_nodes, n_gpus = store_array_count(gtext);
-    const char **nodes = take_names(a, r, row, COL_PLAN_NODES, &n_nodes);
-    const char **gpus = a->names + a->n_names; /* scratch: read into numbers at once */
-    struct job_node_use *out = a->uses + a->n_uses;
-    char *scratch = a->next;
-
-    n_gpus = store_array_parse(gtext, &scratch, gpus, n_gpus);
-    *n = n_nodes < n_gpus ? n_nodes : n_gpus;
-    for (size_t i = 0; i < *n; i++) {
-        out[i].node = nodes[i];
-        out[i].gpus = gpus[i] ? (int)strtol(gpus[i], NULL, 10) : 0;
-    }
-    a->n_uses += *n;
-    return out;
-}
-
-static void load_row(const PGresult *r, int row, struct store_sched_job *j, struct arenas *a)
-{
-    enum job_phase ph = PHASE_QUEUED;
-
-    j->id = val_i64(r, row, 0);
-    copy_str(j->uid, sizeof(j->uid), r, row, 1);
-    copy_str(j->ns, sizeof(j->ns), r, row, 2);
-    copy_str(j->name, sizeof(j->name), r, row, 3);
-    job_phase_parse(PQgetvalue(r, row, 4), &ph); /* the CHECK constraint guards it */
-    j->phase = ph;
-    copy_str(j->cluster, sizeof(j->cluster), r, row, 5);
-    copy_str(j->pool, sizeof(j->pool), r, row, 6);
-    copy_str(j->sku, sizeof(j->sku), r, row, 7);
-    copy_str(j->sku_placed, sizeof(j->sku_placed), r, row, 8);
-    copy_str(j->framework, sizeof(j->framework), r, row, 9);
-    j->alt_skus = take_names(a, r, row, COL_ALTS, &j->n_alt_skus);
-    j->affinity = take_names(a, r, row, COL_AFFINITY, &j->n_affinity);
-    j->plan = take_plan(a, r, row, &j->n_plan);
-    j->gpu_count = (int)val_i64(r, row, COL_GPU_COUNT);
-    j->gpus_per_worker = (int)val_i64(r, row, COL_GPU_COUNT + 1);
-    j->priority = (int)val_i64(r, row, COL_GPU_COUNT + 2);
-    j->preemptible = PQgetvalue(r, row, COL_GPU_COUNT + 3)[0] == 't';
-    j->over_quota = PQgetvalue(r, row, COL_GPU_COUNT + 4)[0] == 't';
-    j->cancel_requested = PQgetvalue(r, row, COL_GPU_COUNT + 5)[0] == 't';
-    j->attempt = (int)val_i64(r, row, COL_GPU_COUNT + 6);
-    j->preemptions = (int)val_i64(r, row, COL_GPU_COUNT + 7);
-    j->dispatch_failures = (int)val_i64(r, row, COL_GPU_COUNT + 8);
-    j->max_runtime_s = val_i64(r, row, COL_GPU_COUNT + 9);
-    j->checkpoint_interval_s = val_i64(r, row, COL_GPU_COUNT + 10);
-    j->created_ms = val_i64(r, row, COL_GPU_COUNT + 11);
-    j->queued_ms = val_i64(r, row, COL_GPU_COUNT + 12);
-    j->admitted_ms = val_i64(r, row, COL_GPU_COUNT + 13);
-    j->dispatched_ms = val_i64(r, row, COL_GPU_COUNT + 14);
-    j->started_ms = val_i64(r, row, COL_GPU_COUNT + 15);
-    j->last_checkpoint_ms = val_i64(r, row, COL_GPU_COUNT + 16);
-    j->lease_end_ms = val_i64(r, row, COL_GPU_COUNT + 17);
-    j->not_before_ms = val_i64(r, row, COL_GPU_COUNT + 18);
-    j->preempt_requested_ms = val_i64(r, row, COL_GPU_COUNT + 19);
-}
-
 int store_sched_load(struct store *s, struct store_sched_jobs *out, struct err *e)
 {
-    struct arenas a = {0};
-    size_t n, bytes = 0, names = 0, uses = 0;
+    struct row_arena a;
+    size_t n, bytes, names, uses;
     PGresult *r;
 
     if (store_exec(s, sql_load, 0, NULL, &r, e))
         return -1;
     n = (size_t)PQntuples(r);
-    for (int row = 0; row < (int)n; row++) {
-        for (int col = COL_ALTS; col <= COL_PLAN_GPUS; col++) {
-            bytes += (size_t)PQgetlength(r, row, col) + 1;
-            names += store_array_count(PQgetvalue(r, row, col));
-        }
-        uses += store_array_count(PQgetvalue(r, row, COL_PLAN_NODES));
-    }
+    store_rows_arena_size(r, live_cols, LIVE_NCOLS, &bytes, &names, &uses);
     out->v = xcalloc(n + 1, sizeof(*out->v));
     out->n = n;
     out->strs = a.next = xmalloc(bytes + 1);
     out->names = a.names = xcalloc(names + 1, sizeof(*a.names));
     out->uses = a.uses = xcalloc(uses + 1, sizeof(*a.uses));
     for (int row = 0; row < (int)n; row++)
-        load_row(r, row, &out->v[row], &a);
+        store_row_decode(r, row, live_cols, LIVE_NCOLS, &out->v[row], &a);
     PQclear(r);
     return 0;
 }
