@@ -5,7 +5,7 @@
 #include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
-#include "cluster/token.h"
+#include "cluster/credentials.h"
 #include "policy/tz.h"
 
 #include <ctype.h>

@@ -5,7 +5,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "cluster/token.h"
+#include "cluster/credentials.h"
 
 #include <curl/curl.h>
 #include <pthread.h>

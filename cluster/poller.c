@@ -9,7 +9,7 @@
 #include "base/num.h"
 #include "cluster/inventory.h"
 #include "cluster/k8s.h"
-#include "cluster/token.h"
+#include "cluster/credentials.h"
 
 #include <curl/curl.h>
 #include <pthread.h>

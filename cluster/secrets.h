@@ -4,7 +4,7 @@
  * on a path-component boundary. Files are opened without following a final symlink, must be
  * regular, non-empty and under a byte cap. Without this an admin could name
  * /proc/self/environ as a token file and have fedsched send it to a server of their choice.
- * Not responsible for what the files contain (token.c parses tokens and CA bundles). */
+ * Not responsible for what the files contain (credentials.c parses tokens and CA bundles). */
 #ifndef CLUSTER_SECRETS_H
 #define CLUSTER_SECRETS_H
 

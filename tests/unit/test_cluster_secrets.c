@@ -1,10 +1,10 @@
 /* test_cluster_secrets.c -- credential files only from the secrets directory: the path
  * check (cluster/secrets.c), the token and CA readers that re-check it at every read
- * (cluster/token.c) and the config-level check the admin API runs (cluster_config.c). */
+ * (cluster/credentials.c) and the config-level check the admin API runs (cluster_config.c). */
 #include "base/err.h"
 #include "cluster/cluster_config.h"
 #include "cluster/secrets.h"
-#include "cluster/token.h"
+#include "cluster/credentials.h"
 #include "cmd/config.h"
 
 #include <check.h>

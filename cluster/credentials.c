@@ -1,6 +1,6 @@
-/* token.c -- member-cluster bearer tokens and CA bundles from files in the secrets directory,
+/* credentials.c -- member-cluster bearer tokens and CA bundles from files in the secrets directory,
  * and the headers that carry the token. */
-#include "cluster/token.h"
+#include "cluster/credentials.h"
 
 #include "base/err.h"
 #include "base/mem.h"

@@ -1,11 +1,11 @@
-/* token.h -- a member cluster's credentials read from files: the bearer token (re-read when
+/* credentials.h -- a member cluster's credentials read from files: the bearer token (re-read when
  * the file changes, since tokens are rotated in place) and the request headers built around
  * it, and the CA bundle the API server's certificate is checked against. Shared by the
  * poller and the job client. Files are read only from inside the secrets directory
  * (secrets.h), checked again at every read. The token is a secret: it is wiped from memory
  * when replaced or dropped, and never logged. */
-#ifndef CLUSTER_TOKEN_H
-#define CLUSTER_TOKEN_H
+#ifndef CLUSTER_CREDENTIALS_H
+#define CLUSTER_CREDENTIALS_H
 
 #include <stdbool.h>
 #include <stddef.h>
