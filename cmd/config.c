@@ -533,7 +533,8 @@ static int set_double(struct config *c, const struct config_row *r, double d, co
                       struct err *e)
 {
     if (!isfinite(d) || d < r->min || d > r->max)
-        return err_set(e, ERR_CONFIG, field, "%s: %g not in %g..%g", field, d, r->min, r->max);
+        return err_set(e, ERR_CONFIG, field, "%s: %g not in %.15g..%.15g", field, d, r->min,
+                       r->max);
     store_number(c, r, d);
     return 0;
 }

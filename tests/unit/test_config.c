@@ -169,6 +169,8 @@ static const struct bad_case bad[] = {
     {"{\"database\":5}", "database", "must be an object"},
     {"{\"http\":{\"maxBodyBytes\":1}}", "http.maxBodyBytes", "1 not in"},
     {"{\"database\":{\"migrateOnStart\":\"yes\"}}", "database.migrateOnStart", "true or false"},
+    {"{\"auth\":{\"burst\":0.5}}", "auth.burst", "0.5 not in 1..1000000"},
+    {"{\"poller\":{\"registrySyncS\":3601}}", "poller.registrySyncS", "3601 not in 1..3600"},
 };
 
 START_TEST(bad_values_name_key_and_value)
