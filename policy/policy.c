@@ -74,62 +74,6 @@ int policy_config_validate(const struct policy_config *c, struct err *e)
     return 0;
 }
 
-/* ---- state ------------------------------------------------------------------------ */
-
-struct policy_state *policy_state_new(void)
-{
-    return xcalloc(1, sizeof(struct policy_state));
-}
-
-void policy_state_free(struct policy_state **s)
-{
-    if (!s || !*s)
-        return;
-    free((*s)->pools);
-    free((*s)->usage);
-    free(*s);
-    *s = NULL;
-}
-
-struct policy_pool_state *policy_state_pool(struct policy_state *s, const char *cluster,
-                                            bool create)
-{
-    struct policy_pool_state *p;
-
-    for (size_t i = 0; i < s->n_pools; i++)
-        if (strcmp(s->pools[i].cluster, cluster) == 0)
-            return &s->pools[i];
-    if (!create)
-        return NULL;
-    if (s->n_pools == s->cap_pools) {
-        s->cap_pools = s->cap_pools ? s->cap_pools * 2 : 8;
-        s->pools = xrealloc(s->pools, s->cap_pools * sizeof(*s->pools));
-    }
-    p = &s->pools[s->n_pools++];
-    memset(p, 0, sizeof(*p));
-    snprintf(p->cluster, sizeof(p->cluster), "%s", cluster);
-    return p;
-}
-
-struct policy_usage *policy_state_usage(struct policy_state *s, const char *ns, bool create)
-{
-    struct policy_usage *u;
-
-    for (size_t i = 0; i < s->n_usage; i++)
-        if (strcmp(s->usage[i].ns, ns) == 0)
-            return &s->usage[i];
-    if (!create)
-        return NULL;
-    if (s->n_usage == s->cap_usage) {
-        s->cap_usage = s->cap_usage ? s->cap_usage * 2 : 8;
-        s->usage = xrealloc(s->usage, s->cap_usage * sizeof(*s->usage));
-    }
-    u = &s->usage[s->n_usage++];
-    memset(u, 0, sizeof(*u));
-    snprintf(u->ns, sizeof(u->ns), "%s", ns);
-    return u;
-}
-
 /* Decays every namespace's GPU-hours to now and adds what running jobs used since the
  * previous cycle. Namespaces are looked up through a sorted index so 100,000 running jobs
  * do not cost a linear search each. */
@@ -650,14 +594,6 @@ static void free_quota_reclaim(struct cycle *cy)
     free(cy->run_node_first);
 }
 
-static double lost_hours(const struct policy_running *ru, int64_t now)
-{
-    int64_t since =
-        ru->last_checkpoint_ms > ru->started_ms ? ru->last_checkpoint_ms : ru->started_ms;
-
-    return now > since ? (double)ru->gpus * (double)(now - since) / 3.6e6 : 0.0;
-}
-
 static int local_slots(const struct engine *en, const struct engine_group *G, const int *lf, int g)
 {
     int slots = 0;
@@ -694,7 +630,7 @@ struct qr_site {
 static bool victim_first(const struct policy_running *a, const struct policy_running *b,
                          int64_t now)
 {
-    double la = lost_hours(a, now), lb = lost_hours(b, now);
+    double la = policy_lost_gpu_hours(a, now), lb = policy_lost_gpu_hours(b, now);
 
     if (la != lb)
         return la < lb;
@@ -772,7 +708,7 @@ static bool quota_site(struct cycle *cy, size_t j, int c, int k, struct qr_site 
         site->n_victims = kept;
         site->lost = 0;
         for (size_t i = 0; i < kept; i++)
-            site->lost += lost_hours(&in->running[cand[i]], en->now);
+            site->lost += policy_lost_gpu_hours(&in->running[cand[i]], en->now);
         cand = NULL;
     }
     free(cand);
@@ -830,10 +766,7 @@ static bool quota_reclaim_for(struct cycle *cy, size_t j)
     for (size_t i = 0; i < best.n_victims; i++) {
         size_t r = best.victims[i];
         struct policy_reclaim rc;
-        int64_t grace = en->cfg->grace_period_s;
 
-        if (grace > en->cfg->grace_period_max_s)
-            grace = en->cfg->grace_period_max_s;
         memset(&rc, 0, sizeof(rc));
         rc.running = r;
         rc.for_job = j;
@@ -841,8 +774,8 @@ static bool quota_reclaim_for(struct cycle *cy, size_t j)
         rc.sku = best.sku;
         rc.reason = POLICY_RECLAIM_QUOTA;
         rc.deficit = en->in->queue[j].gpu_count;
-        rc.lost_gpu_hours = lost_hours(&en->in->running[r], en->now);
-        rc.grace_s = grace < 1 ? 1 : grace;
+        rc.lost_gpu_hours = policy_lost_gpu_hours(&en->in->running[r], en->now);
+        rc.grace_s = policy_grace_s(en->cfg);
         cy->r->reclaims =
             xrealloc(cy->r->reclaims, (cy->r->n_reclaims + 1) * sizeof(*cy->r->reclaims));
         cy->r->reclaims[cy->r->n_reclaims++] = rc;

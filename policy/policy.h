@@ -198,6 +198,12 @@ struct policy_state {
     int64_t last_now_ms; /* now of the previous cycle; 0 before the first */
 };
 
+/* What reclaiming a running job costs: GPU-hours since its last checkpoint (or its start). */
+double policy_lost_gpu_hours(const struct policy_running *ru, int64_t now_ms);
+/* The grace period a reclaimed job gets: grace_period_s, at least 1, at most
+ * grace_period_max_s. */
+int64_t policy_grace_s(const struct policy_config *cfg);
+
 struct policy_state *policy_state_new(void);     /* caller owns; policy_state_free() */
 void policy_state_free(struct policy_state **s); /* NULL-safe; sets *s to NULL */
 

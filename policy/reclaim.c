@@ -16,7 +16,7 @@ struct victim {
     double lost;
 };
 
-static double lost_gpu_hours(const struct policy_running *ru, int64_t now)
+double policy_lost_gpu_hours(const struct policy_running *ru, int64_t now)
 {
     int64_t since =
         ru->last_checkpoint_ms > ru->started_ms ? ru->last_checkpoint_ms : ru->started_ms;
@@ -56,7 +56,7 @@ static void sort_victims(const struct policy_input *in, struct victim *v, size_t
     }
 }
 
-static int64_t grace_s(const struct policy_config *cfg)
+int64_t policy_grace_s(const struct policy_config *cfg)
 {
     int64_t g = cfg->grace_period_s;
 
@@ -131,7 +131,7 @@ static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, 
         if (en->now - ru->started_ms < cfg->min_runtime_s * 1000)
             continue; /* protected by the minimum runtime */
         v[n].r = i;
-        v[n].lost = lost_gpu_hours(ru, en->now);
+        v[n].lost = policy_lost_gpu_hours(ru, en->now);
         n++;
     }
     sort_victims(in, v, n);
@@ -163,7 +163,7 @@ static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, 
         rc.reason = POLICY_RECLAIM_DEFICIT;
         rc.deficit = deficit;
         rc.lost_gpu_hours = v[i].lost;
-        rc.grace_s = grace_s(cfg);
+        rc.grace_s = policy_grace_s(cfg);
         add_reclaim(r, cap, &rc);
         chosen[v[i].r] = true;
         taken += ru->gpus;
@@ -256,15 +256,15 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
         struct policy_reclaim rc;
 
         if (ru->pool != SNAPSHOT_POOL_SERVING || ru->reclaiming || ru->lease_end_ms <= 0 ||
-            en->now < ru->lease_end_ms - grace_s(cfg) * 1000)
+            en->now < ru->lease_end_ms - policy_grace_s(cfg) * 1000)
             continue;
         memset(&rc, 0, sizeof(rc));
         rc.running = i;
         rc.cluster = (int)rcl[i];
         rc.sku = ru->sku;
         rc.reason = POLICY_RECLAIM_LEASE_END;
-        rc.lost_gpu_hours = lost_gpu_hours(ru, en->now);
-        rc.grace_s = grace_s(cfg);
+        rc.lost_gpu_hours = policy_lost_gpu_hours(ru, en->now);
+        rc.grace_s = policy_grace_s(cfg);
         add_reclaim(r, &cap_rc, &rc);
         chosen[i] = true;
         if (rcl[i] >= 0 && ru->sku >= 0 && (size_t)ru->sku < K)

@@ -19,7 +19,7 @@ void sched_step_preempt(struct cycle *c, bool only_new)
             continue;
         if (!leader_fresh(s->leader, 5000))
             return;
-        if (sched_delete_object(c, j, "Foreground", sched_grace_of(s), &e))
+        if (sched_delete_object(c, j, "Foreground", (int)policy_grace_s(&s->policy), &e))
             LOG(LOG_WARN, "sched", "event=reclaim_delete_failed job=%s/%s cluster=%s msg=\"%s\"",
                 j->ns, j->name, j->cluster, e.msg);
         else if (only_new) {
@@ -109,7 +109,7 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     mi.borrowed = strcmp(j->pool, POOL_BORROWED) == 0;
     mi.cluster = cfg;
     mi.skus = s->o.skus;
-    mi.grace_s = sched_grace_of(s);
+    mi.grace_s = (int)policy_grace_s(&s->policy);
     mi.priority_class = s->o.priority_class;
     mi.priority_class_borrowed = s->o.priority_class_borrowed;
     mi.annotations = s->o.annotations;

@@ -186,7 +186,6 @@ struct k8s_client *sched_client_for(struct cycle *c, const char *cluster,
                                     const struct cluster_config **cfg, struct cview **vout);
 int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const char *propagation,
                         int grace_s, struct err *e);
-int sched_grace_of(const struct sched *s);
 enum k8s_job_kind sched_kind_of(const struct store_sched_job *j);
 bool sched_transport_error(enum err_code code);
 

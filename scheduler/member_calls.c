@@ -1,6 +1,6 @@
 /* member_calls.c -- what every step needs to call a member cluster: its client (none when
- * a call to it already failed this cycle), the kind of a job's object, deleting that
- * object, and the grace period a deletion gives. */
+ * a call to it already failed this cycle), the kind of a job's object, and deleting
+ * that object. */
 #include "scheduler/internal.h"
 
 bool sched_transport_error(enum err_code code)
@@ -45,17 +45,4 @@ int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const 
         return -1;
     }
     return 0;
-}
-
-/* ---- step 3: reclaim deletes ----------------------------------------------------------------- */
-
-int sched_grace_of(const struct sched *s)
-{
-    int64_t g = s->policy.grace_period_s;
-
-    if (g < 1)
-        g = 1;
-    if (s->policy.grace_period_max_s > 0 && g > s->policy.grace_period_max_s)
-        g = s->policy.grace_period_max_s;
-    return (int)g;
 }

@@ -75,7 +75,7 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
                 (double)(freed - (j->preempt_requested_ms ? j->preempt_requested_ms : freed)));
             pthread_mutex_unlock(&s->m.mu);
         } else if (!deleting(obj) && leader_fresh(s->leader, 5000)) {
-            sched_delete_object(c, j, "Foreground", sched_grace_of(s), &e);
+            sched_delete_object(c, j, "Foreground", (int)policy_grace_s(&s->policy), &e);
         }
         return;
     }

@@ -256,7 +256,8 @@ static void move(int64_t epoch, const struct job *j, enum job_phase from, enum j
         t.cluster = "fuzz-west";
         t.pool = "training";
         t.sku = "a100-80gb";
-        t.node_plan_json = "[[\"fuzz-node-a\", 8]]";
+        t.plan = &(struct job_node_use){"fuzz-node-a", 8};
+        t.n_plan = 1;
         t.placement_json = "{\"cluster\":\"fuzz-west\",\"pool\":\"training\",\"score\":1.5}";
     }
     if (store_sched_apply(g.store, epoch, &t, 1, NULL, &e))
