@@ -50,7 +50,7 @@ static int new_token(char out[64])
 static int open_store(const char *const *configs, size_t n_configs, struct store **s)
 {
     struct config cfg;
-    struct store_config sc = {0};
+    struct store_config sc;
     struct err e = {0};
     int rc;
 
@@ -58,10 +58,8 @@ static int open_store(const char *const *configs, size_t n_configs, struct store
         fprintf(stderr, "fedsched: config: %s\n", e.msg);
         return -1;
     }
-    sc.dsn = cfg.database.dsn;
-    sc.pool_size = 1;
-    sc.statement_timeout_ms = cfg.database.statement_timeout_ms;
-    sc.connect_timeout_s = cfg.database.connect_timeout_s;
+    config_store_options(&cfg, &sc);
+    sc.pool_size = 1; /* one statement at a time */
     rc = store_open(&sc, s, &e);
     config_free(&cfg);
     if (rc)

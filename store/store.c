@@ -36,15 +36,21 @@ int store_open(const struct store_config *c, struct store **out, struct err *e)
     if (c->pool_size < 1 || c->pool_size > 1000)
         return err_set(e, ERR_CONFIG, "database.poolSize", "pool size %d not in 1..1000",
                        c->pool_size);
+    /* No defaults here: they are the configuration table's (cmd/config.c). */
+    if (c->statement_timeout_ms < 1 || c->connect_timeout_s < 1 || c->acquire_timeout_ms < 1)
+        return err_set(e, ERR_CONFIG, "database",
+                       "statement, connect and acquire timeouts must be set (got %d ms, %d s, "
+                       "%d ms)",
+                       c->statement_timeout_ms, c->connect_timeout_s, c->acquire_timeout_ms);
     s = xcalloc(1, sizeof(*s));
     s->dsn = xstrdup(c->dsn);
     s->n = c->pool_size;
     s->conns = xcalloc((size_t)s->n, sizeof(*s->conns));
     s->busy = xcalloc((size_t)s->n, sizeof(*s->busy));
     s->prepared = xcalloc((size_t)s->n, sizeof(*s->prepared));
-    s->statement_timeout_ms = c->statement_timeout_ms > 0 ? c->statement_timeout_ms : 5000;
-    s->connect_timeout_s = c->connect_timeout_s > 0 ? c->connect_timeout_s : 3;
-    s->acquire_timeout_ms = c->acquire_timeout_ms > 0 ? c->acquire_timeout_ms : 5000;
+    s->statement_timeout_ms = c->statement_timeout_ms;
+    s->connect_timeout_s = c->connect_timeout_s;
+    s->acquire_timeout_ms = c->acquire_timeout_ms;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->batcher = batch_new(s, BATCH_THREADS);

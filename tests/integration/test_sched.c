@@ -8,6 +8,7 @@
 #include "store/election.h"
 #include "store/live_jobs.h"
 #include "store/store.h"
+#include "tests/support/defaults.h"
 
 #include <check.h>
 #include <inttypes.h>
@@ -453,8 +454,7 @@ START_TEST(deposed_epoch_cannot_write)
     char dsn[1024];
 
     itest_create_db(dsn, sizeof(dsn));
-    sc.dsn = dsn;
-    sc.pool_size = 2;
+    defaults_store(&sc, dsn, 2);
     ck_assert_int_eq(store_open(&sc, &s, &e), 0);
     ck_assert_msg(store_migrate(s, NULL, &e) == 0, "%s", e.msg);
     free(itest_sql(dsn,
@@ -576,8 +576,7 @@ START_TEST(live_jobs_are_typed_and_specs_parsed_once)
     size_t o = 0;
 
     itest_create_db(dsn, sizeof(dsn));
-    sc.dsn = dsn;
-    sc.pool_size = 2;
+    defaults_store(&sc, dsn, 2);
     ck_assert_int_eq(store_open(&sc, &s, &e), 0);
     ck_assert_msg(store_migrate(s, NULL, &e) == 0, "%s", e.msg);
     for (int i = 0; i < 40; i++)

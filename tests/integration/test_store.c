@@ -6,6 +6,7 @@
 #include "base/job.h"
 #include "base/sha256.h"
 #include "store/store.h"
+#include "tests/support/defaults.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -22,8 +23,7 @@ static struct store *open_fresh(void)
     struct err e = {0};
 
     itest_create_db(dsn, sizeof(dsn));
-    sc.dsn = dsn;
-    sc.pool_size = 2;
+    defaults_store(&sc, dsn, 2);
     ck_assert_int_eq(store_open(&sc, &s, &e), 0);
     ck_assert_msg(store_migrate(s, NULL, &e) == 0, "%s", e.msg);
     return s;
@@ -124,12 +124,31 @@ START_TEST(coalesced_reads_give_each_caller_its_own_row)
 }
 END_TEST
 
+/* The store keeps no defaults of its own (they are the configuration table's): options
+ * without timeouts are refused, naming the section, rather than quietly made up. */
+START_TEST(options_without_timeouts_are_refused)
+{
+    struct store_config sc = {.dsn = "host=127.0.0.1 port=1", .pool_size = 1};
+    struct store *s = NULL;
+    struct err e = {0};
+
+    ck_assert_int_eq(store_open(&sc, &s, &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFIG);
+    ck_assert_str_eq(e.field, "database");
+    ck_assert_ptr_null(s);
+    defaults_store(&sc, "host=127.0.0.1 port=1", 1);
+    ck_assert_int_eq(store_open(&sc, &s, &e), 0); /* connects lazily */
+    store_close(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("errors");
 
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, options_without_timeouts_are_refused);
     tcase_add_test(tc, unique_violation_is_conflict);
     tcase_add_test(tc, refused_bytes_are_an_error_naming_the_state);
     tcase_add_test(tc, coalesced_reads_give_each_caller_its_own_row);

@@ -2,6 +2,7 @@
 #include "tests/support/defaults.h"
 
 #include "cmd/config.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 
@@ -39,6 +40,17 @@ void defaults_sched(struct sched_options *out)
     struct config *c = defaults();
 
     *out = c->scheduler;
+    config_free(c);
+    free(c);
+}
+
+void defaults_store(struct store_config *out, const char *dsn, int pool_size)
+{
+    struct config *c = defaults();
+
+    config_store_options(c, out);
+    out->dsn = dsn;
+    out->pool_size = pool_size;
     config_free(c);
     free(c);
 }

@@ -6,6 +6,7 @@
 struct policy_config;
 struct poller_options;
 struct sched_options;
+struct store_config;
 
 /* The policy knobs as `fedsched serve` runs them without a config file. */
 void defaults_policy(struct policy_config *out);
@@ -15,5 +16,9 @@ void defaults_poller(struct poller_options *out);
 
 /* The scheduler's numbers; every pointer NULL: set dsn and policy before sched_new(). */
 void defaults_sched(struct sched_options *out);
+
+/* The store's options for dsn (borrowed: it must outlive the store) and pool_size
+ * connections, the timeouts as the table has them. */
+void defaults_store(struct store_config *out, const char *dsn, int pool_size);
 
 #endif

@@ -16,7 +16,7 @@
 
 START_TEST(metrics_of_a_standby)
 {
-    struct store_config sc = {.dsn = "host=127.0.0.1 port=1 dbname=none", .pool_size = 1};
+    struct store_config sc;
     struct store *st = NULL;
     struct poller *p = NULL;
     struct sched *s = NULL;
@@ -39,8 +39,11 @@ START_TEST(metrics_of_a_standby)
         "fedsched_scheduler_reclaim_freed_ms_count 0",
     };
 
-    ck_assert_int_eq(store_open(&sc, &st, &e), 0); /* connects lazily: nothing runs here */
     config_defaults(c);
+    config_store_options(c, &sc);
+    sc.dsn = "host=127.0.0.1 port=1 dbname=none";
+    sc.pool_size = 1;
+    ck_assert_int_eq(store_open(&sc, &st, &e), 0); /* connects lazily: nothing runs here */
     config_poller_options(c, &po);
     ck_assert_int_eq(poller_create(NULL, 0, &po, &p, &e), 0);
     config_sched_options(c, &o);
