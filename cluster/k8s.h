@@ -1,6 +1,6 @@
 /* k8s.h -- the Kubernetes objects fedsched reads, lifted out of API JSON: Nodes (GPU
  * capacity, SKU, pool, schedulability), Pods (effective GPU request, binding, owner) and
- * Status error objects. The wire facts are in ../shared/design/KUBERNETES.md.
+ * Status error objects. The wire format follows the Kubernetes API reference (fixtures in testdata/k8s/).
  * Not responsible for fetching (poller.c, k8s_jobs.c) or adding things up (inventory.c). */
 #ifndef CLUSTER_K8S_H
 #define CLUSTER_K8S_H

@@ -2,7 +2,7 @@
  * list (all pages) and delete, synchronously with a libcurl easy handle. Errors carry the
  * API server's Status (reason AlreadyExists, NotFound, ...). Used by the scheduler's
  * dispatch, tracking and garbage collection.
- * Not responsible for building manifests (the scheduler) or polling capacity (poller.c). */
+ * Not responsible for building manifests (manifest.c) or polling capacity (poller.c). */
 #ifndef CLUSTER_K8S_JOBS_H
 #define CLUSTER_K8S_JOBS_H
 

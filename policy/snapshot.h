@@ -1,6 +1,6 @@
 /* snapshot.h -- the capacity snapshot: every member cluster's GPUs per node and per
  * pool x SKU at one instant, as the policy reads it.
- * Built and published by cluster/ (the connector, with RCU) and by tests/sim; read by policy/.
+ * Built and published by cluster/ (the connector, with RCU) and by whatif/ (traces); read by policy/.
  * Not responsible for polling, RCU publication or reading tzdata (the connector does those).
  *
  * Ownership and threads: a snapshot is one struct snapshot plus three arrays (clusters,

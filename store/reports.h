@@ -1,7 +1,7 @@
 /* reports.h -- capacity reports: capacity samples and job events aggregated per time step,
  * cluster, SKU and pool over a window [from, to). All the arithmetic runs in PostgreSQL
  * (window functions, percentile_disc), so a month of samples returns a few hundred rows.
- * Not responsible for parsing options from text or rendering (api/reports.c). */
+ * Not responsible for parsing options from text or rendering (api/reports_format.c). */
 #ifndef STORE_REPORTS_H
 #define STORE_REPORTS_H
 

@@ -1,7 +1,7 @@
 /* trace.h -- loaders for the public traces the what-if simulator and the packing benchmark
  * replay: Alibaba's openb 2023 node and pod lists (CSV) and the Philly-derived per-tenant
  * job traces with Gavel's throughput table (tab-separated text and JSON).
- * Not responsible for turning records into jobs or nodes of a federation (sim/whatif.c) or
+ * Not responsible for turning records into jobs or nodes of a federation (whatif/whatif.c) or
  * for placing them (sim/packing.c).
  *
  * Ownership: every loader returns one array the caller owns and releases with free() (the

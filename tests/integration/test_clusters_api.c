@@ -1,4 +1,4 @@
-/* test_clusters_api.c -- the cluster registry and capacity end to end: `fedsched sim`
+/* test_clusters_api.c -- the cluster registry and capacity end to end: `fedsched-kubesim`
  * serving three simulated clusters, `fedsched serve` polling them. */
 #include "tests/support/itest.h"
 

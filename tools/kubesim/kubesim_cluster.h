@@ -1,8 +1,8 @@
 /* kubesim_cluster.h -- one simulated member cluster: GPU nodes, pods (static, serving
  * deployments on a diurnal curve, and those of the Jobs and RayJobs it is asked to run),
  * answering the Kubernetes API subset fedsched uses with real JSON shapes. HTTP-agnostic:
- * sim.c parses requests, applies faults and calls sim_cluster_handle().
- * Not responsible for sockets, faults or authentication (sim.c). */
+ * kubesim.c parses requests, applies faults and calls sim_cluster_handle().
+ * Not responsible for sockets, faults or authentication (kubesim.c). */
 #ifndef TOOLS_KUBESIM_KUBESIM_CLUSTER_H
 #define TOOLS_KUBESIM_KUBESIM_CLUSTER_H
 
