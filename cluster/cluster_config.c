@@ -525,9 +525,29 @@ static json_t *hhmm(int min)
     return json_string(s);
 }
 
+json_t *cluster_tolerations_json(const struct cluster_config *c)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < c->n_tolerations; i++) {
+        const struct cluster_toleration *t = &c->tolerations[i];
+        json_t *o = json_object();
+
+        if (t->key[0])
+            json_object_set_new(o, "key", json_string(t->key));
+        json_object_set_new(o, "operator", json_string(t->exists ? "Exists" : "Equal"));
+        if (!t->exists)
+            json_object_set_new(o, "value", json_string(t->value));
+        if (t->effect[0])
+            json_object_set_new(o, "effect", json_string(t->effect));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 json_t *cluster_config_to_json(const struct cluster_config *c)
 {
-    json_t *j = json_object(), *costs = json_object(), *tols = json_array();
+    json_t *j = json_object(), *costs = json_object();
 
     json_object_set_new(j, "name", json_string(c->name));
     json_object_set_new(j, "apiServer", json_string(c->api_server));
@@ -571,19 +591,7 @@ json_t *cluster_config_to_json(const struct cluster_config *c)
     } else {
         json_object_set_new(j, "servingPool", json_null());
     }
-    for (size_t i = 0; i < c->n_tolerations; i++) {
-        const struct cluster_toleration *t = &c->tolerations[i];
-        json_t *o = json_object();
-
-        json_object_set_new(o, "key", json_string(t->key));
-        json_object_set_new(o, "operator", json_string(t->exists ? "Exists" : "Equal"));
-        if (!t->exists)
-            json_object_set_new(o, "value", json_string(t->value));
-        if (t->effect[0])
-            json_object_set_new(o, "effect", json_string(t->effect));
-        json_array_append_new(tols, o);
-    }
-    json_object_set_new(j, "tolerations", tols);
+    json_object_set_new(j, "tolerations", cluster_tolerations_json(c));
     json_object_set_new(j, "lostTimeoutSeconds", json_integer(c->lost_timeout_s));
     json_object_set_new(j, "cordoned", json_boolean(c->cordoned));
     return j;

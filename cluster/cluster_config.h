@@ -99,6 +99,11 @@ int cluster_config_parse(const char *text, size_t len, const struct sku_catalogu
  * owns the result (json_decref). Never contains the token itself, only its file name. */
 json_t *cluster_config_to_json(const struct cluster_config *c);
 
+/* The tolerations as Kubernetes writes them ([{key, operator, value, effect}], key left
+ * out when empty: Exists then tolerates every taint): the config's rendering and the
+ * pods' spec both use it. */
+json_t *cluster_tolerations_json(const struct cluster_config *c);
+
 /* Checks a config built in code (from_json already calls it). */
 int cluster_config_validate(const struct cluster_config *c, const struct sku_catalogue *skus,
                             struct err *e);

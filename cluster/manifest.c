@@ -67,26 +67,6 @@ static json_t *pod_labels(const struct manifest_in *in)
     return l;
 }
 
-static json_t *tolerations(const struct cluster_config *c)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; i < c->n_tolerations; i++) {
-        const struct cluster_toleration *t = &c->tolerations[i];
-        json_t *o = json_object();
-
-        if (t->key[0])
-            json_object_set_new(o, "key", json_string(t->key));
-        json_object_set_new(o, "operator", json_string(t->exists ? "Exists" : "Equal"));
-        if (!t->exists)
-            json_object_set_new(o, "value", json_string(t->value));
-        if (t->effect[0])
-            json_object_set_new(o, "effect", json_string(t->effect));
-        json_array_append_new(a, o);
-    }
-    return a;
-}
-
 static json_t *env_list(const struct manifest_in *in, const json_t *code, int workers)
 {
     json_t *env = json_array(), *it;
@@ -197,7 +177,7 @@ static int pod_template(const struct manifest_in *in, const json_t *spec, int gp
         json_object_set_new(ps, "nodeSelector", sel);
     else
         json_decref(sel);
-    json_object_set_new(ps, "tolerations", tolerations(in->cluster));
+    json_object_set_new(ps, "tolerations", cluster_tolerations_json(in->cluster));
     if (pc && *pc)
         json_object_set_new(ps, "priorityClassName", json_string(pc));
     json_object_set_new(

@@ -35,6 +35,18 @@ static enum audit_outcome changed_one(const PGresult *r)
     return strcmp(PQcmdTuples((PGresult *)r), "0") != 0 ? AUDIT_STATUS : AUDIT_NONE;
 }
 
+/* Frees r, the result of a change to cluster name: 0 when it changed a row, ERR_NOT_FOUND
+ * when there was none. */
+static int found_or_not(PGresult *r, const char *name, struct err *e)
+{
+    bool found = strcmp(PQcmdTuples(r), "0") != 0;
+
+    PQclear(r);
+    if (!found)
+        return err_set(e, ERR_NOT_FOUND, NULL, "cluster %s not found", name);
+    return 0;
+}
+
 /* The upsert: created (status) or replaced (status_alt). */
 static enum audit_outcome put_outcome(const PGresult *r)
 {
@@ -77,18 +89,13 @@ int store_cluster_set_cordoned(struct store *s, const char *name, bool cordoned,
 {
     const char *params[2] = {name, cordoned ? "t" : "f"};
     PGresult *r;
-    bool found;
 
     if (store_exec_audited(s,
                            "UPDATE clusters SET cordoned = $2, updated_at = now(),"
                            " resource_version = nextval('resource_version_seq') WHERE name = $1",
                            2, params, audit, changed_one, &r, e))
         return -1;
-    found = strcmp(PQcmdTuples(r), "0") != 0;
-    PQclear(r);
-    if (!found)
-        return err_set(e, ERR_NOT_FOUND, NULL, "cluster %s not found", name);
-    return 0;
+    return found_or_not(r, name, e);
 }
 
 int store_cluster_get(struct store *s, const char *name, struct store_cluster **out, struct err *e)
@@ -124,16 +131,11 @@ int store_cluster_delete(struct store *s, const char *name, const struct store_a
 {
     const char *params[1] = {name};
     PGresult *r;
-    bool found;
 
     if (store_exec_audited(s, "DELETE FROM clusters WHERE name = $1", 1, params, audit, changed_one,
                            &r, e))
         return -1;
-    found = strcmp(PQcmdTuples(r), "0") != 0;
-    PQclear(r);
-    if (!found)
-        return err_set(e, ERR_NOT_FOUND, NULL, "cluster %s not found", name);
-    return 0;
+    return found_or_not(r, name, e);
 }
 
 void store_clusters_free(struct store_cluster **cs, size_t n)
