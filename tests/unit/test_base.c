@@ -239,6 +239,30 @@ START_TEST(dns_names)
 }
 END_TEST
 
+/* One parser of times of day for the cluster config and the simulator: two digits each,
+ * 24:00 only as the end of a day, no sign (the simulator's own parsers used to take one). */
+START_TEST(hhmm_times_of_day)
+{
+    static const char *const bad[] = {"+8:00", "-0:30", "8:30",   "08:3", "08-30", "24:01",
+                                      "25:00", "08:60", "08:30 ", "",     "0a:00", "08:+3"};
+    int m = -7;
+
+    ck_assert_int_eq(clock_parse_hhmm("00:00", &m), 0);
+    ck_assert_int_eq(m, 0);
+    ck_assert_int_eq(clock_parse_hhmm("08:30", &m), 0);
+    ck_assert_int_eq(m, 510);
+    ck_assert_int_eq(clock_parse_hhmm("23:59", &m), 0);
+    ck_assert_int_eq(m, 1439);
+    ck_assert_int_eq(clock_parse_hhmm("24:00", &m), 0);
+    ck_assert_int_eq(m, 1440);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        m = -7;
+        ck_assert_msg(clock_parse_hhmm(bad[i], &m) == -1 && m == -7, "\"%s\" accepted", bad[i]);
+    }
+    ck_assert_int_eq(clock_parse_hhmm(NULL, &m), -1);
+}
+END_TEST
+
 START_TEST(sha256_known_answers)
 {
     char hex[65], *million;
@@ -279,6 +303,7 @@ int main(void)
     tcase_add_test(tc, sku_catalogue_matches_products);
     tcase_add_test(tc, phases_parse_and_terminal);
     tcase_add_test(tc, sha256_known_answers);
+    tcase_add_test(tc, hhmm_times_of_day);
     tcase_add_test(tc, utf8_validity);
     tcase_add_test(tc, dns_names);
     tcase_add_test(tc, job_workers_divides_or_refuses);
