@@ -41,6 +41,20 @@ static const char *str_at(json_t *root, const char *path)
     return out ? out : "";
 }
 
+/* Sends a request and parses its reply: returns the HTTP status the server answered (0 when
+ * the request failed); *reply gets the parsed body, NULL when it is not JSON. Caller owns
+ * *reply. */
+static long http_json(const char *method, const char *url, const char *const *headers,
+                      const char *body, json_t **reply)
+{
+    char *out = NULL;
+    long st = itest_http(method, url, headers, body, &out);
+
+    *reply = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    return st;
+}
+
 /* Checks an error reply's status, code and field. */
 /* reply is a pointer so it is read after got was computed: C leaves the order in which
  * arguments are evaluated open. */
@@ -121,11 +135,8 @@ START_TEST(idempotency_key_returns_the_first_job)
     ck_assert_str_eq(str_at(j, "metadata.name"), "idem-a");
     json_decref(j);
     free(out);
-    ck_assert_int_eq(itest_http("POST", url, hdr, changed, &out), 409);
-    j = json_loads(out, 0, NULL);
-    expect_error(409, &j, 409, "conflict", "Idempotency-Key");
+    expect_error(http_json("POST", url, hdr, changed, &j), &j, 409, "conflict", "Idempotency-Key");
     json_decref(j);
-    free(out);
     free(first);
     free(second);
     free(changed);
@@ -388,18 +399,15 @@ END_TEST
 START_TEST(cancel_of_finished_job_is_409)
 {
     char *body = itest_job_body("finished", 8, "1");
-    char url[256], *out = NULL;
+    char url[256];
     json_t *r;
 
     ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", body, NULL),
                      201);
     free(itest_sql(dsn, "UPDATE jobs SET phase = 'Succeeded' WHERE name = 'finished'"));
     snprintf(url, sizeof(url), "%s/v1/namespaces/maps/trainingjobs/finished", srv.base);
-    ck_assert_int_eq(itest_http("DELETE", url, NULL, NULL, &out), 409);
-    r = json_loads(out, 0, NULL);
-    expect_error(409, &r, 409, "conflict", "status.phase");
+    expect_error(http_json("DELETE", url, NULL, NULL, &r), &r, 409, "conflict", "status.phase");
     json_decref(r);
-    free(out);
     free(body);
 }
 END_TEST
@@ -407,7 +415,7 @@ END_TEST
 START_TEST(error_statuses_codes_and_fields)
 {
     json_t *r = NULL;
-    char url[256], *out = NULL, *big;
+    char url[256], *big;
     const char *json_hdr[] = {"Content-Type: application/json", NULL};
     const char *text_hdr[] = {"Content-Type: text/plain", NULL};
     char *good = itest_job_body("errs", 8, "1");
@@ -457,28 +465,20 @@ START_TEST(error_statuses_codes_and_fields)
     json_decref(r);
     /* 405 with Allow. */
     snprintf(url, sizeof(url), "%s/v1/namespaces/maps/trainingjobs", srv.base);
-    ck_assert_int_eq(itest_http("PUT", url, json_hdr, good, &out), 405);
-    r = json_loads(out, 0, NULL);
-    expect_error(405, &r, 405, "method_not_allowed", NULL);
+    expect_error(http_json("PUT", url, json_hdr, good, &r), &r, 405, "method_not_allowed", NULL);
     json_decref(r);
-    free(out);
     /* 415. */
-    ck_assert_int_eq(itest_http("POST", url, text_hdr, good, &out), 415);
-    r = json_loads(out, 0, NULL);
-    expect_error(415, &r, 415, "unsupported_media_type", "Content-Type");
+    expect_error(http_json("POST", url, text_hdr, good, &r), &r, 415, "unsupported_media_type",
+                 "Content-Type");
     json_decref(r);
-    free(out);
     /* 413: over the 1 MiB default. */
     big = xmalloc(1100 * 1024 + 1);
     memset(big, ' ', 1100 * 1024);
     big[0] = '{';
     big[1100 * 1024 - 1] = '}';
     big[1100 * 1024] = '\0';
-    ck_assert_int_eq(itest_http("POST", url, json_hdr, big, &out), 413);
-    r = json_loads(out, 0, NULL);
-    expect_error(413, &r, 413, "too_large", NULL);
+    expect_error(http_json("POST", url, json_hdr, big, &r), &r, 413, "too_large", NULL);
     json_decref(r);
-    free(out);
     free(big);
     free(good);
 }
