@@ -1,7 +1,10 @@
 /* test_policy_props.c -- properties of policy_decide() over randomised inputs with fixed
  * seeds: no node over-committed, no non-preemptible job on borrowed capacity, no gang split
- * across clusters, no non-borrowed job reclaimed, every job decided once, lending within
- * the lendable budget, and the same input (and state) always giving the same decisions. */
+ * across clusters, no non-borrowed job reclaimed, every job decided once, and the same input
+ * (and state) always giving the same decisions. Quota use, over_quota, quota refusals,
+ * each serving pool's deficit and lendable, lending within it, lease fit and the grounds of
+ * every reclaim are recomputed from the inputs by a model of their own, not taken from the
+ * engine's figures. */
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/mem.h"
@@ -65,7 +68,7 @@ static void gen(struct world *w, uint64_t seed)
 {
     struct rng r = {seed * 2654435761ULL + 88172645463325252ULL};
     size_t n_clusters = 1 + (size_t)pick(&r, 5);
-    size_t per[8], n_nodes = 0, ni = 0;
+    size_t per[8], n_nodes = 0, ni = 0, n_rows;
     int64_t now = 1764331200000LL + (int64_t)pick(&r, 7 * 24 * 60) * 60000;
     struct snapshot *s = NULL;
 
@@ -217,14 +220,23 @@ static void gen(struct world *w, uint64_t seed)
             ru->n_plan = 1;
         }
     }
-    w->n_quotas = (size_t)pick(&r, 6);
-    w->quotas = xcalloc(w->n_quotas + 1, sizeof(*w->quotas));
-    for (size_t i = 0; i < w->n_quotas; i++) {
-        w->quotas[i].ns = ns_names[pick(&r, 4)];
-        w->quotas[i].sku = pick(&r, 3);
-        w->quotas[i].nominal = pick(&r, 40);
-        w->quotas[i].borrowing_limit = pick(&r, 3) == 0 ? -1 : pick(&r, 20);
-        w->quotas[i].lending_limit = pick(&r, 3) == 0 ? -1 : pick(&r, 20);
+    /* One row per namespace and SKU, as the configuration allows (parse_quotas refuses a
+     * repeat): a repeated pair is drawn and dropped, so the random stream stays the same. */
+    n_rows = (size_t)pick(&r, 6);
+    w->quotas = xcalloc(n_rows + 1, sizeof(*w->quotas));
+    for (size_t i = 0; i < n_rows; i++) {
+        struct policy_quota *q = &w->quotas[w->n_quotas];
+        bool dup = false;
+
+        q->ns = ns_names[pick(&r, 4)];
+        q->sku = pick(&r, 3);
+        q->nominal = pick(&r, 40);
+        q->borrowing_limit = pick(&r, 3) == 0 ? -1 : pick(&r, 20);
+        q->lending_limit = pick(&r, 3) == 0 ? -1 : pick(&r, 20);
+        for (size_t k = 0; k < w->n_quotas; k++)
+            dup = dup || (strcmp(w->quotas[k].ns, q->ns) == 0 && w->quotas[k].sku == q->sku);
+        if (!dup)
+            w->n_quotas++;
     }
     for (int i = 0; i < 4; i++) {
         w->namespaces[i].ns = ns_names[i];
@@ -309,6 +321,158 @@ static int *node_budget(const struct world *w)
     return b;
 }
 
+/* ---- an independent model of quotas and lending, from the inputs only ------------------
+ * The checks below recompute what the policy reports (over_quota, quota refusals, lendable,
+ * deficit) from the generated inputs and docs/policy.md's rules, never from the engine's
+ * own figures, so a wrong figure in the engine cannot vouch for itself. */
+
+#define NS_N  4
+#define SKU_N 3
+
+struct quota_model {
+    bool managed[SKU_N]; /* some namespace has a quota row for the SKU */
+    int nominal[NS_N][SKU_N];
+    int borrow[NS_N][SKU_N]; /* < 0: unlimited */
+    int lend[NS_N][SKU_N];   /* lendable part of nominal: min(lending limit, nominal) */
+    int usage[NS_N][SKU_N];  /* GPUs of running placements, then of this cycle's admissions */
+    int cohort_cap[SKU_N];   /* sum of what every namespace lends */
+};
+
+static int ns_index(const char *ns)
+{
+    for (int i = 0; i < NS_N; i++)
+        if (strcmp(ns_names[i], ns) == 0)
+            return i;
+    ck_abort_msg("namespace %s not generated", ns);
+    return -1;
+}
+
+/* GPUs of ns's use of k beyond its guaranteed (never lent) part: what it takes from the
+ * cohort's lendable quota. */
+static int above_guaranteed(const struct quota_model *m, int ns, int k, int usage)
+{
+    int over = usage - (m->nominal[ns][k] - m->lend[ns][k]);
+
+    return over > 0 ? over : 0;
+}
+
+static int cohort_used(const struct quota_model *m, int k)
+{
+    int used = 0;
+
+    for (int ns = 0; ns < NS_N; ns++)
+        used += above_guaranteed(m, ns, k, m->usage[ns][k]);
+    return used;
+}
+
+static void quota_model_init(const struct world *w, struct quota_model *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (int ns = 0; ns < NS_N; ns++)
+        for (int k = 0; k < SKU_N; k++)
+            m->borrow[ns][k] = -1; /* no row: nominal 0, unlimited borrowing, nothing lent */
+    for (size_t i = 0; i < w->n_quotas; i++) {
+        const struct policy_quota *q = &w->quotas[i];
+        int ns = ns_index(q->ns), k = q->sku;
+
+        m->managed[k] = true;
+        m->nominal[ns][k] = q->nominal > 0 ? q->nominal : 0;
+        m->borrow[ns][k] = q->borrowing_limit;
+        m->lend[ns][k] = q->lending_limit < 0 || q->lending_limit > m->nominal[ns][k]
+                             ? m->nominal[ns][k]
+                             : q->lending_limit;
+        m->cohort_cap[k] += m->lend[ns][k];
+    }
+    for (size_t i = 0; i < w->n_running; i++)
+        if (w->running[i].gpus > 0)
+            m->usage[ns_index(w->running[i].ns)][w->running[i].sku] += w->running[i].gpus;
+}
+
+/* Whether a job of ns asking g more GPUs of k is refused by quota at the model's usage. */
+static bool quota_refuses(const struct quota_model *m, int ns, int k, int g, bool preemptible)
+{
+    int u = m->usage[ns][k], n = m->nominal[ns][k];
+
+    if (!m->managed[k] || u + g <= n)
+        return false;
+    if (!preemptible)
+        return true;
+    if (m->borrow[ns][k] >= 0 && u + g - n > m->borrow[ns][k])
+        return true;
+    return cohort_used(m, k) + above_guaranteed(m, ns, k, u + g) - above_guaranteed(m, ns, k, u) >
+           m->cohort_cap[k];
+}
+
+/* Placements come in the order they were admitted: each must be allowed by quota at the
+ * usage of the moment, with over_quota exactly when it runs above its nominal quota. A job
+ * refused for quota must still be refused at the cycle's final usage (usage only grows
+ * within a cycle, and every limit is monotone in it). */
+static void check_quotas(const struct world *w, const struct policy_result *r, uint64_t seed)
+{
+    struct quota_model m;
+
+    quota_model_init(w, &m);
+    for (size_t p = 0; p < r->n_placements; p++) {
+        const struct policy_placement *pl = &r->placements[p];
+        const struct policy_job *job = &w->queue[pl->job];
+        int ns = ns_index(job->ns), k = pl->sku, g = job->gpu_count;
+        bool over = m.managed[k] && m.usage[ns][k] + g > m.nominal[ns][k];
+
+        ck_assert_msg(!quota_refuses(&m, ns, k, g, job->preemptible),
+                      "seed %llu: %s/%s admitted beyond its quota (uses %d of %s, +%d, nominal "
+                      "%d, borrowing limit %d)",
+                      (unsigned long long)seed, job->ns, job->name, m.usage[ns][k],
+                      w->snap->sku_names[k], g, m.nominal[ns][k], m.borrow[ns][k]);
+        ck_assert_msg(pl->over_quota == over,
+                      "seed %llu: %s/%s over_quota=%d, but it uses %d + %d of nominal %d",
+                      (unsigned long long)seed, job->ns, job->name, pl->over_quota, m.usage[ns][k],
+                      g, m.nominal[ns][k]);
+        m.usage[ns][k] += g;
+    }
+    for (size_t p = 0; p < r->n_pending; p++) {
+        const struct policy_pending *pe = &r->pending[p];
+        const struct policy_job *job = &w->queue[pe->job];
+        int ns = ns_index(job->ns), k = pe->why.sku;
+
+        if (pe->why.reason != POLICY_REASON_QUOTA)
+            continue;
+        ck_assert_msg(k >= 0 && k < SKU_N &&
+                          quota_refuses(&m, ns, k, job->gpu_count, job->preemptible),
+                      "seed %llu: %s/%s pending for quota on sku %d, which it fits",
+                      (unsigned long long)seed, job->ns, job->name, k);
+        ck_assert_int_eq(pe->why.value2, m.nominal[ns][k]);
+        ck_assert_str_eq(pe->why.ns, job->ns);
+    }
+}
+
+/* Serving pool (c, k) as docs/policy.md defines it: free now = GPUs free on its schedulable
+ * nodes minus those of borrowers admitted but not in the snapshot yet; deficit = pending
+ * serving demand + reserve - free now; lendable = -deficit, at least 0. */
+static int pool_deficit(const struct world *w, size_t c, int k)
+{
+    const struct snapshot *s = w->snap;
+    const struct snapshot_cluster *cl = &s->clusters[c];
+    const struct snapshot_agg *a = snapshot_agg_const(s, c, SNAPSHOT_POOL_SERVING, k);
+    int free_now = 0;
+
+    for (size_t i = cl->node_first; i < cl->node_first + cl->n_nodes; i++) {
+        const struct snapshot_node *n = &s->nodes[i];
+
+        if (n->pool == SNAPSHOT_POOL_SERVING && n->sku == k && n->schedulable &&
+            n->allocatable > n->used)
+            free_now += n->allocatable - n->used;
+    }
+    for (size_t i = 0; i < w->n_running; i++) {
+        const struct policy_running *ru = &w->running[i];
+
+        if (ru->pool == SNAPSHOT_POOL_SERVING && !ru->in_snapshot && ru->sku == k &&
+            strcmp(ru->cluster, cl->name) == 0)
+            free_now -= ru->gpus;
+    }
+    /* reserve and pending_serving are inputs: the generator wrote them. */
+    return a->pending_serving + a->reserve - free_now;
+}
+
 static void check_invariants(const struct world *w, const struct policy_result *r, uint64_t seed)
 {
     const struct snapshot *s = w->snap;
@@ -351,7 +515,16 @@ static void check_invariants(const struct world *w, const struct policy_result *
         if (job->n_affinity)
             ck_assert_str_eq(cl->name, job->affinity[0]);
         if (pl->pool == SNAPSHOT_POOL_SERVING) {
+            int64_t left_ms = pl->lease_end_ms - w->in.now_ms;
+
+            /* The borrower fits its lease: it ends in time or checkpoints often enough. */
             ck_assert(pl->lease_end_ms > w->in.now_ms);
+            ck_assert_msg(left_ms >= w->cfg.min_lease_s * 1000 &&
+                              ((job->max_runtime_s > 0 && job->max_runtime_s * 1000 <= left_ms) ||
+                               (job->checkpoint_interval_s > 0 &&
+                                job->checkpoint_interval_s <= w->cfg.max_checkpoint_loss_s)),
+                          "seed %llu: %s borrows a lease of %lld s it does not fit",
+                          (unsigned long long)seed, job->name, (long long)(left_ms / 1000));
             lent[(size_t)pl->cluster * s->n_skus + (size_t)pl->sku] += job->gpu_count;
         }
     }
@@ -380,9 +553,25 @@ static void check_invariants(const struct world *w, const struct policy_result *
                           "seed %llu: quota reclaim of a job within quota",
                           (unsigned long long)seed);
             ck_assert_str_ne(ru->ns, w->queue[r->reclaims[i].for_job].ns);
+        } else if (r->reclaims[i].reason == POLICY_RECLAIM_LEASE_END) {
+            int64_t grace = w->cfg.grace_period_s < w->cfg.grace_period_max_s
+                                ? w->cfg.grace_period_s
+                                : w->cfg.grace_period_max_s;
+
+            ck_assert_msg(ru->pool == SNAPSHOT_POOL_SERVING,
+                          "seed %llu: reclaimed a non-borrowed job", (unsigned long long)seed);
+            ck_assert_msg(ru->lease_end_ms > 0 &&
+                              w->in.now_ms >= ru->lease_end_ms - (grace < 1 ? 1 : grace) * 1000,
+                          "seed %llu: lease-end reclaim of a lease that does not end yet",
+                          (unsigned long long)seed);
         } else {
             ck_assert_msg(ru->pool == SNAPSHOT_POOL_SERVING,
                           "seed %llu: reclaimed a non-borrowed job", (unsigned long long)seed);
+            ck_assert_str_eq(ru->cluster, s->clusters[r->reclaims[i].cluster].name);
+            ck_assert_int_eq(ru->sku, r->reclaims[i].sku);
+            ck_assert_msg(pool_deficit(w, (size_t)r->reclaims[i].cluster, ru->sku) > 0,
+                          "seed %llu: deficit reclaim in pool %s/%s, which has no deficit",
+                          (unsigned long long)seed, ru->cluster, s->sku_names[ru->sku]);
         }
         ck_assert(!ru->reclaiming);
         for (size_t k = i + 1; k < r->n_reclaims; k++)
@@ -390,10 +579,23 @@ static void check_invariants(const struct world *w, const struct policy_result *
     }
     for (size_t p = 0; p < r->n_pools; p++) {
         const struct policy_pool_status *ps = &r->pools[p];
+        int deficit = pool_deficit(w, (size_t)ps->cluster, ps->sku);
+        int lendable = deficit < 0 ? -deficit : 0;
+        int lent_here = lent[(size_t)ps->cluster * s->n_skus + (size_t)ps->sku];
 
-        ck_assert_int_le(lent[(size_t)ps->cluster * s->n_skus + (size_t)ps->sku], ps->lendable);
-        ck_assert_int_eq(lent[(size_t)ps->cluster * s->n_skus + (size_t)ps->sku], ps->lent);
+        ck_assert_msg(ps->deficit == deficit && ps->lendable == lendable,
+                      "seed %llu: pool %s/%s deficit %d lendable %d, inputs say %d and %d",
+                      (unsigned long long)seed, s->clusters[ps->cluster].name,
+                      s->sku_names[ps->sku], ps->deficit, ps->lendable, deficit, lendable);
+        ck_assert_msg(lent_here <= lendable, "seed %llu: pool %s/%s lent %d of %d lendable",
+                      (unsigned long long)seed, s->clusters[ps->cluster].name,
+                      s->sku_names[ps->sku], lent_here, lendable);
+        ck_assert_int_eq(lent_here, ps->lent);
+        ck_assert_msg(lent_here == 0 || ps->lending, "seed %llu: pool %s/%s lent while closed",
+                      (unsigned long long)seed, s->clusters[ps->cluster].name,
+                      s->sku_names[ps->sku]);
     }
+    check_quotas(w, r, seed);
     free(budget);
     free(seen);
     free(lent);
