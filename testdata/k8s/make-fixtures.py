@@ -158,3 +158,29 @@ def podlist(items, cont, remaining=None):
 CONT_P = "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6ODgxMjM0NSwic3RhcnQiOiJzZXJ2aW5nL3NpZGVjYXItcHJveHktenpcdTAwMDAifQ"
 json.dump(podlist(pods, CONT_P, len(pods2)), open("pods-page1.json","w"), indent=2)
 json.dump(podlist(pods2, None), open("pods-page2.json","w"), indent=2)
+
+# A second cluster with two serving SKUs, for unassigned serving demand (issue 19): serving
+# L4 holds 5 x 4 = 20 GPUs and serving H100 2 x 8 = 16, so pending serving pods that select
+# no product go to L4, the serving SKU with the most GPUs. L4 is the smaller SKU by GPUs per
+# node and comes after H100 in the catalogue, and the training H100 nodes (16 more) would
+# make H100 the largest if training capacity were counted: each wrong rule picks H100.
+L4 = "NVIDIA-L4"
+nodes_two = [
+ node("h100-s1", H100, labels=SERV, taints=[GPU_TAINT]),
+ node("h100-s2", H100, labels=SERV, taints=[GPU_TAINT]),
+ node("h100-t1", H100, labels=TRAIN, taints=[GPU_TAINT]),
+ node("h100-t2", H100, labels=TRAIN, taints=[GPU_TAINT]),
+] + [node("l4-s%d" % i, L4, gpus=4, mem=23034, labels=SERV, itype="g6.12xlarge") for i in range(1, 6)]
+pods_two = [
+ # usage, not demand
+ pod("serving","eta-serving-7d9f-run1","l4-s1",[res("1","1")]),
+ # unbound serving demand: 3 + 2 GPUs selecting no product, 2 selecting H100, 1 selecting L4
+ pod("serving","ranker-5c8b-pend3",None,[res("3","3")], phase="Pending", pending_unsched=True),
+ pod("serving","eta-serving-7d9f-pend4",None,[res(None,"2")], phase="Pending", pending_unsched=True),
+ pod("serving","llm-6f7a-pend5",None,[res("2","2")], phase="Pending", selector={"nvidia.com/gpu.product":H100}, pending_unsched=True),
+ pod("serving","eta-serving-7d9f-pend6",None,[res("1","1")], phase="Pending", selector={"nvidia.com/gpu.product":L4}, pending_unsched=True),
+ # not serving demand: a pending training pod
+ pod("research","train-m-0",None,[res("8","8")], phase="Pending", pending_unsched=True),
+]
+json.dump(nodelist(nodes_two, None), open("two-serving-nodes.json","w"), indent=2)
+json.dump(podlist(pods_two, None), open("two-serving-pods.json","w"), indent=2)

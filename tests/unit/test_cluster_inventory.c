@@ -2,7 +2,8 @@
  * testdata/k8s/ added up into exact per-node and per pool x SKU figures. The fixture
  * (make-fixtures.py) covers quantities, requests vs limits, init containers and sidecars,
  * terminating and terminal pods, NotReady/cordoned/tainted nodes, a device plugin that is
- * down, MIG and unknown products, pagination and the serving-pool split. */
+ * down, MIG and unknown products, pagination and the serving-pool split. A second fixture
+ * (two-serving-*.json) has two serving SKUs for where unassigned serving demand goes. */
 #include "base/err.h"
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
@@ -209,6 +210,48 @@ START_TEST(pool_and_sku_aggregates)
 }
 END_TEST
 
+/* Unbound serving pods that select no product are demand on the serving SKU with the most
+ * GPUs (inventory_finish). two-serving-*.json has serving L4 20 GPUs and serving H100 16,
+ * and 16 training H100 GPUs that must not count: the 5 unassigned GPUs go to L4. */
+START_TEST(unassigned_demand_goes_to_the_largest_serving_sku)
+{
+    const struct sku_catalogue *cat = sku_defaults();
+    int l4 = sku_find(cat, "l4"), h100 = sku_find(cat, "h100-80gb");
+    struct snapshot *s = NULL;
+    const struct snapshot_agg *a;
+    struct err e = {0};
+
+    add_page("k8s/two-serving-nodes.json", true, "");
+    add_page("k8s/two-serving-pods.json", false, "");
+    ck_assert_int_eq(inv.stats.pending_serving_pods, 4);
+    ck_assert_int_eq(inv.pending_unassigned, 5); /* 3 + 2 GPUs without a product selector */
+    inventory_finish(&inv);
+    ck_assert_int_eq(inv.pending_unassigned, 0);
+    ck_assert_msg(inv.pending_serving[l4] == 1 + 5, "l4 pending %d, h100 pending %d",
+                  inv.pending_serving[l4], inv.pending_serving[h100]);
+    ck_assert_int_eq(inv.pending_serving[h100], 2);
+
+    ck_assert_int_eq(snapshot_new(1, inv.n_nodes, cat->n, &s, &e), 0);
+    for (size_t k = 0; k < cat->n; k++)
+        snprintf(s->sku_names[k], sizeof(s->sku_names[k]), "%s", cat->skus[k].name);
+    inventory_copy(&inv, cfg.serving.reserve_gpus, s, 0, 0);
+    snapshot_compute_aggregates(s);
+    a = agg(s, SNAPSHOT_POOL_SERVING, "l4");
+    ck_assert_int_eq(a->total, 20);
+    ck_assert_int_eq(a->free, 19);
+    ck_assert_int_eq(a->pending_serving, 6);
+    ck_assert_int_eq(a->lendable, 11); /* 19 free - 2 reserve - 6 pending */
+    a = agg(s, SNAPSHOT_POOL_SERVING, "h100-80gb");
+    ck_assert_int_eq(a->total, 16);
+    ck_assert_int_eq(a->pending_serving, 2);
+    ck_assert_int_eq(a->lendable, 12); /* 16 free - 2 reserve - 2 pending */
+    a = agg(s, SNAPSHOT_POOL_TRAINING, "h100-80gb");
+    ck_assert_int_eq(a->total, 16);
+    ck_assert_int_eq(a->pending_serving, 0);
+    snapshot_free(&s);
+}
+END_TEST
+
 START_TEST(restart_pods_after_expired_continue)
 {
     const struct snapshot_node *n;
@@ -320,6 +363,7 @@ int main(void)
     tcase_add_test(tc, per_node_serving_figures);
     tcase_add_test(tc, stats_and_unknown_products);
     tcase_add_test(tc, pool_and_sku_aggregates);
+    tcase_add_test(tc, unassigned_demand_goes_to_the_largest_serving_sku);
     tcase_add_test(tc, restart_pods_after_expired_continue);
     tcase_add_test(tc, repeated_node_across_pages_counts_once);
     tcase_add_test(tc, gpu_sums_do_not_overflow);
