@@ -3,6 +3,9 @@
 // simulated clusters. Started by tests/integration/test_browser.c, which seeds the data
 // and checks the summary line this prints last: {"passed":N,"failed":N,"checks":[...]}.
 // Env: FEDSCHED_UI_BASE (http://127.0.0.1:PORT), SCREENSHOT_DIR, CHROMIUM (optional).
+// What the page shows is compared with what the API answers for the same question (the
+// explanation panel with GET .../explain, each page of the jobs table with the API's page),
+// never with "some text": a check must fail when the dashboard renders the wrong thing.
 'use strict';
 
 const { chromium } = require('playwright-core');
@@ -13,6 +16,65 @@ const base = process.env.FEDSCHED_UI_BASE;
 const shots = process.env.SCREENSHOT_DIR || path.resolve(__dirname, '../../build/screenshots');
 const checks = [];
 const pageErrors = [];
+// Every request of every browser context, by context: the offline check covers them all.
+const watched = [];
+
+// Opens a browser context whose every page (popups included) is watched for requests and
+// script errors. The browser logs every 4xx fetch as a console error; the bad-filter step
+// causes one on purpose, so only script errors count.
+async function watchedContext(browser, label) {
+  const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  const w = { label, ctx, requests: [] };
+  watched.push(w);
+  ctx.on('request', r => w.requests.push(r.url()));
+  ctx.on('page', p => {
+    p.on('pageerror', e => pageErrors.push(`${label}: ${e.message}`));
+    p.on('console', m => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(`${label}: ${m.text()}`);
+    });
+  });
+  return ctx;
+}
+
+// The explanation panel as text, one entry per paragraph, table row and list item, each
+// with its whitespace collapsed; compared whole with what the API's answer says.
+async function explainPanel(page) {
+  return page.$eval('[data-testid=explain]', el => {
+    const norm = t => t.replace(/\s+/g, ' ').trim();
+    const own = li => norm(Array.from(li.childNodes).filter(n => n.nodeName !== 'UL')
+      .map(n => n.textContent).join(''));
+    return {
+      paragraphs: Array.from(el.querySelectorAll(':scope > p')).map(p => norm(p.textContent)),
+      terms: Object.fromEntries(Array.from(el.querySelectorAll('tr[data-term]'))
+        .map(r => [r.dataset.term, norm(r.cells[1].textContent)])),
+      headings: Array.from(el.querySelectorAll('h2')).map(x => norm(x.textContent)),
+      // Top-level list items (quota reasons, clusters), each with the items nested in it.
+      lists: Array.from(el.querySelectorAll(':scope > ul, :scope > div > ul')).map(ul =>
+        Array.from(ul.children).map(li => ({
+          text: own(li),
+          items: Array.from(li.querySelectorAll(':scope > ul > li')).map(x => norm(x.textContent)),
+        }))),
+    };
+  });
+}
+
+const fmt3 = v => Number(v).toLocaleString('en-US', { maximumFractionDigits: 3, minimumFractionDigits: 3 });
+
+// One reason of the API's pending answer as the panel must print it.
+function reasonLine(w) {
+  const where = [w.cluster, w.sku, w.pool].filter(Boolean).join(' ');
+  return `${w.reason || '-'}${where ? ` [${where}]` : ''}: ${w.message || ''}`.replace(/\s+/g, ' ').trim();
+}
+
+// The names of the jobs on one page of the API's list, as the table's data-job keys.
+async function apiPageNames(page, path) {
+  const list = await apiGet(page, path);
+  return { names: list.items.map(j => `${j.metadata.namespace}/${j.metadata.name}`),
+    next: list.metadata && list.metadata.continue };
+}
+
+const jobKeys = page => page.$$eval('[data-testid=jobs-table] tbody tr[data-job]', r => r.map(x => x.dataset.job));
+const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 function check(name, ok, detail) {
   checks.push({ name, ok: !!ok, detail: ok ? undefined : String(detail || '') });
@@ -61,15 +123,8 @@ async function main() {
       '--no-first-run', '--disable-background-networking', '--disable-component-update',
       '--disable-sync'],
   });
-  const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-  page.on('pageerror', e => pageErrors.push(e.message));
-  // The browser logs every 4xx fetch as a console error; the bad-filter step causes one
-  // on purpose, so only script errors count.
-  page.on('console', m => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
-  });
-  const requests = [];
-  page.on('request', r => requests.push(r.url()));
+  const main = await watchedContext(browser, 'anonymous');
+  const page = await main.newPage();
 
   await step('overview', async () => {
     await page.goto(`${base}/ui/`);
@@ -94,12 +149,19 @@ async function main() {
     await page.goto(`${base}/ui/jobs`);
     await ready(page, 'jobs');
     await noBadValues(page, 'jobs');
-    let rows = await page.$$('[data-testid=jobs-table] tbody tr[data-job]');
-    check('jobs table shows a first page of 50', rows.length === 50, rows.length);
+    // Page 1 and page 2 of the table are the API's first two pages of 50, in order.
+    const api1 = await apiPageNames(page, '/v1/trainingjobs?limit=50');
+    const api2 = await apiPageNames(page, `/v1/trainingjobs?limit=50&continue=${encodeURIComponent(api1.next)}`);
+    const page1 = await jobKeys(page);
+    check('jobs table shows the API\'s first page of 50', page1.length === 50 && same(page1, api1.names),
+      JSON.stringify({ shown: page1, api: api1.names }));
     await page.click('[data-testid=next-page]');
     await page.waitForFunction(() => /page 2/.test(document.querySelector('.pager').textContent));
-    rows = await page.$$('[data-testid=jobs-table] tbody tr[data-job]');
-    check('next page loads', rows.length > 0, rows.length);
+    const page2 = await jobKeys(page);
+    check('next page shows the API\'s second page', api2.names.length === 50 && same(page2, api2.names),
+      JSON.stringify({ shown: page2, api: api2.names }));
+    const both = page2.filter(k => page1.includes(k));
+    check('no job on both page 1 and page 2', page2.length > 0 && both.length === 0, both.join(','));
 
     // Filter: phase Running and SKU h100-80gb, through the form.
     await page.selectOption('form.filters select[name=phase]', 'Running');
@@ -141,9 +203,15 @@ async function main() {
     check('timeline lists every event', steps.length === 5 && /Queued/.test(steps[0]) &&
       /Running/.test(steps[3]) && /Succeeded/.test(steps[4]),
       steps.join(' | '));
-    const explain = await page.textContent('[data-testid=explain]');
-    check('a finished job without a recorded decision says where it ran',
-      /Succeeded/.test(explain) && /in sim-east/.test(explain), explain);
+    // No recorded decision: the panel is the API's phase, cluster, pool and message.
+    const hx = await apiGet(page, '/v1/namespaces/ml/trainingjobs/train-history/explain');
+    const hp = await explainPanel(page);
+    const hwant = `${hx.phase || hx.status} ${hx.cluster ? `in ${hx.cluster}` : ''}` +
+      `${hx.pool ? ` (pool ${hx.pool})` : ''}${hx.message ? ` — ${hx.message}` : ''}`;
+    check('a finished job without a recorded decision shows the API\'s phase, cluster, pool and message',
+      hx.status !== 'placed' && hx.status !== 'pending' && hx.phase === 'Succeeded' &&
+      hx.cluster === 'sim-east' && same(hp.paragraphs, [hwant.replace(/\s+/g, ' ').trim()]),
+      JSON.stringify({ shown: hp.paragraphs, want: hwant, api: hx }));
     const status = await page.textContent('[data-testid=status]');
     check('status names the cluster', /sim-east/.test(status), status);
     await noBadValues(page, 'job detail (finished)');
@@ -155,14 +223,17 @@ async function main() {
     await ready(page, 'jobs');
     await page.waitForSelector('[data-testid=explain] tr[data-term=total]', { timeout: 15000 });
     const x = await apiGet(page, '/v1/namespaces/ml/trainingjobs/train-placed/explain');
-    const placed = await page.textContent('[data-testid=explain]');
-    check('a placed job reads "Placed in" its cluster',
-      x.status === 'placed' && new RegExp('^Placed in ' + x.cluster).test(placed.trim()), placed);
-    const shown = await page.$$eval('[data-testid=explain] tr[data-term]',
-      rows => Object.fromEntries(rows.map(r => [r.dataset.term, r.cells[1].textContent])));
+    const pp = await explainPanel(page);
+    const ru = x.runner_up;
+    const pwant = [`Placed in ${x.cluster} (pool ${x.pool}, SKU ${x.sku})` +
+      (x.candidates !== undefined ? ` out of ${x.candidates} candidate clusters` : '')];
+    if (ru && ru.cluster) pwant.push(`runner-up: ${ru.cluster}` + (ru.total !== undefined ? ` (total ${fmt3(ru.total)})` : ''));
+    check('a placed job reads "Placed in" the API\'s cluster, pool, SKU and candidates (and runner-up)',
+      x.status === 'placed' && x.phase !== 'Queued' && x.cluster && same(pp.paragraphs, pwant),
+      JSON.stringify({ shown: pp.paragraphs, want: pwant }));
+    const shown = pp.terms;
     const want = { total: x.score.total, ...x.score.terms };
-    const fmt = v => Number(v).toLocaleString('en-US', { maximumFractionDigits: 3, minimumFractionDigits: 3 });
-    const diff = Object.keys(want).filter(k => shown[k] !== fmt(want[k]));
+    const diff = Object.keys(want).filter(k => shown[k] !== fmt3(want[k]));
     check('explain terms equal the API numbers', Object.keys(want).length === 7 && diff.length === 0 &&
       Object.keys(shown).length === 7,
       JSON.stringify({ shown, want, diff }));
@@ -172,10 +243,24 @@ async function main() {
     await ready(page, 'jobs');
     await page.waitForFunction(() => /Pending|Would be placed/.test(
       document.querySelector('[data-testid=explain]').textContent), null, { timeout: 15000 });
-    const why = await page.textContent('[data-testid=explain]');
     const px = await apiGet(page, '/v1/namespaces/ml/trainingjobs/train-pending/explain');
-    check('queued job explains itself with the API\'s reason',
-      px.status === 'pending' && px.reason && why.includes(px.reason.message), why);
+    const qp = await explainPanel(page);
+    const head = `Pending: ${px.reason && px.reason.reason} — ${px.reason && px.reason.message}`;
+    check('queued job explains itself with the API\'s reason and message',
+      px.status === 'pending' && px.reason && px.reason.reason && px.reason.message &&
+      same(qp.paragraphs, [head.replace(/\s+/g, ' ').trim()]),
+      JSON.stringify({ shown: qp.paragraphs, want: head }));
+    // Quota reasons (when any), then every cluster the API names, in its order, with its
+    // fit and each of its reasons.
+    const quota = (px.quota || []).map(reasonLine);
+    const perCluster = (px.clusters || []).map(c => ({ text: `${c.cluster}${c.fits ? ' (fits)' : ''}`,
+      items: (c.reasons || []).map(reasonLine) }));
+    const lwant = quota.length ? [quota.map(t => ({ text: t, items: [] })), perCluster] : [perCluster];
+    check('queued job lists the API\'s reasons per cluster (and quota)',
+      perCluster.length === 3 && perCluster.every(c => c.items.length > 0) &&
+      JSON.stringify(qp.lists) === JSON.stringify(lwant) &&
+      same(qp.headings, quota.length ? ['Quota', 'Per cluster'] : ['Per cluster']),
+      JSON.stringify({ shown: qp.lists, want: lwant, headings: qp.headings }));
     await noBadValues(page, 'job detail (queued)');
     await shot(page, 'job-explain.png');
   });
@@ -232,9 +317,8 @@ async function main() {
   const authBase = process.env.FEDSCHED_UI_AUTH_BASE, viewer = process.env.FEDSCHED_VIEWER_TOKEN;
   await step('tokens', async () => {
     if (!authBase || !viewer) throw new Error('FEDSCHED_UI_AUTH_BASE/FEDSCHED_VIEWER_TOKEN not set');
-    const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    const ctx = await watchedContext(browser, 'viewer');
     const p2 = await ctx.newPage();
-    p2.on('pageerror', e => pageErrors.push(e.message));
     await p2.goto(`${authBase}/ui/`);
     await ready(p2, 'overview');
     check('without a token the token box opens', await p2.isVisible('#token-box'), 'token box hidden');
@@ -264,8 +348,17 @@ async function main() {
     await ctx.close();
   });
 
-  const outside = requests.filter(u => !u.startsWith(base) && !u.startsWith('data:'));
-  check('every request goes to fedsched (works offline)', outside.length === 0, outside.join(','));
+  // Offline: every request of every context went to one of the two fedsched replicas. Each
+  // context must have made requests (a listener that saw nothing proves nothing), and no
+  // context may exist that was not watched.
+  const ours = u => u.startsWith(base + '/') || (authBase && u.startsWith(authBase + '/')) ||
+    u.startsWith('data:');
+  const outside = watched.flatMap(w => w.requests.filter(u => !ours(u)).map(u => `${w.label}: ${u}`));
+  check('every request of every browser context goes to fedsched (works offline)',
+    outside.length === 0 && watched.length === 2 && watched.every(w => w.requests.length > 0),
+    JSON.stringify({ outside, requests: watched.map(w => [w.label, w.requests.length]) }));
+  const unwatched = browser.contexts().filter(c => !watched.some(w => w.ctx === c));
+  check('no browser context without the request watch', unwatched.length === 0, unwatched.length);
   check('no JavaScript errors', pageErrors.length === 0, pageErrors.join(' | '));
   await browser.close();
 }

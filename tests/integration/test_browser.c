@@ -1,7 +1,10 @@
 /* test_browser.c -- the dashboard in real headless Chromium: starts simulated member
  * clusters (`fedsched-kubesim`), `fedsched serve` against them and a fresh database, seeds
  * jobs and a capacity history, then runs tests/browser/dashboard.test.js (playwright-core
- * driving /usr/bin/chromium) and asserts on its summary. Screenshots land in
+ * driving /usr/bin/chromium) and asserts on its summary. The script compares what the page
+ * shows with the API's answers (explanation panel with GET .../explain, page 2 of the jobs
+ * table with the API's second page) and watches every browser context it opens for
+ * requests that leave fedsched. Screenshots land in
  * $BUILD/screenshots/ (overview.png, jobs-filtered.png, job-detail.png, clusters.png,
  * reports.png, report-html.png). Needs Debian's chromium and nodejs; npm packages come
  * from tests/browser/package-lock.json, installed here when node_modules is missing. */
@@ -294,7 +297,8 @@ START_TEST(dashboard_in_headless_chromium)
                       "browser checks failed (exit %d):\n%s", rc, log);
         free(log);
     }
-    ck_assert_int_ge(json_integer_value(json_object_get(summary, "passed")), 25);
+    /* The script makes 54 checks; fewer means some were dropped from it. */
+    ck_assert_int_ge(json_integer_value(json_object_get(summary, "passed")), 54);
     snprintf(overview, sizeof(overview), "%s/overview.png", shots);
     ck_assert_msg(stat(overview, &st) == 0 && st.st_size > 5000, "no screenshot %s", overview);
     printf("browser: %lld checks passed; overview screenshot %s\n",
