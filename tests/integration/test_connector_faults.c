@@ -59,6 +59,9 @@ struct view {
     uint64_t errors_by_kind[CLUSTER_ERR_KINDS];
     int total_gpus;
     int nodes;
+    int64_t last_attempt_ms; /* wall clock, start of the last poll */
+    int64_t poll_ms;         /* how long it took */
+    int64_t next_attempt_ms; /* wall clock of the next poll: the back-off shows here */
 };
 
 static struct view look(const char *name)
@@ -74,6 +77,9 @@ static struct view look(const char *name)
     v.age_ms =
         s->status[i].last_success_ms ? clock_realtime_ms() - s->status[i].last_success_ms : -1;
     memcpy(v.errors_by_kind, s->status[i].errors_by_kind, sizeof(v.errors_by_kind));
+    v.last_attempt_ms = s->status[i].last_attempt_ms;
+    v.poll_ms = s->status[i].poll_duration_ms;
+    v.next_attempt_ms = s->status[i].next_attempt_ms;
     v.nodes = (int)s->snap->clusters[i].n_nodes;
     for (size_t k = 0; k < s->snap->n_skus; k++)
         for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++)
@@ -247,6 +253,57 @@ START_TEST(rate_limit_honours_retry_after)
     others_fresh("gamma");
     wait_health("gamma", SNAPSHOT_HEALTH_READY, 5000);
     ck_assert_str_eq(look("gamma").error, "");
+    stop();
+}
+END_TEST
+
+struct want_error {
+    const char *cluster;
+    const char *text;
+};
+
+static bool has_error(void *arg)
+{
+    const struct want_error *w = arg;
+
+    return strstr(look(w->cluster).error, w->text) != NULL;
+}
+
+/* Retry-After belongs to the answer that carried it. A 429 asking for 3 s, then a 503 that
+ * asks for nothing: the 503 gets our own back-off (at most backoff_max_ms = 400 ms), not the
+ * 429's stale 3 s. */
+START_TEST(retry_after_does_not_outlive_its_response)
+{
+    struct sim_faults f;
+    struct want_error w = {"gamma", "HTTP 503"};
+    struct view v;
+    int64_t delay_ms;
+
+    start(500);
+    wait_health("gamma", SNAPSHOT_HEALTH_READY, 3000);
+    memset(&f, 0, sizeof(f));
+    f.status = 429;
+    f.retry_after_s = 3;
+    f.remaining = 1;
+    set_fault("gamma", &f);
+    wait_health("gamma", SNAPSHOT_HEALTH_DEGRADED, 3000);
+    ck_assert_msg(strstr(look("gamma").error, "HTTP 429"), "%s", look("gamma").error);
+    /* The poller now waits 3 s; the request after the wait gets a 503 without Retry-After. */
+    memset(&f, 0, sizeof(f));
+    f.status = 503;
+    f.remaining = 1;
+    set_fault("gamma", &f);
+    ck_assert_msg(k8s_wait_until(has_error, &w, 6000), "no 503 seen: %s", look("gamma").error);
+    v = look("gamma");
+    ck_assert_int_eq(v.errors_by_kind[CLUSTER_ERR_RATE_LIMITED], 1);
+    ck_assert_int_eq(v.errors_by_kind[CLUSTER_ERR_HTTP_5XX], 1);
+    /* next attempt = end of the failed poll + the back-off chosen for it */
+    delay_ms = v.next_attempt_ms - (v.last_attempt_ms + v.poll_ms);
+    ck_assert_msg(delay_ms <= 400 + 50, "back-off after the 503 is %lld ms, not at most 400 ms",
+                  (long long)delay_ms);
+    /* and the cluster is polled again and healthy well before a stale 3 s would end */
+    wait_health("gamma", SNAPSHOT_HEALTH_READY, 2000);
+    others_fresh("gamma");
     stop();
 }
 END_TEST
@@ -429,6 +486,7 @@ int main(void)
     tcase_add_test(tc, hung_cluster_times_out_without_delaying_others);
     tcase_add_test(tc, server_errors_degrade_then_heal);
     tcase_add_test(tc, rate_limit_honours_retry_after);
+    tcase_add_test(tc, retry_after_does_not_outlive_its_response);
     tcase_add_test(tc, expired_continue_restarts_the_list);
     tcase_add_test(tc, dropped_connections);
     tcase_add_test(tc, malformed_bodies);
