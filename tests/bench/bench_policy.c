@@ -1,7 +1,8 @@
 /* bench_policy.c -- one policy decision cycle at federation scale (100,000 queued jobs,
  * 100 clusters, 8 SKUs, 10,000 GPU nodes), printed beside a null policy that only walks the
  * same data, with the ratio and the peak RSS. BENCH_MODE=smoke runs a small input in well
- * under a second for CI. Target (issue 4): under 1 s on one core and under 1 GiB. */
+ * under a second for CI. Target (issue 4): under 1 s on one core and under 1 GiB; in full
+ * mode a missed target exits 1 ("OVER TARGET"), in smoke mode only a failed cycle does. */
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/mem.h"
@@ -221,6 +222,7 @@ int main(void)
     volatile uint64_t sink = 0;
     struct rusage ru;
     double rss_mib;
+    bool met;
 
     build(&w, &z, now);
     for (int i = 0; i < rounds; i++) {
@@ -257,9 +259,11 @@ int main(void)
            best_null / 1e6);
     printf("  ratio          %9.1f x\n", best_null > 0 ? best_policy / best_null : 0.0);
     printf("  peak RSS       %9.1f MiB\n", rss_mib);
+    met = best_policy < 1e9 && rss_mib < 1024;
     if (!smoke)
-        printf("  target         %s (under 1000 ms and 1024 MiB)\n",
-               best_policy < 1e9 && rss_mib < 1024 ? "met" : "MISSED");
+        printf("  target         %s (under 1000 ms and 1024 MiB)\n", met ? "met" : "OVER TARGET");
     world_free(&w);
-    return 0;
+    /* A missed target fails a full run (make bench exits non-zero); the smoke input is too
+     * small to measure anything, so there only a failed cycle fails. */
+    return !smoke && !met ? 1 : 0;
 }

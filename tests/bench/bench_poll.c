@@ -3,7 +3,8 @@
  * replicas), all served by one in-process simulator on one port (/c/NAME/). Prints the
  * wall time of a full poll round and the poller's CPU, as time per round and as the share
  * of one core at a 10 s interval, beside the targets (under 2 s, under 25 %).
- * BENCH_MODE=smoke: 20 clusters of 10 nodes, a second or two. */
+ * BENCH_MODE=smoke: 20 clusters of 10 nodes, a second or two. In full mode a missed target
+ * exits 1 ("OVER TARGET"); in smoke mode only a broken run does (clusters not Ready). */
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
@@ -77,6 +78,7 @@ int main(void)
     const struct cluster_snapshot *s;
     size_t ready = 0, n_nodes;
     double share;
+    bool met;
 
     log_set_level(LOG_ERROR);
     memset(&so, 0, sizeof(so));
@@ -142,7 +144,8 @@ int main(void)
     printf("full poll round, %d clusters x %d nodes (%d rounds): best %lld ms, worst %lld ms "
            "(target < 2000 ms) %s\n",
            clusters, nodes, rounds, (long long)best, (long long)worst,
-           round_ms < 2000 ? "OK" : "OVER");
+           round_ms < 2000 ? "OK" : "OVER TARGET");
+    met = round_ms < 2000;
     printf("poller CPU per round (parse, add up, publish; simulator excluded): %lld ms\n",
            (long long)(cpu_total / rounds));
 
@@ -162,12 +165,16 @@ int main(void)
         share = 100.0 * (double)c / (double)w;
         printf("poller thread at a %d s interval: %lld ms CPU in %lld ms = %.1f%% of one core "
                "(target < 25%%) %s\n",
-               interval_ms / 1000, (long long)c, (long long)w, share, share < 25 ? "OK" : "OVER");
+               interval_ms / 1000, (long long)c, (long long)w, share,
+               share < 25 ? "OK" : "OVER TARGET");
+        met = met && share < 25;
     }
     printf("peak RSS (simulator and poller together): %ld MiB\n", rss_mib());
     poller_free(&p);
     sim_stop(&sim);
     free(cfgs);
     free(text);
-    return 0;
+    /* A missed target fails a full run (make bench exits non-zero); smoke mode checks that
+     * the poller runs, not how fast. */
+    return !smoke && !met ? 1 : 0;
 }
