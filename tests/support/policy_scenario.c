@@ -992,6 +992,92 @@ out:
     return rc;
 }
 
+/* Every key of an expectation must be one the checks read: a misspelt key ("lendabel")
+ * would otherwise check nothing and pass. */
+static int known_keys(json_t *obj, const char *const *allowed, const char *what, char *msg,
+                      size_t size)
+{
+    const char *key;
+    json_t *v;
+
+    if (obj && !json_is_object(obj))
+        return mismatch(msg, size, "%s must be an object", what);
+    OBJ_EACH(obj, key, v)
+    {
+        size_t i;
+
+        for (i = 0; allowed[i] && strcmp(allowed[i], key) != 0; i++)
+            ;
+        if (!allowed[i])
+            return mismatch(msg, size, "%s: unknown key \"%s\"", what, key);
+    }
+    return 0;
+}
+
+/* Each entry of an expected list is an object with known keys, naming a job not named by
+ * an earlier entry: with a repeated name, two entries could match one decision, the counts
+ * would still agree and another decision would go unchecked. */
+static int valid_entries(json_t *list, const char *const *allowed, const char *what, char *msg,
+                         size_t size)
+{
+    size_t i, k;
+    json_t *x, *y;
+
+    ARR_EACH(list, i, x)
+    {
+        if (known_keys(x, allowed, what, msg, size))
+            return -1;
+        if (!json_is_string(json_object_get(x, "job")))
+            return mismatch(msg, size, "%s entry %zu names no \"job\"", what, i);
+        for (k = 0; k < i; k++) {
+            y = json_array_get(list, k);
+            if (strcmp(str_or(x, "job", ""), str_or(y, "job", "")) == 0)
+                return mismatch(msg, size, "%s names %s twice", what, str_or(x, "job", ""));
+        }
+    }
+    return 0;
+}
+
+static int valid_expect(json_t *expect, char *msg, size_t size)
+{
+    static const char *const top[] = {"placements", "pending", "reclaims", "ordered",
+                                      "pools",      "state",   "explain",  NULL};
+    static const char *const placement[] = {"job",       "cluster",    "pool",      "sku",
+                                            "nodes",     "over_quota", "runner_up", "lease_end",
+                                            "min_score", NULL};
+    static const char *const pending[] = {"job",       "reason",     "message",
+                                          "reserving", "reclaiming", NULL};
+    static const char *const reclaim[] = {"job", "reason", "for", "grace_s", NULL};
+    static const char *const pool[] = {
+        "cluster", "sku",       "lending",  "closed_reason", "lendable",  "lent", "deficit",
+        "streak",  "reclaimed", "short_by", "rate_limited",  "lease_end", NULL};
+    static const char *const state[] = {"pools", NULL};
+    static const char *const state_pool[] = {"cluster",       "streak", "backoff_until",
+                                             "backoff_level", "tokens", NULL};
+    static const char *const explain[] = {"job", "contains", NULL};
+    size_t i;
+    json_t *x;
+
+    if (known_keys(expect, top, "expect", msg, size) ||
+        valid_entries(json_object_get(expect, "placements"), placement, "placements", msg, size) ||
+        valid_entries(json_object_get(expect, "pending"), pending, "pending", msg, size) ||
+        valid_entries(json_object_get(expect, "reclaims"), reclaim, "reclaims", msg, size) ||
+        valid_entries(json_object_get(expect, "explain"), explain, "explain", msg, size) ||
+        known_keys(json_object_get(expect, "state"), state, "state", msg, size))
+        return -1;
+    ARR_EACH(json_object_get(expect, "pools"), i, x)
+    {
+        if (known_keys(x, pool, "pools", msg, size))
+            return -1;
+    }
+    ARR_EACH(json_object_get(json_object_get(expect, "state"), "pools"), i, x)
+    {
+        if (known_keys(x, state_pool, "state.pools", msg, size))
+            return -1;
+    }
+    return 0;
+}
+
 static int check_all(struct policy_scenario *sc, const struct policy_result *r, json_t *expect,
                      char *msg, size_t size)
 {
@@ -1001,6 +1087,8 @@ static int check_all(struct policy_scenario *sc, const struct policy_result *r, 
     json_t *x;
     size_t i;
 
+    if (valid_expect(expect, msg, size))
+        return -1;
     /* Exact sets: every decision expected, nothing more. */
     if (json_array_size(pl) != r->n_placements || json_array_size(pe) != r->n_pending ||
         json_array_size(rc) != r->n_reclaims) {
