@@ -351,6 +351,55 @@ static bool condition_true(const json_t *obj, const char *type, char *reason, si
     return false;
 }
 
+static bool is(const char *s, const char *want)
+{
+    return s && strcmp(s, want) == 0;
+}
+
+/* KubeRay (ray.io/v1) reports two things: jobStatus, the Ray job's own state from the
+ * dashboard ("", PENDING, RUNNING, STOPPED, SUCCEEDED, FAILED; SCHEDULED for cron RayJobs),
+ * and jobDeploymentStatus, the operator's progress ("", Initializing, Running, Complete,
+ * Failed, Suspending, Suspended, Retrying, Waiting, Scheduling, Scheduled,
+ * ValidationFailed). Complete only says the Ray job reached a terminal jobStatus, whichever
+ * it was, so it never decides success on its own; and while the operator is retrying or
+ * suspending, jobStatus may still hold the previous attempt's terminal value. */
+static enum k8s_job_state rayjob_state(const json_t *st, char *reason, size_t reason_size)
+{
+    const char *js = json_string_value(json_object_get(st, "jobStatus"));
+    const char *ds = json_string_value(json_object_get(st, "jobDeploymentStatus"));
+    const char *why = json_string_value(json_object_get(st, "reason"));
+    static const char *const not_running[] = {"Initializing", "Suspending", "Suspended", "Retrying",
+                                              "Waiting",      "Scheduling", "Scheduled"};
+
+    if (is(ds, "ValidationFailed")) {
+        snprintf(reason, reason_size, "%s", "ValidationFailed");
+        return K8S_JOB_FAILED;
+    }
+    for (size_t i = 0; i < sizeof(not_running) / sizeof(not_running[0]); i++)
+        if (is(ds, not_running[i])) {
+            snprintf(reason, reason_size, "%s", ds);
+            return K8S_JOB_PENDING;
+        }
+    if (is(js, "SUCCEEDED"))
+        return K8S_JOB_SUCCEEDED;
+    /* The operator's own failures (DeadlineExceeded, SubmissionFailed, ...) win over the
+     * job's: a deadline stops the Ray job, which must not read as a user's stop. */
+    if (is(ds, "Failed") || is(js, "FAILED")) {
+        snprintf(reason, reason_size, "%s", why && *why ? why : "Failed");
+        return K8S_JOB_FAILED;
+    }
+    if (is(js, "STOPPED")) {
+        snprintf(reason, reason_size, "%s", "Stopped");
+        return K8S_JOB_STOPPED;
+    }
+    if (is(ds, "Complete")) {
+        /* Terminal by the operator's word, with no outcome we recognise: not a success. */
+        snprintf(reason, reason_size, "%s", "NoJobStatus");
+        return K8S_JOB_FAILED;
+    }
+    return is(js, "RUNNING") ? K8S_JOB_RUNNING : K8S_JOB_PENDING;
+}
+
 enum k8s_job_state k8s_job_state_of(enum k8s_job_kind kind, const json_t *obj, char *reason,
                                     size_t reason_size)
 {
@@ -366,26 +415,8 @@ enum k8s_job_state k8s_job_state_of(enum k8s_job_kind kind, const json_t *obj, c
         if (condition_true(obj, "Failed", reason, reason_size))
             return K8S_JOB_FAILED;
         return active > 0 && ready >= active ? K8S_JOB_RUNNING : K8S_JOB_PENDING;
-    } else {
-        const char *js = json_string_value(json_object_get(st, "jobStatus"));
-        const char *ds = json_string_value(json_object_get(st, "jobDeploymentStatus"));
-
-        if ((js && strcmp(js, "SUCCEEDED") == 0) || (ds && strcmp(ds, "Complete") == 0))
-            return K8S_JOB_SUCCEEDED;
-        if ((js && strcmp(js, "FAILED") == 0) || (ds && strcmp(ds, "Failed") == 0)) {
-            const char *m = json_string_value(json_object_get(st, "reason"));
-
-            snprintf(reason, reason_size, "%s", m ? m : "Failed");
-            return K8S_JOB_FAILED;
-        }
-        if (js && strcmp(js, "STOPPED") == 0) {
-            snprintf(reason, reason_size, "%s", "Stopped");
-            return K8S_JOB_FAILED;
-        }
-        if (js && strcmp(js, "RUNNING") == 0)
-            return K8S_JOB_RUNNING;
-        return K8S_JOB_PENDING;
     }
+    return rayjob_state(st, reason, reason_size);
 }
 
 const char *k8s_job_state_name(enum k8s_job_state s)
@@ -395,6 +426,7 @@ const char *k8s_job_state_name(enum k8s_job_state s)
     case K8S_JOB_RUNNING: return "Running";
     case K8S_JOB_SUCCEEDED: return "Succeeded";
     case K8S_JOB_FAILED: return "Failed";
+    case K8S_JOB_STOPPED: return "Stopped";
     }
     return "Pending";
 }

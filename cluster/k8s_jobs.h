@@ -63,12 +63,19 @@ enum k8s_job_state {
     K8S_JOB_RUNNING,
     K8S_JOB_SUCCEEDED, /* final */
     K8S_JOB_FAILED,    /* final */
+    K8S_JOB_STOPPED,   /* final: a RayJob's Ray job stopped from outside (ray job stop) */
 };
 
 /* Reads the state from obj's status: a Job is final only with condition Complete or Failed
- * "True" (reason copied, e.g. BackoffLimitExceeded); a RayJob by jobStatus SUCCEEDED /
- * FAILED / STOPPED (STOPPED is Failed with reason Stopped) or jobDeploymentStatus
- * Complete/Failed. reason gets "" when none. */
+ * "True" (reason copied, e.g. BackoffLimitExceeded). A RayJob, from jobStatus and
+ * jobDeploymentStatus together: deployment ValidationFailed is Failed (reason
+ * ValidationFailed); Initializing, Suspending, Suspended, Retrying, Waiting, Scheduling and
+ * Scheduled are Pending whatever jobStatus says (reason: that status); then jobStatus
+ * SUCCEEDED is Succeeded; deployment Failed or jobStatus FAILED is Failed (reason: the
+ * RayJob's status.reason, e.g. DeadlineExceeded, AppFailed, else "Failed"); jobStatus
+ * STOPPED is Stopped (reason Stopped); deployment Complete with no other terminal sign is
+ * Failed (reason NoJobStatus); jobStatus RUNNING is Running; anything else Pending.
+ * reason gets "" when none. */
 enum k8s_job_state k8s_job_state_of(enum k8s_job_kind kind, const json_t *obj, char *reason,
                                     size_t reason_size);
 

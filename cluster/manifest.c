@@ -115,8 +115,12 @@ static json_t *resources(const json_t *res, int gpus)
     return json_pack("{s:o, s:o}", "limits", limits, "requests", requests);
 }
 
+/* A container of the user's image. run_user_command: a batch/v1 Job's trainer runs the
+ * spec's command and args. Ray containers never do: KubeRay appends `ray start` to whatever
+ * command a Ray container has, so a command there would run the script outside Ray on every
+ * pod first; the RayJob's entrypoint (run once, on the cluster) is where it goes. */
 static json_t *container(const struct manifest_in *in, const json_t *spec, const char *name,
-                         int gpus, int workers)
+                         int gpus, int workers, bool run_user_command)
 {
     const json_t *code = json_object_get(spec, "code");
     json_t *c = json_object();
@@ -124,9 +128,9 @@ static json_t *container(const struct manifest_in *in, const json_t *spec, const
 
     json_object_set_new(c, "name", json_string(name));
     json_object_set(c, "image", json_object_get(code, "image"));
-    if (json_array_size(json_object_get(code, "command")) && strcmp(name, "ray-head") != 0)
+    if (run_user_command && json_array_size(json_object_get(code, "command")))
         json_object_set_new(c, "command", json_deep_copy(json_object_get(code, "command")));
-    if (json_array_size(json_object_get(code, "args")) && strcmp(name, "ray-head") != 0)
+    if (run_user_command && json_array_size(json_object_get(code, "args")))
         json_object_set_new(c, "args", json_deep_copy(json_object_get(code, "args")));
     if (wd)
         json_object_set_new(c, "workingDir", json_string(wd));
@@ -136,9 +140,10 @@ static json_t *container(const struct manifest_in *in, const json_t *spec, const
     return c;
 }
 
-/* The pod template of a worker (gpus > 0) or of a Ray head (gpus == 0). */
+/* The pod template of a worker (gpus > 0) or of a Ray head (gpus == 0). ray: the pods of a
+ * RayCluster, whose containers run only Ray. */
 static int pod_template(const struct manifest_in *in, const json_t *spec, int gpus, int workers,
-                        json_t **out, struct err *e)
+                        bool ray, json_t **out, struct err *e)
 {
     int k = sku_find(in->skus, in->sku);
     const struct sku *sku;
@@ -182,7 +187,9 @@ static int pod_template(const struct manifest_in *in, const json_t *spec, int gp
         json_object_set_new(ps, "priorityClassName", json_string(pc));
     json_object_set_new(
         ps, "containers",
-        json_pack("[o]", container(in, spec, gpus > 0 ? "trainer" : "ray-head", gpus, workers)));
+        json_pack("[o]",
+                  container(in, spec, gpus > 0 ? (ray ? "ray-worker" : "trainer") : "ray-head",
+                            gpus, workers, !ray)));
     md = json_pack("{s:o}", "labels", pod_labels(in));
     if (in->annotations && json_object_size(in->annotations))
         json_object_set_new(md, "annotations", json_deep_copy(in->annotations));
@@ -190,35 +197,75 @@ static int pod_template(const struct manifest_in *in, const json_t *spec, int gp
     return 0;
 }
 
-static char *entrypoint(const json_t *code)
+/* Characters that never need quoting in a POSIX shell word (those of Python's
+ * shlex.quote); anything else, non-ASCII bytes included, is single-quoted. */
+static bool shell_safe(const char *s)
 {
-    struct {
-        char *p;
-        size_t len, cap;
-    } b = {NULL, 0, 0};
-    const char *keys[2] = {"command", "args"};
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("_@%+=:,./-", *s)))
+            return false;
+    return true;
+}
 
-    for (int k = 0; k < 2; k++) {
-        size_t i;
-        const json_t *it;
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
 
-        json_array_foreach(json_object_get(code, keys[k]), i, it)
-        {
-            const char *s = json_string_value(it);
-            size_t n = s ? strlen(s) : 0;
-
-            if (b.len + n + 2 > b.cap) {
-                b.cap = (b.len + n + 2) * 2;
-                b.p = xrealloc(b.p, b.cap);
-            }
-            if (b.len)
-                b.p[b.len++] = ' ';
-            memcpy(b.p + b.len, s ? s : "", n);
-            b.len += n;
-            b.p[b.len] = '\0';
-        }
+static void sbuf_put(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->p = xrealloc(b->p, b->cap);
     }
-    return b.p ? b.p : xstrdup("");
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+char *manifest_shell_join(const char *const *argv, size_t argc)
+{
+    struct sbuf b = {NULL, 0, 0};
+
+    sbuf_put(&b, "", 0);
+    for (size_t i = 0; i < argc; i++) {
+        const char *s = argv[i] ? argv[i] : "";
+
+        if (i)
+            sbuf_put(&b, " ", 1);
+        if (shell_safe(s)) {
+            sbuf_put(&b, s, strlen(s));
+            continue;
+        }
+        /* Inside single quotes nothing is special except the quote itself: each one closes
+         * the quoted run, is written as \' and opens a new run, so ' becomes '\''. */
+        sbuf_put(&b, "'", 1);
+        for (const char *q; (q = strchr(s, '\'')) != NULL; s = q + 1) {
+            sbuf_put(&b, s, (size_t)(q - s));
+            sbuf_put(&b, "'\\''", 4);
+        }
+        sbuf_put(&b, s, strlen(s));
+        sbuf_put(&b, "'", 1);
+    }
+    return b.p;
+}
+
+char *manifest_entrypoint(const json_t *code)
+{
+    const json_t *cmd = json_object_get(code, "command"), *args = json_object_get(code, "args");
+    size_t n = 0, i;
+    const char **argv = xcalloc(json_array_size(cmd) + json_array_size(args) + 1, sizeof(*argv));
+    const json_t *it;
+    char *out;
+
+    json_array_foreach(cmd, i, it) argv[n++] = json_string_value(it);
+    json_array_foreach(args, i, it) argv[n++] = json_string_value(it);
+    out = manifest_shell_join(argv, n);
+    free(argv);
+    return out;
 }
 
 int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t **out,
@@ -247,7 +294,7 @@ int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t
         err_set(e, ERR_INVALID, "spec.code.image", "spec has no image");
         goto out;
     }
-    if (pod_template(in, spec, per, workers, &tmpl, e))
+    if (pod_template(in, spec, per, workers, ray, &tmpl, e))
         goto out;
     manifest_object_name(in->uid, in->attempt, name, sizeof(name));
     md = json_pack("{s:s, s:s, s:o}", "name", name, "namespace", in->cluster->job_namespace,
@@ -274,10 +321,10 @@ int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t
         md = NULL;
         *kind = K8S_KIND_JOB;
     } else {
-        char *ep = entrypoint(json_object_get(spec, "code"));
+        char *ep = manifest_entrypoint(json_object_get(spec, "code"));
         json_t *rs, *group;
 
-        if (pod_template(in, spec, 0, workers, &head, e)) {
+        if (pod_template(in, spec, 0, workers, true, &head, e)) {
             free(ep);
             goto out;
         }

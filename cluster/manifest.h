@@ -35,6 +35,17 @@ bool manifest_object_owner(const json_t *obj, char *uid, size_t uid_size, int *a
 /* True when obj carries the labels of uid/attempt (an AlreadyExists answer is ours). */
 bool manifest_object_is(const json_t *obj, const char *uid, int attempt);
 
+/* Joins argv into one POSIX shell command line that a shell splits back into exactly argv:
+ * each argument made only of [A-Za-z0-9_@%+=:,./-] as it is, any other (the empty string,
+ * spaces, quotes, ;, $(), backticks, newlines, non-ASCII bytes) in single quotes with each '
+ * written '\''. A NULL argument counts as "". Caller frees the result (never NULL). */
+char *manifest_shell_join(const char *const *argv, size_t argc);
+
+/* The RayJob entrypoint of a spec's code object: its command then its args, joined by
+ * manifest_shell_join(). Ray runs the entrypoint through a shell, so an argument such as
+ * "my run; rm -rf /tmp/x" reaches the program as one argument. Caller frees. */
+char *manifest_entrypoint(const json_t *code);
+
 /* Everything a manifest is built from; strings are borrowed. */
 struct manifest_in {
     const char *uid;
@@ -59,8 +70,11 @@ struct manifest_in {
 };
 
 /* Builds the object to create: a batch/v1 Job (parallelism = completions = workers,
- * Indexed, backoffLimit 0, restartPolicy Never), or for framework "ray" a RayJob (a head
- * without GPUs and one worker group of fixed size). Pods select the SKU's GPU product
+ * Indexed, backoffLimit 0, restartPolicy Never; its containers run the spec's command and
+ * args), or for framework "ray" a RayJob (a head without GPUs and one worker group of fixed
+ * size; spec.entrypoint is manifest_entrypoint(), and neither the head's nor the workers'
+ * containers carry a command or args, so KubeRay gives them only `ray start`). Pods select
+ * the SKU's GPU product
  * (nodeSelector when the SKU has one product, node affinity otherwise), carry the
  * cluster's tolerations and, when borrowed, the serving pool's selector and the low
  * priority class, so Kubernetes itself may preempt them for serving pods. Caller owns

@@ -1,5 +1,5 @@
 /* track.c -- step 5 of a cycle: member-cluster objects to phases (Running, Succeeded,
- * Failed), cancellation, reclaim completion, missing objects and garbage collection. */
+ * Failed, Cancelled), cancellation, reclaim completion, missing objects and garbage collection. */
 #include "scheduler/internal.h"
 
 /* ---- step 5: tracking, cancellation, reclaim completion, GC --------------------------------- */
@@ -120,6 +120,14 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
         t->message = sched_batch_own(
             &c->b, xasprintf("completed in %s%s%s", j->cluster, msg[0] ? ": " : "", msg));
         break;
+    case K8S_JOB_STOPPED:
+        /* Somebody stopped the Ray job in the member cluster (ray job stop): the work
+         * did not finish, and it was not the job's fault either. */
+        final_message(kind, obj, msg, sizeof(msg));
+        t = sched_batch_add(&c->b, k, j, PHASE_CANCELLED, "Stopped");
+        t->message = sched_batch_own(&c->b, xasprintf("stopped in %s, outside fedsched%s%s",
+                                                      j->cluster, msg[0] ? ": " : "", msg));
+        break;
     case K8S_JOB_FAILED:
         if (strcmp(reason, "PodFailurePolicy") == 0) {
             /* Our pod-failure rule fired: Kubernetes evicted or preempted a worker. */
@@ -214,7 +222,9 @@ static void finish_tracked(struct cycle *c)
         const struct store_transition *t = &c->b.t[i];
         struct err e = {0};
 
-        if (!ok[i] || (t->to != PHASE_SUCCEEDED && t->to != PHASE_FAILED))
+        /* A user's cancel deleted its object already; a Ray job stopped outside did not. */
+        if (!ok[i] || (t->to != PHASE_SUCCEEDED && t->to != PHASE_FAILED &&
+                       !(t->to == PHASE_CANCELLED && strcmp(t->reason, "Stopped") == 0)))
             continue;
         if (!leader_fresh(c->s->leader, 5000))
             break;

@@ -113,6 +113,37 @@ START_TEST(ray_job_runs)
 }
 END_TEST
 
+/* A Ray job stopped in the member cluster (KubeRay: jobStatus STOPPED, deployment
+ * Complete) ends Cancelled with reason Stopped, not Succeeded, and its RayJob is deleted. */
+START_TEST(ray_stopped_is_cancelled)
+{
+    json_t *j;
+    const json_t *st;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, FAST_BASE ", \"jobAnnotations\": {\"sim.fedsched.io/outcome\": \"Stopped\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit(env.srv[0].base, "team-r", "stopped", "h100-80gb", 16, "ray", ""));
+    j = senv_wait_phase(env.srv[0].base, "team-r", "stopped", "Cancelled", 20000);
+    st = json_object_get(j, "status");
+    ck_assert_str_eq(json_string_value(json_object_get(st, "reason")), "Stopped");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(st, "message")), "stopped in"));
+    ck_assert_int_eq(senv_events(&env, "team-r", "stopped", "Succeeded"), 0);
+    ck_assert_int_eq(senv_events(&env, "team-r", "stopped", "Cancelled"), 1);
+    json_decref(j);
+    for (int i = 0;
+         senv_sim_objects(&env, "east", true, "app.kubernetes.io/managed-by", "fedsched") +
+             senv_sim_objects(&env, "west", true, "app.kubernetes.io/managed-by", "fedsched") +
+             senv_sim_objects(&env, "onprem", true, "app.kubernetes.io/managed-by", "fedsched") >
+         0;
+         i++) {
+        ck_assert_msg(i < 100, "the stopped RayJob was not deleted");
+        usleep(100 * 1000);
+    }
+}
+END_TEST
+
 /* The member cluster's failure reason and message reach the job. */
 START_TEST(failed_job_reports_member_reason)
 {
@@ -661,6 +692,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, jobs_run_to_succeeded);
     tcase_add_test(tc, ray_job_runs);
+    tcase_add_test(tc, ray_stopped_is_cancelled);
     tcase_add_test(tc, failed_job_reports_member_reason);
     tcase_add_test(tc, cancel_queued_dispatched_running);
     tcase_add_test(tc, stuck_dispatch_is_requeued);

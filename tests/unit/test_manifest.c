@@ -8,8 +8,11 @@
 #include "cluster/k8s.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define UID "0b6f3c1e-8f4a-4a51-9d2e-3c1f0e9a7b21"
 
@@ -211,11 +214,30 @@ START_TEST(ray_jobs_become_rayjobs)
     ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
     ck_assert_int_eq(kind, K8S_KIND_RAYJOB);
     ck_assert_str_eq(str(obj, "apiVersion"), "ray.io/v1");
+    /* The head runs the entrypoint, once (KubeRay submits it to the cluster). */
     ck_assert_str_eq(str(obj, "spec.entrypoint"), "python train.py --epochs 3");
     ck_assert(json_is_true(path(obj, "spec.shutdownAfterJobFinishes")));
     head = path(obj, "spec.rayClusterSpec.headGroupSpec.template.spec.containers.0");
     ck_assert_ptr_null(json_object_get(path(head, "resources.limits"), K8S_GPU_RESOURCE));
     group = path(obj, "spec.rayClusterSpec.workerGroupSpecs.0");
+    /* Head and workers run only Ray: with no command or args of ours, KubeRay gives them
+     * `ray start` alone instead of `<user command> && ray start`. They keep the image,
+     * working directory and environment. */
+    for (int g = 0; g < 2; g++) {
+        const json_t *ctr = g ? path(group, "template.spec.containers.0") : head;
+
+        ck_assert_uint_eq(json_array_size(g ? path(group, "template.spec.containers")
+                                            : path(obj, "spec.rayClusterSpec.headGroupSpec."
+                                                        "template.spec.containers")),
+                          1);
+        ck_assert_ptr_null(json_object_get(ctr, "command"));
+        ck_assert_ptr_null(json_object_get(ctr, "args"));
+        ck_assert_str_eq(str(ctr, "image"), "trainer:1");
+        ck_assert_str_eq(str(ctr, "workingDir"), "/work");
+        ck_assert_str_eq(str(ctr, "env.0.name"), "LR");
+    }
+    ck_assert_str_eq(str(head, "name"), "ray-head");
+    ck_assert_str_eq(str(group, "template.spec.containers.0.name"), "ray-worker");
     ck_assert_int_eq(json_integer_value(json_object_get(group, "replicas")), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(group, "minReplicas")), 2);
     ck_assert_str_eq(
@@ -224,6 +246,121 @@ START_TEST(ray_jobs_become_rayjobs)
         "8");
     ck_assert(manifest_object_is(obj, UID, 2));
     json_decref(obj);
+    free(c);
+}
+END_TEST
+
+/* Arguments a shell would otherwise split, expand or run. */
+static const char *const nasty[] = {
+    "my run; rm -rf /tmp/x",
+    "",
+    "two  spaces",
+    " lead and trail ",
+    "it's",
+    "'",
+    "''",
+    "say \"hi\"",
+    "$(touch /tmp/fedsched-pwned)",
+    "`id`",
+    "$HOME ${PATH}",
+    "a\nnew\nline",
+    "tab\there",
+    "back\\slash\\",
+    "*.py ?[ab]",
+    "a|b&c>d<e",
+    "#not a comment",
+    "~root",
+    "!!",
+    "{a,b}",
+    "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac",
+    "--run-name=x=y",
+    "-",
+};
+#define N_NASTY (sizeof(nasty) / sizeof(nasty[0]))
+
+START_TEST(shell_join_quotes_each_argument)
+{
+    static const char *const plain[] = {"python", "-m", "pkg.train", "--lr=0.1", "a,b:c@d%e+f"};
+    char *s = manifest_shell_join(plain, 5);
+
+    /* Safe words stay as they are; the rest are single-quoted, ' as '\''. */
+    ck_assert_str_eq(s, "python -m pkg.train --lr=0.1 a,b:c@d%e+f");
+    free(s);
+    s = manifest_shell_join((const char *const[]){"--run-name", "my run; rm -rf /tmp/x"}, 2);
+    ck_assert_str_eq(s, "--run-name 'my run; rm -rf /tmp/x'");
+    free(s);
+    s = manifest_shell_join((const char *const[]){"it's", "", "$(id)", "caf\xc3\xa9"}, 4);
+    ck_assert_str_eq(s, "'it'\\''s' '' '$(id)' 'caf\xc3\xa9'");
+    free(s);
+    s = manifest_shell_join(NULL, 0);
+    ck_assert_str_eq(s, "");
+    free(s);
+}
+END_TEST
+
+/* What a shell makes of the entrypoint is exactly the spec's command and args: printf
+ * prints each argument it gets on a line of its own. */
+START_TEST(entrypoint_round_trips_through_sh)
+{
+    json_t *args = json_array(), *code;
+    char *ep, want[4096] = "", got[4096];
+    size_t w = 0, n = 0, r;
+    FILE *f;
+    char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+    int pipefd[2], status = 0;
+    pid_t pid;
+
+    for (size_t i = 0; i < N_NASTY; i++) {
+        json_array_append_new(args, json_string(nasty[i]));
+        w += (size_t)snprintf(want + w, sizeof(want) - w, "%s\n", nasty[i]);
+    }
+    ck_assert_uint_lt(w, sizeof(want));
+    code = json_pack("{s:[s,s], s:o}", "command", "printf", "%s\n", "args", args);
+    ep = manifest_entrypoint(code);
+    argv[2] = ep;
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    f = fdopen(pipefd[0], "r");
+    while ((r = fread(got + n, 1, sizeof(got) - 1 - n, f)) > 0)
+        n += r;
+    got[n] = '\0';
+    fclose(f);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(strcmp(got, want) == 0, "sh -c '%s' printed\n%s\nwanted\n%s", ep, got, want);
+    ck_assert_uint_eq(strlen(got), w);
+    free(ep);
+    json_decref(code);
+}
+END_TEST
+
+/* The RayJob built from a spec with such arguments carries the quoted entrypoint. */
+START_TEST(rayjob_entrypoint_is_quoted)
+{
+    struct cluster_config *c = cluster();
+    struct manifest_in in = input(c, "l4", false);
+    enum k8s_job_kind kind;
+    json_t *obj = NULL,
+           *sp = json_pack("{s:{s:s, s:[s,s], s:[s,s]}}", "code", "image", "ray:2", "command",
+                           "python", "train.py", "args", "--run-name", "my run; rm -rf /tmp/x");
+    struct err e = {0};
+
+    in.framework = "ray";
+    in.spec = sp;
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
+    ck_assert_str_eq(str(obj, "spec.entrypoint"),
+                     "python train.py --run-name 'my run; rm -rf /tmp/x'");
+    json_decref(obj);
+    json_decref(sp);
     free(c);
 }
 END_TEST
@@ -289,6 +426,9 @@ static Suite *suite(void)
     tcase_add_test(tc, job_manifest_carries_placement_and_spec);
     tcase_add_test(tc, borrowed_pods_select_serving_nodes_at_low_priority);
     tcase_add_test(tc, ray_jobs_become_rayjobs);
+    tcase_add_test(tc, shell_join_quotes_each_argument);
+    tcase_add_test(tc, entrypoint_round_trips_through_sh);
+    tcase_add_test(tc, rayjob_entrypoint_is_quoted);
     tcase_add_test(tc, bad_inputs_name_the_field);
     tcase_add_test(tc, foreign_objects_are_not_ours);
     suite_add_tcase(s, tc);

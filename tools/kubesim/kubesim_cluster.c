@@ -75,6 +75,7 @@ struct sjob {
     int64_t done_ms;
     int64_t run_ms;
     bool fail;
+    bool stop; /* RayJob: ends STOPPED */
     bool finished;
     bool deleting;       /* foreground deletion: waits for its pods */
     bool shutdown_after; /* RayJob: delete the cluster pods when finished */
@@ -1155,12 +1156,12 @@ static int64_t annotation_seconds(const json_t *obj, const json_t *tmpl, int64_t
     return dflt;
 }
 
-static bool annotation_fails(const json_t *obj)
+static bool annotation_outcome_is(const json_t *obj, const char *outcome)
 {
     const char *v = json_string_value(json_object_get(
         json_object_get(json_object_get(obj, "metadata"), "annotations"), ANNOT_OUTCOME));
 
-    return v && strcmp(v, "Failed") == 0;
+    return v && strcmp(v, outcome) == 0;
 }
 
 /* Creates the pods of template tmpl (a PodTemplateSpec) for job j. */
@@ -1271,7 +1272,7 @@ static void job_render_status(struct sim_cluster *c, struct sjob *j)
         const char *js = "PENDING", *ds = "Initializing";
 
         if (j->finished) {
-            js = j->fail ? "FAILED" : "SUCCEEDED";
+            js = j->fail ? "FAILED" : j->stop ? "STOPPED" : "SUCCEEDED";
             ds = j->fail ? "Failed" : "Complete";
         } else if (j->start_ms) {
             js = "RUNNING";
@@ -1905,7 +1906,9 @@ static void create_job(struct sim_cluster *c, enum kind k, const char *ns, const
     j->created_ms = now;
     j->run_ms =
         annotation_seconds(obj, json_object_get(spec, "template"), SIM_DEFAULT_RUN_S) * 1000;
-    j->fail = annotation_fails(obj);
+    j->fail = annotation_outcome_is(obj, "Failed");
+    /* Only a Ray job can be stopped (ray job stop); KubeRay then reports it Complete. */
+    j->stop = k == KIND_RAYJOB && annotation_outcome_is(obj, "Stopped");
     j->shutdown_after = json_is_true(json_object_get(spec, "shutdownAfterJobFinishes"));
     json_object_set_new(md, "namespace", json_string(ns));
     json_object_set_new(md, "uid", json_string(j->uid));
