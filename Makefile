@@ -229,3 +229,21 @@ fuzz-smoke: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run-fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BINS)
 
 -include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- mutation check ------------------------------------------------------------------
+#   make mutate        every point of tools/mutate/points.txt: plant the one-line bug in a
+#                      scratch copy of HEAD, rebuild and run only the tests it names;
+#                      exits non-zero below MUTATE_THRESHOLD per cent killed
+#   make mutate-smoke  the points tagged smoke (CI); every one must be killed
+# MUTATE_ARGS passes options through (--worktree, --keep, point names); docs/mutation.md.
+MUTATE_THRESHOLD       ?= 90
+MUTATE_SMOKE_THRESHOLD ?= 100
+MUTATE_ARGS            ?=
+
+.PHONY: mutate mutate-smoke
+
+mutate: deps
+	@MUTATE_THRESHOLD=$(MUTATE_THRESHOLD) tools/mutate/mutate.sh $(MUTATE_ARGS)
+
+mutate-smoke: deps
+	@MUTATE_THRESHOLD=$(MUTATE_SMOKE_THRESHOLD) tools/mutate/mutate.sh --tag smoke $(MUTATE_ARGS)
