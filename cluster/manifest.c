@@ -35,6 +35,12 @@ bool manifest_object_owner(const json_t *obj, char *uid, size_t uid_size, int *a
     return true;
 }
 
+const char *manifest_object_origin(const json_t *obj)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(obj, "metadata"), "labels"), MANIFEST_LABEL_ORIGIN));
+}
+
 bool manifest_object_is(const json_t *obj, const char *uid, int attempt)
 {
     char u[64];
@@ -48,11 +54,15 @@ bool manifest_object_is(const json_t *obj, const char *uid, int attempt)
 static json_t *our_labels(const struct manifest_in *in)
 {
     char attempt[16];
+    json_t *l;
 
     snprintf(attempt, sizeof(attempt), "%d", in->attempt);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", K8S_LABEL_MANAGED_BY, K8S_MANAGED_BY,
-                     K8S_LABEL_JOB_UID, in->uid, K8S_LABEL_ATTEMPT, attempt,
-                     MANIFEST_LABEL_NAMESPACE, in->ns, MANIFEST_LABEL_NAME, in->name);
+    l = json_pack("{s:s, s:s, s:s, s:s, s:s}", K8S_LABEL_MANAGED_BY, K8S_MANAGED_BY,
+                  K8S_LABEL_JOB_UID, in->uid, K8S_LABEL_ATTEMPT, attempt, MANIFEST_LABEL_NAMESPACE,
+                  in->ns, MANIFEST_LABEL_NAME, in->name);
+    if (in->origin && *in->origin)
+        json_object_set_new(l, MANIFEST_LABEL_ORIGIN, json_string(in->origin));
+    return l;
 }
 
 /* The TrainingJob's own labels go on the pods too (teams select their pods by them); ours

@@ -22,7 +22,10 @@ struct sku_catalogue;
  * (cluster/k8s.h): where the object came from, for people reading the member cluster. */
 #define MANIFEST_LABEL_NAMESPACE "fedsched.io/namespace"
 #define MANIFEST_LABEL_NAME      "fedsched.io/name"
-#define MANIFEST_NAME_MAX        64
+/* The installation that created the object (scheduler.originId), so that several fedsched
+ * installations can share a member cluster: each collects only its own garbage. */
+#define MANIFEST_LABEL_ORIGIN "fedsched.io/origin"
+#define MANIFEST_NAME_MAX     64
 
 /* "fj-<uid>-<attempt>": the same job and attempt always get the same name, so a repeated
  * create finds the first one (AlreadyExists) instead of running the attempt twice. */
@@ -31,6 +34,10 @@ void manifest_object_name(const char *uid, int attempt, char *out, size_t size);
 /* Reads the job uid and attempt from an object's labels. False when the object is not
  * fedsched's or the labels are malformed. */
 bool manifest_object_owner(const json_t *obj, char *uid, size_t uid_size, int *attempt);
+
+/* The object's origin label (MANIFEST_LABEL_ORIGIN), borrowed from obj; NULL when it has
+ * none (created by a fedsched older than the label, or not by fedsched). */
+const char *manifest_object_origin(const json_t *obj);
 
 /* True when obj carries the labels of uid/attempt (an AlreadyExists answer is ours). */
 bool manifest_object_is(const json_t *obj, const char *uid, int attempt);
@@ -50,8 +57,9 @@ char *manifest_entrypoint(const json_t *code);
 struct manifest_in {
     const char *uid;
     int attempt;
-    const char *ns;   /* the TrainingJob's namespace (a label, not where it runs) */
-    const char *name; /* the TrainingJob's name */
+    const char *origin; /* this installation's id, the origin label; NULL or "": none */
+    const char *ns;     /* the TrainingJob's namespace (a label, not where it runs) */
+    const char *name;   /* the TrainingJob's name */
     const char *framework;
     const json_t *spec;   /* the canonical spec object: code.image, command, args, env,
                              workingDir, resources.cpu, resources.memoryGb */

@@ -111,6 +111,21 @@ static int check_priority_class(struct config *c, const struct config_row *r, co
     return 0;
 }
 
+/* A label value that is also a DNS-1123 label, so it can name things later (and never
+ * needs quoting in a selector). */
+static int check_origin_id(struct config *c, const struct config_row *r, const char *v,
+                           const char *field, struct err *e)
+{
+    (void)c;
+    (void)r;
+    if (!dns_label_ok(v, strlen(v)))
+        return err_set(e, ERR_CONFIG, field,
+                       "%s: \"%s\" is not a DNS-1123 label (1-63 of a-z, 0-9, '-', alphanumeric "
+                       "at both ends)",
+                       field, v);
+    return 0;
+}
+
 /* ---- JSON setters: lists and objects; v == NULL (a row without def_str) sets the empty or
  * built-in default ----------------------------------------------------------------------- */
 
@@ -428,6 +443,7 @@ static const struct config_row rows[] = {
             scheduler_text.priority_class_borrowed),
     ROW_JSON("scheduler.jobAnnotations", 0, "{}", parse_annotations,
              scheduler_text.job_annotations),
+    ROW_STR("scheduler.originId", "default", NULL, check_origin_id, scheduler.origin_id),
     /* The policy's knobs, named as in docs/policy.md; policy_config_validate() checks the
      * relations between them after loading. */
     ROW_DBL("policy.w_fit", 1.0, 0, 1000000, policy.w_fit),

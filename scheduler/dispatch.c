@@ -113,6 +113,7 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     mi.priority_class = s->o.priority_class;
     mi.priority_class_borrowed = s->o.priority_class_borrowed;
     mi.annotations = s->o.annotations;
+    mi.origin = s->o.origin_id;
     if (manifest_build(&mi, &kind, &obj, &e)) {
         struct store_transition *t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "InvalidSpec");
 

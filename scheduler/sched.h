@@ -47,6 +47,10 @@ struct sched_options {
     const char *priority_class;          /* pods on training capacity; "" none */
     const char *priority_class_borrowed; /* pods on borrowed serving capacity */
     const json_t *annotations;           /* added to every object and pod; may be NULL */
+    /* This installation's id: the fedsched.io/origin label of every object it creates, and
+     * the only origin its garbage collection deletes. "": objects get no origin label and
+     * collection takes those without one (fedsched before the label). A DNS-1123 label. */
+    char origin_id[64];
     /* Quotas and fair-share weights (borrowed: they must outlive the scheduler). */
     const struct policy_quota_spec *quotas;
     size_t n_quotas;

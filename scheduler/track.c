@@ -147,8 +147,26 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
     }
 }
 
-/* Deletes the objects in items that no live attempt at this cluster owns. live is sorted
- * by uid. */
+/* Whether collection may touch obj: only objects of this installation's origin. Objects
+ * of another origin belong to another fedsched sharing the cluster. Objects without an
+ * origin label were made by a fedsched older than the label (or by hand): they may be
+ * another installation's, so they are left alone, and logged at debug level; an
+ * installation with no origin id (embedders, tests) takes them as its own, as before. */
+static bool collectable(const json_t *obj, const char *origin, const char *cluster,
+                        const char *name)
+{
+    const char *have = manifest_object_origin(obj);
+
+    if (!origin || !*origin)
+        return !have || !*have;
+    if (!have)
+        LOG(LOG_DEBUG, "sched", "event=gc_skipped cluster=%s object=%s reason=no_origin", cluster,
+            name);
+    return have && strcmp(have, origin) == 0;
+}
+
+/* Deletes the objects in items of our origin that no live attempt at this cluster owns.
+ * live is sorted by uid. */
 static void collect(struct cycle *c, struct cview *v, const json_t *items, enum k8s_job_kind kind,
                     const struct uid_ref *live, size_t n_live)
 {
@@ -166,7 +184,8 @@ static void collect(struct cycle *c, struct cview *v, const json_t *items, enum 
             json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
         struct err e = {0};
 
-        if (!name || deleting(obj) || !manifest_object_owner(obj, uid, sizeof(uid), &attempt))
+        if (!name || deleting(obj) || !manifest_object_owner(obj, uid, sizeof(uid), &attempt) ||
+            !collectable(obj, c->s->o.origin_id, v->name, name))
             continue;
         hit = bsearch(&key, live, n_live, sizeof(*live), cmp_uid_ref);
         if (hit) {
@@ -239,7 +258,10 @@ static void finish_tracked(struct cycle *c)
 /* Lists fedsched's objects per cluster and moves the jobs there along. all: every placed
  * job (a new snapshot came, or the timer); otherwise only those waiting on us (cancel
  * requests, reclaims), so a burst of submissions does not re-list every cluster each
- * cycle. */
+ * cycle. The list selects the managed-by label only, not the origin: tracking finds a job's
+ * object by name, and the objects of jobs dispatched before the origin label existed (or
+ * before originId changed) must still be found, or they would be requeued as missing and
+ * run twice. Collection filters by origin itself (collectable()). */
 void sched_step_track(struct cycle *c, bool gc, bool all)
 {
     struct sched *s = c->s;

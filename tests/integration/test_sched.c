@@ -386,7 +386,8 @@ START_TEST(dispatch_faults_are_retried)
 }
 END_TEST
 
-/* Objects with fedsched's labels that no live attempt owns are deleted; others are left. */
+/* Objects with fedsched's labels and this installation's origin (the default one here)
+ * that no live attempt owns are deleted; others are left. */
 START_TEST(orphans_are_collected)
 {
     struct sim_query q;
@@ -394,7 +395,8 @@ START_TEST(orphans_are_collected)
     const char *orphan =
         "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"fj-orphan-0\","
         "\"labels\":{\"app.kubernetes.io/managed-by\":\"fedsched\",\"fedsched.io/job-uid\":"
-        "\"00000000-0000-0000-0000-000000000001\",\"fedsched.io/attempt\":\"0\"}},\"spec\":"
+        "\"00000000-0000-0000-0000-000000000001\",\"fedsched.io/attempt\":\"0\","
+        "\"fedsched.io/origin\":\"default\"}},\"spec\":"
         "{\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}";
     const char *foreign =
         "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"theirs\"},"
@@ -420,6 +422,94 @@ START_TEST(orphans_are_collected)
     ck_assert_int_eq(senv_sim_objects(&env, "west", false, NULL, NULL), 1);
     ck_assert_int_eq(
         senv_sim_objects(&env, "west", false, "app.kubernetes.io/managed-by", "fedsched"), 0);
+}
+END_TEST
+
+/* POSTs a batch/v1 Job named name into a simulated cluster's job namespace, labelled as
+ * fedsched's (uid, attempt 0) with origin as its fedsched.io/origin (NULL: no origin). */
+static void put_fedsched_job(const char *cluster, const char *name, const char *uid,
+                             const char *origin)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    json_t *labels = json_pack("{s:s, s:s, s:s}", "app.kubernetes.io/managed-by", "fedsched",
+                               "fedsched.io/job-uid", uid, "fedsched.io/attempt", "0");
+    json_t *obj;
+    char *body;
+
+    if (origin)
+        json_object_set_new(labels, "fedsched.io/origin", json_string(origin));
+    obj = json_pack("{s:s, s:s, s:{s:s, s:o}, s:{s:{s:{s:[{s:s, s:s}]}}}}", "apiVersion",
+                    "batch/v1", "kind", "Job", "metadata", "name", name, "labels", labels, "spec",
+                    "template", "spec", "containers", "name", "c", "image", "x");
+    body = json_dumps(obj, JSON_COMPACT);
+    memset(&q, 0, sizeof(q));
+    sim_cluster_handle(sim_get_cluster(env.sim, cluster), "POST",
+                       "/apis/batch/v1/namespaces/fedsched-jobs/jobs", &q, body, strlen(body), &r);
+    ck_assert_int_eq(r.status, 201);
+    free(r.body);
+    free(body);
+    json_decref(obj);
+}
+
+/* True while the Job name exists in cluster's job namespace. */
+static bool sim_job_exists(const char *cluster, const char *name)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    char path[256];
+    int status;
+
+    snprintf(path, sizeof(path), "/apis/batch/v1/namespaces/fedsched-jobs/jobs/%s", name);
+    memset(&q, 0, sizeof(q));
+    sim_cluster_handle(sim_get_cluster(env.sim, cluster), "GET", path, &q, NULL, 0, &r);
+    status = r.status;
+    free(r.body);
+    ck_assert(status == 200 || status == 404);
+    return status == 200;
+}
+
+/* Another fedsched installation shares the cluster: its Job (fedsched's managed-by label,
+ * a uid we do not know, origin fs-other) survives 10 garbage-collection rounds, as does one
+ * without an origin label (an older fedsched's), while each orphan of our own origin is
+ * deleted. A round is proven by its effect: a new orphan of ours is put in only after the
+ * previous one is gone, and each must be collected. Our live job's object carries our
+ * origin and is left alone. */
+START_TEST(foreign_origins_survive_gc)
+{
+    json_t *j;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    /* A simulated hour is a second here: "mine" runs through all the rounds. */
+    senv_config(&env,
+                FAST_BASE ", \"originId\": \"fs-main\", \"jobAnnotations\": "
+                          "{\"sim.fedsched.io/duration-seconds\": \"1000000\"}}",
+                "", NULL);
+    put_fedsched_job("west", "fj-theirs-0", "00000000-0000-0000-0000-0000000000f1", "fs-other");
+    put_fedsched_job("west", "fj-older-0", "00000000-0000-0000-0000-0000000000f2", NULL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit(env.srv[0].base, "team-g", "mine", "a100-80gb", 8, NULL, "\"priority\": 5"));
+    json_decref(senv_wait_phase(env.srv[0].base, "team-g", "mine", "Running", 20000));
+    ck_assert_int_eq(senv_sim_objects(&env, "east", false, "fedsched.io/origin", "fs-main") +
+                         senv_sim_objects(&env, "west", false, "fedsched.io/origin", "fs-main") +
+                         senv_sim_objects(&env, "onprem", false, "fedsched.io/origin", "fs-main"),
+                     1);
+    for (int round = 0; round < 10; round++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "fj-ours-%d", round);
+        put_fedsched_job("west", name, "00000000-0000-0000-0000-000000000001", "fs-main");
+        for (int i = 0; sim_job_exists("west", name); i++) {
+            ck_assert_msg(i < 100, "round %d: our orphan %s not collected in 10 s", round, name);
+            usleep(100 * 1000);
+        }
+        ck_assert_msg(sim_job_exists("west", "fj-theirs-0"),
+                      "round %d: the other installation's Job was deleted", round);
+        ck_assert_msg(sim_job_exists("west", "fj-older-0"),
+                      "round %d: the Job without an origin was deleted", round);
+    }
+    j = senv_wait_phase(env.srv[0].base, "team-g", "mine", "Running", 1000);
+    json_decref(j);
 }
 END_TEST
 
@@ -699,6 +789,7 @@ static Suite *suite(void)
     tcase_add_test(tc, checkpoints_are_recorded);
     tcase_add_test(tc, dispatch_faults_are_retried);
     tcase_add_test(tc, orphans_are_collected);
+    tcase_add_test(tc, foreign_origins_survive_gc);
     tcase_add_test(tc, standby_takes_over);
     tcase_add_test(tc, wide_job_keeps_every_alternative_and_node);
     suite_add_tcase(s, tc);

@@ -67,6 +67,7 @@ static struct manifest_in input(const struct cluster_config *c, const char *sku,
     in.grace_s = 45;
     in.priority_class = "";
     in.priority_class_borrowed = "fedsched-borrowed";
+    in.origin = "fs-east";
     return in;
 }
 
@@ -398,6 +399,40 @@ START_TEST(bad_inputs_name_the_field)
 }
 END_TEST
 
+/* Every object and pod carries this installation's origin; with none, no origin label. */
+START_TEST(objects_carry_their_origin)
+{
+    struct cluster_config *c = cluster();
+    struct manifest_in in = input(c, "l4", false);
+    enum k8s_job_kind kind;
+    json_t *obj = NULL;
+    struct err e = {0};
+    static const char *const at[] = {"metadata.labels", "spec.template.metadata.labels",
+                                     "metadata.labels",
+                                     "spec.rayClusterSpec.headGroupSpec.template.metadata.labels",
+                                     "spec.rayClusterSpec.workerGroupSpecs.0.template.metadata."
+                                     "labels"};
+
+    for (int ray = 0; ray < 2; ray++) {
+        in.framework = ray ? "ray" : "pytorch";
+        ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
+        for (size_t i = ray ? 2 : 0; i < (ray ? 5 : 2); i++)
+            ck_assert_str_eq(
+                json_string_value(json_object_get(path(obj, at[i]), MANIFEST_LABEL_ORIGIN)),
+                "fs-east");
+        ck_assert_str_eq(manifest_object_origin(obj), "fs-east");
+        json_decref(obj);
+    }
+    in.origin = "";
+    in.framework = "pytorch";
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
+    ck_assert_ptr_null(manifest_object_origin(obj));
+    ck_assert_ptr_null(json_object_get(path(obj, at[1]), MANIFEST_LABEL_ORIGIN));
+    json_decref(obj);
+    free(c);
+}
+END_TEST
+
 START_TEST(foreign_objects_are_not_ours)
 {
     json_t *o = json_pack("{s:{s:{s:s, s:s, s:s}}}", "metadata", "labels", K8S_LABEL_MANAGED_BY,
@@ -430,6 +465,7 @@ static Suite *suite(void)
     tcase_add_test(tc, entrypoint_round_trips_through_sh);
     tcase_add_test(tc, rayjob_entrypoint_is_quoted);
     tcase_add_test(tc, bad_inputs_name_the_field);
+    tcase_add_test(tc, objects_carry_their_origin);
     tcase_add_test(tc, foreign_objects_are_not_ours);
     suite_add_tcase(s, tc);
     return s;
