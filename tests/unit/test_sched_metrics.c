@@ -93,6 +93,14 @@ START_TEST(options_are_checked)
     o.default_lost_timeout_s = 0;
     ck_assert_int_eq(sched_new(&o, NULL, NULL, &s, &e), -1);
     ck_assert_str_eq(e.field, "scheduler.default_lost_timeout_s");
+    /* Each row of the configuration table is bounded alone, so only sched_new() sees a
+     * maximum backoff below the base: the doubling would start above its own cap. */
+    config_sched_options(c, &o);
+    o.backoff_base_s = 30;
+    o.backoff_max_s = 29;
+    ck_assert_int_eq(sched_new(&o, NULL, NULL, &s, &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFIG);
+    ck_assert_str_eq(e.field, "scheduler.backoff_max_s");
     config_sched_options(c, &o);
     o.policy = NULL;
     ck_assert_int_eq(sched_new(&o, NULL, NULL, &s, &e), -1);
