@@ -329,6 +329,52 @@ START_TEST(status_objects)
 }
 END_TEST
 
+/* A Status whose reason the table does not know (a newer server, an aggregated API, a
+ * proxy in between) is classified by its code; an empty reason never reaches this, it is
+ * filled in from the code when the Status is read. */
+START_TEST(status_with_an_unknown_reason_maps_by_code)
+{
+    static const struct {
+        int code;
+        enum err_code want;
+    } cases[] = {
+        {429, ERR_RATE_LIMITED}, {401, ERR_UNAUTHORIZED}, {403, ERR_FORBIDDEN},
+        {404, ERR_NOT_FOUND},    {409, ERR_CONFLICT},     {500, ERR_UNAVAILABLE},
+        {503, ERR_UNAVAILABLE},  {400, ERR_INVALID},      {428, ERR_INVALID},
+    };
+    struct k8s_status st;
+    struct err e = {0};
+    char body[256];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int n = snprintf(body, sizeof(body),
+                         "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+                         "\"status\":\"Failure\",\"message\":\"slow down\","
+                         "\"reason\":\"Throttled\",\"code\":%d}",
+                         cases[i].code);
+
+        k8s_status_read(body, (size_t)n, cases[i].code, &st);
+        ck_assert_str_eq(st.reason, "Throttled"); /* kept, not replaced by the code's */
+        ck_assert_msg(k8s_status_code(&st) == cases[i].want, "HTTP %d: err code %d, want %d",
+                      cases[i].code, (int)k8s_status_code(&st), (int)cases[i].want);
+        ck_assert_int_eq(k8s_status_err(&st, &e), -1);
+        ck_assert_int_eq(e.code, cases[i].want);
+        ck_assert_str_eq(e.field, "Throttled");
+    }
+    /* the same 429 from the fixture: a whole Status as an API server sends it */
+    {
+        size_t len;
+        char *fixture = k8s_fixture_read("k8s/status-429-unknown-reason.json", &len);
+
+        k8s_status_read(fixture, len, 429, &st);
+        ck_assert_int_eq(st.code, 429);
+        ck_assert_str_eq(st.reason, "Throttled");
+        ck_assert_int_eq(k8s_status_code(&st), ERR_RATE_LIMITED);
+        free(fixture);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("k8s");
@@ -346,6 +392,7 @@ int main(void)
     tcase_add_test(tc, node_schedulability);
     tcase_add_test(tc, node_products_and_quantities);
     tcase_add_test(tc, status_objects);
+    tcase_add_test(tc, status_with_an_unknown_reason_maps_by_code);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

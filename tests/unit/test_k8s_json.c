@@ -89,6 +89,32 @@ START_TEST(reads_numbers_and_literals)
 }
 END_TEST
 
+/* The range is inclusive at both ends and not a value wider: [min, max] accepts min and
+ * max, refuses min - 1 and max + 1, as numbers and as digit strings alike. */
+START_TEST(int_range_is_exact_at_both_ends)
+{
+    int64_t v = -1;
+
+    ck_assert_int_eq(parse("[10, 11, \"10\", \"11\", 0, -1, 7]"), 0);
+    ck_assert_int_eq(k8s_json_int(&doc, 1, 0, 10, &v), 0);
+    ck_assert_int_eq(v, 10);
+    v = -1;
+    ck_assert_int_eq(k8s_json_int(&doc, 2, 0, 10, &v), -1); /* max + 1 */
+    ck_assert_int_eq(v, -1);                                /* not written on failure */
+    ck_assert_int_eq(k8s_json_int(&doc, 3, 0, 10, &v), 0);
+    ck_assert_int_eq(v, 10);
+    ck_assert_int_eq(k8s_json_int(&doc, 4, 0, 10, &v), -1);
+    ck_assert_int_eq(k8s_json_int(&doc, 5, 0, 10, &v), 0);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(k8s_json_int(&doc, 6, 0, 10, &v), -1); /* min - 1 */
+    /* a one-value range */
+    ck_assert_int_eq(k8s_json_int(&doc, 7, 7, 7, &v), 0);
+    ck_assert_int_eq(v, 7);
+    ck_assert_int_eq(k8s_json_int(&doc, 7, 8, 8, &v), -1);
+    ck_assert_int_eq(k8s_json_int(&doc, 7, 6, 6, &v), -1);
+}
+END_TEST
+
 START_TEST(rejects_malformed)
 {
     static const char *bad[] = {
@@ -121,6 +147,61 @@ START_TEST(limits_depth)
 }
 END_TEST
 
+/* n arrays, or n objects, nested in one another: [[[]]] or {"a":{"a":{}}}. */
+static char *nested(int n, bool objects)
+{
+    size_t at = 0;
+    char *s = malloc((size_t)n * 6 + 1);
+
+    ck_assert_ptr_nonnull(s);
+    for (int i = 0; i < n; i++) {
+        const char *open = objects && i < n - 1 ? "{\"a\":" : objects ? "{" : "[";
+
+        memcpy(s + at, open, strlen(open));
+        at += strlen(open);
+    }
+    memset(s + at, objects ? '}' : ']', (size_t)n);
+    s[at + (size_t)n] = '\0';
+    return s;
+}
+
+/* The limit is the number of nested containers allowed: exactly max_depth parses, one
+ * more is refused, for a caller's limit and for the cap K8S_JSON_MAX_DEPTH alike. */
+START_TEST(depth_limit_is_exact)
+{
+    static const int limits[] = {1, 2, 10, 16, K8S_JSON_MAX_DEPTH};
+    struct err e = {0};
+
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        for (int objects = 0; objects < 2; objects++) {
+            int max = limits[i];
+            char *at = nested(max, objects), *over = nested(max + 1, objects);
+
+            ck_assert_msg(k8s_json_parse(&doc, at, strlen(at), max, &e) == 0,
+                          "depth %d refused with limit %d: %s", max, max, e.msg);
+            ck_assert_int_eq(doc.n, (size_t)max * (objects ? 2 : 1) - (objects ? 1 : 0));
+            memset(&e, 0, sizeof(e));
+            ck_assert_msg(k8s_json_parse(&doc, over, strlen(over), max, &e) == -1,
+                          "depth %d accepted with limit %d", max + 1, max);
+            ck_assert_int_eq(e.code, ERR_TOO_LARGE);
+            ck_assert_int_eq(doc.n, 0);
+            free(at);
+            free(over);
+        }
+    }
+    /* 0 means the cap */
+    {
+        char *at = nested(K8S_JSON_MAX_DEPTH, false), *over = nested(K8S_JSON_MAX_DEPTH + 1, false);
+
+        ck_assert_int_eq(k8s_json_parse(&doc, at, strlen(at), 0, &e), 0);
+        ck_assert_int_eq(k8s_json_parse(&doc, over, strlen(over), 0, &e), -1);
+        ck_assert_int_eq(e.code, ERR_TOO_LARGE);
+        free(at);
+        free(over);
+    }
+}
+END_TEST
+
 START_TEST(reuses_the_token_array)
 {
     ck_assert_int_eq(parse("[1,2,3]"), 0);
@@ -142,8 +223,10 @@ int main(void)
     tcase_add_test(tc, walks_objects_and_arrays);
     tcase_add_test(tc, decodes_escapes);
     tcase_add_test(tc, reads_numbers_and_literals);
+    tcase_add_test(tc, int_range_is_exact_at_both_ends);
     tcase_add_test(tc, rejects_malformed);
     tcase_add_test(tc, limits_depth);
+    tcase_add_test(tc, depth_limit_is_exact);
     tcase_add_test(tc, reuses_the_token_array);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
