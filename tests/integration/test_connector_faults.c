@@ -1,6 +1,6 @@
 /* test_connector_faults.c -- acceptance 2: the poller against in-process simulated clusters
  * with every injected fault (latency/hang, 5xx, 429 with Retry-After, expired continue
- * tokens, dropped connections, malformed bodies, 401). For each: the affected cluster's
+ * tokens, dropped connections, malformed bodies, 401 and 403). For each: the affected cluster's
  * health and last error are reported, the other clusters keep fresh data, and the cluster
  * recovers by itself once the fault is gone. */
 #include "base/clock.h"
@@ -418,6 +418,36 @@ START_TEST(unauthorized)
 }
 END_TEST
 
+/* 403 is the other authorization failure: a valid token whose service account lacks the
+ * RBAC to list nodes or pods. The server answers with a Status, reason Forbidden; the
+ * cluster is Unauthorized (an operator must fix its credentials), not Degraded. */
+START_TEST(forbidden)
+{
+    struct sim_faults f;
+    struct view v;
+    const struct cluster_snapshot *s;
+    int c;
+
+    start(500);
+    wait_health("alpha", SNAPSHOT_HEALTH_READY, 3000);
+    memset(&f, 0, sizeof(f));
+    f.status = 403;
+    set_fault("alpha", &f);
+    wait_health("alpha", SNAPSHOT_HEALTH_UNAUTHORIZED, 3000);
+    v = look("alpha");
+    ck_assert_msg(strstr(v.error, "HTTP 403") && strstr(v.error, "Forbidden"), "%s", v.error);
+    ck_assert_int_ge(v.errors_by_kind[CLUSTER_ERR_UNAUTHORIZED], 1);
+    ck_assert_int_eq(v.errors_by_kind[CLUSTER_ERR_OTHER], 0);
+    s = poller_read_begin(poller);
+    c = cluster_snapshot_find(s, "alpha");
+    ck_assert_int_eq(s->status[c].last_error_code, ERR_FORBIDDEN);
+    poller_read_end(poller);
+    others_fresh("alpha");
+    heal_and_check("alpha");
+    stop();
+}
+END_TEST
+
 START_TEST(rotated_token_is_picked_up)
 {
     size_t i;
@@ -491,6 +521,7 @@ int main(void)
     tcase_add_test(tc, dropped_connections);
     tcase_add_test(tc, malformed_bodies);
     tcase_add_test(tc, unauthorized);
+    tcase_add_test(tc, forbidden);
     tcase_add_test(tc, rotated_token_is_picked_up);
     tcase_add_test(tc, cluster_set_changes_at_runtime);
     suite_add_tcase(s, tc);

@@ -305,6 +305,89 @@ START_TEST(json_and_prometheus_renderings)
 }
 END_TEST
 
+/* One cluster's status and the back-off its last failure chose. */
+struct fail_view {
+    enum snapshot_health health;
+    int failures;
+    int64_t backoff_ms; /* next attempt - end of the last poll */
+    json_int_t json_failures;
+};
+
+static struct fail_view look_beta(void)
+{
+    const struct cluster_snapshot *s = poller_read_begin(poller);
+    int c = cluster_snapshot_find(s, "beta");
+    const struct cluster_status *st = &s->status[c];
+    struct fail_view v;
+    json_t *j = cluster_snapshot_cluster_json(s, (size_t)c, clock_realtime_ms());
+
+    v.health = s->snap->clusters[c].health;
+    v.failures = st->consecutive_failures;
+    v.backoff_ms = st->next_attempt_ms - (st->last_attempt_ms + st->poll_duration_ms);
+    v.json_failures = json_integer_value(json_object_get(j, "consecutiveFailures"));
+    json_decref(j);
+    poller_read_end(poller);
+    return v;
+}
+
+/* Failure, failure, success, failure: the success resets the count, so the third failure
+ * backs off from the base again (at most base_ms) instead of doubling on from the first
+ * two (a fourth doubling step would be 4 * base, between 2 * base and 4 * base). */
+START_TEST(success_resets_the_failure_count)
+{
+    const int base_ms = 200;
+    struct poller_options o;
+    struct sim_faults f;
+    struct fail_view v;
+    struct err e = {0};
+
+    defaults_poller(&o);
+    o.interval_ms = 60000; /* only poll_once polls */
+    o.publish_delay_ms = 5;
+    o.request_timeout_ms = 2000;
+    o.backoff_base_ms = base_ms;
+    o.backoff_max_ms = 100 * base_ms;
+    k8s_env_start(&env, "sim/faults.json", true);
+    ck_assert_msg(poller_create(env.cfgs, env.n, &o, &poller, &e) == 0, "%s", e.msg);
+    memset(&f, 0, sizeof(f));
+    f.status = 503;
+    ck_assert_int_eq(sim_set_faults(env.sim, "beta", &f, &e), 0);
+    ck_assert_int_eq(poller_poll_once(poller, &e), 0);
+    v = look_beta();
+    ck_assert_int_eq(v.health, SNAPSHOT_HEALTH_UNREACHABLE);
+    ck_assert_int_eq(v.failures, 1);
+    ck_assert_msg(v.backoff_ms <= base_ms + 20, "first back-off %lld ms", (long long)v.backoff_ms);
+    usleep((useconds_t)(v.backoff_ms + 50) * 1000); /* a failed cluster waits its back-off */
+    ck_assert_int_eq(poller_poll_once(poller, &e), 0);
+    v = look_beta();
+    ck_assert_int_eq(v.failures, 2);
+    ck_assert_msg(v.backoff_ms >= base_ms - 20 && v.backoff_ms <= 2 * base_ms + 20,
+                  "second back-off %lld ms, want %d..%d", (long long)v.backoff_ms, base_ms,
+                  2 * base_ms);
+    usleep((useconds_t)(v.backoff_ms + 50) * 1000);
+
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(sim_set_faults(env.sim, "beta", &f, &e), 0);
+    ck_assert_int_eq(poller_poll_once(poller, &e), 0);
+    v = look_beta();
+    ck_assert_int_eq(v.health, SNAPSHOT_HEALTH_READY);
+    ck_assert_int_eq(v.failures, 0);
+    ck_assert_int_eq(v.json_failures, 0);
+
+    /* A healthy cluster is polled at once by poll_once; this failure is the first again. */
+    f.status = 503;
+    ck_assert_int_eq(sim_set_faults(env.sim, "beta", &f, &e), 0);
+    ck_assert_int_eq(poller_poll_once(poller, &e), 0);
+    v = look_beta();
+    ck_assert_int_eq(v.health, SNAPSHOT_HEALTH_DEGRADED);
+    ck_assert_int_eq(v.failures, 1);
+    ck_assert_int_eq(v.json_failures, 1);
+    ck_assert_msg(v.backoff_ms <= base_ms + 20, "back-off after a success %lld ms, not from base",
+                  (long long)v.backoff_ms);
+    stop();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cluster_poller");
@@ -317,6 +400,7 @@ int main(void)
     tcase_add_test(tc, initial_snapshot_before_any_poll);
     tcase_add_test(tc, sink_gets_samples_at_its_cadence);
     tcase_add_test(tc, json_and_prometheus_renderings);
+    tcase_add_test(tc, success_resets_the_failure_count);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
