@@ -383,6 +383,19 @@ START_TEST(dispatch_faults_are_retried)
     ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM jobs WHERE attempt <"
                                          " dispatch_failures"),
                      0);
+    /* The retry waits for its back-off (dispatchBackoffBaseS 1 s, doubling to 2 s): the
+     * next admission of a job whose dispatch failed comes at least a second after the cycle
+     * that failed it. The event is written when that cycle applies its chunk, a little
+     * after the cycle's clock, so allow half of it; a retry without back-off comes on the
+     * next cycle, 200 ms later. */
+    ck_assert_int_ge(senv_sql_long(&env, "SELECT COALESCE(min(extract(epoch FROM a.ts - f.ts)"
+                                         " * 1000), -1)::bigint FROM job_events f CROSS JOIN"
+                                         " LATERAL (SELECT ts FROM job_events a WHERE a.job_id ="
+                                         " f.job_id AND a.id > f.id AND a.to_phase = 'Admitted'"
+                                         " ORDER BY a.id LIMIT 1) a WHERE f.reason IN"
+                                         " ('DispatchFailed', 'NameTaken') AND f.to_phase ="
+                                         " 'Queued'"),
+                     500);
 }
 END_TEST
 
@@ -773,6 +786,82 @@ START_TEST(live_jobs_are_typed_and_specs_parsed_once)
 }
 END_TEST
 
+/* The fence keeps the database right by itself; what the deposed flag adds is that the
+ * cycle which first meets the superseded epoch stops there, creating and deleting nothing
+ * more in member clusters, and gives up the lock. Here the fence moves under a running
+ * leader (as when the database took its session for dead and another replica won), in the
+ * same transaction as the new leader's work: an Admitted job not yet dispatched, and a Lost
+ * one whose requeue is the old leader's first write of its next cycle. That write fails, so
+ * the cycle must not go on to dispatch the Admitted job. Leases renew only every 4 s, so
+ * the old leader cannot learn of the takeover any other way first; the test then takes the
+ * lock itself (the old leader retries only after 2 s) so that nobody dispatches. */
+#define DEPOSED_BASE                                                                               \
+    "\"poller\": {\"intervalMs\": 200, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"             \
+    "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1, \"missingGraceS\": 3,"          \
+    "\"dispatchBackoffBaseS\": 1, \"dispatchBackoffMaxS\": 2, \"leaderRetryMs\": 2000,"            \
+    "\"leaderRenewMs\": 4000}"
+#define DEPOSED_SPEC                                                                               \
+    "'{\"framework\": \"pytorch\", \"resources\": {\"instanceType\": \"a100-80gb\","               \
+    " \"gpuCount\": 8}, \"code\": {\"image\": \"trainer:1\", \"command\": [\"python\","            \
+    " \"train.py\"]}, \"scheduling\": {}}'"
+
+START_TEST(deposed_leader_stops_creating)
+{
+    struct store_leader *usurper = NULL;
+    struct err e = {0};
+    bool acquired = false;
+    int64_t epoch = 0, t0;
+    size_t objects = 0;
+    json_t *l = NULL;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, DEPOSED_BASE, "", NULL);
+    senv_serve(&env, 0, NULL);
+    t0 = clock_mono_ms();
+    for (;;) {
+        ck_assert_int_eq(itest_get_json(env.srv[0].base, "/v1/leader", &l), 200);
+        if (json_is_true(json_object_get(l, "active")))
+            break;
+        json_decref(l);
+        l = NULL;
+        ck_assert_msg(clock_mono_ms() - t0 < 10000, "no leader within 10 s");
+        usleep(50 * 1000);
+    }
+    json_decref(l);
+    usleep(500 * 1000); /* past the first cycles of the term */
+    free(itest_sql(env.dsn,
+                   "BEGIN;"
+                   " UPDATE leader SET epoch = epoch + 1, holder = 'usurper' WHERE id = 1;"
+                   " INSERT INTO jobs (namespace, name, api_version, spec, sku, gpu_count,"
+                   " gpus_per_worker, phase, cluster, pool, sku_placed, node_plan, queued_at,"
+                   " admitted_at) VALUES ('team-x', 'admitted', 'fedsched.io/v1', " DEPOSED_SPEC
+                   ", 'a100-80gb', 8, 8, 'Admitted', 'east', 'training', 'a100-80gb',"
+                   " '[[\"a100-0\", 8]]', now(), now()),"
+                   " ('team-x', 'lost', 'fedsched.io/v1', " DEPOSED_SPEC
+                   ", 'a100-80gb', 8, 8, 'Lost', 'west', 'training', 'a100-80gb',"
+                   " '[[\"a100-0\", 8]]', now(), now());"
+                   " NOTIFY fedsched_jobs;"
+                   " COMMIT"));
+    ck_assert_int_eq(store_leader_open(env.dsn, "usurper", &usurper, &e), 0);
+    t0 = clock_mono_ms();
+    while (!acquired) {
+        ck_assert_int_eq(store_leader_try(usurper, &acquired, &epoch, &e), 0);
+        ck_assert_msg(acquired || clock_mono_ms() - t0 < 10000, "the old leader kept the lock");
+        if (!acquired)
+            usleep(10 * 1000);
+    }
+    usleep(300 * 1000);
+    for (size_t i = 0; i < sim_cluster_count(env.sim); i++)
+        objects += senv_sim_objects(&env, sim_cluster_name_at(env.sim, i), false, NULL, NULL);
+    ck_assert_msg(objects == 0, "the deposed leader created %zu objects", objects);
+    /* And the fence held: neither job moved. */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM jobs WHERE (name, phase) IN"
+                                         " (('admitted', 'Admitted'), ('lost', 'Lost'))"),
+                     2);
+    store_leader_close(&usurper);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sched");
@@ -792,6 +881,7 @@ static Suite *suite(void)
     tcase_add_test(tc, foreign_origins_survive_gc);
     tcase_add_test(tc, standby_takes_over);
     tcase_add_test(tc, wide_job_keeps_every_alternative_and_node);
+    tcase_add_test(tc, deposed_leader_stops_creating);
     suite_add_tcase(s, tc);
     tc = tcase_create("fence");
     tcase_add_test(tc, deposed_epoch_cannot_write);
