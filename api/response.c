@@ -45,7 +45,7 @@ void resp_json(struct api_response *resp, int status, json_t *body)
     free(resp->body);
     resp->status = status;
     resp->content_type = "application/json";
-    resp->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    resp->body = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(body);
     if (!resp->body) {
         /* A value jansson refused (invalid UTF-8 that escaped sanitising, a NULL from a

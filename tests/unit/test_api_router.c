@@ -216,6 +216,20 @@ START_TEST(db_errors_carry_retry_after)
 }
 END_TEST
 
+/* Numbers read back from PostgreSQL's jsonb (a stored explanation's 0.4) are written as
+ * people wrote them, not as 0.40000000000000002: 15 significant digits, as the reports. */
+START_TEST(reals_are_written_short)
+{
+    struct api_response resp = {0};
+
+    resp_json(&resp, 200,
+              json_pack("{s:f, s:f, s:f}", "cost", 0.4, "fresh", 0.966667, "big", 123456.789));
+    ck_assert_int_eq(resp.status, 200);
+    ck_assert_str_eq(resp.body, "{\"cost\":0.4,\"fresh\":0.966667,\"big\":123456.789}");
+    api_response_clear(&resp);
+}
+END_TEST
+
 START_TEST(metrics_render_counts_and_buckets)
 {
     struct api_metrics *m = metrics_new();
@@ -259,6 +273,7 @@ int main(void)
     tcase_add_test(tc, cluster_put_bounds_json_depth);
     tcase_add_test(tc, status_mapping);
     tcase_add_test(tc, db_errors_carry_retry_after);
+    tcase_add_test(tc, reals_are_written_short);
     tcase_add_test(tc, metrics_render_counts_and_buckets);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
