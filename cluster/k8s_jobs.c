@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define JOBS_BODY_MAX ((size_t)64 << 20)
 
@@ -23,6 +24,7 @@ struct k8s_client {
     struct cluster_ca ca;
     struct buf body;
     int timeout_ms;
+    int retry_after_s; /* the last answer's Retry-After (delta-seconds); 0: none */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -37,6 +39,28 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     struct k8s_client *c = arg;
 
     return buf_append(&c->body, data, size * n) == 0 ? size * n : 0;
+}
+
+/* Keeps the Retry-After of the answer (delta-seconds only, capped at an hour; an HTTP-date
+ * counts as none and the caller falls back to its own back-off). */
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    struct k8s_client *c = arg;
+    size_t len = size * n;
+
+    if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+        long secs = 0;
+        size_t i = 12;
+
+        while (i < len && (data[i] == ' ' || data[i] == '\t'))
+            i++;
+        if (i < len && data[i] >= '0' && data[i] <= '9') {
+            for (; i < len && data[i] >= '0' && data[i] <= '9' && secs <= 3600; i++)
+                secs = secs * 10 + (data[i] - '0');
+            c->retry_after_s = secs > 3600 ? 3600 : (int)secs;
+        }
+    }
+    return len;
 }
 
 /* Re-reads the token file when it is new or changed (tokens are rotated in place) and
@@ -100,6 +124,11 @@ void k8s_client_free(struct k8s_client **cp)
     *cp = NULL;
 }
 
+int k8s_client_retry_after_s(const struct k8s_client *c)
+{
+    return c ? c->retry_after_s : 0;
+}
+
 static const char *kind_path(enum k8s_job_kind k)
 {
     return k == K8S_KIND_JOB ? "apis/batch/v1" : "apis/ray.io/v1";
@@ -121,6 +150,7 @@ static int request(struct k8s_client *c, const char *method, const char *url, co
         return -1;
     curl_easy_reset(c->easy);
     buf_reset(&c->body);
+    c->retry_after_s = 0;
     for (h = c->headers; h; h = h->next)
         hdrs = curl_slist_append(hdrs, h->data);
     if (body)
@@ -130,6 +160,8 @@ static int request(struct k8s_client *c, const char *method, const char *url, co
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(c->timeout_ms < 3000 ? c->timeout_ms : 3000));

@@ -29,6 +29,11 @@ int k8s_client_new(const struct cluster_config *cfg, int timeout_ms, struct k8s_
                    struct err *e);
 void k8s_client_free(struct k8s_client **c); /* NULL-safe */
 
+/* The Retry-After (delta-seconds, at most 3600) of the client's last answer, typically a
+ * 429 or 503; 0 when it had none, an HTTP-date, or the call failed before an answer. Read
+ * it right after the failed call. NULL-safe. */
+int k8s_client_retry_after_s(const struct k8s_client *c);
+
 /* Every call below fails with: ERR_UNAVAILABLE (connection, 5xx), ERR_TIMEOUT,
  * ERR_UNAUTHORIZED / ERR_FORBIDDEN (401/403), ERR_RATE_LIMITED (429), ERR_MALFORMED (a
  * 2xx body that is not JSON), or the code of the Status the server sent (see

@@ -37,6 +37,89 @@ void sched_step_preempt(struct cycle *c, bool only_new)
 
 /* ---- step 4: dispatch ------------------------------------------------------------------------- */
 
+/* base * 2^(failures - 1), capped at the maximum. */
+static int64_t backoff_ms(const struct sched *s, int failures)
+{
+    int64_t backoff = (int64_t)s->o.backoff_base_s * 1000;
+
+    for (int i = 1; i < failures && backoff < (int64_t)s->o.backoff_max_s * 1000; i++)
+        backoff *= 2;
+    if (backoff > (int64_t)s->o.backoff_max_s * 1000)
+        backoff = (int64_t)s->o.backoff_max_s * 1000;
+    return backoff;
+}
+
+static struct dispatch_wait *wait_find(struct sched *s, const struct store_sched_job *j)
+{
+    for (size_t i = 0; i < s->n_dwait; i++)
+        if (s->dwait[i].id == j->id && s->dwait[i].attempt == j->attempt)
+            return &s->dwait[i];
+    return NULL;
+}
+
+/* Drops the waits of jobs that are no longer Admitted at the same attempt. */
+static void wait_prune(struct cycle *c)
+{
+    struct sched *s = c->s;
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n_dwait; i++) {
+        bool keep = false;
+
+        for (size_t k = 0; k < c->jobs.n && !keep; k++)
+            keep = c->jobs.v[k].id == s->dwait[i].id &&
+                   c->jobs.v[k].attempt == s->dwait[i].attempt &&
+                   c->jobs.v[k].phase == PHASE_ADMITTED;
+        if (keep)
+            s->dwait[n++] = s->dwait[i];
+    }
+    s->n_dwait = n;
+}
+
+/* The job's wait, made (not yet waiting) when it has none. */
+static struct dispatch_wait *wait_get(struct sched *s, const struct store_sched_job *j)
+{
+    struct dispatch_wait *w = wait_find(s, j);
+
+    if (!w) {
+        s->dwait = xrealloc(s->dwait, (s->n_dwait + 1) * sizeof(*s->dwait));
+        w = &s->dwait[s->n_dwait++];
+        memset(w, 0, sizeof(*w));
+        w->id = j->id;
+        w->attempt = j->attempt;
+    }
+    return w;
+}
+
+static void dispatch_failed(struct cycle *c, size_t k, const char *reason, const char *msg);
+
+/* The create was refused with a 429 (counted = false), a 5xx or a transport error: the job
+ * stays Admitted at the same attempt, so its object keeps its name, and is not created
+ * again before the Retry-After (retry_after_s > 0) or else its back-off. 429s never count
+ * toward maxDispatchFailures (the server said when to come back); 5xx and transport errors
+ * do, so a cluster that keeps failing still ends the job as DispatchFailed. */
+static void dispatch_wait(struct cycle *c, size_t k, bool counted, int retry_after_s,
+                          const char *msg)
+{
+    struct sched *s = c->s;
+    struct store_sched_job *j = &c->jobs.v[k];
+    struct dispatch_wait *w = wait_get(s, j);
+    int64_t wait;
+
+    w->streak++;
+    if (counted && j->dispatch_failures + ++w->counted >= s->o.max_dispatch_failures) {
+        j->dispatch_failures += w->counted - 1; /* dispatch_failed adds the last one */
+        dispatch_failed(c, k, "DispatchFailed", msg);
+        return;
+    }
+    wait = retry_after_s > 0 ? (int64_t)retry_after_s * 1000 : backoff_ms(s, w->streak);
+    w->not_before_ms = c->now + wait;
+    LOG(LOG_INFO, "sched",
+        "event=dispatch_deferred job=%s/%s cluster=%s attempt=%d retry_in_ms=%" PRId64
+        " retry_after_s=%d msg=\"%s\"",
+        j->ns, j->name, j->cluster, j->attempt, wait, retry_after_s, msg);
+}
+
 static void dispatch_failed(struct cycle *c, size_t k, const char *reason, const char *msg)
 {
     struct sched *s = c->s;
@@ -51,12 +134,8 @@ static void dispatch_failed(struct cycle *c, size_t k, const char *reason, const
         return;
     }
     {
-        int64_t backoff = (int64_t)s->o.backoff_base_s * 1000;
+        int64_t backoff = backoff_ms(s, failures);
 
-        for (int i = 1; i < failures && backoff < (int64_t)s->o.backoff_max_s * 1000; i++)
-            backoff *= 2;
-        if (backoff > (int64_t)s->o.backoff_max_s * 1000)
-            backoff = (int64_t)s->o.backoff_max_s * 1000;
         t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, reason);
         t->failed_dispatch = true;
         t->not_before_ms = c->now + backoff;
@@ -81,13 +160,9 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
 
     if (!client && v && v->broken) {
         /* Another call to the cluster just failed at the transport level: do not wait for
-         * this one to time out too. Not counted as this job's failure. */
-        struct store_transition *t =
-            sched_batch_add(&c->b, k, j, PHASE_QUEUED, "ClusterUnavailable");
-
-        t->not_before_ms = c->now + (int64_t)s->o.backoff_base_s * 1000;
-        t->message =
-            sched_batch_own(&c->b, xasprintf("%s did not answer this cycle; requeued", j->cluster));
+         * this one to time out too. Not counted as this job's failure, nor a new attempt:
+         * it stays Admitted and waits the base back-off. */
+        wait_get(s, j)->not_before_ms = c->now + (int64_t)s->o.backoff_base_s * 1000;
         return;
     }
     if (!client) {
@@ -155,6 +230,10 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     sched_metrics_dispatch_error(&s->m, j->cluster);
     LOG(LOG_WARN, "sched", "event=dispatch_failed job=%s/%s cluster=%s code=%s msg=\"%s\"", j->ns,
         j->name, j->cluster, err_code_name(e.code), e.msg);
+    if (e.code == ERR_RATE_LIMITED || sched_transport_error(e.code)) {
+        dispatch_wait(c, k, e.code != ERR_RATE_LIMITED, k8s_client_retry_after_s(client), e.msg);
+        goto out;
+    }
     dispatch_failed(c, k, "DispatchFailed", e.msg);
 out:
     json_decref(obj);
@@ -194,6 +273,7 @@ void sched_step_dispatch(struct cycle *c)
 {
     size_t ks[DISPATCH_CHUNK], n = 0;
 
+    wait_prune(c);
     for (size_t k = 0; k < c->jobs.n && !c->deposed; k++) {
         struct store_sched_job *j = &c->jobs.v[k];
 
@@ -210,6 +290,12 @@ void sched_step_dispatch(struct cycle *c)
             t = sched_batch_add(&c->b, k, j, PHASE_CANCELLED, "Cancelled");
             t->message = "cancelled by the user before it was dispatched";
             continue;
+        }
+        {
+            const struct dispatch_wait *w = wait_find(c->s, j);
+
+            if (w && c->now < w->not_before_ms)
+                continue; /* a refused create waits for its Retry-After or back-off */
         }
         ks[n++] = k;
         if (n == DISPATCH_CHUNK) {

@@ -81,6 +81,18 @@ struct metrics {
 
 /* ---- the scheduler ------------------------------------------------------------------------- */
 
+/* An Admitted job whose create was refused with a 429, a 5xx or a transport error: it stays
+ * Admitted at the same attempt (so the same object name) and is not created again before
+ * not_before_ms. Leader-local memory: a new leader retries at once, which is safe since the
+ * name is the same and AlreadyExists with our labels counts as created. */
+struct dispatch_wait {
+    int64_t id;
+    int attempt;
+    int64_t not_before_ms; /* wall clock, as cycle.now */
+    int streak;            /* refusals in a row, for the back-off */
+    int counted;           /* of which 5xx and transport errors (429s are not counted) */
+};
+
 /* What the scheduler remembers about a cluster between cycles. */
 struct cluster_mem {
     char name[64];
@@ -115,6 +127,8 @@ struct sched {
     char *saved_state;     /* the policy state as last saved */
     struct cluster_mem *cmem;
     size_t n_cmem;
+    struct dispatch_wait *dwait; /* dispatch.c; pruned to the Admitted jobs each cycle */
+    size_t n_dwait;
     struct metrics m;
 };
 

@@ -97,6 +97,7 @@ void sched_free(struct sched **sp)
     free(s->m.derr);
     free(s->m.borrowed);
     free(s->cmem);
+    free(s->dwait);
     free(s->saved_state);
     free(s->dsn);
     free(s->holder);

@@ -383,6 +383,37 @@ START_TEST(invalid_objects_and_bad_credentials)
 }
 END_TEST
 
+/* A 429 on create is ERR_RATE_LIMITED with its Retry-After kept for the caller; the next
+ * answer without one clears it; a 503 without one gives 0. */
+START_TEST(create_keeps_retry_after)
+{
+    struct sim_faults f;
+    struct err e = {0};
+    json_t *j = job("ra-1", 1, 1, 5, NULL);
+
+    memset(&f, 0, sizeof(f));
+    f.status = 429;
+    f.retry_after_s = 7;
+    f.remaining = 1;
+    snprintf(f.method, sizeof(f.method), "POST");
+    ck_assert_int_eq(sim_set_faults(env.sim, "alpha", &f, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), -1);
+    ck_assert_int_eq(e.code, ERR_RATE_LIMITED);
+    ck_assert_int_eq(k8s_client_retry_after_s(client), 7);
+    f.status = 503;
+    f.retry_after_s = 0;
+    f.remaining = 1;
+    ck_assert_int_eq(sim_set_faults(env.sim, "alpha", &f, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), -1);
+    ck_assert_int_eq(e.code, ERR_UNAVAILABLE);
+    ck_assert_int_eq(k8s_client_retry_after_s(client), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_client_retry_after_s(client), 0);
+    ck_assert_int_eq(k8s_client_retry_after_s(NULL), 0);
+    json_decref(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("connector_jobs");
@@ -399,6 +430,7 @@ int main(void)
     tcase_add_test(tc, list_with_label_selector);
     tcase_add_test(tc, rayjob_lifecycle);
     tcase_add_test(tc, invalid_objects_and_bad_credentials);
+    tcase_add_test(tc, create_keeps_retry_after);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -348,7 +348,7 @@ START_TEST(checkpoints_are_recorded)
 }
 END_TEST
 
-/* Member-cluster calls that fail some of the time: failed dispatches go back to the queue
+/* Creates that are refused some of the time: failed dispatches go back to the queue
  * with a reason and a back-off, and every job still ends Succeeded exactly once. */
 START_TEST(dispatch_faults_are_retried)
 {
@@ -361,7 +361,10 @@ START_TEST(dispatch_faults_are_retried)
     senv_config(&env, FAST_BASE "}", "", NULL);
     senv_serve(&env, 0, NULL);
     memset(&f, 0, sizeof(f));
-    f.status = 503;
+    /* A refusal that is not retried in place (429, 5xx and transport errors are, see
+     * create_refusals_keep_the_name), so every retry is a new attempt. */
+    f.status = 403;
+    snprintf(f.method, sizeof(f.method), "POST");
     f.probability = 0.15;
     for (size_t i = 0; i < 3; i++)
         ck_assert_int_eq(sim_set_faults(env.sim, sim_cluster_name_at(env.sim, i), &f, &e), 0);
@@ -862,6 +865,81 @@ START_TEST(deposed_leader_stops_creating)
 }
 END_TEST
 
+/* Sets the same create-only fault on every cluster of the three-cluster scenario: status,
+ * with Retry-After retry_after_s when > 0, for the next POST each cluster gets. */
+static void fault_next_create(int status, int retry_after_s)
+{
+    struct sim_faults f;
+    struct err e = {0};
+
+    memset(&f, 0, sizeof(f));
+    f.status = status;
+    f.retry_after_s = retry_after_s;
+    f.remaining = 1;
+    snprintf(f.method, sizeof(f.method), "POST");
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(sim_set_faults(env.sim, sim_cluster_name_at(env.sim, i), &f, &e), 0);
+}
+
+/* Milliseconds from the job's Admitted event to its Dispatched event. */
+static long admitted_to_dispatched_ms(const char *name)
+{
+    char *q = xasprintf("SELECT (extract(epoch FROM d.ts - a.ts) * 1000)::bigint FROM jobs j"
+                        " JOIN job_events a ON a.job_id = j.id AND a.to_phase = 'Admitted'"
+                        " JOIN job_events d ON d.job_id = j.id AND d.to_phase = 'Dispatched'"
+                        " WHERE j.name = '%s'",
+                        name);
+    long ms = senv_sql_long(&env, q);
+
+    free(q);
+    return ms;
+}
+
+/* A create refused with 429 and Retry-After, or with a 503 and none, does not burn an
+ * attempt or a name: the job stays Admitted at attempt 0 (one Admitted event, no requeue,
+ * no dispatch failure counted), its object is created as fj-<uid>-0, and the create is
+ * retried no earlier than the Retry-After (4 s, well over the back-off) or the back-off
+ * (dispatchBackoffBaseS 1 s).
+ * Without a refusal the object is created in the cycle that admits the job. */
+START_TEST(create_refusals_keep_the_name)
+{
+    static const struct {
+        const char *name;
+        int status, retry_after_s;
+        long min_ms;
+    } cases[] = {{"bo503", 503, 0, 800}, {"ra429", 429, 4, 3700}};
+    char *q;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, FAST_BASE "}", "", NULL);
+    senv_serve(&env, 0, NULL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fault_next_create(cases[i].status, cases[i].retry_after_s);
+        free(senv_submit(env.srv[0].base, "team-d", cases[i].name, "h100-80gb", 8, NULL, ""));
+        json_decref(senv_wait_phase(env.srv[0].base, "team-d", cases[i].name, "Running", 30000));
+        fault_next_create(0, 0); /* clear the clusters the job did not go to */
+        q = xasprintf("SELECT count(*) FROM jobs WHERE name = '%s' AND attempt = 0 AND"
+                      " dispatch_failures = 0",
+                      cases[i].name);
+        ck_assert_int_eq(senv_sql_long(&env, q), 1);
+        free(q);
+        ck_assert_int_eq(senv_events(&env, "team-d", cases[i].name, "Admitted"), 1);
+        ck_assert_int_eq(senv_events(&env, "team-d", cases[i].name, "Dispatched"), 1);
+        q = xasprintf("SELECT count(*) FROM job_events v JOIN jobs j ON j.id = v.job_id WHERE"
+                      " j.name = '%s' AND v.to_phase = 'Dispatched' AND v.message LIKE"
+                      " '%%/fj-' || j.uid || '-0 in %%'",
+                      cases[i].name);
+        ck_assert_int_eq(senv_sql_long(&env, q), 1);
+        free(q);
+        ck_assert_int_ge(admitted_to_dispatched_ms(cases[i].name), cases[i].min_ms);
+    }
+    /* The same path without a refusal is fast, so the waits above are the refusals'. */
+    free(senv_submit(env.srv[0].base, "team-d", "plain", "h100-80gb", 8, NULL, ""));
+    json_decref(senv_wait_phase(env.srv[0].base, "team-d", "plain", "Running", 30000));
+    ck_assert_int_lt(admitted_to_dispatched_ms("plain"), 800);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sched");
@@ -882,6 +960,7 @@ static Suite *suite(void)
     tcase_add_test(tc, standby_takes_over);
     tcase_add_test(tc, wide_job_keeps_every_alternative_and_node);
     tcase_add_test(tc, deposed_leader_stops_creating);
+    tcase_add_test(tc, create_refusals_keep_the_name);
     suite_add_tcase(s, tc);
     tc = tcase_create("fence");
     tcase_add_test(tc, deposed_epoch_cannot_write);

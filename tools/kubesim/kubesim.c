@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,8 +140,8 @@ static bool park(struct sim *s, struct MHD_Connection *conn, int ms)
 
 /* ---- faults ------------------------------------------------------------------------------- */
 
-/* The faults that apply to this request; counts it. */
-static bool take_faults(struct sim *s, size_t c, struct sim_faults *out)
+/* The faults that apply to this request (method method); counts it. */
+static bool take_faults(struct sim *s, size_t c, const char *method, struct sim_faults *out)
 {
     struct sim_faults *f = &s->faults[c];
     bool any;
@@ -152,6 +153,8 @@ static bool take_faults(struct sim *s, size_t c, struct sim_faults *out)
           f->unauthorized;
     if (any && f->probability > 0 && f->probability < 1 &&
         (double)rand_r(&s->rnd) / RAND_MAX >= f->probability)
+        any = false;
+    if (any && f->method[0] && strcasecmp(method, f->method) != 0)
         any = false;
     pthread_mutex_unlock(&s->flock);
     return any;
@@ -368,7 +371,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         if (route(l, url, r) != 0)
             return send_status(conn, 404, "NotFound",
                                "the server could not find the requested resource", 0);
-        r->faulty = take_faults(s, (size_t)r->cluster, &r->f);
+        r->faulty = take_faults(s, (size_t)r->cluster, method, &r->f);
         if (r->faulty && r->f.latency_ms > 0 && park(s, conn, r->f.latency_ms)) {
             consume(s, (size_t)r->cluster);
             r->parked = true;

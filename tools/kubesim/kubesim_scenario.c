@@ -80,6 +80,12 @@ int sim_faults_from_json(const json_t *j, const char *field, struct sim_faults *
             return err_set(e, ERR_INVALID, "probability", "%s.probability must be in 0..1", field);
         f.probability = json_number_value(v);
     }
+    if ((v = json_object_get(j, "method"))) {
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) >= sizeof(f.method))
+            return err_set(e, ERR_INVALID, "method", "%s.method must be an HTTP method", field);
+        snprintf(f.method, sizeof(f.method), "%s", json_string_value(v));
+    }
     *out = f;
     return 0;
 }

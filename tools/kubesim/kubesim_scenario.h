@@ -25,6 +25,7 @@ struct sim_faults {
     bool unauthorized;    /* 401 Unauthorized */
     int remaining;        /* > 0: the faults apply to this many more requests, then clear */
     double probability;   /* 0 or >= 1: every request; else the chance per request */
+    char method[8];       /* "": every method; else only requests with it ("POST") */
 };
 
 struct sim_node_pool {
