@@ -129,14 +129,34 @@ int k8s_client_retry_after_s(const struct k8s_client *c)
     return c ? c->retry_after_s : 0;
 }
 
-static const char *kind_path(enum k8s_job_kind k)
+static const struct {
+    const char *name, *path, *plural;
+    bool cluster_scoped;
+} kinds[] = {
+    [K8S_KIND_JOB] = {"Job", "apis/batch/v1", "jobs", false},
+    [K8S_KIND_RAYJOB] = {"RayJob", "apis/ray.io/v1", "rayjobs", false},
+    [K8S_KIND_SERVICE] = {"Service", "api/v1", "services", false},
+    [K8S_KIND_SECRET] = {"Secret", "api/v1", "secrets", false},
+    [K8S_KIND_NAMESPACE] = {"Namespace", "api/v1", "namespaces", true},
+};
+
+const char *k8s_kind_name(enum k8s_job_kind kind)
 {
-    return k == K8S_KIND_JOB ? "apis/batch/v1" : "apis/ray.io/v1";
+    return kinds[kind].name;
 }
 
-static const char *kind_plural(enum k8s_job_kind k)
+/* {server}/{group path}[/namespaces/{ns}]/{plural}: ns NULL lists across namespaces. */
+static char *collection_url(struct k8s_client *c, enum k8s_job_kind kind, const char *ns)
 {
-    return k == K8S_KIND_JOB ? "jobs" : "rayjobs";
+    char *ens, *url;
+
+    if (!ns || kinds[kind].cluster_scoped)
+        return xasprintf("%s/%s/%s", c->cfg.api_server, kinds[kind].path, kinds[kind].plural);
+    ens = curl_easy_escape(c->easy, ns, 0);
+    url = xasprintf("%s/%s/namespaces/%s/%s", c->cfg.api_server, kinds[kind].path, ens,
+                    kinds[kind].plural);
+    curl_free(ens);
+    return url;
 }
 
 /* One request. Returns 0 with *code the HTTP status (any), -1 on transport failure. */
@@ -224,14 +244,14 @@ static int parse_body(struct k8s_client *c, json_t **out, struct err *e)
 static char *object_url(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
                         const char *name)
 {
-    char *ens = curl_easy_escape(c->easy, ns, 0), *ename = NULL, *url;
+    char *base = collection_url(c, kind, ns), *ename, *url;
 
-    if (name)
-        ename = curl_easy_escape(c->easy, name, 0);
-    url = xasprintf("%s/%s/namespaces/%s/%s%s%s", c->cfg.api_server, kind_path(kind), ens,
-                    kind_plural(kind), name ? "/" : "", name ? ename : "");
-    curl_free(ens);
+    if (!name)
+        return base;
+    ename = curl_easy_escape(c->easy, name, 0);
+    url = xasprintf("%s/%s", base, ename);
     curl_free(ename);
+    free(base);
     return url;
 }
 
@@ -283,15 +303,7 @@ int k8s_job_list(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
     char *cont = NULL, *base, *sel = NULL;
     int restarts = 0, rc = -1;
 
-    if (ns) {
-        char *ens = curl_easy_escape(c->easy, ns, 0);
-
-        base = xasprintf("%s/%s/namespaces/%s/%s", c->cfg.api_server, kind_path(kind), ens,
-                         kind_plural(kind));
-        curl_free(ens);
-    } else {
-        base = xasprintf("%s/%s/%s", c->cfg.api_server, kind_path(kind), kind_plural(kind));
-    }
+    base = collection_url(c, kind, ns);
     if (label_selector)
         sel = curl_easy_escape(c->easy, label_selector, 0);
     for (;;) {

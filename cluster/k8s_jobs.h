@@ -1,5 +1,5 @@
-/* k8s_jobs.h -- batch/v1 Jobs and ray.io/v1 RayJobs in one member cluster: create, get,
- * list (all pages) and delete, synchronously with a libcurl easy handle. Errors carry the
+/* k8s_jobs.h -- batch/v1 Jobs and ray.io/v1 RayJobs in one member cluster, and the objects
+ * that go with them (Service, Secret, Namespace): create, get, list (all pages) and delete, synchronously with a libcurl easy handle. Errors carry the
  * API server's Status (reason AlreadyExists, NotFound, ...). Used by the scheduler's
  * dispatch, tracking and garbage collection.
  * Not responsible for building manifests (manifest.c) or polling capacity (poller.c). */
@@ -16,10 +16,17 @@
 struct err;
 struct k8s_client;
 
+/* The kinds of object fedsched creates: a job's workload object and its companions. */
 enum k8s_job_kind {
-    K8S_KIND_JOB = 0, /* batch/v1 Job, /apis/batch/v1/namespaces/{ns}/jobs */
-    K8S_KIND_RAYJOB,  /* ray.io/v1 RayJob, /apis/ray.io/v1/namespaces/{ns}/rayjobs */
+    K8S_KIND_JOB = 0,   /* batch/v1 Job, /apis/batch/v1/namespaces/{ns}/jobs */
+    K8S_KIND_RAYJOB,    /* ray.io/v1 RayJob, /apis/ray.io/v1/namespaces/{ns}/rayjobs */
+    K8S_KIND_SERVICE,   /* v1 Service (the workers' headless Service), /api/v1/.../services */
+    K8S_KIND_SECRET,    /* v1 Secret (the checkpoint token), /api/v1/.../secrets */
+    K8S_KIND_NAMESPACE, /* v1 Namespace, cluster-scoped: /api/v1/namespaces (ns is ignored) */
 };
+
+/* "Job", "RayJob", "Service", "Secret", "Namespace". */
+const char *k8s_kind_name(enum k8s_job_kind kind);
 
 /* A client for the cluster cfg describes (URL, token file, CA, TLS verification); the
  * token is read now and again whenever its file changes. timeout_ms bounds each request

@@ -111,6 +111,21 @@ static int check_priority_class(struct config *c, const struct config_row *r, co
     return 0;
 }
 
+/* Where pods reach the API (FEDSCHED_URL): "" (derived from listen) or an http(s) URL
+ * without spaces or quotes. */
+static int check_public_url(struct config *c, const struct config_row *r, const char *v,
+                            const char *field, struct err *e)
+{
+    (void)c;
+    (void)r;
+    if (*v && ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+               strcspn(v, " \t\r\n\"'") != strlen(v)))
+        return err_set(e, ERR_CONFIG, field,
+                       "%s: \"%s\" is not an http:// or https:// URL without spaces or quotes",
+                       field, v);
+    return 0;
+}
+
 /* A label value that is also a DNS-1123 label, so it can name things later (and never
  * needs quoting in a selector). */
 static int check_origin_id(struct config *c, const struct config_row *r, const char *v,
@@ -444,6 +459,10 @@ static const struct config_row rows[] = {
     ROW_JSON("scheduler.jobAnnotations", 0, "{}", parse_annotations,
              scheduler_text.job_annotations),
     ROW_STR("scheduler.originId", "default", NULL, check_origin_id, scheduler.origin_id),
+    ROW_STR("scheduler.publicUrl", "", "FEDSCHED_PUBLIC_URL", check_public_url,
+            scheduler_text.public_url),
+    ROW_INT("scheduler.shmMib", 8192, 0, 1048576, scheduler.shm_mib),
+    ROW_INT("scheduler.finishedTtlSeconds", 86400, -1, 31536000, scheduler.finished_ttl_s),
     /* The policy's knobs, named as in docs/policy.md; policy_config_validate() checks the
      * relations between them after loading. */
     ROW_DBL("policy.w_fit", 1.0, 0, 1000000, policy.w_fit),
@@ -834,6 +853,10 @@ int config_load(struct config *c, const char *const *paths, size_t n, struct err
         config_free(c);
         return -1;
     }
+    if (!c->scheduler_text.public_url[0])
+        snprintf(c->scheduler_text.public_url, sizeof(c->scheduler_text.public_url),
+                 "%s://%s:%d", c->http.tls_cert_file[0] ? "https" : "http", c->listen_host,
+                 c->listen_port);
     return 0;
 }
 
@@ -886,6 +909,7 @@ void config_sched_options(const struct config *c, struct sched_options *out)
     out->skus = &c->skus;
     out->priority_class = c->scheduler_text.priority_class;
     out->priority_class_borrowed = c->scheduler_text.priority_class_borrowed;
+    out->public_url = c->scheduler_text.public_url;
     out->quotas = c->quotas;
     out->n_quotas = c->n_quotas;
     out->weights = c->weights;

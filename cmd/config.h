@@ -74,6 +74,7 @@ struct config {
         char priority_class[64];          /* "scheduler.priorityClass"; "" none */
         char priority_class_borrowed[64]; /* "scheduler.priorityClassBorrowed" */
         char job_annotations[4096];       /* "scheduler.jobAnnotations" as compact JSON */
+        char public_url[256]; /* "scheduler.publicUrl"; "" at load: http(s)://listen */
     } scheduler_text;
     struct policy_config policy;     /* "policy": knobs named as in docs/policy.md */
     struct sku_catalogue skus;       /* the built-in catalogue unless "skus" replaced it */

@@ -18,6 +18,8 @@ struct client_entry {
     char *config_json; /* as stored, to notice changes */
     struct cluster_config cfg;
     struct k8s_client *client; /* NULL when it could not be made */
+    char **namespaces;         /* known to exist (sched_clients_ns_known) */
+    size_t n_namespaces;
 };
 
 struct sched_clients {
@@ -39,6 +41,9 @@ static void entry_free(struct client_entry *x)
     if (!x)
         return;
     k8s_client_free(&x->client);
+    for (size_t i = 0; i < x->n_namespaces; i++)
+        free(x->namespaces[i]);
+    free(x->namespaces);
     free(x->config_json);
     free(x);
 }
@@ -102,17 +107,56 @@ int sched_clients_sync(struct sched_clients *c, struct store *s, const struct sk
     return 0;
 }
 
+static struct client_entry *entry_find(const struct sched_clients *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i]->name, name) == 0)
+            return c->v[i];
+    return NULL;
+}
+
 struct k8s_client *sched_clients_get(struct sched_clients *c, const char *name,
                                      const struct cluster_config **cfg)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        if (strcmp(c->v[i]->name, name) == 0) {
-            if (cfg)
-                *cfg = &c->v[i]->cfg;
-            return c->v[i]->client;
-        }
+    struct client_entry *x = entry_find(c, name);
+
+    if (!x)
+        return NULL;
+    if (cfg)
+        *cfg = &x->cfg;
+    return x->client;
+}
+
+static long ns_index(const struct client_entry *x, const char *ns)
+{
+    for (size_t i = 0; i < x->n_namespaces; i++)
+        if (strcmp(x->namespaces[i], ns) == 0)
+            return (long)i;
+    return -1;
+}
+
+bool sched_clients_ns_known(const struct sched_clients *c, const char *name, const char *ns)
+{
+    const struct client_entry *x = entry_find(c, name);
+
+    return x && ns_index(x, ns) >= 0;
+}
+
+void sched_clients_ns_set(struct sched_clients *c, const char *name, const char *ns, bool known)
+{
+    struct client_entry *x = entry_find(c, name);
+    long i;
+
+    if (!x)
+        return;
+    i = ns_index(x, ns);
+    if (known && i < 0) {
+        x->namespaces = xrealloc(x->namespaces, (x->n_namespaces + 1) * sizeof(*x->namespaces));
+        x->namespaces[x->n_namespaces++] = xstrdup(ns);
+    } else if (!known && i >= 0) {
+        free(x->namespaces[i]);
+        x->namespaces[i] = x->namespaces[--x->n_namespaces];
     }
-    return NULL;
 }
 
 size_t sched_clients_count(const struct sched_clients *c)

@@ -6,6 +6,7 @@
 
 #include "cluster/k8s_jobs.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct cluster_config;
@@ -28,6 +29,12 @@ int sched_clients_sync(struct sched_clients *c, struct store *s, const struct sk
  * made). Valid until the next sync. */
 struct k8s_client *sched_clients_get(struct sched_clients *c, const char *name,
                                      const struct cluster_config **cfg);
+
+/* Member namespaces known to exist in cluster name (made or found by this scheduler since
+ * its client was made): dispatch ensures each once, not before every create. set with
+ * known = false forgets one (a create said it is gone). Unknown clusters: false / no-op. */
+bool sched_clients_ns_known(const struct sched_clients *c, const char *name, const char *ns);
+void sched_clients_ns_set(struct sched_clients *c, const char *name, const char *ns, bool known);
 
 size_t sched_clients_count(const struct sched_clients *c);
 /* The i-th cluster's name (i < count). */

@@ -102,7 +102,7 @@ struct cluster_mem {
 
 struct sched {
     struct sched_options o;
-    char *dsn, *holder, *priority_class, *priority_class_borrowed;
+    char *dsn, *holder, *priority_class, *priority_class_borrowed, *public_url;
     json_t *annotations;
     struct policy_config policy;
     struct store *store;
@@ -128,6 +128,8 @@ struct sched {
     struct cluster_mem *cmem;
     size_t n_cmem;
     struct dispatch_wait *dwait; /* dispatch.c; pruned to the Admitted jobs each cycle */
+    unsigned char token_key[32]; /* signs each job's checkpoint token (base/job_token.h) */
+    bool have_token_key;         /* read from the store on the first dispatch */
     size_t n_dwait;
     struct metrics m;
 };

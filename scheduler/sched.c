@@ -47,11 +47,13 @@ int sched_new(const struct sched_options *o, struct store *st, struct poller *p,
     s->priority_class_borrowed =
         xstrdup(o->priority_class_borrowed ? o->priority_class_borrowed : "");
     s->annotations = o->annotations ? json_deep_copy(o->annotations) : NULL;
+    s->public_url = xstrdup(o->public_url ? o->public_url : "");
     s->o.dsn = s->dsn;
     s->o.holder = s->holder;
     s->o.priority_class = s->priority_class;
     s->o.priority_class_borrowed = s->priority_class_borrowed;
     s->o.annotations = s->annotations;
+    s->o.public_url = s->public_url;
     s->o.skus = o->skus ? o->skus : sku_catalogue();
     s->policy = *o->policy;
     s->o.policy = &s->policy;
@@ -63,6 +65,7 @@ int sched_new(const struct sched_options *o, struct store *st, struct poller *p,
         free(s->priority_class);
         free(s->priority_class_borrowed);
         json_decref(s->annotations);
+        free(s->public_url);
         free(s);
         return -1;
     }
@@ -104,6 +107,7 @@ void sched_free(struct sched **sp)
     free(s->priority_class);
     free(s->priority_class_borrowed);
     json_decref(s->annotations);
+    free(s->public_url);
     free(s);
     *sp = NULL;
 }

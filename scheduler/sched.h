@@ -47,6 +47,9 @@ struct sched_options {
     const char *priority_class;          /* pods on training capacity; "" none */
     const char *priority_class_borrowed; /* pods on borrowed serving capacity */
     const json_t *annotations;           /* added to every object and pod; may be NULL */
+    const char *public_url;   /* FEDSCHED_URL in every pod: where pods post checkpoints */
+    int shm_mib;              /* size of each pod's /dev/shm (emptyDir, medium Memory); 0 none */
+    int finished_ttl_s;       /* ttlSecondsAfterFinished of every object; < 0: not set */
     /* This installation's id: the fedsched.io/origin label of every object it creates, and
      * the only origin its garbage collection deletes. "": objects get no origin label and
      * collection takes those without one (fedsched before the label). A DNS-1123 label. */
