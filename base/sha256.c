@@ -1,7 +1,10 @@
 /* sha256.c -- SHA-256 written from FIPS 180-4, section 6.2. */
 #include "base/sha256.h"
 
+#include "base/mem.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const uint32_t k[64] = {
@@ -84,4 +87,28 @@ void sha256_hex(const void *data, size_t len, char hex[2 * SHA256_LEN + 1])
         hex[2 * i + 1] = digits[d[i] & 15];
     }
     hex[2 * SHA256_LEN] = '\0';
+}
+
+#define HMAC_BLOCK 64
+
+void sha256_hmac(const void *key, size_t key_len, const void *data, size_t len,
+                 uint8_t out[SHA256_LEN])
+{
+    uint8_t pad[HMAC_BLOCK] = {0}, outer[HMAC_BLOCK + SHA256_LEN];
+    uint8_t *inner = xmalloc(HMAC_BLOCK + len + 1);
+
+    if (key_len > HMAC_BLOCK)
+        sha256(key, key_len, pad);
+    else if (key_len)
+        memcpy(pad, key, key_len);
+    /* inner = H((K ^ ipad) || data); out = H((K ^ opad) || inner) */
+    for (int i = 0; i < HMAC_BLOCK; i++) {
+        inner[i] = pad[i] ^ 0x36;
+        outer[i] = pad[i] ^ 0x5c;
+    }
+    if (len)
+        memcpy(inner + HMAC_BLOCK, data, len);
+    sha256(inner, HMAC_BLOCK + len, outer + HMAC_BLOCK);
+    sha256(outer, sizeof(outer), out);
+    free(inner);
 }
