@@ -76,6 +76,19 @@ static json_t *agg_json(const struct snapshot *snap, size_t k, enum snapshot_poo
     return o;
 }
 
+/* conditions, capabilities and prerequisitesCheckedAt; a status nobody filled in (a
+ * snapshot built by hand) reads as not checked. */
+static void prereq_json(json_t *o, const struct prereq_result *in)
+{
+    struct prereq_result r = *in;
+
+    if (!r.conds[0].status[0])
+        prereq_init(&r);
+    json_object_set_new(o, "conditions", prereq_conditions_json(&r));
+    json_object_set_new(o, "capabilities", prereq_capabilities_json(&r));
+    json_object_set_new(o, "prerequisitesCheckedAt", time_or_null(r.checked_ms));
+}
+
 json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i, int64_t now_ms)
 {
     const struct snapshot_cluster *c = &s->snap->clusters[i];
@@ -134,6 +147,7 @@ json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i
         }
     }
     json_object_set_new(o, "capacity", cap);
+    prereq_json(o, &st->prereq);
     return o;
 }
 

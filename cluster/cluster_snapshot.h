@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "cluster/inventory.h"
+#include "cluster/prereq.h"
 #include "policy/snapshot.h"
 
 #include <jansson.h>
@@ -49,7 +50,8 @@ struct cluster_status {
     struct inventory_stats stats;                            /* of the last good poll */
     struct inventory_unknown unknown[INVENTORY_UNKNOWN_MAX]; /* products matching no SKU */
     size_t n_unknown;
-    char item_error[160]; /* first object skipped in the last good poll, "" when none */
+    char item_error[160];        /* first object skipped in the last good poll, "" when none */
+    struct prereq_result prereq; /* conditions and capabilities (all Unknown until checked) */
 };
 
 /* status[i] describes snap->clusters[i]. */

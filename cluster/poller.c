@@ -10,6 +10,7 @@
 #include "cluster/inventory.h"
 #include "cluster/k8s.h"
 #include "cluster/credentials.h"
+#include "cluster/prereq.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -51,6 +52,16 @@ struct pc {
     char url[CLUSTER_PATH_MAX + CONT_MAX * 3 + 256];
 };
 
+/* One cluster's prerequisite checks. The table of these is shared by the poller thread
+ * (which keeps it in step with the cluster set and reads the results) and the check
+ * thread, under poller.pq_lock. */
+struct pq_slot {
+    struct cluster_config cfg;
+    struct prereq_result res;
+    int64_t due_mono;
+    bool busy; /* being checked (outside the lock) */
+};
+
 struct poller {
     struct poller_options o;
     CURLM *multi;
@@ -68,6 +79,15 @@ struct poller {
     bool stop;
     bool running;
     pthread_t thread;
+
+    pthread_mutex_t pq_lock; /* the pq_ fields */
+    pthread_cond_t pq_cond;
+    struct pq_slot *pq; /* in the order of pcs */
+    size_t n_pq;
+    bool pq_changed; /* a check finished since the last publish */
+    bool pq_stop;
+    bool pq_running;
+    pthread_t pq_thread;
 
     struct cluster_snapshot *current; /* RCU-published */
     char tsan_grace;    /* address of the grace-period annotation (TSAN builds only); apart
@@ -175,6 +195,10 @@ static int check_options(const struct poller_options *o, struct err *e)
         if (nums[i].v <= 0)
             return err_set(e, ERR_INVALID, nums[i].name, "%s must be > 0, not %lld", nums[i].name,
                            nums[i].v);
+    if (o->prereq_interval_ms < 0)
+        return err_set(e, ERR_INVALID, "poller.prereq_interval_ms",
+                       "poller.prereq_interval_ms must be >= 0 (0: no checks), not %d",
+                       o->prereq_interval_ms);
     return 0;
 }
 
@@ -568,6 +592,175 @@ static int64_t thread_cpu_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* ---- prerequisite checks ------------------------------------------------------------------ */
+
+static bool pq_enabled(const struct poller *p)
+{
+    return p->o.prereq_interval_ms > 0;
+}
+
+static struct pq_slot *pq_find(struct pq_slot *pq, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(pq[i].cfg.name, name) == 0)
+            return &pq[i];
+    return NULL;
+}
+
+/* Brings the table in step with the cluster set (poller thread): a new cluster or a
+ * changed config is checked at once, a removed one forgotten. */
+static void pq_sync(struct poller *p)
+{
+    struct pq_slot *next = xcalloc(p->n + 1, sizeof(*next));
+    int64_t now = clock_mono_ms();
+
+    pthread_mutex_lock(&p->pq_lock);
+    for (size_t i = 0; i < p->n; i++) {
+        const struct cluster_config *cfg = &p->pcs[i]->cfg;
+        struct pq_slot *old = pq_find(p->pq, p->n_pq, cfg->name);
+
+        if (old)
+            next[i] = *old;
+        else
+            prereq_init(&next[i].res);
+        if (!old || memcmp(&old->cfg, cfg, sizeof(*cfg)) != 0) {
+            next[i].cfg = *cfg;
+            next[i].due_mono = now;
+        }
+    }
+    free(p->pq);
+    p->pq = next;
+    p->n_pq = p->n;
+    pthread_cond_signal(&p->pq_cond);
+    pthread_mutex_unlock(&p->pq_lock);
+}
+
+/* Checks one due cluster, if any; the lock is held on entry and on return but not during
+ * the requests. Returns false when none was due (*wait_ms: until the next one). */
+static bool pq_check_one(struct poller *p, int64_t *wait_ms)
+{
+    const struct prereq_options po = {p->o.priority_class, p->o.priority_class_borrowed,
+                                      p->o.request_timeout_ms};
+    int64_t now = clock_mono_ms();
+    struct cluster_config *cfg = NULL;
+    struct prereq_result *prev = NULL, res;
+    struct pq_slot *slot = NULL;
+
+    *wait_ms = 1000;
+    for (size_t i = 0; i < p->n_pq; i++) {
+        if (p->pq[i].busy)
+            continue;
+        if (p->pq[i].due_mono <= now) {
+            slot = &p->pq[i];
+            break;
+        }
+        if (p->pq[i].due_mono - now < *wait_ms)
+            *wait_ms = p->pq[i].due_mono - now;
+    }
+    if (!slot)
+        return false;
+    slot->busy = true;
+    cfg = xmalloc(sizeof(*cfg));
+    prev = xmalloc(sizeof(*prev));
+    *cfg = slot->cfg;
+    *prev = slot->res;
+    pthread_mutex_unlock(&p->pq_lock);
+    prereq_check(cfg, &po, prev, clock_realtime_ms(), &res);
+    pthread_mutex_lock(&p->pq_lock);
+    /* The table may have been replaced meanwhile; a changed config is checked again. */
+    slot = pq_find(p->pq, p->n_pq, cfg->name);
+    if (slot && memcmp(&slot->cfg, cfg, sizeof(*cfg)) == 0) {
+        slot->res = res;
+        slot->due_mono = clock_mono_ms() + p->o.prereq_interval_ms;
+        LOG(LOG_INFO, "cluster", "cluster=%s event=prerequisites_checked", cfg->name);
+    }
+    if (slot)
+        slot->busy = false;
+    p->pq_changed = true;
+    free(cfg);
+    free(prev);
+    return true;
+}
+
+static void *pq_main(void *arg)
+{
+    struct poller *p = arg;
+
+    pthread_mutex_lock(&p->pq_lock);
+    while (!p->pq_stop) {
+        int64_t wait_ms;
+        struct timespec ts;
+
+        if (pq_check_one(p, &wait_ms)) {
+            curl_multi_wakeup(p->multi); /* the poller thread publishes the result */
+            continue;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->pq_cond, &p->pq_lock, &ts);
+    }
+    pthread_mutex_unlock(&p->pq_lock);
+    return NULL;
+}
+
+/* Runs every due check on the calling thread (poller_poll_once). */
+static void pq_run_due(struct poller *p)
+{
+    int64_t wait_ms;
+
+    pthread_mutex_lock(&p->pq_lock);
+    while (pq_check_one(p, &wait_ms))
+        ;
+    pthread_mutex_unlock(&p->pq_lock);
+}
+
+static bool pq_take_change(struct poller *p)
+{
+    bool changed;
+
+    pthread_mutex_lock(&p->pq_lock);
+    changed = p->pq_changed;
+    p->pq_changed = false;
+    pthread_mutex_unlock(&p->pq_lock);
+    return changed;
+}
+
+/* Results into the snapshot being built: the conditions for the API, their states for
+ * the policy. With checks off the policy's copy stays NOT_CHECKED. */
+static void copy_prereqs(struct poller *p, struct cluster_snapshot *cs)
+{
+    pthread_mutex_lock(&p->pq_lock);
+    for (size_t i = 0; i < p->n; i++) {
+        const struct pq_slot *slot = pq_find(p->pq, p->n_pq, p->pcs[i]->cfg.name);
+
+        if (slot)
+            cs->status[i].prereq = slot->res;
+        else
+            prereq_init(&cs->status[i].prereq);
+        if (pq_enabled(p))
+            prereq_to_snapshot(&cs->status[i].prereq, &cs->snap->clusters[i]);
+    }
+    pthread_mutex_unlock(&p->pq_lock);
+}
+
+void poller_recheck(struct poller *p)
+{
+    int64_t now = clock_mono_ms();
+
+    pthread_mutex_lock(&p->pq_lock);
+    for (size_t i = 0; i < p->n_pq; i++)
+        p->pq[i].due_mono = now;
+    pthread_cond_signal(&p->pq_cond);
+    pthread_mutex_unlock(&p->pq_lock);
+}
+
+/* ---- building a snapshot ---------------------------------------------------------------- */
+
 static struct cluster_snapshot *build(struct poller *p)
 {
     const struct sku_catalogue *cat = p->o.skus;
@@ -621,6 +814,7 @@ static struct cluster_snapshot *build(struct poller *p)
                      c->good.last_item_error);
         }
     }
+    copy_prereqs(p, cs);
     snapshot_compute_aggregates(cs->snap);
     /* Idle tracking across polls: no pending serving demand and free above the reserve. */
     for (size_t i = 0; i < p->n; i++) {
@@ -753,6 +947,7 @@ static void apply_pending(struct poller *p)
     p->pcs = next;
     p->n = n;
     set_max_connects(p);
+    pq_sync(p);
     mark_dirty(p);
 }
 
@@ -830,6 +1025,8 @@ static void *thread_main(void *arg)
         }
         curl_multi_poll(p->multi, NULL, 0, (int)wait, NULL);
         drain(p);
+        if (pq_take_change(p))
+            mark_dirty(p);
         if (should_publish(p, clock_mono_ms()))
             publish(p);
     }
@@ -870,6 +1067,8 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
     k8s_json_init(&p->json);
     p->rnd = (unsigned)clock_mono_ns();
     pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->pq_lock, NULL);
+    pthread_cond_init(&p->pq_cond, NULL);
     p->multi = curl_multi_init();
     if (!p->multi) {
         free(p);
@@ -882,9 +1081,43 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
     }
     p->n = n;
     set_max_connects(p);
+    pq_sync(p);
     publish(p); /* readers always find a snapshot */
     *out = p;
     return 0;
+}
+
+static int pq_start(struct poller *p, struct err *e)
+{
+    int rc = 0;
+
+    if (!pq_enabled(p))
+        return 0;
+    pthread_mutex_lock(&p->pq_lock);
+    p->pq_stop = false;
+    if (!p->pq_running && pthread_create(&p->pq_thread, NULL, pq_main, p) != 0)
+        rc = err_set(e, ERR_INTERNAL, NULL, "cannot create the prerequisite check thread");
+    else
+        p->pq_running = true;
+    pthread_mutex_unlock(&p->pq_lock);
+    return rc;
+}
+
+static void pq_stop(struct poller *p)
+{
+    bool running;
+
+    pthread_mutex_lock(&p->pq_lock);
+    running = p->pq_running;
+    p->pq_stop = true;
+    pthread_cond_signal(&p->pq_cond);
+    pthread_mutex_unlock(&p->pq_lock);
+    if (!running)
+        return;
+    pthread_join(p->pq_thread, NULL);
+    pthread_mutex_lock(&p->pq_lock);
+    p->pq_running = false;
+    pthread_mutex_unlock(&p->pq_lock);
 }
 
 int poller_start(struct poller *p, struct err *e)
@@ -901,11 +1134,12 @@ int poller_start(struct poller *p, struct err *e)
     }
     p->running = true;
     pthread_mutex_unlock(&p->lock);
-    return 0;
+    return pq_start(p, e);
 }
 
 void poller_stop(struct poller *p)
 {
+    pq_stop(p);
     pthread_mutex_lock(&p->lock);
     if (!p->running) {
         pthread_mutex_unlock(&p->lock);
@@ -931,6 +1165,8 @@ int poller_poll_once(struct poller *p, struct err *e)
     if (running)
         return err_set(e, ERR_INVALID, NULL, "poller_poll_once while the poller thread runs");
     apply_pending(p);
+    if (pq_enabled(p))
+        pq_run_due(p);
     now = clock_mono_ms();
     for (size_t i = 0; i < p->n; i++)
         if (p->pcs[i]->due_mono > now && p->pcs[i]->st.consecutive_failures == 0)
@@ -1010,6 +1246,9 @@ void poller_free(struct poller **pp)
         cluster_snapshot_free(old);
     }
     pthread_mutex_destroy(&p->lock);
+    free(p->pq);
+    pthread_mutex_destroy(&p->pq_lock);
+    pthread_cond_destroy(&p->pq_cond);
     free(p);
     *pp = NULL;
 }

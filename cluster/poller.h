@@ -44,6 +44,13 @@ struct poller_options {
     poller_sink_fn sink;              /* optional capacity-sample hook */
     void *sink_arg;
     int sample_interval_ms; /* at most one sink call per this */
+    /* Prerequisite checks (prereq.h), on their own thread so that they never delay a
+     * poll: each cluster is checked when it is added or its config changes, then every
+     * prereq_interval_ms. 0: never checked, conditions stay Unknown and the policy
+     * ignores them. The PriorityClass names (NULL or "": none) must outlive the poller. */
+    int prereq_interval_ms;
+    const char *priority_class;
+    const char *priority_class_borrowed;
 };
 
 /* Creates a poller for n clusters (configs are copied; names must be unique) and publishes
@@ -64,7 +71,8 @@ int poller_start(struct poller *p, struct err *e);
 void poller_stop(struct poller *p);
 
 /* Polls every cluster that is not backing off once, on the calling thread, and publishes.
- * For tests and benchmarks; fails with ERR_INVALID while the thread runs. */
+ * Prerequisite checks that are due run first, on the calling thread too. For tests and
+ * benchmarks; fails with ERR_INVALID while the thread runs. */
 int poller_poll_once(struct poller *p, struct err *e);
 
 /* Replaces the cluster set (the admin API added, changed or removed clusters). Clusters
@@ -76,6 +84,10 @@ int poller_set_clusters(struct poller *p, const struct cluster_config *cfgs, siz
 
 /* Asks for an immediate poll of every cluster not backing off. Thread-safe. */
 void poller_wake(struct poller *p);
+
+/* Makes every cluster's prerequisite check due now (an operator fixed something and
+ * does not want to wait for the interval). Thread-safe; no-op when checks are off. */
+void poller_recheck(struct poller *p);
 
 /* Reading: between poller_read_begin() and poller_read_end() the returned snapshot stays
  * valid and unchanged, whatever the poller publishes meanwhile. Never blocks, never NULL.

@@ -714,7 +714,8 @@ int engine_why_rank(enum policy_reason r)
     case POLICY_REASON_AFFINITY: return 1;
     case POLICY_REASON_CORDONED:
     case POLICY_REASON_UNHEALTHY:
-    case POLICY_REASON_STALE: return 2;
+    case POLICY_REASON_STALE:
+    case POLICY_REASON_MISSING_PREREQ: return 2;
     case POLICY_REASON_NO_SERVING_POOL: return 3;
     case POLICY_REASON_NO_SKU_NODES: return 4;
     case POLICY_REASON_NOT_PREEMPTIBLE: return 5;
@@ -900,6 +901,58 @@ static bool lease_fits(const struct engine *en, const struct policy_job *job,
     return fits;
 }
 
+/* Whether the gang of job j fits in cluster c now, in training or (when preemptible)
+ * serving capacity of an option its quota allows: then the cluster's state, not its
+ * capacity, is what keeps the job away. */
+static bool cluster_has_room(struct engine *en, size_t j, int c, const bool *quota_ok,
+                             bool readonly)
+{
+    const struct engine_job *ej = &en->jobs[j];
+    bool room = false;
+
+    for (int o = 0; o < ej->n_opts && !room; o++) {
+        if (!quota_ok[o])
+            continue;
+        room = engine_slots(engine_group_of(en, (size_t)c, SNAPSHOT_POOL_TRAINING, ej->opts[o]),
+                            ej->per_worker, readonly) >= ej->workers;
+        room = room ||
+               (en->in->queue[j].preemptible &&
+                engine_slots(engine_group_of(en, (size_t)c, SNAPSHOT_POOL_SERVING, ej->opts[o]),
+                             ej->per_worker, readonly) >= ej->workers);
+    }
+    return room;
+}
+
+/* Borrowed capacity that would take the job is not lent until the borrowed pods'
+ * PriorityClass is known to exist: without it every borrowed pod would be refused, and
+ * borrowed pods must stay the first to be preempted. */
+static void borrowed_prereq(const struct snapshot_cluster *cl, struct policy_why *w)
+{
+    enum snapshot_prereq_state st = cl->prereqs[SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED].state;
+
+    if (w->reason != POLICY_REASON_NONE ||
+        (st != SNAPSHOT_PREREQ_MISSING && st != SNAPSHOT_PREREQ_UNKNOWN))
+        return;
+    w->reason = POLICY_REASON_MISSING_PREREQ;
+    w->prereq = SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED;
+    w->room = true;
+}
+
+/* The first prerequisite job j needs that cluster c is known to miss; -1 when none.
+ * Prerequisites not checked or not answered yet do not count: dispatch reports what
+ * really fails, and the next check corrects the picture. */
+static int missing_prereq(const struct engine *en, size_t j, int c)
+{
+    const struct snapshot_cluster *cl = &en->s->clusters[c];
+    uint32_t need = (1u << SNAPSHOT_PREREQ_NAMESPACE) | (1u << SNAPSHOT_PREREQ_PERMISSIONS) |
+                    (1u << SNAPSHOT_PREREQ_PRIORITY_CLASS) | en->in->queue[j].prereqs;
+
+    for (int p = 0; p < SNAPSHOT_PREREQ_COUNT; p++)
+        if ((need & (1u << p)) && cl->prereqs[p].state == SNAPSHOT_PREREQ_MISSING)
+            return p;
+    return -1;
+}
+
 int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok, bool with_score,
                         bool readonly, struct engine_cand *best, struct policy_why *why,
                         struct policy_why *all, size_t *n_all, size_t cap_all)
@@ -928,18 +981,15 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
     if (en->cl_block[c].reason != POLICY_REASON_NONE) {
         struct policy_why w = en->cl_block[c];
 
-        for (int o = 0; o < ej->n_opts && !w.room; o++) {
-            if (!quota_ok[o])
-                continue;
-            w.room =
-                engine_slots(engine_group_of(en, (size_t)c, SNAPSHOT_POOL_TRAINING, ej->opts[o]),
-                             ej->per_worker, readonly) >= ej->workers;
-            w.room =
-                w.room ||
-                (job->preemptible &&
-                 engine_slots(engine_group_of(en, (size_t)c, SNAPSHOT_POOL_SERVING, ej->opts[o]),
-                              ej->per_worker, readonly) >= ej->workers);
-        }
+        w.room = cluster_has_room(en, j, c, quota_ok, readonly);
+        note(&w, why, all, n_all, cap_all);
+        return 0;
+    }
+    if (missing_prereq(en, j, c) >= 0) {
+        struct policy_why w = {.reason = POLICY_REASON_MISSING_PREREQ, .cluster = c, .sku = -1};
+
+        w.prereq = (enum snapshot_prereq)missing_prereq(en, j, c);
+        w.room = cluster_has_room(en, j, c, quota_ok, readonly);
         note(&w, why, all, n_all, cap_all);
         return 0;
     }
@@ -1004,6 +1054,7 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
             } else {
                 group_verdict(en, G, j, readonly, &w);
             }
+            borrowed_prereq(cl, &w);
         }
         if (w.reason == POLICY_REASON_NONE) {
             struct engine_cand cand = {c, k, o, SNAPSHOT_POOL_SERVING, {0}};

@@ -148,6 +148,7 @@ const char *policy_reason_name(enum policy_reason r)
     case POLICY_REASON_NO_LENDABLE: return "no_lendable";
     case POLICY_REASON_LEASE_TOO_SHORT: return "lease_too_short";
     case POLICY_REASON_NO_SERVING_POOL: return "no_serving_pool";
+    case POLICY_REASON_MISSING_PREREQ: return "missing_prerequisite";
     case POLICY_REASON_COUNT: break;
     }
     return "unknown";
@@ -161,6 +162,25 @@ const char *policy_reclaim_reason_name(enum policy_reclaim_reason r)
     case POLICY_RECLAIM_QUOTA: return "quota_reclaim";
     }
     return "unknown";
+}
+
+/* "cluster b: KubeRayInstalled is False: <the connector's message>"; a prerequisite not
+ * checked yet only keeps borrowed placements away, and says so. */
+static void prereq_format(const struct policy_why *w, const struct snapshot *snap, const char *cl,
+                          char *out, size_t size)
+{
+    const struct snapshot_prereq_status *ps = NULL;
+
+    if (w->cluster >= 0 && (size_t)w->cluster < snap->n_clusters &&
+        (unsigned)w->prereq < SNAPSHOT_PREREQ_COUNT)
+        ps = &snap->clusters[w->cluster].prereqs[w->prereq];
+    if (ps && ps->state == SNAPSHOT_PREREQ_MISSING)
+        snprintf(out, size, "cluster %s: %s is False: %s", cl, snapshot_prereq_name(w->prereq),
+                 ps->message);
+    else
+        snprintf(out, size,
+                 "cluster %s: %s is not checked yet; serving GPUs are lent only once it is True",
+                 cl, snapshot_prereq_name(w->prereq));
 }
 
 void policy_why_format(const struct policy_why *w, const struct snapshot *snap, char *out,
@@ -261,8 +281,16 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
     case POLICY_REASON_NO_SERVING_POOL:
         snprintf(out, size, "cluster %s has no serving pool", cl);
         break;
+    case POLICY_REASON_MISSING_PREREQ: prereq_format(w, snap, cl, out, size); break;
     case POLICY_REASON_COUNT: snprintf(out, size, "unknown"); break;
     }
+}
+
+uint32_t policy_framework_prereqs(const char *framework)
+{
+    if (framework && strcmp(framework, "ray") == 0)
+        return (1u << SNAPSHOT_PREREQ_KUBERAY) | (1u << SNAPSHOT_PREREQ_RAY_PERMISSIONS);
+    return 0;
 }
 
 /* ---- the cycle ---------------------------------------------------------------------- */

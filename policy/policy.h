@@ -92,7 +92,15 @@ struct policy_job {
     const char *const *affinity;   /* cluster names in preference order; empty = any */
     size_t n_affinity;
     const char *region; /* preferred region (data locality); NULL = none */
+    /* Prerequisites this job needs besides those every job needs (NAMESPACE, PERMISSIONS,
+     * PRIORITY_CLASS, and PRIORITY_CLASS_BORROWED on borrowed capacity): bits
+     * 1u << SNAPSHOT_PREREQ_*; policy_framework_prereqs() gives them. 0 = none. */
+    uint32_t prereqs;
 };
+
+/* The extra prerequisites of a framework ("ray": KUBERAY and RAY_PERMISSIONS; any other,
+ * NULL included: 0). */
+uint32_t policy_framework_prereqs(const char *framework);
 
 /* Where one worker of a placement goes: a node (snapshot index in results; by name in
  * running placements, which outlive snapshots) and its GPUs. */
@@ -236,6 +244,8 @@ enum policy_reason {
     POLICY_REASON_NO_LENDABLE,     /* free - reserve - pending serving demand too small */
     POLICY_REASON_LEASE_TOO_SHORT, /* maxRuntime exceeds lease, checkpoints too rare */
     POLICY_REASON_NO_SERVING_POOL, /* cluster has no serving pool */
+    POLICY_REASON_MISSING_PREREQ,  /* the cluster lacks a prerequisite of the job (the
+                                      why's prereq; its message is the snapshot's) */
     POLICY_REASON_COUNT
 };
 const char *policy_reason_name(enum policy_reason r);
@@ -262,6 +272,7 @@ struct policy_why {
                         its state is what keeps the job waiting */
     bool in_nominal; /* QUOTA: refused because a non-preemptible job may not run above
                         nominal quota (value is then the nominal quota) */
+    enum snapshot_prereq prereq; /* MISSING_PREREQ: which one */
 };
 
 /* Writes one English sentence for w ("h100-80gb: needs 8 workers of 8 GPUs, 5 nodes have 8

@@ -86,6 +86,8 @@ int policy_why_json(struct buf *b, const struct snapshot *s, const struct policy
         rc = rc ? rc : policy_json_str(b, s->sku_names[w->sku]);
         rc = rc ? rc : buf_printf(b, ",\"pool\":\"%s\"", snapshot_pool_name(w->pool));
     }
+    if (!rc && w->reason == POLICY_REASON_MISSING_PREREQ)
+        rc = buf_printf(b, ",\"condition\":\"%s\"", snapshot_prereq_name(w->prereq));
     rc = rc ? rc : buf_puts(b, ",\"message\":");
     rc = rc ? rc : policy_json_str(b, msg);
     return rc ? rc : buf_puts(b, "}");

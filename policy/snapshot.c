@@ -21,6 +21,19 @@ const char *snapshot_health_name(enum snapshot_health h)
     return "Unknown";
 }
 
+const char *snapshot_prereq_name(enum snapshot_prereq p)
+{
+    switch (p) {
+    case SNAPSHOT_PREREQ_NAMESPACE: return "NamespaceReady";
+    case SNAPSHOT_PREREQ_PERMISSIONS: return "PermissionsGranted";
+    case SNAPSHOT_PREREQ_PRIORITY_CLASS: return "PriorityClassReady";
+    case SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED: return "BorrowedPriorityClassReady";
+    case SNAPSHOT_PREREQ_KUBERAY: return "KubeRayInstalled";
+    case SNAPSHOT_PREREQ_RAY_PERMISSIONS: return "RayPermissionsGranted";
+    }
+    return "Unknown";
+}
+
 const char *snapshot_pool_name(enum snapshot_pool p)
 {
     return p == SNAPSHOT_POOL_SERVING ? "serving" : "training";

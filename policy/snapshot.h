@@ -110,6 +110,36 @@ struct snapshot_agg {
                      lending is allowed right now (window, idle) is the policy's call */
 };
 
+/* Prerequisites a member cluster must meet before fedsched's objects can run there,
+ * checked by the connector (cluster/prereq.c) and shown as conditions of the same name. */
+enum snapshot_prereq {
+    SNAPSHOT_PREREQ_NAMESPACE = 0,           /* NamespaceReady: the job namespace exists, or
+                                               fedsched may create the per-tenant ones */
+    SNAPSHOT_PREREQ_PERMISSIONS,             /* PermissionsGranted: the verbs every job needs */
+    SNAPSHOT_PREREQ_PRIORITY_CLASS,          /* PriorityClassReady: training pods' class */
+    SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED, /* BorrowedPriorityClassReady: borrowed pods' */
+    SNAPSHOT_PREREQ_KUBERAY,                 /* KubeRayInstalled: ray.io/v1 rayjobs served */
+    SNAPSHOT_PREREQ_RAY_PERMISSIONS,         /* RayPermissionsGranted: the rayjobs.ray.io verbs */
+};
+#define SNAPSHOT_PREREQ_COUNT   6
+#define SNAPSHOT_PREREQ_MSG_MAX 192
+/* The condition type of p ("NamespaceReady", ...); "Unknown" out of range. */
+const char *snapshot_prereq_name(enum snapshot_prereq p);
+
+/* What the connector knows of one prerequisite. The zero value, NOT_CHECKED, is what
+ * writers that do not check (whatif traces, tests) leave: the policy then ignores it. */
+enum snapshot_prereq_state {
+    SNAPSHOT_PREREQ_NOT_CHECKED = 0,
+    SNAPSHOT_PREREQ_MET,
+    SNAPSHOT_PREREQ_MISSING, /* checked: the cluster lacks it (message says what) */
+    SNAPSHOT_PREREQ_UNKNOWN, /* checks are on but have not answered yet (or failed) */
+};
+
+struct snapshot_prereq_status {
+    enum snapshot_prereq_state state;
+    char message[SNAPSHOT_PREREQ_MSG_MAX]; /* "" when met */
+};
+
 struct snapshot_cluster {
     char name[SNAPSHOT_NAME_MAX];
     char region[SNAPSHOT_NAME_MAX];
@@ -128,6 +158,7 @@ struct snapshot_cluster {
     struct snapshot_serving_pool serving;
     size_t node_first; /* this cluster's nodes are nodes[node_first .. node_first+n_nodes) */
     size_t n_nodes;
+    struct snapshot_prereq_status prereqs[SNAPSHOT_PREREQ_COUNT]; /* by enum snapshot_prereq */
 };
 
 struct snapshot {

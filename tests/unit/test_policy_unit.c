@@ -2,6 +2,7 @@
  * carried state (usage decay and accrual), lending windows, reason sentences, JSON. */
 #include "base/buf.h"
 #include "base/err.h"
+#include "policy/explain.h"
 #include "policy/lend.h"
 #include "policy/policy.h"
 #include "policy/policy_json.h"
@@ -220,6 +221,205 @@ START_TEST(test_reason_sentences)
 }
 END_TEST
 
+/* Two clusters, "a" (cheaper, 8 training GPUs and 8 serving GPUs) and "b" (8 training GPUs);
+ * a's prerequisites as the test sets them, b's all met. */
+static struct snapshot *prereq_snapshot(int64_t now)
+{
+    struct snapshot *snap = NULL;
+
+    ck_assert_int_eq(snapshot_new(2, 3, 1, &snap, NULL), 0);
+    snprintf(snap->sku_names[0], sizeof(snap->sku_names[0]), "h100-80gb");
+    for (int c = 0; c < 2; c++) {
+        struct snapshot_cluster *cl = &snap->clusters[c];
+
+        snprintf(cl->name, sizeof(cl->name), "%s", c == 0 ? "a" : "b");
+        cl->health = SNAPSHOT_HEALTH_READY;
+        cl->last_poll_ms = now;
+        cl->cost_per_gpu_hour[0] = c == 0 ? 1.0 : 9.0;
+        for (int p = 0; p < SNAPSHOT_PREREQ_COUNT; p++)
+            cl->prereqs[p].state = SNAPSHOT_PREREQ_MET;
+    }
+    snap->clusters[0].node_first = 0;
+    snap->clusters[0].n_nodes = 2;
+    snap->clusters[0].serving.present = true;
+    snap->clusters[0].serving.lend_policy = SNAPSHOT_LEND_WINDOW;
+    snap->clusters[0].serving.n_windows = 1;
+    snap->clusters[0].serving.windows[0] = (struct snapshot_window){0x7f, 0, 0};
+    snap->clusters[1].node_first = 2;
+    snap->clusters[1].n_nodes = 1;
+    snap->nodes[0] = (struct snapshot_node){"a0", 0, SNAPSHOT_POOL_TRAINING, 8, 0, 0, true};
+    snap->nodes[1] = (struct snapshot_node){"a1", 0, SNAPSHOT_POOL_SERVING, 8, 0, 0, true};
+    snap->nodes[2] = (struct snapshot_node){"b0", 0, SNAPSHOT_POOL_TRAINING, 8, 0, 0, true};
+    snapshot_compute_aggregates(snap);
+    return snap;
+}
+
+struct prereq_run {
+    struct policy_config cfg;
+    struct policy_job job;
+    struct policy_input in;
+    struct policy_state *st;
+    struct policy_result *r;
+};
+
+static void prereq_decide(struct prereq_run *x, struct snapshot *snap, int64_t now)
+{
+    defaults_policy(&x->cfg);
+    memset(&x->in, 0, sizeof(x->in));
+    x->in.snap = snap;
+    x->in.queue = &x->job;
+    x->in.n_queue = 1;
+    x->in.cfg = &x->cfg;
+    x->in.now_ms = now;
+    x->st = policy_state_new();
+    ck_assert_int_eq(policy_decide(&x->in, x->st, &x->r, NULL), 0);
+}
+
+static void prereq_done(struct prereq_run *x)
+{
+    policy_result_free(&x->r);
+    policy_state_free(&x->st);
+}
+
+static struct policy_job prereq_job(const char *framework, int gpus, bool preemptible)
+{
+    struct policy_job j;
+
+    memset(&j, 0, sizeof(j));
+    j.id = 1;
+    j.ns = "ml";
+    j.name = "j";
+    j.sku = 0;
+    j.gpu_count = gpus;
+    j.preemptible = preemptible;
+    j.checkpoint_interval_s = 60;
+    j.prereqs = policy_framework_prereqs(framework);
+    return j;
+}
+
+/* Acceptance 3 and 5 at the policy: a cluster lacking a prerequisite of the job is never
+ * chosen, and the explanation names the condition and the connector's message. */
+START_TEST(test_missing_prerequisite_is_skipped_and_explained)
+{
+    int64_t now = utc(2026, 11, 28, 12, 0);
+    struct snapshot *snap = prereq_snapshot(now);
+    struct prereq_run x;
+    struct explain *ex = NULL;
+    struct buf b;
+    char msg[256];
+
+    ck_assert_uint_eq(policy_framework_prereqs("pytorch"), 0);
+    ck_assert_uint_ne(policy_framework_prereqs("ray") & (1u << SNAPSHOT_PREREQ_KUBERAY), 0);
+    /* Every prerequisite met: the cheaper cluster a wins. */
+    x.job = prereq_job("ray", 8, false);
+    prereq_decide(&x, snap, now);
+    ck_assert_uint_eq(x.r->n_placements, 1);
+    ck_assert_int_eq(x.r->placements[0].cluster, 0);
+    prereq_done(&x);
+    /* a lacks KubeRay: a ray job goes to b, a pytorch job still to a. */
+    snap->clusters[0].prereqs[SNAPSHOT_PREREQ_KUBERAY].state = SNAPSHOT_PREREQ_MISSING;
+    snprintf(snap->clusters[0].prereqs[SNAPSHOT_PREREQ_KUBERAY].message, SNAPSHOT_PREREQ_MSG_MAX,
+             "%s", "KubeRay is not installed");
+    prereq_decide(&x, snap, now);
+    ck_assert_uint_eq(x.r->n_placements, 1);
+    ck_assert_int_eq(x.r->placements[0].cluster, 1);
+    prereq_done(&x);
+    /* With b cordoned the ray job waits; the explanation of a names the condition. */
+    snap->clusters[1].cordoned = true;
+    prereq_decide(&x, snap, now);
+    snap->clusters[1].cordoned = false;
+    ck_assert_uint_eq(x.r->n_placements, 0);
+    ck_assert_int_eq(explain_job(&x.in, x.r, 0, &ex, NULL), 0);
+    ck_assert_uint_eq(ex->n_clusters, 2);
+    ck_assert_int_ge((int)ex->clusters[0].n_whys, 1);
+    ck_assert_int_eq(ex->clusters[0].whys[0].reason, POLICY_REASON_MISSING_PREREQ);
+    ck_assert_int_eq(ex->clusters[0].whys[0].prereq, SNAPSHOT_PREREQ_KUBERAY);
+    policy_why_format(&ex->clusters[0].whys[0], snap, msg, sizeof(msg));
+    ck_assert_str_eq(msg, "cluster a: KubeRayInstalled is False: KubeRay is not installed");
+    buf_init(&b, 4096);
+    ck_assert_int_eq(policy_why_json(&b, snap, &ex->clusters[0].whys[0]), 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "\"reason\":\"missing_prerequisite\""));
+    ck_assert_ptr_nonnull(strstr(b.data, "\"condition\":\"KubeRayInstalled\""));
+    buf_free(&b);
+    explain_free(&ex);
+    prereq_done(&x);
+    x.job = prereq_job("pytorch", 8, false);
+    prereq_decide(&x, snap, now);
+    ck_assert_uint_eq(x.r->n_placements, 1);
+    ck_assert_int_eq(x.r->placements[0].cluster, 0);
+    prereq_done(&x);
+    /* a's namespace is missing and b is full: the job waits, and says why. */
+    snap->clusters[0].prereqs[SNAPSHOT_PREREQ_NAMESPACE].state = SNAPSHOT_PREREQ_MISSING;
+    x.job = prereq_job("pytorch", 16, false);
+    snap->clusters[1].n_nodes = 1;
+    prereq_decide(&x, snap, now);
+    ck_assert_uint_eq(x.r->n_placements, 0);
+    ck_assert_uint_eq(x.r->n_pending, 1);
+    prereq_done(&x);
+    x.job = prereq_job("pytorch", 8, false);
+    snap->nodes[2].used = 8;
+    snapshot_compute_aggregates(snap);
+    prereq_decide(&x, snap, now);
+    ck_assert_uint_eq(x.r->n_placements, 0);
+    ck_assert_int_eq(x.r->pending[0].why.reason, POLICY_REASON_MISSING_PREREQ);
+    ck_assert_int_eq(x.r->pending[0].why.prereq, SNAPSHOT_PREREQ_NAMESPACE);
+    ck_assert(x.r->pending[0].why.room);
+    prereq_done(&x);
+    /* Not checked (the zero value, as whatif writes it) and not answered yet: placeable. */
+    snap->clusters[0].prereqs[SNAPSHOT_PREREQ_NAMESPACE].state = SNAPSHOT_PREREQ_UNKNOWN;
+    snap->clusters[0].prereqs[SNAPSHOT_PREREQ_KUBERAY].state = SNAPSHOT_PREREQ_NOT_CHECKED;
+    x.job = prereq_job("ray", 8, false);
+    prereq_decide(&x, snap, now);
+    ck_assert_uint_eq(x.r->n_placements, 1);
+    ck_assert_int_eq(x.r->placements[0].cluster, 0);
+    prereq_done(&x);
+    snapshot_free(&snap);
+}
+END_TEST
+
+/* Borrowed capacity is lent only once the borrowed PriorityClass is known to exist. */
+START_TEST(test_borrowing_needs_the_borrowed_priority_class)
+{
+    int64_t now = utc(2026, 11, 28, 12, 0);
+    struct snapshot *snap = prereq_snapshot(now);
+    struct snapshot_prereq_status *pc =
+        &snap->clusters[0].prereqs[SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED];
+    struct prereq_run x;
+    char msg[256];
+
+    /* Training nodes busy everywhere: only a's serving pool has room. */
+    snap->nodes[0].used = 8;
+    snap->nodes[2].used = 8;
+    snapshot_compute_aggregates(snap);
+    x.job = prereq_job("pytorch", 8, true);
+    prereq_decide(&x, snap, now);
+    ck_assert_uint_eq(x.r->n_placements, 1);
+    ck_assert_int_eq(x.r->placements[0].pool, SNAPSHOT_POOL_SERVING);
+    prereq_done(&x);
+    for (int state = SNAPSHOT_PREREQ_MISSING; state <= SNAPSHOT_PREREQ_UNKNOWN; state++) {
+        pc->state = (enum snapshot_prereq_state)state;
+        snprintf(pc->message, sizeof(pc->message), "%s", "PriorityClass gone");
+        prereq_decide(&x, snap, now);
+        ck_assert_uint_eq(x.r->n_placements, 0);
+        ck_assert_int_eq(x.r->pending[0].why.reason, POLICY_REASON_MISSING_PREREQ);
+        ck_assert_int_eq(x.r->pending[0].why.prereq, SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED);
+        policy_why_format(&x.r->pending[0].why, snap, msg, sizeof(msg));
+        ck_assert_str_eq(msg, state == SNAPSHOT_PREREQ_MISSING
+                                  ? "cluster a: BorrowedPriorityClassReady is False: "
+                                    "PriorityClass gone"
+                                  : "cluster a: BorrowedPriorityClassReady is not checked yet; "
+                                    "serving GPUs are lent only once it is True");
+        prereq_done(&x);
+    }
+    /* Not checked at all (checks off): lending as before. */
+    pc->state = SNAPSHOT_PREREQ_NOT_CHECKED;
+    prereq_decide(&x, snap, now);
+    ck_assert_uint_eq(x.r->n_placements, 1);
+    prereq_done(&x);
+    snapshot_free(&snap);
+}
+END_TEST
+
 START_TEST(test_json_escaping_and_caps)
 {
     struct buf b;
@@ -250,6 +450,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_lending_windows);
     tcase_add_test(tc, test_reason_sentences);
     tcase_add_test(tc, test_json_escaping_and_caps);
+    tcase_add_test(tc, test_missing_prerequisite_is_skipped_and_explained);
+    tcase_add_test(tc, test_borrowing_needs_the_borrowed_priority_class);
     suite_add_tcase(s, tc);
     return s;
 }
