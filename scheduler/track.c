@@ -1,6 +1,115 @@
 /* track.c -- step 5 of a cycle: member-cluster objects to phases (Running, Succeeded,
- * Failed, Cancelled), cancellation, reclaim completion, missing objects and garbage collection. */
+ * Failed, Cancelled), cancellation, reclaim completion, missing objects, diagnosis of a
+ * job's pods (cluster/pod_status.h), suspended Jobs, and garbage collection. Finished
+ * objects are left to Kubernetes' ttlSecondsAfterFinished; collection removes them only
+ * well after that (finished_collectable()). */
 #include "scheduler/internal.h"
+
+#include "cluster/pod_status.h"
+
+/* A finished object of ours is collected this long after its ttlSecondsAfterFinished (or
+ * after it finished, when no TTL is set): Kubernetes' TTL controller normally got it first,
+ * this is the fallback for clusters where it did not run. */
+#define FINISHED_GC_SLACK_S 600
+
+/* What tracking remembers about a placed job between cycles (leader-local: a new leader
+ * lists pods at once and starts the clocks again, which only makes it later to act). */
+struct diag_mem {
+    int64_t id;
+    int attempt;
+    int64_t next_check_ms;     /* wall clock: its pods are not listed again before */
+    int64_t image_since_ms;    /* first seen waiting on its image; 0: not waiting */
+    int64_t suspended_seen_ms; /* first seen suspended, for a RayJob (no condition time) */
+};
+
+static struct diag_mem *diag_mem_get(struct sched *s, const struct store_sched_job *j)
+{
+    struct diag_mem *m;
+
+    for (size_t i = 0; i < s->n_diag; i++)
+        if (s->diag[i].id == j->id && s->diag[i].attempt == j->attempt)
+            return &s->diag[i];
+    s->diag = xrealloc(s->diag, (s->n_diag + 1) * sizeof(*s->diag));
+    m = &s->diag[s->n_diag++];
+    memset(m, 0, sizeof(*m));
+    m->id = j->id;
+    m->attempt = j->attempt;
+    return m;
+}
+
+/* Forgets jobs that are no longer Dispatched or Running at the attempt remembered. */
+static void diag_mem_prune(struct cycle *c)
+{
+    struct sched *s = c->s;
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n_diag; i++) {
+        bool keep = false;
+
+        for (size_t k = 0; k < c->jobs.n && !keep; k++) {
+            const struct store_sched_job *j = &c->jobs.v[k];
+
+            keep = j->id == s->diag[i].id && j->attempt == s->diag[i].attempt &&
+                   (j->phase == PHASE_DISPATCHED || j->phase == PHASE_RUNNING);
+        }
+        if (keep)
+            s->diag[n++] = s->diag[i];
+    }
+    s->n_diag = n;
+}
+
+/* The namespace j's objects and pods are in. */
+static const char *job_member_ns(const struct cluster_config *cfg, const struct store_sched_job *j)
+{
+    (void)j;
+    return cfg->job_namespace;
+}
+
+/* Lists the pods of j's current attempt and diagnoses them into *d and line. False when
+ * none is in trouble or the pods cannot be listed (logged; tracking goes on without). */
+static bool diagnose_pods(struct cycle *c, const struct store_sched_job *j, struct pod_diag *d,
+                          char *line, size_t size)
+{
+    const struct cluster_config *cfg = NULL;
+    struct cview *v = NULL;
+    struct k8s_client *client = sched_client_for(c, j->cluster, &cfg, &v);
+    char selector[160];
+    json_t *pods = NULL;
+    bool found;
+    struct err e = {0};
+
+    if (!client)
+        return false;
+    snprintf(selector, sizeof(selector), "%s=%s,%s=%d", K8S_LABEL_JOB_UID, j->uid,
+             K8S_LABEL_ATTEMPT, j->attempt);
+    if (k8s_job_list(client, K8S_KIND_POD, job_member_ns(cfg, j), selector, &pods, &e)) {
+        LOG(LOG_WARN, "sched", "event=pods_list_failed cluster=%s job=%s msg=\"%s\"", j->cluster,
+            j->name, e.msg);
+        if (sched_transport_error(e.code) && v)
+            v->broken = true;
+        return false;
+    }
+    found = pod_status_diagnose(pods, d);
+    json_decref(pods);
+    if (found)
+        pod_diag_format(d, line, size);
+    return found;
+}
+
+/* Records a note (status reason and message, and an event) on j; a failure is logged and
+ * only costs the note. */
+static void note(struct cycle *c, const struct store_sched_job *j, const char *type,
+                 const char *reason, const char *message)
+{
+    struct store_note n = {j->id, j->attempt, type, reason, message};
+    struct err e = {0};
+
+    if (store_job_note(c->s->store, c->s->epoch, &n, NULL, &e)) {
+        LOG(LOG_WARN, "sched", "event=note_failed job=%s msg=\"%s\"", j->name, e.msg);
+        if (e.code == ERR_CONFLICT)
+            c->deposed = true;
+    }
+}
 
 /* ---- step 5: tracking, cancellation, reclaim completion, GC --------------------------------- */
 
@@ -44,12 +153,134 @@ static bool deleting(const json_t *obj)
     return json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp") != NULL;
 }
 
+/* A job suspended in its member cluster (by the cluster's own queueing, Kueue say, or an
+ * admin): reported once, not held to the start timeout, and given back after
+ * suspended_timeout_s so it can run elsewhere. since_ms: when it was suspended (0:
+ * unknown, then when we first saw it). */
+static void track_suspended(struct cycle *c, size_t k, int64_t since_ms, const char *why)
+{
+    struct sched *s = c->s;
+    struct store_sched_job *j = &c->jobs.v[k];
+    struct diag_mem *m = diag_mem_get(s, j);
+    struct store_transition *t;
+    struct err e = {0};
+
+    if (!since_ms) {
+        if (!m->suspended_seen_ms)
+            m->suspended_seen_ms = c->now;
+        since_ms = m->suspended_seen_ms;
+    }
+    if (s->o.suspended_timeout_s > 0 &&
+        c->now - since_ms > (int64_t)s->o.suspended_timeout_s * 1000 &&
+        sched_delete_object(c, j, "Background", -1, &e) == 0) {
+        t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, "Suspended");
+        t->message = sched_batch_own(&c->b, xasprintf("suspended in %s for more than %d s%s%s;"
+                                                      " deleted and requeued",
+                                                      j->cluster, s->o.suspended_timeout_s,
+                                                      why[0] ? ": " : "", why));
+        return;
+    }
+    if (c->now >= m->next_check_ms) {
+        char *msg = xasprintf("suspended in %s%s%s; not counted against the start timeout",
+                              j->cluster, why[0] ? ": " : "", why);
+
+        m->next_check_ms = c->now + (int64_t)s->o.pod_check_interval_s * 1000;
+        note(c, j, "Suspended", "Suspended", msg);
+        free(msg);
+    }
+}
+
+/* A dispatched job whose pods are not all running: at most once per pod_check_interval_s,
+ * its pods' troubles become its status and an event; a pod waiting on its image longer
+ * than image_pull_timeout_s fails the job. Returns true when it ended the job. */
+static bool diagnose_pending(struct cycle *c, size_t k)
+{
+    struct sched *s = c->s;
+    struct store_sched_job *j = &c->jobs.v[k];
+    struct diag_mem *m = diag_mem_get(s, j);
+    struct pod_diag d;
+    struct store_transition *t;
+    char line[512], *msg;
+    struct err e = {0};
+
+    if (c->now < m->next_check_ms)
+        return false;
+    m->next_check_ms = c->now + (int64_t)s->o.pod_check_interval_s * 1000;
+    if (!diagnose_pods(c, j, &d, line, sizeof(line))) {
+        m->image_since_ms = 0;
+        return false;
+    }
+    if (!pod_diag_image_trouble(&d))
+        m->image_since_ms = 0;
+    else if (!m->image_since_ms)
+        m->image_since_ms = c->now;
+    if (m->image_since_ms && s->o.image_pull_timeout_s > 0 &&
+        c->now - m->image_since_ms >= (int64_t)s->o.image_pull_timeout_s * 1000 &&
+        sched_delete_object(c, j, "Background", -1, &e) == 0) {
+        t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "ImagePullBackOff");
+        t->message = sched_batch_own(&c->b, xasprintf("image not pulled in %s within %d s: %s;"
+                                                      " deleted",
+                                                      j->cluster, s->o.image_pull_timeout_s, line));
+        return true;
+    }
+    msg = xasprintf("pods not all running in %s: %s", j->cluster, line);
+    note(c, j, "Diagnosis", d.reason, msg);
+    free(msg);
+    return false;
+}
+
+/* Pending in the member cluster: suspended, in trouble, or simply slow. Placed on capacity
+ * the member cluster's own scheduler cannot find (the snapshot was stale, or it packs
+ * differently), the job gives the GPUs back after start_timeout_s and is placed again
+ * rather than hold them forever; time suspended does not count (the clock starts again
+ * when the Job is resumed). */
+static void track_pending(struct cycle *c, size_t k, const json_t *obj, enum k8s_job_kind kind)
+{
+    struct sched *s = c->s;
+    struct store_sched_job *j = &c->jobs.v[k];
+    struct store_transition *t;
+    int64_t since = 0, from;
+    char why[256];
+    struct err e = {0};
+
+    if (j->phase != PHASE_DISPATCHED || deleting(obj))
+        return;
+    if (pod_status_suspended(kind, obj, &since, why, sizeof(why))) {
+        track_suspended(c, k, since, why);
+        return;
+    }
+    if (diagnose_pending(c, k))
+        return;
+    from = j->dispatched_ms;
+    if (pod_status_resumed_ms(kind, obj) > from)
+        from = pod_status_resumed_ms(kind, obj);
+    if (s->o.start_timeout_s > 0 && from && c->now - from > (int64_t)s->o.start_timeout_s * 1000 &&
+        sched_delete_object(c, j, "Background", -1, &e) == 0) {
+        t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, "StartTimeout");
+        t->message = sched_batch_own(&c->b, xasprintf("workers not all running in %s after %d s;"
+                                                      " deleted and requeued",
+                                                      j->cluster, s->o.start_timeout_s));
+    }
+}
+
+/* A failed object: its pods say why (OOMKilled, an exit code, an eviction). The diagnosis
+ * becomes a PodFailed event before the phase change and ends the failure message. */
+static void pods_failed(struct cycle *c, const struct store_sched_job *j, char *line, size_t size)
+{
+    struct pod_diag d;
+
+    line[0] = '\0';
+    if (!diagnose_pods(c, j, &d, line, size))
+        return;
+    note(c, j, "PodFailed", d.reason, line);
+}
+
 static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job_kind kind)
 {
     struct sched *s = c->s;
     struct store_sched_job *j = &c->jobs.v[k];
     struct store_transition *t;
-    char reason[64], msg[256];
+    char reason[64], msg[256], pods[512];
     struct err e = {0};
 
     if (j->cancel_requested) {
@@ -93,20 +324,7 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
         return;
     }
     switch (k8s_job_state_of(kind, obj, reason, sizeof(reason))) {
-    case K8S_JOB_PENDING:
-        /* Placed on capacity the member cluster's own scheduler cannot find (the
-         * snapshot was stale, or it packs differently): give the GPUs back and place the
-         * job again rather than hold them forever. */
-        if (s->o.start_timeout_s > 0 && j->phase == PHASE_DISPATCHED && j->dispatched_ms &&
-            c->now - j->dispatched_ms > (int64_t)s->o.start_timeout_s * 1000 && !deleting(obj) &&
-            sched_delete_object(c, j, "Background", -1, &e) == 0) {
-            t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, "StartTimeout");
-            t->message =
-                sched_batch_own(&c->b, xasprintf("workers not all running in %s after %d s;"
-                                                 " deleted and requeued",
-                                                 j->cluster, s->o.start_timeout_s));
-        }
-        break;
+    case K8S_JOB_PENDING: track_pending(c, k, obj, kind); break;
     case K8S_JOB_RUNNING:
         if (j->phase == PHASE_DISPATCHED) {
             t = sched_batch_add(&c->b, k, j, PHASE_RUNNING, "Running");
@@ -129,20 +347,22 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
                                                       j->cluster, msg[0] ? ": " : "", msg));
         break;
     case K8S_JOB_FAILED:
+        pods_failed(c, j, pods, sizeof(pods));
         if (strcmp(reason, "PodFailurePolicy") == 0) {
             /* Our pod-failure rule fired: Kubernetes evicted or preempted a worker. */
             t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, "Disrupted");
             t->preempted = true;
-            t->message = sched_batch_own(&c->b, xasprintf("a worker was evicted or preempted in %s;"
-                                                          " requeued",
-                                                          j->cluster));
+            t->message = sched_batch_own(
+                &c->b, xasprintf("a worker was evicted or preempted in %s%s%s; requeued",
+                                 j->cluster, pods[0] ? ": " : "", pods));
             break;
         }
         final_message(kind, obj, msg, sizeof(msg));
         t = sched_batch_add(&c->b, k, j, PHASE_FAILED,
                             reason[0] ? sched_batch_own(&c->b, xstrdup(reason)) : "Failed");
-        t->message = sched_batch_own(
-            &c->b, xasprintf("failed in %s%s%s", j->cluster, msg[0] ? ": " : "", msg));
+        t->message =
+            sched_batch_own(&c->b, xasprintf("failed in %s%s%s%s%s", j->cluster, msg[0] ? ": " : "",
+                                             msg, pods[0] ? "; " : "", pods));
         break;
     }
 }
@@ -165,8 +385,23 @@ static bool collectable(const json_t *obj, const char *origin, const char *clust
     return have && strcmp(have, origin) == 0;
 }
 
-/* Deletes the objects in items of our origin that no live attempt at this cluster owns.
- * live is sorted by uid. */
+/* Whether a finished object may go: once it finished more than its TTL (none: 0) and
+ * FINISHED_GC_SLACK_S ago, or when its finish time cannot be read. Objects still running
+ * that no live attempt owns may always go. */
+static bool finished_collectable(struct cycle *c, enum k8s_job_kind kind, const json_t *obj)
+{
+    char reason[64];
+    enum k8s_job_state st = k8s_job_state_of(kind, obj, reason, sizeof(reason));
+    int64_t at, keep_s = c->s->o.finished_ttl_s > 0 ? c->s->o.finished_ttl_s : 0;
+
+    if (st != K8S_JOB_SUCCEEDED && st != K8S_JOB_FAILED && st != K8S_JOB_STOPPED)
+        return true;
+    at = pod_status_finished_ms(kind, obj);
+    return !at || c->now - at > (keep_s + FINISHED_GC_SLACK_S) * 1000;
+}
+
+/* Deletes the objects in items of our origin that no live attempt at this cluster owns,
+ * finished ones only well after their TTL. live is sorted by uid. */
 static void collect(struct cycle *c, struct cview *v, const json_t *items, enum k8s_job_kind kind,
                     const struct uid_ref *live, size_t n_live)
 {
@@ -195,6 +430,8 @@ static void collect(struct cycle *c, struct cview *v, const json_t *items, enum 
                 strcmp(j->cluster, v->name) == 0)
                 continue;
         }
+        if (!finished_collectable(c, kind, obj))
+            continue;
         if (!client || v->broken || !leader_fresh(c->s->leader, 5000))
             return;
         if (k8s_job_delete(client, kind, cfg->job_namespace, name, "Background", -1, NULL, &e) &&
@@ -229,29 +466,12 @@ static json_t *index_items(const json_t *items)
     return idx;
 }
 
-/* Applies what tracking found; the objects of jobs that just ended are deleted at once
- * (their outcome is recorded), which keeps the lists the next cycles parse short. */
+/* Applies what tracking found. The objects of jobs that just ended stay in their cluster,
+ * so their pods and logs can be read: the object's ttlSecondsAfterFinished has Kubernetes
+ * delete it (and its pods) later, and collection is the fallback. */
 static void finish_tracked(struct cycle *c)
 {
-    size_t n = c->b.n;
-    bool *ok = xcalloc(n + 1, sizeof(*ok));
-
-    sched_apply(c, ok);
-    for (size_t i = 0; i < n && !c->deposed; i++) {
-        const struct store_transition *t = &c->b.t[i];
-        struct err e = {0};
-
-        /* A user's cancel deleted its object already; a Ray job stopped outside did not. */
-        if (!ok[i] || (t->to != PHASE_SUCCEEDED && t->to != PHASE_FAILED &&
-                       !(t->to == PHASE_CANCELLED && strcmp(t->reason, "Stopped") == 0)))
-            continue;
-        if (!leader_fresh(c->s->leader, 5000))
-            break;
-        if (sched_delete_object(c, &c->jobs.v[c->b.job[i]], "Background", -1, &e))
-            LOG(LOG_DEBUG, "sched", "event=finished_delete_failed job=%s msg=\"%s\"",
-                c->jobs.v[c->b.job[i]].name, e.msg);
-    }
-    free(ok);
+    sched_apply(c, NULL);
     sched_batch_reset(&c->b);
 }
 
@@ -269,6 +489,7 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
     size_t n_live = 0;
     char selector[128];
 
+    diag_mem_prune(c);
     snprintf(selector, sizeof(selector), "%s=%s", K8S_LABEL_MANAGED_BY, K8S_MANAGED_BY);
     for (size_t k = 0; k < c->jobs.n; k++)
         live[n_live++] = (struct uid_ref){c->jobs.v[k].uid, k};

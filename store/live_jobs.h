@@ -177,4 +177,25 @@ struct store_reclaim_stats {
 int store_reclaim_stats(struct store *s, int64_t since_ms, struct store_reclaim_stats *out,
                         struct err *e);
 
+/* ---- notes (notes.c) ------------------------------------------------------------------- */
+
+/* What the scheduler found out about a placed job without a phase change: a diagnosis of
+ * its pods ("PodFailed", "Diagnosis") or a suspension ("Suspended"). */
+struct store_note {
+    int64_t job_id;
+    int attempt;         /* the note applies only while the job is at this attempt */
+    const char *type;    /* event type */
+    const char *reason;  /* becomes the job's status reason */
+    const char *message; /* becomes the job's status message */
+};
+
+/* Sets the job's status reason and message and adds an event (from and to its current
+ * phase) while the job is Dispatched, Running or Preempting at n->attempt and epoch is the
+ * leader epoch; nothing when the reason and message are already those (so a note repeated
+ * every minute is one event). *noted (may be NULL) says whether it landed. ERR_CONFLICT
+ * (field "leader.epoch") when the epoch is superseded; ERR_INVALID (field "note") without
+ * type, reason or message; ERR_DB and the like otherwise. */
+int store_job_note(struct store *s, int64_t epoch, const struct store_note *n, bool *noted,
+                   struct err *e);
+
 #endif
