@@ -388,6 +388,63 @@ START_TEST(success_resets_the_failure_count)
 }
 END_TEST
 
+/* Acceptance 5 at the connector: each missing piece shows as a named condition (False,
+ * message naming it) in the status and as MISSING in the policy's copy; a complete cluster
+ * has every condition True. */
+static const char prereq_scenario[] =
+    "{\"clusters\":["
+    "{\"name\":\"whole\",\"token\":\"w\",\"nodePools\":[{\"name\":\"h\",\"count\":1,"
+    "\"product\":\"NVIDIA-H100-80GB-HBM3\",\"gpus\":8,\"pool\":\"training\"}]},"
+    "{\"name\":\"bare\",\"token\":\"b\",\"apis\":[],\"namespaces\":[\"default\"],"
+    "\"priorityClasses\":[],\"forbidden\":[\"create secrets\",\"create namespaces\"],"
+    "\"nodePools\":[{\"name\":\"h\",\"count\":1,\"product\":\"NVIDIA-H100-80GB-HBM3\","
+    "\"gpus\":8,\"pool\":\"training\"}]}]}";
+
+static const struct prereq_condition *cond(const struct cluster_snapshot *s, const char *cl,
+                                           enum snapshot_prereq p)
+{
+    int i = cluster_snapshot_find(s, cl);
+
+    ck_assert_int_ge(i, 0);
+    return &s->status[i].prereq.conds[p];
+}
+
+START_TEST(prerequisites_become_conditions)
+{
+    struct poller_options o;
+    struct err e = {0};
+    const struct cluster_snapshot *s;
+    int bare;
+
+    defaults_poller(&o);
+    o.prereq_interval_ms = 60000;
+    o.priority_class = "";
+    o.priority_class_borrowed = "fedsched-borrowed";
+    k8s_env_start_text(&env, prereq_scenario, true);
+    ck_assert_msg(poller_create(env.cfgs, env.n, &o, &poller, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(poller_poll_once(poller, &e), 0);
+    s = poller_read_begin(poller);
+    for (int p = 0; p < SNAPSHOT_PREREQ_COUNT; p++)
+        ck_assert_msg(strcmp(cond(s, "whole", (enum snapshot_prereq)p)->status, "True") == 0,
+                      "whole %s: %s %s", snapshot_prereq_name((enum snapshot_prereq)p),
+                      cond(s, "whole", (enum snapshot_prereq)p)->status,
+                      cond(s, "whole", (enum snapshot_prereq)p)->message);
+    ck_assert_str_eq(cond(s, "bare", SNAPSHOT_PREREQ_KUBERAY)->status, "False");
+    ck_assert_str_eq(cond(s, "bare", SNAPSHOT_PREREQ_NAMESPACE)->status, "False");
+    ck_assert_str_eq(cond(s, "bare", SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED)->status, "False");
+    ck_assert_str_eq(cond(s, "bare", SNAPSHOT_PREREQ_PERMISSIONS)->status, "False");
+    ck_assert_str_eq(cond(s, "bare", SNAPSHOT_PREREQ_PERMISSIONS)->message,
+                     "forbidden: create secrets");
+    ck_assert_str_eq(cond(s, "bare", SNAPSHOT_PREREQ_PRIORITY_CLASS)->status, "True");
+    bare = cluster_snapshot_find(s, "bare");
+    ck_assert_int_eq(s->snap->clusters[bare].prereqs[SNAPSHOT_PREREQ_KUBERAY].state,
+                     SNAPSHOT_PREREQ_MISSING);
+    ck_assert_uint_eq(s->status[cluster_snapshot_find(s, "whole")].prereq.n_caps, 1);
+    poller_read_end(poller);
+    stop();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cluster_poller");
@@ -401,6 +458,7 @@ int main(void)
     tcase_add_test(tc, sink_gets_samples_at_its_cadence);
     tcase_add_test(tc, json_and_prometheus_renderings);
     tcase_add_test(tc, success_resets_the_failure_count);
+    tcase_add_test(tc, prerequisites_become_conditions);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
