@@ -1,0 +1,317 @@
+/* test_schemas.c -- every object fedsched creates in a member cluster is valid against the
+ * official schemas (batch/v1 Job, v1 Service, v1 Secret, v1 Namespace from the
+ * kubernetes-models npm package; ray.io/v1 RayJob from KubeRay's published CRD in
+ * testdata/schemas/), unknown fields counting as failures; and the check itself refuses
+ * objects that are wrong in the ways an API server would drop or refuse.
+ * Runs $BUILD/tests/schema/dump_objects (the objects) and tests/schema/validate.js (the
+ * check). Needs node and npm; npm packages come from tests/schema/package-lock.json,
+ * installed here when node_modules is missing. Not responsible for what the objects do
+ * once created (test_sched, test_e2e). */
+#include "base/mem.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* dump_objects.c's matrix: 8 frameworks x 1 and 4 workers x borrowed or not x full or
+ * minimal spec x 2 SKUs; ray is a RayJob, the 7 others a Job. */
+#define VARIANTS_PER_FRAMEWORK 16
+#define JOB_FRAMEWORKS         7
+#define RAY_FRAMEWORKS         1
+
+static char tmpdir[128], schema_dir[1024], dumper[1024];
+static int npm_status = -1;
+
+/* Check's failure messages are limited in size: the report from its first FAIL line on,
+ * cut to REPORT_MAX characters. */
+#define REPORT_MAX "3000"
+static const char *failures(const char *report)
+{
+    const char *first = strstr(report, "FAIL ");
+
+    return first ? first : report;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *data;
+    long n;
+
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    data = xmalloc((size_t)n + 1);
+    n = (long)fread(data, 1, (size_t)n, f);
+    data[n] = '\0';
+    fclose(f);
+    return data;
+}
+
+static void suite_setup(void)
+{
+    const char *src = getenv("FEDSCHED_SRC"), *build = getenv("BUILD");
+    char *cmd;
+
+    src = src && *src ? src : ".";
+    build = build && *build ? build : "build";
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/fedsched-schemas.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        abort();
+    snprintf(schema_dir, sizeof(schema_dir), "%s/tests/schema", src);
+    /* BUILD may be absolute (make asan) or relative to the source tree. */
+    snprintf(dumper, sizeof(dumper), "%s%s%s/tests/schema/dump_objects", build[0] == '/' ? "" : src,
+             build[0] == '/' ? "" : "/", build);
+    cmd = xasprintf("cd '%s' && { [ -d node_modules/kubernetes-models ] || npm ci --no-audit "
+                    "--no-fund > '%s/npm.log' 2>&1; }",
+                    schema_dir, tmpdir);
+    npm_status = system(cmd);
+    free(cmd);
+}
+
+static void suite_teardown(void)
+{
+    char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    free(cmd);
+}
+
+static void need_packages(void)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/npm.log", tmpdir);
+    ck_assert_msg(npm_status == 0, "npm ci in %s failed: %s", schema_dir,
+                  access(path, R_OK) == 0 ? slurp(path) : "(no log)");
+}
+
+/* Runs the dumper into tmpdir/objects.json and returns what it printed, parsed. */
+static json_t *dump(void)
+{
+    char *cmd = xasprintf("'%s' > '%s/objects.json'", dumper, tmpdir);
+    char path[256];
+    json_t *objects;
+    json_error_t je;
+    int rc = system(cmd);
+
+    free(cmd);
+    ck_assert_msg(rc == 0, "%s failed (status %d); built by make test", dumper, rc);
+    snprintf(path, sizeof(path), "%s/objects.json", tmpdir);
+    objects = json_load_file(path, 0, &je);
+    ck_assert_msg(json_is_array(objects), "dump_objects printed no JSON array: %s", je.text);
+    return objects;
+}
+
+/* Runs validate.js on the file input; *report gets its output (caller frees), and the
+ * summary (its last line) is returned parsed. *status is the exit status. */
+static json_t *validate(const char *input, char **report, int *status)
+{
+    char out[256], *cmd, *last;
+    json_t *summary;
+    int rc;
+
+    snprintf(out, sizeof(out), "%s/validate.out", tmpdir);
+    cmd = xasprintf("cd '%s' && node validate.js '%s' > '%s' 2>&1", schema_dir, input, out);
+    rc = system(cmd);
+    free(cmd);
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    *report = slurp(out);
+    while (**report && (*report)[strlen(*report) - 1] == '\n')
+        (*report)[strlen(*report) - 1] = '\0';
+    last = strrchr(*report, '\n');
+    summary = json_loads(last ? last + 1 : *report, 0, NULL);
+    ck_assert_msg(json_is_object(summary),
+                  "no summary from validate.js (exit %d):\n%." REPORT_MAX "s", *status, *report);
+    return summary;
+}
+
+static json_int_t count(const json_t *summary, const char *key)
+{
+    return json_integer_value(json_object_get(summary, key));
+}
+
+static json_int_t kind_count(const json_t *summary, const char *kind)
+{
+    return json_integer_value(json_object_get(json_object_get(summary, "kinds"), kind));
+}
+
+START_TEST(every_object_is_schema_valid)
+{
+    char input[256], *report;
+    json_t *objects, *summary;
+    int status;
+
+    need_packages();
+    objects = dump();
+    snprintf(input, sizeof(input), "%s/objects.json", tmpdir);
+    summary = validate(input, &report, &status);
+    ck_assert_msg(count(summary, "failed") == 0 && status == 0,
+                  "objects fedsched creates fail their schemas (exit %d):\n%." REPORT_MAX "s",
+                  status, failures(report));
+    ck_assert_int_eq(count(summary, "checked"), json_array_size(objects));
+    /* Every framework and shape is there: a dumper that lost some would pass vacuously. */
+    ck_assert_int_eq(kind_count(summary, "Job"), JOB_FRAMEWORKS * VARIANTS_PER_FRAMEWORK);
+    ck_assert_int_eq(kind_count(summary, "RayJob"), RAY_FRAMEWORKS * VARIANTS_PER_FRAMEWORK);
+    printf("schemas: %lld objects valid\n", (long long)count(summary, "checked"));
+    json_decref(summary);
+    json_decref(objects);
+    free(report);
+}
+END_TEST
+
+/* The value at a dotted path ("spec.template.spec.containers.0"); fails the test when a
+ * step is missing, so a case never mutates nothing. */
+static json_t *at(json_t *j, const char *path)
+{
+    const char *p = path;
+
+    while (j && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        char step[128];
+
+        snprintf(step, sizeof(step), "%.*s", (int)n, p);
+        j = json_is_array(j) ? json_array_get(j, strtoul(step, NULL, 10))
+                             : json_object_get(j, step);
+        p += n + (dot ? 1 : 0);
+    }
+    ck_assert_msg(j != NULL, "no %s in the dumped object", path);
+    return j;
+}
+
+/* The first dumped object of this kind whose label contains want. */
+static json_t *pick(const json_t *objects, const char *kind, const char *want)
+{
+    size_t i;
+    json_t *entry;
+
+    json_array_foreach(objects, i, entry)
+    {
+        json_t *obj = json_object_get(entry, "object");
+        const char *label = json_string_value(json_object_get(entry, "label"));
+
+        if (strcmp(json_string_value(json_object_get(obj, "kind")), kind) == 0 && label &&
+            strstr(label, want))
+            return json_deep_copy(obj);
+    }
+    ck_abort_msg("no %s \"%s\" in the dump", kind, want);
+    return NULL;
+}
+
+/* A deliberately wrong object: label, the object, and what its FAIL line must say. */
+struct bad {
+    const char *label;
+    json_t *object;
+    const char *expect;
+};
+
+START_TEST(wrong_objects_are_refused)
+{
+    json_t *objects, *job, *ray, *cases = json_array(), *summary;
+    struct bad bad[10];
+    size_t n = 0;
+    char input[256], *report;
+    int status;
+
+    need_packages();
+    objects = dump();
+    job = pick(objects, "Job", "pytorch 4w borrowed full a100-80gb");
+    ray = pick(objects, "RayJob", "ray 4w borrowed full a100-80gb");
+
+    bad[n] = (struct bad){"unknown field in a container", json_deep_copy(job),
+                          "/spec/template/spec/containers/0/gpuMemory unknown field"};
+    json_object_set_new(at(bad[n++].object, "spec.template.spec.containers.0"), "gpuMemory",
+                        json_string("80Gi"));
+    bad[n] = (struct bad){"unknown field in pod metadata", json_deep_copy(job),
+                          "/spec/template/metadata/label unknown field"};
+    json_object_set_new(at(bad[n++].object, "spec.template.metadata"), "label", json_object());
+    bad[n] = (struct bad){"an integer as a string", json_deep_copy(job), "/spec/parallelism type"};
+    json_object_set_new(at(bad[n++].object, "spec"), "parallelism", json_string("4"));
+    bad[n] = (struct bad){"a number where a string is required", json_deep_copy(job),
+                          "/spec/template/spec/containers/0/env/0/value type"};
+    json_object_set_new(at(bad[n++].object, "spec.template.spec.containers.0.env.0"), "value",
+                        json_integer(4));
+    bad[n] = (struct bad){"a quantity that is not one", json_deep_copy(job),
+                          "/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu "
+                          "format"};
+    json_object_set_new(at(bad[n++].object, "spec.template.spec.containers.0.resources.limits"),
+                        "nvidia.com/gpu", json_string("8 GPUs"));
+    bad[n] = (struct bad){"a kind without a schema", json_deep_copy(job),
+                          "/ no schema for apiVersion/kind \"batch/v2 Job\""};
+    json_object_set_new(bad[n++].object, "apiVersion", json_string("batch/v2"));
+    bad[n] = (struct bad){"a quantity as a number in rayStartParams", json_deep_copy(ray),
+                          "/spec/rayClusterSpec/workerGroupSpecs/0/rayStartParams/num-gpus "
+                          "must be string"};
+    json_object_set_new(at(bad[n++].object, "spec.rayClusterSpec.workerGroupSpecs.0"),
+                        "rayStartParams", json_pack("{s:i}", "num-gpus", 8));
+    bad[n] = (struct bad){"unknown field in a RayJob container", json_deep_copy(ray),
+                          "/spec/rayClusterSpec/headGroupSpec/template/spec/containers/0 must "
+                          "NOT have additional properties {\"additionalProperty\":\"gpuMemory\"}"};
+    json_object_set_new(
+        at(bad[n++].object, "spec.rayClusterSpec.headGroupSpec.template.spec.containers.0"),
+        "gpuMemory", json_string("80Gi"));
+    bad[n] = (struct bad){"unknown field in RayJob metadata", json_deep_copy(ray),
+                          "/metadata/generation2 unknown field"};
+    json_object_set_new(at(bad[n++].object, "metadata"), "generation2", json_integer(1));
+    bad[n] = (struct bad){"a RayJob integer as a string", json_deep_copy(ray),
+                          "/spec/rayClusterSpec/workerGroupSpecs/0/replicas must be integer"};
+    json_object_set_new(at(bad[n++].object, "spec.rayClusterSpec.workerGroupSpecs.0"), "replicas",
+                        json_string("4"));
+    ck_assert_uint_le(n, sizeof(bad) / sizeof(bad[0]));
+
+    /* The untouched originals must pass, or a check that refuses everything would too. */
+    json_array_append_new(cases, json_pack("{s:s, s:O}", "label", "the Job", "object", job));
+    json_array_append_new(cases, json_pack("{s:s, s:O}", "label", "the RayJob", "object", ray));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            cases, json_pack("{s:s, s:o}", "label", bad[i].label, "object", bad[i].object));
+    snprintf(input, sizeof(input), "%s/bad.json", tmpdir);
+    ck_assert_int_eq(json_dump_file(cases, input, JSON_COMPACT), 0);
+    summary = validate(input, &report, &status);
+
+    ck_assert_msg(strstr(report, "ok the Job\n") && strstr(report, "ok the RayJob\n"),
+                  "a valid object was refused:\n%." REPORT_MAX "s", failures(report));
+    for (size_t i = 0; i < n; i++) {
+        char *line = xasprintf("FAIL %s: %s", bad[i].label, bad[i].expect);
+
+        ck_assert_msg(strstr(report, line) != NULL, "%s: no \"%s\" in:\n%." REPORT_MAX "s",
+                      bad[i].label, line, report);
+        free(line);
+    }
+    ck_assert_int_eq(count(summary, "checked"), (json_int_t)n + 2);
+    ck_assert_int_eq(count(summary, "failed"), (json_int_t)n);
+    ck_assert_int_eq(status, 1);
+    json_decref(summary);
+    json_decref(cases);
+    json_decref(job);
+    json_decref(ray);
+    json_decref(objects);
+    free(report);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("schemas");
+    TCase *tc = tcase_create("schemas");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, every_object_is_schema_valid);
+    tcase_add_test(tc, wrong_objects_are_refused);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
