@@ -138,6 +138,7 @@ static const struct {
     [K8S_KIND_SERVICE] = {"Service", "api/v1", "services", false},
     [K8S_KIND_SECRET] = {"Secret", "api/v1", "secrets", false},
     [K8S_KIND_NAMESPACE] = {"Namespace", "api/v1", "namespaces", true},
+    [K8S_KIND_POD] = {"Pod", "api/v1", "pods", false},
 };
 
 const char *k8s_kind_name(enum k8s_job_kind kind)

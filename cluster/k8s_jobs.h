@@ -23,6 +23,7 @@ enum k8s_job_kind {
     K8S_KIND_SERVICE,   /* v1 Service (the workers' headless Service), /api/v1/.../services */
     K8S_KIND_SECRET,    /* v1 Secret (the checkpoint token), /api/v1/.../secrets */
     K8S_KIND_NAMESPACE, /* v1 Namespace, cluster-scoped: /api/v1/namespaces (ns is ignored) */
+    K8S_KIND_POD,       /* v1 Pod, only listed (a job's pods, for diagnosis): /api/v1/.../pods */
 };
 
 /* "Job", "RayJob", "Service", "Secret", "Namespace". */

@@ -440,6 +440,7 @@ static const struct config_row rows[] = {
     ROW_INT("poller.requestTimeoutMs", 10000, 100, 600000, poller.request_timeout_ms),
     ROW_MS("poller.sampleIntervalS", 60, 1, 86400, poller.sample_interval_ms),
     ROW_MS("poller.registrySyncS", 10, 1, 3600, scheduler.registry_sync_ms),
+    ROW_MS("poller.prereqIntervalSeconds", 300, 0, 86400, poller.prereq_interval_ms),
     ROW_BOOL("scheduler.enabled", 1, scheduler_enabled),
     ROW_INT("scheduler.cycleIntervalMs", 1000, 10, 3600000, scheduler.cycle_interval_ms),
     ROW_INT("scheduler.minCycleGapMs", 100, 0, 60000, scheduler.min_cycle_gap_ms),
@@ -463,6 +464,9 @@ static const struct config_row rows[] = {
             scheduler_text.public_url),
     ROW_INT("scheduler.shmMib", 8192, 0, 1048576, scheduler.shm_mib),
     ROW_INT("scheduler.finishedTtlSeconds", 86400, -1, 31536000, scheduler.finished_ttl_s),
+    ROW_INT("scheduler.podCheckIntervalS", 60, 0, 3600, scheduler.pod_check_interval_s),
+    ROW_INT("scheduler.imagePullTimeoutS", 600, 0, 86400, scheduler.image_pull_timeout_s),
+    ROW_INT("scheduler.suspendedTimeoutS", 900, 0, 604800, scheduler.suspended_timeout_s),
     /* The policy's knobs, named as in docs/policy.md; policy_config_validate() checks the
      * relations between them after loading. */
     ROW_DBL("policy.w_fit", 1.0, 0, 1000000, policy.w_fit),
@@ -899,6 +903,8 @@ void config_poller_options(const struct config *c, struct poller_options *out)
 {
     *out = c->poller;
     out->skus = &c->skus;
+    out->priority_class = c->scheduler_text.priority_class;
+    out->priority_class_borrowed = c->scheduler_text.priority_class_borrowed;
 }
 
 void config_sched_options(const struct config *c, struct sched_options *out)

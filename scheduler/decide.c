@@ -86,6 +86,7 @@ static void queued_job(const struct snapshot *snap, const struct store_sched_job
     q->checkpoint_interval_s = j->checkpoint_interval_s;
     q->affinity = j->affinity;
     q->n_affinity = j->n_affinity;
+    q->prereqs = policy_framework_prereqs(j->framework);
 }
 
 /* And to a placement that holds GPUs; v is the cycle's view of its cluster. */

@@ -93,6 +93,8 @@ struct dispatch_wait {
     int counted;           /* of which 5xx and transport errors (429s are not counted) */
 };
 
+struct diag_mem; /* track.c: when a placed job's pods were last looked at, and why */
+
 /* What the scheduler remembers about a cluster between cycles. */
 struct cluster_mem {
     char name[64];
@@ -128,6 +130,8 @@ struct sched {
     struct cluster_mem *cmem;
     size_t n_cmem;
     struct dispatch_wait *dwait; /* dispatch.c; pruned to the Admitted jobs each cycle */
+    struct diag_mem *diag;       /* track.c; pruned to the placed jobs each tracking pass */
+    size_t n_diag;
     unsigned char token_key[32]; /* signs each job's checkpoint token (base/job_token.h) */
     bool have_token_key;         /* read from the store on the first dispatch */
     size_t n_dwait;

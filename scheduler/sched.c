@@ -101,6 +101,7 @@ void sched_free(struct sched **sp)
     free(s->m.borrowed);
     free(s->cmem);
     free(s->dwait);
+    free(s->diag);
     free(s->saved_state);
     free(s->dsn);
     free(s->holder);

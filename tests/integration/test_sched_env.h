@@ -189,7 +189,7 @@ static inline json_t *senv_wait_phase(const char *base, const char *ns, const ch
     return NULL;
 }
 
-/* Objects (Jobs, or RayJobs with ray) in a simulated cluster's job namespace that carry
+/* Objects (Jobs, or RayJobs with ray) in any namespace of a simulated cluster that carry
  * label=value (label NULL: all). */
 static inline size_t senv_sim_objects(struct senv *v, const char *cluster, bool ray,
                                       const char *label, const char *value)
@@ -202,10 +202,8 @@ static inline size_t senv_sim_objects(struct senv *v, const char *cluster, bool 
 
     ck_assert_ptr_nonnull(c);
     memset(&q, 0, sizeof(q));
-    sim_cluster_handle(c, "GET",
-                       ray ? "/apis/ray.io/v1/namespaces/fedsched-jobs/rayjobs"
-                           : "/apis/batch/v1/namespaces/fedsched-jobs/jobs",
-                       &q, NULL, 0, &r);
+    sim_cluster_handle(c, "GET", ray ? "/apis/ray.io/v1/rayjobs" : "/apis/batch/v1/jobs", &q,
+                       NULL, 0, &r);
     ck_assert_int_eq(r.status, 200);
     list = json_loadb(r.body, r.len, 0, NULL);
     free(r.body);
