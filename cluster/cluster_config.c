@@ -5,6 +5,7 @@
 #include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/sha256.h"
 #include "cluster/credentials.h"
 #include "policy/tz.h"
 
@@ -19,7 +20,7 @@ static const char *const day_names[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri
 void cluster_config_init(struct cluster_config *c)
 {
     memset(c, 0, sizeof(*c));
-    snprintf(c->job_namespace, sizeof(c->job_namespace), "%s", "fedsched-jobs");
+    snprintf(c->job_namespace, sizeof(c->job_namespace), "%s", "fedsched-{ns}");
     snprintf(c->timezone, sizeof(c->timezone), "%s", "UTC");
     c->lost_timeout_s = 900;
     snprintf(c->tolerations[0].key, sizeof(c->tolerations[0].key), "%s", "nvidia.com/gpu");
@@ -67,6 +68,78 @@ static bool zone_name(const char *s)
     return true;
 }
 
+#define NS_PLACEHOLDER "{ns}"
+
+/* Expands template with ns for each "{ns}", without any cut. False when the result does not
+ * fit in size. A stray '{' or '}' is copied, and fails the DNS label check after. */
+static bool ns_expand(const char *tmpl, const char *ns, char *out, size_t size)
+{
+    size_t n = 0, pl = strlen(NS_PLACEHOLDER), nl = strlen(ns);
+
+    for (const char *p = tmpl; *p;) {
+        const char *piece = p;
+        size_t len = 1;
+
+        if (strncmp(p, NS_PLACEHOLDER, pl) == 0) {
+            piece = ns;
+            len = nl;
+            p += pl;
+        } else {
+            p++;
+        }
+        if (n + len >= size)
+            return false;
+        memcpy(out + n, piece, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* A template is valid when its expansion with a one-letter namespace is a DNS label:
+ * [a-z0-9-] around the placeholders, starting and ending with a letter, digit or {ns}. */
+static int job_namespace_check(const char *tmpl, struct err *e)
+{
+    char x[128];
+
+    if (!ns_expand(tmpl, "x", x, sizeof(x)) || !dns_label_ok(x, strlen(x)))
+        return err_set(e, ERR_INVALID, "jobNamespace",
+                       "jobNamespace \"%s\" is not a namespace template: lower-case letters, "
+                       "digits, '-' and {ns} (the TrainingJob's namespace), starting and ending "
+                       "with a letter, digit or {ns}, at most 62 characters besides {ns}",
+                       tmpl);
+    return 0;
+}
+
+int cluster_member_namespace(const struct cluster_config *c, const char *ns, char *out, size_t size,
+                             struct err *e)
+{
+    char full[CLUSTER_PATH_MAX], hex[65];
+    size_t n;
+
+    if (!ns || !dns_label_ok(ns, strlen(ns)) ||
+        !ns_expand(c->job_namespace, ns, full, sizeof(full)))
+        return err_set(e, ERR_INVALID, "jobNamespace",
+                       "jobNamespace \"%s\" cannot be expanded for namespace \"%s\"",
+                       c->job_namespace, ns ? ns : "");
+    n = strlen(full);
+    if (n > 63) {
+        /* Two long namespaces sharing their first 54 characters still differ by the hash. */
+        sha256_hex(full, n, hex);
+        n = 54;
+        while (n > 0 && full[n - 1] == '-')
+            n--;
+        snprintf(full + n, sizeof(full) - n, "-%.8s", hex);
+        n = strlen(full);
+    }
+    if (!dns_label_ok(full, n) || n >= size)
+        return err_set(e, ERR_INVALID, "jobNamespace",
+                       "jobNamespace \"%s\" gives \"%s\" for namespace \"%s\", not a namespace",
+                       c->job_namespace, full, ns);
+    memcpy(out, full, n + 1);
+    return 0;
+}
+
 int cluster_config_validate(const struct cluster_config *c, const struct sku_catalogue *skus,
                             struct err *e)
 {
@@ -81,9 +154,8 @@ int cluster_config_validate(const struct cluster_config *c, const struct sku_cat
     if (strlen(c->api_server) <= 8 || strchr(c->api_server, ' ') || strchr(c->api_server, '?'))
         return err_set(e, ERR_INVALID, "apiServer", "apiServer \"%s\" is not a valid URL",
                        c->api_server);
-    if (!dns_label_ok(c->job_namespace, strlen(c->job_namespace)))
-        return err_set(e, ERR_INVALID, "jobNamespace", "jobNamespace \"%s\" is not a namespace",
-                       c->job_namespace);
+    if (job_namespace_check(c->job_namespace, e))
+        return -1;
     for (size_t i = 0; i < c->n_costs; i++) {
         char field[96];
 

@@ -70,8 +70,10 @@ struct cluster_config {
     char provider[SNAPSHOT_NAME_MAX];
     struct cluster_cost costs[SKU_MAX];
     size_t n_costs;
-    char job_namespace[64];
-    char timezone[64]; /* IANA zone name ("America/Los_Angeles"); "UTC" by default */
+    char job_namespace[64]; /* a template: "{ns}" stands for the TrainingJob's namespace
+                               (cluster_member_namespace()); without it, one shared
+                               namespace */
+    char timezone[64];      /* IANA zone name ("America/Los_Angeles"); "UTC" by default */
     struct cluster_serving_config serving;
     struct cluster_toleration tolerations[CLUSTER_TOLERATIONS_MAX];
     size_t n_tolerations;
@@ -79,7 +81,7 @@ struct cluster_config {
     bool cordoned;
 };
 
-/* Defaults: jobNamespace "fedsched-jobs", timezone "UTC", lostTimeoutSeconds 900, the
+/* Defaults: jobNamespace "fedsched-{ns}", timezone "UTC", lostTimeoutSeconds 900, the
  * toleration nvidia.com/gpu Exists (the taint GPU pools commonly carry), no serving pool. */
 void cluster_config_init(struct cluster_config *c);
 
@@ -129,6 +131,16 @@ bool cluster_config_tolerates(const struct cluster_config *c, const char *key, c
 
 /* True when ns is one of the serving pool's namespaces. */
 bool cluster_config_serving_namespace(const struct cluster_config *c, const char *ns);
+
+/* The member namespace a TrainingJob of namespace ns runs in: c->job_namespace with each
+ * "{ns}" replaced by ns ("fedsched-{ns}" and "maps" give "fedsched-maps"; a template
+ * without "{ns}" is the same namespace for every tenant). A result longer than 63
+ * characters is cut to 54, stripped of trailing '-', and suffixed with '-' and the first 8
+ * hex digits of the SHA-256 of the full expansion, so it stays a distinct DNS-1123 label.
+ * Writes out (size >= 64) only on success. Fails with ERR_INVALID, field "jobNamespace",
+ * when the expansion is not a DNS-1123 label (ns is not one, or the template is bad). */
+int cluster_member_namespace(const struct cluster_config *c, const char *ns, char *out, size_t size,
+                             struct err *e);
 
 /* Cost per GPU-hour of sku, or 0 when not configured. */
 double cluster_config_cost(const struct cluster_config *c, const char *sku);

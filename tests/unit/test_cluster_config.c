@@ -85,7 +85,7 @@ START_TEST(defaults_apply)
     struct err e = {0};
 
     ck_assert_int_eq(parse("{\"name\":\"sim-a\",\"apiServer\":\"http://127.0.0.1:1\"}", &c, &e), 0);
-    ck_assert_str_eq(c.job_namespace, "fedsched-jobs");
+    ck_assert_str_eq(c.job_namespace, "fedsched-{ns}");
     ck_assert_str_eq(c.timezone, "UTC");
     ck_assert_int_eq(c.lost_timeout_s, 900);
     ck_assert(!c.serving.enabled);
@@ -196,6 +196,83 @@ START_TEST(reads_tz_rules)
 }
 END_TEST
 
+static void expect_member_ns(const char *tmpl, const char *ns, const char *want)
+{
+    struct cluster_config c;
+    struct err e = {0};
+    char out[64], body[256];
+
+    snprintf(body, sizeof(body),
+             "{\"name\":\"a\",\"apiServer\":\"http://127.0.0.1:1\",\"jobNamespace\":\"%s\"}", tmpl);
+    ck_assert_msg(parse(body, &c, &e) == 0, "%s: %s", tmpl, e.msg);
+    ck_assert_int_eq(cluster_member_namespace(&c, ns, out, sizeof(out), &e), 0);
+    ck_assert_str_eq(out, want);
+}
+
+START_TEST(member_namespace_expands_the_template)
+{
+    struct cluster_config c;
+    struct err e = {0};
+    char out[64] = "untouched", ns63[64], a[64], b[64];
+
+    cluster_config_init(&c);
+    ck_assert_int_eq(cluster_member_namespace(&c, "maps", out, sizeof(out), &e), 0);
+    ck_assert_str_eq(out, "fedsched-maps");
+    expect_member_ns("{ns}", "maps", "maps");
+    expect_member_ns("shared-jobs", "maps", "shared-jobs");
+    expect_member_ns("t-{ns}-{ns}", "ab", "t-ab-ab");
+    expect_member_ns("{ns}-fs", "x1", "x1-fs");
+    /* 63 + 9 characters: cut to 54, then '-' and 8 hex digits of the whole expansion. */
+    memset(ns63, 'a', 63);
+    ns63[63] = '\0';
+    ck_assert_int_eq(cluster_member_namespace(&c, ns63, a, sizeof(a), &e), 0);
+    ck_assert_uint_eq(strlen(a), 63);
+    ck_assert_int_eq(strncmp(a, "fedsched-aaaa", 13), 0);
+    ck_assert_int_eq(a[54], '-');
+    ns63[62] = 'b'; /* differs only beyond the cut: the hash keeps them apart */
+    ck_assert_int_eq(cluster_member_namespace(&c, ns63, b, sizeof(b), &e), 0);
+    ck_assert_uint_eq(strlen(b), 63);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(strncmp(a, b, 54), 0);
+    /* A cut that ends on '-' drops it: "x-" repeated. */
+    {
+        char dashy[64];
+
+        for (int i = 0; i < 63; i++)
+            dashy[i] = i % 2 ? '-' : 'x';
+        dashy[63] = '\0';
+        snprintf(c.job_namespace, sizeof(c.job_namespace), "%s", "ab{ns}");
+        ck_assert_int_eq(cluster_member_namespace(&c, dashy, out, sizeof(out), &e), 0);
+        ck_assert_msg(strstr(out, "--") == NULL && strlen(out) <= 63, "%s", out);
+    }
+    /* A bad tenant namespace is refused, naming jobNamespace and the value. */
+    snprintf(out, sizeof(out), "untouched");
+    ck_assert_int_eq(cluster_member_namespace(&c, "Bad_NS", out, sizeof(out), &e), -1);
+    ck_assert_str_eq(e.field, "jobNamespace");
+    ck_assert_ptr_nonnull(strstr(e.msg, "Bad_NS"));
+    ck_assert_str_eq(out, "untouched");
+}
+END_TEST
+
+START_TEST(bad_namespace_templates_are_refused)
+{
+    static const char *const bad[] = {"Fedsched-{ns}", "fedsched-{n}", "{ns", "fs-{NS}", "-{ns}",
+                                      "{ns}-",         "fs_{ns}",      "",    "a{ns}}",  "x.{ns}"};
+    struct cluster_config c;
+    struct err e = {0};
+    char body[256];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"a\",\"apiServer\":\"http://127.0.0.1:1\",\"jobNamespace\":\"%s\"}",
+                 bad[i]);
+        ck_assert_msg(parse(body, &c, &e) == -1, "%s accepted", bad[i]);
+        ck_assert_str_eq(e.field, "jobNamespace");
+        ck_assert_msg(strstr(e.msg, bad[i]) != NULL, "%s", e.msg);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cluster_config");
@@ -209,6 +286,8 @@ int main(void)
     tcase_add_test(tc, errors_name_field_and_value);
     tcase_add_test(tc, rejects_non_json_and_missing_required);
     tcase_add_test(tc, reads_tz_rules);
+    tcase_add_test(tc, member_namespace_expands_the_template);
+    tcase_add_test(tc, bad_namespace_templates_are_refused);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
