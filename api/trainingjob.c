@@ -38,6 +38,11 @@
 #define ENV_MAX          256
 #define ENV_NAME_MAX     256
 #define FEATURE_SETS_MAX 256
+#define URI_MAX          2048
+#define REF_NAME_MAX     253 /* Secret, ConfigMap, PVC, ServiceAccount names: DNS subdomains */
+#define PULL_SECRETS_MAX 16
+#define POD_META_MAX     32   /* podLabels / podAnnotations entries */
+#define ANNOTATION_MAX   4096 /* bytes of one podAnnotations value */
 #define GENERATE_SUFFIX  5
 
 static const char *const api_versions[] = {"fedsched.io/v1", "michelangelo.uber.com/v1", NULL};
@@ -62,8 +67,9 @@ static const char *const metadata_keys[] = {"name",
                                             "deletionTimestamp",
                                             "deletionGracePeriodSeconds",
                                             NULL};
-static const char *const spec_keys[] = {"framework", "resources",  "code", "data",
-                                        "output",    "scheduling", NULL};
+static const char *const spec_keys[] = {"framework",      "resources",  "code",       "data",
+                                        "output",         "checkpoint", "scheduling", "podLabels",
+                                        "podAnnotations", NULL};
 static const char *const resources_keys[] = {"instanceType",
                                              "gpuCount",
                                              "gpusPerWorker",
@@ -71,10 +77,16 @@ static const char *const resources_keys[] = {"instanceType",
                                              "cpu",
                                              "alternativeInstanceTypes",
                                              NULL};
-static const char *const code_keys[] = {"image", "command", "args", "env", "workingDir", NULL};
-static const char *const env_keys[] = {"name", "value", NULL};
-static const char *const data_keys[] = {"paletteFeatureSets", "hiveTable", NULL};
-static const char *const output_keys[] = {"modelRegistry", "experimentId", NULL};
+static const char *const code_keys[] = {
+    "image", "command", "args", "env", "workingDir", "serviceAccountName", "imagePullSecrets",
+    NULL};
+static const char *const env_keys[] = {"name", "value", "valueFrom", NULL};
+static const char *const value_from_keys[] = {"secretKeyRef", "configMapKeyRef", NULL};
+static const char *const key_ref_keys[] = {"name", "key", NULL};
+static const char *const data_keys[] = {"paletteFeatureSets", "hiveTable", "volume", "uri", NULL};
+static const char *const output_keys[] = {"modelRegistry", "experimentId", "volume", "uri", NULL};
+static const char *const data_volume_keys[] = {"claimName", "mountPath", "readOnly", NULL};
+static const char *const volume_keys[] = {"claimName", "mountPath", NULL};
 static const char *const scheduling_keys[] = {"priority",          "preemptible",
                                               "maxRuntimeSeconds", "checkpointIntervalSeconds",
                                               "clusterAffinity",   NULL};
@@ -457,14 +469,18 @@ static bool label_name_ok(const char *s, size_t n)
 
 /* fedsched.io/ labels are what fedsched puts on the objects it creates in member clusters
  * and what its orphan collector selects on; a user label there could confuse both. */
-static bool reserved_prefix(const char *p, size_t n)
+static bool domain_is(const char *p, size_t n, const char *dom)
 {
-    static const char dom[] = "fedsched.io";
-    size_t dl = sizeof(dom) - 1;
+    size_t dl = strlen(dom);
 
     if (n == dl)
         return memcmp(p, dom, dl) == 0;
     return n > dl && p[n - dl - 1] == '.' && memcmp(p + n - dl, dom, dl) == 0;
+}
+
+static bool reserved_prefix(const char *p, size_t n)
+{
+    return domain_is(p, n, "fedsched.io");
 }
 
 /* NULL when key is a valid label key, else why not. */
@@ -536,6 +552,54 @@ static bool control_free(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* Names of Secrets, ConfigMaps, PersistentVolumeClaims and ServiceAccounts. */
+static bool ref_name_ok(const char *s, size_t n)
+{
+    return dns_subdomain_ok(s, n, REF_NAME_MAX);
+}
+
+static const char *const ref_name_rule =
+    "must be lowercase letters, digits, '-' and '.', start and end with a letter or digit, at "
+    "most 253 characters";
+
+/* A Secret's or ConfigMap's data key: [-._a-zA-Z0-9]+. */
+static bool data_key_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > REF_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!alnum(s[i]) && !strchr("-._", s[i]))
+            return false;
+    return true;
+}
+
+/* scheme://rest: what object-store clients take (s3://, gs://, hdfs://, https://...). */
+static bool uri_ok(const char *s, size_t n)
+{
+    const char *sep = strstr(s, "://");
+
+    if (!token_ok(s, n, URI_MAX) || !sep || sep == s || !(s[0] >= 'a' && s[0] <= 'z') ||
+        sep[3] == '\0')
+        return false;
+    for (const char *p = s; p < sep; p++)
+        if (!lower_alnum(*p) && !strchr("+.-", *p))
+            return false;
+    return true;
+}
+
+/* Absolute, no '..' element, no ':' (Kubernetes refuses it on some platforms), not /dev/shm
+ * (fedsched mounts its own there). */
+static bool mount_path_ok(const char *s, size_t n)
+{
+    if (n < 2 || n > PATH_LEN_MAX || s[0] != '/' || !control_free(s, n) || memchr(s, ':', n) ||
+        (strncmp(s, "/dev/shm", 8) == 0 && (s[8] == '\0' || s[8] == '/')))
+        return false;
+    for (const char *p = s; (p = strstr(p, "..")) != NULL; p += 2)
+        if (p[-1] == '/' && (p[2] == '/' || p[2] == '\0'))
             return false;
     return true;
 }
@@ -996,6 +1060,44 @@ static bool cluster_name_ok(const char *s, size_t n)
     return dns_label_ok(s, n);
 }
 
+/* valueFrom of env entry f: exactly one of secretKeyRef or configMapKeyRef, each {name, key}
+ * (names only: the values stay in the member cluster). *out is the canonical copy. */
+static int parse_value_from(json_t *from, const char *f, json_t **out, struct err *e)
+{
+    char vf[FIELD_BUF], rf[FIELD_BUF], nf[FIELD_BUF], kf[FIELD_BUF];
+    const char *kind, *name, *key;
+    json_t *ref;
+    struct shown sv;
+
+    path_key(vf, sizeof(vf), f, "valueFrom");
+    if (check_keys(from, vf, value_from_keys, e))
+        return -1;
+    if (json_object_size(from) != 1)
+        return err_set(e, ERR_INVALID, vf,
+                       "valueFrom must hold exactly one of secretKeyRef or configMapKeyRef");
+    kind = json_object_iter_key(json_object_iter(from));
+    path_key(rf, sizeof(rf), vf, kind);
+    if (opt_typed(from, vf, kind, JSON_OBJECT, &ref, e))
+        return -1;
+    if (!ref)
+        return err_set(e, ERR_INVALID, rf, "%s must be an object {\"name\", \"key\"}", kind);
+    if (check_keys(ref, rf, key_ref_keys, e) || req_string(ref, rf, "name", &name, e) ||
+        req_string(ref, rf, "key", &key, e))
+        return -1;
+    path_key(nf, sizeof(nf), rf, "name");
+    path_key(kf, sizeof(kf), rf, "key");
+    if (!ref_name_ok(name, strlen(name)))
+        return err_set(e, ERR_INVALID, nf, "%s name \"%s\" is invalid: %s",
+                       strcmp(kind, "secretKeyRef") == 0 ? "Secret" : "ConfigMap", show(name, &sv),
+                       ref_name_rule);
+    if (!data_key_ok(key, strlen(key)))
+        return err_set(e, ERR_INVALID, kf,
+                       "key \"%s\" is invalid: must be 1-253 letters, digits, '-', '_' or '.'",
+                       show(key, &sv));
+    *out = json_pack("{s:{s:s, s:s}}", kind, "name", name, "key", key);
+    return 0;
+}
+
 static int parse_env(json_t *code, json_t *out, struct err *e)
 {
     static const char *const path = "spec.code.env";
@@ -1017,17 +1119,19 @@ static int parse_env(json_t *code, json_t *out, struct err *e)
         char f[FIELD_BUF], name_path[FIELD_BUF];
         struct shown sv;
         const char *name, *value;
+        json_t *from, *ref = NULL;
 
         path_index(f, sizeof(f), path, i);
         if (!json_is_object(v)) {
             char what[32];
 
             snprintf(what, sizeof(what), "env[%zu]", i);
-            wrong_type(e, f, what, "an object {\"name\", \"value\"}", v);
+            wrong_type(e, f, what, "an object {\"name\", \"value\" or \"valueFrom\"}", v);
             goto out;
         }
         if (check_keys(v, f, env_keys, e) || req_string(v, f, "name", &name, e) ||
-            opt_string(v, f, "value", &value, e))
+            opt_string(v, f, "value", &value, e) ||
+            opt_typed(v, f, "valueFrom", JSON_OBJECT, &from, e))
             goto out;
         path_key(name_path, sizeof(name_path), f, "name");
         if (!env_name_ok(name, strlen(name))) {
@@ -1042,6 +1146,17 @@ static int parse_env(json_t *code, json_t *out, struct err *e)
             goto out;
         }
         json_object_set_new(seen, name, json_true());
+        if (from && value) {
+            err_set(e, ERR_INVALID, f, "env \"%s\" has both value and valueFrom; give one",
+                    show(name, &sv));
+            goto out;
+        }
+        if (from) {
+            if (parse_value_from(from, f, &ref, e))
+                goto out;
+            json_array_append_new(copy, json_pack("{s:s, s:o}", "name", name, "valueFrom", ref));
+            continue;
+        }
         /* value defaults to "" (Kubernetes' EnvVar): written out so both forms are equal. */
         json_array_append_new(copy,
                               json_pack("{s:s, s:s}", "name", name, "value", value ? value : ""));
@@ -1053,6 +1168,10 @@ out:
     json_decref(seen);
     return rc;
 }
+
+static int checked_string(json_t *in, const char *path, const char *key,
+                          bool (*ok)(const char *, size_t), const char *rule, json_t *out,
+                          struct err *e);
 
 static int parse_code(json_t *spec, json_t *out_spec, struct err *e)
 {
@@ -1092,6 +1211,10 @@ static int parse_code(json_t *spec, json_t *out_spec, struct err *e)
     }
     if (wd)
         json_object_set_new(out, "workingDir", json_string(wd));
+    if (checked_string(in, path, "serviceAccountName", ref_name_ok, ref_name_rule, out, e) ||
+        string_array(in, path, "imagePullSecrets", PULL_SECRETS_MAX, ref_name_ok, ref_name_rule,
+                     true, out, e))
+        goto out;
     json_object_set(out_spec, "code", out);
     rc = 0;
 out:
@@ -1121,6 +1244,139 @@ static int checked_string(json_t *in, const char *path, const char *key,
 }
 
 static const char *const token_rule = "must be 1-253 printable ASCII characters without spaces";
+static const char *const uri_rule =
+    "must be scheme://location (s3://bucket/prefix, gs://..., hdfs://...), at most 2048 "
+    "printable ASCII characters without spaces";
+
+/* An optional PersistentVolumeClaim mount {claimName, mountPath[, readOnly]} at in[key],
+ * copied canonically into out[key] (readOnly written out when the keys allow it, default
+ * true: data is read, not written). */
+static int parse_volume(json_t *in, const char *path, const char *key, const char *const *keys,
+                        json_t *out, struct err *e)
+{
+    json_t *v, *ro, *o;
+    char base[FIELD_BUF], f[FIELD_BUF];
+    const char *claim, *mp;
+    struct shown sv;
+
+    if (opt_typed(in, path, key, JSON_OBJECT, &v, e))
+        return -1;
+    if (!v)
+        return 0;
+    path_key(base, sizeof(base), path, key);
+    if (check_keys(v, base, keys, e) || req_string(v, base, "claimName", &claim, e) ||
+        req_string(v, base, "mountPath", &mp, e))
+        return -1;
+    if (!ref_name_ok(claim, strlen(claim))) {
+        path_key(f, sizeof(f), base, "claimName");
+        return err_set(e, ERR_INVALID, f,
+                       "claimName \"%s\" is invalid: a PersistentVolumeClaim name %s",
+                       show(claim, &sv), ref_name_rule);
+    }
+    if (!mount_path_ok(mp, strlen(mp))) {
+        path_key(f, sizeof(f), base, "mountPath");
+        return err_set(e, ERR_INVALID, f,
+                       "mountPath \"%s\" is invalid: must be an absolute path of at most %d "
+                       "characters without ':', '..' or control characters, outside /dev/shm",
+                       show(mp, &sv), PATH_LEN_MAX);
+    }
+    ro = get(v, "readOnly");
+    if (ro && !json_is_boolean(ro)) {
+        path_key(f, sizeof(f), base, "readOnly");
+        return wrong_type(e, f, "readOnly", "a boolean", ro);
+    }
+    o = json_pack("{s:s, s:s}", "claimName", claim, "mountPath", mp);
+    if (in_list("readOnly", keys))
+        json_object_set_new(o, "readOnly", json_boolean(!ro || json_is_true(ro)));
+    json_object_set_new(out, key, o);
+    return 0;
+}
+
+/* Two volumes cannot share a mount path (Kubernetes refuses the pod). */
+static int check_mounts(const json_t *spec, struct err *e)
+{
+    static const char *const fields[] = {"spec.data.volume", "spec.output.volume",
+                                         "spec.checkpoint"};
+    const json_t *vols[] = {json_object_get(json_object_get(spec, "data"), "volume"),
+                            json_object_get(json_object_get(spec, "output"), "volume"),
+                            json_object_get(spec, "checkpoint")};
+    struct shown sv;
+
+    for (size_t i = 0; i < 3; i++)
+        for (size_t k = 0; k < i; k++) {
+            const char *a = json_string_value(json_object_get(vols[i], "mountPath"));
+            const char *b = json_string_value(json_object_get(vols[k], "mountPath"));
+            char f[FIELD_BUF];
+
+            if (a && b && strcmp(a, b) == 0) {
+                path_key(f, sizeof(f), fields[i], "mountPath");
+                return err_set(e, ERR_INVALID, f, "mountPath \"%s\" is already used by %s",
+                               show(a, &sv), fields[k]);
+            }
+        }
+    return 0;
+}
+
+/* podLabels (pod_labels true) or podAnnotations: keys under a prefix of the user's own
+ * (not fedsched.io, kubernetes.io or k8s.io, which their owners act on), label values as
+ * Kubernetes allows them, annotation values of at most ANNOTATION_MAX bytes. */
+static int parse_pod_meta(json_t *spec, const char *key, bool pod_labels, json_t *out,
+                          struct err *e)
+{
+    json_t *in, *copy, *v;
+    const char *k;
+    char base[FIELD_BUF];
+
+    if (opt_typed(spec, "spec", key, JSON_OBJECT, &in, e))
+        return -1;
+    if (!in || json_object_size(in) == 0)
+        return 0;
+    path_key(base, sizeof(base), "spec", key);
+    if (json_object_size(in) > POD_META_MAX)
+        return err_set(e, ERR_INVALID, base, "%s has %zu entries; at most %d allowed", key,
+                       json_object_size(in), POD_META_MAX);
+    copy = json_object();
+    json_object_foreach(in, k, v)
+    {
+        char f[FIELD_BUF];
+        struct shown sk, sv;
+        const char *why = label_key_problem(k, strlen(k)), *slash = strchr(k, '/'), *val;
+        size_t plen = slash ? (size_t)(slash - k) : 0;
+
+        path_key(f, sizeof(f), base, k);
+        if (!why && !slash)
+            why = "it needs a prefix of your own, as in example.com/team";
+        if (!why && (domain_is(k, plen, "kubernetes.io") || domain_is(k, plen, "k8s.io")))
+            why = "the kubernetes.io and k8s.io prefixes are reserved for Kubernetes";
+        if (why) {
+            err_set(e, ERR_INVALID, f, "key \"%s\" is invalid: %s", show(k, &sk), why);
+            goto fail;
+        }
+        if (!json_is_string(v)) {
+            wrong_type(e, f, pod_labels ? "a label value" : "an annotation value", "a string", v);
+            goto fail;
+        }
+        val = json_string_value(v);
+        if (pod_labels && *val && !label_name_ok(val, json_string_length(v))) {
+            err_set(e, ERR_INVALID, f,
+                    "label value \"%s\" is invalid: must be empty or 1-63 letters, digits, "
+                    "'-', '_' or '.', starting and ending with a letter or digit",
+                    show(val, &sv));
+            goto fail;
+        }
+        if (!pod_labels && json_string_length(v) > ANNOTATION_MAX) {
+            err_set(e, ERR_INVALID, f, "annotation value is %zu bytes; at most %d allowed",
+                    json_string_length(v), ANNOTATION_MAX);
+            goto fail;
+        }
+        json_object_set(copy, k, v);
+    }
+    json_object_set_new(out, key, copy);
+    return 0;
+fail:
+    json_decref(copy);
+    return -1;
+}
 
 static int parse_data(json_t *spec, json_t *out_spec, struct err *e)
 {
@@ -1140,7 +1396,9 @@ static int parse_data(json_t *spec, json_t *out_spec, struct err *e)
         checked_string(in, path, "hiveTable", hive_table_ok,
                        "must be table or database.table, letters, digits and '_', at most 256 "
                        "characters",
-                       out, e))
+                       out, e) ||
+        parse_volume(in, path, "volume", data_volume_keys, out, e) ||
+        checked_string(in, path, "uri", uri_ok, uri_rule, out, e))
         goto out;
     if (json_object_size(out) > 0)
         json_object_set(out_spec, "data", out);
@@ -1169,7 +1427,9 @@ static int parse_output(json_t *spec, json_t *out_spec, struct err *e)
         return -1;
     out = json_object();
     if (checked_string(in, path, "modelRegistry", output_token_ok, token_rule, out, e) ||
-        checked_string(in, path, "experimentId", output_token_ok, token_rule, out, e))
+        checked_string(in, path, "experimentId", output_token_ok, token_rule, out, e) ||
+        parse_volume(in, path, "volume", volume_keys, out, e) ||
+        checked_string(in, path, "uri", uri_ok, uri_rule, out, e))
         goto out;
     if (json_object_size(out) > 0)
         json_object_set(out_spec, "output", out);
@@ -1263,7 +1523,10 @@ static int parse_spec(json_t *spec, const struct sku_catalogue *skus, struct job
     }
     json_object_set_new(out, "framework", json_string(fw));
     if (parse_resources(spec, skus, out, j, e) || parse_code(spec, out, e) ||
-        parse_data(spec, out, e) || parse_output(spec, out, e) || parse_scheduling(spec, out, j, e))
+        parse_data(spec, out, e) || parse_output(spec, out, e) ||
+        parse_volume(spec, "spec", "checkpoint", volume_keys, out, e) || check_mounts(out, e) ||
+        parse_scheduling(spec, out, j, e) || parse_pod_meta(spec, "podLabels", true, out, e) ||
+        parse_pod_meta(spec, "podAnnotations", false, out, e))
         goto out;
     j->framework = xstrdup(fw);
     j->spec_json = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));

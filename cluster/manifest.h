@@ -1,7 +1,9 @@
 /* manifest.h -- the objects fedsched creates in member clusters: deterministic names from
- * job uid and attempt, the labels that identify job and attempt, and the batch/v1 Job or
- * ray.io/v1 RayJob manifest built from a TrainingJob's spec and its placement. Beside the
- * Job client (k8s_jobs.h) that creates them.
+ * job uid and attempt, the labels that identify job and attempt, the batch/v1 Job or
+ * ray.io/v1 RayJob manifest built from a TrainingJob's spec and its placement (with the
+ * rendezvous environment of its framework, docs/trainingjob.md), and its companions: the
+ * headless Service, the checkpoint-token Secret and the member Namespace. Beside the Job
+ * client (k8s_jobs.h) that creates them.
  * Not responsible for deciding where jobs go (policy/) or when to create and delete them
  * (scheduler/). */
 #ifndef CLUSTER_MANIFEST_H
@@ -26,6 +28,11 @@ struct sku_catalogue;
  * installations can share a member cluster: each collects only its own garbage. */
 #define MANIFEST_LABEL_ORIGIN "fedsched.io/origin"
 #define MANIFEST_NAME_MAX     64
+/* The checkpoint Secret is the object name plus this suffix; its one key holds the token. */
+#define MANIFEST_CKPT_SECRET_SUFFIX "-ckpt"
+#define MANIFEST_CKPT_SECRET_KEY    "token"
+/* The annotation the Job controller sets on each pod of an Indexed Job. */
+#define MANIFEST_COMPLETION_INDEX "batch.kubernetes.io/job-completion-index"
 
 /* "fj-<uid>-<attempt>": the same job and attempt always get the same name, so a repeated
  * create finds the first one (AlreadyExists) instead of running the attempt twice. */
@@ -75,11 +82,20 @@ struct manifest_in {
     const char *priority_class;          /* "" or NULL: none */
     const char *priority_class_borrowed; /* for borrowed placements */
     const json_t *annotations;           /* object added to the object and its pods; may be NULL */
+    const char *member_ns;    /* namespace the objects go into; NULL: cluster_member_namespace(
+                                 cluster, ns) */
+    const char *fedsched_url; /* the pods' FEDSCHED_URL; NULL or "": none */
+    int shm_mib;              /* emptyDir (medium Memory) at /dev/shm of this size; 0: none */
+    int ttl_after_finished_s; /* > 0: ttlSecondsAfterFinished of the Job and the RayJob;
+                                 0: the Job none, the RayJob 600 (the behaviour before the
+                                 field); < 0: neither */
 };
 
-/* Builds the object to create: a batch/v1 Job (parallelism = completions = workers,
- * Indexed, backoffLimit 0, restartPolicy Never; its containers run the spec's command and
- * args), or for framework "ray" a RayJob (a head without GPUs and one worker group of fixed
+/* Builds the object to create, in in->member_ns: a batch/v1 Job (parallelism = completions
+ * = workers, Indexed, backoffLimit 0, restartPolicy Never; its containers run the spec's
+ * command and args; subdomain = the headless Service of manifest_service(); the
+ * rendezvous environment of the framework, FEDSCHED_* env, volumes, service account, image
+ * pull secrets and pod labels/annotations of the spec, all in docs/trainingjob.md), or for framework "ray" a RayJob (a head without GPUs and one worker group of fixed
  * size; spec.entrypoint is manifest_entrypoint(), and neither the head's nor the workers'
  * containers carry a command or args, so KubeRay gives them only `ray start`). Pods select
  * the SKU's GPU product
@@ -90,5 +106,28 @@ struct manifest_in {
  * shape that does not divide into workers). */
 int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t **out,
                    struct err *e);
+
+/* The headless Service (clusterIP None, publishNotReadyAddresses true, so workers resolve
+ * each other before they are Ready) named like the Job, in the same namespace, selecting
+ * exactly the pods of this job and attempt (K8S_LABEL_JOB_UID and K8S_LABEL_ATTEMPT), with
+ * the framework's rendezvous port. With the pods' subdomain it gives each worker the name
+ * <job>-<index>.<job>.<namespace>.svc. *out = NULL for ray (KubeRay makes its own). Caller
+ * owns *out. Fails with ERR_INVALID when the member namespace cannot be derived. */
+int manifest_service(const struct manifest_in *in, json_t **out, struct err *e);
+
+/* The v1 Secret (type Opaque) named manifest_object_name() + MANIFEST_CKPT_SECRET_SUFFIX in
+ * in->member_ns (or the derived namespace), holding token under MANIFEST_CKPT_SECRET_KEY;
+ * the pods read it as FEDSCHED_CHECKPOINT_TOKEN. NULL when the namespace cannot be derived
+ * (manifest_build() fails for the same input). Caller owns the result. */
+json_t *manifest_checkpoint_secret(const struct manifest_in *in, const char *token);
+
+/* A v1 Namespace named name with our managed-by label and, when origin is non-empty, the
+ * origin label. Caller owns the result (never NULL). */
+json_t *manifest_namespace(const char *name, const char *origin);
+
+/* Adds to obj (a Service or Secret) metadata.ownerReferences naming the Job (kind
+ * K8S_KIND_JOB, batch/v1) or RayJob (ray.io/v1) called name with Kubernetes uid uid, so
+ * Kubernetes' garbage collector deletes obj with it. Replaces earlier owner references. */
+void manifest_set_owner(json_t *obj, enum k8s_job_kind kind, const char *name, const char *uid);
 
 #endif

@@ -452,6 +452,423 @@ START_TEST(foreign_objects_are_not_ours)
 }
 END_TEST
 
+/* ---- rendezvous, companions and the pod template (issue 13) ---- */
+
+/* The value of env var name in container ctr, or of its valueFrom as compact JSON in
+ * from (when given); NULL when absent. */
+static const char *env_of(const json_t *ctr, const char *name, const json_t **from)
+{
+    const json_t *it;
+    size_t i;
+
+    json_array_foreach(json_object_get(ctr, "env"), i, it)
+    {
+        if (strcmp(str(it, "name"), name) != 0)
+            continue;
+        if (from)
+            *from = json_object_get(it, "valueFrom");
+        return json_string_value(json_object_get(it, "value"));
+    }
+    if (from)
+        *from = NULL;
+    return NULL;
+}
+
+/* Position of name in the env list, or -1: Kubernetes expands $(VAR) only from earlier
+ * entries. */
+static int env_pos(const json_t *ctr, const char *name)
+{
+    const json_t *it;
+    size_t i;
+
+    json_array_foreach(json_object_get(ctr, "env"), i,
+                       it) if (strcmp(str(it, "name"), name) == 0) return (int)i;
+    return -1;
+}
+
+/* True when every key of selector has the same value in labels (a Service's selection). */
+static bool selects(const json_t *selector, const json_t *pod)
+{
+    const char *k;
+    const json_t *v;
+
+    if (!json_object_size(selector))
+        return false;
+    json_object_foreach((json_t *)selector, k, v)
+    {
+        const char *have = json_string_value(json_object_get(pod, k));
+
+        if (!have || strcmp(have, json_string_value(v)) != 0)
+            return false;
+    }
+    return true;
+}
+
+#define NAME4   "fj-" UID "-2"
+#define HOST(i) NAME4 "-" #i "." NAME4 ".fedsched-maps-team.svc"
+
+/* A 4-worker job (32 GPUs, 8 a worker) of framework fw in the default member namespace
+ * (jobNamespace "fedsched-{ns}"). */
+static json_t *build4(const char *fw, struct cluster_config *c, json_t **svc, const json_t **ctr)
+{
+    struct manifest_in in;
+    enum k8s_job_kind kind;
+    json_t *obj = NULL;
+    struct err e = {0};
+
+    cluster_config_init(c);
+    snprintf(c->name, sizeof(c->name), "az1");
+    in = input(c, "a100-80gb", false);
+    in.framework = fw;
+    in.gpu_count = 32;
+    in.fedsched_url = "https://fedsched.example:8443";
+    ck_assert_msg(manifest_build(&in, &kind, &obj, &e) == 0, "%s: %s", e.field, e.msg);
+    ck_assert_int_eq(kind, K8S_KIND_JOB);
+    ck_assert_str_eq(str(obj, "metadata.namespace"), "fedsched-maps-team");
+    ck_assert_int_eq(json_integer_value(path(obj, "spec.parallelism")), 4);
+    ck_assert_int_eq(manifest_service(&in, svc, &e), 0);
+    ck_assert_ptr_nonnull(*svc);
+    *ctr = path(obj, "spec.template.spec.containers.0");
+    return obj;
+}
+
+/* What every framework's pods get: the index from the downward API, the Service as
+ * subdomain, the fedsched variables, the token from the Secret; and a Service selecting
+ * exactly this job's attempt. */
+static void check_common(const json_t *obj, const json_t *svc, const json_t *ctr, int port)
+{
+    const json_t *from, *tmpl_labels = path(obj, "spec.template.metadata.labels");
+    json_t *other;
+
+    ck_assert_ptr_null(env_of(ctr, "FEDSCHED_WORKER_INDEX", &from));
+    ck_assert_str_eq(str(from, "fieldRef.fieldPath"),
+                     "metadata.annotations['batch.kubernetes.io/job-completion-index']");
+    ck_assert_str_eq(str(obj, "spec.template.spec.subdomain"), NAME4);
+    ck_assert_str_eq(env_of(ctr, "FEDSCHED_URL", NULL), "https://fedsched.example:8443");
+    ck_assert_str_eq(env_of(ctr, "FEDSCHED_JOB_NAMESPACE", NULL), "maps-team");
+    ck_assert_str_eq(env_of(ctr, "FEDSCHED_JOB_NAME", NULL), "deepeta-472");
+    ck_assert_str_eq(env_of(ctr, "FEDSCHED_HOSTS", NULL),
+                     HOST(0) ":8," HOST(1) ":8," HOST(2) ":8," HOST(3) ":8");
+    ck_assert_ptr_null(env_of(ctr, "FEDSCHED_CHECKPOINT_TOKEN", &from));
+    ck_assert_str_eq(str(from, "secretKeyRef.name"), NAME4 "-ckpt");
+    ck_assert_str_eq(str(from, "secretKeyRef.key"), MANIFEST_CKPT_SECRET_KEY);
+
+    ck_assert_str_eq(str(svc, "kind"), "Service");
+    ck_assert_str_eq(str(svc, "metadata.name"), NAME4);
+    ck_assert_str_eq(str(svc, "metadata.namespace"), "fedsched-maps-team");
+    ck_assert_str_eq(str(svc, "spec.clusterIP"), "None");
+    ck_assert(json_is_true(path(svc, "spec.publishNotReadyAddresses")));
+    ck_assert_int_eq(json_integer_value(path(svc, "spec.ports.0.port")), port);
+    ck_assert(selects(path(svc, "spec.selector"), tmpl_labels));
+    /* Another attempt of the same job, and another job, are not selected. */
+    other = json_deep_copy(tmpl_labels);
+    json_object_set_new(other, K8S_LABEL_ATTEMPT, json_string("1"));
+    ck_assert(!selects(path(svc, "spec.selector"), other));
+    json_object_set_new(other, K8S_LABEL_ATTEMPT, json_string("2"));
+    json_object_set_new(other, K8S_LABEL_JOB_UID, json_string("another-uid"));
+    ck_assert(!selects(path(svc, "spec.selector"), other));
+    json_decref(other);
+}
+
+START_TEST(pytorch_workers_get_torch_rendezvous)
+{
+    struct cluster_config c;
+    json_t *svc, *obj;
+    const json_t *ctr;
+
+    obj = build4("pytorch", &c, &svc, &ctr);
+    check_common(obj, svc, ctr, 23456);
+    ck_assert_str_eq(env_of(ctr, "MASTER_ADDR", NULL), HOST(0));
+    ck_assert_str_eq(env_of(ctr, "MASTER_PORT", NULL), "23456");
+    ck_assert_str_eq(env_of(ctr, "WORLD_SIZE", NULL), "4");
+    ck_assert_str_eq(env_of(ctr, "RANK", NULL), "$(FEDSCHED_WORKER_INDEX)");
+    ck_assert_str_eq(env_of(ctr, "PET_NNODES", NULL), "4");
+    ck_assert_str_eq(env_of(ctr, "PET_NPROC_PER_NODE", NULL), "8");
+    ck_assert_str_eq(env_of(ctr, "PET_NODE_RANK", NULL), "$(FEDSCHED_WORKER_INDEX)");
+    ck_assert_str_eq(env_of(ctr, "PET_MASTER_ADDR", NULL), HOST(0));
+    ck_assert_str_eq(env_of(ctr, "PET_MASTER_PORT", NULL), "23456");
+    ck_assert_int_lt(env_pos(ctr, "FEDSCHED_WORKER_INDEX"), env_pos(ctr, "RANK"));
+    ck_assert_ptr_null(env_of(ctr, "FEDSCHED_HOSTFILE", NULL));
+    json_decref(obj);
+    json_decref(svc);
+}
+END_TEST
+
+START_TEST(deepspeed_workers_get_torch_rendezvous_and_a_hostfile)
+{
+    struct cluster_config c;
+    json_t *svc, *obj;
+    const json_t *ctr;
+
+    obj = build4("deepspeed", &c, &svc, &ctr);
+    check_common(obj, svc, ctr, 29500);
+    ck_assert_str_eq(env_of(ctr, "MASTER_ADDR", NULL), HOST(0));
+    ck_assert_str_eq(env_of(ctr, "MASTER_PORT", NULL), "29500");
+    ck_assert_str_eq(env_of(ctr, "WORLD_SIZE", NULL), "4");
+    ck_assert_str_eq(env_of(ctr, "RANK", NULL), "$(FEDSCHED_WORKER_INDEX)");
+    ck_assert_str_eq(
+        env_of(ctr, "FEDSCHED_HOSTFILE", NULL),
+        HOST(0) " slots=8\n" HOST(1) " slots=8\n" HOST(2) " slots=8\n" HOST(3) " slots=8");
+    json_decref(obj);
+    json_decref(svc);
+}
+END_TEST
+
+START_TEST(tensorflow_workers_get_tf_config)
+{
+    struct cluster_config c;
+    json_t *svc, *obj;
+    const json_t *ctr;
+
+    obj = build4("tensorflow", &c, &svc, &ctr);
+    check_common(obj, svc, ctr, 2222);
+    ck_assert_str_eq(env_of(ctr, "TF_CONFIG", NULL),
+                     "{\"cluster\":{\"worker\":[\"" HOST(0) ":2222\",\"" HOST(1) ":2222\",\"" HOST(
+                         2) ":2222\",\"" HOST(3) ":2222\"]},\"task\":{\"type\":\"worker\","
+                                                 "\"index\":$(FEDSCHED_WORKER_INDEX)}}");
+    ck_assert_int_lt(env_pos(ctr, "FEDSCHED_WORKER_INDEX"), env_pos(ctr, "TF_CONFIG"));
+    /* Once Kubernetes fills in the index it is JSON. */
+    {
+        char buf[2048];
+        const char *v = env_of(ctr, "TF_CONFIG", NULL), *at = strstr(v, "$(FEDSCHED_WORKER_INDEX)");
+        json_t *cfg;
+
+        snprintf(buf, sizeof(buf), "%.*s3}}", (int)(at - v), v);
+        cfg = json_loads(buf, 0, NULL);
+        ck_assert_ptr_nonnull(cfg);
+        ck_assert_int_eq(json_array_size(path(cfg, "cluster.worker")), 4);
+        ck_assert_int_eq(json_integer_value(path(cfg, "task.index")), 3);
+        json_decref(cfg);
+    }
+    json_decref(obj);
+    json_decref(svc);
+}
+END_TEST
+
+START_TEST(jax_workers_get_the_coordinator)
+{
+    struct cluster_config c;
+    json_t *svc, *obj;
+    const json_t *ctr;
+
+    obj = build4("jax", &c, &svc, &ctr);
+    check_common(obj, svc, ctr, 6666);
+    ck_assert_str_eq(env_of(ctr, "JAX_COORDINATOR_ADDRESS", NULL), HOST(0) ":6666");
+    ck_assert_str_eq(env_of(ctr, "JAX_NUM_PROCESSES", NULL), "4");
+    ck_assert_str_eq(env_of(ctr, "JAX_PROCESS_ID", NULL), "$(FEDSCHED_WORKER_INDEX)");
+    ck_assert_str_eq(env_of(ctr, "COORDINATOR_ADDRESS", NULL), HOST(0));
+    ck_assert_str_eq(env_of(ctr, "COORDINATOR_PORT", NULL), "6666");
+    ck_assert_str_eq(env_of(ctr, "NUM_PROCESSES", NULL), "4");
+    ck_assert_str_eq(env_of(ctr, "PROCESS_ID", NULL), "$(FEDSCHED_WORKER_INDEX)");
+    json_decref(obj);
+    json_decref(svc);
+}
+END_TEST
+
+START_TEST(xgboost_workers_get_the_rabit_tracker)
+{
+    struct cluster_config c;
+    json_t *svc, *obj;
+    const json_t *ctr;
+
+    obj = build4("xgboost", &c, &svc, &ctr);
+    check_common(obj, svc, ctr, 9999);
+    ck_assert_str_eq(env_of(ctr, "DMLC_TRACKER_URI", NULL), HOST(0));
+    ck_assert_str_eq(env_of(ctr, "DMLC_TRACKER_PORT", NULL), "9999");
+    ck_assert_str_eq(env_of(ctr, "DMLC_TASK_ID", NULL), "$(FEDSCHED_WORKER_INDEX)");
+    ck_assert_str_eq(env_of(ctr, "DMLC_NUM_WORKER", NULL), "4");
+    ck_assert_str_eq(env_of(ctr, "MASTER_ADDR", NULL), HOST(0));
+    ck_assert_str_eq(env_of(ctr, "WORLD_SIZE", NULL), "4");
+    ck_assert_str_eq(env_of(ctr, "RANK", NULL), "$(FEDSCHED_WORKER_INDEX)");
+    ck_assert_str_eq(env_of(ctr, "WORKER_ADDRS", NULL), HOST(1) "," HOST(2) "," HOST(3));
+    json_decref(obj);
+    json_decref(svc);
+}
+END_TEST
+
+static void check_mpi(const char *fw)
+{
+    struct cluster_config c;
+    json_t *svc, *obj;
+    const json_t *ctr;
+
+    obj = build4(fw, &c, &svc, &ctr);
+    check_common(obj, svc, ctr, 22);
+    ck_assert_str_eq(str(svc, "spec.ports.0.name"), "ssh");
+    ck_assert_str_eq(
+        env_of(ctr, "FEDSCHED_HOSTFILE", NULL),
+        HOST(0) " slots=8\n" HOST(1) " slots=8\n" HOST(2) " slots=8\n" HOST(3) " slots=8");
+    ck_assert_str_eq(env_of(ctr, "OMPI_MCA_orte_keep_fqdn_hostnames", NULL), "true");
+    ck_assert_str_eq(env_of(ctr, "RANK", NULL), "$(FEDSCHED_WORKER_INDEX)");
+    ck_assert_str_eq(env_of(ctr, "WORLD_SIZE", NULL), "4");
+    json_decref(obj);
+    json_decref(svc);
+}
+
+START_TEST(mpi_and_horovod_workers_get_the_hostfile)
+{
+    check_mpi("mpi");
+    check_mpi("horovod");
+}
+END_TEST
+
+START_TEST(ray_needs_no_service)
+{
+    struct cluster_config c;
+    struct manifest_in in;
+    json_t *svc = (json_t *)&svc, *obj = NULL;
+    enum k8s_job_kind kind;
+    struct err e = {0};
+    const json_t *from;
+
+    cluster_config_init(&c);
+    in = input(&c, "a100-80gb", false);
+    in.framework = "ray";
+    in.member_ns = "ray-space";
+    ck_assert_int_eq(manifest_service(&in, &svc, &e), 0);
+    ck_assert_ptr_null(svc);
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
+    ck_assert_str_eq(str(obj, "metadata.namespace"), "ray-space");
+    /* The Ray pods get fedsched's variables but no rendezvous and no subdomain. */
+    from = path(obj, "spec.rayClusterSpec.workerGroupSpecs.0.template.spec");
+    ck_assert_ptr_null(json_object_get(from, "subdomain"));
+    ck_assert_ptr_null(env_of(path(from, "containers.0"), "RANK", NULL));
+    ck_assert_str_eq(env_of(path(from, "containers.0"), "FEDSCHED_JOB_NAME", NULL), "deepeta-472");
+    ck_assert_int_eq(json_integer_value(path(obj, "spec.ttlSecondsAfterFinished")), 600);
+    json_decref(obj);
+}
+END_TEST
+
+START_TEST(pods_carry_the_spec_template_fields)
+{
+    struct cluster_config *c = cluster();
+    struct manifest_in in = input(c, "l4", false);
+    enum k8s_job_kind kind;
+    json_t *obj = NULL, *sp, *ann;
+    const json_t *ps, *ctr, *from, *md;
+    struct err e = {0};
+
+    sp = json_loads(
+        "{\"code\":{\"image\":\"t:1\",\"env\":[{\"name\":\"NASTY\",\"value\":\"$(HOME) $$ "
+        "'q' \\\"dq\\\" ; rm -rf / \\n ünï\"},{\"name\":\"TOKEN\",\"valueFrom\":{"
+        "\"secretKeyRef\":{\"name\":\"hf\",\"key\":\"token\"}}},{\"name\":\"CFG\",\"valueFrom\":"
+        "{\"configMapKeyRef\":{\"name\":\"cfg\",\"key\":\"a.yaml\"}}}],\"serviceAccountName\":"
+        "\"trainer\",\"imagePullSecrets\":[\"regcred\"]},\"data\":{\"volume\":{\"claimName\":"
+        "\"imagenet\",\"mountPath\":\"/data\",\"readOnly\":true},\"uri\":\"s3://b/in\"},"
+        "\"output\":{\"volume\":{\"claimName\":\"models\",\"mountPath\":\"/out\"},\"uri\":"
+        "\"gs://b/out\"},\"checkpoint\":{\"claimName\":\"ckpt\",\"mountPath\":\"/ckpt\"},"
+        "\"podLabels\":{\"example.com/team\":\"maps\"},\"podAnnotations\":{\"example.com/"
+        "note\":\"x\",\"sim.fedsched.io/outcome\":\"user-cannot-win\"},\"resources\":{}}",
+        0, NULL);
+    ck_assert_ptr_nonnull(sp);
+    ann = json_pack("{s:s}", "sim.fedsched.io/outcome", "Succeeded");
+    in.spec = sp;
+    in.annotations = ann;
+    in.gpu_count = 4;
+    in.gpus_per_worker = 4;
+    in.shm_mib = 8192;
+    in.ttl_after_finished_s = 3600;
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
+    ck_assert_int_eq(json_integer_value(path(obj, "spec.ttlSecondsAfterFinished")), 3600);
+    ps = path(obj, "spec.template.spec");
+    md = path(obj, "spec.template.metadata");
+    ctr = path(ps, "containers.0");
+    /* Values arrive literally: Kubernetes turns $$ back into $ and expands no $(VAR). */
+    ck_assert_str_eq(env_of(ctr, "NASTY", NULL), "$$(HOME) $$$$ 'q' \"dq\" ; rm -rf / \n ünï");
+    ck_assert_ptr_null(env_of(ctr, "TOKEN", &from));
+    ck_assert_str_eq(str(from, "secretKeyRef.name"), "hf");
+    ck_assert_ptr_null(env_of(ctr, "CFG", &from));
+    ck_assert_str_eq(str(from, "configMapKeyRef.key"), "a.yaml");
+    ck_assert_str_eq(str(ps, "serviceAccountName"), "trainer");
+    ck_assert_str_eq(str(ps, "imagePullSecrets.0.name"), "regcred");
+    ck_assert_str_eq(str(ps, "volumes.0.name"), "dshm");
+    ck_assert_str_eq(str(ps, "volumes.0.emptyDir.medium"), "Memory");
+    ck_assert_str_eq(str(ps, "volumes.0.emptyDir.sizeLimit"), "8192Mi");
+    ck_assert_str_eq(str(ctr, "volumeMounts.0.mountPath"), "/dev/shm");
+    ck_assert_str_eq(str(ps, "volumes.1.persistentVolumeClaim.claimName"), "imagenet");
+    ck_assert(json_is_true(path(ps, "volumes.1.persistentVolumeClaim.readOnly")));
+    ck_assert_str_eq(str(ctr, "volumeMounts.1.mountPath"), "/data");
+    ck_assert(json_is_true(path(ctr, "volumeMounts.1.readOnly")));
+    ck_assert_str_eq(str(ps, "volumes.2.persistentVolumeClaim.claimName"), "models");
+    ck_assert_ptr_null(path(ctr, "volumeMounts.2.readOnly"));
+    ck_assert_str_eq(str(ctr, "volumeMounts.3.mountPath"), "/ckpt");
+    ck_assert_str_eq(env_of(ctr, "FEDSCHED_DATA_URI", NULL), "s3://b/in");
+    ck_assert_str_eq(env_of(ctr, "FEDSCHED_OUTPUT_URI", NULL), "gs://b/out");
+    ck_assert_str_eq(env_of(ctr, "FEDSCHED_DATA_DIR", NULL), "/data");
+    ck_assert_str_eq(env_of(ctr, "FEDSCHED_OUTPUT_DIR", NULL), "/out");
+    ck_assert_str_eq(env_of(ctr, "FEDSCHED_CHECKPOINT_DIR", NULL), "/ckpt");
+    ck_assert_str_eq(str(md, "labels.pipeline"), "deepeta");
+    ck_assert_str_eq(json_string_value(json_object_get(path(md, "labels"), "example.com/team")),
+                     "maps");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(path(md, "annotations"), "example.com/note")), "x");
+    /* fedsched's own annotation wins over a (smuggled) user one. */
+    ck_assert_str_eq(
+        json_string_value(json_object_get(path(md, "annotations"), "sim.fedsched.io/outcome")),
+        "Succeeded");
+    /* Pod-only: the Job object itself carries neither. */
+    ck_assert_ptr_null(json_object_get(path(obj, "metadata.labels"), "example.com/team"));
+    json_decref(obj);
+    /* Off by default: no /dev/shm, no TTL, no URL, no volumes. */
+    in.spec = spec;
+    in.annotations = NULL;
+    in.shm_mib = 0;
+    in.ttl_after_finished_s = 0;
+    ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
+    ck_assert_ptr_null(path(obj, "spec.ttlSecondsAfterFinished"));
+    ck_assert_ptr_null(path(obj, "spec.template.spec.volumes"));
+    ck_assert_ptr_null(env_of(path(obj, "spec.template.spec.containers.0"), "FEDSCHED_URL", NULL));
+    json_decref(obj);
+    json_decref(sp);
+    json_decref(ann);
+    free(c);
+}
+END_TEST
+
+START_TEST(companion_objects)
+{
+    struct cluster_config *c = cluster();
+    struct manifest_in in = input(c, "l4", false);
+    json_t *sec, *ns, *svc = NULL;
+    struct err e = {0};
+
+    in.member_ns = "team-a";
+    sec = manifest_checkpoint_secret(&in, "tok.en:1");
+    ck_assert_str_eq(str(sec, "apiVersion"), "v1");
+    ck_assert_str_eq(str(sec, "kind"), "Secret");
+    ck_assert_str_eq(str(sec, "type"), "Opaque");
+    ck_assert_str_eq(str(sec, "metadata.name"), "fj-" UID "-2-ckpt");
+    ck_assert_str_eq(str(sec, "metadata.namespace"), "team-a");
+    ck_assert(manifest_object_is(sec, UID, 2));
+    ck_assert_str_eq(str(sec, "data.token"), "dG9rLmVuOjE="); /* base64 of tok.en:1 */
+    ck_assert_int_eq(manifest_service(&in, &svc, &e), 0);
+    manifest_set_owner(svc, K8S_KIND_JOB, "fj-" UID "-2", "k8s-uid-1");
+    ck_assert_str_eq(str(svc, "metadata.ownerReferences.0.apiVersion"), "batch/v1");
+    ck_assert_str_eq(str(svc, "metadata.ownerReferences.0.kind"), "Job");
+    ck_assert_str_eq(str(svc, "metadata.ownerReferences.0.uid"), "k8s-uid-1");
+    manifest_set_owner(sec, K8S_KIND_RAYJOB, "fj-" UID "-2", "k8s-uid-2");
+    ck_assert_str_eq(str(sec, "metadata.ownerReferences.0.apiVersion"), "ray.io/v1");
+    ck_assert_str_eq(str(sec, "metadata.ownerReferences.0.kind"), "RayJob");
+    ck_assert_str_eq(str(sec, "metadata.ownerReferences.0.name"), "fj-" UID "-2");
+    ck_assert_int_eq(json_array_size(path(sec, "metadata.ownerReferences")), 1);
+    ns = manifest_namespace("fedsched-maps", "fs-east");
+    ck_assert_str_eq(str(ns, "kind"), "Namespace");
+    ck_assert_str_eq(str(ns, "metadata.name"), "fedsched-maps");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(path(ns, "metadata.labels"), K8S_LABEL_MANAGED_BY)),
+        "fedsched");
+    ck_assert_str_eq(manifest_object_origin(ns), "fs-east");
+    json_decref(ns);
+    json_decref(sec);
+    json_decref(svc);
+    /* No member namespace can be derived from a bad tenant namespace: no Secret. */
+    in.member_ns = NULL;
+    in.ns = "Not_A_Namespace";
+    ck_assert_ptr_null(manifest_checkpoint_secret(&in, "t"));
+    free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sched_dispatch");
@@ -467,6 +884,15 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_inputs_name_the_field);
     tcase_add_test(tc, objects_carry_their_origin);
     tcase_add_test(tc, foreign_objects_are_not_ours);
+    tcase_add_test(tc, pytorch_workers_get_torch_rendezvous);
+    tcase_add_test(tc, deepspeed_workers_get_torch_rendezvous_and_a_hostfile);
+    tcase_add_test(tc, tensorflow_workers_get_tf_config);
+    tcase_add_test(tc, jax_workers_get_the_coordinator);
+    tcase_add_test(tc, xgboost_workers_get_the_rabit_tracker);
+    tcase_add_test(tc, mpi_and_horovod_workers_get_the_hostfile);
+    tcase_add_test(tc, ray_needs_no_service);
+    tcase_add_test(tc, pods_carry_the_spec_template_fields);
+    tcase_add_test(tc, companion_objects);
     suite_add_tcase(s, tc);
     return s;
 }

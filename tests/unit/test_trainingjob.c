@@ -979,6 +979,190 @@ static void load_bad(void)
     free(path);
 }
 
+/* ---- the pod template fields (issue 13) ---- */
+
+/* A job whose spec holds extra, given as JSON members after resources and before code's
+ * end: code_extra goes inside spec.code, spec_extra inside spec. */
+static char *with_pod(const char *code_extra, const char *spec_extra)
+{
+    return xasprintf("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                     "\"metadata\":{\"name\":\"a\"},\"spec\":{\"resources\":{\"instanceType\":"
+                     "\"l4\",\"gpuCount\":1},\"code\":{\"image\":\"i\"%s%s}%s%s}}",
+                     *code_extra ? "," : "", code_extra, *spec_extra ? "," : "", spec_extra);
+}
+
+static void pod_fails(const char *code_extra, const char *spec_extra, enum err_code code,
+                      const char *field, const char *substr)
+{
+    char *b = with_pod(code_extra, spec_extra);
+
+    expect_fail(b, strlen(b), code, field, substr);
+    free(b);
+}
+
+static json_t *pod_spec(const char *code_extra, const char *spec_extra)
+{
+    char *b = with_pod(code_extra, spec_extra);
+    struct job *j = expect_ok(b);
+    json_t *spec = json_loads(j->spec_json, 0, NULL);
+
+    ck_assert_ptr_nonnull(spec);
+    job_free(&j);
+    free(b);
+    return spec;
+}
+
+START_TEST(test_pod_fields_are_kept_canonically)
+{
+    json_t *s = pod_spec(
+        "\"env\":[{\"name\":\"TOKEN\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"hf-token\","
+        "\"key\":\"token\"}}},{\"name\":\"CFG\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":"
+        "\"cfg.v1\",\"key\":\"train.yaml\"}}},{\"name\":\"P\",\"value\":\"$(HOME) 'x'\"}],"
+        "\"serviceAccountName\":\"trainer\",\"imagePullSecrets\":[\"regcred\",\"other\"]",
+        "\"data\":{\"volume\":{\"claimName\":\"imagenet\",\"mountPath\":\"/data\"},"
+        "\"uri\":\"s3://bucket/imagenet/\"},\"output\":{\"volume\":{\"claimName\":\"out\","
+        "\"mountPath\":\"/out\"},\"uri\":\"gs://b/models\"},\"checkpoint\":{\"claimName\":"
+        "\"ckpt\",\"mountPath\":\"/ckpt\"},\"podLabels\":{\"example.com/team\":\"maps\"},"
+        "\"podAnnotations\":{\"example.com/note\":\"any text: $x, \\\"quoted\\\"\"}");
+    char *t = dump_canonical(s);
+
+    ck_assert_str_eq(
+        t, "{\"checkpoint\":{\"claimName\":\"ckpt\",\"mountPath\":\"/ckpt\"},\"code\":{"
+           "\"env\":[{\"name\":\"TOKEN\",\"valueFrom\":{\"secretKeyRef\":{\"key\":\"token\","
+           "\"name\":\"hf-token\"}}},{\"name\":\"CFG\",\"valueFrom\":{\"configMapKeyRef\":{"
+           "\"key\":\"train.yaml\",\"name\":\"cfg.v1\"}}},{\"name\":\"P\",\"value\":\"$(HOME) "
+           "'x'\"}],\"image\":\"i\",\"imagePullSecrets\":[\"regcred\",\"other\"],"
+           "\"serviceAccountName\":\"trainer\"},\"data\":{\"uri\":\"s3://bucket/imagenet/\","
+           "\"volume\":{\"claimName\":\"imagenet\",\"mountPath\":\"/data\",\"readOnly\":true}},"
+           "\"framework\":\"pytorch\",\"output\":{\"uri\":\"gs://b/models\",\"volume\":{"
+           "\"claimName\":\"out\",\"mountPath\":\"/out\"}},\"podAnnotations\":{"
+           "\"example.com/note\":\"any text: $x, \\\"quoted\\\"\"},\"podLabels\":{"
+           "\"example.com/team\":\"maps\"},\"resources\":{\"gpuCount\":1,\"gpusPerWorker\":1,"
+           "\"instanceType\":\"l4\"},\"scheduling\":{\"preemptible\":false,\"priority\":0}}");
+    free(t);
+    json_decref(s);
+    /* readOnly false is kept for data (a cache written back). */
+    s = pod_spec("", "\"data\":{\"volume\":{\"claimName\":\"c\",\"mountPath\":\"/d\","
+                     "\"readOnly\":false}}");
+    ck_assert(json_is_false(
+        json_object_get(json_object_get(json_object_get(s, "data"), "volume"), "readOnly")));
+    json_decref(s);
+}
+END_TEST
+
+START_TEST(test_env_references_are_checked)
+{
+    pod_fails("\"env\":[{\"name\":\"A\",\"value\":\"v\",\"valueFrom\":{\"secretKeyRef\":"
+              "{\"name\":\"s\",\"key\":\"k\"}}}]",
+              "", ERR_INVALID, "spec.code.env[0]", "both value and valueFrom");
+    pod_fails("\"env\":[{\"name\":\"A\",\"valueFrom\":{}}]", "", ERR_INVALID,
+              "spec.code.env[0].valueFrom", "exactly one of secretKeyRef or configMapKeyRef");
+    pod_fails("\"env\":[{\"name\":\"A\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\","
+              "\"key\":\"k\"},\"configMapKeyRef\":{\"name\":\"c\",\"key\":\"k\"}}}]",
+              "", ERR_INVALID, "spec.code.env[0].valueFrom", "exactly one");
+    pod_fails("\"env\":[{\"name\":\"A\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"x\"}}}]", "",
+              ERR_MALFORMED, "spec.code.env[0].valueFrom.fieldRef", "unknown field");
+    pod_fails("\"env\":[{\"name\":\"A\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"Bad_Name\","
+              "\"key\":\"k\"}}}]",
+              "", ERR_INVALID, "spec.code.env[0].valueFrom.secretKeyRef.name",
+              "Secret name \"Bad_Name\" is invalid");
+    pod_fails("\"env\":[{\"name\":\"A\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"c\","
+              "\"key\":\"a/b\"}}}]",
+              "", ERR_INVALID, "spec.code.env[0].valueFrom.configMapKeyRef.key",
+              "key \"a/b\" is invalid");
+    pod_fails("\"env\":[{\"name\":\"A\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\"}}}]", "",
+              ERR_INVALID, "spec.code.env[0].valueFrom.secretKeyRef.key", "key is required");
+    /* A value: never accepted inside the reference (fedsched keeps no secret values). */
+    pod_fails("\"env\":[{\"name\":\"A\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\","
+              "\"key\":\"k\",\"value\":\"hunter2\"}}}]",
+              "", ERR_MALFORMED, "spec.code.env[0].valueFrom.secretKeyRef.value", "unknown field");
+}
+END_TEST
+
+START_TEST(test_identity_fields_are_checked)
+{
+    pod_fails("\"serviceAccountName\":\"Trainer\"", "", ERR_INVALID, "spec.code.serviceAccountName",
+              "serviceAccountName \"Trainer\" is invalid");
+    pod_fails("\"serviceAccountName\":7", "", ERR_MALFORMED, "spec.code.serviceAccountName",
+              "must be a string");
+    pod_fails("\"imagePullSecrets\":[\"ok\",\"no way\"]", "", ERR_INVALID,
+              "spec.code.imagePullSecrets[1]", "\"no way\" is invalid");
+    pod_fails("\"imagePullSecrets\":[\"a\",\"a\"]", "", ERR_INVALID,
+              "spec.code.imagePullSecrets[1]", "listed twice");
+    pod_fails("\"imagePullSecrets\":\"regcred\"", "", ERR_MALFORMED, "spec.code.imagePullSecrets",
+              "must be an array");
+}
+END_TEST
+
+START_TEST(test_volumes_are_checked)
+{
+    pod_fails("", "\"data\":{\"volume\":{\"claimName\":\"UPPER\",\"mountPath\":\"/d\"}}",
+              ERR_INVALID, "spec.data.volume.claimName", "claimName \"UPPER\" is invalid");
+    pod_fails("", "\"data\":{\"volume\":{\"mountPath\":\"/d\"}}", ERR_INVALID,
+              "spec.data.volume.claimName", "claimName is required");
+    pod_fails("", "\"output\":{\"volume\":{\"claimName\":\"c\"}}", ERR_INVALID,
+              "spec.output.volume.mountPath", "mountPath is required");
+    pod_fails("", "\"output\":{\"volume\":{\"claimName\":\"c\",\"mountPath\":\"out\"}}",
+              ERR_INVALID, "spec.output.volume.mountPath", "mountPath \"out\" is invalid");
+    pod_fails("", "\"checkpoint\":{\"claimName\":\"c\",\"mountPath\":\"/a/../etc\"}", ERR_INVALID,
+              "spec.checkpoint.mountPath", "\"/a/../etc\" is invalid");
+    pod_fails("", "\"checkpoint\":{\"claimName\":\"c\",\"mountPath\":\"/dev/shm\"}", ERR_INVALID,
+              "spec.checkpoint.mountPath", "outside /dev/shm");
+    pod_fails("", "\"checkpoint\":{\"claimName\":\"c\",\"mountPath\":\"/c:d\"}", ERR_INVALID,
+              "spec.checkpoint.mountPath", "without ':'");
+    pod_fails("", "\"checkpoint\":{\"claimName\":\"c\",\"mountPath\":\"/c\",\"readOnly\":true}",
+              ERR_MALFORMED, "spec.checkpoint.readOnly", "unknown field");
+    pod_fails("",
+              "\"data\":{\"volume\":{\"claimName\":\"c\",\"mountPath\":\"/d\",\"readOnly\":"
+              "\"yes\"}}",
+              ERR_MALFORMED, "spec.data.volume.readOnly", "must be a boolean");
+    pod_fails("",
+              "\"data\":{\"volume\":{\"claimName\":\"c\",\"mountPath\":\"/x\"}},"
+              "\"checkpoint\":{\"claimName\":\"d\",\"mountPath\":\"/x\"}",
+              ERR_INVALID, "spec.checkpoint.mountPath", "already used by spec.data.volume");
+    pod_fails("", "\"data\":{\"uri\":\"/local/path\"}", ERR_INVALID, "spec.data.uri",
+              "uri \"/local/path\" is invalid");
+    pod_fails("", "\"output\":{\"uri\":\"s3://b/with space\"}", ERR_INVALID, "spec.output.uri",
+              "is invalid");
+    pod_fails("", "\"output\":{\"uri\":\"S3://b\"}", ERR_INVALID, "spec.output.uri", "S3://b");
+    pod_fails("", "\"output\":{\"uri\":\"s3://\"}", ERR_INVALID, "spec.output.uri", "s3://");
+}
+END_TEST
+
+START_TEST(test_pod_labels_need_a_user_prefix)
+{
+    pod_fails("", "\"podLabels\":{\"team\":\"maps\"}", ERR_INVALID, "spec.podLabels.team",
+              "needs a prefix of your own");
+    pod_fails("", "\"podLabels\":{\"fedsched.io/job-uid\":\"x\"}", ERR_INVALID,
+              "spec.podLabels.fedsched.io/job-uid", "reserved for fedsched");
+    pod_fails("", "\"podAnnotations\":{\"sim.fedsched.io/outcome\":\"OOMKilled\"}", ERR_INVALID,
+              "spec.podAnnotations.sim.fedsched.io/outcome", "reserved for fedsched");
+    pod_fails("", "\"podLabels\":{\"app.kubernetes.io/name\":\"x\"}", ERR_INVALID,
+              "spec.podLabels.app.kubernetes.io/name", "reserved for Kubernetes");
+    pod_fails("", "\"podAnnotations\":{\"k8s.io/x\":\"y\"}", ERR_INVALID,
+              "spec.podAnnotations.k8s.io/x", "reserved for Kubernetes");
+    pod_fails("", "\"podLabels\":{\"example.com/team\":\"has space\"}", ERR_INVALID,
+              "spec.podLabels.example.com/team", "label value \"has space\" is invalid");
+    pod_fails("", "\"podLabels\":{\"example.com/team\":1}", ERR_MALFORMED,
+              "spec.podLabels.example.com/team", "must be a string");
+    pod_fails("", "\"podAnnotations\":{\"Example.com/x\":\"y\"}", ERR_INVALID,
+              "spec.podAnnotations.Example.com/x", "prefix must be a DNS subdomain");
+    /* mykubernetes.io is somebody else's domain, not Kubernetes'. */
+    json_decref(pod_spec("", "\"podLabels\":{\"mykubernetes.io/a\":\"b\"}"));
+    {
+        char *big = xcalloc(1, 4100);
+        char *extra;
+
+        memset(big, 'x', 4097);
+        extra = xasprintf("\"podAnnotations\":{\"example.com/big\":\"%s\"}", big);
+        pod_fails("", extra, ERR_INVALID, "spec.podAnnotations.example.com/big",
+                  "4097 bytes; at most 4096");
+        free(extra);
+        free(big);
+    }
+}
+END_TEST
+
 static Suite *trainingjob_suite(void)
 {
     Suite *s = suite_create("trainingjob");
@@ -1005,6 +1189,11 @@ static Suite *trainingjob_suite(void)
     tcase_add_test(tc, test_custom_catalogue);
     tcase_add_test(tc, test_error_text_stays_valid_utf8);
     tcase_add_test(tc, test_mutations_never_crash);
+    tcase_add_test(tc, test_pod_fields_are_kept_canonically);
+    tcase_add_test(tc, test_env_references_are_checked);
+    tcase_add_test(tc, test_identity_fields_are_checked);
+    tcase_add_test(tc, test_volumes_are_checked);
+    tcase_add_test(tc, test_pod_labels_need_a_user_prefix);
     tcase_add_test(rn, test_to_json_fresh_job_omits_unset);
     tcase_add_test(rn, test_to_json_full_status);
     tcase_add_test(rn, test_to_json_corrupt_text_is_omitted);
