@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 /* dump_objects.c's matrix: 8 frameworks x 1 and 4 workers x borrowed or not x full or
- * minimal spec x 2 SKUs; ray is a RayJob, the 7 others a Job. */
+ * minimal spec x 2 SKUs; ray is a RayJob, the 7 others a Job with a headless Service;
+ * every job has its Secret and its member Namespace. */
 #define VARIANTS_PER_FRAMEWORK 16
 #define JOB_FRAMEWORKS         7
 #define RAY_FRAMEWORKS         1
@@ -159,6 +160,11 @@ START_TEST(every_object_is_schema_valid)
     /* Every framework and shape is there: a dumper that lost some would pass vacuously. */
     ck_assert_int_eq(kind_count(summary, "Job"), JOB_FRAMEWORKS * VARIANTS_PER_FRAMEWORK);
     ck_assert_int_eq(kind_count(summary, "RayJob"), RAY_FRAMEWORKS * VARIANTS_PER_FRAMEWORK);
+    ck_assert_int_eq(kind_count(summary, "Service"), JOB_FRAMEWORKS * VARIANTS_PER_FRAMEWORK);
+    ck_assert_int_eq(kind_count(summary, "Secret"),
+                     (JOB_FRAMEWORKS + RAY_FRAMEWORKS) * VARIANTS_PER_FRAMEWORK);
+    ck_assert_int_eq(kind_count(summary, "Namespace"),
+                     (JOB_FRAMEWORKS + RAY_FRAMEWORKS) * VARIANTS_PER_FRAMEWORK);
     printf("schemas: %lld objects valid\n", (long long)count(summary, "checked"));
     json_decref(summary);
     json_decref(objects);
@@ -214,8 +220,8 @@ struct bad {
 
 START_TEST(wrong_objects_are_refused)
 {
-    json_t *objects, *job, *ray, *cases = json_array(), *summary;
-    struct bad bad[10];
+    json_t *objects, *job, *ray, *svc, *secret, *ns, *cases = json_array(), *summary;
+    struct bad bad[16];
     size_t n = 0;
     char input[256], *report;
     int status;
@@ -224,6 +230,9 @@ START_TEST(wrong_objects_are_refused)
     objects = dump();
     job = pick(objects, "Job", "pytorch 4w borrowed full a100-80gb");
     ray = pick(objects, "RayJob", "ray 4w borrowed full a100-80gb");
+    svc = pick(objects, "Service", "pytorch 4w borrowed full a100-80gb");
+    secret = pick(objects, "Secret", "pytorch 4w borrowed full a100-80gb");
+    ns = pick(objects, "Namespace", "pytorch 4w borrowed full a100-80gb");
 
     bad[n] = (struct bad){"unknown field in a container", json_deep_copy(job),
                           "/spec/template/spec/containers/0/gpuMemory unknown field"};
@@ -264,11 +273,30 @@ START_TEST(wrong_objects_are_refused)
                           "/spec/rayClusterSpec/workerGroupSpecs/0/replicas must be integer"};
     json_object_set_new(at(bad[n++].object, "spec.rayClusterSpec.workerGroupSpecs.0"), "replicas",
                         json_string("4"));
+    bad[n] =
+        (struct bad){"a Service port as a string", json_deep_copy(svc), "/spec/ports/0/port type"};
+    json_object_set_new(at(bad[n++].object, "spec.ports.0"), "port", json_string("23456"));
+    bad[n] = (struct bad){"an owner reference's flag as a string", json_deep_copy(svc),
+                          "/metadata/ownerReferences/0/controller type"};
+    json_object_set_new(at(bad[n++].object, "metadata.ownerReferences.0"), "controller",
+                        json_string("true"));
+    bad[n] = (struct bad){"Secret data that is not base64", json_deep_copy(secret),
+                          "/data/token format"};
+    json_object_set_new(at(bad[n++].object, "data"), "token", json_string("fjt_ not base64"));
+    bad[n] = (struct bad){"a misspelt Secret field", json_deep_copy(secret),
+                          "/stringdata unknown field"};
+    json_object_set_new(bad[n++].object, "stringdata", json_pack("{s:s}", "token", "x"));
+    bad[n] = (struct bad){"a Namespace label as a number", json_deep_copy(ns),
+                          "/metadata/labels/team type"};
+    json_object_set_new(at(bad[n++].object, "metadata.labels"), "team", json_integer(7));
     ck_assert_uint_le(n, sizeof(bad) / sizeof(bad[0]));
 
     /* The untouched originals must pass, or a check that refuses everything would too. */
     json_array_append_new(cases, json_pack("{s:s, s:O}", "label", "the Job", "object", job));
     json_array_append_new(cases, json_pack("{s:s, s:O}", "label", "the RayJob", "object", ray));
+    json_array_append_new(cases, json_pack("{s:s, s:O}", "label", "the Service", "object", svc));
+    json_array_append_new(cases, json_pack("{s:s, s:O}", "label", "the Secret", "object", secret));
+    json_array_append_new(cases, json_pack("{s:s, s:O}", "label", "the Namespace", "object", ns));
     for (size_t i = 0; i < n; i++)
         json_array_append_new(
             cases, json_pack("{s:s, s:o}", "label", bad[i].label, "object", bad[i].object));
@@ -276,7 +304,9 @@ START_TEST(wrong_objects_are_refused)
     ck_assert_int_eq(json_dump_file(cases, input, JSON_COMPACT), 0);
     summary = validate(input, &report, &status);
 
-    ck_assert_msg(strstr(report, "ok the Job\n") && strstr(report, "ok the RayJob\n"),
+    ck_assert_msg(strstr(report, "ok the Job\n") && strstr(report, "ok the RayJob\n") &&
+                      strstr(report, "ok the Service\n") && strstr(report, "ok the Secret\n") &&
+                      strstr(report, "ok the Namespace\n"),
                   "a valid object was refused:\n%." REPORT_MAX "s", failures(report));
     for (size_t i = 0; i < n; i++) {
         char *line = xasprintf("FAIL %s: %s", bad[i].label, bad[i].expect);
@@ -285,13 +315,16 @@ START_TEST(wrong_objects_are_refused)
                       bad[i].label, line, report);
         free(line);
     }
-    ck_assert_int_eq(count(summary, "checked"), (json_int_t)n + 2);
+    ck_assert_int_eq(count(summary, "checked"), (json_int_t)n + 5);
     ck_assert_int_eq(count(summary, "failed"), (json_int_t)n);
     ck_assert_int_eq(status, 1);
     json_decref(summary);
     json_decref(cases);
     json_decref(job);
     json_decref(ray);
+    json_decref(svc);
+    json_decref(secret);
+    json_decref(ns);
     json_decref(objects);
     free(report);
 }

@@ -9,6 +9,7 @@
 #include "api/trainingjob.h"
 #include "base/err.h"
 #include "base/job.h"
+#include "base/job_token.h"
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
 #include "cluster/manifest.h"
@@ -20,6 +21,8 @@
 #include <string.h>
 
 #define UID_FMT "0b6f3c1e-8f4a-4a51-9d2e-%012d"
+/* The Kubernetes uid of the created Job/RayJob, which the companions' ownerReferences name. */
+#define K8S_UID "5f0c2a4e-1d7b-4c3a-9e8f-7a6b5c4d3e2f"
 
 static const char *const frameworks[] = {"pytorch", "tensorflow", "jax", "xgboost",
                                          "horovod", "deepspeed",  "mpi", "ray"};
@@ -71,12 +74,20 @@ static char *body_of(const struct variant *v)
     if (v->full)
         fprintf(f, ",\"command\":[\"python\",\"-m\",\"train\"],\"args\":[\"--run-name\","
                    "\"my run; rm -rf /tmp/x\",\"--lr=0.1\"],\"env\":[{\"name\":\"LR\","
-                   "\"value\":\"0.1\"},{\"name\":\"EMPTY\"}],\"workingDir\":\"/work\"");
+                   "\"value\":\"0.1\"},{\"name\":\"EMPTY\"},{\"name\":\"WANDB_API_KEY\","
+                   "\"valueFrom\":{\"secretKeyRef\":{\"name\":\"wandb\",\"key\":\"api-key\"}}},"
+                   "{\"name\":\"DATASET\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":"
+                   "\"datasets\",\"key\":\"trips\"}}}],\"workingDir\":\"/work\","
+                   "\"serviceAccountName\":\"trainer\",\"imagePullSecrets\":[\"registry-creds\"]");
     fprintf(f, "}");
     if (v->full)
         fprintf(f, ",\"data\":{\"paletteFeatureSets\":[\"eta_features\"],\"hiveTable\":"
-                   "\"maps.trips\"},\"output\":{\"modelRegistry\":\"deepeta\","
-                   "\"experimentId\":\"exp-42\"},\"scheduling\":{\"priority\":5,"
+                   "\"maps.trips\",\"volume\":{\"claimName\":\"trips\",\"mountPath\":\"/data\","
+                   "\"readOnly\":true}},\"output\":{\"modelRegistry\":\"deepeta\","
+                   "\"experimentId\":\"exp-42\",\"uri\":\"s3://models/deepeta\"},"
+                   "\"checkpoint\":{\"claimName\":\"ckpt\",\"mountPath\":\"/checkpoints\"},"
+                   "\"podLabels\":{\"example.com/team\":\"maps\"},\"podAnnotations\":"
+                   "{\"example.com/cost-center\":\"4711\"},\"scheduling\":{\"priority\":5,"
                    "\"preemptible\":true,\"maxRuntimeSeconds\":86400,"
                    "\"checkpointIntervalSeconds\":1800,\"clusterAffinity\":[\"az1\",\"az2\"]}");
     else if (v->borrowed)
@@ -95,12 +106,40 @@ static void emit(json_t *out, const struct variant *v, const char *what, json_t 
     json_array_append_new(out, json_pack("{s:s, s:o}", "label", label, "object", obj));
 }
 
+/* What dispatch creates beside the Job/RayJob: the member namespace, the headless Service
+ * (not for ray) and the checkpoint token's Secret, the last two owned by the Job/RayJob. */
+static void dump_companions(json_t *out, const struct variant *v, const struct manifest_in *in,
+                            enum k8s_job_kind kind)
+{
+    static const unsigned char key[JOB_TOKEN_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+    char token[JOB_TOKEN_MAX], owner[MANIFEST_NAME_MAX];
+    json_t *svc = NULL, *secret;
+    struct err e = {0};
+
+    manifest_object_name(in->uid, in->attempt, owner, sizeof(owner));
+    emit(out, v, "Namespace", manifest_namespace(in->member_ns, in->origin));
+    if (manifest_service(in, &svc, &e))
+        die(in->name, &e);
+    if (svc) {
+        manifest_set_owner(svc, kind, owner, K8S_UID);
+        emit(out, v, "Service", svc);
+    }
+    job_token_make(key, in->uid, token, sizeof(token));
+    secret = manifest_checkpoint_secret(in, token);
+    if (!secret) {
+        fprintf(stderr, "dump_objects: %s: no Secret\n", in->name);
+        exit(1);
+    }
+    manifest_set_owner(secret, kind, owner, K8S_UID);
+    emit(out, v, "Secret", secret);
+}
+
 /* The objects of one TrainingJob, built as scheduler/dispatch.c builds them. */
 static void dump_variant(json_t *out, const struct variant *v, int n,
                          const struct cluster_config *cluster)
 {
     static const char *annotations_json = "{\"example.com/owner\":\"ml-platform\"}";
-    char *body = body_of(v), uid[64];
+    char *body = body_of(v), uid[64], member_ns[64];
     struct job *j = NULL;
     struct manifest_in in = {0};
     enum k8s_job_kind kind = K8S_KIND_JOB;
@@ -134,9 +173,13 @@ static void dump_variant(json_t *out, const struct variant *v, int n,
     in.fedsched_url = v->full ? "https://fedsched.example.com" : NULL;
     in.shm_mib = v->full ? 16384 : 0;
     in.ttl_after_finished_s = v->full ? 3600 : 0;
+    if (cluster_member_namespace(cluster, j->ns, member_ns, sizeof(member_ns), &e))
+        die(body, &e);
+    in.member_ns = member_ns;
     if (manifest_build(&in, &kind, &obj, &e))
         die(body, &e);
     emit(out, v, kind == K8S_KIND_JOB ? "Job" : "RayJob", obj);
+    dump_companions(out, v, &in, kind);
     json_decref(spec);
     json_decref(labels);
     json_decref(annotations);
