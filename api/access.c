@@ -8,12 +8,18 @@
  *
  * Roles: admin may do everything; submitter may submit, cancel and read in its
  * namespaces; viewer may read in its namespaces, or everywhere when it has none.
+ * A job's checkpoint token ("fjt_", base/job_token.h; in the job's pods as
+ * FEDSCHED_CHECKPOINT_TOKEN) is checked by its HMAC under the installation's key, never
+ * looked up or cached, and may only POST the checkpoint of the job whose uid it names:
+ * its principal (role "job", name "job:<uid>") is no admin, submitter or viewer.
  * A caller never learns of jobs in namespaces it may not read: asking for one answers
  * 404 exactly as if it did not exist, while namespace-wide requests (list, submit) in
  * such a namespace answer 403. */
 #include "api/internal.h"
 
 #include "base/clock.h"
+#include "base/job.h"
+#include "base/job_token.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/sha256.h"
@@ -84,6 +90,10 @@ struct api_access {
     bool stop;
     pthread_t writer;
     bool writer_started;
+    /* the checkpoint token key, read from the store at the first job token and kept: it
+     * never changes once made */
+    bool have_job_key;
+    unsigned char job_key[JOB_TOKEN_KEY_LEN];
 };
 
 static void principal_clear(struct principal *w)
@@ -592,6 +602,50 @@ static int lookup(struct api *a, const char *hash, struct principal *who, struct
     return valid ? 0 : err_set(e, ERR_UNAUTHORIZED, NULL, "invalid or revoked token");
 }
 
+/* The installation's checkpoint token key, from the store the first time. */
+static int job_key(struct api *a, unsigned char key[JOB_TOKEN_KEY_LEN], struct err *e)
+{
+    struct api_access *au = a->access;
+    bool have;
+
+    pthread_mutex_lock(&au->mu);
+    have = au->have_job_key;
+    if (have)
+        memcpy(key, au->job_key, JOB_TOKEN_KEY_LEN);
+    pthread_mutex_unlock(&au->mu);
+    if (have)
+        return 0;
+    if (!a->store)
+        return err_set(e, ERR_UNAUTHORIZED, "Authorization", "job tokens need the database");
+    if (store_job_token_key(a->store, key, e))
+        return -1; /* 503: the token may be good, we cannot tell now */
+    pthread_mutex_lock(&au->mu);
+    memcpy(au->job_key, key, JOB_TOKEN_KEY_LEN);
+    au->have_job_key = true;
+    pthread_mutex_unlock(&au->mu);
+    return 0;
+}
+
+/* A job token's caller: authenticated by the HMAC alone. */
+static int job_principal(struct api *a, const char *tok, struct principal *who, struct err *e)
+{
+    unsigned char key[JOB_TOKEN_KEY_LEN];
+    char uid[JOB_TOKEN_UID_MAX + 1];
+
+    if (job_token_uid(tok, uid, sizeof(uid)))
+        return err_set(e, ERR_UNAUTHORIZED, "Authorization",
+                       "malformed job token; expected fjt_<job uid>.<64 hex digits>");
+    if (job_key(a, key, e))
+        return -1;
+    if (!job_token_check(key, tok, uid))
+        return err_set(e, ERR_UNAUTHORIZED, "Authorization", "invalid job token for uid %s", uid);
+    who->authenticated = true;
+    who->role = ROLE_JOB;
+    snprintf(who->name, sizeof(who->name), "job:%s", uid);
+    snprintf(who->role_name, sizeof(who->role_name), "job");
+    return 0;
+}
+
 int access_authenticate(struct api *a, const char *authorization, struct principal *who,
                         struct err *e)
 {
@@ -615,6 +669,8 @@ int access_authenticate(struct api *a, const char *authorization, struct princip
         tok++;
     if (!*tok || strlen(tok) > 256)
         return err_set(e, ERR_UNAUTHORIZED, "Authorization", "malformed bearer token");
+    if (job_token_is(tok))
+        return job_principal(a, tok, who, e);
     sha256_hex(tok, strlen(tok), hash);
     return lookup(a, hash, who, e);
 }
@@ -688,4 +744,42 @@ bool access_may_write(const struct principal *who, const char *ns)
     if (who->role == ROLE_ADMIN)
         return true;
     return who->role == ROLE_SUBMITTER && access_may_read(who, ns);
+}
+
+#define CHECKPOINT_ROUTE "/v1/namespaces/{ns}/trainingjobs/{name}/checkpoint"
+
+int access_authorize_job(struct api *a, const struct principal *who, const char *method,
+                         const char *route, const struct route_params *p, struct api_response *resp)
+{
+    const char *uid = who->name + 4; /* "job:<uid>" */
+    struct job *j = NULL;
+    struct err e = {0};
+    bool same;
+
+    if (strcmp(method, "POST") != 0 || strcmp(route, CHECKPOINT_ROUTE) != 0) {
+        resp_errorf(resp, ERR_FORBIDDEN, "Authorization",
+                    "the job token of trainingjob uid %s may only POST " CHECKPOINT_ROUTE
+                    " of that job, not %s %s",
+                    uid, method, route);
+        return -1;
+    }
+    /* The token names a uid, the path a namespace and name: the job there must be the one
+     * the token was made for. A missing job is answered as a foreign one, so the token
+     * tells nothing of other jobs. */
+    if (store_job_get(a->store, p->ns, p->name, &j, &e)) {
+        if (e.code != ERR_NOT_FOUND) {
+            resp_error(resp, &e);
+            return -1;
+        }
+    }
+    same = j && j->uid && strcmp(j->uid, uid) == 0;
+    job_free(&j);
+    if (!same) {
+        resp_errorf(resp, ERR_FORBIDDEN, "Authorization",
+                    "the job token of trainingjob uid %s may not post checkpoints of trainingjob"
+                    " %s/%s; it is valid only for its own job",
+                    uid, p->ns, p->name);
+        return -1;
+    }
+    return 0;
 }

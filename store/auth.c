@@ -1,5 +1,6 @@
-/* auth.c -- API tokens (only their SHA-256 is stored) and the audit log, including the
- * helpers that put a mutation's audit row in the mutation's own transaction. */
+/* auth.c -- API tokens (only their SHA-256 is stored), the installation's key for
+ * checkpoint tokens, and the audit log, including the helpers that put a mutation's audit
+ * row in the mutation's own transaction. */
 #include "store/store.h"
 
 #include "base/buf.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 /* namespaces[] as a PostgreSQL text[] literal. */
 static char *text_array(const char *const *v, size_t n)
@@ -162,6 +164,50 @@ void store_tokens_free(struct store_token **v, size_t n)
         store_token_clear(&(*v)[i]);
     free(*v);
     *v = NULL;
+}
+
+/* ---- the checkpoint token key ---- */
+
+static int hex_nibble(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int store_job_token_key(struct store *s, unsigned char key[32], struct err *e)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char fresh[32];
+    char hex[65];
+    const char *params[1] = {hex};
+    PGresult *r = NULL;
+    const char *got;
+
+    if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh))
+        return err_set(e, ERR_INTERNAL, NULL, "cannot make the job token key: getrandom failed");
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[fresh[i] >> 4];
+        hex[2 * i + 1] = digits[fresh[i] & 15];
+    }
+    hex[64] = '\0';
+    /* Two statements, not one: a SELECT in the INSERT's statement would not see the row of
+     * a replica that won the race after our snapshot was taken. */
+    if (store_exec(s,
+                   "INSERT INTO job_token_key (key) VALUES (decode($1, 'hex'))"
+                   " ON CONFLICT (id) DO NOTHING",
+                   1, params, &r, e))
+        return -1;
+    PQclear(r);
+    if (store_exec(s, "SELECT encode(key, 'hex') FROM job_token_key", 0, NULL, &r, e))
+        return -1;
+    got = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
+    if (strlen(got) != 64) {
+        PQclear(r);
+        return err_set(e, ERR_INTERNAL, NULL, "job_token_key holds no 32-byte key");
+    }
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(hex_nibble(got[2 * i]) << 4 | hex_nibble(got[2 * i + 1]));
+    PQclear(r);
+    return 0;
 }
 
 static const char sql_audit_insert[] =

@@ -183,6 +183,12 @@ int store_token_revoke(struct store *s, const char *name, struct err *e);
 void store_token_clear(struct store_token *t);
 void store_tokens_free(struct store_token **v, size_t n);
 
+/* The installation's 32-byte key for checkpoint tokens (base/job_token.h): made from
+ * getrandom() by the first caller and kept in PostgreSQL; every later call, from any
+ * replica, reads the same key (replicas racing to make it all end with the winner's).
+ * ERR_DB when the database cannot be reached, ERR_INTERNAL when no randomness. */
+int store_job_token_key(struct store *s, unsigned char key[32], struct err *e);
+
 /* One audited call. Strings are borrowed by store_audit_insert and the mutations that
  * take one, and owned in a page. Strings must be valid UTF-8 (the column type). */
 struct store_audit {
