@@ -200,7 +200,12 @@ static enum MHD_Result send_status(struct MHD_Connection *conn, int code, const 
     json_t *st =
         json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1",
                   "metadata", "status", "Failure", "message", msg, "reason", reason, "code", code);
-    char *body = json_dumps(st, JSON_COMPACT);
+    char *body;
+
+    /* The API server repeats Retry-After in the Status (StatusDetails.retryAfterSeconds). */
+    if (retry_after > 0)
+        json_object_set_new(st, "details", json_pack("{s:i}", "retryAfterSeconds", retry_after));
+    body = json_dumps(st, JSON_COMPACT);
 
     json_decref(st);
     return send_body(conn, code, body, strlen(body), retry_after);

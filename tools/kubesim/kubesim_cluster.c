@@ -1,6 +1,10 @@
 /* kubesim_cluster.c -- the state and behaviour of one simulated Kubernetes cluster. */
 #include "tools/kubesim/kubesim_cluster.h"
 
+#include "tools/kubesim/kubesim_authz.h"
+#include "tools/kubesim/kubesim_discovery.h"
+#include "tools/kubesim/kubesim_objects.h"
+
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/dns.h"
@@ -21,6 +25,9 @@
 #define SIM_GRACE_DEFAULT 30
 #define ANNOT_DURATION    "sim.fedsched.io/duration-seconds"
 #define ANNOT_OUTCOME     "sim.fedsched.io/outcome"
+#define LABEL_INDEX       "batch.kubernetes.io/job-completion-index"
+#define DEFAULT_CPU_M     95450LL
+#define DEFAULT_MEM_B     (1046208926LL * 1024)
 
 enum phase { PH_PENDING, PH_RUNNING, PH_SUCCEEDED, PH_FAILED };
 static const char *const phase_names[] = {"Pending", "Running", "Succeeded", "Failed"};
@@ -33,6 +40,8 @@ struct snode {
     char uid[40];
     size_t pool;
     int used;
+    int64_t cpu_used; /* millicores requested by the pods bound here */
+    int64_t mem_used; /* bytes */
     bool ready;
     bool cordoned;
     uint64_t rv;
@@ -45,11 +54,18 @@ struct spod {
     char name[254];
     char uid[40];
     json_t *labels;              /* object, owned */
+    json_t *annotations;         /* object or NULL, owned */
     json_t *owner;               /* ownerReferences array or NULL, owned */
     json_t *spec;                /* pod spec without nodeName, owned */
     long node;                   /* index into nodes, -1 when unbound */
     const char *node_name_cache; /* nodes[node].name while bound */
     int gpus;
+    int64_t cpu_m, mem_b; /* requests: millicores, bytes */
+    int index;            /* completion index of an Indexed Job's pod, else -1 */
+    int exit_code;        /* of its first container once Failed */
+    char term_reason[32]; /* ditto: OOMKilled, Error */
+    char waiting[32];     /* while Pending on its node: ImagePullBackOff */
+    int64_t finish_ms;
     char product[64]; /* nodeSelector product, "" when none */
     enum phase phase;
     int64_t created_ms;
@@ -79,6 +95,13 @@ struct sjob {
     bool finished;
     bool deleting;       /* foreground deletion: waits for its pods */
     bool shutdown_after; /* RayJob: delete the cluster pods when finished */
+    bool blocked;        /* its pods' PriorityClass does not exist: no pods yet */
+    bool pods_gone;      /* RayJob: its cluster was shut down after it finished */
+    int64_t ttl_ms;      /* ttlSecondsAfterFinished in ms; -1 when not set */
+    char outcome[32];    /* annotation sim.fedsched.io/outcome */
+    int failed_pods;     /* counted towards backoffLimit */
+    char fail_reason[32];
+    char fail_msg[400];
     int n_pods;
     uint64_t rv;
     int sig[5]; /* pod counts when the status was last written */
@@ -104,6 +127,8 @@ struct sim_cluster {
     size_t n_pods, cap_pods;
     struct sjob **jobs; /* sorted by kind, namespace, name */
     size_t n_jobs, cap_jobs;
+    struct sim_objects *objs; /* namespaces, services, secrets, priorityclasses */
+    json_t *crds;             /* group/versions served besides the built-in ones */
     uint64_t rv;
     uint64_t nodes_rv;
     uint64_t uid_seq;
@@ -648,8 +673,19 @@ static int render_node(const struct sim_cluster *c, const struct snode *n, int64
     const struct sim_node_pool *p = &c->spec.pools[n->pool];
     const char *pt = c->pool_taints[n->pool];
     char hb[40], created[40], gpu[48] = "";
+    char cpu_cap[24] = "96", cpu_alloc[24] = "95450m", mem_cap[32] = "1056694686Ki",
+         mem_alloc[32] = "1046208926Ki";
     bool comma = pt[0] != '\0';
     unsigned ip = (unsigned)(n - c->nodes);
+
+    if (p->cpu) {
+        snprintf(cpu_cap, sizeof(cpu_cap), "%d", p->cpu);
+        snprintf(cpu_alloc, sizeof(cpu_alloc), "%d", p->cpu);
+    }
+    if (p->memory_gib) {
+        snprintf(mem_cap, sizeof(mem_cap), "%dGi", p->memory_gib);
+        snprintf(mem_alloc, sizeof(mem_alloc), "%dGi", p->memory_gib);
+    }
 
     ts(now - 10000, hb, sizeof(hb));
     ts(c->clock->start_sim_ms - 86400000, created, sizeof(created));
@@ -680,11 +716,11 @@ static int render_node(const struct sim_cluster *c, const struct snode *n, int64
     }
     return buf_printf(
         b,
-        "]},\"status\":{\"capacity\":{\"cpu\":\"96\",\"ephemeral-storage\":\"1951266268Ki\","
-        "\"hugepages-1Gi\":\"0\",\"hugepages-2Mi\":\"0\",\"memory\":\"1056694686Ki\"%s,"
-        "\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"95450m\",\"ephemeral-storage\":"
+        "]},\"status\":{\"capacity\":{\"cpu\":\"%s\",\"ephemeral-storage\":\"1951266268Ki\","
+        "\"hugepages-1Gi\":\"0\",\"hugepages-2Mi\":\"0\",\"memory\":\"%s\"%s,"
+        "\"pods\":\"110\"},\"allocatable\":{\"cpu\":\"%s\",\"ephemeral-storage\":"
         "\"1798289994412\",\"hugepages-1Gi\":\"0\",\"hugepages-2Mi\":\"0\",\"memory\":"
-        "\"1046208926Ki\"%s,\"pods\":\"110\"},\"conditions\":["
+        "\"%s\"%s,\"pods\":\"110\"},\"conditions\":["
         "{\"type\":\"MemoryPressure\",\"status\":\"False\",\"lastHeartbeatTime\":\"%s\","
         "\"lastTransitionTime\":\"%s\",\"reason\":\"KubeletHasSufficientMemory\",\"message\":"
         "\"kubelet has sufficient memory available\"},"
@@ -700,8 +736,8 @@ static int render_node(const struct sim_cluster *c, const struct snode *n, int64
         "\"containerRuntimeVersion\":\"containerd://1.7.11\",\"kubeletVersion\":\"v1.29.3\","
         "\"kubeProxyVersion\":\"v1.29.3\",\"operatingSystem\":\"linux\",\"architecture\":"
         "\"amd64\"}}}",
-        gpu, gpu, hb, created, hb, created, n->ready ? "True" : "False", hb, created,
-        n->ready ? "KubeletReady" : "KubeletNotReady",
+        cpu_cap, mem_cap, gpu, cpu_alloc, mem_alloc, gpu, hb, created, hb, created,
+        n->ready ? "True" : "False", hb, created, n->ready ? "KubeletReady" : "KubeletNotReady",
         n->ready ? "kubelet is posting ready status" : "container runtime is down",
         (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff, n->name, n->uid, n->uid);
 }
@@ -722,6 +758,47 @@ static int gpu_of(const json_t *resources)
         v >= 0 && v <= 64)
         return (int)v;
     return 0;
+}
+
+/* A container's request of resource in milli-units (cpu) or units (memory); the limit
+ * when only that is given, as the API server defaults requests from limits. */
+static int64_t request_of(const json_t *resources, const char *name, bool milli)
+{
+    const json_t *q = json_object_get(json_object_get(resources, "requests"), name);
+    int64_t v = 0;
+
+    if (!q)
+        q = json_object_get(json_object_get(resources, "limits"), name);
+    if (json_is_integer(q))
+        return json_integer_value(q) * (milli ? 1000 : 1);
+    if (!json_is_string(q))
+        return 0;
+    if (milli ? quantity_parse_milli(json_string_value(q), json_string_length(q), &v, NULL)
+              : quantity_parse_value(json_string_value(q), json_string_length(q), &v, NULL))
+        return 0;
+    return v > 0 ? v : 0;
+}
+
+/* The pod's effective request of a resource: the sum over its containers or the largest
+ * init container's, whichever is more (the scheduler's rule). */
+static int64_t pod_spec_request(const json_t *spec, const char *name, bool milli)
+{
+    const json_t *x;
+    size_t i;
+    int64_t app = 0, init = 0;
+
+    json_array_foreach(json_object_get(spec, "containers"), i, x)
+    {
+        app += request_of(json_object_get(x, "resources"), name, milli);
+    }
+    json_array_foreach(json_object_get(spec, "initContainers"), i, x)
+    {
+        int64_t v = request_of(json_object_get(x, "resources"), name, milli);
+
+        if (v > init)
+            init = v;
+    }
+    return app > init ? app : init;
 }
 
 /* The pod's effective GPU request, as the scheduler computes it. */
@@ -805,6 +882,9 @@ static struct spod *pod_add(struct sim_cluster *c, const char *ns, const char *n
     p->deploy = -1;
     p->created_ms = now;
     p->gpus = pod_spec_gpus(spec);
+    p->cpu_m = pod_spec_request(spec, "cpu", true);
+    p->mem_b = pod_spec_request(spec, "memory", false);
+    p->index = -1;
     prod = json_string_value(
         json_object_get(json_object_get(spec, "nodeSelector"), "nvidia.com/gpu.product"));
     snprintf(p->product, sizeof(p->product), "%s", prod ? prod : "");
@@ -827,6 +907,7 @@ static struct spod *pod_add(struct sim_cluster *c, const char *ns, const char *n
 static void pod_release(struct spod *p)
 {
     json_decref(p->labels);
+    json_decref(p->annotations);
     json_decref(p->owner);
     json_decref(p->spec);
     json_decref(p->obj);
@@ -884,13 +965,107 @@ static bool tolerated(const json_t *tolerations, const json_t *taint)
     return false;
 }
 
+/* One matchExpressions entry against node n's labels: In, NotIn, Exists, DoesNotExist,
+ * Gt, Lt as in the NodeSelectorRequirement documentation. */
+static bool requirement_ok(const struct sim_cluster *c, const struct snode *n, const json_t *req)
+{
+    const char *key = json_string_value(json_object_get(req, "key"));
+    const char *op = json_string_value(json_object_get(req, "operator"));
+    const json_t *vals = json_object_get(req, "values"), *v;
+    const char *have = key ? node_label(c, n, key) : NULL;
+    bool in = false;
+    size_t i;
+
+    if (!key || !op)
+        return false;
+    json_array_foreach(vals, i, v)
+    {
+        in |= have && json_is_string(v) && strcmp(have, json_string_value(v)) == 0;
+    }
+    if (strcmp(op, "In") == 0)
+        return in;
+    if (strcmp(op, "NotIn") == 0)
+        return !in;
+    if (strcmp(op, "Exists") == 0)
+        return have != NULL;
+    if (strcmp(op, "DoesNotExist") == 0)
+        return have == NULL;
+    if ((strcmp(op, "Gt") == 0 || strcmp(op, "Lt") == 0) && have &&
+        json_is_string(json_array_get(vals, 0))) {
+        long long a = strtoll(have, NULL, 10);
+        long long b = strtoll(json_string_value(json_array_get(vals, 0)), NULL, 10);
+
+        return op[0] == 'G' ? a > b : a < b;
+    }
+    return false;
+}
+
+/* requiredDuringSchedulingIgnoredDuringExecution: the terms are ORed, the expressions of a
+ * term ANDed; a term without expressions matches no node. No node affinity: any node. */
+static bool affinity_ok(const struct sim_cluster *c, const struct snode *n, const json_t *spec)
+{
+    const json_t *req =
+        json_object_get(json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
+                        "requiredDuringSchedulingIgnoredDuringExecution");
+    const json_t *term, *x;
+    size_t i, k;
+
+    if (!req)
+        return true;
+    json_array_foreach(json_object_get(req, "nodeSelectorTerms"), i, term)
+    {
+        const json_t *exprs = json_object_get(term, "matchExpressions");
+        bool ok = json_array_size(exprs) > 0;
+
+        json_array_foreach(exprs, k, x)
+        {
+            ok = ok && requirement_ok(c, n, x);
+        }
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+static int64_t node_cpu_m(const struct sim_node_pool *p)
+{
+    return p->cpu ? p->cpu * 1000LL : DEFAULT_CPU_M;
+}
+
+static int64_t node_mem_b(const struct sim_node_pool *p)
+{
+    return p->memory_gib ? (int64_t)p->memory_gib << 30 : DEFAULT_MEM_B;
+}
+
+/* Counts of nodes a pod did not fit, by reason, for the PodScheduled message. */
+struct misfit {
+    int gpu, cpu, mem, mismatch, tainted, unready;
+};
+
+static void unschedulable_message(const struct sim_cluster *c, const struct misfit *m, char *out,
+                                  size_t size)
+{
+    char res[96] = "";
+
+    if (m->cpu)
+        snprintf(res, sizeof(res), "%d Insufficient cpu, ", m->cpu);
+    if (m->mem)
+        snprintf(res + strlen(res), sizeof(res) - strlen(res), "%d Insufficient memory, ", m->mem);
+    snprintf(out, size,
+             "0/%zu nodes are available: %s%d Insufficient nvidia.com/gpu, %d node(s) didn't "
+             "match Pod's node affinity/selector, %d node(s) had untolerated taint, %d node(s) "
+             "were unschedulable.",
+             c->n_nodes, res, m->gpu, m->mismatch, m->tainted, m->unready);
+}
+
 /* Binds p to the best-fitting node (least free GPUs left) or records why it cannot. */
 static void pod_schedule(struct sim_cluster *c, struct spod *p)
 {
     const json_t *sel = json_object_get(p->spec, "nodeSelector");
     const json_t *tols = json_object_get(p->spec, "tolerations");
     long best = -1;
-    int best_left = 1 << 30, insufficient = 0, mismatch = 0, tainted = 0, unready = 0;
+    int best_left = 1 << 30;
+    struct misfit m = {0};
     char msg[256];
 
     for (size_t i = 0; i < c->n_nodes; i++) {
@@ -909,12 +1084,12 @@ static void pod_schedule(struct sim_cluster *c, struct spod *p)
             if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0)
                 ok = false;
         }
-        if (!ok) {
-            mismatch++;
+        if (!ok || !affinity_ok(c, n, p->spec)) {
+            m.mismatch++;
             continue;
         }
         if (!n->ready || n->cordoned) {
-            unready++;
+            m.unready++;
             continue;
         }
         json_array_foreach(pool->taints, ti, t)
@@ -925,12 +1100,20 @@ static void pod_schedule(struct sim_cluster *c, struct spod *p)
                 ok = false;
         }
         if (!ok) {
-            tainted++;
+            m.tainted++;
             continue;
         }
         left = pool->gpus - n->used - p->gpus;
         if (left < 0) {
-            insufficient++;
+            m.gpu++;
+            continue;
+        }
+        if (n->cpu_used + p->cpu_m > node_cpu_m(pool)) {
+            m.cpu++;
+            continue;
+        }
+        if (n->mem_used + p->mem_b > node_mem_b(pool)) {
+            m.mem++;
             continue;
         }
         if (left < best_left) {
@@ -942,15 +1125,13 @@ static void pod_schedule(struct sim_cluster *c, struct spod *p)
         p->node = best;
         p->node_name_cache = c->nodes[best].name;
         c->nodes[best].used += p->gpus;
+        c->nodes[best].cpu_used += p->cpu_m;
+        c->nodes[best].mem_used += p->mem_b;
         p->sched_msg[0] = '\0';
         pod_dirty(c, p);
         return;
     }
-    snprintf(msg, sizeof(msg),
-             "0/%zu nodes are available: %d Insufficient nvidia.com/gpu, %d node(s) didn't "
-             "match Pod's node affinity/selector, %d node(s) had untolerated taint, %d node(s) "
-             "were unschedulable.",
-             c->n_nodes, insufficient, mismatch, tainted, unready);
+    unschedulable_message(c, &m, msg, sizeof(msg));
     if (strcmp(msg, p->sched_msg) != 0) {
         snprintf(p->sched_msg, sizeof(p->sched_msg), "%s", msg);
         pod_dirty(c, p);
@@ -973,6 +1154,60 @@ static json_t *condition(const char *type, const char *status, int64_t at, const
     return o;
 }
 
+static const char *not_ready_reason(const struct spod *p)
+{
+    switch (p->phase) {
+    case PH_RUNNING: return NULL;
+    case PH_PENDING: return "ContainersNotReady";
+    case PH_SUCCEEDED: return "PodCompleted";
+    default: return "PodFailed";
+    }
+}
+
+/* The state of container i of bound pod p, as the kubelet reports it. A pod's failure is
+ * its first container's; the others completed. */
+static json_t *container_state(const struct spod *p, size_t i, const char *image)
+{
+    int64_t started = p->start_ms ? p->start_ms : p->created_ms;
+    char msg[400];
+
+    switch (p->phase) {
+    case PH_RUNNING: return json_pack("{s:{s:o}}", "running", "startedAt", json_ts(started));
+    case PH_PENDING:
+        if (!p->waiting[0])
+            return json_pack("{s:{s:s}}", "waiting", "reason", "ContainerCreating");
+        snprintf(msg, sizeof(msg), "Back-off pulling image \"%s\"", image);
+        return json_pack("{s:{s:s, s:s}}", "waiting", "reason", p->waiting, "message", msg);
+    default: break;
+    }
+    return json_pack(
+        "{s:{s:i, s:s, s:o, s:o, s:s}}", "terminated", "exitCode", i == 0 ? p->exit_code : 0,
+        "reason", i == 0 && p->term_reason[0] ? p->term_reason : "Completed", "startedAt",
+        json_ts(started), "finishedAt", json_ts(p->finish_ms ? p->finish_ms : started),
+        "containerID",
+        "containerd://0000000000000000000000000000000000000000000000000000000000000000");
+}
+
+static json_t *container_statuses(const struct spod *p)
+{
+    json_t *out = json_array(), *ctr;
+    size_t i;
+
+    json_array_foreach(json_object_get(p->spec, "containers"), i, ctr)
+    {
+        const char *name = json_string_value(json_object_get(ctr, "name"));
+        const char *image = json_string_value(json_object_get(ctr, "image"));
+        bool running = p->phase == PH_RUNNING;
+
+        json_array_append_new(
+            out, json_pack("{s:s, s:s, s:s, s:b, s:i, s:b, s:o, s:{}}", "name", name ? name : "",
+                           "image", image ? image : "", "imageID", "", "ready", running,
+                           "restartCount", 0, "started", running, "state",
+                           container_state(p, i, image ? image : ""), "lastState"));
+    }
+    return out;
+}
+
 static json_t *pod_render(struct sim_cluster *c, struct spod *p)
 {
     json_t *o, *md, *spec, *st, *conds;
@@ -989,6 +1224,8 @@ static json_t *pod_render(struct sim_cluster *c, struct spod *p)
     json_object_set_new(md, "resourceVersion", json_string(rv));
     json_object_set_new(md, "creationTimestamp", json_ts(p->created_ms));
     json_object_set_new(md, "labels", json_incref(p->labels));
+    if (json_object_size(p->annotations))
+        json_object_set_new(md, "annotations", json_incref(p->annotations));
     if (p->owner)
         json_object_set_new(md, "ownerReferences", json_incref(p->owner));
     if (p->delete_ms) {
@@ -1012,13 +1249,14 @@ static json_t *pod_render(struct sim_cluster *c, struct spod *p)
         json_array_append_new(conds,
                               condition("PodReadyToStartContainers", "True", at, NULL, NULL));
         json_array_append_new(conds, condition("Initialized", "True", at, NULL, NULL));
-        json_array_append_new(conds, condition("Ready", running ? "True" : "False", at,
-                                               running ? NULL : "PodCompleted", NULL));
+        json_array_append_new(
+            conds, condition("Ready", running ? "True" : "False", at, not_ready_reason(p), NULL));
         json_array_append_new(conds, condition("ContainersReady", running ? "True" : "False", at,
-                                               running ? NULL : "PodCompleted", NULL));
+                                               not_ready_reason(p), NULL));
         json_array_append_new(conds, condition("PodScheduled", "True", p->created_ms, NULL, NULL));
         json_object_set_new(st, "hostIP", json_string("10.0.0.1"));
         json_object_set_new(st, "startTime", json_ts(at));
+        json_object_set_new(st, "containerStatuses", container_statuses(p));
     }
     if (p->disrupted)
         json_array_append_new(conds,
@@ -1156,19 +1394,79 @@ static int64_t annotation_seconds(const json_t *obj, const json_t *tmpl, int64_t
     return dflt;
 }
 
-static bool annotation_outcome_is(const json_t *obj, const char *outcome)
+/* The annotation sim.fedsched.io/outcome of obj into out, "" when none. */
+static void read_outcome(const json_t *obj, char *out, size_t size)
 {
     const char *v = json_string_value(json_object_get(
         json_object_get(json_object_get(obj, "metadata"), "annotations"), ANNOT_OUTCOME));
 
-    return v && strcmp(v, outcome) == 0;
+    snprintf(out, size, "%s", v ? v : "");
 }
 
-/* Creates the pods of template tmpl (a PodTemplateSpec) for job j. */
-static void job_spawn(struct sim_cluster *c, struct sjob *j, const json_t *tmpl,
-                      const char *pod_name, int64_t now)
+/* The container failure the outcome asks for (OOMKilled: 137; Error:<code>); false when it
+ * asks for none. */
+static bool outcome_failure(const struct sjob *j, int *code, const char **reason)
 {
-    json_t *labels = json_deep_copy(json_object_get(json_object_get(tmpl, "metadata"), "labels"));
+    if (strcmp(j->outcome, "OOMKilled") == 0) {
+        *code = 137;
+        *reason = "OOMKilled";
+        return true;
+    }
+    if (strncmp(j->outcome, "Error:", 6) == 0) {
+        char *end;
+        long v = strtol(j->outcome + 6, &end, 10);
+
+        if (*end == '\0' && end != j->outcome + 6 && v >= 1 && v <= 255) {
+            *code = (int)v;
+            *reason = "Error";
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The Job controller gives each container of an Indexed Job's pod its index. */
+static void add_index_env(json_t *spec)
+{
+    static const char *const lists[] = {"containers", "initContainers"};
+
+    for (int l = 0; l < 2; l++) {
+        json_t *ctr;
+        size_t i;
+
+        json_array_foreach(json_object_get(spec, lists[l]), i, ctr)
+        {
+            json_t *env = json_object_get(ctr, "env"), *x;
+            size_t k;
+            bool have = false;
+
+            if (!json_is_array(env)) {
+                env = json_array();
+                json_object_set_new(ctr, "env", env);
+            }
+            json_array_foreach(env, k, x)
+            {
+                const char *n = json_string_value(json_object_get(x, "name"));
+
+                have |= n && strcmp(n, "JOB_COMPLETION_INDEX") == 0;
+            }
+            if (!have)
+                json_array_append_new(env, json_pack("{s:s, s:{s:{s:s}}}", "name",
+                                                     "JOB_COMPLETION_INDEX", "valueFrom",
+                                                     "fieldRef", "fieldPath",
+                                                     "metadata.annotations['" LABEL_INDEX "']"));
+        }
+    }
+}
+
+/* Creates a pod of template tmpl (a PodTemplateSpec) for job j; index >= 0 for a pod of an
+ * Indexed Job. */
+static struct spod *job_spawn(struct sim_cluster *c, struct sjob *j, const json_t *tmpl,
+                              const char *pod_name, int index, int64_t now)
+{
+    const json_t *tmd = json_object_get(tmpl, "metadata");
+    json_t *labels = json_deep_copy(json_object_get(tmd, "labels"));
+    json_t *annotations = json_deep_copy(json_object_get(tmd, "annotations"));
     json_t *spec = json_deep_copy(json_object_get(tmpl, "spec"));
     json_t *owner = json_array(), *ref = json_object();
     struct spod *p;
@@ -1176,6 +1474,10 @@ static void job_spawn(struct sim_cluster *c, struct sjob *j, const json_t *tmpl,
     if (!json_is_object(labels)) {
         json_decref(labels);
         labels = json_object();
+    }
+    if (!json_is_object(annotations)) {
+        json_decref(annotations);
+        annotations = json_object();
     }
     if (!json_is_object(spec)) {
         json_decref(spec);
@@ -1193,14 +1495,125 @@ static void job_spawn(struct sim_cluster *c, struct sjob *j, const json_t *tmpl,
         json_object_set_new(ref, "apiVersion", json_string("ray.io/v1"));
         json_object_set_new(ref, "kind", json_string("RayCluster"));
     }
+    if (index >= 0) {
+        char idx[16], host[80];
+
+        snprintf(idx, sizeof(idx), "%d", index);
+        json_object_set_new(labels, LABEL_INDEX, json_string(idx));
+        json_object_set_new(annotations, LABEL_INDEX, json_string(idx));
+        if (!json_is_string(json_object_get(spec, "hostname"))) {
+            snprintf(host, sizeof(host), "%.56s-%d", j->name, index);
+            json_object_set_new(spec, "hostname", json_string(host));
+        }
+        add_index_env(spec);
+    }
     json_object_set_new(ref, "name", json_string(j->name));
     json_object_set_new(ref, "uid", json_string(j->uid));
     json_object_set_new(ref, "controller", json_true());
     json_object_set_new(ref, "blockOwnerDeletion", json_true());
     json_array_append_new(owner, ref);
     p = pod_add(c, j->ns, pod_name, labels, spec, owner, now);
+    p->annotations = annotations;
+    p->index = index;
     p->job = j;
+    if (strcmp(j->outcome, "ImagePullBackOff") == 0)
+        snprintf(p->waiting, sizeof(p->waiting), "%s", "ImagePullBackOff");
     j->n_pods++;
+    return p;
+}
+
+/* The pod templates of j: the Job's, or the RayJob's head and worker groups. */
+static size_t job_templates(const struct sjob *j, const json_t **out, size_t max)
+{
+    const json_t *spec = json_object_get(j->obj, "spec"), *rc, *g;
+    size_t n = 0, i;
+
+    if (j->kind == KIND_JOB) {
+        out[n++] = json_object_get(spec, "template");
+        return n;
+    }
+    rc = json_object_get(spec, "rayClusterSpec");
+    out[n++] = json_object_get(json_object_get(rc, "headGroupSpec"), "template");
+    json_array_foreach(json_object_get(rc, "workerGroupSpecs"), i, g)
+    {
+        if (n < max)
+            out[n++] = json_object_get(g, "template");
+    }
+    return n;
+}
+
+/* The Priority admission plugin refuses a pod whose priorityClassName does not exist, so
+ * such a job's pods are never created (until the class is). */
+static bool classes_exist(const struct sim_cluster *c, const struct sjob *j)
+{
+    const json_t *t[16];
+    size_t n = job_templates(j, t, 16);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *pc =
+            json_string_value(json_object_get(json_object_get(t[i], "spec"), "priorityClassName"));
+
+        if (pc && *pc && !sim_objects_get(c->objs, "priorityclasses", "", pc))
+            return false;
+    }
+    return true;
+}
+
+static void job_pod_name(struct sim_cluster *c, const struct sjob *j, int index, char *out,
+                         size_t size)
+{
+    char sfx[6];
+
+    suffix5(c, sfx);
+    if (index >= 0)
+        snprintf(out, size, "%.200s-%d-%s", j->name, index, sfx);
+    else
+        snprintf(out, size, "%.240s-%s", j->name, sfx);
+}
+
+/* Creates the pods of a job that is not suspended, or marks it blocked when admission
+ * would refuse them. */
+static void job_spawn_all(struct sim_cluster *c, struct sjob *j, int64_t now)
+{
+    const json_t *spec = json_object_get(j->obj, "spec");
+    char pn[300], sfx[6];
+
+    j->blocked = !classes_exist(c, j);
+    if (j->blocked)
+        return;
+    if (j->kind == KIND_JOB) {
+        json_int_t n = json_integer_value(json_object_get(spec, "parallelism"));
+        json_int_t comp = json_integer_value(json_object_get(spec, "completions"));
+        const char *mode = json_string_value(json_object_get(spec, "completionMode"));
+        bool indexed = mode && strcmp(mode, "Indexed") == 0;
+
+        if (comp > 0 && comp < n)
+            n = comp;
+        for (json_int_t i = 0; i < n && i < 1024; i++) {
+            job_pod_name(c, j, indexed ? (int)i : -1, pn, sizeof(pn));
+            job_spawn(c, j, json_object_get(spec, "template"), pn, indexed ? (int)i : -1, now);
+        }
+    } else {
+        const json_t *rc = json_object_get(spec, "rayClusterSpec"), *g;
+        size_t gi;
+
+        suffix5(c, sfx);
+        snprintf(pn, sizeof(pn), "%.200s-head-%s", j->name, sfx);
+        job_spawn(c, j, json_object_get(json_object_get(rc, "headGroupSpec"), "template"), pn, -1,
+                  now);
+        json_array_foreach(json_object_get(rc, "workerGroupSpecs"), gi, g)
+        {
+            json_int_t n = json_integer_value(json_object_get(g, "replicas"));
+            const char *group = json_string_value(json_object_get(g, "groupName"));
+
+            for (json_int_t i = 0; i < n && i < 1024; i++) {
+                suffix5(c, sfx);
+                snprintf(pn, sizeof(pn), "%.160s-%.60s-worker-%s", j->name,
+                         group ? group : "workers", sfx);
+                job_spawn(c, j, json_object_get(g, "template"), pn, -1, now);
+            }
+        }
+    }
 }
 
 static int job_pods(const struct sim_cluster *c, const struct sjob *j, int *running, int *pending,
@@ -1227,6 +1640,38 @@ static int job_pods(const struct sim_cluster *c, const struct sjob *j, int *runn
     return n;
 }
 
+static bool job_suspended(const struct sjob *j)
+{
+    return j->kind == KIND_JOB &&
+           json_is_true(json_object_get(json_object_get(j->obj, "spec"), "suspend"));
+}
+
+static void job_render_conditions(const struct sjob *j, json_t *st)
+{
+    json_t *conds = json_array();
+    const char *reason = j->fail_reason[0] ? j->fail_reason : "BackoffLimitExceeded";
+    const char *msg = j->fail_msg[0] ? j->fail_msg : "Job has reached the specified backoff limit";
+
+    if (j->finished && !j->fail) {
+        json_array_append_new(conds, condition("SuccessCriteriaMet", "True", j->done_ms,
+                                               "CompletionsReached",
+                                               "Reached expected number of succeeded pods"));
+        json_array_append_new(conds, condition("Complete", "True", j->done_ms, "CompletionsReached",
+                                               "Reached expected number of succeeded pods"));
+        json_object_set_new(st, "completionTime", json_ts(j->done_ms));
+    } else if (j->finished) {
+        json_array_append_new(conds, condition("FailureTarget", "True", j->done_ms, reason, msg));
+        json_array_append_new(conds, condition("Failed", "True", j->done_ms, reason, msg));
+    } else if (job_suspended(j)) {
+        json_array_append_new(
+            conds, condition("Suspended", "True", j->created_ms, "JobSuspended", "Job suspended"));
+    }
+    if (json_array_size(conds))
+        json_object_set_new(st, "conditions", conds);
+    else
+        json_decref(conds);
+}
+
 static void job_render_status(struct sim_cluster *c, struct sjob *j)
 {
     json_t *st = json_object(), *md = json_object_get(j->obj, "metadata");
@@ -1237,8 +1682,6 @@ static void job_render_status(struct sim_cluster *c, struct sjob *j)
     snprintf(rv, sizeof(rv), "%llu", (unsigned long long)j->rv);
     json_object_set_new(md, "resourceVersion", json_string(rv));
     if (j->kind == KIND_JOB) {
-        json_t *conds = json_array();
-
         if (running + pending)
             json_object_set_new(st, "active", json_integer(running + pending));
         json_object_set_new(st, "ready", json_integer(running));
@@ -1246,27 +1689,9 @@ static void job_render_status(struct sim_cluster *c, struct sjob *j)
             json_object_set_new(st, "succeeded", json_integer(succeeded));
         if (failed)
             json_object_set_new(st, "failed", json_integer(failed));
-        json_object_set_new(st, "startTime", json_ts(j->created_ms));
-        if (j->finished && !j->fail) {
-            json_array_append_new(conds, condition("SuccessCriteriaMet", "True", j->done_ms,
-                                                   "CompletionsReached",
-                                                   "Reached expected number of succeeded pods"));
-            json_array_append_new(conds,
-                                  condition("Complete", "True", j->done_ms, "CompletionsReached",
-                                            "Reached expected number of succeeded pods"));
-            json_object_set_new(st, "completionTime", json_ts(j->done_ms));
-        } else if (j->finished) {
-            json_array_append_new(conds, condition("FailureTarget", "True", j->done_ms,
-                                                   "BackoffLimitExceeded",
-                                                   "Job has reached the specified backoff limit"));
-            json_array_append_new(conds,
-                                  condition("Failed", "True", j->done_ms, "BackoffLimitExceeded",
-                                            "Job has reached the specified backoff limit"));
-        }
-        if (json_array_size(conds))
-            json_object_set_new(st, "conditions", conds);
-        else
-            json_decref(conds);
+        if (!job_suspended(j))
+            json_object_set_new(st, "startTime", json_ts(j->created_ms));
+        job_render_conditions(j, st);
         json_object_set_new(st, "uncountedTerminatedPods", json_object());
     } else {
         const char *js = "PENDING", *ds = "Initializing";
@@ -1285,6 +1710,8 @@ static void job_render_status(struct sim_cluster *c, struct sjob *j)
         json_object_set_new(st, "startTime", json_ts(j->created_ms));
         if (j->finished)
             json_object_set_new(st, "endTime", json_ts(j->done_ms));
+        if (j->fail && j->fail_msg[0])
+            json_object_set_new(st, "message", json_string(j->fail_msg));
         json_object_set_new(st, "observedGeneration", json_integer(1));
     }
     json_object_set_new(j->obj, "status", st);
@@ -1371,84 +1798,288 @@ static void reap(struct sim_cluster *c, int64_t now)
     }
 }
 
-static void advance(struct sim_cluster *c)
+/* GPUs, cpu and memory of the pods bound to each node, from scratch. */
+static void node_usage(struct sim_cluster *c)
 {
-    int64_t now = sim_clock_now(c->clock);
-    struct spod **pending;
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        c->nodes[i].used = 0;
+        c->nodes[i].cpu_used = c->nodes[i].mem_used = 0;
+    }
+    for (size_t i = 0; i < c->n_pods; i++) {
+        const struct spod *p = c->pods[i];
+
+        if (!holds_gpus(p))
+            continue;
+        c->nodes[p->node].used += p->gpus;
+        c->nodes[p->node].cpu_used += p->cpu_m;
+        c->nodes[p->node].mem_used += p->mem_b;
+    }
+}
+
+/* Binds what is waiting, oldest first; a bound pod runs at once unless its image cannot be
+ * pulled. */
+static void schedule_pending(struct sim_cluster *c, int64_t now)
+{
+    struct spod **pending = xmalloc((c->n_pods + 1) * sizeof(*pending));
     size_t n_pending = 0;
 
-    reap(c, now);
-    for (size_t i = 0; i < c->spec.n_deployments; i++)
-        reconcile_deployment(c, i, now);
-    reap(c, now);
-
-    /* Usage from scratch, then bind what is waiting, oldest first. */
-    for (size_t i = 0; i < c->n_nodes; i++)
-        c->nodes[i].used = 0;
-    pending = xmalloc((c->n_pods + 1) * sizeof(*pending));
     for (size_t i = 0; i < c->n_pods; i++) {
         struct spod *p = c->pods[i];
 
-        if (holds_gpus(p))
-            c->nodes[p->node].used += p->gpus;
-        else if (p->node < 0 && p->phase == PH_PENDING && !p->delete_ms)
+        if (p->node < 0 && p->phase == PH_PENDING && !p->delete_ms)
             pending[n_pending++] = p;
     }
     qsort(pending, n_pending, sizeof(*pending), cmp_created);
     for (size_t i = 0; i < n_pending; i++) {
         pod_schedule(c, pending[i]);
-        if (pending[i]->node >= 0) {
+        if (pending[i]->node >= 0 && !pending[i]->waiting[0]) {
             pending[i]->phase = PH_RUNNING;
             pending[i]->start_ms = now;
             pod_dirty(c, pending[i]);
         }
     }
     free(pending);
+}
 
-    for (size_t i = 0; i < c->n_jobs; i++) {
-        struct sjob *j = c->jobs[i];
-        int running, pending_n, succeeded, failed, total;
+/* A multi-worker Job whose pods name a subdomain rendezvous through that headless Service:
+ * its workers cannot find each other, so it makes no progress, until the Service exists. */
+static bool rendezvous_ready(const struct sim_cluster *c, const struct sjob *j, int active)
+{
+    const char *sub = json_string_value(json_object_get(
+        json_object_get(json_object_get(json_object_get(j->obj, "spec"), "template"), "spec"),
+        "subdomain"));
 
-        total = job_pods(c, j, &running, &pending_n, &succeeded, &failed);
-        if (!j->finished && !j->deleting && total > 0 && running == total && !j->start_ms) {
-            /* The job runs from when its last pod started (gang semantics). */
-            for (size_t k = 0; k < c->n_pods; k++)
-                if (c->pods[k]->job == j && c->pods[k]->start_ms > j->start_ms)
-                    j->start_ms = c->pods[k]->start_ms;
-        }
-        if (!j->finished && j->start_ms && now >= j->start_ms + j->run_ms) {
-            j->finished = true;
-            j->done_ms = j->start_ms + j->run_ms;
-            for (size_t k = 0; k < c->n_pods; k++) {
-                struct spod *p = c->pods[k];
+    if (j->kind != KIND_JOB || active < 2 || !sub)
+        return true;
+    return sim_objects_get(c->objs, "services", j->ns, sub) != NULL;
+}
 
-                if (p->job == j && p->phase == PH_RUNNING && !p->delete_ms) {
-                    p->phase = j->fail ? PH_FAILED : PH_SUCCEEDED;
-                    pod_dirty(c, p);
-                }
+/* The job runs from when its last pod started (gang semantics). */
+static void job_maybe_start(struct sim_cluster *c, struct sjob *j)
+{
+    int running, pending, succeeded, failed, total;
+
+    total = job_pods(c, j, &running, &pending, &succeeded, &failed);
+    if (j->finished || j->deleting || j->start_ms || running == 0 || pending ||
+        running != total - succeeded - failed || !rendezvous_ready(c, j, running))
+        return;
+    for (size_t k = 0; k < c->n_pods; k++)
+        if (c->pods[k]->job == j && c->pods[k]->phase == PH_RUNNING &&
+            c->pods[k]->start_ms > j->start_ms)
+            j->start_ms = c->pods[k]->start_ms;
+}
+
+/* The job failed: the Job controller deletes the pods still active. */
+static void job_fail(struct sim_cluster *c, struct sjob *j, const char *reason, const char *msg,
+                     int64_t at)
+{
+    j->finished = true;
+    j->fail = true;
+    j->done_ms = at;
+    snprintf(j->fail_reason, sizeof(j->fail_reason), "%s", reason);
+    snprintf(j->fail_msg, sizeof(j->fail_msg), "%s", msg);
+    if (j->kind != KIND_JOB)
+        return;
+    for (size_t k = 0; k < c->n_pods; k++) {
+        struct spod *p = c->pods[k];
+
+        if (p->job == j && (p->phase == PH_RUNNING || p->phase == PH_PENDING))
+            pod_delete(c, p, at, false);
+    }
+}
+
+static const char *first_container(const struct spod *p)
+{
+    const char *n = json_string_value(
+        json_object_get(json_array_get(json_object_get(p->spec, "containers"), 0), "name"));
+
+    return n ? n : "";
+}
+
+/* The podFailurePolicy rule that matches failed pod p: its action and index; NULL when
+ * none does (the failure counts towards backoffLimit). */
+static const char *pod_failure_rule(const struct sjob *j, const struct spod *p, size_t *at)
+{
+    const json_t *rules = json_object_get(
+        json_object_get(json_object_get(j->obj, "spec"), "podFailurePolicy"), "rules");
+    const json_t *r, *x;
+    size_t i, k;
+
+    json_array_foreach(rules, i, r)
+    {
+        const json_t *codes = json_object_get(r, "onExitCodes");
+        const char *op = json_string_value(json_object_get(codes, "operator"));
+        const char *cn = json_string_value(json_object_get(codes, "containerName"));
+        bool match = false, in = false;
+
+        if (codes && op && (!cn || strcmp(cn, first_container(p)) == 0)) {
+            json_array_foreach(json_object_get(codes, "values"), k, x)
+            {
+                in |= json_integer_value(x) == p->exit_code;
             }
-            if (j->kind == KIND_RAYJOB && j->shutdown_after)
-                for (size_t k = 0; k < c->n_pods; k++)
-                    if (c->pods[k]->job == j)
-                        pod_delete(c, c->pods[k], now, false);
+            match = strcmp(op, "In") == 0 ? in : strcmp(op, "NotIn") == 0 && !in;
+        }
+        json_array_foreach(json_object_get(r, "onPodConditions"), k, x)
+        {
+            const char *type = json_string_value(json_object_get(x, "type"));
+            const char *status = json_string_value(json_object_get(x, "status"));
+
+            match |= type && strcmp(type, "DisruptionTarget") == 0 && p->disrupted &&
+                     (!status || strcmp(status, "True") == 0);
+        }
+        if (match) {
+            *at = i;
+            return json_string_value(json_object_get(r, "action"));
         }
     }
+    return NULL;
+}
+
+/* Pod p of job j failed at `at`: the podFailurePolicy, then backoffLimit decide whether the
+ * job fails or the pod is replaced (and the gang starts again). */
+static void job_pod_failed(struct sim_cluster *c, struct sjob *j, struct spod *p, int64_t at)
+{
+    const json_t *spec = json_object_get(j->obj, "spec");
+    const char *action = NULL;
+    size_t rule = 0;
+    char msg[400], pn[300];
+
+    if (j->kind == KIND_JOB)
+        action = pod_failure_rule(j, p, &rule);
+    if (action && strcmp(action, "FailJob") == 0) {
+        snprintf(msg, sizeof(msg),
+                 "Container %s for pod %s/%s failed with exit code %d matching FailJob rule at "
+                 "index %zu",
+                 first_container(p), p->ns, p->name, p->exit_code, rule);
+        return job_fail(c, j, "PodFailurePolicy", msg, at);
+    }
+    if (!action || strcmp(action, "Ignore") != 0)
+        j->failed_pods++;
+    if (j->kind != KIND_JOB ||
+        j->failed_pods > json_integer_value(json_object_get(spec, "backoffLimit")))
+        return job_fail(c, j, "BackoffLimitExceeded", "Job has reached the specified backoff limit",
+                        at);
+    job_pod_name(c, j, p->index, pn, sizeof(pn));
+    job_spawn(c, j, json_object_get(spec, "template"), pn, p->index, at);
+    j->start_ms = 0;
+}
+
+/* The job's run time is over: it succeeds, or fails as its outcome annotation says. */
+static void job_end(struct sim_cluster *c, struct sjob *j, int64_t at)
+{
+    const char *reason;
+    int code;
+
+    if (outcome_failure(j, &code, &reason)) {
+        struct spod *victim = NULL;
+
+        /* A worker's container fails: the one with the highest index, else the last pod. */
+        for (size_t k = 0; k < c->n_pods; k++) {
+            struct spod *p = c->pods[k];
+
+            if (p->job == j && p->phase == PH_RUNNING && !p->delete_ms &&
+                (!victim || p->index >= victim->index))
+                victim = p;
+        }
+        if (victim) {
+            victim->phase = PH_FAILED;
+            victim->exit_code = code;
+            snprintf(victim->term_reason, sizeof(victim->term_reason), "%s", reason);
+            victim->finish_ms = at;
+            pod_dirty(c, victim);
+            return job_pod_failed(c, j, victim, at);
+        }
+    }
+    j->finished = true;
+    j->done_ms = at;
+    for (size_t k = 0; k < c->n_pods; k++) {
+        struct spod *p = c->pods[k];
+
+        if (p->job == j && p->phase == PH_RUNNING && !p->delete_ms) {
+            p->phase = j->fail ? PH_FAILED : PH_SUCCEEDED;
+            p->exit_code = j->fail ? 1 : 0;
+            snprintf(p->term_reason, sizeof(p->term_reason), "%s", j->fail ? "Error" : "Completed");
+            p->finish_ms = at;
+            pod_dirty(c, p);
+        }
+    }
+}
+
+static void job_delete_as(struct sim_cluster *c, struct sjob *j, const char *policy, int64_t now);
+
+/* ttlSecondsAfterFinished: the TTL controller deletes a finished Job (propagation
+ * Foreground); KubeRay deletes a finished RayJob's cluster (shutdownAfterJobFinishes) that
+ * long after it finished, and keeps the RayJob. */
+static void job_expire(struct sim_cluster *c, struct sjob *j, int64_t now)
+{
+    int64_t ttl = j->ttl_ms > 0 ? j->ttl_ms : 0;
+
+    if (!j->finished || j->deleting || now < j->done_ms + ttl)
+        return;
+    if (j->kind == KIND_JOB && j->ttl_ms >= 0)
+        return job_delete_as(c, j, "Foreground", now);
+    if (j->kind == KIND_RAYJOB && j->shutdown_after && !j->pods_gone) {
+        j->pods_gone = true;
+        for (size_t k = 0; k < c->n_pods; k++)
+            if (c->pods[k]->job == j)
+                pod_delete(c, c->pods[k], now, false);
+    }
+}
+
+static bool uid_exists(void *arg, const char *uid)
+{
+    const struct sim_cluster *c = arg;
+    const char *res;
+    const json_t *o;
+
+    for (size_t i = 0; i < c->n_jobs; i++)
+        if (strcmp(c->jobs[i]->uid, uid) == 0 && !c->jobs[i]->deleting)
+            return true;
+    for (size_t i = 0; i < c->n_pods; i++)
+        if (strcmp(c->pods[i]->uid, uid) == 0)
+            return true;
+    for (size_t i = 0; (o = sim_objects_at(c->objs, i, &res)); i++) {
+        const char *u = json_string_value(json_object_get(json_object_get(o, "metadata"), "uid"));
+
+        if (u && strcmp(u, uid) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void advance(struct sim_cluster *c)
+{
+    int64_t now = sim_clock_now(c->clock);
+
+    reap(c, now);
+    for (size_t i = 0; i < c->spec.n_deployments; i++)
+        reconcile_deployment(c, i, now);
+    reap(c, now);
+    for (size_t i = 0; i < c->n_jobs; i++)
+        if (c->jobs[i]->blocked && !c->jobs[i]->deleting)
+            job_spawn_all(c, c->jobs[i], now);
+    node_usage(c);
+    schedule_pending(c, now);
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        struct sjob *j = c->jobs[i];
+
+        job_maybe_start(c, j);
+        if (!j->finished && j->start_ms && now >= j->start_ms + j->run_ms)
+            job_end(c, j, j->start_ms + j->run_ms);
+        job_expire(c, j, now);
+    }
+    reap(c, now);
     for (size_t i = c->n_jobs; i-- > 0;) {
         struct sjob *j = c->jobs[i];
         int r, p, s, f;
 
-        if (j->deleting && job_pods(c, j, &r, &p, &s, &f) == 0) {
+        if (j->deleting && job_pods(c, j, &r, &p, &s, &f) == 0)
             job_remove(c, j);
-            continue;
-        }
     }
-    reap(c, now);
+    if (sim_objects_collect(c->objs, uid_exists, c))
+        bump(c);
     /* Jobs that just finished released their GPUs. */
-    for (size_t i = 0; i < c->n_nodes; i++)
-        c->nodes[i].used = 0;
-    for (size_t i = 0; i < c->n_pods; i++)
-        if (holds_gpus(c->pods[i]))
-            c->nodes[c->pods[i]->node].used += c->pods[i]->gpus;
+    node_usage(c);
 
     for (size_t i = 0; i < c->n_jobs; i++) {
         struct sjob *j = c->jobs[i];
@@ -1809,6 +2440,11 @@ static void list_jobs(struct sim_cluster *c, enum kind k, const char *ns, const 
 
 /* ---- job requests ------------------------------------------------------------------------------ */
 
+static bool namespace_exists(const struct sim_cluster *c, const char *ns)
+{
+    return sim_objects_get(c->objs, "namespaces", "", ns) != NULL;
+}
+
 static void reply_invalid(struct sim_reply *out, enum kind k, const char *name, const char *field,
                           const char *why)
 {
@@ -1892,6 +2528,11 @@ static void create_job(struct sim_cluster *c, enum kind k, const char *ns, const
         reply_invalid(out, k, name, "spec.rayClusterSpec.headGroupSpec.template", "Required value");
         goto out;
     }
+    if (!namespace_exists(c, ns)) {
+        reply_status(out, 404, "NotFound", "namespaces", NULL, ns, "namespaces \"%s\" not found",
+                     ns);
+        goto out;
+    }
     if (find_job(c, k, ns, name)) {
         reply_status(out, 409, "AlreadyExists", kind_plural(k), kind_group(k), name,
                      "%s.%s \"%s\" already exists", kind_plural(k), kind_group(k), name);
@@ -1906,9 +2547,13 @@ static void create_job(struct sim_cluster *c, enum kind k, const char *ns, const
     j->created_ms = now;
     j->run_ms =
         annotation_seconds(obj, json_object_get(spec, "template"), SIM_DEFAULT_RUN_S) * 1000;
-    j->fail = annotation_outcome_is(obj, "Failed");
+    read_outcome(obj, j->outcome, sizeof(j->outcome));
+    j->fail = strcmp(j->outcome, "Failed") == 0;
     /* Only a Ray job can be stopped (ray job stop); KubeRay then reports it Complete. */
-    j->stop = k == KIND_RAYJOB && annotation_outcome_is(obj, "Stopped");
+    j->stop = k == KIND_RAYJOB && strcmp(j->outcome, "Stopped") == 0;
+    j->ttl_ms = json_is_integer(json_object_get(spec, "ttlSecondsAfterFinished"))
+                    ? json_integer_value(json_object_get(spec, "ttlSecondsAfterFinished")) * 1000
+                    : -1;
     j->shutdown_after = json_is_true(json_object_get(spec, "shutdownAfterJobFinishes"));
     json_object_set_new(md, "namespace", json_string(ns));
     json_object_set_new(md, "uid", json_string(j->uid));
@@ -1938,40 +2583,8 @@ static void create_job(struct sim_cluster *c, enum kind k, const char *ns, const
     c->jobs[at] = j;
     c->n_jobs++;
 
-    spec = json_object_get(j->obj, "spec");
-    if (!json_is_true(json_object_get(spec, "suspend"))) {
-        char pn[300], sfx[6];
-
-        if (k == KIND_JOB) {
-            json_int_t n = json_integer_value(json_object_get(spec, "parallelism"));
-
-            for (json_int_t i = 0; i < n && i < 1024; i++) {
-                suffix5(c, sfx);
-                snprintf(pn, sizeof(pn), "%.240s-%s", name, sfx);
-                job_spawn(c, j, json_object_get(spec, "template"), pn, now);
-            }
-        } else {
-            const json_t *rc = json_object_get(spec, "rayClusterSpec"), *g;
-            size_t gi;
-
-            suffix5(c, sfx);
-            snprintf(pn, sizeof(pn), "%.200s-head-%s", name, sfx);
-            job_spawn(c, j, json_object_get(json_object_get(rc, "headGroupSpec"), "template"), pn,
-                      now);
-            json_array_foreach(json_object_get(rc, "workerGroupSpecs"), gi, g)
-            {
-                json_int_t n = json_integer_value(json_object_get(g, "replicas"));
-                const char *group = json_string_value(json_object_get(g, "groupName"));
-
-                for (json_int_t i = 0; i < n && i < 1024; i++) {
-                    suffix5(c, sfx);
-                    snprintf(pn, sizeof(pn), "%.160s-%.60s-worker-%s", name,
-                             group ? group : "workers", sfx);
-                    job_spawn(c, j, json_object_get(g, "template"), pn, now);
-                }
-            }
-        }
-    }
+    if (!json_is_true(json_object_get(json_object_get(j->obj, "spec"), "suspend")))
+        job_spawn_all(c, j, now);
     advance(c); /* bind the new pods now, as a fast scheduler would */
     job_dirty(c, j);
     reply_json(out, 201, json_incref(j->obj));
@@ -1987,6 +2600,7 @@ static void delete_job(struct sim_cluster *c, enum kind k, const char *ns, const
     const char *policy = q->propagation_policy;
     const char *grace = q->grace_period_seconds;
     json_t *opts = NULL, *reply;
+    char policy_buf[64];
     int64_t now = sim_clock_now(c->clock);
 
     if (len) {
@@ -2012,6 +2626,9 @@ static void delete_job(struct sim_cluster *c, enum kind k, const char *ns, const
     }
     if (!policy)
         policy = k == KIND_JOB ? "Orphan" : "Background"; /* each resource's default */
+    /* policy may point into opts, which goes before the object does */
+    snprintf(policy_buf, sizeof(policy_buf), "%s", policy);
+    policy = policy_buf;
     if (strcmp(policy, "Orphan") != 0 && strcmp(policy, "Background") != 0 &&
         strcmp(policy, "Foreground") != 0) {
         reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
@@ -2025,12 +2642,24 @@ static void delete_job(struct sim_cluster *c, enum kind k, const char *ns, const
     if (!j || j->deleting)
         return reply_status(out, 404, "NotFound", kind_plural(k), kind_group(k), name,
                             "%s.%s \"%s\" not found", kind_plural(k), kind_group(k), name);
+    reply = json_incref(j->obj);
+    job_delete_as(c, j, policy, now);
+    advance(c);
+    reply_json(out, 200, reply);
+}
+
+/* Deletes j with propagation policy (Orphan, Background, Foreground): its pods and the
+ * objects it owns are orphaned, deleted, or deleted before it. */
+static void job_delete_as(struct sim_cluster *c, struct sjob *j, const char *policy, int64_t now)
+{
+    bool orphan = strcmp(policy, "Orphan") == 0;
+
     for (size_t i = 0; i < c->n_pods; i++) {
         struct spod *p = c->pods[i];
 
         if (p->job != j)
             continue;
-        if (strcmp(policy, "Orphan") == 0) {
+        if (orphan) {
             json_decref(p->owner);
             p->owner = NULL;
             p->job = NULL;
@@ -2039,20 +2668,18 @@ static void delete_job(struct sim_cluster *c, enum kind k, const char *ns, const
             pod_delete(c, p, now, true);
         }
     }
+    if (orphan)
+        sim_objects_orphan(c->objs, j->uid);
     json_object_set_new(json_object_get(j->obj, "metadata"), "deletionTimestamp", json_ts(now));
     if (strcmp(policy, "Foreground") == 0) {
         j->deleting = true;
         json_object_set_new(json_object_get(j->obj, "metadata"), "finalizers",
                             json_pack("[s]", "foregroundDeletion"));
         job_dirty(c, j);
-        reply = json_incref(j->obj);
     } else {
         job_dirty(c, j);
-        reply = json_incref(j->obj);
         job_remove(c, j);
     }
-    advance(c);
-    reply_json(out, 200, reply);
 }
 
 /* ---- routing ----------------------------------------------------------------------------------- */
@@ -2126,6 +2753,185 @@ static int split(const char *path, char storage[][256], int max)
     return n;
 }
 
+/* ---- namespaces, services, secrets, priorityclasses ------------------------------------- */
+
+static const char *res_group(const struct sim_resource *r)
+{
+    const char *slash = strchr(r->api_version, '/');
+
+    return slash ? "scheduling.k8s.io" : NULL;
+}
+
+static void reply_missing(struct sim_reply *out, const struct sim_resource *r, const char *name)
+{
+    const char *g = res_group(r);
+
+    reply_status(out, 404, "NotFound", r->res, g, name, "%s%s%s \"%s\" not found", r->res,
+                 g ? "." : "", g ? g : "", name);
+}
+
+static void create_object(struct sim_cluster *c, const struct sim_resource *r, const char *ns,
+                          const char *body, size_t len, struct sim_reply *out)
+{
+    json_error_t je;
+    json_t *obj;
+    struct sim_refusal why;
+    char uid[40], now[40];
+
+    if (r->namespaced && !namespace_exists(c, ns))
+        return reply_status(out, 404, "NotFound", "namespaces", NULL, ns,
+                            "namespaces \"%s\" not found", ns);
+    obj = json_loadb(body, len, 0, &je);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "the body of the request was in an unknown format: %s", je.text);
+    }
+    new_uid(c, uid, sizeof(uid));
+    ts(sim_clock_now(c->clock), now, sizeof(now));
+    bump(c);
+    if (sim_objects_create(c->objs, r, ns ? ns : "", obj, uid, c->rv, now, &why) != 0) {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+
+        reply_status(out, why.code, why.reason, r->res, res_group(r), name, "%s", why.msg);
+    } else {
+        reply_json(out, 201, json_incref(obj));
+    }
+    json_decref(obj);
+}
+
+/* Deleting a namespace deletes everything in it. (A real one stays Terminating until its
+ * contents are gone; here they go at once, pods over their grace period.) */
+static void delete_namespace(struct sim_cluster *c, json_t *ns_obj, int64_t now)
+{
+    const char *ns =
+        json_string_value(json_object_get(json_object_get(ns_obj, "metadata"), "name"));
+
+    for (size_t i = c->n_jobs; i-- > 0;)
+        if (strcmp(c->jobs[i]->ns, ns) == 0)
+            job_delete_as(c, c->jobs[i], "Background", now);
+    for (size_t i = 0; i < c->n_pods; i++)
+        if (strcmp(c->pods[i]->ns, ns) == 0)
+            pod_delete(c, c->pods[i], now, true);
+    sim_objects_remove_namespace(c->objs, ns);
+    json_object_set_new(json_object_get(ns_obj, "metadata"), "deletionTimestamp", json_ts(now));
+    json_object_set_new(ns_obj, "status", json_pack("{s:s}", "phase", "Terminating"));
+}
+
+static void delete_object(struct sim_cluster *c, const struct sim_resource *r, const char *ns,
+                          const char *name, struct sim_reply *out)
+{
+    json_t *obj = sim_objects_remove(c->objs, r->res, ns ? ns : "", name);
+
+    if (!obj)
+        return reply_missing(out, r, name);
+    bump(c);
+    if (strcmp(r->res, "namespaces") == 0)
+        delete_namespace(c, obj, sim_clock_now(c->clock));
+    advance(c);
+    reply_json(out, 200, obj);
+}
+
+static const char *object_field(const void *obj, const char *key)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    const char *v = NULL;
+
+    if (strcmp(key, "metadata.name") == 0)
+        v = json_string_value(json_object_get(md, "name"));
+    else if (strcmp(key, "metadata.namespace") == 0)
+        v = json_string_value(json_object_get(md, "namespace"));
+    return v ? v : "";
+}
+
+static void list_objects(struct sim_cluster *c, const struct sim_resource *r, const char *ns,
+                         const struct sim_query *q, struct sim_reply *out)
+{
+    static const char *const keys[] = {"metadata.name", "metadata.namespace", NULL};
+    struct list_walk w;
+    struct freq fr[8];
+    int nf = 0;
+    const char *res;
+    const json_t *o;
+    char kind[64];
+
+    if (list_start(c, q, &w, out) != 0)
+        return;
+    if (q->field_selector && (nf = parse_field_selector(q->field_selector, keys, fr, 8)) < 0) {
+        buf_free(&w.items);
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "field label not supported: %s", q->field_selector);
+    }
+    for (size_t i = 0; (o = sim_objects_at(c->objs, i, &res)); i++) {
+        const json_t *md = json_object_get(o, "metadata");
+        char key[400];
+        char *text;
+
+        if (strcmp(res, r->res) != 0 || (ns && strcmp(object_field(o, "metadata.namespace"), ns)))
+            continue;
+        snprintf(key, sizeof(key), "%s/%s", object_field(o, "metadata.namespace"),
+                 object_field(o, "metadata.name"));
+        if (list_seen(&w, key) || (nf && !field_match(fr, nf, object_field, o)))
+            continue;
+        if (w.nl && !labels_match(json_object_get(md, "labels"), w.lr, w.nl))
+            continue;
+        if (!list_take(&w, key))
+            continue;
+        text = json_dumps(o, JSON_COMPACT);
+        buf_puts(&w.items, text);
+        free(text);
+    }
+    snprintf(kind, sizeof(kind), "%sList", r->kind);
+    list_finish(&w, c->rv, kind, r->api_version, out);
+}
+
+static void handle_objects(struct sim_cluster *c, const struct sim_resource *r, const char *method,
+                           const char *ns, const char *name, const struct sim_query *q,
+                           const char *body, size_t len, struct sim_reply *out)
+{
+    bool get = strcmp(method, "GET") == 0;
+
+    if (!name && get)
+        return list_objects(c, r, ns, q, out);
+    if (!name && strcmp(method, "POST") == 0 && (ns || !r->namespaced))
+        return create_object(c, r, ns, body, len, out);
+    if (name && get) {
+        json_t *o = sim_objects_get(c->objs, r->res, ns, name);
+
+        return o ? reply_json(out, 200, json_incref(o)) : reply_missing(out, r, name);
+    }
+    if (name && strcmp(method, "DELETE") == 0)
+        return delete_object(c, r, ns, name, out);
+    method_not_allowed(out, method);
+}
+
+static void create_review(struct sim_cluster *c, const char *body, size_t len,
+                          struct sim_reply *out)
+{
+    json_t *rv = json_loadb(body, len, 0, NULL), *ans;
+    const char *kind = json_string_value(json_object_get(rv, "kind"));
+    const char *api = json_string_value(json_object_get(rv, "apiVersion"));
+    const char *why = NULL;
+
+    if (!kind || !api || strcmp(kind, "SelfSubjectAccessReview") != 0 ||
+        strcmp(api, "authorization.k8s.io/v1") != 0) {
+        json_decref(rv);
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "the API version in the data (%s) does not match the expected API "
+                            "version (authorization.k8s.io/v1) or kind (%s) is not "
+                            "SelfSubjectAccessReview",
+                            api ? api : "", kind ? kind : "");
+    }
+    ans = sim_authz_review(c->spec.forbidden, rv, &why);
+    json_decref(rv);
+    if (!ans)
+        return reply_status(
+            out, 422, "Invalid", "SelfSubjectAccessReview", "authorization.k8s.io", NULL,
+            "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: %s", why);
+    reply_json(out, 201, ans);
+}
+
 static void handle_jobs(struct sim_cluster *c, enum kind k, const char *method, const char *ns,
                         const char *name, const struct sim_query *q, const char *body, size_t len,
                         struct sim_reply *out)
@@ -2153,6 +2959,95 @@ static void handle_jobs(struct sim_cluster *c, enum kind k, const char *method, 
     method_not_allowed(out, method);
 }
 
+/* /api/v1/...: nodes, pods, namespaces, services, secrets, and the core discovery. */
+static void route_core(struct sim_cluster *c, const char *method, char seg[][256], int n,
+                       const struct sim_query *q, const char *body, size_t len,
+                       struct sim_reply *out)
+{
+    bool get = strcmp(method, "GET") == 0;
+    const struct sim_resource *r = n >= 3 ? sim_objects_resource(seg[2]) : NULL;
+
+    if (n == 2)
+        get ? reply_json(out, 200, sim_discovery_resources(c->crds, "v1"))
+            : method_not_allowed(out, method);
+    else if (n == 3 && strcmp(seg[2], "nodes") == 0)
+        get ? list_nodes(c, q, out) : method_not_allowed(out, method);
+    else if (n == 4 && strcmp(seg[2], "nodes") == 0)
+        get ? get_node(c, seg[3], out) : method_not_allowed(out, method);
+    else if (n == 3 && strcmp(seg[2], "pods") == 0)
+        get ? list_pods(c, NULL, q, out) : method_not_allowed(out, method);
+    else if (n == 5 && strcmp(seg[2], "namespaces") == 0 && strcmp(seg[4], "pods") == 0)
+        get ? list_pods(c, seg[3], q, out) : method_not_allowed(out, method);
+    else if (n == 6 && strcmp(seg[2], "namespaces") == 0 && strcmp(seg[4], "pods") == 0)
+        get ? get_pod(c, seg[3], seg[5], out) : method_not_allowed(out, method);
+    else if ((n == 3 || n == 4) && r && strcmp(r->api_version, "v1") == 0)
+        handle_objects(c, r, method, NULL, n == 4 ? seg[3] : NULL, q, body, len, out);
+    else if ((n == 5 || n == 6) && strcmp(seg[2], "namespaces") == 0 &&
+             (r = sim_objects_resource(seg[4])) && r->namespaced)
+        handle_objects(c, r, method, seg[3], n == 6 ? seg[5] : NULL, q, body, len, out);
+    else
+        not_found_path(out);
+}
+
+/* /apis/...: discovery, then the group/versions this cluster serves. */
+static void route_groups(struct sim_cluster *c, const char *method, char seg[][256], int n,
+                         const struct sim_query *q, const char *body, size_t len,
+                         struct sim_reply *out)
+{
+    bool get = strcmp(method, "GET") == 0;
+    json_t *doc = NULL;
+    char gv[520];
+
+    if (n <= 2) {
+        if (!get)
+            return method_not_allowed(out, method);
+        doc = n == 1 ? sim_discovery_groups(c->crds) : sim_discovery_group(c->crds, seg[1]);
+        return doc ? reply_json(out, 200, doc) : not_found_path(out);
+    }
+    snprintf(gv, sizeof(gv), "%s/%s", seg[1], seg[2]);
+    if (!sim_discovery_serves(c->crds, gv))
+        return not_found_path(out);
+    if (n == 3)
+        return get ? reply_json(out, 200, sim_discovery_resources(c->crds, gv))
+                   : method_not_allowed(out, method);
+    if (strcmp(gv, "batch/v1") == 0 || strcmp(gv, "ray.io/v1") == 0) {
+        enum kind k = gv[0] == 'b' ? KIND_JOB : KIND_RAYJOB;
+        const char *plural = kind_plural(k);
+
+        if (n == 4 && strcmp(seg[3], plural) == 0)
+            return handle_jobs(c, k, method, NULL, NULL, q, body, len, out);
+        if (n == 6 && strcmp(seg[3], "namespaces") == 0 && strcmp(seg[5], plural) == 0)
+            return handle_jobs(c, k, method, seg[4], NULL, q, body, len, out);
+        if (n == 7 && strcmp(seg[3], "namespaces") == 0 && strcmp(seg[5], plural) == 0)
+            return handle_jobs(c, k, method, seg[4], seg[6], q, body, len, out);
+    } else if (strcmp(gv, "scheduling.k8s.io/v1") == 0 && (n == 4 || n == 5) &&
+               strcmp(seg[3], "priorityclasses") == 0) {
+        return handle_objects(c, sim_objects_resource("priorityclasses"), method, NULL,
+                              n == 5 ? seg[4] : NULL, q, body, len, out);
+    } else if (strcmp(gv, "authorization.k8s.io/v1") == 0 && n == 4 &&
+               strcmp(seg[3], "selfsubjectaccessreviews") == 0) {
+        return strcmp(method, "POST") == 0 ? create_review(c, body, len, out)
+                                           : method_not_allowed(out, method);
+    }
+    not_found_path(out);
+}
+
+/* The credentials may not do what the scenario's "forbidden" names: 403 Forbidden. */
+static bool refuse_forbidden(const struct sim_cluster *c, const char *method, const char *path,
+                             struct sim_reply *out)
+{
+    struct sim_attrs a;
+    char msg[600];
+
+    sim_authz_attrs(method, path, &a);
+    if (sim_authz_allowed(c->spec.forbidden, &a))
+        return false;
+    sim_authz_message(&a, msg, sizeof(msg));
+    reply_status(out, 403, "Forbidden", a.res, a.group[0] ? a.group : NULL,
+                 a.name[0] ? a.name : NULL, "%s", msg);
+    return true;
+}
+
 void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *path,
                         const struct sim_query *q, const char *body, size_t len,
                         struct sim_reply *out)
@@ -2166,6 +3061,8 @@ void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *p
     advance(c);
     if (n < 0) {
         not_found_path(out);
+    } else if (refuse_forbidden(c, method, path, out)) {
+        /* answered */
     } else if (n == 1 && get && strcmp(seg[0], "version") == 0) {
         reply_json(out, 200,
                    json_pack("{s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "29", "gitVersion",
@@ -2177,34 +3074,12 @@ void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *p
         out->status = 200;
         out->body = xstrdup("ok");
         out->len = 2;
-    } else if (n >= 3 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "v1") == 0) {
-        /* core: nodes, pods */
-        if (n == 3 && strcmp(seg[2], "nodes") == 0)
-            get ? list_nodes(c, q, out) : method_not_allowed(out, method);
-        else if (n == 4 && strcmp(seg[2], "nodes") == 0)
-            get ? get_node(c, seg[3], out) : method_not_allowed(out, method);
-        else if (n == 3 && strcmp(seg[2], "pods") == 0)
-            get ? list_pods(c, NULL, q, out) : method_not_allowed(out, method);
-        else if (n == 5 && strcmp(seg[2], "namespaces") == 0 && strcmp(seg[4], "pods") == 0)
-            get ? list_pods(c, seg[3], q, out) : method_not_allowed(out, method);
-        else if (n == 6 && strcmp(seg[2], "namespaces") == 0 && strcmp(seg[4], "pods") == 0)
-            get ? get_pod(c, seg[3], seg[5], out) : method_not_allowed(out, method);
-        else
-            not_found_path(out);
-    } else if (n >= 4 && strcmp(seg[0], "apis") == 0 &&
-               ((strcmp(seg[1], "batch") == 0 && strcmp(seg[2], "v1") == 0) ||
-                (strcmp(seg[1], "ray.io") == 0 && strcmp(seg[2], "v1") == 0))) {
-        enum kind k = strcmp(seg[1], "batch") == 0 ? KIND_JOB : KIND_RAYJOB;
-        const char *plural = kind_plural(k);
-
-        if (n == 4 && strcmp(seg[3], plural) == 0)
-            handle_jobs(c, k, method, NULL, NULL, q, body, len, out);
-        else if (n == 6 && strcmp(seg[3], "namespaces") == 0 && strcmp(seg[5], plural) == 0)
-            handle_jobs(c, k, method, seg[4], NULL, q, body, len, out);
-        else if (n == 7 && strcmp(seg[3], "namespaces") == 0 && strcmp(seg[5], plural) == 0)
-            handle_jobs(c, k, method, seg[4], seg[6], q, body, len, out);
-        else
-            not_found_path(out);
+    } else if (n == 1 && strcmp(seg[0], "api") == 0) {
+        get ? reply_json(out, 200, sim_discovery_api()) : method_not_allowed(out, method);
+    } else if (n >= 2 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "v1") == 0) {
+        route_core(c, method, seg, n, q, body, len, out);
+    } else if (n >= 1 && strcmp(seg[0], "apis") == 0) {
+        route_groups(c, method, seg, n, q, body, len, out);
     } else {
         not_found_path(out);
     }
@@ -2212,6 +3087,72 @@ void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *p
 }
 
 /* ---- life cycle and inspection ------------------------------------------------------------------ */
+
+static void seed_namespace(struct sim_cluster *c, const char *name, const char *now)
+{
+    json_t *o = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                          "metadata", "name", name);
+    struct sim_refusal why;
+    char uid[40];
+
+    new_uid(c, uid, sizeof(uid));
+    if (!sim_objects_get(c->objs, "namespaces", "", name))
+        sim_objects_create(c->objs, sim_objects_resource("namespaces"), "", o, uid, ++c->rv, now,
+                           &why);
+    json_decref(o);
+}
+
+static void seed_priority_class(struct sim_cluster *c, const char *name, json_int_t value,
+                                const char *now)
+{
+    char uid[40], rv[24];
+
+    new_uid(c, uid, sizeof(uid));
+    snprintf(rv, sizeof(rv), "%llu", (unsigned long long)++c->rv);
+    if (!sim_objects_get(c->objs, "priorityclasses", "", name))
+        sim_objects_seed(c->objs, sim_objects_resource("priorityclasses"),
+                         json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:I, s:b, s:s, s:s}",
+                                   "apiVersion", "scheduling.k8s.io/v1", "kind", "PriorityClass",
+                                   "metadata", "name", name, "uid", uid, "resourceVersion", rv,
+                                   "creationTimestamp", now, "value", value, "globalDefault", 0,
+                                   "preemptionPolicy", "PreemptLowerPriority", "description",
+                                   "simulated"));
+}
+
+/* The namespaces and PriorityClasses a cluster has from the start: the scenario's or the
+ * defaults, plus the namespaces its deployments and static pods live in. */
+static void seed_objects(struct sim_cluster *c, int64_t now_ms)
+{
+    static const char *const dflt_ns[] = {"default", "kube-system", "kube-public",
+                                          "kube-node-lease", "fedsched-jobs"};
+    const struct sim_cluster_spec *spec = &c->spec;
+    const json_t *x;
+    char now[40];
+    size_t i;
+
+    ts(now_ms, now, sizeof(now));
+    json_array_foreach(spec->namespaces, i, x)
+    {
+        seed_namespace(c, json_string_value(x), now);
+    }
+    for (i = 0; !spec->namespaces && i < sizeof(dflt_ns) / sizeof(dflt_ns[0]); i++)
+        seed_namespace(c, dflt_ns[i], now);
+    for (i = 0; i < spec->n_deployments; i++)
+        seed_namespace(c, spec->deployments[i].ns, now);
+    for (i = 0; i < spec->n_pods; i++)
+        seed_namespace(c, spec->pods[i].ns, now);
+    for (i = 0; i < spec->n_pools; i++)
+        if (spec->pools[i].busy)
+            seed_namespace(c, "research", now);
+    seed_priority_class(c, "system-cluster-critical", 2000000000, now);
+    seed_priority_class(c, "system-node-critical", 2000001000, now);
+    json_array_foreach(spec->priority_classes, i, x)
+    {
+        seed_priority_class(c, json_string_value(x), 0, now);
+    }
+    if (!spec->priority_classes)
+        seed_priority_class(c, "fedsched-borrowed", 0, now);
+}
 
 int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock *clock,
                     int64_t continue_ttl_ms, struct sim_cluster **out, struct err *e)
@@ -2231,6 +3172,9 @@ int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock 
     c->clock = clock;
     c->continue_ttl_ms = continue_ttl_ms;
     c->rv = 1000;
+    c->objs = sim_objects_new();
+    c->crds = spec->apis ? json_incref(spec->apis) : json_pack("[s]", "ray.io/v1");
+    seed_objects(c, now);
     c->pool_labels = xcalloc(spec->n_pools + 1, sizeof(char *));
     c->pool_taints = xcalloc(spec->n_pools + 1, sizeof(char *));
     c->nodes = xcalloc(total + 1, sizeof(*c->nodes));
@@ -2333,6 +3277,8 @@ void sim_cluster_free(struct sim_cluster **cp)
     }
     free(c->pool_labels);
     free(c->pool_taints);
+    sim_objects_free(&c->objs);
+    json_decref(c->crds);
     free(c->pods);
     free(c->jobs);
     free(c->nodes);

@@ -115,7 +115,9 @@ static int parse_pool(const json_t *j, const char *prefix, struct sim_node_pool 
         get_int(j, "memoryMiB", prefix, 0, 10000000, &p->memory_mib, e) != 0 ||
         get_int(j, "notReady", prefix, 0, 100000, &p->not_ready, e) != 0 ||
         get_int(j, "cordoned", prefix, 0, 100000, &p->cordoned, e) != 0 ||
-        get_int(j, "busy", prefix, 0, 100000, &p->busy, e) != 0)
+        get_int(j, "busy", prefix, 0, 100000, &p->busy, e) != 0 ||
+        get_int(j, "cpu", prefix, 1, 100000, &p->cpu, e) != 0 ||
+        get_int(j, "memoryGib", prefix, 1, 1000000, &p->memory_gib, e) != 0)
         return -1;
     snprintf(field, sizeof(field), "%sname", prefix);
     if (!dns_subdomain_ok(p->name, strlen(p->name), 40))
@@ -223,6 +225,56 @@ static int parse_static_pod(const json_t *j, const char *prefix, struct sim_stat
     return 0;
 }
 
+/* One entry of a string list is well formed: "group/version" (apis), a DNS label
+ * (namespaces), a DNS subdomain (priorityClasses), "VERB RESOURCE[.GROUP]" (forbidden). */
+static bool list_entry_ok(const char *key, const char *v)
+{
+    size_t n = strlen(v);
+
+    if (strcmp(key, "apis") == 0) {
+        const char *slash = strchr(v, '/');
+
+        return slash && slash != v && dns_subdomain_ok(v, (size_t)(slash - v), 253) &&
+               dns_subdomain_ok(slash + 1, strlen(slash + 1), 63) && !strchr(slash + 1, '.');
+    }
+    if (strcmp(key, "namespaces") == 0)
+        return dns_subdomain_ok(v, n, 63) && !strchr(v, '.');
+    if (strcmp(key, "priorityClasses") == 0)
+        return dns_subdomain_ok(v, n, 253);
+    {
+        const char *sp = strchr(v, ' ');
+
+        return sp && sp != v && sp[1] && !strchr(sp + 1, ' ');
+    }
+}
+
+/* Reads the optional string list at key (apis, namespaces, ...) into *out. */
+static int parse_names(const json_t *j, const char *key, const char *prefix, json_t **out,
+                       struct err *e)
+{
+    const json_t *v = json_object_get(j, key), *x;
+    char field[160];
+    size_t i;
+
+    if (!v)
+        return 0;
+    snprintf(field, sizeof(field), "%s%s", prefix, key);
+    if (!json_is_array(v))
+        return bad(e, field, "must be an array of strings");
+    json_array_foreach(v, i, x)
+    {
+        if (!json_is_string(x) || !list_entry_ok(key, json_string_value(x)))
+            return err_set(e, ERR_INVALID, field, "%s[%zu] \"%s\" is not a valid entry (%s)", field,
+                           i, json_is_string(x) ? json_string_value(x) : "?",
+                           strcmp(key, "apis") == 0         ? "group/version"
+                           : strcmp(key, "forbidden") == 0  ? "\"VERB RESOURCE[.GROUP]\""
+                           : strcmp(key, "namespaces") == 0 ? "a DNS label"
+                                                            : "a DNS subdomain");
+    }
+    *out = json_deep_copy(v);
+    return 0;
+}
+
 static int parse_cluster(const json_t *j, size_t idx, struct sim_cluster_spec *c, struct err *e)
 {
     char prefix[96], field[160];
@@ -280,6 +332,11 @@ static int parse_cluster(const json_t *j, size_t idx, struct sim_cluster_spec *c
         if (sim_faults_from_json(v, field, &c->faults, e) != 0)
             return -1;
     }
+    if (parse_names(j, "apis", prefix, &c->apis, e) != 0 ||
+        parse_names(j, "namespaces", prefix, &c->namespaces, e) != 0 ||
+        parse_names(j, "priorityClasses", prefix, &c->priority_classes, e) != 0 ||
+        parse_names(j, "forbidden", prefix, &c->forbidden, e) != 0)
+        return -1;
     return 0;
 }
 
@@ -401,6 +458,10 @@ void sim_scenario_free(struct sim_scenario **sp)
             json_decref(cl->deployments[i].node_selector);
         for (size_t i = 0; i < cl->n_pods; i++)
             json_decref(cl->pods[i].labels);
+        json_decref(cl->apis);
+        json_decref(cl->namespaces);
+        json_decref(cl->priority_classes);
+        json_decref(cl->forbidden);
         free(cl->pools);
         free(cl->deployments);
         free(cl->pods);

@@ -44,6 +44,8 @@ struct sim_node_pool {
     int not_ready;  /* the first not_ready nodes report Ready=False */
     int cordoned;   /* the next cordoned nodes are cordoned */
     int busy;       /* the last busy nodes run a static pod that uses all their GPUs */
+    int cpu;        /* allocatable cores per node; 0: the default (95450m of 96) */
+    int memory_gib; /* allocatable memory per node in GiB; 0: the default (~998 GiB) */
 };
 
 struct sim_deployment {
@@ -79,6 +81,12 @@ struct sim_cluster_spec {
     struct sim_static_pod *pods;
     size_t n_pods;
     struct sim_faults faults;
+    /* Each of these is owned and NULL when the scenario leaves it out (then the defaults of
+     * docs/simulator.md apply): */
+    json_t *apis;             /* "group/version" strings served besides the built-in ones */
+    json_t *namespaces;       /* names of the namespaces that exist at start */
+    json_t *priority_classes; /* names of the PriorityClasses besides the system ones */
+    json_t *forbidden;        /* "VERB RESOURCE[.GROUP]" strings the credentials may not do */
 };
 
 struct sim_scenario {

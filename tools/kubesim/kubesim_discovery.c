@@ -1,0 +1,192 @@
+/* kubesim_discovery.c -- discovery documents of a simulated cluster, built from a table of
+ * the resources each known group/version has. */
+#include "tools/kubesim/kubesim_discovery.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* One resource of a group/version, as an APIResource lists it. */
+struct res {
+    const char *gv;
+    const char *name;
+    const char *singular;
+    const char *kind;
+    bool namespaced;
+    const char *short_name; /* NULL: none */
+    bool create_only;       /* reviews: verbs ["create"] */
+    bool read_only;         /* nodes as fedsched may see them: get, list, watch */
+};
+
+static const struct res resources[] = {
+    {"v1", "namespaces", "namespace", "Namespace", false, "ns", false, false},
+    {"v1", "nodes", "node", "Node", false, "no", false, true},
+    {"v1", "pods", "pod", "Pod", true, "po", false, false},
+    {"v1", "secrets", "secret", "Secret", true, NULL, false, false},
+    {"v1", "services", "service", "Service", true, "svc", false, false},
+    {"authorization.k8s.io/v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
+     "SelfSubjectAccessReview", false, NULL, true, false},
+    {"batch/v1", "jobs", "job", "Job", true, NULL, false, false},
+    {"scheduling.k8s.io/v1", "priorityclasses", "priorityclass", "PriorityClass", false, "pc",
+     false, false},
+    {"ray.io/v1", "rayclusters", "raycluster", "RayCluster", true, NULL, false, false},
+    {"ray.io/v1", "rayjobs", "rayjob", "RayJob", true, NULL, false, false},
+    {"ray.io/v1", "rayservices", "rayservice", "RayService", true, NULL, false, false},
+    {"kubeflow.org/v1", "jaxjobs", "jaxjob", "JAXJob", true, NULL, false, false},
+    {"kubeflow.org/v1", "mpijobs", "mpijob", "MPIJob", true, NULL, false, false},
+    {"kubeflow.org/v1", "paddlejobs", "paddlejob", "PaddleJob", true, NULL, false, false},
+    {"kubeflow.org/v1", "pytorchjobs", "pytorchjob", "PyTorchJob", true, NULL, false, false},
+    {"kubeflow.org/v1", "tfjobs", "tfjob", "TFJob", true, NULL, false, false},
+    {"kubeflow.org/v1", "xgboostjobs", "xgboostjob", "XGBoostJob", true, NULL, false, false},
+    {"kubeflow.org/v2beta1", "mpijobs", "mpijob", "MPIJob", true, NULL, false, false},
+    {"jobset.x-k8s.io/v1alpha2", "jobsets", "jobset", "JobSet", true, NULL, false, false},
+};
+
+static const char *const builtin_gvs[] = {"authorization.k8s.io/v1", "batch/v1",
+                                          "scheduling.k8s.io/v1"};
+
+#define N_RES     (sizeof(resources) / sizeof(resources[0]))
+#define N_BUILTIN (sizeof(builtin_gvs) / sizeof(builtin_gvs[0]))
+
+json_t *sim_discovery_api(void)
+{
+    return json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
+                     "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress",
+                     "10.0.0.1:6443");
+}
+
+/* The group/versions served, built-in ones first, in the order given; no repeats. */
+static json_t *served(const json_t *crds)
+{
+    json_t *all = json_array(), *x;
+    size_t i, k;
+
+    for (i = 0; i < N_BUILTIN; i++)
+        json_array_append_new(all, json_string(builtin_gvs[i]));
+    json_array_foreach(crds, i, x)
+    {
+        json_t *y;
+        bool dup = false;
+
+        json_array_foreach(all, k, y)
+        {
+            dup |= json_equal(x, y);
+        }
+        if (!dup && json_is_string(x))
+            json_array_append(all, x);
+    }
+    return all;
+}
+
+bool sim_discovery_serves(const json_t *crds, const char *gv)
+{
+    json_t *all, *x;
+    size_t i;
+    bool yes = strcmp(gv, "v1") == 0;
+
+    if (yes)
+        return true;
+    all = served(crds);
+    json_array_foreach(all, i, x)
+    {
+        yes |= strcmp(json_string_value(x), gv) == 0;
+    }
+    json_decref(all);
+    return yes;
+}
+
+static json_t *version_entry(const char *gv)
+{
+    return json_pack("{s:s, s:s}", "groupVersion", gv, "version", strchr(gv, '/') + 1);
+}
+
+/* The APIGroup of group from the served list; NULL when none of its versions is served. */
+static json_t *group_of(const json_t *all, const char *group)
+{
+    json_t *versions = json_array(), *x;
+    size_t i, n = strlen(group);
+
+    json_array_foreach(all, i, x)
+    {
+        const char *gv = json_string_value(x);
+
+        if (strncmp(gv, group, n) == 0 && gv[n] == '/')
+            json_array_append_new(versions, version_entry(gv));
+    }
+    if (json_array_size(versions) == 0) {
+        json_decref(versions);
+        return NULL;
+    }
+    return json_pack("{s:s, s:o, s:O}", "name", group, "versions", versions, "preferredVersion",
+                     json_array_get(versions, 0));
+}
+
+json_t *sim_discovery_groups(const json_t *crds)
+{
+    json_t *all = served(crds), *groups = json_array(), *x;
+    size_t i;
+
+    json_array_foreach(all, i, x)
+    {
+        const char *gv = json_string_value(x);
+        char group[256];
+        size_t k;
+        json_t *g;
+        bool seen = false;
+
+        snprintf(group, sizeof(group), "%.*s", (int)(strchr(gv, '/') - gv), gv);
+        json_array_foreach(groups, k, g)
+        {
+            seen |= strcmp(json_string_value(json_object_get(g, "name")), group) == 0;
+        }
+        if (!seen)
+            json_array_append_new(groups, group_of(all, group));
+    }
+    json_decref(all);
+    return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
+                     groups);
+}
+
+json_t *sim_discovery_group(const json_t *crds, const char *group)
+{
+    json_t *all = served(crds), *g = group_of(all, group);
+
+    json_decref(all);
+    if (!g)
+        return NULL;
+    json_object_set_new(g, "kind", json_string("APIGroup"));
+    json_object_set_new(g, "apiVersion", json_string("v1"));
+    return g;
+}
+
+static json_t *verbs(const struct res *r)
+{
+    if (r->create_only)
+        return json_pack("[s]", "create");
+    if (r->read_only)
+        return json_pack("[s, s, s]", "get", "list", "watch");
+    return json_pack("[s, s, s, s, s, s, s, s]", "create", "delete", "deletecollection", "get",
+                     "list", "patch", "update", "watch");
+}
+
+json_t *sim_discovery_resources(const json_t *crds, const char *gv)
+{
+    json_t *list;
+
+    if (!sim_discovery_serves(crds, gv))
+        return NULL;
+    list = json_array();
+    for (size_t i = 0; i < N_RES; i++) {
+        const struct res *r = &resources[i];
+        json_t *o;
+
+        if (strcmp(r->gv, gv) != 0)
+            continue;
+        o = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->name, "singularName", r->singular,
+                      "namespaced", r->namespaced, "kind", r->kind, "verbs", verbs(r));
+        if (r->short_name)
+            json_object_set_new(o, "shortNames", json_pack("[s]", r->short_name));
+        json_array_append_new(list, o);
+    }
+    return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+                     "groupVersion", gv, "resources", list);
+}
