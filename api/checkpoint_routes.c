@@ -1,7 +1,10 @@
 /* checkpoint_routes.c -- POST .../trainingjobs/{name}/checkpoint: a running job reports that it
  * wrote a checkpoint, so a reclaim loses only the work since then (the policy chooses
  * victims by that loss). The body is optional: {"time": "RFC 3339"} when the checkpoint
- * was written earlier than the request. */
+ * was written earlier than the request. Who may call it is settled before the handler
+ * runs: the namespace's submitters and admins, and the job's own checkpoint token from
+ * inside its pods (access_authorize_job() in access.c checks that the token's uid is this
+ * job's). */
 #include "api/internal.h"
 
 #include "api/trainingjob.h"
