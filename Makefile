@@ -67,6 +67,8 @@ BENCH_SRCS   := $(wildcard tests/bench/*.c)
 UNIT_BINS    := $(UNIT_SRCS:%.c=$(BUILD)/%)
 INTEG_BINS   := $(INTEG_SRCS:%.c=$(BUILD)/%)
 BENCH_BINS   := $(BENCH_SRCS:%.c=$(BUILD)/%)
+# Prints every object fedsched creates in member clusters, for test_schemas.
+SCHEMA_BINS  := $(BUILD)/tests/schema/dump_objects
 
 # Keep intermediate objects (test .o files) so relinks do not recompile.
 .SECONDARY:
@@ -126,7 +128,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJS) $(KUBESIM_LIB) $(LIB)
 # Tests need the binaries too: integration tests start `fedsched serve` and
 # `fedsched-kubesim`.
 test: deps
-	@$(MAKE) --no-print-directory $(BIN) $(KUBESIM_BIN) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+	@$(MAKE) --no-print-directory $(BIN) $(KUBESIM_BIN) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS) $(SCHEMA_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh $(UNIT_BINS) $(INTEG_BINS)
 
 unit: deps

@@ -130,7 +130,9 @@ int api_call_begin(struct api *a, const struct api_request *req, struct api_call
         snprintf(resp->retry_after, sizeof(resp->retry_after), "%d", retry);
         goto done;
     }
-    if (authorize(&c->who, c->perm, &c->p, resp))
+    if (c->who.role == ROLE_JOB
+            ? access_authorize_job(a, &c->who, req->method, c->route, &c->p, resp)
+            : authorize(&c->who, c->perm, &c->p, resp))
         goto done;
     return 0;
 done:

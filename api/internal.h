@@ -27,7 +27,9 @@
 struct api_metrics;
 struct api_access;
 
-enum role { ROLE_VIEWER = 0, ROLE_SUBMITTER, ROLE_ADMIN };
+/* ROLE_JOB: a job's checkpoint token (base/job_token.h); its principal's name is "job:<uid>"
+ * and access_authorize_job() alone decides what it may do. */
+enum role { ROLE_VIEWER = 0, ROLE_SUBMITTER, ROLE_ADMIN, ROLE_JOB };
 
 /* The caller, once authenticated (access.c). With authentication disabled every caller is
  * an anonymous admin. */
@@ -94,6 +96,12 @@ void access_principal_clear(struct principal *who);
 int access_rate_limit(struct api *a, const char *key, int *retry_after_s);
 bool access_may_read(const struct principal *who, const char *ns);
 bool access_may_write(const struct principal *who, const char *ns);
+/* For a ROLE_JOB caller, instead of the route's permission: only POST of the checkpoint
+ * route (route is the template) of the job whose uid the token names. Fills resp (403, or
+ * 503 when the job cannot be looked up) and returns -1 otherwise. */
+int access_authorize_job(struct api *a, const struct principal *who, const char *method,
+                         const char *route, const struct route_params *p,
+                         struct api_response *resp);
 /* Queues one audit record (written within AUDIT_FLUSH_MS by the writer thread). */
 void access_audit(struct api *a, const struct principal *who, const char *remote,
                   const char *method, const char *path, const char *ns, int status,
