@@ -67,7 +67,7 @@ static void usage(FILE *f)
         "  wait NAME [--timeout 2h]                      until the job ends; exit 0 on "
         "Succeeded\n"
         "  explain NAME                                  why pending / why this cluster\n"
-        "  logs-url NAME                                 where the job's logs are\n"
+        "  logs-url NAME                                 kubectl command (and URL) for the logs\n"
         "  report [--from T] [--to T] [--step D] [--format csv|json|md|html] [--out FILE]\n"
         "options:\n"
         "  -n, --namespace NS   namespace (default $FEDSCHED_NAMESPACE or \"default\"; list: "
@@ -777,11 +777,54 @@ static char *expand(const char *tmpl, json_t *j)
     return buf_steal(&b);
 }
 
+/* The kubectl commands that print a placed job's logs from its member cluster: the pods
+ * of its attempt by their labels (every worker, every container, each line prefixed with
+ * its pod; --tail=-1 because a selector otherwise shows only 10 lines per pod) and, for
+ * ray, the output of the entrypoint, which KubeRay's submitter Job (named like the
+ * RayJob) prints. False, printing nothing, when the answer lacks the cluster, member
+ * namespace or uid. */
+static bool shell_word(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '.' || *s == '_'))
+            return false;
+    return true;
+}
+
+static bool print_kubectl(json_t *j)
+{
+    const char *cluster = jstr(j, "status.cluster"), *mns = jstr(j, "status.memberNamespace");
+    const char *uid = jstr(j, "metadata.uid"), *obj = jstr(j, "status.objectName");
+    const char *fw = jstr(j, "spec.framework");
+    json_int_t attempt =
+        json_integer_value(json_object_get(json_object_get(j, "status"), "attempt"));
+
+    /* Names, namespaces and uids never need quoting; anything else is not printed as a
+     * command someone will paste into a shell. */
+    if (!shell_word(cluster) || !shell_word(mns) || !shell_word(uid))
+        return false;
+    printf("kubectl --context %s -n %s logs -l "
+           "fedsched.io/job-uid=%s,fedsched.io/attempt=%" JSON_INTEGER_FORMAT
+           " --all-containers --prefix --tail=-1\n",
+           cluster, mns, uid, attempt);
+    if (fw && strcmp(fw, "ray") == 0 && shell_word(obj))
+        printf("kubectl --context %s -n %s logs -l job-name=%s --tail=-1\n", cluster, mns, obj);
+    return true;
+}
+
+/* Prints every way to the job's logs the answer allows: status.logsUrl when the server
+ * sets one, the kubectl commands while it has a cluster (its objects stay there for
+ * scheduler.finishedTtlSeconds after it ends), and FEDSCHED_LOGS_URL_TEMPLATE expanded
+ * when set. Exit 3 when there is none. */
 static int verb_logs_url(struct ctx *c, const char *name)
 {
     char what[300], *url;
-    const char *direct, *tmpl = getenv("FEDSCHED_LOGS_URL_TEMPLATE");
+    const char *direct, *cluster, *tmpl = getenv("FEDSCHED_LOGS_URL_TEMPLATE");
     json_t *j = NULL;
+    bool any;
     long st;
     int rc;
 
@@ -789,21 +832,31 @@ static int verb_logs_url(struct ctx *c, const char *name)
     if (rc)
         return rc;
     direct = jstr(j, "status.logsUrl");
-    if (direct) {
+    cluster = jstr(j, "status.cluster");
+    if (direct)
         printf("%s\n", direct);
-    } else if (tmpl && *tmpl) {
-        if (!jstr(j, "status.cluster"))
+    any = print_kubectl(j) || direct;
+    if (tmpl && *tmpl) {
+        if (!cluster)
             fprintf(stderr, "fedsched: note: %s is %s and not placed yet; {cluster} is \"-\"\n",
                     what, or_dash(jstr(j, "status.phase")));
         url = expand(tmpl, j);
         printf("%s\n", url);
         free(url);
-    } else {
+        any = true;
+    }
+    if (cluster && !jstr(j, "status.memberNamespace"))
         fprintf(stderr,
-                "fedsched: logs-url %s: the server gives no logs URL for this job (phase %s, "
-                "cluster %s); set FEDSCHED_LOGS_URL_TEMPLATE, e.g. "
-                "'https://logs.example/?cluster={cluster}&ns={namespace}&job={name}&uid={uid}'\n",
-                what, or_dash(jstr(j, "status.phase")), or_dash(jstr(j, "status.cluster")));
+                "fedsched: %s: %s ran in cluster %s, which is not in the server's "
+                "cluster registry, so there is no kubectl command\n",
+                any ? "note" : "logs-url", what, cluster);
+    else if (!any)
+        fprintf(stderr,
+                "fedsched: logs-url %s: the job is %s and not placed yet, so it has no logs\n",
+                what, or_dash(jstr(j, "status.phase")));
+    if (!any) {
+        fprintf(stderr, "fedsched: set FEDSCHED_LOGS_URL_TEMPLATE for a URL, e.g. "
+                        "'https://logs.example/?cluster={cluster}&ns={namespace}&job={name}'\n");
         rc = CLI_EXIT_API;
     }
     json_decref(j);

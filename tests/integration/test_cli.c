@@ -457,6 +457,135 @@ START_TEST(explain_prints_the_api_numbers)
 }
 END_TEST
 
+/* Registers cluster name through the API (jobNamespace NULL: the config leaves it out). */
+static void register_cluster(const char *name, const char *job_ns)
+{
+    char url[256], body[256];
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+
+    snprintf(url, sizeof(url), "%s/v1/clusters/%s", srv.base, name);
+    snprintf(body, sizeof(body), "{\"apiServer\":\"http://127.0.0.1:9\"%s%s%s}",
+             job_ns ? ",\"jobNamespace\":\"" : "", job_ns ? job_ns : "", job_ns ? "\"" : "");
+    ck_assert_int_eq(itest_http("PUT", url, hdr, body, NULL), 201);
+}
+
+/* Inserts a finished job of framework fw placed on cluster at attempt 2; returns its uid. */
+static char *placed_job(const char *ns, const char *name, const char *fw, const char *cluster)
+{
+    char *sql = xasprintf(
+        "INSERT INTO jobs (namespace, name, api_version, spec, sku, gpu_count, gpus_per_worker,"
+        " phase, cluster, pool, attempt, reason, message, finished_at)"
+        " VALUES ('%s', '%s', 'fedsched.io/v1', '{\"framework\": \"%s\"}', 'a100-80gb', 8, 8,"
+        " 'Succeeded', '%s', 'training', 2, 'Completed', 'exit code 0', now()) RETURNING uid",
+        ns, name, fw, cluster);
+    char *uid = itest_sql(dsn, sql);
+
+    free(sql);
+    ck_assert_ptr_nonnull(uid);
+    return uid;
+}
+
+/* The job's answer says where its objects are: the namespace its cluster's jobNamespace
+ * template gives for the job's namespace (the default fedsched-{ns} when the config has
+ * none) and the object name of its attempt; `fedsched logs-url` prints the kubectl line
+ * for exactly those pods, and for ray also the submitter's, and the template URL as well
+ * when FEDSCHED_LOGS_URL_TEMPLATE is set. */
+START_TEST(logs_url_prints_the_kubectl_command)
+{
+    const char *torch[] = {"logs-url", "-n", "team-d", "cli-logs", NULL};
+    const char *ray[] = {"logs-url", "-n", "team-d", "cli-logs-ray", NULL};
+    char *uid, *uid_ray, *out = NULL, *want, url[256];
+    json_t *j = NULL, *st;
+
+    register_cluster("logs-east", "ml-{ns}");
+    register_cluster("logs-west", NULL);
+    uid = placed_job("team-d", "cli-logs", "pytorch", "logs-east");
+    uid_ray = placed_job("team-d", "cli-logs-ray", "ray", "logs-west");
+
+    snprintf(url, sizeof(url), "/v1/namespaces/team-d/trainingjobs/cli-logs");
+    ck_assert_int_eq(itest_get_json(srv.base, url, &j), 200);
+    st = json_object_get(j, "status");
+    ck_assert_str_eq(json_string_value(json_object_get(st, "memberNamespace")), "ml-team-d");
+    want = xasprintf("fj-%s-2", uid);
+    ck_assert_str_eq(json_string_value(json_object_get(st, "objectName")), want);
+    free(want);
+    json_decref(j);
+
+    ck_assert_int_eq(cli(srv.base, torch, &out, NULL), 0);
+    want = xasprintf("kubectl --context logs-east -n ml-team-d logs -l fedsched.io/job-uid=%s,"
+                     "fedsched.io/attempt=2 --all-containers --prefix --tail=-1\n",
+                     uid);
+    ck_assert_str_eq(out, want);
+    free(out);
+
+    /* Both, the kubectl line first. */
+    setenv("FEDSCHED_LOGS_URL_TEMPLATE", "https://logs.example/?c={cluster}&job={name}", 1);
+    ck_assert_int_eq(cli(srv.base, torch, &out, NULL), 0);
+    unsetenv("FEDSCHED_LOGS_URL_TEMPLATE");
+    free(want);
+    want = xasprintf("kubectl --context logs-east -n ml-team-d logs -l fedsched.io/job-uid=%s,"
+                     "fedsched.io/attempt=2 --all-containers --prefix --tail=-1\n"
+                     "https://logs.example/?c=logs-east&job=cli-logs\n",
+                     uid);
+    ck_assert_str_eq(out, want);
+    free(out);
+    free(want);
+
+    /* A cluster config without jobNamespace: the default template; ray adds the submitter. */
+    ck_assert_int_eq(cli(srv.base, ray, &out, NULL), 0);
+    want =
+        xasprintf("kubectl --context logs-west -n fedsched-team-d logs -l fedsched.io/job-uid=%s,"
+                  "fedsched.io/attempt=2 --all-containers --prefix --tail=-1\n"
+                  "kubectl --context logs-west -n fedsched-team-d logs -l job-name=fj-%s-2 "
+                  "--tail=-1\n",
+                  uid_ray, uid_ray);
+    ck_assert_str_eq(out, want);
+    free(out);
+    free(want);
+    free(uid);
+    free(uid_ray);
+}
+END_TEST
+
+/* A queued job has no logs: nothing on stdout, exit 3 and why on stderr; a job whose
+ * cluster left the registry keeps its objectName but has no memberNamespace, and the CLI
+ * says why there is no kubectl line. */
+START_TEST(logs_url_without_a_place_says_why)
+{
+    char *file = job_file("cli-logs-queued", 8), *out = NULL, *err = NULL, *uid;
+    const char *sub[] = {"submit", "-n", "team-d", "-f", file, NULL};
+    const char *queued[] = {"logs-url", "-n", "team-d", "cli-logs-queued", NULL};
+    const char *gone[] = {"logs-url", "-n", "team-d", "cli-logs-gone", NULL};
+    json_t *j = NULL, *st;
+
+    ck_assert_int_eq(cli(srv.base, sub, NULL, NULL), 0);
+    ck_assert_int_eq(cli(srv.base, queued, &out, &err), 3);
+    ck_assert_str_eq(out, "");
+    ck_assert_msg(strstr(err, "logs-url team-d/cli-logs-queued: the job is Queued and "
+                              "not placed yet"),
+                  "%s", err);
+    free(out);
+    free(err);
+
+    uid = placed_job("team-d", "cli-logs-gone", "pytorch", "never-registered");
+    ck_assert_int_eq(
+        itest_get_json(srv.base, "/v1/namespaces/team-d/trainingjobs/cli-logs-gone", &j), 200);
+    st = json_object_get(j, "status");
+    ck_assert_ptr_null(json_object_get(st, "memberNamespace"));
+    ck_assert_ptr_nonnull(json_object_get(st, "objectName"));
+    json_decref(j);
+    ck_assert_int_eq(cli(srv.base, gone, &out, &err), 3);
+    ck_assert_str_eq(out, "");
+    ck_assert_msg(strstr(err, "ran in cluster never-registered, which is not in the server's "
+                              "cluster registry"),
+                  "%s", err);
+    free(out);
+    free(err);
+    free(uid);
+    free(file);
+}
+END_TEST
+
 START_TEST(report_verb_writes_the_csv)
 {
     const char *src = getenv("FEDSCHED_SRC");
@@ -512,6 +641,8 @@ int main(void)
     tcase_add_test(tc, list_get_and_cancel);
     tcase_add_test(tc, report_verb_writes_the_csv);
     tcase_add_test(tc, explain_prints_the_api_numbers);
+    tcase_add_test(tc, logs_url_prints_the_kubectl_command);
+    tcase_add_test(tc, logs_url_without_a_place_says_why);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
