@@ -1,7 +1,8 @@
 /* app.js -- the fedsched dashboard: a small single-page app over the HTTP API.
  * Views: overview, jobs (server-side filtering and keyset pagination), job detail (watch
- * long-poll), clusters, reports. Live updates poll only while the tab is visible; every
- * value from the API is inserted as text, never as HTML. */
+ * long-poll), clusters (capacity, prerequisite conditions, borrowed jobs), reports. Live
+ * updates poll only while the tab is visible; every value from the API is inserted as
+ * text, never as HTML. */
 'use strict';
 
 const PHASES = ['Queued', 'Admitted', 'Dispatched', 'Running', 'Succeeded', 'Failed',
@@ -497,13 +498,13 @@ async function viewJob(root, sc, ns, name) {
     head.replaceChildren(...[h('h1', {}, `${md.namespace}/${md.name}`), badge(st.phase),
       cancelButton(job)].filter(Boolean));
     const kv = [['phase', st.phase], ['cluster', st.cluster], ['pool', st.pool],
-      ['attempt', st.attempt], ['preemptions', st.preemptions], ['reason', st.reason],
+      ['member namespace', st.memberNamespace], ['object', st.objectName], ['attempt', st.attempt], ['preemptions', st.preemptions], ['reason', st.reason],
       ['message', st.message], ['submitted', when(md.creationTimestamp)], ['admitted', when(st.admittedAt)],
       ['started', when(st.startTime)], ['finished', when(st.completionTime)],
       ['last checkpoint', when(st.lastCheckpointTime)], ['uid', md.uid],
       ['labels', Object.entries(md.labels || {}).map(([k, v]) => `${k}=${v}`).join(', ')]];
     statusCard.replaceChildren(h('h2', {}, 'Status'), h('dl', { class: 'kv', 'data-testid': 'status' },
-      kv.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v === undefined || v === null || v === '' ? '-' : String(v))])));
+      kv.map(([k, v]) => [h('dt', {}, k), h('dd', { 'data-key': k }, v === undefined || v === null || v === '' ? '-' : String(v))])));
     specCard.replaceChildren(h('h2', {}, 'Spec'), h('pre', {}, JSON.stringify(job.spec, null, 2)));
   }
 
@@ -570,6 +571,29 @@ async function viewJob(root, sc, ns, name) {
 
 /* ---- clusters ---- */
 
+/* The cluster's prerequisite checks (GET /v1/clusters status.conditions, capabilities,
+ * prerequisitesCheckedAt): every condition with its status, reason and message. */
+function prerequisites(c, st) {
+  const conds = Array.isArray(st.conditions) ? st.conditions : [];
+  const caps = Array.isArray(st.capabilities) ? st.capabilities : [];
+  const rows = conds.map(k => h('tr', { 'data-condition': k.type, class: 'cond-' + k.status },
+    h('td', {}, k.type), h('td', {}, badge(k.status, 'cond-' + k.status)), h('td', {}, k.reason || ''),
+    h('td', { class: 'wrap' }, k.message || ''), h('td', {}, when(k.lastTransitionTime))));
+  return h('div', { 'data-testid': 'prereq-' + c.name },
+    h('h2', { style: 'margin-top:12px' }, 'Prerequisites'),
+    h('p', { class: 'note' }, h('span', { 'data-testid': 'checked-' + c.name },
+      st.prerequisitesCheckedAt ? 'checked ' + when(st.prerequisitesCheckedAt) : 'not checked yet'),
+    ' · framework CRDs served: ', h('span', { 'data-testid': 'capabilities-' + c.name },
+      caps.length ? caps.join(', ') : 'none')),
+    table(['condition', 'status', 'reason', 'message', 'since'], rows,
+      { testid: 'conditions-' + c.name, empty: 'no conditions reported' }));
+}
+
+/* The types of the conditions that are False: a missing prerequisite. */
+function missingPrerequisites(st) {
+  return (Array.isArray(st.conditions) ? st.conditions : []).filter(k => k.status === 'False').map(k => k.type);
+}
+
 async function viewClusters(root, sc) {
   const holder = h('div', { 'data-testid': 'clusters' });
   root.append(h('h1', {}, 'Member clusters'), holder);
@@ -609,9 +633,14 @@ async function viewClusters(root, sc) {
             : ''));
       });
       const mine = borrowed.filter(j => j.status.cluster === c.name);
-      return h('div', { class: 'card', id: c.name, 'data-cluster': c.name },
+      const missing = missingPrerequisites(st);
+      return h('div', { class: 'card' + (missing.length ? ' flagged' : ''), id: c.name, 'data-cluster': c.name },
         h('div', { class: 'row' }, h('h2', {}, c.name), badge(st.health),
-          c.cordoned ? badge('cordoned') : null, h('span', { class: 'muted' },
+          c.cordoned ? badge('cordoned') : null,
+          missing.length ? h('span', { class: 'badge missing', 'data-testid': 'missing-' + c.name,
+            title: 'a prerequisite is missing: the policy places no job here that needs it' },
+          'missing: ' + missing.join(', ')) : null,
+          h('span', { class: 'muted' },
             `data age ${dur(st.dataAgeMs)} · ${st.region || (c.spec && c.spec.region) || ''} ${st.provider || ''}`),
           h('span', { class: 'spacer' }),
           h('button', { class: 'btn small ghost', type: 'button', 'data-testid': 'cordon-' + c.name,
@@ -620,6 +649,7 @@ async function viewClusters(root, sc) {
         table(['SKU', 'pool', { label: 'total', num: 1 }, { label: 'used', num: 1 }, { label: 'free', num: 1 },
           { label: 'borrowed', num: 1 }, { label: 'pending serving', num: 1 }, { label: 'reserve', num: 1 },
           { label: 'lendable', num: 1 }, 'serving use / borrowed / demand'], rows, { empty: 'no GPU capacity reported' }),
+        prerequisites(c, st),
         h('h2', { style: 'margin-top:12px' }, `Borrowed jobs (${mine.length})`),
         table(['job', { label: 'GPUs', num: 1 }, 'phase', 'lease ends'], mine.map(j => h('tr', {},
           h('td', {}, link(`/ui/jobs/${encodeURIComponent(j.metadata.namespace)}/${encodeURIComponent(j.metadata.name)}`,

@@ -75,6 +75,41 @@ async function apiPageNames(page, path) {
 
 const jobKeys = page => page.$$eval('[data-testid=jobs-table] tbody tr[data-job]', r => r.map(x => x.dataset.job));
 const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+// A time as the dashboard prints it (when() in app.js).
+const whenText = ts => ts ? new Date(ts).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+
+// What the clusters view shows of each cluster's prerequisites, and what it must show
+// according to GET /v1/clusters: every condition's type, status, reason, message and
+// time, the capabilities, the check time, and the flag naming the False conditions.
+async function prereqShown(page) {
+  return page.$$eval('[data-cluster]', cards => cards.map(card => {
+    const one = sel => { const el = card.querySelector(sel); return el ? el.textContent : null; };
+    return {
+      name: card.dataset.cluster,
+      rows: Array.from(card.querySelectorAll('[data-testid^="conditions-"] tbody tr'))
+        .map(r => Array.from(r.cells).map(c => c.textContent)),
+      capabilities: one('[data-testid^="capabilities-"]'),
+      checked: one('[data-testid^="checked-"]'),
+      missing: one('[data-testid^="missing-"]'),
+      flagged: card.classList.contains('flagged'),
+    };
+  }));
+}
+
+function prereqWanted(list) {
+  return list.items.map(c => {
+    const st = c.status || {};
+    const falses = st.conditions.filter(k => k.status === 'False').map(k => k.type);
+    return {
+      name: c.name,
+      rows: st.conditions.map(k => [k.type, k.status, k.reason, k.message, whenText(k.lastTransitionTime)]),
+      capabilities: st.capabilities.length ? st.capabilities.join(', ') : 'none',
+      checked: st.prerequisitesCheckedAt ? 'checked ' + whenText(st.prerequisitesCheckedAt) : 'not checked yet',
+      missing: falses.length ? 'missing: ' + falses.join(', ') : null,
+      flagged: falses.length > 0,
+    };
+  });
+}
 
 function check(name, ok, detail) {
   checks.push({ name, ok: !!ok, detail: ok ? undefined : String(detail || '') });
@@ -212,8 +247,8 @@ async function main() {
       hx.status !== 'placed' && hx.status !== 'pending' && hx.phase === 'Succeeded' &&
       hx.cluster === 'sim-east' && same(hp.paragraphs, [hwant.replace(/\s+/g, ' ').trim()]),
       JSON.stringify({ shown: hp.paragraphs, want: hwant, api: hx }));
-    const status = await page.textContent('[data-testid=status]');
-    check('status names the cluster', /sim-east/.test(status), status);
+    const status = await page.textContent('[data-testid=status] dd[data-key=cluster]');
+    check('status names the cluster', status === 'sim-east', status);
     await noBadValues(page, 'job detail (finished)');
     await shot(page, 'job-detail.png');
 
@@ -231,6 +266,16 @@ async function main() {
     check('a placed job reads "Placed in" the API\'s cluster, pool, SKU and candidates (and runner-up)',
       x.status === 'placed' && x.phase !== 'Queued' && x.cluster && same(pp.paragraphs, pwant),
       JSON.stringify({ shown: pp.paragraphs, want: pwant }));
+    // Where its objects are in the member cluster: the API's memberNamespace (the default
+    // template fedsched-{ns}, the simulated clusters set none) and objectName.
+    const pj = await apiGet(page, '/v1/namespaces/ml/trainingjobs/train-placed');
+    const where = await page.$$eval('[data-testid=status] dd[data-key="member namespace"], ' +
+      '[data-testid=status] dd[data-key=object]', d => d.map(x => x.textContent));
+    check('a placed job shows the API\'s member namespace and object name',
+      pj.status.memberNamespace === 'fedsched-ml' &&
+      pj.status.objectName === `fj-${pj.metadata.uid}-${pj.status.attempt}` &&
+      same(where, [pj.status.memberNamespace, pj.status.objectName]),
+      JSON.stringify({ shown: where, api: pj.status }));
     const shown = pp.terms;
     const want = { total: x.score.total, ...x.score.terms };
     const diff = Object.keys(want).filter(k => shown[k] !== fmt3(want[k]));
@@ -286,6 +331,34 @@ async function main() {
     await noBadValues(page, 'clusters');
     const names = await page.$$eval('[data-cluster]', c => c.map(x => x.dataset.cluster));
     check('three simulated clusters', names.length === 3, names.join(','));
+    // The checks run when the clusters are registered; wait until the API has them all,
+    // then until the page shows them (it refreshes every 10 s).
+    await page.waitForFunction(async () => {
+      const l = await (await fetch('/v1/clusters')).json();
+      return l.items.length === 3 && l.items.every(c => c.status.prerequisitesCheckedAt);
+    }, null, { timeout: 30000, polling: 500 });
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid^="checked-"]').length === 3 &&
+      Array.from(document.querySelectorAll('[data-testid^="checked-"]')).every(x => x.textContent.startsWith('checked ')),
+    null, { timeout: 15000 });
+    const clist = await apiGet(page, '/v1/clusters');
+    const pwant = prereqWanted(clist), pshown = await prereqShown(page);
+    check('each cluster shows the API\'s conditions (type, status, reason, message, since), ' +
+      'capabilities and check time, and is flagged exactly when a condition is False',
+      pwant.length === 3 && pwant.every(c => c.rows.length >= 6) &&
+      JSON.stringify(pshown) === JSON.stringify(pwant),
+      JSON.stringify({ shown: pshown, want: pwant }));
+    // The scenario serves no ray.io on sim-onprem: that False condition is on the page.
+    const onprem = clist.items.find(c => c.name === 'sim-onprem');
+    const ray = onprem && onprem.status.conditions.find(k => k.type === 'KubeRayInstalled');
+    const east = clist.items.find(c => c.name === 'sim-east');
+    check('sim-onprem without KubeRay: KubeRayInstalled False, flagged, the other clusters not',
+      ray && ray.status === 'False' && ray.reason && ray.message &&
+      same(onprem.status.capabilities, ['kubeflow.org/v1']) &&
+      (await page.textContent('[data-testid=missing-sim-onprem]')) === 'missing: KubeRayInstalled' &&
+      await page.$('[data-cluster="sim-onprem"].flagged') !== null &&
+      east && east.status.conditions.every(k => k.status === 'True') &&
+      await page.$('[data-cluster="sim-east"].flagged') === null,
+      JSON.stringify({ onprem: onprem && onprem.status.conditions, east: east && east.status.conditions }));
     const borrowed = await page.textContent('[data-cluster="sim-west"]');
     check('borrowed job listed under its cluster', /ml\/train-borrowed/.test(borrowed), borrowed.slice(0, 300));
     await page.click('[data-testid=cordon-sim-east]');
