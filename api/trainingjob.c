@@ -1710,6 +1710,12 @@ static bool is_object_text(const char *text)
 
 void trainingjob_render(const struct job *j, struct buf *b)
 {
+    trainingjob_render_at(j, NULL, NULL, b);
+}
+
+void trainingjob_render_at(const struct job *j, const char *member_ns, const char *object_name,
+                           struct buf *b)
+{
     bool first = true;
 
     buf_puts(b, "{");
@@ -1741,6 +1747,8 @@ void trainingjob_render(const struct job *j, struct buf *b)
     put_str(b, &first, "phase", job_phase_name(j->phase));
     put_str(b, &first, "cluster", j->cluster);
     put_str(b, &first, "pool", j->pool);
+    put_str(b, &first, "memberNamespace", member_ns);
+    put_str(b, &first, "objectName", object_name);
     put_key(b, &first, "attempt");
     put_i64(b, j->attempt);
     put_key(b, &first, "preemptions");
