@@ -1,6 +1,8 @@
 /* test_sim_binary.c -- `fedsched-kubesim` as a process: it prints its clusters, writes the
  * member-cluster configs (--clusters-out) that fedsched reads, serves them until SIGTERM,
- * and the poller finds every cluster Ready through those configs. */
+ * and the poller finds every cluster Ready through those configs; a scenario file's
+ * stricter keys (apis, namespaces, priorityClasses, forbidden, cpu, memoryGib) reach the
+ * served API. */
 #include "base/clock.h"
 #include "base/err.h"
 #include "cluster/cluster_config.h"
@@ -10,6 +12,7 @@
 #include "tests/support/k8s_fixture.h"
 
 #include <check.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +105,107 @@ START_TEST(serves_until_sigterm_with_usable_configs)
 }
 END_TEST
 
+struct body {
+    char text[8192];
+    size_t len;
+};
+
+static size_t keep(char *p, size_t sz, size_t n, void *arg)
+{
+    struct body *b = arg;
+    size_t k = sz * n;
+
+    if (b->len + k < sizeof(b->text)) {
+        memcpy(b->text + b->len, p, k);
+        b->len += k;
+        b->text[b->len] = '\0';
+    }
+    return k;
+}
+
+/* method on base + path with an optional JSON body; returns the status, the answer in b. */
+static long http(const char *method, const char *base, const char *path, const char *json,
+                 struct body *b)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    char url[512];
+    long code = 0;
+
+    memset(b, 0, sizeof(*b));
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    if (json)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    return code;
+}
+
+START_TEST(strict_scenario_keys_reach_the_api)
+{
+    char bin[1024], scenario[1024], dir[] = "/tmp/fedsched-simbin-XXXXXX", log[1200];
+    char line[512], base[256] = "";
+    struct body b;
+    pid_t pid;
+    int status = 0;
+    FILE *f;
+
+    binary(bin, sizeof(bin));
+    k8s_fixture_path("sim/strict.json", scenario, sizeof(scenario));
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(log, sizeof(log), "%s/sim.log", dir);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!freopen(log, "w", stdout))
+            _exit(127);
+        execl(bin, bin, "--scenario", scenario, (char *)NULL);
+        _exit(127);
+    }
+    for (int t = 0; t < 200 && !base[0]; t++) {
+        usleep(25000);
+        f = fopen(log, "r");
+        while (f && fgets(line, sizeof(line), f))
+            if (sscanf(line, "cluster strict %255s", base) != 1)
+                base[0] = '\0';
+        if (f)
+            fclose(f);
+    }
+    ck_assert_msg(base[0], "%s printed no cluster line", bin);
+    ck_assert_int_eq(http("GET", base, "/apis", NULL, &b), 200);
+    ck_assert_ptr_nonnull(strstr(b.text, "\"kubeflow.org\""));
+    ck_assert_ptr_null(strstr(b.text, "\"ray.io\""));
+    ck_assert_int_eq(http("GET", base, "/apis/ray.io/v1/rayjobs", NULL, &b), 404);
+    ck_assert_int_eq(http("POST", base, "/api/v1/namespaces",
+                          "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":"
+                          "{\"name\":\"fedsched-default\"}}",
+                          &b),
+                     403);
+    ck_assert_ptr_nonnull(strstr(b.text, "namespaces is forbidden: User"));
+    ck_assert_int_eq(http("GET", base, "/api/v1/namespaces/fedsched-jobs", NULL, &b), 404);
+    ck_assert_int_eq(http("GET", base, "/api/v1/namespaces/kube-system", NULL, &b), 200);
+    ck_assert_int_eq(
+        http("GET", base, "/apis/scheduling.k8s.io/v1/priorityclasses/fedsched-borrowed", NULL, &b),
+        404);
+    ck_assert_int_eq(http("GET", base, "/api/v1/nodes/a100-0", NULL, &b), 200);
+    ck_assert_ptr_nonnull(strstr(b.text, "\"allocatable\":{\"cpu\":\"32\""));
+    ck_assert_ptr_nonnull(strstr(b.text, "\"memory\":\"256Gi\""));
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    unlink(log);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(bad_arguments_exit_2)
 {
     char bin[1024], cmd[1400];
@@ -158,6 +262,7 @@ int main(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, serves_until_sigterm_with_usable_configs);
+    tcase_add_test(tc, strict_scenario_keys_reach_the_api);
     tcase_add_test(tc, bad_arguments_exit_2);
     tcase_add_test(tc, fedsched_does_not_contain_the_simulator);
     suite_add_tcase(s, tc);
