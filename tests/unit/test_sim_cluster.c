@@ -847,7 +847,8 @@ START_TEST(ttl_after_finished)
 {
     struct sim_scenario *sp = NULL;
     struct sim_cluster *c = strict_cluster("", &sp);
-    json_t *l;
+    json_t *l, *j;
+    char body[512];
 
     post_job(c, "fedsched-jobs",
              job_body("ttl", 1, "\"sim.fedsched.io/duration-seconds\":\"10\"",
@@ -861,12 +862,20 @@ START_TEST(ttl_after_finished)
           "\"image\":\"ray\"}]}}}}}}",
           201);
     sim_clock_skip(&clk, 30000); /* finished 20 s ago */
-    call0(c, "GET", "/apis/batch/v1/namespaces/fedsched-jobs/jobs/ttl", NULL, 200);
+    j = call(c, "GET", "/apis/batch/v1/namespaces/fedsched-jobs/jobs/ttl", NULL, 200);
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"ttl-ckpt\","
+             "\"ownerReferences\":[{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"name\":\"ttl\","
+             "\"uid\":\"%s\"}]}}",
+             str(j, "metadata", "uid"));
+    json_decref(j);
+    call0(c, "POST", "/api/v1/namespaces/fedsched-jobs/secrets", body, 201);
     l = call(c, "GET", "/api/v1/namespaces/fedsched-jobs/pods", NULL, 200);
     ck_assert_int_eq(json_array_size(json_object_get(l, "items")), 2);
     json_decref(l);
     sim_clock_skip(&clk, 11000);
     call0(c, "GET", "/apis/batch/v1/namespaces/fedsched-jobs/jobs/ttl", NULL, 404);
+    call0(c, "GET", "/api/v1/namespaces/fedsched-jobs/secrets/ttl-ckpt", NULL, 404);
     call0(c, "GET", "/apis/ray.io/v1/namespaces/fedsched-jobs/rayjobs/ray", NULL, 200);
     l = call(c, "GET", "/api/v1/namespaces/fedsched-jobs/pods", NULL, 200);
     ck_assert_int_eq(json_array_size(json_object_get(l, "items")), 0);

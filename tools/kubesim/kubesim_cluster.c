@@ -129,6 +129,7 @@ struct sim_cluster {
     size_t n_jobs, cap_jobs;
     struct sim_objects *objs; /* namespaces, services, secrets, priorityclasses */
     json_t *crds;             /* group/versions served besides the built-in ones */
+    bool gc_due;              /* an owner may have gone: run the garbage collector */
     uint64_t rv;
     uint64_t nodes_rv;
     uint64_t uid_seq;
@@ -919,6 +920,7 @@ static void pod_remove_at(struct sim_cluster *c, size_t i)
     pod_release(c->pods[i]);
     memmove(&c->pods[i], &c->pods[i + 1], (c->n_pods - i - 1) * sizeof(*c->pods));
     c->n_pods--;
+    c->gc_due = true;
     bump(c);
 }
 
@@ -1370,6 +1372,7 @@ static void job_remove(struct sim_cluster *c, struct sjob *j)
     free(j);
     memmove(&c->jobs[i], &c->jobs[i + 1], (c->n_jobs - i - 1) * sizeof(*c->jobs));
     c->n_jobs--;
+    c->gc_due = true;
     bump(c);
 }
 
@@ -2076,8 +2079,10 @@ static void advance(struct sim_cluster *c)
         if (j->deleting && job_pods(c, j, &r, &p, &s, &f) == 0)
             job_remove(c, j);
     }
-    if (sim_objects_collect(c->objs, uid_exists, c))
+    /* Owners go rarely; the collector runs only after something went or was created. */
+    if (c->gc_due && sim_objects_collect(c->objs, uid_exists, c))
         bump(c);
+    c->gc_due = false;
     /* Jobs that just finished released their GPUs. */
     node_usage(c);
 
@@ -2673,6 +2678,7 @@ static void job_delete_as(struct sim_cluster *c, struct sjob *j, const char *pol
     json_object_set_new(json_object_get(j->obj, "metadata"), "deletionTimestamp", json_ts(now));
     if (strcmp(policy, "Foreground") == 0) {
         j->deleting = true;
+        c->gc_due = true; /* dependents go before their owner */
         json_object_set_new(json_object_get(j->obj, "metadata"), "finalizers",
                             json_pack("[s]", "foregroundDeletion"));
         job_dirty(c, j);
@@ -2796,6 +2802,7 @@ static void create_object(struct sim_cluster *c, const struct sim_resource *r, c
 
         reply_status(out, why.code, why.reason, r->res, res_group(r), name, "%s", why.msg);
     } else {
+        c->gc_due = true; /* its owners may not exist */
         reply_json(out, 201, json_incref(obj));
     }
     json_decref(obj);
@@ -2826,6 +2833,7 @@ static void delete_object(struct sim_cluster *c, const struct sim_resource *r, c
 
     if (!obj)
         return reply_missing(out, r, name);
+    c->gc_due = true;
     bump(c);
     if (strcmp(r->res, "namespaces") == 0)
         delete_namespace(c, obj, sim_clock_now(c->clock));
