@@ -100,8 +100,7 @@ static int parse(const char *token, const char **uid, size_t *len, uint8_t mac[S
     return 0;
 }
 
-bool job_token_check(const unsigned char key[JOB_TOKEN_KEY_LEN], const char *token,
-                     const char *uid)
+bool job_token_check(const unsigned char key[JOB_TOKEN_KEY_LEN], const char *token, const char *uid)
 {
     uint8_t got[SHA256_LEN], want[SHA256_LEN], diff = 0;
     const char *named;

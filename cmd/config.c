@@ -463,7 +463,7 @@ static const struct config_row rows[] = {
     ROW_STR("scheduler.publicUrl", "", "FEDSCHED_PUBLIC_URL", check_public_url,
             scheduler_text.public_url),
     ROW_INT("scheduler.shmMib", 8192, 0, 1048576, scheduler.shm_mib),
-    ROW_INT("scheduler.finishedTtlSeconds", 86400, -1, 31536000, scheduler.finished_ttl_s),
+    ROW_INT("scheduler.finishedTtlSeconds", 86400, 60, 31536000, scheduler.finished_ttl_s),
     ROW_INT("scheduler.podCheckIntervalS", 60, 0, 3600, scheduler.pod_check_interval_s),
     ROW_INT("scheduler.imagePullTimeoutS", 600, 0, 86400, scheduler.image_pull_timeout_s),
     ROW_INT("scheduler.suspendedTimeoutS", 900, 0, 604800, scheduler.suspended_timeout_s),

@@ -3,6 +3,8 @@
  * (through member_calls.c). */
 #include "scheduler/internal.h"
 
+#include "base/job_token.h"
+
 /* ---- step 3: reclaim deletes ---------------------------------------------------------------- */
 
 /* A Preempting job's object is deleted in the foreground: the object stays (with a
@@ -145,6 +147,133 @@ static void dispatch_failed(struct cycle *c, size_t k, const char *reason, const
     }
 }
 
+/* A refused call to the member cluster while dispatching: a 429, 5xx or transport error
+ * waits (same attempt, same name); anything else fails this attempt. */
+static void dispatch_refused(struct cycle *c, size_t k, struct k8s_client *client,
+                             struct cview *v, const struct err *e)
+{
+    struct store_sched_job *j = &c->jobs.v[k];
+
+    if (sched_transport_error(e->code) && v)
+        v->broken = true;
+    sched_metrics_dispatch_error(&c->s->m, j->cluster);
+    LOG(LOG_WARN, "sched", "event=dispatch_failed job=%s/%s cluster=%s code=%s msg=\"%s\"", j->ns,
+        j->name, j->cluster, err_code_name(e->code), e->msg);
+    if (e->code == ERR_RATE_LIMITED || sched_transport_error(e->code) || e->code == ERR_NOT_FOUND) {
+        dispatch_wait(c, k, e->code != ERR_RATE_LIMITED, k8s_client_retry_after_s(client), e->msg);
+        return;
+    }
+    dispatch_failed(c, k, "DispatchFailed", e->msg);
+}
+
+/* Makes sure the member namespace exists, once per scheduler and cluster: creates it
+ * (AlreadyExists is fine); when creating is forbidden, one that an administrator made will
+ * do. */
+static int ensure_namespace(struct cycle *c, struct k8s_client *client, const char *cluster,
+                            const char *mns, struct err *e)
+{
+    struct sched *s = c->s;
+    json_t *ns;
+    int rc;
+
+    if (sched_clients_ns_known(s->clients, cluster, mns))
+        return 0;
+    ns = manifest_namespace(mns, s->o.origin_id);
+    rc = k8s_job_create(client, K8S_KIND_NAMESPACE, NULL, ns, NULL, NULL, e);
+    json_decref(ns);
+    if (rc && e->code == ERR_FORBIDDEN) {
+        struct err ge = {0};
+        json_t *got = NULL;
+
+        if (k8s_job_get(client, K8S_KIND_NAMESPACE, NULL, mns, &got, NULL, &ge) == 0)
+            rc = 0;
+        else if (ge.code == ERR_NOT_FOUND || ge.code == ERR_FORBIDDEN)
+            err_set(e, ERR_FORBIDDEN, "namespace",
+                    "namespace %s does not exist in cluster %s and fedsched may not create it: "
+                    "create it, or grant create on namespaces (docs/clusters.md)",
+                    mns, cluster);
+        else
+            *e = ge;
+        json_decref(got);
+    }
+    if (rc && e->code != ERR_CONFLICT)
+        return -1;
+    sched_clients_ns_set(s->clients, cluster, mns, true);
+    return 0;
+}
+
+/* Creates the job's companions, owned by its object (owner_uid) so Kubernetes deletes them
+ * with it: the workers' headless Service (when the framework needs one) and the Secret
+ * holding the job's checkpoint token. AlreadyExists means an earlier try made it. */
+static int create_companions(struct cycle *c, struct k8s_client *client,
+                             const struct manifest_in *mi, enum k8s_job_kind kind,
+                             const char *owner_uid, struct err *e)
+{
+    struct sched *s = c->s;
+    char name[MANIFEST_NAME_MAX], token[JOB_TOKEN_MAX];
+    json_t *objs[2] = {NULL, NULL};
+    enum k8s_job_kind kinds[2] = {K8S_KIND_SERVICE, K8S_KIND_SECRET};
+    int rc = 0;
+
+    manifest_object_name(mi->uid, mi->attempt, name, sizeof(name));
+    if (manifest_service(mi, &objs[0], e))
+        return -1;
+    job_token_make(s->token_key, mi->uid, token, sizeof(token));
+    objs[1] = manifest_checkpoint_secret(mi, token);
+    memset(token, 0, sizeof(token));
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        if (!objs[i])
+            continue;
+        manifest_set_owner(objs[i], kind, name, owner_uid);
+        if (k8s_job_create(client, kinds[i], mi->member_ns, objs[i], NULL, NULL, e) &&
+            e->code != ERR_CONFLICT)
+            rc = -1;
+    }
+    json_decref(objs[0]);
+    json_decref(objs[1]);
+    return rc;
+}
+
+/* Creates j's object in its member namespace, or finds it created by an earlier try;
+ * *uid gets the object's uid. Returns 1 when the name is taken by somebody else's object,
+ * -1 on any other failure (e set). */
+static int create_workload(struct k8s_client *client, enum k8s_job_kind kind,
+                           const struct manifest_in *mi, const json_t *obj, char *uid,
+                           size_t uid_size, bool *found, struct err *e)
+{
+    char name[MANIFEST_NAME_MAX];
+    json_t *made = NULL;
+    struct err ge = {0};
+    int rc;
+
+    *found = false;
+    if (k8s_job_create(client, kind, mi->member_ns, obj, &made, NULL, e) == 0) {
+        const char *u = json_string_value(json_object_get(json_object_get(made, "metadata"), "uid"));
+
+        snprintf(uid, uid_size, "%s", u ? u : "");
+        json_decref(made);
+        return 0;
+    }
+    if (e->code != ERR_CONFLICT)
+        return -1;
+    /* AlreadyExists: ours from an earlier try (a crash between create and commit, or a
+     * companion that failed), or somebody else's object under our name. */
+    manifest_object_name(mi->uid, mi->attempt, name, sizeof(name));
+    if (k8s_job_get(client, kind, mi->member_ns, name, &made, NULL, &ge) != 0) {
+        *e = ge;
+        return -1;
+    }
+    rc = manifest_object_is(made, mi->uid, mi->attempt) ? 0 : 1;
+    if (rc == 0) {
+        const char *u = json_string_value(json_object_get(json_object_get(made, "metadata"), "uid"));
+
+        snprintf(uid, uid_size, "%s", u ? u : "");
+        *found = true;
+    }
+    json_decref(made);
+    return rc;
+}
+
 static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
 {
     struct sched *s = c->s;
@@ -153,10 +282,13 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     struct cview *v = NULL;
     struct k8s_client *client = sched_client_for(c, j->cluster, &cfg, &v);
     struct manifest_in mi = {0};
-    char name[MANIFEST_NAME_MAX];
+    char name[MANIFEST_NAME_MAX], mns[64], uid[128];
     enum k8s_job_kind kind = K8S_KIND_JOB;
-    json_t *obj = NULL, *existing = NULL;
+    json_t *obj = NULL;
+    struct store_transition *t;
     struct err e = {0};
+    bool found;
+    int rc;
 
     if (!client && v && v->broken) {
         /* Another call to the cluster just failed at the transport level: do not wait for
@@ -170,10 +302,24 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
         dispatch_failed(c, k, "ClusterUnavailable", "no client for the cluster");
         return;
     }
+    if (!s->have_token_key) {
+        if (store_job_token_key(s->store, s->token_key, &e)) {
+            LOG(LOG_WARN, "sched", "event=token_key_failed msg=\"%s\"", e.msg);
+            wait_get(s, j)->not_before_ms = c->now + (int64_t)s->o.backoff_base_s * 1000;
+            return;
+        }
+        s->have_token_key = true;
+    }
+    if (cluster_member_namespace(cfg, j->ns, mns, sizeof(mns), &e)) {
+        dispatch_failed(c, k, "DispatchFailed", e.msg);
+        return;
+    }
     mi.uid = j->uid;
     mi.attempt = j->attempt;
+    mi.origin = s->o.origin_id;
     mi.ns = j->ns;
     mi.name = j->name;
+    mi.member_ns = mns;
     mi.framework = j->framework;
     mi.spec = sp->spec;
     mi.labels = sp->labels;
@@ -188,56 +334,54 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     mi.priority_class = s->o.priority_class;
     mi.priority_class_borrowed = s->o.priority_class_borrowed;
     mi.annotations = s->o.annotations;
-    mi.origin = s->o.origin_id;
+    mi.fedsched_url = s->o.public_url;
+    mi.shm_mib = s->o.shm_mib;
+    mi.ttl_after_finished_s = s->o.finished_ttl_s;
     if (manifest_build(&mi, &kind, &obj, &e)) {
-        struct store_transition *t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "InvalidSpec");
-
-        t->message =
-            sched_batch_own(&c->b, xasprintf("cannot build the %s object: %s",
-                                             kind == K8S_KIND_JOB ? "Job" : "RayJob", e.msg));
+        t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "InvalidSpec");
+        t->message = sched_batch_own(&c->b, xasprintf("cannot build the %s object: %s",
+                                                      k8s_kind_name(kind), e.msg));
         goto out;
     }
-    if (k8s_job_create(client, kind, cfg->job_namespace, obj, NULL, NULL, &e) == 0) {
-        struct store_transition *t = sched_batch_add(&c->b, k, j, PHASE_DISPATCHED, "Dispatched");
-
-        manifest_object_name(j->uid, j->attempt, name, sizeof(name));
-        t->message = sched_batch_own(&c->b, xasprintf("created %s %s/%s in %s",
-                                                      kind == K8S_KIND_JOB ? "Job" : "RayJob",
-                                                      cfg->job_namespace, name, j->cluster));
+    if (ensure_namespace(c, client, j->cluster, mns, &e)) {
+        dispatch_refused(c, k, client, v, &e);
         goto out;
     }
-    if (e.code == ERR_CONFLICT) {
-        /* AlreadyExists: ours from an earlier try (a crash between create and commit), or
-         * somebody else's object under our name. */
-        struct err ge = {0};
-
-        manifest_object_name(j->uid, j->attempt, name, sizeof(name));
-        if (k8s_job_get(client, kind, cfg->job_namespace, name, &existing, NULL, &ge) == 0 &&
-            manifest_object_is(existing, j->uid, j->attempt)) {
-            struct store_transition *t =
-                sched_batch_add(&c->b, k, j, PHASE_DISPATCHED, "Dispatched");
-
-            t->message = sched_batch_own(&c->b, xasprintf("found %s/%s already created in %s",
-                                                          cfg->job_namespace, name, j->cluster));
-            goto out;
-        }
+    rc = create_workload(client, kind, &mi, obj, uid, sizeof(uid), &found, &e);
+    if (rc == 1) {
         sched_metrics_dispatch_error(&s->m, j->cluster);
         dispatch_failed(c, k, "NameTaken", "an object with our name and other labels exists");
         goto out;
     }
-    if (sched_transport_error(e.code) && v)
-        v->broken = true;
-    sched_metrics_dispatch_error(&s->m, j->cluster);
-    LOG(LOG_WARN, "sched", "event=dispatch_failed job=%s/%s cluster=%s code=%s msg=\"%s\"", j->ns,
-        j->name, j->cluster, err_code_name(e.code), e.msg);
-    if (e.code == ERR_RATE_LIMITED || sched_transport_error(e.code)) {
-        dispatch_wait(c, k, e.code != ERR_RATE_LIMITED, k8s_client_retry_after_s(client), e.msg);
+    if (rc) {
+        /* The namespace went away since we made it: make it again on the next try. */
+        if (e.code == ERR_NOT_FOUND)
+            sched_clients_ns_set(s->clients, j->cluster, mns, false);
+        dispatch_refused(c, k, client, v, &e);
         goto out;
     }
-    dispatch_failed(c, k, "DispatchFailed", e.msg);
+    if (create_companions(c, client, &mi, kind, uid, &e)) {
+        /* The object stands without what its pods need. A passing refusal retries the
+         * companions on the next try (the object is then found); any other takes the
+         * object away again, so the next attempt starts clean. */
+        if (e.code != ERR_RATE_LIMITED && !sched_transport_error(e.code)) {
+            struct err de = {0};
+
+            manifest_object_name(j->uid, j->attempt, name, sizeof(name));
+            if (k8s_job_delete(client, kind, mns, name, "Background", -1, NULL, &de) &&
+                de.code != ERR_NOT_FOUND)
+                LOG(LOG_WARN, "sched", "event=dispatch_undo_failed job=%s/%s msg=\"%s\"", j->ns,
+                    j->name, de.msg);
+        }
+        dispatch_refused(c, k, client, v, &e);
+        goto out;
+    }
+    manifest_object_name(j->uid, j->attempt, name, sizeof(name));
+    t = sched_batch_add(&c->b, k, j, PHASE_DISPATCHED, "Dispatched");
+    t->message = sched_batch_own(&c->b, xasprintf("%s %s %s/%s in %s", found ? "found" : "created",
+                                                  k8s_kind_name(kind), mns, name, j->cluster));
 out:
     json_decref(obj);
-    json_decref(existing);
 }
 
 /* Dispatches the Admitted jobs in chunks: one query fetches the specs the leader has not

@@ -49,7 +49,7 @@ struct sched_options {
     const json_t *annotations;           /* added to every object and pod; may be NULL */
     const char *public_url;   /* FEDSCHED_URL in every pod: where pods post checkpoints */
     int shm_mib;              /* size of each pod's /dev/shm (emptyDir, medium Memory); 0 none */
-    int finished_ttl_s;       /* ttlSecondsAfterFinished of every object; < 0: not set */
+    int finished_ttl_s;       /* ttlSecondsAfterFinished of every object (>= 60) */
     int pod_check_interval_s; /* a pending job's pods are listed at most this often; 0 each pass */
     int image_pull_timeout_s; /* a pod waiting on its image this long fails the job; 0 never */
     int suspended_timeout_s;  /* suspended in its member cluster this long: requeued; 0 never */

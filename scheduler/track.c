@@ -58,13 +58,6 @@ static void diag_mem_prune(struct cycle *c)
     s->n_diag = n;
 }
 
-/* The namespace j's objects and pods are in. */
-static const char *job_member_ns(const struct cluster_config *cfg, const struct store_sched_job *j)
-{
-    (void)j;
-    return cfg->job_namespace;
-}
-
 /* Lists the pods of j's current attempt and diagnoses them into *d and line. False when
  * none is in trouble or the pods cannot be listed (logged; tracking goes on without). */
 static bool diagnose_pods(struct cycle *c, const struct store_sched_job *j, struct pod_diag *d,
@@ -82,7 +75,7 @@ static bool diagnose_pods(struct cycle *c, const struct store_sched_job *j, stru
         return false;
     snprintf(selector, sizeof(selector), "%s=%s,%s=%d", K8S_LABEL_JOB_UID, j->uid,
              K8S_LABEL_ATTEMPT, j->attempt);
-    if (k8s_job_list(client, K8S_KIND_POD, job_member_ns(cfg, j), selector, &pods, &e)) {
+    if (k8s_job_list(client, K8S_KIND_POD, NULL, selector, &pods, &e)) {
         LOG(LOG_WARN, "sched", "event=pods_list_failed cluster=%s job=%s msg=\"%s\"", j->cluster,
             j->name, e.msg);
         if (sched_transport_error(e.code) && v)
@@ -151,6 +144,16 @@ static void final_message(enum k8s_job_kind kind, const json_t *obj, char *out, 
 static bool deleting(const json_t *obj)
 {
     return json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp") != NULL;
+}
+
+/* The namespace a listed object is in (lists span every namespace: each tenant's objects
+ * are in its own member namespace, cluster_member_namespace()). */
+static const char *object_ns(const json_t *obj)
+{
+    const char *ns =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+
+    return ns ? ns : "";
 }
 
 /* A job suspended in its member cluster (by the cluster's own queueing, Kueue say, or an
@@ -385,66 +388,106 @@ static bool collectable(const json_t *obj, const char *origin, const char *clust
     return have && strcmp(have, origin) == 0;
 }
 
-/* Whether a finished object may go: once it finished more than its TTL (none: 0) and
- * FINISHED_GC_SLACK_S ago, or when its finish time cannot be read. Objects still running
- * that no live attempt owns may always go. */
-static bool finished_collectable(struct cycle *c, enum k8s_job_kind kind, const json_t *obj)
+/* Whether a finished object may go: when no job has its uid (an orphan, nobody will read
+ * its logs), or once it finished more than its TTL (none: 0) and FINISHED_GC_SLACK_S ago,
+ * or when its finish time cannot be read. Objects still running that no live attempt owns
+ * may always go. */
+static bool finished_collectable(struct cycle *c, enum k8s_job_kind kind, const json_t *obj,
+                                 bool job_known)
 {
     char reason[64];
     enum k8s_job_state st = k8s_job_state_of(kind, obj, reason, sizeof(reason));
     int64_t at, keep_s = c->s->o.finished_ttl_s > 0 ? c->s->o.finished_ttl_s : 0;
 
-    if (st != K8S_JOB_SUCCEEDED && st != K8S_JOB_FAILED && st != K8S_JOB_STOPPED)
+    if (!job_known || (st != K8S_JOB_SUCCEEDED && st != K8S_JOB_FAILED && st != K8S_JOB_STOPPED))
         return true;
     at = pod_status_finished_ms(kind, obj);
     return !at || c->now - at > (keep_s + FINISHED_GC_SLACK_S) * 1000;
 }
 
-/* Deletes the objects in items of our origin that no live attempt at this cluster owns,
- * finished ones only well after their TTL. live is sorted by uid. */
-static void collect(struct cycle *c, struct cview *v, const json_t *items, enum k8s_job_kind kind,
-                    const struct uid_ref *live, size_t n_live)
+/* An object collection may delete: of our origin, and no live attempt at this cluster
+ * owns it. */
+struct gc_candidate {
+    const json_t *obj;
+    const char *name;
+    char uid[64];
+    int attempt;
+};
+
+/* The objects in items that collection may delete, in *out (caller frees); live is sorted
+ * by uid. */
+static size_t gc_candidates(struct cycle *c, const struct cview *v, const json_t *items,
+                            const struct uid_ref *live, size_t n_live, struct gc_candidate **out)
 {
-    const struct cluster_config *cfg = NULL;
-    struct k8s_client *client = sched_clients_get(c->s->clients, v->name, &cfg);
-    size_t i;
+    struct gc_candidate *cand = xcalloc(json_array_size(items) + 1, sizeof(*cand));
+    size_t n = 0, i;
     const json_t *obj;
 
     json_array_foreach(items, i, obj)
     {
-        char uid[64];
-        int attempt = 0;
-        struct uid_ref key = {uid, 0}, *hit;
-        const char *name =
-            json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-        struct err e = {0};
+        struct gc_candidate *g = &cand[n];
+        struct uid_ref key = {g->uid, 0}, *hit;
 
-        if (!name || deleting(obj) || !manifest_object_owner(obj, uid, sizeof(uid), &attempt) ||
-            !collectable(obj, c->s->o.origin_id, v->name, name))
+        g->obj = obj;
+        g->name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+        if (!g->name || deleting(obj) ||
+            !manifest_object_owner(obj, g->uid, sizeof(g->uid), &g->attempt) ||
+            !collectable(obj, c->s->o.origin_id, v->name, g->name))
             continue;
         hit = bsearch(&key, live, n_live, sizeof(*live), cmp_uid_ref);
         if (hit) {
             const struct store_sched_job *j = &c->jobs.v[hit->job];
 
-            if (sched_placed_phase(j->phase) && j->attempt == attempt &&
+            if (sched_placed_phase(j->phase) && j->attempt == g->attempt &&
                 strcmp(j->cluster, v->name) == 0)
                 continue;
         }
-        if (!finished_collectable(c, kind, obj))
+        n++;
+    }
+    *out = cand;
+    return n;
+}
+
+/* Deletes the objects in items of our origin that no live attempt at this cluster owns;
+ * finished ones of a job we know only well after their TTL. live is sorted by uid. */
+static void collect(struct cycle *c, struct cview *v, const json_t *items, enum k8s_job_kind kind,
+                    const struct uid_ref *live, size_t n_live)
+{
+    struct k8s_client *client = sched_clients_get(c->s->clients, v->name, NULL);
+    struct gc_candidate *cand = NULL;
+    size_t n = gc_candidates(c, v, items, live, n_live, &cand);
+    const char **uids = xcalloc(n + 1, sizeof(*uids));
+    bool *known = xcalloc(n + 1, sizeof(*known));
+    struct err e = {0};
+
+    for (size_t i = 0; i < n; i++)
+        uids[i] = cand[i].uid;
+    if (n && store_jobs_known(c->s->store, uids, n, known, &e)) {
+        LOG(LOG_WARN, "sched", "event=gc_failed cluster=%s msg=\"%s\"", v->name, e.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct gc_candidate *g = &cand[i];
+
+        if (!finished_collectable(c, kind, g->obj, known[i]))
             continue;
         if (!client || v->broken || !leader_fresh(c->s->leader, 5000))
-            return;
-        if (k8s_job_delete(client, kind, cfg->job_namespace, name, "Background", -1, NULL, &e) &&
+            break;
+        if (k8s_job_delete(client, kind, object_ns(g->obj), g->name, "Background", -1, NULL, &e) &&
             e.code != ERR_NOT_FOUND) {
-            LOG(LOG_WARN, "sched", "event=gc_failed cluster=%s object=%s msg=\"%s\"", v->name, name,
-                e.msg);
+            LOG(LOG_WARN, "sched", "event=gc_failed cluster=%s object=%s msg=\"%s\"", v->name,
+                g->name, e.msg);
             if (sched_transport_error(e.code))
                 v->broken = true;
             continue;
         }
         LOG(LOG_INFO, "sched", "event=gc_deleted cluster=%s object=%s uid=%s attempt=%d", v->name,
-            name, uid, attempt);
+            g->name, g->uid, g->attempt);
     }
+out:
+    free(known);
+    free(uids);
+    free(cand);
 }
 
 /* Finds the item named name in a list (items are few per cluster compared with a hash's
@@ -478,7 +521,9 @@ static void finish_tracked(struct cycle *c)
 /* Lists fedsched's objects per cluster and moves the jobs there along. all: every placed
  * job (a new snapshot came, or the timer); otherwise only those waiting on us (cancel
  * requests, reclaims), so a burst of submissions does not re-list every cluster each
- * cycle. The list selects the managed-by label only, not the origin: tracking finds a job's
+ * cycle. The list spans every namespace (each tenant has its own member namespace, and a
+ * job keeps the one it was dispatched to should the template change) and selects the
+ * managed-by label only, not the origin: tracking finds a job's
  * object by name, and the objects of jobs dispatched before the origin label existed (or
  * before originId changed) must still be found, or they would be requeued as missing and
  * run twice. Collection filters by origin itself (collectable()). */
@@ -496,7 +541,6 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
     qsort(live, n_live, sizeof(*live), cmp_uid_ref);
     for (size_t ci = 0; ci < c->n_cv && !c->deposed; ci++) {
         struct cview *v = &c->cv[ci];
-        const struct cluster_config *cfg = NULL;
         struct k8s_client *client;
         json_t *items[2] = {NULL, NULL}, *idx[2] = {NULL, NULL};
         bool need[2] = {gc, gc}, any = false;
@@ -519,13 +563,13 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
          * tried at collection time: that is how stale copies go as soon as it is back. */
         if (v->broken || ((!v->reachable || v->lost) && !gc))
             continue;
-        client = sched_clients_get(s->clients, v->name, &cfg);
+        client = sched_clients_get(s->clients, v->name, NULL);
         if (!client)
             continue;
         for (int kind = 0; kind < 2; kind++) {
             if (!need[kind])
                 continue;
-            if (k8s_job_list(client, (enum k8s_job_kind)kind, cfg->job_namespace, selector,
+            if (k8s_job_list(client, (enum k8s_job_kind)kind, NULL, selector,
                              &items[kind], &e)) {
                 /* A cluster without KubeRay answers 404 for RayJobs: nothing of ours there. */
                 if (kind == K8S_KIND_RAYJOB && e.code == ERR_NOT_FOUND && !any) {

@@ -11,11 +11,12 @@
 #include "store/rows.h"
 #include "store/store.h"
 
+#include <ctype.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- live jobs ---------------------------------------------------------------------------- */
 
@@ -158,6 +159,53 @@ void store_sched_specs_free(struct store_sched_spec **v, size_t n)
     }
     free(*v);
     *v = NULL;
+}
+
+static bool uuid_shaped(const char *u)
+{
+    size_t n = strlen(u);
+
+    if (n != 36)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? u[i] != '-' : !isxdigit((unsigned char)u[i]))
+            return false;
+    return true;
+}
+
+int store_jobs_known(struct store *s, const char *const *uids, size_t n, bool *known,
+                     struct err *e)
+{
+    struct buf b;
+    const char *params[1];
+    PGresult *r;
+    size_t asked = 0;
+
+    memset(known, 0, n * sizeof(*known));
+    buf_init(&b, 0);
+    buf_puts(&b, "{");
+    for (size_t i = 0; i < n; i++)
+        if (uuid_shaped(uids[i])) {
+            store_array_add(&b, uids[i]);
+            asked++;
+        }
+    buf_puts(&b, "}");
+    if (!asked) {
+        buf_free(&b);
+        return 0;
+    }
+    params[0] = b.data;
+    if (store_exec(s, "SELECT uid::text FROM jobs WHERE uid = ANY($1::uuid[])", 1, params, &r, e)) {
+        buf_free(&b);
+        return -1;
+    }
+    buf_free(&b);
+    for (int row = 0; row < PQntuples(r); row++)
+        for (size_t i = 0; i < n; i++)
+            if (strcasecmp(uids[i], PQgetvalue(r, row, 0)) == 0)
+                known[i] = true;
+    PQclear(r);
+    return 0;
 }
 
 /* ---- transitions -------------------------------------------------------------------------- */

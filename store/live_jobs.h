@@ -88,6 +88,12 @@ int store_sched_specs(struct store *s, const int64_t *ids, size_t n, struct stor
                       size_t *n_out, struct err *e);
 void store_sched_specs_free(struct store_sched_spec **v, size_t n); /* NULL-safe */
 
+/* Which of uids name a job in the database, live or ended: known[i] for uids[i] (n of
+ * each). Garbage collection keeps an ended job's finished object for its logs, and deletes
+ * at once an object whose uid no job has. Strings that are not UUIDs are unknown. */
+int store_jobs_known(struct store *s, const char *const *uids, size_t n, bool *known,
+                     struct err *e);
+
 /* ---- transitions --------------------------------------------------------------------- */
 
 /* One phase change with its event. It applies only when the job is still in `from` at

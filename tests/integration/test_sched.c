@@ -4,6 +4,9 @@
  * fencing epoch. */
 #include "tests/integration/test_sched_env.h"
 
+#include "base/job_token.h"
+#include "cluster/k8s.h"
+#include "cluster/manifest.h"
 #include "scheduler/specs.h"
 #include "store/election.h"
 #include "store/live_jobs.h"
@@ -27,7 +30,9 @@ static void teardown(void)
 }
 
 /* Jobs of several SKUs and sizes run to Succeeded, each transition an event, the
- * placement and node plan stored, the leader visible, finished objects collected. */
+ * placement and node plan stored, the leader visible; fedsched leaves finished objects to
+ * their ttlSecondsAfterFinished (here an hour, a real second in this simulation), and the
+ * member cluster's TTL controller removes them. */
 START_TEST(jobs_run_to_succeeded)
 {
     static const struct {
@@ -39,7 +44,7 @@ START_TEST(jobs_run_to_succeeded)
     char want_holder[32];
 
     senv_sim(&env, "testdata/sim/sched-three.json");
-    senv_config(&env, FAST_BASE "}", "", NULL);
+    senv_config(&env, FAST_BASE ", \"finishedTtlSeconds\": 3600}", "", NULL);
     senv_serve(&env, 0, NULL);
     for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
         free(senv_submit(env.srv[0].base, "team-a", jobs[i].name, jobs[i].sku, jobs[i].gpus, NULL,
@@ -82,7 +87,7 @@ START_TEST(jobs_run_to_succeeded)
         ck_assert_msg(i < 80, "policy state not saved within 8 s");
         usleep(100 * 1000);
     }
-    /* Finished jobs' objects are garbage: none of ours stay in the member clusters. */
+    /* The TTL controller took the finished objects: none of ours stay. */
     for (int i = 0; i < 100; i++) {
         size_t n =
             senv_sim_objects(&env, "east", false, "app.kubernetes.io/managed-by", "fedsched") +
@@ -113,18 +118,44 @@ START_TEST(ray_job_runs)
 }
 END_TEST
 
+/* Pods in any namespace of a simulated cluster with label fedsched.io/job-uid=uid. */
+static size_t sim_job_pods(const char *cluster, const char *uid)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    char sel[128];
+    json_t *list;
+    size_t n;
+
+    snprintf(sel, sizeof(sel), "fedsched.io/job-uid=%s", uid);
+    memset(&q, 0, sizeof(q));
+    q.label_selector = sel;
+    sim_cluster_handle(sim_get_cluster(env.sim, cluster), "GET", "/api/v1/pods", &q, NULL, 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    list = json_loadb(r.body, r.len, 0, NULL);
+    free(r.body);
+    n = json_array_size(json_object_get(list, "items"));
+    json_decref(list);
+    return n;
+}
+
 /* A Ray job stopped in the member cluster (KubeRay: jobStatus STOPPED, deployment
- * Complete) ends Cancelled with reason Stopped, not Succeeded, and its RayJob is deleted. */
+ * Complete) ends Cancelled with reason Stopped, not Succeeded. The RayJob stays for
+ * reading; after its ttlSecondsAfterFinished KubeRay shuts its Ray cluster down (the pods
+ * go, the RayJob stays, as with shutdownAfterJobFinishes). */
 START_TEST(ray_stopped_is_cancelled)
 {
     json_t *j;
     const json_t *st;
+    char *uid;
 
     senv_sim(&env, "testdata/sim/sched-three.json");
-    senv_config(&env, FAST_BASE ", \"jobAnnotations\": {\"sim.fedsched.io/outcome\": \"Stopped\"}}",
+    senv_config(&env,
+                FAST_BASE ", \"finishedTtlSeconds\": 3600, \"jobAnnotations\": "
+                          "{\"sim.fedsched.io/outcome\": \"Stopped\"}}",
                 "", NULL);
     senv_serve(&env, 0, NULL);
-    free(senv_submit(env.srv[0].base, "team-r", "stopped", "h100-80gb", 16, "ray", ""));
+    uid = senv_submit(env.srv[0].base, "team-r", "stopped", "h100-80gb", 16, "ray", "");
     j = senv_wait_phase(env.srv[0].base, "team-r", "stopped", "Cancelled", 20000);
     st = json_object_get(j, "status");
     ck_assert_str_eq(json_string_value(json_object_get(st, "reason")), "Stopped");
@@ -132,15 +163,18 @@ START_TEST(ray_stopped_is_cancelled)
     ck_assert_int_eq(senv_events(&env, "team-r", "stopped", "Succeeded"), 0);
     ck_assert_int_eq(senv_events(&env, "team-r", "stopped", "Cancelled"), 1);
     json_decref(j);
-    for (int i = 0;
-         senv_sim_objects(&env, "east", true, "app.kubernetes.io/managed-by", "fedsched") +
-             senv_sim_objects(&env, "west", true, "app.kubernetes.io/managed-by", "fedsched") +
-             senv_sim_objects(&env, "onprem", true, "app.kubernetes.io/managed-by", "fedsched") >
-         0;
+    for (int i = 0; sim_job_pods("east", uid) + sim_job_pods("west", uid) +
+                        sim_job_pods("onprem", uid) >
+                    0;
          i++) {
-        ck_assert_msg(i < 100, "the stopped RayJob was not deleted");
+        ck_assert_msg(i < 100, "the stopped Ray job's cluster was not shut down after its TTL");
         usleep(100 * 1000);
     }
+    ck_assert_int_eq(senv_sim_objects(&env, "east", true, "fedsched.io/job-uid", uid) +
+                         senv_sim_objects(&env, "west", true, "fedsched.io/job-uid", uid) +
+                         senv_sim_objects(&env, "onprem", true, "fedsched.io/job-uid", uid),
+                     1);
+    free(uid);
 }
 END_TEST
 
@@ -191,7 +225,7 @@ static void sim_blocker(struct senv *v, const char *cluster, const char *name, i
 
     memset(&q, 0, sizeof(q));
     sim_cluster_handle(sim_get_cluster(v->sim, cluster), "POST",
-                       "/apis/batch/v1/namespaces/other/jobs", &q, body, strlen(body), &r);
+                       "/apis/batch/v1/namespaces/default/jobs", &q, body, strlen(body), &r);
     ck_assert_msg(r.status == 201, "blocker: %d %.*s", r.status, (int)r.len, r.body);
     free(r.body);
     free(body);
@@ -223,6 +257,27 @@ static void wait_polled(struct senv *v)
         usleep(50 * 1000);
     }
     ck_abort_msg("clusters not polled within 5 s");
+}
+
+/* Waits until every cluster's prerequisites were checked once (the checks POST
+ * SelfSubjectAccessReviews, which would take a fault meant for a create). */
+static void wait_prereqs_checked(struct senv *v)
+{
+    for (int i = 0; i < 200; i++) {
+        json_t *list = NULL, *it;
+        size_t k, checked = 0;
+
+        ck_assert_int_eq(itest_get_json(v->srv[0].base, "/v1/clusters", &list), 200);
+        json_array_foreach(json_object_get(list, "items"), k, it)
+            checked += json_is_string(
+                json_object_get(json_object_get(it, "status"), "prerequisitesCheckedAt"));
+        k = json_array_size(json_object_get(list, "items"));
+        json_decref(list);
+        if (k > 0 && checked == k)
+            return;
+        usleep(50 * 1000);
+    }
+    ck_abort_msg("cluster prerequisites not checked within 10 s");
 }
 
 /* Cancelling a queued, a dispatched (pods pending) and a running job ends each Cancelled
@@ -913,6 +968,7 @@ START_TEST(create_refusals_keep_the_name)
     senv_sim(&env, "testdata/sim/sched-three.json");
     senv_config(&env, FAST_BASE "}", "", NULL);
     senv_serve(&env, 0, NULL);
+    wait_prereqs_checked(&env);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         fault_next_create(cases[i].status, cases[i].retry_after_s);
         free(senv_submit(env.srv[0].base, "team-d", cases[i].name, "h100-80gb", 8, NULL, ""));
@@ -940,6 +996,185 @@ START_TEST(create_refusals_keep_the_name)
 }
 END_TEST
 
+/* GET path in a simulated cluster; the parsed body when the answer is 200, else NULL. */
+static json_t *sim_get(const char *cluster, const char *path, const char *label_selector)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    json_t *out = NULL;
+
+    memset(&q, 0, sizeof(q));
+    q.label_selector = label_selector;
+    sim_cluster_handle(sim_get_cluster(env.sim, cluster), "GET", path, &q, NULL, 0, &r);
+    if (r.status == 200)
+        out = json_loadb(r.body, r.len, 0, NULL);
+    free(r.body);
+    return out;
+}
+
+/* Standard base64 (RFC 4648) into out; the decoded length, or -1 on a bad character. */
+static long b64_decode(const char *in, char *out, size_t size)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned acc = 0;
+    int bits = 0;
+    size_t n = 0;
+
+    for (; *in && *in != '='; in++) {
+        const char *p = strchr(tab, *in);
+
+        if (!p || n + 1 >= size)
+            return -1;
+        acc = (acc << 6) | (unsigned)(p - tab);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[n] = '\0';
+    return (long)n;
+}
+
+static const char *env_value(const json_t *container, const char *name)
+{
+    size_t i;
+    const json_t *ev;
+
+    json_array_foreach(json_object_get(container, "env"), i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "name")), name) == 0)
+            return json_string_value(json_object_get(ev, "value"));
+    }
+    return NULL;
+}
+
+/* A 4-worker PyTorch job: fedsched creates the tenant's member namespace (fedsched-<ns>),
+ * the Job in it, the workers' headless Service selecting exactly the job's 4 pods, and the
+ * Secret with the job's checkpoint token, the last two owned by the Job. Each pod finds
+ * worker 0 through the Service's DNS name. The token in the Secret checks for this job
+ * under the installation's key, and not for another. Cancelling deletes the Job, and the
+ * owner references take the Service and the Secret with it. */
+START_TEST(dispatch_makes_namespace_service_and_secret)
+{
+    json_t *j, *o, *pods;
+    const json_t *sel, *it;
+    char *uid, name[MANIFEST_NAME_MAX], path[320], selector[256] = "", token[256], other[64];
+    char master[256], job_uid[64];
+    const char *cluster;
+    struct store_config sc;
+    struct store *st = NULL;
+    unsigned char key[32];
+    struct err e = {0};
+    const char *k;
+    const json_t *v;
+    size_t i, n;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env,
+                FAST_BASE ", \"jobAnnotations\": {\"sim.fedsched.io/duration-seconds\": "
+                          "\"1000000\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    uid = senv_submit(env.srv[0].base, "team-n", "dist", "v100-32gb", 32, NULL, "");
+    j = senv_wait_phase(env.srv[0].base, "team-n", "dist", "Running", 20000);
+    cluster = json_string_value(json_object_get(json_object_get(j, "status"), "cluster"));
+    ck_assert_ptr_nonnull(cluster);
+    manifest_object_name(uid, 0, name, sizeof(name));
+
+    o = sim_get(cluster, "/api/v1/namespaces/fedsched-team-n", NULL);
+    ck_assert_msg(o != NULL, "namespace fedsched-team-n was not created");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(o, "metadata"), "labels"),
+                         "app.kubernetes.io/managed-by")),
+                     "fedsched");
+    json_decref(o);
+
+    snprintf(path, sizeof(path), "/apis/batch/v1/namespaces/fedsched-team-n/jobs/%s", name);
+    o = sim_get(cluster, path, NULL);
+    ck_assert_ptr_nonnull(o);
+    snprintf(job_uid, sizeof(job_uid), "%s",
+             json_string_value(json_object_get(json_object_get(o, "metadata"), "uid")));
+    json_decref(o);
+
+    snprintf(path, sizeof(path), "/api/v1/namespaces/fedsched-team-n/services/%s", name);
+    o = sim_get(cluster, path, NULL);
+    ck_assert_msg(o != NULL, "no Service %s", name);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "spec"), "clusterIP")),
+                     "None");
+    it = json_array_get(json_object_get(json_object_get(o, "metadata"), "ownerReferences"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(it, "kind")), "Job");
+    ck_assert_str_eq(json_string_value(json_object_get(it, "uid")), job_uid);
+    sel = json_object_get(json_object_get(o, "spec"), "selector");
+    ck_assert_int_ge(json_object_size(sel), 1);
+    json_object_foreach((json_t *)sel, k, v)
+    {
+        size_t len = strlen(selector);
+
+        snprintf(selector + len, sizeof(selector) - len, "%s%s=%s", len ? "," : "", k,
+                 json_string_value(v));
+    }
+    json_decref(o);
+
+    /* The Service's selector picks exactly the job's pods: the same 4 as its uid label. */
+    pods = sim_get(cluster, "/api/v1/pods", selector);
+    ck_assert_int_eq(json_array_size(json_object_get(pods, "items")), 4);
+    ck_assert_int_eq(sim_job_pods(cluster, uid), 4);
+    snprintf(master, sizeof(master), "%s-0.%s.fedsched-team-n.svc", name, name);
+    json_array_foreach(json_object_get(pods, "items"), i, it)
+    {
+        const json_t *ps = json_object_get(it, "spec");
+        const json_t *c0 = json_array_get(json_object_get(ps, "containers"), 0);
+
+        ck_assert_str_eq(json_string_value(json_object_get(
+                             json_object_get(json_object_get(it, "metadata"), "labels"),
+                             K8S_LABEL_JOB_UID)),
+                         uid);
+        ck_assert_str_eq(json_string_value(json_object_get(ps, "subdomain")), name);
+        ck_assert_str_eq(env_value(c0, "MASTER_ADDR"), master);
+        ck_assert_str_eq(env_value(c0, "WORLD_SIZE"), "4");
+    }
+    json_decref(pods);
+
+    snprintf(path, sizeof(path), "/api/v1/namespaces/fedsched-team-n/secrets/%s-ckpt", name);
+    o = sim_get(cluster, path, NULL);
+    ck_assert_msg(o != NULL, "no Secret %s-ckpt", name);
+    it = json_array_get(json_object_get(json_object_get(o, "metadata"), "ownerReferences"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(it, "uid")), job_uid);
+    ck_assert_int_gt(b64_decode(json_string_value(json_object_get(json_object_get(o, "data"),
+                                                                  "token")),
+                                token, sizeof(token)),
+                     0);
+    json_decref(o);
+    defaults_store(&sc, env.dsn, 1);
+    ck_assert_msg(store_open(&sc, &st, &e) == 0, "%s", e.msg);
+    ck_assert_msg(store_job_token_key(st, key, &e) == 0, "%s", e.msg);
+    store_close(&st);
+    ck_assert(job_token_check(key, token, uid));
+    snprintf(other, sizeof(other), "%.35s%c", uid, uid[35] == '0' ? '1' : '0');
+    ck_assert(!job_token_check(key, token, other));
+
+    ck_assert_int_eq(http_delete(env.srv[0].base, "team-n", "dist"), 202);
+    json_decref(senv_wait_phase(env.srv[0].base, "team-n", "dist", "Cancelled", 20000));
+    for (n = 0;; n++) {
+        json_t *svc, *sec;
+
+        snprintf(path, sizeof(path), "/api/v1/namespaces/fedsched-team-n/services/%s", name);
+        svc = sim_get(cluster, path, NULL);
+        snprintf(path, sizeof(path), "/api/v1/namespaces/fedsched-team-n/secrets/%s-ckpt", name);
+        sec = sim_get(cluster, path, NULL);
+        json_decref(svc);
+        json_decref(sec);
+        if (!svc && !sec)
+            break;
+        ck_assert_msg(n < 100, "the Service or Secret outlived its cancelled Job");
+        usleep(100 * 1000);
+    }
+    json_decref(j);
+    free(uid);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sched");
@@ -961,6 +1196,7 @@ static Suite *suite(void)
     tcase_add_test(tc, wide_job_keeps_every_alternative_and_node);
     tcase_add_test(tc, deposed_leader_stops_creating);
     tcase_add_test(tc, create_refusals_keep_the_name);
+    tcase_add_test(tc, dispatch_makes_namespace_service_and_secret);
     suite_add_tcase(s, tc);
     tc = tcase_create("fence");
     tcase_add_test(tc, deposed_epoch_cannot_write);
