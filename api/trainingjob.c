@@ -1627,6 +1627,424 @@ out:
     return rc;
 }
 
+/* ---- what administrators let tenants reference ---- */
+
+/* The kinds of reference a spec makes to things in its member namespace or outside it,
+ * in the order a spec is checked; tenant_keys[] names each kind's list in the config. */
+enum ref_kind {
+    REF_SERVICE_ACCOUNT,
+    REF_PULL_SECRET,
+    REF_IMAGE,
+    REF_SECRET,
+    REF_CONFIG_MAP,
+    REF_CLAIM,
+    REF_URI,
+    REF_LABEL,
+    REF_ANNOTATION,
+    REF_KINDS
+};
+
+static const char *const tenant_keys[REF_KINDS + 1] = {
+    [REF_SERVICE_ACCOUNT] = "serviceAccountNames",
+    [REF_PULL_SECRET] = "imagePullSecrets",
+    [REF_IMAGE] = "imagePrefixes",
+    [REF_SECRET] = "secrets",
+    [REF_CONFIG_MAP] = "configMaps",
+    [REF_CLAIM] = "volumeClaims",
+    [REF_URI] = "uriPrefixes",
+    [REF_LABEL] = "podLabelPrefixes",
+    [REF_ANNOTATION] = "podAnnotationPrefixes",
+    [REF_KINDS] = NULL,
+};
+
+#define TENANT_LIST_MAX 1024 /* entries of one list */
+#define ALLOWED_SHOWN   240  /* bytes of a list quoted in a refusal */
+
+struct tenant_list {
+    bool set; /* the entry has this key; otherwise the "*" entry (or nothing) decides */
+    size_t n;
+    char **items;
+};
+
+struct tenant_entry {
+    char ns[64]; /* a namespace, or "*" */
+    struct tenant_list lists[REF_KINDS];
+};
+
+struct trainingjob_tenants {
+    size_t n;
+    struct tenant_entry *entries;
+};
+
+void trainingjob_tenants_free(struct trainingjob_tenants **tp)
+{
+    struct trainingjob_tenants *t = tp ? *tp : NULL;
+
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        for (size_t k = 0; k < REF_KINDS; k++) {
+            for (size_t m = 0; m < t->entries[i].lists[k].n; m++)
+                free(t->entries[i].lists[k].items[m]);
+            free(t->entries[i].lists[k].items);
+        }
+    free(t->entries);
+    free(t);
+    *tp = NULL;
+}
+
+/* A name list entry: a name, or a name's beginning followed by '*'. */
+static bool name_pattern_ok(const char *s, size_t n)
+{
+    if (n < 2 || s[n - 1] != '*')
+        return ref_name_ok(s, n);
+    if (!lower_alnum(s[0]) || n - 1 > REF_NAME_MAX)
+        return false;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (!lower_alnum(s[i]) && s[i] != '-' && s[i] != '.')
+            return false;
+    return true;
+}
+
+/* NULL when s is a valid entry of a list of kind k, else what an entry must be. "*" (any)
+ * is valid everywhere. A prefix must end at a separator, so that "s3://team-a" cannot also
+ * allow s3://team-a-other. */
+static const char *entry_problem(enum ref_kind k, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (strcmp(s, "*") == 0)
+        return NULL;
+    switch (k) {
+    case REF_IMAGE:
+        return image_ok(s, n) && strchr("/:@", s[n - 1])
+                   ? NULL
+                   : "is not an image prefix: printable ASCII without spaces, ending in '/', ':' "
+                     "or '@' (registry.example.com/ml/)";
+    case REF_URI:
+        return uri_ok(s, n) && s[n - 1] == '/'
+                   ? NULL
+                   : "is not a URI prefix: scheme://location ending in '/' (s3://bucket/team-a/)";
+    case REF_LABEL:
+    case REF_ANNOTATION:
+        return dns_subdomain_ok(s, n, 253) ? NULL
+                                           : "is not a key prefix: a DNS subdomain (example.com)";
+    default:
+        return name_pattern_ok(s, n) ? NULL
+                                     : "is not a name (lowercase letters, digits, '-' and '.', "
+                                       "at most 253), a name's beginning followed by '*', or '*'";
+    }
+}
+
+static int tenant_list_from_json(const json_t *v, enum ref_kind k, const char *path,
+                                 struct tenant_list *out, struct err *e)
+{
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(v) || json_array_size(v) > TENANT_LIST_MAX)
+        return err_set(e, ERR_CONFIG, path, "%s: must be an array of at most %d strings", path,
+                       TENANT_LIST_MAX);
+    out->set = true;
+    out->items = xcalloc(json_array_size(v) + 1, sizeof(*out->items));
+    json_array_foreach(v, i, item)
+    {
+        const char *s = json_string_value(item), *why;
+        char f[FIELD_BUF];
+        struct shown sv;
+
+        path_index(f, sizeof(f), path, i);
+        if (!s)
+            return err_set(e, ERR_CONFIG, f, "%s: must be a string, not %s", f, type_name(item));
+        if ((why = entry_problem(k, s)))
+            return err_set(e, ERR_CONFIG, f, "%s: \"%s\" %s", f, show(s, &sv), why);
+        out->items[out->n++] = xstrdup(s);
+    }
+    return 0;
+}
+
+static int tenant_entry_from_json(const char *ns, const json_t *v, struct tenant_entry *out,
+                                  struct err *e)
+{
+    char path[FIELD_BUF];
+    const char *key;
+    json_t *list;
+    struct shown sv;
+
+    path_key(path, sizeof(path), "tenants", ns);
+    if (strcmp(ns, "*") != 0 && !dns_label_ok(ns, strlen(ns)))
+        return err_set(e, ERR_CONFIG, path, "%s: \"%s\" is not a namespace name or \"*\"", path,
+                       show(ns, &sv));
+    if (!json_is_object(v))
+        return err_set(e, ERR_CONFIG, path, "%s: must be an object, not %s", path, type_name(v));
+    snprintf(out->ns, sizeof(out->ns), "%s", ns);
+    json_object_foreach((json_t *)v, key, list)
+    {
+        char f[FIELD_BUF];
+        size_t k;
+
+        path_key(f, sizeof(f), path, key);
+        for (k = 0; k < REF_KINDS && strcmp(key, tenant_keys[k]) != 0; k++)
+            ;
+        if (k == REF_KINDS) {
+            const char *hint = suggest(key, tenant_keys);
+
+            return err_set(e, ERR_CONFIG, f, "%s: unknown configuration key%s%s%s", f,
+                           hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
+        }
+        if (tenant_list_from_json(list, (enum ref_kind)k, f, &out->lists[k], e))
+            return -1;
+    }
+    return 0;
+}
+
+int trainingjob_tenants_from_json(const json_t *v, struct trainingjob_tenants **out,
+                                  struct err *e)
+{
+    struct trainingjob_tenants *t;
+    const char *ns;
+    json_t *entry;
+
+    if (!json_is_object(v))
+        return err_set(e, ERR_CONFIG, "tenants",
+                       "tenants: must be an object of namespaces (or \"*\"), not %s",
+                       type_name(v));
+    if (json_object_size(v) == 0) {
+        *out = NULL;
+        return 0;
+    }
+    t = xcalloc(1, sizeof(*t));
+    t->entries = xcalloc(json_object_size(v), sizeof(*t->entries));
+    json_object_foreach((json_t *)v, ns, entry)
+    {
+        /* Counted before parsing, so a failure frees what the entry already holds. */
+        if (tenant_entry_from_json(ns, entry, &t->entries[t->n++], e)) {
+            trainingjob_tenants_free(&t);
+            return -1;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+/* The list deciding kind k in namespace ns: the namespace's own, else the "*" entry's;
+ * NULL when neither has one (anything goes). *rule_ns names the entry that decided. */
+static const struct tenant_list *tenant_rule(const struct trainingjob_tenants *t, const char *ns,
+                                             enum ref_kind k, const char **rule_ns)
+{
+    const struct tenant_list *any = NULL;
+
+    for (size_t i = 0; i < t->n; i++) {
+        const struct tenant_entry *en = &t->entries[i];
+
+        if (!en->lists[k].set)
+            continue;
+        if (strcmp(en->ns, ns) == 0) {
+            *rule_ns = en->ns;
+            return &en->lists[k];
+        }
+        if (strcmp(en->ns, "*") == 0) {
+            *rule_ns = en->ns;
+            any = &en->lists[k];
+        }
+    }
+    return any;
+}
+
+static bool entry_allows(enum ref_kind k, const char *item, const char *v)
+{
+    size_t n = strlen(item);
+
+    if (strcmp(item, "*") == 0)
+        return true;
+    switch (k) {
+    case REF_IMAGE:
+    case REF_URI: return strncmp(v, item, n) == 0;
+    case REF_LABEL:
+    case REF_ANNOTATION: return domain_is(v, strlen(v), item);
+    default:
+        return item[n - 1] == '*' ? strncmp(v, item, n - 1) == 0 : strcmp(v, item) == 0;
+    }
+}
+
+/* A URI whose path has "." or ".." segments or %-escapes may name another place than its
+ * text says once a client normalises it, so it cannot be held to a prefix. */
+static bool uri_plain(const char *s)
+{
+    const char *path = strstr(s, "://") + 3;
+
+    if (strchr(path, '%'))
+        return false;
+    for (const char *p = path; (p = strchr(p, '.')) != NULL; p++) {
+        size_t dots = p[1] == '.' ? 2 : 1;
+
+        if (p[-1] == '/' && (p[dots] == '/' || p[dots] == '\0'))
+            return false;
+    }
+    return true;
+}
+
+/* The list's entries, ", "-separated and cut to ALLOWED_SHOWN bytes, or "none". */
+static void allowed_text(const struct tenant_list *l, char *out, size_t size)
+{
+    size_t used = 0;
+
+    snprintf(out, size, "%s", l->n ? "" : "none");
+    for (size_t i = 0; i < l->n; i++) {
+        int w = snprintf(out + used, size - used, "%s%s", i ? ", " : "", l->items[i]);
+
+        if (w < 0 || (size_t)w >= size - used) {
+            snprintf(out + (used < size - 4 ? used : size - 4), 4, "...");
+            return;
+        }
+        used += (size_t)w;
+    }
+}
+
+struct tenant_check {
+    const struct trainingjob_tenants *t;
+    const char *ns;
+    struct err *e;
+};
+
+/* Whether value v at field (subject: how the message names it) is allowed; ERR_FORBIDDEN
+ * naming field, value, namespace, rule and what it allows when not. match is what the
+ * list's entries are compared with (a label key's prefix; v itself otherwise). */
+static int ref_allowed(const struct tenant_check *c, enum ref_kind k, const char *field,
+                       const char *subject, const char *v, const char *match)
+{
+    const char *rule_ns = NULL;
+    const struct tenant_list *l = tenant_rule(c->t, c->ns, k, &rule_ns);
+    char allowed[ALLOWED_SHOWN + 4];
+    struct shown sv;
+
+    if (!l)
+        return 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i], "*") == 0)
+            return 0;
+    if (k == REF_URI && !uri_plain(v))
+        return err_set(c->e, ERR_FORBIDDEN, field,
+                       "%s \"%s\" is not allowed in namespace %s: a URI with '.' or '..' "
+                       "segments or '%%' escapes cannot be held to tenants.%s.%s",
+                       subject, show(v, &sv), c->ns, rule_ns, tenant_keys[k]);
+    for (size_t i = 0; i < l->n; i++)
+        if (entry_allows(k, l->items[i], match))
+            return 0;
+    allowed_text(l, allowed, sizeof(allowed));
+    return err_set(c->e, ERR_FORBIDDEN, field,
+                   "%s \"%s\" is not allowed in namespace %s (tenants.%s.%s); allowed: %s",
+                   subject, show(v, &sv), c->ns, rule_ns, tenant_keys[k], allowed);
+}
+
+/* A string at field, when present. */
+static int ref_string(const struct tenant_check *c, enum ref_kind k, const char *field,
+                      const json_t *v)
+{
+    const char *s = json_string_value(v);
+
+    return s ? ref_allowed(c, k, field, field, s, s) : 0;
+}
+
+static int ref_code(const struct tenant_check *c, const json_t *code)
+{
+    const json_t *env = json_object_get(code, "env"), *pulls = json_object_get(code,
+                                                                                "imagePullSecrets");
+    const json_t *v;
+    size_t i;
+
+    if (ref_string(c, REF_SERVICE_ACCOUNT, "spec.code.serviceAccountName",
+                   json_object_get(code, "serviceAccountName")))
+        return -1;
+    json_array_foreach(pulls, i, v)
+    {
+        char f[FIELD_BUF];
+
+        path_index(f, sizeof(f), "spec.code.imagePullSecrets", i);
+        if (ref_string(c, REF_PULL_SECRET, f, v))
+            return -1;
+    }
+    if (ref_string(c, REF_IMAGE, "spec.code.image", json_object_get(code, "image")))
+        return -1;
+    json_array_foreach(env, i, v)
+    {
+        const json_t *from = json_object_get(v, "valueFrom");
+        const json_t *sec = json_object_get(from, "secretKeyRef");
+        const json_t *cm = json_object_get(from, "configMapKeyRef");
+        char f[FIELD_BUF], g[FIELD_BUF];
+
+        path_index(f, sizeof(f), "spec.code.env", i);
+        path_key(g, sizeof(g), f, sec ? "valueFrom.secretKeyRef.name"
+                                      : "valueFrom.configMapKeyRef.name");
+        if (from && ref_string(c, sec ? REF_SECRET : REF_CONFIG_MAP, g,
+                               json_object_get(sec ? sec : cm, "name")))
+            return -1;
+    }
+    return 0;
+}
+
+/* The keys of spec.podLabels or spec.podAnnotations, held by their prefix. */
+static int ref_pod_meta(const struct tenant_check *c, enum ref_kind k, const char *path,
+                        const json_t *obj)
+{
+    const char *key;
+    const json_t *v;
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        char f[FIELD_BUF], subject[64], prefix[256];
+
+        (void)v;
+        path_key(f, sizeof(f), path, key);
+        snprintf(subject, sizeof(subject), "%s key", path);
+        snprintf(prefix, sizeof(prefix), "%.*s", (int)strcspn(key, "/"), key);
+        if (ref_allowed(c, k, f, subject, key, prefix))
+            return -1;
+    }
+    return 0;
+}
+
+static int ref_spec(const struct tenant_check *c, const json_t *spec)
+{
+    const json_t *data = json_object_get(spec, "data"), *output = json_object_get(spec, "output");
+
+    return ref_code(c, json_object_get(spec, "code")) ||
+           ref_string(c, REF_CLAIM, "spec.data.volume.claimName",
+                      json_object_get(json_object_get(data, "volume"), "claimName")) ||
+           ref_string(c, REF_CLAIM, "spec.output.volume.claimName",
+                      json_object_get(json_object_get(output, "volume"), "claimName")) ||
+           ref_string(c, REF_CLAIM, "spec.checkpoint.claimName",
+                      json_object_get(json_object_get(spec, "checkpoint"), "claimName")) ||
+           ref_string(c, REF_URI, "spec.data.uri", json_object_get(data, "uri")) ||
+           ref_string(c, REF_URI, "spec.output.uri", json_object_get(output, "uri")) ||
+           ref_pod_meta(c, REF_LABEL, "spec.podLabels", json_object_get(spec, "podLabels")) ||
+           ref_pod_meta(c, REF_ANNOTATION, "spec.podAnnotations",
+                        json_object_get(spec, "podAnnotations"))
+               ? -1
+               : 0;
+}
+
+int trainingjob_check_tenant(const struct job *j, const struct trainingjob_tenants *t,
+                             struct err *e)
+{
+    struct tenant_check c = {t, j->ns, e};
+    json_t *spec;
+    int rc;
+
+    if (!t)
+        return 0;
+    spec = json_loads(j->spec_json ? j->spec_json : "", 0, NULL);
+    if (!spec)
+        return err_set(e, ERR_INTERNAL, "spec", "the job's canonical spec is not JSON");
+    rc = ref_spec(&c, spec);
+    json_decref(spec);
+    if (rc && e) {
+        text_repair(e->field);
+        text_repair(e->msg);
+    }
+    return rc;
+}
+
 /* ---- rendering ---- */
 
 static void set_str(json_t *o, const char *key, const char *v)

@@ -49,6 +49,29 @@ struct sku_catalogue;
 int trainingjob_parse(const char *body, size_t len, const char *path_ns,
                       const struct sku_catalogue *skus, struct job **out, struct err *e);
 
+/* What administrators let tenants reference, per namespace: the config section "tenants"
+ * (docs/trainingjob.md, "What administrators may restrict"). Immutable once built, so
+ * request threads share it without locks. */
+struct trainingjob_tenants;
+
+/* Builds the rules from the config value v: {"<namespace>" or "*": {"serviceAccountNames",
+ * "secrets", "configMaps", "volumeClaims", "imagePullSecrets", "imagePrefixes",
+ * "uriPrefixes", "podLabelPrefixes", "podAnnotationPrefixes": [strings]}}. An empty object
+ * sets *out to NULL (nothing restricted). Caller owns *out; free with
+ * trainingjob_tenants_free(). Fails with ERR_CONFIG, e->field and the message naming the
+ * key and the value ("tenants.team-a.secrets[1]: \"Bad_Name\" is not ..."); *out untouched. */
+int trainingjob_tenants_from_json(const json_t *v, struct trainingjob_tenants **out,
+                                  struct err *e);
+void trainingjob_tenants_free(struct trainingjob_tenants **t); /* NULL-safe; sets *t NULL */
+
+/* Whether every reference of j's spec (j as trainingjob_parse() made it) is allowed in its
+ * namespace by t: a namespace's own list for a kind, else the "*" entry's, else anything.
+ * t NULL allows everything. Returns 0, or -1 with ERR_FORBIDDEN for the first reference
+ * that is not allowed: e->field its JSON path, the message its value, the namespace, the
+ * rule ("tenants.team-a.serviceAccountNames") and what it allows. Thread-safe. */
+int trainingjob_check_tenant(const struct job *j, const struct trainingjob_tenants *t,
+                             struct err *e);
+
 /* Checks a namespace or job name taken from a request path, with the same rules the body
  * is held to: a namespace is a DNS-1123 label (<= 63), a name a DNS-1123 subdomain of at
  * most TRAININGJOB_NAME_MAX characters. Returns 0, or -1 with ERR_INVALID (field

@@ -1163,6 +1163,214 @@ START_TEST(test_pod_labels_need_a_user_prefix)
 }
 END_TEST
 
+/* ---- what administrators let tenants reference (config "tenants") ---- */
+
+static struct trainingjob_tenants *tenant_rules(const char *config)
+{
+    json_t *v = json_loads(config, 0, NULL);
+    struct trainingjob_tenants *t = NULL;
+    struct err e;
+
+    err_clear(&e);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_msg(trainingjob_tenants_from_json(v, &t, &e) == 0, "%s: %s", e.field, e.msg);
+    json_decref(v);
+    return t;
+}
+
+/* The namespace's job with image and the extras (as with_pod()) checked against t: 0, or
+ * -1 with *e filled. */
+static int tenant_check(const struct trainingjob_tenants *t, const char *ns, const char *image,
+                        const char *code_extra, const char *spec_extra, struct err *e)
+{
+    char *b = xasprintf("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                        "\"metadata\":{\"name\":\"a\"},\"spec\":{\"resources\":{\"instanceType\":"
+                        "\"l4\",\"gpuCount\":1},\"code\":{\"image\":\"%s\"%s%s}%s%s}}",
+                        image, *code_extra ? "," : "", code_extra, *spec_extra ? "," : "",
+                        spec_extra);
+    struct job *j = NULL;
+    int rc;
+
+    err_clear(e);
+    ck_assert_msg(trainingjob_parse(b, strlen(b), ns, NULL, &j, e) == 0, "%s: %s", e->field,
+                  e->msg);
+    rc = trainingjob_check_tenant(j, t, e);
+    job_free(&j);
+    free(b);
+    return rc;
+}
+
+static void tenant_allows(const struct trainingjob_tenants *t, const char *ns, const char *image,
+                          const char *code_extra, const char *spec_extra)
+{
+    struct err e;
+
+    ck_assert_msg(tenant_check(t, ns, image, code_extra, spec_extra, &e) == 0,
+                  "refused in %s: %s: %s", ns, e.field, e.msg);
+}
+
+static void tenant_refuses(const struct trainingjob_tenants *t, const char *ns, const char *image,
+                           const char *code_extra, const char *spec_extra, const char *field,
+                           const char *msg)
+{
+    struct err e;
+
+    ck_assert_msg(tenant_check(t, ns, image, code_extra, spec_extra, &e) == -1,
+                  "allowed in %s: %s %s", ns, code_extra, spec_extra);
+    ck_assert_msg(e.code == ERR_FORBIDDEN, "code %s (%s)", err_code_name(e.code), e.msg);
+    ck_assert_str_eq(e.field, field);
+    ck_assert_msg(strstr(e.msg, msg), "message \"%s\" lacks \"%s\"", e.msg, msg);
+    ck_assert(valid_utf8(e.msg));
+}
+
+#define IMG "registry.example.com/ml/trainer:1"
+
+static const char *const tenants_example =
+    "{\"*\":{\"serviceAccountNames\":[\"default\"],\"secrets\":[],"
+    "\"imagePrefixes\":[\"registry.example.com/ml/\"]},"
+    "\"team-a\":{\"serviceAccountNames\":[\"trainer\",\"team-a-*\"],\"secrets\":[\"team-a-s3\"],"
+    "\"volumeClaims\":[\"ckpt-*\"],\"uriPrefixes\":[\"s3://team-a/\"],"
+    "\"podLabelPrefixes\":[\"example.com\"]}}";
+
+START_TEST(test_tenant_service_accounts_and_secrets)
+{
+    struct trainingjob_tenants *t = tenant_rules(tenants_example);
+    static const char *const sec = "\"env\":[{\"name\":\"A\",\"value\":\"x\"},{\"name\":\"K\","
+                                   "\"valueFrom\":{\"secretKeyRef\":{\"name\":\"%s\",\"key\":"
+                                   "\"k\"}}}]";
+    char *own = xasprintf(sec, "team-a-s3"), *other = xasprintf(sec, "team-b-s3");
+
+    tenant_allows(t, "team-a", IMG, "\"serviceAccountName\":\"trainer\"", "");
+    tenant_allows(t, "team-a", IMG, "\"serviceAccountName\":\"team-a-etl\"", "");
+    tenant_refuses(t, "team-a", IMG, "\"serviceAccountName\":\"root-sa\"", "",
+                   "spec.code.serviceAccountName",
+                   "spec.code.serviceAccountName \"root-sa\" is not allowed in namespace team-a "
+                   "(tenants.team-a.serviceAccountNames); allowed: trainer, team-a-*");
+    /* "team-a-*" is a prefix, not a pattern anywhere in the name. */
+    tenant_refuses(t, "team-a", IMG, "\"serviceAccountName\":\"x-team-a-etl\"", "",
+                   "spec.code.serviceAccountName", "\"x-team-a-etl\" is not allowed");
+    /* A namespace without an entry falls back to "*". */
+    tenant_refuses(t, "team-b", IMG, "\"serviceAccountName\":\"trainer\"", "",
+                   "spec.code.serviceAccountName",
+                   "in namespace team-b (tenants.*.serviceAccountNames); allowed: default");
+    tenant_allows(t, "team-b", IMG, "\"serviceAccountName\":\"default\"", "");
+    /* Leaving it out (the namespace's default ServiceAccount) is always allowed. */
+    tenant_allows(t, "team-b", IMG, "", "");
+    tenant_allows(t, "team-a", IMG, own, "");
+    tenant_refuses(t, "team-a", IMG, other, "", "spec.code.env[1].valueFrom.secretKeyRef.name",
+                   "\"team-b-s3\" is not allowed in namespace team-a "
+                   "(tenants.team-a.secrets); allowed: team-a-s3");
+    tenant_refuses(t, "team-b", IMG, other, "", "spec.code.env[1].valueFrom.secretKeyRef.name",
+                   "(tenants.*.secrets); allowed: none");
+    /* ConfigMaps and pull secrets: no list anywhere, so any. */
+    tenant_allows(t, "team-b", IMG,
+                  "\"env\":[{\"name\":\"C\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cfg\","
+                  "\"key\":\"k\"}}}],\"imagePullSecrets\":[\"regcred\"]",
+                  "");
+    free(own);
+    free(other);
+    trainingjob_tenants_free(&t);
+    ck_assert_ptr_null(t);
+}
+END_TEST
+
+START_TEST(test_tenant_images_volumes_uris_and_labels)
+{
+    struct trainingjob_tenants *t = tenant_rules(tenants_example);
+
+    /* team-a's entry has no imagePrefixes: "*"'s list decides, key by key. */
+    tenant_refuses(t, "team-a", "docker.io/library/python:3", "", "", "spec.code.image",
+                   "spec.code.image \"docker.io/library/python:3\" is not allowed in namespace "
+                   "team-a (tenants.*.imagePrefixes); allowed: registry.example.com/ml/");
+    tenant_allows(t, "team-a", IMG, "",
+                  "\"checkpoint\":{\"claimName\":\"ckpt-a\",\"mountPath\":\"/ckpt\"}");
+    tenant_refuses(t, "team-a", IMG, "",
+                   "\"checkpoint\":{\"claimName\":\"ckpt-a\",\"mountPath\":\"/ckpt\"},"
+                   "\"output\":{\"volume\":{\"claimName\":\"shared\",\"mountPath\":\"/o\"}}",
+                   "spec.output.volume.claimName", "\"shared\" is not allowed");
+    tenant_refuses(t, "team-a", IMG, "",
+                   "\"data\":{\"volume\":{\"claimName\":\"imagenet\",\"mountPath\":\"/d\"}}",
+                   "spec.data.volume.claimName", "(tenants.team-a.volumeClaims)");
+    tenant_allows(t, "team-a", IMG, "", "\"data\":{\"uri\":\"s3://team-a/imagenet/\"}");
+    tenant_refuses(t, "team-a", IMG, "", "\"output\":{\"uri\":\"s3://team-a-other/x\"}",
+                   "spec.output.uri", "\"s3://team-a-other/x\" is not allowed");
+    tenant_refuses(t, "team-a", IMG, "", "\"data\":{\"uri\":\"s3://team-a/../team-b/x\"}",
+                   "spec.data.uri", "'..' segments");
+    tenant_refuses(t, "team-a", IMG, "", "\"data\":{\"uri\":\"s3://team-a/%2e%2e/team-b/\"}",
+                   "spec.data.uri", "escapes cannot be held to tenants.team-a.uriPrefixes");
+    /* A domain allows its subdomains, not look-alikes. */
+    tenant_allows(t, "team-a", IMG, "",
+                  "\"podLabels\":{\"example.com/team\":\"a\",\"ml.example.com/run\":\"b\"}");
+    tenant_refuses(t, "team-a", IMG, "", "\"podLabels\":{\"notexample.com/x\":\"y\"}",
+                   "spec.podLabels.notexample.com/x",
+                   "spec.podLabels key \"notexample.com/x\" is not allowed in namespace team-a "
+                   "(tenants.team-a.podLabelPrefixes); allowed: example.com");
+    /* Annotations and team-b's URIs: no list, anything. */
+    tenant_allows(t, "team-b", IMG, "",
+                  "\"podAnnotations\":{\"evil.io/x\":\"y\"},\"data\":{\"uri\":\"gs://x/y\"}");
+    trainingjob_tenants_free(&t);
+}
+END_TEST
+
+START_TEST(test_tenant_star_and_no_rules_allow_anything)
+{
+    struct trainingjob_tenants *t = tenant_rules("{\"team-a\":{\"secrets\":[\"*\"],"
+                                                 "\"uriPrefixes\":[\"s3://a/\",\"*\"]},"
+                                                 "\"*\":{\"secrets\":[]}}");
+    struct trainingjob_tenants *none = tenant_rules("{}");
+    const char *env = "\"env\":[{\"name\":\"K\",\"valueFrom\":{\"secretKeyRef\":{\"name\":"
+                      "\"anything\",\"key\":\"k\"}}}]";
+
+    ck_assert_ptr_null(none); /* {}: nothing restricted */
+    tenant_allows(t, "team-a", "i", env, "\"data\":{\"uri\":\"s3://b/../c\"}");
+    tenant_refuses(t, "team-b", "i", env, "", "spec.code.env[0].valueFrom.secretKeyRef.name",
+                   "allowed: none");
+    tenant_allows(NULL, "team-b", "i", env, "\"podLabels\":{\"x.io/a\":\"b\"}");
+    trainingjob_tenants_free(&t);
+    trainingjob_tenants_free(&none); /* NULL-safe */
+}
+END_TEST
+
+static const struct {
+    const char *config, *field, *msg;
+} bad_tenants[] = {
+    {"[]", "tenants", "tenants: must be an object of namespaces"},
+    {"{\"Team_A\":{}}", "tenants.Team_A", "\"Team_A\" is not a namespace name or \"*\""},
+    {"{\"team-a\":[]}", "tenants.team-a", "tenants.team-a: must be an object, not an array"},
+    {"{\"team-a\":{\"secret\":[]}}", "tenants.team-a.secret",
+     "unknown configuration key (did you mean \"secrets\"?)"},
+    {"{\"team-a\":{\"secrets\":\"x\"}}", "tenants.team-a.secrets", "must be an array"},
+    {"{\"team-a\":{\"secrets\":[\"ok\",\"Bad_Name\"]}}", "tenants.team-a.secrets[1]",
+     "tenants.team-a.secrets[1]: \"Bad_Name\" is not a name"},
+    {"{\"*\":{\"secrets\":[1]}}", "tenants.*.secrets[0]", "must be a string, not an integer"},
+    {"{\"*\":{\"volumeClaims\":[\"-x*\"]}}", "tenants.*.volumeClaims[0]", "\"-x*\" is not"},
+    {"{\"*\":{\"uriPrefixes\":[\"s3://team-a\"]}}", "tenants.*.uriPrefixes[0]",
+     "\"s3://team-a\" is not a URI prefix: scheme://location ending in '/'"},
+    {"{\"*\":{\"uriPrefixes\":[\"/data/\"]}}", "tenants.*.uriPrefixes[0]", "not a URI prefix"},
+    {"{\"*\":{\"imagePrefixes\":[\"registry.example.com\"]}}", "tenants.*.imagePrefixes[0]",
+     "is not an image prefix"},
+    {"{\"*\":{\"podLabelPrefixes\":[\"Example.com\"]}}", "tenants.*.podLabelPrefixes[0]",
+     "\"Example.com\" is not a key prefix"},
+};
+
+START_TEST(test_tenant_config_errors_name_key_and_value)
+{
+    json_t *v = json_loads(bad_tenants[_i].config, 0, NULL);
+    struct trainingjob_tenants *sentinel = (struct trainingjob_tenants *)&sentinel, *t = sentinel;
+    struct err e;
+
+    err_clear(&e);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(trainingjob_tenants_from_json(v, &t, &e), -1);
+    ck_assert_ptr_eq(t, sentinel); /* untouched on failure */
+    ck_assert_int_eq(e.code, ERR_CONFIG);
+    ck_assert_str_eq(e.field, bad_tenants[_i].field);
+    ck_assert_msg(strstr(e.msg, bad_tenants[_i].msg), "message \"%s\" lacks \"%s\"", e.msg,
+                  bad_tenants[_i].msg);
+    json_decref(v);
+}
+END_TEST
+
 static Suite *trainingjob_suite(void)
 {
     Suite *s = suite_create("trainingjob");
@@ -1194,6 +1402,11 @@ static Suite *trainingjob_suite(void)
     tcase_add_test(tc, test_identity_fields_are_checked);
     tcase_add_test(tc, test_volumes_are_checked);
     tcase_add_test(tc, test_pod_labels_need_a_user_prefix);
+    tcase_add_test(tc, test_tenant_service_accounts_and_secrets);
+    tcase_add_test(tc, test_tenant_images_volumes_uris_and_labels);
+    tcase_add_test(tc, test_tenant_star_and_no_rules_allow_anything);
+    tcase_add_loop_test(tc, test_tenant_config_errors_name_key_and_value, 0,
+                        (int)(sizeof(bad_tenants) / sizeof(bad_tenants[0])));
     tcase_add_test(rn, test_to_json_fresh_job_omits_unset);
     tcase_add_test(rn, test_to_json_full_status);
     tcase_add_test(rn, test_to_json_corrupt_text_is_omitted);
