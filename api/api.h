@@ -13,6 +13,7 @@
 struct err;
 struct principal;
 struct store;
+struct trainingjob_tenants;
 struct api; /* handlers' shared state: config, store, metrics */
 
 struct api_config {
@@ -33,6 +34,9 @@ struct api_config {
     int max_watches_per_token;   /* per token (per address when auth is off); beyond: 429 */
     const char *tls_priorities;  /* GnuTLS priority string; NULL: the library's default */
     int unauth_audit_per_minute; /* audit rows of 401s per client address per minute */
+    /* What each namespace's specs may reference (config "tenants"); NULL: anything. Not
+     * copied: it must outlive the api. */
+    const struct trainingjob_tenants *tenants;
 };
 
 /* Caller keeps store alive until api_free(). Caller owns *out. */

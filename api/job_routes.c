@@ -150,9 +150,12 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
                     req->content_type ? req->content_type : "none");
         return;
     }
-    if (trainingjob_parse(req->body ? req->body : "", req->body_len, p->ns, NULL, &in, &e)) {
+    /* A reference the namespace's rules do not allow is refused as Kubernetes admission
+     * refuses a policy violation: 403, after the spec is known to be well formed. */
+    if (trainingjob_parse(req->body ? req->body : "", req->body_len, p->ns, NULL, &in, &e) ||
+        trainingjob_check_tenant(in, a->cfg.tenants, &e)) {
         resp_error(resp, &e);
-        return;
+        goto out;
     }
     /* 201 committed with the job; a replay's 200 written before we answer. */
     access_audit_row(req, p->ns, 201, 200, &audit);

@@ -1798,8 +1798,7 @@ static int tenant_entry_from_json(const char *ns, const json_t *v, struct tenant
     return 0;
 }
 
-int trainingjob_tenants_from_json(const json_t *v, struct trainingjob_tenants **out,
-                                  struct err *e)
+int trainingjob_tenants_from_json(const json_t *v, struct trainingjob_tenants **out, struct err *e)
 {
     struct trainingjob_tenants *t;
     const char *ns;
@@ -1807,8 +1806,7 @@ int trainingjob_tenants_from_json(const json_t *v, struct trainingjob_tenants **
 
     if (!json_is_object(v))
         return err_set(e, ERR_CONFIG, "tenants",
-                       "tenants: must be an object of namespaces (or \"*\"), not %s",
-                       type_name(v));
+                       "tenants: must be an object of namespaces (or \"*\"), not %s", type_name(v));
     if (json_object_size(v) == 0) {
         *out = NULL;
         return 0;
@@ -1862,8 +1860,7 @@ static bool entry_allows(enum ref_kind k, const char *item, const char *v)
     case REF_URI: return strncmp(v, item, n) == 0;
     case REF_LABEL:
     case REF_ANNOTATION: return domain_is(v, strlen(v), item);
-    default:
-        return item[n - 1] == '*' ? strncmp(v, item, n - 1) == 0 : strcmp(v, item) == 0;
+    default: return item[n - 1] == '*' ? strncmp(v, item, n - 1) == 0 : strcmp(v, item) == 0;
     }
 }
 
@@ -1933,8 +1930,8 @@ static int ref_allowed(const struct tenant_check *c, enum ref_kind k, const char
             return 0;
     allowed_text(l, allowed, sizeof(allowed));
     return err_set(c->e, ERR_FORBIDDEN, field,
-                   "%s \"%s\" is not allowed in namespace %s (tenants.%s.%s); allowed: %s",
-                   subject, show(v, &sv), c->ns, rule_ns, tenant_keys[k], allowed);
+                   "%s \"%s\" is not allowed in namespace %s (tenants.%s.%s); allowed: %s", subject,
+                   show(v, &sv), c->ns, rule_ns, tenant_keys[k], allowed);
 }
 
 /* A string at field, when present. */
@@ -1948,8 +1945,8 @@ static int ref_string(const struct tenant_check *c, enum ref_kind k, const char 
 
 static int ref_code(const struct tenant_check *c, const json_t *code)
 {
-    const json_t *env = json_object_get(code, "env"), *pulls = json_object_get(code,
-                                                                                "imagePullSecrets");
+    const json_t *env = json_object_get(code, "env"),
+                 *pulls = json_object_get(code, "imagePullSecrets");
     const json_t *v;
     size_t i;
 
@@ -1974,8 +1971,8 @@ static int ref_code(const struct tenant_check *c, const json_t *code)
         char f[FIELD_BUF], g[FIELD_BUF];
 
         path_index(f, sizeof(f), "spec.code.env", i);
-        path_key(g, sizeof(g), f, sec ? "valueFrom.secretKeyRef.name"
-                                      : "valueFrom.configMapKeyRef.name");
+        path_key(g, sizeof(g), f,
+                 sec ? "valueFrom.secretKeyRef.name" : "valueFrom.configMapKeyRef.name");
         if (from && ref_string(c, sec ? REF_SECRET : REF_CONFIG_MAP, g,
                                json_object_get(sec ? sec : cm, "name")))
             return -1;
@@ -2009,17 +2006,18 @@ static int ref_spec(const struct tenant_check *c, const json_t *spec)
     const json_t *data = json_object_get(spec, "data"), *output = json_object_get(spec, "output");
 
     return ref_code(c, json_object_get(spec, "code")) ||
-           ref_string(c, REF_CLAIM, "spec.data.volume.claimName",
-                      json_object_get(json_object_get(data, "volume"), "claimName")) ||
-           ref_string(c, REF_CLAIM, "spec.output.volume.claimName",
-                      json_object_get(json_object_get(output, "volume"), "claimName")) ||
-           ref_string(c, REF_CLAIM, "spec.checkpoint.claimName",
-                      json_object_get(json_object_get(spec, "checkpoint"), "claimName")) ||
-           ref_string(c, REF_URI, "spec.data.uri", json_object_get(data, "uri")) ||
-           ref_string(c, REF_URI, "spec.output.uri", json_object_get(output, "uri")) ||
-           ref_pod_meta(c, REF_LABEL, "spec.podLabels", json_object_get(spec, "podLabels")) ||
-           ref_pod_meta(c, REF_ANNOTATION, "spec.podAnnotations",
-                        json_object_get(spec, "podAnnotations"))
+                   ref_string(c, REF_CLAIM, "spec.data.volume.claimName",
+                              json_object_get(json_object_get(data, "volume"), "claimName")) ||
+                   ref_string(c, REF_CLAIM, "spec.output.volume.claimName",
+                              json_object_get(json_object_get(output, "volume"), "claimName")) ||
+                   ref_string(c, REF_CLAIM, "spec.checkpoint.claimName",
+                              json_object_get(json_object_get(spec, "checkpoint"), "claimName")) ||
+                   ref_string(c, REF_URI, "spec.data.uri", json_object_get(data, "uri")) ||
+                   ref_string(c, REF_URI, "spec.output.uri", json_object_get(output, "uri")) ||
+                   ref_pod_meta(c, REF_LABEL, "spec.podLabels",
+                                json_object_get(spec, "podLabels")) ||
+                   ref_pod_meta(c, REF_ANNOTATION, "spec.podAnnotations",
+                                json_object_get(spec, "podAnnotations"))
                ? -1
                : 0;
 }

@@ -60,8 +60,7 @@ struct trainingjob_tenants;
  * sets *out to NULL (nothing restricted). Caller owns *out; free with
  * trainingjob_tenants_free(). Fails with ERR_CONFIG, e->field and the message naming the
  * key and the value ("tenants.team-a.secrets[1]: \"Bad_Name\" is not ..."); *out untouched. */
-int trainingjob_tenants_from_json(const json_t *v, struct trainingjob_tenants **out,
-                                  struct err *e);
+int trainingjob_tenants_from_json(const json_t *v, struct trainingjob_tenants **out, struct err *e);
 void trainingjob_tenants_free(struct trainingjob_tenants **t); /* NULL-safe; sets *t NULL */
 
 /* Whether every reference of j's spec (j as trainingjob_parse() made it) is allowed in its

@@ -4,6 +4,7 @@
 #include "cmd/config.h"
 
 #include "api/api.h"
+#include "api/trainingjob.h"
 #include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
@@ -33,6 +34,7 @@ void config_free(struct config *c)
     free(c->weights);
     c->weights = NULL;
     c->n_weights = 0;
+    trainingjob_tenants_free(&c->tenants);
 }
 
 /* ---- custom setters and string checks ------------------------------------------------------ */
@@ -371,7 +373,16 @@ static int parse_weights(struct config *c, const json_t *v, struct err *e)
     return 0;
 }
 
-/* Walks obj; every leaf must be a known key, every object a known section. */
+/* "tenants": {"team-a": {"secrets": ["team-a-s3"]}, "*": {...}}: what each namespace's
+ * specs may reference (api/trainingjob.h). Replaces any earlier. NULL: nothing restricted. */
+static int parse_tenants(struct config *c, const json_t *v, struct err *e)
+{
+    if (!v) {
+        c->tenants = NULL;
+        return 0;
+    }
+    return trainingjob_tenants_from_json(v, &c->tenants, e);
+}
 
 /* ---- the table ----------------------------------------------------------------------------- */
 
@@ -502,6 +513,7 @@ static const struct config_row rows[] = {
     ROW_JSON("namespaceWeights", 0, NULL, parse_weights, weights),
     ROW_JSON("skus", CONFIG_FIRST, NULL, parse_skus, skus),
     ROW_JSON("clusters", 0, NULL, parse_clusters, clusters),
+    ROW_JSON("tenants", 0, NULL, parse_tenants, tenants),
     /* Built in: the subsystems need them, the file does not set them (docs/configuration.md,
      * "Built-in values"). */
     ROW_FIXED("poller.connectTimeoutMs", CONFIG_INT, 3000, 1, 600000, poller.connect_timeout_ms),
@@ -770,6 +782,8 @@ static void drop_replaced(struct config *old, const struct config *new)
             free((char *)old->weights[i].ns);
         free(old->weights);
     }
+    if (old->tenants != new->tenants)
+        trainingjob_tenants_free(&old->tenants);
 }
 
 int config_apply_json(struct config *c, const char *text, struct err *e)
@@ -858,9 +872,8 @@ int config_load(struct config *c, const char *const *paths, size_t n, struct err
         return -1;
     }
     if (!c->scheduler_text.public_url[0])
-        snprintf(c->scheduler_text.public_url, sizeof(c->scheduler_text.public_url),
-                 "%s://%s:%d", c->http.tls_cert_file[0] ? "https" : "http", c->listen_host,
-                 c->listen_port);
+        snprintf(c->scheduler_text.public_url, sizeof(c->scheduler_text.public_url), "%s://%s:%d",
+                 c->http.tls_cert_file[0] ? "https" : "http", c->listen_host, c->listen_port);
     return 0;
 }
 
@@ -897,6 +910,7 @@ void config_api_options(const struct config *c, struct api_config *out)
     out->max_watches_per_token = c->http.max_watches_per_token;
     out->tls_priorities = c->http.tls_priorities;
     out->unauth_audit_per_minute = c->auth.unauth_audit_per_minute;
+    out->tenants = c->tenants;
 }
 
 void config_poller_options(const struct config *c, struct poller_options *out)

@@ -20,6 +20,7 @@ struct cluster_config;
 struct err;
 struct json_t;
 struct store_config;
+struct trainingjob_tenants;
 
 /* TLS 1.2 and 1.3 only, forward-secret key exchange (ECDHE), AEAD ciphers. GnuTLS syntax. */
 #define CONFIG_TLS_PRIORITIES                                                                      \
@@ -74,7 +75,7 @@ struct config {
         char priority_class[64];          /* "scheduler.priorityClass"; "" none */
         char priority_class_borrowed[64]; /* "scheduler.priorityClassBorrowed" */
         char job_annotations[4096];       /* "scheduler.jobAnnotations" as compact JSON */
-        char public_url[256]; /* "scheduler.publicUrl"; "" at load: http(s)://listen */
+        char public_url[256];             /* "scheduler.publicUrl"; "" at load: http(s)://listen */
     } scheduler_text;
     struct policy_config policy;     /* "policy": knobs named as in docs/policy.md */
     struct sku_catalogue skus;       /* the built-in catalogue unless "skus" replaced it */
@@ -84,6 +85,8 @@ struct config {
     size_t n_quotas;
     struct policy_namespace *weights; /* "namespaceWeights"; owned, names too */
     size_t n_weights;
+    /* "tenants": what each namespace's specs may reference; owned; NULL: anything. */
+    struct trainingjob_tenants *tenants;
 };
 
 /* ---- the table -------------------------------------------------------------------------- */
@@ -134,7 +137,7 @@ const struct config_row *config_row_find(const char *name);
 
 /* ---- loading ---------------------------------------------------------------------------- */
 
-/* Releases what config_load allocated (the cluster list). */
+/* Releases what config_load allocated (the lists and the tenants' rules). */
 void config_free(struct config *c);
 
 /* Fills c with the table's defaults (c needs no config_free() until a file adds lists). */
@@ -163,7 +166,8 @@ int config_load(struct config *c, const char *const *paths, size_t n, struct err
 /* The store's options; out->dsn points into c, which must outlive them. */
 void config_store_options(const struct config *c, struct store_config *out);
 
-/* The API's options; the TLS strings point into c (NULL when unset). */
+/* The API's options; the TLS strings and the tenants' rules point into c (NULL when
+ * unset). */
 void config_api_options(const struct config *c, struct api_config *out);
 
 /* The poller's options (c->poller) with skus pointing at c's catalogue; sink unset. */

@@ -138,6 +138,41 @@ START_TEST(quotas_and_weights)
 }
 END_TEST
 
+/* "tenants" reaches the API; a later file replaces it, {} removes it, a bad one names its
+ * key and leaves the config as it was. */
+START_TEST(tenants_reach_the_api)
+{
+    struct config c;
+    struct api_config ac;
+    struct err e = {0};
+    const struct trainingjob_tenants *first;
+
+    config_defaults(&c);
+    config_api_options(&c, &ac);
+    ck_assert_ptr_null(ac.tenants); /* absent: nothing restricted */
+    ck_assert_int_eq(config_apply_json(&c,
+                                       "{\"tenants\":{\"team-a\":{\"secrets\":[\"s3\"]},"
+                                       "\"*\":{\"serviceAccountNames\":[]}}}",
+                                       &e),
+                     0);
+    config_api_options(&c, &ac);
+    ck_assert_ptr_nonnull(ac.tenants);
+    ck_assert_ptr_eq(ac.tenants, c.tenants);
+    first = c.tenants;
+    ck_assert_int_eq(config_apply_json(&c, "{\"tenants\":{\"team-a\":{\"secrets\":[\"A\"]}}}", &e),
+                     -1);
+    ck_assert_int_eq(e.code, ERR_CONFIG);
+    ck_assert_str_eq(e.field, "tenants.team-a.secrets[0]");
+    ck_assert_msg(strstr(e.msg, "tenants.team-a.secrets[0]: \"A\" is not a name"), "%s", e.msg);
+    ck_assert_ptr_eq(c.tenants, first); /* unchanged on failure */
+    ck_assert_int_eq(config_apply_json(&c, "{\"tenants\":{\"*\":{\"secrets\":[]}}}", &e), 0);
+    ck_assert_ptr_nonnull(c.tenants); /* replaced (the first is freed: ASan checks) */
+    ck_assert_int_eq(config_apply_json(&c, "{\"tenants\":{}}", &e), 0);
+    ck_assert_ptr_null(c.tenants);
+    config_free(&c);
+}
+END_TEST
+
 START_TEST(ipv6_and_any_listen)
 {
     struct config c;
@@ -171,6 +206,9 @@ static const struct bad_case bad[] = {
     {"{\"database\":{\"migrateOnStart\":\"yes\"}}", "database.migrateOnStart", "true or false"},
     {"{\"auth\":{\"burst\":0.5}}", "auth.burst", "0.5 not in 1..1000000"},
     {"{\"poller\":{\"registrySyncS\":3601}}", "poller.registrySyncS", "3601 not in 1..3600"},
+    {"{\"tenants\":{\"Team\":{}}}", "tenants.Team", "\"Team\" is not a namespace name"},
+    {"{\"tenants\":{\"*\":{\"uriPrefix\":[]}}}", "tenants.*.uriPrefix",
+     "unknown configuration key (did you mean \"uriPrefixes\"?)"},
 };
 
 START_TEST(bad_values_name_key_and_value)
@@ -493,6 +531,9 @@ START_TEST(subsystems_run_with_the_table)
             checked = 1;
         } else if (strcmp(r->name, "http.tlsPriorities") == 0) {
             ck_assert_str_eq(ac.tls_priorities, r->def_str);
+            checked = 1;
+        } else if (strcmp(r->name, "tenants") == 0) {
+            ck_assert_ptr_null(ac.tenants); /* none by default: everything allowed */
             checked = 1;
         } else if (strcmp(r->name, "auth.mode") == 0) {
             ck_assert(ac.auth_enabled == (strcmp(r->def_str, "tokens") == 0));
@@ -868,6 +909,7 @@ int main(void)
     tcase_add_test(tc, policy_knobs);
     tcase_add_test(tc, skus_and_clusters);
     tcase_add_test(tc, quotas_and_weights);
+    tcase_add_test(tc, tenants_reach_the_api);
     tcase_add_loop_test(tc, bad_values_name_key_and_value, 0, sizeof(bad) / sizeof(bad[0]));
     tcase_add_test(tc, not_json_or_not_object);
     tcase_add_test(tc, env_overrides_file);

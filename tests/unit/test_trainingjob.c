@@ -1183,11 +1183,11 @@ static struct trainingjob_tenants *tenant_rules(const char *config)
 static int tenant_check(const struct trainingjob_tenants *t, const char *ns, const char *image,
                         const char *code_extra, const char *spec_extra, struct err *e)
 {
-    char *b = xasprintf("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
-                        "\"metadata\":{\"name\":\"a\"},\"spec\":{\"resources\":{\"instanceType\":"
-                        "\"l4\",\"gpuCount\":1},\"code\":{\"image\":\"%s\"%s%s}%s%s}}",
-                        image, *code_extra ? "," : "", code_extra, *spec_extra ? "," : "",
-                        spec_extra);
+    char *b =
+        xasprintf("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                  "\"metadata\":{\"name\":\"a\"},\"spec\":{\"resources\":{\"instanceType\":"
+                  "\"l4\",\"gpuCount\":1},\"code\":{\"image\":\"%s\"%s%s}%s%s}}",
+                  image, *code_extra ? "," : "", code_extra, *spec_extra ? "," : "", spec_extra);
     struct job *j = NULL;
     int rc;
 
