@@ -206,6 +206,20 @@ static int request(struct k8s_client *c, const char *method, const char *url, co
     return 0;
 }
 
+int k8s_client_call(struct k8s_client *c, const char *method, const char *path, const char *body,
+                    long *status, const char **resp, size_t *len, struct err *e)
+{
+    char *url = xasprintf("%s%s", c->cfg.api_server, path);
+    int rc = request(c, method, url, body, status, e);
+
+    free(url);
+    if (rc)
+        return -1;
+    *resp = c->body.data ? c->body.data : "";
+    *len = c->body.len;
+    return 0;
+}
+
 /* Turns a non-2xx answer into an error. */
 static int status_error(struct k8s_client *c, long code, struct k8s_status *st, struct err *e)
 {

@@ -42,6 +42,14 @@ void k8s_client_free(struct k8s_client **c); /* NULL-safe */
  * it right after the failed call. NULL-safe. */
 int k8s_client_retry_after_s(const struct k8s_client *c);
 
+/* One request to path (below the API server URL, e.g. "/apis") with an optional JSON body:
+ * *status gets the HTTP status, whatever it is, and *resp / *len the answer (owned by c,
+ * valid until its next call). Fails only when no answer came: ERR_UNAVAILABLE,
+ * ERR_TIMEOUT, or ERR_CONFIG (the token file). For calls the typed ones below do not
+ * cover: discovery, SelfSubjectAccessReviews, PriorityClasses. */
+int k8s_client_call(struct k8s_client *c, const char *method, const char *path, const char *body,
+                    long *status, const char **resp, size_t *len, struct err *e);
+
 /* Every call below fails with: ERR_UNAVAILABLE (connection, 5xx), ERR_TIMEOUT,
  * ERR_UNAUTHORIZED / ERR_FORBIDDEN (401/403), ERR_RATE_LIMITED (429), ERR_MALFORMED (a
  * 2xx body that is not JSON), or the code of the Status the server sent (see

@@ -1,16 +1,13 @@
 /* prereq.c -- checks a member cluster's prerequisites (CRDs, namespace, PriorityClasses,
- * permissions) with synchronous libcurl requests and reads the answers. */
+ * permissions) through the Job client (k8s_jobs.h, k8s_client_call()) and reads the answers. */
 #include "cluster/prereq.h"
 
-#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
-#include "cluster/credentials.h"
+#include "cluster/k8s_jobs.h"
 #include "cluster/k8s_json.h"
 
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,107 +256,29 @@ json_t *prereq_review_request(const char *verb, const char *group, const char *r
 
 /* ---- talking to the cluster ---------------------------------------------------------------- */
 
+/* The Job client (k8s_jobs.h) and the last answer it got. */
 struct client {
     const struct cluster_config *cfg;
-    CURL *easy;
-    struct curl_slist *headers;
-    struct cluster_token token;
-    struct cluster_ca ca;
-    struct buf body;
-    int timeout_ms;
-    char error[160]; /* the first transport / credential error, for Unknown messages */
+    struct k8s_client *k;
+    const char *resp; /* the last answer's body, owned by k */
+    size_t len;
+    char error[160]; /* the last transport or credential error, for Unknown messages */
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-    struct client *c = arg;
-
-    return buf_append(&c->body, data, size * n) == 0 ? size * n : 0;
-}
-
-static int client_open(struct client *c, const struct cluster_config *cfg, int timeout_ms,
-                       struct err *e)
-{
-    bool changed;
-
-    memset(c, 0, sizeof(*c));
-    pthread_once(&curl_once, curl_init_once);
-    c->cfg = cfg;
-    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
-    buf_init(&c->body, PREREQ_BODY_MAX);
-    c->easy = curl_easy_init();
-    if (!c->easy)
-        return err_set(e, ERR_INTERNAL, NULL, "curl_easy_init failed");
-    if (cluster_token_refresh(&c->token, cfg->token_file, &changed, e) != 0 ||
-        cluster_ca_refresh(&c->ca, cfg->ca_file, &changed, e) != 0)
-        return -1;
-    c->headers = cluster_token_headers(&c->token);
-    return 0;
-}
-
-static void client_close(struct client *c)
-{
-    if (c->easy)
-        curl_easy_cleanup(c->easy);
-    curl_slist_free_all(c->headers);
-    cluster_token_clear(&c->token);
-    cluster_ca_clear(&c->ca);
-    buf_free(&c->body);
-}
-
-/* One request to path (below the API server URL). Returns the HTTP status, or 0 on a
- * transport failure (c->error says which). */
+/* One request to path (below the API server URL). Returns the HTTP status, or 0 when no
+ * answer came (c->error says why). */
 static long request(struct client *c, const char *method, const char *path, const char *body)
 {
-    struct curl_slist *hdrs = NULL;
-    char url[CLUSTER_PATH_MAX + 256];
-    CURLcode rc;
+    struct err e = {0};
     long code = 0;
 
-    snprintf(url, sizeof(url), "%s%s", c->cfg->api_server, path);
-    curl_easy_reset(c->easy);
-    buf_reset(&c->body);
-    for (struct curl_slist *h = c->headers; h; h = h->next)
-        hdrs = curl_slist_append(hdrs, h->data);
-    if (body)
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    curl_easy_setopt(c->easy, CURLOPT_URL, url);
-    curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (body) {
-        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    cluster_ca_apply(&c->ca, c->easy);
-    if (c->cfg->insecure_skip_tls_verify) {
-        curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    rc = curl_easy_perform(c->easy);
-    curl_slist_free_all(hdrs);
-    if (rc != CURLE_OK) {
-        snprintf(c->error, sizeof(c->error), "%s %s: %s", method, path, curl_easy_strerror(rc));
+    c->resp = "";
+    c->len = 0;
+    if (k8s_client_call(c->k, method, path, body, &code, &c->resp, &c->len, &e)) {
+        snprintf(c->error, sizeof(c->error), "%s", e.msg);
         return 0;
     }
-    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
     return code;
-}
-
-static const char *body_of(const struct client *c)
-{
-    return c->body.data ? c->body.data : "";
 }
 
 /* Unknown, saying what answer the check got instead of one it can read. */
@@ -385,7 +304,7 @@ static int review(struct client *c, const char *verb, const char *group, const c
     json_decref(req);
     if (*code != 201 && *code != 200)
         return -1;
-    if (prereq_read_review(body_of(c), c->body.len, &allowed, NULL) != 0)
+    if (prereq_read_review(c->resp, c->len, &allowed, NULL) != 0)
         return -1;
     return allowed ? 1 : 0;
 }
@@ -398,7 +317,7 @@ static void check_discovery(struct client *c, struct prereq_result *r)
     bool served = false;
     struct err e = {0};
 
-    if (code != 200 || prereq_read_groups(body_of(c), c->body.len, r, &e) != 0) {
+    if (code != 200 || prereq_read_groups(c->resp, c->len, r, &e) != 0) {
         if (code == 200)
             prereq_set(r, SNAPSHOT_PREREQ_KUBERAY, "Unknown", "CheckFailed", "GET /apis: %s",
                        e.msg);
@@ -410,7 +329,7 @@ static void check_discovery(struct client *c, struct prereq_result *r)
         if (strcmp(r->capabilities[i], "ray.io/v1") == 0) {
             code = request(c, "GET", "/apis/ray.io/v1", NULL);
             if (code != 200 ||
-                prereq_read_resources(body_of(c), c->body.len, "rayjobs", &served, NULL) != 0)
+                prereq_read_resources(c->resp, c->len, "rayjobs", &served, NULL) != 0)
                 return unknown(r, SNAPSHOT_PREREQ_KUBERAY, c, "GET /apis/ray.io/v1", code);
         }
     if (served)
@@ -453,7 +372,7 @@ static void check_namespace(struct client *c, struct prereq_result *r)
     if (code == 200)
         return prereq_set(r, SNAPSHOT_PREREQ_NAMESPACE, "True", "Exists", "namespace \"%s\" exists",
                           ns);
-    if (code == 404 && prereq_is_not_found(body_of(c), c->body.len, "namespaces")) {
+    if (code == 404 && prereq_is_not_found(c->resp, c->len, "namespaces")) {
         snprintf(why, sizeof(why), "namespace \"%s\" does not exist", ns);
         return may_create_namespaces(c, r, why);
     }
@@ -472,7 +391,7 @@ static void check_priority_class(struct client *c, struct prereq_result *r, enum
     code = request(c, "GET", path, NULL);
     if (code == 200)
         return prereq_set(r, p, "True", "Exists", "PriorityClass \"%s\" exists", name);
-    if (code == 404 && prereq_is_not_found(body_of(c), c->body.len, "priorityclasses"))
+    if (code == 404 && prereq_is_not_found(c->resp, c->len, "priorityclasses"))
         return prereq_set(r, p, "False", "NotFound",
                           "PriorityClass \"%s\" (%s) does not exist: apply the one in "
                           "docs/clusters.md",
@@ -524,7 +443,9 @@ void prereq_check(const struct cluster_config *cfg, const struct prereq_options 
     struct err e = {0};
 
     prereq_init(&r);
-    if (client_open(&c, cfg, o->timeout_ms, &e) != 0) {
+    memset(&c, 0, sizeof(c));
+    c.cfg = cfg;
+    if (k8s_client_new(cfg, o->timeout_ms, &c.k, &e) != 0) {
         for (int p = 0; p < SNAPSHOT_PREREQ_COUNT; p++)
             prereq_set(&r, (enum snapshot_prereq)p, "Unknown", "CheckFailed", "%s", e.msg);
     } else {
@@ -537,7 +458,7 @@ void prereq_check(const struct cluster_config *cfg, const struct prereq_options 
         check_permissions(&c, &r, SNAPSHOT_PREREQ_PERMISSIONS);
         check_permissions(&c, &r, SNAPSHOT_PREREQ_RAY_PERMISSIONS);
     }
-    client_close(&c);
+    k8s_client_free(&c.k);
     r.checked = true;
     r.checked_ms = now_ms;
     prereq_carry_times(&r, prev, now_ms);
