@@ -255,6 +255,7 @@ START_TEST(env_overrides_file)
     setenv("FEDSCHED_LISTEN", "127.0.0.2:9001", 1);
     setenv("FEDSCHED_DATABASE_DSN", "host=db dbname=x", 1);
     unsetenv("FEDSCHED_LOG_LEVEL");
+    unsetenv("FEDSCHED_PUBLIC_URL");
     {
         const char *paths[1] = {path};
 
@@ -263,6 +264,8 @@ START_TEST(env_overrides_file)
     unlink(path);
     ck_assert_str_eq(c.listen_host, "127.0.0.2");
     ck_assert_int_eq(c.listen_port, 9001);
+    /* No scheduler.publicUrl: the pods are told the address fedsched listens on. */
+    ck_assert_str_eq(c.scheduler_text.public_url, "http://127.0.0.2:9001");
     ck_assert_str_eq(c.database.dsn, "host=db dbname=x");
     ck_assert_int_eq(c.log_level, LOG_WARN); /* from the file */
 
@@ -544,6 +547,10 @@ START_TEST(subsystems_run_with_the_table)
         } else if (strcmp(r->name, "scheduler.priorityClassBorrowed") == 0) {
             ck_assert_str_eq(held_s->priority_class_borrowed, r->def_str);
             checked = 1;
+        } else if (strcmp(r->name, "scheduler.publicUrl") == 0) {
+            /* "" in the table; config_load() derives it from listen (env_overrides_file). */
+            ck_assert_str_eq(held_s->public_url, r->def_str);
+            checked = 1;
         }
         for (size_t k = 0; !checked && k < sizeof(read_by_serve) / sizeof(read_by_serve[0]); k++)
             checked = strcmp(read_by_serve[k], r->name) == 0;
@@ -616,6 +623,7 @@ static const char *env_sample(const char *row)
         {"database.dsn", "host=db dbname=x"},
         {"auth.mode", "disabled"},
         {"secretsDir", "/srv/fedsched/secrets"},
+        {"scheduler.publicUrl", "https://fedsched.example.com"},
     };
 
     for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
@@ -680,7 +688,7 @@ START_TEST(env_lands_where_the_key_lands)
         free_config(from_env);
         free_config(dflt);
     }
-    ck_assert_uint_eq(with_env, 5); /* the five documented variables */
+    ck_assert_uint_eq(with_env, 6); /* the six documented variables */
 }
 END_TEST
 
