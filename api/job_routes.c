@@ -1,16 +1,11 @@
-/* job_routes.c -- the TrainingJob endpoints: create, get, list, cancel, events. A placed
- * job's answer also says where its objects are in the member cluster (namespace and
- * object name); creating them there is the scheduler's business, not this file's. */
+/* job_routes.c -- the TrainingJob endpoints: create, get, list, cancel, events. */
 #include "api/internal.h"
 
 #include "api/trainingjob.h"
 #include "base/clock.h"
-#include "base/log.h"
 #include "base/mem.h"
 #include "base/num.h"
 #include "base/sku.h"
-#include "cluster/cluster_config.h"
-#include "cluster/manifest.h"
 #include "store/store.h"
 
 #include <ctype.h>
@@ -71,69 +66,6 @@ static int check_idempotency_key(const char *key, struct api_response *resp)
     return 0;
 }
 
-/* ---- where a placed job's objects are ---- */
-
-/* The member namespace for fedsched namespace ns on the cluster whose registry config is
- * config_json: its jobNamespace template expanded by cluster_member_namespace(), as
- * dispatch does. Only jobNamespace is read (on top of the defaults, as
- * cluster_config_from_json() would): the rest was validated when it was stored and is
- * not needed here. False when the config gives no valid namespace. */
-static bool member_namespace(const char *config_json, const char *ns, char *out, size_t size)
-{
-    struct cluster_config *cfg = xmalloc(sizeof(*cfg));
-    json_t *conf = json_loads(config_json ? config_json : "", 0, NULL);
-    const char *tmpl = json_string_value(json_object_get(conf, "jobNamespace"));
-    bool ok = false;
-
-    cluster_config_init(cfg);
-    if (conf && (!tmpl || strlen(tmpl) < sizeof(cfg->job_namespace))) {
-        if (tmpl)
-            snprintf(cfg->job_namespace, sizeof(cfg->job_namespace), "%s", tmpl);
-        ok = cluster_member_namespace(cfg, ns, out, size, NULL) == 0;
-    }
-    json_decref(conf);
-    free(cfg);
-    return ok;
-}
-
-/* Appends j; while it has a cluster, with status.memberNamespace (when that cluster is
- * among the n registry rows and its config gives one) and status.objectName. */
-static void render_job(const struct job *j, const struct store_cluster *rows, size_t n,
-                       struct buf *b)
-{
-    char mns[64], obj[MANIFEST_NAME_MAX];
-    const char *member = NULL;
-
-    if (!j->cluster || !j->uid) {
-        trainingjob_render(j, b);
-        return;
-    }
-    for (size_t i = 0; i < n && !member; i++)
-        if (strcmp(rows[i].name, j->cluster) == 0 &&
-            member_namespace(rows[i].config_json, j->ns, mns, sizeof(mns)))
-            member = mns;
-    manifest_object_name(j->uid, j->attempt, obj, sizeof(obj));
-    trainingjob_render_at(j, member, obj, b);
-}
-
-/* resp_job() with the job's place in its member cluster, read from the registry. A
- * cluster no longer registered leaves memberNamespace out; so does a failed read (the
- * job itself is still answered, and the failure logged). */
-static void send_job(struct api *a, struct api_response *resp, int status, const struct job *j)
-{
-    struct store_cluster *row = NULL;
-    struct err e = {0};
-    struct buf b;
-
-    if (j->cluster && store_cluster_get(a->store, j->cluster, &row, &e) && e.code != ERR_NOT_FOUND)
-        LOG(LOG_WARN, "api", "event=member_namespace_unknown cluster=%s code=%s msg=\"%s\"",
-            j->cluster, err_code_name(e.code), e.msg);
-    buf_init(&b, 0);
-    render_job(j, row, row ? 1 : 0, &b);
-    store_clusters_free(&row, row ? 1 : 0);
-    resp_text(resp, status, "application/json", buf_steal(&b));
-}
-
 void h_job_create(struct api *a, const struct api_request *req, const struct route_params *p,
                   struct api_response *resp)
 {
@@ -167,7 +99,7 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
     if (created)
         snprintf(resp->location, sizeof(resp->location), "/v1/namespaces/%s/trainingjobs/%s",
                  stored->ns, stored->name);
-    send_job(a, resp, created ? 201 : 200, stored);
+    resp_job(resp, created ? 201 : 200, stored);
 out:
     job_free(&in);
     job_free(&stored);
@@ -257,7 +189,7 @@ void h_job_get(struct api *a, const struct api_request *req, const struct route_
         job_free(&j);
         return;
     }
-    send_job(a, resp, 200, j);
+    resp_job(resp, 200, j);
     job_free(&j);
 }
 
@@ -279,7 +211,7 @@ void h_job_cancel(struct api *a, const struct api_request *req, const struct rou
         return;
     }
     resp->audited = true;
-    send_job(a, resp, marked ? 202 : 200, j);
+    resp_job(resp, marked ? 202 : 200, j);
     job_free(&j);
 }
 
@@ -512,8 +444,7 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
     json_t *labels = NULL;
     struct buf b;
     struct job **jobs = NULL;
-    struct store_cluster *rows = NULL;
-    size_t n = 0, n_rows = 0;
+    size_t n = 0;
     int64_t next = 0;
     char *labels_text = NULL;
     const char *cont;
@@ -542,15 +473,6 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
         resp_error(resp, &e);
         goto out;
     }
-    /* One read of the registry for the whole page, and only when a job on it is placed. */
-    for (size_t i = 0; i < n; i++) {
-        if (!jobs[i]->cluster)
-            continue;
-        if (store_cluster_list(a->store, &rows, &n_rows, &e))
-            LOG(LOG_WARN, "api", "event=member_namespace_unknown code=%s msg=\"%s\"",
-                err_code_name(e.code), e.msg);
-        break;
-    }
     /* The list is written as text: a page of 1,000 jobs is never built as a tree. */
     buf_init(&b, 0);
     buf_puts(&b, "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJobList\","
@@ -566,12 +488,11 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
     for (size_t i = 0; i < n; i++) {
         if (i)
             buf_puts(&b, ",");
-        render_job(jobs[i], rows, n_rows, &b);
+        trainingjob_render(jobs[i], &b);
     }
     buf_puts(&b, "]}");
     resp_text(resp, 200, "application/json", buf_steal(&b));
 out:
-    store_clusters_free(&rows, n_rows);
     store_jobs_free(&jobs, n);
     json_decref(labels);
     free(labels_text);

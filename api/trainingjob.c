@@ -12,6 +12,7 @@
 #include "base/sku.h"
 #include "base/utf8.h"
 #include "cluster/k8s_json.h"
+#include "cluster/manifest.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -2126,13 +2127,11 @@ static bool is_object_text(const char *text)
 
 void trainingjob_render(const struct job *j, struct buf *b)
 {
-    trainingjob_render_at(j, NULL, NULL, b);
-}
-
-void trainingjob_render_at(const struct job *j, const char *member_ns, const char *object_name,
-                           struct buf *b)
-{
+    char object_name[MANIFEST_NAME_MAX] = "";
     bool first = true;
+
+    if (j->cluster && j->uid)
+        manifest_object_name(j->uid, j->attempt, object_name, sizeof(object_name));
 
     buf_puts(b, "{");
     put_str(b, &first, "apiVersion", j->api_version ? j->api_version : "fedsched.io/v1");
@@ -2163,8 +2162,8 @@ void trainingjob_render_at(const struct job *j, const char *member_ns, const cha
     put_str(b, &first, "phase", job_phase_name(j->phase));
     put_str(b, &first, "cluster", j->cluster);
     put_str(b, &first, "pool", j->pool);
-    put_str(b, &first, "memberNamespace", member_ns);
-    put_str(b, &first, "objectName", object_name);
+    put_str(b, &first, "memberNamespace", j->member_ns);
+    put_str(b, &first, "objectName", object_name[0] ? object_name : NULL);
     put_key(b, &first, "attempt");
     put_i64(b, j->attempt);
     put_key(b, &first, "preemptions");

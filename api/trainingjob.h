@@ -96,11 +96,6 @@ json_t *trainingjob_to_json(const struct job *j);
 struct buf;
 void trainingjob_render(const struct job *j, struct buf *b);
 
-/* The same with status.memberNamespace and status.objectName (where the job's objects are
- * in its member cluster), each left out when NULL. */
-void trainingjob_render_at(const struct job *j, const char *member_ns, const char *object_name,
-                           struct buf *b);
-
 /* Renders one timeline entry: {id, time, type, reason, message, fromPhase, toPhase}, NULL
  * strings omitted. Returns a new reference; never NULL. */
 json_t *trainingjob_event_to_json(const struct job_event *ev);

@@ -78,6 +78,7 @@ void job_free(struct job **jp)
     free_strv(j->alt_skus, j->n_alt_skus);
     free_strv(j->cluster_affinity, j->n_cluster_affinity);
     free(j->cluster);
+    free(j->member_ns);
     free(j->pool);
     free(j->reason);
     free(j->message);

@@ -73,6 +73,7 @@ struct job {
     /* status */
     enum job_phase phase;
     char *cluster; /* NULL until admitted */
+    char *member_ns; /* namespace of its objects in the cluster; NULL until dispatched */
     char *pool;    /* "training" or "serving-borrowed"; NULL until admitted */
     int attempt;
     int preemptions;

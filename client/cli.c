@@ -847,8 +847,9 @@ static int verb_logs_url(struct ctx *c, const char *name)
     }
     if (cluster && !jstr(j, "status.memberNamespace"))
         fprintf(stderr,
-                "fedsched: %s: %s ran in cluster %s, which is not in the server's "
-                "cluster registry, so there is no kubectl command\n",
+                "fedsched: %s: %s has no objects in cluster %s yet (not dispatched), or was "
+                "dispatched by a fedsched that did not record their namespace, so there is no "
+                "kubectl command\n",
                 any ? "note" : "logs-url", what, cluster);
     else if (!any)
         fprintf(stderr,

@@ -154,6 +154,7 @@ static void dispatch_refused(struct cycle *c, size_t k, struct k8s_client *clien
 {
     struct store_sched_job *j = &c->jobs.v[k];
 
+    sched_cluster_refused(c, j->cluster, client, e);
     if (sched_transport_error(e->code) && v)
         v->broken = true;
     sched_metrics_dispatch_error(&c->s->m, j->cluster);
@@ -302,6 +303,11 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
         dispatch_failed(c, k, "ClusterUnavailable", "no client for the cluster");
         return;
     }
+    if (c->now < sched_cluster_calm_until(c, j->cluster)) {
+        /* The cluster answered 429 to another call: wait as it asked, uncounted. */
+        wait_get(s, j)->not_before_ms = sched_cluster_calm_until(c, j->cluster);
+        return;
+    }
     if (!s->have_token_key) {
         if (store_job_token_key(s->store, s->token_key, &e)) {
             LOG(LOG_WARN, "sched", "event=token_key_failed msg=\"%s\"", e.msg);
@@ -378,6 +384,7 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     }
     manifest_object_name(j->uid, j->attempt, name, sizeof(name));
     t = sched_batch_add(&c->b, k, j, PHASE_DISPATCHED, "Dispatched");
+    t->member_ns = sched_batch_own(&c->b, xstrdup(mns));
     t->message = sched_batch_own(&c->b, xasprintf("%s %s %s/%s in %s", found ? "found" : "created",
                                                   k8s_kind_name(kind), mns, name, j->cluster));
 out:

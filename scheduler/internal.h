@@ -100,6 +100,7 @@ struct cluster_mem {
     char name[64];
     int64_t bad_since_ms; /* wall clock when we first saw it unreachable or missing; 0: fine */
     bool lost;            /* its jobs were declared Lost */
+    int64_t calm_until_ms; /* wall clock: it answered 429; no calls to it before this */
 };
 
 struct sched {
@@ -130,11 +131,11 @@ struct sched {
     struct cluster_mem *cmem;
     size_t n_cmem;
     struct dispatch_wait *dwait; /* dispatch.c; pruned to the Admitted jobs each cycle */
+    size_t n_dwait;
     struct diag_mem *diag;       /* track.c; pruned to the placed jobs each tracking pass */
     size_t n_diag;
     unsigned char token_key[32]; /* signs each job's checkpoint token (base/job_token.h) */
     bool have_token_key;         /* read from the store on the first dispatch */
-    size_t n_dwait;
     struct metrics m;
 };
 
@@ -200,6 +201,13 @@ struct cview *sched_cview_find(struct cycle *c, const char *name);
 void sched_detect_lost(struct cycle *c);
 void sched_read_clusters(struct cycle *c, const struct cluster_snapshot *cs);
 void sched_read_snapshot_clusters(struct cycle *c, const struct cluster_snapshot *cs, size_t extra);
+/* A 429 from cluster name (e its error; client its Job client, for the Retry-After): no
+ * calls to it before the Retry-After, or the base back-off when it gave none. Other errors:
+ * nothing. */
+void sched_cluster_refused(struct cycle *c, const char *name, const struct k8s_client *client,
+                           const struct err *e);
+/* Until when (wall clock) cluster name asked not to be called; 0 or past: call away. */
+int64_t sched_cluster_calm_until(struct cycle *c, const char *name);
 
 /* member_calls.c */
 struct k8s_client *sched_client_for(struct cycle *c, const char *cluster,

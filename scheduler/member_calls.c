@@ -24,8 +24,9 @@ enum k8s_job_kind sched_kind_of(const struct store_sched_job *j)
     return strcmp(j->framework, "ray") == 0 ? K8S_KIND_RAYJOB : K8S_KIND_JOB;
 }
 
-/* Deletes the object of j's current attempt from its member namespace (the cluster's
- * template applied to j's namespace); its Service and Secret go with it (owner references). Returns 0 when the delete was accepted or the
+/* Deletes the object of j's current attempt from its member namespace (where dispatch put
+ * it; before that, the cluster's template applied to j's namespace); its Service and
+ * Secret go with it (owner references). Returns 0 when the delete was accepted or the
  * object is already gone. */
 int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const char *propagation,
                         int grace_s, struct err *e)
@@ -37,7 +38,9 @@ int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const 
 
     if (!k)
         return err_set(e, ERR_UNAVAILABLE, "cluster", "cluster %s cannot be reached", j->cluster);
-    if (cluster_member_namespace(cfg, j->ns, mns, sizeof(mns), e))
+    if (j->member_ns[0])
+        snprintf(mns, sizeof(mns), "%s", j->member_ns);
+    else if (cluster_member_namespace(cfg, j->ns, mns, sizeof(mns), e))
         return -1;
     manifest_object_name(j->uid, j->attempt, name, sizeof(name));
     if (k8s_job_delete(k, sched_kind_of(j), mns, name, propagation, grace_s, NULL, e) &&

@@ -78,6 +78,7 @@ static bool diagnose_pods(struct cycle *c, const struct store_sched_job *j, stru
     if (k8s_job_list(client, K8S_KIND_POD, NULL, selector, &pods, &e)) {
         LOG(LOG_WARN, "sched", "event=pods_list_failed cluster=%s job=%s msg=\"%s\"", j->cluster,
             j->name, e.msg);
+        sched_cluster_refused(c, j->cluster, client, &e);
         if (sched_transport_error(e.code) && v)
             v->broken = true;
         return false;
@@ -388,18 +389,19 @@ static bool collectable(const json_t *obj, const char *origin, const char *clust
     return have && strcmp(have, origin) == 0;
 }
 
-/* Whether a finished object may go: when no job has its uid (an orphan, nobody will read
- * its logs), or once it finished more than its TTL (none: 0) and FINISHED_GC_SLACK_S ago,
- * or when its finish time cannot be read. Objects still running that no live attempt owns
- * may always go. */
+/* Whether a finished object may go: when it is not its job's last attempt (no job has its
+ * uid, or the job was requeued since: nobody will read its logs), or once it finished more
+ * than its TTL and FINISHED_GC_SLACK_S ago, or when its finish time cannot be read.
+ * Objects still running that no live attempt owns may always go. */
 static bool finished_collectable(struct cycle *c, enum k8s_job_kind kind, const json_t *obj,
-                                 bool job_known)
+                                 bool last_attempt)
 {
     char reason[64];
     enum k8s_job_state st = k8s_job_state_of(kind, obj, reason, sizeof(reason));
     int64_t at, keep_s = c->s->o.finished_ttl_s > 0 ? c->s->o.finished_ttl_s : 0;
 
-    if (!job_known || (st != K8S_JOB_SUCCEEDED && st != K8S_JOB_FAILED && st != K8S_JOB_STOPPED))
+    if (!last_attempt ||
+        (st != K8S_JOB_SUCCEEDED && st != K8S_JOB_FAILED && st != K8S_JOB_STOPPED))
         return true;
     at = pod_status_finished_ms(kind, obj);
     return !at || c->now - at > (keep_s + FINISHED_GC_SLACK_S) * 1000;
@@ -449,7 +451,8 @@ static size_t gc_candidates(struct cycle *c, const struct cview *v, const json_t
 }
 
 /* Deletes the objects in items of our origin that no live attempt at this cluster owns;
- * finished ones of a job we know only well after their TTL. live is sorted by uid. */
+ * the finished object of a job's last attempt only well after its TTL. live is sorted by
+ * uid. */
 static void collect(struct cycle *c, struct cview *v, const json_t *items, enum k8s_job_kind kind,
                     const struct uid_ref *live, size_t n_live)
 {
@@ -457,19 +460,19 @@ static void collect(struct cycle *c, struct cview *v, const json_t *items, enum 
     struct gc_candidate *cand = NULL;
     size_t n = gc_candidates(c, v, items, live, n_live, &cand);
     const char **uids = xcalloc(n + 1, sizeof(*uids));
-    bool *known = xcalloc(n + 1, sizeof(*known));
+    int *attempt = xcalloc(n + 1, sizeof(*attempt));
     struct err e = {0};
 
     for (size_t i = 0; i < n; i++)
         uids[i] = cand[i].uid;
-    if (n && store_jobs_known(c->s->store, uids, n, known, &e)) {
+    if (n && store_jobs_attempts(c->s->store, uids, n, attempt, &e)) {
         LOG(LOG_WARN, "sched", "event=gc_failed cluster=%s msg=\"%s\"", v->name, e.msg);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         const struct gc_candidate *g = &cand[i];
 
-        if (!finished_collectable(c, kind, g->obj, known[i]))
+        if (!finished_collectable(c, kind, g->obj, attempt[i] == g->attempt))
             continue;
         if (!client || v->broken || !leader_fresh(c->s->leader, 5000))
             break;
@@ -485,7 +488,7 @@ static void collect(struct cycle *c, struct cview *v, const json_t *items, enum 
             g->name, g->uid, g->attempt);
     }
 out:
-    free(known);
+    free(attempt);
     free(uids);
     free(cand);
 }
@@ -561,7 +564,8 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
             continue;
         /* A cluster the poller has given up on (it backs off for up to a minute) is still
          * tried at collection time: that is how stale copies go as soon as it is back. */
-        if (v->broken || ((!v->reachable || v->lost) && !gc))
+        if (v->broken || ((!v->reachable || v->lost) && !gc) ||
+            c->now < sched_cluster_calm_until(c, v->name))
             continue;
         client = sched_clients_get(s->clients, v->name, NULL);
         if (!client)
@@ -578,6 +582,7 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
                 }
                 LOG(LOG_WARN, "sched", "event=list_failed cluster=%s kind=%d msg=\"%s\"", v->name,
                     kind, e.msg);
+                sched_cluster_refused(c, v->name, client, &e);
                 if (sched_transport_error(e.code))
                     v->broken = true;
                 break;

@@ -1,6 +1,6 @@
 /* views.c -- the cycle's view of each member cluster (from the snapshot and the
  * registry), and what the scheduler remembers of them between cycles: when a cluster went
- * bad, and whether it is lost. */
+ * bad, whether it is lost, and until when it asked (429) not to be called. */
 #include "scheduler/internal.h"
 
 /* Per-cluster view of the cycle. */
@@ -22,6 +22,31 @@ static struct cluster_mem *cmem_get(struct sched *s, const char *name)
     memset(&s->cmem[s->n_cmem], 0, sizeof(*s->cmem));
     snprintf(s->cmem[s->n_cmem].name, sizeof(s->cmem[0].name), "%s", name);
     return &s->cmem[s->n_cmem++];
+}
+
+void sched_cluster_refused(struct cycle *c, const char *name, const struct k8s_client *client,
+                           const struct err *e)
+{
+    struct cluster_mem *m;
+    int wait_s;
+
+    if (e->code != ERR_RATE_LIMITED)
+        return;
+    wait_s = k8s_client_retry_after_s(client);
+    if (wait_s <= 0)
+        wait_s = c->s->o.backoff_base_s;
+    m = cmem_get(c->s, name);
+    if (m->calm_until_ms < c->now + (int64_t)wait_s * 1000)
+        m->calm_until_ms = c->now + (int64_t)wait_s * 1000;
+    LOG(LOG_INFO, "sched", "event=cluster_rate_limited cluster=%s retry_in_s=%d", name, wait_s);
+}
+
+int64_t sched_cluster_calm_until(struct cycle *c, const char *name)
+{
+    for (size_t i = 0; i < c->s->n_cmem; i++)
+        if (strcmp(c->s->cmem[i].name, name) == 0)
+            return c->s->cmem[i].calm_until_ms;
+    return 0;
 }
 
 /* The clusters of the snapshot (and when the last good poll of each started). */

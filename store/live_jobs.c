@@ -37,6 +37,7 @@
     X("COALESCE(pool, '')", COL_CHARS, pool, pool)                                                 \
     X("sku", COL_CHARS, sku, sku)                                                                  \
     X("COALESCE(sku_placed, '')", COL_CHARS, sku_placed, sku_placed)                               \
+    X("COALESCE(member_namespace, '')", COL_CHARS, member_ns, member_ns)                           \
     X("COALESCE(spec->>'framework', 'pytorch')", COL_CHARS, framework, framework)                  \
     X(LIST("spec->'resources'->'alternativeInstanceTypes'"), COL_NAMES, alt_skus, n_alt_skus)      \
     X(LIST("spec->'scheduling'->'clusterAffinity'"), COL_NAMES, affinity, n_affinity)              \
@@ -173,15 +174,16 @@ static bool uuid_shaped(const char *u)
     return true;
 }
 
-int store_jobs_known(struct store *s, const char *const *uids, size_t n, bool *known,
-                     struct err *e)
+int store_jobs_attempts(struct store *s, const char *const *uids, size_t n, int *attempt,
+                        struct err *e)
 {
     struct buf b;
     const char *params[1];
     PGresult *r;
     size_t asked = 0;
 
-    memset(known, 0, n * sizeof(*known));
+    for (size_t i = 0; i < n; i++)
+        attempt[i] = -1;
     buf_init(&b, 0);
     buf_puts(&b, "{");
     for (size_t i = 0; i < n; i++)
@@ -195,7 +197,8 @@ int store_jobs_known(struct store *s, const char *const *uids, size_t n, bool *k
         return 0;
     }
     params[0] = b.data;
-    if (store_exec(s, "SELECT uid::text FROM jobs WHERE uid = ANY($1::uuid[])", 1, params, &r, e)) {
+    if (store_exec(s, "SELECT uid::text, attempt FROM jobs WHERE uid = ANY($1::uuid[])", 1,
+                   params, &r, e)) {
         buf_free(&b);
         return -1;
     }
@@ -203,7 +206,7 @@ int store_jobs_known(struct store *s, const char *const *uids, size_t n, bool *k
     for (int row = 0; row < PQntuples(r); row++)
         for (size_t i = 0; i < n; i++)
             if (strcasecmp(uids[i], PQgetvalue(r, row, 0)) == 0)
-                known[i] = true;
+                attempt[i] = (int)val_i64(r, row, 1);
     PQclear(r);
     return 0;
 }
@@ -223,10 +226,10 @@ static const char sql_apply[] =
     "  $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[],"
     "  $13::jsonb[], $14::jsonb[], $15::bigint[], $16::bool[], $17::bigint[], $18::bool[],"
     "  $19::bool[], $20::text[], $21::int[], $22::int[], $23::float8[], $24::int[],"
-    "  $25::bigint[])"
+    "  $25::bigint[], $26::text[])"
     "  AS t(id, from_phase, attempt, to_phase, type, reason, message, at_ms, cluster, pool,"
     "  sku, plan, placement, lease_end_ms, over_quota, not_before_ms, preempted, failed,"
-    "  rc_reason, gpus, deficit, lost, grace_s, snap_ms)),"
+    "  rc_reason, gpus, deficit, lost, grace_s, snap_ms, member_ns)),"
     " upd AS (UPDATE jobs j SET phase = i.to_phase, reason = i.reason, message = i.message,"
     "  cluster = CASE i.to_phase WHEN 'Admitted' THEN i.cluster WHEN 'Queued' THEN NULL"
     "   ELSE j.cluster END,"
@@ -237,6 +240,8 @@ static const char sql_apply[] =
     "  node_plan = CASE i.to_phase WHEN 'Admitted' THEN i.plan WHEN 'Queued' THEN NULL"
     "   ELSE j.node_plan END,"
     "  placement = CASE i.to_phase WHEN 'Admitted' THEN i.placement ELSE j.placement END,"
+    "  member_namespace = CASE i.to_phase WHEN 'Dispatched' THEN i.member_ns"
+    "   WHEN 'Queued' THEN NULL ELSE j.member_namespace END,"
     "  lease_end_at = CASE i.to_phase WHEN 'Admitted' THEN " TS("i.lease_end_ms")
     "   WHEN 'Queued' THEN NULL ELSE j.lease_end_at END,"
     "  over_quota = CASE i.to_phase WHEN 'Admitted' THEN i.over_quota"
@@ -297,7 +302,7 @@ static char *plan_json(const struct job_node_use *plan, size_t n)
     return buf_steal(&b);
 }
 
-#define APPLY_PARAMS 25
+#define APPLY_PARAMS 26
 
 int store_sched_apply(struct store *s, int64_t epoch, const struct store_transition *t, size_t n,
                       bool *applied, struct err *e)
@@ -352,6 +357,7 @@ int store_sched_apply(struct store *s, int64_t epoch, const struct store_transit
         ADD_NUM(21, "%.6f", x->lost_gpu_hours);
         ADD_NUM(22, "%d", x->grace_s);
         ADD_NUM(23, "%" PRId64, x->snapshot_ms);
+        ADD_STR(24, x->member_ns);
 #undef ADD_STR
 #undef ADD_NUM
     }

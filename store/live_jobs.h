@@ -34,6 +34,7 @@ struct store_sched_job {
     char pool[24];                      /* "training", "serving-borrowed" or "" */
     char sku[STORE_SCHED_SKU_MAX];      /* requested */
     char sku_placed[STORE_SCHED_SKU_MAX];
+    char member_ns[64]; /* where its objects are, from Dispatched on; "" before (or unknown) */
     char framework[16];
     const char **alt_skus; /* spec.resources.alternativeInstanceTypes, preference order */
     size_t n_alt_skus;
@@ -88,11 +89,12 @@ int store_sched_specs(struct store *s, const int64_t *ids, size_t n, struct stor
                       size_t *n_out, struct err *e);
 void store_sched_specs_free(struct store_sched_spec **v, size_t n); /* NULL-safe */
 
-/* Which of uids name a job in the database, live or ended: known[i] for uids[i] (n of
- * each). Garbage collection keeps an ended job's finished object for its logs, and deletes
- * at once an object whose uid no job has. Strings that are not UUIDs are unknown. */
-int store_jobs_known(struct store *s, const char *const *uids, size_t n, bool *known,
-                     struct err *e);
+/* The current attempt of the job each of uids names, live or ended, in attempt[i] (n of
+ * each); -1 when no job has that uid (strings that are not UUIDs included). Garbage
+ * collection keeps the finished object of a job's last attempt for its logs, and deletes at
+ * once one whose uid no job has or whose attempt was superseded. */
+int store_jobs_attempts(struct store *s, const char *const *uids, size_t n, int *attempt,
+                        struct err *e);
 
 /* ---- transitions --------------------------------------------------------------------- */
 
@@ -128,6 +130,8 @@ struct store_transition {
     const char *placement_json; /* explanation object */
     int64_t lease_end_ms;       /* 0: none */
     bool over_quota;
+    /* Dispatched */
+    const char *member_ns; /* the namespace its objects were created in */
     /* Queued */
     int64_t not_before_ms; /* 0: at once */
     bool preempted;

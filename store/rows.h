@@ -68,6 +68,7 @@ void store_row_decode(const PGresult *r, int row, const struct col *cols, size_t
     X("phase", COL_PHASE, phase, phase)                                                            \
     X("cluster", COL_TEXT, cluster, cluster)                                                       \
     X("pool", COL_TEXT, pool, pool)                                                                \
+    X("member_namespace", COL_TEXT, member_ns, member_ns)                                          \
     X("priority", COL_INT, priority, priority)                                                     \
     X("preemptible", COL_BOOL, preemptible, preemptible)                                           \
     X("sku", COL_TEXT, sku, sku)                                                                   \

@@ -458,26 +458,19 @@ START_TEST(explain_prints_the_api_numbers)
 END_TEST
 
 /* Registers cluster name through the API (jobNamespace NULL: the config leaves it out). */
-static void register_cluster(const char *name, const char *job_ns)
-{
-    char url[256], body[256];
-    const char *hdr[] = {"Content-Type: application/json", NULL};
-
-    snprintf(url, sizeof(url), "%s/v1/clusters/%s", srv.base, name);
-    snprintf(body, sizeof(body), "{\"apiServer\":\"http://127.0.0.1:9\"%s%s%s}",
-             job_ns ? ",\"jobNamespace\":\"" : "", job_ns ? job_ns : "", job_ns ? "\"" : "");
-    ck_assert_int_eq(itest_http("PUT", url, hdr, body, NULL), 201);
-}
-
-/* Inserts a finished job of framework fw placed on cluster at attempt 2; returns its uid. */
-static char *placed_job(const char *ns, const char *name, const char *fw, const char *cluster)
+/* Inserts a finished job of framework fw placed on cluster at attempt 2, its objects in
+ * member namespace member_ns (NULL: none recorded); returns its uid. */
+static char *placed_job(const char *ns, const char *name, const char *fw, const char *cluster,
+                        const char *member_ns)
 {
     char *sql = xasprintf(
         "INSERT INTO jobs (namespace, name, api_version, spec, sku, gpu_count, gpus_per_worker,"
-        " phase, cluster, pool, attempt, reason, message, finished_at)"
+        " phase, cluster, pool, attempt, reason, message, finished_at, member_namespace)"
         " VALUES ('%s', '%s', 'fedsched.io/v1', '{\"framework\": \"%s\"}', 'a100-80gb', 8, 8,"
-        " 'Succeeded', '%s', 'training', 2, 'Completed', 'exit code 0', now()) RETURNING uid",
-        ns, name, fw, cluster);
+        " 'Succeeded', '%s', 'training', 2, 'Completed', 'exit code 0', now(), %s%s%s)"
+        " RETURNING uid",
+        ns, name, fw, cluster, member_ns ? "'" : "", member_ns ? member_ns : "NULL",
+        member_ns ? "'" : "");
     char *uid = itest_sql(dsn, sql);
 
     free(sql);
@@ -485,9 +478,8 @@ static char *placed_job(const char *ns, const char *name, const char *fw, const 
     return uid;
 }
 
-/* The job's answer says where its objects are: the namespace its cluster's jobNamespace
- * template gives for the job's namespace (the default fedsched-{ns} when the config has
- * none) and the object name of its attempt; `fedsched logs-url` prints the kubectl line
+/* The job's answer says where its objects are: the member namespace dispatch recorded and
+ * the object name of its attempt; `fedsched logs-url` prints the kubectl line
  * for exactly those pods, and for ray also the submitter's, and the template URL as well
  * when FEDSCHED_LOGS_URL_TEMPLATE is set. */
 START_TEST(logs_url_prints_the_kubectl_command)
@@ -497,10 +489,8 @@ START_TEST(logs_url_prints_the_kubectl_command)
     char *uid, *uid_ray, *out = NULL, *want, url[256];
     json_t *j = NULL, *st;
 
-    register_cluster("logs-east", "ml-{ns}");
-    register_cluster("logs-west", NULL);
-    uid = placed_job("team-d", "cli-logs", "pytorch", "logs-east");
-    uid_ray = placed_job("team-d", "cli-logs-ray", "ray", "logs-west");
+    uid = placed_job("team-d", "cli-logs", "pytorch", "logs-east", "ml-team-d");
+    uid_ray = placed_job("team-d", "cli-logs-ray", "ray", "logs-west", "fedsched-team-d");
 
     snprintf(url, sizeof(url), "/v1/namespaces/team-d/trainingjobs/cli-logs");
     ck_assert_int_eq(itest_get_json(srv.base, url, &j), 200);
@@ -531,7 +521,7 @@ START_TEST(logs_url_prints_the_kubectl_command)
     free(out);
     free(want);
 
-    /* A cluster config without jobNamespace: the default template; ray adds the submitter. */
+    /* Another namespace; ray adds the submitter. */
     ck_assert_int_eq(cli(srv.base, ray, &out, NULL), 0);
     want =
         xasprintf("kubectl --context logs-west -n fedsched-team-d logs -l fedsched.io/job-uid=%s,"
@@ -547,9 +537,10 @@ START_TEST(logs_url_prints_the_kubectl_command)
 }
 END_TEST
 
-/* A queued job has no logs: nothing on stdout, exit 3 and why on stderr; a job whose
- * cluster left the registry keeps its objectName but has no memberNamespace, and the CLI
- * says why there is no kubectl line. */
+/* A queued job has no logs: nothing on stdout, exit 3 and why on stderr; a job with a
+ * cluster but no recorded member namespace (not dispatched yet, or by an older fedsched)
+ * has its objectName but no memberNamespace, and the CLI says why there is no kubectl
+ * line. */
 START_TEST(logs_url_without_a_place_says_why)
 {
     char *file = job_file("cli-logs-queued", 8), *out = NULL, *err = NULL, *uid;
@@ -567,7 +558,7 @@ START_TEST(logs_url_without_a_place_says_why)
     free(out);
     free(err);
 
-    uid = placed_job("team-d", "cli-logs-gone", "pytorch", "never-registered");
+    uid = placed_job("team-d", "cli-logs-gone", "pytorch", "never-registered", NULL);
     ck_assert_int_eq(
         itest_get_json(srv.base, "/v1/namespaces/team-d/trainingjobs/cli-logs-gone", &j), 200);
     st = json_object_get(j, "status");
@@ -576,8 +567,7 @@ START_TEST(logs_url_without_a_place_says_why)
     json_decref(j);
     ck_assert_int_eq(cli(srv.base, gone, &out, &err), 3);
     ck_assert_str_eq(out, "");
-    ck_assert_msg(strstr(err, "ran in cluster never-registered, which is not in the server's "
-                              "cluster registry"),
+    ck_assert_msg(strstr(err, "has no objects in cluster never-registered yet (not dispatched)"),
                   "%s", err);
     free(out);
     free(err);

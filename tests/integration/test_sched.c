@@ -996,6 +996,46 @@ START_TEST(create_refusals_keep_the_name)
 }
 END_TEST
 
+/* A 429 with Retry-After on the tracking list is honoured: the scheduler calls the cluster
+ * no more until the Retry-After (3 s) has passed (it listed it every 200 ms before), then
+ * tracks it again, and the running job is untouched. The poller is slow here, so the
+ * requests counted are the scheduler's. */
+START_TEST(tracking_honours_retry_after)
+{
+    struct sim_faults f;
+    struct err e = {0};
+    uint64_t before, during;
+
+    senv_sim(&env, "testdata/sim/sched-solo.json");
+    senv_config(&env,
+                SLOW_POLL "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
+                          " \"missingGraceS\": 30, \"jobAnnotations\":"
+                          " {\"sim.fedsched.io/duration-seconds\": \"3600000\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit(env.srv[0].base, "team-t", "run", "a100-80gb", 8, NULL, ""));
+    json_decref(senv_wait_phase(env.srv[0].base, "team-t", "run", "Running", 20000));
+    memset(&f, 0, sizeof(f));
+    f.status = 429;
+    f.retry_after_s = 3;
+    f.remaining = 1;
+    snprintf(f.method, sizeof(f.method), "GET");
+    ck_assert_int_eq(sim_set_faults(env.sim, "solo", &f, &e), 0);
+    before = sim_requests(env.sim, "solo");
+    for (int i = 0; sim_requests(env.sim, "solo") == before; i++) {
+        ck_assert_msg(i < 50, "no request reached the cluster in 5 s");
+        usleep(100 * 1000);
+    }
+    before = sim_requests(env.sim, "solo"); /* the refused list */
+    usleep(2500 * 1000);
+    during = sim_requests(env.sim, "solo") - before;
+    ck_assert_msg(during == 0, "%llu requests within the 3 s Retry-After", (unsigned long long)during);
+    usleep(1500 * 1000);
+    ck_assert_uint_gt(sim_requests(env.sim, "solo") - before, 0);
+    json_decref(senv_wait_phase(env.srv[0].base, "team-t", "run", "Running", 1000));
+}
+END_TEST
+
 /* GET path in a simulated cluster; the parsed body when the answer is 200, else NULL. */
 static json_t *sim_get(const char *cluster, const char *path, const char *label_selector)
 {
@@ -1081,6 +1121,12 @@ START_TEST(dispatch_makes_namespace_service_and_secret)
     cluster = json_string_value(json_object_get(json_object_get(j, "status"), "cluster"));
     ck_assert_ptr_nonnull(cluster);
     manifest_object_name(uid, 0, name, sizeof(name));
+    /* Recorded with the job at dispatch, for logs-url and the dashboard. */
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(j, "status"), "memberNamespace")),
+        "fedsched-team-n");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "status"), "objectName")),
+                     name);
 
     o = sim_get(cluster, "/api/v1/namespaces/fedsched-team-n", NULL);
     ck_assert_msg(o != NULL, "namespace fedsched-team-n was not created");
@@ -1197,6 +1243,7 @@ static Suite *suite(void)
     tcase_add_test(tc, deposed_leader_stops_creating);
     tcase_add_test(tc, create_refusals_keep_the_name);
     tcase_add_test(tc, dispatch_makes_namespace_service_and_secret);
+    tcase_add_test(tc, tracking_honours_retry_after);
     suite_add_tcase(s, tc);
     tc = tcase_create("fence");
     tcase_add_test(tc, deposed_epoch_cannot_write);
