@@ -885,6 +885,132 @@ START_TEST(ttl_after_finished)
 }
 END_TEST
 
+/* A PATCH with Content-Type ctype (NULL: none); the answer, or NULL when not JSON. */
+static json_t *patch(struct sim_cluster *c, const char *path, const char *ctype, const char *body,
+                     int want)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    json_t *j;
+
+    memset(&q, 0, sizeof(q));
+    q.content_type = ctype;
+    sim_cluster_handle(c, "PATCH", path, &q, body, strlen(body), &r);
+    ck_assert_msg(r.status == want, "PATCH %s: %d %.*s", path, r.status, (int)r.len, r.body);
+    j = json_loadb(r.body, r.len, 0, NULL);
+    free(r.body);
+    return j;
+}
+
+#define JSON_PATCH  "application/json-patch+json"
+#define MERGE_PATCH "application/merge-patch+json"
+#define FIN_PATH    "/apis/batch/v1/namespaces/fedsched-jobs/jobs/fin"
+#define ADD_FIN                                                                                    \
+    "[{\"op\":\"add\",\"path\":\"/metadata/finalizers\",\"value\":[\"fedsched.io/result\"]}]"
+
+static const json_t *finalizers_of(const json_t *obj)
+{
+    return json_object_get(json_object_get(obj, "metadata"), "finalizers");
+}
+
+/* DELETE of an object with finalizers marks it (deletionTimestamp, grace 0) and keeps it,
+ * its pods too in a background deletion; no finalizer may be added then; a JSON patch
+ * whose test fails changes nothing (422); the object goes with its last finalizer. */
+START_TEST(finalizers_keep_a_deleted_job)
+{
+    struct sim_scenario *sp = NULL;
+    struct sim_cluster *c = strict_cluster("", &sp);
+    json_t *j, *l;
+    struct sim_query q;
+    struct sim_reply r;
+
+    post_job(c, "fedsched-jobs",
+             job_body("fin", 1, "\"sim.fedsched.io/duration-seconds\":\"600\"", "", ""), 201);
+    json_decref(patch(c, FIN_PATH, NULL, ADD_FIN, 415));
+    json_decref(patch(c, FIN_PATH, JSON_PATCH, "{\"op\":\"add\"}", 400));
+    j = patch(c, FIN_PATH, JSON_PATCH, ADD_FIN, 200);
+    ck_assert_str_eq(json_string_value(json_array_get(finalizers_of(j), 0)), "fedsched.io/result");
+    json_decref(j);
+    json_decref(patch(c, FIN_PATH, JSON_PATCH,
+                      "[{\"op\":\"replace\",\"path\":\"/spec/parallelism\",\"value\":2}]", 422));
+    memset(&q, 0, sizeof(q));
+    q.propagation_policy = "Background";
+    sim_cluster_handle(c, "DELETE", FIN_PATH, &q, "", 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    free(r.body);
+    j = call(c, "GET", FIN_PATH, NULL, 200);
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(j, "metadata"), "deletionTimestamp"));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "metadata"),
+                                                        "deletionGracePeriodSeconds")),
+                     0);
+    json_decref(j);
+    l = job_pods_of(c, "fedsched-jobs", "fin");
+    ck_assert_int_eq(json_array_size(json_object_get(l, "items")), 1);
+    ck_assert_ptr_null(json_object_get(
+        json_object_get(json_array_get(json_object_get(l, "items"), 0), "metadata"),
+        "deletionTimestamp"));
+    json_decref(l);
+    /* A second DELETE of a marked object answers it again. */
+    call0(c, "DELETE", FIN_PATH, NULL, 200);
+    json_decref(patch(c, FIN_PATH, JSON_PATCH,
+                      "[{\"op\":\"add\",\"path\":\"/metadata/finalizers/-\",\"value\":\"x.io/y\"}]",
+                      422));
+    json_decref(patch(c, FIN_PATH, JSON_PATCH,
+                      "[{\"op\":\"test\",\"path\":\"/metadata/finalizers/0\",\"value\":\"x.io/y\"},"
+                      "{\"op\":\"remove\",\"path\":\"/metadata/finalizers/0\"}]",
+                      422));
+    json_decref(patch(c, FIN_PATH, MERGE_PATCH,
+                      "{\"metadata\":{\"resourceVersion\":\"1\",\"finalizers\":null}}", 409));
+    j = call(c, "GET", FIN_PATH, NULL, 200);
+    ck_assert_int_eq(json_array_size(finalizers_of(j)), 1);
+    json_decref(j);
+    json_decref(
+        patch(c, FIN_PATH, JSON_PATCH,
+              "[{\"op\":\"test\",\"path\":\"/metadata/finalizers/0\",\"value\":"
+              "\"fedsched.io/result\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/0\"}]",
+              200));
+    call0(c, "GET", FIN_PATH, NULL, 404);
+    l = job_pods_of(c, "fedsched-jobs", "fin");
+    ck_assert_ptr_nonnull(json_object_get(
+        json_object_get(json_array_get(json_object_get(l, "items"), 0), "metadata"),
+        "deletionTimestamp"));
+    json_decref(l);
+    sim_cluster_free(&c);
+    sim_scenario_free(&sp);
+}
+END_TEST
+
+/* The TTL controller deletes a finished Job in the foreground: its pods go and
+ * foregroundDeletion comes off, but another finalizer keeps the Job, status and all, until
+ * a merge patch takes it. */
+START_TEST(ttl_deletion_waits_for_finalizers)
+{
+    struct sim_scenario *sp = NULL;
+    struct sim_cluster *c = strict_cluster("", &sp);
+    json_t *j, *l;
+
+    post_job(c, "fedsched-jobs",
+             job_body("fin", 1, "\"sim.fedsched.io/duration-seconds\":\"10\"",
+                      ",\"ttlSecondsAfterFinished\":30", ""),
+             201);
+    json_decref(patch(c, FIN_PATH, JSON_PATCH, ADD_FIN, 200));
+    sim_clock_skip(&clk, 41000);
+    j = call(c, "GET", FIN_PATH, NULL, 200);
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(j, "metadata"), "deletionTimestamp"));
+    ck_assert_int_eq(json_array_size(finalizers_of(j)), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(finalizers_of(j), 0)), "fedsched.io/result");
+    ck_assert_str_eq(str(condition_of(j, "Complete"), "status", NULL), "True");
+    json_decref(j);
+    l = job_pods_of(c, "fedsched-jobs", "fin");
+    ck_assert_int_eq(json_array_size(json_object_get(l, "items")), 0);
+    json_decref(l);
+    json_decref(patch(c, FIN_PATH, MERGE_PATCH, "{\"metadata\":{\"finalizers\":null}}", 200));
+    call0(c, "GET", FIN_PATH, NULL, 404);
+    sim_cluster_free(&c);
+    sim_scenario_free(&sp);
+}
+END_TEST
+
 static const char *node_of(struct sim_cluster *c, const char *job, char *out, size_t size)
 {
     json_t *l = job_pods_of(c, "fedsched-jobs", job);
@@ -1095,6 +1221,8 @@ int main(void)
     tcase_add_test(tc, pod_failures_by_annotation);
     tcase_add_test(tc, suspended_job_has_no_pods);
     tcase_add_test(tc, ttl_after_finished);
+    tcase_add_test(tc, finalizers_keep_a_deleted_job);
+    tcase_add_test(tc, ttl_deletion_waits_for_finalizers);
     tcase_add_test(tc, scheduling_rules);
     tcase_add_test(tc, workers_wait_for_their_service);
     tcase_add_test(th, http_front_shared_port);

@@ -318,6 +318,7 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "propagationPolicy");
     q.grace_period_seconds =
         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "gracePeriodSeconds");
+    q.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     if (r->faulty && r->f.expire_continue && q.cont && *q.cont) {
         consume(s, (size_t)r->cluster);
         return send_status(conn, 410, "Expired",

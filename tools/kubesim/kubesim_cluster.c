@@ -4,6 +4,7 @@
 #include "tools/kubesim/kubesim_authz.h"
 #include "tools/kubesim/kubesim_discovery.h"
 #include "tools/kubesim/kubesim_objects.h"
+#include "tools/kubesim/kubesim_patch.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -93,7 +94,8 @@ struct sjob {
     bool fail;
     bool stop; /* RayJob: ends STOPPED */
     bool finished;
-    bool deleting;       /* foreground deletion: waits for its pods */
+    bool deleting;       /* has a deletionTimestamp: goes once its finalizers are empty */
+    bool foreground;     /* deleted in the foreground: its pods go first */
     bool shutdown_after; /* RayJob: delete the cluster pods when finished */
     bool blocked;        /* its pods' PriorityClass does not exist: no pods yet */
     bool pods_gone;      /* RayJob: its cluster was shut down after it finished */
@@ -2010,6 +2012,61 @@ static void job_end(struct sim_cluster *c, struct sjob *j, int64_t at)
 
 static void job_delete_as(struct sim_cluster *c, struct sjob *j, const char *policy, int64_t now);
 
+static json_t *job_finalizers(const struct sjob *j)
+{
+    return json_object_get(json_object_get(j->obj, "metadata"), "finalizers");
+}
+
+/* Whether finalizer name is in the list fin. */
+static bool finalizer_in(const json_t *fin, const char *name)
+{
+    size_t i;
+    const json_t *f;
+
+    json_array_foreach(fin, i, f)
+    {
+        if (json_is_string(f) && strcmp(json_string_value(f), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Removes finalizer name from j's list; the list goes when empty, as the API server
+ * omits an empty one. */
+static void finalizer_drop(struct sjob *j, const char *name)
+{
+    json_t *md = json_object_get(j->obj, "metadata"), *f = json_object_get(md, "finalizers");
+
+    for (size_t i = json_array_size(f); i-- > 0;)
+        if (json_is_string(json_array_get(f, i)) &&
+            strcmp(json_string_value(json_array_get(f, i)), name) == 0)
+            json_array_remove(f, i);
+    if (f && json_array_size(f) == 0)
+        json_object_del(md, "finalizers");
+}
+
+/* A job being deleted: the garbage collector takes foregroundDeletion off once its pods
+ * are gone, and the object goes with its last finalizer; its remaining pods then go in
+ * the background. */
+static void job_finalize(struct sim_cluster *c, struct sjob *j, int64_t now)
+{
+    int r, p, s, f;
+
+    if (!j->deleting)
+        return;
+    if (j->foreground && job_pods(c, j, &r, &p, &s, &f) == 0 &&
+        finalizer_in(job_finalizers(j), "foregroundDeletion")) {
+        finalizer_drop(j, "foregroundDeletion");
+        job_dirty(c, j);
+    }
+    if (json_array_size(job_finalizers(j)) > 0)
+        return;
+    for (size_t k = 0; k < c->n_pods; k++)
+        if (c->pods[k]->job == j)
+            pod_delete(c, c->pods[k], now, true);
+    job_remove(c, j);
+}
+
 /* ttlSecondsAfterFinished: the TTL controller deletes a finished Job (propagation
  * Foreground); KubeRay deletes a finished RayJob's cluster (shutdownAfterJobFinishes) that
  * long after it finished, and keeps the RayJob. */
@@ -2036,7 +2093,7 @@ static bool uid_exists(void *arg, const char *uid)
     const json_t *o;
 
     for (size_t i = 0; i < c->n_jobs; i++)
-        if (strcmp(c->jobs[i]->uid, uid) == 0 && !c->jobs[i]->deleting)
+        if (strcmp(c->jobs[i]->uid, uid) == 0 && !c->jobs[i]->foreground)
             return true;
     for (size_t i = 0; i < c->n_pods; i++)
         if (strcmp(c->pods[i]->uid, uid) == 0)
@@ -2072,13 +2129,8 @@ static void advance(struct sim_cluster *c)
         job_expire(c, j, now);
     }
     reap(c, now);
-    for (size_t i = c->n_jobs; i-- > 0;) {
-        struct sjob *j = c->jobs[i];
-        int r, p, s, f;
-
-        if (j->deleting && job_pods(c, j, &r, &p, &s, &f) == 0)
-            job_remove(c, j);
-    }
+    for (size_t i = c->n_jobs; i-- > 0;)
+        job_finalize(c, c->jobs[i], now);
     /* Owners go rarely; the collector runs only after something went or was created. */
     if (c->gc_due && sim_objects_collect(c->objs, uid_exists, c))
         bump(c);
@@ -2644,9 +2696,10 @@ static void delete_job(struct sim_cluster *c, enum kind k, const char *ns, const
         return;
     }
     json_decref(opts);
-    if (!j || j->deleting)
+    if (!j)
         return reply_status(out, 404, "NotFound", kind_plural(k), kind_group(k), name,
                             "%s.%s \"%s\" not found", kind_plural(k), kind_group(k), name);
+    /* The answer is the object as deleted (marked, when finalizers keep it). */
     reply = json_incref(j->obj);
     job_delete_as(c, j, policy, now);
     advance(c);
@@ -2654,38 +2707,180 @@ static void delete_job(struct sim_cluster *c, enum kind k, const char *ns, const
 }
 
 /* Deletes j with propagation policy (Orphan, Background, Foreground): its pods and the
- * objects it owns are orphaned, deleted, or deleted before it. */
+ * objects it owns are orphaned, deleted after it, or deleted before it. An object with
+ * finalizers (or deleted in the foreground, which adds foregroundDeletion) is only marked:
+ * deletionTimestamp and deletionGracePeriodSeconds 0; it goes once its finalizers are
+ * empty (job_finalize()), and until then its pods stay unless the deletion is in the
+ * foreground, as the garbage collector deletes dependents only of an absent owner. A
+ * second delete of a marked object can only turn it to the foreground. */
 static void job_delete_as(struct sim_cluster *c, struct sjob *j, const char *policy, int64_t now)
 {
-    bool orphan = strcmp(policy, "Orphan") == 0;
+    json_t *md = json_object_get(j->obj, "metadata");
+    bool orphan = strcmp(policy, "Orphan") == 0, fg = strcmp(policy, "Foreground") == 0;
 
-    for (size_t i = 0; i < c->n_pods; i++) {
+    if (j->deleting && (!fg || j->foreground))
+        return;
+    for (size_t i = 0; i < c->n_pods && orphan; i++) {
         struct spod *p = c->pods[i];
 
         if (p->job != j)
             continue;
-        if (orphan) {
-            json_decref(p->owner);
-            p->owner = NULL;
-            p->job = NULL;
-            pod_dirty(c, p);
-        } else {
-            pod_delete(c, p, now, true);
-        }
+        json_decref(p->owner);
+        p->owner = NULL;
+        p->job = NULL;
+        pod_dirty(c, p);
     }
     if (orphan)
         sim_objects_orphan(c->objs, j->uid);
-    json_object_set_new(json_object_get(j->obj, "metadata"), "deletionTimestamp", json_ts(now));
-    if (strcmp(policy, "Foreground") == 0) {
-        j->deleting = true;
+    if (fg) {
+        j->foreground = true;
         c->gc_due = true; /* dependents go before their owner */
-        json_object_set_new(json_object_get(j->obj, "metadata"), "finalizers",
-                            json_pack("[s]", "foregroundDeletion"));
-        job_dirty(c, j);
-    } else {
-        job_dirty(c, j);
-        job_remove(c, j);
+        for (size_t i = 0; i < c->n_pods; i++)
+            if (c->pods[i]->job == j)
+                pod_delete(c, c->pods[i], now, true);
+        if (!json_is_array(json_object_get(md, "finalizers")))
+            json_object_set_new(md, "finalizers", json_array());
+        json_array_append_new(json_object_get(md, "finalizers"), json_string("foregroundDeletion"));
     }
+    if (!j->deleting) {
+        j->deleting = true;
+        json_object_set_new(md, "deletionTimestamp", json_ts(now));
+        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
+    }
+    job_dirty(c, j);
+    job_finalize(c, j, now);
+}
+
+/* The part of a Job or RayJob a PATCH may change here: metadata's finalizers, labels and
+ * annotations. Anything else it touches is refused rather than half-simulated. */
+static const char *patch_outside(const json_t *before, const json_t *after)
+{
+    static const char *const mutable_md[] = {"finalizers", "labels", "annotations", NULL};
+    json_t *a = json_deep_copy(before), *b = json_deep_copy(after);
+    const char *field = NULL;
+
+    for (int i = 0; mutable_md[i]; i++) {
+        json_object_del(json_object_get(a, "metadata"), mutable_md[i]);
+        json_object_del(json_object_get(b, "metadata"), mutable_md[i]);
+    }
+    if (!json_equal(json_object_get(a, "metadata"), json_object_get(b, "metadata")))
+        field = "metadata";
+    else if (!json_equal(json_object_get(a, "spec"), json_object_get(b, "spec")))
+        field = "spec";
+    else if (!json_equal(a, b))
+        field = "status";
+    json_decref(a);
+    json_decref(b);
+    return field;
+}
+
+/* Checks the finalizers a patch leaves: a list of strings, and none new on an object being
+ * deleted. On refusal fills out and returns false. */
+static bool finalizers_ok(const struct sjob *j, const json_t *after, struct sim_reply *out)
+{
+    const json_t *fin = json_object_get(json_object_get(after, "metadata"), "finalizers");
+    size_t i;
+    const json_t *f;
+
+    if (fin && !json_is_array(fin) && !json_is_null(fin)) {
+        reply_invalid(out, j->kind, j->name, "metadata.finalizers",
+                      "Invalid value: a list of strings is required");
+        return false;
+    }
+    json_array_foreach(fin, i, f)
+    {
+        if (!json_is_string(f) || !*json_string_value(f)) {
+            reply_invalid(out, j->kind, j->name, "metadata.finalizers",
+                          "Invalid value: a list of non-empty strings is required");
+            return false;
+        }
+        if (j->deleting && !finalizer_in(job_finalizers(j), json_string_value(f))) {
+            char why[400];
+
+            snprintf(why, sizeof(why),
+                     "Forbidden: no new finalizers can be added if the object is being deleted, "
+                     "found new finalizers []string{\"%.200s\"}",
+                     json_string_value(f));
+            reply_invalid(out, j->kind, j->name, "metadata.finalizers", why);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* PATCH of a Job or RayJob: JSON Patch or JSON Merge Patch (by Content-Type); a strategic
+ * merge patch, which RayJobs (a custom resource) never accept, is refused for both with
+ * 415. The object goes when the patch took its last finalizer while it was being
+ * deleted. */
+static void patch_job(struct sim_cluster *c, enum kind k, const char *ns, const char *name,
+                      const char *ctype, const char *body, size_t len, struct sim_reply *out)
+{
+    struct sjob *j = find_job(c, k, ns, name);
+    json_t *patch, *doc;
+    const char *field;
+    char why[300];
+    enum sim_patch_result r = SIM_PATCH_OK;
+    bool json_patch = ctype && strncmp(ctype, "application/json-patch+json", 27) == 0;
+    bool merge = ctype && strncmp(ctype, "application/merge-patch+json", 28) == 0;
+
+    if (!json_patch && !merge)
+        return reply_status(out, 415, "UnsupportedMediaType", NULL, NULL, NULL,
+                            "the body of the request was in an unknown format - accepted media "
+                            "types include: application/json-patch+json, "
+                            "application/merge-patch+json (Content-Type \"%.100s\")",
+                            ctype ? ctype : "");
+    if (!j)
+        return reply_status(out, 404, "NotFound", kind_plural(k), kind_group(k), name,
+                            "%s.%s \"%s\" not found", kind_plural(k), kind_group(k), name);
+    patch = json_loadb(body, len, 0, NULL);
+    if (!patch || (merge && !json_is_object(patch))) {
+        json_decref(patch);
+        return reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                            "error decoding patch: the body is not a JSON %s",
+                            merge ? "object" : "array");
+    }
+    doc = json_deep_copy(j->obj);
+    if (merge)
+        sim_merge_patch(&doc, patch);
+    else
+        r = sim_json_patch(&doc, patch, why, sizeof(why));
+    json_decref(patch);
+    if (r == SIM_PATCH_BAD) {
+        reply_status(out, 400, "BadRequest", NULL, NULL, NULL, "%s", why);
+        goto out;
+    }
+    if (r == SIM_PATCH_UNAPPLIED) {
+        reply_status(out, 422, "Invalid", kind_plural(k), kind_group(k), name,
+                     "the server rejected our request due to an error in our request: %s", why);
+        goto out;
+    }
+    if (!json_equal(json_object_get(json_object_get(doc, "metadata"), "resourceVersion"),
+                    json_object_get(json_object_get(j->obj, "metadata"), "resourceVersion"))) {
+        reply_status(out, 409, "Conflict", kind_plural(k), kind_group(k), name,
+                     "Operation cannot be fulfilled on %s.%s \"%s\": the object has been "
+                     "modified; please apply your changes to the latest version and try again",
+                     kind_plural(k), kind_group(k), name);
+        goto out;
+    }
+    if ((field = patch_outside(j->obj, doc))) {
+        reply_invalid(out, k, name, field,
+                      "Forbidden: the simulator patches only metadata.finalizers, labels and "
+                      "annotations");
+        goto out;
+    }
+    if (!finalizers_ok(j, doc, out))
+        goto out;
+    if (json_is_null(json_object_get(json_object_get(doc, "metadata"), "finalizers")) ||
+        json_array_size(json_object_get(json_object_get(doc, "metadata"), "finalizers")) == 0)
+        json_object_del(json_object_get(doc, "metadata"), "finalizers");
+    json_decref(j->obj);
+    j->obj = json_incref(doc);
+    job_dirty(c, j);
+    reply_json(out, 200, json_incref(j->obj));
+    job_finalize(c, j, sim_clock_now(c->clock));
+    advance(c);
+out:
+    json_decref(doc);
 }
 
 /* ---- routing ----------------------------------------------------------------------------------- */
@@ -2964,6 +3159,8 @@ static void handle_jobs(struct sim_cluster *c, enum kind k, const char *method, 
     }
     if (strcmp(method, "DELETE") == 0)
         return delete_job(c, k, ns, name, q, body, len, out);
+    if (strcmp(method, "PATCH") == 0)
+        return patch_job(c, k, ns, name, q->content_type, body, len, out);
     method_not_allowed(out, method);
 }
 

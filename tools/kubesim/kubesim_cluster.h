@@ -28,7 +28,8 @@ void sim_clock_init(struct sim_clock *c, double scale, int64_t start_sim_ms);
 int64_t sim_clock_now(const struct sim_clock *c);
 void sim_clock_skip(struct sim_clock *c, int64_t ms); /* jump simulated time forward */
 
-/* Query parameters of a request, URL-decoded; NULL when absent. */
+/* Query parameters of a request, URL-decoded, and the Content-Type header (which picks a
+ * PATCH's format); NULL when absent. */
 struct sim_query {
     const char *limit;
     const char *cont;
@@ -36,6 +37,7 @@ struct sim_query {
     const char *label_selector;
     const char *propagation_policy;
     const char *grace_period_seconds;
+    const char *content_type;
 };
 
 /* An answer. body is owned by the caller (free()). */
