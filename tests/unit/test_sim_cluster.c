@@ -410,6 +410,16 @@ static json_t *call(struct sim_cluster *c, const char *method, const char *path,
     return j;
 }
 
+/* call() with a body it frees. */
+static json_t *call_freeing(struct sim_cluster *c, const char *method, const char *path,
+                            char *body, int want)
+{
+    json_t *j = call(c, method, path, body, want);
+
+    free(body);
+    return j;
+}
+
 static void call0(struct sim_cluster *c, const char *method, const char *path, const char *body,
                   int want)
 {
@@ -507,7 +517,8 @@ START_TEST(namespaces_services_secrets)
              404);
     ck_assert_str_eq(str(o, "message", NULL), "namespaces \"nope\" not found");
     json_decref(o);
-    o = call(c1, "POST", "/apis/batch/v1/namespaces/nope/jobs", job_body("j", 1, "", "", ""), 404);
+    o = call_freeing(c1, "POST", "/apis/batch/v1/namespaces/nope/jobs",
+                     job_body("j", 1, "", "", ""), 404);
     ck_assert_str_eq(str(o, "message", NULL), "namespaces \"nope\" not found");
     json_decref(o);
     o = call(
@@ -598,10 +609,10 @@ START_TEST(owners_cascade)
 {
     char body[1024];
     const char *uid;
-    json_t *job = call(c1, "POST", "/apis/batch/v1/namespaces/fedsched-jobs/jobs",
-                       job_body("own", 1, "", "", ""), 201);
-    json_t *job2 = call(c1, "POST", "/apis/batch/v1/namespaces/fedsched-jobs/jobs",
-                        job_body("own2", 1, "", "", ""), 201);
+    json_t *job = call_freeing(c1, "POST", "/apis/batch/v1/namespaces/fedsched-jobs/jobs",
+                               job_body("own", 1, "", "", ""), 201);
+    json_t *job2 = call_freeing(c1, "POST", "/apis/batch/v1/namespaces/fedsched-jobs/jobs",
+                                job_body("own2", 1, "", "", ""), 201);
     json_t *o;
 
     uid = str(job, "metadata", "uid");
@@ -708,8 +719,8 @@ START_TEST(forbidden_verbs)
              201);
     ck_assert(json_is_true(json_object_get(json_object_get(o, "status"), "allowed")));
     json_decref(o);
-    o = call(c, "POST", "/apis/batch/v1/namespaces/fedsched-jobs/jobs",
-             job_body("j", 1, "", "", ""), 403);
+    o = call_freeing(c, "POST", "/apis/batch/v1/namespaces/fedsched-jobs/jobs",
+                     job_body("j", 1, "", "", ""), 403);
     ck_assert_str_eq(str(o, "reason", NULL), "Forbidden");
     ck_assert_str_eq(str(o, "message", NULL),
                      "jobs.batch is forbidden: User \"" SIM_AUTHZ_USER "\" cannot create resource "

@@ -370,7 +370,7 @@ static int admit_secret(const struct sim_resource *r, json_t *obj, const char *n
 {
     json_t *data = json_object_get(obj, "data"), *sd = json_object_get(obj, "stringData"), *v;
     const char *k;
-    char field[300];
+    char field[300], *enc;
 
     if (data && !json_is_object(data))
         return invalid(why, r, name, "data", "Invalid value: must be a map");
@@ -400,8 +400,9 @@ static int admit_secret(const struct sim_resource *r, json_t *obj, const char *n
             return invalid(why, r, name, field,
                            "Invalid value: a valid config key must consist of alphanumeric "
                            "characters, '-', '_' or '.', with a string value");
-        json_object_set_new(
-            data, k, json_string_nocheck(base64(json_string_value(v), json_string_length(v))));
+        enc = base64(json_string_value(v), json_string_length(v));
+        json_object_set_new(data, k, json_string_nocheck(enc));
+        free(enc);
     }
     json_object_del(obj, "stringData");
     if (!json_is_string(json_object_get(obj, "type")))
