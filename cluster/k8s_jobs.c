@@ -160,10 +160,13 @@ static char *collection_url(struct k8s_client *c, enum k8s_job_kind kind, const 
     return url;
 }
 
-/* One request. Returns 0 with *code the HTTP status (any), -1 on transport failure. */
-static int request(struct k8s_client *c, const char *method, const char *url, const char *body,
-                   long *code, struct err *e)
+/* One request with a body of type ctype (NULL: application/json). Returns 0 with *code the
+ * HTTP status (any), -1 on transport failure. */
+static int request_as(struct k8s_client *c, const char *method, const char *url, const char *ctype,
+                      const char *body, long *code, struct err *e)
 {
+    char ctype_hdr[96];
+
     struct curl_slist *hdrs = NULL, *h;
     CURLcode rc;
 
@@ -174,8 +177,9 @@ static int request(struct k8s_client *c, const char *method, const char *url, co
     c->retry_after_s = 0;
     for (h = c->headers; h; h = h->next)
         hdrs = curl_slist_append(hdrs, h->data);
+    snprintf(ctype_hdr, sizeof(ctype_hdr), "Content-Type: %s", ctype ? ctype : "application/json");
     if (body)
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        hdrs = curl_slist_append(hdrs, ctype_hdr);
     curl_easy_setopt(c->easy, CURLOPT_URL, url);
     curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, hdrs);
@@ -204,6 +208,12 @@ static int request(struct k8s_client *c, const char *method, const char *url, co
                        "%s %s: %s", method, url, curl_easy_strerror(rc));
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, code);
     return 0;
+}
+
+static int request(struct k8s_client *c, const char *method, const char *url, const char *body,
+                   long *code, struct err *e)
+{
+    return request_as(c, method, url, NULL, body, code, e);
 }
 
 int k8s_client_call(struct k8s_client *c, const char *method, const char *path, const char *body,
@@ -488,4 +498,72 @@ const char *k8s_job_state_name(enum k8s_job_state s)
     case K8S_JOB_STOPPED: return "Stopped";
     }
     return "Pending";
+}
+
+/* The position of finalizer in obj's metadata.finalizers; -1 when absent. */
+static long finalizer_index(const json_t *obj, const char *finalizer)
+{
+    const json_t *fin = json_object_get(json_object_get(obj, "metadata"), "finalizers"), *f;
+    size_t i;
+
+    json_array_foreach(fin, i, f)
+    {
+        if (json_is_string(f) && strcmp(json_string_value(f), finalizer) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* At most this many PATCHes per release: each refused test means another controller
+ * changed the list in between, which is rare. */
+#define RELEASE_TRIES 3
+
+int k8s_job_release(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
+                    const json_t *seen, const char *finalizer, struct k8s_status *st, struct err *e)
+{
+    char *url = object_url(c, kind, ns, name), *patch = NULL;
+    json_t *fresh = NULL;
+    const json_t *obj = seen;
+    int rc = -1;
+    long at, code = 0;
+
+    for (int tries = 0; tries < RELEASE_TRIES; tries++) {
+        if (!obj) {
+            if (k8s_job_get(c, kind, ns, name, &fresh, st, e))
+                goto out;
+            obj = fresh;
+        }
+        at = finalizer_index(obj, finalizer);
+        if (at < 0) {
+            rc = 0;
+            goto out;
+        }
+        /* The test makes the remove apply only to our entry: had another controller added
+         * or removed a finalizer since obj was read, the index would point elsewhere. */
+        free(patch);
+        patch = xasprintf("[{\"op\":\"test\",\"path\":\"/metadata/finalizers/%ld\",\"value\":"
+                          "\"%s\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/%ld\"}]",
+                          at, finalizer, at);
+        if (request_as(c, "PATCH", url, "application/json-patch+json", patch, &code, e))
+            goto out;
+        if (code >= 200 && code <= 299) {
+            rc = 0;
+            goto out;
+        }
+        if (code != 422 && code != 409) {
+            status_error(c, code, st, e);
+            goto out;
+        }
+        json_decref(fresh);
+        fresh = NULL;
+        obj = NULL;
+    }
+    err_set(e, ERR_CONFLICT, "metadata.finalizers",
+            "%s %s/%s: the finalizers kept changing; %s not removed", k8s_kind_name(kind), ns, name,
+            finalizer);
+out:
+    free(patch);
+    json_decref(fresh);
+    free(url);
+    return rc;
 }

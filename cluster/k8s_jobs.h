@@ -1,5 +1,6 @@
 /* k8s_jobs.h -- batch/v1 Jobs and ray.io/v1 RayJobs in one member cluster, and the objects
- * that go with them (Service, Secret, Namespace): create, get, list (all pages) and delete, synchronously with a libcurl easy handle. Errors carry the
+ * that go with them (Service, Secret, Namespace): create, get, list (all pages), delete and
+ * the release of a finalizer, synchronously with a libcurl easy handle. Errors carry the
  * API server's Status (reason AlreadyExists, NotFound, ...). Used by the scheduler's
  * dispatch, tracking and garbage collection.
  * Not responsible for building manifests (manifest.c) or polling capacity (poller.c). */
@@ -77,6 +78,17 @@ int k8s_job_list(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
  * treat that as success). */
 int k8s_job_delete(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
                    const char *propagation, int grace_s, struct k8s_status *st, struct err *e);
+
+/* Removes finalizer from the object's metadata.finalizers with a JSON patch
+ * (application/json-patch+json) that tests the entry before removing it, so another
+ * controller's finalizers are never touched; when the list changed in between (422 or
+ * 409), it reads the object again and retries, up to 3 times (then ERR_CONFLICT). seen: the
+ * object as last read (NULL: GET it first). 0 when the finalizer is gone, or was not
+ * there; ERR_NOT_FOUND when the object is gone (callers usually treat that as success).
+ * An object being deleted goes when its last finalizer does. */
+int k8s_job_release(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
+                    const json_t *seen, const char *finalizer, struct k8s_status *st,
+                    struct err *e);
 
 /* Where a Job or RayJob object stands. */
 enum k8s_job_state {

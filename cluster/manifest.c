@@ -733,6 +733,8 @@ int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t
     md = object_meta(&c, c.name);
     if (in->annotations && json_object_size(in->annotations))
         json_object_set_new(md, "annotations", json_deep_copy(in->annotations));
+    /* Kept until tracking has recorded how it ended: see MANIFEST_FINALIZER. */
+    json_object_set_new(md, "finalizers", json_pack("[s]", MANIFEST_FINALIZER));
     *out = json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", ray ? "ray.io/v1" : "batch/v1", "kind",
                      ray ? "RayJob" : "Job", "metadata", md, "spec", body);
     *kind = ray ? K8S_KIND_RAYJOB : K8S_KIND_JOB;

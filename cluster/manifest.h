@@ -31,6 +31,12 @@ struct sku_catalogue;
 /* The checkpoint Secret is the object name plus this suffix; its one key holds the token. */
 #define MANIFEST_CKPT_SECRET_SUFFIX "-ckpt"
 #define MANIFEST_CKPT_SECRET_KEY    "token"
+/* The finalizer on every Job and RayJob fedsched creates: Kubernetes keeps the object
+ * (marked with a deletionTimestamp) after any deletion, its TTL's included, until fedsched
+ * has recorded how it ended and removes the finalizer (k8s_job_release()). Without it a
+ * job finishing while fedsched is away longer than the TTL would be found missing and run
+ * again. */
+#define MANIFEST_FINALIZER "fedsched.io/result"
 /* The annotation the Job controller sets on each pod of an Indexed Job. */
 #define MANIFEST_COMPLETION_INDEX "batch.kubernetes.io/job-completion-index"
 
@@ -101,7 +107,8 @@ struct manifest_in {
  * the SKU's GPU product
  * (nodeSelector when the SKU has one product, node affinity otherwise), carry the
  * cluster's tolerations and, when borrowed, the serving pool's selector and the low
- * priority class, so Kubernetes itself may preempt them for serving pods. Caller owns
+ * priority class, so Kubernetes itself may preempt them for serving pods. The object
+ * carries metadata.finalizers [MANIFEST_FINALIZER]. Caller owns
  * *out. Fails with ERR_INVALID (unknown SKU, no spec object, a spec without an image, a
  * shape that does not divide into workers). */
 int manifest_build(const struct manifest_in *in, enum k8s_job_kind *kind, json_t **out,

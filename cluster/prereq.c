@@ -33,6 +33,7 @@ static const struct perm perms[] = {
     {"get", "batch", "jobs", false, SNAPSHOT_PREREQ_PERMISSIONS},
     {"list", "batch", "jobs", true, SNAPSHOT_PREREQ_PERMISSIONS},
     {"delete", "batch", "jobs", false, SNAPSHOT_PREREQ_PERMISSIONS},
+    {"patch", "batch", "jobs", false, SNAPSHOT_PREREQ_PERMISSIONS},
     {"create", "", "services", false, SNAPSHOT_PREREQ_PERMISSIONS},
     {"get", "", "services", false, SNAPSHOT_PREREQ_PERMISSIONS},
     {"list", "", "services", false, SNAPSHOT_PREREQ_PERMISSIONS},
@@ -45,6 +46,7 @@ static const struct perm perms[] = {
     {"get", "ray.io", "rayjobs", false, SNAPSHOT_PREREQ_RAY_PERMISSIONS},
     {"list", "ray.io", "rayjobs", true, SNAPSHOT_PREREQ_RAY_PERMISSIONS},
     {"delete", "ray.io", "rayjobs", false, SNAPSHOT_PREREQ_RAY_PERMISSIONS},
+    {"patch", "ray.io", "rayjobs", false, SNAPSHOT_PREREQ_RAY_PERMISSIONS},
 };
 
 /* ---- conditions ------------------------------------------------------------------------ */

@@ -7,8 +7,10 @@
 
 /* ---- step 3: reclaim deletes ---------------------------------------------------------------- */
 
-/* A Preempting job's object is deleted in the foreground: the object stays (with a
- * deletion timestamp) until its pods are gone, so "object absent" means "GPUs free". */
+/* A Preempting job's object is deleted in the foreground and released: the object stays
+ * (with a deletion timestamp) until its pods are gone, so "object absent" means "GPUs
+ * free". Unreleased, MANIFEST_FINALIZER would keep it past that; tracking releases it
+ * should a crash come between delete and release. */
 void sched_step_preempt(struct cycle *c, bool only_new)
 {
     struct sched *s = c->s;
@@ -21,7 +23,7 @@ void sched_step_preempt(struct cycle *c, bool only_new)
             continue;
         if (!leader_fresh(s->leader, 5000))
             return;
-        if (sched_delete_object(c, j, "Foreground", (int)policy_grace_s(&s->policy), &e))
+        if (sched_delete_object(c, j, NULL, "Foreground", (int)policy_grace_s(&s->policy), &e))
             LOG(LOG_WARN, "sched", "event=reclaim_delete_failed job=%s/%s cluster=%s msg=\"%s\"",
                 j->ns, j->name, j->cluster, e.msg);
         else if (only_new) {
@@ -374,8 +376,7 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
             struct err de = {0};
 
             manifest_object_name(j->uid, j->attempt, name, sizeof(name));
-            if (k8s_job_delete(client, kind, mns, name, "Background", -1, NULL, &de) &&
-                de.code != ERR_NOT_FOUND)
+            if (sched_delete_release(client, kind, mns, name, NULL, "Background", -1, &de))
                 LOG(LOG_WARN, "sched", "event=dispatch_undo_failed job=%s/%s msg=\"%s\"", j->ns,
                     j->name, de.msg);
         }
@@ -435,7 +436,7 @@ void sched_step_dispatch(struct cycle *c)
             struct store_transition *t;
 
             /* A crash may have come between create and commit: delete to be sure. */
-            if (sched_delete_object(c, j, "Background", -1, &e) &&
+            if (sched_delete_object(c, j, NULL, "Background", -1, &e) &&
                 !sched_cluster_lost(c, j->cluster))
                 continue;
             t = sched_batch_add(&c->b, k, j, PHASE_CANCELLED, "Cancelled");

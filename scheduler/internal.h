@@ -212,8 +212,23 @@ int64_t sched_cluster_calm_until(struct cycle *c, const char *name);
 /* member_calls.c */
 struct k8s_client *sched_client_for(struct cycle *c, const char *cluster,
                                     const struct cluster_config **cfg, struct cview **vout);
-int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const char *propagation,
-                        int grace_s, struct err *e);
+/* Deletes j's object (seen: as last read, NULL when not read) and releases it, below. */
+int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const json_t *seen,
+                        const char *propagation, int grace_s, struct err *e);
+/* Whether obj has a deletionTimestamp (Terminating: kept by finalizers). */
+bool sched_object_deleting(const json_t *obj);
+/* Whether obj may still carry MANIFEST_FINALIZER: NULL (not read) may. */
+bool sched_object_held(const json_t *obj);
+/* Removes MANIFEST_FINALIZER from an object (seen: as last read, NULL: read it first); no
+ * call when seen lacks it. 0 when released or gone; a failure is left to the caller to log. */
+int sched_release(struct k8s_client *k, enum k8s_job_kind kind, const char *ns, const char *name,
+                  const json_t *seen, struct err *e);
+/* Deletes an object with propagation and grace_s (none when seen is already marked), then
+ * releases it: a crash between the two leaves it marked and held, and the next tracking
+ * or collection pass releases it. 0 when done or gone. */
+int sched_delete_release(struct k8s_client *k, enum k8s_job_kind kind, const char *ns,
+                         const char *name, const json_t *seen, const char *propagation,
+                         int grace_s, struct err *e);
 enum k8s_job_kind sched_kind_of(const struct store_sched_job *j);
 bool sched_transport_error(enum err_code code);
 

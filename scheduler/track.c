@@ -2,7 +2,10 @@
  * Failed, Cancelled), cancellation, reclaim completion, missing objects, diagnosis of a
  * job's pods (cluster/pod_status.h), suspended Jobs, and garbage collection. Finished
  * objects are left to Kubernetes' ttlSecondsAfterFinished; collection removes them only
- * well after that (finished_collectable()). */
+ * well after that (finished_collectable()). Every object carries MANIFEST_FINALIZER, so
+ * one the TTL (or anybody) deleted stays, marked, until it is released here: a finished
+ * one once its final phase is committed, an unfinished marked one at once, any other of
+ * ours that no live attempt owns by collection. */
 #include "scheduler/internal.h"
 
 #include "cluster/pod_status.h"
@@ -142,11 +145,6 @@ static void final_message(enum k8s_job_kind kind, const json_t *obj, char *out, 
     }
 }
 
-static bool deleting(const json_t *obj)
-{
-    return json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp") != NULL;
-}
-
 /* The namespace a listed object is in (lists span every namespace: each tenant's objects
  * are in its own member namespace, cluster_member_namespace()). */
 static const char *object_ns(const json_t *obj)
@@ -157,11 +155,34 @@ static const char *object_ns(const json_t *obj)
     return ns ? ns : "";
 }
 
+/* Releases a tracked object (the finalizer comes off; a marked object then goes). Its
+ * namespace and name are read from obj, as j may have moved on to another attempt. A
+ * failure is logged; the next pass tries again. */
+static void track_release(struct cycle *c, const char *cluster, enum k8s_job_kind kind,
+                          const json_t *obj)
+{
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+    const struct cluster_config *cfg = NULL;
+    struct cview *v = NULL;
+    struct k8s_client *client = sched_client_for(c, cluster, &cfg, &v);
+    struct err e = {0};
+
+    if (!client || !name || !leader_fresh(c->s->leader, 5000))
+        return;
+    if (sched_release(client, kind, object_ns(obj), name, obj, &e)) {
+        LOG(LOG_WARN, "sched", "event=release_failed cluster=%s object=%s msg=\"%s\"", cluster,
+            name, e.msg);
+        if (sched_transport_error(e.code) && v)
+            v->broken = true;
+    }
+}
+
 /* A job suspended in its member cluster (by the cluster's own queueing, Kueue say, or an
  * admin): reported once, not held to the start timeout, and given back after
  * suspended_timeout_s so it can run elsewhere. since_ms: when it was suspended (0:
  * unknown, then when we first saw it). */
-static void track_suspended(struct cycle *c, size_t k, int64_t since_ms, const char *why)
+static void track_suspended(struct cycle *c, size_t k, const json_t *obj, int64_t since_ms,
+                            const char *why)
 {
     struct sched *s = c->s;
     struct store_sched_job *j = &c->jobs.v[k];
@@ -176,7 +197,7 @@ static void track_suspended(struct cycle *c, size_t k, int64_t since_ms, const c
     }
     if (s->o.suspended_timeout_s > 0 &&
         c->now - since_ms > (int64_t)s->o.suspended_timeout_s * 1000 &&
-        sched_delete_object(c, j, "Background", -1, &e) == 0) {
+        sched_delete_object(c, j, obj, "Background", -1, &e) == 0) {
         t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, "Suspended");
         t->message = sched_batch_own(&c->b, xasprintf("suspended in %s for more than %d s%s%s;"
                                                       " deleted and requeued",
@@ -197,7 +218,7 @@ static void track_suspended(struct cycle *c, size_t k, int64_t since_ms, const c
 /* A dispatched job whose pods are not all running: at most once per pod_check_interval_s,
  * its pods' troubles become its status and an event; a pod waiting on its image longer
  * than image_pull_timeout_s fails the job. Returns true when it ended the job. */
-static bool diagnose_pending(struct cycle *c, size_t k)
+static bool diagnose_pending(struct cycle *c, size_t k, const json_t *obj)
 {
     struct sched *s = c->s;
     struct store_sched_job *j = &c->jobs.v[k];
@@ -220,7 +241,7 @@ static bool diagnose_pending(struct cycle *c, size_t k)
         m->image_since_ms = c->now;
     if (m->image_since_ms && s->o.image_pull_timeout_s > 0 &&
         c->now - m->image_since_ms >= (int64_t)s->o.image_pull_timeout_s * 1000 &&
-        sched_delete_object(c, j, "Background", -1, &e) == 0) {
+        sched_delete_object(c, j, obj, "Background", -1, &e) == 0) {
         t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "ImagePullBackOff");
         t->message = sched_batch_own(&c->b, xasprintf("image not pulled in %s within %d s: %s;"
                                                       " deleted",
@@ -247,19 +268,19 @@ static void track_pending(struct cycle *c, size_t k, const json_t *obj, enum k8s
     char why[256];
     struct err e = {0};
 
-    if (j->phase != PHASE_DISPATCHED || deleting(obj))
+    if (j->phase != PHASE_DISPATCHED || sched_object_deleting(obj))
         return;
     if (pod_status_suspended(kind, obj, &since, why, sizeof(why))) {
-        track_suspended(c, k, since, why);
+        track_suspended(c, k, obj, since, why);
         return;
     }
-    if (diagnose_pending(c, k))
+    if (diagnose_pending(c, k, obj))
         return;
     from = j->dispatched_ms;
     if (pod_status_resumed_ms(kind, obj) > from)
         from = pod_status_resumed_ms(kind, obj);
     if (s->o.start_timeout_s > 0 && from && c->now - from > (int64_t)s->o.start_timeout_s * 1000 &&
-        sched_delete_object(c, j, "Background", -1, &e) == 0) {
+        sched_delete_object(c, j, obj, "Background", -1, &e) == 0) {
         t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, "StartTimeout");
         t->message = sched_batch_own(&c->b, xasprintf("workers not all running in %s after %d s;"
                                                       " deleted and requeued",
@@ -279,21 +300,26 @@ static void pods_failed(struct cycle *c, const struct store_sched_job *j, char *
     note(c, j, "PodFailed", d.reason, line);
 }
 
-static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job_kind kind)
+/* Moves j along by its object obj (NULL: absent). Returns true when obj has finished: its
+ * release waits until what tracking made of it is committed (finish_tracked()). A marked
+ * object that has not finished (somebody deleted it, or a crash came between our delete and
+ * release) is released at once: nothing in it is waited for. */
+static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job_kind kind)
 {
     struct sched *s = c->s;
     struct store_sched_job *j = &c->jobs.v[k];
     struct store_transition *t;
     char reason[64], msg[256], pods[512];
+    enum k8s_job_state st;
     struct err e = {0};
 
     if (j->cancel_requested) {
-        if (obj && !deleting(obj) && sched_delete_object(c, j, "Background", -1, &e))
-            return;
+        if (obj && sched_delete_object(c, j, obj, "Background", -1, &e))
+            return false;
         t = sched_batch_add(&c->b, k, j, PHASE_CANCELLED, "Cancelled");
         t->message =
             sched_batch_own(&c->b, xasprintf("cancelled by the user; deleted from %s", j->cluster));
-        return;
+        return false;
     }
     if (j->phase == PHASE_PREEMPTING) {
         if (!obj) {
@@ -309,10 +335,11 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
                 s->m.freed_ms, &s->m.n_freed,
                 (double)(freed - (j->preempt_requested_ms ? j->preempt_requested_ms : freed)));
             pthread_mutex_unlock(&s->m.mu);
-        } else if (!deleting(obj) && leader_fresh(s->leader, 5000)) {
-            sched_delete_object(c, j, "Foreground", (int)policy_grace_s(&s->policy), &e);
+        } else if (leader_fresh(s->leader, 5000)) {
+            /* Deleted already: only released, should a crash have come in between. */
+            sched_delete_object(c, j, obj, "Foreground", (int)policy_grace_s(&s->policy), &e);
         }
-        return;
+        return false;
     }
     if (!obj) {
         /* Absent right after creation can be a lagging cache on a real API server; absent
@@ -320,14 +347,17 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
         int64_t since = j->dispatched_ms ? j->dispatched_ms : j->admitted_ms;
 
         if (c->now - since < (int64_t)s->o.missing_grace_s * 1000)
-            return;
+            return false;
         t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, "ObjectMissing");
         t->message =
             sched_batch_own(&c->b, xasprintf("its %s vanished from %s; requeued",
                                              kind == K8S_KIND_JOB ? "Job" : "RayJob", j->cluster));
-        return;
+        return false;
     }
-    switch (k8s_job_state_of(kind, obj, reason, sizeof(reason))) {
+    st = k8s_job_state_of(kind, obj, reason, sizeof(reason));
+    if ((st == K8S_JOB_PENDING || st == K8S_JOB_RUNNING) && sched_object_deleting(obj))
+        track_release(c, j->cluster, kind, obj);
+    switch (st) {
     case K8S_JOB_PENDING: track_pending(c, k, obj, kind); break;
     case K8S_JOB_RUNNING:
         if (j->phase == PHASE_DISPATCHED) {
@@ -369,6 +399,7 @@ static void track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
                                              msg, pods[0] ? "; " : "", pods));
         break;
     }
+    return st == K8S_JOB_SUCCEEDED || st == K8S_JOB_FAILED || st == K8S_JOB_STOPPED;
 }
 
 /* Whether collection may touch obj: only objects of this installation's origin. Objects
@@ -432,7 +463,8 @@ static size_t gc_candidates(struct cycle *c, const struct cview *v, const json_t
 
         g->obj = obj;
         g->name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-        if (!g->name || deleting(obj) ||
+        /* A marked object is ours to touch only while our finalizer holds it. */
+        if (!g->name || (sched_object_deleting(obj) && !sched_object_held(obj)) ||
             !manifest_object_owner(obj, g->uid, sizeof(g->uid), &g->attempt) ||
             !collectable(obj, c->s->o.origin_id, v->name, g->name))
             continue;
@@ -450,9 +482,10 @@ static size_t gc_candidates(struct cycle *c, const struct cview *v, const json_t
     return n;
 }
 
-/* Deletes the objects in items of our origin that no live attempt at this cluster owns;
- * the finished object of a job's last attempt only well after its TTL. live is sorted by
- * uid. */
+/* Deletes and releases the objects in items of our origin that no live attempt at this
+ * cluster owns; the finished object of a job's last attempt only well after its TTL. A
+ * marked one (its TTL came, or a crash fell between a delete and its release) is only
+ * released. live is sorted by uid. */
 static void collect(struct cycle *c, struct cview *v, const json_t *items, enum k8s_job_kind kind,
                     const struct uid_ref *live, size_t n_live)
 {
@@ -472,12 +505,13 @@ static void collect(struct cycle *c, struct cview *v, const json_t *items, enum 
     for (size_t i = 0; i < n; i++) {
         const struct gc_candidate *g = &cand[i];
 
-        if (!finished_collectable(c, kind, g->obj, attempt[i] == g->attempt))
+        if (!sched_object_deleting(g->obj) &&
+            !finished_collectable(c, kind, g->obj, attempt[i] == g->attempt))
             continue;
         if (!client || v->broken || !leader_fresh(c->s->leader, 5000))
             break;
-        if (k8s_job_delete(client, kind, object_ns(g->obj), g->name, "Background", -1, NULL, &e) &&
-            e.code != ERR_NOT_FOUND) {
+        if (sched_delete_release(client, kind, object_ns(g->obj), g->name, g->obj, "Background", -1,
+                                 &e)) {
             LOG(LOG_WARN, "sched", "event=gc_failed cluster=%s object=%s msg=\"%s\"", v->name,
                 g->name, e.msg);
             if (sched_transport_error(e.code))
@@ -512,12 +546,26 @@ static json_t *index_items(const json_t *items)
     return idx;
 }
 
-/* Applies what tracking found. The objects of jobs that just ended stay in their cluster,
- * so their pods and logs can be read: the object's ttlSecondsAfterFinished has Kubernetes
- * delete it (and its pods) later, and collection is the fallback. */
-static void finish_tracked(struct cycle *c)
+/* A finished object whose release waits for the commit of what tracking made of it. */
+struct held {
+    size_t t;          /* its transition in the batch */
+    const json_t *obj; /* borrowed from the cluster's list */
+    enum k8s_job_kind kind;
+};
+
+/* Applies what tracking found, then releases the finished objects whose transition was
+ * committed: from then on Kubernetes may delete them (at their ttlSecondsAfterFinished, or
+ * at once when that already came), and a crash before the release leaves them to
+ * collection. Until then they stay in their cluster so their pods and logs can be read. */
+static void finish_tracked(struct cycle *c, const char *cluster, const struct held *h, size_t n)
 {
-    sched_apply(c, NULL);
+    bool *applied = xcalloc(c->b.n + 1, sizeof(*applied));
+
+    sched_apply(c, applied);
+    for (size_t i = 0; i < n && !c->deposed; i++)
+        if (h[i].t < c->b.n && applied[h[i].t])
+            track_release(c, cluster, h[i].kind, h[i].obj);
+    free(applied);
     sched_batch_reset(&c->b);
 }
 
@@ -534,7 +582,8 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
 {
     struct sched *s = c->s;
     struct uid_ref *live = xcalloc(c->jobs.n + 1, sizeof(*live));
-    size_t n_live = 0;
+    struct held *held = xcalloc(c->jobs.n + 1, sizeof(*held));
+    size_t n_live = 0, n_held;
     char selector[128];
 
     diag_mem_prune(c);
@@ -596,21 +645,26 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
             }
             continue;
         }
+        n_held = 0;
         for (size_t k = 0; k < c->jobs.n; k++) {
             const struct store_sched_job *j = &c->jobs.v[k];
             char name[MANIFEST_NAME_MAX];
             enum k8s_job_kind kind = sched_kind_of(j);
+            const json_t *obj;
+            size_t before = c->b.n;
 
             if (!(j->phase == PHASE_DISPATCHED || j->phase == PHASE_RUNNING ||
                   j->phase == PHASE_PREEMPTING) ||
                 strcmp(j->cluster, v->name) != 0)
                 continue;
             manifest_object_name(j->uid, j->attempt, name, sizeof(name));
-            track_job(c, k, json_object_get(idx[kind], name), kind);
+            obj = json_object_get(idx[kind], name);
+            if (track_job(c, k, obj, kind) && c->b.n > before)
+                held[n_held++] = (struct held){before, obj, kind};
         }
         /* Persist what tracking found before collecting, so an object is only deleted
          * once no live attempt owns it in the database either. */
-        finish_tracked(c);
+        finish_tracked(c, v->name, held, n_held);
         if (gc && !c->deposed)
             for (int kind = 0; kind < 2; kind++)
                 if (items[kind])
@@ -620,6 +674,7 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
             json_decref(idx[kind]);
         }
     }
+    free(held);
     free(live);
 }
 

@@ -632,6 +632,73 @@ START_TEST(standby_takes_over)
 }
 END_TEST
 
+/* The number of the simulator's Jobs in cluster with a deletionTimestamp (Terminating). */
+static size_t sim_terminating(const char *cluster)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    json_t *list, *it;
+    size_t n = 0, i;
+
+    memset(&q, 0, sizeof(q));
+    sim_cluster_handle(sim_get_cluster(env.sim, cluster), "GET", "/apis/batch/v1/jobs", &q, NULL,
+                       0, &r);
+    ck_assert_int_eq(r.status, 200);
+    list = json_loadb(r.body, r.len, 0, NULL);
+    free(r.body);
+    json_array_foreach(json_object_get(list, "items"), i, it)
+    {
+        if (json_object_get(json_object_get(it, "metadata"), "deletionTimestamp"))
+            n++;
+    }
+    json_decref(list);
+    return n;
+}
+
+/* A job finishes while fedsched is down longer than the object's TTL (60 s: 17 ms real at
+ * the simulator's time scale): the TTL controller deletes the Job, our finalizer keeps it
+ * Terminating with its status, and fedsched, back, records Succeeded once at the same
+ * attempt, never requeued as missing; then it releases the object, which goes. Without
+ * the finalizer the Job is gone and the job runs twice (attempt 2, a Queued event). */
+START_TEST(finished_jobs_survive_their_ttl)
+{
+    long attempt;
+    size_t held;
+
+    senv_sim(&env, "testdata/sim/sched-solo.json");
+    senv_config(&env,
+                FAST_BASE ", \"finishedTtlSeconds\": 60, \"jobAnnotations\": "
+                          "{\"sim.fedsched.io/duration-seconds\": \"7200\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit(env.srv[0].base, "team-t", "ttl", "a100-80gb", 8, NULL, ""));
+    json_decref(senv_wait_phase(env.srv[0].base, "team-t", "ttl", "Running", 15000));
+    itest_server_stop(&env.srv[0], SIGKILL);
+    attempt = senv_sql_long(&env, "SELECT attempt FROM jobs WHERE name = 'ttl'");
+    /* Finished (2 s), then its TTL came: Terminating, held by our finalizer (or gone,
+     * without it: what fedsched then makes of it is asserted first). */
+    for (int i = 0; sim_terminating("solo") == 0 &&
+                    senv_sim_objects(&env, "solo", false, NULL, NULL) > 0;
+         i++) {
+        ck_assert_msg(i < 100, "the TTL controller did not delete the finished Job");
+        usleep(100 * 1000);
+    }
+    held = sim_terminating("solo");
+    usleep(4000 * 1000); /* longer than missingGraceS: a lost object would be requeued */
+    senv_serve(&env, 0, NULL);
+    json_decref(senv_wait_phase(env.srv[0].base, "team-t", "ttl", "Succeeded", 15000));
+    usleep(1000 * 1000);
+    ck_assert_int_eq(senv_events(&env, "team-t", "ttl", "Succeeded"), 1);
+    ck_assert_int_eq(senv_events(&env, "team-t", "ttl", "Queued"), 1); /* at submission */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT attempt FROM jobs WHERE name = 'ttl'"), attempt);
+    ck_assert_uint_eq(held, 1);
+    for (int i = 0; senv_sim_objects(&env, "solo", false, NULL, NULL) > 0; i++) {
+        ck_assert_msg(i < 50, "the released Job did not go");
+        usleep(100 * 1000);
+    }
+}
+END_TEST
+
 /* The fence: writes at a superseded epoch change nothing and say so. */
 START_TEST(deposed_epoch_cannot_write)
 {
@@ -1239,6 +1306,7 @@ static Suite *suite(void)
     tcase_add_test(tc, orphans_are_collected);
     tcase_add_test(tc, foreign_origins_survive_gc);
     tcase_add_test(tc, standby_takes_over);
+    tcase_add_test(tc, finished_jobs_survive_their_ttl);
     tcase_add_test(tc, wide_job_keeps_every_alternative_and_node);
     tcase_add_test(tc, deposed_leader_stops_creating);
     tcase_add_test(tc, create_refusals_keep_the_name);

@@ -196,6 +196,9 @@ START_TEST(borrowed_pods_select_serving_nodes_at_low_priority)
                       sku_defaults()->skus[sku_find(sku_defaults(), "a100-80gb")].n_products);
     ck_assert_str_eq(str(obj, "metadata.annotations.team"), "maps");
     ck_assert_str_eq(str(obj, "spec.template.metadata.annotations.team"), "maps");
+    /* Kept after any deletion until tracking has read how it ended. */
+    ck_assert_uint_eq(json_array_size(path(obj, "metadata.finalizers")), 1);
+    ck_assert_str_eq(str(obj, "metadata.finalizers.0"), MANIFEST_FINALIZER);
     json_decref(obj);
     json_decref(ann);
     free(c);
@@ -214,6 +217,7 @@ START_TEST(ray_jobs_become_rayjobs)
     in.framework = "ray";
     ck_assert_int_eq(manifest_build(&in, &kind, &obj, &e), 0);
     ck_assert_int_eq(kind, K8S_KIND_RAYJOB);
+    ck_assert_str_eq(str(obj, "metadata.finalizers.0"), MANIFEST_FINALIZER);
     ck_assert_str_eq(str(obj, "apiVersion"), "ray.io/v1");
     /* The head runs the entrypoint, once (KubeRay submits it to the cluster). */
     ck_assert_str_eq(str(obj, "spec.entrypoint"), "python train.py --epochs 3");

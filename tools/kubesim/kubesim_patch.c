@@ -74,8 +74,7 @@ static bool resolve_parent(json_t *doc, const char *pointer, json_t **parent, ch
         } else if (json_is_array(cur)) {
             size_t i;
 
-            cur = array_index(tok, json_array_size(cur), false, &i) ? json_array_get(cur, i)
-                                                                  : NULL;
+            cur = array_index(tok, json_array_size(cur), false, &i) ? json_array_get(cur, i) : NULL;
         } else {
             cur = NULL;
         }
@@ -174,8 +173,8 @@ static enum sim_patch_result apply_op(json_t **doc, const json_t *op, char *why,
         snprintf(why, size, "an operation needs \"op\" and \"path\"");
         return SIM_PATCH_BAD;
     }
-    needs_value = strcmp(name, "add") == 0 || strcmp(name, "replace") == 0 ||
-                  strcmp(name, "test") == 0;
+    needs_value =
+        strcmp(name, "add") == 0 || strcmp(name, "replace") == 0 || strcmp(name, "test") == 0;
     needs_from = strcmp(name, "move") == 0 || strcmp(name, "copy") == 0;
     if ((needs_value && !value) || (needs_from && !from) ||
         (!needs_value && !needs_from && strcmp(name, "remove") != 0)) {
