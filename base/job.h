@@ -72,9 +72,9 @@ struct job {
 
     /* status */
     enum job_phase phase;
-    char *cluster; /* NULL until admitted */
+    char *cluster;   /* NULL until admitted */
     char *member_ns; /* namespace of its objects in the cluster; NULL until dispatched */
-    char *pool;    /* "training" or "serving-borrowed"; NULL until admitted */
+    char *pool;      /* "training" or "serving-borrowed"; NULL until admitted */
     int attempt;
     int preemptions;
     char *reason;  /* machine-readable reason of the last transition */

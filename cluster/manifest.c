@@ -530,7 +530,10 @@ static void identity(const json_t *code, json_t *ps)
     if (!json_array_size(pulls))
         return;
     refs = json_array();
-    json_array_foreach(pulls, i, it) json_array_append_new(refs, json_pack("{s:O}", "name", it));
+    json_array_foreach(pulls, i, it)
+    {
+        json_array_append_new(refs, json_pack("{s:O}", "name", it));
+    }
     json_object_set_new(ps, "imagePullSecrets", refs);
 }
 

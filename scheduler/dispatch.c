@@ -151,8 +151,8 @@ static void dispatch_failed(struct cycle *c, size_t k, const char *reason, const
 
 /* A refused call to the member cluster while dispatching: a 429, 5xx or transport error
  * waits (same attempt, same name); anything else fails this attempt. */
-static void dispatch_refused(struct cycle *c, size_t k, struct k8s_client *client,
-                             struct cview *v, const struct err *e)
+static void dispatch_refused(struct cycle *c, size_t k, struct k8s_client *client, struct cview *v,
+                             const struct err *e)
 {
     struct store_sched_job *j = &c->jobs.v[k];
 
@@ -251,7 +251,8 @@ static int create_workload(struct k8s_client *client, enum k8s_job_kind kind,
 
     *found = false;
     if (k8s_job_create(client, kind, mi->member_ns, obj, &made, NULL, e) == 0) {
-        const char *u = json_string_value(json_object_get(json_object_get(made, "metadata"), "uid"));
+        const char *u =
+            json_string_value(json_object_get(json_object_get(made, "metadata"), "uid"));
 
         snprintf(uid, uid_size, "%s", u ? u : "");
         json_decref(made);
@@ -268,7 +269,8 @@ static int create_workload(struct k8s_client *client, enum k8s_job_kind kind,
     }
     rc = manifest_object_is(made, mi->uid, mi->attempt) ? 0 : 1;
     if (rc == 0) {
-        const char *u = json_string_value(json_object_get(json_object_get(made, "metadata"), "uid"));
+        const char *u =
+            json_string_value(json_object_get(json_object_get(made, "metadata"), "uid"));
 
         snprintf(uid, uid_size, "%s", u ? u : "");
         *found = true;
@@ -347,8 +349,8 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     mi.ttl_after_finished_s = s->o.finished_ttl_s;
     if (manifest_build(&mi, &kind, &obj, &e)) {
         t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "InvalidSpec");
-        t->message = sched_batch_own(&c->b, xasprintf("cannot build the %s object: %s",
-                                                      k8s_kind_name(kind), e.msg));
+        t->message = sched_batch_own(
+            &c->b, xasprintf("cannot build the %s object: %s", k8s_kind_name(kind), e.msg));
         goto out;
     }
     if (ensure_namespace(c, client, j->cluster, mns, &e)) {

@@ -98,8 +98,8 @@ struct diag_mem; /* track.c: when a placed job's pods were last looked at, and w
 /* What the scheduler remembers about a cluster between cycles. */
 struct cluster_mem {
     char name[64];
-    int64_t bad_since_ms; /* wall clock when we first saw it unreachable or missing; 0: fine */
-    bool lost;            /* its jobs were declared Lost */
+    int64_t bad_since_ms;  /* wall clock when we first saw it unreachable or missing; 0: fine */
+    bool lost;             /* its jobs were declared Lost */
     int64_t calm_until_ms; /* wall clock: it answered 429; no calls to it before this */
 };
 
@@ -132,7 +132,7 @@ struct sched {
     size_t n_cmem;
     struct dispatch_wait *dwait; /* dispatch.c; pruned to the Admitted jobs each cycle */
     size_t n_dwait;
-    struct diag_mem *diag;       /* track.c; pruned to the placed jobs each tracking pass */
+    struct diag_mem *diag; /* track.c; pruned to the placed jobs each tracking pass */
     size_t n_diag;
     unsigned char token_key[32]; /* signs each job's checkpoint token (base/job_token.h) */
     bool have_token_key;         /* read from the store on the first dispatch */
@@ -227,8 +227,8 @@ int sched_release(struct k8s_client *k, enum k8s_job_kind kind, const char *ns, 
  * releases it: a crash between the two leaves it marked and held, and the next tracking
  * or collection pass releases it. 0 when done or gone. */
 int sched_delete_release(struct k8s_client *k, enum k8s_job_kind kind, const char *ns,
-                         const char *name, const json_t *seen, const char *propagation,
-                         int grace_s, struct err *e);
+                         const char *name, const json_t *seen, const char *propagation, int grace_s,
+                         struct err *e);
 enum k8s_job_kind sched_kind_of(const struct store_sched_job *j);
 bool sched_transport_error(enum err_code code);
 

@@ -431,8 +431,7 @@ static bool finished_collectable(struct cycle *c, enum k8s_job_kind kind, const 
     enum k8s_job_state st = k8s_job_state_of(kind, obj, reason, sizeof(reason));
     int64_t at, keep_s = c->s->o.finished_ttl_s > 0 ? c->s->o.finished_ttl_s : 0;
 
-    if (!last_attempt ||
-        (st != K8S_JOB_SUCCEEDED && st != K8S_JOB_FAILED && st != K8S_JOB_STOPPED))
+    if (!last_attempt || (st != K8S_JOB_SUCCEEDED && st != K8S_JOB_FAILED && st != K8S_JOB_STOPPED))
         return true;
     at = pod_status_finished_ms(kind, obj);
     return !at || c->now - at > (keep_s + FINISHED_GC_SLACK_S) * 1000;
@@ -622,8 +621,7 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
         for (int kind = 0; kind < 2; kind++) {
             if (!need[kind])
                 continue;
-            if (k8s_job_list(client, (enum k8s_job_kind)kind, NULL, selector,
-                             &items[kind], &e)) {
+            if (k8s_job_list(client, (enum k8s_job_kind)kind, NULL, selector, &items[kind], &e)) {
                 /* A cluster without KubeRay answers 404 for RayJobs: nothing of ours there. */
                 if (kind == K8S_KIND_RAYJOB && e.code == ERR_NOT_FOUND && !any) {
                     items[kind] = json_array();

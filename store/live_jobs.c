@@ -169,7 +169,8 @@ static bool uuid_shaped(const char *u)
     if (n != 36)
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((i == 8 || i == 13 || i == 18 || i == 23) ? u[i] != '-' : !isxdigit((unsigned char)u[i]))
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? u[i] != '-'
+                                                      : !isxdigit((unsigned char)u[i]))
             return false;
     return true;
 }
@@ -197,8 +198,8 @@ int store_jobs_attempts(struct store *s, const char *const *uids, size_t n, int 
         return 0;
     }
     params[0] = b.data;
-    if (store_exec(s, "SELECT uid::text, attempt FROM jobs WHERE uid = ANY($1::uuid[])", 1,
-                   params, &r, e)) {
+    if (store_exec(s, "SELECT uid::text, attempt FROM jobs WHERE uid = ANY($1::uuid[])", 1, params,
+                   &r, e)) {
         buf_free(&b);
         return -1;
     }

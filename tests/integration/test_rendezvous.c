@@ -8,6 +8,7 @@
 #include "tests/integration/test_sched_env.h"
 
 #include "base/buf.h"
+#include "base/num.h"
 #include "cluster/manifest.h"
 
 #include <check.h>
@@ -214,8 +215,8 @@ static void check_framework(const char *fw, const json_t *c, int index, const ch
             snprintf(want, sizeof(want), "%s:2222", hi);
             ck_assert_str_eq(json_string_value(json_array_get(workers, (size_t)i)), want);
         }
-        ck_assert_str_eq(
-            json_string_value(json_object_get(json_object_get(cfg, "task"), "type")), "worker");
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(cfg, "task"), "type")),
+                         "worker");
         ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(cfg, "task"), "index")),
                          index);
         json_decref(cfg);
@@ -323,26 +324,25 @@ START_TEST(every_framework_finds_its_workers)
                 json_object_get(md, "annotations"), "batch.kubernetes.io/job-completion-index"));
             const json_t *c0 = json_array_get(json_object_get(ps, "containers"), 0);
             char hn[128];
-            int index;
+            int64_t index;
             bool in_uid_list = false;
             size_t u;
             const json_t *other;
 
-            json_array_foreach(json_object_get(by_uid, "items"), u, other)
-                in_uid_list |=
-                    strcmp(json_string_value(json_object_get(json_object_get(other, "metadata"),
-                                                             "name")),
-                           json_string_value(json_object_get(md, "name"))) == 0;
+            json_array_foreach(json_object_get(by_uid, "items"), u, other) in_uid_list |=
+                strcmp(
+                    json_string_value(json_object_get(json_object_get(other, "metadata"), "name")),
+                    json_string_value(json_object_get(md, "name"))) == 0;
             ck_assert_msg(in_uid_list, "%s: the Service selects a pod of another job", fws[f]);
-            ck_assert_ptr_nonnull(idx);
-            index = atoi(idx);
-            ck_assert(index >= 0 && index < 4 && !seen[index]);
+            ck_assert_msg(idx && num_parse_i64(idx, 0, 3, &index) == 0, "completion index %s",
+                          idx ? idx : "(none)");
+            ck_assert(!seen[index]);
             seen[index] = true;
             ck_assert_str_eq(json_string_value(json_object_get(md, "namespace")), mns);
-            snprintf(hn, sizeof(hn), "%s-%d", obj, index);
+            snprintf(hn, sizeof(hn), "%s-%d", obj, (int)index);
             ck_assert_str_eq(json_string_value(json_object_get(ps, "hostname")), hn);
             ck_assert_str_eq(json_string_value(json_object_get(ps, "subdomain")), obj);
-            check_framework(fws[f], c0, index, obj, mns);
+            check_framework(fws[f], c0, (int)index, obj, mns);
         }
         json_decref(by_service);
         json_decref(by_uid);
@@ -413,8 +413,8 @@ START_TEST(pod_posts_its_checkpoint_with_its_secret)
     }
     json_decref(pods);
     ck_assert_ptr_nonnull(ref_name);
-    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", status_str(a, "memberNamespace"),
-             ref_name);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s",
+             status_str(a, "memberNamespace"), ref_name);
     free(ref_name);
     secret = sim_get(status_str(a, "cluster"), path, NULL);
     ck_assert_ptr_nonnull(secret);

@@ -163,9 +163,8 @@ START_TEST(ray_stopped_is_cancelled)
     ck_assert_int_eq(senv_events(&env, "team-r", "stopped", "Succeeded"), 0);
     ck_assert_int_eq(senv_events(&env, "team-r", "stopped", "Cancelled"), 1);
     json_decref(j);
-    for (int i = 0; sim_job_pods("east", uid) + sim_job_pods("west", uid) +
-                        sim_job_pods("onprem", uid) >
-                    0;
+    for (int i = 0;
+         sim_job_pods("east", uid) + sim_job_pods("west", uid) + sim_job_pods("onprem", uid) > 0;
          i++) {
         ck_assert_msg(i < 100, "the stopped Ray job's cluster was not shut down after its TTL");
         usleep(100 * 1000);
@@ -268,9 +267,8 @@ static void wait_prereqs_checked(struct senv *v)
         size_t k, checked = 0;
 
         ck_assert_int_eq(itest_get_json(v->srv[0].base, "/v1/clusters", &list), 200);
-        json_array_foreach(json_object_get(list, "items"), k, it)
-            checked += json_is_string(
-                json_object_get(json_object_get(it, "status"), "prerequisitesCheckedAt"));
+        json_array_foreach(json_object_get(list, "items"), k, it) checked += json_is_string(
+            json_object_get(json_object_get(it, "status"), "prerequisitesCheckedAt"));
         k = json_array_size(json_object_get(list, "items"));
         json_decref(list);
         if (k > 0 && checked == k)
@@ -641,8 +639,8 @@ static size_t sim_terminating(const char *cluster)
     size_t n = 0, i;
 
     memset(&q, 0, sizeof(q));
-    sim_cluster_handle(sim_get_cluster(env.sim, cluster), "GET", "/apis/batch/v1/jobs", &q, NULL,
-                       0, &r);
+    sim_cluster_handle(sim_get_cluster(env.sim, cluster), "GET", "/apis/batch/v1/jobs", &q, NULL, 0,
+                       &r);
     ck_assert_int_eq(r.status, 200);
     list = json_loadb(r.body, r.len, 0, NULL);
     free(r.body);
@@ -677,8 +675,8 @@ START_TEST(finished_jobs_survive_their_ttl)
     attempt = senv_sql_long(&env, "SELECT attempt FROM jobs WHERE name = 'ttl'");
     /* Finished (2 s), then its TTL came: Terminating, held by our finalizer (or gone,
      * without it: what fedsched then makes of it is asserted first). */
-    for (int i = 0; sim_terminating("solo") == 0 &&
-                    senv_sim_objects(&env, "solo", false, NULL, NULL) > 0;
+    for (int i = 0;
+         sim_terminating("solo") == 0 && senv_sim_objects(&env, "solo", false, NULL, NULL) > 0;
          i++) {
         ck_assert_msg(i < 100, "the TTL controller did not delete the finished Job");
         usleep(100 * 1000);
@@ -1096,7 +1094,8 @@ START_TEST(tracking_honours_retry_after)
     before = sim_requests(env.sim, "solo"); /* the refused list */
     usleep(2500 * 1000);
     during = sim_requests(env.sim, "solo") - before;
-    ck_assert_msg(during == 0, "%llu requests within the 3 s Retry-After", (unsigned long long)during);
+    ck_assert_msg(during == 0, "%llu requests within the 3 s Retry-After",
+                  (unsigned long long)during);
     usleep(1500 * 1000);
     ck_assert_uint_gt(sim_requests(env.sim, "solo") - before, 0);
     json_decref(senv_wait_phase(env.srv[0].base, "team-t", "run", "Running", 1000));
@@ -1197,10 +1196,10 @@ START_TEST(dispatch_makes_namespace_service_and_secret)
 
     o = sim_get(cluster, "/api/v1/namespaces/fedsched-team-n", NULL);
     ck_assert_msg(o != NULL, "namespace fedsched-team-n was not created");
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_object_get(json_object_get(o, "metadata"), "labels"),
-                         "app.kubernetes.io/managed-by")),
-                     "fedsched");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(json_object_get(o, "metadata"), "labels"),
+                                          "app.kubernetes.io/managed-by")),
+        "fedsched");
     json_decref(o);
 
     snprintf(path, sizeof(path), "/apis/batch/v1/namespaces/fedsched-team-n/jobs/%s", name);
@@ -1239,10 +1238,10 @@ START_TEST(dispatch_makes_namespace_service_and_secret)
         const json_t *ps = json_object_get(it, "spec");
         const json_t *c0 = json_array_get(json_object_get(ps, "containers"), 0);
 
-        ck_assert_str_eq(json_string_value(json_object_get(
-                             json_object_get(json_object_get(it, "metadata"), "labels"),
-                             K8S_LABEL_JOB_UID)),
-                         uid);
+        ck_assert_str_eq(
+            json_string_value(json_object_get(
+                json_object_get(json_object_get(it, "metadata"), "labels"), K8S_LABEL_JOB_UID)),
+            uid);
         ck_assert_str_eq(json_string_value(json_object_get(ps, "subdomain")), name);
         ck_assert_str_eq(env_value(c0, "MASTER_ADDR"), master);
         ck_assert_str_eq(env_value(c0, "WORLD_SIZE"), "4");
@@ -1254,10 +1253,10 @@ START_TEST(dispatch_makes_namespace_service_and_secret)
     ck_assert_msg(o != NULL, "no Secret %s-ckpt", name);
     it = json_array_get(json_object_get(json_object_get(o, "metadata"), "ownerReferences"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(it, "uid")), job_uid);
-    ck_assert_int_gt(b64_decode(json_string_value(json_object_get(json_object_get(o, "data"),
-                                                                  "token")),
-                                token, sizeof(token)),
-                     0);
+    ck_assert_int_gt(
+        b64_decode(json_string_value(json_object_get(json_object_get(o, "data"), "token")), token,
+                   sizeof(token)),
+        0);
     json_decref(o);
     defaults_store(&sc, env.dsn, 1);
     ck_assert_msg(store_open(&sc, &st, &e) == 0, "%s", e.msg);

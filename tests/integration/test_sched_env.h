@@ -202,8 +202,8 @@ static inline size_t senv_sim_objects(struct senv *v, const char *cluster, bool 
 
     ck_assert_ptr_nonnull(c);
     memset(&q, 0, sizeof(q));
-    sim_cluster_handle(c, "GET", ray ? "/apis/ray.io/v1/rayjobs" : "/apis/batch/v1/jobs", &q,
-                       NULL, 0, &r);
+    sim_cluster_handle(c, "GET", ray ? "/apis/ray.io/v1/rayjobs" : "/apis/batch/v1/jobs", &q, NULL,
+                       0, &r);
     ck_assert_int_eq(r.status, 200);
     list = json_loadb(r.body, r.len, 0, NULL);
     free(r.body);

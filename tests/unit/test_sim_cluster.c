@@ -411,8 +411,8 @@ static json_t *call(struct sim_cluster *c, const char *method, const char *path,
 }
 
 /* call() with a body it frees. */
-static json_t *call_freeing(struct sim_cluster *c, const char *method, const char *path,
-                            char *body, int want)
+static json_t *call_freeing(struct sim_cluster *c, const char *method, const char *path, char *body,
+                            int want)
 {
     json_t *j = call(c, method, path, body, want);
 
@@ -957,9 +957,9 @@ START_TEST(finalizers_keep_a_deleted_job)
     json_decref(j);
     l = job_pods_of(c, "fedsched-jobs", "fin");
     ck_assert_int_eq(json_array_size(json_object_get(l, "items")), 1);
-    ck_assert_ptr_null(json_object_get(
-        json_object_get(json_array_get(json_object_get(l, "items"), 0), "metadata"),
-        "deletionTimestamp"));
+    ck_assert_ptr_null(
+        json_object_get(json_object_get(json_array_get(json_object_get(l, "items"), 0), "metadata"),
+                        "deletionTimestamp"));
     json_decref(l);
     /* A second DELETE of a marked object answers it again. */
     call0(c, "DELETE", FIN_PATH, NULL, 200);
@@ -982,9 +982,9 @@ START_TEST(finalizers_keep_a_deleted_job)
               200));
     call0(c, "GET", FIN_PATH, NULL, 404);
     l = job_pods_of(c, "fedsched-jobs", "fin");
-    ck_assert_ptr_nonnull(json_object_get(
-        json_object_get(json_array_get(json_object_get(l, "items"), 0), "metadata"),
-        "deletionTimestamp"));
+    ck_assert_ptr_nonnull(
+        json_object_get(json_object_get(json_array_get(json_object_get(l, "items"), 0), "metadata"),
+                        "deletionTimestamp"));
     json_decref(l);
     sim_cluster_free(&c);
     sim_scenario_free(&sp);
