@@ -194,6 +194,10 @@ static void track_suspended(struct cycle *c, size_t k, const json_t *obj, int64_
         if (!m->suspended_seen_ms)
             m->suspended_seen_ms = c->now;
         since_ms = m->suspended_seen_ms;
+    } else {
+        /* The condition's time has whole seconds: it happened up to 999 ms after that, and
+         * the timeout must not fire early. */
+        since_ms += 999;
     }
     if (s->o.suspended_timeout_s > 0 &&
         c->now - since_ms > (int64_t)s->o.suspended_timeout_s * 1000 &&
