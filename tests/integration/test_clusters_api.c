@@ -182,9 +182,12 @@ START_TEST(admin_api_adds_and_removes_clusters)
              json_string_value(json_object_get(
                  json_object_get(find_item(list, "sim-onprem"), "spec"), "apiServer")));
     json_decref(list);
-    /* A second name for sim-onprem's API server: it is polled and becomes Ready. */
+    /* A second name for sim-onprem's API server (trusting the simulator's CA): it is polled
+     * and becomes Ready. */
     snprintf(url, sizeof(url), "%s/v1/clusters/extra", srv.base);
-    snprintf(body, sizeof(body), "{\"apiServer\": \"%s\", \"region\": \"dc2\"}", onprem_url);
+    snprintf(body, sizeof(body),
+             "{\"apiServer\": \"%s\", \"region\": \"dc2\", \"caFile\": \"%s/kubesim-ca.crt\"}",
+             onprem_url, dir);
     ck_assert_int_eq(itest_http("PUT", url, hdr, body, &out), 201);
     free(out);
     ck_assert_int_eq(itest_http("PUT", url, hdr, body, &out), 200);

@@ -66,7 +66,7 @@ START_TEST(serves_until_sigterm_with_usable_configs)
     f = fopen(log, "r");
     ck_assert_ptr_nonnull(f);
     while (fgets(line, sizeof(line), f))
-        lines += strncmp(line, "cluster ", 8) == 0 && strstr(line, "http://127.0.0.1:");
+        lines += strncmp(line, "cluster ", 8) == 0 && strstr(line, "https://127.0.0.1:");
     fclose(f);
     ck_assert_int_eq(lines, 3);
 
@@ -167,7 +167,7 @@ START_TEST(strict_scenario_keys_reach_the_api)
     if (pid == 0) {
         if (!freopen(log, "w", stdout))
             _exit(127);
-        execl(bin, bin, "--scenario", scenario, (char *)NULL);
+        execl(bin, bin, "--scenario", scenario, "--insecure-http", (char *)NULL);
         _exit(127);
     }
     for (int t = 0; t < 200 && !base[0]; t++) {

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -19,11 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #define BODY_MAX ((size_t)4 << 20)
+#define PEM_MAX  ((size_t)64 << 10)
 
 struct listener {
     struct sim *sim;
@@ -46,6 +53,7 @@ struct sim {
     char **urls;
     struct listener *listeners;
     size_t n_listeners;
+    char *tls_cert, *tls_key; /* copies of the options' PEM (MHD keeps pointers); NULL: HTTP */
 
     pthread_mutex_t flock; /* faults, requests, rnd */
     struct sim_faults *faults;
@@ -410,19 +418,27 @@ static int listen_on(struct sim *s, struct listener *l, const char *bind_addr, i
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    /* Without a certificate the key option below ends the list. */
+    enum MHD_OPTION tls_key = s->tls_cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END;
 
+    if (s->tls_cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+            return err_set(e, ERR_INTERNAL, "tls", "this libmicrohttpd has no TLS support");
+        flags |= MHD_USE_TLS;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1)
         return err_set(e, ERR_INVALID, "bind", "bind address \"%s\" is not IPv4", bind_addr);
     l->sim = s;
-    l->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, l, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
+    l->d =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, l, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, tls_key,
+                         s->tls_key, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_END);
     if (!l->d)
         return err_set(e, ERR_IO, "port", "cannot listen on %s:%d", bind_addr, port);
     info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -442,12 +458,17 @@ int sim_start(const struct sim_options *o, struct sim **out, struct err *e)
 {
     struct sim *s = xcalloc(1, sizeof(*s));
     const char *bind_addr = o->bind && *o->bind ? o->bind : "127.0.0.1";
+    const char *scheme = o->tls_cert_pem && o->tls_key_pem ? "https" : "http";
     int rc = -1;
 
     pthread_mutex_init(&s->flock, NULL);
     pthread_mutex_init(&s->tlock, NULL);
     pthread_cond_init(&s->tcond, NULL);
     s->rnd = (unsigned)clock_mono_ns();
+    if (o->tls_cert_pem && o->tls_key_pem) {
+        s->tls_cert = xstrdup(o->tls_cert_pem);
+        s->tls_key = xstrdup(o->tls_key_pem);
+    }
     if (o->scenario_text)
         rc = sim_scenario_parse(o->scenario_text, o->scenario_len, &s->scn, e);
     else if (o->scenario_path)
@@ -486,7 +507,7 @@ int sim_start(const struct sim_options *o, struct sim **out, struct err *e)
                       e) != 0)
             goto fail;
         for (size_t i = 0; i < s->n; i++)
-            s->urls[i] = xasprintf("http://%s:%d/c/%s", bind_addr, s->listeners[0].port,
+            s->urls[i] = xasprintf("%s://%s:%d/c/%s", scheme, bind_addr, s->listeners[0].port,
                                    sim_cluster_name(s->clusters[i]));
     } else {
         s->listeners = xcalloc(s->n, sizeof(*s->listeners));
@@ -498,7 +519,7 @@ int sim_start(const struct sim_options *o, struct sim **out, struct err *e)
             if (listen_on(s, &s->listeners[i], bind_addr, port, o->threads > 0 ? o->threads : 1,
                           e) != 0)
                 goto fail;
-            s->urls[i] = xasprintf("http://%s:%d", bind_addr, s->listeners[i].port);
+            s->urls[i] = xasprintf("%s://%s:%d", scheme, bind_addr, s->listeners[i].port);
         }
     }
     *out = s;
@@ -548,6 +569,8 @@ void sim_stop(struct sim **sp)
     free(s->requests);
     free(s->by_name);
     free(s->parked);
+    free(s->tls_cert);
+    free(s->tls_key);
     sim_scenario_free(&s->scn);
     pthread_mutex_destroy(&s->flock);
     pthread_mutex_destroy(&s->tlock);
@@ -633,13 +656,17 @@ static void usage(FILE *f)
                "  --time-scale X       simulated seconds per real second (overrides the file)\n"
                "  --threads N          threads per listening port\n"
                "  --clusters-out FILE  write the member-cluster configs fedsched needs (JSON),\n"
-               "                       with token files beside it\n"
+               "                       with token files and the CA (caFile) beside it\n"
+               "  --tls-dir DIR        where to write the generated CA and server certificate\n"
+               "                       (default: the directory of --clusters-out)\n"
+               "  --insecure-http      serve plain HTTP, no certificates (debugging only)\n"
                "  --help               this text\n"
                "Prints \"cluster NAME URL\" per cluster once listening.\n");
 }
 
-/* Writes {"clusters":[...]} in the shape cluster_config_from_json() reads. */
-static int write_clusters(const struct sim *s, const char *path, struct err *e)
+/* Writes {"clusters":[...]} in the shape cluster_config_from_json() reads; ca_file (NULL:
+ * plain HTTP) is every cluster's caFile. */
+static int write_clusters(const struct sim *s, const char *path, const char *ca_file, struct err *e)
 {
     json_t *root = json_object(), *arr = json_array();
     char *tmp = NULL;
@@ -657,6 +684,8 @@ static int write_clusters(const struct sim *s, const char *path, struct err *e)
         json_object_set_new(o, "region", json_string("sim"));
         json_object_set_new(o, "provider", json_string("fedsched-sim"));
         json_object_set_new(o, "timezone", json_string("UTC"));
+        if (ca_file)
+            json_object_set_new(o, "caFile", json_string(ca_file));
         if (c->token[0]) {
             char *tf = xasprintf("%s.%s.token", path, c->name);
             FILE *f = fopen(tf, "w");
@@ -714,14 +743,148 @@ out:
     return rc;
 }
 
+/* ---- certificates ------------------------------------------------------------------------ */
+
+/* Runs the openssl command with args (no shell), its output appended to log, and waits. */
+static int openssl(const char *const args[], const char *log, struct err *e)
+{
+    char *argv[24];
+    size_t n = 0;
+    pid_t pid;
+    int status = 0, rc;
+    posix_spawn_file_actions_t fa;
+
+    argv[n++] = (char *)"openssl";
+    while (args[n - 1] && n < sizeof(argv) / sizeof(argv[0]) - 1) {
+        argv[n] = (char *)args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    rc = posix_spawnp(&pid, "openssl", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return err_set(e, ERR_IO, "tls", "cannot run the openssl command (is it installed?)");
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return err_set(e, ERR_IO, "tls", "openssl %s %s failed; its messages are in %s", args[0],
+                       args[1], log);
+    return 0;
+}
+
+/* Reads a PEM file of at most PEM_MAX bytes; caller frees *out. */
+static int read_pem(const char *path, char **out, struct err *e)
+{
+    FILE *f = fopen(path, "rb");
+    char *pem = xmalloc(PEM_MAX + 1);
+    size_t n;
+
+    if (!f) {
+        free(pem);
+        return err_set(e, ERR_IO, "tls", "cannot read %s: %s", path, strerror(errno));
+    }
+    n = fread(pem, 1, PEM_MAX + 1, f);
+    fclose(f);
+    if (n == 0 || n > PEM_MAX) {
+        free(pem);
+        return err_set(e, ERR_IO, "tls", "%s is empty or larger than %zu bytes", path, PEM_MAX);
+    }
+    pem[n] = '\0';
+    *out = pem;
+    return 0;
+}
+
+/* Generates in dir a CA (kubesim-ca.crt, the caFile clients trust) and a server key and
+ * certificate it signs for 127.0.0.1, localhost and bind_addr: a fresh pair each start, so
+ * a client holding an old CA file is refused as a stale one would be by a real cluster.
+ * Fills the server's PEM (caller frees both) and the CA's path (caller frees). */
+static int make_certs(const char *dir, const char *bind_addr, char **cert, char **key,
+                      char **ca_path, struct err *e)
+{
+    char *ca = xasprintf("%s/kubesim-ca.crt", dir), *ca_key = xasprintf("%s/kubesim-ca.key", dir);
+    char *crt = xasprintf("%s/kubesim-server.crt", dir),
+         *pk = xasprintf("%s/kubesim-server.key", dir);
+    char *csr = xasprintf("%s/kubesim-server.csr", dir), *san = NULL;
+    char *log = xasprintf("%s/kubesim-openssl.log", dir);
+    bool extra = strcmp(bind_addr, "127.0.0.1") != 0 && strcmp(bind_addr, "0.0.0.0") != 0;
+    mode_t old = umask(077); /* the keys: readable by this user only */
+    int rc = -1;
+
+    san = xasprintf("subjectAltName=IP:127.0.0.1,DNS:localhost%s%s", extra ? ",IP:" : "",
+                    extra ? bind_addr : "");
+    {
+        /* clang-format off */
+        const char *mk_ca[] = {"req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
+                               "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca_key,
+                               "-out", ca, "-days", "3650", "-subj", "/CN=fedsched-kubesim CA",
+                               "-addext", "keyUsage=critical,keyCertSign,cRLSign", NULL};
+        const char *mk_csr[] = {"req", "-new", "-newkey", "ec", "-pkeyopt",
+                                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", pk, "-out",
+                                csr, "-subj", "/CN=fedsched-kubesim", "-addext", san, "-addext",
+                                "extendedKeyUsage=serverAuth", NULL};
+        const char *sign[] = {"x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-days",
+                              "825", "-copy_extensions", "copy", "-out", crt, NULL};
+        /* clang-format on */
+
+        if (openssl(mk_ca, log, e) || openssl(mk_csr, log, e) || openssl(sign, log, e))
+            goto out;
+    }
+    chmod(ca, 0644);
+    if (read_pem(crt, cert, e))
+        goto out;
+    if (read_pem(pk, key, e)) {
+        free(*cert);
+        goto out;
+    }
+    *ca_path = ca;
+    ca = NULL;
+    rc = 0;
+out:
+    umask(old);
+    unlink(csr);
+    free(ca);
+    free(ca_key);
+    free(crt);
+    free(pk);
+    free(csr);
+    free(san);
+    free(log);
+    return rc;
+}
+
+/* The directory for the certificates: --tls-dir, else that of --clusters-out, else a new
+ * private one under /tmp (NULL when it cannot be made). */
+static char *tls_dir_of(const char *tls_dir, const char *clusters_out)
+{
+    const char *slash;
+
+    if (tls_dir)
+        return xstrdup(tls_dir);
+    if (!clusters_out) {
+        char *tmp = xstrdup("/tmp/fedsched-kubesim-XXXXXX");
+
+        if (mkdtemp(tmp))
+            return tmp;
+        free(tmp);
+        return NULL;
+    }
+    slash = strrchr(clusters_out, '/');
+    if (!slash)
+        return xstrdup(".");
+    return xasprintf("%.*s", (int)(slash == clusters_out ? 1 : slash - clusters_out), clusters_out);
+}
+
 int sim_main(int argc, char **argv)
 {
     struct sim_options o;
     struct sim *s = NULL;
     struct err e = {0};
-    const char *clusters_out = NULL;
+    const char *clusters_out = NULL, *tls_dir = NULL;
+    char *dir = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+    bool insecure = false;
     sigset_t set;
-    int sig = 0;
+    int sig = 0, rc = 1;
 
     memset(&o, 0, sizeof(o));
     for (int i = 1; i < argc; i++) {
@@ -735,6 +898,9 @@ int sim_main(int argc, char **argv)
         } else if (strcmp(a, "--shared") == 0) {
             o.shared = true;
             continue;
+        } else if (strcmp(a, "--insecure-http") == 0) {
+            insecure = true;
+            continue;
         } else if (!v) {
             fprintf(stderr, "fedsched-kubesim: %s needs a value (or is unknown)\n", a);
             usage(stderr);
@@ -745,6 +911,8 @@ int sim_main(int argc, char **argv)
             o.bind = v;
         } else if (strcmp(a, "--clusters-out") == 0) {
             clusters_out = v;
+        } else if (strcmp(a, "--tls-dir") == 0) {
+            tls_dir = v;
         } else if (strcmp(a, "--port") == 0) {
             long p = strtol(v, &end, 10);
 
@@ -779,6 +947,19 @@ int sim_main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    dir = insecure ? NULL : tls_dir_of(tls_dir, clusters_out);
+    if (!insecure && !dir) {
+        fprintf(stderr, "fedsched-kubesim: cannot make a directory for the CA under /tmp: %s\n",
+                strerror(errno));
+        return 1;
+    }
+    if (dir && make_certs(dir, o.bind && *o.bind ? o.bind : "127.0.0.1", &cert, &key, &ca, &e)) {
+        fprintf(stderr, "fedsched-kubesim: %s\n", e.msg);
+        free(dir);
+        return 1;
+    }
+    o.tls_cert_pem = cert;
+    o.tls_key_pem = key;
     /* Block the stop signals before any thread starts, so they all inherit the mask and
      * only sigwait() below sees them. */
     sigemptyset(&set);
@@ -786,21 +967,25 @@ int sim_main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (sim_start(&o, &s, &e) != 0) {
+    if (sim_start(&o, &s, &e) != 0 ||
+        (clusters_out && write_clusters(s, clusters_out, ca, &e) != 0)) {
         fprintf(stderr, "fedsched-kubesim: %s\n", e.msg);
-        return 1;
+        goto out;
     }
-    if (clusters_out && write_clusters(s, clusters_out, &e) != 0) {
-        fprintf(stderr, "fedsched-kubesim: %s\n", e.msg);
-        sim_stop(&s);
-        return 1;
-    }
+    if (ca)
+        printf("ca %s\n", ca);
     for (size_t i = 0; i < s->n; i++)
         printf("cluster %s %s\n", sim_cluster_name(s->clusters[i]), s->urls[i]);
     fflush(stdout);
     LOG(LOG_INFO, "sim", "event=listening clusters=%zu time_scale=%g", s->n, s->clock.scale);
     sigwait(&set, &sig);
     LOG(LOG_INFO, "sim", "event=stopping signal=%d", sig);
+    rc = 0;
+out:
     sim_stop(&s);
-    return 0;
+    free(dir);
+    free(cert);
+    free(key);
+    free(ca);
+    return rc;
 }
