@@ -1,5 +1,6 @@
 /* test_kubectl.c -- a real Kubernetes client against `fedsched-kubesim` over HTTPS (issue 20):
- * kubectl (Debian's package, .ci/deps) with a kubeconfig naming the simulator's https URL,
+ * kubectl (the kubectl package, .ci/deps: a dispatcher that runs the release matching the
+ * server's version, 1.29 for the simulator) with a kubeconfig naming the simulator's https URL,
  * its generated CA and a bearer token; and fedsched's own poller, which must refuse the
  * simulator's certificate without that CA and accept it with it.
  * Not covered here: `get -w` (the watch is another issue's) and describe/Table columns
@@ -143,6 +144,20 @@ START_TEST(api_resources_come_from_discovery)
     ck_assert_int_eq(kubectl(kubeconfig, "api-resources --verbs=list -o name", out), 0);
     ck_assert_ptr_nonnull(strstr(out, "jobs.batch\n"));
     ck_assert_ptr_null(strstr(out, "selfsubjectaccessreviews"));
+}
+END_TEST
+
+/* kubectl asks for aggregated discovery first: answered, it needs no request per
+ * group/version (with the legacy documents only it GETs /api/v1, /apis/batch/v1 ...). */
+START_TEST(discovery_is_aggregated)
+{
+    static char out[OUT_MAX];
+
+    ck_assert_int_eq(kubectl(kubeconfig, "api-resources -v=6", out), 0);
+    ck_assert_msg(strstr(out, "/apis?timeout=32s 200 OK"), "%s", out);
+    ck_assert_msg(!strstr(out, "/api/v1?") && !strstr(out, "/apis/batch/v1?"), "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "\njobs "));
+    ck_assert_ptr_nonnull(strstr(out, "\nrayjobs "));
 }
 END_TEST
 
@@ -300,6 +315,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, api_resources_come_from_discovery);
+    tcase_add_test(tc, discovery_is_aggregated);
     tcase_add_test(tc, a_cluster_without_kuberay_lists_no_rayjobs);
     tcase_add_test(tc, get_nodes_and_pods);
     tcase_add_test(tc, create_get_and_delete_a_job);

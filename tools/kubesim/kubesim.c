@@ -1,6 +1,7 @@
 /* kubesim.c -- fedsched-kubesim: the HTTP front of the simulated clusters (libmicrohttpd), faults,
  * and the command line. A test and development tool, never linked into fedsched. */
 #include "tools/kubesim/kubesim.h"
+#include "tools/kubesim/kubesim_discovery.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -284,12 +285,51 @@ static int route(struct listener *l, const char *url, struct req *r)
     return 0;
 }
 
+/* The aggregated discovery version a GET of /api or /apis asks for; NULL for any other
+ * request (kubectl asks, and reads the per-group documents when the answer is not of the
+ * media type it asked for). */
+static const char *wants_aggregated(struct MHD_Connection *conn, const char *method,
+                                    const char *path)
+{
+    if (strcmp(method, "GET") != 0 || (strcmp(path, "/api") != 0 && strcmp(path, "/apis") != 0))
+        return NULL;
+    return sim_discovery_wants_aggregated(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"));
+}
+
+/* The APIGroupDiscoveryList of the cluster spec describes, as the media type asked for. */
+static enum MHD_Result send_aggregated(struct MHD_Connection *conn,
+                                       const struct sim_cluster_spec *spec, bool core,
+                                       const char *version)
+{
+    /* The cluster model's default when the scenario names no "apis": KubeRay installed. */
+    json_t *dflt = json_pack("[s]", "ray.io/v1");
+    json_t *doc = sim_discovery_aggregated(spec->apis ? spec->apis : dflt, core, version);
+    char *body = json_dumps(doc, JSON_COMPACT);
+    char type[96];
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result rc;
+
+    json_decref(doc);
+    json_decref(dflt);
+    snprintf(type, sizeof(type),
+             "application/json;g=apidiscovery.k8s.io;v=%s;as=APIGroupDiscoveryList", version);
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-cache, private");
+    MHD_add_response_header(r, "Vary", "Accept");
+    rc = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
 static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const char *method,
                               struct req *r)
 {
     const struct sim_cluster_spec *spec = &s->scn->clusters[r->cluster];
     struct sim_cluster *c = s->clusters[r->cluster];
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    const char *aggregated;
     struct sim_query q;
     struct sim_reply rep;
 
@@ -337,6 +377,9 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
     }
     if (r->too_large)
         return send_status(conn, 413, "RequestEntityTooLarge", "request body too large", 0);
+    aggregated = wants_aggregated(conn, method, r->path);
+    if (aggregated)
+        return send_aggregated(conn, spec, strcmp(r->path, "/api") == 0, aggregated);
     sim_cluster_handle(c, method, r->path, &q, r->body.data ? r->body.data : "", r->body.len, &rep);
     if (r->faulty && r->f.malformed && rep.list && rep.len > 8) {
         /* Cut the list mid-item and end it with bytes no JSON parser accepts. */

@@ -1,5 +1,5 @@
-/* kubesim_discovery.c -- discovery documents of a simulated cluster, built from a table of
- * the resources each known group/version has. */
+/* kubesim_discovery.c -- discovery documents of a simulated cluster, legacy and aggregated,
+ * built from a table of the resources each known group/version has. */
 #include "tools/kubesim/kubesim_discovery.h"
 
 #include <stdio.h>
@@ -189,4 +189,116 @@ json_t *sim_discovery_resources(const json_t *crds, const char *gv)
     }
     return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
                      "groupVersion", gv, "resources", list);
+}
+
+/* The APIResourceDiscovery of r (aggregated discovery, apidiscovery.k8s.io/v2). */
+static json_t *resource_discovery(const struct res *r)
+{
+    const char *slash = strchr(r->gv, '/');
+    char group[128];
+    json_t *o;
+
+    snprintf(group, sizeof(group), "%.*s", slash ? (int)(slash - r->gv) : 0, r->gv);
+    o = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s, s:s, s:o}", "resource", r->name, "responseKind",
+                  "group", group, "version", slash ? slash + 1 : r->gv, "kind", r->kind, "scope",
+                  r->namespaced ? "Namespaced" : "Cluster", "singularResource", r->singular,
+                  "verbs", verbs(r));
+    if (r->short_name)
+        json_object_set_new(o, "shortNames", json_pack("[s]", r->short_name));
+    return o;
+}
+
+/* The APIVersionDiscovery of gv, with every resource of the table under it. */
+static json_t *version_discovery(const char *gv)
+{
+    const char *slash = strchr(gv, '/');
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < N_RES; i++)
+        if (strcmp(resources[i].gv, gv) == 0)
+            json_array_append_new(list, resource_discovery(&resources[i]));
+    return json_pack("{s:s, s:o, s:s}", "version", slash ? slash + 1 : gv, "resources", list,
+                     "freshness", "Current");
+}
+
+json_t *sim_discovery_aggregated(const json_t *crds, bool core, const char *version)
+{
+    char api_version[64];
+
+    json_t *items = json_array(), *groups, *g;
+    size_t i;
+
+    if (core) {
+        json_array_append_new(
+            items, json_pack("{s:{}, s:[o]}", "metadata", "versions", version_discovery("v1")));
+        goto out;
+    }
+    groups = sim_discovery_groups(crds);
+    json_array_foreach(json_object_get(groups, "groups"), i, g)
+    {
+        json_t *versions = json_array(), *v;
+        size_t k;
+
+        json_array_foreach(json_object_get(g, "versions"), k, v)
+        {
+            json_array_append_new(
+                versions, version_discovery(json_string_value(json_object_get(v, "groupVersion"))));
+        }
+        json_array_append_new(items, json_pack("{s:{s:O}, s:o}", "metadata", "name",
+                                               json_object_get(g, "name"), "versions", versions));
+    }
+    json_decref(groups);
+out:
+    snprintf(api_version, sizeof(api_version), "apidiscovery.k8s.io/%s", version);
+    return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion",
+                     api_version, "metadata", "items", items);
+}
+
+/* The version ("v2", "v2beta1") of aggregated discovery one media range names
+ * ("application/json;g=...;v=v2;as=..."), its parameters in any order, spaces around them
+ * ignored; NULL when it names something else. */
+static const char *range_aggregated(const char *range, size_t len)
+{
+    static const char *const want[] = {"g=apidiscovery.k8s.io", "as=APIGroupDiscoveryList"};
+    const char *version = NULL;
+    int hits = 0;
+    const char *p = range, *end = range + len;
+
+    if (len < 16 || strncmp(range, "application/json", 16) != 0)
+        return NULL;
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        size_t n = (size_t)((semi ? semi : end) - p);
+
+        while (n && *p == ' ')
+            p++, n--;
+        while (n && p[n - 1] == ' ')
+            n--;
+        for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+            hits += strlen(want[k]) == n && strncmp(p, want[k], n) == 0;
+        if (n == 4 && strncmp(p, "v=v2", 4) == 0)
+            version = "v2";
+        if (n == 9 && strncmp(p, "v=v2beta1", 9) == 0)
+            version = "v2beta1";
+        p = semi ? semi + 1 : end;
+    }
+    return hits == 2 ? version : NULL;
+}
+
+const char *sim_discovery_wants_aggregated(const char *accept)
+{
+    const char *p = accept, *version;
+
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+        while (n && *p == ' ')
+            p++, n--;
+        version = range_aggregated(p, n);
+        if (version)
+            return version;
+        p = comma ? comma + 1 : NULL;
+    }
+    return NULL;
 }
