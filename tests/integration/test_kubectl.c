@@ -3,7 +3,7 @@
  * server's version, 1.29 for the simulator) with a kubeconfig naming the simulator's https URL,
  * its generated CA and a bearer token; and fedsched's own poller, which must refuse the
  * simulator's certificate without that CA and accept it with it.
- * Not covered here: `get -w` (the watch is another issue's) and describe/Table columns
+ * Not covered here: `get -w` (the watch is another issue's) and Table columns
  * (docs/simulator.md says what kubectl prints instead). */
 #include "base/err.h"
 #include "cluster/cluster_config.h"
@@ -191,15 +191,12 @@ START_TEST(get_nodes_and_pods)
 }
 END_TEST
 
-START_TEST(create_get_and_delete_a_job)
+/* Writes a batch/v1 Job named kubectl-probe in default to dir/job.yaml; path gets its name. */
+static void write_job(char *path, size_t size)
 {
-    static char out[OUT_MAX];
-    char path[400], args[600];
-    json_t *list, *item, *found = NULL;
-    size_t i;
     FILE *f;
 
-    snprintf(path, sizeof(path), "%s/job.yaml", dir);
+    snprintf(path, size, "%s/job.yaml", dir);
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     fputs("apiVersion: batch/v1\nkind: Job\nmetadata: {name: kubectl-probe, namespace: default}\n"
@@ -207,6 +204,40 @@ START_TEST(create_get_and_delete_a_job)
           "      containers: [{name: c, image: busybox, command: [\"true\"]}]\n",
           f);
     fclose(f);
+}
+
+START_TEST(describe_nodes_pods_and_jobs)
+{
+    static char out[OUT_MAX];
+    char path[400], args[600];
+
+    ck_assert_int_eq(kubectl(kubeconfig, "describe node h100-0", out), 0);
+    ck_assert_msg(strstr(out, "Name:               h100-0\n"), "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "Taints:             nvidia.com/gpu=present:NoSchedule"));
+    ck_assert_ptr_nonnull(strstr(out, "nvidia.com/gpu:     8"));
+    ck_assert_int_eq(kubectl(kubeconfig, "describe -n research pod load-h100-4", out), 0);
+    ck_assert_msg(strstr(out, "Node:         h100-4/"), "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "Status:       Running"));
+    write_job(path, sizeof(path));
+    snprintf(args, sizeof(args), "create --validate=false -f '%s'", path);
+    ck_assert_int_eq(kubectl(kubeconfig, args, out), 0);
+    ck_assert_int_eq(kubectl(kubeconfig, "describe -n default job kubectl-probe", out), 0);
+    ck_assert_msg(strstr(out, "Namespace:      default\n"), "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "Parallelism:    1\n"));
+    ck_assert_int_eq(kubectl(kubeconfig, "get -n default jobs -o yaml", out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "  kind: Job\n"));
+    ck_assert_ptr_nonnull(strstr(out, "    name: kubectl-probe\n"));
+}
+END_TEST
+
+START_TEST(create_get_and_delete_a_job)
+{
+    static char out[OUT_MAX];
+    char path[400], args[600];
+    json_t *list, *item, *found = NULL;
+    size_t i;
+
+    write_job(path, sizeof(path));
     /* --validate=false: the simulator serves no OpenAPI document (docs/simulator.md). */
     snprintf(args, sizeof(args), "create --validate=false -f '%s'", path);
     ck_assert_int_eq(kubectl(kubeconfig, args, out), 0);
@@ -318,6 +349,7 @@ int main(void)
     tcase_add_test(tc, discovery_is_aggregated);
     tcase_add_test(tc, a_cluster_without_kuberay_lists_no_rayjobs);
     tcase_add_test(tc, get_nodes_and_pods);
+    tcase_add_test(tc, describe_nodes_pods_and_jobs);
     tcase_add_test(tc, create_get_and_delete_a_job);
     tcase_add_test(tc, auth_can_i_asks_the_cluster);
     tcase_add_test(tc, a_wrong_token_is_refused);
