@@ -2,7 +2,7 @@
  * member-cluster configs (--clusters-out) that fedsched reads, serves them until SIGTERM,
  * and the poller finds every cluster Ready through those configs; a scenario file's
  * stricter keys (apis, namespaces, priorityClasses, forbidden, cpu, memoryGib) reach the
- * served API. */
+ * served API; a watch streams over real HTTP. */
 #include "base/clock.h"
 #include "base/err.h"
 #include "cluster/cluster_config.h"
@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,7 +142,7 @@ static long http(const char *method, const char *base, const char *path, const c
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 3000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L /* a watch test streams for 3 s */);
     if (curl_easy_perform(h) == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     curl_slist_free_all(hd);
@@ -198,6 +199,77 @@ START_TEST(strict_scenario_keys_reach_the_api)
     ck_assert_int_eq(http("GET", base, "/api/v1/nodes/a100-0", NULL, &b), 200);
     ck_assert_ptr_nonnull(strstr(b.text, "\"allocatable\":{\"cpu\":\"32\""));
     ck_assert_ptr_nonnull(strstr(b.text, "\"memory\":\"256Gi\""));
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    unlink(log);
+    rmdir(dir);
+}
+END_TEST
+
+/* A watch over real HTTP from the binary, as curl (or kubectl get -w) reads it: a chunked
+ * stream of one WatchEvent per line that ends cleanly at timeoutSeconds, with bookmarks;
+ * 410 Expired for a resourceVersion the history no longer holds. */
+START_TEST(watch_streams_events_over_http)
+{
+    char bin[1024], scenario[1024], dir[] = "/tmp/fedsched-simbin-XXXXXX", log[1200];
+    char line[512], base[256] = "";
+    struct body b;
+    pid_t pid;
+    int status = 0, added = 0, bookmarks = 0;
+    int64_t t0;
+    double secs;
+    FILE *f;
+
+    binary(bin, sizeof(bin));
+    k8s_fixture_path("sim/strict.json", scenario, sizeof(scenario));
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(log, sizeof(log), "%s/sim.log", dir);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!freopen(log, "w", stdout))
+            _exit(127);
+        execl(bin, bin, "--scenario", scenario, "--insecure-http", (char *)NULL);
+        _exit(127);
+    }
+    for (int t = 0; t < 200 && !base[0]; t++) {
+        usleep(25000);
+        f = fopen(log, "r");
+        while (f && fgets(line, sizeof(line), f))
+            if (sscanf(line, "cluster strict %255s", base) != 1)
+                base[0] = '\0';
+        if (f)
+            fclose(f);
+    }
+    ck_assert_msg(base[0], "%s printed no cluster line", bin);
+    t0 = clock_mono_ms();
+    ck_assert_int_eq(http("GET", base,
+                          "/api/v1/nodes?watch=true&fieldSelector=metadata.name%3Da100-0"
+                          "&allowWatchBookmarks=true&timeoutSeconds=3",
+                          NULL, &b),
+                     200);
+    secs = (double)(clock_mono_ms() - t0) / 1000;
+    ck_assert_msg(secs > 2.5 && secs < 3.9, "timeoutSeconds=3 ended after %.1f s", secs);
+    for (char *l = b.text, *nl; *l; l = nl + 1) {
+        json_t *ev;
+        const char *type;
+
+        nl = strchr(l, '\n');
+        ck_assert_msg(nl != NULL, "an event without its newline: %s", l);
+        ev = json_loadb(l, (size_t)(nl - l), 0, NULL);
+        ck_assert_msg(ev != NULL, "not JSON: %.*s", (int)(nl - l), l);
+        type = json_string_value(json_object_get(ev, "type"));
+        ck_assert_ptr_nonnull(json_string_value(json_object_get(
+            json_object_get(json_object_get(ev, "object"), "metadata"), "resourceVersion")));
+        added += strcmp(type, "ADDED") == 0;
+        bookmarks += strcmp(type, "BOOKMARK") == 0;
+        json_decref(ev);
+    }
+    ck_assert_int_eq(added, 1); /* the one node the selector names, synthetic */
+    ck_assert_int_ge(bookmarks, 1);
+    ck_assert_int_eq(http("GET", base, "/api/v1/nodes?watch=1&resourceVersion=1", NULL, &b), 410);
+    ck_assert_ptr_nonnull(strstr(b.text, "too old resource version: 1"));
     ck_assert_int_eq(kill(pid, SIGTERM), 0);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status));
@@ -263,6 +335,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, serves_until_sigterm_with_usable_configs);
     tcase_add_test(tc, strict_scenario_keys_reach_the_api);
+    tcase_add_test(tc, watch_streams_events_over_http);
     tcase_add_test(tc, bad_arguments_exit_2);
     tcase_add_test(tc, fedsched_does_not_contain_the_simulator);
     suite_add_tcase(s, tc);

@@ -2,6 +2,7 @@
  * and the command line. A test and development tool, never linked into fedsched. */
 #include "tools/kubesim/kubesim.h"
 #include "tools/kubesim/kubesim_discovery.h"
+#include "tools/kubesim/kubesim_watch.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -69,6 +70,7 @@ struct sim {
     struct parked *parked;
     size_t n_parked, cap_parked;
     int suspended; /* parked and not yet re-entered */
+    struct sim_watchers *watchers;
 };
 
 /* Per-request state, kept across MHD's calls of the handler. */
@@ -159,7 +161,7 @@ static bool take_faults(struct sim *s, size_t c, const char *method, struct sim_
     s->requests[c]++;
     *out = *f;
     any = f->latency_ms || f->status || f->expire_continue || f->drop || f->malformed ||
-          f->unauthorized;
+          f->unauthorized || f->watch_drop_after || f->watch_stall || f->watch_garble;
     if (any && f->probability > 0 && f->probability < 1 &&
         (double)rand_r(&s->rnd) / RAND_MAX >= f->probability)
         any = false;
@@ -367,6 +369,16 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
     q.grace_period_seconds =
         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "gracePeriodSeconds");
     q.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    q.resource_version =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "resourceVersion");
+    if (strcmp(method, "GET") == 0 && sim_watch_requested(conn)) {
+        bool wf = r->faulty && (r->f.watch_drop_after || r->f.watch_stall || r->f.watch_garble);
+
+        if (wf)
+            consume(s, (size_t)r->cluster);
+        return sim_watch_serve(s->watchers, (size_t)r->cluster, conn, r->path, &q,
+                               wf ? &r->f : NULL);
+    }
     if (r->faulty && r->f.expire_continue && q.cont && *q.cont) {
         consume(s, (size_t)r->cluster);
         return send_status(conn, 410, "Expired",
@@ -542,6 +554,7 @@ int sim_start(const struct sim_options *o, struct sim **out, struct err *e)
         goto fail;
     }
     s->timer_started = true;
+    s->watchers = sim_watchers_new(s->clusters, s->n);
     if (o->shared) {
         s->listeners = xcalloc(1, sizeof(*s->listeners));
         s->n_listeners = 1;
@@ -583,6 +596,7 @@ void sim_stop(struct sim **sp)
     s->stopping = true;
     pthread_cond_signal(&s->tcond);
     pthread_mutex_unlock(&s->tlock);
+    sim_watchers_stop(s->watchers);
     if (s->timer_started)
         pthread_join(s->timer, NULL);
     /* MHD refuses to stop with suspended connections: wait until every resumed one has
@@ -600,6 +614,7 @@ void sim_stop(struct sim **sp)
     for (size_t i = 0; i < s->n_listeners; i++)
         if (s->listeners[i].d)
             MHD_stop_daemon(s->listeners[i].d);
+    sim_watchers_free(&s->watchers);
     for (size_t i = 0; i < s->n; i++) {
         sim_cluster_free(&s->clusters[i]);
         if (s->urls)

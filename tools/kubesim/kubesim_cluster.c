@@ -24,6 +24,7 @@
 #define SIM_BODY_MAX      ((size_t)4 << 20)
 #define SIM_DEFAULT_RUN_S 3600
 #define SIM_GRACE_DEFAULT 30
+#define SIM_WATCH_HISTORY 1000 /* events kept per cluster unless the scenario says */
 #define ANNOT_DURATION    "sim.fedsched.io/duration-seconds"
 #define ANNOT_OUTCOME     "sim.fedsched.io/outcome"
 #define LABEL_INDEX       "batch.kubernetes.io/job-completion-index"
@@ -109,6 +110,9 @@ struct sjob {
     int sig[5]; /* pod counts when the status was last written */
 };
 
+struct wentry;
+struct wevent;
+
 struct cache {
     char *key;
     char *body;
@@ -137,6 +141,13 @@ struct sim_cluster {
     uint64_t uid_seq;
     uint64_t name_seq;
     struct cache node_cache, pod_cache;
+    /* watch (below): the objects as last recorded, sorted by key, and the event ring */
+    struct wentry *w_seen;
+    size_t w_n_seen;
+    uint64_t w_seen_rv;
+    struct wevent *w_ring;
+    size_t w_cap, w_head, w_n;
+    uint64_t w_window_rv; /* every event after this resourceVersion is in the ring */
 };
 
 /* ---- clock ----------------------------------------------------------------------------- */
@@ -3253,6 +3264,558 @@ static bool refuse_forbidden(const struct sim_cluster *c, const char *method, co
     return true;
 }
 
+/* ---- watch: the change history ------------------------------------------------------------
+ * The model changes objects in many places; rather than hook each, every request (and every
+ * tick) ends with record_changes(), which compares each object's resourceVersion with the
+ * one last seen and appends ADDED / MODIFIED / DELETED events to a bounded ring. Objects
+ * keep the resourceVersion of their last change; a deletion gets a fresh one, as the API
+ * server gives it. A LIST's resourceVersion is c->rv after the record, so a watch from it
+ * sees exactly the events after the list. */
+
+enum wres { W_NODES, W_PODS, W_JOBS, W_RAYJOBS, W_NAMESPACES, W_SERVICES, W_SECRETS, W_NONE };
+
+static const struct {
+    const char *res, *kind, *api_version;
+} wres_info[] = {
+    {"nodes", "Node", "v1"},           {"pods", "Pod", "v1"},
+    {"jobs", "Job", "batch/v1"},       {"rayjobs", "RayJob", "ray.io/v1"},
+    {"namespaces", "Namespace", "v1"}, {"services", "Service", "v1"},
+    {"secrets", "Secret", "v1"},
+};
+
+struct wentry {
+    char key[340]; /* "R|namespace|name" */
+    int res;
+    char ns[64];
+    uint64_t rv;
+    char uid[40];
+    char *text; /* the object as a watch sends it (kind, apiVersion), compact JSON; text,
+                   not a tree, as every object of every cluster is kept */
+    void *ref;  /* the model's object while building (snode, spod, sjob or json_t) */
+};
+
+struct wevent {
+    uint64_t rv;
+    char type; /* 'A', 'M', 'D' */
+    int res;
+    char ns[64];
+    char *text; /* the object, owned */
+    char *prev; /* MODIFIED: the object before, owned; else NULL */
+};
+
+static int wres_of(const char *res)
+{
+    for (int i = 0; i < W_NONE; i++)
+        if (strcmp(wres_info[i].res, res) == 0)
+            return i;
+    return W_NONE;
+}
+
+static void wentry_set(struct wentry *e, int res, const char *ns, const char *name, uint64_t rv,
+                       const char *uid, void *ref)
+{
+    snprintf(e->key, sizeof(e->key), "%d|%s|%s", res, ns, name);
+    e->res = res;
+    snprintf(e->ns, sizeof(e->ns), "%s", ns);
+    e->rv = rv;
+    snprintf(e->uid, sizeof(e->uid), "%s", uid);
+    e->text = NULL;
+    e->ref = ref;
+}
+
+static int cmp_wentry(const void *a, const void *b)
+{
+    return strcmp(((const struct wentry *)a)->key, ((const struct wentry *)b)->key);
+}
+
+static uint64_t json_rv(const json_t *obj)
+{
+    const char *v =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+static void json_set_rv(json_t *obj, uint64_t rv)
+{
+    char v[24];
+
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)rv);
+    json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion", json_string(v));
+}
+
+/* Every object a watch can see, unsorted; caller frees. */
+static struct wentry *watch_entries(struct sim_cluster *c, size_t *n)
+{
+    size_t cap = c->n_nodes + c->n_pods + c->n_jobs + 16, k = 0;
+    struct wentry *v = xmalloc(cap * sizeof(*v));
+    const char *res;
+    json_t *o;
+
+    for (size_t i = 0; i < c->n_nodes; i++)
+        wentry_set(&v[k++], W_NODES, "", c->nodes[i].name, c->nodes[i].rv, c->nodes[i].uid,
+                   &c->nodes[i]);
+    for (size_t i = 0; i < c->n_pods; i++)
+        wentry_set(&v[k++], W_PODS, c->pods[i]->ns, c->pods[i]->name, c->pods[i]->rv,
+                   c->pods[i]->uid, c->pods[i]);
+    for (size_t i = 0; i < c->n_jobs; i++)
+        wentry_set(&v[k++], c->jobs[i]->kind == KIND_JOB ? W_JOBS : W_RAYJOBS, c->jobs[i]->ns,
+                   c->jobs[i]->name, c->jobs[i]->rv, c->jobs[i]->uid, c->jobs[i]);
+    for (size_t i = 0; (o = sim_objects_at(c->objs, i, &res)); i++) {
+        json_t *md = json_object_get(o, "metadata");
+        const char *ns = json_string_value(json_object_get(md, "namespace"));
+        const char *uid = json_string_value(json_object_get(md, "uid"));
+        int r = wres_of(res);
+
+        if (r == W_NONE)
+            continue;
+        if (k == cap) {
+            cap *= 2;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        wentry_set(&v[k++], r, ns ? ns : "", json_string_value(json_object_get(md, "name")),
+                   json_rv(o), uid ? uid : "", o);
+    }
+    *n = k;
+    return v;
+}
+
+/* The object of e as a watch event carries it, with kind and apiVersion: compact JSON. */
+static char *watch_render(struct sim_cluster *c, const struct wentry *e)
+{
+    json_t *o;
+    char *text;
+
+    if (e->res == W_NODES) {
+        struct buf b;
+
+        buf_init(&b, 0);
+        render_node(c, e->ref, sim_clock_now(c->clock), &b);
+        text =
+            xasprintf("{\"kind\":\"Node\",\"apiVersion\":\"v1\",%.*s", (int)b.len - 1, b.data + 1);
+        buf_free(&b);
+        return text;
+    }
+    if (e->res == W_PODS)
+        o = json_copy(pod_render(c, e->ref));
+    else if (e->res == W_JOBS || e->res == W_RAYJOBS)
+        o = json_copy(((struct sjob *)e->ref)->obj);
+    else
+        o = json_copy(e->ref);
+    json_object_set_new(o, "kind", json_string(wres_info[e->res].kind));
+    json_object_set_new(o, "apiVersion", json_string(wres_info[e->res].api_version));
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* text with metadata.resourceVersion rv (a deletion's own version). */
+static char *text_with_rv(const char *text, uint64_t rv)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    char *out;
+
+    json_set_rv(o, rv);
+    out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
+/* Gives the object of e a fresh resourceVersion (one replaced under the same name within
+ * one record: its ADDED must follow the DELETED of the old one). */
+static void watch_restamp(struct sim_cluster *c, struct wentry *e)
+{
+    e->rv = ++c->rv;
+    if (e->res == W_PODS) {
+        struct spod *p = e->ref;
+
+        p->rv = e->rv;
+        json_decref(p->obj);
+        p->obj = NULL;
+    } else if (e->res == W_JOBS || e->res == W_RAYJOBS) {
+        struct sjob *j = e->ref;
+
+        j->rv = e->rv;
+        job_render_status(c, j);
+    } else if (e->res != W_NODES) {
+        json_set_rv(e->ref, e->rv);
+    }
+}
+
+/* Appends ev (its strings now owned by the ring), dropping the oldest when full. */
+static void wevent_push(struct sim_cluster *c, const struct wevent *ev)
+{
+    if (c->w_n == c->w_cap) {
+        struct wevent *old = &c->w_ring[c->w_head];
+
+        c->w_window_rv = old->rv;
+        free(old->text);
+        free(old->prev);
+        c->w_head = (c->w_head + 1) % c->w_cap;
+        c->w_n--;
+    }
+    c->w_ring[(c->w_head + c->w_n) % c->w_cap] = *ev;
+    c->w_n++;
+}
+
+static int cmp_pending(const void *a, const void *b)
+{
+    uint64_t x = ((const struct wevent *)a)->rv, y = ((const struct wevent *)b)->rv;
+
+    return x < y ? -1 : x > y;
+}
+
+static void pend(struct wevent *p, size_t *np, char type, const struct wentry *e, uint64_t rv,
+                 char *text, char *prev)
+{
+    struct wevent *ev = &p[(*np)++];
+
+    ev->rv = rv;
+    ev->type = type;
+    ev->res = e->res;
+    snprintf(ev->ns, sizeof(ev->ns), "%s", e->ns);
+    ev->text = text;
+    ev->prev = prev;
+}
+
+/* Compares the model with what was last recorded and appends the events, in
+ * resourceVersion order. Called with the lock held. */
+static void record_changes(struct sim_cluster *c)
+{
+    size_t n, i = 0, k = 0, np = 0;
+    struct wentry *cur, *old = c->w_seen;
+    struct wevent *p;
+
+    if (c->rv == c->w_seen_rv && c->w_seen)
+        return;
+    cur = watch_entries(c, &n);
+    qsort(cur, n, sizeof(*cur), cmp_wentry);
+    p = xmalloc((n + c->w_n_seen) * 2 * sizeof(*p) + sizeof(*p));
+    while (i < n || k < c->w_n_seen) {
+        int d = i == n ? 1 : k == c->w_n_seen ? -1 : strcmp(cur[i].key, old[k].key);
+
+        if (d > 0 || (d == 0 && strcmp(cur[i].uid, old[k].uid) != 0)) {
+            /* gone, or replaced under the same name: its ADDED follows this DELETED */
+            uint64_t rv = ++c->rv;
+
+            pend(p, &np, 'D', &old[k], rv, text_with_rv(old[k].text, rv), NULL);
+            free(old[k++].text);
+            if (d > 0)
+                continue;
+            watch_restamp(c, &cur[i]);
+            d = -1;
+        }
+        if (d < 0) {
+            cur[i].text = watch_render(c, &cur[i]);
+            pend(p, &np, 'A', &cur[i], cur[i].rv, xstrdup(cur[i].text), NULL);
+        } else if (cur[i].rv != old[k].rv) {
+            cur[i].text = watch_render(c, &cur[i]);
+            pend(p, &np, 'M', &cur[i], cur[i].rv, xstrdup(cur[i].text), old[k++].text);
+        } else {
+            cur[i].text = old[k++].text;
+        }
+        cur[i].ref = NULL;
+        i++;
+    }
+    qsort(p, np, sizeof(*p), cmp_pending);
+    for (size_t e = 0; e < np; e++) {
+        if (c->w_seen) {
+            wevent_push(c, &p[e]);
+        } else { /* the first record is the cluster as it starts: no events */
+            free(p[e].text);
+            free(p[e].prev);
+        }
+    }
+    free(p);
+    free(old);
+    c->w_seen = cur;
+    c->w_n_seen = n;
+    c->w_seen_rv = c->rv;
+}
+
+/* ---- watch: the watchers' side ------------------------------------------------------------ */
+
+struct sim_watch {
+    int res;
+    char ns[64]; /* "": every namespace */
+    struct lreq lr[16];
+    int nl;
+    struct freq fr[8];
+    int nf;
+    uint64_t pos;   /* the resourceVersion up to which this watcher has been sent events */
+    char **initial; /* synthetic ADDED objects still to send (owned), or NULL */
+    size_t n_initial, initial_at;
+};
+
+/* The value of a field selector's key in a JSON object ("spec.nodeName"): strings as
+ * they are, booleans as "true"/"false", absent as "" (an unbound pod's nodeName). */
+static const char *json_field(const void *obj, const char *key)
+{
+    const json_t *v = obj;
+    char part[64];
+    const char *p = key;
+
+    while (*p && v) {
+        size_t len = strcspn(p, ".");
+
+        snprintf(part, sizeof(part), "%.*s", (int)(len < 63 ? len : 63), p);
+        v = json_object_get(v, part);
+        p += len + (p[len] == '.');
+    }
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    if (!v && strcmp(key, "spec.unschedulable") == 0)
+        return "false";
+    return "";
+}
+
+static bool watch_matches(const struct sim_watch *w, int res, const char *ns, const char *text)
+{
+    json_t *obj;
+    bool ok;
+
+    if (!text || res != w->res || (w->ns[0] && strcmp(ns, w->ns) != 0))
+        return false;
+    if (!w->nf && !w->nl)
+        return true;
+    obj = json_loads(text, 0, NULL);
+    ok = !w->nf || field_match(w->fr, w->nf, json_field, obj);
+    ok = ok && (!w->nl || labels_match(json_object_get(json_object_get(obj, "metadata"), "labels"),
+                                       w->lr, w->nl));
+    json_decref(obj);
+    return ok;
+}
+
+/* Which resource and namespace a watch's path names; W_NONE when none. */
+static int watch_target(const struct sim_cluster *c, const char *path, char *ns, size_t size)
+{
+    char seg[8][256];
+    int n = split(path, seg, 8), r;
+
+    ns[0] = '\0';
+    if (n >= 3 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "v1") == 0) {
+        if (n == 3)
+            return wres_of(seg[2]);
+        if (n != 5 || strcmp(seg[2], "namespaces") != 0)
+            return W_NONE;
+        snprintf(ns, size, "%s", seg[3]);
+        r = wres_of(seg[4]);
+        return r == W_PODS || r == W_SERVICES || r == W_SECRETS ? r : W_NONE;
+    }
+    if (n < 4 || strcmp(seg[0], "apis") != 0)
+        return W_NONE;
+    {
+        char gv[520];
+
+        snprintf(gv, sizeof(gv), "%s/%s", seg[1], seg[2]);
+        if (!sim_discovery_serves(c->crds, gv))
+            return W_NONE;
+        r = wres_of(n == 4 ? seg[3] : n == 6 ? seg[5] : "");
+        if ((r == W_JOBS && strcmp(gv, "batch/v1") != 0) ||
+            (r == W_RAYJOBS && strcmp(gv, "ray.io/v1") != 0) || (r != W_JOBS && r != W_RAYJOBS))
+            return W_NONE;
+        if (n == 6) {
+            if (strcmp(seg[3], "namespaces") != 0)
+                return W_NONE;
+            snprintf(ns, size, "%s", seg[4]);
+        }
+        return r;
+    }
+}
+
+static int watch_selectors(struct sim_watch *w, const struct sim_query *q, struct sim_reply *out)
+{
+    static const char *const keys[W_NONE][8] = {
+        [W_NODES] = {"metadata.name", "spec.unschedulable", NULL},
+        [W_PODS] = {"metadata.name", "metadata.namespace", "status.phase", "spec.nodeName",
+                    "spec.restartPolicy", "spec.schedulerName", NULL},
+        [W_JOBS] = {"metadata.name", "metadata.namespace", NULL},
+        [W_RAYJOBS] = {"metadata.name", "metadata.namespace", NULL},
+        [W_NAMESPACES] = {"metadata.name", NULL},
+        [W_SERVICES] = {"metadata.name", "metadata.namespace", NULL},
+        [W_SECRETS] = {"metadata.name", "metadata.namespace", "type", NULL},
+    };
+
+    if (q->label_selector && (w->nl = parse_label_selector(q->label_selector, w->lr, 16)) < 0) {
+        reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                     "unable to parse requirement: labelSelector \"%s\"", q->label_selector);
+        return -1;
+    }
+    if (q->field_selector &&
+        (w->nf = parse_field_selector(q->field_selector, keys[w->res], w->fr, 8)) < 0) {
+        reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                     "field label not supported in fieldSelector \"%s\"", q->field_selector);
+        return -1;
+    }
+    w->nl = w->nl < 0 ? 0 : w->nl;
+    w->nf = w->nf < 0 ? 0 : w->nf;
+    return 0;
+}
+
+/* Where the watch starts: "" or "0" (any): the current objects as synthetic ADDED events,
+ * then what follows; else the events after that resourceVersion, 410 when they are no
+ * longer all kept. */
+static int watch_start_at(struct sim_cluster *c, struct sim_watch *w, const char *rv,
+                          struct sim_reply *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!rv || !*rv || strcmp(rv, "0") == 0) {
+        w->initial = xcalloc(c->w_n_seen + 1, sizeof(*w->initial));
+        for (size_t i = 0; i < c->w_n_seen; i++)
+            if (watch_matches(w, c->w_seen[i].res, c->w_seen[i].ns, c->w_seen[i].text))
+                w->initial[w->n_initial++] = xstrdup(c->w_seen[i].text);
+        w->pos = c->rv;
+        return 0;
+    }
+    v = strtoull(rv, &end, 10);
+    if (*end || rv[0] == '-') {
+        reply_status(out, 400, "BadRequest", NULL, NULL, NULL,
+                     "resourceVersion: Invalid value: \"%s\": must be an integer", rv);
+        return -1;
+    }
+    if (v < c->w_window_rv) {
+        reply_status(out, 410, "Expired", NULL, NULL, NULL, "too old resource version: %llu (%llu)",
+                     v, (unsigned long long)c->w_window_rv + 1);
+        return -1;
+    }
+    w->pos = v;
+    return 0;
+}
+
+int sim_cluster_watch_open(struct sim_cluster *c, const char *path, const struct sim_query *q,
+                           struct sim_watch **out, struct sim_reply *rep)
+{
+    struct sim_watch *w = xcalloc(1, sizeof(*w));
+    int rc = -1;
+
+    memset(rep, 0, sizeof(*rep));
+    pthread_mutex_lock(&c->lock);
+    advance(c);
+    record_changes(c);
+    w->res = watch_target(c, path, w->ns, sizeof(w->ns));
+    if (refuse_forbidden(c, "GET", path, rep))
+        goto out;
+    if (w->res == W_NONE) {
+        not_found_path(rep);
+        goto out;
+    }
+    if (watch_selectors(w, q, rep) != 0 || watch_start_at(c, w, q->resource_version, rep) != 0)
+        goto out;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&c->lock);
+    if (rc == 0)
+        *out = w;
+    else
+        sim_cluster_watch_free(&w);
+    return rc;
+}
+
+void sim_cluster_watch_free(struct sim_watch **w)
+{
+    if (!w || !*w)
+        return;
+    for (size_t i = (*w)->initial_at; (*w)->initial && i < (*w)->n_initial; i++)
+        free((*w)->initial[i]);
+    free((*w)->initial);
+    free(*w);
+    *w = NULL;
+}
+
+static void watch_line(struct buf *b, const char *type, const char *text)
+{
+    buf_printf(b, "{\"type\":\"%s\",\"object\":%s}\n", type, text);
+}
+
+/* The type a watcher sees for ev under its selectors, or NULL when it sees nothing. An
+ * object that stops matching is DELETED for it, one that starts matching ADDED. */
+static const char *watch_type(const struct sim_watch *w, const struct wevent *ev)
+{
+    bool now = watch_matches(w, ev->res, ev->ns, ev->text);
+    bool before = ev->type == 'M' && watch_matches(w, ev->res, ev->ns, ev->prev);
+
+    if (ev->type == 'A')
+        return now ? "ADDED" : NULL;
+    if (ev->type == 'D')
+        return now ? "DELETED" : NULL;
+    if (now)
+        return before ? "MODIFIED" : "ADDED";
+    return before ? "DELETED" : NULL;
+}
+
+int sim_cluster_watch_read(struct sim_cluster *c, struct sim_watch *w, struct buf *out, size_t max)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&c->lock);
+    for (; w->initial && w->initial_at < w->n_initial && out->len < max; w->initial_at++) {
+        watch_line(out, "ADDED", w->initial[w->initial_at]);
+        free(w->initial[w->initial_at]);
+    }
+    if (w->initial && w->initial_at == w->n_initial) {
+        free(w->initial);
+        w->initial = NULL;
+    }
+    if (!w->initial && w->pos < c->w_window_rv) {
+        json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion",
+                               "v1", "metadata", "status", "Failure", "message", "", "reason",
+                               "Expired", "code", 410);
+        char msg[128], *text;
+
+        snprintf(msg, sizeof(msg), "too old resource version: %llu (%llu)",
+                 (unsigned long long)w->pos, (unsigned long long)c->w_window_rv + 1);
+        json_object_set_new(st, "message", json_string(msg));
+        text = json_dumps(st, JSON_COMPACT);
+        watch_line(out, "ERROR", text);
+        free(text);
+        json_decref(st);
+        rc = 1;
+    }
+    for (size_t i = 0; rc == 0 && !w->initial && i < c->w_n && out->len < max; i++) {
+        const struct wevent *ev = &c->w_ring[(c->w_head + i) % c->w_cap];
+        const char *type;
+
+        if (ev->rv <= w->pos)
+            continue;
+        if ((type = watch_type(w, ev)))
+            watch_line(out, type, ev->text);
+        w->pos = ev->rv;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+bool sim_cluster_watch_bookmark(struct sim_cluster *c, struct sim_watch *w, struct buf *out)
+{
+    bool caught_up;
+
+    pthread_mutex_lock(&c->lock);
+    caught_up = !w->initial && w->pos >= c->w_window_rv &&
+                (c->w_n == 0 || c->w_ring[(c->w_head + c->w_n - 1) % c->w_cap].rv <= w->pos);
+    if (caught_up) {
+        w->pos = c->w_seen_rv > w->pos ? c->w_seen_rv : w->pos;
+        buf_printf(out,
+                   "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\","
+                   "\"metadata\":{\"resourceVersion\":\"%llu\"}}}\n",
+                   wres_info[w->res].kind, wres_info[w->res].api_version,
+                   (unsigned long long)w->pos);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return caught_up;
+}
+
+void sim_cluster_tick(struct sim_cluster *c)
+{
+    pthread_mutex_lock(&c->lock);
+    advance(c);
+    record_changes(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *path,
                         const struct sim_query *q, const char *body, size_t len,
                         struct sim_reply *out)
@@ -3264,6 +3827,7 @@ void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *p
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&c->lock);
     advance(c);
+    record_changes(c);
     if (n < 0) {
         not_found_path(out);
     } else if (refuse_forbidden(c, method, path, out)) {
@@ -3288,6 +3852,7 @@ void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *p
     } else {
         not_found_path(out);
     }
+    record_changes(c);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -3459,6 +4024,10 @@ int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock 
         }
     }
     advance(c);
+    c->w_cap = spec->watch_history > 0 ? (size_t)spec->watch_history : SIM_WATCH_HISTORY;
+    c->w_ring = xcalloc(c->w_cap, sizeof(*c->w_ring));
+    record_changes(c);
+    c->w_window_rv = c->rv;
     *out = c;
     return 0;
 }
@@ -3484,6 +4053,14 @@ void sim_cluster_free(struct sim_cluster **cp)
     free(c->pool_taints);
     sim_objects_free(&c->objs);
     json_decref(c->crds);
+    for (size_t i = 0; i < c->w_n_seen; i++)
+        free(c->w_seen[i].text);
+    free(c->w_seen);
+    for (size_t i = 0; i < c->w_n; i++) {
+        free(c->w_ring[(c->w_head + i) % c->w_cap].text);
+        free(c->w_ring[(c->w_head + i) % c->w_cap].prev);
+    }
+    free(c->w_ring);
     free(c->pods);
     free(c->jobs);
     free(c->nodes);
@@ -3579,6 +4156,7 @@ int sim_cluster_set_node(struct sim_cluster *c, const char *name, bool ready, bo
         c->nodes[i].rv = c->rv;
         c->nodes_rv = c->rv;
         advance(c);
+        record_changes(c);
     }
     pthread_mutex_unlock(&c->lock);
     return rc;

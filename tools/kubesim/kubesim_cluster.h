@@ -38,6 +38,7 @@ struct sim_query {
     const char *propagation_policy;
     const char *grace_period_seconds;
     const char *content_type;
+    const char *resource_version; /* a watch's starting point */
 };
 
 /* An answer. body is owned by the caller (free()). */
@@ -63,6 +64,35 @@ const char *sim_cluster_name(const struct sim_cluster *c);
 void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *path,
                         const struct sim_query *q, const char *body, size_t len,
                         struct sim_reply *out);
+
+/* ---- watches: the change history as the API server's watch serves it ----------------------
+ * Every change of a node, pod, Job, RayJob, namespace, service or secret is an event with
+ * its own resourceVersion, kept in a ring of the scenario's watchHistory events per
+ * cluster. Thread-safe (the cluster's lock); a watch is used by one thread at a time. */
+struct buf;
+struct sim_watch;
+
+/* Opens a watch of a list path ("/api/v1/namespaces/x/pods"); q gives the label and field
+ * selectors and resource_version: "" or "0" start with a synthetic ADDED per current
+ * object, a number the events after it. On failure (-1) rep holds the Status: 404 for a
+ * path that cannot be watched, 400 for a bad selector or resourceVersion, 410 Expired
+ * when the events after it are no longer kept. Caller owns *out (sim_cluster_watch_free). */
+int sim_cluster_watch_open(struct sim_cluster *c, const char *path, const struct sim_query *q,
+                           struct sim_watch **out, struct sim_reply *rep);
+void sim_cluster_watch_free(struct sim_watch **w); /* NULL-safe */
+
+/* Appends the next WatchEvent lines ({"type":...,"object":...}, one per line) for w to out, stopping
+ * once out holds max bytes (bounded; the rest stays for the next call). Returns 1 when the
+ * history has moved past w: an ERROR event with a 410 Expired Status was written and the
+ * watch is over; else 0. */
+int sim_cluster_watch_read(struct sim_cluster *c, struct sim_watch *w, struct buf *out, size_t max);
+
+/* Appends a BOOKMARK at the cluster's current resourceVersion when w has been sent every
+ * event (true); else writes nothing (false). */
+bool sim_cluster_watch_bookmark(struct sim_cluster *c, struct sim_watch *w, struct buf *out);
+
+/* Lets simulated time act on the model (as any request does) and records the changes. */
+void sim_cluster_tick(struct sim_cluster *c);
 
 /* The simulator's own view of a node, for tests. */
 struct sim_node_view {

@@ -66,7 +66,8 @@ int sim_faults_from_json(const json_t *j, const char *field, struct sim_faults *
     if (get_int(j, "latencyMs", prefix, 0, 3600000, &f.latency_ms, e) != 0 ||
         get_int(j, "status", prefix, 0, 599, &f.status, e) != 0 ||
         get_int(j, "retryAfterSeconds", prefix, 0, 86400, &f.retry_after_s, e) != 0 ||
-        get_int(j, "remaining", prefix, 0, 1 << 30, &f.remaining, e) != 0)
+        get_int(j, "remaining", prefix, 0, 1 << 30, &f.remaining, e) != 0 ||
+        get_int(j, "watchDropAfterEvents", prefix, 0, 1 << 30, &f.watch_drop_after, e) != 0)
         return -1;
     if (f.status && (f.status < 400 || f.status > 599))
         return err_set(e, ERR_INVALID, "status", "%s.status %d must be 4xx or 5xx", field,
@@ -75,6 +76,8 @@ int sim_faults_from_json(const json_t *j, const char *field, struct sim_faults *
     f.drop = json_is_true(json_object_get(j, "dropConnection"));
     f.malformed = json_is_true(json_object_get(j, "malformedBody"));
     f.unauthorized = json_is_true(json_object_get(j, "unauthorized"));
+    f.watch_stall = json_is_true(json_object_get(j, "watchStall"));
+    f.watch_garble = json_is_true(json_object_get(j, "watchGarble"));
     if ((v = json_object_get(j, "probability"))) {
         if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1)
             return err_set(e, ERR_INVALID, "probability", "%s.probability must be in 0..1", field);
@@ -286,7 +289,8 @@ static int parse_cluster(const json_t *j, size_t idx, struct sim_cluster_spec *c
         return bad(e, "clusters[]", "entries must be objects");
     if (get_str(j, "name", prefix, c->name, sizeof(c->name), true, e) != 0 ||
         get_str(j, "token", prefix, c->token, sizeof(c->token), false, e) != 0 ||
-        get_int(j, "port", prefix, 0, 65535, &c->port, e) != 0)
+        get_int(j, "port", prefix, 0, 65535, &c->port, e) != 0 ||
+        get_int(j, "watchHistory", prefix, 1, 1000000, &c->watch_history, e) != 0)
         return -1;
     snprintf(field, sizeof(field), "%sname", prefix);
     if (!dns_subdomain_ok(c->name, strlen(c->name), 63) || strchr(c->name, '.'))

@@ -26,6 +26,10 @@ struct sim_faults {
     int remaining;        /* > 0: the faults apply to this many more requests, then clear */
     double probability;   /* 0 or >= 1: every request; else the chance per request */
     char method[8];       /* "": every method; else only requests with it ("POST") */
+    /* Watches only (kubesim_watch.c): */
+    int watch_drop_after; /* > 0: close the stream abruptly after this many events */
+    bool watch_stall;     /* send the headers, then nothing until timeoutSeconds */
+    bool watch_garble;    /* one event line (the first sent) is not JSON */
 };
 
 struct sim_node_pool {
@@ -72,8 +76,9 @@ struct sim_static_pod {
 
 struct sim_cluster_spec {
     char name[64];
-    int port;        /* 0: ephemeral (or the shared port) */
-    char token[128]; /* "" accepts any request; else "Authorization: Bearer <token>" */
+    int port;          /* 0: ephemeral (or the shared port) */
+    char token[128];   /* "" accepts any request; else "Authorization: Bearer <token>" */
+    int watch_history; /* watch events kept ("watchHistory"); 0: the default, 1000 */
     struct sim_node_pool *pools;
     size_t n_pools;
     struct sim_deployment *deployments;

@@ -1,0 +1,373 @@
+/* kubesim_watch.c -- watch streams of the simulated clusters over libmicrohttpd: a callback
+ * response per watcher that suspends its connection while there is nothing to send; a
+ * timer thread that ticks the watched clusters and resumes the waiting connections. */
+#include "tools/kubesim/kubesim_watch.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/mem.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WATCH_CHUNK   ((size_t)64 << 10) /* bytes read from the history at a time */
+#define TICK_MS       100
+#define TIMEOUT_MIN_S 1800 /* the API server's default: a random 30 to 60 minutes */
+
+struct watcher {
+    struct sim_watchers *ws;
+    size_t cluster;
+    struct sim_watch *w;
+    struct MHD_Connection *conn;
+    struct buf out; /* at most WATCH_CHUNK plus one event: filled only when empty */
+    size_t off;
+    int64_t deadline_ms, next_bookmark_ms;
+    bool bookmarks, suspended, ended;
+    int drop_after; /* > 0: close the connection abruptly after this many events */
+    bool stall, garble;
+    int lines;
+    struct watcher *next;
+};
+
+struct sim_watchers {
+    struct sim_cluster **clusters;
+    size_t n;
+    int *open; /* per cluster */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t timer;
+    bool stopping;
+    struct watcher *list;
+    int suspended;
+};
+
+static void *timer_main(void *arg)
+{
+    struct sim_watchers *ws = arg;
+
+    pthread_mutex_lock(&ws->lock);
+    while (!ws->stopping) {
+        struct timespec t;
+
+        /* Simulated time acts on the watched clusters only; then every waiting stream
+         * looks for news. */
+        for (size_t i = 0; i < ws->n; i++)
+            if (ws->open[i]) {
+                pthread_mutex_unlock(&ws->lock);
+                sim_cluster_tick(ws->clusters[i]);
+                pthread_mutex_lock(&ws->lock);
+            }
+        for (struct watcher *w = ws->list; w; w = w->next)
+            if (w->suspended) {
+                w->suspended = false;
+                ws->suspended--;
+                MHD_resume_connection(w->conn);
+            }
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += TICK_MS * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ws->cond, &ws->lock, &t);
+    }
+    for (struct watcher *w = ws->list; w; w = w->next)
+        if (w->suspended) {
+            w->suspended = false;
+            ws->suspended--;
+            MHD_resume_connection(w->conn);
+        }
+    pthread_mutex_unlock(&ws->lock);
+    return NULL;
+}
+
+struct sim_watchers *sim_watchers_new(struct sim_cluster **clusters, size_t n)
+{
+    struct sim_watchers *ws = xcalloc(1, sizeof(*ws));
+
+    ws->clusters = clusters;
+    ws->n = n;
+    ws->open = xcalloc(n + 1, sizeof(*ws->open));
+    pthread_mutex_init(&ws->lock, NULL);
+    pthread_cond_init(&ws->cond, NULL);
+    if (pthread_create(&ws->timer, NULL, timer_main, ws) != 0)
+        abort(); /* as on out-of-memory: the simulator cannot run without it */
+    return ws;
+}
+
+void sim_watchers_stop(struct sim_watchers *ws)
+{
+    if (!ws)
+        return;
+    pthread_mutex_lock(&ws->lock);
+    ws->stopping = true;
+    pthread_cond_signal(&ws->cond);
+    pthread_mutex_unlock(&ws->lock);
+    pthread_join(ws->timer, NULL);
+    /* The streams end once resumed; wait (bounded) until none is left suspended, as
+     * MHD_stop_daemon() requires. */
+    for (int i = 0; i < 2000; i++) {
+        int n;
+
+        pthread_mutex_lock(&ws->lock);
+        n = ws->suspended;
+        pthread_mutex_unlock(&ws->lock);
+        if (n <= 0)
+            break;
+        usleep(1000);
+    }
+}
+
+void sim_watchers_free(struct sim_watchers **wsp)
+{
+    struct sim_watchers *ws;
+
+    if (!wsp || !*wsp)
+        return;
+    ws = *wsp;
+    pthread_mutex_destroy(&ws->lock);
+    pthread_cond_destroy(&ws->cond);
+    free(ws->open);
+    free(ws);
+    *wsp = NULL;
+}
+
+int sim_watchers_open(struct sim_watchers *ws, size_t i)
+{
+    int n;
+
+    pthread_mutex_lock(&ws->lock);
+    n = i < ws->n ? ws->open[i] : 0;
+    pthread_mutex_unlock(&ws->lock);
+    return n;
+}
+
+bool sim_watch_requested(struct MHD_Connection *conn)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "watch");
+
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+/* ---- one stream ------------------------------------------------------------------------ */
+
+/* Breaks the first line of out: the fault "one malformed event". */
+static void garble_first(struct buf *b)
+{
+    char *nl = memchr(b->data, '\n', b->len);
+
+    if (nl && nl - b->data > 8)
+        memcpy(nl - 4, "\"\x01{", 3);
+}
+
+static int count_lines(const struct buf *b, size_t from)
+{
+    int n = 0;
+
+    for (size_t i = from; i < b->len; i++)
+        n += b->data[i] == '\n';
+    return n;
+}
+
+/* Cuts out after the line that reaches the drop fault's count. */
+static bool cut_for_drop(struct watcher *w)
+{
+    size_t i = 0;
+
+    if (w->drop_after <= 0 || w->lines + count_lines(&w->out, 0) < w->drop_after)
+        return false;
+    for (int seen = w->lines; i < w->out.len; i++)
+        if (w->out.data[i] == '\n' && ++seen == w->drop_after)
+            break;
+    w->out.len = i + 1 < w->out.len ? i + 1 : w->out.len;
+    return true;
+}
+
+/* Fills the empty buffer with what is due; sets ended when the stream is over. */
+static void refill(struct watcher *w)
+{
+    struct sim_cluster *c = w->ws->clusters[w->cluster];
+    int64_t now = clock_mono_ms();
+
+    buf_reset(&w->out);
+    w->off = 0;
+    if (now >= w->deadline_ms) {
+        w->ended = true;
+        return;
+    }
+    if (w->stall)
+        return;
+    if (sim_cluster_watch_read(c, w->w, &w->out, WATCH_CHUNK) == 1)
+        w->ended = true;
+    if (w->out.len == 0 && w->bookmarks && now >= w->next_bookmark_ms) {
+        sim_cluster_watch_bookmark(c, w->w, &w->out);
+        w->next_bookmark_ms = now + SIM_WATCH_BOOKMARK_MS;
+    }
+    if (w->garble && w->out.len) {
+        garble_first(&w->out);
+        w->garble = false;
+    }
+    if (cut_for_drop(w))
+        w->drop_after = -1; /* the connection goes once this is sent */
+    w->lines += count_lines(&w->out, 0);
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *to, size_t max)
+{
+    struct watcher *w = cls;
+    size_t n;
+
+    (void)pos;
+    if (w->off == w->out.len) {
+        if (w->drop_after < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        pthread_mutex_lock(&w->ws->lock);
+        w->ended |= w->ws->stopping;
+        pthread_mutex_unlock(&w->ws->lock);
+        if (w->ended)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        refill(w);
+    }
+    if (w->off == w->out.len) {
+        if (w->ended)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        pthread_mutex_lock(&w->ws->lock);
+        if (w->ws->stopping) {
+            pthread_mutex_unlock(&w->ws->lock);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        w->suspended = true;
+        w->ws->suspended++;
+        MHD_suspend_connection(w->conn);
+        pthread_mutex_unlock(&w->ws->lock);
+        return 0;
+    }
+    n = w->out.len - w->off < max ? w->out.len - w->off : max;
+    memcpy(to, w->out.data + w->off, n);
+    w->off += n;
+    return (ssize_t)n;
+}
+
+static void release(void *cls)
+{
+    struct watcher *w = cls;
+    struct sim_watchers *ws = w->ws;
+
+    pthread_mutex_lock(&ws->lock);
+    for (struct watcher **p = &ws->list; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    ws->open[w->cluster]--;
+    if (w->suspended)
+        ws->suspended--;
+    pthread_mutex_unlock(&ws->lock);
+    sim_cluster_watch_free(&w->w);
+    buf_free(&w->out);
+    free(w);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, struct sim_reply *rep)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result rc;
+
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    rc = MHD_queue_response(conn, (unsigned)rep->status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *conn, int code, const char *reason,
+                              const char *msg)
+{
+    json_t *st =
+        json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1",
+                  "metadata", "status", "Failure", "message", msg, "reason", reason, "code", code);
+    struct sim_reply rep = {.status = code};
+
+    rep.body = json_dumps(st, JSON_COMPACT);
+    rep.len = strlen(rep.body);
+    json_decref(st);
+    return send_json(conn, &rep);
+}
+
+/* timeoutSeconds: a positive integer, else the API server's random default. */
+static int read_timeout(struct MHD_Connection *conn, int64_t *ms)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "timeoutSeconds");
+    char *end;
+    long t;
+
+    if (!v || !*v) {
+        *ms = ((int64_t)TIMEOUT_MIN_S + (int64_t)(clock_mono_ns() % TIMEOUT_MIN_S)) * 1000;
+        return 0;
+    }
+    t = strtol(v, &end, 10);
+    if (*end || t < 0 || t > 86400)
+        return -1;
+    *ms = t == 0 ? (int64_t)TIMEOUT_MIN_S * 1000 : (int64_t)t * 1000;
+    return 0;
+}
+
+enum MHD_Result sim_watch_serve(struct sim_watchers *ws, size_t i, struct MHD_Connection *conn,
+                                const char *path, const struct sim_query *q,
+                                const struct sim_faults *f)
+{
+    const char *bm =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "allowWatchBookmarks");
+    struct sim_watch *sw = NULL;
+    struct sim_reply rep;
+    struct watcher *w;
+    struct MHD_Response *r;
+    enum MHD_Result rc;
+    int64_t timeout_ms;
+    bool full;
+
+    if (read_timeout(conn, &timeout_ms) != 0)
+        return refuse(conn, 400, "BadRequest",
+                      "timeoutSeconds: Invalid value: must be an integer in 0..86400");
+    pthread_mutex_lock(&ws->lock);
+    full = ws->open[i] >= SIM_WATCHERS_MAX;
+    if (!full)
+        ws->open[i]++; /* held while the watch opens */
+    pthread_mutex_unlock(&ws->lock);
+    if (full)
+        return refuse(conn, 429, "TooManyRequests", "too many watches of this cluster");
+    if (sim_cluster_watch_open(ws->clusters[i], path, q, &sw, &rep) != 0) {
+        pthread_mutex_lock(&ws->lock);
+        ws->open[i]--;
+        pthread_mutex_unlock(&ws->lock);
+        return send_json(conn, &rep);
+    }
+    w = xcalloc(1, sizeof(*w));
+    w->ws = ws;
+    w->cluster = i;
+    w->w = sw;
+    w->conn = conn;
+    buf_init(&w->out, 0);
+    w->deadline_ms = clock_mono_ms() + timeout_ms;
+    w->bookmarks = bm && (strcmp(bm, "true") == 0 || strcmp(bm, "1") == 0);
+    w->next_bookmark_ms = clock_mono_ms() + SIM_WATCH_BOOKMARK_MS;
+    if (f) {
+        w->drop_after = f->watch_drop_after;
+        w->stall = f->watch_stall;
+        w->garble = f->watch_garble;
+    }
+    pthread_mutex_lock(&ws->lock);
+    w->next = ws->list;
+    ws->list = w;
+    pthread_mutex_unlock(&ws->lock);
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, reader, w, release);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-cache, private");
+    rc = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
