@@ -3,16 +3,17 @@
  * server's version, 1.29 for the simulator) with a kubeconfig naming the simulator's https URL,
  * its generated CA and a bearer token; and fedsched's own poller, which must refuse the
  * simulator's certificate without that CA and accept it with it.
- * Not covered here: `get -w` (the watch is another issue's) and Table columns
- * (docs/simulator.md says what kubectl prints instead). */
+ * Not covered here: Table columns (docs/simulator.md says what kubectl prints instead). */
 #include "base/err.h"
 #include "cluster/cluster_config.h"
 #include "cluster/poller.h"
 #include "cluster/secrets.h"
 #include "tests/support/defaults.h"
 #include "tests/support/itest.h"
+#include "tools/kubesim/kubesim.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -290,6 +291,93 @@ START_TEST(a_wrong_token_is_refused)
 }
 END_TEST
 
+/* A small file's text (caller frees). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *text = calloc(1, 65536);
+    size_t n;
+
+    ck_assert_ptr_nonnull(f);
+    n = fread(text, 1, 65535, f);
+    fclose(f);
+    ck_assert_int_gt(n, 0);
+    return text;
+}
+
+/* Reads lines of p into out until one holds both a and b (20 s at most); false on EOF. */
+static bool read_until(FILE *p, const char *a, const char *b, char *out, size_t size)
+{
+    char line[512];
+    size_t n = strlen(out);
+
+    while (fgets(line, sizeof(line), p)) {
+        snprintf(out + n, size - n, "%s", line);
+        n += strlen(out + n);
+        if (strstr(line, a) && strstr(line, b))
+            return true;
+    }
+    return false;
+}
+
+/* get -w: the simulator's in-process API (its fault injection) cordons a node and marks it
+ * NotReady; kubectl's watch shows the change. The in-process simulator serves HTTPS with the
+ * certificate the fixture's binary made, so the same CA holds. */
+START_TEST(get_nodes_watch_sees_a_node_change)
+{
+    static char out[OUT_MAX];
+    struct sim_options o;
+    struct sim *s = NULL;
+    struct err e = {0};
+    char path[400], url[256], kc[400], cmd[1200], scenario[600];
+    char *cert, *key;
+    FILE *f, *p;
+
+    snprintf(path, sizeof(path), "%s/kubesim-server.crt", dir);
+    cert = slurp(path);
+    snprintf(path, sizeof(path), "%s/kubesim-server.key", dir);
+    key = slurp(path);
+    snprintf(scenario, sizeof(scenario), "%s/testdata/sim/three-clusters.json",
+             getenv("FEDSCHED_SRC"));
+    memset(&o, 0, sizeof(o));
+    o.scenario_path = scenario;
+    o.tls_cert_pem = cert;
+    o.tls_key_pem = key;
+    ck_assert_msg(sim_start(&o, &s, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(sim_url(s, "sim-east", url, sizeof(url), &e), 0);
+    ck_assert_ptr_nonnull(strstr(url, "https://"));
+    snprintf(kc, sizeof(kc), "%s/kubeconfig-inproc", dir);
+    f = fopen(kc, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n"
+            "    server: \"%s\"\n    certificate-authority: \"%s/kubesim-ca.crt\"\n"
+            "users:\n- name: u\n  user:\n    token: sim-east-token\n"
+            "contexts:\n- name: sim\n  context: {cluster: sim, user: u}\ncurrent-context: sim\n",
+            url, dir);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 20 kubectl --kubeconfig='%s' --cache-dir='%s/cache' get nodes -w "
+             "--output-watch-events -o jsonpath='{.type} {.object.metadata.name} "
+             "{.object.spec.unschedulable}{\"\\n\"}' 2>&1",
+             kc, dir);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    out[0] = '\0';
+    /* The list comes first, as ADDED events; the last node listed is h100-5. */
+    ck_assert_msg(read_until(p, "ADDED h100-5", "", out, sizeof(out)), "%s", out);
+    ck_assert_ptr_null(strstr(out, "h100-1 true"));
+    ck_assert_int_eq(
+        sim_cluster_set_node(sim_get_cluster(s, "sim-east"), "h100-1", false, true, &e), 0);
+    /* "MODIFIED h100-1 true": the watch event carries the cordoned node. */
+    ck_assert_msg(read_until(p, "MODIFIED h100-1 true", "", out, sizeof(out)), "%s", out);
+    pclose(p);
+    sim_stop(&s);
+    free(cert);
+    free(key);
+}
+END_TEST
+
 /* Polls sim-east once with fedsched's poller, its caFile replaced by ca ("" none); returns
  * whether the cluster came out Ready, with the poller's error in why. */
 static bool poll_with_ca(const char *ca, char *why, size_t size)
@@ -353,6 +441,7 @@ int main(void)
     tcase_add_test(tc, create_get_and_delete_a_job);
     tcase_add_test(tc, auth_can_i_asks_the_cluster);
     tcase_add_test(tc, a_wrong_token_is_refused);
+    tcase_add_test(tc, get_nodes_watch_sees_a_node_change);
     tcase_add_test(tc, fedsched_verifies_the_simulators_certificate);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
