@@ -92,10 +92,15 @@ static void setup(void)
 
 static void teardown(void)
 {
+    char cmd[400];
+
     kill(sim_pid, SIGTERM);
     kill(strict_pid, SIGTERM);
     waitpid(sim_pid, NULL, 0);
     waitpid(strict_pid, NULL, 0);
+    /* The CA's and the server's keys, tokens and kubeconfigs go with the directory. */
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Runs `kubectl --kubeconfig kc ARGS` (args: a fixed shell word list); its stdout and
