@@ -425,10 +425,44 @@ START_TEST(too_old_resource_versions_expire)
 }
 END_TEST
 
+/* Without watchHistory a cluster records from its first watch: a watch from a LIST taken
+ * before it is 410 (the client re-lists), one from a LIST after it resumes. */
+START_TEST(history_starts_at_the_first_watch)
+{
+    static const char *text = "{\"clusters\":[{\"name\":\"w0\",\"nodePools\":[{\"name\":"
+                              "\"a\",\"count\":2,\"product\":\"NVIDIA-A100\",\"gpus\":8}]}]}";
+    struct err e = {0};
+    struct watcher x;
+    unsigned long long at;
+    char rv[32];
+
+    ck_assert_msg(sim_scenario_parse(text, strlen(text), &scn, &e) == 0, "%s", e.msg);
+    sim_clock_init(&clk, 1, scn->start_ms);
+    ck_assert_int_eq(sim_cluster_new(&scn->clusters[0], &clk, 60000, &c1, &e), 0);
+    memset(&x, 0, sizeof(x));
+    x.state = list_state("/api/v1/nodes", &at);
+    ck_assert_int_eq(sim_cluster_set_node(c1, "a-0", false, false, NULL), 0);
+    snprintf(rv, sizeof(rv), "%llu", at);
+    open_watch("/api/v1/nodes", rv, NULL, 410);
+    json_decref(x.state);
+    x.state = list_state("/api/v1/nodes", &at);
+    snprintf(rv, sizeof(rv), "%llu", at);
+    x.last_rv = at;
+    x.w = open_watch("/api/v1/nodes", rv, NULL, 0);
+    ck_assert_int_eq(sim_cluster_set_node(c1, "a-1", false, true, NULL), 0);
+    ck_assert_int_eq(drain(&x), 0);
+    ck_assert_int_eq(x.events, 1);
+    check_same(&x, "/api/v1/nodes");
+    sim_cluster_watch_free(&x.w);
+    json_decref(x.state);
+    teardown();
+}
+END_TEST
+
 /* ---- over HTTP -------------------------------------------------------------------------- */
 
 static const char *http_scn =
-    "{\"startTime\":\"2026-11-28T06:00:00Z\",\"clusters\":[{\"name\":\"h1\","
+    "{\"startTime\":\"2026-11-28T06:00:00Z\",\"clusters\":[{\"name\":\"h1\",\"watchHistory\":1000,"
     "\"nodePools\":[{\"name\":\"l4\",\"count\":3,\"product\":\"NVIDIA-L4\",\"gpus\":4,"
     "\"pool\":\"serving\"}],\"deployments\":[{\"name\":\"eta\",\"namespace\":\"serving\","
     "\"gpusPerReplica\":1,\"product\":\"NVIDIA-L4\",\"minReplicas\":1,\"maxReplicas\":10,"
@@ -617,6 +651,7 @@ int main(void)
     tcase_add_test(tc, selectors_turn_leavers_into_deleted);
     tcase_add_test(tc, bookmarks_only_when_caught_up);
     tcase_add_test(tc, too_old_resource_versions_expire);
+    tcase_add_test(tc, history_starts_at_the_first_watch);
     tcase_add_test(tc, http_stream_sees_changes_without_requests);
     tcase_add_test(tc, http_watch_faults);
     suite_add_tcase(s, tc);

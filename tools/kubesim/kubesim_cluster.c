@@ -148,6 +148,7 @@ struct sim_cluster {
     struct wevent *w_ring;
     size_t w_cap, w_head, w_n;
     uint64_t w_window_rv; /* every event after this resourceVersion is in the ring */
+    bool w_on;            /* recording: from the start or since the first watch */
 };
 
 /* ---- clock ----------------------------------------------------------------------------- */
@@ -3486,7 +3487,7 @@ static void record_changes(struct sim_cluster *c)
     struct wentry *cur, *old = c->w_seen;
     struct wevent *p;
 
-    if (c->rv == c->w_seen_rv && c->w_seen)
+    if (!c->w_on || (c->rv == c->w_seen_rv && c->w_seen))
         return;
     cur = watch_entries(c, &n);
     qsort(cur, n, sizeof(*cur), cmp_wentry);
@@ -3531,6 +3532,21 @@ static void record_changes(struct sim_cluster *c)
     c->w_seen = cur;
     c->w_n_seen = n;
     c->w_seen_rv = c->rv;
+}
+
+/* Starts recording (once): the cluster as it is now is the start of its history. Keeping
+ * every object's text costs memory and time (1,000 clusters x 100 nodes: seconds and a GiB),
+ * so a cluster records from the start only when its scenario sets watchHistory, else from
+ * its first watch; a watch from an earlier LIST then gets 410 and re-lists, as a client of
+ * an API server whose history was compacted does. */
+static void watch_begin(struct sim_cluster *c)
+{
+    if (c->w_on)
+        return;
+    c->w_on = true;
+    c->w_ring = xcalloc(c->w_cap, sizeof(*c->w_ring));
+    record_changes(c);
+    c->w_window_rv = c->rv;
 }
 
 /* ---- watch: the watchers' side ------------------------------------------------------------ */
@@ -3695,6 +3711,7 @@ int sim_cluster_watch_open(struct sim_cluster *c, const char *path, const struct
     memset(rep, 0, sizeof(*rep));
     pthread_mutex_lock(&c->lock);
     advance(c);
+    watch_begin(c);
     record_changes(c);
     w->res = watch_target(c, path, w->ns, sizeof(w->ns));
     if (refuse_forbidden(c, "GET", path, rep))
@@ -4025,9 +4042,8 @@ int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock 
     }
     advance(c);
     c->w_cap = spec->watch_history > 0 ? (size_t)spec->watch_history : SIM_WATCH_HISTORY;
-    c->w_ring = xcalloc(c->w_cap, sizeof(*c->w_ring));
-    record_changes(c);
-    c->w_window_rv = c->rv;
+    if (spec->watch_history > 0)
+        watch_begin(c);
     *out = c;
     return 0;
 }
