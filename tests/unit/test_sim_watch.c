@@ -429,8 +429,9 @@ END_TEST
  * before it is 410 (the client re-lists), one from a LIST after it resumes. */
 START_TEST(history_starts_at_the_first_watch)
 {
-    static const char *text = "{\"clusters\":[{\"name\":\"w0\",\"nodePools\":[{\"name\":"
-                              "\"a\",\"count\":2,\"product\":\"NVIDIA-A100\",\"gpus\":8}]}]}";
+    static const char *text =
+        "{\"clusters\":[{\"name\":\"w0\",\"watchHistory\":0,\"nodePools\":[{\"name\":"
+        "\"a\",\"count\":2,\"product\":\"NVIDIA-A100\",\"gpus\":8}]}]}";
     struct err e = {0};
     struct watcher x;
     unsigned long long at;

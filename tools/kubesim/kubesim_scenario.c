@@ -290,8 +290,9 @@ static int parse_cluster(const json_t *j, size_t idx, struct sim_cluster_spec *c
     if (get_str(j, "name", prefix, c->name, sizeof(c->name), true, e) != 0 ||
         get_str(j, "token", prefix, c->token, sizeof(c->token), false, e) != 0 ||
         get_int(j, "port", prefix, 0, 65535, &c->port, e) != 0 ||
-        get_int(j, "watchHistory", prefix, 1, 1000000, &c->watch_history, e) != 0)
+        get_int(j, "watchHistory", prefix, 0, 1000000, &c->watch_history, e) != 0)
         return -1;
+    c->watch_lazy = json_object_get(j, "watchHistory") && c->watch_history == 0;
     snprintf(field, sizeof(field), "%sname", prefix);
     if (!dns_subdomain_ok(c->name, strlen(c->name), 63) || strchr(c->name, '.'))
         return err_set(e, ERR_INVALID, field, "%s \"%s\" must be a DNS label", field, c->name);

@@ -79,6 +79,7 @@ struct sim_cluster_spec {
     int port;          /* 0: ephemeral (or the shared port) */
     char token[128];   /* "" accepts any request; else "Authorization: Bearer <token>" */
     int watch_history; /* watch events kept ("watchHistory"); 0: the default, 1000 */
+    bool watch_lazy;   /* "watchHistory": 0: record from the first watch, not the start */
     struct sim_node_pool *pools;
     size_t n_pools;
     struct sim_deployment *deployments;
