@@ -518,9 +518,27 @@ static long finalizer_index(const json_t *obj, const char *finalizer)
  * changed the list in between, which is rare. */
 #define RELEASE_TRIES 3
 
-int k8s_job_release(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
-                    const json_t *seen, const char *finalizer, struct k8s_status *st, struct err *e)
+/* label as a JSON pointer segment (RFC 6901: ~ is ~0, / is ~1). */
+static void pointer_segment(const char *label, char *out, size_t size)
 {
+    size_t n = 0;
+
+    for (; *label && n + 3 < size; label++) {
+        if (*label == '~' || *label == '/') {
+            out[n++] = '~';
+            out[n++] = *label == '~' ? '0' : '1';
+        } else {
+            out[n++] = *label;
+        }
+    }
+    out[n] = '\0';
+}
+
+int k8s_job_release(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
+                    const json_t *seen, const char *finalizer, const char *label,
+                    struct k8s_status *st, struct err *e)
+{
+    char seg[160] = "";
     char *url = object_url(c, kind, ns, name), *patch = NULL;
     json_t *fresh = NULL;
     const json_t *obj = seen;
@@ -541,9 +559,14 @@ int k8s_job_release(struct k8s_client *c, enum k8s_job_kind kind, const char *ns
         /* The test makes the remove apply only to our entry: had another controller added
          * or removed a finalizer since obj was read, the index would point elsewhere. */
         free(patch);
+        seg[0] = '\0';
+        if (label && json_is_object(json_object_get(json_object_get(obj, "metadata"), "labels")))
+            pointer_segment(label, seg, sizeof(seg));
         patch = xasprintf("[{\"op\":\"test\",\"path\":\"/metadata/finalizers/%ld\",\"value\":"
-                          "\"%s\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/%ld\"}]",
-                          at, finalizer, at);
+                          "\"%s\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/%ld\"}"
+                          "%s%s%s]",
+                          at, finalizer, at, seg[0] ? ",{\"op\":\"add\",\"path\":\"/metadata/labels/" : "",
+                          seg, seg[0] ? "\",\"value\":\"true\"}" : "");
         if (request_as(c, "PATCH", url, "application/json-patch+json", patch, &code, e))
             goto out;
         if (code >= 200 && code <= 299) {

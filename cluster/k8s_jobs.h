@@ -82,13 +82,15 @@ int k8s_job_delete(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
 /* Removes finalizer from the object's metadata.finalizers with a JSON patch
  * (application/json-patch+json) that tests the entry before removing it, so another
  * controller's finalizers are never touched; when the list changed in between (422 or
- * 409), it reads the object again and retries, up to 3 times (then ERR_CONFLICT). seen: the
- * object as last read (NULL: GET it first). 0 when the finalizer is gone, or was not
- * there; ERR_NOT_FOUND when the object is gone (callers usually treat that as success).
- * An object being deleted goes when its last finalizer does. */
+ * 409), it reads the object again and retries, up to 3 times (then ERR_CONFLICT). The same
+ * patch sets label (when not NULL, and the object has labels) to "true", so lists can
+ * leave released objects out ("!label"). seen: the object as last read (NULL: GET it
+ * first). 0 when the finalizer is gone, or was not there; ERR_NOT_FOUND when the object is
+ * gone (callers usually treat that as success). An object being deleted goes when its last
+ * finalizer does. */
 int k8s_job_release(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
-                    const json_t *seen, const char *finalizer, struct k8s_status *st,
-                    struct err *e);
+                    const json_t *seen, const char *finalizer, const char *label,
+                    struct k8s_status *st, struct err *e);
 
 /* Where a Job or RayJob object stands. */
 enum k8s_job_state {

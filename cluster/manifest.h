@@ -27,6 +27,10 @@ struct sku_catalogue;
 /* The installation that created the object (scheduler.originId), so that several fedsched
  * installations can share a member cluster: each collects only its own garbage. */
 #define MANIFEST_LABEL_ORIGIN "fedsched.io/origin"
+/* Set ("true") when fedsched has recorded how the object ended and released it: tracking's
+ * lists leave such objects out ("!fedsched.io/recorded"), so finished objects kept for
+ * their TTL cost the frequent lists nothing. */
+#define MANIFEST_LABEL_RECORDED "fedsched.io/recorded"
 #define MANIFEST_NAME_MAX     64
 /* The checkpoint Secret is the object name plus this suffix; its one key holds the token. */
 #define MANIFEST_CKPT_SECRET_SUFFIX "-ckpt"

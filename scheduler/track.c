@@ -590,7 +590,11 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
     char selector[128];
 
     diag_mem_prune(c);
-    snprintf(selector, sizeof(selector), "%s=%s", K8S_LABEL_MANAGED_BY, K8S_MANAGED_BY);
+    /* Collection sees every object; tracking alone leaves out the objects whose end is
+     * recorded and released: they are kept for their logs until their TTL, and would
+     * otherwise make every pass list a day of finished jobs. */
+    snprintf(selector, sizeof(selector), "%s=%s%s%s", K8S_LABEL_MANAGED_BY, K8S_MANAGED_BY,
+             gc ? "" : ",!", gc ? "" : MANIFEST_LABEL_RECORDED);
     for (size_t k = 0; k < c->jobs.n; k++)
         live[n_live++] = (struct uid_ref){c->jobs.v[k].uid, k};
     qsort(live, n_live, sizeof(*live), cmp_uid_ref);

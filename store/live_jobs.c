@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* ---- live jobs ---------------------------------------------------------------------------- */
 
@@ -181,7 +180,8 @@ int store_jobs_attempts(struct store *s, const char *const *uids, size_t n, int 
     struct buf b;
     const char *params[1];
     PGresult *r;
-    size_t asked = 0;
+    size_t asked = 0, *at = xcalloc(n + 1, sizeof(*at));
+    int rc = -1;
 
     for (size_t i = 0; i < n; i++)
         attempt[i] = -1;
@@ -190,26 +190,29 @@ int store_jobs_attempts(struct store *s, const char *const *uids, size_t n, int 
     for (size_t i = 0; i < n; i++)
         if (uuid_shaped(uids[i])) {
             store_array_add(&b, uids[i]);
-            asked++;
+            at[asked++] = i; /* the asked array's k-th (from 1) is uids[at[k - 1]] */
         }
     buf_puts(&b, "}");
-    if (!asked) {
-        buf_free(&b);
-        return 0;
-    }
     params[0] = b.data;
-    if (store_exec(s, "SELECT uid::text, attempt FROM jobs WHERE uid = ANY($1::uuid[])", 1, params,
-                   &r, e)) {
-        buf_free(&b);
-        return -1;
+    /* The position comes back with each row, so matching is one pass, whatever n. */
+    if (asked && store_exec(s,
+                            "SELECT u.k, j.attempt FROM unnest($1::uuid[]) WITH ORDINALITY"
+                            " AS u(uid, k) JOIN jobs j ON j.uid = u.uid",
+                            1, params, &r, e))
+        goto out;
+    for (int row = 0; asked && row < PQntuples(r); row++) {
+        int64_t k = val_i64(r, row, 0);
+
+        if (k >= 1 && (size_t)k <= asked)
+            attempt[at[k - 1]] = (int)val_i64(r, row, 1);
     }
+    if (asked)
+        PQclear(r);
+    rc = 0;
+out:
     buf_free(&b);
-    for (int row = 0; row < PQntuples(r); row++)
-        for (size_t i = 0; i < n; i++)
-            if (strcasecmp(uids[i], PQgetvalue(r, row, 0)) == 0)
-                attempt[i] = (int)val_i64(r, row, 1);
-    PQclear(r);
-    return 0;
+    free(at);
+    return rc;
 }
 
 /* ---- transitions -------------------------------------------------------------------------- */
