@@ -565,8 +565,9 @@ int k8s_job_release(struct k8s_client *c, enum k8s_job_kind kind, const char *ns
         patch = xasprintf("[{\"op\":\"test\",\"path\":\"/metadata/finalizers/%ld\",\"value\":"
                           "\"%s\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/%ld\"}"
                           "%s%s%s]",
-                          at, finalizer, at, seg[0] ? ",{\"op\":\"add\",\"path\":\"/metadata/labels/" : "",
-                          seg, seg[0] ? "\",\"value\":\"true\"}" : "");
+                          at, finalizer, at,
+                          seg[0] ? ",{\"op\":\"add\",\"path\":\"/metadata/labels/" : "", seg,
+                          seg[0] ? "\",\"value\":\"true\"}" : "");
         if (request_as(c, "PATCH", url, "application/json-patch+json", patch, &code, e))
             goto out;
         if (code >= 200 && code <= 299) {
