@@ -31,7 +31,7 @@ struct sku_catalogue;
  * lists leave such objects out ("!fedsched.io/recorded"), so finished objects kept for
  * their TTL cost the frequent lists nothing. */
 #define MANIFEST_LABEL_RECORDED "fedsched.io/recorded"
-#define MANIFEST_NAME_MAX     64
+#define MANIFEST_NAME_MAX       64
 /* The checkpoint Secret is the object name plus this suffix; its one key holds the token. */
 #define MANIFEST_CKPT_SECRET_SUFFIX "-ckpt"
 #define MANIFEST_CKPT_SECRET_KEY    "token"

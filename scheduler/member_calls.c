@@ -49,8 +49,8 @@ int sched_release(struct k8s_client *k, enum k8s_job_kind kind, const char *ns, 
 {
     if (!sched_object_held(seen))
         return 0;
-    if (k8s_job_release(k, kind, ns, name, seen, MANIFEST_FINALIZER, MANIFEST_LABEL_RECORDED,
-                        NULL, e) &&
+    if (k8s_job_release(k, kind, ns, name, seen, MANIFEST_FINALIZER, MANIFEST_LABEL_RECORDED, NULL,
+                        e) &&
         e->code != ERR_NOT_FOUND)
         return -1;
     return 0;
