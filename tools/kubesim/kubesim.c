@@ -1,7 +1,10 @@
 /* kubesim.c -- fedsched-kubesim: the HTTP front of the simulated clusters (libmicrohttpd), faults,
  * and the command line. A test and development tool, never linked into fedsched. */
 #include "tools/kubesim/kubesim.h"
+#include "tools/kubesim/kubesim_authz.h"
 #include "tools/kubesim/kubesim_discovery.h"
+#include "tools/kubesim/kubesim_openapi.h"
+#include "tools/kubesim/kubesim_table.h"
 #include "tools/kubesim/kubesim_watch.h"
 
 #include "base/buf.h"
@@ -80,6 +83,7 @@ struct req {
     bool routed;
     bool parked;
     long cluster;
+    char prefix[72]; /* "/c/NAME" on a shared port, else "" */
     char path[1024];
     struct sim_faults f;
     bool faulty;
@@ -185,11 +189,15 @@ static void consume(struct sim *s, size_t c)
 
 /* ---- answering ----------------------------------------------------------------------------- */
 
-static enum MHD_Result send_body(struct MHD_Connection *conn, int status, char *body, size_t len,
-                                 int retry_after)
+/* Sends body (freed here); warnings: NULL or an array of messages, each sent as a Warning
+ * header (299 - "message", RFC 7234) as the API server sends them. */
+static enum MHD_Result send_warned(struct MHD_Connection *conn, int status, char *body, size_t len,
+                                   int retry_after, const json_t *warnings)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     enum MHD_Result rc;
+    size_t i;
+    json_t *w;
 
     MHD_add_response_header(r, "Content-Type",
                             len && body[0] == '{' ? "application/json" : "text/plain");
@@ -200,9 +208,22 @@ static enum MHD_Result send_body(struct MHD_Connection *conn, int status, char *
         snprintf(v, sizeof(v), "%d", retry_after);
         MHD_add_response_header(r, "Retry-After", v);
     }
+    json_array_foreach(warnings, i, w)
+    {
+        char *quoted = sim_warning_header(json_string_value(w));
+
+        MHD_add_response_header(r, "Warning", quoted);
+        free(quoted);
+    }
     rc = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static enum MHD_Result send_body(struct MHD_Connection *conn, int status, char *body, size_t len,
+                                 int retry_after)
+{
+    return send_warned(conn, status, body, len, retry_after, NULL);
 }
 
 static enum MHD_Result send_status(struct MHD_Connection *conn, int code, const char *reason,
@@ -282,6 +303,7 @@ static int route(struct listener *l, const char *url, struct req *r)
         if (r->cluster < 0)
             return -1;
         path = url + 3 + len;
+        snprintf(r->prefix, sizeof(r->prefix), "/c/%s", name);
     }
     snprintf(r->path, sizeof(r->path), "%s", *path ? path : "/");
     return 0;
@@ -325,6 +347,58 @@ static enum MHD_Result send_aggregated(struct MHD_Connection *conn,
     return rc;
 }
 
+/* GET /openapi/v3[/...]: the OpenAPI v3 index or a group/version's document. */
+static enum MHD_Result send_openapi(struct MHD_Connection *conn,
+                                    const struct sim_cluster_spec *spec, const struct req *r)
+{
+    json_t *dflt = json_pack("[s]", "ray.io/v1"); /* the model's default: KubeRay installed */
+    struct sim_openapi_reply o;
+    struct MHD_Response *resp;
+    enum MHD_Result rc;
+
+    sim_openapi_serve(spec->apis ? spec->apis : dflt, r->path,
+                      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "hash"), r->prefix,
+                      &o);
+    json_decref(dflt);
+    if (o.status == 404)
+        return send_status(conn, 404, "NotFound",
+                           "the server could not find the requested resource", 0);
+    resp = MHD_create_response_from_buffer(o.len, o.body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (o.status == 301)
+        MHD_add_response_header(resp, "Location", o.location);
+    /* A document asked for by its hash never changes; the index and unhashed ones may. */
+    MHD_add_response_header(resp, "Cache-Control",
+                            o.immutable ? "public, immutable" : "no-cache, private");
+    rc = MHD_queue_response(conn, (unsigned)o.status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* fieldValidation of a create (kubesim_openapi.h): true when the request is refused (the
+ * Status queued, MHD's result in *rc); else *warnings holds the Warning messages to send
+ * with the answer (NULL: none). */
+static bool refuse_fields(struct MHD_Connection *conn, const struct sim_cluster_spec *spec,
+                          const struct req *r, json_t **warnings, enum MHD_Result *rc)
+{
+    int code;
+    char *msg;
+    struct sim_attrs at;
+
+    /* The API server authorizes before it decodes: a forbidden create is 403 whatever its
+     * body (the cluster answers that). */
+    sim_authz_attrs("POST", r->path, &at);
+    if (!sim_authz_allowed(spec->forbidden, &at))
+        return false;
+    if (sim_openapi_check_create(
+            r->path, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fieldValidation"),
+            r->body.data ? r->body.data : "", r->body.len, warnings, &code, &msg) == 0)
+        return false;
+    *rc = send_status(conn, code, code == 422 ? "Invalid" : "BadRequest", msg, 0);
+    free(msg);
+    return true;
+}
+
 static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const char *method,
                               struct req *r)
 {
@@ -334,6 +408,8 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
     const char *aggregated;
     struct sim_query q;
     struct sim_reply rep;
+    json_t *warnings = NULL;
+    enum MHD_Result rc;
 
     if (r->faulty && r->f.drop) {
         consume(s, (size_t)r->cluster);
@@ -392,7 +468,15 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
     aggregated = wants_aggregated(conn, method, r->path);
     if (aggregated)
         return send_aggregated(conn, spec, strcmp(r->path, "/api") == 0, aggregated);
+    if (strcmp(method, "GET") == 0 && strncmp(r->path, "/openapi/v3", 11) == 0)
+        return send_openapi(conn, spec, r);
+    if (strcmp(method, "POST") == 0 && refuse_fields(conn, spec, r, &warnings, &rc))
+        return rc;
     sim_cluster_handle(c, method, r->path, &q, r->body.data ? r->body.data : "", r->body.len, &rep);
+    if (strcmp(method, "GET") == 0)
+        sim_table_reply(r->path, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"),
+                        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "includeObject"),
+                        sim_clock_now(&s->clock), &rep);
     if (r->faulty && r->f.malformed && rep.list && rep.len > 8) {
         /* Cut the list mid-item and end it with bytes no JSON parser accepts. */
         size_t keep = rep.len / 2;
@@ -401,7 +485,9 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
         snprintf(rep.body + keep - 4, 5, "%s", "\"\x01{");
         rep.len = keep;
     }
-    return send_body(conn, rep.status, rep.body, rep.len, 0);
+    rc = send_warned(conn, rep.status, rep.body, rep.len, 0, warnings);
+    json_decref(warnings);
+    return rc;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -554,7 +640,7 @@ int sim_start(const struct sim_options *o, struct sim **out, struct err *e)
         goto fail;
     }
     s->timer_started = true;
-    s->watchers = sim_watchers_new(s->clusters, s->n);
+    s->watchers = sim_watchers_new(s->clusters, s->n, &s->clock);
     if (o->shared) {
         s->listeners = xcalloc(1, sizeof(*s->listeners));
         s->n_listeners = 1;

@@ -2,6 +2,7 @@
  * response per watcher that suspends its connection while there is nothing to send; a
  * timer thread that ticks the watched clusters and resumes the waiting connections. */
 #include "tools/kubesim/kubesim_watch.h"
+#include "tools/kubesim/kubesim_table.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -30,12 +31,16 @@ struct watcher {
     int drop_after; /* > 0: close the connection abruptly after this many events */
     bool stall, garble;
     int lines;
+    bool table; /* as=Table was asked for: events carry one-row Tables */
+    struct sim_table_opts topts;
+    char *path;
     struct watcher *next;
 };
 
 struct sim_watchers {
     struct sim_cluster **clusters;
     size_t n;
+    const struct sim_clock *clock;
     int *open; /* per cluster */
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -85,12 +90,14 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-struct sim_watchers *sim_watchers_new(struct sim_cluster **clusters, size_t n)
+struct sim_watchers *sim_watchers_new(struct sim_cluster **clusters, size_t n,
+                                      const struct sim_clock *clock)
 {
     struct sim_watchers *ws = xcalloc(1, sizeof(*ws));
 
     ws->clusters = clusters;
     ws->n = n;
+    ws->clock = clock;
     ws->open = xcalloc(n + 1, sizeof(*ws->open));
     pthread_mutex_init(&ws->lock, NULL);
     pthread_cond_init(&ws->cond, NULL);
@@ -187,6 +194,37 @@ static bool cut_for_drop(struct watcher *w)
     return true;
 }
 
+/* Rewrites the events in w->out with their objects as one-row Tables (kubesim_table.h). */
+static void tabulate(struct watcher *w)
+{
+    struct buf t;
+    size_t from = 0;
+
+    buf_init(&t, 0);
+    w->topts.now_ms = sim_clock_now(w->ws->clock);
+    while (from < w->out.len) {
+        char *nl = memchr(w->out.data + from, '\n', w->out.len - from);
+        size_t n = (nl ? (size_t)(nl - w->out.data) : w->out.len) - from;
+        json_t *ev = json_loadb(w->out.data + from, n, 0, NULL);
+
+        if (ev) {
+            char *line;
+
+            sim_table_event(w->path, ev, &w->topts);
+            line = json_dumps(ev, JSON_COMPACT);
+            buf_puts(&t, line);
+            buf_puts(&t, "\n");
+            free(line);
+            json_decref(ev);
+        } else {
+            buf_append(&t, w->out.data + from, n + (nl ? 1 : 0));
+        }
+        from += n + 1;
+    }
+    buf_free(&w->out);
+    w->out = t;
+}
+
 /* Fills the empty buffer with what is due; sets ended when the stream is over. */
 static void refill(struct watcher *w)
 {
@@ -207,6 +245,8 @@ static void refill(struct watcher *w)
         sim_cluster_watch_bookmark(c, w->w, &w->out);
         w->next_bookmark_ms = now + SIM_WATCH_BOOKMARK_MS;
     }
+    if (w->table && w->out.len)
+        tabulate(w);
     if (w->garble && w->out.len) {
         garble_first(&w->out);
         w->garble = false;
@@ -269,6 +309,7 @@ static void release(void *cls)
     pthread_mutex_unlock(&ws->lock);
     sim_cluster_watch_free(&w->w);
     buf_free(&w->out);
+    free(w->path);
     free(w);
 }
 
@@ -330,9 +371,21 @@ enum MHD_Result sim_watch_serve(struct sim_watchers *ws, size_t i, struct MHD_Co
     int64_t timeout_ms;
     bool full;
 
+    const char *table =
+        sim_table_wanted(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"));
+    enum sim_table_include include;
+
     if (read_timeout(conn, &timeout_ms) != 0)
         return refuse(conn, 400, "BadRequest",
                       "timeoutSeconds: Invalid value: must be an integer in 0..86400");
+    const char *inc = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "includeObject");
+
+    if (table && sim_table_include_of(inc, &include) != 0) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg), "unrecognized includeObject value: \"%.100s\"", inc);
+        return refuse(conn, 400, "BadRequest", msg);
+    }
     pthread_mutex_lock(&ws->lock);
     full = ws->open[i] >= SIM_WATCHERS_MAX;
     if (!full)
@@ -355,6 +408,12 @@ enum MHD_Result sim_watch_serve(struct sim_watchers *ws, size_t i, struct MHD_Co
     w->deadline_ms = clock_mono_ms() + timeout_ms;
     w->bookmarks = bm && (strcmp(bm, "true") == 0 || strcmp(bm, "1") == 0);
     w->next_bookmark_ms = clock_mono_ms() + SIM_WATCH_BOOKMARK_MS;
+    if (table && sim_table_path(path)) {
+        w->table = true;
+        w->topts.version = table;
+        w->topts.include = include;
+        w->path = xstrdup(path);
+    }
     if (f) {
         w->drop_after = f->watch_drop_after;
         w->stall = f->watch_stall;

@@ -1,7 +1,8 @@
 /* kubesim_watch.h -- the simulator's watch streams over HTTP: `?watch=true` on a list path
  * answers with a chunked application/json stream of WatchEvents, one per line, as the
  * Kubernetes API server does; bookmarks, timeoutSeconds, a bounded number of watchers per
- * cluster and the watch faults (drop, stall, garble). A timer lets simulated time act on
+ * cluster and the watch faults (drop, stall, garble); with as=Table in Accept (kubectl get -w),
+ * events whose objects are one-row Tables (kubesim_table.h). A timer lets simulated time act on
  * clusters that have watchers, so a watcher sees changes without sending requests.
  * Not responsible for the events themselves (kubesim_cluster.c: sim_cluster_watch_*) or
  * for routing, authentication and the other faults (kubesim.c). */
@@ -20,9 +21,10 @@
 
 struct sim_watchers;
 
-/* The watchers of a simulator's clusters (borrowed; they outlive it). Starts the timer
- * thread. */
-struct sim_watchers *sim_watchers_new(struct sim_cluster **clusters, size_t n);
+/* The watchers of a simulator's clusters (borrowed, as clock, the clusters' time for the AGE
+ * of Table rows; they outlive it). Starts the timer thread. */
+struct sim_watchers *sim_watchers_new(struct sim_cluster **clusters, size_t n,
+                                      const struct sim_clock *clock);
 
 /* Ends every stream (a clean end of stream) and stops the timer; call before
  * MHD_stop_daemon() (no connection may stay suspended). NULL-safe. */
