@@ -147,8 +147,10 @@ struct sim_cluster {
     uint64_t w_seen_rv;
     struct wevent *w_ring;
     size_t w_cap, w_head, w_n;
-    uint64_t w_window_rv; /* every event after this resourceVersion is in the ring */
-    bool w_on;            /* recording: from the start or since the first watch */
+    uint64_t w_window_rv;             /* every event after this resourceVersion is in the ring */
+    bool w_on;                        /* recording: from the start or since the first watch */
+    struct sim_request_count *counts; /* requests answered, by verb and resource */
+    size_t n_counts, cap_counts;
 };
 
 /* ---- clock ----------------------------------------------------------------------------- */
@@ -3265,6 +3267,48 @@ static bool refuse_forbidden(const struct sim_cluster *c, const char *method, co
     return true;
 }
 
+/* ---- request counts by verb and resource (benchmarks: API-server load) ---------------------- */
+
+/* Counts one request the model answers: verb and resource as the API server's audit log
+ * names them ("list pods", "create jobs.batch", "watch nodes"; "GET nonresource" for
+ * /version, /healthz and discovery). Called with the lock held. */
+static void count_request(struct sim_cluster *c, const char *method, const char *path, bool watch)
+{
+    struct sim_attrs a;
+    char key[sizeof(c->counts[0].what)];
+
+    sim_authz_attrs(method, path, &a);
+    if (!a.resource)
+        snprintf(key, sizeof(key), "%s nonresource", method);
+    else
+        snprintf(key, sizeof(key), "%s %s%s%s", watch ? "watch" : a.verb, a.res,
+                 a.group[0] ? "." : "", a.group);
+    for (size_t i = 0; i < c->n_counts; i++) {
+        if (strcmp(c->counts[i].what, key) == 0) {
+            c->counts[i].n++;
+            return;
+        }
+    }
+    if (c->n_counts == c->cap_counts) {
+        c->cap_counts = c->cap_counts ? c->cap_counts * 2 : 16;
+        c->counts = xrealloc(c->counts, c->cap_counts * sizeof(*c->counts));
+    }
+    snprintf(c->counts[c->n_counts].what, sizeof(key), "%s", key);
+    c->counts[c->n_counts++].n = 1;
+}
+
+size_t sim_cluster_request_counts(struct sim_cluster *c, struct sim_request_count *out, size_t max)
+{
+    size_t n;
+
+    pthread_mutex_lock(&c->lock);
+    n = c->n_counts;
+    if (out && max)
+        memcpy(out, c->counts, (n < max ? n : max) * sizeof(*out));
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
 /* ---- watch: the change history ------------------------------------------------------------
  * The model changes objects in many places; rather than hook each, every request (and every
  * tick) ends with record_changes(), which compares each object's resourceVersion with the
@@ -3709,6 +3753,7 @@ int sim_cluster_watch_open(struct sim_cluster *c, const char *path, const struct
 
     memset(rep, 0, sizeof(*rep));
     pthread_mutex_lock(&c->lock);
+    count_request(c, "GET", path, true);
     advance(c);
     watch_begin(c);
     record_changes(c);
@@ -3842,6 +3887,7 @@ void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *p
 
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&c->lock);
+    count_request(c, method, path, false);
     advance(c);
     record_changes(c);
     if (n < 0) {
@@ -4083,6 +4129,7 @@ void sim_cluster_free(struct sim_cluster **cp)
     free(c->node_cache.body);
     free(c->pod_cache.key);
     free(c->pod_cache.body);
+    free(c->counts);
     pthread_mutex_destroy(&c->lock);
     free(c);
     *cp = NULL;

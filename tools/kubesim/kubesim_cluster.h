@@ -112,6 +112,17 @@ size_t sim_cluster_nodes(struct sim_cluster *c, struct sim_node_view *out, size_
 int sim_cluster_node_gpus(struct sim_cluster *c, const char *name, int *allocatable, int *used,
                           struct err *e);
 
+/* Requests the model answered since the start, by verb and resource as the API server's
+ * audit log names them: "list pods", "watch nodes", "create jobs.batch", "patch
+ * rayjobs.ray.io", "GET nonresource" (/version, /healthz, discovery). Requests refused
+ * before they reach the model (faults, a wrong token, aggregated discovery) are not here;
+ * sim_requests() counts every request. Copies up to max rows into out; returns the count. */
+struct sim_request_count {
+    char what[96];
+    uint64_t n;
+};
+size_t sim_cluster_request_counts(struct sim_cluster *c, struct sim_request_count *out, size_t max);
+
 /* Counts of pods by state: bound non-terminal, unbound pending, terminating. */
 void sim_cluster_pod_counts(struct sim_cluster *c, int *bound, int *pending, int *terminating);
 
