@@ -1557,12 +1557,16 @@ START_TEST(oversized_event_fails_cleanly)
     }
     st = stats(r);
     ck_assert_str_ne(st.last_error, "");
+    ck_assert_int_eq(st.last_error_code, ERR_TOO_LARGE);
     ck_assert_uint_eq(st.events[1], 0); /* not applied */
     /* and it does not spin: back-off between attempts */
     n0 = sim_requests(env.sim, CLUSTER);
     pump(&r, 1, 1000, NULL, NULL);
     ck_assert_uint_le(sim_requests(env.sim, CLUSTER) - n0, 12);
     ck_assert_uint_eq(reflector_count(r), 4);
+    /* The event is lost to the watch: only a new list brings the change. */
+    converge(&r, 1, r, "/api/v1/nodes", 2000);
+    ck_assert_uint_ge(stats(r).relists, 1);
     stop_sim(&r, 1);
 }
 END_TEST
@@ -1587,6 +1591,7 @@ START_TEST(oversized_list_page_fails_cleanly)
     ck_assert(!st.synced);
     ck_assert_uint_eq(reflector_count(r), 0);
     ck_assert_str_ne(st.last_error, "");
+    ck_assert_int_eq(st.last_error_code, ERR_TOO_LARGE);
     ck_assert_int_ge(st.consecutive_failures, 2);
     ck_assert_uint_eq(st.watches, 0);
     stop_sim(&r, 1);
