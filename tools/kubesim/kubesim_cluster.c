@@ -107,11 +107,20 @@ struct sjob {
     char fail_msg[400];
     int n_pods;
     uint64_t rv;
-    int sig[5]; /* pod counts when the status was last written */
+    int sig[5];        /* pod counts when the status was last written */
+    struct spod **own; /* the pods whose job this is (p->job == j), in store order */
+    size_t n_own, cap_own;
 };
 
 struct wentry;
 struct wevent;
+
+/* An object created since the garbage collector last ran (its owners may not exist). */
+struct fresh {
+    const struct sim_resource *r;
+    char ns[64];
+    char name[254];
+};
 
 struct cache {
     char *key;
@@ -135,7 +144,11 @@ struct sim_cluster {
     size_t n_jobs, cap_jobs;
     struct sim_objects *objs; /* namespaces, services, secrets, priorityclasses */
     json_t *crds;             /* group/versions served besides the built-in ones */
-    bool gc_due;              /* an owner may have gone: run the garbage collector */
+    /* the garbage collector's work: uids (each NUL-terminated) of owners that went, and
+     * objects created with ownerReferences, since it last ran */
+    struct buf gone;
+    struct fresh *fresh;
+    size_t n_fresh, cap_fresh;
     uint64_t rv;
     uint64_t nodes_rv;
     uint64_t uid_seq;
@@ -881,6 +894,34 @@ static void pod_dirty(struct sim_cluster *c, struct spod *p)
     p->obj = NULL;
 }
 
+/* Adds p to j's pods, keeping store order (namespace/name), so that walks over a job's pods
+ * visit them in the order a walk over every pod would. */
+static void own_add(struct sjob *j, struct spod *p)
+{
+    size_t at = j->n_own;
+
+    if (j->n_own == j->cap_own) {
+        j->cap_own = j->cap_own ? j->cap_own * 2 : 4;
+        j->own = xrealloc(j->own, j->cap_own * sizeof(*j->own));
+    }
+    while (at > 0 && cmp_pod_key(j->own[at - 1], p->ns, p->name) > 0)
+        at--;
+    memmove(&j->own[at + 1], &j->own[at], (j->n_own - at) * sizeof(*j->own));
+    j->own[at] = p;
+    j->n_own++;
+}
+
+static void own_del(struct sjob *j, const struct spod *p)
+{
+    for (size_t i = 0; i < j->n_own; i++) {
+        if (j->own[i] == p) {
+            memmove(&j->own[i], &j->own[i + 1], (j->n_own - i - 1) * sizeof(*j->own));
+            j->n_own--;
+            return;
+        }
+    }
+}
+
 /* Takes ownership of labels, spec and owner. */
 static struct spod *pod_add(struct sim_cluster *c, const char *ns, const char *name, json_t *labels,
                             json_t *spec, json_t *owner, int64_t now)
@@ -931,12 +972,21 @@ static void pod_release(struct spod *p)
     free(p);
 }
 
+/* uid no longer names an owner (its object went, or is being deleted in the foreground):
+ * the garbage collector looks at what it owned. */
+static void owner_went(struct sim_cluster *c, const char *uid)
+{
+    buf_append(&c->gone, uid, strlen(uid) + 1);
+}
+
 static void pod_remove_at(struct sim_cluster *c, size_t i)
 {
+    if (c->pods[i]->job)
+        own_del(c->pods[i]->job, c->pods[i]);
+    owner_went(c, c->pods[i]->uid);
     pod_release(c->pods[i]);
     memmove(&c->pods[i], &c->pods[i + 1], (c->n_pods - i - 1) * sizeof(*c->pods));
     c->n_pods--;
-    c->gc_due = true;
     bump(c);
 }
 
@@ -1381,14 +1431,14 @@ static void job_remove(struct sim_cluster *c, struct sjob *j)
 {
     size_t i = job_lower_bound(c, j->kind, j->ns, j->name);
 
-    for (size_t p = 0; p < c->n_pods; p++)
-        if (c->pods[p]->job == j)
-            c->pods[p]->job = NULL;
+    for (size_t p = 0; p < j->n_own; p++)
+        j->own[p]->job = NULL;
+    owner_went(c, j->uid);
     json_decref(j->obj);
+    free(j->own);
     free(j);
     memmove(&c->jobs[i], &c->jobs[i + 1], (c->n_jobs - i - 1) * sizeof(*c->jobs));
     c->n_jobs--;
-    c->gc_due = true;
     bump(c);
 }
 
@@ -1535,6 +1585,7 @@ static struct spod *job_spawn(struct sim_cluster *c, struct sjob *j, const json_
     p->annotations = annotations;
     p->index = index;
     p->job = j;
+    own_add(j, p);
     if (strcmp(j->outcome, "ImagePullBackOff") == 0)
         snprintf(p->waiting, sizeof(p->waiting), "%s", "ImagePullBackOff");
     j->n_pods++;
@@ -1635,17 +1686,14 @@ static void job_spawn_all(struct sim_cluster *c, struct sjob *j, int64_t now)
     }
 }
 
-static int job_pods(const struct sim_cluster *c, const struct sjob *j, int *running, int *pending,
-                    int *succeeded, int *failed)
+static int job_pods(const struct sjob *j, int *running, int *pending, int *succeeded, int *failed)
 {
     int n = 0;
 
     *running = *pending = *succeeded = *failed = 0;
-    for (size_t i = 0; i < c->n_pods; i++) {
-        const struct spod *p = c->pods[i];
+    for (size_t i = 0; i < j->n_own; i++) {
+        const struct spod *p = j->own[i];
 
-        if (p->job != j)
-            continue;
         n++;
         if (p->phase == PH_RUNNING)
             (*running)++;
@@ -1691,13 +1739,13 @@ static void job_render_conditions(const struct sjob *j, json_t *st)
         json_decref(conds);
 }
 
-static void job_render_status(struct sim_cluster *c, struct sjob *j)
+static void job_render_status(struct sjob *j)
 {
     json_t *st = json_object(), *md = json_object_get(j->obj, "metadata");
     int running, pending, succeeded, failed;
     char rv[24];
 
-    job_pods(c, j, &running, &pending, &succeeded, &failed);
+    job_pods(j, &running, &pending, &succeeded, &failed);
     snprintf(rv, sizeof(rv), "%llu", (unsigned long long)j->rv);
     json_object_set_new(md, "resourceVersion", json_string(rv));
     if (j->kind == KIND_JOB) {
@@ -1740,7 +1788,7 @@ static void job_dirty(struct sim_cluster *c, struct sjob *j)
 {
     bump(c);
     j->rv = c->rv;
-    job_render_status(c, j);
+    job_render_status(j);
 }
 
 /* ---- time passing ------------------------------------------------------------------------- */
@@ -1878,14 +1926,13 @@ static void job_maybe_start(struct sim_cluster *c, struct sjob *j)
 {
     int running, pending, succeeded, failed, total;
 
-    total = job_pods(c, j, &running, &pending, &succeeded, &failed);
+    total = job_pods(j, &running, &pending, &succeeded, &failed);
     if (j->finished || j->deleting || j->start_ms || running == 0 || pending ||
         running != total - succeeded - failed || !rendezvous_ready(c, j, running))
         return;
-    for (size_t k = 0; k < c->n_pods; k++)
-        if (c->pods[k]->job == j && c->pods[k]->phase == PH_RUNNING &&
-            c->pods[k]->start_ms > j->start_ms)
-            j->start_ms = c->pods[k]->start_ms;
+    for (size_t k = 0; k < j->n_own; k++)
+        if (j->own[k]->phase == PH_RUNNING && j->own[k]->start_ms > j->start_ms)
+            j->start_ms = j->own[k]->start_ms;
 }
 
 /* The job failed: the Job controller deletes the pods still active. */
@@ -1899,10 +1946,10 @@ static void job_fail(struct sim_cluster *c, struct sjob *j, const char *reason, 
     snprintf(j->fail_msg, sizeof(j->fail_msg), "%s", msg);
     if (j->kind != KIND_JOB)
         return;
-    for (size_t k = 0; k < c->n_pods; k++) {
-        struct spod *p = c->pods[k];
+    for (size_t k = 0; k < j->n_own; k++) {
+        struct spod *p = j->own[k];
 
-        if (p->job == j && (p->phase == PH_RUNNING || p->phase == PH_PENDING))
+        if (p->phase == PH_RUNNING || p->phase == PH_PENDING)
             pod_delete(c, p, at, false);
     }
 }
@@ -1993,11 +2040,10 @@ static void job_end(struct sim_cluster *c, struct sjob *j, int64_t at)
         struct spod *victim = NULL;
 
         /* A worker's container fails: the one with the highest index, else the last pod. */
-        for (size_t k = 0; k < c->n_pods; k++) {
-            struct spod *p = c->pods[k];
+        for (size_t k = 0; k < j->n_own; k++) {
+            struct spod *p = j->own[k];
 
-            if (p->job == j && p->phase == PH_RUNNING && !p->delete_ms &&
-                (!victim || p->index >= victim->index))
+            if (p->phase == PH_RUNNING && !p->delete_ms && (!victim || p->index >= victim->index))
                 victim = p;
         }
         if (victim) {
@@ -2011,10 +2057,10 @@ static void job_end(struct sim_cluster *c, struct sjob *j, int64_t at)
     }
     j->finished = true;
     j->done_ms = at;
-    for (size_t k = 0; k < c->n_pods; k++) {
-        struct spod *p = c->pods[k];
+    for (size_t k = 0; k < j->n_own; k++) {
+        struct spod *p = j->own[k];
 
-        if (p->job == j && p->phase == PH_RUNNING && !p->delete_ms) {
+        if (p->phase == PH_RUNNING && !p->delete_ms) {
             p->phase = j->fail ? PH_FAILED : PH_SUCCEEDED;
             p->exit_code = j->fail ? 1 : 0;
             snprintf(p->term_reason, sizeof(p->term_reason), "%s", j->fail ? "Error" : "Completed");
@@ -2068,16 +2114,15 @@ static void job_finalize(struct sim_cluster *c, struct sjob *j, int64_t now)
 
     if (!j->deleting)
         return;
-    if (j->foreground && job_pods(c, j, &r, &p, &s, &f) == 0 &&
+    if (j->foreground && job_pods(j, &r, &p, &s, &f) == 0 &&
         finalizer_in(job_finalizers(j), "foregroundDeletion")) {
         finalizer_drop(j, "foregroundDeletion");
         job_dirty(c, j);
     }
     if (json_array_size(job_finalizers(j)) > 0)
         return;
-    for (size_t k = 0; k < c->n_pods; k++)
-        if (c->pods[k]->job == j)
-            pod_delete(c, c->pods[k], now, true);
+    for (size_t k = 0; k < j->n_own; k++)
+        pod_delete(c, j->own[k], now, true);
     job_remove(c, j);
 }
 
@@ -2094,15 +2139,16 @@ static void job_expire(struct sim_cluster *c, struct sjob *j, int64_t now)
         return job_delete_as(c, j, "Foreground", now);
     if (j->kind == KIND_RAYJOB && j->shutdown_after && !j->pods_gone) {
         j->pods_gone = true;
-        for (size_t k = 0; k < c->n_pods; k++)
-            if (c->pods[k]->job == j)
-                pod_delete(c, c->pods[k], now, false);
+        for (size_t k = 0; k < j->n_own; k++)
+            pod_delete(c, j->own[k], now, false);
     }
 }
 
-static bool uid_exists(void *arg, const char *uid)
+/* Whether uid names anything that exists: a Job not being deleted in the foreground, a
+ * RayJob, a pod or one of the plain objects. Walks everything: only for owner references
+ * owner_alive() cannot resolve by their coordinates. */
+static bool uid_exists(const struct sim_cluster *c, const char *uid)
 {
-    const struct sim_cluster *c = arg;
     const char *res;
     const json_t *o;
 
@@ -2119,6 +2165,87 @@ static bool uid_exists(void *arg, const char *uid)
             return true;
     }
     return false;
+}
+
+/* The plain resource (namespaces, services ...) whose objects are of kind and apiVersion
+ * api; NULL for others. */
+static const struct sim_resource *plain_resource(const char *kind, const char *api)
+{
+    static const char *const plurals[] = {"namespaces", "services", "secrets", "priorityclasses"};
+
+    for (size_t i = 0; i < sizeof(plurals) / sizeof(plurals[0]); i++) {
+        const struct sim_resource *r = sim_objects_resource(plurals[i]);
+
+        if (r && strcmp(r->kind, kind) == 0 && strcmp(r->api_version, api) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* Whether the owner that ref names (for an object in namespace ns) exists, by uid as the
+ * collector decides. Found at its coordinates (apiVersion, kind, name; the dependent's
+ * namespace) with that uid it is looked up, not searched for; otherwise every uid is. */
+static bool owner_alive(void *arg, const json_t *ref, const char *ns)
+{
+    const struct sim_cluster *c = arg;
+    const char *uid = json_string_value(json_object_get(ref, "uid"));
+    const char *kind = json_string_value(json_object_get(ref, "kind"));
+    const char *api = json_string_value(json_object_get(ref, "apiVersion"));
+    const char *name = json_string_value(json_object_get(ref, "name"));
+
+    if (!uid)
+        return false;
+    if (kind && api && name) {
+        const struct sim_resource *r = plain_resource(kind, api);
+        const struct sjob *j = NULL;
+        const struct spod *p = NULL;
+        const json_t *o = NULL;
+
+        if (strcmp(kind, "Job") == 0 && strcmp(api, "batch/v1") == 0)
+            j = find_job(c, KIND_JOB, ns, name);
+        else if (strcmp(kind, "RayJob") == 0 && strcmp(api, "ray.io/v1") == 0)
+            j = find_job(c, KIND_RAYJOB, ns, name);
+        else if (strcmp(kind, "Pod") == 0 && strcmp(api, "v1") == 0)
+            p = find_pod(c, ns, name);
+        else if (r)
+            o = sim_objects_get(c->objs, r->res, r->namespaced ? ns : "", name);
+        if (j && strcmp(j->uid, uid) == 0)
+            return !j->foreground;
+        if (p && strcmp(p->uid, uid) == 0)
+            return true;
+        if (o) {
+            const char *u =
+                json_string_value(json_object_get(json_object_get(o, "metadata"), "uid"));
+
+            if (u && strcmp(u, uid) == 0)
+                return true;
+        }
+    }
+    return uid_exists(c, uid);
+}
+
+/* The garbage collector: new objects whose owners do not exist go, and so do the objects
+ * all of whose owners went (and, in turn, what those owned). Costs what went and what
+ * they owned, not the size of the cluster. Returns whether anything went. */
+static bool collect_garbage(struct sim_cluster *c)
+{
+    bool any = false;
+    size_t at = 0;
+
+    for (size_t i = 0; i < c->n_fresh; i++)
+        any |= sim_objects_collect_one(c->objs, c->fresh[i].r->res, c->fresh[i].ns,
+                                       c->fresh[i].name, owner_alive, c);
+    c->n_fresh = 0;
+    sim_objects_take_gone(c->objs, &c->gone);
+    while (at < c->gone.len) {
+        const char *uid = c->gone.data + at;
+
+        at += strlen(uid) + 1;
+        any |= sim_objects_collect_owned(c->objs, uid, owner_alive, c) > 0;
+        sim_objects_take_gone(c->objs, &c->gone); /* what went owned things too */
+    }
+    buf_reset(&c->gone);
+    return any;
 }
 
 static void advance(struct sim_cluster *c)
@@ -2145,10 +2272,8 @@ static void advance(struct sim_cluster *c)
     reap(c, now);
     for (size_t i = c->n_jobs; i-- > 0;)
         job_finalize(c, c->jobs[i], now);
-    /* Owners go rarely; the collector runs only after something went or was created. */
-    if (c->gc_due && sim_objects_collect(c->objs, uid_exists, c))
+    if (collect_garbage(c))
         bump(c);
-    c->gc_due = false;
     /* Jobs that just finished released their GPUs. */
     node_usage(c);
 
@@ -2156,7 +2281,7 @@ static void advance(struct sim_cluster *c)
         struct sjob *j = c->jobs[i];
         int sig[5];
 
-        job_pods(c, j, &sig[0], &sig[1], &sig[2], &sig[3]);
+        job_pods(j, &sig[0], &sig[1], &sig[2], &sig[3]);
         sig[4] = j->finished * 2 + (j->start_ms != 0);
         if (memcmp(sig, j->sig, sizeof(sig)) != 0) {
             memcpy(j->sig, sig, sizeof(sig));
@@ -2734,24 +2859,23 @@ static void job_delete_as(struct sim_cluster *c, struct sjob *j, const char *pol
 
     if (j->deleting && (!fg || j->foreground))
         return;
-    for (size_t i = 0; i < c->n_pods && orphan; i++) {
-        struct spod *p = c->pods[i];
+    for (size_t i = 0; i < j->n_own && orphan; i++) {
+        struct spod *p = j->own[i];
 
-        if (p->job != j)
-            continue;
         json_decref(p->owner);
         p->owner = NULL;
         p->job = NULL;
         pod_dirty(c, p);
     }
     if (orphan)
+        j->n_own = 0;
+    if (orphan)
         sim_objects_orphan(c->objs, j->uid);
     if (fg) {
         j->foreground = true;
-        c->gc_due = true; /* dependents go before their owner */
-        for (size_t i = 0; i < c->n_pods; i++)
-            if (c->pods[i]->job == j)
-                pod_delete(c, c->pods[i], now, true);
+        owner_went(c, j->uid); /* dependents go before their owner */
+        for (size_t i = 0; i < j->n_own; i++)
+            pod_delete(c, j->own[i], now, true);
         if (!json_is_array(json_object_get(md, "finalizers")))
             json_object_set_new(md, "finalizers", json_array());
         json_array_append_new(json_object_get(md, "finalizers"), json_string("foregroundDeletion"));
@@ -2985,6 +3109,26 @@ static void reply_missing(struct sim_reply *out, const struct sim_resource *r, c
                  g ? "." : "", g ? g : "", name);
 }
 
+/* obj (just created) names owners: the garbage collector checks them. */
+static void object_created(struct sim_cluster *c, const struct sim_resource *r, const char *ns,
+                           const json_t *obj)
+{
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+
+    if (json_array_size(json_object_get(json_object_get(obj, "metadata"), "ownerReferences")) ==
+            0 ||
+        !name)
+        return;
+    if (c->n_fresh == c->cap_fresh) {
+        c->cap_fresh = c->cap_fresh ? c->cap_fresh * 2 : 8;
+        c->fresh = xrealloc(c->fresh, c->cap_fresh * sizeof(*c->fresh));
+    }
+    c->fresh[c->n_fresh].r = r;
+    snprintf(c->fresh[c->n_fresh].ns, sizeof(c->fresh[0].ns), "%s", r->namespaced ? ns : "");
+    snprintf(c->fresh[c->n_fresh].name, sizeof(c->fresh[0].name), "%s", name);
+    c->n_fresh++;
+}
+
 static void create_object(struct sim_cluster *c, const struct sim_resource *r, const char *ns,
                           const char *body, size_t len, struct sim_reply *out)
 {
@@ -3011,7 +3155,7 @@ static void create_object(struct sim_cluster *c, const struct sim_resource *r, c
 
         reply_status(out, why.code, why.reason, r->res, res_group(r), name, "%s", why.msg);
     } else {
-        c->gc_due = true; /* its owners may not exist */
+        object_created(c, r, ns ? ns : "", obj); /* its owners may not exist */
         reply_json(out, 201, json_incref(obj));
     }
     json_decref(obj);
@@ -3042,7 +3186,6 @@ static void delete_object(struct sim_cluster *c, const struct sim_resource *r, c
 
     if (!obj)
         return reply_missing(out, r, name);
-    c->gc_due = true;
     bump(c);
     if (strcmp(r->res, "namespaces") == 0)
         delete_namespace(c, obj, sim_clock_now(c->clock));
@@ -3481,7 +3624,7 @@ static void watch_restamp(struct sim_cluster *c, struct wentry *e)
         struct sjob *j = e->ref;
 
         j->rv = e->rv;
-        job_render_status(c, j);
+        job_render_status(j);
     } else if (e->res != W_NODES) {
         json_set_rv(e->ref, e->rv);
     }
@@ -4004,6 +4147,7 @@ int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock 
     c->clock = clock;
     c->continue_ttl_ms = continue_ttl_ms;
     c->rv = 1000;
+    buf_init(&c->gone, 0);
     c->objs = sim_objects_new();
     c->crds = spec->apis ? json_incref(spec->apis) : json_pack("[s]", "ray.io/v1");
     seed_objects(c, now);
@@ -4104,6 +4248,7 @@ void sim_cluster_free(struct sim_cluster **cp)
         pod_release(c->pods[i]);
     for (size_t i = 0; i < c->n_jobs; i++) {
         json_decref(c->jobs[i]->obj);
+        free(c->jobs[i]->own);
         free(c->jobs[i]);
     }
     for (size_t i = 0; i < c->spec.n_pools; i++) {
@@ -4130,6 +4275,8 @@ void sim_cluster_free(struct sim_cluster **cp)
     free(c->pod_cache.key);
     free(c->pod_cache.body);
     free(c->counts);
+    buf_free(&c->gone);
+    free(c->fresh);
     pthread_mutex_destroy(&c->lock);
     free(c);
     *cp = NULL;

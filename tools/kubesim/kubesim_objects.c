@@ -2,6 +2,7 @@
  * cluster: admission, storage and ownerReferences. */
 #include "tools/kubesim/kubesim_objects.h"
 
+#include "base/buf.h"
 #include "base/dns.h"
 #include "base/mem.h"
 
@@ -17,10 +18,20 @@ struct sobj {
     json_t *obj;
 };
 
+/* One ownerReference: the owner's uid (a copy) and the object that names it. */
+struct oref {
+    char *owner;
+    json_t *obj;
+    const struct sim_resource *r; /* obj's resource */
+};
+
 struct sim_objects {
     struct sobj *v; /* sorted by resource, namespace, name */
     size_t n, cap;
-    unsigned next_ip; /* ClusterIP allocator */
+    unsigned next_ip;  /* ClusterIP allocator */
+    struct oref *refs; /* every ownerReference, sorted by owner uid, then object */
+    size_t n_refs, cap_refs;
+    struct buf went; /* uids of the objects removed since sim_objects_take_gone() */
 };
 
 static const struct sim_resource resources[] = {
@@ -43,6 +54,7 @@ struct sim_objects *sim_objects_new(void)
     struct sim_objects *s = xcalloc(1, sizeof(*s));
 
     s->next_ip = 10;
+    buf_init(&s->went, 0);
     return s;
 }
 
@@ -52,6 +64,10 @@ void sim_objects_free(struct sim_objects **sp)
         return;
     for (size_t i = 0; i < (*sp)->n; i++)
         json_decref((*sp)->v[i].obj);
+    for (size_t i = 0; i < (*sp)->n_refs; i++)
+        free((*sp)->refs[i].owner);
+    free((*sp)->refs);
+    buf_free(&(*sp)->went);
     free((*sp)->v);
     free(*sp);
     *sp = NULL;
@@ -90,8 +106,100 @@ json_t *sim_objects_get(const struct sim_objects *s, const char *res, const char
     return i < s->n && cmp_key(&s->v[i], res, ns ? ns : "", name) == 0 ? s->v[i].obj : NULL;
 }
 
+static json_t *owners(const json_t *obj)
+{
+    return json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+}
+
+static const char *ref_uid(const json_t *ref)
+{
+    return json_string_value(json_object_get(ref, "uid"));
+}
+
+static const char *obj_uid(const json_t *obj)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+}
+
+static int cmp_ref(const struct oref *r, const char *owner, const json_t *obj)
+{
+    int d = strcmp(r->owner, owner);
+
+    if (d)
+        return d;
+    return r->obj < obj ? -1 : r->obj > obj;
+}
+
+/* The first entry of the owner index at or after (owner, obj); obj NULL: the first of owner. */
+static size_t refs_lower_bound(const struct sim_objects *s, const char *owner, const json_t *obj)
+{
+    size_t lo = 0, hi = s->n_refs;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (cmp_ref(&s->refs[mid], owner, obj) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Indexes the ownerReferences of obj (in the store, of resource r). */
+static void refs_add(struct sim_objects *s, const struct sim_resource *r, json_t *obj)
+{
+    const json_t *ref;
+    size_t k;
+
+    json_array_foreach(owners(obj), k, ref)
+    {
+        const char *u = ref_uid(ref);
+        size_t at;
+
+        if (!u)
+            continue;
+        if (s->n_refs == s->cap_refs) {
+            s->cap_refs = s->cap_refs ? s->cap_refs * 2 : 32;
+            s->refs = xrealloc(s->refs, s->cap_refs * sizeof(*s->refs));
+        }
+        at = refs_lower_bound(s, u, obj);
+        memmove(&s->refs[at + 1], &s->refs[at], (s->n_refs - at) * sizeof(*s->refs));
+        s->refs[at] = (struct oref){xstrdup(u), obj, r};
+        s->n_refs++;
+    }
+}
+
+static void refs_del_at(struct sim_objects *s, size_t at)
+{
+    free(s->refs[at].owner);
+    memmove(&s->refs[at], &s->refs[at + 1], (s->n_refs - at - 1) * sizeof(*s->refs));
+    s->n_refs--;
+}
+
+/* Drops obj's entries from the owner index. */
+static void refs_del(struct sim_objects *s, const json_t *obj)
+{
+    const json_t *ref;
+    size_t k;
+
+    json_array_foreach(owners(obj), k, ref)
+    {
+        const char *u = ref_uid(ref);
+        size_t at = u ? refs_lower_bound(s, u, obj) : s->n_refs;
+
+        if (at < s->n_refs && cmp_ref(&s->refs[at], u, obj) == 0)
+            refs_del_at(s, at);
+    }
+}
+
 static void remove_at(struct sim_objects *s, size_t i)
 {
+    const char *u = obj_uid(s->v[i].obj);
+
+    if (u)
+        buf_append(&s->went, u, strlen(u) + 1);
+    refs_del(s, s->v[i].obj);
     json_decref(s->v[i].obj);
     memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
     s->n--;
@@ -130,51 +238,100 @@ size_t sim_objects_remove_namespace(struct sim_objects *s, const char *ns)
     return gone;
 }
 
-static json_t *owners(const json_t *obj)
-{
-    return json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
-}
-
 void sim_objects_orphan(struct sim_objects *s, const char *uid)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        json_t *refs = owners(s->v[i].obj);
+    size_t at = refs_lower_bound(s, uid, NULL);
+
+    while (at < s->n_refs && strcmp(s->refs[at].owner, uid) == 0) {
+        json_t *obj = s->refs[at].obj, *refs = owners(obj);
 
         for (size_t k = json_array_size(refs); k-- > 0;) {
-            const char *u = json_string_value(json_object_get(json_array_get(refs, k), "uid"));
+            const char *u = ref_uid(json_array_get(refs, k));
 
             if (u && strcmp(u, uid) == 0)
                 json_array_remove(refs, k);
         }
         if (refs && json_array_size(refs) == 0)
-            json_object_del(json_object_get(s->v[i].obj, "metadata"), "ownerReferences");
+            json_object_del(json_object_get(obj, "metadata"), "ownerReferences");
+        refs_del_at(s, at);
     }
 }
 
-size_t sim_objects_collect(struct sim_objects *s, bool (*exists)(void *arg, const char *uid),
-                           void *arg)
+/* Whether obj has an owner that exists: none but those with uid gone (NULL: none known
+ * gone) is asked about. */
+static bool owned_alive(const json_t *obj, const char *ns, const char *gone,
+                        bool (*alive)(void *arg, const json_t *ref, const char *ns), void *arg)
 {
-    size_t gone = 0;
+    const json_t *ref;
+    size_t k;
 
-    for (size_t i = s->n; i-- > 0;) {
-        const json_t *refs = owners(s->v[i].obj), *ref;
-        size_t k;
-        bool alive = false;
+    json_array_foreach(owners(obj), k, ref)
+    {
+        const char *u = ref_uid(ref);
 
-        if (json_array_size(refs) == 0)
-            continue;
-        json_array_foreach(refs, k, ref)
-        {
-            const char *u = json_string_value(json_object_get(ref, "uid"));
-
-            alive |= u && exists(arg, u);
-        }
-        if (!alive) {
-            remove_at(s, i);
-            gone++;
-        }
+        if (u && (!gone || strcmp(u, gone) != 0) && alive(arg, ref, ns))
+            return true;
     }
+    return false;
+}
+
+size_t sim_objects_collect_owned(struct sim_objects *s, const char *uid,
+                                 bool (*alive)(void *arg, const json_t *ref, const char *ns),
+                                 void *arg)
+{
+    size_t from = refs_lower_bound(s, uid, NULL), to = from, gone = 0;
+    struct oref *named;
+
+    while (to < s->n_refs && strcmp(s->refs[to].owner, uid) == 0)
+        to++;
+    if (to == from)
+        return 0;
+    /* A copy: removing an object drops its entries, wherever they are in the index. */
+    named = xmalloc((to - from) * sizeof(*named));
+    memcpy(named, &s->refs[from], (to - from) * sizeof(*named));
+    for (size_t k = 0; k < to - from; k++)
+        json_incref(named[k].obj);
+    for (size_t k = 0; k < to - from; k++) {
+        const json_t *md = json_object_get(named[k].obj, "metadata");
+        const char *ns = json_string_value(json_object_get(md, "namespace"));
+        const char *name = json_string_value(json_object_get(md, "name"));
+        size_t i;
+
+        ns = named[k].r->namespaced && ns ? ns : "";
+        i = lower_bound(s, named[k].r->res, ns, name ? name : "");
+        if (i >= s->n || s->v[i].obj != named[k].obj ||
+            owned_alive(named[k].obj, ns, uid, alive, arg))
+            continue; /* gone already (named twice), or an owner is alive */
+        remove_at(s, i);
+        gone++;
+    }
+    for (size_t k = 0; k < to - from; k++)
+        json_decref(named[k].obj);
+    free(named);
     return gone;
+}
+
+bool sim_objects_collect_one(struct sim_objects *s, const char *res, const char *ns,
+                             const char *name,
+                             bool (*alive)(void *arg, const json_t *ref, const char *ns), void *arg)
+{
+    size_t i = lower_bound(s, res, ns ? ns : "", name);
+
+    if (i >= s->n || cmp_key(&s->v[i], res, ns ? ns : "", name) != 0 ||
+        json_array_size(owners(s->v[i].obj)) == 0 ||
+        owned_alive(s->v[i].obj, s->v[i].ns, NULL, alive, arg))
+        return false;
+    remove_at(s, i);
+    return true;
+}
+
+bool sim_objects_take_gone(struct sim_objects *s, struct buf *out)
+{
+    if (s->went.len == 0)
+        return false;
+    buf_append(out, s->went.data, s->went.len);
+    buf_reset(&s->went);
+    return true;
 }
 
 /* ---- admission ---------------------------------------------------------------------------- */
@@ -486,6 +643,7 @@ static void insert(struct sim_objects *s, const struct sim_resource *r, const ch
     snprintf(s->v[at].name, sizeof(s->v[at].name), "%s", name);
     s->v[at].obj = json_incref(obj);
     s->n++;
+    refs_add(s, r, obj);
 }
 
 int sim_objects_create(struct sim_objects *s, const struct sim_resource *r, const char *ns,

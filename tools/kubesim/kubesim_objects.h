@@ -65,9 +65,26 @@ size_t sim_objects_remove_namespace(struct sim_objects *s, const char *ns);
 /* Orphan propagation: drops the ownerReferences to uid; the objects stay. */
 void sim_objects_orphan(struct sim_objects *s, const char *uid);
 
-/* The garbage collector: removes each object that has ownerReferences none of whose uids
- * exist (exists(arg, uid) false). Returns how many went. */
-size_t sim_objects_collect(struct sim_objects *s, bool (*exists)(void *arg, const char *uid),
-                           void *arg);
+/* The garbage collector, driven by what went: alive(arg, ref, ns) says whether the owner
+ * an ownerReference (ref) of an object in namespace ns ("" at the cluster scope) names
+ * exists. Objects keep an index of their ownerReferences by owner uid, so both cost what
+ * the objects concerned cost, not the size of the store.
+ * sim_objects_collect_owned: the owner uid went; removes each object that names it and
+ * none of whose other owners is alive. Returns how many went.
+ * sim_objects_collect_one: removes the object (a new one) when it has ownerReferences and
+ * none of its owners is alive; returns whether it went. */
+size_t sim_objects_collect_owned(struct sim_objects *s, const char *uid,
+                                 bool (*alive)(void *arg, const json_t *ref, const char *ns),
+                                 void *arg);
+bool sim_objects_collect_one(struct sim_objects *s, const char *res, const char *ns,
+                             const char *name,
+                             bool (*alive)(void *arg, const json_t *ref, const char *ns),
+                             void *arg);
+
+/* Appends to out the uids (each NUL-terminated) of the objects removed since the last call,
+ * however they went (DELETE, a namespace's deletion, the collector), so that the caller
+ * can collect what they owned; returns whether there were any. */
+struct buf;
+bool sim_objects_take_gone(struct sim_objects *s, struct buf *out);
 
 #endif
