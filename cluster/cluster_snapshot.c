@@ -89,6 +89,31 @@ static void prereq_json(json_t *o, const struct prereq_result *in)
     json_object_set_new(o, "prerequisitesCheckedAt", time_or_null(r.checked_ms));
 }
 
+/* {"nodes": {"watching": true, "lists": 1, "watches": 3, ...}, "pods": {...}} */
+static json_t *watches_json(const struct cluster_status *st)
+{
+    static const char *const keys[5] = {"added", "modified", "deleted", "bookmarks", "errors"};
+    json_t *o = json_object();
+
+    for (int r = 0; r < CLUSTER_RESOURCES; r++) {
+        const struct cluster_watch_stats *w = &st->watch[r];
+        json_t *one = json_object(), *ev = json_object();
+
+        json_object_set_new(one, "watching", json_boolean(w->watching));
+        json_object_set_new(one, "served", json_boolean(!w->absent));
+        json_object_set_new(one, "lists", json_integer((json_int_t)w->lists));
+        json_object_set_new(one, "watches", json_integer((json_int_t)w->watches));
+        json_object_set_new(one, "relists", json_integer((json_int_t)w->relists));
+        json_object_set_new(one, "watchRestarts", json_integer((json_int_t)w->watch_restarts));
+        json_object_set_new(one, "badEvents", json_integer((json_int_t)w->bad_events));
+        for (int t = 0; t < 5; t++)
+            json_object_set_new(ev, keys[t], json_integer((json_int_t)w->events[t]));
+        json_object_set_new(one, "events", ev);
+        json_object_set_new(o, cluster_resource_name(r), one);
+    }
+    return o;
+}
+
 json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i, int64_t now_ms)
 {
     const struct snapshot_cluster *c = &s->snap->clusters[i];
@@ -119,6 +144,7 @@ json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i
             json_object_set_new(errs, cluster_error_kind_name((enum cluster_error_kind)k),
                                 json_integer((json_int_t)st->errors_by_kind[k]));
     json_object_set_new(o, "errorsByKind", errs);
+    json_object_set_new(o, "watches", watches_json(st));
     json_object_set_new(o, "consecutiveFailures", json_integer(st->consecutive_failures));
     json_object_set_new(o, "lostTimeoutSeconds", json_integer(st->lost_timeout_s));
     json_object_set_new(nodes, "listed", json_integer(st->stats.nodes));
@@ -215,6 +241,15 @@ json_t *cluster_snapshot_capacity_json(const struct cluster_snapshot *s, int64_t
     return o;
 }
 
+static const char *const event_types[5] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
+
+const char *cluster_resource_name(int r)
+{
+    static const char *const names[CLUSTER_RESOURCES] = {"nodes", "pods", "jobs", "rayjobs"};
+
+    return r >= 0 && r < CLUSTER_RESOURCES ? names[r] : "";
+}
+
 int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms, struct buf *b)
 {
     static const char *const states[] = {"total",           "used",    "free", "borrowed",
@@ -279,10 +314,54 @@ int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms
                                      name[i], sku[k], snapshot_pool_name((enum snapshot_pool)p),
                                      states[st], v[st]);
             }
-    rc |= buf_puts(b, "# HELP fedsched_cluster_poll_round_seconds Duration of the last full "
-                      "poll round over all clusters.\n# TYPE fedsched_cluster_poll_round_seconds "
-                      "gauge\n");
-    rc |= buf_printf(b, "fedsched_cluster_poll_round_seconds %.3f\n", (double)s->round_ms / 1000.0);
+    rc |= buf_puts(b, "# HELP fedsched_cluster_requests_total Requests to a member cluster's API "
+                      "server by verb and resource.\n# TYPE fedsched_cluster_requests_total "
+                      "counter\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        for (int r = 0; r < CLUSTER_RESOURCES; r++) {
+            const struct cluster_watch_stats *w = &s->status[i].watch[r];
+
+            rc |= buf_printf(b,
+                             "fedsched_cluster_requests_total{cluster=\"%s\",verb=\"list\","
+                             "resource=\"%s\"} %llu\n"
+                             "fedsched_cluster_requests_total{cluster=\"%s\",verb=\"watch\","
+                             "resource=\"%s\"} %llu\n",
+                             name[i], cluster_resource_name(r), (unsigned long long)w->lists,
+                             name[i], cluster_resource_name(r), (unsigned long long)w->watches);
+        }
+    rc |= buf_puts(b, "# HELP fedsched_cluster_watch_restarts_total Watches begun again from "
+                      "their resourceVersion (dropped, stalled or ended).\n# TYPE "
+                      "fedsched_cluster_watch_restarts_total counter\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        for (int r = 0; r < CLUSTER_RESOURCES; r++)
+            rc |= buf_printf(b,
+                             "fedsched_cluster_watch_restarts_total{cluster=\"%s\",resource="
+                             "\"%s\"} %llu\n",
+                             name[i], cluster_resource_name(r),
+                             (unsigned long long)s->status[i].watch[r].watch_restarts);
+    rc |= buf_puts(b, "# HELP fedsched_cluster_relists_total Lists begun again (410 Expired, "
+                      "an unreadable event).\n# TYPE fedsched_cluster_relists_total counter\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        for (int r = 0; r < CLUSTER_RESOURCES; r++)
+            rc |= buf_printf(b,
+                             "fedsched_cluster_relists_total{cluster=\"%s\",resource=\"%s\"} "
+                             "%llu\n",
+                             name[i], cluster_resource_name(r),
+                             (unsigned long long)s->status[i].watch[r].relists);
+    rc |= buf_puts(b, "# HELP fedsched_cluster_watch_events_total Watch events received by "
+                      "type.\n# TYPE fedsched_cluster_watch_events_total counter\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        for (int r = 0; r < CLUSTER_RESOURCES; r++)
+            for (int t = 0; t < 5; t++)
+                rc |= buf_printf(b,
+                                 "fedsched_cluster_watch_events_total{cluster=\"%s\",resource="
+                                 "\"%s\",type=\"%s\"} %llu\n",
+                                 name[i], cluster_resource_name(r), event_types[t],
+                                 (unsigned long long)s->status[i].watch[r].events[t]);
+    rc |= buf_puts(b, "# HELP fedsched_cluster_snapshot_lag_seconds From the oldest change a "
+                      "published capacity snapshot holds to its publication.\n# TYPE "
+                      "fedsched_cluster_snapshot_lag_seconds gauge\n");
+    rc |= buf_printf(b, "fedsched_cluster_snapshot_lag_seconds %.3f\n", (double)s->lag_ms / 1000.0);
     free(name);
     free(sku);
     return rc ? -1 : 0;

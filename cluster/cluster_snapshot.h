@@ -32,17 +32,42 @@ enum cluster_error_kind {
 #define CLUSTER_ERR_KINDS 8
 const char *cluster_error_kind_name(enum cluster_error_kind k); /* "timeout", ... */
 
+/* What one reflector (cluster/reflector.h) of a cluster has done, by resource. */
+enum cluster_resource {
+    CLUSTER_RES_NODES = 0,
+    CLUSTER_RES_PODS,    /* non-terminal */
+    CLUSTER_RES_JOBS,    /* fedsched's batch/v1 Jobs whose result is not recorded yet */
+    CLUSTER_RES_RAYJOBS, /* the same for ray.io/v1 RayJobs */
+};
+#define CLUSTER_RESOURCES 4
+const char *cluster_resource_name(int r); /* "nodes", "pods", "jobs", "rayjobs" */
+struct cluster_watch_stats {
+    uint64_t lists;          /* LIST pages requested */
+    uint64_t watches;        /* WATCH requests */
+    uint64_t relists;        /* lists begun again after the first (410, broken event) */
+    uint64_t watch_restarts; /* watches begun again from a resourceVersion */
+    uint64_t events[5];      /* ADDED, MODIFIED, DELETED, BOOKMARK, ERROR */
+    uint64_t bad_events;
+    bool watching; /* a watch is open */
+    bool absent;   /* the cluster does not serve the resource (404: no KubeRay) */
+};
+
 struct cluster_status {
     char name[SNAPSHOT_NAME_MAX];
     char api_server[512];
     enum snapshot_health health;
-    int64_t last_success_ms; /* wall clock, end of the last good poll; 0 when never */
+    int64_t last_success_ms; /* wall clock the data was last known current; 0 when never.
+                                While both watches are open and answering: the publication */
+    int64_t data_as_of_ms;   /* wall clock of the last pod event, bookmark or list page: every
+                                pod created before it is in the data; 0 when never */
     int64_t last_attempt_ms; /* wall clock, start of the last poll */
     int64_t next_attempt_ms; /* wall clock of the next poll (backoff shows here) */
     char last_error[256];    /* "" after a success */
+    int64_t calm_until_ms;   /* wall clock: a Retry-After asks every caller to wait until */
     enum err_code last_error_code;
-    int64_t poll_duration_ms; /* of the last finished poll, good or bad */
-    uint64_t polls_total;
+    int64_t poll_duration_ms; /* how long the last complete list took (the slower resource) */
+    uint64_t polls_total;     /* requests: list pages and watches */
+    struct cluster_watch_stats watch[CLUSTER_RESOURCES];
     uint64_t errors_total;
     uint64_t errors_by_kind[CLUSTER_ERR_KINDS];
     int consecutive_failures;
@@ -58,7 +83,7 @@ struct cluster_status {
 struct cluster_snapshot {
     struct snapshot *snap;
     struct cluster_status *status;
-    int64_t round_ms;        /* duration of the last complete poll round */
+    int64_t lag_ms; /* from the oldest change it holds (an event applied) to its publication */
     double poller_cpu_share; /* poller thread CPU time / wall time since the previous publish */
 };
 

@@ -162,6 +162,80 @@ static void note_unknown(struct inventory *inv, const struct k8s_node *n)
     inv->unknown[i].gpus = add_gpus(inv->unknown[i].gpus, n->allocatable);
 }
 
+/* A node read from a list or a store (stats.nodes is counted by the caller). */
+static void add_node(struct inventory *inv, const struct k8s_node *n)
+{
+    struct snapshot_node *s;
+
+    if (!n->gpu)
+        return;
+    if (index_find(inv, n->name) >= 0)
+        return; /* a node repeated across pages of a changing list counts once */
+    inv->stats.gpu_nodes++;
+    inv->stats.not_ready += !n->ready;
+    inv->stats.cordoned += n->unschedulable;
+    inv->stats.tainted += n->tainted;
+    inv->stats.plugin_down += n->capacity > 0 && n->allocatable == 0;
+    if (n->sku < 0)
+        note_unknown(inv, n);
+    if (inv->n_nodes == inv->cap_nodes) {
+        inv->cap_nodes = inv->cap_nodes ? inv->cap_nodes * 2 : 64;
+        inv->nodes = xrealloc(inv->nodes, inv->cap_nodes * sizeof(*inv->nodes));
+    }
+    if ((inv->n_nodes + 1) * 2 > inv->index_cap)
+        index_grow(inv);
+    s = &inv->nodes[inv->n_nodes];
+    memset(s, 0, sizeof(*s));
+    memcpy(s->name, n->name, sizeof(s->name));
+    s->sku = n->sku;
+    s->pool = n->pool;
+    s->allocatable = n->allocatable;
+    s->schedulable = n->schedulable;
+    index_put(inv, inv->n_nodes);
+    inv->n_nodes++;
+}
+
+/* A pod read from a list or a store (stats.pods is counted by the caller). */
+static void add_pod(struct inventory *inv, const struct k8s_pod *p,
+                    const struct cluster_config *cfg, const struct sku_catalogue *skus)
+{
+    long at;
+
+    if (p->phase == K8S_POD_SUCCEEDED || p->phase == K8S_POD_FAILED) {
+        inv->stats.terminal_skipped++;
+        return;
+    }
+    if (p->gpus <= 0)
+        return;
+    inv->stats.gpu_pods++;
+    if (p->node[0]) {
+        if ((at = index_find(inv, p->node)) < 0) {
+            inv->stats.pods_unknown_node++;
+            return;
+        }
+        inv->nodes[at].used = add_gpus(inv->nodes[at].used, p->gpus);
+        if (p->ours && inv->nodes[at].pool == SNAPSHOT_POOL_SERVING)
+            inv->nodes[at].borrowed = add_gpus(inv->nodes[at].borrowed, p->gpus);
+        return;
+    }
+    /* Unbound: demand, not usage. Only serving demand matters to the capacity model;
+     * pending training pods are the scheduler's business. Terminating unbound pods
+     * will never run, so they are not demand. */
+    if (p->phase != K8S_POD_PENDING || p->terminating || p->ours ||
+        !cluster_config_serving_namespace(cfg, p->ns))
+        return;
+    inv->stats.pending_serving_pods++;
+    if (p->product[0]) {
+        int k = sku_match_product(skus, p->product, p->memory_mib);
+
+        if (k >= 0 && k < SNAPSHOT_SKU_MAX) {
+            inv->pending_serving[k] = add_gpus(inv->pending_serving[k], p->gpus);
+            return;
+        }
+    }
+    inv->pending_unassigned = add_gpus(inv->pending_unassigned, p->gpus);
+}
+
 /* Parses one list page and checks it is a list of kind (or a kind-less list, as some
  * proxies strip it); *items_out is the items token, -1 when the list is empty. */
 static int open_list(struct inventory *inv, const char *body, size_t len, const char *kind,
@@ -205,7 +279,6 @@ int inventory_add_nodes(struct inventory *inv, const char *body, size_t len,
         return -1;
     for (int it = k8s_json_child(d, items); it >= 0; it = k8s_json_next(d, items, it)) {
         struct k8s_node n;
-        struct snapshot_node *s;
         struct err ie = {0};
 
         inv->stats.nodes++;
@@ -213,34 +286,15 @@ int inventory_add_nodes(struct inventory *inv, const char *body, size_t len,
             item_error(inv, "node", &ie);
             continue;
         }
-        if (!n.gpu)
-            continue;
-        if (index_find(inv, n.name) >= 0)
-            continue; /* a node repeated across pages of a changing list counts once */
-        inv->stats.gpu_nodes++;
-        inv->stats.not_ready += !n.ready;
-        inv->stats.cordoned += n.unschedulable;
-        inv->stats.tainted += n.tainted;
-        inv->stats.plugin_down += n.capacity > 0 && n.allocatable == 0;
-        if (n.sku < 0)
-            note_unknown(inv, &n);
-        if (inv->n_nodes == inv->cap_nodes) {
-            inv->cap_nodes = inv->cap_nodes ? inv->cap_nodes * 2 : 64;
-            inv->nodes = xrealloc(inv->nodes, inv->cap_nodes * sizeof(*inv->nodes));
-        }
-        if ((inv->n_nodes + 1) * 2 > inv->index_cap)
-            index_grow(inv);
-        s = &inv->nodes[inv->n_nodes];
-        memset(s, 0, sizeof(*s));
-        memcpy(s->name, n.name, sizeof(s->name));
-        s->sku = n.sku;
-        s->pool = n.pool;
-        s->allocatable = n.allocatable;
-        s->schedulable = n.schedulable;
-        index_put(inv, inv->n_nodes);
-        inv->n_nodes++;
+        add_node(inv, &n);
     }
     return 0;
+}
+
+void inventory_add_node(struct inventory *inv, const struct k8s_node *n)
+{
+    inv->stats.nodes++;
+    add_node(inv, n);
 }
 
 int inventory_add_pods(struct inventory *inv, const char *body, size_t len,
@@ -255,48 +309,22 @@ int inventory_add_pods(struct inventory *inv, const char *body, size_t len,
     for (int it = k8s_json_child(d, items); it >= 0; it = k8s_json_next(d, items, it)) {
         struct k8s_pod p;
         struct err ie = {0};
-        long at;
 
         inv->stats.pods++;
         if (k8s_pod_read(d, it, &p, &ie) != 0) {
             item_error(inv, "pod", &ie);
             continue;
         }
-        if (p.phase == K8S_POD_SUCCEEDED || p.phase == K8S_POD_FAILED) {
-            inv->stats.terminal_skipped++;
-            continue;
-        }
-        if (p.gpus <= 0)
-            continue;
-        inv->stats.gpu_pods++;
-        if (p.node[0]) {
-            if ((at = index_find(inv, p.node)) < 0) {
-                inv->stats.pods_unknown_node++;
-                continue;
-            }
-            inv->nodes[at].used = add_gpus(inv->nodes[at].used, p.gpus);
-            if (p.ours && inv->nodes[at].pool == SNAPSHOT_POOL_SERVING)
-                inv->nodes[at].borrowed = add_gpus(inv->nodes[at].borrowed, p.gpus);
-            continue;
-        }
-        /* Unbound: demand, not usage. Only serving demand matters to the capacity model;
-         * pending training pods are the scheduler's business. Terminating unbound pods
-         * will never run, so they are not demand. */
-        if (p.phase != K8S_POD_PENDING || p.terminating || p.ours ||
-            !cluster_config_serving_namespace(cfg, p.ns))
-            continue;
-        inv->stats.pending_serving_pods++;
-        if (p.product[0]) {
-            int k = sku_match_product(skus, p.product, p.memory_mib);
-
-            if (k >= 0 && k < SNAPSHOT_SKU_MAX) {
-                inv->pending_serving[k] = add_gpus(inv->pending_serving[k], p.gpus);
-                continue;
-            }
-        }
-        inv->pending_unassigned = add_gpus(inv->pending_unassigned, p.gpus);
+        add_pod(inv, &p, cfg, skus);
     }
     return 0;
+}
+
+void inventory_add_pod(struct inventory *inv, const struct k8s_pod *p,
+                       const struct cluster_config *cfg, const struct sku_catalogue *skus)
+{
+    inv->stats.pods++;
+    add_pod(inv, p, cfg, skus);
 }
 
 void inventory_finish(struct inventory *inv)

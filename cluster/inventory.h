@@ -14,6 +14,8 @@
 
 struct err;
 struct cluster_config;
+struct k8s_node;
+struct k8s_pod;
 
 #define INVENTORY_UNKNOWN_MAX 8
 
@@ -86,6 +88,12 @@ int inventory_add_nodes(struct inventory *inv, const char *body, size_t len,
 int inventory_add_pods(struct inventory *inv, const char *body, size_t len,
                        const struct cluster_config *cfg, const struct sku_catalogue *skus,
                        char *cont, size_t cont_size, struct err *e);
+
+/* The same for one node or pod already read (k8s_node_read(), k8s_pod_read()), as a
+ * watch keeps them: nodes first, then pods. */
+void inventory_add_node(struct inventory *inv, const struct k8s_node *n);
+void inventory_add_pod(struct inventory *inv, const struct k8s_pod *p,
+                       const struct cluster_config *cfg, const struct sku_catalogue *skus);
 
 /* Attributes serving demand without a product selector to the serving pool's largest SKU.
  * Call once after the last pod page. */

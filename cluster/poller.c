@@ -1,55 +1,42 @@
-/* poller.c -- concurrent capacity polling of member clusters and RCU publication. */
+/* poller.c -- the connector: every member cluster's reflectors on one thread, capacity
+ * snapshots rebuilt from their stores and published with RCU. */
 #include "cluster/poller.h"
 
-#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "base/num.h"
 #include "cluster/inventory.h"
 #include "cluster/k8s.h"
-#include "cluster/credentials.h"
+#include "cluster/manifest.h"
 #include "cluster/prereq.h"
+#include "cluster/reflector.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <urcu.h>
-
-#define CONT_MAX     4096
-#define RESTARTS_MAX 3
-
-enum stage { STAGE_IDLE = 0, STAGE_NODES, STAGE_PODS };
 
 /* One member cluster as the poller thread keeps it. */
 struct pc {
     struct cluster_config cfg;
     char tz[SNAPSHOT_TZ_MAX];
     struct poller *p;
-    struct cluster_token token;
-    struct cluster_ca ca;
-    CURL *easy;
-    struct curl_slist *headers;
-    struct buf body;
-    int retry_after_s;
-    enum stage stage;
-    char cont[CONT_MAX];
-    int restarts;
-    struct inventory work; /* filled by the poll in progress */
-    struct inventory good; /* the last complete poll */
+    struct reflector *r[CLUSTER_RESOURCES]; /* nodes, pods, Jobs, RayJobs */
+    struct inventory work;                  /* rebuilt from the stores */
+    struct inventory good;                  /* the last rebuilt, copied into snapshots */
     bool have_good;
-    int64_t due_mono;     /* next poll */
-    int64_t started_mono; /* of the poll in progress */
-    bool inflight;
+    bool changed;          /* a store changed since the last rebuild */
+    int64_t changed_mono;  /* the first change since then */
+    double tokens;         /* the rate limit's bucket */
+    int rr;                /* the resource stepped first next time */
+    int64_t calm_until_ms; /* wall clock: poller_calm(), applied by honour_retry_after() */
+    int64_t refill_mono;
     struct cluster_status st;
     int64_t idle_since_ms;
-    char url[CLUSTER_PATH_MAX + CONT_MAX * 3 + 256];
 };
 
 /* One cluster's prerequisite checks. The table of these is shared by the poller thread
@@ -65,13 +52,13 @@ struct pq_slot {
 struct poller {
     struct poller_options o;
     CURLM *multi;
-    struct k8s_json json; /* one token array: pages are parsed one at a time */
     struct pc **pcs;
     size_t n;
-    unsigned rnd;
-    int inflight;
+    int64_t next_step_mono; /* no reflector needs a step before this, unless a transfer ends */
 
-    pthread_mutex_t lock; /* the fields below up to `running` */
+    pthread_rwlock_t pcs_lock; /* pcs and n: written by the poller thread only, read by
+                                  poller_objects() */
+    pthread_mutex_t lock;      /* the fields below up to `running` */
     struct cluster_config *pending;
     size_t n_pending;
     bool have_pending;
@@ -96,8 +83,7 @@ struct poller {
 
     bool dirty;
     int64_t dirty_since;
-    int64_t wave_start; /* when inflight went from 0 to 1 */
-    int64_t last_round_ms;
+    int64_t last_lag_ms; /* of the last publication: its oldest change to its publication */
     int64_t last_sample;
     int64_t last_publish_mono;
     int64_t last_publish_cpu_ns;
@@ -189,6 +175,10 @@ static int check_options(const struct poller_options *o, struct err *e)
         {"poller.publish_delay_ms", o->publish_delay_ms},
         {"poller.sample_interval_ms", o->sample_interval_ms},
         {"poller.max_body_bytes", (long long)o->max_body_bytes},
+        {"poller.watch_timeout_s", o->watch_timeout_s},
+        {"poller.watch_idle_ms", o->watch_idle_ms},
+        {"poller.max_event_bytes", (long long)o->max_event_bytes},
+        {"poller.burst", o->burst},
     };
 
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
@@ -199,6 +189,8 @@ static int check_options(const struct poller_options *o, struct err *e)
         return err_set(e, ERR_INVALID, "poller.prereq_interval_ms",
                        "poller.prereq_interval_ms must be >= 0 (0: no checks), not %d",
                        o->prereq_interval_ms);
+    if (!(o->qps > 0))
+        return err_set(e, ERR_INVALID, "poller.qps", "poller.qps must be > 0, not %g", o->qps);
     return 0;
 }
 
@@ -216,94 +208,131 @@ const struct poller_options *poller_get_options(const struct poller *p)
     return &p->o;
 }
 
-/* ---- per-cluster setup -------------------------------------------------------------------- */
+/* ---- per-cluster: two reflectors, nodes and non-terminal pods -------------------------------- */
 
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
+static void mark_dirty(struct poller *p)
+{
+    if (!p->dirty) {
+        p->dirty = true;
+        p->dirty_since = clock_mono_ms();
+    }
+}
+
+static int decode_node(const struct k8s_json *d, int tok, void *item, void *arg, struct err *e)
+{
+    const struct pc *c = arg;
+
+    return k8s_node_read(d, tok, &c->cfg, c->p->o.skus, item, e);
+}
+
+static int decode_pod(const struct k8s_json *d, int tok, void *item, void *arg, struct err *e)
+{
+    (void)arg;
+    return k8s_pod_read(d, tok, item, e);
+}
+
+/* A store changed: the cluster's inventory is rebuilt at the next publication. */
+static void store_changed(struct reflector *r, void *arg)
 {
     struct pc *c = arg;
 
-    /* Returning less than given makes curl fail the transfer with CURLE_WRITE_ERROR. */
-    return buf_append(&c->body, data, size * n) == 0 ? size * n : 0;
+    (void)r;
+    if (!c->changed) {
+        c->changed = true;
+        c->changed_mono = clock_mono_ms();
+    }
+    mark_dirty(c->p);
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *arg)
+static void pc_reflectors_free(struct poller *p, struct pc *c)
+{
+    for (int k = 0; k < CLUSTER_RESOURCES; k++)
+        reflector_free(&c->r[k], p->multi);
+}
+
+/* fedsched's Jobs and RayJobs, as the scheduler's tracking reads them: the object without
+ * its spec (tracking reads metadata and status only), shared read-only with readers. */
+static int decode_object(const struct k8s_json *d, int tok, void *item, void *arg, struct err *e)
+{
+    size_t len;
+    const char *raw = k8s_json_raw(d, tok, &len);
+    json_error_t je;
+    json_t *o = raw ? json_loadb(raw, len, 0, &je) : NULL;
+
+    (void)arg;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return err_set(e, ERR_MALFORMED, "object", "not a JSON object");
+    }
+    json_object_del(o, "spec");
+    json_object_del(json_object_get(o, "metadata"), "managedFields");
+    *(json_t **)item = o;
+    return 0;
+}
+
+static void release_object(void *item, void *arg)
+{
+    (void)arg;
+    json_decref(*(json_t **)item);
+}
+
+/* A Job or RayJob changed: tracking may have work (no capacity to rebuild). */
+static void objects_changed(struct reflector *r, void *arg)
 {
     struct pc *c = arg;
-    size_t len = size * n;
 
-    if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-        char v[32];
-        size_t k = 0;
-        int64_t secs;
-
-        for (size_t i = 12; i < len && k < sizeof(v) - 1; i++)
-            if (data[i] != ' ' && data[i] != '\r' && data[i] != '\n')
-                v[k++] = data[i];
-        v[k] = '\0';
-        /* Only delta-seconds; an HTTP-date falls back to our own backoff. */
-        if (num_parse_i64(v, 0, 3600, &secs) == 0)
-            c->retry_after_s = (int)secs;
-    }
-    return len;
+    (void)r;
+    if (c->p->o.objects_changed)
+        c->p->o.objects_changed(c->p->o.objects_arg);
 }
 
-static void build_headers(struct pc *c)
+/* (Re)creates the reflectors: node items depend on the config (pool selector, tolerated
+ * taints), so a changed config lists again. Options were checked by poller_create(). */
+static void pc_reflectors_new(struct poller *p, struct pc *c)
 {
-    curl_slist_free_all(c->headers);
-    c->headers = cluster_token_headers(&c->token);
-    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
-}
+    struct reflector_options ro = {
+        .page_limit = p->o.page_limit,
+        .request_timeout_ms = p->o.request_timeout_ms,
+        .connect_timeout_ms = p->o.connect_timeout_ms,
+        .watch_timeout_s = p->o.watch_timeout_s,
+        .watch_idle_ms = p->o.watch_idle_ms,
+        .backoff_base_ms = p->o.backoff_base_ms,
+        .backoff_max_ms = p->o.backoff_max_ms,
+        .max_list_bytes = p->o.max_body_bytes,
+        .max_event_bytes = p->o.max_event_bytes,
+        .changed = store_changed,
+        .arg = c,
+    };
+    struct err e = {0};
 
-/* Re-reads the token file when it changed (tokens are rotated in place). */
-static int refresh_token(struct pc *c, struct err *e)
-{
-    bool changed;
+    char *sel = curl_easy_escape(
+        NULL, K8S_LABEL_MANAGED_BY "=" K8S_MANAGED_BY ",!" MANIFEST_LABEL_RECORDED, 0);
 
-    if (cluster_token_refresh(&c->token, c->cfg.token_file, &changed, e))
-        return -1;
-    if (changed)
-        build_headers(c);
-    return 0;
-}
-
-/* Re-reads the CA bundle when it changed; we read it (from the secrets directory), curl
- * gets the bytes. */
-static int refresh_ca(struct pc *c, struct err *e)
-{
-    bool changed;
-
-    if (cluster_ca_refresh(&c->ca, c->cfg.ca_file, &changed, e))
-        return -1;
-    if (changed)
-        cluster_ca_apply(&c->ca, c->easy);
-    return 0;
-}
-
-static void configure_easy(struct pc *c)
-{
-    const struct poller_options *o = &c->p->o;
-
-    curl_easy_reset(c->easy);
-    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
-    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)o->request_timeout_ms);
-    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)o->connect_timeout_ms);
-    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c->easy, CURLOPT_ACCEPT_ENCODING, "");
-    if (c->cfg.insecure_skip_tls_verify) {
-        curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);
-        LOG(LOG_WARN, "cluster",
-            "cluster=%s event=insecure_tls msg=\"TLS verification is off (development only)\"",
-            c->cfg.name);
-    }
-    cluster_token_clear(&c->token); /* headers are rebuilt before the next request */
-    cluster_ca_clear(&c->ca);       /* and the CA bundle set again */
+    ro.path = "/api/v1/nodes";
+    ro.item_size = sizeof(struct k8s_node);
+    ro.decode = decode_node;
+    if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_NODES], &e) != 0)
+        abort(); /* the options were checked: cannot fail */
+    ro.path = "/api/v1/pods";
+    ro.field_selector = K8S_POD_FIELD_SELECTOR;
+    ro.item_size = sizeof(struct k8s_pod);
+    ro.decode = decode_pod;
+    if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_PODS], &e) != 0)
+        abort();
+    /* Tracking's: objects whose result is recorded leave the selector (DELETED). */
+    ro.field_selector = NULL;
+    ro.label_selector = sel;
+    ro.item_size = sizeof(json_t *);
+    ro.decode = decode_object;
+    ro.release = release_object;
+    ro.changed = objects_changed;
+    ro.path = "/apis/batch/v1/jobs";
+    if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_JOBS], &e) != 0)
+        abort();
+    ro.path = "/apis/ray.io/v1/rayjobs";
+    if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_RAYJOBS], &e) != 0)
+        abort();
+    curl_free(sel);
 }
 
 static void apply_config(struct pc *c, const struct cluster_config *cfg)
@@ -319,7 +348,16 @@ static void apply_config(struct pc *c, const struct cluster_config *cfg)
     snprintf(c->st.name, sizeof(c->st.name), "%s", cfg->name);
     snprintf(c->st.api_server, sizeof(c->st.api_server), "%s", cfg->api_server);
     c->st.lost_timeout_s = cfg->lost_timeout_s;
-    configure_easy(c);
+    if (cfg->insecure_skip_tls_verify)
+        LOG(LOG_WARN, "cluster",
+            "cluster=%s event=insecure_tls msg=\"TLS verification is off (development only)\"",
+            cfg->name);
+    if (c->r[0]) {
+        for (int k = 0; k < CLUSTER_RESOURCES; k++)
+            reflector_set_config(c->r[k], cfg, c->p->multi);
+    } else {
+        pc_reflectors_new(c->p, c);
+    }
 }
 
 static struct pc *pc_new(struct poller *p, const struct cluster_config *cfg)
@@ -327,16 +365,10 @@ static struct pc *pc_new(struct poller *p, const struct cluster_config *cfg)
     struct pc *c = xcalloc(1, sizeof(*c));
 
     c->p = p;
-    c->easy = curl_easy_init();
-    if (!c->easy) {
-        fprintf(stderr, "fedsched: curl_easy_init failed\n");
-        abort(); /* only on out-of-memory, which we treat like xmalloc does */
-    }
-    buf_init(&c->body, p->o.max_body_bytes);
+    c->tokens = p->o.burst;
+    c->refill_mono = clock_mono_ms();
     inventory_init(&c->work);
     inventory_init(&c->good);
-    inventory_use_parser(&c->work, &p->json);
-    inventory_use_parser(&c->good, &p->json);
     c->st.health = SNAPSHOT_HEALTH_UNKNOWN;
     apply_config(c, cfg);
     return c;
@@ -344,242 +376,122 @@ static struct pc *pc_new(struct poller *p, const struct cluster_config *cfg)
 
 static void pc_free(struct poller *p, struct pc *c)
 {
-    if (c->inflight) {
-        curl_multi_remove_handle(p->multi, c->easy);
-        p->inflight--;
-    }
-    curl_easy_cleanup(c->easy);
-    curl_slist_free_all(c->headers);
-    cluster_token_clear(&c->token);
-    cluster_ca_clear(&c->ca);
-    buf_free(&c->body);
+    pc_reflectors_free(p, c);
     inventory_free(&c->work);
     inventory_free(&c->good);
     free(c);
 }
 
-/* ---- one poll: requests and their outcomes -------------------------------------------------- */
+/* ---- from the stores to the cluster's inventory and status ----------------------------------- */
 
-static int64_t jitter_backoff(struct poller *p, int failures)
+struct fill {
+    struct inventory *inv;
+    const struct cluster_config *cfg;
+    const struct sku_catalogue *skus;
+};
+
+static void fill_node(const char *key, const void *item, void *arg)
 {
-    int64_t d = p->o.backoff_base_ms;
+    struct fill *f = arg;
 
-    for (int i = 1; i < failures && d < p->o.backoff_max_ms; i++)
-        d *= 2;
-    if (d > p->o.backoff_max_ms)
-        d = p->o.backoff_max_ms;
-    /* "Equal jitter": half fixed, half random, so clusters that failed together do not
-     * come back in lockstep. */
-    return d / 2 + (int64_t)(rand_r(&p->rnd) % (unsigned)(d / 2 + 1));
+    (void)key;
+    inventory_add_node(f->inv, item);
 }
 
-static void mark_dirty(struct poller *p)
+static void fill_pod(const char *key, const void *item, void *arg)
 {
-    if (!p->dirty) {
-        p->dirty = true;
-        p->dirty_since = clock_mono_ms();
-    }
+    struct fill *f = arg;
+
+    (void)key;
+    inventory_add_pod(f->inv, item, f->cfg, f->skus);
 }
 
-/* Between polls a cluster keeps no response buffer beyond a small one: 1,000 idle
- * clusters would otherwise hold 1,000 list bodies. */
-static void release_body(struct pc *c)
+/* Rebuilds the inventory from both stores once both have been listed. A few hundred
+ * objects per cluster: cheaper than keeping per-node sums right through every event. */
+static void rebuild(struct pc *c)
 {
-    if (c->body.cap > 65536)
-        buf_free(&c->body);
-}
-
-static void poll_failed(struct pc *c, enum cluster_error_kind kind, enum err_code code,
-                        int retry_after_s, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void poll_failed(struct pc *c, enum cluster_error_kind kind, enum err_code code,
-                        int retry_after_s, const char *fmt, ...)
-{
-    struct poller *p = c->p;
-    int64_t now = clock_mono_ms(), real = clock_realtime_ms(), delay;
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(c->st.last_error, sizeof(c->st.last_error), fmt, ap);
-    va_end(ap);
-    c->st.last_error_code = code;
-    c->st.errors_total++;
-    c->st.errors_by_kind[kind]++;
-    c->st.consecutive_failures++;
-    c->st.polls_total++;
-    c->st.poll_duration_ms = now - c->started_mono;
-    delay = jitter_backoff(p, c->st.consecutive_failures);
-    if (retry_after_s > 0 && retry_after_s * 1000LL > delay)
-        delay = retry_after_s * 1000LL;
-    c->due_mono = now + delay;
-    c->st.next_attempt_ms = real + delay;
-    if (kind == CLUSTER_ERR_UNAUTHORIZED)
-        c->st.health = SNAPSHOT_HEALTH_UNAUTHORIZED;
-    else if (c->have_good && real - c->st.last_success_ms < p->o.unreachable_after_ms)
-        c->st.health = SNAPSHOT_HEALTH_DEGRADED;
-    else
-        c->st.health = SNAPSHOT_HEALTH_UNREACHABLE;
-    c->stage = STAGE_IDLE;
-    release_body(c);
-    LOG(LOG_WARN, "cluster",
-        "cluster=%s event=poll_failed kind=%s health=%s retry_in_ms=%lld "
-        "error=\"%s\"",
-        c->cfg.name, cluster_error_kind_name(kind), snapshot_health_name(c->st.health),
-        (long long)delay, c->st.last_error);
-    mark_dirty(p);
-}
-
-static void poll_succeeded(struct pc *c)
-{
-    struct poller *p = c->p;
+    struct fill f = {&c->work, &c->cfg, c->p->o.skus};
     struct inventory tmp;
-    int64_t now = clock_mono_ms();
 
+    if (!c->changed || !reflector_synced(c->r[CLUSTER_RES_NODES]) ||
+        !reflector_synced(c->r[CLUSTER_RES_PODS]))
+        return;
+    c->changed = false;
+    inventory_reset(&c->work);
+    reflector_foreach(c->r[CLUSTER_RES_NODES], fill_node, &f);
+    reflector_foreach(c->r[CLUSTER_RES_PODS], fill_pod, &f);
     inventory_finish(&c->work);
     tmp = c->good;
     c->good = c->work;
     c->work = tmp;
     c->have_good = true;
-    c->st.polls_total++;
-    c->st.consecutive_failures = 0;
-    c->st.last_error[0] = '\0';
-    c->st.last_error_code = ERR_NONE;
-    c->st.last_success_ms = clock_realtime_ms();
-    c->st.poll_duration_ms = now - c->started_mono;
-    c->st.health = SNAPSHOT_HEALTH_READY;
-    /* Keep the cadence from the start of this poll, not its end. */
-    c->due_mono = c->started_mono + p->o.interval_ms;
-    if (c->due_mono < now)
-        c->due_mono = now;
-    c->st.next_attempt_ms = c->st.last_success_ms + (c->due_mono - now);
-    c->stage = STAGE_IDLE;
-    release_body(c);
-    mark_dirty(p);
 }
 
-static void issue(struct pc *c)
+/* The cluster's status from its reflectors: Ready while both are listed and answer;
+ * Unauthorized on 401/403; otherwise Degraded while the data is younger than
+ * unreachable_after_ms, then Unreachable. The data is as recent as the older of the two
+ * reflectors' last good answers (an event, a bookmark, a list page). */
+static void update_status(struct poller *p, struct pc *c, int64_t now_ms)
 {
-    struct poller *p = c->p;
-    char *esc = NULL;
+    struct reflector_stats rs[CLUSTER_RESOURCES];
+    struct cluster_status *st = &c->st;
+    int failing = -1;
 
-    if (c->cont[0])
-        esc = curl_easy_escape(c->easy, c->cont, 0);
-    if (c->stage == STAGE_NODES)
-        snprintf(c->url, sizeof(c->url), "%s/api/v1/nodes?limit=%d%s%s", c->cfg.api_server,
-                 p->o.page_limit, esc ? "&continue=" : "", esc ? esc : "");
-    else
-        snprintf(c->url, sizeof(c->url), "%s/api/v1/pods?fieldSelector=%s&limit=%d%s%s",
-                 c->cfg.api_server, K8S_POD_FIELD_SELECTOR, p->o.page_limit,
-                 esc ? "&continue=" : "", esc ? esc : "");
-    curl_free(esc);
-    buf_reset(&c->body);
-    c->retry_after_s = 0;
-    curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
-    if (p->inflight == 0)
-        p->wave_start = clock_mono_ms();
-    curl_multi_add_handle(p->multi, c->easy);
-    c->inflight = true;
-    p->inflight++;
-}
-
-static void start_poll(struct pc *c)
-{
-    struct err e = {0};
-
-    c->started_mono = clock_mono_ms();
-    c->st.last_attempt_ms = clock_realtime_ms();
-    c->stage = STAGE_NODES;
-    c->cont[0] = '\0';
-    c->restarts = 0;
-    inventory_reset(&c->work);
-    if (refresh_token(c, &e) != 0) {
-        poll_failed(c, CLUSTER_ERR_UNAUTHORIZED, e.code, 0, "%s", e.msg);
-        return;
-    }
-    if (refresh_ca(c, &e) != 0) {
-        poll_failed(c, CLUSTER_ERR_OTHER, e.code, 0, "%s", e.msg);
-        return;
-    }
-    issue(c);
-}
-
-static enum cluster_error_kind curl_kind(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT: return CLUSTER_ERR_TIMEOUT;
-    case CURLE_WRITE_ERROR: return CLUSTER_ERR_OTHER;
-    default: return CLUSTER_ERR_CONNECT;
-    }
-}
-
-/* A transfer of cluster c ended. */
-static void transfer_done(struct pc *c, CURLcode rc)
-{
-    struct poller *p = c->p;
-    const char *what = c->stage == STAGE_NODES ? "nodes" : "pods";
-    long code = 0;
-    struct err e = {0};
-    int parsed;
-
-    curl_multi_remove_handle(p->multi, c->easy);
-    c->inflight = false;
-    p->inflight--;
-    if (rc != CURLE_OK) {
-        if (rc == CURLE_WRITE_ERROR)
-            return poll_failed(c, CLUSTER_ERR_OTHER, ERR_TOO_LARGE, 0,
-                               "GET %s: response over %zu bytes", what, p->o.max_body_bytes);
-        return poll_failed(c, curl_kind(rc),
-                           rc == CURLE_OPERATION_TIMEDOUT ? ERR_TIMEOUT : ERR_UNAVAILABLE, 0,
-                           "GET %s: %s", what, curl_easy_strerror(rc));
-    }
-    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
-    if (code != 200) {
-        struct k8s_status st;
-
-        k8s_status_read(c->body.data, c->body.len, (int)code, &st);
-        if (code == 410 && c->cont[0]) {
-            /* The continue token expired: the list starts again from the beginning. */
-            c->st.errors_by_kind[CLUSTER_ERR_EXPIRED]++;
-            if (++c->restarts > RESTARTS_MAX)
-                return poll_failed(c, CLUSTER_ERR_EXPIRED, ERR_CONFLICT, 0,
-                                   "GET %s: continue token expired %d times in a row", what,
-                                   c->restarts);
-            LOG(LOG_INFO, "cluster", "cluster=%s event=list_restart list=%s reason=Expired",
-                c->cfg.name, what);
-            c->cont[0] = '\0';
-            if (c->stage == STAGE_NODES)
-                inventory_reset(&c->work);
-            else
-                inventory_reset_pods(&c->work);
-            return issue(c);
+    for (int i = 0; i < CLUSTER_RESOURCES; i++)
+        reflector_get_stats(c->r[i], &rs[i]);
+    st->polls_total = st->errors_total = 0;
+    memset(st->errors_by_kind, 0, sizeof(st->errors_by_kind));
+    st->consecutive_failures = 0;
+    st->last_attempt_ms = st->next_attempt_ms = 0;
+    for (int i = 0; i < CLUSTER_RESOURCES; i++) {
+        st->polls_total += rs[i].lists + rs[i].watches;
+        st->errors_total += rs[i].errors_total;
+        for (int k = 0; k < CLUSTER_ERR_KINDS; k++)
+            st->errors_by_kind[k] += rs[i].errors_by_kind[k];
+        if (rs[i].last_request_ms > st->last_attempt_ms)
+            st->last_attempt_ms = rs[i].last_request_ms;
+        if (rs[i].next_request_ms > st->next_attempt_ms)
+            st->next_attempt_ms = rs[i].next_request_ms;
+        if (rs[i].consecutive_failures > st->consecutive_failures) {
+            st->consecutive_failures = rs[i].consecutive_failures;
+            failing = i;
         }
-        if (code == 401 || code == 403)
-            return poll_failed(c, CLUSTER_ERR_UNAUTHORIZED, k8s_status_code(&st), 0,
-                               "GET %s: HTTP %ld %s: %s", what, code, st.reason, st.message);
-        if (code == 429)
-            return poll_failed(c, CLUSTER_ERR_RATE_LIMITED, ERR_RATE_LIMITED, c->retry_after_s,
-                               "GET %s: HTTP 429 %s: %s", what, st.reason, st.message);
-        return poll_failed(c, code >= 500 ? CLUSTER_ERR_HTTP_5XX : CLUSTER_ERR_OTHER,
-                           k8s_status_code(&st), c->retry_after_s, "GET %s: HTTP %ld %s: %s", what,
-                           code, st.reason, st.message);
+        st->watch[i].lists = rs[i].lists;
+        st->watch[i].watches = rs[i].watches;
+        st->watch[i].relists = rs[i].relists;
+        st->watch[i].watch_restarts = rs[i].watch_restarts;
+        memcpy(st->watch[i].events, rs[i].events, sizeof(st->watch[i].events));
+        st->watch[i].bad_events = rs[i].bad_events;
+        st->watch[i].watching = rs[i].state == REFLECTOR_WATCHING;
+        st->watch[i].absent = rs[i].absent;
     }
-    if (c->stage == STAGE_NODES)
-        parsed = inventory_add_nodes(&c->work, c->body.data ? c->body.data : "", c->body.len,
-                                     &c->cfg, p->o.skus, c->cont, sizeof(c->cont), &e);
+    st->poll_duration_ms = rs[0].list_ms > rs[1].list_ms ? rs[0].list_ms : rs[1].list_ms;
+    if (c->have_good) {
+        st->data_as_of_ms = rs[1].last_ok_ms;
+        st->last_success_ms =
+            rs[0].last_ok_ms < rs[1].last_ok_ms ? rs[0].last_ok_ms : rs[1].last_ok_ms;
+    }
+    if (failing < 0) {
+        st->last_error[0] = '\0';
+        st->last_error_code = ERR_NONE;
+        if (c->have_good) {
+            st->health = SNAPSHOT_HEALTH_READY;
+            /* Both stores listed and kept by their watches (open, or about to be opened
+             * again): whatever changes reaches us within milliseconds. */
+            if (!reflector_wants_list(c->r[0]) && !reflector_wants_list(c->r[1]) &&
+                rs[0].state != REFLECTOR_LISTING && rs[1].state != REFLECTOR_LISTING)
+                st->last_success_ms = now_ms;
+        }
+        return;
+    }
+    snprintf(st->last_error, sizeof(st->last_error), "%s", rs[failing].last_error);
+    st->last_error_code = rs[failing].last_error_code;
+    if (rs[failing].last_error_kind == CLUSTER_ERR_UNAUTHORIZED)
+        st->health = SNAPSHOT_HEALTH_UNAUTHORIZED;
+    else if (c->have_good && now_ms - st->last_success_ms < p->o.unreachable_after_ms)
+        st->health = SNAPSHOT_HEALTH_DEGRADED;
     else
-        parsed = inventory_add_pods(&c->work, c->body.data ? c->body.data : "", c->body.len,
-                                    &c->cfg, p->o.skus, c->cont, sizeof(c->cont), &e);
-    if (parsed != 0)
-        return poll_failed(c, CLUSTER_ERR_MALFORMED, e.code, 0, "GET %s: %s", what, e.msg);
-    if (c->cont[0])
-        return issue(c);
-    if (c->stage == STAGE_NODES) {
-        c->stage = STAGE_PODS;
-        c->restarts = 0;
-        return issue(c);
-    }
-    poll_succeeded(c);
+        st->health = SNAPSHOT_HEALTH_UNREACHABLE;
 }
 
 /* ---- publication ------------------------------------------------------------------------------ */
@@ -766,10 +678,18 @@ static struct cluster_snapshot *build(struct poller *p)
     const struct sku_catalogue *cat = p->o.skus;
     struct cluster_snapshot *cs = xcalloc(1, sizeof(*cs));
     size_t total = 0, first = 0;
-    int64_t now_ms = clock_realtime_ms();
+    int64_t now_ms = clock_realtime_ms(), now_mono = clock_mono_ms(), oldest = 0;
 
-    for (size_t i = 0; i < p->n; i++)
-        total += p->pcs[i]->have_good ? p->pcs[i]->good.n_nodes : 0;
+    for (size_t i = 0; i < p->n; i++) {
+        struct pc *c = p->pcs[i];
+
+        if (c->changed && (!oldest || c->changed_mono < oldest))
+            oldest = c->changed_mono;
+        rebuild(c);
+        update_status(p, c, now_ms);
+        total += c->have_good ? c->good.n_nodes : 0;
+    }
+    p->last_lag_ms = oldest ? now_mono - oldest : 0;
     if (snapshot_new(p->n, total, cat->n < SNAPSHOT_SKU_MAX ? cat->n : SNAPSHOT_SKU_MAX, &cs->snap,
                      NULL) != 0)
         abort(); /* n_skus is bounded above, so this cannot fail */
@@ -843,7 +763,7 @@ static struct cluster_snapshot *build(struct poller *p)
     }
     cs->snap->taken_ms = now_ms;
     cs->snap->seq = poller_published(p) + 1;
-    cs->round_ms = p->last_round_ms;
+    cs->lag_ms = p->last_lag_ms;
     return cs;
 }
 
@@ -885,11 +805,13 @@ static int find_pc(struct pc **pcs, size_t n, const char *name)
     return -1;
 }
 
-/* Keep one idle connection per cluster: TLS handshakes cost more than the polls. */
+/* Keep the idle connections of every cluster's reflectors: TLS handshakes cost more than
+ * the requests. */
 static void set_max_connects(struct poller *p)
 {
-    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS,
-                      (long)(p->n + 16 < 100000 ? p->n + 16 : 100000));
+    long n = (long)(p->n * 2 + 16);
+
+    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, n < 100000 ? n : 100000L);
 }
 
 /* Applies a cluster set handed over by poller_set_clusters(). */
@@ -898,7 +820,6 @@ static void apply_pending(struct poller *p)
     struct cluster_config *cfgs;
     size_t n;
     struct pc **next;
-    int64_t now = clock_mono_ms();
 
     pthread_mutex_lock(&p->lock);
     if (!p->have_pending) {
@@ -913,26 +834,19 @@ static void apply_pending(struct poller *p)
     pthread_mutex_unlock(&p->lock);
 
     next = xcalloc(n + 1, sizeof(*next));
+    pthread_rwlock_wrlock(&p->pcs_lock);
     for (size_t i = 0; i < n; i++) {
         int at = find_pc(p->pcs, p->n, cfgs[i].name);
 
         if (at < 0) {
             next[i] = pc_new(p, &cfgs[i]);
-            next[i]->due_mono = now;
             LOG(LOG_INFO, "cluster", "cluster=%s event=added", cfgs[i].name);
             continue;
         }
         next[i] = p->pcs[at];
         p->pcs[at] = NULL;
         if (memcmp(&next[i]->cfg, &cfgs[i], sizeof(cfgs[i])) != 0) {
-            if (next[i]->inflight) {
-                curl_multi_remove_handle(p->multi, next[i]->easy);
-                next[i]->inflight = false;
-                next[i]->stage = STAGE_IDLE;
-                p->inflight--;
-            }
             apply_config(next[i], &cfgs[i]);
-            next[i]->due_mono = now;
             LOG(LOG_INFO, "cluster", "cluster=%s event=changed", cfgs[i].name);
         }
     }
@@ -946,52 +860,136 @@ static void apply_pending(struct poller *p)
     free(cfgs);
     p->pcs = next;
     p->n = n;
+    pthread_rwlock_unlock(&p->pcs_lock);
+    p->next_step_mono = 0;
     set_max_connects(p);
     pq_sync(p);
     mark_dirty(p);
 }
 
-/* Starts polls that are due; returns the milliseconds until the next one is (capped). */
-static int64_t start_due(struct poller *p, int64_t now, int64_t cap)
+/* Client-side rate limit per cluster, a token bucket as client-go's: qps tokens a second
+ * up to burst. False when r's request must wait (*wait_ms: until the next token). */
+static bool take_token(struct poller *p, struct pc *c, int64_t now, int64_t *wait_ms)
+{
+    double add = (double)(now - c->refill_mono) * p->o.qps / 1000.0;
+
+    c->tokens = c->tokens + add > p->o.burst ? p->o.burst : c->tokens + add;
+    c->refill_mono = now;
+    if (c->tokens >= 1.0) {
+        c->tokens -= 1.0;
+        return true;
+    }
+    *wait_ms = (int64_t)((1.0 - c->tokens) * 1000.0 / p->o.qps) + 1;
+    return false;
+}
+
+/* A Retry-After one reflector got holds back the cluster's other requests too: the server
+ * asked the client, not one URL, to wait. */
+static void honour_retry_after(struct pc *c, int64_t now)
+{
+    int64_t now_ms = clock_realtime_ms(), calm;
+
+    pthread_mutex_lock(&c->p->lock);
+    calm = c->calm_until_ms;
+    pthread_mutex_unlock(&c->p->lock);
+    for (int k = 0; k < CLUSTER_RESOURCES; k++) {
+        struct reflector_stats st;
+
+        reflector_get_stats(c->r[k], &st);
+        if (st.retry_after_s > 0 && st.consecutive_failures > 0 && st.next_request_ms > calm)
+            calm = st.next_request_ms;
+    }
+    c->st.calm_until_ms = calm > now_ms ? calm : 0;
+    if (calm > now_ms)
+        for (int k = 0; k < CLUSTER_RESOURCES; k++)
+            reflector_defer(c->r[k], now + (calm - now_ms));
+}
+
+/* Steps every reflector: starts requests that are due (lists at most max_inflight at once,
+ * since lists are what loads an API server; every request within its cluster's rate
+ * limit) and ends stalled watches. Returns the ms until one next needs a step (at most
+ * cap). */
+static int64_t step_all(struct poller *p, int64_t now, int64_t cap)
 {
     int64_t wait = cap;
+    int listing = 0;
 
     for (size_t i = 0; i < p->n; i++) {
-        struct pc *c = p->pcs[i];
+        struct reflector **rs = p->pcs[i]->r;
 
-        if (c->inflight || c->stage != STAGE_IDLE)
-            continue;
-        if (c->due_mono <= now && p->inflight < p->o.max_inflight)
-            start_poll(c);
-        else if (c->due_mono - now < wait)
-            wait = c->due_mono > now ? c->due_mono - now : 0;
+        for (int k = 0; k < CLUSTER_RESOURCES; k++) {
+            struct reflector_stats st;
+
+            reflector_get_stats(rs[k], &st);
+            listing += st.state == REFLECTOR_LISTING;
+        }
     }
+    for (size_t i = 0; i < p->n; i++) {
+        struct pc *c = p->pcs[i];
+        struct reflector **rs = c->r;
+
+        honour_retry_after(c, now);
+        /* Round robin: when the rate limit leaves one token, a resource that keeps wanting
+         * requests (a list restarting its pages) must not starve the others. */
+        c->rr = (c->rr + 1) % CLUSTER_RESOURCES;
+        for (int j = 0; j < CLUSTER_RESOURCES; j++) {
+            int k = (c->rr + j) % CLUSTER_RESOURCES;
+            bool list = reflector_wants_list(rs[k]);
+            int64_t due = reflector_next_request_mono(rs[k]), w;
+
+            if (due >= 0 && due <= now) {
+                if (list && listing >= p->o.max_inflight) {
+                    wait = wait < 50 ? wait : 50; /* a slot frees when a list ends */
+                    continue;
+                }
+                if (!take_token(p, c, now, &w)) {
+                    wait = w < wait ? w : wait;
+                    continue;
+                }
+            }
+            w = reflector_step(rs[k], p->multi, now);
+            if (w < 0) {
+                listing += list;
+                continue;
+            }
+            if (w < wait)
+                wait = w;
+        }
+    }
+    p->next_step_mono = now + wait;
     return wait;
 }
 
-static void drain(struct poller *p)
+/* Hands finished transfers to their reflectors. Returns how many ended. */
+static int drain(struct poller *p)
 {
     CURLMsg *m;
-    int left, running;
+    int left, running, ended = 0;
 
     curl_multi_perform(p->multi, &running);
     while ((m = curl_multi_info_read(p->multi, &left))) {
-        struct pc *c = NULL;
+        void *r = NULL;
 
         if (m->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-        if (c) {
-            transfer_done(c, m->data.result);
-            if (p->inflight == 0 && p->wave_start)
-                p->last_round_ms = clock_mono_ms() - p->wave_start;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        if (reflector_is(r)) {
+            reflector_done(r, p->multi, m->data.result);
+            ended++;
         }
     }
+    if (ended)
+        mark_dirty(p); /* health and counters move */
+    return ended;
 }
 
-static bool should_publish(struct poller *p, int64_t now)
+/* Changes are published at most every publish_delay_ms (coalesced), and the snapshot at
+ * least every interval_ms, so that data ages and health move on a quiet federation. */
+static int64_t publish_wait(struct poller *p, int64_t now)
 {
-    return p->dirty && (p->inflight == 0 || now - p->dirty_since >= p->o.publish_delay_ms);
+    int64_t due = p->last_publish_mono + (p->dirty ? p->o.publish_delay_ms : p->o.interval_ms);
+
+    return due > now ? due - now : 0;
 }
 
 static void *thread_main(void *arg)
@@ -1000,7 +998,7 @@ static void *thread_main(void *arg)
 
     for (;;) {
         bool wake;
-        int64_t now, wait;
+        int64_t now, wait, pw;
 
         pthread_mutex_lock(&p->lock);
         if (p->stop) {
@@ -1011,23 +1009,19 @@ static void *thread_main(void *arg)
         p->wake = false;
         pthread_mutex_unlock(&p->lock);
         apply_pending(p);
-        now = clock_mono_ms();
-        if (wake)
-            for (size_t i = 0; i < p->n; i++)
-                if (p->pcs[i]->st.consecutive_failures == 0)
-                    p->pcs[i]->due_mono = now;
-        wait = start_due(p, now, 1000);
-        if (p->dirty) {
-            int64_t until = p->dirty_since + p->o.publish_delay_ms - now;
-
-            if (until < wait)
-                wait = until > 0 ? until : 0;
+        if (wake) {
+            mark_dirty(p);
+            p->next_step_mono = 0;
         }
-        curl_multi_poll(p->multi, NULL, 0, (int)wait, NULL);
-        drain(p);
+        now = clock_mono_ms();
+        wait = now >= p->next_step_mono ? step_all(p, now, 1000) : p->next_step_mono - now;
+        pw = publish_wait(p, now);
+        curl_multi_poll(p->multi, NULL, 0, (int)(pw < wait ? pw : wait), NULL);
+        if (drain(p))
+            p->next_step_mono = 0;
         if (pq_take_change(p))
             mark_dirty(p);
-        if (should_publish(p, clock_mono_ms()))
+        if (publish_wait(p, clock_mono_ms()) == 0)
             publish(p);
     }
     return NULL;
@@ -1064,8 +1058,7 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
     pthread_once(&curl_once, curl_init_once);
     p = xcalloc(1, sizeof(*p));
     fill_options(&p->o, o);
-    k8s_json_init(&p->json);
-    p->rnd = (unsigned)clock_mono_ns();
+    pthread_rwlock_init(&p->pcs_lock, NULL);
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->pq_lock, NULL);
     pthread_cond_init(&p->pq_cond, NULL);
@@ -1075,10 +1068,8 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
         return err_set(e, ERR_INTERNAL, NULL, "curl_multi_init failed");
     }
     p->pcs = xcalloc(n + 1, sizeof(*p->pcs));
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         p->pcs[i] = pc_new(p, &cfgs[i]);
-        p->pcs[i]->due_mono = 0;
-    }
     p->n = n;
     set_max_connects(p);
     pq_sync(p);
@@ -1154,10 +1145,11 @@ void poller_stop(struct poller *p)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Lists every cluster that is not backing off again, on the calling thread, and waits
+ * for the lists (not the watches that would follow). */
 int poller_poll_once(struct poller *p, struct err *e)
 {
-    int64_t now;
-    bool running;
+    bool running, again = true;
 
     pthread_mutex_lock(&p->lock);
     running = p->running;
@@ -1167,15 +1159,42 @@ int poller_poll_once(struct poller *p, struct err *e)
     apply_pending(p);
     if (pq_enabled(p))
         pq_run_due(p);
-    now = clock_mono_ms();
-    for (size_t i = 0; i < p->n; i++)
-        if (p->pcs[i]->due_mono > now && p->pcs[i]->st.consecutive_failures == 0)
-            p->pcs[i]->due_mono = now;
-    start_due(p, now, 0);
-    while (p->inflight > 0) {
+    for (size_t i = 0; i < p->n; i++) {
+        struct reflector **rs = p->pcs[i]->r;
+
+        for (int k = 0; k < CLUSTER_RESOURCES; k++) {
+            struct reflector_stats st;
+
+            reflector_get_stats(rs[k], &st);
+            if (st.consecutive_failures == 0)
+                reflector_relist(rs[k], p->multi);
+        }
+    }
+    while (again) {
+        int listing = 0;
+
+        again = false;
+        for (size_t i = 0; i < p->n; i++) {
+            struct reflector **rs = p->pcs[i]->r;
+
+            for (int k = 0; k < CLUSTER_RESOURCES; k++) {
+                struct reflector_stats st;
+
+                reflector_get_stats(rs[k], &st);
+                if (st.state == REFLECTOR_LISTING) {
+                    again = true;
+                    listing++;
+                } else if (reflector_wants_list(rs[k]) && listing < p->o.max_inflight &&
+                           reflector_step(rs[k], p->multi, clock_mono_ms()) < 0) {
+                    again = true; /* started; one in backoff waits for the next call */
+                    listing++;
+                }
+            }
+        }
+        if (!again)
+            break;
         curl_multi_poll(p->multi, NULL, 0, 100, NULL);
         drain(p);
-        start_due(p, now, 0); /* only those left waiting for a free slot */
     }
     publish(p);
     return 0;
@@ -1209,6 +1228,56 @@ void poller_wake(struct poller *p)
     curl_multi_wakeup(p->multi);
 }
 
+static void append_object(const char *key, const void *item, void *arg)
+{
+    (void)key;
+    json_array_append(arg, *(json_t *const *)item);
+}
+
+void poller_calm(struct poller *p, const char *cluster, int64_t until_ms)
+{
+    int at;
+
+    pthread_rwlock_rdlock(&p->pcs_lock);
+    at = find_pc(p->pcs, p->n, cluster);
+    if (at >= 0) {
+        pthread_mutex_lock(&p->lock);
+        if (p->pcs[at]->calm_until_ms < until_ms)
+            p->pcs[at]->calm_until_ms = until_ms;
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_rwlock_unlock(&p->pcs_lock);
+    poller_wake(p); /* steps every reflector, which applies it */
+}
+
+int poller_objects(struct poller *p, const char *cluster, enum k8s_job_kind kind, json_t **items,
+                   struct err *e)
+{
+    struct reflector *r = NULL;
+    struct reflector_stats st;
+    json_t *a;
+    int at;
+
+    if (kind != K8S_KIND_JOB && kind != K8S_KIND_RAYJOB)
+        return err_set(e, ERR_INVALID, "kind", "only Jobs and RayJobs are watched");
+    pthread_rwlock_rdlock(&p->pcs_lock);
+    at = find_pc(p->pcs, p->n, cluster);
+    if (at >= 0)
+        r = p->pcs[at]->r[kind == K8S_KIND_JOB ? CLUSTER_RES_JOBS : CLUSTER_RES_RAYJOBS];
+    if (r)
+        reflector_get_stats(r, &st);
+    if (!r || st.stale) {
+        pthread_rwlock_unlock(&p->pcs_lock);
+        return err_set(e, ERR_UNAVAILABLE, "cluster", "no current %s of cluster \"%s\"",
+                       k8s_kind_name(kind), cluster);
+    }
+    a = json_array();
+    reflector_foreach(r, append_object, a);
+    pthread_rwlock_unlock(&p->pcs_lock);
+    *items = a;
+    return 0;
+}
+
 int64_t poller_thread_cpu_ms(struct poller *p)
 {
     clockid_t cid;
@@ -1236,7 +1305,6 @@ void poller_free(struct poller **pp)
     free(p->pcs);
     free(p->pending);
     curl_multi_cleanup(p->multi);
-    k8s_json_free(&p->json);
     if (p->current) {
         struct cluster_snapshot *old = p->current;
 
@@ -1246,6 +1314,7 @@ void poller_free(struct poller **pp)
         cluster_snapshot_free(old);
     }
     pthread_mutex_destroy(&p->lock);
+    pthread_rwlock_destroy(&p->pcs_lock);
     free(p->pq);
     pthread_mutex_destroy(&p->pq_lock);
     pthread_cond_destroy(&p->pq_cond);

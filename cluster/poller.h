@@ -1,8 +1,11 @@
-/* poller.h -- the member-cluster connector's poller: one thread polls every cluster's
- * nodes and pods concurrently with libcurl multi (per-request timeouts, pagination, 410
- * restarts, Retry-After, backoff with jitter, health per cluster), builds an immutable
- * struct cluster_snapshot and publishes it with RCU. Readers never block and never see a
- * half-built snapshot; old snapshots are freed by the poller after a grace period.
+/* poller.h -- the member-cluster connector: one thread keeps every cluster's nodes, pods
+ * and fedsched's Jobs and RayJobs by LIST+WATCH (cluster/reflector.h, libcurl multi,
+ * per-cluster rate limits, Retry-After, backoff with jitter, health per cluster),
+ * rebuilds the per-node figures of the clusters whose stores changed, and publishes an
+ * immutable struct cluster_snapshot with RCU, at most every publish_delay_ms. Readers
+ * never block and never see a half-built snapshot; old snapshots are freed by the poller
+ * after a grace period. The scheduler's tracking reads the Job stores
+ * (poller_objects()).
  * Not responsible for storing samples (the sink does, e.g. in store/) or serving HTTP
  * (api/ renders with cluster_snapshot.h). */
 #ifndef CLUSTER_POLLER_H
@@ -11,6 +14,9 @@
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
 #include "cluster/cluster_snapshot.h"
+#include "cluster/k8s_jobs.h"
+
+#include <jansson.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,18 +34,24 @@ typedef void (*poller_sink_fn)(const struct cluster_snapshot *s, void *arg);
 /* Every number is required (> 0): there are no defaults here. The process's values are rows
  * of the table in cmd/config.c (docs/configuration.md); tests take them from there too. */
 struct poller_options {
-    int interval_ms;                  /* between polls of one cluster */
-    int request_timeout_ms;           /* whole request */
+    int interval_ms;                  /* a snapshot at least this often, changes or not */
+    int request_timeout_ms;           /* a LIST page, whole */
     int connect_timeout_ms;           /* TCP + TLS connect */
     int page_limit;                   /* list page size (limit=) */
-    int max_inflight;                 /* concurrent requests */
+    int max_inflight;                 /* LIST requests at once (watches do not count) */
     int backoff_base_ms;              /* first retry delay after a failure */
     int backoff_max_ms;               /* the delay doubles up to this */
     int unreachable_after_ms;         /* Degraded becomes Unreachable when the last success is
                                          older than this; 0: 3 * interval_ms */
-    int publish_delay_ms;             /* publish no later than this after new data arrives, even
-                                         while slow clusters are still in flight */
-    size_t max_body_bytes;            /* per response */
+    int publish_delay_ms;             /* changes are published at most this often (and so
+                                         at most this late) */
+    size_t max_body_bytes;            /* per response (a LIST page) */
+    int watch_timeout_s;              /* a watch's timeoutSeconds (each asks between this
+                                         and twice this) */
+    int watch_idle_ms;                /* a watch silent this long has stalled: watched again */
+    size_t max_event_bytes;           /* one watch event */
+    double qps;                       /* requests a second per cluster (a token bucket, as */
+    int burst;                        /* client-go's), and how many may go at once */
     const struct sku_catalogue *skus; /* NULL: sku_catalogue(); must outlive the poller */
     poller_sink_fn sink;              /* optional capacity-sample hook */
     void *sink_arg;
@@ -51,6 +63,10 @@ struct poller_options {
     int prereq_interval_ms;
     const char *priority_class;
     const char *priority_class_borrowed;
+    /* Called on the poller thread when a watched Job or RayJob of fedsched's changed (the
+     * scheduler wakes to track it); must not block. Optional. */
+    void (*objects_changed)(void *arg);
+    void *objects_arg;
 };
 
 /* Creates a poller for n clusters (configs are copied; names must be unique) and publishes
@@ -70,9 +86,10 @@ void poller_free(struct poller **p);
 int poller_start(struct poller *p, struct err *e);
 void poller_stop(struct poller *p);
 
-/* Polls every cluster that is not backing off once, on the calling thread, and publishes.
- * Prerequisite checks that are due run first, on the calling thread too. For tests and
- * benchmarks; fails with ERR_INVALID while the thread runs. */
+/* Lists every cluster that is not backing off again, on the calling thread, waits for the
+ * lists (not the watches that would follow) and publishes. Prerequisite checks that are
+ * due run first, on the calling thread too. For tests and benchmarks; fails with
+ * ERR_INVALID while the thread runs. */
 int poller_poll_once(struct poller *p, struct err *e);
 
 /* Replaces the cluster set (the admin API added, changed or removed clusters). Clusters
@@ -88,6 +105,21 @@ void poller_wake(struct poller *p);
 /* Makes every cluster's prerequisite check due now (an operator fixed something and
  * does not want to wait for the interval). Thread-safe; no-op when checks are off. */
 void poller_recheck(struct poller *p);
+
+/* fedsched's workload objects in cluster (kind K8S_KIND_JOB or K8S_KIND_RAYJOB) as the
+ * connector's watch holds them: labelled managed-by fedsched, result not yet recorded
+ * (label fedsched.io/recorded absent), without their spec. *items is a new JSON array the
+ * caller owns; the objects in it are shared with the poller and must not be changed.
+ * Thread-safe. Fails (-1, ERR_UNAVAILABLE) when the cluster is unknown or its watch may be
+ * behind (not listed yet, re-listing, failing): the caller lists itself then. A cluster without the resource (no
+ * KubeRay) gives an empty array. */
+int poller_objects(struct poller *p, const char *cluster, enum k8s_job_kind kind, json_t **items,
+                   struct err *e);
+
+/* The cluster's API server asked another of our callers (the scheduler's client) to wait
+ * until until_ms (wall clock, Retry-After): the connector sends it nothing before either.
+ * Thread-safe; applied by the poller thread within milliseconds. */
+void poller_calm(struct poller *p, const char *cluster, int64_t until_ms);
 
 /* Reading: between poller_read_begin() and poller_read_end() the returned snapshot stays
  * valid and unchanged, whatever the poller publishes meanwhile. Never blocks, never NULL.

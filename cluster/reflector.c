@@ -210,12 +210,13 @@ struct reflector {
     int retry_after_s;
     enum stop_why stop;
     char stop_msg[200];
-    bool progress;          /* the watch in progress applied an event or a bookmark */
-    bool need_list;         /* the next request lists (first, after a 410, a broken event) */
-    bool listed_once;       /* a list was begun before: the next is a re-list */
-    bool after_list;        /* the next watch starts from a list, not again from an event */
-    bool watch_from_list;   /* the watch in progress started from a list */
-    int64_t last_byte_mono; /* of the watch in progress */
+    bool progress;             /* the watch in progress applied an event or a bookmark */
+    bool need_list;            /* the next request lists (first, after a 410, a broken event) */
+    bool listed_once;          /* a list was begun before: the next is a re-list */
+    bool after_list;           /* the next watch starts from a list, not again from an event */
+    bool watch_from_list;      /* the watch in progress started from a list */
+    int64_t last_byte_mono;    /* of the watch in progress */
+    int64_t list_started_mono; /* of the list in progress (its first page) */
     struct k8s_json json;
     void *scratch, *old; /* item_size each */
     char url[CLUSTER_PATH_MAX + CONT_MAX * 3 + 1024];
@@ -226,6 +227,11 @@ static void set_common(struct reflector *r);
 bool reflector_is(const void *p)
 {
     return p && ((const struct reflector *)p)->magic == REFLECTOR_MAGIC;
+}
+
+bool reflector_wants_list(const struct reflector *r)
+{
+    return r->need_list && !r->in_multi;
 }
 
 const char *reflector_path(const struct reflector *r)
@@ -374,11 +380,20 @@ static void failed(struct reflector *r, enum cluster_error_kind kind, enum err_c
     delay = backoff_ms(r, r->st.consecutive_failures);
     if (r->retry_after_s > 0 && r->retry_after_s * 1000LL > delay)
         delay = r->retry_after_s * 1000LL;
+    r->st.next_request_ms = clock_realtime_ms() + delay;
     pthread_mutex_unlock(&r->lock);
     r->due_mono = clock_mono_ms() + delay;
     LOG(LOG_WARN, "cluster",
         "cluster=%s resource=%s event=request_failed kind=%s retry_in_ms=%lld error=\"%s\"",
         r->cfg.name, r->path, cluster_error_kind_name(kind), (long long)delay, r->st.last_error);
+}
+
+/* need_list is read by other threads through reflector_get_stats() (stale). */
+static void set_need_list(struct reflector *r, bool v)
+{
+    pthread_mutex_lock(&r->lock);
+    r->need_list = v;
+    pthread_mutex_unlock(&r->lock);
 }
 
 static void changed(struct reflector *r)
@@ -394,6 +409,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     struct reflector *r = arg;
     size_t len = size * n;
 
+    r->last_byte_mono = clock_mono_ms(); /* a watch's headers are a sign of life too */
+    if (len <= 2 && r->state == REFLECTOR_WATCHING) {
+        /* The end of the headers: a watch the server accepted is a good answer, even
+         * before its first event. */
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->http_code);
+        if (r->http_code == 200)
+            good_answer(r);
+    }
     if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
         char v[32];
         size_t k = 0;
@@ -516,6 +539,7 @@ static void start_list(struct reflector *r)
             pthread_mutex_unlock(&r->lock);
         }
         r->listed_once = true;
+        r->list_started_mono = clock_mono_ms();
     }
     off = (size_t)snprintf(r->url, sizeof(r->url), "%s%s?limit=%d%s%s", r->cfg.api_server, r->path,
                            r->o.page_limit, esc ? "&continue=" : "", esc ? esc : "");
@@ -529,6 +553,8 @@ static void start_list(struct reflector *r)
     pthread_mutex_lock(&r->lock);
     r->st.lists++;
     r->st.state = REFLECTOR_LISTING;
+    r->st.last_request_ms = clock_realtime_ms();
+    r->st.next_request_ms = 0;
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -545,6 +571,8 @@ static void start_watch(struct reflector *r)
     if (!r->after_list)
         r->st.watch_restarts++;
     r->st.state = REFLECTOR_WATCHING;
+    r->st.last_request_ms = clock_realtime_ms();
+    r->st.next_request_ms = 0;
     pthread_mutex_unlock(&r->lock);
     off = (size_t)snprintf(r->url, sizeof(r->url),
                            "%s%s?watch=true&allowWatchBookmarks=true&resourceVersion=%s"
@@ -769,10 +797,13 @@ static void http_failed(struct reflector *r, const char *what, long code)
     }
 }
 
-static void count_expired(struct reflector *r)
+/* An error recovered from at once (a 410 on a continue token, a watch dropped after its
+ * events): counted, but no failure in a row and no backoff. */
+static void count_error(struct reflector *r, enum cluster_error_kind kind)
 {
     pthread_mutex_lock(&r->lock);
-    r->st.errors_by_kind[CLUSTER_ERR_EXPIRED]++;
+    r->st.errors_total++;
+    r->st.errors_by_kind[kind]++;
     pthread_mutex_unlock(&r->lock);
 }
 /* A LIST page came back 200: its items go into the store being built; the last page swaps
@@ -815,25 +846,50 @@ static void list_page(struct reflector *r)
         return;
     }
     k8s_json_str(d, k8s_json_get(d, md, "resourceVersion"), list_rv, sizeof(list_rv));
-    good_answer(r);
     r->due_mono = 0;
     if (r->cont[0])
-        return;
+        return; /* a page is no good answer yet: the store is not consistent until the end */
+    good_answer(r);
     /* The whole list: it replaces the store; the watch goes on from its resourceVersion. */
     pthread_mutex_lock(&r->lock);
     old = r->live;
     r->live = r->next;
     r->synced = true;
     r->st.synced = true;
+    r->st.absent = false;
+    r->st.list_ms = clock_mono_ms() - r->list_started_mono;
     r->gen++;
     snprintf(r->st.resource_version, sizeof(r->st.resource_version), "%s", list_rv);
     pthread_mutex_unlock(&r->lock);
     memset(&r->next, 0, sizeof(r->next));
     store_clear(&old, r->o.release, r->o.arg);
-    r->need_list = false;
+    set_need_list(r, false);
     r->after_list = true;
     r->list_restarts = 0;
     changed(r);
+}
+
+/* 404 on a list: the cluster does not serve the resource (a CRD not installed). That is
+ * an empty store, not a failure; it is asked again after backoff_max_ms, should the CRD
+ * be installed meanwhile. */
+static void resource_absent(struct reflector *r)
+{
+    struct store old;
+
+    store_clear(&r->next, r->o.release, r->o.arg);
+    pthread_mutex_lock(&r->lock);
+    old = r->live;
+    memset(&r->live, 0, sizeof(r->live));
+    r->synced = true;
+    r->st.synced = true;
+    r->st.absent = true;
+    r->gen++;
+    pthread_mutex_unlock(&r->lock);
+    store_clear(&old, r->o.release, r->o.arg);
+    good_answer(r);
+    r->due_mono = clock_mono_ms() + r->o.backoff_max_ms;
+    if (old.n)
+        changed(r);
 }
 
 static void list_ended(struct reflector *r, CURLcode rc)
@@ -852,7 +908,7 @@ static void list_ended(struct reflector *r, CURLcode rc)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->http_code);
     if (r->http_code == 410 && r->cont[0]) {
         /* The continue token expired: the list starts again from the beginning. */
-        count_expired(r);
+        count_error(r, CLUSTER_ERR_EXPIRED);
         store_clear(&r->next, r->o.release, r->o.arg);
         r->cont[0] = '\0';
         if (++r->list_restarts > LIST_RESTARTS) {
@@ -864,6 +920,10 @@ static void list_ended(struct reflector *r, CURLcode rc)
         LOG(LOG_INFO, "cluster", "cluster=%s resource=%s event=list_restart reason=Expired",
             r->cfg.name, r->path);
         r->due_mono = 0;
+        return;
+    }
+    if (r->http_code == 404 && !r->cont[0]) {
+        resource_absent(r);
         return;
     }
     if (r->http_code != 200) {
@@ -893,7 +953,7 @@ static void watch_ended(struct reflector *r, CURLcode rc, bool stalled)
             r->stop == STOP_BROKEN ? CLUSTER_ERR_MALFORMED : CLUSTER_ERR_EXPIRED;
         const char *why = r->stop_msg[0] ? r->stop_msg : "HTTP 410 Expired";
 
-        r->need_list = true;
+        set_need_list(r, true);
         LOG(LOG_INFO, "cluster", "cluster=%s resource=%s event=relist reason=\"%s\"", r->cfg.name,
             r->path, why);
         /* A watch that fails at once, straight after a list, would list again and again:
@@ -902,19 +962,21 @@ static void watch_ended(struct reflector *r, CURLcode rc, bool stalled)
             failed(r, kind, kind == CLUSTER_ERR_EXPIRED ? ERR_CONFLICT : ERR_MALFORMED,
                    "WATCH %s: %s", r->path, why);
         } else {
-            pthread_mutex_lock(&r->lock);
-            r->st.errors_by_kind[kind]++;
-            pthread_mutex_unlock(&r->lock);
+            count_error(r, kind);
         }
         return;
     }
     if (r->stop == STOP_OVERFLOW) {
-        r->need_list = true; /* an event was lost */
+        set_need_list(r, true); /* an event was lost */
         failed(r, CLUSTER_ERR_OTHER, ERR_TOO_LARGE, "WATCH %s: %s", r->path, r->stop_msg);
         return;
     }
     if (r->stop == STOP_ERROR) {
         failed(r, CLUSTER_ERR_OTHER, ERR_UNAVAILABLE, "WATCH %s: %s", r->path, r->stop_msg);
+        return;
+    }
+    if (rc == CURLE_OK && r->http_code == 404) {
+        set_need_list(r, true); /* the resource went away: the list says so */
         return;
     }
     if (rc == CURLE_OK && r->http_code != 200) {
@@ -928,14 +990,12 @@ static void watch_ended(struct reflector *r, CURLcode rc, bool stalled)
     /* Dropped or stalled. After events it is the ordinary end of a long connection (load
      * balancers cut them): watch again at once from where it stopped. */
     if (progress) {
-        pthread_mutex_lock(&r->lock);
-        r->st.errors_by_kind[stalled ? CLUSTER_ERR_TIMEOUT : curl_kind(rc)]++;
-        pthread_mutex_unlock(&r->lock);
+        count_error(r, stalled ? CLUSTER_ERR_TIMEOUT : curl_kind(rc));
         return;
     }
     if (stalled)
-        failed(r, CLUSTER_ERR_TIMEOUT, ERR_TIMEOUT, "WATCH %s: stalled, no byte for %d ms", r->path,
-               r->o.watch_idle_ms);
+        failed(r, CLUSTER_ERR_TIMEOUT, ERR_TIMEOUT,
+               "WATCH %s: timed out, stalled: no byte for %d ms", r->path, r->o.watch_idle_ms);
     else
         failed(r, curl_kind(rc), rc == CURLE_OPERATION_TIMEDOUT ? ERR_TIMEOUT : ERR_UNAVAILABLE,
                "WATCH %s: %s", r->path, curl_easy_strerror(rc));
@@ -968,8 +1028,31 @@ void reflector_relist(struct reflector *r, CURLM *multi)
     store_clear(&r->next, r->o.release, r->o.arg);
     r->state = REFLECTOR_IDLE;
     r->cont[0] = '\0';
-    r->need_list = true;
+    set_need_list(r, true);
     r->due_mono = 0;
+}
+
+void reflector_set_config(struct reflector *r, const struct cluster_config *cfg, CURLM *multi)
+{
+    reflector_relist(r, multi);
+    r->cfg = *cfg;
+    curl_easy_reset(r->easy);
+    set_common(r);
+    curl_slist_free_all(r->headers);
+    r->headers = NULL;
+    cluster_token_clear(&r->token); /* headers and CA are set again before the next request */
+    cluster_ca_clear(&r->ca);
+}
+
+void reflector_defer(struct reflector *r, int64_t until_mono)
+{
+    if (r->due_mono < until_mono)
+        r->due_mono = until_mono;
+}
+
+int64_t reflector_next_request_mono(const struct reflector *r)
+{
+    return r->in_multi ? -1 : r->due_mono;
 }
 
 /* ---- reading ---------------------------------------------------------------------------------- */
@@ -1032,5 +1115,7 @@ void reflector_get_stats(struct reflector *r, struct reflector_stats *out)
 {
     pthread_mutex_lock(&r->lock);
     *out = r->st;
+    out->stale = !r->synced || r->need_list || r->st.consecutive_failures > 0 ||
+                 r->st.state == REFLECTOR_LISTING;
     pthread_mutex_unlock(&r->lock);
 }

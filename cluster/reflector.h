@@ -91,6 +91,10 @@ int64_t reflector_step(struct reflector *r, CURLM *multi, int64_t now_mono);
  * CURLOPT_PRIVATE is r) with rc: removes it from multi and decides what comes next. */
 void reflector_done(struct reflector *r, CURLM *multi, CURLcode rc);
 
+/* Whether r's next request is a LIST page (callers bound how many lists run at once:
+ * watches are long and cheap, lists are what loads an API server). */
+bool reflector_wants_list(const struct reflector *r);
+
 /* Whether CURLOPT_PRIVATE p of a finished easy handle is a reflector (callers that run
  * other transfers on the same multi handle tell them apart with this). */
 bool reflector_is(const void *p);
@@ -98,6 +102,20 @@ bool reflector_is(const void *p);
 /* Ends the current watch (or list) and makes the next step list again from scratch, as
  * after a 410; the store is kept until the new list replaces it. For a changed config. */
 void reflector_relist(struct reflector *r, CURLM *multi);
+
+/* Takes cfg (copied) for the next requests: ends the current transfer, reads the
+ * credentials again and lists again, keeping the store until the new list replaces it and
+ * the counters. For a cluster whose config changed (its URL, credentials, or what decode
+ * makes of an object). */
+void reflector_set_config(struct reflector *r, const struct cluster_config *cfg, CURLM *multi);
+
+/* No request starts before until_mono (a transfer in flight goes on). For a cluster-wide
+ * Retry-After or a rate limit shared by a cluster's reflectors. */
+void reflector_defer(struct reflector *r, int64_t until_mono);
+
+/* Monotonic ms at which r's next request is due (it may be in the past), or -1 while a
+ * transfer of r is in flight. */
+int64_t reflector_next_request_mono(const struct reflector *r);
 
 /* ---- the store ------------------------------------------------------------------------
  * Keyed by "namespace/name" ("name" for cluster-scoped objects). The thread that drives
@@ -134,6 +152,10 @@ enum reflector_state {
 struct reflector_stats {
     enum reflector_state state;
     bool synced;
+    bool stale;  /* the store may be behind the cluster: not listed yet, a re-list due or
+                    running, or the last request failed */
+    bool absent; /* the last list got 404: the cluster does not serve the resource (the
+                    store is empty; listed again every backoff_max_ms) */
     char resource_version[64]; /* last seen: of the list, an event or a bookmark */
     uint64_t lists;            /* LIST requests (pages) sent */
     uint64_t watches;          /* WATCH requests sent */
@@ -145,13 +167,18 @@ struct reflector_stats {
     uint64_t errors_total;
     uint64_t errors_by_kind[CLUSTER_ERR_KINDS];
     int consecutive_failures; /* failed requests since the last good answer */
-    int64_t last_ok_ms;       /* wall clock of the last good answer: a list page, an event,
-                                 a bookmark, or a watch the server ended cleanly; 0: never */
+    int64_t last_ok_ms;       /* wall clock of the last good answer: a complete list, a
+                                 watch accepted (200), an event, a bookmark, or a watch the
+                                 server ended cleanly; 0: never */
     int64_t last_event_mono;  /* monotonic ms of the last event applied; 0: none */
     char last_error[256];     /* "" after a good answer */
     enum err_code last_error_code;
     enum cluster_error_kind last_error_kind;
-    int retry_after_s; /* of the last failed answer, 0 when it had none */
+    int retry_after_s;       /* of the last failed answer, 0 when it had none */
+    int64_t last_request_ms; /* wall clock the last request was sent; 0: never */
+    int64_t next_request_ms; /* wall clock of the next request while waiting (backoff,
+                                Retry-After); 0 when due at once or one is in flight */
+    int64_t list_ms;         /* how long the last complete list took (all its pages) */
 };
 
 void reflector_get_stats(struct reflector *r, struct reflector_stats *out);

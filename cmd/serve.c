@@ -126,14 +126,26 @@ static void clusters_changed(void *arg)
         LOG(LOG_WARN, "registry", "event=sync_failed msg=\"%s\"", e.msg);
 }
 
-static int start_poller(const struct config *cfg, struct store *store, struct poller **out,
-                        struct err *e)
+/* A watched Job or RayJob changed: the scheduler tracks it now rather than at its next
+ * cycle. *arg is the scheduler, made before the poller thread starts. */
+static void objects_changed(void *arg)
+{
+    struct sched *s = *(struct sched **)arg;
+
+    if (s)
+        sched_wake(s);
+}
+
+static int start_poller(const struct config *cfg, struct store *store, struct sched **sched,
+                        struct poller **out, struct err *e)
 {
     struct poller_options o;
 
     config_poller_options(cfg, &o);
     o.sink = registry_sample_sink;
     o.sink_arg = store;
+    o.objects_changed = objects_changed;
+    o.objects_arg = sched;
     return poller_create(NULL, 0, &o, out, e);
 }
 
@@ -238,7 +250,7 @@ int serve_main(int argc, char **argv)
         LOG(LOG_WARN, "serve",
             "event=auth_disabled msg=\"AUTHENTICATION IS DISABLED: every caller is an admin. "
             "Development only; set auth.mode to tokens\"");
-    if (start_poller(&cfg, store, &poller, &e) || api_new(&ac, store, &api, &e)) {
+    if (start_poller(&cfg, store, &sched, &poller, &e) || api_new(&ac, store, &api, &e)) {
         LOG(LOG_ERROR, "serve", "event=start_failed field=%s msg=\"%s\"", e.field, e.msg);
         rc = 1;
         goto out;

@@ -106,9 +106,9 @@ static void running_job(const struct snapshot *snap, const struct store_sched_jo
     r->last_checkpoint_ms = j->last_checkpoint_ms;
     r->lease_end_ms = j->lease_end_ms;
     r->reclaiming = j->phase == PHASE_PREEMPTING;
-    /* Its pods count in the snapshot once a good poll started after they were created;
-     * until then the policy holds the plan's GPUs itself. */
-    r->in_snapshot = j->dispatched_ms > 0 && v && v->poll_started_ms > j->dispatched_ms;
+    /* Its pods count in the snapshot once the pod data is complete up to a time after they
+     * were created; until then the policy holds the plan's GPUs itself. */
+    r->in_snapshot = j->dispatched_ms > 0 && v && v->data_as_of_ms > j->dispatched_ms;
     r->plan = j->plan;
     r->n_plan = j->n_plan;
 }

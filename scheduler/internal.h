@@ -156,8 +156,8 @@ struct cview {
     int snap; /* index in the snapshot, -1 when the poller does not know it */
     enum snapshot_health health;
     int64_t last_success_ms;
-    int64_t poll_started_ms; /* start of the last good poll: what it saw includes pods bound
-                                before this */
+    int64_t data_as_of_ms; /* the snapshot's pods include every pod created before this */
+    int64_t calm_until_ms; /* the cluster asked the connector (Retry-After) to wait until */
     int64_t lost_timeout_s;
     bool reachable; /* worth calling this cycle */
     bool broken;    /* a call failed at the transport level this cycle */
@@ -212,6 +212,10 @@ int64_t sched_cluster_calm_until(struct cycle *c, const char *name);
 /* member_calls.c */
 struct k8s_client *sched_client_for(struct cycle *c, const char *cluster,
                                     const struct cluster_config **cfg, struct cview **vout);
+/* 1 when the object of j's current attempt exists, 0 when its cluster says 404, -1 when
+ * it cannot tell (e set). */
+int sched_object_exists(struct cycle *c, const struct store_sched_job *j, struct err *e);
+
 /* Deletes j's object (seen: as last read, NULL when not read) and releases it, below. */
 int sched_delete_object(struct cycle *c, const struct store_sched_job *j, const json_t *seen,
                         const char *propagation, int grace_s, struct err *e);

@@ -72,6 +72,35 @@ int sched_delete_release(struct k8s_client *k, enum k8s_job_kind kind, const cha
     return sched_release(k, kind, ns, name, seen, e);
 }
 
+/* Whether the object of j's current attempt exists in its member namespace: 1 yes, 0 no
+ * (404), -1 when the cluster could not say (e set). For a decision that must not rest on
+ * a watch that may lag: requeueing a job whose object vanished. */
+int sched_object_exists(struct cycle *c, const struct store_sched_job *j, struct err *e)
+{
+    const struct cluster_config *cfg = NULL;
+    struct cview *v = NULL;
+    struct k8s_client *k = sched_client_for(c, j->cluster, &cfg, &v);
+    char name[MANIFEST_NAME_MAX], mns[64];
+    json_t *obj = NULL;
+
+    if (!k)
+        return err_set(e, ERR_UNAVAILABLE, "cluster", "cluster %s cannot be reached", j->cluster);
+    if (j->member_ns[0])
+        snprintf(mns, sizeof(mns), "%s", j->member_ns);
+    else if (cluster_member_namespace(cfg, j->ns, mns, sizeof(mns), e))
+        return -1;
+    manifest_object_name(j->uid, j->attempt, name, sizeof(name));
+    if (k8s_job_get(k, sched_kind_of(j), mns, name, &obj, NULL, e) == 0) {
+        json_decref(obj);
+        return 1;
+    }
+    if (e && e->code == ERR_NOT_FOUND)
+        return 0;
+    if (e && sched_transport_error(e->code) && v)
+        v->broken = true;
+    return -1;
+}
+
 /* Deletes the object of j's current attempt from its member namespace (where dispatch put
  * it; before that, the cluster's template applied to j's namespace) and releases it; its
  * Service and Secret go with it (owner references). Returns 0 when the delete was accepted

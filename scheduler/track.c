@@ -307,8 +307,10 @@ static void pods_failed(struct cycle *c, const struct store_sched_job *j, char *
 /* Moves j along by its object obj (NULL: absent). Returns true when obj has finished: its
  * release waits until what tracking made of it is committed (finish_tracked()). A marked
  * object that has not finished (somebody deleted it, or a crash came between our delete and
- * release) is released at once: nothing in it is waited for. */
-static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job_kind kind)
+ * release) is released at once: nothing in it is waited for. watched: obj comes from the
+ * connector's watch, which may lag: an absence is asked of the cluster before it counts. */
+static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job_kind kind,
+                      bool watched)
 {
     struct sched *s = c->s;
     struct store_sched_job *j = &c->jobs.v[k];
@@ -318,7 +320,9 @@ static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
     struct err e = {0};
 
     if (j->cancel_requested) {
-        if (obj && sched_delete_object(c, j, obj, "Background", -1, &e))
+        /* Not in a watch's store may only mean not seen yet: delete by name all the same
+         * (gone already is fine). */
+        if ((obj || watched) && sched_delete_object(c, j, obj, "Background", -1, &e))
             return false;
         t = sched_batch_add(&c->b, k, j, PHASE_CANCELLED, "Cancelled");
         t->message =
@@ -326,6 +330,8 @@ static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
         return false;
     }
     if (j->phase == PHASE_PREEMPTING) {
+        if (!obj && watched && sched_object_exists(c, j, &e) != 0)
+            return false; /* the watch has not seen it go yet */
         if (!obj) {
             int64_t freed = clock_realtime_ms();
 
@@ -352,6 +358,12 @@ static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
 
         if (c->now - since < (int64_t)s->o.missing_grace_s * 1000)
             return false;
+        if (watched && sched_object_exists(c, j, &e) != 0) {
+            if (e.code == ERR_NONE)
+                LOG(LOG_WARN, "sched", "event=watch_lagging cluster=%s job=%s", j->cluster,
+                    j->name);
+            return false; /* there after all (the watch is behind), or the cluster cannot say */
+        }
         t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, "ObjectMissing");
         t->message =
             sched_batch_own(&c->b, xasprintf("its %s vanished from %s; requeued",
@@ -602,7 +614,7 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
         struct cview *v = &c->cv[ci];
         struct k8s_client *client;
         json_t *items[2] = {NULL, NULL}, *idx[2] = {NULL, NULL};
-        bool need[2] = {gc, gc}, any = false;
+        bool need[2] = {gc, gc}, any = false, watched[2] = {false, false};
         struct err e = {0};
 
         for (size_t k = 0; k < c->jobs.n; k++) {
@@ -629,6 +641,15 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
         for (int kind = 0; kind < 2; kind++) {
             if (!need[kind])
                 continue;
+            /* Tracking reads what the connector's watch holds; collection, which must see
+             * recorded objects too, lists (every gc_interval). So does tracking while the
+             * watch has not listed yet. */
+            if (!gc && poller_objects(s->poller, v->name, (enum k8s_job_kind)kind, &items[kind],
+                                      NULL) == 0) {
+                idx[kind] = index_items(items[kind]);
+                watched[kind] = true;
+                continue;
+            }
             if (k8s_job_list(client, (enum k8s_job_kind)kind, NULL, selector, &items[kind], &e)) {
                 /* A cluster without KubeRay answers 404 for RayJobs: nothing of ours there. */
                 if (kind == K8S_KIND_RAYJOB && e.code == ERR_NOT_FOUND && !any) {
@@ -665,7 +686,7 @@ void sched_step_track(struct cycle *c, bool gc, bool all)
                 continue;
             manifest_object_name(j->uid, j->attempt, name, sizeof(name));
             obj = json_object_get(idx[kind], name);
-            if (track_job(c, k, obj, kind) && c->b.n > before)
+            if (track_job(c, k, obj, kind, watched[kind]) && c->b.n > before)
                 held[n_held++] = (struct held){before, obj, kind};
         }
         /* Persist what tracking found before collecting, so an object is only deleted

@@ -38,15 +38,20 @@ void sched_cluster_refused(struct cycle *c, const char *name, const struct k8s_c
     m = cmem_get(c->s, name);
     if (m->calm_until_ms < c->now + (int64_t)wait_s * 1000)
         m->calm_until_ms = c->now + (int64_t)wait_s * 1000;
+    /* The server asked the client, not one caller: the connector waits too. */
+    poller_calm(c->s->poller, name, m->calm_until_ms);
     LOG(LOG_INFO, "sched", "event=cluster_rate_limited cluster=%s retry_in_s=%d", name, wait_s);
 }
 
 int64_t sched_cluster_calm_until(struct cycle *c, const char *name)
 {
+    const struct cview *v = sched_cview_find(c, name);
+    int64_t until = v ? v->calm_until_ms : 0; /* the connector's Retry-After */
+
     for (size_t i = 0; i < c->s->n_cmem; i++)
-        if (strcmp(c->s->cmem[i].name, name) == 0)
-            return c->s->cmem[i].calm_until_ms;
-    return 0;
+        if (strcmp(c->s->cmem[i].name, name) == 0 && c->s->cmem[i].calm_until_ms > until)
+            until = c->s->cmem[i].calm_until_ms;
+    return until;
 }
 
 /* The clusters of the snapshot (and when the last good poll of each started). */
@@ -62,7 +67,8 @@ void sched_read_snapshot_clusters(struct cycle *c, const struct cluster_snapshot
         v->snap = (int)i;
         v->health = st->health;
         v->last_success_ms = st->last_success_ms;
-        v->poll_started_ms = st->last_success_ms - st->poll_duration_ms;
+        v->data_as_of_ms = st->data_as_of_ms;
+        v->calm_until_ms = st->calm_until_ms;
         v->lost_timeout_s = st->lost_timeout_s > 0 ? st->lost_timeout_s : 900;
         v->reachable =
             st->health == SNAPSHOT_HEALTH_READY || st->health == SNAPSHOT_HEALTH_DEGRADED;

@@ -206,31 +206,31 @@ static long http_delete(const char *base, const char *ns, const char *name)
     return itest_http("DELETE", url, NULL, NULL, NULL);
 }
 
-/* Creates a Job straight in the simulated cluster (not fedsched's) that holds gpus GPUs
- * of product: capacity the scheduler learns of only at the next poll. */
-static void sim_blocker(struct senv *v, const char *cluster, const char *name, int workers,
-                        int gpus, const char *product)
+/* Submits an 8-GPU-per-worker job whose workers ask more memory than any simulated node
+ * has: fedsched places it by GPUs (its snapshot has no node memory), the member cluster's
+ * scheduler leaves its pods Pending (Unschedulable). Returns the uid (caller frees). */
+static char *submit_unfit(const char *base, const char *ns, const char *name, int gpus)
 {
-    struct sim_query q;
-    struct sim_reply r;
-    char *body =
-        xasprintf("{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"%s\","
-                  "\"annotations\":{\"sim.fedsched.io/duration-seconds\":\"3600000\"}},\"spec\":"
-                  "{\"parallelism\":%d,\"template\":{\"spec\":{\"nodeSelector\":"
-                  "{\"nvidia.com/gpu.product\":\"%s\"},\"tolerations\":[{\"operator\":\"Exists\"}],"
-                  "\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"resources\":{\"limits\":"
-                  "{\"nvidia.com/gpu\":\"%d\"}}}]}}}}",
-                  name, workers, product, gpus);
+    char path[128], *uid;
+    char *body = xasprintf(
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"%s\"},\"spec\":{\"framework\":\"pytorch\",\"resources\":{\"instanceType\":"
+        "\"a100-80gb\",\"gpuCount\":%d,\"gpusPerWorker\":8,\"memoryGb\":%d},\"code\":"
+        "{\"image\":\"trainer:1\",\"command\":[\"python\",\"train.py\"]}}}",
+        name, gpus, 4000 * (gpus / 8));
+    json_t *out = NULL;
+    long st;
 
-    memset(&q, 0, sizeof(q));
-    sim_cluster_handle(sim_get_cluster(v->sim, cluster), "POST",
-                       "/apis/batch/v1/namespaces/default/jobs", &q, body, strlen(body), &r);
-    ck_assert_msg(r.status == 201, "blocker: %d %.*s", r.status, (int)r.len, r.body);
-    free(r.body);
+    snprintf(path, sizeof(path), "/v1/namespaces/%s/trainingjobs", ns);
+    st = itest_post_json(base, path, body, &out);
+    ck_assert_msg(st == 201, "submit %s/%s: %ld", ns, name, st);
+    uid = xstrdup(json_string_value(json_object_get(json_object_get(out, "metadata"), "uid")));
+    json_decref(out);
     free(body);
+    return uid;
 }
 
-/* One poll at start, the next 20 s later (within the policy's 60 s freshness). */
+/* Snapshots only on change (and every 20 s), samples and registry syncs rarely. */
 #define SLOW_POLL                                                                                  \
     "\"poller\": {\"intervalMs\": 20000, \"sampleIntervalS\": 60, \"registrySyncS\": 60},"
 
@@ -286,8 +286,6 @@ START_TEST(cancel_queued_dispatched_running)
     char *uid_run, *uid_disp;
 
     senv_sim(&env, "testdata/sim/sched-solo.json");
-    /* A slow poller: after its first poll the blocker below stays unseen, so a placement
-     * goes ahead on stale capacity and waits in the cluster (Dispatched, pods Pending). */
     senv_config(&env,
                 SLOW_POLL "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
                           " \"missingGraceS\": 30, \"jobAnnotations\":"
@@ -297,10 +295,9 @@ START_TEST(cancel_queued_dispatched_running)
     /* Running: 16 of the 32 GPUs. */
     uid_run = senv_submit(env.srv[0].base, "team-c", "run", "a100-80gb", 16, NULL, "");
     json_decref(senv_wait_phase(env.srv[0].base, "team-c", "run", "Running", 15000));
-    /* Take the other 16 behind the scheduler's back (it counts "run" from its plan until a
-     * poll sees its pods, and the next poll is 20 s away). */
-    sim_blocker(&env, "solo", "blocker", 2, 8, "NVIDIA-A100-SXM4-80GB");
-    uid_disp = senv_submit(env.srv[0].base, "team-c", "disp", "a100-80gb", 16, NULL, "");
+    /* The other 16 go to a job whose pods the member cluster cannot start (too much
+     * memory): it stays Dispatched. */
+    uid_disp = submit_unfit(env.srv[0].base, "team-c", "disp", 16);
     json_decref(senv_wait_phase(env.srv[0].base, "team-c", "disp", "Dispatched", 3000));
     /* Queued: nothing is left for it. */
     free(senv_submit(env.srv[0].base, "team-c", "queued", "a100-80gb", 32, NULL, ""));
@@ -326,8 +323,9 @@ START_TEST(cancel_queued_dispatched_running)
 }
 END_TEST
 
-/* A job whose pods the member cluster cannot start (placed on capacity taken behind the
- * scheduler's back) is deleted and requeued after the start timeout, under a new attempt. */
+/* A job whose pods the member cluster cannot start (it asks more memory than any node has,
+ * which fedsched's snapshot does not see) is deleted and requeued after the start timeout,
+ * under a new attempt. */
 START_TEST(stuck_dispatch_is_requeued)
 {
     char *uid;
@@ -338,13 +336,12 @@ START_TEST(stuck_dispatch_is_requeued)
                           " \"startTimeoutS\": 2}",
                 "", NULL);
     senv_serve(&env, 0, NULL);
-    wait_polled(&env); /* the first poll saw the empty cluster; the next is 20 s away */
-    sim_blocker(&env, "solo", "blocker", 4, 8, "NVIDIA-A100-SXM4-80GB");
-    uid = senv_submit(env.srv[0].base, "team-s", "stuck", "a100-80gb", 8, NULL, "");
+    wait_polled(&env);
+    uid = submit_unfit(env.srv[0].base, "team-s", "stuck", 8);
     json_decref(senv_wait_phase(env.srv[0].base, "team-s", "stuck", "Dispatched", 3000));
     ck_assert_int_eq(senv_sim_objects(&env, "solo", false, "fedsched.io/job-uid", uid), 1);
-    /* The scheduler may place it again at once (its snapshot is still stale), so look at
-     * the timeline rather than the phase. */
+    /* The scheduler may place it again at once, so look at the timeline rather than the
+     * phase. */
     for (int i = 0; senv_events(&env, "team-s", "stuck", "Queued") < 2; i++) {
         ck_assert_msg(i < 80, "not requeued within 8 s");
         usleep(100 * 1000);

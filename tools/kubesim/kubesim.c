@@ -761,6 +761,9 @@ int sim_set_faults(struct sim *s, const char *cluster, const struct sim_faults *
         if (!cluster || (long)k == i)
             s->faults[k] = *f;
     pthread_mutex_unlock(&s->flock);
+    for (size_t k = 0; k < s->n; k++)
+        if (!cluster || (long)k == i)
+            sim_watchers_fault(s->watchers, k, f);
     return 0;
 }
 

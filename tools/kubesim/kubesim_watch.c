@@ -30,6 +30,7 @@ struct watcher {
     bool bookmarks, suspended, ended;
     int drop_after; /* > 0: close the connection abruptly after this many events */
     bool stall, garble;
+    bool fault_cut, fault_end, fault_stall; /* a fault set on the cluster after the open */
     int lines;
     bool table; /* as=Table was asked for: events carry one-row Tables */
     struct sim_table_opts topts;
@@ -88,6 +89,27 @@ static void *timer_main(void *arg)
         }
     pthread_mutex_unlock(&ws->lock);
     return NULL;
+}
+
+void sim_watchers_fault(struct sim_watchers *ws, size_t i, const struct sim_faults *f)
+{
+    /* Only a lasting fault that GETs meet: a one-shot or occasional one (remaining,
+     * probability) or one for another method leaves open streams alone. */
+    if (f->remaining > 0 || (f->probability > 0 && f->probability < 1) ||
+        (f->method[0] && strcmp(f->method, "GET") != 0))
+        return;
+    pthread_mutex_lock(&ws->lock);
+    for (struct watcher *w = ws->list; w; w = w->next) {
+        if (w->cluster != i)
+            continue;
+        if (f->drop)
+            w->fault_cut = true;
+        else if (f->latency_ms > 0)
+            w->fault_stall = true;
+        else if (f->status || f->unauthorized)
+            w->fault_end = true;
+    }
+    pthread_mutex_unlock(&ws->lock);
 }
 
 struct sim_watchers *sim_watchers_new(struct sim_cluster **clusters, size_t n,
@@ -263,11 +285,14 @@ static ssize_t reader(void *cls, uint64_t pos, char *to, size_t max)
 
     (void)pos;
     if (w->off == w->out.len) {
+        pthread_mutex_lock(&w->ws->lock);
+        w->ended |= w->ws->stopping || w->fault_end;
+        w->stall |= w->fault_stall;
+        if (w->fault_cut)
+            w->drop_after = -1;
+        pthread_mutex_unlock(&w->ws->lock);
         if (w->drop_after < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        pthread_mutex_lock(&w->ws->lock);
-        w->ended |= w->ws->stopping;
-        pthread_mutex_unlock(&w->ws->lock);
         if (w->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
         refill(w);

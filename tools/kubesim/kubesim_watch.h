@@ -42,6 +42,14 @@ enum MHD_Result sim_watch_serve(struct sim_watchers *ws, size_t i, struct MHD_Co
                                 const char *path, const struct sim_query *q,
                                 const struct sim_faults *f);
 
+/* A fault set on cluster i reaches the watches open there, as on an API server that went
+ * bad: `drop` cuts them (no final chunk), `latencyMs` stalls them (nothing more is sent),
+ * a `status` or `unauthorized` ends them cleanly (as a server shutting down ends its
+ * watches; the watch opened again then gets the fault). Other faults, and faults that
+ * are one-shot (remaining), occasional (probability) or for another method than GET,
+ * apply to new requests only. */
+void sim_watchers_fault(struct sim_watchers *ws, size_t i, const struct sim_faults *f);
+
 /* Open watches of cluster i (for tests). */
 int sim_watchers_open(struct sim_watchers *ws, size_t i);
 
