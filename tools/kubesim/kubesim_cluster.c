@@ -3499,14 +3499,31 @@ static int wres_of(const char *res)
     return W_NONE;
 }
 
+/* Appends src to dst (holding *len bytes of size) as far as it fits, NUL-terminated: what
+ * snprintf would write, without its cost (every object, every recorded change). */
+static void put_str(char *dst, size_t size, size_t *len, const char *src)
+{
+    size_t n = strnlen(src, size - 1 - *len);
+
+    memcpy(dst + *len, src, n);
+    *len += n;
+    dst[*len] = '\0';
+}
+
 static void wentry_set(struct wentry *e, int res, const char *ns, const char *name, uint64_t rv,
                        const char *uid, void *ref)
 {
-    snprintf(e->key, sizeof(e->key), "%d|%s|%s", res, ns, name);
+    size_t k = 0, n = 0, u = 0;
+
+    e->key[k++] = (char)('0' + res); /* "R|ns|name"; res < W_NONE, one digit */
+    put_str(e->key, sizeof(e->key), &k, "|");
+    put_str(e->key, sizeof(e->key), &k, ns);
+    put_str(e->key, sizeof(e->key), &k, "|");
+    put_str(e->key, sizeof(e->key), &k, name);
     e->res = res;
-    snprintf(e->ns, sizeof(e->ns), "%s", ns);
+    put_str(e->ns, sizeof(e->ns), &n, ns);
     e->rv = rv;
-    snprintf(e->uid, sizeof(e->uid), "%s", uid);
+    put_str(e->uid, sizeof(e->uid), &u, uid);
     e->text = NULL;
     e->ref = ref;
 }
