@@ -1055,6 +1055,40 @@ int64_t reflector_next_request_mono(const struct reflector *r)
     return r->in_multi ? -1 : r->due_mono;
 }
 
+int reflector_feed(struct reflector *r, bool list, const char *data, size_t len, size_t chunk)
+{
+    size_t at = 0;
+    bool cut = false;
+
+    if (r->in_multi)
+        return -1;
+    buf_reset(&r->body);
+    r->http_code = 200;
+    r->stop = STOP_NONE;
+    r->stop_msg[0] = '\0';
+    r->state = list ? REFLECTOR_LISTING : REFLECTOR_WATCHING;
+    r->body.max = list ? r->o.max_list_bytes : r->o.max_event_bytes;
+    r->progress = false;
+    r->watch_from_list = false;
+    if (!chunk)
+        chunk = len ? len : 1;
+    while (at < len && !cut) {
+        size_t n = len - at < chunk ? len - at : chunk;
+        char *p = (char *)(uintptr_t)(data + at); /* the callbacks only read it */
+
+        cut = (list ? on_list_body(p, 1, n, r) : on_watch_body(p, 1, n, r)) != n;
+        at += n;
+    }
+    r->state = REFLECTOR_IDLE;
+    if (!list)
+        watch_ended(r, cut ? CURLE_WRITE_ERROR : CURLE_OK, false);
+    else if (cut)
+        list_ended(r, CURLE_WRITE_ERROR);
+    else
+        list_page(r);
+    return 0;
+}
+
 /* ---- reading ---------------------------------------------------------------------------------- */
 
 bool reflector_synced(struct reflector *r)

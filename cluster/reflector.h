@@ -117,6 +117,13 @@ void reflector_defer(struct reflector *r, int64_t until_mono);
  * transfer of r is in flight. */
 int64_t reflector_next_request_mono(const struct reflector *r);
 
+/* For fuzzing and tests without a socket: hands data to r as the 200 body of a LIST page
+ * (list) or of a watch, chunk bytes per write callback (0: all at once), and ends the
+ * transfer as a server closing it cleanly would. Everything after the answer runs as for
+ * a real transfer (store, counters, what comes next). Fails (-1) while a transfer of r is
+ * in flight. */
+int reflector_feed(struct reflector *r, bool list, const char *data, size_t len, size_t chunk);
+
 /* ---- the store ------------------------------------------------------------------------
  * Keyed by "namespace/name" ("name" for cluster-scoped objects). The thread that drives
  * the multi handle changes it; any thread may read it through the functions below, which
