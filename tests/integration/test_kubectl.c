@@ -5,9 +5,11 @@
  * simulator's certificate without that CA and accept it with it. kubectl's output is checked
  * against the objects as JSON (the simulator's truth); the Table and OpenAPI documents
  * themselves are read raw over HTTPS (libcurl) where kubectl's output cannot show them. */
+#include "base/clock.h"
 #include "base/err.h"
 #include "cluster/cluster_config.h"
 #include "cluster/poller.h"
+#include "cluster/prereq.h"
 #include "cluster/secrets.h"
 #include "tests/support/defaults.h"
 #include "tests/support/itest.h"
@@ -171,6 +173,27 @@ START_TEST(discovery_is_aggregated)
 }
 END_TEST
 
+/* Whether fedsched's prerequisite checks (cluster/prereq.c) list cap among the cluster's
+ * capabilities. */
+static bool has_capability(const char *clusters_dir, const char *name, const char *cap)
+{
+    json_t *c = cluster_entry(clusters_dir, name);
+    const struct prereq_options po = {NULL, NULL, 5000};
+    struct cluster_config cfg;
+    struct prereq_result res;
+    struct err e = {0};
+    bool found = false;
+
+    ck_assert_int_eq(cluster_secrets_set_dir(clusters_dir, &e), 0);
+    ck_assert_msg(cluster_config_from_json(c, sku_defaults(), &cfg, &e) == 0, "%s", e.msg);
+    json_decref(c);
+    prereq_check(&cfg, &po, NULL, clock_realtime_ms(), &res);
+    ck_assert(res.checked);
+    for (size_t i = 0; i < res.n_caps; i++)
+        found |= strcmp(res.capabilities[i], cap) == 0;
+    return found;
+}
+
 START_TEST(a_cluster_without_kuberay_lists_no_rayjobs)
 {
     static char out[OUT_MAX];
@@ -181,6 +204,11 @@ START_TEST(a_cluster_without_kuberay_lists_no_rayjobs)
     ck_assert_ptr_null(strstr(out, "ray.io"));
     ck_assert_int_ne(kubectl(strict_kubeconfig, "get rayjobs -A", out), 0);
     ck_assert_msg(strstr(out, "the server doesn't have a resource type \"rayjobs\""), "%s", out);
+    /* fedsched's capability discovery (the prerequisite checks) sees the same: kubeflow,
+     * no ray.io, on this cluster; ray.io/v1 on one that serves it. */
+    ck_assert(!has_capability(strict_dir, "strict", "ray.io/v1"));
+    ck_assert(has_capability(strict_dir, "strict", "kubeflow.org/v1"));
+    ck_assert(has_capability(dir, "sim-east", "ray.io/v1"));
 }
 END_TEST
 
