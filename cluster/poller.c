@@ -892,13 +892,9 @@ static void honour_retry_after(struct pc *c, int64_t now)
     pthread_mutex_lock(&c->p->lock);
     calm = c->calm_until_ms;
     pthread_mutex_unlock(&c->p->lock);
-    for (int k = 0; k < CLUSTER_RESOURCES; k++) {
-        struct reflector_stats st;
-
-        reflector_get_stats(c->r[k], &st);
-        if (st.retry_after_s > 0 && st.consecutive_failures > 0 && st.next_request_ms > calm)
-            calm = st.next_request_ms;
-    }
+    for (int k = 0; k < CLUSTER_RESOURCES; k++)
+        if (reflector_retry_until_ms(c->r[k]) > calm)
+            calm = reflector_retry_until_ms(c->r[k]);
     c->st.calm_until_ms = calm > now_ms ? calm : 0;
     if (calm > now_ms)
         for (int k = 0; k < CLUSTER_RESOURCES; k++)
@@ -917,12 +913,8 @@ static int64_t step_all(struct poller *p, int64_t now, int64_t cap)
     for (size_t i = 0; i < p->n; i++) {
         struct reflector **rs = p->pcs[i]->r;
 
-        for (int k = 0; k < CLUSTER_RESOURCES; k++) {
-            struct reflector_stats st;
-
-            reflector_get_stats(rs[k], &st);
-            listing += st.state == REFLECTOR_LISTING;
-        }
+        for (int k = 0; k < CLUSTER_RESOURCES; k++)
+            listing += reflector_listing(rs[k]);
     }
     for (size_t i = 0; i < p->n; i++) {
         struct pc *c = p->pcs[i];

@@ -234,6 +234,17 @@ bool reflector_wants_list(const struct reflector *r)
     return r->need_list && !r->in_multi;
 }
 
+bool reflector_listing(const struct reflector *r)
+{
+    return r->in_multi && r->state == REFLECTOR_LISTING;
+}
+
+int64_t reflector_retry_until_ms(const struct reflector *r)
+{
+    /* st is written only by this thread, under the lock for other readers. */
+    return r->st.retry_after_s > 0 && r->st.consecutive_failures > 0 ? r->st.next_request_ms : 0;
+}
+
 const char *reflector_path(const struct reflector *r)
 {
     return r->path;

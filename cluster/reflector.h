@@ -95,6 +95,12 @@ void reflector_done(struct reflector *r, CURLM *multi, CURLcode rc);
  * watches are long and cheap, lists are what loads an API server). */
 bool reflector_wants_list(const struct reflector *r);
 
+/* For the thread that drives the multi handle only (no lock, no copy; the poller asks
+ * these of thousands of reflectors on every step): whether a LIST page is in flight, and
+ * until when (wall clock) the server's Retry-After holds r back (0: it does not). */
+bool reflector_listing(const struct reflector *r);
+int64_t reflector_retry_until_ms(const struct reflector *r);
+
 /* Whether CURLOPT_PRIVATE p of a finished easy handle is a reflector (callers that run
  * other transfers on the same multi handle tell them apart with this). */
 bool reflector_is(const void *p);
