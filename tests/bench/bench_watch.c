@@ -11,6 +11,7 @@
  * core); the requests the poller sent in the window; the simulator's CPU for context.
  * BENCH_MODE=smoke: 20 clusters of 20 nodes, 5 s of churn, never fails on a target. In
  * full mode a missed target, or a change never seen, exits 1 ("OVER TARGET").
+ * BENCH_WATCH_PUBLISH_DELAY_MS overrides poller.publishDelayMs (100) to see its share.
  * Not responsible for the API-server load (bench_apiload.c) or poll rounds (bench_poll.c). */
 #include "base/buf.h"
 #include "base/clock.h"
@@ -715,6 +716,25 @@ static bool report(struct bench *b, const struct window *w, size_t unseen)
 
 /* ---- main -------------------------------------------------------------------------------------- */
 
+/* An optional positive number of ms from the environment (to see how a setting moves the
+ * figures); *out is kept when the variable is unset. */
+static int env_ms(const char *name, int *out)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n;
+
+    if (!v || !*v)
+        return 0;
+    n = strtol(v, &end, 10);
+    if (*end || n < 1 || n > 60000) {
+        fprintf(stderr, "bench_watch: %s: \"%s\" is not a number of ms in 1..60000\n", name, v);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 static int start_all(struct bench *b, int clusters, int nodes, const char *text,
                      struct cluster_config **cfgs)
 {
@@ -737,6 +757,8 @@ static int start_all(struct bench *b, int clusters, int nodes, const char *text,
     *cfgs = configs(b->sim, clusters);
     defaults_poller(&po);
     po.request_timeout_ms = 30000;
+    if (env_ms("BENCH_WATCH_PUBLISH_DELAY_MS", &po.publish_delay_ms) != 0)
+        return -1;
     if (poller_create(*cfgs, (size_t)clusters, &po, &b->p, &e) != 0 ||
         poller_start(b->p, &e) != 0) {
         fprintf(stderr, "bench_watch: poller: %s\n", e.msg);
