@@ -40,6 +40,7 @@ int policy_config_validate(const struct policy_config *c, struct err *e)
         {"policy.reclaim_rate_per_hour", c->reclaim_rate_per_hour},
         {"policy.relend_backoff_s", (double)c->relend_backoff_s},
         {"policy.grace_period_s", (double)c->grace_period_s},
+        {"policy.reclaim_settle_s", (double)c->reclaim_settle_s},
     };
 
     for (size_t i = 0; i < sizeof(nonneg) / sizeof(nonneg[0]); i++)

@@ -55,6 +55,8 @@ struct policy_config {
     int64_t idle_lease_s;          /* lease length granted under the idle policy */
 
     int reclaim_k;                /* deficit must persist this many snapshots */
+    int64_t reclaim_settle_s;     /* and this long: from the first snapshot that showed it to
+                                     now (snapshots come on change, not on a clock) */
     int64_t min_runtime_s;        /* a borrower is safe from deficit reclaim this long */
     double reclaim_rate_per_hour; /* token refill of the per-pool reclaim bucket */
     int reclaim_burst;            /* bucket size (victims) */
@@ -180,12 +182,15 @@ struct policy_input {
 /* Per-cluster serving-pool state: hysteresis, rate limit, back-off. */
 struct policy_pool_state {
     char cluster[SNAPSHOT_NAME_MAX];
-    int streak[SNAPSHOT_SKU_MAX]; /* consecutive snapshots with a positive deficit */
-    uint64_t last_seq;            /* seq + 1 of the snapshot last counted; 0 = none */
-    int64_t tokens_milli;         /* reclaim tokens x 1000 */
-    int64_t tokens_at_ms;         /* last refill; 0 = bucket not started (full) */
-    int64_t backoff_until_ms;     /* no lending before this */
-    int backoff_level;            /* reclaims in a row without a quiet period */
+    int streak[SNAPSHOT_SKU_MAX];               /* consecutive snapshots with a positive deficit */
+    int64_t deficit_since_ms[SNAPSHOT_SKU_MAX]; /* taken_ms of the streak's first snapshot
+                                                   (not kept across leaders: a new leader
+                                                   starts the clock again) */
+    uint64_t last_seq;                          /* seq + 1 of the snapshot last counted; 0 = none */
+    int64_t tokens_milli;                       /* reclaim tokens x 1000 */
+    int64_t tokens_at_ms;                       /* last refill; 0 = bucket not started (full) */
+    int64_t backoff_until_ms;                   /* no lending before this */
+    int backoff_level;                          /* reclaims in a row without a quiet period */
     int64_t last_reclaim_ms;
 };
 

@@ -305,11 +305,18 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
             memset(pst, 0, sizeof(*pst));
             pst->cluster = (int)c;
             pst->sku = (int)k;
-            if (usable && fresh_seq)
+            if (usable && fresh_seq) {
+                if (deficit > 0 && ps->streak[k] == 0)
+                    ps->deficit_since_ms[k] = s->taken_ms;
                 ps->streak[k] = deficit > 0 ? ps->streak[k] + 1 : 0;
+            }
             pst->deficit = deficit;
             pst->streak = ps->streak[k];
-            if (usable && deficit > 0 && ps->streak[k] >= cfg->reclaim_k) {
+            /* Sustained: in reclaim_k snapshots in a row, and for reclaim_settle_s. The
+             * snapshot in hand is current (it comes on every change), so the time runs to
+             * now, not to the next snapshot. */
+            if (usable && deficit > 0 && ps->streak[k] >= cfg->reclaim_k &&
+                en->now - ps->deficit_since_ms[k] >= cfg->reclaim_settle_s * 1000) {
                 int need = deficit - held[x];
 
                 if (need > 0) {

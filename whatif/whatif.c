@@ -105,6 +105,7 @@ static const struct knob knobs[] = {
     KNOB(min_lease_s, K_I64),
     KNOB(idle_lease_s, K_I64),
     KNOB(reclaim_k, K_INT),
+    KNOB(reclaim_settle_s, K_I64),
     KNOB(min_runtime_s, K_I64),
     KNOB(reclaim_rate_per_hour, K_DOUBLE),
     KNOB(reclaim_burst, K_INT),

@@ -52,7 +52,11 @@ void whatif_opts_defaults(struct whatif_opts *o, const struct policy_config *pol
 
 double whatif_reclaim_bound_s(const struct whatif_opts *o)
 {
-    double k = (double)o->cfg.reclaim_k * (double)o->cycle_s;
+    /* Detection: reclaim_k snapshots (one a cycle) and reclaim_settle_s from the first,
+     * judged at cycle boundaries. */
+    double settle = ceil((double)o->cfg.reclaim_settle_s / (double)o->cycle_s) + 1;
+    double k = ((double)o->cfg.reclaim_k > settle ? (double)o->cfg.reclaim_k : settle) *
+               (double)o->cycle_s;
     double g = (double)o->cfg.grace_period_s;
 
     if (g > (double)o->cfg.grace_period_max_s)

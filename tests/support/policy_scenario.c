@@ -482,6 +482,7 @@ static int build_config(struct policy_config *c, json_t *obj, struct err *e)
         D(default_cost) I(max_data_age_s) D(aging_per_hour) D(aging_max);
         I(fair_share_half_life_s) I(max_reservations) I(reserve_after_s);
         I(max_checkpoint_loss_s) I(min_lease_s) I(idle_lease_s) I(reclaim_k) I(min_runtime_s);
+        I(reclaim_settle_s);
         D(reclaim_rate_per_hour) I(reclaim_burst) I(relend_backoff_s) I(relend_backoff_max_s);
         I(grace_period_s) I(grace_period_max_s);
 #undef D

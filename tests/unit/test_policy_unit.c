@@ -26,7 +26,12 @@ START_TEST(test_config_defaults_and_validation)
 
     defaults_policy(&c);
     ck_assert_int_eq(policy_config_validate(&c, &e), 0);
-    ck_assert_int_eq(c.reclaim_k, 3);
+    ck_assert_int_eq(c.reclaim_k, 1);
+    ck_assert_int_eq(c.reclaim_settle_s, 5);
+    c.reclaim_settle_s = -1;
+    ck_assert_int_eq(policy_config_validate(&c, &e), -1);
+    ck_assert_str_eq(e.field, "policy.reclaim_settle_s");
+    defaults_policy(&c);
     c.reclaim_k = 0;
     ck_assert_int_eq(policy_config_validate(&c, &e), -1);
     ck_assert_int_eq(e.code, ERR_CONFIG);

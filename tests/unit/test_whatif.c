@@ -495,11 +495,16 @@ START_TEST(reclaim_bound_follows_the_config)
     struct whatif_opts o;
 
     whatif_opts_defaults(&o, test_policy());
-    /* max(3 x 60, 600) + 60 + 30 */
+    /* max(max(1, ceil(5 / 60) + 1) x 60, 600) + 60 + 30 */
     ck_assert(whatif_reclaim_bound_s(&o) == 690);
     o.cfg.min_runtime_s = 0;
     o.cfg.grace_period_s = 5000; /* clamped to grace_period_max_s 300 */
+    ck_assert(whatif_reclaim_bound_s(&o) == 120 + 60 + 300);
+    o.cfg.reclaim_k = 3; /* three snapshots: three cycles */
     ck_assert(whatif_reclaim_bound_s(&o) == 180 + 60 + 300);
+    o.cfg.reclaim_k = 1;
+    o.cfg.reclaim_settle_s = 150; /* the settle time: ceil(150 / 60) + 1 cycles */
+    ck_assert(whatif_reclaim_bound_s(&o) == 240 + 60 + 300);
 }
 END_TEST
 
