@@ -342,7 +342,7 @@ static bool bench_reclaim(int jobs, int seconds)
                   "\"poller\": {\"intervalMs\": 500, \"sampleIntervalS\": 60},"
                   "\"scheduler\": {\"gcIntervalS\": 10, \"jobAnnotations\":"
                   " {\"sim.fedsched.io/duration-seconds\": \"72000\"}},"
-                  "\"policy\": {\"reclaim_k\": 2, \"min_runtime_s\": 0,"
+                  "\"policy\": {\"reclaim_k\": 2, \"reclaim_settle_s\": 0, \"min_runtime_s\": 0,"
                   " \"reclaim_rate_per_hour\": 360000, \"reclaim_burst\": 1000,"
                   " \"relend_backoff_s\": 2, \"relend_backoff_max_s\": 4, \"min_lease_s\": 0,"
                   " \"grace_period_s\": 1}",
