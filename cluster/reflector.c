@@ -210,12 +210,16 @@ struct reflector {
     int retry_after_s;
     enum stop_why stop;
     char stop_msg[200];
-    bool progress;             /* the watch in progress applied an event or a bookmark */
-    bool need_list;            /* the next request lists (first, after a 410, a broken event) */
-    bool listed_once;          /* a list was begun before: the next is a re-list */
-    bool after_list;           /* the next watch starts from a list, not again from an event */
-    bool watch_from_list;      /* the watch in progress started from a list */
-    int64_t last_byte_mono;    /* of the watch in progress */
+    bool progress;          /* the watch in progress applied an event or a bookmark */
+    bool need_list;         /* the next request lists (first, after a 410, a broken event) */
+    bool listed_once;       /* a list was begun before: the next is a re-list */
+    bool after_list;        /* the next watch starts from a list, not again from an event */
+    bool watch_from_list;   /* the watch in progress started from a list */
+    int64_t last_byte_mono; /* of the watch in progress */
+    int64_t watch_started_mono;
+    int quick_failures;        /* watches in a row that ended without an event: failed, or ended at
+                           once (a server ending every watch as it starts must not make us
+                           ask again and again without a pause) */
     int64_t list_started_mono; /* of the list in progress (its first page) */
     struct k8s_json json;
     void *scratch, *old; /* item_size each */
@@ -388,7 +392,11 @@ static void failed(struct reflector *r, enum cluster_error_kind kind, enum err_c
     r->st.errors_by_kind[kind]++;
     r->st.consecutive_failures++;
     r->st.retry_after_s = r->retry_after_s;
-    delay = backoff_ms(r, r->st.consecutive_failures);
+    /* A server that accepts watches and fails them at once resets consecutive_failures
+     * with each 200: the backoff grows with the watches that got nowhere too. */
+    delay =
+        backoff_ms(r, r->st.consecutive_failures > r->quick_failures ? r->st.consecutive_failures
+                                                                     : r->quick_failures);
     if (r->retry_after_s > 0 && r->retry_after_s * 1000LL > delay)
         delay = r->retry_after_s * 1000LL;
     r->st.next_request_ms = clock_realtime_ms() + delay;
@@ -596,7 +604,7 @@ static void start_watch(struct reflector *r)
     r->state = REFLECTOR_WATCHING;
     r->body.max = r->o.max_event_bytes;
     r->progress = false;
-    r->last_byte_mono = clock_mono_ms();
+    r->last_byte_mono = r->watch_started_mono = clock_mono_ms();
     curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
     curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_watch_body);
     /* The server ends the watch at timeoutSeconds; this bounds a server that does not. */
@@ -958,6 +966,11 @@ static void watch_ended(struct reflector *r, CURLcode rc, bool stalled)
         process_line(r, r->body.data, r->body.len) == 0)
         buf_reset(&r->body); /* a last event without its newline */
     r->due_mono = 0;
+    if (progress)
+        r->quick_failures = 0;
+    else if (r->stop != STOP_NONE || rc != CURLE_OK || r->http_code != 200 ||
+             clock_mono_ms() - r->watch_started_mono < 1000)
+        r->quick_failures++;
     if (r->stop == STOP_EXPIRED || r->stop == STOP_BROKEN ||
         (rc == CURLE_OK && r->http_code == 410)) {
         enum cluster_error_kind kind =
@@ -996,6 +1009,10 @@ static void watch_ended(struct reflector *r, CURLcode rc, bool stalled)
     }
     if (rc == CURLE_OK) {
         good_answer(r); /* the server ended it at timeoutSeconds */
+        /* Ended at once, without an event (a server shutting down, or one that ends every
+         * watch as it starts): not a failure, but no reason to ask again without a pause. */
+        if (!progress && clock_mono_ms() - r->watch_started_mono < 1000)
+            r->due_mono = clock_mono_ms() + backoff_ms(r, r->quick_failures);
         return;
     }
     /* Dropped or stalled. After events it is the ordinary end of a long connection (load
@@ -1080,7 +1097,11 @@ int reflector_feed(struct reflector *r, bool list, const char *data, size_t len,
     r->state = list ? REFLECTOR_LISTING : REFLECTOR_WATCHING;
     r->body.max = list ? r->o.max_list_bytes : r->o.max_event_bytes;
     r->progress = false;
-    r->watch_from_list = false;
+    if (!list) {
+        r->watch_from_list = r->after_list; /* as start_watch() */
+        r->after_list = false;
+    }
+    r->last_byte_mono = r->watch_started_mono = clock_mono_ms();
     if (!chunk)
         chunk = len ? len : 1;
     while (at < len && !cut) {

@@ -1598,6 +1598,64 @@ START_TEST(oversized_list_page_fails_cleanly)
 }
 END_TEST
 
+/* Watches that get nowhere back off, growing: one ended cleanly at once without an event
+ * (a server shutting down, or ending every watch as it starts) is no failure but waits
+ * before the next; broken first events, each after a 200 that resets the failure count,
+ * still double the pause. Without a socket: reflector_feed(). */
+START_TEST(watches_that_get_nowhere_back_off)
+{
+    static const char list[] =
+        "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"7\"},"
+        "\"items\":[]}";
+    static const char event[] =
+        "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":"
+        "{\"name\":\"p\",\"namespace\":\"a\",\"resourceVersion\":\"8\"},\"spec\":{},"
+        "\"status\":{\"phase\":\"Pending\"}}}\n";
+    struct cluster_config cfg;
+    struct reflector_options o;
+    struct reflector *r = NULL;
+    struct dctx x;
+    struct err e = {0};
+    int64_t prev = 0;
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&x, 0, sizeof(x));
+    snprintf(cfg.name, sizeof(cfg.name), "fed");
+    snprintf(cfg.api_server, sizeof(cfg.api_server), "https://127.0.0.1:1");
+    options(&o, "/api/v1/pods", sizeof(struct k8s_pod), decode_pod, &x);
+    o.backoff_base_ms = 100;
+    o.backoff_max_ms = 60000;
+    ck_assert_int_eq(reflector_new(&cfg, &o, &r, &e), 0);
+    ck_assert_int_eq(reflector_feed(r, true, list, strlen(list), 0), 0);
+    ck_assert(stats(r).synced);
+    /* An empty watch, ended at once: no failure, but a pause. */
+    ck_assert_int_eq(reflector_feed(r, false, "", 0, 0), 0);
+    ck_assert_int_eq(stats(r).consecutive_failures, 0);
+    ck_assert_int_gt(reflector_next_request_mono(r), clock_mono_ms());
+    /* Garbled first events: each lists again after a pause that doubles (equal jitter:
+     * between half and all of 100, 200, 400 ... ms). */
+    for (int i = 0; i < 6; i++) {
+        int64_t wait;
+
+        ck_assert_int_eq(reflector_feed(r, true, list, strlen(list), 0), 0);
+        ck_assert_int_eq(reflector_feed(r, false, "{not json}\n", 11, 0), 0);
+        wait = reflector_next_request_mono(r) - clock_mono_ms();
+        ck_assert_msg(wait >= (100LL << (i + 1)) / 2 - 5, "pause %lld ms after %d", (long long)wait,
+                      i + 2);
+        ck_assert_int_ge(wait, prev / 2);
+        prev = wait;
+    }
+    ck_assert_uint_eq(stats(r).bad_events, 6);
+    /* A watch that applies an event resets it: the next quick failure pauses briefly. */
+    ck_assert_int_eq(reflector_feed(r, true, list, strlen(list), 0), 0);
+    ck_assert_int_eq(reflector_feed(r, false, event, strlen(event), 7), 0);
+    ck_assert_uint_eq(reflector_count(r), 1);
+    ck_assert_int_eq(reflector_feed(r, false, "{not json}\n", 11, 0), 0);
+    ck_assert_int_le(reflector_next_request_mono(r) - clock_mono_ms(), 100);
+    reflector_free(&r, NULL);
+}
+END_TEST
+
 static TCase *tcase(Suite *s, const char *name)
 {
     TCase *tc = tcase_create(name);
@@ -1628,6 +1686,7 @@ int main(void)
     tcase_add_test(tc, dropped_watch_resumes_where_it_was);
     tcase_add_test(tc, stalled_watch_is_ended_and_resumed);
     tcase_add_test(tc, garbled_event_lists_again);
+    tcase_add_test(tc, watches_that_get_nowhere_back_off);
     tc = tcase(s, "changes");
     tcase_add_test(tc, ten_thousand_changes_leave_the_store_exact);
     tc = tcase(s, "faults");
