@@ -461,6 +461,14 @@ void prereq_check(const struct cluster_config *cfg, const struct prereq_options 
         check_permissions(&c, &r, SNAPSHOT_PREREQ_RAY_PERMISSIONS);
     }
     k8s_client_free(&c.k);
+    /* A check that could not be made says nothing new: a condition keeps the status it
+     * had, so that a False never becomes a placement because the API server was slow to
+     * answer once (the cluster's health shows that it is failing). */
+    for (int p = 0; prev && p < SNAPSHOT_PREREQ_COUNT; p++)
+        if (strcmp(r.conds[p].reason, "CheckFailed") == 0 &&
+            (strcmp(prev->conds[p].status, "True") == 0 ||
+             strcmp(prev->conds[p].status, "False") == 0))
+            r.conds[p] = prev->conds[p];
     r.checked = true;
     r.checked_ms = now_ms;
     prereq_carry_times(&r, prev, now_ms);

@@ -56,8 +56,9 @@ void prereq_init(struct prereq_result *r);
 /* Runs every check against the cluster cfg describes, synchronously (about twenty small
  * requests), and fills *out. Never fails as a whole: a check that cannot get an answer
  * (transport error, 5xx, the token file unreadable, the review API refused) leaves its
- * condition Unknown with the error as message; only answers that prove a piece missing
- * make a condition False. lastTransitionTime carries over from prev (NULL: none) while a
+ * condition Unknown with the error as message, unless prev knew it (True or False): then it
+ * keeps prev's status, reason and message; only answers that prove a piece missing make a
+ * condition False. lastTransitionTime carries over from prev (NULL: none) while a
  * status stays the same. now_ms is the wall clock stamped on changes. */
 void prereq_check(const struct cluster_config *cfg, const struct prereq_options *o,
                   const struct prereq_result *prev, int64_t now_ms, struct prereq_result *out);

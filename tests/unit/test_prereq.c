@@ -2,10 +2,12 @@
  * conditions' transitions, their JSON, and the policy's copy. The checks against a cluster
  * are in tests/integration/test_prereq.c. */
 #include "base/err.h"
+#include "cluster/cluster_config.h"
 #include "cluster/prereq.h"
 
 #include <check.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #define LEN(s) strlen(s)
@@ -148,6 +150,35 @@ START_TEST(test_conditions_transitions_and_json)
 }
 END_TEST
 
+/* A check that cannot reach the cluster keeps what was known: a False stays False (no
+ * placement because the API server did not answer once), an unknown one says why. */
+START_TEST(test_failed_check_keeps_known_conditions)
+{
+    struct cluster_config cfg;
+    struct prereq_result prev, now;
+    const struct prereq_options po = {"fedsched-training", "fedsched-borrowed", 500};
+
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(cfg.name, sizeof(cfg.name), "gone");
+    snprintf(cfg.api_server, sizeof(cfg.api_server), "http://127.0.0.1:1");
+    prereq_init(&prev);
+    prereq_set(&prev, SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED, "False", "NotFound", "missing");
+    prereq_set(&prev, SNAPSHOT_PREREQ_PRIORITY_CLASS, "True", "Exists", "there");
+    prev.conds[SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED].last_transition_ms = 1000;
+    prereq_check(&cfg, &po, &prev, 5000, &now);
+    ck_assert_str_eq(now.conds[SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED].status, "False");
+    ck_assert_str_eq(now.conds[SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED].reason, "NotFound");
+    ck_assert_int_eq(now.conds[SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED].last_transition_ms, 1000);
+    ck_assert_str_eq(now.conds[SNAPSHOT_PREREQ_PRIORITY_CLASS].status, "True");
+    /* never known: Unknown, with the failure */
+    ck_assert_str_eq(now.conds[SNAPSHOT_PREREQ_NAMESPACE].status, "Unknown");
+    ck_assert_str_eq(now.conds[SNAPSHOT_PREREQ_NAMESPACE].reason, "CheckFailed");
+    /* and without anything known before, all Unknown */
+    prereq_check(&cfg, &po, NULL, 5000, &now);
+    ck_assert_str_eq(now.conds[SNAPSHOT_PREREQ_PRIORITY_CLASS_BORROWED].status, "Unknown");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("prereq");
@@ -156,6 +187,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_discovery_records_framework_groups);
     tcase_add_test(tc, test_reviews_and_not_found);
     tcase_add_test(tc, test_conditions_transitions_and_json);
+    tcase_add_test(tc, test_failed_check_keeps_known_conditions);
     suite_add_tcase(s, tc);
     return s;
 }
