@@ -765,13 +765,10 @@ static int process_line(struct reflector *r, const char *line, size_t len)
     pthread_mutex_lock(&r->lock);
     if (rv[0])
         snprintf(r->st.resource_version, sizeof(r->st.resource_version), "%s", rv);
-    r->st.last_ok_ms = clock_realtime_ms();
-    r->st.consecutive_failures = 0;
-    r->st.last_error[0] = '\0';
-    r->st.last_error_code = ERR_NONE;
     if (type != 3)
         r->st.last_event_mono = clock_mono_ms();
     pthread_mutex_unlock(&r->lock);
+    good_answer(r);
     r->progress = true;
     if (type != 3)
         changed(r);
