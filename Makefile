@@ -10,7 +10,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libmicrohttpd jansson libcurl liburcu libpq
+PKGS    := libmicrohttpd jansson libcurl liburcu libpq yaml-0.1
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # Truncation by snprintf is how bounded formatting is meant to work here, so the
@@ -175,6 +175,23 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- Debian package ------------------------------------------------------------------
+#   make deb       $(BUILD)/fedsched_<version>_<arch>.deb with dpkg-deb (deploy/debian/)
+#   make deb-test  builds it, installs it, runs the unit's ExecStart against a private
+#                  PostgreSQL until /readyz answers, purges it (root; tests/package/)
+# The version grows with the commit count, so a newer build upgrades an older one.
+DEB_VERSION = 0.$(shell git rev-list --count HEAD 2>/dev/null || echo 0)+g$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DEB = $(BUILD)/fedsched_$(DEB_VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
+
+.PHONY: deb deb-test
+
+deb: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	$(Q)deploy/debian/build-deb.sh $(BIN) '$(DEB_VERSION)' $(DEB)
+
+deb-test: deb
+	@BUILD=$(BUILD) tests/package/test_deb.sh $(DEB)
 
 # ---- fuzzing (libFuzzer) -------------------------------------------------------------
 #   make fuzz        every tests/fuzz/fuzz_<t>.c for FUZZ_SECONDS each (default 600),
