@@ -35,7 +35,7 @@ static void start(int page_limit)
     o.unreachable_after_ms = 5000;
     o.publish_delay_ms = 100;
     o.watch_timeout_s = 1;
-    o.watch_idle_ms = 2500; /* the simulator sends a bookmark every 2 s */
+    o.watch_idle_ms = 2500; /* watches end every second (watch_timeout_s) */
     o.page_limit = page_limit;
     /* No prerequisite checks: their requests would take the faults meant for the polls and
      * count in the requests these tests count (test_prereq covers them). */

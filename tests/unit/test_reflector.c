@@ -42,6 +42,7 @@ static void start_sim(int history, bool busy, const struct sim_faults *faults)
 
     snprintf(text, sizeof(text),
              "{\"startTime\":\"2026-11-28T06:00:00Z\",\"continueTtlSeconds\":60,"
+             "\"watchBookmarkSeconds\":2,"
              "\"clusters\":[{\"name\":\"" CLUSTER "\",\"token\":\"" TOKEN "\","
              "\"watchHistory\":%d,\"nodePools\":["
              "{\"name\":\"a\",\"count\":4,\"product\":\"NVIDIA-A100-SXM4-80GB\",\"gpus\":8,"
@@ -263,7 +264,7 @@ static void options(struct reflector_options *o, const char *path, size_t item_s
     o->request_timeout_ms = 2000;
     o->connect_timeout_ms = 1000;
     o->watch_timeout_s = 5;
-    o->watch_idle_ms = 3000; /* the simulator bookmarks every 2 s */
+    o->watch_idle_ms = 3000; /* the scenario has a bookmark every 2 s */
     o->backoff_base_ms = 50;
     o->backoff_max_ms = 500;
     o->max_list_bytes = (size_t)8 << 20;

@@ -640,7 +640,7 @@ int sim_start(const struct sim_options *o, struct sim **out, struct err *e)
         goto fail;
     }
     s->timer_started = true;
-    s->watchers = sim_watchers_new(s->clusters, s->n, &s->clock);
+    s->watchers = sim_watchers_new(s->clusters, s->n, &s->clock, s->scn->bookmark_ms);
     if (o->shared) {
         s->listeners = xcalloc(1, sizeof(*s->listeners));
         s->n_listeners = 1;

@@ -160,8 +160,11 @@ struct sim_cluster {
     uint64_t w_seen_rv;
     struct wevent *w_ring;
     size_t w_cap, w_head, w_n;
-    uint64_t w_window_rv;             /* every event after this resourceVersion is in the ring */
-    bool w_on;                        /* recording: from the start or since the first watch */
+    uint64_t w_window_rv; /* every event after this resourceVersion is in the ring */
+    bool w_on;            /* recording: from the start or since the first watch */
+    void (*on_change)(void *arg, size_t i); /* told after events were recorded */
+    void *on_change_arg;
+    size_t on_change_i;
     struct sim_request_count *counts; /* requests answered, by verb and resource */
     size_t n_counts, cap_counts;
 };
@@ -3733,9 +3736,21 @@ static void record_changes(struct sim_cluster *c)
     }
     free(p);
     free(old);
+    if (c->w_seen && np && c->on_change)
+        c->on_change(c->on_change_arg, c->on_change_i);
     c->w_seen = cur;
     c->w_n_seen = n;
     c->w_seen_rv = c->rv;
+}
+
+void sim_cluster_on_change(struct sim_cluster *c, void (*fn)(void *arg, size_t i), void *arg,
+                           size_t i)
+{
+    pthread_mutex_lock(&c->lock);
+    c->on_change = fn;
+    c->on_change_arg = arg;
+    c->on_change_i = i;
+    pthread_mutex_unlock(&c->lock);
 }
 
 /* Starts recording (once): the cluster as it is now is the start of its history. A cluster

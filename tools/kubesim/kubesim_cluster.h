@@ -94,6 +94,11 @@ bool sim_cluster_watch_bookmark(struct sim_cluster *c, struct sim_watch *w, stru
 /* Lets simulated time act on the model (as any request does) and records the changes. */
 void sim_cluster_tick(struct sim_cluster *c);
 
+/* fn(arg, i) is called, with the cluster's lock held, each time it has recorded watch events
+ * (fn must not call back into the cluster). One hook per cluster; NULL removes it. */
+void sim_cluster_on_change(struct sim_cluster *c, void (*fn)(void *arg, size_t i), void *arg,
+                           size_t i);
+
 /* The simulator's own view of a node, for tests. */
 struct sim_node_view {
     char name[64];

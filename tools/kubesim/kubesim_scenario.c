@@ -363,6 +363,7 @@ int sim_scenario_parse(const char *text, size_t len, struct sim_scenario **out, 
     s = xcalloc(1, sizeof(*s));
     s->time_scale = 1;
     s->continue_ttl_ms = 300000;
+    s->bookmark_ms = 60000;
     if (!json_is_object(j)) {
         err_set(e, ERR_MALFORMED, "", "scenario must be a JSON object");
         goto out;
@@ -387,6 +388,14 @@ int sim_scenario_parse(const char *text, size_t len, struct sim_scenario **out, 
             goto out;
         }
         s->continue_ttl_ms = json_integer_value(v) * 1000;
+    }
+    if ((v = json_object_get(j, "watchBookmarkSeconds"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 3600) {
+            err_set(e, ERR_INVALID, "watchBookmarkSeconds",
+                    "watchBookmarkSeconds must be an integer in 1..3600");
+            goto out;
+        }
+        s->bookmark_ms = json_integer_value(v) * 1000;
     }
     v = json_object_get(j, "clusters");
     if (!json_is_array(v) || json_array_size(v) == 0) {

@@ -99,6 +99,7 @@ struct sim_scenario {
     double time_scale;       /* simulated seconds per real second; default 1 */
     int64_t start_ms;        /* simulated clock at start; 0 means now */
     int64_t continue_ttl_ms; /* continue tokens older than this (real time) expire */
+    int64_t bookmark_ms;     /* BOOKMARK interval of a watch ("watchBookmarkSeconds"); 60 s */
     struct sim_cluster_spec *clusters;
     size_t n_clusters;
 };

@@ -1,6 +1,8 @@
 /* kubesim_watch.c -- watch streams of the simulated clusters over libmicrohttpd: a callback
- * response per watcher that suspends its connection while there is nothing to send; a
- * timer thread that ticks the watched clusters and resumes the waiting connections. */
+ * response per watcher that suspends its connection while there is nothing to send. A
+ * cluster that records a change resumes its suspended watchers at once (as the API server's
+ * watch cache dispatches an event to its watchers); a timer thread lets simulated time act
+ * on the watched clusters and resumes the streams whose bookmark or deadline is due. */
 #include "tools/kubesim/kubesim_watch.h"
 #include "tools/kubesim/kubesim_table.h"
 
@@ -18,6 +20,8 @@
 #define WATCH_CHUNK   ((size_t)64 << 10) /* bytes read from the history at a time */
 #define TICK_MS       100
 #define TIMEOUT_MIN_S 1800 /* the API server's default: a random 30 to 60 minutes */
+#define PRE_DEADLINE_MS                                                                            \
+    2000 /* the API server's last bookmark comes this long before the watch's deadline */
 
 struct watcher {
     struct sim_watchers *ws;
@@ -26,7 +30,7 @@ struct watcher {
     struct MHD_Connection *conn;
     struct buf out; /* at most WATCH_CHUNK plus one event: filled only when empty */
     size_t off;
-    int64_t deadline_ms, next_bookmark_ms;
+    int64_t deadline_ms, next_bookmark_ms; /* next_bookmark_ms: -1 when none is due */
     bool bookmarks, suspended, ended;
     int drop_after; /* > 0: close the connection abruptly after this many events */
     bool stall, garble;
@@ -42,7 +46,10 @@ struct sim_watchers {
     struct sim_cluster **clusters;
     size_t n;
     const struct sim_clock *clock;
-    int *open; /* per cluster */
+    int64_t bookmark_ms;
+    int *open;     /* per cluster */
+    uint64_t *gen; /* per cluster: changes recorded (a watcher that read before one reads
+                      again instead of suspending) */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     pthread_t timer;
@@ -51,6 +58,44 @@ struct sim_watchers {
     int suspended;
 };
 
+/* Under ws->lock. */
+static void resume(struct watcher *w)
+{
+    w->suspended = false;
+    w->ws->suspended--;
+    MHD_resume_connection(w->conn);
+}
+
+/* The next bookmark as the API server's watch cache schedules it: every bookmark_ms, and one
+ * PRE_DEADLINE_MS before the deadline; none once that moment has passed. */
+static int64_t next_bookmark(const struct watcher *w, int64_t now)
+{
+    int64_t t = now + w->ws->bookmark_ms, pre = w->deadline_ms - PRE_DEADLINE_MS;
+
+    if (pre < t)
+        t = pre;
+    return t < now ? -1 : t;
+}
+
+static bool due(const struct watcher *w, int64_t now)
+{
+    return now >= w->deadline_ms ||
+           (w->bookmarks && w->next_bookmark_ms >= 0 && now >= w->next_bookmark_ms);
+}
+
+/* Called by cluster i (holding its own lock) after it recorded changes. */
+static void changed(void *arg, size_t i)
+{
+    struct sim_watchers *ws = arg;
+
+    pthread_mutex_lock(&ws->lock);
+    ws->gen[i]++;
+    for (struct watcher *w = ws->list; w; w = w->next)
+        if (w->suspended && w->cluster == i)
+            resume(w);
+    pthread_mutex_unlock(&ws->lock);
+}
+
 static void *timer_main(void *arg)
 {
     struct sim_watchers *ws = arg;
@@ -58,21 +103,20 @@ static void *timer_main(void *arg)
     pthread_mutex_lock(&ws->lock);
     while (!ws->stopping) {
         struct timespec t;
+        int64_t now;
 
-        /* Simulated time acts on the watched clusters only; then every waiting stream
-         * looks for news. */
+        /* Simulated time acts on the watched clusters only (what it changes resumes their
+         * watchers); then the streams with a bookmark or their end due. */
         for (size_t i = 0; i < ws->n; i++)
             if (ws->open[i]) {
                 pthread_mutex_unlock(&ws->lock);
                 sim_cluster_tick(ws->clusters[i]);
                 pthread_mutex_lock(&ws->lock);
             }
+        now = clock_mono_ms();
         for (struct watcher *w = ws->list; w; w = w->next)
-            if (w->suspended) {
-                w->suspended = false;
-                ws->suspended--;
-                MHD_resume_connection(w->conn);
-            }
+            if (w->suspended && due(w, now))
+                resume(w);
         clock_gettime(CLOCK_REALTIME, &t);
         t.tv_nsec += TICK_MS * 1000000L;
         if (t.tv_nsec >= 1000000000L) {
@@ -82,11 +126,8 @@ static void *timer_main(void *arg)
         pthread_cond_timedwait(&ws->cond, &ws->lock, &t);
     }
     for (struct watcher *w = ws->list; w; w = w->next)
-        if (w->suspended) {
-            w->suspended = false;
-            ws->suspended--;
-            MHD_resume_connection(w->conn);
-        }
+        if (w->suspended)
+            resume(w);
     pthread_mutex_unlock(&ws->lock);
     return NULL;
 }
@@ -108,21 +149,27 @@ void sim_watchers_fault(struct sim_watchers *ws, size_t i, const struct sim_faul
             w->fault_stall = true;
         else if (f->status || f->unauthorized)
             w->fault_end = true;
+        if (w->suspended)
+            resume(w);
     }
     pthread_mutex_unlock(&ws->lock);
 }
 
 struct sim_watchers *sim_watchers_new(struct sim_cluster **clusters, size_t n,
-                                      const struct sim_clock *clock)
+                                      const struct sim_clock *clock, int64_t bookmark_ms)
 {
     struct sim_watchers *ws = xcalloc(1, sizeof(*ws));
 
     ws->clusters = clusters;
     ws->n = n;
     ws->clock = clock;
+    ws->bookmark_ms = bookmark_ms;
     ws->open = xcalloc(n + 1, sizeof(*ws->open));
+    ws->gen = xcalloc(n + 1, sizeof(*ws->gen));
     pthread_mutex_init(&ws->lock, NULL);
     pthread_cond_init(&ws->cond, NULL);
+    for (size_t i = 0; i < n; i++)
+        sim_cluster_on_change(clusters[i], changed, ws, i);
     if (pthread_create(&ws->timer, NULL, timer_main, ws) != 0)
         abort(); /* as on out-of-memory: the simulator cannot run without it */
     return ws;
@@ -161,6 +208,7 @@ void sim_watchers_free(struct sim_watchers **wsp)
     pthread_mutex_destroy(&ws->lock);
     pthread_cond_destroy(&ws->cond);
     free(ws->open);
+    free(ws->gen);
     free(ws);
     *wsp = NULL;
 }
@@ -263,9 +311,9 @@ static void refill(struct watcher *w)
         return;
     if (sim_cluster_watch_read(c, w->w, &w->out, WATCH_CHUNK) == 1)
         w->ended = true;
-    if (w->out.len == 0 && w->bookmarks && now >= w->next_bookmark_ms) {
+    if (w->out.len == 0 && w->bookmarks && w->next_bookmark_ms >= 0 && now >= w->next_bookmark_ms) {
         sim_cluster_watch_bookmark(c, w->w, &w->out);
-        w->next_bookmark_ms = now + SIM_WATCH_BOOKMARK_MS;
+        w->next_bookmark_ms = next_bookmark(w, now);
     }
     if (w->table && w->out.len)
         tabulate(w);
@@ -281,34 +329,42 @@ static void refill(struct watcher *w)
 static ssize_t reader(void *cls, uint64_t pos, char *to, size_t max)
 {
     struct watcher *w = cls;
+    struct sim_watchers *ws = w->ws;
     size_t n;
 
     (void)pos;
-    if (w->off == w->out.len) {
-        pthread_mutex_lock(&w->ws->lock);
-        w->ended |= w->ws->stopping || w->fault_end;
+    while (w->off == w->out.len) {
+        uint64_t gen;
+
+        pthread_mutex_lock(&ws->lock);
+        w->ended |= ws->stopping || w->fault_end;
         w->stall |= w->fault_stall;
         if (w->fault_cut)
             w->drop_after = -1;
-        pthread_mutex_unlock(&w->ws->lock);
+        gen = ws->gen[w->cluster];
+        pthread_mutex_unlock(&ws->lock);
         if (w->drop_after < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if (w->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
         refill(w);
-    }
-    if (w->off == w->out.len) {
+        if (w->off < w->out.len)
+            break;
         if (w->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        pthread_mutex_lock(&w->ws->lock);
-        if (w->ws->stopping) {
-            pthread_mutex_unlock(&w->ws->lock);
+        pthread_mutex_lock(&ws->lock);
+        if (ws->stopping) {
+            pthread_mutex_unlock(&ws->lock);
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
+        if (ws->gen[w->cluster] != gen) { /* a change came since the read: read again */
+            pthread_mutex_unlock(&ws->lock);
+            continue;
+        }
         w->suspended = true;
-        w->ws->suspended++;
+        ws->suspended++;
         MHD_suspend_connection(w->conn);
-        pthread_mutex_unlock(&w->ws->lock);
+        pthread_mutex_unlock(&ws->lock);
         return 0;
     }
     n = w->out.len - w->off < max ? w->out.len - w->off : max;
@@ -432,7 +488,7 @@ enum MHD_Result sim_watch_serve(struct sim_watchers *ws, size_t i, struct MHD_Co
     buf_init(&w->out, 0);
     w->deadline_ms = clock_mono_ms() + timeout_ms;
     w->bookmarks = bm && (strcmp(bm, "true") == 0 || strcmp(bm, "1") == 0);
-    w->next_bookmark_ms = clock_mono_ms() + SIM_WATCH_BOOKMARK_MS;
+    w->next_bookmark_ms = next_bookmark(w, clock_mono_ms());
     if (table && sim_table_path(path)) {
         w->table = true;
         w->topts.version = table;

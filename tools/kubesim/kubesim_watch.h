@@ -2,8 +2,9 @@
  * answers with a chunked application/json stream of WatchEvents, one per line, as the
  * Kubernetes API server does; bookmarks, timeoutSeconds, a bounded number of watchers per
  * cluster and the watch faults (drop, stall, garble); with as=Table in Accept (kubectl get -w),
- * events whose objects are one-row Tables (kubesim_table.h). A timer lets simulated time act on
- * clusters that have watchers, so a watcher sees changes without sending requests.
+ * events whose objects are one-row Tables (kubesim_table.h). A change reaches the streams of its
+ * cluster at once; a timer lets simulated time act on clusters that have watchers, so a
+ * watcher sees changes without sending requests.
  * Not responsible for the events themselves (kubesim_cluster.c: sim_cluster_watch_*) or
  * for routing, authentication and the other faults (kubesim.c). */
 #ifndef TOOLS_KUBESIM_KUBESIM_WATCH_H
@@ -16,15 +17,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SIM_WATCHERS_MAX      100  /* open watches per cluster; beyond: 429 */
-#define SIM_WATCH_BOOKMARK_MS 2000 /* BOOKMARK interval when allowWatchBookmarks=true */
+#define SIM_WATCHERS_MAX 100 /* open watches per cluster; beyond: 429 */
 
 struct sim_watchers;
 
 /* The watchers of a simulator's clusters (borrowed, as clock, the clusters' time for the AGE
- * of Table rows; they outlive it). Starts the timer thread. */
+ * of Table rows; they outlive it). With allowWatchBookmarks=true a stream gets a BOOKMARK
+ * every bookmark_ms and one 2 s before its deadline, as the API server's watch cache sends
+ * them (every minute by default). Hooks itself to the clusters' changes (one set of
+ * watchers per cluster); starts the timer thread. */
 struct sim_watchers *sim_watchers_new(struct sim_cluster **clusters, size_t n,
-                                      const struct sim_clock *clock);
+                                      const struct sim_clock *clock, int64_t bookmark_ms);
 
 /* Ends every stream (a clean end of stream) and stops the timer; call before
  * MHD_stop_daemon() (no connection may stay suspended). NULL-safe. */
