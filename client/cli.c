@@ -1,4 +1,5 @@
-/* cli.c -- the client verbs (submit, get, list, cancel, wait, explain, logs-url, report):
+/* cli.c -- the client verbs (submit, get, list, cancel, wait, explain, logs-url, report,
+ * events, completion):
  * command lines in, REST calls out, tables or JSON on stdout, reasons on stderr. */
 #include "client/cli.h"
 
@@ -8,7 +9,10 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/num.h"
+#include "client/cli_completion.h"
 #include "client/cli_http.h"
+#include "client/yaml.h"
+#include "client/yaml_emit.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -43,8 +47,8 @@ struct ctx {
     const char *verb;
 };
 
-static const char *const verbs[] = {"submit", "get",     "list",     "cancel",
-                                    "wait",   "explain", "logs-url", "report"};
+static const char *const verbs[] = {"submit",  "get",      "list",   "cancel", "wait",
+                                    "explain", "logs-url", "report", "events", "completion"};
 
 bool cli_is_verb(const char *name)
 {
@@ -60,8 +64,10 @@ static void usage(FILE *f)
         f,
         "usage: fedsched <verb> [options]\n"
         "verbs:\n"
-        "  submit -f job.json [--wait [--timeout 2h]]  submit a TrainingJob (retries are safe)\n"
+        "  submit -f job.yaml [--wait [--timeout 2h]]  submit TrainingJobs, one per YAML or "
+        "JSON document\n"
         "  get NAME                                      one job\n"
+        "  events NAME                                   the job's events, oldest first\n"
         "  list [--phase P,...] [--sku S] [-l k=v] [--limit N] [--all]\n"
         "  cancel NAME                                   cancel a job\n"
         "  wait NAME [--timeout 2h]                      until the job ends; exit 0 on "
@@ -69,10 +75,11 @@ static void usage(FILE *f)
         "  explain NAME                                  why pending / why this cluster\n"
         "  logs-url NAME                                 kubectl command (and URL) for the logs\n"
         "  report [--from T] [--to T] [--step D] [--format csv|json|md|html] [--out FILE]\n"
+        "  completion bash|zsh                           print a shell completion script\n"
         "options:\n"
         "  -n, --namespace NS   namespace (default $FEDSCHED_NAMESPACE or \"default\"; list: "
         "all)\n"
-        "  -o, --output FMT     table (default) or json\n"
+        "  -o, --output FMT     table (default), wide, json, yaml or name\n"
         "      --url URL        API base URL (default $FEDSCHED_URL or %s)\n"
         "      --token TOKEN    bearer token (default $FEDSCHED_TOKEN)\n"
         "      --retry-for D    keep retrying network errors and 503s this long (default 60s)\n"
@@ -224,7 +231,44 @@ static void table_print(struct table *t)
 
 static const char *const job_header[] = {"NAMESPACE", "NAME", "PHASE", "SKU",    "GPUS",
                                          "CLUSTER",   "POOL", "AGE",   "MESSAGE"};
+/* -o wide: the same, then priority, attempt, preemptions and reason before the message. */
+static const char *const job_header_wide[] = {
+    "NAMESPACE", "NAME",     "PHASE",   "SKU",         "GPUS",   "CLUSTER", "POOL",
+    "AGE",       "PRIORITY", "ATTEMPT", "PREEMPTIONS", "REASON", "MESSAGE"};
 
+static bool wide(const struct ctx *c)
+{
+    return strcmp(c->o.output, "wide") == 0;
+}
+
+static void int_cell(json_t *v, char *out, size_t size)
+{
+    if (json_is_integer(v))
+        snprintf(out, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else
+        snprintf(out, size, "-");
+}
+
+static void job_row_wide(struct table *t, json_t *j, const char *const *narrow)
+{
+    json_t *st = json_object_get(j, "status");
+    char prio[24], attempt[24], preempt[24];
+    const char *cells[13];
+
+    int_cell(json_object_get(json_object_get(json_object_get(j, "spec"), "scheduling"), "priority"),
+             prio, sizeof(prio));
+    int_cell(json_object_get(st, "attempt"), attempt, sizeof(attempt));
+    int_cell(json_object_get(st, "preemptions"), preempt, sizeof(preempt));
+    memcpy(cells, narrow, 8 * sizeof(*cells));
+    cells[8] = prio;
+    cells[9] = attempt;
+    cells[10] = preempt;
+    cells[11] = or_dash(jstr(j, "status.reason"));
+    cells[12] = narrow[8];
+    table_row(t, cells);
+}
+
+/* One row of t: 9 columns, or 13 when t was made for -o wide. */
 static void job_row(struct table *t, json_t *j)
 {
     json_t *res = json_object_get(json_object_get(j, "spec"), "resources");
@@ -243,7 +287,46 @@ static void job_row(struct table *t, json_t *j)
     cells[6] = or_dash(jstr(j, "status.pool"));
     cells[7] = age;
     cells[8] = or_dash(jstr(j, "status.message"));
-    table_row(t, cells);
+    if (t->ncols == 13)
+        job_row_wide(t, j, cells);
+    else
+        table_row(t, cells);
+}
+
+/* A new job table with its header, narrow or wide as -o says. */
+static struct table job_table(const struct ctx *c)
+{
+    struct table t = {.ncols = wide(c) ? 13 : 9};
+
+    table_row(&t, wide(c) ? job_header_wide : job_header);
+    return t;
+}
+
+/* -o json, yaml or name: the API's object as it came (name: metadata.name, or each item's
+ * of a list). Returns false for the table outputs. */
+static bool print_doc(const struct ctx *c, json_t *v)
+{
+    if (strcmp(c->o.output, "yaml") == 0) {
+        char *text = yaml_emit(v);
+
+        fputs(text, stdout);
+        free(text);
+    } else if (strcmp(c->o.output, "name") == 0) {
+        json_t *items = json_object_get(v, "items"), *it;
+        size_t i;
+
+        if (!items)
+            printf("%s\n", or_dash(jstr(v, "metadata.name")));
+        json_array_foreach(items, i, it)
+        {
+            printf("%s\n", or_dash(jstr(it, "metadata.name")));
+        }
+    } else if (strcmp(c->o.output, "json") == 0) {
+        print_json(v);
+    } else {
+        return false;
+    }
+    return true;
 }
 
 /* Reports a request that got no answer; returns the exit code. */
@@ -491,52 +574,127 @@ static char *read_file(const char *path, struct err *e)
     return buf_steal(&b);
 }
 
-static int verb_submit(struct ctx *c)
+/* POSTs document i (0-based) of count; on success appends {"ns", "name"} to placed and
+ * prints the outcome (or the reply, for -o json|yaml|name without --wait). */
+static int submit_doc(struct ctx *c, json_t *doc, size_t i, size_t count, json_t *placed)
 {
-    char key[80], *text = NULL, *path = NULL;
+    char key[96], what[400], *body, *path;
     const char *ns, *name;
-    json_t *doc = NULL, *reply = NULL;
-    json_error_t jerr;
-    struct err e = {0};
+    json_t *reply = NULL;
     long status = 0;
     int rc;
 
-    if (!c->o.file)
-        return usage_error("submit needs -f FILE (or -f - for stdin)");
-    if (!(text = read_file(c->o.file, &e))) {
-        fprintf(stderr, "fedsched: submit: %s\n", e.msg);
-        return CLI_EXIT_USAGE;
-    }
-    if (!(doc = json_loads(text, 0, &jerr)) || !json_is_object(doc)) {
-        fprintf(stderr, "fedsched: submit: %s is not a JSON object (line %d: %s)\n", c->o.file,
-                jerr.line, doc ? "not an object" : jerr.text);
-        rc = CLI_EXIT_USAGE;
-        goto out;
-    }
     ns = c->o.ns_given ? c->o.ns : jstr(doc, "metadata.namespace");
     if (!ns)
         ns = c->o.ns;
-    if (c->o.idem_key)
+    /* Each document gets its own key, derived from a given one so a re-run stays safe. */
+    if (c->o.idem_key && count > 1)
+        snprintf(key, sizeof(key), "%s-%zu", c->o.idem_key, i + 1);
+    else if (c->o.idem_key)
         snprintf(key, sizeof(key), "%s", c->o.idem_key);
     else
         cli_http_new_key(key, sizeof(key));
+    if (count > 1)
+        snprintf(what, sizeof(what), "document %zu of %zu (%s/%s)", i + 1, count, ns,
+                 or_dash(jstr(doc, "metadata.name")));
+    else
+        snprintf(what, sizeof(what), "%s", ns);
+    body = json_dumps(doc, JSON_COMPACT);
     path = job_path(ns, NULL, NULL);
-    rc = call_json(c, "POST", path, text, key, ns, &status, &reply);
-    if (rc)
-        goto out;
-    name = jstr(reply, "metadata.name");
-    if (strcmp(c->o.output, "json") == 0 && !c->o.wait)
-        print_json(reply);
-    else if (!c->o.quiet || !c->o.wait)
-        fprintf(c->o.wait ? stderr : stdout, "trainingjob %s/%s %s\n", ns, or_dash(name),
-                status == 201 ? "created" : "unchanged (already submitted with this spec)");
-    if (c->o.wait && name)
-        rc = wait_job(c, ns, name, c->o.timeout_ms ? clock_mono_ms() + c->o.timeout_ms : 0);
-out:
-    json_decref(doc);
-    json_decref(reply);
-    free(text);
+    rc = call_json(c, "POST", path, body, key, what, &status, &reply);
+    free(body);
     free(path);
+    if (rc)
+        return rc;
+    name = jstr(reply, "metadata.name");
+    if (strcmp(c->o.output, "yaml") == 0 && count > 1 && !c->o.wait)
+        fputs("---\n", stdout);
+    if (c->o.wait || !print_doc(c, reply)) {
+        if (!c->o.quiet || !c->o.wait)
+            fprintf(c->o.wait ? stderr : stdout, "trainingjob %s/%s %s\n", ns, or_dash(name),
+                    status == 201 ? "created" : "unchanged (already submitted with this spec)");
+    }
+    if (name)
+        json_array_append_new(placed, json_pack("{s:s, s:s}", "ns", ns, "name", name));
+    json_decref(reply);
+    return CLI_EXIT_OK;
+}
+
+/* Every document must be a mapping before any is sent. */
+static int check_docs(struct ctx *c, json_t *docs)
+{
+    size_t i;
+    json_t *doc;
+
+    if (json_array_size(docs) == 0) {
+        fprintf(stderr, "fedsched: submit: %s holds no document\n", c->o.file);
+        return CLI_EXIT_USAGE;
+    }
+    json_array_foreach(docs, i, doc)
+    {
+        if (!json_is_object(doc)) {
+            fprintf(stderr,
+                    "fedsched: submit: %s: document %zu is not a mapping (a TrainingJob "
+                    "object)\n",
+                    c->o.file, i + 1);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* -f FILE holds one job per YAML or JSON document. They are sent in order; the first
+ * refusal stops the run, and the jobs before it stay submitted (each POST is its own
+ * transaction; a re-run after the fix answers "unchanged" for them). */
+static int verb_submit(struct ctx *c)
+{
+    char *text = NULL;
+    json_t *docs = NULL, *placed = json_array(), *doc, *p;
+    struct err e = {0};
+    int64_t deadline;
+    size_t i, count;
+    int rc;
+
+    if (!c->o.file) {
+        json_decref(placed);
+        return usage_error("submit needs -f FILE (or -f - for stdin)");
+    }
+    if (!(text = read_file(c->o.file, &e))) {
+        fprintf(stderr, "fedsched: submit: %s\n", e.msg);
+        rc = CLI_EXIT_USAGE;
+        goto out;
+    }
+    if (yaml_parse_all(text, strlen(text), &docs, &e)) {
+        fprintf(stderr, "fedsched: submit: %s: %s\n", c->o.file, e.msg);
+        rc = CLI_EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = check_docs(c, docs)))
+        goto out;
+    count = json_array_size(docs);
+    json_array_foreach(docs, i, doc)
+    {
+        if ((rc = submit_doc(c, doc, i, count, placed))) {
+            if (count > 1)
+                fprintf(stderr,
+                        "fedsched: submit: stopped at document %zu of %zu; the %zu before it "
+                        "stay submitted\n",
+                        i + 1, count, i);
+            goto out;
+        }
+    }
+    deadline = c->o.timeout_ms ? clock_mono_ms() + c->o.timeout_ms : 0;
+    json_array_foreach(placed, i, p)
+    {
+        int w = c->o.wait ? wait_job(c, jstr(p, "ns"), jstr(p, "name"), deadline) : CLI_EXIT_OK;
+
+        if (w && !rc)
+            rc = w;
+    }
+out:
+    json_decref(docs);
+    json_decref(placed);
+    free(text);
     return rc;
 }
 
@@ -564,12 +722,9 @@ static int verb_get(struct ctx *c, const char *name)
     rc = call_job(c, "GET", name, NULL, what, sizeof(what), &status, &j);
     if (rc)
         return rc;
-    if (strcmp(c->o.output, "json") == 0) {
-        print_json(j);
-    } else {
-        struct table t = {.ncols = 9};
+    if (!print_doc(c, j)) {
+        struct table t = job_table(c);
 
-        table_row(&t, job_header);
         job_row(&t, j);
         table_print(&t);
     }
@@ -579,12 +734,11 @@ static int verb_get(struct ctx *c, const char *name)
 
 static int verb_list(struct ctx *c)
 {
-    struct table t = {.ncols = 9};
+    struct table t = job_table(c);
     json_t *all = json_array();
     char *cont = NULL;
     int rc = CLI_EXIT_OK;
 
-    table_row(&t, job_header);
     do {
         struct buf b;
         json_t *page = NULL, *items, *it;
@@ -626,20 +780,49 @@ static int verb_list(struct ctx *c)
             fprintf(stderr, "fedsched: more jobs follow; use --all to list every page\n");
     } while (cont && c->o.all_pages);
     if (rc == CLI_EXIT_OK) {
-        if (strcmp(c->o.output, "json") == 0) {
-            json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "fedsched.io/v1", "kind",
-                                     "TrainingJobList", "items", all);
+        json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "fedsched.io/v1", "kind",
+                                 "TrainingJobList", "items", all);
 
-            print_json(list);
-            json_decref(list);
-        } else {
+        if (!print_doc(c, list))
             table_print(&t);
-        }
+        json_decref(list);
     }
     table_free(&t);
     free(cont);
     json_decref(all);
     return rc;
+}
+
+/* The job's events, oldest first: a table, or the API's list for -o json|yaml. */
+static int verb_events(struct ctx *c, const char *name)
+{
+    static const char *const header[] = {"TIME", "TYPE", "REASON", "FROM", "TO", "MESSAGE"};
+    struct table t = {.ncols = 6};
+    char what[300];
+    json_t *list = NULL, *ev;
+    long status;
+    size_t i;
+    int rc;
+
+    rc = call_job(c, "GET", name, "/events", what, sizeof(what), &status, &list);
+    if (rc)
+        return rc;
+    if (strcmp(c->o.output, "name") != 0 && print_doc(c, list)) {
+        json_decref(list);
+        return CLI_EXIT_OK;
+    }
+    table_row(&t, header);
+    json_array_foreach(json_object_get(list, "items"), i, ev)
+    {
+        const char *cells[6] = {jstr(ev, "time"),    jstr(ev, "type"),
+                                jstr(ev, "reason"),  or_dash(jstr(ev, "fromPhase")),
+                                jstr(ev, "toPhase"), or_dash(jstr(ev, "message"))};
+
+        table_row(&t, cells);
+    }
+    table_print(&t);
+    json_decref(list);
+    return CLI_EXIT_OK;
 }
 
 static int verb_cancel(struct ctx *c, const char *name)
@@ -986,8 +1169,9 @@ static int parse(int argc, char **argv, struct opts *o)
             o->ns_given = true;
             break;
         case 'o':
-            if (strcmp(optarg, "json") && strcmp(optarg, "table"))
-                return usage_error("-o must be table or json, not '%s'", optarg);
+            if (strcmp(optarg, "json") && strcmp(optarg, "table") && strcmp(optarg, "yaml") &&
+                strcmp(optarg, "wide") && strcmp(optarg, "name"))
+                return usage_error("-o must be table, wide, json, yaml or name, not '%s'", optarg);
             o->output = optarg;
             break;
         case 'f': o->file = optarg; break;
@@ -1064,6 +1248,12 @@ int cli_main(int argc, char **argv)
                                            : verb_report(&c);
         goto out;
     }
+    if (strcmp(c.verb, "completion") == 0) {
+        if (optind + 1 != argc ||
+            cli_completion(stdout, argv[optind], verbs, sizeof(verbs) / sizeof(verbs[0])))
+            rc = usage_error("completion needs one shell: bash or zsh");
+        goto out;
+    }
     if (need_name(&c, argc, argv, &name)) {
         rc = CLI_EXIT_USAGE;
         goto out;
@@ -1076,6 +1266,8 @@ int cli_main(int argc, char **argv)
         rc = verb_explain(&c, name);
     else if (strcmp(c.verb, "logs-url") == 0)
         rc = verb_logs_url(&c, name);
+    else if (strcmp(c.verb, "events") == 0)
+        rc = verb_events(&c, name);
     else
         rc = wait_job(&c, c.o.ns, name, c.o.timeout_ms ? clock_mono_ms() + c.o.timeout_ms : 0);
 out:

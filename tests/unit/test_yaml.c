@@ -1,7 +1,9 @@
 /* test_yaml.c -- client/yaml.c: YAML and JSON text to jansson values (documents, core
- * schema scalars, anchors and their bound, duplicate keys, errors with line and column). */
+ * schema scalars, anchors and their bound, duplicate keys, errors with line and column),
+ * and client/yaml_emit.c, whose output must read back as the value it was made from. */
 #include "base/err.h"
 #include "client/yaml.h"
+#include "client/yaml_emit.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -190,6 +192,119 @@ START_TEST(bytes_over_the_limit_are_refused)
 }
 END_TEST
 
+/* Emits v, parses the text back and compares. */
+static void round_trip(json_t *v, const char *want_text)
+{
+    char *text = yaml_emit(v);
+    json_t *docs = NULL;
+    struct err e = {0};
+
+    if (yaml_parse_all(text, strlen(text), &docs, &e) != 0)
+        ck_abort_msg("emitted YAML does not parse: %s\n%s", e.msg, text);
+    ck_assert_msg(json_array_size(docs) == 1 && json_equal(json_array_get(docs, 0), v),
+                  "round trip changed the value:\n%s", text);
+    if (want_text)
+        ck_assert_str_eq(text, want_text);
+    json_decref(docs);
+    free(text);
+}
+
+START_TEST(emitted_yaml_reads_back_the_same)
+{
+    static const char *const tricky[] = {"",
+                                         "true",
+                                         "True",
+                                         "yes",
+                                         "No",
+                                         "on",
+                                         "y",
+                                         "null",
+                                         "~",
+                                         "123",
+                                         "0x1F",
+                                         "1e3",
+                                         ".5",
+                                         "-x",
+                                         "- x",
+                                         "a: b",
+                                         "a:b",
+                                         "#c",
+                                         "x #y",
+                                         " lead",
+                                         "trail ",
+                                         "*a",
+                                         "&a",
+                                         "!t",
+                                         "%p",
+                                         "@x",
+                                         "`x",
+                                         "{x}",
+                                         "[x]",
+                                         "'q'",
+                                         "\"q\"",
+                                         "x\ny",
+                                         "x\ty",
+                                         "back\\slash",
+                                         "\x7f",
+                                         "\x01",
+                                         "\xc2\x85",
+                                         "\xe2\x80\xa8",
+                                         "\xef\xbb\xbf",
+                                         "\xef\xbf\xbe",
+                                         "é",
+                                         "h100-80gb",
+                                         "/a/b",
+                                         "?",
+                                         "-",
+                                         ":",
+                                         ".inf",
+                                         ".nan",
+                                         "2026-11-28T02:28:29.399Z",
+                                         NULL};
+    json_t *strs = json_array(), *keys = json_object(), *v;
+
+    for (const char *const *s = tricky; *s; s++) {
+        json_array_append_new(strs, json_string(*s));
+        json_object_set_new(keys, *s, json_string(*s));
+    }
+    round_trip(strs, NULL);
+    round_trip(keys, NULL);
+    json_decref(strs);
+    json_decref(keys);
+    v = json_loads("{\"apiVersion\": \"fedsched.io/v1\", \"metadata\": {\"name\": \"run-1\", "
+                   "\"labels\": {}}, \"spec\": {\"args\": [\"--lr\", \"0.1\"], \"n\": 8, "
+                   "\"f\": 2.5, \"big\": 1e300, \"on\": true, \"off\": false, \"none\": null, "
+                   "\"list\": [[1, [2]], {\"a\": {\"b\": [{\"c\": 1, \"d\": []}]}}, []]}}",
+                   0, NULL);
+    round_trip(v, "apiVersion: fedsched.io/v1\n"
+                  "metadata:\n"
+                  "  name: run-1\n"
+                  "  labels: {}\n"
+                  "spec:\n"
+                  "  args:\n"
+                  "  - \"--lr\"\n"
+                  "  - \"0.1\"\n"
+                  "  \"n\": 8\n"
+                  "  f: 2.5\n"
+                  "  big: 1.0000000000000001e300\n"
+                  "  \"on\": true\n"
+                  "  \"off\": false\n"
+                  "  none: null\n"
+                  "  list:\n"
+                  "  - - 1\n"
+                  "    - - 2\n"
+                  "  - a:\n"
+                  "      b:\n"
+                  "      - c: 1\n"
+                  "        d: []\n"
+                  "  - []\n");
+    json_decref(v);
+    v = json_string("plain");
+    round_trip(v, "plain\n");
+    json_decref(v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("yaml");
@@ -206,6 +321,7 @@ int main(void)
     tcase_add_test(tc, duplicate_and_complex_keys_are_refused);
     tcase_add_test(tc, syntax_errors_name_line_and_column);
     tcase_add_test(tc, bytes_over_the_limit_are_refused);
+    tcase_add_test(tc, emitted_yaml_reads_back_the_same);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
