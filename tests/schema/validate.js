@@ -22,62 +22,8 @@ import { validate as validateObjectMeta } from "@kubernetes-models/apimachinery/
 const here = dirname(fileURLToPath(import.meta.url));
 const RAYJOB_SCHEMA = join(here, "../../testdata/schemas/kuberay-v1.7.0-rayjob-v1.json");
 
-// kubernetes-models' validators are ajv code compiled from the Kubernetes OpenAPI schema
-// without additionalProperties: false, so they accept any unknown field. They do read
-// every property their schema declares, and enumerate the keys of maps (labels, limits):
-// so each object is handed to them behind a Proxy that records what they read, and a key
-// of a struct that the validator never read is one its schema does not have.
-function tracked(root) {
-  const records = new Map(); // target object -> {path, read: Set, enumerated}
-  const proxies = new WeakMap();
-  function wrap(value, path) {
-    if (value === null || typeof value !== "object") return value;
-    if (proxies.has(value)) return proxies.get(value);
-    const rec = { path, read: new Set(), enumerated: false };
-    records.set(value, rec);
-    const proxy = new Proxy(value, {
-      get(target, key) {
-        if (typeof key !== "string") return target[key];
-        rec.read.add(key);
-        return wrap(target[key], `${path}/${key}`);
-      },
-      has(target, key) {
-        if (typeof key === "string") rec.read.add(key);
-        return key in target;
-      },
-      ownKeys(target) {
-        rec.enumerated = true;
-        return Reflect.ownKeys(target);
-      },
-    });
-    proxies.set(value, proxy);
-    return proxy;
-  }
-  return { proxy: wrap(root, ""), records };
-}
-
-function unknownFields(records) {
-  const out = [];
-  for (const [value, rec] of records) {
-    if (Array.isArray(value) || rec.enumerated) continue;
-    for (const key of Object.keys(value))
-      if (!rec.read.has(key)) out.push(`${rec.path}/${key} unknown field`);
-  }
-  return out;
-}
-
-function ajvErrors(errors) {
-  return (errors || []).map((e) => `${e.instancePath || "/"} ${e.message || e.keyword} ${JSON.stringify(e.params)}`);
-}
-
-// A kubernetes-models validator made strict: its own errors plus every unknown field.
-function strictModel(validate) {
-  return (obj) => {
-    const { proxy, records } = tracked(obj);
-    const errors = validate(proxy) ? [] : ajvErrors(validate.errors);
-    return errors.concat(unknownFields(records));
-  };
-}
+// kubernetes-models' validators accept unknown fields: strict.js records what they read.
+import { ajvErrors, strictModel } from "./strict.js";
 
 // KubeRay's structural schema, read the way an API server prunes it: an object without
 // x-kubernetes-preserve-unknown-fields keeps only its declared properties (or, with
