@@ -11,13 +11,18 @@
     "-n --namespace -o --output -f --file -l --selector -q --quiet -v --verbose -h --help "        \
     "--url --token --wait --timeout --phase --sku --limit --all --from --to --step --format "      \
     "--out --retry-for --idempotency-key"
+/* Those of cli_cluster.c's parse(), for cluster, clusters and capacity. */
+#define CLUSTER_FLAGS                                                                              \
+    "-o --output -v --verbose -h --help --url --token --retry-for --kubeconfig "                   \
+    "--context --secrets-dir --region --provider --allow-insecure-http"
 #define OUTPUTS       "table json yaml wide name"
 #define FORMATS       "csv json md html"
 #define JOB_VERBS_RE  "get|cancel|wait|explain|logs-url|events"
 #define CLUSTER_VERBS "list get add cordon uncordon check remove"
 #define VALUE_FLAGS_RE                                                                             \
     "-n|--namespace|--url|--token|--timeout|--phase|--sku|--limit|--from|--to|--step|--retry-for|" \
-    "--idempotency-key|-l|--selector"
+    "--idempotency-key|-l|--selector|--context|--region|--provider"
+#define FILE_FLAGS_RE "-f|--file|--out|--kubeconfig|--secrets-dir"
 
 static void verb_words(FILE *out, const char *const *verbs, size_t n)
 {
@@ -51,11 +56,15 @@ static const char bash_tail[] =
     "    case $prev in\n"
     "    -o|--output) COMPREPLY=($(compgen -W \"" OUTPUTS "\" -- \"$cur\")); return ;;\n"
     "    --format) COMPREPLY=($(compgen -W \"" FORMATS "\" -- \"$cur\")); return ;;\n"
-    "    -f|--file|--out) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
+    "    " FILE_FLAGS_RE ") COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
     "    " VALUE_FLAGS_RE ") return ;;\n"
     "    esac\n"
     "    if [[ $cur == -* ]]; then\n"
-    "        COMPREPLY=($(compgen -W \"" FLAGS "\" -- \"$cur\"))\n"
+    "        case ${COMP_WORDS[1]} in\n"
+    "        cluster|clusters|capacity) COMPREPLY=($(compgen -W \"" CLUSTER_FLAGS "\" -- \"$cur\"))"
+    " ;;\n"
+    "        *) COMPREPLY=($(compgen -W \"" FLAGS "\" -- \"$cur\")) ;;\n"
+    "        esac\n"
     "        return\n"
     "    fi\n"
     "    case ${COMP_WORDS[1]} in\n"
@@ -95,11 +104,14 @@ static const char zsh_tail[] =
     "    case ${words[CURRENT-1]} in\n"
     "    -o|--output) compadd -- " OUTPUTS "; return ;;\n"
     "    --format) compadd -- " FORMATS "; return ;;\n"
-    "    -f|--file|--out) _files; return ;;\n"
+    "    " FILE_FLAGS_RE ") _files; return ;;\n"
     "    " VALUE_FLAGS_RE ") return ;;\n"
     "    esac\n"
     "    if [[ ${words[CURRENT]} == -* ]]; then\n"
-    "        compadd -- " FLAGS "\n"
+    "        case ${words[2]} in\n"
+    "        cluster|clusters|capacity) compadd -- " CLUSTER_FLAGS " ;;\n"
+    "        *) compadd -- " FLAGS " ;;\n"
+    "        esac\n"
     "        return\n"
     "    fi\n"
     "    case ${words[2]} in\n"

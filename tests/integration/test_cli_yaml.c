@@ -297,6 +297,9 @@ START_TEST(bash_completion_completes_verbs_and_job_names)
     out = complete_in_bash("fedsched events -n yml-other o");
     ck_assert_msg(strstr(out, "\nother-1\n") && !strstr(out, "yaml-a"), "%s", out);
     free(out);
+    out = complete_in_bash("fedsched cluster add c1 --kube");
+    ck_assert_msg(strstr(out, "\n--kubeconfig\n"), "%s", out);
+    free(out);
     out = complete_in_bash("fedsched get -o y");
     ck_assert_msg(strstr(out, "\nyaml\n") && !strstr(out, "json"), "%s", out);
     free(out);
