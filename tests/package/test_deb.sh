@@ -98,8 +98,19 @@ done
 ok "contents: binary, unit, config.json and fedsched.env (conffiles)"
 
 # ---- install, twice --------------------------------------------------------------------
+# dpkg, waiting up to a minute for another dpkg or apt on the machine to let go of its lock.
+dpkg_locked() {
+  local i
+  for i in $(seq 1 60); do
+    dpkg "$@" >"$log" 2>&1 && return 0
+    grep -q 'lock' "$log" || return 1
+    sleep 1
+  done
+  return 1
+}
+
 for i in 1 2; do
-  dpkg -i "$deb" >"$log" 2>&1 || fail "dpkg -i (install $i) failed: $(cat "$log")"
+  dpkg_locked -i "$deb" || fail "dpkg -i (install $i) failed: $(cat "$log")"
 done
 dpkg-query -W -f='${Status}' fedsched | grep -q 'install ok installed' ||
   fail "fedsched is not installed after dpkg -i"
@@ -192,7 +203,7 @@ server=""
 ok "SIGTERM: clean exit"
 
 # ---- purge -----------------------------------------------------------------------------
-dpkg --purge fedsched >"$log" 2>&1 || fail "dpkg --purge fedsched failed: $(cat "$log")"
+dpkg_locked --purge fedsched || fail "dpkg --purge fedsched failed: $(cat "$log")"
 if dpkg-query -W -f='${Status}' fedsched 2>/dev/null | grep -q 'installed'; then
   fail "fedsched is still installed after dpkg --purge"
 fi
