@@ -490,13 +490,48 @@ static int parse_tolerations(const json_t *v, struct cluster_config *c, struct e
     return 0;
 }
 
+/* Credentials inline (as a kubeconfig holds them) are refused with the reason: a config is
+ * stored in PostgreSQL and returned by the API, where secrets never go (docs/security.md). */
+static int inline_credentials(const json_t *j, struct err *e)
+{
+    static const char *const inline_to_file[][2] = {
+        {"token", "tokenFile"},
+        {"caData", "caFile"},
+        {"clientCertificateData", "clientCertificateFile"},
+        {"clientKeyData", "clientKeyFile"},
+    };
+
+    for (size_t i = 0; i < sizeof(inline_to_file) / sizeof(inline_to_file[0]); i++)
+        if (json_object_get(j, inline_to_file[i][0]))
+            return err_set(e, ERR_INVALID, inline_to_file[i][0],
+                           "%s: credentials are not accepted inline (the configuration is "
+                           "stored in PostgreSQL and returned by the API); write it to a file "
+                           "in secretsDir and name that file in %s",
+                           inline_to_file[i][0], inline_to_file[i][1]);
+    return 0;
+}
+
 int cluster_config_from_json(const json_t *j, const struct sku_catalogue *skus,
                              struct cluster_config *out, struct err *e)
 {
-    static const char *const known[] = {
-        "name",        "apiServer",   "tokenFile",          "caFile",   "insecureSkipTLSVerify",
-        "region",      "provider",    "costPerGpuHour",     "timezone", "jobNamespace",
-        "servingPool", "tolerations", "lostTimeoutSeconds", "cordoned", NULL};
+    static const char *const known[] = {"name",
+                                        "apiServer",
+                                        "tokenFile",
+                                        "caFile",
+                                        "clientCertificateFile",
+                                        "clientKeyFile",
+                                        "insecureSkipTLSVerify",
+                                        "allowInsecureHttp",
+                                        "region",
+                                        "provider",
+                                        "costPerGpuHour",
+                                        "timezone",
+                                        "jobNamespace",
+                                        "servingPool",
+                                        "tolerations",
+                                        "lostTimeoutSeconds",
+                                        "cordoned",
+                                        NULL};
     struct cluster_config *c = xcalloc(1, sizeof(*c));
     const json_t *v;
     int rc = -1;
@@ -506,12 +541,17 @@ int cluster_config_from_json(const json_t *j, const struct sku_catalogue *skus,
         err_set(e, ERR_MALFORMED, "", "a cluster must be a JSON object");
         goto out;
     }
-    if (check_members(j, known, "", e) != 0 ||
+    if (inline_credentials(j, e) != 0 || check_members(j, known, "", e) != 0 ||
         get_str(j, "name", "name", c->name, sizeof(c->name), e) != 0 ||
         get_str(j, "apiServer", "apiServer", c->api_server, sizeof(c->api_server), e) != 0 ||
         get_str(j, "tokenFile", "tokenFile", c->token_file, sizeof(c->token_file), e) != 0 ||
         get_str(j, "caFile", "caFile", c->ca_file, sizeof(c->ca_file), e) != 0 ||
+        get_str(j, "clientCertificateFile", "clientCertificateFile", c->client_cert_file,
+                sizeof(c->client_cert_file), e) != 0 ||
+        get_str(j, "clientKeyFile", "clientKeyFile", c->client_key_file, sizeof(c->client_key_file),
+                e) != 0 ||
         get_bool(j, "insecureSkipTLSVerify", &c->insecure_skip_tls_verify, e) != 0 ||
+        get_bool(j, "allowInsecureHttp", &c->allow_insecure_http, e) != 0 ||
         get_str(j, "region", "region", c->region, sizeof(c->region), e) != 0 ||
         get_str(j, "provider", "provider", c->provider, sizeof(c->provider), e) != 0 ||
         get_str(j, "timezone", "timezone", c->timezone, sizeof(c->timezone), e) != 0 ||
@@ -625,7 +665,10 @@ json_t *cluster_config_to_json(const struct cluster_config *c)
     json_object_set_new(j, "apiServer", json_string(c->api_server));
     json_object_set_new(j, "tokenFile", json_string(c->token_file));
     json_object_set_new(j, "caFile", json_string(c->ca_file));
+    json_object_set_new(j, "clientCertificateFile", json_string(c->client_cert_file));
+    json_object_set_new(j, "clientKeyFile", json_string(c->client_key_file));
     json_object_set_new(j, "insecureSkipTLSVerify", json_boolean(c->insecure_skip_tls_verify));
+    json_object_set_new(j, "allowInsecureHttp", json_boolean(c->allow_insecure_http));
     json_object_set_new(j, "region", json_string(c->region));
     json_object_set_new(j, "provider", json_string(c->provider));
     for (size_t i = 0; i < c->n_costs; i++)
@@ -673,7 +716,15 @@ json_t *cluster_config_to_json(const struct cluster_config *c)
 
 int cluster_config_check_files(const struct cluster_config *c, struct err *e)
 {
-    if (cluster_token_check(c->token_file, e) || cluster_ca_check(c->ca_file, e))
+    /* A bearer token or a client certificate sent over plain HTTP can be read on the way. */
+    if (strncmp(c->api_server, "http://", 7) == 0 && !c->allow_insecure_http)
+        return err_set(e, ERR_INVALID, "apiServer",
+                       "apiServer \"%s\" is plain HTTP: credentials would travel in clear; use "
+                       "https://, or set allowInsecureHttp: true for a simulator or local "
+                       "development",
+                       c->api_server);
+    if (cluster_token_check(c->token_file, e) || cluster_ca_check(c->ca_file, e) ||
+        cluster_client_cert_check(c->client_cert_file, c->client_key_file, e))
         return -1;
     return 0;
 }

@@ -58,14 +58,20 @@ struct cluster_serving_config {
 /* Plain value type: callers allocate it (it is about 20 KiB, so prefer the heap); nothing
  * inside needs freeing, and a struct copy is a deep copy. */
 struct cluster_config {
-    char name[64];                     /* DNS label: [a-z0-9-], at most 63 */
-    char api_server[CLUSTER_PATH_MAX]; /* http(s)://host[:port][/prefix] */
-    char token_file[CLUSTER_PATH_MAX]; /* bearer token, re-read when it changes; "" none.
+    char name[64];                           /* DNS label: [a-z0-9-], at most 63 */
+    char api_server[CLUSTER_PATH_MAX];       /* http(s)://host[:port][/prefix] */
+    char token_file[CLUSTER_PATH_MAX];       /* bearer token, re-read when it changes; "" none.
                                           In the secrets directory (relative to it or
                                           absolute inside it): see secrets.h */
-    char ca_file[CLUSTER_PATH_MAX];    /* PEM bundle for TLS; "" uses the system store.
+    char ca_file[CLUSTER_PATH_MAX];          /* PEM bundle for TLS; "" uses the system store.
                                           Same rule as token_file */
-    bool insecure_skip_tls_verify;     /* development only; logged as a warning */
+    char client_cert_file[CLUSTER_PATH_MAX]; /* PEM client certificate (chain) for TLS
+                                                client authentication; "" none. With
+                                                client_key_file; same rule as token_file */
+    char client_key_file[CLUSTER_PATH_MAX];  /* its PEM private key */
+    bool insecure_skip_tls_verify;           /* development only; logged as a warning */
+    bool allow_insecure_http; /* an http:// apiServer is accepted (credentials in clear):
+                                 simulators and local development only */
     char region[SNAPSHOT_NAME_MAX];
     char provider[SNAPSHOT_NAME_MAX];
     struct cluster_cost costs[SKU_MAX];
@@ -110,13 +116,17 @@ json_t *cluster_tolerations_json(const struct cluster_config *c);
 int cluster_config_validate(const struct cluster_config *c, const struct sku_catalogue *skus,
                             struct err *e);
 
-/* Checks the credential files c names, as fedsched will read them: tokenFile and caFile
- * must lie inside the secrets directory (secrets.h; relative paths are taken relative to
- * it, `..` and symlinks leading out are refused) and be readable, regular, non-empty files
- * under their caps, the token a single line. Reads the files (the token is wiped at once);
- * not called by cluster_config_from_json(), which stays free of I/O apart from time zones.
- * Fails with ERR_INVALID, e->field "tokenFile" or "caFile", e->msg quoting the path and
- * never the contents. */
+/* What a config must pass before it is accepted (PUT /v1/clusters/{name}, the config
+ * file's clusters at start), beyond cluster_config_validate(): an http:// apiServer only
+ * with allowInsecureHttp (field apiServer), and the credential files c names, as fedsched
+ * will read them: tokenFile, caFile, clientCertificateFile and clientKeyFile must lie
+ * inside the secrets directory (secrets.h; relative paths are taken relative to it, `..`
+ * and symlinks leading out are refused) and be readable, regular, non-empty files under
+ * their caps, the token a single line, the certificate and key a pair that loads (both or
+ * neither). Reads the files (secrets are wiped at once); not called by
+ * cluster_config_from_json(), which stays free of I/O apart from time zones, so clusters
+ * stored before these rules still load. Fails with ERR_INVALID, e->field naming the member,
+ * e->msg quoting the path or URL and never a file's contents. */
 int cluster_config_check_files(const struct cluster_config *c, struct err *e);
 
 /* Writes the POSIX TZ rule of the IANA zone (the footer line of its TZif file under

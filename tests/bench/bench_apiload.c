@@ -168,7 +168,9 @@ static void write_config(struct sim *s, const char *dir)
         struct err e = {0};
 
         sim_url(s, sim_cluster_name_at(s, i), url, sizeof(url), &e);
-        fprintf(f, "%s{\"name\": \"%s\", \"apiServer\": \"%s\", \"region\": \"sim\"}",
+        fprintf(f,
+                "%s{\"name\": \"%s\", \"apiServer\": \"%s\", \"region\": \"sim\", "
+                "\"allowInsecureHttp\": true}",
                 i ? ", " : "", sim_cluster_name_at(s, i), url);
     }
     fprintf(f, "]}\n");

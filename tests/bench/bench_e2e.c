@@ -128,7 +128,9 @@ static void write_configs(struct sim *s, const char *dir, const char *base, cons
         struct err e = {0};
 
         sim_url(s, sim_cluster_name_at(s, i), url, sizeof(url), &e);
-        fprintf(f, "%s{\"name\": \"%s\", \"apiServer\": \"%s\", \"region\": \"sim\"%s%s}",
+        fprintf(f,
+                "%s{\"name\": \"%s\", \"apiServer\": \"%s\", \"region\": \"sim\", "
+                "\"allowInsecureHttp\": true%s%s}",
                 i ? ", " : "", sim_cluster_name_at(s, i), url, serving ? ", \"servingPool\": " : "",
                 serving ? serving : "");
     }

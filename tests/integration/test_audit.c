@@ -390,8 +390,10 @@ START_TEST(each_mutation_records_one_row_with_its_status)
         const char *method, *path, *body;
         long status;
     } calls[] = {
-        {"PUT", "/v1/clusters/c1", "{\"apiServer\": \"http://127.0.0.1:1\"}", 201},
-        {"PUT", "/v1/clusters/c1", "{\"apiServer\": \"http://127.0.0.1:2\"}", 200},
+        {"PUT", "/v1/clusters/c1",
+         "{\"apiServer\": \"http://127.0.0.1:1\", \"allowInsecureHttp\": true}", 201},
+        {"PUT", "/v1/clusters/c1",
+         "{\"apiServer\": \"http://127.0.0.1:2\", \"allowInsecureHttp\": true}", 200},
         {"POST", "/v1/clusters/c1/cordon", NULL, 200},
         {"POST", "/v1/clusters/c1/uncordon", NULL, 200},
         {"DELETE", "/v1/clusters/c1", NULL, 200},

@@ -199,7 +199,7 @@ END_TEST
 
 START_TEST(cluster_and_admin_endpoints)
 {
-    const char *body = "{\"apiServer\": \"http://127.0.0.1:1\"}";
+    const char *body = "{\"apiServer\": \"http://127.0.0.1:1\", \"allowInsecureHttp\": true}";
     const char *readers[] = {tok_sub_a, tok_view_a, tok_view_all, tok_admin};
 
     for (size_t i = 0; i < 4; i++) {

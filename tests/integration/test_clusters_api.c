@@ -440,8 +440,10 @@ static void put_refused(int port, const char *member, const char *value, const c
 {
     char body[1024], *field = NULL, *msg = NULL;
 
-    snprintf(body, sizeof(body), "{\"apiServer\": \"http://127.0.0.1:%d\", \"%s\": \"%s\"}", port,
-             member, value);
+    snprintf(
+        body, sizeof(body),
+        "{\"apiServer\": \"http://127.0.0.1:%d\", \"allowInsecureHttp\": true, \"%s\": \"%s\"}",
+        port, member, value);
     ck_assert_int_eq(put_cluster("leak", body, &field, &msg), 422);
     ck_assert_msg(field && strcmp(field, member) == 0, "%s %s: field %s", member, value,
                   field ? field : "(none)");
@@ -545,7 +547,9 @@ START_TEST(token_file_inside_secrets_dir_is_used)
     snprintf(p, sizeof(p), "%s/api-good.token", dir);
     write_text(p, "api-good-token-value\n");
     snprintf(body, sizeof(body),
-             "{\"apiServer\": \"http://127.0.0.1:%d\", \"tokenFile\": \"api-good.token\"}", port);
+             "{\"apiServer\": \"http://127.0.0.1:%d\", \"allowInsecureHttp\": true, \"tokenFile\": "
+             "\"api-good.token\"}",
+             port);
     ck_assert_int_eq(put_cluster("good", body, NULL, NULL), 201);
     req = accept_request(fd, 5000);
     ck_assert_msg(req, "the member cluster was never called");
@@ -608,7 +612,7 @@ START_TEST(config_file_token_outside_secrets_dir_stops_start)
 
     snprintf(cfg, sizeof(cfg), "%s/bad-clusters.json", dir);
     write_text(cfg, "{\"clusters\": [{\"name\": \"bad\", \"apiServer\": \"http://127.0.0.1:1\","
-                    " \"tokenFile\": \"/proc/self/environ\"}]}");
+                    " \"allowInsecureHttp\": true, \"tokenFile\": \"/proc/self/environ\"}]}");
     snprintf(log, sizeof(log), "%s/bad-serve.log", dir);
     pid = fork();
     ck_assert_int_ge(pid, 0);

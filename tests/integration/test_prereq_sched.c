@@ -59,7 +59,7 @@ static void config(const char *base, const struct extra *extras, size_t n_extras
         ck_assert_int_eq(sim_url(env.sim, name, url, sizeof(url), &e), 0);
         fprintf(f,
                 "%s{\"name\": \"%s\", \"apiServer\": \"%s\", \"region\": \"sim\","
-                " \"timezone\": \"UTC\"%s%s%s%s}",
+                " \"timezone\": \"UTC\", \"allowInsecureHttp\": true%s%s%s%s}",
                 i ? ", " : "", name, url, *more ? ", " : "", more,
                 serving ? ", \"servingPool\": " : "", serving ? serving : "");
     }

@@ -81,7 +81,7 @@ static inline void senv_config(struct senv *v, const char *base, const char *clu
         ck_assert_int_eq(sim_url(v->sim, name, url, sizeof(url), &e), 0);
         fprintf(f,
                 "%s{\"name\": \"%s\", \"apiServer\": \"%s\", \"region\": \"sim\", "
-                "\"timezone\": \"UTC\"%s%s",
+                "\"timezone\": \"UTC\", \"allowInsecureHttp\": true%s%s",
                 i ? ", " : "", name, url, cluster_extra && *cluster_extra ? ", " : "",
                 cluster_extra ? cluster_extra : "");
         if (has_serving && serving)

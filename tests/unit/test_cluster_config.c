@@ -180,6 +180,38 @@ START_TEST(rejects_non_json_and_missing_required)
 }
 END_TEST
 
+/* Client certificates and the http:// mark are read and written back; credentials inline
+ * are refused with the file member to use instead (they would be stored in PostgreSQL). */
+START_TEST(client_certificate_members_and_inline_credentials)
+{
+    struct cluster_config *c = calloc(1, sizeof(*c));
+    struct err e = {0};
+    json_t *j;
+
+    ck_assert_int_eq(parse("{\"name\":\"a\",\"apiServer\":\"http://x:1\",\"allowInsecureHttp\":"
+                           "true,\"clientCertificateFile\":\"a/client.crt\",\"clientKeyFile\":"
+                           "\"a/client.key\"}",
+                           c, &e),
+                     0);
+    ck_assert_str_eq(c->client_cert_file, "a/client.crt");
+    ck_assert_str_eq(c->client_key_file, "a/client.key");
+    ck_assert(c->allow_insecure_http);
+    j = cluster_config_to_json(c);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "clientKeyFile")), "a/client.key");
+    ck_assert(json_is_true(json_object_get(j, "allowInsecureHttp")));
+    json_decref(j);
+    ck_assert_int_eq(
+        parse("{\"name\":\"a\",\"apiServer\":\"https://x:1\",\"token\":\"s3cret\"}", c, &e), -1);
+    ck_assert_str_eq(e.field, "token");
+    ck_assert_ptr_nonnull(strstr(e.msg, "tokenFile"));
+    ck_assert_ptr_null(strstr(e.msg, "s3cret"));
+    ck_assert_int_eq(
+        parse("{\"name\":\"a\",\"apiServer\":\"https://x:1\",\"clientKeyData\":\"x\"}", c, &e), -1);
+    ck_assert_str_eq(e.field, "clientKeyData");
+    free(c);
+}
+END_TEST
+
 START_TEST(reads_tz_rules)
 {
     char rule[SNAPSHOT_TZ_MAX];
@@ -283,6 +315,7 @@ int main(void)
     tcase_add_test(tc, reads_every_member);
     tcase_add_test(tc, defaults_apply);
     tcase_add_test(tc, round_trips_through_json);
+    tcase_add_test(tc, client_certificate_members_and_inline_credentials);
     tcase_add_test(tc, errors_name_field_and_value);
     tcase_add_test(tc, rejects_non_json_and_missing_required);
     tcase_add_test(tc, reads_tz_rules);

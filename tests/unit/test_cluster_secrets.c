@@ -328,6 +328,71 @@ START_TEST(ca_refresh_reads_from_the_secrets_dir)
 }
 END_TEST
 
+/* The client certificate and key come with the CA, from the secrets directory; a rotated
+ * key is read again, and clearing wipes it. */
+START_TEST(tls_refresh_reads_the_client_certificate_and_key)
+{
+    struct cluster_config *c = calloc(1, sizeof(*c));
+    struct cluster_ca ca = {0};
+    struct err e = {0};
+    bool changed = false;
+
+    cluster_config_init(c);
+    write_file("secrets/client.crt",
+               "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n");
+    write_file("secrets/client.key",
+               "-----BEGIN PRIVATE KEY-----\nK1\n-----END PRIVATE KEY-----\n");
+    snprintf(c->client_cert_file, sizeof(c->client_cert_file), "client.crt");
+    snprintf(c->client_key_file, sizeof(c->client_key_file), "client.key");
+    ck_assert_int_eq(cluster_tls_refresh(&ca, c, &changed, &e), 0);
+    ck_assert(changed);
+    ck_assert_ptr_nonnull(strstr(ca.cert.pem, "MIIC"));
+    ck_assert_ptr_nonnull(strstr(ca.key.pem, "K1"));
+    ck_assert_int_eq(cluster_tls_refresh(&ca, c, &changed, &e), 0);
+    ck_assert(!changed);
+    write_file("secrets/client.key",
+               "-----BEGIN PRIVATE KEY-----\nK2-longer\n-----END PRIVATE KEY-----\n");
+    ck_assert_int_eq(cluster_tls_refresh(&ca, c, &changed, &e), 0);
+    ck_assert(changed);
+    ck_assert_ptr_nonnull(strstr(ca.key.pem, "K2"));
+    /* A key that leads out is refused, naming the field; the loaded one is kept. */
+    snprintf(c->client_key_file, sizeof(c->client_key_file), "%s", at("outside.token"));
+    ck_assert_int_eq(cluster_tls_refresh(&ca, c, &changed, &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFIG);
+    ck_assert_str_eq(e.field, "clientKeyFile");
+    ck_assert_ptr_nonnull(ca.key.pem);
+    cluster_ca_clear(&ca);
+    ck_assert_ptr_null(ca.cert.pem);
+    ck_assert_ptr_null(ca.key.pem);
+    free(c);
+}
+END_TEST
+
+START_TEST(client_cert_check_wants_a_pem_pair)
+{
+    struct err e = {0};
+
+    write_file("secrets/client.crt",
+               "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n");
+    write_file("secrets/client.key",
+               "-----BEGIN EC PRIVATE KEY-----\nK\n-----END EC PRIVATE KEY-----\n");
+    ck_assert_int_eq(cluster_client_cert_check("", "", &e), 0);
+    ck_assert_int_eq(cluster_client_cert_check("client.crt", "client.key", &e), 0);
+    ck_assert_int_eq(cluster_client_cert_check("client.crt", "", &e), -1);
+    ck_assert_str_eq(e.field, "clientKeyFile");
+    ck_assert_int_eq(cluster_client_cert_check("", "client.key", &e), -1);
+    ck_assert_str_eq(e.field, "clientCertificateFile");
+    /* Swapped: the key file holds no certificate; the message quotes no contents. */
+    ck_assert_int_eq(cluster_client_cert_check("client.key", "client.crt", &e), -1);
+    ck_assert_str_eq(e.field, "clientCertificateFile");
+    ck_assert_ptr_nonnull(strstr(e.msg, "holds no PEM certificate"));
+    ck_assert_ptr_null(strstr(e.msg, "BEGIN"));
+    ck_assert_int_eq(cluster_client_cert_check("client.crt", "missing.key", &e), -1);
+    ck_assert_str_eq(e.field, "clientKeyFile");
+    ck_assert_ptr_nonnull(strstr(e.msg, "missing.key"));
+}
+END_TEST
+
 /* What PUT /v1/clusters/{name} and the config file's clusters go through. */
 START_TEST(config_check_names_the_field)
 {
@@ -348,6 +413,14 @@ START_TEST(config_check_names_the_field)
     ck_assert_str_eq(e.field, "tokenFile");
     ck_assert_ptr_nonnull(strstr(e.msg, "/proc/self/environ"));
     ck_assert_ptr_null(strstr(e.msg, "PATH="));
+    /* Plain HTTP would carry the credentials in clear: refused unless allowed. */
+    cluster_config_init(c);
+    snprintf(c->api_server, sizeof(c->api_server), "http://10.0.0.1:8080");
+    ck_assert_int_eq(cluster_config_check_files(c, &e), -1);
+    ck_assert_str_eq(e.field, "apiServer");
+    ck_assert_ptr_nonnull(strstr(e.msg, "http://10.0.0.1:8080"));
+    c->allow_insecure_http = true;
+    ck_assert_int_eq(cluster_config_check_files(c, &e), 0);
     free(c);
 }
 END_TEST
@@ -404,6 +477,8 @@ int main(void)
     tcase_add_test(tc, secrets_dir_is_resolved_too);
     tcase_add_test(tc, token_refresh_rechecks_the_path);
     tcase_add_test(tc, ca_refresh_reads_from_the_secrets_dir);
+    tcase_add_test(tc, tls_refresh_reads_the_client_certificate_and_key);
+    tcase_add_test(tc, client_cert_check_wants_a_pem_pair);
     tcase_add_test(tc, config_check_names_the_field);
     tcase_add_test(td, default_dir);
     tcase_add_test(td, config_key_and_env);
