@@ -24,6 +24,8 @@ V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 CFLAGS  += $(WARN) $(OPT) -MMD -MP -pthread
 LDLIBS  += -pthread -lm
+# The simulator checks client certificates with GnuTLS, libmicrohttpd's TLS library.
+LDLIBS  += -lgnutls
 
 ifeq ($(TSAN),1)
 CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer

@@ -1,5 +1,6 @@
-/* kubesim.c -- fedsched-kubesim: the HTTP front of the simulated clusters (libmicrohttpd), faults,
- * and the command line. A test and development tool, never linked into fedsched. */
+/* kubesim.c -- fedsched-kubesim: the HTTP front of the simulated clusters (libmicrohttpd),
+ * authentication (bearer tokens, TLS client certificates whose CN is the user), faults, and the
+ * command line with its certificates. A test and development tool, never linked into fedsched. */
 #include "tools/kubesim/kubesim.h"
 #include "tools/kubesim/kubesim_authz.h"
 #include "tools/kubesim/kubesim_discovery.h"
@@ -16,6 +17,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -59,6 +62,7 @@ struct sim {
     struct listener *listeners;
     size_t n_listeners;
     char *tls_cert, *tls_key; /* copies of the options' PEM (MHD keeps pointers); NULL: HTTP */
+    char *tls_trust;          /* the client CA's PEM; NULL: client certificates not asked for */
 
     pthread_mutex_t flock; /* faults, requests, rnd */
     struct sim_faults *faults;
@@ -399,12 +403,64 @@ static bool refuse_fields(struct MHD_Connection *conn, const struct sim_cluster_
     return true;
 }
 
+/* The user a connection's client certificate names (its CN) when the certificate verified
+ * against the client CA, as the API server's x509 authenticator has it; false when none was
+ * presented or it did not verify. */
+static bool cert_user(struct MHD_Connection *conn, char *cn, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    const gnutls_datum_t *peers;
+    gnutls_x509_crt_t crt;
+    unsigned status = 0, n = 0;
+    size_t len = size;
+    bool ok;
+
+    if (!ci || !ci->tls_session)
+        return false;
+    if (gnutls_certificate_verify_peers2((gnutls_session_t)ci->tls_session, &status) != 0 ||
+        status != 0)
+        return false;
+    peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+    if (!peers || n == 0 || gnutls_x509_crt_init(&crt) != 0)
+        return false;
+    ok = gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0 &&
+         gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len) == 0;
+    gnutls_x509_crt_deinit(crt);
+    return ok;
+}
+
+/* Authentication as the API server does it: a verified client certificate first (its CN is
+ * the user), then the bearer token. A cluster with neither a token nor a clientCertUser takes
+ * anyone. A certificate for another user authenticates that user, who has no rights here:
+ * 403, as RBAC answers. *rc is the refusal when false is returned. */
+static bool authenticate(struct MHD_Connection *conn, const struct sim_cluster_spec *spec,
+                         enum MHD_Result *rc)
+{
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    char cn[128], want[160], msg[256];
+
+    if (!spec->token[0] && !spec->cert_user[0])
+        return true;
+    if (spec->cert_user[0] && cert_user(conn, cn, sizeof(cn))) {
+        if (strcmp(cn, spec->cert_user) == 0)
+            return true;
+        snprintf(msg, sizeof(msg), "forbidden: User \"%s\" cannot access this cluster", cn);
+        *rc = send_status(conn, 403, "Forbidden", msg, 0);
+        return false;
+    }
+    snprintf(want, sizeof(want), "Bearer %s", spec->token);
+    if (spec->token[0] && auth && strcmp(auth, want) == 0)
+        return true;
+    *rc = send_status(conn, 401, "Unauthorized", "Unauthorized", 0);
+    return false;
+}
+
 static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const char *method,
                               struct req *r)
 {
     const struct sim_cluster_spec *spec = &s->scn->clusters[r->cluster];
     struct sim_cluster *c = s->clusters[r->cluster];
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     const char *aggregated;
     struct sim_query q;
     struct sim_reply rep;
@@ -419,13 +475,8 @@ static enum MHD_Result answer(struct sim *s, struct MHD_Connection *conn, const 
         consume(s, (size_t)r->cluster);
         return send_status(conn, 401, "Unauthorized", "Unauthorized", 0);
     }
-    if (spec->token[0]) {
-        char want[160];
-
-        snprintf(want, sizeof(want), "Bearer %s", spec->token);
-        if (!auth || strcmp(auth, want) != 0)
-            return send_status(conn, 401, "Unauthorized", "Unauthorized", 0);
-    }
+    if (!authenticate(conn, spec, &rc))
+        return rc;
     if (r->faulty && r->f.status) {
         char msg[128];
 
@@ -559,8 +610,10 @@ static int listen_on(struct sim *s, struct listener *l, const char *bind_addr, i
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
-    /* Without a certificate the key option below ends the list. */
+    /* Without a certificate the key option below ends the list; without a client CA, the
+     * trust option does. */
     enum MHD_OPTION tls_key = s->tls_cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END;
+    enum MHD_OPTION trust = s->tls_trust ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END;
 
     if (s->tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
@@ -573,13 +626,13 @@ static int listen_on(struct sim *s, struct listener *l, const char *bind_addr, i
     if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1)
         return err_set(e, ERR_INVALID, "bind", "bind address \"%s\" is not IPv4", bind_addr);
     l->sim = s;
-    l->d =
-        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, l, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, tls_key,
-                         s->tls_key, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_END);
+    l->d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, handler, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(threads > 0 ? threads : 1), MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)4096, tls_key, s->tls_key, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, trust,
+        s->tls_trust, MHD_OPTION_END);
     if (!l->d)
         return err_set(e, ERR_IO, "port", "cannot listen on %s:%d", bind_addr, port);
     info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -609,6 +662,7 @@ int sim_start(const struct sim_options *o, struct sim **out, struct err *e)
     if (o->tls_cert_pem && o->tls_key_pem) {
         s->tls_cert = xstrdup(o->tls_cert_pem);
         s->tls_key = xstrdup(o->tls_key_pem);
+        s->tls_trust = o->tls_client_ca_pem ? xstrdup(o->tls_client_ca_pem) : NULL;
     }
     if (o->scenario_text)
         rc = sim_scenario_parse(o->scenario_text, o->scenario_len, &s->scn, e);
@@ -715,6 +769,7 @@ void sim_stop(struct sim **sp)
     free(s->parked);
     free(s->tls_cert);
     free(s->tls_key);
+    free(s->tls_trust);
     sim_scenario_free(&s->scn);
     pthread_mutex_destroy(&s->flock);
     pthread_mutex_destroy(&s->tlock);
@@ -811,6 +866,20 @@ static void usage(FILE *f)
                "Prints \"cluster NAME URL\" per cluster once listening.\n");
 }
 
+/* Sets clientCertificateFile and clientKeyFile of cluster name: the files make_client_cert()
+ * wrote in the CA's directory. */
+static void client_files(json_t *o, const char *ca_file, const char *name)
+{
+    int dl = (int)(strrchr(ca_file, '/') - ca_file);
+    char *crt = xasprintf("%.*s/kubesim-client-%s.crt", dl, ca_file, name);
+    char *key = xasprintf("%.*s/kubesim-client-%s.key", dl, ca_file, name);
+
+    json_object_set_new(o, "clientCertificateFile", json_string(crt));
+    json_object_set_new(o, "clientKeyFile", json_string(key));
+    free(crt);
+    free(key);
+}
+
 /* Writes {"clusters":[...]} in the shape cluster_config_from_json() reads; ca_file (NULL:
  * plain HTTP) is every cluster's caFile. */
 static int write_clusters(const struct sim *s, const char *path, const char *ca_file, struct err *e)
@@ -833,6 +902,10 @@ static int write_clusters(const struct sim *s, const char *path, const char *ca_
         json_object_set_new(o, "timezone", json_string("UTC"));
         if (ca_file)
             json_object_set_new(o, "caFile", json_string(ca_file));
+        else /* --insecure-http: fedsched refuses http:// unless told */
+            json_object_set_new(o, "allowInsecureHttp", json_true());
+        if (ca_file && c->cert_user[0]) /* beside the CA (make_client_cert) */
+            client_files(o, ca_file, c->name);
         if (c->token[0]) {
             char *tf = xasprintf("%s.%s.token", path, c->name);
             FILE *f = fopen(tf, "w");
@@ -1000,6 +1073,75 @@ out:
     return rc;
 }
 
+/* Makes dir/kubesim-client-NAME.key and .crt: a client certificate for user (its CN, as
+ * kubeadm makes them: "/CN=user") that the CA in dir signs, for clientAuth. */
+static int make_client_cert(const char *dir, const char *name, const char *user, struct err *e)
+{
+    char *ca = xasprintf("%s/kubesim-ca.crt", dir), *ca_key = xasprintf("%s/kubesim-ca.key", dir);
+    char *crt = xasprintf("%s/kubesim-client-%s.crt", dir, name),
+         *pk = xasprintf("%s/kubesim-client-%s.key", dir, name);
+    char *csr = xasprintf("%s/kubesim-client-%s.csr", dir, name);
+    char *log = xasprintf("%s/kubesim-openssl.log", dir), *subj = xasprintf("/CN=%s", user);
+    mode_t old = umask(077);
+    int rc = -1;
+
+    if (strspn(user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:@") !=
+        strlen(user)) {
+        err_set(e, ERR_INVALID, "clientCertUser",
+                "clientCertUser \"%s\" of cluster %s has characters a CN here may not", user, name);
+        goto out;
+    }
+    {
+        /* clang-format off */
+        const char *mk_csr[] = {"req", "-new", "-newkey", "ec", "-pkeyopt",
+                                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", pk, "-out",
+                                csr, "-subj", subj, "-addext", "extendedKeyUsage=clientAuth",
+                                NULL};
+        const char *sign[] = {"x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-days",
+                              "825", "-copy_extensions", "copy", "-out", crt, NULL};
+        /* clang-format on */
+
+        if (openssl(mk_csr, log, e) || openssl(sign, log, e))
+            goto out;
+    }
+    rc = 0;
+out:
+    umask(old);
+    unlink(csr);
+    free(ca);
+    free(ca_key);
+    free(crt);
+    free(pk);
+    free(csr);
+    free(log);
+    free(subj);
+    return rc;
+}
+
+/* Client certificates for the clusters of the scenario in path that take them, and then the
+ * CA as the client CA (*trust stays NULL when no cluster takes them). */
+static int client_certs_for(const char *path, const char *dir, const char *ca_path, char **trust,
+                            struct err *e)
+{
+    struct sim_scenario *scn = NULL;
+    bool any = false;
+    int rc = -1;
+
+    if (sim_scenario_load(path, &scn, e))
+        return -1;
+    for (size_t i = 0; i < scn->n_clusters; i++) {
+        if (!scn->clusters[i].cert_user[0])
+            continue;
+        if (make_client_cert(dir, scn->clusters[i].name, scn->clusters[i].cert_user, e))
+            goto out;
+        any = true;
+    }
+    rc = any ? read_pem(ca_path, trust, e) : 0;
+out:
+    sim_scenario_free(&scn);
+    return rc;
+}
+
 /* The directory for the certificates: --tls-dir, else that of --clusters-out, else a new
  * private one under /tmp (NULL when it cannot be made). */
 static char *tls_dir_of(const char *tls_dir, const char *clusters_out)
@@ -1028,7 +1170,7 @@ int sim_main(int argc, char **argv)
     struct sim *s = NULL;
     struct err e = {0};
     const char *clusters_out = NULL, *tls_dir = NULL;
-    char *dir = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+    char *dir = NULL, *cert = NULL, *key = NULL, *ca = NULL, *trust = NULL;
     bool insecure = false;
     sigset_t set;
     int sig = 0, rc = 1;
@@ -1105,8 +1247,13 @@ int sim_main(int argc, char **argv)
         free(dir);
         return 1;
     }
+    if (dir && client_certs_for(o.scenario_path, dir, ca, &trust, &e)) {
+        fprintf(stderr, "fedsched-kubesim: %s\n", e.msg);
+        goto out;
+    }
     o.tls_cert_pem = cert;
     o.tls_key_pem = key;
+    o.tls_client_ca_pem = trust;
     /* Block the stop signals before any thread starts, so they all inherit the mask and
      * only sigwait() below sees them. */
     sigemptyset(&set);
@@ -1134,5 +1281,6 @@ out:
     free(cert);
     free(key);
     free(ca);
+    free(trust);
     return rc;
 }

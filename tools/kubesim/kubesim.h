@@ -30,6 +30,9 @@ struct sim_options {
     double time_scale;        /* > 0 overrides the scenario's */
     const char *tls_cert_pem; /* both set: serve HTTPS with this certificate chain and key */
     const char *tls_key_pem;  /* (PEM, copied); either NULL: plain HTTP */
+    const char *tls_client_ca_pem; /* with HTTPS: client certificates are asked for and
+                                      those this CA signed authenticate, as the user their
+                                      CN names (a cluster's clientCertUser); NULL: none */
 };
 
 /* Starts serving. Caller owns *out; stop with sim_stop(). Fails with ERR_INVALID/
@@ -64,7 +67,9 @@ int64_t sim_now_ms(const struct sim *s);
 /* `fedsched-kubesim --scenario F [--port P] [--shared] [--bind A] [--time-scale X]
  * [--clusters-out F] [--tls-dir D | --insecure-http]`: serves HTTPS (a CA and a server
  * certificate generated at start with the openssl command, written to D, by default the
- * directory of --clusters-out, else a new /tmp/fedsched-kubesim-XXXXXX) until SIGINT/SIGTERM. Prints "ca FILE" and then one line per
+ * directory of --clusters-out, else a new /tmp/fedsched-kubesim-XXXXXX; for each cluster
+ * with a clientCertUser a client certificate and key, D/kubesim-client-NAME.crt and .key,
+ * that CA signed) until SIGINT/SIGTERM. Prints "ca FILE" and then one line per
  * cluster, "cluster NAME URL", once listening. Returns the process exit status. */
 int sim_main(int argc, char **argv);
 

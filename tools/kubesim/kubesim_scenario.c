@@ -289,6 +289,7 @@ static int parse_cluster(const json_t *j, size_t idx, struct sim_cluster_spec *c
         return bad(e, "clusters[]", "entries must be objects");
     if (get_str(j, "name", prefix, c->name, sizeof(c->name), true, e) != 0 ||
         get_str(j, "token", prefix, c->token, sizeof(c->token), false, e) != 0 ||
+        get_str(j, "clientCertUser", prefix, c->cert_user, sizeof(c->cert_user), false, e) != 0 ||
         get_int(j, "port", prefix, 0, 65535, &c->port, e) != 0 ||
         get_int(j, "watchHistory", prefix, 0, 1000000, &c->watch_history, e) != 0)
         return -1;
