@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/num.h"
+#include "client/cli_cluster.h"
 #include "client/cli_completion.h"
 #include "client/cli_http.h"
 #include "client/yaml.h"
@@ -52,6 +53,8 @@ static const char *const verbs[] = {"submit",  "get",      "list",   "cancel", "
 
 bool cli_is_verb(const char *name)
 {
+    if (cli_cluster_is_verb(name))
+        return true;
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (strcmp(name, verbs[i]) == 0)
             return true;
@@ -1219,6 +1222,8 @@ int cli_main(int argc, char **argv)
     const char *env, *name = NULL;
     int rc;
 
+    if (cli_cluster_is_verb(c.verb))
+        return cli_cluster_main(argc, argv);
     c.o.url = (env = getenv("FEDSCHED_URL")) && *env ? env : DEFAULT_URL;
     c.o.token = getenv("FEDSCHED_TOKEN");
     c.o.ns = (env = getenv("FEDSCHED_NAMESPACE")) && *env ? env : "default";

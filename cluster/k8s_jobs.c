@@ -71,7 +71,7 @@ static int load_token(struct k8s_client *c, struct err *e)
     bool changed, ca_changed;
 
     if (cluster_token_refresh(&c->token, c->cfg.token_file, &changed, e) ||
-        cluster_ca_refresh(&c->ca, c->cfg.ca_file, &ca_changed, e))
+        cluster_tls_refresh(&c->ca, &c->cfg, &ca_changed, e))
         return -1;
     if (changed) {
         curl_slist_free_all(c->headers);

@@ -538,7 +538,7 @@ static int refresh_credentials(struct reflector *r, struct err *e)
         r->headers = cluster_token_headers(&r->token);
         curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
     }
-    if (cluster_ca_refresh(&r->ca, r->cfg.ca_file, &changed, e))
+    if (cluster_tls_refresh(&r->ca, &r->cfg, &changed, e))
         return -1;
     if (changed)
         cluster_ca_apply(&r->ca, r->easy);
