@@ -828,6 +828,23 @@ static int verb_events(struct ctx *c, const char *name)
     return CLI_EXIT_OK;
 }
 
+/* completion SHELL: the verbs of this file and cli_cluster.c's. */
+static int verb_completion(const char *shell)
+{
+    static const char *const cluster_verbs[] = {"cluster", "clusters", "capacity"};
+    const char *all[sizeof(verbs) / sizeof(verbs[0]) + 3];
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        all[n++] = verbs[i];
+    for (size_t i = 0; i < 3; i++)
+        if (cli_cluster_is_verb(cluster_verbs[i]))
+            all[n++] = cluster_verbs[i];
+    if (cli_completion(stdout, shell, all, n))
+        return usage_error("completion needs one shell: bash or zsh, not '%s'", shell);
+    return CLI_EXIT_OK;
+}
+
 static int verb_cancel(struct ctx *c, const char *name)
 {
     char what[300];
@@ -1254,9 +1271,8 @@ int cli_main(int argc, char **argv)
         goto out;
     }
     if (strcmp(c.verb, "completion") == 0) {
-        if (optind + 1 != argc ||
-            cli_completion(stdout, argv[optind], verbs, sizeof(verbs) / sizeof(verbs[0])))
-            rc = usage_error("completion needs one shell: bash or zsh");
+        rc = optind + 1 == argc ? verb_completion(argv[optind])
+                                : usage_error("completion needs one shell: bash or zsh");
         goto out;
     }
     if (need_name(&c, argc, argv, &name)) {

@@ -287,6 +287,12 @@ START_TEST(bash_completion_completes_verbs_and_job_names)
                   out);
     ck_assert_msg(!strstr(out, "submit"), "only verbs starting with g: %s", out);
     free(out);
+    out = complete_in_bash("fedsched c");
+    ck_assert_msg(strstr(out, "\ncancel\n") && strstr(out, "\ncompletion\n") &&
+                      strstr(out, "\ncluster\n") && strstr(out, "\nclusters\n") &&
+                      strstr(out, "\ncapacity\n"),
+                  "%s", out);
+    free(out);
     out = complete_in_bash("fedsched e");
     ck_assert_msg(strstr(out, "\nevents\n") && strstr(out, "\nexplain\n"), "%s", out);
     free(out);
