@@ -238,7 +238,10 @@ static int verb_list(struct ctx *c)
         print_json(r);
     } else {
         table_row(&t, cluster_header);
-        json_array_foreach(json_object_get(r, "items"), i, it) cluster_row(&t, it);
+        json_array_foreach(json_object_get(r, "items"), i, it)
+        {
+            cluster_row(&t, it);
+        }
         table_print(&t);
     }
     json_decref(r);
@@ -301,7 +304,10 @@ static int verb_check(struct ctx *c, const char *name)
         return rc;
     st = json_object_get(r, "status");
     conds = json_object_get(st, "conditions");
-    json_array_foreach(conds, i, cond) failed |= strcmp(jstr(cond, "status"), "False") == 0;
+    json_array_foreach(conds, i, cond)
+    {
+        failed |= strcmp(jstr(cond, "status"), "False") == 0;
+    }
     if (strcmp(c->o.output, "json") == 0) {
         print_json(conds ? conds : json_array());
     } else {
@@ -353,8 +359,10 @@ static int verb_capacity(struct ctx *c)
     }
     table_print(&t);
     json_array_foreach(json_object_get(r, "clustersExcluded"), i, a)
+    {
         fprintf(stderr, "fedsched: capacity: cluster %s not counted (%s)\n", jstr(a, "name"),
                 jstr(a, "reason"));
+    }
     json_decref(r);
     return CLI_EXIT_OK;
 }

@@ -94,9 +94,11 @@ static void sim_url(const char *name, char *out, size_t size)
     snprintf(path, sizeof(path), "%s/clusters.json", dir);
     root = json_load_file(path, 0, NULL);
     ck_assert_ptr_nonnull(root);
-    json_array_foreach(json_object_get(root, "clusters"), i,
-                       c) if (strcmp(json_string_value(json_object_get(c, "name")), name) == 0)
-        snprintf(out, size, "%s", json_string_value(json_object_get(c, "apiServer")));
+    json_array_foreach(json_object_get(root, "clusters"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "name")), name) == 0)
+            snprintf(out, size, "%s", json_string_value(json_object_get(c, "apiServer")));
+    }
     json_decref(root);
     ck_assert_msg(strncmp(out, "https://", 8) == 0, "%s: %s", name, out);
 }
