@@ -51,6 +51,7 @@ struct store_conn {
     PGconn *pg;
     int slot;
     uint64_t *prepared; /* the pool's bitmask of statements prepared on this connection */
+    bool read_only;     /* the server refused a write as read-only: close it at release */
 };
 
 /* Borrows a connected connection (connecting or reconnecting as needed).
@@ -61,7 +62,7 @@ void conn_release(struct store *s, struct store_conn *c);
 
 /* Runs sql with text params; on success *out holds the result (caller PQclear()s).
  * Maps failures to err codes: 23505 -> ERR_CONFLICT, 57014 -> ERR_TIMEOUT, lost
- * connection -> ERR_DB, anything else -> ERR_INTERNAL. */
+ * connection or a read-only server (25006) -> ERR_DB, anything else -> ERR_INTERNAL. */
 int conn_exec(struct store_conn *c, const char *sql, int nparams, const char *const *params,
               PGresult **out, struct err *e);
 

@@ -72,13 +72,23 @@ static void ignore_notice(void *arg, const char *message)
 }
 
 /* Keepalives make a silently dead network path end the session within seconds, so a
- * partitioned leader's lock is released and it learns it no longer leads. */
+ * partitioned leader's lock is released and it learns it no longer leads. A read-write
+ * session only: after a failover the lock is taken again on the new primary (a standby
+ * would grant the lock and then refuse the leader row's update). */
 static int leader_connect(struct store_leader *l, struct err *e)
 {
-    const char *keys[] = {"dbname",           "connect_timeout",  "application_name",
-                          "keepalives",       "keepalives_idle",  "keepalives_interval",
-                          "keepalives_count", "tcp_user_timeout", NULL};
-    const char *vals[] = {l->dsn, "3", "fedsched-leader", "1", "2", "1", "3", "5000", NULL};
+    const char *keys[] = {"dbname",
+                          "connect_timeout",
+                          "application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "target_session_attrs",
+                          NULL};
+    const char *vals[] = {l->dsn, "3",    "fedsched-leader", "1", "2", "1",
+                          "3",    "5000", "read-write",      NULL};
     char msg[256];
 
     if (l->pg && PQstatus(l->pg) == CONNECTION_OK)

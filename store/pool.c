@@ -22,12 +22,16 @@ static void ignore_notice(void *arg, const char *message)
 }
 
 /* PQconnectdbParams with expand_dbname: the DSN comes first and our settings after it,
- * so connect_timeout and application_name apply whatever form the DSN takes. */
+ * so connect_timeout and application_name apply whatever form the DSN takes. Every
+ * connection asks for a read-write session: with several hosts in the DSN libpq tries
+ * them in turn and takes the primary, wherever a failover moved it; a standby is never
+ * taken for it (its refusal of every write would be answered as a 500). */
 static PGconn *connect_db(struct store *s, struct err *e)
 {
     char timeout[16], setting[64];
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {s->dsn, timeout, "fedsched", NULL};
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", "target_session_attrs",
+                          NULL};
+    const char *vals[] = {s->dsn, timeout, "fedsched", "read-write", NULL};
     PGconn *pg;
     PGresult *r;
 
@@ -112,9 +116,11 @@ void conn_release(struct store *s, struct store_conn *c)
 {
     if (!c->pg)
         return;
-    if (PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
-        /* A broken socket, or a transaction somebody left open after an error: either
-         * way the next user deserves a clean connection. */
+    if (PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE ||
+        c->read_only) {
+        /* A broken socket, a transaction somebody left open after an error, or a server
+         * that turned read-only under us (a primary fenced or demoted in a switchover):
+         * either way the next user deserves a clean connection, to the primary. */
         PQfinish(c->pg);
         s->conns[c->slot] = NULL;
     }
@@ -145,6 +151,10 @@ static int check_result(struct store_conn *c, PGresult *r, PGresult **out, struc
     if (PQstatus(c->pg) != CONNECTION_OK || strncmp(state, "08", 2) == 0 ||
         strncmp(state, "57P", 3) == 0)
         return err_set(e, ERR_DB, NULL, "database connection lost: %s", msg);
+    if (strcmp(state, "25006") == 0) {
+        c->read_only = true;
+        return err_set(e, ERR_DB, NULL, "database is read-only (not the primary): %s", msg);
+    }
     if (strcmp(state, "23505") == 0)
         return err_set(e, ERR_CONFLICT, NULL, "%s", msg);
     if (strcmp(state, "57014") == 0)

@@ -119,9 +119,12 @@ static void notify(struct watcher *w, const char *payload)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* On the primary, wherever a failover moved it: a standby cannot LISTEN. */
 static PGconn *listen_connect(struct watcher *w)
 {
-    PGconn *pg = PQconnectdb(w->dsn);
+    const char *keys[] = {"dbname", "target_session_attrs", NULL};
+    const char *vals[] = {w->dsn, "read-write", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
     PGresult *r;
 
     if (PQstatus(pg) != CONNECTION_OK) {
