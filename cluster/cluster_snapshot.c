@@ -30,6 +30,7 @@ void cluster_snapshot_free(struct cluster_snapshot *s)
         return;
     snapshot_free(&s->snap);
     free(s->status);
+    free(s->versions);
     free(s);
 }
 

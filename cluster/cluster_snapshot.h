@@ -85,6 +85,11 @@ struct cluster_snapshot {
     struct cluster_status *status;
     int64_t lag_ms; /* from the oldest change it holds (an event applied) to its publication */
     double poller_cpu_share; /* poller thread CPU time / wall time since the previous publish */
+    /* The poller's, to build a later snapshot into this one once no reader can hold it:
+     * only the clusters whose inventory changed since are copied again. */
+    uint64_t *versions; /* per cluster: the inventory version its nodes were copied from */
+    uint64_t layout;    /* the cluster set they were copied for */
+    size_t node_cap;    /* room in snap->nodes */
 };
 
 /* Releases s and everything in it. NULL-safe. Only the poller calls this (after an RCU

@@ -6,6 +6,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "cluster/curl_loop.h"
 #include "cluster/inventory.h"
 #include "cluster/k8s.h"
 #include "cluster/manifest.h"
@@ -14,6 +15,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ struct pc {
     struct reflector *r[CLUSTER_RESOURCES]; /* nodes, pods, Jobs, RayJobs */
     struct inventory work;                  /* rebuilt from the stores */
     struct inventory good;                  /* the last rebuilt, copied into snapshots */
+    uint64_t version;                       /* of good and of the config: grows with each */
     bool have_good;
     bool changed;          /* a store changed since the last rebuild */
     int64_t changed_mono;  /* the first change since then */
@@ -52,6 +55,7 @@ struct pq_slot {
 struct poller {
     struct poller_options o;
     CURLM *multi;
+    struct curl_loop *loop; /* drives multi */
     struct pc **pcs;
     size_t n;
     int64_t next_step_mono; /* no reflector needs a step before this, unless a transfer ends */
@@ -77,6 +81,8 @@ struct poller {
     pthread_t pq_thread;
 
     struct cluster_snapshot *current; /* RCU-published */
+    struct cluster_snapshot *spare;   /* the one before, no longer read: the next is built in it */
+    uint64_t layout;                  /* grows with each change of the cluster set */
     char tsan_grace;    /* address of the grace-period annotation (TSAN builds only); apart
                         from `current`, whose atomic stores would overwrite it */
     uint64_t published; /* atomic */
@@ -340,6 +346,7 @@ static void apply_config(struct pc *c, const struct cluster_config *cfg)
     struct err e = {0};
 
     c->cfg = *cfg;
+    c->version++;
     if (cluster_config_tz_rule(cfg->timezone, c->tz, sizeof(c->tz), &e) != 0) {
         LOG(LOG_WARN, "cluster", "cluster=%s event=timezone_unknown msg=\"%s\" using=UTC0",
             cfg->name, e.msg);
@@ -425,6 +432,7 @@ static void rebuild(struct pc *c)
     c->good = c->work;
     c->work = tmp;
     c->have_good = true;
+    c->version++;
 }
 
 /* The cluster's status from its reflectors: Ready while both are listed and answer;
@@ -604,7 +612,7 @@ static void *pq_main(void *arg)
         struct timespec ts;
 
         if (pq_check_one(p, &wait_ms)) {
-            curl_multi_wakeup(p->multi); /* the poller thread publishes the result */
+            curl_loop_wakeup(p->loop); /* the poller thread publishes the result */
             continue;
         }
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -648,7 +656,11 @@ static void copy_prereqs(struct poller *p, struct cluster_snapshot *cs)
 {
     pthread_mutex_lock(&p->pq_lock);
     for (size_t i = 0; i < p->n; i++) {
-        const struct pq_slot *slot = pq_find(p->pq, p->n_pq, p->pcs[i]->cfg.name);
+        const char *name = p->pcs[i]->cfg.name;
+        /* pq_sync() keeps the table in the order of pcs: look there first. */
+        const struct pq_slot *slot = i < p->n_pq && strcmp(p->pq[i].cfg.name, name) == 0
+                                         ? &p->pq[i]
+                                         : pq_find(p->pq, p->n_pq, name);
 
         if (slot)
             cs->status[i].prereq = slot->res;
@@ -673,12 +685,97 @@ void poller_recheck(struct poller *p)
 
 /* ---- building a snapshot ---------------------------------------------------------------- */
 
+/* The snapshot to build into: the spare when it fits the cluster set and its nodes (then
+ * *reuse), else a new one. */
+static struct cluster_snapshot *take_buffer(struct poller *p, size_t total, size_t n_skus,
+                                            bool *reuse)
+{
+    struct cluster_snapshot *cs = p->spare;
+
+    p->spare = NULL;
+    *reuse = cs && cs->layout == p->layout && cs->snap->n_clusters == p->n &&
+             cs->snap->n_skus == n_skus && cs->node_cap >= total;
+    if (*reuse) {
+        cs->snap->n_nodes = total;
+        return cs;
+    }
+    cluster_snapshot_free(cs);
+    cs = xcalloc(1, sizeof(*cs));
+    if (snapshot_new(p->n, total, n_skus, &cs->snap, NULL) != 0)
+        abort(); /* n_skus is bounded above, so this cannot fail */
+    cs->status = xcalloc(p->n + 1, sizeof(*cs->status));
+    cs->versions = xcalloc(p->n + 1, sizeof(*cs->versions));
+    cs->layout = p->layout;
+    cs->node_cap = total;
+    return cs;
+}
+
+/* Cluster i of the snapshot from c. When the buffer holds this version of c (its
+ * inventory and config) at the same place, only what moves between versions is written:
+ * health, data age and status; else everything, nodes included. Returns whether its
+ * nodes (and so its aggregates) were written. */
+static bool fill_cluster(struct cluster_snapshot *cs, size_t i, struct pc *c, size_t first,
+                         bool reuse)
+{
+    struct snapshot_cluster *sc = &cs->snap->clusters[i];
+    const struct cluster_serving_config *sv = &c->cfg.serving;
+    size_t n_nodes = c->have_good ? c->good.n_nodes : 0;
+    bool same =
+        reuse && cs->versions[i] == c->version && sc->node_first == first && sc->n_nodes == n_nodes;
+
+    /* The status but its prerequisites, which copy_prereqs() writes. */
+    memcpy(&cs->status[i], &c->st, offsetof(struct cluster_status, prereq));
+    if (c->have_good) {
+        cs->status[i].stats = c->good.stats;
+        memcpy(cs->status[i].unknown, c->good.unknown, sizeof(c->good.unknown));
+        cs->status[i].n_unknown = c->good.n_unknown;
+        snprintf(cs->status[i].item_error, sizeof(cs->status[i].item_error), "%s",
+                 c->good.last_item_error);
+    }
+    sc->health = c->st.health;
+    sc->last_poll_ms = c->st.last_success_ms;
+    if (same)
+        return false;
+    memset(sc, 0, sizeof(*sc));
+    snprintf(sc->name, sizeof(sc->name), "%s", c->cfg.name);
+    snprintf(sc->region, sizeof(sc->region), "%s", c->cfg.region);
+    snprintf(sc->provider, sizeof(sc->provider), "%s", c->cfg.provider);
+    snprintf(sc->tz, sizeof(sc->tz), "%s", c->tz);
+    sc->cordoned = c->cfg.cordoned;
+    sc->health = c->st.health;
+    sc->last_poll_ms = c->st.last_success_ms;
+    for (size_t k = 0; k < c->cfg.n_costs; k++) {
+        int idx = snapshot_sku_find(cs->snap, c->cfg.costs[k].sku);
+
+        if (idx >= 0)
+            sc->cost_per_gpu_hour[idx] = c->cfg.costs[k].per_gpu_hour;
+    }
+    sc->serving.present = sv->enabled;
+    sc->serving.reserve_gpus = sv->reserve_gpus;
+    sc->serving.lend_policy = sv->lend_policy;
+    sc->serving.idle_minutes = sv->idle_minutes;
+    memcpy(sc->serving.windows, sv->windows, sizeof(sc->serving.windows));
+    sc->serving.n_windows = sv->n_windows;
+    sc->node_first = first;
+    sc->n_nodes = n_nodes;
+    for (size_t k = 0; k < cs->snap->n_skus; k++) {
+        *snapshot_agg(cs->snap, i, SNAPSHOT_POOL_TRAINING, (int)k) = (struct snapshot_agg){0};
+        *snapshot_agg(cs->snap, i, SNAPSHOT_POOL_SERVING, (int)k) = (struct snapshot_agg){0};
+    }
+    if (c->have_good)
+        inventory_copy(&c->good, sv->enabled ? sv->reserve_gpus : 0, cs->snap, i, first);
+    cs->versions[i] = c->version;
+    snapshot_compute_cluster_aggregates(cs->snap, i);
+    return true;
+}
+
 static struct cluster_snapshot *build(struct poller *p)
 {
     const struct sku_catalogue *cat = p->o.skus;
-    struct cluster_snapshot *cs = xcalloc(1, sizeof(*cs));
-    size_t total = 0, first = 0;
+    struct cluster_snapshot *cs;
+    size_t total = 0, first = 0, n_skus = cat->n < SNAPSHOT_SKU_MAX ? cat->n : SNAPSHOT_SKU_MAX;
     int64_t now_ms = clock_realtime_ms(), now_mono = clock_mono_ms(), oldest = 0;
+    bool reuse;
 
     for (size_t i = 0; i < p->n; i++) {
         struct pc *c = p->pcs[i];
@@ -690,52 +787,14 @@ static struct cluster_snapshot *build(struct poller *p)
         total += c->have_good ? c->good.n_nodes : 0;
     }
     p->last_lag_ms = oldest ? now_mono - oldest : 0;
-    if (snapshot_new(p->n, total, cat->n < SNAPSHOT_SKU_MAX ? cat->n : SNAPSHOT_SKU_MAX, &cs->snap,
-                     NULL) != 0)
-        abort(); /* n_skus is bounded above, so this cannot fail */
-    cs->status = xcalloc(p->n + 1, sizeof(*cs->status));
+    cs = take_buffer(p, total, n_skus, &reuse);
     for (size_t k = 0; k < cs->snap->n_skus; k++)
         snprintf(cs->snap->sku_names[k], sizeof(cs->snap->sku_names[k]), "%s", cat->skus[k].name);
     for (size_t i = 0; i < p->n; i++) {
-        struct pc *c = p->pcs[i];
-        struct snapshot_cluster *sc = &cs->snap->clusters[i];
-        const struct cluster_serving_config *sv = &c->cfg.serving;
-
-        snprintf(sc->name, sizeof(sc->name), "%s", c->cfg.name);
-        snprintf(sc->region, sizeof(sc->region), "%s", c->cfg.region);
-        snprintf(sc->provider, sizeof(sc->provider), "%s", c->cfg.provider);
-        snprintf(sc->tz, sizeof(sc->tz), "%s", c->tz);
-        sc->cordoned = c->cfg.cordoned;
-        sc->health = c->st.health;
-        sc->last_poll_ms = c->st.last_success_ms;
-        for (size_t k = 0; k < c->cfg.n_costs; k++) {
-            int idx = snapshot_sku_find(cs->snap, c->cfg.costs[k].sku);
-
-            if (idx >= 0)
-                sc->cost_per_gpu_hour[idx] = c->cfg.costs[k].per_gpu_hour;
-        }
-        sc->serving.present = sv->enabled;
-        sc->serving.reserve_gpus = sv->reserve_gpus;
-        sc->serving.lend_policy = sv->lend_policy;
-        sc->serving.idle_minutes = sv->idle_minutes;
-        memcpy(sc->serving.windows, sv->windows, sizeof(sc->serving.windows));
-        sc->serving.n_windows = sv->n_windows;
-        sc->node_first = first;
-        if (c->have_good) {
-            inventory_copy(&c->good, sv->enabled ? sv->reserve_gpus : 0, cs->snap, i, first);
-            first += c->good.n_nodes;
-        }
-        cs->status[i] = c->st;
-        if (c->have_good) {
-            cs->status[i].stats = c->good.stats;
-            memcpy(cs->status[i].unknown, c->good.unknown, sizeof(c->good.unknown));
-            cs->status[i].n_unknown = c->good.n_unknown;
-            snprintf(cs->status[i].item_error, sizeof(cs->status[i].item_error), "%s",
-                     c->good.last_item_error);
-        }
+        fill_cluster(cs, i, p->pcs[i], first, reuse);
+        first += cs->snap->clusters[i].n_nodes;
     }
     copy_prereqs(p, cs);
-    snapshot_compute_aggregates(cs->snap);
     /* Idle tracking across polls: no pending serving demand and free above the reserve. */
     for (size_t i = 0; i < p->n; i++) {
         struct pc *c = p->pcs[i];
@@ -787,7 +846,8 @@ static void publish(struct poller *p)
     if (old) {
         synchronize_rcu();
         TSAN_ACQUIRE(&p->tsan_grace);
-        cluster_snapshot_free(old);
+        cluster_snapshot_free(p->spare);
+        p->spare = old;
     }
     if (p->o.sink && (p->last_sample == 0 || now - p->last_sample >= p->o.sample_interval_ms)) {
         p->last_sample = now;
@@ -860,6 +920,7 @@ static void apply_pending(struct poller *p)
     free(cfgs);
     p->pcs = next;
     p->n = n;
+    p->layout++;
     pthread_rwlock_unlock(&p->pcs_lock);
     p->next_step_mono = 0;
     set_max_connects(p);
@@ -956,9 +1017,8 @@ static int64_t step_all(struct poller *p, int64_t now, int64_t cap)
 static int drain(struct poller *p)
 {
     CURLMsg *m;
-    int left, running, ended = 0;
+    int left, ended = 0;
 
-    curl_multi_perform(p->multi, &running);
     while ((m = curl_multi_info_read(p->multi, &left))) {
         void *r = NULL;
 
@@ -1008,7 +1068,7 @@ static void *thread_main(void *arg)
         now = clock_mono_ms();
         wait = now >= p->next_step_mono ? step_all(p, now, 1000) : p->next_step_mono - now;
         pw = publish_wait(p, now);
-        curl_multi_poll(p->multi, NULL, 0, (int)(pw < wait ? pw : wait), NULL);
+        curl_loop_run(p->loop, pw < wait ? pw : wait);
         if (drain(p))
             p->next_step_mono = 0;
         if (pq_take_change(p))
@@ -1055,9 +1115,12 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
     pthread_mutex_init(&p->pq_lock, NULL);
     pthread_cond_init(&p->pq_cond, NULL);
     p->multi = curl_multi_init();
-    if (!p->multi) {
+    p->loop = p->multi ? curl_loop_new(p->multi) : NULL;
+    if (!p->loop) {
+        if (p->multi)
+            curl_multi_cleanup(p->multi);
         free(p);
-        return err_set(e, ERR_INTERNAL, NULL, "curl_multi_init failed");
+        return err_set(e, ERR_INTERNAL, NULL, "cannot set up libcurl's multi handle on epoll");
     }
     p->pcs = xcalloc(n + 1, sizeof(*p->pcs));
     for (size_t i = 0; i < n; i++)
@@ -1130,7 +1193,7 @@ void poller_stop(struct poller *p)
     }
     p->stop = true;
     pthread_mutex_unlock(&p->lock);
-    curl_multi_wakeup(p->multi);
+    curl_loop_wakeup(p->loop);
     pthread_join(p->thread, NULL);
     pthread_mutex_lock(&p->lock);
     p->running = false;
@@ -1185,7 +1248,7 @@ int poller_poll_once(struct poller *p, struct err *e)
         }
         if (!again)
             break;
-        curl_multi_poll(p->multi, NULL, 0, 100, NULL);
+        curl_loop_run(p->loop, 100);
         drain(p);
     }
     publish(p);
@@ -1208,7 +1271,7 @@ int poller_set_clusters(struct poller *p, const struct cluster_config *cfgs, siz
     p->n_pending = n;
     p->have_pending = true;
     pthread_mutex_unlock(&p->lock);
-    curl_multi_wakeup(p->multi);
+    curl_loop_wakeup(p->loop);
     return 0;
 }
 
@@ -1217,7 +1280,7 @@ void poller_wake(struct poller *p)
     pthread_mutex_lock(&p->lock);
     p->wake = true;
     pthread_mutex_unlock(&p->lock);
-    curl_multi_wakeup(p->multi);
+    curl_loop_wakeup(p->loop);
 }
 
 static void append_object(const char *key, const void *item, void *arg)
@@ -1296,7 +1359,9 @@ void poller_free(struct poller **pp)
         pc_free(p, p->pcs[i]);
     free(p->pcs);
     free(p->pending);
+    curl_loop_free(&p->loop);
     curl_multi_cleanup(p->multi);
+    cluster_snapshot_free(p->spare);
     if (p->current) {
         struct cluster_snapshot *old = p->current;
 

@@ -113,36 +113,40 @@ static void sat_add(int *acc, int64_t v)
     *acc = sum > INT_MAX ? INT_MAX : sum < INT_MIN ? INT_MIN : (int)sum;
 }
 
-void snapshot_compute_aggregates(struct snapshot *s)
+void snapshot_compute_cluster_aggregates(struct snapshot *s, size_t c)
 {
-    for (size_t c = 0; c < s->n_clusters; c++) {
-        const struct snapshot_cluster *cl = &s->clusters[c];
+    const struct snapshot_cluster *cl = &s->clusters[c];
 
-        for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++) {
-            for (size_t k = 0; k < s->n_skus; k++) {
-                struct snapshot_agg *a = snapshot_agg(s, c, (enum snapshot_pool)p, (int)k);
-
-                a->total = a->used = a->free = a->borrowed = a->lendable = 0;
-            }
-        }
-        for (size_t i = cl->node_first; i < cl->node_first + cl->n_nodes && i < s->n_nodes; i++) {
-            const struct snapshot_node *n = &s->nodes[i];
-            struct snapshot_agg *a = snapshot_agg(s, c, n->pool, n->sku);
-
-            if (!a)
-                continue;
-            sat_add(&a->total, n->allocatable);
-            sat_add(&a->used, n->used);
-            sat_add(&a->free, snapshot_node_free(n));
-            sat_add(&a->borrowed, n->borrowed);
-        }
+    for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++) {
         for (size_t k = 0; k < s->n_skus; k++) {
-            struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, (int)k);
-            int64_t l = (int64_t)a->free - a->reserve - a->pending_serving;
+            struct snapshot_agg *a = snapshot_agg(s, c, (enum snapshot_pool)p, (int)k);
 
-            a->lendable = l > 0 ? (l > INT_MAX ? INT_MAX : (int)l) : 0;
+            a->total = a->used = a->free = a->borrowed = a->lendable = 0;
         }
     }
+    for (size_t i = cl->node_first; i < cl->node_first + cl->n_nodes && i < s->n_nodes; i++) {
+        const struct snapshot_node *n = &s->nodes[i];
+        struct snapshot_agg *a = snapshot_agg(s, c, n->pool, n->sku);
+
+        if (!a)
+            continue;
+        sat_add(&a->total, n->allocatable);
+        sat_add(&a->used, n->used);
+        sat_add(&a->free, snapshot_node_free(n));
+        sat_add(&a->borrowed, n->borrowed);
+    }
+    for (size_t k = 0; k < s->n_skus; k++) {
+        struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, (int)k);
+        int64_t l = (int64_t)a->free - a->reserve - a->pending_serving;
+
+        a->lendable = l > 0 ? (l > INT_MAX ? INT_MAX : (int)l) : 0;
+    }
+}
+
+void snapshot_compute_aggregates(struct snapshot *s)
+{
+    for (size_t c = 0; c < s->n_clusters; c++)
+        snapshot_compute_cluster_aggregates(s, c);
 }
 
 int snapshot_validate(const struct snapshot *s, struct err *e)

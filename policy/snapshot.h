@@ -196,6 +196,10 @@ int snapshot_node_free(const struct snapshot_node *n);
  * Call before publishing. */
 void snapshot_compute_aggregates(struct snapshot *s);
 
+/* The same for cluster c alone (c < n_clusters): a writer that changed one cluster's nodes
+ * in a snapshot it reuses. */
+void snapshot_compute_cluster_aggregates(struct snapshot *s, size_t c);
+
 /* Checks the invariants the policy relies on: node ranges cover nodes[] in order without
  * overlap, SKU ids in range, non-negative counts, used <= allocatable is NOT required
  * (a node can be over-committed by pods the policy did not place), windows in range.
