@@ -124,8 +124,8 @@ static char *kubeconfig(const char *file, const char *cluster, const char *clust
 }
 
 /* Runs the fedsched binary with args (NULL-terminated) against the server; returns the
- * exit code, stderr in *err (caller frees). */
-static int cli(const char *const *args, char **err)
+ * exit code, stdout in *out (may be NULL) and stderr in *err (caller frees). */
+static int cli(const char *const *args, char **out, char **err)
 {
     char out_path[128], err_path[128];
     const char *argv[16];
@@ -154,6 +154,8 @@ static int cli(const char *const *args, char **err)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     *err = slurp(err_path);
+    if (out)
+        *out = slurp(out_path);
     ck_assert_msg(WIFEXITED(status), "fedsched did not exit normally");
     return WEXITSTATUS(status);
 }
@@ -189,7 +191,7 @@ START_TEST(token_and_ca_data_make_a_ready_cluster)
     char *err = NULL, *text;
     json_t *c;
 
-    ck_assert_msg(cli(args, &err) == 0, "%s", err);
+    ck_assert_msg(cli(args, NULL, &err) == 0, "%s", err);
     c = await_ready("kc-token");
     /* The token went to a file in the secrets directory, never into the API's answers. */
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "spec"), "tokenFile")),
@@ -223,7 +225,7 @@ START_TEST(client_certificate_and_key_make_a_ready_cluster)
         xasprintf("    client-certificate-data: %s\n    client-key-data: %s\n", crt_data, key_data);
     kc = kubeconfig("cert.yaml", "kc-cert", extra, user);
     args[4] = kc;
-    ck_assert_msg(cli(args, &err) == 0, "%s", err);
+    ck_assert_msg(cli(args, NULL, &err) == 0, "%s", err);
     c = await_ready("kc-cert");
     ck_assert_str_eq(
         json_string_value(json_object_get(json_object_get(c, "spec"), "clientKeyFile")),
@@ -246,13 +248,58 @@ START_TEST(an_exec_plugin_gets_a_clear_error)
     const char *args[] = {"cluster", "add", "kc-exec", "--kubeconfig", kc, NULL};
     char *err = NULL;
 
-    ck_assert_int_eq(cli(args, &err), 2);
+    ck_assert_int_eq(cli(args, NULL, &err), 2);
     ck_assert_msg(strstr(err, "exec credential plugins are not supported") &&
                       strstr(err, "\"aws\"") && strstr(err, "service-account token"),
                   "%s", err);
     ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/kc-exec", NULL), 404);
     free(err);
     free(kc);
+}
+END_TEST
+
+/* The other verbs on a cluster added from the token kubeconfig under another name. */
+START_TEST(list_check_cordon_capacity_and_remove)
+{
+    char *ca_data = b64(ca), *extra = xasprintf("    certificate-authority-data: %s\n", ca_data);
+    char *kc = kubeconfig("verbs.yaml", "kc-token", extra, "    token: kc-token-secret\n");
+    const char *add[] = {"cluster", "add", "kc-verbs", "--kubeconfig", kc, NULL};
+    const char *list[] = {"clusters", NULL}, *check[] = {"cluster", "check", "kc-verbs", NULL};
+    const char *capacity[] = {"capacity", NULL},
+               *cordon[] = {"cluster", "cordon", "kc-verbs", NULL};
+    const char *rm[] = {"cluster", "remove", "kc-verbs", NULL};
+    char *out = NULL, *err = NULL;
+    json_t *c;
+
+    ck_assert_msg(cli(add, NULL, &err) == 0, "%s", err);
+    free(err);
+    json_decref(await_ready("kc-verbs"));
+    ck_assert_int_eq(cli(list, &out, &err), 0);
+    ck_assert_msg(strstr(out, "NAME") && strstr(out, "kc-verbs") && strstr(out, "Ready"), "%s",
+                  out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(cli(check, &out, &err), 0);
+    ck_assert_msg(strstr(out, "PermissionsGranted") && strstr(out, "True"), "%s", out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(cli(capacity, &out, &err), 0);
+    ck_assert_msg(strstr(out, "a100-80gb") && strstr(out, "training"), "%s", out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(cli(cordon, &out, &err), 0);
+    free(out);
+    free(err);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/kc-verbs", &c), 200);
+    ck_assert(json_is_true(json_object_get(c, "cordoned")));
+    json_decref(c);
+    ck_assert_int_eq(cli(rm, &out, &err), 0);
+    free(out);
+    free(err);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/kc-verbs", NULL), 404);
+    free(kc);
+    free(extra);
+    free(ca_data);
 }
 END_TEST
 
@@ -321,6 +368,7 @@ int main(void)
     tcase_add_test(tc, token_and_ca_data_make_a_ready_cluster);
     tcase_add_test(tc, client_certificate_and_key_make_a_ready_cluster);
     tcase_add_test(tc, an_exec_plugin_gets_a_clear_error);
+    tcase_add_test(tc, list_check_cordon_capacity_and_remove);
     tcase_add_test(tc, put_refuses_missing_credential_files);
     tcase_add_test(tc, http_is_refused_unless_marked);
     suite_add_tcase(s, tc);
