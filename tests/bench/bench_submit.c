@@ -3,19 +3,28 @@
  * on) with the same number of clients on the same database, in the same run.
  * Target: at least 0.8x pgbench's single-row INSERT rate. In full mode a missed target exits
  * 1 ("OVER TARGET"); in smoke mode only failed submissions do.
- * Env: FEDSCHED_TEST_DSN, FEDSCHED_BIN (set by run-bench.sh); BENCH_MODE=smoke for CI. */
+ * Then what a synchronous standby costs: the API's rate against a primary with a streaming
+ * standby (tests/pg-pair.sh on this machine), rounds alternating synchronous_standby_names
+ * '' (asynchronous) and '*' (each COMMIT waits for the standby), printed side by side; no
+ * target. BENCH_SUBMIT_STANDBY=0 skips it.
+ * Env: FEDSCHED_TEST_DSN, FEDSCHED_BIN, FEDSCHED_SRC (set by run-bench.sh); BENCH_MODE=smoke
+ * for CI. */
 #include "base/clock.h"
 #include "base/mem.h"
 
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <glob.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -238,6 +247,117 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* ---- with a streaming standby ------------------------------------------------------------ */
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* Runs tests/pg-pair.sh cmd dir args; the first line it prints goes to out (may be NULL).
+ * Exits the bench when it fails: a run that cannot measure is broken. */
+static void pair(const char *cmd, const char *dir, const char *args, char *out, size_t size)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char *line = xasprintf("%s/tests/pg-pair.sh %s %s %s", src ? src : ".", cmd, dir, args);
+    FILE *p = popen(line, "r");
+    char first[512] = "";
+
+    if (p && !fgets(first, sizeof(first), p))
+        first[0] = '\0';
+    if (!p || pclose(p) != 0) {
+        fprintf(stderr, "bench_submit: %s failed\n", line);
+        exit(1);
+    }
+    first[strcspn(first, "\n")] = '\0';
+    if (out)
+        snprintf(out, size, "%s", first);
+    free(line);
+}
+
+/* Turns the primary's synchronous standby on or off and waits until the primary reports
+ * the standby so (the setting takes effect at reload, not at ALTER SYSTEM). */
+static void set_sync(const char *dsn, int on)
+{
+    PGconn *pg = PQconnectdb(dsn);
+    const char *want = on ? "sync" : "async";
+
+    PQclear(PQexec(pg, on ? "ALTER SYSTEM SET synchronous_standby_names = '*'"
+                          : "ALTER SYSTEM SET synchronous_standby_names = ''"));
+    PQclear(PQexec(pg, "SELECT pg_reload_conf()"));
+    for (int i = 0; i < 100; i++) {
+        PGresult *r = PQexec(pg, "SELECT sync_state FROM pg_stat_replication LIMIT 1");
+        int done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                   strcmp(PQgetvalue(r, 0, 0), want) == 0;
+
+        PQclear(r);
+        if (done) {
+            PQfinish(pg);
+            return;
+        }
+        usleep(50 * 1000);
+    }
+    fprintf(stderr, "bench_submit: the standby did not become %s\n", want);
+    exit(1);
+}
+
+/* The API's rate against a primary with a streaming standby, asynchronous and
+ * synchronous in each round; the medians go to *async_rate and *sync_rate. */
+static void standby_rates(int clients, int seconds, int rounds, double *async_rate,
+                          double *sync_rate)
+{
+    char dir[] = "/tmp/fedsched-bench-pair-XXXXXX", args[64], dsn[512], primary[600], url[64];
+    double as[5] = {0}, sy[5] = {0};
+    int port = free_port();
+    pid_t server;
+
+    if (!mkdtemp(dir) || chmod(dir, 0755) != 0) {
+        perror("bench_submit: mkdtemp");
+        exit(1);
+    }
+    snprintf(args, sizeof(args), "%d %d async", free_port(), free_port());
+    pair("start", dir, args, dsn, sizeof(dsn));
+    snprintf(primary, sizeof(primary), "%s target_session_attrs=read-write", dsn);
+    server = start_server(dsn, port, clients);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    base_url = url;
+    /* Which goes first alternates, so neither always meets the freshly started server. */
+    for (int r = 0; r < rounds; r++) {
+        if (r % 2 == 0) {
+            set_sync(primary, 0);
+            as[r] = api_round(clients, seconds);
+        }
+        set_sync(primary, 1);
+        sy[r] = api_round(clients, seconds);
+        if (r % 2 == 1) {
+            set_sync(primary, 0);
+            as[r] = api_round(clients, seconds);
+        }
+        fprintf(stderr, "submit: standby round %d: async %.0f, sync %.0f\n", r + 1, as[r], sy[r]);
+    }
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+    pair("stop", dir, "", NULL, 0);
+    {
+        char *rm = xasprintf("rm -rf %s", dir);
+
+        if (system(rm) != 0)
+            fprintf(stderr, "bench_submit: could not remove %s\n", dir);
+        free(rm);
+    }
+    *async_rate = median(as, rounds);
+    *sync_rate = median(sy, rounds);
+}
+
 /* The API and the two pgbench baselines take turns, round after round, on the same
  * database, so a neighbour's load on this shared machine hits all three alike; each
  * figure is the median of its rounds. */
@@ -247,7 +367,9 @@ int main(void)
     int smoke = getenv("BENCH_MODE") && strcmp(getenv("BENCH_MODE"), "smoke") == 0;
     int clients = smoke ? 8 : 32, seconds = smoke ? 2 : 8, rounds = smoke ? 1 : 3;
     int port = 18000 + (int)(getpid() % 5000);
-    double api[5], pg[5], single[5], api_rate, pg_rate, pg_single, ratio;
+    int standby = !getenv("BENCH_SUBMIT_STANDBY") || strcmp(getenv("BENCH_SUBMIT_STANDBY"), "0");
+    double api[5], pg[5], single[5], api_rate, pg_rate, pg_single, ratio, async_rate = 0,
+                                                                          sync_rate = 0;
     char url[64];
     pid_t server;
 
@@ -269,6 +391,8 @@ int main(void)
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
     run_sql(dsn, "DELETE FROM jobs WHERE namespace IN ('bench', 'pgbench')");
+    if (standby)
+        standby_rates(clients, seconds, rounds, &async_rate, &sync_rate);
     api_rate = median(api, rounds);
     pg_rate = median(pg, rounds);
     pg_single = median(single, rounds);
@@ -284,6 +408,10 @@ int main(void)
            "(target >= %.1f) %s\n",
            pg_rate > 0 ? api_rate / pg_rate : 0.0, ratio, TARGET_RATIO,
            ratio >= TARGET_RATIO ? "ok" : "OVER TARGET");
+    if (standby)
+        printf("submit: standby  %10.1f jobs/s asynchronous, %.1f jobs/s synchronous (%.2fx):"
+               " a streaming standby on this machine, synchronous_standby_names '' vs '*'\n",
+               async_rate, sync_rate, async_rate > 0 ? sync_rate / async_rate : 0.0);
     curl_global_cleanup();
     /* A failed submission fails the bench in both modes; a missed target fails a full run. */
     return atomic_load(&failed) > 0 || (!smoke && ratio < TARGET_RATIO) ? 1 : 0;
