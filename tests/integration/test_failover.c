@@ -304,6 +304,52 @@ START_TEST(acknowledged_jobs_survive_failover)
 }
 END_TEST
 
+/* A primary fenced read-only (as in a planned switchover, before the standby is promoted)
+ * refuses writes with SQLSTATE 25006: a 503 with Retry-After, not a 500, and writes go
+ * through again once it is writable, on fresh connections. */
+START_TEST(read_only_primary_answers_503)
+{
+    char args[64], dsn[512], admin[640], reply[2048];
+    struct itest_server srv;
+    int p1 = itest_free_port(), p2 = itest_free_port();
+    long st = 0;
+    char *body;
+
+    snprintf(pair_dir, sizeof(pair_dir), "/tmp/fedsched-failover-%d", (int)getpid());
+    ck_assert_int_eq(mkdir(pair_dir, 0755), 0);
+    snprintf(args, sizeof(args), "%d %d async", p1, p2);
+    pair("start", args, dsn, sizeof(dsn));
+    /* The test's own session on the primary stays writable whatever the default. */
+    snprintf(admin, sizeof(admin),
+             "host=127.0.0.1 port=%d user=postgres dbname=fedsched"
+             " options='-c default_transaction_read_only=off'",
+             p1);
+    itest_server_start(&srv, dsn, NULL, 1);
+    env.srv[0] = srv; /* stopped by teardown */
+    body = itest_job_body("before-fence", 8, "1");
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/ro/trainingjobs", body, NULL), 201);
+    free(body);
+
+    free(itest_sql(admin, "ALTER SYSTEM SET default_transaction_read_only = on"));
+    free(itest_sql(admin, "SELECT pg_reload_conf()"));
+    usleep(500 * 1000);
+    body = itest_job_body("during-fence", 8, "1");
+    post_raw(srv.port, "/v1/namespaces/ro/trainingjobs", body, reply, sizeof(reply));
+    ck_assert_msg(strncmp(reply, "HTTP/1.1 503", 12) == 0, "reply: %.300s", reply);
+    ck_assert_msg(strcasestr(reply, "\r\nRetry-After: ") != NULL, "reply: %.300s", reply);
+
+    free(itest_sql(admin, "ALTER SYSTEM RESET default_transaction_read_only"));
+    free(itest_sql(admin, "SELECT pg_reload_conf()"));
+    for (int i = 0; i < 50 && st != 201; i++) {
+        st = itest_post_json(srv.base, "/v1/namespaces/ro/trainingjobs", body, NULL);
+        if (st != 201)
+            usleep(100 * 1000);
+    }
+    ck_assert_int_eq(st, 201);
+    free(body);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("failover");
@@ -314,6 +360,7 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, acknowledged_jobs_survive_failover);
+    tcase_add_test(tc, read_only_primary_answers_503);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
