@@ -54,6 +54,10 @@ struct store_conn {
     bool read_only;     /* the server refused a write as read-only: close it at release */
 };
 
+/* Copies libpq's error message msg into dst as one line: with several hosts in the DSN it
+ * holds a line per host tried, and each says why that host was not taken. */
+void conn_error_line(char *dst, size_t size, const char *msg);
+
 /* Borrows a connected connection (connecting or reconnecting as needed).
  * ERR_DB when the database cannot be reached, ERR_TIMEOUT when the pool stays busy. */
 int conn_acquire(struct store *s, struct store_conn *c, struct err *e);

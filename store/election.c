@@ -89,15 +89,14 @@ static int leader_connect(struct store_leader *l, struct err *e)
                           NULL};
     const char *vals[] = {l->dsn, "3",    "fedsched-leader", "1", "2", "1",
                           "3",    "5000", "read-write",      NULL};
-    char msg[256];
+    char msg[512];
 
     if (l->pg && PQstatus(l->pg) == CONNECTION_OK)
         return 0;
     leader_disconnect(l);
     l->pg = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(l->pg) != CONNECTION_OK) {
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(l->pg));
-        msg[strcspn(msg, "\n")] = '\0';
+        conn_error_line(msg, sizeof(msg), PQerrorMessage(l->pg));
         leader_disconnect(l);
         return err_set(e, ERR_DB, NULL, "database unreachable: %s", msg);
     }

@@ -21,6 +21,21 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+void conn_error_line(char *dst, size_t size, const char *msg)
+{
+    size_t n = 0;
+
+    for (const char *c = msg ? msg : ""; *c && n + 1 < size; c++) {
+        char ch = *c == '\n' || *c == '\t' ? ' ' : *c;
+
+        if (ch != ' ' || (n > 0 && dst[n - 1] != ' '))
+            dst[n++] = ch;
+    }
+    while (n > 0 && dst[n - 1] == ' ')
+        n--;
+    dst[n] = '\0';
+}
+
 /* PQconnectdbParams with expand_dbname: the DSN comes first and our settings after it,
  * so connect_timeout and application_name apply whatever form the DSN takes. Every
  * connection asks for a read-write session: with several hosts in the DSN libpq tries
@@ -38,10 +53,9 @@ static PGconn *connect_db(struct store *s, struct err *e)
     snprintf(timeout, sizeof(timeout), "%d", s->connect_timeout_s);
     pg = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg) != CONNECTION_OK) {
-        char msg[256];
+        char msg[512];
 
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
-        msg[strcspn(msg, "\n")] = '\0';
+        conn_error_line(msg, sizeof(msg), PQerrorMessage(pg));
         PQfinish(pg);
         err_set(e, ERR_DB, NULL, "database unreachable: %s", msg);
         return NULL;

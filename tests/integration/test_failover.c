@@ -167,6 +167,20 @@ static json_t *stored_names(const char *dsn)
     return set;
 }
 
+/* Whether the file at path holds text. */
+static bool log_has(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    bool found = false;
+
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strstr(line, text) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
 static int64_t leader_epoch(const char *base, bool *active)
 {
     json_t *j = NULL;
@@ -278,6 +292,9 @@ START_TEST(acknowledged_jobs_survive_failover)
     ck_assert_msg(l.acked_after >= 20, "submissions did not succeed again after the promotion");
     ck_assert_msg(l.other == 0, "%d answers neither 201 nor 503 (last %ld)", l.other,
                   l.other_status);
+    /* The log says why each host was not taken, not only the first (the dead primary). */
+    ck_assert_msg(log_has(env.srv[0].log, "failed: session is read-only"),
+                  "%s does not say why the standby was refused", env.srv[0].log);
 
     /* Every acknowledged job is on the new primary (the DSN now leads there). */
     port = itest_sql(primary, "SELECT inet_server_port()");
