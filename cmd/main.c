@@ -22,6 +22,8 @@ static void usage(FILE *f)
                "  submit     submit a TrainingJob (-f job.json [--wait --timeout 2h])\n"
                "  get, list, cancel, wait, explain, logs-url   one job or many\n"
                "  report     capacity report (--from --to --step --format csv|json|md|html)\n"
+               "  cluster    add NAME --kubeconfig F, list, get, cordon, uncordon, check, remove\n"
+               "  clusters, capacity   member clusters; free and used GPUs by SKU and pool\n"
                "Run 'fedsched <command> --help' for a command's options.\n");
 }
 
