@@ -7,8 +7,10 @@
 #       counts it as its synchronous standby); print the multi-host DSN, without
 #       target_session_attrs (fedsched asks for a read-write session itself; other
 #       clients add target_session_attrs=read-write to reach whichever is primary)
-#   tests/pg-pair.sh kill-primary DIR   SIGKILL the primary's postmaster and every one of
-#       its processes at once (a lost machine: nothing gets to send another byte)
+#   tests/pg-pair.sh kill-primary DIR [LAG_MS]   SIGKILL the primary's postmaster and
+#       every one of its processes at once (a lost machine: nothing gets to send another
+#       byte); with LAG_MS, first stop its WAL sender for that long, so the standby is that
+#       far behind when the primary dies (as over a slow or congested link)
 #   tests/pg-pair.sh promote DIR        pg_ctl promote the standby, wait until it writes
 #   tests/pg-pair.sh stop DIR           immediate shutdown of whatever still runs
 # With sync the primary alone gets synchronous_standby_names='*' (ALTER SYSTEM after the
@@ -69,6 +71,17 @@ start)
 kill-primary)
   [ -f "$dir/primary/postmaster.pid" ] || { echo "pg-pair.sh: no primary running" >&2; exit 1; }
   pm=$(head -n 1 "$dir/primary/postmaster.pid")
+  lag=${3:-0}
+  if [ "$lag" -gt 0 ]; then
+    stopped=0
+    for p in $(awk -v pm="$pm" '$4 == pm { print $1 }' /proc/[0-9]*/stat 2>/dev/null || true); do
+      if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q walsender; then
+        kill -STOP "$p" && stopped=$((stopped + 1))
+      fi
+    done
+    [ "$stopped" -gt 0 ] || { echo "pg-pair.sh: no WAL sender to stop" >&2; exit 1; }
+    sleep "$(awk -v ms="$lag" 'BEGIN { printf "%.3f", ms / 1000 }')"
+  fi
   # The postmaster and its children by process id, all in one kill: a child left alive
   # (the WAL sender) could still hand the standby what the clients were never told.
   pids=$(awk -v pm="$pm" '$4 == pm { print $1 }' /proc/[0-9]*/stat 2>/dev/null || true)

@@ -1,7 +1,7 @@
 /* test_failover.c -- a PostgreSQL failover under load: a primary with a synchronous
  * streaming standby (tests/pg-pair.sh), `fedsched serve` on the multi-host DSN with
  * target_session_attrs=read-write, submissions from several threads, kill -9 of the
- * primary mid-load, pg_ctl promote of the standby. Every acknowledged (201) job must be on
+ * primary mid-load with the standby 300 ms behind, pg_ctl promote of the standby. Every acknowledged (201) job must be on
  * the new primary, submissions must succeed again, and the scheduler must lead again on
  * the new primary and run a job submitted after the failover.
  * Not responsible for a restart of a single server (test_durability.c). */
@@ -263,7 +263,9 @@ START_TEST(acknowledged_jobs_survive_failover)
     usleep(2000 * 1000);
     acked_before = load_count(&l, &l.nacked);
     ck_assert_msg(acked_before > 0, "no submission succeeded before the failover");
-    pair("kill-primary", "", NULL, 0);
+    /* The standby 300 ms behind when the primary dies: what a synchronous standby must
+     * make harmless, and what loses acknowledged jobs without one. */
+    pair("kill-primary", "300", NULL, 0);
 
     /* While no primary accepts writes: 503 with Retry-After, never a 201. */
     usleep(500 * 1000);
