@@ -1,9 +1,10 @@
 /* test_failover.c -- a PostgreSQL failover under load: a primary with a synchronous
- * streaming standby (tests/pg-pair.sh), `fedsched serve` on the multi-host DSN with
- * target_session_attrs=read-write, submissions from several threads, kill -9 of the
- * primary mid-load with the standby 300 ms behind, pg_ctl promote of the standby. Every acknowledged (201) job must be on
+ * streaming standby (tests/pg-pair.sh), `fedsched serve` on the multi-host DSN,
+ * submissions from several threads, kill -9 of the primary mid-load with the standby
+ * 300 ms behind, pg_ctl promote of the standby. Every acknowledged (201) job must be on
  * the new primary, submissions must succeed again, and the scheduler must lead again on
- * the new primary and run a job submitted after the failover.
+ * the new primary and run a job submitted after the failover. Also a primary fenced
+ * read-only: 503, not 500.
  * Not responsible for a restart of a single server (test_durability.c). */
 #include "tests/integration/test_sched_env.h"
 
