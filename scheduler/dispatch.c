@@ -293,6 +293,7 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     struct store_transition *t;
     struct err e = {0};
     bool found;
+    int64_t sent_ms;
     int rc;
 
     if (!client && v && v->broken) {
@@ -357,6 +358,8 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
         dispatch_refused(c, k, client, v, &e);
         goto out;
     }
+    /* Its pods can exist from this moment on: a pod event applied later has them. */
+    sent_ms = clock_realtime_ms();
     rc = create_workload(client, kind, &mi, obj, uid, sizeof(uid), &found, &e);
     if (rc == 1) {
         sched_metrics_dispatch_error(&s->m, j->cluster);
@@ -387,6 +390,7 @@ static void dispatch_one(struct cycle *c, size_t k, const struct spec_entry *sp)
     }
     manifest_object_name(j->uid, j->attempt, name, sizeof(name));
     t = sched_batch_add(&c->b, k, j, PHASE_DISPATCHED, "Dispatched");
+    t->at_ms = sent_ms;
     t->member_ns = sched_batch_own(&c->b, xstrdup(mns));
     t->message = sched_batch_own(&c->b, xasprintf("%s %s %s/%s in %s", found ? "found" : "created",
                                                   k8s_kind_name(kind), mns, name, j->cluster));

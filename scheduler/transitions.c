@@ -97,7 +97,7 @@ size_t sched_apply(struct cycle *c, bool *applied_out)
             j->admitted_ms = c->now;
             j->lease_end_ms = t->lease_end_ms;
             break;
-        case PHASE_DISPATCHED: j->dispatched_ms = c->now; break;
+        case PHASE_DISPATCHED: j->dispatched_ms = t->at_ms ? t->at_ms : c->now; break;
         case PHASE_RUNNING: j->started_ms = t->at_ms ? t->at_ms : c->now; break;
         case PHASE_PREEMPTING: j->preempt_requested_ms = c->now; break;
         case PHASE_QUEUED:

@@ -103,7 +103,8 @@ int store_jobs_attempts(struct store *s, const char *const *uids, size_t n, int 
  * the leader epoch. What else changes depends on `to`:
  *   Admitted:   cluster, pool, sku_placed, node_plan, placement, lease_end, over_quota,
  *               admitted_at = now;
- *   Dispatched: dispatched_at = now;
+ *   Dispatched: dispatched_at = at_ms (now when 0: the scheduler gives the moment it sent
+ *               the create request, after which the job's pods can exist);
  *   Running:    started_at = at_ms (now when 0);
  *   Preempting: preempt_requested_at = now and a reclaims row (the ledger);
  *   Queued:     placement fields cleared, attempt + 1 (when from is not Queued),
