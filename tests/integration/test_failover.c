@@ -68,9 +68,10 @@ struct load {
     bool promoted;
     char (*acked)[32]; /* names answered 201 */
     int nacked;
-    int acked_after; /* 201s after the promotion */
-    int unavailable; /* 503s */
-    int other;       /* any other status (0: no answer) */
+    int acked_after;                     /* 201s after the promotion */
+    int64_t promoted_ms, first_after_ms; /* when promoted, and the first 201 after it */
+    int unavailable;                     /* 503s */
+    int other;                           /* any other status (0: no answer) */
     long other_status;
 };
 
@@ -106,6 +107,8 @@ static void *load_loop(void *arg)
         if (st == 201 && l->nacked < ACKED_MAX) {
             snprintf(l->acked[l->nacked++], sizeof(l->acked[0]), "%s", name);
             l->acked_after += l->promoted;
+            if (l->promoted && !l->first_after_ms)
+                l->first_after_ms = clock_mono_ms();
         } else if (st == 503) {
             l->unavailable++;
         } else {
@@ -279,6 +282,7 @@ START_TEST(acknowledged_jobs_survive_failover)
     pair("promote", "", NULL, 0);
     pthread_mutex_lock(&l.mu);
     l.promoted = true;
+    l.promoted_ms = clock_mono_ms();
     pthread_mutex_unlock(&l.mu);
     until = clock_mono_ms() + 20000;
     while (load_count(&l, &l.acked_after) < 20 && clock_mono_ms() < until)
@@ -289,9 +293,10 @@ START_TEST(acknowledged_jobs_survive_failover)
     for (int i = 0; i < LOADERS; i++)
         pthread_join(ld[i].thread, NULL);
     fprintf(stderr,
-            "failover: %d acknowledged (%d before the kill, %d after the promotion), %d "
-            "answered 503\n",
-            l.nacked, acked_before, l.acked_after, l.unavailable);
+            "failover: %d acknowledged (%d before the kill, %d after the promotion, the first "
+            "%lld ms after it), %d answered 503\n",
+            l.nacked, acked_before, l.acked_after,
+            (long long)(l.first_after_ms ? l.first_after_ms - l.promoted_ms : -1), l.unavailable);
     ck_assert_msg(l.acked_after >= 20, "submissions did not succeed again after the promotion");
     ck_assert_msg(l.other == 0, "%d answers neither 201 nor 503 (last %ld)", l.other,
                   l.other_status);
