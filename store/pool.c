@@ -39,8 +39,8 @@ void conn_error_line(char *dst, size_t size, const char *msg)
 /* PQconnectdbParams with expand_dbname: the DSN comes first and our settings after it,
  * so connect_timeout and application_name apply whatever form the DSN takes. Every
  * connection asks for a read-write session: with several hosts in the DSN libpq tries
- * them in turn and takes the primary, wherever a failover moved it; a standby is never
- * taken for it (its refusal of every write would be answered as a 500). */
+ * them in turn and takes the primary, wherever a failover moved it; a standby, which
+ * would refuse every write, is never taken for it. */
 static PGconn *connect_db(struct store *s, struct err *e)
 {
     char timeout[16], setting[64];
