@@ -3,8 +3,8 @@
  * submissions from several threads, kill -9 of the primary mid-load with the standby
  * 300 ms behind, pg_ctl promote of the standby. Every acknowledged (201) job must be on
  * the new primary, submissions must succeed again, and the scheduler must lead again on
- * the new primary and run a job submitted after the failover. Also a primary fenced
- * read-only: 503, not 500.
+ * the new primary (one of two replicas) and run a job submitted after the failover, once.
+ * Also a primary fenced read-only: 503, not 500.
  * Not responsible for a restart of a single server (test_durability.c). */
 #include "tests/integration/test_sched_env.h"
 
@@ -62,7 +62,7 @@ static void teardown(void)
 /* ---- the load ------------------------------------------------------------------------------ */
 
 struct load {
-    const char *base;
+    const char *base[2]; /* the two replicas; loader i submits to base[i % 2] */
     pthread_mutex_t mu;
     bool stop;
     bool promoted;
@@ -101,7 +101,7 @@ static void *load_loop(void *arg)
             break;
         snprintf(name, sizeof(name), "load-%d-%d", me->id, i);
         body = itest_job_body(name, 4096, "1");
-        st = itest_post_json(l->base, "/v1/namespaces/load/trainingjobs", body, NULL);
+        st = itest_post_json(l->base[me->id % 2], "/v1/namespaces/load/trainingjobs", body, NULL);
         free(body);
         pthread_mutex_lock(&l->mu);
         if (st == 201 && l->nacked < ACKED_MAX) {
@@ -185,6 +185,19 @@ static bool log_has(const char *path, const char *text)
     return found;
 }
 
+/* Whether the replica at base says it leads (its fedsched_scheduler_leader gauge). */
+static bool leads(const char *base)
+{
+    char url[128], *text = NULL;
+    bool yes;
+
+    snprintf(url, sizeof(url), "%s/metrics", base);
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &text), 200);
+    yes = text && strstr(text, "\nfedsched_scheduler_leader 1\n") != NULL;
+    free(text);
+    return yes;
+}
+
 static int64_t leader_epoch(const char *base, bool *active)
 {
     json_t *j = NULL;
@@ -246,6 +259,7 @@ START_TEST(acknowledged_jobs_survive_failover)
     snprintf(env.dsn, sizeof(env.dsn), "%s", dsn);
     senv_config(&env, FAST_BASE, "", NULL);
     senv_serve(&env, 0, NULL);
+    senv_serve(&env, 1, NULL);
     epoch_before = 0;
     until = clock_mono_ms() + 10000;
     while (!active && clock_mono_ms() < until) {
@@ -256,7 +270,8 @@ START_TEST(acknowledged_jobs_survive_failover)
     ck_assert_msg(active, "the replica never led before the failover");
 
     /* Load, then the primary dies under it. */
-    l.base = env.srv[0].base;
+    l.base[0] = env.srv[0].base;
+    l.base[1] = env.srv[1].base;
     l.acked = xcalloc(ACKED_MAX, sizeof(*l.acked));
     pthread_mutex_init(&l.mu, NULL);
     for (int i = 0; i < LOADERS; i++) {
@@ -324,6 +339,8 @@ START_TEST(acknowledged_jobs_survive_failover)
     after = senv_wait_phase(env.srv[0].base, "after", "after-failover", "Succeeded", 30000);
     json_decref(after);
     ck_assert_int_eq(senv_events(&env, "after", "after-failover", "Dispatched"), 1);
+    ck_assert_msg(leads(env.srv[0].base) + leads(env.srv[1].base) == 1,
+                  "not exactly one replica leads after the failover");
     pthread_mutex_destroy(&l.mu);
     free(l.acked);
 }
