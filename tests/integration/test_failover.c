@@ -24,7 +24,10 @@
     "\"leaderRenewMs\": 200}"
 
 static struct senv env;
-static char pair_dir[128];
+/* Each test's pair lives in a directory of its own under base_dir, which the runner (the
+ * parent process) makes before the tests and clears after them, so a pair is stopped even
+ * when a failed test ends its process before any teardown of its own. */
+static char base_dir[128], pair_dir[192];
 
 /* Runs tests/pg-pair.sh cmd on this test's pair, with more arguments after the directory
  * (tail); returns its first output line in out (may be NULL). */
@@ -49,14 +52,33 @@ static void pair(const char *cmd, const char *tail, char *out, size_t size)
 static void teardown(void)
 {
     senv_stop(&env);
-    if (pair_dir[0]) {
-        char line[300];
+}
 
-        pair("stop", "", NULL, 0);
-        snprintf(line, sizeof(line), "rm -rf %s", pair_dir);
-        if (system(line) != 0)
-            fprintf(stderr, "could not remove %s\n", pair_dir);
-    }
+static void base_make(void)
+{
+    snprintf(base_dir, sizeof(base_dir), "/tmp/fedsched-failover-%d", (int)getpid());
+    if (mkdir(base_dir, 0755) != 0)
+        fprintf(stderr, "test_failover: cannot make %s\n", base_dir);
+}
+
+/* In the runner: stops whatever every test's pair left running, then removes them. */
+static void base_clear(void)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char line[512];
+
+    snprintf(line, sizeof(line),
+             "for d in %s/*/; do [ -d \"$d\" ] && %s/tests/pg-pair.sh stop \"$d\"; done; rm -rf %s",
+             base_dir, src ? src : ".", base_dir);
+    if (system(line) != 0)
+        fprintf(stderr, "test_failover: could not clear %s\n", base_dir);
+}
+
+/* This test's pair directory, named for it. */
+static void pair_dir_make(const char *test)
+{
+    snprintf(pair_dir, sizeof(pair_dir), "%s/%s", base_dir, test);
+    ck_assert_int_eq(mkdir(pair_dir, 0755), 0);
 }
 
 /* ---- the load ------------------------------------------------------------------------------ */
@@ -247,8 +269,7 @@ START_TEST(acknowledged_jobs_survive_failover)
 
     /* FEDSCHED_FAILOVER_REPLICATION=async runs the same test without a synchronous
      * standby: acknowledged jobs can then be lost, and this test says which. */
-    snprintf(pair_dir, sizeof(pair_dir), "/tmp/fedsched-failover-%d", (int)getpid());
-    ck_assert_int_eq(mkdir(pair_dir, 0755), 0);
+    pair_dir_make("failover");
     snprintf(args, sizeof(args), "%d %d %s", p1, p2, mode ? mode : "sync");
     pair("start", args, dsn, sizeof(dsn));
     /* The server gets the DSN as printed, without target_session_attrs: fedsched must ask
@@ -357,8 +378,7 @@ START_TEST(read_only_primary_answers_503)
     long st = 0;
     char *body;
 
-    snprintf(pair_dir, sizeof(pair_dir), "/tmp/fedsched-failover-%d", (int)getpid());
-    ck_assert_int_eq(mkdir(pair_dir, 0755), 0);
+    pair_dir_make("read-only");
     snprintf(args, sizeof(args), "%d %d async", p1, p2);
     pair("start", args, dsn, sizeof(dsn));
     /* The test's own session on the primary stays writable whatever the default. */
@@ -399,6 +419,7 @@ int main(void)
     SRunner *sr;
     int failed;
 
+    tcase_add_unchecked_fixture(tc, base_make, base_clear);
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, acknowledged_jobs_survive_failover);
