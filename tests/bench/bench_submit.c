@@ -310,6 +310,32 @@ static void set_sync(const char *dsn, int on)
     exit(1);
 }
 
+/* The standby rounds' pair directory and server while they run, for standby_clear(). */
+static char standby_dir[64];
+static pid_t standby_server;
+
+/* Stops the standby rounds' server and pair and removes the pair's directory. Registered
+ * with atexit() too, so a run that exits on an error leaves nothing running. */
+static void standby_clear(void)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char *line;
+
+    if (standby_server > 0) {
+        kill(standby_server, SIGTERM);
+        waitpid(standby_server, NULL, 0);
+        standby_server = 0;
+    }
+    if (!standby_dir[0])
+        return;
+    line = xasprintf("%s/tests/pg-pair.sh stop %s; rm -rf %s", src ? src : ".", standby_dir,
+                     standby_dir);
+    if (system(line) != 0)
+        fprintf(stderr, "bench_submit: could not clear %s\n", standby_dir);
+    free(line);
+    standby_dir[0] = '\0';
+}
+
 /* The API's rate against a primary with a streaming standby, asynchronous and
  * synchronous in each round; the medians go to *async_rate and *sync_rate. */
 static void standby_rates(int clients, int seconds, int rounds, double *async_rate,
@@ -318,16 +344,17 @@ static void standby_rates(int clients, int seconds, int rounds, double *async_ra
     char dir[] = "/tmp/fedsched-bench-pair-XXXXXX", args[64], dsn[512], primary[600], url[64];
     double as[5] = {0}, sy[5] = {0};
     int port = free_port();
-    pid_t server;
 
     if (!mkdtemp(dir) || chmod(dir, 0755) != 0) {
         perror("bench_submit: mkdtemp");
         exit(1);
     }
+    snprintf(standby_dir, sizeof(standby_dir), "%s", dir);
+    atexit(standby_clear);
     snprintf(args, sizeof(args), "%d %d async", free_port(), free_port());
     pair("start", dir, args, dsn, sizeof(dsn));
     snprintf(primary, sizeof(primary), "%s target_session_attrs=read-write", dsn);
-    server = start_server(dsn, port, clients);
+    standby_server = start_server(dsn, port, clients);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
     base_url = url;
     /* Which goes first alternates, so neither always meets the freshly started server. */
@@ -344,16 +371,7 @@ static void standby_rates(int clients, int seconds, int rounds, double *async_ra
         }
         fprintf(stderr, "submit: standby round %d: async %.0f, sync %.0f\n", r + 1, as[r], sy[r]);
     }
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-    pair("stop", dir, "", NULL, 0);
-    {
-        char *rm = xasprintf("rm -rf %s", dir);
-
-        if (system(rm) != 0)
-            fprintf(stderr, "bench_submit: could not remove %s\n", dir);
-        free(rm);
-    }
+    standby_clear();
     *async_rate = median(as, rounds);
     *sync_rate = median(sy, rounds);
 }
