@@ -89,6 +89,7 @@ struct cluster_snapshot {
      * only the clusters whose inventory changed since are copied again. */
     uint64_t *versions; /* per cluster: the inventory version its nodes were copied from */
     uint64_t layout;    /* the cluster set they were copied for */
+    uint64_t pq_gen;    /* the prerequisite results it holds (poller.pq_gen then) */
     size_t node_cap;    /* room in snap->nodes */
 };
 

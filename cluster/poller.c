@@ -39,6 +39,9 @@ struct pc {
     int64_t calm_until_ms; /* wall clock: poller_calm(), applied by honour_retry_after() */
     int64_t refill_mono;
     struct cluster_status st;
+    struct reflector_stats rs[CLUSTER_RESOURCES]; /* as update_status() last read them */
+    uint64_t rs_seen[CLUSTER_RESOURCES];
+    bool live; /* the last status was Ready with every watch kept: current as of now */
     int64_t idle_since_ms;
 };
 
@@ -76,6 +79,7 @@ struct poller {
     struct pq_slot *pq; /* in the order of pcs */
     size_t n_pq;
     bool pq_changed; /* a check finished since the last publish */
+    uint64_t pq_gen; /* grows with each result and each new table */
     bool pq_stop;
     bool pq_running;
     pthread_t pq_thread;
@@ -441,12 +445,19 @@ static void rebuild(struct pc *c)
  * reflectors' last good answers (an event, a bookmark, a list page). */
 static void update_status(struct poller *p, struct pc *c, int64_t now_ms)
 {
-    struct reflector_stats rs[CLUSTER_RESOURCES];
+    const struct reflector_stats *rs = c->rs;
     struct cluster_status *st = &c->st;
     int failing = -1;
+    bool changed = false;
 
     for (int i = 0; i < CLUSTER_RESOURCES; i++)
-        reflector_get_stats(c->r[i], &rs[i]);
+        changed |= reflector_get_stats_changed(c->r[i], &c->rs_seen[i], &c->rs[i]);
+    /* Ready on open watches, and nothing moved since: only the data's age does. */
+    if (!changed && c->live) {
+        st->last_success_ms = now_ms;
+        return;
+    }
+    c->live = false;
     st->polls_total = st->errors_total = 0;
     memset(st->errors_by_kind, 0, sizeof(st->errors_by_kind));
     st->consecutive_failures = 0;
@@ -487,8 +498,10 @@ static void update_status(struct poller *p, struct pc *c, int64_t now_ms)
             /* Both stores listed and kept by their watches (open, or about to be opened
              * again): whatever changes reaches us within milliseconds. */
             if (!reflector_wants_list(c->r[0]) && !reflector_wants_list(c->r[1]) &&
-                rs[0].state != REFLECTOR_LISTING && rs[1].state != REFLECTOR_LISTING)
+                rs[0].state != REFLECTOR_LISTING && rs[1].state != REFLECTOR_LISTING) {
                 st->last_success_ms = now_ms;
+                c->live = true;
+            }
         }
         return;
     }
@@ -551,6 +564,7 @@ static void pq_sync(struct poller *p)
     free(p->pq);
     p->pq = next;
     p->n_pq = p->n;
+    p->pq_gen++;
     pthread_cond_signal(&p->pq_cond);
     pthread_mutex_unlock(&p->pq_lock);
 }
@@ -597,6 +611,7 @@ static bool pq_check_one(struct poller *p, int64_t *wait_ms)
     if (slot)
         slot->busy = false;
     p->pq_changed = true;
+    p->pq_gen++;
     free(cfg);
     free(prev);
     return true;
@@ -652,9 +667,12 @@ static bool pq_take_change(struct poller *p)
 
 /* Results into the snapshot being built: the conditions for the API, their states for
  * the policy. With checks off the policy's copy stays NOT_CHECKED. */
-static void copy_prereqs(struct poller *p, struct cluster_snapshot *cs)
+static void copy_prereqs(struct poller *p, struct cluster_snapshot *cs, const bool *refilled)
 {
+    bool all;
+
     pthread_mutex_lock(&p->pq_lock);
+    all = cs->pq_gen != p->pq_gen; /* else the buffer has every result but refilled ones */
     for (size_t i = 0; i < p->n; i++) {
         const char *name = p->pcs[i]->cfg.name;
         /* pq_sync() keeps the table in the order of pcs: look there first. */
@@ -662,6 +680,8 @@ static void copy_prereqs(struct poller *p, struct cluster_snapshot *cs)
                                          ? &p->pq[i]
                                          : pq_find(p->pq, p->n_pq, name);
 
+        if (!all && !refilled[i])
+            continue;
         if (slot)
             cs->status[i].prereq = slot->res;
         else
@@ -669,6 +689,7 @@ static void copy_prereqs(struct poller *p, struct cluster_snapshot *cs)
         if (pq_enabled(p))
             prereq_to_snapshot(&cs->status[i].prereq, &cs->snap->clusters[i]);
     }
+    cs->pq_gen = p->pq_gen;
     pthread_mutex_unlock(&p->pq_lock);
 }
 
@@ -723,19 +744,18 @@ static bool fill_cluster(struct cluster_snapshot *cs, size_t i, struct pc *c, si
     bool same =
         reuse && cs->versions[i] == c->version && sc->node_first == first && sc->n_nodes == n_nodes;
 
-    /* The status but its prerequisites, which copy_prereqs() writes. */
-    memcpy(&cs->status[i], &c->st, offsetof(struct cluster_status, prereq));
-    if (c->have_good) {
-        cs->status[i].stats = c->good.stats;
-        memcpy(cs->status[i].unknown, c->good.unknown, sizeof(c->good.unknown));
-        cs->status[i].n_unknown = c->good.n_unknown;
-        snprintf(cs->status[i].item_error, sizeof(cs->status[i].item_error), "%s",
-                 c->good.last_item_error);
-    }
+    /* The status up to what comes from the inventory (below, when it changed) and the
+     * prerequisites (copy_prereqs()). */
+    memcpy(&cs->status[i], &c->st, offsetof(struct cluster_status, stats));
     sc->health = c->st.health;
     sc->last_poll_ms = c->st.last_success_ms;
     if (same)
         return false;
+    cs->status[i].stats = c->good.stats;
+    memcpy(cs->status[i].unknown, c->good.unknown, sizeof(c->good.unknown));
+    cs->status[i].n_unknown = c->good.n_unknown;
+    snprintf(cs->status[i].item_error, sizeof(cs->status[i].item_error), "%s",
+             c->good.last_item_error);
     memset(sc, 0, sizeof(*sc));
     snprintf(sc->name, sizeof(sc->name), "%s", c->cfg.name);
     snprintf(sc->region, sizeof(sc->region), "%s", c->cfg.region);
@@ -775,7 +795,7 @@ static struct cluster_snapshot *build(struct poller *p)
     struct cluster_snapshot *cs;
     size_t total = 0, first = 0, n_skus = cat->n < SNAPSHOT_SKU_MAX ? cat->n : SNAPSHOT_SKU_MAX;
     int64_t now_ms = clock_realtime_ms(), now_mono = clock_mono_ms(), oldest = 0;
-    bool reuse;
+    bool reuse, *refilled = xcalloc(p->n + 1, sizeof(*refilled));
 
     for (size_t i = 0; i < p->n; i++) {
         struct pc *c = p->pcs[i];
@@ -791,10 +811,11 @@ static struct cluster_snapshot *build(struct poller *p)
     for (size_t k = 0; k < cs->snap->n_skus; k++)
         snprintf(cs->snap->sku_names[k], sizeof(cs->snap->sku_names[k]), "%s", cat->skus[k].name);
     for (size_t i = 0; i < p->n; i++) {
-        fill_cluster(cs, i, p->pcs[i], first, reuse);
+        refilled[i] = fill_cluster(cs, i, p->pcs[i], first, reuse);
         first += cs->snap->clusters[i].n_nodes;
     }
-    copy_prereqs(p, cs);
+    copy_prereqs(p, cs, refilled);
+    free(refilled);
     /* Idle tracking across polls: no pending serving demand and free above the reserve. */
     for (size_t i = 0; i < p->n; i++) {
         struct pc *c = p->pcs[i];

@@ -198,6 +198,7 @@ struct reflector {
     struct store live;
     bool synced;
     uint64_t gen;
+    uint64_t stats_gen; /* grows with every change under lock; read without it too */
     struct reflector_stats st;
 
     struct store next; /* the list in progress */
@@ -348,6 +349,14 @@ void reflector_free(struct reflector **rp, CURLM *multi)
 
 /* ---- outcomes ----------------------------------------------------------------------------- */
 
+/* Unlocks r->lock after a change to what it guards: readers of the stats see that they
+ * moved (reflector_get_stats_changed). */
+static void stats_unlock(struct reflector *r)
+{
+    __atomic_store_n(&r->stats_gen, r->stats_gen + 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&r->lock);
+}
+
 static int64_t backoff_ms(struct reflector *r, int failures)
 {
     int64_t d = r->o.backoff_base_ms;
@@ -368,7 +377,7 @@ static void good_answer(struct reflector *r)
     r->st.last_error[0] = '\0';
     r->st.last_error_code = ERR_NONE;
     r->st.retry_after_s = 0;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
 }
 
 static void failed(struct reflector *r, enum cluster_error_kind kind, enum err_code code,
@@ -400,7 +409,7 @@ static void failed(struct reflector *r, enum cluster_error_kind kind, enum err_c
     if (r->retry_after_s > 0 && r->retry_after_s * 1000LL > delay)
         delay = r->retry_after_s * 1000LL;
     r->st.next_request_ms = clock_realtime_ms() + delay;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
     r->due_mono = clock_mono_ms() + delay;
     LOG(LOG_WARN, "cluster",
         "cluster=%s resource=%s event=request_failed kind=%s retry_in_ms=%lld error=\"%s\"",
@@ -412,7 +421,7 @@ static void set_need_list(struct reflector *r, bool v)
 {
     pthread_mutex_lock(&r->lock);
     r->need_list = v;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
 }
 
 static void changed(struct reflector *r)
@@ -555,7 +564,7 @@ static void start_list(struct reflector *r)
         if (r->listed_once) {
             pthread_mutex_lock(&r->lock);
             r->st.relists++;
-            pthread_mutex_unlock(&r->lock);
+            stats_unlock(r);
         }
         r->listed_once = true;
         r->list_started_mono = clock_mono_ms();
@@ -574,7 +583,7 @@ static void start_list(struct reflector *r)
     r->st.state = REFLECTOR_LISTING;
     r->st.last_request_ms = clock_realtime_ms();
     r->st.next_request_ms = 0;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
 }
 
 static void start_watch(struct reflector *r)
@@ -592,7 +601,7 @@ static void start_watch(struct reflector *r)
     r->st.state = REFLECTOR_WATCHING;
     r->st.last_request_ms = clock_realtime_ms();
     r->st.next_request_ms = 0;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
     off = (size_t)snprintf(r->url, sizeof(r->url),
                            "%s%s?watch=true&allowWatchBookmarks=true&resourceVersion=%s"
                            "&timeoutSeconds=%d",
@@ -681,7 +690,7 @@ static bool decode(struct reflector *r, const struct k8s_json *d, int tok)
         return true;
     pthread_mutex_lock(&r->lock);
     r->st.bad_items++;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
     LOG(LOG_DEBUG, "cluster", "cluster=%s resource=%s event=bad_item msg=\"%s\"", r->cfg.name,
         r->path, e.msg);
     return false;
@@ -729,7 +738,7 @@ static int process_line(struct reflector *r, const char *line, size_t len)
     }
     pthread_mutex_lock(&r->lock);
     r->st.events[type]++;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
     if (type == 4) { /* ERROR: a Status */
         int64_t code = 0;
         char msg[160] = "";
@@ -760,14 +769,14 @@ static int process_line(struct reflector *r, const char *line, size_t len)
             del(r, &r->live, key);
         }
         r->gen++;
-        pthread_mutex_unlock(&r->lock);
+        stats_unlock(r);
     }
     pthread_mutex_lock(&r->lock);
     if (rv[0])
         snprintf(r->st.resource_version, sizeof(r->st.resource_version), "%s", rv);
     if (type != 3)
         r->st.last_event_mono = clock_mono_ms();
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
     good_answer(r);
     r->progress = true;
     if (type != 3)
@@ -776,7 +785,7 @@ static int process_line(struct reflector *r, const char *line, size_t len)
 broken:
     pthread_mutex_lock(&r->lock);
     r->st.bad_events++;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
     r->stop = STOP_BROKEN;
     snprintf(r->stop_msg, sizeof(r->stop_msg), "watch event not readable: %s", e.msg);
     return -1;
@@ -820,7 +829,7 @@ static void count_error(struct reflector *r, enum cluster_error_kind kind)
     pthread_mutex_lock(&r->lock);
     r->st.errors_total++;
     r->st.errors_by_kind[kind]++;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
 }
 /* A LIST page came back 200: its items go into the store being built; the last page swaps
  * it in. */
@@ -845,7 +854,7 @@ static void list_page(struct reflector *r)
         if (object_key(d, item, key, sizeof(key), rv, sizeof(rv)) != 0) {
             pthread_mutex_lock(&r->lock);
             r->st.bad_items++;
-            pthread_mutex_unlock(&r->lock);
+            stats_unlock(r);
             continue;
         }
         if (decode(r, d, item))
@@ -876,7 +885,7 @@ static void list_page(struct reflector *r)
     r->st.list_ms = clock_mono_ms() - r->list_started_mono;
     r->gen++;
     snprintf(r->st.resource_version, sizeof(r->st.resource_version), "%s", list_rv);
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
     memset(&r->next, 0, sizeof(r->next));
     store_clear(&old, r->o.release, r->o.arg);
     set_need_list(r, false);
@@ -900,7 +909,7 @@ static void resource_absent(struct reflector *r)
     r->st.synced = true;
     r->st.absent = true;
     r->gen++;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
     store_clear(&old, r->o.release, r->o.arg);
     good_answer(r);
     r->due_mono = clock_mono_ms() + r->o.backoff_max_ms;
@@ -1039,7 +1048,7 @@ void reflector_done(struct reflector *r, CURLM *multi, CURLcode rc)
         watch_ended(r, rc, false);
     pthread_mutex_lock(&r->lock);
     r->st.state = REFLECTOR_IDLE;
-    pthread_mutex_unlock(&r->lock);
+    stats_unlock(r);
     if (r->body.cap > 65536)
         buf_free(&r->body); /* an idle reflector keeps no large buffer */
 }
@@ -1172,6 +1181,17 @@ uint64_t reflector_generation(struct reflector *r)
     g = r->gen;
     pthread_mutex_unlock(&r->lock);
     return g;
+}
+
+bool reflector_get_stats_changed(struct reflector *r, uint64_t *seen, struct reflector_stats *out)
+{
+    if (__atomic_load_n(&r->stats_gen, __ATOMIC_ACQUIRE) == *seen)
+        return false;
+    pthread_mutex_lock(&r->lock);
+    *seen = r->stats_gen;
+    pthread_mutex_unlock(&r->lock);
+    reflector_get_stats(r, out);
+    return true;
 }
 
 void reflector_get_stats(struct reflector *r, struct reflector_stats *out)

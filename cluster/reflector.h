@@ -196,6 +196,10 @@ struct reflector_stats {
 
 void reflector_get_stats(struct reflector *r, struct reflector_stats *out);
 
+/* The same when they may have changed since *seen (a count this call keeps, 0 at first):
+ * true and *out filled; false, without taking the lock, when nothing changed. */
+bool reflector_get_stats_changed(struct reflector *r, uint64_t *seen, struct reflector_stats *out);
+
 const char *reflector_path(const struct reflector *r);
 
 #endif
