@@ -12,11 +12,11 @@
 #include "client/cli_cluster.h"
 #include "client/cli_completion.h"
 #include "client/cli_http.h"
+#include "client/cli_out.h"
 #include "client/yaml.h"
 #include "client/yaml_emit.h"
 
 #include <getopt.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -94,20 +94,6 @@ static void usage(FILE *f)
         DEFAULT_URL);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "fedsched: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nRun 'fedsched <verb> --help' for usage.\n");
-    return CLI_EXIT_USAGE;
-}
-
 /* ---- helpers ---- */
 
 /* Appends s percent-encoded for a query value. */
@@ -176,62 +162,6 @@ static void age_text(const char *rfc3339, char *out, size_t size)
         snprintf(out, size, "%" PRId64 "d", d / 86400);
 }
 
-static void print_json(json_t *v)
-{
-    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-    printf("%s\n", text ? text : "null");
-    free(text);
-}
-
-/* A small table: cells are copied; widths computed at print time. */
-struct table {
-    char **cells;
-    size_t ncols, nrows, cap;
-};
-
-static void table_row(struct table *t, const char *const *cells)
-{
-    if (t->nrows == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 16;
-        t->cells = xrealloc(t->cells, t->cap * t->ncols * sizeof(*t->cells));
-    }
-    for (size_t c = 0; c < t->ncols; c++)
-        t->cells[t->nrows * t->ncols + c] = xstrdup(cells[c] ? cells[c] : "-");
-    t->nrows++;
-}
-
-static void table_free(struct table *t)
-{
-    for (size_t i = 0; i < t->nrows * t->ncols; i++)
-        free(t->cells[i]);
-    free(t->cells);
-    t->cells = NULL;
-    t->nrows = t->cap = 0;
-}
-
-static void table_print(struct table *t)
-{
-    size_t *w = xcalloc(t->ncols, sizeof(*w));
-
-    for (size_t r = 0; r < t->nrows; r++)
-        for (size_t c = 0; c < t->ncols; c++)
-            if (strlen(t->cells[r * t->ncols + c]) > w[c])
-                w[c] = strlen(t->cells[r * t->ncols + c]);
-    for (size_t r = 0; r < t->nrows; r++) {
-        for (size_t c = 0; c < t->ncols; c++) {
-            const char *cell = t->cells[r * t->ncols + c];
-
-            if (c + 1 == t->ncols)
-                printf("%s\n", cell);
-            else
-                printf("%-*s  ", (int)w[c], cell);
-        }
-    }
-    free(w);
-    table_free(t);
-}
-
 static const char *const job_header[] = {"NAMESPACE", "NAME", "PHASE", "SKU",    "GPUS",
                                          "CLUSTER",   "POOL", "AGE",   "MESSAGE"};
 /* -o wide: the same, then priority, attempt, preemptions and reason before the message. */
@@ -252,7 +182,7 @@ static void int_cell(json_t *v, char *out, size_t size)
         snprintf(out, size, "-");
 }
 
-static void job_row_wide(struct table *t, json_t *j, const char *const *narrow)
+static void job_row_wide(struct cli_table *t, json_t *j, const char *const *narrow)
 {
     json_t *st = json_object_get(j, "status");
     char prio[24], attempt[24], preempt[24];
@@ -268,11 +198,11 @@ static void job_row_wide(struct table *t, json_t *j, const char *const *narrow)
     cells[10] = preempt;
     cells[11] = or_dash(jstr(j, "status.reason"));
     cells[12] = narrow[8];
-    table_row(t, cells);
+    cli_table_row(t, cells);
 }
 
 /* One row of t: 9 columns, or 13 when t was made for -o wide. */
-static void job_row(struct table *t, json_t *j)
+static void job_row(struct cli_table *t, json_t *j)
 {
     json_t *res = json_object_get(json_object_get(j, "spec"), "resources");
     char gpus[24], age[24];
@@ -293,15 +223,15 @@ static void job_row(struct table *t, json_t *j)
     if (t->ncols == 13)
         job_row_wide(t, j, cells);
     else
-        table_row(t, cells);
+        cli_table_row(t, cells);
 }
 
 /* A new job table with its header, narrow or wide as -o says. */
-static struct table job_table(const struct ctx *c)
+static struct cli_table job_table(const struct ctx *c)
 {
-    struct table t = {.ncols = wide(c) ? 13 : 9};
+    struct cli_table t = {.ncols = wide(c) ? 13 : 9};
 
-    table_row(&t, wide(c) ? job_header_wide : job_header);
+    cli_table_row(&t, wide(c) ? job_header_wide : job_header);
     return t;
 }
 
@@ -325,7 +255,7 @@ static bool print_doc(const struct ctx *c, json_t *v)
             printf("%s\n", or_dash(jstr(it, "metadata.name")));
         }
     } else if (strcmp(c->o.output, "json") == 0) {
-        print_json(v);
+        cli_print_json(v);
     } else {
         return false;
     }
@@ -523,7 +453,7 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
                 rc = CLI_EXIT_JOB_FAILED;
             }
             if (strcmp(c->o.output, "json") == 0)
-                print_json(j);
+                cli_print_json(j);
             json_decref(j);
             goto out;
         }
@@ -660,7 +590,7 @@ static int verb_submit(struct ctx *c)
 
     if (!c->o.file) {
         json_decref(placed);
-        return usage_error("submit needs -f FILE (or -f - for stdin)");
+        return cli_usage_error("<verb>", "submit needs -f FILE (or -f - for stdin)");
     }
     if (!(text = read_file(c->o.file, &e))) {
         fprintf(stderr, "fedsched: submit: %s\n", e.msg);
@@ -704,11 +634,11 @@ out:
 static int need_name(struct ctx *c, int argc, char **argv, const char **name)
 {
     if (optind >= argc) {
-        usage_error("%s needs a job NAME", c->verb);
+        cli_usage_error("<verb>", "%s needs a job NAME", c->verb);
         return -1;
     }
     if (optind + 1 < argc) {
-        usage_error("unexpected argument '%s'", argv[optind + 1]);
+        cli_usage_error("<verb>", "unexpected argument '%s'", argv[optind + 1]);
         return -1;
     }
     *name = argv[optind];
@@ -726,10 +656,10 @@ static int verb_get(struct ctx *c, const char *name)
     if (rc)
         return rc;
     if (!print_doc(c, j)) {
-        struct table t = job_table(c);
+        struct cli_table t = job_table(c);
 
         job_row(&t, j);
-        table_print(&t);
+        cli_table_print(&t);
     }
     json_decref(j);
     return CLI_EXIT_OK;
@@ -737,7 +667,7 @@ static int verb_get(struct ctx *c, const char *name)
 
 static int verb_list(struct ctx *c)
 {
-    struct table t = job_table(c);
+    struct cli_table t = job_table(c);
     json_t *all = json_array();
     char *cont = NULL;
     int rc = CLI_EXIT_OK;
@@ -787,10 +717,10 @@ static int verb_list(struct ctx *c)
                                  "TrainingJobList", "items", all);
 
         if (!print_doc(c, list))
-            table_print(&t);
+            cli_table_print(&t);
         json_decref(list);
     }
-    table_free(&t);
+    cli_table_free(&t);
     free(cont);
     json_decref(all);
     return rc;
@@ -800,7 +730,7 @@ static int verb_list(struct ctx *c)
 static int verb_events(struct ctx *c, const char *name)
 {
     static const char *const header[] = {"TIME", "TYPE", "REASON", "FROM", "TO", "MESSAGE"};
-    struct table t = {.ncols = 6};
+    struct cli_table t = {.ncols = 6};
     char what[300];
     json_t *list = NULL, *ev;
     long status;
@@ -814,16 +744,16 @@ static int verb_events(struct ctx *c, const char *name)
         json_decref(list);
         return CLI_EXIT_OK;
     }
-    table_row(&t, header);
+    cli_table_row(&t, header);
     json_array_foreach(json_object_get(list, "items"), i, ev)
     {
         const char *cells[6] = {jstr(ev, "time"),    jstr(ev, "type"),
                                 jstr(ev, "reason"),  or_dash(jstr(ev, "fromPhase")),
                                 jstr(ev, "toPhase"), or_dash(jstr(ev, "message"))};
 
-        table_row(&t, cells);
+        cli_table_row(&t, cells);
     }
-    table_print(&t);
+    cli_table_print(&t);
     json_decref(list);
     return CLI_EXIT_OK;
 }
@@ -841,7 +771,8 @@ static int verb_completion(const char *shell)
         if (cli_cluster_is_verb(cluster_verbs[i]))
             all[n++] = cluster_verbs[i];
     if (cli_completion(stdout, shell, all, n))
-        return usage_error("completion needs one shell: bash or zsh, not '%s'", shell);
+        return cli_usage_error("<verb>", "completion needs one shell: bash or zsh, not '%s'",
+                               shell);
     return CLI_EXIT_OK;
 }
 
@@ -856,7 +787,7 @@ static int verb_cancel(struct ctx *c, const char *name)
     if (rc)
         return rc;
     if (strcmp(c->o.output, "json") == 0)
-        print_json(j);
+        cli_print_json(j);
     else if (status == 202)
         printf("trainingjob %s cancel requested; it is being stopped in cluster %s\n", what,
                or_dash(jstr(j, "status.cluster")));
@@ -891,7 +822,7 @@ static int verb_explain(struct ctx *c, const char *name)
         return rc;
     status = jstr(x, "status");
     if (strcmp(c->o.output, "json") == 0 || !status) {
-        print_json(x);
+        cli_print_json(x);
     } else if (strcmp(status, "placed") == 0) {
         const char *phase = jstr(x, "phase");
         json_t *score = json_object_get(x, "score");
@@ -1098,7 +1029,7 @@ static int verb_report(struct ctx *c)
     int rc = CLI_EXIT_OK;
 
     if (wire_parse_report_format(c->o.format, &fmt, &e))
-        return usage_error("%s", e.msg);
+        return cli_usage_error("<verb>", "%s", e.msg);
     buf_init(&b, 0);
     buf_puts(&b, "/v1/reports/capacity?format=");
     url_escape(&b, c->o.format);
@@ -1191,7 +1122,8 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'o':
             if (strcmp(optarg, "json") && strcmp(optarg, "table") && strcmp(optarg, "yaml") &&
                 strcmp(optarg, "wide") && strcmp(optarg, "name"))
-                return usage_error("-o must be table, wide, json, yaml or name, not '%s'", optarg);
+                return cli_usage_error(
+                    "<verb>", "-o must be table, wide, json, yaml or name, not '%s'", optarg);
             o->output = optarg;
             break;
         case 'f': o->file = optarg; break;
@@ -1204,17 +1136,18 @@ static int parse(int argc, char **argv, struct opts *o)
         case OPT_WAIT: o->wait = true; break;
         case OPT_TIMEOUT:
             if (wire_parse_duration(optarg, "--timeout", &o->timeout_ms, &e))
-                return usage_error("%s", e.msg);
+                return cli_usage_error("<verb>", "%s", e.msg);
             break;
         case OPT_RETRY:
             if (wire_parse_duration(optarg, "--retry-for", &o->retry_ms, &e))
-                return usage_error("%s", e.msg);
+                return cli_usage_error("<verb>", "%s", e.msg);
             break;
         case OPT_PHASE: o->phase = optarg; break;
         case OPT_SKU: o->sku = optarg; break;
         case OPT_LIMIT:
             if (num_parse_i64(optarg, 1, 1000, &n))
-                return usage_error("--limit must be an integer in 1..1000, not '%s'", optarg);
+                return cli_usage_error("<verb>", "--limit must be an integer in 1..1000, not '%s'",
+                                       optarg);
             o->limit = (int)n;
             break;
         case OPT_ALL: o->all_pages = true; break;
@@ -1224,8 +1157,8 @@ static int parse(int argc, char **argv, struct opts *o)
         case OPT_FORMAT: o->format = optarg; break;
         case OPT_OUT: o->out = optarg; break;
         case OPT_IDEM: o->idem_key = optarg; break;
-        case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option '%s'", argv[optind - 1]);
+        case ':': return cli_usage_error("<verb>", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("<verb>", "unknown option '%s'", argv[optind - 1]);
         }
     }
     return 0;
@@ -1262,7 +1195,7 @@ int cli_main(int argc, char **argv)
     if (strcmp(c.verb, "submit") == 0 || strcmp(c.verb, "list") == 0 ||
         strcmp(c.verb, "report") == 0) {
         if (optind < argc) {
-            rc = usage_error("unexpected argument '%s'", argv[optind]);
+            rc = cli_usage_error("<verb>", "unexpected argument '%s'", argv[optind]);
             goto out;
         }
         rc = strcmp(c.verb, "submit") == 0 ? verb_submit(&c)
@@ -1271,8 +1204,9 @@ int cli_main(int argc, char **argv)
         goto out;
     }
     if (strcmp(c.verb, "completion") == 0) {
-        rc = optind + 1 == argc ? verb_completion(argv[optind])
-                                : usage_error("completion needs one shell: bash or zsh");
+        rc = optind + 1 == argc
+                 ? verb_completion(argv[optind])
+                 : cli_usage_error("<verb>", "completion needs one shell: bash or zsh");
         goto out;
     }
     if (need_name(&c, argc, argv, &name)) {

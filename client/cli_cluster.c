@@ -7,6 +7,7 @@
 #include "base/wire.h"
 #include "client/cli.h"
 #include "client/cli_http.h"
+#include "client/cli_out.h"
 #include "client/yaml.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,20 +72,6 @@ static void usage(FILE *f)
             DEFAULT_SECRETS_DIR);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "fedsched: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nRun 'fedsched cluster --help' for usage.\n");
-    return CLI_EXIT_USAGE;
-}
-
 bool cli_cluster_is_verb(const char *name)
 {
     return strcmp(name, "cluster") == 0 || strcmp(name, "clusters") == 0 ||
@@ -99,48 +85,6 @@ static const char *jstr(const json_t *o, const char *key)
     const json_t *v = json_object_get(o, key);
 
     return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : "-";
-}
-
-static void print_json(const json_t *v)
-{
-    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-    printf("%s\n", text ? text : "null");
-    free(text);
-}
-
-/* Rows of ncols cells (copied), printed with aligned columns. */
-struct table {
-    char **cells;
-    size_t ncols, nrows;
-};
-
-static void table_row(struct table *t, const char *const *cells)
-{
-    t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(*t->cells));
-    for (size_t c = 0; c < t->ncols; c++)
-        t->cells[t->nrows * t->ncols + c] = xstrdup(cells[c] ? cells[c] : "-");
-    t->nrows++;
-}
-
-static void table_print(struct table *t)
-{
-    size_t *w = xcalloc(t->ncols, sizeof(*w));
-
-    for (size_t i = 0; i < t->nrows * t->ncols; i++)
-        if (strlen(t->cells[i]) > w[i % t->ncols])
-            w[i % t->ncols] = strlen(t->cells[i]);
-    for (size_t i = 0; i < t->nrows * t->ncols; i++) {
-        if ((i + 1) % t->ncols == 0)
-            printf("%s\n", t->cells[i]);
-        else
-            printf("%-*s  ", (int)w[i % t->ncols], t->cells[i]);
-        free(t->cells[i]);
-    }
-    free(t->cells);
-    free(w);
-    t->cells = NULL;
-    t->nrows = 0;
 }
 
 /* ---- requests ---------------------------------------------------------------------------- */
@@ -203,7 +147,7 @@ static void gpus_text(const json_t *status, char *out, size_t size)
     snprintf(out, size, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT, free_gpus, total);
 }
 
-static void cluster_row(struct table *t, const json_t *cl)
+static void cluster_row(struct cli_table *t, const json_t *cl)
 {
     const json_t *st = json_object_get(cl, "status");
     char gpus[48], nodes[24];
@@ -219,7 +163,7 @@ static void cluster_row(struct table *t, const json_t *cl)
     cells[4] = gpus;
     cells[5] = jstr(json_object_get(cl, "spec"), "apiServer");
     cells[6] = jstr(st, "lastError");
-    table_row(t, cells);
+    cli_table_row(t, cells);
 }
 
 static const char *const cluster_header[] = {
@@ -227,7 +171,7 @@ static const char *const cluster_header[] = {
 
 static int verb_list(struct ctx *c)
 {
-    struct table t = {.ncols = 7};
+    struct cli_table t = {.ncols = 7};
     json_t *r = NULL, *it;
     size_t i;
     int rc = call(c, "GET", "/v1/clusters", NULL, NULL, &r);
@@ -235,14 +179,14 @@ static int verb_list(struct ctx *c)
     if (rc)
         return rc;
     if (strcmp(c->o.output, "json") == 0) {
-        print_json(r);
+        cli_print_json(r);
     } else {
-        table_row(&t, cluster_header);
+        cli_table_row(&t, cluster_header);
         json_array_foreach(json_object_get(r, "items"), i, it)
         {
             cluster_row(&t, it);
         }
-        table_print(&t);
+        cli_table_print(&t);
     }
     json_decref(r);
     return CLI_EXIT_OK;
@@ -251,7 +195,7 @@ static int verb_list(struct ctx *c)
 /* get, cordon, uncordon: one cluster, shown as a one-row table or as JSON. */
 static int verb_one(struct ctx *c, const char *method, const char *name, const char *suffix)
 {
-    struct table t = {.ncols = 7};
+    struct cli_table t = {.ncols = 7};
     char *path = cluster_path(name, suffix);
     json_t *r = NULL;
     int rc = call(c, method, path, NULL, NULL, &r);
@@ -260,11 +204,11 @@ static int verb_one(struct ctx *c, const char *method, const char *name, const c
     if (rc)
         return rc;
     if (strcmp(c->o.output, "json") == 0) {
-        print_json(r);
+        cli_print_json(r);
     } else {
-        table_row(&t, cluster_header);
+        cli_table_row(&t, cluster_header);
         cluster_row(&t, r);
-        table_print(&t);
+        cli_table_print(&t);
     }
     json_decref(r);
     return CLI_EXIT_OK;
@@ -280,7 +224,7 @@ static int verb_remove(struct ctx *c, const char *name)
     if (rc)
         return rc;
     if (strcmp(c->o.output, "json") == 0)
-        print_json(r);
+        cli_print_json(r);
     else
         printf("cluster %s removed\n", name);
     json_decref(r);
@@ -292,7 +236,7 @@ static int verb_remove(struct ctx *c, const char *name)
 static int verb_check(struct ctx *c, const char *name)
 {
     static const char *const header[] = {"TYPE", "STATUS", "REASON", "MESSAGE"};
-    struct table t = {.ncols = 4};
+    struct cli_table t = {.ncols = 4};
     char *path = cluster_path(name, "");
     json_t *r = NULL, *cond, *st, *conds;
     bool failed = false;
@@ -309,19 +253,19 @@ static int verb_check(struct ctx *c, const char *name)
         failed |= strcmp(jstr(cond, "status"), "False") == 0;
     }
     if (strcmp(c->o.output, "json") == 0) {
-        print_json(conds ? conds : json_array());
+        cli_print_json(conds ? conds : json_array());
     } else {
         printf("cluster %s: health %s, prerequisites checked at %s\n", name, jstr(st, "health"),
                jstr(st, "prerequisitesCheckedAt"));
-        table_row(&t, header);
+        cli_table_row(&t, header);
         json_array_foreach(conds, i, cond)
         {
             const char *cells[4] = {jstr(cond, "type"), jstr(cond, "status"), jstr(cond, "reason"),
                                     jstr(cond, "message")};
 
-            table_row(&t, cells);
+            cli_table_row(&t, cells);
         }
-        table_print(&t);
+        cli_table_print(&t);
     }
     json_decref(r);
     return failed ? CLI_EXIT_JOB_FAILED : CLI_EXIT_OK;
@@ -332,7 +276,7 @@ static int verb_capacity(struct ctx *c)
     static const char *const header[] = {"SKU",  "POOL",     "TOTAL",   "USED",
                                          "FREE", "BORROWED", "LENDABLE"};
     static const char *const keys[] = {"total", "used", "free", "borrowed", "lendable"};
-    struct table t = {.ncols = 7};
+    struct cli_table t = {.ncols = 7};
     json_t *r = NULL, *a;
     size_t i;
     int rc = call(c, "GET", "/v1/capacity", NULL, NULL, &r);
@@ -340,11 +284,11 @@ static int verb_capacity(struct ctx *c)
     if (rc)
         return rc;
     if (strcmp(c->o.output, "json") == 0) {
-        print_json(r);
+        cli_print_json(r);
         json_decref(r);
         return CLI_EXIT_OK;
     }
-    table_row(&t, header);
+    cli_table_row(&t, header);
     json_array_foreach(json_object_get(r, "capacity"), i, a)
     {
         char num[5][24];
@@ -355,9 +299,9 @@ static int verb_capacity(struct ctx *c)
                      json_integer_value(json_object_get(a, keys[k])));
             cells[2 + k] = num[k];
         }
-        table_row(&t, cells);
+        cli_table_row(&t, cells);
     }
-    table_print(&t);
+    cli_table_print(&t);
     json_array_foreach(json_object_get(r, "clustersExcluded"), i, a)
     {
         fprintf(stderr, "fedsched: capacity: cluster %s not counted (%s)\n", jstr(a, "name"),
@@ -676,7 +620,7 @@ static int verb_add(struct ctx *c, const char *name)
     int rc = CLI_EXIT_USAGE;
 
     if (!c->o.kubeconfig) {
-        rc = usage_error("cluster add needs --kubeconfig FILE");
+        rc = cli_usage_error("cluster", "cluster add needs --kubeconfig FILE");
         goto out;
     }
     if (read_kubeconfig(&c->o, body, cr, &e) || store_creds(c->o.secrets_dir, name, cr, body, &e)) {
@@ -699,7 +643,7 @@ static int verb_add(struct ctx *c, const char *name)
     if (rc)
         goto out;
     if (strcmp(c->o.output, "json") == 0)
-        print_json(r);
+        cli_print_json(r);
     else
         printf("cluster %s added (%s); credentials in %s/%s\n", name,
                jstr(json_object_get(r, "spec"), "apiServer"), c->o.secrets_dir, name);
@@ -759,7 +703,7 @@ static int parse(int argc, char **argv, struct opts *o)
         switch (ch) {
         case 'o':
             if (strcmp(optarg, "json") && strcmp(optarg, "table"))
-                return usage_error("-o must be table or json, not '%s'", optarg);
+                return cli_usage_error("cluster", "-o must be table or json, not '%s'", optarg);
             o->output = optarg;
             break;
         case 'v': o->verbose = true; break;
@@ -768,7 +712,7 @@ static int parse(int argc, char **argv, struct opts *o)
         case OPT_TOKEN: o->token = optarg; break;
         case OPT_RETRY:
             if (wire_parse_duration(optarg, "--retry-for", &o->retry_ms, &e))
-                return usage_error("%s", e.msg);
+                return cli_usage_error("cluster", "%s", e.msg);
             break;
         case OPT_KUBECONFIG: o->kubeconfig = optarg; break;
         case OPT_CONTEXT: o->context = optarg; break;
@@ -776,8 +720,8 @@ static int parse(int argc, char **argv, struct opts *o)
         case OPT_REGION: o->region = optarg; break;
         case OPT_PROVIDER: o->provider = optarg; break;
         case OPT_ALLOW_HTTP: o->allow_http = true; break;
-        case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option '%s'", argv[optind - 1]);
+        case ':': return cli_usage_error("cluster", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("cluster", "unknown option '%s'", argv[optind - 1]);
         }
     }
     return 0;
@@ -793,17 +737,17 @@ static int dispatch(struct ctx *c, const char *sub, int argc, char **argv)
 
     if (strcmp(sub, "list") == 0 || strcmp(sub, "capacity") == 0) {
         if (name)
-            return usage_error("unexpected argument '%s'", name);
+            return cli_usage_error("cluster", "unexpected argument '%s'", name);
         return strcmp(sub, "list") == 0 ? verb_list(c) : verb_capacity(c);
     }
     for (i = 0; with_name[i] && strcmp(with_name[i], sub) != 0; i++)
         ;
     if (!with_name[i])
-        return usage_error("unknown cluster verb '%s'", sub);
+        return cli_usage_error("cluster", "unknown cluster verb '%s'", sub);
     if (!name)
-        return usage_error("cluster %s needs a cluster NAME", sub);
+        return cli_usage_error("cluster", "cluster %s needs a cluster NAME", sub);
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cli_usage_error("cluster", "unexpected argument '%s'", argv[optind]);
     if (strcmp(sub, "add") == 0)
         return verb_add(c, name);
     if (strcmp(sub, "get") == 0)
@@ -834,8 +778,9 @@ int cli_cluster_main(int argc, char **argv)
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (strcmp(argv[0], "cluster") == 0) {
         if (optind >= argc)
-            return usage_error("cluster needs a verb: add, list, get, cordon, uncordon, check "
-                               "or remove");
+            return cli_usage_error("cluster",
+                                   "cluster needs a verb: add, list, get, cordon, uncordon, check "
+                                   "or remove");
         sub = argv[optind++];
     } else {
         sub = strcmp(argv[0], "clusters") == 0 ? "list" : "capacity";
