@@ -91,10 +91,10 @@ static long run_due(struct curl_loop *l, bool *ran)
     return t;
 }
 
-bool curl_loop_run(struct curl_loop *l, int64_t wait_ms)
+void curl_loop_run(struct curl_loop *l, int64_t wait_ms)
 {
     struct epoll_event evs[EVENTS_MAX];
-    bool woken = false, ran = false;
+    bool ran = false;
     long t = run_due(l, &ran);
     int n, running;
 
@@ -111,7 +111,6 @@ bool curl_loop_run(struct curl_loop *l, int64_t wait_ms)
         if (evs[i].data.fd == l->wake) {
             uint64_t v;
 
-            woken = true;
             while (read(l->wake, &v, sizeof(v)) > 0)
                 ;
             continue;
@@ -119,7 +118,6 @@ bool curl_loop_run(struct curl_loop *l, int64_t wait_ms)
         curl_multi_socket_action(l->multi, evs[i].data.fd, flags, &running);
     }
     run_due(l, &ran);
-    return woken;
 }
 
 void curl_loop_wakeup(struct curl_loop *l)

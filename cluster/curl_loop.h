@@ -25,9 +25,9 @@ struct curl_loop *curl_loop_new(CURLM *multi);
 void curl_loop_free(struct curl_loop **l);
 
 /* Waits up to wait_ms (0: does not wait) for a socket with something to do, libcurl's
- * timeout or a wakeup, and lets libcurl act on what came. Returns true when
- * curl_loop_wakeup() ended the wait. The thread that calls this owns multi. */
-bool curl_loop_run(struct curl_loop *l, int64_t wait_ms);
+ * timeout or a wakeup, and lets libcurl act on what came. The thread that calls this owns
+ * multi. */
+void curl_loop_run(struct curl_loop *l, int64_t wait_ms);
 
 /* Ends the current or next wait. Any thread; async-signal-safe. */
 void curl_loop_wakeup(struct curl_loop *l);

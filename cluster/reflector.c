@@ -1183,22 +1183,28 @@ uint64_t reflector_generation(struct reflector *r)
     return g;
 }
 
+/* Under r->lock. */
+static void copy_stats(struct reflector *r, struct reflector_stats *out)
+{
+    *out = r->st;
+    out->stale = !r->synced || r->need_list || r->st.consecutive_failures > 0 ||
+                 r->st.state == REFLECTOR_LISTING;
+}
+
 bool reflector_get_stats_changed(struct reflector *r, uint64_t *seen, struct reflector_stats *out)
 {
     if (__atomic_load_n(&r->stats_gen, __ATOMIC_ACQUIRE) == *seen)
         return false;
     pthread_mutex_lock(&r->lock);
     *seen = r->stats_gen;
+    copy_stats(r, out);
     pthread_mutex_unlock(&r->lock);
-    reflector_get_stats(r, out);
     return true;
 }
 
 void reflector_get_stats(struct reflector *r, struct reflector_stats *out)
 {
     pthread_mutex_lock(&r->lock);
-    *out = r->st;
-    out->stale = !r->synced || r->need_list || r->st.consecutive_failures > 0 ||
-                 r->st.state == REFLECTOR_LISTING;
+    copy_stats(r, out);
     pthread_mutex_unlock(&r->lock);
 }
