@@ -162,6 +162,7 @@ struct sim_cluster {
     size_t w_cap, w_head, w_n;
     uint64_t w_window_rv; /* every event after this resourceVersion is in the ring */
     bool w_on;            /* recording: from the start or since the first watch */
+    bool w_hold;          /* open watches are sent nothing (sim_cluster_watch_hold) */
     void (*on_change)(void *arg, size_t i); /* told after events were recorded */
     void *on_change_arg;
     size_t on_change_i;
@@ -3743,6 +3744,15 @@ static void record_changes(struct sim_cluster *c)
     c->w_seen_rv = c->rv;
 }
 
+void sim_cluster_watch_hold(struct sim_cluster *c, bool hold)
+{
+    pthread_mutex_lock(&c->lock);
+    c->w_hold = hold;
+    if (!hold && c->on_change)
+        c->on_change(c->on_change_arg, c->on_change_i);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void sim_cluster_on_change(struct sim_cluster *c, void (*fn)(void *arg, size_t i), void *arg,
                            size_t i)
 {
@@ -3996,6 +4006,10 @@ int sim_cluster_watch_read(struct sim_cluster *c, struct sim_watch *w, struct bu
         free(w->initial);
         w->initial = NULL;
     }
+    if (!w->initial && c->w_hold) {
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
     if (!w->initial && w->pos < c->w_window_rv) {
         json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion",
                                "v1", "metadata", "status", "Failure", "message", "", "reason",
@@ -4030,7 +4044,7 @@ bool sim_cluster_watch_bookmark(struct sim_cluster *c, struct sim_watch *w, stru
     bool caught_up;
 
     pthread_mutex_lock(&c->lock);
-    caught_up = !w->initial && w->pos >= c->w_window_rv &&
+    caught_up = !w->initial && !c->w_hold && w->pos >= c->w_window_rv &&
                 (c->w_n == 0 || c->w_ring[(c->w_head + c->w_n - 1) % c->w_cap].rv <= w->pos);
     if (caught_up) {
         w->pos = c->w_seen_rv > w->pos ? c->w_seen_rv : w->pos;

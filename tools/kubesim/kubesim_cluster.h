@@ -135,6 +135,12 @@ void sim_cluster_pod_counts(struct sim_cluster *c, int *bound, int *pending, int
 int sim_cluster_set_node(struct sim_cluster *c, const char *name, bool ready, bool cordoned,
                          struct err *e);
 
+/* Holds back every open watch of the cluster (true), as an API server whose watch cache
+ * lags its store: the watches are sent no events and no bookmarks while changes go on being
+ * recorded, so a short history can pass them by (410 Expired once released); false
+ * releases them. A test's lever: no scenario sets it. */
+void sim_cluster_watch_hold(struct sim_cluster *c, bool hold);
+
 /* Replica count of deployment i at simulated time now_ms (the diurnal curve). */
 int sim_deployment_replicas(const struct sim_deployment *d, int64_t now_ms);
 
