@@ -2168,6 +2168,10 @@ void trainingjob_render(const struct job *j, struct buf *b)
     put_i64(b, j->attempt);
     put_key(b, &first, "preemptions");
     put_i64(b, j->preemptions);
+    put_key(b, &first, "retries");
+    put_i64(b, j->retries);
+    put_key(b, &first, "held");
+    buf_puts(b, j->held ? "true" : "false");
     put_str(b, &first, "reason", j->reason);
     put_str(b, &first, "message", j->message);
     put_time(b, &first, "admittedAt", j->admitted_ms);

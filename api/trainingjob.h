@@ -85,7 +85,7 @@ int api_json_prescan(const char *body, size_t len, struct err *e);
 
 /* Renders j as the API returns it: apiVersion, kind, metadata {name, namespace, uid,
  * labels, creationTimestamp, resourceVersion (a string)}, spec, status {phase, cluster,
- * pool, attempt, preemptions, reason, message, admittedAt, startTime, completionTime,
+ * pool, attempt, preemptions, retries, held, reason, message, admittedAt, startTime, completionTime,
  * lastCheckpointTime, conditions}. Unset fields (NULL strings, zero times) are omitted.
  * Returns a new reference (caller json_decref()s it); never NULL. Does not modify j.
  * Thread-safe for distinct or unshared-mutable j. */

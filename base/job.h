@@ -77,6 +77,8 @@ struct job {
     char *pool;      /* "training" or "serving-borrowed"; NULL until admitted */
     int attempt;
     int preemptions;
+    int retries;   /* failed attempts run again under spec.scheduling.retry */
+    bool held;     /* skipped by the policy until released */
     char *reason;  /* machine-readable reason of the last transition */
     char *message; /* human-readable message of the last transition */
     int64_t created_ms;

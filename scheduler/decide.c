@@ -127,7 +127,8 @@ void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, stru
     for (size_t k = 0; k < n; k++) {
         const struct store_sched_job *j = &c->jobs.v[k];
 
-        if (j->phase == PHASE_QUEUED && !j->cancel_requested && j->not_before_ms <= c->now) {
+        if (j->phase == PHASE_QUEUED && !j->cancel_requested && !j->held &&
+            j->not_before_ms <= c->now) {
             queued_job(snap, j, &d->queue[d->n_queue]);
             d->qidx[d->n_queue++] = k;
         } else if (sched_placed_phase(j->phase) && j->cluster[0] &&

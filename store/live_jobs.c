@@ -48,7 +48,9 @@
     X("preemptible", COL_BOOL, preemptible, preemptible)                                           \
     X("over_quota", COL_BOOL, over_quota, over_quota)                                              \
     X("cancel_requested", COL_BOOL, cancel_requested, cancel_requested)                            \
+    X("held", COL_BOOL, held, held)                                                                \
     X("attempt", COL_INT, attempt, attempt)                                                        \
+    X("retries", COL_INT, retries, retries)                                                        \
     X("preemptions", COL_INT, preemptions, preemptions)                                            \
     X("dispatch_failures", COL_INT, dispatch_failures, dispatch_failures)                          \
     X("COALESCE((spec->'scheduling'->>'maxRuntimeSeconds')::bigint, 0)", COL_I64,                  \
@@ -230,10 +232,10 @@ static const char sql_apply[] =
     "  $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[],"
     "  $13::jsonb[], $14::jsonb[], $15::bigint[], $16::bool[], $17::bigint[], $18::bool[],"
     "  $19::bool[], $20::text[], $21::int[], $22::int[], $23::float8[], $24::int[],"
-    "  $25::bigint[], $26::text[])"
+    "  $25::bigint[], $26::text[], $27::bool[])"
     "  AS t(id, from_phase, attempt, to_phase, type, reason, message, at_ms, cluster, pool,"
     "  sku, plan, placement, lease_end_ms, over_quota, not_before_ms, preempted, failed,"
-    "  rc_reason, gpus, deficit, lost, grace_s, snap_ms, member_ns)),"
+    "  rc_reason, gpus, deficit, lost, grace_s, snap_ms, member_ns, retry)),"
     " upd AS (UPDATE jobs j SET phase = i.to_phase, reason = i.reason, message = i.message,"
     "  cluster = CASE i.to_phase WHEN 'Admitted' THEN i.cluster WHEN 'Queued' THEN NULL"
     "   ELSE j.cluster END,"
@@ -263,6 +265,7 @@ static const char sql_apply[] =
     "   THEN 1 ELSE 0 END,"
     "  preemptions = j.preemptions + CASE WHEN i.preempted THEN 1 ELSE 0 END,"
     "  dispatch_failures = j.dispatch_failures + CASE WHEN i.failed THEN 1 ELSE 0 END,"
+    "  retries = j.retries + CASE WHEN i.retry THEN 1 ELSE 0 END,"
     "  queued_at = CASE i.to_phase WHEN 'Queued' THEN now() ELSE j.queued_at END,"
     "  not_before = CASE i.to_phase WHEN 'Queued' THEN " TS("i.not_before_ms")
     "   ELSE j.not_before END,"
@@ -307,7 +310,7 @@ static char *plan_json(const struct job_node_use *plan, size_t n)
     return buf_steal(&b);
 }
 
-#define APPLY_PARAMS 26
+#define APPLY_PARAMS 27
 
 int store_sched_apply(struct store *s, int64_t epoch, const struct store_transition *t, size_t n,
                       bool *applied, struct err *e)
@@ -363,6 +366,7 @@ int store_sched_apply(struct store *s, int64_t epoch, const struct store_transit
         ADD_NUM(22, "%d", x->grace_s);
         ADD_NUM(23, "%" PRId64, x->snapshot_ms);
         ADD_STR(24, x->member_ns);
+        ADD_STR(25, x->retry ? "t" : "f");
 #undef ADD_STR
 #undef ADD_NUM
     }

@@ -48,7 +48,9 @@ struct store_sched_job {
     bool preemptible;
     bool over_quota;
     bool cancel_requested;
+    bool held; /* skipped by the policy until released */
     int attempt;
+    int retries;
     int preemptions;
     int dispatch_failures;
     int64_t max_runtime_s;
@@ -137,6 +139,7 @@ struct store_transition {
     int64_t not_before_ms; /* 0: at once */
     bool preempted;
     bool failed_dispatch;
+    bool retry; /* a failed attempt run again under its retry policy: retries + 1 */
     /* Preempting: the ledger row */
     const char *reclaim_reason; /* "deficit", "lease_end", "quota" */
     int gpus;

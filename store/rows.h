@@ -76,6 +76,8 @@ void store_row_decode(const PGresult *r, int row, const struct col *cols, size_t
     X("gpus_per_worker", COL_INT, gpus_per_worker, gpus_per_worker)                                \
     X("attempt", COL_INT, attempt, attempt)                                                        \
     X("preemptions", COL_INT, preemptions, preemptions)                                            \
+    X("retries", COL_INT, retries, retries)                                                        \
+    X("held", COL_BOOL, held, held)                                                                \
     X("reason", COL_TEXT, reason, reason)                                                          \
     X("message", COL_TEXT, message, message)                                                       \
     X(MS_OF("created_at"), COL_I64, created_ms, created_ms)                                        \
