@@ -1,0 +1,415 @@
+/* eta.c -- queue position and estimated start by forward simulation with policy_decide()
+ * (see eta.h). */
+#include "policy/eta.h"
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/mem.h"
+#include "policy/snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int eta_opts_validate(const struct eta_opts *o, struct err *e)
+{
+    if (o->default_runtime_s < 1)
+        return err_set(e, ERR_INVALID, "eta.default_runtime_s",
+                       "eta.default_runtime_s must be >= 1, not %lld",
+                       (long long)o->default_runtime_s);
+    if (o->step_s < 1)
+        return err_set(e, ERR_INVALID, "eta.step_s", "eta.step_s must be >= 1, not %lld",
+                       (long long)o->step_s);
+    if (o->max_events < 1)
+        return err_set(e, ERR_INVALID, "eta.max_events", "eta.max_events must be >= 1, not %d",
+                       o->max_events);
+    return 0;
+}
+
+/* ---- copies the simulation may change ------------------------------------------------ */
+
+static struct policy_state *state_copy(const struct policy_state *st)
+{
+    struct policy_state *c = policy_state_new();
+
+    if (!st)
+        return c;
+    c->last_now_ms = st->last_now_ms;
+    if (st->n_pools > 0) {
+        c->pools = xcalloc(st->n_pools, sizeof(*c->pools));
+        memcpy(c->pools, st->pools, st->n_pools * sizeof(*c->pools));
+        c->n_pools = c->cap_pools = st->n_pools;
+    }
+    if (st->n_usage > 0) {
+        c->usage = xcalloc(st->n_usage, sizeof(*c->usage));
+        memcpy(c->usage, st->usage, st->n_usage * sizeof(*c->usage));
+        c->n_usage = c->cap_usage = st->n_usage;
+    }
+    return c;
+}
+
+static int snapshot_copy(const struct snapshot *s, struct snapshot **out, struct err *e)
+{
+    struct snapshot *c = NULL;
+    size_t n_aggs = s->n_clusters * SNAPSHOT_POOL_COUNT * s->n_skus;
+
+    if (snapshot_new(s->n_clusters, s->n_nodes, s->n_skus, &c, e))
+        return -1;
+    c->taken_ms = s->taken_ms;
+    c->seq = s->seq;
+    memcpy(c->sku_names, s->sku_names, sizeof(c->sku_names));
+    if (s->n_clusters)
+        memcpy(c->clusters, s->clusters, s->n_clusters * sizeof(*c->clusters));
+    if (s->n_nodes)
+        memcpy(c->nodes, s->nodes, s->n_nodes * sizeof(*c->nodes));
+    if (n_aggs)
+        memcpy(c->aggs, s->aggs, n_aggs * sizeof(*c->aggs));
+    *out = c;
+    return 0;
+}
+
+/* ---- position ------------------------------------------------------------------------- */
+
+static bool shares_sku(const struct policy_job *a, const struct policy_job *b)
+{
+    int ka[1 + POLICY_ALT_SKUS_MAX], kb[1 + POLICY_ALT_SKUS_MAX];
+    size_t na = 0, nb = 0;
+
+    ka[na++] = a->sku;
+    for (size_t i = 0; i < a->n_alt_skus && i < POLICY_ALT_SKUS_MAX; i++)
+        ka[na++] = a->alt_skus[i];
+    kb[nb++] = b->sku;
+    for (size_t i = 0; i < b->n_alt_skus && i < POLICY_ALT_SKUS_MAX; i++)
+        kb[nb++] = b->alt_skus[i];
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++)
+            if (ka[i] >= 0 && ka[i] == kb[j])
+                return true;
+    return false;
+}
+
+/* The policy's order is priority with aging, then weighted fair share between namespaces,
+ * as run_queue() walks the queue. With every cluster cordoned the cycle places nothing,
+ * so it visits every job in that order and reports each one pending, in visit order: the
+ * order at the start of a cycle, read from the policy itself rather than re-implemented. */
+static int position(const struct policy_input *in, const struct policy_state *st, size_t job,
+                    struct eta_result *out, struct err *e)
+{
+    struct snapshot *snap = NULL;
+    struct policy_state *cst = state_copy(st);
+    struct policy_result *res = NULL;
+    struct policy_input ci = *in;
+    int rc = -1;
+
+    if (snapshot_copy(in->snap, &snap, e))
+        goto out;
+    for (size_t c = 0; c < snap->n_clusters; c++)
+        snap->clusters[c].cordoned = true;
+    ci.snap = snap;
+    if (policy_decide(&ci, cst, &res, e))
+        goto out;
+    out->position = 1;
+    for (size_t p = 0; p < res->n_pending && res->pending[p].job != job; p++) {
+        const struct policy_job *q = &in->queue[res->pending[p].job];
+
+        if (!shares_sku(q, &in->queue[job]))
+            continue;
+        out->ahead_jobs++;
+        out->ahead_gpus += q->gpu_count;
+    }
+    out->position = out->ahead_jobs + 1;
+    rc = 0;
+out:
+    policy_result_free(&res);
+    policy_state_free(&cst);
+    snapshot_free(&snap);
+    return rc;
+}
+
+#define ETA_IDLE_HORIZON_MS (7LL * 86400 * 1000)
+
+/* ---- the forward simulation ------------------------------------------------------------ */
+
+/* A placement holding GPUs in the simulation, and when it is expected to end. */
+struct sim_run {
+    struct policy_running ru;
+    int64_t end_ms;
+    struct job_node_use *plan; /* owned for placements the simulation made; else NULL */
+};
+
+struct sim {
+    struct snapshot *snap;
+    struct policy_state *st;
+    struct policy_job *queue;
+    size_t *qorig; /* queue entry -> index in the input's queue */
+    size_t n_queue;
+    struct sim_run *run;
+    size_t n_run, cap_run;
+    struct policy_running *ru; /* the input's view of run, rebuilt per decision */
+};
+
+static int64_t runtime_s(int64_t max_runtime_s, const struct eta_opts *o)
+{
+    return max_runtime_s > 0 ? max_runtime_s : o->default_runtime_s;
+}
+
+static void run_add(struct sim *S, const struct policy_running *ru, int64_t end_ms,
+                    struct job_node_use *plan)
+{
+    if (S->n_run == S->cap_run) {
+        S->cap_run = S->cap_run ? S->cap_run * 2 : 64;
+        S->run = xrealloc(S->run, S->cap_run * sizeof(*S->run));
+    }
+    S->run[S->n_run].ru = *ru;
+    S->run[S->n_run].end_ms = end_ms;
+    S->run[S->n_run].plan = plan;
+    S->n_run++;
+}
+
+/* Ends placement i: a placement the snapshot counts gives its GPUs back to its nodes (the
+ * policy subtracts the plans of the others itself, so dropping them is enough). */
+static void run_end(struct sim *S, size_t i)
+{
+    const struct policy_running *ru = &S->run[i].ru;
+    int c = ru->cluster ? snapshot_cluster_find(S->snap, ru->cluster) : -1;
+
+    if (ru->in_snapshot && c >= 0) {
+        const struct snapshot_cluster *cl = &S->snap->clusters[c];
+
+        for (size_t p = 0; p < ru->n_plan; p++)
+            for (size_t n = cl->node_first; n < cl->node_first + cl->n_nodes; n++) {
+                struct snapshot_node *nd = &S->snap->nodes[n];
+
+                if (!ru->plan[p].node || strcmp(nd->name, ru->plan[p].node) != 0)
+                    continue;
+                nd->used = nd->used > ru->plan[p].gpus ? nd->used - ru->plan[p].gpus : 0;
+                if (nd->pool == SNAPSHOT_POOL_SERVING)
+                    nd->borrowed =
+                        nd->borrowed > ru->plan[p].gpus ? nd->borrowed - ru->plan[p].gpus : 0;
+                break;
+            }
+    }
+    free(S->run[i].plan);
+    S->run[i] = S->run[--S->n_run];
+}
+
+/* Starts queue entry q of the simulation as placement p of a decision at t. */
+static void start(struct sim *S, const struct policy_placement *p, size_t q, int64_t t,
+                  const struct eta_opts *o)
+{
+    const struct policy_job *job = &S->queue[q];
+    struct job_node_use *plan = xcalloc(p->n_workers + 1, sizeof(*plan));
+    struct policy_running ru;
+
+    for (size_t w = 0; w < p->n_workers; w++) {
+        plan[w].node = S->snap->nodes[p->workers[w].node].name;
+        plan[w].gpus = p->workers[w].gpus;
+    }
+    memset(&ru, 0, sizeof(ru));
+    ru.id = job->id;
+    ru.ns = job->ns;
+    ru.name = job->name;
+    ru.cluster = S->snap->clusters[p->cluster].name;
+    ru.pool = p->pool;
+    ru.sku = p->sku;
+    ru.gpus = job->gpu_count;
+    ru.priority = job->priority;
+    ru.preemptible = job->preemptible;
+    ru.started_ms = t;
+    ru.lease_end_ms = p->lease_end_ms;
+    ru.in_snapshot = false;
+    ru.plan = plan;
+    ru.n_plan = p->n_workers;
+    run_add(S, &ru, t + runtime_s(job->max_runtime_s, o) * 1000, plan);
+}
+
+/* Moves the snapshot to t: clusters keep the data age they had at now, so a fresh
+ * snapshot does not go stale in simulated time. */
+static void snapshot_at(struct snapshot *s, const struct snapshot *orig, int64_t now, int64_t t)
+{
+    s->taken_ms = orig->taken_ms + (t - now);
+    s->seq = orig->seq + (uint64_t)(t - now);
+    for (size_t c = 0; c < s->n_clusters; c++)
+        if (orig->clusters[c].last_poll_ms > 0)
+            s->clusters[c].last_poll_ms = orig->clusters[c].last_poll_ms + (t - now);
+    snapshot_compute_aggregates(s);
+}
+
+/* One decision at t. Returns 1 when the target (input queue index) was placed. */
+static int decide_at(struct sim *S, const struct policy_input *in, size_t target, int64_t t,
+                     const struct eta_opts *o, struct err *e)
+{
+    struct policy_input ci = *in;
+    struct policy_result *res = NULL;
+    bool *gone = NULL;
+    int found = 0;
+    size_t m = 0;
+
+    snapshot_at(S->snap, in->snap, in->now_ms, t);
+    S->ru = xrealloc(S->ru, (S->n_run + 1) * sizeof(*S->ru));
+    for (size_t i = 0; i < S->n_run; i++)
+        S->ru[i] = S->run[i].ru;
+    ci.snap = S->snap;
+    ci.queue = S->queue;
+    ci.n_queue = S->n_queue;
+    ci.running = S->ru;
+    ci.n_running = S->n_run;
+    ci.now_ms = t;
+    if (policy_decide(&ci, S->st, &res, e))
+        return -1;
+    /* Reclaims end their victims after the grace period; they are not put back in the
+     * queue (their rerun is after this job's start in most cases, and unknowable). */
+    for (size_t i = 0; i < res->n_reclaims; i++) {
+        struct sim_run *r = &S->run[res->reclaims[i].running];
+        int64_t end = t + res->reclaims[i].grace_s * 1000;
+
+        r->ru.reclaiming = true;
+        if (end < r->end_ms)
+            r->end_ms = end;
+    }
+    gone = xcalloc(S->n_queue + 1, sizeof(*gone));
+    for (size_t i = 0; i < res->n_placements; i++) {
+        size_t q = res->placements[i].job;
+
+        if (S->qorig[q] == target)
+            found = 1;
+        start(S, &res->placements[i], q, t, o);
+        gone[q] = true;
+    }
+    for (size_t q = 0; q < S->n_queue; q++)
+        if (!gone[q]) {
+            S->queue[m] = S->queue[q];
+            S->qorig[m] = S->qorig[q];
+            m++;
+        }
+    S->n_queue = m;
+    free(gone);
+    policy_result_free(&res);
+    return found;
+}
+
+static void sim_free(struct sim *S)
+{
+    for (size_t i = 0; i < S->n_run; i++)
+        free(S->run[i].plan);
+    free(S->run);
+    free(S->ru);
+    free(S->queue);
+    free(S->qorig);
+    policy_state_free(&S->st);
+    snapshot_free(&S->snap);
+}
+
+static int simulate(const struct policy_input *in, const int64_t *run_max_runtime_s,
+                    const struct policy_state *st, size_t job, const struct eta_opts *o,
+                    struct eta_result *out, struct err *e)
+{
+    struct sim S;
+    int64_t t = in->now_ms;
+    int rc = -1;
+
+    memset(&S, 0, sizeof(S));
+    if (snapshot_copy(in->snap, &S.snap, e))
+        return -1;
+    S.st = state_copy(st);
+    S.queue = xcalloc(in->n_queue + 1, sizeof(*S.queue));
+    S.qorig = xcalloc(in->n_queue + 1, sizeof(*S.qorig));
+    for (size_t q = 0; q < in->n_queue; q++) {
+        S.queue[q] = in->queue[q];
+        S.qorig[q] = q;
+    }
+    S.n_queue = in->n_queue;
+    for (size_t r = 0; r < in->n_running; r++) {
+        const struct policy_running *ru = &in->running[r];
+        int64_t max = run_max_runtime_s ? run_max_runtime_s[r] : 0;
+        int64_t end = ru->started_ms + runtime_s(max, o) * 1000;
+
+        if (max > 0)
+            out->running_known++;
+        else
+            out->running_assumed++;
+        if (end <= in->now_ms) {
+            out->overdue++;
+            end = in->now_ms + 1;
+        }
+        run_add(&S, ru, end, NULL);
+    }
+    for (;;) {
+        int64_t next = t + o->step_s * 1000;
+        int placed;
+
+        if (out->events >= o->max_events) {
+            out->capped = true;
+            break;
+        }
+        out->events++;
+        placed = decide_at(&S, in, job, t, o, e);
+        if (placed < 0)
+            goto out;
+        if (placed) {
+            out->placed = true;
+            out->start_ms = t;
+            break;
+        }
+        /* Nothing holds GPUs and the job still waits a week on: no GPU will free up for
+         * it under these inputs (it never fits, or a cluster's state keeps it out), and
+         * every lending window has come round once. */
+        if (S.n_run == 0 && t - in->now_ms >= ETA_IDLE_HORIZON_MS)
+            break;
+        for (size_t i = 0; i < S.n_run; i++)
+            if (S.run[i].end_ms < next)
+                next = S.run[i].end_ms;
+        if (next <= t)
+            next = t + 1;
+        t = next;
+        for (size_t i = S.n_run; i-- > 0;)
+            if (S.run[i].end_ms <= t)
+                run_end(&S, i);
+    }
+    rc = 0;
+out:
+    sim_free(&S);
+    return rc;
+}
+
+int eta_estimate(const struct policy_input *in, const int64_t *run_max_runtime_s,
+                 const struct policy_state *st, size_t job, const struct eta_opts *o,
+                 struct eta_result *out, struct err *e)
+{
+    struct eta_result r;
+
+    if (!in || !in->snap || !in->cfg)
+        return err_set(e, ERR_INVALID, "input", "eta_estimate needs a snapshot and config");
+    if (job >= in->n_queue)
+        return err_set(e, ERR_NOT_FOUND, "job", "queue index %zu is out of range (%zu queued)", job,
+                       in->n_queue);
+    if (eta_opts_validate(o, e))
+        return -1;
+    memset(&r, 0, sizeof(r));
+    r.default_runtime_s = o->default_runtime_s;
+    if (position(in, st, job, &r, e) || simulate(in, run_max_runtime_s, st, job, o, &r, e))
+        return -1;
+    *out = r;
+    return 0;
+}
+
+void eta_json(const struct eta_result *r, struct buf *out)
+{
+    char ts[40];
+
+    buf_printf(out, "{\"position\":%d,\"ahead\":{\"jobs\":%d,\"gpus\":%d},\"estimatedStart\":",
+               r->position, r->ahead_jobs, r->ahead_gpus);
+    if (r->placed) {
+        clock_format_rfc3339(r->start_ms, ts, sizeof(ts));
+        buf_printf(out, "\"%s\"", ts);
+    } else {
+        buf_puts(out, "null");
+    }
+    buf_printf(out,
+               ",\"basis\":{\"method\":\"simulation\",\"decisions\":%d,\"capped\":%s,"
+               "\"runningWithMaxRuntime\":%d,\"runningAssumed\":%d,\"runningOverdue\":%d,"
+               "\"assumedRuntimeSeconds\":%lld}}",
+               r->events, r->capped ? "true" : "false", r->running_known, r->running_assumed,
+               r->overdue, (long long)r->default_runtime_s);
+}

@@ -1,0 +1,64 @@
+/* eta.h -- where a queued job stands in its SKU's queue and when it will likely start: a
+ * forward simulation of one cycle's inputs in which running jobs end at their expected end,
+ * and policy_decide() (the real ordering and placement, nothing copied) places the queue
+ * as GPUs free up, decision after decision, until the job is placed.
+ * Pure: no I/O, no clock (`now` is the input's now_ms). Not responsible for rendering
+ * (eta_json() is the one JSON form) or for where the inputs come from (scheduler/,
+ * whatif/). docs/scheduler.md, "Queue position and estimated start", says what the
+ * estimate assumes. */
+#ifndef POLICY_ETA_H
+#define POLICY_ETA_H
+
+#include "policy/policy.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct err;
+
+struct eta_opts {
+    /* Runtime assumed for a job (running or queued) without maxRuntimeSeconds, s, >= 1. */
+    int64_t default_runtime_s;
+    /* Longest simulated gap between two decisions, s, >= 1: lending windows open, aging
+     * and reservations move without any job ending. */
+    int64_t step_s;
+    /* Cap on simulated decisions (each one policy_decide() call), >= 1. */
+    int max_events;
+};
+
+struct eta_result {
+    int position;   /* 1-based, among queued jobs that can use one of the job's SKUs */
+    int ahead_jobs; /* position - 1 */
+    int ahead_gpus; /* GPUs those jobs ask for */
+    bool placed;    /* the simulation placed the job: start_ms is the estimate */
+    int64_t start_ms;
+    bool capped; /* max_events decisions were simulated before the job was placed */
+    int events;  /* decisions simulated */
+    /* Running placements whose end came from maxRuntimeSeconds, and those whose end was
+     * assumed (default_runtime_s); overdue: either kind already past that end, taken to
+     * end at the first decision after now. */
+    int running_known, running_assumed, overdue;
+    int64_t default_runtime_s; /* the assumption used, for the answer's basis */
+};
+
+/* Checks o (ERR_INVALID naming the field: "eta.step_s"). */
+int eta_opts_validate(const struct eta_opts *o, struct err *e);
+
+/* Estimates queue job `job` of in. run_max_runtime_s has one entry per in->running (the
+ * placement's maxRuntimeSeconds, 0 = unknown), or is NULL when none is known. st is the
+ * policy state the cycle would use; it is copied, never changed. On success fills *out.
+ * Fails with ERR_NOT_FOUND when job is out of range, ERR_INVALID for bad options and as
+ * policy_decide() fails (ERR_CONFIG, ERR_INVALID). Cost: at most max_events + 1
+ * policy_decide() calls on a queue no longer than in's. */
+int eta_estimate(const struct policy_input *in, const int64_t *run_max_runtime_s,
+                 const struct policy_state *st, size_t job, const struct eta_opts *o,
+                 struct eta_result *out, struct err *e);
+
+/* Appends r as the JSON object explain's "queue" member holds:
+ * {"position":3,"ahead":{"jobs":2,"gpus":16},"estimatedStart":"2026-...Z" or null,
+ *  "basis":{...}}. */
+void eta_json(const struct eta_result *r, struct buf *out);
+
+#endif

@@ -1,0 +1,349 @@
+/* test_eta.c -- queue position and estimated start (policy/eta.c) on hand-made inputs: one
+ * 8-GPU node, a running job and a queue, with the answers worked out by hand. */
+#include "base/buf.h"
+#include "base/err.h"
+#include "policy/eta.h"
+#include "policy/policy.h"
+#include "tests/support/defaults.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <string.h>
+
+#define H     3600000LL
+#define NOW   1790000000000LL /* 2026-09-21, any instant will do */
+#define SKU_A 0
+#define SKU_B 1
+
+struct fx {
+    struct snapshot *snap;
+    struct policy_config cfg;
+    struct policy_job q[8];
+    struct policy_running r[4];
+    int64_t run_max[4];
+    struct job_node_use plan[4];
+    struct policy_input in;
+    struct eta_opts o;
+};
+
+/* Cluster az1: one node of 8 GPUs of SKU a (n0) and one of SKU b (n1), polled now. */
+static void fx_init(struct fx *f)
+{
+    memset(f, 0, sizeof(*f));
+    ck_assert_int_eq(snapshot_new(1, 2, 2, &f->snap, NULL), 0);
+    snprintf(f->snap->sku_names[SKU_A], sizeof(f->snap->sku_names[0]), "a100-80gb");
+    snprintf(f->snap->sku_names[SKU_B], sizeof(f->snap->sku_names[1]), "h100-80gb");
+    snprintf(f->snap->clusters[0].name, sizeof(f->snap->clusters[0].name), "az1");
+    f->snap->clusters[0].n_nodes = 2;
+    f->snap->clusters[0].health = SNAPSHOT_HEALTH_READY;
+    f->snap->clusters[0].last_poll_ms = NOW;
+    f->snap->taken_ms = NOW;
+    f->snap->nodes[0] = (struct snapshot_node){"n0", SKU_A, SNAPSHOT_POOL_TRAINING, 8, 0, 0, true};
+    f->snap->nodes[1] = (struct snapshot_node){"n1", SKU_B, SNAPSHOT_POOL_TRAINING, 8, 0, 0, true};
+    snapshot_compute_aggregates(f->snap);
+    defaults_policy(&f->cfg);
+    f->in.snap = f->snap;
+    f->in.queue = f->q;
+    f->in.running = f->r;
+    f->in.cfg = &f->cfg;
+    f->in.now_ms = NOW;
+    f->o.default_runtime_s = 4 * 3600;
+    f->o.step_s = 3600;
+    f->o.max_events = 100;
+}
+
+static void fx_free(struct fx *f)
+{
+    snapshot_free(&f->snap);
+}
+
+static struct policy_job *add_job(struct fx *f, const char *name, int sku, int gpus,
+                                  int64_t max_runtime_s, int64_t created_ms)
+{
+    struct policy_job *j = &f->q[f->in.n_queue];
+
+    memset(j, 0, sizeof(*j));
+    j->id = f->in.n_queue + 100;
+    j->ns = "team";
+    j->name = name;
+    j->sku = sku;
+    j->gpu_count = gpus;
+    j->gpus_per_worker = gpus;
+    j->created_ms = created_ms;
+    j->max_runtime_s = max_runtime_s;
+    f->in.n_queue++;
+    return j;
+}
+
+/* A running job on n0 (counted in the snapshot), started at started_ms. */
+static void add_running(struct fx *f, int gpus, int64_t started_ms, int64_t max_runtime_s)
+{
+    size_t i = f->in.n_running++;
+    struct policy_running *ru = &f->r[i];
+
+    f->plan[i] = (struct job_node_use){"n0", gpus};
+    memset(ru, 0, sizeof(*ru));
+    ru->id = i + 1;
+    ru->ns = "team";
+    ru->name = "running";
+    ru->cluster = "az1";
+    ru->sku = SKU_A;
+    ru->gpus = gpus;
+    ru->started_ms = started_ms;
+    ru->in_snapshot = true;
+    ru->plan = &f->plan[i];
+    ru->n_plan = 1;
+    f->run_max[i] = max_runtime_s;
+    f->snap->nodes[0].used += gpus;
+    snapshot_compute_aggregates(f->snap);
+}
+
+static struct eta_result estimate(struct fx *f, size_t job)
+{
+    struct eta_result r;
+    struct err e = {0};
+
+    ck_assert_msg(eta_estimate(&f->in, f->run_max, NULL, job, &f->o, &r, &e) == 0, "%s", e.msg);
+    return r;
+}
+
+/* The brief's example: the node is busy for 2 more hours; first's estimate is then, the
+ * second's 2 h + the first's 3 h runtime. */
+START_TEST(test_two_queued_behind_a_running_job)
+{
+    struct fx f;
+    struct eta_result r;
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 1 * H, 3 * 3600); /* ends at NOW + 2 h */
+    add_job(&f, "first", SKU_A, 8, 3 * 3600, NOW - 2 * H);
+    add_job(&f, "second", SKU_A, 8, 1 * 3600, NOW - 1 * H);
+    r = estimate(&f, 0);
+    ck_assert_int_eq(r.position, 1);
+    ck_assert_int_eq(r.ahead_jobs, 0);
+    ck_assert(r.placed);
+    ck_assert_int_eq(r.start_ms, NOW + 2 * H);
+    ck_assert_int_eq(r.running_known, 1);
+    ck_assert_int_eq(r.running_assumed, 0);
+    r = estimate(&f, 1);
+    ck_assert_int_eq(r.position, 2);
+    ck_assert_int_eq(r.ahead_jobs, 1);
+    ck_assert_int_eq(r.ahead_gpus, 8);
+    ck_assert(r.placed);
+    ck_assert(!r.capped);
+    ck_assert_int_eq(r.start_ms, NOW + 5 * H);
+    fx_free(&f);
+}
+END_TEST
+
+/* Priority comes first in the policy's order: the later, higher-priority job is ahead. */
+START_TEST(test_priority_orders_the_queue)
+{
+    struct fx f;
+    struct eta_result r;
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 1 * H, 3 * 3600);
+    add_job(&f, "old", SKU_A, 8, 3 * 3600, NOW - 2 * H);
+    add_job(&f, "urgent", SKU_A, 8, 1 * 3600, NOW - 1 * H)->priority = 1000;
+    r = estimate(&f, 1);
+    ck_assert_int_eq(r.position, 1);
+    ck_assert_int_eq(r.start_ms, NOW + 2 * H);
+    r = estimate(&f, 0);
+    ck_assert_int_eq(r.position, 2);
+    ck_assert_int_eq(r.ahead_gpus, 8);
+    ck_assert_int_eq(r.start_ms, NOW + 3 * H);
+    fx_free(&f);
+}
+END_TEST
+
+/* Jobs of another SKU are not in the job's queue and do not delay it; a job that fits now
+ * starts now. */
+START_TEST(test_other_sku_is_another_queue)
+{
+    struct fx f;
+    struct eta_result r;
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 1 * H, 3 * 3600);
+    add_job(&f, "a-job", SKU_A, 8, 3600, NOW - 2 * H);
+    add_job(&f, "b-job", SKU_B, 4, 3600, NOW - 1 * H);
+    r = estimate(&f, 1);
+    ck_assert_int_eq(r.position, 1);
+    ck_assert_int_eq(r.ahead_jobs, 0);
+    ck_assert(r.placed);
+    ck_assert_int_eq(r.start_ms, NOW);
+    ck_assert_int_eq(r.events, 1);
+    fx_free(&f);
+}
+END_TEST
+
+/* Without maxRuntimeSeconds the default runtime is assumed, for the running job and for
+ * the jobs ahead; a running job already past it is taken to end at once. */
+START_TEST(test_unknown_runtimes_use_the_default)
+{
+    struct fx f;
+    struct eta_result r;
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 1 * H, 0); /* default 4 h: ends at NOW + 3 h */
+    add_job(&f, "first", SKU_A, 8, 0, NOW - 2 * H);
+    add_job(&f, "second", SKU_A, 8, 0, NOW - 1 * H);
+    r = estimate(&f, 1);
+    ck_assert_int_eq(r.running_assumed, 1);
+    ck_assert_int_eq(r.running_known, 0);
+    ck_assert_int_eq(r.overdue, 0);
+    ck_assert_int_eq(r.default_runtime_s, 4 * 3600);
+    ck_assert_int_eq(r.start_ms, NOW + 7 * H);
+    fx_free(&f);
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 10 * H, 0); /* past the 4 h assumed */
+    add_job(&f, "first", SKU_A, 8, 0, NOW - 2 * H);
+    r = estimate(&f, 0);
+    ck_assert_int_eq(r.overdue, 1);
+    ck_assert(r.placed);
+    ck_assert_int_eq(r.start_ms, NOW + 1);
+    fx_free(&f);
+}
+END_TEST
+
+/* The cap on simulated decisions: reached, the answer says so and has no estimate. */
+START_TEST(test_cap_on_events)
+{
+    struct fx f;
+    struct eta_result r;
+    struct buf b;
+    json_t *o, *q;
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 1 * H, 3 * 3600);
+    add_job(&f, "first", SKU_A, 8, 3 * 3600, NOW - 2 * H);
+    add_job(&f, "second", SKU_A, 8, 1 * 3600, NOW - 1 * H);
+    f.o.max_events = 2; /* NOW (nothing), NOW + 1 h (nothing): the job starts at + 5 h */
+    r = estimate(&f, 1);
+    ck_assert(r.capped);
+    ck_assert(!r.placed);
+    ck_assert_int_eq(r.events, 2);
+    ck_assert_int_eq(r.position, 2);
+    buf_init(&b, 0);
+    eta_json(&r, &b);
+    o = json_loadb(b.data, b.len, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert(json_is_null(json_object_get(o, "estimatedStart")));
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "position")), 2);
+    q = json_object_get(o, "ahead");
+    ck_assert_int_eq(json_integer_value(json_object_get(q, "jobs")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(q, "gpus")), 8);
+    q = json_object_get(o, "basis");
+    ck_assert(json_is_true(json_object_get(q, "capped")));
+    ck_assert_int_eq(json_integer_value(json_object_get(q, "decisions")), 2);
+    json_decref(o);
+    buf_free(&b);
+    fx_free(&f);
+}
+END_TEST
+
+/* A job that never fits: the simulation runs out of work to end and answers no estimate,
+ * without claiming to be capped. */
+START_TEST(test_never_fits_has_no_estimate)
+{
+    struct fx f;
+    struct eta_result r;
+    struct buf b;
+    json_t *o;
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 1 * H, 3 * 3600);
+    add_job(&f, "huge", SKU_A, 16, 3600, NOW - 2 * H)->gpus_per_worker = 16;
+    f.o.max_events = 1000;
+    r = estimate(&f, 0);
+    ck_assert(!r.placed);
+    ck_assert(!r.capped);
+    ck_assert_int_lt(r.events, 1000);
+    buf_init(&b, 0);
+    eta_json(&r, &b);
+    o = json_loadb(b.data, b.len, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert(json_is_null(json_object_get(o, "estimatedStart")));
+    json_decref(o);
+    buf_free(&b);
+    fx_free(&f);
+}
+END_TEST
+
+/* The estimate renders as RFC 3339; the inputs are left as they were. */
+START_TEST(test_json_and_inputs_untouched)
+{
+    struct fx f;
+    struct eta_result r;
+    struct buf b;
+    json_t *o;
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 1 * H, 3 * 3600);
+    add_job(&f, "first", SKU_A, 8, 3 * 3600, NOW - 2 * H);
+    r = estimate(&f, 0);
+    ck_assert_int_eq(f.snap->nodes[0].used, 8);
+    ck_assert_uint_eq(f.in.n_queue, 1);
+    ck_assert_uint_eq(f.in.n_running, 1);
+    buf_init(&b, 0);
+    eta_json(&r, &b);
+    o = json_loadb(b.data, b.len, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "estimatedStart")),
+                     "2026-09-21T16:13:20.000Z");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(o, "basis"), "runningWithMaxRuntime")),
+        1);
+    json_decref(o);
+    buf_free(&b);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_bad_options_and_index)
+{
+    struct fx f;
+    struct eta_result r;
+    struct err e = {0};
+
+    fx_init(&f);
+    add_job(&f, "first", SKU_A, 8, 3600, NOW);
+    f.o.step_s = 0;
+    ck_assert_int_eq(eta_estimate(&f.in, NULL, NULL, 0, &f.o, &r, &e), -1);
+    ck_assert_int_eq(e.code, ERR_INVALID);
+    ck_assert_str_eq(e.field, "eta.step_s");
+    f.o.step_s = 60;
+    f.o.max_events = 0;
+    ck_assert_int_eq(eta_estimate(&f.in, NULL, NULL, 0, &f.o, &r, &e), -1);
+    ck_assert_str_eq(e.field, "eta.max_events");
+    f.o.max_events = 5;
+    ck_assert_int_eq(eta_estimate(&f.in, NULL, NULL, 1, &f.o, &r, &e), -1);
+    ck_assert_int_eq(e.code, ERR_NOT_FOUND);
+    fx_free(&f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("eta");
+    TCase *tc = tcase_create("eta");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, test_two_queued_behind_a_running_job);
+    tcase_add_test(tc, test_priority_orders_the_queue);
+    tcase_add_test(tc, test_other_sku_is_another_queue);
+    tcase_add_test(tc, test_unknown_runtimes_use_the_default);
+    tcase_add_test(tc, test_cap_on_events);
+    tcase_add_test(tc, test_never_fits_has_no_estimate);
+    tcase_add_test(tc, test_json_and_inputs_untouched);
+    tcase_add_test(tc, test_bad_options_and_index);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
