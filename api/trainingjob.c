@@ -2,6 +2,7 @@
  * canonical spec text, and the API rendering of jobs and events.
  * Not responsible for HTTP status mapping or storage. Field reference: docs/trainingjob.md. */
 #include "api/trainingjob.h"
+#include "api/trainingjob_retry.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -88,9 +89,15 @@ static const char *const data_keys[] = {"paletteFeatureSets", "hiveTable", "volu
 static const char *const output_keys[] = {"modelRegistry", "experimentId", "volume", "uri", NULL};
 static const char *const data_volume_keys[] = {"claimName", "mountPath", "readOnly", NULL};
 static const char *const volume_keys[] = {"claimName", "mountPath", NULL};
-static const char *const scheduling_keys[] = {"priority",          "preemptible",
-                                              "maxRuntimeSeconds", "checkpointIntervalSeconds",
-                                              "clusterAffinity",   NULL};
+static const char *const scheduling_keys[] = {
+    "priority", "preemptible", "maxRuntimeSeconds", "checkpointIntervalSeconds", "clusterAffinity",
+    "retry",    NULL};
+static const char *const retry_keys[] = {"maxRetries", "backoffSeconds", "maxBackoffSeconds",
+                                         "rules", NULL};
+static const char *const retry_rule_keys[] = {"class", "action", "operator", "values", NULL};
+static const char *const retry_classes[] = {"Infrastructure", "ExitCode", "OOM", NULL};
+static const char *const retry_actions[] = {"Retry", "Fail", NULL};
+static const char *const retry_operators[] = {"In", "NotIn", NULL};
 
 /* Kubernetes' generateName alphabet: no vowels (no accidental words), no 0/1/3 (look-alikes). */
 static const char name_alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
@@ -1440,6 +1447,171 @@ out:
     return rc;
 }
 
+/* One of list at key (required), or ERR_INVALID naming the value and the choices. */
+static int one_of(json_t *in, const char *path, const char *key, const char *const *list,
+                  const char **out, struct err *e)
+{
+    char f[FIELD_BUF], choices[128] = "";
+    struct shown sv;
+
+    if (req_string(in, path, key, out, e))
+        return -1;
+    if (in_list(*out, list))
+        return 0;
+    for (size_t i = 0; list[i]; i++)
+        snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices), "%s%s",
+                 i ? ", " : "", list[i]);
+    path_key(f, sizeof(f), path, key);
+    return err_set(e, ERR_INVALID, f, "%s \"%s\" is not one of: %s", key, show(*out, &sv), choices);
+}
+
+/* An integer at key within lo..hi, def when absent, into out[key]. */
+static int ranged_int(json_t *in, const char *path, const char *key, json_int_t def, json_int_t lo,
+                      json_int_t hi, json_t *out, json_int_t *v, struct err *e)
+{
+    bool set;
+
+    *v = def;
+    if (opt_int(in, path, key, &set, v, e))
+        return -1;
+    if (set && (*v < lo || *v > hi))
+        return out_of_range(e, path, key, *v, lo, hi);
+    json_object_set_new(out, key, json_integer(*v));
+    return 0;
+}
+
+/* An ExitCode rule's operator and values, as Kubernetes' onExitCodes: 1 to 255 distinct
+ * codes of 0..255, and 0 not with In (a container that exited 0 did not fail). */
+static int parse_exit_codes(json_t *in, const char *path, json_t *out, struct err *e)
+{
+    char f[FIELD_BUF];
+    const char *op;
+    json_t *values, *v, *codes = NULL;
+    bool seen[256] = {false};
+    size_t i;
+
+    if (one_of(in, path, "operator", retry_operators, &op, e) ||
+        opt_typed(in, path, "values", JSON_ARRAY, &values, e))
+        return -1;
+    path_key(f, sizeof(f), path, "values");
+    if (!values || json_array_size(values) == 0)
+        return err_set(e, ERR_INVALID, f, "values must list at least one exit code");
+    if (json_array_size(values) > 255)
+        return err_set(e, ERR_INVALID, f, "values has %zu exit codes; at most 255",
+                       json_array_size(values));
+    codes = json_array();
+    json_array_foreach(values, i, v)
+    {
+        char fi[FIELD_BUF];
+        json_int_t n = json_integer_value(v);
+
+        snprintf(fi, sizeof(fi), "%s[%zu]", f, i);
+        if (!json_is_integer(v)) {
+            wrong_type(e, fi, "an exit code", "an integer", v);
+            goto bad;
+        }
+        if (n < 0 || n > 255) {
+            err_set(e, ERR_INVALID, fi, "exit code %lld is out of range 0..255", (long long)n);
+            goto bad;
+        }
+        if (n == 0 && strcmp(op, "In") == 0) {
+            err_set(e, ERR_INVALID, fi, "exit code 0 is not a failure; it cannot be In");
+            goto bad;
+        }
+        if (seen[n]) {
+            err_set(e, ERR_INVALID, fi, "exit code %lld is repeated", (long long)n);
+            goto bad;
+        }
+        seen[n] = true;
+        json_array_append_new(codes, json_integer(n));
+    }
+    json_object_set_new(out, "operator", json_string(op));
+    json_object_set_new(out, "values", codes);
+    return 0;
+bad:
+    json_decref(codes);
+    return -1;
+}
+
+/* One rule of spec.scheduling.retry.rules: {class, action} and, for ExitCode only,
+ * {operator, values}. */
+static int parse_retry_rule(json_t *r, const char *path, json_t *out, struct err *e)
+{
+    const char *cls, *action;
+    char f[FIELD_BUF];
+
+    if (!json_is_object(r))
+        return wrong_type(e, path, "a rule", "an object", r);
+    if (check_keys(r, path, retry_rule_keys, e) ||
+        one_of(r, path, "class", retry_classes, &cls, e) ||
+        one_of(r, path, "action", retry_actions, &action, e))
+        return -1;
+    json_object_set_new(out, "class", json_string(cls));
+    json_object_set_new(out, "action", json_string(action));
+    if (strcmp(cls, "ExitCode") == 0)
+        return parse_exit_codes(r, path, out, e);
+    if (get(r, "operator") || get(r, "values")) {
+        path_key(f, sizeof(f), path, get(r, "operator") ? "operator" : "values");
+        return err_set(e, ERR_INVALID, f,
+                       "only an ExitCode rule takes operator and values, not"
+                       " a %s rule",
+                       cls);
+    }
+    return 0;
+}
+
+int trainingjob_retry_parse(json_t *in, const char *path, json_t **out, struct err *e)
+{
+    json_t *o = NULL, *rules, *r, *list = NULL;
+    json_int_t max, backoff, cap;
+    size_t i;
+    char f[FIELD_BUF];
+
+    if (!json_is_object(in))
+        return wrong_type(e, path, "retry", "an object", in);
+    if (check_keys(in, path, retry_keys, e))
+        return -1;
+    o = json_object();
+    if (ranged_int(in, path, "maxRetries", 0, 0, RETRY_MAX_RETRIES, o, &max, e) ||
+        ranged_int(in, path, "backoffSeconds", RETRY_BACKOFF_DEFAULT_S, 0, RETRY_BACKOFF_MAX_S, o,
+                   &backoff, e) ||
+        ranged_int(in, path, "maxBackoffSeconds", RETRY_MAX_BACKOFF_DEFAULT_S, 0,
+                   RETRY_BACKOFF_MAX_S, o, &cap, e) ||
+        opt_typed(in, path, "rules", JSON_ARRAY, &rules, e))
+        goto bad;
+    if (cap < backoff) {
+        path_key(f, sizeof(f), path, "maxBackoffSeconds");
+        err_set(e, ERR_INVALID, f, "maxBackoffSeconds %lld is less than backoffSeconds %lld",
+                (long long)cap, (long long)backoff);
+        goto bad;
+    }
+    if (json_array_size(rules) > RETRY_RULES_MAX) {
+        path_key(f, sizeof(f), path, "rules");
+        err_set(e, ERR_INVALID, f, "rules has %zu entries; at most %d", json_array_size(rules),
+                RETRY_RULES_MAX);
+        goto bad;
+    }
+    list = json_array();
+    json_array_foreach(rules, i, r)
+    {
+        json_t *rule = json_object();
+
+        snprintf(f, sizeof(f), "%s.rules[%zu]", path, i);
+        json_array_append_new(list, rule);
+        if (parse_retry_rule(r, f, rule, e))
+            goto bad;
+    }
+    if (json_array_size(list) > 0)
+        json_object_set(o, "rules", list);
+    json_decref(list);
+    *out = o;
+    return 0;
+bad:
+    json_decref(list);
+    json_decref(o);
+    return -1;
+}
+
 static int parse_scheduling(json_t *spec, json_t *out_spec, struct job *j, struct err *e)
 {
     static const char *const path = "spec.scheduling";
@@ -1488,6 +1660,13 @@ static int parse_scheduling(json_t *spec, json_t *out_spec, struct job *j, struc
                          "characters",
                          true, out, e))
             goto out;
+        if (get(in, "retry")) {
+            json_t *retry;
+
+            if (trainingjob_retry_parse(get(in, "retry"), "spec.scheduling.retry", &retry, e))
+                goto out;
+            json_object_set_new(out, "retry", retry);
+        }
     }
     json_object_set_new(out, "priority", json_integer(prio));
     json_object_set_new(out, "preemptible", json_boolean(preemptible));

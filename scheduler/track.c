@@ -9,6 +9,8 @@
 #include "scheduler/internal.h"
 
 #include "cluster/pod_status.h"
+#include "scheduler/retry.h"
+#include "scheduler/specs.h"
 
 /* A finished object of ours is collected this long after its ttlSecondsAfterFinished (or
  * after it finished, when no TTL is set): Kubernetes' TTL controller normally got it first,
@@ -106,6 +108,62 @@ static void note(struct cycle *c, const struct store_sched_job *j, const char *t
         if (e.code == ERR_CONFLICT)
             c->deposed = true;
     }
+}
+
+/* The retry policy of j (scheduler/retry.h): its spec's, or its namespace's default. The
+ * spec comes from the leader's cache (one query when this leader did not dispatch it); when
+ * it cannot be read the job has no policy this pass, which only fails it as before. */
+static void job_retry_policy(struct cycle *c, const struct store_sched_job *j,
+                             struct retry_policy *p)
+{
+    const struct spec_entry *sp;
+    struct err e = {0};
+
+    if (spec_cache_fill(c->s->specs, c->s->store, &j->id, 1, &e)) {
+        LOG(LOG_WARN, "sched", "event=spec_read_failed job=%s msg=\"%s\"", j->name, e.msg);
+        memset(p, 0, sizeof(*p));
+        return;
+    }
+    sp = spec_cache_get(c->s->specs, j->id);
+    retry_policy_for(sp ? sp->spec : NULL, j->ns, p);
+}
+
+/* A failed attempt under its retry policy: the first matching rule (or none) decides
+ * whether j is queued again after its back-off, as a new attempt placed afresh (resuming
+ * from its checkpoint volume, as every requeue does), or fails; the event's reason and
+ * message name the rule. what: how it failed ("failed in east: ..."). Returns false when the
+ * policy has no say (no retries, or nothing a rule can name): the caller ends j as it would
+ * without one. */
+static bool retry_failed(struct cycle *c, size_t k, const struct retry_failure *f, const char *what)
+{
+    struct store_sched_job *j = &c->jobs.v[k];
+    struct retry_policy p;
+    struct retry_verdict v;
+    struct store_transition *t;
+
+    job_retry_policy(c, j, &p);
+    retry_decide(&p, f, j->retries, &v);
+    retry_policy_clear(&p);
+    if (!v.by_policy)
+        return false;
+    t = sched_batch_add(&c->b, k, j, v.retry ? PHASE_QUEUED : PHASE_FAILED,
+                        sched_batch_own(&c->b, xstrdup(v.reason)));
+    t->message =
+        sched_batch_own(&c->b, xasprintf("%s; %s%s", v.message, what, v.retry ? "; requeued" : ""));
+    if (v.retry) {
+        struct policy_running ru = {0};
+
+        t->retry = true;
+        t->not_before_ms = c->now + v.backoff_ms;
+        /* The work since the last checkpoint (or the start) is lost: the ledger's row. */
+        ru.gpus = j->gpu_count;
+        ru.started_ms = j->started_ms ? j->started_ms : c->now;
+        ru.last_checkpoint_ms = j->last_checkpoint_ms;
+        t->reclaim_reason = "retry";
+        t->gpus = j->gpu_count;
+        t->lost_gpu_hours = policy_lost_gpu_hours(&ru, c->now);
+    }
+    return true;
 }
 
 /* ---- step 5: tracking, cancellation, reclaim completion, GC --------------------------------- */
@@ -246,6 +304,15 @@ static bool diagnose_pending(struct cycle *c, size_t k, const json_t *obj)
     if (m->image_since_ms && s->o.image_pull_timeout_s > 0 &&
         c->now - m->image_since_ms >= (int64_t)s->o.image_pull_timeout_s * 1000 &&
         sched_delete_object(c, j, obj, "Background", -1, &e) == 0) {
+        struct retry_failure f = retry_classify(false, true, &d);
+
+        msg = xasprintf("image not pulled in %s within %d s: %s; deleted", j->cluster,
+                        s->o.image_pull_timeout_s, line);
+        if (retry_failed(c, k, &f, msg)) {
+            free(msg);
+            return true;
+        }
+        free(msg);
         t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "ImagePullBackOff");
         t->message = sched_batch_own(&c->b, xasprintf("image not pulled in %s within %d s: %s;"
                                                       " deleted",
@@ -293,15 +360,16 @@ static void track_pending(struct cycle *c, size_t k, const json_t *obj, enum k8s
 }
 
 /* A failed object: its pods say why (OOMKilled, an exit code, an eviction). The diagnosis
- * becomes a PodFailed event before the phase change and ends the failure message. */
-static void pods_failed(struct cycle *c, const struct store_sched_job *j, char *line, size_t size)
+ * (in *d; false when there is none) becomes a PodFailed event before the phase change and
+ * ends the failure message. */
+static bool pods_failed(struct cycle *c, const struct store_sched_job *j, struct pod_diag *d,
+                        char *line, size_t size)
 {
-    struct pod_diag d;
-
     line[0] = '\0';
-    if (!diagnose_pods(c, j, &d, line, size))
-        return;
-    note(c, j, "PodFailed", d.reason, line);
+    if (!diagnose_pods(c, j, d, line, size))
+        return false;
+    note(c, j, "PodFailed", d->reason, line);
+    return true;
 }
 
 /* Moves j along by its object obj (NULL: absent). Returns true when obj has finished: its
@@ -316,6 +384,7 @@ static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
     struct store_sched_job *j = &c->jobs.v[k];
     struct store_transition *t;
     char reason[64], msg[256], pods[512];
+    struct pod_diag d;
     enum k8s_job_state st;
     struct err e = {0};
 
@@ -396,24 +465,33 @@ static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
         t->message = sched_batch_own(&c->b, xasprintf("stopped in %s, outside fedsched%s%s",
                                                       j->cluster, msg[0] ? ": " : "", msg));
         break;
-    case K8S_JOB_FAILED:
-        pods_failed(c, j, pods, sizeof(pods));
-        if (strcmp(reason, "PodFailurePolicy") == 0) {
-            /* Our pod-failure rule fired: Kubernetes evicted or preempted a worker. */
+    case K8S_JOB_FAILED: {
+        bool disrupted = strcmp(reason, "PodFailurePolicy") == 0;
+        bool diagnosed = pods_failed(c, j, &d, pods, sizeof(pods));
+        struct retry_failure f = retry_classify(disrupted, false, diagnosed ? &d : NULL);
+        char *what;
+
+        final_message(kind, obj, msg, sizeof(msg));
+        /* Our pod-failure rule fired: Kubernetes evicted or preempted a worker. */
+        what = sched_batch_own(
+            &c->b, disrupted ? xasprintf("a worker was evicted or preempted in %s%s%s", j->cluster,
+                                         pods[0] ? ": " : "", pods)
+                             : xasprintf("failed in %s%s%s%s%s", j->cluster, msg[0] ? ": " : "",
+                                         msg, pods[0] ? "; " : "", pods));
+        if (retry_failed(c, k, &f, what))
+            break;
+        if (disrupted) {
+            /* Without a retry policy an eviction is not the job's fault: requeued. */
             t = sched_batch_add(&c->b, k, j, PHASE_QUEUED, "Disrupted");
             t->preempted = true;
-            t->message = sched_batch_own(
-                &c->b, xasprintf("a worker was evicted or preempted in %s%s%s; requeued",
-                                 j->cluster, pods[0] ? ": " : "", pods));
+            t->message = sched_batch_own(&c->b, xasprintf("%s; requeued", what));
             break;
         }
-        final_message(kind, obj, msg, sizeof(msg));
         t = sched_batch_add(&c->b, k, j, PHASE_FAILED,
                             reason[0] ? sched_batch_own(&c->b, xstrdup(reason)) : "Failed");
-        t->message =
-            sched_batch_own(&c->b, xasprintf("failed in %s%s%s%s%s", j->cluster, msg[0] ? ": " : "",
-                                             msg, pods[0] ? "; " : "", pods));
+        t->message = what;
         break;
+    }
     }
     return st == K8S_JOB_SUCCEEDED || st == K8S_JOB_FAILED || st == K8S_JOB_STOPPED;
 }

@@ -335,6 +335,32 @@ START_TEST(test_default_values)
 }
 END_TEST
 
+/* spec.scheduling.retry: absent stays absent; given, its defaults are written out and its
+ * rules kept in order, in the canonical spec the scheduler reads. */
+START_TEST(test_retry_canonical)
+{
+    struct job *j = expect_ok("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                              "\"metadata\":{\"name\":\"r\"},\"spec\":{\"resources\":"
+                              "{\"instanceType\":\"l4\",\"gpuCount\":1},\"code\":{\"image\":"
+                              "\"x:1\"}}}");
+
+    ck_assert_ptr_null(strstr(j->spec_json, "retry"));
+    job_free(&j);
+    j = expect_ok("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+                  "{\"name\":\"r\"},\"spec\":{\"resources\":{\"instanceType\":\"l4\","
+                  "\"gpuCount\":1},\"code\":{\"image\":\"x:1\"},\"scheduling\":{\"retry\":"
+                  "{\"maxRetries\":2,\"rules\":[{\"action\":\"Fail\",\"class\":\"ExitCode\","
+                  "\"values\":[3,1],\"operator\":\"NotIn\"},{\"class\":\"OOM\",\"action\":"
+                  "\"Retry\"}]}}}}");
+    ck_assert_ptr_nonnull(strstr(
+        j->spec_json, "\"retry\":{\"backoffSeconds\":10,\"maxBackoffSeconds\":600,"
+                      "\"maxRetries\":2,\"rules\":[{\"action\":\"Fail\",\"class\":\"ExitCode\","
+                      "\"operator\":\"NotIn\",\"values\":[3,1]},{\"action\":\"Retry\","
+                      "\"class\":\"OOM\"}]}"));
+    job_free(&j);
+}
+END_TEST
+
 START_TEST(test_architecture_example_lifted)
 {
     size_t len;
@@ -1381,6 +1407,7 @@ static Suite *trainingjob_suite(void)
     tcase_add_test(fx, test_every_bad_fixture_is_indexed);
     tcase_add_test(tc, test_defaults_give_identical_spec);
     tcase_add_test(tc, test_default_values);
+    tcase_add_test(tc, test_retry_canonical);
     tcase_add_test(tc, test_architecture_example_lifted);
     tcase_add_test(tc, test_depth_limit);
     tcase_add_test(tc, test_brackets_inside_strings_do_not_count);

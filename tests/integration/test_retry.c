@@ -1,0 +1,261 @@
+/* test_retry.c -- retry policies end to end (issue 16, acceptance 1): `fedsched serve`
+ * against kubesim and a real PostgreSQL, jobs whose pods fail as the simulator's outcome
+ * annotation says. An infrastructure failure (an image not pulled within
+ * scheduler.imagePullTimeoutS) is retried as a new attempt placed afresh, in the other
+ * cluster when the first is cordoned; an exit code in a Fail rule is not retried; an OOM
+ * kill follows its rule (Retry, or Fail); maxRetries exhausted fails the job. Every event
+ * names the rule that fired. Not responsible for the rules' evaluation case by case
+ * (tests/unit/test_retry.c) or the spec's validation (tests/unit/test_trainingjob.c). */
+#include "tests/integration/test_sched_env.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAST_BASE                                                                                  \
+    "\"poller\": {\"intervalMs\": 200, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"             \
+    "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1, \"missingGraceS\": 3,"          \
+    "\"dispatchBackoffBaseS\": 1, \"dispatchBackoffMaxS\": 2, \"leaderRetryMs\": 200,"             \
+    "\"leaderRenewMs\": 200, \"podCheckIntervalS\": 0"
+
+static struct senv env;
+
+static void teardown(void)
+{
+    senv_stop(&env);
+}
+
+static const char *status_str(json_t *job, const char *key)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(job, "status"), key));
+
+    return v ? v : "";
+}
+
+static long status_int(json_t *job, const char *key)
+{
+    return (long)json_integer_value(json_object_get(json_object_get(job, "status"), key));
+}
+
+/* Starts the simulator (sched-three: east and west have A100s) and one server whose jobs'
+ * objects carry the simulator's outcome annotation; extra: more scheduler knobs. */
+static void start(const char *outcome, const char *extra)
+{
+    char *base = xasprintf(FAST_BASE "%s, \"jobAnnotations\": {\"sim.fedsched.io/outcome\":"
+                                     " \"%s\"}}",
+                           extra, outcome);
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env, base, "", NULL);
+    senv_serve(&env, 0, NULL);
+    free(base);
+}
+
+/* "reason|message" of the job's transitions to to_phase (events), oldest first, joined by
+ * newlines; "" when none. Caller frees. */
+static char *transitions(const char *name, const char *to_phase)
+{
+    char sql[512], *v;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT string_agg(e.reason || '|' || e.message, E'\\n' ORDER BY e.id) FROM"
+             " job_events e JOIN jobs j ON j.id = e.job_id WHERE j.name = '%s' AND"
+             " e.to_phase = '%s' AND e.from_phase <> e.to_phase",
+             name, to_phase);
+    v = itest_sql(env.dsn, sql);
+    return v ? v : xstrdup("");
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Cordons every node of cluster, as `kubectl cordon` would. */
+static void cordon_all(const char *cluster)
+{
+    struct sim_cluster *c = sim_get_cluster(env.sim, cluster);
+    struct sim_node_view nodes[64];
+    size_t n = sim_cluster_nodes(c, nodes, 64);
+    struct err e = {0};
+
+    ck_assert_int_gt(n, 0);
+    for (size_t i = 0; i < n && i < 64; i++)
+        ck_assert_int_eq(sim_cluster_set_node(c, nodes[i].name, true, true, &e), 0);
+}
+
+/* The first attempt's pods never get their image (an infrastructure failure) in the
+ * cluster it was placed in, which is then cordoned: the job is requeued by rule 1 with its
+ * back-off, placed afresh in the other cluster (attempt 1, retries 1), and when that attempt
+ * fails too, maxRetries 1 is exhausted and it fails; both events name the rule. */
+START_TEST(infrastructure_failure_retries_in_the_other_cluster)
+{
+    json_t *j;
+    char first[64], second[64], *want, *got, *uid;
+
+    start("ImagePullBackOff", ", \"imagePullTimeoutS\": 1");
+    uid = senv_submit(senv_base(&env), "team-r", "infra", "a100-80gb", 8, NULL,
+                      "\"retry\": {\"maxRetries\": 1, \"backoffSeconds\": 2, \"rules\":"
+                      " [{\"class\": \"OOM\", \"action\": \"Fail\"},"
+                      " {\"class\": \"Infrastructure\", \"action\": \"Retry\"}]}");
+    j = senv_wait_phase(senv_base(&env), "team-r", "infra", "Dispatched", 10000);
+    snprintf(first, sizeof(first), "%s", status_str(j, "cluster"));
+    ck_assert(strcmp(first, "east") == 0 || strcmp(first, "west") == 0);
+    json_decref(j);
+    cordon_all(first);
+    for (int i = 0; senv_sql_long(&env, "SELECT attempt FROM jobs WHERE name = 'infra'") < 1; i++) {
+        ck_assert_msg(i < 200, "not requeued within 10 s");
+        usleep(50 * 1000);
+    }
+    j = senv_wait_phase(senv_base(&env), "team-r", "infra", "Dispatched", 10000);
+    snprintf(second, sizeof(second), "%s", status_str(j, "cluster"));
+    ck_assert_str_ne(second, first);
+    ck_assert_int_eq(status_int(j, "attempt"), 1);
+    ck_assert_int_eq(status_int(j, "retries"), 1);
+    json_decref(j);
+    /* The retry waited its back-off: 2 s from the requeue to the next admission (its event is
+     * committed after the cycle began, which the back-off counts from). */
+    ck_assert_int_ge(senv_sql_long(&env, "SELECT extract(epoch FROM a.ts - q.ts) * 1000 FROM"
+                                         " job_events q, job_events a WHERE q.to_phase = 'Queued'"
+                                         " AND q.from_phase <> 'Queued' AND a.to_phase ="
+                                         " 'Admitted' AND a.id > q.id ORDER BY a.id LIMIT 1"),
+                     1500);
+    j = senv_wait_phase(senv_base(&env), "team-r", "infra", "Failed", 15000);
+    ck_assert_str_eq(status_str(j, "reason"), "RetriesExhausted");
+    ck_assert_int_eq(status_int(j, "retries"), 1);
+    want = xasprintf("RetryInfrastructure|rule 2 (Infrastructure: Retry) fired; retry 1 of 1 in"
+                     " 2 s; image not pulled in %s within 1 s: pod ",
+                     first);
+    got = transitions("infra", "Queued");
+    ck_assert_msg(starts_with(got, want), "requeue event '%s' does not start with '%s'", got, want);
+    ck_assert_msg(strstr(got, "; deleted; requeued") && !strchr(got, '\n'), "%s", got);
+    free(got);
+    free(want);
+    want = xasprintf("RetriesExhausted|rule 2 (Infrastructure: Retry) fired; maxRetries 1"
+                     " exhausted, not retried; image not pulled in %s within 1 s: pod ",
+                     second);
+    got = transitions("infra", "Failed");
+    ck_assert_msg(starts_with(got, want), "failure event '%s' does not start with '%s'", got, want);
+    ck_assert_str_eq(status_str(j, "message"), strchr(got, '|') + 1);
+    free(got);
+    free(want);
+    json_decref(j);
+    free(uid);
+}
+END_TEST
+
+/* Exit code 3 is in rule 1's Fail list: the job fails at once, not retried, with the
+ * rule in its reason and message; the PodFailed diagnosis is still recorded. */
+START_TEST(exit_code_in_the_fail_list_does_not_retry)
+{
+    json_t *j;
+    char *got;
+
+    start("Error:3", "");
+    free(senv_submit(senv_base(&env), "team-r", "code", "a100-80gb", 8, NULL,
+                     "\"retry\": {\"maxRetries\": 3, \"backoffSeconds\": 0, \"rules\":"
+                     " [{\"class\": \"ExitCode\", \"operator\": \"In\", \"values\": [1, 3],"
+                     " \"action\": \"Fail\"}, {\"class\": \"OOM\", \"action\": \"Retry\"}]}"));
+    j = senv_wait_phase(senv_base(&env), "team-r", "code", "Failed", 20000);
+    ck_assert_str_eq(status_str(j, "reason"), "FailExitCode");
+    ck_assert_int_eq(status_int(j, "retries"), 0);
+    ck_assert_int_eq(status_int(j, "attempt"), 0);
+    got = transitions("code", "Failed");
+    ck_assert_msg(starts_with(got, "FailExitCode|rule 1 (ExitCode 3: Fail) fired; not retried;"
+                                   " failed in "),
+                  "%s", got);
+    ck_assert_msg(strstr(got, "container trainer: Error (exit code 3)"), "%s", got);
+    free(got);
+    got = transitions("code", "Queued");
+    ck_assert_str_eq(got, "");
+    free(got);
+    ck_assert_int_eq(senv_events(&env, "team-r", "code", "PodFailed"), 1);
+    json_decref(j);
+}
+END_TEST
+
+/* OOM under "OOM: Retry" with maxRetries 2: two retries, each event naming rule 2 and
+ * counting, then maxRetries exhausted fails the job. */
+START_TEST(oom_retries_by_its_rule_until_exhausted)
+{
+    json_t *j;
+    char *got;
+
+    start("OOMKilled", "");
+    free(senv_submit(senv_base(&env), "team-r", "oom", "a100-80gb", 8, NULL,
+                     "\"retry\": {\"maxRetries\": 2, \"backoffSeconds\": 0, \"rules\":"
+                     " [{\"class\": \"ExitCode\", \"operator\": \"In\", \"values\": [3],"
+                     " \"action\": \"Fail\"}, {\"class\": \"OOM\", \"action\": \"Retry\"}]}"));
+    j = senv_wait_phase(senv_base(&env), "team-r", "oom", "Failed", 30000);
+    ck_assert_str_eq(status_str(j, "reason"), "RetriesExhausted");
+    ck_assert_int_eq(status_int(j, "retries"), 2);
+    ck_assert_int_eq(status_int(j, "attempt"), 2);
+    got = transitions("oom", "Queued");
+    ck_assert_msg(starts_with(got, "RetryOOM|rule 2 (OOM: Retry) fired; retry 1 of 2 in 0 s;"
+                                   " failed in "),
+                  "%s", got);
+    ck_assert_msg(strstr(got, "\nRetryOOM|rule 2 (OOM: Retry) fired; retry 2 of 2 in 0 s;"
+                              " failed in "),
+                  "%s", got);
+    ck_assert_msg(strstr(got, "OOMKilled (exit code 137); requeued"), "%s", got);
+    free(got);
+    got = transitions("oom", "Failed");
+    ck_assert_msg(starts_with(got, "RetriesExhausted|rule 2 (OOM: Retry) fired; maxRetries 2"
+                                   " exhausted, not retried; failed in "),
+                  "%s", got);
+    ck_assert_msg(!strchr(got, '\n'), "%s", got);
+    free(got);
+    json_decref(j);
+}
+END_TEST
+
+/* OOM under "OOM: Fail": not retried although retries remain. */
+START_TEST(oom_fails_when_its_rule_says_fail)
+{
+    json_t *j;
+    char *got;
+
+    start("OOMKilled", "");
+    free(senv_submit(senv_base(&env), "team-r", "oomfail", "a100-80gb", 8, NULL,
+                     "\"retry\": {\"maxRetries\": 5, \"rules\": [{\"class\": \"Infrastructure\","
+                     " \"action\": \"Retry\"}, {\"class\": \"OOM\", \"action\": \"Fail\"}]}"));
+    j = senv_wait_phase(senv_base(&env), "team-r", "oomfail", "Failed", 20000);
+    ck_assert_str_eq(status_str(j, "reason"), "FailOOM");
+    ck_assert_int_eq(status_int(j, "retries"), 0);
+    got = transitions("oomfail", "Failed");
+    ck_assert_msg(starts_with(got, "FailOOM|rule 2 (OOM: Fail) fired; not retried; failed in "),
+                  "%s", got);
+    free(got);
+    got = transitions("oomfail", "Queued");
+    ck_assert_str_eq(got, "");
+    free(got);
+    json_decref(j);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("retry");
+    TCase *tc = tcase_create("e2e");
+
+    tcase_set_timeout(tc, 90);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, infrastructure_failure_retries_in_the_other_cluster);
+    tcase_add_test(tc, exit_code_in_the_fail_list_does_not_retry);
+    tcase_add_test(tc, oom_retries_by_its_rule_until_exhausted);
+    tcase_add_test(tc, oom_fails_when_its_rule_says_fail);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    int failed;
+
+    srunner_run_all(r, CK_NORMAL);
+    failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? 1 : 0;
+}
