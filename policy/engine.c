@@ -941,7 +941,7 @@ static void borrowed_prereq(const struct snapshot_cluster *cl, struct policy_why
 /* The first prerequisite job j needs that cluster c is known to miss; -1 when none.
  * Prerequisites not checked or not answered yet do not count: dispatch reports what
  * really fails, and the next check corrects the picture. */
-static int missing_prereq(const struct engine *en, size_t j, int c)
+int engine_missing_prereq(const struct engine *en, size_t j, int c)
 {
     const struct snapshot_cluster *cl = &en->s->clusters[c];
     uint32_t need = (1u << SNAPSHOT_PREREQ_NAMESPACE) | (1u << SNAPSHOT_PREREQ_PERMISSIONS) |
@@ -985,10 +985,10 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
         note(&w, why, all, n_all, cap_all);
         return 0;
     }
-    if (missing_prereq(en, j, c) >= 0) {
+    if (engine_missing_prereq(en, j, c) >= 0) {
         struct policy_why w = {.reason = POLICY_REASON_MISSING_PREREQ, .cluster = c, .sku = -1};
 
-        w.prereq = (enum snapshot_prereq)missing_prereq(en, j, c);
+        w.prereq = (enum snapshot_prereq)engine_missing_prereq(en, j, c);
         w.room = cluster_has_room(en, j, c, quota_ok, readonly);
         note(&w, why, all, n_all, cap_all);
         return 0;

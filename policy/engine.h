@@ -171,6 +171,9 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
                         bool readonly, struct engine_cand *best, struct policy_why *why,
                         struct policy_why *all, size_t *n_all, size_t cap_all);
 
+/* The first prerequisite queue job j needs that cluster c is known to miss; -1 when none. */
+int engine_missing_prereq(const struct engine *en, size_t j, int c);
+
 /* Ordering of candidates: better first (score, training before serving, preferred SKU,
  * cluster name). Returns < 0 when a is better. */
 int engine_cand_cmp(const struct engine *en, const struct engine_cand *a,

@@ -68,6 +68,21 @@ int policy_config_validate(const struct policy_config *c, struct err *e)
         return err_set(e, ERR_CONFIG, "policy.relend_backoff_max_s",
                        "policy.relend_backoff_max_s %lld is below relend_backoff_s %lld",
                        (long long)c->relend_backoff_max_s, (long long)c->relend_backoff_s);
+    if (c->preempt_min_runtime_s < 0)
+        return err_set(e, ERR_CONFIG, "policy.preempt_min_runtime_s",
+                       "policy.preempt_min_runtime_s must be >= 0, not %lld",
+                       (long long)c->preempt_min_runtime_s);
+    if (c->preempt_budget < 0 || c->preempt_budget > POLICY_PREEMPT_BUDGET_MAX)
+        return err_set(e, ERR_CONFIG, "policy.preempt_budget",
+                       "policy.preempt_budget must be in [0, %d], not %d",
+                       POLICY_PREEMPT_BUDGET_MAX, c->preempt_budget);
+    /* The window matters only to preemption: a config without the preemption knobs (all
+     * zero) is valid, with preemption off. */
+    if (c->preemption && c->preempt_window_s < 1)
+        return err_set(e, ERR_CONFIG, "policy.preempt_window_s",
+                       "policy.preempt_window_s must be >= 1 while policy.preemption is on, not "
+                       "%lld",
+                       (long long)c->preempt_window_s);
     if (c->grace_period_max_s < 1)
         return err_set(e, ERR_CONFIG, "policy.grace_period_max_s",
                        "policy.grace_period_max_s must be >= 1, not %lld",
@@ -161,6 +176,7 @@ const char *policy_reclaim_reason_name(enum policy_reclaim_reason r)
     case POLICY_RECLAIM_DEFICIT: return "serving_deficit";
     case POLICY_RECLAIM_LEASE_END: return "lease_end";
     case POLICY_RECLAIM_QUOTA: return "quota_reclaim";
+    case POLICY_RECLAIM_PRIORITY: return "priority";
     }
     return "unknown";
 }
@@ -287,6 +303,25 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
     }
 }
 
+int policy_preemption_format(const struct policy_input *in, const struct policy_pending *p,
+                             char *out, size_t size)
+{
+    size_t len;
+
+    if (!p->preempting)
+        return -1;
+    len = (size_t)snprintf(out, size, "waiting for the preemption of");
+    for (size_t i = 0; i < p->n_victims && len < size; i++) {
+        const struct policy_running *ru = &in->running[p->victims[i]];
+
+        len += (size_t)snprintf(out + len, size - len, "%s %s/%s", i ? "," : "", ru->ns, ru->name);
+    }
+    if (len < size)
+        snprintf(out + len, size - len, " in cluster %s",
+                 in->snap->clusters[p->victims_cluster].name);
+    return 0;
+}
+
 uint32_t policy_framework_prereqs(const char *framework)
 {
     if (framework && strcmp(framework, "ray") == 0)
@@ -312,6 +347,11 @@ struct cycle {
     bool *run_chosen;   /* already a victim this cycle */
     size_t *run_node;   /* resolved node of each plan entry, flattened */
     size_t *run_node_first;
+    /* priority preemption */
+    struct policy_state *st;
+    size_t *victims; /* every preempting pending job's victims, one arena */
+    size_t n_victims, cap_victims;
+    size_t *v_first; /* per pending entry, offset into victims */
 };
 
 /* qsort has no context argument in C11: the comparator sees the engine through the
@@ -633,58 +673,93 @@ static int local_slots(const struct engine *en, const struct engine_group *G, co
     return slots;
 }
 
-/* Adds (sign 1) or removes (-1) the GPUs running placement r holds on G's nodes to lf. */
-static void local_free_add(const struct cycle *cy, const struct engine_group *G, int *lf, size_t r,
-                           int sign)
+/* Adds (sign 1) or removes (-1) to lf the GPUs running placement r holds on G's nodes,
+ * except on nodes another job than j holds (their GPUs would not go to j). Returns the GPUs
+ * counted. */
+static int local_free_add(const struct cycle *cy, const struct engine_group *G, int *lf, size_t r,
+                          size_t j, int sign)
 {
     const struct engine *en = cy->en;
     const struct policy_running *ru = &en->in->running[r];
+    int n = 0;
 
     for (size_t p = 0; p < ru->n_plan; p++) {
         size_t node = cy->run_node[cy->run_node_first[r] + p];
 
-        if (node == SIZE_MAX || en->ngroup[node] != (int32_t)(G - en->groups))
+        if (node == SIZE_MAX || en->ngroup[node] != (int32_t)(G - en->groups) ||
+            (en->reserved_by[node] && en->reserved_by[node] != j + 1))
             continue;
         lf[en->npos[node]] += sign * ru->plan[p].gpus;
+        n += ru->plan[p].gpus;
     }
+    return n;
 }
+
+/* Who may be a victim of a site: a quota reclaim takes other namespaces' quota borrowers;
+ * a priority preemption takes lower-priority jobs of the preemptor's namespace, and of
+ * other namespaces only their quota borrowers (on an SKU without quotas every namespace
+ * shares one queue, so any lower-priority job). */
+enum site_kind {
+    SITE_QUOTA,
+    SITE_PRIORITY,
+};
 
 struct qr_site {
     int cluster, sku;
-    size_t *victims;
+    size_t *victims; /* new victims, in the order taken */
     size_t n_victims;
+    size_t *free_nodes; /* nodes free now that the room counts on too (snapshot indices) */
+    size_t n_free_nodes;
     double lost;
 };
 
-static bool victim_first(const struct policy_running *a, const struct policy_running *b,
-                         int64_t now)
+static bool site_victim(const struct cycle *cy, size_t j, size_t r, int k, enum site_kind kind)
 {
-    double la = policy_lost_gpu_hours(a, now), lb = policy_lost_gpu_hours(b, now);
+    const struct engine *en = cy->en;
+    const struct policy_running *ru = &en->in->running[r];
+    const struct policy_job *job = &en->in->queue[j];
+    bool same_ns = ru->ns && job->ns && strcmp(ru->ns, job->ns) == 0;
+    int64_t min_runtime_s =
+        kind == SITE_QUOTA ? en->cfg->min_runtime_s : en->cfg->preempt_min_runtime_s;
 
-    if (la != lb)
-        return la < lb;
-    if (a->priority != b->priority)
-        return a->priority < b->priority;
-    if (a->started_ms != b->started_ms)
-        return a->started_ms > b->started_ms;
-    return a->id < b->id;
+    if (!ru->preemptible || cy->run_chosen[r] || !ru->n_plan ||
+        en->now - ru->started_ms < min_runtime_s * 1000)
+        return false;
+    if (kind == SITE_QUOTA)
+        return cy->run_borrower[r] && !same_ns;
+    return ru->priority < job->priority && (same_ns || !en->q_managed[k] || cy->run_borrower[r]);
 }
 
-/* Finds the victims on cluster c, SKU k whose GPUs (with those of placements already being
- * reclaimed) make room for job j. Returns true and fills site when possible. */
-static bool quota_site(struct cycle *cy, size_t j, int c, int k, struct qr_site *site)
+/* Victims before others on borrowed quota first, then reclaim's order (least lost work). */
+static bool site_before(const struct cycle *cy, size_t a, size_t b)
+{
+    const struct policy_running *x = &cy->en->in->running[a], *y = &cy->en->in->running[b];
+
+    if (cy->run_borrower[a] != cy->run_borrower[b])
+        return cy->run_borrower[a];
+    return reclaim_victim_before(x, policy_lost_gpu_hours(x, cy->en->now), y,
+                                 policy_lost_gpu_hours(y, cy->en->now));
+}
+
+/* Finds the victims of the kind on cluster c, SKU k whose GPUs (with those of placements
+ * already being reclaimed there) make room for job j, at most max_new of them. Returns
+ * true and fills site when possible; *waits (when not NULL) counts the placements already
+ * stopping that the room counts on. */
+static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind kind, int max_new,
+                      struct qr_site *site)
 {
     struct engine *en = cy->en;
     const struct policy_input *in = en->in;
     const struct engine_job *ej = &en->jobs[j];
     struct engine_group *G = engine_group_of(en, (size_t)c, SNAPSHOT_POOL_TRAINING, k);
-    int *lf;
-    size_t *cand, n = 0, kept = 0;
+    int *lf, *touched, slots = 0;
+    size_t *cand, n = 0, kept = 0, stopping = 0;
     bool ok;
 
     if (G->n == 0 || engine_slots_empty(en, G, ej->per_worker) < ej->workers)
         return false;
     lf = xcalloc(G->n + 1, sizeof(*lf));
+    touched = xcalloc(G->n + 1, sizeof(*touched));
     cand = xcalloc(in->n_running + 1, sizeof(*cand));
     for (size_t i = 0; i < G->n; i++) {
         size_t node = G->nodes[i];
@@ -697,19 +772,20 @@ static bool quota_site(struct cycle *cy, size_t j, int c, int k, struct qr_site 
         if (cy->run_cluster[r] != c || ru->sku != k || ru->pool != SNAPSHOT_POOL_TRAINING)
             continue;
         if (ru->reclaiming) {
-            local_free_add(cy, G, lf, r, 1); /* will be free soon anyway */
+            /* Will be free soon anyway. */
+            if (local_free_add(cy, G, lf, r, j, 1) > 0) {
+                local_free_add(cy, G, touched, r, j, 1);
+                stopping++;
+            }
             continue;
         }
-        if (!cy->run_borrower[r] || !ru->preemptible || cy->run_chosen[r] || !ru->n_plan ||
-            (ru->ns && in->queue[j].ns && strcmp(ru->ns, in->queue[j].ns) == 0) ||
-            en->now - ru->started_ms < en->cfg->min_runtime_s * 1000)
-            continue;
-        cand[n++] = r;
+        if (site_victim(cy, j, r, k, kind))
+            cand[n++] = r;
     }
     for (size_t i = 1; i < n; i++) {
         size_t t = cand[i], x = i;
 
-        while (x > 0 && victim_first(&in->running[t], &in->running[cand[x - 1]], en->now)) {
+        while (x > 0 && site_before(cy, t, cand[x - 1])) {
             cand[x] = cand[x - 1];
             x--;
         }
@@ -717,32 +793,116 @@ static bool quota_site(struct cycle *cy, size_t j, int c, int k, struct qr_site 
     }
     ok = local_slots(en, G, lf, ej->per_worker) >= ej->workers;
     while (!ok && kept < n) {
-        local_free_add(cy, G, lf, cand[kept++], 1);
+        local_free_add(cy, G, lf, cand[kept++], j, 1);
         ok = local_slots(en, G, lf, ej->per_worker) >= ej->workers;
     }
     if (ok) {
         /* Second pass: drop victims the others already cover, costliest first. */
         for (size_t i = kept; i-- > 0;) {
-            local_free_add(cy, G, lf, cand[i], -1);
+            local_free_add(cy, G, lf, cand[i], j, -1);
             if (local_slots(en, G, lf, ej->per_worker) >= ej->workers) {
                 memmove(&cand[i], &cand[i + 1], (kept - i - 1) * sizeof(*cand));
                 kept--;
             } else {
-                local_free_add(cy, G, lf, cand[i], 1);
+                local_free_add(cy, G, lf, cand[i], j, 1);
             }
         }
+    }
+    /* A preemption that needs more victims than the cluster's budget allows, or that has
+     * nothing to wait for (the job would fit without: something else keeps it away), is
+     * no preemption. */
+    ok = ok && (int)kept <= max_new && (kind == SITE_QUOTA || kept + stopping > 0);
+    if (ok) {
         site->cluster = c;
         site->sku = k;
         site->victims = cand;
         site->n_victims = kept;
         site->lost = 0;
-        for (size_t i = 0; i < kept; i++)
+        site->free_nodes = xcalloc(G->n + 1, sizeof(*site->free_nodes));
+        site->n_free_nodes = 0;
+        for (size_t i = 0; i < kept; i++) {
             site->lost += policy_lost_gpu_hours(&in->running[cand[i]], en->now);
+            local_free_add(cy, G, touched, cand[i], j, 1);
+        }
+        /* The room is the nodes being freed and, when they are not enough, nodes free now
+         * (lowest index first): those have to be held for j too. */
+        for (size_t i = 0; i < G->n; i++)
+            if (touched[i] && en->s->nodes[G->nodes[i]].schedulable)
+                slots += lf[i] / ej->per_worker;
+        for (size_t i = 0; i < G->n && slots < ej->workers; i++)
+            if (!touched[i] && lf[i] >= ej->per_worker && en->s->nodes[G->nodes[i]].schedulable) {
+                slots += lf[i] / ej->per_worker;
+                site->free_nodes[site->n_free_nodes++] = G->nodes[i];
+            }
         cand = NULL;
     }
     free(cand);
     free(lf);
+    free(touched);
     return ok;
+}
+
+static void site_free(struct qr_site *site)
+{
+    free(site->victims);
+    free(site->free_nodes);
+    site->victims = site->free_nodes = NULL;
+}
+
+/* Whether victims on cluster c could make room for job j: the job may go there (affinity,
+ * prerequisites) and the cluster takes placements. */
+static bool site_cluster_ok(const struct engine *en, size_t j, size_t c)
+{
+    const struct engine_job *ej = &en->jobs[j];
+    bool aff_ok = !ej->has_aff;
+
+    for (int a = 0; a < ej->n_aff && !aff_ok; a++)
+        aff_ok = en->aff[ej->aff_first + (size_t)a] == (int)c;
+    return aff_ok && en->cl_block[c].reason == POLICY_REASON_NONE &&
+           engine_missing_prereq(en, j, (int)c) < 0;
+}
+
+/* Victims left in the cluster's priority-preemption budget now. */
+static int preempt_budget_left(const struct cycle *cy, size_t c)
+{
+    const struct engine *en = cy->en;
+    const struct policy_preempt_log *l = policy_state_preempts(cy->st, en->cl_names[c], false);
+
+    return en->cfg->preempt_budget -
+           policy_preempts_in_window(l, en->now, en->cfg->preempt_window_s);
+}
+
+/* The site of the kind that makes room for job j losing the least work (then with the
+ * fewest victims): in one cluster only, never two sites for one job. */
+static bool best_site(struct cycle *cy, size_t j, enum site_kind kind, struct qr_site *best)
+{
+    struct engine *en = cy->en;
+    const struct engine_job *ej = &en->jobs[j];
+
+    memset(best, 0, sizeof(*best));
+    best->cluster = -1;
+    for (int o = 0; o < ej->n_opts; o++) {
+        int k = ej->opts[o];
+
+        if (!cy->quota_ok[o] || (kind == SITE_QUOTA && (cy->over[o] || !en->q_managed[k])))
+            continue;
+        for (size_t c = 0; c < en->n_clusters; c++) {
+            struct qr_site site;
+            int max_new = kind == SITE_QUOTA ? INT32_MAX : preempt_budget_left(cy, c);
+
+            if (!site_cluster_ok(en, j, c) || max_new < 0 ||
+                !find_site(cy, j, (int)c, k, kind, max_new, &site))
+                continue;
+            if (best->cluster < 0 || site.lost < best->lost ||
+                (site.lost == best->lost && site.n_victims < best->n_victims)) {
+                site_free(best);
+                *best = site;
+            } else {
+                site_free(&site);
+            }
+        }
+    }
+    return best->cluster >= 0;
 }
 
 static void reserve_plan_nodes(struct cycle *cy, size_t r, size_t j)
@@ -757,51 +917,24 @@ static void reserve_plan_nodes(struct cycle *cy, size_t r, size_t j)
     }
 }
 
-/* Reclaims quota borrowers of other namespaces so that job j, which is within its nominal
- * quota, can start: in one cluster only (never two preemption sites for one job), the site
- * losing the least work. The nodes concerned are held for j for the rest of the cycle. */
-static bool quota_reclaim_for(struct cycle *cy, size_t j)
+/* Turns the site's victims into reclaims of the given reason for job j and holds the nodes
+ * where GPUs are being freed (by these victims and by earlier reclaims) for j for the rest
+ * of the cycle. */
+static void take_site(struct cycle *cy, size_t j, const struct qr_site *site,
+                      enum policy_reclaim_reason reason)
 {
     struct engine *en = cy->en;
-    const struct engine_job *ej = &en->jobs[j];
-    struct qr_site best = {-1, -1, NULL, 0, 0};
 
-    for (int o = 0; o < ej->n_opts; o++) {
-        int k = ej->opts[o];
-
-        if (!cy->quota_ok[o] || cy->over[o] || !en->q_managed[k])
-            continue;
-        for (size_t c = 0; c < en->n_clusters; c++) {
-            struct qr_site site;
-            bool aff_ok = !ej->has_aff;
-
-            for (int a = 0; a < ej->n_aff && !aff_ok; a++)
-                aff_ok = en->aff[ej->aff_first + (size_t)a] == (int)c;
-            if (!aff_ok || en->cl_block[c].reason != POLICY_REASON_NONE)
-                continue;
-            if (!quota_site(cy, j, (int)c, k, &site))
-                continue;
-            if (best.cluster < 0 || site.lost < best.lost ||
-                (site.lost == best.lost && site.n_victims < best.n_victims)) {
-                free(best.victims);
-                best = site;
-            } else {
-                free(site.victims);
-            }
-        }
-    }
-    if (best.cluster < 0)
-        return false;
-    for (size_t i = 0; i < best.n_victims; i++) {
-        size_t r = best.victims[i];
+    for (size_t i = 0; i < site->n_victims; i++) {
+        size_t r = site->victims[i];
         struct policy_reclaim rc;
 
         memset(&rc, 0, sizeof(rc));
         rc.running = r;
         rc.for_job = j;
-        rc.cluster = best.cluster;
-        rc.sku = best.sku;
-        rc.reason = POLICY_RECLAIM_QUOTA;
+        rc.cluster = site->cluster;
+        rc.sku = site->sku;
+        rc.reason = reason;
         rc.deficit = en->in->queue[j].gpu_count;
         rc.lost_gpu_hours = policy_lost_gpu_hours(&en->in->running[r], en->now);
         rc.grace_s = policy_grace_s(en->cfg);
@@ -811,15 +944,80 @@ static bool quota_reclaim_for(struct cycle *cy, size_t j)
         cy->run_chosen[r] = true;
         reserve_plan_nodes(cy, r, j);
     }
-    /* Hold the nodes where GPUs are being freed by earlier reclaims too. */
     for (size_t r = 0; r < en->in->n_running; r++) {
         const struct policy_running *ru = &en->in->running[r];
 
-        if (ru->reclaiming && cy->run_cluster[r] == best.cluster && ru->sku == best.sku &&
+        if (ru->reclaiming && cy->run_cluster[r] == site->cluster && ru->sku == site->sku &&
             ru->pool == SNAPSHOT_POOL_TRAINING)
             reserve_plan_nodes(cy, r, j);
     }
-    free(best.victims);
+    for (size_t i = 0; i < site->n_free_nodes; i++)
+        engine_reserve(en, site->free_nodes[i], j);
+}
+
+/* Reclaims quota borrowers of other namespaces so that job j, which is within its nominal
+ * quota, can start. */
+static bool quota_reclaim_for(struct cycle *cy, size_t j)
+{
+    struct qr_site best;
+
+    if (!best_site(cy, j, SITE_QUOTA, &best))
+        return false;
+    take_site(cy, j, &best, POLICY_RECLAIM_QUOTA);
+    site_free(&best);
+    return true;
+}
+
+/* Preempts lower-priority jobs so that job j can start, within the cluster's budget, and
+ * leaves j pending (reserving) with the victims it waits for: this cycle's and those still
+ * stopping in the same cluster and SKU. */
+static bool preempt_for(struct cycle *cy, size_t j, const struct policy_why *why)
+{
+    struct engine *en = cy->en;
+    struct policy_preempt_log *log;
+    struct policy_pending *p;
+    struct qr_site best;
+    size_t first;
+
+    if (!en->cfg->preemption || !best_site(cy, j, SITE_PRIORITY, &best))
+        return false;
+    take_site(cy, j, &best, POLICY_RECLAIM_PRIORITY);
+    log = best.n_victims ? policy_state_preempts(cy->st, en->cl_names[best.cluster], true) : NULL;
+    for (size_t i = 0; i < best.n_victims; i++) {
+        log->at_ms[log->next] = en->now;
+        log->next = (log->next + 1) % POLICY_PREEMPT_BUDGET_MAX;
+    }
+    first = cy->n_victims;
+    for (size_t r = 0; r < en->in->n_running; r++) {
+        const struct policy_running *ru = &en->in->running[r];
+        bool mine = false;
+
+        for (size_t i = 0; i < best.n_victims && !mine; i++)
+            mine = best.victims[i] == r;
+        /* A job stopping on a node now held for j is one j waits for. */
+        for (size_t x = 0;
+             !mine && ru->reclaiming && cy->run_cluster[r] == best.cluster && ru->sku == best.sku &&
+             ru->pool == SNAPSHOT_POOL_TRAINING && x < ru->n_plan;
+             x++) {
+            size_t node = cy->run_node[cy->run_node_first[r] + x];
+
+            mine = node != SIZE_MAX && en->reserved_by[node] == j + 1;
+        }
+        if (!mine)
+            continue;
+        if (cy->n_victims == cy->cap_victims) {
+            cy->cap_victims = cy->cap_victims ? cy->cap_victims * 2 : 16;
+            cy->victims = xrealloc(cy->victims, cy->cap_victims * sizeof(*cy->victims));
+        }
+        cy->victims[cy->n_victims++] = r;
+    }
+    add_pending(cy, j, why, true);
+    p = &cy->r->pending[cy->r->n_pending - 1];
+    p->preempting = true;
+    p->victims_cluster = best.cluster;
+    p->n_victims = cy->n_victims - first;
+    cy->v_first[cy->r->n_pending - 1] = first;
+    site_free(&best);
     return true;
 }
 
@@ -907,12 +1105,14 @@ static void decide_job(struct cycle *cy, size_t j)
         why.per_worker = ej->per_worker;
         why.need = job->gpu_count;
         why.have = never ? best_empty : best_have;
+        if (!never && preempt_for(cy, j, &why))
+            return;
         add_pending(cy, j, &why, false);
         return;
     }
     {
         struct engine_cand best, second, cand;
-        bool found = false, has_second = false;
+        bool found = false, has_second = false, capacity;
         int n_cand = 0;
         struct policy_why sum;
 
@@ -961,18 +1161,22 @@ static void decide_job(struct cycle *cy, size_t j)
         }
         /* Attempts count, not successes: a queue of jobs that cannot reserve anything must
          * not each walk every cluster. */
-        if (may_reserve &&
-            (sum.reason == POLICY_REASON_INSUFFICIENT || sum.reason == POLICY_REASON_RESERVED)) {
+        capacity = sum.reason == POLICY_REASON_INSUFFICIENT || sum.reason == POLICY_REASON_RESERVED;
+        if (capacity && may_reserve) {
             cy->n_reservations++;
             if (en->cfg->quota_reclaim && quota_reclaim_for(cy, j)) {
                 add_pending(cy, j, &sum, true);
                 cy->r->pending[cy->r->n_pending - 1].reclaiming = true;
                 return;
             }
-            if (reserve_for(cy, j)) {
-                add_pending(cy, j, &sum, true);
-                return;
-            }
+        }
+        /* Preemption does not wait for reserve_after_s: the minimum runtime and the budget
+         * are its brakes. */
+        if (capacity && preempt_for(cy, j, &sum))
+            return;
+        if (capacity && may_reserve && reserve_for(cy, j)) {
+            add_pending(cy, j, &sum, true);
+            return;
         }
         add_pending(cy, j, &sum, false);
     }
@@ -1106,9 +1310,17 @@ int policy_decide(const struct policy_input *in, struct policy_state *st,
     cy.r = r;
     cy.quota_ok = xcalloc(1 + POLICY_ALT_SKUS_MAX, sizeof(bool));
     cy.over = xcalloc(1 + POLICY_ALT_SKUS_MAX, sizeof(bool));
+    cy.st = st;
+    cy.v_first = xcalloc(in->n_queue + 1, sizeof(*cy.v_first));
     prepare_quota_reclaim(&cy);
     run_queue(&cy);
     free_quota_reclaim(&cy);
+    r->victims = cy.victims;
+    r->n_victims = cy.n_victims;
+    for (size_t p = 0; p < r->n_pending; p++)
+        if (r->pending[p].preempting)
+            r->pending[p].victims = r->victims + cy.v_first[p];
+    free(cy.v_first);
     for (size_t p = 0; p < r->n_placements; p++)
         r->placements[p].workers = cy.workers + cy.w_first[p];
     /* The workers arena is reached through the first placement; policy_result_free()
@@ -1135,6 +1347,7 @@ void policy_result_free(struct policy_result **r)
     free((*r)->pending);
     free((*r)->reclaims);
     free((*r)->pools);
+    free((*r)->victims);
     en = (struct engine *)(*r)->residual;
     engine_free(en);
     free(en);

@@ -65,7 +65,15 @@ struct policy_config {
     int64_t grace_period_s;       /* SIGTERM-to-SIGKILL grace given to victims */
     int64_t grace_period_max_s;   /* grace is clamped to [1, this] */
     bool quota_reclaim;           /* reclaim quota borrowers for jobs within their nominal quota */
+
+    /* Priority preemption among training jobs (docs/policy.md, "Priority preemption"). */
+    bool preemption;               /* a queued job may preempt lower-priority running jobs */
+    int64_t preempt_min_runtime_s; /* a job is safe from priority preemption this long */
+    int preempt_budget;            /* at most this many victims per cluster ... */
+    int64_t preempt_window_s;      /* ... in any window of this length */
 };
+
+#define POLICY_PREEMPT_BUDGET_MAX 64 /* largest preempt_budget (the state keeps the times) */
 
 /* Checks ranges (weights >= 0, times >= 0, reclaim_k >= 1, ...). Fails with ERR_CONFIG
  * naming the knob ("policy.reclaim_k"). */
@@ -203,9 +211,19 @@ struct policy_usage {
 
 /* What the caller keeps between cycles and passes back unchanged. Zeroed is a valid
  * empty state; policy_decide() adds entries as it meets clusters and namespaces. */
+/* Per-cluster priority preemptions: the times of the last preempt_budget victims, a ring. */
+struct policy_preempt_log {
+    char cluster[SNAPSHOT_NAME_MAX];
+    int64_t at_ms[POLICY_PREEMPT_BUDGET_MAX];
+    size_t next; /* slot the next preemption overwrites */
+};
+
 struct policy_state {
     struct policy_pool_state *pools;
     size_t n_pools, cap_pools;
+    struct policy_preempt_log *preempts; /* not kept across leaders: a new leader starts with
+                                            the whole budget */
+    size_t n_preempts, cap_preempts;
     struct policy_usage *usage;
     size_t n_usage, cap_usage;
     int64_t last_now_ms; /* now of the previous cycle; 0 before the first */
@@ -225,6 +243,11 @@ void policy_state_free(struct policy_state **s); /* NULL-safe; sets *s to NULL *
 struct policy_pool_state *policy_state_pool(struct policy_state *s, const char *cluster,
                                             bool create);
 struct policy_usage *policy_state_usage(struct policy_state *s, const char *ns, bool create);
+/* The preemption log of a cluster, as policy_state_pool(). */
+struct policy_preempt_log *policy_state_preempts(struct policy_state *s, const char *cluster,
+                                                 bool create);
+/* Priority preemptions in cluster's log within the window (now - window_s, now]. */
+int policy_preempts_in_window(const struct policy_preempt_log *l, int64_t now_ms, int64_t window_s);
 
 /* ---- outputs ----------------------------------------------------------------------- */
 
@@ -285,6 +308,12 @@ struct policy_why {
 void policy_why_format(const struct policy_why *w, const struct snapshot *snap, char *out,
                        size_t size);
 
+struct policy_pending;
+/* Writes "waiting for the preemption of ns/a, ns/b in cluster az1" for a pending job that
+ * preempts (p->preempting) into out (truncated to size); -1 (out untouched) for any other. */
+int policy_preemption_format(const struct policy_input *in, const struct policy_pending *p,
+                             char *out, size_t size);
+
 /* Score of one candidate (cluster, pool, SKU), term by term. */
 struct policy_score {
     int cluster;
@@ -314,6 +343,13 @@ struct policy_pending {
     struct policy_why why; /* the most telling reason over all clusters */
     bool reserving;        /* holds a reservation this cycle */
     bool reclaiming;       /* quota borrowers are being reclaimed to make room for it */
+    bool preempting;       /* lower-priority jobs are being preempted to make room for it */
+    /* The running jobs (indices into the input's running) whose end it waits for when
+     * preempting: this cycle's victims and those still stopping from earlier cycles, all
+     * in one cluster (victims_cluster). Points into the result. */
+    const size_t *victims;
+    size_t n_victims;
+    int victims_cluster;
 };
 
 enum policy_reclaim_reason {
@@ -321,12 +357,13 @@ enum policy_reclaim_reason {
     POLICY_RECLAIM_LEASE_END,   /* the lease ends within the grace period */
     POLICY_RECLAIM_QUOTA,       /* a quota borrower gives GPUs back to a job within its
                                    namespace's nominal quota */
+    POLICY_RECLAIM_PRIORITY,    /* preempted for a queued job of higher priority */
 };
 const char *policy_reclaim_reason_name(enum policy_reclaim_reason r);
 
 struct policy_reclaim {
     size_t running; /* index into input running */
-    size_t for_job; /* QUOTA: queue index of the job the GPUs are reclaimed for */
+    size_t for_job; /* QUOTA, PRIORITY: queue index of the job the GPUs are reclaimed for */
     int cluster;
     int sku;
     enum policy_reclaim_reason reason;
@@ -363,6 +400,8 @@ struct policy_result {
     struct policy_pool_status *pools;
     size_t n_pools;
     struct policy_residual *residual;
+    size_t *victims; /* arena of the pending entries' victims */
+    size_t n_victims;
 };
 
 /* Runs one decision cycle. Reads in (which must stay valid while *out is used), updates

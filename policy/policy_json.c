@@ -55,6 +55,30 @@ static int plan_json(struct buf *b, const struct snapshot *s, const struct polic
     return rc;
 }
 
+/* ,"preemption":{"cluster":..,"victims":[{"ns":..,"name":..}],"message":..} of a job that
+ * waits for lower-priority jobs to stop; nothing for any other. */
+static int preemption_json(struct buf *b, const struct policy_input *in,
+                           const struct policy_pending *p)
+{
+    char msg[512];
+    int rc;
+
+    if (policy_preemption_format(in, p, msg, sizeof(msg)))
+        return 0;
+    rc = buf_puts(b, ",\"preemption\":{\"cluster\":");
+    rc = rc ? rc : policy_json_str(b, in->snap->clusters[p->victims_cluster].name);
+    rc = rc ? rc : buf_puts(b, ",\"victims\":[");
+    for (size_t i = 0; i < p->n_victims && !rc; i++) {
+        const struct policy_running *ru = &in->running[p->victims[i]];
+
+        rc = job_open(b, i == 0, ru->ns, ru->name);
+        rc = rc ? rc : buf_puts(b, "}");
+    }
+    rc = rc ? rc : buf_puts(b, "],\"message\":");
+    rc = rc ? rc : policy_json_str(b, msg);
+    return rc ? rc : buf_puts(b, "}");
+}
+
 int policy_score_json(struct buf *b, const struct snapshot *s, const struct policy_score *sc)
 {
     int rc = buf_puts(b, "{");
@@ -119,6 +143,7 @@ int policy_result_json(const struct policy_input *in, const struct policy_result
         rc = job_open(b, i == 0, job->ns, job->name);
         rc = rc ? rc : buf_printf(b, ",\"reserving\":%s,\"why\":", p->reserving ? "true" : "false");
         rc = rc ? rc : policy_why_json(b, s, &p->why);
+        rc = rc ? rc : preemption_json(b, in, p);
         rc = rc ? rc : buf_puts(b, "}");
     }
     rc = rc ? rc : buf_puts(b, "],\"reclaims\":[");
@@ -135,7 +160,8 @@ int policy_result_json(const struct policy_input *in, const struct policy_result
                              "\"grace_s\":%lld}",
                              policy_reclaim_reason_name(rc_->reason), rc_->deficit,
                              rc_->lost_gpu_hours, (long long)rc_->grace_s);
-        if (!rc && rc_->reason == POLICY_RECLAIM_QUOTA) {
+        if (!rc &&
+            (rc_->reason == POLICY_RECLAIM_QUOTA || rc_->reason == POLICY_RECLAIM_PRIORITY)) {
             /* Reopen the object to name the job the GPUs go to. */
             b->len--;
             rc = buf_puts(b, ",\"for\":");
@@ -188,6 +214,7 @@ int explain_json(const struct policy_input *in, const struct explain *x, struct 
         rc = buf_puts(b, ",\"reason\":");
         rc = rc ? rc : policy_why_json(b, s, &x->pending->why);
         rc = rc ? rc : buf_printf(b, ",\"reserving\":%s", x->pending->reserving ? "true" : "false");
+        rc = rc ? rc : preemption_json(b, in, x->pending);
     }
     rc = rc ? rc : buf_puts(b, ",\"quota\":[");
     for (size_t i = 0; i < x->n_quota && !rc; i++) {

@@ -27,7 +27,8 @@ int policy_score_json(struct buf *b, const struct snapshot *s, const struct poli
 int policy_why_json(struct buf *b, const struct snapshot *s, const struct policy_why *w);
 
 /* The decisions of one cycle as one object (names resolved through in):
- * {"placements":[...],"pending":[...],"reclaims":[...],"pools":[...]}. */
+ * {"placements":[...],"pending":[...],"reclaims":[...],"pools":[...]}; a pending job that
+ * preempts has "preemption" as in explain_json(), a quota or priority reclaim "for". */
 int policy_result_json(const struct policy_input *in, const struct policy_result *r, struct buf *b);
 
 /* The explanation x (explain_job()) of a job of in:
@@ -36,6 +37,8 @@ int policy_result_json(const struct policy_input *in, const struct policy_result
  *             "over_quota":false,"lease_end_ms":0}
  *   pending: {"ns":..,"name":..,"status":"pending","reason":{why},"reserving":false,
  *             "quota":[{why}],"clusters":[{"cluster":"az1","fits":false,"reasons":[{why}]}]}
+ *            and, when it waits for lower-priority jobs it preempts, after "reserving":
+ *            "preemption":{"cluster":"az1","victims":[{"ns":..,"name":..}],"message":..}
  * where {why} is policy_why_json()'s object and a placement's workers, score and
  * runner_up are written as in policy_result_json(). */
 int explain_json(const struct policy_input *in, const struct explain *x, struct buf *b);

@@ -26,19 +26,27 @@ double policy_lost_gpu_hours(const struct policy_running *ru, int64_t now)
 }
 
 /* Victim order: least lost work, then lowest priority, then youngest, then id. */
+bool reclaim_victim_before(const struct policy_running *x, double lost_x,
+                           const struct policy_running *y, double lost_y)
+{
+    if (lost_x != lost_y)
+        return lost_x < lost_y;
+    if (x->priority != y->priority)
+        return x->priority < y->priority;
+    if (x->started_ms != y->started_ms)
+        return x->started_ms > y->started_ms;
+    return x->id < y->id;
+}
+
 static bool victim_before(const struct policy_input *in, const struct victim *a,
                           const struct victim *b)
 {
     const struct policy_running *x = &in->running[a->r], *y = &in->running[b->r];
 
-    if (a->lost != b->lost)
-        return a->lost < b->lost;
-    if (x->priority != y->priority)
-        return x->priority < y->priority;
-    if (x->started_ms != y->started_ms)
-        return x->started_ms > y->started_ms;
-    if (x->id != y->id)
-        return x->id < y->id;
+    if (reclaim_victim_before(x, a->lost, y, b->lost))
+        return true;
+    if (reclaim_victim_before(y, b->lost, x, a->lost))
+        return false;
     return a->r < b->r;
 }
 

@@ -50,6 +50,7 @@ static const char *reclaim_reason_code(enum policy_reclaim_reason r)
     case POLICY_RECLAIM_DEFICIT: return "ServingDemand";
     case POLICY_RECLAIM_LEASE_END: return "LeaseEnded";
     case POLICY_RECLAIM_QUOTA: return "QuotaReclaim";
+    case POLICY_RECLAIM_PRIORITY: return "PriorityPreemption";
     }
     return "Reclaimed";
 }
@@ -262,6 +263,15 @@ void sched_step_decide(struct cycle *c)
                           "%" PRId64 " s, %.2f GPU-hours since the last checkpoint lost",
                           sku, cl, d.queue[r->for_job].ns, d.queue[r->for_job].name, r->grace_s,
                           r->lost_gpu_hours));
+            break;
+        case POLICY_RECLAIM_PRIORITY:
+            t->message = sched_batch_own(
+                &c->b,
+                xasprintf("preempted for %s/%s (priority %d, this job %d): %d %s GPUs in "
+                          "%s; grace %" PRId64 " s, %.2f GPU-hours since the last checkpoint lost",
+                          d.queue[r->for_job].ns, d.queue[r->for_job].name,
+                          d.queue[r->for_job].priority, j->priority, j->gpu_count, sku, cl,
+                          r->grace_s, r->lost_gpu_hours));
             break;
         }
     }

@@ -267,6 +267,11 @@ static void gen(struct world *w, uint64_t seed)
     w->in.n_namespaces = 4;
     w->in.cfg = &w->cfg;
     w->in.now_ms = now;
+    /* Drawn last, so the worlds above stay the ones the other properties were tuned on. */
+    w->cfg.preempt_budget = pick(&r, 4);
+    w->cfg.preempt_min_runtime_s = pick(&r, 2) * 600;
+    w->cfg.preemption = !chance(&r, 10);
+    w->cfg.preempt_window_s = 600;
 }
 
 static void world_free(struct world *w)
@@ -291,6 +296,10 @@ static struct policy_state *state_copy(const struct policy_state *s)
     c->usage = xcalloc(s->n_usage + 1, sizeof(*c->usage));
     if (s->n_usage)
         memcpy(c->usage, s->usage, s->n_usage * sizeof(*s->usage));
+    c->n_preempts = c->cap_preempts = s->n_preempts;
+    c->preempts = xcalloc(s->n_preempts + 1, sizeof(*c->preempts));
+    if (s->n_preempts)
+        memcpy(c->preempts, s->preempts, s->n_preempts * sizeof(*s->preempts));
     return c;
 }
 
@@ -299,7 +308,10 @@ static bool state_equal(const struct policy_state *a, const struct policy_state 
     return a->n_pools == b->n_pools && a->n_usage == b->n_usage &&
            a->last_now_ms == b->last_now_ms &&
            (a->n_pools == 0 || memcmp(a->pools, b->pools, a->n_pools * sizeof(*a->pools)) == 0) &&
-           (a->n_usage == 0 || memcmp(a->usage, b->usage, a->n_usage * sizeof(*a->usage)) == 0);
+           (a->n_usage == 0 || memcmp(a->usage, b->usage, a->n_usage * sizeof(*a->usage)) == 0) &&
+           a->n_preempts == b->n_preempts &&
+           (a->n_preempts == 0 ||
+            memcmp(a->preempts, b->preempts, a->n_preempts * sizeof(*a->preempts)) == 0);
 }
 
 /* GPUs the policy may hand out on each node: free in the snapshot minus in-flight plans. */
@@ -474,6 +486,92 @@ static int pool_deficit(const struct world *w, size_t c, int k)
     return a->pending_serving + a->reserve - free_now;
 }
 
+/* A priority victim: preemptible, of lower priority than the job it makes room for, in
+ * training capacity, past preempt_min_runtime_s, and of another namespace only when that
+ * namespace runs above its nominal quota of the SKU (or the SKU has no quotas). */
+static void check_priority_victim(const struct world *w, const struct policy_running *ru,
+                                  const struct policy_job *by, uint64_t seed)
+{
+    ck_assert_msg(ru->preemptible && ru->priority < by->priority,
+                  "seed %llu: preempted %s (priority %d, preemptible %d) for %s/%s (priority %d)",
+                  (unsigned long long)seed, ru->ns, ru->priority, ru->preemptible, by->ns, by->name,
+                  by->priority);
+    ck_assert_msg(ru->pool == SNAPSHOT_POOL_TRAINING, "seed %llu: priority victim borrowed",
+                  (unsigned long long)seed);
+    ck_assert_msg(w->in.now_ms - ru->started_ms >= w->cfg.preempt_min_runtime_s * 1000,
+                  "seed %llu: victim younger than preempt_min_runtime_s", (unsigned long long)seed);
+    if (strcmp(ru->ns, by->ns) != 0) {
+        int used = 0, nominal = 0;
+        bool managed = false;
+
+        for (size_t k = 0; k < w->n_running; k++)
+            if (strcmp(w->running[k].ns, ru->ns) == 0 && w->running[k].sku == ru->sku)
+                used += w->running[k].gpus;
+        for (size_t q = 0; q < w->n_quotas; q++) {
+            managed = managed || w->quotas[q].sku == ru->sku;
+            if (strcmp(w->quotas[q].ns, ru->ns) == 0 && w->quotas[q].sku == ru->sku)
+                nominal = w->quotas[q].nominal;
+        }
+        ck_assert_msg(!managed || used > nominal,
+                      "seed %llu: preempted %s's job within its nominal quota for %s",
+                      (unsigned long long)seed, ru->ns, by->ns);
+    }
+}
+
+/* No preemption that does not let the preemptor start: on the nodes of its cluster and SKU,
+ * what is free after this cycle's placements (left) plus the GPUs of the jobs it waits for
+ * holds its whole gang. Preemptors are charged in turn, so two cannot count one node. */
+static void check_preemptors_fit(const struct world *w, const struct policy_result *r,
+                                 const int *left, uint64_t seed)
+{
+    const struct snapshot *s = w->snap;
+    int *avail = xcalloc(s->n_nodes + 1, sizeof(*avail));
+
+    for (size_t n = 0; n < s->n_nodes; n++)
+        avail[n] = left[n];
+    for (size_t p = 0; p < r->n_pending; p++) {
+        const struct policy_pending *pe = &r->pending[p];
+        const struct policy_job *job = &w->queue[pe->job];
+        const struct snapshot_cluster *cl;
+        int per = job->gpus_per_worker > 0 ? job->gpus_per_worker : job->gpu_count;
+        int sku, slots = 0, need = 0;
+
+        if (!pe->preempting)
+            continue;
+        ck_assert_msg(pe->n_victims > 0, "seed %llu: %s preempting with no victim",
+                      (unsigned long long)seed, job->name);
+        cl = &s->clusters[pe->victims_cluster];
+        sku = w->running[pe->victims[0]].sku;
+        for (size_t v = 0; v < pe->n_victims; v++) {
+            const struct policy_running *ru = &w->running[pe->victims[v]];
+
+            ck_assert_str_eq(ru->cluster, cl->name); /* never split across clusters */
+            ck_assert_int_eq(ru->sku, sku);
+            if (!ru->reclaiming)
+                check_priority_victim(w, ru, job, seed);
+            for (size_t n = cl->node_first; ru->plan && n < cl->node_first + cl->n_nodes; n++)
+                if (strcmp(s->nodes[n].name, ru->plan[0].node) == 0)
+                    avail[n] += ru->plan[0].gpus;
+        }
+        for (size_t n = cl->node_first; n < cl->node_first + cl->n_nodes; n++) {
+            const struct snapshot_node *nd = &s->nodes[n];
+
+            if (nd->sku != sku || nd->pool != SNAPSHOT_POOL_TRAINING || !nd->schedulable)
+                continue;
+            while (avail[n] >= per && need < job->gpu_count) {
+                avail[n] -= per;
+                need += per;
+                slots++;
+            }
+        }
+        ck_assert_msg(need == job->gpu_count,
+                      "seed %llu: %s/%s preempts in %s but its %d GPUs would not fit (%d slots)",
+                      (unsigned long long)seed, job->ns, job->name, cl->name, job->gpu_count,
+                      slots);
+    }
+    free(avail);
+}
+
 static void check_invariants(const struct world *w, const struct policy_result *r, uint64_t seed)
 {
     const struct snapshot *s = w->snap;
@@ -554,6 +652,12 @@ static void check_invariants(const struct world *w, const struct policy_result *
                           "seed %llu: quota reclaim of a job within quota",
                           (unsigned long long)seed);
             ck_assert_str_ne(ru->ns, w->queue[r->reclaims[i].for_job].ns);
+        } else if (r->reclaims[i].reason == POLICY_RECLAIM_PRIORITY) {
+            const struct policy_job *by = &w->queue[r->reclaims[i].for_job];
+
+            check_priority_victim(w, ru, by, seed);
+            ck_assert_msg(w->cfg.preemption, "seed %llu: preemption while off",
+                          (unsigned long long)seed);
         } else if (r->reclaims[i].reason == POLICY_RECLAIM_LEASE_END) {
             int64_t grace = w->cfg.grace_period_s < w->cfg.grace_period_max_s
                                 ? w->cfg.grace_period_s
@@ -596,6 +700,7 @@ static void check_invariants(const struct world *w, const struct policy_result *
                       (unsigned long long)seed, s->clusters[ps->cluster].name,
                       s->sku_names[ps->sku]);
     }
+    check_preemptors_fit(w, r, budget, seed);
     check_quotas(w, r, seed);
     free(budget);
     free(seen);
@@ -604,7 +709,7 @@ static void check_invariants(const struct world *w, const struct policy_result *
 
 START_TEST(test_invariants)
 {
-    size_t placed = 0, borrowed = 0, reclaimed = 0, pending = 0, quota = 0;
+    size_t placed = 0, borrowed = 0, reclaimed = 0, pending = 0, quota = 0, preempted = 0;
 
     for (uint64_t seed = 1; seed <= SEEDS; seed++) {
         struct world w;
@@ -620,19 +725,84 @@ START_TEST(test_invariants)
         reclaimed += r->n_reclaims;
         for (size_t i = 0; i < r->n_reclaims; i++)
             quota += r->reclaims[i].reason == POLICY_RECLAIM_QUOTA;
+        for (size_t i = 0; i < r->n_reclaims; i++)
+            preempted += r->reclaims[i].reason == POLICY_RECLAIM_PRIORITY;
         for (size_t p = 0; p < r->n_placements; p++)
             borrowed += r->placements[p].pool == SNAPSHOT_POOL_SERVING;
         policy_result_free(&r);
         world_free(&w);
     }
     /* The generator must exercise every kind of decision, or the properties prove little. */
-    fprintf(stderr, "props: %zu placed (%zu borrowed), %zu pending, %zu reclaimed (%zu quota)\n",
-            placed, borrowed, pending, reclaimed, quota);
+    fprintf(stderr,
+            "props: %zu placed (%zu borrowed), %zu pending, %zu reclaimed (%zu quota, %zu "
+            "priority)\n",
+            placed, borrowed, pending, reclaimed, quota, preempted);
     ck_assert_uint_gt(placed, 500);
     ck_assert_uint_gt(borrowed, 20);
     ck_assert_uint_gt(pending, 500);
     ck_assert_uint_gt(reclaimed, 20);
     ck_assert_uint_gt(quota, 10);
+    ck_assert_uint_gt(preempted, 20);
+}
+END_TEST
+
+/* The preemption budget is never exceeded: cycles a minute apart on one state, victims
+ * never stopping (the worst case: every cycle finds them again), and in no window of
+ * preempt_window_s does a cluster lose more than preempt_budget jobs to priority. */
+START_TEST(test_preempt_budget)
+{
+    size_t total = 0;
+
+    for (uint64_t seed = 1; seed <= SEEDS / 4; seed++) {
+        struct world w;
+        int64_t at[64][64]; /* per cluster: times of its preemptions */
+        size_t n_at[64] = {0};
+
+        gen(&w, seed);
+        /* Make preemption likely: low-priority preemptible training jobs, urgent queue. */
+        for (size_t i = 0; i < w.n_running; i++)
+            if (w.running[i].pool == SNAPSHOT_POOL_TRAINING) {
+                w.running[i].preemptible = true;
+                w.running[i].priority = 0;
+                w.running[i].started_ms = w.in.now_ms - 7200000;
+            }
+        for (size_t j = 0; j < w.n_queue; j++)
+            w.queue[j].priority = 100;
+        w.cfg.preemption = true;
+        w.cfg.preempt_budget = 1 + (int)(seed % 3);
+        w.cfg.preempt_window_s = 300;
+        ck_assert_uint_le(w.snap->n_clusters, 64);
+        for (int cycle = 0; cycle < 12; cycle++) {
+            struct policy_result *r = NULL;
+
+            ck_assert_int_eq(policy_decide(&w.in, w.st, &r, NULL), 0);
+            for (size_t i = 0; i < r->n_reclaims; i++) {
+                size_t c = (size_t)r->reclaims[i].cluster;
+
+                if (r->reclaims[i].reason != POLICY_RECLAIM_PRIORITY)
+                    continue;
+                ck_assert_uint_lt(n_at[c], 64);
+                at[c][n_at[c]++] = w.in.now_ms;
+                total++;
+            }
+            policy_result_free(&r);
+            w.in.now_ms += 60000;
+        }
+        for (size_t c = 0; c < w.snap->n_clusters; c++)
+            for (size_t a = 0; a < n_at[c]; a++) {
+                int in_window = 0;
+
+                for (size_t b = 0; b < n_at[c]; b++)
+                    in_window += at[c][b] >= at[c][a] && at[c][b] < at[c][a] + 300000;
+                ck_assert_msg(in_window <= w.cfg.preempt_budget,
+                              "seed %llu: cluster %s preempted %d jobs within 300 s, budget %d",
+                              (unsigned long long)seed, w.snap->clusters[c].name, in_window,
+                              w.cfg.preempt_budget);
+            }
+        world_free(&w);
+    }
+    fprintf(stderr, "props: %zu priority preemptions over the budget runs\n", total);
+    ck_assert_uint_gt(total, 20);
 }
 END_TEST
 
@@ -738,6 +908,7 @@ static Suite *suite(void)
 
     tcase_add_test(tc, test_invariants);
     tcase_add_test(tc, test_deterministic);
+    tcase_add_test(tc, test_preempt_budget);
     tcase_add_test(tc, test_explain_everything);
     suite_add_tcase(s, tc);
     return s;

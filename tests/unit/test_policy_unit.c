@@ -53,6 +53,50 @@ START_TEST(test_config_defaults_and_validation)
 }
 END_TEST
 
+/* The preemption knobs: each bad value named; the window matters only with preemption on
+ * (a config without the knobs is valid, preemption off). The window counts the cluster's
+ * preemptions in (now - window, now]. */
+START_TEST(test_preempt_knobs_and_window)
+{
+    struct policy_config c;
+    struct policy_state *s = policy_state_new();
+    struct policy_preempt_log *l;
+    struct err e;
+    const int64_t now = 1800000000000;
+
+    defaults_policy(&c);
+    c.preemption = true;
+    c.preempt_window_s = 600;
+    c.preempt_budget = POLICY_PREEMPT_BUDGET_MAX;
+    ck_assert_int_eq(policy_config_validate(&c, &e), 0);
+    c.preempt_budget = POLICY_PREEMPT_BUDGET_MAX + 1;
+    ck_assert_int_eq(policy_config_validate(&c, &e), -1);
+    ck_assert_str_eq(e.field, "policy.preempt_budget");
+    ck_assert_ptr_nonnull(strstr(e.msg, "not 65"));
+    c.preempt_budget = 4;
+    c.preempt_window_s = 0;
+    ck_assert_int_eq(policy_config_validate(&c, &e), -1);
+    ck_assert_str_eq(e.field, "policy.preempt_window_s");
+    c.preemption = false;
+    ck_assert_int_eq(policy_config_validate(&c, &e), 0);
+    c.preempt_min_runtime_s = -1;
+    ck_assert_int_eq(policy_config_validate(&c, &e), -1);
+    ck_assert_str_eq(e.field, "policy.preempt_min_runtime_s");
+
+    ck_assert_ptr_null(policy_state_preempts(s, "az1", false));
+    ck_assert_int_eq(policy_preempts_in_window(NULL, now, 600), 0);
+    l = policy_state_preempts(s, "az1", true);
+    l->at_ms[0] = now - 600000; /* just outside: the window is (now - 600 s, now] */
+    l->at_ms[1] = now - 599000;
+    l->at_ms[2] = now;
+    l->next = 3;
+    ck_assert_int_eq(policy_preempts_in_window(l, now, 600), 2);
+    ck_assert_int_eq(policy_preempts_in_window(l, now, 1), 1);
+    ck_assert_ptr_eq(policy_state_preempts(s, "az1", false), l);
+    policy_state_free(&s);
+}
+END_TEST
+
 START_TEST(test_state_entries)
 {
     struct policy_state *s = policy_state_new();
@@ -451,6 +495,7 @@ static Suite *suite(void)
 
     tcase_add_test(tc, test_config_defaults_and_validation);
     tcase_add_test(tc, test_state_entries);
+    tcase_add_test(tc, test_preempt_knobs_and_window);
     tcase_add_test(tc, test_usage_accrues_and_decays);
     tcase_add_test(tc, test_lending_windows);
     tcase_add_test(tc, test_reason_sentences);
