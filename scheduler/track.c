@@ -131,10 +131,12 @@ static void job_retry_policy(struct cycle *c, const struct store_sched_job *j,
 /* A failed attempt under its retry policy: the first matching rule (or none) decides
  * whether j is queued again after its back-off, as a new attempt placed afresh (resuming
  * from its checkpoint volume, as every requeue does), or fails; the event's reason and
- * message name the rule. what: how it failed ("failed in east: ..."). Returns false when the
+ * message name the rule. what: how it failed ("failed in east: ..."); disrupted: evicted or
+ * preempted by the member cluster, which counts as a preemption too. Returns false when the
  * policy has no say (no retries, or nothing a rule can name): the caller ends j as it would
  * without one. */
-static bool retry_failed(struct cycle *c, size_t k, const struct retry_failure *f, const char *what)
+static bool retry_failed(struct cycle *c, size_t k, const struct retry_failure *f, const char *what,
+                         bool disrupted)
 {
     struct store_sched_job *j = &c->jobs.v[k];
     struct retry_policy p;
@@ -154,6 +156,7 @@ static bool retry_failed(struct cycle *c, size_t k, const struct retry_failure *
         struct policy_running ru = {0};
 
         t->retry = true;
+        t->preempted = disrupted;
         t->not_before_ms = c->now + v.backoff_ms;
         /* The work since the last checkpoint (or the start) is lost: the ledger's row. */
         ru.gpus = j->gpu_count;
@@ -308,7 +311,7 @@ static bool diagnose_pending(struct cycle *c, size_t k, const json_t *obj)
 
         msg = xasprintf("image not pulled in %s within %d s: %s; deleted", j->cluster,
                         s->o.image_pull_timeout_s, line);
-        if (retry_failed(c, k, &f, msg)) {
+        if (retry_failed(c, k, &f, msg, false)) {
             free(msg);
             return true;
         }
@@ -478,7 +481,7 @@ static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
                                          pods[0] ? ": " : "", pods)
                              : xasprintf("failed in %s%s%s%s%s", j->cluster, msg[0] ? ": " : "",
                                          msg, pods[0] ? "; " : "", pods));
-        if (retry_failed(c, k, &f, what))
+        if (retry_failed(c, k, &f, what, disrupted))
             break;
         if (disrupted) {
             /* Without a retry policy an eviction is not the job's fault: requeued. */
