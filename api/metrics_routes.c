@@ -1,5 +1,5 @@
 /* metrics_routes.c -- GET /metrics: the request metrics (metrics.c), jobs by phase, the
- * connector's (the poller's snapshot), the scheduler's (attached with
+ * lost-work ledger's counters, the connector's (the poller's snapshot), the scheduler's (attached with
  * api_attach_scheduler()) and the audit trail's, and whether the database answered. */
 #include "api/internal.h"
 
@@ -7,7 +7,10 @@
 #include "base/prom.h"
 #include "cluster/cluster_snapshot.h"
 #include "cluster/poller.h"
+#include "store/ledger.h"
 #include "store/store.h"
+
+#include <stdlib.h>
 
 void api_attach_scheduler(struct api *a, int (*fn)(void *arg, struct buf *b), void *arg)
 {
@@ -25,6 +28,42 @@ static void cluster_metrics(struct api *a, struct buf *out)
     cs = poller_read_begin(a->poller);
     cluster_snapshot_prometheus(cs, clock_realtime_ms(), out);
     poller_read_end(a->poller);
+}
+
+/* The lost-work ledger's counters, by cluster, placed SKU and cause, summed from the
+ * reclaims table on each scrape: they equal the ledger by construction, and only grow as
+ * its rows are never deleted nor changed in these columns. Left out (and store_up 0) when
+ * the database does not answer. */
+static int ledger_metrics(struct api *a, struct buf *out, struct err *e)
+{
+    static const char *const fam[2][2] = {
+        {"fedsched_preemptions_total",
+         "Attempts whose work was lost (ledger rows), by cause: reclaim of borrowed or "
+         "over-quota GPUs, priority preemption, failure retry."},
+        {"fedsched_lost_gpu_hours_total",
+         "GPU-hours of work lost since the last checkpoint, by cause, as the ledger records."}};
+    struct store_ledger_total *t = NULL;
+    size_t n = 0;
+
+    if (store_ledger_totals(a->store, &t, &n, e))
+        return -1;
+    for (int f = 0; f < 2; f++) {
+        buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", fam[f][0], fam[f][1], fam[f][0]);
+        for (size_t i = 0; i < n; i++) {
+            char cl[PROM_LABEL_MAX], sku[PROM_LABEL_MAX], cause[PROM_LABEL_MAX];
+
+            buf_printf(out, "%s{cluster=\"%s\",sku=\"%s\",cause=\"%s\"} ", fam[f][0],
+                       prom_label(cl, sizeof(cl), t[i].cluster),
+                       prom_label(sku, sizeof(sku), t[i].sku),
+                       prom_label(cause, sizeof(cause), t[i].cause));
+            if (f == 0)
+                buf_printf(out, "%lld\n", (long long)t[i].count);
+            else
+                buf_printf(out, "%.17g\n", t[i].lost_gpu_hours);
+        }
+    }
+    free(t);
+    return 0;
 }
 
 /* The attached scheduler's metrics; nothing when none is attached. */
@@ -57,6 +96,8 @@ void h_metrics(struct api *a, const struct api_request *req, const struct route_
                        (long long)counts[i]);
         }
     }
+    if (e.code == ERR_NONE)
+        ledger_metrics(a, &out, &e);
     cluster_metrics(a, &out);
     scheduler_metrics(a, &out);
     access_metrics(a, &out);

@@ -1,5 +1,5 @@
 /* live_jobs.c -- the scheduler's job rows: the live list (rows.h decodes it), fenced
- * transitions with their events, the policy state, checkpoints, the ledger. */
+ * transitions with their events and ledger rows, the policy state, checkpoints. */
 #include "store/live_jobs.h"
 
 #include "base/buf.h"
@@ -236,6 +236,9 @@ static const char sql_apply[] =
     "  AS t(id, from_phase, attempt, to_phase, type, reason, message, at_ms, cluster, pool,"
     "  sku, plan, placement, lease_end_ms, over_quota, not_before_ms, preempted, failed,"
     "  rc_reason, gpus, deficit, lost, grace_s, snap_ms, member_ns, retry)),"
+    /* The rows as they were (every CTE reads the statement's snapshot): where a requeued
+     * or failed attempt ran, after upd has cleared it. */
+    " pre AS (SELECT id, cluster, pool, sku_placed FROM jobs WHERE id = ANY($2::bigint[])),"
     " upd AS (UPDATE jobs j SET phase = i.to_phase, reason = i.reason, message = i.message,"
     "  cluster = CASE i.to_phase WHEN 'Admitted' THEN i.cluster WHEN 'Queued' THEN NULL"
     "   ELSE j.cluster END,"
@@ -272,19 +275,27 @@ static const char sql_apply[] =
     "  preempt_requested_at = CASE i.to_phase WHEN 'Preempting' THEN now()"
     "   WHEN 'Queued' THEN NULL ELSE j.preempt_requested_at END,"
     "  updated_at = now(), resource_version = nextval('resource_version_seq')"
-    "  FROM i WHERE j.id = i.id AND j.phase = i.from_phase AND j.attempt = i.attempt"
+    "  FROM i JOIN pre ON pre.id = i.id"
+    "  WHERE j.id = i.id AND j.phase = i.from_phase AND j.attempt = i.attempt"
     "   AND EXISTS (SELECT 1 FROM fence)"
-    "  RETURNING j.id, j.namespace, j.cluster, j.sku_placed, j.pool, i.attempt, i.from_phase,"
-    "   i.to_phase, i.type, i.reason, i.message, i.rc_reason, i.gpus, i.deficit, i.lost,"
-    "   i.grace_s, i.snap_ms),"
-    " ev AS (INSERT INTO job_events (job_id, type, reason, message, from_phase, to_phase)"
-    "  SELECT id, COALESCE(type, to_phase), reason, message, from_phase, to_phase FROM upd"
-    "  ORDER BY id RETURNING job_id),"
+    "  RETURNING j.id, j.namespace, COALESCE(j.cluster, pre.cluster) AS cluster,"
+    "   COALESCE(j.sku_placed, pre.sku_placed) AS sku_placed, COALESCE(j.pool, pre.pool) AS pool,"
+    "   i.attempt, i.from_phase, i.to_phase, i.type, i.reason, i.message, i.rc_reason, i.gpus,"
+    "   i.deficit, i.lost, i.grace_s, i.snap_ms, i.retry),"
+    " ev AS (INSERT INTO job_events (job_id, type, reason, message, from_phase, to_phase,"
+    "  cluster, pool, sku)"
+    "  SELECT id, COALESCE(type, to_phase), reason, message, from_phase, to_phase, cluster,"
+    "  pool, sku_placed FROM upd ORDER BY id RETURNING job_id),"
+    /* The ledger: a reclaim or a priority preemption when the job enters Preempting (its
+     * GPUs are freed when it leaves), a failure retry when the job is requeued with retry
+     * (its work is already gone). */
     " led AS (INSERT INTO reclaims (job_id, namespace, cluster, sku, pool, attempt, reason,"
-    "  gpus, deficit, lost_gpu_hours, grace_s, snapshot_at)"
+    "  gpus, deficit, lost_gpu_hours, grace_s, snapshot_at, freed_at)"
     "  SELECT id, namespace, COALESCE(cluster, '-'), COALESCE(sku_placed, '-'), pool, attempt,"
-    "  COALESCE(rc_reason, 'unknown'), gpus, deficit, lost, grace_s, " TS("snap_ms")
-    "  FROM upd WHERE to_phase = 'Preempting' AND from_phase <> 'Preempting' RETURNING 1),"
+    "  CASE WHEN retry THEN 'retry' ELSE COALESCE(rc_reason, 'unknown') END, gpus, deficit,"
+    "  lost, grace_s, " TS("snap_ms") ", CASE WHEN retry THEN now() END"
+    "  FROM upd WHERE (to_phase = 'Preempting' AND from_phase <> 'Preempting')"
+    "   OR (retry AND to_phase = 'Queued') RETURNING 1),"
     " freed AS (UPDATE reclaims r SET freed_at = now() FROM upd"
     "  WHERE r.job_id = upd.id AND upd.from_phase = 'Preempting'"
     "  AND upd.to_phase <> 'Preempting' AND r.freed_at IS NULL RETURNING 1)"
@@ -505,38 +516,5 @@ int store_job_checkpoint(struct store *s, const char *ns, const char *name, int6
     PQclear(r);
     if (out)
         return store_job_get(s, ns, name, out, e);
-    return 0;
-}
-
-/* ---- ledger ------------------------------------------------------------------------------- */
-
-int store_reclaim_stats(struct store *s, int64_t since_ms, struct store_reclaim_stats *out,
-                        struct err *e)
-{
-    static const char sql[] =
-        "WITH r AS (SELECT lost_gpu_hours, freed_at,"
-        "  extract(epoch FROM requested_at - snapshot_at) * 1000 AS req_ms,"
-        "  extract(epoch FROM freed_at - snapshot_at) * 1000 AS freed_ms FROM reclaims"
-        "  WHERE requested_at >= to_timestamp($1::bigint / 1000.0))"
-        " SELECT count(*), count(freed_at), COALESCE(sum(lost_gpu_hours), 0),"
-        " COALESCE(percentile_cont(0.5) WITHIN GROUP (ORDER BY req_ms), -1),"
-        " COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY req_ms), -1),"
-        " COALESCE(percentile_cont(0.5) WITHIN GROUP (ORDER BY freed_ms), -1),"
-        " COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY freed_ms), -1) FROM r";
-    char since[24];
-    const char *params[1] = {since};
-    PGresult *r;
-
-    snprintf(since, sizeof(since), "%" PRId64, since_ms);
-    if (store_exec(s, sql, 1, params, &r, e))
-        return -1;
-    out->reclaims = val_i64(r, 0, 0);
-    out->freed = val_i64(r, 0, 1);
-    out->lost_gpu_hours = strtod(PQgetvalue(r, 0, 2), NULL);
-    out->request_p50_ms = strtod(PQgetvalue(r, 0, 3), NULL);
-    out->request_p99_ms = strtod(PQgetvalue(r, 0, 4), NULL);
-    out->freed_p50_ms = strtod(PQgetvalue(r, 0, 5), NULL);
-    out->freed_p99_ms = strtod(PQgetvalue(r, 0, 6), NULL);
-    PQclear(r);
     return 0;
 }

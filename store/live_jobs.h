@@ -1,7 +1,7 @@
 /* live_jobs.h -- what the scheduler reads and writes in PostgreSQL about jobs: the live
  * jobs, fenced batches of phase transitions each with its event, the policy state,
- * checkpoints, and the lost-work ledger. Every write is fenced by the leader epoch
- * (election.h).
+ * checkpoints, and the lost-work ledger's rows (store/ledger.h reads them). Every write
+ * is fenced by the leader epoch (election.h).
  * Not responsible for deciding anything (policy/, scheduler/) or talking to member
  * clusters (cluster/). */
 #ifndef STORE_LIVE_JOBS_H
@@ -112,8 +112,13 @@ int store_jobs_attempts(struct store *s, const char *const *uids, size_t n, int 
  *   Queued:     placement fields cleared, attempt + 1 (when from is not Queued),
  *               preemptions + 1 when preempted, dispatch_failures + 1 when failed_dispatch,
  *               not_before = not_before_ms, queued_at = now; a Preempting job's ledger
- *               row gets freed_at = now;
+ *               row gets freed_at = now; with retry, a ledger row of reason "retry"
+ *               (gpus, lost_gpu_hours; freed_at = now, the work is already gone);
  *   Succeeded, Failed, Cancelled: finished_at = at_ms (now when 0).
+ * Every event records the cluster, pool and placed SKU the job is on: the new ones for
+ * Admitted, the ones the attempt ran on for the transitions after it (a requeue too).
+ * Ledger rows (store/ledger.h reads them) carry the cluster, pool and placed SKU the job
+ * ran on; their cause is derived from the reason (migration 0026).
  * Strings may be NULL. */
 struct store_transition {
     int64_t job_id;
@@ -140,8 +145,8 @@ struct store_transition {
     bool preempted;
     bool failed_dispatch;
     bool retry; /* a failed attempt run again under its retry policy: retries + 1 */
-    /* Preempting: the ledger row */
-    const char *reclaim_reason; /* "deficit", "lease_end", "quota" */
+    /* Preempting (and Queued with retry): the ledger row */
+    const char *reclaim_reason; /* "deficit", "lease_end", "quota", "priority" */
     int gpus;
     int deficit;
     double lost_gpu_hours;
@@ -165,7 +170,7 @@ int store_sched_state_save(struct store *s, int64_t epoch, const char *state_jso
 /* The last saved state; *state_json is NULL when none was ever saved. Caller frees. */
 int store_sched_state_load(struct store *s, char **state_json, struct err *e);
 
-/* ---- checkpoints and the ledger ------------------------------------------------------- */
+/* ---- checkpoints ----------------------------------------------------------------------- */
 
 /* Records that ns/name wrote a checkpoint at at_ms (now when 0; a time in the future is
  * refused): last_checkpoint_at and a Checkpoint event (from and to the current phase).
@@ -177,19 +182,6 @@ int store_sched_state_load(struct store *s, char **state_json, struct err *e);
 struct store_audit;
 int store_job_checkpoint(struct store *s, const char *ns, const char *name, int64_t at_ms,
                          const struct store_audit *audit, struct job **out, struct err *e);
-
-/* Totals of the ledger since since_ms (0: all time). */
-struct store_reclaim_stats {
-    int64_t reclaims;
-    int64_t freed; /* rows whose GPUs are free again */
-    double lost_gpu_hours;
-    double request_p50_ms; /* snapshot -> delete request; -1 when none */
-    double request_p99_ms;
-    double freed_p50_ms; /* snapshot -> GPUs free; -1 when none */
-    double freed_p99_ms;
-};
-int store_reclaim_stats(struct store *s, int64_t since_ms, struct store_reclaim_stats *out,
-                        struct err *e);
 
 /* ---- notes (notes.c) ------------------------------------------------------------------- */
 

@@ -1,5 +1,6 @@
-/* reports.c -- capacity report queries: GPU-hours from capacity_samples and job outcomes,
- * queue waits and reclaim losses from job_events, per step/cluster/SKU/pool. */
+/* reports.c -- capacity report queries: GPU-hours from capacity_samples, job outcomes and
+ * queue waits from job_events, preemptions and their losses from the ledger (reclaims),
+ * per step/cluster/SKU/pool. */
 #include "store/reports.h"
 
 #include "base/err.h"
@@ -41,48 +42,57 @@ static const char sql_capacity[] =
     " ORDER BY k, cluster COLLATE \"C\", sku COLLATE \"C\", pool COLLATE \"C\"";
 
 /* The events of interest in [from, to) with what each needs: the queue wait of an
- * Admitted event (since the job last entered Queued) and the GPU-milliseconds lost by a
- * Preempting event (since the later of the run's start and its last checkpoint).
- * Event ids give the order, as they are assigned in commit order per job. */
+ * Admitted event (since the job last entered Queued). Each is attributed to the cluster,
+ * pool and placed SKU the event records (migration 0026); an event written before that
+ * has none and falls back to the job's cluster and pool as stored now and its requested
+ * SKU. Waits are grouped by the requested SKU. Event ids give the order, as they are
+ * assigned in commit order per job. */
 #define SQL_EVENTS                                                                                 \
     "WITH p AS (SELECT $1::bigint AS f, $2::bigint AS t, $3::bigint AS st),"                       \
     " ev AS (SELECT e.id, e.job_id, e.to_phase, (extract(epoch FROM e.ts) * 1000)::bigint AS ms,"  \
-    "   COALESCE(j.cluster, '-') AS cluster, j.sku, COALESCE(j.pool, '-') AS pool,"                \
-    "   j.gpu_count::bigint AS gpus"                                                               \
+    "   COALESCE(e.cluster, j.cluster, '-') AS cluster, COALESCE(e.sku, j.sku) AS sku,"            \
+    "   COALESCE(e.pool, j.pool, '-') AS pool, j.sku AS req_sku"                                   \
     "  FROM job_events e JOIN jobs j ON j.id = e.job_id, p"                                        \
     "  WHERE e.ts >= to_timestamp(p.f / 1000.0) AND e.ts < to_timestamp(p.t / 1000.0)"             \
-    "   AND e.to_phase IN ('Admitted', 'Succeeded', 'Failed', 'Preempting')),"                     \
+    "   AND e.to_phase IN ('Admitted', 'Succeeded', 'Failed')),"                                   \
     " x AS (SELECT ev.*, (ev.ms - p.f) / p.st AS k,"                                               \
     "   CASE WHEN ev.to_phase = 'Admitted' THEN ev.ms - (extract(epoch FROM qd.ts) * "             \
     "1000)::bigint"                                                                                \
-    "   END AS wait_ms,"                                                                           \
-    "   CASE WHEN ev.to_phase = 'Preempting' AND run.id IS NOT NULL THEN ev.gpus * (ev.ms -"       \
-    "    (extract(epoch FROM GREATEST(run.ts, ck.ts)) * 1000)::bigint) ELSE 0 END AS lost"         \
+    "   END AS wait_ms"                                                                            \
     "  FROM ev CROSS JOIN p"                                                                       \
     "  LEFT JOIN LATERAL (SELECT q.ts FROM job_events q WHERE q.job_id = ev.job_id"                \
     "   AND q.id < ev.id AND q.to_phase = 'Queued' ORDER BY q.id DESC LIMIT 1) qd"                 \
-    "   ON ev.to_phase = 'Admitted'"                                                               \
-    "  LEFT JOIN LATERAL (SELECT r.id, r.ts FROM job_events r WHERE r.job_id = ev.job_id"          \
-    "   AND r.id < ev.id AND r.to_phase = 'Running' AND r.type <> 'Checkpoint'"                    \
-    "   ORDER BY r.id DESC LIMIT 1) run ON ev.to_phase = 'Preempting'"                             \
-    "  LEFT JOIN LATERAL (SELECT max(c.ts) AS ts FROM job_events c WHERE c.job_id = ev.job_id"     \
-    "   AND c.id < ev.id AND c.id > run.id AND c.type = 'Checkpoint') ck ON run.id IS NOT NULL)"
+    "   ON ev.to_phase = 'Admitted')"
 
+/* The preemptions come from the ledger (store/ledger.h): each reclaim and priority
+ * preemption requested in [from, to), on the cluster, pool and placed SKU the job ran
+ * on, with the GPU-hours of work it lost (kept in GPU-milliseconds like the rest).
+ * Failure retries are in the ledger too but are not preemptions. */
 static const char sql_events[] =
-    SQL_EVENTS " SELECT k, cluster, sku, pool,"
+    SQL_EVENTS ","
+               " led AS (SELECT ((extract(epoch FROM r.requested_at) * 1000)::bigint - p.f) / p.st"
+               "   AS k, r.cluster, r.sku, COALESCE(r.pool, '-') AS pool,"
+               "   r.lost_gpu_hours * 3600000.0 AS lost"
+               "  FROM reclaims r, p WHERE r.cause IN ('reclaim', 'preemption')"
+               "   AND r.requested_at >= to_timestamp(p.f / 1000.0)"
+               "   AND r.requested_at < to_timestamp(p.t / 1000.0)),"
+               " u AS (SELECT k, cluster, sku, pool, to_phase, wait_ms, 0::float8 AS lost FROM x"
+               "  UNION ALL SELECT k, cluster, sku, pool, 'Preempting', NULL, lost FROM led)"
+               " SELECT k, cluster, sku, pool,"
                "  count(*) FILTER (WHERE to_phase = 'Admitted'),"
                "  count(*) FILTER (WHERE to_phase = 'Succeeded'),"
                "  count(*) FILTER (WHERE to_phase = 'Failed'),"
                "  count(*) FILTER (WHERE to_phase = 'Preempting'),"
                "  percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_ms),"
                "  percentile_disc(0.95) WITHIN GROUP (ORDER BY wait_ms), sum(lost)"
-               " FROM x GROUP BY 1, 2, 3, 4"
+               " FROM u GROUP BY 1, 2, 3, 4"
                " ORDER BY k, cluster COLLATE \"C\", sku COLLATE \"C\", pool COLLATE \"C\"";
 
 static const char sql_waits[] =
-    SQL_EVENTS " SELECT sku, count(wait_ms), percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_ms),"
+    SQL_EVENTS " SELECT req_sku, count(wait_ms),"
+               "  percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_ms),"
                "  percentile_disc(0.95) WITHIN GROUP (ORDER BY wait_ms)"
-               " FROM x WHERE wait_ms IS NOT NULL GROUP BY 1 ORDER BY sku COLLATE \"C\"";
+               " FROM x WHERE wait_ms IS NOT NULL GROUP BY 1 ORDER BY req_sku COLLATE \"C\"";
 
 #define MS_PER_HOUR 3600000.0
 

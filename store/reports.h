@@ -30,14 +30,18 @@ struct store_report_opts {
  *    training = used in the training pool, borrowed in the serving pool; serving = used
  *    minus borrowed in the serving pool; idle = total - used (never below 0);
  *  - utilisation = used / total GPU-hours, in percent (0 when total is 0);
- *  - jobs placed / succeeded / failed / preempted count events in the step whose
- *    to_phase is Admitted / Succeeded / Failed / Preempting, attributed to the job's
- *    cluster, requested SKU and pool as stored now ("-" when it has none);
+ *  - jobs placed / succeeded / failed count events in the step whose to_phase is
+ *    Admitted / Succeeded / Failed, attributed to the cluster, pool and placed SKU the
+ *    event records (an event from before migration 0026 records none: the job's cluster
+ *    and pool as stored now and its requested SKU; "-" when it has none);
+ *  - jobs preempted counts the ledger's rows of cause reclaim or preemption requested in
+ *    the step, on the cluster, pool and placed SKU the job ran on;
  *  - queue wait is the time from the job's last entry into Queued to an Admitted event
  *    in the step; p50/p95 are nearest-rank percentiles (percentile_disc), -1 when no job
  *    was placed;
- *  - GPU-hours lost to reclaims: for each Preempting event, gpuCount x the time since
- *    the later of the run's start (its last Running event) and its last Checkpoint event. */
+ *  - GPU-hours lost: the sum of those ledger rows' lost_gpu_hours (GPUs x the time since
+ *    the later of the run's start and its last checkpoint, as the scheduler recorded it
+ *    when it asked for the GPUs back). Failure retries are in the ledger but not here. */
 struct store_report_row {
     int64_t start_ms;
     int64_t end_ms; /* the last step ends at opts.to_ms */
@@ -60,7 +64,7 @@ struct store_report_row {
     double gpu_hours_lost;
 };
 
-/* Queue wait over the whole window, by requested SKU. */
+/* Queue wait over the whole window, by requested SKU (the placed one may differ). */
 struct store_report_wait {
     char sku[32];
     int64_t jobs;

@@ -102,9 +102,48 @@ START_TEST(json_carries_totals_and_waits_by_sku)
     ck_assert_int_eq(json_array_size(waits), 1);
     row = json_array_get(waits, 0);
     ck_assert_str_eq(json_string_value(json_object_get(row, "sku")), "a100-80gb");
-    ck_assert_int_eq(json_integer_value(json_object_get(row, "jobs")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(row, "jobs")), 5); /* job-e too */
     ck_assert_double_eq_tol(json_real_value(json_object_get(row, "p50Seconds")), 600.0, 1e-9);
     ck_assert_double_eq_tol(json_real_value(json_object_get(row, "p95Seconds")), 1800.0, 1e-9);
+    json_decref(root);
+    free(got);
+}
+END_TEST
+
+/* job-e asked for a100-80gb, ran on h100-80gb in az2 and was reclaimed there; it is
+ * queued again with no cluster. Its placement, its preemption and the work it lost
+ * (2 GPUs x 11 minutes since its checkpoint, from the ledger) land on az2, h100-80gb,
+ * training; its queue wait counts under the SKU it asked for. */
+START_TEST(a_requeued_jobs_preemption_lands_where_it_ran)
+{
+    char *got = NULL;
+    json_t *root, *row = NULL;
+    size_t i;
+    int found = 0;
+
+    ck_assert_int_eq(get(WINDOW, &got), 200);
+    root = json_loads(got, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    json_array_foreach(json_object_get(root, "rows"), i, row)
+    {
+        const char *cl = json_string_value(json_object_get(row, "cluster"));
+
+        /* Nothing of job-e on a cluster-less row or under its requested SKU in az2. */
+        ck_assert_int_eq(json_integer_value(json_object_get(row, "jobsPreempted")) > 0 &&
+                             strcmp(cl, "-") == 0,
+                         0);
+        if (strcmp(cl, "az2") != 0 ||
+            strcmp(json_string_value(json_object_get(row, "start")), "2026-01-01T00:00:00.000Z"))
+            continue;
+        found++;
+        ck_assert_str_eq(json_string_value(json_object_get(row, "sku")), "h100-80gb");
+        ck_assert_str_eq(json_string_value(json_object_get(row, "pool")), "training");
+        ck_assert_int_eq(json_integer_value(json_object_get(row, "jobsPlaced")), 1);
+        ck_assert_int_eq(json_integer_value(json_object_get(row, "jobsPreempted")), 1);
+        ck_assert_double_eq_tol(json_real_value(json_object_get(row, "gpuHoursLostToReclaim")),
+                                0.367, 1e-9);
+    }
+    ck_assert_int_eq(found, 1);
     json_decref(root);
     free(got);
 }
@@ -116,7 +155,7 @@ START_TEST(markdown_and_html_are_self_contained)
 
     ck_assert_int_eq(get(WINDOW "&format=md", &md), 200);
     ck_assert_ptr_nonnull(strstr(md, "| az1 | a100-80gb | training | 32.000 |"));
-    ck_assert_ptr_nonnull(strstr(md, "| a100-80gb | 4 | 600.000 | 1800.000 |"));
+    ck_assert_ptr_nonnull(strstr(md, "| a100-80gb | 5 | 600.000 | 1800.000 |"));
     ck_assert_int_eq(get(WINDOW "&format=html", &html), 200);
     ck_assert_ptr_nonnull(strstr(html, "<svg"));
     ck_assert_ptr_nonnull(strstr(html, "<td>az2</td><td>h100-80gb</td>"));
@@ -182,6 +221,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, csv_matches_the_known_history);
     tcase_add_test(tc, json_carries_totals_and_waits_by_sku);
+    tcase_add_test(tc, a_requeued_jobs_preemption_lands_where_it_ran);
     tcase_add_test(tc, markdown_and_html_are_self_contained);
     tcase_add_test(tc, a_step_finer_than_the_samples_splits_them);
     tcase_add_test(tc, bad_options_name_their_field);
