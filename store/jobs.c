@@ -8,6 +8,7 @@
 #include "base/num.h"
 #include "store/conn.h"
 #include "store/rows.h"
+#include "store/watch.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -94,28 +95,20 @@ int store_job_insert(struct store *s, const struct job *j, const char *idempoten
     return 0;
 }
 
-int store_job_list(struct store *s, const struct store_job_filter *f, struct job ***out, size_t *n,
-                   int64_t *next_after, struct err *e)
-{
-    char sql[1280], after[24], limit[16], phases[256], c_after[24], c_before[24];
-    const char *params[10];
-    char *ns_list = NULL;
-    int np = 0, len;
-    PGresult *r;
-    struct job **jobs;
-    size_t count;
-    int rc;
+/* The WHERE terms of f after the first, appended to sql at *len with their parameters
+ * (params[*np...], text kept in t); with mutable false the terms on what a job's changes
+ * can alter (phase, cluster) are left out. */
+struct filter_text {
+    char phases[256], c_after[24], c_before[24];
+    char *ns_list;
+};
 
-    if (f->limit < 1 || f->limit > 1000)
-        return err_set(e, ERR_INVALID, "limit", "limit %d not in 1..1000", f->limit);
-    snprintf(after, sizeof(after), "%" PRId64, f->after_id);
-    snprintf(limit, sizeof(limit), "%d", f->limit + 1);
-    params[np++] = after;
-    params[np++] = limit;
-    len = snprintf(sql, sizeof(sql), "SELECT " JOB_COLUMNS " FROM jobs WHERE id > $1");
+static void filter_sql(const struct store_job_filter *f, bool mutable, char *sql, size_t size,
+                       int *len, const char **params, int *np, struct filter_text *t)
+{
     if (f->ns) {
-        params[np++] = f->ns;
-        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND namespace = $%d", np);
+        params[(*np)++] = f->ns;
+        *len += snprintf(sql + *len, size - (size_t)*len, " AND namespace = $%d", *np);
     }
     if (f->n_namespaces) {
         struct buf b;
@@ -125,64 +118,161 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
         for (size_t i = 0; i < f->n_namespaces; i++)
             store_array_add(&b, f->namespaces[i]);
         buf_puts(&b, "}");
-        ns_list = buf_steal(&b);
-        params[np++] = ns_list;
-        len +=
-            snprintf(sql + len, sizeof(sql) - (size_t)len, " AND namespace = ANY($%d::text[])", np);
+        t->ns_list = buf_steal(&b);
+        params[(*np)++] = t->ns_list;
+        *len += snprintf(sql + *len, size - (size_t)*len, " AND namespace = ANY($%d::text[])", *np);
     }
-    if (f->phase_mask) {
+    if (mutable && f->phase_mask) {
         size_t used = 0;
 
-        phases[used++] = '{';
+        t->phases[used++] = '{';
         for (int p = 0; p < PHASE_COUNT; p++)
             if (f->phase_mask & (1u << p))
-                used += (size_t)snprintf(phases + used, sizeof(phases) - used, "%s%s",
+                used += (size_t)snprintf(t->phases + used, sizeof(t->phases) - used, "%s%s",
                                          used > 1 ? "," : "", job_phase_name((enum job_phase)p));
-        snprintf(phases + used, sizeof(phases) - used, "}");
-        params[np++] = phases;
-        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND phase = ANY($%d::text[])", np);
+        snprintf(t->phases + used, sizeof(t->phases) - used, "}");
+        params[(*np)++] = t->phases;
+        *len += snprintf(sql + *len, size - (size_t)*len, " AND phase = ANY($%d::text[])", *np);
     }
     if (f->sku) {
-        params[np++] = f->sku;
-        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND sku = $%d", np);
+        params[(*np)++] = f->sku;
+        *len += snprintf(sql + *len, size - (size_t)*len, " AND sku = $%d", *np);
     }
     if (f->labels_json) {
-        params[np++] = f->labels_json;
-        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND labels @> $%d::jsonb", np);
+        params[(*np)++] = f->labels_json;
+        *len += snprintf(sql + *len, size - (size_t)*len, " AND labels @> $%d::jsonb", *np);
     }
-    if (f->cluster) {
-        params[np++] = f->cluster;
-        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND cluster = $%d", np);
+    if (mutable && f->cluster) {
+        params[(*np)++] = f->cluster;
+        *len += snprintf(sql + *len, size - (size_t)*len, " AND cluster = $%d", *np);
     }
     if (f->created_after_ms) {
-        snprintf(c_after, sizeof(c_after), "%" PRId64, f->created_after_ms);
-        params[np++] = c_after;
-        len += snprintf(sql + len, sizeof(sql) - (size_t)len,
-                        " AND created_at >= to_timestamp($%d::bigint / 1000.0)", np);
+        snprintf(t->c_after, sizeof(t->c_after), "%" PRId64, f->created_after_ms);
+        params[(*np)++] = t->c_after;
+        *len += snprintf(sql + *len, size - (size_t)*len,
+                         " AND created_at >= to_timestamp($%d::bigint / 1000.0)", *np);
     }
     if (f->created_before_ms) {
-        snprintf(c_before, sizeof(c_before), "%" PRId64, f->created_before_ms);
-        params[np++] = c_before;
-        len += snprintf(sql + len, sizeof(sql) - (size_t)len,
-                        " AND created_at < to_timestamp($%d::bigint / 1000.0)", np);
+        snprintf(t->c_before, sizeof(t->c_before), "%" PRId64, f->created_before_ms);
+        params[(*np)++] = t->c_before;
+        *len += snprintf(sql + *len, size - (size_t)*len,
+                         " AND created_at < to_timestamp($%d::bigint / 1000.0)", *np);
     }
-    snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY id LIMIT $2");
-    rc = store_exec(s, sql, np, params, &r, e);
-    free(ns_list);
-    if (rc)
+}
+
+/* Runs sql and decodes every row as a job. */
+static int jobs_of(struct store *s, const char *sql, int np, const char *const *params, size_t keep,
+                   struct job ***out, size_t *n, PGresult **rows, struct err *e)
+{
+    PGresult *r;
+    struct job **jobs;
+    size_t count;
+
+    if (store_exec(s, sql, np, params, &r, e))
         return -1;
     count = (size_t)PQntuples(r);
-    *next_after = 0;
-    if (count > (size_t)f->limit) {
-        count = (size_t)f->limit;
-        *next_after = col_i64(r, (int)count - 1, 0);
-    }
+    if (count > keep)
+        count = keep;
     jobs = xcalloc(count ? count : 1, sizeof(*jobs));
     for (size_t i = 0; i < count; i++)
         jobs[i] = store_job_from_row(r, (int)i);
-    PQclear(r);
     *out = jobs;
     *n = count;
+    *rows = r;
+    return 0;
+}
+
+int store_job_list(struct store *s, const struct store_job_filter *f, struct job ***out, size_t *n,
+                   int64_t *next_after, struct err *e)
+{
+    char sql[1280], after[24], limit[16];
+    const char *params[10];
+    struct filter_text t = {.ns_list = NULL};
+    int np = 0, len;
+    PGresult *r = NULL;
+    int rc;
+
+    if (f->limit < 1 || f->limit > 1000)
+        return err_set(e, ERR_INVALID, "limit", "limit %d not in 1..1000", f->limit);
+    snprintf(after, sizeof(after), "%" PRId64, f->after_id);
+    snprintf(limit, sizeof(limit), "%d", f->limit + 1);
+    params[np++] = after;
+    params[np++] = limit;
+    len = snprintf(sql, sizeof(sql), "SELECT " JOB_COLUMNS " FROM jobs WHERE id > $1");
+    filter_sql(f, true, sql, sizeof(sql), &len, params, &np, &t);
+    snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY id LIMIT $2");
+    rc = jobs_of(s, sql, np, params, (size_t)f->limit, out, n, &r, e);
+    free(t.ns_list);
+    if (rc)
+        return -1;
+    *next_after = PQntuples(r) > f->limit ? (*out)[*n - 1]->id : 0;
+    PQclear(r);
+    return 0;
+}
+
+int store_job_changes(struct store *s, const struct store_job_filter *f, int64_t after_rv,
+                      int limit, struct job ***out, size_t *n, struct err *e)
+{
+    char sql[1280], after[24], lim[16];
+    const char *params[10];
+    struct filter_text t = {.ns_list = NULL};
+    int np = 0, len;
+    PGresult *r = NULL;
+    int rc;
+
+    if (limit < 1 || limit > 1000)
+        return err_set(e, ERR_INVALID, "limit", "limit %d not in 1..1000", limit);
+    snprintf(after, sizeof(after), "%" PRId64, after_rv);
+    snprintf(lim, sizeof(lim), "%d", limit);
+    params[np++] = after;
+    params[np++] = lim;
+    len =
+        snprintf(sql, sizeof(sql), "SELECT " JOB_COLUMNS " FROM jobs WHERE resource_version > $1");
+    filter_sql(f, false, sql, sizeof(sql), &len, params, &np, &t);
+    snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY resource_version LIMIT $2");
+    rc = jobs_of(s, sql, np, params, (size_t)limit, out, n, &r, e);
+    free(t.ns_list);
+    PQclear(r);
+    return rc;
+}
+
+int store_job_changes_count(struct store *s, const struct store_job_filter *f, int64_t after_rv,
+                            int cap, int64_t *count, int64_t *latest, struct err *e)
+{
+    char sql[1400], after[24], lim[16];
+    const char *params[10];
+    struct filter_text t = {.ns_list = NULL};
+    int np = 0, len;
+    PGresult *r;
+    int rc;
+
+    snprintf(after, sizeof(after), "%" PRId64, after_rv);
+    snprintf(lim, sizeof(lim), "%d", cap);
+    params[np++] = after;
+    params[np++] = lim;
+    len = snprintf(sql, sizeof(sql),
+                   "SELECT (SELECT last_value FROM resource_version_seq),"
+                   " (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE resource_version > $1");
+    filter_sql(f, false, sql, sizeof(sql), &len, params, &np, &t);
+    snprintf(sql + len, sizeof(sql) - (size_t)len, " LIMIT $2) c)");
+    rc = store_exec(s, sql, np, params, &r, e);
+    free(t.ns_list);
+    if (rc)
+        return -1;
+    *latest = col_i64(r, 0, 0);
+    *count = col_i64(r, 0, 1);
+    PQclear(r);
+    return 0;
+}
+
+int store_jobs_version(struct store *s, int64_t *rv, struct err *e)
+{
+    PGresult *r;
+
+    if (store_exec(s, "SELECT COALESCE(max(resource_version), 0) FROM jobs", 0, NULL, &r, e))
+        return -1;
+    *rv = col_i64(r, 0, 0);
+    PQclear(r);
     return 0;
 }
 

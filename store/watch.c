@@ -1,5 +1,6 @@
-/* watch.c -- change notifications for long-polls: one thread LISTENs on a dedicated
- * connection and calls the subscribers of the jobs a NOTIFY names. Subscribers are
+/* watch.c -- change notifications for long-polls and list watches: one thread LISTENs on
+ * a dedicated connection and calls the subscribers of the jobs a NOTIFY names (changes,
+ * fedsched_changes) and the subscribers of any job (those and creations, fedsched_jobs). Subscribers are
  * callbacks, not blocked threads, so a waiting watch costs no thread (api/server.c
  * suspends its connection). A short history of recent notifications lets a subscriber
  * that read a job before subscribing learn that it changed in between.
@@ -32,6 +33,7 @@ struct store_sub {
 struct past {
     uint64_t seq;
     bool any;
+    bool created; /* jobs were created: only subscribers of any job care */
     int n;
     int64_t ids[HISTORY_IDS];
 };
@@ -56,6 +58,8 @@ static bool changed_since(const struct watcher *w, int64_t job_id, uint64_t sinc
 
         if (p->any || job_id == 0)
             return true;
+        if (p->created)
+            continue;
         for (int i = 0; i < p->n; i++)
             if (p->ids[i] == job_id)
                 return true;
@@ -95,12 +99,13 @@ static void fire(struct watcher *w, const struct past *p)
     }
 }
 
-/* Records payload ("1,2,3", or "" for any job) and calls its subscribers. */
-static void notify(struct watcher *w, const char *payload)
+/* Records payload ("1,2,3", or "" for any job) and calls its subscribers; created: the
+ * payload is a count of new jobs (fedsched_jobs), which no job's subscriber waits for. */
+static void notify(struct watcher *w, const char *payload, bool created)
 {
-    struct past p = {.any = payload[0] == '\0'};
+    struct past p = {.any = !created && payload[0] == '\0', .created = created};
 
-    for (const char *c = payload; !p.any && *c;) {
+    for (const char *c = payload; !p.any && !created && *c;) {
         char *end;
         long long id = strtoll(c, &end, 10);
 
@@ -131,7 +136,7 @@ static PGconn *listen_connect(struct watcher *w)
         PQfinish(pg);
         return NULL;
     }
-    r = PQexec(pg, "LISTEN fedsched_changes");
+    r = PQexec(pg, "LISTEN fedsched_changes; LISTEN fedsched_jobs");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         PQclear(r);
         PQfinish(pg);
@@ -155,7 +160,7 @@ static void *listen_loop(void *arg)
             if (!pg)
                 sleep(1);
             else
-                notify(w, ""); /* anything may have changed while we were not listening */
+                notify(w, "", false); /* anything may have changed while we were not listening */
         }
         if (pg) {
             pfd.fd = PQsocket(pg);
@@ -170,7 +175,7 @@ static void *listen_loop(void *arg)
                     continue;
                 }
                 while ((n = PQnotifies(pg))) {
-                    notify(w, n->extra ? n->extra : "");
+                    notify(w, n->extra ? n->extra : "", strcmp(n->relname, "fedsched_jobs") == 0);
                     PQfreemem(n);
                 }
             }
