@@ -351,7 +351,9 @@ struct cycle {
     struct policy_state *st;
     size_t *victims; /* every preempting pending job's victims, one arena */
     size_t n_victims, cap_victims;
-    size_t *v_first; /* per pending entry, offset into victims */
+    size_t *v_first;   /* per pending entry, offset into victims */
+    bool has_victims;  /* some running training job is preemptible */
+    int lowest_victim; /* and the lowest priority among them */
 };
 
 /* qsort has no context argument in C11: the comparator sees the engine through the
@@ -637,6 +639,11 @@ static void prepare_quota_reclaim(struct cycle *cy)
         }
         if (ns >= 0 && ru->sku >= 0 && (size_t)ru->sku < K && en->q_managed[ru->sku])
             ord[m++] = (struct qr_order){ns, ru->sku, ru->started_ms, ru->id, r};
+        if (ru->preemptible && ru->pool == SNAPSHOT_POOL_TRAINING &&
+            (!cy->has_victims || ru->priority < cy->lowest_victim)) {
+            cy->has_victims = true;
+            cy->lowest_victim = ru->priority;
+        }
     }
     if (m > 1)
         qsort(ord, m, sizeof(*ord), cmp_qr);
@@ -968,6 +975,22 @@ static bool quota_reclaim_for(struct cycle *cy, size_t j)
     return true;
 }
 
+/* Whether job j could preempt at all: preemption on and some running preemptible training
+ * job of lower priority. */
+static bool preempt_candidate(const struct cycle *cy, size_t j)
+{
+    return cy->en->cfg->preemption && cy->has_victims &&
+           cy->en->in->queue[j].priority > cy->lowest_victim;
+}
+
+/* Whether job j may try to preempt now: preemption shares the max_reservations attempts
+ * per cycle with reservations and quota reclaims, which bounds what a long blocked queue
+ * costs. */
+static bool may_preempt(const struct cycle *cy, size_t j)
+{
+    return preempt_candidate(cy, j) && cy->n_reservations < cy->en->cfg->max_reservations;
+}
+
 /* Preempts lower-priority jobs so that job j can start, within the cluster's budget, and
  * leaves j pending (reserving) with the victims it waits for: this cycle's and those still
  * stopping in the same cluster and SKU. */
@@ -979,7 +1002,7 @@ static bool preempt_for(struct cycle *cy, size_t j, const struct policy_why *why
     struct qr_site best;
     size_t first;
 
-    if (!en->cfg->preemption || !best_site(cy, j, SITE_PRIORITY, &best))
+    if (!preempt_candidate(cy, j) || !best_site(cy, j, SITE_PRIORITY, &best))
         return false;
     take_site(cy, j, &best, POLICY_RECLAIM_PRIORITY);
     log = best.n_victims ? policy_state_preempts(cy->st, en->cl_names[best.cluster], true) : NULL;
@@ -1105,8 +1128,11 @@ static void decide_job(struct cycle *cy, size_t j)
         why.per_worker = ej->per_worker;
         why.need = job->gpu_count;
         why.have = never ? best_empty : best_have;
-        if (!never && preempt_for(cy, j, &why))
-            return;
+        if (!never && may_preempt(cy, j)) {
+            cy->n_reservations++;
+            if (preempt_for(cy, j, &why))
+                return;
+        }
         add_pending(cy, j, &why, false);
         return;
     }
@@ -1162,21 +1188,19 @@ static void decide_job(struct cycle *cy, size_t j)
         /* Attempts count, not successes: a queue of jobs that cannot reserve anything must
          * not each walk every cluster. */
         capacity = sum.reason == POLICY_REASON_INSUFFICIENT || sum.reason == POLICY_REASON_RESERVED;
-        if (capacity && may_reserve) {
+        if (capacity && (may_reserve || may_preempt(cy, j))) {
             cy->n_reservations++;
-            if (en->cfg->quota_reclaim && quota_reclaim_for(cy, j)) {
+            if (may_reserve && en->cfg->quota_reclaim && quota_reclaim_for(cy, j)) {
                 add_pending(cy, j, &sum, true);
                 cy->r->pending[cy->r->n_pending - 1].reclaiming = true;
                 return;
             }
-        }
-        /* Preemption does not wait for reserve_after_s: the minimum runtime and the budget
-         * are its brakes. */
-        if (capacity && preempt_for(cy, j, &sum))
-            return;
-        if (capacity && may_reserve && reserve_for(cy, j)) {
-            add_pending(cy, j, &sum, true);
-            return;
+            if (preempt_for(cy, j, &sum))
+                return;
+            if (may_reserve && reserve_for(cy, j)) {
+                add_pending(cy, j, &sum, true);
+                return;
+            }
         }
         add_pending(cy, j, &sum, false);
     }

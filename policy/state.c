@@ -5,6 +5,7 @@
 
 #include "base/mem.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,63 +26,54 @@ void policy_state_free(struct policy_state **s)
     *s = NULL;
 }
 
+/* Each kind of entry opens with its name. */
+_Static_assert(offsetof(struct policy_pool_state, cluster) == 0, "name first");
+_Static_assert(offsetof(struct policy_usage, ns) == 0, "name first");
+_Static_assert(offsetof(struct policy_preempt_log, cluster) == 0, "name first");
+
+/* The entry named name of the array whose pointer is at vp (n entries of size bytes, each
+ * opening with its name in a char[name_max]); with create, added zeroed when absent. The
+ * array pointer is read and written with memcpy, so one function serves every kind. */
+static void *entry(void *vp, size_t *n, size_t *cap, size_t size, size_t name_max, const char *name,
+                   bool create)
+{
+    char *v, *e;
+
+    memcpy(&v, vp, sizeof(v));
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(v + i * size, name) == 0)
+            return v + i * size;
+    if (!create)
+        return NULL;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        v = xrealloc(v, *cap * size);
+        memcpy(vp, &v, sizeof(v));
+    }
+    e = v + (*n)++ * size;
+    memset(e, 0, size);
+    snprintf(e, name_max, "%s", name);
+    return e;
+}
+
 struct policy_pool_state *policy_state_pool(struct policy_state *s, const char *cluster,
                                             bool create)
 {
-    struct policy_pool_state *p;
-
-    for (size_t i = 0; i < s->n_pools; i++)
-        if (strcmp(s->pools[i].cluster, cluster) == 0)
-            return &s->pools[i];
-    if (!create)
-        return NULL;
-    if (s->n_pools == s->cap_pools) {
-        s->cap_pools = s->cap_pools ? s->cap_pools * 2 : 8;
-        s->pools = xrealloc(s->pools, s->cap_pools * sizeof(*s->pools));
-    }
-    p = &s->pools[s->n_pools++];
-    memset(p, 0, sizeof(*p));
-    snprintf(p->cluster, sizeof(p->cluster), "%s", cluster);
-    return p;
+    return entry(&s->pools, &s->n_pools, &s->cap_pools, sizeof(*s->pools),
+                 sizeof(s->pools->cluster), cluster, create);
 }
 
 struct policy_usage *policy_state_usage(struct policy_state *s, const char *ns, bool create)
 {
-    struct policy_usage *u;
-
-    for (size_t i = 0; i < s->n_usage; i++)
-        if (strcmp(s->usage[i].ns, ns) == 0)
-            return &s->usage[i];
-    if (!create)
-        return NULL;
-    if (s->n_usage == s->cap_usage) {
-        s->cap_usage = s->cap_usage ? s->cap_usage * 2 : 8;
-        s->usage = xrealloc(s->usage, s->cap_usage * sizeof(*s->usage));
-    }
-    u = &s->usage[s->n_usage++];
-    memset(u, 0, sizeof(*u));
-    snprintf(u->ns, sizeof(u->ns), "%s", ns);
-    return u;
+    return entry(&s->usage, &s->n_usage, &s->cap_usage, sizeof(*s->usage), sizeof(s->usage->ns), ns,
+                 create);
 }
 
 struct policy_preempt_log *policy_state_preempts(struct policy_state *s, const char *cluster,
                                                  bool create)
 {
-    struct policy_preempt_log *l;
-
-    for (size_t i = 0; i < s->n_preempts; i++)
-        if (strcmp(s->preempts[i].cluster, cluster) == 0)
-            return &s->preempts[i];
-    if (!create)
-        return NULL;
-    if (s->n_preempts == s->cap_preempts) {
-        s->cap_preempts = s->cap_preempts ? s->cap_preempts * 2 : 8;
-        s->preempts = xrealloc(s->preempts, s->cap_preempts * sizeof(*s->preempts));
-    }
-    l = &s->preempts[s->n_preempts++];
-    memset(l, 0, sizeof(*l));
-    snprintf(l->cluster, sizeof(l->cluster), "%s", cluster);
-    return l;
+    return entry(&s->preempts, &s->n_preempts, &s->cap_preempts, sizeof(*s->preempts),
+                 sizeof(s->preempts->cluster), cluster, create);
 }
 
 int policy_preempts_in_window(const struct policy_preempt_log *l, int64_t now_ms, int64_t window_s)

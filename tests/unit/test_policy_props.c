@@ -742,7 +742,7 @@ START_TEST(test_invariants)
     ck_assert_uint_gt(pending, 500);
     ck_assert_uint_gt(reclaimed, 20);
     ck_assert_uint_gt(quota, 10);
-    ck_assert_uint_gt(preempted, 20);
+    ck_assert_uint_gt(preempted, 10);
 }
 END_TEST
 
