@@ -141,15 +141,9 @@ static const char *or_dash(const char *s)
     return s && *s ? s : "-";
 }
 
-static void age_text(const char *rfc3339, char *out, size_t size)
+/* A span of d seconds as "42s", "17m", "5h" or "3d". */
+static void span_text(int64_t d, char *out, size_t size)
 {
-    int64_t t, d;
-
-    if (!rfc3339 || clock_parse_rfc3339(rfc3339, &t)) {
-        snprintf(out, size, "-");
-        return;
-    }
-    d = (clock_realtime_ms() - t) / 1000;
     if (d < 0)
         d = 0;
     if (d < 120)
@@ -162,12 +156,35 @@ static void age_text(const char *rfc3339, char *out, size_t size)
         snprintf(out, size, "%" PRId64 "d", d / 86400);
 }
 
+static void age_text(const char *rfc3339, char *out, size_t size)
+{
+    int64_t t;
+
+    if (!rfc3339 || clock_parse_rfc3339(rfc3339, &t)) {
+        snprintf(out, size, "-");
+        return;
+    }
+    span_text((clock_realtime_ms() - t) / 1000, out, size);
+}
+
 static const char *const job_header[] = {"NAMESPACE", "NAME", "PHASE", "SKU",    "GPUS",
                                          "CLUSTER",   "POOL", "AGE",   "MESSAGE"};
 /* -o wide: the same, then priority, attempt, preemptions and reason before the message. */
 static const char *const job_header_wide[] = {
     "NAMESPACE", "NAME",     "PHASE",   "SKU",         "GPUS",   "CLUSTER", "POOL",
     "AGE",       "PRIORITY", "ATTEMPT", "PREEMPTIONS", "REASON", "MESSAGE"};
+/* list: queue position and estimated start before the message. */
+static const char *const list_header[] = {"NAMESPACE", "NAME",    "PHASE",  "SKU",
+                                          "GPUS",      "CLUSTER", "POOL",   "AGE",
+                                          "POSITION",  "ETA",     "MESSAGE"};
+static const char *const list_header_wide[] = {
+    "NAMESPACE", "NAME",    "PHASE",       "SKU",    "GPUS",     "CLUSTER", "POOL",   "AGE",
+    "PRIORITY",  "ATTEMPT", "PREEMPTIONS", "REASON", "POSITION", "ETA",     "MESSAGE"};
+#define LIST_COLS      11
+#define LIST_COLS_WIDE 15
+/* list asks explain for the position and ETA of at most this many queued jobs: each answer
+ * costs the server a simulation (docs/scheduler.md, "Queue position and estimated start"). */
+#define LIST_ETA_MAX 20
 
 static bool wide(const struct ctx *c)
 {
@@ -182,48 +199,74 @@ static void int_cell(json_t *v, char *out, size_t size)
         snprintf(out, size, "-");
 }
 
-static void job_row_wide(struct cli_table *t, json_t *j, const char *const *narrow)
+/* POSITION and ETA from q, explain's queue object ("-" without one; "?" when the estimate
+ * is null). */
+static void queue_cells(json_t *q, char *pos, size_t pos_size, char *eta, size_t eta_size)
 {
-    json_t *st = json_object_get(j, "status");
-    char prio[24], attempt[24], preempt[24];
-    const char *cells[13];
+    const char *start = jstr(q, "estimatedStart");
+    int64_t t;
 
-    int_cell(json_object_get(json_object_get(json_object_get(j, "spec"), "scheduling"), "priority"),
-             prio, sizeof(prio));
-    int_cell(json_object_get(st, "attempt"), attempt, sizeof(attempt));
-    int_cell(json_object_get(st, "preemptions"), preempt, sizeof(preempt));
-    memcpy(cells, narrow, 8 * sizeof(*cells));
-    cells[8] = prio;
-    cells[9] = attempt;
-    cells[10] = preempt;
-    cells[11] = or_dash(jstr(j, "status.reason"));
-    cells[12] = narrow[8];
-    cli_table_row(t, cells);
+    int_cell(json_object_get(q, "position"), pos, pos_size);
+    if (!q)
+        snprintf(eta, eta_size, "-");
+    else if (!start || clock_parse_rfc3339(start, &t))
+        snprintf(eta, eta_size, "?");
+    else if (t <= clock_realtime_ms() + 1000)
+        snprintf(eta, eta_size, "now");
+    else {
+        char span[24];
+
+        span_text((t - clock_realtime_ms()) / 1000, span, sizeof(span));
+        snprintf(eta, eta_size, "in %s", span);
+    }
 }
 
-/* One row of t: 9 columns, or 13 when t was made for -o wide. */
-static void job_row(struct cli_table *t, json_t *j)
+/* One row of t: 9 columns, 13 for -o wide; list's tables (11, 15) add POSITION and ETA
+ * before the message, from q (explain's queue object of a queued job; NULL: "-"). */
+static void job_row_queue(struct cli_table *t, json_t *j, json_t *q)
 {
     json_t *res = json_object_get(json_object_get(j, "spec"), "resources");
-    char gpus[24], age[24];
-    const char *cells[9];
+    json_t *st = json_object_get(j, "status");
+    bool w = t->ncols == 13 || t->ncols == LIST_COLS_WIDE;
+    bool list = t->ncols == LIST_COLS || t->ncols == LIST_COLS_WIDE;
+    char gpus[24], age[24], prio[24], attempt[24], preempt[24], pos[24], eta[32];
+    const char *cells[LIST_COLS_WIDE];
+    size_t n = 0;
 
     snprintf(gpus, sizeof(gpus), "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(res, "gpuCount")));
     age_text(jstr(j, "metadata.creationTimestamp"), age, sizeof(age));
-    cells[0] = jstr(j, "metadata.namespace");
-    cells[1] = jstr(j, "metadata.name");
-    cells[2] = jstr(j, "status.phase");
-    cells[3] = jstr(res, "instanceType");
-    cells[4] = gpus;
-    cells[5] = or_dash(jstr(j, "status.cluster"));
-    cells[6] = or_dash(jstr(j, "status.pool"));
-    cells[7] = age;
-    cells[8] = or_dash(jstr(j, "status.message"));
-    if (t->ncols == 13)
-        job_row_wide(t, j, cells);
-    else
-        cli_table_row(t, cells);
+    cells[n++] = jstr(j, "metadata.namespace");
+    cells[n++] = jstr(j, "metadata.name");
+    cells[n++] = jstr(j, "status.phase");
+    cells[n++] = jstr(res, "instanceType");
+    cells[n++] = gpus;
+    cells[n++] = or_dash(jstr(j, "status.cluster"));
+    cells[n++] = or_dash(jstr(j, "status.pool"));
+    cells[n++] = age;
+    if (w) {
+        int_cell(
+            json_object_get(json_object_get(json_object_get(j, "spec"), "scheduling"), "priority"),
+            prio, sizeof(prio));
+        int_cell(json_object_get(st, "attempt"), attempt, sizeof(attempt));
+        int_cell(json_object_get(st, "preemptions"), preempt, sizeof(preempt));
+        cells[n++] = prio;
+        cells[n++] = attempt;
+        cells[n++] = preempt;
+        cells[n++] = or_dash(jstr(j, "status.reason"));
+    }
+    if (list) {
+        queue_cells(q, pos, sizeof(pos), eta, sizeof(eta));
+        cells[n++] = pos;
+        cells[n++] = eta;
+    }
+    cells[n++] = or_dash(jstr(j, "status.message"));
+    cli_table_row(t, cells);
+}
+
+static void job_row(struct cli_table *t, json_t *j)
+{
+    job_row_queue(t, j, NULL);
 }
 
 /* A new job table with its header, narrow or wide as -o says. */
@@ -665,9 +708,60 @@ static int verb_get(struct ctx *c, const char *name)
     return CLI_EXIT_OK;
 }
 
+/* explain's queue object of the queued job it (NULL when the server gives none: no
+ * scheduler on that replica, an older server, the job placed meanwhile). Quiet: a list does
+ * not fail for want of an estimate. Caller json_decref()s. */
+static json_t *queue_of(struct ctx *c, json_t *it)
+{
+    const char *ns = jstr(it, "metadata.namespace"), *name = jstr(it, "metadata.name");
+    struct cli_http_reply r = {0};
+    struct err e = {0};
+    json_t *x, *q = NULL;
+    char *path;
+
+    if (!ns || !name)
+        return NULL;
+    path = job_path(ns, name, "/explain");
+    if (cli_http_do(c->http, "GET", path, NULL, NULL, REQUEST_TIMEOUT_S, &r, &e) == 0 &&
+        r.status == 200 && (x = json_loads(r.body, 0, NULL))) {
+        q = json_incref(json_object_get(x, "queue"));
+        json_decref(x);
+    }
+    cli_http_reply_clear(&r);
+    free(path);
+    return q;
+}
+
+/* The table: every job, with the position and ETA of the first LIST_ETA_MAX queued ones
+ * (explain's, asked one job at a time). */
+static void list_table(struct ctx *c, json_t *all)
+{
+    struct cli_table t = {.ncols = wide(c) ? LIST_COLS_WIDE : LIST_COLS};
+    size_t i, asked = 0, queued = 0;
+    json_t *it;
+
+    cli_table_row(&t, wide(c) ? list_header_wide : list_header);
+    json_array_foreach(all, i, it)
+    {
+        json_t *q = NULL;
+        const char *phase = jstr(it, "status.phase");
+
+        if (phase && strcmp(phase, "Queued") == 0 && queued++ < LIST_ETA_MAX) {
+            q = queue_of(c, it);
+            asked++;
+        }
+        job_row_queue(&t, it, q);
+        json_decref(q);
+    }
+    cli_table_print(&t);
+    cli_table_free(&t);
+    if (queued > asked && !c->o.quiet)
+        fprintf(stderr, "fedsched: POSITION and ETA shown for the first %d queued jobs only\n",
+                LIST_ETA_MAX);
+}
+
 static int verb_list(struct ctx *c)
 {
-    struct cli_table t = job_table(c);
     json_t *all = json_array();
     char *cont = NULL;
     int rc = CLI_EXIT_OK;
@@ -704,7 +798,6 @@ static int verb_list(struct ctx *c)
         json_array_foreach(items, i, it)
         {
             json_array_append(all, it);
-            job_row(&t, it);
         }
         if (jstr(page, "metadata.continue"))
             cont = xstrdup(jstr(page, "metadata.continue"));
@@ -717,10 +810,9 @@ static int verb_list(struct ctx *c)
                                  "TrainingJobList", "items", all);
 
         if (!print_doc(c, list))
-            cli_table_print(&t);
+            list_table(c, all);
         json_decref(list);
     }
-    cli_table_free(&t);
     free(cont);
     json_decref(all);
     return rc;

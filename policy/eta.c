@@ -41,6 +41,11 @@ static struct policy_state *state_copy(const struct policy_state *st)
         memcpy(c->pools, st->pools, st->n_pools * sizeof(*c->pools));
         c->n_pools = c->cap_pools = st->n_pools;
     }
+    if (st->n_preempts > 0) {
+        c->preempts = xcalloc(st->n_preempts, sizeof(*c->preempts));
+        memcpy(c->preempts, st->preempts, st->n_preempts * sizeof(*c->preempts));
+        c->n_preempts = c->cap_preempts = st->n_preempts;
+    }
     if (st->n_usage > 0) {
         c->usage = xcalloc(st->n_usage, sizeof(*c->usage));
         memcpy(c->usage, st->usage, st->n_usage * sizeof(*c->usage));
@@ -49,7 +54,7 @@ static struct policy_state *state_copy(const struct policy_state *st)
     return c;
 }
 
-static int snapshot_copy(const struct snapshot *s, struct snapshot **out, struct err *e)
+int eta_snapshot_copy(const struct snapshot *s, struct snapshot **out, struct err *e)
 {
     struct snapshot *c = NULL;
     size_t n_aggs = s->n_clusters * SNAPSHOT_POOL_COUNT * s->n_skus;
@@ -102,7 +107,7 @@ static int position(const struct policy_input *in, const struct policy_state *st
     struct policy_input ci = *in;
     int rc = -1;
 
-    if (snapshot_copy(in->snap, &snap, e))
+    if (eta_snapshot_copy(in->snap, &snap, e))
         goto out;
     for (size_t c = 0; c < snap->n_clusters; c++)
         snap->clusters[c].cordoned = true;
@@ -142,16 +147,20 @@ struct sim {
     struct snapshot *snap;
     struct policy_state *st;
     struct policy_job *queue;
-    size_t *qorig; /* queue entry -> index in the input's queue */
+    size_t *qorig;  /* queue entry -> index in the input's queue */
+    int64_t *qrt_s; /* queue entry -> runtime it is expected to run */
     size_t n_queue;
     struct sim_run *run;
     size_t n_run, cap_run;
     struct policy_running *ru; /* the input's view of run, rebuilt per decision */
 };
 
-static int64_t runtime_s(int64_t max_runtime_s, const struct eta_opts *o)
+/* The first of two runtimes that is known, else the default. */
+static int64_t runtime_s(int64_t first_s, int64_t second_s, const struct eta_opts *o)
 {
-    return max_runtime_s > 0 ? max_runtime_s : o->default_runtime_s;
+    if (first_s > 0)
+        return first_s;
+    return second_s > 0 ? second_s : o->default_runtime_s;
 }
 
 static void run_add(struct sim *S, const struct policy_running *ru, int64_t end_ms,
@@ -195,8 +204,7 @@ static void run_end(struct sim *S, size_t i)
 }
 
 /* Starts queue entry q of the simulation as placement p of a decision at t. */
-static void start(struct sim *S, const struct policy_placement *p, size_t q, int64_t t,
-                  const struct eta_opts *o)
+static void start(struct sim *S, const struct policy_placement *p, size_t q, int64_t t)
 {
     const struct policy_job *job = &S->queue[q];
     struct job_node_use *plan = xcalloc(p->n_workers + 1, sizeof(*plan));
@@ -221,7 +229,7 @@ static void start(struct sim *S, const struct policy_placement *p, size_t q, int
     ru.in_snapshot = false;
     ru.plan = plan;
     ru.n_plan = p->n_workers;
-    run_add(S, &ru, t + runtime_s(job->max_runtime_s, o) * 1000, plan);
+    run_add(S, &ru, t + S->qrt_s[q] * 1000, plan);
 }
 
 /* Moves the snapshot to t: clusters keep the data age they had at now, so a fresh
@@ -238,7 +246,7 @@ static void snapshot_at(struct snapshot *s, const struct snapshot *orig, int64_t
 
 /* One decision at t. Returns 1 when the target (input queue index) was placed. */
 static int decide_at(struct sim *S, const struct policy_input *in, size_t target, int64_t t,
-                     const struct eta_opts *o, struct err *e)
+                     struct err *e)
 {
     struct policy_input ci = *in;
     struct policy_result *res = NULL;
@@ -258,8 +266,8 @@ static int decide_at(struct sim *S, const struct policy_input *in, size_t target
     ci.now_ms = t;
     if (policy_decide(&ci, S->st, &res, e))
         return -1;
-    /* Reclaims end their victims after the grace period; they are not put back in the
-     * queue (their rerun is after this job's start in most cases, and unknowable). */
+    /* Reclaims and priority preemptions end their victims after the grace period; they are
+     * not put back in the queue (when they would run again is unknowable). */
     for (size_t i = 0; i < res->n_reclaims; i++) {
         struct sim_run *r = &S->run[res->reclaims[i].running];
         int64_t end = t + res->reclaims[i].grace_s * 1000;
@@ -274,13 +282,14 @@ static int decide_at(struct sim *S, const struct policy_input *in, size_t target
 
         if (S->qorig[q] == target)
             found = 1;
-        start(S, &res->placements[i], q, t, o);
+        start(S, &res->placements[i], q, t);
         gone[q] = true;
     }
     for (size_t q = 0; q < S->n_queue; q++)
         if (!gone[q]) {
             S->queue[m] = S->queue[q];
             S->qorig[m] = S->qorig[q];
+            S->qrt_s[m] = S->qrt_s[q];
             m++;
         }
     S->n_queue = m;
@@ -297,11 +306,37 @@ static void sim_free(struct sim *S)
     free(S->ru);
     free(S->queue);
     free(S->qorig);
+    free(S->qrt_s);
     policy_state_free(&S->st);
     snapshot_free(&S->snap);
 }
 
-static int simulate(const struct policy_input *in, const int64_t *run_max_runtime_s,
+/* When running placement r is expected to end (see eta_estimate()). */
+static int64_t running_end(const struct policy_input *in, const struct eta_runtimes *rt, size_t r,
+                           const struct eta_opts *o, struct eta_result *out)
+{
+    const struct policy_running *ru = &in->running[r];
+    int64_t limit = rt && rt->running_limit_s ? rt->running_limit_s[r] : 0;
+    int64_t exp = rt && rt->running_expected_s ? rt->running_expected_s[r] : 0;
+    int64_t end, now = in->now_ms;
+
+    if (limit > 0) {
+        out->running_known++;
+        end = ru->started_ms + limit * 1000;
+        if (end > now)
+            return end;
+        out->overdue++;
+        return now + 1;
+    }
+    out->running_assumed++;
+    end = ru->started_ms + runtime_s(exp, 0, o) * 1000;
+    if (end > now)
+        return end;
+    out->overdue++;
+    return now + (now > ru->started_ms ? now - ru->started_ms : 1);
+}
+
+static int simulate(const struct policy_input *in, const struct eta_runtimes *rt,
                     const struct policy_state *st, size_t job, const struct eta_opts *o,
                     struct eta_result *out, struct err *e)
 {
@@ -310,31 +345,21 @@ static int simulate(const struct policy_input *in, const int64_t *run_max_runtim
     int rc = -1;
 
     memset(&S, 0, sizeof(S));
-    if (snapshot_copy(in->snap, &S.snap, e))
+    if (eta_snapshot_copy(in->snap, &S.snap, e))
         return -1;
     S.st = state_copy(st);
     S.queue = xcalloc(in->n_queue + 1, sizeof(*S.queue));
     S.qorig = xcalloc(in->n_queue + 1, sizeof(*S.qorig));
+    S.qrt_s = xcalloc(in->n_queue + 1, sizeof(*S.qrt_s));
     for (size_t q = 0; q < in->n_queue; q++) {
         S.queue[q] = in->queue[q];
         S.qorig[q] = q;
+        S.qrt_s[q] = runtime_s(in->queue[q].max_runtime_s,
+                               rt && rt->queue_expected_s ? rt->queue_expected_s[q] : 0, o);
     }
     S.n_queue = in->n_queue;
-    for (size_t r = 0; r < in->n_running; r++) {
-        const struct policy_running *ru = &in->running[r];
-        int64_t max = run_max_runtime_s ? run_max_runtime_s[r] : 0;
-        int64_t end = ru->started_ms + runtime_s(max, o) * 1000;
-
-        if (max > 0)
-            out->running_known++;
-        else
-            out->running_assumed++;
-        if (end <= in->now_ms) {
-            out->overdue++;
-            end = in->now_ms + 1;
-        }
-        run_add(&S, ru, end, NULL);
-    }
+    for (size_t r = 0; r < in->n_running; r++)
+        run_add(&S, &in->running[r], running_end(in, rt, r, o, out), NULL);
     for (;;) {
         int64_t next = t + o->step_s * 1000;
         int placed;
@@ -344,7 +369,7 @@ static int simulate(const struct policy_input *in, const int64_t *run_max_runtim
             break;
         }
         out->events++;
-        placed = decide_at(&S, in, job, t, o, e);
+        placed = decide_at(&S, in, job, t, e);
         if (placed < 0)
             goto out;
         if (placed) {
@@ -373,7 +398,7 @@ out:
     return rc;
 }
 
-int eta_estimate(const struct policy_input *in, const int64_t *run_max_runtime_s,
+int eta_estimate(const struct policy_input *in, const struct eta_runtimes *rt,
                  const struct policy_state *st, size_t job, const struct eta_opts *o,
                  struct eta_result *out, struct err *e)
 {
@@ -388,7 +413,7 @@ int eta_estimate(const struct policy_input *in, const int64_t *run_max_runtime_s
         return -1;
     memset(&r, 0, sizeof(r));
     r.default_runtime_s = o->default_runtime_s;
-    if (position(in, st, job, &r, e) || simulate(in, run_max_runtime_s, st, job, o, &r, e))
+    if (position(in, st, job, &r, e) || simulate(in, rt, st, job, o, &r, e))
         return -1;
     *out = r;
     return 0;

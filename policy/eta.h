@@ -36,9 +36,8 @@ struct eta_result {
     int64_t start_ms;
     bool capped; /* max_events decisions were simulated before the job was placed */
     int events;  /* decisions simulated */
-    /* Running placements whose end came from maxRuntimeSeconds, and those whose end was
-     * assumed (default_runtime_s); overdue: either kind already past that end, taken to
-     * end at the first decision after now. */
+    /* Running placements whose end came from a limit (maxRuntimeSeconds), and those whose
+     * end was expected or assumed; overdue: those already past that end. */
     int running_known, running_assumed, overdue;
     int64_t default_runtime_s; /* the assumption used, for the answer's basis */
 };
@@ -46,15 +45,34 @@ struct eta_result {
 /* Checks o (ERR_INVALID naming the field: "eta.step_s"). */
 int eta_opts_validate(const struct eta_opts *o, struct err *e);
 
-/* Estimates queue job `job` of in. run_max_runtime_s has one entry per in->running (the
- * placement's maxRuntimeSeconds, 0 = unknown), or is NULL when none is known. st is the
- * policy state the cycle would use; it is copied, never changed. On success fills *out.
- * Fails with ERR_NOT_FOUND when job is out of range, ERR_INVALID for bad options and as
- * policy_decide() fails (ERR_CONFIG, ERR_INVALID). Cost: at most max_events + 1
- * policy_decide() calls on a queue no longer than in's. */
-int eta_estimate(const struct policy_input *in, const int64_t *run_max_runtime_s,
+/* What the caller knows of how long jobs run, in s; any pointer may be NULL and 0 means
+ * unknown. Kept apart from the policy's inputs so an estimate can assume a runtime without
+ * the policy seeing a maxRuntimeSeconds it was not given. */
+struct eta_runtimes {
+    const int64_t *running_limit_s;    /* per in->running: maxRuntimeSeconds, a hard end */
+    const int64_t *running_expected_s; /* per in->running: expected runtime (a median) */
+    const int64_t *queue_expected_s;   /* per in->queue, used when max_runtime_s is 0 */
+};
+
+/* Estimates queue job `job` of in. A running placement ends at start + its limit (at once
+ * when past it); without one at start + its expected runtime (o->default_runtime_s when
+ * unknown), and when already past that it is expected to run as long again as it has:
+ * runtimes are heavy-tailed, the longer a job has run the longer it is likely to go on.
+ * A queued job, once the simulation places it, runs its max_runtime_s, else its expected
+ * runtime, else the default. rt may be NULL. st is the policy state the cycle would use; it
+ * is copied, never changed. On success fills *out. Fails with ERR_NOT_FOUND when job is
+ * out of range, ERR_INVALID for bad options and as policy_decide() fails (ERR_CONFIG,
+ * ERR_INVALID). Cost: at most max_events + 1 policy_decide() calls on a queue no longer
+ * than in's. */
+int eta_estimate(const struct policy_input *in, const struct eta_runtimes *rt,
                  const struct policy_state *st, size_t job, const struct eta_opts *o,
                  struct eta_result *out, struct err *e);
+
+/* A deep copy of s (caller owns *out; snapshot_free()). A caller that reads a snapshot
+ * under RCU copies it and estimates after leaving the read side: an estimate may simulate
+ * hundreds of cycles, and the publisher must not wait that long for its grace period.
+ * Fails as snapshot_new() does. */
+int eta_snapshot_copy(const struct snapshot *s, struct snapshot **out, struct err *e);
 
 /* Appends r as the JSON object explain's "queue" member holds:
  * {"position":3,"ahead":{"jobs":2,"gpus":16},"estimatedStart":"2026-...Z" or null,

@@ -3,7 +3,9 @@
  * a cycle's steps are in cycle.c, decide.c, dispatch.c and track.c. */
 #include "scheduler/internal.h"
 
+#include "policy/eta.h"
 #include "policy/policy_json.h"
+#include "scheduler/explain_queue.h"
 
 int sched_new(const struct sched_options *o, struct store *st, struct poller *p, struct sched **out,
               struct err *e)
@@ -325,6 +327,7 @@ int sched_explain(struct sched *s, const char *ns, const char *name, struct buf 
     struct policy_state *st = policy_state_new();
     struct policy_result *res = NULL;
     struct explain *x = NULL;
+    struct snapshot *eta_snap = NULL;
     char *state = NULL;
     long idx = -1;
     int rc = -1;
@@ -345,10 +348,18 @@ int sched_explain(struct sched *s, const char *ns, const char *name, struct buf 
         idx = explain_find(&in, ns, name);
         if (idx < 0)
             err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s is not queued", ns, name);
-        else if (explain_job(&in, res, (size_t)idx, &x, e) == 0 && explain_json(&in, x, out) == 0)
+        else if (explain_job(&in, res, (size_t)idx, &x, e) == 0 && explain_json(&in, x, out) == 0 &&
+                 eta_snapshot_copy(in.snap, &eta_snap, e) == 0)
             rc = 0;
     }
     poller_read_end(s->poller);
+    /* The queue position and estimate simulate many cycles: on a copy of the snapshot,
+     * outside the read side, so the poller's grace period never waits for them. */
+    if (rc == 0) {
+        in.snap = eta_snap;
+        rc = sched_explain_queue(&c, &d, &in, st, (size_t)idx, out, e);
+    }
+    snapshot_free(&eta_snap);
     explain_free(&x);
     policy_result_free(&res);
     policy_state_free(&st);

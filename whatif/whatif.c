@@ -58,6 +58,13 @@ static const char usage_text[] =
     "  --drain-days D           keep running at most D days after the last arrival (30)\n"
     "  --schedulers LIST        comma-separated, default all: ours, ours-no-borrow, fifo,\n"
     "                           most-free, ordered-first-fit\n"
+    "  --eta MODE               measure queue ETAs (explain's estimatedStart) against actual\n"
+    "                           starts under ours and ours-no-borrow: history (runtimes nobody\n"
+    "                           declared are taken from the namespace's finished jobs) or\n"
+    "                           oracle (every job's true runtime); off (default)\n"
+    "    --eta-max-events N     cap on decisions one estimate simulates (2000)\n"
+    "    --eta-step-s S         longest simulated gap between two decisions (3600)\n"
+    "    --eta-default-runtime-s S  runtime assumed before any job has finished (14400)\n"
     "\n"
     "OUTPUT:\n"
     "  --json FILE              also write the report as JSON ('-' = stdout, table off)\n"
@@ -255,7 +262,26 @@ int whatif_reports_json(const struct whatif_layout *l, struct whatif_report *con
             rc = rc ? rc : json_num(b, "serving_util", p->serving_util, true);
             rc = rc ? rc : buf_puts(b, "}");
         }
-        rc = rc ? rc : buf_puts(b, "]}");
+        rc = rc ? rc : buf_puts(b, "]");
+        if (x->eta_mode != WHATIF_ETA_OFF && !rc) {
+            const struct whatif_eta_stats *t = &x->eta;
+
+            rc = buf_printf(b,
+                            ",\"eta\":{\"mode\":\"%s\",\"estimated\":%zu,\"no_estimate\":%zu,"
+                            "\"capped\":%zu,\"measured\":%zu,\"waited\":%zu",
+                            whatif_eta_name(x->eta_mode), t->estimated, t->no_estimate, t->capped,
+                            t->measured, t->waited);
+            rc = rc ? rc : json_num(b, "p50_abs_h", t->p50_abs_h, true);
+            rc = rc ? rc : json_num(b, "p90_abs_h", t->p90_abs_h, true);
+            rc = rc ? rc : json_num(b, "p50_abs_waited_h", t->p50_abs_waited_h, true);
+            rc = rc ? rc : json_num(b, "p90_abs_waited_h", t->p90_abs_waited_h, true);
+            rc = rc ? rc : json_num(b, "p50_rel", t->p50_rel, true);
+            rc = rc ? rc : json_num(b, "p90_rel", t->p90_rel, true);
+            rc = rc ? rc : json_num(b, "p50_signed_h", t->p50_signed_h, true);
+            rc = rc ? rc : json_num(b, "cpu_s", t->cpu_s, true);
+            rc = rc ? rc : buf_puts(b, "}");
+        }
+        rc = rc ? rc : buf_puts(b, "}");
     }
     return rc ? rc : buf_puts(b, "]}\n");
 }
@@ -263,6 +289,39 @@ int whatif_reports_json(const struct whatif_layout *l, struct whatif_report *con
 static void hours(char *out, size_t n, double s)
 {
     snprintf(out, n, "%.2f", s / 3600.0);
+}
+
+/* Estimated start against actual start, for the runs that measured it. */
+static void eta_table(struct whatif_report *const *r, size_t n, FILE *f)
+{
+    bool any = false;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct whatif_report *x = r[i];
+        const struct whatif_eta_stats *t = &x->eta;
+
+        if (x->eta_mode == WHATIF_ETA_OFF)
+            continue;
+        if (!any)
+            fprintf(f,
+                    "\nestimated start vs actual (each job estimated when first queued; error = "
+                    "|estimate - actual|)\n%-18s %-7s %6s %6s %6s %7s %7s %7s %8s %8s %7s %7s "
+                    "%8s\n",
+                    "scheduler", "mode", "jobs", "null", "capped", "measrd", "p50_h", "p90_h",
+                    "waited", "p50w_h", "p90w_h", "p50rel", "p90rel");
+        any = true;
+        fprintf(f, "%-18s %-7s %6zu %6zu %6zu %7zu %7.2f %7.2f %8zu %8.2f %7.2f %7.2f %8.2f\n",
+                whatif_sched_name(x->sched), whatif_eta_name(x->eta_mode), t->estimated,
+                t->no_estimate, t->capped, t->measured, t->p50_abs_h, t->p90_abs_h, t->waited,
+                t->p50_abs_waited_h, t->p90_abs_waited_h, t->p50_rel, t->p90_rel);
+    }
+    if (any)
+        for (size_t i = 0; i < n; i++)
+            if (r[i]->eta_mode != WHATIF_ETA_OFF)
+                fprintf(f,
+                        "(%s: median signed error of the jobs that waited %+.2f h, negative = "
+                        "later than estimated; %.1f s spent estimating)\n",
+                        whatif_sched_name(r[i]->sched), r[i]->eta.p50_signed_h, r[i]->eta.cpu_s);
 }
 
 void whatif_reports_table(const struct whatif_layout *l, struct whatif_report *const *r, size_t n,
@@ -292,6 +351,7 @@ void whatif_reports_table(const struct whatif_layout *l, struct whatif_report *c
                 "%s; maxUnmet_s counts stretches while borrowers held the pool's GPUs)\n",
                 r[0]->jobs, r[0]->window_s / 86400.0, r[0]->completed, r[0]->end_s / 86400.0,
                 whatif_sched_name(r[0]->sched));
+    eta_table(r, n, f);
     if (!per_ns)
         return;
     for (size_t i = 0; i < n; i++) {
@@ -463,6 +523,23 @@ static int parse_args(int argc, char **argv, const struct policy_config *policy,
             if (num_arg(o, v, 0, 3650, &d))
                 return -1;
             a->wo.drain_s = d * 86400.0;
+        } else if (strcmp(o, "--eta") == 0) {
+            struct err e = {0};
+
+            if (whatif_eta_parse(v, &a->wo.eta, &e)) {
+                fprintf(stderr, "fedsched simulate: --eta: %s\n", e.msg);
+                return -1;
+            }
+        } else if (strcmp(o, "--eta-max-events") == 0) {
+            if (int_arg(o, v, 1, 1000000, &x))
+                return -1;
+            a->wo.eta_opts.max_events = (int)x;
+        } else if (strcmp(o, "--eta-step-s") == 0) {
+            if (int_arg(o, v, 1, 30 * 86400, &a->wo.eta_opts.step_s))
+                return -1;
+        } else if (strcmp(o, "--eta-default-runtime-s") == 0) {
+            if (int_arg(o, v, 1, INT32_MAX, &a->wo.eta_opts.default_runtime_s))
+                return -1;
         } else if (strcmp(o, "--schedulers") == 0) {
             a->schedulers = v;
         } else if (strcmp(o, "--json") == 0) {

@@ -40,6 +40,26 @@ int whatif_sched_parse(const char *s, enum whatif_sched *out, struct err *e)
                    s);
 }
 
+const char *whatif_eta_name(enum whatif_eta m)
+{
+    switch (m) {
+    case WHATIF_ETA_OFF: return "off";
+    case WHATIF_ETA_HISTORY: return "history";
+    case WHATIF_ETA_ORACLE: return "oracle";
+    }
+    return "unknown";
+}
+
+int whatif_eta_parse(const char *s, enum whatif_eta *out, struct err *e)
+{
+    for (int i = WHATIF_ETA_OFF; i <= WHATIF_ETA_ORACLE; i++)
+        if (strcmp(s, whatif_eta_name((enum whatif_eta)i)) == 0) {
+            *out = (enum whatif_eta)i;
+            return 0;
+        }
+    return err_set(e, ERR_INVALID, "eta", "eta '%s' is not one of off, history, oracle", s);
+}
+
 void whatif_opts_defaults(struct whatif_opts *o, const struct policy_config *policy)
 {
     memset(o, 0, sizeof(*o));
@@ -48,6 +68,10 @@ void whatif_opts_defaults(struct whatif_opts *o, const struct policy_config *pol
     o->window_s = 0;
     o->drain_s = 30 * 86400.0;
     o->cfg = *policy;
+    o->eta = WHATIF_ETA_OFF;
+    o->eta_opts.default_runtime_s = 4 * 3600;
+    o->eta_opts.step_s = 3600;
+    o->eta_opts.max_events = 2000;
 }
 
 double whatif_reclaim_bound_s(const struct whatif_opts *o)
@@ -81,6 +105,9 @@ struct jstate {
     int n_workers;
     int64_t start_ms, queued_since_ms, first_start_ms, done_ms, lease_end_ms;
     int64_t wait_ms;
+    int64_t eta_at_ms; /* when its start was estimated; -1 = not yet */
+    int64_t eta_ms;    /* the estimate; -1 = none (capped or never placed) */
+    bool eta_capped;
 };
 
 struct node {
@@ -150,6 +177,14 @@ struct sim {
     size_t *qidx, *ridx;
     struct policy_config cfg;
     int64_t *idle_since;
+    /* queue ETAs: runtimes of finished jobs (median mode), and per cycle the running
+     * placements with their plans, the runtimes assumed */
+    int64_t *done_rt_s;
+    const char **done_ns;
+    size_t n_done;
+    struct policy_running *eta_run;
+    struct job_node_use *eta_plan;
+    int64_t *eta_rlim, *eta_rexp, *eta_qexp;
     /* results */
     struct whatif_report *r;
     uint64_t digest;
@@ -415,6 +450,10 @@ static void complete(struct sim *S, size_t ji, int attempt)
     x->remaining = 0;
     x->done_ms = S->now;
     S->n_active--;
+    if (S->done_rt_s) {
+        S->done_rt_s[S->n_done] = (int64_t)ceil(S->J->v[ji].duration_s[x->opt]);
+        S->done_ns[S->n_done++] = S->J->v[ji].ns;
+    }
 }
 
 /* The grace period is over: the job stops, keeps the work up to its last checkpoint, and
@@ -612,6 +651,120 @@ static int init_snapshot(struct sim *S, struct err *e)
     return 0;
 }
 
+/* ---- queue ETAs ----------------------------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The median (mean = false) or mean runtime of the finished jobs of namespace ns (3 or
+ * more), else of every finished job, else 0 (the estimate's default then). scratch has
+ * room for n_done values. */
+static int64_t history_runtime(const struct sim *S, const char *ns, bool mean, int64_t *scratch)
+{
+    size_t n = 0;
+    double sum = 0;
+
+    for (size_t i = 0; i < S->n_done; i++)
+        if (strcmp(S->done_ns[i], ns) == 0)
+            scratch[n++] = S->done_rt_s[i];
+    if (n < 3) {
+        n = S->n_done;
+        if (n)
+            memcpy(scratch, S->done_rt_s, n * sizeof(*scratch));
+    }
+    if (n == 0)
+        return 0;
+    if (mean) {
+        for (size_t i = 0; i < n; i++)
+            sum += (double)scratch[i];
+        return (int64_t)ceil(sum / (double)n);
+    }
+    qsort(scratch, n, sizeof(*scratch), cmp_i64);
+    return scratch[n / 2];
+}
+
+/* What the estimate is told of job ji's runtime (its attempt now): in oracle mode its true
+ * runtime as a limit; else its max_runtime_s as a limit, or from the history as expected:
+ * for a running job the median (the estimate extends it once the job outlives it), for a
+ * queued one the mean, since what the queue ahead costs is the sum of its runtimes. */
+static void runtime_of(const struct sim *S, size_t ji, int opt, bool queued, int64_t *scratch,
+                       int64_t *limit, int64_t *expected)
+{
+    const struct whatif_job *j = &S->J->v[ji];
+
+    *limit = 0;
+    *expected = 0;
+    if (S->o->eta == WHATIF_ETA_ORACLE)
+        *limit = (int64_t)ceil(S->js[ji].remaining * j->duration_s[opt]);
+    else if (j->max_runtime_s > 0)
+        *limit = j->max_runtime_s;
+    else
+        *expected = history_runtime(S, j->ns, queued, scratch);
+}
+
+/* Estimates, on this cycle's inputs and before it decides, the start of every queued job
+ * not estimated yet. The running placements get their plans (node by node) so the
+ * estimate can free their GPUs as they end. */
+static int estimate_new(struct sim *S, const struct policy_input *in, struct err *e)
+{
+    int64_t t0 = clock_mono_ns(), *scratch;
+    struct policy_input ein = *in;
+    struct eta_runtimes rt = {S->eta_rlim, S->eta_rexp, S->eta_qexp};
+    size_t w = 0;
+    bool any = false;
+    int rc = -1;
+
+    for (size_t q = 0; q < in->n_queue && !any; q++)
+        any = S->js[S->qidx[q]].eta_at_ms < 0;
+    if (!any)
+        return 0;
+    scratch = xcalloc(S->n_done + 1, sizeof(*scratch));
+    for (size_t r = 0; r < in->n_running; r++) {
+        const struct jstate *x = &S->js[S->ridx[r]];
+        const struct whatif_job *j = &S->J->v[S->ridx[r]];
+
+        S->eta_run[r] = in->running[r];
+        S->eta_run[r].plan = &S->eta_plan[w];
+        S->eta_run[r].n_plan = (size_t)x->n_workers;
+        for (int k = 0; k < x->n_workers; k++, w++) {
+            S->eta_plan[w].node = S->snap->nodes[x->wnode[k]].name;
+            S->eta_plan[w].gpus = j->gpus_per_worker;
+        }
+        runtime_of(S, S->ridx[r], x->opt, false, scratch, &S->eta_rlim[r], &S->eta_rexp[r]);
+    }
+    /* A queued job's max_runtime_s is in the policy input already; the oracle's limit and
+     * the median are expectations the policy must not see. */
+    for (size_t q = 0; q < in->n_queue; q++) {
+        int64_t lim;
+
+        runtime_of(S, S->qidx[q], 0, true, scratch, &lim, &S->eta_qexp[q]);
+        if (S->o->eta == WHATIF_ETA_ORACLE)
+            S->eta_qexp[q] = lim;
+    }
+    ein.running = S->eta_run;
+    for (size_t q = 0; q < in->n_queue; q++) {
+        struct jstate *x = &S->js[S->qidx[q]];
+        struct eta_result er;
+
+        if (x->eta_at_ms >= 0)
+            continue;
+        if (eta_estimate(&ein, &rt, S->pst, q, &S->o->eta_opts, &er, e))
+            goto out;
+        x->eta_at_ms = S->now;
+        x->eta_ms = er.placed ? er.start_ms - S->l->start_epoch_ms : -1;
+        x->eta_capped = er.capped;
+    }
+    rc = 0;
+out:
+    free(scratch);
+    S->r->eta.cpu_s += (double)(clock_mono_ns() - t0) / 1e9;
+    return rc;
+}
+
 /* ---- deciding: the policy ------------------------------------------------------------------------ */
 
 static int cycle_policy(struct sim *S, struct err *e)
@@ -682,6 +835,8 @@ static int cycle_policy(struct sim *S, struct err *e)
     in.n_running = nr;
     in.cfg = &S->cfg;
     in.now_ms = l->start_epoch_ms + S->now;
+    if (S->o->eta != WHATIF_ETA_OFF && estimate_new(S, &in, e))
+        return -1;
     {
         int64_t t0 = clock_mono_ns();
 
@@ -886,6 +1041,49 @@ static size_t job_times(const struct sim *S, const char *ns, double *jct, double
     return nd;
 }
 
+static void summarise_eta(struct sim *S)
+{
+    struct whatif_eta_stats *st = &S->r->eta;
+    size_t n = S->J->n;
+    double *abs_h = xcalloc(n + 1, sizeof(double)), *abs_w = xcalloc(n + 1, sizeof(double));
+    double *rel = xcalloc(n + 1, sizeof(double)), *sgn = xcalloc(n + 1, sizeof(double));
+
+    for (size_t i = 0; i < n; i++) {
+        const struct jstate *x = &S->js[i];
+        double err_ms, wait_ms;
+
+        if (x->eta_at_ms < 0)
+            continue;
+        st->estimated++;
+        if (x->eta_ms < 0) {
+            st->no_estimate++;
+            st->capped += x->eta_capped;
+            continue;
+        }
+        if (x->first_start_ms < 0)
+            continue;
+        err_ms = (double)(x->eta_ms - x->first_start_ms);
+        wait_ms = (double)(x->first_start_ms - x->eta_at_ms);
+        abs_h[st->measured++] = fabs(err_ms) / 3.6e6;
+        if (wait_ms >= (double)(S->o->cycle_s * SEC)) {
+            sgn[st->waited] = err_ms / 3.6e6;
+            abs_w[st->waited] = fabs(err_ms) / 3.6e6;
+            rel[st->waited++] = fabs(err_ms) / wait_ms;
+        }
+    }
+    st->p50_abs_h = pct(abs_h, st->measured, 0.5);
+    st->p90_abs_h = pct(abs_h, st->measured, 0.9);
+    st->p50_signed_h = pct(sgn, st->waited, 0.5);
+    st->p50_abs_waited_h = pct(abs_w, st->waited, 0.5);
+    st->p90_abs_waited_h = pct(abs_w, st->waited, 0.9);
+    st->p50_rel = pct(rel, st->waited, 0.5);
+    st->p90_rel = pct(rel, st->waited, 0.9);
+    free(abs_h);
+    free(abs_w);
+    free(rel);
+    free(sgn);
+}
+
 static void summarise(struct sim *S)
 {
     struct whatif_report *r = S->r;
@@ -979,6 +1177,8 @@ static void summarise(struct sim *S)
     r->end_s = (double)S->now / 1000.0;
     r->reclaim_bound_s = whatif_reclaim_bound_s(S->o);
     r->digest = S->digest;
+    if (r->eta_mode != WHATIF_ETA_OFF)
+        summarise_eta(S);
     free(jct);
     free(wait);
     free(names);
@@ -1004,6 +1204,13 @@ static void sim_free(struct sim *S)
     free(S->qidx);
     free(S->ridx);
     free(S->idle_since);
+    free(S->done_rt_s);
+    free(S->done_ns);
+    free(S->eta_run);
+    free(S->eta_plan);
+    free(S->eta_rlim);
+    free(S->eta_rexp);
+    free(S->eta_qexp);
     snapshot_free(&S->snap);
     policy_state_free(&S->pst);
 }
@@ -1040,11 +1247,32 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
     S.qidx = xcalloc(jobs->n + 1, sizeof(*S.qidx));
     S.ridx = xcalloc(jobs->n + 1, sizeof(*S.ridx));
     S.idle_since = xcalloc(l->n_clusters + 1, sizeof(int64_t));
+    if (o->eta != WHATIF_ETA_OFF && (s == WHATIF_OURS || s == WHATIF_OURS_NO_BORROW)) {
+        size_t workers = 0;
+
+        if (eta_opts_validate(&o->eta_opts, e))
+            goto out;
+        for (size_t i = 0; i < jobs->n; i++)
+            workers += (size_t)(jobs->v[i].gpus / (jobs->v[i].gpus_per_worker > 0
+                                                       ? jobs->v[i].gpus_per_worker
+                                                       : jobs->v[i].gpus)) +
+                       1;
+        S.r->eta_mode = o->eta;
+        S.done_rt_s = xcalloc(jobs->n + 1, sizeof(*S.done_rt_s));
+        S.done_ns = xcalloc(jobs->n + 1, sizeof(*S.done_ns));
+        S.eta_run = xcalloc(jobs->n + 1, sizeof(*S.eta_run));
+        S.eta_plan = xcalloc(workers + 1, sizeof(*S.eta_plan));
+        S.eta_rlim = xcalloc(jobs->n + 1, sizeof(*S.eta_rlim));
+        S.eta_rexp = xcalloc(jobs->n + 1, sizeof(*S.eta_rexp));
+        S.eta_qexp = xcalloc(jobs->n + 1, sizeof(*S.eta_qexp));
+    }
     for (size_t i = 0; i < jobs->n; i++) {
         int64_t t = (int64_t)llround(jobs->v[i].arrival_s * 1000.0);
 
         S.js[i].remaining = 1.0;
         S.js[i].first_start_ms = -1;
+        S.js[i].eta_at_ms = -1;
+        S.js[i].eta_ms = -1;
         ev_push(&S, t, EV_ARRIVAL, i, 0);
         if (t > last_arrival)
             last_arrival = t;

@@ -14,6 +14,7 @@
 #ifndef WHATIF_WHATIF_ENGINE_H
 #define WHATIF_WHATIF_ENGINE_H
 
+#include "policy/eta.h"
 #include "policy/policy.h"
 #include "whatif/whatif_model.h"
 
@@ -40,6 +41,20 @@ enum whatif_sched {
 const char *whatif_sched_name(enum whatif_sched s);
 int whatif_sched_parse(const char *s, enum whatif_sched *out, struct err *e);
 
+/* The estimate-vs-actual measurement of queue ETAs (policy/eta.h) under the policy
+ * schedulers: how it assumes the runtimes nobody declared. */
+enum whatif_eta {
+    WHATIF_ETA_OFF = 0,
+    WHATIF_ETA_HISTORY, /* a job without max_runtime_s runs as the finished jobs of its
+                           namespace (3 or more, else of every namespace, else
+                           eta.default_runtime_s) did so far: the median for a running job,
+                           the mean for a queued one. What a live system can know */
+    WHATIF_ETA_ORACLE,  /* every job runs its true runtime, as if each had declared an exact
+                          maxRuntimeSeconds: what is left is the queue's own dynamics */
+};
+const char *whatif_eta_name(enum whatif_eta m); /* "off", "history", "oracle" */
+int whatif_eta_parse(const char *s, enum whatif_eta *out, struct err *e);
+
 struct whatif_opts {
     int64_t cycle_s;       /* decision cadence (policy cycles and baselines alike) */
     int64_t demand_step_s; /* serving demand is re-evaluated this often */
@@ -47,6 +62,8 @@ struct whatif_opts {
                               arrival */
     double drain_s;        /* after the last arrival, run at most this long */
     struct policy_config cfg;
+    enum whatif_eta eta;      /* OFF: no estimates (and no cost) */
+    struct eta_opts eta_opts; /* default 4 h runtime, 1 h step, 2,000 decisions */
 };
 
 /* cycle 60 s, demand step 300 s, window = arrivals, drain 30 days, and a copy of policy (the
@@ -72,6 +89,22 @@ struct whatif_pool_stats {
     int gpus;
     double util;         /* share of GPU time held by training jobs (borrowers on serving) */
     double serving_util; /* serving pools: share held by serving replicas */
+};
+
+/* Estimated start vs actual first start. Each job is estimated once, at the first cycle
+ * that sees it queued, before that cycle decides (as explain would answer then). Errors
+ * are in hours; relative error is |estimate - actual| / the wait that followed. */
+struct whatif_eta_stats {
+    size_t estimated;   /* jobs estimated */
+    size_t no_estimate; /* the estimate was null: capped, or never placed in the simulation */
+    size_t capped;      /* of those, capped by eta_opts.max_events */
+    size_t measured;    /* estimate and actual start both known */
+    size_t waited;      /* of those, started a cycle or more after the estimate */
+    double p50_abs_h, p90_abs_h;               /* over measured */
+    double p50_abs_waited_h, p90_abs_waited_h; /* over waited */
+    double p50_rel, p90_rel;                   /* over waited */
+    double p50_signed_h; /* over waited, median of estimate - actual; < 0: optimistic */
+    double cpu_s;        /* time spent estimating */
 };
 
 /* What happened in one run. Caller owns it; whatif_report_free(). */
@@ -100,6 +133,8 @@ struct whatif_report {
     size_t n_ns;
     struct whatif_pool_stats *pools;
     size_t n_pools;
+    enum whatif_eta eta_mode; /* OFF for baselines and when not asked */
+    struct whatif_eta_stats eta;
 };
 
 /* Runs one scheduler over the trace. ERR_INVALID when the layout has no nodes or more

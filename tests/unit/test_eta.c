@@ -101,9 +101,10 @@ static void add_running(struct fx *f, int gpus, int64_t started_ms, int64_t max_
 static struct eta_result estimate(struct fx *f, size_t job)
 {
     struct eta_result r;
+    struct eta_runtimes rt = {f->run_max, NULL, NULL};
     struct err e = {0};
 
-    ck_assert_msg(eta_estimate(&f->in, f->run_max, NULL, job, &f->o, &r, &e) == 0, "%s", e.msg);
+    ck_assert_msg(eta_estimate(&f->in, &rt, NULL, job, &f->o, &r, &e) == 0, "%s", e.msg);
     return r;
 }
 
@@ -179,7 +180,8 @@ START_TEST(test_other_sku_is_another_queue)
 END_TEST
 
 /* Without maxRuntimeSeconds the default runtime is assumed, for the running job and for
- * the jobs ahead; a running job already past it is taken to end at once. */
+ * the jobs ahead; a running job already past it is expected to run as long again as it
+ * has; one past its maxRuntimeSeconds ends at once. */
 START_TEST(test_unknown_runtimes_use_the_default)
 {
     struct fx f;
@@ -198,12 +200,43 @@ START_TEST(test_unknown_runtimes_use_the_default)
     fx_free(&f);
 
     fx_init(&f);
-    add_running(&f, 8, NOW - 10 * H, 0); /* past the 4 h assumed */
+    add_running(&f, 8, NOW - 10 * H, 0); /* past the 4 h assumed: 10 h more */
     add_job(&f, "first", SKU_A, 8, 0, NOW - 2 * H);
     r = estimate(&f, 0);
     ck_assert_int_eq(r.overdue, 1);
     ck_assert(r.placed);
+    ck_assert_int_eq(r.start_ms, NOW + 10 * H);
+    fx_free(&f);
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 10 * H, 3600); /* past its 1 h limit: ends now */
+    add_job(&f, "first", SKU_A, 8, 0, NOW - 2 * H);
+    r = estimate(&f, 0);
+    ck_assert_int_eq(r.overdue, 1);
+    ck_assert_int_eq(r.running_known, 1);
     ck_assert_int_eq(r.start_ms, NOW + 1);
+    fx_free(&f);
+}
+END_TEST
+
+/* Runtimes the caller expects (a median, an oracle) replace the default without the policy
+ * seeing them as maxRuntimeSeconds. */
+START_TEST(test_expected_runtimes_given_apart)
+{
+    struct fx f;
+    struct eta_result r;
+    int64_t qrt[2] = {1800, 0}, rexp[1] = {2 * 3600};
+    struct eta_runtimes rt = {NULL, rexp, qrt};
+    struct err e = {0};
+
+    fx_init(&f);
+    add_running(&f, 8, NOW - 1 * H, 0); /* expected 2 h: ends at NOW + 1 h */
+    add_job(&f, "first", SKU_A, 8, 0, NOW - 2 * H);
+    add_job(&f, "second", SKU_A, 8, 0, NOW - 1 * H);
+    ck_assert_int_eq(eta_estimate(&f.in, &rt, NULL, 1, &f.o, &r, &e), 0);
+    ck_assert_int_eq(r.running_assumed, 1);
+    ck_assert_int_eq(r.start_ms, NOW + 1 * H + 1800 * 1000);
+    ck_assert_int_eq(f.q[0].max_runtime_s, 0);
     fx_free(&f);
 }
 END_TEST
@@ -272,18 +305,26 @@ START_TEST(test_never_fits_has_no_estimate)
 }
 END_TEST
 
-/* The estimate renders as RFC 3339; the inputs are left as they were. */
+/* The estimate renders as RFC 3339; the inputs and the policy state are left as they were. */
 START_TEST(test_json_and_inputs_untouched)
 {
     struct fx f;
     struct eta_result r;
+    struct eta_runtimes rt = {f.run_max, NULL, NULL};
+    struct policy_state *st;
     struct buf b;
     json_t *o;
 
     fx_init(&f);
     add_running(&f, 8, NOW - 1 * H, 3 * 3600);
     add_job(&f, "first", SKU_A, 8, 3 * 3600, NOW - 2 * H);
-    r = estimate(&f, 0);
+    st = policy_state_new();
+    policy_state_usage(st, "team", true)->gpu_hours[SKU_A] = 5;
+    st->last_now_ms = NOW - H;
+    ck_assert_int_eq(eta_estimate(&f.in, &rt, st, 0, &f.o, &r, NULL), 0);
+    ck_assert_double_eq(policy_state_usage(st, "team", false)->gpu_hours[SKU_A], 5);
+    ck_assert_int_eq(st->last_now_ms, NOW - H);
+    policy_state_free(&st);
     ck_assert_int_eq(f.snap->nodes[0].used, 8);
     ck_assert_uint_eq(f.in.n_queue, 1);
     ck_assert_uint_eq(f.in.n_running, 1);
@@ -336,6 +377,7 @@ int main(void)
     tcase_add_test(tc, test_priority_orders_the_queue);
     tcase_add_test(tc, test_other_sku_is_another_queue);
     tcase_add_test(tc, test_unknown_runtimes_use_the_default);
+    tcase_add_test(tc, test_expected_runtimes_given_apart);
     tcase_add_test(tc, test_cap_on_events);
     tcase_add_test(tc, test_never_fits_has_no_estimate);
     tcase_add_test(tc, test_json_and_inputs_untouched);

@@ -1,0 +1,36 @@
+/* explain_queue.h -- the "queue" member of explain's answer for a queued job: its position
+ * in its SKU's queue and its estimated start (policy/eta.h), computed on the inputs of the
+ * what-if cycle sched_explain() runs. Not responsible for the rest of the answer
+ * (explain_json() in policy/policy_json.c) or for HTTP (api/explain_routes.c). */
+#ifndef SCHEDULER_EXPLAIN_QUEUE_H
+#define SCHEDULER_EXPLAIN_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct cycle;
+struct decide_ctx;
+struct err;
+struct policy_input;
+struct policy_state;
+
+/* The estimate's assumptions (docs/scheduler.md, "Queue position and estimated start"): a
+ * running job without maxRuntimeSeconds is assumed to run 4 hours (and, once past that, as
+ * long again as it has run); the simulation steps at least every hour and stops after 500
+ * decisions, answering estimatedStart null with basis.capped true. */
+#define SCHED_ETA_DEFAULT_RUNTIME_S (4 * 3600)
+#define SCHED_ETA_STEP_S            3600
+#define SCHED_ETA_MAX_EVENTS        500
+
+/* out holds explain_json()'s object for queue job idx of in, the input sched_explain()
+ * built from c's live jobs (d maps its running entries to c->jobs). Adds the member
+ * "queue": {"position", "ahead": {"jobs", "gpus"}, "estimatedStart", "basis"} inside that
+ * object. st is the policy state of the what-if cycle; it is not changed. Fails as
+ * eta_estimate() does (out is then unchanged) or with ERR_INTERNAL when out does not end
+ * with an object. */
+int sched_explain_queue(const struct cycle *c, const struct decide_ctx *d,
+                        const struct policy_input *in, const struct policy_state *st, size_t idx,
+                        struct buf *out, struct err *e);
+
+#endif

@@ -1,0 +1,213 @@
+/* test_eta.c -- queue position and estimated start through GET .../explain and `fedsched
+ * list` (issue 16): `fedsched serve` with one simulated 32-GPU cluster kept full by four
+ * running jobs, two jobs queued behind them, and the "queue" member of their explanations
+ * (and the list's POSITION and ETA columns) checked against the times worked out by hand. Not responsible for the estimate's rules one by one
+ * (tests/unit/test_eta.c) nor for its accuracy on a trace (whatif, docs/simulation.md). */
+#include "tests/integration/test_sched_env.h"
+
+#include "base/buf.h"
+
+#include <check.h>
+
+#define FAST_BASE                                                                                  \
+    "\"poller\": {\"intervalMs\": 200, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"             \
+    "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1, \"missingGraceS\": 3,"          \
+    "\"dispatchBackoffBaseS\": 1, \"dispatchBackoffMaxS\": 2, \"leaderRetryMs\": 200,"             \
+    "\"leaderRenewMs\": 200, \"jobAnnotations\": "                                                 \
+    "{\"sim.fedsched.io/duration-seconds\": \"360000\"}}"
+
+#define H_MS     3600000LL
+#define SLACK_MS (5 * 60 * 1000LL)
+
+static struct senv env;
+
+static void teardown(void)
+{
+    senv_stop(&env);
+}
+
+/* GET .../explain of team-e/name (caller json_decref()s). */
+static json_t *explain(const char *name)
+{
+    char path[256];
+    json_t *x = NULL;
+
+    snprintf(path, sizeof(path), "/v1/namespaces/team-e/trainingjobs/%s/explain", name);
+    ck_assert_int_eq(itest_get_json(senv_base(&env), path, &x), 200);
+    return x;
+}
+
+static long long jint(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+
+    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
+    return (long long)json_integer_value(v);
+}
+
+/* The queue member of name's explanation: its position, the jobs and GPUs ahead, and an
+ * estimated start within SLACK_MS of after_ms after the call. */
+static void expect_queue(const char *name, int position, int ahead_jobs, int ahead_gpus,
+                         int64_t after_ms)
+{
+    int64_t t0 = clock_realtime_ms(), start = 0;
+    json_t *x = explain(name), *q = json_object_get(x, "queue"), *basis;
+    const char *s;
+
+    ck_assert_str_eq(json_string_value(json_object_get(x, "phase")), "Queued");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "status")), "pending");
+    ck_assert_msg(json_is_object(q), "no queue member in %s's explanation", name);
+    ck_assert_int_eq(jint(q, "position"), position);
+    ck_assert_int_eq(jint(json_object_get(q, "ahead"), "jobs"), ahead_jobs);
+    ck_assert_int_eq(jint(json_object_get(q, "ahead"), "gpus"), ahead_gpus);
+    s = json_string_value(json_object_get(q, "estimatedStart"));
+    ck_assert_msg(s && clock_parse_rfc3339(s, &start) == 0, "estimatedStart %s", s ? s : "null");
+    ck_assert_msg(start > t0 + after_ms - SLACK_MS && start < t0 + after_ms + SLACK_MS,
+                  "%s: estimated %s, %lld s from now, not %lld s", name, s,
+                  (long long)(start - t0) / 1000, (long long)after_ms / 1000);
+    basis = json_object_get(q, "basis");
+    ck_assert_str_eq(json_string_value(json_object_get(basis, "method")), "simulation");
+    ck_assert(json_is_false(json_object_get(basis, "capped")));
+    ck_assert_int_eq(jint(basis, "runningWithMaxRuntime"), 3);
+    ck_assert_int_eq(jint(basis, "runningAssumed"), 1);
+    ck_assert_int_eq(jint(basis, "assumedRuntimeSeconds"), 4 * 3600);
+    json_decref(x);
+}
+
+/* `fedsched list -n team-e` against the server; returns its stdout (caller frees). */
+static char *cli_list(void)
+{
+    const char *bin = getenv("FEDSCHED_BIN");
+    char *cmd, buf[4096];
+    struct buf out;
+    FILE *p;
+    size_t n;
+
+    ck_assert_ptr_nonnull(bin);
+    cmd = xasprintf("FEDSCHED_URL='%s' '%s' list -n team-e", senv_base(&env), bin);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    buf_init(&out, 0);
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+        buf_append(&out, buf, n);
+    ck_assert_int_eq(pclose(p), 0);
+    free(cmd);
+    return buf_steal(&out);
+}
+
+/* The whitespace-separated words of the line of out whose second word is name. */
+static size_t row_words(const char *out, const char *name, char words[][32], size_t max)
+{
+    char *dup = xstrdup(out), *save = NULL;
+    size_t n = 0;
+
+    for (char *line = strtok_r(dup, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *ws = NULL;
+        size_t k = 0;
+
+        for (char *w = strtok_r(line, " ", &ws); w && k < max; w = strtok_r(NULL, " ", &ws))
+            snprintf(words[k++], 32, "%s", w);
+        if (k > 1 && strcmp(words[1], name) == 0) {
+            n = k;
+            break;
+        }
+    }
+    free(dup);
+    return n;
+}
+
+/* Four 8-GPU jobs fill the 32 GPUs: three will end within 2 h (maxRuntimeSeconds), one
+ * declares nothing and is assumed to run 4 h. Behind them a 32-GPU job (1 h) starts when
+ * the last ends, at + 4 h; an 8-GPU job behind it at + 5 h, with the 32 GPUs ahead. */
+START_TEST(explain_gives_queue_position_and_estimated_start)
+{
+    char name[32];
+
+    senv_sim(&env, "testdata/sim/sched-solo.json");
+    senv_config(&env, FAST_BASE, "", NULL);
+    senv_serve(&env, 0, NULL);
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "fill-%d", i);
+        free(senv_submit(senv_base(&env), "team-e", name, "a100-80gb", 8, NULL,
+                         i < 3 ? "\"maxRuntimeSeconds\": 7200" : ""));
+    }
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "fill-%d", i);
+        json_decref(senv_wait_phase(senv_base(&env), "team-e", name, "Running", 20000));
+    }
+    free(senv_submit(senv_base(&env), "team-e", "big", "a100-80gb", 32, NULL,
+                     "\"maxRuntimeSeconds\": 3600"));
+    free(senv_submit(senv_base(&env), "team-e", "small", "a100-80gb", 8, NULL,
+                     "\"maxRuntimeSeconds\": 600"));
+    usleep(1000 * 1000); /* a few cycles: both stay Queued */
+    expect_queue("big", 1, 0, 0, 4 * H_MS);
+    expect_queue("small", 2, 1, 32, 5 * H_MS);
+}
+END_TEST
+
+/* The CLI's list shows POSITION and ETA for queued jobs, "-" for running ones. */
+START_TEST(list_shows_position_and_eta)
+{
+    char name[32], words[16][32], *out;
+
+    senv_sim(&env, "testdata/sim/sched-solo.json");
+    senv_config(&env, FAST_BASE, "", NULL);
+    senv_serve(&env, 0, NULL);
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "fill-%d", i);
+        free(senv_submit(senv_base(&env), "team-e", name, "a100-80gb", 8, NULL,
+                         "\"maxRuntimeSeconds\": 7200"));
+    }
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "fill-%d", i);
+        json_decref(senv_wait_phase(senv_base(&env), "team-e", name, "Running", 20000));
+    }
+    free(senv_submit(senv_base(&env), "team-e", "big", "a100-80gb", 32, NULL,
+                     "\"maxRuntimeSeconds\": 10800"));
+    free(senv_submit(senv_base(&env), "team-e", "small", "a100-80gb", 8, NULL, ""));
+    usleep(1000 * 1000);
+    out = cli_list();
+    ck_assert_msg(strstr(out, "POSITION") && strstr(out, "ETA"), "%s", out);
+    /* NAMESPACE NAME PHASE SKU GPUS CLUSTER POOL AGE POSITION ETA(2 words) MESSAGE */
+    ck_assert_uint_ge(row_words(out, "big", words, 16), 10);
+    ck_assert_str_eq(words[2], "Queued");
+    ck_assert_str_eq(words[8], "1");
+    ck_assert_str_eq(words[9], "in");
+    ck_assert_msg(strcmp(words[10], "2h") == 0 || strcmp(words[10], "120m") == 0 ||
+                      strcmp(words[10], "119m") == 0,
+                  "%s", out);
+    ck_assert_uint_ge(row_words(out, "small", words, 16), 10);
+    ck_assert_str_eq(words[8], "2");
+    ck_assert_str_eq(words[9], "in");
+    ck_assert_msg(strcmp(words[10], "5h") == 0 || strcmp(words[10], "4h") == 0, "%s", out);
+    ck_assert_uint_ge(row_words(out, "fill-0", words, 16), 10);
+    ck_assert_str_eq(words[2], "Running");
+    ck_assert_str_eq(words[8], "-");
+    ck_assert_str_eq(words[9], "-");
+    free(out);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("eta");
+    TCase *tc = tcase_create("explain");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, explain_gives_queue_position_and_estimated_start);
+    tcase_add_test(tc, list_shows_position_and_eta);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    int failed;
+
+    srunner_run_all(r, CK_NORMAL);
+    failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? 1 : 0;
+}
