@@ -4,7 +4,8 @@
  * or where it would go; for a placed job, the score breakdown the scheduler recorded when
  * it admitted it. Both have one shape, rendered in one place (explain_json() in
  * policy/policy_json.c, which the scheduler calls for both); this file only adds what
- * the job's row says now (its phase; for a placed job its cluster and message). */
+ * the job's row says now (its phase; for a placed job its cluster and message). A held job
+ * answers that it is held, without a what-if. */
 #include "api/internal.h"
 
 #include "base/mem.h"
@@ -46,6 +47,17 @@ static void explain_placed(struct api *a, const struct job *j, struct api_respon
     resp_json(resp, 200, o);
 }
 
+/* A held job is left out of the policy's queue (scheduler/decide.c), so no what-if would
+ * say anything true of it: the answer is that it is held, in the pending shape. */
+static void explain_held(const struct job *j, struct api_response *resp)
+{
+    resp_json(resp, 200,
+              json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:b, s:[], s:[], s:s, s:b}", "ns", j->ns,
+                        "name", j->name, "status", "pending", "reason", "reason", "Held", "message",
+                        "held by the user: not placed until released", "reserving", 0, "quota",
+                        "clusters", "phase", job_phase_name(j->phase), "held", 1));
+}
+
 void h_job_explain(struct api *a, const struct api_request *req, const struct route_params *p,
                    struct api_response *resp)
 {
@@ -55,6 +67,11 @@ void h_job_explain(struct api *a, const struct api_request *req, const struct ro
     (void)req;
     if (store_job_get(a->store, p->ns, p->name, &j, &e)) {
         resp_error(resp, &e);
+        return;
+    }
+    if (j->phase == PHASE_QUEUED && j->held) {
+        explain_held(j, resp);
+        job_free(&j);
         return;
     }
     if (j->phase == PHASE_QUEUED) {
