@@ -24,6 +24,9 @@ int eta_opts_validate(const struct eta_opts *o, struct err *e)
     if (o->max_events < 1)
         return err_set(e, ERR_INVALID, "eta.max_events", "eta.max_events must be >= 1, not %d",
                        o->max_events);
+    if (o->max_work < 1)
+        return err_set(e, ERR_INVALID, "eta.max_work", "eta.max_work must be >= 1, not %lld",
+                       (long long)o->max_work);
     return 0;
 }
 
@@ -363,12 +366,14 @@ static int simulate(const struct policy_input *in, const struct eta_runtimes *rt
     for (;;) {
         int64_t next = t + o->step_s * 1000;
         int placed;
+        int64_t seen = (int64_t)(S.n_queue + S.n_run);
 
-        if (out->events >= o->max_events) {
+        if (out->events >= o->max_events || (out->events > 0 && out->work + seen > o->max_work)) {
             out->capped = true;
             break;
         }
         out->events++;
+        out->work += seen;
         placed = decide_at(&S, in, job, t, e);
         if (placed < 0)
             goto out;

@@ -26,6 +26,10 @@ struct eta_opts {
     int64_t step_s;
     /* Cap on simulated decisions (each one policy_decide() call), >= 1. */
     int max_events;
+    /* Cap on work: the sum over decisions of the jobs each one sees (queued + running),
+     * >= 1. A decision's cost grows with the queue, so this bounds an estimate's time on
+     * a long queue where max_events alone would not. The first decision always runs. */
+    int64_t max_work;
 };
 
 struct eta_result {
@@ -34,8 +38,9 @@ struct eta_result {
     int ahead_gpus; /* GPUs those jobs ask for */
     bool placed;    /* the simulation placed the job: start_ms is the estimate */
     int64_t start_ms;
-    bool capped; /* max_events decisions were simulated before the job was placed */
-    int events;  /* decisions simulated */
+    bool capped;  /* max_events or max_work was reached before the job was placed */
+    int events;   /* decisions simulated */
+    int64_t work; /* jobs those decisions saw, summed */
     /* Running placements whose end came from a limit (maxRuntimeSeconds), and those whose
      * end was expected or assumed; overdue: those already past that end. */
     int running_known, running_assumed, overdue;
@@ -62,7 +67,8 @@ struct eta_runtimes {
  * runtime, else the default. rt may be NULL. st is the policy state the cycle would use; it
  * is copied, never changed. On success fills *out. Fails with ERR_NOT_FOUND when job is
  * out of range, ERR_INVALID for bad options and as policy_decide() fails (ERR_CONFIG,
- * ERR_INVALID). Cost: at most max_events + 1 policy_decide() calls on a queue no longer
+ * ERR_INVALID). Cost: at most max_events + 1 policy_decide() calls (and max_work jobs
+ * seen, plus the first decision's) on a queue no longer
  * than in's. */
 int eta_estimate(const struct policy_input *in, const struct eta_runtimes *rt,
                  const struct policy_state *st, size_t job, const struct eta_opts *o,

@@ -8,7 +8,8 @@ int sched_explain_queue(const struct cycle *c, const struct decide_ctx *d,
                         const struct policy_input *in, const struct policy_state *st, size_t idx,
                         struct buf *out, struct err *e)
 {
-    struct eta_opts o = {SCHED_ETA_DEFAULT_RUNTIME_S, SCHED_ETA_STEP_S, SCHED_ETA_MAX_EVENTS};
+    struct eta_opts o = {SCHED_ETA_DEFAULT_RUNTIME_S, SCHED_ETA_STEP_S, SCHED_ETA_MAX_EVENTS,
+                         SCHED_ETA_MAX_WORK};
     int64_t *limit = xcalloc(in->n_running + 1, sizeof(*limit));
     struct eta_runtimes rt = {limit, NULL, NULL};
     struct eta_result res;

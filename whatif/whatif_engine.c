@@ -72,6 +72,7 @@ void whatif_opts_defaults(struct whatif_opts *o, const struct policy_config *pol
     o->eta_opts.default_runtime_s = 4 * 3600;
     o->eta_opts.step_s = 3600;
     o->eta_opts.max_events = 2000;
+    o->eta_opts.max_work = INT64_MAX;
 }
 
 double whatif_reclaim_bound_s(const struct whatif_opts *o)

@@ -63,7 +63,7 @@ struct whatif_opts {
     double drain_s;        /* after the last arrival, run at most this long */
     struct policy_config cfg;
     enum whatif_eta eta;      /* OFF: no estimates (and no cost) */
-    struct eta_opts eta_opts; /* default 4 h runtime, 1 h step, 2,000 decisions */
+    struct eta_opts eta_opts; /* default 4 h runtime, 1 h step, 2,000 decisions, no work cap */
 };
 
 /* cycle 60 s, demand step 300 s, window = arrivals, drain 30 days, and a copy of policy (the

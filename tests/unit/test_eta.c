@@ -50,6 +50,7 @@ static void fx_init(struct fx *f)
     f->o.default_runtime_s = 4 * 3600;
     f->o.step_s = 3600;
     f->o.max_events = 100;
+    f->o.max_work = 1000000;
 }
 
 static void fx_free(struct fx *f)
@@ -241,7 +242,8 @@ START_TEST(test_expected_runtimes_given_apart)
 }
 END_TEST
 
-/* The cap on simulated decisions: reached, the answer says so and has no estimate. */
+/* The caps on simulated decisions and on their work: reached, the answer says so and has
+ * no estimate. */
 START_TEST(test_cap_on_events)
 {
     struct fx f;
@@ -273,6 +275,17 @@ START_TEST(test_cap_on_events)
     ck_assert_int_eq(json_integer_value(json_object_get(q, "decisions")), 2);
     json_decref(o);
     buf_free(&b);
+    /* The work cap: the first decision sees 3 jobs, a second would make 6. */
+    f.o.max_events = 100;
+    f.o.max_work = 5;
+    r = estimate(&f, 1);
+    ck_assert(r.capped);
+    ck_assert_int_eq(r.events, 1);
+    ck_assert_int_eq(r.work, 3);
+    f.o.max_work = 1; /* the first decision runs whatever it costs */
+    r = estimate(&f, 0);
+    ck_assert_int_eq(r.events, 1);
+    ck_assert(r.capped);
     fx_free(&f);
 }
 END_TEST
@@ -360,6 +373,10 @@ START_TEST(test_bad_options_and_index)
     ck_assert_int_eq(eta_estimate(&f.in, NULL, NULL, 0, &f.o, &r, &e), -1);
     ck_assert_str_eq(e.field, "eta.max_events");
     f.o.max_events = 5;
+    f.o.max_work = 0;
+    ck_assert_int_eq(eta_estimate(&f.in, NULL, NULL, 0, &f.o, &r, &e), -1);
+    ck_assert_str_eq(e.field, "eta.max_work");
+    f.o.max_work = 100;
     ck_assert_int_eq(eta_estimate(&f.in, NULL, NULL, 1, &f.o, &r, &e), -1);
     ck_assert_int_eq(e.code, ERR_NOT_FOUND);
     fx_free(&f);
