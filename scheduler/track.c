@@ -309,17 +309,12 @@ static bool diagnose_pending(struct cycle *c, size_t k, const json_t *obj)
         sched_delete_object(c, j, obj, "Background", -1, &e) == 0) {
         struct retry_failure f = retry_classify(false, true, &d);
 
-        msg = xasprintf("image not pulled in %s within %d s: %s; deleted", j->cluster,
-                        s->o.image_pull_timeout_s, line);
-        if (retry_failed(c, k, &f, msg, false)) {
-            free(msg);
+        msg = sched_batch_own(&c->b, xasprintf("image not pulled in %s within %d s: %s; deleted",
+                                               j->cluster, s->o.image_pull_timeout_s, line));
+        if (retry_failed(c, k, &f, msg, false))
             return true;
-        }
-        free(msg);
         t = sched_batch_add(&c->b, k, j, PHASE_FAILED, "ImagePullBackOff");
-        t->message = sched_batch_own(&c->b, xasprintf("image not pulled in %s within %d s: %s;"
-                                                      " deleted",
-                                                      j->cluster, s->o.image_pull_timeout_s, line));
+        t->message = msg;
         return true;
     }
     msg = xasprintf("pods not all running in %s: %s", j->cluster, line);
