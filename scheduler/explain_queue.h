@@ -18,8 +18,8 @@ struct policy_state;
 /* The estimate's assumptions (docs/scheduler.md, "Queue position and estimated start"): a
  * running job without maxRuntimeSeconds is assumed to run 4 hours (and, once past that, as
  * long again as it has run); the simulation steps at least every hour and stops after 500
- * decisions or once its decisions have seen a million jobs in all (queued + running: 0.8
- * to 1.2 s with 5,000 to 20,000 queued on 1,000 nodes on the development machine),
+ * decisions or once its decisions have seen a million jobs in all (queued + running:
+ * 0.4 to 0.6 s of CPU with 5,000 to 20,000 queued on 1,000 nodes, tests/bench/bench_eta.c),
  * answering estimatedStart null with basis.capped true. */
 #define SCHED_ETA_DEFAULT_RUNTIME_S (4 * 3600)
 #define SCHED_ETA_STEP_S            3600
