@@ -124,6 +124,13 @@ START_TEST(infrastructure_failure_retries_in_the_other_cluster)
     j = senv_wait_phase(senv_base(&env), "team-r", "infra", "Failed", 15000);
     ck_assert_str_eq(status_str(j, "reason"), "RetriesExhausted");
     ck_assert_int_eq(status_int(j, "retries"), 1);
+    /* The ledger's row: on the first cluster, nothing lost (the attempt never started). */
+    want = xasprintf("SELECT count(*) FROM reclaims WHERE reason = 'retry' AND cluster = '%s'"
+                     " AND gpus = 8 AND lost_gpu_hours = 0 AND freed_at IS NOT NULL",
+                     first);
+    ck_assert_int_eq(senv_sql_long(&env, want), 1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims"), 1);
+    free(want);
     want = xasprintf("RetryInfrastructure|rule 2 (Infrastructure: Retry) fired; retry 1 of 1 in"
                      " 2 s; image not pulled in %s within 1 s: pod ",
                      first);
@@ -171,6 +178,7 @@ START_TEST(exit_code_in_the_fail_list_does_not_retry)
     ck_assert_str_eq(got, "");
     free(got);
     ck_assert_int_eq(senv_events(&env, "team-r", "code", "PodFailed"), 1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims"), 0);
     json_decref(j);
 }
 END_TEST
@@ -200,6 +208,11 @@ START_TEST(oom_retries_by_its_rule_until_exhausted)
                   "%s", got);
     ck_assert_msg(strstr(got, "OOMKilled (exit code 137); requeued"), "%s", got);
     free(got);
+    /* Each retry is a ledger row: the attempt's GPUs and the work since it started. */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims WHERE reason = 'retry'"
+                                         " AND cluster IN ('east', 'west') AND gpus = 8 AND"
+                                         " lost_gpu_hours > 0 AND attempt IN (0, 1)"),
+                     2);
     got = transitions("oom", "Failed");
     ck_assert_msg(starts_with(got, "RetriesExhausted|rule 2 (OOM: Retry) fired; maxRetries 2"
                                    " exhausted, not retried; failed in "),
