@@ -191,6 +191,8 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
                        struct api_response *resp);
 void h_report_queue(struct api *a, const struct api_request *req, const struct route_params *p,
                     struct api_response *resp);
+void h_reclaim_list(struct api *a, const struct api_request *req, const struct route_params *p,
+                    struct api_response *resp);
 
 /* Metrics store (metrics.c). */
 struct api_metrics *metrics_new(void);

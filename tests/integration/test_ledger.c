@@ -1,8 +1,9 @@
 /* test_ledger.c -- the lost-work ledger (issue 16): store_sched_apply() writes a row for a
  * reclaim, a priority preemption and a failure retry, on the cluster, pool and placed SKU
- * the job ran on, and its events record them; the Prometheus counters equal the table;
- * and after borrowed jobs are reclaimed at peak by the real scheduler, the counters agree
- * with SELECT * FROM reclaims. */
+ * the job ran on, and its events record them; GET /v1/reclaims filters, pages and scopes
+ * by namespace; the Prometheus counters equal the table; and after borrowed jobs are
+ * reclaimed at peak by the real scheduler, the endpoint and the counters agree with
+ * SELECT * FROM reclaims. */
 #include "tests/integration/test_sched_env.h"
 
 #include "base/buf.h"
@@ -30,6 +31,113 @@ static long call(const char *base, const char *token, const char *path, char **b
         hdr[0] = auth;
     }
     return itest_http("GET", url, hdr, NULL, body);
+}
+
+/* GET path as JSON with status 200. Caller json_decref()s. */
+static json_t *get_ok(const char *base, const char *token, const char *path)
+{
+    char *body = NULL;
+    long st = call(base, token, path, &body);
+    json_t *j;
+
+    ck_assert_msg(st == 200, "GET %s: %ld: %s", path, st, body);
+    j = json_loads(body, 0, NULL);
+    ck_assert_msg(j != NULL, "GET %s: not JSON: %s", path, body);
+    free(body);
+    return j;
+}
+
+/* Every item of the list at path (which has a query; limit sets the page), following
+ * continue tokens. *pages counts the pages. Caller json_decref()s the array. */
+static json_t *get_all(const char *base, const char *token, const char *path, int *pages)
+{
+    json_t *all = json_array(), *page;
+    char p[1024];
+    const char *cont;
+
+    snprintf(p, sizeof(p), "%s", path);
+    *pages = 0;
+    for (;;) {
+        page = get_ok(base, token, p);
+        ck_assert_str_eq(json_string_value(json_object_get(page, "kind")), "ReclaimList");
+        json_array_extend(all, json_object_get(page, "items"));
+        (*pages)++;
+        ck_assert_int_lt(*pages, 1000);
+        cont = json_string_value(json_object_get(json_object_get(page, "metadata"), "continue"));
+        if (!cont) {
+            json_decref(page);
+            return all;
+        }
+        snprintf(p, sizeof(p), "%s&continue=%s", path, cont);
+        json_decref(page);
+    }
+}
+
+static int64_t ms_of(json_t *item, const char *key)
+{
+    json_t *v = json_object_get(item, key);
+    int64_t ms = 0;
+
+    if (json_is_null(v))
+        return 0;
+    ck_assert_msg(json_is_string(v), "%s is not a string", key);
+    ck_assert_int_eq(clock_parse_rfc3339(json_string_value(v), &ms), 0);
+    return ms;
+}
+
+/* An item as one line, in the form the SQL of ledger_sql() writes a row. */
+static void item_line(json_t *x, char *out, size_t size)
+{
+    json_t *job = json_object_get(x, "job");
+    const char *pool = json_string_value(json_object_get(x, "pool"));
+
+    snprintf(out, size, "%s/%s/%s/%d/%s/%s/%s/%s/%s/%d/%.6f/%" PRId64 "/%" PRId64,
+             json_string_value(json_object_get(job, "namespace")),
+             json_string_value(json_object_get(job, "name")),
+             json_string_value(json_object_get(job, "uid")),
+             (int)json_integer_value(json_object_get(x, "attempt")),
+             json_string_value(json_object_get(x, "cluster")), pool ? pool : "",
+             json_string_value(json_object_get(x, "sku")),
+             json_string_value(json_object_get(x, "cause")),
+             json_string_value(json_object_get(x, "reason")),
+             (int)json_integer_value(json_object_get(x, "gpus")),
+             json_real_value(json_object_get(x, "lostGpuHours")), ms_of(x, "requestedAt"),
+             ms_of(x, "freedAt"));
+}
+
+/* The whole table, one line per row in id order, joined by '\n' ("" when empty). */
+static char *ledger_sql(const char *dsn)
+{
+    char *v = itest_sql(
+        dsn, "SELECT COALESCE(string_agg(j.namespace || '/' || j.name || '/' || j.uid || '/' ||"
+             " r.attempt || '/' || r.cluster || '/' || COALESCE(r.pool, '') || '/' || r.sku ||"
+             " '/' || r.cause || '/' || r.reason || '/' || r.gpus || '/' ||"
+             " to_char(r.lost_gpu_hours, 'FM999999990.000000') || '/' ||"
+             " (extract(epoch FROM r.requested_at) * 1000)::bigint || '/' ||"
+             " COALESCE((extract(epoch FROM r.freed_at) * 1000)::bigint, 0), E'\\n'"
+             " ORDER BY r.id), '') FROM reclaims r JOIN jobs j ON j.id = r.job_id");
+
+    return v ? v : xstrdup("");
+}
+
+/* The items as ledger_sql() lines. Caller frees. */
+static char *items_lines(json_t *items)
+{
+    struct buf b;
+    size_t i;
+    json_t *x;
+
+    buf_init(&b, 0);
+    json_array_foreach(items, i, x)
+    {
+        char line[1024];
+
+        item_line(x, line, sizeof(line));
+        if (i)
+            buf_puts(&b, "\n");
+        buf_puts(&b, line);
+    }
+    return buf_steal(&b);
 }
 
 /* /metrics, checked by the strict exposition checker. Caller frees. */
@@ -276,11 +384,11 @@ START_TEST(apply_writes_rows_for_all_three_causes)
 }
 END_TEST
 
-/* ---- the counters over a known ledger -------------------------------- */
+/* ---- GET /v1/reclaims and the counters over a known ledger -------------------------------- */
 
 static struct itest_server srv;
 static char api_dsn[1024];
-static char tok_admin[64];
+static char tok_admin[64], tok_sub_a[64], tok_view_a[64], tok_view_all[64], tok_sub_c[64];
 
 static void create_token(const char *name, const char *role, const char *ns, char out[64])
 {
@@ -327,12 +435,151 @@ static void api_setup(void)
     itest_server_start(&srv, api_dsn, env, 1);
     free(itest_sql(api_dsn, seed));
     create_token("admin", "admin", NULL, tok_admin);
+    create_token("sub-a", "submitter", "team-a", tok_sub_a);
+    create_token("view-a", "viewer", "team-a", tok_view_a);
+    create_token("view-all", "viewer", NULL, tok_view_all);
+    create_token("sub-c", "submitter", "team-c", tok_sub_c);
 }
 
 static void api_teardown(void)
 {
     itest_server_stop(&srv, SIGTERM);
 }
+
+/* The jobs' names of the items at path (one page of up to 100), as "a1,a1,b1". */
+static void names(const char *token, const char *path, char *out, size_t size)
+{
+    json_t *j = get_ok(srv.base, token, path), *x;
+    size_t i, used = 0;
+
+    out[0] = '\0';
+    json_array_foreach(json_object_get(j, "items"), i, x)
+    {
+        used +=
+            (size_t)snprintf(out + used, size - used, "%s%s", i ? "," : "",
+                             json_string_value(json_object_get(json_object_get(x, "job"), "name")));
+    }
+    json_decref(j);
+}
+
+#define ASSERT_NAMES(token, path, want)                                                            \
+    do {                                                                                           \
+        char got_[256];                                                                            \
+        names(token, path, got_, sizeof(got_));                                                    \
+        ck_assert_msg(strcmp(got_, want) == 0, "%s: got \"%s\", want \"%s\"", path, got_, want);   \
+    } while (0)
+
+START_TEST(list_renders_rows_and_filters)
+{
+    json_t *j = get_ok(srv.base, tok_admin, "/v1/reclaims"), *items = json_object_get(j, "items");
+    json_t *x = json_array_get(items, 1), *y = json_array_get(items, 3);
+    char *want = ledger_sql(api_dsn), *got = items_lines(items);
+
+    ck_assert_int_eq(json_array_size(items), 5);
+    ck_assert_str_eq(got, want); /* every field of every row, in id order */
+    ck_assert_str_eq(json_string_value(json_object_get(x, "cause")), "preemption");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "reason")), "priority");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "requestedAt")),
+                     "2026-01-01T00:20:00.000Z");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "freedAt")), "2026-01-01T00:21:00.000Z");
+    ck_assert_double_eq_tol(json_real_value(json_object_get(x, "lostGpuHours")), 1.25, 1e-12);
+    ck_assert(json_is_null(json_object_get(y, "freedAt"))); /* GPUs not free yet */
+    ck_assert(json_is_null(json_object_get(y, "pool")));
+    ck_assert_ptr_null(json_object_get(json_object_get(j, "metadata"), "continue"));
+    free(want);
+    free(got);
+    json_decref(j);
+
+    ASSERT_NAMES(tok_admin, "/v1/reclaims?cluster=c1", "a1,b1,a2");
+    ASSERT_NAMES(tok_admin, "/v1/reclaims?namespace=team-b", "b1,b1");
+    ASSERT_NAMES(tok_admin, "/v1/reclaims?sku=a100-80gb", "a1,b1");
+    ASSERT_NAMES(tok_admin, "/v1/reclaims?cause=reclaim", "a1,b1,a2");
+    ASSERT_NAMES(tok_admin, "/v1/reclaims?cause=preemption", "a1");
+    ASSERT_NAMES(tok_admin, "/v1/reclaims?cause=retry", "b1");
+    ASSERT_NAMES(tok_admin, "/v1/reclaims?cluster=c1&cause=reclaim", "a1,a2");
+    /* since is inclusive, until exclusive */
+    ASSERT_NAMES(tok_admin, "/v1/reclaims?since=2026-01-01T00:20:00Z&until=2026-01-01T00:50:00Z",
+                 "a1,b1,b1");
+    ASSERT_NAMES(tok_admin, "/v1/reclaims?since=2026-01-01T01:00:00Z", "");
+}
+END_TEST
+
+START_TEST(pages_follow_the_continue_token)
+{
+    int pages = 0;
+    json_t *all = get_all(srv.base, tok_admin, "/v1/reclaims?limit=2", &pages);
+    char *got = items_lines(all), *want = ledger_sql(api_dsn), *body = NULL;
+    json_t *first = get_ok(srv.base, tok_admin, "/v1/reclaims?limit=2&cluster=c1");
+    const char *tok =
+        json_string_value(json_object_get(json_object_get(first, "metadata"), "continue"));
+    char path[512];
+
+    ck_assert_int_eq(pages, 3);
+    ck_assert_str_eq(got, want);
+    json_decref(all);
+    free(got);
+    /* Filtered pages: c1 has three rows. */
+    all = get_all(srv.base, tok_admin, "/v1/reclaims?limit=1&cluster=c1", &pages);
+    ck_assert_int_eq(pages, 3);
+    ck_assert_int_eq(json_array_size(all), 3);
+    json_decref(all);
+    /* A token replayed with other filters is refused. */
+    ck_assert_ptr_nonnull(tok);
+    snprintf(path, sizeof(path), "/v1/reclaims?limit=2&cluster=c2&continue=%s", tok);
+    ck_assert_int_eq(call(srv.base, tok_admin, path, &body), 400);
+    ck_assert_ptr_nonnull(strstr(body, "\"continue\""));
+    free(body);
+    json_decref(first);
+    free(want);
+}
+END_TEST
+
+static void expect_error(const char *path, long status, const char *field)
+{
+    char *body = NULL;
+    long st = call(srv.base, tok_admin, path, &body);
+    json_t *j;
+
+    ck_assert_msg(st == status, "%s: %ld, want %ld: %s", path, st, status, body);
+    j = json_loads(body, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "field")),
+                     field);
+    json_decref(j);
+    free(body);
+}
+
+START_TEST(bad_filters_name_their_field)
+{
+    expect_error("/v1/reclaims?cause=eviction", 400, "cause");
+    expect_error("/v1/reclaims?since=yesterday", 400, "since");
+    expect_error("/v1/reclaims?until=2026-13-01T00:00:00Z", 400, "until");
+    expect_error("/v1/reclaims?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", 422,
+                 "until");
+    expect_error("/v1/reclaims?limit=0", 400, "limit");
+    expect_error("/v1/reclaims?limit=1001", 400, "limit");
+    expect_error("/v1/reclaims?sku=z80", 400, "sku");
+    expect_error("/v1/reclaims?continue=garbage", 400, "continue");
+    expect_error("/v1/reclaims?clusters=c1", 400, "clusters");
+}
+END_TEST
+
+START_TEST(callers_see_their_namespaces)
+{
+    char *body = NULL;
+
+    ck_assert_int_eq(call(srv.base, NULL, "/v1/reclaims", &body), 401);
+    free(body);
+    ASSERT_NAMES(tok_sub_a, "/v1/reclaims", "a1,a1,a2");
+    ASSERT_NAMES(tok_view_a, "/v1/reclaims", "a1,a1,a2");
+    ASSERT_NAMES(tok_view_all, "/v1/reclaims", "a1,a1,b1,b1,a2");
+    ASSERT_NAMES(tok_sub_c, "/v1/reclaims", "");
+    ASSERT_NAMES(tok_sub_a, "/v1/reclaims?cause=reclaim", "a1,a2");
+    ck_assert_int_eq(call(srv.base, tok_sub_a, "/v1/reclaims?namespace=team-b", &body), 403);
+    ck_assert_ptr_nonnull(strstr(body, "namespace"));
+    free(body);
+}
+END_TEST
 
 START_TEST(counters_equal_the_ledger_and_only_grow)
 {
@@ -377,11 +624,14 @@ static void e2e_teardown(void)
 }
 
 /* Preemptible jobs borrow the serving pool off-peak; the diurnal demand rises and the
- * scheduler reclaims them; once every job has finished, the counters equal the table's
- * sums, and every Preempting event names the cluster, pool and SKU of its ledger row. */
+ * scheduler reclaims them; once every job has finished, the endpoint (paged) lists exactly
+ * the table's rows, the counters equal its sums, and every Preempting event names the
+ * cluster, pool and SKU of its ledger row. */
 START_TEST(reclaims_at_peak_agree_with_the_table)
 {
-    char name[32], *text;
+    char name[32], *want, *got, *text;
+    json_t *all;
+    int pages = 0;
     long reclaimed;
     int64_t deadline;
 
@@ -421,6 +671,16 @@ START_TEST(reclaims_at_peak_agree_with_the_table)
                                          " OR cause <> 'reclaim' OR cluster <> 'serve'"
                                          " OR pool <> 'serving-borrowed' OR sku <> 'l4'"),
                      0);
+    /* The endpoint, a page of one row at a time, is the table. */
+    all = get_all(env.srv[0].base, NULL, "/v1/reclaims?limit=1", &pages);
+    got = items_lines(all);
+    want = ledger_sql(env.dsn);
+    ck_assert_int_eq(json_array_size(all), (size_t)reclaimed);
+    ck_assert_int_eq(pages, reclaimed);
+    ck_assert_str_eq(got, want);
+    json_decref(all);
+    free(got);
+    free(want);
     /* The counters are the table's sums. */
     text = scrape(env.srv[0].base, NULL);
     ck_assert_int_eq(check_counters(env.dsn, text), 1);
@@ -447,6 +707,10 @@ int main(void)
     suite_add_tcase(s, store);
     tcase_add_unchecked_fixture(api, api_setup, api_teardown);
     tcase_set_timeout(api, 60);
+    tcase_add_test(api, list_renders_rows_and_filters);
+    tcase_add_test(api, pages_follow_the_continue_token);
+    tcase_add_test(api, bad_filters_name_their_field);
+    tcase_add_test(api, callers_see_their_namespaces);
     tcase_add_test(api, counters_equal_the_ledger_and_only_grow);
     suite_add_tcase(s, api);
     tcase_add_checked_fixture(e2e, NULL, e2e_teardown);

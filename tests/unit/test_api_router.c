@@ -85,6 +85,9 @@ START_TEST(routes_capture_namespace_and_name)
     ck_assert_int_eq(perm, PERM_ADMIN);
     ck_assert_int_eq(api_route("GET", "/v1/clusters/x", &h, &perm, &p, &resp), 0);
     ck_assert_int_eq(perm, PERM_READ);
+    ck_assert_int_eq(api_route("GET", "/v1/reclaims", &h, &perm, &p, &resp), 0);
+    ck_assert_ptr_eq(h, h_reclaim_list);
+    ck_assert_int_eq(perm, PERM_READ); /* narrowed to the caller's namespaces by the handler */
 }
 END_TEST
 

@@ -1,0 +1,176 @@
+/* reclaim_routes.c -- GET /v1/reclaims: the lost-work ledger (store/ledger.h), filtered by
+ * cluster, namespace, SKU, cause and time, in keyset pages; a caller sees only the
+ * namespaces it may read. */
+#include "api/internal.h"
+
+#include "api/list_token.h"
+#include "api/trainingjob.h"
+#include "base/clock.h"
+#include "base/num.h"
+#include "base/sku.h"
+#include "store/ledger.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECLAIMS_DEFAULT_LIMIT 100
+
+static uint64_t filter_hash(const struct store_ledger_filter *f)
+{
+    char times[48];
+    uint64_t h = LIST_TOKEN_HASH_INIT;
+
+    snprintf(times, sizeof(times), "%" PRId64 "/%" PRId64, f->since_ms, f->until_ms);
+    h = list_token_hash(h, f->cluster, 0xff);
+    h = list_token_hash(h, f->ns, 0xff);
+    h = list_token_hash(h, f->sku, 0xff);
+    h = list_token_hash(h, f->cause, 0xff);
+    h = list_token_hash(h, times, 0xff);
+    for (size_t i = 0; i < f->n_namespaces; i++)
+        h = list_token_hash(h, f->namespaces[i], 0xfe);
+    return h;
+}
+
+static int parse_time(const char *key, const char *v, int64_t *ms, struct err *e)
+{
+    if (clock_parse_rfc3339(v, ms))
+        return err_set(e, ERR_MALFORMED, key,
+                       "%s \"%s\" is not an RFC 3339 time (2026-11-28T02:15:38Z)", key, v);
+    return 0;
+}
+
+static int parse_query(const struct api_request *req, struct store_ledger_filter *f, struct err *e)
+{
+    static const char *const known[] = {"limit", "continue", "cluster", "namespace",
+                                        "sku",   "cause",    "since",   "until"};
+    const size_t n_known = sizeof(known) / sizeof(known[0]);
+
+    for (size_t i = 0; i < req->n_query; i++) {
+        const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+        size_t x = 0;
+
+        while (x < n_known && strcmp(k, known[x]) != 0)
+            x++;
+        if (x == n_known)
+            return err_set(e, ERR_MALFORMED, k,
+                           "unknown query parameter \"%s\"; known: limit, continue, cluster, "
+                           "namespace, sku, cause, since, until",
+                           k);
+        if (strcmp(k, "limit") == 0) {
+            int64_t n;
+
+            if (num_parse_i64(v, 1, STORE_LEDGER_MAX_LIMIT, &n))
+                return err_set(e, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d",
+                               v, STORE_LEDGER_MAX_LIMIT);
+            f->limit = (int)n;
+        } else if (strcmp(k, "cluster") == 0) {
+            f->cluster = v;
+        } else if (strcmp(k, "namespace") == 0) {
+            if (trainingjob_check_namespace(v, e))
+                return -1;
+            f->ns = v;
+        } else if (strcmp(k, "sku") == 0) {
+            if (sku_find(sku_catalogue(), v) < 0) {
+                char names[512];
+
+                sku_list_names(sku_catalogue(), names, sizeof(names));
+                return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
+            }
+            f->sku = v;
+        } else if (strcmp(k, "cause") == 0) {
+            if (!store_ledger_cause_valid(v))
+                return err_set(e, ERR_MALFORMED, "cause",
+                               "unknown cause \"%s\"; causes are reclaim, preemption, retry", v);
+            f->cause = v;
+        } else if (strcmp(k, "since") == 0) {
+            if (parse_time(k, v, &f->since_ms, e))
+                return -1;
+        } else if (strcmp(k, "until") == 0) {
+            if (parse_time(k, v, &f->until_ms, e))
+                return -1;
+        }
+    }
+    if (f->since_ms && f->until_ms && f->since_ms >= f->until_ms)
+        return err_set(e, ERR_INVALID, "until", "until (%s) must be after since (%s)",
+                       req_query(req, "until"), req_query(req, "since"));
+    return 0;
+}
+
+static json_t *time_json(int64_t ms)
+{
+    char ts[40];
+
+    if (ms <= 0)
+        return json_null();
+    clock_format_rfc3339(ms, ts, sizeof(ts));
+    return json_string(ts);
+}
+
+static json_t *entry_json(const struct store_ledger_entry *x)
+{
+    return json_pack("{s:{s:s, s:s, s:s}, s:i, s:s, s:s?, s:s, s:s, s:s, s:i, s:f, s:o, s:o}",
+                     "job", "namespace", x->ns, "name", x->name, "uid", x->uid, "attempt",
+                     x->attempt, "cluster", x->cluster, "pool", *x->pool ? x->pool : NULL, "sku",
+                     x->sku, "cause", x->cause, "reason", x->reason, "gpus", x->gpus,
+                     "lostGpuHours", x->lost_gpu_hours, "requestedAt", time_json(x->requested_ms),
+                     "freedAt", time_json(x->freed_ms));
+}
+
+void h_reclaim_list(struct api *a, const struct api_request *req, const struct route_params *p,
+                    struct api_response *resp)
+{
+    struct store_ledger_filter f = {.limit = RECLAIMS_DEFAULT_LIMIT};
+    struct store_ledger_entry *v = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    const char *cont;
+    json_t *items, *meta;
+    struct err e = {0};
+    bool restricted;
+
+    (void)p;
+    if (parse_query(req, &f, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    /* The rule of access_may_read(): admins and viewers without namespaces read every
+     * namespace; anyone else only those its token names. */
+    restricted = req->who && req->who->role != ROLE_ADMIN &&
+                 !(req->who->role == ROLE_VIEWER && req->who->n_namespaces == 0);
+    if (restricted) {
+        if (f.ns && !access_may_read(req->who, f.ns)) {
+            resp_errorf(resp, ERR_FORBIDDEN, "namespace", "not allowed to read namespace \"%s\"",
+                        f.ns);
+            return;
+        }
+        f.namespaces = (const char *const *)req->who->namespaces;
+        f.n_namespaces = req->who->n_namespaces;
+    }
+    if ((cont = req_query(req, "continue")) && *cont &&
+        list_token_decode(cont, filter_hash(&f), &f.after_id)) {
+        resp_errorf(resp, ERR_MALFORMED, "continue",
+                    "continue token is invalid or was issued for other filters");
+        return;
+    }
+    /* A token that may read no namespace sees an empty ledger. */
+    if ((!restricted || f.n_namespaces) && store_ledger_list(a->store, &f, &v, &n, &next, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, entry_json(&v[i]));
+    free(v);
+    meta = json_object();
+    if (next) {
+        char tok[128];
+
+        list_token_encode(next, filter_hash(&f), tok, sizeof(tok));
+        json_object_set_new(meta, "continue", json_string(tok));
+    }
+    resp_json(resp, 200,
+              json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "fedsched.io/v1", "kind",
+                        "ReclaimList", "metadata", meta, "items", items));
+}
