@@ -180,6 +180,39 @@ START_TEST(test_other_sku_is_another_queue)
 }
 END_TEST
 
+/* A job whose alternative is the SKU is in that SKU's queue too; within one priority the
+ * namespace with less fair-share usage goes first, whatever the submission order. */
+START_TEST(test_alternatives_and_fair_share)
+{
+    struct fx f;
+    struct eta_result r;
+    struct eta_runtimes rt;
+    struct policy_state *st = policy_state_new();
+    struct policy_job *j;
+    struct err e = {0};
+
+    fx_init(&f);
+    f.cfg.aging_per_hour = 0; /* one priority level: fair share decides */
+    rt = (struct eta_runtimes){f.run_max, NULL, NULL};
+    add_running(&f, 8, NOW - 1 * H, 3 * 3600);
+    j = add_job(&f, "b-or-a", SKU_B, 8, 3600, NOW - 3 * H);
+    j->alt_skus[j->n_alt_skus++] = SKU_A;
+    j->ns = "heavy";
+    add_job(&f, "heavy-a", SKU_A, 8, 3600, NOW - 2 * H)->ns = "heavy";
+    add_job(&f, "light-a", SKU_A, 8, 3600, NOW - 1 * H)->ns = "light";
+    policy_state_usage(st, "heavy", true)->gpu_hours[SKU_A] = 1000;
+    policy_state_usage(st, "heavy", false)->as_of_ms = NOW;
+    st->last_now_ms = NOW;
+    ck_assert_int_eq(eta_estimate(&f.in, &rt, st, 2, &f.o, &r, &e), 0);
+    ck_assert_int_eq(r.position, 1); /* light-a: before both of heavy's */
+    ck_assert_int_eq(eta_estimate(&f.in, &rt, st, 1, &f.o, &r, &e), 0);
+    ck_assert_int_eq(r.position, 3); /* heavy-a: after light-a and b-or-a (older) */
+    ck_assert_int_eq(r.ahead_gpus, 16);
+    policy_state_free(&st);
+    fx_free(&f);
+}
+END_TEST
+
 /* Without maxRuntimeSeconds the default runtime is assumed, for the running job and for
  * the jobs ahead; a running job already past it is expected to run as long again as it
  * has; one past its maxRuntimeSeconds ends at once. */
@@ -393,6 +426,7 @@ int main(void)
     tcase_add_test(tc, test_two_queued_behind_a_running_job);
     tcase_add_test(tc, test_priority_orders_the_queue);
     tcase_add_test(tc, test_other_sku_is_another_queue);
+    tcase_add_test(tc, test_alternatives_and_fair_share);
     tcase_add_test(tc, test_unknown_runtimes_use_the_default);
     tcase_add_test(tc, test_expected_runtimes_given_apart);
     tcase_add_test(tc, test_cap_on_events);
