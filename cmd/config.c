@@ -11,6 +11,7 @@
 #include "base/num.h"
 #include "cluster/cluster_config.h"
 #include "cluster/secrets.h"
+#include "cmd/retry_config.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
@@ -35,6 +36,8 @@ void config_free(struct config *c)
     c->weights = NULL;
     c->n_weights = 0;
     trainingjob_tenants_free(&c->tenants);
+    json_decref(c->retry_defaults);
+    c->retry_defaults = NULL;
 }
 
 /* ---- custom setters and string checks ------------------------------------------------------ */
@@ -373,6 +376,14 @@ static int parse_weights(struct config *c, const json_t *v, struct err *e)
     return 0;
 }
 
+/* "retryDefaults": {"team-a": {retry}, "*": {retry}}: the retry policy of jobs whose spec
+ * has none (cmd/retry_config.h). NULL: none. */
+static int parse_retry_defaults(struct config *c, const json_t *v, struct err *e)
+{
+    c->retry_defaults = NULL;
+    return v ? retry_config_parse(v, &c->retry_defaults, e) : 0;
+}
+
 /* "tenants": {"team-a": {"secrets": ["team-a-s3"]}, "*": {...}}: what each namespace's
  * specs may reference (api/trainingjob.h). Replaces any earlier. NULL: nothing restricted. */
 static int parse_tenants(struct config *c, const json_t *v, struct err *e)
@@ -519,6 +530,7 @@ static const struct config_row rows[] = {
     ROW_JSON("skus", CONFIG_FIRST, NULL, parse_skus, skus),
     ROW_JSON("clusters", 0, NULL, parse_clusters, clusters),
     ROW_JSON("tenants", 0, NULL, parse_tenants, tenants),
+    ROW_JSON("retryDefaults", 0, NULL, parse_retry_defaults, retry_defaults),
     /* Built in: the subsystems need them, the file does not set them (docs/configuration.md,
      * "Built-in values"). */
     ROW_FIXED("poller.connectTimeoutMs", CONFIG_INT, 3000, 1, 600000, poller.connect_timeout_ms),
@@ -791,6 +803,8 @@ static void drop_replaced(struct config *old, const struct config *new)
     }
     if (old->tenants != new->tenants)
         trainingjob_tenants_free(&old->tenants);
+    if (old->retry_defaults != new->retry_defaults)
+        json_decref(old->retry_defaults);
 }
 
 int config_apply_json(struct config *c, const char *text, struct err *e)

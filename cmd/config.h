@@ -87,6 +87,9 @@ struct config {
     size_t n_weights;
     /* "tenants": what each namespace's specs may reference; owned; NULL: anything. */
     struct trainingjob_tenants *tenants;
+    /* "retryDefaults": each namespace's retry policy, canonical (cmd/retry_config.h); owned;
+     * NULL: none. */
+    struct json_t *retry_defaults;
 };
 
 /* ---- the table -------------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include "cluster/secrets.h"
 #include "cmd/config.h"
 #include "cmd/registry.h"
+#include "scheduler/retry.h"
 #include "scheduler/sched.h"
 #include "base/version.h"
 #include "store/store.h"
@@ -173,6 +174,8 @@ static int make_scheduler(const struct config *cfg, struct store *store, struct 
     o.holder = holder;
     annotations = json_loads(cfg->scheduler_text.job_annotations, 0, NULL);
     o.annotations = annotations;
+    /* Process-wide, before the scheduler thread starts: the policy of jobs without one. */
+    retry_defaults_set(cfg->retry_defaults);
     rc = sched_new(&o, store, poller, out, e);
     json_decref(annotations);
     return rc;

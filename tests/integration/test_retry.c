@@ -3,8 +3,9 @@
  * annotation says. An infrastructure failure (an image not pulled within
  * scheduler.imagePullTimeoutS) is retried as a new attempt placed afresh, in the other
  * cluster when the first is cordoned; an exit code in a Fail rule is not retried; an OOM
- * kill follows its rule (Retry, or Fail); maxRetries exhausted fails the job. Every event
- * names the rule that fired. Not responsible for the rules' evaluation case by case
+ * kill follows its rule (Retry, or Fail); maxRetries exhausted fails the job; jobs without
+ * a policy take their namespace's default from retryDefaults. Every event names the rule
+ * that fired. Not responsible for the rules' evaluation case by case
  * (tests/unit/test_retry.c) or the spec's validation (tests/unit/test_trainingjob.c). */
 #include "tests/integration/test_sched_env.h"
 
@@ -247,6 +248,51 @@ START_TEST(oom_fails_when_its_rule_says_fail)
 }
 END_TEST
 
+/* The configuration's retryDefaults: a job without spec.scheduling.retry takes its
+ * namespace's default (team-r: OOM fails), else the "*" default (one retry, no rule for
+ * OOM); a job's own policy wins over both (maxRetries 0: the behaviour without a policy). */
+START_TEST(namespace_defaults_apply_to_jobs_without_a_policy)
+{
+    json_t *j;
+    char *got;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env,
+                "\"retryDefaults\": {\"team-r\": {\"maxRetries\": 2, \"rules\": [{\"class\":"
+                " \"OOM\", \"action\": \"Fail\"}]}, \"*\": {\"maxRetries\": 1,"
+                " \"backoffSeconds\": 0}}," FAST_BASE ", \"jobAnnotations\":"
+                " {\"sim.fedsched.io/outcome\": \"OOMKilled\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit(senv_base(&env), "team-r", "by-ns", "a100-80gb", 8, NULL, ""));
+    free(senv_submit(senv_base(&env), "team-s", "by-star", "a100-80gb", 8, NULL, ""));
+    free(senv_submit(senv_base(&env), "team-r", "own", "a100-80gb", 8, NULL,
+                     "\"retry\": {\"maxRetries\": 0}"));
+    j = senv_wait_phase(senv_base(&env), "team-r", "by-ns", "Failed", 20000);
+    ck_assert_str_eq(status_str(j, "reason"), "FailOOM");
+    got = transitions("by-ns", "Failed");
+    ck_assert_msg(starts_with(got, "FailOOM|rule 1 (OOM: Fail) fired; not retried; failed in "),
+                  "%s", got);
+    free(got);
+    json_decref(j);
+    j = senv_wait_phase(senv_base(&env), "team-s", "by-star", "Failed", 30000);
+    ck_assert_str_eq(status_str(j, "reason"), "RetriesExhausted");
+    got = transitions("by-star", "Queued");
+    ck_assert_msg(starts_with(got, "RetryOOM|no rule matched OOM (Retry by default); retry 1 of 1"
+                                   " in 0 s; failed in "),
+                  "%s", got);
+    ck_assert_msg(!strchr(got, '\n'), "%s", got);
+    free(got);
+    json_decref(j);
+    j = senv_wait_phase(senv_base(&env), "team-r", "own", "Failed", 20000);
+    ck_assert_str_eq(status_str(j, "reason"), "BackoffLimitExceeded");
+    got = transitions("own", "Queued");
+    ck_assert_str_eq(got, "");
+    free(got);
+    json_decref(j);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("retry");
@@ -258,6 +304,7 @@ static Suite *suite(void)
     tcase_add_test(tc, exit_code_in_the_fail_list_does_not_retry);
     tcase_add_test(tc, oom_retries_by_its_rule_until_exhausted);
     tcase_add_test(tc, oom_fails_when_its_rule_says_fail);
+    tcase_add_test(tc, namespace_defaults_apply_to_jobs_without_a_policy);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -440,6 +440,7 @@ static const char *const read_by_serve[] = {
     "scheduler.jobAnnotations",
     "quotas",
     "namespaceWeights",
+    "retryDefaults",
     "skus",
     "clusters",
 };
