@@ -749,9 +749,9 @@ static bool site_before(const struct cycle *cy, size_t a, size_t b)
 }
 
 /* Finds the victims of the kind on cluster c, SKU k whose GPUs (with those of placements
- * already being reclaimed there) make room for job j, at most max_new of them. Returns
- * true and fills site when possible; *waits (when not NULL) counts the placements already
- * stopping that the room counts on. */
+ * already being reclaimed there, on nodes no other job holds) make room for job j, at most
+ * max_new of them, and the nodes free now that the room needs besides. Returns true and
+ * fills site (caller frees with site_free()) when possible. */
 static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind kind, int max_new,
                       struct qr_site *site)
 {
