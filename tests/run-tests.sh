@@ -42,11 +42,26 @@ if [ "${NO_PG:-0}" != 1 ] && [ -z "${FEDSCHED_TEST_DSN:-}" ]; then
   echo "tests: private PostgreSQL on port $port ($pgdir)"
 fi
 
+# TEST_JOBS binaries run at a time (default 2: most suites wait on servers and timers more
+# than they compute). Suites that stop and start the shared PostgreSQL (itest_pg) run
+# alone, before the others.
+jobs=${TEST_JOBS:-2}
+tmp=$(mktemp -d /tmp/fedsched-tests.XXXXXX)
+trap 'cleanup; rm -rf "$tmp"' EXIT
+
+run_one() { # index binary
+  local t0=$SECONDS
+  timeout 1200 "$2" >"$tmp/$1.out" 2>&1
+  echo "$? $((SECONDS - t0))" >"$tmp/$1.rc"
+}
+
+alone() { grep -q 'itest_pg(' "$FEDSCHED_SRC/tests/${1#$BUILD/tests/}.c" 2>/dev/null; }
+
 passed=0 failed=0 broken=()
-for t in "$@"; do
-  name=${t#$BUILD/tests/}
-  out=$(timeout 1200 "$t" 2>&1)
-  rc=$?
+report() { # index binary
+  local name=${2#$BUILD/tests/} rc secs out line checks fails errs bad
+  read -r rc secs <"$tmp/$1.rc"
+  out=$(cat "$tmp/$1.out")
   line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -n 1)
   if [ -n "$line" ]; then
     checks=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
@@ -56,16 +71,36 @@ for t in "$@"; do
     checks=1 fails=1 errs=0
   fi
   bad=$((fails + errs))
-  [ $rc -ne 0 ] && [ $bad -eq 0 ] && bad=1
+  [ "$rc" -ne 0 ] && [ $bad -eq 0 ] && bad=1
   passed=$((passed + checks - bad))
   failed=$((failed + bad))
   if [ $bad -ne 0 ]; then
     broken+=("$name")
     printf '%s\n' "$out" | grep -vE '^Running suite' | tail -n 40
-    printf 'FAIL %-40s %s (exit %d)\n' "$name" "${line:-no Check summary}" $rc
+    printf 'FAIL %-40s %s (exit %d, %d s)\n' "$name" "${line:-no Check summary}" "$rc" "$secs"
   else
-    printf 'ok   %-40s %s\n' "$name" "$line"
+    printf 'ok   %-40s %s (%d s)\n' "$name" "$line" "$secs"
   fi
+}
+
+bins=("$@") running=0
+# The suites that restart the server first, while its write-ahead log since the last
+# checkpoint is short (crash recovery replays it), then the others side by side.
+for i in "${!bins[@]}"; do
+  alone "${bins[$i]}" && run_one "$i" "${bins[$i]}"
+done
+for i in "${!bins[@]}"; do
+  alone "${bins[$i]}" && continue
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  run_one "$i" "${bins[$i]}" &
+  running=$((running + 1))
+done
+wait
+for i in "${!bins[@]}"; do
+  report "$i" "${bins[$i]}"
 done
 
 [ ${#broken[@]} -gt 0 ] && echo "failing: ${broken[*]}"
