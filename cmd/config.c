@@ -523,6 +523,10 @@ static const struct config_row rows[] = {
     ROW_I64("policy.grace_period_s", 30, 0, 31536000, policy.grace_period_s),
     ROW_I64("policy.grace_period_max_s", 300, 0, 31536000, policy.grace_period_max_s),
     ROW_BOOL("policy.quota_reclaim", 1, policy.quota_reclaim),
+    ROW_BOOL("policy.preemption", 1, policy.preemption),
+    ROW_I64("policy.preempt_min_runtime_s", 600, 0, 31536000, policy.preempt_min_runtime_s),
+    ROW_INT("policy.preempt_budget", 4, 0, 64, policy.preempt_budget),
+    ROW_I64("policy.preempt_window_s", 600, 1, 31536000, policy.preempt_window_s),
     /* Lists and objects; without def_str their setter's NULL case is the default (none, or
      * the built-in SKU catalogue). */
     ROW_JSON("quotas", 0, NULL, parse_quotas, quotas),

@@ -120,6 +120,10 @@ static const struct knob knobs[] = {
     KNOB(relend_backoff_max_s, K_I64),
     KNOB(grace_period_s, K_I64),
     KNOB(grace_period_max_s, K_I64),
+    KNOB(preemption, K_BOOL),
+    KNOB(preempt_min_runtime_s, K_I64),
+    KNOB(preempt_budget, K_INT),
+    KNOB(preempt_window_s, K_I64),
 };
 
 int whatif_policy_parse(const char *text, size_t len, const char *what, struct policy_config *cfg,

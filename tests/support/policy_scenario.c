@@ -485,6 +485,7 @@ static int build_config(struct policy_config *c, json_t *obj, struct err *e)
         I(reclaim_settle_s);
         D(reclaim_rate_per_hour) I(reclaim_burst) I(relend_backoff_s) I(relend_backoff_max_s);
         I(grace_period_s) I(grace_period_max_s);
+        I(preempt_min_runtime_s) I(preempt_budget) I(preempt_window_s);
 #undef D
 #undef I
         if (strcmp(key, "place_on_degraded") == 0) {
@@ -493,6 +494,10 @@ static int build_config(struct policy_config *c, json_t *obj, struct err *e)
         }
         if (strcmp(key, "quota_reclaim") == 0) {
             c->quota_reclaim = json_is_true(v);
+            continue;
+        }
+        if (strcmp(key, "preemption") == 0) {
+            c->preemption = json_is_true(v);
             continue;
         }
         return FAIL(e, key, "unknown config knob %s", key);
@@ -818,6 +823,9 @@ static int check_pending(const struct policy_scenario *sc, const struct policy_r
         if (json_object_get(x, "reclaiming") && bool_or(x, "reclaiming", false) != p->reclaiming)
             return mismatch(msg, size, "%s reclaiming=%d, expected the opposite", want,
                             p->reclaiming);
+        if (json_object_get(x, "preempting") && bool_or(x, "preempting", false) != p->preempting)
+            return mismatch(msg, size, "%s preempting=%d, expected the opposite", want,
+                            p->preempting);
         return 0;
     }
     return mismatch(msg, size, "%s is not pending", want);
@@ -846,7 +854,8 @@ static int check_reclaim(const struct policy_scenario *sc, const struct policy_r
             char fk[200];
 
             job_key(fj->ns, fj->name, fk, sizeof(fk));
-            if (rc->reason != POLICY_RECLAIM_QUOTA || strcmp(v, fk) != 0)
+            if ((rc->reason != POLICY_RECLAIM_QUOTA && rc->reason != POLICY_RECLAIM_PRIORITY) ||
+                strcmp(v, fk) != 0)
                 return mismatch(msg, size, "%s reclaimed for %s, expected for %s", want, fk, v);
         }
         if (json_object_get(x, "grace_s") && int_or(x, "grace_s", 0) != rc->grace_s)
@@ -1046,8 +1055,8 @@ static int valid_expect(json_t *expect, char *msg, size_t size)
     static const char *const placement[] = {"job",       "cluster",    "pool",      "sku",
                                             "nodes",     "over_quota", "runner_up", "lease_end",
                                             "min_score", NULL};
-    static const char *const pending[] = {"job",       "reason",     "message",
-                                          "reserving", "reclaiming", NULL};
+    static const char *const pending[] = {"job",        "reason",     "message", "reserving",
+                                          "reclaiming", "preempting", NULL};
     static const char *const reclaim[] = {"job", "reason", "for", "grace_s", NULL};
     static const char *const pool[] = {
         "cluster", "sku",       "lending",  "closed_reason", "lendable",  "lent", "deficit",
