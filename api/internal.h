@@ -8,7 +8,7 @@
  *   access.c, watches.c,   who is calling and what they may do, the audit trail, the rate
  *   metrics.c              limit; the caps on watches; the request counters
  *   <resource>_routes.c    route handler files: h_* functions for the paths of one
- *                          resource (job, checkpoint, explain, cluster, report, leader,
+ *                          resource (job, bulk, checkpoint, explain, cluster, report, leader,
  *                          audit, health, metrics, ui), plus that resource's api_attach_*()
  *   router.c               the table: method + path -> handler and permission
  *   api.c                  one call's life: route, authenticate, authorise, handle, audit
@@ -155,6 +155,17 @@ void h_job_cancel(struct api *a, const struct api_request *req, const struct rou
                   struct api_response *resp);
 void h_job_events(struct api *a, const struct api_request *req, const struct route_params *p,
                   struct api_response *resp);
+/* bulk_routes.c: job sets by label selector, and PATCH of a job's priority. */
+void h_job_bulk_cancel(struct api *a, const struct api_request *req, const struct route_params *p,
+                       struct api_response *resp);
+void h_job_bulk_hold(struct api *a, const struct api_request *req, const struct route_params *p,
+                     struct api_response *resp);
+void h_job_bulk_release(struct api *a, const struct api_request *req, const struct route_params *p,
+                        struct api_response *resp);
+void h_job_bulk_reprioritize(struct api *a, const struct api_request *req,
+                             const struct route_params *p, struct api_response *resp);
+void h_job_patch(struct api *a, const struct api_request *req, const struct route_params *p,
+                 struct api_response *resp);
 void h_job_explain(struct api *a, const struct api_request *req, const struct route_params *p,
                    struct api_response *resp);
 void h_job_checkpoint(struct api *a, const struct api_request *req, const struct route_params *p,

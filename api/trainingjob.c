@@ -26,8 +26,6 @@
 #define FIELD_BUF 256 /* paths are built here, then cut to sizeof(err.field) by err_set */
 #define SHOW_MAX  64  /* bytes of a user value quoted in a message */
 
-#define PRIORITY_MIN     (-1000)
-#define PRIORITY_MAX     1000
 #define RUNTIME_MIN_S    60
 #define RUNTIME_MAX_S    (30 * 24 * 3600)
 #define MEMORY_GB_MAX    16384.0
@@ -1628,8 +1626,8 @@ static int parse_scheduling(json_t *spec, json_t *out_spec, struct job *j, struc
     if (in) {
         if (opt_int(in, path, "priority", &set, &prio, e))
             goto out;
-        if (set && (prio < PRIORITY_MIN || prio > PRIORITY_MAX)) {
-            out_of_range(e, path, "priority", prio, PRIORITY_MIN, PRIORITY_MAX);
+        if (set && (prio < JOB_PRIORITY_MIN || prio > JOB_PRIORITY_MAX)) {
+            out_of_range(e, path, "priority", prio, JOB_PRIORITY_MIN, JOB_PRIORITY_MAX);
             goto out;
         }
         if (opt_bool(in, path, "preemptible", &preemptible, e) ||

@@ -32,6 +32,8 @@ bool job_phase_terminal(enum job_phase p);               /* Succeeded, Failed, C
 #define JOB_GPUS_PER_WORKER_DEFAULT 8  /* when the spec sets none (or fewer GPUs in all) */
 #define JOB_ALT_SKUS_MAX            63 /* distinct alternatives: every other SKU (SKU_MAX 64) */
 #define JOB_AFFINITY_MAX            64 /* cluster names in spec.scheduling.clusterAffinity */
+#define JOB_PRIORITY_MIN            (-1000) /* spec.scheduling.priority */
+#define JOB_PRIORITY_MAX            1000
 
 /* The worker arithmetic, in one place: gpu_count GPUs in equal workers of
  * gpus_per_worker (0: one worker with all of them). Returns 0 with *per and *workers set

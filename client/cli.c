@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "base/num.h"
+#include "client/cli_bulk.h"
 #include "client/cli_cluster.h"
 #include "client/cli_completion.h"
 #include "client/cli_http.h"
@@ -48,8 +49,9 @@ struct ctx {
     const char *verb;
 };
 
-static const char *const verbs[] = {"submit",  "get",      "list",   "cancel", "wait",
-                                    "explain", "logs-url", "report", "events", "completion"};
+static const char *const verbs[] = {"submit",   "get",    "list",    "cancel",
+                                    "wait",     "hold",   "release", "explain",
+                                    "logs-url", "report", "events",  "completion"};
 
 bool cli_is_verb(const char *name)
 {
@@ -72,7 +74,11 @@ static void usage(FILE *f)
         "  get NAME                                      one job\n"
         "  events NAME                                   the job's events, oldest first\n"
         "  list [--phase P,...] [--sku S] [-l k=v] [--limit N] [--all]\n"
-        "  cancel NAME                                   cancel a job\n"
+        "  cancel NAME | -l SELECTOR                     cancel a job, or every job the label\n"
+        "                                                selector matches in the namespace\n"
+        "  hold -l SELECTOR                              keep the matched jobs from being "
+        "placed\n"
+        "  release -l SELECTOR                           let held jobs be placed again\n"
         "  wait NAME [--timeout 2h]                      until the job ends; exit 0 on "
         "Succeeded\n"
         "  explain NAME                                  why pending / why this cluster\n"
@@ -889,6 +895,30 @@ static int verb_cancel(struct ctx *c, const char *name)
     return CLI_EXIT_OK;
 }
 
+/* cancel -l, hold and release: one call for every job the selector matches. */
+static int verb_bulk(struct ctx *c)
+{
+    struct buf q;
+    char *path;
+    json_t *j = NULL;
+    long status;
+    int rc;
+
+    if (!c->o.selector)
+        return cli_usage_error("<verb>", "%s needs -l SELECTOR", c->verb);
+    buf_init(&q, 0);
+    buf_printf(&q, ":%s?labelSelector=", c->verb);
+    url_escape(&q, c->o.selector);
+    path = job_path(c->o.ns, NULL, q.data);
+    rc = call_json(c, "POST", path, NULL, NULL, c->o.ns, &status, &j);
+    if (rc == CLI_EXIT_OK)
+        cli_bulk_print(j, c->o.output);
+    json_decref(j);
+    free(path);
+    buf_free(&q);
+    return rc;
+}
+
 static void print_why(json_t *w, const char *indent)
 {
     const char *cluster = jstr(w, "cluster"), *sku = jstr(w, "sku"), *pool = jstr(w, "pool");
@@ -953,6 +983,16 @@ static int verb_explain(struct ctx *c, const char *name)
                 print_why(v, "  ");
             }
         }
+    }
+    if (strcmp(c->o.output, "json") != 0 && status && (v = json_object_get(x, "queue"))) {
+        char pos[24], eta[32];
+
+        queue_cells(v, pos, sizeof(pos), eta, sizeof(eta));
+        printf("queue: position %s, %" JSON_INTEGER_FORMAT " jobs and %" JSON_INTEGER_FORMAT
+               " GPUs ahead; estimated start %s (%s)\n",
+               pos, json_integer_value(json_object_get(json_object_get(v, "ahead"), "jobs")),
+               json_integer_value(json_object_get(json_object_get(v, "ahead"), "gpus")),
+               jstr(v, "estimatedStart") ? jstr(v, "estimatedStart") : "unknown", eta);
     }
     json_decref(x);
     return CLI_EXIT_OK;
@@ -1299,6 +1339,12 @@ int cli_main(int argc, char **argv)
         rc = optind + 1 == argc
                  ? verb_completion(argv[optind])
                  : cli_usage_error("<verb>", "completion needs one shell: bash or zsh");
+        goto out;
+    }
+    if (cli_bulk_is_verb(c.verb) || (strcmp(c.verb, "cancel") == 0 && c.o.selector)) {
+        rc = optind < argc
+                 ? cli_usage_error("<verb>", "unexpected argument '%s' with -l", argv[optind])
+                 : verb_bulk(&c);
         goto out;
     }
     if (need_name(&c, argc, argv, &name)) {

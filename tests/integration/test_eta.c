@@ -74,8 +74,8 @@ static void expect_queue(const char *name, int position, int ahead_jobs, int ahe
     json_decref(x);
 }
 
-/* `fedsched list -n team-e` against the server; returns its stdout (caller frees). */
-static char *cli_list(void)
+/* `fedsched ARGS` against the server; returns its stdout (caller frees). */
+static char *cli_run(const char *args)
 {
     const char *bin = getenv("FEDSCHED_BIN");
     char *cmd, buf[4096];
@@ -84,7 +84,7 @@ static char *cli_list(void)
     size_t n;
 
     ck_assert_ptr_nonnull(bin);
-    cmd = xasprintf("FEDSCHED_URL='%s' '%s' list -n team-e", senv_base(&env), bin);
+    cmd = xasprintf("FEDSCHED_URL='%s' '%s' %s", senv_base(&env), bin, args);
     p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     buf_init(&out, 0);
@@ -145,7 +145,8 @@ START_TEST(explain_gives_queue_position_and_estimated_start)
 }
 END_TEST
 
-/* The CLI's list shows POSITION and ETA for queued jobs, "-" for running ones. */
+/* The CLI's list shows POSITION and ETA for queued jobs, "-" for running ones; explain
+ * prints the queue line. */
 START_TEST(list_shows_position_and_eta)
 {
     char name[32], words[16][32], *out;
@@ -166,7 +167,7 @@ START_TEST(list_shows_position_and_eta)
                      "\"maxRuntimeSeconds\": 10800"));
     free(senv_submit(senv_base(&env), "team-e", "small", "a100-80gb", 8, NULL, ""));
     usleep(1000 * 1000);
-    out = cli_list();
+    out = cli_run("list -n team-e");
     ck_assert_msg(strstr(out, "POSITION") && strstr(out, "ETA"), "%s", out);
     /* NAMESPACE NAME PHASE SKU GPUS CLUSTER POOL AGE POSITION ETA(2 words) MESSAGE */
     ck_assert_uint_ge(row_words(out, "big", words, 16), 10);
@@ -184,6 +185,11 @@ START_TEST(list_shows_position_and_eta)
     ck_assert_str_eq(words[2], "Running");
     ck_assert_str_eq(words[8], "-");
     ck_assert_str_eq(words[9], "-");
+    free(out);
+    out = cli_run("explain -n team-e small");
+    ck_assert_msg(strstr(out, "queue: position 2, 1 jobs and 32 GPUs ahead; estimated start "),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "(in 4h)") || strstr(out, "(in 5h)"), "%s", out);
     free(out);
 }
 END_TEST

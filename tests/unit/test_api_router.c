@@ -79,6 +79,28 @@ START_TEST(routes_capture_namespace_and_name)
                      0);
     ck_assert_ptr_eq(h, h_job_cancel);
     ck_assert_int_eq(perm, PERM_NS_WRITE);
+    ck_assert_int_eq(api_route("POST", "/v1/namespaces/a/trainingjobs:hold", &h, &perm, &p, &resp),
+                     0);
+    ck_assert_ptr_eq(h, h_job_bulk_hold);
+    ck_assert_str_eq(p.ns, "a");
+    ck_assert_ptr_null(p.name);
+    ck_assert_int_eq(perm, PERM_NS_WRITE);
+    ck_assert_int_eq(api_route("POST", "/v1/trainingjobs:cancel", &h, &perm, &p, &resp), 0);
+    ck_assert_ptr_eq(h, h_job_bulk_cancel);
+    /* Every namespace at once: admins only. */
+    for (size_t i = 0; i < 4; i++) {
+        static const char *const all[] = {"/v1/trainingjobs:cancel", "/v1/trainingjobs:hold",
+                                          "/v1/trainingjobs:release",
+                                          "/v1/trainingjobs:reprioritize"};
+
+        perm = PERM_PUBLIC;
+        ck_assert_int_eq(api_route("POST", all[i], &h, &perm, &p, &resp), 0);
+        ck_assert_msg(perm == PERM_ADMIN, "%s is not admin-only", all[i]);
+    }
+    ck_assert_int_eq(api_route("PATCH", "/v1/namespaces/a/trainingjobs/b", &h, &perm, &p, &resp),
+                     0);
+    ck_assert_ptr_eq(h, h_job_patch);
+    ck_assert_int_eq(perm, PERM_NS_WRITE);
     ck_assert_int_eq(api_route("GET", "/healthz", &h, &perm, &p, &resp), 0);
     ck_assert_int_eq(perm, PERM_PUBLIC);
     ck_assert_int_eq(api_route("PUT", "/v1/clusters/x", &h, &perm, &p, &resp), 0);
@@ -102,12 +124,12 @@ END_TEST
 
 START_TEST(wrong_method_is_405_with_allow)
 {
-    struct api_request req = {.method = "PATCH", .path = "/v1/namespaces/a/trainingjobs/b"};
+    struct api_request req = {.method = "PUT", .path = "/v1/namespaces/a/trainingjobs/b"};
     struct api_response resp;
 
     api_handle(api, &req, &resp);
     ck_assert_int_eq(resp.status, 405);
-    ck_assert_str_eq(resp.allow, "GET, DELETE");
+    ck_assert_str_eq(resp.allow, "GET, DELETE, PATCH");
     api_response_clear(&resp);
     expect("PUT", "/v1/namespaces/a/trainingjobs", NULL, 0, NULL, NULL, 405, "method_not_allowed",
            NULL);
@@ -124,6 +146,27 @@ START_TEST(create_checks_before_the_database)
            "malformed", NULL);
     expect("POST", "/v1/namespaces/Bad_NS/trainingjobs", NULL, 0, "application/json", "{}", 422,
            "invalid", "metadata.namespace");
+}
+END_TEST
+
+/* Job sets and PATCH refuse bad selectors, bodies and media types before the store. */
+START_TEST(bulk_and_patch_check_before_the_database)
+{
+    struct api_kv bad[] = {{"labelSelector", "a in ()"}};
+    struct api_kv good[] = {{"labelSelector", "a=b"}};
+
+    expect("POST", "/v1/namespaces/maps/trainingjobs:cancel", bad, 1, NULL, NULL, 400, "malformed",
+           "labelSelector");
+    expect("POST", "/v1/namespaces/maps/trainingjobs:cancel", NULL, 0, NULL, NULL, 400, "malformed",
+           "labelSelector");
+    expect("POST", "/v1/namespaces/maps/trainingjobs:reprioritize", good, 1, "application/json",
+           "{\"priority\": -1001}", 422, "invalid", "priority");
+    expect("POST", "/v1/namespaces/maps/trainingjobs:hold", good, 1, "application/json",
+           "{\"priority\": 1}", 400, "malformed", "priority");
+    expect("PATCH", "/v1/namespaces/maps/trainingjobs/j", NULL, 0, "application/json", "{}", 415,
+           "unsupported_media_type", "Content-Type");
+    expect("PATCH", "/v1/namespaces/maps/trainingjobs/j", NULL, 0, "application/merge-patch+json",
+           "{\"spec\":{\"image\":\"x\"}}", 422, "invalid", "spec.image");
 }
 END_TEST
 
@@ -271,6 +314,7 @@ int main(void)
     tcase_add_test(tc, unknown_paths_are_404);
     tcase_add_test(tc, wrong_method_is_405_with_allow);
     tcase_add_test(tc, create_checks_before_the_database);
+    tcase_add_test(tc, bulk_and_patch_check_before_the_database);
     tcase_add_test(tc, list_query_errors_are_400_naming_the_parameter);
     tcase_add_test(tc, dashboard_is_served_under_ui);
     tcase_add_test(tc, cluster_put_bounds_json_depth);
