@@ -1,7 +1,7 @@
 /* test_retry.c -- retry policies end to end (issue 16, acceptance 1): `fedsched serve`
  * against kubesim and a real PostgreSQL, jobs whose pods fail as the simulator's outcome
  * annotation says. An infrastructure failure (an image not pulled within
- * scheduler.imagePullTimeoutS) is retried as a new attempt placed afresh, in the other
+ * scheduler.imagePullTimeoutS, or a node lost under the job) is retried as a new attempt placed afresh, in the other
  * cluster when the first is cordoned; an exit code in a Fail rule is not retried; an OOM
  * kill follows its rule (Retry, or Fail); maxRetries exhausted fails the job; jobs without
  * a policy take their namespace's default from retryDefaults. Every event names the rule
@@ -153,6 +153,69 @@ START_TEST(infrastructure_failure_retries_in_the_other_cluster)
 }
 END_TEST
 
+/* A node lost under a running job: its pods are evicted by the taint manager once the node
+ * has been NotReady for the not-ready toleration (the simulator's notReadyEvictionSeconds,
+ * 300 simulated seconds: a tenth of a real second at sched-three's time scale), the Job's
+ * DisruptionTarget rule fails it, and rule 1 (Infrastructure: Retry) requeues it; the rest
+ * of that cluster is cordoned, so the retry lands in the other cluster. */
+START_TEST(node_loss_retries_in_the_other_cluster)
+{
+    struct sim_cluster *c;
+    struct sim_node_view nodes[64];
+    struct err e = {0};
+    char first[64], *want, *got;
+    size_t n;
+    int lost = 0;
+    json_t *j;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env,
+                FAST_BASE ", \"jobAnnotations\": {\"sim.fedsched.io/duration-seconds\":"
+                          " \"360000\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit(senv_base(&env), "team-r", "lost", "a100-80gb", 8, NULL,
+                     "\"retry\": {\"maxRetries\": 1, \"backoffSeconds\": 0, \"rules\":"
+                     " [{\"class\": \"Infrastructure\", \"action\": \"Retry\"}]}"));
+    j = senv_wait_phase(senv_base(&env), "team-r", "lost", "Running", 15000);
+    snprintf(first, sizeof(first), "%s", status_str(j, "cluster"));
+    json_decref(j);
+    /* The job's node goes NotReady; every node of its cluster is cordoned. */
+    c = sim_get_cluster(env.sim, first);
+    ck_assert_ptr_nonnull(c);
+    n = sim_cluster_nodes(c, nodes, 64);
+    for (size_t i = 0; i < n && i < 64; i++) {
+        bool holds = nodes[i].used > 0;
+
+        lost += holds;
+        ck_assert_int_eq(sim_cluster_set_node(c, nodes[i].name, !holds, true, &e), 0);
+    }
+    ck_assert_int_eq(lost, 1); /* 8 GPUs: one node */
+    for (int i = 0; senv_sql_long(&env, "SELECT attempt FROM jobs WHERE name = 'lost'") < 1; i++) {
+        ck_assert_msg(i < 300, "not requeued within 15 s of the node loss");
+        usleep(50 * 1000);
+    }
+    j = senv_wait_phase(senv_base(&env), "team-r", "lost", "Running", 20000);
+    ck_assert_str_ne(status_str(j, "cluster"), first);
+    ck_assert_int_eq(status_int(j, "attempt"), 1);
+    ck_assert_int_eq(status_int(j, "retries"), 1);
+    json_decref(j);
+    want = xasprintf("RetryInfrastructure|rule 1 (Infrastructure: Retry) fired; retry 1 of 1 in"
+                     " 0 s; a worker was evicted or preempted in %s",
+                     first);
+    got = transitions("lost", "Queued");
+    ck_assert_msg(starts_with(got, want), "requeue event '%s' does not start with '%s'", got, want);
+    free(got);
+    free(want);
+    /* The ledger: the lost node's work, on the cluster it ran in. */
+    want = xasprintf("SELECT count(*) FROM reclaims WHERE reason = 'retry' AND cluster = '%s'"
+                     " AND gpus = 8 AND lost_gpu_hours > 0",
+                     first);
+    ck_assert_int_eq(senv_sql_long(&env, want), 1);
+    free(want);
+}
+END_TEST
+
 /* Exit code 3 is in rule 1's Fail list: the job fails at once, not retried, with the
  * rule in its reason and message; the PodFailed diagnosis is still recorded. */
 START_TEST(exit_code_in_the_fail_list_does_not_retry)
@@ -301,6 +364,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, infrastructure_failure_retries_in_the_other_cluster);
+    tcase_add_test(tc, node_loss_retries_in_the_other_cluster);
     tcase_add_test(tc, exit_code_in_the_fail_list_does_not_retry);
     tcase_add_test(tc, oom_retries_by_its_rule_until_exhausted);
     tcase_add_test(tc, oom_fails_when_its_rule_says_fail);

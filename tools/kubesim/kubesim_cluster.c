@@ -46,6 +46,7 @@ struct snode {
     int64_t mem_used; /* bytes */
     bool ready;
     bool cordoned;
+    int64_t not_ready_ms; /* simulated time it stopped being Ready; 0 while Ready */
     uint64_t rv;
 };
 
@@ -75,6 +76,7 @@ struct spod {
     int64_t delete_ms; /* 0 when not being deleted */
     int grace_s;
     bool disrupted;
+    bool evicted;        /* by the taint manager from a node NotReady too long */
     long deploy;         /* deployment index, -1 */
     struct sjob *job;    /* owner, NULL */
     char sched_msg[256]; /* PodScheduled=False message while unbound */
@@ -1331,10 +1333,14 @@ static json_t *pod_render(struct sim_cluster *c, struct spod *p)
         json_object_set_new(st, "containerStatuses", container_statuses(p));
     }
     if (p->disrupted)
-        json_array_append_new(conds,
-                              condition("DisruptionTarget", "True", p->delete_ms, "DeletionByPodGC",
-                                        "Simulator: the owner was deleted; the pod "
-                                        "terminates after its grace period"));
+        json_array_append_new(
+            conds,
+            p->evicted
+                ? condition("DisruptionTarget", "True", p->delete_ms, "DeletionByTaintManager",
+                            "Taint manager: deleting due to NoExecute taint")
+                : condition("DisruptionTarget", "True", p->delete_ms, "DeletionByPodGC",
+                            "Simulator: the owner was deleted; the pod "
+                            "terminates after its grace period"));
     json_object_set_new(st, "conditions", conds);
     json_object_set_new(st, "qosClass", json_string("Burstable"));
     json_object_set_new(o, "metadata", md);
@@ -2252,10 +2258,42 @@ static bool collect_garbage(struct sim_cluster *c)
     return any;
 }
 
+/* The taint manager: the pods of a node NotReady for notReadyEvictionSeconds (the
+ * not-ready NoExecute taint's default toleration, 300 s) are evicted, with a
+ * DisruptionTarget condition (DeletionByTaintManager). Its kubelet is gone, so a running
+ * pod is marked Failed there and then (as the pod garbage collector marks a terminating
+ * pod on a lost node) and its Job's podFailurePolicy decides; the pod itself goes after its
+ * grace period. */
+static void evict_from_lost_nodes(struct sim_cluster *c, int64_t now)
+{
+    int64_t after = (c->spec.not_ready_eviction_s ? c->spec.not_ready_eviction_s : 300) * 1000LL;
+
+    for (size_t i = 0; i < c->n_pods; i++) {
+        struct spod *p = c->pods[i];
+        const struct snode *n = p->node >= 0 ? &c->nodes[p->node] : NULL;
+        bool running;
+
+        if (!n || n->ready || !n->not_ready_ms || now < n->not_ready_ms + after || p->delete_ms ||
+            (p->phase != PH_RUNNING && p->phase != PH_PENDING))
+            continue;
+        running = p->phase == PH_RUNNING;
+        pod_delete(c, p, now, true);
+        p->evicted = true;
+        if (!running || !p->job || p->job->finished)
+            continue;
+        p->phase = PH_FAILED;
+        p->exit_code = 137;
+        snprintf(p->term_reason, sizeof(p->term_reason), "%s", "Error");
+        p->finish_ms = now;
+        job_pod_failed(c, p->job, p, now);
+    }
+}
+
 static void advance(struct sim_cluster *c)
 {
     int64_t now = sim_clock_now(c->clock);
 
+    evict_from_lost_nodes(c, now);
     reap(c, now);
     for (size_t i = 0; i < c->spec.n_deployments; i++)
         reconcile_deployment(c, i, now);
@@ -4212,6 +4250,7 @@ int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock 
             sn->pool = i;
             sn->idx = n;
             sn->ready = n >= p->not_ready;
+            sn->not_ready_ms = sn->ready ? 0 : sim_clock_now(clock);
             sn->cordoned = n >= p->not_ready && n < p->not_ready + p->cordoned;
             sn->rv = ++c->rv;
         }
@@ -4405,6 +4444,8 @@ int sim_cluster_set_node(struct sim_cluster *c, const char *name, bool ready, bo
     if (i < 0) {
         rc = err_set(e, ERR_NOT_FOUND, "node", "cluster %s has no node \"%s\"", c->spec.name, name);
     } else if (c->nodes[i].ready != ready || c->nodes[i].cordoned != cordoned) {
+        if (c->nodes[i].ready != ready)
+            c->nodes[i].not_ready_ms = ready ? 0 : sim_clock_now(c->clock);
         c->nodes[i].ready = ready;
         c->nodes[i].cordoned = cordoned;
         bump(c);

@@ -293,6 +293,8 @@ static int parse_cluster(const json_t *j, size_t idx, struct sim_cluster_spec *c
         get_int(j, "port", prefix, 0, 65535, &c->port, e) != 0 ||
         get_int(j, "watchHistory", prefix, 0, 1000000, &c->watch_history, e) != 0)
         return -1;
+    if (get_int(j, "notReadyEvictionSeconds", prefix, 1, 86400, &c->not_ready_eviction_s, e) != 0)
+        return -1;
     c->watch_lazy = json_object_get(j, "watchHistory") && c->watch_history == 0;
     snprintf(field, sizeof(field), "%sname", prefix);
     if (!dns_subdomain_ok(c->name, strlen(c->name), 63) || strchr(c->name, '.'))

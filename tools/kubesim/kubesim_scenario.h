@@ -76,12 +76,14 @@ struct sim_static_pod {
 
 struct sim_cluster_spec {
     char name[64];
-    int port;           /* 0: ephemeral (or the shared port) */
-    char token[128];    /* "" accepts any request; else "Authorization: Bearer <token>" */
-    char cert_user[64]; /* "clientCertUser": a client certificate the simulator's CA signed
+    int port;                 /* 0: ephemeral (or the shared port) */
+    char token[128];          /* "" accepts any request; else "Authorization: Bearer <token>" */
+    char cert_user[64];       /* "clientCertUser": a client certificate the simulator's CA signed
                            with this CN authenticates too (with TLS; "" none) */
-    int watch_history;  /* watch events kept ("watchHistory"); 0: the default, 1000 */
-    bool watch_lazy;    /* "watchHistory": 0: record from the first watch, not the start */
+    int watch_history;        /* watch events kept ("watchHistory"); 0: the default, 1000 */
+    bool watch_lazy;          /* "watchHistory": 0: record from the first watch, not the start */
+    int not_ready_eviction_s; /* "notReadyEvictionSeconds": a NotReady node's pods are
+                                 evicted after this long; 0: 300, the default toleration */
     struct sim_node_pool *pools;
     size_t n_pools;
     struct sim_deployment *deployments;
