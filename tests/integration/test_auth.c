@@ -19,24 +19,6 @@ static struct itest_server srv;
 static char dsn[1024];
 static char tok_admin[64], tok_sub_a[64], tok_view_a[64], tok_view_all[64], tok_sub_b[64];
 
-/* Runs `fedsched token create ...` and returns the token it prints. */
-static void create_token(const char *name, const char *role, const char *ns, char out[64])
-{
-    char cmd[2048];
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd),
-             "FEDSCHED_DATABASE_DSN='%s' '%s' token create --name %s --role %s %s%s 2>/dev/null",
-             dsn, getenv("FEDSCHED_BIN"), name, role, ns ? "--namespace " : "", ns ? ns : "");
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    ck_assert_ptr_nonnull(fgets(out, 64, p));
-    out[strcspn(out, "\n")] = '\0';
-    ck_assert_int_eq(pclose(p), 0);
-    ck_assert_int_eq(strncmp(out, "fst_", 4), 0);
-    ck_assert_int_eq(strlen(out), 47);
-}
-
 /* One request with a token (NULL: none). Returns the status; *body (may be NULL). */
 static long call(const char *token, const char *method, const char *path, const char *json,
                  char **body)
@@ -72,11 +54,11 @@ static void suite_setup(void)
 
     itest_create_db(dsn, sizeof(dsn));
     itest_server_start(&srv, dsn, env, 1);
-    create_token("admin", "admin", NULL, tok_admin);
-    create_token("sub-a", "submitter", "team-a", tok_sub_a);
-    create_token("view-a", "viewer", "team-a", tok_view_a);
-    create_token("view-all", "viewer", NULL, tok_view_all);
-    create_token("sub-b", "submitter", "team-b", tok_sub_b);
+    itest_create_token(dsn, "admin", "admin", NULL, tok_admin);
+    itest_create_token(dsn, "sub-a", "submitter", "team-a", tok_sub_a);
+    itest_create_token(dsn, "view-a", "viewer", "team-a", tok_view_a);
+    itest_create_token(dsn, "view-all", "viewer", NULL, tok_view_all);
+    itest_create_token(dsn, "sub-b", "submitter", "team-b", tok_sub_b);
     a = itest_job_body("a-job", 8, "1");
     b = itest_job_body("b-job", 8, "1");
     ck_assert_int_eq(call(tok_admin, "POST", "/v1/namespaces/team-a/trainingjobs", a, NULL), 201);
@@ -261,7 +243,7 @@ START_TEST(revoked_token_is_refused)
 {
     char tok[64], cmd[2048];
 
-    create_token("short-lived", "viewer", NULL, tok);
+    itest_create_token(dsn, "short-lived", "viewer", NULL, tok);
     snprintf(cmd, sizeof(cmd),
              "FEDSCHED_DATABASE_DSN='%s' '%s' token revoke --name short-lived 2>/dev/null", dsn,
              getenv("FEDSCHED_BIN"));

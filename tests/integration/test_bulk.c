@@ -13,21 +13,6 @@ static char dsn[1024];
 static char tok_admin[64], tok_sub_a[64], tok_sub_b[64];
 static struct senv env; /* the scheduler tests' */
 
-static void create_token(const char *name, const char *role, const char *ns, char out[64])
-{
-    char cmd[2048];
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd),
-             "FEDSCHED_DATABASE_DSN='%s' '%s' token create --name %s --role %s %s%s 2>/dev/null",
-             dsn, getenv("FEDSCHED_BIN"), name, role, ns ? "--namespace " : "", ns ? ns : "");
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    ck_assert_ptr_nonnull(fgets(out, 64, p));
-    out[strcspn(out, "\n")] = '\0';
-    ck_assert_int_eq(pclose(p), 0);
-}
-
 /* The 200 submissions of one token stay within its rate limit. */
 static void api_setup(void)
 {
@@ -44,9 +29,9 @@ static void api_setup(void)
     itest_create_db(dsn, sizeof(dsn));
     itest_server_start_args(&srv, dsn, envv, args, 1);
     unlink(cfg);
-    create_token("admin", "admin", NULL, tok_admin);
-    create_token("sub-a", "submitter", "team-a", tok_sub_a);
-    create_token("sub-b", "submitter", "team-b", tok_sub_b);
+    itest_create_token(dsn, "admin", "admin", NULL, tok_admin);
+    itest_create_token(dsn, "sub-a", "submitter", "team-a", tok_sub_a);
+    itest_create_token(dsn, "sub-b", "submitter", "team-b", tok_sub_b);
 }
 
 static void api_teardown(void)

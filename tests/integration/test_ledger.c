@@ -390,21 +390,6 @@ static struct itest_server srv;
 static char api_dsn[1024];
 static char tok_admin[64], tok_sub_a[64], tok_view_a[64], tok_view_all[64], tok_sub_c[64];
 
-static void create_token(const char *name, const char *role, const char *ns, char out[64])
-{
-    char cmd[2048];
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd),
-             "FEDSCHED_DATABASE_DSN='%s' '%s' token create --name %s --role %s %s%s 2>/dev/null",
-             api_dsn, getenv("FEDSCHED_BIN"), name, role, ns ? "--namespace " : "", ns ? ns : "");
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    ck_assert_ptr_nonnull(fgets(out, 64, p));
-    out[strcspn(out, "\n")] = '\0';
-    ck_assert_int_eq(pclose(p), 0);
-}
-
 /* Five rows: team-a's a1 (twice) and a2, team-b's b1 (twice); every cause. */
 static const char seed[] =
     "INSERT INTO jobs (namespace, name, api_version, spec, sku, gpu_count, gpus_per_worker,"
@@ -434,11 +419,11 @@ static void api_setup(void)
     itest_create_db(api_dsn, sizeof(api_dsn));
     itest_server_start(&srv, api_dsn, env, 1);
     free(itest_sql(api_dsn, seed));
-    create_token("admin", "admin", NULL, tok_admin);
-    create_token("sub-a", "submitter", "team-a", tok_sub_a);
-    create_token("view-a", "viewer", "team-a", tok_view_a);
-    create_token("view-all", "viewer", NULL, tok_view_all);
-    create_token("sub-c", "submitter", "team-c", tok_sub_c);
+    itest_create_token(api_dsn, "admin", "admin", NULL, tok_admin);
+    itest_create_token(api_dsn, "sub-a", "submitter", "team-a", tok_sub_a);
+    itest_create_token(api_dsn, "view-a", "viewer", "team-a", tok_view_a);
+    itest_create_token(api_dsn, "view-all", "viewer", NULL, tok_view_all);
+    itest_create_token(api_dsn, "sub-c", "submitter", "team-c", tok_sub_c);
 }
 
 static void api_teardown(void)

@@ -56,6 +56,24 @@ void itest_create_db(char *out, size_t size)
     snprintf(out, size, "%s dbname=%s", itest_dsn(), name);
 }
 
+void itest_create_token(const char *dsn, const char *name, const char *role, const char *ns,
+                        char out[64])
+{
+    char cmd[2048];
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd),
+             "FEDSCHED_DATABASE_DSN='%s' '%s' token create --name %s --role %s %s%s 2>/dev/null",
+             dsn, getenv("FEDSCHED_BIN"), name, role, ns ? "--namespace " : "", ns ? ns : "");
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(out, 64, p));
+    out[strcspn(out, "\n")] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_int_eq(strncmp(out, "fst_", 4), 0);
+    ck_assert_int_eq(strlen(out), 47);
+}
+
 void itest_pg(const char *cmd)
 {
     const char *src = getenv("FEDSCHED_SRC"), *dir = getenv("FEDSCHED_TEST_PGDIR"),

@@ -14,6 +14,11 @@ const char *itest_dsn(void);
 /* Creates an empty database with a unique name; writes its DSN into out. */
 void itest_create_db(char *out, size_t size);
 
+/* Runs `fedsched token create` against the database dsn (ns NULL: no --namespace) and puts
+ * the token it prints in out; fails the test unless it is an fst_ token. */
+void itest_create_token(const char *dsn, const char *name, const char *role, const char *ns,
+                        char out[64]);
+
 /* Runs one SQL statement on dsn; returns the first value of the first row (caller frees)
  * or NULL when there is none. Aborts the test on error. */
 char *itest_sql(const char *dsn, const char *sql);
