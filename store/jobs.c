@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* After a conflict: the job that holds the idempotency key, else the one with the name;
  * `same` tells whether the request is a retry of it. */
@@ -211,10 +212,10 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
 }
 
 int store_job_changes(struct store *s, const struct store_job_filter *f, int64_t after_rv,
-                      int limit, struct job ***out, size_t *n, struct err *e)
+                      int64_t upto, int limit, struct job ***out, size_t *n, struct err *e)
 {
-    char sql[1280], after[24], lim[16];
-    const char *params[10];
+    char sql[1280], after[24], lim[16], top[24];
+    const char *params[11];
     struct filter_text t = {.ns_list = NULL};
     int np = 0, len;
     PGresult *r = NULL;
@@ -228,12 +229,68 @@ int store_job_changes(struct store *s, const struct store_job_filter *f, int64_t
     params[np++] = lim;
     len =
         snprintf(sql, sizeof(sql), "SELECT " JOB_COLUMNS " FROM jobs WHERE resource_version > $1");
+    if (upto > 0) {
+        snprintf(top, sizeof(top), "%" PRId64, upto);
+        params[np++] = top;
+        len += snprintf(sql + len, sizeof(sql) - (size_t)len, " AND resource_version <= $%d", np);
+    }
     filter_sql(f, false, sql, sizeof(sql), &len, params, &np, &t);
     snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY resource_version LIMIT $2");
     rc = jobs_of(s, sql, np, params, (size_t)limit, out, n, &r, e);
     free(t.ns_list);
     PQclear(r);
     return rc;
+}
+
+/* The transactions that hold the lock every writer of jobs takes before it draws a
+ * version, and keeps until it has committed (and is visible to new snapshots). */
+#define JOB_WRITERS                                                                                \
+    "FROM pg_locks WHERE locktype = 'relation' AND relation = 'jobs'::regclass"                    \
+    " AND mode = 'RowExclusiveLock' AND granted AND pid <> pg_backend_pid()"
+
+int store_jobs_settle(struct store *s, const struct store_settle *prev, struct store_settle *now,
+                      bool *drained, struct err *e)
+{
+    /* The sequence first, then the lock table: a version drawn before the first read is
+     * committed or its writer shows in the second. */
+    static const char sql[] =
+        "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
+        " FROM resource_version_seq),"
+        " (SELECT string_agg(virtualtransaction, ',') FROM (SELECT virtualtransaction " JOB_WRITERS
+        " LIMIT 65) w),"
+        " (SELECT count(*) " JOB_WRITERS " AND virtualtransaction = ANY($1::text[]))";
+    struct buf b;
+    const char *params[1];
+    PGresult *r;
+    const char *list;
+    int rc;
+
+    buf_init(&b, 0);
+    buf_puts(&b, "{");
+    for (size_t i = 0; prev && i < prev->n; i++)
+        store_array_add(&b, prev->vxids[i]);
+    buf_puts(&b, "}");
+    params[0] = b.data;
+    rc = store_exec(s, sql, 1, params, &r, e);
+    buf_free(&b);
+    if (rc)
+        return -1;
+    memset(now, 0, sizeof(*now));
+    now->latest = col_i64(r, 0, 0);
+    list = PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1);
+    while (*list) {
+        size_t len = strcspn(list, ",");
+
+        if (now->n == STORE_SETTLE_MAX) {
+            now->overflow = true;
+            break;
+        }
+        snprintf(now->vxids[now->n++], sizeof(now->vxids[0]), "%.*s", (int)len, list);
+        list += len + (list[len] == ',');
+    }
+    *drained = !prev || (!prev->overflow && col_i64(r, 0, 2) == 0);
+    PQclear(r);
+    return 0;
 }
 
 int store_job_changes_count(struct store *s, const struct store_job_filter *f, int64_t after_rv,
@@ -251,7 +308,8 @@ int store_job_changes_count(struct store *s, const struct store_job_filter *f, i
     params[np++] = after;
     params[np++] = lim;
     len = snprintf(sql, sizeof(sql),
-                   "SELECT (SELECT last_value FROM resource_version_seq),"
+                   "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
+                   " FROM resource_version_seq),"
                    " (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE resource_version > $1");
     filter_sql(f, false, sql, sizeof(sql), &len, params, &np, &t);
     snprintf(sql + len, sizeof(sql) - (size_t)len, " LIMIT $2) c)");
@@ -267,12 +325,19 @@ int store_job_changes_count(struct store *s, const struct store_job_filter *f, i
 
 int store_jobs_version(struct store *s, int64_t *rv, struct err *e)
 {
-    PGresult *r;
+    struct store_settle first, now;
+    bool drained;
 
-    if (store_exec(s, "SELECT COALESCE(max(resource_version), 0) FROM jobs", 0, NULL, &r, e))
+    if (store_jobs_settle(s, NULL, &first, &drained, e))
         return -1;
-    *rv = col_i64(r, 0, 0);
-    PQclear(r);
+    for (int i = 0; first.n && i < 400; i++) {
+        if (store_jobs_settle(s, &first, &now, &drained, e))
+            return -1;
+        if (drained)
+            break;
+        usleep(5 * 1000);
+    }
+    *rv = first.latest;
     return 0;
 }
 
