@@ -1,12 +1,17 @@
-/* job_routes.c -- the TrainingJob endpoints: create, get, list, cancel, events. */
+/* job_routes.c -- the TrainingJob endpoints: create, get (and watch), list (and its watch,
+ * list_watch.c), cancel, events. */
 #include "api/internal.h"
 
+#include "api/list_token.h"
+#include "api/list_watch.h"
 #include "api/trainingjob.h"
 #include "base/clock.h"
 #include "base/mem.h"
 #include "base/num.h"
+#include "base/selector.h"
 #include "base/sku.h"
 #include "store/store.h"
+#include "store/watch.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -241,118 +246,49 @@ void h_job_events(struct api *a, const struct api_request *req, const struct rou
 
 /* ---- list: filters and the opaque continue token ---- */
 
-/* The token binds the cursor to the filters it was issued for, so a token replayed with
- * other filters is refused instead of silently skipping rows. */
+/* The token binds the cursor to the filters it was issued for (api/list_token.h). The
+ * hash is the same as before list_token.c, so tokens handed out stay valid. */
 static uint64_t filter_hash(const struct store_job_filter *f)
 {
     char times[48];
-    const char *parts[5] = {f->ns ? f->ns : "", f->sku ? f->sku : "",
-                            f->labels_json ? f->labels_json : "", f->cluster ? f->cluster : "",
-                            times};
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = LIST_TOKEN_HASH_INIT;
 
     snprintf(times, sizeof(times), "%" PRId64 "/%" PRId64, f->created_after_ms,
              f->created_before_ms);
-    for (int i = 0; i < 5; i++) {
-        for (const char *c = parts[i]; *c; c++)
-            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
-    }
-    for (size_t i = 0; i < f->n_namespaces; i++) {
-        for (const char *c = f->namespaces[i]; *c; c++)
-            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-        h = (h ^ 0xfe) * 1099511628211ULL;
-    }
+    h = list_token_hash(h, f->ns, 0xff);
+    h = list_token_hash(h, f->sku, 0xff);
+    h = list_token_hash(h, f->labels_json, 0xff);
+    h = list_token_hash(h, f->cluster, 0xff);
+    h = list_token_hash(h, times, 0xff);
+    for (size_t i = 0; i < f->n_namespaces; i++)
+        h = list_token_hash(h, f->namespaces[i], 0xfe);
     return (h ^ f->phase_mask) * 1099511628211ULL;
 }
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void token_encode(int64_t after, uint64_t hash, char *out, size_t size)
+/* "k=v,k2=v2" -> {"k":"v","k2":"v2"}, read by the one selector parser (base/selector.h);
+ * only equality here, as that is what the index serves. */
+static json_t *parse_selector(const char *text, struct err *e)
 {
-    char raw[64];
-    size_t n = (size_t)snprintf(raw, sizeof(raw), "1:%" PRId64 ":%016" PRIx64, after, hash);
-    size_t o = 0;
+    struct selector *sel = NULL;
+    json_t *obj;
 
-    for (size_t i = 0; i < n && o + 5 < size; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)raw[i] << 16;
-
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)raw[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)raw[i + 2];
-        out[o++] = b64url[(v >> 18) & 63];
-        out[o++] = b64url[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = b64url[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = b64url[v & 63];
-    }
-    out[o] = '\0';
-}
-
-static int token_decode(const char *tok, uint64_t hash, int64_t *after)
-{
-    char raw[64];
-    size_t n = 0, len = strlen(tok);
-    uint32_t acc = 0;
-    int bits = 0;
-    char *colon;
-    char expect[24];
-
-    if (len == 0 || len > 80)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        const char *pos = strchr(b64url, tok[i]);
-
-        if (!pos || !tok[i])
-            return -1;
-        acc = (acc << 6) | (uint32_t)(pos - b64url);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n + 1 >= sizeof(raw))
-                return -1;
-            raw[n++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    raw[n] = '\0';
-    if (strncmp(raw, "1:", 2) != 0 || !(colon = strchr(raw + 2, ':')))
-        return -1;
-    *colon = '\0';
-    snprintf(expect, sizeof(expect), "%016" PRIx64, hash);
-    if (strcmp(colon + 1, expect) != 0 || num_parse_i64(raw + 2, 0, INT64_MAX, after))
-        return -1;
-    return 0;
-}
-
-/* "k=v,k2=v2" -> {"k":"v","k2":"v2"}; only equality, as that is what the index serves. */
-static json_t *parse_selector(const char *sel, struct err *e)
-{
-    json_t *obj = json_object();
-    char *copy = xstrdup(sel), *save = NULL;
-
-    for (char *term = strtok_r(copy, ",", &save); term; term = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(term, '=');
-
-        if (!eq || eq == term || strpbrk(term, "!<>") || eq[1] == '=') {
+    if (selector_parse(text, "labelSelector", &sel, e))
+        return NULL;
+    obj = json_object();
+    for (size_t i = 0; i < sel->n; i++) {
+        if (sel->reqs[i].op != SELECTOR_EQ) {
             err_set(e, ERR_MALFORMED, "labelSelector",
-                    "labelSelector term \"%s\" is not key=value (only equality is supported)",
-                    term);
-            goto fail;
+                    "labelSelector \"%s\": requirement %zu on %s is not key=value (a list "
+                    "supports only equality)",
+                    text, i + 1, sel->reqs[i].key);
+            json_decref(obj);
+            obj = NULL;
+            break;
         }
-        *eq = '\0';
-        if (json_object_set_new(obj, term, json_string(eq + 1))) {
-            err_set(e, ERR_MALFORMED, "labelSelector", "labelSelector value is not UTF-8");
-            goto fail;
-        }
+        json_object_set_new(obj, sel->reqs[i].key, json_string(sel->reqs[i].values[0]));
     }
-    free(copy);
+    selector_free(&sel);
     return obj;
-fail:
-    free(copy);
-    json_decref(obj);
-    return NULL;
 }
 
 static int parse_phases(const char *s, unsigned *mask, struct err *e)
@@ -380,9 +316,10 @@ static int parse_phases(const char *s, unsigned *mask, struct err *e)
 static int parse_list_query(const struct api_request *req, struct store_job_filter *f,
                             json_t **labels, struct err *e)
 {
-    static const char *const known[] = {"limit",        "continue",      "phase",
-                                        "sku",          "labelSelector", "cluster",
-                                        "createdAfter", "createdBefore"};
+    static const char *const known[] = {
+        "limit",         "continue",        "phase",          "sku",
+        "labelSelector", "cluster",         "createdAfter",   "createdBefore",
+        "watch",         "resourceVersion", "timeoutSeconds", "allowWatchBookmarks"};
     const size_t n_known = sizeof(known) / sizeof(known[0]);
 
     for (size_t i = 0; i < req->n_query; i++) {
@@ -393,7 +330,8 @@ static int parse_list_query(const struct api_request *req, struct store_job_filt
         if (k == n_known)
             return err_set(e, ERR_MALFORMED, req->query[i].key,
                            "unknown query parameter \"%s\"; known: limit, continue, phase, "
-                           "sku, labelSelector, cluster, createdAfter, createdBefore",
+                           "sku, labelSelector, cluster, createdAfter, createdBefore, watch, "
+                           "resourceVersion, timeoutSeconds, allowWatchBookmarks",
                            req->query[i].key);
     }
     for (size_t i = 0; i < req->n_query; i++) {
@@ -437,6 +375,51 @@ static int parse_list_query(const struct api_request *req, struct store_job_filt
     return 0;
 }
 
+/* ?watch=true&resourceVersion=N&timeoutSeconds=S&allowWatchBookmarks=true: the list's
+ * watch. The three belong to a watch only, and a watch has no pages. */
+static int parse_list_watch(const struct api_request *req, bool *watch, struct list_watch_opts *o,
+                            struct err *e)
+{
+    const char *w = req_query(req, "watch"), *rv = req_query(req, "resourceVersion"),
+               *to = req_query(req, "timeoutSeconds"), *bm = req_query(req, "allowWatchBookmarks");
+    int64_t n;
+
+    *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
+    if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0)
+        return err_set(e, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
+    if (!*watch) {
+        const char *only = rv   ? "resourceVersion"
+                           : to ? "timeoutSeconds"
+                           : bm ? "allowWatchBookmarks"
+                                : NULL;
+
+        if (only)
+            return err_set(e, ERR_MALFORMED, only, "%s applies only with watch=true", only);
+        return 0;
+    }
+    if (req_query(req, "limit") || req_query(req, "continue"))
+        return err_set(e, ERR_MALFORMED, req_query(req, "limit") ? "limit" : "continue",
+                       "a watch has no pages: %s does not apply with watch=true",
+                       req_query(req, "limit") ? "limit" : "continue");
+    o->after_rv = -1;
+    if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, &o->after_rv))
+        return err_set(e, ERR_MALFORMED, "resourceVersion",
+                       "resourceVersion \"%s\" is not a non-negative integer", rv);
+    o->timeout_s = LIST_WATCH_DEFAULT_S;
+    if (to) {
+        if (num_parse_i64(to, 1, LIST_WATCH_MAX_S, &n))
+            return err_set(e, ERR_MALFORMED, "timeoutSeconds",
+                           "timeoutSeconds \"%s\" is not an integer in 1..%d", to,
+                           LIST_WATCH_MAX_S);
+        o->timeout_s = (int)n;
+    }
+    o->bookmarks = bm && strcmp(bm, "true") == 0;
+    if (bm && !o->bookmarks && strcmp(bm, "false") != 0)
+        return err_set(e, ERR_MALFORMED, "allowWatchBookmarks",
+                       "allowWatchBookmarks must be true or false, got \"%s\"", bm);
+    return 0;
+}
+
 void h_job_list(struct api *a, const struct api_request *req, const struct route_params *p,
                 struct api_response *resp)
 {
@@ -445,9 +428,11 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
     struct buf b;
     struct job **jobs = NULL;
     size_t n = 0;
-    int64_t next = 0;
+    int64_t next = 0, version = 0;
     char *labels_text = NULL;
     const char *cont;
+    struct list_watch_opts wo = {.after_rv = -1};
+    bool watch = false;
     struct err e = {0};
 
     if (check_path(p, resp))
@@ -457,31 +442,39 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
         f.namespaces = (const char *const *)req->who->namespaces;
         f.n_namespaces = req->who->n_namespaces;
     }
-    if (parse_list_query(req, &f, &labels, &e)) {
+    if (parse_list_query(req, &f, &labels, &e) || parse_list_watch(req, &watch, &wo, &e)) {
         resp_error(resp, &e);
         goto out;
     }
     if (labels)
         f.labels_json = labels_text = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
+    if (watch) {
+        list_watch_start(a, req, &f, &wo, resp);
+        goto out;
+    }
     if ((cont = req_query(req, "continue")) && *cont &&
-        token_decode(cont, filter_hash(&f), &f.after_id)) {
+        list_token_decode(cont, filter_hash(&f), &f.after_id)) {
         resp_errorf(resp, ERR_MALFORMED, "continue",
                     "continue token is invalid or was issued for other filters");
         goto out;
     }
-    if (store_job_list(a->store, &f, &jobs, &n, &next, &e)) {
+    /* The version is read first, so a watch from it sees every change the list missed. */
+    if (store_jobs_version(a->store, &version, &e) ||
+        store_job_list(a->store, &f, &jobs, &n, &next, &e)) {
         resp_error(resp, &e);
         goto out;
     }
     /* The list is written as text: a page of 1,000 jobs is never built as a tree. */
     buf_init(&b, 0);
-    buf_puts(&b, "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJobList\","
-                 "\"metadata\":{");
+    buf_printf(&b,
+               "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJobList\","
+               "\"metadata\":{\"resourceVersion\":\"%" PRId64 "\"",
+               version);
     if (next) {
         char tok[128];
 
-        token_encode(next, filter_hash(&f), tok, sizeof(tok));
-        buf_puts(&b, "\"continue\":");
+        list_token_encode(next, filter_hash(&f), tok, sizeof(tok));
+        buf_puts(&b, ",\"continue\":");
         buf_json_str(&b, tok);
     }
     buf_puts(&b, "},\"items\":[");

@@ -138,5 +138,7 @@ const char *req_query(const struct api_request *req, const char *key)
 void api_response_clear(struct api_response *r)
 {
     free(r->body);
+    if (r->stream)
+        r->stream->free(r->stream);
     memset(r, 0, sizeof(*r));
 }

@@ -28,6 +28,17 @@ struct api_wait {
     char cap_key[72];    /* the token (or address) holding the slot; "" none */
 };
 
+/* A streamed answer (a list watch), sent chunked as the client takes it. The server calls
+ * read() whenever the connection can take more; read() writes at most max bytes to out
+ * and returns how many (> 0), or -1 at the end of the stream, or 0 when nothing is ready:
+ * the server then suspends the connection without a thread until a job changes or is
+ * created, or *wake_ms (realtime ms) passes, and calls again. The server owns it once
+ * the handler returned it and calls free() when the connection is done with it. */
+struct api_stream {
+    long (*read)(struct api_stream *st, char *out, size_t max, int64_t *wake_ms);
+    void (*free)(struct api_stream *st);
+};
+
 /* One request as the handlers see it. Strings are borrowed for the call's duration. */
 struct api_request {
     const char *method;
@@ -56,6 +67,7 @@ struct api_response {
     char route[64];            /* route template for metrics ("/v1/namespaces/{ns}/...") */
     bool audited;              /* the handler wrote the audit row in the mutation's transaction */
     bool wait; /* no answer yet: wait for req->wait->job_id to change, then call again */
+    struct api_stream *stream; /* with status 200: the body is streamed from it (server.c) */
 };
 
 /* Frees r's body and zeroes it. */

@@ -2,7 +2,8 @@
  * held hostage (absolute deadlines for headers and body besides the idle timeout, a cap
  * per client address), authentication before the body is read, watches that wait
  * suspended instead of holding a thread, request/response conversion, metrics per
- * request, and draining on shutdown.
+ * request, streamed answers (list watches) that also wait suspended, and draining on
+ * shutdown.
  *
  * Threads: libmicrohttpd's pool runs the handlers, which may block briefly on
  * PostgreSQL; one more thread here (the warden) closes connections past their deadline
@@ -74,6 +75,7 @@ struct req_ctx {
     struct api_response early;
     struct api_call *call;
     struct api_wait wait;
+    struct api_stream *stream; /* a streamed answer being sent */
     struct store_sub *sub;
     atomic_bool changed; /* set by the store's callback while suspended */
     bool suspended;
@@ -235,6 +237,8 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
     return MHD_YES;
 }
 
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max);
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx *ctx,
                                      struct api_response *r)
 {
@@ -242,8 +246,14 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx
     struct MHD_Response *mr;
     enum MHD_Result rc;
 
-    mr = MHD_create_response_from_buffer(len, r->body, MHD_RESPMEM_MUST_FREE);
-    r->body = NULL; /* MHD frees it */
+    if (r->stream) { /* chunked, as the client takes it */
+        ctx->stream = r->stream;
+        r->stream = NULL;
+        mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, ctx, NULL);
+    } else {
+        mr = MHD_create_response_from_buffer(len, r->body, MHD_RESPMEM_MUST_FREE);
+        r->body = NULL; /* MHD frees it */
+    }
     if (!mr)
         return MHD_NO;
     if (r->content_type)
@@ -341,6 +351,61 @@ static void resume(struct api_server *srv, struct req_ctx *ctx)
     MHD_resume_connection(ctx->mhd);
 }
 
+/* Under srv->mu: puts ctx on the waiting list and suspends its connection; the warden
+ * resumes it when its subscription fires or at ctx->wait.deadline_ms. */
+static void suspend(struct api_server *srv, struct req_ctx *ctx)
+{
+    atomic_store(&ctx->changed, false);
+    ctx->suspended = true;
+    ctx->wnext = srv->waiting;
+    if (srv->waiting)
+        srv->waiting->wprev = ctx;
+    srv->waiting = ctx;
+    MHD_suspend_connection(ctx->mhd);
+}
+
+/* libmicrohttpd's content reader for a streamed answer: what the stream has ready, or
+ * nothing and the connection suspended until a job changes or the stream's wake time. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct req_ctx *ctx = cls;
+    struct api_server *srv = ctx->srv;
+
+    (void)pos;
+    /* A client gone while the stream waited: it would otherwise hold its watch slot until
+     * the stream had something to write. */
+    if (ctx->conn && ctx->conn->fd != MHD_INVALID_SOCKET) {
+        char c;
+
+        if (recv(ctx->conn->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    for (;;) {
+        /* Noted before the stream reads, so a change during its read is not missed. */
+        uint64_t seq = store_change_seq(srv->api->store);
+        int64_t wake_ms = 0;
+        long n = ctx->stream->read(ctx->stream, out, max, &wake_ms);
+
+        if (n > 0)
+            return (ssize_t)n;
+        if (n < 0)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        pthread_mutex_lock(&srv->mu);
+        if (srv->draining) {
+            ctx->wait.stopping = true;
+            pthread_mutex_unlock(&srv->mu);
+            continue;
+        }
+        if (store_job_subscribe(srv->api->store, 0, seq, on_change, ctx, &ctx->sub) == 0) {
+            ctx->wait.deadline_ms = wake_ms;
+            suspend(srv, ctx);
+            pthread_mutex_unlock(&srv->mu);
+            return 0;
+        }
+        pthread_mutex_unlock(&srv->mu);
+    }
+}
+
 /* Runs the handler (again, for a watch) and answers, or suspends the connection until
  * the watched job changes or the watch's deadline passes. */
 static enum MHD_Result finish(struct api_server *srv, struct MHD_Connection *conn,
@@ -375,13 +440,7 @@ static enum MHD_Result finish(struct api_server *srv, struct MHD_Connection *con
         sub =
             store_job_subscribe(srv->api->store, ctx->wait.job_id, seq, on_change, ctx, &ctx->sub);
         if (sub == 0) {
-            atomic_store(&ctx->changed, false);
-            ctx->suspended = true;
-            ctx->wnext = srv->waiting;
-            if (srv->waiting)
-                srv->waiting->wprev = ctx;
-            srv->waiting = ctx;
-            MHD_suspend_connection(conn);
+            suspend(srv, ctx);
             pthread_mutex_unlock(&srv->mu);
             return MHD_YES;
         }
@@ -499,6 +558,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (ctx->conn)
         set_deadline(srv, ctx->conn,
                      clock_mono_ms() + (int64_t)srv->api->cfg.request_timeout_s * 1000);
+    if (ctx->stream)
+        ctx->stream->free(ctx->stream);
     api_call_free(srv->api, &ctx->call, &ctx->wait);
     api_response_clear(&ctx->early);
     buf_free(&ctx->body);

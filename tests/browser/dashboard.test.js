@@ -229,6 +229,72 @@ async function main() {
     check('jobs table updates itself', true);
   });
 
+  // Acceptance 6 of issue 16: the jobs list follows the list's watch stream. A job
+  // submitted through the API shows on the open page within 1 s, with the API's name and
+  // phase, and the page sends no request for the list once its stream is open: no poll.
+  await step('stream', async () => {
+    const seen = [];
+    const onRequest = r => seen.push({ url: r.url(), method: r.method(), at: Date.now() });
+    page.on('request', onRequest);
+    try {
+      const watching = page.waitForResponse(r => r.url().includes('/v1/namespaces/stream/trainingjobs?') &&
+        r.url().includes('watch=true'), { timeout: 15000 });
+      await page.goto(`${base}/ui/jobs?ns=stream`);
+      await ready(page, 'jobs');
+      const opened = await watching;
+      check('the list\'s watch answers 200', opened.status() === 200, opened.status());
+      const openedAt = Date.now();
+      check('the empty list says so', /no jobs match/.test(await page.textContent('[data-testid=jobs-table]')),
+        await page.textContent('[data-testid=jobs-table]'));
+
+      // 1,024 GPUs fit in no simulated cluster: the job stays Queued.
+      const spec = { apiVersion: 'fedsched.io/v1', kind: 'TrainingJob', metadata: { name: 'streamed-1' },
+        spec: { framework: 'pytorch', resources: { instanceType: 'a100-80gb', gpuCount: 1024 },
+          code: { image: 'trainer:1', command: ['python', 'train.py'] } } };
+      const post = await fetch(`${base}/v1/namespaces/stream/trainingjobs`, { method: 'POST',
+        headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(spec) });
+      const submittedAt = Date.now();
+      check('submit through the API', post.status === 201, post.status);
+      const sel = '[data-job="stream/streamed-1"]';
+      let appeared = null;
+      try {
+        await page.waitForSelector(sel, { timeout: 1000 });
+        appeared = Date.now() - submittedAt;
+      } catch (e) {
+        appeared = null;
+      }
+      process.stderr.write(`stream: the submitted job showed ${appeared} ms after the API's 201\n`);
+      check('the submitted job appears without a reload within 1 s', appeared !== null && appeared <= 1000, appeared);
+      const job = await (await fetch(`${base}/v1/namespaces/stream/trainingjobs/streamed-1`)).json();
+      const row = await page.$$eval(`${sel} td`, t => t.map(x => x.textContent));
+      check('its row shows the API\'s namespace, name and phase', job.status.phase === 'Queued' &&
+        same(row.slice(0, 3), [job.metadata.namespace, job.metadata.name, job.status.phase]),
+        JSON.stringify({ row, api: [job.metadata.namespace, job.metadata.name, job.status.phase] }));
+
+      // A change reaches the row the same way: cancel it behind the page's back.
+      const del = await fetch(`${base}/v1/namespaces/stream/trainingjobs/streamed-1`, { method: 'DELETE' });
+      check('cancel through the API', del.status === 200, del.status);
+      await page.waitForFunction(s => { const b = document.querySelector(s); return b && b.textContent === 'Cancelled'; },
+        `${sel} .badge`, { timeout: 1000 });
+      const after = await (await fetch(`${base}/v1/namespaces/stream/trainingjobs/streamed-1`)).json();
+      check('the cancelled row shows the API\'s phase', after.status.phase === 'Cancelled' &&
+        (await page.textContent(`${sel} .badge`)) === after.status.phase, after.status.phase);
+
+      // Longer than the 5 s the page used to poll at: no GET of the list after the stream
+      // opened, and the stream is the one request it opened.
+      await new Promise(r => setTimeout(r, 6500));
+      const list = seen.filter(r => r.method === 'GET' && r.url.includes('/v1/namespaces/stream/trainingjobs'));
+      const polls = list.filter(r => r.at >= openedAt && !r.url.includes('watch=true'));
+      const watches = list.filter(r => r.url.includes('watch=true'));
+      check('no polling of the list once the stream is open (one list, one watch)',
+        polls.length === 0 && watches.length === 1 && list.length === 2,
+        JSON.stringify(list.map(r => r.url)));
+      await shot(page, 'jobs-streamed.png');
+    } finally {
+      page.off('request', onRequest);
+    }
+  });
+
   await step('job detail', async () => {
     await page.goto(`${base}/ui/jobs`);
     await ready(page, 'jobs');

@@ -177,6 +177,8 @@ START_TEST(list_query_errors_are_400_naming_the_parameter)
     struct api_kv phase[] = {{"phase", "Queued,Sleeping"}};
     struct api_kv sku[] = {{"sku", "a999"}};
     struct api_kv sel[] = {{"labelSelector", "team!=maps"}};
+    struct api_kv set[] = {{"labelSelector", "team in (maps)"}};
+    struct api_kv bad_sel[] = {{"labelSelector", "team=maps=x"}};
     struct api_kv cont[] = {{"continue", "garbage!"}};
     struct api_kv unknown[] = {{"limt", "5"}};
 
@@ -185,6 +187,8 @@ START_TEST(list_query_errors_are_400_naming_the_parameter)
     expect("GET", "/v1/trainingjobs", phase, 1, NULL, NULL, 400, "malformed", "phase");
     expect("GET", "/v1/trainingjobs", sku, 1, NULL, NULL, 400, "malformed", "sku");
     expect("GET", "/v1/trainingjobs", sel, 1, NULL, NULL, 400, "malformed", "labelSelector");
+    expect("GET", "/v1/trainingjobs", set, 1, NULL, NULL, 400, "malformed", "labelSelector");
+    expect("GET", "/v1/trainingjobs", bad_sel, 1, NULL, NULL, 400, "malformed", "labelSelector");
     expect("GET", "/v1/trainingjobs", cont, 1, NULL, NULL, 400, "malformed", "continue");
     expect("GET", "/v1/trainingjobs", unknown, 1, NULL, NULL, 400, "malformed", "limt");
 }
