@@ -151,6 +151,36 @@ static int parse_watch(const struct api_request *req, bool *watch, int64_t *afte
 
 /* A watch answers when the job's version passes the one the caller saw, or at its
  * deadline. Without a server to suspend the call (req->wait NULL) it answers at once. */
+/* A queued job's answer to a plain GET: the job with status.queuePosition and
+ * status.estimatedStartTime from the scheduler's what-if (explain's "queue" member, the
+ * same computation). Without a scheduler on this replica, or when the what-if fails or the
+ * job was placed meanwhile, the job as stored. */
+static void resp_queued_job(struct api *a, const struct job *j, struct api_response *resp)
+{
+    json_t *o, *q, *st;
+    struct err e = {0};
+    struct buf b;
+
+    buf_init(&b, 0);
+    if (!a->explainer || a->explainer(a->explainer_arg, j->ns, j->name, &b, &e) != 0 ||
+        !(o = json_loadb(b.data ? b.data : "", b.len, 0, NULL))) {
+        buf_free(&b);
+        resp_job(resp, 200, j);
+        return;
+    }
+    buf_free(&b);
+    q = json_object_get(o, "queue");
+    st = trainingjob_to_json(j);
+    if (json_is_integer(json_object_get(q, "position"))) {
+        json_t *status = json_object_get(st, "status");
+
+        json_object_set(status, "queuePosition", json_object_get(q, "position"));
+        json_object_set(status, "estimatedStartTime", json_object_get(q, "estimatedStart"));
+    }
+    json_decref(o);
+    resp_json(resp, 200, st);
+}
+
 void h_job_get(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp)
 {
@@ -194,7 +224,10 @@ void h_job_get(struct api *a, const struct api_request *req, const struct route_
         job_free(&j);
         return;
     }
-    resp_job(resp, 200, j);
+    if (!watch && j->phase == PHASE_QUEUED && !j->held)
+        resp_queued_job(a, j, resp);
+    else
+        resp_job(resp, 200, j);
     job_free(&j);
 }
 

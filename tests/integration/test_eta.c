@@ -46,12 +46,13 @@ static long long jint(json_t *o, const char *k)
 }
 
 /* The queue member of name's explanation: its position, the jobs and GPUs ahead, and an
- * estimated start within SLACK_MS of after_ms after the call. */
+ * estimated start within SLACK_MS of after_ms after the call; and the same position and
+ * estimate in the job's status. */
 static void expect_queue(const char *name, int position, int ahead_jobs, int ahead_gpus,
                          int64_t after_ms)
 {
     int64_t t0 = clock_realtime_ms(), start = 0;
-    json_t *x = explain(name), *q = json_object_get(x, "queue"), *basis;
+    json_t *x = explain(name), *q = json_object_get(x, "queue"), *basis, *g, *st;
     const char *s;
 
     ck_assert_str_eq(json_string_value(json_object_get(x, "phase")), "Queued");
@@ -65,6 +66,17 @@ static void expect_queue(const char *name, int position, int ahead_jobs, int ahe
     ck_assert_msg(start > t0 + after_ms - SLACK_MS && start < t0 + after_ms + SLACK_MS,
                   "%s: estimated %s, %lld s from now, not %lld s", name, s,
                   (long long)(start - t0) / 1000, (long long)after_ms / 1000);
+    /* The job's status carries the same two figures (the same what-if, a moment later). */
+    g = senv_get(senv_base(&env), "team-e", name);
+    st = json_object_get(g, "status");
+    ck_assert_int_eq(jint(st, "queuePosition"), position);
+    s = json_string_value(json_object_get(st, "estimatedStartTime"));
+    ck_assert_msg(s && clock_parse_rfc3339(s, &start) == 0, "estimatedStartTime %s",
+                  s ? s : "null");
+    ck_assert_msg(start > t0 + after_ms - SLACK_MS && start < t0 + after_ms + SLACK_MS,
+                  "%s: status says %s, %lld s from now, not %lld s", name, s,
+                  (long long)(start - t0) / 1000, (long long)after_ms / 1000);
+    json_decref(g);
     basis = json_object_get(q, "basis");
     ck_assert_str_eq(json_string_value(json_object_get(basis, "method")), "simulation");
     ck_assert(json_is_false(json_object_get(basis, "capped")));
