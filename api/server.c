@@ -372,13 +372,16 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
     struct api_server *srv = ctx->srv;
 
     (void)pos;
-    /* A client gone while the stream waited: it would otherwise hold its watch slot until
-     * the stream had something to write. */
+    /* A client gone (or one that closed its side, which TCP cannot tell apart) while the
+     * stream waited: it would otherwise hold its watch slot until the stream had something
+     * to write. The stream ends as a finished one does, with its last chunk, as Go's
+     * server ends a watch whose client went: a half-closed client still reads a complete
+     * answer (fuzz_request found the cut one). */
     if (ctx->conn && ctx->conn->fd != MHD_INVALID_SOCKET) {
         char c;
 
         if (recv(ctx->conn->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
+            return MHD_CONTENT_READER_END_OF_STREAM;
     }
     for (;;) {
         /* Noted before the stream reads, so a change during its read is not missed. */

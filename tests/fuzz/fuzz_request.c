@@ -5,7 +5,8 @@
  * rendering, over a real PostgreSQL (FEDSCHED_FUZZ_DSN; tests/fuzz/run-fuzz.sh starts a
  * private one). Besides "no crash, no sanitizer report in any server thread" it checks what
  * a client can rely on: every response starts with "HTTP/1.x NNN", is complete when the
- * server closes, every application/json body parses (jansson refuses invalid UTF-8) and
+ * server closes, every application/json body parses (a chunked one, a watch stream, is one
+ * {type, object} a line; jansson refuses invalid UTF-8) and
  * every JSON error is {"error": {"code": ..., "message": ...}}; a request the server neither
  * answers nor closes within READ_TIMEOUT_MS is allowed (a watch may wait) only while
  * /healthz still answers on a new connection.
@@ -585,6 +586,30 @@ static const char *header_value(const char *line, size_t len, size_t *vlen)
     return v;
 }
 
+/* A chunked application/json answer is a watch stream (every other answer has a
+ * Content-Length): Kubernetes watch events, one JSON object a line; none at all when the
+ * stream ended before its first event. */
+static void check_watch_stream(const char *resp, size_t resp_len, int status, const char *body,
+                               size_t len)
+{
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(body + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (body + at)) : len - at;
+        json_error_t je;
+        json_t *ev = json_loadb(body + at, n, 0, &je);
+
+        if (!ev)
+            fail(resp, resp_len, "status %d: watch event does not parse: %s", status, je.text);
+        if (!json_is_object(ev) || !json_is_string(json_object_get(ev, "type")) ||
+            !json_is_object(json_object_get(ev, "object")))
+            fail(resp, resp_len, "status %d: watch event is not {type, object}", status);
+        json_decref(ev);
+        if (!nl)
+            fail(resp, resp_len, "status %d: watch stream ends inside an event", status);
+        at += n + 1;
+    }
+}
+
 static void check_json(const char *resp, size_t resp_len, int status, const char *body, size_t len)
 {
     json_error_t je;
@@ -786,8 +811,12 @@ static bool walk_responses(char *buf, size_t len, bool eof, bool has_head, bool 
             note_sample(g.first_5xx, prefix, r, body_len);
         }
         if (check && !no_body && ctype && ctype_len >= 16 &&
-            strncasecmp(ctype, "application/json", 16) == 0)
-            check_json(buf, len, status, r, body_len);
+            strncasecmp(ctype, "application/json", 16) == 0) {
+            if (chunked)
+                check_watch_stream(buf, len, status, r, body_len);
+            else
+                check_json(buf, len, status, r, body_len);
+        }
     }
     return len > 0;
 }

@@ -100,6 +100,27 @@ seeds["cluster-cordon"] = req("POST", "/v1/clusters/fuzz-west/cordon", ADMIN,
 seeds["cluster-uncordon"] = req("POST", "/v1/clusters/fuzz-west/uncordon", ADMIN2,
                                 extra=["Content-Length: 0"])
 seeds["capacity"] = req("GET", "/v1/capacity", VIEW)
+# issue 16: PATCH of the priority, job sets by label, the ledger, the list watch
+seeds["patch-priority"] = req("PATCH", NS + "/fuzz-queued", SUB,
+                              '{"spec": {"scheduling": {"priority": 500}}}',
+                              ctype="application/merge-patch+json")
+seeds["bulk-cancel"] = req("POST", NS + ":cancel?labelSelector=team%3Dfuzz", SUB,
+                           extra=["Content-Length: 0"])
+seeds["bulk-hold-set"] = req("POST", NS + ":hold?labelSelector=team%20in%20(fuzz,x),!gone",
+                             SUB, "{}")
+seeds["bulk-release"] = req("POST", NS + ":release?labelSelector=team!%3Dx", ADMIN, "{}")
+seeds["bulk-reprioritize"] = req("POST", NS + ":reprioritize?labelSelector=team", SUB,
+                                 '{"priority": -5}')
+seeds["bulk-all-admin"] = req("POST", "/v1/trainingjobs:hold?labelSelector=a%20notin%20(b)",
+                              ADMIN, "{}")
+seeds["reclaims"] = req("GET", "/v1/reclaims?limit=5&cause=reclaim&cluster=fuzz-west"
+                        "&since=2026-01-01T00:00:00Z", VIEW)
+seeds["list-watch"] = req("GET", NS + "?watch=true&timeoutSeconds=1&allowWatchBookmarks=true"
+                          "&phase=Queued", VIEW)
+seeds["list-watch-rv"] = req("GET", "/v1/trainingjobs?watch=1&resourceVersion=1"
+                             "&timeoutSeconds=1", ADMIN)
+seeds["attack-bulk-selector-ff"] = req("POST", NS + ":cancel?labelSelector=a%20in%20(%ff", SUB,
+                                       "{}")
 seeds["healthz"] = req("GET", "/healthz")
 seeds["readyz"] = req("GET", "/readyz")
 seeds["metrics"] = req("GET", "/metrics")
@@ -115,7 +136,7 @@ seeds["viewer-may-not-submit"] = req("POST", NS, VIEWMAPS, job_file("minimal.jso
 seeds["hidden-namespace"] = req("GET", "/v1/namespaces/search-team/trainingjobs/fuzz-other",
                                 VIEWMAPS)
 seeds["submitter-not-admin"] = req("GET", "/v1/audit", SUB)
-seeds["method-not-allowed"] = req("PATCH", NS + "/fuzz-running", ADMIN, "{}")
+seeds["method-not-allowed"] = req("PUT", NS + "/fuzz-running", ADMIN, "{}")
 
 # ---- the wire protocol ----
 body = job_file("minimal.json").encode()
