@@ -21,6 +21,7 @@ static void usage(FILE *f)
                "client verbs (talk to $FEDSCHED_URL with $FEDSCHED_TOKEN):\n"
                "  submit     submit a TrainingJob (-f job.json [--wait --timeout 2h])\n"
                "  get, list, cancel, wait, explain, logs-url   one job or many\n"
+               "  cancel, hold, release -l SELECTOR   every job a label selector matches\n"
                "  report     capacity report (--from --to --step --format csv|json|md|html)\n"
                "  cluster    add NAME --kubeconfig F, list, get, cordon, uncordon, check, remove\n"
                "  clusters, capacity   member clusters; free and used GPUs by SKU and pool\n"
