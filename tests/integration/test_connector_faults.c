@@ -128,7 +128,9 @@ static void wait_health(const char *cluster, enum snapshot_health h, int timeout
                   snapshot_health_name(look(cluster).health), look(cluster).error);
 }
 
-/* The clusters that were not touched are Ready with data younger than 1 s. */
+/* The clusters that were not touched are Ready with data younger than 2 s (ten poll
+ * intervals of 200 ms: a stale cluster would be many seconds old; 1 s was missed by 9 ms
+ * under asan with another suite beside it). */
 static void others_fresh(const char *faulty)
 {
     static const char *const all[] = {"alpha", "beta", "gamma"};
@@ -141,7 +143,7 @@ static void others_fresh(const char *faulty)
         v = look(all[i]);
         ck_assert_msg(v.health == SNAPSHOT_HEALTH_READY, "%s is %s", all[i],
                       snapshot_health_name(v.health));
-        ck_assert_msg(v.age_ms >= 0 && v.age_ms < 1000, "%s data is %lld ms old", all[i],
+        ck_assert_msg(v.age_ms >= 0 && v.age_ms < 2000, "%s data is %lld ms old", all[i],
                       (long long)v.age_ms);
     }
 }
@@ -156,7 +158,7 @@ static void heal_and_check(const char *cluster)
     wait_health(cluster, SNAPSHOT_HEALTH_READY, 4000);
     v = look(cluster);
     ck_assert_str_eq(v.error, "");
-    ck_assert_int_lt(v.age_ms, 1000);
+    ck_assert_int_lt(v.age_ms, 2000);
     others_fresh(cluster);
 }
 
