@@ -92,6 +92,11 @@ struct policy_job {
     size_t n_alt_skus;
     int gpu_count;
     int gpus_per_worker; /* 0 = gpu_count (one worker) */
+    /* What one worker's pod requests besides GPUs, as its pod template says (the same
+     * figures the manifest writes): CPU in millicores, memory in MiB; 0 = no request. A
+     * node is a candidate for a worker only when its free CPU and memory cover these. */
+    int64_t cpu_m_per_worker;
+    int64_t mem_mib_per_worker;
     int priority;
     bool preemptible;
     int64_t created_ms;

@@ -78,6 +78,8 @@ static void queued_job(const struct snapshot *snap, const struct store_sched_job
         q->alt_skus[q->n_alt_skus++] = snapshot_sku_find(snap, j->alt_skus[a]);
     q->gpu_count = j->gpu_count;
     q->gpus_per_worker = j->gpus_per_worker;
+    q->cpu_m_per_worker = j->cpu_m_per_worker;
+    q->mem_mib_per_worker = j->mem_mib_per_worker;
     q->priority = j->priority;
     q->preemptible = j->preemptible;
     q->created_ms = j->created_ms;

@@ -25,6 +25,11 @@
 #define PLAN(x)                                                                                    \
     "ARRAY(SELECT " x " FROM jsonb_array_elements(node_plan) WITH ORDINALITY l(p, o) ORDER BY o)"
 
+/* A worker's request in the units the manifest writes (cluster/manifest.c, resources():
+ * millicores and MiB, rounded half up); 0 when the spec gives none. */
+#define REQ(key, scale)                                                                            \
+    "COALESCE(floor((spec->'resources'->>'" key "')::float8 * " scale " + 0.5), 0)::bigint"
+
 /* The columns of a live job after its id, in select order (rows.h). */
 /* clang-format off */
 #define LIVE_COLUMN_LIST(X)                                                                        \
@@ -57,6 +62,8 @@
       max_runtime_s, max_runtime_s)                                                                \
     X("COALESCE((spec->'scheduling'->>'checkpointIntervalSeconds')::bigint, 0)", COL_I64,          \
       checkpoint_interval_s, checkpoint_interval_s)                                                \
+    X(REQ("cpu", "1000"), COL_I64, cpu_m_per_worker, cpu_m_per_worker)                             \
+    X(REQ("memoryGb", "1024"), COL_I64, mem_mib_per_worker, mem_mib_per_worker)                    \
     X(MS("created_at"), COL_I64, created_ms, created_ms)                                           \
     X(MS("queued_at"), COL_I64, queued_ms, queued_ms)                                              \
     X(MS("admitted_at"), COL_I64, admitted_ms, admitted_ms)                                        \

@@ -55,6 +55,8 @@ struct store_sched_job {
     int dispatch_failures;
     int64_t max_runtime_s;
     int64_t checkpoint_interval_s;
+    int64_t cpu_m_per_worker;   /* spec.resources.cpu in millicores; 0 = none */
+    int64_t mem_mib_per_worker; /* spec.resources.memoryGb in MiB; 0 = none */
     int64_t created_ms;
     int64_t queued_ms; /* 0 when never requeued */
     int64_t admitted_ms;
