@@ -121,33 +121,41 @@ static int col_of(char **hdr, size_t n, const char *name)
     return -1;
 }
 
+/* Field col of a row; an optional column the header does not have (col < 0) reads as empty. */
+static const char *fld(char **f, int col)
+{
+    return col < 0 ? "" : f[col];
+}
+
 static int field_i64(char **f, int col, const char *what, size_t line, const char *name,
                      int64_t min, int64_t max, int64_t *out, struct err *e)
 {
-    if (num_parse_i64(f[col], min, max, out))
+    if (num_parse_i64(fld(f, col), min, max, out))
         return err_set(e, ERR_MALFORMED, name, "%s:%zu: %s: '%s' is not an integer in [%lld, %lld]",
-                       what, line, name, f[col], (long long)min, (long long)max);
+                       what, line, name, fld(f, col), (long long)min, (long long)max);
     return 0;
 }
 
 static int field_str(char **f, int col, const char *what, size_t line, const char *name, char *out,
                      size_t size, bool required, struct err *e)
 {
-    size_t n = strlen(f[col]);
+    const char *v = fld(f, col);
+    size_t n = strlen(v);
 
     if (required && n == 0)
         return err_set(e, ERR_MALFORMED, name, "%s:%zu: %s is empty", what, line, name);
     if (n >= size)
         return err_set(e, ERR_MALFORMED, name, "%s:%zu: %s '%.40s...' is longer than %zu bytes",
-                       what, line, name, f[col], size - 1);
-    memcpy(out, f[col], n + 1);
+                       what, line, name, v, size - 1);
+    memcpy(out, v, n + 1);
     return 0;
 }
 
-/* Reads the header and resolves the named columns (all required) into cols[]. */
+/* Reads the header and resolves the named columns into cols[]: the first n_required must be
+ * there, the others are optional (-1 when absent). */
 static int header(struct lines *L, char *buf, size_t size, const char *what,
-                  const char *const *names, size_t n_names, int *cols, size_t *n_fields,
-                  struct err *e)
+                  const char *const *names, size_t n_names, size_t n_required, int *cols,
+                  size_t *n_fields, struct err *e)
 {
     char *f[FIELDS_MAX + 1];
     bool too_long;
@@ -160,7 +168,7 @@ static int header(struct lines *L, char *buf, size_t size, const char *what,
         return err_set(e, ERR_MALFORMED, "header", "%s:1: header is too long", what);
     for (size_t i = 0; i < n_names; i++) {
         cols[i] = col_of(f, n, names[i]);
-        if (cols[i] < 0)
+        if (i < n_required && cols[i] < 0)
             return err_set(e, ERR_MALFORMED, names[i], "%s:1: header has no column '%s'", what,
                            names[i]);
     }
@@ -174,6 +182,7 @@ struct table_spec {
     char sep;                 /* ',' or '\t' */
     const char *const *names; /* columns the header must have, or NULL: no header */
     size_t n_names;           /* resolved into cols[] in this order */
+    size_t n_required;        /* the first n_required names must be in the header */
     size_t n_fields;          /* without a header: the fields a line must have */
     const char *fields;       /* what they are, for the message when a line has others */
     size_t line_max;          /* longer lines are refused (at most TABLE_LINE_MAX) */
@@ -199,7 +208,8 @@ static int read_table(const struct table_spec *s, const char *text, size_t len, 
     bool too_long;
     int rc = -1;
 
-    if (s->names && header(&L, buf, s->line_max, what, s->names, s->n_names, cols, &nf, e))
+    if (s->names &&
+        header(&L, buf, s->line_max, what, s->names, s->n_names, s->n_required, cols, &nf, e))
         return -1;
     v = xcalloc(cap, s->size);
     while (next_line(&L, buf, s->line_max, &too_long)) {
@@ -255,6 +265,7 @@ static const struct table_spec node_table = {
     .sep = ',',
     .names = node_cols,
     .n_names = NC_COUNT,
+    .n_required = NC_COUNT,
     .fields = "comma-separated fields",
     .line_max = 1024,
     .size = sizeof(struct trace_openb_node),
@@ -294,7 +305,7 @@ static const char *const pod_cols[PC_COUNT] = {
 static int opt_time(char **f, int col, const char *what, size_t line, const char *name,
                     int64_t *out, struct err *e)
 {
-    if (f[col][0] == '\0') {
+    if (fld(f, col)[0] == '\0') {
         *out = -1;
         return 0;
     }
@@ -339,6 +350,7 @@ static const struct table_spec pod_table = {
     .sep = ',',
     .names = pod_cols,
     .n_names = PC_COUNT,
+    .n_required = PC_SPEC, /* the five basic columns; the rest default (trace.h) */
     .fields = "comma-separated fields",
     .line_max = 1024,
     .size = sizeof(struct trace_openb_pod),

@@ -34,7 +34,11 @@ struct trace_openb_node {
     char model[TRACE_MODEL_MAX]; /* "V100M16", "G2", ...; empty for CPU-only nodes */
 };
 
-/* One row of openb_pod_list_*.csv. Times are seconds from the trace start; -1 = empty. */
+/* One row of openb_pod_list_*.csv. Times are seconds from the trace start; -1 = empty.
+ * Columns: name, cpu_milli, memory_mib, num_gpu and gpu_milli are required; the public
+ * release has lists with only these five (openb_pod_list_multigpu*). The others are optional
+ * and, when the header lacks them, every row reads them as empty fields: gpu_spec "" (any GPU
+ * model), qos "" and phase "" (unknown), creation_s, deletion_s and scheduled_s -1. */
 struct trace_openb_pod {
     char name[TRACE_NAME_MAX];
     int64_t cpu_milli;

@@ -190,6 +190,46 @@ static void load_extract(struct extract *x)
     free(b);
 }
 
+/* The public release's multigpu lists have only the five basic columns (here in another
+ * order): the loader takes them, the optional columns read as their documented defaults. */
+START_TEST(five_column_lists_load_with_defaults)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char *path = xasprintf("%s/testdata/traces/openb_pod_list_fivecol.csv", src ? src : ".");
+    struct trace_openb_pod *v = NULL;
+    size_t n = 0;
+    struct err e = {0};
+    const char *no_gpus = "name,cpu_milli,memory_mib,gpu_milli\np,1,1,0\n";
+
+    ck_assert_msg(trace_openb_pods_load(path, &v, &n, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_str_eq(v[0].name, "mg-0");
+    ck_assert_int_eq(v[0].cpu_milli, 88000);
+    ck_assert_int_eq(v[0].memory_mib, 327680);
+    ck_assert_int_eq(v[0].num_gpu, 8);
+    ck_assert_int_eq(v[0].gpu_milli, 1000);
+    ck_assert_int_eq(v[1].gpu_milli, 460);
+    ck_assert_int_eq(v[2].num_gpu, 0);
+    ck_assert_int_eq(v[3].num_gpu, 2);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(v[i].gpu_spec, "");
+        ck_assert(trace_openb_spec_allows(v[i].gpu_spec, "V100M16"));
+        ck_assert_str_eq(v[i].qos, "");
+        ck_assert_str_eq(v[i].phase, "");
+        ck_assert_int_eq(v[i].creation_s, -1);
+        ck_assert_int_eq(v[i].deletion_s, -1);
+        ck_assert_int_eq(v[i].scheduled_s, -1);
+    }
+    free(v);
+    free(path);
+    /* The five basic columns stay required. */
+    v = NULL;
+    ck_assert_int_eq(trace_openb_pods_parse(no_gpus, strlen(no_gpus), "p.csv", &v, &n, &e), -1);
+    ck_assert_str_eq(e.field, "num_gpu");
+    ck_assert_msg(strstr(e.msg, "no column 'num_gpu'"), "%s", e.msg);
+}
+END_TEST
+
 START_TEST(packing_is_deterministic_for_a_seed)
 {
     struct extract x;
@@ -286,7 +326,10 @@ START_TEST(published_figures)
     ck_assert(fabs(packing_published("openb_pod_list_default", "Random") - 86.30) < 1e-9);
     ck_assert(fabs(packing_published("openb_pod_list_default", "BestFit") - 92.86) < 1e-9);
     ck_assert(fabs(packing_published("openb_pod_list_default", "FGD") - 95.23) < 1e-9);
+    ck_assert(fabs(packing_published("openb_pod_list_gpuspec33", "FGD") - 87.84) < 1e-9);
+    ck_assert(fabs(packing_published("openb_pod_list_multigpu50", "BestFit") - 95.62) < 1e-9);
     ck_assert(packing_published("openb_pod_list_cpu037", "FGD") < 0);
+    ck_assert(packing_published("openb_pod_list_gpuspec05", "FGD") < 0);
     ck_assert(packing_published("openb_pod_list_default", "Nope") < 0);
 }
 END_TEST
@@ -305,6 +348,7 @@ int main(void)
     tcase_add_test(tc, cpu_only_work_counts_in_the_cores_per_gpu);
     tcase_add_test(tc, score_prefers_filling_a_partly_used_device);
     tcase_add_test(tc, score_keeps_whole_nodes_for_big_gangs);
+    tcase_add_test(tp, five_column_lists_load_with_defaults);
     tcase_add_test(tp, packing_is_deterministic_for_a_seed);
     tcase_add_test(tp, packing_policies_rank_as_expected);
     tcase_add_test(tp, packing_rejects_bad_input);
