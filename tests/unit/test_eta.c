@@ -38,8 +38,16 @@ static void fx_init(struct fx *f)
     f->snap->clusters[0].health = SNAPSHOT_HEALTH_READY;
     f->snap->clusters[0].last_poll_ms = NOW;
     f->snap->taken_ms = NOW;
-    f->snap->nodes[0] = (struct snapshot_node){"n0", SKU_A, SNAPSHOT_POOL_TRAINING, 8, 0, 0, true};
-    f->snap->nodes[1] = (struct snapshot_node){"n1", SKU_B, SNAPSHOT_POOL_TRAINING, 8, 0, 0, true};
+    f->snap->nodes[0] = (struct snapshot_node){.name = "n0",
+                                               .sku = SKU_A,
+                                               .pool = SNAPSHOT_POOL_TRAINING,
+                                               .allocatable = 8,
+                                               .schedulable = true};
+    f->snap->nodes[1] = (struct snapshot_node){.name = "n1",
+                                               .sku = SKU_B,
+                                               .pool = SNAPSHOT_POOL_TRAINING,
+                                               .allocatable = 8,
+                                               .schedulable = true};
     snapshot_compute_aggregates(f->snap);
     defaults_policy(&f->cfg);
     f->in.snap = f->snap;

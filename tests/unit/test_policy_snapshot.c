@@ -23,10 +23,34 @@ static struct snapshot *make_two(void)
     snprintf(s->clusters[1].name, sizeof(s->clusters[1].name), "az2");
     s->clusters[1].node_first = 3;
     s->clusters[1].n_nodes = 1;
-    s->nodes[0] = (struct snapshot_node){"n0", 1, SNAPSHOT_POOL_TRAINING, 8, 2, 0, true};
-    s->nodes[1] = (struct snapshot_node){"n1", 1, SNAPSHOT_POOL_TRAINING, 8, 0, 0, false};
-    s->nodes[2] = (struct snapshot_node){"s0", 1, SNAPSHOT_POOL_SERVING, 8, 3, 1, true};
-    s->nodes[3] = (struct snapshot_node){"m0", 0, SNAPSHOT_POOL_TRAINING, 4, 6, 0, true};
+    s->nodes[0] = (struct snapshot_node){.name = "n0",
+                                         .sku = 1,
+                                         .pool = SNAPSHOT_POOL_TRAINING,
+                                         .allocatable = 8,
+                                         .used = 2,
+                                         .borrowed = 0,
+                                         .schedulable = true};
+    s->nodes[1] = (struct snapshot_node){.name = "n1",
+                                         .sku = 1,
+                                         .pool = SNAPSHOT_POOL_TRAINING,
+                                         .allocatable = 8,
+                                         .used = 0,
+                                         .borrowed = 0,
+                                         .schedulable = false};
+    s->nodes[2] = (struct snapshot_node){.name = "s0",
+                                         .sku = 1,
+                                         .pool = SNAPSHOT_POOL_SERVING,
+                                         .allocatable = 8,
+                                         .used = 3,
+                                         .borrowed = 1,
+                                         .schedulable = true};
+    s->nodes[3] = (struct snapshot_node){.name = "m0",
+                                         .sku = 0,
+                                         .pool = SNAPSHOT_POOL_TRAINING,
+                                         .allocatable = 4,
+                                         .used = 6,
+                                         .borrowed = 0,
+                                         .schedulable = true};
     return s;
 }
 
@@ -69,7 +93,13 @@ START_TEST(test_aggregates_saturate)
     snprintf(s->clusters[0].name, sizeof(s->clusters[0].name), "huge");
     s->clusters[0].n_nodes = n;
     for (size_t i = 0; i < n; i++)
-        s->nodes[i] = (struct snapshot_node){"n", 0, SNAPSHOT_POOL_SERVING, 1000000, 0, 0, true};
+        s->nodes[i] = (struct snapshot_node){.name = "n",
+                                             .sku = 0,
+                                             .pool = SNAPSHOT_POOL_SERVING,
+                                             .allocatable = 1000000,
+                                             .used = 0,
+                                             .borrowed = 0,
+                                             .schedulable = true};
     snapshot_compute_aggregates(s);
     a = snapshot_agg_const(s, 0, SNAPSHOT_POOL_SERVING, 0);
     ck_assert_int_eq(a->total, INT_MAX);

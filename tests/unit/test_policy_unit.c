@@ -139,7 +139,13 @@ START_TEST(test_usage_accrues_and_decays)
     snprintf(snap->clusters[0].name, sizeof(snap->clusters[0].name), "az1");
     snap->clusters[0].n_nodes = 1;
     snap->clusters[0].health = SNAPSHOT_HEALTH_READY;
-    snap->nodes[0] = (struct snapshot_node){"n0", 0, SNAPSHOT_POOL_TRAINING, 8, 8, 0, true};
+    snap->nodes[0] = (struct snapshot_node){.name = "n0",
+                                            .sku = 0,
+                                            .pool = SNAPSHOT_POOL_TRAINING,
+                                            .allocatable = 8,
+                                            .used = 8,
+                                            .borrowed = 0,
+                                            .schedulable = true};
     snapshot_compute_aggregates(snap);
     defaults_policy(&cfg);
     cfg.fair_share_half_life_s = 3600;
@@ -296,9 +302,27 @@ static struct snapshot *prereq_snapshot(int64_t now)
     snap->clusters[0].serving.windows[0] = (struct snapshot_window){0x7f, 0, 0};
     snap->clusters[1].node_first = 2;
     snap->clusters[1].n_nodes = 1;
-    snap->nodes[0] = (struct snapshot_node){"a0", 0, SNAPSHOT_POOL_TRAINING, 8, 0, 0, true};
-    snap->nodes[1] = (struct snapshot_node){"a1", 0, SNAPSHOT_POOL_SERVING, 8, 0, 0, true};
-    snap->nodes[2] = (struct snapshot_node){"b0", 0, SNAPSHOT_POOL_TRAINING, 8, 0, 0, true};
+    snap->nodes[0] = (struct snapshot_node){.name = "a0",
+                                            .sku = 0,
+                                            .pool = SNAPSHOT_POOL_TRAINING,
+                                            .allocatable = 8,
+                                            .used = 0,
+                                            .borrowed = 0,
+                                            .schedulable = true};
+    snap->nodes[1] = (struct snapshot_node){.name = "a1",
+                                            .sku = 0,
+                                            .pool = SNAPSHOT_POOL_SERVING,
+                                            .allocatable = 8,
+                                            .used = 0,
+                                            .borrowed = 0,
+                                            .schedulable = true};
+    snap->nodes[2] = (struct snapshot_node){.name = "b0",
+                                            .sku = 0,
+                                            .pool = SNAPSHOT_POOL_TRAINING,
+                                            .allocatable = 8,
+                                            .used = 0,
+                                            .borrowed = 0,
+                                            .schedulable = true};
     snapshot_compute_aggregates(snap);
     return snap;
 }
