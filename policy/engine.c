@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "base/job.h"
 #include "base/mem.h"
+#include "policy/nodefit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -72,16 +73,6 @@ static void bucket_del(struct engine_group *G, size_t pos, int f)
 {
     G->bits[(size_t)f * G->words + pos / 64] &= ~(1ULL << (pos % 64));
     G->cnt[f]--;
-}
-
-static long bucket_first(const struct engine_group *G, int f)
-{
-    const uint64_t *w = &G->bits[(size_t)f * G->words];
-
-    for (size_t i = 0; i < G->words; i++)
-        if (w[i])
-            return (long)(i * 64 + (size_t)__builtin_ctzll(w[i]));
-    return -1;
 }
 
 struct engine_group *engine_group_of(struct engine *en, size_t c, enum snapshot_pool p, int k)
@@ -168,34 +159,65 @@ static uint64_t reserved_holder(const struct engine *en, const struct engine_gro
     return 0;
 }
 
-long engine_take(struct engine *en, struct engine_group *G, int g, bool track)
+long engine_take(struct engine *en, struct engine_group *G, size_t j, bool scored, bool track,
+                 struct nodefit_eval *ev)
 {
-    for (int f = g; f <= G->maxf; f++) {
-        long pos;
-        size_t node;
+    const struct engine_job *ej = &en->jobs[j];
+    int g = ej->per_worker, seen = 0, best_f = 0;
+    long best = -1;
+    bool rated = false;
+    struct nodefit_eval be, e1;
 
-        if (!G->cnt[f])
-            continue;
-        pos = bucket_first(G, f);
-        if (pos < 0)
-            continue;
-        node = G->nodes[pos];
-        bucket_del(G, (size_t)pos, f);
-        bucket_add(G, (size_t)pos, f - g);
+    memset(&be, 0, sizeof(be));
+    for (int f = g; f <= G->maxf && seen < ENGINE_FIT_CANDIDATES; f++) {
+        const uint64_t *words = &G->bits[(size_t)f * G->words];
+
+        for (size_t i = 0; G->cnt[f] && i < G->words && seen < ENGINE_FIT_CANDIDATES; i++) {
+            for (uint64_t b = words[i]; b && seen < ENGINE_FIT_CANDIDATES; b &= b - 1) {
+                size_t pos = i * 64 + (size_t)__builtin_ctzll(b), node = G->nodes[pos];
+
+                if (en->ncpu[node] < ej->cpu || en->nmem[node] < ej->mem)
+                    continue;
+                seen++;
+                if (best < 0) {
+                    best = (long)pos;
+                    best_f = f;
+                    rated = scored && engine_fit_score(en, node, j, &be);
+                    if (!rated)
+                        goto found; /* best fit decides */
+                } else if (engine_fit_score(en, node, j, &e1) && nodefit_eval_cmp(&e1, &be) < 0) {
+                    be = e1;
+                    best = (long)pos;
+                    best_f = f;
+                }
+            }
+        }
+    }
+found:
+    if (best < 0)
+        return -1;
+    {
+        size_t node = G->nodes[best];
+
+        bucket_del(G, (size_t)best, best_f);
+        bucket_add(G, (size_t)best, best_f - g);
         en->nfree[node] -= g;
+        engine_node_use(en, node, j, 1);
         if (track)
             bump(en, G);
+        if (ev)
+            *ev = be;
         return (long)node;
     }
-    return -1;
 }
 
-void engine_give(struct engine *en, size_t node, int g, bool track)
+void engine_give(struct engine *en, size_t node, size_t j, bool track)
 {
     struct engine_group *G = &en->groups[en->ngroup[node]];
-    int f = en->nfree[node];
+    int f = en->nfree[node], g = en->jobs[j].per_worker;
 
     en->nfree[node] = f + g;
+    engine_node_use(en, node, j, -1);
     if (en->reserved_by[node])
         return;
     bucket_del(G, en->npos[node], f);
@@ -367,8 +389,14 @@ static void apply_inflight(struct engine *en)
         for (size_t p = 0; p < ru->n_plan; p++) {
             long node = ru->plan[p].node ? node_in_cluster(en, (size_t)c, ru->plan[p].node) : -1;
 
-            if (node >= 0 && ru->plan[p].gpus > 0)
+            if (node >= 0 && ru->plan[p].gpus > 0) {
+                int64_t workers =
+                    ru->gpus_per_worker > 0 ? ru->plan[p].gpus / ru->gpus_per_worker : 1;
+
                 node_consume(en, (size_t)node, ru->plan[p].gpus);
+                engine_node_take_resources(en, (size_t)node, workers * ru->cpu_m_per_worker,
+                                           workers * ru->mem_mib_per_worker);
+            }
         }
     }
 }
@@ -524,6 +552,8 @@ static void build_jobs(struct engine *en)
         double bonus = floor(cfg->aging_per_hour * wait_h);
 
         ej->ns = ns_of(en, job->ns);
+        ej->cpu = job->cpu_m_per_worker > 0 ? job->cpu_m_per_worker : 0;
+        ej->mem = job->mem_mib_per_worker > 0 ? job->mem_mib_per_worker : 0;
         if (job_workers(job->gpu_count, job->gpus_per_worker, &ej->per_worker, &ej->workers)) {
             ej->per_worker = job->gpus_per_worker > 0 ? job->gpus_per_worker : job->gpu_count;
             ej->invalid = POLICY_REASON_INVALID_SPEC;
@@ -579,6 +609,7 @@ int engine_build(struct engine *en, const struct policy_input *in, const struct 
     en->n_skus = in->snap->n_skus;
     build_clusters(en);
     build_groups(en);
+    engine_fit_build(en);
     apply_inflight(en);
     build_namespaces(en, st);
     build_fairshare(en, st);
@@ -593,6 +624,7 @@ int engine_build(struct engine *en, const struct policy_input *in, const struct 
     for (size_t i = 0; i < SNAPSHOT_POOL_COUNT * en->n_skus; i++)
         en->gver[i] = 1;
     build_jobs(en);
+    engine_fit_profile(en);
     return 0;
 }
 
@@ -600,6 +632,7 @@ void engine_free(struct engine *en)
 {
     if (!en)
         return;
+    engine_fit_free(en);
     for (size_t gi = 0; en->groups && gi < en->n_groups; gi++) {
         free(en->groups[gi].nodes);
         free(en->groups[gi].bits);
@@ -724,7 +757,8 @@ int engine_why_rank(enum policy_reason r)
     case POLICY_REASON_LENDING_BACKOFF: return 7;
     case POLICY_REASON_NO_LENDABLE:
     case POLICY_REASON_LEASE_TOO_SHORT: return 8;
-    case POLICY_REASON_INSUFFICIENT: return 9;
+    case POLICY_REASON_INSUFFICIENT:
+    case POLICY_REASON_NODE_RESOURCES: return 9;
     case POLICY_REASON_RESERVED: return 11;
     case POLICY_REASON_QUOTA: return 12;
     case POLICY_REASON_INVALID_SPEC:
@@ -781,13 +815,14 @@ static void note(const struct policy_why *w, struct policy_why *why, struct poli
 
 /* Fit term: GPUs placed / (GPUs placed + GPUs left free on the nodes the plan touches),
  * found by placing the gang for real and undoing it. */
-static double trial_fit(struct engine *en, struct engine_group *G, int workers, int g)
+static double trial_fit(struct engine *en, struct engine_group *G, size_t j)
 {
+    int workers = en->jobs[j].workers, g = en->jobs[j].per_worker;
     long placed = 0, left = 0;
     int got = 0;
 
     for (int w = 0; w < workers; w++) {
-        long node = engine_take(en, G, g, false);
+        long node = engine_take(en, G, j, false, false, NULL);
 
         if (node < 0)
             break;
@@ -803,7 +838,7 @@ static double trial_fit(struct engine *en, struct engine_group *G, int workers, 
             left += en->nfree[en->scratch[i]];
     }
     for (int i = got - 1; i >= 0; i--)
-        engine_give(en, en->scratch[i], g, false);
+        engine_give(en, en->scratch[i], j, false);
     return placed ? (double)placed / (double)(placed + left) : 0.0;
 }
 
@@ -825,7 +860,7 @@ static void score(struct engine *en, size_t j, struct engine_cand *cand, int aff
     sc->cluster = cand->cluster;
     sc->pool = cand->pool;
     sc->sku = cand->sku;
-    sc->fit = with_fit ? trial_fit(en, G, ej->workers, ej->per_worker) : 0.0;
+    sc->fit = with_fit ? trial_fit(en, G, j) : 0.0;
     sc->cost = 1.0 / (1.0 + cost / cfg->cost_reference);
     if (ej->has_aff && ej->n_aff > 0 && aff_pos >= 0) {
         loc += 1.0 - (double)aff_pos / (double)ej->n_aff;
@@ -866,8 +901,26 @@ static void group_verdict(struct engine *en, struct engine_group *G, size_t j, b
     }
     w->workers = W;
     w->per_worker = g;
-    if (slots >= W) {
+    if (slots >= W && !ej->cpu && !ej->mem) {
         w->reason = POLICY_REASON_NONE;
+        return;
+    }
+    if (slots >= W) {
+        /* The GPUs are there in whole-worker slots; are the CPU and memory beside them? */
+        if (engine_fit_slots(en, G, j, W, NULL) >= W) {
+            w->reason = POLICY_REASON_NONE;
+            return;
+        }
+        w->cpu_m = ej->cpu;
+        w->mem_mib = ej->mem;
+        w->nodes = nodes;
+        w->have = engine_fit_slots_empty(en, G, j);
+        if (w->have < W) {
+            w->reason = POLICY_REASON_NEVER_FITS;
+            return;
+        }
+        w->have = engine_fit_slots(en, G, j, W, w);
+        w->reason = POLICY_REASON_NODE_RESOURCES;
         return;
     }
     w->have = slots;
@@ -875,6 +928,11 @@ static void group_verdict(struct engine *en, struct engine_group *G, size_t j, b
     if (engine_slots_empty(en, G, g) < W) {
         w->reason = POLICY_REASON_NEVER_FITS;
         w->have = engine_slots_empty(en, G, g);
+    } else if ((ej->cpu || ej->mem) && engine_fit_slots_empty(en, G, j) < W) {
+        w->reason = POLICY_REASON_NEVER_FITS;
+        w->have = engine_fit_slots_empty(en, G, j);
+        w->cpu_m = ej->cpu;
+        w->mem_mib = ej->mem;
     } else if (G->n_reserved && engine_slots_unreserved(en, G, g) >= W) {
         w->reason = POLICY_REASON_RESERVED;
         w->by_job = reserved_holder(en, G);

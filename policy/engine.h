@@ -15,7 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENGINE_SLOT_CACHE 17 /* per-worker sizes 1..16 are cached */
+#define ENGINE_SLOT_CACHE 17              /* per-worker sizes 1..16 are cached */
+#define ENGINE_UNMETERED  (INT64_MAX / 4) /* free CPU or memory of a node of unknown size */
+/* A worker's node is chosen by nodefit among the first this many nodes that can take it,
+ * tightest GPU fit first: enough to see every distinct kind of node a cluster has in
+ * practice, and a bound on the cost of a take in a cluster of thousands of nodes. */
+#define ENGINE_FIT_CANDIDATES 16
+
+struct nodefit_eval;
 
 /* The nodes of one cluster x pool x SKU, bucketed by free GPUs: bits[f] is a bitmap over
  * the group's nodes with exactly f free (reserved nodes are in no bucket). The lowest set
@@ -34,6 +41,17 @@ struct engine_group {
     int empty_cache[ENGINE_SLOT_CACHE]; /* slots when every node is empty; static */
     uint32_t empty_known;               /* bit g set when empty_cache[g] is filled */
     int pool, sku;                      /* what the group holds */
+    /* The distinct sizes of its schedulable nodes (GPUs, CPU, memory) and how many nodes
+     * have each: a cluster has a few kinds of node, so what fits them all when empty is
+     * counted per kind (engine_fit_slots_empty()). */
+    struct engine_kind *kinds;
+    size_t n_kinds;
+};
+
+struct engine_kind {
+    int gpus;
+    int64_t cpu, mem; /* ENGINE_UNMETERED when unknown */
+    int count;
 };
 
 /* A queued job, prepared once per cycle. */
@@ -41,6 +59,7 @@ struct engine_job {
     int ns;
     int workers;
     int per_worker;
+    int64_t cpu, mem; /* one worker's CPU (millicores) and memory (MiB) request; 0 = none */
     int opts[1 + POLICY_ALT_SKUS_MAX]; /* SKU ids to try, primary first, unknown dropped */
     int n_opts;
     int64_t eff_prio;           /* priority + aging bonus */
@@ -81,11 +100,14 @@ struct engine {
     int64_t now;
     size_t n_clusters, n_skus, n_groups;
 
-    struct engine_group *groups; /* (cluster * 2 + pool) * n_skus + sku */
-    int *nfree;                  /* working free GPUs per node */
-    uint32_t *npos;              /* position of the node in its group */
-    int32_t *ngroup;             /* group of the node, -1 when none (unknown SKU) */
-    size_t *reserved_by;         /* queue index + 1 of the job holding the node; 0 = none */
+    struct engine_group *groups;     /* (cluster * 2 + pool) * n_skus + sku */
+    int *nfree;                      /* working free GPUs per node */
+    int64_t *ncpu, *nmem;            /* working free CPU (millicores), memory (MiB) per node;
+                             ENGINE_UNMETERED where the snapshot does not know them */
+    struct nodefit_profile *profile; /* the queue's worker shapes; NULL = no GPU work queued */
+    uint32_t *npos;                  /* position of the node in its group */
+    int32_t *ngroup;                 /* group of the node, -1 when none (unknown SKU) */
+    size_t *reserved_by;             /* queue index + 1 of the job holding the node; 0 = none */
 
     struct policy_why *cl_block; /* per cluster: NONE when the cluster accepts placements */
     int64_t *cl_age_s;
@@ -146,11 +168,40 @@ int engine_slots_empty(const struct engine *en, const struct engine_group *G, in
 /* Workers of g GPUs that would fit if reservations were ignored. */
 int engine_slots_unreserved(const struct engine *en, const struct engine_group *G, int g);
 
-/* Takes one worker of g GPUs from the group (best fit: the fullest node that still has g
- * free, lowest index among equals). Returns the node, or -1. track: bump versions. */
-long engine_take(struct engine *en, struct engine_group *G, int g, bool track);
-/* Gives g GPUs back to node (undo of a trial). */
-void engine_give(struct engine *en, size_t node, int g, bool track);
+/* Takes one worker of queue job j from the group: a node with the worker's GPUs, CPU and
+ * memory free. scored: the node nodefit scores best (least expected stranded GPU capacity,
+ * then the tightest fit) among the first ENGINE_FIT_CANDIDATES in best-fit order (fullest
+ * first, lowest index among equals), its evaluation in *ev when ev != NULL; otherwise the
+ * first of them (trial plans). Returns the node, or -1. track: bump versions. */
+long engine_take(struct engine *en, struct engine_group *G, size_t j, bool scored, bool track,
+                 struct nodefit_eval *ev);
+/* Gives one worker of queue job j back to node (undo of a trial). */
+void engine_give(struct engine *en, size_t node, size_t j, bool track);
+
+/* ---- node-level fit (engine_fit.c) ---- */
+
+/* Fills ncpu and nmem from the snapshot; after the groups are built. */
+void engine_fit_build(struct engine *en);
+/* Builds the profile from the queued jobs; after build_jobs. */
+void engine_fit_profile(struct engine *en);
+void engine_fit_free(struct engine *en);
+/* True when node has one worker of job j's GPUs, CPU and memory free now. */
+bool engine_node_room(const struct engine *en, size_t node, size_t j);
+/* Takes (sign 1) or gives back (sign -1) one worker of job j's CPU and memory on node. */
+void engine_node_use(struct engine *en, size_t node, size_t j, int sign);
+/* Takes cpu and memory from node (in-flight plans), at most down to 0. */
+void engine_node_take_resources(struct engine *en, size_t node, int64_t cpu, int64_t mem);
+/* nodefit's evaluation of one worker of job j on node; false when node or job is out of
+ * nodefit's range (more than NODEFIT_GPUS_MAX GPUs) or no profile: best fit decides. */
+bool engine_fit_score(const struct engine *en, size_t node, size_t j, struct nodefit_eval *out);
+/* Workers of job j that fit the group now, counting GPUs, CPU and memory per node (nodes
+ * reserved for other jobs excluded). Stops counting at stop unless w != NULL, in which
+ * case it counts them all and sets w->value / w->value2 to the nodes with the GPUs but
+ * short of CPU / memory. */
+int engine_fit_slots(const struct engine *en, const struct engine_group *G, size_t j, int stop,
+                     struct policy_why *w);
+/* The same with every node empty (schedulable nodes only). */
+int engine_fit_slots_empty(const struct engine *en, const struct engine_group *G, size_t j);
 /* Removes node from its group's buckets on behalf of queue job j. */
 void engine_reserve(struct engine *en, size_t node, size_t j);
 

@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "base/mem.h"
 #include "policy/engine.h"
+#include "policy/nodefit.h"
 #include "policy/reclaim.h"
 
 #include <math.h>
@@ -165,6 +166,7 @@ const char *policy_reason_name(enum policy_reason r)
     case POLICY_REASON_LEASE_TOO_SHORT: return "lease_too_short";
     case POLICY_REASON_NO_SERVING_POOL: return "no_serving_pool";
     case POLICY_REASON_MISSING_PREREQ: return "missing_prerequisite";
+    case POLICY_REASON_NODE_RESOURCES: return "node_resources";
     case POLICY_REASON_COUNT: break;
     }
     return "unknown";
@@ -198,6 +200,21 @@ static void prereq_format(const struct policy_why *w, const struct snapshot *sna
         snprintf(out, size,
                  "cluster %s: %s is not checked yet; serving GPUs are lent only once it is True",
                  cl, snapshot_prereq_name(w->prereq));
+}
+
+/* ", 16 CPU and 64 GiB each" (the parts requested), or "" when a worker asks for neither. */
+static void worker_request(const struct policy_why *w, char *out, size_t size)
+{
+    char cpu[32] = "", mem[32] = "";
+
+    if (w->cpu_m > 0)
+        snprintf(cpu, sizeof(cpu), "%g CPU", (double)w->cpu_m / 1000.0);
+    if (w->mem_mib > 0)
+        snprintf(mem, sizeof(mem), "%g GiB", (double)w->mem_mib / 1024.0);
+    if (cpu[0] || mem[0])
+        snprintf(out, size, ", %s%s%s each", cpu, cpu[0] && mem[0] ? " and " : "", mem);
+    else
+        out[0] = '\0';
 }
 
 void policy_why_format(const struct policy_why *w, const struct snapshot *snap, char *out,
@@ -234,10 +251,27 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
     case POLICY_REASON_NO_SKU_NODES:
         snprintf(out, size, "%s%s: no nodes of this type", sku, pool);
         break;
-    case POLICY_REASON_NEVER_FITS:
-        snprintf(out, size, "%s%s: needs %d worker%s of %d GPUs, only %d fit even when idle", sku,
-                 pool, w->workers, w->workers == 1 ? "" : "s", w->per_worker, w->have);
+    case POLICY_REASON_NEVER_FITS: {
+        char each[64];
+
+        worker_request(w, each, sizeof(each));
+        snprintf(out, size, "%s%s: needs %d worker%s of %d GPUs%s, only %d fit even when idle", sku,
+                 pool, w->workers, w->workers == 1 ? "" : "s", w->per_worker, each, w->have);
         break;
+    }
+    case POLICY_REASON_NODE_RESOURCES: {
+        char each[64];
+        const char *nh = w->nodes == 1 ? " has" : "s have";
+
+        worker_request(w, each, sizeof(each));
+        snprintf(out, size,
+                 "%s%s: needs %d worker%s of %d GPUs%s; %d node%s %d GPUs free, but with the CPU "
+                 "and memory beside them there is room for %d (%lld short of CPU, %lld of "
+                 "memory)",
+                 sku, pool, w->workers, w->workers == 1 ? "" : "s", w->per_worker, each, w->nodes,
+                 nh, w->per_worker, w->have, (long long)w->value, (long long)w->value2);
+        break;
+    }
     case POLICY_REASON_INSUFFICIENT:
     case POLICY_REASON_RESERVED: {
         char tail[96] = "";
@@ -474,7 +508,9 @@ static void place(struct cycle *cy, size_t j, const struct engine_cand *best,
     pl->n_candidates = n_cand;
     pl->over_quota = cy->over[best->opt];
     for (int w = 0; w < ej->workers; w++) {
-        long node = engine_take(en, G, ej->per_worker, true);
+        struct nodefit_eval ev;
+        long node = engine_take(en, G, j, true, true, &ev);
+        bool scored = ev.choice.n > 0;
 
         if (cy->n_workers == cy->cap_workers) {
             cy->cap_workers = cy->cap_workers ? cy->cap_workers * 2 : 256;
@@ -482,6 +518,8 @@ static void place(struct cycle *cy, size_t j, const struct engine_cand *best,
         }
         cy->workers[cy->n_workers].node = (size_t)node;
         cy->workers[cy->n_workers].gpus = ej->per_worker;
+        cy->workers[cy->n_workers].scored = scored;
+        cy->workers[cy->n_workers].stranded_gpus = scored ? ev.frag_delta / NODEFIT_MILLI : 0;
         cy->n_workers++;
     }
     pl->n_workers = (size_t)ej->workers;
@@ -532,7 +570,7 @@ static bool reserve_for(struct cycle *cy, size_t j)
             if (!cy->quota_ok[o])
                 continue;
             G = engine_group_of(en, c, SNAPSHOT_POOL_TRAINING, k);
-            if (G->n == 0 || engine_slots_empty(en, G, ej->per_worker) < ej->workers)
+            if (G->n == 0 || engine_fit_slots_empty(en, G, j) < ej->workers)
                 continue;
             s = engine_slots(G, ej->per_worker, false);
             if (s > best_slots ||
@@ -763,7 +801,7 @@ static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind k
     size_t *cand, n = 0, kept = 0, stopping = 0;
     bool ok;
 
-    if (G->n == 0 || engine_slots_empty(en, G, ej->per_worker) < ej->workers)
+    if (G->n == 0 || engine_fit_slots_empty(en, G, j) < ej->workers)
         return false;
     lf = xcalloc(G->n + 1, sizeof(*lf));
     touched = xcalloc(G->n + 1, sizeof(*touched));
@@ -1187,7 +1225,9 @@ static void decide_job(struct cycle *cy, size_t j)
         }
         /* Attempts count, not successes: a queue of jobs that cannot reserve anything must
          * not each walk every cluster. */
-        capacity = sum.reason == POLICY_REASON_INSUFFICIENT || sum.reason == POLICY_REASON_RESERVED;
+        capacity = sum.reason == POLICY_REASON_INSUFFICIENT ||
+                   sum.reason == POLICY_REASON_RESERVED ||
+                   sum.reason == POLICY_REASON_NODE_RESOURCES;
         if (capacity && (may_reserve || may_preempt(cy, j))) {
             cy->n_reservations++;
             if (may_reserve && en->cfg->quota_reclaim && quota_reclaim_for(cy, j)) {

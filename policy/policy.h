@@ -122,6 +122,11 @@ uint32_t policy_framework_prereqs(const char *framework);
 struct policy_worker {
     size_t node;
     int gpus;
+    /* nodefit's verdict on the node chosen (policy/nodefit.h): the expected stranded GPU
+     * capacity this worker adds, in GPUs; scored false when best fit chose alone (no
+     * profile, or a node of more than NODEFIT_GPUS_MAX GPUs). */
+    bool scored;
+    double stranded_gpus;
 };
 
 /* A placement that holds GPUs now (Admitted, Dispatched, Running, Preempting). */
@@ -142,6 +147,9 @@ struct policy_running {
     /* false while its pods are not yet in the snapshot (just admitted): the policy then
      * subtracts plan from the nodes' free GPUs itself. */
     bool in_snapshot;
+    int gpus_per_worker;      /* 0 = gpus (one worker) */
+    int64_t cpu_m_per_worker; /* as policy_job: held on the plan's nodes while !in_snapshot */
+    int64_t mem_mib_per_worker;
     const struct job_node_use *plan;
     size_t n_plan;
 };
@@ -279,6 +287,8 @@ enum policy_reason {
     POLICY_REASON_NO_SERVING_POOL, /* cluster has no serving pool */
     POLICY_REASON_MISSING_PREREQ,  /* the cluster lacks a prerequisite of the job (the
                                       why's prereq; its message is the snapshot's) */
+    POLICY_REASON_NODE_RESOURCES,  /* the GPUs are free in whole-worker slots, but the nodes
+                                      that have them lack a worker's CPU or memory */
     POLICY_REASON_COUNT
 };
 const char *policy_reason_name(enum policy_reason r);
@@ -306,6 +316,9 @@ struct policy_why {
     bool in_nominal; /* QUOTA: refused because a non-preemptible job may not run above
                         nominal quota (value is then the nominal quota) */
     enum snapshot_prereq prereq; /* MISSING_PREREQ: which one */
+    /* NODE_RESOURCES, and NEVER_FITS when CPU or memory is what never fits: one worker's
+     * request (value: nodes with the GPUs short of CPU, value2: short of memory). */
+    int64_t cpu_m, mem_mib;
 };
 
 /* Writes one English sentence for w ("h100-80gb: needs 8 workers of 8 GPUs, 5 nodes have 8

@@ -36,7 +36,7 @@ static int where_json(struct buf *b, const struct snapshot *s, int cluster, enum
     return rc ? rc : policy_json_str(b, s->sku_names[sku]);
 }
 
-/* "workers":[{"node":..,"gpus":..}],"score":{..} and ,"runner_up":{..} when there is one. */
+/* "workers":[{"node":..,"gpus":..,"strandedGpus":..}],"score":{..} and ,"runner_up":{..} when there is one. */
 static int plan_json(struct buf *b, const struct snapshot *s, const struct policy_placement *p)
 {
     int rc = buf_puts(b, "\"workers\":[");
@@ -44,7 +44,10 @@ static int plan_json(struct buf *b, const struct snapshot *s, const struct polic
     for (size_t w = 0; w < p->n_workers && !rc; w++) {
         rc = buf_puts(b, w ? ",{\"node\":" : "{\"node\":");
         rc = rc ? rc : policy_json_str(b, s->nodes[p->workers[w].node].name);
-        rc = rc ? rc : buf_printf(b, ",\"gpus\":%d}", p->workers[w].gpus);
+        rc = rc ? rc : buf_printf(b, ",\"gpus\":%d", p->workers[w].gpus);
+        if (!rc && p->workers[w].scored)
+            rc = buf_printf(b, ",\"strandedGpus\":%.3f", p->workers[w].stranded_gpus);
+        rc = rc ? rc : buf_puts(b, "}");
     }
     rc = rc ? rc : buf_puts(b, "],\"score\":");
     rc = rc ? rc : policy_score_json(b, s, &p->chosen);
@@ -110,6 +113,9 @@ int policy_why_json(struct buf *b, const struct snapshot *s, const struct policy
         rc = rc ? rc : policy_json_str(b, s->sku_names[w->sku]);
         rc = rc ? rc : buf_printf(b, ",\"pool\":\"%s\"", snapshot_pool_name(w->pool));
     }
+    if (!rc && w->reason == POLICY_REASON_NODE_RESOURCES)
+        rc = buf_printf(b, ",\"nodesShortOfCpu\":%lld,\"nodesShortOfMemory\":%lld",
+                        (long long)w->value, (long long)w->value2);
     if (!rc && w->reason == POLICY_REASON_MISSING_PREREQ)
         rc = buf_printf(b, ",\"condition\":\"%s\"", snapshot_prereq_name(w->prereq));
     rc = rc ? rc : buf_puts(b, ",\"message\":");

@@ -112,6 +112,9 @@ static void running_job(const struct snapshot *snap, const struct store_sched_jo
     /* Its pods count in the snapshot once the pod data is complete up to a time after they
      * were created; until then the policy holds the plan's GPUs itself. */
     r->in_snapshot = j->dispatched_ms > 0 && v && v->data_as_of_ms > j->dispatched_ms;
+    r->gpus_per_worker = j->gpus_per_worker;
+    r->cpu_m_per_worker = j->cpu_m_per_worker;
+    r->mem_mib_per_worker = j->mem_mib_per_worker;
     r->plan = j->plan;
     r->n_plan = j->n_plan;
 }

@@ -1,5 +1,6 @@
 /* bench_policy.c -- one policy decision cycle at federation scale (100,000 queued jobs,
- * 100 clusters, 8 SKUs, 10,000 GPU nodes), printed beside a null policy that only walks the
+ * 100 clusters, 8 SKUs, 10,000 GPU nodes, node-level fit: every node has CPU and memory,
+ * every worker asks for both), printed beside a null policy that only walks the
  * same data, with the ratio and the peak RSS. BENCH_MODE=smoke runs a small input in well
  * under a second for CI. Target (issue 4): under 1 s on one core and under 1 GiB; in full
  * mode a missed target exits 1 ("OVER TARGET"), in smoke mode only a failed cycle does. */
@@ -97,6 +98,12 @@ static void build(struct world *w, const struct sizes *z, int64_t now)
             n->allocatable = 8;
             n->used = pick(&r, 3) == 0 ? pick(&r, 9) : 0;
             n->schedulable = pick(&r, 50) != 0;
+            /* CPU and memory in the loop: two node sizes, used in step with the GPUs plus
+             * some CPU-only work, so some nodes have GPUs free and too few cores. */
+            n->cpu_alloc_m = pick(&r, 2) ? 96000 : 128000;
+            n->mem_alloc_mib = pick(&r, 2) ? 1048576 : 2097152;
+            n->cpu_used_m = n->used * 10000 + pick(&r, 4) * 8000;
+            n->mem_used_mib = n->used * 98304;
         }
     }
     snapshot_compute_aggregates(w->snap);
@@ -126,6 +133,8 @@ static void build(struct world *w, const struct sizes *z, int64_t now)
             q->alt_skus[q->n_alt_skus++] = pick(&r, (int)z->skus);
         q->gpu_count = shapes[sh][0];
         q->gpus_per_worker = shapes[sh][1];
+        q->cpu_m_per_worker = shapes[sh][1] * (4 + pick(&r, 13)) * 1000LL;
+        q->mem_mib_per_worker = shapes[sh][1] * (32 + pick(&r, 97)) * 1024LL;
         q->priority = pick(&r, 5) * 100;
         q->preemptible = pick(&r, 10) < 3;
         q->created_ms = now - pick(&r, 86400) * 1000LL;

@@ -68,6 +68,8 @@ static const char *tzs[4] = {"PST8PDT,M3.2.0,M11.1.0", "UTC0", "CET-1CEST,M3.5.0
 static void gen(struct world *w, uint64_t seed)
 {
     struct rng r = {seed * 2654435761ULL + 88172645463325252ULL};
+    /* CPU and memory come from a stream of their own, so the GPU worlds stay as they were. */
+    struct rng rc = {seed * 40503ULL + 0x9E3779B97F4A7C15ULL};
     size_t n_clusters = 1 + (size_t)pick(&r, 5);
     size_t per[8], n_nodes = 0, ni = 0, n_rows;
     int64_t now = 1764331200000LL + (int64_t)pick(&r, 7 * 24 * 60) * 60000;
@@ -131,6 +133,13 @@ static void gen(struct world *w, uint64_t seed)
             n->used = chance(&r, 40) ? 0 : pick(&r, n->allocatable + 2);
             n->borrowed = n->pool == SNAPSHOT_POOL_SERVING && n->used ? pick(&r, n->used + 1) : 0;
             n->schedulable = chance(&r, 90);
+            if (chance(&rc, 75)) { /* else unknown, as a writer that does not read it */
+                n->cpu_alloc_m = (16 + pick(&rc, 113)) * 1000;
+                n->cpu_used_m =
+                    chance(&rc, 50) ? 0 : pick(&rc, (int)(n->cpu_alloc_m / 1000)) * 1000;
+                n->mem_alloc_mib = (64 + pick(&rc, 960)) * 1024;
+                n->mem_used_mib = chance(&rc, 50) ? 0 : pick(&rc, (int)n->mem_alloc_mib);
+            }
         }
     }
     for (size_t c = 0; c < n_clusters; c++)
@@ -166,6 +175,8 @@ static void gen(struct world *w, uint64_t seed)
             q->alt_skus[q->n_alt_skus++] = pick(&r, 3);
         q->gpu_count = sizes[sz][0];
         q->gpus_per_worker = sizes[sz][1];
+        q->cpu_m_per_worker = chance(&rc, 40) ? (1 + pick(&rc, 32)) * 1000 : 0;
+        q->mem_mib_per_worker = chance(&rc, 40) ? (1 + pick(&rc, 256)) * 1024 : 0;
         q->priority = pick(&r, 3) * 50;
         q->preemptible = chance(&r, 60);
         q->created_ms = now - (int64_t)pick(&r, 36000) * 1000;
@@ -576,6 +587,8 @@ static void check_invariants(const struct world *w, const struct policy_result *
 {
     const struct snapshot *s = w->snap;
     int *budget = node_budget(w);
+    int64_t *cpu = xcalloc(s->n_nodes + 1, sizeof(*cpu)),
+            *mem = xcalloc(s->n_nodes + 1, sizeof(*mem));
     int *seen = xcalloc(w->n_queue + 1, sizeof(*seen));
     int *lent = xcalloc(s->n_clusters * s->n_skus + 1, sizeof(*lent));
 
@@ -608,6 +621,8 @@ static void check_invariants(const struct world *w, const struct policy_result *
             ck_assert(s->nodes[node].schedulable);
             ck_assert_int_eq(pl->workers[k].gpus, per);
             budget[node] -= per;
+            cpu[node] += job->cpu_m_per_worker;
+            mem[node] += job->mem_mib_per_worker;
             total += per;
         }
         ck_assert_int_eq(total, job->gpu_count);
@@ -627,9 +642,23 @@ static void check_invariants(const struct world *w, const struct policy_result *
             lent[(size_t)pl->cluster * s->n_skus + (size_t)pl->sku] += job->gpu_count;
         }
     }
-    for (size_t n = 0; n < s->n_nodes; n++)
+    for (size_t n = 0; n < s->n_nodes; n++) {
+        const struct snapshot_node *sn = &s->nodes[n];
+
         ck_assert_msg(budget[n] >= 0, "seed %llu: node %s over-committed by %d",
-                      (unsigned long long)seed, s->nodes[n].name, -budget[n]);
+                      (unsigned long long)seed, sn->name, -budget[n]);
+        /* Node-level fit: a node of known size gets no more CPU or memory than it has free. */
+        ck_assert_msg(sn->cpu_alloc_m == 0 || cpu[n] == 0 ||
+                          cpu[n] <= sn->cpu_alloc_m - sn->cpu_used_m,
+                      "seed %llu: node %s given %lld m CPU, %lld m free", (unsigned long long)seed,
+                      sn->name, (long long)cpu[n], (long long)(sn->cpu_alloc_m - sn->cpu_used_m));
+        ck_assert_msg(
+            sn->mem_alloc_mib == 0 || mem[n] == 0 || mem[n] <= sn->mem_alloc_mib - sn->mem_used_mib,
+            "seed %llu: node %s given %lld MiB, %lld MiB free", (unsigned long long)seed, sn->name,
+            (long long)mem[n], (long long)(sn->mem_alloc_mib - sn->mem_used_mib));
+    }
+    free(cpu);
+    free(mem);
     for (size_t p = 0; p < r->n_pending; p++)
         seen[r->pending[p].job]++;
     for (size_t j = 0; j < w->n_queue; j++)

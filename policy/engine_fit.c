@@ -1,0 +1,280 @@
+/* engine_fit.c -- node-level fit in the decision cycle: each node's free CPU and memory
+ * beside its free GPUs, whether one worker of a job fits a node, how many workers fit a
+ * group, and which node a worker goes to, scored with policy/nodefit.c (the function
+ * bench_packing measures on the openb traces). */
+#include "policy/engine.h"
+
+#include "base/mem.h"
+#include "policy/nodefit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the expected work -------------------------------------------------------------- */
+
+/* Shapes are rounded up to whole cores and whole GiB before they are counted, so a queue of
+ * many near-equal requests gives a few shapes; the heaviest ENGINE_FIT_SHAPES are kept. */
+#define ENGINE_FIT_SHAPES 32
+
+struct fit_shape {
+    struct nodefit_req r;
+    double w;
+};
+
+static int cmp_shape_key(const void *a, const void *b)
+{
+    const struct nodefit_req *x = &((const struct fit_shape *)a)->r;
+    const struct nodefit_req *y = &((const struct fit_shape *)b)->r;
+
+    if (x->n_gpus != y->n_gpus)
+        return x->n_gpus < y->n_gpus ? -1 : 1;
+    if (x->cpu != y->cpu)
+        return x->cpu < y->cpu ? -1 : 1;
+    return (x->mem > y->mem) - (x->mem < y->mem);
+}
+
+static int cmp_shape_weight(const void *a, const void *b)
+{
+    const struct fit_shape *x = a, *y = b;
+
+    if (x->w != y->w)
+        return x->w > y->w ? -1 : 1;
+    return cmp_shape_key(a, b);
+}
+
+static int64_t round_up(int64_t v, int64_t unit)
+{
+    return v <= 0 ? 0 : (v + unit - 1) / unit * unit;
+}
+
+/* The profile nodefit scores against: the workers the queue asks for, by shape, each
+ * weighted by how many workers of it are queued. Without a queue of GPU work there is
+ * nothing to protect, and nodes are chosen by best fit alone. */
+void engine_fit_profile(struct engine *en)
+{
+    const struct policy_input *in = en->in;
+    struct fit_shape *v = xcalloc(in->n_queue + 1, sizeof(*v));
+    struct nodefit_req *shapes;
+    double *weights;
+    size_t n = 0, u = 0;
+
+    for (size_t j = 0; j < in->n_queue; j++) {
+        const struct engine_job *ej = &en->jobs[j];
+
+        if (ej->invalid || ej->per_worker < 1 || ej->per_worker > NODEFIT_GPUS_MAX)
+            continue;
+        v[n].r.n_gpus = ej->per_worker;
+        v[n].r.milli = NODEFIT_MILLI;
+        v[n].r.cpu = round_up(ej->cpu, 1000);
+        v[n].r.mem = round_up(ej->mem, 1024);
+        v[n].w = ej->workers;
+        n++;
+    }
+    if (n == 0) {
+        free(v);
+        return;
+    }
+    qsort(v, n, sizeof(*v), cmp_shape_key);
+    for (size_t i = 0; i < n; i++) {
+        if (u > 0 && cmp_shape_key(&v[u - 1], &v[i]) == 0)
+            v[u - 1].w += v[i].w;
+        else
+            v[u++] = v[i];
+    }
+    qsort(v, u, sizeof(*v), cmp_shape_weight);
+    if (u > ENGINE_FIT_SHAPES)
+        u = ENGINE_FIT_SHAPES;
+    shapes = xcalloc(u, sizeof(*shapes));
+    weights = xcalloc(u, sizeof(*weights));
+    for (size_t i = 0; i < u; i++) {
+        shapes[i] = v[i].r;
+        weights[i] = v[i].w;
+    }
+    /* Every shape was checked above (GPUs in range, whole devices, requests >= 0). */
+    if (nodefit_profile_new(shapes, weights, u, &en->profile, NULL))
+        en->profile = NULL;
+    free(shapes);
+    free(weights);
+    free(v);
+}
+
+static int cmp_kind(const void *a, const void *b)
+{
+    const struct engine_kind *x = a, *y = b;
+
+    if (x->gpus != y->gpus)
+        return x->gpus < y->gpus ? -1 : 1;
+    if (x->cpu != y->cpu)
+        return x->cpu < y->cpu ? -1 : 1;
+    return (x->mem > y->mem) - (x->mem < y->mem);
+}
+
+static void build_kinds(struct engine *en, struct engine_group *G)
+{
+    size_t u = 0;
+
+    G->kinds = xcalloc(G->n + 1, sizeof(*G->kinds));
+    for (size_t i = 0; i < G->n; i++) {
+        const struct snapshot_node *n = &en->s->nodes[G->nodes[i]];
+        struct engine_kind *k = &G->kinds[G->n_kinds];
+
+        if (!n->schedulable || n->allocatable <= 0)
+            continue;
+        k->gpus = n->allocatable;
+        k->cpu = n->cpu_alloc_m > 0 ? n->cpu_alloc_m : ENGINE_UNMETERED;
+        k->mem = n->mem_alloc_mib > 0 ? n->mem_alloc_mib : ENGINE_UNMETERED;
+        k->count = 1;
+        G->n_kinds++;
+    }
+    if (G->n_kinds > 1)
+        qsort(G->kinds, G->n_kinds, sizeof(*G->kinds), cmp_kind);
+    for (size_t i = 0; i < G->n_kinds; i++) {
+        if (u > 0 && cmp_kind(&G->kinds[u - 1], &G->kinds[i]) == 0)
+            G->kinds[u - 1].count++;
+        else
+            G->kinds[u++] = G->kinds[i];
+    }
+    G->n_kinds = u;
+}
+
+void engine_fit_build(struct engine *en)
+{
+    const struct snapshot *s = en->s;
+
+    for (size_t gi = 0; gi < en->n_groups; gi++)
+        build_kinds(en, &en->groups[gi]);
+
+    en->ncpu = xcalloc(s->n_nodes + 1, sizeof(*en->ncpu));
+    en->nmem = xcalloc(s->n_nodes + 1, sizeof(*en->nmem));
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        const struct snapshot_node *n = &s->nodes[i];
+        int64_t c = n->cpu_alloc_m - n->cpu_used_m, m = n->mem_alloc_mib - n->mem_used_mib;
+
+        en->ncpu[i] = n->cpu_alloc_m > 0 ? (c > 0 ? c : 0) : ENGINE_UNMETERED;
+        en->nmem[i] = n->mem_alloc_mib > 0 ? (m > 0 ? m : 0) : ENGINE_UNMETERED;
+    }
+}
+
+void engine_fit_free(struct engine *en)
+{
+    for (size_t gi = 0; en->groups && gi < en->n_groups; gi++)
+        free(en->groups[gi].kinds);
+    free(en->ncpu);
+    free(en->nmem);
+    nodefit_profile_free(&en->profile);
+}
+
+/* ---- one node --------------------------------------------------------------------- */
+
+/* Workers of job j that node could take with free GPUs f, CPU cpu and memory mem. */
+static int workers_on(const struct engine_job *ej, int f, int64_t cpu, int64_t mem)
+{
+    int64_t k = f / ej->per_worker;
+
+    if (ej->cpu > 0 && cpu / ej->cpu < k)
+        k = cpu / ej->cpu;
+    if (ej->mem > 0 && mem / ej->mem < k)
+        k = mem / ej->mem;
+    return (int)k;
+}
+
+bool engine_node_room(const struct engine *en, size_t node, size_t j)
+{
+    const struct engine_job *ej = &en->jobs[j];
+
+    return en->nfree[node] >= ej->per_worker && en->ncpu[node] >= ej->cpu &&
+           en->nmem[node] >= ej->mem;
+}
+
+void engine_node_use(struct engine *en, size_t node, size_t j, int sign)
+{
+    const struct engine_job *ej = &en->jobs[j];
+
+    if (en->ncpu[node] != ENGINE_UNMETERED)
+        en->ncpu[node] -= sign * ej->cpu;
+    if (en->nmem[node] != ENGINE_UNMETERED)
+        en->nmem[node] -= sign * ej->mem;
+}
+
+void engine_node_take_resources(struct engine *en, size_t node, int64_t cpu, int64_t mem)
+{
+    if (en->ncpu[node] != ENGINE_UNMETERED)
+        en->ncpu[node] = en->ncpu[node] > cpu ? en->ncpu[node] - cpu : 0;
+    if (en->nmem[node] != ENGINE_UNMETERED)
+        en->nmem[node] = en->nmem[node] > mem ? en->nmem[node] - mem : 0;
+}
+
+/* The node as nodefit sees it: whole devices, the free ones first. A node whose CPU or
+ * memory the snapshot does not know is given more than any request (so it never binds). */
+static bool fit_node(const struct engine *en, size_t node, struct nodefit_node *out)
+{
+    const struct snapshot_node *n = &en->s->nodes[node];
+    int G = n->allocatable, f = en->nfree[node];
+
+    if (G < 1 || G > NODEFIT_GPUS_MAX)
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->n_gpus = G;
+    for (int d = 0; d < G; d++)
+        out->gpu_free[d] = d < f ? NODEFIT_MILLI : 0;
+    out->cpu_free = en->ncpu[node] == ENGINE_UNMETERED ? ENGINE_UNMETERED : en->ncpu[node];
+    out->cpu_cap = n->cpu_alloc_m > 0 ? n->cpu_alloc_m : ENGINE_UNMETERED;
+    out->mem_free = en->nmem[node] == ENGINE_UNMETERED ? ENGINE_UNMETERED : en->nmem[node];
+    out->mem_cap = n->mem_alloc_mib > 0 ? n->mem_alloc_mib : ENGINE_UNMETERED;
+    return true;
+}
+
+bool engine_fit_score(const struct engine *en, size_t node, size_t j, struct nodefit_eval *out)
+{
+    const struct engine_job *ej = &en->jobs[j];
+    struct nodefit_node nn;
+    struct nodefit_req r;
+
+    if (!en->profile || ej->per_worker > NODEFIT_GPUS_MAX || !fit_node(en, node, &nn))
+        return false;
+    memset(&r, 0, sizeof(r));
+    r.n_gpus = ej->per_worker;
+    r.milli = NODEFIT_MILLI;
+    r.cpu = ej->cpu;
+    r.mem = ej->mem;
+    return nodefit_score(en->profile, &nn, nodefit_frag(en->profile, &nn), &r, out) == 0;
+}
+
+/* ---- a group ---------------------------------------------------------------------- */
+
+int engine_fit_slots(const struct engine *en, const struct engine_group *G, size_t j, int stop,
+                     struct policy_why *w)
+{
+    const struct engine_job *ej = &en->jobs[j];
+    int slots = 0, short_cpu = 0, short_mem = 0;
+
+    for (size_t i = 0; i < G->n; i++) {
+        size_t node = G->nodes[i];
+        size_t holder = en->reserved_by[node];
+        int f = en->nfree[node];
+
+        if (f < ej->per_worker || (holder && holder != j + 1))
+            continue;
+        slots += workers_on(ej, f, en->ncpu[node], en->nmem[node]);
+        short_cpu += en->ncpu[node] < ej->cpu;
+        short_mem += en->nmem[node] < ej->mem;
+        if (!w && slots >= stop)
+            break;
+    }
+    if (w) {
+        w->value = short_cpu;
+        w->value2 = short_mem;
+    }
+    return slots;
+}
+
+int engine_fit_slots_empty(const struct engine *en, const struct engine_group *G, size_t j)
+{
+    const struct engine_job *ej = &en->jobs[j];
+    int slots = 0;
+
+    for (size_t k = 0; k < G->n_kinds; k++)
+        slots +=
+            G->kinds[k].count * workers_on(ej, G->kinds[k].gpus, G->kinds[k].cpu, G->kinds[k].mem);
+    return slots;
+}
