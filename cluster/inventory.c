@@ -1,4 +1,5 @@
-/* inventory.c -- adding up one cluster's nodes and pods into per-node GPU figures. */
+/* inventory.c -- adding up one cluster's nodes and pods into per-node GPU, CPU and memory
+ * figures. */
 #include "cluster/inventory.h"
 
 #include "base/err.h"
@@ -44,6 +45,7 @@ void inventory_free(struct inventory *inv)
         free(inv->json);
     }
     free(inv->nodes);
+    free(inv->mem_used_b);
     free(inv->index);
     memset(inv, 0, sizeof(*inv));
 }
@@ -53,6 +55,9 @@ void inventory_reset_pods(struct inventory *inv)
     for (size_t i = 0; i < inv->n_nodes; i++) {
         inv->nodes[i].used = 0;
         inv->nodes[i].borrowed = 0;
+        inv->nodes[i].cpu_used_m = 0;
+        inv->nodes[i].mem_used_mib = 0;
+        inv->mem_used_b[i] = 0;
     }
     memset(inv->pending_serving, 0, sizeof(inv->pending_serving));
     inv->pending_unassigned = 0;
@@ -78,6 +83,12 @@ void inventory_reset(struct inventory *inv)
 static int add_gpus(int a, int b)
 {
     return a + b > K8S_GPUS_MAX ? K8S_GPUS_MAX : a + b;
+}
+
+/* The same for CPU (millicores) and memory (bytes), at their k8s.h bounds. */
+static int64_t add_bounded(int64_t a, int64_t b, int64_t max)
+{
+    return a + b > max ? max : a + b;
 }
 
 static size_t hash(const char *s)
@@ -181,6 +192,7 @@ static void add_node(struct inventory *inv, const struct k8s_node *n)
     if (inv->n_nodes == inv->cap_nodes) {
         inv->cap_nodes = inv->cap_nodes ? inv->cap_nodes * 2 : 64;
         inv->nodes = xrealloc(inv->nodes, inv->cap_nodes * sizeof(*inv->nodes));
+        inv->mem_used_b = xrealloc(inv->mem_used_b, inv->cap_nodes * sizeof(*inv->mem_used_b));
     }
     if ((inv->n_nodes + 1) * 2 > inv->index_cap)
         index_grow(inv);
@@ -191,6 +203,9 @@ static void add_node(struct inventory *inv, const struct k8s_node *n)
     s->pool = n->pool;
     s->allocatable = n->allocatable;
     s->schedulable = n->schedulable;
+    s->cpu_alloc_m = n->cpu_m;
+    s->mem_alloc_mib = n->mem_mib;
+    inv->mem_used_b[inv->n_nodes] = 0;
     index_put(inv, inv->n_nodes);
     inv->n_nodes++;
 }
@@ -205,19 +220,32 @@ static void add_pod(struct inventory *inv, const struct k8s_pod *p,
         inv->stats.terminal_skipped++;
         return;
     }
-    if (p->gpus <= 0)
-        return;
-    inv->stats.gpu_pods++;
+    if (p->gpus > 0)
+        inv->stats.gpu_pods++;
     if (p->node[0]) {
+        struct snapshot_node *n;
+
         if ((at = index_find(inv, p->node)) < 0) {
-            inv->stats.pods_unknown_node++;
+            /* CPU-only pods on CPU-only nodes (not kept) are the normal case. */
+            inv->stats.pods_unknown_node += p->gpus > 0;
             return;
         }
-        inv->nodes[at].used = add_gpus(inv->nodes[at].used, p->gpus);
-        if (p->ours && inv->nodes[at].pool == SNAPSHOT_POOL_SERVING)
-            inv->nodes[at].borrowed = add_gpus(inv->nodes[at].borrowed, p->gpus);
+        /* Every pod bound here takes CPU and memory from the node, GPUs or not (a
+         * DaemonSet's agent, a CPU-only pod the member's scheduler put here). */
+        n = &inv->nodes[at];
+        n->cpu_used_m = add_bounded(n->cpu_used_m, p->cpu_m, K8S_CPU_M_MAX);
+        inv->mem_used_b[at] = add_bounded(inv->mem_used_b[at], p->mem_b, K8S_MEM_B_MAX);
+        /* Rounded up, so free memory = allocatable - used is never overstated. */
+        n->mem_used_mib = (inv->mem_used_b[at] + K8S_MIB - 1) / K8S_MIB;
+        if (p->gpus <= 0)
+            return;
+        n->used = add_gpus(n->used, p->gpus);
+        if (p->ours && n->pool == SNAPSHOT_POOL_SERVING)
+            n->borrowed = add_gpus(n->borrowed, p->gpus);
         return;
     }
+    if (p->gpus <= 0)
+        return;
     /* Unbound: demand, not usage. Only serving demand matters to the capacity model;
      * pending training pods are the scheduler's business. Terminating unbound pods
      * will never run, so they are not demand. */

@@ -1,6 +1,6 @@
 /* inventory.h -- one member cluster's GPU picture, built from the pages of one NodeList and
- * one PodList: per-node allocatable/used/borrowed, pool and SKU, pending serving demand,
- * and GPU products that match no SKU. The poller keeps one per cluster and copies it into
+ * one PodList: per-node allocatable/used/borrowed GPUs, allocatable/requested CPU and memory,
+ * pool and SKU, pending serving demand, and GPU products that match no SKU. The poller keeps one per cluster and copies it into
  * each published snapshot.
  * Not responsible for HTTP (poller.c) or publication (RCU, poller.c). */
 #ifndef CLUSTER_INVENTORY_H
@@ -56,7 +56,9 @@ struct inventory {
     struct inventory_stats stats;
     char last_item_error[160]; /* the first bad item's error, for the cluster's status */
     /* private */
-    unsigned *index; /* open-addressing table of node positions + 1, 0 = empty */
+    int64_t *mem_used_b; /* per node (cap_nodes), requested memory in bytes: summed exactly,
+                            then rounded up into nodes[].mem_used_mib */
+    unsigned *index;     /* open-addressing table of node positions + 1, 0 = empty */
     size_t index_cap;
     void *json;      /* the k8s_json token array, reused across pages */
     bool json_owned; /* false when lent by inventory_use_parser() */
@@ -82,7 +84,8 @@ int inventory_add_nodes(struct inventory *inv, const char *body, size_t len,
                         char *cont, size_t cont_size, struct err *e);
 
 /* Adds the pods of one PodList page; nodes must have been added first. Pods bound to a
- * node count as its usage (fedsched's pods on serving nodes also as borrowed); unbound
+ * node count as its usage: their GPU, CPU and memory requests (k8s_pod_read()) whether or
+ * not they request GPUs, and fedsched's pods on serving nodes also as borrowed; unbound
  * Pending pods in serving namespaces are serving demand. Terminal pods are skipped even
  * when the server ignored the field selector. Fails like inventory_add_nodes(). */
 int inventory_add_pods(struct inventory *inv, const char *body, size_t len,

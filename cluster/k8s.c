@@ -7,33 +7,99 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Reads the GPU count from a resource map (allocatable, requests, ...); 0 when absent. */
-static int gpu_quantity(const struct k8s_json *d, int map, const char *field, int *out,
-                        struct err *e)
+static const char *const resource_names[K8S_RESOURCES] = {K8S_GPU_RESOURCE, "cpu", "memory"};
+
+int64_t k8s_resource_max(enum k8s_resource r)
 {
-    int t = k8s_json_get(d, map, K8S_GPU_RESOURCE);
+    switch (r) {
+    case K8S_RES_GPU: return K8S_GPUS_MAX;
+    case K8S_RES_CPU: return K8S_CPU_M_MAX;
+    case K8S_RES_MEMORY: return K8S_MEM_B_MAX;
+    }
+    return 0;
+}
+
+/* a + b for values in 0..max+1, stopping at max+1: the bounds leave room, so nothing wraps,
+ * and a total over max still reads as over it. */
+static int64_t sat_add(int64_t a, int64_t b, int r)
+{
+    int64_t cap = k8s_resource_max((enum k8s_resource)r) + 1;
+
+    return a + b > cap ? cap : a + b;
+}
+
+void k8s_requests_add_app(struct k8s_requests *r, const int64_t c[K8S_RESOURCES])
+{
+    for (int i = 0; i < K8S_RESOURCES; i++)
+        r->app[i] = sat_add(r->app[i], c[i], i);
+}
+
+void k8s_requests_add_init(struct k8s_requests *r, const int64_t c[K8S_RESOURCES], bool sidecar)
+{
+    for (int i = 0; i < K8S_RESOURCES; i++) {
+        /* A sidecar keeps running beside every container started after it, and so is part
+         * of both the app figure and each later init container's. A regular init container
+         * runs alone (beside the sidecars before it) and is done before the next starts. */
+        int64_t during = sat_add(c[i], r->sidecars[i], i);
+
+        if (sidecar)
+            r->sidecars[i] = during;
+        if (during > r->init[i])
+            r->init[i] = during;
+    }
+}
+
+void k8s_requests_total(const struct k8s_requests *r, const int64_t overhead[K8S_RESOURCES],
+                        int64_t out[K8S_RESOURCES])
+{
+    for (int i = 0; i < K8S_RESOURCES; i++) {
+        int64_t run = sat_add(r->app[i], r->sidecars[i], i);
+
+        out[i] = sat_add(run > r->init[i] ? run : r->init[i], overhead ? overhead[i] : 0, i);
+    }
+}
+
+/* Reads resource r from a resource map (allocatable, requests, limits, overhead) into *out
+ * in its unit (enum k8s_resource); 0 when absent. path names the map in errors
+ * ("status.allocatable"). */
+static int read_quantity(const struct k8s_json *d, int map, const char *path, int r, int64_t *out,
+                         struct err *e)
+{
+    const char *name = resource_names[r];
+    int t = k8s_json_get(d, map, name);
+    int64_t max = k8s_resource_max((enum k8s_resource)r);
+    char field[128];
     const char *raw;
     size_t len;
     int64_t v;
+    int rc;
 
     *out = 0;
     if (t < 0)
         return 0;
+    snprintf(field, sizeof(field), "%s.%s", path, name);
     if (k8s_json_type(d, t) == K8S_JSON_NUMBER) {
         /* Go always writes quantities as strings, but a hand-written manifest echoed
          * back may carry a number; accept whole ones. */
-        if (k8s_json_int(d, t, 0, K8S_GPUS_MAX, &v) != 0)
-            return err_set(e, ERR_MALFORMED, field, "%s is not a whole GPU count", field);
-        *out = (int)v;
+        if (k8s_json_int(d, t, 0, r == K8S_RES_CPU ? max / 1000 : max, &v) != 0)
+            return err_set(e, ERR_MALFORMED, field, "%s is not a whole %s quantity", field, name);
+        *out = r == K8S_RES_CPU ? v * 1000 : v;
         return 0;
     }
     if (k8s_json_type(d, t) != K8S_JSON_STRING || d->toks[t].escaped)
         return err_set(e, ERR_MALFORMED, field, "%s must be a quantity string", field);
     raw = k8s_json_raw(d, t, &len);
-    if (quantity_parse_value(raw, len, &v, NULL) != 0 || v < 0 || v > K8S_GPUS_MAX)
-        return err_set(e, ERR_MALFORMED, field, "%s \"%.*s\" is not a GPU count", field,
-                       (int)(len > 32 ? 32 : len), raw);
-    *out = (int)v;
+    /* CPU counts in millicores; GPUs and memory in whole units, rounded up as the API
+     * server's Quantity.Value() does. */
+    rc = r == K8S_RES_CPU ? quantity_parse_milli(raw, len, &v, NULL)
+                          : quantity_parse_value(raw, len, &v, NULL);
+    if (rc != 0 || v < 0 || v > max)
+        return err_set(e, ERR_MALFORMED, field, "%s \"%.*s\" is not a %s quantity%s", field,
+                       (int)(len > 32 ? 32 : len), raw, r == K8S_RES_GPU ? "GPU" : name,
+                       rc == 0 && v < 0 ? " (negative)"
+                       : rc == 0        ? " (too large)"
+                                        : "");
+    *out = v;
     return 0;
 }
 
@@ -90,16 +156,21 @@ int k8s_node_read(const struct k8s_json *d, int tok, const struct cluster_config
     int status = k8s_json_get(d, tok, "status");
     int taints = k8s_json_get(d, spec, "taints");
     int conds = k8s_json_get(d, status, "conditions");
-    int64_t mem;
+    int alloc = k8s_json_get(d, status, "allocatable");
+    int64_t mem, gpus, cap_gpus, mem_b;
 
     memset(&n, 0, sizeof(n));
     if (read_named(d, tok, "node", n.name, sizeof(n.name), e) != 0)
         return -1;
-    if (gpu_quantity(d, k8s_json_get(d, status, "allocatable"), "status.allocatable.nvidia.com/gpu",
-                     &n.allocatable, e) != 0 ||
-        gpu_quantity(d, k8s_json_get(d, status, "capacity"), "status.capacity.nvidia.com/gpu",
-                     &n.capacity, e) != 0)
+    if (read_quantity(d, alloc, "status.allocatable", K8S_RES_GPU, &gpus, e) != 0 ||
+        read_quantity(d, k8s_json_get(d, status, "capacity"), "status.capacity", K8S_RES_GPU,
+                      &cap_gpus, e) != 0 ||
+        read_quantity(d, alloc, "status.allocatable", K8S_RES_CPU, &n.cpu_m, e) != 0 ||
+        read_quantity(d, alloc, "status.allocatable", K8S_RES_MEMORY, &mem_b, e) != 0)
         return -1;
+    n.allocatable = (int)gpus;
+    n.capacity = (int)cap_gpus;
+    n.mem_mib = mem_b / K8S_MIB; /* rounded down: never more than the node has */
     k8s_json_str(d, k8s_json_get(d, labels, K8S_LABEL_GPU_PRODUCT), n.product, sizeof(n.product));
     if (k8s_json_int(d, k8s_json_get(d, labels, K8S_LABEL_GPU_MEMORY), 1, 10000000, &mem) == 0)
         n.memory_mib = (int)mem;
@@ -137,16 +208,25 @@ int k8s_node_read(const struct k8s_json *d, int tok, const struct cluster_config
     return 0;
 }
 
-static int container_gpus(const struct k8s_json *d, int c, const char *field, int *out,
-                          struct err *e)
+/* One container's requests (c is its token, list/i name it in errors): each resource's
+ * request, else its limit, as the API server defaults a request from the limit. */
+static int container_requests(const struct k8s_json *d, int c, const char *list, int i,
+                              int64_t out[K8S_RESOURCES], struct err *e)
 {
     int res = k8s_json_get(d, c, "resources");
     int req = k8s_json_get(d, res, "requests");
+    int lim = k8s_json_get(d, res, "limits");
+    char path[64];
 
-    /* A missing request defaults to the limit (extended resources need both equal). */
-    if (k8s_json_get(d, req, K8S_GPU_RESOURCE) >= 0)
-        return gpu_quantity(d, req, field, out, e);
-    return gpu_quantity(d, k8s_json_get(d, res, "limits"), field, out, e);
+    for (int r = 0; r < K8S_RESOURCES; r++) {
+        bool requested = k8s_json_get(d, req, resource_names[r]) >= 0;
+
+        snprintf(path, sizeof(path), "spec.%s[%d].resources.%s", list, i,
+                 requested ? "requests" : "limits");
+        if (read_quantity(d, requested ? req : lim, path, r, &out[r], e) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static enum k8s_pod_phase parse_phase(const struct k8s_json *d, int t)
@@ -166,11 +246,9 @@ int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct 
     int spec = k8s_json_get(d, tok, "spec");
     int status = k8s_json_get(d, tok, "status");
     int labels = k8s_json_get(d, meta, "labels");
-    int list, sel, conds;
-    int overhead = 0;
-    /* Each quantity is at most K8S_GPUS_MAX, but a pod may list any number of containers;
-     * 64-bit sums cannot wrap before the total is checked. */
-    int64_t app = 0, sidecars = 0, init_max = 0, total;
+    int list, sel, conds, i;
+    struct k8s_requests req = {0};
+    int64_t one[K8S_RESOURCES], overhead[K8S_RESOURCES], total[K8S_RESOURCES];
     int64_t mem;
 
     memset(&p, 0, sizeof(p));
@@ -195,37 +273,33 @@ int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct 
         p.memory_mib = (int)mem;
 
     list = k8s_json_get(d, spec, "containers");
-    for (int c = k8s_json_child(d, list); c >= 0; c = k8s_json_next(d, list, c)) {
-        int g;
-
-        if (container_gpus(d, c, "spec.containers[].resources", &g, e) != 0)
+    i = 0;
+    for (int c = k8s_json_child(d, list); c >= 0; c = k8s_json_next(d, list, c), i++) {
+        if (container_requests(d, c, "containers", i, one, e) != 0)
             return -1;
-        app += g;
+        k8s_requests_add_app(&req, one);
     }
-    /* Init containers run one at a time before the app containers, so only the largest
-     * counts; native sidecars (restartPolicy Always) keep running and add up. */
     list = k8s_json_get(d, spec, "initContainers");
-    for (int c = k8s_json_child(d, list); c >= 0; c = k8s_json_next(d, list, c)) {
-        int g;
-
-        if (container_gpus(d, c, "spec.initContainers[].resources", &g, e) != 0)
+    i = 0;
+    for (int c = k8s_json_child(d, list); c >= 0; c = k8s_json_next(d, list, c), i++) {
+        if (container_requests(d, c, "initContainers", i, one, e) != 0)
             return -1;
-        if (k8s_json_str_eq(d, k8s_json_get(d, c, "restartPolicy"), "Always")) {
-            sidecars += g;
-            if (sidecars > init_max)
-                init_max = sidecars;
-        } else if (g + sidecars > init_max) {
-            init_max = g + sidecars;
-        }
+        k8s_requests_add_init(&req, one,
+                              k8s_json_str_eq(d, k8s_json_get(d, c, "restartPolicy"), "Always"));
     }
-    if (gpu_quantity(d, k8s_json_get(d, spec, "overhead"), "spec.overhead", &overhead, e) != 0)
-        return -1;
-    total = (app + sidecars > init_max ? app + sidecars : init_max) + overhead;
-    if (total > K8S_GPUS_MAX)
-        return err_set(e, ERR_MALFORMED, "spec.containers[].resources",
-                       "pod requests %lld GPUs in all; at most %d are believed", (long long)total,
-                       K8S_GPUS_MAX);
-    p.gpus = (int)total;
+    for (int r = 0; r < K8S_RESOURCES; r++)
+        if (read_quantity(d, k8s_json_get(d, spec, "overhead"), "spec.overhead", r, &overhead[r],
+                          e) != 0)
+            return -1;
+    k8s_requests_total(&req, overhead, total);
+    for (int r = 0; r < K8S_RESOURCES; r++)
+        if (total[r] > k8s_resource_max((enum k8s_resource)r))
+            return err_set(e, ERR_MALFORMED, "spec.containers[].resources",
+                           "pod requests more than %lld of %s in all; no more is believed",
+                           (long long)k8s_resource_max((enum k8s_resource)r), resource_names[r]);
+    p.gpus = (int)total[K8S_RES_GPU];
+    p.cpu_m = total[K8S_RES_CPU];
+    p.mem_b = total[K8S_RES_MEMORY];
 
     conds = k8s_json_get(d, status, "conditions");
     for (int c = k8s_json_child(d, conds); c >= 0; c = k8s_json_next(d, conds, c)) {

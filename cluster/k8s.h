@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct cluster_config;
 
@@ -30,6 +31,50 @@ struct cluster_config;
 /* The most GPUs one quantity, one pod or one node's usage may count. Far above any real
  * object, it keeps sums over a hostile or broken list inside an int. */
 #define K8S_GPUS_MAX 1000000
+/* The same bounds for CPU (a billion cores, in millicores) and memory (8 PiB in bytes: the
+ * most cluster/quantity.c holds, since it counts in thousandths). */
+#define K8S_CPU_M_MAX INT64_C(1000000000000)
+#define K8S_MEM_B_MAX (INT64_C(1) << 53)
+#define K8S_MIB       (INT64_C(1) << 20)
+
+/* The resources a pod's request is counted in, and their units. */
+enum k8s_resource {
+    K8S_RES_GPU = 0, /* nvidia.com/gpu, whole GPUs */
+    K8S_RES_CPU,     /* cpu, millicores */
+    K8S_RES_MEMORY,  /* memory, bytes */
+};
+#define K8S_RESOURCES 3
+
+/* A pod's effective request, built container by container in spec order, as the
+ * kube-scheduler counts it (k8s.io/component-helpers resource.PodRequests):
+ *   max(sum of app containers + sum of restartable (sidecar) init containers,
+ *       for each regular init container: it + the sidecars declared before it)
+ *   + spec.overhead,
+ * per resource. Docs: https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
+ * #resource-sharing-within-containers, https://kubernetes.io/docs/concepts/workloads/pods/
+ * sidecar-containers/#resource-sharing-within-containers and https://kubernetes.io/docs/
+ * concepts/scheduling-eviction/pod-overhead/. The connector (k8s_pod_read) and the simulator
+ * (tools/kubesim) both count with it. Values given are in 0..k8s_resource_max(r); sums stop
+ * at k8s_resource_max(r) + 1, so nothing wraps and "more than believed" stays visible.
+ * Zero-initialise (= {0}) before the first container. */
+struct k8s_requests {
+    int64_t app[K8S_RESOURCES];      /* sum over spec.containers */
+    int64_t sidecars[K8S_RESOURCES]; /* sum over the restartable init containers so far */
+    int64_t init[K8S_RESOURCES];     /* max over init containers of it + sidecars before it */
+};
+
+/* The largest value of resource r one quantity, pod or node may hold. */
+int64_t k8s_resource_max(enum k8s_resource r);
+
+/* Adds one app container's requests (c, indexed by enum k8s_resource). */
+void k8s_requests_add_app(struct k8s_requests *r, const int64_t c[K8S_RESOURCES]);
+
+/* Adds the next init container's requests; sidecar: its restartPolicy is Always. */
+void k8s_requests_add_init(struct k8s_requests *r, const int64_t c[K8S_RESOURCES], bool sidecar);
+
+/* The pod's effective requests into out, with overhead (spec.overhead; NULL for none). */
+void k8s_requests_total(const struct k8s_requests *r, const int64_t overhead[K8S_RESOURCES],
+                        int64_t out[K8S_RESOURCES]);
 
 /* The field selector that keeps terminal pods out of pod lists (already URL-encoded). */
 #define K8S_POD_FIELD_SELECTOR "status.phase%21%3DSucceeded%2Cstatus.phase%21%3DFailed"
@@ -52,6 +97,8 @@ struct k8s_node {
     bool gpu;         /* has GPUs at all: allocatable or capacity > 0, or a product label */
     int allocatable;  /* status.allocatable["nvidia.com/gpu"] */
     int capacity;     /* status.capacity["nvidia.com/gpu"] */
+    int64_t cpu_m;    /* status.allocatable.cpu in millicores, 0 when absent */
+    int64_t mem_mib;  /* status.allocatable.memory in MiB (rounded down), 0 when absent */
     enum snapshot_pool pool;
     bool ready;         /* condition Ready is "True" */
     bool unschedulable; /* spec.unschedulable */
@@ -67,8 +114,11 @@ struct k8s_pod {
     char product[64]; /* spec.nodeSelector["nvidia.com/gpu.product"], "" when none */
     int memory_mib;   /* spec.nodeSelector["nvidia.com/gpu.memory"], 0 when none */
     enum k8s_pod_phase phase;
-    int gpus;           /* effective request: max(sum of app containers and sidecars, largest
-                         init container) + overhead; requests, else limits */
+    /* Effective requests (struct k8s_requests): each container's requests, a resource with
+     * a limit but no request counting its limit, as the API server defaults it. */
+    int gpus;
+    int64_t cpu_m;      /* millicores */
+    int64_t mem_b;      /* bytes */
     bool terminating;   /* metadata.deletionTimestamp is set: still holds its GPUs */
     bool ours;          /* carries fedsched's labels */
     bool unschedulable; /* condition PodScheduled False, reason Unschedulable */
@@ -76,11 +126,14 @@ struct k8s_pod {
 
 /* Reads the Node object at token tok. cfg decides the pool (serving selector) and which
  * taints are tolerated; skus maps the product label. Fails with ERR_MALFORMED naming the
- * field ("status.allocatable.nvidia.com/gpu") when the object or a quantity is bad. */
+ * field ("status.allocatable.nvidia.com/gpu", "status.allocatable.memory") and the value
+ * when the object or a quantity is bad (negative, not a quantity, beyond the bounds). */
 int k8s_node_read(const struct k8s_json *d, int tok, const struct cluster_config *cfg,
                   const struct sku_catalogue *skus, struct k8s_node *out, struct err *e);
 
-/* Reads the Pod object at token tok. Fails with ERR_MALFORMED naming the field. */
+/* Reads the Pod object at token tok. Fails with ERR_MALFORMED naming the field
+ * ("spec.initContainers[1].resources.limits.cpu") and the value of a bad quantity, or
+ * "spec.containers[].resources" when the pod's total is beyond k8s_resource_max(). */
 int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct err *e);
 
 /* What a failed API call said. */

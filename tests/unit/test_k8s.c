@@ -152,7 +152,7 @@ START_TEST(pod_bad_quantity_names_field)
     ck_assert_int_eq(k8s_json_parse(&doc, j, strlen(j), 0, NULL), 0);
     ck_assert_int_eq(k8s_pod_read(&doc, 0, &p, &e), -1);
     ck_assert_int_eq(e.code, ERR_MALFORMED);
-    ck_assert_str_eq(e.field, "spec.containers[].resources");
+    ck_assert_str_eq(e.field, "spec.containers[0].resources.limits.nvidia.com/gpu");
     ck_assert_ptr_nonnull(strstr(e.msg, "x2"));
 }
 END_TEST

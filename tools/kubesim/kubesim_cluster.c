@@ -11,6 +11,7 @@
 #include "base/dns.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "cluster/k8s.h"
 #include "cluster/quantity.h"
 
 #include <math.h>
@@ -780,82 +781,60 @@ static int render_node(const struct sim_cluster *c, const struct snode *n, int64
 
 /* ---- pods ------------------------------------------------------------------------------------ */
 
-static int gpu_of(const json_t *resources)
+/* A container's (or spec.overhead's) requests in the units of enum k8s_resource: each
+ * resource's request, else its limit, as the API server defaults requests from limits.
+ * A quantity that is not one counts 0 (the real API server would have refused the pod). */
+static void requests_of(const json_t *resources, bool overhead, int64_t out[K8S_RESOURCES])
 {
-    const json_t *q = json_object_get(json_object_get(resources, "requests"), "nvidia.com/gpu");
-    int64_t v = 0;
+    static const char *const names[K8S_RESOURCES] = {K8S_GPU_RESOURCE, "cpu", "memory"};
 
-    if (!q)
-        q = json_object_get(json_object_get(resources, "limits"), "nvidia.com/gpu");
-    if (json_is_integer(q))
-        return (int)json_integer_value(q);
-    if (json_is_string(q) &&
-        quantity_parse_value(json_string_value(q), json_string_length(q), &v, NULL) == 0 &&
-        v >= 0 && v <= 64)
-        return (int)v;
-    return 0;
+    for (int r = 0; r < K8S_RESOURCES; r++) {
+        const json_t *q = overhead
+                              ? json_object_get(resources, names[r])
+                              : json_object_get(json_object_get(resources, "requests"), names[r]);
+        int64_t v = 0;
+
+        out[r] = 0;
+        if (!q && !overhead)
+            q = json_object_get(json_object_get(resources, "limits"), names[r]);
+        if (json_is_integer(q))
+            v = json_integer_value(q) <= k8s_resource_max((enum k8s_resource)r) / 1000
+                    ? json_integer_value(q) * (r == K8S_RES_CPU ? 1000 : 1)
+                    : 0;
+        else if (!json_is_string(q) ||
+                 (r == K8S_RES_CPU
+                      ? quantity_parse_milli(json_string_value(q), json_string_length(q), &v, NULL)
+                      : quantity_parse_value(json_string_value(q), json_string_length(q), &v,
+                                             NULL)))
+            v = 0;
+        if (v > 0 && v <= k8s_resource_max((enum k8s_resource)r))
+            out[r] = v;
+    }
 }
 
-/* A container's request of resource in milli-units (cpu) or units (memory); the limit
- * when only that is given, as the API server defaults requests from limits. */
-static int64_t request_of(const json_t *resources, const char *name, bool milli)
+/* The pod's effective requests as the kube-scheduler counts them: init containers, native
+ * sidecars and spec.overhead with the connector's own rule (struct k8s_requests). */
+static void pod_spec_requests(const json_t *spec, int64_t out[K8S_RESOURCES])
 {
-    const json_t *q = json_object_get(json_object_get(resources, "requests"), name);
-    int64_t v = 0;
-
-    if (!q)
-        q = json_object_get(json_object_get(resources, "limits"), name);
-    if (json_is_integer(q))
-        return json_integer_value(q) * (milli ? 1000 : 1);
-    if (!json_is_string(q))
-        return 0;
-    if (milli ? quantity_parse_milli(json_string_value(q), json_string_length(q), &v, NULL)
-              : quantity_parse_value(json_string_value(q), json_string_length(q), &v, NULL))
-        return 0;
-    return v > 0 ? v : 0;
-}
-
-/* The pod's effective request of a resource: the sum over its containers or the largest
- * init container's, whichever is more (the scheduler's rule). */
-static int64_t pod_spec_request(const json_t *spec, const char *name, bool milli)
-{
+    struct k8s_requests req = {0};
+    int64_t one[K8S_RESOURCES];
     const json_t *x;
     size_t i;
-    int64_t app = 0, init = 0;
 
     json_array_foreach(json_object_get(spec, "containers"), i, x)
     {
-        app += request_of(json_object_get(x, "resources"), name, milli);
+        requests_of(json_object_get(x, "resources"), false, one);
+        k8s_requests_add_app(&req, one);
     }
     json_array_foreach(json_object_get(spec, "initContainers"), i, x)
     {
-        int64_t v = request_of(json_object_get(x, "resources"), name, milli);
+        const char *rp = json_string_value(json_object_get(x, "restartPolicy"));
 
-        if (v > init)
-            init = v;
+        requests_of(json_object_get(x, "resources"), false, one);
+        k8s_requests_add_init(&req, one, rp && strcmp(rp, "Always") == 0);
     }
-    return app > init ? app : init;
-}
-
-/* The pod's effective GPU request, as the scheduler computes it. */
-static int pod_spec_gpus(const json_t *spec)
-{
-    const json_t *x;
-    size_t i;
-    int app = 0, init = 0;
-
-    json_array_foreach(json_object_get(spec, "containers"), i, x)
-    {
-        app += gpu_of(json_object_get(x, "resources"));
-    }
-    json_array_foreach(json_object_get(spec, "initContainers"), i, x)
-    {
-        int g = gpu_of(json_object_get(x, "resources"));
-
-        if (g > init)
-            init = g;
-    }
-    return app > init ? app : init;
+    requests_of(json_object_get(spec, "overhead"), true, one);
+    k8s_requests_total(&req, one, out);
 }
 
 static const char *pod_key_ns(const struct spod *p)
@@ -934,6 +913,7 @@ static struct spod *pod_add(struct sim_cluster *c, const char *ns, const char *n
 {
     struct spod *p = xcalloc(1, sizeof(*p));
     const char *prod;
+    int64_t req[K8S_RESOURCES];
     size_t at;
 
     snprintf(p->ns, sizeof(p->ns), "%s", ns);
@@ -945,9 +925,10 @@ static struct spod *pod_add(struct sim_cluster *c, const char *ns, const char *n
     p->node = -1;
     p->deploy = -1;
     p->created_ms = now;
-    p->gpus = pod_spec_gpus(spec);
-    p->cpu_m = pod_spec_request(spec, "cpu", true);
-    p->mem_b = pod_spec_request(spec, "memory", false);
+    pod_spec_requests(spec, req);
+    p->gpus = (int)req[K8S_RES_GPU];
+    p->cpu_m = req[K8S_RES_CPU];
+    p->mem_b = req[K8S_RES_MEMORY];
     p->index = -1;
     prod = json_string_value(
         json_object_get(json_object_get(spec, "nodeSelector"), "nvidia.com/gpu.product"));
