@@ -223,6 +223,35 @@ START_TEST(allocatable_and_requested_cpu_memory_per_node)
 }
 END_TEST
 
+/* A pod its cluster's scheduler has not bound yet is demand, not usage: with kubesim's
+ * scheduler held the pod is listed, unbound and without a PodScheduled condition, and the
+ * node shows nothing used; once the scheduler binds it the same pod counts in full. */
+START_TEST(unbound_pods_count_once_bound)
+{
+    struct view v;
+    bool bound;
+    char msg[256];
+
+    wait_for("h-0", 0, 0);
+    sim_cluster_scheduler_hold(sim_get_cluster(env.sim, "alpha"), true);
+    create_job(job_sidecar);
+    wait_for("h-0", 1, 0);
+    pod_of("sidecar", &bound, msg, sizeof(msg));
+    ck_assert_msg(!bound, "pod bound while the scheduler is held");
+    ck_assert_str_eq(msg, "");
+    v = look("h-0");
+    ck_assert_int_eq(v.mem_used_mib, 0);
+    ck_assert_int_eq(v.gpus_used, 0);
+
+    sim_cluster_scheduler_hold(sim_get_cluster(env.sim, "alpha"), false);
+    pod_of("sidecar", &bound, msg, sizeof(msg)); /* a request: the scheduler runs */
+    wait_for("h-0", 1, 9250);
+    v = look("h-0");
+    ck_assert_int_eq(v.mem_used_mib, 9344);
+    ck_assert_int_eq(v.gpus_used, 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("node_resources");
@@ -233,6 +262,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, allocatable_and_requested_cpu_memory_per_node);
+    tcase_add_test(tc, unbound_pods_count_once_bound);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

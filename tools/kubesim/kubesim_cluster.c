@@ -166,6 +166,7 @@ struct sim_cluster {
     uint64_t w_window_rv; /* every event after this resourceVersion is in the ring */
     bool w_on;            /* recording: from the start or since the first watch */
     bool w_hold;          /* open watches are sent nothing (sim_cluster_watch_hold) */
+    bool sched_hold;      /* pending pods are not bound (sim_cluster_scheduler_hold) */
     void (*on_change)(void *arg, size_t i); /* told after events were recorded */
     void *on_change_arg;
     size_t on_change_i;
@@ -1878,9 +1879,12 @@ static void node_usage(struct sim_cluster *c)
  * pulled. */
 static void schedule_pending(struct sim_cluster *c, int64_t now)
 {
-    struct spod **pending = xmalloc((c->n_pods + 1) * sizeof(*pending));
+    struct spod **pending;
     size_t n_pending = 0;
 
+    if (c->sched_hold)
+        return;
+    pending = xmalloc((c->n_pods + 1) * sizeof(*pending));
     for (size_t i = 0; i < c->n_pods; i++) {
         struct spod *p = c->pods[i];
 
@@ -3769,6 +3773,13 @@ void sim_cluster_watch_hold(struct sim_cluster *c, bool hold)
     c->w_hold = hold;
     if (!hold && c->on_change)
         c->on_change(c->on_change_arg, c->on_change_i);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void sim_cluster_scheduler_hold(struct sim_cluster *c, bool hold)
+{
+    pthread_mutex_lock(&c->lock);
+    c->sched_hold = hold;
     pthread_mutex_unlock(&c->lock);
 }
 

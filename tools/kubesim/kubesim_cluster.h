@@ -141,6 +141,13 @@ int sim_cluster_set_node(struct sim_cluster *c, const char *name, bool ready, bo
  * releases them. A test's lever: no scenario sets it. */
 void sim_cluster_watch_hold(struct sim_cluster *c, bool hold);
 
+/* Holds back the cluster's scheduler (true), as when the kube-scheduler is down: pods
+ * created meanwhile stay Pending, unbound and without a PodScheduled condition, whatever
+ * room the nodes have; false binds them again from the next request. For a job whose pods
+ * cannot start although every figure fedsched reads says they fit. A test's lever: no
+ * scenario sets it. */
+void sim_cluster_scheduler_hold(struct sim_cluster *c, bool hold);
+
 /* Replica count of deployment i at simulated time now_ms (the diurnal curve). */
 int sim_deployment_replicas(const struct sim_deployment *d, int64_t now_ms);
 
