@@ -37,7 +37,7 @@ struct forecast {
 void forecast_params_default(struct forecast_params *p)
 {
     p->half_life_ms = 7 * DAY_MS;
-    p->max_gap_ms = 5 * 60 * 1000;
+    p->max_gap_ms = 10 * 60 * 1000;
     p->min_weight_s = 60;
 }
 

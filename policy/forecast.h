@@ -54,8 +54,8 @@ struct forecast_params {
     double min_weight_s;  /* a slot with less decayed observation than this is unknown */
 };
 
-/* The defaults: half-life 7 days, max gap 5 minutes (five default sample intervals,
- * poller.sampleIntervalS 60), min weight 60 s. */
+/* The defaults: half-life 7 days, max gap 10 minutes (as the capacity report holds a
+ * sample, store/reports.h; ten default sample intervals), min weight 60 s. */
 void forecast_params_default(struct forecast_params *p);
 
 /* A new, empty forecast in the zone tz (copied; NULL: UTC). Caller owns *out; free with

@@ -299,8 +299,8 @@ START_TEST(test_time_weighted)
 }
 END_TEST
 
-/* A silence longer than max_gap (5 min) is a gap, not a level: a sample at Monday 00:00
- * followed by one a day later counts for 5 minutes only. */
+/* A silence longer than max_gap (10 min) is a gap, not a level: a sample at Monday 00:00
+ * followed by one a day later counts for 10 minutes only. */
 START_TEST(test_gap_capped)
 {
     struct forecast *f = make("UTC0", 0);
@@ -311,8 +311,8 @@ START_TEST(test_gap_capped)
     observe(f, t0 + DAY_MS, 0);
     forecast_predict(f, t0, &est);
     ck_assert(est.known);
-    /* 300 s, decayed over the day to the latest sample. */
-    ck_assert_double_eq_tol(est.weight_s, 300 * exp2(-(double)(DAY_MS - 5 * MIN_MS) / WEEK_MS),
+    /* 600 s, decayed over the day to the latest sample. */
+    ck_assert_double_eq_tol(est.weight_s, 600 * exp2(-(double)(DAY_MS - 10 * MIN_MS) / WEEK_MS),
                             1e-3);
     ck_assert_double_eq(est.p50, 10);
     forecast_predict(f, t0 + 15 * MIN_MS, &est);
