@@ -12,6 +12,7 @@ struct shape {
     int64_t cpu, mem;
     int n_gpus;
     int milli;
+    uint64_t models; /* 0 = any */
     double w;
 };
 
@@ -21,6 +22,9 @@ struct nodefit_profile {
     /* CPU (millicores) and memory (MiB) the expected work asks for per whole GPU it asks
      * for, CPU-only requests included: they land on GPU nodes too and eat the same cores. */
     double cpu_per_gpu, mem_per_gpu;
+    /* Per GPU model id (index id - 1): the share of a milli-GPU placed there that displaces
+     * demand with nowhere else to go; all 0 until nodefit_profile_set_capacity(). */
+    double displace[NODEFIT_MODELS_MAX];
 };
 
 static int cmp_shape(const void *a, const void *b)
@@ -33,7 +37,9 @@ static int cmp_shape(const void *a, const void *b)
         return x->n_gpus < y->n_gpus ? -1 : 1;
     if (x->cpu != y->cpu)
         return x->cpu < y->cpu ? -1 : 1;
-    return (x->mem > y->mem) - (x->mem < y->mem);
+    if (x->mem != y->mem)
+        return x->mem < y->mem ? -1 : 1;
+    return (x->models > y->models) - (x->models < y->models);
 }
 
 static int check_req(const struct nodefit_req *r, const char *what, size_t i, struct err *e)
@@ -53,11 +59,13 @@ static int check_req(const struct nodefit_req *r, const char *what, size_t i, st
     return 0;
 }
 
+static bool model_in(uint64_t models, int model);
+
 int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights, size_t n,
                         struct nodefit_profile **out, struct err *e)
 {
     struct nodefit_profile *p;
-    double total = 0;
+    double total = 0, wsum = 0;
 
     for (size_t i = 0; i < n; i++) {
         if (check_req(&shapes[i], "shapes", i, e))
@@ -89,12 +97,57 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
         p->s[p->n].mem = shapes[i].mem;
         p->s[p->n].n_gpus = shapes[i].n_gpus;
         p->s[p->n].milli = shapes[i].milli;
-        p->s[p->n].w = weights[i] / total;
+        p->s[p->n].models = shapes[i].models;
+        /* Weighted by the GPU demand the shape brings, not by its count of requests: the
+         * measure is of milli-GPUs left unused, and a milli of an 8-GPU request turned away
+         * is as lost as a milli of a shared one. */
+        p->s[p->n].w = weights[i] / total * shapes[i].n_gpus * shapes[i].milli;
+        wsum += p->s[p->n].w;
         p->n++;
     }
+    for (size_t i = 0; i < p->n; i++)
+        p->s[i].w /= wsum;
     if (p->n > 1)
         qsort(p->s, p->n, sizeof(*p->s), cmp_shape);
     *out = p;
+    return 0;
+}
+
+int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli, size_t n,
+                                 struct err *e)
+{
+    double total = 0, claim[NODEFIT_MODELS_MAX] = {0};
+
+    if (n > NODEFIT_MODELS_MAX)
+        return err_set(e, ERR_INVALID, "models", "%zu GPU models; at most %d", n,
+                       NODEFIT_MODELS_MAX);
+    for (size_t m = 0; m < n; m++) {
+        if (milli[m] < 0)
+            return err_set(e, ERR_INVALID, "capacity", "capacity[%zu] %lld must be >= 0", m,
+                           (long long)milli[m]);
+        total += (double)milli[m];
+    }
+    memset(p->displace, 0, sizeof(p->displace));
+    if (total <= 0)
+        return 0;
+    /* Shape s asks for the share d of the GPU demand and may use the share a of the
+     * capacity: it claims d / a of each milli of its models (unconstrained: d). A model
+     * claimed c > 1 times over turns away 1 - 1/c of what lands on it. */
+    for (size_t i = 0; i < p->n; i++) {
+        const struct shape *sh = &p->s[i];
+        double d = sh->w, a = 0; /* the weights are shares of the GPU demand */
+
+        for (size_t m = 0; m < n; m++)
+            if (model_in(sh->models, (int)m + 1))
+                a += (double)milli[m];
+        if (a <= 0)
+            continue;
+        for (size_t m = 0; m < n; m++)
+            if (model_in(sh->models, (int)m + 1))
+                claim[m] += d * total / a;
+    }
+    for (size_t m = 0; m < n; m++)
+        p->displace[m] = claim[m] > 1 ? 1 - 1 / claim[m] : 0;
     return 0;
 }
 
@@ -116,13 +169,24 @@ static int devices_with(const struct nodefit_node *node, int milli)
     return k;
 }
 
+static bool model_in(uint64_t models, int model)
+{
+    return models == 0 ||
+           (model >= 1 && model <= NODEFIT_MODELS_MAX && (models & NODEFIT_MODEL_BIT(model)));
+}
+
+bool nodefit_model_ok(const struct nodefit_node *node, const struct nodefit_req *r)
+{
+    return r->n_gpus == 0 || model_in(r->models, node->model);
+}
+
 bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r)
 {
     if (node->cpu_free < r->cpu || node->mem_free < r->mem)
         return false;
     if (r->n_gpus == 0)
         return true;
-    return devices_with(node, r->milli) >= r->n_gpus;
+    return model_in(r->models, node->model) && devices_with(node, r->milli) >= r->n_gpus;
 }
 
 /* Free GPU capacity the node cannot feed: the expected work asks for cpu_per_gpu and
@@ -145,8 +209,8 @@ static double unfed(const struct nodefit_profile *p, int64_t cpu_free, int64_t m
 /* The measure, computed from the devices' free amounts sorted ascending: walking the
  * shapes by their per-device need, k devices have less than the shape needs and hold
  * `below` of the free capacity. */
-static double frag_of(const struct nodefit_profile *p, int64_t cpu_free, int64_t mem_free,
-                      const int *free_sorted, int G)
+static double frag_of(const struct nodefit_profile *p, int model, int64_t cpu_free,
+                      int64_t mem_free, const int *free_sorted, int G)
 {
     long total = 0, below = 0;
     int k = 0;
@@ -162,7 +226,8 @@ static double frag_of(const struct nodefit_profile *p, int64_t cpu_free, int64_t
 
         while (k < G && free_sorted[k] < s->milli)
             below += free_sorted[k++];
-        if (cpu_free >= s->cpu && mem_free >= s->mem && G - k >= s->n_gpus)
+        if (model_in(s->models, model) && cpu_free >= s->cpu && mem_free >= s->mem &&
+            G - k >= s->n_gpus)
             f += s->w * (double)below;
         else
             f += s->w * (double)total;
@@ -192,7 +257,7 @@ double nodefit_frag(const struct nodefit_profile *p, const struct nodefit_node *
         return 0;
     memcpy(f, node->gpu_free, sizeof(int) * (size_t)G);
     nodefit_sort_free(f, G);
-    return frag_of(p, node->cpu_free, node->mem_free, f, G);
+    return frag_of(p, node->model, node->cpu_free, node->mem_free, f, G);
 }
 
 int nodefit_first_fit(const struct nodefit_node *node, const struct nodefit_req *r,
@@ -242,6 +307,15 @@ static double leftover(const struct nodefit_node *node, int64_t cpu_after, int64
     return d ? s / d : 0;
 }
 
+/* Demand r turns away by landing on node's model (nodefit_profile_set_capacity). */
+static double displaced(const struct nodefit_profile *p, const struct nodefit_node *node,
+                        const struct nodefit_req *r)
+{
+    if (node->model < 1 || node->model > NODEFIT_MODELS_MAX)
+        return 0;
+    return p->displace[node->model - 1] * r->n_gpus * r->milli;
+}
+
 int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *node,
                   double frag_before, const struct nodefit_req *r, struct nodefit_eval *out)
 {
@@ -264,7 +338,8 @@ int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *no
         for (int i = 0; i < ev.choice.n; i++)
             f[ev.choice.dev[i]] = 0;
         nodefit_sort_free(f, G);
-        ev.frag_delta = frag_of(p, cpu_after, mem_after, f, G) - frag_before;
+        ev.frag_delta = frag_of(p, node->model, cpu_after, mem_after, f, G) - frag_before;
+        ev.frag_delta += displaced(p, node, r);
         ev.tight = leftover(node, cpu_after, mem_after,
                             gpu_total - (long)r->n_gpus * (r->n_gpus ? r->milli : 0));
         *out = ev;
@@ -290,7 +365,8 @@ int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *no
         ev.tight = leftover(node, cpu_after, mem_after, gpu_total - r->milli) +
                    1e-6 * (double)f[j] / NODEFIT_MILLI;
         nodefit_sort_free(f, G);
-        ev.frag_delta = frag_of(p, cpu_after, mem_after, f, G) - frag_before;
+        ev.frag_delta = frag_of(p, node->model, cpu_after, mem_after, f, G) - frag_before +
+                        displaced(p, node, r);
         if (!found || nodefit_eval_cmp(&ev, out) < 0)
             *out = ev;
         found = true;

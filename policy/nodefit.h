@@ -25,18 +25,29 @@ struct err;
 #define NODEFIT_GPUS_MAX 16
 #define NODEFIT_MILLI    1000
 
+#define NODEFIT_MODELS_MAX 64 /* GPU model ids 1..64: bit id-1 of a request's mask */
+
+/* Zero-initialised fields mean "not known / unconstrained": a node of model 0 takes any
+ * request that has no model mask, and a request with mask 0 takes any node. */
 struct nodefit_node {
     int64_t cpu_cap, cpu_free;
     int64_t mem_cap, mem_free;
     int n_gpus;
     int gpu_free[NODEFIT_GPUS_MAX]; /* per device, 0..1000 */
+    int model;                      /* GPU model id, 1..NODEFIT_MODELS_MAX; 0 = not known */
 };
 
 struct nodefit_req {
     int64_t cpu, mem;
-    int n_gpus; /* 0 = CPU only */
-    int milli;  /* per device; 1000 for whole devices */
+    int n_gpus;      /* 0 = CPU only */
+    int milli;       /* per device; 1000 for whole devices */
+    uint64_t models; /* GPU models it may use (bit id-1 for model id); 0 = any. A request
+                        with a mask fits only nodes of a model in it (never model 0); a
+                        CPU-only request ignores it. */
 };
+
+/* The mask bit of model id m (1..NODEFIT_MODELS_MAX). */
+#define NODEFIT_MODEL_BIT(m) (1ULL << ((m)-1))
 
 /* Devices a request takes on a node (n entries; empty for CPU-only requests). */
 struct nodefit_choice {
@@ -47,7 +58,7 @@ struct nodefit_choice {
 /* The outcome of scoring one request on one node. Lower is better, compared with
  * nodefit_eval_cmp(). */
 struct nodefit_eval {
-    double frag_delta; /* expected stranded milli-GPUs after minus before */
+    double frag_delta; /* expected stranded milli-GPUs after minus before (+ displaced) */
     double tight;      /* leftover after placement, normalised: smaller = tighter fit */
     struct nodefit_choice choice;
 };
@@ -55,23 +66,38 @@ struct nodefit_eval {
 /* The expected workload: request shapes and their relative frequencies. */
 struct nodefit_profile;
 
-/* Builds a profile from n shapes with weights (> 0; they are normalised). Shapes without
- * GPUs are kept out of the per-shape measure (they never use a GPU) but count in the CPU
- * and memory the work needs per GPU (they take cores on GPU nodes too). Caller owns *out;
- * nodefit_profile_free(). ERR_INVALID naming the shape ("shapes[3].milli") when a shape is
- * out of range. */
+/* Builds a profile from n shapes with weights (> 0: how many requests of each shape are
+ * expected; they are normalised). In the per-shape measure a shape weighs by the GPU demand
+ * it brings (weight x n_gpus x milli), not by its count: the measure is of milli-GPUs left
+ * unused, and a milli of an 8-GPU request turned away is as lost as a milli of a shared one.
+ * Shapes without GPUs are kept out of it (they never use a GPU) but count in the CPU and
+ * memory the work needs per GPU (they take cores on GPU nodes too). A shape's model mask
+ * is part of it. Caller owns *out; nodefit_profile_free(). ERR_INVALID naming the shape
+ * ("shapes[3].milli") when a shape is out of range. */
 int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights, size_t n,
                         struct nodefit_profile **out, struct err *e);
 void nodefit_profile_free(struct nodefit_profile **p); /* NULL-safe; sets *p to NULL */
 
-/* True when node has the CPU, memory and devices for r right now. */
+/* Tells p the cluster's GPU capacity per model: milli[m] milli-GPUs of model id m + 1, n
+ * models. Optional (without it, or with no constrained shapes, nothing changes): a request
+ * placed on a model whose capacity the expected demand that may only use some models claims
+ * more than once over (claim c > 1) is charged 1 - 1/c of its milli-GPUs, the demand it
+ * turns away, on top of the stranded capacity. ERR_INVALID when n > NODEFIT_MODELS_MAX or
+ * a capacity is negative. */
+int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli, size_t n,
+                                 struct err *e);
+
+/* True when r may use node's GPU model (always for CPU-only requests and masks of 0). */
+bool nodefit_model_ok(const struct nodefit_node *node, const struct nodefit_req *r);
+
+/* True when node has the CPU, memory and devices for r right now, of a model r may use. */
 bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r);
 
 /* Expected milli-GPUs of node that will go unused, the sum of two parts:
  * - the next request: for each GPU shape of the profile, the free GPU capacity it could
- *   not take (all of it when the shape does not fit the node at all, else the devices with
- *   less free than the shape needs), weighted by the shape's share (FGD's measure, with
- *   memory checked too);
+ *   not take (all of it when the shape does not fit the node at all, its GPU model
+ *   included, else the devices with less free than the shape needs), weighted by the
+ *   shape's share of the GPU demand (FGD's measure, with memory and demand weights);
  * - filling up: the free GPU capacity beyond what the node's free CPU and memory can feed
  *   at the profile's CPU and memory per GPU, all requests counted (8 free GPUs beside 20
  *   free cores take one 12-core pod, then nothing: a one-step measure sees no harm until
@@ -86,6 +112,8 @@ void nodefit_sort_free(int *v, int n);
 /* Scores r on node, trying every distinct device choice (for a shared device: each device
  * with room, one per distinct free amount; for whole devices: the fully free ones with the
  * lowest indices). frag_before is nodefit_frag(p, node), passed in so callers can cache it.
+ * frag_delta is the measure after minus before, plus the demand r turns away on node's
+ * model when the profile knows the capacity (nodefit_profile_set_capacity).
  * Returns 0 and fills *out, or -1 when r does not fit. */
 int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *node,
                   double frag_before, const struct nodefit_req *r, struct nodefit_eval *out);

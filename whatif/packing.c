@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MODELS_MAX 64
+/* GPU models of one cluster; nodefit's last model id stands for "a model no node has"
+ * (the mask of a pod whose gpu_spec names none of the cluster's models). */
+#define MODELS_MAX (NODEFIT_MODELS_MAX - 1)
 #define BUCKETS    160 /* arrival buckets; the tuned workload stops just past 130 % */
 
 /* Reference scales of the artifact's BestFit (open-gpu-share utils: MaxSpecCpu, MaxSpecGpu). */
@@ -106,14 +108,11 @@ void packing_opts_defaults(struct packing_opts *o, uint64_t seed)
 /* ---- the cluster ------------------------------------------------------------------------- */
 
 struct pod {
-    struct nodefit_req r;
-    uint64_t models; /* allowed GPU models (bit per model id); all ones = any */
-    int shape;       /* index into the FGD shape table, -1 when not typical */
+    struct nodefit_req r; /* r.models: the GPU models gpu_spec allows, 0 = any */
 };
 
 struct run {
-    struct nodefit_node *nodes;
-    int *model; /* per node */
+    struct nodefit_node *nodes; /* model: 1 + index in packing_run's models[] */
     size_t n;
     double *frag; /* per node, cached measure of the policy that uses one */
     bool *dirty;
@@ -126,18 +125,9 @@ struct run {
     size_t *cand; /* scratch: feasible nodes */
 };
 
-static bool allowed(const struct run *R, size_t i, const struct pod *p)
-{
-    if (p->r.n_gpus == 0)
-        return true;
-    if (R->nodes[i].n_gpus == 0)
-        return false;
-    return (p->models >> R->model[i]) & 1;
-}
-
 static bool fits(const struct run *R, size_t i, const struct pod *p)
 {
-    return allowed(R, i, p) && nodefit_fits(&R->nodes[i], &p->r);
+    return nodefit_fits(&R->nodes[i], &p->r);
 }
 
 /* ---- Random and BestFit, as the artifact's plugins compute them ---------------------------- */
@@ -175,7 +165,8 @@ static long bestfit_score(const struct nodefit_node *n, const struct nodefit_req
 
 /* FGD's node fragmentation: the shapes are sorted by per-device need, so one walk over the
  * node's devices sorted by free amount gives, per shape, the devices short of it and the
- * capacity they hold. CPU-only shapes count all free GPU capacity; FGD ignores memory. */
+ * capacity they hold. CPU-only shapes, and shapes whose gpu_spec excludes the node's model
+ * (the artifact's NoAccess), count all free GPU capacity; FGD ignores memory. */
 static double fgd_frag(const struct run *R, const struct nodefit_node *n)
 {
     int f[NODEFIT_GPUS_MAX];
@@ -192,7 +183,7 @@ static double fgd_frag(const struct run *R, const struct nodefit_node *n)
 
         while (k < G && f[k] < s->milli)
             below += f[k++];
-        if (s->n_gpus > 0 && n->cpu_free >= s->cpu && G - k >= s->n_gpus)
+        if (s->n_gpus > 0 && nodefit_model_ok(n, s) && n->cpu_free >= s->cpu && G - k >= s->n_gpus)
             frag += R->fgd_w[i] * (double)below;
         else
             frag += R->fgd_w[i] * (double)total;
@@ -340,7 +331,6 @@ static int cmp_pod_name(const void *a, const void *b)
 
 struct shape_count {
     struct nodefit_req r;
-    uint64_t models;
     double count;
 };
 
@@ -356,7 +346,9 @@ static int cmp_shape_count(const void *a, const void *b)
         return x->r.milli < y->r.milli ? -1 : 1;
     if (x->r.n_gpus != y->r.n_gpus)
         return x->r.n_gpus < y->r.n_gpus ? -1 : 1;
-    return (x->r.mem > y->r.mem) - (x->r.mem < y->r.mem);
+    if (x->r.mem != y->r.mem)
+        return x->r.mem < y->r.mem ? -1 : 1;
+    return (x->r.models > y->r.models) - (x->r.models < y->r.models);
 }
 
 /* Counts request shapes over the workload; with_mem separates shapes by memory too (FGD's
@@ -373,11 +365,10 @@ static size_t count_shapes(const struct pod *w, size_t n, bool with_mem, struct 
             r.mem = 0;
         for (s = 0; s < k; s++)
             if (out[s].r.cpu == r.cpu && out[s].r.mem == r.mem && out[s].r.n_gpus == r.n_gpus &&
-                out[s].r.milli == r.milli && out[s].models == w[i].models)
+                out[s].r.milli == r.milli && out[s].r.models == r.models)
                 break;
         if (s == k) {
             out[k].r = r;
-            out[k].models = w[i].models;
             out[k].count = 0;
             k++;
         }
@@ -430,6 +421,15 @@ static void build_profiles(struct run *R, const struct pod *w, size_t n)
     /* Shapes come from validated pods, so this cannot fail. */
     if (nodefit_profile_new(shapes, weights, k, &R->profile, NULL))
         abort();
+    {
+        int64_t milli[NODEFIT_MODELS_MAX] = {0};
+
+        for (size_t i = 0; i < R->n; i++)
+            if (R->nodes[i].model >= 1)
+                milli[R->nodes[i].model - 1] += (int64_t)R->nodes[i].n_gpus * NODEFIT_MILLI;
+        if (nodefit_profile_set_capacity(R->profile, milli, NODEFIT_MODELS_MAX, NULL))
+            abort();
+    }
     free(shapes);
     free(weights);
     free(sc);
@@ -438,7 +438,6 @@ static void build_profiles(struct run *R, const struct pod *w, size_t n)
 static void run_free(struct run *R)
 {
     free(R->nodes);
-    free(R->model);
     free(R->frag);
     free(R->dirty);
     free(R->cand);
@@ -473,7 +472,6 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
     rng_seed(&R.rng, o->seed);
     R.n = n_nodes;
     R.nodes = xcalloc(n_nodes + 1, sizeof(*R.nodes));
-    R.model = xcalloc(n_nodes + 1, sizeof(*R.model));
     R.frag = xcalloc(n_nodes + 1, sizeof(*R.frag));
     R.dirty = xcalloc(n_nodes + 1, sizeof(*R.dirty));
     R.cand = xcalloc(n_nodes + 1, sizeof(*R.cand));
@@ -491,8 +489,8 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
         nd->n_gpus = tn->gpus;
         for (int j = 0; j < tn->gpus; j++)
             nd->gpu_free[j] = NODEFIT_MILLI;
-        R.model[i] = model_id(models, &n_models, tn->model);
-        if (R.model[i] < 0) {
+        nd->model = 1 + model_id(models, &n_models, tn->model);
+        if (nd->model < 1) {
             err_set(e, ERR_INVALID, "model", "more than %d GPU models", MODELS_MAX);
             goto out;
         }
@@ -517,10 +515,14 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
         p->r.mem = tp->memory_mib;
         p->r.n_gpus = tp->num_gpu;
         p->r.milli = tp->gpu_milli;
-        p->models = 0;
-        for (size_t m = 0; m < n_models; m++)
-            if (trace_openb_spec_allows(tp->gpu_spec, models[m]))
-                p->models |= 1ULL << m;
+        p->r.models = 0;
+        if (tp->gpu_spec[0]) {
+            for (size_t m = 0; m < n_models; m++)
+                if (trace_openb_spec_allows(tp->gpu_spec, models[m]))
+                    p->r.models |= NODEFIT_MODEL_BIT(m + 1);
+            if (p->r.models == 0)
+                p->r.models = NODEFIT_MODEL_BIT(NODEFIT_MODELS_MAX);
+        }
         req_milli += (int64_t)p->r.n_gpus * p->r.milli;
     }
     if (req_milli == 0) {
@@ -615,6 +617,97 @@ double packing_alloc_at(const struct packing_result *r, int p)
     if (p < 0 || p >= PACKING_CURVE_MAX)
         return -1;
     return r->alloc_pct[p];
+}
+
+/* ---- stress variants ------------------------------------------------------------------- */
+
+enum packing_kind packing_pod_kind(const struct trace_openb_pod *p, double cores_per_gpu)
+{
+    double gpus = p->num_gpu * p->gpu_milli / (double)NODEFIT_MILLI;
+
+    if (p->gpu_spec[0])
+        return PACKING_KIND_SPEC;
+    if (p->num_gpu > 1)
+        return PACKING_KIND_MULTI;
+    if (gpus <= 0 || (double)p->cpu_milli / 1000.0 / gpus > cores_per_gpu)
+        return PACKING_KIND_HEAVY;
+    return PACKING_KIND_PLAIN;
+}
+
+double packing_cores_per_gpu(const struct trace_openb_node *nodes, size_t n)
+{
+    double cpu = 0, gpus = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        cpu += (double)nodes[i].cpu_milli / 1000.0;
+        gpus += nodes[i].gpus;
+    }
+    return gpus > 0 ? cpu / gpus : 0;
+}
+
+int packing_resample(const struct trace_openb_pod *base, size_t n_base,
+                     const struct trace_openb_pod *pool, size_t n_pool,
+                     const double share[PACKING_KIND_PLAIN], double cores_per_gpu, uint64_t seed,
+                     struct trace_openb_pod **out, size_t *n_out, struct err *e)
+{
+    static const char *const names[PACKING_KIND_COUNT] = {"spec", "multi", "heavy", "plain"};
+    const struct trace_openb_pod **by[PACKING_KIND_COUNT];
+    size_t n_by[PACKING_KIND_COUNT] = {0};
+    double q[PACKING_KIND_COUNT], sum = 0;
+    struct trace_openb_pod *v;
+    struct rng r;
+    int rc = -1;
+
+    for (int k = 0; k < PACKING_KIND_COUNT; k++)
+        by[k] = xcalloc(n_base + n_pool + 1, sizeof(*by[k]));
+    for (size_t i = 0; i < n_base + n_pool; i++) {
+        const struct trace_openb_pod *p = i < n_base ? &base[i] : &pool[i - n_base];
+        enum packing_kind k = packing_pod_kind(p, cores_per_gpu);
+
+        if (k != PACKING_KIND_PLAIN || i < n_base)
+            by[k][n_by[k]++] = p;
+    }
+    for (int k = 0; k < PACKING_KIND_PLAIN; k++) {
+        size_t in_base = 0;
+
+        for (size_t i = 0; i < n_base; i++)
+            in_base += packing_pod_kind(&base[i], cores_per_gpu) == (enum packing_kind)k;
+        q[k] = share[k] >= 0 ? share[k] : (double)in_base / (double)(n_base ? n_base : 1);
+        sum += q[k];
+    }
+    q[PACKING_KIND_PLAIN] = 1 - sum;
+    if (sum > 1 + 1e-9) {
+        err_set(e, ERR_INVALID, "share", "the shares add up to %.3f, more than 1", sum);
+        goto out;
+    }
+    for (int k = 0; k < PACKING_KIND_COUNT; k++)
+        if (q[k] > 1e-9 && n_by[k] == 0) {
+            err_set(e, ERR_INVALID, "share", "share %s %.3f asked for, but no pod is of that kind",
+                    names[k], q[k]);
+            goto out;
+        }
+    rng_seed(&r, seed);
+    v = xcalloc(n_base + 1, sizeof(*v));
+    for (size_t i = 0; i < n_base; i++) {
+        double u = (double)(rng_next(&r) >> 11) / 9007199254740992.0, c = 0;
+        int k = 0;
+
+        while (k < PACKING_KIND_PLAIN && u >= c + q[k]) {
+            c += q[k];
+            k++;
+        }
+        while (n_by[k] == 0) /* rounding past the last share: a kind that has pods */
+            k = k > 0 ? k - 1 : PACKING_KIND_PLAIN;
+        v[i] = *by[k][rng_below(&r, n_by[k])];
+        snprintf(v[i].name, sizeof(v[i].name), "stress-%06zu", i);
+    }
+    *out = v;
+    *n_out = n_base;
+    rc = 0;
+out:
+    for (int k = 0; k < PACKING_KIND_COUNT; k++)
+        free(by[k]);
+    return rc;
 }
 
 /* ---- published figures --------------------------------------------------------------------- */

@@ -71,6 +71,34 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
  * or -1. */
 double packing_alloc_at(const struct packing_result *r, int p);
 
+/* ---- stress variants: pod lists resampled with other shares of kinds of pods ---------- */
+
+/* The kind of a pod, the first that applies: constrained to some GPU models (gpu_spec set),
+ * multi-GPU (num_gpu > 1), CPU-heavy (CPU only, or more cores per GPU it asks for than
+ * cores_per_gpu, the cluster's), plain. */
+enum packing_kind {
+    PACKING_KIND_SPEC = 0,
+    PACKING_KIND_MULTI,
+    PACKING_KIND_HEAVY,
+    PACKING_KIND_PLAIN,
+    PACKING_KIND_COUNT
+};
+
+enum packing_kind packing_pod_kind(const struct trace_openb_pod *p, double cores_per_gpu);
+
+/* Cores per GPU of a node list (total CPU / total GPUs); 0 when it has no GPUs. */
+double packing_cores_per_gpu(const struct trace_openb_node *nodes, size_t n);
+
+/* Draws a list as long as base: each pod's kind k with probability share[k] (for the
+ * first three kinds; share < 0 keeps base's share of that kind), plain for the rest; the pod
+ * uniformly from the pods of that kind in base and pool (plain ones from base only), copied
+ * and renamed stress-NNNNNN. Deterministic for a seed. Caller owns *out (free()).
+ * ERR_INVALID when the shares add up to more than 1 or a kind asked for has no pods. */
+int packing_resample(const struct trace_openb_pod *base, size_t n_base,
+                     const struct trace_openb_pod *pool, size_t n_pool,
+                     const double share[PACKING_KIND_PLAIN], double cores_per_gpu, uint64_t seed,
+                     struct trace_openb_pod **out, size_t *n_out, struct err *e);
+
 /* Published figures of the paper's artifact (expected_results/analysis_allo_discrete.csv:
  * mean over seeds 42..51 at 100% arrived) for a pod list name ("openb_pod_list_default")
  * and a policy name ("Random", "BestFit", "FGD", "DotProd", "GpuClustering",

@@ -10,8 +10,10 @@
  * Options: --lists a,b,... (pod list names under the data directory, or "all"), --seeds N,
  * --policies random,bestfit,fgd,nodefit, --markdown (the table of docs/benchmarks.md),
  * --data DIR (default $FEDSCHED_DATA, else $FEDSCHED_SRC/../shared/data/alibaba-openb-2023,
- * else ../shared/data/alibaba-openb-2023). Exit status 1 when a calibration check fails or,
- * in the default full run (no options), when it takes 60 s or more ("OVER TARGET"). */
+ * else ../shared/data/alibaba-openb-2023; tools/openb-lists.sh makes a directory with every
+ * list of the public release), --stress (the stress variants of openb_pod_list_default
+ * instead, BestFit, FGD and ours). Exit status 1 when a calibration check fails or, in the
+ * default full run (no options), when it takes 60 s or more ("OVER TARGET"). */
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
@@ -25,6 +27,21 @@
 
 #define LISTS_MAX 32
 #define SEED0     42
+
+/* Issue 15's development lists (docs/benchmarks.md, "Held-out protocol"); every other list
+ * was held out while the policy was developed. */
+static const char *const dev_lists[] = {"openb_pod_list_default",    "openb_pod_list_cpu050",
+                                        "openb_pod_list_cpu200",     "openb_pod_list_gpushare40",
+                                        "openb_pod_list_gpuspec10",  "openb_pod_list_gpuspec25",
+                                        "openb_pod_list_multigpu20", "openb_pod_list_multigpu40"};
+
+static bool is_dev(const char *list)
+{
+    for (size_t i = 0; i < sizeof(dev_lists) / sizeof(dev_lists[0]); i++)
+        if (strcmp(dev_lists[i], list) == 0)
+            return true;
+    return false;
+}
 
 static const char *published_name(enum packing_policy p)
 {
@@ -85,18 +102,13 @@ struct row {
     bool ran[PACKING_POLICY_COUNT];
 };
 
-static int run_list(const struct trace_openb_node *nodes, size_t n_nodes, const char *path,
+static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
+                    const struct trace_openb_pod *pods, size_t n_pods, const char *what,
                     const bool *pol, int seeds, struct row *row)
 {
-    struct trace_openb_pod *pods = NULL;
-    size_t n_pods = 0;
     struct err e = {0};
 
     memset(row, 0, sizeof(*row));
-    if (trace_openb_pods_load(path, &pods, &n_pods, &e)) {
-        fprintf(stderr, "bench_packing: %s\n", e.msg);
-        return -1;
-    }
     for (int p = 0; p < PACKING_POLICY_COUNT; p++) {
         int64_t t0 = clock_mono_ms();
 
@@ -108,8 +120,7 @@ static int run_list(const struct trace_openb_node *nodes, size_t n_nodes, const 
 
             packing_opts_defaults(&o, (uint64_t)(SEED0 + s));
             if (packing_run(nodes, n_nodes, pods, n_pods, (enum packing_policy)p, &o, &r, &e)) {
-                fprintf(stderr, "bench_packing: %s: %s\n", path, e.msg);
-                free(pods);
+                fprintf(stderr, "bench_packing: %s: %s\n", what, e.msg);
                 return -1;
             }
             row->mean[p] += packing_alloc_at(&r, 100) / seeds;
@@ -118,8 +129,122 @@ static int run_list(const struct trace_openb_node *nodes, size_t n_nodes, const 
         row->secs[p] = (double)(clock_mono_ms() - t0) / 1000.0;
         row->ran[p] = true;
     }
-    free(pods);
     return 0;
+}
+
+static int run_list(const struct trace_openb_node *nodes, size_t n_nodes, const char *path,
+                    const bool *pol, int seeds, struct row *row)
+{
+    struct trace_openb_pod *pods = NULL;
+    size_t n_pods = 0;
+    struct err e = {0};
+    int rc;
+
+    if (trace_openb_pods_load(path, &pods, &n_pods, &e)) {
+        fprintf(stderr, "bench_packing: %s\n", e.msg);
+        return -1;
+    }
+    rc = run_pods(nodes, n_nodes, pods, n_pods, path, pol, seeds, row);
+    free(pods);
+    return rc;
+}
+
+/* The stress variants: the base list resampled with other shares of GPU-model-constrained,
+ * multi-GPU and CPU-heavy pods (packing_resample; the pods of each kind drawn from the base
+ * and the pool lists, which are development lists only). -1 keeps the base's share. */
+static const struct {
+    const char *label;
+    double share[PACKING_KIND_PLAIN];
+} variants[] = {
+    {"constrained 0 %", {0.00, -1, -1}},
+    {"constrained 10 %", {0.10, -1, -1}},
+    {"constrained 20 %", {0.20, -1, -1}},
+    {"constrained 33 %", {0.33, -1, -1}},
+    {"multi-GPU 0 %", {-1, 0.00, -1}},
+    {"multi-GPU 25 %", {-1, 0.25, -1}},
+    {"multi-GPU 50 %", {-1, 0.50, -1}},
+    {"CPU-heavy 0 %", {-1, -1, 0.00}},
+    {"CPU-heavy 25 %", {-1, -1, 0.25}},
+    {"CPU-heavy 50 %", {-1, -1, 0.50}},
+    {"all three: 20/25/25 %", {0.20, 0.25, 0.25}},
+};
+
+#define STRESS_BASE "openb_pod_list_default"
+#define STRESS_POOL "openb_pod_list_gpuspec25,openb_pod_list_multigpu40,openb_pod_list_cpu200"
+
+static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, const char *dir,
+                      const bool *pol, int seeds)
+{
+    struct trace_openb_pod *base = NULL, *pool = NULL, *v = NULL;
+    size_t n_base = 0, n_pool = 0, n_v = 0;
+    char path[1200], *names[8];
+    size_t n_names = split_list(STRESS_POOL, names, 8);
+    double cpg = packing_cores_per_gpu(nodes, n_nodes);
+    double worst_bf = 1e9, worst_fgd = 1e9;
+    const char *worst_bf_at = "", *worst_fgd_at = "";
+    struct err e = {0};
+    int rc = 0;
+
+    snprintf(path, sizeof(path), "%s/%s.csv", dir, STRESS_BASE);
+    if (trace_openb_pods_load(path, &base, &n_base, &e)) {
+        fprintf(stderr, "bench_packing: %s\n", e.msg);
+        return -1;
+    }
+    for (size_t i = 0; i < n_names; i++) {
+        struct trace_openb_pod *t = NULL;
+        size_t n = 0;
+
+        snprintf(path, sizeof(path), "%s/%s.csv", dir, names[i]);
+        free(names[i]);
+        if (trace_openb_pods_load(path, &t, &n, &e)) {
+            fprintf(stderr, "bench_packing: %s\n", e.msg);
+            rc = -1;
+            continue;
+        }
+        pool = xrealloc(pool, (n_pool + n + 1) * sizeof(*pool));
+        memcpy(pool + n_pool, t, n * sizeof(*t));
+        n_pool += n;
+        free(t);
+    }
+    printf("stress variants of %s (pool: %s; CPU-heavy: more than %.1f cores per GPU)\n\n"
+           "| variant | BestFit | FGD (ours) | ours (nodefit) | ours - BestFit | ours - FGD |\n"
+           "|---|---|---|---|---|---|\n",
+           STRESS_BASE, STRESS_POOL, cpg);
+    for (size_t i = 0; rc == 0 && i < sizeof(variants) / sizeof(variants[0]); i++) {
+        struct row row;
+
+        if (packing_resample(base, n_base, pool, n_pool, variants[i].share, cpg, 1, &v, &n_v, &e)) {
+            fprintf(stderr, "bench_packing: %s: %s\n", variants[i].label, e.msg);
+            rc = -1;
+            break;
+        }
+        rc = run_pods(nodes, n_nodes, v, n_v, variants[i].label, pol, seeds, &row);
+        free(v);
+        if (rc)
+            break;
+        {
+            double bf = row.mean[PACKING_BESTFIT], fgd = row.mean[PACKING_FGD];
+            double ours = row.mean[PACKING_NODEFIT];
+
+            printf("| %s | %.2f | %.2f | %.2f | %+.2f | %+.2f |\n", variants[i].label, bf, fgd,
+                   ours, ours - bf, ours - fgd);
+            if (ours - bf < worst_bf) {
+                worst_bf = ours - bf;
+                worst_bf_at = variants[i].label;
+            }
+            if (ours - fgd < worst_fgd) {
+                worst_fgd = ours - fgd;
+                worst_fgd_at = variants[i].label;
+            }
+        }
+        fflush(stdout);
+    }
+    if (rc == 0)
+        printf("\nworst case: ours - BestFit %+.2f (%s); ours - FGD %+.2f (%s)\n", worst_bf,
+               worst_bf_at, worst_fgd, worst_fgd_at);
+    free(base);
+    free(pool);
+    return rc;
 }
 
 static void fmt_pct(char *out, size_t size, double v)
@@ -134,7 +259,7 @@ int main(int argc, char **argv)
 {
     const char *mode = getenv("BENCH_MODE");
     bool smoke = mode && strcmp(mode, "smoke") == 0;
-    bool markdown = false, pol[PACKING_POLICY_COUNT];
+    bool markdown = false, stress = false, pol[PACKING_POLICY_COUNT];
     const char *lists_arg = NULL, *pol_arg = NULL, *data = getenv("FEDSCHED_DATA");
     const char *src = getenv("FEDSCHED_SRC");
     char dir[1024], path[1200];
@@ -149,6 +274,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--markdown") == 0) {
             markdown = true;
+        } else if (strcmp(argv[i], "--stress") == 0) {
+            stress = true;
         } else if (i + 1 < argc && strcmp(argv[i], "--lists") == 0) {
             lists_arg = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--policies") == 0) {
@@ -163,7 +290,8 @@ int main(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: bench_packing [--lists a,b|all] [--seeds N] "
-                            "[--policies random,bestfit,fgd,nodefit] [--markdown] [--data DIR]\n");
+                            "[--policies random,bestfit,fgd,nodefit] [--markdown] [--data DIR] "
+                            "[--stress]\n");
             return 2;
         }
     }
@@ -206,9 +334,19 @@ int main(int argc, char **argv)
     printf("bench_packing: %zu GPU nodes, %d seed%s from %d, tune ratio 1.3, shuffled; "
            "GPU allocation %% at 100%% arrived\n",
            n_nodes, seeds, seeds == 1 ? "" : "s", SEED0);
+    if (stress) {
+        bool sp[PACKING_POLICY_COUNT] = {false, true, true, true};
+
+        status = run_stress(nodes, n_nodes, dir, sp, seeds) ? 1 : 0;
+        for (size_t l = 0; l < n_lists; l++)
+            free(lists[l]);
+        free(nodes);
+        return status;
+    }
     if (markdown)
-        printf("\n| pod list | Random (ours / paper) | BestFit (ours / paper) | FGD (ours / "
-               "paper) | ours (nodefit) | ours - FGD paper |\n|---|---|---|---|---|---|\n");
+        printf("\n| pod list | set | Random (ours / paper) | BestFit (ours / paper) | FGD (ours / "
+               "paper) | ours (nodefit) | ours - FGD paper | ours - BestFit (ours) |\n"
+               "|---|---|---|---|---|---|---|---|\n");
     for (size_t l = 0; l < n_lists; l++) {
         struct row row;
         char a[4][16], pb[4][16];
@@ -226,12 +364,17 @@ int main(int argc, char **argv)
         fmt_pct(a[3], sizeof(a[3]), row.ran[PACKING_NODEFIT] ? row.mean[PACKING_NODEFIT] : -1);
         if (markdown) {
             double fgd = packing_published(lists[l], "FGD");
-            char d[16] = "n/a";
+            char d[16] = "n/a", dbf[16] = "n/a";
 
             if (fgd >= 0 && row.ran[PACKING_NODEFIT])
                 snprintf(d, sizeof(d), "%+.2f", row.mean[PACKING_NODEFIT] - fgd);
-            printf("| %s | %s / %s | %s / %s | %s / %s | %s | %s |\n", lists[l], a[0], pb[0], a[1],
-                   pb[1], a[2], pb[2], a[3], d);
+            if (row.ran[PACKING_BESTFIT] && row.ran[PACKING_NODEFIT])
+                snprintf(dbf, sizeof(dbf), "%+.2f",
+                         row.mean[PACKING_NODEFIT] - row.mean[PACKING_BESTFIT]);
+            printf("| %s | %s | %s / %s | %s / %s | %s / %s | %s | %s | %s |\n", lists[l],
+                   is_dev(lists[l]) ? "dev" : "held out", a[0], pb[0], a[1], pb[1], a[2], pb[2],
+                   a[3], d, dbf);
+            fflush(stdout);
         } else {
             printf("%s:\n", lists[l]);
             for (int p = 0; p < PACKING_POLICY_COUNT; p++) {

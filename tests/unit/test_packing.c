@@ -28,7 +28,7 @@ static struct nodefit_node node(int64_t cpu, int64_t mem, int gpus)
 
 static struct nodefit_req req(int64_t cpu, int64_t mem, int gpus, int milli)
 {
-    struct nodefit_req r = {cpu, mem, gpus, milli};
+    struct nodefit_req r = {cpu, mem, gpus, milli, 0};
 
     return r;
 }
@@ -90,17 +90,93 @@ START_TEST(frag_counts_unusable_and_unfed_capacity)
 
     /* Idle: every shape fits and CPU feeds every GPU. */
     ck_assert(fabs(nodefit_frag(p, &n)) < 1e-9);
-    /* A half-used device cannot take a whole-GPU pod: its 500 milli are stranded for both
-     * shapes, and the 8-GPU shape fits no more, stranding everything for a quarter. */
+    /* Shapes weigh by the GPU demand they bring: three 1-GPU pods to one 8-GPU pod is 3 to
+     * 8 of the demand. A half-used device cannot take a whole-GPU pod: its 500 milli are
+     * stranded for both shapes, and the 8-GPU shape fits no more, stranding everything. */
     n.gpu_free[3] = 500;
-    ck_assert(fabs(nodefit_frag(p, &n) - (0.75 * 500 + 0.25 * 7500)) < 1e-6);
+    ck_assert(fabs(nodefit_frag(p, &n) - (3.0 / 11 * 500 + 8.0 / 11 * 7500)) < 1e-6);
     /* The profile brings 8 cores per GPU ((3 x 8 + 64) / (3 + 8)); with 16 free cores only
      * two of the eight idle GPUs can be fed, and the 8-GPU shape no longer fits. */
     n = node(96000, 786432, 8);
     n.cpu_free = 16000;
-    ck_assert(fabs(nodefit_frag(p, &n) - (6000 + 0.25 * 8000)) < 1e-6);
+    ck_assert(fabs(nodefit_frag(p, &n) - (6000 + 8.0 / 11 * 8000)) < 1e-6);
     nodefit_profile_free(&p);
     ck_assert_ptr_null(p);
+}
+END_TEST
+
+/* GPU-model constraints (issue 15): a request with a model mask fits only nodes of those
+ * models (a node of unknown model 0 only unconstrained ones), and for the measure a shape
+ * that may not use the node's model does not fit it: all its free capacity is stranded. */
+START_TEST(model_constraints_in_fit_and_measure)
+{
+    struct nodefit_req shapes[2] = {req(1000, 0, 1, 1000), req(1000, 0, 1, 1000)};
+    double w[2] = {1, 3};
+    struct nodefit_profile *p = NULL;
+    struct nodefit_node n = node(64000, 1 << 20, 2);
+    struct nodefit_req r = req(1000, 0, 1, 1000), cpu_only = req(1000, 0, 0, 0);
+
+    shapes[0].models = NODEFIT_MODEL_BIT(2); /* a quarter may only use model 2 */
+    r.models = NODEFIT_MODEL_BIT(2) | NODEFIT_MODEL_BIT(5);
+    cpu_only.models = NODEFIT_MODEL_BIT(2);
+    n.model = 1;
+    ck_assert(!fits(&n, r));
+    ck_assert(!nodefit_model_ok(&n, &r));
+    ck_assert(fits(&n, req(1000, 0, 1, 1000)));
+    ck_assert(fits(&n, cpu_only)); /* CPU-only requests ignore the mask */
+    n.model = 5;
+    ck_assert(fits(&n, r));
+    n.model = 0;
+    ck_assert(!fits(&n, r));
+    ck_assert(fits(&n, req(1000, 0, 1, 1000)));
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    n.model = 2;
+    ck_assert(fabs(nodefit_frag(p, &n)) < 1e-6);
+    n.model = 1;
+    ck_assert(fabs(nodefit_frag(p, &n) - 0.25 * 2000) < 1e-6);
+    n.model = 0;
+    ck_assert(fabs(nodefit_frag(p, &n) - 0.25 * 2000) < 1e-6);
+    nodefit_profile_free(&p);
+}
+END_TEST
+
+/* With the capacity per model known, a request that may go anywhere is steered off the
+ * model that constrained demand claims more than once over: 1 - 1/claim of its milli-GPUs
+ * is charged there. */
+START_TEST(capacity_steers_flexible_requests_off_claimed_models)
+{
+    /* Half the demand may only use model 1, which has a tenth of the capacity: model 1 is
+     * claimed 0.5 + 0.5 / 0.1 = 5.5 times over, model 2 0.5 times. */
+    struct nodefit_req shapes[2] = {req(1000, 0, 1, 1000), req(1000, 0, 1, 1000)};
+    double w[2] = {1, 1};
+    int64_t cap[2] = {2000, 18000}, bad[1] = {-1};
+    struct nodefit_profile *p = NULL;
+    struct nodefit_node a = node(64000, 1 << 20, 2), b = node(64000, 1 << 20, 2);
+    struct nodefit_req r = req(1000, 0, 1, 1000);
+    struct nodefit_eval ea, eb;
+    struct err e = {0};
+
+    shapes[0].models = NODEFIT_MODEL_BIT(1);
+    a.model = 1;
+    b.model = 2;
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    /* Without the capacity: on a the model-1 shape still fits (no change); on b, where it
+     * may not go, the capacity taken was stranded for it (-0.5 x 1000). */
+    ck_assert_int_eq(nodefit_score(p, &a, nodefit_frag(p, &a), &r, &ea), 0);
+    ck_assert_int_eq(nodefit_score(p, &b, nodefit_frag(p, &b), &r, &eb), 0);
+    ck_assert(fabs(ea.frag_delta - 0) < 1e-6);
+    ck_assert(fabs(eb.frag_delta - -0.5 * 1000) < 1e-6); /* b holds stranded model-1 demand */
+    ck_assert_int_eq(nodefit_profile_set_capacity(p, cap, 2, &e), 0);
+    ck_assert_int_eq(nodefit_score(p, &a, nodefit_frag(p, &a), &r, &ea), 0);
+    ck_assert_int_eq(nodefit_score(p, &b, nodefit_frag(p, &b), &r, &eb), 0);
+    ck_assert(fabs(ea.frag_delta - (1 - 1 / 5.5) * 1000) < 1e-6);
+    ck_assert(fabs(eb.frag_delta - -0.5 * 1000) < 1e-6);
+    ck_assert_int_lt(nodefit_eval_cmp(&eb, &ea), 0);
+    ck_assert_int_eq(nodefit_profile_set_capacity(p, bad, 1, &e), -1);
+    ck_assert_str_eq(e.field, "capacity");
+    ck_assert_int_eq(nodefit_profile_set_capacity(p, cap, NODEFIT_MODELS_MAX + 1, &e), -1);
+    ck_assert_str_eq(e.field, "models");
+    nodefit_profile_free(&p);
 }
 END_TEST
 
@@ -321,6 +397,72 @@ START_TEST(packing_rejects_bad_input)
 }
 END_TEST
 
+static struct trace_openb_pod pod(const char *name, int64_t cpu, int gpus, int milli,
+                                  const char *spec)
+{
+    struct trace_openb_pod p;
+
+    memset(&p, 0, sizeof(p));
+    snprintf(p.name, sizeof(p.name), "%s", name);
+    p.cpu_milli = cpu;
+    p.memory_mib = 1024;
+    p.num_gpu = gpus;
+    p.gpu_milli = milli;
+    snprintf(p.gpu_spec, sizeof(p.gpu_spec), "%s", spec);
+    return p;
+}
+
+/* The stress variants' resampling: a list as long as the base with the asked shares of
+ * each kind (within sampling noise), the same for a seed, refused when it cannot be done. */
+START_TEST(resample_gives_the_asked_shares)
+{
+    enum { N = 4000 };
+    struct trace_openb_pod *base = xcalloc(N, sizeof(*base)), pool[3], *v = NULL, *v2 = NULL;
+    double share[PACKING_KIND_PLAIN] = {0.33, 0.25, 0.10}, keep[PACKING_KIND_PLAIN] = {-1, -1, -1};
+    double over[PACKING_KIND_PLAIN] = {0.5, 0.5, 0.5};
+    size_t n = 0, n2 = 0, count[PACKING_KIND_COUNT] = {0};
+    struct err e = {0};
+
+    for (size_t i = 0; i < N; i++)
+        base[i] = pod("b", 4000, 1, 1000, ""); /* plain: 4 cores per GPU */
+    pool[0] = pod("s", 4000, 1, 500, "T4");
+    pool[1] = pod("m", 16000, 4, 1000, "");
+    pool[2] = pod("h", 64000, 1, 1000, ""); /* 64 cores for one GPU */
+    ck_assert_int_eq(packing_pod_kind(&pool[0], 16), PACKING_KIND_SPEC);
+    ck_assert_int_eq(packing_pod_kind(&pool[1], 16), PACKING_KIND_MULTI);
+    ck_assert_int_eq(packing_pod_kind(&pool[2], 16), PACKING_KIND_HEAVY);
+    ck_assert_int_eq(packing_pod_kind(&base[0], 16), PACKING_KIND_PLAIN);
+    ck_assert_msg(packing_resample(base, N, pool, 3, share, 16, 7, &v, &n, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(n, N);
+    for (size_t i = 0; i < n; i++)
+        count[packing_pod_kind(&v[i], 16)]++;
+    ck_assert_msg(fabs(count[PACKING_KIND_SPEC] / (double)N - 0.33) < 0.03, "%zu",
+                  count[PACKING_KIND_SPEC]);
+    ck_assert_msg(fabs(count[PACKING_KIND_MULTI] / (double)N - 0.25) < 0.03, "%zu",
+                  count[PACKING_KIND_MULTI]);
+    ck_assert_msg(fabs(count[PACKING_KIND_HEAVY] / (double)N - 0.10) < 0.03, "%zu",
+                  count[PACKING_KIND_HEAVY]);
+    ck_assert_str_eq(v[0].name, "stress-000000");
+    ck_assert_int_eq(packing_resample(base, N, pool, 3, share, 16, 7, &v2, &n2, NULL), 0);
+    ck_assert_mem_eq(v, v2, n * sizeof(*v));
+    free(v2);
+    ck_assert_int_eq(packing_resample(base, N, pool, 3, share, 16, 8, &v2, &n2, NULL), 0);
+    ck_assert(memcmp(v, v2, n * sizeof(*v)) != 0);
+    free(v2);
+    free(v);
+    /* Keeping the base's shares draws only plain pods here. */
+    ck_assert_int_eq(packing_resample(base, N, pool, 3, keep, 16, 7, &v, &n, NULL), 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(packing_pod_kind(&v[i], 16), PACKING_KIND_PLAIN);
+    free(v);
+    ck_assert_int_eq(packing_resample(base, N, pool, 3, over, 16, 7, &v, &n, &e), -1);
+    ck_assert_str_eq(e.field, "share");
+    ck_assert_int_eq(packing_resample(base, N, NULL, 0, share, 16, 7, &v, &n, &e), -1);
+    ck_assert_msg(strstr(e.msg, "spec"), "%s", e.msg);
+    free(base);
+}
+END_TEST
+
 START_TEST(published_figures)
 {
     ck_assert(fabs(packing_published("openb_pod_list_default", "Random") - 86.30) < 1e-9);
@@ -345,6 +487,8 @@ int main(void)
     tcase_add_test(tc, fits_checks_every_dimension);
     tcase_add_test(tc, profile_rejects_bad_shapes);
     tcase_add_test(tc, frag_counts_unusable_and_unfed_capacity);
+    tcase_add_test(tc, model_constraints_in_fit_and_measure);
+    tcase_add_test(tc, capacity_steers_flexible_requests_off_claimed_models);
     tcase_add_test(tc, cpu_only_work_counts_in_the_cores_per_gpu);
     tcase_add_test(tc, score_prefers_filling_a_partly_used_device);
     tcase_add_test(tc, score_keeps_whole_nodes_for_big_gangs);
@@ -352,6 +496,7 @@ int main(void)
     tcase_add_test(tp, packing_is_deterministic_for_a_seed);
     tcase_add_test(tp, packing_policies_rank_as_expected);
     tcase_add_test(tp, packing_rejects_bad_input);
+    tcase_add_test(tp, resample_gives_the_asked_shares);
     tcase_add_test(tp, published_figures);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, tp);
