@@ -1008,6 +1008,22 @@ static double pct(double *v, size_t n, double p)
     return v[k];
 }
 
+/* Job i's queueing delay in seconds so far: the time queued before each start, and for a
+ * job still queued the time since it (re-)entered the queue. False when it has neither
+ * started nor is queued. */
+static bool job_wait_s(const struct sim *S, size_t i, double *wait_s)
+{
+    const struct jstate *x = &S->js[i];
+    int64_t w = x->wait_ms;
+
+    if (x->first_start_ms < 0 && x->st != J_QUEUED)
+        return false;
+    if (x->st == J_QUEUED)
+        w += S->now - x->queued_since_ms;
+    *wait_s = (double)w / 1000.0;
+    return true;
+}
+
 /* Completion and waiting times over the jobs of namespace ns (every job when NULL): jobs
  * that finished count their completion time, jobs that started or still wait their time
  * queued. jct and wait are scratch for J->n values. Returns the jobs completed. */
@@ -1020,26 +1036,40 @@ static size_t job_times(const struct sim *S, const char *ns, double *jct, double
 
     for (size_t i = 0; i < J->n; i++) {
         const struct jstate *x = &S->js[i];
-        int64_t w = x->wait_ms;
 
         if (ns && strcmp(J->v[i].ns, ns) != 0)
             continue;
-        if (x->st == J_QUEUED)
-            w += S->now - x->queued_since_ms;
         if (x->st == J_DONE) {
             jct[nd] = (double)x->done_ms / 1000.0 - J->v[i].arrival_s;
             sj += jct[nd++];
         }
-        if (x->first_start_ms >= 0 || x->st == J_QUEUED) {
-            wait[nw] = (double)w / 1000.0;
+        if (job_wait_s(S, i, &wait[nw]))
             sw += wait[nw++];
-        }
     }
     *avg_jct = nd ? sj / (double)nd : 0;
     *p95_jct = pct(jct, nd, 0.95);
     *avg_wait = nw ? sw / (double)nw : 0;
     *p95_wait = pct(wait, nw, 0.95);
     return nd;
+}
+
+/* The queueing delay of the jobs of more than one worker, the multi-node gangs that
+ * reservations protect from starvation. */
+static void gang_waits(const struct sim *S, struct whatif_report *r)
+{
+    double sum = 0, w;
+
+    for (size_t i = 0; i < S->J->n; i++) {
+        const struct whatif_job *j = &S->J->v[i];
+
+        if (j->gpus <= j->gpus_per_worker || !job_wait_s(S, i, &w))
+            continue;
+        sum += w;
+        r->gangs++;
+        if (w > r->gang_max_wait_s)
+            r->gang_max_wait_s = w;
+    }
+    r->gang_avg_wait_s = r->gangs ? sum / (double)r->gangs : 0;
 }
 
 static void summarise_eta(struct sim *S)
@@ -1119,6 +1149,7 @@ static void summarise(struct sim *S)
     }
     r->completed =
         job_times(S, NULL, jct, wait, &r->avg_jct_s, &r->p95_jct_s, &r->avg_wait_s, &r->p95_wait_s);
+    gang_waits(S, r);
     /* Per namespace, names in sorted order. */
     for (size_t i = 0; i < J->n; i++) {
         bool dup = false;

@@ -112,6 +112,10 @@ struct whatif_report {
     enum whatif_sched sched;
     size_t jobs, completed, never_placed, unfinished;
     double avg_jct_s, p95_jct_s, avg_wait_s, p95_wait_s;
+    /* Jobs of more than one worker (the multi-node gangs reservations protect), and their
+     * average and longest queueing delay, counted as avg_wait_s counts it. */
+    size_t gangs;
+    double gang_avg_wait_s, gang_max_wait_s;
     double training_util; /* training pools, over the window */
     double serving_util;  /* serving pools: replicas + borrowers, over the window */
     double overall_util;  /* every GPU: training jobs + borrowers + serving replicas */

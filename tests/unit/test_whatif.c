@@ -325,6 +325,39 @@ START_TEST(fifo_blocks_behind_its_head_others_skip)
 }
 END_TEST
 
+/* The gangs' figures count the jobs of more than one worker and nothing else: with fill
+ * (2 x 8, x) and big (2 x 8, y) the only gangs, their average and longest wait are those of
+ * namespaces x and y, whatever small (one worker, z) waited. */
+START_TEST(gang_waits_count_only_multi_worker_jobs)
+{
+    struct whatif_layout *l = layout_text(two_clusters);
+    struct whatif_jobs *j = jobs_text(
+        l, "{\"jobs\":[{\"name\":\"fill\",\"namespace\":\"x\",\"arrival_s\":0,\"gpus\":16,"
+           "\"gpus_per_worker\":8,\"skus\":[\"v100\"],\"duration_s\":[7200]},"
+           "{\"name\":\"big\",\"namespace\":\"y\",\"arrival_s\":100,\"gpus\":16,"
+           "\"gpus_per_worker\":8,\"skus\":[\"v100\"],\"duration_s\":[3600]},"
+           "{\"name\":\"small\",\"namespace\":\"z\",\"arrival_s\":200,\"gpus\":4,"
+           "\"skus\":[\"v100\"],\"duration_s\":[600]}]}");
+    struct whatif_opts o;
+    struct whatif_report *fifo;
+    double x, y;
+
+    whatif_opts_defaults(&o, test_policy());
+    fifo = run(l, j, WHATIF_FIFO, &o);
+    x = ns_wait(fifo, "x");
+    y = ns_wait(fifo, "y");
+    /* big waits for fill's two hours; small waits behind big, about as long. */
+    ck_assert(y >= 6900 && ns_wait(fifo, "z") >= 6900);
+    ck_assert_uint_eq(fifo->gangs, 2);
+    ck_assert_msg(fabs(fifo->gang_avg_wait_s - (x + y) / 2) < 1e-6, "gang wait %.0f s, want %.0f s",
+                  fifo->gang_avg_wait_s, (x + y) / 2);
+    ck_assert(fifo->gang_max_wait_s == (x > y ? x : y));
+    whatif_report_free(&fifo);
+    whatif_jobs_free(&j);
+    whatif_layout_free(&l);
+}
+END_TEST
+
 /* Queue ETAs against actual starts: one 8-GPU node busy for 2 h, two 8-GPU jobs behind.
  * Told the true runtimes the estimates are exact; from history (none finished yet: the
  * 4 h default) they are 2 h and 5 h late. Baselines measure nothing. */
@@ -586,6 +619,10 @@ START_TEST(command_line_end_to_end)
     ck_assert_str_eq(json_string_value(json_object_get(
                          json_array_get(json_object_get(doc, "runs"), 0), "scheduler")),
                      "ours");
+    ck_assert(
+        json_is_integer(json_object_get(json_array_get(json_object_get(doc, "runs"), 0), "gangs")));
+    ck_assert(json_is_number(
+        json_object_get(json_array_get(json_object_get(doc, "runs"), 0), "gang_max_wait_s")));
     json_decref(doc);
     unlink(out);
     free(layout);
@@ -607,6 +644,7 @@ int main(void)
     tcase_add_test(run_tc, borrowing_raises_use_and_cuts_waiting);
     tcase_add_test(run_tc, reclaims_lose_only_work_since_the_checkpoint);
     tcase_add_test(run_tc, fifo_blocks_behind_its_head_others_skip);
+    tcase_add_test(run_tc, gang_waits_count_only_multi_worker_jobs);
     tcase_add_test(run_tc, most_free_and_ordered_first_fit_pick_clusters);
     tcase_add_test(in_tc, layout_errors_name_the_field);
     tcase_add_test(in_tc, demand_follows_local_time);
