@@ -26,7 +26,7 @@
  * whose cumulative weight reaches q of the slot's total (percentile_disc over time).
  *
  * Why this: it is streaming (one pass, samples in time order), bounded (672 x 16 points,
- * 86 KiB a forecast, whatever the history), follows drift (after a shift of the pattern
+ * 95 KiB a forecast, whatever the history), follows drift (after a shift of the pattern
  * the old weeks' weight halves every half-life: with the default 7 days the new level
  * holds more than half the weight, so p50 follows, within 2 weeks, and p95 of a fall
  * within 5), and keeps exact values while a slot sees at most 16 distinct GPU counts,

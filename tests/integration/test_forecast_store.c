@@ -2,10 +2,13 @@
  * samples inserted as the sampler writes them (store_capacity_samples_insert), read back by
  * store_serving_samples() (serving pool, healthy, in the horizon, per cluster and SKU in
  * time order, in several batches) and fed to policy/forecast.h; the learned forecast
- * gives each cluster's pattern in its own local time. */
+ * gives each cluster's pattern in its own local time; and the same through
+ * api/forecast_json.h, learned incrementally between requests, as GET /v1/capacity
+ * renders it. */
 #include "tests/support/defaults.h"
 #include "tests/support/itest.h"
 
+#include "api/forecast_json.h"
 #include "base/err.h"
 #include "policy/forecast.h"
 #include "policy/tz.h"
@@ -285,6 +288,93 @@ START_TEST(callback_error_and_bad_window)
 }
 END_TEST
 
+/* The forecasts as /v1/capacity renders them: a first request on Wednesday 00:00 PDT of
+ * the first week does not know Wednesday yet; a request three weeks later (Tuesday 09:50
+ * PDT) reads the new samples and knows it; clusters come in the order given, only those
+ * given, each in its own zone; a zone that does not parse names timeZone. */
+static json_t *step_at(json_t *fc, const char *at)
+{
+    json_t *next = json_object_get(fc, "next24h"), *x;
+    size_t i;
+
+    ck_assert_int_eq(json_array_size(next), API_FORECAST_STEPS);
+    json_array_foreach(next, i, x)
+    {
+        if (strcmp(json_string_value(json_object_get(x, "at")), at) == 0)
+            return x;
+    }
+    ck_abort_msg("no step at %s", at);
+    return NULL;
+}
+
+static double num(json_t *x, const char *key)
+{
+    json_t *v = json_object_get(x, key);
+
+    ck_assert_msg(json_is_number(v), "%s is not a number", key);
+    return json_number_value(v);
+}
+
+START_TEST(capacity_json_learns_incrementally)
+{
+    struct store *s = open_fresh();
+    struct api_forecasts *f = api_forecasts_new();
+    struct api_forecast_cluster cl[2] = {{"west", LA}, {"east", ""}};
+    struct err e = {0};
+    int64_t now1 = start() + 3 * DAY_MS,
+            now2 = start() + 3 * WEEK_MS + 2 * DAY_MS + 9 * HOUR_MS + 50 * MIN_MS;
+    json_t *j, *west, *east;
+
+    seed(s);
+    j = api_forecasts_json(f, s, cl, 2, now1, &e);
+    ck_assert_msg(j != NULL, "%s", e.msg);
+    ck_assert_int_eq(json_array_size(j), 2);
+    west = json_array_get(j, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(west, "cluster")), "west");
+    ck_assert_str_eq(json_string_value(json_object_get(west, "sku")), "a100-80gb");
+    ck_assert_str_eq(json_string_value(json_object_get(west, "pool")), "serving");
+    /* Wednesday 10:00 PDT (17:00Z) is tomorrow's: not seen yet. */
+    ck_assert(json_is_null(json_object_get(step_at(west, "2026-05-06T17:00:00.000Z"), "p50")));
+    json_decref(j);
+    /* Three weeks later, Tuesday 09:50 PDT (16:50Z). */
+    j = api_forecasts_json(f, s, cl, 2, now2, &e);
+    ck_assert_msg(j != NULL, "%s", e.msg);
+    ck_assert_int_eq(json_array_size(j), 2);
+    west = json_array_get(j, 0);
+    east = json_array_get(j, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(east, "cluster")), "east");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(west, "now"), "slotStart")),
+                     "2026-05-26T16:45:00.000Z");
+    ck_assert_double_eq(num(json_object_get(west, "now"), "p50"), 30);
+    ck_assert_double_eq(num(json_object_get(east, "now"), "p95"), 30);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(west, "next24h"), 0), "at")),
+                     "2026-05-26T17:00:00.000Z");
+    /* 17:00Z: 10:00 in west (day), 17:00 in east (night); 00:00Z: 17:00 in west. */
+    ck_assert_double_eq(num(step_at(west, "2026-05-26T17:00:00.000Z"), "p50"), 30);
+    ck_assert_double_eq(num(step_at(east, "2026-05-26T17:00:00.000Z"), "p50"), 10);
+    ck_assert_double_eq(num(step_at(west, "2026-05-27T00:00:00.000Z"), "p50"), 10);
+    ck_assert_double_eq(num(step_at(west, "2026-05-27T16:45:00.000Z"), "p95"), 30);
+    /* Wednesday 01:00 PDT: learned by this request only. */
+    ck_assert_double_eq(num(step_at(west, "2026-05-27T08:00:00.000Z"), "p50"), 10);
+    json_decref(j);
+    /* Only the clusters asked for. */
+    j = api_forecasts_json(f, s, cl, 1, now2, &e);
+    ck_assert_int_eq(json_array_size(j), 1);
+    json_decref(j);
+    api_forecasts_free(&f);
+    ck_assert_ptr_null(f);
+    /* A zone that does not parse. */
+    f = api_forecasts_new();
+    cl[0].tz = "PST8PDT,M13.2.0,M11.1.0";
+    ck_assert_ptr_null(api_forecasts_json(f, s, cl, 2, now2, &e));
+    ck_assert_int_eq(e.code, ERR_INVALID);
+    ck_assert_str_eq(e.field, "timeZone");
+    api_forecasts_free(&f);
+    store_close(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("forecast_store");
@@ -293,6 +383,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, learns_from_samples);
     tcase_add_test(tc, callback_error_and_bad_window);
+    tcase_add_test(tc, capacity_json_learns_incrementally);
     suite_add_tcase(s, tc);
     return s;
 }
