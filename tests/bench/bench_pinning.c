@@ -23,8 +23,10 @@
  * 25, 50 % of the free GPUs taken by arrivals), summed over seeds.
  * The simulator's own scheduler is best fit on GPUs (docs/simulator.md) and has no
  * spreading mode, so the gangs' unpinned pods are always placed by best fit.
- * This is a measurement with no target: it exits 0 unless the run itself breaks (a request
- * refused, the copies of the cluster diverging before dispatch), then 2.
+ * This is a measurement with no target: it exits 0 unless the run itself breaks, then 2: a
+ * request refused, the copies of the cluster diverging before dispatch, or a pinned gang
+ * left Pending when no other pod arrived (the plan was no feasibility witness: the policy
+ * and the cluster count CPU, memory or GPUs differently).
  * BENCH_MODE=smoke: one seed, one 16-node cluster, well under 2 s. */
 #include "base/err.h"
 #include "base/mem.h"
@@ -539,6 +541,10 @@ static void run_level(struct world *w, int share_pct, bool spread, struct tally 
                     &arrived[v]);
         x->stuck[v] += stuck;
         x->pods[v] += pods;
+        /* Nothing changed since the snapshot: every plan must fit where it was planned, or
+         * the plan is no feasibility witness (the policy and the cluster count differently). */
+        if (share_pct == 0 && v == PIN_WORKER && stuck)
+            die("a plan does not fit", "a pinned gang is Pending with no other pod arriving");
         if (n_used[v] != n_used[0] || arrived[v] != arrived[0] ||
             memcmp(used[v], used[0], n_used[0] * sizeof(int)) != 0)
             die("copies diverged", "the arrivals bound differently in two copies");
