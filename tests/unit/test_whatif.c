@@ -295,18 +295,20 @@ static double ns_wait(const struct whatif_report *r, const char *ns)
     return -1;
 }
 
+/* 16 GPUs (2 x 8) fill b at t=0; then a 16-GPU job that fits only once b drains; then a
+ * 4-GPU job that would fit on a right away. */
+static const char *fill_big_small =
+    "{\"jobs\":[{\"name\":\"fill\",\"namespace\":\"x\",\"arrival_s\":0,\"gpus\":16,"
+    "\"gpus_per_worker\":8,\"skus\":[\"v100\"],\"duration_s\":[7200]},"
+    "{\"name\":\"big\",\"namespace\":\"y\",\"arrival_s\":100,\"gpus\":16,"
+    "\"gpus_per_worker\":8,\"skus\":[\"v100\"],\"duration_s\":[3600]},"
+    "{\"name\":\"small\",\"namespace\":\"z\",\"arrival_s\":200,\"gpus\":4,"
+    "\"skus\":[\"v100\"],\"duration_s\":[600]}]}";
+
 START_TEST(fifo_blocks_behind_its_head_others_skip)
 {
     struct whatif_layout *l = layout_text(two_clusters);
-    /* 16 GPUs fill b at t=0; then a 16-GPU job that fits only once b drains; then a
-     * 4-GPU job that would fit on a right away. */
-    struct whatif_jobs *j = jobs_text(
-        l, "{\"jobs\":[{\"name\":\"fill\",\"namespace\":\"x\",\"arrival_s\":0,\"gpus\":16,"
-           "\"gpus_per_worker\":8,\"skus\":[\"v100\"],\"duration_s\":[7200]},"
-           "{\"name\":\"big\",\"namespace\":\"y\",\"arrival_s\":100,\"gpus\":16,"
-           "\"gpus_per_worker\":8,\"skus\":[\"v100\"],\"duration_s\":[3600]},"
-           "{\"name\":\"small\",\"namespace\":\"z\",\"arrival_s\":200,\"gpus\":4,"
-           "\"skus\":[\"v100\"],\"duration_s\":[600]}]}");
+    struct whatif_jobs *j = jobs_text(l, fill_big_small);
     struct whatif_opts o;
     struct whatif_report *fifo, *off;
 
@@ -331,13 +333,7 @@ END_TEST
 START_TEST(gang_waits_count_only_multi_worker_jobs)
 {
     struct whatif_layout *l = layout_text(two_clusters);
-    struct whatif_jobs *j = jobs_text(
-        l, "{\"jobs\":[{\"name\":\"fill\",\"namespace\":\"x\",\"arrival_s\":0,\"gpus\":16,"
-           "\"gpus_per_worker\":8,\"skus\":[\"v100\"],\"duration_s\":[7200]},"
-           "{\"name\":\"big\",\"namespace\":\"y\",\"arrival_s\":100,\"gpus\":16,"
-           "\"gpus_per_worker\":8,\"skus\":[\"v100\"],\"duration_s\":[3600]},"
-           "{\"name\":\"small\",\"namespace\":\"z\",\"arrival_s\":200,\"gpus\":4,"
-           "\"skus\":[\"v100\"],\"duration_s\":[600]}]}");
+    struct whatif_jobs *j = jobs_text(l, fill_big_small);
     struct whatif_opts o;
     struct whatif_report *fifo;
     double x, y;
