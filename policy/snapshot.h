@@ -96,9 +96,10 @@ struct snapshot_node {
     int borrowed;     /* the part of used held by fedsched pods on serving nodes */
     bool schedulable; /* Ready, not cordoned, no untolerated NoSchedule/NoExecute taint */
     /* CPU (millicores) and memory (MiB) of the node: status.allocatable, and the requests of
-     * all non-terminal pods bound here, each pod counted as the kube-scheduler counts it:
-     * the larger of its largest init container and the sum of its containers (sidecar init
-     * containers, restartPolicy Always, added to both), plus spec.overhead. An allocatable
+     * all non-terminal pods bound here, each pod counted as the kube-scheduler counts it
+     * (cluster/k8s.h, struct k8s_requests): the larger of its containers plus its sidecars
+     * (init containers with restartPolicy Always) and, for each regular init container, it
+     * plus the sidecars declared before it; plus spec.overhead. An allocatable
      * of 0 means unknown (a writer that does not read it): the policy then checks only GPUs
      * on that node. */
     int64_t cpu_alloc_m, cpu_used_m;

@@ -206,23 +206,25 @@ static long http_delete(const char *base, const char *ns, const char *name)
     return itest_http("DELETE", url, NULL, NULL, NULL);
 }
 
-/* Submits an 8-GPU-per-worker job whose workers ask more memory than any simulated node
- * has: fedsched places it by GPUs (its snapshot has no node memory), the member cluster's
- * scheduler leaves its pods Pending (Unschedulable). Returns the uid (caller frees). */
-static char *submit_unfit(const char *base, const char *ns, const char *name, int gpus)
+/* Submits an 8-GPU-per-worker job to a member cluster whose scheduler is held (kubesim's
+ * lever for a kube-scheduler that is down): fedsched places it, since every figure it reads
+ * says it fits, and its pods stay Pending, unbound. The hold stays for the rest of the test.
+ * Returns the uid (caller frees). */
+static char *submit_stuck(struct senv *v, const char *ns, const char *name, int gpus)
 {
     char path[128], *uid;
     char *body = xasprintf(
         "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
         "\"%s\"},\"spec\":{\"framework\":\"pytorch\",\"resources\":{\"instanceType\":"
-        "\"a100-80gb\",\"gpuCount\":%d,\"gpusPerWorker\":8,\"memoryGb\":%d},\"code\":"
+        "\"a100-80gb\",\"gpuCount\":%d,\"gpusPerWorker\":8},\"code\":"
         "{\"image\":\"trainer:1\",\"command\":[\"python\",\"train.py\"]}}}",
-        name, gpus, 4000 * (gpus / 8));
+        name, gpus);
     json_t *out = NULL;
     long st;
 
+    sim_cluster_scheduler_hold(sim_get_cluster(v->sim, "solo"), true);
     snprintf(path, sizeof(path), "/v1/namespaces/%s/trainingjobs", ns);
-    st = itest_post_json(base, path, body, &out);
+    st = itest_post_json(v->srv[0].base, path, body, &out);
     ck_assert_msg(st == 201, "submit %s/%s: %ld", ns, name, st);
     uid = xstrdup(json_string_value(json_object_get(json_object_get(out, "metadata"), "uid")));
     json_decref(out);
@@ -295,9 +297,9 @@ START_TEST(cancel_queued_dispatched_running)
     /* Running: 16 of the 32 GPUs. */
     uid_run = senv_submit(env.srv[0].base, "team-c", "run", "a100-80gb", 16, NULL, "");
     json_decref(senv_wait_phase(env.srv[0].base, "team-c", "run", "Running", 15000));
-    /* The other 16 go to a job whose pods the member cluster cannot start (too much
-     * memory): it stays Dispatched. */
-    uid_disp = submit_unfit(env.srv[0].base, "team-c", "disp", 16);
+    /* The other 16 go to a job whose pods the member cluster does not start (its scheduler
+     * is held): it stays Dispatched. */
+    uid_disp = submit_stuck(&env, "team-c", "disp", 16);
     json_decref(senv_wait_phase(env.srv[0].base, "team-c", "disp", "Dispatched", 3000));
     /* Queued: nothing is left for it. */
     free(senv_submit(env.srv[0].base, "team-c", "queued", "a100-80gb", 32, NULL, ""));
@@ -323,9 +325,9 @@ START_TEST(cancel_queued_dispatched_running)
 }
 END_TEST
 
-/* A job whose pods the member cluster cannot start (it asks more memory than any node has,
- * which fedsched's snapshot does not see) is deleted and requeued after the start timeout,
- * under a new attempt. */
+/* A job whose pods the member cluster does not start (its scheduler is held, which
+ * fedsched's snapshot does not see) is deleted and requeued after the start timeout, under a
+ * new attempt. */
 START_TEST(stuck_dispatch_is_requeued)
 {
     char *uid;
@@ -337,7 +339,7 @@ START_TEST(stuck_dispatch_is_requeued)
                 "", NULL);
     senv_serve(&env, 0, NULL);
     wait_polled(&env);
-    uid = submit_unfit(env.srv[0].base, "team-s", "stuck", 8);
+    uid = submit_stuck(&env, "team-s", "stuck", 8);
     json_decref(senv_wait_phase(env.srv[0].base, "team-s", "stuck", "Dispatched", 3000));
     ck_assert_int_eq(senv_sim_objects(&env, "solo", false, "fedsched.io/job-uid", uid), 1);
     /* The scheduler may place it again at once, so look at the timeline rather than the
