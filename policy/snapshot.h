@@ -114,6 +114,12 @@ struct snapshot_agg {
     int free;            /* free GPUs on schedulable nodes */
     int borrowed;        /* GPUs held by fedsched's borrowed jobs (serving pool only) */
     int pending_serving; /* GPU requests of unbound Pending serving pods (serving only) */
+    /* GPUs the serving workloads have announced but not yet asked for with pods (serving
+     * only; issue 17's leading signals): HorizontalPodAutoscalers whose desiredReplicas
+     * exceed currentReplicas, and Deployments / LeaderWorkerSets whose spec.replicas exceed
+     * the replicas that have pods, times each replica's GPUs. The connector sets it; 0 from
+     * writers that do not read these objects. */
+    int announced_serving;
     int reserve;         /* GPUs never lent (serving only) */
     int lendable;        /* max(0, free - reserve - pending_serving) for serving, else 0; whether
                      lending is allowed right now (window, idle) is the policy's call */
