@@ -4,6 +4,7 @@
  * Not responsible for the socket (server.c) or for rendering answers (response.c). */
 #include "api/internal.h"
 
+#include "api/forecast_json.h"
 #include "base/mem.h"
 
 #include <stdio.h>
@@ -21,6 +22,7 @@ int api_new(const struct api_config *c, struct store *s, struct api **out, struc
     a->cfg = *c;
     a->store = s;
     a->metrics = metrics_new();
+    a->forecasts = api_forecasts_new();
     watches_init(a);
     access_init(a);
     *out = a;
@@ -34,6 +36,7 @@ void api_free(struct api **ap)
     access_free(*ap);
     watches_free(*ap);
     metrics_free(&(*ap)->metrics);
+    api_forecasts_free(&(*ap)->forecasts);
     free(*ap);
     *ap = NULL;
 }

@@ -3,8 +3,10 @@
  * RCU snapshot, read without blocking the poller. */
 #include "api/internal.h"
 
+#include "api/forecast_json.h"
 #include "api/trainingjob.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/mem.h"
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
@@ -226,6 +228,11 @@ void h_capacity(struct api *a, const struct api_request *req, const struct route
                 struct api_response *resp)
 {
     const struct cluster_snapshot *cs;
+    struct api_forecast_cluster *cl;
+    int64_t now = clock_realtime_ms();
+    size_t n;
+    json_t *o, *fc;
+    struct err e = {0};
 
     (void)req;
     (void)p;
@@ -234,6 +241,23 @@ void h_capacity(struct api *a, const struct api_request *req, const struct route
         return;
     }
     cs = poller_read_begin(a->poller);
-    resp_json(resp, 200, cluster_snapshot_capacity_json(cs, clock_realtime_ms()));
+    o = cluster_snapshot_capacity_json(cs, now);
+    n = cs ? cs->snap->n_clusters : 0;
+    cl = xcalloc(n + 1, sizeof(*cl));
+    for (size_t i = 0; i < n; i++)
+        cl[i] = (struct api_forecast_cluster){xstrdup(cs->snap->clusters[i].name),
+                                              xstrdup(cs->snap->clusters[i].tz)};
     poller_read_end(a->poller);
+    /* Outside the RCU read side: the first request reads weeks of samples. The forecast is
+     * an addition: capacity is still answered when it cannot be read. */
+    fc = api_forecasts_json(a->forecasts, a->store, cl, n, now, &e);
+    if (!fc)
+        LOG(LOG_WARN, "api", "event=forecast_failed msg=\"%s\"", e.msg);
+    json_object_set_new(o, "forecast", fc ? fc : json_null());
+    for (size_t i = 0; i < n; i++) {
+        free((char *)cl[i].name);
+        free((char *)cl[i].tz);
+    }
+    free(cl);
+    resp_json(resp, 200, o);
 }

@@ -59,6 +59,7 @@ struct api {
     struct api_access *access;
     struct api_watches *watches;      /* counts behind http.maxWatches and maxWatchesPerToken */
     struct poller *poller;            /* NULL until api_attach_clusters() */
+    struct api_forecasts *forecasts;  /* serving-demand forecasts for /v1/capacity */
     const struct sku_catalogue *skus; /* catalogue for cluster configs */
     int (*explainer)(void *arg, const char *ns, const char *name, struct buf *out, struct err *e);
     void *explainer_arg;

@@ -125,10 +125,20 @@ static const json_t *capacity_row(json_t *cap, const char *sku, const char *pool
 
 START_TEST(capacity_totals_match_the_scenario)
 {
-    json_t *cap = NULL, *list = wait_ready(3);
+    json_t *cap = NULL, *list = wait_ready(3), *row, *fc, *step;
     const json_t *h100, *l4;
+    size_t i;
 
     json_decref(list);
+    /* Two hours of sim-west's serving L4 a week ago, one to three hours ahead of now in
+     * the week: 14 used, 2 of them borrowed, 1 pending, so a demand of 13. Inserted before
+     * the first GET, which reads four weeks back. */
+    free(itest_sql(dsn, "INSERT INTO capacity_samples (ts, cluster, sku, pool, total, used,"
+                        " free, borrowed, pending_demand, lendable, healthy)"
+                        " SELECT g, 'sim-west', 'l4', 'serving', 40, 14, 26, 2, 1, 0, true"
+                        " FROM generate_series(now() - interval '7 days' + interval '1 hour',"
+                        " now() - interval '7 days' + interval '3 hours', interval '1 minute')"
+                        " AS g"));
     ck_assert_int_eq(itest_get_json(srv.base, "/v1/capacity", &cap), 200);
     /* sim-east: 6 H100 nodes x 8 GPUs, 2 of them busy with other pods. */
     h100 = capacity_row(cap, "h100-80gb", "training");
@@ -141,6 +151,20 @@ START_TEST(capacity_totals_match_the_scenario)
     ck_assert_ptr_nonnull(l4);
     ck_assert_int_eq(json_integer_value(json_object_get(l4, "total")), 40);
     ck_assert_int_eq(json_integer_value(json_object_get(l4, "reserve")), 1);
+    /* The serving-demand forecast: 96 quarter hours ahead; two hours from now (an hour
+     * either side to spare for a DST change in the week) it is the demand of a week ago. */
+    fc = NULL;
+    json_array_foreach(json_object_get(cap, "forecast"), i, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "cluster")), "sim-west") == 0 &&
+            strcmp(json_string_value(json_object_get(row, "sku")), "l4") == 0)
+            fc = row;
+    }
+    ck_assert_msg(fc != NULL, "no forecast for sim-west l4");
+    ck_assert_int_eq(json_array_size(json_object_get(fc, "next24h")), 96);
+    step = json_array_get(json_object_get(fc, "next24h"), 7);
+    ck_assert_double_eq(json_number_value(json_object_get(step, "p50")), 13);
+    ck_assert_double_eq(json_number_value(json_object_get(step, "p95")), 13);
     json_decref(cap);
 }
 END_TEST
