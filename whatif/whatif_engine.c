@@ -184,7 +184,7 @@ struct sim {
     const char **done_ns;
     size_t n_done;
     struct policy_running *eta_run;
-    struct job_node_use *eta_plan;
+    struct job_node_use *plan; /* the running placements' node plans, one arena */
     int64_t *eta_rlim, *eta_rexp, *eta_qexp;
     /* results */
     struct whatif_report *r;
@@ -708,14 +708,13 @@ static void runtime_of(const struct sim *S, size_t ji, int opt, bool queued, int
 }
 
 /* Estimates, on this cycle's inputs and before it decides, the start of every queued job
- * not estimated yet. The running placements get their plans (node by node) so the
+ * not estimated yet. The running placements come with their plans (cycle_policy()), so the
  * estimate can free their GPUs as they end. */
 static int estimate_new(struct sim *S, const struct policy_input *in, struct err *e)
 {
     int64_t t0 = clock_mono_ns(), *scratch;
     struct policy_input ein = *in;
     struct eta_runtimes rt = {S->eta_rlim, S->eta_rexp, S->eta_qexp};
-    size_t w = 0;
     bool any = false;
     int rc = -1;
 
@@ -725,17 +724,9 @@ static int estimate_new(struct sim *S, const struct policy_input *in, struct err
         return 0;
     scratch = xcalloc(S->n_done + 1, sizeof(*scratch));
     for (size_t r = 0; r < in->n_running; r++) {
-        const struct jstate *x = &S->js[S->ridx[r]];
-        const struct whatif_job *j = &S->J->v[S->ridx[r]];
-
         S->eta_run[r] = in->running[r];
-        S->eta_run[r].plan = &S->eta_plan[w];
-        S->eta_run[r].n_plan = (size_t)x->n_workers;
-        for (int k = 0; k < x->n_workers; k++, w++) {
-            S->eta_plan[w].node = S->snap->nodes[x->wnode[k]].name;
-            S->eta_plan[w].gpus = j->gpus_per_worker;
-        }
-        runtime_of(S, S->ridx[r], x->opt, false, scratch, &S->eta_rlim[r], &S->eta_rexp[r]);
+        runtime_of(S, S->ridx[r], S->js[S->ridx[r]].opt, false, scratch, &S->eta_rlim[r],
+                   &S->eta_rexp[r]);
     }
     /* A queued job's max_runtime_s is in the policy input already; the oracle's limit and
      * the median are expectations the policy must not see. */
@@ -775,6 +766,7 @@ static int cycle_policy(struct sim *S, struct err *e)
     struct policy_input in;
     struct policy_result *res = NULL;
     int *wn = NULL;
+    size_t nw = 0;
 
     for (size_t i = 0; i < S->J->n; i++) {
         const struct whatif_job *j = &S->J->v[i];
@@ -821,6 +813,14 @@ static int cycle_policy(struct sim *S, struct err *e)
             ru->lease_end_ms = x->lease_end_ms > 0 ? l->start_epoch_ms + x->lease_end_ms : 0;
             ru->reclaiming = x->st == J_PREEMPTING;
             ru->in_snapshot = true;
+            /* The nodes it holds, as the scheduler passes them: quota reclaim and priority
+             * preemption choose victims by their plans. */
+            ru->plan = &S->plan[nw];
+            ru->n_plan = (size_t)x->n_workers;
+            for (int k = 0; k < x->n_workers; k++, nw++) {
+                S->plan[nw].node = S->snap->nodes[x->wnode[k]].name;
+                S->plan[nw].gpus = j->gpus_per_worker;
+            }
             S->ridx[nr++] = i;
         }
     }
@@ -857,6 +857,10 @@ static int cycle_policy(struct sim *S, struct err *e)
         S->r->reclaims++;
         if (rc->reason == POLICY_RECLAIM_LEASE_END)
             S->r->reclaims_lease_end++;
+        else if (rc->reason == POLICY_RECLAIM_PRIORITY)
+            S->r->reclaims_priority++;
+        else if (rc->reason == POLICY_RECLAIM_QUOTA)
+            S->r->reclaims_quota++;
         else
             S->r->reclaims_deficit++;
         ev_push(S, S->now + rc->grace_s * SEC, EV_KILL, ji, x->attempt);
@@ -1239,7 +1243,7 @@ static void sim_free(struct sim *S)
     free(S->done_rt_s);
     free(S->done_ns);
     free(S->eta_run);
-    free(S->eta_plan);
+    free(S->plan);
     free(S->eta_rlim);
     free(S->eta_rexp);
     free(S->eta_qexp);
@@ -1279,21 +1283,23 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
     S.qidx = xcalloc(jobs->n + 1, sizeof(*S.qidx));
     S.ridx = xcalloc(jobs->n + 1, sizeof(*S.ridx));
     S.idle_since = xcalloc(l->n_clusters + 1, sizeof(int64_t));
-    if (o->eta != WHATIF_ETA_OFF && (s == WHATIF_OURS || s == WHATIF_OURS_NO_BORROW)) {
+    {
         size_t workers = 0;
 
-        if (eta_opts_validate(&o->eta_opts, e))
-            goto out;
         for (size_t i = 0; i < jobs->n; i++)
             workers += (size_t)(jobs->v[i].gpus / (jobs->v[i].gpus_per_worker > 0
                                                        ? jobs->v[i].gpus_per_worker
                                                        : jobs->v[i].gpus)) +
                        1;
+        S.plan = xcalloc(workers + 1, sizeof(*S.plan));
+    }
+    if (o->eta != WHATIF_ETA_OFF && (s == WHATIF_OURS || s == WHATIF_OURS_NO_BORROW)) {
+        if (eta_opts_validate(&o->eta_opts, e))
+            goto out;
         S.r->eta_mode = o->eta;
         S.done_rt_s = xcalloc(jobs->n + 1, sizeof(*S.done_rt_s));
         S.done_ns = xcalloc(jobs->n + 1, sizeof(*S.done_ns));
         S.eta_run = xcalloc(jobs->n + 1, sizeof(*S.eta_run));
-        S.eta_plan = xcalloc(workers + 1, sizeof(*S.eta_plan));
         S.eta_rlim = xcalloc(jobs->n + 1, sizeof(*S.eta_rlim));
         S.eta_rexp = xcalloc(jobs->n + 1, sizeof(*S.eta_rexp));
         S.eta_qexp = xcalloc(jobs->n + 1, sizeof(*S.eta_qexp));

@@ -121,6 +121,9 @@ struct whatif_report {
     double overall_util;  /* every GPU: training jobs + borrowers + serving replicas */
     double borrowed_gpu_hours;
     size_t reclaims, reclaims_deficit, reclaims_lease_end;
+    /* Preempted for a higher-priority job, and quota taken back (the simulator has no
+     * quotas, so always 0 for now). */
+    size_t reclaims_priority, reclaims_quota;
     double lost_gpu_hours;
     double unmet_serving_gpu_hours; /* serving demand that found no GPU */
     double max_unmet_s;             /* longest stretch with unmet serving demand (any pool) */

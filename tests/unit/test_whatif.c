@@ -354,6 +354,39 @@ START_TEST(gang_waits_count_only_multi_worker_jobs)
 }
 END_TEST
 
+/* The running placements reach the policy with their node plans, as the scheduler passes
+ * them, so priority preemption works in the simulator: lo (priority 0, preemptible,
+ * checkpoints every 600 s) fills the one node; hi (priority 100) arrives at 1200 s, past
+ * preempt_min_runtime_s, and starts one cycle and a grace period later instead of waiting
+ * the hour lo has left. lo loses the work since its checkpoint at 1200 s and finishes
+ * later. */
+START_TEST(priority_preemption_runs_on_plans)
+{
+    struct whatif_layout *l =
+        layout_text("{\"clusters\":[{\"name\":\"a\",\"pools\":[{\"sku\":\"v100\",\"nodes\":1}]}]}");
+    struct whatif_jobs *j = jobs_text(
+        l, "{\"jobs\":[{\"name\":\"lo\",\"namespace\":\"lo\",\"arrival_s\":0,\"gpus\":8,"
+           "\"skus\":[\"v100\"],\"duration_s\":[5400],\"priority\":0,\"preemptible\":true,"
+           "\"checkpoint_s\":600},"
+           "{\"name\":\"hi\",\"namespace\":\"hi\",\"arrival_s\":1200,\"gpus\":8,"
+           "\"skus\":[\"v100\"],\"duration_s\":[600],\"priority\":100}]}");
+    struct whatif_opts o;
+    struct whatif_report *r;
+
+    whatif_opts_defaults(&o, test_policy());
+    r = run(l, j, WHATIF_OURS_NO_BORROW, &o);
+    ck_assert_uint_eq(r->reclaims_priority, 1);
+    ck_assert_uint_eq(r->reclaims, 1);
+    ck_assert_msg(ns_wait(r, "hi") <= 60 + 30, "hi waited %.0f s", ns_wait(r, "hi"));
+    /* lo ran 1200 to 1230 s past its checkpoint: at most 90 s of 8 GPUs lost. */
+    ck_assert(r->lost_gpu_hours > 0 && r->lost_gpu_hours <= 90.0 * 8 / 3600);
+    ck_assert_uint_eq(r->completed, 2);
+    whatif_report_free(&r);
+    whatif_jobs_free(&j);
+    whatif_layout_free(&l);
+}
+END_TEST
+
 /* Queue ETAs against actual starts: one 8-GPU node busy for 2 h, two 8-GPU jobs behind.
  * Told the true runtimes the estimates are exact; from history (none finished yet: the
  * 4 h default) they are 2 h and 5 h late. Baselines measure nothing. */
@@ -641,6 +674,7 @@ int main(void)
     tcase_add_test(run_tc, reclaims_lose_only_work_since_the_checkpoint);
     tcase_add_test(run_tc, fifo_blocks_behind_its_head_others_skip);
     tcase_add_test(run_tc, gang_waits_count_only_multi_worker_jobs);
+    tcase_add_test(run_tc, priority_preemption_runs_on_plans);
     tcase_add_test(run_tc, most_free_and_ordered_first_fit_pick_clusters);
     tcase_add_test(in_tc, layout_errors_name_the_field);
     tcase_add_test(in_tc, demand_follows_local_time);
