@@ -1,0 +1,86 @@
+/* lease.c -- lendable GPUs and lease end from the serving-demand forecast (lease.h). */
+#include "policy/lease.h"
+
+#include <stddef.h>
+
+#define DAY_MS (24 * 3600 * 1000LL)
+
+const char *lease_bound_name(enum lease_bound b)
+{
+    switch (b) {
+    case LEASE_BOUND_NONE: return "none";
+    case LEASE_BOUND_WINDOW_END: return "window_end";
+    case LEASE_BOUND_IDLE_LEASE: return "idle_lease";
+    case LEASE_BOUND_FORECAST: return "forecast_peak";
+    case LEASE_BOUND_HORIZON: return "forecast_horizon";
+    case LEASE_BOUND_MIN_LEASE: return "min_lease";
+    }
+    return "none";
+}
+
+/* GPUs serving must keep beyond what it holds: what waits now, or the forecast's rise. */
+static int wanted(const struct lease_in *in, int peak)
+{
+    int rise = peak - in->serving_use;
+
+    return rise > in->pending ? rise : in->pending;
+}
+
+void lease_fit(const struct lease_in *in, const struct lease_forecast *f, struct lease_out *out)
+{
+    int64_t i0, hard_end, min_end = in->now_ms + in->min_lease_ms, peak_at = 0;
+    int peak = -1;
+
+    out->lendable = in->free_gpus - in->reserve - in->pending;
+    out->end_ms = in->end_ms;
+    out->bound = in->end_bound;
+    out->peak = -1;
+    out->peak_at_ms = 0;
+    if (!f || in->now_ms < f->from_ms)
+        return;
+    i0 = (in->now_ms - f->from_ms) / LEASE_STEP_MS;
+    if (i0 >= LEASE_STEPS || f->high[i0] < 0)
+        return;
+    hard_end = in->end_ms;
+    if (in->now_ms + DAY_MS < hard_end || f->from_ms + LEASE_STEPS * LEASE_STEP_MS < hard_end) {
+        hard_end = in->now_ms + DAY_MS;
+        if (f->from_ms + LEASE_STEPS * LEASE_STEP_MS < hard_end)
+            hard_end = f->from_ms + LEASE_STEPS * LEASE_STEP_MS;
+        out->bound = LEASE_BOUND_HORIZON;
+    }
+    out->end_ms = hard_end;
+    for (int64_t i = i0; i < LEASE_STEPS; i++) {
+        int64_t start = f->from_ms + i * LEASE_STEP_MS;
+        int h = f->high[i];
+
+        if (start < in->now_ms)
+            start = in->now_ms;
+        if (start >= hard_end)
+            break;
+        if (h < 0) {
+            out->end_ms = start;
+            out->bound = LEASE_BOUND_HORIZON;
+            break;
+        }
+        if (start < min_end) {
+            /* The minimum lease must cover this step whatever it costs. */
+            if (h > peak) {
+                peak = h;
+                peak_at = start;
+            }
+            continue;
+        }
+        if (wanted(in, h) > wanted(in, peak)) {
+            out->end_ms = start;
+            out->bound = LEASE_BOUND_FORECAST;
+            out->peak_at_ms = start;
+            break;
+        }
+    }
+    out->peak = peak;
+    out->lendable = in->free_gpus - in->reserve - wanted(in, peak);
+    if (out->lendable <= 0 && wanted(in, peak) > in->pending) {
+        out->bound = LEASE_BOUND_MIN_LEASE;
+        out->peak_at_ms = peak_at;
+    }
+}
