@@ -258,7 +258,7 @@ START_TEST(errors_are_status_objects)
     json_t *st;
 
     memset(&q, 0, sizeof(q));
-    st = get("/apis/apps/v1/deployments", NULL, 404);
+    st = get("/apis/apps/v1/statefulsets", NULL, 404);
     ck_assert_str_eq(str(st, "kind", NULL), "Status");
     ck_assert_str_eq(str(st, "status", NULL), "Failure");
     json_decref(st);

@@ -172,6 +172,11 @@ struct sim_cluster {
     size_t on_change_i;
     struct sim_request_count *counts; /* requests answered, by verb and resource */
     size_t n_counts, cap_counts;
+    /* per deployment: a scale announced by sim_cluster_deployment_scale() (scale_at_ms 0:
+     * none, the curve), and when its HPA's desiredReplicas last changed */
+    int64_t *scale_at_ms;
+    int *scale_to;
+    int64_t *hpa_scaled_ms;
 };
 
 /* ---- clock ----------------------------------------------------------------------------- */
@@ -1793,10 +1798,27 @@ int sim_deployment_replicas(const struct sim_deployment *d, int64_t now_ms)
     return d->min_replicas + (int)lround(x * (d->max_replicas - d->min_replicas));
 }
 
+/* What deployment di's autoscaler wants at simulated time t: the announced scale once it
+ * is due, else the curve. */
+static int deploy_target(const struct sim_cluster *c, size_t di, int64_t t)
+{
+    if (c->scale_at_ms[di] && t >= c->scale_at_ms[di])
+        return c->scale_to[di];
+    return sim_deployment_replicas(&c->spec.deployments[di], t);
+}
+
+/* The Deployment's spec.replicas at t: the autoscaler's wish hpa_delay_s later. */
+static int deploy_spec_replicas(const struct sim_cluster *c, size_t di, int64_t t)
+{
+    const struct sim_deployment *d = &c->spec.deployments[di];
+
+    return deploy_target(c, di, t - (d->hpa ? d->hpa_delay_s * 1000LL : 0));
+}
+
 static void reconcile_deployment(struct sim_cluster *c, size_t di, int64_t now)
 {
     const struct sim_deployment *d = &c->spec.deployments[di];
-    int want = sim_deployment_replicas(d, now), have = 0;
+    int want = deploy_spec_replicas(c, di, now - d->rollout_delay_s * 1000LL), have = 0;
 
     for (size_t i = 0; i < c->n_pods; i++)
         have += c->pods[i]->deploy == (long)di && !c->pods[i]->delete_ms;
@@ -1833,6 +1855,116 @@ static void reconcile_deployment(struct sim_cluster *c, size_t di, int64_t now)
             break;
         pod_delete(c, victim, now, false);
         have--;
+    }
+}
+
+static void json_set_rv(json_t *obj, uint64_t rv);
+
+/* Puts obj (owned) in place of the stored object of resource res when its spec or status
+ * differ, keeping uid and creationTimestamp, with a new resourceVersion; a new object gets
+ * them. Deployments bump metadata.generation when their spec changes. */
+static void sync_object(struct sim_cluster *c, const char *res, const char *ns, const char *name,
+                        json_t *obj, int64_t now)
+{
+    json_t *old = sim_objects_get(c->objs, res, ns, name);
+    json_t *md = json_object_get(obj, "metadata");
+    json_int_t gen = 1;
+    char uid[40];
+
+    if (old) {
+        gen = json_integer_value(json_object_get(json_object_get(old, "metadata"), "generation"));
+        gen += !json_equal(json_object_get(old, "spec"), json_object_get(obj, "spec"));
+    }
+    if (strcmp(res, "deployments") == 0) {
+        json_object_set_new(md, "generation", json_integer(gen));
+        json_object_set_new(json_object_get(obj, "status"), "observedGeneration",
+                            json_integer(gen));
+    }
+    if (old && json_equal(json_object_get(old, "spec"), json_object_get(obj, "spec")) &&
+        json_equal(json_object_get(old, "status"), json_object_get(obj, "status"))) {
+        json_decref(obj);
+        return;
+    }
+    if (old) {
+        json_t *omd = json_object_get(old, "metadata");
+
+        json_object_set(md, "uid", json_object_get(omd, "uid"));
+        json_object_set(md, "creationTimestamp", json_object_get(omd, "creationTimestamp"));
+        json_decref(sim_objects_remove(c->objs, res, ns, name));
+    } else {
+        new_uid(c, uid, sizeof(uid));
+        json_object_set_new(md, "uid", json_string(uid));
+        json_object_set_new(md, "creationTimestamp", json_ts(now));
+    }
+    bump(c);
+    json_set_rv(obj, c->rv);
+    sim_objects_seed(c->objs, sim_objects_resource(res), obj);
+}
+
+/* An int32 status field as the API server writes it: omitted when zero (omitempty). */
+static void set_count(json_t *st, const char *key, int v)
+{
+    if (v)
+        json_object_set_new(st, key, json_integer(v));
+}
+
+/* Deployment di and its HorizontalPodAutoscaler (autoscaling/v2) as API objects, from the
+ * curve, the announced scale and its pods. */
+static void sync_deployment_objects(struct sim_cluster *c, size_t di, int64_t now)
+{
+    const struct sim_deployment *d = &c->spec.deployments[di];
+    int spec_replicas = deploy_spec_replicas(c, di, now), have = 0, ready = 0;
+    int desired = deploy_target(c, di, now);
+    json_t *dep, *st;
+
+    for (size_t i = 0; i < c->n_pods; i++) {
+        const struct spod *p = c->pods[i];
+
+        if (p->deploy != (long)di || p->delete_ms)
+            continue;
+        have++;
+        ready += p->node >= 0 && p->phase == PH_RUNNING;
+    }
+    st = json_object();
+    set_count(st, "replicas", have);
+    set_count(st, "updatedReplicas", have);
+    set_count(st, "readyReplicas", ready);
+    set_count(st, "availableReplicas", ready);
+    set_count(st, "unavailableReplicas", spec_replicas > ready ? spec_replicas - ready : 0);
+    dep = json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:i, s:{s:{s:s}}, s:{s:{s:{s:s}}, s:o},"
+        " s:{s:s, s:{s:s, s:s}},"
+        " s:i, s:i}, s:o}",
+        "apiVersion", "apps/v1", "kind", "Deployment", "metadata", "name", d->name, "namespace",
+        d->ns, "labels", "app", d->name, "spec", "replicas", spec_replicas, "selector",
+        "matchLabels", "app", d->name, "template", "metadata", "labels", "app", d->name, "spec",
+        simple_spec(d->gpus_per_replica, d->product, d->node_selector,
+                    "nvcr.io/nvidia/tritonserver:24.05-py3"),
+        "strategy", "type", "RollingUpdate", "rollingUpdate", "maxUnavailable", "25%", "maxSurge",
+        "25%", "revisionHistoryLimit", 10, "progressDeadlineSeconds", 600, "status", st);
+    sync_object(c, "deployments", d->ns, d->name, dep, now);
+    if (!d->hpa)
+        return;
+    {
+        json_t *old = sim_objects_get(c->objs, "horizontalpodautoscalers", d->ns, d->name);
+        json_t *hst = json_object(), *hpa;
+
+        if (!old || json_integer_value(json_object_get(json_object_get(old, "status"),
+                                                       "desiredReplicas")) != desired)
+            c->hpa_scaled_ms[di] = now;
+        set_count(hst, "currentReplicas", have);
+        json_object_set_new(hst, "desiredReplicas", json_integer(desired));
+        json_object_set_new(hst, "lastScaleTime", json_ts(c->hpa_scaled_ms[di]));
+        hpa = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{s:s, s:s, s:s}, s:i, s:i, s:[{s:s, "
+                        "s:{s:s, s:{s:s, s:i}}}]}, s:o}",
+                        "apiVersion", "autoscaling/v2", "kind", "HorizontalPodAutoscaler",
+                        "metadata", "name", d->name, "namespace", d->ns, "spec", "scaleTargetRef",
+                        "apiVersion", "apps/v1", "kind", "Deployment", "name", d->name,
+                        "minReplicas", d->min_replicas > 0 ? d->min_replicas : 1, "maxReplicas",
+                        d->max_replicas > 0 ? d->max_replicas : 1, "metrics", "type", "Resource",
+                        "resource", "name", "cpu", "target", "type", "Utilization",
+                        "averageUtilization", 70, "status", hst);
+        sync_object(c, "horizontalpodautoscalers", d->ns, d->name, hpa, now);
     }
 }
 
@@ -2315,6 +2447,8 @@ static void advance(struct sim_cluster *c)
             job_dirty(c, j);
         }
     }
+    for (size_t i = 0; i < c->spec.n_deployments; i++)
+        sync_deployment_objects(c, i, now);
 }
 
 /* ---- lists ---------------------------------------------------------------------------------- */
@@ -3123,9 +3257,15 @@ static int split(const char *path, char storage[][256], int max)
 
 static const char *res_group(const struct sim_resource *r)
 {
-    const char *slash = strchr(r->api_version, '/');
+    static const char *const groups[] = {"scheduling.k8s.io", "apps", "autoscaling"};
 
-    return slash ? "scheduling.k8s.io" : NULL;
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        size_t n = strlen(groups[i]);
+
+        if (strncmp(r->api_version, groups[i], n) == 0 && r->api_version[n] == '/')
+            return groups[i];
+    }
+    return NULL;
 }
 
 static void reply_missing(struct sim_reply *out, const struct sim_resource *r, const char *name)
@@ -3409,6 +3549,17 @@ static void route_groups(struct sim_cluster *c, const char *method, char seg[][2
             return handle_jobs(c, k, method, seg[4], NULL, q, body, len, out);
         if (n == 7 && strcmp(seg[3], "namespaces") == 0 && strcmp(seg[5], plural) == 0)
             return handle_jobs(c, k, method, seg[4], seg[6], q, body, len, out);
+    } else if (strcmp(gv, "apps/v1") == 0 || strcmp(gv, "autoscaling/v2") == 0) {
+        /* The scenario's serving deployments and their autoscalers: read-only. */
+        const struct sim_resource *r = sim_objects_resource(seg[n == 4 || n == 5 ? 3 : 5]);
+
+        if (!r || strcmp(r->api_version, gv) != 0 || (n != 4 && n != 6 && n != 7) ||
+            (n >= 6 && strcmp(seg[3], "namespaces") != 0))
+            return not_found_path(out);
+        if (!get)
+            return method_not_allowed(out, method);
+        return handle_objects(c, r, method, n == 4 ? NULL : seg[4], n == 7 ? seg[6] : NULL, q, body,
+                              len, out);
     } else if (strcmp(gv, "scheduling.k8s.io/v1") == 0 && (n == 4 || n == 5) &&
                strcmp(seg[3], "priorityclasses") == 0) {
         return handle_objects(c, sim_objects_resource("priorityclasses"), method, NULL,
@@ -3487,15 +3638,31 @@ size_t sim_cluster_request_counts(struct sim_cluster *c, struct sim_request_coun
  * server gives it. A LIST's resourceVersion is c->rv after the record, so a watch from it
  * sees exactly the events after the list. */
 
-enum wres { W_NODES, W_PODS, W_JOBS, W_RAYJOBS, W_NAMESPACES, W_SERVICES, W_SECRETS, W_NONE };
+enum wres {
+    W_NODES,
+    W_PODS,
+    W_JOBS,
+    W_RAYJOBS,
+    W_NAMESPACES,
+    W_SERVICES,
+    W_SECRETS,
+    W_DEPLOYMENTS,
+    W_HPAS,
+    W_NONE
+};
 
 static const struct {
     const char *res, *kind, *api_version;
 } wres_info[] = {
-    {"nodes", "Node", "v1"},           {"pods", "Pod", "v1"},
-    {"jobs", "Job", "batch/v1"},       {"rayjobs", "RayJob", "ray.io/v1"},
-    {"namespaces", "Namespace", "v1"}, {"services", "Service", "v1"},
+    {"nodes", "Node", "v1"},
+    {"pods", "Pod", "v1"},
+    {"jobs", "Job", "batch/v1"},
+    {"rayjobs", "RayJob", "ray.io/v1"},
+    {"namespaces", "Namespace", "v1"},
+    {"services", "Service", "v1"},
     {"secrets", "Secret", "v1"},
+    {"deployments", "Deployment", "apps/v1"},
+    {"horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling/v2"},
 };
 
 struct wentry {
@@ -3887,8 +4054,8 @@ static int watch_target(const struct sim_cluster *c, const char *path, char *ns,
         if (!sim_discovery_serves(c->crds, gv))
             return W_NONE;
         r = wres_of(n == 4 ? seg[3] : n == 6 ? seg[5] : "");
-        if ((r == W_JOBS && strcmp(gv, "batch/v1") != 0) ||
-            (r == W_RAYJOBS && strcmp(gv, "ray.io/v1") != 0) || (r != W_JOBS && r != W_RAYJOBS))
+        if (r < W_JOBS || r == W_NONE || (r > W_RAYJOBS && r < W_DEPLOYMENTS) ||
+            strcmp(gv, wres_info[r].api_version) != 0)
             return W_NONE;
         if (n == 6) {
             if (strcmp(seg[3], "namespaces") != 0)
@@ -3910,6 +4077,8 @@ static int watch_selectors(struct sim_watch *w, const struct sim_query *q, struc
         [W_NAMESPACES] = {"metadata.name", NULL},
         [W_SERVICES] = {"metadata.name", "metadata.namespace", NULL},
         [W_SECRETS] = {"metadata.name", "metadata.namespace", "type", NULL},
+        [W_DEPLOYMENTS] = {"metadata.name", "metadata.namespace", NULL},
+        [W_HPAS] = {"metadata.name", "metadata.namespace", NULL},
     };
 
     if (q->label_selector && (w->nl = parse_label_selector(q->label_selector, w->lr, 16)) < 0) {
@@ -4220,6 +4389,9 @@ int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock 
     c = xcalloc(1, sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
     c->spec = *spec;
+    c->scale_at_ms = xcalloc(spec->n_deployments + 1, sizeof(*c->scale_at_ms));
+    c->scale_to = xcalloc(spec->n_deployments + 1, sizeof(*c->scale_to));
+    c->hpa_scaled_ms = xcalloc(spec->n_deployments + 1, sizeof(*c->hpa_scaled_ms));
     c->clock = clock;
     c->continue_ttl_ms = continue_ttl_ms;
     c->rv = 1000;
@@ -4334,6 +4506,9 @@ void sim_cluster_free(struct sim_cluster **cp)
     }
     free(c->pool_labels);
     free(c->pool_taints);
+    free(c->scale_at_ms);
+    free(c->scale_to);
+    free(c->hpa_scaled_ms);
     sim_objects_free(&c->objs);
     json_decref(c->crds);
     for (size_t i = 0; i < c->w_n_seen; i++)
@@ -4448,4 +4623,32 @@ int sim_cluster_set_node(struct sim_cluster *c, const char *name, bool ready, bo
     }
     pthread_mutex_unlock(&c->lock);
     return rc;
+}
+
+int sim_cluster_deployment_scale(struct sim_cluster *c, const char *ns, const char *name,
+                                 int replicas, struct err *e)
+{
+    int rc = 1;
+
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->spec.n_deployments; i++) {
+        const struct sim_deployment *d = &c->spec.deployments[i];
+
+        if (strcmp(d->ns, ns) != 0 || strcmp(d->name, name) != 0)
+            continue;
+        if (replicas < 0 || replicas > d->max_replicas) {
+            rc = err_set(e, ERR_INVALID, "replicas", "replicas %d is not in 0..%d (maxReplicas)",
+                         replicas, d->max_replicas);
+            break;
+        }
+        advance(c);
+        c->scale_at_ms[i] = sim_clock_now(c->clock);
+        c->scale_to[i] = replicas;
+        advance(c);
+        record_changes(c);
+        rc = 0;
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc > 0 ? err_set(e, ERR_NOT_FOUND, "deployment", "no deployment %s/%s", ns, name) : rc;
 }

@@ -66,7 +66,7 @@ void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *p
                         struct sim_reply *out);
 
 /* ---- watches: the change history as the API server's watch serves it ----------------------
- * Every change of a node, pod, Job, RayJob, namespace, service or secret is an event with
+ * Every change of a node, pod, Job, RayJob, namespace, service, secret, Deployment or HPA is an event with
  * its own resourceVersion, kept in a ring of the scenario's watchHistory events per
  * cluster. Thread-safe (the cluster's lock); a watch is used by one thread at a time. */
 struct buf;
@@ -147,6 +147,15 @@ void sim_cluster_watch_hold(struct sim_cluster *c, bool hold);
  * cannot start although every figure fedsched reads says they fit. A test's lever: no
  * scenario sets it. */
 void sim_cluster_scheduler_hold(struct sim_cluster *c, bool hold);
+
+/* Announces a scale of the scenario's deployment ns/name from now on, in place of its curve,
+ * as an autoscaler that decides to scale: its HorizontalPodAutoscaler's desiredReplicas is
+ * replicas at once, the Deployment's spec.replicas after the autoscaler's delaySeconds, its
+ * pods rolloutDelaySeconds after that (simulated time). ERR_NOT_FOUND when there is no such
+ * deployment, ERR_INVALID when replicas is not in 0..maxReplicas. A test's lever. */
+struct err;
+int sim_cluster_deployment_scale(struct sim_cluster *c, const char *ns, const char *name,
+                                 int replicas, struct err *e);
 
 /* Replica count of deployment i at simulated time now_ms (the diurnal curve). */
 int sim_deployment_replicas(const struct sim_deployment *d, int64_t now_ms);

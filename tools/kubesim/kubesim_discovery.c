@@ -25,6 +25,9 @@ static const struct res resources[] = {
     {"v1", "services", "service", "Service", true, "svc", false, false},
     {"authorization.k8s.io/v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
      "SelfSubjectAccessReview", false, NULL, true, false},
+    {"apps/v1", "deployments", "deployment", "Deployment", true, "deploy", false, true},
+    {"autoscaling/v2", "horizontalpodautoscalers", "horizontalpodautoscaler",
+     "HorizontalPodAutoscaler", true, "hpa", false, true},
     {"batch/v1", "jobs", "job", "Job", true, NULL, false, false},
     {"scheduling.k8s.io/v1", "priorityclasses", "priorityclass", "PriorityClass", false, "pc",
      false, false},
@@ -41,8 +44,8 @@ static const struct res resources[] = {
     {"jobset.x-k8s.io/v1alpha2", "jobsets", "jobset", "JobSet", true, NULL, false, false},
 };
 
-static const char *const builtin_gvs[] = {"authorization.k8s.io/v1", "batch/v1",
-                                          "scheduling.k8s.io/v1"};
+static const char *const builtin_gvs[] = {"apps/v1", "authorization.k8s.io/v1", "autoscaling/v2",
+                                          "batch/v1", "scheduling.k8s.io/v1"};
 
 #define N_RES     (sizeof(resources) / sizeof(resources[0]))
 #define N_BUILTIN (sizeof(builtin_gvs) / sizeof(builtin_gvs[0]))

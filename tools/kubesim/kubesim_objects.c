@@ -35,6 +35,8 @@ struct sim_objects {
 };
 
 static const struct sim_resource resources[] = {
+    {"deployments", "Deployment", "apps/v1", true},
+    {"horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling/v2", true},
     {"namespaces", "Namespace", "v1", false},
     {"priorityclasses", "PriorityClass", "scheduling.k8s.io/v1", false},
     {"secrets", "Secret", "v1", true},

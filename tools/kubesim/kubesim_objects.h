@@ -1,5 +1,6 @@
 /* kubesim_objects.h -- the plain API objects of a simulated cluster that no controller
- * acts on: Namespaces, Services, Secrets and PriorityClasses. Admission (the shape checks
+ * acts on: Namespaces, Services, Secrets and PriorityClasses; and the store of the serving
+ * Deployments and HorizontalPodAutoscalers kubesim_cluster.c writes. Admission (the shape checks
  * and defaults the API server applies to each), a store sorted by resource, namespace and
  * name, and the garbage collector's ownerReferences rules.
  * Not responsible for HTTP, lists and paging, or for Jobs and pods (kubesim_cluster.c). */
@@ -20,7 +21,8 @@ struct sim_refusal {
     char msg[512];
 };
 
-/* One of the resources kept here: "namespaces", "services", "secrets", "priorityclasses";
+/* One of the resources kept here: "namespaces", "services", "secrets", "priorityclasses",
+ * "deployments", "horizontalpodautoscalers" (the last two only seeded, never admitted);
  * NULL otherwise. Gives the kind, apiVersion and whether it is namespaced. */
 struct sim_resource {
     const char *res;

@@ -175,8 +175,18 @@ static int parse_deployment(const json_t *j, const char *prefix, struct sim_depl
         get_str(j, "product", prefix, d->product, sizeof(d->product), false, e) != 0 ||
         get_int(j, "gpusPerReplica", prefix, 0, 64, &d->gpus_per_replica, e) != 0 ||
         get_int(j, "minReplicas", prefix, 0, 100000, &d->min_replicas, e) != 0 ||
-        get_int(j, "maxReplicas", prefix, 0, 100000, &d->max_replicas, e) != 0)
+        get_int(j, "maxReplicas", prefix, 0, 100000, &d->max_replicas, e) != 0 ||
+        get_int(j, "rolloutDelaySeconds", prefix, 0, 86400, &d->rollout_delay_s, e) != 0)
         return -1;
+    if ((v = json_object_get(j, "autoscaler"))) {
+        snprintf(field, sizeof(field), "%sautoscaler", prefix);
+        if (!json_is_object(v))
+            return bad(e, field, "must be an object");
+        d->hpa = true;
+        snprintf(field, sizeof(field), "%sautoscaler.", prefix);
+        if (get_int(v, "delaySeconds", field, 0, 86400, &d->hpa_delay_s, e) != 0)
+            return -1;
+    }
     snprintf(field, sizeof(field), "%sname", prefix);
     if (!dns_subdomain_ok(d->name, strlen(d->name), 40) ||
         !dns_subdomain_ok(d->ns, strlen(d->ns), 63))

@@ -61,6 +61,13 @@ struct sim_deployment {
     int min_replicas;
     int max_replicas;
     double peak_hour; /* UTC hour of the day at which max_replicas is reached */
+    /* The apps/v1 Deployment and autoscaling/v2 HorizontalPodAutoscaler that stand for it
+     * (docs/simulator.md): with an autoscaler, its desiredReplicas follows the curve at once,
+     * the Deployment's spec.replicas hpa_delay_s later; pods follow spec.replicas
+     * rollout_delay_s later. */
+    bool hpa;            /* "autoscaler" present */
+    int hpa_delay_s;     /* "autoscaler": {"delaySeconds"} */
+    int rollout_delay_s; /* "rolloutDelaySeconds" */
 };
 
 struct sim_static_pod {
