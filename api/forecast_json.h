@@ -2,8 +2,9 @@
  * cluster and SKU of the serving pool (policy/forecast.h), learned from the capacity
  * samples (store/forecast.h) and kept in memory between requests, each request reading
  * only the samples written since the previous one; rendered as the current slot's p50/p95
- * and the next 24 hours in 15-minute steps.
- * Not responsible for lending or reclaim (nothing there reads it yet). */
+ * and the next 24 hours in 15-minute steps. The learner is policy/forecast_set.h, shared
+ * with the scheduler (which keeps its own set for lending).
+ * Not responsible for lending or reclaim. */
 #ifndef API_FORECAST_JSON_H
 #define API_FORECAST_JSON_H
 
@@ -15,11 +16,6 @@ struct err;
 struct store;
 struct api_forecasts; /* the forecasts learned so far, behind a mutex */
 
-/* How far back the first request reads: four weeks. */
-#define API_FORECAST_HORIZON_MS (28LL * 24 * 3600 * 1000)
-/* Each read starts this long before the previous one ended: the sampler stamps a row with
- * its snapshot's time and inserts it a moment later, so a row can appear behind a read. */
-#define API_FORECAST_OVERLAP_MS (5LL * 60 * 1000)
 /* Steps of "next24h". */
 #define API_FORECAST_STEPS 96
 
@@ -34,7 +30,7 @@ struct api_forecasts *api_forecasts_new(void);
 void api_forecasts_free(struct api_forecasts **f); /* NULL-safe; sets *f to NULL */
 
 /* Learns the samples written since the previous call (the first reads the last
- * API_FORECAST_HORIZON_MS) and returns a new JSON array: per cluster of clusters[] (in
+ * FORECAST_SET_HORIZON_MS) and returns a new JSON array: per cluster of clusters[] (in
  * that order) and SKU with serving samples, {"cluster", "sku", "pool": "serving",
  * "now": {"slotStart", "p50", "p95"}, "next24h": [{"at", "p50", "p95"} x 96]}, where p50
  * and p95 are null for a slot the forecast does not know. Samples of clusters not in
