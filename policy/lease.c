@@ -62,8 +62,9 @@ void lease_fit(const struct lease_in *in, const struct lease_forecast *f, struct
             out->bound = LEASE_BOUND_HORIZON;
             break;
         }
-        if (start < min_end) {
-            /* The minimum lease must cover this step whatever it costs. */
+        if (i == i0 || start < min_end) {
+            /* Any lease covers the step at now, and the minimum lease the steps it spans,
+             * whatever they cost. */
             if (h > peak) {
                 peak = h;
                 peak_at = start;

@@ -99,6 +99,13 @@ START_TEST(test_lease_ends_before_the_peak)
     ck_assert_int_eq(o.peak_at_ms, T0 + 6 * H);
     ck_assert_int_eq(o.bound, LEASE_BOUND_FORECAST);
     ck_assert_str_eq(lease_bound_name(o.bound), "forecast_peak");
+    /* With no minimum lease, the step at now still counts: the lease never ends at now. */
+    in.min_lease_ms = 0;
+    high[0] = 4;
+    lease_fit(&in, &f, &o);
+    ck_assert_int_eq(o.lendable, 10 - 1 - (4 - 2));
+    ck_assert_int_eq(o.peak, 4);
+    ck_assert_int_eq(o.end_ms, T0 + 6 * H);
 }
 END_TEST
 
