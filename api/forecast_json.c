@@ -95,21 +95,88 @@ static json_t *entry_json(const char *cluster, const char *sku, const struct for
                      "now", estimate_json("slotStart", slot0, &est), "next24h", next);
 }
 
+/* Learns the samples since the previous read; called with f->mu held. */
+static int refresh_locked(struct api_forecasts *f, struct store *s,
+                          const struct api_forecast_cluster *clusters, size_t n, int64_t now_ms,
+                          struct err *e)
+{
+    struct refresh r = {.set = f->set, .clusters = clusters, .n = n};
+    int64_t since = forecast_set_read_from(f->set, now_ms), until = now_ms + 1;
+
+    if (since < until) {
+        if (store_serving_samples(s, since, until, learn_row, &r, e))
+            return -1;
+        forecast_set_read_done(f->set, until);
+    }
+    return 0;
+}
+
+int api_forecasts_refresh(struct api_forecasts *f, struct store *s,
+                          const struct api_forecast_cluster *clusters, size_t n, int64_t now_ms,
+                          struct err *e)
+{
+    int rc;
+
+    pthread_mutex_lock(&f->mu);
+    rc = refresh_locked(f, s, clusters, n, now_ms, e);
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+/* The mean of p50 and of p95 over the slots [from_ms, to_ms) touches; unknown when any is. */
+static void mean_of(const struct forecast *fc, int64_t from_ms, int64_t to_ms,
+                    struct forecast_estimate *out)
+{
+    int slots = 0;
+
+    *out = (struct forecast_estimate){0};
+    for (int64_t t = from_ms - from_ms % FORECAST_SLOT_MS; t < to_ms; t += FORECAST_SLOT_MS) {
+        struct forecast_estimate est;
+
+        forecast_predict(fc, t, &est);
+        if (!est.known) {
+            *out = (struct forecast_estimate){0};
+            return;
+        }
+        out->p50 += est.p50;
+        out->p95 += est.p95;
+        if (slots == 0 || est.weight_s < out->weight_s)
+            out->weight_s = est.weight_s;
+        slots++;
+    }
+    if (slots > 0) {
+        out->known = true;
+        out->p50 /= slots;
+        out->p95 /= slots;
+    }
+}
+
+void api_forecasts_mean(struct api_forecasts *f, const char *cluster, const char *sku,
+                        int64_t from_ms, int64_t to_ms, struct forecast_estimate *out)
+{
+    *out = (struct forecast_estimate){0};
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < forecast_set_count(f->set); i++) {
+        const char *cl, *sk;
+        const struct forecast *fc = forecast_set_at(f->set, i, &cl, &sk);
+
+        if (strcmp(cl, cluster) == 0 && strcmp(sk, sku) == 0) {
+            mean_of(fc, from_ms, to_ms, out);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
 json_t *api_forecasts_json(struct api_forecasts *f, struct store *s,
                            const struct api_forecast_cluster *clusters, size_t n, int64_t now_ms,
                            struct err *e)
 {
-    struct refresh r = {.set = f->set, .clusters = clusters, .n = n};
-    int64_t since, until = now_ms + 1;
     json_t *out = NULL;
 
     pthread_mutex_lock(&f->mu);
-    since = forecast_set_read_from(f->set, now_ms);
-    if (since < until) {
-        if (store_serving_samples(s, since, until, learn_row, &r, e))
-            goto out;
-        forecast_set_read_done(f->set, until);
-    }
+    if (refresh_locked(f, s, clusters, n, now_ms, e))
+        goto out;
     out = json_array();
     for (size_t c = 0; c < n; c++)
         for (size_t i = 0; i < forecast_set_count(f->set); i++) {

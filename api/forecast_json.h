@@ -2,7 +2,8 @@
  * cluster and SKU of the serving pool (policy/forecast.h), learned from the capacity
  * samples (store/forecast.h) and kept in memory between requests, each request reading
  * only the samples written since the previous one; rendered as the current slot's p50/p95
- * and the next 24 hours in 15-minute steps. The learner is policy/forecast_set.h, shared
+ * and the next 24 hours in 15-minute steps; and the mean over any span for the capacity
+ * report's steps (api_forecasts_mean()). The learner is policy/forecast_set.h, shared
  * with the scheduler (which keeps its own set for lending).
  * Not responsible for lending or reclaim. */
 #ifndef API_FORECAST_JSON_H
@@ -13,6 +14,7 @@
 #include <stdint.h>
 
 struct err;
+struct forecast_estimate;
 struct store;
 struct api_forecasts; /* the forecasts learned so far, behind a mutex */
 
@@ -41,5 +43,18 @@ void api_forecasts_free(struct api_forecasts **f); /* NULL-safe; sets *f to NULL
 json_t *api_forecasts_json(struct api_forecasts *f, struct store *s,
                            const struct api_forecast_cluster *clusters, size_t n, int64_t now_ms,
                            struct err *e);
+
+/* Learns the samples written since the previous call, as api_forecasts_json() does, and
+ * returns nothing else: for a caller that then asks api_forecasts_mean(). Same errors. */
+int api_forecasts_refresh(struct api_forecasts *f, struct store *s,
+                          const struct api_forecast_cluster *clusters, size_t n, int64_t now_ms,
+                          struct err *e);
+
+/* The mean p50 and mean p95 over the 15-minute slots that [from_ms, to_ms) touches, of the
+ * forecast learned so far for cluster and SKU (what a report step of that span expected);
+ * out->known false when there is none, from_ms >= to_ms, or any slot is unknown;
+ * out->weight_s the least behind a slot. Reads no samples. Thread-safe. */
+void api_forecasts_mean(struct api_forecasts *f, const char *cluster, const char *sku,
+                        int64_t from_ms, int64_t to_ms, struct forecast_estimate *out);
 
 #endif

@@ -208,28 +208,58 @@ static void wait_text(double s, char *out, size_t size)
         snprintf(out, size, "%.3f", s);
 }
 
+/* A serving row's mean serving GPUs (GPU-hours over the step's hours): the actual beside
+ * its forecast. */
+static double serving_mean(const struct store_report_row *w)
+{
+    double h = (double)(w->end_ms - w->start_ms) / 3600000.0;
+
+    return h > 0 ? w->gpu_hours_serving / h : 0;
+}
+
+static bool is_serving(const struct store_report_row *w)
+{
+    return strcmp(w->pool, "serving") == 0;
+}
+
+/* The forecast columns: empty outside pool "serving" and where the forecast is unknown. */
+static void forecast_text(const struct store_report_row *w, char *mean, char *p50, char *p95,
+                          size_t size)
+{
+    mean[0] = p50[0] = p95[0] = '\0';
+    if (!is_serving(w))
+        return;
+    snprintf(mean, size, "%.3f", serving_mean(w));
+    if (w->forecast_known) {
+        snprintf(p50, size, "%.3f", w->forecast_p50);
+        snprintf(p95, size, "%.3f", w->forecast_p95);
+    }
+}
+
 static void render_csv(const struct store_report *r, struct buf *b)
 {
     buf_puts(b, "start,end,cluster,sku,pool,gpu_hours_total,gpu_hours_used,gpu_hours_training,"
                 "gpu_hours_serving,gpu_hours_borrowed,gpu_hours_idle,utilisation_pct,"
                 "jobs_placed,jobs_succeeded,jobs_failed,jobs_preempted,queue_wait_p50_s,"
-                "queue_wait_p95_s,gpu_hours_lost_reclaim\n");
+                "queue_wait_p95_s,gpu_hours_lost_reclaim,serving_gpus_mean,forecast_p50,"
+                "forecast_p95\n");
     for (size_t i = 0; i < r->n_rows; i++) {
         const struct store_report_row *w = &r->rows[i];
-        char a[40], z[40], p50[32], p95[32];
+        char a[40], z[40], p50[32], p95[32], fm[32], f50[32], f95[32];
 
         time_text(w->start_ms, a, sizeof(a));
         time_text(w->end_ms, z, sizeof(z));
         wait_text(w->wait_p50_s, p50, sizeof(p50));
         wait_text(w->wait_p95_s, p95, sizeof(p95));
+        forecast_text(w, fm, f50, f95, sizeof(fm));
         /* Names are DNS labels and SKU names: no commas or quotes to escape. */
         buf_printf(b,
                    "%s,%s,%s,%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f,%" PRId64 ",%" PRId64
-                   ",%" PRId64 ",%" PRId64 ",%s,%s,%.3f\n",
+                   ",%" PRId64 ",%" PRId64 ",%s,%s,%.3f,%s,%s,%s\n",
                    a, z, w->cluster, w->sku, w->pool, w->gpu_hours_total, w->gpu_hours_used,
                    w->gpu_hours_training, w->gpu_hours_serving, w->gpu_hours_borrowed,
                    w->gpu_hours_idle, w->utilisation_pct, w->jobs_placed, w->jobs_succeeded,
-                   w->jobs_failed, w->jobs_preempted, p50, p95, w->gpu_hours_lost);
+                   w->jobs_failed, w->jobs_preempted, p50, p95, w->gpu_hours_lost, fm, f50, f95);
     }
 }
 
@@ -288,6 +318,13 @@ static void render_json(const struct store_report *r, struct buf *b)
                             w->wait_p50_s < 0 ? json_null() : j_num(w->wait_p50_s, 3));
         json_object_set_new(o, "queueWaitP95Seconds",
                             w->wait_p95_s < 0 ? json_null() : j_num(w->wait_p95_s, 3));
+        if (is_serving(w)) {
+            json_object_set_new(o, "servingGpusMean", j_num(serving_mean(w), 3));
+            json_object_set_new(o, "forecastP50",
+                                w->forecast_known ? j_num(w->forecast_p50, 3) : json_null());
+            json_object_set_new(o, "forecastP95",
+                                w->forecast_known ? j_num(w->forecast_p95, 3) : json_null());
+        }
         json_array_append_new(rows, o);
     }
     t = totals(r, &nt);

@@ -5,6 +5,7 @@
 #ifndef STORE_REPORTS_H
 #define STORE_REPORTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,12 @@ struct store_report_row {
     double wait_p50_s; /* -1 when no job was placed here in this step */
     double wait_p95_s;
     double gpu_hours_lost;
+    /* Pool "serving" only: the serving-demand forecast for this step (the mean p50 and
+     * p95 of its 15-minute slots, api/forecast_json.h), filled in by the API layer; not
+     * known when there is no forecast yet or the store layer built the row alone. */
+    bool forecast_known;
+    double forecast_p50;
+    double forecast_p95;
 };
 
 /* Queue wait over the whole window, by requested SKU (the placed one may differ). */

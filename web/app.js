@@ -1,7 +1,7 @@
 /* app.js -- the fedsched dashboard: a small single-page app over the HTTP API.
  * Views: overview, jobs (server-side filtering and keyset pagination, kept current by the
- * list's watch stream), job detail (watch long-poll), clusters (capacity, prerequisite
- * conditions, borrowed jobs), reports. The other views poll only while the tab is
+ * list's watch stream), job detail (watch long-poll), clusters (capacity, serving demand
+ * forecast against actual, prerequisite conditions, borrowed jobs), reports. The other views poll only while the tab is
  * visible; every value from the API is inserted as text, never as HTML. */
 'use strict';
 
@@ -693,6 +693,104 @@ function prerequisites(c, st) {
 }
 
 /* The types of the conditions that are False: a missing prerequisite. */
+/* Serving demand of one pool: the forecast's p50 line inside its p50..p95 band against the
+ * actual serving use, over the past 24 h (the capacity report at 15-minute steps: mean
+ * serving GPUs and the forecast for each step) and the next 24 h (GET /v1/capacity's
+ * forecast). A slot the forecast does not know is a gap, never a zero. */
+function forecastChart(past, next, nowMs, label) {
+  const W = Math.min(chartWidth(), 900), H = 200, L = 44, R = 10, T = 10, B = 30;
+  const pw = W - L - R, ph = H - T - B, t0 = nowMs - 864e5, t1 = nowMs + 864e5;
+  const known = v => typeof v === 'number' && Number.isFinite(v);
+  const fc = past.concat(next);
+  let max = 1;
+  for (const p of fc) for (const v of [p.actual, p.p50, p.p95]) if (known(v)) max = Math.max(max, v);
+  max *= 1.1;
+  const x = t => L + pw * (t - t0) / (t1 - t0), y = v => T + ph - ph * v / max;
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img',
+    'aria-label': label, class: 'chart', 'data-testid': 'forecast-chart',
+    /* The scale, for reading a value back from a point (the browser test does). */
+    'data-y0': T + ph, 'data-px-per-gpu': ph / max });
+  for (let g = 0; g <= 4; g++) {
+    const yy = T + ph - ph * g / 4;
+    svg.append(s('line', { x1: L, y1: yy, x2: W - R, y2: yy, stroke: '#eaeef2' }),
+      s('text', { x: L - 4, y: yy + 4, 'text-anchor': 'end' }, fmtNum(max * g / 4, axisDigits(max))));
+  }
+  /* Runs of consecutive known points: one band polygon and one path piece per run. */
+  const runs = (pts, ok) => pts.reduce((acc, p) => {
+    if (!ok(p)) acc.push([]);
+    else acc[acc.length - 1].push(p);
+    return acc;
+  }, [[]]).filter(r => r.length);
+  const band = runs(fc, p => known(p.p50) && known(p.p95));
+  for (const r of band) {
+    const pts = r.map(p => `${x(p.t)},${y(p.p95)}`).concat(r.slice().reverse().map(p => `${x(p.t)},${y(p.p50)}`));
+    svg.append(s('polygon', { points: pts.join(' '), fill: '#f28e2b', 'fill-opacity': 0.25,
+      'data-series': 'p50-p95' }));
+  }
+  const path = (rs, key, attrs) => {
+    const d = rs.map(r => r.map((p, i) => `${i ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`).join(' ')).join(' ');
+    if (d) svg.append(s('path', Object.assign({ d, fill: 'none', 'data-series': key,
+      'data-points': rs.reduce((a, r) => a + r.length, 0) }, attrs)));
+  };
+  path(band, 'p50', { stroke: '#f28e2b', 'stroke-width': 1.5, 'stroke-dasharray': '4 3' });
+  path(runs(past, p => known(p.actual)), 'actual', { stroke: '#1f2328', 'stroke-width': 2 });
+  svg.append(s('line', { x1: x(nowMs), y1: T, x2: x(nowMs), y2: T + ph, stroke: '#8c959f' }),
+    s('text', { x: x(nowMs) + 3, y: T + 10 }, 'now'));
+  for (let k = 0; k <= 8; k++) {
+    const t = t0 + (t1 - t0) * k / 8;
+    svg.append(s('text', { x: x(t), y: H - B + 16, 'text-anchor': k ? k < 8 ? 'middle' : 'end' : 'start' },
+      new Date(t).toISOString().slice(11, 16)));
+  }
+  const legend = h('div', { class: 'legend' },
+    h('span', {}, h('i', { style: 'background:#1f2328;height:3px' }), 'actual serving GPUs'),
+    h('span', {}, h('i', { style: 'background:#f28e2b;height:3px' }), 'forecast p50'),
+    h('span', {}, h('i', { style: 'background:#f28e2b;opacity:.3' }), 'forecast p50 to p95'));
+  return h('div', {}, svg, legend);
+}
+
+/* 24 hours before the current quarter hour: the report's steps then fall on the
+ * forecast's 15-minute slots. */
+function pastFrom() {
+  const q = 9e5;
+  return new Date(Math.floor(Date.now() / q) * q - 864e5).toISOString();
+}
+
+/* Per serving pool of cluster c: the chart and, beside it, what it shows now as text. */
+function forecastSection(c, caps, forecasts, report, nowMs) {
+  const pools = caps.filter(a => a.pool === 'serving');
+  const out = pools.map(a => {
+    const fc = forecasts.find(f => f.cluster === c.name && f.sku === a.sku);
+    const past = report.filter(r => r.cluster === c.name && r.sku === a.sku && r.pool === 'serving')
+      .map(r => ({ t: (Date.parse(r.start) + Date.parse(r.end)) / 2, start: r.start, actual: r.servingGpusMean,
+        p50: r.forecastP50, p95: r.forecastP95 }));
+    const next = fc ? fc.next24h.map(p => ({ t: Date.parse(p.at), at: p.at, p50: p.p50, p95: p.p95 })) : [];
+    const now = fc ? fc.now : { p50: null, p95: null };
+    const actual = (a.used || 0) - (a.borrowed || 0);
+    const peak = next.reduce((m, p) => (p.p95 !== null && (m === null || p.p95 > m) ? p.p95 : m), null);
+    const id = `${c.name}/${a.sku}`;
+    return h('div', { class: 'forecast', 'data-testid': 'forecast', 'data-pool': id },
+      h('h2', {}, `Serving demand, ${a.sku}: forecast against actual`),
+      h('div', { class: 'forecast-row' },
+        forecastChart(past, next, nowMs, `serving GPUs of ${id}: actual over the past 24 hours, forecast p50 and p95 over the past and next 24 hours`),
+        h('table', { class: 'forecast-now', 'data-testid': 'forecast-now' },
+          h('caption', {}, 'now'),
+          h('tbody', {},
+            h('tr', {}, h('th', {}, 'actual serving GPUs'), h('td', { class: 'num', 'data-k': 'actual' }, fmtNum(actual))),
+            h('tr', {}, h('th', {}, 'pending serving GPUs'), h('td', { class: 'num', 'data-k': 'pending' }, fmtNum(a.pendingServing || 0))),
+            h('tr', {}, h('th', {}, 'forecast p50'), h('td', { class: 'num', 'data-k': 'p50' }, fmtNum(now.p50, 2))),
+            h('tr', {}, h('th', {}, 'forecast p95'), h('td', { class: 'num', 'data-k': 'p95' }, fmtNum(now.p95, 2))),
+            h('tr', {}, h('th', {}, 'highest p95, next 24 h'), h('td', { class: 'num', 'data-k': 'peak' }, fmtNum(peak, 2))),
+            h('tr', {}, h('th', {}, 'slot'), h('td', {}, fc ? when(fc.now.slotStart) : 'no forecast yet'))))),
+      h('details', {}, h('summary', {}, 'values by 15 minutes'),
+        table(['time', { label: 'actual serving GPUs (mean)', num: 1 }, { label: 'forecast p50', num: 1 },
+          { label: 'forecast p95', num: 1 }],
+        past.map(p => ['past', p]).concat(next.map(p => ['next', p])).map(([k, p]) => h('tr', { 'data-k': k },
+          h('td', {}, when(k === 'past' ? p.start : p.at)), num(k === 'past' ? p.actual : null, 2),
+          num(p.p50, 2), num(p.p95, 2))), { testid: 'forecast-values', empty: 'no samples or forecast yet' })));
+  });
+  return out.length ? h('div', { class: 'forecasts' }, out) : null;
+}
+
 function missingPrerequisites(st) {
   return (Array.isArray(st.conditions) ? st.conditions : []).filter(k => k.status === 'False').map(k => k.type);
 }
@@ -719,8 +817,13 @@ async function viewClusters(root, sc) {
   }
 
   async function refresh() {
-    const [list, borrowed] = await Promise.all([get('/v1/clusters', sc),
-      borrowedJobs().catch(() => [])]);
+    /* The forecast is an addition: the view still shows when it cannot be read. */
+    const [list, borrowed, cap, rep] = await Promise.all([get('/v1/clusters', sc),
+      borrowedJobs().catch(() => []), get('/v1/capacity', sc).catch(() => ({})),
+      get(`/v1/reports/capacity?from=${pastFrom()}&to=now&step=15m&format=json`, sc).catch(() => ({}))]);
+    const forecasts = Array.isArray(cap.forecast) ? cap.forecast : [];
+    const reportRows = Array.isArray(rep.rows) ? rep.rows : [];
+    const nowMs = rep.to ? Date.parse(rep.to) : Date.now();
     const cards = (list.items || []).map(c => {
       const st = c.status || {};
       const caps = st.capacity || [];
@@ -752,6 +855,7 @@ async function viewClusters(root, sc) {
         table(['SKU', 'pool', { label: 'total', num: 1 }, { label: 'used', num: 1 }, { label: 'free', num: 1 },
           { label: 'borrowed', num: 1 }, { label: 'pending serving', num: 1 }, { label: 'reserve', num: 1 },
           { label: 'lendable', num: 1 }, 'serving use / borrowed / demand'], rows, { empty: 'no GPU capacity reported' }),
+        forecastSection(c, caps, forecasts, reportRows, nowMs),
         prerequisites(c, st),
         h('h2', { style: 'margin-top:12px' }, `Borrowed jobs (${mine.length})`),
         table(['job', { label: 'GPUs', num: 1 }, 'phase', 'lease ends'], mine.map(j => h('tr', {},
