@@ -2,7 +2,7 @@
  * 5): simulated member clusters (`fedsched-kubesim`), `fedsched serve` against them and a
  * fresh database holding eight days of sim-west's serving samples (a known pattern by hour
  * of day). The capacity report carries, per serving step, the forecast the pattern gives
- * and the mean actual (JSON and CSV). The clusters view's chart, in real headless
+ * and the mean actual (JSON, CSV, Markdown and HTML). The clusters view's chart, in real headless
  * Chromium: tests/browser/forecast.test.js
  * checks that the chart draws (the actual and p50 paths with their points, the p50..p95
  * band) and that every number the page prints equals the API's: now (actual serving GPUs
@@ -105,11 +105,12 @@ static char *csv_line(const char *csv, const char *prefix)
 /* Each full hour before the suite started: 12 samples, 4 of them 5 GPUs above base, so the
  * mean is base + 5/3, and in every quarter hour 10 minutes at base and 5 at base + 5: the
  * forecast's p50 is base and its p95 base + 5. The report's existing columns stay as they
- * were; the forecast's are added at the end, for pool "serving" only. */
+ * were; the forecast's are added at the end, for pool "serving" only; Markdown and HTML
+ * gain a table of them. */
 START_TEST(report_carries_forecast_beside_actual)
 {
     int64_t to = started_ms - started_ms % HOUR_MS, from = to - 24 * HOUR_MS;
-    char f[40], t[40], url[512], *body = NULL, *csv = NULL;
+    char f[40], t[40], url[512], *body = NULL, *csv = NULL, *md = NULL, *html = NULL;
     json_t *rep, *row;
     size_t i;
     int serving = 0, training = 0;
@@ -124,6 +125,12 @@ START_TEST(report_carries_forecast_beside_actual)
     snprintf(url, sizeof(url), "%s/v1/reports/capacity?from=%s&to=%s&step=1h&format=csv", srv.base,
              f, t);
     ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &csv), 200);
+    snprintf(url, sizeof(url), "%s/v1/reports/capacity?from=%s&to=%s&step=1h&format=md", srv.base,
+             f, t);
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &md), 200);
+    snprintf(url, sizeof(url), "%s/v1/reports/capacity?from=%s&to=%s&step=1h&format=html", srv.base,
+             f, t);
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &html), 200);
     ck_assert_msg(strstr(csv, ",queue_wait_p50_s,queue_wait_p95_s,gpu_hours_lost_reclaim,"
                               "serving_gpus_mean,forecast_p50,forecast_p95\n") != NULL,
                   "CSV header: %.400s", csv);
@@ -168,6 +175,15 @@ START_TEST(report_carries_forecast_beside_actual)
                           strcmp(got + strlen(got) - strlen(want), want) == 0,
                       "CSV row %s does not end %s", got ? got : line + 1, want);
         free(got);
+        /* Markdown and HTML have the same figures in their forecast table. */
+        snprintf(line, sizeof(line), "| %s | sim-west | l4 | %.3f | %.3f | %.3f |", start, mean,
+                 p50, p95);
+        ck_assert_msg(strstr(md, line) != NULL, "no Markdown row %s", line);
+        snprintf(line, sizeof(line),
+                 "<tr><td>%s</td><td>sim-west</td><td>l4</td><td>%.3f</td><td>%.3f</td><td>"
+                 "%.3f</td></tr>",
+                 start, mean, p50, p95);
+        ck_assert_msg(strstr(html, line) != NULL, "no HTML row %s", line);
         serving++;
     }
     ck_assert_int_eq(serving, 24);
@@ -175,6 +191,8 @@ START_TEST(report_carries_forecast_beside_actual)
     json_decref(rep);
     free(body);
     free(csv);
+    free(md);
+    free(html);
 }
 END_TEST
 
@@ -210,8 +228,8 @@ START_TEST(forecast_chart_shows_the_apis_numbers)
                   log);
     ck_assert_msg(json_integer_value(json_object_get(summary, "failed")) == 0 && rc == 0,
                   "browser checks failed (exit %d):\n%s", rc, log);
-    /* The script makes 9 checks; fewer means some were dropped from it. */
-    ck_assert_int_ge(json_integer_value(json_object_get(summary, "passed")), 9);
+    /* The script makes 10 checks; fewer means some were dropped from it. */
+    ck_assert_int_ge(json_integer_value(json_object_get(summary, "passed")), 10);
     printf("browser forecast: %lld checks passed\n",
            (long long)json_integer_value(json_object_get(summary, "passed")));
     json_decref(summary);
