@@ -373,27 +373,7 @@ static bool has_serving(const struct store_report *r)
     return false;
 }
 
-/* Serving demand by step, cluster and SKU: the mean actual beside the forecast ("-" where
- * the forecast does not know the step). */
-static void forecast_md(const struct store_report *r, struct buf *b)
-{
-    if (!has_serving(r))
-        return;
-    buf_puts(b, "\n## Serving demand: forecast against actual\n\n| start | cluster | sku | "
-                "serving GPUs (mean) | forecast p50 | forecast p95 |\n"
-                "|---|---|---|---:|---:|---:|\n");
-    for (size_t i = 0; i < r->n_rows; i++) {
-        const struct store_report_row *w = &r->rows[i];
-        char a[40], fm[32], f50[32], f95[32];
-
-        if (!is_serving(w))
-            continue;
-        time_text(w->start_ms, a, sizeof(a));
-        forecast_text(w, fm, f50, f95, sizeof(fm));
-        buf_printf(b, "| %s | %s | %s | %s | %s | %s |\n", a, w->cluster, w->sku, fm,
-                   *f50 ? f50 : "-", *f95 ? f95 : "-");
-    }
-}
+static void forecast_table(const struct store_report *r, struct buf *b, bool html);
 
 static void render_md(const struct store_report *r, struct buf *b)
 {
@@ -424,7 +404,7 @@ static void render_md(const struct store_report *r, struct buf *b)
     for (size_t i = 0; i < r->n_waits; i++)
         buf_printf(b, "| %s | %" PRId64 " | %.3f | %.3f |\n", r->waits[i].sku, r->waits[i].jobs,
                    r->waits[i].p50_s, r->waits[i].p95_s);
-    forecast_md(r, b);
+    forecast_table(r, b, false);
     buf_puts(b, "\n## Federation by step\n\n| start | GPU-h total | training | serving | "
                 "borrowed | idle | util % |\n|---|---:|---:|---:|---:|---:|---:|\n");
     f = federation(r, &nf);
@@ -573,14 +553,18 @@ static void svg_bars(struct buf *b, const char *title, const char *const *labels
     buf_puts(b, "</svg>\n");
 }
 
-/* The table of forecast_md() in HTML. */
-static void forecast_html(const struct store_report *r, struct buf *b)
+/* Serving demand by step, cluster and SKU: the mean actual beside the forecast ("-" where
+ * the forecast does not know the step), as a Markdown or an HTML table. */
+static void forecast_table(const struct store_report *r, struct buf *b, bool html)
 {
     if (!has_serving(r))
         return;
-    buf_puts(b, "<h2>Serving demand: forecast against actual</h2>\n<table><tr><th>start</th>"
-                "<th>cluster</th><th>sku</th><th>serving GPUs (mean)</th><th>forecast p50</th>"
-                "<th>forecast p95</th></tr>\n");
+    buf_puts(b, html ? "<h2>Serving demand: forecast against actual</h2>\n<table><tr>"
+                       "<th>start</th><th>cluster</th><th>sku</th><th>serving GPUs (mean)</th>"
+                       "<th>forecast p50</th><th>forecast p95</th></tr>\n"
+                     : "\n## Serving demand: forecast against actual\n\n| start | cluster | "
+                       "sku | serving GPUs (mean) | forecast p50 | forecast p95 |\n"
+                       "|---|---|---|---:|---:|---:|\n");
     for (size_t i = 0; i < r->n_rows; i++) {
         const struct store_report_row *w = &r->rows[i];
         char a[40], fm[32], f50[32], f95[32];
@@ -589,6 +573,11 @@ static void forecast_html(const struct store_report *r, struct buf *b)
             continue;
         time_text(w->start_ms, a, sizeof(a));
         forecast_text(w, fm, f50, f95, sizeof(fm));
+        if (!html) {
+            buf_printf(b, "| %s | %s | %s | %s | %s | %s |\n", a, w->cluster, w->sku, fm,
+                       *f50 ? f50 : "-", *f95 ? f95 : "-");
+            continue;
+        }
         buf_printf(b, "<tr><td>%s</td><td>", a);
         html_text(b, w->cluster);
         buf_puts(b, "</td><td>");
@@ -596,7 +585,8 @@ static void forecast_html(const struct store_report *r, struct buf *b)
         buf_printf(b, "</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", fm, *f50 ? f50 : "-",
                    *f95 ? f95 : "-");
     }
-    buf_puts(b, "</table>\n");
+    if (html)
+        buf_puts(b, "</table>\n");
 }
 
 static void render_html(const struct store_report *r, struct buf *b)
@@ -675,7 +665,7 @@ static void render_html(const struct store_report *r, struct buf *b)
                    r->waits[i].jobs, r->waits[i].p50_s, r->waits[i].p95_s);
     }
     buf_puts(b, "</table>\n");
-    forecast_html(r, b);
+    forecast_table(r, b, true);
     buf_puts(b, "</body></html>\n");
     free(labels);
     free(v1);
