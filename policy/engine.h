@@ -8,6 +8,7 @@
 #ifndef POLICY_ENGINE_H
 #define POLICY_ENGINE_H
 
+#include "policy/lease.h"
 #include "policy/policy.h"
 #include "policy/tz.h"
 
@@ -74,6 +75,7 @@ struct engine_lend {
     bool lending;
     enum policy_reason why; /* when !lending */
     int64_t lease_end_ms;
+    struct lease_out lease; /* the bound that set lease_end_ms and budget (policy/lease.h) */
     int64_t backoff_left_s;
     int budget;  /* GPUs still lendable this cycle */
     long status; /* index into the result's pool statuses, -1 = none */

@@ -1,7 +1,11 @@
 /* lease.c -- lendable GPUs and lease end from the serving-demand forecast (lease.h). */
 #include "policy/lease.h"
 
-#include <stddef.h>
+#include "policy/engine.h"
+
+#include <string.h>
+
+_Static_assert(LEASE_STEPS == POLICY_FORECAST_STEPS, "a forecast step is a lease step");
 
 #define DAY_MS (24 * 3600 * 1000LL)
 
@@ -84,4 +88,36 @@ void lease_fit(const struct lease_in *in, const struct lease_forecast *f, struct
         out->bound = LEASE_BOUND_MIN_LEASE;
         out->peak_at_ms = peak_at;
     }
+}
+
+int lease_pool(const struct engine *en, size_t c, int k, int lendable, int64_t end_ms,
+               enum lease_bound end_bound, struct engine_lend *L)
+{
+    const struct policy_input *in = en->in;
+    const struct snapshot_agg *a = snapshot_agg_const(en->s, c, SNAPSHOT_POOL_SERVING, k);
+    const struct policy_forecast *pf = NULL;
+    struct lease_forecast f;
+    struct lease_in li;
+
+    for (size_t i = 0; i < in->n_forecasts && !pf; i++)
+        if (in->forecasts[i].sku == k && in->forecasts[i].cluster &&
+            strcmp(in->forecasts[i].cluster, en->s->clusters[c].name) == 0)
+            pf = &in->forecasts[i];
+    memset(&li, 0, sizeof(li));
+    li.now_ms = en->now;
+    li.end_ms = end_ms;
+    li.end_bound = end_bound;
+    /* lendable = free now - reserve - pending: the fixed rules' figure */
+    li.free_gpus = lendable + a->reserve + a->pending_serving;
+    li.reserve = a->reserve;
+    li.pending = a->pending_serving;
+    li.serving_use = a->used - a->borrowed;
+    li.min_lease_ms = en->cfg->min_lease_s * 1000;
+    if (pf) {
+        f.from_ms = pf->from_ms;
+        f.high = pf->high;
+    }
+    lease_fit(&li, pf ? &f : NULL, &L->lease);
+    L->lease_end_ms = L->lease.end_ms;
+    return L->lease.lendable;
 }

@@ -14,7 +14,11 @@
 #ifndef POLICY_LEASE_H
 #define POLICY_LEASE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+struct engine;
+struct engine_lend;
 
 #define LEASE_STEPS   96                 /* forecast steps: 24 h */
 #define LEASE_STEP_MS (15 * 60 * 1000LL) /* one step */
@@ -60,5 +64,12 @@ struct lease_out {
 /* Fits a lease to the forecast f (NULL, or its step at now unknown: the fixed rules alone,
  * lendable = free - reserve - pending). */
 void lease_fit(const struct lease_in *in, const struct lease_forecast *f, struct lease_out *out);
+
+/* The hook of reclaim.c's lending(): fits the lease of cluster c's serving pool of SKU k
+ * (open by the fixed rules until end_ms, which end_bound names; lendable GPUs by them)
+ * to the input's forecast of that pool, if any, into L->lease and L->lease_end_ms, and
+ * returns the GPUs lendable. */
+int lease_pool(const struct engine *en, size_t c, int k, int lendable, int64_t end_ms,
+               enum lease_bound end_bound, struct engine_lend *L);
 
 #endif

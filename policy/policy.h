@@ -184,6 +184,19 @@ struct policy_namespace {
     double weight;
 };
 
+/* The serving-demand forecast of one cluster's serving pool for one SKU: its high quantile
+ * (p95, rounded up) of serving GPUs wanted per 15-minute step for the next 24 h,
+ * high[i] over [from_ms + i * 15 min, from_ms + (i + 1) * 15 min); -1 = unknown. The
+ * scheduler learns it from capacity samples (policy/forecast.h); lending reads it
+ * (docs/policy.md, "Borrowing serving GPUs"). */
+#define POLICY_FORECAST_STEPS 96
+struct policy_forecast {
+    const char *cluster;
+    int sku; /* snapshot SKU id */
+    int64_t from_ms;
+    int high[POLICY_FORECAST_STEPS];
+};
+
 struct policy_input {
     const struct snapshot *snap;
     const struct policy_job *queue;
@@ -196,6 +209,8 @@ struct policy_input {
     size_t n_namespaces;
     const struct policy_config *cfg;
     int64_t now_ms;
+    const struct policy_forecast *forecasts; /* none: lending by the fixed rules alone */
+    size_t n_forecasts;
 };
 
 /* ---- state carried between cycles ---------------------------------------------------- */
@@ -397,6 +412,11 @@ struct policy_pool_status {
     bool lending;                     /* new borrowers accepted this cycle */
     enum policy_reason closed_reason; /* why not, when !lending */
     int64_t lease_end_ms;             /* lease a new borrower gets */
+    const char *lease_bound;          /* what set it and lendable ("window_end", "idle_lease",
+                                         "forecast_peak", "forecast_horizon", "min_lease",
+                                         "none") */
+    int forecast_peak;                /* forecast GPUs left to serving over it; -1: none */
+    int64_t forecast_peak_at_ms;      /* forecast_peak, min_lease: the step of the peak */
     int lendable;                     /* GPUs lendable at the start of the cycle */
     int lent;                         /* GPUs lent by this cycle's placements */
     int deficit;

@@ -55,6 +55,17 @@ static const char *reclaim_reason_code(enum policy_reclaim_reason r)
     return "Reclaimed";
 }
 
+/* The bound that set a borrowed placement's lease (policy/lease.h names), from its pool's
+ * status; "" for a training placement. */
+static const char *lease_bound(const struct policy_result *res, const struct policy_placement *p)
+{
+    for (size_t i = 0; p->pool == SNAPSHOT_POOL_SERVING && i < res->n_pools; i++)
+        if (res->pools[i].cluster == p->cluster && res->pools[i].sku == p->sku &&
+            res->pools[i].lease_bound)
+            return res->pools[i].lease_bound;
+    return "";
+}
+
 void sched_decide_ctx_free(struct decide_ctx *d)
 {
     free(d->queue);
@@ -62,6 +73,7 @@ void sched_decide_ctx_free(struct decide_ctx *d)
     free(d->running);
     free(d->ridx);
     free(d->quotas);
+    free(d->forecasts);
 }
 
 /* The one adapter from a live job to the policy's queued job; the lists are borrowed from
@@ -170,6 +182,11 @@ void sched_step_decide(struct cycle *c)
     cs = poller_read_begin(s->poller);
     sched_read_clusters(c, cs);
     sched_build_inputs(c, cs, &d, &in);
+    /* The leader's thread alone learns forecasts (explanations run on API threads and lend
+     * by the fixed rules). */
+    sched_forecasts(c, cs->snap, &d);
+    in.forecasts = d.forecasts;
+    in.n_forecasts = d.n_forecasts;
     /* With placements running the policy still has work: reclaims, and the fair-share
      * usage they add up. */
     if (d.n_queue == 0 && d.n_running == 0) {
@@ -213,6 +230,13 @@ void sched_step_decide(struct cycle *c)
                                                           "score %.3f; the only candidate",
                                                           t->cluster, t->pool, t->sku, p->n_workers,
                                                           p->chosen.total));
+        if (*lease_bound(res, p)) {
+            char end[40];
+
+            clock_format_rfc3339(p->lease_end_ms, end, sizeof(end));
+            t->message = sched_batch_own(
+                &c->b, xasprintf("%s; lease until %s (%s)", t->message, end, lease_bound(res, p)));
+        }
         /* The strings above point into the snapshot: copy them before it is released. */
         t->cluster = sched_batch_own(&c->b, xstrdup(t->cluster));
         t->sku = sched_batch_own(&c->b, xstrdup(t->sku));

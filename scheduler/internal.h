@@ -113,7 +113,9 @@ struct sched {
     struct leader *leader;
     struct sched_clients *clients;
     struct policy_state *pstate;
-    struct spec_cache *specs; /* parsed once per job per term */
+    struct forecast_set *forecasts; /* forecasts.c: serving demand, for lending */
+    int64_t next_forecast_ms;       /* wall clock: next read of the capacity samples */
+    struct spec_cache *specs;       /* parsed once per job per term */
 
     pthread_t thread;
     bool running;
@@ -183,6 +185,8 @@ struct decide_ctx {
     size_t *ridx;
     size_t n_running;
     struct policy_quota *quotas; /* resolved in the snapshot */
+    struct policy_forecast *forecasts;
+    size_t n_forecasts;
 };
 
 /* transitions.c */
@@ -244,6 +248,13 @@ void sched_cycle_run(struct sched *s, bool gc, bool track);
 void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, struct decide_ctx *d,
                         struct policy_input *in);
 void sched_decide_ctx_free(struct decide_ctx *d);
+
+/* forecasts.c */
+/* Learns the capacity samples written since the last read (at most once a minute; the first
+ * reads four weeks) and fills d->forecasts: each serving pool of snap with a forecast, its
+ * p95 per 15-minute step for 24 h from the current step. A failed read is logged and
+ * lending uses what was learned. */
+void sched_forecasts(struct cycle *c, const struct snapshot *snap, struct decide_ctx *d);
 void sched_step_decide(struct cycle *c);
 
 /* dispatch.c */

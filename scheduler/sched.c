@@ -4,6 +4,7 @@
 #include "scheduler/internal.h"
 
 #include "policy/eta.h"
+#include "policy/forecast_set.h"
 #include "policy/policy_json.h"
 #include "scheduler/explain_queue.h"
 
@@ -96,6 +97,7 @@ void sched_free(struct sched **sp)
     leader_free(&s->leader);
     sched_clients_free(&s->clients);
     policy_state_free(&s->pstate);
+    forecast_set_free(&s->forecasts);
     spec_cache_free(&s->specs);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->m.mu);

@@ -35,6 +35,8 @@ struct policy_scenario {
     size_t n_quotas;
     struct policy_namespace *namespaces;
     size_t n_namespaces;
+    struct policy_forecast *forecasts;
+    size_t n_forecasts;
     const char ***aff; /* per queued job */
     struct job_node_use **plans;
     struct policy_input in;
@@ -457,6 +459,46 @@ static void build_namespaces(struct policy_scenario *sc, json_t *arr)
     }
 }
 
+/* "forecasts": [{"cluster", "sku", "from" (a time; the steps run 24 h from it), "high"
+ * (GPUs every step wants; default -1: unknown), "peaks": [{"from", "to", "high"}]}]: a step
+ * whose start lies in [from, to) wants the peak's high instead. */
+static int build_forecasts(struct policy_scenario *sc, json_t *arr, struct err *e)
+{
+    size_t i, p;
+    json_t *j, *pk;
+
+    sc->n_forecasts = json_array_size(arr);
+    sc->forecasts = xcalloc(sc->n_forecasts + 1, sizeof(*sc->forecasts));
+    ARR_EACH(arr, i, j)
+    {
+        struct policy_forecast *f = &sc->forecasts[i];
+
+        f->cluster = str_or(j, "cluster", "");
+        f->sku = snapshot_sku_find(sc->snap, str_or(j, "sku", ""));
+        if (f->sku < 0)
+            return FAIL(e, "forecasts", "unknown sku %s", str_or(j, "sku", ""));
+        if (get_time(json_object_get(j, "from"), sc->now, &f->from_ms))
+            return FAIL(e, "forecasts", "forecast %zu needs \"from\" as a time", i);
+        for (int s = 0; s < POLICY_FORECAST_STEPS; s++)
+            f->high[s] = (int)int_or(j, "high", -1);
+        ARR_EACH(json_object_get(j, "peaks"), p, pk)
+        {
+            int64_t from, to;
+
+            if (get_time(json_object_get(pk, "from"), sc->now, &from) ||
+                get_time(json_object_get(pk, "to"), sc->now, &to))
+                return FAIL(e, "forecasts", "peak %zu needs \"from\" and \"to\" times", p);
+            for (int s = 0; s < POLICY_FORECAST_STEPS; s++) {
+                int64_t at = f->from_ms + (int64_t)s * 15 * 60 * 1000;
+
+                if (at >= from && at < to)
+                    f->high[s] = (int)int_or(pk, "high", -1);
+            }
+        }
+    }
+    return 0;
+}
+
 /* Overrides every config knob named in obj; unknown knobs are an error so typos show. */
 static int build_config(struct policy_config *c, json_t *obj, struct err *e)
 {
@@ -574,6 +616,9 @@ static void clear_cycle(struct policy_scenario *sc)
     free(sc->running);
     free(sc->quotas);
     free(sc->namespaces);
+    free(sc->forecasts);
+    sc->forecasts = NULL;
+    sc->n_forecasts = 0;
     sc->aff = NULL;
     sc->plans = NULL;
     sc->queue = NULL;
@@ -608,7 +653,8 @@ int policy_scenario_input(struct policy_scenario *sc, size_t i, const struct pol
         build_snapshot(sc, json_object_get(obj, "snapshot"), e) ||
         build_queue(sc, json_object_get(obj, "queue"), e) ||
         build_running(sc, json_object_get(obj, "running"), e) ||
-        build_quotas(sc, json_object_get(obj, "quotas"), e))
+        build_quotas(sc, json_object_get(obj, "quotas"), e) ||
+        build_forecasts(sc, json_object_get(obj, "forecasts"), e))
         return -1;
     build_namespaces(sc, json_object_get(obj, "namespaces"));
     {
@@ -650,6 +696,8 @@ int policy_scenario_input(struct policy_scenario *sc, size_t i, const struct pol
     sc->in.n_quotas = sc->n_quotas;
     sc->in.namespaces = sc->namespaces;
     sc->in.n_namespaces = sc->n_namespaces;
+    sc->in.forecasts = sc->forecasts;
+    sc->in.n_forecasts = sc->n_forecasts;
     sc->in.cfg = &sc->cfg;
     sc->in.now_ms = sc->now;
     *in = &sc->in;
@@ -890,8 +938,12 @@ static int check_pool(const struct policy_scenario *sc, const struct policy_resu
         return mismatch(msg, size, "pool %s/%s " #f " %lld, expected %lld", cl, sku,               \
                         (long long)p->f, (long long)int_or(x, #f, 0));
         CHECK_INT(deficit) CHECK_INT(streak) CHECK_INT(reclaimed) CHECK_INT(short_by);
-        CHECK_INT(lendable) CHECK_INT(lent);
+        CHECK_INT(lendable) CHECK_INT(lent) CHECK_INT(forecast_peak);
 #undef CHECK_INT
+        if ((v = str_or(x, "lease_bound", NULL)) &&
+            strcmp(v, p->lease_bound ? p->lease_bound : "none") != 0)
+            return mismatch(msg, size, "pool %s/%s lease bound %s, expected %s", cl, sku,
+                            p->lease_bound ? p->lease_bound : "none", v);
         if (json_object_get(x, "rate_limited") &&
             bool_or(x, "rate_limited", false) != p->rate_limited)
             return mismatch(msg, size, "pool %s/%s rate_limited=%d, expected the opposite", cl, sku,
@@ -1059,8 +1111,9 @@ static int valid_expect(json_t *expect, char *msg, size_t size)
                                           "reclaiming", "preempting", NULL};
     static const char *const reclaim[] = {"job", "reason", "for", "grace_s", NULL};
     static const char *const pool[] = {
-        "cluster", "sku",       "lending",  "closed_reason", "lendable",  "lent", "deficit",
-        "streak",  "reclaimed", "short_by", "rate_limited",  "lease_end", NULL};
+        "cluster",      "sku",       "lending",     "closed_reason", "lendable",
+        "lent",         "deficit",   "streak",      "reclaimed",     "short_by",
+        "rate_limited", "lease_end", "lease_bound", "forecast_peak", NULL};
     static const char *const state[] = {"pools", NULL};
     static const char *const state_pool[] = {"cluster",       "streak", "backoff_until",
                                              "backoff_level", "tokens", NULL};
