@@ -124,6 +124,9 @@ static struct store_report *sample(void)
     r->rows[1].jobs_placed = 0;
     r->rows[1].wait_p50_s = -1;
     r->rows[1].wait_p95_s = -1;
+    r->rows[1].forecast_known = true;
+    r->rows[1].forecast_p50 = 3.5;
+    r->rows[1].forecast_p95 = 6.25;
     r->rows[2] = (struct store_report_row){.start_ms = T0 + H,
                                            .end_ms = T0 + 2 * H,
                                            .cluster = "-",
@@ -146,9 +149,12 @@ START_TEST(csv_rows_and_empty_waits)
     ck_assert_ptr_nonnull(strstr(csv, "start,end,cluster,sku,pool,gpu_hours_total,"));
     ck_assert_ptr_nonnull(strstr(csv, "\n2026-01-01T00:00:00.000Z,2026-01-01T01:00:00.000Z,"
                                       "az<1>,l4,serving,8.000,6.000,2.000,4.000,2.000,2.000,75.0,"
-                                      "2,0,0,0,12.500,30.000,0.250\n"));
-    ck_assert_ptr_nonnull(strstr(csv, ",75.0,0,0,0,0,,,0.250\n"));
+                                      "2,0,0,0,12.500,30.000,0.250,4.000,,\n"));
+    /* Serving rows end with the mean serving GPUs and the forecast (empty when unknown);
+     * other pools with three empty columns. */
+    ck_assert_ptr_nonnull(strstr(csv, ",75.0,0,0,0,0,,,0.250,4.000,3.500,6.250\n"));
     ck_assert_ptr_nonnull(strstr(csv, ",-,l4,-,0.000,"));
+    ck_assert_ptr_nonnull(strstr(csv, ",0,0,1,0,,,0.000,,,\n"));
     free(csv);
     store_report_free(&r);
     ck_assert_ptr_null(r);
