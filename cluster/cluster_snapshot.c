@@ -246,7 +246,8 @@ static const char *const event_types[5] = {"ADDED", "MODIFIED", "DELETED", "BOOK
 
 const char *cluster_resource_name(int r)
 {
-    static const char *const names[CLUSTER_RESOURCES] = {"nodes", "pods", "jobs", "rayjobs"};
+    static const char *const names[CLUSTER_RESOURCES] = {
+        "nodes", "pods", "jobs", "rayjobs", "deployments", "horizontalpodautoscalers"};
 
     return r >= 0 && r < CLUSTER_RESOURCES ? names[r] : "";
 }

@@ -38,9 +38,15 @@ enum cluster_resource {
     CLUSTER_RES_PODS,    /* non-terminal */
     CLUSTER_RES_JOBS,    /* fedsched's batch/v1 Jobs whose result is not recorded yet */
     CLUSTER_RES_RAYJOBS, /* the same for ray.io/v1 RayJobs */
+    /* Serving-demand signals (announced_serving): optional, they never make a cluster
+     * Degraded or Unauthorized; a cluster that refuses them only loses the signal. */
+    CLUSTER_RES_DEPLOYMENTS, /* apps/v1 Deployments */
+    CLUSTER_RES_HPAS,        /* autoscaling/v2 HorizontalPodAutoscalers */
 };
-#define CLUSTER_RESOURCES 4
-const char *cluster_resource_name(int r); /* "nodes", "pods", "jobs", "rayjobs" */
+#define CLUSTER_RESOURCES   6
+#define CLUSTER_RES_SIGNALS CLUSTER_RES_DEPLOYMENTS /* the first optional resource */
+const char *cluster_resource_name(int r); /* "nodes", "pods", "jobs", "rayjobs", "deployments",
+                                             "horizontalpodautoscalers" */
 struct cluster_watch_stats {
     uint64_t lists;          /* LIST pages requested */
     uint64_t watches;        /* WATCH requests */

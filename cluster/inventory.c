@@ -61,8 +61,11 @@ void inventory_reset_pods(struct inventory *inv)
     }
     memset(inv->pending_serving, 0, sizeof(inv->pending_serving));
     inv->pending_unassigned = 0;
+    memset(inv->announced_serving, 0, sizeof(inv->announced_serving));
+    inv->announced_unassigned = 0;
     inv->stats.pods = inv->stats.gpu_pods = inv->stats.terminal_skipped = 0;
     inv->stats.pods_unknown_node = inv->stats.pending_serving_pods = 0;
+    inv->stats.announcing_workloads = 0;
 }
 
 void inventory_reset(struct inventory *inv)
@@ -72,6 +75,8 @@ void inventory_reset(struct inventory *inv)
         memset(inv->index, 0, inv->index_cap * sizeof(*inv->index));
     memset(inv->pending_serving, 0, sizeof(inv->pending_serving));
     inv->pending_unassigned = 0;
+    memset(inv->announced_serving, 0, sizeof(inv->announced_serving));
+    inv->announced_unassigned = 0;
     inv->n_unknown = 0;
     memset(&inv->stats, 0, sizeof(inv->stats));
     inv->last_item_error[0] = '\0';
@@ -355,12 +360,36 @@ void inventory_add_pod(struct inventory *inv, const struct k8s_pod *p,
     add_pod(inv, p, cfg, skus);
 }
 
+void inventory_add_announced(struct inventory *inv, const struct k8s_deployment *w, int hpa_desired,
+                             const struct cluster_config *cfg, const struct sku_catalogue *skus)
+{
+    int want = hpa_desired > w->spec_replicas ? hpa_desired : w->spec_replicas;
+    int64_t gpus;
+    int g;
+
+    if (want <= w->status_replicas || w->gpus_per_replica <= 0 ||
+        !cluster_config_serving_namespace(cfg, w->ns))
+        return;
+    gpus = (int64_t)(want - w->status_replicas) * w->gpus_per_replica;
+    g = gpus > K8S_GPUS_MAX ? K8S_GPUS_MAX : (int)gpus;
+    inv->stats.announcing_workloads++;
+    if (w->product[0]) {
+        int k = sku_match_product(skus, w->product, w->memory_mib);
+
+        if (k >= 0 && k < SNAPSHOT_SKU_MAX) {
+            inv->announced_serving[k] = add_gpus(inv->announced_serving[k], g);
+            return;
+        }
+    }
+    inv->announced_unassigned = add_gpus(inv->announced_unassigned, g);
+}
+
 void inventory_finish(struct inventory *inv)
 {
     int by_sku[SNAPSHOT_SKU_MAX] = {0};
     int best = -1;
 
-    if (inv->pending_unassigned == 0)
+    if (inv->pending_unassigned == 0 && inv->announced_unassigned == 0)
         return;
     for (size_t i = 0; i < inv->n_nodes; i++) {
         const struct snapshot_node *n = &inv->nodes[i];
@@ -374,6 +403,9 @@ void inventory_finish(struct inventory *inv)
     if (best >= 0) {
         inv->pending_serving[best] = add_gpus(inv->pending_serving[best], inv->pending_unassigned);
         inv->pending_unassigned = 0;
+        inv->announced_serving[best] =
+            add_gpus(inv->announced_serving[best], inv->announced_unassigned);
+        inv->announced_unassigned = 0;
     }
 }
 
@@ -394,6 +426,7 @@ void inventory_copy(const struct inventory *inv, int reserve_gpus, struct snapsh
         struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, (int)k);
 
         a->pending_serving = inv->pending_serving[k];
+        a->announced_serving = inv->announced_serving[k];
         a->reserve = serving_sku[k] ? reserve_gpus : 0;
     }
 }

@@ -16,6 +16,7 @@ struct err;
 struct cluster_config;
 struct k8s_node;
 struct k8s_pod;
+struct k8s_deployment;
 
 #define INVENTORY_UNKNOWN_MAX 8
 
@@ -39,8 +40,9 @@ struct inventory_stats {
     int terminal_skipped;  /* Succeeded/Failed pods the server returned anyway */
     int pods_unknown_node; /* GPU pods bound to nodes not in the node list */
     int pending_serving_pods;
-    int bad_items;        /* objects skipped because a field could not be read */
-    int unknown_overflow; /* unknown products beyond INVENTORY_UNKNOWN_MAX */
+    int announcing_workloads; /* serving Deployments asking for replicas without pods */
+    int bad_items;            /* objects skipped because a field could not be read */
+    int unknown_overflow;     /* unknown products beyond INVENTORY_UNKNOWN_MAX */
 };
 
 /* Owned by one thread at a time (the poller). Reuse it across polls: inventory_reset()
@@ -51,6 +53,8 @@ struct inventory {
     size_t cap_nodes;
     int pending_serving[SNAPSHOT_SKU_MAX]; /* by SKU index */
     int pending_unassigned; /* serving demand with no product selector, resolved by _finish */
+    int announced_serving[SNAPSHOT_SKU_MAX]; /* by SKU index: inventory_add_announced() */
+    int announced_unassigned;                /* the same without a product, as pending */
     struct inventory_unknown unknown[INVENTORY_UNKNOWN_MAX];
     size_t n_unknown;
     struct inventory_stats stats;
@@ -97,6 +101,15 @@ int inventory_add_pods(struct inventory *inv, const char *body, size_t len,
 void inventory_add_node(struct inventory *inv, const struct k8s_node *n);
 void inventory_add_pod(struct inventory *inv, const struct k8s_pod *p,
                        const struct cluster_config *cfg, const struct sku_catalogue *skus);
+
+/* Announced serving demand (snapshot_agg.announced_serving): a serving Deployment, in one of
+ * cfg's serving namespaces, that wants more replicas than have pods. want is the larger of
+ * its spec.replicas and the desiredReplicas of an HPA targeting it (hpa_desired, -1 when
+ * none): the GPUs are max(0, want - status.replicas) x GPUs per replica, on the SKU of its
+ * template's product selector. Pods it already has are counted as pods (usage or
+ * pending_serving), never twice. Call after the pods, before inventory_finish(). */
+void inventory_add_announced(struct inventory *inv, const struct k8s_deployment *w, int hpa_desired,
+                             const struct cluster_config *cfg, const struct sku_catalogue *skus);
 
 /* Attributes serving demand without a product selector to the serving pool's largest SKU.
  * Call once after the last pod page. */

@@ -239,7 +239,9 @@ static enum k8s_pod_phase parse_phase(const struct k8s_json *d, int t)
     return K8S_POD_UNKNOWN;
 }
 
-int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct err *e)
+/* A Pod, or (tmpl) a pod template, which has no name of its own. */
+static int pod_read(const struct k8s_json *d, int tok, bool tmpl, struct k8s_pod *out,
+                    struct err *e)
 {
     struct k8s_pod p;
     int meta = k8s_json_get(d, tok, "metadata");
@@ -252,8 +254,9 @@ int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct 
     int64_t mem;
 
     memset(&p, 0, sizeof(p));
-    if (read_named(d, tok, "pod", p.name, sizeof(p.name), e) != 0)
-        return -1;
+    if (tmpl ? k8s_json_type(d, tok) != K8S_JSON_OBJECT
+             : read_named(d, tok, "pod", p.name, sizeof(p.name), e) != 0)
+        return tmpl ? err_set(e, ERR_MALFORMED, "spec.template", "not an object") : -1;
     /* The namespace decides serving demand and nodeName which node is charged, so a value
      * that would be cut short is refused rather than matched to something else. */
     if (str_whole(d, k8s_json_get(d, meta, "namespace"), p.ns, sizeof(p.ns)) < 0)
@@ -404,4 +407,82 @@ int k8s_status_err(const struct k8s_status *s, struct err *e)
 {
     return err_set(e, k8s_status_code(s), s->reason, "%s (HTTP %d): %s", s->reason, s->code,
                    s->message[0] ? s->message : "no message");
+}
+
+int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct err *e)
+{
+    return pod_read(d, tok, false, out, e);
+}
+
+/* spec.replicas-like int32 at tok; absent is dflt. */
+static int read_count(const struct k8s_json *d, int tok, const char *field, int dflt, int *out,
+                      struct err *e)
+{
+    int64_t v;
+
+    if (tok < 0) {
+        *out = dflt;
+        return 0;
+    }
+    if (k8s_json_int(d, tok, 0, INT32_MAX, &v) != 0)
+        return err_set(e, ERR_MALFORMED, field, "%s is not a whole number of replicas", field);
+    *out = (int)v;
+    return 0;
+}
+
+int k8s_deployment_read(const struct k8s_json *d, int tok, struct k8s_deployment *out,
+                        struct err *e)
+{
+    struct k8s_deployment w;
+    struct k8s_pod tmpl;
+    int spec = k8s_json_get(d, tok, "spec"), status = k8s_json_get(d, tok, "status");
+
+    memset(&w, 0, sizeof(w));
+    if (read_named(d, tok, "deployment", w.name, sizeof(w.name), e) != 0)
+        return -1;
+    if (str_whole(d, k8s_json_path(d, tok, "metadata", "namespace", K8S_JSON_END), w.ns,
+                  sizeof(w.ns)) <= 0)
+        return err_set(e, ERR_MALFORMED, "metadata.namespace",
+                       "deployment without a valid namespace");
+    /* spec.replicas defaults to 1 (the API server fills it in). */
+    if (read_count(d, k8s_json_get(d, spec, "replicas"), "spec.replicas", 1, &w.spec_replicas, e) !=
+            0 ||
+        read_count(d, k8s_json_get(d, status, "replicas"), "status.replicas", 0, &w.status_replicas,
+                   e) != 0 ||
+        pod_read(d, k8s_json_get(d, spec, "template"), true, &tmpl, e) != 0)
+        return -1;
+    w.gpus_per_replica = tmpl.gpus;
+    memcpy(w.product, tmpl.product, sizeof(w.product));
+    w.memory_mib = tmpl.memory_mib;
+    *out = w;
+    return 0;
+}
+
+int k8s_hpa_read(const struct k8s_json *d, int tok, struct k8s_hpa *out, struct err *e)
+{
+    struct k8s_hpa h;
+    int ref = k8s_json_path(d, tok, "spec", "scaleTargetRef", K8S_JSON_END);
+    int status = k8s_json_get(d, tok, "status");
+
+    memset(&h, 0, sizeof(h));
+    if (read_named(d, tok, "horizontalpodautoscaler", h.name, sizeof(h.name), e) != 0)
+        return -1;
+    if (str_whole(d, k8s_json_path(d, tok, "metadata", "namespace", K8S_JSON_END), h.ns,
+                  sizeof(h.ns)) <= 0)
+        return err_set(e, ERR_MALFORMED, "metadata.namespace", "HPA without a valid namespace");
+    h.targets_deployment = k8s_json_str_eq(d, k8s_json_get(d, ref, "kind"), "Deployment") &&
+                           k8s_json_str_eq(d, k8s_json_get(d, ref, "apiVersion"), "apps/v1");
+    if (str_whole(d, k8s_json_get(d, ref, "name"), h.target, sizeof(h.target)) <= 0)
+        return err_set(e, ERR_MALFORMED, "spec.scaleTargetRef.name",
+                       "HPA without a valid scaleTargetRef.name");
+    /* desiredReplicas is required in autoscaling/v2; currentReplicas is omitted at 0. */
+    if (k8s_json_get(d, status, "desiredReplicas") < 0)
+        return err_set(e, ERR_MALFORMED, "status.desiredReplicas", "HPA without a status yet");
+    if (read_count(d, k8s_json_get(d, status, "desiredReplicas"), "status.desiredReplicas", 0,
+                   &h.desired, e) != 0 ||
+        read_count(d, k8s_json_get(d, status, "currentReplicas"), "status.currentReplicas", 0,
+                   &h.current, e) != 0)
+        return -1;
+    *out = h;
+    return 0;
 }

@@ -136,6 +136,35 @@ int k8s_node_read(const struct k8s_json *d, int tok, const struct cluster_config
  * "spec.containers[].resources" when the pod's total is beyond k8s_resource_max(). */
 int k8s_pod_read(const struct k8s_json *d, int tok, struct k8s_pod *out, struct err *e);
 
+/* A Deployment (apps/v1) as serving demand reads it: replicas asked for and replicas that
+ * have pods, and each replica's GPUs and GPU product from the pod template. */
+struct k8s_deployment {
+    char ns[64];
+    char name[SNAPSHOT_NODE_NAME_MAX];
+    int spec_replicas;   /* spec.replicas; 1 when absent, as the API server defaults it */
+    int status_replicas; /* status.replicas: pods created (Pending ones included) */
+    int gpus_per_replica;
+    char product[64]; /* the template's nvidia.com/gpu.product node selector, "" none */
+    int memory_mib;   /* the template's nvidia.com/gpu.memory node selector, 0 none */
+};
+
+/* A HorizontalPodAutoscaler (autoscaling/v2): what it wants of its target. */
+struct k8s_hpa {
+    char ns[64];
+    char name[SNAPSHOT_NODE_NAME_MAX];
+    char target[SNAPSHOT_NODE_NAME_MAX]; /* spec.scaleTargetRef.name */
+    bool targets_deployment;             /* scaleTargetRef is an apps/v1 Deployment */
+    int desired;                         /* status.desiredReplicas */
+    int current;                         /* status.currentReplicas (0 when omitted) */
+};
+
+/* Read the object at tok. Fail with ERR_MALFORMED naming the field ("spec.replicas",
+ * "status.desiredReplicas", a template's "spec.containers[0].resources.limits.nvidia.com/gpu")
+ * and the value. An HPA without status.desiredReplicas (not yet reconciled) is refused. */
+int k8s_deployment_read(const struct k8s_json *d, int tok, struct k8s_deployment *out,
+                        struct err *e);
+int k8s_hpa_read(const struct k8s_json *d, int tok, struct k8s_hpa *out, struct err *e);
+
 /* What a failed API call said. */
 struct k8s_status {
     int code;          /* HTTP status */

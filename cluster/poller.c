@@ -27,7 +27,7 @@ struct pc {
     struct cluster_config cfg;
     char tz[SNAPSHOT_TZ_MAX];
     struct poller *p;
-    struct reflector *r[CLUSTER_RESOURCES]; /* nodes, pods, Jobs, RayJobs */
+    struct reflector *r[CLUSTER_RESOURCES]; /* nodes, pods, Jobs, RayJobs, the signals */
     struct inventory work;                  /* rebuilt from the stores */
     struct inventory good;                  /* the last rebuilt, copied into snapshots */
     uint64_t version;                       /* of good and of the config: grows with each */
@@ -42,6 +42,7 @@ struct pc {
     struct reflector_stats rs[CLUSTER_RESOURCES]; /* as update_status() last read them */
     uint64_t rs_seen[CLUSTER_RESOURCES];
     bool live; /* the last status was Ready with every watch kept: current as of now */
+    bool signal_off[CLUSTER_RESOURCES]; /* a serving signal refused (logged once) */
     int64_t idle_since_ms;
 };
 
@@ -241,6 +242,19 @@ static int decode_pod(const struct k8s_json *d, int tok, void *item, void *arg, 
     return k8s_pod_read(d, tok, item, e);
 }
 
+static int decode_deployment(const struct k8s_json *d, int tok, void *item, void *arg,
+                             struct err *e)
+{
+    (void)arg;
+    return k8s_deployment_read(d, tok, item, e);
+}
+
+static int decode_hpa(const struct k8s_json *d, int tok, void *item, void *arg, struct err *e)
+{
+    (void)arg;
+    return k8s_hpa_read(d, tok, item, e);
+}
+
 /* A store changed: the cluster's inventory is rebuilt at the next publication. */
 static void store_changed(struct reflector *r, void *arg)
 {
@@ -343,6 +357,21 @@ static void pc_reflectors_new(struct poller *p, struct pc *c)
     if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_RAYJOBS], &e) != 0)
         abort();
     curl_free(sel);
+    /* Serving-demand signals, cluster-wide: only those in serving namespaces count
+     * (inventory_add_announced), which one list cannot select. */
+    ro.label_selector = NULL;
+    ro.release = NULL;
+    ro.changed = store_changed;
+    ro.path = "/apis/apps/v1/deployments";
+    ro.item_size = sizeof(struct k8s_deployment);
+    ro.decode = decode_deployment;
+    if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_DEPLOYMENTS], &e) != 0)
+        abort();
+    ro.path = "/apis/autoscaling/v2/horizontalpodautoscalers";
+    ro.item_size = sizeof(struct k8s_hpa);
+    ro.decode = decode_hpa;
+    if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_HPAS], &e) != 0)
+        abort();
 }
 
 static void apply_config(struct pc *c, const struct cluster_config *cfg)
@@ -417,6 +446,62 @@ static void fill_pod(const char *key, const void *item, void *arg)
     inventory_add_pod(f->inv, item, f->cfg, f->skus);
 }
 
+/* The HPAs of a cluster that target Deployments, copied out of their store. */
+struct hpas {
+    struct k8s_hpa *v;
+    size_t n, cap;
+};
+
+static void take_hpa(const char *key, const void *item, void *arg)
+{
+    struct hpas *h = arg;
+    const struct k8s_hpa *x = item;
+
+    (void)key;
+    if (!x->targets_deployment)
+        return;
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 8;
+        h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
+    }
+    h->v[h->n++] = *x;
+}
+
+struct fill_announced {
+    struct fill f;
+    const struct hpas *h;
+};
+
+static void fill_deployment(const char *key, const void *item, void *arg)
+{
+    struct fill_announced *fa = arg;
+    const struct k8s_deployment *w = item;
+    int desired = -1;
+
+    (void)key;
+    for (size_t i = 0; i < fa->h->n; i++) {
+        const struct k8s_hpa *x = &fa->h->v[i];
+
+        if (strcmp(x->ns, w->ns) == 0 && strcmp(x->target, w->name) == 0 && x->desired > desired)
+            desired = x->desired;
+    }
+    inventory_add_announced(fa->f.inv, w, desired, fa->f.cfg, fa->f.skus);
+}
+
+/* Announced serving demand from the Deployments and HPAs the stores hold (none while a
+ * store is not listed, or refused). */
+static void fill_announced(struct pc *c, const struct fill *f)
+{
+    struct hpas h = {0};
+    struct fill_announced fa = {*f, &h};
+
+    if (!c->cfg.serving.enabled)
+        return;
+    reflector_foreach(c->r[CLUSTER_RES_HPAS], take_hpa, &h);
+    reflector_foreach(c->r[CLUSTER_RES_DEPLOYMENTS], fill_deployment, &fa);
+    free(h.v);
+}
+
 /* Rebuilds the inventory from both stores once both have been listed. A few hundred
  * objects per cluster: cheaper than keeping per-node sums right through every event. */
 static void rebuild(struct pc *c)
@@ -431,12 +516,37 @@ static void rebuild(struct pc *c)
     inventory_reset(&c->work);
     reflector_foreach(c->r[CLUSTER_RES_NODES], fill_node, &f);
     reflector_foreach(c->r[CLUSTER_RES_PODS], fill_pod, &f);
+    fill_announced(c, &f);
     inventory_finish(&c->work);
     tmp = c->good;
     c->good = c->work;
     c->work = tmp;
     c->have_good = true;
     c->version++;
+}
+
+/* Whether a serving signal (Deployments, HPAs) is off: the cluster refuses it (401/403) or
+ * does not serve it (404). Logged once when it goes off and once when it is back; such a
+ * failure does not change the cluster's health (announced_serving only lacks its share). */
+static bool signal_status(struct pc *c, int i)
+{
+    const struct reflector_stats *r = &c->rs[i];
+    bool off = r->absent ||
+               (r->consecutive_failures > 0 && r->last_error_kind == CLUSTER_ERR_UNAUTHORIZED);
+
+    if (off == c->signal_off[i])
+        return off;
+    c->signal_off[i] = off;
+    if (off)
+        LOG(LOG_WARN, "cluster",
+            "cluster=%s event=serving_signal_off resource=%s msg=\"%s\" effect=\"announced "
+            "serving demand from %s is not counted\"",
+            c->cfg.name, cluster_resource_name(i), r->absent ? "not served (404)" : r->last_error,
+            cluster_resource_name(i));
+    else
+        LOG(LOG_INFO, "cluster", "cluster=%s event=serving_signal_on resource=%s", c->cfg.name,
+            cluster_resource_name(i));
+    return off;
 }
 
 /* The cluster's status from its reflectors: Ready while both are listed and answer;
@@ -463,6 +573,10 @@ static void update_status(struct poller *p, struct pc *c, int64_t now_ms)
     st->consecutive_failures = 0;
     st->last_attempt_ms = st->next_attempt_ms = 0;
     for (int i = 0; i < CLUSTER_RESOURCES; i++) {
+        /* A serving signal the cluster refuses or does not serve is only off; its other
+         * failures (timeouts, 429, 5xx) are the API server's and count as any. */
+        bool off = i >= CLUSTER_RES_SIGNALS && signal_status(c, i);
+
         st->polls_total += rs[i].lists + rs[i].watches;
         st->errors_total += rs[i].errors_total;
         for (int k = 0; k < CLUSTER_ERR_KINDS; k++)
@@ -471,7 +585,7 @@ static void update_status(struct poller *p, struct pc *c, int64_t now_ms)
             st->last_attempt_ms = rs[i].last_request_ms;
         if (rs[i].next_request_ms > st->next_attempt_ms)
             st->next_attempt_ms = rs[i].next_request_ms;
-        if (rs[i].consecutive_failures > st->consecutive_failures) {
+        if (!off && rs[i].consecutive_failures > st->consecutive_failures) {
             st->consecutive_failures = rs[i].consecutive_failures;
             failing = i;
         }
@@ -816,7 +930,8 @@ static struct cluster_snapshot *build(struct poller *p)
     }
     copy_prereqs(p, cs, refilled);
     free(refilled);
-    /* Idle tracking across polls: no pending serving demand and free above the reserve. */
+    /* Idle tracking across polls: no pending or announced serving demand and free above
+     * the reserve. */
     for (size_t i = 0; i < p->n; i++) {
         struct pc *c = p->pcs[i];
         int pending = 0, free_gpus = 0, reserve = 0;
@@ -829,7 +944,7 @@ static struct cluster_snapshot *build(struct poller *p)
             const struct snapshot_agg *a =
                 snapshot_agg_const(cs->snap, i, SNAPSHOT_POOL_SERVING, (int)k);
 
-            pending += a->pending_serving;
+            pending += a->pending_serving + a->announced_serving;
             free_gpus += a->free;
             reserve += a->reserve;
         }
@@ -987,6 +1102,14 @@ static void honour_retry_after(struct pc *c, int64_t now)
  * since lists are what loads an API server; every request within its cluster's rate
  * limit) and ends stalled watches. Returns the ms until one next needs a step (at most
  * cap). */
+/* Whether cluster c reads resource k: the serving signals only where there is a serving
+ * pool (their reflectors exist everywhere but are never stepped elsewhere, so a cluster
+ * without one is sent nothing more). */
+static bool pc_reads(const struct pc *c, int k)
+{
+    return k < CLUSTER_RES_SIGNALS || c->cfg.serving.enabled;
+}
+
 static int64_t step_all(struct poller *p, int64_t now, int64_t cap)
 {
     int64_t wait = cap;
@@ -1011,6 +1134,8 @@ static int64_t step_all(struct poller *p, int64_t now, int64_t cap)
             bool list = reflector_wants_list(rs[k]);
             int64_t due = reflector_next_request_mono(rs[k]), w;
 
+            if (!pc_reads(c, k))
+                continue;
             if (due >= 0 && due <= now) {
                 if (list && listing >= p->o.max_inflight) {
                     wait = wait < 50 ? wait : 50; /* a slot frees when a list ends */
@@ -1242,7 +1367,7 @@ int poller_poll_once(struct poller *p, struct err *e)
             struct reflector_stats st;
 
             reflector_get_stats(rs[k], &st);
-            if (st.consecutive_failures == 0)
+            if (st.consecutive_failures == 0 && pc_reads(p->pcs[i], k))
                 reflector_relist(rs[k], p->multi);
         }
     }
@@ -1257,6 +1382,8 @@ int poller_poll_once(struct poller *p, struct err *e)
                 struct reflector_stats st;
 
                 reflector_get_stats(rs[k], &st);
+                if (!pc_reads(p->pcs[i], k))
+                    continue;
                 if (st.state == REFLECTOR_LISTING) {
                     again = true;
                     listing++;

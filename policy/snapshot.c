@@ -137,7 +137,7 @@ void snapshot_compute_cluster_aggregates(struct snapshot *s, size_t c)
     }
     for (size_t k = 0; k < s->n_skus; k++) {
         struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, (int)k);
-        int64_t l = (int64_t)a->free - a->reserve - a->pending_serving;
+        int64_t l = (int64_t)a->free - a->reserve - a->pending_serving - a->announced_serving;
 
         a->lendable = l > 0 ? (l > INT_MAX ? INT_MAX : (int)l) : 0;
     }

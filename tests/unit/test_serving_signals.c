@@ -1,0 +1,207 @@
+/* test_serving_signals.c -- issue 17, acceptance 1 (connector): the serving-demand signals
+ * the connector reads from the simulator's HorizontalPodAutoscalers and Deployments reach
+ * the published snapshot as the serving aggregates' announced_serving, before any pod is
+ * Pending; a cluster that refuses HPA lists stays Ready and keeps the Deployment signal; a
+ * cluster without a serving pool is not asked for them. */
+#include "base/err.h"
+#include "cluster/poller.h"
+#include "tests/support/defaults.h"
+#include "tests/support/k8s_sim.h"
+#include "tools/kubesim/kubesim.h"
+#include "tools/kubesim/kubesim_cluster.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 06:00 UTC with peakHour 18: every curve is at its minimum and flat, so only the announced
+ * scales move the deployments. chat (2 GPUs a replica) has an autoscaler whose decision
+ * reaches the Deployment 600 s later; embed (1 GPU) has none; both take 600 s more to make
+ * pods. batch-infer is not in a serving namespace. */
+#define DEPLOYMENTS                                                                                \
+    "\"deployments\":[{\"name\":\"chat\",\"namespace\":\"serving\",\"gpusPerReplica\":2,"          \
+    "\"product\":\"NVIDIA-L4\",\"minReplicas\":1,\"maxReplicas\":6,\"autoscaler\":"                \
+    "{\"delaySeconds\":600},\"rolloutDelaySeconds\":600},"                                         \
+    "{\"name\":\"embed\",\"namespace\":\"serving\",\"gpusPerReplica\":1,"                          \
+    "\"product\":\"NVIDIA-L4\",\"minReplicas\":1,\"maxReplicas\":4,\"rolloutDelaySeconds\":600},"  \
+    "{\"name\":\"batch-infer\",\"namespace\":\"research\",\"gpusPerReplica\":1,"                   \
+    "\"product\":\"NVIDIA-L4\",\"minReplicas\":1,\"maxReplicas\":4,\"autoscaler\":{},"             \
+    "\"rolloutDelaySeconds\":600}]"
+#define POOLS                                                                                      \
+    "\"nodePools\":[{\"name\":\"l4\",\"count\":4,\"product\":\"NVIDIA-L4\",\"gpus\":4,"            \
+    "\"pool\":\"serving\"}]"
+
+static const char *scn_text =
+    "{\"startTime\":\"2026-11-28T06:00:00Z\",\"timeScale\":1,\"clusters\":["
+    "{\"name\":\"sv\"," POOLS "," DEPLOYMENTS "},"
+    "{\"name\":\"nohpa\"," POOLS "," DEPLOYMENTS
+    ",\"forbidden\":[\"list horizontalpodautoscalers.autoscaling\"]},"
+    "{\"name\":\"train\",\"nodePools\":[{\"name\":\"h100\",\"count\":1,"
+    "\"product\":\"NVIDIA-H100-80GB-HBM3\",\"gpus\":8}]}]}";
+
+static struct k8s_env env;
+static struct poller *poller;
+
+static void setup(void)
+{
+    struct poller_options o;
+    struct err e = {0};
+
+    defaults_poller(&o);
+    o.request_timeout_ms = 2000;
+    k8s_env_start_text(&env, scn_text, true);
+    ck_assert_msg(poller_create(env.cfgs, env.n, &o, &poller, &e) == 0, "%s", e.msg);
+}
+
+static void teardown(void)
+{
+    poller_free(&poller);
+    k8s_env_stop(&env);
+}
+
+struct serving {
+    int announced;
+    int pending;
+    int free, reserve, lendable;
+    enum snapshot_health health;
+};
+
+/* Polls once and sums cluster name's serving aggregates. */
+static struct serving poll_serving(const char *name)
+{
+    struct serving out = {0};
+    struct err e = {0};
+    const struct cluster_snapshot *s;
+    size_t c = k8s_env_index(&env, name);
+
+    ck_assert_msg(poller_poll_once(poller, &e) == 0, "%s", e.msg);
+    s = poller_read_begin(poller);
+    ck_assert_str_eq(s->snap->clusters[c].name, name);
+    for (size_t k = 0; k < s->snap->n_skus; k++) {
+        const struct snapshot_agg *a =
+            snapshot_agg_const(s->snap, c, SNAPSHOT_POOL_SERVING, (int)k);
+
+        out.announced += a->announced_serving;
+        out.pending += a->pending_serving;
+        out.free += a->free;
+        out.reserve += a->reserve;
+        out.lendable += a->lendable;
+    }
+    out.health = s->snap->clusters[c].health;
+    poller_read_end(poller);
+    return out;
+}
+
+static void scale_in(const char *cluster, const char *ns, const char *name, int replicas)
+{
+    struct err e = {0};
+
+    ck_assert_msg(sim_cluster_deployment_scale(sim_get_cluster(env.sim, cluster), ns, name,
+                                               replicas, &e) == 0,
+                  "%s", e.msg);
+}
+
+static void scale(const char *cluster, const char *name, int replicas)
+{
+    scale_in(cluster, "serving", name, replicas);
+}
+
+START_TEST(hpa_announces_before_the_deployment_and_its_pods)
+{
+    struct serving v = poll_serving("sv");
+
+    ck_assert_int_eq(v.health, SNAPSHOT_HEALTH_READY);
+    ck_assert_int_eq(v.announced, 0);
+    scale("sv", "chat", 4);
+    scale_in("sv", "research", "batch-infer", 4); /* not a serving namespace: not counted */
+    /* The HPA wants 4, the Deployment still 1: (4 - 1) x 2 GPUs, nothing Pending yet. */
+    v = poll_serving("sv");
+    ck_assert_int_eq(v.announced, 6);
+    ck_assert_int_eq(v.pending, 0);
+    /* The published lendable leaves the announced GPUs alone. */
+    ck_assert_int_gt(v.free - v.reserve - v.announced, 0);
+    ck_assert_int_eq(v.lendable, v.free - v.reserve - v.pending - v.announced);
+    /* The Deployment follows: counted once, not once per object. */
+    sim_skip_time(env.sim, 601000);
+    v = poll_serving("sv");
+    ck_assert_int_eq(v.announced, 6);
+    /* The pods exist: they are pods (pending or placed), no longer announced. */
+    sim_skip_time(env.sim, 601000);
+    v = poll_serving("sv");
+    ck_assert_int_eq(v.announced, 0);
+}
+END_TEST
+
+START_TEST(deployment_scale_up_announces_until_its_pods_exist)
+{
+    struct serving v;
+
+    scale("sv", "embed", 3);
+    v = poll_serving("sv");
+    ck_assert_int_eq(v.announced, 2); /* (3 - 1) x 1 GPU */
+    ck_assert_int_eq(v.pending, 0);
+    sim_skip_time(env.sim, 601000);
+    v = poll_serving("sv");
+    ck_assert_int_eq(v.announced, 0);
+}
+END_TEST
+
+START_TEST(refused_hpa_list_keeps_the_cluster_ready)
+{
+    struct serving v;
+
+    scale("nohpa", "chat", 4);
+    scale("nohpa", "embed", 2);
+    v = poll_serving("nohpa");
+    /* Only the Deployment signal: embed's (2 - 1) x 1; chat's HPA cannot be read. */
+    ck_assert_int_eq(v.health, SNAPSHOT_HEALTH_READY);
+    ck_assert_int_eq(v.announced, 1);
+    v = poll_serving("sv");
+    ck_assert_int_eq(v.announced, 0);
+}
+END_TEST
+
+/* Requests cluster name's API server answered whose "verb resource" starts with what. */
+static uint64_t requests(const char *name, const char *what)
+{
+    struct sim_request_count rc[64];
+    size_t n = sim_cluster_request_counts(sim_get_cluster(env.sim, name), rc, 64);
+    uint64_t sum = 0;
+
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (strncmp(rc[i].what, what, strlen(what)) == 0)
+            sum += rc[i].n;
+    return sum;
+}
+
+START_TEST(signals_are_read_only_where_there_is_a_serving_pool)
+{
+    poll_serving("train");
+    ck_assert_uint_gt(requests("train", "list nodes"), 0);
+    ck_assert_uint_eq(requests("train", "list deployments"), 0);
+    ck_assert_uint_eq(requests("train", "list horizontalpodautoscalers"), 0);
+    ck_assert_uint_gt(requests("sv", "list deployments.apps"), 0);
+    ck_assert_uint_gt(requests("sv", "list horizontalpodautoscalers.autoscaling"), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("serving_signals");
+    TCase *tc = tcase_create("signals");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, hpa_announces_before_the_deployment_and_its_pods);
+    tcase_add_test(tc, deployment_scale_up_announces_until_its_pods_exist);
+    tcase_add_test(tc, refused_hpa_list_keeps_the_cluster_ready);
+    tcase_add_test(tc, signals_are_read_only_where_there_is_a_serving_pool);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
