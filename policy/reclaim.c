@@ -181,16 +181,16 @@ static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, 
 }
 
 static void lending(struct engine *en, size_t c, int k, const struct policy_pool_state *ps,
-                    int lendable, struct engine_lend *L)
+                    int *lendable, struct engine_lend *L)
 {
     const struct snapshot_cluster *cl = &en->s->clusters[c];
     const struct snapshot_serving_pool *sp = &cl->serving;
     bool win = false, idle = false;
     int64_t win_end = 0, end = 0;
 
-    (void)k;
     L->lending = false;
     L->budget = 0;
+    L->lease = (struct lease_out){.peak = -1};
     if (!sp->present) {
         L->why = POLICY_REASON_NO_SERVING_POOL;
         return;
@@ -213,19 +213,21 @@ static void lending(struct engine *en, size_t c, int k, const struct policy_pool
         end = win_end;
     if (idle && en->now + en->cfg->idle_lease_s * 1000 > end)
         end = en->now + en->cfg->idle_lease_s * 1000;
-    L->lease_end_ms = end;
+    *lendable =
+        lease_pool(en, c, k, *lendable, end,
+                   win && end == win_end ? LEASE_BOUND_WINDOW_END : LEASE_BOUND_IDLE_LEASE, L);
     if (ps && en->now < ps->backoff_until_ms) {
         L->why = POLICY_REASON_LENDING_BACKOFF;
         L->backoff_left_s = (ps->backoff_until_ms - en->now + 999) / 1000;
         return;
     }
-    if (lendable <= 0) {
+    if (*lendable <= 0) {
         L->why = POLICY_REASON_NO_LENDABLE;
         return;
     }
     L->lending = true;
     L->why = POLICY_REASON_NONE;
-    L->budget = lendable;
+    L->budget = *lendable;
 }
 
 void reclaim_run(struct engine *en, struct policy_state *st, struct policy_result *r)
@@ -290,7 +292,9 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
         if (!cl->serving.present) {
             for (size_t k = 0; k < K; k++) {
                 en->lend[c * K + k].status = -1;
-                lending(en, c, (int)k, NULL, 0, &en->lend[c * K + k]);
+                int none = 0;
+
+                lending(en, c, (int)k, NULL, &none, &en->lend[c * K + k]);
             }
             continue;
         }
@@ -340,10 +344,13 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
                         start_backoff(ps, cfg, en->now);
                 }
             }
-            lending(en, c, (int)k, ps, lendable, &en->lend[x]);
+            lending(en, c, (int)k, ps, &lendable, &en->lend[x]);
             pst->lending = en->lend[x].lending;
             pst->closed_reason = en->lend[x].why;
             pst->lease_end_ms = en->lend[x].lease_end_ms;
+            pst->lease_bound = lease_bound_name(en->lend[x].lease.bound);
+            pst->forecast_peak = en->lend[x].lease.peak;
+            pst->forecast_peak_at_ms = en->lend[x].lease.peak_at_ms;
             pst->lendable = lendable > 0 ? lendable : 0;
             /* Only pools that hold GPUs of this SKU are worth reporting. */
             if (a->total > 0 || held[x] || inflight[x]) {
