@@ -107,10 +107,11 @@ int lease_pool(const struct engine *en, size_t c, int k, int lendable, int64_t e
     li.now_ms = en->now;
     li.end_ms = end_ms;
     li.end_bound = end_bound;
-    /* lendable = free now - reserve - pending: the fixed rules' figure */
-    li.free_gpus = lendable + a->reserve + a->pending_serving;
+    /* lendable = free now - reserve - (pending + announced): the fixed rules' figure;
+     * demand known now is both, which the forecast's rise may exceed */
+    li.free_gpus = lendable + a->reserve + a->pending_serving + a->announced_serving;
     li.reserve = a->reserve;
-    li.pending = a->pending_serving;
+    li.pending = a->pending_serving + a->announced_serving;
     li.serving_use = a->used - a->borrowed;
     li.min_lease_ms = en->cfg->min_lease_s * 1000;
     if (pf) {

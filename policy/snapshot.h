@@ -120,9 +120,10 @@ struct snapshot_agg {
      * the replicas that have pods, times each replica's GPUs. The connector sets it; 0 from
      * writers that do not read these objects. */
     int announced_serving;
-    int reserve;         /* GPUs never lent (serving only) */
-    int lendable;        /* max(0, free - reserve - pending_serving) for serving, else 0; whether
-                     lending is allowed right now (window, idle) is the policy's call */
+    int reserve; /* GPUs never lent (serving only) */
+    /* max(0, free - reserve - pending_serving - announced_serving) for serving, else 0;
+     * whether lending is allowed right now (window, idle) is the policy's call */
+    int lendable;
 };
 
 /* Prerequisites a member cluster must meet before fedsched's objects can run there,

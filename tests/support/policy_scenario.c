@@ -302,6 +302,7 @@ static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *
     {
         json_t *sv = json_object_get(cl, "serving");
         json_t *pend = json_object_get(sv, "pending");
+        json_t *ann = json_object_get(sv, "announced");
         json_t *rsv = json_object_get(sv, "reserve_by_sku");
         const char *key;
         json_t *v;
@@ -324,6 +325,14 @@ static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *
 
             if (k >= 0)
                 snapshot_agg(s, i, SNAPSHOT_POOL_SERVING, k)->pending_serving =
+                    (int)json_integer_value(v);
+        }
+        OBJ_EACH(ann, key, v)
+        {
+            int k = snapshot_sku_find(s, key);
+
+            if (k >= 0)
+                snapshot_agg(s, i, SNAPSHOT_POOL_SERVING, k)->announced_serving =
                     (int)json_integer_value(v);
         }
     }
@@ -547,6 +556,32 @@ static int build_config(struct policy_config *c, json_t *obj, struct err *e)
     return 0;
 }
 
+/* Sets the serving pools' pending (announced: announced) demand from obj[key]:
+ * {"cluster": {"sku": n}}. */
+static int set_serving(struct policy_scenario *sc, json_t *obj, const char *key, bool announced,
+                       struct err *e)
+{
+    const char *cname, *kname;
+    json_t *per, *v;
+
+    OBJ_EACH(json_object_get(obj, key), cname, per)
+    {
+        int c = snapshot_cluster_find(sc->snap, cname);
+
+        OBJ_EACH(per, kname, v)
+        {
+            int k = snapshot_sku_find(sc->snap, kname);
+            struct snapshot_agg *a;
+
+            if (c < 0 || k < 0)
+                return FAIL(e, key, "unknown pool %s/%s", cname, kname);
+            a = snapshot_agg(sc->snap, (size_t)c, SNAPSHOT_POOL_SERVING, k);
+            *(announced ? &a->announced_serving : &a->pending_serving) = (int)json_integer_value(v);
+        }
+    }
+    return 0;
+}
+
 /* State seeded once from the base object: namespaces' usage and "state". */
 static int seed_state(struct policy_scenario *sc, json_t *root, struct err *e)
 {
@@ -658,25 +693,11 @@ int policy_scenario_input(struct policy_scenario *sc, size_t i, const struct pol
         return -1;
     build_namespaces(sc, json_object_get(obj, "namespaces"));
     {
-        /* "serving_pending": {"cluster": {"sku": n}} changes pending serving demand without
-         * restating the whole snapshot (steps use it). */
-        const char *cname, *kname;
-        json_t *per, *v;
-
-        OBJ_EACH(json_object_get(obj, "serving_pending"), cname, per)
-        {
-            int c = snapshot_cluster_find(sc->snap, cname);
-
-            OBJ_EACH(per, kname, v)
-            {
-                int k = snapshot_sku_find(sc->snap, kname);
-
-                if (c < 0 || k < 0)
-                    return FAIL(e, "serving_pending", "unknown pool %s/%s", cname, kname);
-                snapshot_agg(sc->snap, (size_t)c, SNAPSHOT_POOL_SERVING, k)->pending_serving =
-                    (int)json_integer_value(v);
-            }
-        }
+        /* "serving_pending" / "serving_announced": {"cluster": {"sku": n}} change pending /
+         * announced serving demand without restating the whole snapshot (steps use them). */
+        if (set_serving(sc, obj, "serving_pending", false, e) ||
+            set_serving(sc, obj, "serving_announced", true, e))
+            return -1;
         if (json_object_get(obj, "seq"))
             sc->snap->seq = (uint64_t)int_or(obj, "seq", 1);
         snapshot_compute_aggregates(sc->snap);
