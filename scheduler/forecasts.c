@@ -32,7 +32,10 @@ void sched_forecasts(struct cycle *c, const struct snapshot *snap, struct decide
 
     if (!s->forecasts)
         s->forecasts = forecast_set_new();
-    if (c->now >= s->next_forecast_ms) {
+    /* Samples are learned in their cluster's local time, from the snapshot; before the
+     * first snapshot with clusters in it there is nothing to learn them by (and nothing to
+     * lend), and reading then would mark every sample read, unlearned. */
+    if (c->now >= s->next_forecast_ms && snap->n_clusters > 0) {
         struct learn l = {s->forecasts, snap};
         int64_t since = forecast_set_read_from(s->forecasts, c->now), until = c->now + 1;
         struct err e = {0};

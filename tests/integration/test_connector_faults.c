@@ -158,7 +158,10 @@ static void heal_and_check(const char *cluster)
     wait_health(cluster, SNAPSHOT_HEALTH_READY, 4000);
     v = look(cluster);
     ck_assert_str_eq(v.error, "");
-    ck_assert_int_lt(v.age_ms, 2000);
+    /* Its data is from after the heal: a serving cluster relists five resources (nodes,
+     * pods, jobs, and since issue 17 deployments and HPAs), each after its own back-off,
+     * which took 2.8 s under the CI's load; stale data would be the fault's age. */
+    ck_assert_int_lt(v.age_ms, 4000);
     others_fresh(cluster);
 }
 
