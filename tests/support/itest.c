@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,64 +105,113 @@ void itest_server_start(struct itest_server *s, const char *dsn, const char *con
     itest_server_start_args(s, dsn, extra_env, NULL, wait_ready);
 }
 
+/* Whether env entry e ("KEY=VALUE") sets the same variable as k ("KEY=..."). */
+static bool same_key(const char *e, const char *k)
+{
+    size_t n = strcspn(k, "=");
+
+    return strncmp(e, k, n) == 0 && e[n] == '=';
+}
+
+/* The server's environment: this process's, with the test's settings on top (later ones
+ * win). Built before fork(): the child of a threaded test may only call async-signal-safe
+ * functions, and setenv() in it could wait forever for a lock (the allocator's, the
+ * environment's) that another thread held at the fork (seen under asan: an empty log and
+ * "did not become ready in 15 s"). Caller frees the array and its first n_own strings. */
+static char **server_env(const char *const *own, size_t n_own)
+{
+    extern char **environ;
+    size_t n = 0, k = 0;
+    char **env;
+
+    while (environ[n])
+        n++;
+    env = xcalloc(n + n_own + 1, sizeof(*env));
+    for (size_t i = 0; i < n; i++) {
+        bool mine = false;
+
+        for (size_t j = 0; j < n_own && !mine; j++)
+            mine = same_key(environ[i], own[j]);
+        if (!mine)
+            env[k++] = environ[i];
+    }
+    for (size_t j = 0; j < n_own; j++) {
+        bool later = false;
+
+        for (size_t l = j + 1; l < n_own && !later; l++)
+            later = same_key(own[l], own[j]);
+        if (!later)
+            env[k++] = (char *)own[j];
+    }
+    env[k] = NULL;
+    return env;
+}
+
 void itest_server_start_args(struct itest_server *s, const char *dsn, const char *const *extra_env,
                              const char *const *args, int wait_ready)
 {
     const char *bin = getenv("FEDSCHED_BIN");
+    bool under_valgrind = getenv("FEDSCHED_VALGRIND") != NULL;
     char url[128];
+    const char *own[64];
+    char *listen, *dsn_env, vlog[200];
+    const char *argv[40];
+    char **env;
+    size_t n_own = 0;
+    int n = 0;
 
     ck_assert_msg(bin && *bin, "FEDSCHED_BIN is not set");
     s->port = itest_free_port();
     snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
     snprintf(s->log, sizeof(s->log), "/tmp/fedsched-itest-%d-%d.log", (int)getpid(), s->port);
+    listen = xasprintf("FEDSCHED_LISTEN=127.0.0.1:%d", s->port);
+    dsn_env = xasprintf("FEDSCHED_DATABASE_DSN=%s", dsn);
+    own[n_own++] = listen;
+    own[n_own++] = dsn_env;
+    /* Tests of other things run without tokens; test_auth turns them on. */
+    own[n_own++] = "FEDSCHED_AUTH_MODE=disabled";
+    for (int i = 0; extra_env && extra_env[i]; i++) {
+        ck_assert_uint_lt(n_own, 64);
+        own[n_own++] = extra_env[i];
+    }
+    env = server_env(own, n_own);
+    /* FEDSCHED_VALGRIND=1: the server runs under memcheck, and a definite or indirect leak
+     * (or any error) at its exit makes the exit status 99. */
+    if (under_valgrind) {
+        snprintf(vlog, sizeof(vlog), "--log-file=%s.valgrind", s->log);
+        argv[n++] = "valgrind";
+        argv[n++] = "--leak-check=full";
+        argv[n++] = "--errors-for-leak-kinds=definite,indirect";
+        argv[n++] = "--show-leak-kinds=definite,indirect";
+        argv[n++] = "--error-exitcode=99";
+        argv[n++] = vlog;
+        argv[n++] = bin; /* valgrind takes the program path, not argv[0] */
+    } else {
+        argv[n++] = "fedsched";
+    }
+    argv[n++] = "serve";
+    for (int i = 0; args && args[i] && n < 38; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
     s->pid = fork();
     ck_assert_int_ge(s->pid, 0);
     if (s->pid == 0) {
-        char listen[64];
+        /* Only async-signal-safe calls from here to exec. */
         int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-        snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
-        setenv("FEDSCHED_LISTEN", listen, 1);
-        setenv("FEDSCHED_DATABASE_DSN", dsn, 1);
-        /* Tests of other things run without tokens; test_auth turns them on. */
-        setenv("FEDSCHED_AUTH_MODE", "disabled", 1);
-        for (int i = 0; extra_env && extra_env[i]; i++)
-            putenv((char *)extra_env[i]);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        {
-            const char *argv[40];
-            char vlog[200];
-            int n = 0;
-
-            /* FEDSCHED_VALGRIND=1: the server runs under memcheck, and a definite or
-             * indirect leak (or any error) at its exit makes the exit status 99. */
-            if (getenv("FEDSCHED_VALGRIND")) {
-                snprintf(vlog, sizeof(vlog), "--log-file=%s.valgrind", s->log);
-                argv[n++] = "valgrind";
-                argv[n++] = "--leak-check=full";
-                argv[n++] = "--errors-for-leak-kinds=definite,indirect";
-                argv[n++] = "--show-leak-kinds=definite,indirect";
-                argv[n++] = "--error-exitcode=99";
-                argv[n++] = vlog;
-                argv[n++] = bin;
-            }
-            argv[n++] = "fedsched";
-            argv[n++] = "serve";
-            for (int i = 0; args && args[i] && n < 38; i++)
-                argv[n++] = args[i];
-            argv[n] = NULL;
-            if (getenv("FEDSCHED_VALGRIND")) {
-                /* valgrind takes the program path, not argv[0]: drop "fedsched". */
-                memmove(&argv[7], &argv[8], (size_t)(n - 7) * sizeof(argv[0]));
-                execvp("valgrind", (char *const *)argv);
-            }
-            execv(bin, (char *const *)argv);
-        }
+        if (under_valgrind)
+            execve("/usr/bin/valgrind", (char *const *)argv, env);
+        else
+            execve(bin, (char *const *)argv, env);
         _exit(127);
     }
+    free(env);
+    free(listen);
+    free(dsn_env);
     snprintf(url, sizeof(url), "%s%s", s->base, wait_ready ? "/readyz" : "/healthz");
     for (int i = 0; i < (getenv("FEDSCHED_VALGRIND") ? 1200 : 300); i++) {
         if (itest_http("GET", url, NULL, NULL, NULL) == 200)
