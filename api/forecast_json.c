@@ -103,7 +103,10 @@ static int refresh_locked(struct api_forecasts *f, struct store *s,
     struct refresh r = {.set = f->set, .clusters = clusters, .n = n};
     int64_t since = forecast_set_read_from(f->set, now_ms), until = now_ms + 1;
 
-    if (since < until) {
+    /* Samples are learned in their cluster's local time, from the snapshot: before a
+     * snapshot with clusters there is nothing to learn them by, and reading then would mark
+     * every sample read, unlearned (as scheduler/forecasts.c). */
+    if (since < until && n > 0) {
         if (store_serving_samples(s, since, until, learn_row, &r, e))
             return -1;
         forecast_set_read_done(f->set, until);
