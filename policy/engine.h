@@ -187,8 +187,6 @@ void engine_fit_build(struct engine *en);
 /* Builds the profile from the queued jobs; after build_jobs. */
 void engine_fit_profile(struct engine *en);
 void engine_fit_free(struct engine *en);
-/* True when node has one worker of job j's GPUs, CPU and memory free now. */
-bool engine_node_room(const struct engine *en, size_t node, size_t j);
 /* Takes (sign 1) or gives back (sign -1) one worker of job j's CPU and memory on node. */
 void engine_node_use(struct engine *en, size_t node, size_t j, int sign);
 /* Takes cpu and memory from node (in-flight plans), at most down to 0. */

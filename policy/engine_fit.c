@@ -178,14 +178,6 @@ static int workers_on(const struct engine_job *ej, int f, int64_t cpu, int64_t m
     return (int)k;
 }
 
-bool engine_node_room(const struct engine *en, size_t node, size_t j)
-{
-    const struct engine_job *ej = &en->jobs[j];
-
-    return en->nfree[node] >= ej->per_worker && en->ncpu[node] >= ej->cpu &&
-           en->nmem[node] >= ej->mem;
-}
-
 void engine_node_use(struct engine *en, size_t node, size_t j, int sign)
 {
     const struct engine_job *ej = &en->jobs[j];
@@ -217,9 +209,9 @@ static bool fit_node(const struct engine *en, size_t node, struct nodefit_node *
     out->n_gpus = G;
     for (int d = 0; d < G; d++)
         out->gpu_free[d] = d < f ? NODEFIT_MILLI : 0;
-    out->cpu_free = en->ncpu[node] == ENGINE_UNMETERED ? ENGINE_UNMETERED : en->ncpu[node];
+    out->cpu_free = en->ncpu[node];
     out->cpu_cap = n->cpu_alloc_m > 0 ? n->cpu_alloc_m : ENGINE_UNMETERED;
-    out->mem_free = en->nmem[node] == ENGINE_UNMETERED ? ENGINE_UNMETERED : en->nmem[node];
+    out->mem_free = en->nmem[node];
     out->mem_cap = n->mem_alloc_mib > 0 ? n->mem_alloc_mib : ENGINE_UNMETERED;
     return true;
 }
