@@ -179,6 +179,8 @@ const char *policy_reclaim_reason_name(enum policy_reclaim_reason r)
     case POLICY_RECLAIM_LEASE_END: return "lease_end";
     case POLICY_RECLAIM_QUOTA: return "quota_reclaim";
     case POLICY_RECLAIM_PRIORITY: return "priority";
+    case POLICY_RECLAIM_ANNOUNCED: return "serving_announced";
+    case POLICY_RECLAIM_FORECAST: return "serving_forecast";
     }
     return "unknown";
 }

@@ -66,6 +66,15 @@ struct policy_config {
     int64_t grace_period_max_s;   /* grace is clamped to [1, this] */
     bool quota_reclaim;           /* reclaim quota borrowers for jobs within their nominal quota */
 
+    /* Reclaim ahead of demand (docs/policy.md, "Reclaiming ahead of demand"): borrowers give
+     * serving GPUs back for demand that is announced (HPA desired over current, Deployment
+     * replicas without pods) or forecast within reclaim_lead_s, before it shows as Pending
+     * pods; the victims are asked to checkpoint first and deleted at their checkpoint or
+     * checkpoint_deadline_s after the request, whichever comes first. */
+    bool proactive_reclaim;
+    int64_t reclaim_lead_s;        /* how far ahead the forecast is read */
+    int64_t checkpoint_deadline_s; /* a checkpoint-first victim is deleted by then */
+
     /* Priority preemption among training jobs (docs/policy.md, "Priority preemption"). */
     bool preemption;               /* a queued job may preempt lower-priority running jobs */
     int64_t preempt_min_runtime_s; /* a job is safe from priority preemption this long */
@@ -391,6 +400,10 @@ enum policy_reclaim_reason {
     POLICY_RECLAIM_QUOTA,       /* a quota borrower gives GPUs back to a job within its
                                    namespace's nominal quota */
     POLICY_RECLAIM_PRIORITY,    /* preempted for a queued job of higher priority */
+    POLICY_RECLAIM_ANNOUNCED,   /* serving replicas announced by HPAs or Deployments, with no
+                                   pods yet, exceed free GPUs (proactive_reclaim) */
+    POLICY_RECLAIM_FORECAST,    /* the forecast's high quantile of serving demand within
+                                   reclaim_lead_s exceeds free GPUs (proactive_reclaim) */
 };
 const char *policy_reclaim_reason_name(enum policy_reclaim_reason r);
 
@@ -403,6 +416,9 @@ struct policy_reclaim {
     int deficit;           /* GPUs the pool was short (DEFICIT) */
     double lost_gpu_hours; /* GPUs x time since last checkpoint or start */
     int64_t grace_s;
+    int64_t checkpoint_by_ms; /* > 0 (ANNOUNCED, FORECAST): ask the job to checkpoint first and
+                                 delete it at its next checkpoint or at this time, whichever
+                                 comes first; 0: delete now */
 };
 
 /* Per cluster x SKU serving-pool status this cycle (for explanations and dashboards). */

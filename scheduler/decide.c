@@ -51,6 +51,8 @@ static const char *reclaim_reason_code(enum policy_reclaim_reason r)
     case POLICY_RECLAIM_LEASE_END: return "LeaseEnded";
     case POLICY_RECLAIM_QUOTA: return "QuotaReclaim";
     case POLICY_RECLAIM_PRIORITY: return "PriorityPreemption";
+    case POLICY_RECLAIM_ANNOUNCED: return "ServingAnnounced";
+    case POLICY_RECLAIM_FORECAST: return "ServingForecast";
     }
     return "Reclaimed";
 }
@@ -302,6 +304,23 @@ void sched_step_decide(struct cycle *c)
                           d.queue[r->for_job].priority, j->priority, j->gpu_count, sku, cl,
                           r->grace_s, r->lost_gpu_hours));
             break;
+        case POLICY_RECLAIM_ANNOUNCED:
+        case POLICY_RECLAIM_FORECAST: {
+            char by[40];
+
+            clock_format_rfc3339(r->checkpoint_by_ms, by, sizeof(by));
+            t->message = sched_batch_own(
+                &c->b,
+                xasprintf("reclaimed ahead of serving demand: %s %s serving pool will be short of "
+                          "%d GPUs (%s); asked to checkpoint, deleted at its checkpoint or at %s; "
+                          "grace %" PRId64 " s, %.2f GPU-hours since the last checkpoint",
+                          cl, sku, r->deficit,
+                          r->reason == POLICY_RECLAIM_ANNOUNCED
+                              ? "replicas announced by autoscalers and deployments"
+                              : "the forecast's high quantile",
+                          by, r->grace_s, r->lost_gpu_hours));
+            break;
+        }
         }
     }
     poller_read_end(s->poller);

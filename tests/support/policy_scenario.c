@@ -535,7 +535,7 @@ static int build_config(struct policy_config *c, json_t *obj, struct err *e)
         I(max_checkpoint_loss_s) I(min_lease_s) I(idle_lease_s) I(reclaim_k) I(min_runtime_s);
         I(reclaim_settle_s);
         D(reclaim_rate_per_hour) I(reclaim_burst) I(relend_backoff_s) I(relend_backoff_max_s);
-        I(grace_period_s) I(grace_period_max_s);
+        I(grace_period_s) I(grace_period_max_s) I(reclaim_lead_s) I(checkpoint_deadline_s);
         I(preempt_min_runtime_s) I(preempt_budget) I(preempt_window_s);
 #undef D
 #undef I
@@ -549,6 +549,10 @@ static int build_config(struct policy_config *c, json_t *obj, struct err *e)
         }
         if (strcmp(key, "preemption") == 0) {
             c->preemption = json_is_true(v);
+            continue;
+        }
+        if (strcmp(key, "proactive_reclaim") == 0) {
+            c->proactive_reclaim = json_is_true(v);
             continue;
         }
         return FAIL(e, key, "unknown config knob %s", key);
