@@ -90,19 +90,46 @@ void lease_fit(const struct lease_in *in, const struct lease_forecast *f, struct
     }
 }
 
+const struct policy_forecast *lease_forecast_of(const struct engine *en, size_t c, int k)
+{
+    const struct policy_input *in = en->in;
+
+    for (size_t i = 0; i < in->n_forecasts; i++)
+        if (in->forecasts[i].sku == k && in->forecasts[i].cluster &&
+            strcmp(in->forecasts[i].cluster, en->s->clusters[c].name) == 0)
+            return &in->forecasts[i];
+    return NULL;
+}
+
+int lease_peak_ahead(const struct policy_forecast *pf, int64_t now_ms, int64_t lead_ms)
+{
+    int64_t i0;
+    int peak = -1;
+
+    if (!pf || now_ms < pf->from_ms)
+        return -1;
+    i0 = (now_ms - pf->from_ms) / LEASE_STEP_MS;
+    for (int64_t i = i0; i < LEASE_STEPS; i++) {
+        int h = pf->high[i];
+
+        if (i > i0 && pf->from_ms + i * LEASE_STEP_MS >= now_ms + lead_ms)
+            break;
+        if (h < 0)
+            break;
+        if (h > peak)
+            peak = h;
+    }
+    return peak;
+}
+
 int lease_pool(const struct engine *en, size_t c, int k, int lendable, int64_t end_ms,
                enum lease_bound end_bound, struct engine_lend *L)
 {
-    const struct policy_input *in = en->in;
     const struct snapshot_agg *a = snapshot_agg_const(en->s, c, SNAPSHOT_POOL_SERVING, k);
-    const struct policy_forecast *pf = NULL;
+    const struct policy_forecast *pf = lease_forecast_of(en, c, k);
     struct lease_forecast f;
     struct lease_in li;
 
-    for (size_t i = 0; i < in->n_forecasts && !pf; i++)
-        if (in->forecasts[i].sku == k && in->forecasts[i].cluster &&
-            strcmp(in->forecasts[i].cluster, en->s->clusters[c].name) == 0)
-            pf = &in->forecasts[i];
     memset(&li, 0, sizeof(li));
     li.now_ms = en->now;
     li.end_ms = end_ms;

@@ -19,6 +19,7 @@
 
 struct engine;
 struct engine_lend;
+struct policy_forecast;
 
 #define LEASE_STEPS   96                 /* forecast steps: 24 h */
 #define LEASE_STEP_MS (15 * 60 * 1000LL) /* one step */
@@ -64,6 +65,14 @@ struct lease_out {
 /* Fits a lease to the forecast f (NULL, or its step at now unknown: the fixed rules alone,
  * lendable = free - reserve - pending). */
 void lease_fit(const struct lease_in *in, const struct lease_forecast *f, struct lease_out *out);
+
+/* The input's forecast of cluster c's serving pool of SKU k, or NULL. */
+const struct policy_forecast *lease_forecast_of(const struct engine *en, size_t c, int k);
+
+/* The forecast's high quantile of serving demand at its peak over [now, now + lead_ms)
+ * (the step at now always counts), or -1 when there is no forecast or its step at now is
+ * unknown. An unknown step later ends the look-ahead. */
+int lease_peak_ahead(const struct policy_forecast *pf, int64_t now_ms, int64_t lead_ms);
 
 /* The hook of reclaim.c's lending(): fits the lease of cluster c's serving pool of SKU k
  * (open by the fixed rules until end_ms, which end_bound names; lendable GPUs by them)

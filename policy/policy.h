@@ -153,6 +153,8 @@ struct policy_running {
     int64_t last_checkpoint_ms; /* 0 = none reported */
     int64_t lease_end_ms;       /* borrowed only: end of the lease */
     bool reclaiming;            /* a reclaim is already under way */
+    int64_t checkpoint_by_ms;   /* reclaiming checkpoint-first: not deleted before its
+                                   checkpoint or this time; 0 = deleted at once */
     /* false while its pods are not yet in the snapshot (just admitted): the policy then
      * subtracts plan from the nodes' free GPUs itself. */
     bool in_snapshot;
@@ -435,7 +437,10 @@ struct policy_pool_status {
     int64_t forecast_peak_at_ms;      /* forecast_peak, min_lease: the step of the peak */
     int lendable;                     /* GPUs lendable at the start of the cycle */
     int lent;                         /* GPUs lent by this cycle's placements */
-    int deficit;
+    int deficit;                      /* GPUs short; with proactive_reclaim, of demand ahead too */
+    int deficit_now; /* of these, short for pods Pending now (pending + reserve - free) */
+    int ahead_peak;  /* proactive_reclaim: the forecast's high quantile of serving demand
+                          within reclaim_lead_s; -1 = none */
     int streak;
     int reclaimed;     /* GPUs reclaimed this cycle */
     int short_by;      /* deficit not covered (protected by min runtime or rate limit) */

@@ -163,9 +163,10 @@ int policy_result_json(const struct policy_input *in, const struct policy_result
         rc = rc ? rc
                 : buf_printf(b,
                              ",\"reason\":\"%s\",\"deficit\":%d,\"lost_gpu_hours\":%.6f,"
-                             "\"grace_s\":%lld}",
+                             "\"grace_s\":%lld,\"checkpoint_by_ms\":%lld}",
                              policy_reclaim_reason_name(rc_->reason), rc_->deficit,
-                             rc_->lost_gpu_hours, (long long)rc_->grace_s);
+                             rc_->lost_gpu_hours, (long long)rc_->grace_s,
+                             (long long)rc_->checkpoint_by_ms);
         if (!rc &&
             (rc_->reason == POLICY_RECLAIM_QUOTA || rc_->reason == POLICY_RECLAIM_PRIORITY)) {
             /* Reopen the object to name the job the GPUs go to. */
@@ -183,19 +184,20 @@ int policy_result_json(const struct policy_input *in, const struct policy_result
         rc = rc ? rc : policy_json_str(b, s->clusters[p->cluster].name);
         rc = rc ? rc : buf_puts(b, ",\"sku\":");
         rc = rc ? rc : policy_json_str(b, s->sku_names[p->sku]);
-        rc =
-            rc ? rc
-               : buf_printf(b,
-                            ",\"lending\":%s,\"closed_reason\":\"%s\",\"lease_end_ms\":%lld,"
-                            "\"lendable\":%d,\"lent\":%d,\"deficit\":%d,\"streak\":%d,"
-                            "\"reclaimed\":%d,\"short_by\":%d,\"rate_limited\":%s,"
-                            "\"lease_bound\":\"%s\",\"forecast_peak\":%d,"
-                            "\"forecast_peak_at_ms\":%lld}",
-                            p->lending ? "true" : "false", policy_reason_name(p->closed_reason),
-                            (long long)p->lease_end_ms, p->lendable, p->lent, p->deficit, p->streak,
-                            p->reclaimed, p->short_by, p->rate_limited ? "true" : "false",
-                            p->lease_bound ? p->lease_bound : "none", p->forecast_peak,
-                            (long long)p->forecast_peak_at_ms);
+        rc = rc ? rc
+                : buf_printf(b,
+                             ",\"lending\":%s,\"closed_reason\":\"%s\",\"lease_end_ms\":%lld,"
+                             "\"lendable\":%d,\"lent\":%d,\"deficit\":%d,\"deficit_now\":%d,"
+                             "\"ahead_peak\":%d,\"streak\":%d,"
+                             "\"reclaimed\":%d,\"short_by\":%d,\"rate_limited\":%s,"
+                             "\"lease_bound\":\"%s\",\"forecast_peak\":%d,"
+                             "\"forecast_peak_at_ms\":%lld}",
+                             p->lending ? "true" : "false", policy_reason_name(p->closed_reason),
+                             (long long)p->lease_end_ms, p->lendable, p->lent, p->deficit,
+                             p->deficit_now, p->ahead_peak, p->streak, p->reclaimed, p->short_by,
+                             p->rate_limited ? "true" : "false",
+                             p->lease_bound ? p->lease_bound : "none", p->forecast_peak,
+                             (long long)p->forecast_peak_at_ms);
     }
     return rc ? rc : buf_puts(b, "]}");
 }

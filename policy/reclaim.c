@@ -4,6 +4,7 @@
 
 #include "base/mem.h"
 #include "policy/engine.h"
+#include "policy/lease.h"
 #include "policy/lend.h"
 
 #include <stdlib.h>
@@ -119,10 +120,19 @@ static void start_backoff(struct policy_pool_state *ps, const struct policy_conf
     ps->last_reclaim_ms = now;
 }
 
-/* Picks victims on (c, k) covering need GPUs; appends them and returns GPUs taken. */
-static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, int k, int need,
-                        int deficit, const long *rcl, bool *chosen, struct policy_result *r,
-                        size_t *cap, struct policy_pool_status *st)
+/* What a pool is short of, and why (reclaim_run). */
+struct shortfall {
+    int need;     /* GPUs to reclaim */
+    int need_now; /* of these, for pods Pending now: deleted at once */
+    int deficit;
+    enum policy_reclaim_reason ahead; /* the reason of the rest: ANNOUNCED or FORECAST */
+};
+
+/* Picks victims on (c, k) covering sf->need GPUs, the first sf->need_now of them deleted at
+ * once and the rest checkpoint first; appends them and returns GPUs taken. */
+static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, int k,
+                        const struct shortfall *sf, const long *rcl, bool *chosen,
+                        struct policy_result *r, size_t *cap, struct policy_pool_status *st)
 {
     const struct policy_input *in = en->in;
     const struct policy_config *cfg = en->cfg;
@@ -143,13 +153,13 @@ static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, 
         n++;
     }
     sort_victims(in, v, n);
-    while (kept < n && sum < need)
+    while (kept < n && sum < sf->need)
         sum += in->running[v[kept++].r].gpus;
     /* Second pass: drop victims that turned out unnecessary, costliest first. */
     for (size_t i = kept; i-- > 0;) {
         int g = in->running[v[i].r].gpus;
 
-        if (sum - g >= need) {
+        if (sum - g >= sf->need) {
             sum -= g;
             memmove(&v[i], &v[i + 1], (kept - i - 1) * sizeof(*v));
             kept--;
@@ -169,12 +179,58 @@ static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, 
         rc.cluster = c;
         rc.sku = k;
         rc.reason = POLICY_RECLAIM_DEFICIT;
-        rc.deficit = deficit;
+        if (taken >= sf->need_now) {
+            /* Demand ahead, not waiting yet: time to checkpoint. */
+            rc.reason = sf->ahead;
+            rc.checkpoint_by_ms = en->now + cfg->checkpoint_deadline_s * 1000;
+        }
+        rc.deficit = sf->deficit;
         rc.lost_gpu_hours = v[i].lost;
         rc.grace_s = policy_grace_s(cfg);
         add_reclaim(r, cap, &rc);
         chosen[v[i].r] = true;
         taken += ru->gpus;
+    }
+    free(v);
+    return taken;
+}
+
+/* Pods Pending now, and the victims asked to checkpoint are not deleted yet: the least
+ * costly of them, covering need GPUs, are deleted at once (reason DEFICIT, no
+ * checkpoint_by_ms). They are victims already, so neither the rate limit nor the minimum
+ * runtime applies. Returns the GPUs escalated. */
+static int escalate(struct engine *en, int c, int k, int need, int deficit, const long *rcl,
+                    struct policy_result *r, size_t *cap)
+{
+    const struct policy_input *in = en->in;
+    struct victim *v = xcalloc(in->n_running + 1, sizeof(*v));
+    size_t n = 0;
+    int taken = 0;
+
+    for (size_t i = 0; i < in->n_running; i++) {
+        const struct policy_running *ru = &in->running[i];
+
+        if (ru->pool != SNAPSHOT_POOL_SERVING || rcl[i] != c || ru->sku != k || !ru->reclaiming ||
+            ru->checkpoint_by_ms <= en->now)
+            continue;
+        v[n].r = i;
+        v[n].lost = policy_lost_gpu_hours(ru, en->now);
+        n++;
+    }
+    sort_victims(in, v, n);
+    for (size_t i = 0; i < n && taken < need; i++) {
+        struct policy_reclaim rc;
+
+        memset(&rc, 0, sizeof(rc));
+        rc.running = v[i].r;
+        rc.cluster = c;
+        rc.sku = k;
+        rc.reason = POLICY_RECLAIM_DEFICIT;
+        rc.deficit = deficit;
+        rc.lost_gpu_hours = v[i].lost;
+        rc.grace_s = policy_grace_s(en->cfg);
+        add_reclaim(r, cap, &rc);
+        taken += in->running[v[i].r].gpus;
     }
     free(v);
     return taken;
@@ -240,6 +296,7 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
     bool *chosen = xcalloc(in->n_running + 1, sizeof(*chosen));
     int *held = xcalloc(en->n_clusters * K + 1, sizeof(*held));         /* reclaiming already */
     int *inflight = xcalloc(en->n_clusters * K + 1, sizeof(*inflight)); /* not in snapshot */
+    int *held_now = xcalloc(en->n_clusters * K + 1, sizeof(*held_now)); /* held, deleted now */
 
     for (size_t i = 0; i < in->n_running; i++) {
         const struct policy_running *ru = &in->running[i];
@@ -258,15 +315,20 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
             inflight[x] += ru->gpus;
         if (ru->reclaiming)
             held[x] += ru->gpus;
+        if (ru->reclaiming && ru->checkpoint_by_ms <= en->now)
+            held_now[x] += ru->gpus;
     }
     /* Lease ends come first: they are a contract, so neither the minimum runtime nor the
-     * rate limit holds them back. */
+     * rate limit holds them back. Ahead of demand, the borrower is asked to checkpoint
+     * checkpoint_deadline_s before its grace period must start. */
     for (size_t i = 0; i < in->n_running; i++) {
         const struct policy_running *ru = &in->running[i];
+        int64_t del = ru->lease_end_ms - policy_grace_s(cfg) * 1000;
+        int64_t ask = cfg->proactive_reclaim ? del - cfg->checkpoint_deadline_s * 1000 : del;
         struct policy_reclaim rc;
 
         if (ru->pool != SNAPSHOT_POOL_SERVING || ru->reclaiming || ru->lease_end_ms <= 0 ||
-            en->now < ru->lease_end_ms - policy_grace_s(cfg) * 1000)
+            en->now < ask)
             continue;
         memset(&rc, 0, sizeof(rc));
         rc.running = i;
@@ -275,10 +337,15 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
         rc.reason = POLICY_RECLAIM_LEASE_END;
         rc.lost_gpu_hours = policy_lost_gpu_hours(ru, en->now);
         rc.grace_s = policy_grace_s(cfg);
+        if (en->now < del)
+            rc.checkpoint_by_ms = del;
         add_reclaim(r, &cap_rc, &rc);
         chosen[i] = true;
-        if (rcl[i] >= 0 && ru->sku >= 0 && (size_t)ru->sku < K)
+        if (rcl[i] >= 0 && ru->sku >= 0 && (size_t)ru->sku < K) {
             held[(size_t)rcl[i] * K + (size_t)ru->sku] += ru->gpus;
+            if (!rc.checkpoint_by_ms)
+                held_now[(size_t)rcl[i] * K + (size_t)ru->sku] += ru->gpus;
+        }
     }
     for (size_t c = 0; c < en->n_clusters; c++) {
         const struct snapshot_cluster *cl = &s->clusters[c];
@@ -308,9 +375,25 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
             /* Serving demand: pods asking now, and replicas announced (HPAs, Deployments)
              * that have no pods yet. */
             int demand = a->pending_serving + a->announced_serving;
+            int deficit_now = a->pending_serving + a->reserve - free_now;
             int deficit = demand + a->reserve - free_now;
             int lendable = free_now - a->reserve - demand;
+            int peak = -1;
+            struct shortfall sf = {.ahead = POLICY_RECLAIM_ANNOUNCED};
             struct policy_pool_status *pst;
+
+            if (cfg->proactive_reclaim) {
+                /* Demand the forecast's high quantile expects within the lead time, beyond
+                 * what serving holds: (peak - use) + reserve - free. */
+                peak = lease_peak_ahead(lease_forecast_of(en, c, (int)k), en->now,
+                                        cfg->reclaim_lead_s * 1000);
+                if (peak >= 0 && peak - (a->used - a->borrowed) + a->reserve - free_now > deficit) {
+                    deficit = peak - (a->used - a->borrowed) + a->reserve - free_now;
+                    sf.ahead = POLICY_RECLAIM_FORECAST;
+                }
+            } else {
+                deficit_now = deficit; /* all of it is deleted at once */
+            }
 
             if (r->n_pools == cap_pools) {
                 cap_pools = cap_pools ? cap_pools * 2 : 16;
@@ -326,20 +409,27 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
                 ps->streak[k] = deficit > 0 ? ps->streak[k] + 1 : 0;
             }
             pst->deficit = deficit;
+            pst->deficit_now = deficit_now;
+            pst->ahead_peak = peak;
             pst->streak = ps->streak[k];
             /* Sustained: in reclaim_k snapshots in a row, and for reclaim_settle_s. The
              * snapshot in hand is current (it comes on every change), so the time runs to
              * now, not to the next snapshot. */
             if (usable && deficit > 0 && ps->streak[k] >= cfg->reclaim_k &&
                 en->now - ps->deficit_since_ms[k] >= cfg->reclaim_settle_s * 1000) {
-                int need = deficit - held[x];
+                int got = 0;
 
-                if (need > 0) {
-                    int got = pick_victims(en, ps, (int)c, (int)k, need, deficit, rcl, chosen, r,
-                                           &cap_rc, pst);
-
+                if (deficit_now > held_now[x])
+                    got = escalate(en, (int)c, (int)k, deficit_now - held_now[x], deficit_now, rcl,
+                                   r, &cap_rc);
+                held_now[x] += got;
+                sf.need = deficit - held[x];
+                sf.need_now = deficit_now - held_now[x];
+                sf.deficit = deficit;
+                if (sf.need > 0) {
+                    got = pick_victims(en, ps, (int)c, (int)k, &sf, rcl, chosen, r, &cap_rc, pst);
                     pst->reclaimed = got;
-                    pst->short_by = need - got > 0 ? need - got : 0;
+                    pst->short_by = sf.need - got > 0 ? sf.need - got : 0;
                     if (got > 0)
                         start_backoff(ps, cfg, en->now);
                 }
@@ -387,5 +477,6 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
     free(rcl);
     free(chosen);
     free(held);
+    free(held_now);
     free(inflight);
 }

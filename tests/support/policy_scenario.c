@@ -415,7 +415,8 @@ static int build_running(struct policy_scenario *sc, json_t *arr, struct err *e)
         r->preemptible = bool_or(j, "preemptible", r->pool == SNAPSHOT_POOL_SERVING);
         if (time_or(j, "started", sc->now, sc->now - 3600000, &r->started_ms, e) ||
             time_or(j, "last_checkpoint", sc->now, 0, &r->last_checkpoint_ms, e) ||
-            time_or(j, "lease_end", sc->now, 0, &r->lease_end_ms, e))
+            time_or(j, "lease_end", sc->now, 0, &r->lease_end_ms, e) ||
+            time_or(j, "checkpoint_by", sc->now, 0, &r->checkpoint_by_ms, e))
             return -1;
         r->reclaiming = bool_or(j, "reclaiming", false);
         r->in_snapshot = bool_or(j, "in_snapshot", true);
@@ -934,6 +935,19 @@ static int check_reclaim(const struct policy_scenario *sc, const struct policy_r
         if (json_object_get(x, "grace_s") && int_or(x, "grace_s", 0) != rc->grace_s)
             return mismatch(msg, size, "%s grace %lld s, expected %lld", want,
                             (long long)rc->grace_s, (long long)int_or(x, "grace_s", 0));
+        if (json_object_get(x, "checkpoint_by")) {
+            int64_t t = 0;
+            json_t *cb = json_object_get(x, "checkpoint_by");
+
+            /* null: deleted at once */
+            if ((!json_is_null(cb) && get_time(cb, sc->now, &t)) || t != rc->checkpoint_by_ms) {
+                char got[40] = "none";
+
+                if (rc->checkpoint_by_ms)
+                    clock_format_rfc3339(rc->checkpoint_by_ms, got, sizeof(got));
+                return mismatch(msg, size, "%s checkpoint by %s, expected otherwise", want, got);
+            }
+        }
         return 0;
     }
     return mismatch(msg, size, "%s was not reclaimed", want);
@@ -964,6 +978,7 @@ static int check_pool(const struct policy_scenario *sc, const struct policy_resu
                         (long long)p->f, (long long)int_or(x, #f, 0));
         CHECK_INT(deficit) CHECK_INT(streak) CHECK_INT(reclaimed) CHECK_INT(short_by);
         CHECK_INT(lendable) CHECK_INT(lent) CHECK_INT(forecast_peak);
+        CHECK_INT(deficit_now) CHECK_INT(ahead_peak);
 #undef CHECK_INT
         if ((v = str_or(x, "lease_bound", NULL)) &&
             strcmp(v, p->lease_bound ? p->lease_bound : "none") != 0)
@@ -1134,11 +1149,12 @@ static int valid_expect(json_t *expect, char *msg, size_t size)
                                             "min_score", NULL};
     static const char *const pending[] = {"job",        "reason",     "message", "reserving",
                                           "reclaiming", "preempting", NULL};
-    static const char *const reclaim[] = {"job", "reason", "for", "grace_s", NULL};
+    static const char *const reclaim[] = {"job", "reason", "for", "grace_s", "checkpoint_by", NULL};
     static const char *const pool[] = {
         "cluster",      "sku",       "lending",     "closed_reason", "lendable",
         "lent",         "deficit",   "streak",      "reclaimed",     "short_by",
-        "rate_limited", "lease_end", "lease_bound", "forecast_peak", NULL};
+        "rate_limited", "lease_end", "lease_bound", "forecast_peak", "deficit_now",
+        "ahead_peak",   NULL};
     static const char *const state[] = {"pools", NULL};
     static const char *const state_pool[] = {"cluster",       "streak", "backoff_until",
                                              "backoff_level", "tokens", NULL};
