@@ -436,21 +436,19 @@ static int parse_serving(const json_t *sp, struct cluster_serving_config *s, str
     }
     s->lend_policy = s->n_windows ? SNAPSHOT_LEND_WINDOW : SNAPSHOT_LEND_NEVER;
     if ((v = json_object_get(sp, "lendPolicy"))) {
-        static const enum snapshot_lend_policy all[] = {SNAPSHOT_LEND_NEVER, SNAPSHOT_LEND_WINDOW,
-                                                        SNAPSHOT_LEND_IDLE,
-                                                        SNAPSHOT_LEND_WINDOW_OR_IDLE};
-        size_t k;
+        int k;
 
-        for (k = 0; k < 4; k++)
+        for (k = 0; k < SNAPSHOT_LEND_COUNT; k++)
             if (json_is_string(v) &&
-                strcmp(json_string_value(v), snapshot_lend_policy_name(all[k])) == 0)
+                strcmp(json_string_value(v),
+                       snapshot_lend_policy_name((enum snapshot_lend_policy)k)) == 0)
                 break;
-        if (k == 4)
+        if (k == SNAPSHOT_LEND_COUNT)
             return err_set(e, ERR_INVALID, "servingPool.lendPolicy",
                            "servingPool.lendPolicy \"%s\" is not one of never, window, idle, "
-                           "window-or-idle",
+                           "window-or-idle, forecast",
                            json_is_string(v) ? json_string_value(v) : "?");
-        s->lend_policy = all[k];
+        s->lend_policy = (enum snapshot_lend_policy)k;
     }
     return 0;
 }

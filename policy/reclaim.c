@@ -236,13 +236,67 @@ static int escalate(struct engine *en, int c, int k, int need, int deficit, cons
     return taken;
 }
 
+/* lend_policy window, idle, window-or-idle: open inside a window or once idle long enough,
+ * for the lease the later of the two gives, fitted to the forecast if there is one. Returns
+ * whether the pool is open, and sets *lendable. */
+static bool lending_by_rules(struct engine *en, size_t c, int k, int *lendable,
+                             struct engine_lend *L)
+{
+    const struct snapshot_serving_pool *sp = &en->s->clusters[c].serving;
+    bool win = false, idle = false;
+    int64_t win_end = 0, end = 0;
+
+    if ((sp->lend_policy == SNAPSHOT_LEND_WINDOW ||
+         sp->lend_policy == SNAPSHOT_LEND_WINDOW_OR_IDLE) &&
+        !en->tz_bad[c])
+        win = lend_window_open(sp, &en->tz[c], en->now, &win_end);
+    if (sp->lend_policy == SNAPSHOT_LEND_IDLE || sp->lend_policy == SNAPSHOT_LEND_WINDOW_OR_IDLE)
+        idle = lend_idle_enough(sp, en->now);
+    if (!win && !idle)
+        return false;
+    if (win)
+        end = win_end;
+    if (idle && en->now + en->cfg->idle_lease_s * 1000 > end)
+        end = en->now + en->cfg->idle_lease_s * 1000;
+    *lendable =
+        lease_pool(en, c, k, *lendable, end,
+                   win && end == win_end ? LEASE_BOUND_WINDOW_END : LEASE_BOUND_IDLE_LEASE, L);
+    return true;
+}
+
+/* lend_policy forecast: the forecast decides when and for how long. While its step at now
+ * is known the pool lends for the lease lease_fit() gives up to 24 h ahead, or, when
+ * lending windows are set, only inside one and up to its end (an admin's override). Until
+ * the forecast knows the pool (its first week), the idle rule. */
+static bool lending_by_forecast(struct engine *en, size_t c, int k, int *lendable,
+                                struct engine_lend *L)
+{
+    const struct snapshot_serving_pool *sp = &en->s->clusters[c].serving;
+    int64_t win_end = 0;
+
+    if (lease_peak_ahead(lease_forecast_of(en, c, k), en->now, 0) < 0) {
+        if (!lend_idle_enough(sp, en->now))
+            return false;
+        *lendable = lease_pool(en, c, k, *lendable, en->now + en->cfg->idle_lease_s * 1000,
+                               LEASE_BOUND_IDLE_LEASE, L);
+        return true;
+    }
+    if (sp->n_windows == 0) {
+        *lendable =
+            lease_pool(en, c, k, *lendable, en->now + 24 * 3600 * 1000LL, LEASE_BOUND_HORIZON, L);
+        return true;
+    }
+    if (en->tz_bad[c] || !lend_window_open(sp, &en->tz[c], en->now, &win_end))
+        return false;
+    *lendable = lease_pool(en, c, k, *lendable, win_end, LEASE_BOUND_WINDOW_END, L);
+    return true;
+}
+
 static void lending(struct engine *en, size_t c, int k, const struct policy_pool_state *ps,
                     int *lendable, struct engine_lend *L)
 {
-    const struct snapshot_cluster *cl = &en->s->clusters[c];
-    const struct snapshot_serving_pool *sp = &cl->serving;
-    bool win = false, idle = false;
-    int64_t win_end = 0, end = 0;
+    const struct snapshot_serving_pool *sp = &en->s->clusters[c].serving;
+    bool open;
 
     L->lending = false;
     L->budget = 0;
@@ -255,23 +309,12 @@ static void lending(struct engine *en, size_t c, int k, const struct policy_pool
         L->why = en->cl_block[c].reason;
         return;
     }
-    if ((sp->lend_policy == SNAPSHOT_LEND_WINDOW ||
-         sp->lend_policy == SNAPSHOT_LEND_WINDOW_OR_IDLE) &&
-        !en->tz_bad[c])
-        win = lend_window_open(sp, &en->tz[c], en->now, &win_end);
-    if (sp->lend_policy == SNAPSHOT_LEND_IDLE || sp->lend_policy == SNAPSHOT_LEND_WINDOW_OR_IDLE)
-        idle = lend_idle_enough(sp, en->now);
-    if (!win && !idle) {
+    open = sp->lend_policy == SNAPSHOT_LEND_FORECAST ? lending_by_forecast(en, c, k, lendable, L)
+                                                     : lending_by_rules(en, c, k, lendable, L);
+    if (!open) {
         L->why = POLICY_REASON_LENDING_CLOSED;
         return;
     }
-    if (win)
-        end = win_end;
-    if (idle && en->now + en->cfg->idle_lease_s * 1000 > end)
-        end = en->now + en->cfg->idle_lease_s * 1000;
-    *lendable =
-        lease_pool(en, c, k, *lendable, end,
-                   win && end == win_end ? LEASE_BOUND_WINDOW_END : LEASE_BOUND_IDLE_LEASE, L);
     if (ps && en->now < ps->backoff_until_ms) {
         L->why = POLICY_REASON_LENDING_BACKOFF;
         L->backoff_left_s = (ps->backoff_until_ms - en->now + 999) / 1000;

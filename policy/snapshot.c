@@ -46,6 +46,7 @@ const char *snapshot_lend_policy_name(enum snapshot_lend_policy p)
     case SNAPSHOT_LEND_WINDOW: return "window";
     case SNAPSHOT_LEND_IDLE: return "idle";
     case SNAPSHOT_LEND_WINDOW_OR_IDLE: return "window-or-idle";
+    case SNAPSHOT_LEND_FORECAST: return "forecast";
     }
     return "never";
 }

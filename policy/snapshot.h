@@ -55,7 +55,11 @@ enum snapshot_lend_policy {
     SNAPSHOT_LEND_WINDOW,         /* only inside one of the lending windows */
     SNAPSHOT_LEND_IDLE,           /* only once idle for at least idle_minutes */
     SNAPSHOT_LEND_WINDOW_OR_IDLE, /* either condition suffices */
+    SNAPSHOT_LEND_FORECAST,       /* while the pool's serving-demand forecast is known, for the
+                                     lease it fits (inside a window, if any are set); the idle
+                                     rule until it is */
 };
+#define SNAPSHOT_LEND_COUNT 5
 const char *snapshot_lend_policy_name(enum snapshot_lend_policy p);
 
 /* A weekly lending window in the cluster's local time. It opens on each day whose bit is

@@ -169,7 +169,7 @@ static int parse_health(const char *s, enum snapshot_health *out)
 
 static int parse_lend(const char *s, enum snapshot_lend_policy *out)
 {
-    for (int p = SNAPSHOT_LEND_NEVER; p <= SNAPSHOT_LEND_WINDOW_OR_IDLE; p++)
+    for (int p = SNAPSHOT_LEND_NEVER; p < SNAPSHOT_LEND_COUNT; p++)
         if (strcmp(s, snapshot_lend_policy_name((enum snapshot_lend_policy)p)) == 0) {
             *out = (enum snapshot_lend_policy)p;
             return 0;

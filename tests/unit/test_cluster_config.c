@@ -64,6 +64,23 @@ START_TEST(reads_every_member)
     ck_assert(!cluster_config_serving_namespace(c, "default"));
     ck_assert_int_eq(c->serving.reserve_gpus, 2);
     ck_assert_int_eq(c->serving.lend_policy, SNAPSHOT_LEND_WINDOW);
+    {
+        /* Every policy's name reads back as that policy ("forecast" the last added). */
+        for (int k = 0; k < SNAPSHOT_LEND_COUNT; k++) {
+            char text[4096], name[64];
+            const char *at = strstr(full, "\"lendPolicy\":\"window\"");
+            struct cluster_config *c2 = calloc(1, sizeof(*c2));
+
+            snprintf(name, sizeof(name), "\"lendPolicy\":\"%s\"",
+                     snapshot_lend_policy_name((enum snapshot_lend_policy)k));
+            snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - full), full, name,
+                     at + strlen("\"lendPolicy\":\"window\""));
+            ck_assert_msg(parse(text, c2, &e) == 0, "%s: %s", e.field, e.msg);
+            ck_assert_int_eq(c2->serving.lend_policy, k);
+            free(c2);
+        }
+        ck_assert_str_eq(snapshot_lend_policy_name(SNAPSHOT_LEND_FORECAST), "forecast");
+    }
     ck_assert_int_eq(c->serving.n_windows, 2);
     ck_assert_int_eq(c->serving.windows[0].days, (1 << 1) | (1 << 5));
     ck_assert_int_eq(c->serving.windows[0].start_min, 22 * 60);
@@ -147,6 +164,7 @@ START_TEST(errors_name_field_and_value)
     ck_assert_ptr_nonnull(strstr(e.msg, "Funday"));
     e = fail_with("\"lendPolicy\":\"window\"", "\"lendPolicy\":\"sometimes\"");
     ck_assert_str_eq(e.field, "servingPool.lendPolicy");
+    ck_assert_ptr_nonnull(strstr(e.msg, "window-or-idle, forecast"));
     e = fail_with("\"reserveGpus\":2", "\"reserveGpus\":-3");
     ck_assert_str_eq(e.field, "servingPool.reserveGpus");
     ck_assert_ptr_nonnull(strstr(e.msg, "-3"));
