@@ -8,6 +8,7 @@
 #include "base/num.h"
 #include "policy/policy.h"
 #include "policy/policy_json.h"
+#include "whatif/serving.h"
 #include "whatif/trace.h"
 #include "whatif/whatif_engine.h"
 #include "whatif/whatif_model.h"
@@ -56,8 +57,26 @@ static const char usage_text[] =
     "  --window-s S             measure utilisation over [0, S) (default: up to the last\n"
     "                           arrival)\n"
     "  --drain-days D           keep running at most D days after the last arrival (30)\n"
-    "  --schedulers LIST        comma-separated, default all: ours, ours-no-borrow, fifo,\n"
-    "                           most-free, ordered-first-fit\n"
+    "  --schedulers LIST        comma-separated, default the first five: ours,\n"
+    "                           ours-no-borrow, fifo, most-free, ordered-first-fit;\n"
+    "                           also ours-forecast, ours-proactive\n"
+    "  --lending-compare        the four lending policies: ours-no-borrow (no lending), ours\n"
+    "                           (today's reactive lending), ours-forecast (lending from the\n"
+    "                           forecast, reactive reclaim), ours-proactive (and proactive,\n"
+    "                           checkpoint-first reclaim), with the targets of issue 17\n"
+    "  --checkpoint-write-s S   a checkpoint-first victim takes this long to checkpoint (60)\n"
+    "\n"
+    "SERVING DEMAND FROM A TRACE (instead of the layout's curves; in every serving pool,\n"
+    "read in its cluster's local time, trace time 0 = Monday 00:00):\n"
+    "  --serving-trace KIND:FILE  openb-ls:FILE (the LS GPU pods of an openb pod list) or\n"
+    "                           azure:FILE (a per-minute reduction of Azure's LLM inference\n"
+    "                           trace, testdata/whatif/azure-llm-*.csv)\n"
+    "    --serving-start-s S    openb: the window's start in the list (10454400: day 121)\n"
+    "    --serving-length-s S   openb: its length, then it repeats (2419200: 28 days)\n"
+    "    --azure-prefill-tps X  context tokens a replica takes per second (800)\n"
+    "    --azure-decode-tps X   generated tokens a replica gives per second (40)\n"
+    "    --azure-util X         replicas run at most this busy (0.8)\n"
+    "    --azure-gpus N         GPUs per replica (1)\n"
     "  --eta MODE               measure queue ETAs (explain's estimatedStart) against actual\n"
     "                           starts under ours and ours-no-borrow: history (runtimes nobody\n"
     "                           declared are taken from the namespace's finished jobs) or\n"
@@ -244,6 +263,18 @@ int whatif_reports_json(const struct whatif_layout *l, struct whatif_report *con
         rc = rc ? rc : json_num(b, "max_unmet_s", x->max_unmet_s, true);
         rc = rc ? rc : json_num(b, "max_unmet_borrowed_s", x->max_unmet_borrowed_s, true);
         rc = rc ? rc : json_num(b, "reclaim_bound_s", x->reclaim_bound_s, true);
+        rc = rc ? rc
+                : buf_printf(b, ",\"reclaims_ahead\":%zu,\"checkpoints_in_time\":%zu",
+                             x->reclaims_ahead, x->ckpt_in_time);
+        rc = rc ? rc : json_num(b, "lost_lending_gpu_hours", x->lost_lending_gpu_hours, true);
+        rc = rc ? rc : json_num(b, "serving_wanted_gpu_hours", x->serving_wanted_gpu_hours, true);
+        rc = rc ? rc
+                : buf_printf(b, ",\"serving_pods\":%zu,\"serving_pods_waited\":%zu", x->spods,
+                             x->spods_waited);
+        rc = rc ? rc : json_num(b, "serving_pending_avg_s", x->spod_wait_avg_s, true);
+        rc = rc ? rc : json_num(b, "serving_pending_p50_s", x->spod_wait_p50_s, true);
+        rc = rc ? rc : json_num(b, "serving_pending_p99_s", x->spod_wait_p99_s, true);
+        rc = rc ? rc : json_num(b, "serving_pending_max_s", x->spod_wait_max_s, true);
         rc = rc ? rc : json_num(b, "window_s", x->window_s, true);
         rc = rc ? rc : json_num(b, "end_s", x->end_s, true);
         rc = rc ? rc
@@ -401,7 +432,10 @@ void whatif_reports_table(const struct whatif_layout *l, struct whatif_report *c
 
 struct args {
     const char *layout, *split_nodes, *philly, *throughputs, *openb_pods, *jobs, *policy, *json;
-    const char *schedulers;
+    const char *schedulers, *serving_trace;
+    double serving_start_s, serving_length_s;
+    struct whatif_azure_rule azure;
+    int lending_compare;
     struct whatif_split split;
     struct whatif_job_opts jo;
     struct whatif_opts wo;
@@ -434,6 +468,9 @@ static int parse_args(int argc, char **argv, const struct policy_config *policy,
     whatif_split_defaults(&a->split);
     whatif_job_opts_defaults(&a->jo);
     whatif_opts_defaults(&a->wo, policy);
+    whatif_azure_rule_defaults(&a->azure);
+    a->serving_start_s = 121 * 86400.0;
+    a->serving_length_s = 28 * 86400.0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -441,6 +478,10 @@ static int parse_args(int argc, char **argv, const struct policy_config *policy,
 
         if (strcmp(o, "--per-namespace") == 0) {
             a->per_ns = 1;
+            continue;
+        }
+        if (strcmp(o, "--lending-compare") == 0) {
+            a->lending_compare = 1;
             continue;
         }
         if (!v) {
@@ -560,6 +601,37 @@ static int parse_args(int argc, char **argv, const struct policy_config *policy,
                 return -1;
         } else if (strcmp(o, "--schedulers") == 0) {
             a->schedulers = v;
+        } else if (strcmp(o, "--checkpoint-write-s") == 0) {
+            if (int_arg(o, v, 0, 86400, &a->wo.checkpoint_write_s))
+                return -1;
+        } else if (strcmp(o, "--serving-trace") == 0) {
+            if (strncmp(v, "openb-ls:", 9) != 0 && strncmp(v, "azure:", 6) != 0) {
+                fprintf(stderr,
+                        "fedsched simulate: --serving-trace '%s' is not openb-ls:FILE or "
+                        "azure:FILE\n",
+                        v);
+                return -1;
+            }
+            a->serving_trace = v;
+        } else if (strcmp(o, "--serving-start-s") == 0) {
+            if (num_arg(o, v, 0, 1e12, &a->serving_start_s))
+                return -1;
+        } else if (strcmp(o, "--serving-length-s") == 0) {
+            if (num_arg(o, v, 60, 1e12, &a->serving_length_s))
+                return -1;
+        } else if (strcmp(o, "--azure-prefill-tps") == 0) {
+            if (num_arg(o, v, 1e-3, 1e9, &a->azure.prefill_tps))
+                return -1;
+        } else if (strcmp(o, "--azure-decode-tps") == 0) {
+            if (num_arg(o, v, 1e-3, 1e9, &a->azure.decode_tps))
+                return -1;
+        } else if (strcmp(o, "--azure-util") == 0) {
+            if (num_arg(o, v, 0.01, 1, &a->azure.target_util))
+                return -1;
+        } else if (strcmp(o, "--azure-gpus") == 0) {
+            if (int_arg(o, v, 1, WHATIF_SPOD_GPUSMX, &x))
+                return -1;
+            a->azure.gpus_per_replica = (int)x;
         } else if (strcmp(o, "--json") == 0) {
             a->json = v;
         } else {
@@ -635,11 +707,104 @@ out:
     return rc;
 }
 
+/* The serving trace of --serving-trace, NULL without one. */
+static int load_serving(const struct args *a, struct whatif_serving **out, struct err *e)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    *out = NULL;
+    if (!a->serving_trace)
+        return 0;
+    if (strncmp(a->serving_trace, "openb-ls:", 9) == 0) {
+        struct trace_openb_pod *pods = NULL;
+        size_t n = 0;
+
+        rc = trace_openb_pods_load(a->serving_trace + 9, &pods, &n, e);
+        rc = rc ? rc
+                : whatif_serving_openb(pods, n, a->serving_start_s, a->serving_length_s, out, e);
+        free(pods);
+        return rc;
+    }
+    {
+        const char *path = a->serving_trace + 6, *slash = strrchr(path, '/');
+        struct whatif_azure_minute *rows = NULL;
+        size_t n = 0;
+
+        if (trace_read_file(path, &text, &len, e) ||
+            whatif_azure_parse(text, len, path, &rows, &n, e) ||
+            whatif_serving_azure(rows, n, &a->azure, slash ? slash + 1 : path, out, e))
+            rc = -1;
+        else
+            rc = 0;
+        free(rows);
+        free(text);
+    }
+    return rc;
+}
+
+/* What lending does to serving and training, per policy, and the targets of issue 17
+ * (ours-proactive against ours: >= 50 % less unmet serving demand, >= 90 % of its borrowed
+ * GPU-hours, fewer training GPU-hours lost). */
+static void lending_table(struct whatif_report *const *r, size_t n, FILE *f)
+{
+    const struct whatif_report *reactive = NULL, *pro = NULL;
+
+    fprintf(f, "\nlending and serving\n%-16s %9s %9s %7s %8s %8s %8s %9s %8s %8s %8s %8s %8s\n",
+            "scheduler", "unmetGPUh", "srvPods", "waited", "p50pnd_s", "p99pnd_s", "maxpnd_s",
+            "borrowGPUh", "rcl_def", "rcl_end", "rcl_ahd", "lostLend", "avgWt_h");
+    for (size_t i = 0; i < n; i++) {
+        const struct whatif_report *x = r[i];
+
+        if (!(x->sched == WHATIF_OURS || x->sched == WHATIF_OURS_NO_BORROW ||
+              x->sched == WHATIF_OURS_FORECAST || x->sched == WHATIF_OURS_PROACTIVE))
+            continue;
+        if (x->sched == WHATIF_OURS)
+            reactive = x;
+        if (x->sched == WHATIF_OURS_PROACTIVE)
+            pro = x;
+        fprintf(f, "%-16s %9.1f %9zu %7zu %8.0f %8.0f %8.0f %9.1f %8zu %8zu %8zu %8.1f %8.2f\n",
+                whatif_sched_name(x->sched), x->unmet_serving_gpu_hours, x->spods, x->spods_waited,
+                x->spod_wait_p50_s, x->spod_wait_p99_s, x->spod_wait_max_s, x->borrowed_gpu_hours,
+                x->reclaims_deficit, x->reclaims_lease_end, x->reclaims_ahead,
+                x->lost_lending_gpu_hours, x->avg_wait_s / 3600.0);
+    }
+    fprintf(f,
+            "(serving wanted %.1f GPU-hours; srvPods: serving pods, waited: those that waited "
+            "for GPUs, pending time p50/p99/max over every pod; rcl_def/end/ahd: reclaims for a "
+            "deficit, at lease end, ahead of demand; lostLend: training GPU-hours lost to those "
+            "reclaims; avgWt_h: training queueing delay)\n",
+            n ? r[0]->serving_wanted_gpu_hours : 0.0);
+    if (reactive && pro) {
+        double cut = reactive->unmet_serving_gpu_hours > 0
+                         ? 1 - pro->unmet_serving_gpu_hours / reactive->unmet_serving_gpu_hours
+                         : 0;
+        double share = reactive->borrowed_gpu_hours > 0
+                           ? pro->borrowed_gpu_hours / reactive->borrowed_gpu_hours
+                           : 0;
+        bool met1 =
+            reactive->unmet_serving_gpu_hours > 0 ? cut >= 0.5 : pro->unmet_serving_gpu_hours <= 0;
+
+        fprintf(f,
+                "targets, ours-proactive against ours: unmet serving demand %.1f against %.1f "
+                "GPU-hours (%+.0f %%, target -50 %% or better: %s); borrowed %.1f against %.1f "
+                "GPU-hours (%.0f %%, target >= 90 %%: %s); training GPU-hours lost to lending "
+                "%.1f against %.1f (target fewer: %s)\n",
+                pro->unmet_serving_gpu_hours, reactive->unmet_serving_gpu_hours, -100 * cut,
+                met1 ? "met" : "MISSED", pro->borrowed_gpu_hours, reactive->borrowed_gpu_hours,
+                100 * share, share >= 0.9 ? "met" : "MISSED", pro->lost_lending_gpu_hours,
+                reactive->lost_lending_gpu_hours,
+                pro->lost_lending_gpu_hours < reactive->lost_lending_gpu_hours ? "met" : "MISSED");
+    }
+}
+
 int whatif_main(int argc, char **argv, const struct policy_config *policy)
 {
     struct args a;
     struct whatif_layout *l = NULL;
     struct whatif_jobs *J = NULL;
+    struct whatif_serving *sv = NULL;
     struct whatif_report *reps[WHATIF_SCHED_COUNT];
     bool want[WHATIF_SCHED_COUNT];
     size_t n_reps = 0, dropped = 0;
@@ -656,7 +821,11 @@ int whatif_main(int argc, char **argv, const struct policy_config *policy)
         return 2;
     }
     for (int s = 0; s < WHATIF_SCHED_COUNT; s++)
-        want[s] = a.schedulers == NULL;
+        want[s] = a.schedulers == NULL && !a.lending_compare && s < WHATIF_SCHED_DEFAULT;
+    if (a.lending_compare) {
+        want[WHATIF_OURS_NO_BORROW] = want[WHATIF_OURS] = true;
+        want[WHATIF_OURS_FORECAST] = want[WHATIF_OURS_PROACTIVE] = true;
+    }
     if (a.schedulers) {
         char *dup = xstrdup(a.schedulers), *save = dup;
 
@@ -686,22 +855,38 @@ int whatif_main(int argc, char **argv, const struct policy_config *policy)
         if (r)
             goto fail;
     }
-    if (policy_config_validate(&a.wo.cfg, &e) || load_inputs(&a, &l, &J, &dropped, &e))
+    if (policy_config_validate(&a.wo.cfg, &e) || load_inputs(&a, &l, &J, &dropped, &e) ||
+        load_serving(&a, &sv, &e))
         goto fail;
+    a.wo.serving = sv;
+    if (sv)
+        fprintf(stderr,
+                "fedsched simulate: serving demand from %s: peak %d GPUs, %.1f GPU-hours a "
+                "period of %.1f days, in every serving pool\n",
+                sv->what, sv->peak_gpus, sv->gpu_hours, (double)sv->period_ms / 86400000.0);
     if (dropped)
         fprintf(stderr,
                 "fedsched simulate: %zu trace records dropped (no layout SKU can run "
                 "them, or no duration)\n",
                 dropped);
-    for (int s = 0; s < WHATIF_SCHED_COUNT; s++) {
+    /* The lending policies in the order of issue 17 (1 to 4), the baselines after. */
+    for (int o = 0; o < WHATIF_SCHED_COUNT; o++) {
+        static const enum whatif_sched order[WHATIF_SCHED_COUNT] = {
+            WHATIF_OURS_NO_BORROW, WHATIF_OURS,      WHATIF_OURS_FORECAST,    WHATIF_OURS_PROACTIVE,
+            WHATIF_FIFO,           WHATIF_MOST_FREE, WHATIF_ORDERED_FIRST_FIT};
+        int s = a.lending_compare ? (int)order[o] : o;
+
         if (!want[s])
             continue;
         if (whatif_run(l, J, (enum whatif_sched)s, &a.wo, &reps[n_reps], &e))
             goto fail;
         n_reps++;
     }
-    if (!a.json || strcmp(a.json, "-") != 0)
+    if (!a.json || strcmp(a.json, "-") != 0) {
         whatif_reports_table(l, reps, n_reps, a.per_ns, stdout);
+        if (sv || a.lending_compare)
+            lending_table(reps, n_reps, stdout);
+    }
     if (a.json) {
         struct buf b;
         FILE *f = strcmp(a.json, "-") == 0 ? stdout : fopen(a.json, "w");
@@ -728,5 +913,6 @@ out:
         whatif_report_free(&reps[i]);
     whatif_jobs_free(&J);
     whatif_layout_free(&l);
+    whatif_serving_free(&sv);
     return status;
 }

@@ -4,6 +4,8 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "policy/forecast_set.h"
+#include "policy/tz.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +24,8 @@ const char *whatif_sched_name(enum whatif_sched s)
     case WHATIF_FIFO: return "fifo";
     case WHATIF_MOST_FREE: return "most-free";
     case WHATIF_ORDERED_FIRST_FIT: return "ordered-first-fit";
+    case WHATIF_OURS_FORECAST: return "ours-forecast";
+    case WHATIF_OURS_PROACTIVE: return "ours-proactive";
     case WHATIF_SCHED_COUNT: break;
     }
     return "unknown";
@@ -36,7 +40,7 @@ int whatif_sched_parse(const char *s, enum whatif_sched *out, struct err *e)
         }
     return err_set(e, ERR_INVALID, "scheduler",
                    "scheduler '%s' is not one of ours, ours-no-borrow, fifo, most-free, "
-                   "ordered-first-fit",
+                   "ordered-first-fit, ours-forecast, ours-proactive",
                    s);
 }
 
@@ -69,6 +73,7 @@ void whatif_opts_defaults(struct whatif_opts *o, const struct policy_config *pol
     o->drain_s = 30 * 86400.0;
     o->cfg = *policy;
     o->eta = WHATIF_ETA_OFF;
+    o->checkpoint_write_s = 60;
     o->eta_opts.default_runtime_s = 4 * 3600;
     o->eta_opts.step_s = 3600;
     o->eta_opts.max_events = 2000;
@@ -92,6 +97,18 @@ double whatif_reclaim_bound_s(const struct whatif_opts *o)
            (double)o->cycle_s + g;
 }
 
+/* The schedulers that run policy_decide(). */
+static bool is_policy(enum whatif_sched s)
+{
+    return s == WHATIF_OURS || s == WHATIF_OURS_NO_BORROW || s == WHATIF_OURS_FORECAST ||
+           s == WHATIF_OURS_PROACTIVE;
+}
+
+static bool uses_forecast(enum whatif_sched s)
+{
+    return s == WHATIF_OURS_FORECAST || s == WHATIF_OURS_PROACTIVE;
+}
+
 /* ---- state ---------------------------------------------------------------------------------- */
 
 enum jst { J_FUTURE = 0, J_QUEUED, J_RUNNING, J_PREEMPTING, J_DONE };
@@ -109,6 +126,8 @@ struct jstate {
     int64_t eta_at_ms; /* when its start was estimated; -1 = not yet */
     int64_t eta_ms;    /* the estimate; -1 = none (capped or never placed) */
     bool eta_capped;
+    int64_t kept_ms;      /* a checkpoint-first victim's kept running time; -1: by checkpoint_s */
+    bool lending_reclaim; /* reclaimed to give serving GPUs back (not priority, quota) */
 };
 
 struct node {
@@ -127,6 +146,19 @@ struct sgroup {
     int64_t unmet_since_ms; /* -1 when met */
     int64_t unmet_borrow_since_ms;
     int64_t last_ms;
+    size_t *pending; /* serving pods waiting for GPUs, by arrival (pod mode) */
+    size_t n_pending;
+};
+
+/* A serving pod (with a serving trace): its group, when it got GPUs (-1 = not yet) and the
+ * node of each of its GPUs. */
+struct spod {
+    struct whatif_spod p;
+    int group;
+    bool alive;
+    int64_t placed_ms; /* -1: not (yet) */
+    int64_t gone_ms;   /* left before it got GPUs; -1: not */
+    int *gnode;
 };
 
 /* GPU-time integrator of one cluster x pool x SKU. */
@@ -138,7 +170,15 @@ struct pstat {
     int64_t last_ms;
 };
 
-enum ev_kind { EV_COMPLETE = 0, EV_KILL, EV_DEMAND, EV_ARRIVAL, EV_CYCLE };
+enum ev_kind {
+    EV_COMPLETE = 0,
+    EV_KILL,
+    EV_SPOD_LEAVE,
+    EV_DEMAND,
+    EV_SPOD_ARRIVE,
+    EV_ARRIVAL,
+    EV_CYCLE
+};
 
 struct ev {
     int64_t t;
@@ -178,6 +218,11 @@ struct sim {
     size_t *qidx, *ridx;
     struct policy_config cfg;
     int64_t *idle_since;
+    /* serving pods (pod mode) and the forecasts learned from serving use */
+    struct spod *spods;
+    size_t n_spods;
+    struct forecast_set *fset;
+    struct policy_forecast *fc;
     /* queue ETAs: runtimes of finished jobs (median mode), and per cycle the running
      * placements with their plans, the runtimes assumed */
     int64_t *done_rt_s;
@@ -189,7 +234,7 @@ struct sim {
     /* results */
     struct whatif_report *r;
     uint64_t digest;
-    double unmet_gpu_ms;
+    double unmet_gpu_ms, want_gpu_ms;
 };
 
 /* ---- events --------------------------------------------------------------------------------- */
@@ -314,6 +359,8 @@ static void sg_advance(struct sim *S, struct sgroup *g)
 {
     if (S->now > g->last_ms && g->want > g->placed)
         S->unmet_gpu_ms += (double)(g->want - g->placed) * (double)(S->now - g->last_ms);
+    if (S->now > g->last_ms)
+        S->want_gpu_ms += (double)g->want * (double)(S->now - g->last_ms);
     g->last_ms = S->now;
 }
 
@@ -346,6 +393,109 @@ static void sg_fill(struct sim *S, struct sgroup *g)
         g->placed -= drop;
     }
     sg_unmet_track(S, g);
+}
+
+/* Free GPUs of a serving group's nodes. */
+static int sg_free(const struct sim *S, const struct sgroup *g)
+{
+    int f = 0;
+
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct node *n = &S->nodes[g->nodes[i]];
+
+        f += n->alloc - n->ours - n->serving;
+    }
+    return f;
+}
+
+/* Pod mode: waiting serving pods take free GPUs in arrival order, each all or nothing (a
+ * pod that does not fit waits and the next may go: the Kubernetes scheduler does not block
+ * on one pod), GPU by GPU on the lowest-index nodes with room, as replicas do. */
+static void spod_fill(struct sim *S, struct sgroup *g)
+{
+    size_t k = 0;
+    int free = sg_free(S, g);
+
+    sg_advance(S, g);
+    for (size_t i = 0; i < g->n_pending; i++) {
+        struct spod *p = &S->spods[g->pending[i]];
+        int need = p->p.gpus, got = 0;
+
+        if (need > free) {
+            g->pending[k++] = g->pending[i];
+            continue;
+        }
+        p->gnode = xcalloc((size_t)need + 1, sizeof(int));
+        for (int x = 0; x < g->n_nodes && got < need; x++) {
+            struct node *n = &S->nodes[g->nodes[x]];
+
+            while (n->alloc - n->ours - n->serving > 0 && got < need) {
+                ps_advance(S, &S->ps[S->node_ps[g->nodes[x]]]);
+                n->serving++;
+                S->ps[S->node_ps[g->nodes[x]]].serving++;
+                p->gnode[got++] = g->nodes[x];
+            }
+        }
+        free -= need;
+        g->placed += need;
+        p->placed_ms = S->now;
+    }
+    g->n_pending = k;
+    sg_unmet_track(S, g);
+}
+
+static void spod_arrive(struct sim *S, size_t i)
+{
+    struct spod *p = &S->spods[i];
+    struct sgroup *g = &S->sg[p->group];
+
+    sg_advance(S, g);
+    p->alive = true;
+    g->want += p->p.gpus;
+    g->pending[g->n_pending++] = i;
+    spod_fill(S, g);
+}
+
+static void spod_leave(struct sim *S, size_t i)
+{
+    struct spod *p = &S->spods[i];
+    struct sgroup *g = &S->sg[p->group];
+
+    if (!p->alive)
+        return;
+    sg_advance(S, g);
+    p->alive = false;
+    g->want -= p->p.gpus;
+    if (p->placed_ms >= 0) {
+        for (int x = 0; x < p->p.gpus; x++) {
+            int n = p->gnode[x];
+
+            ps_advance(S, &S->ps[S->node_ps[n]]);
+            S->nodes[n].serving--;
+            S->ps[S->node_ps[n]].serving--;
+        }
+        g->placed -= p->p.gpus;
+        free(p->gnode);
+        p->gnode = NULL;
+    } else {
+        size_t k = 0;
+
+        for (size_t x = 0; x < g->n_pending; x++)
+            if (g->pending[x] != i)
+                g->pending[k++] = g->pending[x];
+        g->n_pending = k;
+        p->gone_ms = S->now; /* its wait ends here: it never got GPUs */
+    }
+    spod_fill(S, g);
+}
+
+/* Serving demand takes what a borrower freed. */
+static void group_fill(struct sim *S, struct sgroup *g)
+{
+    if (S->spods)
+        spod_fill(S, g);
+    else
+        sg_fill(S, g);
 }
 
 static void demand_step(struct sim *S)
@@ -436,7 +586,7 @@ static void release(struct sim *S, size_t ji)
     }
     for (int w = 0; w < x->n_workers; w++)
         if (S->node_sg[x->wnode[w]] >= 0)
-            sg_fill(S, &S->sg[S->node_sg[x->wnode[w]]]);
+            group_fill(S, &S->sg[S->node_sg[x->wnode[w]]]);
     x->n_workers = 0;
 }
 
@@ -467,13 +617,21 @@ static void kill_job(struct sim *S, size_t ji, int attempt)
 
     if (x->attempt != attempt || x->st != J_PREEMPTING)
         return;
-    if (j->checkpoint_s > 0)
+    if (x->kept_ms >= 0)
+        kept = (double)x->kept_ms / 1000.0;
+    else if (j->checkpoint_s > 0)
         kept = floor(ran / (double)j->checkpoint_s) * (double)j->checkpoint_s;
+    if (kept > ran)
+        kept = ran;
     dur = j->duration_s[x->opt];
     x->remaining -= kept / dur;
     if (x->remaining < 1e-9)
         x->remaining = 1e-9;
     S->r->lost_gpu_hours += (ran - kept) * j->gpus / 3600.0;
+    if (x->lending_reclaim)
+        S->r->lost_lending_gpu_hours += (ran - kept) * j->gpus / 3600.0;
+    x->kept_ms = -1;
+    x->lending_reclaim = false;
     release(S, ji);
     x->st = J_QUEUED;
     x->attempt++;
@@ -757,6 +915,59 @@ out:
     return rc;
 }
 
+/* ---- serving-demand forecasts ---- */
+
+/* Learns each serving pool's demand now, as the scheduler learns a capacity sample:
+ * forecast_demand(used, borrowed, pending) of the pool. */
+static int forecasts_learn(struct sim *S, struct err *e)
+{
+    for (size_t i = 0; i < S->n_sg; i++) {
+        const struct sgroup *g = &S->sg[i];
+        const struct whatif_cluster *cl = &S->l->clusters[g->cluster];
+        int borrowed = 0;
+
+        for (int x = 0; x < g->n_nodes; x++)
+            borrowed += S->nodes[g->nodes[x]].ours;
+        if (forecast_set_learn(S->fset, cl->name, S->l->skus[g->sku], cl->tz,
+                               S->l->start_epoch_ms + S->now,
+                               forecast_demand(g->placed + borrowed, borrowed,
+                                               g->want > g->placed ? g->want - g->placed : 0),
+                               e))
+            return -1;
+    }
+    return 0;
+}
+
+/* One policy_forecast per serving pool, from the step now falls in (scheduler/forecasts.c);
+ * a pool not learned yet has every step unknown. */
+static void forecasts_fill(struct sim *S, int64_t now_ms)
+{
+    int64_t from = now_ms - now_ms % FORECAST_SLOT_MS;
+    size_t n = forecast_set_count(S->fset);
+
+    for (size_t i = 0; i < S->n_sg; i++) {
+        const struct sgroup *g = &S->sg[i];
+        struct policy_forecast *pf = &S->fc[i];
+        const struct forecast *f = NULL;
+
+        pf->cluster = S->l->clusters[g->cluster].name;
+        pf->sku = g->sku;
+        pf->from_ms = from;
+        for (size_t k = 0; k < n && !f; k++) {
+            const char *cl, *sku;
+            const struct forecast *x = forecast_set_at(S->fset, k, &cl, &sku);
+
+            if (strcmp(cl, pf->cluster) == 0 && strcmp(sku, S->l->skus[g->sku]) == 0)
+                f = x;
+        }
+        if (f)
+            forecast_set_high(f, from, pf->high, POLICY_FORECAST_STEPS);
+        else
+            for (int k = 0; k < POLICY_FORECAST_STEPS; k++)
+                pf->high[k] = -1;
+    }
+}
+
 /* ---- deciding: the policy ------------------------------------------------------------------------ */
 
 static int cycle_policy(struct sim *S, struct err *e)
@@ -827,7 +1038,7 @@ static int cycle_policy(struct sim *S, struct err *e)
     /* Nothing to place and nothing borrowed: the cycle cannot decide anything. */
     if (nq == 0 && S->borrowers == 0)
         return 0;
-    fill_snapshot(S, S->sched == WHATIF_OURS);
+    fill_snapshot(S, S->sched != WHATIF_OURS_NO_BORROW);
     memset(&in, 0, sizeof(in));
     in.snap = S->snap;
     in.queue = S->queue;
@@ -836,6 +1047,11 @@ static int cycle_policy(struct sim *S, struct err *e)
     in.n_running = nr;
     in.cfg = &S->cfg;
     in.now_ms = l->start_epoch_ms + S->now;
+    if (S->fset) {
+        forecasts_fill(S, in.now_ms);
+        in.forecasts = S->fc;
+        in.n_forecasts = S->n_sg;
+    }
     if (S->o->eta != WHATIF_ETA_OFF && estimate_new(S, &in, e))
         return -1;
     {
@@ -851,9 +1067,14 @@ static int cycle_policy(struct sim *S, struct err *e)
         size_t ji = S->ridx[rc->running];
         struct jstate *x = &S->js[ji];
 
+        int64_t kill_at = S->now + rc->grace_s * SEC;
+
         if (x->st != J_RUNNING)
             continue;
         x->st = J_PREEMPTING;
+        x->kept_ms = -1;
+        x->lending_reclaim =
+            rc->reason != POLICY_RECLAIM_PRIORITY && rc->reason != POLICY_RECLAIM_QUOTA;
         S->r->reclaims++;
         if (rc->reason == POLICY_RECLAIM_LEASE_END)
             S->r->reclaims_lease_end++;
@@ -861,9 +1082,23 @@ static int cycle_policy(struct sim *S, struct err *e)
             S->r->reclaims_priority++;
         else if (rc->reason == POLICY_RECLAIM_QUOTA)
             S->r->reclaims_quota++;
+        else if (rc->reason == POLICY_RECLAIM_ANNOUNCED || rc->reason == POLICY_RECLAIM_FORECAST)
+            S->r->reclaims_ahead++;
         else
             S->r->reclaims_deficit++;
-        ev_push(S, S->now + rc->grace_s * SEC, EV_KILL, ji, x->attempt);
+        if (rc->checkpoint_by_ms > 0) {
+            /* Checkpoint first: deleted once its checkpoint is written, or at the
+             * deadline, then the grace period. */
+            struct whatif_ckpt ck;
+
+            whatif_ckpt_first(x->start_ms, S->J->v[ji].checkpoint_s * SEC, S->now,
+                              rc->checkpoint_by_ms - l->start_epoch_ms,
+                              S->o->checkpoint_write_s * SEC, rc->grace_s * SEC, &ck);
+            kill_at = ck.kill_ms;
+            x->kept_ms = ck.kept_ms;
+            S->r->ckpt_in_time += ck.in_time;
+        }
+        ev_push(S, kill_at, EV_KILL, ji, x->attempt);
         mix(S, 0xbeefULL ^ (uint64_t)S->now);
         mix(S, ji);
     }
@@ -1209,6 +1444,32 @@ static void summarise(struct sim *S)
     r->serving_util = srv_cap > 0 ? srv_ms / srv_cap : 0;
     r->overall_util = train_cap + srv_cap > 0 ? (train_ms + srv_ms) / (train_cap + srv_cap) : 0;
     r->unmet_serving_gpu_hours = S->unmet_gpu_ms / 3.6e6;
+    r->serving_wanted_gpu_hours = S->want_gpu_ms / 3.6e6;
+    if (S->spods) {
+        double *w = xcalloc(S->n_spods + 1, sizeof(double)), sum = 0;
+        size_t m = 0;
+
+        for (size_t i = 0; i < S->n_spods; i++) {
+            const struct spod *p = &S->spods[i];
+            int64_t end;
+
+            if (p->p.arrive_ms > S->now)
+                continue;
+            end = p->placed_ms >= 0 ? p->placed_ms : p->gone_ms >= 0 ? p->gone_ms : S->now;
+            w[m] = (double)(end - p->p.arrive_ms) / 1000.0;
+            sum += w[m];
+            if (w[m] > 0)
+                r->spods_waited++;
+            if (w[m] > r->spod_wait_max_s)
+                r->spod_wait_max_s = w[m];
+            m++;
+        }
+        r->spods = m;
+        r->spod_wait_avg_s = m ? sum / (double)m : 0;
+        r->spod_wait_p50_s = whatif_pct(w, m, 0.5);
+        r->spod_wait_p99_s = whatif_pct(w, m, 0.99);
+        free(w);
+    }
     r->window_s = (double)S->window_ms / 1000.0;
     r->end_s = (double)S->now / 1000.0;
     r->reclaim_bound_s = whatif_reclaim_bound_s(S->o);
@@ -1224,8 +1485,15 @@ static void sim_free(struct sim *S)
 {
     for (size_t i = 0; S->js && i < S->J->n; i++)
         free(S->js[i].wnode);
-    for (size_t i = 0; S->sg && i < S->n_sg; i++)
+    for (size_t i = 0; S->sg && i < S->n_sg; i++) {
         free(S->sg[i].nodes);
+        free(S->sg[i].pending);
+    }
+    for (size_t i = 0; S->spods && i < S->n_spods; i++)
+        free(S->spods[i].gnode);
+    free(S->spods);
+    free(S->fc);
+    forecast_set_free(&S->fset);
     free(S->js);
     free(S->nodes);
     free(S->node_ps);
@@ -1251,6 +1519,52 @@ static void sim_free(struct sim *S)
     policy_state_free(&S->pst);
 }
 
+/* Pod mode: every serving pool's pods over [0, horizon_ms), the trace read in its cluster's
+ * local time (trace time 0 = Monday 00:00 local; the offset in force at the start). */
+static int serving_pods_init(struct sim *S, int64_t horizon_ms, struct err *e)
+{
+    /* 1970-01-05 was a Monday. */
+    const int64_t monday_ms = 4 * 86400 * 1000LL;
+    struct whatif_spod **per = xcalloc(S->n_sg + 1, sizeof(*per));
+    size_t *n_per = xcalloc(S->n_sg + 1, sizeof(*n_per)), total = 0, k = 0;
+    int rc = -1;
+
+    for (size_t i = 0; i < S->n_sg; i++) {
+        const struct whatif_cluster *cl = &S->l->clusters[S->sg[i].cluster];
+        struct tz_rule tz;
+        int64_t shift;
+
+        if (tz_parse(cl->tz, &tz, e))
+            goto out;
+        shift = S->l->start_epoch_ms + (int64_t)tz_offset_at(&tz, S->l->start_epoch_ms) * SEC -
+                monday_ms;
+        if (whatif_serving_pods(S->o->serving, shift, horizon_ms + 1, &per[i], &n_per[i], e))
+            goto out;
+        total += n_per[i];
+        S->sg[i].pending = xcalloc(n_per[i] + 1, sizeof(size_t));
+    }
+    S->spods = xcalloc(total + 1, sizeof(*S->spods));
+    for (size_t i = 0; i < S->n_sg; i++)
+        for (size_t x = 0; x < n_per[i]; x++, k++) {
+            struct spod *p = &S->spods[k];
+
+            p->p = per[i][x];
+            p->group = (int)i;
+            p->placed_ms = -1;
+            p->gone_ms = -1;
+            ev_push(S, p->p.arrive_ms, EV_SPOD_ARRIVE, k, 0);
+            ev_push(S, p->p.leave_ms, EV_SPOD_LEAVE, k, 0);
+        }
+    S->n_spods = total;
+    rc = 0;
+out:
+    for (size_t i = 0; i < S->n_sg; i++)
+        free(per[i]);
+    free(per);
+    free(n_per);
+    return rc;
+}
+
 int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, enum whatif_sched s,
                const struct whatif_opts *o, struct whatif_report **out, struct err *e)
 {
@@ -1272,6 +1586,12 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
     S.o = o;
     S.sched = s;
     S.cfg = o->cfg;
+    /* Today's lending reacts to pending demand alone; proactive reclaim is the fourth
+     * policy's. */
+    if (s != WHATIF_OURS_PROACTIVE)
+        S.cfg.proactive_reclaim = false;
+    else
+        S.cfg.proactive_reclaim = true;
     S.r = xcalloc(1, sizeof(*S.r));
     S.r->sched = s;
     if (build_world(&S, e) || init_snapshot(&S, e))
@@ -1293,7 +1613,7 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
                        1;
         S.plan = xcalloc(workers + 1, sizeof(*S.plan));
     }
-    if (o->eta != WHATIF_ETA_OFF && (s == WHATIF_OURS || s == WHATIF_OURS_NO_BORROW)) {
+    if (o->eta != WHATIF_ETA_OFF && is_policy(s)) {
         if (eta_opts_validate(&o->eta_opts, e))
             goto out;
         S.r->eta_mode = o->eta;
@@ -1311,6 +1631,7 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
         S.js[i].first_start_ms = -1;
         S.js[i].eta_at_ms = -1;
         S.js[i].eta_ms = -1;
+        S.js[i].kept_ms = -1;
         ev_push(&S, t, EV_ARRIVAL, i, 0);
         if (t > last_arrival)
             last_arrival = t;
@@ -1322,7 +1643,16 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
     deadline = last_arrival + (int64_t)(o->drain_s * 1000.0);
     if (S.window_ms > deadline)
         deadline = S.window_ms;
-    ev_push(&S, 0, EV_DEMAND, 0, 0);
+    if (o->serving) {
+        if (serving_pods_init(&S, deadline, e))
+            goto out;
+    } else {
+        ev_push(&S, 0, EV_DEMAND, 0, 0);
+    }
+    if (uses_forecast(s)) {
+        S.fset = forecast_set_new();
+        S.fc = xcalloc(S.n_sg + 1, sizeof(*S.fc));
+    }
     ev_push(&S, 0, EV_CYCLE, 0, 0);
     while (S.n_heap > 0) {
         struct ev ev = ev_pop(&S);
@@ -1338,6 +1668,8 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
             if (S.n_future > 0 || S.n_active > 0 || S.now < S.window_ms)
                 ev_push(&S, S.now + o->demand_step_s * SEC, EV_DEMAND, 0, 0);
             break;
+        case EV_SPOD_ARRIVE: spod_arrive(&S, ev.job); break;
+        case EV_SPOD_LEAVE: spod_leave(&S, ev.job); break;
         case EV_ARRIVAL:
             S.js[ev.job].st = J_QUEUED;
             S.js[ev.job].queued_since_ms = S.now;
@@ -1346,7 +1678,9 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
             break;
         case EV_CYCLE:
             S.r->cycles++;
-            if (s == WHATIF_OURS || s == WHATIF_OURS_NO_BORROW) {
+            if (S.fset && forecasts_learn(&S, e))
+                goto out;
+            if (is_policy(s)) {
                 if (cycle_policy(&S, e))
                     goto out;
             } else {
@@ -1357,6 +1691,9 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
             break;
         default: break;
         }
+        /* Serving pods go on to the deadline; the run is over once every job is. */
+        if (S.spods && S.n_future == 0 && S.n_active == 0 && S.now >= S.window_ms)
+            break;
     }
     summarise(&S);
     *out = S.r;

@@ -16,6 +16,7 @@
 
 #include "policy/eta.h"
 #include "policy/policy.h"
+#include "whatif/serving.h"
 #include "whatif/whatif_model.h"
 
 #include <stdbool.h>
@@ -34,10 +35,20 @@ enum whatif_sched {
                                 LoadScorer) */
     WHATIF_ORDERED_FIRST_FIT, /* arrival order, skipping; the first cluster in configured order
                                 that fits (MultiKueue-like) */
+    WHATIF_OURS_FORECAST,     /* policy_decide() lending from the serving-demand forecast it is
+                                 given (policy_input.forecasts, learned in the run from the
+                                 simulated serving use with policy/forecast_set.h, as
+                                 scheduler/forecasts.c learns it live); reactive reclaim */
+    WHATIF_OURS_PROACTIVE,    /* the same with proactive_reclaim: borrowers are asked to
+                                 checkpoint and given back ahead of forecast demand */
     WHATIF_SCHED_COUNT
 };
 
-/* "ours", "ours-no-borrow", "fifo", "most-free", "ordered-first-fit". */
+#define WHATIF_SCHED_DEFAULT 5 /* a run without --schedulers: the first five */
+
+/* "ours", "ours-no-borrow", "fifo", "most-free", "ordered-first-fit", "ours-forecast",
+ * "ours-proactive". WHATIF_OURS is today's reactive lending: proactive_reclaim is off in it
+ * whatever the config says, and it gets no forecast. */
 const char *whatif_sched_name(enum whatif_sched s);
 int whatif_sched_parse(const char *s, enum whatif_sched *out, struct err *e);
 
@@ -62,11 +73,16 @@ struct whatif_opts {
                               arrival */
     double drain_s;        /* after the last arrival, run at most this long */
     struct policy_config cfg;
-    enum whatif_eta eta;      /* OFF: no estimates (and no cost) */
-    struct eta_opts eta_opts; /* default 4 h runtime, 1 h step, 2,000 decisions, no work cap */
+    enum whatif_eta eta; /* OFF: no estimates (and no cost) */
+    /* Serving demand from a trace (serving.h) in every serving pool, read in each cluster's
+     * local time, instead of the layout's demand curves; NULL: the curves. */
+    const struct whatif_serving *serving;
+    int64_t checkpoint_write_s; /* a checkpoint-first victim takes this long to checkpoint */
+    struct eta_opts eta_opts;   /* default 4 h runtime, 1 h step, 2,000 decisions, no work cap */
 };
 
-/* cycle 60 s, demand step 300 s, window = arrivals, drain 30 days, and a copy of policy (the
+/* cycle 60 s, demand step 300 s, window = arrivals, drain 30 days, checkpoint write 60 s,
+ * no serving trace, and a copy of policy (the
  * simulator has no policy defaults of its own: cmd passes the configuration's, tests
  * config_defaults()'s). */
 void whatif_opts_defaults(struct whatif_opts *o, const struct policy_config *policy);
@@ -130,6 +146,18 @@ struct whatif_report {
     double max_unmet_borrowed_s;    /* the same, counting only stretches while borrowers held
                                        GPUs of that pool (what reclaim is for) */
     double reclaim_bound_s;         /* whatif_reclaim_bound_s() */
+    /* Reclaims ahead of serving demand (reasons ANNOUNCED, FORECAST: checkpoint first), and
+     * of those the victims that wrote their checkpoint before the deadline. */
+    size_t reclaims_ahead, ckpt_in_time;
+    /* GPU-hours lost by borrowers given back to serving (deficit, lease end, ahead), the
+     * part of lost_gpu_hours that lending costs training. */
+    double lost_lending_gpu_hours;
+    /* Serving pods (with a serving trace): how many arrived, how many waited for GPUs, and
+     * their pending time (arrival to GPUs; a pod that left or is still waiting at the end
+     * counts its wait so far), over every pod. */
+    size_t spods, spods_waited;
+    double spod_wait_avg_s, spod_wait_p50_s, spod_wait_p99_s, spod_wait_max_s;
+    double serving_wanted_gpu_hours; /* serving demand over the run, GPU-hours */
     double window_s, end_s;
     size_t cycles, decisions; /* cycles run, policy_decide() calls (or baseline passes) */
     double decide_s;          /* CPU time spent deciding */

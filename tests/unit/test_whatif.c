@@ -644,7 +644,7 @@ START_TEST(command_line_end_to_end)
     ck_assert_int_eq(whatif_main(8, ok, test_policy()), 0);
     doc = json_load_file(out, 0, &je);
     ck_assert_msg(doc != NULL, "%s", je.text);
-    ck_assert_uint_eq(json_array_size(json_object_get(doc, "runs")), WHATIF_SCHED_COUNT);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "runs")), WHATIF_SCHED_DEFAULT);
     ck_assert_str_eq(json_string_value(json_object_get(
                          json_array_get(json_object_get(doc, "runs"), 0), "scheduler")),
                      "ours");
