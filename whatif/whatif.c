@@ -65,6 +65,11 @@ static const char usage_text[] =
     "                           forecast, reactive reclaim), ours-proactive (and proactive,\n"
     "                           checkpoint-first reclaim), with the targets of issue 17\n"
     "  --checkpoint-write-s S   a checkpoint-first victim takes this long to checkpoint (60)\n"
+    "  --forecast-history-days D  the forecasts start with D days of serving demand from\n"
+    "                           before the run, as a pool with history (0: a new pool)\n"
+    "  --forecast-lending MODE  how ours-forecast and ours-proactive lend: any-hour\n"
+    "                           (lend_policy forecast, no windows; default) or rules (the\n"
+    "                           layout's windows, leases shortened by the forecast)\n"
     "\n"
     "SERVING DEMAND FROM A TRACE (instead of the layout's curves; in every serving pool,\n"
     "read in its cluster's local time, trace time 0 = Monday 00:00):\n"
@@ -264,8 +269,11 @@ int whatif_reports_json(const struct whatif_layout *l, struct whatif_report *con
         rc = rc ? rc : json_num(b, "max_unmet_borrowed_s", x->max_unmet_borrowed_s, true);
         rc = rc ? rc : json_num(b, "reclaim_bound_s", x->reclaim_bound_s, true);
         rc = rc ? rc
-                : buf_printf(b, ",\"reclaims_ahead\":%zu,\"checkpoints_in_time\":%zu",
-                             x->reclaims_ahead, x->ckpt_in_time);
+                : buf_printf(b,
+                             ",\"reclaims_ahead\":%zu,\"checkpoints_asked\":%zu,"
+                             "\"checkpoints_in_time\":%zu,\"reclaims_escalated\":%zu",
+                             x->reclaims_ahead, x->ckpt_asked, x->ckpt_in_time,
+                             x->reclaims_escalated);
         rc = rc ? rc : json_num(b, "lost_lending_gpu_hours", x->lost_lending_gpu_hours, true);
         rc = rc ? rc : json_num(b, "serving_wanted_gpu_hours", x->serving_wanted_gpu_hours, true);
         rc = rc ? rc
@@ -275,6 +283,8 @@ int whatif_reports_json(const struct whatif_layout *l, struct whatif_report *con
         rc = rc ? rc : json_num(b, "serving_pending_p50_s", x->spod_wait_p50_s, true);
         rc = rc ? rc : json_num(b, "serving_pending_p99_s", x->spod_wait_p99_s, true);
         rc = rc ? rc : json_num(b, "serving_pending_max_s", x->spod_wait_max_s, true);
+        rc = rc ? rc : json_num(b, "serving_waited_p50_s", x->spod_waited_p50_s, true);
+        rc = rc ? rc : json_num(b, "serving_waited_p99_s", x->spod_waited_p99_s, true);
         rc = rc ? rc : json_num(b, "window_s", x->window_s, true);
         rc = rc ? rc : json_num(b, "end_s", x->end_s, true);
         rc = rc ? rc
@@ -601,6 +611,20 @@ static int parse_args(int argc, char **argv, const struct policy_config *policy,
                 return -1;
         } else if (strcmp(o, "--schedulers") == 0) {
             a->schedulers = v;
+        } else if (strcmp(o, "--forecast-lending") == 0) {
+            if (strcmp(v, "any-hour") == 0) {
+                a->wo.forecast_lending = WHATIF_FORECAST_LEND_ANY_HOUR;
+            } else if (strcmp(v, "rules") == 0) {
+                a->wo.forecast_lending = WHATIF_FORECAST_LEND_RULES;
+            } else {
+                fprintf(stderr,
+                        "fedsched simulate: --forecast-lending '%s' is not any-hour or rules\n", v);
+                return -1;
+            }
+        } else if (strcmp(o, "--forecast-history-days") == 0) {
+            if (num_arg(o, v, 0, 28, &d))
+                return -1;
+            a->wo.forecast_history_s = (int64_t)(d * 86400.0);
         } else if (strcmp(o, "--checkpoint-write-s") == 0) {
             if (int_arg(o, v, 0, 86400, &a->wo.checkpoint_write_s))
                 return -1;
@@ -751,11 +775,12 @@ static void lending_table(struct whatif_report *const *r, size_t n, FILE *f)
 {
     const struct whatif_report *reactive = NULL, *pro = NULL;
 
-    fprintf(f, "\nlending and serving\n%-16s %9s %9s %7s %8s %8s %8s %9s %8s %8s %8s %8s %8s\n",
-            "scheduler", "unmetGPUh", "srvPods", "waited", "p50pnd_s", "p99pnd_s", "maxpnd_s",
-            "borrowGPUh", "rcl_def", "rcl_end", "rcl_ahd", "lostLend", "avgWt_h");
+    fprintf(f, "\nlending and serving\n%-16s %9s %8s %7s %9s %14s %10s %14s %14s %8s %8s %8s\n",
+            "scheduler", "unmetGPUh", "srvPods", "waited", "p50/p99_s", "wtd50/99/max_s",
+            "borrowGPUh", "rcl_def/end/ahd", "ckpt_ask/ok/esc", "lostLend", "avgWt_h", "p95Wt_h");
     for (size_t i = 0; i < n; i++) {
         const struct whatif_report *x = r[i];
+        char p[32], w[40], rc[40], ck[40];
 
         if (!(x->sched == WHATIF_OURS || x->sched == WHATIF_OURS_NO_BORROW ||
               x->sched == WHATIF_OURS_FORECAST || x->sched == WHATIF_OURS_PROACTIVE))
@@ -764,17 +789,25 @@ static void lending_table(struct whatif_report *const *r, size_t n, FILE *f)
             reactive = x;
         if (x->sched == WHATIF_OURS_PROACTIVE)
             pro = x;
-        fprintf(f, "%-16s %9.1f %9zu %7zu %8.0f %8.0f %8.0f %9.1f %8zu %8zu %8zu %8.1f %8.2f\n",
+        snprintf(p, sizeof(p), "%.0f/%.0f", x->spod_wait_p50_s, x->spod_wait_p99_s);
+        snprintf(w, sizeof(w), "%.0f/%.0f/%.0f", x->spod_waited_p50_s, x->spod_waited_p99_s,
+                 x->spod_wait_max_s);
+        snprintf(rc, sizeof(rc), "%zu/%zu/%zu", x->reclaims_deficit, x->reclaims_lease_end,
+                 x->reclaims_ahead);
+        snprintf(ck, sizeof(ck), "%zu/%zu/%zu", x->ckpt_asked, x->ckpt_in_time,
+                 x->reclaims_escalated);
+        fprintf(f, "%-16s %9.1f %8zu %7zu %9s %14s %10.1f %14s %14s %8.1f %8.2f %8.2f\n",
                 whatif_sched_name(x->sched), x->unmet_serving_gpu_hours, x->spods, x->spods_waited,
-                x->spod_wait_p50_s, x->spod_wait_p99_s, x->spod_wait_max_s, x->borrowed_gpu_hours,
-                x->reclaims_deficit, x->reclaims_lease_end, x->reclaims_ahead,
-                x->lost_lending_gpu_hours, x->avg_wait_s / 3600.0);
+                p, w, x->borrowed_gpu_hours, rc, ck, x->lost_lending_gpu_hours,
+                x->avg_wait_s / 3600.0, x->p95_wait_s / 3600.0);
     }
     fprintf(f,
             "(serving wanted %.1f GPU-hours; srvPods: serving pods, waited: those that waited "
-            "for GPUs, pending time p50/p99/max over every pod; rcl_def/end/ahd: reclaims for a "
-            "deficit, at lease end, ahead of demand; lostLend: training GPU-hours lost to those "
-            "reclaims; avgWt_h: training queueing delay)\n",
+            "for GPUs; p50/p99_s: pending time over every pod, wtd50/99/max_s: over those that "
+            "waited; rcl_def/end/ahd: reclaims for a deficit, at lease end, ahead of demand; "
+            "ckpt_ask/ok/esc: victims asked to checkpoint first, those that wrote it in time, "
+            "those deleted at once after all as pods were Pending; lostLend: training GPU-hours "
+            "lost to those reclaims; avgWt_h, p95Wt_h: training queueing delay)\n",
             n ? r[0]->serving_wanted_gpu_hours : 0.0);
     if (reactive && pro) {
         double cut = reactive->unmet_serving_gpu_hours > 0

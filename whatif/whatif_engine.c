@@ -128,6 +128,10 @@ struct jstate {
     bool eta_capped;
     int64_t kept_ms;      /* a checkpoint-first victim's kept running time; -1: by checkpoint_s */
     bool lending_reclaim; /* reclaimed to give serving GPUs back (not priority, quota) */
+    /* A checkpoint-first victim: its deadline and when it is deleted (-1: none); whether it
+     * wrote its checkpoint in time. */
+    int64_t ckpt_by_ms, ckpt_delete_ms;
+    bool ckpt_in_time;
 };
 
 struct node {
@@ -617,9 +621,10 @@ static void kill_job(struct sim *S, size_t ji, int attempt)
 
     if (x->attempt != attempt || x->st != J_PREEMPTING)
         return;
-    if (x->kept_ms >= 0)
+    if (x->kept_ms >= 0) {
         kept = (double)x->kept_ms / 1000.0;
-    else if (j->checkpoint_s > 0)
+        S->r->ckpt_in_time += x->ckpt_in_time;
+    } else if (j->checkpoint_s > 0)
         kept = floor(ran / (double)j->checkpoint_s) * (double)j->checkpoint_s;
     if (kept > ran)
         kept = ran;
@@ -631,6 +636,8 @@ static void kill_job(struct sim *S, size_t ji, int attempt)
     if (x->lending_reclaim)
         S->r->lost_lending_gpu_hours += (ran - kept) * j->gpus / 3600.0;
     x->kept_ms = -1;
+    x->ckpt_by_ms = x->ckpt_delete_ms = -1;
+    x->ckpt_in_time = false;
     x->lending_reclaim = false;
     release(S, ji);
     x->st = J_QUEUED;
@@ -737,6 +744,13 @@ static void fill_snapshot(struct sim *S, bool lending)
         sc->serving = cl->serving;
         if (!lending)
             sc->serving.lend_policy = SNAPSHOT_LEND_NEVER;
+        else if (cl->serving.present && uses_forecast(S->sched) &&
+                 S->o->forecast_lending == WHATIF_FORECAST_LEND_ANY_HOUR) {
+            /* Lending from the forecast at any hour it allows; the idle rule until it
+             * knows the pool. */
+            sc->serving.lend_policy = SNAPSHOT_LEND_FORECAST;
+            sc->serving.n_windows = 0;
+        }
         for (size_t k = 0; k < l->n_skus; k++) {
             struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, (int)k);
 
@@ -1023,6 +1037,9 @@ static int cycle_policy(struct sim *S, struct err *e)
                     ru->started_ms + ran / (j->checkpoint_s * SEC) * (j->checkpoint_s * SEC);
             ru->lease_end_ms = x->lease_end_ms > 0 ? l->start_epoch_ms + x->lease_end_ms : 0;
             ru->reclaiming = x->st == J_PREEMPTING;
+            /* Asked to checkpoint and not deleted yet: the policy may escalate it. */
+            if (x->st == J_PREEMPTING && x->ckpt_by_ms >= 0 && S->now < x->ckpt_delete_ms)
+                ru->checkpoint_by_ms = l->start_epoch_ms + x->ckpt_by_ms;
             ru->in_snapshot = true;
             /* The nodes it holds, as the scheduler passes them: quota reclaim and priority
              * preemption choose victims by their plans. */
@@ -1069,6 +1086,20 @@ static int cycle_policy(struct sim *S, struct err *e)
 
         int64_t kill_at = S->now + rc->grace_s * SEC;
 
+        if (x->st == J_PREEMPTING && rc->checkpoint_by_ms == 0 && x->ckpt_by_ms >= 0 &&
+            S->now < x->ckpt_delete_ms) {
+            /* Escalated: pods are Pending and this checkpoint-first victim is deleted now,
+             * keeping only its periodic checkpoints. Its earlier kill comes later and finds
+             * the job requeued (another attempt). */
+            x->kept_ms = -1;
+            x->ckpt_by_ms = x->ckpt_delete_ms = -1;
+            x->ckpt_in_time = false;
+            S->r->reclaims_escalated++;
+            ev_push(S, kill_at, EV_KILL, ji, x->attempt);
+            mix(S, 0xe5cULL ^ (uint64_t)S->now);
+            mix(S, ji);
+            continue;
+        }
         if (x->st != J_RUNNING)
             continue;
         x->st = J_PREEMPTING;
@@ -1096,7 +1127,10 @@ static int cycle_policy(struct sim *S, struct err *e)
                               S->o->checkpoint_write_s * SEC, rc->grace_s * SEC, &ck);
             kill_at = ck.kill_ms;
             x->kept_ms = ck.kept_ms;
-            S->r->ckpt_in_time += ck.in_time;
+            x->ckpt_in_time = ck.in_time;
+            x->ckpt_by_ms = rc->checkpoint_by_ms - l->start_epoch_ms;
+            x->ckpt_delete_ms = ck.delete_ms;
+            S->r->ckpt_asked++;
         }
         ev_push(S, kill_at, EV_KILL, ji, x->attempt);
         mix(S, 0xbeefULL ^ (uint64_t)S->now);
@@ -1468,6 +1502,9 @@ static void summarise(struct sim *S)
         r->spod_wait_avg_s = m ? sum / (double)m : 0;
         r->spod_wait_p50_s = whatif_pct(w, m, 0.5);
         r->spod_wait_p99_s = whatif_pct(w, m, 0.99);
+        /* Sorted now: the pods that waited are the last spods_waited. */
+        r->spod_waited_p50_s = whatif_pct(w + (m - r->spods_waited), r->spods_waited, 0.5);
+        r->spod_waited_p99_s = whatif_pct(w + (m - r->spods_waited), r->spods_waited, 0.99);
         free(w);
     }
     r->window_s = (double)S->window_ms / 1000.0;
@@ -1521,23 +1558,68 @@ static void sim_free(struct sim *S)
 
 /* Pod mode: every serving pool's pods over [0, horizon_ms), the trace read in its cluster's
  * local time (trace time 0 = Monday 00:00 local; the offset in force at the start). */
-static int serving_pods_init(struct sim *S, int64_t horizon_ms, struct err *e)
+/* Trace time minus simulated time in serving group i's cluster: trace time 0 is Monday 00:00
+ * local, at the offset in force at the start. */
+static int group_shift(const struct sim *S, size_t i, int64_t *shift, struct err *e)
 {
     /* 1970-01-05 was a Monday. */
     const int64_t monday_ms = 4 * 86400 * 1000LL;
+    const struct whatif_cluster *cl = &S->l->clusters[S->sg[i].cluster];
+    struct tz_rule tz;
+
+    if (tz_parse(cl->tz, &tz, e))
+        return -1;
+    *shift =
+        S->l->start_epoch_ms + (int64_t)tz_offset_at(&tz, S->l->start_epoch_ms) * SEC - monday_ms;
+    return 0;
+}
+
+/* The forecasts learn forecast_history_s of serving demand before the run, one sample a
+ * cycle, as the scheduler would have learned it from the capacity samples of a pool that did
+ * not lend then (used = demand): the trace, or the layout's curves, read back in time. */
+static int forecasts_history(struct sim *S, struct err *e)
+{
+    int64_t h = S->o->forecast_history_s * SEC, step = S->o->cycle_s * SEC;
+    int64_t *shift = xcalloc(S->n_sg + 1, sizeof(int64_t));
+    int rc = -1;
+
+    for (size_t i = 0; i < S->n_sg && S->o->serving; i++)
+        if (group_shift(S, i, &shift[i], e))
+            goto out;
+    for (int64_t t = -h; t < 0; t += step)
+        for (size_t i = 0; i < S->n_sg; i++) {
+            const struct sgroup *g = &S->sg[i];
+            const struct whatif_cluster *cl = &S->l->clusters[g->cluster];
+            int want = 0;
+
+            if (S->o->serving)
+                want = whatif_serving_at(S->o->serving, t + shift[i]);
+            else if (g->demand >= 0)
+                want = (int)floor(whatif_demand_share(S->l, (size_t)g->cluster, (size_t)g->demand,
+                                                      (double)t / 1000.0) *
+                                      g->gpus +
+                                  0.5);
+            if (forecast_set_learn(S->fset, cl->name, S->l->skus[g->sku], cl->tz,
+                                   S->l->start_epoch_ms + t, want, e))
+                goto out;
+        }
+    rc = 0;
+out:
+    free(shift);
+    return rc;
+}
+
+static int serving_pods_init(struct sim *S, int64_t horizon_ms, struct err *e)
+{
     struct whatif_spod **per = xcalloc(S->n_sg + 1, sizeof(*per));
     size_t *n_per = xcalloc(S->n_sg + 1, sizeof(*n_per)), total = 0, k = 0;
     int rc = -1;
 
     for (size_t i = 0; i < S->n_sg; i++) {
-        const struct whatif_cluster *cl = &S->l->clusters[S->sg[i].cluster];
-        struct tz_rule tz;
         int64_t shift;
 
-        if (tz_parse(cl->tz, &tz, e))
+        if (group_shift(S, i, &shift, e))
             goto out;
-        shift = S->l->start_epoch_ms + (int64_t)tz_offset_at(&tz, S->l->start_epoch_ms) * SEC -
-                monday_ms;
         if (whatif_serving_pods(S->o->serving, shift, horizon_ms + 1, &per[i], &n_per[i], e))
             goto out;
         total += n_per[i];
@@ -1632,6 +1714,7 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
         S.js[i].eta_at_ms = -1;
         S.js[i].eta_ms = -1;
         S.js[i].kept_ms = -1;
+        S.js[i].ckpt_by_ms = S.js[i].ckpt_delete_ms = -1;
         ev_push(&S, t, EV_ARRIVAL, i, 0);
         if (t > last_arrival)
             last_arrival = t;
@@ -1652,6 +1735,8 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
     if (uses_forecast(s)) {
         S.fset = forecast_set_new();
         S.fc = xcalloc(S.n_sg + 1, sizeof(*S.fc));
+        if (o->forecast_history_s > 0 && forecasts_history(&S, e))
+            goto out;
     }
     ev_push(&S, 0, EV_CYCLE, 0, 0);
     while (S.n_heap > 0) {

@@ -66,6 +66,15 @@ enum whatif_eta {
 const char *whatif_eta_name(enum whatif_eta m); /* "off", "history", "oracle" */
 int whatif_eta_parse(const char *s, enum whatif_eta *out, struct err *e);
 
+/* How ours-forecast and ours-proactive lend. */
+enum whatif_forecast_lend {
+    WHATIF_FORECAST_LEND_ANY_HOUR = 0, /* lend_policy "forecast" without windows: at any hour
+                                          the forecast allows, for the lease it fits; the idle
+                                          rule until the forecast knows the pool */
+    WHATIF_FORECAST_LEND_RULES,        /* the layout's lending rules (windows), leases
+                                          shortened by the forecast */
+};
+
 struct whatif_opts {
     int64_t cycle_s;       /* decision cadence (policy cycles and baselines alike) */
     int64_t demand_step_s; /* serving demand is re-evaluated this often */
@@ -78,7 +87,11 @@ struct whatif_opts {
      * local time, instead of the layout's demand curves; NULL: the curves. */
     const struct whatif_serving *serving;
     int64_t checkpoint_write_s; /* a checkpoint-first victim takes this long to checkpoint */
-    struct eta_opts eta_opts;   /* default 4 h runtime, 1 h step, 2,000 decisions, no work cap */
+    enum whatif_forecast_lend forecast_lending;
+    /* The forecasts start with this much serving demand learned from before the run (a
+     * pool with history); 0: they learn from the run alone (a new pool). */
+    int64_t forecast_history_s;
+    struct eta_opts eta_opts; /* default 4 h runtime, 1 h step, 2,000 decisions, no work cap */
 };
 
 /* cycle 60 s, demand step 300 s, window = arrivals, drain 30 days, checkpoint write 60 s,
@@ -149,6 +162,10 @@ struct whatif_report {
     /* Reclaims ahead of serving demand (reasons ANNOUNCED, FORECAST: checkpoint first), and
      * of those the victims that wrote their checkpoint before the deadline. */
     size_t reclaims_ahead, ckpt_in_time;
+    /* Victims asked to checkpoint first (ahead of demand, and lease ends with
+     * proactive_reclaim), and those the policy then deleted at once because pods were
+     * Pending (escalated; not counted again in reclaims). */
+    size_t ckpt_asked, reclaims_escalated;
     /* GPU-hours lost by borrowers given back to serving (deficit, lease end, ahead), the
      * part of lost_gpu_hours that lending costs training. */
     double lost_lending_gpu_hours;
@@ -157,7 +174,8 @@ struct whatif_report {
      * counts its wait so far), over every pod. */
     size_t spods, spods_waited;
     double spod_wait_avg_s, spod_wait_p50_s, spod_wait_p99_s, spod_wait_max_s;
-    double serving_wanted_gpu_hours; /* serving demand over the run, GPU-hours */
+    double spod_waited_p50_s, spod_waited_p99_s; /* over the pods that waited */
+    double serving_wanted_gpu_hours;             /* serving demand over the run, GPU-hours */
     double window_s, end_s;
     size_t cycles, decisions; /* cycles run, policy_decide() calls (or baseline passes) */
     double decide_s;          /* CPU time spent deciding */

@@ -263,6 +263,7 @@ START_TEST(serving_pods_wait_only_when_the_pool_is_short)
     ck_assert_uint_eq(r->spods_waited, 4);
     ck_assert(fabs(r->unmet_serving_gpu_hours - 4 * r->end_s / 3600) < 1e-6);
     ck_assert(r->spod_wait_max_s == r->end_s);
+    ck_assert(r->spod_waited_p50_s == r->end_s && r->spod_wait_p50_s == 0);
     whatif_report_free(&r);
     /* Lending with 14 wanted: nothing is lendable beyond the reserve, so nothing waits. */
     o.serving = fit;
@@ -308,6 +309,84 @@ START_TEST(checkpoint_first_victim)
     whatif_ckpt_first(500 * S, 1800 * S, 10000 * S, 10060 * S, 60 * S, 30 * S, &c);
     ck_assert(c.in_time);
     ck_assert_int_eq(c.kept_ms, 9500 * S);
+}
+END_TEST
+
+/* Serving wants 2 of 16 GPUs, and 14 from 10:00 to 18:00 every day; the forecast has learned
+ * two weeks of it. One preemptible 8-GPU job (periodic checkpoints every 1,700 s) borrows
+ * from 00:00 on Monday. Proactive reclaim gives its GPUs back before 10:00, checkpoint
+ * first: written in 60 s (the deadline is 120 s), it loses only the write and the grace
+ * (90 s x 8 GPUs = 0.2 GPU-hours) and serving never waits; a 200-s write misses the
+ * deadline and loses the work since its last periodic checkpoint. */
+static struct whatif_serving *day_rise(void)
+{
+    struct whatif_serving *sv = flat(2);
+
+    for (size_t m = 0; m < WHATIF_WEEK_MIN; m++)
+        if (m % 1440 >= 600 && m % 1440 < 1080)
+            sv->curve[m] = 14;
+    sv->peak_gpus = 14;
+    return sv;
+}
+
+static const char *serving_only =
+    "{\"start\":\"2026-01-05T00:00:00Z\",\"skus\":[\"v100\"],\"clusters\":[{\"name\":\"c\","
+    "\"region\":\"r\",\"tz\":\"\",\"cost_per_gpu_hour\":{\"v100\":1},\"pools\":["
+    "{\"pool\":\"serving\",\"sku\":\"v100\",\"nodes\":2,\"gpus_per_node\":8}],"
+    "\"serving\":{\"reserve_gpus\":2,\"lend_policy\":\"window\",\"windows\":[{\"days\":\"all\","
+    "\"start\":\"00:00\",\"end\":\"24:00\"}]}}]}";
+
+static const char *one_borrower =
+    "{\"jobs\":[{\"name\":\"a\",\"namespace\":\"n\",\"arrival_s\":0,\"gpus\":8,"
+    "\"skus\":[\"v100\"],\"duration_s\":[40000],\"preemptible\":true,\"checkpoint_s\":1700}]}";
+
+START_TEST(checkpoint_first_in_the_run)
+{
+    struct whatif_layout *l = NULL;
+    struct whatif_jobs *j = NULL;
+    struct whatif_serving *sv = day_rise();
+    struct whatif_report *r = NULL;
+    struct whatif_opts o;
+    struct err e = {0};
+
+    ck_assert_msg(whatif_layout_parse(serving_only, strlen(serving_only), "l", &l, &e) == 0, "%s",
+                  e.msg);
+    ck_assert_msg(whatif_jobs_parse(one_borrower, strlen(one_borrower), "j", l, &j, &e) == 0, "%s",
+                  e.msg);
+    whatif_opts_defaults(&o, test_policy());
+    o.serving = sv;
+    o.forecast_history_s = 14 * 86400;
+    ck_assert_msg(whatif_run(l, j, WHATIF_OURS_PROACTIVE, &o, &r, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(r->completed, 1);
+    ck_assert_uint_eq(r->reclaims, 1);
+    ck_assert_uint_eq(r->reclaims_ahead + r->reclaims_lease_end, 1);
+    ck_assert_uint_eq(r->ckpt_asked, 1);
+    ck_assert_uint_eq(r->ckpt_in_time, 1);
+    ck_assert_msg(fabs(r->lost_lending_gpu_hours - 0.2) < 1e-9, "lost %g",
+                  r->lost_lending_gpu_hours);
+    ck_assert(r->unmet_serving_gpu_hours == 0);
+    ck_assert_uint_eq(r->spods_waited, 0);
+    whatif_report_free(&r);
+    /* The checkpoint takes longer than the deadline: deleted at it, the work since the last
+     * periodic checkpoint is lost (more than the 90 s of an in-time checkpoint). */
+    o.checkpoint_write_s = 200;
+    ck_assert_msg(whatif_run(l, j, WHATIF_OURS_PROACTIVE, &o, &r, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(r->ckpt_asked, 1);
+    ck_assert_uint_eq(r->ckpt_in_time, 0);
+    ck_assert_msg(r->lost_lending_gpu_hours > 0.2 + 1e-9, "lost %g", r->lost_lending_gpu_hours);
+    whatif_report_free(&r);
+    /* Today's reactive lending waits for pods to be Pending: serving waits, and the victim
+     * loses the work since its last periodic checkpoint. */
+    o.checkpoint_write_s = 60;
+    ck_assert_msg(whatif_run(l, j, WHATIF_OURS, &o, &r, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(r->ckpt_asked, 0);
+    ck_assert_uint_ge(r->reclaims_deficit, 1);
+    ck_assert(r->unmet_serving_gpu_hours > 0);
+    ck_assert(r->lost_lending_gpu_hours > 0.2 + 1e-9);
+    whatif_report_free(&r);
+    whatif_serving_free(&sv);
+    whatif_jobs_free(&j);
+    whatif_layout_free(&l);
 }
 END_TEST
 
@@ -366,6 +445,7 @@ int main(void)
     tcase_add_test(tc, azure_file_errors);
     tcase_add_test(tc, serving_pods_wait_only_when_the_pool_is_short);
     tcase_add_test(tc, checkpoint_first_victim);
+    tcase_add_test(tc, checkpoint_first_in_the_run);
     tcase_add_test(tc, lending_compare_on_the_command_line);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
