@@ -23,8 +23,22 @@ struct nodefit_profile {
      * for, CPU-only requests included: they land on GPU nodes too and eat the same cores. */
     double cpu_per_gpu, mem_per_gpu;
     /* Per GPU model id (index id - 1): the share of a milli-GPU placed there that displaces
-     * demand with nowhere else to go; all 0 until nodefit_profile_set_capacity(). */
+     * demand with nowhere else to go; all 0 until nodefit_profile_set_capacity(), and
+     * unused after nodefit_profile_set_nodes(). */
     double displace[NODEFIT_MODELS_MAX];
+    /* Per kind of node, after nodefit_profile_set_nodes() (which replaces the per-model
+     * table): the same share, the capacity a shape can use being the kinds of node it fits
+     * when they are empty. */
+    struct node_class *cls;
+    size_t n_cls;
+};
+
+/* Nodes of the same GPU model, device count, CPU and memory. */
+struct node_class {
+    int64_t cpu_cap, mem_cap;
+    int n_gpus, model;
+    double milli; /* GPU capacity of all nodes of the kind */
+    double claim, displace;
 };
 
 static int cmp_shape(const void *a, const void *b)
@@ -128,6 +142,9 @@ int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli
         total += (double)milli[m];
     }
     memset(p->displace, 0, sizeof(p->displace));
+    free(p->cls);
+    p->cls = NULL;
+    p->n_cls = 0;
     if (total <= 0)
         return 0;
     /* Shape s asks for the share d of the GPU demand and may use the share a of the
@@ -151,10 +168,80 @@ int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli
     return 0;
 }
 
+static bool class_is(const struct node_class *c, const struct nodefit_node *nd)
+{
+    return c->cpu_cap == nd->cpu_cap && c->mem_cap == nd->mem_cap && c->n_gpus == nd->n_gpus &&
+           c->model == nd->model;
+}
+
+/* True when shape s fits an empty node of kind c. */
+static bool class_takes(const struct node_class *c, const struct shape *s)
+{
+    return model_in(s->models, c->model) && c->cpu_cap >= s->cpu && c->mem_cap >= s->mem &&
+           c->n_gpus >= s->n_gpus;
+}
+
+int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
+                              struct err *e)
+{
+    double total = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (nodes[i].n_gpus < 0 || nodes[i].n_gpus > NODEFIT_GPUS_MAX)
+            return err_set(e, ERR_INVALID, "nodes", "nodes[%zu].n_gpus %d is not in [0, %d]", i,
+                           nodes[i].n_gpus, NODEFIT_GPUS_MAX);
+    memset(p->displace, 0, sizeof(p->displace));
+    free(p->cls);
+    p->cls = NULL;
+    p->n_cls = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c;
+
+        if (nodes[i].n_gpus == 0)
+            continue;
+        for (c = 0; c < p->n_cls && !class_is(&p->cls[c], &nodes[i]); c++)
+            ;
+        if (c == p->n_cls) {
+            p->cls = xrealloc(p->cls, (p->n_cls + 1) * sizeof(*p->cls));
+            memset(&p->cls[c], 0, sizeof(p->cls[c]));
+            p->cls[c].cpu_cap = nodes[i].cpu_cap;
+            p->cls[c].mem_cap = nodes[i].mem_cap;
+            p->cls[c].n_gpus = nodes[i].n_gpus;
+            p->cls[c].model = nodes[i].model;
+            p->n_cls++;
+        }
+        p->cls[c].milli += (double)nodes[i].n_gpus * NODEFIT_MILLI;
+        total += (double)nodes[i].n_gpus * NODEFIT_MILLI;
+    }
+    /* As nodefit_profile_set_capacity() does for GPU models: shape s asks for the share d of
+     * the GPU demand and can use the share a of the capacity (the kinds of node it fits when
+     * they are empty), so it claims d / a of each milli of those; a kind claimed c > 1 times
+     * over turns away 1 - 1/c of what lands on it. Size limits a shape as a model constraint
+     * does: an 8-GPU request for 120 cores can only use the 8-GPU nodes with 120 cores or
+     * more, and claims those. */
+    for (size_t i = 0; i < p->n; i++) {
+        const struct shape *sh = &p->s[i];
+        double a = 0;
+
+        for (size_t c = 0; c < p->n_cls; c++)
+            if (class_takes(&p->cls[c], sh))
+                a += p->cls[c].milli;
+        if (a <= 0)
+            continue;
+        for (size_t c = 0; c < p->n_cls; c++)
+            if (class_takes(&p->cls[c], sh))
+                p->cls[c].claim += sh->w * total / a;
+    }
+    for (size_t c = 0; c < p->n_cls; c++)
+        p->cls[c].displace = p->cls[c].claim > 1 ? 1 - 1 / p->cls[c].claim : 0;
+    return 0;
+}
+
 void nodefit_profile_free(struct nodefit_profile **p)
 {
     if (!p || !*p)
         return;
+    free((*p)->cls);
     free((*p)->s);
     free(*p);
     *p = NULL;
@@ -307,10 +394,17 @@ static double leftover(const struct nodefit_node *node, int64_t cpu_after, int64
     return d ? s / d : 0;
 }
 
-/* Demand r turns away by landing on node's model (nodefit_profile_set_capacity). */
+/* Demand r turns away by landing on node's kind (nodefit_profile_set_nodes) or model
+ * (nodefit_profile_set_capacity). */
 static double displaced(const struct nodefit_profile *p, const struct nodefit_node *node,
                         const struct nodefit_req *r)
 {
+    if (p->n_cls > 0) {
+        for (size_t c = 0; c < p->n_cls; c++)
+            if (class_is(&p->cls[c], node))
+                return p->cls[c].displace * r->n_gpus * r->milli;
+        return 0;
+    }
     if (node->model < 1 || node->model > NODEFIT_MODELS_MAX)
         return 0;
     return p->displace[node->model - 1] * r->n_gpus * r->milli;

@@ -87,6 +87,26 @@ void nodefit_profile_free(struct nodefit_profile **p); /* NULL-safe; sets *p to 
 int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli, size_t n,
                                  struct err *e);
 
+/* Tells p the cluster's nodes (their capacity: cpu_cap, mem_cap, n_gpus, model; the free
+ * amounts are not read). Optional, and replaces nodefit_profile_set_capacity(): the same
+ * demand turned away, with "the capacity a shape may use" being the kinds of node (same
+ * model, devices, CPU and memory) it fits when they are empty, so size limits the
+ * capacity a shape can use as GPU models do. ERR_INVALID when a node has more than
+ * NODEFIT_GPUS_MAX devices. */
+int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
+                              struct err *e);
+
+/* Tells p the cluster's nodes: their capacity (cpu_cap, mem_cap, n_gpus, model; the free
+ * amounts are not read). Optional; replaces nodefit_profile_set_capacity() (and that,
+ * called later, replaces this): the same demand turned away, with the capacity a shape may
+ * use being the kinds of node (same model, device count, CPU and memory) it fits when they
+ * are empty, so a shape too big for most nodes claims the few it fits as a shape
+ * constrained to a GPU model claims that model's. A node of a kind claimed c > 1 times over
+ * charges a request 1 - 1/c of its milli-GPUs; nodes of a kind p was not told of, nothing.
+ * ERR_INVALID when a node has more than NODEFIT_GPUS_MAX devices. */
+int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
+                              struct err *e);
+
 /* True when r may use node's GPU model (always for CPU-only requests and masks of 0). */
 bool nodefit_model_ok(const struct nodefit_node *node, const struct nodefit_req *r);
 
@@ -113,7 +133,8 @@ void nodefit_sort_free(int *v, int n);
  * with room, one per distinct free amount; for whole devices: the fully free ones with the
  * lowest indices). frag_before is nodefit_frag(p, node), passed in so callers can cache it.
  * frag_delta is the measure after minus before, plus the demand r turns away on node's
- * model when the profile knows the capacity (nodefit_profile_set_capacity).
+ * kind or model when the profile knows the capacity (nodefit_profile_set_nodes,
+ * nodefit_profile_set_capacity).
  * Returns 0 and fills *out, or -1 when r does not fit. */
 int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *node,
                   double frag_before, const struct nodefit_req *r, struct nodefit_eval *out);

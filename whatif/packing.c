@@ -421,15 +421,10 @@ static void build_profiles(struct run *R, const struct pod *w, size_t n)
     /* Shapes come from validated pods, so this cannot fail. */
     if (nodefit_profile_new(shapes, weights, k, &R->profile, NULL))
         abort();
-    {
-        int64_t milli[NODEFIT_MODELS_MAX] = {0};
-
-        for (size_t i = 0; i < R->n; i++)
-            if (R->nodes[i].model >= 1)
-                milli[R->nodes[i].model - 1] += (int64_t)R->nodes[i].n_gpus * NODEFIT_MILLI;
-        if (nodefit_profile_set_capacity(R->profile, milli, NODEFIT_MODELS_MAX, NULL))
-            abort();
-    }
+    /* The capacity each shape can use at all (GPU model, devices, CPU and memory of an empty
+     * node), for the demand turned away. */
+    if (nodefit_profile_set_nodes(R->profile, R->nodes, R->n, NULL))
+        abort();
     free(shapes);
     free(weights);
     free(sc);

@@ -12,7 +12,7 @@
  * --data DIR (default $FEDSCHED_DATA, else $FEDSCHED_SRC/../shared/data/alibaba-openb-2023,
  * else ../shared/data/alibaba-openb-2023; tools/openb-lists.sh makes a directory with every
  * list of the public release), --stress (the stress variants of openb_pod_list_default
- * instead, BestFit, FGD and ours). Exit status 1 when a calibration check fails or, in the
+ * instead, BestFit, FGD and ours, or those of --policies). Exit status 1 when a calibration check fails or, in the
  * default full run (no options), when it takes 60 s or more ("OVER TARGET"). */
 #include "base/clock.h"
 #include "base/err.h"
@@ -337,6 +337,9 @@ int main(int argc, char **argv)
     if (stress) {
         bool sp[PACKING_POLICY_COUNT] = {false, true, true, true};
 
+        if (pol_arg)
+            for (int p = 0; p < PACKING_POLICY_COUNT; p++)
+                sp[p] = pol[p] && p != PACKING_RANDOM;
         status = run_stress(nodes, n_nodes, dir, sp, seeds) ? 1 : 0;
         for (size_t l = 0; l < n_lists; l++)
             free(lists[l]);

@@ -180,6 +180,57 @@ START_TEST(capacity_steers_flexible_requests_off_claimed_models)
 }
 END_TEST
 
+START_TEST(node_kinds_steer_requests_off_nodes_only_big_shapes_fit)
+{
+    /* 8-GPU pods of 120 cores fit only the one 128-core node; they bring a fifth of the GPU
+     * demand (1 x 8 against 32 x 1) and may use a tenth of the capacity: that kind is
+     * claimed 0.8 + 0.2 / 0.1 = 2.8 times over, the 96-core kind 0.8 times. */
+    struct nodefit_req shapes[2] = {req(8000, 0, 1, 1000), req(120000, 0, 8, 1000)};
+    double w[2] = {32, 1};
+    struct nodefit_node nodes[10];
+    struct nodefit_profile *p = NULL;
+    struct nodefit_req r = req(8000, 0, 1, 1000);
+    struct nodefit_eval big0, small0, big, small;
+    struct err e = {0};
+
+    for (int i = 0; i < 10; i++)
+        nodes[i] = node(i == 0 ? 128000 : 96000, 1 << 20, 8);
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &big0), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[1], nodefit_frag(p, &nodes[1]), &r, &small0), 0);
+    ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 10, &e), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &big), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[1], nodefit_frag(p, &nodes[1]), &r, &small), 0);
+    ck_assert(fabs(big.frag_delta - big0.frag_delta - (1 - 1 / 2.8) * 1000) < 1e-6);
+    ck_assert(fabs(small.frag_delta - small0.frag_delta) < 1e-6);
+    ck_assert_int_lt(nodefit_eval_cmp(&small, &big), 0);
+    /* A kind it was not told of is charged nothing. */
+    {
+        struct nodefit_node other = node(112000, 1 << 20, 8);
+        struct nodefit_eval o0, o;
+
+        nodefit_profile_free(&p);
+        ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+        ck_assert_int_eq(nodefit_score(p, &other, nodefit_frag(p, &other), &r, &o0), 0);
+        ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 10, &e), 0);
+        ck_assert_int_eq(nodefit_score(p, &other, nodefit_frag(p, &other), &r, &o), 0);
+        ck_assert(fabs(o.frag_delta - o0.frag_delta) < 1e-6);
+    }
+    /* nodefit_profile_set_capacity() replaces it: no shape is constrained to a model. */
+    {
+        int64_t cap[1] = {80000};
+
+        ck_assert_int_eq(nodefit_profile_set_capacity(p, cap, 1, &e), 0);
+        ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &big), 0);
+        ck_assert(fabs(big.frag_delta - big0.frag_delta) < 1e-6);
+    }
+    nodes[3].n_gpus = NODEFIT_GPUS_MAX + 1;
+    ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 10, &e), -1);
+    ck_assert_str_eq(e.field, "nodes");
+    nodefit_profile_free(&p);
+}
+END_TEST
+
 START_TEST(cpu_only_work_counts_in_the_cores_per_gpu)
 {
     /* Half the requests are 1-GPU pods of 8 cores, half CPU-only pods of 8 cores: the work
@@ -489,6 +540,7 @@ int main(void)
     tcase_add_test(tc, frag_counts_unusable_and_unfed_capacity);
     tcase_add_test(tc, model_constraints_in_fit_and_measure);
     tcase_add_test(tc, capacity_steers_flexible_requests_off_claimed_models);
+    tcase_add_test(tc, node_kinds_steer_requests_off_nodes_only_big_shapes_fit);
     tcase_add_test(tc, cpu_only_work_counts_in_the_cores_per_gpu);
     tcase_add_test(tc, score_prefers_filling_a_partly_used_device);
     tcase_add_test(tc, score_keeps_whole_nodes_for_big_gangs);
