@@ -1,10 +1,11 @@
-/* checkpoint_routes.c -- POST .../trainingjobs/{name}/checkpoint: a running job reports that it
- * wrote a checkpoint, so a reclaim loses only the work since then (the policy chooses
- * victims by that loss). The body is optional: {"time": "RFC 3339"} when the checkpoint
+/* checkpoint_routes.c -- the checkpoint channel. POST .../trainingjobs/{name}/checkpoint: a
+ * running job reports that it wrote a checkpoint, so a reclaim loses only the work since then
+ * (the policy chooses victims by that loss). GET of the same path: whether fedsched asks the
+ * job to checkpoint now (a checkpoint-first reclaim, docs/scheduler.md), and by when. The body is optional: {"time": "RFC 3339"} when the checkpoint
  * was written earlier than the request. Who may call it is settled before the handler
- * runs: the namespace's submitters and admins, and the job's own checkpoint token from
- * inside its pods (access_authorize_job() in access.c checks that the token's uid is this
- * job's). */
+ * runs, the same for both: the namespace's submitters and admins, and the job's own checkpoint
+ * token from inside its pods (access_authorize_job() in access.c checks that the token's uid
+ * is this job's). */
 #include "api/internal.h"
 
 #include "api/trainingjob.h"
@@ -76,4 +77,46 @@ void h_job_checkpoint(struct api *a, const struct api_request *req, const struct
     resp->audited = true; /* committed with the checkpoint */
     resp_job(resp, 200, j);
     job_free(&j);
+}
+
+/* The request stands while the job is Preempting with a checkpoint request; the pod has
+ * answered it once lastCheckpointTime is at or after requestedAt. */
+void h_job_checkpoint_request(struct api *a, const struct api_request *req,
+                              const struct route_params *p, struct api_response *resp)
+{
+    struct err e = {0};
+    struct job *j = NULL;
+    json_t *body;
+    char t[40];
+
+    (void)req;
+    if (trainingjob_check_namespace(p->ns, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    if (trainingjob_check_name(p->name, &e)) {
+        resp_errorf(resp, ERR_NOT_FOUND, NULL, "trainingjob %s/%s not found", p->ns, p->name);
+        return;
+    }
+    if (store_job_get(a->store, p->ns, p->name, &j, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    body = json_pack("{s:b, s:s}", "requested",
+                     j->phase == PHASE_PREEMPTING && j->checkpoint_requested_ms > 0, "phase",
+                     job_phase_name(j->phase));
+    if (j->checkpoint_requested_ms > 0) {
+        clock_format_rfc3339(j->checkpoint_requested_ms, t, sizeof(t));
+        json_object_set_new(body, "requestedAt", json_string(t));
+    }
+    if (j->checkpoint_deadline_ms > 0) {
+        clock_format_rfc3339(j->checkpoint_deadline_ms, t, sizeof(t));
+        json_object_set_new(body, "deadline", json_string(t));
+    }
+    if (j->last_checkpoint_ms > 0) {
+        clock_format_rfc3339(j->last_checkpoint_ms, t, sizeof(t));
+        json_object_set_new(body, "lastCheckpointTime", json_string(t));
+    }
+    job_free(&j);
+    resp_json(resp, 200, body);
 }

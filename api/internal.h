@@ -171,6 +171,8 @@ void h_job_explain(struct api *a, const struct api_request *req, const struct ro
                    struct api_response *resp);
 void h_job_checkpoint(struct api *a, const struct api_request *req, const struct route_params *p,
                       struct api_response *resp);
+void h_job_checkpoint_request(struct api *a, const struct api_request *req,
+                              const struct route_params *p, struct api_response *resp);
 void h_leader(struct api *a, const struct api_request *req, const struct route_params *p,
               struct api_response *resp);
 void h_audit_list(struct api *a, const struct api_request *req, const struct route_params *p,

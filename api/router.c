@@ -35,6 +35,8 @@ static const struct route routes[] = {
     {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/events", h_job_events, PERM_NS_READ},
     {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/explain", h_job_explain, PERM_NS_READ},
     {"POST", "/v1/namespaces/{ns}/trainingjobs/{name}/checkpoint", h_job_checkpoint, PERM_NS_WRITE},
+    {"GET", "/v1/namespaces/{ns}/trainingjobs/{name}/checkpoint", h_job_checkpoint_request,
+     PERM_NS_WRITE},
     {"GET", "/v1/leader", h_leader, PERM_READ},
     {"GET", "/v1/reports/capacity", h_report_capacity, PERM_READ},
     {"GET", "/v1/reports/queue", h_report_queue, PERM_READ},

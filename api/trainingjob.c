@@ -2355,6 +2355,9 @@ void trainingjob_render(const struct job *j, struct buf *b)
     put_time(b, &first, "startTime", j->started_ms);
     put_time(b, &first, "completionTime", j->finished_ms);
     put_time(b, &first, "lastCheckpointTime", j->last_checkpoint_ms);
+    /* A checkpoint-first reclaim's request (GET .../checkpoint answers the same). */
+    put_time(b, &first, "checkpointRequestedAt", j->checkpoint_requested_ms);
+    put_time(b, &first, "checkpointDeadline", j->checkpoint_deadline_ms);
     buf_puts(b, ",\"conditions\":[");
     /* Kubernetes-style conditions, derived from the phase: only the final outcomes,
      * which clients wait on ("final only when Complete or Failed is True", as

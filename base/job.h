@@ -89,8 +89,14 @@ struct job {
     int64_t started_ms;
     int64_t finished_ms;
     int64_t last_checkpoint_ms;
+    int64_t checkpoint_requested_ms; /* checkpoint-first reclaim: asked at; 0 when not asked */
+    int64_t checkpoint_deadline_ms;  /* ... and deleted by then at the latest */
     int64_t resource_version;
 };
+
+/* The annotation a checkpoint-first reclaim puts on the victim's object in its member
+ * cluster (and that the job's GET .../checkpoint mirrors): the deadline, RFC 3339. */
+#define JOB_CHECKPOINT_ANNOTATION "fedsched.io/checkpoint-requested"
 
 struct job *job_new(void);     /* zeroed; phase Queued */
 void job_free(struct job **j); /* NULL-safe; frees every owned string, sets *j NULL */

@@ -400,6 +400,31 @@ int k8s_job_delete(struct k8s_client *c, enum k8s_job_kind kind, const char *ns,
     return rc;
 }
 
+int k8s_job_annotate(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
+                     const char *key, const char *value, struct k8s_status *st, struct err *e)
+{
+    json_t *patch = json_pack("{s:{s:{s:o}}}", "metadata", "annotations", key,
+                              value ? json_string(value) : json_null());
+    char *url = object_url(c, kind, ns, name), *body = json_dumps(patch, JSON_COMPACT);
+    long code = 0;
+    int rc = -1;
+
+    if (!body)
+        abort(); /* only out of memory */
+    if (request_as(c, "PATCH", url, "application/merge-patch+json", body, &code, e))
+        goto out;
+    if (code < 200 || code > 299) {
+        status_error(c, code, st, e);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(body);
+    free(url);
+    json_decref(patch);
+    return rc;
+}
+
 static bool condition_true(const json_t *obj, const char *type, char *reason, size_t size)
 {
     const json_t *c;

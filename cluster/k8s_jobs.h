@@ -92,6 +92,13 @@ int k8s_job_release(struct k8s_client *c, enum k8s_job_kind kind, const char *ns
                     const json_t *seen, const char *finalizer, const char *label,
                     struct k8s_status *st, struct err *e);
 
+/* Sets metadata.annotations[key] = value (NULL: removes it) on the object with a JSON merge
+ * patch (application/merge-patch+json), leaving its other annotations alone; no
+ * resourceVersion, so it applies whatever else changed meanwhile. ERR_NOT_FOUND when the
+ * object is gone. */
+int k8s_job_annotate(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,
+                     const char *key, const char *value, struct k8s_status *st, struct err *e);
+
 /* Where a Job or RayJob object stands. */
 enum k8s_job_state {
     K8S_JOB_PENDING = 0, /* created, pods not all running */

@@ -123,6 +123,12 @@ static void running_job(const struct snapshot *snap, const struct store_sched_jo
     r->last_checkpoint_ms = j->last_checkpoint_ms;
     r->lease_end_ms = j->lease_end_ms;
     r->reclaiming = j->phase == PHASE_PREEMPTING;
+    /* A checkpoint-first victim still waiting for its checkpoint or deadline (dispatch.c);
+     * one that has checkpointed is being deleted now. */
+    r->checkpoint_by_ms = r->reclaiming && j->checkpoint_requested_ms > 0 &&
+                                  j->last_checkpoint_ms < j->checkpoint_requested_ms
+                              ? j->checkpoint_deadline_ms
+                              : 0;
     /* Its pods count in the snapshot once the pod data is complete up to a time after they
      * were created; until then the policy holds the plan's GPUs itself. */
     r->in_snapshot = j->dispatched_ms > 0 && v && v->data_as_of_ms > j->dispatched_ms;
@@ -251,8 +257,25 @@ void sched_step_decide(struct cycle *c)
         const char *cl = cs->snap->clusters[r->cluster].name;
         const char *sku = r->sku >= 0 ? cs->snap->sku_names[r->sku] : "?";
 
-        if (j->phase == PHASE_PREEMPTING)
+        if (j->phase == PHASE_PREEMPTING) {
+            /* Escalation: a checkpoint-first victim reclaimed again to be deleted now
+             * (serving pods are Pending): its deadline is brought forward to now. */
+            if (j->checkpoint_requested_ms > 0 && j->checkpoint_deadline_ms > c->now &&
+                (r->checkpoint_by_ms <= 0 || r->checkpoint_by_ms < j->checkpoint_deadline_ms)) {
+                int64_t by = r->checkpoint_by_ms > c->now ? r->checkpoint_by_ms : c->now;
+                char at[40];
+
+                clock_format_rfc3339(by, at, sizeof(at));
+                t = sched_batch_add(&c->b, k, j, PHASE_PREEMPTING, "CheckpointDeadlineAdvanced");
+                t->checkpoint_by_ms = by;
+                t->message = sched_batch_own(
+                    &c->b,
+                    xasprintf("%s %s serving pool short of %d GPUs now (%s): the "
+                              "checkpoint deadline moves to %s",
+                              cl, sku, r->deficit, policy_reclaim_reason_name(r->reason), at));
+            }
             continue;
+        }
         t = sched_batch_add(&c->b, k, j, PHASE_PREEMPTING, reclaim_reason_code(r->reason));
         t->reclaim_reason = policy_reclaim_reason_name(r->reason);
         t->gpus = j->gpu_count;
@@ -260,6 +283,7 @@ void sched_step_decide(struct cycle *c)
         t->lost_gpu_hours = r->lost_gpu_hours;
         t->grace_s = (int)r->grace_s;
         t->snapshot_ms = cs->snap->taken_ms;
+        t->checkpoint_by_ms = r->checkpoint_by_ms > 0 ? r->checkpoint_by_ms : 0;
         switch (r->reason) {
         case POLICY_RECLAIM_DEFICIT:
             t->message = sched_batch_own(

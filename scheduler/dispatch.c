@@ -23,10 +23,17 @@ void sched_step_preempt(struct cycle *c, bool only_new)
             continue;
         if (!leader_fresh(s->leader, 5000))
             return;
-        if (sched_delete_object(c, j, NULL, "Foreground", (int)policy_grace_s(&s->policy), &e))
+        if (j->checkpoint_requested_ms > 0) {
+            /* Checkpoint first: the request is made visible now, the delete waits for the
+             * checkpoint or the deadline (tracking comes back to it every cycle). */
+            sched_checkpoint_first(c, k, NULL);
+        } else if (sched_delete_object(c, j, NULL, "Foreground", (int)policy_grace_s(&s->policy),
+                                       &e)) {
             LOG(LOG_WARN, "sched", "event=reclaim_delete_failed job=%s/%s cluster=%s msg=\"%s\"",
                 j->ns, j->name, j->cluster, e.msg);
-        else if (only_new) {
+            continue;
+        }
+        if (only_new) {
             pthread_mutex_lock(&s->m.mu);
             s->m.reclaims++;
             sched_ring_add(s->m.req_ms, &s->m.n_req,
@@ -36,6 +43,125 @@ void sched_step_preempt(struct cycle *c, bool only_new)
                 "event=reclaim_requested job=%s/%s cluster=%s latency_ms=%" PRId64, j->ns, j->name,
                 j->cluster, clock_realtime_ms() - c->snap_taken_ms);
         }
+    }
+}
+
+/* ---- checkpoint-first victims ------------------------------------------------------------------ */
+
+/* Why a checkpoint-first victim may go now: it reported a checkpoint at or after the request
+ * (last_checkpoint_at and checkpoint_requested_at are both the database's clock, unless the
+ * pod gave the checkpoint's own time), or its deadline passed; CKPT_WAIT otherwise. */
+enum ckpt_due { CKPT_WAIT, CKPT_AT_CHECKPOINT, CKPT_AT_DEADLINE };
+
+static enum ckpt_due ckpt_due(const struct cycle *c, const struct store_sched_job *j)
+{
+    if (j->last_checkpoint_ms > 0 && j->last_checkpoint_ms >= j->checkpoint_requested_ms)
+        return CKPT_AT_CHECKPOINT;
+    if (j->checkpoint_deadline_ms <= 0 || c->now >= j->checkpoint_deadline_ms)
+        return CKPT_AT_DEADLINE;
+    return CKPT_WAIT;
+}
+
+/* Puts the request on j's object unless seen (the object as last read; NULL: not read)
+ * carries it already: idempotent, so a new leader or a failed call simply does it again. */
+static int ckpt_annotate(struct cycle *c, const struct store_sched_job *j, const json_t *seen,
+                         const char *deadline, struct err *e)
+{
+    const struct cluster_config *cfg = NULL;
+    struct cview *v = NULL;
+    struct k8s_client *k = sched_client_for(c, j->cluster, &cfg, &v);
+    const char *have = json_string_value(
+        json_object_get(json_object_get(json_object_get(seen, "metadata"), "annotations"),
+                        JOB_CHECKPOINT_ANNOTATION));
+    char name[MANIFEST_NAME_MAX], mns[64];
+
+    if (have && strcmp(have, deadline) == 0)
+        return 0;
+    if (!k)
+        return err_set(e, ERR_UNAVAILABLE, "cluster", "cluster %s cannot be reached", j->cluster);
+    if (j->member_ns[0])
+        snprintf(mns, sizeof(mns), "%s", j->member_ns);
+    else if (cluster_member_namespace(cfg, j->ns, mns, sizeof(mns), e))
+        return -1;
+    manifest_object_name(j->uid, j->attempt, name, sizeof(name));
+    if (k8s_job_annotate(k, sched_kind_of(j), mns, name, JOB_CHECKPOINT_ANNOTATION, deadline, NULL,
+                         e)) {
+        if (sched_transport_error(e->code) && v)
+            v->broken = true;
+        return -1;
+    }
+    return 1;
+}
+
+void sched_checkpoint_first(struct cycle *c, size_t k, const json_t *obj)
+{
+    struct sched *s = c->s;
+    struct store_sched_job *j = &c->jobs.v[k];
+    enum ckpt_due due = ckpt_due(c, j);
+    char deadline[40], at[40], asked[40], msg[400];
+    struct err e = {0};
+    int rc;
+
+    if (!leader_fresh(s->leader, 5000))
+        return;
+    clock_format_rfc3339(j->checkpoint_deadline_ms, deadline, sizeof(deadline));
+    clock_format_rfc3339(j->checkpoint_requested_ms, asked, sizeof(asked));
+    if (due == CKPT_WAIT) {
+        rc = ckpt_annotate(c, j, obj, deadline, &e);
+        if (rc < 0) {
+            /* The API's checkpoint channel carries the request all the same. */
+            LOG(LOG_WARN, "sched",
+                "event=checkpoint_annotate_failed job=%s/%s cluster=%s msg=\"%s\"", j->ns, j->name,
+                j->cluster, e.msg);
+        } else if (rc > 0) {
+            LOG(LOG_INFO, "sched",
+                "event=checkpoint_requested job=%s/%s cluster=%s requested_at=%s deadline=%s",
+                j->ns, j->name, j->cluster, asked, deadline);
+            pthread_mutex_lock(&s->m.mu);
+            s->m.ckpt_requests++;
+            pthread_mutex_unlock(&s->m.mu);
+        }
+        return;
+    }
+    if (sched_delete_object(c, j, obj, "Foreground", (int)policy_grace_s(&s->policy), &e)) {
+        LOG(LOG_WARN, "sched", "event=reclaim_delete_failed job=%s/%s cluster=%s msg=\"%s\"", j->ns,
+            j->name, j->cluster, e.msg);
+        return;
+    }
+    {
+        struct store_note n = {j->id, j->attempt, "ReclaimDelete", NULL, NULL};
+        struct err ne = {0};
+
+        clock_format_rfc3339(j->last_checkpoint_ms, at, sizeof(at));
+        if (due == CKPT_AT_CHECKPOINT) {
+            n.reason = "DeletedAtCheckpoint";
+            snprintf(msg, sizeof(msg),
+                     "deleted from %s at its checkpoint of %s (asked at %s, deadline %s)",
+                     j->cluster, at, asked, deadline);
+        } else {
+            n.reason = "DeletedAtDeadline";
+            snprintf(msg, sizeof(msg),
+                     "deleted from %s at the checkpoint deadline %s: no checkpoint "
+                     "reported since the request at %s",
+                     j->cluster, deadline, asked);
+        }
+        n.message = msg;
+        LOG(LOG_INFO, "sched",
+            "event=reclaim_deleted job=%s/%s cluster=%s at=%s requested_at=%s deadline=%s "
+            "last_checkpoint=%s",
+            j->ns, j->name, j->cluster, due == CKPT_AT_CHECKPOINT ? "checkpoint" : "deadline",
+            asked, deadline, j->last_checkpoint_ms ? at : "none");
+        if (store_job_note(s->store, s->epoch, &n, NULL, &ne)) {
+            LOG(LOG_WARN, "sched", "event=note_failed job=%s msg=\"%s\"", j->name, ne.msg);
+            if (ne.code == ERR_CONFLICT)
+                c->deposed = true;
+        }
+        pthread_mutex_lock(&s->m.mu);
+        if (due == CKPT_AT_CHECKPOINT)
+            s->m.ckpt_at_checkpoint++;
+        else
+            s->m.ckpt_at_deadline++;
+        pthread_mutex_unlock(&s->m.mu);
     }
 }
 

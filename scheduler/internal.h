@@ -71,6 +71,8 @@ struct metrics {
     size_t n_req;
     double freed_ms[LATENCY_RING]; /* snapshot -> pods gone */
     size_t n_freed;
+    /* checkpoint-first reclaims (dispatch.c): requests made visible, deletes by cause */
+    uint64_t ckpt_requests, ckpt_at_checkpoint, ckpt_at_deadline;
     /* gauges of the last cycle */
     int64_t queue[METRIC_SKUS][PHASE_COUNT];
     char queue_sku[METRIC_SKUS][32];
@@ -260,6 +262,12 @@ void sched_step_decide(struct cycle *c);
 /* dispatch.c */
 void sched_step_dispatch(struct cycle *c);
 void sched_step_preempt(struct cycle *c, bool only_new);
+/* A Preempting job asked to checkpoint first (j->checkpoint_requested_ms > 0) whose object
+ * is not being deleted yet (obj: as last read, NULL when not read): deletes it once it has
+ * reported a checkpoint since the request or the deadline has passed (with a
+ * ReclaimDelete note saying which), and until then keeps the request on the object as
+ * JOB_CHECKPOINT_ANNOTATION. */
+void sched_checkpoint_first(struct cycle *c, size_t k, const json_t *obj);
 
 /* track.c */
 void sched_step_cancel_queued(struct cycle *c);

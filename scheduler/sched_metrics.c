@@ -156,6 +156,18 @@ int sched_metrics(struct sched *s, struct buf *b)
                      "# TYPE fedsched_scheduler_reclaims_total counter\n"
                      "fedsched_scheduler_reclaims_total %" PRIu64 "\n",
                      m->reclaims);
+    rc |= buf_printf(
+        b,
+        "# HELP fedsched_scheduler_checkpoint_requests_total Checkpoint-first reclaims whose "
+        "request was put on the victim's object.\n"
+        "# TYPE fedsched_scheduler_checkpoint_requests_total counter\n"
+        "fedsched_scheduler_checkpoint_requests_total %" PRIu64 "\n"
+        "# HELP fedsched_scheduler_checkpoint_deletes_total Checkpoint-first victims deleted, "
+        "at their checkpoint or at the deadline.\n"
+        "# TYPE fedsched_scheduler_checkpoint_deletes_total counter\n"
+        "fedsched_scheduler_checkpoint_deletes_total{at=\"checkpoint\"} %" PRIu64 "\n"
+        "fedsched_scheduler_checkpoint_deletes_total{at=\"deadline\"} %" PRIu64 "\n",
+        m->ckpt_requests, m->ckpt_at_checkpoint, m->ckpt_at_deadline);
     rc |= latency_summary(b, "fedsched_scheduler_reclaim_request_ms",
                           "Snapshot showing the deficit to delete request (recent reclaims).",
                           m->req_ms, m->n_req);

@@ -412,6 +412,9 @@ static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
                 s->m.freed_ms, &s->m.n_freed,
                 (double)(freed - (j->preempt_requested_ms ? j->preempt_requested_ms : freed)));
             pthread_mutex_unlock(&s->m.mu);
+        } else if (j->checkpoint_requested_ms > 0 && !sched_object_deleting(obj)) {
+            /* Asked to checkpoint: deleted at the checkpoint or the deadline. */
+            sched_checkpoint_first(c, k, obj);
         } else if (leader_fresh(s->leader, 5000)) {
             /* Deleted already: only released, should a crash have come in between. */
             sched_delete_object(c, j, obj, "Foreground", (int)policy_grace_s(&s->policy), &e);

@@ -99,7 +99,15 @@ size_t sched_apply(struct cycle *c, bool *applied_out)
             break;
         case PHASE_DISPATCHED: j->dispatched_ms = t->at_ms ? t->at_ms : c->now; break;
         case PHASE_RUNNING: j->started_ms = t->at_ms ? t->at_ms : c->now; break;
-        case PHASE_PREEMPTING: j->preempt_requested_ms = c->now; break;
+        case PHASE_PREEMPTING:
+            if (t->from != PHASE_PREEMPTING) {
+                j->preempt_requested_ms = c->now;
+                j->checkpoint_requested_ms = t->checkpoint_by_ms > 0 ? c->now : 0;
+                j->checkpoint_deadline_ms = t->checkpoint_by_ms > 0 ? t->checkpoint_by_ms : 0;
+            } else if (t->checkpoint_by_ms > 0 && j->checkpoint_deadline_ms > t->checkpoint_by_ms) {
+                j->checkpoint_deadline_ms = t->checkpoint_by_ms; /* escalated */
+            }
+            break;
         case PHASE_QUEUED:
             if (t->from != PHASE_QUEUED)
                 j->attempt++;
@@ -109,6 +117,9 @@ size_t sched_apply(struct cycle *c, bool *applied_out)
             j->not_before_ms = t->not_before_ms;
             j->dispatched_ms = 0;
             j->started_ms = 0;
+            j->preempt_requested_ms = 0;
+            j->checkpoint_requested_ms = 0;
+            j->checkpoint_deadline_ms = 0;
             j->dispatch_failures += t->failed_dispatch;
             j->preemptions += t->preempted;
             break;

@@ -72,7 +72,9 @@
     X(MS("last_checkpoint_at"), COL_I64, last_checkpoint_ms, last_checkpoint_ms)                   \
     X(MS("lease_end_at"), COL_I64, lease_end_ms, lease_end_ms)                                     \
     X(MS("not_before"), COL_I64, not_before_ms, not_before_ms)                                     \
-    X(MS("preempt_requested_at"), COL_I64, preempt_requested_ms, preempt_requested_ms)
+    X(MS("preempt_requested_at"), COL_I64, preempt_requested_ms, preempt_requested_ms)             \
+    X(MS("checkpoint_requested_at"), COL_I64, checkpoint_requested_ms, checkpoint_requested_ms)    \
+    X(MS("checkpoint_deadline"), COL_I64, checkpoint_deadline_ms, checkpoint_deadline_ms)
 /* clang-format on */
 
 #define LIVE_ROW(sql, type, field, count) COL_ROW(struct store_sched_job, sql, type, field, count)
@@ -239,10 +241,10 @@ static const char sql_apply[] =
     "  $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[],"
     "  $13::jsonb[], $14::jsonb[], $15::bigint[], $16::bool[], $17::bigint[], $18::bool[],"
     "  $19::bool[], $20::text[], $21::int[], $22::int[], $23::float8[], $24::int[],"
-    "  $25::bigint[], $26::text[], $27::bool[])"
+    "  $25::bigint[], $26::text[], $27::bool[], $28::bigint[])"
     "  AS t(id, from_phase, attempt, to_phase, type, reason, message, at_ms, cluster, pool,"
     "  sku, plan, placement, lease_end_ms, over_quota, not_before_ms, preempted, failed,"
-    "  rc_reason, gpus, deficit, lost, grace_s, snap_ms, member_ns, retry)),"
+    "  rc_reason, gpus, deficit, lost, grace_s, snap_ms, member_ns, retry, ckpt_by_ms)),"
     /* The rows as they were (every CTE reads the statement's snapshot): where a requeued
      * or failed attempt ran, after upd has cleared it. */
     " pre AS (SELECT id, cluster, pool, sku_placed FROM jobs WHERE id = ANY($2::bigint[])),"
@@ -279,8 +281,20 @@ static const char sql_apply[] =
     "  queued_at = CASE i.to_phase WHEN 'Queued' THEN now() ELSE j.queued_at END,"
     "  not_before = CASE i.to_phase WHEN 'Queued' THEN " TS("i.not_before_ms")
     "   ELSE j.not_before END,"
-    "  preempt_requested_at = CASE i.to_phase WHEN 'Preempting' THEN now()"
-    "   WHEN 'Queued' THEN NULL ELSE j.preempt_requested_at END,"
+    "  preempt_requested_at = CASE WHEN i.to_phase = 'Preempting'"
+    "   AND i.from_phase <> 'Preempting' THEN now()"
+    "   WHEN i.to_phase = 'Queued' THEN NULL ELSE j.preempt_requested_at END,"
+    /* The checkpoint request is written once, on entering Preempting: a repeated
+     * transition never moves it (nor its deadline). */
+    "  checkpoint_requested_at = CASE WHEN i.to_phase = 'Preempting'"
+    "   AND i.from_phase <> 'Preempting' THEN CASE WHEN i.ckpt_by_ms > 0 THEN now() END"
+    "   WHEN i.to_phase = 'Queued' THEN NULL ELSE j.checkpoint_requested_at END,"
+    "  checkpoint_deadline = CASE WHEN i.to_phase = 'Preempting'"
+    "   AND i.from_phase <> 'Preempting' THEN " TS("i.ckpt_by_ms")
+    /* Preempting again (escalation): the deadline only ever comes forward. */
+    "   WHEN i.to_phase = 'Preempting' AND i.ckpt_by_ms > 0"
+    "   THEN LEAST(j.checkpoint_deadline, " TS("i.ckpt_by_ms") ")"
+    "   WHEN i.to_phase = 'Queued' THEN NULL ELSE j.checkpoint_deadline END,"
     "  updated_at = now(), resource_version = nextval('resource_version_seq')"
     "  FROM i JOIN pre ON pre.id = i.id"
     "  WHERE j.id = i.id AND j.phase = i.from_phase AND j.attempt = i.attempt"
@@ -288,11 +302,22 @@ static const char sql_apply[] =
     "  RETURNING j.id, j.namespace, COALESCE(j.cluster, pre.cluster) AS cluster,"
     "   COALESCE(j.sku_placed, pre.sku_placed) AS sku_placed, COALESCE(j.pool, pre.pool) AS pool,"
     "   i.attempt, i.from_phase, i.to_phase, i.type, i.reason, i.message, i.rc_reason, i.gpus,"
-    "   i.deficit, i.lost, i.grace_s, i.snap_ms, i.retry),"
+    "   i.deficit, i.lost, i.grace_s, i.snap_ms, i.retry, i.ckpt_by_ms,"
+    "   j.checkpoint_requested_at AS ckpt_at, j.checkpoint_deadline AS ckpt_deadline),"
+    /* The phase's event, then (one INSERT, so the ids keep this order) a checkpoint-first
+     * victim's CheckpointRequested. */
     " ev AS (INSERT INTO job_events (job_id, type, reason, message, from_phase, to_phase,"
     "  cluster, pool, sku)"
-    "  SELECT id, COALESCE(type, to_phase), reason, message, from_phase, to_phase, cluster,"
-    "  pool, sku_placed FROM upd ORDER BY id RETURNING job_id),"
+    "  SELECT id, type, reason, message, from_phase, to_phase, cluster, pool, sku_placed"
+    "  FROM (SELECT id, 0 AS o, COALESCE(type, to_phase) AS type, reason, message, from_phase,"
+    "   to_phase, cluster, pool, sku_placed FROM upd"
+    "   UNION ALL SELECT id, 1, 'CheckpointRequested', 'CheckpointRequested',"
+    "   'asked to checkpoint by ' || to_char(ckpt_deadline AT TIME ZONE 'UTC',"
+    "   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') || ' (annotation " JOB_CHECKPOINT_ANNOTATION
+    " and GET .../checkpoint); deleted at its next checkpoint or at that deadline',"
+    "   to_phase, to_phase, cluster, pool, sku_placed FROM upd"
+    "   WHERE to_phase = 'Preempting' AND from_phase <> 'Preempting' AND ckpt_deadline IS NOT NULL)"
+    "  x ORDER BY id, o RETURNING job_id),"
     /* The ledger: a reclaim or a priority preemption when the job enters Preempting (its
      * GPUs are freed when it leaves), a failure retry when the job is requeued with retry
      * (its work is already gone). */
@@ -328,7 +353,7 @@ static char *plan_json(const struct job_node_use *plan, size_t n)
     return buf_steal(&b);
 }
 
-#define APPLY_PARAMS 27
+#define APPLY_PARAMS 28
 
 int store_sched_apply(struct store *s, int64_t epoch, const struct store_transition *t, size_t n,
                       bool *applied, struct err *e)
@@ -385,6 +410,7 @@ int store_sched_apply(struct store *s, int64_t epoch, const struct store_transit
         ADD_NUM(23, "%" PRId64, x->snapshot_ms);
         ADD_STR(24, x->member_ns);
         ADD_STR(25, x->retry ? "t" : "f");
+        ADD_NUM(26, "%" PRId64, x->checkpoint_by_ms);
 #undef ADD_STR
 #undef ADD_NUM
     }

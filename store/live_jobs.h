@@ -66,6 +66,10 @@ struct store_sched_job {
     int64_t lease_end_ms;
     int64_t not_before_ms;
     int64_t preempt_requested_ms;
+    /* Checkpoint-first reclaim (migration 0028): when the job was asked to checkpoint (0:
+     * its reclaim deletes at once) and the deadline of its delete. */
+    int64_t checkpoint_requested_ms;
+    int64_t checkpoint_deadline_ms;
 };
 
 struct store_sched_jobs {
@@ -110,10 +114,17 @@ int store_jobs_attempts(struct store *s, const char *const *uids, size_t n, int 
  *   Dispatched: dispatched_at = at_ms (now when 0: the scheduler gives the moment it sent
  *               the create request, after which the job's pods can exist);
  *   Running:    started_at = at_ms (now when 0);
- *   Preempting: preempt_requested_at = now and a reclaims row (the ledger);
+ *   Preempting: preempt_requested_at = now and a reclaims row (the ledger); with
+ *               checkpoint_by_ms > 0 also checkpoint_requested_at = now, checkpoint_deadline
+ *               = checkpoint_by_ms and a CheckpointRequested event after the phase's (the
+ *               scheduler then deletes the object at the job's next checkpoint or the
+ *               deadline, docs/scheduler.md); Preempting again (from Preempting): only
+ *               the event, and checkpoint_deadline = the earlier of it and
+ *               checkpoint_by_ms (> 0);
  *   Queued:     placement fields cleared, attempt + 1 (when from is not Queued),
  *               preemptions + 1 when preempted, dispatch_failures + 1 when failed_dispatch,
- *               not_before = not_before_ms, queued_at = now; a Preempting job's ledger
+ *               not_before = not_before_ms, queued_at = now, the checkpoint request
+ *               cleared; a Preempting job's ledger
  *               row gets freed_at = now; with retry, a ledger row of reason "retry"
  *               (gpus, lost_gpu_hours; freed_at = now, the work is already gone);
  *   Succeeded, Failed, Cancelled: finished_at = at_ms (now when 0).
@@ -153,7 +164,8 @@ struct store_transition {
     int deficit;
     double lost_gpu_hours;
     int grace_s;
-    int64_t snapshot_ms; /* when the snapshot that showed the deficit was taken */
+    int64_t snapshot_ms;      /* when the snapshot that showed the deficit was taken */
+    int64_t checkpoint_by_ms; /* > 0: checkpoint first, deleted at the checkpoint or by then */
 };
 
 /* Applies the transitions in one statement (one transaction): all of them, or those whose

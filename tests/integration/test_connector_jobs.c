@@ -3,6 +3,7 @@
  * (Pending when none), completion after the duration annotation, Status objects with
  * AlreadyExists/NotFound/Invalid, propagationPolicy, DisruptionTarget and termination after
  * the grace period on delete. */
+#include "base/clock.h"
 #include "base/err.h"
 #include "cluster/k8s_jobs.h"
 #include "tools/kubesim/kubesim.h"
@@ -281,6 +282,88 @@ START_TEST(delete_foreground_and_orphan)
 }
 END_TEST
 
+/* k8s_job_annotate() sets one annotation with a merge patch and leaves the others; null
+ * takes it off; a missing object is ERR_NOT_FOUND; a marked object may still be annotated.
+ * The pods' scheduling records what the scheduler did: a pod Pending for want of GPUs shows
+ * PodScheduled=True from when it was bound, not from its creation. */
+START_TEST(annotate_and_bound_time)
+{
+    json_t *j = job("tj-ann", 1, 8, 3600, NULL), *obj = NULL, *pods, *ann;
+    struct err e = {0};
+    int64_t created = 0, bound = 0;
+    size_t i;
+    const json_t *c;
+
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    json_decref(j);
+    ck_assert_msg(k8s_job_annotate(client, K8S_KIND_JOB, "fedsched-jobs", "tj-ann",
+                                   "fedsched.io/checkpoint-requested", "2026-01-01T00:00:00.000Z",
+                                   NULL, &e) == 0,
+                  "%s", e.msg);
+    ck_assert_int_eq(k8s_job_get(client, K8S_KIND_JOB, "fedsched-jobs", "tj-ann", &obj, NULL, &e),
+                     0);
+    ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    ck_assert_str_eq(json_string_value(json_object_get(ann, "fedsched.io/checkpoint-requested")),
+                     "2026-01-01T00:00:00.000Z");
+    ck_assert_str_eq(json_string_value(json_object_get(ann, "sim.fedsched.io/duration-seconds")),
+                     "3600");
+    json_decref(obj);
+    ck_assert_int_eq(
+        k8s_job_delete(client, K8S_KIND_JOB, "fedsched-jobs", "tj-ann", "Foreground", -1, NULL, &e),
+        0);
+    ck_assert_int_eq(k8s_job_annotate(client, K8S_KIND_JOB, "fedsched-jobs", "tj-ann",
+                                      "fedsched.io/checkpoint-requested", NULL, NULL, &e),
+                     0);
+    ck_assert_int_eq(k8s_job_get(client, K8S_KIND_JOB, "fedsched-jobs", "tj-ann", &obj, NULL, &e),
+                     0);
+    ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    ck_assert_ptr_null(json_object_get(ann, "fedsched.io/checkpoint-requested"));
+    json_decref(obj);
+    ck_assert_int_eq(
+        k8s_job_annotate(client, K8S_KIND_JOB, "fedsched-jobs", "tj-none", "a", "b", NULL, &e), -1);
+    ck_assert_int_eq(e.code, ERR_NOT_FOUND);
+
+    /* Every free H100 taken (3 nodes) and given back after 90 s: the waiting pod is bound
+     * no earlier than that. */
+    j = job("tj-fill", 3, 8, 3600, NULL);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    json_decref(j);
+    j = job("tj-wait", 1, 8, 3600, NULL);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    json_decref(j);
+    pods = pods_of("tj-wait");
+    ck_assert_ptr_null(
+        json_object_get(json_object_get(json_array_get(pods, 0), "spec"), "nodeName"));
+    json_decref(pods);
+    sim_skip_time(env.sim, 90 * 1000);
+    ck_assert_int_eq(k8s_job_delete(client, K8S_KIND_JOB, "fedsched-jobs", "tj-fill", "Background",
+                                    -1, NULL, &e),
+                     0);
+    sim_skip_time(env.sim, 61 * 1000);
+    json_decref(pods_of("tj-fill")); /* a request: pending pods are retried */
+    pods = pods_of("tj-wait");
+    ck_assert_ptr_nonnull(
+        json_object_get(json_object_get(json_array_get(pods, 0), "spec"), "nodeName"));
+    ck_assert_int_eq(clock_parse_rfc3339(json_string_value(json_object_get(
+                                             json_object_get(json_array_get(pods, 0), "metadata"),
+                                             "creationTimestamp")),
+                                         &created),
+                     0);
+    json_array_foreach(
+        json_object_get(json_object_get(json_array_get(pods, 0), "status"), "conditions"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "type")), "PodScheduled") == 0 &&
+            strcmp(json_string_value(json_object_get(c, "status")), "True") == 0)
+            ck_assert_int_eq(
+                clock_parse_rfc3339(json_string_value(json_object_get(c, "lastTransitionTime")),
+                                    &bound),
+                0);
+    }
+    json_decref(pods);
+    ck_assert_int_ge(bound - created, 90 * 1000);
+}
+END_TEST
+
 START_TEST(list_with_label_selector)
 {
     json_t *items = NULL, *j;
@@ -427,6 +510,7 @@ int main(void)
     tcase_add_test(tc, pending_when_no_gpus_fit_and_failures);
     tcase_add_test(tc, delete_background_disrupts_then_terminates);
     tcase_add_test(tc, delete_foreground_and_orphan);
+    tcase_add_test(tc, annotate_and_bound_time);
     tcase_add_test(tc, list_with_label_selector);
     tcase_add_test(tc, rayjob_lifecycle);
     tcase_add_test(tc, invalid_objects_and_bad_credentials);

@@ -78,6 +78,16 @@ START_TEST(routes_capture_namespace_and_name)
     ck_assert_int_eq(api_route("DELETE", "/v1/namespaces/a/trainingjobs/b", &h, &perm, &p, &resp),
                      0);
     ck_assert_ptr_eq(h, h_job_cancel);
+    /* The checkpoint channel: POST reports, GET reads the request; both for writers. */
+    ck_assert_int_eq(
+        api_route("GET", "/v1/namespaces/a/trainingjobs/b/checkpoint", &h, &perm, &p, &resp), 0);
+    ck_assert_ptr_eq(h, h_job_checkpoint_request);
+    ck_assert_int_eq(perm, PERM_NS_WRITE);
+    ck_assert_str_eq(p.name, "b");
+    ck_assert_int_eq(
+        api_route("POST", "/v1/namespaces/a/trainingjobs/b/checkpoint", &h, &perm, &p, &resp), 0);
+    ck_assert_ptr_eq(h, h_job_checkpoint);
+    ck_assert_int_eq(perm, PERM_NS_WRITE);
     ck_assert_int_eq(perm, PERM_NS_WRITE);
     ck_assert_int_eq(api_route("POST", "/v1/namespaces/a/trainingjobs:hold", &h, &perm, &p, &resp),
                      0);

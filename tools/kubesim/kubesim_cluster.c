@@ -73,6 +73,7 @@ struct spod {
     char product[64]; /* nodeSelector product, "" when none */
     enum phase phase;
     int64_t created_ms;
+    int64_t bound_ms; /* when the scheduler bound it (PodScheduled=True); 0: at creation */
     int64_t start_ms;
     int64_t delete_ms; /* 0 when not being deleted */
     int grace_s;
@@ -1185,6 +1186,7 @@ static void pod_schedule(struct sim_cluster *c, struct spod *p)
     if (best >= 0) {
         p->node = best;
         p->node_name_cache = c->nodes[best].name;
+        p->bound_ms = sim_clock_now(c->clock);
         c->nodes[best].used += p->gpus;
         c->nodes[best].cpu_used += p->cpu_m;
         c->nodes[best].mem_used += p->mem_b;
@@ -1314,7 +1316,11 @@ static json_t *pod_render(struct sim_cluster *c, struct spod *p)
             conds, condition("Ready", running ? "True" : "False", at, not_ready_reason(p), NULL));
         json_array_append_new(conds, condition("ContainersReady", running ? "True" : "False", at,
                                                not_ready_reason(p), NULL));
-        json_array_append_new(conds, condition("PodScheduled", "True", p->created_ms, NULL, NULL));
+        /* As the kube-scheduler's binding sets it: when the pod was bound, so creation to
+         * this is how long it waited for a node. */
+        json_array_append_new(conds,
+                              condition("PodScheduled", "True",
+                                        p->bound_ms ? p->bound_ms : p->created_ms, NULL, NULL));
         json_object_set_new(st, "hostIP", json_string("10.0.0.1"));
         json_object_set_new(st, "startTime", json_ts(at));
         json_object_set_new(st, "containerStatuses", container_statuses(p));
