@@ -390,6 +390,67 @@ START_TEST(checkpoint_first_in_the_run)
 }
 END_TEST
 
+/* Escalation: the forecast has learned (from the week before) that serving rises to 14 of 16
+ * GPUs at 10:00, but this week it rises at 09:56. Reading 420 s ahead, proactive reclaim sees
+ * the rise at 09:54 and, after reclaim_settle_s, asks the 8-GPU borrower to checkpoint at
+ * 09:55; its write takes 100 s, so the pods arrive while it still holds its GPUs: the policy
+ * escalates it to a delete at once, and it keeps only its periodic checkpoints. */
+START_TEST(checkpoint_first_escalated)
+{
+    struct whatif_layout *l = NULL;
+    struct whatif_jobs *j = NULL;
+    struct whatif_serving *sv = xcalloc(1, sizeof(*sv));
+    struct whatif_report *r = NULL;
+    struct whatif_opts o;
+    struct err e = {0};
+    int64_t run_week;
+
+    ck_assert_msg(whatif_layout_parse(serving_only, strlen(serving_only), "l", &l, &e) == 0, "%s",
+                  e.msg);
+    ck_assert_msg(whatif_jobs_parse(one_borrower, strlen(one_borrower), "j", l, &j, &e) == 0, "%s",
+                  e.msg);
+    /* Two weeks that repeat; the run starts in the week of trace time (start - Monday 1970-01-05)
+     * mod two weeks, in UTC, and the history is the other one. */
+    run_week = ((l->start_epoch_ms - 4 * 86400 * 1000LL) / WHATIF_WEEK_MS) % 2;
+    snprintf(sv->what, sizeof(sv->what), "two weeks");
+    sv->period_ms = 2 * WHATIF_WEEK_MS;
+    sv->n_curve = 2 * WHATIF_WEEK_MIN;
+    sv->curve = xcalloc(sv->n_curve, sizeof(int));
+    for (size_t m = 0; m < sv->n_curve; m++) {
+        size_t day = m % 1440, rise = (int64_t)(m / WHATIF_WEEK_MIN) == run_week ? 596 : 600;
+
+        sv->curve[m] = day >= rise && day < 1080 ? 14 : 2;
+    }
+    sv->peak_gpus = 14;
+    whatif_opts_defaults(&o, test_policy());
+    o.serving = sv;
+    o.forecast_history_s = 7 * 86400;
+    o.cfg.reclaim_lead_s = 420;
+    o.checkpoint_write_s = 100;
+    ck_assert_msg(whatif_run(l, j, WHATIF_OURS_PROACTIVE, &o, &r, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(r->reclaims_ahead, 1);
+    ck_assert_uint_eq(r->ckpt_asked, 1);
+    ck_assert_uint_eq(r->reclaims_escalated, 1);
+    ck_assert_uint_eq(r->ckpt_in_time, 0);
+    ck_assert_uint_eq(r->reclaims, 1); /* the escalation is the same victim */
+    /* Killed at 09:56:30 after 35,790 s, it keeps its checkpoint at 21 x 1,700 = 35,700 s:
+     * 90 s x 8 GPUs lost, as the write-in-time case, but of work, not of writing. */
+    ck_assert_msg(fabs(r->lost_lending_gpu_hours - 0.2) < 1e-9, "lost %g",
+                  r->lost_lending_gpu_hours);
+    ck_assert_uint_eq(r->completed, 1);
+    whatif_report_free(&r);
+    /* Written in 60 s, the checkpoint is done by 09:56: no escalation. */
+    o.checkpoint_write_s = 60;
+    ck_assert_msg(whatif_run(l, j, WHATIF_OURS_PROACTIVE, &o, &r, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(r->reclaims_escalated, 0);
+    ck_assert_uint_eq(r->ckpt_in_time, 1);
+    whatif_report_free(&r);
+    whatif_serving_free(&sv);
+    whatif_jobs_free(&j);
+    whatif_layout_free(&l);
+}
+END_TEST
+
 START_TEST(lending_compare_on_the_command_line)
 {
     char *layout = path_of("testdata/whatif/small-layout.json");
@@ -446,6 +507,7 @@ int main(void)
     tcase_add_test(tc, serving_pods_wait_only_when_the_pool_is_short);
     tcase_add_test(tc, checkpoint_first_victim);
     tcase_add_test(tc, checkpoint_first_in_the_run);
+    tcase_add_test(tc, checkpoint_first_escalated);
     tcase_add_test(tc, lending_compare_on_the_command_line);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
