@@ -768,6 +768,102 @@ START_TEST(deposed_epoch_cannot_write)
 }
 END_TEST
 
+/* A checkpoint-first reclaim's request (migration 0028) is written with the transition to
+ * Preempting, with its CheckpointRequested event after the phase's; Preempting again only
+ * brings the deadline forward (escalation), never moves the request or adds a ledger row;
+ * the requeue clears it. A reclaim without checkpoint_by_ms writes none of it. */
+START_TEST(checkpoint_request_is_written_once)
+{
+    struct store_config sc = {0};
+    struct store *s = NULL;
+    struct store_leader *l = NULL;
+    struct store_transition t[2];
+    struct store_sched_jobs jobs = {0};
+    struct job *api = NULL;
+    struct err e = {0};
+    bool acquired = false, applied[2] = {false, false};
+    int64_t epoch = 0, now = clock_realtime_ms(), t1 = now + 60000, t0 = now + 1000, asked;
+    char dsn[1024], *v;
+
+    itest_create_db(dsn, sizeof(dsn));
+    defaults_store(&sc, dsn, 2);
+    ck_assert_int_eq(store_open(&sc, &s, &e), 0);
+    ck_assert_msg(store_migrate(s, NULL, &e) == 0, "%s", e.msg);
+    free(itest_sql(dsn, "INSERT INTO jobs (namespace, name, api_version, spec, sku, gpu_count,"
+                        " gpus_per_worker, phase, cluster, pool, sku_placed) SELECT 'ns', n,"
+                        " 'fedsched.io/v1', '{}', 'l4', 4, 4, 'Running', 'c1', 'serving-borrowed',"
+                        " 'l4' FROM unnest(ARRAY['cf', 'now']) n"));
+    ck_assert_int_eq(store_leader_open(dsn, "one", &l, &e), 0);
+    ck_assert_int_eq(store_leader_try(l, &acquired, &epoch, &e), 0);
+    ck_assert(acquired);
+    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
+    ck_assert_uint_eq(jobs.n, 2);
+    memset(t, 0, sizeof(t));
+    for (int i = 0; i < 2; i++) {
+        t[i].job_id = jobs.v[i].id;
+        t[i].from = PHASE_RUNNING;
+        t[i].to = PHASE_PREEMPTING;
+        t[i].reason = i == 0 ? "ServingAnnounced" : "ServingDemand";
+        t[i].reclaim_reason = i == 0 ? "serving_announced" : "deficit";
+        t[i].gpus = 4;
+    }
+    t[0].checkpoint_by_ms = t1;
+    ck_assert_int_eq(store_sched_apply(s, epoch, t, 2, applied, &e), 0);
+    ck_assert(applied[0] && applied[1]);
+    store_sched_jobs_free(&jobs);
+    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
+    ck_assert_int_gt(jobs.v[0].checkpoint_requested_ms, 0);
+    ck_assert_int_eq(jobs.v[0].checkpoint_requested_ms, jobs.v[0].preempt_requested_ms);
+    ck_assert_int_le(llabs(jobs.v[0].checkpoint_deadline_ms - t1), 1);
+    ck_assert_int_eq(jobs.v[1].checkpoint_requested_ms, 0);
+    ck_assert_int_eq(jobs.v[1].checkpoint_deadline_ms, 0);
+    asked = jobs.v[0].checkpoint_requested_ms;
+    ck_assert_int_eq(store_job_get(s, "ns", "cf", &api, &e), 0);
+    ck_assert_int_eq(api->checkpoint_requested_ms, asked);
+    ck_assert_int_le(llabs(api->checkpoint_deadline_ms - t1), 1);
+    job_free(&api);
+    v = itest_sql(dsn, "SELECT string_agg(e.type, ',' ORDER BY e.id) FROM job_events e JOIN jobs j"
+                       " ON j.id = e.job_id WHERE j.name = 'cf'");
+    ck_assert_str_eq(v, "Preempting,CheckpointRequested");
+    free(v);
+    v = itest_sql(dsn, "SELECT count(*) FROM job_events WHERE type = 'CheckpointRequested'");
+    ck_assert_str_eq(v, "1");
+    free(v);
+    /* Escalation: the deadline comes forward to t0, and no later one moves it back. */
+    t[0].from = PHASE_PREEMPTING;
+    t[0].reason = "CheckpointDeadlineAdvanced";
+    t[0].checkpoint_by_ms = t0;
+    usleep(20 * 1000);
+    ck_assert_int_eq(store_sched_apply(s, epoch, t, 1, applied, &e), 0);
+    ck_assert(applied[0]);
+    t[0].checkpoint_by_ms = t1;
+    ck_assert_int_eq(store_sched_apply(s, epoch, t, 1, applied, &e), 0);
+    store_sched_jobs_free(&jobs);
+    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
+    ck_assert_int_eq(jobs.v[0].checkpoint_requested_ms, asked);
+    ck_assert_int_eq(jobs.v[0].preempt_requested_ms, asked);
+    ck_assert_int_le(llabs(jobs.v[0].checkpoint_deadline_ms - t0), 1);
+    v = itest_sql(dsn, "SELECT count(*) || ' ' || (SELECT count(*) FROM job_events WHERE type ="
+                       " 'CheckpointRequested') FROM reclaims");
+    ck_assert_str_eq(v, "2 1");
+    free(v);
+    /* Requeued: the request goes with the attempt. */
+    t[0].to = PHASE_QUEUED;
+    t[0].reason = "Preempted";
+    t[0].preempted = true;
+    t[0].checkpoint_by_ms = 0;
+    ck_assert_int_eq(store_sched_apply(s, epoch, t, 1, applied, &e), 0);
+    ck_assert(applied[0]);
+    v = itest_sql(dsn, "SELECT count(*) FROM jobs WHERE checkpoint_requested_at IS NOT NULL OR"
+                       " checkpoint_deadline IS NOT NULL");
+    ck_assert_str_eq(v, "0");
+    free(v);
+    store_sched_jobs_free(&jobs);
+    store_leader_close(&l);
+    store_close(&s);
+}
+END_TEST
+
 /* A job keeps every alternative SKU the API accepted and every node of its plan: here
  * only its eleventh choice exists (the policy used to cut alternatives to eight, and
  * running plans to sixteen nodes), and its 20 one-GPU workers land on 20 nodes. */
@@ -1313,6 +1409,7 @@ static Suite *suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("fence");
     tcase_add_test(tc, deposed_epoch_cannot_write);
+    tcase_add_test(tc, checkpoint_request_is_written_once);
     tcase_add_test(tc, live_jobs_are_typed_and_specs_parsed_once);
     suite_add_tcase(s, tc);
     return s;
