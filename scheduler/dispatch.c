@@ -156,6 +156,24 @@ void sched_checkpoint_first(struct cycle *c, size_t k, const json_t *obj)
             if (ne.code == ERR_CONFLICT)
                 c->deposed = true;
         }
+        /* The ledger counted the work at risk at the request; what is lost is the work
+         * since the last checkpoint now, at the delete. */
+        {
+            int64_t since = j->last_checkpoint_ms > j->started_ms ? j->last_checkpoint_ms
+                            : j->started_ms                       ? j->started_ms
+                                                                  : j->admitted_ms;
+            double lost = since > 0 && c->now > since
+                              ? (double)j->gpu_count * (double)(c->now - since) / 3600000.0
+                              : 0;
+
+            if (!c->deposed &&
+                store_sched_ledger_lost(s->store, s->epoch, j->id, j->attempt, lost, &ne)) {
+                LOG(LOG_WARN, "sched", "event=ledger_update_failed job=%s msg=\"%s\"", j->name,
+                    ne.msg);
+                if (ne.code == ERR_CONFLICT)
+                    c->deposed = true;
+            }
+        }
         pthread_mutex_lock(&s->m.mu);
         if (due == CKPT_AT_CHECKPOINT)
             s->m.ckpt_at_checkpoint++;

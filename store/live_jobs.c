@@ -453,6 +453,35 @@ out:
     return rc;
 }
 
+int store_sched_ledger_lost(struct store *s, int64_t epoch, int64_t job_id, int attempt,
+                            double lost_gpu_hours, struct err *e)
+{
+    char ep[24], id[24], at[16], lost[32];
+    const char *params[4] = {ep, id, at, lost};
+    PGresult *r;
+    bool fenced;
+
+    snprintf(ep, sizeof(ep), "%" PRId64, epoch);
+    snprintf(id, sizeof(id), "%" PRId64, job_id);
+    snprintf(at, sizeof(at), "%d", attempt);
+    snprintf(lost, sizeof(lost), "%.6f", lost_gpu_hours > 0 ? lost_gpu_hours : 0);
+    if (store_exec(s,
+                   "WITH fence AS (SELECT epoch FROM leader WHERE id = 1 AND epoch = $1::bigint"
+                   " FOR SHARE),"
+                   " upd AS (UPDATE reclaims SET lost_gpu_hours = $4::float8 WHERE job_id ="
+                   " $2::bigint AND attempt = $3::int AND freed_at IS NULL"
+                   " AND EXISTS (SELECT 1 FROM fence) RETURNING 1)"
+                   " SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM upd)",
+                   4, params, &r, e))
+        return -1;
+    fenced = strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+    PQclear(r);
+    if (!fenced)
+        return err_set(e, ERR_CONFLICT, "leader.epoch",
+                       "epoch %" PRId64 " is no longer the leader's", epoch);
+    return 0;
+}
+
 /* ---- policy state ------------------------------------------------------------------------ */
 
 int store_sched_state_save(struct store *s, int64_t epoch, const char *state_json, struct err *e)

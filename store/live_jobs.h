@@ -175,6 +175,14 @@ struct store_transition {
 int store_sched_apply(struct store *s, int64_t epoch, const struct store_transition *t, size_t n,
                       bool *applied, struct err *e);
 
+/* A checkpoint-first victim's ledger row, at its delete: the work it loses is what it did
+ * since its last checkpoint up to now (near nothing when it checkpointed on request), not
+ * what it had at the request. Sets lost_gpu_hours of the job's open reclaims row (freed_at
+ * NULL) of attempt, while epoch is the leader epoch (ERR_CONFLICT otherwise); no row: 0,
+ * nothing changed. */
+int store_sched_ledger_lost(struct store *s, int64_t epoch, int64_t job_id, int attempt,
+                            double lost_gpu_hours, struct err *e);
+
 /* ---- the policy state ------------------------------------------------------------------ */
 
 /* Saves the policy state (JSON text) while epoch is the leader epoch (ERR_CONFLICT

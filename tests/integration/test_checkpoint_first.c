@@ -314,6 +314,9 @@ START_TEST(deleted_at_the_checkpoint)
     ck_assert_int_eq(senv_events(&env, NS, NAME, "ReclaimDelete"), 1);
     ck_assert_int_lt(event_ms("CheckpointRequested", NULL), event_ms("Checkpoint", NULL));
     ck_assert_int_le(event_ms("Checkpoint", NULL), event_ms("ReclaimDelete", NULL));
+    /* The ledger counts the work since the checkpoint at the delete: under a GPU-second. */
+    ck_assert_int_lt(senv_sql_long(&env, "SELECT (lost_gpu_hours * 3600000)::bigint FROM reclaims"),
+                     1000);
 }
 END_TEST
 
@@ -331,6 +334,9 @@ START_TEST(deleted_at_the_deadline)
                                          " 'ReclaimDelete' AND reason = 'DeletedAtDeadline'"),
                      1);
     ck_assert_int_eq(senv_events(&env, NS, NAME, "Checkpoint"), 0);
+    /* No checkpoint: all its work since the start is lost, 4 GPUs for more than 4 s. */
+    ck_assert_int_gt(senv_sql_long(&env, "SELECT (lost_gpu_hours * 3600000)::bigint FROM reclaims"),
+                     4 * 4000);
 }
 END_TEST
 
