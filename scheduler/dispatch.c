@@ -36,6 +36,7 @@ void sched_step_preempt(struct cycle *c, bool only_new)
         if (only_new) {
             pthread_mutex_lock(&s->m.mu);
             s->m.reclaims++;
+            s->m.ckpt_requests += j->checkpoint_requested_ms > 0;
             sched_ring_add(s->m.req_ms, &s->m.n_req,
                            (double)(clock_realtime_ms() - c->snap_taken_ms));
             pthread_mutex_unlock(&s->m.mu);
@@ -93,6 +94,16 @@ static int ckpt_annotate(struct cycle *c, const struct store_sched_job *j, const
     return 1;
 }
 
+static bool ckpt_sent_find(const struct sched *s, const struct store_sched_job *j)
+{
+    size_t n = s->n_ckpt_sent < CKPT_SENT_RING ? s->n_ckpt_sent : CKPT_SENT_RING;
+
+    for (size_t i = 0; i < n; i++)
+        if (s->ckpt_sent[i].id == j->id && s->ckpt_sent[i].attempt == j->attempt)
+            return true;
+    return false;
+}
+
 void sched_checkpoint_first(struct cycle *c, size_t k, const json_t *obj)
 {
     struct sched *s = c->s;
@@ -104,6 +115,8 @@ void sched_checkpoint_first(struct cycle *c, size_t k, const json_t *obj)
 
     if (!leader_fresh(s->leader, 5000))
         return;
+    if (due != CKPT_WAIT && ckpt_sent_find(s, j))
+        return; /* sent; the watch will show it deleting, then gone */
     clock_format_rfc3339(j->checkpoint_deadline_ms, deadline, sizeof(deadline));
     clock_format_rfc3339(j->checkpoint_requested_ms, asked, sizeof(asked));
     if (due == CKPT_WAIT) {
@@ -115,11 +128,8 @@ void sched_checkpoint_first(struct cycle *c, size_t k, const json_t *obj)
                 j->cluster, e.msg);
         } else if (rc > 0) {
             LOG(LOG_INFO, "sched",
-                "event=checkpoint_requested job=%s/%s cluster=%s requested_at=%s deadline=%s",
+                "event=checkpoint_annotated job=%s/%s cluster=%s requested_at=%s deadline=%s",
                 j->ns, j->name, j->cluster, asked, deadline);
-            pthread_mutex_lock(&s->m.mu);
-            s->m.ckpt_requests++;
-            pthread_mutex_unlock(&s->m.mu);
         }
         return;
     }
@@ -128,6 +138,7 @@ void sched_checkpoint_first(struct cycle *c, size_t k, const json_t *obj)
             j->name, j->cluster, e.msg);
         return;
     }
+    s->ckpt_sent[s->n_ckpt_sent++ % CKPT_SENT_RING] = (struct ckpt_sent){j->id, j->attempt};
     {
         struct store_note n = {j->id, j->attempt, "ReclaimDelete", NULL, NULL};
         struct err ne = {0};

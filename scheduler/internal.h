@@ -97,6 +97,15 @@ struct dispatch_wait {
 
 struct diag_mem; /* track.c: when a placed job's pods were last looked at, and why */
 
+/* A checkpoint-first victim whose delete this leader has sent (dispatch.c): tracking may
+ * still read the object from a watch that has not seen the delete yet, and must not send
+ * it (nor its event) again. A ring: entries matter for the seconds a watch may lag. */
+#define CKPT_SENT_RING 256
+struct ckpt_sent {
+    int64_t id;
+    int attempt;
+};
+
 /* What the scheduler remembers about a cluster between cycles. */
 struct cluster_mem {
     char name[64];
@@ -138,6 +147,8 @@ struct sched {
     size_t n_dwait;
     struct diag_mem *diag; /* track.c; pruned to the placed jobs each tracking pass */
     size_t n_diag;
+    struct ckpt_sent ckpt_sent[CKPT_SENT_RING]; /* dispatch.c */
+    size_t n_ckpt_sent;                         /* ever added; the ring holds the last */
     unsigned char token_key[32]; /* signs each job's checkpoint token (base/job_token.h) */
     bool have_token_key;         /* read from the store on the first dispatch */
     struct metrics m;

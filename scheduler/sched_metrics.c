@@ -158,8 +158,8 @@ int sched_metrics(struct sched *s, struct buf *b)
                      m->reclaims);
     rc |= buf_printf(
         b,
-        "# HELP fedsched_scheduler_checkpoint_requests_total Checkpoint-first reclaims whose "
-        "request was put on the victim's object.\n"
+        "# HELP fedsched_scheduler_checkpoint_requests_total Reclaims made checkpoint first "
+        "(the victim asked to checkpoint before its delete).\n"
         "# TYPE fedsched_scheduler_checkpoint_requests_total counter\n"
         "fedsched_scheduler_checkpoint_requests_total %" PRIu64 "\n"
         "# HELP fedsched_scheduler_checkpoint_deletes_total Checkpoint-first victims deleted, "

@@ -268,10 +268,26 @@ static void scale_up(int deadline_s, bool checkpoint, bool restart, struct run *
     json_decref(j);
 }
 
+/* DELETEs of Jobs the simulated cluster answered. */
+static uint64_t job_deletes(void)
+{
+    struct sim_request_count rc[128];
+    size_t n = sim_cluster_request_counts(sim_get_cluster(env.sim, "cf"), rc, 128);
+    uint64_t d = 0;
+
+    for (size_t i = 0; i < n && i < 128; i++)
+        if (strcmp(rc[i].what, "delete jobs.batch") == 0)
+            d += rc[i].n;
+    return d;
+}
+
 /* What both cases assert about the request and the serving pods. */
 static void common_checks(const struct run *r, int deadline_s)
 {
     int64_t asked = event_ms("CheckpointRequested", NULL);
+
+    /* Deleted once: no second DELETE while the watch catches up, nor by a new leader. */
+    ck_assert_int_eq(job_deletes(), 1);
 
     ck_assert_int_eq(senv_events(&env, NS, NAME, "CheckpointRequested"), 1);
     ck_assert_int_gt(asked, 0);
