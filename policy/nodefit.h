@@ -87,15 +87,6 @@ void nodefit_profile_free(struct nodefit_profile **p); /* NULL-safe; sets *p to 
 int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli, size_t n,
                                  struct err *e);
 
-/* Tells p the cluster's nodes (their capacity: cpu_cap, mem_cap, n_gpus, model; the free
- * amounts are not read). Optional, and replaces nodefit_profile_set_capacity(): the same
- * demand turned away, with "the capacity a shape may use" being the kinds of node (same
- * model, devices, CPU and memory) it fits when they are empty, so size limits the
- * capacity a shape can use as GPU models do. ERR_INVALID when a node has more than
- * NODEFIT_GPUS_MAX devices. */
-int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
-                              struct err *e);
-
 /* Tells p the cluster's nodes: their capacity (cpu_cap, mem_cap, n_gpus, model; the free
  * amounts are not read). Optional; replaces nodefit_profile_set_capacity() (and that,
  * called later, replaces this): the same demand turned away, with the capacity a shape may
