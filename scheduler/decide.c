@@ -280,7 +280,10 @@ void sched_step_decide(struct cycle *c)
         t->reclaim_reason = policy_reclaim_reason_name(r->reason);
         t->gpus = j->gpu_count;
         t->deficit = r->deficit;
-        t->lost_gpu_hours = r->lost_gpu_hours;
+        /* A checkpoint-first victim loses what it has not saved at its delete, not now: its
+         * ledger row gets that then (dispatch.c), and 0 until, so the ledger's counters
+         * only ever grow. */
+        t->lost_gpu_hours = r->checkpoint_by_ms > 0 ? 0 : r->lost_gpu_hours;
         t->grace_s = (int)r->grace_s;
         t->snapshot_ms = cs->snap->taken_ms;
         t->checkpoint_by_ms = r->checkpoint_by_ms > 0 ? r->checkpoint_by_ms : 0;

@@ -468,8 +468,9 @@ int store_sched_ledger_lost(struct store *s, int64_t epoch, int64_t job_id, int 
     if (store_exec(s,
                    "WITH fence AS (SELECT epoch FROM leader WHERE id = 1 AND epoch = $1::bigint"
                    " FOR SHARE),"
-                   " upd AS (UPDATE reclaims SET lost_gpu_hours = $4::float8 WHERE job_id ="
-                   " $2::bigint AND attempt = $3::int AND freed_at IS NULL"
+                   " upd AS (UPDATE reclaims SET lost_gpu_hours ="
+                   " GREATEST(lost_gpu_hours, $4::float8) WHERE job_id = $2::bigint"
+                   " AND attempt = $3::int AND freed_at IS NULL"
                    " AND EXISTS (SELECT 1 FROM fence) RETURNING 1)"
                    " SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM upd)",
                    4, params, &r, e))

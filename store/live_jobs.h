@@ -176,10 +176,11 @@ int store_sched_apply(struct store *s, int64_t epoch, const struct store_transit
                       bool *applied, struct err *e);
 
 /* A checkpoint-first victim's ledger row, at its delete: the work it loses is what it did
- * since its last checkpoint up to now (near nothing when it checkpointed on request), not
- * what it had at the request. Sets lost_gpu_hours of the job's open reclaims row (freed_at
- * NULL) of attempt, while epoch is the leader epoch (ERR_CONFLICT otherwise); no row: 0,
- * nothing changed. */
+ * since its last checkpoint up to now (near nothing when it checkpointed on request). The
+ * row was written with 0 at the request; this raises lost_gpu_hours of the job's open
+ * reclaims row (freed_at NULL) of attempt to lost_gpu_hours (never lowers it, so the
+ * ledger's counters only grow), while epoch is the leader epoch (ERR_CONFLICT otherwise);
+ * no row: 0, nothing changed. */
 int store_sched_ledger_lost(struct store *s, int64_t epoch, int64_t job_id, int attempt,
                             double lost_gpu_hours, struct err *e);
 

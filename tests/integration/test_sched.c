@@ -847,6 +847,18 @@ START_TEST(checkpoint_request_is_written_once)
                        " 'CheckpointRequested') FROM reclaims");
     ck_assert_str_eq(v, "2 1");
     free(v);
+    /* The work lost at the delete goes into its open ledger row, only ever upwards, and only
+     * under the leader's epoch. */
+    ck_assert_int_eq(store_sched_ledger_lost(s, epoch, jobs.v[0].id, jobs.v[0].attempt, 0.5, &e),
+                     0);
+    ck_assert_int_eq(store_sched_ledger_lost(s, epoch, jobs.v[0].id, jobs.v[0].attempt, 0.2, &e),
+                     0);
+    ck_assert_int_eq(store_sched_ledger_lost(s, epoch + 1, jobs.v[0].id, jobs.v[0].attempt, 9, &e),
+                     -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    v = itest_sql(dsn, "SELECT string_agg(lost_gpu_hours::text, ' ' ORDER BY id) FROM reclaims");
+    ck_assert_str_eq(v, "0.5 0");
+    free(v);
     /* Requeued: the request goes with the attempt. */
     t[0].to = PHASE_QUEUED;
     t[0].reason = "Preempted";
