@@ -10,7 +10,8 @@
  * namespaces; viewer may read in its namespaces, or everywhere when it has none.
  * A job's checkpoint token ("fjt_", base/job_token.h; in the job's pods as
  * FEDSCHED_CHECKPOINT_TOKEN) is checked by its HMAC under the installation's key, never
- * looked up or cached, and may only POST the checkpoint of the job whose uid it names:
+ * looked up or cached, and may only POST (report) and GET (the checkpoint request) the
+ * checkpoint of the job whose uid it names:
  * its principal (role "job", name "job:<uid>") is no admin, submitter or viewer.
  * A caller never learns of jobs in namespaces it may not read: asking for one answers
  * 404 exactly as if it did not exist, while namespace-wide requests (list, submit) in
@@ -756,10 +757,11 @@ int access_authorize_job(struct api *a, const struct principal *who, const char 
     struct err e = {0};
     bool same;
 
-    if (strcmp(method, "POST") != 0 || strcmp(route, CHECKPOINT_ROUTE) != 0) {
+    if ((strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0) ||
+        strcmp(route, CHECKPOINT_ROUTE) != 0) {
         resp_errorf(resp, ERR_FORBIDDEN, "Authorization",
                     "the job token of trainingjob uid %s may only POST " CHECKPOINT_ROUTE
-                    " of that job, not %s %s",
+                    " (or GET it) of that job, not %s %s",
                     uid, method, route);
         return -1;
     }

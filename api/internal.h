@@ -97,7 +97,7 @@ void access_principal_clear(struct principal *who);
 int access_rate_limit(struct api *a, const char *key, int *retry_after_s);
 bool access_may_read(const struct principal *who, const char *ns);
 bool access_may_write(const struct principal *who, const char *ns);
-/* For a ROLE_JOB caller, instead of the route's permission: only POST of the checkpoint
+/* For a ROLE_JOB caller, instead of the route's permission: only POST or GET of the checkpoint
  * route (route is the template) of the job whose uid the token names. Fills resp (403, or
  * 503 when the job cannot be looked up) and returns -1 otherwise. */
 int access_authorize_job(struct api *a, const struct principal *who, const char *method,

@@ -215,6 +215,13 @@ START_TEST(pod_posts_its_checkpoint)
     free(who);
     /* Existing tokens keep working on the same route. */
     expect(admin, "POST", "/v1/namespaces/team-a/trainingjobs/ck-b/checkpoint", NULL, 200, NULL);
+    /* The pod reads its checkpoint request (none: it is Running), and not another job's. */
+    expect(tok_a, "GET", "/v1/namespaces/team-a/trainingjobs/ck-a/checkpoint", NULL, 200,
+           "\"requested\"");
+    expect(tok_a, "GET", "/v1/namespaces/team-a/trainingjobs/ck-b/checkpoint", NULL, 403,
+           "valid only for its own job");
+    expect(admin, "GET", "/v1/namespaces/team-a/trainingjobs/ck-b/checkpoint", NULL, 200,
+           "\"phase\"");
 }
 END_TEST
 
