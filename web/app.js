@@ -604,7 +604,9 @@ async function viewJob(root, sc, ns, name) {
       ['member namespace', st.memberNamespace], ['object', st.objectName], ['attempt', st.attempt], ['preemptions', st.preemptions], ['reason', st.reason],
       ['message', st.message], ['submitted', when(md.creationTimestamp)], ['admitted', when(st.admittedAt)],
       ['started', when(st.startTime)], ['finished', when(st.completionTime)],
-      ['last checkpoint', when(st.lastCheckpointTime)], ['uid', md.uid],
+      ['last checkpoint', when(st.lastCheckpointTime)],
+      ['checkpoint requested', when(st.checkpointRequestedAt)], ['checkpoint deadline', when(st.checkpointDeadline)],
+      ['uid', md.uid],
       ['labels', Object.entries(md.labels || {}).map(([k, v]) => `${k}=${v}`).join(', ')]];
     statusCard.replaceChildren(h('h2', {}, 'Status'), h('dl', { class: 'kv', 'data-testid': 'status' },
       kv.map(([k, v]) => [h('dt', {}, k), h('dd', { 'data-key': k }, v === undefined || v === null || v === '' ? '-' : String(v))])));
