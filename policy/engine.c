@@ -239,6 +239,21 @@ void engine_reserve(struct engine *en, size_t node, size_t j)
     bump(en, G);
 }
 
+size_t engine_unreserve(struct engine *en, size_t node)
+{
+    struct engine_group *G;
+    size_t holder = en->reserved_by[node];
+
+    if (!holder || en->ngroup[node] < 0)
+        return 0;
+    G = &en->groups[en->ngroup[node]];
+    en->reserved_by[node] = 0;
+    G->n_reserved--;
+    bucket_add(G, en->npos[node], en->nfree[node]);
+    bump(en, G);
+    return holder;
+}
+
 /* Takes gpus from a node outside the buckets' normal flow (in-flight plans). */
 static void node_consume(struct engine *en, size_t node, int gpus)
 {

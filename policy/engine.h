@@ -204,6 +204,9 @@ int engine_fit_slots(const struct engine *en, const struct engine_group *G, size
 int engine_fit_slots_empty(const struct engine *en, const struct engine_group *G, size_t j);
 /* Removes node from its group's buckets on behalf of queue job j. */
 void engine_reserve(struct engine *en, size_t node, size_t j);
+/* Gives a reserved node back to its group's buckets; returns the holder (queue index + 1),
+ * 0 when the node was not reserved. */
+size_t engine_unreserve(struct engine *en, size_t node);
 
 /* Quota check of namespace ns taking g GPUs of SKU k for a job that is (or is not)
  * preemptible. Returns 0 when allowed (sets *over when above nominal), or -1 and fills why.

@@ -54,6 +54,11 @@ static struct policy_state *state_copy(const struct policy_state *st)
         memcpy(c->usage, st->usage, st->n_usage * sizeof(*c->usage));
         c->n_usage = c->cap_usage = st->n_usage;
     }
+    if (st->n_backfill > 0) {
+        c->backfill = xcalloc(st->n_backfill, sizeof(*c->backfill));
+        memcpy(c->backfill, st->backfill, st->n_backfill * sizeof(*c->backfill));
+        c->n_backfill = c->cap_backfill = st->n_backfill;
+    }
     return c;
 }
 

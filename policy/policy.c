@@ -181,6 +181,7 @@ const char *policy_reclaim_reason_name(enum policy_reclaim_reason r)
     case POLICY_RECLAIM_PRIORITY: return "priority";
     case POLICY_RECLAIM_ANNOUNCED: return "serving_announced";
     case POLICY_RECLAIM_FORECAST: return "serving_forecast";
+    case POLICY_RECLAIM_BACKFILL: return "backfill";
     }
     return "unknown";
 }
@@ -387,9 +388,15 @@ struct cycle {
     struct policy_state *st;
     size_t *victims; /* every preempting pending job's victims, one arena */
     size_t n_victims, cap_victims;
-    size_t *v_first;   /* per pending entry, offset into victims */
-    bool has_victims;  /* some running training job is preemptible */
-    int lowest_victim; /* and the lowest priority among them */
+    size_t *v_first;  /* per pending entry, offset into victims */
+    bool has_victims; /* some running training job is preemptible */
+    /* backfill behind reservations */
+    int *avail;   /* per node: GPUs a reserving job could have (reserve_for) */
+    size_t *held; /* the nodes the last reservation holds */
+    size_t n_held;
+    int held_c;         /* and their cluster */
+    bool *run_backfill; /* per running placement: placed by backfill (policy_state) */
+    int lowest_victim;  /* and the lowest priority among them */
 };
 
 /* qsort has no context argument in C11: the comparator sees the engine through the
@@ -545,19 +552,104 @@ static void place(struct cycle *cy, size_t j, const struct engine_cand *best,
     }
 }
 
+static int cmp_u64(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+
+    return (a > b) - (a < b);
+}
+
+/* Whether running placement r was placed by backfill (on nodes a reservation held) and
+ * gives way to queued job j: every backfilled job is preemptible and of no higher priority
+ * than the reservations it used; j must be of no lower priority than it. */
+static bool gives_way(const struct cycle *cy, size_t j, size_t r)
+{
+    const struct engine *en = cy->en;
+    const struct policy_running *ru = &en->in->running[r];
+
+    return ru->preemptible && ru->pool == SNAPSHOT_POOL_TRAINING && ru->n_plan && !ru->reclaiming &&
+           !cy->run_chosen[r] && cy->run_backfill[r] && ru->priority <= en->in->queue[j].priority;
+}
+
+/* GPUs per node that job j could have without waiting for any work to end: those of
+ * placements being reclaimed and of placements that overtook j (added to cy->avail, which
+ * holds the working free GPUs of every node). */
+static void avail_for(struct cycle *cy, size_t j)
+{
+    struct engine *en = cy->en;
+    const struct policy_input *in = en->in;
+
+    for (size_t i = 0; i < en->s->n_nodes; i++)
+        cy->avail[i] = en->nfree[i];
+    for (size_t r = 0; r < in->n_running; r++) {
+        const struct policy_running *ru = &in->running[r];
+
+        if (ru->pool != SNAPSHOT_POOL_TRAINING || !(ru->reclaiming || gives_way(cy, j, r)))
+            continue;
+        for (size_t p = 0; p < ru->n_plan; p++) {
+            size_t node = cy->run_node[cy->run_node_first[r] + p];
+
+            if (node != SIZE_MAX && !en->reserved_by[node] && en->s->nodes[node].sku == ru->sku &&
+                en->s->nodes[node].pool == SNAPSHOT_POOL_TRAINING)
+                cy->avail[node] += ru->plan[p].gpus;
+        }
+    }
+}
+
+/* The nodes of group G job j would reserve, into cand: the most available first (lowest
+ * index among equals), enough for their allocatable GPUs to hold the gang. Returns how many
+ * (0 when the group cannot hold it), and in *drain the GPUs of work on them that j has to
+ * wait for. Selection, not a sort: a gang needs few of a group's nodes. */
+static size_t reserve_nodes(const struct cycle *cy, const struct engine_group *G, size_t j,
+                            size_t *cand, int *drain)
+{
+    const struct engine *en = cy->en;
+    const struct engine_job *ej = &en->jobs[j];
+    size_t n = 0, m = 0;
+    int cover = 0;
+
+    for (size_t i = 0; i < G->n; i++) {
+        size_t node = G->nodes[i];
+
+        if (!en->reserved_by[node] && en->s->nodes[node].schedulable &&
+            en->s->nodes[node].allocatable >= ej->per_worker)
+            cand[n++] = node;
+    }
+    *drain = 0;
+    for (; m < n && cover < ej->workers; m++) {
+        size_t b = m, t;
+        int a;
+
+        for (size_t i = m + 1; i < n; i++)
+            if (cy->avail[cand[i]] > cy->avail[cand[b]] ||
+                (cy->avail[cand[i]] == cy->avail[cand[b]] && cand[i] < cand[b]))
+                b = i;
+        t = cand[m];
+        cand[m] = cand[b];
+        cand[b] = t;
+        a = en->s->nodes[cand[m]].allocatable;
+        cover += a / ej->per_worker;
+        *drain += a > cy->avail[cand[m]] ? a - cy->avail[cand[m]] : 0;
+    }
+    return cover >= ej->workers ? m : 0;
+}
+
 /* Holds nodes for a job blocked by capacity, so later (smaller) jobs cannot keep taking
- * the GPUs it waits for: on the cluster where it is closest to fitting, the nodes with the
- * most free GPUs, enough to hold the gang once their running work ends. */
+ * the GPUs it waits for: on the cluster and SKU where the least running work stands
+ * between it and its start (GPUs of jobs that overtook it count as free, since it may
+ * evict them), the nodes with the most such GPUs, enough to hold the gang once their
+ * running work ends. Fills cy->held / cy->n_held with the nodes. */
 static bool reserve_for(struct cycle *cy, size_t j)
 {
     struct engine *en = cy->en;
     const struct engine_job *ej = &en->jobs[j];
-    int best_c = -1, best_k = -1, best_slots = -1;
+    int best_c = -1, best_k = -1, best_drain = 0;
     struct engine_group *G;
     size_t *cand;
     size_t n = 0;
-    int cover = 0;
 
+    avail_for(cy, j);
+    cand = xcalloc(en->s->n_nodes + 1, sizeof(*cand));
     for (size_t c = 0; c < en->n_clusters; c++) {
         bool aff_ok = !ej->has_aff;
 
@@ -566,51 +658,172 @@ static bool reserve_for(struct cycle *cy, size_t j)
         if (!aff_ok || en->cl_block[c].reason != POLICY_REASON_NONE)
             continue;
         for (int o = 0; o < ej->n_opts; o++) {
-            int k = ej->opts[o];
-            int s;
+            int k = ej->opts[o], drain;
 
             if (!cy->quota_ok[o])
                 continue;
             G = engine_group_of(en, c, SNAPSHOT_POOL_TRAINING, k);
-            if (G->n == 0 || engine_fit_slots_empty(en, G, j) < ej->workers)
+            if (G->n == 0 || engine_fit_slots_empty(en, G, j) < ej->workers ||
+                reserve_nodes(cy, G, j, cand, &drain) == 0)
                 continue;
-            s = engine_slots(G, ej->per_worker, false);
-            if (s > best_slots ||
-                (s == best_slots && strcmp(en->cl_names[c], en->cl_names[best_c]) < 0)) {
-                best_slots = s;
+            if (best_c < 0 || drain < best_drain ||
+                (drain == best_drain && strcmp(en->cl_names[c], en->cl_names[best_c]) < 0)) {
+                best_drain = drain;
                 best_c = (int)c;
                 best_k = k;
             }
         }
     }
-    if (best_c < 0)
-        return false;
-    G = engine_group_of(en, (size_t)best_c, SNAPSHOT_POOL_TRAINING, best_k);
-    cand = xcalloc(G->n + 1, sizeof(*cand));
-    for (size_t i = 0; i < G->n; i++) {
-        size_t node = G->nodes[i];
+    if (best_c >= 0) {
+        int drain;
 
-        if (!en->reserved_by[node] && en->s->nodes[node].schedulable &&
-            en->s->nodes[node].allocatable >= ej->per_worker)
-            cand[n++] = node;
+        G = engine_group_of(en, (size_t)best_c, SNAPSHOT_POOL_TRAINING, best_k);
+        n = reserve_nodes(cy, G, j, cand, &drain);
+        for (size_t i = 0; i < n; i++)
+            engine_reserve(en, cand[i], j);
     }
-    /* Most free first, then lowest index: a stable choice from cycle to cycle. */
-    for (size_t i = 1; i < n; i++) {
-        size_t t = cand[i], x = i;
+    cy->n_held = 0;
+    cy->held_c = best_c;
+    for (size_t i = 0; i < n; i++)
+        cy->held[cy->n_held++] = cand[i];
+    free(cand);
+    return n > 0;
+}
 
-        while (x > 0 && (en->nfree[cand[x - 1]] < en->nfree[t] ||
-                         (en->nfree[cand[x - 1]] == en->nfree[t] && cand[x - 1] > t))) {
-            cand[x] = cand[x - 1];
-            x--;
+/* Job j reserved cy->held. When the nodes would hold its gang without the placements that
+ * overtook it (backfill), evicts the fewest of those, least lost work first, and leaves j
+ * pending with the placements it waits for, as a priority preemption does. */
+static bool evict_for(struct cycle *cy, size_t j, const struct policy_why *why)
+{
+    struct engine *en = cy->en;
+    const struct policy_input *in = en->in;
+    const struct engine_job *ej = &en->jobs[j];
+    size_t *cand = xcalloc(in->n_running + 1, sizeof(*cand)), n = 0, kept = 0, first;
+    int *lf = xcalloc(cy->n_held + 1, sizeof(*lf));
+    bool ok = false;
+    struct policy_pending *p;
+
+    /* lf: free GPUs of each held node counting placements being reclaimed. */
+    for (size_t h = 0; h < cy->n_held; h++)
+        lf[h] = en->nfree[cy->held[h]];
+    for (size_t r = 0; r < in->n_running; r++) {
+        const struct policy_running *ru = &in->running[r];
+        bool on = false;
+
+        if (ru->pool != SNAPSHOT_POOL_TRAINING || cy->n_held == 0 ||
+            ru->sku != en->s->nodes[cy->held[0]].sku || cy->run_cluster[r] != (long)cy->held_c)
+            continue;
+        for (size_t x = 0; x < ru->n_plan; x++)
+            for (size_t h = 0; h < cy->n_held; h++)
+                if (cy->run_node[cy->run_node_first[r] + x] == cy->held[h]) {
+                    on = true;
+                    if (ru->reclaiming)
+                        lf[h] += ru->plan[x].gpus;
+                }
+        if (on && (ru->reclaiming || gives_way(cy, j, r)))
+            cand[n++] = r;
+    }
+#define HELD_SLOTS(acc)                                                                            \
+    do {                                                                                           \
+        acc = 0;                                                                                   \
+        for (size_t h_ = 0; h_ < cy->n_held; h_++)                                                 \
+            acc += lf[h_] / ej->per_worker;                                                        \
+    } while (0)
+    {
+        int slots;
+        size_t stopping = 0;
+
+        /* Placements being reclaimed first (they cost nothing more), then least lost work. */
+        for (size_t i = 1; i < n; i++) {
+            size_t t = cand[i], x = i;
+
+            while (x > 0 && ((in->running[t].reclaiming && !in->running[cand[x - 1]].reclaiming) ||
+                             (in->running[t].reclaiming == in->running[cand[x - 1]].reclaiming &&
+                              reclaim_victim_before(
+                                  &in->running[t], policy_lost_gpu_hours(&in->running[t], en->now),
+                                  &in->running[cand[x - 1]],
+                                  policy_lost_gpu_hours(&in->running[cand[x - 1]], en->now))))) {
+                cand[x] = cand[x - 1];
+                x--;
+            }
+            cand[x] = t;
         }
-        cand[x] = t;
-    }
-    for (size_t i = 0; i < n && cover < ej->workers; i++) {
-        cover += en->s->nodes[cand[i]].allocatable / ej->per_worker;
-        engine_reserve(en, cand[i], j);
+        while (stopping < n && in->running[cand[stopping]].reclaiming)
+            stopping++;
+        HELD_SLOTS(slots);
+        kept = stopping;
+        while (slots < ej->workers && kept < n) {
+            const struct policy_running *ru = &in->running[cand[kept++]];
+
+            for (size_t x = 0; x < ru->n_plan; x++)
+                for (size_t h = 0; h < cy->n_held; h++)
+                    if (cy->run_node[cy->run_node_first[cand[kept - 1]] + x] == cy->held[h])
+                        lf[h] += ru->plan[x].gpus;
+            HELD_SLOTS(slots);
+        }
+        ok = slots >= ej->workers && kept > 0;
+        if (ok) {
+            /* Drop the new victims the others already cover, costliest first. */
+            for (size_t i = kept; i-- > stopping;) {
+                const struct policy_running *ru = &in->running[cand[i]];
+
+                for (size_t x = 0; x < ru->n_plan; x++)
+                    for (size_t h = 0; h < cy->n_held; h++)
+                        if (cy->run_node[cy->run_node_first[cand[i]] + x] == cy->held[h])
+                            lf[h] -= ru->plan[x].gpus;
+                HELD_SLOTS(slots);
+                if (slots >= ej->workers) {
+                    memmove(&cand[i], &cand[i + 1], (kept - i - 1) * sizeof(*cand));
+                    kept--;
+                } else {
+                    for (size_t x = 0; x < ru->n_plan; x++)
+                        for (size_t h = 0; h < cy->n_held; h++)
+                            if (cy->run_node[cy->run_node_first[cand[i]] + x] == cy->held[h])
+                                lf[h] += ru->plan[x].gpus;
+                }
+            }
+        }
+#undef HELD_SLOTS
+        if (ok) {
+            for (size_t i = 0; i < kept; i++) {
+                size_t r = cand[i];
+                struct policy_reclaim rc;
+
+                if (in->running[r].reclaiming)
+                    continue;
+                memset(&rc, 0, sizeof(rc));
+                rc.running = r;
+                rc.for_job = j;
+                rc.cluster = (int)cy->run_cluster[r];
+                rc.sku = in->running[r].sku;
+                rc.reason = POLICY_RECLAIM_BACKFILL;
+                rc.deficit = in->queue[j].gpu_count;
+                rc.lost_gpu_hours = policy_lost_gpu_hours(&in->running[r], en->now);
+                rc.grace_s = policy_grace_s(en->cfg);
+                cy->r->reclaims =
+                    xrealloc(cy->r->reclaims, (cy->r->n_reclaims + 1) * sizeof(*cy->r->reclaims));
+                cy->r->reclaims[cy->r->n_reclaims++] = rc;
+                cy->run_chosen[r] = true;
+            }
+            first = cy->n_victims;
+            for (size_t i = 0; i < kept; i++) {
+                if (cy->n_victims == cy->cap_victims) {
+                    cy->cap_victims = cy->cap_victims ? cy->cap_victims * 2 : 16;
+                    cy->victims = xrealloc(cy->victims, cy->cap_victims * sizeof(*cy->victims));
+                }
+                cy->victims[cy->n_victims++] = cand[i];
+            }
+            add_pending(cy, j, why, true);
+            p = &cy->r->pending[cy->r->n_pending - 1];
+            p->preempting = true;
+            p->victims_cluster = (int)cy->run_cluster[cand[0]];
+            p->n_victims = cy->n_victims - first;
+            cy->v_first[cy->r->n_pending - 1] = first;
+        }
     }
     free(cand);
-    return cover > 0;
+    free(lf);
+    return ok;
 }
 
 /* ---- quota reclaim ------------------------------------------------------------------ */
@@ -1084,6 +1297,24 @@ static bool preempt_for(struct cycle *cy, size_t j, const struct policy_why *why
     return true;
 }
 
+/* Keeps the best and the runner-up of the candidates seen so far. */
+static void keep_best(const struct engine *en, const struct engine_cand *cand,
+                      struct engine_cand *best, bool *found, struct engine_cand *second,
+                      bool *has_second)
+{
+    if (!*found || engine_cand_cmp(en, cand, best) < 0) {
+        if (*found) {
+            *second = *best;
+            *has_second = true;
+        }
+        *best = *cand;
+        *found = true;
+    } else if (!*has_second || engine_cand_cmp(en, cand, second) < 0) {
+        *second = *cand;
+        *has_second = true;
+    }
+}
+
 static void decide_job(struct cycle *cy, size_t j)
 {
     struct engine *en = cy->en;
@@ -1193,17 +1424,7 @@ static void decide_job(struct cycle *cy, size_t j)
             if (engine_eval_cluster(en, j, (int)c, cy->quota_ok, true, false, &cand, &w, NULL, NULL,
                                     0)) {
                 n_cand++;
-                if (!found || engine_cand_cmp(en, &cand, &best) < 0) {
-                    if (found) {
-                        second = best;
-                        has_second = true;
-                    }
-                    best = cand;
-                    found = true;
-                } else if (!has_second || engine_cand_cmp(en, &cand, &second) < 0) {
-                    second = cand;
-                    has_second = true;
-                }
+                keep_best(en, &cand, &best, &found, &second, &has_second);
             } else if (engine_why_better(&w, &sum)) {
                 sum = w;
             }
@@ -1240,7 +1461,8 @@ static void decide_job(struct cycle *cy, size_t j)
             if (preempt_for(cy, j, &sum))
                 return;
             if (may_reserve && reserve_for(cy, j)) {
-                add_pending(cy, j, &sum, true);
+                if (!evict_for(cy, j, &sum))
+                    add_pending(cy, j, &sum, true);
                 return;
             }
         }
@@ -1302,6 +1524,112 @@ static struct ns_run heap_pop(const struct engine *en, struct ns_run *h, size_t 
         i = m;
     }
     return top;
+}
+
+/* Backfill: the free GPUs of nodes held by plain reservations go, for the rest of the
+ * cycle, to the pending jobs that would give way to every holder (preemptible, of no
+ * higher priority), in queue order; the holders evict them once the rest of their nodes'
+ * work has ended (evict_for). A reservation then costs the work lost since the
+ * backfillers' last checkpoints, not idle GPUs. */
+static void backfill(struct cycle *cy)
+{
+    struct engine *en = cy->en;
+    const struct policy_input *in = en->in;
+    struct policy_result *r = cy->r;
+    bool *plain = xcalloc(in->n_queue + 1, sizeof(*plain));
+    size_t *nodes = xcalloc(en->s->n_nodes + 1, sizeof(*nodes));
+    size_t *holder = xcalloc(en->s->n_nodes + 1, sizeof(*holder));
+    size_t nn = 0, out = 0;
+    int64_t min_prio = INT64_MAX;
+    bool *drop = xcalloc(r->n_pending + 1, sizeof(*drop));
+    bool *placed = xcalloc(in->n_queue + 1, sizeof(*placed));
+
+    for (size_t p = 0; p < r->n_pending; p++)
+        if (r->pending[p].reserving && !r->pending[p].preempting && !r->pending[p].reclaiming)
+            plain[r->pending[p].job] = true;
+    for (size_t i = 0; i < en->s->n_nodes; i++) {
+        size_t h = en->reserved_by[i];
+
+        if (!h || !plain[h - 1])
+            continue;
+        if (in->queue[h - 1].priority < min_prio)
+            min_prio = in->queue[h - 1].priority;
+        holder[nn] = engine_unreserve(en, i);
+        nodes[nn++] = i;
+    }
+    for (size_t p = 0; p < r->n_pending && nn > 0; p++) {
+        size_t j = r->pending[p].job;
+        const struct policy_job *job = &in->queue[j];
+        const struct engine_job *ej = &en->jobs[j];
+        enum policy_reason why = r->pending[p].why.reason;
+        struct engine_cand best, second, cand;
+        bool found = false, has_second = false, any = false;
+        int n_cand = 0;
+
+        if (!job->preemptible || job->priority > min_prio || r->pending[p].preempting ||
+            r->pending[p].reclaiming || ej->invalid ||
+            (why != POLICY_REASON_INSUFFICIENT && why != POLICY_REASON_RESERVED &&
+             why != POLICY_REASON_NODE_RESOURCES))
+            continue;
+        for (int o = 0; o < ej->n_opts; o++) {
+            struct policy_why w;
+
+            cy->quota_ok[o] = engine_quota_check(en, ej->ns, ej->opts[o], job->gpu_count,
+                                                 job->preemptible, &cy->over[o], &w) == 0;
+            if (cy->quota_ok[o]) {
+                int blk, blk_c;
+
+                any = any || global_slots(en, SNAPSHOT_POOL_TRAINING, ej->opts[o], ej->per_worker,
+                                          &blk, &blk_c) >= ej->workers;
+            }
+        }
+        if (!any)
+            continue;
+        memset(&best, 0, sizeof(best));
+        memset(&second, 0, sizeof(second));
+        memset(&cand, 0, sizeof(cand));
+        for (size_t c = 0; c < en->n_clusters; c++) {
+            struct policy_why w;
+
+            if (!engine_eval_cluster(en, j, (int)c, cy->quota_ok, true, false, &cand, &w, NULL,
+                                     NULL, 0))
+                continue;
+            n_cand++;
+            keep_best(en, &cand, &best, &found, &second, &has_second);
+        }
+        if (found) {
+            struct policy_state *st = cy->st;
+
+            place(cy, j, &best, &second, has_second, n_cand);
+            drop[p] = true;
+            placed[j] = true;
+            /* Only placements in training capacity give way to reservations. */
+            if (best.pool != SNAPSHOT_POOL_TRAINING)
+                continue;
+            if (st->n_backfill == st->cap_backfill) {
+                st->cap_backfill = st->cap_backfill ? st->cap_backfill * 2 : 16;
+                st->backfill = xrealloc(st->backfill, st->cap_backfill * sizeof(*st->backfill));
+            }
+            st->backfill[st->n_backfill++] = job->id;
+        }
+    }
+    /* The holders still waiting keep their nodes, for explanations. */
+    for (size_t i = 0; i < nn; i++)
+        if (!placed[holder[i] - 1])
+            engine_reserve(en, nodes[i], holder[i] - 1);
+    for (size_t p = 0; p < r->n_pending; p++) {
+        if (drop[p])
+            continue;
+        r->pending[out] = r->pending[p];
+        cy->v_first[out] = cy->v_first[p];
+        out++;
+    }
+    r->n_pending = out;
+    free(drop);
+    free(placed);
+    free(plain);
+    free(nodes);
+    free(holder);
 }
 
 static void run_queue(struct cycle *cy)
@@ -1378,8 +1706,39 @@ int policy_decide(const struct policy_input *in, struct policy_state *st,
     cy.over = xcalloc(1 + POLICY_ALT_SKUS_MAX, sizeof(bool));
     cy.st = st;
     cy.v_first = xcalloc(in->n_queue + 1, sizeof(*cy.v_first));
+    cy.avail = xcalloc(in->snap->n_nodes + 1, sizeof(*cy.avail));
+    cy.run_backfill = xcalloc(in->n_running + 1, sizeof(*cy.run_backfill));
+    {
+        /* Backfilled jobs that still run keep their mark; the others leave the record. */
+        size_t keep = 0;
+        bool *seen = xcalloc(st->n_backfill + 1, sizeof(*seen));
+
+        for (size_t x = 0; x < in->n_running; x++) {
+            uint64_t id = in->running[x].id;
+            uint64_t *f = st->n_backfill ? bsearch(&id, st->backfill, st->n_backfill,
+                                                   sizeof(*st->backfill), cmp_u64)
+                                         : NULL;
+
+            if (f) {
+                cy.run_backfill[x] = true;
+                seen[f - st->backfill] = true;
+            }
+        }
+        for (size_t x = 0; x < st->n_backfill; x++)
+            if (seen[x])
+                st->backfill[keep++] = st->backfill[x];
+        st->n_backfill = keep;
+        free(seen);
+    }
+    cy.held = xcalloc(in->snap->n_nodes + 1, sizeof(*cy.held));
     prepare_quota_reclaim(&cy);
     run_queue(&cy);
+    backfill(&cy);
+    if (st->n_backfill > 1)
+        qsort(st->backfill, st->n_backfill, sizeof(*st->backfill), cmp_u64);
+    free(cy.run_backfill);
+    free(cy.avail);
+    free(cy.held);
     free_quota_reclaim(&cy);
     r->victims = cy.victims;
     r->n_victims = cy.n_victims;

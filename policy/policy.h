@@ -266,6 +266,10 @@ struct policy_state {
     struct policy_usage *usage;
     size_t n_usage, cap_usage;
     int64_t last_now_ms; /* now of the previous cycle; 0 before the first */
+    uint64_t *backfill;  /* ids of the jobs placed on reserved nodes (backfill) that still run
+                            or were just placed, sorted; not kept across leaders: a new
+                            leader waits for them to end instead of evicting them */
+    size_t n_backfill, cap_backfill;
 };
 
 /* What reclaiming a running job costs: GPU-hours since its last checkpoint (or its start). */
@@ -406,12 +410,15 @@ enum policy_reclaim_reason {
                                    pods yet, exceed free GPUs (proactive_reclaim) */
     POLICY_RECLAIM_FORECAST,    /* the forecast's high quantile of serving demand within
                                    reclaim_lead_s exceeds free GPUs (proactive_reclaim) */
+    POLICY_RECLAIM_BACKFILL,    /* a preemptible job that went ahead of a reserving job
+                                   (backfill) gives its reserved nodes back */
 };
 const char *policy_reclaim_reason_name(enum policy_reclaim_reason r);
 
 struct policy_reclaim {
     size_t running; /* index into input running */
-    size_t for_job; /* QUOTA, PRIORITY: queue index of the job the GPUs are reclaimed for */
+    size_t for_job; /* QUOTA, PRIORITY, BACKFILL: queue index of the job the GPUs are reclaimed
+                       for */
     int cluster;
     int sku;
     enum policy_reclaim_reason reason;

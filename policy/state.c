@@ -22,6 +22,7 @@ void policy_state_free(struct policy_state **s)
     free((*s)->pools);
     free((*s)->usage);
     free((*s)->preempts);
+    free((*s)->backfill);
     free(*s);
     *s = NULL;
 }

@@ -53,6 +53,7 @@ static const char *reclaim_reason_code(enum policy_reclaim_reason r)
     case POLICY_RECLAIM_PRIORITY: return "PriorityPreemption";
     case POLICY_RECLAIM_ANNOUNCED: return "ServingAnnounced";
     case POLICY_RECLAIM_FORECAST: return "ServingForecast";
+    case POLICY_RECLAIM_BACKFILL: return "BackfillEviction";
     }
     return "Reclaimed";
 }
@@ -329,6 +330,15 @@ void sched_step_decide(struct cycle *c)
                           "%s; grace %" PRId64 " s, %.2f GPU-hours since the last checkpoint lost",
                           d.queue[r->for_job].ns, d.queue[r->for_job].name,
                           d.queue[r->for_job].priority, j->priority, j->gpu_count, sku, cl,
+                          r->grace_s, r->lost_gpu_hours));
+            break;
+        case POLICY_RECLAIM_BACKFILL:
+            t->message = sched_batch_own(
+                &c->b,
+                xasprintf("backfilled nodes reserved for %s/%s given back: it waited since before "
+                          "this job started, and its nodes are free of other work: %d %s GPUs in "
+                          "%s; grace %" PRId64 " s, %.2f GPU-hours since the last checkpoint lost",
+                          d.queue[r->for_job].ns, d.queue[r->for_job].name, j->gpu_count, sku, cl,
                           r->grace_s, r->lost_gpu_hours));
             break;
         case POLICY_RECLAIM_ANNOUNCED:

@@ -928,7 +928,8 @@ static int check_reclaim(const struct policy_scenario *sc, const struct policy_r
             char fk[200];
 
             job_key(fj->ns, fj->name, fk, sizeof(fk));
-            if ((rc->reason != POLICY_RECLAIM_QUOTA && rc->reason != POLICY_RECLAIM_PRIORITY) ||
+            if ((rc->reason != POLICY_RECLAIM_QUOTA && rc->reason != POLICY_RECLAIM_PRIORITY &&
+                 rc->reason != POLICY_RECLAIM_BACKFILL) ||
                 strcmp(v, fk) != 0)
                 return mismatch(msg, size, "%s reclaimed for %s, expected for %s", want, fk, v);
         }

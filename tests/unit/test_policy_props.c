@@ -59,6 +59,9 @@ struct world {
     struct job_node_use plans[64];
     struct policy_input in;
     struct policy_state *st;
+    /* ids the state recorded as backfilled when the cycle began (test_backfill) */
+    uint64_t backfilled[512];
+    size_t n_backfilled;
 };
 
 static const char *ns_names[4] = {"maps", "eats", "rides", "ads"};
@@ -311,6 +314,10 @@ static struct policy_state *state_copy(const struct policy_state *s)
     c->preempts = xcalloc(s->n_preempts + 1, sizeof(*c->preempts));
     if (s->n_preempts)
         memcpy(c->preempts, s->preempts, s->n_preempts * sizeof(*s->preempts));
+    c->n_backfill = c->cap_backfill = s->n_backfill;
+    c->backfill = xcalloc(s->n_backfill + 1, sizeof(*c->backfill));
+    if (s->n_backfill)
+        memcpy(c->backfill, s->backfill, s->n_backfill * sizeof(*s->backfill));
     return c;
 }
 
@@ -322,7 +329,10 @@ static bool state_equal(const struct policy_state *a, const struct policy_state 
            (a->n_usage == 0 || memcmp(a->usage, b->usage, a->n_usage * sizeof(*a->usage)) == 0) &&
            a->n_preempts == b->n_preempts &&
            (a->n_preempts == 0 ||
-            memcmp(a->preempts, b->preempts, a->n_preempts * sizeof(*a->preempts)) == 0);
+            memcmp(a->preempts, b->preempts, a->n_preempts * sizeof(*a->preempts)) == 0) &&
+           a->n_backfill == b->n_backfill &&
+           (a->n_backfill == 0 ||
+            memcmp(a->backfill, b->backfill, a->n_backfill * sizeof(*a->backfill)) == 0);
 }
 
 /* GPUs the policy may hand out on each node: free in the snapshot minus in-flight plans. */
@@ -558,8 +568,10 @@ static void check_preemptors_fit(const struct world *w, const struct policy_resu
 
             ck_assert_str_eq(ru->cluster, cl->name); /* never split across clusters */
             ck_assert_int_eq(ru->sku, sku);
-            if (!ru->reclaiming)
-                check_priority_victim(w, ru, job, seed);
+            for (size_t i = 0; !ru->reclaiming && i < r->n_reclaims; i++)
+                if (r->reclaims[i].running == pe->victims[v] &&
+                    r->reclaims[i].reason == POLICY_RECLAIM_PRIORITY)
+                    check_priority_victim(w, ru, job, seed);
             for (size_t n = cl->node_first; ru->plan && n < cl->node_first + cl->n_nodes; n++)
                 if (strcmp(s->nodes[n].name, ru->plan[0].node) == 0)
                     avail[n] += ru->plan[0].gpus;
@@ -687,6 +699,20 @@ static void check_invariants(const struct world *w, const struct policy_result *
             check_priority_victim(w, ru, by, seed);
             ck_assert_msg(w->cfg.preemption, "seed %llu: preemption while off",
                           (unsigned long long)seed);
+        } else if (r->reclaims[i].reason == POLICY_RECLAIM_BACKFILL) {
+            /* Only a job placed by backfill, preemptible, in training capacity, and of no
+             * higher priority than the job it gives the reserved nodes back to. */
+            const struct policy_job *by = &w->queue[r->reclaims[i].for_job];
+            bool recorded = false;
+
+            for (size_t b = 0; b < w->n_backfilled; b++)
+                recorded = recorded || w->backfilled[b] == ru->id;
+            ck_assert_msg(recorded && ru->preemptible && ru->pool == SNAPSHOT_POOL_TRAINING &&
+                              ru->priority <= by->priority,
+                          "seed %llu: backfill eviction of %s/%s (backfilled %d, preemptible %d, "
+                          "priority %d) for %s/%s (priority %d)",
+                          (unsigned long long)seed, ru->ns, ru->name, recorded, ru->preemptible,
+                          ru->priority, by->ns, by->name, by->priority);
         } else if (r->reclaims[i].reason == POLICY_RECLAIM_LEASE_END) {
             int64_t grace = w->cfg.grace_period_s < w->cfg.grace_period_max_s
                                 ? w->cfg.grace_period_s
@@ -930,6 +956,112 @@ START_TEST(test_explain_everything)
 }
 END_TEST
 
+/* Backfill behind reservations over two cycles. The first places what it can and lets
+ * preemptible jobs use the GPUs of reserved nodes; then every job running before ends, and
+ * the second cycle, with the same state, may evict backfilled jobs for the reservations.
+ * Both cycles keep every invariant, and only recorded backfill placements of no higher
+ * priority than the reserving job are evicted (checked in check_invariants). */
+START_TEST(test_backfill)
+{
+    size_t filled = 0, evicted = 0;
+
+    for (uint64_t seed = 1; seed <= SEEDS; seed++) {
+        struct world w;
+        struct policy_result *r = NULL;
+        struct policy_running *run;
+        struct policy_job *queue;
+        struct job_node_use *plans;
+        size_t nr = 0, nq = 0, nw = 0, at = 0;
+
+        gen(&w, seed);
+        w.cfg.max_reservations = 8;
+        w.cfg.reserve_after_s = 0;
+        /* Backfill needs preemptible jobs behind the reserving ones. */
+        for (size_t j = 0; j < w.n_queue; j++)
+            w.queue[j].preemptible = w.queue[j].preemptible || j % 2 == 1;
+        ck_assert_int_eq(policy_decide(&w.in, w.st, &r, NULL), 0);
+        check_invariants(&w, r, seed);
+        filled += w.st->n_backfill;
+        /* Next cycle: the placements run (not yet in the snapshot), everything else ended. */
+        for (size_t p = 0; p < r->n_placements; p++)
+            nw += r->placements[p].n_workers;
+        run = xcalloc(r->n_placements + 1, sizeof(*run));
+        plans = xcalloc(nw + 1, sizeof(*plans));
+        queue = xcalloc(w.n_queue + 1, sizeof(*queue));
+        for (size_t p = 0; p < r->n_placements; p++) {
+            const struct policy_placement *pl = &r->placements[p];
+            const struct policy_job *job = &w.queue[pl->job];
+            struct policy_running *ru = &run[nr++];
+
+            ru->id = job->id;
+            ru->ns = job->ns;
+            ru->name = job->name;
+            ru->cluster = w.snap->clusters[pl->cluster].name;
+            ru->pool = pl->pool;
+            ru->sku = pl->sku;
+            ru->gpus = job->gpu_count;
+            ru->priority = job->priority;
+            ru->preemptible = job->preemptible;
+            ru->started_ms = w.in.now_ms;
+            ru->lease_end_ms = pl->lease_end_ms;
+            ru->in_snapshot = false;
+            ru->gpus_per_worker = job->gpus_per_worker;
+            ru->cpu_m_per_worker = job->cpu_m_per_worker;
+            ru->mem_mib_per_worker = job->mem_mib_per_worker;
+            ru->plan = &plans[at];
+            ru->n_plan = pl->n_workers;
+            for (size_t k = 0; k < pl->n_workers; k++, at++) {
+                plans[at].node = w.snap->nodes[pl->workers[k].node].name;
+                plans[at].gpus = pl->workers[k].gpus;
+            }
+        }
+        for (size_t j = 0; j < w.n_queue; j++) {
+            bool placed = false;
+
+            for (size_t p = 0; p < r->n_placements; p++)
+                placed = placed || r->placements[p].job == j;
+            if (!placed)
+                queue[nq++] = w.queue[j];
+        }
+        policy_result_free(&r);
+        free(w.running);
+        free(w.queue);
+        w.running = run;
+        w.in.running = run;
+        w.n_running = w.in.n_running = nr;
+        w.queue = queue;
+        w.in.queue = queue;
+        w.n_queue = w.in.n_queue = nq;
+        for (size_t n = 0; n < w.snap->n_nodes; n++) {
+            w.snap->nodes[n].used = 0;
+            w.snap->nodes[n].borrowed = 0;
+            w.snap->nodes[n].cpu_used_m = 0;
+            w.snap->nodes[n].mem_used_mib = 0;
+        }
+        snapshot_compute_aggregates(w.snap);
+        w.in.now_ms += 60000;
+        w.snap->taken_ms += 60000;
+        for (size_t c = 0; c < w.snap->n_clusters; c++)
+            w.snap->clusters[c].last_poll_ms += 60000;
+        ck_assert_uint_le(w.st->n_backfill, 512);
+        w.n_backfilled = w.st->n_backfill;
+        if (w.n_backfilled)
+            memcpy(w.backfilled, w.st->backfill, w.n_backfilled * sizeof(*w.backfilled));
+        ck_assert_int_eq(policy_decide(&w.in, w.st, &r, NULL), 0);
+        check_invariants(&w, r, seed);
+        for (size_t i = 0; i < r->n_reclaims; i++)
+            evicted += r->reclaims[i].reason == POLICY_RECLAIM_BACKFILL;
+        policy_result_free(&r);
+        world_free(&w);
+        free(plans);
+    }
+    fprintf(stderr, "props: %zu backfill placements, %zu evicted in the next cycle\n", filled,
+            evicted);
+    ck_assert_uint_gt(filled, 80);
+    ck_assert_uint_gt(evicted, 30);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("policy_props");
@@ -938,6 +1070,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_invariants);
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_preempt_budget);
+    tcase_add_test(tc, test_backfill);
     tcase_add_test(tc, test_explain_everything);
     suite_add_tcase(s, tc);
     return s;
