@@ -248,10 +248,11 @@ int whatif_reports_json(const struct whatif_layout *l, struct whatif_report *con
                              ",\"jobs\":%zu,\"completed\":%zu,\"never_placed\":%zu,"
                              "\"unfinished\":%zu,\"reclaims\":%zu,\"reclaims_deficit\":%zu,"
                              "\"reclaims_lease_end\":%zu,\"reclaims_priority\":%zu,"
-                             "\"reclaims_quota\":%zu,\"cycles\":%zu,\"decisions\":%zu",
+                             "\"reclaims_quota\":%zu,\"reclaims_backfill\":%zu,\"cycles\":%zu,"
+                             "\"decisions\":%zu",
                              x->jobs, x->completed, x->never_placed, x->unfinished, x->reclaims,
                              x->reclaims_deficit, x->reclaims_lease_end, x->reclaims_priority,
-                             x->reclaims_quota, x->cycles, x->decisions);
+                             x->reclaims_quota, x->reclaims_backfill, x->cycles, x->decisions);
         rc = rc ? rc : json_num(b, "avg_jct_s", x->avg_jct_s, true);
         rc = rc ? rc : json_num(b, "p95_jct_s", x->p95_jct_s, true);
         rc = rc ? rc : json_num(b, "avg_wait_s", x->avg_wait_s, true);

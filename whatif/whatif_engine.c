@@ -1111,6 +1111,8 @@ static int cycle_policy(struct sim *S, struct err *e)
             S->r->reclaims_lease_end++;
         else if (rc->reason == POLICY_RECLAIM_PRIORITY)
             S->r->reclaims_priority++;
+        else if (rc->reason == POLICY_RECLAIM_BACKFILL)
+            S->r->reclaims_backfill++;
         else if (rc->reason == POLICY_RECLAIM_QUOTA)
             S->r->reclaims_quota++;
         else if (rc->reason == POLICY_RECLAIM_ANNOUNCED || rc->reason == POLICY_RECLAIM_FORECAST)

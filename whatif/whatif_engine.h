@@ -153,6 +153,8 @@ struct whatif_report {
     /* Preempted for a higher-priority job, and quota taken back (the simulator has no
      * quotas, so always 0 for now). */
     size_t reclaims_priority, reclaims_quota;
+    /* Backfilled jobs giving reserved nodes back to the job that reserved them. */
+    size_t reclaims_backfill;
     double lost_gpu_hours;
     double unmet_serving_gpu_hours; /* serving demand that found no GPU */
     double max_unmet_s;             /* longest stretch with unmet serving demand (any pool) */
