@@ -1104,8 +1104,9 @@ static int cycle_policy(struct sim *S, struct err *e)
             continue;
         x->st = J_PREEMPTING;
         x->kept_ms = -1;
-        x->lending_reclaim =
-            rc->reason != POLICY_RECLAIM_PRIORITY && rc->reason != POLICY_RECLAIM_QUOTA;
+        x->lending_reclaim = rc->reason != POLICY_RECLAIM_PRIORITY &&
+                             rc->reason != POLICY_RECLAIM_QUOTA &&
+                             rc->reason != POLICY_RECLAIM_BACKFILL;
         S->r->reclaims++;
         if (rc->reason == POLICY_RECLAIM_LEASE_END)
             S->r->reclaims_lease_end++;
