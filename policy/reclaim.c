@@ -120,6 +120,34 @@ static void start_backoff(struct policy_pool_state *ps, const struct policy_conf
     ps->last_reclaim_ms = now;
 }
 
+/* The borrowers on (c, k) that may be taken, least lost work first (*n of them). With
+ * chosen, those not yet victims: not chosen this cycle, past the minimum runtime; without,
+ * the checkpoint-first victims still waiting for their checkpoint (escalate). */
+static struct victim *collect_victims(const struct engine *en, int c, int k, const long *rcl,
+                                      const bool *chosen, size_t *n)
+{
+    const struct policy_input *in = en->in;
+    struct victim *v = xcalloc(in->n_running + 1, sizeof(*v));
+
+    *n = 0;
+    for (size_t i = 0; i < in->n_running; i++) {
+        const struct policy_running *ru = &in->running[i];
+
+        if (ru->pool != SNAPSHOT_POOL_SERVING || rcl[i] != c || ru->sku != k)
+            continue;
+        if (chosen && (ru->reclaiming || chosen[i] || ru->gpus <= 0 ||
+                       en->now - ru->started_ms < en->cfg->min_runtime_s * 1000))
+            continue;
+        if (!chosen && (!ru->reclaiming || ru->checkpoint_by_ms <= en->now))
+            continue;
+        v[*n].r = i;
+        v[*n].lost = policy_lost_gpu_hours(ru, en->now);
+        (*n)++;
+    }
+    sort_victims(in, v, *n);
+    return v;
+}
+
 /* What a pool is short of, and why (reclaim_run). */
 struct shortfall {
     int need;     /* GPUs to reclaim */
@@ -136,23 +164,10 @@ static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, 
 {
     const struct policy_input *in = en->in;
     const struct policy_config *cfg = en->cfg;
-    struct victim *v = xcalloc(in->n_running + 1, sizeof(*v));
-    size_t n = 0, kept = 0;
+    size_t n, kept = 0;
+    struct victim *v = collect_victims(en, c, k, rcl, chosen, &n);
     int sum = 0, taken = 0;
 
-    for (size_t i = 0; i < in->n_running; i++) {
-        const struct policy_running *ru = &in->running[i];
-
-        if (ru->pool != SNAPSHOT_POOL_SERVING || rcl[i] != c || ru->sku != k || ru->reclaiming ||
-            chosen[i] || ru->gpus <= 0)
-            continue;
-        if (en->now - ru->started_ms < cfg->min_runtime_s * 1000)
-            continue; /* protected by the minimum runtime */
-        v[n].r = i;
-        v[n].lost = policy_lost_gpu_hours(ru, en->now);
-        n++;
-    }
-    sort_victims(in, v, n);
     while (kept < n && sum < sf->need)
         sum += in->running[v[kept++].r].gpus;
     /* Second pass: drop victims that turned out unnecessary, costliest first. */
@@ -203,21 +218,10 @@ static int escalate(struct engine *en, int c, int k, int need, int deficit, cons
                     struct policy_result *r, size_t *cap)
 {
     const struct policy_input *in = en->in;
-    struct victim *v = xcalloc(in->n_running + 1, sizeof(*v));
-    size_t n = 0;
+    size_t n;
+    struct victim *v = collect_victims(en, c, k, rcl, NULL, &n);
     int taken = 0;
 
-    for (size_t i = 0; i < in->n_running; i++) {
-        const struct policy_running *ru = &in->running[i];
-
-        if (ru->pool != SNAPSHOT_POOL_SERVING || rcl[i] != c || ru->sku != k || !ru->reclaiming ||
-            ru->checkpoint_by_ms <= en->now)
-            continue;
-        v[n].r = i;
-        v[n].lost = policy_lost_gpu_hours(ru, en->now);
-        n++;
-    }
-    sort_victims(in, v, n);
     for (size_t i = 0; i < n && taken < need; i++) {
         struct policy_reclaim rc;
 
