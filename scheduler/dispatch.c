@@ -104,12 +104,68 @@ static bool ckpt_sent_find(const struct sched *s, const struct store_sched_job *
     return false;
 }
 
+/* Records a checkpoint-first victim's delete: the ReclaimDelete event saying which came
+ * first, the ledger's lost work, the metrics. */
+static void ckpt_record_delete(struct cycle *c, const struct store_sched_job *j, enum ckpt_due due,
+                               const char *asked, const char *deadline)
+{
+    struct sched *s = c->s;
+    struct store_note n = {j->id, j->attempt, "ReclaimDelete", NULL, NULL};
+    struct policy_running ru = {0};
+    char at[40], msg[400];
+    struct err e = {0};
+    double lost = 0;
+
+    clock_format_rfc3339(j->last_checkpoint_ms, at, sizeof(at));
+    if (due == CKPT_AT_CHECKPOINT) {
+        n.reason = "DeletedAtCheckpoint";
+        snprintf(msg, sizeof(msg),
+                 "deleted from %s at its checkpoint of %s (asked at %s, deadline %s)", j->cluster,
+                 at, asked, deadline);
+    } else {
+        n.reason = "DeletedAtDeadline";
+        snprintf(msg, sizeof(msg),
+                 "deleted from %s at the checkpoint deadline %s: no checkpoint "
+                 "reported since the request at %s",
+                 j->cluster, deadline, asked);
+    }
+    n.message = msg;
+    LOG(LOG_INFO, "sched",
+        "event=reclaim_deleted job=%s/%s cluster=%s at=%s requested_at=%s deadline=%s "
+        "last_checkpoint=%s",
+        j->ns, j->name, j->cluster, due == CKPT_AT_CHECKPOINT ? "checkpoint" : "deadline", asked,
+        deadline, j->last_checkpoint_ms ? at : "none");
+    if (store_job_note(s->store, s->epoch, &n, NULL, &e)) {
+        LOG(LOG_WARN, "sched", "event=note_failed job=%s msg=\"%s\"", j->name, e.msg);
+        if (e.code == ERR_CONFLICT)
+            c->deposed = true;
+    }
+    /* The ledger counted the work at risk at the request; what is lost is the work since
+     * the last checkpoint now, at the delete. */
+    ru.gpus = j->gpu_count;
+    ru.started_ms = j->started_ms ? j->started_ms : j->admitted_ms;
+    ru.last_checkpoint_ms = j->last_checkpoint_ms;
+    if (ru.started_ms > 0 || ru.last_checkpoint_ms > 0)
+        lost = policy_lost_gpu_hours(&ru, c->now);
+    if (!c->deposed && store_sched_ledger_lost(s->store, s->epoch, j->id, j->attempt, lost, &e)) {
+        LOG(LOG_WARN, "sched", "event=ledger_update_failed job=%s msg=\"%s\"", j->name, e.msg);
+        if (e.code == ERR_CONFLICT)
+            c->deposed = true;
+    }
+    pthread_mutex_lock(&s->m.mu);
+    if (due == CKPT_AT_CHECKPOINT)
+        s->m.ckpt_at_checkpoint++;
+    else
+        s->m.ckpt_at_deadline++;
+    pthread_mutex_unlock(&s->m.mu);
+}
+
 void sched_checkpoint_first(struct cycle *c, size_t k, const json_t *obj)
 {
     struct sched *s = c->s;
     struct store_sched_job *j = &c->jobs.v[k];
     enum ckpt_due due = ckpt_due(c, j);
-    char deadline[40], at[40], asked[40], msg[400];
+    char deadline[40], asked[40];
     struct err e = {0};
     int rc;
 
@@ -139,59 +195,7 @@ void sched_checkpoint_first(struct cycle *c, size_t k, const json_t *obj)
         return;
     }
     s->ckpt_sent[s->n_ckpt_sent++ % CKPT_SENT_RING] = (struct ckpt_sent){j->id, j->attempt};
-    {
-        struct store_note n = {j->id, j->attempt, "ReclaimDelete", NULL, NULL};
-        struct err ne = {0};
-
-        clock_format_rfc3339(j->last_checkpoint_ms, at, sizeof(at));
-        if (due == CKPT_AT_CHECKPOINT) {
-            n.reason = "DeletedAtCheckpoint";
-            snprintf(msg, sizeof(msg),
-                     "deleted from %s at its checkpoint of %s (asked at %s, deadline %s)",
-                     j->cluster, at, asked, deadline);
-        } else {
-            n.reason = "DeletedAtDeadline";
-            snprintf(msg, sizeof(msg),
-                     "deleted from %s at the checkpoint deadline %s: no checkpoint "
-                     "reported since the request at %s",
-                     j->cluster, deadline, asked);
-        }
-        n.message = msg;
-        LOG(LOG_INFO, "sched",
-            "event=reclaim_deleted job=%s/%s cluster=%s at=%s requested_at=%s deadline=%s "
-            "last_checkpoint=%s",
-            j->ns, j->name, j->cluster, due == CKPT_AT_CHECKPOINT ? "checkpoint" : "deadline",
-            asked, deadline, j->last_checkpoint_ms ? at : "none");
-        if (store_job_note(s->store, s->epoch, &n, NULL, &ne)) {
-            LOG(LOG_WARN, "sched", "event=note_failed job=%s msg=\"%s\"", j->name, ne.msg);
-            if (ne.code == ERR_CONFLICT)
-                c->deposed = true;
-        }
-        /* The ledger counted the work at risk at the request; what is lost is the work
-         * since the last checkpoint now, at the delete. */
-        {
-            int64_t since = j->last_checkpoint_ms > j->started_ms ? j->last_checkpoint_ms
-                            : j->started_ms                       ? j->started_ms
-                                                                  : j->admitted_ms;
-            double lost = since > 0 && c->now > since
-                              ? (double)j->gpu_count * (double)(c->now - since) / 3600000.0
-                              : 0;
-
-            if (!c->deposed &&
-                store_sched_ledger_lost(s->store, s->epoch, j->id, j->attempt, lost, &ne)) {
-                LOG(LOG_WARN, "sched", "event=ledger_update_failed job=%s msg=\"%s\"", j->name,
-                    ne.msg);
-                if (ne.code == ERR_CONFLICT)
-                    c->deposed = true;
-            }
-        }
-        pthread_mutex_lock(&s->m.mu);
-        if (due == CKPT_AT_CHECKPOINT)
-            s->m.ckpt_at_checkpoint++;
-        else
-            s->m.ckpt_at_deadline++;
-        pthread_mutex_unlock(&s->m.mu);
-    }
+    ckpt_record_delete(c, j, due, asked, deadline);
 }
 
 /* ---- step 4: dispatch ------------------------------------------------------------------------- */
