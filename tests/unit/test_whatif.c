@@ -387,6 +387,40 @@ START_TEST(priority_preemption_runs_on_plans)
 }
 END_TEST
 
+/* Backfill behind a reservation, then its eviction, with no serving pool anywhere: the
+ * work the evicted job loses is lost work, not lost to lending (lending took nothing). */
+START_TEST(backfill_evictions_are_not_lending_losses)
+{
+    struct whatif_layout *l =
+        layout_text("{\"clusters\":[{\"name\":\"a\",\"pools\":[{\"sku\":\"v100\",\"nodes\":2}]}]}");
+    struct whatif_jobs *j = jobs_text(
+        l, "{\"jobs\":[{\"name\":\"hold\",\"namespace\":\"hold\",\"arrival_s\":0,\"gpus\":8,"
+           "\"skus\":[\"v100\"],\"duration_s\":[7200]},"
+           "{\"name\":\"big\",\"namespace\":\"big\",\"arrival_s\":60,\"gpus\":16,"
+           "\"gpus_per_worker\":8,\"skus\":[\"v100\"],\"duration_s\":[3600]},"
+           "{\"name\":\"fill\",\"namespace\":\"fill\",\"arrival_s\":120,\"gpus\":4,"
+           "\"skus\":[\"v100\"],\"duration_s\":[20000],\"preemptible\":true,"
+           "\"checkpoint_s\":600}]}");
+    struct whatif_opts o;
+    struct whatif_report *r;
+
+    whatif_opts_defaults(&o, test_policy());
+    r = run(l, j, WHATIF_OURS_NO_BORROW, &o);
+    ck_assert_uint_eq(r->reclaims_backfill, 1);
+    ck_assert_uint_eq(r->reclaims, 1);
+    /* fill ran from about 120 s to 7200 s: up to its last checkpoint's 600 s of 4 GPUs lost. */
+    ck_assert_msg(r->lost_gpu_hours > 0 && r->lost_gpu_hours <= 4 * 660.0 / 3600, "lost %.3f",
+                  r->lost_gpu_hours);
+    ck_assert_msg(r->lost_lending_gpu_hours == 0, "lost to lending %.3f",
+                  r->lost_lending_gpu_hours);
+    ck_assert_msg(ns_wait(r, "big") <= 7200 + 120, "big waited %.0f s", ns_wait(r, "big"));
+    ck_assert_uint_eq(r->completed, 3);
+    whatif_report_free(&r);
+    whatif_jobs_free(&j);
+    whatif_layout_free(&l);
+}
+END_TEST
+
 /* Queue ETAs against actual starts: one 8-GPU node busy for 2 h, two 8-GPU jobs behind.
  * Told the true runtimes the estimates are exact; from history (none finished yet: the
  * 4 h default) they are 2 h and 5 h late. Baselines measure nothing. */
@@ -675,6 +709,7 @@ int main(void)
     tcase_add_test(run_tc, fifo_blocks_behind_its_head_others_skip);
     tcase_add_test(run_tc, gang_waits_count_only_multi_worker_jobs);
     tcase_add_test(run_tc, priority_preemption_runs_on_plans);
+    tcase_add_test(run_tc, backfill_evictions_are_not_lending_losses);
     tcase_add_test(run_tc, most_free_and_ordered_first_fit_pick_clusters);
     tcase_add_test(in_tc, layout_errors_name_the_field);
     tcase_add_test(in_tc, demand_follows_local_time);
