@@ -263,6 +263,7 @@ int whatif_reports_json(const struct whatif_layout *l, struct whatif_report *con
         rc = rc ? rc : json_num(b, "training_util", x->training_util, true);
         rc = rc ? rc : json_num(b, "serving_util", x->serving_util, true);
         rc = rc ? rc : json_num(b, "overall_util", x->overall_util, true);
+        rc = rc ? rc : json_num(b, "work_gpu_hours", x->work_gpu_hours, true);
         rc = rc ? rc : json_num(b, "borrowed_gpu_hours", x->borrowed_gpu_hours, true);
         rc = rc ? rc : json_num(b, "lost_gpu_hours", x->lost_gpu_hours, true);
         rc = rc ? rc : json_num(b, "unmet_serving_gpu_hours", x->unmet_serving_gpu_hours, true);

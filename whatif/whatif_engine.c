@@ -181,7 +181,8 @@ enum ev_kind {
     EV_DEMAND,
     EV_SPOD_ARRIVE,
     EV_ARRIVAL,
-    EV_CYCLE
+    EV_CYCLE,
+    EV_WINDOW_END
 };
 
 struct ev {
@@ -592,6 +593,31 @@ static void release(struct sim *S, size_t ji)
         if (S->node_sg[x->wnode[w]] >= 0)
             group_fill(S, &S->sg[S->node_sg[x->wnode[w]]]);
     x->n_workers = 0;
+}
+
+/* The training work done by now (the window's end), in GPU-hours on each job's fastest
+ * SKU (whatif_report.work_gpu_hours). */
+static double work_done_gpu_hours(const struct sim *S)
+{
+    double sum = 0;
+
+    for (size_t i = 0; i < S->J->n; i++) {
+        const struct whatif_job *j = &S->J->v[i];
+        const struct jstate *x = &S->js[i];
+        double left = x->remaining, fastest = j->duration_s[0];
+
+        for (int k = 1; k < j->n_skus; k++)
+            if (j->duration_s[k] < fastest)
+                fastest = j->duration_s[k];
+        if (x->st == J_RUNNING || x->st == J_PREEMPTING)
+            left -= (double)(S->now - x->start_ms) / 1000.0 / j->duration_s[x->opt];
+        if (x->st == J_FUTURE)
+            left = 1;
+        if (left < 0)
+            left = 0;
+        sum += (1 - left) * fastest * j->gpus / 3600.0;
+    }
+    return sum;
 }
 
 static void complete(struct sim *S, size_t ji, int attempt)
@@ -1400,6 +1426,9 @@ static void summarise(struct sim *S)
     const char **names = xcalloc(J->n + 1, sizeof(char *));
     size_t n_names = 0;
 
+    /* The run ended at the window's end, every job done, before its event came. */
+    if (r->work_gpu_hours < 0)
+        r->work_gpu_hours = work_done_gpu_hours(S);
     /* Stretches of unmet demand still open at the end count up to the end. */
     for (size_t i = 0; i < S->n_sg; i++) {
         struct sgroup *g = &S->sg[i];
@@ -1678,6 +1707,7 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
     else
         S.cfg.proactive_reclaim = true;
     S.r = xcalloc(1, sizeof(*S.r));
+    S.r->work_gpu_hours = -1; /* set at the window's end */
     S.r->sched = s;
     if (build_world(&S, e) || init_snapshot(&S, e))
         goto out;
@@ -1742,6 +1772,7 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
             goto out;
     }
     ev_push(&S, 0, EV_CYCLE, 0, 0);
+    ev_push(&S, S.window_ms, EV_WINDOW_END, 0, 0);
     while (S.n_heap > 0) {
         struct ev ev = ev_pop(&S);
 
@@ -1758,6 +1789,7 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
             break;
         case EV_SPOD_ARRIVE: spod_arrive(&S, ev.job); break;
         case EV_SPOD_LEAVE: spod_leave(&S, ev.job); break;
+        case EV_WINDOW_END: S.r->work_gpu_hours = work_done_gpu_hours(&S); break;
         case EV_ARRIVAL:
             S.js[ev.job].st = J_QUEUED;
             S.js[ev.job].queued_since_ms = S.now;

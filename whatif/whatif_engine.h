@@ -148,6 +148,10 @@ struct whatif_report {
     double training_util; /* training pools, over the window */
     double serving_util;  /* serving pools: replicas + borrowers, over the window */
     double overall_util;  /* every GPU: training jobs + borrowers + serving replicas */
+    /* Training work done by the window's end, in GPU-hours on each job's fastest SKU: a job
+     * that runs on a slower SKU holds more GPU-time (utilisation) for the same work. Work
+     * lost to reclaims is not counted; a job running at the end counts its progress so far. */
+    double work_gpu_hours;
     double borrowed_gpu_hours;
     size_t reclaims, reclaims_deficit, reclaims_lease_end;
     /* Preempted for a higher-priority job, and quota taken back (the simulator has no

@@ -421,6 +421,34 @@ START_TEST(backfill_evictions_are_not_lending_losses)
 }
 END_TEST
 
+/* Work done counts each job's progress by the window's end at its fastest SKU: a job on a
+ * SKU four times slower holds four GPU-hours for each one of work. */
+START_TEST(work_counts_progress_at_the_fastest_sku)
+{
+    struct whatif_layout *l =
+        layout_text("{\"clusters\":[{\"name\":\"a\",\"pools\":[{\"sku\":\"v100\",\"nodes\":1},"
+                    "{\"sku\":\"k80\",\"nodes\":1}]}]}");
+    struct whatif_jobs *j = jobs_text(
+        l, "{\"jobs\":[{\"name\":\"hog\",\"namespace\":\"hog\",\"arrival_s\":0,\"gpus\":8,"
+           "\"skus\":[\"v100\"],\"duration_s\":[100000]},"
+           "{\"name\":\"slow\",\"namespace\":\"slow\",\"arrival_s\":0,\"gpus\":8,"
+           "\"skus\":[\"v100\",\"k80\"],\"duration_s\":[3600,14400]}]}");
+    struct whatif_opts o;
+    struct whatif_report *r;
+
+    whatif_opts_defaults(&o, test_policy());
+    o.window_s = 7200;
+    r = run(l, j, WHATIF_MOST_FREE, &o);
+    /* hog: 7,200 of 100,000 s of 8 GPUs, 16 GPU-hours of work; slow on k80: half of its
+     * 14,400 s, worth 1,800 s of 8 v100s, 4 GPU-hours. GPU-time held: 32 GPU-hours. */
+    ck_assert_msg(fabs(r->work_gpu_hours - 20.0) < 0.01, "work %.3f GPU-hours", r->work_gpu_hours);
+    ck_assert_msg(fabs(r->training_util - 1.0) < 0.01, "util %.3f", r->training_util);
+    whatif_report_free(&r);
+    whatif_jobs_free(&j);
+    whatif_layout_free(&l);
+}
+END_TEST
+
 /* Queue ETAs against actual starts: one 8-GPU node busy for 2 h, two 8-GPU jobs behind.
  * Told the true runtimes the estimates are exact; from history (none finished yet: the
  * 4 h default) they are 2 h and 5 h late. Baselines measure nothing. */
@@ -710,6 +738,7 @@ int main(void)
     tcase_add_test(run_tc, gang_waits_count_only_multi_worker_jobs);
     tcase_add_test(run_tc, priority_preemption_runs_on_plans);
     tcase_add_test(run_tc, backfill_evictions_are_not_lending_losses);
+    tcase_add_test(run_tc, work_counts_progress_at_the_fastest_sku);
     tcase_add_test(run_tc, most_free_and_ordered_first_fit_pick_clusters);
     tcase_add_test(in_tc, layout_errors_name_the_field);
     tcase_add_test(in_tc, demand_follows_local_time);
