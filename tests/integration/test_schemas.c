@@ -1,13 +1,18 @@
 /* test_schemas.c -- every object fedsched creates in a member cluster is valid against the
  * official schemas (batch/v1 Job, v1 Service, v1 Secret, v1 Namespace from the
  * kubernetes-models npm package; ray.io/v1 RayJob from KubeRay's published CRD in
- * testdata/schemas/), unknown fields counting as failures; and the check itself refuses
+ * testdata/schemas/), unknown fields counting as failures; so is every LeaderWorkerSet the
+ * simulator serves (leaderworkerset.x-k8s.io/v1, the LWS project's published CRD in
+ * testdata/schemas/), as the serving signal reads them; and the check itself refuses
  * objects that are wrong in the ways an API server would drop or refuse.
  * Runs $BUILD/tests/schema/dump_objects (the objects) and tests/schema/validate.js (the
  * check). Needs node and npm; npm packages come from tests/schema/package-lock.json,
  * installed here when node_modules is missing. Not responsible for what the objects do
  * once created (test_sched, test_e2e). */
+#include "base/err.h"
 #include "base/mem.h"
+#include "tools/kubesim/kubesim_cluster.h"
+#include "tools/kubesim/kubesim_scenario.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -330,6 +335,152 @@ START_TEST(wrong_objects_are_refused)
 }
 END_TEST
 
+/* The LeaderWorkerSets the simulator serves for testdata/sim/serving-lws.json, as one
+ * list of {"label", "object"}: at start (llama-405b with a leader template, embed without),
+ * and after llama-405b scaled to 2 groups (its status from the groups' pods). */
+#define SIM_LWS 4
+static json_t *sim_lws(void)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char path[1024];
+    struct sim_scenario *scn = NULL;
+    struct sim_cluster *c = NULL;
+    struct sim_clock clk;
+    struct err e = {0};
+    json_t *out = json_array();
+
+    snprintf(path, sizeof(path), "%s/testdata/sim/serving-lws.json", src && *src ? src : ".");
+    ck_assert_msg(sim_scenario_load(path, &scn, &e) == 0, "%s", e.msg);
+    sim_clock_init(&clk, 0.000001, scn->start_ms);
+    ck_assert_msg(sim_cluster_new(&scn->clusters[0], &clk, 60000, &c, &e) == 0, "%s", e.msg);
+    for (int round = 0; round < 2; round++) {
+        struct sim_query q;
+        struct sim_reply r;
+        json_t *list, *item;
+        size_t i;
+
+        if (round == 1) {
+            ck_assert_msg(sim_cluster_deployment_scale(c, "serving", "llama-405b", 2, &e) == 0,
+                          "%s", e.msg);
+            sim_clock_skip(&clk, 120000);
+        }
+        memset(&q, 0, sizeof(q));
+        sim_cluster_handle(c, "GET", "/apis/leaderworkerset.x-k8s.io/v1/leaderworkersets", &q, NULL,
+                           0, &r);
+        ck_assert_msg(r.status == 200, "%d %.*s", r.status, (int)r.len, r.body);
+        list = json_loadb(r.body, r.len, 0, NULL);
+        free(r.body);
+        ck_assert_ptr_nonnull(list);
+        json_array_foreach(json_object_get(list, "items"), i, item)
+        {
+            const char *name =
+                json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+            char *label = xasprintf("simulator LeaderWorkerSet %s %s", name,
+                                    round ? "scaled to 2" : "at start");
+
+            /* A list's items carry kind and apiVersion for custom resources. */
+            ck_assert_str_eq(json_string_value(json_object_get(item, "kind")), "LeaderWorkerSet");
+            json_array_append_new(out, json_pack("{s:s, s:O}", "label", label, "object", item));
+            free(label);
+        }
+        if (round == 1) {
+            /* Sorted by name: embed, then llama-405b with its two groups created. */
+            json_t *llama = json_array_get(json_object_get(list, "items"), 1);
+
+            ck_assert_int_eq(
+                json_integer_value(json_object_get(json_object_get(llama, "status"), "replicas")),
+                2);
+        }
+        json_decref(list);
+    }
+    sim_cluster_free(&c);
+    sim_scenario_free(&scn);
+    ck_assert_int_eq(json_array_size(out), SIM_LWS);
+    return out;
+}
+
+START_TEST(simulator_lws_are_schema_valid)
+{
+    json_t *objects = sim_lws(), *summary;
+    char input[256], *report;
+    int status;
+
+    need_packages();
+    snprintf(input, sizeof(input), "%s/lws.json", tmpdir);
+    ck_assert_int_eq(json_dump_file(objects, input, JSON_COMPACT), 0);
+    summary = validate(input, &report, &status);
+    ck_assert_msg(count(summary, "failed") == 0 && status == 0,
+                  "the simulator's LeaderWorkerSets fail the CRD's schema (exit %d):\n"
+                  "%." REPORT_MAX "s",
+                  status, failures(report));
+    ck_assert_int_eq(kind_count(summary, "LeaderWorkerSet"), SIM_LWS);
+    json_decref(summary);
+    json_decref(objects);
+    free(report);
+}
+END_TEST
+
+/* The check refuses LeaderWorkerSets wrong the ways an API server refuses or prunes. */
+START_TEST(wrong_lws_are_refused)
+{
+    json_t *objects = sim_lws(), *good, *cases = json_array(), *summary;
+    struct bad bad[8];
+    size_t n = 0;
+    char input[256], *report;
+    int status;
+
+    need_packages();
+    good = json_deep_copy(json_object_get(json_array_get(objects, 1), "object"));
+    ck_assert_ptr_nonnull(json_object_get(
+        json_object_get(json_object_get(good, "spec"), "leaderWorkerTemplate"), "leaderTemplate"));
+    bad[n] = (struct bad){"an LWS size as a string", json_deep_copy(good),
+                          "/spec/leaderWorkerTemplate/size must be integer"};
+    json_object_set_new(at(bad[n++].object, "spec.leaderWorkerTemplate"), "size", json_string("3"));
+    bad[n] = (struct bad){"an unknown LWS field", json_deep_copy(good),
+                          "/spec/leaderWorkerTemplate must NOT have additional properties "
+                          "{\"additionalProperty\":\"workers\"}"};
+    json_object_set_new(at(bad[n++].object, "spec.leaderWorkerTemplate"), "workers",
+                        json_integer(2));
+    bad[n] = (struct bad){"an unknown field in the worker's container", json_deep_copy(good),
+                          "/spec/leaderWorkerTemplate/workerTemplate/spec/containers/0 must NOT "
+                          "have additional properties {\"additionalProperty\":\"gpus\"}"};
+    json_object_set_new(at(bad[n++].object, "spec.leaderWorkerTemplate.workerTemplate.spec."
+                                            "containers.0"),
+                        "gpus", json_integer(8));
+    bad[n] = (struct bad){"an LWS without its workerTemplate", json_deep_copy(good),
+                          "/spec/leaderWorkerTemplate must have required property "
+                          "'workerTemplate'"};
+    json_object_del(at(bad[n++].object, "spec.leaderWorkerTemplate"), "workerTemplate");
+    bad[n] = (struct bad){"an LWS status count as a string", json_deep_copy(good),
+                          "/status/readyReplicas must be integer"};
+    json_object_set_new(at(bad[n++].object, "status"), "readyReplicas", json_string("1"));
+    ck_assert_uint_le(n, sizeof(bad) / sizeof(bad[0]));
+
+    json_array_append_new(cases, json_pack("{s:s, s:O}", "label", "the LWS", "object", good));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            cases, json_pack("{s:s, s:o}", "label", bad[i].label, "object", bad[i].object));
+    snprintf(input, sizeof(input), "%s/bad-lws.json", tmpdir);
+    ck_assert_int_eq(json_dump_file(cases, input, JSON_COMPACT), 0);
+    summary = validate(input, &report, &status);
+    ck_assert_msg(strstr(report, "ok the LWS\n"), "a valid object was refused:\n%." REPORT_MAX "s",
+                  failures(report));
+    for (size_t i = 0; i < n; i++) {
+        char *line = xasprintf("FAIL %s: %s", bad[i].label, bad[i].expect);
+
+        ck_assert_msg(strstr(report, line) != NULL, "%s: no \"%s\" in:\n%." REPORT_MAX "s",
+                      bad[i].label, line, report);
+        free(line);
+    }
+    ck_assert_int_eq(count(summary, "failed"), (json_int_t)n);
+    json_decref(summary);
+    json_decref(cases);
+    json_decref(good);
+    json_decref(objects);
+    free(report);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("schemas");
@@ -341,6 +492,8 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, every_object_is_schema_valid);
     tcase_add_test(tc, wrong_objects_are_refused);
+    tcase_add_test(tc, simulator_lws_are_schema_valid);
+    tcase_add_test(tc, wrong_lws_are_refused);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

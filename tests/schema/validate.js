@@ -1,6 +1,8 @@
 // validate.js -- checks objects fedsched creates in member clusters against the official
 // schemas: batch/v1 Job, v1 Service, v1 Secret and v1 Namespace with the kubernetes-models
-// package, ray.io/v1 RayJob with KubeRay's published CRD schema (testdata/schemas/).
+// package, ray.io/v1 RayJob with KubeRay's published CRD schema (testdata/schemas/); and
+// the objects fedsched reads that the simulator serves from a CRD, leaderworkerset.x-k8s.io/v1
+// LeaderWorkerSet with the LWS project's published CRD schema (testdata/schemas/).
 // Unknown fields are failures, as they are silently dropped (or refused) by an API server.
 // Not responsible for making the objects (dump_objects.c does) nor for what an API server
 // checks beyond the schema (name syntax, immutability, CEL rules of the CRD).
@@ -21,11 +23,12 @@ import { validate as validateObjectMeta } from "@kubernetes-models/apimachinery/
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RAYJOB_SCHEMA = join(here, "../../testdata/schemas/kuberay-v1.7.0-rayjob-v1.json");
+const LWS_SCHEMA = join(here, "../../testdata/schemas/lws-v0.10.0-leaderworkerset-v1.json");
 
 // kubernetes-models' validators accept unknown fields: strict.js records what they read.
 import { ajvErrors, strictModel } from "./strict.js";
 
-// KubeRay's structural schema, read the way an API server prunes it: an object without
+// A CRD's structural schema (KubeRay's, LWS's), read the way an API server prunes it: an object without
 // x-kubernetes-preserve-unknown-fields keeps only its declared properties (or, with
 // additionalProperties, map entries), so here anything else is refused instead.
 function closeObjects(node) {
@@ -37,8 +40,8 @@ function closeObjects(node) {
   Object.values(node).forEach(closeObjects);
 }
 
-function rayJobValidator() {
-  const schema = JSON.parse(readFileSync(RAYJOB_SCHEMA, "utf8"));
+function crdValidator(file) {
+  const schema = JSON.parse(readFileSync(file, "utf8"));
   // The root metadata is the API server's ObjectMeta (the CRD says only "type: object"):
   // checked below with the official ObjectMeta schema instead.
   schema.properties.metadata = {};
@@ -67,7 +70,8 @@ const validators = {
   "v1 Service": strictModel(validateService),
   "v1 Secret": strictModel(validateSecret),
   "v1 Namespace": strictModel(validateNamespace),
-  "ray.io/v1 RayJob": rayJobValidator(),
+  "ray.io/v1 RayJob": crdValidator(RAYJOB_SCHEMA),
+  "leaderworkerset.x-k8s.io/v1 LeaderWorkerSet": crdValidator(LWS_SCHEMA),
 };
 
 function check(obj) {

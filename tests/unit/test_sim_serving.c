@@ -1,8 +1,9 @@
 /* test_sim_serving.c -- the simulated cluster's serving deployments as API objects: apps/v1
- * Deployments and autoscaling/v2 HorizontalPodAutoscalers (shapes, lists with continue,
- * watch events, discovery, read-only), and an announced scale-up that the autoscaler shows
- * first, the Deployment's spec.replicas after the autoscaler's delay and its pods after the
- * rollout delay. */
+ * Deployments, leaderworkerset.x-k8s.io/v1 LeaderWorkerSets and autoscaling/v2
+ * HorizontalPodAutoscalers (shapes, lists with continue, watch events, discovery,
+ * read-only), an announced scale-up that the autoscaler shows first, the workload's
+ * spec.replicas after the autoscaler's delay and its pods after the rollout delay; and a
+ * cluster without LeaderWorkerSets answering their group 404 as one without the CRD. */
 #include "base/buf.h"
 #include "base/err.h"
 #include "tools/kubesim/kubesim_cluster.h"
@@ -247,14 +248,257 @@ START_TEST(scenario_autoscaler_errors)
 }
 END_TEST
 
+/* ---- LeaderWorkerSets ------------------------------------------------------------------ */
+
+/* llm: groups of 4 pods, a leader without GPUs (a leaderTemplate of its own) and 3 workers
+ * of 8 H100s, autoscaled; tiny: size 2, no leaderTemplate (the leader is a worker's copy). */
+static const char *lws_text =
+    "{\"startTime\":\"2026-11-28T06:00:00Z\",\"timeScale\":1,\"clusters\":[{\"name\":\"c1\","
+    "\"nodePools\":[{\"name\":\"h100\",\"count\":12,\"product\":\"NVIDIA-H100-80GB-HBM3\","
+    "\"gpus\":8,\"pool\":\"serving\"}],"
+    "\"deployments\":[{\"kind\":\"LeaderWorkerSet\",\"name\":\"llm\",\"namespace\":\"serving\","
+    "\"size\":4,\"leaderGpus\":0,\"gpusPerReplica\":8,\"product\":\"NVIDIA-H100-80GB-HBM3\","
+    "\"minReplicas\":1,\"maxReplicas\":3,\"autoscaler\":{\"delaySeconds\":30},"
+    "\"rolloutDelaySeconds\":20},"
+    "{\"kind\":\"LeaderWorkerSet\",\"name\":\"tiny\",\"namespace\":\"serving\",\"size\":2,"
+    "\"gpusPerReplica\":1,\"minReplicas\":1,\"maxReplicas\":1}]}]}";
+
+static struct sim_scenario *lscn;
+
+static void lws_setup(void)
+{
+    struct err e = {0};
+
+    ck_assert_msg(sim_scenario_parse(lws_text, strlen(lws_text), &lscn, &e) == 0, "%s", e.msg);
+    sim_clock_init(&clk, 0.000001, lscn->start_ms);
+    ck_assert_int_eq(sim_cluster_new(&lscn->clusters[0], &clk, 60000, &c1, &e), 0);
+}
+
+static void lws_teardown(void)
+{
+    sim_cluster_free(&c1);
+    sim_scenario_free(&lscn);
+}
+
+#define LWS_PATH "/apis/leaderworkerset.x-k8s.io/v1"
+
+static const char *label(const json_t *pod, const char *key)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), key));
+}
+
+static const char *gpu_limit(const json_t *tmpl)
+{
+    const json_t *ctr =
+        json_array_get(json_object_get(json_object_get(tmpl, "spec"), "containers"), 0);
+
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(ctr, "resources"), "limits"), "nvidia.com/gpu"));
+}
+
+START_TEST(lws_shape_and_group_pods)
+{
+    json_t *l = call("GET", LWS_PATH "/namespaces/serving/leaderworkersets/llm", NULL, NULL, 200);
+    const json_t *lwt = json_object_get(json_object_get(l, "spec"), "leaderWorkerTemplate");
+    json_t *pods, *h, *t;
+    size_t i;
+    int leaders = 0, workers = 0;
+    const json_t *p;
+
+    ck_assert_str_eq(json_string_value(json_object_get(l, "apiVersion")),
+                     "leaderworkerset.x-k8s.io/v1");
+    ck_assert_str_eq(json_string_value(json_object_get(l, "kind")), "LeaderWorkerSet");
+    ck_assert_int_eq(num(l, "spec", "replicas"), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(lwt, "size")), 4);
+    ck_assert_str_eq(gpu_limit(json_object_get(lwt, "workerTemplate")), "8");
+    /* leaderGpus 0: a leader template of its own, without GPUs. */
+    ck_assert_ptr_nonnull(json_object_get(lwt, "leaderTemplate"));
+    ck_assert_ptr_null(gpu_limit(json_object_get(lwt, "leaderTemplate")));
+    ck_assert_int_eq(num(l, "status", "replicas"), 1);
+    ck_assert_int_eq(num(l, "status", "readyReplicas"), 1);
+    ck_assert_int_eq(num(l, "metadata", "generation"), 1);
+    json_decref(l);
+    /* tiny has no leaderTemplate: its leader is made from the worker template. */
+    t = call("GET", LWS_PATH "/namespaces/serving/leaderworkersets/tiny", NULL, NULL, 200);
+    lwt = json_object_get(json_object_get(t, "spec"), "leaderWorkerTemplate");
+    ck_assert_ptr_null(json_object_get(lwt, "leaderTemplate"));
+    json_decref(t);
+    /* One group of llm: the leader llm-0 and workers llm-0-1 .. llm-0-3, with the LWS
+     * controller's labels; tiny-0 is a worker's copy with its GPU. */
+    pods = call("GET", "/api/v1/namespaces/serving/pods", NULL, NULL, 200);
+    json_array_foreach(json_object_get(pods, "items"), i, p)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(p, "metadata"), "name"));
+        const char *w = label(p, "leaderworkerset.sigs.k8s.io/worker-index");
+
+        if (strcmp(name, "tiny-0") == 0)
+            ck_assert_str_eq(gpu_limit(p), "1");
+        if (strncmp(name, "llm-", 4) != 0)
+            continue;
+        ck_assert_str_eq(label(p, "leaderworkerset.sigs.k8s.io/name"), "llm");
+        ck_assert_str_eq(label(p, "leaderworkerset.sigs.k8s.io/group-index"), "0");
+        ck_assert_ptr_nonnull(w);
+        if (strcmp(w, "0") == 0) {
+            ck_assert_str_eq(name, "llm-0");
+            ck_assert_ptr_null(gpu_limit(p));
+            leaders++;
+        } else {
+            char want[32];
+
+            snprintf(want, sizeof(want), "llm-0-%s", w);
+            ck_assert_str_eq(name, want);
+            ck_assert_str_eq(gpu_limit(p), "8");
+            workers++;
+        }
+    }
+    ck_assert_int_eq(leaders, 1);
+    ck_assert_int_eq(workers, 3);
+    json_decref(pods);
+    /* Its autoscaler targets the LeaderWorkerSet through the scale subresource. */
+    h = call("GET", "/apis/autoscaling/v2/namespaces/serving/horizontalpodautoscalers/llm", NULL,
+             NULL, 200);
+    t = json_object_get(json_object_get(h, "spec"), "scaleTargetRef");
+    ck_assert_str_eq(json_string_value(json_object_get(t, "kind")), "LeaderWorkerSet");
+    ck_assert_str_eq(json_string_value(json_object_get(t, "apiVersion")),
+                     "leaderworkerset.x-k8s.io/v1");
+    json_decref(h);
+    json_decref(call("POST", LWS_PATH "/namespaces/serving/leaderworkersets", NULL, NULL, 405));
+}
+END_TEST
+
+START_TEST(lws_list_watch_and_discovery)
+{
+    json_t *l = call("GET", LWS_PATH "/leaderworkersets", "1", NULL, 200), *disc, *g;
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(l, "metadata"), "resourceVersion"));
+    struct sim_query q;
+    struct sim_reply rep;
+    struct sim_watch *w = NULL;
+    struct err e = {0};
+    json_t *ev;
+    size_t i;
+    const json_t *x;
+    bool listed = false;
+
+    ck_assert_str_eq(json_string_value(json_object_get(l, "kind")), "LeaderWorkerSetList");
+    ck_assert_int_eq(json_array_size(json_object_get(l, "items")), 1);
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(l, "metadata"), "continue"));
+    disc = call("GET", LWS_PATH, NULL, NULL, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(disc, "resources"), 0), "name")),
+                     "leaderworkersets");
+    json_decref(disc);
+    g = call("GET", "/apis", NULL, NULL, 200);
+    json_array_foreach(json_object_get(g, "groups"), i, x)
+    {
+        listed |=
+            strcmp(json_string_value(json_object_get(x, "name")), "leaderworkerset.x-k8s.io") == 0;
+    }
+    ck_assert_msg(listed, "the group is not in /apis");
+    json_decref(g);
+
+    memset(&q, 0, sizeof(q));
+    q.resource_version = rv;
+    ck_assert_int_eq(sim_cluster_watch_open(c1, LWS_PATH "/leaderworkersets", &q, &w, &rep), 0);
+    /* Two groups wanted: the autoscaler first, spec.replicas 30 s later, pods 20 s after. */
+    ck_assert_int_eq(sim_cluster_deployment_scale(c1, "serving", "llm", 2, &e), 0);
+    sim_clock_skip(&clk, 31000);
+    json_decref(l);
+    l = call("GET", LWS_PATH "/namespaces/serving/leaderworkersets/llm", NULL, NULL, 200);
+    ck_assert_int_eq(num(l, "spec", "replicas"), 2);
+    ev = last_event(w);
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "type")), "MODIFIED");
+    ck_assert_int_eq(num(json_object_get(ev, "object"), "spec", "replicas"), 2);
+    ck_assert_int_eq(num(json_object_get(ev, "object"), "status", "replicas"), 1);
+    json_decref(ev);
+    sim_clock_skip(&clk, 21000);
+    json_decref(l);
+    l = call("GET", LWS_PATH "/namespaces/serving/leaderworkersets/llm", NULL, NULL, 200);
+    ck_assert_int_eq(num(l, "status", "replicas"), 2);
+    ck_assert_int_eq(num(l, "status", "readyReplicas"), 2);
+    json_decref(l);
+    l = call("GET", "/api/v1/namespaces/serving/pods/llm-1-3", NULL, NULL, 200);
+    ck_assert_str_eq(label(l, "leaderworkerset.sigs.k8s.io/group-index"), "1");
+    json_decref(l);
+    /* Down to one group: group 1 goes whole. */
+    ck_assert_int_eq(sim_cluster_deployment_scale(c1, "serving", "llm", 1, &e), 0);
+    sim_clock_skip(&clk, 52000 + 600000);
+    l = call("GET", LWS_PATH "/namespaces/serving/leaderworkersets/llm", NULL, NULL, 200);
+    ck_assert_int_eq(num(l, "spec", "replicas"), 1);
+    ck_assert_int_eq(num(l, "status", "replicas"), 1);
+    json_decref(l);
+    json_decref(call("GET", "/api/v1/namespaces/serving/pods/llm-1", NULL, NULL, 404));
+    json_decref(call("GET", "/api/v1/namespaces/serving/pods/llm-1-2", NULL, NULL, 404));
+    sim_cluster_watch_free(&w);
+}
+END_TEST
+
+/* c1 of the first scenario declares none: the group is not served, as without the CRD. */
+START_TEST(lws_group_absent_without_any)
+{
+    json_t *st = call("GET", LWS_PATH "/leaderworkersets", NULL, NULL, 404), *g;
+    size_t i;
+    const json_t *x;
+
+    ck_assert_str_eq(json_string_value(json_object_get(st, "kind")), "Status");
+    ck_assert_str_eq(json_string_value(json_object_get(st, "reason")), "NotFound");
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "code")), 404);
+    json_decref(st);
+    json_decref(call("GET", LWS_PATH, NULL, NULL, 404));
+    g = call("GET", "/apis", NULL, NULL, 200);
+    json_array_foreach(json_object_get(g, "groups"), i, x)
+    {
+        ck_assert_str_ne(json_string_value(json_object_get(x, "name")), "leaderworkerset.x-k8s.io");
+    }
+    json_decref(g);
+}
+END_TEST
+
+START_TEST(scenario_lws_errors)
+{
+    static const char *size_on_deployment =
+        "{\"clusters\":[{\"name\":\"c\",\"deployments\":[{\"name\":\"a\",\"size\":4}]}]}";
+    static const char *bad_kind = "{\"clusters\":[{\"name\":\"c\",\"deployments\":[{\"name\":\"a\","
+                                  "\"kind\":\"StatefulSet\"}]}]}";
+    static const char *bad_size = "{\"clusters\":[{\"name\":\"c\",\"deployments\":[{\"name\":\"a\","
+                                  "\"kind\":\"LeaderWorkerSet\",\"size\":0}]}]}";
+    static const char *apis = "{\"clusters\":[{\"name\":\"c\",\"apis\":[\"kubeflow.org/v1\"],"
+                              "\"deployments\":[{\"name\":\"a\",\"kind\":\"LeaderWorkerSet\"}]}]}";
+    struct sim_scenario *s = NULL;
+    struct err e = {0};
+
+    ck_assert_int_eq(sim_scenario_parse(size_on_deployment, strlen(size_on_deployment), &s, &e),
+                     -1);
+    ck_assert_msg(strstr(e.msg, "deployments[0].size"), "%s", e.msg);
+    ck_assert_int_eq(sim_scenario_parse(bad_kind, strlen(bad_kind), &s, &e), -1);
+    ck_assert_msg(strstr(e.msg, "deployments[0].kind"), "%s", e.msg);
+    ck_assert_int_eq(sim_scenario_parse(bad_size, strlen(bad_size), &s, &e), -1);
+    ck_assert_msg(strstr(e.msg, "deployments[0].size"), "%s", e.msg);
+    /* Declaring one serves the group beside the scenario's own "apis". */
+    ck_assert_int_eq(sim_scenario_parse(apis, strlen(apis), &s, &e), 0);
+    ck_assert_int_eq(json_array_size(s->clusters[0].apis), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(s->clusters[0].apis, 1)),
+                     "leaderworkerset.x-k8s.io/v1");
+    sim_scenario_free(&s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sim_serving");
-    TCase *tc = tcase_create("serving");
+    TCase *tc = tcase_create("serving"), *tl = tcase_create("lws");
     SRunner *sr;
     int failed;
 
+    tcase_add_checked_fixture(tl, lws_setup, lws_teardown);
+    tcase_add_test(tl, lws_shape_and_group_pods);
+    tcase_add_test(tl, lws_list_watch_and_discovery);
+    suite_add_tcase(s, tl);
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, lws_group_absent_without_any);
+    tcase_add_test(tc, scenario_lws_errors);
     tcase_add_test(tc, deployment_and_hpa_shapes);
     tcase_add_test(tc, lists_page_and_discovery);
     tcase_add_test(tc, announced_scale_up_hpa_then_deployment_then_pods);

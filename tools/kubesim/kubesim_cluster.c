@@ -79,7 +79,8 @@ struct spod {
     int grace_s;
     bool disrupted;
     bool evicted;        /* by the taint manager from a node NotReady too long */
-    long deploy;         /* deployment index, -1 */
+    long deploy;         /* deployment (or LeaderWorkerSet) index, -1 */
+    int group;           /* a LeaderWorkerSet's pod: its group index, else -1 */
     struct sjob *job;    /* owner, NULL */
     char sched_msg[256]; /* PodScheduled=False message while unbound */
     uint64_t rv;
@@ -931,6 +932,7 @@ static struct spod *pod_add(struct sim_cluster *c, const char *ns, const char *n
     p->owner = owner;
     p->node = -1;
     p->deploy = -1;
+    p->group = -1;
     p->created_ms = now;
     pod_spec_requests(spec, req);
     p->gpus = (int)req[K8S_RES_GPU];
@@ -1821,10 +1823,67 @@ static int deploy_spec_replicas(const struct sim_cluster *c, size_t di, int64_t 
     return deploy_target(c, di, t - (d->hpa ? d->hpa_delay_s * 1000LL : 0));
 }
 
+/* The label keys the LWS controller puts on a group's pods (sigs.k8s.io/lws,
+ * api/leaderworkerset/v1/leaderworkerset_types.go). */
+#define LWS_LABEL_NAME   "leaderworkerset.sigs.k8s.io/name"
+#define LWS_LABEL_GROUP  "leaderworkerset.sigs.k8s.io/group-index"
+#define LWS_LABEL_WORKER "leaderworkerset.sigs.k8s.io/worker-index"
+#define LWS_IMAGE        "vllm/vllm-openai:v0.6.3"
+
+/* One pod of a LeaderWorkerSet's pod templates: the leader's (worker 0) or a worker's. */
+static json_t *lws_pod_spec(const struct sim_deployment *d, bool leader)
+{
+    return simple_spec(leader && d->leader_gpus >= 0 ? d->leader_gpus : d->gpus_per_replica,
+                       d->product, d->node_selector, LWS_IMAGE);
+}
+
+/* LeaderWorkerSet di as its controller keeps it: groups 0 .. spec.replicas - 1, each a
+ * leader pod NAME-G (worker-index 0, from the leader StatefulSet) and workers NAME-G-W
+ * (from the group's worker StatefulSet), missing pods made again; groups past the end go
+ * whole (scaling down removes the highest indexes). */
+static void reconcile_lws(struct sim_cluster *c, size_t di, int64_t now)
+{
+    const struct sim_deployment *d = &c->spec.deployments[di];
+    int want = deploy_spec_replicas(c, di, now - d->rollout_delay_s * 1000LL);
+
+    for (size_t i = c->n_pods; i-- > 0;) {
+        struct spod *p = c->pods[i];
+
+        if (p->deploy == (long)di && p->group >= want && !p->delete_ms)
+            pod_delete(c, p, now, false);
+    }
+    for (int g = 0; g < want; g++) {
+        for (int w = 0; w < d->lws_size; w++) {
+            char name[160], gs[16], ws[16];
+            json_t *labels;
+            struct spod *p;
+
+            if (w == 0)
+                snprintf(name, sizeof(name), "%s-%d", d->name, g);
+            else
+                snprintf(name, sizeof(name), "%s-%d-%d", d->name, g, w);
+            if (find_pod(c, d->ns, name))
+                continue; /* there, or still going: a StatefulSet waits for the name */
+            snprintf(gs, sizeof(gs), "%d", g);
+            snprintf(ws, sizeof(ws), "%d", w);
+            labels = json_pack("{s:s, s:s, s:s}", LWS_LABEL_NAME, d->name, LWS_LABEL_GROUP, gs,
+                               LWS_LABEL_WORKER, ws);
+            p = pod_add(c, d->ns, name, labels, lws_pod_spec(d, w == 0), NULL, now);
+            p->deploy = (long)di;
+            p->group = g;
+        }
+    }
+}
+
 static void reconcile_deployment(struct sim_cluster *c, size_t di, int64_t now)
 {
     const struct sim_deployment *d = &c->spec.deployments[di];
     int want = deploy_spec_replicas(c, di, now - d->rollout_delay_s * 1000LL), have = 0;
+
+    if (d->lws) {
+        reconcile_lws(c, di, now);
+        return;
+    }
 
     for (size_t i = 0; i < c->n_pods; i++)
         have += c->pods[i]->deploy == (long)di && !c->pods[i]->delete_ms;
@@ -1881,7 +1940,7 @@ static void sync_object(struct sim_cluster *c, const char *res, const char *ns, 
         gen = json_integer_value(json_object_get(json_object_get(old, "metadata"), "generation"));
         gen += !json_equal(json_object_get(old, "spec"), json_object_get(obj, "spec"));
     }
-    if (strcmp(res, "deployments") == 0) {
+    if (strcmp(res, "deployments") == 0 || strcmp(res, "leaderworkersets") == 0) {
         json_object_set_new(md, "generation", json_integer(gen));
         json_object_set_new(json_object_get(obj, "status"), "observedGeneration",
                             json_integer(gen));
@@ -1914,8 +1973,72 @@ static void set_count(json_t *st, const char *key, int v)
         json_object_set_new(st, key, json_integer(v));
 }
 
-/* Deployment di and its HorizontalPodAutoscaler (autoscaling/v2) as API objects, from the
- * curve, the announced scale and its pods. */
+/* A pod template: labels and spec (owned). */
+static json_t *pod_template(json_t *labels, json_t *spec)
+{
+    return json_pack("{s:{s:o}, s:o}", "metadata", "labels", labels, "spec", spec);
+}
+
+/* LeaderWorkerSet di as an API object (its CRD's v1 schema, testdata/schemas/): status
+ * from its pods. Returns status.replicas (groups created: those with a leader). */
+static int sync_lws_object(struct sim_cluster *c, size_t di, int spec_replicas, int64_t now)
+{
+    const struct sim_deployment *d = &c->spec.deployments[di];
+    int groups = 0, ready = 0;
+    json_t *lwt, *st, *lws;
+    int top = -1, *n, *up;
+    bool *leader;
+
+    for (size_t i = 0; i < c->n_pods; i++)
+        if (c->pods[i]->deploy == (long)di && c->pods[i]->group > top)
+            top = c->pods[i]->group;
+    n = xcalloc((size_t)top + 2, sizeof(*n));
+    up = xcalloc((size_t)top + 2, sizeof(*up));
+    leader = xcalloc((size_t)top + 2, sizeof(*leader));
+    for (size_t i = 0; i < c->n_pods; i++) {
+        const struct spod *p = c->pods[i];
+
+        if (p->deploy != (long)di || p->group < 0 || p->delete_ms)
+            continue;
+        n[p->group]++;
+        up[p->group] += p->node >= 0 && p->phase == PH_RUNNING;
+        leader[p->group] |=
+            strcmp(json_string_value(json_object_get(p->labels, LWS_LABEL_WORKER)), "0") == 0;
+    }
+    /* A group is created once its leader is; ready when all its pods run. */
+    for (int g = 0; g <= top; g++) {
+        groups += leader[g];
+        ready += leader[g] && n[g] == d->lws_size && up[g] == n[g];
+    }
+    free(n);
+    free(up);
+    free(leader);
+    lwt = json_pack("{s:i, s:s, s:o}", "size", d->lws_size, "restartPolicy",
+                    "RecreateGroupOnPodRestart", "workerTemplate",
+                    pod_template(json_pack("{s:s}", "app", d->name), lws_pod_spec(d, false)));
+    if (d->leader_gpus >= 0)
+        json_object_set_new(lwt, "leaderTemplate",
+                            pod_template(json_pack("{s:s, s:s}", "app", d->name, "role", "leader"),
+                                         lws_pod_spec(d, true)));
+    st = json_object();
+    set_count(st, "replicas", groups);
+    set_count(st, "readyReplicas", ready);
+    set_count(st, "updatedReplicas", groups);
+    json_object_set_new(st, "hpaPodSelector",
+                        json_sprintf(LWS_LABEL_NAME "=%s," LWS_LABEL_WORKER "=0", d->name));
+    lws = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:o, s:s, s:{s:s, s:{s:i, s:i, s:i}}},"
+                    " s:o}",
+                    "apiVersion", SIM_LWS_GV, "kind", "LeaderWorkerSet", "metadata", "name",
+                    d->name, "namespace", d->ns, "spec", "replicas", spec_replicas,
+                    "leaderWorkerTemplate", lwt, "startupPolicy", "LeaderCreated",
+                    "rolloutStrategy", "type", "RollingUpdate", "rollingUpdateConfiguration",
+                    "partition", 0, "maxUnavailable", 1, "maxSurge", 0, "status", st);
+    sync_object(c, "leaderworkersets", d->ns, d->name, lws, now);
+    return groups;
+}
+
+/* Deployment (or LeaderWorkerSet) di and its HorizontalPodAutoscaler (autoscaling/v2) as
+ * API objects, from the curve, the announced scale and its pods. */
 static void sync_deployment_objects(struct sim_cluster *c, size_t di, int64_t now)
 {
     const struct sim_deployment *d = &c->spec.deployments[di];
@@ -1923,6 +2046,10 @@ static void sync_deployment_objects(struct sim_cluster *c, size_t di, int64_t no
     int desired = deploy_target(c, di, now);
     json_t *dep, *st;
 
+    if (d->lws) {
+        have = sync_lws_object(c, di, spec_replicas, now);
+        goto hpa;
+    }
     for (size_t i = 0; i < c->n_pods; i++) {
         const struct spod *p = c->pods[i];
 
@@ -1949,6 +2076,7 @@ static void sync_deployment_objects(struct sim_cluster *c, size_t di, int64_t no
         "strategy", "type", "RollingUpdate", "rollingUpdate", "maxUnavailable", "25%", "maxSurge",
         "25%", "revisionHistoryLimit", 10, "progressDeadlineSeconds", 600, "status", st);
     sync_object(c, "deployments", d->ns, d->name, dep, now);
+hpa:
     if (!d->hpa)
         return;
     {
@@ -1965,8 +2093,9 @@ static void sync_deployment_objects(struct sim_cluster *c, size_t di, int64_t no
                         "s:{s:s, s:{s:s, s:i}}}]}, s:o}",
                         "apiVersion", "autoscaling/v2", "kind", "HorizontalPodAutoscaler",
                         "metadata", "name", d->name, "namespace", d->ns, "spec", "scaleTargetRef",
-                        "apiVersion", "apps/v1", "kind", "Deployment", "name", d->name,
-                        "minReplicas", d->min_replicas > 0 ? d->min_replicas : 1, "maxReplicas",
+                        "apiVersion", d->lws ? SIM_LWS_GV : "apps/v1", "kind",
+                        d->lws ? "LeaderWorkerSet" : "Deployment", "name", d->name, "minReplicas",
+                        d->min_replicas > 0 ? d->min_replicas : 1, "maxReplicas",
                         d->max_replicas > 0 ? d->max_replicas : 1, "metrics", "type", "Resource",
                         "resource", "name", "cpu", "target", "type", "Utilization",
                         "averageUtilization", 70, "status", hst);
@@ -3555,8 +3684,10 @@ static void route_groups(struct sim_cluster *c, const char *method, char seg[][2
             return handle_jobs(c, k, method, seg[4], NULL, q, body, len, out);
         if (n == 7 && strcmp(seg[3], "namespaces") == 0 && strcmp(seg[5], plural) == 0)
             return handle_jobs(c, k, method, seg[4], seg[6], q, body, len, out);
-    } else if (strcmp(gv, "apps/v1") == 0 || strcmp(gv, "autoscaling/v2") == 0) {
-        /* The scenario's serving deployments and their autoscalers: read-only. */
+    } else if (strcmp(gv, "apps/v1") == 0 || strcmp(gv, "autoscaling/v2") == 0 ||
+               strcmp(gv, SIM_LWS_GV) == 0) {
+        /* The scenario's serving deployments, LeaderWorkerSets and their autoscalers:
+         * read-only. */
         const struct sim_resource *r = sim_objects_resource(seg[n == 4 || n == 5 ? 3 : 5]);
 
         if (!r || strcmp(r->api_version, gv) != 0 || (n != 4 && n != 6 && n != 7) ||
@@ -3654,6 +3785,7 @@ enum wres {
     W_SECRETS,
     W_DEPLOYMENTS,
     W_HPAS,
+    W_LWS,
     W_NONE
 };
 
@@ -3669,6 +3801,7 @@ static const struct {
     {"secrets", "Secret", "v1"},
     {"deployments", "Deployment", "apps/v1"},
     {"horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling/v2"},
+    {"leaderworkersets", "LeaderWorkerSet", SIM_LWS_GV},
 };
 
 struct wentry {
@@ -4085,6 +4218,7 @@ static int watch_selectors(struct sim_watch *w, const struct sim_query *q, struc
         [W_SECRETS] = {"metadata.name", "metadata.namespace", "type", NULL},
         [W_DEPLOYMENTS] = {"metadata.name", "metadata.namespace", NULL},
         [W_HPAS] = {"metadata.name", "metadata.namespace", NULL},
+        [W_LWS] = {"metadata.name", "metadata.namespace", NULL},
     };
 
     if (q->label_selector && (w->nl = parse_label_selector(q->label_selector, w->lr, 16)) < 0) {

@@ -66,9 +66,9 @@ void sim_cluster_handle(struct sim_cluster *c, const char *method, const char *p
                         struct sim_reply *out);
 
 /* ---- watches: the change history as the API server's watch serves it ----------------------
- * Every change of a node, pod, Job, RayJob, namespace, service, secret, Deployment or HPA is an event with
- * its own resourceVersion, kept in a ring of the scenario's watchHistory events per
- * cluster. Thread-safe (the cluster's lock); a watch is used by one thread at a time. */
+ * Every change of a node, pod, Job, RayJob, namespace, service, secret, Deployment, HPA or
+ * LeaderWorkerSet is an event with its own resourceVersion, kept in a ring of the
+ * scenario's watchHistory events per cluster. Thread-safe (the cluster's lock); a watch is used by one thread at a time. */
 struct buf;
 struct sim_watch;
 

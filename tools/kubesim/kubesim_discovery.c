@@ -29,6 +29,8 @@ static const struct res resources[] = {
     {"autoscaling/v2", "horizontalpodautoscalers", "horizontalpodautoscaler",
      "HorizontalPodAutoscaler", true, "hpa", false, true},
     {"batch/v1", "jobs", "job", "Job", true, NULL, false, false},
+    {"leaderworkerset.x-k8s.io/v1", "leaderworkersets", "leaderworkerset", "LeaderWorkerSet", true,
+     "lws", false, true},
     {"scheduling.k8s.io/v1", "priorityclasses", "priorityclass", "PriorityClass", false, "pc",
      false, false},
     {"ray.io/v1", "rayclusters", "raycluster", "RayCluster", true, NULL, false, false},

@@ -37,6 +37,7 @@ struct sim_objects {
 static const struct sim_resource resources[] = {
     {"deployments", "Deployment", "apps/v1", true},
     {"horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling/v2", true},
+    {"leaderworkersets", "LeaderWorkerSet", "leaderworkerset.x-k8s.io/v1", true},
     {"namespaces", "Namespace", "v1", false},
     {"priorityclasses", "PriorityClass", "scheduling.k8s.io/v1", false},
     {"secrets", "Secret", "v1", true},

@@ -170,6 +170,23 @@ static int parse_deployment(const json_t *j, const char *prefix, struct sim_depl
     d->min_replicas = 1;
     d->max_replicas = 1;
     d->peak_hour = 18;
+    d->lws_size = 1;
+    d->leader_gpus = -1;
+    if ((v = json_object_get(j, "kind"))) {
+        snprintf(field, sizeof(field), "%skind", prefix);
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "Deployment") != 0 &&
+                                   strcmp(json_string_value(v), "LeaderWorkerSet") != 0))
+            return bad(e, field, "must be \"Deployment\" or \"LeaderWorkerSet\"");
+        d->lws = strcmp(json_string_value(v), "LeaderWorkerSet") == 0;
+    }
+    if (!d->lws && (json_object_get(j, "size") || json_object_get(j, "leaderGpus"))) {
+        snprintf(field, sizeof(field), "%s%s", prefix,
+                 json_object_get(j, "size") ? "size" : "leaderGpus");
+        return bad(e, field, "is for \"kind\": \"LeaderWorkerSet\" only");
+    }
+    if (get_int(j, "size", prefix, 1, 64, &d->lws_size, e) != 0 ||
+        get_int(j, "leaderGpus", prefix, 0, 64, &d->leader_gpus, e) != 0)
+        return -1;
     if (get_str(j, "name", prefix, d->name, sizeof(d->name), true, e) != 0 ||
         get_str(j, "namespace", prefix, d->ns, sizeof(d->ns), false, e) != 0 ||
         get_str(j, "product", prefix, d->product, sizeof(d->product), false, e) != 0 ||
@@ -288,6 +305,29 @@ static int parse_names(const json_t *j, const char *key, const char *prefix, jso
     return 0;
 }
 
+/* A cluster with LeaderWorkerSets serves their group, as one with the CRD installed does;
+ * without any the group is not served (404), as where LWS is not installed. "apis" absent
+ * means the default (KubeRay's ray.io/v1), kept. */
+static void serve_lws(struct sim_cluster_spec *c)
+{
+    bool any = false;
+    const json_t *x;
+    size_t i;
+
+    for (i = 0; i < c->n_deployments; i++)
+        any |= c->deployments[i].lws;
+    if (!any)
+        return;
+    if (!c->apis)
+        c->apis = json_pack("[s]", "ray.io/v1");
+    json_array_foreach(c->apis, i, x)
+    {
+        if (strcmp(json_string_value(x), SIM_LWS_GV) == 0)
+            return;
+    }
+    json_array_append_new(c->apis, json_string(SIM_LWS_GV));
+}
+
 static int parse_cluster(const json_t *j, size_t idx, struct sim_cluster_spec *c, struct err *e)
 {
     char prefix[96], field[160];
@@ -355,6 +395,7 @@ static int parse_cluster(const json_t *j, size_t idx, struct sim_cluster_spec *c
         parse_names(j, "priorityClasses", prefix, &c->priority_classes, e) != 0 ||
         parse_names(j, "forbidden", prefix, &c->forbidden, e) != 0)
         return -1;
+    serve_lws(c);
     return 0;
 }
 

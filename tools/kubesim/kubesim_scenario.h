@@ -68,7 +68,17 @@ struct sim_deployment {
     bool hpa;            /* "autoscaler" present */
     int hpa_delay_s;     /* "autoscaler": {"delaySeconds"} */
     int rollout_delay_s; /* "rolloutDelaySeconds" */
+    /* "kind": "LeaderWorkerSet" serves it as a leaderworkerset.x-k8s.io/v1 LeaderWorkerSet
+     * instead (the scenario's clusters then serve that group): a replica is a group of
+     * lws_size pods, a leader and lws_size - 1 workers of gpus_per_replica GPUs each. */
+    bool lws;
+    int lws_size;    /* "size": pods per group, leader included; 1 by default */
+    int leader_gpus; /* "leaderGpus": the leader's GPUs, in a leaderTemplate of its own; -1
+                        (absent): no leaderTemplate, the leader is made from the worker's */
 };
+
+/* The group/version a scenario's LeaderWorkerSets are served in. */
+#define SIM_LWS_GV "leaderworkerset.x-k8s.io/v1"
 
 struct sim_static_pod {
     char name[128];
