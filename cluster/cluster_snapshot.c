@@ -247,7 +247,8 @@ static const char *const event_types[5] = {"ADDED", "MODIFIED", "DELETED", "BOOK
 const char *cluster_resource_name(int r)
 {
     static const char *const names[CLUSTER_RESOURCES] = {
-        "nodes", "pods", "jobs", "rayjobs", "deployments", "horizontalpodautoscalers"};
+        "nodes",           "pods", "jobs", "rayjobs", "deployments", "horizontalpodautoscalers",
+        "leaderworkersets"};
 
     return r >= 0 && r < CLUSTER_RESOURCES ? names[r] : "";
 }

@@ -42,11 +42,13 @@ enum cluster_resource {
      * Degraded or Unauthorized; a cluster that refuses them only loses the signal. */
     CLUSTER_RES_DEPLOYMENTS, /* apps/v1 Deployments */
     CLUSTER_RES_HPAS,        /* autoscaling/v2 HorizontalPodAutoscalers */
+    CLUSTER_RES_LWS,         /* leaderworkerset.x-k8s.io/v1 LeaderWorkerSets (a CRD: often
+                                absent, 404) */
 };
-#define CLUSTER_RESOURCES   6
+#define CLUSTER_RESOURCES   7
 #define CLUSTER_RES_SIGNALS CLUSTER_RES_DEPLOYMENTS /* the first optional resource */
 const char *cluster_resource_name(int r); /* "nodes", "pods", "jobs", "rayjobs", "deployments",
-                                             "horizontalpodautoscalers" */
+                                             "horizontalpodautoscalers", "leaderworkersets" */
 struct cluster_watch_stats {
     uint64_t lists;          /* LIST pages requested */
     uint64_t watches;        /* WATCH requests */
@@ -55,7 +57,7 @@ struct cluster_watch_stats {
     uint64_t events[5];      /* ADDED, MODIFIED, DELETED, BOOKMARK, ERROR */
     uint64_t bad_events;
     bool watching; /* a watch is open */
-    bool absent;   /* the cluster does not serve the resource (404: no KubeRay) */
+    bool absent;   /* the cluster does not serve the resource (404: no KubeRay, no LWS) */
 };
 
 struct cluster_status {

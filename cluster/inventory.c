@@ -360,21 +360,16 @@ void inventory_add_pod(struct inventory *inv, const struct k8s_pod *p,
     add_pod(inv, p, cfg, skus);
 }
 
-void inventory_add_announced(struct inventory *inv, const struct k8s_deployment *w, int hpa_desired,
-                             const struct cluster_config *cfg, const struct sku_catalogue *skus)
+/* g announced GPUs on the SKU of product/memory_mib, else on the pool's largest SKU. */
+static void announce_gpus(struct inventory *inv, int64_t gpus, const char *product, int memory_mib,
+                          const struct sku_catalogue *skus)
 {
-    int want = hpa_desired > w->spec_replicas ? hpa_desired : w->spec_replicas;
-    int64_t gpus;
-    int g;
+    int g = gpus > K8S_GPUS_MAX ? K8S_GPUS_MAX : (int)gpus;
 
-    if (want <= w->status_replicas || w->gpus_per_replica <= 0 ||
-        !cluster_config_serving_namespace(cfg, w->ns))
+    if (g <= 0)
         return;
-    gpus = (int64_t)(want - w->status_replicas) * w->gpus_per_replica;
-    g = gpus > K8S_GPUS_MAX ? K8S_GPUS_MAX : (int)gpus;
-    inv->stats.announcing_workloads++;
-    if (w->product[0]) {
-        int k = sku_match_product(skus, w->product, w->memory_mib);
+    if (product[0]) {
+        int k = sku_match_product(skus, product, memory_mib);
 
         if (k >= 0 && k < SNAPSHOT_SKU_MAX) {
             inv->announced_serving[k] = add_gpus(inv->announced_serving[k], g);
@@ -382,6 +377,50 @@ void inventory_add_announced(struct inventory *inv, const struct k8s_deployment 
         }
     }
     inv->announced_unassigned = add_gpus(inv->announced_unassigned, g);
+}
+
+/* Replicas w wants that have no pods yet, 0 when none or when w is not serving. */
+static int missing_replicas(const struct k8s_deployment *w, int hpa_desired,
+                            const struct cluster_config *cfg)
+{
+    int want = hpa_desired > w->spec_replicas ? hpa_desired : w->spec_replicas;
+
+    if (want <= w->status_replicas || w->gpus_per_replica <= 0 ||
+        !cluster_config_serving_namespace(cfg, w->ns))
+        return 0;
+    return want - w->status_replicas;
+}
+
+void inventory_add_announced(struct inventory *inv, const struct k8s_deployment *w, int hpa_desired,
+                             const struct cluster_config *cfg, const struct sku_catalogue *skus)
+{
+    int missing = missing_replicas(w, hpa_desired, cfg);
+
+    if (missing == 0)
+        return;
+    inv->stats.announcing_workloads++;
+    announce_gpus(inv, (int64_t)missing * w->gpus_per_replica, w->product, w->memory_mib, skus);
+}
+
+void inventory_add_announced_lws(struct inventory *inv, const struct k8s_lws *l, int hpa_desired,
+                                 const struct cluster_config *cfg, const struct sku_catalogue *skus)
+{
+    const struct k8s_deployment *w = &l->group;
+    int missing = missing_replicas(w, hpa_desired, cfg);
+    int64_t leader = l->leader_gpus;
+
+    if (missing == 0)
+        return;
+    inv->stats.announcing_workloads++;
+    /* The leader's GPUs go with the workers' unless its template names another product. */
+    if (!l->leader_product[0] ||
+        (strcmp(l->leader_product, w->product) == 0 && l->leader_memory_mib == w->memory_mib)) {
+        announce_gpus(inv, (int64_t)missing * w->gpus_per_replica, w->product, w->memory_mib, skus);
+        return;
+    }
+    announce_gpus(inv, (int64_t)missing * (w->gpus_per_replica - leader), w->product, w->memory_mib,
+                  skus);
+    announce_gpus(inv, (int64_t)missing * leader, l->leader_product, l->leader_memory_mib, skus);
 }
 
 void inventory_finish(struct inventory *inv)

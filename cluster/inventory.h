@@ -17,6 +17,7 @@ struct cluster_config;
 struct k8s_node;
 struct k8s_pod;
 struct k8s_deployment;
+struct k8s_lws;
 
 #define INVENTORY_UNKNOWN_MAX 8
 
@@ -110,6 +111,15 @@ void inventory_add_pod(struct inventory *inv, const struct k8s_pod *p,
  * pending_serving), never twice. Call after the pods, before inventory_finish(). */
 void inventory_add_announced(struct inventory *inv, const struct k8s_deployment *w, int hpa_desired,
                              const struct cluster_config *cfg, const struct sku_catalogue *skus);
+
+/* The same for a LeaderWorkerSet, a replica being a group (l->group: its replicas are
+ * groups, its GPUs per replica a whole group's, leader included). The group's GPUs are
+ * counted on the SKU of the worker template's product selector, the leader's too unless
+ * the leader template names another product: then the leader's GPUs are counted on that
+ * product's SKU. hpa_desired is an HPA targeting the LeaderWorkerSet, -1 when none. */
+void inventory_add_announced_lws(struct inventory *inv, const struct k8s_lws *l, int hpa_desired,
+                                 const struct cluster_config *cfg,
+                                 const struct sku_catalogue *skus);
 
 /* Attributes serving demand without a product selector to the serving pool's largest SKU.
  * Call once after the last pod page. */

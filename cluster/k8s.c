@@ -424,8 +424,16 @@ static int read_count(const struct k8s_json *d, int tok, const char *field, int 
         *out = dflt;
         return 0;
     }
-    if (k8s_json_int(d, tok, 0, INT32_MAX, &v) != 0)
-        return err_set(e, ERR_MALFORMED, field, "%s is not a whole number of replicas", field);
+    /* An int32 field: a JSON number (the API server refuses "4"). */
+    if (k8s_json_type(d, tok) != K8S_JSON_NUMBER || k8s_json_int(d, tok, 0, INT32_MAX, &v) != 0) {
+        size_t len = 0;
+        const char *raw = k8s_json_raw(d, tok, &len);
+        const char *q = k8s_json_type(d, tok) == K8S_JSON_STRING ? "\"" : "";
+
+        return err_set(e, ERR_MALFORMED, field,
+                       "%s %s%.*s%s is not a count (a whole number, 0 to 2147483647)", field, q,
+                       raw ? (int)(len > 32 ? 32 : len) : 0, raw ? raw : "", q);
+    }
     *out = (int)v;
     return 0;
 }
@@ -470,8 +478,12 @@ int k8s_hpa_read(const struct k8s_json *d, int tok, struct k8s_hpa *out, struct 
     if (str_whole(d, k8s_json_path(d, tok, "metadata", "namespace", K8S_JSON_END), h.ns,
                   sizeof(h.ns)) <= 0)
         return err_set(e, ERR_MALFORMED, "metadata.namespace", "HPA without a valid namespace");
-    h.targets_deployment = k8s_json_str_eq(d, k8s_json_get(d, ref, "kind"), "Deployment") &&
-                           k8s_json_str_eq(d, k8s_json_get(d, ref, "apiVersion"), "apps/v1");
+    if (k8s_json_str_eq(d, k8s_json_get(d, ref, "kind"), "Deployment") &&
+        k8s_json_str_eq(d, k8s_json_get(d, ref, "apiVersion"), "apps/v1"))
+        h.target_kind = K8S_TARGET_DEPLOYMENT;
+    else if (k8s_json_str_eq(d, k8s_json_get(d, ref, "kind"), "LeaderWorkerSet") &&
+             k8s_json_str_eq(d, k8s_json_get(d, ref, "apiVersion"), "leaderworkerset.x-k8s.io/v1"))
+        h.target_kind = K8S_TARGET_LEADERWORKERSET;
     if (str_whole(d, k8s_json_get(d, ref, "name"), h.target, sizeof(h.target)) <= 0)
         return err_set(e, ERR_MALFORMED, "spec.scaleTargetRef.name",
                        "HPA without a valid scaleTargetRef.name");
@@ -484,5 +496,87 @@ int k8s_hpa_read(const struct k8s_json *d, int tok, struct k8s_hpa *out, struct 
                    &h.current, e) != 0)
         return -1;
     *out = h;
+    return 0;
+}
+
+/* A pod template of a LeaderWorkerSet at tok, read like a Deployment's; errors name the
+ * template (prefix) before the field the pod reader names. */
+static int lws_template(const struct k8s_json *d, int tok, const char *prefix, struct k8s_pod *out,
+                        struct err *e)
+{
+    struct err inner = {0};
+
+    if (k8s_json_type(d, tok) != K8S_JSON_OBJECT)
+        return err_set(e, ERR_MALFORMED, prefix, "%s must be a pod template (an object)", prefix);
+    if (pod_read(d, tok, true, out, &inner) == 0)
+        return 0;
+    /* The pod reader's messages begin with the field they name ("spec.containers[0]..."). */
+    if (inner.field[0] && strncmp(inner.msg, inner.field, strlen(inner.field)) == 0) {
+        char field[sizeof(inner.field)];
+
+        snprintf(field, sizeof(field), "%s.%s", prefix, inner.field);
+        return err_set(e, inner.code, field, "%s.%s", prefix, inner.msg);
+    }
+    return err_set(e, inner.code, prefix, "%s: %s", prefix, inner.msg);
+}
+
+#define LWT "spec.leaderWorkerTemplate"
+
+int k8s_lws_read(const struct k8s_json *d, int tok, struct k8s_lws *out, struct err *e)
+{
+    struct k8s_lws l;
+    struct k8s_pod worker, leader;
+    int spec = k8s_json_get(d, tok, "spec"), status = k8s_json_get(d, tok, "status");
+    int lwt = k8s_json_get(d, spec, "leaderWorkerTemplate");
+    int leader_tok = k8s_json_get(d, lwt, "leaderTemplate");
+    int64_t gpus;
+
+    memset(&l, 0, sizeof(l));
+    if (read_named(d, tok, "leaderworkerset", l.group.name, sizeof(l.group.name), e) != 0)
+        return -1;
+    if (str_whole(d, k8s_json_path(d, tok, "metadata", "namespace", K8S_JSON_END), l.group.ns,
+                  sizeof(l.group.ns)) <= 0)
+        return err_set(e, ERR_MALFORMED, "metadata.namespace",
+                       "leaderworkerset without a valid namespace");
+    /* spec.replicas and size default to 1 (the CRD's defaults, filled in by the API server). */
+    if (read_count(d, k8s_json_get(d, spec, "replicas"), "spec.replicas", 1, &l.group.spec_replicas,
+                   e) != 0 ||
+        read_count(d, k8s_json_get(d, status, "replicas"), "status.replicas", 0,
+                   &l.group.status_replicas, e) != 0 ||
+        read_count(d, k8s_json_get(d, status, "readyReplicas"), "status.readyReplicas", 0,
+                   &l.ready_replicas, e) != 0)
+        return -1;
+    if (k8s_json_type(d, lwt) != K8S_JSON_OBJECT)
+        return err_set(e, ERR_MALFORMED, LWT, "%s is required (an object)", LWT);
+    if (read_count(d, k8s_json_get(d, lwt, "size"), LWT ".size", 1, &l.size, e) != 0)
+        return -1;
+    if (l.size < 1)
+        return err_set(e, ERR_MALFORMED, LWT ".size",
+                       LWT ".size %d: a group has at least its leader (1)", l.size);
+    if (lws_template(d, k8s_json_get(d, lwt, "workerTemplate"), LWT ".workerTemplate", &worker,
+                     e) != 0)
+        return -1;
+    /* Without a leader template the leader is made from the worker template. A null one
+     * is an absent one (the API server drops nulls of optional fields). */
+    l.leader_template = leader_tok >= 0 && k8s_json_type(d, leader_tok) != K8S_JSON_NULL;
+    if (l.leader_template) {
+        if (lws_template(d, leader_tok, LWT ".leaderTemplate", &leader, e) != 0)
+            return -1;
+    } else {
+        leader = worker;
+    }
+    gpus = (int64_t)leader.gpus + (int64_t)(l.size - 1) * worker.gpus;
+    if (gpus > K8S_GPUS_MAX)
+        return err_set(e, ERR_MALFORMED, LWT ".size",
+                       "a group of %d pods needs %lld GPUs, more than %d; no more is believed",
+                       l.size, (long long)gpus, K8S_GPUS_MAX);
+    l.worker_gpus = worker.gpus;
+    l.leader_gpus = leader.gpus;
+    l.group.gpus_per_replica = (int)gpus;
+    memcpy(l.group.product, worker.product, sizeof(l.group.product));
+    l.group.memory_mib = worker.memory_mib;
+    memcpy(l.leader_product, leader.product, sizeof(l.leader_product));
+    l.leader_memory_mib = leader.memory_mib;
+    *out = l;
     return 0;
 }

@@ -1,5 +1,6 @@
 /* k8s.h -- the Kubernetes objects fedsched reads, lifted out of API JSON: Nodes (GPU
- * capacity, SKU, pool, schedulability), Pods (effective GPU request, binding, owner) and
+ * capacity, SKU, pool, schedulability), Pods (effective GPU request, binding, owner), the
+ * serving workloads that announce demand (Deployments, LeaderWorkerSets, HPAs) and
  * Status error objects. The wire format follows the Kubernetes API reference (fixtures in testdata/k8s/).
  * Not responsible for fetching (poller.c, k8s_jobs.c) or adding things up (inventory.c). */
 #ifndef CLUSTER_K8S_H
@@ -148,12 +149,40 @@ struct k8s_deployment {
     int memory_mib;   /* the template's nvidia.com/gpu.memory node selector, 0 none */
 };
 
+/* A LeaderWorkerSet (leaderworkerset.x-k8s.io/v1, https://lws.sigs.k8s.io): replicas are
+ * groups of spec.leaderWorkerTemplate.size pods, one leader and size - 1 workers, scaled
+ * (and autoscaled, through its scale subresource) a group at a time. */
+struct k8s_lws {
+    /* The set as serving demand reads a Deployment, a replica being one group:
+     * spec_replicas = spec.replicas (1 when absent), status_replicas = status.replicas
+     * (groups created, ready or not), gpus_per_replica = a whole group's GPUs, leader
+     * included, product/memory_mib = the worker template's GPU node selectors. */
+    struct k8s_deployment group;
+    int ready_replicas;   /* status.readyReplicas: groups all of whose pods are ready */
+    int size;             /* spec.leaderWorkerTemplate.size, 1 when absent: pods per group */
+    int worker_gpus;      /* one worker pod's effective GPU request (workerTemplate) */
+    int leader_gpus;      /* the leader's: leaderTemplate's, else the worker template's */
+    bool leader_template; /* spec.leaderWorkerTemplate.leaderTemplate is given */
+    /* The leader template's GPU node selectors; the worker's when there is no leader
+     * template. Where they name another product than the worker's, the leader's GPUs are
+     * demand on the leader's SKU (inventory_add_announced_lws). */
+    char leader_product[64];
+    int leader_memory_mib;
+};
+
+/* What an HPA's spec.scaleTargetRef names, as far as serving demand cares. */
+enum k8s_scale_target {
+    K8S_TARGET_OTHER = 0,       /* anything else: ignored */
+    K8S_TARGET_DEPLOYMENT,      /* apps/v1 Deployment */
+    K8S_TARGET_LEADERWORKERSET, /* leaderworkerset.x-k8s.io/v1 LeaderWorkerSet */
+};
+
 /* A HorizontalPodAutoscaler (autoscaling/v2): what it wants of its target. */
 struct k8s_hpa {
     char ns[64];
     char name[SNAPSHOT_NODE_NAME_MAX];
     char target[SNAPSHOT_NODE_NAME_MAX]; /* spec.scaleTargetRef.name */
-    bool targets_deployment;             /* scaleTargetRef is an apps/v1 Deployment */
+    enum k8s_scale_target target_kind;   /* spec.scaleTargetRef's apiVersion and kind */
     int desired;                         /* status.desiredReplicas */
     int current;                         /* status.currentReplicas (0 when omitted) */
 };
@@ -164,6 +193,15 @@ struct k8s_hpa {
 int k8s_deployment_read(const struct k8s_json *d, int tok, struct k8s_deployment *out,
                         struct err *e);
 int k8s_hpa_read(const struct k8s_json *d, int tok, struct k8s_hpa *out, struct err *e);
+
+/* Reads a LeaderWorkerSet. GPUs per group = leader's + (size - 1) x a worker's, each pod's
+ * being its template's effective request (k8s_pod_read's rule). Fails with ERR_MALFORMED
+ * naming the field and value: "spec.replicas", "spec.leaderWorkerTemplate.size" (below 1),
+ * "spec.leaderWorkerTemplate" or its "workerTemplate" (missing: both are required),
+ * a bad quantity in either template (field "spec.leaderWorkerTemplate.workerTemplate.spec.
+ * containers[0].resources.limits.nvidia.com/gpu", the message quoting the value), or a
+ * group of more than K8S_GPUS_MAX GPUs. */
+int k8s_lws_read(const struct k8s_json *d, int tok, struct k8s_lws *out, struct err *e);
 
 /* What a failed API call said. */
 struct k8s_status {

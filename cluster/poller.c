@@ -255,6 +255,12 @@ static int decode_hpa(const struct k8s_json *d, int tok, void *item, void *arg, 
     return k8s_hpa_read(d, tok, item, e);
 }
 
+static int decode_lws(const struct k8s_json *d, int tok, void *item, void *arg, struct err *e)
+{
+    (void)arg;
+    return k8s_lws_read(d, tok, item, e);
+}
+
 /* A store changed: the cluster's inventory is rebuilt at the next publication. */
 static void store_changed(struct reflector *r, void *arg)
 {
@@ -372,6 +378,13 @@ static void pc_reflectors_new(struct poller *p, struct pc *c)
     ro.decode = decode_hpa;
     if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_HPAS], &e) != 0)
         abort();
+    /* A CRD (kubernetes-sigs/lws): where it is not installed the list answers 404, which
+     * the reflector takes as an empty store, asked again after backoff_max_ms. */
+    ro.path = "/apis/leaderworkerset.x-k8s.io/v1/leaderworkersets";
+    ro.item_size = sizeof(struct k8s_lws);
+    ro.decode = decode_lws;
+    if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_LWS], &e) != 0)
+        abort();
 }
 
 static void apply_config(struct pc *c, const struct cluster_config *cfg)
@@ -446,7 +459,8 @@ static void fill_pod(const char *key, const void *item, void *arg)
     inventory_add_pod(f->inv, item, f->cfg, f->skus);
 }
 
-/* The HPAs of a cluster that target Deployments, copied out of their store. */
+/* The HPAs of a cluster that target Deployments or LeaderWorkerSets, copied out of their
+ * store. */
 struct hpas {
     struct k8s_hpa *v;
     size_t n, cap;
@@ -458,7 +472,7 @@ static void take_hpa(const char *key, const void *item, void *arg)
     const struct k8s_hpa *x = item;
 
     (void)key;
-    if (!x->targets_deployment)
+    if (x->target_kind == K8S_TARGET_OTHER)
         return;
     if (h->n == h->cap) {
         h->cap = h->cap ? h->cap * 2 : 8;
@@ -472,24 +486,45 @@ struct fill_announced {
     const struct hpas *h;
 };
 
+/* The largest desiredReplicas of the HPAs targeting kind ns/name, -1 when none does. */
+static int hpa_desired(const struct hpas *h, enum k8s_scale_target kind, const char *ns,
+                       const char *name)
+{
+    int desired = -1;
+
+    for (size_t i = 0; i < h->n; i++) {
+        const struct k8s_hpa *x = &h->v[i];
+
+        if (x->target_kind == kind && strcmp(x->ns, ns) == 0 && strcmp(x->target, name) == 0 &&
+            x->desired > desired)
+            desired = x->desired;
+    }
+    return desired;
+}
+
 static void fill_deployment(const char *key, const void *item, void *arg)
 {
     struct fill_announced *fa = arg;
     const struct k8s_deployment *w = item;
-    int desired = -1;
 
     (void)key;
-    for (size_t i = 0; i < fa->h->n; i++) {
-        const struct k8s_hpa *x = &fa->h->v[i];
-
-        if (strcmp(x->ns, w->ns) == 0 && strcmp(x->target, w->name) == 0 && x->desired > desired)
-            desired = x->desired;
-    }
-    inventory_add_announced(fa->f.inv, w, desired, fa->f.cfg, fa->f.skus);
+    inventory_add_announced(fa->f.inv, w, hpa_desired(fa->h, K8S_TARGET_DEPLOYMENT, w->ns, w->name),
+                            fa->f.cfg, fa->f.skus);
 }
 
-/* Announced serving demand from the Deployments and HPAs the stores hold (none while a
- * store is not listed, or refused). */
+static void fill_lws(const char *key, const void *item, void *arg)
+{
+    struct fill_announced *fa = arg;
+    const struct k8s_lws *l = item;
+
+    (void)key;
+    inventory_add_announced_lws(
+        fa->f.inv, l, hpa_desired(fa->h, K8S_TARGET_LEADERWORKERSET, l->group.ns, l->group.name),
+        fa->f.cfg, fa->f.skus);
+}
+
+/* Announced serving demand from the Deployments, LeaderWorkerSets and HPAs the stores hold
+ * (none while a store is not listed, refused, or not served). */
 static void fill_announced(struct pc *c, const struct fill *f)
 {
     struct hpas h = {0};
@@ -499,6 +534,7 @@ static void fill_announced(struct pc *c, const struct fill *f)
         return;
     reflector_foreach(c->r[CLUSTER_RES_HPAS], take_hpa, &h);
     reflector_foreach(c->r[CLUSTER_RES_DEPLOYMENTS], fill_deployment, &fa);
+    reflector_foreach(c->r[CLUSTER_RES_LWS], fill_lws, &fa);
     free(h.v);
 }
 
@@ -525,9 +561,11 @@ static void rebuild(struct pc *c)
     c->version++;
 }
 
-/* Whether a serving signal (Deployments, HPAs) is off: the cluster refuses it (401/403) or
- * does not serve it (404). Logged once when it goes off and once when it is back; such a
- * failure does not change the cluster's health (announced_serving only lacks its share). */
+/* Whether a serving signal (Deployments, HPAs, LeaderWorkerSets) is off: the cluster
+ * refuses it (401/403) or does not serve it (404: LeaderWorkerSets where the CRD is not
+ * installed, which is common and so only INFO). Logged once when it goes off and once when
+ * it is back; such a failure does not change the cluster's health (announced_serving only
+ * lacks its share). */
 static bool signal_status(struct pc *c, int i)
 {
     const struct reflector_stats *r = &c->rs[i];
@@ -538,7 +576,7 @@ static bool signal_status(struct pc *c, int i)
         return off;
     c->signal_off[i] = off;
     if (off)
-        LOG(LOG_WARN, "cluster",
+        LOG(r->absent ? LOG_INFO : LOG_WARN, "cluster",
             "cluster=%s event=serving_signal_off resource=%s msg=\"%s\" effect=\"announced "
             "serving demand from %s is not counted\"",
             c->cfg.name, cluster_resource_name(i), r->absent ? "not served (404)" : r->last_error,

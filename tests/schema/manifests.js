@@ -114,11 +114,17 @@ function prereqPerms(file) {
 }
 
 // Not reviewed by the prerequisite check, used all the same: the connector's watches
-// (docs/clusters.md, LIST+WATCH) and the check's own reads.
+// (docs/clusters.md, LIST+WATCH), the serving-demand signals' lists and watches
+// (docs/clusters.md, "Announced serving demand") and the check's own reads.
 const EXTRA = [
   ["watch", "", "nodes"], ["watch", "", "pods"], ["watch", "batch", "jobs"],
   ["watch", "ray.io", "rayjobs"], ["get", "", "namespaces"],
   ["get", "scheduling.k8s.io", "priorityclasses"],
+  ["list", "apps", "deployments"], ["watch", "apps", "deployments"],
+  ["list", "autoscaling", "horizontalpodautoscalers"],
+  ["watch", "autoscaling", "horizontalpodautoscalers"],
+  ["list", "leaderworkerset.x-k8s.io", "leaderworkersets"],
+  ["watch", "leaderworkerset.x-k8s.io", "leaderworkersets"],
 ].map(([verb, group, resource]) => ({ verb, group, resource, clusterWide: true }));
 
 const has = (list, v) => (list || []).includes(v) || (list || []).includes("*");

@@ -6,6 +6,11 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/sku.h"
+#include "cluster/cluster_config.h"
+#include "cluster/inventory.h"
+#include "cluster/k8s.h"
+#include "cluster/k8s_json.h"
 #include "policy/explain.h"
 #include "policy/policy_json.h"
 #include "policy/snapshot.h"
@@ -195,6 +200,82 @@ static size_t node_count(json_t *n)
     return c > 0 ? (size_t)c : 0;
 }
 
+/* Announced GPUs of serving workloads given as API objects, counted by the connector's
+ * own readers and rule (k8s_deployment_read / k8s_lws_read, inventory_add_announced /
+ * inventory_add_announced_lws), so that a golden fails when the counting does: each entry
+ * is {"object": a Deployment or LeaderWorkerSet, "hpa_desired": n (optional)}; its
+ * namespace counts as serving. Adds them to cluster ci's serving aggregates by SKU name. */
+static int add_workloads(struct snapshot *s, size_t ci, json_t *workloads, struct err *e)
+{
+    size_t w;
+    json_t *x;
+
+    ARR_EACH(workloads, w, x)
+    {
+        json_t *obj = json_object_get(x, "object");
+        const char *kind = json_string_value(json_object_get(obj, "kind"));
+        json_t *hd = json_object_get(x, "hpa_desired");
+        int desired = hd ? (int)json_integer_value(hd) : -1;
+        char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+        struct k8s_json d;
+        struct cluster_config cfg;
+        struct inventory inv;
+        struct k8s_deployment dep;
+        struct k8s_lws lws;
+        int rc = -1;
+
+        if (!text || !kind)
+            return FAIL(e, "serving.workloads", "workloads[%zu] needs an \"object\" with a kind",
+                        w);
+        k8s_json_init(&d);
+        cluster_config_init(&cfg);
+        inventory_init(&inv);
+        cfg.serving.enabled = true;
+        cfg.serving.n_namespaces = 1;
+        snprintf(cfg.serving.namespaces[0], sizeof(cfg.serving.namespaces[0]), "%s",
+                 json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace")));
+        if (k8s_json_parse(&d, text, strlen(text), 0, e) != 0)
+            goto next;
+        if (strcmp(kind, "LeaderWorkerSet") == 0) {
+            if (k8s_lws_read(&d, 0, &lws, e) != 0)
+                goto next;
+            inventory_add_announced_lws(&inv, &lws, desired, &cfg, sku_defaults());
+        } else if (strcmp(kind, "Deployment") == 0) {
+            if (k8s_deployment_read(&d, 0, &dep, e) != 0)
+                goto next;
+            inventory_add_announced(&inv, &dep, desired, &cfg, sku_defaults());
+        } else {
+            FAIL(e, "serving.workloads", "workloads[%zu]: kind %s is not a serving workload", w,
+                 kind);
+            goto next;
+        }
+        if (inv.announced_unassigned) {
+            FAIL(e, "serving.workloads", "workloads[%zu] needs a GPU product selector", w);
+            goto next;
+        }
+        rc = 0;
+        for (size_t k = 0; k < sku_defaults()->n && k < SNAPSHOT_SKU_MAX; k++) {
+            int sk = snapshot_sku_find(s, sku_defaults()->skus[k].name);
+
+            if (inv.announced_serving[k] && sk < 0) {
+                rc = FAIL(e, "serving.workloads", "workloads[%zu]: SKU %s is not in \"skus\"", w,
+                          sku_defaults()->skus[k].name);
+                break;
+            }
+            if (sk >= 0)
+                snapshot_agg(s, ci, SNAPSHOT_POOL_SERVING, sk)->announced_serving +=
+                    inv.announced_serving[k];
+        }
+    next:
+        inventory_free(&inv);
+        k8s_json_free(&d);
+        free(text);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *e)
 {
     json_t *skus = json_object_get(root, "skus");
@@ -335,6 +416,8 @@ static int build_snapshot(struct policy_scenario *sc, json_t *root, struct err *
                 snapshot_agg(s, i, SNAPSHOT_POOL_SERVING, k)->announced_serving =
                     (int)json_integer_value(v);
         }
+        if (add_workloads(s, i, json_object_get(sv, "workloads"), e) != 0)
+            goto fail;
     }
     snapshot_compute_aggregates(s);
     sc->snap = s;

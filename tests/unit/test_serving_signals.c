@@ -1,9 +1,12 @@
 /* test_serving_signals.c -- issue 17, acceptance 1 (connector): the serving-demand signals
- * the connector reads from the simulator's HorizontalPodAutoscalers and Deployments reach
- * the published snapshot as the serving aggregates' announced_serving, before any pod is
- * Pending; a cluster that refuses HPA lists stays Ready and keeps the Deployment signal; a
- * cluster without a serving pool is not asked for them. */
+ * the connector reads from the simulator's HorizontalPodAutoscalers, Deployments and
+ * LeaderWorkerSets reach the published snapshot as the serving aggregates'
+ * announced_serving, before any pod is Pending; a LeaderWorkerSet's replica is a whole
+ * group (leader and workers), and an HPA counts for the kind it targets; a cluster that
+ * refuses HPA lists, or does not serve LeaderWorkerSets (no CRD: 404), stays Ready and
+ * keeps the other signals; a cluster without a serving pool is not asked for them. */
 #include "base/err.h"
+#include "cluster/cluster_snapshot.h"
 #include "cluster/poller.h"
 #include "tests/support/defaults.h"
 #include "tests/support/k8s_sim.h"
@@ -11,8 +14,10 @@
 #include "tools/kubesim/kubesim_cluster.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* 06:00 UTC with peakHour 18: every curve is at its minimum and flat, so only the announced
  * scales move the deployments. chat (2 GPUs a replica) has an autoscaler whose decision
@@ -31,13 +36,29 @@
     "\"nodePools\":[{\"name\":\"l4\",\"count\":4,\"product\":\"NVIDIA-L4\",\"gpus\":4,"            \
     "\"pool\":\"serving\"}]"
 
+/* lws: llm is a LeaderWorkerSet of groups of 4 pods, a leader without GPUs and 3 workers
+ * of 8 H100s (24 GPUs a group), with an autoscaler; a Deployment of the same name and no
+ * autoscaler stands beside it (that HPA is not its). */
+#define LWS                                                                                        \
+    "\"deployments\":[{\"kind\":\"LeaderWorkerSet\",\"name\":\"llm\",\"namespace\":\"serving\","   \
+    "\"size\":4,\"leaderGpus\":0,\"gpusPerReplica\":8,\"product\":\"NVIDIA-H100-80GB-HBM3\","      \
+    "\"minReplicas\":1,\"maxReplicas\":3,\"autoscaler\":{\"delaySeconds\":600},"                   \
+    "\"rolloutDelaySeconds\":600},"                                                                \
+    "{\"name\":\"llm\",\"namespace\":\"serving\",\"gpusPerReplica\":1,"                            \
+    "\"product\":\"NVIDIA-H100-80GB-HBM3\",\"minReplicas\":1,\"maxReplicas\":3,"                   \
+    "\"rolloutDelaySeconds\":600}]"
+#define LWS_POOLS                                                                                  \
+    "\"nodePools\":[{\"name\":\"h100\",\"count\":12,\"product\":\"NVIDIA-H100-80GB-HBM3\","        \
+    "\"gpus\":8,\"pool\":\"serving\"}]"
+
 static const char *scn_text =
     "{\"startTime\":\"2026-11-28T06:00:00Z\",\"timeScale\":1,\"clusters\":["
     "{\"name\":\"sv\"," POOLS "," DEPLOYMENTS "},"
     "{\"name\":\"nohpa\"," POOLS "," DEPLOYMENTS
     ",\"forbidden\":[\"list horizontalpodautoscalers.autoscaling\"]},"
     "{\"name\":\"train\",\"nodePools\":[{\"name\":\"h100\",\"count\":1,"
-    "\"product\":\"NVIDIA-H100-80GB-HBM3\",\"gpus\":8}]}]}";
+    "\"product\":\"NVIDIA-H100-80GB-HBM3\",\"gpus\":8}]},"
+    "{\"name\":\"lws\"," LWS_POOLS "," LWS "}]}";
 
 static struct k8s_env env;
 static struct poller *poller;
@@ -161,6 +182,92 @@ START_TEST(refused_hpa_list_keeps_the_cluster_ready)
 }
 END_TEST
 
+START_TEST(lws_group_scale_up_announces_whole_groups)
+{
+    struct serving v = poll_serving("lws");
+
+    ck_assert_int_eq(v.health, SNAPSHOT_HEALTH_READY);
+    ck_assert_int_eq(v.announced, 0);
+    scale("lws", "llm", 3);
+    /* The HPA wants 3 groups, the LeaderWorkerSet has 1: 2 x (0 + 3 x 8) GPUs. Counted as
+     * one pod a group it would be 16, as the leader alone 0; and the Deployment "llm" is
+     * not the HPA's target (else 2 more). */
+    v = poll_serving("lws");
+    ck_assert_int_eq(v.announced, 48);
+    ck_assert_int_eq(v.pending, 0);
+    ck_assert_int_eq(v.lendable, v.free - v.reserve - v.pending - v.announced);
+    /* spec.replicas follows the HPA: counted once. */
+    sim_skip_time(env.sim, 601000);
+    v = poll_serving("lws");
+    ck_assert_int_eq(v.announced, 48);
+    /* The groups' pods exist: pods, no longer announced. */
+    sim_skip_time(env.sim, 601000);
+    v = poll_serving("lws");
+    ck_assert_int_eq(v.announced, 0);
+    ck_assert_int_eq(v.health, SNAPSHOT_HEALTH_READY);
+}
+END_TEST
+
+/* The capacity API's view of the same: lendable H100s on cluster lws drop by the announced
+ * GPUs (GET /v1/capacity is cluster_snapshot_capacity_json). */
+static json_int_t capacity_lendable(const char *sku)
+{
+    const struct cluster_snapshot *s;
+    json_t *cap, *x;
+    json_int_t out = -1;
+    struct err e = {0};
+    size_t i;
+
+    ck_assert_msg(poller_poll_once(poller, &e) == 0, "%s", e.msg);
+    s = poller_read_begin(poller);
+    cap = cluster_snapshot_capacity_json(s, 0);
+    poller_read_end(poller);
+    json_array_foreach(json_object_get(cap, "capacity"), i, x)
+    {
+        if (strcmp(json_string_value(json_object_get(x, "sku")), sku) == 0 &&
+            strcmp(json_string_value(json_object_get(x, "pool")), "serving") == 0)
+            out = json_integer_value(json_object_get(x, "lendable"));
+    }
+    json_decref(cap);
+    return out;
+}
+
+START_TEST(lws_announced_reaches_capacity)
+{
+    json_int_t before = capacity_lendable("h100-80gb"), after;
+
+    ck_assert_int_gt(before, 48);
+    scale("lws", "llm", 3);
+    after = capacity_lendable("h100-80gb");
+    ck_assert_int_eq(after, before - 48);
+}
+END_TEST
+
+START_TEST(cluster_without_lws_crd_keeps_its_signals)
+{
+    const struct cluster_snapshot *s;
+    struct serving v;
+    size_t c = k8s_env_index(&env, "sv");
+    struct err e = {0};
+
+    /* sv serves no leaderworkerset.x-k8s.io group: the list is answered 404. */
+    scale("sv", "embed", 3);
+    for (int i = 0; i < 3; i++)
+        v = poll_serving("sv");
+    ck_assert_int_eq(v.health, SNAPSHOT_HEALTH_READY);
+    ck_assert_int_eq(v.announced, 2); /* the Deployment signal still counts */
+    ck_assert_msg(poller_poll_once(poller, &e) == 0, "%s", e.msg);
+    s = poller_read_begin(poller);
+    ck_assert(s->status[c].watch[CLUSTER_RES_LWS].absent);
+    ck_assert(!s->status[c].watch[CLUSTER_RES_DEPLOYMENTS].absent);
+    ck_assert_str_eq(s->status[c].last_error, "");
+    ck_assert_uint_eq(s->status[c].errors_total, 0);
+    ck_assert_int_eq(s->status[c].consecutive_failures, 0);
+    poller_read_end(poller);
+    ck_assert_str_eq(cluster_resource_name(CLUSTER_RES_LWS), "leaderworkersets");
+}
+END_TEST
+
 /* Requests cluster name's API server answered whose "verb resource" starts with what. */
 static uint64_t requests(const char *name, const char *what)
 {
@@ -182,6 +289,36 @@ START_TEST(signals_are_read_only_where_there_is_a_serving_pool)
     ck_assert_uint_eq(requests("train", "list horizontalpodautoscalers"), 0);
     ck_assert_uint_gt(requests("sv", "list deployments.apps"), 0);
     ck_assert_uint_gt(requests("sv", "list horizontalpodautoscalers.autoscaling"), 0);
+    ck_assert_uint_eq(requests("train", "list leaderworkersets"), 0);
+    ck_assert_uint_gt(requests("lws", "list leaderworkersets.leaderworkerset.x-k8s.io"), 0);
+}
+END_TEST
+
+/* Running (LIST then WATCH), a cluster without the CRD is asked again only after the
+ * back-off (backoff_max_ms, 500 ms here), never watched: no storm of 404s; the cluster with
+ * LeaderWorkerSets lists them once and then watches. */
+START_TEST(absent_lws_is_asked_again_only_after_the_backoff)
+{
+    struct poller_options o;
+    struct err e = {0};
+    uint64_t lists;
+
+    poller_free(&poller);
+    defaults_poller(&o);
+    o.request_timeout_ms = 2000;
+    o.backoff_max_ms = 500;
+    ck_assert_msg(poller_create(env.cfgs, env.n, &o, &poller, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(poller_start(poller, &e), 0);
+    usleep(2200 * 1000);
+    poller_stop(poller);
+    lists = requests("sv", "list leaderworkersets");
+    ck_assert_uint_ge(lists, 2); /* asked again: a CRD installed later is found */
+    ck_assert_uint_le(lists, 6); /* 1 + 2200 / 500 at most */
+    ck_assert_uint_eq(requests("sv", "watch leaderworkersets"), 0);
+    ck_assert_uint_eq(requests("sv", "list deployments"), 1); /* listed, then watched */
+    ck_assert_uint_eq(requests("lws", "list leaderworkersets"), 1);
+    ck_assert_uint_ge(requests("lws", "watch leaderworkersets"), 1);
+    ck_assert_int_eq(poll_serving("sv").health, SNAPSHOT_HEALTH_READY);
 }
 END_TEST
 
@@ -198,6 +335,10 @@ int main(void)
     tcase_add_test(tc, deployment_scale_up_announces_until_its_pods_exist);
     tcase_add_test(tc, refused_hpa_list_keeps_the_cluster_ready);
     tcase_add_test(tc, signals_are_read_only_where_there_is_a_serving_pool);
+    tcase_add_test(tc, lws_group_scale_up_announces_whole_groups);
+    tcase_add_test(tc, lws_announced_reaches_capacity);
+    tcase_add_test(tc, cluster_without_lws_crd_keeps_its_signals);
+    tcase_add_test(tc, absent_lws_is_asked_again_only_after_the_backoff);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
