@@ -72,6 +72,8 @@ static json_t *agg_json(const struct snapshot *snap, size_t k, enum snapshot_poo
     if (p == SNAPSHOT_POOL_SERVING) /* what the serving workloads themselves use */
         json_object_set_new(o, "servingUsed", json_integer(a->used - a->borrowed));
     json_object_set_new(o, "pendingServing", json_integer(a->pending_serving));
+    if (p == SNAPSHOT_POOL_SERVING) /* the scale-ups lending and reclaim count (policy.md) */
+        json_object_set_new(o, "announcedServing", json_integer(a->announced_serving));
     json_object_set_new(o, "reserve", json_integer(a->reserve));
     json_object_set_new(o, "lendable", json_integer(a->lendable));
     return o;
@@ -169,7 +171,7 @@ json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i
             const struct snapshot_agg *a =
                 snapshot_agg_const(s->snap, i, (enum snapshot_pool)p, (int)k);
 
-            if (a && (a->total || a->used || a->pending_serving))
+            if (a && (a->total || a->used || a->pending_serving || a->announced_serving))
                 json_array_append_new(cap, agg_json(s->snap, k, (enum snapshot_pool)p, a));
         }
     }
@@ -218,6 +220,7 @@ json_t *cluster_snapshot_capacity_json(const struct cluster_snapshot *s, int64_t
                 t->free += a->free;
                 t->borrowed += a->borrowed;
                 t->pending_serving += a->pending_serving;
+                t->announced_serving += a->announced_serving;
                 t->reserve += a->reserve;
                 t->lendable += a->lendable;
             }
@@ -227,7 +230,7 @@ json_t *cluster_snapshot_capacity_json(const struct cluster_snapshot *s, int64_t
         for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++) {
             const struct snapshot_agg *t = &sum[k * SNAPSHOT_POOL_COUNT + (size_t)p];
 
-            if (t->total || t->used || t->pending_serving)
+            if (t->total || t->used || t->pending_serving || t->announced_serving)
                 json_array_append_new(cap, agg_json(s->snap, k, (enum snapshot_pool)p, t));
         }
     free(sum);
@@ -255,8 +258,8 @@ const char *cluster_resource_name(int r)
 
 int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms, struct buf *b)
 {
-    static const char *const states[] = {"total",           "used",    "free", "borrowed",
-                                         "pending_serving", "lendable"};
+    static const char *const states[] = {
+        "total", "used", "free", "borrowed", "pending_serving", "announced_serving", "lendable"};
     char(*name)[PROM_LABEL_MAX], (*sku)[PROM_LABEL_MAX];
     int rc = 0;
 
@@ -305,12 +308,17 @@ int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms
             for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++) {
                 const struct snapshot_agg *a =
                     snapshot_agg_const(s->snap, i, (enum snapshot_pool)p, (int)k);
-                const int v[6] = {a->total,           a->used,    a->free, a->borrowed,
-                                  a->pending_serving, a->lendable};
+                const int v[7] = {a->total,
+                                  a->used,
+                                  a->free,
+                                  a->borrowed,
+                                  a->pending_serving,
+                                  a->announced_serving,
+                                  a->lendable};
 
-                if (!a->total && !a->used && !a->pending_serving)
+                if (!a->total && !a->used && !a->pending_serving && !a->announced_serving)
                     continue;
-                for (int st = 0; st < 6; st++)
+                for (int st = 0; st < 7; st++)
                     rc |= buf_printf(b,
                                      "fedsched_cluster_gpus{cluster=\"%s\",sku=\"%s\",pool=\"%s\","
                                      "state=\"%s\"} %d\n",

@@ -113,7 +113,8 @@ double cluster_snapshot_data_age(const struct cluster_snapshot *s, size_t i, int
 
 /* JSON for GET /v1/clusters/{name}: health, lastSuccessfulPoll, dataAgeMs, lastError,
  * counters, node statistics, unknown products and, per SKU and pool, total, used, free,
- * borrowed, pendingServing, reserve and lendable. Caller owns the result. */
+ * borrowed, pendingServing, announcedServing (serving pools), reserve and lendable. Caller
+ * owns the result. */
 json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i, int64_t now_ms);
 
 /* {"clusters":[...]} for GET /v1/clusters. */
@@ -124,7 +125,8 @@ json_t *cluster_snapshot_clusters_json(const struct cluster_snapshot *s, int64_t
 json_t *cluster_snapshot_capacity_json(const struct cluster_snapshot *s, int64_t now_ms);
 
 /* Appends Prometheus text (with HELP/TYPE) for: poll duration, poll errors by kind, data
- * age, health, GPUs by cluster/SKU/pool/state, round duration. Returns 0 or -1 when b's
+ * age, health, GPUs by cluster/SKU/pool/state (total, used, free, borrowed,
+ * pending_serving, announced_serving, lendable), round duration. Returns 0 or -1 when b's
  * cap is reached. */
 int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms, struct buf *b);
 

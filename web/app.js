@@ -315,7 +315,7 @@ function num(v, d) {
 /* ---- overview ---- */
 
 function sumCapacity(caps) {
-  const t = { total: 0, used: 0, free: 0, borrowed: 0, lendable: 0, pendingServing: 0 };
+  const t = { total: 0, used: 0, free: 0, borrowed: 0, lendable: 0, pendingServing: 0, announcedServing: 0 };
   for (const c of caps || []) for (const k of Object.keys(t)) t[k] += c[k] || 0;
   return t;
 }
@@ -346,14 +346,16 @@ async function viewOverview(root, sc) {
         const t = sumCapacity(cap.capacity);
         stats.replaceChildren(...[['GPUs', t.total], ['used', t.used], ['free', t.free],
           ['borrowed', t.borrowed], ['lendable', t.lendable], ['pending serving', t.pendingServing],
+          ['announced serving', t.announcedServing],
           ['clusters counted', cap.clustersCounted]].map(([k, v]) =>
           h('div', { class: 'stat' }, h('div', { class: 'v' }, fmtNum(v)), h('div', { class: 'k' }, k))));
         const rows = (cap.capacity || []).map(c => h('tr', {}, h('td', {}, c.sku), h('td', {}, c.pool),
-          num(c.total), num(c.used), num(c.free), num(c.borrowed), num(c.lendable), num(c.pendingServing)));
+          num(c.total), num(c.used), num(c.free), num(c.borrowed), num(c.lendable), num(c.pendingServing),
+          num(c.announcedServing)));
         const excluded = (cap.clustersExcluded || []).map(x => `${x.name} (${x.reason})`).join(', ');
         return h('div', {}, table(['SKU', 'pool', { label: 'total', num: 1 }, { label: 'used', num: 1 },
           { label: 'free', num: 1 }, { label: 'borrowed', num: 1 }, { label: 'lendable', num: 1 },
-          { label: 'pending serving', num: 1 }], rows, { testid: 'capacity-table',
+          { label: 'pending serving', num: 1 }, { label: 'announced serving', num: 1 }], rows, { testid: 'capacity-table',
           empty: 'no capacity reported yet' }),
         h('p', { class: 'note' }, `data age ${dur(cap.dataAgeMs)}`,
           excluded ? ` · not counted: ${excluded}` : ''));
@@ -779,6 +781,8 @@ function forecastSection(c, caps, forecasts, report, nowMs) {
           h('tbody', {},
             h('tr', {}, h('th', {}, 'actual serving GPUs'), h('td', { class: 'num', 'data-k': 'actual' }, fmtNum(actual))),
             h('tr', {}, h('th', {}, 'pending serving GPUs'), h('td', { class: 'num', 'data-k': 'pending' }, fmtNum(a.pendingServing || 0))),
+            h('tr', { title: 'replicas HPAs, Deployments and LeaderWorkerSets want whose pods do not exist yet' },
+              h('th', {}, 'announced serving GPUs'), h('td', { class: 'num', 'data-k': 'announced' }, fmtNum(a.announcedServing || 0))),
             h('tr', {}, h('th', {}, 'forecast p50'), h('td', { class: 'num', 'data-k': 'p50' }, fmtNum(now.p50, 2))),
             h('tr', {}, h('th', {}, 'forecast p95'), h('td', { class: 'num', 'data-k': 'p95' }, fmtNum(now.p95, 2))),
             h('tr', {}, h('th', {}, 'highest p95, next 24 h'), h('td', { class: 'num', 'data-k': 'peak' }, fmtNum(peak, 2))),
@@ -830,11 +834,13 @@ async function viewClusters(root, sc) {
       const st = c.status || {};
       const caps = st.capacity || [];
       const rows = caps.map(a => {
-        const demand = (a.pendingServing || 0) + (a.reserve || 0);
-        return h('tr', {}, h('td', {}, a.sku), h('td', {}, a.pool), num(a.total), num(a.used), num(a.free),
-          num(a.borrowed), num(a.pendingServing), num(a.reserve), num(a.lendable),
-          h('td', {}, a.pool === 'serving' ? h('div', { class: 'bar', title:
-            `serving demand ${a.pendingServing} + reserve ${a.reserve} vs free ${a.free}` },
+        /* What lending keeps free (docs/policy.md): lendable = free - reserve - pending - announced. */
+        const demand = (a.pendingServing || 0) + (a.announcedServing || 0) + (a.reserve || 0);
+        return h('tr', { 'data-sku': a.sku, 'data-pool': a.pool }, h('td', {}, a.sku), h('td', {}, a.pool),
+          num(a.total), num(a.used), num(a.free),
+          num(a.borrowed), num(a.pendingServing), num(a.announcedServing), num(a.reserve), num(a.lendable),
+          h('td', {}, a.pool === 'serving' ? h('div', { class: 'bar', 'data-testid': 'demand-bar', title:
+            `serving demand: pending ${a.pendingServing || 0} + announced ${a.announcedServing || 0} + reserve ${a.reserve || 0} vs free ${a.free}` },
           h('span', { style: `width:${a.total ? 100 * (a.used - a.borrowed) / a.total : 0}%;background:#f28e2b` }),
           h('span', { style: `width:${a.total ? 100 * a.borrowed / a.total : 0}%;background:#e15759` }),
           h('span', { style: `width:${a.total ? 100 * Math.min(demand, a.free) / a.total : 0}%;background:#ffd8a8` }))
@@ -855,7 +861,8 @@ async function viewClusters(root, sc) {
             onclick: () => act(c.name, c.cordoned ? 'uncordon' : 'cordon') }, c.cordoned ? 'Uncordon' : 'Cordon')),
         st.lastError ? h('div', { class: 'error' }, st.lastError) : null,
         table(['SKU', 'pool', { label: 'total', num: 1 }, { label: 'used', num: 1 }, { label: 'free', num: 1 },
-          { label: 'borrowed', num: 1 }, { label: 'pending serving', num: 1 }, { label: 'reserve', num: 1 },
+          { label: 'borrowed', num: 1 }, { label: 'pending serving', num: 1 }, { label: 'announced serving', num: 1 },
+          { label: 'reserve', num: 1 },
           { label: 'lendable', num: 1 }, 'serving use / borrowed / demand'], rows, { empty: 'no GPU capacity reported' }),
         forecastSection(c, caps, forecasts, reportRows, nowMs),
         prerequisites(c, st),

@@ -3,7 +3,9 @@
 // simulated clusters and eight days of seeded serving samples. Started by
 // tests/integration/test_browser_forecast.c, which checks the summary line this prints
 // last: {"passed":N,"failed":N,"checks":[...]}. Env: FEDSCHED_UI_BASE, FORECAST_CLUSTER,
-// FORECAST_SKU, SCREENSHOT_DIR, CHROMIUM (optional).
+// FORECAST_SKU, SCREENSHOT_DIR, CHROMIUM (optional), ANNOUNCED_POOL (cluster/sku of a
+// serving pool whose autoscaler wants more replicas than exist) and ANNOUNCED_GPUS (what
+// the API must say it announces).
 // Every number the page prints is compared with the API's answer for the same question:
 // now (GET /v1/clusters for the actual, GET /v1/capacity for p50 and p95), the past 24 h
 // (GET /v1/reports/capacity by 15 minutes) and the next 24 h (GET /v1/capacity).
@@ -17,6 +19,8 @@ const base = process.env.FEDSCHED_UI_BASE;
 const cluster = process.env.FORECAST_CLUSTER || 'sim-west';
 const sku = process.env.FORECAST_SKU || 'l4';
 const pool = `${cluster}/${sku}`;
+const announcedPool = process.env.ANNOUNCED_POOL || 'sim-onprem/l4';
+const announcedWant = Number(process.env.ANNOUNCED_GPUS || 6);
 const shots = process.env.SCREENSHOT_DIR || path.resolve(__dirname, '../../build/screenshots');
 const checks = [];
 const pageErrors = [];
@@ -151,10 +155,57 @@ async function main() {
     chart.p50 && chart.p50.finite && chart.p50.pts === p50s.length && chart.bands >= 1 &&
       near(skip(chart.p50.values, lastPast), skip(p50s, lastPast), chart.p50.tol),
     JSON.stringify({ drawn: chart.p50 && chart.p50.values.slice(0, 4), api: p50s.slice(0, 4), bands: chart.bands }));
-  check('no JavaScript errors', pageErrors.length === 0, pageErrors.join(' | '));
+
   const el = await page.$(`[data-testid=forecast][data-pool="${pool}"]`);
   await el.scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(shots, 'forecast.png'), fullPage: false });
+
+  // Announced serving demand (issue 17): a pool whose HPA wants more replicas than its
+  // Deployment has shows the API's announcedServing in its "now" table, and its demand bar
+  // reads pending + announced + reserve vs free, as lendable is computed (docs/policy.md).
+  const [aCluster, aSku] = announcedPool.split('/');
+  let aShown = null, aWant = null;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    await page.goto(`${base}/ui/clusters`);
+    await page.waitForSelector(`[data-testid=forecast][data-pool="${announcedPool}"]`, { timeout: 30000 });
+    aShown = await page.evaluate(([c, k, id]) => {
+      const sec = document.querySelector(`[data-testid=forecast][data-pool="${id}"]`);
+      const row = document.querySelector(`[data-cluster="${c}"] tr[data-sku="${k}"][data-pool=serving]`);
+      const cell = key => sec.querySelector(`[data-testid=forecast-now] td[data-k=${key}]`).textContent;
+      const bar = row && row.querySelector('[data-testid=demand-bar]');
+      return { announced: cell('announced'), pending: cell('pending'), bar: bar ? bar.getAttribute('title') : null };
+    }, [aCluster, aSku, announcedPool]);
+    const l = await apiGet(page, '/v1/clusters');
+    const a = l.items.find(x => x.name === aCluster).status.capacity.find(x => x.sku === aSku && x.pool === 'serving');
+    aWant = { api: a.announcedServing, announced: fmt(a.announcedServing, 0), pending: fmt(a.pendingServing, 0),
+      bar: `serving demand: pending ${a.pendingServing} + announced ${a.announcedServing} + reserve ${a.reserve} vs free ${a.free}` };
+    if (aShown.announced === aWant.announced && aShown.pending === aWant.pending && aShown.bar === aWant.bar) break;
+    await page.waitForTimeout(1500);
+  }
+  check(`announced: GET /v1/clusters says ${announcedPool} announces ${announcedWant} GPUs`,
+    aWant.api === announcedWant, JSON.stringify(aWant));
+  check('announced: the pool\'s "now" table shows GET /v1/clusters announcedServing and pendingServing',
+    aShown.announced === aWant.announced && aShown.pending === aWant.pending,
+    JSON.stringify({ shown: aShown, api: aWant }));
+  check('announced: the demand bar reads pending + announced + reserve vs free, as the API has them',
+    aShown.bar === aWant.bar, JSON.stringify({ shown: aShown.bar, api: aWant.bar }));
+
+  // The overview's capacity table: the announced column equals GET /v1/capacity's totals.
+  await page.goto(`${base}/ui/`);
+  await page.waitForSelector('[data-testid=capacity-table] tbody tr td.num', { timeout: 30000 });
+  const ov = await page.evaluate(() => {
+    const t = document.querySelector('[data-testid=capacity-table]');
+    const col = Array.from(t.tHead.rows[0].cells).findIndex(c => c.textContent === 'announced serving');
+    return { col, rows: Array.from(t.tBodies[0].rows).map(r => ({ sku: r.cells[0].textContent,
+      pool: r.cells[1].textContent, announced: col >= 0 ? r.cells[col].textContent : null })) };
+  });
+  const cap = await apiGet(page, '/v1/capacity');
+  const capWant = cap.capacity.map(c => ({ sku: c.sku, pool: c.pool, announced: fmt(c.announcedServing, 0) }));
+  const capRow = cap.capacity.find(c => c.sku === aSku && c.pool === 'serving');
+  check('overview: the capacity table\'s announced serving column equals GET /v1/capacity announcedServing',
+    ov.col >= 0 && same(ov.rows, capWant) && capRow && capRow.announcedServing >= announcedWant,
+    JSON.stringify({ shown: ov, api: capWant }));
+  check('no JavaScript errors', pageErrors.length === 0, pageErrors.join(' | '));
   await browser.close();
 }
 

@@ -7,7 +7,10 @@
  * checks that the chart draws (the actual and p50 paths with their points, the p50..p95
  * band) and that every number the page prints equals the API's: now (actual serving GPUs
  * from GET /v1/clusters, p50 and p95 from GET /v1/capacity), the past 24 hours by 15
- * minutes (GET /v1/reports/capacity) and the next 24 hours (GET /v1/capacity). A
+ * minutes (GET /v1/reports/capacity) and the next 24 hours (GET /v1/capacity); and for
+ * sim-onprem's L4 serving pool, whose autoscaler wants 4 replicas of 2 GPUs while 1 exists
+ * (announced 6), the announced serving GPUs and the demand bar (pending + announced +
+ * reserve vs free) equal GET /v1/clusters, the overview's announced column GET /v1/capacity. A
  * screenshot lands in $BUILD/screenshots/forecast.png. Needs Debian's chromium and nodejs,
  * as test_browser.c does. */
 #include "tests/support/itest.h"
@@ -214,7 +217,8 @@ START_TEST(forecast_chart_shows_the_apis_numbers)
     snprintf(npm_log, sizeof(npm_log), "%s/npm.log", dir);
     cmd = xasprintf("cd '%s/tests/browser' && { [ -d node_modules/playwright-core ] || npm ci "
                     "--no-audit --no-fund > '%s' 2>&1; } && FEDSCHED_UI_BASE='%s' "
-                    "FORECAST_CLUSTER=sim-west FORECAST_SKU=l4 SCREENSHOT_DIR='%s' "
+                    "FORECAST_CLUSTER=sim-west FORECAST_SKU=l4 ANNOUNCED_POOL=sim-onprem/l4 "
+                    "ANNOUNCED_GPUS=6 SCREENSHOT_DIR='%s' "
                     "node forecast.test.js > '%s' 2> '%s'",
                     src, npm_log, srv.base, shots, out, err);
     rc = system(cmd);
@@ -231,8 +235,8 @@ START_TEST(forecast_chart_shows_the_apis_numbers)
                   log);
     ck_assert_msg(json_integer_value(json_object_get(summary, "failed")) == 0 && rc == 0,
                   "browser checks failed (exit %d):\n%s", rc, log);
-    /* The script makes 10 checks; fewer means some were dropped from it. */
-    ck_assert_int_ge(json_integer_value(json_object_get(summary, "passed")), 10);
+    /* The script makes 14 checks; fewer means some were dropped from it. */
+    ck_assert_int_ge(json_integer_value(json_object_get(summary, "passed")), 14);
     printf("browser forecast: %lld checks passed\n",
            (long long)json_integer_value(json_object_get(summary, "passed")));
     json_decref(summary);

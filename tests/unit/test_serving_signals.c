@@ -5,6 +5,7 @@
  * group (leader and workers), and an HPA counts for the kind it targets; a cluster that
  * refuses HPA lists, or does not serve LeaderWorkerSets (no CRD: 404), stays Ready and
  * keeps the other signals; a cluster without a serving pool is not asked for them. */
+#include "base/buf.h"
 #include "base/err.h"
 #include "cluster/cluster_snapshot.h"
 #include "cluster/poller.h"
@@ -209,37 +210,89 @@ START_TEST(lws_group_scale_up_announces_whole_groups)
 END_TEST
 
 /* The capacity API's view of the same: lendable H100s on cluster lws drop by the announced
- * GPUs (GET /v1/capacity is cluster_snapshot_capacity_json). */
-static json_int_t capacity_lendable(const char *sku)
+ * GPUs, which GET /v1/capacity (cluster_snapshot_capacity_json) shows as announcedServing
+ * in the federation totals, GET /v1/clusters/lws (cluster_snapshot_cluster_json) in the
+ * cluster's serving pool, and /metrics as state="announced_serving". */
+struct shown {
+    json_int_t lendable, announced; /* /v1/capacity, serving h100-80gb */
+    json_int_t cluster_announced;   /* /v1/clusters/lws, serving h100-80gb */
+    bool training_has_announced;    /* a training pool carries the key: it must not */
+    char metric[160];               /* the announced_serving sample line for lws */
+};
+
+static void pool_values(json_t *cap, const char *sku, json_int_t *lendable, json_int_t *announced,
+                        bool *training_has)
+{
+    json_t *x;
+    size_t i;
+
+    json_array_foreach(cap, i, x)
+    {
+        const char *pool = json_string_value(json_object_get(x, "pool"));
+
+        if (strcmp(pool, "serving") != 0) {
+            *training_has |= json_object_get(x, "announcedServing") != NULL;
+            continue;
+        }
+        if (strcmp(json_string_value(json_object_get(x, "sku")), sku) != 0)
+            continue;
+        if (lendable)
+            *lendable = json_integer_value(json_object_get(x, "lendable"));
+        /* -2: the key is missing (json_integer_value of NULL would read 0) */
+        *announced = json_is_integer(json_object_get(x, "announcedServing"))
+                         ? json_integer_value(json_object_get(x, "announcedServing"))
+                         : -2;
+    }
+}
+
+static struct shown capacity_shown(const char *sku)
 {
     const struct cluster_snapshot *s;
-    json_t *cap, *x;
-    json_int_t out = -1;
+    json_t *cap, *one;
+    struct shown out = {.lendable = -1, .announced = -1, .cluster_announced = -1};
     struct err e = {0};
-    size_t i;
+    struct buf b;
+    const char *line;
 
     ck_assert_msg(poller_poll_once(poller, &e) == 0, "%s", e.msg);
     s = poller_read_begin(poller);
     cap = cluster_snapshot_capacity_json(s, 0);
+    one = cluster_snapshot_cluster_json(s, k8s_env_index(&env, "lws"), 0);
+    buf_init(&b, 1 << 20);
+    ck_assert_int_eq(cluster_snapshot_prometheus(s, 0, &b), 0);
     poller_read_end(poller);
-    json_array_foreach(json_object_get(cap, "capacity"), i, x)
-    {
-        if (strcmp(json_string_value(json_object_get(x, "sku")), sku) == 0 &&
-            strcmp(json_string_value(json_object_get(x, "pool")), "serving") == 0)
-            out = json_integer_value(json_object_get(x, "lendable"));
-    }
+    pool_values(json_object_get(cap, "capacity"), sku, &out.lendable, &out.announced,
+                &out.training_has_announced);
+    pool_values(json_object_get(one, "capacity"), sku, NULL, &out.cluster_announced,
+                &out.training_has_announced);
+    line = strstr(b.data, "fedsched_cluster_gpus{cluster=\"lws\",sku=\"h100-80gb\","
+                          "pool=\"serving\",state=\"announced_serving\"} ");
+    if (line)
+        snprintf(out.metric, sizeof(out.metric), "%.*s", (int)strcspn(line, "\n"), line);
+    buf_free(&b);
     json_decref(cap);
+    json_decref(one);
     return out;
 }
 
 START_TEST(lws_announced_reaches_capacity)
 {
-    json_int_t before = capacity_lendable("h100-80gb"), after;
+    struct shown before = capacity_shown("h100-80gb"), after;
 
-    ck_assert_int_gt(before, 48);
+    ck_assert_int_gt(before.lendable, 48);
+    ck_assert_int_eq(before.announced, 0);
+    ck_assert_int_eq(before.cluster_announced, 0);
+    ck_assert_str_eq(before.metric, "fedsched_cluster_gpus{cluster=\"lws\",sku=\"h100-80gb\","
+                                    "pool=\"serving\",state=\"announced_serving\"} 0");
     scale("lws", "llm", 3);
-    after = capacity_lendable("h100-80gb");
-    ck_assert_int_eq(after, before - 48);
+    after = capacity_shown("h100-80gb");
+    ck_assert_int_eq(after.lendable, before.lendable - 48);
+    /* Only cluster lws has H100 serving GPUs announced: its 48 are the federation's. */
+    ck_assert_int_eq(after.announced, 48);
+    ck_assert_int_eq(after.cluster_announced, 48);
+    ck_assert_str_eq(after.metric, "fedsched_cluster_gpus{cluster=\"lws\",sku=\"h100-80gb\","
+                                   "pool=\"serving\",state=\"announced_serving\"} 48");
+    ck_assert(!after.training_has_announced);
 }
 END_TEST
 

@@ -248,6 +248,51 @@ START_TEST(scenario_autoscaler_errors)
 }
 END_TEST
 
+/* A scale the scenario announces from its start (autoscaler.desiredReplicas): the HPA wants
+ * 3 at once while the Deployment stays at minReplicas 1, even at its curve's peak (peakHour
+ * 6 at 06:00 would give maxReplicas 4), until delaySeconds later. Beyond maxReplicas is
+ * refused, naming the field. */
+START_TEST(scenario_desired_replicas_announced_from_the_start)
+{
+    static const char *text =
+        "{\"startTime\":\"2026-11-28T06:00:00Z\",\"timeScale\":1,\"clusters\":[{\"name\":"
+        "\"c\",\"nodePools\":[{\"name\":\"l4\",\"count\":4,\"product\":\"NVIDIA-L4\","
+        "\"gpus\":4,\"pool\":\"serving\"}],\"deployments\":[{\"name\":\"burst\","
+        "\"gpusPerReplica\":2,\"product\":\"NVIDIA-L4\",\"minReplicas\":1,\"maxReplicas\":4,"
+        "\"peakHour\":6,\"autoscaler\":{\"delaySeconds\":60,\"desiredReplicas\":3}}]}]}";
+    static const char *too_many =
+        "{\"clusters\":[{\"name\":\"c\",\"deployments\":[{\"name\":\"a\",\"maxReplicas\":2,"
+        "\"autoscaler\":{\"desiredReplicas\":3}}]}]}";
+    struct sim_scenario *s = NULL;
+    struct sim_cluster *saved = c1;
+    struct err e = {0};
+    json_t *d, *h;
+
+    ck_assert_msg(sim_scenario_parse(text, strlen(text), &s, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(sim_cluster_new(&s->clusters[0], &clk, 60000, &c1, &e), 0);
+    h = call("GET", "/apis/autoscaling/v2/namespaces/serving/horizontalpodautoscalers/burst", NULL,
+             NULL, 200);
+    d = call("GET", "/apis/apps/v1/namespaces/serving/deployments/burst", NULL, NULL, 200);
+    ck_assert_int_eq(num(h, "status", "desiredReplicas"), 3);
+    ck_assert_int_eq(num(d, "spec", "replicas"), 1);
+    ck_assert_int_eq(num(d, "status", "replicas"), 1);
+    json_decref(h);
+    json_decref(d);
+    sim_clock_skip(&clk, 61000);
+    d = call("GET", "/apis/apps/v1/namespaces/serving/deployments/burst", NULL, NULL, 200);
+    ck_assert_int_eq(num(d, "spec", "replicas"), 3);
+    ck_assert_int_eq(num(d, "status", "replicas"), 3);
+    json_decref(d);
+    sim_cluster_free(&c1);
+    c1 = saved;
+    sim_scenario_free(&s);
+    ck_assert_int_eq(sim_scenario_parse(too_many, strlen(too_many), &s, &e), -1);
+    ck_assert_msg(
+        strstr(e.msg, "deployments[0].autoscaler.desiredReplicas 3 is above maxReplicas 2"), "%s",
+        e.msg);
+}
+END_TEST
+
 /* ---- LeaderWorkerSets ------------------------------------------------------------------ */
 
 /* llm: groups of 4 pods, a leader without GPUs (a leaderTemplate of its own) and 3 workers
@@ -503,6 +548,7 @@ int main(void)
     tcase_add_test(tc, lists_page_and_discovery);
     tcase_add_test(tc, announced_scale_up_hpa_then_deployment_then_pods);
     tcase_add_test(tc, scenario_autoscaler_errors);
+    tcase_add_test(tc, scenario_desired_replicas_announced_from_the_start);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1807,11 +1807,14 @@ int sim_deployment_replicas(const struct sim_deployment *d, int64_t now_ms)
 }
 
 /* What deployment di's autoscaler wants at simulated time t: the announced scale once it
- * is due, else the curve. */
+ * is due, else the curve; before a scale the scenario announced at its start
+ * ("desiredReplicas"), minReplicas. */
 static int deploy_target(const struct sim_cluster *c, size_t di, int64_t t)
 {
     if (c->scale_at_ms[di] && t >= c->scale_at_ms[di])
         return c->scale_to[di];
+    if (c->spec.deployments[di].hpa_desired > 0)
+        return c->spec.deployments[di].min_replicas;
     return sim_deployment_replicas(&c->spec.deployments[di], t);
 }
 
@@ -4532,6 +4535,11 @@ int sim_cluster_new(const struct sim_cluster_spec *spec, const struct sim_clock 
     c->scale_at_ms = xcalloc(spec->n_deployments + 1, sizeof(*c->scale_at_ms));
     c->scale_to = xcalloc(spec->n_deployments + 1, sizeof(*c->scale_to));
     c->hpa_scaled_ms = xcalloc(spec->n_deployments + 1, sizeof(*c->hpa_scaled_ms));
+    for (size_t i = 0; i < spec->n_deployments; i++)
+        if (spec->deployments[i].hpa_desired > 0) { /* announced at the start */
+            c->scale_at_ms[i] = now;
+            c->scale_to[i] = spec->deployments[i].hpa_desired;
+        }
     c->clock = clock;
     c->continue_ttl_ms = continue_ttl_ms;
     c->rv = 1000;

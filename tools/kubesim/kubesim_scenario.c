@@ -201,7 +201,8 @@ static int parse_deployment(const json_t *j, const char *prefix, struct sim_depl
             return bad(e, field, "must be an object");
         d->hpa = true;
         snprintf(field, sizeof(field), "%sautoscaler.", prefix);
-        if (get_int(v, "delaySeconds", field, 0, 86400, &d->hpa_delay_s, e) != 0)
+        if (get_int(v, "delaySeconds", field, 0, 86400, &d->hpa_delay_s, e) != 0 ||
+            get_int(v, "desiredReplicas", field, 0, 100000, &d->hpa_desired, e) != 0)
             return -1;
     }
     snprintf(field, sizeof(field), "%sname", prefix);
@@ -213,6 +214,11 @@ static int parse_deployment(const json_t *j, const char *prefix, struct sim_depl
         snprintf(field, sizeof(field), "%smaxReplicas", prefix);
         return err_set(e, ERR_INVALID, field, "%s %d is below minReplicas %d", field,
                        d->max_replicas, d->min_replicas);
+    }
+    if (d->hpa_desired > d->max_replicas) {
+        snprintf(field, sizeof(field), "%sautoscaler.desiredReplicas", prefix);
+        return err_set(e, ERR_INVALID, field, "%s %d is above maxReplicas %d", field,
+                       d->hpa_desired, d->max_replicas);
     }
     if ((v = json_object_get(j, "peakHour"))) {
         if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) >= 24) {

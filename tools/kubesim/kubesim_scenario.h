@@ -67,6 +67,9 @@ struct sim_deployment {
      * rollout_delay_s later. */
     bool hpa;            /* "autoscaler" present */
     int hpa_delay_s;     /* "autoscaler": {"delaySeconds"} */
+    int hpa_desired;     /* "autoscaler": {"desiredReplicas"}: a scale announced at the start
+                            (the Deployment stays at minReplicas until hpa_delay_s later); 0:
+                            none, the curve */
     int rollout_delay_s; /* "rolloutDelaySeconds" */
     /* "kind": "LeaderWorkerSet" serves it as a leaderworkerset.x-k8s.io/v1 LeaderWorkerSet
      * instead (the scenario's clusters then serve that group): a replica is a group of
