@@ -140,6 +140,51 @@ int cluster_member_namespace(const struct cluster_config *c, const char *ns, cha
     return 0;
 }
 
+/* A URL we may put in front of "/api/v1/query?query=": http(s), a host, no query, no
+ * fragment, nothing but printable ASCII. */
+static bool query_base_ok(const char *u)
+{
+    const char *host = strncmp(u, "https://", 8) == 0  ? u + 8
+                       : strncmp(u, "http://", 7) == 0 ? u + 7
+                                                       : NULL;
+
+    if (!host || !*host || *host == '/' || *host == ':')
+        return false;
+    for (const char *p = u; *p; p++)
+        if (*p <= ' ' || *p > '~' || *p == '?' || *p == '#')
+            return false;
+    return true;
+}
+
+static int demand_query_check(const struct cluster_demand_query *q,
+                              const struct sku_catalogue *skus, struct err *e)
+{
+    if (!q->enabled)
+        return 0;
+    if (!query_base_ok(q->url))
+        return err_set(e, ERR_INVALID, "servingPool.demandQuery.url",
+                       "servingPool.demandQuery.url \"%.200s\" must be an http:// or https:// "
+                       "base URL without query or fragment",
+                       q->url);
+    if (!q->query[0])
+        return err_set(e, ERR_INVALID, "servingPool.demandQuery.query",
+                       "servingPool.demandQuery.query must not be empty");
+    for (const char *p = q->query; *p; p++)
+        if ((unsigned char)*p < ' ' && *p != '\n' && *p != '\t')
+            return err_set(e, ERR_INVALID, "servingPool.demandQuery.query",
+                           "servingPool.demandQuery.query holds a control character");
+    if (q->sku[0] && skus && sku_find(skus, q->sku) < 0)
+        return err_set(e, ERR_INVALID, "servingPool.demandQuery.sku",
+                       "servingPool.demandQuery.sku names unknown SKU \"%s\"", q->sku);
+    if (q->timeout_ms < 100 || q->timeout_ms > 30000 || q->interval_ms < 1000 ||
+        q->interval_ms > 3600000 || q->max_age_ms < 1000 || q->max_age_ms > 86400000)
+        return err_set(e, ERR_INVALID, "servingPool.demandQuery",
+                       "servingPool.demandQuery timeoutMs %d, intervalMs %d or maxAgeSeconds %d "
+                       "is out of range",
+                       q->timeout_ms, q->interval_ms, q->max_age_ms / 1000);
+    return 0;
+}
+
 int cluster_config_validate(const struct cluster_config *c, const struct sku_catalogue *skus,
                             struct err *e)
 {
@@ -226,7 +271,7 @@ int cluster_config_validate(const struct cluster_config *c, const struct sku_cat
         return err_set(e, ERR_INVALID, "servingPool.lendingWindows",
                        "lendPolicy \"%s\" needs at least one lending window",
                        snapshot_lend_policy_name(c->serving.lend_policy));
-    return 0;
+    return demand_query_check(&c->serving.demand_query, skus, e);
 }
 
 /* ---- JSON in --------------------------------------------------------------------------- */
@@ -376,11 +421,52 @@ static int parse_labels(const json_t *obj, const char *field, struct cluster_lab
     return 0;
 }
 
+static int parse_demand_query(const json_t *v, struct cluster_demand_query *q, struct err *e)
+{
+    static const char *const known[] = {"url",        "query",         "sku", "timeoutMs",
+                                        "intervalMs", "maxAgeSeconds", NULL};
+    int64_t n;
+
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_object(v))
+        return err_set(e, ERR_INVALID, "servingPool.demandQuery",
+                       "servingPool.demandQuery must be an object");
+    q->timeout_ms = 2000;
+    q->interval_ms = 30000;
+    q->max_age_ms = 120000;
+    if (check_members(v, known, "servingPool.demandQuery.", e) != 0)
+        return -1;
+    if (!json_object_get(v, "url") || !json_object_get(v, "query"))
+        return err_set(e, ERR_INVALID,
+                       json_object_get(v, "url") ? "servingPool.demandQuery.query"
+                                                 : "servingPool.demandQuery.url",
+                       "servingPool.demandQuery needs url and query");
+    q->enabled = true;
+    if (get_str(v, "url", "servingPool.demandQuery.url", q->url, sizeof(q->url), e) != 0 ||
+        get_str(v, "query", "servingPool.demandQuery.query", q->query, sizeof(q->query), e) != 0 ||
+        get_str(v, "sku", "servingPool.demandQuery.sku", q->sku, sizeof(q->sku), e) != 0)
+        return -1;
+    n = q->timeout_ms;
+    if (get_int(v, "timeoutMs", "servingPool.demandQuery.timeoutMs", 100, 30000, &n, e) != 0)
+        return -1;
+    q->timeout_ms = (int)n;
+    n = q->interval_ms;
+    if (get_int(v, "intervalMs", "servingPool.demandQuery.intervalMs", 1000, 3600000, &n, e) != 0)
+        return -1;
+    q->interval_ms = (int)n;
+    n = q->max_age_ms / 1000;
+    if (get_int(v, "maxAgeSeconds", "servingPool.demandQuery.maxAgeSeconds", 1, 86400, &n, e) != 0)
+        return -1;
+    q->max_age_ms = (int)n * 1000;
+    return 0;
+}
+
 static int parse_serving(const json_t *sp, struct cluster_serving_config *s, struct err *e)
 {
-    static const char *const known[] = {
-        "nodeSelector", "namespaces",     "reserveGpus", "lendPolicy",
-        "idleMinutes",  "lendingWindows", NULL};
+    static const char *const known[] = {"nodeSelector", "namespaces",  "reserveGpus",
+                                        "lendPolicy",   "idleMinutes", "lendingWindows",
+                                        "demandQuery",  NULL};
     const json_t *v;
     int64_t n;
     size_t i;
@@ -450,6 +536,8 @@ static int parse_serving(const json_t *sp, struct cluster_serving_config *s, str
                            json_is_string(v) ? json_string_value(v) : "?");
         s->lend_policy = (enum snapshot_lend_policy)k;
     }
+    if ((v = json_object_get(sp, "demandQuery")) && parse_demand_query(v, &s->demand_query, e) != 0)
+        return -1;
     return 0;
 }
 
@@ -700,6 +788,17 @@ json_t *cluster_config_to_json(const struct cluster_config *c)
                             json_string(snapshot_lend_policy_name(s->lend_policy)));
         json_object_set_new(sp, "idleMinutes", json_integer(s->idle_minutes));
         json_object_set_new(sp, "lendingWindows", ws);
+        if (s->demand_query.enabled) {
+            const struct cluster_demand_query *q = &s->demand_query;
+
+            json_object_set_new(sp, "demandQuery",
+                                json_pack("{s:s,s:s,s:s,s:i,s:i,s:i}", "url", q->url, "query",
+                                          q->query, "sku", q->sku, "timeoutMs", q->timeout_ms,
+                                          "intervalMs", q->interval_ms, "maxAgeSeconds",
+                                          q->max_age_ms / 1000));
+        } else {
+            json_object_set_new(sp, "demandQuery", json_null());
+        }
         json_object_set_new(j, "servingPool", sp);
     } else {
         json_object_set_new(j, "servingPool", json_null());

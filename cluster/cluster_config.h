@@ -42,6 +42,20 @@ struct cluster_cost {
     double per_gpu_hour;
 };
 
+/* An optional serving-demand figure from a Prometheus-compatible server (docs/clusters.md,
+ * "Demand query"): an instant query whose one number is the serving GPUs the pool wants on
+ * one SKU. Off unless configured. */
+#define CLUSTER_QUERY_MAX 1024
+struct cluster_demand_query {
+    bool enabled;
+    char url[CLUSTER_PATH_MAX];      /* base URL: http(s)://host[:port][/prefix] */
+    char query[CLUSTER_QUERY_MAX];   /* PromQL, sent as GET <url>/api/v1/query?query= */
+    char sku[SNAPSHOT_SKU_NAME_MAX]; /* "" : the serving pool's largest SKU */
+    int timeout_ms;                  /* per request; 2000 by default */
+    int interval_ms;                 /* between requests; 30000 by default */
+    int max_age_ms;                  /* a figure counts this long after it was taken */
+};
+
 struct cluster_serving_config {
     bool enabled; /* false: no serving pool, every GPU node is training */
     struct cluster_label selector[CLUSTER_LABELS_MAX]; /* node labels, all must match */
@@ -53,6 +67,7 @@ struct cluster_serving_config {
     int idle_minutes;
     struct snapshot_window windows[SNAPSHOT_WINDOWS_MAX];
     size_t n_windows;
+    struct cluster_demand_query demand_query;
 };
 
 /* Plain value type: callers allocate it (it is about 20 KiB, so prefer the heap); nothing

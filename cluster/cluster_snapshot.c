@@ -79,6 +79,31 @@ static json_t *agg_json(const struct snapshot *snap, size_t k, enum snapshot_poo
     return o;
 }
 
+/* The demand query's status (docs/clusters.md, "Demand query"); null when not configured. */
+static json_t *demand_json(const struct cluster_demand_status *d)
+{
+    json_t *o, *results;
+
+    if (!d->configured)
+        return json_null();
+    o = json_object();
+    results = json_object();
+    json_object_set_new(o, "figure", d->figure_ms ? json_real(d->figure) : json_null());
+    json_object_set_new(o, "figureAt", time_or_null(d->figure_ms));
+    json_object_set_new(o, "sku", d->sku[0] ? json_string(d->sku) : json_null());
+    json_object_set_new(o, "addedGpus", json_integer(d->added));
+    json_object_set_new(o, "lastAnswerAt", time_or_null(d->last_ms));
+    json_object_set_new(o, "lastResult",
+                        d->last_ms ? json_string(promq_result_name(d->last)) : json_null());
+    json_object_set_new(o, "lastError", json_string(d->last_error));
+    for (int r = 0; r < PROMQ_RESULTS; r++)
+        if (d->results[r])
+            json_object_set_new(results, promq_result_name((enum promq_result)r),
+                                json_integer((json_int_t)d->results[r]));
+    json_object_set_new(o, "results", results);
+    return o;
+}
+
 /* conditions, capabilities and prerequisitesCheckedAt; a status nobody filled in (a
  * snapshot built by hand) reads as not checked. */
 static void prereq_json(json_t *o, const struct prereq_result *in)
@@ -176,6 +201,7 @@ json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i
         }
     }
     json_object_set_new(o, "capacity", cap);
+    json_object_set_new(o, "demandQuery", demand_json(&st->demand));
     prereq_json(o, &st->prereq);
     return o;
 }
@@ -369,6 +395,32 @@ int cluster_snapshot_prometheus(const struct cluster_snapshot *s, int64_t now_ms
                                  "\"%s\",type=\"%s\"} %llu\n",
                                  name[i], cluster_resource_name(r), event_types[t],
                                  (unsigned long long)s->status[i].watch[r].events[t]);
+    rc |= buf_puts(b, "# HELP fedsched_cluster_demand_query_total Answers to a serving pool's "
+                      "demand query by result (only clusters with one).\n# TYPE "
+                      "fedsched_cluster_demand_query_total counter\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++)
+        for (int r = 0; s->status[i].demand.configured && r < PROMQ_RESULTS; r++)
+            rc |= buf_printf(b,
+                             "fedsched_cluster_demand_query_total{cluster=\"%s\",result=\"%s\"} "
+                             "%llu\n",
+                             name[i], promq_result_name((enum promq_result)r),
+                             (unsigned long long)s->status[i].demand.results[r]);
+    rc |= buf_puts(b, "# HELP fedsched_cluster_demand_query_gpus The demand query's figure that "
+                      "counts (GPUs wanted) and the GPUs it adds to announced serving demand; "
+                      "absent while no figure counts.\n# TYPE fedsched_cluster_demand_query_gpus "
+                      "gauge\n");
+    for (size_t i = 0; i < s->snap->n_clusters; i++) {
+        const struct cluster_demand_status *d = &s->status[i].demand;
+
+        if (!d->configured || !d->figure_ms)
+            continue;
+        rc |= buf_printf(b,
+                         "fedsched_cluster_demand_query_gpus{cluster=\"%s\",kind=\"figure\"} "
+                         "%.3f\n"
+                         "fedsched_cluster_demand_query_gpus{cluster=\"%s\",kind=\"added\"} "
+                         "%d\n",
+                         name[i], d->figure, name[i], d->added);
+    }
     rc |= buf_puts(b, "# HELP fedsched_cluster_snapshot_lag_seconds From the oldest change a "
                       "published capacity snapshot holds to its publication.\n# TYPE "
                       "fedsched_cluster_snapshot_lag_seconds gauge\n");

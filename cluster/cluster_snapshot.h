@@ -11,6 +11,7 @@
 #include "base/err.h"
 #include "cluster/inventory.h"
 #include "cluster/prereq.h"
+#include "cluster/promq.h"
 #include "policy/snapshot.h"
 
 #include <jansson.h>
@@ -60,6 +61,21 @@ struct cluster_watch_stats {
     bool absent;   /* the cluster does not serve the resource (404: no KubeRay, no LWS) */
 };
 
+/* The serving pool's demand query (servingPool.demandQuery), when configured: what it
+ * answered and what its figure added to announced_serving. Never part of the health. */
+struct cluster_demand_status {
+    bool configured;
+    double figure;     /* GPUs wanted, the last good answer's; counted while figure_ms */
+    int64_t figure_ms; /* evaluation time of the figure that counts; 0: none (never, or
+                          older than maxAgeSeconds) */
+    char sku[SNAPSHOT_SKU_NAME_MAX]; /* the SKU it is counted on; "" when none */
+    int added;                       /* GPUs it added to that SKU's announced_serving */
+    int64_t last_ms;                 /* wall clock of the last answer; 0: not asked yet */
+    enum promq_result last;
+    char last_error[200]; /* "" when the last answer was good */
+    uint64_t results[PROMQ_RESULTS];
+};
+
 struct cluster_status {
     char name[SNAPSHOT_NAME_MAX];
     char api_server[512];
@@ -80,6 +96,7 @@ struct cluster_status {
     uint64_t errors_by_kind[CLUSTER_ERR_KINDS];
     int consecutive_failures;
     int64_t lost_timeout_s;
+    struct cluster_demand_status demand;
     struct inventory_stats stats;                            /* of the last good poll */
     struct inventory_unknown unknown[INVENTORY_UNKNOWN_MAX]; /* products matching no SKU */
     size_t n_unknown;

@@ -11,6 +11,7 @@
 #include "cluster/k8s.h"
 #include "cluster/manifest.h"
 #include "cluster/prereq.h"
+#include "cluster/promq.h"
 #include "cluster/reflector.h"
 
 #include <curl/curl.h>
@@ -44,6 +45,8 @@ struct pc {
     bool live; /* the last status was Ready with every watch kept: current as of now */
     bool signal_off[CLUSTER_RESOURCES]; /* a serving signal refused (logged once) */
     int64_t idle_since_ms;
+    double dq_figure; /* the demand query's figure in the inventory version, when dq_at */
+    int64_t dq_at;    /* its evaluation time; 0: none counts */
 };
 
 /* One cluster's prerequisite checks. The table of these is shared by the poller thread
@@ -54,6 +57,20 @@ struct pq_slot {
     struct prereq_result res;
     int64_t due_mono;
     bool busy; /* being checked (outside the lock) */
+};
+
+/* One cluster's demand query (servingPool.demandQuery). Shared like pq_slot, under
+ * poller.dq_lock: the query thread asks and records, the poller thread reads. */
+struct dq_slot {
+    char name[SNAPSHOT_NAME_MAX];
+    struct cluster_demand_query q;
+    int64_t due_mono;
+    bool busy;                /* being asked (outside the lock) */
+    struct promq_answer good; /* the last PROMQ_OK answer; good.at_ms 0 when none */
+    struct promq_answer last; /* the last answer */
+    int64_t last_ms;          /* wall clock of the last answer */
+    uint64_t results[PROMQ_RESULTS];
+    bool failing; /* logged as failing, not yet as answering again */
 };
 
 struct poller {
@@ -84,6 +101,16 @@ struct poller {
     bool pq_stop;
     bool pq_running;
     pthread_t pq_thread;
+
+    pthread_mutex_t dq_lock; /* the dq_ fields */
+    pthread_cond_t dq_cond;
+    struct dq_slot *dq; /* clusters with a demand query */
+    size_t n_dq;
+    bool dq_changed; /* an answer came since the last publish */
+    bool dq_stop;
+    int dq_cancel; /* atomic: ends a query being asked (poller_stop) */
+    bool dq_running;
+    pthread_t dq_thread;
 
     struct cluster_snapshot *current; /* RCU-published */
     struct cluster_snapshot *spare;   /* the one before, no longer read: the next is built in it */
@@ -856,6 +883,230 @@ void poller_recheck(struct poller *p)
     pthread_mutex_unlock(&p->pq_lock);
 }
 
+/* ---- demand queries ---------------------------------------------------------------------- */
+
+/* Each serving pool's demand query is asked on a thread of its own, one at a time, every
+ * intervalMs (timeoutMs at most each), so a slow or dead Prometheus never holds up the
+ * reflectors; the poller thread only reads the last answers when it builds a snapshot. */
+
+static struct dq_slot *dq_find(struct dq_slot *dq, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(dq[i].name, name) == 0)
+            return &dq[i];
+    return NULL;
+}
+
+/* Brings the table in step with the cluster set (poller thread): a new or changed query is
+ * asked at once and forgets the old one's figure; a removed one is forgotten. */
+static void dq_sync(struct poller *p)
+{
+    struct dq_slot *next = xcalloc(p->n + 1, sizeof(*next));
+    size_t n = 0;
+    int64_t now = clock_mono_ms();
+
+    pthread_mutex_lock(&p->dq_lock);
+    for (size_t i = 0; i < p->n; i++) {
+        const struct cluster_config *cfg = &p->pcs[i]->cfg;
+        const struct cluster_demand_query *q = &cfg->serving.demand_query;
+        struct dq_slot *old = dq_find(p->dq, p->n_dq, cfg->name);
+
+        if (!cfg->serving.enabled || !q->enabled)
+            continue;
+        if (old && memcmp(&old->q, q, sizeof(*q)) == 0) {
+            next[n++] = *old;
+            continue;
+        }
+        snprintf(next[n].name, sizeof(next[n].name), "%s", cfg->name);
+        next[n].q = *q;
+        next[n].due_mono = now;
+        n++;
+    }
+    free(p->dq);
+    p->dq = next;
+    p->n_dq = n;
+    pthread_cond_signal(&p->dq_cond);
+    pthread_mutex_unlock(&p->dq_lock);
+}
+
+/* Records an answer for slot (lock held); logs only when the query starts failing and when
+ * it answers again, so a dead Prometheus is one line, not one per interval. */
+static void dq_record(struct dq_slot *slot, const struct promq_answer *a, int64_t now_ms)
+{
+    slot->results[a->result]++;
+    slot->last = *a;
+    slot->last_ms = now_ms;
+    if (a->result == PROMQ_OK) {
+        slot->good = *a;
+        if (slot->failing)
+            LOG(LOG_INFO, "cluster", "cluster=%s event=demand_query_ok figure=%.3f", slot->name,
+                a->value);
+        slot->failing = false;
+        return;
+    }
+    if (!slot->failing)
+        LOG(LOG_WARN, "cluster",
+            "cluster=%s event=demand_query_failed result=%s msg=\"%s\" effect=\"the last figure "
+            "counts for %d s after it was taken, then none\"",
+            slot->name, promq_result_name(a->result), a->error, slot->q.max_age_ms / 1000);
+    slot->failing = true;
+}
+
+/* Asks one due query, if any; the lock is held on entry and on return but not during the
+ * request. Returns false when none was due (*wait_ms: until the next one). */
+static bool dq_check_one(struct poller *p, int64_t *wait_ms)
+{
+    int64_t now = clock_mono_ms();
+    struct dq_slot *slot = NULL;
+    struct cluster_demand_query *q;
+    struct promq_answer a;
+    char name[SNAPSHOT_NAME_MAX];
+
+    *wait_ms = 1000;
+    for (size_t i = 0; i < p->n_dq; i++) {
+        if (p->dq[i].busy)
+            continue;
+        if (p->dq[i].due_mono <= now) {
+            slot = &p->dq[i];
+            break;
+        }
+        if (p->dq[i].due_mono - now < *wait_ms)
+            *wait_ms = p->dq[i].due_mono - now;
+    }
+    if (!slot)
+        return false;
+    slot->busy = true;
+    q = xmalloc(sizeof(*q));
+    *q = slot->q;
+    snprintf(name, sizeof(name), "%s", slot->name);
+    pthread_mutex_unlock(&p->dq_lock);
+    promq_fetch(q, clock_realtime_ms(), &p->dq_cancel, &a);
+    pthread_mutex_lock(&p->dq_lock);
+    /* The table may have been replaced meanwhile; a changed query's answer is dropped. */
+    slot = dq_find(p->dq, p->n_dq, name);
+    if (slot && memcmp(&slot->q, q, sizeof(*q)) == 0 &&
+        !__atomic_load_n(&p->dq_cancel, __ATOMIC_RELAXED)) {
+        dq_record(slot, &a, clock_realtime_ms());
+        slot->due_mono = clock_mono_ms() + q->interval_ms;
+    }
+    if (slot)
+        slot->busy = false;
+    p->dq_changed = true;
+    free(q);
+    return true;
+}
+
+static void *dq_main(void *arg)
+{
+    struct poller *p = arg;
+
+    pthread_mutex_lock(&p->dq_lock);
+    while (!p->dq_stop) {
+        int64_t wait_ms;
+        struct timespec ts;
+
+        if (dq_check_one(p, &wait_ms)) {
+            curl_loop_wakeup(p->loop); /* the poller thread publishes the figure */
+            continue;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->dq_cond, &p->dq_lock, &ts);
+    }
+    pthread_mutex_unlock(&p->dq_lock);
+    return NULL;
+}
+
+/* Asks every due query on the calling thread (poller_poll_once). */
+static void dq_run_due(struct poller *p)
+{
+    int64_t wait_ms;
+
+    pthread_mutex_lock(&p->dq_lock);
+    while (dq_check_one(p, &wait_ms))
+        ;
+    pthread_mutex_unlock(&p->dq_lock);
+}
+
+static bool dq_take_change(struct poller *p)
+{
+    bool changed;
+
+    pthread_mutex_lock(&p->dq_lock);
+    changed = p->dq_changed;
+    p->dq_changed = false;
+    pthread_mutex_unlock(&p->dq_lock);
+    return changed;
+}
+
+/* Cluster c's query status into c->st.demand, and the figure that counts now (the last good
+ * one until maxAgeSeconds after its evaluation) into c->dq_figure; a figure that changes
+ * makes a new inventory version, so the snapshot's aggregates are computed again. */
+static void dq_read(struct poller *p, struct pc *c, int64_t now_ms)
+{
+    struct cluster_demand_status *d = &c->st.demand;
+    const struct dq_slot *slot;
+    double figure = 0;
+    int64_t at = 0;
+
+    pthread_mutex_lock(&p->dq_lock);
+    slot = dq_find(p->dq, p->n_dq, c->cfg.name);
+    d->configured = slot != NULL;
+    if (slot) {
+        memcpy(d->results, slot->results, sizeof(d->results));
+        d->last = slot->last.result;
+        d->last_ms = slot->last_ms;
+        snprintf(d->last_error, sizeof(d->last_error), "%s", slot->last.error);
+        if (slot->good.at_ms && now_ms <= slot->good.at_ms + slot->q.max_age_ms) {
+            figure = slot->good.value;
+            at = slot->good.at_ms;
+        }
+    } else {
+        memset(d, 0, sizeof(*d));
+    }
+    pthread_mutex_unlock(&p->dq_lock);
+    d->figure = figure;
+    d->figure_ms = at;
+    if (at != c->dq_at || figure != c->dq_figure) {
+        c->dq_figure = figure;
+        c->dq_at = at;
+        c->version++;
+    }
+}
+
+/* Adds the figure to the serving aggregate of its SKU (the configured one, else the
+ * cluster's serving SKU with most GPUs) in snapshot s; records what it added. */
+static void dq_apply(struct pc *c, struct snapshot *s, size_t i)
+{
+    struct cluster_demand_status *d = &c->st.demand;
+    int k = -1;
+
+    d->added = 0;
+    d->sku[0] = '\0';
+    if (!c->dq_at || !c->cfg.serving.enabled || !c->have_good)
+        return;
+    if (c->cfg.serving.demand_query.sku[0]) {
+        k = snapshot_sku_find(s, c->cfg.serving.demand_query.sku);
+    } else {
+        for (size_t j = 0; j < s->n_skus; j++) {
+            const struct snapshot_agg *a = snapshot_agg_const(s, i, SNAPSHOT_POOL_SERVING, (int)j);
+
+            if (a->total > 0 &&
+                (k < 0 || a->total > snapshot_agg_const(s, i, SNAPSHOT_POOL_SERVING, k)->total))
+                k = (int)j;
+        }
+    }
+    if (k < 0)
+        return; /* no serving GPUs to count it on */
+    snprintf(d->sku, sizeof(d->sku), "%s", s->sku_names[k]);
+    d->added = promq_announce(snapshot_agg(s, i, SNAPSHOT_POOL_SERVING, k), c->dq_figure);
+}
+
 /* ---- building a snapshot ---------------------------------------------------------------- */
 
 /* The snapshot to build into: the spare when it fits the cluster set and its nodes (then
@@ -938,6 +1189,8 @@ static bool fill_cluster(struct cluster_snapshot *cs, size_t i, struct pc *c, si
         inventory_copy(&c->good, sv->enabled ? sv->reserve_gpus : 0, cs->snap, i, first);
     cs->versions[i] = c->version;
     snapshot_compute_cluster_aggregates(cs->snap, i);
+    dq_apply(c, cs->snap, i);
+    cs->status[i].demand = c->st.demand;
     return true;
 }
 
@@ -956,6 +1209,7 @@ static struct cluster_snapshot *build(struct poller *p)
             oldest = c->changed_mono;
         rebuild(c);
         update_status(p, c, now_ms);
+        dq_read(p, c, now_ms);
         total += c->have_good ? c->good.n_nodes : 0;
     }
     p->last_lag_ms = oldest ? now_mono - oldest : 0;
@@ -1099,6 +1353,7 @@ static void apply_pending(struct poller *p)
     p->next_step_mono = 0;
     set_max_connects(p);
     pq_sync(p);
+    dq_sync(p);
     mark_dirty(p);
 }
 
@@ -1257,6 +1512,8 @@ static void *thread_main(void *arg)
             p->next_step_mono = 0;
         if (pq_take_change(p))
             mark_dirty(p);
+        if (dq_take_change(p))
+            mark_dirty(p);
         if (publish_wait(p, clock_mono_ms()) == 0)
             publish(p);
     }
@@ -1298,6 +1555,8 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->pq_lock, NULL);
     pthread_cond_init(&p->pq_cond, NULL);
+    pthread_mutex_init(&p->dq_lock, NULL);
+    pthread_cond_init(&p->dq_cond, NULL);
     p->multi = curl_multi_init();
     p->loop = p->multi ? curl_loop_new(p->multi) : NULL;
     if (!p->loop) {
@@ -1312,6 +1571,7 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
     p->n = n;
     set_max_connects(p);
     pq_sync(p);
+    dq_sync(p);
     publish(p); /* readers always find a snapshot */
     *out = p;
     return 0;
@@ -1331,6 +1591,43 @@ static int pq_start(struct poller *p, struct err *e)
         p->pq_running = true;
     pthread_mutex_unlock(&p->pq_lock);
     return rc;
+}
+
+static int dq_start(struct poller *p, struct err *e)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&p->dq_lock);
+    p->dq_stop = false;
+    __atomic_store_n(&p->dq_cancel, 0, __ATOMIC_RELAXED);
+    if (!p->dq_running && pthread_create(&p->dq_thread, NULL, dq_main, p) != 0)
+        rc = err_set(e, ERR_INTERNAL, NULL, "cannot create the demand query thread");
+    else
+        p->dq_running = true;
+    pthread_mutex_unlock(&p->dq_lock);
+    return rc;
+}
+
+/* A query being asked is cancelled (its answer dropped), so stopping never waits for a
+ * slow Prometheus. */
+static void dq_stop(struct poller *p)
+{
+    bool running;
+
+    pthread_mutex_lock(&p->dq_lock);
+    running = p->dq_running;
+    p->dq_stop = true;
+    if (running)
+        __atomic_store_n(&p->dq_cancel, 1, __ATOMIC_RELAXED);
+    pthread_cond_signal(&p->dq_cond);
+    pthread_mutex_unlock(&p->dq_lock);
+    if (!running)
+        return;
+    pthread_join(p->dq_thread, NULL);
+    pthread_mutex_lock(&p->dq_lock);
+    p->dq_running = false;
+    __atomic_store_n(&p->dq_cancel, 0, __ATOMIC_RELAXED); /* poller_poll_once asks again */
+    pthread_mutex_unlock(&p->dq_lock);
 }
 
 static void pq_stop(struct poller *p)
@@ -1364,12 +1661,15 @@ int poller_start(struct poller *p, struct err *e)
     }
     p->running = true;
     pthread_mutex_unlock(&p->lock);
+    if (dq_start(p, e) != 0)
+        return -1;
     return pq_start(p, e);
 }
 
 void poller_stop(struct poller *p)
 {
     pq_stop(p);
+    dq_stop(p);
     pthread_mutex_lock(&p->lock);
     if (!p->running) {
         pthread_mutex_unlock(&p->lock);
@@ -1398,6 +1698,7 @@ int poller_poll_once(struct poller *p, struct err *e)
     apply_pending(p);
     if (pq_enabled(p))
         pq_run_due(p);
+    dq_run_due(p);
     for (size_t i = 0; i < p->n; i++) {
         struct reflector **rs = p->pcs[i]->r;
 
@@ -1561,6 +1862,9 @@ void poller_free(struct poller **pp)
     free(p->pq);
     pthread_mutex_destroy(&p->pq_lock);
     pthread_cond_destroy(&p->pq_cond);
+    free(p->dq);
+    pthread_mutex_destroy(&p->dq_lock);
+    pthread_cond_destroy(&p->dq_cond);
     free(p);
     *pp = NULL;
 }

@@ -181,6 +181,90 @@ START_TEST(errors_name_field_and_value)
 }
 END_TEST
 
+/* servingPool.demandQuery: off when absent (or null), every member read, defaults, a round
+ * trip, and errors naming the member. */
+START_TEST(demand_query_members_defaults_and_errors)
+{
+    static const char *const with =
+        "{\"name\":\"c\",\"apiServer\":\"https://10.0.0.1\",\"servingPool\":{\"nodeSelector\":"
+        "{\"fedsched.io/pool\":\"serving\"},\"demandQuery\":%s}}";
+    static const struct {
+        const char *q, *field, *says;
+    } bad[] = {
+        {"3", "servingPool.demandQuery", "must be an object"},
+        {"{\"query\":\"x\"}", "servingPool.demandQuery.url", "needs url and query"},
+        {"{\"url\":\"http://p\"}", "servingPool.demandQuery.query", "needs url and query"},
+        {"{\"url\":\"ftp://p\",\"query\":\"x\"}", "servingPool.demandQuery.url", "ftp://p"},
+        {"{\"url\":\"http://p/?a=1\",\"query\":\"x\"}", "servingPool.demandQuery.url",
+         "without query"},
+        {"{\"url\":\"http://\",\"query\":\"x\"}", "servingPool.demandQuery.url", "base URL"},
+        {"{\"url\":\"http://p q\",\"query\":\"x\"}", "servingPool.demandQuery.url", "base URL"},
+        {"{\"url\":\"http://p\",\"query\":\"\"}", "servingPool.demandQuery.query", "empty"},
+        {"{\"url\":\"http://p\",\"query\":\"a\\u0001\"}", "servingPool.demandQuery.query",
+         "control"},
+        {"{\"url\":\"http://p\",\"query\":\"x\",\"sku\":\"b200\"}", "servingPool.demandQuery.sku",
+         "b200"},
+        {"{\"url\":\"http://p\",\"query\":\"x\",\"timeoutMs\":50}",
+         "servingPool.demandQuery.timeoutMs", "100..30000"},
+        {"{\"url\":\"http://p\",\"query\":\"x\",\"intervalMs\":999}",
+         "servingPool.demandQuery.intervalMs", "999"},
+        {"{\"url\":\"http://p\",\"query\":\"x\",\"maxAgeSeconds\":0}",
+         "servingPool.demandQuery.maxAgeSeconds", "1..86400"},
+        {"{\"url\":\"http://p\",\"query\":\"x\",\"token\":\"s3cret\"}",
+         "servingPool.demandQuery.token", ""},
+    };
+    struct cluster_config *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    char text[2048];
+    struct err e = {0};
+    json_t *j, *dq;
+
+    /* Off by default, and with null. */
+    ck_assert_int_eq(parse(full, a, &e), 0);
+    ck_assert(!a->serving.demand_query.enabled);
+    j = cluster_config_to_json(a);
+    ck_assert(json_is_null(json_object_get(json_object_get(j, "servingPool"), "demandQuery")));
+    json_decref(j);
+    snprintf(text, sizeof(text), with, "null");
+    ck_assert_msg(parse(text, a, &e) == 0, "%s", e.msg);
+    ck_assert(!a->serving.demand_query.enabled);
+    /* Defaults. */
+    snprintf(text, sizeof(text), with,
+             "{\"url\":\"http://prometheus.monitoring:9090\",\"query\":\"sum(llm_gpus_wanted)\"}");
+    ck_assert_msg(parse(text, a, &e) == 0, "%s", e.msg);
+    ck_assert(a->serving.demand_query.enabled);
+    ck_assert_str_eq(a->serving.demand_query.url, "http://prometheus.monitoring:9090");
+    ck_assert_str_eq(a->serving.demand_query.query, "sum(llm_gpus_wanted)");
+    ck_assert_str_eq(a->serving.demand_query.sku, "");
+    ck_assert_int_eq(a->serving.demand_query.timeout_ms, 2000);
+    ck_assert_int_eq(a->serving.demand_query.interval_ms, 30000);
+    ck_assert_int_eq(a->serving.demand_query.max_age_ms, 120000);
+    /* Every member, and back. */
+    snprintf(text, sizeof(text), with,
+             "{\"url\":\"https://m.example/prom/\",\"query\":\"sum(x) / 2\",\"sku\":\"h100-80gb\","
+             "\"timeoutMs\":500,\"intervalMs\":15000,\"maxAgeSeconds\":60}");
+    ck_assert_msg(parse(text, a, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(a->serving.demand_query.sku, "h100-80gb");
+    ck_assert_int_eq(a->serving.demand_query.timeout_ms, 500);
+    ck_assert_int_eq(a->serving.demand_query.interval_ms, 15000);
+    ck_assert_int_eq(a->serving.demand_query.max_age_ms, 60000);
+    j = cluster_config_to_json(a);
+    dq = json_object_get(json_object_get(j, "servingPool"), "demandQuery");
+    ck_assert_int_eq(json_integer_value(json_object_get(dq, "maxAgeSeconds")), 60);
+    ck_assert_str_eq(json_string_value(json_object_get(dq, "query")), "sum(x) / 2");
+    ck_assert_int_eq(cluster_config_from_json(j, sku_defaults(), b, &e), 0);
+    ck_assert_int_eq(memcmp(&a->serving, &b->serving, sizeof(a->serving)), 0);
+    json_decref(j);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), with, bad[i].q);
+        ck_assert_msg(parse(text, a, &e) == -1, "accepted %s", bad[i].q);
+        ck_assert_msg(strcmp(e.field, bad[i].field) == 0, "%s: field %s", bad[i].q, e.field);
+        ck_assert_msg(strstr(e.msg, bad[i].says) != NULL, "%s: %s", bad[i].q, e.msg);
+    }
+    free(a);
+    free(b);
+}
+END_TEST
+
 START_TEST(rejects_non_json_and_missing_required)
 {
     struct cluster_config c;
@@ -339,6 +423,7 @@ int main(void)
     tcase_add_test(tc, reads_tz_rules);
     tcase_add_test(tc, member_namespace_expands_the_template);
     tcase_add_test(tc, bad_namespace_templates_are_refused);
+    tcase_add_test(tc, demand_query_members_defaults_and_errors);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
