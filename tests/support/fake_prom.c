@@ -27,7 +27,32 @@ struct fake_prom {
     int delay_ms;
     uint64_t requests;
     char last[512];
+    char *file; /* fake_prom_answer_from() */
 };
+
+/* status and body from file (first line, rest); 503 and "" when it cannot be read. */
+static void read_answer(const char *file, int *status, char **body)
+{
+    FILE *f = fopen(file, "rb");
+    char *data = xcalloc(1, 65536 + 1), *nl;
+    size_t n = 0;
+
+    *status = 503;
+    if (f) {
+        n = fread(data, 1, 65536, f);
+        fclose(f);
+    }
+    data[n] = '\0';
+    nl = strchr(data, '\n');
+    if (nl) {
+        *nl = '\0';
+        *status = (int)strtol(data, NULL, 10);
+        *body = xstrdup(nl + 1);
+    } else {
+        *body = xstrdup("");
+    }
+    free(data);
+}
 
 static void write_all(int fd, const char *p, size_t n)
 {
@@ -91,8 +116,10 @@ static void *serve(void *arg)
         fp->requests++;
         snprintf(fp->last, sizeof(fp->last), "%s", line);
         status = fp->status;
-        body = xstrdup(fp->body ? fp->body : "");
+        body = fp->file ? NULL : xstrdup(fp->body ? fp->body : "");
         delay = fp->delay_ms;
+        if (fp->file)
+            read_answer(fp->file, &status, &body);
         pthread_mutex_unlock(&fp->lock);
         if (delay > 0)
             usleep((useconds_t)delay * 1000);
@@ -146,6 +173,7 @@ void fake_prom_stop(struct fake_prom **pp)
     close(fp->fd);
     pthread_mutex_destroy(&fp->lock);
     free(fp->body);
+    free(fp->file);
     free(fp);
     *pp = NULL;
 }
@@ -165,15 +193,42 @@ void fake_prom_set(struct fake_prom *fp, int status, const char *body, int delay
     pthread_mutex_unlock(&fp->lock);
 }
 
+void fake_prom_vector_body(const char *value, char *out, size_t size)
+{
+    snprintf(out, size,
+             "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":"
+             "{\"pool\":\"serving\"},\"value\":[%.3f,\"%s\"]}]}}",
+             (double)clock_realtime_ms() / 1000.0, value);
+}
+
 void fake_prom_set_vector(struct fake_prom *fp, const char *value)
 {
     char body[512];
 
-    snprintf(body, sizeof(body),
-             "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":"
-             "{\"pool\":\"serving\"},\"value\":[%.3f,\"%s\"]}]}}",
-             (double)clock_realtime_ms() / 1000.0, value);
+    fake_prom_vector_body(value, body, sizeof(body));
     fake_prom_set(fp, 200, body, 0);
+}
+
+void fake_prom_answer_from(struct fake_prom *fp, const char *path)
+{
+    pthread_mutex_lock(&fp->lock);
+    free(fp->file);
+    fp->file = path ? xstrdup(path) : NULL;
+    pthread_mutex_unlock(&fp->lock);
+}
+
+void fake_prom_write_answer(const char *path, int status, const char *body)
+{
+    char tmp[512];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "wb");
+    if (!f)
+        abort();
+    fprintf(f, "%d\n%s", status, body);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        abort();
 }
 
 uint64_t fake_prom_requests(struct fake_prom *fp)

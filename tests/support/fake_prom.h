@@ -25,6 +25,18 @@ void fake_prom_set(struct fake_prom *fp, int status, const char *body, int delay
  * {"resultType":"vector","result":[{"metric":{},"value":[now,"value"]}]}}. */
 void fake_prom_set_vector(struct fake_prom *fp, const char *value);
 
+/* Answers from a file instead, read at each request: its first line the status, the rest
+ * the body. For tests in Check's fork mode, where the fake runs in the parent (an unchecked
+ * fixture) and a test in the child cannot reach its memory. path NULL: back to
+ * fake_prom_set(). A missing or unreadable file answers 503. */
+void fake_prom_answer_from(struct fake_prom *fp, const char *path);
+
+/* Writes such a file atomically (a temporary file renamed over path); aborts on failure. */
+void fake_prom_write_answer(const char *path, int status, const char *body);
+
+/* The body fake_prom_set_vector() sends, into out. */
+void fake_prom_vector_body(const char *value, char *out, size_t size);
+
 /* Requests answered so far, and the request line of the last one ("GET /api/v1/query?..."). */
 uint64_t fake_prom_requests(struct fake_prom *fp);
 void fake_prom_last_request(struct fake_prom *fp, char *out, size_t size);
