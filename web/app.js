@@ -680,6 +680,22 @@ async function viewJob(root, sc, ns, name) {
 
 /* The cluster's prerequisite checks (GET /v1/clusters status.conditions, capabilities,
  * prerequisitesCheckedAt): every condition with its status, reason and message. */
+/* The serving pool's demand query (servingPool.demandQuery), when it has one: the figure
+ * that counts, what it adds to announced serving demand, and how the last answer went. */
+function demandQuery(c, st) {
+  const d = st.demandQuery;
+  if (!d || typeof d !== 'object') return null;
+  const v = (k, text) => h('span', { 'data-k': k }, text);
+  return h('p', { class: 'note', 'data-testid': 'demand-query-' + c.name },
+    'demand query: ',
+    d.figure === null || d.figure === undefined
+      ? v('figure', 'no figure counts')
+      : ['wants ', v('figure', fmtNum(d.figure, 2)), ` ${d.sku || ''} GPUs in all (as of ${when(d.figureAt)}), adds `,
+        v('added', fmtNum(d.addedGpus)), ' to announced serving'],
+    ' · last answer ', v('result', d.lastResult || 'none yet'), d.lastAnswerAt ? ` at ${when(d.lastAnswerAt)}` : '',
+    d.lastError ? h('span', { class: 'muted', 'data-k': 'error' }, `: ${d.lastError}`) : '');
+}
+
 function prerequisites(c, st) {
   const conds = Array.isArray(st.conditions) ? st.conditions : [];
   const caps = Array.isArray(st.capabilities) ? st.capabilities : [];
@@ -865,6 +881,7 @@ async function viewClusters(root, sc) {
           { label: 'reserve', num: 1 },
           { label: 'lendable', num: 1 }, 'serving use / borrowed / demand'], rows, { empty: 'no GPU capacity reported' }),
         forecastSection(c, caps, forecasts, reportRows, nowMs),
+        demandQuery(c, st),
         prerequisites(c, st),
         h('h2', { style: 'margin-top:12px' }, `Borrowed jobs (${mine.length})`),
         table(['job', { label: 'GPUs', num: 1 }, 'phase', 'lease ends'], mine.map(j => h('tr', {},

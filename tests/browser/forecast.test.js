@@ -190,6 +190,17 @@ async function main() {
   check('announced: the demand bar reads pending + announced + reserve vs free, as the API has them',
     aShown.bar === aWant.bar, JSON.stringify({ shown: aShown.bar, api: aWant.bar }));
 
+  // The pool's demand query (servingPool.demandQuery): the line under the cluster's table.
+  const dqShown = await page.evaluate(c => {
+    const el = document.querySelector(`[data-testid="demand-query-${c}"]`);
+    return el ? Object.fromEntries(Array.from(el.querySelectorAll('[data-k]')).map(x => [x.dataset.k, x.textContent])) : null;
+  }, aCluster);
+  const dqApi = (await apiGet(page, `/v1/clusters/${aCluster}`)).status.demandQuery;
+  check('demand query: the line shows GET /v1/clusters demandQuery figure, addedGpus and lastResult',
+    dqShown && dqApi && dqApi.addedGpus > 0 && dqShown.figure === fmt(dqApi.figure, 2) &&
+      dqShown.added === fmt(dqApi.addedGpus, 0) && dqShown.result === dqApi.lastResult,
+    JSON.stringify({ shown: dqShown, api: dqApi }));
+
   // The overview's capacity table: the announced column equals GET /v1/capacity's totals.
   await page.goto(`${base}/ui/`);
   await page.waitForSelector('[data-testid=capacity-table] tbody tr td.num', { timeout: 30000 });

@@ -9,10 +9,12 @@
  * from GET /v1/clusters, p50 and p95 from GET /v1/capacity), the past 24 hours by 15
  * minutes (GET /v1/reports/capacity) and the next 24 hours (GET /v1/capacity); and for
  * sim-onprem's L4 serving pool, whose autoscaler wants 4 replicas of 2 GPUs while 1 exists
- * (announced 6), the announced serving GPUs and the demand bar (pending + announced +
- * reserve vs free) equal GET /v1/clusters, the overview's announced column GET /v1/capacity. A
+ * (announced 6) and whose demand query (a fake Prometheus wanting 12 in all) adds 4, the
+ * announced serving GPUs (10), the demand bar (pending + announced + reserve vs free) and the
+ * demand-query line equal GET /v1/clusters, the overview's announced column GET /v1/capacity. A
  * screenshot lands in $BUILD/screenshots/forecast.png. Needs Debian's chromium and nodejs,
  * as test_browser.c does. */
+#include "tests/support/fake_prom.h"
 #include "tests/support/itest.h"
 
 #include "base/clock.h"
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 static struct itest_server srv;
+static struct fake_prom *prom; /* sim-onprem's demand query asks it (in the parent process) */
 static pid_t sim_pid;
 static char dsn[1024], dir[128], base_cfg[256], clusters_cfg[256], secrets_env[200];
 static const char *const serve_args[] = {"--config", base_cfg, "--config", clusters_cfg, NULL};
@@ -55,6 +58,32 @@ static char *slurp(const char *path)
     return data;
 }
 
+/* The simulator's clusters.json with a demand query on sim-onprem's serving pool: a fake
+ * Prometheus wanting 12 L4 GPUs in all, over 2 in use and 6 its HPA announces (4 more). */
+static void demand_query_config(void)
+{
+    char in[256], body[512];
+    json_error_t je;
+    json_t *j, *c;
+    size_t i;
+
+    prom = fake_prom_start();
+    fake_prom_vector_body("12", body, sizeof(body));
+    fake_prom_set(prom, 200, body, 0);
+    snprintf(in, sizeof(in), "%s/clusters.json", dir);
+    j = json_load_file(in, 0, &je);
+    ck_assert_msg(j != NULL, "%s: %s", in, je.text);
+    json_array_foreach(json_object_get(j, "clusters"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "name")), "sim-onprem") == 0)
+            json_object_set_new(json_object_get(c, "servingPool"), "demandQuery",
+                                json_pack("{s:s,s:s,s:i}", "url", fake_prom_url(prom), "query",
+                                          "sum(llm_gpus_wanted)", "maxAgeSeconds", 86400));
+    }
+    ck_assert_int_eq(json_dump_file(j, clusters_cfg, 0), 0);
+    json_decref(j);
+}
+
 static void suite_setup(void)
 {
     FILE *f;
@@ -67,7 +96,8 @@ static void suite_setup(void)
      * would differ under load. */
     sim_pid = itest_sim_start("testdata/sim/forecast-browser.json", dir);
     snprintf(base_cfg, sizeof(base_cfg), "%s/base.json", dir);
-    snprintf(clusters_cfg, sizeof(clusters_cfg), "%s/clusters.json", dir);
+    snprintf(clusters_cfg, sizeof(clusters_cfg), "%s/clusters-dq.json", dir);
+    demand_query_config();
     f = fopen(base_cfg, "w");
     ck_assert_ptr_nonnull(f);
     fputs("{\"poller\": {\"intervalMs\": 500, \"sampleIntervalS\": 1}}", f);
@@ -97,6 +127,7 @@ static void suite_teardown(void)
         kill(sim_pid, SIGTERM);
         sim_pid = 0;
     }
+    fake_prom_stop(&prom);
 }
 
 /* The CSV line that starts with prefix ("\n" then its first columns), without the "\n"s;
@@ -218,7 +249,7 @@ START_TEST(forecast_chart_shows_the_apis_numbers)
     cmd = xasprintf("cd '%s/tests/browser' && { [ -d node_modules/playwright-core ] || npm ci "
                     "--no-audit --no-fund > '%s' 2>&1; } && FEDSCHED_UI_BASE='%s' "
                     "FORECAST_CLUSTER=sim-west FORECAST_SKU=l4 ANNOUNCED_POOL=sim-onprem/l4 "
-                    "ANNOUNCED_GPUS=6 SCREENSHOT_DIR='%s' "
+                    "ANNOUNCED_GPUS=10 SCREENSHOT_DIR='%s' "
                     "node forecast.test.js > '%s' 2> '%s'",
                     src, npm_log, srv.base, shots, out, err);
     rc = system(cmd);
@@ -235,8 +266,8 @@ START_TEST(forecast_chart_shows_the_apis_numbers)
                   log);
     ck_assert_msg(json_integer_value(json_object_get(summary, "failed")) == 0 && rc == 0,
                   "browser checks failed (exit %d):\n%s", rc, log);
-    /* The script makes 14 checks; fewer means some were dropped from it. */
-    ck_assert_int_ge(json_integer_value(json_object_get(summary, "passed")), 14);
+    /* The script makes 15 checks; fewer means some were dropped from it. */
+    ck_assert_int_ge(json_integer_value(json_object_get(summary, "passed")), 15);
     printf("browser forecast: %lld checks passed\n",
            (long long)json_integer_value(json_object_get(summary, "passed")));
     json_decref(summary);
