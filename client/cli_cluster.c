@@ -273,10 +273,11 @@ static int verb_check(struct ctx *c, const char *name)
 
 static int verb_capacity(struct ctx *c)
 {
-    static const char *const header[] = {"SKU",  "POOL",     "TOTAL",   "USED",
-                                         "FREE", "BORROWED", "LENDABLE"};
-    static const char *const keys[] = {"total", "used", "free", "borrowed", "lendable"};
-    struct cli_table t = {.ncols = 7};
+    static const char *const header[] = {"SKU",      "POOL",    "TOTAL",     "USED",    "FREE",
+                                         "BORROWED", "PENDING", "ANNOUNCED", "LENDABLE"};
+    static const char *const keys[] = {
+        "total", "used", "free", "borrowed", "pendingServing", "announcedServing", "lendable"};
+    struct cli_table t = {.ncols = 9};
     json_t *r = NULL, *a;
     size_t i;
     int rc = call(c, "GET", "/v1/capacity", NULL, NULL, &r);
@@ -291,12 +292,19 @@ static int verb_capacity(struct ctx *c)
     cli_table_row(&t, header);
     json_array_foreach(json_object_get(r, "capacity"), i, a)
     {
-        char num[5][24];
-        const char *cells[7] = {jstr(a, "sku"), jstr(a, "pool")};
+        char num[7][24];
+        const char *cells[9] = {jstr(a, "sku"), jstr(a, "pool")};
 
-        for (int k = 0; k < 5; k++) {
-            snprintf(num[k], sizeof(num[k]), "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(json_object_get(a, keys[k])));
+        bool serving = strcmp(jstr(a, "pool"), "serving") == 0;
+
+        /* Serving demand (PENDING, ANNOUNCED) belongs to serving pools: "-" elsewhere. */
+        for (int k = 0; k < 7; k++) {
+            const json_t *v = json_object_get(a, keys[k]);
+
+            if (v && (serving || (k != 4 && k != 5)))
+                snprintf(num[k], sizeof(num[k]), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            else
+                snprintf(num[k], sizeof(num[k]), "-");
             cells[2 + k] = num[k];
         }
         cli_table_row(&t, cells);

@@ -161,7 +161,6 @@ static int cli(const char *const *args, char **out, char **err)
     return WEXITSTATUS(status);
 }
 
-/* GET /v1/clusters/name until its health is Ready (10 s); fails with the last status. */
 /* Waits for the cluster to be Ready and, with checked, for its prerequisites to have been
  * checked once: the poller checks them on a thread of their own, so Ready can come first. */
 static json_t *await_ready_checked(const char *name, bool checked)

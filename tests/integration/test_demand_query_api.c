@@ -14,6 +14,7 @@
 #include <check.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,39 @@ static double metric(const char *prefix)
     return v;
 }
 
+/* `fedsched capacity`'s PENDING and ANNOUNCED cells ("-" or a number) on the row of sku and
+ * pool; fails when there is no such row. */
+static void cli_capacity_row(const char *sku, const char *pool, char *pending, char *announced)
+{
+    char cmd[512], line[512];
+    bool header = false, found = false;
+    FILE *f;
+
+    snprintf(cmd, sizeof(cmd), "FEDSCHED_URL=%s '%s' capacity 2>/dev/null", srv.base,
+             getenv("FEDSCHED_BIN"));
+    f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f)) {
+        char c[9][32];
+
+        if (sscanf(line, "%31s %31s %31s %31s %31s %31s %31s %31s %31s", c[0], c[1], c[2], c[3],
+                   c[4], c[5], c[6], c[7], c[8]) != 9)
+            continue;
+        if (strcmp(c[0], "SKU") == 0) {
+            header = strcmp(c[6], "PENDING") == 0 && strcmp(c[7], "ANNOUNCED") == 0;
+            continue;
+        }
+        if (strcmp(c[0], sku) == 0 && strcmp(c[1], pool) == 0) {
+            strcpy(pending, c[6]);
+            strcpy(announced, c[7]);
+            found = true;
+        }
+    }
+    ck_assert_int_eq(pclose(f), 0);
+    ck_assert_msg(header, "fedsched capacity: no SKU ... PENDING ANNOUNCED header");
+    ck_assert_msg(found, "fedsched capacity: no row for %s %s", sku, pool);
+}
+
 START_TEST(config_file_query_reaches_the_api_and_metrics)
 {
     json_t *status, *c = wait_result("ok", &status), *dq = json_object_get(status, "demandQuery");
@@ -175,6 +209,35 @@ START_TEST(config_file_query_reaches_the_api_and_metrics)
                                "pool=\"serving\",state=\"announced_serving\"} "),
                         10);
     ck_assert_double_eq(metric("fedsched_cluster_demand_query_total{cluster=\"sim-west\""), -1);
+    /* The CLI's capacity table shows what GET /v1/capacity says, "-" for training pools. */
+    {
+        char pending[32], announced[32], want[32];
+        json_t *cap, *x;
+        size_t i;
+
+        ck_assert_int_eq(itest_get_json(srv.base, "/v1/capacity", &cap), 200);
+        json_array_foreach(json_object_get(cap, "capacity"), i, x)
+        {
+            const char *sku = json_string_value(json_object_get(x, "sku"));
+            const char *pool = json_string_value(json_object_get(x, "pool"));
+
+            cli_capacity_row(sku, pool, pending, announced);
+            if (strcmp(pool, "serving") == 0) {
+                snprintf(want, sizeof(want), "%" JSON_INTEGER_FORMAT,
+                         json_integer_value(json_object_get(x, "pendingServing")));
+                ck_assert_str_eq(pending, want);
+                snprintf(want, sizeof(want), "%" JSON_INTEGER_FORMAT,
+                         json_integer_value(json_object_get(x, "announcedServing")));
+                ck_assert_str_eq(announced, want);
+            } else {
+                ck_assert_str_eq(pending, "-");
+                ck_assert_str_eq(announced, "-");
+            }
+        }
+        cli_capacity_row("l4", "serving", pending, announced);
+        ck_assert_msg(atoi(announced) >= 10, "l4 serving announced %s", announced);
+        json_decref(cap);
+    }
 }
 END_TEST
 
