@@ -153,7 +153,8 @@ static double metric(const char *prefix)
 
 /* `fedsched capacity`'s PENDING and ANNOUNCED cells ("-" or a number) on the row of sku and
  * pool; fails when there is no such row. */
-static void cli_capacity_row(const char *sku, const char *pool, char *pending, char *announced)
+static void cli_capacity_row(const char *sku, const char *pool, char pending[32],
+                             char announced[32])
 {
     char cmd[512], line[512];
     bool header = false, found = false;
@@ -174,8 +175,8 @@ static void cli_capacity_row(const char *sku, const char *pool, char *pending, c
             continue;
         }
         if (strcmp(c[0], sku) == 0 && strcmp(c[1], pool) == 0) {
-            strcpy(pending, c[6]);
-            strcpy(announced, c[7]);
+            snprintf(pending, 32, "%s", c[6]);
+            snprintf(announced, 32, "%s", c[7]);
             found = true;
         }
     }
@@ -235,7 +236,7 @@ START_TEST(config_file_query_reaches_the_api_and_metrics)
             }
         }
         cli_capacity_row("l4", "serving", pending, announced);
-        ck_assert_msg(atoi(announced) >= 10, "l4 serving announced %s", announced);
+        ck_assert_msg(strtol(announced, NULL, 10) >= 10, "l4 serving announced %s", announced);
         json_decref(cap);
     }
 }
