@@ -30,7 +30,9 @@ static int cmp_shape_key(const void *a, const void *b)
         return x->n_gpus < y->n_gpus ? -1 : 1;
     if (x->cpu != y->cpu)
         return x->cpu < y->cpu ? -1 : 1;
-    return (x->mem > y->mem) - (x->mem < y->mem);
+    if (x->mem != y->mem)
+        return x->mem < y->mem ? -1 : 1;
+    return (x->models > y->models) - (x->models < y->models);
 }
 
 static int cmp_shape_weight(const void *a, const void *b)
@@ -67,6 +69,11 @@ void engine_fit_profile(struct engine *en)
         v[n].r.milli = NODEFIT_MILLI;
         v[n].r.cpu = round_up(ej->cpu, 1000);
         v[n].r.mem = round_up(ej->mem, 1024);
+        /* The SKUs it may run on are its GPU models: a node's fragments count only for the
+         * shapes that can use that node's SKU. */
+        for (int o = 0; o < ej->n_opts; o++)
+            if (ej->opts[o] >= 0 && ej->opts[o] < NODEFIT_MODELS_MAX)
+                v[n].r.models |= NODEFIT_MODEL_BIT(ej->opts[o] + 1);
         v[n].w = ej->workers;
         n++;
     }
@@ -207,6 +214,7 @@ static bool fit_node(const struct engine *en, size_t node, struct nodefit_node *
         return false;
     memset(out, 0, sizeof(*out));
     out->n_gpus = G;
+    out->model = n->sku >= 0 && n->sku < NODEFIT_MODELS_MAX ? n->sku + 1 : 0;
     for (int d = 0; d < G; d++)
         out->gpu_free[d] = d < f ? NODEFIT_MILLI : 0;
     out->cpu_free = en->ncpu[node];

@@ -304,6 +304,55 @@ START_TEST(test_cpu_is_counted_across_workers_and_in_flight_plans)
 }
 END_TEST
 
+/* The queue's shapes count for a node only if their jobs may run on its SKU. a100 nodes:
+ * "a-3free" (3 of 8 GPUs free) and "a-empty"; the only h100 node is full, and ten 3-GPU
+ * workers wait for h100. A 1-GPU a100 job fits both a100 nodes. Were the h100 shapes
+ * counted on a100 nodes, the 1-GPU worker on "a-3free" would strand the 2 GPUs left there
+ * for them (on "a-empty" it strands 1 fewer), and it would go to "a-empty"; they cannot
+ * use a100, nothing is stranded either way, and best fit takes "a-3free". */
+START_TEST(test_shapes_count_only_on_their_skus)
+{
+    struct run x;
+
+    memset(&x, 0, sizeof(x));
+    ck_assert_int_eq(snapshot_new(1, 3, 2, &x.snap, NULL), 0);
+    snprintf(x.snap->sku_names[0], SNAPSHOT_SKU_NAME_MAX, "a100-80gb");
+    snprintf(x.snap->sku_names[1], SNAPSHOT_SKU_NAME_MAX, "h100-80gb");
+    snprintf(x.snap->clusters[0].name, SNAPSHOT_NAME_MAX, "az1");
+    x.snap->clusters[0].n_nodes = 3;
+    x.snap->clusters[0].health = SNAPSHOT_HEALTH_READY;
+    x.snap->clusters[0].last_poll_ms = NOW;
+    x.snap->taken_ms = NOW;
+    for (size_t i = 0; i < 3; i++) {
+        struct snapshot_node *sn = &x.snap->nodes[i];
+        static const char *const names[] = {"a-3free", "a-empty", "h-full"};
+        static const int used[] = {5, 0, 8};
+
+        snprintf(sn->name, sizeof(sn->name), "%s", names[i]);
+        sn->sku = i < 2 ? 0 : 1;
+        sn->pool = SNAPSHOT_POOL_TRAINING;
+        sn->allocatable = 8;
+        sn->used = used[i];
+        sn->schedulable = true;
+    }
+    snapshot_compute_aggregates(x.snap);
+    defaults_policy(&x.cfg);
+    x.st = policy_state_new();
+    x.in.snap = x.snap;
+    x.in.queue = x.q;
+    x.in.running = x.ru;
+    x.in.cfg = &x.cfg;
+    x.in.now_ms = NOW;
+    job(&x, "small", 1, 1, 0, 0);
+    /* One queued job of ten 3-GPU workers on h100 (30 GPUs): weight 10 in the profile. */
+    job(&x, "wide", 30, 3, 0, 0)->sku = 1;
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_placements, 1);
+    ck_assert_str_eq(x.r->placements[0].job == 0 ? node_of(&x, 0, 0) : "not small", "a-3free");
+    done(&x);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("node_fit");
@@ -312,6 +361,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_engine_chooses_the_node_nodefit_scores_best);
     tcase_add_test(tc, test_node_short_of_cpu_or_memory_is_not_planned);
     tcase_add_test(tc, test_cpu_is_counted_across_workers_and_in_flight_plans);
+    tcase_add_test(tc, test_shapes_count_only_on_their_skus);
     suite_add_tcase(s, tc);
     return s;
 }
