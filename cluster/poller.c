@@ -51,7 +51,7 @@ struct pc {
 
 /* One cluster's prerequisite checks. The table of these is shared by the poller thread
  * (which keeps it in step with the cluster set and reads the results) and the check
- * thread, under poller.pq_lock. */
+ * thread, under poller.pq_side.lock. */
 struct pq_slot {
     struct cluster_config cfg;
     struct prereq_result res;
@@ -60,7 +60,7 @@ struct pq_slot {
 };
 
 /* One cluster's demand query (servingPool.demandQuery). Shared like pq_slot, under
- * poller.dq_lock: the query thread asks and records, the poller thread reads. */
+ * poller.dq_side.lock: the query thread asks and records, the poller thread reads. */
 struct dq_slot {
     char name[SNAPSHOT_NAME_MAX];
     struct cluster_demand_query q;
@@ -71,6 +71,23 @@ struct dq_slot {
     int64_t last_ms;          /* wall clock of the last answer */
     uint64_t results[PROMQ_RESULTS];
     bool failing; /* logged as failing, not yet as answering again */
+};
+
+struct poller;
+
+/* A side thread of the poller: asks what is due (check_one, called with lock held, which
+ * it releases around its requests) on a thread of its own, so a slow server never holds
+ * up the reflectors; the poller thread takes the results when it builds a snapshot. */
+struct side {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct poller *p;
+    bool (*check_one)(struct poller *p, int64_t *wait_ms); /* false: none due, *wait_ms */
+    const char *what;                                      /* "demand query", for errors */
+    bool changed; /* a result came since the last publish */
+    bool stop, running;
+    int cancel; /* atomic: ends a request being made (poller_stop); check_one may read it */
+    pthread_t thread;
 };
 
 struct poller {
@@ -92,25 +109,14 @@ struct poller {
     bool running;
     pthread_t thread;
 
-    pthread_mutex_t pq_lock; /* the pq_ fields */
-    pthread_cond_t pq_cond;
-    struct pq_slot *pq; /* in the order of pcs */
+    struct side pq_side; /* prerequisite checks; its lock guards the pq fields */
+    struct pq_slot *pq;  /* in the order of pcs */
     size_t n_pq;
-    bool pq_changed; /* a check finished since the last publish */
     uint64_t pq_gen; /* grows with each result and each new table */
-    bool pq_stop;
-    bool pq_running;
-    pthread_t pq_thread;
 
-    pthread_mutex_t dq_lock; /* the dq_ fields */
-    pthread_cond_t dq_cond;
-    struct dq_slot *dq; /* clusters with a demand query */
+    struct side dq_side; /* demand queries; its lock guards the dq fields */
+    struct dq_slot *dq;  /* clusters with a demand query */
     size_t n_dq;
-    bool dq_changed; /* an answer came since the last publish */
-    bool dq_stop;
-    int dq_cancel; /* atomic: ends a query being asked (poller_stop) */
-    bool dq_running;
-    pthread_t dq_thread;
 
     struct cluster_snapshot *current; /* RCU-published */
     struct cluster_snapshot *spare;   /* the one before, no longer read: the next is built in it */
@@ -127,6 +133,109 @@ struct poller {
     int64_t last_publish_cpu_ns;
     double cpu_share;
 };
+
+/* ---- side threads ------------------------------------------------------------------------- */
+
+static void side_init(struct side *sd, struct poller *p,
+                      bool (*check_one)(struct poller *, int64_t *), const char *what)
+{
+    pthread_mutex_init(&sd->lock, NULL);
+    pthread_cond_init(&sd->cond, NULL);
+    sd->p = p;
+    sd->check_one = check_one;
+    sd->what = what;
+}
+
+static void side_destroy(struct side *sd)
+{
+    pthread_mutex_destroy(&sd->lock);
+    pthread_cond_destroy(&sd->cond);
+}
+
+static void *side_main(void *arg)
+{
+    struct side *sd = arg;
+
+    pthread_mutex_lock(&sd->lock);
+    while (!sd->stop) {
+        int64_t wait_ms;
+        struct timespec ts;
+
+        if (sd->check_one(sd->p, &wait_ms)) {
+            curl_loop_wakeup(sd->p->loop); /* the poller thread publishes the result */
+            continue;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&sd->cond, &sd->lock, &ts);
+    }
+    pthread_mutex_unlock(&sd->lock);
+    return NULL;
+}
+
+/* Runs every due request on the calling thread (poller_poll_once). */
+static void side_run_due(struct side *sd)
+{
+    int64_t wait_ms;
+
+    pthread_mutex_lock(&sd->lock);
+    while (sd->check_one(sd->p, &wait_ms))
+        ;
+    pthread_mutex_unlock(&sd->lock);
+}
+
+static bool side_take_change(struct side *sd)
+{
+    bool changed;
+
+    pthread_mutex_lock(&sd->lock);
+    changed = sd->changed;
+    sd->changed = false;
+    pthread_mutex_unlock(&sd->lock);
+    return changed;
+}
+
+static int side_start(struct side *sd, struct err *e)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&sd->lock);
+    sd->stop = false;
+    __atomic_store_n(&sd->cancel, 0, __ATOMIC_RELAXED);
+    if (!sd->running && pthread_create(&sd->thread, NULL, side_main, sd) != 0)
+        rc = err_set(e, ERR_INTERNAL, NULL, "cannot create the %s thread", sd->what);
+    else
+        sd->running = true;
+    pthread_mutex_unlock(&sd->lock);
+    return rc;
+}
+
+/* A request being made is cancelled (its answer dropped) where check_one reads cancel, so
+ * stopping never waits for a slow server. */
+static void side_stop(struct side *sd)
+{
+    bool running;
+
+    pthread_mutex_lock(&sd->lock);
+    running = sd->running;
+    sd->stop = true;
+    if (running)
+        __atomic_store_n(&sd->cancel, 1, __ATOMIC_RELAXED);
+    pthread_cond_signal(&sd->cond);
+    pthread_mutex_unlock(&sd->lock);
+    if (!running)
+        return;
+    pthread_join(sd->thread, NULL);
+    pthread_mutex_lock(&sd->lock);
+    sd->running = false;
+    __atomic_store_n(&sd->cancel, 0, __ATOMIC_RELAXED); /* poller_poll_once asks again */
+    pthread_mutex_unlock(&sd->lock);
+}
 
 /* ---- RCU reader registration ------------------------------------------------------------- */
 
@@ -726,7 +835,7 @@ static void pq_sync(struct poller *p)
     struct pq_slot *next = xcalloc(p->n + 1, sizeof(*next));
     int64_t now = clock_mono_ms();
 
-    pthread_mutex_lock(&p->pq_lock);
+    pthread_mutex_lock(&p->pq_side.lock);
     for (size_t i = 0; i < p->n; i++) {
         const struct cluster_config *cfg = &p->pcs[i]->cfg;
         struct pq_slot *old = pq_find(p->pq, p->n_pq, cfg->name);
@@ -744,8 +853,8 @@ static void pq_sync(struct poller *p)
     p->pq = next;
     p->n_pq = p->n;
     p->pq_gen++;
-    pthread_cond_signal(&p->pq_cond);
-    pthread_mutex_unlock(&p->pq_lock);
+    pthread_cond_signal(&p->pq_side.cond);
+    pthread_mutex_unlock(&p->pq_side.lock);
 }
 
 /* Checks one due cluster, if any; the lock is held on entry and on return but not during
@@ -777,9 +886,9 @@ static bool pq_check_one(struct poller *p, int64_t *wait_ms)
     prev = xmalloc(sizeof(*prev));
     *cfg = slot->cfg;
     *prev = slot->res;
-    pthread_mutex_unlock(&p->pq_lock);
+    pthread_mutex_unlock(&p->pq_side.lock);
     prereq_check(cfg, &po, prev, clock_realtime_ms(), &res);
-    pthread_mutex_lock(&p->pq_lock);
+    pthread_mutex_lock(&p->pq_side.lock);
     /* The table may have been replaced meanwhile; a changed config is checked again. */
     slot = pq_find(p->pq, p->n_pq, cfg->name);
     if (slot && memcmp(&slot->cfg, cfg, sizeof(*cfg)) == 0) {
@@ -789,59 +898,11 @@ static bool pq_check_one(struct poller *p, int64_t *wait_ms)
     }
     if (slot)
         slot->busy = false;
-    p->pq_changed = true;
+    p->pq_side.changed = true;
     p->pq_gen++;
     free(cfg);
     free(prev);
     return true;
-}
-
-static void *pq_main(void *arg)
-{
-    struct poller *p = arg;
-
-    pthread_mutex_lock(&p->pq_lock);
-    while (!p->pq_stop) {
-        int64_t wait_ms;
-        struct timespec ts;
-
-        if (pq_check_one(p, &wait_ms)) {
-            curl_loop_wakeup(p->loop); /* the poller thread publishes the result */
-            continue;
-        }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&p->pq_cond, &p->pq_lock, &ts);
-    }
-    pthread_mutex_unlock(&p->pq_lock);
-    return NULL;
-}
-
-/* Runs every due check on the calling thread (poller_poll_once). */
-static void pq_run_due(struct poller *p)
-{
-    int64_t wait_ms;
-
-    pthread_mutex_lock(&p->pq_lock);
-    while (pq_check_one(p, &wait_ms))
-        ;
-    pthread_mutex_unlock(&p->pq_lock);
-}
-
-static bool pq_take_change(struct poller *p)
-{
-    bool changed;
-
-    pthread_mutex_lock(&p->pq_lock);
-    changed = p->pq_changed;
-    p->pq_changed = false;
-    pthread_mutex_unlock(&p->pq_lock);
-    return changed;
 }
 
 /* Results into the snapshot being built: the conditions for the API, their states for
@@ -850,7 +911,7 @@ static void copy_prereqs(struct poller *p, struct cluster_snapshot *cs, const bo
 {
     bool all;
 
-    pthread_mutex_lock(&p->pq_lock);
+    pthread_mutex_lock(&p->pq_side.lock);
     all = cs->pq_gen != p->pq_gen; /* else the buffer has every result but refilled ones */
     for (size_t i = 0; i < p->n; i++) {
         const char *name = p->pcs[i]->cfg.name;
@@ -869,18 +930,18 @@ static void copy_prereqs(struct poller *p, struct cluster_snapshot *cs, const bo
             prereq_to_snapshot(&cs->status[i].prereq, &cs->snap->clusters[i]);
     }
     cs->pq_gen = p->pq_gen;
-    pthread_mutex_unlock(&p->pq_lock);
+    pthread_mutex_unlock(&p->pq_side.lock);
 }
 
 void poller_recheck(struct poller *p)
 {
     int64_t now = clock_mono_ms();
 
-    pthread_mutex_lock(&p->pq_lock);
+    pthread_mutex_lock(&p->pq_side.lock);
     for (size_t i = 0; i < p->n_pq; i++)
         p->pq[i].due_mono = now;
-    pthread_cond_signal(&p->pq_cond);
-    pthread_mutex_unlock(&p->pq_lock);
+    pthread_cond_signal(&p->pq_side.cond);
+    pthread_mutex_unlock(&p->pq_side.lock);
 }
 
 /* ---- demand queries ---------------------------------------------------------------------- */
@@ -905,7 +966,7 @@ static void dq_sync(struct poller *p)
     size_t n = 0;
     int64_t now = clock_mono_ms();
 
-    pthread_mutex_lock(&p->dq_lock);
+    pthread_mutex_lock(&p->dq_side.lock);
     for (size_t i = 0; i < p->n; i++) {
         const struct cluster_config *cfg = &p->pcs[i]->cfg;
         const struct cluster_demand_query *q = &cfg->serving.demand_query;
@@ -925,8 +986,8 @@ static void dq_sync(struct poller *p)
     free(p->dq);
     p->dq = next;
     p->n_dq = n;
-    pthread_cond_signal(&p->dq_cond);
-    pthread_mutex_unlock(&p->dq_lock);
+    pthread_cond_signal(&p->dq_side.cond);
+    pthread_mutex_unlock(&p->dq_side.lock);
 }
 
 /* Records an answer for slot (lock held); logs only when the query starts failing and when
@@ -979,69 +1040,21 @@ static bool dq_check_one(struct poller *p, int64_t *wait_ms)
     q = xmalloc(sizeof(*q));
     *q = slot->q;
     snprintf(name, sizeof(name), "%s", slot->name);
-    pthread_mutex_unlock(&p->dq_lock);
-    promq_fetch(q, clock_realtime_ms(), &p->dq_cancel, &a);
-    pthread_mutex_lock(&p->dq_lock);
+    pthread_mutex_unlock(&p->dq_side.lock);
+    promq_fetch(q, clock_realtime_ms(), &p->dq_side.cancel, &a);
+    pthread_mutex_lock(&p->dq_side.lock);
     /* The table may have been replaced meanwhile; a changed query's answer is dropped. */
     slot = dq_find(p->dq, p->n_dq, name);
     if (slot && memcmp(&slot->q, q, sizeof(*q)) == 0 &&
-        !__atomic_load_n(&p->dq_cancel, __ATOMIC_RELAXED)) {
+        !__atomic_load_n(&p->dq_side.cancel, __ATOMIC_RELAXED)) {
         dq_record(slot, &a, clock_realtime_ms());
         slot->due_mono = clock_mono_ms() + q->interval_ms;
     }
     if (slot)
         slot->busy = false;
-    p->dq_changed = true;
+    p->dq_side.changed = true;
     free(q);
     return true;
-}
-
-static void *dq_main(void *arg)
-{
-    struct poller *p = arg;
-
-    pthread_mutex_lock(&p->dq_lock);
-    while (!p->dq_stop) {
-        int64_t wait_ms;
-        struct timespec ts;
-
-        if (dq_check_one(p, &wait_ms)) {
-            curl_loop_wakeup(p->loop); /* the poller thread publishes the figure */
-            continue;
-        }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&p->dq_cond, &p->dq_lock, &ts);
-    }
-    pthread_mutex_unlock(&p->dq_lock);
-    return NULL;
-}
-
-/* Asks every due query on the calling thread (poller_poll_once). */
-static void dq_run_due(struct poller *p)
-{
-    int64_t wait_ms;
-
-    pthread_mutex_lock(&p->dq_lock);
-    while (dq_check_one(p, &wait_ms))
-        ;
-    pthread_mutex_unlock(&p->dq_lock);
-}
-
-static bool dq_take_change(struct poller *p)
-{
-    bool changed;
-
-    pthread_mutex_lock(&p->dq_lock);
-    changed = p->dq_changed;
-    p->dq_changed = false;
-    pthread_mutex_unlock(&p->dq_lock);
-    return changed;
 }
 
 /* Cluster c's query status into c->st.demand, and the figure that counts now (the last good
@@ -1054,7 +1067,7 @@ static void dq_read(struct poller *p, struct pc *c, int64_t now_ms)
     double figure = 0;
     int64_t at = 0;
 
-    pthread_mutex_lock(&p->dq_lock);
+    pthread_mutex_lock(&p->dq_side.lock);
     slot = dq_find(p->dq, p->n_dq, c->cfg.name);
     d->configured = slot != NULL;
     if (slot) {
@@ -1069,7 +1082,7 @@ static void dq_read(struct poller *p, struct pc *c, int64_t now_ms)
     } else {
         memset(d, 0, sizeof(*d));
     }
-    pthread_mutex_unlock(&p->dq_lock);
+    pthread_mutex_unlock(&p->dq_side.lock);
     d->figure = figure;
     d->figure_ms = at;
     if (at != c->dq_at || figure != c->dq_figure) {
@@ -1510,9 +1523,9 @@ static void *thread_main(void *arg)
         curl_loop_run(p->loop, pw < wait ? pw : wait);
         if (drain(p))
             p->next_step_mono = 0;
-        if (pq_take_change(p))
+        if (side_take_change(&p->pq_side))
             mark_dirty(p);
-        if (dq_take_change(p))
+        if (side_take_change(&p->dq_side))
             mark_dirty(p);
         if (publish_wait(p, clock_mono_ms()) == 0)
             publish(p);
@@ -1553,10 +1566,8 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
     fill_options(&p->o, o);
     pthread_rwlock_init(&p->pcs_lock, NULL);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_mutex_init(&p->pq_lock, NULL);
-    pthread_cond_init(&p->pq_cond, NULL);
-    pthread_mutex_init(&p->dq_lock, NULL);
-    pthread_cond_init(&p->dq_cond, NULL);
+    side_init(&p->pq_side, p, pq_check_one, "prerequisite check");
+    side_init(&p->dq_side, p, dq_check_one, "demand query");
     p->multi = curl_multi_init();
     p->loop = p->multi ? curl_loop_new(p->multi) : NULL;
     if (!p->loop) {
@@ -1577,76 +1588,6 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
     return 0;
 }
 
-static int pq_start(struct poller *p, struct err *e)
-{
-    int rc = 0;
-
-    if (!pq_enabled(p))
-        return 0;
-    pthread_mutex_lock(&p->pq_lock);
-    p->pq_stop = false;
-    if (!p->pq_running && pthread_create(&p->pq_thread, NULL, pq_main, p) != 0)
-        rc = err_set(e, ERR_INTERNAL, NULL, "cannot create the prerequisite check thread");
-    else
-        p->pq_running = true;
-    pthread_mutex_unlock(&p->pq_lock);
-    return rc;
-}
-
-static int dq_start(struct poller *p, struct err *e)
-{
-    int rc = 0;
-
-    pthread_mutex_lock(&p->dq_lock);
-    p->dq_stop = false;
-    __atomic_store_n(&p->dq_cancel, 0, __ATOMIC_RELAXED);
-    if (!p->dq_running && pthread_create(&p->dq_thread, NULL, dq_main, p) != 0)
-        rc = err_set(e, ERR_INTERNAL, NULL, "cannot create the demand query thread");
-    else
-        p->dq_running = true;
-    pthread_mutex_unlock(&p->dq_lock);
-    return rc;
-}
-
-/* A query being asked is cancelled (its answer dropped), so stopping never waits for a
- * slow Prometheus. */
-static void dq_stop(struct poller *p)
-{
-    bool running;
-
-    pthread_mutex_lock(&p->dq_lock);
-    running = p->dq_running;
-    p->dq_stop = true;
-    if (running)
-        __atomic_store_n(&p->dq_cancel, 1, __ATOMIC_RELAXED);
-    pthread_cond_signal(&p->dq_cond);
-    pthread_mutex_unlock(&p->dq_lock);
-    if (!running)
-        return;
-    pthread_join(p->dq_thread, NULL);
-    pthread_mutex_lock(&p->dq_lock);
-    p->dq_running = false;
-    __atomic_store_n(&p->dq_cancel, 0, __ATOMIC_RELAXED); /* poller_poll_once asks again */
-    pthread_mutex_unlock(&p->dq_lock);
-}
-
-static void pq_stop(struct poller *p)
-{
-    bool running;
-
-    pthread_mutex_lock(&p->pq_lock);
-    running = p->pq_running;
-    p->pq_stop = true;
-    pthread_cond_signal(&p->pq_cond);
-    pthread_mutex_unlock(&p->pq_lock);
-    if (!running)
-        return;
-    pthread_join(p->pq_thread, NULL);
-    pthread_mutex_lock(&p->pq_lock);
-    p->pq_running = false;
-    pthread_mutex_unlock(&p->pq_lock);
-}
-
 int poller_start(struct poller *p, struct err *e)
 {
     pthread_mutex_lock(&p->lock);
@@ -1661,15 +1602,15 @@ int poller_start(struct poller *p, struct err *e)
     }
     p->running = true;
     pthread_mutex_unlock(&p->lock);
-    if (dq_start(p, e) != 0)
+    if (side_start(&p->dq_side, e) != 0)
         return -1;
-    return pq_start(p, e);
+    return pq_enabled(p) ? side_start(&p->pq_side, e) : 0;
 }
 
 void poller_stop(struct poller *p)
 {
-    pq_stop(p);
-    dq_stop(p);
+    side_stop(&p->pq_side);
+    side_stop(&p->dq_side);
     pthread_mutex_lock(&p->lock);
     if (!p->running) {
         pthread_mutex_unlock(&p->lock);
@@ -1697,8 +1638,8 @@ int poller_poll_once(struct poller *p, struct err *e)
         return err_set(e, ERR_INVALID, NULL, "poller_poll_once while the poller thread runs");
     apply_pending(p);
     if (pq_enabled(p))
-        pq_run_due(p);
-    dq_run_due(p);
+        side_run_due(&p->pq_side);
+    side_run_due(&p->dq_side);
     for (size_t i = 0; i < p->n; i++) {
         struct reflector **rs = p->pcs[i]->r;
 
@@ -1860,11 +1801,9 @@ void poller_free(struct poller **pp)
     pthread_mutex_destroy(&p->lock);
     pthread_rwlock_destroy(&p->pcs_lock);
     free(p->pq);
-    pthread_mutex_destroy(&p->pq_lock);
-    pthread_cond_destroy(&p->pq_cond);
+    side_destroy(&p->pq_side);
     free(p->dq);
-    pthread_mutex_destroy(&p->dq_lock);
-    pthread_cond_destroy(&p->dq_cond);
+    side_destroy(&p->dq_side);
     free(p);
     *pp = NULL;
 }
