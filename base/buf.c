@@ -81,6 +81,24 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     return 0;
 }
 
+int buf_url_escape(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = 0;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p && rc == 0; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            rc = buf_append(b, p, 1);
+        } else {
+            const char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+
+            rc = buf_append(b, esc, 3);
+        }
+    }
+    return rc;
+}
+
 int buf_json_str(struct buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

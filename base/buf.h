@@ -25,6 +25,10 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
  * characters escaped, other bytes copied (the caller makes sure s is valid UTF-8). */
 int buf_json_str(struct buf *b, const char *s);
 
+/* Appends s percent-encoded for a URL's query value: RFC 3986 unreserved bytes
+ * (letters, digits, "-._~") kept, every other byte as %XX. */
+int buf_url_escape(struct buf *b, const char *s);
+
 /* Hands the data to the caller (who frees it) and re-initialises b. */
 char *buf_steal(struct buf *b);
 

@@ -102,30 +102,13 @@ static void usage(FILE *f)
 
 /* ---- helpers ---- */
 
-/* Appends s percent-encoded for a query value. */
-static void url_escape(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            buf_append(b, p, 1);
-        } else {
-            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-
-            buf_append(b, esc, 3);
-        }
-    }
-}
-
 /* Appends "&key=value" with value percent-encoded; nothing when value is NULL. */
 static void query_param(struct buf *b, const char *key, const char *value)
 {
     if (!value)
         return;
     buf_printf(b, "&%s=", key);
-    url_escape(b, value);
+    buf_url_escape(b, value);
 }
 
 static const char *jstr(json_t *o, const char *path)
@@ -369,11 +352,11 @@ static char *job_path(const char *ns, const char *name, const char *suffix)
 
     buf_init(&b, 0);
     buf_puts(&b, "/v1/namespaces/");
-    url_escape(&b, ns);
+    buf_url_escape(&b, ns);
     buf_puts(&b, "/trainingjobs");
     if (name) {
         buf_puts(&b, "/");
-        url_escape(&b, name);
+        buf_url_escape(&b, name);
     }
     buf_puts(&b, suffix ? suffix : "");
     return buf_steal(&b);
@@ -908,7 +891,7 @@ static int verb_bulk(struct ctx *c)
         return cli_usage_error("<verb>", "%s needs -l SELECTOR", c->verb);
     buf_init(&q, 0);
     buf_printf(&q, ":%s?labelSelector=", c->verb);
-    url_escape(&q, c->o.selector);
+    buf_url_escape(&q, c->o.selector);
     path = job_path(c->o.ns, NULL, q.data);
     rc = call_json(c, "POST", path, NULL, NULL, c->o.ns, &status, &j);
     if (rc == CLI_EXIT_OK)
@@ -1019,7 +1002,7 @@ static char *expand(const char *tmpl, json_t *j)
                 char *v;
 
                 buf_init(&esc, 0);
-                url_escape(&esc, or_dash(jstr(j, keys[k][1])));
+                buf_url_escape(&esc, or_dash(jstr(j, keys[k][1])));
                 v = buf_steal(&esc);
                 buf_puts(&b, v ? v : "");
                 free(v);
@@ -1164,7 +1147,7 @@ static int verb_report(struct ctx *c)
         return cli_usage_error("<verb>", "%s", e.msg);
     buf_init(&b, 0);
     buf_puts(&b, "/v1/reports/capacity?format=");
-    url_escape(&b, c->o.format);
+    buf_url_escape(&b, c->o.format);
     query_param(&b, "from", c->o.from);
     query_param(&b, "to", c->o.to);
     query_param(&b, "step", c->o.step);

@@ -27,7 +27,6 @@ const char *promq_result_name(enum promq_result r)
 
 int promq_url(const char *base, const char *query, char *out, size_t size, struct err *e)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t blen = strlen(base), n;
     struct buf b;
     int rc = 0;
@@ -36,18 +35,8 @@ int promq_url(const char *base, const char *query, char *out, size_t size, struc
         blen--;
     buf_init(&b, size);
     rc |= buf_printf(&b, "%.*s/api/v1/query?query=", (int)blen, base);
-    for (const unsigned char *p = (const unsigned char *)query; *p; p++) {
-        /* RFC 3986 unreserved characters stay; every other byte is %XX (a space too: '+'
-         * means a space only in forms, and Prometheus reads both). */
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            rc |= buf_append(&b, p, 1);
-        } else {
-            const char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-
-            rc |= buf_append(&b, esc, 3);
-        }
-    }
+    /* A space too becomes %20: '+' means a space only in forms (Prometheus reads both). */
+    rc |= buf_url_escape(&b, query);
     n = b.len;
     if (rc || n + 1 > size) {
         buf_free(&b);
