@@ -2040,19 +2040,13 @@ static int sync_lws_object(struct sim_cluster *c, size_t di, int spec_replicas, 
     return groups;
 }
 
-/* Deployment (or LeaderWorkerSet) di and its HorizontalPodAutoscaler (autoscaling/v2) as
- * API objects, from the curve, the announced scale and its pods. */
-static void sync_deployment_objects(struct sim_cluster *c, size_t di, int64_t now)
+/* Deployment di as an API object, from its pods. Returns status.replicas (pods created). */
+static int sync_deployment_object(struct sim_cluster *c, size_t di, int spec_replicas, int64_t now)
 {
     const struct sim_deployment *d = &c->spec.deployments[di];
-    int spec_replicas = deploy_spec_replicas(c, di, now), have = 0, ready = 0;
-    int desired = deploy_target(c, di, now);
+    int have = 0, ready = 0;
     json_t *dep, *st;
 
-    if (d->lws) {
-        have = sync_lws_object(c, di, spec_replicas, now);
-        goto hpa;
-    }
     for (size_t i = 0; i < c->n_pods; i++) {
         const struct spod *p = c->pods[i];
 
@@ -2079,31 +2073,46 @@ static void sync_deployment_objects(struct sim_cluster *c, size_t di, int64_t no
         "strategy", "type", "RollingUpdate", "rollingUpdate", "maxUnavailable", "25%", "maxSurge",
         "25%", "revisionHistoryLimit", 10, "progressDeadlineSeconds", 600, "status", st);
     sync_object(c, "deployments", d->ns, d->name, dep, now);
-hpa:
-    if (!d->hpa)
-        return;
-    {
-        json_t *old = sim_objects_get(c->objs, "horizontalpodautoscalers", d->ns, d->name);
-        json_t *hst = json_object(), *hpa;
+    return have;
+}
 
-        if (!old || json_integer_value(json_object_get(json_object_get(old, "status"),
-                                                       "desiredReplicas")) != desired)
-            c->hpa_scaled_ms[di] = now;
-        set_count(hst, "currentReplicas", have);
-        json_object_set_new(hst, "desiredReplicas", json_integer(desired));
-        json_object_set_new(hst, "lastScaleTime", json_ts(c->hpa_scaled_ms[di]));
-        hpa = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{s:s, s:s, s:s}, s:i, s:i, s:[{s:s, "
-                        "s:{s:s, s:{s:s, s:i}}}]}, s:o}",
-                        "apiVersion", "autoscaling/v2", "kind", "HorizontalPodAutoscaler",
-                        "metadata", "name", d->name, "namespace", d->ns, "spec", "scaleTargetRef",
-                        "apiVersion", d->lws ? SIM_LWS_GV : "apps/v1", "kind",
-                        d->lws ? "LeaderWorkerSet" : "Deployment", "name", d->name, "minReplicas",
-                        d->min_replicas > 0 ? d->min_replicas : 1, "maxReplicas",
-                        d->max_replicas > 0 ? d->max_replicas : 1, "metrics", "type", "Resource",
-                        "resource", "name", "cpu", "target", "type", "Utilization",
-                        "averageUtilization", 70, "status", hst);
-        sync_object(c, "horizontalpodautoscalers", d->ns, d->name, hpa, now);
-    }
+/* The HorizontalPodAutoscaler (autoscaling/v2) of workload di as an API object: it wants
+ * desired replicas of its target, which has created have. */
+static void sync_hpa_object(struct sim_cluster *c, size_t di, int desired, int have, int64_t now)
+{
+    const struct sim_deployment *d = &c->spec.deployments[di];
+    json_t *old = sim_objects_get(c->objs, "horizontalpodautoscalers", d->ns, d->name);
+    json_t *hst = json_object(), *hpa;
+
+    if (!old || json_integer_value(
+                    json_object_get(json_object_get(old, "status"), "desiredReplicas")) != desired)
+        c->hpa_scaled_ms[di] = now;
+    set_count(hst, "currentReplicas", have);
+    json_object_set_new(hst, "desiredReplicas", json_integer(desired));
+    json_object_set_new(hst, "lastScaleTime", json_ts(c->hpa_scaled_ms[di]));
+    hpa = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{s:{s:s, s:s, s:s}, s:i, s:i, s:[{s:s, "
+        "s:{s:s, s:{s:s, s:i}}}]}, s:o}",
+        "apiVersion", "autoscaling/v2", "kind", "HorizontalPodAutoscaler", "metadata", "name",
+        d->name, "namespace", d->ns, "spec", "scaleTargetRef", "apiVersion",
+        d->lws ? SIM_LWS_GV : "apps/v1", "kind", d->lws ? "LeaderWorkerSet" : "Deployment", "name",
+        d->name, "minReplicas", d->min_replicas > 0 ? d->min_replicas : 1, "maxReplicas",
+        d->max_replicas > 0 ? d->max_replicas : 1, "metrics", "type", "Resource", "resource",
+        "name", "cpu", "target", "type", "Utilization", "averageUtilization", 70, "status", hst);
+    sync_object(c, "horizontalpodautoscalers", d->ns, d->name, hpa, now);
+}
+
+/* Workload di (a Deployment or a LeaderWorkerSet) and its HPA as API objects, from the
+ * curve, the announced scale and its pods. */
+static void sync_deployment_objects(struct sim_cluster *c, size_t di, int64_t now)
+{
+    const struct sim_deployment *d = &c->spec.deployments[di];
+    int spec_replicas = deploy_spec_replicas(c, di, now);
+    int have = d->lws ? sync_lws_object(c, di, spec_replicas, now)
+                      : sync_deployment_object(c, di, spec_replicas, now);
+
+    if (d->hpa)
+        sync_hpa_object(c, di, deploy_target(c, di, now), have, now);
 }
 
 static int cmp_created(const void *a, const void *b)
