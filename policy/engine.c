@@ -552,6 +552,27 @@ static void build_quotas(struct engine *en)
     }
 }
 
+/* On entry work_factor[] holds the declared throughputs of opts[]; on return, the factors
+ * that turn a price per GPU-hour into a price per unit of work: the best throughput over
+ * each one. Without a figure > 0 for every opt (or with none finite) they are all 1. */
+static void work_factors(struct engine_job *ej)
+{
+    double best = 0;
+
+    for (int o = 0; o < ej->n_opts; o++) {
+        double t = ej->work_factor[o];
+
+        if (!(t > 0) || !isfinite(t)) {
+            best = 0;
+            break;
+        }
+        if (t > best)
+            best = t;
+    }
+    for (int o = 0; o < ej->n_opts; o++)
+        ej->work_factor[o] = best > 0 ? best / ej->work_factor[o] : 1.0;
+}
+
 static void build_jobs(struct engine *en)
 {
     const struct policy_input *in = en->in;
@@ -575,17 +596,22 @@ static void build_jobs(struct engine *en)
         }
         if (ej->workers > max_workers)
             max_workers = ej->workers;
-        if (job->sku >= 0 && (size_t)job->sku < en->n_skus)
+        if (job->sku >= 0 && (size_t)job->sku < en->n_skus) {
+            ej->work_factor[ej->n_opts] = job->throughput[0];
             ej->opts[ej->n_opts++] = job->sku;
+        }
         for (size_t a = 0; a < job->n_alt_skus && a < POLICY_ALT_SKUS_MAX; a++) {
             int k = job->alt_skus[a];
             bool dup = false;
 
             for (int o = 0; o < ej->n_opts; o++)
                 dup = dup || ej->opts[o] == k;
-            if (!dup && k >= 0 && (size_t)k < en->n_skus)
+            if (!dup && k >= 0 && (size_t)k < en->n_skus) {
+                ej->work_factor[ej->n_opts] = job->throughput[1 + a];
                 ej->opts[ej->n_opts++] = k;
+            }
         }
+        work_factors(ej);
         if (!ej->invalid && ej->n_opts == 0)
             ej->invalid = POLICY_REASON_UNKNOWN_SKU;
         if (cfg->aging_max > 0 && bonus > cfg->aging_max)
@@ -872,6 +898,7 @@ static void score(struct engine *en, size_t j, struct engine_cand *cand, int aff
 
     if (!(cost > 0))
         cost = cfg->default_cost;
+    cost *= ej->work_factor[cand->opt];
     sc->cluster = cand->cluster;
     sc->pool = cand->pool;
     sc->sku = cand->sku;

@@ -63,6 +63,10 @@ struct engine_job {
     int64_t cpu, mem; /* one worker's CPU (millicores) and memory (MiB) request; 0 = none */
     int opts[1 + POLICY_ALT_SKUS_MAX]; /* SKU ids to try, primary first, unknown dropped */
     int n_opts;
+    /* Cost per unit of work (policy_job.throughput): the price of a GPU-hour on opts[o] is
+     * multiplied by work_factor[o] = best declared throughput / throughput on opts[o];
+     * every factor is 1 when the job did not declare a throughput for each of its opts. */
+    double work_factor[1 + POLICY_ALT_SKUS_MAX];
     int64_t eff_prio;           /* priority + aging bonus */
     enum policy_reason invalid; /* INVALID_SPEC / UNKNOWN_SKU, else NONE */
     size_t aff_first;           /* resolved affinity clusters: engine.aff[aff_first ..] */

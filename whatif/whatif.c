@@ -65,6 +65,9 @@ static const char usage_text[] =
     "                           forecast, reactive reclaim), ours-proactive (and proactive,\n"
     "                           checkpoint-first reclaim), with the targets of issue 17\n"
     "  --checkpoint-write-s S   a checkpoint-first victim takes this long to checkpoint (60)\n"
+    "  --declared-throughput    every job declares its relative throughput on each SKU\n"
+    "                           (from its durations) and the policy prices work, not GPU\n"
+    "                           time (spec.resources.relativeThroughput)\n"
     "  --forecast-history-days D  the forecasts start with D days of serving demand from\n"
     "                           before the run, as a pool with history (0: a new pool)\n"
     "  --forecast-lending MODE  how ours-forecast and ours-proactive lend: any-hour\n"
@@ -494,6 +497,10 @@ static int parse_args(int argc, char **argv, const struct policy_config *policy,
         }
         if (strcmp(o, "--lending-compare") == 0) {
             a->lending_compare = 1;
+            continue;
+        }
+        if (strcmp(o, "--declared-throughput") == 0) {
+            a->wo.declared_throughput = true;
             continue;
         }
         if (!v) {

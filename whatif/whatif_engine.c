@@ -1031,8 +1031,12 @@ static int cycle_policy(struct sim *S, struct err *e)
             q->ns = j->ns;
             q->name = j->name;
             q->sku = j->skus[0];
-            for (int a = 1; a < j->n_skus && a - 1 < POLICY_ALT_SKUS_MAX; a++)
-                q->alt_skus[q->n_alt_skus++] = j->skus[a];
+            for (int a = 0; a < j->n_skus && a <= POLICY_ALT_SKUS_MAX; a++) {
+                if (S->o->declared_throughput)
+                    q->throughput[a] = 1.0 / j->duration_s[a];
+                if (a > 0)
+                    q->alt_skus[q->n_alt_skus++] = j->skus[a];
+            }
             q->gpu_count = j->gpus;
             q->gpus_per_worker = j->gpus_per_worker;
             q->priority = j->priority;

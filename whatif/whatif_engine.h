@@ -87,6 +87,11 @@ struct whatif_opts {
      * local time, instead of the layout's demand curves; NULL: the curves. */
     const struct whatif_serving *serving;
     int64_t checkpoint_write_s; /* a checkpoint-first victim takes this long to checkpoint */
+    /* Every job declares its relative throughput on each SKU it accepts (the inverse of
+     * its duration there) to the policy, which then prices work, not GPU time
+     * (policy_job.throughput); false: no job declares one, as a job without
+     * spec.resources.relativeThroughput. The baselines never look. */
+    bool declared_throughput;
     enum whatif_forecast_lend forecast_lending;
     /* The forecasts start with this much serving demand learned from before the run (a
      * pool with history); 0: they learn from the run alone (a new pool). */

@@ -451,6 +451,11 @@ static int build_queue(struct policy_scenario *sc, json_t *arr, struct err *e)
                 sku_of(sc->snap, v, "queue.alt", &q->alt_skus[q->n_alt_skus++], e))
                 return -1;
         }
+        ARR_EACH(json_object_get(j, "throughput"), a, v)
+        {
+            if (a <= POLICY_ALT_SKUS_MAX)
+                q->throughput[a] = json_number_value(v);
+        }
         q->gpu_count = (int)int_or(j, "gpus", 8);
         q->gpus_per_worker = (int)int_or(j, "per_worker", 0);
         q->priority = (int)int_or(j, "priority", 0);

@@ -449,6 +449,37 @@ START_TEST(work_counts_progress_at_the_fastest_sku)
 }
 END_TEST
 
+/* Cost per unit of work: a job 10x slower on a K80 at 0.45 per GPU-hour than on a V100 at
+ * 2.48 goes to the K80 when priced per GPU-hour, and to the V100 when it declares its
+ * throughputs (4.5 per V100-hour of work on the K80). Work done in the first hour tells
+ * where it ran: 8 GPU-hours on the V100, a tenth of that on the K80. */
+START_TEST(declared_throughput_prices_work)
+{
+    struct whatif_layout *l = layout_text(
+        "{\"clusters\":[{\"name\":\"a\",\"cost_per_gpu_hour\":{\"v100\":2.48,\"k80\":0.45},"
+        "\"pools\":[{\"sku\":\"v100\",\"nodes\":1},{\"sku\":\"k80\",\"nodes\":1}]}]}");
+    struct whatif_jobs *j =
+        jobs_text(l, "{\"jobs\":[{\"name\":\"slow\",\"namespace\":\"x\",\"arrival_s\":0,"
+                     "\"gpus\":8,\"skus\":[\"v100\",\"k80\"],\"duration_s\":[3600,36000]}]}");
+    struct whatif_opts o;
+    struct whatif_report *r;
+
+    whatif_opts_defaults(&o, test_policy());
+    o.window_s = 3600;
+    r = run(l, j, WHATIF_OURS, &o);
+    ck_assert_msg(fabs(r->work_gpu_hours - 0.8) < 0.05, "undeclared: work %.3f GPU-hours",
+                  r->work_gpu_hours);
+    whatif_report_free(&r);
+    o.declared_throughput = true;
+    r = run(l, j, WHATIF_OURS, &o);
+    ck_assert_msg(fabs(r->work_gpu_hours - 8.0) < 0.2, "declared: work %.3f GPU-hours",
+                  r->work_gpu_hours);
+    whatif_report_free(&r);
+    whatif_jobs_free(&j);
+    whatif_layout_free(&l);
+}
+END_TEST
+
 /* Queue ETAs against actual starts: one 8-GPU node busy for 2 h, two 8-GPU jobs behind.
  * Told the true runtimes the estimates are exact; from history (none finished yet: the
  * 4 h default) they are 2 h and 5 h late. Baselines measure nothing. */
@@ -739,6 +770,7 @@ int main(void)
     tcase_add_test(run_tc, priority_preemption_runs_on_plans);
     tcase_add_test(run_tc, backfill_evictions_are_not_lending_losses);
     tcase_add_test(run_tc, work_counts_progress_at_the_fastest_sku);
+    tcase_add_test(run_tc, declared_throughput_prices_work);
     tcase_add_test(run_tc, most_free_and_ordered_first_fit_pick_clusters);
     tcase_add_test(in_tc, layout_errors_name_the_field);
     tcase_add_test(in_tc, demand_follows_local_time);
