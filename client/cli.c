@@ -945,6 +945,16 @@ static int verb_explain(struct ctx *c, const char *name)
         if ((v = json_object_get(x, "runner_up")) && json_is_object(v))
             printf("runner-up: %s (total %.3f)\n", or_dash(jstr(v, "cluster")),
                    json_number_value(json_object_get(v, "total")));
+        /* What the cost term priced; decisions recorded before it was reported have none. */
+        if ((v = json_object_get(score, "pricePerGpuHour")) && json_is_number(v)) {
+            json_t *f = json_object_get(score, "workFactor");
+
+            printf("cost term: %.3f per GPU-hour", json_number_value(v));
+            if (json_is_number(f) && json_number_value(f) != 1.0)
+                printf(" x %.3f for the job's throughput here (per unit of work)",
+                       json_number_value(f));
+            printf("\n");
+        }
     } else {
         json_t *cl;
 

@@ -898,6 +898,8 @@ static void score(struct engine *en, size_t j, struct engine_cand *cand, int aff
 
     if (!(cost > 0))
         cost = cfg->default_cost;
+    sc->price_per_gpu_hour = cost;
+    sc->work_factor = ej->work_factor[cand->opt];
     cost *= ej->work_factor[cand->opt];
     sc->cluster = cand->cluster;
     sc->pool = cand->pool;

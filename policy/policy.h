@@ -375,6 +375,10 @@ struct policy_score {
     int sku;
     double fit, cost, locality, freshness, sku_pref, borrowed;
     double total;
+    /* What the cost term priced: the SKU's price per GPU-hour, and the factor that made it
+     * a price per unit of work (policy_job.throughput; 1 when the job declares none). */
+    double price_per_gpu_hour;
+    double work_factor;
 };
 
 struct policy_placement {

@@ -91,9 +91,9 @@ int policy_score_json(struct buf *b, const struct snapshot *s, const struct poli
             : buf_printf(b,
                          ",\"total\":%.6f,\"terms\":{\"fit\":%.6f,\"cost\":%.6f,"
                          "\"locality\":%.6f,\"freshness\":%.6f,\"sku_pref\":%.6f,"
-                         "\"borrowed\":%.6f}}",
+                         "\"borrowed\":%.6f},\"pricePerGpuHour\":%.6g,\"workFactor\":%.6g}",
                          sc->total, sc->fit, sc->cost, sc->locality, sc->freshness, sc->sku_pref,
-                         sc->borrowed);
+                         sc->borrowed, sc->price_per_gpu_hour, sc->work_factor);
     return rc;
 }
 

@@ -530,6 +530,15 @@ async function viewJobs(root, sc) {
 
 /* ---- job detail ---- */
 
+/* What the cost term priced (decisions recorded before it was reported have neither). */
+function priced(score) {
+  if (score.pricePerGpuHour === undefined) return null;
+  const f = score.workFactor;
+  return h('p', { class: 'note', 'data-testid': 'priced' },
+    `cost term: ${fmtNum(score.pricePerGpuHour, 3)} per GPU-hour` +
+    (f !== undefined && f !== 1 ? ` × ${fmtNum(f, 3)} for the job's throughput here (per unit of work)` : ''));
+}
+
 function explainView(x) {
   if (!x) return h('p', { class: 'muted' }, 'no explanation available');
   if (x.status === 'placed') {
@@ -546,7 +555,8 @@ function explainView(x) {
         x.candidates !== undefined ? `out of ${x.candidates} candidate clusters` : ''),
       table(['score term', { label: 'value', num: 1 }], rows, { empty: 'no score terms' }),
       ru && ru.cluster ? h('p', { class: 'note' }, `runner-up: ${ru.cluster}` +
-        (ru.total !== undefined ? ` (total ${fmtNum(ru.total, 3)})` : '')) : null);
+        (ru.total !== undefined ? ` (total ${fmtNum(ru.total, 3)})` : '')) : null,
+      priced(score));
   }
   if (x.status === 'pending') {
     const why = w => h('li', {}, h('b', {}, w.reason || '-'),

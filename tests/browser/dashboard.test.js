@@ -329,8 +329,13 @@ async function main() {
     const pwant = [`Placed in ${x.cluster} (pool ${x.pool}, SKU ${x.sku})` +
       (x.candidates !== undefined ? ` out of ${x.candidates} candidate clusters` : '')];
     if (ru && ru.cluster) pwant.push(`runner-up: ${ru.cluster}` + (ru.total !== undefined ? ` (total ${fmt3(ru.total)})` : ''));
-    check('a placed job reads "Placed in" the API\'s cluster, pool, SKU and candidates (and runner-up)',
-      x.status === 'placed' && x.phase !== 'Queued' && x.cluster && same(pp.paragraphs, pwant),
+    // What the cost term priced: the API's price, and its work factor when it is not 1.
+    pwant.push(`cost term: ${fmt3(x.score.pricePerGpuHour)} per GPU-hour` +
+      (x.score.workFactor !== 1 ? ` × ${fmt3(x.score.workFactor)} for the job's throughput here (per unit of work)` : ''));
+    check('a placed job reads "Placed in" the API\'s cluster, pool, SKU and candidates (and runner-up and price)',
+      x.status === 'placed' && x.phase !== 'Queued' && x.cluster &&
+      typeof x.score.pricePerGpuHour === 'number' && x.score.pricePerGpuHour > 0 &&
+      typeof x.score.workFactor === 'number' && same(pp.paragraphs, pwant),
       JSON.stringify({ shown: pp.paragraphs, want: pwant }));
     // Where its objects are in the member cluster: the API's memberNamespace (the default
     // template fedsched-{ns}, the simulated clusters set none) and objectName.

@@ -411,8 +411,9 @@ START_TEST(list_get_and_cancel)
 END_TEST
 
 /* `fedsched explain` of a placed job prints the recorded decision with the API's own
- * numbers: "placed in" (not "would be"), the total and every term, and the runner-up's
- * total, each equal to what GET .../explain answers. */
+ * numbers: "placed in" (not "would be"), the total and every term, the runner-up's total,
+ * and the price the cost term used with its work factor, each equal to what GET
+ * .../explain answers. */
 START_TEST(explain_prints_the_api_numbers)
 {
     const char *args[] = {"explain", "-n", "team-c", "cli-placed", NULL};
@@ -429,7 +430,8 @@ START_TEST(explain_prints_the_api_numbers)
                    " \"training\", \"sku\": \"a100-80gb\", \"score\": {\"cluster\": \"sim-east\","
                    " \"pool\": \"training\", \"sku\": \"a100-80gb\", \"total\": 0.8125, \"terms\":"
                    " {\"fit\": 0.5, \"cost\": 0.125, \"locality\": 0.0625, \"freshness\": 0.1,"
-                   " \"sku_pref\": 0.025, \"borrowed\": 0}}, \"runner_up\": {\"cluster\":"
+                   " \"sku_pref\": 0.025, \"borrowed\": 0}, \"pricePerGpuHour\": 0.8,"
+                   " \"workFactor\": 8}, \"runner_up\": {\"cluster\":"
                    " \"sim-west\", \"pool\": \"training\", \"sku\": \"a100-80gb\", \"total\":"
                    " 0.6875, \"terms\": {}}, \"candidates\": 3}')"));
     snprintf(url, sizeof(url), "/v1/namespaces/team-c/trainingjobs/cli-placed/explain");
@@ -452,6 +454,13 @@ START_TEST(explain_prints_the_api_numbers)
              json_number_value(json_object_get(json_object_get(x, "runner_up"), "total")));
     ck_assert_msg(strstr(out, line), "no '%s' in %s", line, out);
     ck_assert_ptr_null(strstr(out, " 0.000\n  cluster"));
+    snprintf(line, sizeof(line),
+             "cost term: %.3f per GPU-hour x %.3f for the job's throughput here (per unit of "
+             "work)\n",
+             json_number_value(json_object_get(json_object_get(x, "score"), "pricePerGpuHour")),
+             json_number_value(json_object_get(json_object_get(x, "score"), "workFactor")));
+    ck_assert_msg(strstr(out, "cost term: 0.800 per GPU-hour x 8.000 "), "%s", out);
+    ck_assert_msg(strstr(out, line), "no '%s' in %s", line, out);
     json_decref(x);
     free(out);
 }
