@@ -44,6 +44,7 @@
 #define POD_META_MAX     32   /* podLabels / podAnnotations entries */
 #define ANNOTATION_MAX   4096 /* bytes of one podAnnotations value */
 #define GENERATE_SUFFIX  5
+#define THROUGHPUT_MAX   1e6 /* spec.resources.relativeThroughput: any unit, ratios count */
 
 static const char *const api_versions[] = {"fedsched.io/v1", "michelangelo.uber.com/v1", NULL};
 static const char *const frameworks[] = {"pytorch", "tensorflow", "jax", "ray", "xgboost",
@@ -70,13 +71,10 @@ static const char *const metadata_keys[] = {"name",
 static const char *const spec_keys[] = {"framework",      "resources",  "code",       "data",
                                         "output",         "checkpoint", "scheduling", "podLabels",
                                         "podAnnotations", NULL};
-static const char *const resources_keys[] = {"instanceType",
-                                             "gpuCount",
-                                             "gpusPerWorker",
-                                             "memoryGb",
-                                             "cpu",
-                                             "alternativeInstanceTypes",
-                                             NULL};
+static const char *const resources_keys[] = {
+    "instanceType",       "gpuCount", "gpusPerWorker",
+    "memoryGb",           "cpu",      "alternativeInstanceTypes",
+    "relativeThroughput", NULL};
 static const char *const code_keys[] = {
     "image", "command", "args", "env", "workingDir", "serviceAccountName", "imagePullSecrets",
     NULL};
@@ -967,6 +965,88 @@ fail:
     return -1;
 }
 
+/* Whether s is instanceType or one of the (canonical, already checked) alternatives. */
+static bool sku_accepted(const char *s, const char *sku, const json_t *alts)
+{
+    size_t i;
+    json_t *v;
+
+    if (strcmp(s, sku) == 0)
+        return true;
+    json_array_foreach(alts, i, v)
+    {
+        if (strcmp(s, json_string_value(v)) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The job's relative throughput on each SKU it accepts (the policy prices work with it,
+ * not GPU time: policy/policy.h). The engine uses the figures only when every accepted SKU
+ * has one, so a partial map is refused here rather than silently ignored there. */
+static int parse_throughput(json_t *in, const char *sku, const json_t *alts, json_t *out,
+                            struct err *e)
+{
+    static const char *const path = "spec.resources.relativeThroughput";
+    json_t *obj, *copy, *v;
+    const char *k, *missing = NULL;
+    size_t i;
+    struct shown sk;
+
+    if (opt_typed(in, "spec.resources", "relativeThroughput", JSON_OBJECT, &obj, e))
+        return -1;
+    if (!obj)
+        return 0;
+    copy = json_object();
+    json_object_foreach(obj, k, v)
+    {
+        char f[FIELD_BUF], name[FIELD_BUF];
+        double d;
+
+        path_key(f, sizeof(f), path, k);
+        path_key(name, sizeof(name), "relativeThroughput", k);
+        if (!sku_accepted(k, sku, alts)) {
+            err_set(e, ERR_INVALID, f,
+                    "relativeThroughput names \"%s\", which is neither instanceType nor one of "
+                    "alternativeInstanceTypes",
+                    show(k, &sk));
+            goto fail;
+        }
+        if (!json_is_number(v)) {
+            wrong_type(e, f, name, "a number", v);
+            goto fail;
+        }
+        d = json_number_value(v);
+        if (!(d > 0 && d <= THROUGHPUT_MAX)) {
+            err_set(e, ERR_INVALID, f,
+                    "relativeThroughput of \"%s\" is %.15g; it must be > 0 and at most %g",
+                    show(k, &sk), d, THROUGHPUT_MAX);
+            goto fail;
+        }
+        json_object_set_new(copy, k, canonical_number(d));
+    }
+    /* The first SKU without a figure, in the order the job accepts them. */
+    if (!json_object_get(copy, sku))
+        missing = sku;
+    json_array_foreach(alts, i, v)
+    {
+        if (!missing && !json_object_get(copy, json_string_value(v)))
+            missing = json_string_value(v);
+    }
+    if (missing) {
+        err_set(e, ERR_INVALID, path,
+                "\"%s\" has no figure: relativeThroughput must give one for instanceType and "
+                "every one of alternativeInstanceTypes",
+                show(missing, &sk));
+        goto fail;
+    }
+    json_object_set_new(out, "relativeThroughput", copy);
+    return 0;
+fail:
+    json_decref(copy);
+    return -1;
+}
+
 static int parse_resources(json_t *spec, const struct sku_catalogue *skus, json_t *out_spec,
                            struct job *j, struct err *e)
 {
@@ -1038,11 +1118,13 @@ static int parse_resources(json_t *spec, const struct sku_catalogue *skus, json_
         json_object_set_new(out, "cpu", canonical_number(d));
     if (parse_alt_skus(in, sku, skus, out, e))
         goto out;
+    alts = json_object_get(out, "alternativeInstanceTypes");
+    if (parse_throughput(in, sku, alts, out, e))
+        goto out;
 
     j->sku = xstrdup(sku);
     j->gpu_count = (int)gpus;
     j->gpus_per_worker = (int)per;
-    alts = json_object_get(out, "alternativeInstanceTypes");
     j->alt_skus = strv_from_array(alts, &j->n_alt_skus);
     json_object_set(out_spec, "resources", out);
     rc = 0;

@@ -392,6 +392,81 @@ START_TEST(test_architecture_example_lifted)
 }
 END_TEST
 
+/* relativeThroughput is kept canonically (sorted keys, integral reals as integers)
+ * whatever order the client wrote it in, GET returns it, and its bounds are inclusive at
+ * 1e6 and exclusive at 0. */
+START_TEST(test_relative_throughput_kept_canonically)
+{
+    static const char *const fmt =
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":\"a\"},"
+        "\"spec\":{\"resources\":{\"instanceType\":\"l4\",\"gpuCount\":1,"
+        "\"alternativeInstanceTypes\":[\"t4\",\"a10\"],\"relativeThroughput\":%s},"
+        "\"code\":{\"image\":\"img:1\"}}}";
+    size_t len;
+    char *body = slurp("testdata/jobs/good/relative_throughput.json", &len), *s;
+    struct job *j = NULL, *k;
+    struct err e;
+    json_t *doc, *rt;
+
+    err_clear(&e);
+    ck_assert_msg(trainingjob_parse(body, len, NS, NULL, &j, &e) == 0, "%s: %s", e.field, e.msg);
+    ck_assert_str_eq(j->api_version, "michelangelo.uber.com/v1");
+    ck_assert_str_eq(
+        j->spec_json,
+        "{\"code\":{\"image\":\"registry.local/ranker:2.0\"},\"framework\":\"pytorch\","
+        "\"resources\":{\"alternativeInstanceTypes\":[\"h100-80gb\",\"v100-32gb\"],"
+        "\"gpuCount\":16,\"gpusPerWorker\":8,\"instanceType\":\"a100-80gb\","
+        "\"relativeThroughput\":{\"a100-80gb\":1,\"h100-80gb\":2,\"v100-32gb\":0.35}},"
+        "\"scheduling\":{\"preemptible\":false,\"priority\":0}}");
+    /* GET shows it as stored. */
+    j->uid = xstrdup("0b5e6c1a-7d2f-4e61-9d1f-3f1c2a4b5c6d");
+    doc = trainingjob_to_json(j);
+    rt = json_object_get(json_object_get(json_object_get(doc, "spec"), "resources"),
+                         "relativeThroughput");
+    ck_assert_uint_eq(json_object_size(rt), 3);
+    ck_assert(json_is_integer(json_object_get(rt, "a100-80gb")));
+    ck_assert_int_eq(json_integer_value(json_object_get(rt, "h100-80gb")), 2);
+    ck_assert_double_eq(json_real_value(json_object_get(rt, "v100-32gb")), 0.35);
+    json_decref(doc);
+    job_free(&j);
+
+    /* Another key order, the same spec. */
+    s = xasprintf(fmt, "{\"a10\":3,\"t4\":0.5,\"l4\":1.0}");
+    j = expect_ok(s);
+    free(s);
+    s = xasprintf(fmt, "{\"l4\":1,\"a10\":3.0,\"t4\":0.5}");
+    k = expect_ok(s);
+    free(s);
+    ck_assert_str_eq(j->spec_json, k->spec_json);
+    ck_assert_ptr_nonnull(
+        strstr(j->spec_json, "\"relativeThroughput\":{\"a10\":3,\"l4\":1,\"t4\":0.5}"));
+    job_free(&j);
+    job_free(&k);
+
+    /* The bounds: 1e6 and a tiny positive figure are accepted, just above 1e6 and -0 not. */
+    s = xasprintf(fmt, "{\"l4\":1e6,\"t4\":1e-9,\"a10\":1000000}");
+    j = expect_ok(s);
+    free(s);
+    ck_assert_ptr_nonnull(strstr(j->spec_json, "\"l4\":1000000"));
+    job_free(&j);
+    s = xasprintf(fmt, "{\"l4\":1,\"t4\":1.000001e6,\"a10\":1}");
+    len = strlen(s);
+    expect_fail(s, len, ERR_INVALID, "spec.resources.relativeThroughput.t4", "1000001");
+    free(s);
+    s = xasprintf(fmt, "{\"l4\":1,\"t4\":1,\"a10\":-0.0}");
+    len = strlen(s);
+    expect_fail(s, len, ERR_INVALID, "spec.resources.relativeThroughput.a10", "must be > 0");
+    free(s);
+    /* null is absent, as for every optional field. */
+    s = xasprintf(fmt, "null");
+    j = expect_ok(s);
+    free(s);
+    ck_assert_ptr_null(strstr(j->spec_json, "relativeThroughput"));
+    job_free(&j);
+    free(body);
+}
+END_TEST
+
 /* ---- decoding limits ---- */
 
 static char *nested(int levels, const char *open, const char *close)
@@ -1409,6 +1484,7 @@ static Suite *trainingjob_suite(void)
     tcase_add_test(tc, test_default_values);
     tcase_add_test(tc, test_retry_canonical);
     tcase_add_test(tc, test_architecture_example_lifted);
+    tcase_add_test(tc, test_relative_throughput_kept_canonically);
     tcase_add_test(tc, test_depth_limit);
     tcase_add_test(tc, test_brackets_inside_strings_do_not_count);
     tcase_add_test(tc, test_duplicate_keys);
