@@ -484,6 +484,65 @@ START_TEST(error_statuses_codes_and_fields)
 }
 END_TEST
 
+/* spec.resources.relativeThroughput over HTTP: accepted and returned by GET as stored
+ * (keys sorted), and each refusal with its status, code and field. */
+START_TEST(relative_throughput_is_kept_and_checked)
+{
+    static const char *const fmt =
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"%s\"},\"spec\":{\"resources\":{\"instanceType\":\"a100-80gb\",\"gpuCount\":8,"
+        "\"alternativeInstanceTypes\":[\"h100-80gb\",\"v100-32gb\"],\"relativeThroughput\":%s},"
+        "\"code\":{\"image\":\"t:1\"}}}";
+    static const struct {
+        const char *map;
+        long status;
+        const char *code, *field, *text;
+    } bad[] = {
+        {"{\"a100-80gb\":1,\"h100-80gb\":2}", 422, "invalid", "spec.resources.relativeThroughput",
+         "\"v100-32gb\" has no figure"},
+        {"{}", 422, "invalid", "spec.resources.relativeThroughput", "\"a100-80gb\" has no figure"},
+        {"{\"a100-80gb\":1,\"h100-80gb\":2,\"v100-32gb\":0.4,\"l4\":0.2}", 422, "invalid",
+         "spec.resources.relativeThroughput.l4", "\"l4\""},
+        {"{\"a100-80gb\":1,\"h100-80gb\":0,\"v100-32gb\":0.4}", 422, "invalid",
+         "spec.resources.relativeThroughput.h100-80gb", "is 0"},
+        {"{\"a100-80gb\":1,\"h100-80gb\":2,\"v100-32gb\":2e6}", 422, "invalid",
+         "spec.resources.relativeThroughput.v100-32gb", "is 2000000"},
+        {"{\"a100-80gb\":true,\"h100-80gb\":2,\"v100-32gb\":0.4}", 400, "malformed",
+         "spec.resources.relativeThroughput.a100-80gb", "must be a number"},
+    };
+    char *body = xasprintf(fmt, "rt-ok", "{\"v100-32gb\":0.4,\"a100-80gb\":1.0,\"h100-80gb\":2.5}");
+    json_t *r = NULL, *g = NULL, *rt;
+    char *v;
+
+    ck_assert_int_eq(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", body, &r), 201);
+    free(body);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/maps/trainingjobs/rt-ok", &g), 200);
+    rt = json_object_get(json_object_get(json_object_get(g, "spec"), "resources"),
+                         "relativeThroughput");
+    ck_assert_uint_eq(json_object_size(rt), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(rt, "a100-80gb")), 1);
+    ck_assert_double_eq(json_real_value(json_object_get(rt, "h100-80gb")), 2.5);
+    ck_assert_double_eq(json_real_value(json_object_get(rt, "v100-32gb")), 0.4);
+    v = itest_sql(dsn, "SELECT spec->'resources'->'relativeThroughput' FROM jobs"
+                       " WHERE name = 'rt-ok'");
+    ck_assert_str_eq(v, "{\"a100-80gb\": 1, \"h100-80gb\": 2.5, \"v100-32gb\": 0.4}");
+    free(v);
+    json_decref(r);
+    json_decref(g);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        body = xasprintf(fmt, "rt-bad", bad[i].map);
+        expect_error(itest_post_json(srv.base, "/v1/namespaces/maps/trainingjobs", body, &r), &r,
+                     bad[i].status, bad[i].code, bad[i].field);
+        ck_assert_msg(strstr(str_at(r, "error.message"), bad[i].text), "%s: message \"%s\"",
+                      bad[i].map, str_at(r, "error.message"));
+        json_decref(r);
+        free(body);
+    }
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/maps/trainingjobs/rt-bad", &r), 404);
+    json_decref(r);
+}
+END_TEST
+
 struct watch_call {
     char path[256];
     long status;
@@ -616,6 +675,7 @@ int main(void)
     tcase_add_test(tc, cancel_and_events);
     tcase_add_test(tc, cancel_of_finished_job_is_409);
     tcase_add_test(tc, error_statuses_codes_and_fields);
+    tcase_add_test(tc, relative_throughput_is_kept_and_checked);
     tcase_add_test(tc, watch_returns_on_change_or_timeout);
     tcase_add_test(tc, health_ready_and_metrics);
     suite_add_tcase(s, tc);
