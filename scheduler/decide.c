@@ -79,10 +79,9 @@ void sched_decide_ctx_free(struct decide_ctx *d)
     free(d->forecasts);
 }
 
-/* The one adapter from a live job to the policy's queued job; the lists are borrowed from
- * the job list, the SKUs resolved in the snapshot. */
-static void queued_job(const struct snapshot *snap, const struct store_sched_job *j,
-                       struct policy_job *q)
+/* The one adapter from a live job to the policy's queued job (sched.h). */
+void sched_policy_job(const struct snapshot *snap, const struct store_sched_job *j,
+                      struct policy_job *q)
 {
     assert(j->n_alt_skus <= POLICY_ALT_SKUS_MAX); /* the API's limit (base/job.h) */
     q->id = (uint64_t)j->id;
@@ -91,6 +90,12 @@ static void queued_job(const struct snapshot *snap, const struct store_sched_job
     q->sku = snapshot_sku_find(snap, j->sku);
     for (size_t a = 0; a < j->n_alt_skus; a++)
         q->alt_skus[q->n_alt_skus++] = snapshot_sku_find(snap, j->alt_skus[a]);
+    /* Every entry above is kept, a SKU the snapshot lacks included, so figure i belongs to
+     * entry i. The store lines the figures up the same way (store/live_jobs.h); a list of
+     * another length cannot be matched to the SKUs, and then none counts (0). */
+    if (j->n_throughput == 1 + q->n_alt_skus)
+        for (size_t i = 0; i < j->n_throughput; i++)
+            q->throughput[i] = j->throughput[i];
     q->gpu_count = j->gpu_count;
     q->gpus_per_worker = j->gpus_per_worker;
     q->cpu_m_per_worker = j->cpu_m_per_worker;
@@ -156,7 +161,7 @@ void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, stru
 
         if (j->phase == PHASE_QUEUED && !j->cancel_requested && !j->held &&
             j->not_before_ms <= c->now) {
-            queued_job(snap, j, &d->queue[d->n_queue]);
+            sched_policy_job(snap, j, &d->queue[d->n_queue]);
             d->qidx[d->n_queue++] = k;
         } else if (sched_placed_phase(j->phase) && j->cluster[0] &&
                    snapshot_cluster_find(snap, j->cluster) >= 0) {

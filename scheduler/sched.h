@@ -20,10 +20,13 @@ struct buf;
 struct err;
 struct poller;
 struct policy_config;
+struct policy_job;
 struct policy_namespace;
 struct policy_quota_spec;
 struct sku_catalogue;
+struct snapshot;
 struct store;
+struct store_sched_job;
 struct sched;
 
 struct sched_options {
@@ -93,6 +96,13 @@ void sched_free(struct sched **s); /* NULL-safe; stops first */
  * the job is not (or no longer) queued. Thread-safe; any replica may call it. */
 int sched_explain(struct sched *s, const char *ns, const char *name, struct buf *out,
                   struct err *e);
+
+/* The one adapter from a live job to the policy's queued job, as every cycle and
+ * sched_explain() build it: SKUs resolved in snap (-1 for one it lacks), the declared
+ * throughput lined up with them (sku first, then each alternative), the lists borrowed
+ * from j (q must not outlive j's job list). q must be zeroed. Exported for its test. */
+void sched_policy_job(const struct snapshot *snap, const struct store_sched_job *j,
+                      struct policy_job *q);
 
 /* Asks for a cycle now (thread-safe). */
 void sched_wake(struct sched *s);

@@ -146,6 +146,9 @@ size_t store_array_count(const char *text);
  * (which needs strlen(text) + 1 bytes at most, and is advanced past them), NULL for an
  * SQL null. Returns how many. */
 size_t store_array_parse(const char *text, char **dst, const char **out, size_t max);
+/* Reads up to max elements of a float8[] text (or any array of numbers) into out[]: an
+ * element that is NULL or not a finite number is 0. Returns how many. */
+size_t store_array_numbers(const char *text, double *out, size_t max);
 
 /* The change listener (watch.c), started on first use. */
 void watch_free(struct watcher **w);

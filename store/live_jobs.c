@@ -30,6 +30,15 @@
 #define REQ(key, scale)                                                                            \
     "COALESCE(floor((spec->'resources'->>'" key "')::float8 * " scale " + 0.5), 0)::bigint"
 
+/* spec.resources.relativeThroughput lined up with the job's SKUs: its figure for the sku
+ * column (instanceType) first, then one for each alternative in the order of LIST's, 0
+ * for a SKU without one; no entries when the spec has no map. The API holds every stored
+ * figure to a number > 0 for every SKU the job accepts. */
+#define FIGURES(map, alts)                                                                         \
+    "CASE WHEN jsonb_typeof(" map ") = 'object' THEN ARRAY[COALESCE((" map "->>sku)::float8, 0)]"  \
+    " || ARRAY(SELECT COALESCE((" map "->>v)::float8, 0) FROM jsonb_array_elements_text(" alts     \
+    ") WITH ORDINALITY l(v, o) ORDER BY o) ELSE '{}'::float8[] END"
+
 /* The columns of a live job after its id, in select order (rows.h). */
 /* clang-format off */
 #define LIVE_COLUMN_LIST(X)                                                                        \
@@ -44,6 +53,9 @@
     X("COALESCE(member_namespace, '')", COL_CHARS, member_ns, member_ns)                           \
     X("COALESCE(spec->>'framework', 'pytorch')", COL_CHARS, framework, framework)                  \
     X(LIST("spec->'resources'->'alternativeInstanceTypes'"), COL_NAMES, alt_skus, n_alt_skus)      \
+    X(FIGURES("spec->'resources'->'relativeThroughput'",                                           \
+              "spec->'resources'->'alternativeInstanceTypes'"),                                    \
+      COL_NUMS, throughput, n_throughput)                                                          \
     X(LIST("spec->'scheduling'->'clusterAffinity'"), COL_NAMES, affinity, n_affinity)              \
     X(PLAN("p->>0"), COL_PLAN_NODES, plan, n_plan)                                                 \
     X(PLAN("(p->>1)::int"), COL_PLAN_GPUS, plan, n_plan)                                           \
@@ -94,18 +106,19 @@ static int64_t val_i64(const PGresult *r, int row, int col)
 int store_sched_load(struct store *s, struct store_sched_jobs *out, struct err *e)
 {
     struct row_arena a;
-    size_t n, bytes, names, uses;
+    size_t n, bytes, names, uses, nums;
     PGresult *r;
 
     if (store_exec(s, sql_load, 0, NULL, &r, e))
         return -1;
     n = (size_t)PQntuples(r);
-    store_rows_arena_size(r, live_cols, LIVE_NCOLS, &bytes, &names, &uses);
+    store_rows_arena_size(r, live_cols, LIVE_NCOLS, &bytes, &names, &uses, &nums);
     out->v = xcalloc(n + 1, sizeof(*out->v));
     out->n = n;
     out->strs = a.next = xmalloc(bytes + 1);
     out->names = a.names = xcalloc(names + 1, sizeof(*a.names));
     out->uses = a.uses = xcalloc(uses + 1, sizeof(*a.uses));
+    out->nums = a.nums = xcalloc(nums + 1, sizeof(*a.nums));
     for (int row = 0; row < (int)n; row++)
         store_row_decode(r, row, live_cols, LIVE_NCOLS, &out->v[row], &a);
     PQclear(r);
@@ -120,6 +133,7 @@ void store_sched_jobs_free(struct store_sched_jobs *jobs)
     free(jobs->strs);
     free(jobs->names);
     free(jobs->uses);
+    free(jobs->nums);
     memset(jobs, 0, sizeof(*jobs));
 }
 

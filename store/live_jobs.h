@@ -38,6 +38,11 @@ struct store_sched_job {
     char framework[16];
     const char **alt_skus; /* spec.resources.alternativeInstanceTypes, preference order */
     size_t n_alt_skus;
+    /* spec.resources.relativeThroughput in the order of the SKUs: [0] for sku, [1 + i] for
+     * alt_skus[i] (0 for a SKU the map leaves out); n_throughput is 0 when the spec has no
+     * map, else 1 + n_alt_skus. */
+    const double *throughput;
+    size_t n_throughput;
     const char **affinity; /* spec.scheduling.clusterAffinity, preference order */
     size_t n_affinity;
     struct job_node_use *plan; /* the placement's nodes and GPUs; none when not placed */
@@ -78,6 +83,7 @@ struct store_sched_jobs {
     char *strs;                /* the lists' strings */
     const char **names;        /* the SKU and affinity lists */
     struct job_node_use *uses; /* the plans */
+    double *nums;              /* the throughput figures */
 };
 
 /* Loads every live job in id order. Caller owns *out; release with

@@ -3,6 +3,7 @@
 #include "store/conn.h"
 
 #include "base/buf.h"
+#include "base/num.h"
 
 #include <string.h>
 
@@ -76,5 +77,33 @@ size_t store_array_parse(const char *text, char **dstp, const char **out, size_t
             p++;
     }
     *dstp = dst;
+    return n;
+}
+
+size_t store_array_numbers(const char *text, double *out, size_t max)
+{
+    const char *p = text;
+    size_t n = 0;
+
+    if (!p || *p++ != '{')
+        return 0;
+    while (*p && *p != '}' && n < max) {
+        size_t len = strcspn(p, ",}");
+        char one[64]; /* float8's longest text is 24 bytes */
+        double d = 0;
+
+        /* Elements of a number array are never quoted; NULL, NaN and Infinity fail the
+         * parse and stay 0. */
+        if (len < sizeof(one)) {
+            memcpy(one, p, len);
+            one[len] = '\0';
+            if (num_parse_double(one, &d))
+                d = 0;
+        }
+        out[n++] = d;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
     return n;
 }

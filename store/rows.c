@@ -16,13 +16,15 @@ const struct col job_cols[] = {COL_ROW(struct job, "id", COL_I64, id, id) JOB_CO
 const size_t job_ncols = sizeof(job_cols) / sizeof(job_cols[0]);
 
 void store_rows_arena_size(const PGresult *r, const struct col *cols, size_t ncols, size_t *bytes,
-                           size_t *names, size_t *uses)
+                           size_t *names, size_t *uses, size_t *nums)
 {
-    *bytes = *names = *uses = 0;
+    *bytes = *names = *uses = *nums = 0;
     for (int row = 0; row < PQntuples(r); row++) {
         for (size_t c = 0; c < ncols; c++) {
             const char *text = PQgetvalue(r, row, (int)c);
 
+            if (cols[c].type == COL_NUMS)
+                *nums += store_array_count(text);
             if (cols[c].type != COL_NAMES && cols[c].type != COL_PLAN_NODES &&
                 cols[c].type != COL_PLAN_GPUS)
                 continue;
@@ -93,6 +95,11 @@ void store_row_decode(const PGresult *r, int row, const struct col *cols, size_t
             break;
         }
         case COL_PLAN_GPUS: decode_plan_gpus(v, *(struct job_node_use **)field, *count, a); break;
+        case COL_NUMS:
+            *(const double **)field = a->nums;
+            *count = store_array_numbers(v, a->nums, store_array_count(v));
+            a->nums += *count;
+            break;
         }
     }
 }

@@ -20,6 +20,8 @@ enum col_type {
     COL_NAMES,      /* const char ** of a text[] in the arena; its count at count_off */
     COL_PLAN_NODES, /* struct job_node_use * of a text[] of node names; count at count_off */
     COL_PLAN_GPUS,  /* the GPUs of the same plan entries, from an int[] in the same order */
+    COL_NUMS,       /* const double * of a float8[] in the arena; its count at count_off. An
+                     * element that is NULL or not a finite number is 0 */
 };
 
 struct col {
@@ -27,7 +29,7 @@ struct col {
     enum col_type type;
     size_t off;       /* of the field */
     size_t size;      /* of the field (COL_CHARS) */
-    size_t count_off; /* of the size_t count (COL_NAMES, COL_PLAN_*) */
+    size_t count_off; /* of the size_t count (COL_NAMES, COL_PLAN_*, COL_NUMS) */
 };
 
 /* Where a job list's arrays and their strings go: sized by store_rows_arena_size(). */
@@ -35,12 +37,13 @@ struct row_arena {
     char *next;         /* the next free byte of the strings */
     const char **names; /* the next free name pointer */
     struct job_node_use *uses;
+    double *nums; /* the next free number */
 };
 
-/* Bytes of strings, name pointers and plan entries the array columns of rows [0, n)
- * need. */
+/* Bytes of strings, name pointers, plan entries and numbers the array columns of rows
+ * [0, n) need. */
 void store_rows_arena_size(const PGresult *r, const struct col *cols, size_t ncols, size_t *bytes,
-                           size_t *names, size_t *uses);
+                           size_t *names, size_t *uses, size_t *nums);
 
 /* Decodes row (columns from 0, in the order of cols) into out. a may be NULL when cols has
  * no array column. */

@@ -4,9 +4,13 @@
  * fencing epoch. */
 #include "tests/integration/test_sched_env.h"
 
+#include "api/trainingjob.h"
 #include "base/job_token.h"
 #include "cluster/k8s.h"
 #include "cluster/manifest.h"
+#include "policy/policy.h"
+#include "policy/snapshot.h"
+#include "scheduler/sched.h"
 #include "scheduler/specs.h"
 #include "store/election.h"
 #include "store/live_jobs.h"
@@ -967,6 +971,7 @@ START_TEST(live_jobs_are_typed_and_specs_parsed_once)
     ck_assert_ptr_nonnull(jobs.v[0].affinity[2]);
     ck_assert_str_eq(jobs.v[0].affinity[2], "NULL");
     ck_assert_str_eq(jobs.v[0].affinity[3], "e,f");
+    ck_assert_uint_eq(jobs.v[0].n_throughput, 0); /* no relativeThroughput */
     ck_assert_uint_eq(jobs.v[0].n_plan, 0);
     id = jobs.v[0].id;
     for (int i = 0; i < 20; i++) {
@@ -1012,6 +1017,137 @@ START_TEST(live_jobs_are_typed_and_specs_parsed_once)
     spec_cache_free(&cache);
     store_sched_jobs_free(&jobs);
     store_leader_close(&l);
+    store_close(&s);
+}
+END_TEST
+
+static const struct store_sched_job *live_job(const struct store_sched_jobs *jobs, const char *name)
+{
+    for (size_t i = 0; i < jobs->n; i++)
+        if (strcmp(jobs->v[i].name, name) == 0)
+            return &jobs->v[i];
+    ck_abort_msg("no live job %s", name);
+    return NULL;
+}
+
+/* spec.resources.relativeThroughput reaches policy_job.throughput[] lined up with sku and
+ * alt_skus: whatever order the map's keys were written in, whatever ids the snapshot gives
+ * the SKUs (one it lacks included), 0s for a job without the map, and 0 for a SKU a map
+ * written past the API leaves out or gives no finite number. Jobs go in as the API stores
+ * them. */
+START_TEST(throughput_reaches_the_policy_job)
+{
+    static const char *const bodies[] = {
+        /* keys in another order than the alternatives */
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"mixed\"},\"spec\":{\"resources\":{\"instanceType\":\"a100-80gb\",\"gpuCount\":8,"
+        "\"alternativeInstanceTypes\":[\"h100-80gb\",\"v100-32gb\",\"l4\"],"
+        "\"relativeThroughput\":{\"l4\":0.25,\"v100-32gb\":0.4,\"a100-80gb\":1,"
+        "\"h100-80gb\":2.5}},\"code\":{\"image\":\"t:1\"}}}",
+        /* none declared */
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"plain\"},\"spec\":{\"resources\":{\"instanceType\":\"l4\",\"gpuCount\":1,"
+        "\"alternativeInstanceTypes\":[\"t4\"]},\"code\":{\"image\":\"t:1\"}}}",
+        /* no alternatives */
+        "{\"apiVersion\":\"michelangelo.uber.com/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+        "{\"name\":\"single\"},\"spec\":{\"resources\":{\"instanceType\":\"l4\",\"gpuCount\":1,"
+        "\"relativeThroughput\":{\"l4\":3}},\"code\":{\"image\":\"t:1\"}}}",
+        /* an alternative the snapshot does not know */
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"unknown\"},\"spec\":{\"resources\":{\"instanceType\":\"h100-80gb\",\"gpuCount\":8,"
+        "\"alternativeInstanceTypes\":[\"h200-141gb\",\"a100-80gb\"],\"relativeThroughput\":"
+        "{\"a100-80gb\":0.5,\"h200-141gb\":1.6,\"h100-80gb\":1}},\"code\":{\"image\":\"t:1\"}}}",
+    };
+    static const char *const snap_skus[] = {"l4", "v100-32gb", "h100-80gb", "a100-80gb", "t4"};
+    struct store_config sc = {0};
+    struct store *s = NULL;
+    struct store_sched_jobs jobs = {0};
+    struct snapshot *snap = NULL;
+    struct policy_job q;
+    struct err e = {0};
+    char dsn[1024];
+
+    itest_create_db(dsn, sizeof(dsn));
+    defaults_store(&sc, dsn, 2);
+    ck_assert_int_eq(store_open(&sc, &s, &e), 0);
+    ck_assert_msg(store_migrate(s, NULL, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        struct job *j = NULL, *saved = NULL;
+        bool created = false;
+
+        ck_assert_msg(trainingjob_parse(bodies[i], strlen(bodies[i]), "ns", NULL, &j, &e) == 0,
+                      "%s: %s", e.field, e.msg);
+        ck_assert_msg(store_job_insert(s, j, NULL, NULL, &created, &saved, &e) == 0, "%s", e.msg);
+        ck_assert(created);
+        job_free(&saved);
+        job_free(&j);
+    }
+    /* Written past the API: a map without a figure for t4 and a NaN for a10 (the string
+     * casts to float8 in PostgreSQL): both come back 0, the others in place. */
+    free(itest_sql(dsn, "INSERT INTO jobs (namespace, name, api_version, spec, labels, sku,"
+                        " gpu_count, gpus_per_worker) VALUES ('ns', 'partial', 'fedsched.io/v1',"
+                        " '{\"resources\": {\"instanceType\": \"l4\", \"alternativeInstanceTypes\":"
+                        " [\"t4\", \"a10\", \"v100-32gb\"], \"relativeThroughput\": {\"l4\": 2,"
+                        " \"a10\": \"NaN\", \"v100-32gb\": 0.5}}, \"code\": {\"image\": \"t:1\"}}',"
+                        " '{}', 'l4', 1, 1)"));
+    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
+    ck_assert_uint_eq(jobs.n, 5);
+    ck_assert_uint_eq(live_job(&jobs, "mixed")->n_throughput, 4);
+    ck_assert_uint_eq(live_job(&jobs, "plain")->n_throughput, 0);
+    ck_assert_uint_eq(live_job(&jobs, "single")->n_throughput, 1);
+    ck_assert_uint_eq(live_job(&jobs, "partial")->n_throughput, 4);
+    ck_assert_int_eq(snapshot_new(0, 0, 5, &snap, &e), 0);
+    for (size_t k = 0; k < 5; k++)
+        snprintf(snap->sku_names[k], sizeof(snap->sku_names[k]), "%s", snap_skus[k]);
+
+    memset(&q, 0, sizeof(q));
+    sched_policy_job(snap, live_job(&jobs, "mixed"), &q);
+    ck_assert_int_eq(q.sku, 3);
+    ck_assert_uint_eq(q.n_alt_skus, 3);
+    ck_assert_int_eq(q.alt_skus[0], 2);
+    ck_assert_int_eq(q.alt_skus[1], 1);
+    ck_assert_int_eq(q.alt_skus[2], 0);
+    ck_assert_double_eq(q.throughput[0], 1);    /* a100-80gb */
+    ck_assert_double_eq(q.throughput[1], 2.5);  /* h100-80gb */
+    ck_assert_double_eq(q.throughput[2], 0.4);  /* v100-32gb */
+    ck_assert_double_eq(q.throughput[3], 0.25); /* l4 */
+    ck_assert_double_eq(q.throughput[4], 0);
+
+    memset(&q, 0, sizeof(q));
+    sched_policy_job(snap, live_job(&jobs, "plain"), &q);
+    ck_assert_int_eq(q.sku, 0);
+    ck_assert_uint_eq(q.n_alt_skus, 1);
+    ck_assert_int_eq(q.alt_skus[0], 4);
+    for (size_t i = 0; i < sizeof(q.throughput) / sizeof(q.throughput[0]); i++)
+        ck_assert_double_eq(q.throughput[i], 0);
+
+    memset(&q, 0, sizeof(q));
+    sched_policy_job(snap, live_job(&jobs, "single"), &q);
+    ck_assert_uint_eq(q.n_alt_skus, 0);
+    ck_assert_double_eq(q.throughput[0], 3);
+    ck_assert_double_eq(q.throughput[1], 0);
+
+    memset(&q, 0, sizeof(q));
+    sched_policy_job(snap, live_job(&jobs, "unknown"), &q);
+    ck_assert_int_eq(q.sku, 2);
+    ck_assert_uint_eq(q.n_alt_skus, 2);
+    ck_assert_int_eq(q.alt_skus[0], -1); /* h200-141gb: not in this snapshot */
+    ck_assert_int_eq(q.alt_skus[1], 3);
+    ck_assert_double_eq(q.throughput[0], 1);
+    ck_assert_double_eq(q.throughput[1], 1.6);
+    ck_assert_double_eq(q.throughput[2], 0.5);
+
+    memset(&q, 0, sizeof(q));
+    sched_policy_job(snap, live_job(&jobs, "partial"), &q);
+    ck_assert_uint_eq(q.n_alt_skus, 3);
+    ck_assert_int_eq(q.alt_skus[1], -1); /* a10: not in this snapshot */
+    ck_assert_double_eq(q.throughput[0], 2);
+    ck_assert_double_eq(q.throughput[1], 0); /* t4: no figure */
+    ck_assert_double_eq(q.throughput[2], 0); /* a10: NaN */
+    ck_assert_double_eq(q.throughput[3], 0.5);
+
+    snapshot_free(&snap);
+    store_sched_jobs_free(&jobs);
     store_close(&s);
 }
 END_TEST
@@ -1423,6 +1559,7 @@ static Suite *suite(void)
     tcase_add_test(tc, deposed_epoch_cannot_write);
     tcase_add_test(tc, checkpoint_request_is_written_once);
     tcase_add_test(tc, live_jobs_are_typed_and_specs_parsed_once);
+    tcase_add_test(tc, throughput_reaches_the_policy_job);
     suite_add_tcase(s, tc);
     return s;
 }
