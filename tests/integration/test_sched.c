@@ -923,6 +923,53 @@ START_TEST(wide_job_keeps_every_alternative_and_node)
 }
 END_TEST
 
+/* End to end, API to recorded placement: a job that declares it runs 8 times slower on
+ * its alternative (the only SKU the cluster has) is placed there priced per unit of work,
+ * workFactor 8 (4 / 0.5) in its stored score; the same job without the declaration is
+ * priced per GPU-hour (1). Figures out of line with the SKUs would give 1 or 1/8. */
+START_TEST(declared_throughput_reaches_the_placement)
+{
+    static const char *const fmt =
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"%s\"},\"spec\":{\"resources\":{\"instanceType\":\"sku-01\",\"alternativeInstanceTypes\":"
+        "[\"sku-12\"],\"gpuCount\":2,\"gpusPerWorker\":1%s},\"code\":{\"image\":\"t:1\"}}}";
+    static const char *const names[] = {"declared", "undeclared"};
+    static const char *const maps[] = {",\"relativeThroughput\":{\"sku-12\":0.5,\"sku-01\":4}", ""};
+    char skus[2048] = "", *body;
+    size_t o = 0;
+
+    for (int i = 1; i <= 12; i++)
+        o += (size_t)snprintf(skus + o, sizeof(skus) - o,
+                              "%s{\"name\": \"sku-%02d\", \"products\": [\"P-%02d\"]}",
+                              i > 1 ? ", " : "", i, i);
+    senv_sim(&env, "testdata/sim/sched-wide.json");
+    body = xasprintf(FAST_BASE "}, \"skus\": [%s]", skus);
+    senv_config(&env, body, "", NULL);
+    free(body);
+    senv_serve(&env, 0, NULL);
+    for (int k = 0; k < 2; k++) {
+        json_t *out = NULL;
+
+        body = xasprintf(fmt, names[k], maps[k]);
+        ck_assert_int_eq(
+            itest_post_json(env.srv[0].base, "/v1/namespaces/team-a/trainingjobs", body, &out),
+            201);
+        free(body);
+        json_decref(out);
+    }
+    for (int k = 0; k < 2; k++)
+        json_decref(senv_wait_phase(env.srv[0].base, "team-a", names[k], "Succeeded", 30000));
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM jobs WHERE sku_placed = 'sku-12'"),
+                     2);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT round((placement->'score'->>'workFactor')::numeric"
+                                         " * 1000) FROM jobs WHERE name = 'declared'"),
+                     8000);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT round((placement->'score'->>'workFactor')::numeric"
+                                         " * 1000) FROM jobs WHERE name = 'undeclared'"),
+                     1000);
+}
+END_TEST
+
 /* The live job list carries the spec's lists and the node plan as typed arrays, whole
  * and in order: names PostgreSQL must quote (a space, a quote, the word NULL) come back
  * as written, 40 alternatives and a 20-node plan are not cut. And the leader parses a
@@ -1550,6 +1597,7 @@ static Suite *suite(void)
     tcase_add_test(tc, standby_takes_over);
     tcase_add_test(tc, finished_jobs_survive_their_ttl);
     tcase_add_test(tc, wide_job_keeps_every_alternative_and_node);
+    tcase_add_test(tc, declared_throughput_reaches_the_placement);
     tcase_add_test(tc, deposed_leader_stops_creating);
     tcase_add_test(tc, create_refusals_keep_the_name);
     tcase_add_test(tc, dispatch_makes_namespace_service_and_secret);
