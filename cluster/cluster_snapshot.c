@@ -28,10 +28,18 @@ void cluster_snapshot_free(struct cluster_snapshot *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; s->status && s->snap && i < s->snap->n_clusters; i++)
+        free(s->status[i].job_pods);
     snapshot_free(&s->snap);
     free(s->status);
     free(s->versions);
     free(s);
+}
+
+int cluster_snapshot_job_gpus(const struct cluster_snapshot *s, size_t i, const char *uid,
+                              int attempt)
+{
+    return inventory_job_gpus(s->status[i].job_pods, s->status[i].n_job_pods, uid, attempt);
 }
 
 int cluster_snapshot_find(const struct cluster_snapshot *s, const char *name)

@@ -100,7 +100,11 @@ struct cluster_status {
     struct inventory_stats stats;                            /* of the last good poll */
     struct inventory_unknown unknown[INVENTORY_UNKNOWN_MAX]; /* products matching no SKU */
     size_t n_unknown;
-    char item_error[160];        /* first object skipped in the last good poll, "" when none */
+    char item_error[160]; /* first object skipped in the last good poll, "" when none */
+    /* fedsched's pods in the data by job attempt, sorted (inventory_job_gpus()); owned by
+     * the snapshot. A dispatched job counts in the snapshot once they are all here. */
+    struct inventory_job_pods *job_pods;
+    size_t n_job_pods;
     struct prereq_result prereq; /* conditions and capabilities (all Unknown until checked) */
 };
 
@@ -124,6 +128,10 @@ void cluster_snapshot_free(struct cluster_snapshot *s);
 
 /* Index of the cluster named name, or -1. */
 int cluster_snapshot_find(const struct cluster_snapshot *s, const char *name);
+
+/* GPUs of the pods of job uid's attempt in cluster i's data (i in range), 0 when none. */
+int cluster_snapshot_job_gpus(const struct cluster_snapshot *s, size_t i, const char *uid,
+                              int attempt);
 
 /* Seconds since the cluster's last good poll at now_ms; -1 when it never succeeded. */
 double cluster_snapshot_data_age(const struct cluster_snapshot *s, size_t i, int64_t now_ms);

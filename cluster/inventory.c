@@ -47,6 +47,7 @@ void inventory_free(struct inventory *inv)
     free(inv->nodes);
     free(inv->mem_used_b);
     free(inv->index);
+    free(inv->jobs);
     memset(inv, 0, sizeof(*inv));
 }
 
@@ -66,11 +67,13 @@ void inventory_reset_pods(struct inventory *inv)
     inv->stats.pods = inv->stats.gpu_pods = inv->stats.terminal_skipped = 0;
     inv->stats.pods_unknown_node = inv->stats.pending_serving_pods = 0;
     inv->stats.announcing_workloads = 0;
+    inv->n_jobs = 0;
 }
 
 void inventory_reset(struct inventory *inv)
 {
     inv->n_nodes = 0;
+    inv->n_jobs = 0;
     if (inv->index)
         memset(inv->index, 0, inv->index_cap * sizeof(*inv->index));
     memset(inv->pending_serving, 0, sizeof(inv->pending_serving));
@@ -216,6 +219,61 @@ static void add_node(struct inventory *inv, const struct k8s_node *n)
 }
 
 /* A pod read from a list or a store (stats.pods is counted by the caller). */
+static void add_job_pod(struct inventory *inv, const struct k8s_pod *p)
+{
+    struct inventory_job_pods *j;
+
+    if (inv->n_jobs == inv->cap_jobs) {
+        inv->cap_jobs = inv->cap_jobs ? inv->cap_jobs * 2 : 64;
+        inv->jobs = xrealloc(inv->jobs, inv->cap_jobs * sizeof(*inv->jobs));
+    }
+    j = &inv->jobs[inv->n_jobs++];
+    memcpy(j->uid, p->job_uid, sizeof(j->uid));
+    j->attempt = p->attempt;
+    j->pods = 1;
+    j->gpus = p->gpus;
+}
+
+static int cmp_job_pods(const void *a, const void *b)
+{
+    const struct inventory_job_pods *x = a, *y = b;
+    int c = strcmp(x->uid, y->uid);
+
+    return c ? c : (x->attempt > y->attempt) - (x->attempt < y->attempt);
+}
+
+/* Sorts the job pods and folds each job attempt's into one entry. */
+static void finish_job_pods(struct inventory *inv)
+{
+    size_t n = 0;
+
+    if (inv->n_jobs > 1)
+        qsort(inv->jobs, inv->n_jobs, sizeof(*inv->jobs), cmp_job_pods);
+    for (size_t i = 0; i < inv->n_jobs; i++) {
+        if (n > 0 && cmp_job_pods(&inv->jobs[n - 1], &inv->jobs[i]) == 0) {
+            inv->jobs[n - 1].pods += inv->jobs[i].pods;
+            inv->jobs[n - 1].gpus = add_gpus(inv->jobs[n - 1].gpus, inv->jobs[i].gpus);
+        } else {
+            inv->jobs[n++] = inv->jobs[i];
+        }
+    }
+    inv->n_jobs = n;
+}
+
+int inventory_job_gpus(const struct inventory_job_pods *v, size_t n, const char *uid, int attempt)
+{
+    struct inventory_job_pods key;
+    const struct inventory_job_pods *hit;
+
+    if (!v || n == 0 || strlen(uid) >= sizeof(key.uid))
+        return 0;
+    memset(&key, 0, sizeof(key));
+    memcpy(key.uid, uid, strlen(uid));
+    key.attempt = attempt;
+    hit = bsearch(&key, v, n, sizeof(*v), cmp_job_pods);
+    return hit ? hit->gpus : 0;
+}
+
 static void add_pod(struct inventory *inv, const struct k8s_pod *p,
                     const struct cluster_config *cfg, const struct sku_catalogue *skus)
 {
@@ -225,6 +283,8 @@ static void add_pod(struct inventory *inv, const struct k8s_pod *p,
         inv->stats.terminal_skipped++;
         return;
     }
+    if (p->ours && p->job_uid[0] && p->attempt >= 0)
+        add_job_pod(inv, p);
     if (p->gpus > 0)
         inv->stats.gpu_pods++;
     if (p->node[0]) {
@@ -428,6 +488,7 @@ void inventory_finish(struct inventory *inv)
     int by_sku[SNAPSHOT_SKU_MAX] = {0};
     int best = -1;
 
+    finish_job_pods(inv);
     if (inv->pending_unassigned == 0 && inv->announced_unassigned == 0)
         return;
     for (size_t i = 0; i < inv->n_nodes; i++) {

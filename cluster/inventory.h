@@ -29,6 +29,19 @@ struct inventory_unknown {
     int gpus; /* allocatable */
 };
 
+/* fedsched's own non-terminal pods of one job attempt (labels fedsched.io/job-uid and
+ * fedsched.io/attempt), bound or not: whether a dispatched job's pods are in the data. */
+struct inventory_job_pods {
+    char uid[40];
+    int attempt;
+    int pods;
+    int gpus; /* their GPU requests, summed */
+};
+
+/* The GPUs of uid's pods of that attempt in v (n entries, sorted by inventory_finish()),
+ * 0 when it has none. */
+int inventory_job_gpus(const struct inventory_job_pods *v, size_t n, const char *uid, int attempt);
+
 struct inventory_stats {
     int nodes;             /* every node listed */
     int gpu_nodes;         /* nodes with GPUs (kept) */
@@ -59,12 +72,15 @@ struct inventory {
     struct inventory_unknown unknown[INVENTORY_UNKNOWN_MAX];
     size_t n_unknown;
     struct inventory_stats stats;
-    char last_item_error[160]; /* the first bad item's error, for the cluster's status */
+    char last_item_error[160];       /* the first bad item's error, for the cluster's status */
+    struct inventory_job_pods *jobs; /* n_jobs, sorted by uid then attempt after _finish */
+    size_t n_jobs;
     /* private */
     int64_t *mem_used_b; /* per node (cap_nodes), requested memory in bytes: summed exactly,
                             then rounded up into nodes[].mem_used_mib */
     unsigned *index;     /* open-addressing table of node positions + 1, 0 = empty */
     size_t index_cap;
+    size_t cap_jobs;
     void *json;      /* the k8s_json token array, reused across pages */
     bool json_owned; /* false when lent by inventory_use_parser() */
 };

@@ -251,7 +251,7 @@ static int pod_read(const struct k8s_json *d, int tok, bool tmpl, struct k8s_pod
     int list, sel, conds, i;
     struct k8s_requests req = {0};
     int64_t one[K8S_RESOURCES], overhead[K8S_RESOURCES], total[K8S_RESOURCES];
-    int64_t mem;
+    int64_t mem, att;
 
     memset(&p, 0, sizeof(p));
     if (tmpl ? k8s_json_type(d, tok) != K8S_JSON_OBJECT
@@ -270,6 +270,12 @@ static int pod_read(const struct k8s_json *d, int tok, bool tmpl, struct k8s_pod
     p.terminating = k8s_json_type(d, k8s_json_get(d, meta, "deletionTimestamp")) == K8S_JSON_STRING;
     p.ours = k8s_json_str_eq(d, k8s_json_get(d, labels, K8S_LABEL_MANAGED_BY), K8S_MANAGED_BY) ||
              k8s_json_get(d, labels, K8S_LABEL_JOB_UID) >= 0;
+    if (k8s_json_str(d, k8s_json_get(d, labels, K8S_LABEL_JOB_UID), p.job_uid, sizeof(p.job_uid)) >=
+        (long)sizeof(p.job_uid))
+        p.job_uid[0] = '\0';
+    p.attempt = -1;
+    if (k8s_json_int(d, k8s_json_get(d, labels, K8S_LABEL_ATTEMPT), 0, INT32_MAX, &att) == 0)
+        p.attempt = (int)att;
     sel = k8s_json_get(d, spec, "nodeSelector");
     k8s_json_str(d, k8s_json_get(d, sel, K8S_LABEL_GPU_PRODUCT), p.product, sizeof(p.product));
     if (k8s_json_int(d, k8s_json_get(d, sel, K8S_LABEL_GPU_MEMORY), 1, 10000000, &mem) == 0)

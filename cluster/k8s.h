@@ -122,6 +122,8 @@ struct k8s_pod {
     int64_t mem_b;      /* bytes */
     bool terminating;   /* metadata.deletionTimestamp is set: still holds its GPUs */
     bool ours;          /* carries fedsched's labels */
+    char job_uid[40];   /* fedsched's job-uid label, "" when none (or too long) */
+    int attempt;        /* its attempt label; -1 when none */
     bool unschedulable; /* condition PodScheduled False, reason Unschedulable */
 };
 

@@ -1172,6 +1172,14 @@ static bool fill_cluster(struct cluster_snapshot *cs, size_t i, struct pc *c, si
     cs->status[i].n_unknown = c->good.n_unknown;
     snprintf(cs->status[i].item_error, sizeof(cs->status[i].item_error), "%s",
              c->good.last_item_error);
+    free(cs->status[i].job_pods);
+    cs->status[i].job_pods = NULL;
+    cs->status[i].n_job_pods = 0;
+    if (c->have_good && c->good.n_jobs > 0) {
+        cs->status[i].job_pods = xmalloc(c->good.n_jobs * sizeof(*c->good.jobs));
+        memcpy(cs->status[i].job_pods, c->good.jobs, c->good.n_jobs * sizeof(*c->good.jobs));
+        cs->status[i].n_job_pods = c->good.n_jobs;
+    }
     memset(sc, 0, sizeof(*sc));
     snprintf(sc->name, sizeof(sc->name), "%s", c->cfg.name);
     snprintf(sc->region, sizeof(sc->region), "%s", c->cfg.region);

@@ -112,10 +112,33 @@ void sched_policy_job(const struct snapshot *snap, const struct store_sched_job 
     q->prereqs = policy_framework_prereqs(j->framework);
 }
 
+/* How long after its dispatch a job whose pods are not all in the data yet still holds its
+ * plan's GPUs when the data is younger than the dispatch: its controller may not have made
+ * them, or they may never all be there (refused, ended early). */
+#define POD_SETTLE_MS 60000
+
+/* Whether a dispatched job's pods count in the snapshot (cs cluster ci, v its view): once
+ * they are all in the data (their GPUs), or POD_SETTLE_MS after the data is as recent as
+ * the dispatch. Not from the data's age alone: the API server answers the create before
+ * the Job controller makes the pods, so data newer than the dispatch may not have them
+ * yet, and a pod event in the same millisecond as the dispatch may. */
+static bool pods_in_snapshot(const struct cluster_snapshot *cs, int ci,
+                             const struct store_sched_job *j, const struct cview *v)
+{
+    if (j->dispatched_ms <= 0 || !v)
+        return false;
+    if (ci >= 0 && (size_t)ci < cs->snap->n_clusters &&
+        cluster_snapshot_job_gpus(cs, (size_t)ci, j->uid, j->attempt) >= j->gpu_count)
+        return true;
+    return v->data_as_of_ms > j->dispatched_ms + POD_SETTLE_MS;
+}
+
 /* And to a placement that holds GPUs; v is the cycle's view of its cluster. */
-static void running_job(const struct snapshot *snap, const struct store_sched_job *j,
+static void running_job(const struct cluster_snapshot *cs, const struct store_sched_job *j,
                         const struct cview *v, struct policy_running *r)
 {
+    const struct snapshot *snap = cs->snap;
+
     r->id = (uint64_t)j->id;
     r->ns = j->ns;
     r->name = j->name;
@@ -135,9 +158,8 @@ static void running_job(const struct snapshot *snap, const struct store_sched_jo
                                   j->last_checkpoint_ms < j->checkpoint_requested_ms
                               ? j->checkpoint_deadline_ms
                               : 0;
-    /* Its pods count in the snapshot once the pod data is complete up to a time after they
-     * were created; until then the policy holds the plan's GPUs itself. */
-    r->in_snapshot = j->dispatched_ms > 0 && v && v->data_as_of_ms > j->dispatched_ms;
+    /* Until its pods count in the snapshot, the policy holds the plan's GPUs itself. */
+    r->in_snapshot = pods_in_snapshot(cs, v ? v->snap : -1, j, v);
     r->gpus_per_worker = j->gpus_per_worker;
     r->cpu_m_per_worker = j->cpu_m_per_worker;
     r->mem_mib_per_worker = j->mem_mib_per_worker;
@@ -165,7 +187,7 @@ void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, stru
             d->qidx[d->n_queue++] = k;
         } else if (sched_placed_phase(j->phase) && j->cluster[0] &&
                    snapshot_cluster_find(snap, j->cluster) >= 0) {
-            running_job(snap, j, sched_cview_find(c, j->cluster), &d->running[d->n_running]);
+            running_job(cs, j, sched_cview_find(c, j->cluster), &d->running[d->n_running]);
             d->ridx[d->n_running++] = k;
         }
     }
@@ -294,26 +316,20 @@ void sched_step_decide(struct cycle *c)
         t->snapshot_ms = cs->snap->taken_ms;
         t->checkpoint_by_ms = r->checkpoint_by_ms > 0 ? r->checkpoint_by_ms : 0;
         switch (r->reason) {
-        case POLICY_RECLAIM_DEFICIT:
+        case POLICY_RECLAIM_DEFICIT: {
+            const struct snapshot_agg *a =
+                snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING, r->sku);
+
             t->message = sched_batch_own(
-                &c->b,
-                xasprintf(
-                    "reclaimed for serving: %s %s serving pool short of %d GPUs "
-                    "(pending serving demand %d, reserve %d); grace %" PRId64
-                    " s, %.2f GPU-hours since the last checkpoint lost",
-                    cl, sku, r->deficit,
-                    snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING, r->sku)
-                        ? snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING,
-                                             r->sku)
-                              ->pending_serving
-                        : 0,
-                    snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING, r->sku)
-                        ? snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING,
-                                             r->sku)
-                              ->reserve
-                        : 0,
-                    r->grace_s, r->lost_gpu_hours));
+                &c->b, xasprintf("reclaimed for serving: %s %s serving pool short of %d GPUs "
+                                 "(pending serving demand %d, announced %d, reserve %d, free %d);"
+                                 " grace %" PRId64 " s, %.2f GPU-hours since the last checkpoint"
+                                 " lost",
+                                 cl, sku, r->deficit, a ? a->pending_serving : 0,
+                                 a ? a->announced_serving : 0, a ? a->reserve : 0, a ? a->free : 0,
+                                 r->grace_s, r->lost_gpu_hours));
             break;
+        }
         case POLICY_RECLAIM_LEASE_END:
             t->message = sched_batch_own(
                 &c->b, xasprintf("the lease on borrowed %s serving GPUs in %s ends; grace %" PRId64

@@ -273,6 +273,52 @@ START_TEST(restart_pods_after_expired_continue)
 }
 END_TEST
 
+/* fedsched's pods by job attempt, bound or not, terminal ones left out: what tells the
+ * scheduler a dispatched job's pods are in the data (scheduler/decide.c). */
+#define POD(name, labels, node, gpus, phase, extra)                                                \
+    "{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"fedsched-x\",\"labels\":{" labels        \
+    "}" extra "},\"spec\":{" node "\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"     \
+    "{\"nvidia.com/gpu\":\"" gpus "\"}}}]},\"status\":{\"phase\":\"" phase "\"}}"
+#define OURS(uid, attempt)                                                                         \
+    "\"fedsched.io/job-uid\":\"" uid "\",\"fedsched.io/attempt\":\"" attempt "\""
+
+START_TEST(job_pods_by_attempt)
+{
+    /* clang-format off */
+    static const char body[] =
+        "{\"apiVersion\":\"v1\",\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"7\"},"
+        "\"items\":["
+        POD("u1-a", OURS("u1", "2"), "\"nodeName\":\"h100-a1\",", "4", "Running", "") ","
+        POD("u1-b", OURS("u1", "2"), "", "4", "Pending", "") ","
+        POD("u1-old", OURS("u1", "1"), "\"nodeName\":\"h100-a1\",", "8", "Succeeded", "") ","
+        POD("u2-a", OURS("u2", "0"), "\"nodeName\":\"h100-a1\",", "2", "Running",
+            ",\"deletionTimestamp\":\"2026-12-03T10:00:00Z\"") ","
+        POD("other", "\"app\":\"x\"", "\"nodeName\":\"h100-a1\",", "1", "Running", "") ","
+        POD("u3-a", OURS("u3", "x"), "", "1", "Pending", "")
+        "]}";
+    /* clang-format on */
+    char cont[64];
+    struct err e = {0};
+
+    add_page("k8s/nodes-page1.json", true,
+             "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6ODgxMjM0NSwic3RhcnQiOiJiMjAwLXgxXHUwMDAwIn0");
+    ck_assert_msg(inventory_add_pods(&inv, body, strlen(body), &cfg, sku_defaults(), cont,
+                                     sizeof(cont), &e) == 0,
+                  "%s %s", e.field, e.msg);
+    inventory_finish(&inv);
+    ck_assert_uint_eq(inv.n_jobs, 2);
+    ck_assert_int_eq(inventory_job_gpus(inv.jobs, inv.n_jobs, "u1", 2), 8);
+    ck_assert_int_eq(inv.jobs[0].pods, 2);
+    ck_assert_int_eq(inventory_job_gpus(inv.jobs, inv.n_jobs, "u1", 1), 0);
+    ck_assert_int_eq(inventory_job_gpus(inv.jobs, inv.n_jobs, "u2", 0), 2);
+    ck_assert_int_eq(inventory_job_gpus(inv.jobs, inv.n_jobs, "u3", 0), 0);
+    ck_assert_int_eq(inventory_job_gpus(inv.jobs, inv.n_jobs, "u2", 1), 0);
+    inventory_reset_pods(&inv);
+    ck_assert_uint_eq(inv.n_jobs, 0);
+    ck_assert_int_eq(inventory_job_gpus(inv.jobs, inv.n_jobs, "u1", 2), 0);
+}
+END_TEST
+
 START_TEST(repeated_node_across_pages_counts_once)
 {
     add_page("k8s/nodes-page1.json", true,
@@ -365,6 +411,7 @@ int main(void)
     tcase_add_test(tc, pool_and_sku_aggregates);
     tcase_add_test(tc, unassigned_demand_goes_to_the_largest_serving_sku);
     tcase_add_test(tc, restart_pods_after_expired_continue);
+    tcase_add_test(tc, job_pods_by_attempt);
     tcase_add_test(tc, repeated_node_across_pages_counts_once);
     tcase_add_test(tc, gpu_sums_do_not_overflow);
     tcase_add_test(tc, rejects_bodies_that_are_not_lists);
