@@ -146,6 +146,22 @@ static int64_t event_ms(const char *type, const char *reason)
     return senv_sql_long(&env, sql);
 }
 
+/* The borrower's object is not live where the test needs it to be: fail with the job's
+ * events, which say who deleted it and why. */
+static void assert_live(const char *mns, const char *obj, const char *when)
+{
+    char *events;
+
+    if (object_state(mns, obj, NULL, 0) == OBJ_LIVE)
+        return;
+    events = itest_sql(env.dsn, "SELECT string_agg(to_char(e.ts, 'HH24:MI:SS.MS') || ' ' ||"
+                                " e.type || '/' || COALESCE(e.reason, '') || ': ' ||"
+                                " COALESCE(e.message, ''), ' | ' ORDER BY e.id) FROM job_events e"
+                                " JOIN jobs j ON j.id = e.job_id WHERE j.name = '" NAME "'");
+    ck_abort_msg("the borrower's object is deleting %s; its events: %s", when,
+                 events ? events : "(none)");
+}
+
 struct run {
     int64_t scaled;                 /* when the test announced the scale-up */
     int64_t requested_at, deadline; /* from the channel */
@@ -196,7 +212,7 @@ static void scale_up(int deadline_s, bool checkpoint, bool restart, struct run *
     until = clock_realtime_ms() + 15000;
     while (!r->seen) {
         ck_assert_msg(clock_realtime_ms() < until, "no checkpoint request within 15 s");
-        ck_assert_int_eq(object_state(mns, obj, NULL, 0), OBJ_LIVE);
+        assert_live(mns, obj, "before the checkpoint request was seen");
         r->live_last = clock_realtime_ms();
         get_channel(&ch);
         if (json_is_true(json_object_get(ch, "requested"))) {

@@ -186,6 +186,11 @@ START_TEST(pending_when_no_gpus_fit_and_failures)
     j = job("tj-fail", 1, 8, 30, "Failed");
     ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
     json_decref(j);
+    /* The Job controller makes its pod after the create (on the next request), then 31 s
+     * pass. */
+    pods = pods_of("tj-fail");
+    ck_assert_int_eq(json_array_size(pods), 1);
+    json_decref(pods);
     sim_skip_time(env.sim, 31 * 1000);
     ck_assert_int_eq(state(K8S_KIND_JOB, "tj-fail", reason, sizeof(reason)), K8S_JOB_FAILED);
     ck_assert_str_eq(reason, "BackoffLimitExceeded");

@@ -872,6 +872,7 @@ START_TEST(ttl_after_finished)
           "{\"headGroupSpec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"h\","
           "\"image\":\"ray\"}]}}}}}}",
           201);
+    sim_cluster_tick(c);         /* the controllers make the pods, which run from now */
     sim_clock_skip(&clk, 30000); /* finished 20 s ago */
     j = call(c, "GET", "/apis/batch/v1/namespaces/fedsched-jobs/jobs/ttl", NULL, 200);
     snprintf(body, sizeof(body),

@@ -104,6 +104,8 @@ struct sjob {
     bool foreground;     /* deleted in the foreground: its pods go first */
     bool shutdown_after; /* RayJob: delete the cluster pods when finished */
     bool blocked;        /* its pods' PriorityClass does not exist: no pods yet */
+    bool spawn_due;      /* created: its controller makes its pods on the next advance, after
+                            the create has been answered (never inside the request) */
     bool pods_gone;      /* RayJob: its cluster was shut down after it finished */
     int64_t ttl_ms;      /* ttlSecondsAfterFinished in ms; -1 when not set */
     char outcome[32];    /* annotation sim.fedsched.io/outcome */
@@ -2562,9 +2564,14 @@ static void advance(struct sim_cluster *c)
     for (size_t i = 0; i < c->spec.n_deployments; i++)
         reconcile_deployment(c, i, now);
     reap(c, now);
-    for (size_t i = 0; i < c->n_jobs; i++)
-        if (c->jobs[i]->blocked && !c->jobs[i]->deleting)
-            job_spawn_all(c, c->jobs[i], now);
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        struct sjob *j = c->jobs[i];
+
+        if ((j->blocked || j->spawn_due) && !j->deleting) {
+            j->spawn_due = false;
+            job_spawn_all(c, j, now);
+        }
+    }
     node_usage(c);
     schedule_pending(c, now);
     for (size_t i = 0; i < c->n_jobs; i++) {
@@ -3087,9 +3094,11 @@ static void create_job(struct sim_cluster *c, enum kind k, const char *ns, const
     c->jobs[at] = j;
     c->n_jobs++;
 
-    if (!json_is_true(json_object_get(json_object_get(j->obj, "spec"), "suspend")))
-        job_spawn_all(c, j, now);
-    advance(c); /* bind the new pods now, as a fast scheduler would */
+    /* The API server only stores the object; the Job (or KubeRay) controller sees it and
+     * makes its pods afterwards, so they are never there before the create is answered:
+     * the next request or tick makes and binds them, as a fast controller and scheduler
+     * would. */
+    j->spawn_due = !json_is_true(json_object_get(json_object_get(j->obj, "spec"), "suspend"));
     job_dirty(c, j);
     reply_json(out, 201, json_incref(j->obj));
 out:
