@@ -552,25 +552,29 @@ static void build_quotas(struct engine *en)
     }
 }
 
-/* On entry work_factor[] holds the declared throughputs of opts[]; on return, the factors
- * that turn a price per GPU-hour into a price per unit of work: the best throughput over
- * each one. Without a figure > 0 for every opt (or with none finite) they are all 1. */
-static void work_factors(struct engine_job *ej)
+/* The factors that turn a price per GPU-hour into a price per unit of work for a job
+ * whose opts[o] has the declared throughput tp[o]: the best throughput over each one, kept
+ * in en->wf (ej->wf their offset). Without a finite figure > 0 for every opt, none (-1). */
+static void work_factors(struct engine *en, struct engine_job *ej, const double *tp)
 {
     double best = 0;
 
+    ej->wf = -1;
     for (int o = 0; o < ej->n_opts; o++) {
-        double t = ej->work_factor[o];
-
-        if (!(t > 0) || !isfinite(t)) {
-            best = 0;
-            break;
-        }
-        if (t > best)
-            best = t;
+        if (!(tp[o] > 0) || !isfinite(tp[o]))
+            return;
+        if (tp[o] > best)
+            best = tp[o];
     }
+    if (ej->n_opts == 0)
+        return;
+    if (en->n_wf + (size_t)ej->n_opts > en->cap_wf) {
+        en->cap_wf = en->cap_wf * 2 + (size_t)ej->n_opts;
+        en->wf = xrealloc(en->wf, en->cap_wf * sizeof(*en->wf));
+    }
+    ej->wf = (long)en->n_wf;
     for (int o = 0; o < ej->n_opts; o++)
-        ej->work_factor[o] = best > 0 ? best / ej->work_factor[o] : 1.0;
+        en->wf[en->n_wf++] = best / tp[o];
 }
 
 static void build_jobs(struct engine *en)
@@ -586,6 +590,7 @@ static void build_jobs(struct engine *en)
         int64_t since = job->queued_ms ? job->queued_ms : job->created_ms;
         double wait_h = since > 0 && en->now > since ? (double)(en->now - since) / 3.6e6 : 0.0;
         double bonus = floor(cfg->aging_per_hour * wait_h);
+        double tp[1 + POLICY_ALT_SKUS_MAX];
 
         ej->ns = ns_of(en, job->ns);
         ej->cpu = job->cpu_m_per_worker > 0 ? job->cpu_m_per_worker : 0;
@@ -597,7 +602,7 @@ static void build_jobs(struct engine *en)
         if (ej->workers > max_workers)
             max_workers = ej->workers;
         if (job->sku >= 0 && (size_t)job->sku < en->n_skus) {
-            ej->work_factor[ej->n_opts] = job->throughput[0];
+            tp[ej->n_opts] = job->throughput ? job->throughput[0] : 0;
             ej->opts[ej->n_opts++] = job->sku;
         }
         for (size_t a = 0; a < job->n_alt_skus && a < POLICY_ALT_SKUS_MAX; a++) {
@@ -607,11 +612,11 @@ static void build_jobs(struct engine *en)
             for (int o = 0; o < ej->n_opts; o++)
                 dup = dup || ej->opts[o] == k;
             if (!dup && k >= 0 && (size_t)k < en->n_skus) {
-                ej->work_factor[ej->n_opts] = job->throughput[1 + a];
+                tp[ej->n_opts] = job->throughput ? job->throughput[1 + a] : 0;
                 ej->opts[ej->n_opts++] = k;
             }
         }
-        work_factors(ej);
+        work_factors(en, ej, tp);
         if (!ej->invalid && ej->n_opts == 0)
             ej->invalid = POLICY_REASON_UNKNOWN_SKU;
         if (cfg->aging_max > 0 && bonus > cfg->aging_max)
@@ -712,6 +717,7 @@ void engine_free(struct engine *en)
     free(en->gblk_c);
     free(en->scratch);
     free(en->jobs);
+    free(en->wf);
     free(en->aff);
     memset(en, 0, sizeof(*en));
 }
@@ -899,8 +905,8 @@ static void score(struct engine *en, size_t j, struct engine_cand *cand, int aff
     if (!(cost > 0))
         cost = cfg->default_cost;
     sc->price_per_gpu_hour = cost;
-    sc->work_factor = ej->work_factor[cand->opt];
-    cost *= ej->work_factor[cand->opt];
+    sc->work_factor = ej->wf >= 0 ? en->wf[ej->wf + cand->opt] : 1.0;
+    cost *= sc->work_factor;
     sc->cluster = cand->cluster;
     sc->pool = cand->pool;
     sc->sku = cand->sku;

@@ -64,9 +64,9 @@ struct engine_job {
     int opts[1 + POLICY_ALT_SKUS_MAX]; /* SKU ids to try, primary first, unknown dropped */
     int n_opts;
     /* Cost per unit of work (policy_job.throughput): the price of a GPU-hour on opts[o] is
-     * multiplied by work_factor[o] = best declared throughput / throughput on opts[o];
-     * every factor is 1 when the job did not declare a throughput for each of its opts. */
-    double work_factor[1 + POLICY_ALT_SKUS_MAX];
+     * multiplied by engine.wf[wf + o] = best declared throughput / throughput on opts[o];
+     * wf is -1 (every factor 1) when the job did not declare a throughput for each opt. */
+    long wf;
     int64_t eff_prio;           /* priority + aging bonus */
     enum policy_reason invalid; /* INVALID_SPEC / UNKNOWN_SKU, else NONE */
     size_t aff_first;           /* resolved affinity clusters: engine.aff[aff_first ..] */
@@ -150,7 +150,9 @@ struct engine {
     size_t n_scratch;
 
     struct engine_job *jobs; /* one per queued job */
-    int *aff;                /* resolved affinity cluster indices */
+    double *wf;              /* the work factors of the jobs that declare throughputs */
+    size_t n_wf, cap_wf;
+    int *aff; /* resolved affinity cluster indices */
     size_t n_aff, cap_aff;
 };
 

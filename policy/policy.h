@@ -100,11 +100,11 @@ struct policy_job {
     int alt_skus[POLICY_ALT_SKUS_MAX]; /* acceptable alternatives, in preference order */
     size_t n_alt_skus;
     /* The job's declared relative throughput on each of those SKUs, in the same order
-     * (sku, then alt_skus): any unit, only the ratios count. When every SKU the job
-     * accepts has a figure > 0, the cost term prices work, not GPU time: a SKU's cost per
-     * GPU-hour times the job's best throughput over its throughput there. 0 = none
-     * declared. */
-    double throughput[1 + POLICY_ALT_SKUS_MAX];
+     * (sku, then alt_skus: 1 + n_alt_skus figures; borrowed), in any unit: only the ratios
+     * count. When every SKU the job accepts has a figure > 0, the cost term prices work,
+     * not GPU time: a SKU's cost per GPU-hour times the job's best throughput over its
+     * throughput there. NULL (or a figure <= 0) = none declared. */
+    const double *throughput;
     int gpu_count;
     int gpus_per_worker; /* 0 = gpu_count (one worker) */
     /* What one worker's pod requests besides GPUs, as its pod template says (the same

@@ -93,9 +93,7 @@ void sched_policy_job(const struct snapshot *snap, const struct store_sched_job 
     /* Every entry above is kept, a SKU the snapshot lacks included, so figure i belongs to
      * entry i. The store lines the figures up the same way (store/live_jobs.h); a list of
      * another length cannot be matched to the SKUs, and then none counts (0). */
-    if (j->n_throughput == 1 + q->n_alt_skus)
-        for (size_t i = 0; i < j->n_throughput; i++)
-            q->throughput[i] = j->throughput[i];
+    q->throughput = j->n_throughput == 1 + q->n_alt_skus ? j->throughput : NULL;
     q->gpu_count = j->gpu_count;
     q->gpus_per_worker = j->gpus_per_worker;
     q->cpu_m_per_worker = j->cpu_m_per_worker;

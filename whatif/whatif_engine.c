@@ -219,6 +219,7 @@ struct sim {
     struct snapshot *snap;
     struct policy_state *pst;
     struct policy_job *queue;
+    double *tp; /* --declared-throughput: job i's throughputs at [i * (1 + WHATIF_ALT_MAX)] */
     struct policy_running *running;
     size_t *qidx, *ridx;
     struct policy_config cfg;
@@ -1031,12 +1032,9 @@ static int cycle_policy(struct sim *S, struct err *e)
             q->ns = j->ns;
             q->name = j->name;
             q->sku = j->skus[0];
-            for (int a = 0; a < j->n_skus && a <= POLICY_ALT_SKUS_MAX; a++) {
-                if (S->o->declared_throughput)
-                    q->throughput[a] = 1.0 / j->duration_s[a];
-                if (a > 0)
-                    q->alt_skus[q->n_alt_skus++] = j->skus[a];
-            }
+            for (int a = 1; a < j->n_skus && a - 1 < POLICY_ALT_SKUS_MAX; a++)
+                q->alt_skus[q->n_alt_skus++] = j->skus[a];
+            q->throughput = S->tp ? &S->tp[i * (1 + WHATIF_ALT_MAX)] : NULL;
             q->gpu_count = j->gpus;
             q->gpus_per_worker = j->gpus_per_worker;
             q->priority = j->priority;
@@ -1577,6 +1575,7 @@ static void sim_free(struct sim *S)
     free(S->ps);
     free(S->heap);
     free(S->queue);
+    free(S->tp);
     free(S->running);
     free(S->qidx);
     free(S->ridx);
@@ -1718,6 +1717,13 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
     S.pst = policy_state_new();
     S.js = xcalloc(jobs->n + 1, sizeof(*S.js));
     S.queue = xcalloc(jobs->n + 1, sizeof(*S.queue));
+    if (o->declared_throughput) {
+        /* Each job declares the inverse of its duration on each of its SKUs. */
+        S.tp = xcalloc(jobs->n * (1 + WHATIF_ALT_MAX) + 1, sizeof(*S.tp));
+        for (size_t i = 0; i < jobs->n; i++)
+            for (int a = 0; a < jobs->v[i].n_skus && a <= WHATIF_ALT_MAX; a++)
+                S.tp[i * (1 + WHATIF_ALT_MAX) + (size_t)a] = 1.0 / jobs->v[i].duration_s[a];
+    }
     S.running = xcalloc(jobs->n + 1, sizeof(*S.running));
     S.qidx = xcalloc(jobs->n + 1, sizeof(*S.qidx));
     S.ridx = xcalloc(jobs->n + 1, sizeof(*S.ridx));

@@ -43,6 +43,7 @@ struct policy_scenario {
     struct policy_forecast *forecasts;
     size_t n_forecasts;
     const char ***aff; /* per queued job */
+    double **tp;       /* per queued job: its throughput figures, NULL when none */
     struct job_node_use **plans;
     struct policy_input in;
     int64_t now;
@@ -435,6 +436,7 @@ static int build_queue(struct policy_scenario *sc, json_t *arr, struct err *e)
     sc->n_queue = json_array_size(arr);
     sc->queue = xcalloc(sc->n_queue + 1, sizeof(*sc->queue));
     sc->aff = xcalloc(sc->n_queue + 1, sizeof(*sc->aff));
+    sc->tp = xcalloc(sc->n_queue + 1, sizeof(*sc->tp));
     ARR_EACH(arr, i, j)
     {
         struct policy_job *q = &sc->queue[i];
@@ -451,10 +453,15 @@ static int build_queue(struct policy_scenario *sc, json_t *arr, struct err *e)
                 sku_of(sc->snap, v, "queue.alt", &q->alt_skus[q->n_alt_skus++], e))
                 return -1;
         }
-        ARR_EACH(json_object_get(j, "throughput"), a, v)
-        {
-            if (a <= POLICY_ALT_SKUS_MAX)
-                q->throughput[a] = json_number_value(v);
+        if (json_is_array(json_object_get(j, "throughput"))) {
+            /* One figure per SKU entry (sku, then alt); missing ones are 0. */
+            sc->tp[i] = xcalloc(1 + q->n_alt_skus, sizeof(double));
+            ARR_EACH(json_object_get(j, "throughput"), a, v)
+            {
+                if (a <= q->n_alt_skus)
+                    sc->tp[i][a] = json_number_value(v);
+            }
+            q->throughput = sc->tp[i];
         }
         q->gpu_count = (int)int_or(j, "gpus", 8);
         q->gpus_per_worker = (int)int_or(j, "per_worker", 0);
@@ -734,11 +741,14 @@ static int seed_state(struct policy_scenario *sc, json_t *root, struct err *e)
 static void clear_cycle(struct policy_scenario *sc)
 {
     snapshot_free(&sc->snap);
-    for (size_t i = 0; i < sc->n_queue; i++)
+    for (size_t i = 0; i < sc->n_queue; i++) {
         free(sc->aff[i]);
+        free(sc->tp[i]);
+    }
     for (size_t i = 0; i < sc->n_running; i++)
         free(sc->plans[i]);
     free(sc->aff);
+    free(sc->tp);
     free(sc->plans);
     free(sc->queue);
     free(sc->running);
@@ -748,6 +758,7 @@ static void clear_cycle(struct policy_scenario *sc)
     sc->forecasts = NULL;
     sc->n_forecasts = 0;
     sc->aff = NULL;
+    sc->tp = NULL;
     sc->plans = NULL;
     sc->queue = NULL;
     sc->running = NULL;
