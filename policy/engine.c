@@ -566,8 +566,8 @@ static void work_factors(struct engine *en, struct engine_job *ej, const double 
         if (tp[o] > best)
             best = tp[o];
     }
-    if (ej->n_opts == 0)
-        return;
+    if (!(best > 0))
+        return; /* no opts */
     if (en->n_wf + (size_t)ej->n_opts > en->cap_wf) {
         en->cap_wf = en->cap_wf * 2 + (size_t)ej->n_opts;
         en->wf = xrealloc(en->wf, en->cap_wf * sizeof(*en->wf));

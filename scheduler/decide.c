@@ -115,18 +115,18 @@ void sched_policy_job(const struct snapshot *snap, const struct store_sched_job 
  * them, or they may never all be there (refused, ended early). */
 #define POD_SETTLE_MS 60000
 
-/* Whether a dispatched job's pods count in the snapshot (cs cluster ci, v its view): once
+/* Whether a dispatched job's pods count in the snapshot (v: its cluster's view): once
  * they are all in the data (their GPUs), or POD_SETTLE_MS after the data is as recent as
  * the dispatch. Not from the data's age alone: the API server answers the create before
  * the Job controller makes the pods, so data newer than the dispatch may not have them
  * yet, and a pod event in the same millisecond as the dispatch may. */
-static bool pods_in_snapshot(const struct cluster_snapshot *cs, int ci,
-                             const struct store_sched_job *j, const struct cview *v)
+static bool pods_in_snapshot(const struct cluster_snapshot *cs, const struct store_sched_job *j,
+                             const struct cview *v)
 {
     if (j->dispatched_ms <= 0 || !v)
         return false;
-    if (ci >= 0 && (size_t)ci < cs->snap->n_clusters &&
-        cluster_snapshot_job_gpus(cs, (size_t)ci, j->uid, j->attempt) >= j->gpu_count)
+    if (v->snap >= 0 && (size_t)v->snap < cs->snap->n_clusters &&
+        cluster_snapshot_job_gpus(cs, (size_t)v->snap, j->uid, j->attempt) >= j->gpu_count)
         return true;
     return v->data_as_of_ms > j->dispatched_ms + POD_SETTLE_MS;
 }
@@ -157,7 +157,7 @@ static void running_job(const struct cluster_snapshot *cs, const struct store_sc
                               ? j->checkpoint_deadline_ms
                               : 0;
     /* Until its pods count in the snapshot, the policy holds the plan's GPUs itself. */
-    r->in_snapshot = pods_in_snapshot(cs, v ? v->snap : -1, j, v);
+    r->in_snapshot = pods_in_snapshot(cs, j, v);
     r->gpus_per_worker = j->gpus_per_worker;
     r->cpu_m_per_worker = j->cpu_m_per_worker;
     r->mem_mib_per_worker = j->mem_mib_per_worker;
