@@ -40,8 +40,9 @@ static int ledger_metrics(struct api *a, struct buf *out, struct err *e)
         {"fedsched_preemptions_total",
          "Attempts whose work was lost (ledger rows), by cause: reclaim of borrowed or "
          "over-quota GPUs, priority preemption, failure retry."},
-        {"fedsched_lost_gpu_hours_total",
-         "GPU-hours of work lost since the last checkpoint, by cause, as the ledger records."}};
+        {"fedsched_lost_gpu_seconds_total",
+         "GPU-seconds of work lost since the last checkpoint, by cause, as the ledger records "
+         "(its GPU-hours x 3600: Prometheus names time in seconds)."}};
     struct store_ledger_total *t = NULL;
     size_t n = 0;
 
@@ -59,7 +60,7 @@ static int ledger_metrics(struct api *a, struct buf *out, struct err *e)
             if (f == 0)
                 buf_printf(out, "%lld\n", (long long)t[i].count);
             else
-                buf_printf(out, "%.17g\n", t[i].lost_gpu_hours);
+                buf_printf(out, "%.17g\n", t[i].lost_gpu_hours * 3600.0);
         }
     }
     free(t);

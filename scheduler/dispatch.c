@@ -37,8 +37,7 @@ void sched_step_preempt(struct cycle *c, bool only_new)
             pthread_mutex_lock(&s->m.mu);
             s->m.reclaims++;
             s->m.ckpt_requests += j->checkpoint_requested_ms > 0;
-            sched_ring_add(s->m.req_ms, &s->m.n_req,
-                           (double)(clock_realtime_ms() - c->snap_taken_ms));
+            sched_latency_add(&s->m.req, (double)(clock_realtime_ms() - c->snap_taken_ms) / 1000.0);
             pthread_mutex_unlock(&s->m.mu);
             LOG(LOG_INFO, "sched",
                 "event=reclaim_requested job=%s/%s cluster=%s latency_ms=%" PRId64, j->ns, j->name,

@@ -39,7 +39,15 @@
 #define POOL_BORROWED "serving-borrowed"
 #define CLUSTERS_MAX  4096
 #define LATENCY_RING  1024 /* reclaim latency samples kept for the percentiles */
-#define METRIC_SKUS   SKU_MAX
+
+/* One latency summary: the last LATENCY_RING samples for the quantiles, and the count and
+ * sum of every sample since start (Prometheus' _count and _sum), in seconds. */
+struct latency {
+    double ring[LATENCY_RING];
+    size_t n;
+    double sum;
+};
+#define METRIC_SKUS SKU_MAX
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
@@ -67,10 +75,8 @@ struct metrics {
     size_t n_derr;
     uint64_t reclaims;
     double lost_gpu_hours;
-    double req_ms[LATENCY_RING]; /* snapshot -> delete request */
-    size_t n_req;
-    double freed_ms[LATENCY_RING]; /* snapshot -> pods gone */
-    size_t n_freed;
+    struct latency req;   /* snapshot showing the deficit -> delete request */
+    struct latency freed; /* delete request -> GPUs free */
     /* checkpoint-first reclaims (dispatch.c): requests made visible, deletes by cause */
     uint64_t ckpt_requests, ckpt_at_checkpoint, ckpt_at_deadline;
     /* gauges of the last cycle */
@@ -286,6 +292,6 @@ void sched_step_track(struct cycle *c, bool gc, bool all);
 
 /* sched_metrics.c */
 void sched_metrics_dispatch_error(struct metrics *m, const char *cluster);
-void sched_ring_add(double *ring, size_t *n, double v);
+void sched_latency_add(struct latency *l, double seconds);
 
 #endif

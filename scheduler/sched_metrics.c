@@ -19,10 +19,11 @@ void sched_metrics_dispatch_error(struct metrics *m, const char *cluster)
     pthread_mutex_unlock(&m->mu);
 }
 
-void sched_ring_add(double *ring, size_t *n, double v)
+void sched_latency_add(struct latency *l, double seconds)
 {
-    ring[*n % LATENCY_RING] = v;
-    (*n)++;
+    l->ring[l->n % LATENCY_RING] = seconds;
+    l->n++;
+    l->sum += seconds;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -33,15 +34,15 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Nearest-rank percentile of the ring's samples; -1 when empty. */
-static double ring_pct(const double *ring, size_t n, double q)
+static double ring_pct(const struct latency *l, double q)
 {
-    size_t k = n < LATENCY_RING ? n : LATENCY_RING, at;
+    size_t k = l->n < LATENCY_RING ? l->n : LATENCY_RING, at;
     double *v, r;
 
     if (k == 0)
         return -1;
     v = xmalloc(k * sizeof(*v));
-    memcpy(v, ring, k * sizeof(*v));
+    memcpy(v, l->ring, k * sizeof(*v));
     qsort(v, k, sizeof(*v), cmp_double);
     at = (size_t)ceil(q * (double)k);
     r = v[at > 0 ? at - 1 : 0];
@@ -59,21 +60,21 @@ void sched_get_status(struct sched *s, struct sched_status *out)
 /* ---- metrics ---------------------------------------------------------------------------------- */
 
 /* A summary of the ring's recent samples; NaN quantiles while there are none. */
-static int latency_summary(struct buf *b, const char *name, const char *help, const double *ring,
-                           size_t n)
+static int latency_summary(struct buf *b, const char *name, const char *help,
+                           const struct latency *l)
 {
     static const double q[2] = {0.5, 0.99};
     int rc = buf_printf(b, "# HELP %s %s\n# TYPE %s summary\n", name, help, name);
 
     for (int i = 0; i < 2; i++) {
-        double v = ring_pct(ring, n, q[i]);
+        double v = ring_pct(l, q[i]);
 
         if (v < 0)
             rc |= buf_printf(b, "%s{quantile=\"%g\"} NaN\n", name, q[i]);
         else
-            rc |= buf_printf(b, "%s{quantile=\"%g\"} %.1f\n", name, q[i], v);
+            rc |= buf_printf(b, "%s{quantile=\"%g\"} %.3f\n", name, q[i], v);
     }
-    return rc | buf_printf(b, "%s_count %zu\n", name, n);
+    return rc | buf_printf(b, "%s_sum %.3f\n%s_count %zu\n", name, l->sum, name, l->n);
 }
 
 int sched_metrics(struct sched *s, struct buf *b)
@@ -168,12 +169,13 @@ int sched_metrics(struct sched *s, struct buf *b)
         "fedsched_scheduler_checkpoint_deletes_total{at=\"checkpoint\"} %" PRIu64 "\n"
         "fedsched_scheduler_checkpoint_deletes_total{at=\"deadline\"} %" PRIu64 "\n",
         m->ckpt_requests, m->ckpt_at_checkpoint, m->ckpt_at_deadline);
-    rc |= latency_summary(b, "fedsched_scheduler_reclaim_request_ms",
-                          "Snapshot showing the deficit to delete request (recent reclaims).",
-                          m->req_ms, m->n_req);
-    rc |=
-        latency_summary(b, "fedsched_scheduler_reclaim_freed_ms",
-                        "Delete request to GPUs free (recent reclaims).", m->freed_ms, m->n_freed);
+    rc |= latency_summary(b, "fedsched_scheduler_reclaim_request_seconds",
+                          "Snapshot showing the deficit to delete request (quantiles over the "
+                          "recent reclaims).",
+                          &m->req);
+    rc |= latency_summary(b, "fedsched_scheduler_reclaim_freed_seconds",
+                          "Delete request to GPUs free (quantiles over the recent reclaims).",
+                          &m->freed);
     pthread_mutex_unlock(&m->mu);
     return rc ? -1 : 0;
 }

@@ -408,9 +408,10 @@ static bool track_job(struct cycle *c, size_t k, const json_t *obj, enum k8s_job
                                                           "requeued",
                                                           j->cluster));
             pthread_mutex_lock(&s->m.mu);
-            sched_ring_add(
-                s->m.freed_ms, &s->m.n_freed,
-                (double)(freed - (j->preempt_requested_ms ? j->preempt_requested_ms : freed)));
+            sched_latency_add(
+                &s->m.freed,
+                (double)(freed - (j->preempt_requested_ms ? j->preempt_requested_ms : freed)) /
+                    1000.0);
             pthread_mutex_unlock(&s->m.mu);
         } else if (j->checkpoint_requested_ms > 0 && !sched_object_deleting(obj)) {
             /* Asked to checkpoint: deleted at the checkpoint or the deadline. */

@@ -140,13 +140,15 @@ static char *items_lines(json_t *items)
     return buf_steal(&b);
 }
 
-/* /metrics, checked by the strict exposition checker. Caller frees. */
+/* /metrics, checked by the strict exposition checker and by promtool. Caller frees. */
 static char *scrape(const char *base, const char *token)
 {
     char *body = NULL, err[256];
 
     ck_assert_int_eq(call(base, token, "/metrics", &body), 200);
     ck_assert_msg(promtext_check(body, strlen(body), NULL, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(promtext_promtool(body, strlen(body), err, sizeof(err)) == 0 && err[0] == '\0',
+                  "promtool check metrics: %s", err);
     return body;
 }
 
@@ -183,8 +185,8 @@ static int check_counters(const char *dsn, const char *text)
             sscanf(r, "%63[^|]|%31[^|]|%15[^|]|%ld|%lf", cl, sku, cause, &count, &lost), 5);
         ck_assert_double_eq_tol(series(text, "fedsched_preemptions_total", cl, sku, cause),
                                 (double)count, 1e-9);
-        ck_assert_double_eq_tol(series(text, "fedsched_lost_gpu_hours_total", cl, sku, cause), lost,
-                                1e-9);
+        ck_assert_double_eq_tol(series(text, "fedsched_lost_gpu_seconds_total", cl, sku, cause),
+                                lost * 3600.0, 1e-6);
         n++;
     }
     free(rows);
@@ -192,7 +194,7 @@ static int check_counters(const char *dsn, const char *text)
         lines++;
     ck_assert_int_eq(lines, n);
     lines = 0;
-    for (const char *p = text; (p = strstr(p, "\nfedsched_lost_gpu_hours_total{")); p++)
+    for (const char *p = text; (p = strstr(p, "\nfedsched_lost_gpu_seconds_total{")); p++)
         lines++;
     ck_assert_int_eq(lines, n);
     return n;
@@ -574,11 +576,13 @@ START_TEST(counters_equal_the_ledger_and_only_grow)
     ck_assert_double_eq_tol(
         series(text, "fedsched_preemptions_total", "c1", "h100-80gb", "reclaim"), 2, 1e-12);
     ck_assert_double_eq_tol(
-        series(text, "fedsched_lost_gpu_hours_total", "c1", "h100-80gb", "reclaim"), 3.25, 1e-12);
+        series(text, "fedsched_lost_gpu_seconds_total", "c1", "h100-80gb", "reclaim"), 3.25 * 3600,
+        1e-9);
     ck_assert_double_eq_tol(
         series(text, "fedsched_preemptions_total", "c2", "a100-80gb", "preemption"), 1, 1e-12);
     ck_assert_double_eq_tol(
-        series(text, "fedsched_lost_gpu_hours_total", "c1", "a100-80gb", "retry"), 0.5, 1e-12);
+        series(text, "fedsched_lost_gpu_seconds_total", "c1", "a100-80gb", "retry"), 0.5 * 3600,
+        1e-9);
     ck_assert_int_eq(check_counters(api_dsn, text), 4);
     /* One more retry on c1: its series goes up by one row's worth, no other moves. */
     free(itest_sql(api_dsn, "INSERT INTO reclaims (job_id, namespace, cluster, sku, pool, attempt,"
@@ -589,7 +593,8 @@ START_TEST(counters_equal_the_ledger_and_only_grow)
     ck_assert_double_eq_tol(series(after, "fedsched_preemptions_total", "c1", "a100-80gb", "retry"),
                             2, 1e-12);
     ck_assert_double_eq_tol(
-        series(after, "fedsched_lost_gpu_hours_total", "c1", "a100-80gb", "retry"), 0.75, 1e-12);
+        series(after, "fedsched_lost_gpu_seconds_total", "c1", "a100-80gb", "retry"), 0.75 * 3600,
+        1e-9);
     ck_assert_double_eq_tol(
         series(after, "fedsched_preemptions_total", "c1", "h100-80gb", "reclaim"), 2, 1e-12);
     ck_assert_int_eq(check_counters(api_dsn, after), 4);

@@ -186,6 +186,8 @@ static void check_page(const char *page, size_t len)
     ck_assert_msg(promtext_check(page, len, &st, err, sizeof(err)) == 0, "/metrics invalid: %s",
                   err);
     ck_assert_uint_gt(st.families, 5);
+    ck_assert_msg(promtext_promtool(page, len, err, sizeof(err)) == 0 && err[0] == '\0',
+                  "promtool check metrics: %s", err);
 }
 
 static char *get_metrics(const struct itest_server *srv)

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 enum ftype { F_NONE = 0, F_COUNTER, F_GAUGE, F_HISTOGRAM, F_SUMMARY, F_UNTYPED };
 
@@ -753,4 +755,39 @@ int promtext_check(const char *text, size_t len, struct promtext_stats *st, char
     free(c.fam);
     groups_free(&c);
     return rc;
+}
+
+int promtext_promtool(const char *text, size_t len, char *out, size_t outsize)
+{
+    char path[] = "/tmp/fedsched-promtool-XXXXXX", cmd[128];
+    int fd = mkstemp(path), status;
+    size_t n = 0;
+    FILE *p;
+
+    if (outsize)
+        out[0] = '\0';
+    if (fd < 0)
+        return -1;
+    if (write(fd, text, len) != (ssize_t)len) {
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+    p = popen(cmd, "r");
+    if (!p) {
+        unlink(path);
+        return -1;
+    }
+    for (int c; (c = fgetc(p)) != EOF;)
+        if (n + 1 < outsize) {
+            out[n++] = (char)c;
+            out[n] = '\0';
+        }
+    status = pclose(p);
+    unlink(path);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 127)
+        return -1;
+    return WEXITSTATUS(status);
 }

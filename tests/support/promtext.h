@@ -34,4 +34,11 @@ struct promtext_stats {
 int promtext_check(const char *text, size_t len, struct promtext_stats *st, char *err,
                    size_t errsize);
 
+/* The outside referee: Prometheus' own `promtool check metrics` (the prometheus package,
+ * .ci/deps) on len bytes of text, which parses the page as Prometheus does and lints it
+ * (base units in names, counters ending in _total, HELP present...). Returns promtool's exit
+ * status (0: no problem), or -1 when it could not be run; what it printed goes to out
+ * (outsize bytes, may be 0). */
+int promtext_promtool(const char *text, size_t len, char *out, size_t outsize);
+
 #endif

@@ -35,8 +35,9 @@ START_TEST(metrics_of_a_standby)
         "# TYPE fedsched_scheduler_jobs gauge",
         "# TYPE fedsched_scheduler_borrowed_gpus gauge",
         "fedsched_scheduler_reclaims_total 0",
-        "fedsched_scheduler_reclaim_request_ms{quantile=\"0.99\"} NaN",
-        "fedsched_scheduler_reclaim_freed_ms_count 0",
+        "fedsched_scheduler_reclaim_request_seconds{quantile=\"0.99\"} NaN",
+        "fedsched_scheduler_reclaim_request_seconds_sum 0.000",
+        "fedsched_scheduler_reclaim_freed_seconds_count 0",
     };
 
     config_defaults(c);
