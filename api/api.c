@@ -23,6 +23,7 @@ int api_new(const struct api_config *c, struct store *s, struct api **out, struc
     a->store = s;
     a->metrics = metrics_new();
     a->forecasts = api_forecasts_new();
+    a->queue_memo = queue_memo_new();
     watches_init(a);
     access_init(a);
     *out = a;
@@ -37,6 +38,7 @@ void api_free(struct api **ap)
     watches_free(*ap);
     metrics_free(&(*ap)->metrics);
     api_forecasts_free(&(*ap)->forecasts);
+    queue_memo_free(&(*ap)->queue_memo);
     free(*ap);
     *ap = NULL;
 }

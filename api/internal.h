@@ -63,6 +63,7 @@ struct api {
     const struct sku_catalogue *skus; /* catalogue for cluster configs */
     int (*explainer)(void *arg, const char *ns, const char *name, struct buf *out, struct err *e);
     void *explainer_arg;
+    struct api_queue_memo *queue_memo; /* queue_memo.c: GET's queue figures, per job */
     void (*clusters_changed)(void *arg);
     void *clusters_changed_arg;
     int (*sched_metrics)(void *arg, struct buf *b); /* api_attach_scheduler(); NULL: none */
@@ -84,6 +85,14 @@ typedef void (*api_handler)(struct api *a, const struct api_request *req,
  * -1. */
 int api_route(const char *method, const char *path, api_handler *h, enum perm *perm,
               struct route_params *p, struct api_response *resp);
+
+/* queue_memo.c: explain's "queue" member for queued job j (a new reference), remembered
+ * per job for a few seconds, one what-if at a time; NULL when there is none. */
+struct job;
+struct api_queue_memo *queue_memo_new(void);
+void queue_memo_free(struct api_queue_memo **m);
+json_t *queue_memo_get(struct api *a, const struct job *j);
+void queue_memo_metrics(struct api *a, struct buf *out);
 
 /* access.c */
 void access_init(struct api *a);

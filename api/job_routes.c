@@ -153,23 +153,17 @@ static int parse_watch(const struct api_request *req, bool *watch, int64_t *afte
  * deadline. Without a server to suspend the call (req->wait NULL) it answers at once. */
 /* A queued job's answer to a plain GET: the job with status.queuePosition and
  * status.estimatedStartTime from the scheduler's what-if (explain's "queue" member, the
- * same computation). Without a scheduler on this replica, or when the what-if fails or the
- * job was placed meanwhile, the job as stored. */
+ * same computation), at most a few seconds old (queue_memo.c). Without a scheduler on this
+ * replica, when the what-if fails, or while another GET's what-if runs and this job has no
+ * recent figures, the job as stored. */
 static void resp_queued_job(struct api *a, const struct job *j, struct api_response *resp)
 {
-    json_t *o, *q, *st;
-    struct err e = {0};
-    struct buf b;
+    json_t *q, *st;
 
-    buf_init(&b, 0);
-    if (!a->explainer || a->explainer(a->explainer_arg, j->ns, j->name, &b, &e) != 0 ||
-        !(o = json_loadb(b.data ? b.data : "", b.len, 0, NULL))) {
-        buf_free(&b);
+    if (!a->explainer || !(q = queue_memo_get(a, j))) {
         resp_job(resp, 200, j);
         return;
     }
-    buf_free(&b);
-    q = json_object_get(o, "queue");
     st = trainingjob_to_json(j);
     if (json_is_integer(json_object_get(q, "position"))) {
         json_t *status = json_object_get(st, "status");
@@ -177,7 +171,7 @@ static void resp_queued_job(struct api *a, const struct job *j, struct api_respo
         json_object_set(status, "queuePosition", json_object_get(q, "position"));
         json_object_set(status, "estimatedStartTime", json_object_get(q, "estimatedStart"));
     }
-    json_decref(o);
+    json_decref(q);
     resp_json(resp, 200, st);
 }
 

@@ -86,6 +86,21 @@ static void expect_queue(const char *name, int position, int ahead_jobs, int ahe
     json_decref(x);
 }
 
+/* fedsched_api_queue_whatifs_total from /metrics. */
+static long whatifs(void)
+{
+    char url[256], *page = NULL, *at;
+    long n;
+
+    snprintf(url, sizeof(url), "%s/metrics", senv_base(&env));
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &page), 200);
+    at = strstr(page, "\nfedsched_api_queue_whatifs_total ");
+    ck_assert_msg(at, "no fedsched_api_queue_whatifs_total in /metrics");
+    n = strtol(at + strlen("\nfedsched_api_queue_whatifs_total "), NULL, 10);
+    free(page);
+    return n;
+}
+
 /* `fedsched ARGS` against the server; returns its stdout (caller frees). */
 static char *cli_run(const char *args)
 {
@@ -154,6 +169,19 @@ START_TEST(explain_gives_queue_position_and_estimated_start)
     usleep(1000 * 1000); /* a few cycles: both stay Queued */
     expect_queue("big", 1, 0, 0, 4 * H_MS);
     expect_queue("small", 2, 1, 32, 5 * H_MS);
+    /* A pipeline polling its queued job does not run a what-if each time: twenty GETs
+     * within the figures' 10 s carry the same position, and at most one what-if runs. */
+    {
+        long before = whatifs();
+
+        for (int i = 0; i < 20; i++) {
+            json_t *g = senv_get(senv_base(&env), "team-e", "small");
+
+            ck_assert_int_eq(jint(json_object_get(g, "status"), "queuePosition"), 2);
+            json_decref(g);
+        }
+        ck_assert_msg(whatifs() - before <= 1, "%ld what-ifs for 20 GETs", whatifs() - before);
+    }
 }
 END_TEST
 
