@@ -10,12 +10,14 @@
  * Not responsible for /explain, which always runs its own what-if. */
 #include "api/internal.h"
 
+#include "api/list_token.h"
 #include "base/clock.h"
 #include "base/job.h"
 #include "base/mem.h"
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,15 +60,6 @@ void queue_memo_free(struct api_queue_memo **mp)
     *mp = NULL;
 }
 
-static size_t slot_of(const char *key)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return (size_t)(h % QUEUE_MEMO_SLOTS);
-}
-
 /* The what-if's "queue" member for job j (a new reference), or NULL. */
 static json_t *run_whatif(struct api *a, const struct job *j)
 {
@@ -87,12 +80,16 @@ static json_t *run_whatif(struct api *a, const struct job *j)
 json_t *queue_memo_get(struct api *a, const struct job *j)
 {
     struct api_queue_memo *m = a->queue_memo;
-    char *key = xasprintf("%s/%s", j->ns, j->name);
-    struct memo_slot *s = &m->slot[slot_of(key)];
+    /* Namespaces are at most 63 bytes and names 253 (api/trainingjob.c), so key holds any. */
+    char key[512];
+    struct memo_slot *s =
+        &m->slot[list_token_hash(list_token_hash(LIST_TOKEN_HASH_INIT, j->ns, '/'), j->name, 0) %
+                 QUEUE_MEMO_SLOTS];
     int64_t now = clock_mono_ms();
     json_t *q = NULL;
     bool mine;
 
+    snprintf(key, sizeof(key), "%s/%s", j->ns, j->name);
     pthread_mutex_lock(&m->mu);
     mine = s->key && strcmp(s->key, key) == 0;
     if (mine && s->rv == j->resource_version && now - s->at_ms < QUEUE_MEMO_TTL_MS) {
@@ -112,15 +109,13 @@ json_t *queue_memo_get(struct api *a, const struct job *j)
         if (q) {
             free(s->key);
             json_decref(s->queue);
-            s->key = key;
-            key = NULL;
+            s->key = xstrdup(key);
             s->rv = j->resource_version;
             s->at_ms = clock_mono_ms();
             s->queue = json_incref(q);
         }
     }
     pthread_mutex_unlock(&m->mu);
-    free(key);
     return q;
 }
 
