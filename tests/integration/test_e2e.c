@@ -169,7 +169,17 @@ static void wait_all_final(struct senv *v, int timeout_ms)
             return;
         usleep(200 * 1000);
     }
-    ck_abort_msg("%ld jobs still live after %d ms", live, timeout_ms);
+    /* What they are doing, so a failure says where they stuck. */
+    {
+        char *what =
+            itest_sql(v->dsn, "SELECT string_agg(format('%s %s cluster=%s attempt=%s reason=%s"
+                              " message=%s idle=%ss', name, phase, cluster, attempt, reason,"
+                              " message, round(extract(epoch FROM now() - updated_at))), '; ')"
+                              " FROM jobs WHERE phase NOT IN ('Succeeded', 'Failed',"
+                              " 'Cancelled')");
+
+        ck_abort_msg("%ld jobs still live after %d ms: %s", live, timeout_ms, what ? what : "");
+    }
 }
 
 /* Every job ended exactly once, as Succeeded. */

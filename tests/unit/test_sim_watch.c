@@ -425,6 +425,61 @@ START_TEST(too_old_resource_versions_expire)
 }
 END_TEST
 
+/* As an API server: a list's resourceVersion is the store's now, even when nodes did not
+ * change since the last list (the simulator keeps that list's items), and the watch history
+ * is kept per resource, so Secrets and Jobs changing more often than the history holds
+ * expire neither a node list's version nor a node watcher. Found by the scheduler's
+ * kill -9 run: 1,000 pod and Job events between two node lists left the second list's
+ * version behind the history, and every watch from it was 410, for minutes. */
+START_TEST(busy_resources_expire_only_their_own_watches)
+{
+    struct watcher x;
+    unsigned long long first, second, secrets_at;
+    struct sim_query q;
+    struct sim_reply r;
+    char body[160], rv[32];
+
+    make_cluster(5);
+    memset(&x, 0, sizeof(x));
+    json_decref(list_state("/api/v1/nodes", &first));
+    json_decref(list_state("/api/v1/namespaces/default/secrets", &secrets_at));
+    x.state = list_state("/api/v1/nodes", NULL);
+    snprintf(rv, sizeof(rv), "%llu", first);
+    x.w = open_watch("/api/v1/nodes", rv, NULL, 0);
+    memset(&q, 0, sizeof(q));
+    for (int i = 0; i < 12; i++) {
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+                 "\"busy-%d\"}}",
+                 i);
+        sim_cluster_handle(c1, "POST", "/api/v1/namespaces/default/secrets", &q, body, strlen(body),
+                           &r);
+        ck_assert_int_eq(r.status, 201);
+        free(r.body);
+    }
+    /* The nodes are as they were; the list's version moved on with the store. */
+    json_decref(list_state("/api/v1/nodes", &second));
+    ck_assert_msg(second >= first + 12, "node list at %llu after 12 changes from %llu", second,
+                  first);
+    /* From either node version a watch starts; the node watcher is not passed by. */
+    for (int i = 0; i < 2; i++) {
+        struct sim_watch *w;
+
+        snprintf(rv, sizeof(rv), "%llu", i ? second : first);
+        w = open_watch("/api/v1/nodes", rv, NULL, 0);
+        sim_cluster_watch_free(&w);
+    }
+    ck_assert_int_eq(drain(&x), 0);
+    check_same(&x, "/api/v1/nodes");
+    /* Secrets' own history went past: a Secret watch from before them is 410. */
+    snprintf(rv, sizeof(rv), "%llu", secrets_at);
+    open_watch("/api/v1/namespaces/default/secrets", rv, NULL, 410);
+    sim_cluster_watch_free(&x.w);
+    json_decref(x.state);
+    teardown();
+}
+END_TEST
+
 /* Without watchHistory a cluster records from its first watch: a watch from a LIST taken
  * before it is 410 (the client re-lists), one from a LIST after it resumes. */
 START_TEST(history_starts_at_the_first_watch)
@@ -654,6 +709,7 @@ int main(void)
     tcase_add_test(tc, selectors_turn_leavers_into_deleted);
     tcase_add_test(tc, bookmarks_only_when_caught_up);
     tcase_add_test(tc, too_old_resource_versions_expire);
+    tcase_add_test(tc, busy_resources_expire_only_their_own_watches);
     tcase_add_test(tc, history_starts_at_the_first_watch);
     tcase_add_test(tc, http_stream_sees_changes_without_requests);
     tcase_add_test(tc, http_watch_faults);

@@ -129,9 +129,25 @@ struct fresh {
     char name[254];
 };
 
+/* The resources a watch can follow (the history below). */
+enum wres {
+    W_NODES,
+    W_PODS,
+    W_JOBS,
+    W_RAYJOBS,
+    W_NAMESPACES,
+    W_SERVICES,
+    W_SECRETS,
+    W_DEPLOYMENTS,
+    W_HPAS,
+    W_LWS,
+    W_NONE
+};
+
+/* A whole list's items, kept while its objects are unchanged (rv is theirs). */
 struct cache {
     char *key;
-    char *body;
+    char *items;
     size_t len;
     uint64_t rv;
 };
@@ -167,10 +183,13 @@ struct sim_cluster {
     uint64_t w_seen_rv;
     struct wevent *w_ring;
     size_t w_cap, w_head, w_n;
-    uint64_t w_window_rv; /* every event after this resourceVersion is in the ring */
-    bool w_on;            /* recording: from the start or since the first watch */
-    bool w_hold;          /* open watches are sent nothing (sim_cluster_watch_hold) */
-    bool sched_hold;      /* pending pods are not bound (sim_cluster_scheduler_hold) */
+    /* per resource, as an API server's watch cache: every event of it after this
+     * resourceVersion is in the ring, so one busy resource does not expire another's
+     * watches */
+    uint64_t w_window_rv[W_NONE];
+    bool w_on;       /* recording: from the start or since the first watch */
+    bool w_hold;     /* open watches are sent nothing (sim_cluster_watch_hold) */
+    bool sched_hold; /* pending pods are not bound (sim_cluster_scheduler_hold) */
     void (*on_change)(void *arg, size_t i); /* told after events were recorded */
     void *on_change_arg;
     size_t on_change_i;
@@ -2726,41 +2745,45 @@ static bool list_take(struct list_walk *w, const char *key)
     return true;
 }
 
-/* Writes the reply, with a continue token when items were left for a next page. Returns
- * true when it is the whole list (no continue given or asked), which may be cached. */
-static bool list_finish(struct list_walk *w, uint64_t rv, const char *kind, const char *api_version,
-                        struct sim_reply *out)
+/* Writes the reply, with a continue token when items were left for a next page. A whole
+ * list (no continue given or asked) keeps its items in k (NULL: not kept) under key and
+ * objects_rv, the version of the objects it shows. */
+static void list_finish(struct list_walk *w, uint64_t rv, const char *kind, const char *api_version,
+                        struct sim_reply *out, struct cache *k, const char *key,
+                        uint64_t objects_rv)
 {
     char *cont = w->remaining && w->last_key[0] ? make_continue(w->last_key, rv) : NULL;
-    bool whole = !cont && !w->pg.start[0];
 
+    if (k && !cont && !w->pg.start[0]) {
+        free(k->key);
+        free(k->items);
+        k->key = xstrdup(key);
+        k->items = xmalloc(w->items.len + 1);
+        memcpy(k->items, w->items.data ? w->items.data : "", w->items.len);
+        k->items[w->items.len] = '\0';
+        k->len = w->items.len;
+        k->rv = objects_rv;
+    }
     finish_list(out, kind, api_version, rv, cont, w->remaining, &w->items);
     free(cont);
     buf_free(&w->items);
-    return whole;
 }
 
-static bool cache_get(struct cache *k, const char *key, uint64_t rv, struct sim_reply *out)
+/* The kept list for key while its objects are still at objects_rv. The list's own
+ * resourceVersion is rv, now: a watch from it starts after every change made so far,
+ * whatever resource changed, as an API server's list says. */
+static bool cache_get(struct cache *k, const char *key, uint64_t objects_rv, uint64_t rv,
+                      const char *kind, struct sim_reply *out)
 {
-    if (!k->body || k->rv != rv || strcmp(k->key, key) != 0)
+    struct buf items;
+
+    if (!k->items || k->rv != objects_rv || strcmp(k->key, key) != 0)
         return false;
-    out->status = 200;
-    out->body = xmalloc(k->len + 1);
-    memcpy(out->body, k->body, k->len + 1);
-    out->len = k->len;
-    out->list = true;
+    buf_init(&items, 0);
+    buf_append(&items, k->items, k->len);
+    finish_list(out, kind, "v1", rv, NULL, -1, &items);
+    buf_free(&items);
     return true;
-}
-
-static void cache_put(struct cache *k, const char *key, uint64_t rv, const struct sim_reply *r)
-{
-    free(k->key);
-    free(k->body);
-    k->key = xstrdup(key);
-    k->body = xmalloc(r->len + 1);
-    memcpy(k->body, r->body, r->len + 1);
-    k->len = r->len;
-    k->rv = rv;
 }
 
 static const char *node_field(const void *obj, const char *key)
@@ -2790,7 +2813,7 @@ static void list_nodes(struct sim_cluster *c, const struct sim_query *q, struct 
                             "field label not supported in fieldSelector \"%s\"", q->field_selector);
     snprintf(key, sizeof(key), "%ld|%s|%s", w.pg.limit, q->label_selector ? q->label_selector : "",
              q->field_selector ? q->field_selector : "");
-    if (!w.pg.start[0] && cache_get(&c->node_cache, key, c->nodes_rv, out))
+    if (!w.pg.start[0] && cache_get(&c->node_cache, key, c->nodes_rv, c->rv, "NodeList", out))
         return;
     for (size_t i = 0; i < c->n_nodes; i++) {
         const struct snode *n = &c->nodes[i];
@@ -2816,8 +2839,7 @@ static void list_nodes(struct sim_cluster *c, const struct sim_query *q, struct 
         if (list_take(&w, n->name))
             render_node(c, n, now, &w.items);
     }
-    if (list_finish(&w, c->rv, "NodeList", "v1", out))
-        cache_put(&c->node_cache, key, c->nodes_rv, out);
+    list_finish(&w, c->rv, "NodeList", "v1", out, &c->node_cache, key, c->nodes_rv);
 }
 
 static const char *pod_field(const void *obj, const char *key)
@@ -2871,7 +2893,7 @@ static void list_pods(struct sim_cluster *c, const char *ns, const struct sim_qu
     snprintf(key, sizeof(key), "%s|%ld|%.300s|%.300s", ns ? ns : "", w.pg.limit,
              q->label_selector ? q->label_selector : "",
              q->field_selector ? q->field_selector : "");
-    if (!w.pg.start[0] && cache_get(&c->pod_cache, key, c->rv, out))
+    if (!w.pg.start[0] && cache_get(&c->pod_cache, key, c->rv, c->rv, "PodList", out))
         return;
     for (size_t i = 0; i < c->n_pods; i++) {
         struct spod *p = c->pods[i];
@@ -2896,8 +2918,7 @@ static void list_pods(struct sim_cluster *c, const char *ns, const struct sim_qu
         json_decref(p->obj);
         p->obj = NULL;
     }
-    if (list_finish(&w, c->rv, "PodList", "v1", out))
-        cache_put(&c->pod_cache, key, c->rv, out);
+    list_finish(&w, c->rv, "PodList", "v1", out, &c->pod_cache, key, c->rv);
 }
 
 static const char *job_field(const void *obj, const char *key)
@@ -2946,7 +2967,7 @@ static void list_jobs(struct sim_cluster *c, enum kind k, const char *ns, const 
         free(text);
     }
     list_finish(&w, c->rv, k == KIND_JOB ? "JobList" : "RayJobList",
-                k == KIND_JOB ? "batch/v1" : "ray.io/v1", out);
+                k == KIND_JOB ? "batch/v1" : "ray.io/v1", out, NULL, NULL, 0);
 }
 
 /* ---- job requests ------------------------------------------------------------------------------ */
@@ -3566,7 +3587,7 @@ static void list_objects(struct sim_cluster *c, const struct sim_resource *r, co
         free(text);
     }
     snprintf(kind, sizeof(kind), "%sList", r->kind);
-    list_finish(&w, c->rv, kind, r->api_version, out);
+    list_finish(&w, c->rv, kind, r->api_version, out, NULL, NULL, 0);
 }
 
 static void handle_objects(struct sim_cluster *c, const struct sim_resource *r, const char *method,
@@ -3796,20 +3817,6 @@ size_t sim_cluster_request_counts(struct sim_cluster *c, struct sim_request_coun
  * server gives it. A LIST's resourceVersion is c->rv after the record, so a watch from it
  * sees exactly the events after the list. */
 
-enum wres {
-    W_NODES,
-    W_PODS,
-    W_JOBS,
-    W_RAYJOBS,
-    W_NAMESPACES,
-    W_SERVICES,
-    W_SECRETS,
-    W_DEPLOYMENTS,
-    W_HPAS,
-    W_LWS,
-    W_NONE
-};
-
 static const struct {
     const char *res, *kind, *api_version;
 } wres_info[] = {
@@ -4007,7 +4014,7 @@ static void wevent_push(struct sim_cluster *c, const struct wevent *ev)
     if (c->w_n == c->w_cap) {
         struct wevent *old = &c->w_ring[c->w_head];
 
-        c->w_window_rv = old->rv;
+        c->w_window_rv[old->res] = old->rv;
         free(old->text);
         free(old->prev);
         c->w_head = (c->w_head + 1) % c->w_cap;
@@ -4131,7 +4138,8 @@ static void watch_begin(struct sim_cluster *c)
     c->w_on = true;
     c->w_ring = xcalloc(c->w_cap, sizeof(*c->w_ring));
     record_changes(c);
-    c->w_window_rv = c->rv;
+    for (int r = 0; r < W_NONE; r++)
+        c->w_window_rv[r] = c->rv;
 }
 
 /* ---- watch: the watchers' side ------------------------------------------------------------ */
@@ -4281,9 +4289,9 @@ static int watch_start_at(struct sim_cluster *c, struct sim_watch *w, const char
                      "resourceVersion: Invalid value: \"%s\": must be an integer", rv);
         return -1;
     }
-    if (v < c->w_window_rv) {
+    if (v < c->w_window_rv[w->res]) {
         reply_status(out, 410, "Expired", NULL, NULL, NULL, "too old resource version: %llu (%llu)",
-                     v, (unsigned long long)c->w_window_rv + 1);
+                     v, (unsigned long long)c->w_window_rv[w->res] + 1);
         return -1;
     }
     w->pos = v;
@@ -4370,14 +4378,14 @@ int sim_cluster_watch_read(struct sim_cluster *c, struct sim_watch *w, struct bu
         pthread_mutex_unlock(&c->lock);
         return 0;
     }
-    if (!w->initial && w->pos < c->w_window_rv) {
+    if (!w->initial && w->pos < c->w_window_rv[w->res]) {
         json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion",
                                "v1", "metadata", "status", "Failure", "message", "", "reason",
                                "Expired", "code", 410);
         char msg[128], *text;
 
         snprintf(msg, sizeof(msg), "too old resource version: %llu (%llu)",
-                 (unsigned long long)w->pos, (unsigned long long)c->w_window_rv + 1);
+                 (unsigned long long)w->pos, (unsigned long long)c->w_window_rv[w->res] + 1);
         json_object_set_new(st, "message", json_string(msg));
         text = json_dumps(st, JSON_COMPACT);
         watch_line(out, "ERROR", text);
@@ -4404,7 +4412,7 @@ bool sim_cluster_watch_bookmark(struct sim_cluster *c, struct sim_watch *w, stru
     bool caught_up;
 
     pthread_mutex_lock(&c->lock);
-    caught_up = !w->initial && !c->w_hold && w->pos >= c->w_window_rv &&
+    caught_up = !w->initial && !c->w_hold && w->pos >= c->w_window_rv[w->res] &&
                 (c->w_n == 0 || c->w_ring[(c->w_head + c->w_n - 1) % c->w_cap].rv <= w->pos);
     if (caught_up) {
         w->pos = c->w_seen_rv > w->pos ? c->w_seen_rv : w->pos;
@@ -4689,9 +4697,9 @@ void sim_cluster_free(struct sim_cluster **cp)
     free(c->jobs);
     free(c->nodes);
     free(c->node_cache.key);
-    free(c->node_cache.body);
+    free(c->node_cache.items);
     free(c->pod_cache.key);
-    free(c->pod_cache.body);
+    free(c->pod_cache.items);
     free(c->counts);
     buf_free(&c->gone);
     free(c->fresh);
