@@ -1,12 +1,13 @@
-/* health_routes.c -- /healthz (the process answers) and /readyz (the database answers and
- * the schema is current). Both probes (like /metrics) need no token, so what they say is
- * fixed text: the database's own error (which names its host and port) goes to the
- * log, never into a body. */
+/* health_routes.c -- /healthz (the process answers) and /readyz (the database answers, the
+ * schema is current and the cluster registry has been read). Both probes (like /metrics)
+ * need no token, so what they say is fixed text: the database's own error (which names its
+ * host and port) goes to the log, never into a body. */
 #include "api/internal.h"
 
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/prom.h"
+#include "cluster/poller.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -23,6 +24,9 @@ void h_healthz(struct api *a, const struct api_request *req, const struct route_
 void h_readyz(struct api *a, const struct api_request *req, const struct route_params *p,
               struct api_response *resp)
 {
+    /* A replica that has not read the cluster registry yet would answer "no clusters" on
+     * every capacity view and report: not ready until its first cluster set is published. */
+    bool clusters = !a->poller || poller_loaded(a->poller);
     struct err e = {0};
 
     (void)req;
@@ -30,8 +34,9 @@ void h_readyz(struct api *a, const struct api_request *req, const struct route_p
     if (store_ping(a->store, &e) || store_migrations_check(a->store, &e)) {
         bool schema = e.code == ERR_CONFIG; /* reachable, but migrations are not applied */
         json_t *body =
-            json_pack("{s:s, s:{s:s, s:s}}", "status", "unavailable", "checks", "database",
-                      schema ? "ok" : "unavailable", "migrations", schema ? "pending" : "unknown");
+            json_pack("{s:s, s:{s:s, s:s, s:s}}", "status", "unavailable", "checks", "database",
+                      schema ? "ok" : "unavailable", "migrations", schema ? "pending" : "unknown",
+                      "clusters", clusters ? "ok" : "pending");
 
         /* Pending migrations are the normal state of a start; an unreachable database is
          * worth a warning. */
@@ -40,6 +45,14 @@ void h_readyz(struct api *a, const struct api_request *req, const struct route_p
             schema ? "migrations" : "database", err_code_name(e.code), e.msg);
         snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
         resp_json(resp, 503, body);
+        return;
+    }
+    if (!clusters) {
+        LOG(LOG_INFO, "api", "readyz=unavailable component=clusters msg=\"registry not read yet\"");
+        snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
+        resp_json(resp, 503,
+                  json_pack("{s:s, s:{s:s, s:s, s:s}}", "status", "unavailable", "checks",
+                            "database", "ok", "migrations", "ok", "clusters", "pending"));
         return;
     }
     resp_json(resp, 200, json_pack("{s:s}", "status", "ready"));

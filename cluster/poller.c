@@ -124,6 +124,8 @@ struct poller {
     char tsan_grace;    /* address of the grace-period annotation (TSAN builds only); apart
                         from `current`, whose atomic stores would overwrite it */
     uint64_t published; /* atomic */
+    bool applied;       /* a cluster set was applied (poller thread) */
+    bool loaded;        /* atomic: a snapshot published since holds it (poller_loaded()) */
 
     bool dirty;
     int64_t dirty_since;
@@ -295,6 +297,11 @@ void poller_read_end(struct poller *p)
 {
     TSAN_RELEASE(&p->tsan_grace);
     rcu_read_unlock();
+}
+
+bool poller_loaded(struct poller *p)
+{
+    return __atomic_load_n(&p->loaded, __ATOMIC_ACQUIRE);
 }
 
 uint64_t poller_published(struct poller *p)
@@ -1289,6 +1296,8 @@ static void publish(struct poller *p)
     old = p->current;
     __atomic_store_n(&p->current, next, __ATOMIC_RELEASE); /* = rcu_assign_pointer() */
     __atomic_add_fetch(&p->published, 1, __ATOMIC_RELEASE);
+    if (p->applied)
+        __atomic_store_n(&p->loaded, true, __ATOMIC_RELEASE);
     p->dirty = false;
     /* Wait until no reader can still hold the old snapshot, then free it. Only the poller
      * thread waits here; readers are never blocked. */
@@ -1341,6 +1350,7 @@ static void apply_pending(struct poller *p)
     p->n_pending = 0;
     p->have_pending = false;
     pthread_mutex_unlock(&p->lock);
+    p->applied = true;
 
     next = xcalloc(n + 1, sizeof(*next));
     pthread_rwlock_wrlock(&p->pcs_lock);
@@ -1591,7 +1601,8 @@ int poller_create(const struct cluster_config *cfgs, size_t n, const struct poll
     set_max_connects(p);
     pq_sync(p);
     dq_sync(p);
-    publish(p); /* readers always find a snapshot */
+    p->applied = cfgs != NULL; /* NULL: the set comes later, from poller_set_clusters() */
+    publish(p);                /* readers always find a snapshot */
     *out = p;
     return 0;
 }

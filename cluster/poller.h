@@ -135,6 +135,12 @@ const struct poller_options *poller_get_options(const struct poller *p);
 /* How many snapshots have been published (including the initial one). Thread-safe. */
 uint64_t poller_published(struct poller *p);
 
+/* Whether a snapshot holding a cluster set was published: the one given to poller_create()
+ * (cfgs not NULL) or to poller_set_clusters(). Until then readers find the empty snapshot
+ * of a poller created with cfgs NULL, which says "no clusters" when the truth is "not read
+ * yet" (/readyz waits for this). Thread-safe. */
+bool poller_loaded(struct poller *p);
+
 /* CPU time used by the poller thread, in milliseconds (0 when not started). */
 int64_t poller_thread_cpu_ms(struct poller *p);
 

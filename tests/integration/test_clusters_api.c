@@ -111,6 +111,36 @@ START_TEST(config_clusters_become_ready)
 }
 END_TEST
 
+/* /readyz says 200 only once the replica has read its clusters: asked as fast as it answers
+ * from the start, the first 200 is followed by a capacity view that counts all three (not
+ * the empty snapshot of a poller that has not been given the registry yet: a report asked
+ * then had no forecast, and a dashboard showed no clusters). */
+START_TEST(ready_only_once_the_clusters_are_read)
+{
+    struct itest_server s2;
+    char db[1024], url[128];
+    json_t *cap = NULL;
+    long st = 0;
+    int asked = 0;
+
+    itest_create_db(db, sizeof(db));
+    itest_server_start_args(&s2, db, serve_env, serve_args, 0);
+    snprintf(url, sizeof(url), "%s/readyz", s2.base);
+    for (; asked < 20000 && (st = itest_http("GET", url, NULL, NULL, NULL)) != 200; asked++)
+        usleep(500);
+    ck_assert_int_eq(st, 200);
+    ck_assert_int_eq(itest_get_json(s2.base, "/v1/capacity", &cap), 200);
+    ck_assert_msg(json_integer_value(json_object_get(cap, "clustersCounted")) +
+                          (json_int_t)json_array_size(json_object_get(cap, "clustersExcluded")) ==
+                      3,
+                  "ready after %d asks, but capacity shows %lld + %zu clusters", asked,
+                  (long long)json_integer_value(json_object_get(cap, "clustersCounted")),
+                  json_array_size(json_object_get(cap, "clustersExcluded")));
+    json_decref(cap);
+    itest_server_stop(&s2, SIGTERM);
+}
+END_TEST
+
 static const json_t *capacity_row(json_t *cap, const char *sku, const char *pool)
 {
     size_t i;
@@ -684,6 +714,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, config_clusters_become_ready);
     tcase_add_test(tc, capacity_totals_match_the_scenario);
+    tcase_add_test(tc, ready_only_once_the_clusters_are_read);
     tcase_add_test(tc, cordon_and_uncordon);
     tcase_add_test(tc, admin_api_adds_and_removes_clusters);
     tcase_add_test(tc, explain_uses_the_live_snapshot);

@@ -169,6 +169,7 @@ START_TEST(initial_snapshot_before_any_poll)
     struct err e = {0};
 
     start(1000, NULL, NULL);
+    ck_assert(poller_loaded(poller)); /* the clusters were given at creation */
     s = poller_read_begin(poller);
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(s->snap->n_clusters, 3);
@@ -190,6 +191,32 @@ START_TEST(initial_snapshot_before_any_poll)
     ck_assert_int_eq(e.code, ERR_INVALID);
     poller_stop(poller);
     stop();
+}
+END_TEST
+
+/* Created without clusters (as `serve` does, before it has read the registry), the poller
+ * is not loaded until a snapshot holding the set it is given afterwards is published. */
+START_TEST(loaded_once_the_given_set_is_published)
+{
+    struct poller_options o;
+    struct poller *p = NULL;
+    const struct cluster_snapshot *s;
+    struct err e = {0};
+
+    defaults_poller(&o);
+    o.request_timeout_ms = 2000;
+    k8s_env_start(&env, "sim/faults.json", true);
+    ck_assert_msg(poller_create(NULL, 0, &o, &p, &e) == 0, "%s", e.msg);
+    ck_assert(!poller_loaded(p));
+    ck_assert_int_eq(poller_set_clusters(p, env.cfgs, env.n, &e), 0);
+    ck_assert(!poller_loaded(p)); /* handed over, not yet published */
+    ck_assert_int_eq(poller_poll_once(p, &e), 0);
+    ck_assert(poller_loaded(p));
+    s = poller_read_begin(p);
+    ck_assert_int_eq(s->snap->n_clusters, 3);
+    poller_read_end(p);
+    poller_free(&p);
+    k8s_env_stop(&env);
 }
 END_TEST
 
@@ -564,6 +591,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, readers_never_block_or_see_half_snapshots);
     tcase_add_test(tc, initial_snapshot_before_any_poll);
+    tcase_add_test(tc, loaded_once_the_given_set_is_published);
     tcase_add_test(tc, sink_gets_samples_at_its_cadence);
     tcase_add_test(tc, json_and_prometheus_renderings);
     tcase_add_test(tc, success_resets_the_failure_count);
