@@ -354,9 +354,11 @@ static void start_server(const char *dsn)
 
     config_poller_options(&g.cfg, &po);
     /* No clusters and never started: the cluster endpoints read its (empty) snapshot and
-     * nothing leaves the machine. */
-    if (poller_create(NULL, 0, &po, &g.poller, &e))
-        die("poller_create", &e);
+     * nothing leaves the machine. It is given the empty registry, as `serve` gives it the
+     * registry, so the replica is ready. */
+    if (poller_create(NULL, 0, &po, &g.poller, &e) || poller_set_clusters(g.poller, NULL, 0, &e) ||
+        poller_poll_once(g.poller, &e))
+        die("poller", &e);
     ac.max_body_bytes = g.cfg.http.max_body_bytes;
     ac.max_connections = g.cfg.http.max_connections;
     ac.request_timeout_s = g.cfg.http.request_timeout_s;

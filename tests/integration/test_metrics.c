@@ -358,6 +358,11 @@ static void readyz_check(const struct itest_server *srv)
     ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "unavailable");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "checks"), "database")),
                      "unavailable");
+    /* And the API's error envelope, as every other 503. */
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                     "unavailable");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                     "not ready: the database is unavailable");
     json_decref(j);
     free(body);
     /* The detail is not lost: it is in the log. */
