@@ -31,14 +31,28 @@ mkdir -p "$dir"/{run,state,spool,log}
 chmod 755 "$dir"
 chmod 1777 "$dir/run" "$dir/log"
 user=$(id -un)
-port=$((30000 + RANDOM % 20000))
 head -c 1024 /dev/urandom >"$dir/munge.key"
 chmod 400 "$dir/munge.key"
 munged --key-file="$dir/munge.key" --socket="$dir/run/munge.sock" \
   --pid-file="$dir/run/munged.pid" --log-file="$dir/log/munged.log" \
   --seed-file="$dir/run/munge.seed" --force
 
-cat >"$dir/slurm.conf" <<EOF
+# A free pair of ports below the kernel's ephemeral range (32768 and up, where an outgoing
+# connection can take a port between our check and slurmctld's bind); tried again on
+# another pair when slurmctld still finds its port taken.
+free_pair() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null && continue
+    (echo >/dev/tcp/127.0.0.1/$((p + 1))) 2>/dev/null && continue
+    echo $p
+    return
+  done
+}
+
+write_conf() {
+  cat >"$dir/slurm.conf" <<EOF
 ClusterName=fedschedbench
 SlurmctldHost=localhost
 SlurmctldPort=$port
@@ -58,14 +72,26 @@ MaxJobCount=1000000
 NodeName=localhost CPUs=2 State=UNKNOWN
 PartitionName=train Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
-chmod 644 "$dir/slurm.conf"
+  chmod 644 "$dir/slurm.conf"
+}
+
 export SLURM_CONF=$dir/slurm.conf
-slurmctld
-for _ in $(seq 100); do
-  scontrol ping 2>/dev/null | grep -q UP && break
-  sleep 0.1
+up=0
+for try in 1 2 3; do
+  port=$(free_pair)
+  write_conf
+  : >"$dir/log/slurmctld.log"
+  slurmctld
+  for _ in $(seq 100); do
+    scontrol ping 2>/dev/null | grep -q UP && { up=1; break; }
+    grep -q "Address already in use" "$dir/log/slurmctld.log" && break
+    sleep 0.1
+  done
+  [ $up = 1 ] && break
+  grep -q "Address already in use" "$dir/log/slurmctld.log" || break
+  echo "slurm.sh: port $port taken (try $try), trying another" >&2
 done
-scontrol ping | grep -q UP || { echo "slurm.sh: slurmctld did not come up:" >&2; tail -5 "$dir/log/slurmctld.log" >&2; stop; exit 1; }
+[ $up = 1 ] || { echo "slurm.sh: slurmctld did not come up:" >&2; tail -5 "$dir/log/slurmctld.log" >&2; stop; exit 1; }
 
 # slurmrestd refuses to run as root ("should not be run as the root user"): run it as
 # postgres (present wherever the tests run) when we are root, else as ourselves.
