@@ -2667,9 +2667,10 @@ static int read_paging(const struct sim_cluster *c, const struct sim_query *q, s
     return 0;
 }
 
-/* Writes the list envelope around the items already in items. */
+/* Writes the list envelope around the items' text (len bytes, comma-separated objects). */
 static void finish_list(struct sim_reply *out, const char *kind, const char *api_version,
-                        uint64_t rv, const char *cont, long remaining, struct buf *items)
+                        uint64_t rv, const char *cont, long remaining, const char *items,
+                        size_t len)
 {
     struct buf b;
 
@@ -2684,7 +2685,7 @@ static void finish_list(struct sim_reply *out, const char *kind, const char *api
             buf_printf(&b, ",\"remainingItemCount\":%ld", remaining);
     }
     buf_puts(&b, "},\"items\":[");
-    buf_append(&b, items->data ? items->data : "", items->len);
+    buf_append(&b, items, len);
     buf_puts(&b, "]}");
     out->status = 200;
     out->len = b.len;
@@ -2758,13 +2759,14 @@ static void list_finish(struct list_walk *w, uint64_t rv, const char *kind, cons
         free(k->key);
         free(k->items);
         k->key = xstrdup(key);
-        k->items = xmalloc(w->items.len + 1);
-        memcpy(k->items, w->items.data ? w->items.data : "", w->items.len);
-        k->items[w->items.len] = '\0';
         k->len = w->items.len;
+        k->items = buf_steal(&w->items);
         k->rv = objects_rv;
+        finish_list(out, kind, api_version, rv, NULL, -1, k->items, k->len);
+    } else {
+        finish_list(out, kind, api_version, rv, cont, w->remaining,
+                    w->items.data ? w->items.data : "", w->items.len);
     }
-    finish_list(out, kind, api_version, rv, cont, w->remaining, &w->items);
     free(cont);
     buf_free(&w->items);
 }
@@ -2775,14 +2777,9 @@ static void list_finish(struct list_walk *w, uint64_t rv, const char *kind, cons
 static bool cache_get(struct cache *k, const char *key, uint64_t objects_rv, uint64_t rv,
                       const char *kind, struct sim_reply *out)
 {
-    struct buf items;
-
     if (!k->items || k->rv != objects_rv || strcmp(k->key, key) != 0)
         return false;
-    buf_init(&items, 0);
-    buf_append(&items, k->items, k->len);
-    finish_list(out, kind, "v1", rv, NULL, -1, &items);
-    buf_free(&items);
+    finish_list(out, kind, "v1", rv, NULL, -1, k->items, k->len);
     return true;
 }
 
