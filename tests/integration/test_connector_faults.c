@@ -21,6 +21,12 @@ static struct k8s_env env;
 static struct poller *poller;
 
 /* Short timings so each fault shows up and heals within a couple of seconds. */
+static void wait_health(const char *cluster, enum snapshot_health h, int timeout_ms);
+
+/* Starts the poller on the three clusters and waits until every one is Ready: the tests
+ * fault one and check that the others stay Ready and fresh (others_fresh()), which says
+ * nothing unless they were Ready before (under asan, with a suite beside it, a cluster
+ * once was still Unknown when that check came). */
 static void start(int page_limit)
 {
     struct poller_options o;
@@ -43,6 +49,9 @@ static void start(int page_limit)
     k8s_env_start(&env, "sim/faults.json", false);
     ck_assert_msg(poller_create(env.cfgs, env.n, &o, &poller, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(poller_start(poller, &e), 0);
+    wait_health("alpha", SNAPSHOT_HEALTH_READY, 10000);
+    wait_health("beta", SNAPSHOT_HEALTH_READY, 10000);
+    wait_health("gamma", SNAPSHOT_HEALTH_READY, 10000);
 }
 
 static void stop(void)
