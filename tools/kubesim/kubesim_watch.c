@@ -67,14 +67,16 @@ static void resume(struct watcher *w)
 }
 
 /* The next bookmark as the API server's watch cache schedules it: every bookmark_ms, and one
- * PRE_DEADLINE_MS before the deadline; none once that moment has passed. */
+ * PRE_DEADLINE_MS before the deadline; none once that moment is reached (strictly later
+ * than now: one sent in the very millisecond of the pre-deadline moment would otherwise
+ * be due again at once, and CI once saw 345 of them). */
 static int64_t next_bookmark(const struct watcher *w, int64_t now)
 {
     int64_t t = now + w->ws->bookmark_ms, pre = w->deadline_ms - PRE_DEADLINE_MS;
 
     if (pre < t)
         t = pre;
-    return t < now ? -1 : t;
+    return t <= now ? -1 : t;
 }
 
 static bool due(const struct watcher *w, int64_t now)
