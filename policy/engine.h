@@ -193,6 +193,9 @@ void engine_fit_build(struct engine *en);
 /* Builds the profile from the queued jobs; after build_jobs. */
 void engine_fit_profile(struct engine *en);
 void engine_fit_free(struct engine *en);
+/* Workers of job j a node could take with free GPUs f, CPU cpu and memory mem
+ * (ENGINE_UNMETERED never binds). */
+int engine_workers_on(const struct engine_job *ej, int f, int64_t cpu, int64_t mem);
 /* Takes (sign 1) or gives back (sign -1) one worker of job j's CPU and memory on node. */
 void engine_node_use(struct engine *en, size_t node, size_t j, int sign);
 /* Takes cpu and memory from node (in-flight plans), at most down to 0. */

@@ -173,8 +173,7 @@ void engine_fit_free(struct engine *en)
 
 /* ---- one node --------------------------------------------------------------------- */
 
-/* Workers of job j that node could take with free GPUs f, CPU cpu and memory mem. */
-static int workers_on(const struct engine_job *ej, int f, int64_t cpu, int64_t mem)
+int engine_workers_on(const struct engine_job *ej, int f, int64_t cpu, int64_t mem)
 {
     int64_t k = f / ej->per_worker;
 
@@ -255,7 +254,7 @@ int engine_fit_slots(const struct engine *en, const struct engine_group *G, size
 
         if (f < ej->per_worker || (holder && holder != j + 1))
             continue;
-        slots += workers_on(ej, f, en->ncpu[node], en->nmem[node]);
+        slots += engine_workers_on(ej, f, en->ncpu[node], en->nmem[node]);
         short_cpu += en->ncpu[node] < ej->cpu;
         short_mem += en->nmem[node] < ej->mem;
         if (!w && slots >= stop)
@@ -274,7 +273,7 @@ int engine_fit_slots_empty(const struct engine *en, const struct engine_group *G
     int slots = 0;
 
     for (size_t k = 0; k < G->n_kinds; k++)
-        slots +=
-            G->kinds[k].count * workers_on(ej, G->kinds[k].gpus, G->kinds[k].cpu, G->kinds[k].mem);
+        slots += G->kinds[k].count *
+                 engine_workers_on(ej, G->kinds[k].gpus, G->kinds[k].cpu, G->kinds[k].mem);
     return slots;
 }

@@ -559,6 +559,131 @@ static int cmp_u64(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
+/* What job j could use on a set of nodes once some running placements stop: per node, the
+ * free GPUs, CPU and memory (ENGINE_UNMETERED: not known, never binds), with the placements
+ * counted in added back. The set is a group's nodes (position npos) or a list of nodes
+ * (position in the list). Nodes another job than j holds give j nothing. */
+struct room {
+    const struct engine_group *G;
+    const size_t *nodes;
+    size_t n;
+    int *gpus;
+    int64_t *cpu, *mem;
+};
+
+static void room_init(struct room *rm, const struct engine *en, const struct engine_group *G,
+                      const size_t *nodes, size_t n, size_t j)
+{
+    rm->G = G;
+    rm->nodes = G ? G->nodes : nodes;
+    rm->n = G ? G->n : n;
+    rm->gpus = xcalloc(rm->n + 1, sizeof(*rm->gpus));
+    rm->cpu = xcalloc(rm->n + 1, sizeof(*rm->cpu));
+    rm->mem = xcalloc(rm->n + 1, sizeof(*rm->mem));
+    for (size_t i = 0; i < rm->n; i++) {
+        size_t node = rm->nodes[i];
+
+        if (en->reserved_by[node] && en->reserved_by[node] != j + 1)
+            continue;
+        rm->gpus[i] = en->nfree[node];
+        rm->cpu[i] = en->ncpu[node];
+        rm->mem[i] = en->nmem[node];
+    }
+}
+
+static void room_free(struct room *rm)
+{
+    free(rm->gpus);
+    free(rm->cpu);
+    free(rm->mem);
+}
+
+/* Position in the room of plan entry p of running placement r, or -1: not one of its nodes,
+ * or a node another job than j holds (its resources would not go to j). */
+static long room_pos(const struct cycle *cy, const struct room *rm, size_t r, size_t p, size_t j)
+{
+    const struct engine *en = cy->en;
+    size_t node = cy->run_node[cy->run_node_first[r] + p];
+
+    if (node == SIZE_MAX || (en->reserved_by[node] && en->reserved_by[node] != j + 1))
+        return -1;
+    if (rm->G)
+        return en->ngroup[node] == (int32_t)(rm->G - en->groups) ? (long)en->npos[node] : -1;
+    for (size_t i = 0; i < rm->n; i++)
+        if (rm->nodes[i] == node)
+            return (long)i;
+    return -1;
+}
+
+static void add_unless_unmetered(int64_t *v, int64_t d)
+{
+    if (*v != ENGINE_UNMETERED)
+        *v += d;
+}
+
+/* Adds (sign 1) or removes (-1) what running placement r holds on the room's nodes: its
+ * GPUs, and its workers' CPU and memory. Returns the GPUs counted. */
+static int room_add(const struct cycle *cy, struct room *rm, size_t r, size_t j, int sign)
+{
+    const struct policy_running *ru = &cy->en->in->running[r];
+    int n = 0;
+
+    for (size_t p = 0; p < ru->n_plan; p++) {
+        long i = room_pos(cy, rm, r, p, j);
+        int64_t workers;
+
+        if (i < 0)
+            continue;
+        workers = ru->gpus_per_worker > 0 ? ru->plan[p].gpus / ru->gpus_per_worker : 1;
+        rm->gpus[i] += sign * ru->plan[p].gpus;
+        add_unless_unmetered(&rm->cpu[i], sign * workers * ru->cpu_m_per_worker);
+        add_unless_unmetered(&rm->mem[i], sign * workers * ru->mem_mib_per_worker);
+        n += ru->plan[p].gpus;
+    }
+    return n;
+}
+
+/* Whether running placement r holds any of the room's nodes. */
+static bool room_holds(const struct cycle *cy, const struct room *rm, size_t r, size_t j)
+{
+    for (size_t p = 0; p < cy->en->in->running[r].n_plan; p++)
+        if (room_pos(cy, rm, r, p, j) >= 0)
+            return true;
+    return false;
+}
+
+/* Marks in touched the room positions running placement r holds. */
+static void room_mark(const struct cycle *cy, const struct room *rm, size_t r, size_t j,
+                      bool *touched)
+{
+    for (size_t p = 0; p < cy->en->in->running[r].n_plan; p++) {
+        long i = room_pos(cy, rm, r, p, j);
+
+        if (i >= 0)
+            touched[i] = true;
+    }
+}
+
+/* Workers of job j the room's node i takes. */
+static int room_workers(const struct engine *en, const struct room *rm, size_t i, size_t j)
+{
+    int k;
+
+    if (!en->s->nodes[rm->nodes[i]].schedulable)
+        return 0;
+    k = engine_workers_on(&en->jobs[j], rm->gpus[i], rm->cpu[i], rm->mem[i]);
+    return k > 0 ? k : 0;
+}
+
+static int room_slots(const struct engine *en, const struct room *rm, size_t j)
+{
+    int slots = 0;
+
+    for (size_t i = 0; i < rm->n; i++)
+        slots += room_workers(en, rm, i, j);
+    return slots;
+}
+
 /* Whether running placement r was placed by backfill (on nodes a reservation held) and
  * gives way to queued job j: every backfilled job is preemptible and of no higher priority
  * than the reservations it used; j must be of no lower priority than it. */
@@ -596,8 +721,18 @@ static void avail_for(struct cycle *cy, size_t j)
     }
 }
 
+/* Workers of job j node takes when idle: its allocatable GPUs, CPU and memory. */
+static int idle_workers(const struct engine *en, size_t node, size_t j)
+{
+    const struct snapshot_node *n = &en->s->nodes[node];
+
+    return engine_workers_on(&en->jobs[j], n->allocatable,
+                             n->cpu_alloc_m > 0 ? n->cpu_alloc_m : ENGINE_UNMETERED,
+                             n->mem_alloc_mib > 0 ? n->mem_alloc_mib : ENGINE_UNMETERED);
+}
+
 /* The nodes of group G job j would reserve, into cand: the most available first (lowest
- * index among equals), enough for their allocatable GPUs to hold the gang. Returns how many
+ * index among equals), enough to hold the gang when idle (GPUs, CPU and memory). Returns how many
  * (0 when the group cannot hold it), and in *drain the GPUs of work on them that j has to
  * wait for. Selection, not a sort: a gang needs few of a group's nodes. */
 static size_t reserve_nodes(const struct cycle *cy, const struct engine_group *G, size_t j,
@@ -612,7 +747,7 @@ static size_t reserve_nodes(const struct cycle *cy, const struct engine_group *G
         size_t node = G->nodes[i];
 
         if (!en->reserved_by[node] && en->s->nodes[node].schedulable &&
-            en->s->nodes[node].allocatable >= ej->per_worker)
+            idle_workers(en, node, j) > 0)
             cand[n++] = node;
     }
     *drain = 0;
@@ -628,7 +763,7 @@ static size_t reserve_nodes(const struct cycle *cy, const struct engine_group *G
         cand[m] = cand[b];
         cand[b] = t;
         a = en->s->nodes[cand[m]].allocatable;
-        cover += a / ej->per_worker;
+        cover += idle_workers(en, cand[m], j);
         *drain += a > cy->avail[cand[m]] ? a - cy->avail[cand[m]] : 0;
     }
     return cover >= ej->workers ? m : 0;
@@ -699,36 +834,24 @@ static bool evict_for(struct cycle *cy, size_t j, const struct policy_why *why)
     const struct policy_input *in = en->in;
     const struct engine_job *ej = &en->jobs[j];
     size_t *cand = xcalloc(in->n_running + 1, sizeof(*cand)), n = 0, kept = 0, first;
-    int *lf = xcalloc(cy->n_held + 1, sizeof(*lf));
+    struct room rm;
     bool ok = false;
     struct policy_pending *p;
 
-    /* lf: free GPUs of each held node counting placements being reclaimed. */
-    for (size_t h = 0; h < cy->n_held; h++)
-        lf[h] = en->nfree[cy->held[h]];
+    /* The held nodes' room, counting placements being reclaimed. */
+    room_init(&rm, en, NULL, cy->held, cy->n_held, j);
     for (size_t r = 0; r < in->n_running; r++) {
         const struct policy_running *ru = &in->running[r];
-        bool on = false;
 
         if (ru->pool != SNAPSHOT_POOL_TRAINING || cy->n_held == 0 ||
-            ru->sku != en->s->nodes[cy->held[0]].sku || cy->run_cluster[r] != (long)cy->held_c)
+            ru->sku != en->s->nodes[cy->held[0]].sku || cy->run_cluster[r] != (long)cy->held_c ||
+            !room_holds(cy, &rm, r, j))
             continue;
-        for (size_t x = 0; x < ru->n_plan; x++)
-            for (size_t h = 0; h < cy->n_held; h++)
-                if (cy->run_node[cy->run_node_first[r] + x] == cy->held[h]) {
-                    on = true;
-                    if (ru->reclaiming)
-                        lf[h] += ru->plan[x].gpus;
-                }
-        if (on && (ru->reclaiming || gives_way(cy, j, r)))
+        if (ru->reclaiming)
+            room_add(cy, &rm, r, j, 1);
+        if (ru->reclaiming || gives_way(cy, j, r))
             cand[n++] = r;
     }
-#define HELD_SLOTS(acc)                                                                            \
-    do {                                                                                           \
-        acc = 0;                                                                                   \
-        for (size_t h_ = 0; h_ < cy->n_held; h_++)                                                 \
-            acc += lf[h_] / ej->per_worker;                                                        \
-    } while (0)
     {
         int slots;
         size_t stopping = 0;
@@ -750,40 +873,25 @@ static bool evict_for(struct cycle *cy, size_t j, const struct policy_why *why)
         }
         while (stopping < n && in->running[cand[stopping]].reclaiming)
             stopping++;
-        HELD_SLOTS(slots);
+        slots = room_slots(en, &rm, j);
         kept = stopping;
         while (slots < ej->workers && kept < n) {
-            const struct policy_running *ru = &in->running[cand[kept++]];
-
-            for (size_t x = 0; x < ru->n_plan; x++)
-                for (size_t h = 0; h < cy->n_held; h++)
-                    if (cy->run_node[cy->run_node_first[cand[kept - 1]] + x] == cy->held[h])
-                        lf[h] += ru->plan[x].gpus;
-            HELD_SLOTS(slots);
+            room_add(cy, &rm, cand[kept++], j, 1);
+            slots = room_slots(en, &rm, j);
         }
         ok = slots >= ej->workers && kept > 0;
         if (ok) {
             /* Drop the new victims the others already cover, costliest first. */
             for (size_t i = kept; i-- > stopping;) {
-                const struct policy_running *ru = &in->running[cand[i]];
-
-                for (size_t x = 0; x < ru->n_plan; x++)
-                    for (size_t h = 0; h < cy->n_held; h++)
-                        if (cy->run_node[cy->run_node_first[cand[i]] + x] == cy->held[h])
-                            lf[h] -= ru->plan[x].gpus;
-                HELD_SLOTS(slots);
-                if (slots >= ej->workers) {
+                room_add(cy, &rm, cand[i], j, -1);
+                if (room_slots(en, &rm, j) >= ej->workers) {
                     memmove(&cand[i], &cand[i + 1], (kept - i - 1) * sizeof(*cand));
                     kept--;
                 } else {
-                    for (size_t x = 0; x < ru->n_plan; x++)
-                        for (size_t h = 0; h < cy->n_held; h++)
-                            if (cy->run_node[cy->run_node_first[cand[i]] + x] == cy->held[h])
-                                lf[h] += ru->plan[x].gpus;
+                    room_add(cy, &rm, cand[i], j, 1);
                 }
             }
         }
-#undef HELD_SLOTS
         if (ok) {
             for (size_t i = 0; i < kept; i++) {
                 size_t r = cand[i];
@@ -822,7 +930,7 @@ static bool evict_for(struct cycle *cy, size_t j, const struct policy_why *why)
         }
     }
     free(cand);
-    free(lf);
+    room_free(&rm);
     return ok;
 }
 
@@ -923,38 +1031,6 @@ static void free_quota_reclaim(struct cycle *cy)
     free(cy->run_node_first);
 }
 
-static int local_slots(const struct engine *en, const struct engine_group *G, const int *lf, int g)
-{
-    int slots = 0;
-
-    for (size_t i = 0; i < G->n; i++)
-        if (en->s->nodes[G->nodes[i]].schedulable)
-            slots += lf[i] / g;
-    return slots;
-}
-
-/* Adds (sign 1) or removes (-1) to lf the GPUs running placement r holds on G's nodes,
- * except on nodes another job than j holds (their GPUs would not go to j). Returns the GPUs
- * counted. */
-static int local_free_add(const struct cycle *cy, const struct engine_group *G, int *lf, size_t r,
-                          size_t j, int sign)
-{
-    const struct engine *en = cy->en;
-    const struct policy_running *ru = &en->in->running[r];
-    int n = 0;
-
-    for (size_t p = 0; p < ru->n_plan; p++) {
-        size_t node = cy->run_node[cy->run_node_first[r] + p];
-
-        if (node == SIZE_MAX || en->ngroup[node] != (int32_t)(G - en->groups) ||
-            (en->reserved_by[node] && en->reserved_by[node] != j + 1))
-            continue;
-        lf[en->npos[node]] += sign * ru->plan[p].gpus;
-        n += ru->plan[p].gpus;
-    }
-    return n;
-}
-
 /* Who may be a victim of a site: a quota reclaim takes other namespaces' quota borrowers;
  * a priority preemption takes lower-priority jobs of the preemptor's namespace, and of
  * other namespaces only their quota borrowers (on an SKU without quotas every namespace
@@ -1001,10 +1077,10 @@ static bool site_before(const struct cycle *cy, size_t a, size_t b)
                                  policy_lost_gpu_hours(y, cy->en->now));
 }
 
-/* Finds the victims of the kind on cluster c, SKU k whose GPUs (with those of placements
- * already being reclaimed there, on nodes no other job holds) make room for job j, at most
- * max_new of them, and the nodes free now that the room needs besides. Returns true and
- * fills site (caller frees with site_free()) when possible. */
+/* Finds the victims of the kind on cluster c, SKU k whose GPUs, CPU and memory (with those
+ * of placements already being reclaimed there, on nodes no other job holds) make room for
+ * job j, at most max_new of them, and the nodes free now that the room needs besides.
+ * Returns true and fills site (caller frees with site_free()) when possible. */
 static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind kind, int max_new,
                       struct qr_site *site)
 {
@@ -1012,20 +1088,17 @@ static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind k
     const struct policy_input *in = en->in;
     const struct engine_job *ej = &en->jobs[j];
     struct engine_group *G = engine_group_of(en, (size_t)c, SNAPSHOT_POOL_TRAINING, k);
-    int *lf, *touched, slots = 0;
+    struct room rm;
+    bool *touched;
+    int slots = 0;
     size_t *cand, n = 0, kept = 0, stopping = 0;
     bool ok;
 
     if (G->n == 0 || engine_fit_slots_empty(en, G, j) < ej->workers)
         return false;
-    lf = xcalloc(G->n + 1, sizeof(*lf));
+    room_init(&rm, en, G, NULL, 0, j);
     touched = xcalloc(G->n + 1, sizeof(*touched));
     cand = xcalloc(in->n_running + 1, sizeof(*cand));
-    for (size_t i = 0; i < G->n; i++) {
-        size_t node = G->nodes[i];
-
-        lf[i] = en->reserved_by[node] && en->reserved_by[node] != j + 1 ? 0 : en->nfree[node];
-    }
     for (size_t r = 0; r < in->n_running; r++) {
         const struct policy_running *ru = &in->running[r];
 
@@ -1033,8 +1106,8 @@ static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind k
             continue;
         if (ru->reclaiming) {
             /* Will be free soon anyway. */
-            if (local_free_add(cy, G, lf, r, j, 1) > 0) {
-                local_free_add(cy, G, touched, r, j, 1);
+            if (room_add(cy, &rm, r, j, 1) > 0) {
+                room_mark(cy, &rm, r, j, touched);
                 stopping++;
             }
             continue;
@@ -1051,20 +1124,20 @@ static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind k
         }
         cand[x] = t;
     }
-    ok = local_slots(en, G, lf, ej->per_worker) >= ej->workers;
+    ok = room_slots(en, &rm, j) >= ej->workers;
     while (!ok && kept < n) {
-        local_free_add(cy, G, lf, cand[kept++], j, 1);
-        ok = local_slots(en, G, lf, ej->per_worker) >= ej->workers;
+        room_add(cy, &rm, cand[kept++], j, 1);
+        ok = room_slots(en, &rm, j) >= ej->workers;
     }
     if (ok) {
         /* Second pass: drop victims the others already cover, costliest first. */
         for (size_t i = kept; i-- > 0;) {
-            local_free_add(cy, G, lf, cand[i], j, -1);
-            if (local_slots(en, G, lf, ej->per_worker) >= ej->workers) {
+            room_add(cy, &rm, cand[i], j, -1);
+            if (room_slots(en, &rm, j) >= ej->workers) {
                 memmove(&cand[i], &cand[i + 1], (kept - i - 1) * sizeof(*cand));
                 kept--;
             } else {
-                local_free_add(cy, G, lf, cand[i], j, 1);
+                room_add(cy, &rm, cand[i], j, 1);
             }
         }
     }
@@ -1082,22 +1155,25 @@ static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind k
         site->n_free_nodes = 0;
         for (size_t i = 0; i < kept; i++) {
             site->lost += policy_lost_gpu_hours(&in->running[cand[i]], en->now);
-            local_free_add(cy, G, touched, cand[i], j, 1);
+            room_mark(cy, &rm, cand[i], j, touched);
         }
         /* The room is the nodes being freed and, when they are not enough, nodes free now
          * (lowest index first): those have to be held for j too. */
         for (size_t i = 0; i < G->n; i++)
-            if (touched[i] && en->s->nodes[G->nodes[i]].schedulable)
-                slots += lf[i] / ej->per_worker;
-        for (size_t i = 0; i < G->n && slots < ej->workers; i++)
-            if (!touched[i] && lf[i] >= ej->per_worker && en->s->nodes[G->nodes[i]].schedulable) {
-                slots += lf[i] / ej->per_worker;
+            if (touched[i])
+                slots += room_workers(en, &rm, i, j);
+        for (size_t i = 0; i < G->n && slots < ej->workers; i++) {
+            int w = touched[i] ? 0 : room_workers(en, &rm, i, j);
+
+            if (w > 0) {
+                slots += w;
                 site->free_nodes[site->n_free_nodes++] = G->nodes[i];
             }
+        }
         cand = NULL;
     }
     free(cand);
-    free(lf);
+    room_free(&rm);
     free(touched);
     return ok;
 }

@@ -2,6 +2,7 @@
  * its GPUs, CPU and memory free; the node is chosen by nodefit_score() (policy/nodefit.c,
  * the function bench_packing measures), and explain says which resource is short. */
 #include "base/buf.h"
+#include "base/mem.h"
 #include "policy/explain.h"
 #include "policy/nodefit.h"
 #include "policy/policy.h"
@@ -353,6 +354,181 @@ START_TEST(test_shapes_count_only_on_their_skus)
 }
 END_TEST
 
+/* A running placement of the world, in the snapshot: gpus on one node, per-worker CPU. */
+static void running(struct run *x, const char *name, const struct job_node_use *plan, int gpus,
+                    int64_t cpu_m, int priority, int64_t last_checkpoint_ms)
+{
+    size_t r = x->in.n_running++;
+
+    x->ru[r] = (struct policy_running){.id = 100 + r,
+                                       .ns = "team",
+                                       .name = name,
+                                       .cluster = "az1",
+                                       .pool = SNAPSHOT_POOL_TRAINING,
+                                       .sku = 0,
+                                       .gpus = gpus,
+                                       .priority = priority,
+                                       .preemptible = true,
+                                       .started_ms = NOW - 7200 * 1000LL,
+                                       .last_checkpoint_ms = last_checkpoint_ms,
+                                       .in_snapshot = true,
+                                       .gpus_per_worker = gpus,
+                                       .cpu_m_per_worker = cpu_m,
+                                       .plan = plan,
+                                       .n_plan = 1};
+}
+
+/* GPUs free but not the CPU beside them: "hog" (priority 0, 4 GPUs and 56 of the node's 64
+ * cores) keeps a 4-GPU, 32-core job of priority 100 off a node with 4 GPUs free. Stopping
+ * the hog frees the cores, so the job preempts it; before, the GPUs alone were counted,
+ * the job "fitted" without a victim, and nothing was preempted. */
+START_TEST(test_preemption_frees_the_cpu_the_job_needs)
+{
+    static const struct node_spec nodes[] = {
+        {"n0", 8, 4, 64000, 56000, 0, 0},
+    };
+    static const struct job_node_use plan[] = {{"n0", 4}};
+    struct run x;
+
+    world(&x, nodes, 1);
+    running(&x, "hog", plan, 4, 56000, 0, 0);
+    job(&x, "hi", 4, 4, 32000, 0)->priority = 100;
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_placements, 0);
+    ck_assert_uint_eq(x.r->n_pending, 1);
+    ck_assert(x.r->pending[0].preempting);
+    ck_assert_uint_eq(x.r->n_reclaims, 1);
+    ck_assert_uint_eq(x.r->reclaims[0].running, 0);
+    ck_assert_int_eq(x.r->reclaims[0].reason, POLICY_RECLAIM_PRIORITY);
+    ck_assert_uint_eq(x.r->reclaims[0].for_job, 0);
+    done(&x);
+
+    /* A victim of lower priority whose cores would not be enough is no preemption: with
+     * 40 more cores held by pods the policy does not know, the job still would not fit. */
+    {
+        static const struct node_spec crowded[] = {
+            {"n0", 8, 4, 64000, 64000, 0, 0},
+        };
+        static const struct job_node_use small[] = {{"n0", 4}};
+
+        world(&x, crowded, 1);
+        running(&x, "small", small, 4, 24000, 0, 0);
+        job(&x, "hi", 4, 4, 32000, 0)->priority = 100;
+        decide(&x);
+        ck_assert_uint_eq(x.r->n_reclaims, 0);
+        ck_assert(!x.r->pending[0].preempting);
+        done(&x);
+    }
+}
+END_TEST
+
+/* Two full nodes, each running one preemptible priority-0 job of 8 GPUs and 8 cores: "a"
+ * on "crowded" (the other 56 cores held by pods outside the policy) checkpointed a minute
+ * ago, "b" on "calm" never. By lost work "a" goes first, but a 32-core job could not use
+ * "crowded" once "a" stopped: the victim is "b". */
+START_TEST(test_preemption_picks_victims_whose_nodes_have_the_cpu)
+{
+    static const struct node_spec nodes[] = {
+        {"crowded", 8, 8, 64000, 64000, 0, 0},
+        {"calm", 8, 8, 64000, 8000, 0, 0},
+    };
+    static const struct job_node_use on_crowded[] = {{"crowded", 8}};
+    static const struct job_node_use on_calm[] = {{"calm", 8}};
+    struct run x;
+
+    world(&x, nodes, 2);
+    running(&x, "a", on_crowded, 8, 8000, 0, NOW - 60 * 1000);
+    running(&x, "b", on_calm, 8, 8000, 0, 0);
+    job(&x, "hi", 8, 8, 32000, 0)->priority = 100;
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_reclaims, 1);
+    ck_assert_str_eq(x.ru[x.r->reclaims[0].running].name, "b");
+    ck_assert(x.r->pending[0].preempting);
+    done(&x);
+
+    /* The same without CPU figures for the job: lost work decides, and "a" goes. */
+    world(&x, nodes, 2);
+    running(&x, "a", on_crowded, 8, 8000, 0, NOW - 60 * 1000);
+    running(&x, "b", on_calm, 8, 8000, 0, 0);
+    job(&x, "hi", 8, 8, 0, 0)->priority = 100;
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_reclaims, 1);
+    ck_assert_str_eq(x.ru[x.r->reclaims[0].running].name, "a");
+    done(&x);
+}
+END_TEST
+
+/* A reservation holds as many nodes as the gang needs when they are idle, CPU included.
+ * Two workers of 4 GPUs and 48 cores: n0 (4 GPUs free) has the GPUs for both once idle,
+ * but the cores (64) for one, so n1 is held too, and a 2-GPU job that would have taken
+ * n1's 2 free GPUs waits; explain says they are reserved (the queue summary keeps the early
+ * rejection's insufficient_capacity, docs/policy.md "What is not done yet"). */
+START_TEST(test_reservation_holds_enough_nodes_for_the_cpu)
+{
+    static const struct node_spec nodes[] = {
+        {"n0", 8, 4, 64000, 8000, 0, 0},
+        {"n1", 8, 6, 64000, 8000, 0, 0},
+        {"n2", 8, 8, 64000, 8000, 0, 0},
+    };
+    struct run x;
+
+    world(&x, nodes, 3);
+    x.cfg.reserve_after_s = 0;
+    job(&x, "gang", 8, 4, 48000, 0);
+    job(&x, "small", 2, 2, 4000, 0);
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_placements, 0);
+    ck_assert_uint_eq(x.r->n_pending, 2);
+    ck_assert_uint_eq(x.r->pending[0].job, 0);
+    ck_assert(x.r->pending[0].reserving);
+    ck_assert_uint_eq(x.r->pending[1].job, 1);
+    {
+        struct explain *ex = NULL;
+        char msg[512];
+
+        ck_assert_int_eq(explain_job(&x.in, x.r, 1, &ex, NULL), 0);
+        ck_assert_uint_eq(ex->n_clusters, 1);
+        ck_assert_int_ge((int)ex->clusters[0].n_whys, 1);
+        ck_assert_int_eq(ex->clusters[0].whys[0].reason, POLICY_REASON_RESERVED);
+        policy_why_format(&ex->clusters[0].whys[0], x.snap, msg, sizeof(msg));
+        ck_assert_str_eq(msg, "h100-80gb: needs 1 worker of 2 GPUs, 0 nodes have 2 free; the "
+                              "rest is reserved for job 1");
+        explain_free(&ex);
+    }
+    done(&x);
+}
+END_TEST
+
+/* A backfilled job that holds the cores a reservation needs gives them back: "bf" (2 GPUs,
+ * 40 of n0's 64 cores) went ahead of "gang" (4 GPUs, 32 cores) onto its reserved node. n0's
+ * 6 free GPUs would hold the gang, its 24 free cores would not, so bf is evicted; before,
+ * the GPUs alone were counted and the gang waited for bf to end by itself. */
+START_TEST(test_backfill_evicted_for_the_cpu_it_holds)
+{
+    static const struct node_spec nodes[] = {
+        {"n0", 8, 2, 64000, 40000, 0, 0},
+    };
+    static const struct job_node_use plan[] = {{"n0", 2}};
+    struct run x;
+
+    world(&x, nodes, 1);
+    x.cfg.reserve_after_s = 0;
+    running(&x, "bf", plan, 2, 40000, 0, 0);
+    x.st->backfill = xcalloc(1, sizeof(*x.st->backfill));
+    x.st->backfill[0] = x.ru[0].id;
+    x.st->n_backfill = x.st->cap_backfill = 1;
+    job(&x, "gang", 4, 4, 32000, 0);
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_placements, 0);
+    ck_assert_uint_eq(x.r->n_reclaims, 1);
+    ck_assert_uint_eq(x.r->reclaims[0].running, 0);
+    ck_assert_int_eq(x.r->reclaims[0].reason, POLICY_RECLAIM_BACKFILL);
+    ck_assert_uint_eq(x.r->reclaims[0].for_job, 0);
+    ck_assert(x.r->pending[0].preempting);
+    done(&x);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("node_fit");
@@ -362,6 +538,12 @@ static Suite *suite(void)
     tcase_add_test(tc, test_node_short_of_cpu_or_memory_is_not_planned);
     tcase_add_test(tc, test_cpu_is_counted_across_workers_and_in_flight_plans);
     tcase_add_test(tc, test_shapes_count_only_on_their_skus);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("victims");
+    tcase_add_test(tc, test_preemption_frees_the_cpu_the_job_needs);
+    tcase_add_test(tc, test_preemption_picks_victims_whose_nodes_have_the_cpu);
+    tcase_add_test(tc, test_reservation_holds_enough_nodes_for_the_cpu);
+    tcase_add_test(tc, test_backfill_evicted_for_the_cpu_it_holds);
     suite_add_tcase(s, tc);
     return s;
 }
