@@ -3,7 +3,8 @@
  * victim's minimum runtime preempt nothing; then a high-priority job preempts the
  * low-priority one, explain names the victim while it stops, the victim is requeued with
  * its lost GPU-hours in the reclaims table, and the preemptor starts within one cycle of
- * the victim's deletion. */
+ * the victim's deletion; and a job kept off free GPUs by a lower-priority job's cores
+ * preempts it and starts. */
 #include "tests/integration/test_sched_env.h"
 
 #include <check.h>
@@ -137,6 +138,40 @@ START_TEST(high_priority_job_preempts_and_starts_after_the_victim)
 }
 END_TEST
 
+/* Free GPUs, but not the cores beside them: low (4 GPUs, 56 of the node's 64 cores) keeps
+ * high (4 GPUs, 32 cores, priority 100) off the 4 GPUs left. high preempts low and starts
+ * once low is gone; counting GPUs alone, it would wait with node_resources for as long as
+ * low runs. */
+START_TEST(job_short_of_cores_preempts_the_job_holding_them)
+{
+    const char *base;
+    json_t *j = NULL;
+
+    senv_sim(&env, "testdata/sim/preempt-cpu.json");
+    senv_config(&env, PREEMPT_BASE, "", NULL);
+    senv_serve(&env, 0, NULL);
+    base = senv_base(&env);
+    free(senv_submit_with(base, "team-p", "low", "a100-80gb", 4, NULL, "\"cpu\": 56",
+                          "\"priority\": 0, \"preemptible\": true"));
+    json_decref(senv_wait_phase(base, "team-p", "low", "Running", 20000));
+    /* Past the victim's minimum runtime (5 s). */
+    usleep(6000 * 1000);
+    free(senv_submit_with(base, "team-p", "high", "a100-80gb", 4, NULL, "\"cpu\": 32",
+                          "\"priority\": 100"));
+    json_decref(senv_wait_phase(base, "team-p", "low", "Preempting", 10000));
+    j = senv_wait_phase(base, "team-p", "high", "Running", 20000);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "status"), "cluster")),
+                     "solo");
+    json_decref(j);
+    json_decref(senv_wait_phase(base, "team-p", "low", "Queued", 5000));
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims r JOIN jobs j ON"
+                                         " j.id = r.job_id WHERE j.name = 'low' AND r.reason ="
+                                         " 'priority' AND r.gpus = 4"),
+                     1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims"), 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("preempt");
@@ -145,6 +180,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, high_priority_job_preempts_and_starts_after_the_victim);
+    tcase_add_test(tc, job_short_of_cores_preempts_the_job_holding_them);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -118,19 +118,22 @@ static inline const char *senv_base(struct senv *v)
     return NULL;
 }
 
-/* Submits a TrainingJob; spec_extra are more members of spec.scheduling (without braces,
- * may be ""). Returns the uid (caller frees). */
-static inline char *senv_submit(const char *base, const char *ns, const char *name, const char *sku,
-                                int gpus, const char *framework, const char *scheduling)
+/* Submits a TrainingJob; resources are more members of spec.resources and scheduling more
+ * members of spec.scheduling (without braces, may be "" or NULL). Returns the uid (caller
+ * frees). */
+static inline char *senv_submit_with(const char *base, const char *ns, const char *name,
+                                     const char *sku, int gpus, const char *framework,
+                                     const char *resources, const char *scheduling)
 {
     char path[256];
     char *body = xasprintf(
         "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":\"%s\","
         "\"labels\":{\"team\":\"%s\"}},\"spec\":{\"framework\":\"%s\",\"resources\":"
-        "{\"instanceType\":\"%s\",\"gpuCount\":%d},\"code\":{\"image\":\"trainer:1\","
+        "{\"instanceType\":\"%s\",\"gpuCount\":%d%s%s},\"code\":{\"image\":\"trainer:1\","
         "\"command\":[\"python\",\"train.py\"],\"env\":[{\"name\":\"EPOCHS\",\"value\":\"3\"}]},"
         "\"scheduling\":{%s}}}",
-        name, ns, framework ? framework : "pytorch", sku, gpus, scheduling ? scheduling : "");
+        name, ns, framework ? framework : "pytorch", sku, gpus, resources && *resources ? "," : "",
+        resources ? resources : "", scheduling ? scheduling : "");
     json_t *out = NULL;
     long st;
     char *uid;
@@ -142,6 +145,13 @@ static inline char *senv_submit(const char *base, const char *ns, const char *na
     json_decref(out);
     free(body);
     return uid;
+}
+
+/* senv_submit_with() without more resources. */
+static inline char *senv_submit(const char *base, const char *ns, const char *name, const char *sku,
+                                int gpus, const char *framework, const char *scheduling)
+{
+    return senv_submit_with(base, ns, name, sku, gpus, framework, NULL, scheduling);
 }
 
 /* GET the job; NULL when the server does not answer 200 (it may be down in failover
