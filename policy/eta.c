@@ -184,8 +184,14 @@ static void run_add(struct sim *S, const struct policy_running *ru, int64_t end_
     S->n_run++;
 }
 
-/* Ends placement i: a placement the snapshot counts gives its GPUs back to its nodes (the
- * policy subtracts the plans of the others itself, so dropping them is enough). */
+static int64_t less_floor0(int64_t v, int64_t d)
+{
+    return v > d ? v - d : 0;
+}
+
+/* Ends placement i: a placement the snapshot counts gives its GPUs, and its workers' CPU
+ * and memory, back to its nodes (the policy subtracts the plans of the others itself, so
+ * dropping them is enough). */
 static void run_end(struct sim *S, size_t i)
 {
     const struct policy_running *ru = &S->run[i].ru;
@@ -197,10 +203,14 @@ static void run_end(struct sim *S, size_t i)
         for (size_t p = 0; p < ru->n_plan; p++)
             for (size_t n = cl->node_first; n < cl->node_first + cl->n_nodes; n++) {
                 struct snapshot_node *nd = &S->snap->nodes[n];
+                int64_t workers =
+                    ru->gpus_per_worker > 0 ? ru->plan[p].gpus / ru->gpus_per_worker : 1;
 
                 if (!ru->plan[p].node || strcmp(nd->name, ru->plan[p].node) != 0)
                     continue;
                 nd->used = nd->used > ru->plan[p].gpus ? nd->used - ru->plan[p].gpus : 0;
+                nd->cpu_used_m = less_floor0(nd->cpu_used_m, workers * ru->cpu_m_per_worker);
+                nd->mem_used_mib = less_floor0(nd->mem_used_mib, workers * ru->mem_mib_per_worker);
                 if (nd->pool == SNAPSHOT_POOL_SERVING)
                     nd->borrowed =
                         nd->borrowed > ru->plan[p].gpus ? nd->borrowed - ru->plan[p].gpus : 0;
@@ -235,6 +245,10 @@ static void start(struct sim *S, const struct policy_placement *p, size_t q, int
     ru.started_ms = t;
     ru.lease_end_ms = p->lease_end_ms;
     ru.in_snapshot = false;
+    /* Held on its nodes as a plan not yet in the snapshot: GPUs, CPU and memory. */
+    ru.gpus_per_worker = job->gpus_per_worker;
+    ru.cpu_m_per_worker = job->cpu_m_per_worker;
+    ru.mem_mib_per_worker = job->mem_mib_per_worker;
     ru.plan = plan;
     ru.n_plan = p->n_workers;
     run_add(S, &ru, t + S->qrt_s[q] * 1000, plan);

@@ -359,6 +359,52 @@ START_TEST(test_never_fits_has_no_estimate)
 }
 END_TEST
 
+/* Cores as well as GPUs: n0 has 64 cores. A running job holds 4 GPUs and 56 cores until
+ * NOW + 2 h; a queued job of 4 GPUs and 32 cores fits the free GPUs but not the cores, so
+ * it starts when the running job ends and gives its cores back. Before, an ending job gave
+ * back its GPUs only, and the estimate never came. */
+START_TEST(test_an_ending_job_gives_its_cores_back)
+{
+    struct fx f;
+    struct eta_result r;
+
+    fx_init(&f);
+    f.snap->nodes[0].cpu_alloc_m = 64000;
+    add_running(&f, 4, NOW - 1 * H, 3 * 3600); /* ends at NOW + 2 h */
+    f.r[0].gpus_per_worker = 4;
+    f.r[0].cpu_m_per_worker = 56000;
+    f.snap->nodes[0].cpu_used_m = 56000;
+    add_job(&f, "cores", SKU_A, 4, 3600, NOW - 1 * H)->cpu_m_per_worker = 32000;
+    r = estimate(&f, 0);
+    ck_assert(r.placed);
+    ck_assert_int_eq(r.start_ms, NOW + 2 * H);
+    fx_free(&f);
+}
+END_TEST
+
+/* A start the simulation makes holds its cores: "first" (4 GPUs, 48 of n0's 64 cores, 3 h)
+ * starts now; "second" (4 GPUs, 32 cores) fits the GPUs beside it but not the cores, so it
+ * starts when first ends, at NOW + 3 h. Before, the simulated start held its GPUs only and
+ * second was estimated at the next step (NOW + 1 h). */
+START_TEST(test_a_simulated_start_holds_its_cores)
+{
+    struct fx f;
+    struct eta_result r;
+
+    fx_init(&f);
+    f.snap->nodes[0].cpu_alloc_m = 64000;
+    add_job(&f, "first", SKU_A, 4, 3 * 3600, NOW - 2 * H)->cpu_m_per_worker = 48000;
+    add_job(&f, "second", SKU_A, 4, 3600, NOW - 1 * H)->cpu_m_per_worker = 32000;
+    r = estimate(&f, 0);
+    ck_assert(r.placed);
+    ck_assert_int_eq(r.start_ms, NOW);
+    r = estimate(&f, 1);
+    ck_assert(r.placed);
+    ck_assert_int_eq(r.start_ms, NOW + 3 * H);
+    fx_free(&f);
+}
+END_TEST
+
 /* The estimate renders as RFC 3339; the inputs and the policy state are left as they were. */
 START_TEST(test_json_and_inputs_untouched)
 {
@@ -441,6 +487,8 @@ int main(void)
     tcase_add_test(tc, test_never_fits_has_no_estimate);
     tcase_add_test(tc, test_json_and_inputs_untouched);
     tcase_add_test(tc, test_bad_options_and_index);
+    tcase_add_test(tc, test_an_ending_job_gives_its_cores_back);
+    tcase_add_test(tc, test_a_simulated_start_holds_its_cores);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
