@@ -623,6 +623,9 @@ static void build_jobs(struct engine *en)
             bonus = cfg->aging_max;
         ej->eff_prio = (int64_t)job->priority + (int64_t)bonus;
         ej->has_aff = job->n_affinity > 0;
+        ej->avoid = job->avoid_cluster
+                        ? (int)engine_strmap_find(&en->cl_map, en->cl_names, job->avoid_cluster)
+                        : -1;
         ej->aff_first = en->n_aff;
         for (size_t a = 0; a < job->n_affinity; a++) {
             long c = engine_strmap_find(&en->cl_map, en->cl_names, job->affinity[a]);

@@ -72,6 +72,7 @@ struct engine_job {
     size_t aff_first;           /* resolved affinity clusters: engine.aff[aff_first ..] */
     int n_aff;
     bool has_aff; /* the job named clusters (even unknown ones) */
+    int avoid;    /* policy_job.avoid_cluster resolved; -1 = none */
 };
 
 /* Lending status of one cluster x SKU serving pool this cycle. */

@@ -108,6 +108,7 @@ void sched_policy_job(const struct snapshot *snap, const struct store_sched_job 
     q->affinity = j->affinity;
     q->n_affinity = j->n_affinity;
     q->prereqs = policy_framework_prereqs(j->framework);
+    q->avoid_cluster = j->start_timeout_cluster[0] ? j->start_timeout_cluster : NULL;
 }
 
 /* How long after its dispatch a job whose pods are not all in the data yet still holds its
@@ -271,6 +272,13 @@ void sched_step_decide(struct cycle *c)
             t->message = sched_batch_own(
                 &c->b, xasprintf("%s; lease until %s (%s)", t->message, end, lease_bound(res, p)));
         }
+        if (j->start_timeout_cluster[0])
+            t->message =
+                sched_batch_own(&c->b, xasprintf("%s; its last start timed out in %s%s", t->message,
+                                                 j->start_timeout_cluster,
+                                                 strcmp(j->start_timeout_cluster, t->cluster) == 0
+                                                     ? ", the only cluster that takes it now"
+                                                     : ""));
         /* The strings above point into the snapshot: copy them before it is released. */
         t->cluster = sched_batch_own(&c->b, xstrdup(t->cluster));
         t->sku = sched_batch_own(&c->b, xstrdup(t->sku));

@@ -86,7 +86,11 @@
     X(MS("not_before"), COL_I64, not_before_ms, not_before_ms)                                     \
     X(MS("preempt_requested_at"), COL_I64, preempt_requested_ms, preempt_requested_ms)             \
     X(MS("checkpoint_requested_at"), COL_I64, checkpoint_requested_ms, checkpoint_requested_ms)    \
-    X(MS("checkpoint_deadline"), COL_I64, checkpoint_deadline_ms, checkpoint_deadline_ms)
+    X(MS("checkpoint_deadline"), COL_I64, checkpoint_deadline_ms, checkpoint_deadline_ms)          \
+    X("CASE WHEN phase = 'Queued' AND reason = 'StartTimeout' THEN COALESCE((SELECT e.cluster"     \
+      " FROM job_events e WHERE e.job_id = jobs.id AND e.reason = 'StartTimeout'"                  \
+      " ORDER BY e.id DESC LIMIT 1), '') ELSE '' END",                                             \
+      COL_CHARS, start_timeout_cluster, start_timeout_cluster)
 /* clang-format on */
 
 #define LIVE_ROW(sql, type, field, count) COL_ROW(struct store_sched_job, sql, type, field, count)

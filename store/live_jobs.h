@@ -75,6 +75,9 @@ struct store_sched_job {
      * its reclaim deletes at once) and the deadline of its delete. */
     int64_t checkpoint_requested_ms;
     int64_t checkpoint_deadline_ms;
+    /* Queued again because its workers did not all start in time (StartTimeout): the
+     * cluster where they did not, from that transition's event; "" otherwise. */
+    char start_timeout_cluster[STORE_SCHED_NAME_MAX];
 };
 
 struct store_sched_jobs {

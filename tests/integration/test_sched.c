@@ -363,6 +363,44 @@ START_TEST(stuck_dispatch_is_requeued)
 }
 END_TEST
 
+/* A job whose workers did not start in one cluster is placed in another next time: east's
+ * scheduler is held (fedsched's snapshot does not see it), the job prefers east and times out
+ * there, then goes to west and runs; a policy blind to the timed-out start would place it in
+ * east again, and again. */
+START_TEST(timed_out_start_goes_to_another_cluster)
+{
+    const char *base;
+
+    senv_sim(&env, "testdata/sim/sched-three.json");
+    senv_config(&env,
+                SLOW_POLL "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
+                          " \"startTimeoutS\": 2, \"jobAnnotations\":"
+                          " {\"sim.fedsched.io/duration-seconds\": \"3600000\"}}",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    wait_polled(&env);
+    base = env.srv[0].base;
+    sim_cluster_scheduler_hold(sim_get_cluster(env.sim, "east"), true);
+    free(senv_submit(base, "team-t", "retry", "a100-80gb", 8, NULL,
+                     "\"clusterAffinity\": [\"east\", \"west\"]"));
+    json_decref(senv_wait_phase(base, "team-t", "retry", "Running", 15000));
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE reason ="
+                                         " 'StartTimeout' AND cluster = 'east'"),
+                     1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE reason ="
+                                         " 'StartTimeout'"),
+                     1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM jobs WHERE name = 'retry' AND"
+                                         " cluster = 'west' AND phase = 'Running'"),
+                     1);
+    /* The placement says why it is not in the cluster the job prefers. */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE reason ="
+                                         " 'Placed' AND cluster = 'west' AND message LIKE"
+                                         " '%; its last start timed out in east'"),
+                     1);
+}
+END_TEST
+
 /* Checkpoints are recorded while a job runs, refused otherwise. */
 START_TEST(checkpoints_are_recorded)
 {
@@ -1043,6 +1081,36 @@ START_TEST(live_jobs_are_typed_and_specs_parsed_once)
         ck_assert_str_eq(jobs.v[0].plan[i].node, names[i]);
         ck_assert_int_eq(jobs.v[0].plan[i].gpus, i % 3 + 1);
     }
+    ck_assert_str_eq(jobs.v[0].start_timeout_cluster, "");
+    /* Requeued by a start that timed out: while Queued the job carries that cluster (from
+     * the transition's event); placed again, it no longer does. */
+    memset(&t, 0, sizeof(t));
+    t.job_id = id;
+    t.from = PHASE_ADMITTED;
+    t.attempt = jobs.v[0].attempt;
+    t.to = PHASE_QUEUED;
+    t.reason = "StartTimeout";
+    ck_assert_int_eq(store_sched_apply(s, epoch, &t, 1, &applied, &e), 0);
+    ck_assert(applied);
+    store_sched_jobs_free(&jobs);
+    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
+    ck_assert_str_eq(jobs.v[0].start_timeout_cluster, "c1");
+    ck_assert_str_eq(jobs.v[0].cluster, "");
+    memset(&t, 0, sizeof(t));
+    t.job_id = id;
+    t.from = PHASE_QUEUED;
+    t.attempt = jobs.v[0].attempt;
+    t.to = PHASE_ADMITTED;
+    t.reason = "Placed";
+    t.cluster = "c2";
+    t.pool = "training";
+    t.sku = "l4";
+    ck_assert_int_eq(store_sched_apply(s, epoch, &t, 1, &applied, &e), 0);
+    ck_assert(applied);
+    store_sched_jobs_free(&jobs);
+    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
+    ck_assert_str_eq(jobs.v[0].start_timeout_cluster, "");
+    ck_assert_str_eq(jobs.v[0].cluster, "c2");
     /* The spec: parsed on the first fill, cached on the second. */
     ck_assert_int_eq(spec_cache_fill(cache, s, &id, 1, &e), 0);
     ck_assert_int_eq(spec_cache_fill(cache, s, &id, 1, &e), 0);
@@ -1588,6 +1656,7 @@ static Suite *suite(void)
     tcase_add_test(tc, failed_job_reports_member_reason);
     tcase_add_test(tc, cancel_queued_dispatched_running);
     tcase_add_test(tc, stuck_dispatch_is_requeued);
+    tcase_add_test(tc, timed_out_start_goes_to_another_cluster);
     tcase_add_test(tc, checkpoints_are_recorded);
     tcase_add_test(tc, dispatch_faults_are_retried);
     tcase_add_test(tc, orphans_are_collected);

@@ -474,6 +474,7 @@ static int build_queue(struct policy_scenario *sc, json_t *arr, struct err *e)
         q->max_runtime_s = int_or(j, "max_runtime_s", 0);
         q->checkpoint_interval_s = int_or(j, "checkpoint_s", 0);
         q->region = str_or(j, "region", NULL);
+        q->avoid_cluster = str_or(j, "avoid_cluster", NULL);
         if (json_is_array(aff)) {
             sc->aff[i] = xcalloc(json_array_size(aff) + 1, sizeof(char *));
             ARR_EACH(aff, a, v) sc->aff[i][a] = json_string_value(v);
