@@ -405,8 +405,7 @@ static void apply_inflight(struct engine *en)
             long node = ru->plan[p].node ? node_in_cluster(en, (size_t)c, ru->plan[p].node) : -1;
 
             if (node >= 0 && ru->plan[p].gpus > 0) {
-                int64_t workers =
-                    ru->gpus_per_worker > 0 ? ru->plan[p].gpus / ru->gpus_per_worker : 1;
+                int64_t workers = policy_plan_workers(ru, p);
 
                 node_consume(en, (size_t)node, ru->plan[p].gpus);
                 engine_node_take_resources(en, (size_t)node, workers * ru->cpu_m_per_worker,

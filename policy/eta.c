@@ -203,11 +203,11 @@ static void run_end(struct sim *S, size_t i)
         for (size_t p = 0; p < ru->n_plan; p++)
             for (size_t n = cl->node_first; n < cl->node_first + cl->n_nodes; n++) {
                 struct snapshot_node *nd = &S->snap->nodes[n];
-                int64_t workers =
-                    ru->gpus_per_worker > 0 ? ru->plan[p].gpus / ru->gpus_per_worker : 1;
+                int64_t workers;
 
                 if (!ru->plan[p].node || strcmp(nd->name, ru->plan[p].node) != 0)
                     continue;
+                workers = policy_plan_workers(ru, p);
                 nd->used = nd->used > ru->plan[p].gpus ? nd->used - ru->plan[p].gpus : 0;
                 nd->cpu_used_m = less_floor0(nd->cpu_used_m, workers * ru->cpu_m_per_worker);
                 nd->mem_used_mib = less_floor0(nd->mem_used_mib, workers * ru->mem_mib_per_worker);

@@ -634,7 +634,7 @@ static int room_add(const struct cycle *cy, struct room *rm, size_t r, size_t j,
 
         if (i < 0)
             continue;
-        workers = ru->gpus_per_worker > 0 ? ru->plan[p].gpus / ru->gpus_per_worker : 1;
+        workers = policy_plan_workers(ru, p);
         rm->gpus[i] += sign * ru->plan[p].gpus;
         add_unless_unmetered(&rm->cpu[i], sign * workers * ru->cpu_m_per_worker);
         add_unless_unmetered(&rm->mem[i], sign * workers * ru->mem_mib_per_worker);

@@ -284,6 +284,9 @@ struct policy_state {
 
 /* What reclaiming a running job costs: GPU-hours since its last checkpoint (or its start). */
 double policy_lost_gpu_hours(const struct policy_running *ru, int64_t now_ms);
+/* Workers of running placement ru on entry p of its plan (one when gpus_per_worker is 0):
+ * what it holds there besides GPUs is that many times its per-worker CPU and memory. */
+int64_t policy_plan_workers(const struct policy_running *ru, size_t p);
 /* The grace period a reclaimed job gets: grace_period_s, at least 1, at most
  * grace_period_max_s. */
 int64_t policy_grace_s(const struct policy_config *cfg);

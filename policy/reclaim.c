@@ -26,6 +26,11 @@ double policy_lost_gpu_hours(const struct policy_running *ru, int64_t now)
     return (double)ru->gpus * (double)ms / HOUR_MS;
 }
 
+int64_t policy_plan_workers(const struct policy_running *ru, size_t p)
+{
+    return ru->gpus_per_worker > 0 ? ru->plan[p].gpus / ru->gpus_per_worker : 1;
+}
+
 /* Victim order: least lost work, then lowest priority, then youngest, then id. */
 bool reclaim_victim_before(const struct policy_running *x, double lost_x,
                            const struct policy_running *y, double lost_y)
