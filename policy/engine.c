@@ -669,6 +669,7 @@ int engine_build(struct engine *en, const struct policy_input *in, const struct 
         xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(uint32_t));
     en->gblk = xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(int));
     en->gblk_c = xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(int));
+    en->gres = xcalloc(SNAPSHOT_POOL_COUNT * en->n_skus * ENGINE_SLOT_CACHE + 1, sizeof(int));
     for (size_t i = 0; i < SNAPSHOT_POOL_COUNT * en->n_skus; i++)
         en->gver[i] = 1;
     build_jobs(en);
@@ -717,6 +718,7 @@ void engine_free(struct engine *en)
     free(en->gmax_ver);
     free(en->gblk);
     free(en->gblk_c);
+    free(en->gres);
     free(en->scratch);
     free(en->jobs);
     free(en->wf);

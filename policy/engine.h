@@ -146,6 +146,8 @@ struct engine {
     uint32_t *gmax_ver;
     int *gblk;   /* same index: best slots among clusters that take no placements */
     int *gblk_c; /* and which cluster that is (-1 = none) */
+    int *gres;   /* same index: best slots with reservations ignored, among clusters that
+                    take placements and hold reservations in that group (0 = none) */
 
     size_t *scratch; /* nodes of a trial plan (max workers of any job) */
     size_t n_scratch;

@@ -430,20 +430,25 @@ static int cmp_order(const void *pa, const void *pb)
 /* Best slots for (pool, SKU, per-worker g) over every cluster that accepts placements,
  * cached per version. *blk / *blk_c receive the best among clusters that take no
  * placements (cordoned, stale, unhealthy) and which one, so an early rejection can still
- * name the real obstacle. */
-static int global_slots(struct engine *en, enum snapshot_pool p, int k, int g, int *blk, int *blk_c)
+ * name the real obstacle; *res (when not NULL) the best among clusters that accept
+ * placements with their reservations ignored, so it can tell room that is reserved. */
+static int global_slots(struct engine *en, enum snapshot_pool p, int k, int g, int *blk, int *blk_c,
+                        int *res)
 {
     size_t pk = (size_t)p * en->n_skus + (size_t)k;
     size_t x = pk * ENGINE_SLOT_CACHE + (size_t)g;
-    int best = 0, bb = 0, bc = -1;
+    int best = 0, bb = 0, bc = -1, br = 0;
 
     if (g < ENGINE_SLOT_CACHE && en->gmax_ver[x] == en->gver[pk]) {
         *blk = en->gblk[x];
         *blk_c = en->gblk_c[x];
+        if (res)
+            *res = en->gres[x];
         return en->gmax[x];
     }
     for (size_t c = 0; c < en->n_clusters; c++) {
-        int s = engine_slots(engine_group_of(en, c, p, k), g, false);
+        struct engine_group *G = engine_group_of(en, c, p, k);
+        int s = engine_slots(G, g, false);
 
         /* Clusters that take no placements would otherwise keep their free GPUs visible
          * forever and defeat the early rejection. */
@@ -452,18 +457,26 @@ static int global_slots(struct engine *en, enum snapshot_pool p, int k, int g, i
                 bb = s;
                 bc = (int)c;
             }
-        } else if (s > best) {
+            continue;
+        }
+        if (s > best)
             best = s;
+        if (G->n_reserved) {
+            s = engine_slots_unreserved(en, G, g);
+            br = s > br ? s : br;
         }
     }
     if (g < ENGINE_SLOT_CACHE) {
         en->gmax[x] = best;
         en->gblk[x] = bb;
         en->gblk_c[x] = bc;
+        en->gres[x] = br;
         en->gmax_ver[x] = en->gver[pk];
     }
     *blk = bb;
     *blk_c = bc;
+    if (res)
+        *res = br;
     return best;
 }
 
@@ -1391,14 +1404,51 @@ static void keep_best(const struct engine *en, const struct engine_cand *cand,
     }
 }
 
+/* The early rejection found no cluster with room, but some room is reserved: the
+ * per-cluster reason of the clusters whose reservations hold it, as the walk (and
+ * explain) would give it, so the queue says "reserved" where explain does. Walks only
+ * the clusters holding such room. Returns false when none of them says reserved. */
+static bool reserved_why(struct cycle *cy, size_t j, struct policy_why *out)
+{
+    struct engine *en = cy->en;
+    const struct engine_job *ej = &en->jobs[j];
+    bool got = false;
+
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        bool held = false;
+        struct engine_cand cand;
+        struct policy_why w;
+
+        if (en->cl_block[c].reason != POLICY_REASON_NONE)
+            continue;
+        for (int o = 0; o < ej->n_opts && !held; o++) {
+            struct engine_group *G = engine_group_of(en, c, SNAPSHOT_POOL_TRAINING, ej->opts[o]);
+
+            held = cy->quota_ok[o] && G->n_reserved &&
+                   engine_slots_unreserved(en, G, ej->per_worker) >= ej->workers;
+        }
+        if (!held)
+            continue;
+        memset(&cand, 0, sizeof(cand));
+        if (engine_eval_cluster(en, j, (int)c, cy->quota_ok, false, false, &cand, &w, NULL, NULL,
+                                0))
+            continue;
+        if (w.reason == POLICY_REASON_RESERVED && (!got || engine_why_better(&w, out))) {
+            *out = w;
+            got = true;
+        }
+    }
+    return got;
+}
+
 static void decide_job(struct cycle *cy, size_t j)
 {
     struct engine *en = cy->en;
     const struct policy_job *job = &en->in->queue[j];
     const struct engine_job *ej = &en->jobs[j];
     struct policy_why why, qwhy;
-    bool any_quota = false, possible = false, never = true;
-    int best_have = 0, best_empty = 0, blk = 0, blk_c = -1, blocked_c = -1;
+    bool any_quota = false, possible = false, never = true, held = false;
+    int best_have = 0, best_empty = 0, blk = 0, blk_c = -1, blocked_c = -1, res = 0;
     int64_t since = job->queued_ms ? job->queued_ms : job->created_ms;
     bool may_reserve = cy->n_reservations < en->cfg->max_reservations &&
                        en->now - since >= en->cfg->reserve_after_s * 1000;
@@ -1439,7 +1489,8 @@ static void decide_job(struct cycle *cy, size_t j)
 
         if (!cy->quota_ok[o])
             continue;
-        s = global_slots(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker, &blk, &blk_c);
+        s = global_slots(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker, &blk, &blk_c, &res);
+        held = held || res >= ej->workers;
         if (s > best_have || why.sku < 0) {
             best_have = s > best_have ? s : best_have;
             why.sku = k;
@@ -1452,7 +1503,7 @@ static void decide_job(struct cycle *cy, size_t j)
         never = never && s < ej->workers;
         if (job->preemptible) {
             possible = possible || global_slots(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker, &blk,
-                                                &blk_c) >= ej->workers;
+                                                &blk_c, NULL) >= ej->workers;
             if (blk >= ej->workers && blocked_c < 0)
                 blocked_c = blk_c;
             s = global_slots_empty(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker);
@@ -1475,6 +1526,8 @@ static void decide_job(struct cycle *cy, size_t j)
         why.per_worker = ej->per_worker;
         why.need = job->gpu_count;
         why.have = never ? best_empty : best_have;
+        if (!never && held)
+            reserved_why(cy, j, &why);
         if (!never && may_preempt(cy, j)) {
             cy->n_reservations++;
             if (preempt_for(cy, j, &why))
@@ -1522,6 +1575,8 @@ static void decide_job(struct cycle *cy, size_t j)
             sum.per_worker = ej->per_worker;
             sum.need = job->gpu_count;
             sum.have = best_have;
+            if (held)
+                reserved_why(cy, j, &sum);
         }
         if (sum.reason == POLICY_REASON_NONE) {
             sum.reason = POLICY_REASON_INSUFFICIENT;
@@ -1661,7 +1716,7 @@ static void backfill(struct cycle *cy)
                 int blk, blk_c;
 
                 any = any || global_slots(en, SNAPSHOT_POOL_TRAINING, ej->opts[o], ej->per_worker,
-                                          &blk, &blk_c) >= ej->workers;
+                                          &blk, &blk_c, NULL) >= ej->workers;
             }
         }
         if (!any)
