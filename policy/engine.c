@@ -622,12 +622,11 @@ static void build_jobs(struct engine *en)
             bonus = cfg->aging_max;
         ej->eff_prio = (int64_t)job->priority + (int64_t)bonus;
         ej->has_aff = job->n_affinity > 0;
-        ej->avoid = job->avoid_cluster
-                        ? (int)engine_strmap_find(&en->cl_map, en->cl_names, job->avoid_cluster)
-                        : -1;
         ej->aff_first = en->n_aff;
-        for (size_t a = 0; a < job->n_affinity; a++) {
-            long c = engine_strmap_find(&en->cl_map, en->cl_names, job->affinity[a]);
+        for (size_t a = 0; a < job->n_affinity + job->n_avoid_clusters; a++) {
+            const char *name =
+                a < job->n_affinity ? job->affinity[a] : job->avoid_clusters[a - job->n_affinity];
+            long c = engine_strmap_find(&en->cl_map, en->cl_names, name);
 
             if (c < 0)
                 continue;
@@ -636,7 +635,10 @@ static void build_jobs(struct engine *en)
                 en->aff = xrealloc(en->aff, en->cap_aff * sizeof(*en->aff));
             }
             en->aff[en->n_aff++] = (int)c;
-            ej->n_aff++;
+            if (a < job->n_affinity)
+                ej->n_aff++;
+            else
+                ej->n_avoid++;
         }
     }
     en->scratch = xcalloc((size_t)max_workers + 1, sizeof(*en->scratch));
@@ -1063,6 +1065,16 @@ int engine_missing_prereq(const struct engine *en, size_t j, int c)
         if ((need & (1u << p)) && cl->prereqs[p].state == SNAPSHOT_PREREQ_MISSING)
             return p;
     return -1;
+}
+
+bool engine_job_avoids(const struct engine *en, const struct engine_job *ej, int c)
+{
+    const int *avoid = &en->aff[ej->aff_first + (size_t)ej->n_aff];
+
+    for (int a = 0; a < ej->n_avoid; a++)
+        if (avoid[a] == c)
+            return true;
+    return false;
 }
 
 int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok, bool with_score,

@@ -72,7 +72,7 @@ struct engine_job {
     size_t aff_first;           /* resolved affinity clusters: engine.aff[aff_first ..] */
     int n_aff;
     bool has_aff; /* the job named clusters (even unknown ones) */
-    int avoid;    /* policy_job.avoid_cluster resolved; -1 = none */
+    int n_avoid;  /* policy_job.avoid_clusters resolved: engine.aff[aff_first + n_aff ..] */
 };
 
 /* Lending status of one cluster x SKU serving pool this cycle. */
@@ -155,7 +155,7 @@ struct engine {
     struct engine_job *jobs; /* one per queued job */
     double *wf;              /* the work factors of the jobs that declare throughputs */
     size_t n_wf, cap_wf;
-    int *aff; /* resolved affinity cluster indices */
+    int *aff; /* resolved cluster indices: each job's affinity, then the clusters it avoids */
     size_t n_aff, cap_aff;
 };
 
@@ -236,6 +236,9 @@ void engine_quota_take(struct engine *en, int ns, int k, int g);
 int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok, bool score,
                         bool readonly, struct engine_cand *best, struct policy_why *why,
                         struct policy_why *all, size_t *n_all, size_t cap_all);
+
+/* Whether cluster c is one where the job's starts timed out (policy_job.avoid_clusters). */
+bool engine_job_avoids(const struct engine *en, const struct engine_job *ej, int c);
 
 /* The first prerequisite queue job j needs that cluster c is known to miss; -1 when none. */
 int engine_missing_prereq(const struct engine *en, size_t j, int c);

@@ -1547,13 +1547,14 @@ static void decide_job(struct cycle *cy, size_t j)
         memset(&second, 0, sizeof(second));
         memset(&cand, 0, sizeof(cand));
         sum.cluster = -1;
-        /* The cluster where the job's last start timed out comes last: only when no other
-         * takes it now (its result is then the summary's, as any cluster's). */
-        for (size_t x = 0; x <= en->n_clusters && possible; x++) {
-            size_t c = x < en->n_clusters ? x : (size_t)ej->avoid;
+        /* The clusters where the job's starts timed out come last (a second pass): only when
+         * no other takes it now (their results are then the summary's, as any cluster's). */
+        for (size_t x = 0; x < (ej->n_avoid ? 2 : 1) * en->n_clusters && possible; x++) {
+            size_t c = x % en->n_clusters;
+            bool later = x >= en->n_clusters;
             struct policy_why w;
 
-            if (x == en->n_clusters ? ej->avoid < 0 || found : (int)c == ej->avoid)
+            if (ej->n_avoid && (engine_job_avoids(en, ej, (int)c) != later || (later && found)))
                 continue;
             if (engine_eval_cluster(en, j, (int)c, cy->quota_ok, true, false, &cand, &w, NULL, NULL,
                                     0)) {

@@ -126,10 +126,12 @@ struct policy_job {
      * PRIORITY_CLASS, and PRIORITY_CLASS_BORROWED on borrowed capacity): bits
      * 1u << SNAPSHOT_PREREQ_*; policy_framework_prereqs() gives them. 0 = none. */
     uint32_t prereqs;
-    /* A cluster where the job's last start timed out (its workers did not all start, as
-     * when the member's scheduler cannot use capacity the snapshot shows free): the job is
-     * placed there again only when no other cluster can take it now. NULL = none. */
-    const char *avoid_cluster;
+    /* Clusters where the job's starts timed out since it last ran (its workers did not all
+     * start, as when the member's scheduler cannot use capacity the snapshot shows free):
+     * the job is placed in one of them again only when no other cluster can take it now.
+     * Unknown names are ignored; empty = none. */
+    const char *const *avoid_clusters;
+    size_t n_avoid_clusters;
 };
 
 /* The extra prerequisites of a framework ("ray": KUBERAY and RAY_PERMISSIONS; any other,

@@ -108,7 +108,31 @@ void sched_policy_job(const struct snapshot *snap, const struct store_sched_job 
     q->affinity = j->affinity;
     q->n_affinity = j->n_affinity;
     q->prereqs = policy_framework_prereqs(j->framework);
-    q->avoid_cluster = j->start_timeout_cluster[0] ? j->start_timeout_cluster : NULL;
+    q->avoid_clusters = j->start_timeout_clusters;
+    q->n_avoid_clusters = j->n_start_timeout_clusters;
+}
+
+/* msg with why the job is (or is not) where its starts timed out: "; its last start timed
+ * out in east", "; its starts timed out in west, east" (the latest first), and ", the only
+ * cluster that takes it now" ("; no other cluster takes it now") when it is placed in one of
+ * them again. Caller frees. */
+static char *timed_out_note(const char *msg, const struct store_sched_job *j, const char *placed)
+{
+    struct buf b;
+    bool back = false;
+
+    buf_init(&b, 0);
+    buf_printf(&b, "%s; its %s timed out in ", msg,
+               j->n_start_timeout_clusters == 1 ? "last start" : "starts");
+    for (size_t i = 0; i < j->n_start_timeout_clusters; i++) {
+        buf_printf(&b, "%s%s", i ? ", " : "", j->start_timeout_clusters[i]);
+        back = back || strcmp(j->start_timeout_clusters[i], placed) == 0;
+    }
+    if (back)
+        buf_printf(&b, "%s",
+                   j->n_start_timeout_clusters == 1 ? ", the only cluster that takes it now"
+                                                    : "; no other cluster takes it now");
+    return buf_steal(&b);
 }
 
 /* How long after its dispatch a job whose pods are not all in the data yet still holds its
@@ -272,13 +296,8 @@ void sched_step_decide(struct cycle *c)
             t->message = sched_batch_own(
                 &c->b, xasprintf("%s; lease until %s (%s)", t->message, end, lease_bound(res, p)));
         }
-        if (j->start_timeout_cluster[0])
-            t->message =
-                sched_batch_own(&c->b, xasprintf("%s; its last start timed out in %s%s", t->message,
-                                                 j->start_timeout_cluster,
-                                                 strcmp(j->start_timeout_cluster, t->cluster) == 0
-                                                     ? ", the only cluster that takes it now"
-                                                     : ""));
+        if (j->n_start_timeout_clusters)
+            t->message = sched_batch_own(&c->b, timed_out_note(t->message, j, t->cluster));
         /* The strings above point into the snapshot: copy them before it is released. */
         t->cluster = sched_batch_own(&c->b, xstrdup(t->cluster));
         t->sku = sched_batch_own(&c->b, xstrdup(t->sku));

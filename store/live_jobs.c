@@ -19,6 +19,8 @@
 
 /* ---- live jobs ---------------------------------------------------------------------------- */
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 #define MS(col) "COALESCE((extract(epoch FROM " col ") * 1000)::bigint, 0)"
 #define LIST(x)                                                                                    \
     "ARRAY(SELECT v FROM jsonb_array_elements_text(" x ") WITH ORDINALITY l(v, o) ORDER BY o)"
@@ -87,10 +89,13 @@
     X(MS("preempt_requested_at"), COL_I64, preempt_requested_ms, preempt_requested_ms)             \
     X(MS("checkpoint_requested_at"), COL_I64, checkpoint_requested_ms, checkpoint_requested_ms)    \
     X(MS("checkpoint_deadline"), COL_I64, checkpoint_deadline_ms, checkpoint_deadline_ms)          \
-    X("CASE WHEN phase = 'Queued' AND reason = 'StartTimeout' THEN COALESCE((SELECT e.cluster"     \
-      " FROM job_events e WHERE e.job_id = jobs.id AND e.reason = 'StartTimeout'"                  \
-      " ORDER BY e.id DESC LIMIT 1), '') ELSE '' END",                                             \
-      COL_CHARS, start_timeout_cluster, start_timeout_cluster)
+    X("CASE WHEN phase = 'Queued' AND reason = 'StartTimeout' THEN ARRAY(SELECT t.cluster FROM"    \
+      " (SELECT e.cluster, max(e.id) AS last FROM job_events e WHERE e.job_id = jobs.id"           \
+      " AND e.reason = 'StartTimeout' AND e.cluster IS NOT NULL AND e.id > COALESCE((SELECT"       \
+      " max(r.id) FROM job_events r WHERE r.job_id = jobs.id AND r.to_phase = 'Running'), 0)"      \
+      " GROUP BY e.cluster ORDER BY last DESC LIMIT " STR(STORE_SCHED_AVOID_MAX) ") t"              \
+      " ORDER BY t.last DESC) ELSE '{}'::text[] END",                                              \
+      COL_NAMES, start_timeout_clusters, n_start_timeout_clusters)
 /* clang-format on */
 
 #define LIVE_ROW(sql, type, field, count) COL_ROW(struct store_sched_job, sql, type, field, count)

@@ -18,8 +18,9 @@ struct store;
 
 /* ---- live jobs ----------------------------------------------------------------------- */
 
-#define STORE_SCHED_NAME_MAX 64
-#define STORE_SCHED_SKU_MAX  32
+#define STORE_SCHED_NAME_MAX  64
+#define STORE_SCHED_AVOID_MAX 8 /* clusters a job's timed-out starts are remembered in */
+#define STORE_SCHED_SKU_MAX   32
 
 /* One live job (not Succeeded, Failed or Cancelled) as the scheduler needs it: the
  * columns it reads and the lists of the spec it places by, typed. Strings bounded by
@@ -76,8 +77,10 @@ struct store_sched_job {
     int64_t checkpoint_requested_ms;
     int64_t checkpoint_deadline_ms;
     /* Queued again because its workers did not all start in time (StartTimeout): the
-     * cluster where they did not, from that transition's event; "" otherwise. */
-    char start_timeout_cluster[STORE_SCHED_NAME_MAX];
+     * clusters where its starts timed out since it last ran (from those transitions'
+     * events), the latest first, at most STORE_SCHED_AVOID_MAX; none otherwise. */
+    const char **start_timeout_clusters;
+    size_t n_start_timeout_clusters;
 };
 
 struct store_sched_jobs {

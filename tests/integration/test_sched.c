@@ -363,14 +363,9 @@ START_TEST(stuck_dispatch_is_requeued)
 }
 END_TEST
 
-/* A job whose workers did not start in one cluster is placed in another next time: east's
- * scheduler is held (fedsched's snapshot does not see it), the job prefers east and times out
- * there, then goes to west and runs; a policy blind to the timed-out start would place it in
- * east again, and again. */
-START_TEST(timed_out_start_goes_to_another_cluster)
+/* Three clusters, a 2 s start timeout, jobs that run for an hour; returns the API's base. */
+static const char *start_with_timeout(void)
 {
-    const char *base;
-
     senv_sim(&env, "testdata/sim/sched-three.json");
     senv_config(&env,
                 SLOW_POLL "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1,"
@@ -379,7 +374,18 @@ START_TEST(timed_out_start_goes_to_another_cluster)
                 "", NULL);
     senv_serve(&env, 0, NULL);
     wait_polled(&env);
-    base = env.srv[0].base;
+    return env.srv[0].base;
+}
+
+/* A job whose workers did not start in one cluster is placed in another next time: east's
+ * scheduler is held (fedsched's snapshot does not see it), the job prefers east and times out
+ * there, then goes to west and runs; a policy blind to the timed-out start would place it in
+ * east again, and again. */
+START_TEST(timed_out_start_goes_to_another_cluster)
+{
+    const char *base;
+
+    base = start_with_timeout();
     sim_cluster_scheduler_hold(sim_get_cluster(env.sim, "east"), true);
     free(senv_submit(base, "team-t", "retry", "a100-80gb", 8, NULL,
                      "\"clusterAffinity\": [\"east\", \"west\"]"));
@@ -397,6 +403,38 @@ START_TEST(timed_out_start_goes_to_another_cluster)
     ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE reason ="
                                          " 'Placed' AND cluster = 'west' AND message LIKE"
                                          " '%; its last start timed out in east'"),
+                     1);
+}
+END_TEST
+
+/* A job whose start timed out in two clusters is not sent back to the first: east's and
+ * west's schedulers are held, the job prefers east, then west, then onprem; it times out in
+ * east, then in west, then runs in onprem. A policy that remembered only the last cluster
+ * would send it back to east after west, and so on between the two. */
+START_TEST(timed_out_starts_are_all_remembered)
+{
+    const char *base;
+
+    base = start_with_timeout();
+    sim_cluster_scheduler_hold(sim_get_cluster(env.sim, "east"), true);
+    sim_cluster_scheduler_hold(sim_get_cluster(env.sim, "west"), true);
+    /* a100 in east and west, h100 in east and onprem. */
+    free(senv_submit_with(base, "team-t", "wander", "a100-80gb", 8, NULL,
+                          "\"alternativeInstanceTypes\": [\"h100-80gb\"]",
+                          "\"clusterAffinity\": [\"east\", \"west\", \"onprem\"]"));
+    json_decref(senv_wait_phase(base, "team-t", "wander", "Running", 20000));
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE reason ="
+                                         " 'StartTimeout' AND cluster = 'east'"),
+                     1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE reason ="
+                                         " 'StartTimeout' AND cluster = 'west'"),
+                     1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM jobs WHERE name = 'wander' AND"
+                                         " cluster = 'onprem' AND phase = 'Running'"),
+                     1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE reason ="
+                                         " 'Placed' AND cluster = 'onprem' AND message LIKE"
+                                         " '%; its starts timed out in west, east'"),
                      1);
 }
 END_TEST
@@ -1008,6 +1046,33 @@ START_TEST(declared_throughput_reaches_the_placement)
 }
 END_TEST
 
+/* Moves the one live job of jobs to phase `to` for reason (placed in cluster when it is not
+ * NULL), checks the store applied it, and reloads jobs. */
+static void move(struct store *s, int64_t epoch, struct store_sched_jobs *jobs, enum job_phase to,
+                 const char *reason, const char *cluster)
+{
+    struct store_transition t;
+    struct err e;
+    bool applied = false;
+
+    memset(&t, 0, sizeof(t));
+    t.job_id = jobs->v[0].id;
+    t.from = jobs->v[0].phase;
+    t.attempt = jobs->v[0].attempt;
+    t.to = to;
+    t.reason = reason;
+    if (cluster) {
+        t.cluster = cluster;
+        t.pool = "training";
+        t.sku = "l4";
+    }
+    ck_assert_int_eq(store_sched_apply(s, epoch, &t, 1, &applied, &e), 0);
+    ck_assert_msg(applied, "%s to %s not applied", reason, job_phase_name(to));
+    store_sched_jobs_free(jobs);
+    ck_assert_int_eq(store_sched_load(s, jobs, &e), 0);
+    ck_assert_uint_eq(jobs->n, 1);
+}
+
 /* The live job list carries the spec's lists and the node plan as typed arrays, whole
  * and in order: names PostgreSQL must quote (a space, a quote, the word NULL) come back
  * as written, 40 alternatives and a 20-node plan are not cut. And the leader parses a
@@ -1081,36 +1146,31 @@ START_TEST(live_jobs_are_typed_and_specs_parsed_once)
         ck_assert_str_eq(jobs.v[0].plan[i].node, names[i]);
         ck_assert_int_eq(jobs.v[0].plan[i].gpus, i % 3 + 1);
     }
-    ck_assert_str_eq(jobs.v[0].start_timeout_cluster, "");
+    ck_assert_uint_eq(jobs.v[0].n_start_timeout_clusters, 0);
     /* Requeued by a start that timed out: while Queued the job carries that cluster (from
      * the transition's event); placed again, it no longer does. */
-    memset(&t, 0, sizeof(t));
-    t.job_id = id;
-    t.from = PHASE_ADMITTED;
-    t.attempt = jobs.v[0].attempt;
-    t.to = PHASE_QUEUED;
-    t.reason = "StartTimeout";
-    ck_assert_int_eq(store_sched_apply(s, epoch, &t, 1, &applied, &e), 0);
-    ck_assert(applied);
-    store_sched_jobs_free(&jobs);
-    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
-    ck_assert_str_eq(jobs.v[0].start_timeout_cluster, "c1");
+    move(s, epoch, &jobs, PHASE_QUEUED, "StartTimeout", NULL);
+    ck_assert_uint_eq(jobs.v[0].n_start_timeout_clusters, 1);
+    ck_assert_str_eq(jobs.v[0].start_timeout_clusters[0], "c1");
     ck_assert_str_eq(jobs.v[0].cluster, "");
-    memset(&t, 0, sizeof(t));
-    t.job_id = id;
-    t.from = PHASE_QUEUED;
-    t.attempt = jobs.v[0].attempt;
-    t.to = PHASE_ADMITTED;
-    t.reason = "Placed";
-    t.cluster = "c2";
-    t.pool = "training";
-    t.sku = "l4";
-    ck_assert_int_eq(store_sched_apply(s, epoch, &t, 1, &applied, &e), 0);
-    ck_assert(applied);
-    store_sched_jobs_free(&jobs);
-    ck_assert_int_eq(store_sched_load(s, &jobs, &e), 0);
-    ck_assert_str_eq(jobs.v[0].start_timeout_cluster, "");
+    move(s, epoch, &jobs, PHASE_ADMITTED, "Placed", "c2");
+    ck_assert_uint_eq(jobs.v[0].n_start_timeout_clusters, 0);
     ck_assert_str_eq(jobs.v[0].cluster, "c2");
+    /* Timed out again: every cluster since it last ran, the latest first. */
+    move(s, epoch, &jobs, PHASE_QUEUED, "StartTimeout", NULL);
+    ck_assert_uint_eq(jobs.v[0].n_start_timeout_clusters, 2);
+    ck_assert_str_eq(jobs.v[0].start_timeout_clusters[0], "c2");
+    ck_assert_str_eq(jobs.v[0].start_timeout_clusters[1], "c1");
+    /* Once it has run, its earlier timeouts are forgotten. */
+    move(s, epoch, &jobs, PHASE_ADMITTED, "Placed", "c1");
+    move(s, epoch, &jobs, PHASE_DISPATCHED, "Dispatched", NULL);
+    move(s, epoch, &jobs, PHASE_RUNNING, "Started", NULL);
+    move(s, epoch, &jobs, PHASE_QUEUED, "Preempted", NULL);
+    ck_assert_uint_eq(jobs.v[0].n_start_timeout_clusters, 0);
+    move(s, epoch, &jobs, PHASE_ADMITTED, "Placed", "c3");
+    move(s, epoch, &jobs, PHASE_QUEUED, "StartTimeout", NULL);
+    ck_assert_uint_eq(jobs.v[0].n_start_timeout_clusters, 1);
+    ck_assert_str_eq(jobs.v[0].start_timeout_clusters[0], "c3");
     /* The spec: parsed on the first fill, cached on the second. */
     ck_assert_int_eq(spec_cache_fill(cache, s, &id, 1, &e), 0);
     ck_assert_int_eq(spec_cache_fill(cache, s, &id, 1, &e), 0);
@@ -1657,6 +1717,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cancel_queued_dispatched_running);
     tcase_add_test(tc, stuck_dispatch_is_requeued);
     tcase_add_test(tc, timed_out_start_goes_to_another_cluster);
+    tcase_add_test(tc, timed_out_starts_are_all_remembered);
     tcase_add_test(tc, checkpoints_are_recorded);
     tcase_add_test(tc, dispatch_faults_are_retried);
     tcase_add_test(tc, orphans_are_collected);

@@ -440,7 +440,8 @@ static int build_queue(struct policy_scenario *sc, json_t *arr, struct err *e)
     ARR_EACH(arr, i, j)
     {
         struct policy_job *q = &sc->queue[i];
-        json_t *aff = json_object_get(j, "affinity");
+        json_t *aff = json_object_get(j, "affinity"), *avoid = json_object_get(j, "avoid");
+        size_t n_aff = json_array_size(aff), n_avoid = json_array_size(avoid);
 
         q->id = (uint64_t)int_or(j, "id", (int64_t)i + 1);
         q->ns = str_or(j, "ns", "default");
@@ -474,13 +475,14 @@ static int build_queue(struct policy_scenario *sc, json_t *arr, struct err *e)
         q->max_runtime_s = int_or(j, "max_runtime_s", 0);
         q->checkpoint_interval_s = int_or(j, "checkpoint_s", 0);
         q->region = str_or(j, "region", NULL);
-        q->avoid_cluster = str_or(j, "avoid_cluster", NULL);
-        if (json_is_array(aff)) {
-            sc->aff[i] = xcalloc(json_array_size(aff) + 1, sizeof(char *));
-            ARR_EACH(aff, a, v) sc->aff[i][a] = json_string_value(v);
-            q->affinity = sc->aff[i];
-            q->n_affinity = json_array_size(aff);
-        }
+        /* Cluster names: the affinity list, then the clusters where starts timed out. */
+        sc->aff[i] = xcalloc(n_aff + n_avoid + 1, sizeof(char *));
+        ARR_EACH(aff, a, v) sc->aff[i][a] = json_string_value(v);
+        ARR_EACH(avoid, a, v) sc->aff[i][n_aff + a] = json_string_value(v);
+        q->affinity = sc->aff[i];
+        q->n_affinity = n_aff;
+        q->avoid_clusters = sc->aff[i] + n_aff;
+        q->n_avoid_clusters = n_avoid;
     }
     return 0;
 }
