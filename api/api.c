@@ -159,6 +159,11 @@ void api_call_finish(struct api *a, struct api_call *c, const struct api_request
         audit_call(a, c, req, resp);
 }
 
+bool api_call_commits(const struct api_call *c)
+{
+    return c && c->h == h_job_create;
+}
+
 void api_call_free(struct api *a, struct api_call **cp, struct api_wait *w)
 {
     if (!cp || !*cp)

@@ -27,6 +27,7 @@ struct api_config {
     const char *tls_key_file;
     int max_header_bytes;        /* request line and headers */
     int threads;                 /* libmicrohttpd's thread pool size (epoll) */
+    int submit_threads;          /* threads submissions wait on for their COMMIT */
     int max_connections_per_ip;  /* concurrent connections from one address */
     int header_timeout_s;        /* absolute deadline for request line + headers */
     int body_timeout_s;          /* absolute deadline for the body once headers are in */
@@ -84,6 +85,9 @@ int api_call_begin(struct api *a, const struct api_request *req, struct api_call
 void api_call_finish(struct api *a, struct api_call *call, const struct api_request *req,
                      struct api_response *resp);
 void api_call_free(struct api *a, struct api_call **call, struct api_wait *w);
+/* Whether the call's handler waits for a batch's COMMIT (a submission): the server runs
+ * it on its submission threads, with the connection suspended. */
+bool api_call_commits(const struct api_call *call);
 
 /* Watches holding a slot now (for metrics and tests). */
 int api_watch_count(struct api *a);

@@ -7,8 +7,12 @@
  *
  * Threads: libmicrohttpd's pool runs the handlers, which may block briefly on
  * PostgreSQL; one more thread here (the warden) closes connections past their deadline
- * and resumes suspended watches. Locks, in order: srv->mu, then the store's watcher
- * lock (store_job_subscribe); the watcher's callbacks only post srv->wake. */
+ * and resumes suspended watches. Submissions wait for the COMMIT of the batch they joined
+ * (store/batch.c), which takes as long as the batch before it: they run on threads of
+ * their own (http.submitThreads) with their connection suspended, so the pool's threads
+ * bound neither the submissions in flight nor the jobs a commit holds, and GETs are not
+ * queued behind them. Locks, in order: srv->mu, then the store's watcher lock
+ * (store_job_subscribe); the watcher's callbacks only post srv->wake; srv->sub_mu alone. */
 #include "api/internal.h"
 
 #include "base/clock.h"
@@ -32,9 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_QUERY_ARGS  32
-#define WARDEN_TICK_MS  200
-#define DEFAULT_THREADS 8
+#define MAX_QUERY_ARGS         32
+#define WARDEN_TICK_MS         200
+#define DEFAULT_THREADS        8
+#define DEFAULT_SUBMIT_THREADS 64
 
 struct req_ctx;
 
@@ -61,6 +66,19 @@ struct api_server {
     sem_t wake;              /* posted when a watched job changed */
     pthread_t warden;
     atomic_ullong deadline_closed; /* connections closed at their absolute deadline */
+    /* Submissions handed to the submission threads, oldest first. */
+    pthread_mutex_t sub_mu;
+    pthread_cond_t sub_cv;
+    struct req_ctx *sub_head, *sub_tail;
+    bool sub_stop;
+    int n_submitters;
+    pthread_t *submitters;
+};
+
+struct query_list {
+    struct api_kv kv[MAX_QUERY_ARGS];
+    size_t n;
+    int overflow;
 };
 
 /* One request. */
@@ -79,17 +97,18 @@ struct req_ctx {
     struct store_sub *sub;
     atomic_bool changed; /* set by the store's callback while suspended */
     bool suspended;
+    /* A submission run on a submission thread: its request (query kept here), and its
+     * answer once done is set (by that thread, before it resumes the connection). */
+    struct api_request sreq;
+    struct query_list sq;
+    struct api_response sresp;
+    atomic_bool done;
+    struct req_ctx *snext;
     struct req_ctx *wprev, *wnext; /* on srv->waiting while suspended */
     int64_t start_ns;
     int status;
     char route[64];
     char method[8];
-};
-
-struct query_list {
-    struct api_kv kv[MAX_QUERY_ARGS];
-    size_t n;
-    int overflow;
 };
 
 /* Whether the request target, once percent-decoded as libmicrohttpd will decode it, is
@@ -409,6 +428,28 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
     }
 }
 
+/* Suspends a submission's connection and queues it for a submission thread; false once
+ * those are stopped (api_server_stop), and the caller runs it here as before. */
+static bool hand_over(struct api_server *srv, struct MHD_Connection *conn, struct req_ctx *ctx,
+                      const char *url, const char *method)
+{
+    pthread_mutex_lock(&srv->sub_mu);
+    if (srv->sub_stop) {
+        pthread_mutex_unlock(&srv->sub_mu);
+        return false;
+    }
+    fill_request(conn, ctx, url, method, &ctx->sq, &ctx->sreq);
+    MHD_suspend_connection(conn);
+    if (srv->sub_tail)
+        srv->sub_tail->snext = ctx;
+    else
+        srv->sub_head = ctx;
+    srv->sub_tail = ctx;
+    pthread_cond_signal(&srv->sub_cv);
+    pthread_mutex_unlock(&srv->sub_mu);
+    return true;
+}
+
 /* Runs the handler (again, for a watch) and answers, or suspends the connection until
  * the watched job changes or the watch's deadline passes. */
 static enum MHD_Result finish(struct api_server *srv, struct MHD_Connection *conn,
@@ -419,6 +460,13 @@ static enum MHD_Result finish(struct api_server *srv, struct MHD_Connection *con
     struct query_list q = {.n = 0};
     enum MHD_Result rc;
 
+    if (atomic_load(&ctx->done)) { /* a submission, back from its thread */
+        rc = send_response(conn, ctx, &ctx->sresp);
+        api_response_clear(&ctx->sresp);
+        return rc;
+    }
+    if (api_call_commits(ctx->call) && hand_over(srv, conn, ctx, url, method))
+        return MHD_YES;
     for (;;) {
         uint64_t seq = 0;
         int sub;
@@ -454,6 +502,34 @@ static enum MHD_Result finish(struct api_server *srv, struct MHD_Connection *con
     return rc;
 }
 
+/* A submission thread: runs the submissions handed over by finish(), in order, and
+ * resumes each connection once its answer is ready. Leaves when stopped and none is left. */
+static void *submitter(void *arg)
+{
+    struct api_server *srv = arg;
+
+    for (;;) {
+        struct req_ctx *ctx;
+
+        pthread_mutex_lock(&srv->sub_mu);
+        while (!srv->sub_head && !srv->sub_stop)
+            pthread_cond_wait(&srv->sub_cv, &srv->sub_mu);
+        ctx = srv->sub_head;
+        if (ctx) {
+            srv->sub_head = ctx->snext;
+            if (!srv->sub_head)
+                srv->sub_tail = NULL;
+            ctx->snext = NULL;
+        }
+        pthread_mutex_unlock(&srv->sub_mu);
+        if (!ctx)
+            return NULL;
+        api_call_finish(srv->api, ctx->call, &ctx->sreq, &ctx->sresp);
+        atomic_store(&ctx->done, true);
+        MHD_resume_connection(ctx->mhd);
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -476,6 +552,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         ctx->conn = conn_of(conn);
         ctx->start_ns = clock_mono_ns();
         atomic_init(&ctx->changed, false);
+        atomic_init(&ctx->done, false);
         snprintf(ctx->method, sizeof(ctx->method), "%s", method);
         buf_init(&ctx->body, (size_t)cfg->max_body_bytes);
         ctx->body_expected = (cl && strtoull(cl, NULL, 10) > 0) || te;
@@ -565,6 +642,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         ctx->stream->free(ctx->stream);
     api_call_free(srv->api, &ctx->call, &ctx->wait);
     api_response_clear(&ctx->early);
+    api_response_clear(&ctx->sresp);
     buf_free(&ctx->body);
     free(ctx);
     *con_cls = NULL;
@@ -672,6 +750,8 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
 
     if (cfg->threads <= 0)
         cfg->threads = DEFAULT_THREADS;
+    if (cfg->submit_threads <= 0)
+        cfg->submit_threads = DEFAULT_SUBMIT_THREADS;
     if (cfg->header_timeout_s <= 0)
         cfg->header_timeout_s = cfg->request_timeout_s > 0 ? cfg->request_timeout_s : 10;
     if (cfg->body_timeout_s <= 0)
@@ -702,6 +782,8 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
     atomic_init(&srv->in_flight, 0);
     atomic_init(&srv->deadline_closed, 0);
     pthread_mutex_init(&srv->mu, NULL);
+    pthread_mutex_init(&srv->sub_mu, NULL);
+    pthread_cond_init(&srv->sub_cv, NULL);
     sem_init(&srv->wake, 0, 0);
     /* Options that only apply to TLS go last, so a plain server ends the list early. */
     srv->daemon = MHD_start_daemon(
@@ -721,6 +803,8 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
     freeaddrinfo(ai);
     if (!srv->daemon) {
         sem_destroy(&srv->wake);
+        pthread_cond_destroy(&srv->sub_cv);
+        pthread_mutex_destroy(&srv->sub_mu);
         pthread_mutex_destroy(&srv->mu);
         free(srv);
         return err_set(e, ERR_IO, "listen",
@@ -728,6 +812,11 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
                        port);
     }
     pthread_create(&srv->warden, NULL, warden, srv);
+    /* Submissions that came before these threads wait in the queue for them. */
+    srv->n_submitters = cfg->submit_threads;
+    srv->submitters = xcalloc((size_t)srv->n_submitters, sizeof(*srv->submitters));
+    for (int i = 0; i < srv->n_submitters; i++)
+        pthread_create(&srv->submitters[i], NULL, submitter, srv);
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
     if (info && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
         srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
@@ -780,10 +869,20 @@ void api_server_stop(struct api_server **sp)
     pthread_mutex_unlock(&srv->mu);
     sem_post(&srv->wake);
     pthread_join(srv->warden, NULL);
+    /* The submissions handed over finish (their jobs commit) and resume their connections. */
+    pthread_mutex_lock(&srv->sub_mu);
+    srv->sub_stop = true;
+    pthread_cond_broadcast(&srv->sub_cv);
+    pthread_mutex_unlock(&srv->sub_mu);
+    for (int i = 0; i < srv->n_submitters; i++)
+        pthread_join(srv->submitters[i], NULL);
+    free(srv->submitters);
     MHD_stop_daemon(srv->daemon);
     if (srv->listen_fd_after_quiesce >= 0)
         close(srv->listen_fd_after_quiesce);
     sem_destroy(&srv->wake);
+    pthread_cond_destroy(&srv->sub_cv);
+    pthread_mutex_destroy(&srv->sub_mu);
     pthread_mutex_destroy(&srv->mu);
     free(srv);
     *sp = NULL;

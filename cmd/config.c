@@ -444,6 +444,7 @@ static const struct config_row rows[] = {
     ROW_INT("http.maxConnections", 512, 1, 100000, http.max_connections),
     ROW_INT("http.maxConnectionsPerIp", 64, 1, 100000, http.max_connections_per_ip),
     ROW_INT("http.threads", 8, 1, 256, http.threads),
+    ROW_INT("http.submitThreads", 64, 1, 1024, http.submit_threads),
     ROW_INT("http.requestTimeoutS", 30, 1, 3600, http.request_timeout_s),
     ROW_INT("http.headerTimeoutS", 10, 1, 3600, http.header_timeout_s),
     ROW_INT("http.bodyTimeoutS", 60, 1, 3600, http.body_timeout_s),
@@ -931,6 +932,7 @@ void config_api_options(const struct config *c, struct api_config *out)
     out->tls_key_file = c->http.tls_key_file[0] ? c->http.tls_key_file : NULL;
     out->max_header_bytes = c->http.max_header_bytes;
     out->threads = c->http.threads;
+    out->submit_threads = c->http.submit_threads;
     out->max_connections_per_ip = c->http.max_connections_per_ip;
     out->header_timeout_s = c->http.header_timeout_s;
     out->body_timeout_s = c->http.body_timeout_s;

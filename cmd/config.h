@@ -53,6 +53,7 @@ struct config {
         char tls_key_file[512];
         int drain_timeout_s;        /* SIGTERM: how long in-flight requests may finish */
         int threads;                /* libmicrohttpd's thread pool (epoll) */
+        int submit_threads;         /* submissions waiting for their batch's COMMIT */
         int max_connections_per_ip; /* concurrent connections from one address */
         int header_timeout_s;       /* absolute deadline for the request line and headers */
         int body_timeout_s;         /* absolute deadline for the body, once headers are in */

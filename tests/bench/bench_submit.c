@@ -1,7 +1,8 @@
 /* bench_submit.c -- durable submissions per second through the API, beside pgbench
  * running the same INSERT (job row + first event, one transaction, synchronous_commit
  * on) with the same number of clients on the same database, in the same run.
- * The server runs with as many HTTP threads and database connections as there are clients.
+ * The server runs with as many database connections as there are clients and the shipped
+ * HTTP threads.
  * Target: at least 0.8x pgbench's single-row INSERT rate. In full mode a missed target exits
  * 1 ("OVER TARGET"); in smoke mode only failed submissions do.
  * Beside both, Slurm's REST front: the same clients submitting batch jobs of the same size to
@@ -235,15 +236,13 @@ static pid_t start_server(const char *dsn, int port, int pool)
     pid_t pid;
 
     /* The API replica alone: the scheduler (a leader-only loop, measured by bench_e2e)
-     * would otherwise chew on the tens of thousands of jobs this run queues. As many HTTP
-     * threads as database connections as clients: a submission holds its thread until its
-     * batch commits, so the threads bound the submissions in flight and thereby the batch
-     * (with the shipped 8, 32 clients got 3,875 jobs/s, 0.40x pgbench's single-row rate;
-     * docs/benchmarks.md). */
+     * would otherwise chew on the tens of thousands of jobs this run queues. As many
+     * database connections as clients, as pgbench has; the HTTP threads are the shipped
+     * ones (submissions wait for their commit on http.submitThreads, not on them). */
     fprintf(f,
             "{\"listen\":\"127.0.0.1:%d\",\"logLevel\":\"warn\",\"database\":{\"dsn\":\"%s\","
-            "\"poolSize\":%d},\"http\":{\"threads\":%d},\"scheduler\":{\"enabled\":false}}",
-            port, dsn, pool, pool);
+            "\"poolSize\":%d},\"scheduler\":{\"enabled\":false}}",
+            port, dsn, pool);
     fclose(f);
     pid = fork();
     if (pid == 0) {

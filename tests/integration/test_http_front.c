@@ -1,7 +1,8 @@
 /* test_http_front.c -- the HTTP front under attack, over raw sockets against a real
  * `fedsched serve`: bytes that once aborted the server, targets with NUL or invalid
  * UTF-8, a missing Host, the header limit, authentication before the body, trickling
- * clients past every timeout, and watches held at the per-token cap. */
+ * clients past every timeout, watches held at the per-token cap, and submissions waiting for
+ * their commit. */
 #include "tests/support/itest.h"
 
 #include "base/mem.h"
@@ -9,10 +10,12 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -571,6 +574,87 @@ START_TEST(watches_at_the_cap_cost_no_thread)
 }
 END_TEST
 
+struct submitter {
+    pthread_t t;
+    char name[32];
+    long status;
+    atomic_int *done;
+};
+
+static void *submit(void *arg)
+{
+    struct submitter *s = arg;
+    char url[256], *job = itest_job_body(s->name, 8, "1");
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+
+    snprintf(url, sizeof(url), "%s/v1/namespaces/ml/trainingjobs", srv.base);
+    s->status = itest_http("POST", url, hdrs, job, NULL);
+    atomic_fetch_add(s->done, 1);
+    free(job);
+    return NULL;
+}
+
+/* Submissions waiting for their commit hold no pool thread: with one pool thread and the
+ * jobs table locked (so no batch can commit), sixteen submissions wait while /healthz is
+ * still answered at once; released, all sixteen are created, in two commits (the one that
+ * was waiting for the lock, and the fifteen queued behind it). With the wait on the pool's
+ * thread, /healthz waited for the lock too and each submission had a commit of its own. */
+START_TEST(submissions_waiting_for_commit_hold_no_thread)
+{
+    const char *env[] = {"FEDSCHED_AUTH_MODE=disabled", NULL};
+    const char *healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    struct submitter subs[16] = {0};
+    atomic_int done;
+    char buf[4096];
+    const char *body;
+    PGconn *pg;
+    PGresult *r;
+    int64_t t0, took;
+    int st;
+
+    start("{\"http\": {\"threads\": 1}}", env);
+    pg = PQconnectdb(dsn);
+    ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
+    r = PQexec(pg, "BEGIN; LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    atomic_init(&done, 0);
+    for (int i = 0; i < 16; i++) {
+        snprintf(subs[i].name, sizeof(subs[i].name), "waiting-%02d", i);
+        subs[i].done = &done;
+        pthread_create(&subs[i].t, NULL, submit, &subs[i]);
+    }
+    usleep(500 * 1000);
+    t0 = now_ms();
+    st = raw(srv.port, healthz, strlen(healthz), buf, sizeof(buf), &body);
+    took = now_ms() - t0;
+    fprintf(stderr, "submissions: 16 waiting for the lock; /healthz answered %d in %lld ms\n", st,
+            (long long)took);
+    ck_assert_int_eq(st, 200);
+    ck_assert_msg(took < 1000, "/healthz took %lld ms behind waiting submissions", (long long)took);
+    ck_assert_int_eq(atomic_load(&done), 0); /* none answered before its commit */
+    r = PQexec(pg, "COMMIT");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    for (int i = 0; i < 16; i++) {
+        pthread_join(subs[i].t, NULL);
+        ck_assert_int_eq(subs[i].status, 201);
+    }
+    /* Rows inserted by one transaction share its xmin. */
+    r = PQexec(pg, "SELECT count(*), count(DISTINCT xmin::text) FROM jobs"
+                   " WHERE name LIKE 'waiting-%'");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "16");
+    fprintf(stderr, "submissions: 16 created in %s commits\n", PQgetvalue(r, 0, 1));
+    ck_assert_msg(strtol(PQgetvalue(r, 0, 1), NULL, 10) <= 3, "16 submissions took %s commits",
+                  PQgetvalue(r, 0, 1));
+    PQclear(r);
+    PQfinish(pg);
+    assert_alive(&srv);
+    itest_server_stop(&srv, SIGTERM);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http_front");
@@ -583,6 +667,7 @@ static Suite *suite(void)
     tcase_add_test(tc, errors_keep_the_connection_alive);
     tcase_add_test(tc, trickling_clients_do_not_lock_others_out);
     tcase_add_test(tc, watches_at_the_cap_cost_no_thread);
+    tcase_add_test(tc, submissions_waiting_for_commit_hold_no_thread);
     suite_add_tcase(s, tc);
     return s;
 }

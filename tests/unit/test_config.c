@@ -456,6 +456,7 @@ static const struct {
     {"http.maxConnections", offsetof(struct api_config, max_connections), 0},
     {"http.maxConnectionsPerIp", offsetof(struct api_config, max_connections_per_ip), 0},
     {"http.threads", offsetof(struct api_config, threads), 0},
+    {"http.submitThreads", offsetof(struct api_config, submit_threads), 0},
     {"http.requestTimeoutS", offsetof(struct api_config, request_timeout_s), 0},
     {"http.headerTimeoutS", offsetof(struct api_config, header_timeout_s), 0},
     {"http.bodyTimeoutS", offsetof(struct api_config, body_timeout_s), 0},
