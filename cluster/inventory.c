@@ -62,6 +62,7 @@ void inventory_reset_pods(struct inventory *inv)
     }
     memset(inv->pending_serving, 0, sizeof(inv->pending_serving));
     inv->pending_unassigned = 0;
+    inv->n_pending_pods = 0;
     memset(inv->announced_serving, 0, sizeof(inv->announced_serving));
     inv->announced_unassigned = 0;
     inv->stats.pods = inv->stats.gpu_pods = inv->stats.terminal_skipped = 0;
@@ -78,6 +79,7 @@ void inventory_reset(struct inventory *inv)
         memset(inv->index, 0, inv->index_cap * sizeof(*inv->index));
     memset(inv->pending_serving, 0, sizeof(inv->pending_serving));
     inv->pending_unassigned = 0;
+    inv->n_pending_pods = 0;
     memset(inv->announced_serving, 0, sizeof(inv->announced_serving));
     inv->announced_unassigned = 0;
     inv->n_unknown = 0;
@@ -274,6 +276,37 @@ int inventory_job_gpus(const struct inventory_job_pods *v, size_t n, const char 
     return hit ? hit->gpus : 0;
 }
 
+static bool pending_pod_larger(const struct snapshot_pending_pod *a,
+                               const struct snapshot_pending_pod *b)
+{
+    if (a->gpus != b->gpus)
+        return a->gpus > b->gpus;
+    if (a->cpu_m != b->cpu_m)
+        return a->cpu_m > b->cpu_m;
+    return a->mem_mib > b->mem_mib;
+}
+
+/* Keeps pending serving pod p (of SKU k, -1 when unknown yet) among the largest
+ * SNAPSHOT_PENDING_MAX, in descending order. */
+static void keep_pending_pod(struct inventory *inv, int k, const struct k8s_pod *p)
+{
+    struct snapshot_pending_pod pp = {.sku = k,
+                                      .gpus = p->gpus,
+                                      .cpu_m = p->cpu_m,
+                                      .mem_mib = (p->mem_b + K8S_MIB - 1) / K8S_MIB};
+    size_t at = inv->n_pending_pods;
+
+    while (at > 0 && pending_pod_larger(&pp, &inv->pending_pods[at - 1]))
+        at--;
+    if (at == SNAPSHOT_PENDING_MAX)
+        return;
+    if (inv->n_pending_pods < SNAPSHOT_PENDING_MAX)
+        inv->n_pending_pods++;
+    memmove(&inv->pending_pods[at + 1], &inv->pending_pods[at],
+            (inv->n_pending_pods - 1 - at) * sizeof(pp));
+    inv->pending_pods[at] = pp;
+}
+
 static void add_pod(struct inventory *inv, const struct k8s_pod *p,
                     const struct cluster_config *cfg, const struct sku_catalogue *skus)
 {
@@ -323,10 +356,12 @@ static void add_pod(struct inventory *inv, const struct k8s_pod *p,
 
         if (k >= 0 && k < SNAPSHOT_SKU_MAX) {
             inv->pending_serving[k] = add_gpus(inv->pending_serving[k], p->gpus);
+            keep_pending_pod(inv, k, p);
             return;
         }
     }
     inv->pending_unassigned = add_gpus(inv->pending_unassigned, p->gpus);
+    keep_pending_pod(inv, -1, p);
 }
 
 /* Parses one list page and checks it is a list of kind (or a kind-less list, as some
@@ -487,6 +522,7 @@ void inventory_finish(struct inventory *inv)
 {
     int by_sku[SNAPSHOT_SKU_MAX] = {0};
     int best = -1;
+    size_t kept = 0;
 
     finish_job_pods(inv);
     if (inv->pending_unassigned == 0 && inv->announced_unassigned == 0)
@@ -500,6 +536,15 @@ void inventory_finish(struct inventory *inv)
     for (int k = 0; k < SNAPSHOT_SKU_MAX; k++)
         if (by_sku[k] > 0 && (best < 0 || by_sku[k] > by_sku[best]))
             best = k;
+    /* Pods without a product go where their GPUs are counted (dropped with them when the
+     * cluster has no serving SKU). */
+    for (size_t i = 0; i < inv->n_pending_pods; i++) {
+        if (inv->pending_pods[i].sku < 0)
+            inv->pending_pods[i].sku = best;
+        if (inv->pending_pods[i].sku >= 0)
+            inv->pending_pods[kept++] = inv->pending_pods[i];
+    }
+    inv->n_pending_pods = kept;
     if (best >= 0) {
         inv->pending_serving[best] = add_gpus(inv->pending_serving[best], inv->pending_unassigned);
         inv->pending_unassigned = 0;
@@ -529,4 +574,9 @@ void inventory_copy(const struct inventory *inv, int reserve_gpus, struct snapsh
         a->announced_serving = inv->announced_serving[k];
         a->reserve = serving_sku[k] ? reserve_gpus : 0;
     }
+    s->clusters[c].serving.n_pending = 0;
+    for (size_t i = 0; i < inv->n_pending_pods; i++)
+        if ((size_t)inv->pending_pods[i].sku < s->n_skus)
+            s->clusters[c].serving.pending[s->clusters[c].serving.n_pending++] =
+                inv->pending_pods[i];
 }

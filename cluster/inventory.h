@@ -67,6 +67,10 @@ struct inventory {
     size_t cap_nodes;
     int pending_serving[SNAPSHOT_SKU_MAX]; /* by SKU index */
     int pending_unassigned; /* serving demand with no product selector, resolved by _finish */
+    /* The largest pending serving pods (snapshot_serving_pool.pending); sku -1 until
+     * _finish for a pod without a product selector. */
+    struct snapshot_pending_pod pending_pods[SNAPSHOT_PENDING_MAX];
+    size_t n_pending_pods;
     int announced_serving[SNAPSHOT_SKU_MAX]; /* by SKU index: inventory_add_announced() */
     int announced_unassigned;                /* the same without a product, as pending */
     struct inventory_unknown unknown[INVENTORY_UNKNOWN_MAX];

@@ -1213,6 +1213,7 @@ static bool fill_cluster(struct cluster_snapshot *cs, size_t i, struct pc *c, si
         *snapshot_agg(cs->snap, i, SNAPSHOT_POOL_TRAINING, (int)k) = (struct snapshot_agg){0};
         *snapshot_agg(cs->snap, i, SNAPSHOT_POOL_SERVING, (int)k) = (struct snapshot_agg){0};
     }
+    sc->serving.n_pending = 0;
     if (c->have_good)
         inventory_copy(&c->good, sv->enabled ? sv->reserve_gpus : 0, cs->snap, i, first);
     cs->versions[i] = c->version;

@@ -465,7 +465,11 @@ struct policy_pool_status {
     int lent;                         /* GPUs lent by this cycle's placements */
     int deficit;                      /* GPUs short; with proactive_reclaim, of demand ahead too */
     int deficit_now; /* of these, short for pods Pending now (pending + reserve - free) */
-    int ahead_peak;  /* proactive_reclaim: the forecast's high quantile of serving demand
+    /* GPUs of Pending serving pods (snapshot_serving_pool.pending) that no serving node can
+     * take now, by its free GPUs, CPU and memory, once the borrowers already leaving are
+     * gone: reclaimed node by node even when the pool's free GPUs cover the demand. */
+    int stuck;
+    int ahead_peak; /* proactive_reclaim: the forecast's high quantile of serving demand
                           within reclaim_lead_s; -1 = none */
     int streak;
     int reclaimed;     /* GPUs reclaimed this cycle */

@@ -188,14 +188,14 @@ int policy_result_json(const struct policy_input *in, const struct policy_result
                 : buf_printf(b,
                              ",\"lending\":%s,\"closed_reason\":\"%s\",\"lease_end_ms\":%lld,"
                              "\"lendable\":%d,\"lent\":%d,\"deficit\":%d,\"deficit_now\":%d,"
-                             "\"ahead_peak\":%d,\"streak\":%d,"
+                             "\"stuck\":%d,\"ahead_peak\":%d,\"streak\":%d,"
                              "\"reclaimed\":%d,\"short_by\":%d,\"rate_limited\":%s,"
                              "\"lease_bound\":\"%s\",\"forecast_peak\":%d,"
                              "\"forecast_peak_at_ms\":%lld}",
                              p->lending ? "true" : "false", policy_reason_name(p->closed_reason),
                              (long long)p->lease_end_ms, p->lendable, p->lent, p->deficit,
-                             p->deficit_now, p->ahead_peak, p->streak, p->reclaimed, p->short_by,
-                             p->rate_limited ? "true" : "false",
+                             p->deficit_now, p->stuck, p->ahead_peak, p->streak, p->reclaimed,
+                             p->short_by, p->rate_limited ? "true" : "false",
                              p->lease_bound ? p->lease_bound : "none", p->forecast_peak,
                              (long long)p->forecast_peak_at_ms);
     }

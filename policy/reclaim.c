@@ -161,6 +161,34 @@ struct shortfall {
     enum policy_reclaim_reason ahead; /* the reason of the rest: ANNOUNCED or FORECAST */
 };
 
+/* Reclaims victim v of (c, k) for reason (checkpoint_by_ms 0: deleted at once) when the
+ * pool's reclaim tokens allow it; false (and the pool marked rate-limited) when not. */
+static bool take_victim(const struct engine *en, struct policy_pool_state *ps, int c, int k,
+                        const struct victim *v, enum policy_reclaim_reason reason,
+                        int64_t checkpoint_by_ms, int deficit, bool *chosen,
+                        struct policy_result *r, size_t *cap, struct policy_pool_status *st)
+{
+    struct policy_reclaim rc;
+
+    if (ps->tokens_milli < 1000) {
+        st->rate_limited = true;
+        return false;
+    }
+    ps->tokens_milli -= 1000;
+    memset(&rc, 0, sizeof(rc));
+    rc.running = v->r;
+    rc.cluster = c;
+    rc.sku = k;
+    rc.reason = reason;
+    rc.checkpoint_by_ms = checkpoint_by_ms;
+    rc.deficit = deficit;
+    rc.lost_gpu_hours = v->lost;
+    rc.grace_s = policy_grace_s(en->cfg);
+    add_reclaim(r, cap, &rc);
+    chosen[v->r] = true;
+    return true;
+}
+
 /* Picks victims on (c, k) covering sf->need GPUs, the first sf->need_now of them deleted at
  * once and the rest checkpoint first; appends them and returns GPUs taken. */
 static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, int k,
@@ -186,33 +214,199 @@ static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, 
         }
     }
     for (size_t i = 0; i < kept; i++) {
-        const struct policy_running *ru = &in->running[v[i].r];
-        struct policy_reclaim rc;
+        /* Demand ahead, not waiting yet: time to checkpoint. */
+        bool ahead = taken >= sf->need_now;
+        int64_t by = ahead ? en->now + cfg->checkpoint_deadline_s * 1000 : 0;
 
-        if (ps->tokens_milli < 1000) {
-            st->rate_limited = true;
+        if (!take_victim(en, ps, c, k, &v[i], ahead ? sf->ahead : POLICY_RECLAIM_DEFICIT, by,
+                         sf->deficit, chosen, r, cap, st))
             break;
-        }
-        ps->tokens_milli -= 1000;
-        memset(&rc, 0, sizeof(rc));
-        rc.running = v[i].r;
-        rc.cluster = c;
-        rc.sku = k;
-        rc.reason = POLICY_RECLAIM_DEFICIT;
-        if (taken >= sf->need_now) {
-            /* Demand ahead, not waiting yet: time to checkpoint. */
-            rc.reason = sf->ahead;
-            rc.checkpoint_by_ms = en->now + cfg->checkpoint_deadline_s * 1000;
-        }
-        rc.deficit = sf->deficit;
-        rc.lost_gpu_hours = v[i].lost;
-        rc.grace_s = policy_grace_s(cfg);
-        add_reclaim(r, cap, &rc);
-        chosen[v[i].r] = true;
-        taken += ru->gpus;
+        taken += in->running[v[i].r].gpus;
     }
     free(v);
     return taken;
+}
+
+/* ---- pending pods that fit no node ------------------------------------------------------ */
+
+/* The free GPUs, CPU and memory of the serving nodes of one (cluster, SKU), as the pending
+ * serving pods would find them. */
+struct pod_room {
+    const struct engine_group *G;
+    int *gpus;
+    int64_t *cpu, *mem;
+};
+
+static void pod_room_init(struct pod_room *rm, const struct engine *en,
+                          const struct engine_group *G)
+{
+    rm->G = G;
+    rm->gpus = xcalloc(G->n + 1, sizeof(*rm->gpus));
+    rm->cpu = xcalloc(G->n + 1, sizeof(*rm->cpu));
+    rm->mem = xcalloc(G->n + 1, sizeof(*rm->mem));
+    for (size_t i = 0; i < G->n; i++) {
+        size_t node = G->nodes[i];
+
+        if (!en->s->nodes[node].schedulable)
+            continue;
+        rm->gpus[i] = en->nfree[node];
+        rm->cpu[i] = en->ncpu[node];
+        rm->mem[i] = en->nmem[node];
+    }
+}
+
+static void pod_room_free(struct pod_room *rm)
+{
+    free(rm->gpus);
+    free(rm->cpu);
+    free(rm->mem);
+}
+
+static bool pod_fits(const struct pod_room *rm, size_t i, const struct snapshot_pending_pod *pp)
+{
+    return rm->gpus[i] >= pp->gpus && rm->cpu[i] >= pp->cpu_m && rm->mem[i] >= pp->mem_mib;
+}
+
+/* Gives back (sign 1) what borrower r holds on the room's nodes, or takes it again (-1). */
+static void pod_room_add(const struct engine *en, struct pod_room *rm, size_t r, int sign)
+{
+    const struct policy_running *ru = &en->in->running[r];
+
+    for (size_t p = 0; p < ru->n_plan; p++) {
+        int64_t workers = policy_plan_workers(ru, p);
+
+        for (size_t i = 0; i < rm->G->n && ru->plan[p].node; i++) {
+            if (strcmp(en->s->nodes[rm->G->nodes[i]].name, ru->plan[p].node) != 0)
+                continue;
+            rm->gpus[i] += sign * ru->plan[p].gpus;
+            if (rm->cpu[i] != ENGINE_UNMETERED)
+                rm->cpu[i] += sign * workers * ru->cpu_m_per_worker;
+            if (rm->mem[i] != ENGINE_UNMETERED)
+                rm->mem[i] += sign * workers * ru->mem_mib_per_worker;
+            break;
+        }
+    }
+}
+
+static bool holds_node(const struct engine *en, const struct pod_room *rm, size_t r, size_t i)
+{
+    const struct policy_running *ru = &en->in->running[r];
+    const char *name = en->s->nodes[rm->G->nodes[i]].name;
+
+    for (size_t p = 0; p < ru->n_plan; p++)
+        if (ru->plan[p].node && strcmp(ru->plan[p].node, name) == 0)
+            return true;
+    return false;
+}
+
+/* Node i of the room and the least costly of victims v (n, cheapest first, those not
+ * chosen yet) on it whose
+ * going lets pod pp fit there: marks them in pick (n), returns their lost work, or -1 when
+ * even all of them do not make room. Leaves the room as it was. */
+static double victims_on(const struct engine *en, struct pod_room *rm, size_t i,
+                         const struct victim *v, size_t n, const bool *chosen,
+                         const struct snapshot_pending_pod *pp, bool *pick)
+{
+    double lost = 0;
+    bool fits = pod_fits(rm, i, pp);
+
+    memset(pick, 0, n * sizeof(*pick));
+    for (size_t a = 0; a < n && !fits; a++) {
+        if (chosen[v[a].r] || !holds_node(en, rm, v[a].r, i))
+            continue;
+        pick[a] = true;
+        lost += v[a].lost;
+        pod_room_add(en, rm, v[a].r, 1);
+        fits = pod_fits(rm, i, pp);
+    }
+    for (size_t a = 0; a < n; a++)
+        if (pick[a])
+            pod_room_add(en, rm, v[a].r, -1);
+    return fits ? lost : -1;
+}
+
+/* The pending serving pods of (c, k), largest first, each on the node it fits most tightly
+ * (fewest free GPUs); the GPUs of those that fit no node are returned. The borrowers
+ * already leaving (reclaiming, or chosen this cycle) count as gone. With take, each pod
+ * that fits nowhere gets the victims (borrowers past their minimum runtime) that make
+ * room on one node at the least lost work, deleted at once, as far as the pool's reclaim
+ * tokens allow; *taken receives their GPUs. */
+static int stuck_pods(struct engine *en, struct policy_pool_state *ps, int c, int k,
+                      const long *rcl, bool *chosen, bool take, struct policy_result *r,
+                      size_t *cap, struct policy_pool_status *st, int *taken)
+{
+    const struct policy_input *in = en->in;
+    const struct snapshot_serving_pool *sv = &en->s->clusters[c].serving;
+    const struct engine_group *G = engine_group_of(en, (size_t)c, SNAPSHOT_POOL_SERVING, k);
+    struct pod_room rm;
+    struct victim *v = NULL;
+    bool *pick = NULL, *best_pick = NULL;
+    size_t n = 0;
+    int stuck = 0;
+
+    if (sv->n_pending == 0 || G->n == 0)
+        return 0;
+    pod_room_init(&rm, en, G);
+    for (size_t i = 0; i < in->n_running; i++) {
+        const struct policy_running *ru = &in->running[i];
+
+        if (ru->pool == SNAPSHOT_POOL_SERVING && rcl[i] == c && ru->sku == k &&
+            (ru->reclaiming || chosen[i]))
+            pod_room_add(en, &rm, i, 1);
+    }
+    if (take) {
+        v = collect_victims(en, c, k, rcl, chosen, &n);
+        pick = xcalloc(n + 1, sizeof(*pick));
+        best_pick = xcalloc(n + 1, sizeof(*best_pick));
+    }
+    for (size_t p = 0; p < sv->n_pending; p++) {
+        const struct snapshot_pending_pod *pp = &sv->pending[p];
+        long at = -1;
+        double best = -1;
+
+        if (pp->sku != k)
+            continue;
+        for (size_t i = 0; i < G->n; i++)
+            if (pod_fits(&rm, i, pp) && (at < 0 || rm.gpus[i] < rm.gpus[at]))
+                at = (long)i;
+        if (at < 0) {
+            stuck += pp->gpus;
+            for (size_t i = 0; take && i < G->n; i++) {
+                double lost = en->s->nodes[G->nodes[i]].schedulable
+                                  ? victims_on(en, &rm, i, v, n, chosen, pp, pick)
+                                  : -1;
+
+                if (lost >= 0 && (best < 0 || lost < best)) {
+                    best = lost;
+                    at = (long)i;
+                    memcpy(best_pick, pick, n * sizeof(*pick));
+                }
+            }
+            for (size_t a = 0; at >= 0 && a < n; a++) {
+                if (!best_pick[a] || chosen[v[a].r])
+                    continue;
+                if (!take_victim(en, ps, c, k, &v[a], POLICY_RECLAIM_DEFICIT, 0, pp->gpus, chosen,
+                                 r, cap, st)) {
+                    at = -1;
+                    break;
+                }
+                *taken += in->running[v[a].r].gpus;
+                pod_room_add(en, &rm, v[a].r, 1);
+            }
+        }
+        if (at >= 0 && pod_fits(&rm, (size_t)at, pp)) {
+            rm.gpus[at] -= pp->gpus;
+            if (rm.cpu[at] != ENGINE_UNMETERED)
+                rm.cpu[at] -= pp->cpu_m;
+            if (rm.mem[at] != ENGINE_UNMETERED)
+                rm.mem[at] -= pp->mem_mib;
+        }
+    }
+    free(v);
+    free(pick);
+    free(best_pick);
+    pod_room_free(&rm);
+    return stuck;
 }
 
 /* Pods Pending now, and the victims asked to checkpoint are not deleted yet: the least
@@ -430,6 +624,8 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
             int deficit_now = a->pending_serving + a->reserve - free_now;
             int deficit = demand + a->reserve - free_now;
             int lendable = free_now - a->reserve - demand;
+            int stuck, none = 0;
+            bool short_now;
             int peak = -1;
             struct shortfall sf = {.ahead = POLICY_RECLAIM_ANNOUNCED};
             struct policy_pool_status *pst;
@@ -455,22 +651,34 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
             memset(pst, 0, sizeof(*pst));
             pst->cluster = (int)c;
             pst->sku = (int)k;
+            stuck = stuck_pods(en, ps, (int)c, (int)k, rcl, chosen, false, r, &cap_rc, pst, &none);
+            /* Short either way: GPUs in the pool, or a node with room for a pod. */
+            short_now = deficit > 0 || stuck > 0;
             if (usable && fresh_seq) {
-                if (deficit > 0 && ps->streak[k] == 0)
+                if (short_now && ps->streak[k] == 0)
                     ps->deficit_since_ms[k] = s->taken_ms;
-                ps->streak[k] = deficit > 0 ? ps->streak[k] + 1 : 0;
+                ps->streak[k] = short_now ? ps->streak[k] + 1 : 0;
             }
             pst->deficit = deficit;
             pst->deficit_now = deficit_now;
+            pst->stuck = stuck;
             pst->ahead_peak = peak;
             pst->streak = ps->streak[k];
             /* Sustained: in reclaim_k snapshots in a row, and for reclaim_settle_s. The
              * snapshot in hand is current (it comes on every change), so the time runs to
              * now, not to the next snapshot. */
-            if (usable && deficit > 0 && ps->streak[k] >= cfg->reclaim_k &&
+            if (usable && short_now && ps->streak[k] >= cfg->reclaim_k &&
                 en->now - ps->deficit_since_ms[k] >= cfg->reclaim_settle_s * 1000) {
-                int got = 0;
+                int got = 0, picked = 0, node_got = 0;
 
+                /* Pods no node can take first: their victims are chosen node by node. */
+                if (stuck > 0) {
+                    stuck_pods(en, ps, (int)c, (int)k, rcl, chosen, true, r, &cap_rc, pst,
+                               &node_got);
+                    held[x] += node_got;
+                    held_now[x] += node_got;
+                    pst->reclaimed = node_got;
+                }
                 if (deficit_now > held_now[x])
                     got = escalate(en, (int)c, (int)k, deficit_now - held_now[x], deficit_now, rcl,
                                    r, &cap_rc);
@@ -479,13 +687,17 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
                 sf.need_now = deficit_now - held_now[x];
                 sf.deficit = deficit;
                 if (sf.need > 0) {
-                    got = pick_victims(en, ps, (int)c, (int)k, &sf, rcl, chosen, r, &cap_rc, pst);
-                    pst->reclaimed = got;
-                    pst->short_by = sf.need - got > 0 ? sf.need - got : 0;
-                    if (got > 0)
-                        start_backoff(ps, cfg, en->now);
+                    picked =
+                        pick_victims(en, ps, (int)c, (int)k, &sf, rcl, chosen, r, &cap_rc, pst);
+                    pst->reclaimed += picked;
+                    pst->short_by = sf.need - picked > 0 ? sf.need - picked : 0;
                 }
+                if (picked + node_got > 0)
+                    start_backoff(ps, cfg, en->now);
             }
+            /* A pod no node can take: lending more would only make that worse. */
+            if (stuck > 0 && lendable > 0)
+                lendable = 0;
             lending(en, c, (int)k, ps, &lendable, &en->lend[x]);
             pst->lending = en->lend[x].lending;
             pst->closed_reason = en->lend[x].why;

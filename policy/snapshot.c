@@ -184,6 +184,22 @@ int snapshot_validate(const struct snapshot *s, struct err *e)
                                win->start_min, win->end_min);
             }
         }
+        if (cl->serving.n_pending > SNAPSHOT_PENDING_MAX) {
+            snprintf(f, sizeof(f), "clusters[%zu].serving.n_pending", c);
+            return err_set(e, ERR_INVALID, f, "%zu pending pods, at most %d", cl->serving.n_pending,
+                           SNAPSHOT_PENDING_MAX);
+        }
+        for (size_t p = 0; p < cl->serving.n_pending; p++) {
+            const struct snapshot_pending_pod *pp = &cl->serving.pending[p];
+
+            if (pp->sku < 0 || (size_t)pp->sku >= s->n_skus || pp->gpus <= 0 || pp->cpu_m < 0 ||
+                pp->mem_mib < 0) {
+                snprintf(f, sizeof(f), "clusters[%zu].serving.pending[%zu]", c, p);
+                return err_set(e, ERR_INVALID, f,
+                               "sku %d, %d GPUs, %lld m CPU, %lld MiB: out of range", pp->sku,
+                               pp->gpus, (long long)pp->cpu_m, (long long)pp->mem_mib);
+            }
+        }
         if (cl->serving.reserve_gpus < 0 || cl->serving.idle_minutes < 0) {
             snprintf(f, sizeof(f), "clusters[%zu].serving", c);
             return err_set(e, ERR_INVALID, f, "negative reserve %d or idle minutes %d",

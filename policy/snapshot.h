@@ -28,6 +28,7 @@ struct err;
 #define SNAPSHOT_NODE_NAME_MAX   254 /* Kubernetes object names are at most 253 bytes */
 #define SNAPSHOT_TZ_MAX          64
 #define SNAPSHOT_WINDOWS_MAX     8
+#define SNAPSHOT_PENDING_MAX     16 /* pending serving pods kept per cluster, largest first */
 #define SNAPSHOT_MINUTES_PER_DAY 1440
 
 /* Health of a member cluster as the connector last saw it. */
@@ -74,6 +75,15 @@ struct snapshot_window {
     int end_min;
 };
 
+/* One unbound Pending serving pod asking for GPUs: what one node must have free to take it
+ * (its requests as the kube-scheduler counts them, cluster/k8s.h). */
+struct snapshot_pending_pod {
+    int sku; /* index into snapshot.sku_names */
+    int gpus;
+    int64_t cpu_m;   /* 0: none asked */
+    int64_t mem_mib; /* 0: none asked */
+};
+
 /* The serving pool of one cluster (lending rules). GPU figures per SKU live in the
  * aggregates; this holds what is per pool. */
 struct snapshot_serving_pool {
@@ -88,6 +98,12 @@ struct snapshot_serving_pool {
      * pending serving demand and free GPUs above the reserve; 0 when not idle now. The
      * connector tracks it across polls. */
     int64_t idle_since_ms;
+    /* The largest unbound Pending serving pods (GPUs, then CPU, then memory, descending),
+     * at most SNAPSHOT_PENDING_MAX; all of them count in the aggregates' pending_serving.
+     * The policy checks that each fits some serving node, not only the pool's free GPUs.
+     * Writers that do not read pods (whatif, tests) leave none. */
+    struct snapshot_pending_pod pending[SNAPSHOT_PENDING_MAX];
+    size_t n_pending;
 };
 
 /* One GPU node. free GPUs = allocatable - used (never below 0). */

@@ -8,6 +8,8 @@
  * (tests/unit/test_node_fit.c) or for counting pod requests (test_node_resources.c). */
 #include "tests/integration/test_sched_env.h"
 
+#include "tools/kubesim/kubesim_cluster.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,20 @@
     "\"poller\": {\"intervalMs\": 200, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"             \
     "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1, \"missingGraceS\": 3,"          \
     "\"leaderRetryMs\": 200, \"leaderRenewMs\": 200}"
+
+/* As BASE, with jobs that run for 100 h; a borrower may be reclaimed at once, with a 2 s
+ * grace period. */
+#define SERVING_BASE                                                                               \
+    "\"poller\": {\"intervalMs\": 200, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"             \
+    "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1, \"missingGraceS\": 3,"          \
+    "\"leaderRetryMs\": 200, \"leaderRenewMs\": 200, \"jobAnnotations\":"                          \
+    " {\"sim.fedsched.io/duration-seconds\": \"360000\"}}, \"policy\": {\"min_lease_s\": 0,"       \
+    " \"min_runtime_s\": 0, \"reclaim_settle_s\": 1, \"grace_period_s\": 2}"
+/* Lent all day, nothing reserved. */
+#define SERVING_POOL                                                                               \
+    "{\"nodeSelector\": {\"fedsched.io/pool\": \"serving\"}, \"namespaces\": [\"serving\"],"       \
+    " \"reserveGpus\": 0, \"lendPolicy\": \"window\","                                             \
+    " \"lendingWindows\": [{\"start\": \"00:00\", \"end\": \"00:00\"}]}"
 
 static struct senv env;
 
@@ -142,6 +158,77 @@ START_TEST(cpu_request_steers_the_job_to_nodes_with_cores)
 }
 END_TEST
 
+/* Bound and Pending pods of the serving Deployment in cluster sc. */
+static void serving_pods(int *bound, int *pending)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    json_t *list, *p;
+    size_t i;
+
+    memset(&q, 0, sizeof(q));
+    sim_cluster_handle(sim_get_cluster(env.sim, "sc"), "GET", "/api/v1/namespaces/serving/pods", &q,
+                       NULL, 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    list = json_loadb(r.body, r.len, 0, NULL);
+    free(r.body);
+    *bound = *pending = 0;
+    json_array_foreach(json_object_get(list, "items"), i, p)
+    {
+        if (json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName")))
+            (*bound)++;
+        else
+            (*pending)++;
+    }
+    json_decref(list);
+}
+
+/* A serving pod short of cores, not GPUs: sc's one serving node has 8 GPUs and 64 cores;
+ * chat's 2 replicas hold 2 GPUs and 8 cores, a borrower 2 GPUs and 52 cores. Chat scales to
+ * 4 (1 GPU and 4 cores each): the third binds, on the last 4 cores; the fourth finds 3 GPUs
+ * free and no core. By GPUs the pool is not short (3 free, 1 pending, no reserve), so before
+ * the pod waited for the borrower's lease; now the policy sees that no node can take it and
+ * reclaims the borrower, and the pod binds. */
+START_TEST(serving_pod_short_of_cores_gets_them_back)
+{
+    const char *sched = "\"preemptible\": true, \"maxRuntimeSeconds\": 600,"
+                        " \"checkpointIntervalSeconds\": 60";
+    json_t *j;
+    struct err e = {0};
+    int bound = 0, pending = 0;
+    int64_t until;
+
+    senv_sim(&env, "testdata/sim/serving-cores.json");
+    senv_config(&env, SERVING_BASE, "", SERVING_POOL);
+    senv_serve(&env, 0, NULL);
+    free(senv_submit_with(senv_base(&env), "team-s", "borrower", "l4", 2, NULL, "\"cpu\": 52",
+                          sched));
+    j = senv_wait_phase(senv_base(&env), "team-s", "borrower", "Running", 30000);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "status"), "pool")),
+                     "serving-borrowed");
+    json_decref(j);
+    serving_pods(&bound, &pending);
+    ck_assert_int_eq(bound, 2);
+    ck_assert_msg(
+        sim_cluster_deployment_scale(sim_get_cluster(env.sim, "sc"), "serving", "chat", 4, &e) == 0,
+        "%s", e.msg);
+    until = clock_mono_ms() + 30000;
+    do {
+        usleep(200 * 1000);
+        serving_pods(&bound, &pending);
+    } while (bound < 4 && clock_mono_ms() < until);
+    ck_assert_msg(bound == 4, "chat: %d pods bound, %d pending after 30 s", bound, pending);
+    /* One reclaim, for the serving deficit, of the borrower's 2 GPUs, for a 1-GPU pod. */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims r JOIN jobs j ON"
+                                         " j.id = r.job_id WHERE j.name = 'borrower'"),
+                     1);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims r JOIN jobs j ON"
+                                         " j.id = r.job_id WHERE j.name = 'borrower' AND"
+                                         " r.reason = 'serving_deficit' AND r.gpus = 2"),
+                     1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("node_fit_e2e");
@@ -150,6 +237,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, cpu_request_steers_the_job_to_nodes_with_cores);
+    tcase_add_test(tc, serving_pod_short_of_cores_gets_them_back);
     suite_add_tcase(s, tc);
     return s;
 }

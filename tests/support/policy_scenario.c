@@ -1081,7 +1081,7 @@ static int check_pool(const struct policy_scenario *sc, const struct policy_resu
                         (long long)p->f, (long long)int_or(x, #f, 0));
         CHECK_INT(deficit) CHECK_INT(streak) CHECK_INT(reclaimed) CHECK_INT(short_by);
         CHECK_INT(lendable) CHECK_INT(lent) CHECK_INT(forecast_peak);
-        CHECK_INT(deficit_now) CHECK_INT(ahead_peak);
+        CHECK_INT(deficit_now) CHECK_INT(ahead_peak) CHECK_INT(stuck);
 #undef CHECK_INT
         if ((v = str_or(x, "lease_bound", NULL)) &&
             strcmp(v, p->lease_bound ? p->lease_bound : "none") != 0)
@@ -1254,10 +1254,9 @@ static int valid_expect(json_t *expect, char *msg, size_t size)
                                           "reclaiming", "preempting", NULL};
     static const char *const reclaim[] = {"job", "reason", "for", "grace_s", "checkpoint_by", NULL};
     static const char *const pool[] = {
-        "cluster",      "sku",       "lending",     "closed_reason", "lendable",
-        "lent",         "deficit",   "streak",      "reclaimed",     "short_by",
-        "rate_limited", "lease_end", "lease_bound", "forecast_peak", "deficit_now",
-        "ahead_peak",   NULL};
+        "cluster",     "sku",           "lending",     "closed_reason", "lendable",     "lent",
+        "deficit",     "streak",        "reclaimed",   "short_by",      "rate_limited", "lease_end",
+        "lease_bound", "forecast_peak", "deficit_now", "ahead_peak",    "stuck",        NULL};
     static const char *const state[] = {"pools", NULL};
     static const char *const state_pool[] = {"cluster",       "streak", "backoff_until",
                                              "backoff_level", "tokens", NULL};

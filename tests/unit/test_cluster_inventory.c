@@ -248,7 +248,60 @@ START_TEST(unassigned_demand_goes_to_the_largest_serving_sku)
     a = agg(s, SNAPSHOT_POOL_TRAINING, "h100-80gb");
     ck_assert_int_eq(a->total, 16);
     ck_assert_int_eq(a->pending_serving, 0);
+    /* Each pending serving pod, largest first, on its SKU (the ones without a product on
+     * L4's), with its CPU and memory requests (4 cores, 32 GiB); the training pod is not. */
+    {
+        const struct snapshot_serving_pool *sv = &s->clusters[0].serving;
+        static const struct {
+            const char *sku;
+            int gpus;
+        } want[] = {{"l4", 3}, {"l4", 2}, {"h100-80gb", 2}, {"l4", 1}};
+
+        ck_assert_uint_eq(sv->n_pending, 4);
+        for (size_t i = 0; i < 4; i++) {
+            ck_assert_str_eq(s->sku_names[sv->pending[i].sku], want[i].sku);
+            ck_assert_int_eq(sv->pending[i].gpus, want[i].gpus);
+            ck_assert_int_eq(sv->pending[i].cpu_m, 4000);
+            ck_assert_int_eq(sv->pending[i].mem_mib, 32768);
+        }
+    }
+    ck_assert_msg(snapshot_validate(s, &e) == 0, "%s", e.msg);
     snapshot_free(&s);
+}
+END_TEST
+
+/* More pending serving pods than the snapshot keeps: the SNAPSHOT_PENDING_MAX largest, in
+ * descending order of GPUs, then CPU; all of their GPUs still count as demand. A pod list
+ * that restarts forgets them. */
+START_TEST(pending_serving_pods_keep_the_largest)
+{
+    int l4 = sku_find(sku_defaults(), "l4"), sum = 0;
+
+    for (int i = 0; i < 40; i++) {
+        struct k8s_pod p = {.phase = K8S_POD_PENDING, .attempt = -1};
+
+        snprintf(p.ns, sizeof(p.ns), "serving");
+        snprintf(p.name, sizeof(p.name), "web-%d", i);
+        snprintf(p.product, sizeof(p.product), "NVIDIA-L4");
+        p.gpus = i % 4 + 1;
+        p.cpu_m = 1000 * (i % 7);
+        sum += p.gpus;
+        inventory_add_pod(&inv, &p, &cfg, sku_defaults());
+    }
+    inventory_finish(&inv);
+    ck_assert_int_eq(inv.pending_serving[l4], sum);
+    ck_assert_uint_eq(inv.n_pending_pods, SNAPSHOT_PENDING_MAX);
+    /* 10 pods of 4 GPUs (cores 3, 0, 4, 1, 5, 2, 6, 3, 0, 4 thousand) and 6 of 3 GPUs */
+    ck_assert_int_eq(inv.pending_pods[0].gpus, 4);
+    ck_assert_int_eq(inv.pending_pods[0].cpu_m, 6000);
+    ck_assert_int_eq(inv.pending_pods[9].gpus, 4);
+    ck_assert_int_eq(inv.pending_pods[9].cpu_m, 0);
+    ck_assert_int_eq(inv.pending_pods[10].gpus, 3);
+    ck_assert_int_eq(inv.pending_pods[SNAPSHOT_PENDING_MAX - 1].gpus, 3);
+    for (size_t i = 0; i < SNAPSHOT_PENDING_MAX; i++)
+        ck_assert_int_eq(inv.pending_pods[i].sku, l4);
+    inventory_reset_pods(&inv);
+    ck_assert_uint_eq(inv.n_pending_pods, 0);
 }
 END_TEST
 
@@ -410,6 +463,7 @@ int main(void)
     tcase_add_test(tc, stats_and_unknown_products);
     tcase_add_test(tc, pool_and_sku_aggregates);
     tcase_add_test(tc, unassigned_demand_goes_to_the_largest_serving_sku);
+    tcase_add_test(tc, pending_serving_pods_keep_the_largest);
     tcase_add_test(tc, restart_pods_after_expired_continue);
     tcase_add_test(tc, job_pods_by_attempt);
     tcase_add_test(tc, repeated_node_across_pages_counts_once);

@@ -27,7 +27,7 @@ struct run {
     struct snapshot *snap;
     struct policy_config cfg;
     struct policy_job q[4];
-    struct policy_running ru[2];
+    struct policy_running ru[4];
     struct policy_input in;
     struct policy_state *st;
     struct policy_result *r;
@@ -529,6 +529,113 @@ START_TEST(test_backfill_evicted_for_the_cpu_it_holds)
 }
 END_TEST
 
+/* The world's nodes as az1's serving pool (reserve 2 GPUs, never lending), their used GPUs
+ * all borrowed, with the Pending serving pods pods (n) and their GPUs as demand; the
+ * deficit is acted on at its first snapshot. */
+static void serving_world(struct run *x, const struct node_spec *nodes, size_t n,
+                          const struct snapshot_pending_pod *pods, size_t n_pods)
+{
+    struct snapshot_serving_pool *sv;
+    struct snapshot_agg *a;
+
+    world(x, nodes, n);
+    for (size_t i = 0; i < n; i++) {
+        x->snap->nodes[i].pool = SNAPSHOT_POOL_SERVING;
+        x->snap->nodes[i].borrowed = x->snap->nodes[i].used;
+    }
+    snapshot_compute_aggregates(x->snap);
+    sv = &x->snap->clusters[0].serving;
+    sv->present = true;
+    sv->reserve_gpus = 2;
+    sv->lend_policy = SNAPSHOT_LEND_NEVER;
+    a = snapshot_agg(x->snap, 0, SNAPSHOT_POOL_SERVING, 0);
+    a->reserve = 2;
+    for (size_t p = 0; p < n_pods; p++) {
+        sv->pending[sv->n_pending++] = pods[p];
+        a->pending_serving += pods[p].gpus;
+    }
+    x->cfg.reclaim_k = 1;
+    x->cfg.reclaim_settle_s = 0;
+    x->cfg.min_runtime_s = 0;
+}
+
+/* A borrower on the serving pool (running() on pool serving, one worker). */
+static void borrower(struct run *x, const char *name, const struct job_node_use *plan, int gpus,
+                     int64_t cpu_m, int64_t last_checkpoint_ms)
+{
+    running(x, name, plan, gpus, cpu_m, 0, last_checkpoint_ms);
+    x->ru[x->in.n_running - 1].pool = SNAPSHOT_POOL_SERVING;
+}
+
+/* A Pending serving pod of 4 GPUs and 16 cores, in a pool with 8 GPUs free (6 on s0, 2 on
+ * s1) against 4 pending + 2 reserve: no GPU deficit, but no node can take the pod. s0 has
+ * the GPUs, and borrower "a" holds 60 of its 64 cores; s1 has 2 GPUs free, and "c" (the
+ * least lost work) holds 1 more there, "b" the other 5. Going by GPUs, nothing was short;
+ * node by node, "a" goes, and the pod fits s0 (evicting "c" would leave s1 at 3 GPUs). */
+START_TEST(test_serving_pod_short_of_cores_reclaims_the_borrower_holding_them)
+{
+    static const struct node_spec nodes[] = {
+        {"s0", 8, 2, 64000, 60000, 0, 0},
+        {"s1", 8, 6, 64000, 8000, 0, 0},
+    };
+    static const struct snapshot_pending_pod pod = {.sku = 0, .gpus = 4, .cpu_m = 16000};
+    static const struct job_node_use on_a[] = {{"s0", 2}}, on_b[] = {{"s1", 5}},
+                                     on_c[] = {{"s1", 1}};
+    const struct policy_pool_status *ps;
+    struct run x;
+
+    serving_world(&x, nodes, 2, &pod, 1);
+    borrower(&x, "a", on_a, 2, 60000, NOW - 1800 * 1000LL);
+    borrower(&x, "b", on_b, 5, 4000, NOW - 7200 * 1000LL);
+    borrower(&x, "c", on_c, 1, 4000, NOW - 60 * 1000LL);
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_reclaims, 1);
+    ck_assert_uint_eq(x.r->reclaims[0].running, 0);
+    ck_assert_int_eq(x.r->reclaims[0].reason, POLICY_RECLAIM_DEFICIT);
+    ck_assert_int_eq(x.r->reclaims[0].checkpoint_by_ms, 0);
+    ck_assert_uint_eq(x.r->n_pools, 1);
+    ps = &x.r->pools[0];
+    ck_assert_int_le(ps->deficit, 0);
+    ck_assert_int_eq(ps->stuck, 4);
+    ck_assert_int_eq(ps->reclaimed, 2);
+    done(&x);
+}
+END_TEST
+
+/* The same pool, but the pod asks for 4 cores: it fits s0 as it is, so nothing is stuck and
+ * nobody is reclaimed; and a pod that no eviction can make room for (more memory than a
+ * node has) is stuck, lends nothing (2 GPUs would be lendable by GPUs), and takes no
+ * victim. */
+START_TEST(test_serving_pod_that_fits_or_never_can_reclaims_nothing)
+{
+    static const struct node_spec nodes[] = {
+        {"s0", 8, 2, 64000, 60000, 512000, 0},
+        {"s1", 8, 6, 64000, 8000, 512000, 0},
+    };
+    static const struct snapshot_pending_pod small = {.sku = 0, .gpus = 4, .cpu_m = 4000},
+                                             huge = {.sku = 0, .gpus = 4, .mem_mib = 1024000};
+    static const struct job_node_use on_a[] = {{"s0", 2}}, on_b[] = {{"s1", 6}};
+    struct run x;
+
+    serving_world(&x, nodes, 2, &small, 1);
+    borrower(&x, "a", on_a, 2, 60000, NOW - 1800 * 1000LL);
+    borrower(&x, "b", on_b, 6, 8000, NOW - 7200 * 1000LL);
+    decide(&x);
+    ck_assert_int_eq(x.r->pools[0].stuck, 0);
+    ck_assert_uint_eq(x.r->n_reclaims, 0);
+    done(&x);
+
+    serving_world(&x, nodes, 2, &huge, 1);
+    borrower(&x, "a", on_a, 2, 60000, NOW - 1800 * 1000LL);
+    borrower(&x, "b", on_b, 6, 8000, NOW - 7200 * 1000LL);
+    decide(&x);
+    ck_assert_int_eq(x.r->pools[0].lendable, 0);
+    ck_assert_int_eq(x.r->pools[0].stuck, 4);
+    ck_assert_uint_eq(x.r->n_reclaims, 0);
+    done(&x);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("node_fit");
@@ -544,6 +651,10 @@ static Suite *suite(void)
     tcase_add_test(tc, test_preemption_picks_victims_whose_nodes_have_the_cpu);
     tcase_add_test(tc, test_reservation_holds_enough_nodes_for_the_cpu);
     tcase_add_test(tc, test_backfill_evicted_for_the_cpu_it_holds);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("serving");
+    tcase_add_test(tc, test_serving_pod_short_of_cores_reclaims_the_borrower_holding_them);
+    tcase_add_test(tc, test_serving_pod_that_fits_or_never_can_reclaims_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
