@@ -232,6 +232,7 @@ static int pick_victims(struct engine *en, struct policy_pool_state *ps, int c, 
 /* The free GPUs, CPU and memory of the serving nodes of one (cluster, SKU), as the pending
  * serving pods would find them. */
 struct pod_room {
+    const struct snapshot *s;
     const struct engine_group *G;
     int *gpus;
     int64_t *cpu, *mem;
@@ -240,6 +241,7 @@ struct pod_room {
 static void pod_room_init(struct pod_room *rm, const struct engine *en,
                           const struct engine_group *G)
 {
+    rm->s = en->s;
     rm->G = G;
     rm->gpus = xcalloc(G->n + 1, sizeof(*rm->gpus));
     rm->cpu = xcalloc(G->n + 1, sizeof(*rm->cpu));
@@ -262,9 +264,11 @@ static void pod_room_free(struct pod_room *rm)
     free(rm->mem);
 }
 
+/* Whether node i takes pod pp: schedulable, with its GPUs, CPU and memory free. */
 static bool pod_fits(const struct pod_room *rm, size_t i, const struct snapshot_pending_pod *pp)
 {
-    return rm->gpus[i] >= pp->gpus && rm->cpu[i] >= pp->cpu_m && rm->mem[i] >= pp->mem_mib;
+    return rm->s->nodes[rm->G->nodes[i]].schedulable && rm->gpus[i] >= pp->gpus &&
+           rm->cpu[i] >= pp->cpu_m && rm->mem[i] >= pp->mem_mib;
 }
 
 /* Gives back (sign 1) what borrower r holds on the room's nodes, or takes it again (-1). */
@@ -299,10 +303,9 @@ static bool holds_node(const struct engine *en, const struct pod_room *rm, size_
     return false;
 }
 
-/* Node i of the room and the least costly of victims v (n, cheapest first, those not
- * chosen yet) on it whose
- * going lets pod pp fit there: marks them in pick (n), returns their lost work, or -1 when
- * even all of them do not make room. Leaves the room as it was. */
+/* The least costly of victims v (n, cheapest first; those not chosen yet) on node i of the
+ * room whose going lets pod pp fit there: marks them in pick (n) and returns their lost
+ * work, or -1 when even all of them do not make room. Leaves the room as it was. */
 static double victims_on(const struct engine *en, struct pod_room *rm, size_t i,
                          const struct victim *v, size_t n, const bool *chosen,
                          const struct snapshot_pending_pod *pp, bool *pick)
@@ -372,9 +375,7 @@ static int stuck_pods(struct engine *en, struct policy_pool_state *ps, int c, in
         if (at < 0) {
             stuck += pp->gpus;
             for (size_t i = 0; take && i < G->n; i++) {
-                double lost = en->s->nodes[G->nodes[i]].schedulable
-                                  ? victims_on(en, &rm, i, v, n, chosen, pp, pick)
-                                  : -1;
+                double lost = victims_on(en, &rm, i, v, n, chosen, pp, pick);
 
                 if (lost >= 0 && (best < 0 || lost < best)) {
                     best = lost;

@@ -603,10 +603,10 @@ START_TEST(test_serving_pod_short_of_cores_reclaims_the_borrower_holding_them)
 END_TEST
 
 /* The same pool, but the pod asks for 4 cores: it fits s0 as it is, so nothing is stuck and
- * nobody is reclaimed; and a pod that no eviction can make room for (more memory than a
+ * nobody is reclaimed, unless s0 is cordoned; and a pod that no eviction can make room for (more memory than a
  * node has) is stuck, lends nothing (2 GPUs would be lendable by GPUs), and takes no
  * victim. */
-START_TEST(test_serving_pod_that_fits_or_never_can_reclaims_nothing)
+START_TEST(test_serving_pod_reclaims_only_what_makes_it_fit)
 {
     static const struct node_spec nodes[] = {
         {"s0", 8, 2, 64000, 60000, 512000, 0},
@@ -623,6 +623,18 @@ START_TEST(test_serving_pod_that_fits_or_never_can_reclaims_nothing)
     decide(&x);
     ck_assert_int_eq(x.r->pools[0].stuck, 0);
     ck_assert_uint_eq(x.r->n_reclaims, 0);
+    done(&x);
+
+    /* s0 cordoned: no place for the pod, however free; b goes (s1 then has 8 GPUs). */
+    serving_world(&x, nodes, 2, &small, 1);
+    x.snap->nodes[0].schedulable = false;
+    snapshot_compute_aggregates(x.snap);
+    borrower(&x, "a", on_a, 2, 60000, NOW - 1800 * 1000LL);
+    borrower(&x, "b", on_b, 6, 8000, NOW - 7200 * 1000LL);
+    decide(&x);
+    ck_assert_int_eq(x.r->pools[0].stuck, 4);
+    ck_assert_uint_eq(x.r->n_reclaims, 1);
+    ck_assert_uint_eq(x.r->reclaims[0].running, 1);
     done(&x);
 
     serving_world(&x, nodes, 2, &huge, 1);
@@ -654,7 +666,7 @@ static Suite *suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("serving");
     tcase_add_test(tc, test_serving_pod_short_of_cores_reclaims_the_borrower_holding_them);
-    tcase_add_test(tc, test_serving_pod_that_fits_or_never_can_reclaims_nothing);
+    tcase_add_test(tc, test_serving_pod_reclaims_only_what_makes_it_fit);
     suite_add_tcase(s, tc);
     return s;
 }
