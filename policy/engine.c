@@ -1169,6 +1169,7 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
             if (!L->lending) {
                 w.reason = L->why;
                 w.value = L->backoff_left_s;
+                w.value2 = L->stuck;
                 w.have = L->budget;
             } else if (L->budget < job->gpu_count) {
                 w.reason = POLICY_REASON_NO_LENDABLE;

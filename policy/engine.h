@@ -82,6 +82,7 @@ struct engine_lend {
     int64_t lease_end_ms;
     struct lease_out lease; /* the bound that set lease_end_ms and budget (policy/lease.h) */
     int64_t backoff_left_s;
+    int stuck;   /* GPUs of Pending serving pods no node can take (nothing is lent then) */
     int budget;  /* GPUs still lendable this cycle */
     long status; /* index into the result's pool statuses, -1 = none */
 };

@@ -316,8 +316,13 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
                  (long long)w->value);
         break;
     case POLICY_REASON_NO_LENDABLE:
-        snprintf(out, size, "%s: %d serving GPUs lendable (free - reserve - pending), needs %d",
-                 sku, w->have, w->need);
+        if (w->value2 > 0)
+            snprintf(out, size,
+                     "%s: nothing lent while %lld GPUs of Pending serving pods fit no node", sku,
+                     (long long)w->value2);
+        else
+            snprintf(out, size, "%s: %d serving GPUs lendable (free - reserve - pending), needs %d",
+                     sku, w->have, w->need);
         break;
     case POLICY_REASON_LEASE_TOO_SHORT: {
         char rt[32] = "unknown", ck[32] = "none";

@@ -699,6 +699,7 @@ void reclaim_run(struct engine *en, struct policy_state *st, struct policy_resul
             /* A pod no node can take: lending more would only make that worse. */
             if (stuck > 0 && lendable > 0)
                 lendable = 0;
+            en->lend[x].stuck = stuck;
             lending(en, c, (int)k, ps, &lendable, &en->lend[x]);
             pst->lending = en->lend[x].lending;
             pst->closed_reason = en->lend[x].why;

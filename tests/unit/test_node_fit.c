@@ -638,12 +638,24 @@ START_TEST(test_serving_pod_reclaims_only_what_makes_it_fit)
     done(&x);
 
     serving_world(&x, nodes, 2, &huge, 1);
+    x.snap->clusters[0].serving.lend_policy = SNAPSHOT_LEND_WINDOW; /* all day */
+    x.snap->clusters[0].serving.n_windows = 1;
     borrower(&x, "a", on_a, 2, 60000, NOW - 1800 * 1000LL);
     borrower(&x, "b", on_b, 6, 8000, NOW - 7200 * 1000LL);
+    job(&x, "wants-to-borrow", 1, 1, 0, 0)->preemptible = true;
     decide(&x);
     ck_assert_int_eq(x.r->pools[0].lendable, 0);
     ck_assert_int_eq(x.r->pools[0].stuck, 4);
     ck_assert_uint_eq(x.r->n_reclaims, 0);
+    /* And the job that would borrow is told why. */
+    ck_assert_uint_eq(x.r->n_placements, 0);
+    {
+        char msg[256];
+
+        policy_why_format(&x.r->pending[0].why, x.snap, msg, sizeof(msg));
+        ck_assert_str_eq(
+            msg, "h100-80gb: nothing lent while 4 GPUs of Pending serving pods fit no node");
+    }
     done(&x);
 }
 END_TEST
