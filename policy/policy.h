@@ -447,6 +447,10 @@ struct policy_reclaim {
     int64_t checkpoint_by_ms; /* > 0 (ANNOUNCED, FORECAST): ask the job to checkpoint first and
                                  delete it at its next checkpoint or at this time, whichever
                                  comes first; 0: delete now */
+    /* DEFICIT for a Pending serving pod that no node could take (policy_pool_status.stuck):
+     * that pod (in the snapshot) and the node this reclaim makes room on; NULL otherwise. */
+    const struct snapshot_pending_pod *pod;
+    const char *node;
 };
 
 /* Per cluster x SKU serving-pool status this cycle (for explanations and dashboards). */

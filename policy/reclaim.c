@@ -391,6 +391,8 @@ static int stuck_pods(struct engine *en, struct policy_pool_state *ps, int c, in
                     at = -1;
                     break;
                 }
+                r->reclaims[r->n_reclaims - 1].pod = pp;
+                r->reclaims[r->n_reclaims - 1].node = en->s->nodes[G->nodes[at]].name;
                 *taken += in->running[v[a].r].gpus;
                 pod_room_add(en, &rm, v[a].r, 1);
             }

@@ -345,6 +345,17 @@ void sched_step_decide(struct cycle *c)
             const struct snapshot_agg *a =
                 snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING, r->sku);
 
+            if (r->pod) {
+                t->message = sched_batch_own(
+                    &c->b,
+                    xasprintf("reclaimed for serving: a Pending serving pod of %d GPUs, %" PRId64
+                              " m CPU and %" PRId64 " MiB fits no %s %s serving node (%d GPUs "
+                              "free in the pool); this job's going makes room on %s; grace %" PRId64
+                              " s, %.2f GPU-hours since the last checkpoint lost",
+                              r->pod->gpus, r->pod->cpu_m, r->pod->mem_mib, cl, sku,
+                              a ? a->free : 0, r->node, r->grace_s, r->lost_gpu_hours));
+                break;
+            }
             t->message = sched_batch_own(
                 &c->b, xasprintf("reclaimed for serving: %s %s serving pool short of %d GPUs "
                                  "(pending serving demand %d, announced %d, reserve %d, free %d);"

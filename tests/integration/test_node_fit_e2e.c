@@ -226,6 +226,14 @@ START_TEST(serving_pod_short_of_cores_gets_them_back)
                                          " j.id = r.job_id WHERE j.name = 'borrower' AND"
                                          " r.reason = 'serving_deficit' AND r.gpus = 2"),
                      1);
+    /* Its event says which pod, and where its going makes room. */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events e JOIN jobs j ON"
+                                         " j.id = e.job_id WHERE j.name = 'borrower' AND"
+                                         " e.message LIKE 'reclaimed for serving: a Pending"
+                                         " serving pod of 1 GPUs, 4000 m CPU and 32768 MiB fits"
+                                         " no sc l4 serving node (% GPUs free in the pool); this"
+                                         " job''s going makes room on l4-0;%'"),
+                     1);
 }
 END_TEST
 

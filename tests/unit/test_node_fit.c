@@ -593,6 +593,9 @@ START_TEST(test_serving_pod_short_of_cores_reclaims_the_borrower_holding_them)
     ck_assert_uint_eq(x.r->reclaims[0].running, 0);
     ck_assert_int_eq(x.r->reclaims[0].reason, POLICY_RECLAIM_DEFICIT);
     ck_assert_int_eq(x.r->reclaims[0].checkpoint_by_ms, 0);
+    ck_assert_ptr_nonnull(x.r->reclaims[0].pod);
+    ck_assert_int_eq(x.r->reclaims[0].pod->gpus, 4);
+    ck_assert_str_eq(x.r->reclaims[0].node, "s0");
     ck_assert_uint_eq(x.r->n_pools, 1);
     ps = &x.r->pools[0];
     ck_assert_int_le(ps->deficit, 0);
