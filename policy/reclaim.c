@@ -264,11 +264,16 @@ static void pod_room_free(struct pod_room *rm)
     free(rm->mem);
 }
 
-/* Whether node i takes pod pp: schedulable, with its GPUs, CPU and memory free. */
+/* Whether node i takes pod pp: schedulable, with its GPUs, CPU and memory free, and never
+ * more than the node has (a borrower given back cannot free what the node does not hold,
+ * whatever the snapshot and the plans say). */
 static bool pod_fits(const struct pod_room *rm, size_t i, const struct snapshot_pending_pod *pp)
 {
-    return rm->s->nodes[rm->G->nodes[i]].schedulable && rm->gpus[i] >= pp->gpus &&
-           rm->cpu[i] >= pp->cpu_m && rm->mem[i] >= pp->mem_mib;
+    const struct snapshot_node *n = &rm->s->nodes[rm->G->nodes[i]];
+
+    return n->schedulable && rm->gpus[i] >= pp->gpus && n->allocatable >= pp->gpus &&
+           rm->cpu[i] >= pp->cpu_m && (n->cpu_alloc_m <= 0 || n->cpu_alloc_m >= pp->cpu_m) &&
+           rm->mem[i] >= pp->mem_mib && (n->mem_alloc_mib <= 0 || n->mem_alloc_mib >= pp->mem_mib);
 }
 
 /* Gives back (sign 1) what borrower r holds on the room's nodes, or takes it again (-1). */
