@@ -279,11 +279,13 @@ START_TEST(borrow_off_peak_reclaim_at_peak)
             borrowed, reclaimed, (long long)w.max_pending_serving_ms);
     ck_assert_int_ge(borrowed, 4);
     ck_assert_int_ge(reclaimed, 1);
-    /* Each reclaim: Preempting with the reason and the demand, then Queued, GPUs freed, the
-     * preemption counted and the job later finished. */
+    /* Each reclaim: Preempting with the reason and the demand (the pool's GPUs short, or a
+     * Pending serving pod no node could take), then Queued, GPUs freed, the preemption
+     * counted and the job later finished. */
     ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events WHERE to_phase ="
-                                         " 'Preempting' AND reason = 'ServingDemand' AND message"
-                                         " LIKE '%pending serving demand%'"),
+                                         " 'Preempting' AND reason = 'ServingDemand' AND (message"
+                                         " LIKE '%pending serving demand%' OR message LIKE"
+                                         " '%a Pending serving pod of % fits no %')"),
                      reclaimed);
     ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims WHERE freed_at IS NULL"),
                      0);
