@@ -49,6 +49,41 @@ static int64_t round_up(int64_t v, int64_t unit)
     return v <= 0 ? 0 : (v + unit - 1) / unit * unit;
 }
 
+/* A node's size as nodefit sees it (capacity only; the free amounts are left 0). A node
+ * whose CPU or memory the snapshot does not know is given more than any request, so it never
+ * binds. False for a node nodefit cannot score (no GPUs, more than NODEFIT_GPUS_MAX). */
+static bool fit_kind(const struct snapshot_node *n, struct nodefit_node *out)
+{
+    if (n->allocatable < 1 || n->allocatable > NODEFIT_GPUS_MAX)
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->n_gpus = n->allocatable;
+    out->model = n->sku >= 0 && n->sku < NODEFIT_MODELS_MAX ? n->sku + 1 : 0;
+    out->cpu_cap = n->cpu_alloc_m > 0 ? n->cpu_alloc_m : ENGINE_UNMETERED;
+    out->mem_cap = n->mem_alloc_mib > 0 ? n->mem_alloc_mib : ENGINE_UNMETERED;
+    return true;
+}
+
+/* Tells the profile the federation's schedulable nodes, so a worker that lands on a kind of
+ * node the queue needs more than it has (8-GPU workers of 120 cores, which only the 128-core
+ * nodes of their SKU take) pays for the demand it turns away there, as bench_packing's
+ * policy does. The claims are counted per SKU: the engine has chosen the SKU (with the
+ * cluster) before nodefit picks a node. */
+static void fit_profile_nodes(struct engine *en)
+{
+    const struct snapshot *s = en->s;
+    struct nodefit_node *v = xcalloc(s->n_nodes + 1, sizeof(*v));
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n_nodes; i++)
+        if (en->ngroup[i] >= 0 && s->nodes[i].schedulable && fit_kind(&s->nodes[i], &v[n]))
+            n++;
+    /* Every node was checked by fit_kind() (device counts in range). */
+    if (nodefit_profile_set_nodes_per_model(en->profile, v, n, NULL))
+        nodefit_profile_free(&en->profile);
+    free(v);
+}
+
 /* The profile nodefit scores against: the workers the queue asks for, by shape, each
  * weighted by how many workers of it are queued. Without a queue of GPU work there is
  * nothing to protect, and nodes are chosen by best fit alone. */
@@ -100,6 +135,8 @@ void engine_fit_profile(struct engine *en)
     /* Every shape was checked above (GPUs in range, whole devices, requests >= 0). */
     if (nodefit_profile_new(shapes, weights, u, &en->profile, NULL))
         en->profile = NULL;
+    else
+        fit_profile_nodes(en);
     free(shapes);
     free(weights);
     free(v);
@@ -202,24 +239,18 @@ void engine_node_take_resources(struct engine *en, size_t node, int64_t cpu, int
         en->nmem[node] = en->nmem[node] > mem ? en->nmem[node] - mem : 0;
 }
 
-/* The node as nodefit sees it: whole devices, the free ones first. A node whose CPU or
- * memory the snapshot does not know is given more than any request (so it never binds). */
+/* The node as nodefit sees it: whole devices, the free ones first, its free CPU and memory
+ * as the cycle has left them. */
 static bool fit_node(const struct engine *en, size_t node, struct nodefit_node *out)
 {
-    const struct snapshot_node *n = &en->s->nodes[node];
-    int G = n->allocatable, f = en->nfree[node];
+    int f = en->nfree[node];
 
-    if (G < 1 || G > NODEFIT_GPUS_MAX)
+    if (!fit_kind(&en->s->nodes[node], out))
         return false;
-    memset(out, 0, sizeof(*out));
-    out->n_gpus = G;
-    out->model = n->sku >= 0 && n->sku < NODEFIT_MODELS_MAX ? n->sku + 1 : 0;
-    for (int d = 0; d < G; d++)
+    for (int d = 0; d < out->n_gpus; d++)
         out->gpu_free[d] = d < f ? NODEFIT_MILLI : 0;
     out->cpu_free = en->ncpu[node];
-    out->cpu_cap = n->cpu_alloc_m > 0 ? n->cpu_alloc_m : ENGINE_UNMETERED;
     out->mem_free = en->nmem[node];
-    out->mem_cap = n->mem_alloc_mib > 0 ? n->mem_alloc_mib : ENGINE_UNMETERED;
     return true;
 }
 

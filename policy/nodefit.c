@@ -168,12 +168,6 @@ int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli
     return 0;
 }
 
-static bool class_is(const struct node_class *c, const struct nodefit_node *nd)
-{
-    return c->cpu_cap == nd->cpu_cap && c->mem_cap == nd->mem_cap && c->n_gpus == nd->n_gpus &&
-           c->model == nd->model;
-}
-
 /* True when shape s fits an empty node of kind c. */
 static bool class_takes(const struct node_class *c, const struct shape *s)
 {
@@ -181,10 +175,35 @@ static bool class_takes(const struct node_class *c, const struct shape *s)
            c->n_gpus >= s->n_gpus;
 }
 
-int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
-                              struct err *e)
+static int cmp_class(const void *a, const void *b)
 {
-    double total = 0;
+    const struct node_class *x = a, *y = b;
+
+    if (x->model != y->model)
+        return x->model < y->model ? -1 : 1;
+    if (x->n_gpus != y->n_gpus)
+        return x->n_gpus < y->n_gpus ? -1 : 1;
+    if (x->cpu_cap != y->cpu_cap)
+        return x->cpu_cap < y->cpu_cap ? -1 : 1;
+    return (x->mem_cap > y->mem_cap) - (x->mem_cap < y->mem_cap);
+}
+
+/* The node's kind in p->cls (sorted by cmp_class), or NULL. */
+static const struct node_class *class_of(const struct nodefit_profile *p,
+                                         const struct nodefit_node *nd)
+{
+    struct node_class key = {
+        .cpu_cap = nd->cpu_cap, .mem_cap = nd->mem_cap, .n_gpus = nd->n_gpus, .model = nd->model};
+
+    return p->n_cls ? bsearch(&key, p->cls, p->n_cls, sizeof(*p->cls), cmp_class) : NULL;
+}
+
+/* Replaces p's kinds of node with those of nodes, sorted (model first), each with its GPU
+ * capacity; the claims are left at 0. */
+static int build_classes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
+                         struct err *e)
+{
+    size_t u = 0;
 
     for (size_t i = 0; i < n; i++)
         if (nodes[i].n_gpus < 0 || nodes[i].n_gpus > NODEFIT_GPUS_MAX)
@@ -192,48 +211,89 @@ int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_no
                            nodes[i].n_gpus, NODEFIT_GPUS_MAX);
     memset(p->displace, 0, sizeof(p->displace));
     free(p->cls);
-    p->cls = NULL;
+    p->cls = xcalloc(n + 1, sizeof(*p->cls));
     p->n_cls = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t c;
+        struct node_class *c = &p->cls[p->n_cls];
 
         if (nodes[i].n_gpus == 0)
             continue;
-        for (c = 0; c < p->n_cls && !class_is(&p->cls[c], &nodes[i]); c++)
-            ;
-        if (c == p->n_cls) {
-            p->cls = xrealloc(p->cls, (p->n_cls + 1) * sizeof(*p->cls));
-            memset(&p->cls[c], 0, sizeof(p->cls[c]));
-            p->cls[c].cpu_cap = nodes[i].cpu_cap;
-            p->cls[c].mem_cap = nodes[i].mem_cap;
-            p->cls[c].n_gpus = nodes[i].n_gpus;
-            p->cls[c].model = nodes[i].model;
-            p->n_cls++;
-        }
-        p->cls[c].milli += (double)nodes[i].n_gpus * NODEFIT_MILLI;
-        total += (double)nodes[i].n_gpus * NODEFIT_MILLI;
+        c->cpu_cap = nodes[i].cpu_cap;
+        c->mem_cap = nodes[i].mem_cap;
+        c->n_gpus = nodes[i].n_gpus;
+        c->model = nodes[i].model;
+        c->milli = (double)nodes[i].n_gpus * NODEFIT_MILLI;
+        p->n_cls++;
     }
-    /* As nodefit_profile_set_capacity() does for GPU models: shape s asks for the share d of
-     * the GPU demand and can use the share a of the capacity (the kinds of node it fits when
-     * they are empty), so it claims d / a of each milli of those; a kind claimed c > 1 times
-     * over turns away 1 - 1/c of what lands on it. Size limits a shape as a model constraint
-     * does: an 8-GPU request for 120 cores can only use the 8-GPU nodes with 120 cores or
-     * more, and claims those. */
+    if (p->n_cls > 1)
+        qsort(p->cls, p->n_cls, sizeof(*p->cls), cmp_class);
+    for (size_t i = 0; i < p->n_cls; i++) {
+        if (u > 0 && cmp_class(&p->cls[u - 1], &p->cls[i]) == 0)
+            p->cls[u - 1].milli += p->cls[i].milli;
+        else
+            p->cls[u++] = p->cls[i];
+    }
+    p->n_cls = u;
+    return 0;
+}
+
+/* Claims on kinds lo..hi-1 (capacity total) by the shapes that fit one of them, each shape's
+ * share of the demand taken among those shapes when rescale, as given otherwise. Shape s
+ * asks for the share d of the GPU demand and can use the share a of the capacity (the kinds
+ * of node it fits when they are empty), so it claims d / a of each milli of those; a kind
+ * claimed c > 1 times over turns away 1 - 1/c of what lands on it. Size limits a shape as a
+ * model constraint does: an 8-GPU request for 120 cores can only use the 8-GPU nodes with
+ * 120 cores or more, and claims those. */
+static void claim_classes(struct nodefit_profile *p, size_t lo, size_t hi, bool rescale)
+{
+    double total = 0, wsum = 0;
+
+    for (size_t c = lo; c < hi; c++)
+        total += p->cls[c].milli;
+    for (size_t i = 0; i < p->n && rescale; i++)
+        for (size_t c = lo; c < hi; c++)
+            if (class_takes(&p->cls[c], &p->s[i])) {
+                wsum += p->s[i].w;
+                break;
+            }
+    if (total <= 0 || (rescale && wsum <= 0))
+        return;
     for (size_t i = 0; i < p->n; i++) {
         const struct shape *sh = &p->s[i];
-        double a = 0;
+        double a = 0, d = rescale ? sh->w / wsum : sh->w;
 
-        for (size_t c = 0; c < p->n_cls; c++)
+        for (size_t c = lo; c < hi; c++)
             if (class_takes(&p->cls[c], sh))
                 a += p->cls[c].milli;
         if (a <= 0)
             continue;
-        for (size_t c = 0; c < p->n_cls; c++)
+        for (size_t c = lo; c < hi; c++)
             if (class_takes(&p->cls[c], sh))
-                p->cls[c].claim += sh->w * total / a;
+                p->cls[c].claim += d * total / a;
     }
-    for (size_t c = 0; c < p->n_cls; c++)
+    for (size_t c = lo; c < hi; c++)
         p->cls[c].displace = p->cls[c].claim > 1 ? 1 - 1 / p->cls[c].claim : 0;
+}
+
+int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
+                              struct err *e)
+{
+    if (build_classes(p, nodes, n, e))
+        return -1;
+    claim_classes(p, 0, p->n_cls, false);
+    return 0;
+}
+
+int nodefit_profile_set_nodes_per_model(struct nodefit_profile *p, const struct nodefit_node *nodes,
+                                        size_t n, struct err *e)
+{
+    if (build_classes(p, nodes, n, e))
+        return -1;
+    for (size_t lo = 0, hi; lo < p->n_cls; lo = hi) {
+        for (hi = lo + 1; hi < p->n_cls && p->cls[hi].model == p->cls[lo].model; hi++)
+            ;
+        claim_classes(p, lo, hi, true);
+    }
     return 0;
 }
 
@@ -400,10 +460,9 @@ static double displaced(const struct nodefit_profile *p, const struct nodefit_no
                         const struct nodefit_req *r)
 {
     if (p->n_cls > 0) {
-        for (size_t c = 0; c < p->n_cls; c++)
-            if (class_is(&p->cls[c], node))
-                return p->cls[c].displace * r->n_gpus * r->milli;
-        return 0;
+        const struct node_class *c = class_of(p, node);
+
+        return c ? c->displace * r->n_gpus * r->milli : 0;
     }
     if (node->model < 1 || node->model > NODEFIT_MODELS_MAX)
         return 0;

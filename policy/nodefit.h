@@ -5,7 +5,7 @@
  * Pure: no I/O, no clock, no randomness; the same inputs always give the same answer, so a
  * simulator and the scheduler choose identically.
  * Not responsible for choosing clusters (policy.c, engine.c) or for the GPU-count-only best
- * fit the placement engine does today; docs/benchmarks.md measures this scoring
+ * fit the engine falls back to; docs/benchmarks.md measures this scoring
  * against published node-placement policies on the Alibaba openb traces.
  *
  * Units: CPU in millicores, memory in MiB, GPU in milli-GPUs (1000 = one whole device). A
@@ -98,6 +98,15 @@ int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli
 int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
                               struct err *e);
 
+/* As nodefit_profile_set_nodes(), with the claims counted within each GPU model on its own:
+ * for a scheduler that has chosen the model before it scores nodes (the live engine picks a
+ * job's SKU with its cluster), so only the kinds of one model compete for a request. A
+ * model's kinds are claimed by the shapes that may use one of them, each with its share of
+ * those shapes' demand, against that model's capacity; when every such shape fits every
+ * kind of the model, nothing is charged there. ERR_INVALID as nodefit_profile_set_nodes(). */
+int nodefit_profile_set_nodes_per_model(struct nodefit_profile *p, const struct nodefit_node *nodes,
+                                        size_t n, struct err *e);
+
 /* True when r may use node's GPU model (always for CPU-only requests and masks of 0). */
 bool nodefit_model_ok(const struct nodefit_node *node, const struct nodefit_req *r);
 
@@ -125,7 +134,7 @@ void nodefit_sort_free(int *v, int n);
  * lowest indices). frag_before is nodefit_frag(p, node), passed in so callers can cache it.
  * frag_delta is the measure after minus before, plus the demand r turns away on node's
  * kind or model when the profile knows the capacity (nodefit_profile_set_nodes,
- * nodefit_profile_set_capacity).
+ * nodefit_profile_set_nodes_per_model, nodefit_profile_set_capacity).
  * Returns 0 and fills *out, or -1 when r does not fit. */
 int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *node,
                   double frag_before, const struct nodefit_req *r, struct nodefit_eval *out);

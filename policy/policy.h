@@ -144,8 +144,9 @@ struct policy_worker {
     size_t node;
     int gpus;
     /* nodefit's verdict on the node chosen (policy/nodefit.h): the expected stranded GPU
-     * capacity this worker adds, in GPUs; scored false when best fit chose alone (no
-     * profile, or a node of more than NODEFIT_GPUS_MAX GPUs). */
+     * capacity this worker adds, plus the demand it turns away on that kind of node, in
+     * GPUs; scored false when best fit chose alone (no profile, or a node of more than
+     * NODEFIT_GPUS_MAX GPUs). */
     bool scored;
     double stranded_gpus;
 };

@@ -170,6 +170,68 @@ START_TEST(test_engine_chooses_the_node_nodefit_scores_best)
 }
 END_TEST
 
+/* The queue's 8-GPU, 120-core worker fits only "rich" (128 cores), half the SKU's capacity,
+ * and waits for it to drain. A 2-GPU, 24-core job placed meanwhile: the stranded capacity
+ * alone prefers rich (4 free GPUs that wide cannot use now anyway), but that kind of node
+ * is claimed 0.8 / 0.5 + 0.2 = 1.8 times over (wide brings 8 of the queue's 10 GPUs and can
+ * use half the capacity; small, anywhere), so a worker placed there turns away 1 - 1/1.8 of
+ * its GPUs, and it goes to "lean". The engine's figure is nodefit's with the nodes told per
+ * SKU (nodefit_profile_set_nodes_per_model(), as bench_packing's policy is told them). */
+START_TEST(test_queued_wide_worker_keeps_its_kind_of_node)
+{
+    static const struct node_spec nodes[] = {
+        {"rich", 8, 4, 128000, 64000, 1048576, 0},
+        {"lean", 8, 3, 64000, 24000, 1048576, 0},
+    };
+    struct nodefit_req shapes[2] = {{.cpu = 120000, .n_gpus = 8, .milli = NODEFIT_MILLI},
+                                    {.cpu = 24000, .n_gpus = 2, .milli = NODEFIT_MILLI}};
+    struct nodefit_req r = shapes[1];
+    double w[2] = {1, 1}, with[2], without[2];
+    struct nodefit_node nn[2];
+    struct nodefit_profile *p = NULL;
+    struct nodefit_eval ev;
+    struct run x;
+
+    for (int i = 0; i < 2; i++) {
+        memset(&nn[i], 0, sizeof(nn[i]));
+        nn[i].n_gpus = 8;
+        nn[i].model = 1;
+        for (int d = 0; d < 8 - nodes[i].gpus_used; d++)
+            nn[i].gpu_free[d] = NODEFIT_MILLI;
+        nn[i].cpu_cap = nodes[i].cpu_m;
+        nn[i].cpu_free = nodes[i].cpu_m - nodes[i].cpu_used_m;
+        nn[i].mem_cap = nn[i].mem_free = nodes[i].mem_mib;
+    }
+    shapes[0].models = shapes[1].models = r.models = NODEFIT_MODEL_BIT(1);
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(nodefit_score(p, &nn[i], nodefit_frag(p, &nn[i]), &r, &ev), 0);
+        without[i] = ev.frag_delta / NODEFIT_MILLI;
+    }
+    ck_assert_int_eq(nodefit_profile_set_nodes_per_model(p, nn, 2, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(nodefit_score(p, &nn[i], nodefit_frag(p, &nn[i]), &r, &ev), 0);
+        with[i] = ev.frag_delta / NODEFIT_MILLI;
+    }
+    nodefit_profile_free(&p);
+    ck_assert(without[0] < without[1]); /* the premise: without the claims, rich */
+    ck_assert(fabs(with[0] - without[0] - (1 - 1 / 1.8) * 2) < 1e-9);
+    ck_assert(fabs(with[1] - without[1]) < 1e-9);
+    ck_assert(with[0] > with[1]);
+
+    world(&x, nodes, 2);
+    x.cfg.reserve_after_s = 3600; /* wide has waited a second: it holds no node yet */
+    job(&x, "wide", 8, 8, 120000, 0);
+    job(&x, "small", 2, 2, 24000, 0);
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_placements, 1);
+    ck_assert_uint_eq(x.r->placements[0].job, 1);
+    ck_assert_str_eq(node_of(&x, 0, 0), "lean");
+    ck_assert(fabs(x.r->placements[0].workers[0].stranded_gpus - with[1]) < 1e-9);
+    done(&x);
+}
+END_TEST
+
 /* A node with every GPU free but too little CPU (or memory) gets no worker; when no node
  * has both, the job waits and explain says the CPU is what is short. */
 START_TEST(test_node_short_of_cpu_or_memory_is_not_planned)
@@ -672,6 +734,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_node_short_of_cpu_or_memory_is_not_planned);
     tcase_add_test(tc, test_cpu_is_counted_across_workers_and_in_flight_plans);
     tcase_add_test(tc, test_shapes_count_only_on_their_skus);
+    tcase_add_test(tc, test_queued_wide_worker_keeps_its_kind_of_node);
     suite_add_tcase(s, tc);
     tc = tcase_create("victims");
     tcase_add_test(tc, test_preemption_frees_the_cpu_the_job_needs);

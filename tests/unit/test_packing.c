@@ -231,6 +231,87 @@ START_TEST(node_kinds_steer_requests_off_nodes_only_big_shapes_fit)
 }
 END_TEST
 
+/* The live engine has chosen a job's SKU before it scores nodes, so it counts the claims
+ * within each GPU model: with one model that is the same as counting them over the nodes
+ * together; across models, a model the demand needs more than its share of is no longer
+ * charged for as a whole, only the kinds within it that some of its shapes cannot use. */
+START_TEST(node_kinds_claimed_within_each_model)
+{
+    struct nodefit_req shapes[2] = {req(8000, 0, 1, 1000), req(120000, 0, 8, 1000)};
+    double w[2] = {32, 1};
+    struct nodefit_node nodes[10];
+    struct nodefit_profile *p = NULL;
+    struct nodefit_req r = req(8000, 0, 1, 1000);
+    struct nodefit_eval big0, big, m1, m2;
+    struct err e = {0};
+
+    /* One model (as node_kinds_steer_requests_off_nodes_only_big_shapes_fit): the 128-core
+     * kind is claimed 2.8 times over either way. */
+    for (int i = 0; i < 10; i++)
+        nodes[i] = node(i == 0 ? 128000 : 96000, 1 << 20, 8);
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &big0), 0);
+    ck_assert_int_eq(nodefit_profile_set_nodes_per_model(p, nodes, 10, &e), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &big), 0);
+    ck_assert(fabs(big.frag_delta - big0.frag_delta - (1 - 1 / 2.8) * 1000) < 1e-6);
+    nodefit_profile_free(&p);
+
+    /* Two models of one node size: half the demand may use only model 1 (two nodes of ten),
+     * half only model 2. Over the nodes together model 1 is claimed 0.5 / 0.2 = 2.5 times
+     * over, and a request that may use either pays 1 - 1 / 2.5 of its milli there; within
+     * model 1, its one kind is claimed exactly once by the demand that may use it. */
+    shapes[0].models = NODEFIT_MODEL_BIT(1);
+    shapes[1] = req(8000, 0, 1, 1000);
+    shapes[1].models = NODEFIT_MODEL_BIT(2);
+    w[1] = 32;
+    r.models = NODEFIT_MODEL_BIT(1) | NODEFIT_MODEL_BIT(2);
+    for (int i = 0; i < 10; i++) {
+        nodes[i] = node(96000, 1 << 20, 8);
+        nodes[i].model = i < 2 ? 1 : 2;
+    }
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &big0), 0);
+    ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 10, &e), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &m1), 0);
+    ck_assert(fabs(m1.frag_delta - big0.frag_delta - (1 - 1 / 2.5) * 1000) < 1e-6);
+    ck_assert_int_eq(nodefit_profile_set_nodes_per_model(p, nodes, 10, &e), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &m1), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[5], nodefit_frag(p, &nodes[5]), &r, &m2), 0);
+    ck_assert(fabs(m1.frag_delta - big0.frag_delta) < 1e-6);
+    ck_assert(fabs(m2.frag_delta - big0.frag_delta) < 1e-6);
+
+    nodefit_profile_free(&p);
+
+    /* Within a model, the shapes that may use it share its demand: model 1 (a 128-core and
+     * a 96-core node) has 8-GPU pods of 120 cores and 1-GPU pods, 8 GPUs of demand each;
+     * model 2 (eight 96-core nodes) 64 GPUs of 1-GPU pods. Among model 1's shapes the wide
+     * ones bring half the demand and may use half the capacity, so the 128-core kind is
+     * claimed 0.5 / 0.5 + 0.5 = 1.5 times over, however small model 1's share of all the
+     * demand (a fifth). */
+    {
+        struct nodefit_req three[3] = {req(120000, 0, 8, 1000), req(8000, 0, 1, 1000),
+                                       req(8000, 0, 1, 1000)};
+        double w3[3] = {1, 8, 64};
+
+        three[0].models = three[1].models = r.models = NODEFIT_MODEL_BIT(1);
+        three[2].models = NODEFIT_MODEL_BIT(2);
+        for (int i = 0; i < 10; i++) {
+            nodes[i] = node(i == 0 ? 128000 : 96000, 1 << 20, 8);
+            nodes[i].model = i < 2 ? 1 : 2;
+        }
+        ck_assert_int_eq(nodefit_profile_new(three, w3, 3, &p, NULL), 0);
+        ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &big0), 0);
+        ck_assert_int_eq(nodefit_profile_set_nodes_per_model(p, nodes, 10, &e), 0);
+        ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &big), 0);
+        ck_assert(fabs(big.frag_delta - big0.frag_delta - (1 - 1 / 1.5) * 1000) < 1e-6);
+    }
+    nodes[3].n_gpus = NODEFIT_GPUS_MAX + 1;
+    ck_assert_int_eq(nodefit_profile_set_nodes_per_model(p, nodes, 10, &e), -1);
+    ck_assert_str_eq(e.field, "nodes");
+    nodefit_profile_free(&p);
+}
+END_TEST
+
 START_TEST(cpu_only_work_counts_in_the_cores_per_gpu)
 {
     /* Half the requests are 1-GPU pods of 8 cores, half CPU-only pods of 8 cores: the work
@@ -541,6 +622,7 @@ int main(void)
     tcase_add_test(tc, model_constraints_in_fit_and_measure);
     tcase_add_test(tc, capacity_steers_flexible_requests_off_claimed_models);
     tcase_add_test(tc, node_kinds_steer_requests_off_nodes_only_big_shapes_fit);
+    tcase_add_test(tc, node_kinds_claimed_within_each_model);
     tcase_add_test(tc, cpu_only_work_counts_in_the_cores_per_gpu);
     tcase_add_test(tc, score_prefers_filling_a_partly_used_device);
     tcase_add_test(tc, score_keeps_whole_nodes_for_big_gangs);
