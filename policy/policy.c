@@ -10,6 +10,7 @@
 #include "policy/nodefit.h"
 #include "policy/reclaim.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +382,7 @@ struct cycle {
     size_t n_workers, cap_workers;
     size_t *w_first; /* per placement, offset into workers */
     int n_reservations;
+    int n_own_quota; /* preemption attempts within a quota this cycle (max_reservations) */
     bool *quota_ok;
     bool *over;
     /* quota reclaim */
@@ -393,15 +395,16 @@ struct cycle {
     struct policy_state *st;
     size_t *victims; /* every preempting pending job's victims, one arena */
     size_t n_victims, cap_victims;
-    size_t *v_first;  /* per pending entry, offset into victims */
-    bool has_victims; /* some running training job is preemptible */
+    size_t *v_first;   /* per pending entry, offset into victims */
+    bool has_victims;  /* some running training job is preemptible */
+    int lowest_victim; /* and the lowest priority among them */
+    int *ns_lowest;    /* per namespace: the same among its own, INT_MAX when none */
     /* backfill behind reservations */
     int *avail;   /* per node: GPUs a reserving job could have (reserve_for) */
     size_t *held; /* the nodes the last reservation holds */
     size_t n_held;
     int held_c;         /* and their cluster */
     bool *run_backfill; /* per running placement: placed by backfill (policy_state) */
-    int lowest_victim;  /* and the lowest priority among them */
 };
 
 /* qsort has no context argument in C11: the comparator sees the engine through the
@@ -991,6 +994,9 @@ static void prepare_quota_reclaim(struct cycle *cy)
     cy->run_borrower = xcalloc(n + 1, sizeof(*cy->run_borrower));
     cy->run_chosen = xcalloc(n + 1, sizeof(*cy->run_chosen));
     cy->run_node_first = xcalloc(n + 1, sizeof(*cy->run_node_first));
+    cy->ns_lowest = xcalloc(en->n_ns + 1, sizeof(*cy->ns_lowest));
+    for (size_t i = 0; i < en->n_ns; i++)
+        cy->ns_lowest[i] = INT_MAX;
     for (size_t r = 0; r < n; r++)
         total += in->running[r].n_plan;
     cy->run_node = xcalloc(total + 1, sizeof(*cy->run_node));
@@ -1023,6 +1029,9 @@ static void prepare_quota_reclaim(struct cycle *cy)
             cy->has_victims = true;
             cy->lowest_victim = ru->priority;
         }
+        if (ru->preemptible && ru->pool == SNAPSHOT_POOL_TRAINING && ns >= 0 &&
+            ru->priority < cy->ns_lowest[ns])
+            cy->ns_lowest[ns] = ru->priority;
     }
     if (m > 1)
         qsort(ord, m, sizeof(*ord), cmp_qr);
@@ -1047,15 +1056,19 @@ static void free_quota_reclaim(struct cycle *cy)
     free(cy->run_chosen);
     free(cy->run_node);
     free(cy->run_node_first);
+    free(cy->ns_lowest);
 }
 
 /* Who may be a victim of a site: a quota reclaim takes other namespaces' quota borrowers;
  * a priority preemption takes lower-priority jobs of the preemptor's namespace, and of
  * other namespaces only their quota borrowers (on an SKU without quotas every namespace
- * shares one queue, so any lower-priority job). */
+ * shares one queue, so any lower-priority job); a preemption within the quota, for a job
+ * its own namespace's quota refuses, only lower-priority jobs of that namespace, enough of
+ * them to bring it within its nominal quota (Kueue's withinClusterQueue: LowerPriority). */
 enum site_kind {
     SITE_QUOTA,
     SITE_PRIORITY,
+    SITE_OWN_QUOTA,
 };
 
 struct qr_site {
@@ -1081,6 +1094,8 @@ static bool site_victim(const struct cycle *cy, size_t j, size_t r, int k, enum 
         return false;
     if (kind == SITE_QUOTA)
         return cy->run_borrower[r] && !same_ns;
+    if (kind == SITE_OWN_QUOTA)
+        return ru->priority < job->priority && same_ns;
     return ru->priority < job->priority && (same_ns || !en->q_managed[k] || cy->run_borrower[r]);
 }
 
@@ -1097,10 +1112,11 @@ static bool site_before(const struct cycle *cy, size_t a, size_t b)
 
 /* Finds the victims of the kind on cluster c, SKU k whose GPUs, CPU and memory (with those
  * of placements already being reclaimed there, on nodes no other job holds) make room for
- * job j, at most max_new of them, and the nodes free now that the room needs besides.
- * Returns true and fills site (caller frees with site_free()) when possible. */
+ * job j and who hold at least need GPUs between them (the quota they must give back), at
+ * most max_new of them, and the nodes free now that the room needs besides. Returns true
+ * and fills site (caller frees with site_free()) when possible. */
 static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind kind, int max_new,
-                      struct qr_site *site)
+                      int need, struct qr_site *site)
 {
     struct engine *en = cy->en;
     const struct policy_input *in = en->in;
@@ -1108,7 +1124,7 @@ static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind k
     struct engine_group *G = engine_group_of(en, (size_t)c, SNAPSHOT_POOL_TRAINING, k);
     struct room rm;
     bool *touched;
-    int slots = 0;
+    int slots = 0, freed = 0;
     size_t *cand, n = 0, kept = 0, stopping = 0;
     bool ok;
 
@@ -1142,18 +1158,22 @@ static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind k
         }
         cand[x] = t;
     }
-    ok = room_slots(en, &rm, j) >= ej->workers;
+    ok = room_slots(en, &rm, j) >= ej->workers && need <= 0;
     while (!ok && kept < n) {
+        freed += in->running[cand[kept]].gpus;
         room_add(cy, &rm, cand[kept++], j, 1);
-        ok = room_slots(en, &rm, j) >= ej->workers;
+        ok = room_slots(en, &rm, j) >= ej->workers && freed >= need;
     }
     if (ok) {
         /* Second pass: drop victims the others already cover, costliest first. */
         for (size_t i = kept; i-- > 0;) {
+            int g = in->running[cand[i]].gpus;
+
             room_add(cy, &rm, cand[i], j, -1);
-            if (room_slots(en, &rm, j) >= ej->workers) {
+            if (room_slots(en, &rm, j) >= ej->workers && freed - g >= need) {
                 memmove(&cand[i], &cand[i + 1], (kept - i - 1) * sizeof(*cand));
                 kept--;
+                freed -= g;
             } else {
                 room_add(cy, &rm, cand[i], j, 1);
             }
@@ -1226,6 +1246,31 @@ static int preempt_budget_left(const struct cycle *cy, size_t c)
            policy_preempts_in_window(l, en->now, en->cfg->preempt_window_s);
 }
 
+/* GPUs of SKU k that job j's namespace must give back for j to run within its nominal quota
+ * there, less those its placements already being reclaimed will give back; -1 when
+ * preempting its own jobs cannot bring j within it (no quota on k, or j alone is larger). */
+static int own_quota_need(const struct cycle *cy, size_t j, int k)
+{
+    const struct engine *en = cy->en;
+    const struct policy_job *job = &en->in->queue[j];
+    int ns = en->jobs[j].ns, need;
+    size_t x;
+
+    if (ns < 0 || !en->q_managed[k])
+        return -1;
+    x = (size_t)ns * en->n_skus + (size_t)k;
+    if (job->gpu_count > en->q_nominal[x])
+        return -1;
+    need = en->q_usage[x] + job->gpu_count - en->q_nominal[x];
+    for (size_t r = 0; r < en->in->n_running && need > 0; r++) {
+        const struct policy_running *ru = &en->in->running[r];
+
+        if (ru->reclaiming && ru->sku == k && ru->ns && job->ns && strcmp(ru->ns, job->ns) == 0)
+            need -= ru->gpus;
+    }
+    return need > 0 ? need : 0;
+}
+
 /* The site of the kind that makes room for job j losing the least work (then with the
  * fewest victims): in one cluster only, never two sites for one job. */
 static bool best_site(struct cycle *cy, size_t j, enum site_kind kind, struct qr_site *best)
@@ -1236,16 +1281,20 @@ static bool best_site(struct cycle *cy, size_t j, enum site_kind kind, struct qr
     memset(best, 0, sizeof(*best));
     best->cluster = -1;
     for (int o = 0; o < ej->n_opts; o++) {
-        int k = ej->opts[o];
+        int k = ej->opts[o], need = 0;
 
-        if (!cy->quota_ok[o] || (kind == SITE_QUOTA && (cy->over[o] || !en->q_managed[k])))
+        if (kind == SITE_OWN_QUOTA) {
+            if (cy->quota_ok[o] || (need = own_quota_need(cy, j, k)) < 0)
+                continue;
+        } else if (!cy->quota_ok[o] || (kind == SITE_QUOTA && (cy->over[o] || !en->q_managed[k]))) {
             continue;
+        }
         for (size_t c = 0; c < en->n_clusters; c++) {
             struct qr_site site;
             int max_new = kind == SITE_QUOTA ? INT32_MAX : preempt_budget_left(cy, c);
 
             if (!site_cluster_ok(en, j, c) || max_new < 0 ||
-                !find_site(cy, j, (int)c, k, kind, max_new, &site))
+                !find_site(cy, j, (int)c, k, kind, max_new, need, &site))
                 continue;
             if (best->cluster < 0 || site.lost < best->lost ||
                 (site.lost == best->lost && site.n_victims < best->n_victims)) {
@@ -1323,25 +1372,36 @@ static bool quota_reclaim_for(struct cycle *cy, size_t j)
 }
 
 /* Whether job j could preempt at all: preemption on and some running preemptible training
- * job of lower priority. */
-static bool preempt_candidate(const struct cycle *cy, size_t j)
+ * job of lower priority (of its own namespace, for a preemption within its quota). */
+static bool preempt_candidate(const struct cycle *cy, size_t j, enum site_kind kind)
 {
-    return cy->en->cfg->preemption && cy->has_victims &&
-           cy->en->in->queue[j].priority > cy->lowest_victim;
+    const struct engine *en = cy->en;
+    int prio = en->in->queue[j].priority, ns = en->jobs[j].ns;
+
+    if (!en->cfg->preemption)
+        return false;
+    if (kind == SITE_OWN_QUOTA)
+        return ns >= 0 && prio > cy->ns_lowest[ns];
+    return cy->has_victims && prio > cy->lowest_victim;
 }
 
 /* Whether job j may try to preempt now: preemption shares the max_reservations attempts
  * per cycle with reservations and quota reclaims, which bounds what a long blocked queue
- * costs. */
-static bool may_preempt(const struct cycle *cy, size_t j)
+ * costs. Preemptions within a quota have max_reservations attempts of their own, so jobs
+ * their quota refuses do not use up those of jobs short of capacity. */
+static bool may_preempt(const struct cycle *cy, size_t j, enum site_kind kind)
 {
-    return preempt_candidate(cy, j) && cy->n_reservations < cy->en->cfg->max_reservations;
+    int used = kind == SITE_OWN_QUOTA ? cy->n_own_quota : cy->n_reservations;
+
+    return preempt_candidate(cy, j, kind) && used < cy->en->cfg->max_reservations;
 }
 
 /* Preempts lower-priority jobs so that job j can start, within the cluster's budget, and
  * leaves j pending (reserving) with the victims it waits for: this cycle's and those still
- * stopping in the same cluster and SKU. */
-static bool preempt_for(struct cycle *cy, size_t j, const struct policy_why *why)
+ * stopping in the same cluster and SKU. kind is SITE_PRIORITY, or SITE_OWN_QUOTA for a job
+ * its namespace's quota refuses. */
+static bool preempt_for(struct cycle *cy, size_t j, const struct policy_why *why,
+                        enum site_kind kind)
 {
     struct engine *en = cy->en;
     struct policy_preempt_log *log;
@@ -1349,7 +1409,7 @@ static bool preempt_for(struct cycle *cy, size_t j, const struct policy_why *why
     struct qr_site best;
     size_t first;
 
-    if (!preempt_candidate(cy, j) || !best_site(cy, j, SITE_PRIORITY, &best))
+    if (!preempt_candidate(cy, j, kind) || !best_site(cy, j, kind, &best))
         return false;
     take_site(cy, j, &best, POLICY_RECLAIM_PRIORITY);
     log = best.n_victims ? policy_state_preempts(cy->st, en->cl_names[best.cluster], true) : NULL;
@@ -1484,6 +1544,12 @@ static void decide_job(struct cycle *cy, size_t j)
             qwhy = w;
     }
     if (!any_quota) {
+        /* Its own namespace's lower-priority jobs may give the quota back. */
+        if (may_preempt(cy, j, SITE_OWN_QUOTA)) {
+            cy->n_own_quota++;
+            if (preempt_for(cy, j, &qwhy, SITE_OWN_QUOTA))
+                return;
+        }
         add_pending(cy, j, &qwhy, false);
         return;
     }
@@ -1533,9 +1599,9 @@ static void decide_job(struct cycle *cy, size_t j)
         why.have = never ? best_empty : best_have;
         if (!never && held)
             reserved_why(cy, j, &why);
-        if (!never && may_preempt(cy, j)) {
+        if (!never && may_preempt(cy, j, SITE_PRIORITY)) {
             cy->n_reservations++;
-            if (preempt_for(cy, j, &why))
+            if (preempt_for(cy, j, &why, SITE_PRIORITY))
                 return;
         }
         add_pending(cy, j, &why, false);
@@ -1593,14 +1659,14 @@ static void decide_job(struct cycle *cy, size_t j)
         capacity = sum.reason == POLICY_REASON_INSUFFICIENT ||
                    sum.reason == POLICY_REASON_RESERVED ||
                    sum.reason == POLICY_REASON_NODE_RESOURCES;
-        if (capacity && (may_reserve || may_preempt(cy, j))) {
+        if (capacity && (may_reserve || may_preempt(cy, j, SITE_PRIORITY))) {
             cy->n_reservations++;
             if (may_reserve && en->cfg->quota_reclaim && quota_reclaim_for(cy, j)) {
                 add_pending(cy, j, &sum, true);
                 cy->r->pending[cy->r->n_pending - 1].reclaiming = true;
                 return;
             }
-            if (preempt_for(cy, j, &sum))
+            if (preempt_for(cy, j, &sum, SITE_PRIORITY))
                 return;
             if (may_reserve && reserve_for(cy, j)) {
                 if (!evict_for(cy, j, &sum))

@@ -3,8 +3,9 @@
  * victim's minimum runtime preempt nothing; then a high-priority job preempts the
  * low-priority one, explain names the victim while it stops, the victim is requeued with
  * its lost GPU-hours in the reclaims table, and the preemptor starts within one cycle of
- * the victim's deletion; and a job kept off free GPUs by a lower-priority job's cores
- * preempts it and starts. */
+ * the victim's deletion; a job kept off free GPUs by a lower-priority job's cores
+ * preempts it and starts; and a job its own namespace's quota refuses preempts that
+ * namespace's lower-priority job. */
 #include "tests/integration/test_sched_env.h"
 
 #include <check.h>
@@ -138,6 +139,26 @@ START_TEST(high_priority_job_preempts_and_starts_after_the_victim)
 }
 END_TEST
 
+/* low goes to Preempting, high runs in solo, low is back in the queue, and the ledger has
+ * low's one priority reclaim of gpus GPUs. */
+static void low_preempted_for_high(const char *base, int gpus)
+{
+    char sql[256];
+    json_t *j;
+
+    json_decref(senv_wait_phase(base, "team-p", "low", "Preempting", 10000));
+    j = senv_wait_phase(base, "team-p", "high", "Running", 20000);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "status"), "cluster")),
+                     "solo");
+    json_decref(j);
+    json_decref(senv_wait_phase(base, "team-p", "low", "Queued", 5000));
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM reclaims r JOIN jobs j ON j.id = r.job_id WHERE j.name ="
+             " 'low' AND r.reason = 'priority' AND r.gpus = %d",
+             gpus);
+    ck_assert_int_eq(senv_sql_long(&env, sql), 1);
+}
+
 /* Free GPUs, but not the cores beside them: low (4 GPUs, 56 of the node's 64 cores) keeps
  * high (4 GPUs, 32 cores, priority 100) off the 4 GPUs left. high preempts low and starts
  * once low is gone; counting GPUs alone, it would wait with node_resources for as long as
@@ -145,7 +166,6 @@ END_TEST
 START_TEST(job_short_of_cores_preempts_the_job_holding_them)
 {
     const char *base;
-    json_t *j = NULL;
 
     senv_sim(&env, "testdata/sim/preempt-cpu.json");
     senv_config(&env, PREEMPT_BASE, "", NULL);
@@ -158,16 +178,53 @@ START_TEST(job_short_of_cores_preempts_the_job_holding_them)
     usleep(6000 * 1000);
     free(senv_submit_with(base, "team-p", "high", "a100-80gb", 4, NULL, "\"cpu\": 32",
                           "\"priority\": 100"));
-    json_decref(senv_wait_phase(base, "team-p", "low", "Preempting", 10000));
-    j = senv_wait_phase(base, "team-p", "high", "Running", 20000);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "status"), "cluster")),
-                     "solo");
-    json_decref(j);
-    json_decref(senv_wait_phase(base, "team-p", "low", "Queued", 5000));
-    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims r JOIN jobs j ON"
-                                         " j.id = r.job_id WHERE j.name = 'low' AND r.reason ="
-                                         " 'priority' AND r.gpus = 4"),
+    low_preempted_for_high(base, 4);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims"), 1);
+}
+END_TEST
+
+/* A quota, not the capacity: team-p's nominal quota of A100s is 8 and low (priority 0)
+ * holds all 8, while the cluster's second node is free. high (priority 100) is refused by
+ * its own namespace's quota, so it preempts low to run within it (Kueue's
+ * withinClusterQueue: LowerPriority); low goes back to the queue and stays there, refused
+ * by the quota high now uses. Before, high waited for low to finish. */
+START_TEST(job_refused_by_its_quota_preempts_its_namespaces_lower_job)
+{
+    const char *base;
+    json_t *j = NULL;
+
+    senv_sim(&env, "testdata/sim/preempt-quota.json");
+    senv_config(&env,
+                PREEMPT_BASE ", \"quotas\": [{\"namespace\": \"team-p\", \"sku\":"
+                             " \"a100-80gb\", \"nominal\": 8, \"borrowingLimit\": 0}]",
+                "", NULL);
+    senv_serve(&env, 0, NULL);
+    base = senv_base(&env);
+    free(senv_submit(base, "team-p", "low", "a100-80gb", 8, NULL,
+                     "\"priority\": 0, \"preemptible\": true"));
+    json_decref(senv_wait_phase(base, "team-p", "low", "Running", 20000));
+    /* Past the victim's minimum runtime (5 s). */
+    usleep(6000 * 1000);
+    free(senv_submit(base, "team-p", "high", "a100-80gb", 8, NULL, "\"priority\": 100"));
+    low_preempted_for_high(base, 8);
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events e JOIN jobs j ON"
+                                         " j.id = e.job_id WHERE j.name = 'low' AND e.to_phase ="
+                                         " 'Preempting' AND e.message LIKE 'preempted for"
+                                         " team-p/high (priority 100, this job 0)%'"),
                      1);
+    /* Three cycles on, low is still queued, for the quota, and high still runs. */
+    usleep(3 * CYCLE_MS * 1000);
+    j = senv_get(base, "team-p", "low");
+    ck_assert_str_eq(senv_phase(j), "Queued");
+    json_decref(j);
+    ck_assert_int_eq(itest_get_json(base, "/v1/namespaces/team-p/trainingjobs/low/explain", &j),
+                     200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "reason"), "reason")),
+                     "quota");
+    json_decref(j);
+    j = senv_get(base, "team-p", "high");
+    ck_assert_str_eq(senv_phase(j), "Running");
+    json_decref(j);
     ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM reclaims"), 1);
 }
 END_TEST
@@ -181,6 +238,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, high_priority_job_preempts_and_starts_after_the_victim);
     tcase_add_test(tc, job_short_of_cores_preempts_the_job_holding_them);
+    tcase_add_test(tc, job_refused_by_its_quota_preempts_its_namespaces_lower_job);
     suite_add_tcase(s, tc);
     return s;
 }
