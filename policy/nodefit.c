@@ -22,13 +22,9 @@ struct nodefit_profile {
     /* CPU (millicores) and memory (MiB) the expected work asks for per whole GPU it asks
      * for, CPU-only requests included: they land on GPU nodes too and eat the same cores. */
     double cpu_per_gpu, mem_per_gpu;
-    /* Per GPU model id (index id - 1): the share of a milli-GPU placed there that displaces
-     * demand with nowhere else to go; all 0 until nodefit_profile_set_capacity(), and
-     * unused after nodefit_profile_set_nodes(). */
-    double displace[NODEFIT_MODELS_MAX];
-    /* Per kind of node, after nodefit_profile_set_nodes() (which replaces the per-model
-     * table): the same share, the capacity a shape can use being the kinds of node it fits
-     * when they are empty. */
+    /* Per kind of node, after nodefit_profile_set_nodes(): the share of a milli-GPU placed
+     * there that displaces demand with nowhere else to go, the capacity a shape can use
+     * being the kinds of node it fits when they are empty. */
     struct node_class *cls;
     size_t n_cls;
 };
@@ -127,47 +123,6 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
     return 0;
 }
 
-int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli, size_t n,
-                                 struct err *e)
-{
-    double total = 0, claim[NODEFIT_MODELS_MAX] = {0};
-
-    if (n > NODEFIT_MODELS_MAX)
-        return err_set(e, ERR_INVALID, "models", "%zu GPU models; at most %d", n,
-                       NODEFIT_MODELS_MAX);
-    for (size_t m = 0; m < n; m++) {
-        if (milli[m] < 0)
-            return err_set(e, ERR_INVALID, "capacity", "capacity[%zu] %lld must be >= 0", m,
-                           (long long)milli[m]);
-        total += (double)milli[m];
-    }
-    memset(p->displace, 0, sizeof(p->displace));
-    free(p->cls);
-    p->cls = NULL;
-    p->n_cls = 0;
-    if (total <= 0)
-        return 0;
-    /* Shape s asks for the share d of the GPU demand and may use the share a of the
-     * capacity: it claims d / a of each milli of its models (unconstrained: d). A model
-     * claimed c > 1 times over turns away 1 - 1/c of what lands on it. */
-    for (size_t i = 0; i < p->n; i++) {
-        const struct shape *sh = &p->s[i];
-        double d = sh->w, a = 0; /* the weights are shares of the GPU demand */
-
-        for (size_t m = 0; m < n; m++)
-            if (model_in(sh->models, (int)m + 1))
-                a += (double)milli[m];
-        if (a <= 0)
-            continue;
-        for (size_t m = 0; m < n; m++)
-            if (model_in(sh->models, (int)m + 1))
-                claim[m] += d * total / a;
-    }
-    for (size_t m = 0; m < n; m++)
-        p->displace[m] = claim[m] > 1 ? 1 - 1 / claim[m] : 0;
-    return 0;
-}
-
 /* True when shape s fits an empty node of kind c. */
 static bool class_takes(const struct node_class *c, const struct shape *s)
 {
@@ -209,7 +164,6 @@ static int build_classes(struct nodefit_profile *p, const struct nodefit_node *n
         if (nodes[i].n_gpus < 0 || nodes[i].n_gpus > NODEFIT_GPUS_MAX)
             return err_set(e, ERR_INVALID, "nodes", "nodes[%zu].n_gpus %d is not in [0, %d]", i,
                            nodes[i].n_gpus, NODEFIT_GPUS_MAX);
-    memset(p->displace, 0, sizeof(p->displace));
     free(p->cls);
     p->cls = xcalloc(n + 1, sizeof(*p->cls));
     p->n_cls = 0;
@@ -454,19 +408,15 @@ static double leftover(const struct nodefit_node *node, int64_t cpu_after, int64
     return d ? s / d : 0;
 }
 
-/* Demand r turns away by landing on node's kind (nodefit_profile_set_nodes) or model
- * (nodefit_profile_set_capacity). */
+/* Demand r turns away by landing on node's kind (nodefit_profile_set_nodes,
+ * nodefit_profile_set_nodes_per_model); nothing before either, or on a kind p was not told
+ * of. */
 static double displaced(const struct nodefit_profile *p, const struct nodefit_node *node,
                         const struct nodefit_req *r)
 {
-    if (p->n_cls > 0) {
-        const struct node_class *c = class_of(p, node);
+    const struct node_class *c = class_of(p, node);
 
-        return c ? c->displace * r->n_gpus * r->milli : 0;
-    }
-    if (node->model < 1 || node->model > NODEFIT_MODELS_MAX)
-        return 0;
-    return p->displace[node->model - 1] * r->n_gpus * r->milli;
+    return c ? c->displace * r->n_gpus * r->milli : 0;
 }
 
 int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *node,

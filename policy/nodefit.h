@@ -78,20 +78,11 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
                         struct nodefit_profile **out, struct err *e);
 void nodefit_profile_free(struct nodefit_profile **p); /* NULL-safe; sets *p to NULL */
 
-/* Tells p the cluster's GPU capacity per model: milli[m] milli-GPUs of model id m + 1, n
- * models. Optional (without it, or with no constrained shapes, nothing changes): a request
- * placed on a model whose capacity the expected demand that may only use some models claims
- * more than once over (claim c > 1) is charged 1 - 1/c of its milli-GPUs, the demand it
- * turns away, on top of the stranded capacity. ERR_INVALID when n > NODEFIT_MODELS_MAX or
- * a capacity is negative. */
-int nodefit_profile_set_capacity(struct nodefit_profile *p, const int64_t *milli, size_t n,
-                                 struct err *e);
-
 /* Tells p the cluster's nodes: their capacity (cpu_cap, mem_cap, n_gpus, model; the free
- * amounts are not read). Optional; replaces nodefit_profile_set_capacity() (and that,
- * called later, replaces this): the same demand turned away, with the capacity a shape may
- * use being the kinds of node (same model, device count, CPU and memory) it fits when they
- * are empty, so a shape too big for most nodes claims the few it fits as a shape
+ * amounts are not read). Optional (without it, nothing is charged): a shape that asks for
+ * the share d of the GPU demand and can use the share a of the capacity, the kinds of node
+ * (same model, device count, CPU and memory) it fits when they are empty, claims d / a of
+ * each milli of those, so a shape too big for most nodes claims the few it fits as a shape
  * constrained to a GPU model claims that model's. A node of a kind claimed c > 1 times over
  * charges a request 1 - 1/c of its milli-GPUs; nodes of a kind p was not told of, nothing.
  * ERR_INVALID when a node has more than NODEFIT_GPUS_MAX devices. */
@@ -133,8 +124,8 @@ void nodefit_sort_free(int *v, int n);
  * with room, one per distinct free amount; for whole devices: the fully free ones with the
  * lowest indices). frag_before is nodefit_frag(p, node), passed in so callers can cache it.
  * frag_delta is the measure after minus before, plus the demand r turns away on node's
- * kind or model when the profile knows the capacity (nodefit_profile_set_nodes,
- * nodefit_profile_set_nodes_per_model, nodefit_profile_set_capacity).
+ * kind when the profile knows the nodes (nodefit_profile_set_nodes,
+ * nodefit_profile_set_nodes_per_model).
  * Returns 0 and fills *out, or -1 when r does not fit. */
 int nodefit_score(const struct nodefit_profile *p, const struct nodefit_node *node,
                   double frag_before, const struct nodefit_req *r, struct nodefit_eval *out);

@@ -140,42 +140,40 @@ START_TEST(model_constraints_in_fit_and_measure)
 }
 END_TEST
 
-/* With the capacity per model known, a request that may go anywhere is steered off the
- * model that constrained demand claims more than once over: 1 - 1/claim of its milli-GPUs
- * is charged there. */
-START_TEST(capacity_steers_flexible_requests_off_claimed_models)
+/* With the nodes known, a request that may go anywhere is steered off the GPU model that
+ * constrained demand claims more than once over: 1 - 1/claim of its milli-GPUs is charged
+ * there. */
+START_TEST(nodes_steer_flexible_requests_off_claimed_models)
 {
-    /* Half the demand may only use model 1, which has a tenth of the capacity: model 1 is
-     * claimed 0.5 + 0.5 / 0.1 = 5.5 times over, model 2 0.5 times. */
+    /* Half the demand may only use model 1, which has a tenth of the capacity (one 2-GPU
+     * node of ten): model 1 is claimed 0.5 + 0.5 / 0.1 = 5.5 times over, model 2 0.5 times. */
     struct nodefit_req shapes[2] = {req(1000, 0, 1, 1000), req(1000, 0, 1, 1000)};
     double w[2] = {1, 1};
-    int64_t cap[2] = {2000, 18000}, bad[1] = {-1};
     struct nodefit_profile *p = NULL;
-    struct nodefit_node a = node(64000, 1 << 20, 2), b = node(64000, 1 << 20, 2);
+    struct nodefit_node nodes[10];
     struct nodefit_req r = req(1000, 0, 1, 1000);
     struct nodefit_eval ea, eb;
     struct err e = {0};
 
     shapes[0].models = NODEFIT_MODEL_BIT(1);
-    a.model = 1;
-    b.model = 2;
+    for (int i = 0; i < 10; i++) {
+        nodes[i] = node(64000, 1 << 20, 2);
+        nodes[i].model = i == 0 ? 1 : 2;
+    }
     ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
-    /* Without the capacity: on a the model-1 shape still fits (no change); on b, where it
-     * may not go, the capacity taken was stranded for it (-0.5 x 1000). */
-    ck_assert_int_eq(nodefit_score(p, &a, nodefit_frag(p, &a), &r, &ea), 0);
-    ck_assert_int_eq(nodefit_score(p, &b, nodefit_frag(p, &b), &r, &eb), 0);
+    /* Without the nodes: on a model-1 node the model-1 shape still fits (no change); on a
+     * model-2 node, where it may not go, the capacity taken was stranded for it (-0.5 x
+     * 1000). */
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &ea), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[1], nodefit_frag(p, &nodes[1]), &r, &eb), 0);
     ck_assert(fabs(ea.frag_delta - 0) < 1e-6);
-    ck_assert(fabs(eb.frag_delta - -0.5 * 1000) < 1e-6); /* b holds stranded model-1 demand */
-    ck_assert_int_eq(nodefit_profile_set_capacity(p, cap, 2, &e), 0);
-    ck_assert_int_eq(nodefit_score(p, &a, nodefit_frag(p, &a), &r, &ea), 0);
-    ck_assert_int_eq(nodefit_score(p, &b, nodefit_frag(p, &b), &r, &eb), 0);
+    ck_assert(fabs(eb.frag_delta - -0.5 * 1000) < 1e-6); /* it holds stranded model-1 demand */
+    ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 10, &e), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &ea), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[1], nodefit_frag(p, &nodes[1]), &r, &eb), 0);
     ck_assert(fabs(ea.frag_delta - (1 - 1 / 5.5) * 1000) < 1e-6);
     ck_assert(fabs(eb.frag_delta - -0.5 * 1000) < 1e-6);
     ck_assert_int_lt(nodefit_eval_cmp(&eb, &ea), 0);
-    ck_assert_int_eq(nodefit_profile_set_capacity(p, bad, 1, &e), -1);
-    ck_assert_str_eq(e.field, "capacity");
-    ck_assert_int_eq(nodefit_profile_set_capacity(p, cap, NODEFIT_MODELS_MAX + 1, &e), -1);
-    ck_assert_str_eq(e.field, "models");
     nodefit_profile_free(&p);
 }
 END_TEST
@@ -215,14 +213,6 @@ START_TEST(node_kinds_steer_requests_off_nodes_only_big_shapes_fit)
         ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 10, &e), 0);
         ck_assert_int_eq(nodefit_score(p, &other, nodefit_frag(p, &other), &r, &o), 0);
         ck_assert(fabs(o.frag_delta - o0.frag_delta) < 1e-6);
-    }
-    /* nodefit_profile_set_capacity() replaces it: no shape is constrained to a model. */
-    {
-        int64_t cap[1] = {80000};
-
-        ck_assert_int_eq(nodefit_profile_set_capacity(p, cap, 1, &e), 0);
-        ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &big), 0);
-        ck_assert(fabs(big.frag_delta - big0.frag_delta) < 1e-6);
     }
     nodes[3].n_gpus = NODEFIT_GPUS_MAX + 1;
     ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 10, &e), -1);
@@ -620,7 +610,7 @@ int main(void)
     tcase_add_test(tc, profile_rejects_bad_shapes);
     tcase_add_test(tc, frag_counts_unusable_and_unfed_capacity);
     tcase_add_test(tc, model_constraints_in_fit_and_measure);
-    tcase_add_test(tc, capacity_steers_flexible_requests_off_claimed_models);
+    tcase_add_test(tc, nodes_steer_flexible_requests_off_claimed_models);
     tcase_add_test(tc, node_kinds_steer_requests_off_nodes_only_big_shapes_fit);
     tcase_add_test(tc, node_kinds_claimed_within_each_model);
     tcase_add_test(tc, cpu_only_work_counts_in_the_cores_per_gpu);
