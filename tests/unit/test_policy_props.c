@@ -635,11 +635,12 @@ static void check_priority_victim(const struct world *w, const struct policy_run
     }
 }
 
-/* A job its own quota refuses preempts only its namespace's jobs, never asks more than its
- * nominal quota, and waits for enough of them to run within it: their GPUs and those of the
- * namespace's other placements of the SKU already stopping cover at least its deficit at
- * the snapshot's usage (usage only grows within a cycle, so the deficit at the moment it
- * preempted was no smaller). */
+/* A job its own quota refuses preempts only its namespace's jobs (it also waits for any
+ * already stopping on the nodes it holds), never asks more than its nominal quota, and
+ * waits for enough of them to run within it: their GPUs and those of the namespace's other
+ * placements of the SKU already stopping cover at least its deficit at the snapshot's
+ * usage (usage only grows within a cycle, so the deficit at the moment it preempted was no
+ * smaller). */
 static void check_own_quota_preemption(const struct world *w, const struct policy_pending *pe,
                                        uint64_t seed)
 {
@@ -655,11 +656,13 @@ static void check_own_quota_preemption(const struct world *w, const struct polic
     for (size_t v = 0; v < pe->n_victims; v++) {
         const struct policy_running *ru = &w->running[pe->victims[v]];
 
+        /* Those already stopping on the nodes it holds may be anyone's. */
+        if (ru->reclaiming)
+            continue;
         ck_assert_msg(strcmp(ru->ns, job->ns) == 0,
                       "seed %llu: %s/%s, refused by its quota, preempts %s's %s",
                       (unsigned long long)seed, job->ns, job->name, ru->ns, ru->name);
-        if (!ru->reclaiming)
-            freed += ru->gpus;
+        freed += ru->gpus;
     }
     for (size_t i = 0; i < w->n_running; i++) {
         const struct policy_running *ru = &w->running[i];
@@ -999,6 +1002,83 @@ START_TEST(test_invariants)
 }
 END_TEST
 
+/* Preemption within a quota, in worlds made for it: one namespace uses exactly its nominal
+ * quota of a SKU and may not borrow, the job it runs there is of priority 0 and past its
+ * minimum runtime, and the queue's first job is of that namespace and SKU, priority 100, no
+ * larger than that job. Every invariant holds (check_own_quota_preemption among them), and
+ * the case is common enough here to be exercised. */
+START_TEST(test_own_quota_preemption)
+{
+    size_t own = 0, worlds = 0;
+
+    for (uint64_t seed = 1; seed <= SEEDS / 2; seed++) {
+        struct world w;
+        struct policy_result *r = NULL;
+        struct policy_running *v = NULL;
+        struct policy_job *q;
+        struct policy_quota *row = NULL;
+        int used = 0;
+
+        gen(&w, seed);
+        for (size_t i = 0; i < w.n_running && !v; i++)
+            if (w.running[i].pool == SNAPSHOT_POOL_TRAINING && w.running[i].preemptible &&
+                w.running[i].n_plan && !w.running[i].reclaiming)
+                v = &w.running[i];
+        if (!v || w.n_queue == 0) {
+            world_free(&w);
+            continue;
+        }
+        worlds++;
+        v->priority = 0;
+        v->started_ms = w.in.now_ms - 7200 * 1000LL;
+        for (size_t i = 0; i < w.n_running; i++)
+            if (strcmp(w.running[i].ns, v->ns) == 0 && w.running[i].sku == v->sku)
+                used += w.running[i].gpus;
+        for (size_t i = 0; i < w.n_quotas && !row; i++)
+            if (strcmp(w.quotas[i].ns, v->ns) == 0 && w.quotas[i].sku == v->sku)
+                row = &w.quotas[i];
+        if (!row) {
+            w.quotas = xrealloc(w.quotas, (w.n_quotas + 1) * sizeof(*w.quotas));
+            row = &w.quotas[w.n_quotas++];
+            memset(row, 0, sizeof(*row));
+            row->ns = v->ns;
+            row->sku = v->sku;
+            row->lending_limit = -1;
+            w.in.quotas = w.quotas;
+            w.in.n_quotas = w.n_quotas;
+        }
+        row->nominal = used;
+        row->borrowing_limit = 0;
+        for (size_t j = 1; j < w.n_queue; j++)
+            if (strcmp(w.queue[j].ns, v->ns) == 0)
+                w.queue[j].priority = 0;
+        q = &w.queue[0];
+        q->ns = v->ns;
+        q->sku = v->sku;
+        q->n_alt_skus = 0;
+        q->priority = 100;
+        q->gpu_count = q->gpus_per_worker = v->gpus;
+        q->cpu_m_per_worker = q->mem_mib_per_worker = 0;
+        q->affinity = NULL;
+        q->n_affinity = 0;
+        w.cfg.preemption = true;
+        w.cfg.max_reservations = 1 + w.cfg.max_reservations;
+        w.cfg.preempt_budget = 4;
+        ck_assert_int_eq(policy_decide(&w.in, w.st, &r, NULL), 0);
+        check_invariants(&w, r, seed);
+        for (size_t p = 0; p < r->n_pending; p++)
+            own += r->pending[p].preempting && r->pending[p].why.reason == POLICY_REASON_QUOTA;
+        policy_result_free(&r);
+        world_free(&w);
+    }
+    fprintf(stderr, "props: %zu of %zu worlds made for it preempt within a quota\n", own, worlds);
+    /* The rest are worlds where it may not: the cluster takes no placements, the attempts
+     * went to earlier jobs, the namespace's jobs already stopping give the quota back, the
+     * victim's node is not of its SKU and pool. */
+    ck_assert_uint_gt(own, worlds / 8);
+}
+END_TEST
+
 /* The preemption budget is never exceeded: cycles a minute apart on one state, victims
  * never stopping (the worst case: every cycle finds them again), and in no window of
  * preempt_window_s does a cluster lose more than preempt_budget jobs to priority. */
@@ -1268,6 +1348,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_invariants);
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_preempt_budget);
+    tcase_add_test(tc, test_own_quota_preemption);
     tcase_add_test(tc, test_backfill);
     tcase_add_test(tc, test_explain_everything);
     suite_add_tcase(s, tc);
