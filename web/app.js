@@ -564,6 +564,8 @@ function explainView(x) {
       ': ', w.message || '');
     return h('div', { 'data-testid': 'explain' },
       h('p', {}, 'Pending: ', x.reason ? h('span', {}, h('b', {}, x.reason.reason), ' — ', x.reason.message) : ''),
+      /* Lower-priority jobs are being preempted for it: which, and where. */
+      x.preemption ? h('p', { 'data-testid': 'preemption' }, 'Preempting: ', x.preemption.message) : null,
       (x.quota || []).length ? h('div', {}, h('h2', {}, 'Quota'), h('ul', {}, x.quota.map(why))) : null,
       h('h2', {}, 'Per cluster'),
       h('ul', {}, (x.clusters || []).map(c => h('li', {}, h('b', {}, c.cluster), c.fits ? ' (fits)' : '',

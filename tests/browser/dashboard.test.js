@@ -379,6 +379,22 @@ async function main() {
       JSON.stringify({ shown: qp.lists, want: lwant, headings: qp.headings }));
     await noBadValues(page, 'job detail (queued)');
     await shot(page, 'job-explain.png');
+
+    // A job its own quota refuses, preempting a lower-priority job of its namespace: the
+    // panel gives the API's reason and then the API's preemption, victim by name.
+    await page.goto(`${base}/ui/jobs/research/urgent`);
+    await ready(page, 'jobs');
+    await page.waitForSelector('[data-testid=preemption]', { timeout: 15000 });
+    const ux = await apiGet(page, '/v1/namespaces/research/trainingjobs/urgent/explain');
+    const up = await explainPanel(page);
+    const uwant = [`Pending: ${ux.reason && ux.reason.reason} — ${ux.reason && ux.reason.message}`,
+      `Preempting: ${ux.preemption && ux.preemption.message}`].map(t => t.replace(/\s+/g, ' ').trim());
+    check('a preempting job shows the API\'s reason and the preemption it waits for',
+      ux.status === 'pending' && ux.reason && ux.reason.reason === 'quota' && ux.preemption &&
+      (ux.preemption.victims || []).length === 1 && ux.preemption.victims[0].name === 'low' &&
+      same(up.paragraphs, uwant),
+      JSON.stringify({ shown: up.paragraphs, want: uwant, api: ux }));
+    await noBadValues(page, 'job detail (preempting)');
   });
 
   await step('cancel button', async () => {

@@ -2,7 +2,8 @@
  * clusters (`fedsched-kubesim`), `fedsched serve` against them and a fresh database, seeds
  * jobs and a capacity history, then runs tests/browser/dashboard.test.js (playwright-core
  * driving /usr/bin/chromium) and asserts on its summary. The script compares what the page
- * shows with the API's answers (explanation panel with GET .../explain, page 2 of the jobs
+ * shows with the API's answers (explanation panel with GET .../explain, a job preempting
+ * within its namespace's quota among them, page 2 of the jobs
  * table with the API's second page, each cluster's prerequisite conditions with GET
  * /v1/clusters; sim-onprem serves no ray.io, so one is False), follows a job submitted
  * through the API into the open jobs list from the list's watch stream within 1 s with no
@@ -80,6 +81,52 @@ static void stop(pid_t *pid)
 }
 
 /* Jobs for every view: a page-filling crowd, and named ones the script looks at. */
+/* The phase of ns/name, "" when unknown. */
+static void job_phase(const char *ns, const char *name, char *out, size_t size)
+{
+    char path[256];
+    json_t *j = NULL;
+    const char *p;
+
+    snprintf(path, sizeof(path), "/v1/namespaces/%s/trainingjobs/%s", ns, name);
+    itest_get_json(base, path, &j);
+    p = json_string_value(json_object_get(json_object_get(j, "status"), "phase"));
+    snprintf(out, size, "%s", p ? p : "");
+    json_decref(j);
+}
+
+/* research/urgent (priority 100), refused by research's quota of 8 V100s that research/low
+ * (priority 0, preemptible) holds, preempts low and waits for it: the job page must say
+ * so, as explain does. */
+static void seed_preemption(void)
+{
+    static const char *const spec =
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+        "{\"name\":\"%s\"},\"spec\":{\"framework\":\"pytorch\",\"resources\":"
+        "{\"instanceType\":\"v100-32gb\",\"gpuCount\":8},\"code\":{\"image\":"
+        "\"trainer:1\"},\"scheduling\":{\"priority\":%d,\"preemptible\":%s}}}";
+    char phase[32] = "";
+    char *body = xasprintf(spec, "low", 0, "true");
+
+    ck_assert_int_eq(itest_post_json(base, "/v1/namespaces/research/trainingjobs", body, NULL),
+                     201);
+    free(body);
+    for (int i = 0; i < 300 && strcmp(phase, "Running") != 0; i++) {
+        usleep(100 * 1000);
+        job_phase("research", "low", phase, sizeof(phase));
+    }
+    ck_assert_msg(strcmp(phase, "Running") == 0, "research/low is %s, not Running", phase);
+    body = xasprintf(spec, "urgent", 100, "false");
+    ck_assert_int_eq(itest_post_json(base, "/v1/namespaces/research/trainingjobs", body, NULL),
+                     201);
+    free(body);
+    for (int i = 0; i < 300 && strcmp(phase, "Preempting") != 0; i++) {
+        usleep(100 * 1000);
+        job_phase("research", "low", phase, sizeof(phase));
+    }
+    ck_assert_msg(strcmp(phase, "Preempting") == 0, "research/low is %s, not Preempting", phase);
+}
+
 static void seed(void)
 {
     const char *src = getenv("FEDSCHED_SRC");
@@ -108,6 +155,7 @@ static void seed(void)
         }
         ck_assert_msg(strcmp(phase, "Queued") != 0, "train-placed was never placed");
     }
+    seed_preemption();
     for (size_t i = 0; i < 3; i++) {
         /* 1,024 GPUs fit in no simulated cluster: the scheduler leaves them Queued. */
         char *body = itest_job_body(names[i], 1024, "1");
@@ -246,8 +294,15 @@ static void suite_setup(void)
     ck_assert_ptr_nonnull(f);
     /* Fast polls and samples; the seeded running jobs have no objects in the simulated
      * clusters, and the scheduler must not requeue them while the browser looks. */
+    /* research's quota of V100s is 8 and its victim keeps them for a 10 h grace period
+     * (10 min at the simulator's time scale), so the job that preempts it is still waiting
+     * when the browser looks. */
     fputs("{\"poller\":{\"intervalMs\":500,\"sampleIntervalS\":1},"
-          "\"scheduler\":{\"missingGraceS\":3600}}",
+          "\"scheduler\":{\"missingGraceS\":3600},"
+          "\"policy\":{\"preempt_min_runtime_s\":0,\"grace_period_s\":36000,"
+          "\"grace_period_max_s\":36000},"
+          "\"quotas\":[{\"namespace\":\"research\",\"sku\":\"v100-32gb\",\"nominal\":8,"
+          "\"borrowingLimit\":0}]}",
           f);
     fclose(f);
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
