@@ -1073,6 +1073,7 @@ enum site_kind {
 
 struct qr_site {
     int cluster, sku;
+    enum site_kind kind;
     size_t *victims; /* new victims, in the order taken */
     size_t n_victims;
     size_t *free_nodes; /* nodes free now that the room counts on too (snapshot indices) */
@@ -1186,6 +1187,7 @@ static bool find_site(struct cycle *cy, size_t j, int c, int k, enum site_kind k
     if (ok) {
         site->cluster = c;
         site->sku = k;
+        site->kind = kind;
         site->victims = cand;
         site->n_victims = kept;
         site->lost = 0;
@@ -1341,6 +1343,7 @@ static void take_site(struct cycle *cy, size_t j, const struct qr_site *site,
         rc.deficit = en->in->queue[j].gpu_count;
         rc.lost_gpu_hours = policy_lost_gpu_hours(&en->in->running[r], en->now);
         rc.grace_s = policy_grace_s(en->cfg);
+        rc.within_quota = site->kind == SITE_OWN_QUOTA;
         cy->r->reclaims =
             xrealloc(cy->r->reclaims, (cy->r->n_reclaims + 1) * sizeof(*cy->r->reclaims));
         cy->r->reclaims[cy->r->n_reclaims++] = rc;

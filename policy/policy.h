@@ -452,6 +452,9 @@ struct policy_reclaim {
      * that pod (in the snapshot) and the node this reclaim makes room on; NULL otherwise. */
     const struct snapshot_pending_pod *pod;
     const char *node;
+    /* PRIORITY for a job its own namespace's quota refused: this victim, of the same
+     * namespace, gives that quota back (docs/policy.md, "Within its own quota"). */
+    bool within_quota;
 };
 
 /* Per cluster x SKU serving-pool status this cycle (for explanations and dashboards). */

@@ -111,7 +111,7 @@ START_TEST(high_priority_job_preempts_and_starts_after_the_victim)
                                          " j.id = e.job_id WHERE j.name = 'low' AND e.to_phase ="
                                          " 'Preempting' AND e.reason = 'PriorityPreemption' AND"
                                          " e.message LIKE 'preempted for team-p/high (priority"
-                                         " 100, this job 0)%'"),
+                                         " 100, this job 0): 8 a100-80gb GPUs in solo;%'"),
                      1);
     /* Within one cycle of the victim's deletion. The delete request goes out in the cycle
      * that moves it to Preempting, and the member cluster removes its pod when the grace
@@ -210,7 +210,9 @@ START_TEST(job_refused_by_its_quota_preempts_its_namespaces_lower_job)
     ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events e JOIN jobs j ON"
                                          " j.id = e.job_id WHERE j.name = 'low' AND e.to_phase ="
                                          " 'Preempting' AND e.message LIKE 'preempted for"
-                                         " team-p/high (priority 100, this job 0)%'"),
+                                         " team-p/high (priority 100, this job 0), to give back"
+                                         " namespace team-p''s quota of a100-80gb: 8 a100-80gb"
+                                         " GPUs in solo;%'"),
                      1);
     /* Three cycles on, low is still queued, for the quota, and high still runs. */
     usleep(3 * CYCLE_MS * 1000);

@@ -641,8 +641,8 @@ static void check_priority_victim(const struct world *w, const struct policy_run
  * placements of the SKU already stopping cover at least its deficit at the snapshot's
  * usage (usage only grows within a cycle, so the deficit at the moment it preempted was no
  * smaller). */
-static void check_own_quota_preemption(const struct world *w, const struct policy_pending *pe,
-                                       uint64_t seed)
+static void check_own_quota_preemption(const struct world *w, const struct policy_result *r,
+                                       const struct policy_pending *pe, uint64_t seed)
 {
     const struct policy_job *job = &w->queue[pe->job];
     int sku = w->running[pe->victims[0]].sku, used = 0, nominal = -1, freed = 0;
@@ -663,6 +663,9 @@ static void check_own_quota_preemption(const struct world *w, const struct polic
                       "seed %llu: %s/%s, refused by its quota, preempts %s's %s",
                       (unsigned long long)seed, job->ns, job->name, ru->ns, ru->name);
         freed += ru->gpus;
+        for (size_t i = 0; i < r->n_reclaims; i++)
+            if (r->reclaims[i].running == pe->victims[v])
+                ck_assert(r->reclaims[i].within_quota);
     }
     for (size_t i = 0; i < w->n_running; i++) {
         const struct policy_running *ru = &w->running[i];
@@ -763,7 +766,7 @@ static void check_preemptors_fit(const struct world *w, const struct policy_resu
                       (unsigned long long)seed, job->ns, job->name, cl->name, job->gpu_count,
                       slots);
         if (pe->why.reason == POLICY_REASON_QUOTA)
-            check_own_quota_preemption(w, pe, seed);
+            check_own_quota_preemption(w, r, pe, seed);
     }
     free(avail);
     free(cpu);
@@ -872,6 +875,20 @@ static void check_invariants(const struct world *w, const struct policy_result *
             check_priority_victim(w, ru, by, seed);
             ck_assert_msg(w->cfg.preemption, "seed %llu: preemption while off",
                           (unsigned long long)seed);
+            /* Within a quota: the preemptor waits, for its quota, on victims of its own. */
+            if (r->reclaims[i].within_quota) {
+                bool waits = false;
+
+                ck_assert_str_eq(ru->ns, by->ns);
+                for (size_t p = 0; p < r->n_pending; p++)
+                    waits = waits || (r->pending[p].job == r->reclaims[i].for_job &&
+                                      r->pending[p].preempting &&
+                                      r->pending[p].why.reason == POLICY_REASON_QUOTA);
+                ck_assert_msg(waits,
+                              "seed %llu: %s/%s preempts within its quota but does not "
+                              "wait for it",
+                              (unsigned long long)seed, by->ns, by->name);
+            }
         } else if (r->reclaims[i].reason == POLICY_RECLAIM_BACKFILL) {
             /* Only a job placed by backfill, preemptible, in training capacity, and of no
              * higher priority than the job it gives the reserved nodes back to. */
