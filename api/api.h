@@ -14,6 +14,7 @@ struct err;
 struct principal;
 struct store;
 struct trainingjob_tenants;
+struct policy_quota_spec;
 struct api; /* handlers' shared state: config, store, metrics */
 
 struct api_config {
@@ -38,6 +39,10 @@ struct api_config {
     /* What each namespace's specs may reference (config "tenants"); NULL: anything. Not
      * copied: it must outlive the api. */
     const struct trainingjob_tenants *tenants;
+    /* GPU quotas per namespace and SKU (config "quotas") for GET /v1/quotas. Not copied: they
+     * must outlive the api. */
+    const struct policy_quota_spec *quotas;
+    size_t n_quotas;
 };
 
 /* Caller keeps store alive until api_free(). Caller owns *out. */

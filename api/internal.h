@@ -9,7 +9,8 @@
  *   metrics.c              limit; the caps on watches; the request counters
  *   <resource>_routes.c    route handler files: h_* functions for the paths of one
  *                          resource (job, bulk, checkpoint, explain, cluster, report, leader,
- *                          audit, health, metrics, ui), plus that resource's api_attach_*()
+ *                          audit, health, metrics, reclaim, quota, ui), plus that resource's
+ *                          api_attach_*()
  *   router.c               the table: method + path -> handler and permission
  *   api.c                  one call's life: route, authenticate, authorise, handle, audit
  *   server.c               libmicrohttpd around api.c
@@ -216,6 +217,8 @@ void h_report_queue(struct api *a, const struct api_request *req, const struct r
                     struct api_response *resp);
 void h_reclaim_list(struct api *a, const struct api_request *req, const struct route_params *p,
                     struct api_response *resp);
+void h_quota_list(struct api *a, const struct api_request *req, const struct route_params *p,
+                  struct api_response *resp);
 
 /* Metrics store (metrics.c). */
 struct api_metrics *metrics_new(void);

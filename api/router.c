@@ -49,6 +49,7 @@ static const struct route routes[] = {
     {"GET", "/v1/capacity", h_capacity, PERM_READ},
     {"GET", "/v1/audit", h_audit_list, PERM_ADMIN},
     {"GET", "/v1/reclaims", h_reclaim_list, PERM_READ},
+    {"GET", "/v1/quotas", h_quota_list, PERM_READ},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -941,6 +941,8 @@ void config_api_options(const struct config *c, struct api_config *out)
     out->tls_priorities = c->http.tls_priorities;
     out->unauth_audit_per_minute = c->auth.unauth_audit_per_minute;
     out->tenants = c->tenants;
+    out->quotas = c->quotas;
+    out->n_quotas = c->n_quotas;
 }
 
 void config_poller_options(const struct config *c, struct poller_options *out)

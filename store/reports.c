@@ -292,3 +292,32 @@ int store_report_queue(struct store *s, struct store_queue_sku **out, size_t *n,
     PQclear(r);
     return 0;
 }
+
+int store_quota_usage(struct store *s, struct store_quota_use **out, size_t *n, struct err *e)
+{
+    static const char sql[] =
+        "SELECT namespace, k, sum(gpu_count) FILTER (WHERE phase <> 'Queued'),"
+        " count(*) FILTER (WHERE phase = 'Queued'), sum(gpu_count) FILTER (WHERE phase = 'Queued')"
+        " FROM (SELECT namespace, phase, gpu_count, CASE WHEN phase = 'Queued' THEN sku"
+        "  ELSE coalesce(nullif(sku_placed, ''), sku) END AS k FROM jobs"
+        "  WHERE phase IN ('Admitted', 'Dispatched', 'Running', 'Preempting')"
+        "  OR (phase = 'Queued' AND NOT held)) u"
+        " GROUP BY namespace, k ORDER BY namespace COLLATE \"C\", k COLLATE \"C\"";
+    struct store_quota_use *q;
+    PGresult *r;
+
+    if (store_exec(s, sql, 0, NULL, &r, e))
+        return -1;
+    q = xcalloc((size_t)PQntuples(r) + 1, sizeof(*q));
+    for (int row = 0; row < PQntuples(r); row++) {
+        snprintf(q[row].ns, sizeof(q[row].ns), "%s", PQgetvalue(r, row, 0));
+        snprintf(q[row].sku, sizeof(q[row].sku), "%s", PQgetvalue(r, row, 1));
+        q[row].held_gpus = PQgetisnull(r, row, 2) ? 0 : col_i(r, row, 2);
+        q[row].queued_jobs = col_i(r, row, 3);
+        q[row].queued_gpus = PQgetisnull(r, row, 4) ? 0 : col_i(r, row, 4);
+    }
+    *n = (size_t)PQntuples(r);
+    *out = q;
+    PQclear(r);
+    return 0;
+}

@@ -113,4 +113,19 @@ struct store_queue_sku {
  * Thread-safe. */
 int store_report_queue(struct store *s, struct store_queue_sku **out, size_t *n, struct err *e);
 
+/* What each namespace holds and waits for, by SKU, as the policy counts a quota's usage:
+ * held = GPUs of its jobs placed and not yet gone (Admitted, Dispatched, Running,
+ * Preempting), by the SKU they were placed on; queued = its jobs waiting in the queue (phase
+ * Queued, not held) and their GPUs, by the SKU they ask for first. */
+struct store_quota_use {
+    char ns[64];
+    char sku[32];
+    int64_t held_gpus;
+    int64_t queued_jobs, queued_gpus;
+};
+
+/* Fills *out (by namespace, then SKU; caller frees with free()) and *n. ERR_DB, ERR_TIMEOUT.
+ * Thread-safe. */
+int store_quota_usage(struct store *s, struct store_quota_use **out, size_t *n, struct err *e);
+
 #endif

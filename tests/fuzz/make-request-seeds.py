@@ -115,6 +115,7 @@ seeds["bulk-all-admin"] = req("POST", "/v1/trainingjobs:hold?labelSelector=a%20n
                               ADMIN, "{}")
 seeds["reclaims"] = req("GET", "/v1/reclaims?limit=5&cause=reclaim&cluster=fuzz-west"
                         "&since=2026-01-01T00:00:00Z", VIEW)
+seeds["quotas"] = req("GET", "/v1/quotas?namespace=maps&sku=a100-80gb", VIEWMAPS)
 seeds["list-watch"] = req("GET", NS + "?watch=true&timeoutSeconds=1&allowWatchBookmarks=true"
                           "&phase=Queued", VIEW)
 seeds["list-watch-rv"] = req("GET", "/v1/trainingjobs?watch=1&resourceVersion=1"

@@ -188,6 +188,7 @@ START_TEST(cluster_and_admin_endpoints)
         expect(readers[i], "GET", "/v1/clusters", NULL, 200);
         expect(readers[i], "GET", "/v1/reports/capacity", NULL, 200);
         expect(readers[i], "GET", "/v1/reclaims", NULL, 200); /* their namespaces' rows */
+        expect(readers[i], "GET", "/v1/quotas", NULL, 200);   /* likewise */
     }
     for (size_t i = 0; i < 3; i++) {
         expect(readers[i], "PUT", "/v1/clusters/c1", body, 403);
