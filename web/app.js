@@ -326,8 +326,9 @@ async function viewOverview(root, sc) {
   const chartCard = h('div', { class: 'card' });
   const clusterCard = h('div', { class: 'card' });
   const queueCard = h('div', { class: 'card' });
+  const quotaCard = h('div', { class: 'card' });
   root.append(h('h1', {}, 'Federation overview'), stats, chartCard,
-    h('div', { class: 'grid' }, capCard, queueCard), clusterCard);
+    h('div', { class: 'grid' }, capCard, queueCard), clusterCard, quotaCard);
 
   async function section(card, title, fn) {
     try {
@@ -385,6 +386,22 @@ async function viewOverview(root, sc) {
           num(i.jobs), num(i.gpus), h('td', {}, ago(i.oldestQueuedAt))));
         return table(['SKU', { label: 'queued jobs', num: 1 }, { label: 'GPUs asked', num: 1 },
           'oldest waiting'], rows, { testid: 'queue-table', empty: 'nothing queued' });
+      }),
+      section(quotaCard, 'Quotas', async () => {
+        /* GET /v1/quotas: a limit of null is unlimited; cohorts only for those who read all. */
+        const q = await get('/v1/quotas', sc);
+        const lim = v => h('td', { class: 'num' }, v === null || v === undefined ? 'unlimited' : fmtNum(v));
+        const rows = (q.items || []).map(i => h('tr', { 'data-quota': `${i.namespace}/${i.sku}` },
+          h('td', {}, i.namespace + (i.configured ? '' : ' (no quota row)')), h('td', {}, i.sku),
+          num(i.nominal), num(i.usedGpus), num(i.borrowedGpus), num(i.queuedJobs), num(i.queuedGpus),
+          lim(i.borrowingLimit), lim(i.lendingLimit)));
+        const cohorts = (q.cohorts || []).map(c => `${c.sku}: ${fmtNum(c.availableGpus)} of ` +
+          `${fmtNum(c.lendableGpus)} lendable GPUs left to borrow`);
+        return h('div', {}, table(['namespace', 'SKU', { label: 'nominal', num: 1 }, { label: 'used', num: 1 },
+          { label: 'borrowed', num: 1 }, { label: 'queued jobs', num: 1 }, { label: 'queued GPUs', num: 1 },
+          { label: 'borrowing limit', num: 1 }, { label: 'lending limit', num: 1 }], rows,
+        { testid: 'quota-table', empty: 'no quotas configured' }),
+        cohorts.length ? h('p', { class: 'note', 'data-testid': 'quota-cohorts' }, 'cohorts: ' + cohorts.join(' · ')) : null);
       }),
     ]);
   }

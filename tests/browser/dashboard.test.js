@@ -177,6 +177,24 @@ async function main() {
     const queue = await page.$$eval('[data-testid=queue-table] tbody tr', r => r.map(x => x.textContent));
     check('overview shows queue depth by SKU', queue.some(t => t.startsWith('a100-80gb')), queue.join('|'));
     check('overview draws the capacity chart', await page.$('svg.chart rect') !== null, 'no bars');
+    // The quota table, row by row and cell by cell, is GET /v1/quotas (research's V100s).
+    await page.waitForSelector('[data-testid=quota-table] tr[data-quota]', { timeout: 15000 });
+    const qx = await apiGet(page, '/v1/quotas');
+    const qshown = await page.$$eval('[data-testid=quota-table] tbody tr', r => r.map(x =>
+      [...x.querySelectorAll('td')].map(td => td.textContent)));
+    const lim = v => v === null ? 'unlimited' : String(v);
+    const qwant = qx.items.map(i => [i.namespace + (i.configured ? '' : ' (no quota row)'), i.sku,
+      String(i.nominal), String(i.usedGpus), String(i.borrowedGpus), String(i.queuedJobs),
+      String(i.queuedGpus), lim(i.borrowingLimit), lim(i.lendingLimit)]);
+    const research = qx.items.find(i => i.namespace === 'research' && i.sku === 'v100-32gb');
+    check('overview\'s quota table is GET /v1/quotas', research && research.nominal === 8 &&
+      research.usedGpus === 8 && JSON.stringify(qshown) === JSON.stringify(qwant),
+      JSON.stringify({ shown: qshown, want: qwant }));
+    const cohort = await page.textContent('[data-testid=quota-cohorts]');
+    const cwant = 'cohorts: ' + qx.cohorts.map(c => `${c.sku}: ${c.availableGpus} of ${c.lendableGpus}` +
+      ' lendable GPUs left to borrow').join(' · ');
+    check('overview\'s quota cohorts are the API\'s', qx.cohorts.length === 1 && cohort === cwant,
+      JSON.stringify({ shown: cohort, want: cwant }));
     await shot(page, 'overview.png');
   });
 

@@ -3,7 +3,8 @@
  * jobs and a capacity history, then runs tests/browser/dashboard.test.js (playwright-core
  * driving /usr/bin/chromium) and asserts on its summary. The script compares what the page
  * shows with the API's answers (explanation panel with GET .../explain, a job preempting
- * within its namespace's quota among them, page 2 of the jobs
+ * within its namespace's quota among them, the overview's quota table with GET /v1/quotas,
+ * page 2 of the jobs
  * table with the API's second page, each cluster's prerequisite conditions with GET
  * /v1/clusters; sim-onprem serves no ray.io, so one is False), follows a job submitted
  * through the API into the open jobs list from the list's watch stream within 1 s with no
