@@ -842,13 +842,13 @@ static int verb_events(struct ctx *c, const char *name)
 /* completion SHELL: the verbs of this file and cli_cluster.c's. */
 static int verb_completion(const char *shell)
 {
-    static const char *const cluster_verbs[] = {"cluster", "clusters", "capacity"};
-    const char *all[sizeof(verbs) / sizeof(verbs[0]) + 3];
+    static const char *const cluster_verbs[] = {"cluster", "clusters", "capacity", "quotas"};
+    const char *all[sizeof(verbs) / sizeof(verbs[0]) + 4];
     size_t n = 0;
 
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         all[n++] = verbs[i];
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         if (cli_cluster_is_verb(cluster_verbs[i]))
             all[n++] = cluster_verbs[i];
     if (cli_completion(stdout, shell, all, n))

@@ -68,6 +68,8 @@ static void usage(FILE *f)
             "  check NAME           its prerequisite conditions; exit 1 when one is False\n"
             "  remove NAME          forget the cluster (its jobs are not touched)\n"
             "fedsched capacity      free and used GPUs of the federation by SKU and pool\n"
+            "fedsched quotas        GPU quotas per namespace and SKU: nominal, used, borrowed,\n"
+            "                       queued; and what each cohort has left to lend\n"
             "options: -o table|json, --url URL, --token TOKEN, --retry-for D, -v\n",
             DEFAULT_SECRETS_DIR);
 }
@@ -75,7 +77,7 @@ static void usage(FILE *f)
 bool cli_cluster_is_verb(const char *name)
 {
     return strcmp(name, "cluster") == 0 || strcmp(name, "clusters") == 0 ||
-           strcmp(name, "capacity") == 0;
+           strcmp(name, "capacity") == 0 || strcmp(name, "quotas") == 0;
 }
 
 /* ---- output ------------------------------------------------------------------------------ */
@@ -314,6 +316,74 @@ static int verb_capacity(struct ctx *c)
     {
         fprintf(stderr, "fedsched: capacity: cluster %s not counted (%s)\n", jstr(a, "name"),
                 jstr(a, "reason"));
+    }
+    json_decref(r);
+    return CLI_EXIT_OK;
+}
+
+/* A quota limit: "unlimited" for null. */
+static const char *limit_text(const json_t *v, char *buf, size_t size)
+{
+    if (!json_is_integer(v))
+        return "unlimited";
+    snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return buf;
+}
+
+static int verb_quotas(struct ctx *c)
+{
+    static const char *const header[] = {"NAMESPACE",   "SKU",          "NOMINAL",
+                                         "USED",        "BORROWED",     "QUEUED-JOBS",
+                                         "QUEUED-GPUS", "BORROW-LIMIT", "LEND-LIMIT"};
+    static const char *const keys[] = {"nominal", "usedGpus", "borrowedGpus", "queuedJobs",
+                                       "queuedGpus"};
+    static const char *const cohort_header[] = {"COHORT", "LENDABLE", "IN-USE", "AVAILABLE"};
+    static const char *const cohort_keys[] = {"lendableGpus", "inUseGpus", "availableGpus"};
+    struct cli_table t = {.ncols = 9}, ct = {.ncols = 4};
+    json_t *r = NULL, *a;
+    size_t i;
+    int rc = call(c, "GET", "/v1/quotas", NULL, NULL, &r);
+
+    if (rc)
+        return rc;
+    if (strcmp(c->o.output, "json") == 0) {
+        cli_print_json(r);
+        json_decref(r);
+        return CLI_EXIT_OK;
+    }
+    cli_table_row(&t, header);
+    json_array_foreach(json_object_get(r, "items"), i, a)
+    {
+        char num[7][24];
+        const char *cells[9] = {jstr(a, "namespace"), jstr(a, "sku")};
+
+        for (int k = 0; k < 5; k++) {
+            snprintf(num[k], sizeof(num[k]), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(json_object_get(a, keys[k])));
+            cells[2 + k] = num[k];
+        }
+        cells[7] = limit_text(json_object_get(a, "borrowingLimit"), num[5], sizeof(num[5]));
+        cells[8] = limit_text(json_object_get(a, "lendingLimit"), num[6], sizeof(num[6]));
+        cli_table_row(&t, cells);
+    }
+    cli_table_print(&t);
+    /* Only for callers who may read every namespace (the API leaves it out otherwise). */
+    if (json_array_size(json_object_get(r, "cohorts")) > 0) {
+        printf("\n");
+        cli_table_row(&ct, cohort_header);
+        json_array_foreach(json_object_get(r, "cohorts"), i, a)
+        {
+            char num[3][24];
+            const char *cells[4] = {jstr(a, "sku")};
+
+            for (int k = 0; k < 3; k++) {
+                snprintf(num[k], sizeof(num[k]), "%" JSON_INTEGER_FORMAT,
+                         json_integer_value(json_object_get(a, cohort_keys[k])));
+                cells[1 + k] = num[k];
+            }
+            cli_table_row(&ct, cells);
+        }
+        cli_table_print(&ct);
     }
     json_decref(r);
     return CLI_EXIT_OK;
@@ -743,10 +813,12 @@ static int dispatch(struct ctx *c, const char *sub, int argc, char **argv)
     const char *name = optind < argc ? argv[optind++] : NULL;
     size_t i;
 
-    if (strcmp(sub, "list") == 0 || strcmp(sub, "capacity") == 0) {
+    if (strcmp(sub, "list") == 0 || strcmp(sub, "capacity") == 0 || strcmp(sub, "quotas") == 0) {
         if (name)
             return cli_usage_error("cluster", "unexpected argument '%s'", name);
-        return strcmp(sub, "list") == 0 ? verb_list(c) : verb_capacity(c);
+        return strcmp(sub, "list") == 0       ? verb_list(c)
+               : strcmp(sub, "capacity") == 0 ? verb_capacity(c)
+                                              : verb_quotas(c);
     }
     for (i = 0; with_name[i] && strcmp(with_name[i], sub) != 0; i++)
         ;
@@ -791,7 +863,7 @@ int cli_cluster_main(int argc, char **argv)
                                    "or remove");
         sub = argv[optind++];
     } else {
-        sub = strcmp(argv[0], "clusters") == 0 ? "list" : "capacity";
+        sub = strcmp(argv[0], "clusters") == 0 ? "list" : argv[0]; /* capacity, quotas */
     }
     snprintf(c.verb, sizeof(c.verb), "%s%s%s", argv[0], strcmp(argv[0], "cluster") ? "" : " ",
              strcmp(argv[0], "cluster") ? "" : sub);

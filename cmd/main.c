@@ -25,6 +25,7 @@ static void usage(FILE *f)
                "  report     capacity report (--from --to --step --format csv|json|md|html)\n"
                "  cluster    add NAME --kubeconfig F, list, get, cordon, uncordon, check, remove\n"
                "  clusters, capacity   member clusters; free and used GPUs by SKU and pool\n"
+               "  quotas     GPU quotas per namespace and SKU beside their use\n"
                "Run 'fedsched <command> --help' for a command's options.\n");
 }
 

@@ -296,6 +296,9 @@ START_TEST(bash_completion_completes_verbs_and_job_names)
     out = complete_in_bash("fedsched e");
     ck_assert_msg(strstr(out, "\nevents\n") && strstr(out, "\nexplain\n"), "%s", out);
     free(out);
+    out = complete_in_bash("fedsched q");
+    ck_assert_msg(strstr(out, "\nquotas\n"), "%s", out);
+    free(out);
     /* Job names from the server, in FEDSCHED_NAMESPACE and in -n's namespace. */
     out = complete_in_bash("fedsched get \"\"");
     ck_assert_msg(strstr(out, "\nyaml-a\n") && strstr(out, "\nyaml-b\n"), "%s", out);

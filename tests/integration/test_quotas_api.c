@@ -3,12 +3,15 @@
  * row with the GPUs its namespace holds (placed jobs, by the SKU they were placed on),
  * borrows above nominal and waits for (queued, not held, by the SKU asked for); a namespace
  * using a SKU with quotas but no row of its own; the cohort's lendable, lent and available
- * GPUs; filters; and a caller sees only its namespaces, and no cohort unless it reads them
- * all. */
+ * GPUs; filters; a caller sees only its namespaces, and no cohort unless it reads them all;
+ * and `fedsched quotas` prints the same figures. */
 #include "tests/support/itest.h"
+
+#include "base/mem.h"
 
 #include <check.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +113,35 @@ static long num(json_t *x, const char *key)
     return (long)json_integer_value(json_object_get(x, key));
 }
 
+/* Whether some line of text, its runs of spaces squeezed to one, is want. */
+static bool has_row(const char *text, const char *want)
+{
+    char line[512];
+
+    while (*text) {
+        size_t n = 0;
+        bool space = false;
+
+        for (; *text && *text != '\n'; text++) {
+            if (*text == ' ') {
+                space = n > 0;
+                continue;
+            }
+            if (space && n + 1 < sizeof(line))
+                line[n++] = ' ';
+            space = false;
+            if (n + 1 < sizeof(line))
+                line[n++] = *text;
+        }
+        line[n] = '\0';
+        if (strcmp(line, want) == 0)
+            return true;
+        if (*text)
+            text++;
+    }
+    return false;
+}
+
 START_TEST(rows_hold_usage_borrowing_and_queue)
 {
     json_t *j, *a, *b, *c, *co;
@@ -198,6 +230,73 @@ START_TEST(filters_and_callers)
 }
 END_TEST
 
+/* A limit as the CLI prints it: "unlimited" for null. */
+static void limit_cell(const json_t *v, char out[24])
+{
+    if (json_is_integer(v))
+        snprintf(out, 24, "%lld", (long long)json_integer_value(v));
+    else
+        snprintf(out, 24, "unlimited");
+}
+
+/* `fedsched quotas` as a cron job or a person runs it: stdout with the token of who. */
+static char *quotas_cli(const char *token, const char *output)
+{
+    char *cmd = xasprintf("FEDSCHED_URL='%s' FEDSCHED_TOKEN='%s' '%s' quotas -o %s 2>&1", srv.base,
+                          token, getenv("FEDSCHED_BIN"), output);
+    FILE *p = popen(cmd, "r");
+    char *out = xcalloc(1, 8192);
+    size_t n;
+
+    ck_assert_ptr_nonnull(p);
+    n = fread(out, 1, 8191, p);
+    out[n] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    free(cmd);
+    return out;
+}
+
+/* The table's rows are the API's items, cell by cell, and the cohort table follows for an
+ * admin; -o json is the API's answer. */
+START_TEST(cli_prints_the_api_figures)
+{
+    char *table = quotas_cli(tok_admin, "table"), *json_text = quotas_cli(tok_admin, "json");
+    json_t *api, *cli = json_loads(json_text, 0, NULL);
+    char line[256];
+    size_t i;
+    json_t *x;
+
+    ck_assert_int_eq(get(tok_admin, "/v1/quotas", &api), 200);
+    ck_assert_msg(cli && json_equal(cli, api), "-o json is not the API's answer: %s", json_text);
+    ck_assert_msg(strncmp(table, "NAMESPACE", 9) == 0, "no header: %s", table);
+    json_array_foreach(json_object_get(api, "items"), i, x)
+    {
+        char limit[2][24];
+
+        limit_cell(json_object_get(x, "borrowingLimit"), limit[0]);
+        limit_cell(json_object_get(x, "lendingLimit"), limit[1]);
+        /* The cells in order, however the columns are padded. */
+        snprintf(line, sizeof(line), "%s %s %ld %ld %ld %ld %ld %s %s",
+                 json_string_value(json_object_get(x, "namespace")),
+                 json_string_value(json_object_get(x, "sku")), num(x, "nominal"),
+                 num(x, "usedGpus"), num(x, "borrowedGpus"), num(x, "queuedJobs"),
+                 num(x, "queuedGpus"), limit[0], limit[1]);
+        ck_assert_msg(has_row(table, line), "row \"%s\" not in:\n%s", line, table);
+    }
+    ck_assert_msg(has_row(table, "a100-80gb 12 14 0"), "no cohort row in:\n%s", table);
+    json_decref(api);
+    json_decref(cli);
+    free(json_text);
+    free(table);
+    /* A viewer of team-a: one row, no cohort table. */
+    table = quotas_cli(tok_view_a, "table");
+    ck_assert_msg(has_row(table, "team-a a100-80gb 16 12 0 1 8 unlimited 4"), "%s", table);
+    ck_assert_ptr_null(strstr(table, "team-b"));
+    ck_assert_ptr_null(strstr(table, "COHORT"));
+    free(table);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("quotas_api");
@@ -207,6 +306,7 @@ static Suite *suite(void)
     tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
     tcase_add_test(tc, rows_hold_usage_borrowing_and_queue);
     tcase_add_test(tc, filters_and_callers);
+    tcase_add_test(tc, cli_prints_the_api_figures);
     suite_add_tcase(s, tc);
     return s;
 }
