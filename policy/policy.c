@@ -399,6 +399,7 @@ struct cycle {
     bool has_victims;  /* some running training job is preemptible */
     int lowest_victim; /* and the lowest priority among them */
     int *ns_lowest;    /* per namespace: the same among its own, INT_MAX when none */
+    int *q_stopping;   /* per namespace x SKU: GPUs of its placements being reclaimed */
     /* backfill behind reservations */
     int *avail;   /* per node: GPUs a reserving job could have (reserve_for) */
     size_t *held; /* the nodes the last reservation holds */
@@ -995,6 +996,7 @@ static void prepare_quota_reclaim(struct cycle *cy)
     cy->run_chosen = xcalloc(n + 1, sizeof(*cy->run_chosen));
     cy->run_node_first = xcalloc(n + 1, sizeof(*cy->run_node_first));
     cy->ns_lowest = xcalloc(en->n_ns + 1, sizeof(*cy->ns_lowest));
+    cy->q_stopping = xcalloc(en->n_ns * K + 1, sizeof(*cy->q_stopping));
     for (size_t i = 0; i < en->n_ns; i++)
         cy->ns_lowest[i] = INT_MAX;
     for (size_t r = 0; r < n; r++)
@@ -1032,6 +1034,8 @@ static void prepare_quota_reclaim(struct cycle *cy)
         if (ru->preemptible && ru->pool == SNAPSHOT_POOL_TRAINING && ns >= 0 &&
             ru->priority < cy->ns_lowest[ns])
             cy->ns_lowest[ns] = ru->priority;
+        if (ru->reclaiming && ns >= 0 && ru->sku >= 0 && (size_t)ru->sku < K)
+            cy->q_stopping[(size_t)ns * K + (size_t)ru->sku] += ru->gpus;
     }
     if (m > 1)
         qsort(ord, m, sizeof(*ord), cmp_qr);
@@ -1057,6 +1061,7 @@ static void free_quota_reclaim(struct cycle *cy)
     free(cy->run_node);
     free(cy->run_node_first);
     free(cy->ns_lowest);
+    free(cy->q_stopping);
 }
 
 /* Who may be a victim of a site: a quota reclaim takes other namespaces' quota borrowers;
@@ -1263,13 +1268,7 @@ static int own_quota_need(const struct cycle *cy, size_t j, int k)
     x = (size_t)ns * en->n_skus + (size_t)k;
     if (job->gpu_count > en->q_nominal[x])
         return -1;
-    need = en->q_usage[x] + job->gpu_count - en->q_nominal[x];
-    for (size_t r = 0; r < en->in->n_running && need > 0; r++) {
-        const struct policy_running *ru = &en->in->running[r];
-
-        if (ru->reclaiming && ru->sku == k && ru->ns && job->ns && strcmp(ru->ns, job->ns) == 0)
-            need -= ru->gpus;
-    }
+    need = en->q_usage[x] + job->gpu_count - en->q_nominal[x] - cy->q_stopping[x];
     return need > 0 ? need : 0;
 }
 

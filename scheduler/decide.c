@@ -380,20 +380,22 @@ void sched_step_decide(struct cycle *c)
                           sku, cl, d.queue[r->for_job].ns, d.queue[r->for_job].name, r->grace_s,
                           r->lost_gpu_hours));
             break;
-        case POLICY_RECLAIM_PRIORITY:
+        case POLICY_RECLAIM_PRIORITY: {
             /* Within its quota, GPUs may be free: say what the preemptor lacked. */
+            char lacked[160] = "";
+
+            if (r->within_quota)
+                snprintf(lacked, sizeof(lacked), ", to give back namespace %s's quota of %s",
+                         d.queue[r->for_job].ns, sku);
             t->message = sched_batch_own(
                 &c->b,
-                xasprintf("preempted for %s/%s (priority %d, this job %d)%s%s%s%s: %d %s GPUs "
-                          "in %s; grace %" PRId64 " s, %.2f GPU-hours since the last checkpoint "
-                          "lost",
+                xasprintf("preempted for %s/%s (priority %d, this job %d)%s: %d %s GPUs in %s; "
+                          "grace %" PRId64 " s, %.2f GPU-hours since the last checkpoint lost",
                           d.queue[r->for_job].ns, d.queue[r->for_job].name,
-                          d.queue[r->for_job].priority, j->priority,
-                          r->within_quota ? ", to give back namespace " : "",
-                          r->within_quota ? d.queue[r->for_job].ns : "",
-                          r->within_quota ? "'s quota of " : "", r->within_quota ? sku : "",
-                          j->gpu_count, sku, cl, r->grace_s, r->lost_gpu_hours));
+                          d.queue[r->for_job].priority, j->priority, lacked, j->gpu_count, sku, cl,
+                          r->grace_s, r->lost_gpu_hours));
             break;
+        }
         case POLICY_RECLAIM_BACKFILL:
             t->message = sched_batch_own(
                 &c->b,

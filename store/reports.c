@@ -312,9 +312,9 @@ int store_quota_usage(struct store *s, struct store_quota_use **out, size_t *n, 
     for (int row = 0; row < PQntuples(r); row++) {
         snprintf(q[row].ns, sizeof(q[row].ns), "%s", PQgetvalue(r, row, 0));
         snprintf(q[row].sku, sizeof(q[row].sku), "%s", PQgetvalue(r, row, 1));
-        q[row].held_gpus = PQgetisnull(r, row, 2) ? 0 : col_i(r, row, 2);
+        q[row].held_gpus = col_i(r, row, 2);
         q[row].queued_jobs = col_i(r, row, 3);
-        q[row].queued_gpus = PQgetisnull(r, row, 4) ? 0 : col_i(r, row, 4);
+        q[row].queued_gpus = col_i(r, row, 4);
     }
     *n = (size_t)PQntuples(r);
     *out = q;
