@@ -728,11 +728,14 @@ int access_rate_limit(struct api *a, const char *key, int *retry_after_s)
 
 /* ---- authorization ---- */
 
+bool access_reads_all(const struct principal *who)
+{
+    return !who || who->role == ROLE_ADMIN || (who->role == ROLE_VIEWER && who->n_namespaces == 0);
+}
+
 bool access_may_read(const struct principal *who, const char *ns)
 {
-    if (who->role == ROLE_ADMIN)
-        return true;
-    if (who->role == ROLE_VIEWER && who->n_namespaces == 0)
+    if (access_reads_all(who))
         return true;
     for (size_t i = 0; i < who->n_namespaces; i++)
         if (strcmp(who->namespaces[i], ns) == 0)

@@ -105,6 +105,9 @@ int access_authenticate(struct api *a, const char *authorization, struct princip
 void access_principal_clear(struct principal *who);
 /* Takes one token from key's bucket; -1 with *retry_after_s when it is empty. */
 int access_rate_limit(struct api *a, const char *key, int *retry_after_s);
+/* Admins and viewers without namespaces read every namespace; so does a call without a
+ * principal (auth disabled). */
+bool access_reads_all(const struct principal *who);
 bool access_may_read(const struct principal *who, const char *ns);
 bool access_may_write(const struct principal *who, const char *ns);
 /* For a ROLE_JOB caller, instead of the route's permission: only POST or GET of the checkpoint

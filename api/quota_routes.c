@@ -176,9 +176,7 @@ void h_quota_list(struct api *a, const struct api_request *req, const struct rou
         resp_error(resp, &e);
         return;
     }
-    /* The rule of access_may_read(), as GET /v1/reclaims applies it. */
-    restricted = req->who && req->who->role != ROLE_ADMIN &&
-                 !(req->who->role == ROLE_VIEWER && req->who->n_namespaces == 0);
+    restricted = !access_reads_all(req->who);
     if (restricted && ns && !access_may_read(req->who, ns)) {
         resp_errorf(resp, ERR_FORBIDDEN, "namespace", "not allowed to read namespace \"%s\"", ns);
         return;

@@ -135,10 +135,8 @@ void h_reclaim_list(struct api *a, const struct api_request *req, const struct r
         resp_error(resp, &e);
         return;
     }
-    /* The rule of access_may_read(): admins and viewers without namespaces read every
-     * namespace; anyone else only those its token names. */
-    restricted = req->who && req->who->role != ROLE_ADMIN &&
-                 !(req->who->role == ROLE_VIEWER && req->who->n_namespaces == 0);
+    /* Anyone who does not read every namespace reads only those its token names. */
+    restricted = !access_reads_all(req->who);
     if (restricted) {
         if (f.ns && !access_may_read(req->who, f.ns)) {
             resp_errorf(resp, ERR_FORBIDDEN, "namespace", "not allowed to read namespace \"%s\"",
