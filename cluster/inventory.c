@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(SNAPSHOT_PENDING_MAX <= 16, "snapshot_node.pending_barred: a bit per pending pod");
+
 void inventory_init(struct inventory *inv)
 {
     memset(inv, 0, sizeof(*inv));
@@ -46,6 +48,7 @@ void inventory_free(struct inventory *inv)
     }
     free(inv->nodes);
     free(inv->mem_used_b);
+    free(inv->labels);
     free(inv->index);
     free(inv->jobs);
     memset(inv, 0, sizeof(*inv));
@@ -203,6 +206,7 @@ static void add_node(struct inventory *inv, const struct k8s_node *n)
         inv->cap_nodes = inv->cap_nodes ? inv->cap_nodes * 2 : 64;
         inv->nodes = xrealloc(inv->nodes, inv->cap_nodes * sizeof(*inv->nodes));
         inv->mem_used_b = xrealloc(inv->mem_used_b, inv->cap_nodes * sizeof(*inv->mem_used_b));
+        inv->labels = xrealloc(inv->labels, inv->cap_nodes * sizeof(*inv->labels));
     }
     if ((inv->n_nodes + 1) * 2 > inv->index_cap)
         index_grow(inv);
@@ -216,6 +220,7 @@ static void add_node(struct inventory *inv, const struct k8s_node *n)
     s->cpu_alloc_m = n->cpu_m;
     s->mem_alloc_mib = n->mem_mib;
     inv->mem_used_b[inv->n_nodes] = 0;
+    inv->labels[inv->n_nodes] = n->labels;
     index_put(inv, inv->n_nodes);
     inv->n_nodes++;
 }
@@ -304,7 +309,10 @@ static void keep_pending_pod(struct inventory *inv, int k, const struct k8s_pod 
         inv->n_pending_pods++;
     memmove(&inv->pending_pods[at + 1], &inv->pending_pods[at],
             (inv->n_pending_pods - 1 - at) * sizeof(pp));
+    memmove(&inv->pending_select[at + 1], &inv->pending_select[at],
+            (inv->n_pending_pods - 1 - at) * sizeof(*inv->pending_select));
     inv->pending_pods[at] = pp;
+    inv->pending_select[at] = p->select;
 }
 
 static void add_pod(struct inventory *inv, const struct k8s_pod *p,
@@ -541,8 +549,10 @@ void inventory_finish(struct inventory *inv)
     for (size_t i = 0; i < inv->n_pending_pods; i++) {
         if (inv->pending_pods[i].sku < 0)
             inv->pending_pods[i].sku = best;
-        if (inv->pending_pods[i].sku >= 0)
+        if (inv->pending_pods[i].sku >= 0) {
+            inv->pending_select[kept] = inv->pending_select[i];
             inv->pending_pods[kept++] = inv->pending_pods[i];
+        }
     }
     inv->n_pending_pods = kept;
     if (best >= 0) {
@@ -575,8 +585,16 @@ void inventory_copy(const struct inventory *inv, int reserve_gpus, struct snapsh
         a->reserve = serving_sku[k] ? reserve_gpus : 0;
     }
     s->clusters[c].serving.n_pending = 0;
-    for (size_t i = 0; i < inv->n_pending_pods; i++)
-        if ((size_t)inv->pending_pods[i].sku < s->n_skus)
-            s->clusters[c].serving.pending[s->clusters[c].serving.n_pending++] =
-                inv->pending_pods[i];
+    for (size_t i = 0; i < inv->n_pending_pods; i++) {
+        size_t p = s->clusters[c].serving.n_pending;
+
+        if ((size_t)inv->pending_pods[i].sku >= s->n_skus)
+            continue;
+        s->clusters[c].serving.pending[p] = inv->pending_pods[i];
+        s->clusters[c].serving.n_pending++;
+        for (size_t j = 0; j < inv->n_nodes; j++)
+            if (inv->nodes[j].pool == SNAPSHOT_POOL_SERVING &&
+                !pod_select_allows(&inv->pending_select[i], &inv->labels[j], inv->nodes[j].name))
+                s->nodes[node_first + j].pending_barred |= (uint16_t)(1u << p);
+    }
 }

@@ -7,6 +7,7 @@
 #define CLUSTER_INVENTORY_H
 
 #include "base/sku.h"
+#include "cluster/node_select.h"
 #include "policy/snapshot.h"
 
 #include <stdbool.h>
@@ -70,6 +71,7 @@ struct inventory {
     /* The largest pending serving pods (snapshot_serving_pool.pending); sku -1 until
      * _finish for a pod without a product selector. */
     struct snapshot_pending_pod pending_pods[SNAPSHOT_PENDING_MAX];
+    struct pod_select pending_select[SNAPSHOT_PENDING_MAX]; /* each one's node constraints */
     size_t n_pending_pods;
     int announced_serving[SNAPSHOT_SKU_MAX]; /* by SKU index: inventory_add_announced() */
     int announced_unassigned;                /* the same without a product, as pending */
@@ -80,9 +82,10 @@ struct inventory {
     struct inventory_job_pods *jobs; /* n_jobs, sorted by uid then attempt after _finish */
     size_t n_jobs;
     /* private */
-    int64_t *mem_used_b; /* per node (cap_nodes), requested memory in bytes: summed exactly,
+    int64_t *mem_used_b;        /* per node (cap_nodes), requested memory in bytes: summed exactly,
                             then rounded up into nodes[].mem_used_mib */
-    unsigned *index;     /* open-addressing table of node positions + 1, 0 = empty */
+    struct node_labels *labels; /* per node (cap_nodes): serving nodes' labels and taints */
+    unsigned *index;            /* open-addressing table of node positions + 1, 0 = empty */
     size_t index_cap;
     size_t cap_jobs;
     void *json;      /* the k8s_json token array, reused across pages */
@@ -147,7 +150,9 @@ void inventory_finish(struct inventory *inv);
 
 /* Copies the nodes into s->nodes[node_first ..] and sets cluster c's node range, and on
  * its serving aggregates the pending demand and reserve_gpus (only for SKUs that have
- * serving nodes). s must have room; the caller computes aggregates afterwards. */
+ * serving nodes), and the pending serving pods with the serving nodes each may not use
+ * (snapshot_node.pending_barred). s must have room; the caller computes aggregates
+ * afterwards. */
 void inventory_copy(const struct inventory *inv, int reserve_gpus, struct snapshot *s, size_t c,
                     size_t node_first);
 

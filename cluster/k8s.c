@@ -204,6 +204,8 @@ int k8s_node_read(const struct k8s_json *d, int tok, const struct cluster_config
         }
     }
     n.schedulable = n.ready && !n.unschedulable && !n.tainted;
+    if (n.pool == SNAPSHOT_POOL_SERVING)
+        node_labels_read(d, tok, &n.labels);
     *out = n;
     return 0;
 }
@@ -317,6 +319,8 @@ static int pod_read(const struct k8s_json *d, int tok, bool tmpl, struct k8s_pod
             k8s_json_str_eq(d, k8s_json_get(d, c, "reason"), "Unschedulable"))
             p.unschedulable = true;
     }
+    if (!tmpl && !p.node[0] && !p.ours && p.gpus > 0)
+        pod_select_read(d, tok, &p.select);
     *out = p;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/sku.h"
 #include "cluster/k8s_json.h"
+#include "cluster/node_select.h"
 #include "policy/snapshot.h"
 
 #include <stdbool.h>
@@ -105,6 +106,9 @@ struct k8s_node {
     bool unschedulable; /* spec.unschedulable */
     bool tainted;       /* a NoSchedule/NoExecute taint our pods do not tolerate */
     bool schedulable;   /* ready && !unschedulable && !tainted */
+    /* Serving nodes only (others: none): labels and taints, for the serving pods that wait
+     * for a node (struct k8s_pod.select). */
+    struct node_labels labels;
 };
 
 /* A pod as the capacity model sees it. */
@@ -125,6 +129,9 @@ struct k8s_pod {
     char job_uid[40];   /* fedsched's job-uid label, "" when none (or too long) */
     int attempt;        /* its attempt label; -1 when none */
     bool unschedulable; /* condition PodScheduled False, reason Unschedulable */
+    /* Unbound pods not ours that ask for GPUs (others: none, every node): the nodes the
+     * pod's own constraints let it onto. */
+    struct pod_select select;
 };
 
 /* Reads the Node object at token tok. cfg decides the pool (serving selector) and which

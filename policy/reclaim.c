@@ -264,16 +264,19 @@ static void pod_room_free(struct pod_room *rm)
     free(rm->mem);
 }
 
-/* Whether node i takes pod pp: schedulable, with its GPUs, CPU and memory free, and never
+/* Whether node i takes pod pp, the pending pod with bit `bit` in pending_barred: allowed by
+ * the pod's own constraints, schedulable, with its GPUs, CPU and memory free, and never
  * more than the node has (a borrower given back cannot free what the node does not hold,
  * whatever the snapshot and the plans say). */
-static bool pod_fits(const struct pod_room *rm, size_t i, const struct snapshot_pending_pod *pp)
+static bool pod_fits(const struct pod_room *rm, size_t i, const struct snapshot_pending_pod *pp,
+                     unsigned bit)
 {
     const struct snapshot_node *n = &rm->s->nodes[rm->G->nodes[i]];
 
-    return n->schedulable && rm->gpus[i] >= pp->gpus && n->allocatable >= pp->gpus &&
-           rm->cpu[i] >= pp->cpu_m && (n->cpu_alloc_m <= 0 || n->cpu_alloc_m >= pp->cpu_m) &&
-           rm->mem[i] >= pp->mem_mib && (n->mem_alloc_mib <= 0 || n->mem_alloc_mib >= pp->mem_mib);
+    return !(n->pending_barred & bit) && n->schedulable && rm->gpus[i] >= pp->gpus &&
+           n->allocatable >= pp->gpus && rm->cpu[i] >= pp->cpu_m &&
+           (n->cpu_alloc_m <= 0 || n->cpu_alloc_m >= pp->cpu_m) && rm->mem[i] >= pp->mem_mib &&
+           (n->mem_alloc_mib <= 0 || n->mem_alloc_mib >= pp->mem_mib);
 }
 
 /* Gives back (sign 1) what borrower r holds on the room's nodes, or takes it again (-1). */
@@ -313,10 +316,10 @@ static bool holds_node(const struct engine *en, const struct pod_room *rm, size_
  * work, or -1 when even all of them do not make room. Leaves the room as it was. */
 static double victims_on(const struct engine *en, struct pod_room *rm, size_t i,
                          const struct victim *v, size_t n, const bool *chosen,
-                         const struct snapshot_pending_pod *pp, bool *pick)
+                         const struct snapshot_pending_pod *pp, unsigned bit, bool *pick)
 {
     double lost = 0;
-    bool fits = pod_fits(rm, i, pp);
+    bool fits = pod_fits(rm, i, pp, bit);
 
     memset(pick, 0, n * sizeof(*pick));
     for (size_t a = 0; a < n && !fits; a++) {
@@ -325,7 +328,7 @@ static double victims_on(const struct engine *en, struct pod_room *rm, size_t i,
         pick[a] = true;
         lost += v[a].lost;
         pod_room_add(en, rm, v[a].r, 1);
-        fits = pod_fits(rm, i, pp);
+        fits = pod_fits(rm, i, pp, bit);
     }
     for (size_t a = 0; a < n; a++)
         if (pick[a])
@@ -369,18 +372,24 @@ static int stuck_pods(struct engine *en, struct policy_pool_state *ps, int c, in
     }
     for (size_t p = 0; p < sv->n_pending; p++) {
         const struct snapshot_pending_pod *pp = &sv->pending[p];
+        unsigned bit = 1u << p;
         long at = -1;
         double best = -1;
+        bool allowed = false;
 
-        if (pp->sku != k)
+        for (size_t i = 0; i < G->n && !allowed; i++)
+            allowed = !(en->s->nodes[G->nodes[i]].pending_barred & bit);
+        /* A pod that no node of the pool may take waits for other nodes: borrowers here
+         * cannot help it. */
+        if (pp->sku != k || !allowed)
             continue;
         for (size_t i = 0; i < G->n; i++)
-            if (pod_fits(&rm, i, pp) && (at < 0 || rm.gpus[i] < rm.gpus[at]))
+            if (pod_fits(&rm, i, pp, bit) && (at < 0 || rm.gpus[i] < rm.gpus[at]))
                 at = (long)i;
         if (at < 0) {
             stuck += pp->gpus;
             for (size_t i = 0; take && i < G->n; i++) {
-                double lost = victims_on(en, &rm, i, v, n, chosen, pp, pick);
+                double lost = victims_on(en, &rm, i, v, n, chosen, pp, bit, pick);
 
                 if (lost >= 0 && (best < 0 || lost < best)) {
                     best = lost;
@@ -402,7 +411,7 @@ static int stuck_pods(struct engine *en, struct policy_pool_state *ps, int c, in
                 pod_room_add(en, &rm, v[a].r, 1);
             }
         }
-        if (at >= 0 && pod_fits(&rm, (size_t)at, pp)) {
+        if (at >= 0 && pod_fits(&rm, (size_t)at, pp, bit)) {
             rm.gpus[at] -= pp->gpus;
             if (rm.cpu[at] != ENGINE_UNMETERED)
                 rm.cpu[at] -= pp->cpu_m;

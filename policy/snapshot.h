@@ -124,6 +124,10 @@ struct snapshot_node {
      * on that node. */
     int64_t cpu_alloc_m, cpu_used_m;
     int64_t mem_alloc_mib, mem_used_mib;
+    /* Serving nodes: bit p set when the cluster's pending serving pod p
+     * (snapshot_serving_pool.pending[p]) may not go here by its own nodeSelector, required
+     * node affinity or tolerations; 0: every pending pod may. */
+    uint16_t pending_barred;
 };
 
 /* Per cluster x pool x SKU totals. The connector sets pending_serving and reserve;

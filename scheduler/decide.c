@@ -116,6 +116,29 @@ void sched_policy_job(const struct snapshot *snap, const struct store_sched_job 
  * out in east", "; its starts timed out in west, east" (the latest first), and ", the only
  * cluster that takes it now" ("; no other cluster takes it now") when it is placed in one of
  * them again. Caller frees. */
+/* "; its nodeSelector, affinity and tolerations allow N of the M nodes" when they bar the
+ * pending serving pod pod (of cluster c's serving pool) from some of its SKU's nodes, else
+ * "". */
+static const char *barred_note(const struct snapshot *s, int c,
+                               const struct snapshot_pending_pod *pod, char *buf, size_t size)
+{
+    const struct snapshot_cluster *cl = &s->clusters[c];
+    unsigned bit = 1u << (pod - cl->serving.pending);
+    int all = 0, allowed = 0;
+
+    for (size_t i = cl->node_first; i < cl->node_first + cl->n_nodes; i++) {
+        if (s->nodes[i].pool != SNAPSHOT_POOL_SERVING || s->nodes[i].sku != pod->sku)
+            continue;
+        all++;
+        allowed += !(s->nodes[i].pending_barred & bit);
+    }
+    if (allowed == all)
+        return "";
+    snprintf(buf, size, "; its nodeSelector, affinity and tolerations allow %d of the %d nodes",
+             allowed, all);
+    return buf;
+}
+
 static char *timed_out_note(const char *msg, const struct store_sched_job *j, const char *placed)
 {
     struct buf b;
@@ -346,14 +369,18 @@ void sched_step_decide(struct cycle *c)
                 snapshot_agg_const(cs->snap, (size_t)r->cluster, SNAPSHOT_POOL_SERVING, r->sku);
 
             if (r->pod) {
+                char note[96];
+
                 t->message = sched_batch_own(
                     &c->b,
                     xasprintf("reclaimed for serving: a Pending serving pod of %d GPUs, %" PRId64
                               " m CPU and %" PRId64 " MiB fits no %s %s serving node (%d GPUs "
-                              "free in the pool); this job's going makes room on %s; grace %" PRId64
-                              " s, %.2f GPU-hours since the last checkpoint lost",
+                              "free in the pool%s); this job's going makes room on %s; grace "
+                              "%" PRId64 " s, %.2f GPU-hours since the last checkpoint lost",
                               r->pod->gpus, r->pod->cpu_m, r->pod->mem_mib, cl, sku,
-                              a ? a->free : 0, r->node, r->grace_s, r->lost_gpu_hours));
+                              a ? a->free : 0,
+                              barred_note(cs->snap, r->cluster, r->pod, note, sizeof(note)),
+                              r->node, r->grace_s, r->lost_gpu_hours));
                 break;
             }
             t->message = sched_batch_own(

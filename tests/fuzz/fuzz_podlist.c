@@ -4,7 +4,10 @@
  * fixed NodeList with training and serving nodes named as in testdata/k8s/. Besides memory
  * safety it checks that usage, borrowing and demand never go negative, borrowing stays
  * within usage, and that forgetting the pods (inventory_reset_pods(), what the poller does
- * after 410 Expired) and adding the page again gives the same figures. */
+ * after 410 Expired) and adding the page again gives the same figures; and that the nodes
+ * each kept pending serving pod may not use (its nodeSelector, required node affinity and
+ * tolerations against the serving nodes' labels and taints) are marked on serving nodes
+ * only, with the bits of kept pods only. */
 #include "base/err.h"
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
@@ -25,12 +28,14 @@ static const char cluster_json[] =
     "\"servingPool\":{\"nodeSelector\":{\"fedsched.io/pool\":\"serving\"},"
     "\"namespaces\":[\"serving\"],\"reserveGpus\":2,\"lendPolicy\":\"idle\",\"idleMinutes\":30}}";
 
-#define NODE(name, product, pool, gpus)                                                            \
+#define NODE_T(name, product, pool, gpus, taints)                                                  \
     "{\"metadata\":{\"name\":\"" name "\",\"labels\":{\"nvidia.com/gpu.product\":\"" product       \
-    "\",\"fedsched.io/pool\":\"" pool                                                              \
-    "\"}},\"status\":{\"allocatable\":{\"nvidia.com/gpu\":\"" gpus                                 \
+    "\",\"kubernetes.io/hostname\":\"" name "\",\"fedsched.io/pool\":\"" pool                      \
+    "\"}},\"spec\":{\"taints\":[" taints                                                           \
+    "]},\"status\":{\"allocatable\":{\"nvidia.com/gpu\":\"" gpus                                   \
     "\"},\"capacity\":{\"nvidia.com/gpu\":\"" gpus "\"},\"conditions\":[{\"type\":\"Ready\","      \
     "\"status\":\"True\"}]}}"
+#define NODE(name, product, pool, gpus) NODE_T(name, product, pool, gpus, "")
 
 static const char nodes_json[] =
     "{\"kind\":\"NodeList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[" NODE(
@@ -42,13 +47,32 @@ static const char nodes_json[] =
                                                                 "training",
                                                                 "8") "," NODE("l4-s1", "NVIDIA-L4",
                                                                               "serving",
-                                                                              "4") "," NODE("l4-s2",
-                                                                                            "NVIDIA"
-                                                                                            "-L4",
-                                                                                            "servin"
-                                                                                            "g",
-                                                                                            "4") "]"
-                                                                                                 "}";
+                                                                              "4") "," NODE_T("l4-"
+                                                                                              "s2",
+                                                                                              "NVID"
+                                                                                              "IA-"
+                                                                                              "L4",
+                                                                                              "serv"
+                                                                                              "ing",
+                                                                                              "4",
+                                                                                              "{\"k"
+                                                                                              "ey\""
+                                                                                              ":\"d"
+                                                                                              "edic"
+                                                                                              "ated"
+                                                                                              "\","
+                                                                                              "\"va"
+                                                                                              "lue"
+                                                                                              "\":"
+                                                                                              "\"ch"
+                                                                                              "at\""
+                                                                                              ",\"e"
+                                                                                              "ffec"
+                                                                                              "t\":"
+                                                                                              "\"No"
+                                                                                              "Sche"
+                                                                                              "dule"
+                                                                                              "\"}") "]}";
 
 static struct cluster_config cfg;
 
@@ -102,6 +126,25 @@ static void check(const struct inventory *inv)
         fail("pod counters inconsistent", 0);
 }
 
+static void check_barred(const struct inventory *inv)
+{
+    const struct sku_catalogue *cat = sku_defaults();
+    struct snapshot *s = NULL;
+    unsigned kept;
+
+    if (snapshot_new(1, inv->n_nodes, cat->n, &s, NULL) != 0)
+        fail("snapshot_new", 0);
+    for (size_t k = 0; k < cat->n; k++)
+        snprintf(s->sku_names[k], sizeof(s->sku_names[k]), "%s", cat->skus[k].name);
+    inventory_copy(inv, 2, s, 0, 0);
+    kept = (1u << s->clusters[0].serving.n_pending) - 1;
+    for (size_t i = 0; i < s->n_nodes; i++)
+        if ((s->nodes[i].pool != SNAPSHOT_POOL_SERVING && s->nodes[i].pending_barred) ||
+            (s->nodes[i].pending_barred & ~kept))
+            fail("a pod barred from a training node, or a bit of no pending pod", i);
+    snapshot_free(&s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data;
@@ -137,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("the same page gives other figures after inventory_reset_pods()", 0);
     inventory_finish(&inv);
     check(&inv);
+    check_barred(&inv);
     inventory_free(&inv);
     return 0;
 }

@@ -237,6 +237,84 @@ START_TEST(serving_pod_short_of_cores_gets_them_back)
 }
 END_TEST
 
+/* Where a borrower runs, from the pods of cluster sc in its job namespace ("" when none is
+ * bound). */
+static void borrower_node(char *out, size_t size)
+{
+    struct sim_query q;
+    struct sim_reply r;
+    json_t *list, *p;
+    size_t i;
+
+    memset(&q, 0, sizeof(q));
+    out[0] = '\0';
+    sim_cluster_handle(sim_get_cluster(env.sim, "sc"), "GET", "/api/v1/pods", &q, NULL, 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    list = json_loadb(r.body, r.len, 0, NULL);
+    free(r.body);
+    json_array_foreach(json_object_get(list, "items"), i, p)
+    {
+        const char *ns =
+            json_string_value(json_object_get(json_object_get(p, "metadata"), "namespace"));
+        const char *node =
+            json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
+
+        if (ns && strcmp(ns, "serving") != 0 && node)
+            snprintf(out, size, "%s", node);
+    }
+    json_decref(list);
+}
+
+/* A serving pod pinned to one node: sc's serving nodes l4-0 and l4-1 have 8 GPUs each, and
+ * chat's replicas ask for l4-1 by name (nodeSelector kubernetes.io/hostname). With 2
+ * replicas on l4-1, a 6-GPU borrower fills l4-1. Chat scales to 3: the third replica waits
+ * for l4-1 while l4-0 has 8 GPUs free. By GPUs the pool is not short, and by size the pod
+ * fits l4-0; only its nodeSelector says it cannot go there. The policy reads it, reclaims
+ * the borrower on l4-1, and the pod binds. */
+START_TEST(serving_pod_pinned_to_a_node_gets_it_back)
+{
+    const char *sched = "\"preemptible\": true, \"maxRuntimeSeconds\": 600,"
+                        " \"checkpointIntervalSeconds\": 60";
+    json_t *j;
+    struct err e = {0};
+    char node[64];
+    int bound = 0, pending = 0;
+    int64_t until;
+
+    senv_sim(&env, "testdata/sim/serving-pinned.json");
+    senv_config(&env, SERVING_BASE, "", SERVING_POOL);
+    senv_serve(&env, 0, NULL);
+    serving_pods(&bound, &pending);
+    ck_assert_int_eq(bound, 2);
+    free(senv_submit_with(senv_base(&env), "team-s", "borrower", "l4", 6, NULL, "\"cpu\": 4",
+                          sched));
+    j = senv_wait_phase(senv_base(&env), "team-s", "borrower", "Running", 30000);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "status"), "pool")),
+                     "serving-borrowed");
+    json_decref(j);
+    borrower_node(node, sizeof(node));
+    ck_assert_str_eq(node, "l4-1");
+    ck_assert_msg(
+        sim_cluster_deployment_scale(sim_get_cluster(env.sim, "sc"), "serving", "chat", 3, &e) == 0,
+        "%s", e.msg);
+    until = clock_mono_ms() + 30000;
+    do {
+        usleep(200 * 1000);
+        serving_pods(&bound, &pending);
+    } while (bound < 3 && clock_mono_ms() < until);
+    ck_assert_msg(bound == 3, "chat: %d pods bound, %d pending after 30 s", bound, pending);
+    /* The reclaim says the pod's own constraints allow one of the two nodes. */
+    ck_assert_int_eq(senv_sql_long(&env, "SELECT count(*) FROM job_events e JOIN jobs j ON"
+                                         " j.id = e.job_id WHERE j.name = 'borrower' AND"
+                                         " e.message LIKE 'reclaimed for serving: a Pending"
+                                         " serving pod of 1 GPUs,% fits no sc l4 serving node"
+                                         " (8 GPUs free in the pool; its nodeSelector, affinity"
+                                         " and tolerations allow 1 of the 2 nodes); this job''s"
+                                         " going makes room on l4-1;%'"),
+                     1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("node_fit_e2e");
@@ -246,6 +324,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, cpu_request_steers_the_job_to_nodes_with_cores);
     tcase_add_test(tc, serving_pod_short_of_cores_gets_them_back);
+    tcase_add_test(tc, serving_pod_pinned_to_a_node_gets_it_back);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -305,6 +305,63 @@ START_TEST(pending_serving_pods_keep_the_largest)
 }
 END_TEST
 
+#define L4_NODE(name, labels, taints)                                                              \
+    "{\"metadata\":{\"name\":\"" name "\",\"labels\":{\"fedsched.io/pool\":\"serving\","           \
+    "\"nvidia.com/gpu.product\":\"NVIDIA-L4\"," labels "}},\"spec\":{\"taints\":[" taints "]},"    \
+    "\"status\":{\"allocatable\":{\"nvidia.com/gpu\":\"8\"},\"conditions\":[{\"type\":\"Ready\","  \
+    "\"status\":\"True\"}]}}"
+#define SERVING_POD(name, gpus, spec)                                                              \
+    "{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"serving\"},\"spec\":{" spec              \
+    "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"nvidia.com/gpu\":\"" gpus      \
+    "\"}}}]},\"status\":{\"phase\":\"Pending\"}}"
+
+/* Each pending serving pod's own constraints against the serving nodes' labels and taints:
+ * the nodes each may not use are marked with its bit (its place in serving.pending). */
+START_TEST(pending_serving_pods_carry_the_nodes_they_may_not_use)
+{
+    static const char nodes[] =
+        "{\"kind\":\"NodeList\",\"items\":[" L4_NODE("s-a", "\"zone\":\"a\"", "") "," L4_NODE(
+            "s-b", "\"zone\":\"b\"",
+            "{\"key\":\"dedicated\",\"value\":\"chat\",\"effect\":\"NoSchedule\"}") "]}";
+    static const char web[] = SERVING_POD(
+        "web", "3", "\"nodeSelector\":{\"zone\":\"b\",\"nvidia.com/gpu.product\":\"NVIDIA-L4\"},");
+    static const char chat[] =
+        SERVING_POD("chat", "2",
+                    "\"nodeSelector\":{\"zone\":\"b\"},"
+                    "\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Exists\"}],");
+    static const char any[] = SERVING_POD("any", "1", "");
+    char pods[2048];
+    const struct sku_catalogue *cat = sku_defaults();
+    struct snapshot *s = NULL;
+    const struct snapshot_serving_pool *sv;
+    char cont[64];
+    struct err e = {0};
+
+    ck_assert_msg(
+        inventory_add_nodes(&inv, nodes, strlen(nodes), &cfg, cat, cont, sizeof(cont), &e) == 0,
+        "%s", e.msg);
+    snprintf(pods, sizeof(pods), "{\"kind\":\"PodList\",\"items\":[%s,%s,%s]}", web, chat, any);
+    ck_assert_msg(inventory_add_pods(&inv, pods, strlen(pods), &cfg, cat, cont, sizeof(cont), &e) ==
+                      0,
+                  "%s", e.msg);
+    inventory_finish(&inv);
+    ck_assert_int_eq(snapshot_new(1, inv.n_nodes, cat->n, &s, &e), 0);
+    for (size_t k = 0; k < cat->n; k++)
+        snprintf(s->sku_names[k], sizeof(s->sku_names[k]), "%s", cat->skus[k].name);
+    inventory_copy(&inv, 0, s, 0, 0);
+    sv = &s->clusters[0].serving;
+    ck_assert_uint_eq(sv->n_pending, 3);
+    ck_assert_int_eq(sv->pending[0].gpus, 3); /* web: zone b, but not tolerating its taint */
+    ck_assert_int_eq(sv->pending[1].gpus, 2); /* chat: zone b, tolerating it */
+    ck_assert_int_eq(sv->pending[2].gpus, 1); /* any: no selector, no toleration */
+    ck_assert_str_eq(s->nodes[0].name, "s-a");
+    ck_assert_int_eq(s->nodes[0].pending_barred, 1 | 2); /* zone a */
+    ck_assert_int_eq(s->nodes[1].pending_barred, 1 | 4); /* the untolerated taint */
+    ck_assert_msg(snapshot_validate(s, &e) == 0, "%s", e.msg);
+    snapshot_free(&s);
+}
+END_TEST
+
 START_TEST(restart_pods_after_expired_continue)
 {
     const struct snapshot_node *n;
@@ -464,6 +521,7 @@ int main(void)
     tcase_add_test(tc, pool_and_sku_aggregates);
     tcase_add_test(tc, unassigned_demand_goes_to_the_largest_serving_sku);
     tcase_add_test(tc, pending_serving_pods_keep_the_largest);
+    tcase_add_test(tc, pending_serving_pods_carry_the_nodes_they_may_not_use);
     tcase_add_test(tc, restart_pods_after_expired_continue);
     tcase_add_test(tc, job_pods_by_attempt);
     tcase_add_test(tc, repeated_node_across_pages_counts_once);

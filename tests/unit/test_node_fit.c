@@ -667,6 +667,53 @@ START_TEST(test_serving_pod_short_of_cores_reclaims_the_borrower_holding_them)
 }
 END_TEST
 
+/* A Pending serving pod whose own constraints (nodeSelector, affinity, tolerations) keep it
+ * off s0, which has the 6 free GPUs: it fits no node it may use, so the borrower on s1
+ * goes, and the pod is counted as stuck. A pod that no node of the pool may take is not
+ * the pool's to serve: nothing is stuck and nobody is reclaimed for it. */
+/* The pool of the test below with the pending pod barred (pending_barred) from s0 by bar0
+ * and from s1 by bar1, decided. */
+static void barred_world(struct run *x, uint16_t bar0, uint16_t bar1)
+{
+    static const struct node_spec nodes[] = {
+        {"s0", 8, 2, 64000, 8000, 0, 0},
+        {"s1", 8, 6, 64000, 8000, 0, 0},
+    };
+    static const struct snapshot_pending_pod pod = {.sku = 0, .gpus = 4, .cpu_m = 4000};
+    static const struct job_node_use on_a[] = {{"s0", 2}}, on_b[] = {{"s1", 6}};
+
+    serving_world(x, nodes, 2, &pod, 1);
+    x->snap->nodes[0].pending_barred = bar0;
+    x->snap->nodes[1].pending_barred = bar1;
+    borrower(x, "a", on_a, 2, 4000, NOW - 1800 * 1000LL);
+    borrower(x, "b", on_b, 6, 4000, NOW - 7200 * 1000LL);
+    decide(x);
+}
+
+START_TEST(test_serving_pod_barred_from_the_free_node_reclaims_where_it_may_go)
+{
+    struct run x;
+
+    barred_world(&x, 1, 0);
+    ck_assert_int_eq(x.r->pools[0].stuck, 4);
+    ck_assert_uint_eq(x.r->n_reclaims, 1);
+    ck_assert_uint_eq(x.r->reclaims[0].running, 1);
+    ck_assert_str_eq(x.r->reclaims[0].node, "s1");
+    done(&x);
+
+    /* Another pending pod's bit bars nothing for this one. */
+    barred_world(&x, 2, 0);
+    ck_assert_int_eq(x.r->pools[0].stuck, 0);
+    ck_assert_uint_eq(x.r->n_reclaims, 0);
+    done(&x);
+
+    barred_world(&x, 1, 1);
+    ck_assert_int_eq(x.r->pools[0].stuck, 0);
+    ck_assert_uint_eq(x.r->n_reclaims, 0);
+    done(&x);
+}
+END_TEST
+
 /* The same pool, but the pod asks for 4 cores: it fits s0 as it is, so nothing is stuck and
  * nobody is reclaimed, unless s0 is cordoned; and a pod that no eviction can make room for (more memory than a
  * node has) is stuck, lends nothing (2 GPUs would be lendable by GPUs), and takes no
@@ -745,6 +792,7 @@ static Suite *suite(void)
     tc = tcase_create("serving");
     tcase_add_test(tc, test_serving_pod_short_of_cores_reclaims_the_borrower_holding_them);
     tcase_add_test(tc, test_serving_pod_reclaims_only_what_makes_it_fit);
+    tcase_add_test(tc, test_serving_pod_barred_from_the_free_node_reclaims_where_it_may_go);
     suite_add_tcase(s, tc);
     return s;
 }

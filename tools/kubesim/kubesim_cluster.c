@@ -1085,8 +1085,30 @@ static bool requirement_ok(const struct sim_cluster *c, const struct snode *n, c
     return false;
 }
 
-/* requiredDuringSchedulingIgnoredDuringExecution: the terms are ORed, the expressions of a
- * term ANDed; a term without expressions matches no node. No node affinity: any node. */
+/* One matchFields entry: the only field a NodeSelectorRequirement may name is
+ * metadata.name, with In or NotIn. */
+static bool field_ok(const struct snode *n, const json_t *req)
+{
+    const char *key = json_string_value(json_object_get(req, "key"));
+    const char *op = json_string_value(json_object_get(req, "operator"));
+    const json_t *v;
+    bool in = false;
+    size_t i;
+
+    if (!key || !op || strcmp(key, "metadata.name") != 0)
+        return false;
+    json_array_foreach(json_object_get(req, "values"), i, v)
+    {
+        in |= json_is_string(v) && strcmp(n->name, json_string_value(v)) == 0;
+    }
+    if (strcmp(op, "In") == 0)
+        return in;
+    return strcmp(op, "NotIn") == 0 && !in;
+}
+
+/* requiredDuringSchedulingIgnoredDuringExecution: the terms are ORed, the expressions and
+ * fields of a term ANDed; a term without either matches no node. No node affinity: any
+ * node. */
 static bool affinity_ok(const struct sim_cluster *c, const struct snode *n, const json_t *spec)
 {
     const json_t *req =
@@ -1100,11 +1122,16 @@ static bool affinity_ok(const struct sim_cluster *c, const struct snode *n, cons
     json_array_foreach(json_object_get(req, "nodeSelectorTerms"), i, term)
     {
         const json_t *exprs = json_object_get(term, "matchExpressions");
-        bool ok = json_array_size(exprs) > 0;
+        const json_t *fields = json_object_get(term, "matchFields");
+        bool ok = json_array_size(exprs) + json_array_size(fields) > 0;
 
         json_array_foreach(exprs, k, x)
         {
             ok = ok && requirement_ok(c, n, x);
+        }
+        json_array_foreach(fields, k, x)
+        {
+            ok = ok && field_ok(n, x);
         }
         if (ok)
             return true;
