@@ -326,6 +326,7 @@ static int check_options(const struct poller_options *o, struct err *e)
         {"poller.max_inflight", o->max_inflight},
         {"poller.backoff_base_ms", o->backoff_base_ms},
         {"poller.backoff_max_ms", o->backoff_max_ms},
+        {"poller.absent_recheck_ms", o->absent_recheck_ms},
         {"poller.publish_delay_ms", o->publish_delay_ms},
         {"poller.sample_interval_ms", o->sample_interval_ms},
         {"poller.max_body_bytes", (long long)o->max_body_bytes},
@@ -507,7 +508,10 @@ static void pc_reflectors_new(struct poller *p, struct pc *c)
         abort();
     curl_free(sel);
     /* Serving-demand signals, cluster-wide: only those in serving namespaces count
-     * (inventory_add_announced), which one list cannot select. */
+     * (inventory_add_announced), which one list cannot select. A signal a cluster does not
+     * serve is asked for again after absent_recheck_ms; tracking's RayJobs keep the
+     * back-off's minute, since a job may be dispatched there once KubeRay is installed. */
+    ro.absent_recheck_ms = p->o.absent_recheck_ms;
     ro.label_selector = NULL;
     ro.release = NULL;
     ro.changed = store_changed;
@@ -522,7 +526,7 @@ static void pc_reflectors_new(struct poller *p, struct pc *c)
     if (reflector_new(&c->cfg, &ro, &c->r[CLUSTER_RES_HPAS], &e) != 0)
         abort();
     /* A CRD (kubernetes-sigs/lws): where it is not installed the list answers 404, which
-     * the reflector takes as an empty store, asked again after backoff_max_ms. */
+     * the reflector takes as an empty store, asked again after absent_recheck_ms. */
     ro.path = "/apis/leaderworkerset.x-k8s.io/v1/leaderworkersets";
     ro.item_size = sizeof(struct k8s_lws);
     ro.decode = decode_lws;

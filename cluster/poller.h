@@ -41,6 +41,9 @@ struct poller_options {
     int max_inflight;                 /* LIST requests at once (watches do not count) */
     int backoff_base_ms;              /* first retry delay after a failure */
     int backoff_max_ms;               /* the delay doubles up to this */
+    int absent_recheck_ms;            /* a serving signal a cluster does not serve (404: the
+                                         LeaderWorkerSet CRD not installed) is asked for
+                                         again after this */
     int unreachable_after_ms;         /* Degraded becomes Unreachable when the last success is
                                          older than this; 0: 3 * interval_ms */
     int publish_delay_ms;             /* changes are published at most this often (and so

@@ -895,7 +895,7 @@ static void list_page(struct reflector *r)
 }
 
 /* 404 on a list: the cluster does not serve the resource (a CRD not installed). That is
- * an empty store, not a failure; it is asked again after backoff_max_ms, should the CRD
+ * an empty store, not a failure; it is asked again after absent_recheck_ms, should the CRD
  * be installed meanwhile. */
 static void resource_absent(struct reflector *r)
 {
@@ -912,7 +912,8 @@ static void resource_absent(struct reflector *r)
     stats_unlock(r);
     store_clear(&old, r->o.release, r->o.arg);
     good_answer(r);
-    r->due_mono = clock_mono_ms() + r->o.backoff_max_ms;
+    r->due_mono = clock_mono_ms() +
+                  (r->o.absent_recheck_ms > 0 ? r->o.absent_recheck_ms : r->o.backoff_max_ms);
     if (old.n)
         changed(r);
 }

@@ -58,6 +58,8 @@ struct reflector_options {
                                2 s, kube-apiserver about once a minute) */
     int backoff_base_ms;          /* first delay after a failure; doubles (equal jitter) */
     int backoff_max_ms;           /* up to this */
+    int absent_recheck_ms;        /* a 404 on a list (the resource is not served) is asked
+                                     again after this; 0: backoff_max_ms */
     size_t max_list_bytes;        /* one LIST page */
     size_t max_event_bytes;       /* one watch event (one line) */
     size_t item_size;             /* bytes per stored item */
@@ -168,7 +170,7 @@ struct reflector_stats {
     bool stale;  /* the store may be behind the cluster: not listed yet, a re-list due or
                     running, or the last request failed */
     bool absent; /* the last list got 404: the cluster does not serve the resource (the
-                    store is empty; listed again every backoff_max_ms) */
+                    store is empty; listed again every absent_recheck_ms) */
     char resource_version[64]; /* last seen: of the list, an event or a bookmark */
     uint64_t lists;            /* LIST requests (pages) sent */
     uint64_t watches;          /* WATCH requests sent */

@@ -546,6 +546,7 @@ static const struct config_row rows[] = {
     ROW_FIXED("poller.maxInflight", CONFIG_INT, 256, 1, 100000, poller.max_inflight),
     ROW_FIXED("poller.backoffBaseMs", CONFIG_INT, 1000, 1, 3600000, poller.backoff_base_ms),
     ROW_FIXED("poller.backoffMaxMs", CONFIG_INT, 60000, 1, 3600000, poller.backoff_max_ms),
+    ROW_FIXED("poller.absentRecheckMs", CONFIG_INT, 600000, 1, 86400000, poller.absent_recheck_ms),
     ROW_FIXED("poller.publishDelayMs", CONFIG_INT, 100, 1, 60000, poller.publish_delay_ms),
     ROW_FIXED("poller.maxBodyBytes", CONFIG_SIZE, 268435456, 1024, 4294967296.0,
               poller.max_body_bytes),

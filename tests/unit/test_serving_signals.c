@@ -347,8 +347,8 @@ START_TEST(signals_are_read_only_where_there_is_a_serving_pool)
 }
 END_TEST
 
-/* Running (LIST then WATCH), a cluster without the CRD is asked again only after the
- * back-off (backoff_max_ms, 500 ms here), never watched: no storm of 404s; the cluster with
+/* Running (LIST then WATCH), a cluster without the CRD is asked again only after
+ * absent_recheck_ms (500 ms here), never watched: no storm of 404s; the cluster with
  * LeaderWorkerSets lists them once and then watches. */
 START_TEST(absent_lws_is_asked_again_only_after_the_backoff)
 {
@@ -359,7 +359,7 @@ START_TEST(absent_lws_is_asked_again_only_after_the_backoff)
     poller_free(&poller);
     defaults_poller(&o);
     o.request_timeout_ms = 2000;
-    o.backoff_max_ms = 500;
+    o.absent_recheck_ms = 500;
     ck_assert_msg(poller_create(env.cfgs, env.n, &o, &poller, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(poller_start(poller, &e), 0);
     usleep(2200 * 1000);
