@@ -316,7 +316,8 @@ END_TEST
     "\"}}}]},\"status\":{\"phase\":\"Pending\"}}"
 
 /* Each pending serving pod's own constraints against the serving nodes' labels and taints:
- * the nodes each may not use are marked with its bit (its place in serving.pending). */
+ * the nodes each may not use are marked with its bit (its place in serving.pending), and a
+ * pod no serving node of its SKU may take leaves the pool's pending demand. */
 START_TEST(pending_serving_pods_carry_the_nodes_they_may_not_use)
 {
     static const char nodes[] =
@@ -357,6 +358,10 @@ START_TEST(pending_serving_pods_carry_the_nodes_they_may_not_use)
     ck_assert_str_eq(s->nodes[0].name, "s-a");
     ck_assert_int_eq(s->nodes[0].pending_barred, 1 | 2); /* zone a */
     ck_assert_int_eq(s->nodes[1].pending_barred, 1 | 4); /* the untolerated taint */
+    /* web may use neither node: its 3 GPUs are not the pool's demand. */
+    ck_assert_int_eq(inv.pending_serving[sku_find(cat, "l4")], 6);
+    snapshot_compute_aggregates(s);
+    ck_assert_int_eq(agg(s, SNAPSHOT_POOL_SERVING, "l4")->pending_serving, 3);
     ck_assert_msg(snapshot_validate(s, &e) == 0, "%s", e.msg);
     snapshot_free(&s);
 }
