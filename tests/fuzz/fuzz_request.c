@@ -5,8 +5,8 @@
  * rendering, over a real PostgreSQL (FEDSCHED_FUZZ_DSN; tests/fuzz/run-fuzz.sh starts a
  * private one). Besides "no crash, no sanitizer report in any server thread" it checks what
  * a client can rely on: every response starts with "HTTP/1.x NNN", is complete when the
- * server closes, every application/json body parses (a chunked one, a watch stream, is one
- * {type, object} a line; jansson refuses invalid UTF-8) and
+ * server closes, every application/json body parses (one without a Content-Length, a watch
+ * stream, chunked or closed, is one {type, object} a line; jansson refuses invalid UTF-8) and
  * every JSON error is {"error": {"code": ..., "message": ...}}; a request the server neither
  * answers nor closes within READ_TIMEOUT_MS is allowed (a watch may wait) only while
  * /healthz still answers on a new connection.
@@ -588,9 +588,10 @@ static const char *header_value(const char *line, size_t len, size_t *vlen)
     return v;
 }
 
-/* A chunked application/json answer is a watch stream (every other answer has a
- * Content-Length): Kubernetes watch events, one JSON object a line; none at all when the
- * stream ended before its first event. */
+/* An application/json answer without a Content-Length is a watch stream, chunked, or
+ * delimited by the close for an HTTP/1.0 client (which cannot take chunks); every other
+ * answer has a Content-Length. Kubernetes watch events, one JSON object a line; none at all
+ * when the stream ended before its first event. */
 static void check_watch_stream(const char *resp, size_t resp_len, int status, const char *body,
                                size_t len)
 {
@@ -814,7 +815,7 @@ static bool walk_responses(char *buf, size_t len, bool eof, bool has_head, bool 
         }
         if (check && !no_body && ctype && ctype_len >= 16 &&
             strncasecmp(ctype, "application/json", 16) == 0) {
-            if (chunked)
+            if (chunked || clen < 0)
                 check_watch_stream(buf, len, status, r, body_len);
             else
                 check_json(buf, len, status, r, body_len);
