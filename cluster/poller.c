@@ -426,20 +426,55 @@ static void pc_reflectors_free(struct poller *p, struct pc *c)
 
 /* fedsched's Jobs and RayJobs, as the scheduler's tracking reads them: the object without
  * its spec (tracking reads metadata and status only), shared read-only with readers. */
-static int decode_object(const struct k8s_json *d, int tok, void *item, void *arg, struct err *e)
+/* The value at tok, as jansson holds it; NULL when it cannot be read. A string token
+ * starts after its opening quote. */
+static json_t *json_of(const struct k8s_json *d, int tok)
 {
     size_t len;
     const char *raw = k8s_json_raw(d, tok, &len);
-    json_error_t je;
-    json_t *o = raw ? json_loadb(raw, len, 0, &je) : NULL;
+    bool str = k8s_json_type(d, tok) == K8S_JSON_STRING;
+
+    if (!raw)
+        return NULL;
+    return json_loadb(str ? raw - 1 : raw, str ? len + 2 : len, JSON_DECODE_ANY, NULL);
+}
+
+/* The members of object tok, but skip, as a new object in *o; -1 (and *o NULL) when one
+ * cannot be read. At the top (top), metadata is read the same way without managedFields. */
+static int members_of(const struct k8s_json *d, int tok, const char *skip, bool top, json_t **o)
+{
+    char key[256];
+
+    *o = json_object();
+    for (int k = k8s_json_child(d, tok); k >= 0; k = k8s_json_next(d, tok, k)) {
+        long n = k8s_json_str(d, k, key, sizeof(key));
+        json_t *v = NULL;
+
+        if (n < 0 || n >= (long)sizeof(key) || strcmp(key, skip) == 0)
+            continue;
+        if (top && strcmp(key, "metadata") == 0 && k8s_json_type(d, k + 1) == K8S_JSON_OBJECT)
+            members_of(d, k + 1, "managedFields", false, &v);
+        else
+            v = json_of(d, k + 1);
+        if (!v) {
+            json_decref(*o);
+            *o = NULL;
+            return -1;
+        }
+        json_object_set_new(*o, key, v);
+    }
+    return 0;
+}
+
+/* A Job or RayJob as tracking keeps it: every member but spec (the pod template, most of
+ * the object, never parsed), metadata without managedFields. */
+static int decode_object(const struct k8s_json *d, int tok, void *item, void *arg, struct err *e)
+{
+    json_t *o;
 
     (void)arg;
-    if (!json_is_object(o)) {
-        json_decref(o);
+    if (k8s_json_type(d, tok) != K8S_JSON_OBJECT || members_of(d, tok, "spec", true, &o) != 0)
         return err_set(e, ERR_MALFORMED, "object", "not a JSON object");
-    }
-    json_object_del(o, "spec");
-    json_object_del(json_object_get(o, "metadata"), "managedFields");
     *(json_t **)item = o;
     return 0;
 }

@@ -194,6 +194,55 @@ START_TEST(initial_snapshot_before_any_poll)
 }
 END_TEST
 
+/* Tracking's store of fedsched's Jobs holds what tracking reads (apiVersion, kind,
+ * metadata, status) and never the spec, which is not even parsed, nor managedFields. */
+START_TEST(tracked_jobs_are_kept_without_spec)
+{
+    static const char job[] =
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"tj-1\","
+        "\"labels\":{\"app.kubernetes.io/managed-by\":\"fedsched\",\"fedsched.io/job-uid\":\"u1\"},"
+        "\"annotations\":{\"note\":\"\\u00e9t\\u00e9 \\\"quoted\\\"\"}},\"spec\":{\"template\":"
+        "{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\","
+        "\"image\":\"trainer:1\"}]}}}}";
+    struct sim_reply r;
+    struct sim_query q;
+    struct err e = {0};
+    json_t *items = NULL, *o = NULL, *md;
+    size_t i;
+
+    start(1000, NULL, NULL);
+    memset(&q, 0, sizeof(q));
+    sim_cluster_handle(sim_get_cluster(env.sim, env.cfgs[0].name), "POST",
+                       "/apis/batch/v1/namespaces/default/jobs", &q, job, strlen(job), &r);
+    ck_assert_msg(r.status == 201, "%d %.*s", r.status, (int)r.len, r.body);
+    free(r.body);
+    ck_assert_int_eq(poller_poll_once(poller, &e), 0);
+    ck_assert_msg(poller_objects(poller, env.cfgs[0].name, K8S_KIND_JOB, &items, &e) == 0, "%s",
+                  e.msg);
+    json_array_foreach(items, i, o)
+    {
+        if (json_is_string(json_object_get(json_object_get(o, "metadata"), "name")) &&
+            strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
+                   "tj-1") == 0)
+            break;
+    }
+    ck_assert_msg(i < json_array_size(items), "tj-1 not in the store");
+    md = json_object_get(o, "metadata");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "apiVersion")), "batch/v1");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "kind")), "Job");
+    ck_assert_ptr_null(json_object_get(o, "spec"));
+    ck_assert_ptr_null(json_object_get(md, "managedFields"));
+    ck_assert(json_is_string(json_object_get(md, "uid")));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(md, "labels"), "fedsched.io/job-uid")),
+        "u1");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(md, "annotations"), "note")),
+                     "\xc3\xa9t\xc3\xa9 \"quoted\"");
+    json_decref(items);
+    stop();
+}
+END_TEST
+
 /* Created without clusters (as `serve` does, before it has read the registry), the poller
  * is not loaded until a snapshot holding the set it is given afterwards is published. */
 START_TEST(loaded_once_the_given_set_is_published)
@@ -597,6 +646,7 @@ int main(void)
     tcase_add_test(tc, success_resets_the_failure_count);
     tcase_add_test(tc, reused_snapshots_follow_every_change);
     tcase_add_test(tc, prerequisites_become_conditions);
+    tcase_add_test(tc, tracked_jobs_are_kept_without_spec);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
