@@ -315,6 +315,25 @@ static void keep_pending_pod(struct inventory *inv, int k, const struct k8s_pod 
     inv->pending_select[at] = p->select;
 }
 
+/* g announced GPUs on the SKU of product/memory_mib, else on the pool's largest SKU. */
+static void announce_gpus(struct inventory *inv, int64_t gpus, const char *product, int memory_mib,
+                          const struct sku_catalogue *skus)
+{
+    int g = gpus > K8S_GPUS_MAX ? K8S_GPUS_MAX : (int)gpus;
+
+    if (g <= 0)
+        return;
+    if (product[0]) {
+        int k = sku_match_product(skus, product, memory_mib);
+
+        if (k >= 0 && k < SNAPSHOT_SKU_MAX) {
+            inv->announced_serving[k] = add_gpus(inv->announced_serving[k], g);
+            return;
+        }
+    }
+    inv->announced_unassigned = add_gpus(inv->announced_unassigned, g);
+}
+
 static void add_pod(struct inventory *inv, const struct k8s_pod *p,
                     const struct cluster_config *cfg, const struct sku_catalogue *skus)
 {
@@ -358,6 +377,13 @@ static void add_pod(struct inventory *inv, const struct k8s_pod *p,
     if (p->phase != K8S_POD_PENDING || p->terminating || p->ours ||
         !cluster_config_serving_namespace(cfg, p->ns))
         return;
+    /* Held by its scheduling gates (a queue admitting it, Kueue's for one): the
+     * kube-scheduler does not place it yet, whatever is free. It is demand coming, as an
+     * HPA's scale-up is: announced, not pending. */
+    if (p->gated) {
+        announce_gpus(inv, p->gpus, p->product, p->memory_mib, skus);
+        return;
+    }
     inv->stats.pending_serving_pods++;
     if (p->product[0]) {
         int k = sku_match_product(skus, p->product, p->memory_mib);
@@ -461,25 +487,6 @@ void inventory_add_pod(struct inventory *inv, const struct k8s_pod *p,
 {
     inv->stats.pods++;
     add_pod(inv, p, cfg, skus);
-}
-
-/* g announced GPUs on the SKU of product/memory_mib, else on the pool's largest SKU. */
-static void announce_gpus(struct inventory *inv, int64_t gpus, const char *product, int memory_mib,
-                          const struct sku_catalogue *skus)
-{
-    int g = gpus > K8S_GPUS_MAX ? K8S_GPUS_MAX : (int)gpus;
-
-    if (g <= 0)
-        return;
-    if (product[0]) {
-        int k = sku_match_product(skus, product, memory_mib);
-
-        if (k >= 0 && k < SNAPSHOT_SKU_MAX) {
-            inv->announced_serving[k] = add_gpus(inv->announced_serving[k], g);
-            return;
-        }
-    }
-    inv->announced_unassigned = add_gpus(inv->announced_unassigned, g);
 }
 
 /* Replicas w wants that have no pods yet, 0 when none or when w is not serving. */

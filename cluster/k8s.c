@@ -319,6 +319,7 @@ static int pod_read(const struct k8s_json *d, int tok, bool tmpl, struct k8s_pod
             k8s_json_str_eq(d, k8s_json_get(d, c, "reason"), "Unschedulable"))
             p.unschedulable = true;
     }
+    p.gated = k8s_json_child(d, k8s_json_get(d, spec, "schedulingGates")) >= 0;
     if (!tmpl && !p.node[0] && !p.ours && p.gpus > 0)
         pod_select_read(d, tok, &p.select);
     *out = p;

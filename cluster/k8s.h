@@ -129,6 +129,7 @@ struct k8s_pod {
     char job_uid[40];   /* fedsched's job-uid label, "" when none (or too long) */
     int attempt;        /* its attempt label; -1 when none */
     bool unschedulable; /* condition PodScheduled False, reason Unschedulable */
+    bool gated;         /* spec.schedulingGates not empty: not yet for the kube-scheduler */
     /* Unbound pods not ours that ask for GPUs (others: none, every node): the nodes the
      * pod's own constraints let it onto. */
     struct pod_select select;

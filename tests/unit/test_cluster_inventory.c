@@ -367,6 +367,30 @@ START_TEST(pending_serving_pods_carry_the_nodes_they_may_not_use)
 }
 END_TEST
 
+/* A serving pod held by scheduling gates is demand coming, not demand the pool can meet
+ * now: announced on its SKU, never pending, never kept for the stuck check. */
+START_TEST(gated_serving_pods_are_announced_demand)
+{
+    int l4 = sku_find(sku_defaults(), "l4");
+    struct k8s_pod p = {.phase = K8S_POD_PENDING, .attempt = -1, .gpus = 2, .gated = true};
+
+    snprintf(p.ns, sizeof(p.ns), "serving");
+    snprintf(p.name, sizeof(p.name), "chat-gated");
+    snprintf(p.product, sizeof(p.product), "NVIDIA-L4");
+    inventory_add_pod(&inv, &p, &cfg, sku_defaults());
+    p.gated = false;
+    p.gpus = 1;
+    snprintf(p.name, sizeof(p.name), "chat-open");
+    inventory_add_pod(&inv, &p, &cfg, sku_defaults());
+    inventory_finish(&inv);
+    ck_assert_int_eq(inv.announced_serving[l4], 2);
+    ck_assert_int_eq(inv.pending_serving[l4], 1);
+    ck_assert_uint_eq(inv.n_pending_pods, 1);
+    ck_assert_int_eq(inv.pending_pods[0].gpus, 1);
+    ck_assert_int_eq(inv.stats.pending_serving_pods, 1);
+}
+END_TEST
+
 START_TEST(restart_pods_after_expired_continue)
 {
     const struct snapshot_node *n;
@@ -527,6 +551,7 @@ int main(void)
     tcase_add_test(tc, unassigned_demand_goes_to_the_largest_serving_sku);
     tcase_add_test(tc, pending_serving_pods_keep_the_largest);
     tcase_add_test(tc, pending_serving_pods_carry_the_nodes_they_may_not_use);
+    tcase_add_test(tc, gated_serving_pods_are_announced_demand);
     tcase_add_test(tc, restart_pods_after_expired_continue);
     tcase_add_test(tc, job_pods_by_attempt);
     tcase_add_test(tc, repeated_node_across_pages_counts_once);

@@ -138,8 +138,17 @@ START_TEST(pod_flags)
     ck_assert(p.unschedulable);
     ck_assert_int_eq(p.phase, K8S_POD_PENDING);
     ck_assert_int_eq(p.gpus, 0);
+    ck_assert(!p.gated);
     p = pod("{\"metadata\":{\"name\":\"z\"},\"spec\":{}}");
     ck_assert_int_eq(p.phase, K8S_POD_PENDING); /* no status yet */
+    /* Pod scheduling readiness: gates hold it back until their controllers remove them. */
+    p = pod("{\"metadata\":{\"name\":\"g\"},\"spec\":{\"schedulingGates\":[{\"name\":"
+            "\"kueue.x-k8s.io/admission\"}]},\"status\":{\"phase\":\"Pending\",\"conditions\":"
+            "[{\"type\":\"PodScheduled\",\"status\":\"False\",\"reason\":\"SchedulingGated\"}]}}");
+    ck_assert(p.gated);
+    ck_assert(!p.unschedulable);
+    p = pod("{\"metadata\":{\"name\":\"g\"},\"spec\":{\"schedulingGates\":[]}}");
+    ck_assert(!p.gated);
 }
 END_TEST
 
