@@ -10,9 +10,8 @@
 
 uint64_t list_token_hash(uint64_t h, const char *s, unsigned char sep)
 {
-    for (const char *c = s ? s : ""; *c; c++)
-        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    return (h ^ sep) * 1099511628211ULL;
+    h = hash_fnv1a(h, s ? s : "", s ? strlen(s) : 0);
+    return hash_fnv1a(h, &sep, 1);
 }
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -5,10 +5,12 @@
 #ifndef API_LIST_TOKEN_H
 #define API_LIST_TOKEN_H
 
+#include "base/hash.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#define LIST_TOKEN_HASH_INIT 1469598103934665603ULL /* FNV-1a offset basis */
+#define LIST_TOKEN_HASH_INIT HASH_FNV1A_BASIS
 
 /* Folds s (NULL counts as "") and then the separator byte sep into the FNV-1a hash h. */
 uint64_t list_token_hash(uint64_t h, const char *s, unsigned char sep);

@@ -3,6 +3,7 @@
 #include "cluster/inventory.h"
 
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/mem.h"
 #include "cluster/cluster_config.h"
 #include "cluster/k8s.h"
@@ -104,19 +105,10 @@ static int64_t add_bounded(int64_t a, int64_t b, int64_t max)
     return a + b > max ? max : a + b;
 }
 
-static size_t hash(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static void index_put(struct inventory *inv, size_t pos)
 {
     size_t mask = inv->index_cap - 1;
-    size_t i = hash(inv->nodes[pos].name) & mask;
+    size_t i = (size_t)hash_fnv1a_str(inv->nodes[pos].name) & mask;
 
     while (inv->index[i])
         i = (i + 1) & mask;
@@ -145,7 +137,7 @@ static long index_find(const struct inventory *inv, const char *name)
     if (!inv->index_cap)
         return -1;
     mask = inv->index_cap - 1;
-    for (i = hash(name) & mask; inv->index[i]; i = (i + 1) & mask)
+    for (i = (size_t)hash_fnv1a_str(name) & mask; inv->index[i]; i = (i + 1) & mask)
         if (strcmp(inv->nodes[inv->index[i] - 1].name, name) == 0)
             return (long)inv->index[i] - 1;
     return -1;

@@ -2,6 +2,7 @@
  * node's labels and taints, on hashes. */
 #include "cluster/node_select.h"
 
+#include "base/hash.h"
 #include "cluster/k8s_json.h"
 
 #include <string.h>
@@ -10,13 +11,6 @@
 
 /* 64-bit FNV-1a folded to 32 bits: two different strings meet with a chance of 1 in 4e9 per
  * comparison, and a node holds at most NODE_SELECT_LABELS_MAX labels. */
-static uint64_t fnv(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
 static uint32_t fold(uint64_t h)
 {
     return (uint32_t)(h ^ (h >> 32));
@@ -24,19 +18,18 @@ static uint32_t fold(uint64_t h)
 
 static uint32_t hash_key(const char *key)
 {
-    return fold(fnv(1469598103934665603ULL, key, strlen(key)));
+    return fold(hash_fnv1a_str(key));
 }
 
 /* "=" cannot appear in a label key, so key=value names one pair. */
 static uint32_t hash_pair(const char *key, const char *value)
 {
-    return fold(
-        fnv(fnv(fnv(1469598103934665603ULL, key, strlen(key)), "=", 1), value, strlen(value)));
+    return fold(hash_fnv1a(hash_fnv1a(hash_fnv1a_str(key), "=", 1), value, strlen(value)));
 }
 
 static uint32_t hash_name(const char *name)
 {
-    return fold(fnv(fnv(1469598103934665603ULL, "name:", 5), name, strlen(name)));
+    return fold(hash_fnv1a(hash_fnv1a_str("name:"), name, strlen(name)));
 }
 
 /* The string at tok into buf; false when it is not a string or too long to be kept whole. */

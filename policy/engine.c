@@ -3,6 +3,7 @@
 #include "policy/engine.h"
 
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/job.h"
 #include "base/mem.h"
 #include "policy/nodefit.h"
@@ -14,17 +15,6 @@
 
 /* ---- string maps (open addressing, FNV-1a) ------------------------------------------ */
 
-static uint64_t str_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static void strmap_build(struct engine_strmap *m, const char *const *names, size_t n)
 {
     size_t size = 16;
@@ -34,7 +24,7 @@ static void strmap_build(struct engine_strmap *m, const char *const *names, size
     m->slots = xcalloc(size, sizeof(*m->slots));
     m->mask = size - 1;
     for (size_t i = 0; i < n; i++) {
-        size_t h = (size_t)str_hash(names[i]) & m->mask;
+        size_t h = (size_t)hash_fnv1a_str(names[i]) & m->mask;
 
         while (m->slots[h]) {
             if (strcmp(names[m->slots[h] - 1], names[i]) == 0)
@@ -52,7 +42,7 @@ long engine_strmap_find(const struct engine_strmap *m, const char *const *names,
 
     if (!m->slots || !key)
         return -1;
-    h = (size_t)str_hash(key) & m->mask;
+    h = (size_t)hash_fnv1a_str(key) & m->mask;
     while (m->slots[h]) {
         if (strcmp(names[m->slots[h] - 1], key) == 0)
             return (long)(m->slots[h] - 1);
