@@ -587,28 +587,19 @@ void inventory_copy(const struct inventory *inv, int reserve_gpus, struct snapsh
     for (size_t i = 0; i < inv->n_pending_pods; i++) {
         const struct snapshot_pending_pod *pp = &inv->pending_pods[i];
         size_t p = s->clusters[c].serving.n_pending;
-        int nodes = 0, allowed = 0;
+        int allowed;
 
         if ((size_t)pp->sku >= s->n_skus)
             continue;
         s->clusters[c].serving.pending[p] = *pp;
         s->clusters[c].serving.n_pending++;
-        for (size_t j = 0; j < inv->n_nodes; j++) {
-            bool ok;
-
-            if (inv->nodes[j].pool != SNAPSHOT_POOL_SERVING)
-                continue;
-            ok = pod_select_allows(&inv->pending_select[i], &inv->labels[j], inv->nodes[j].name);
-            if (!ok)
+        for (size_t j = 0; j < inv->n_nodes; j++)
+            if (inv->nodes[j].pool == SNAPSHOT_POOL_SERVING &&
+                !pod_select_allows(&inv->pending_select[i], &inv->labels[j], inv->nodes[j].name))
                 s->nodes[node_first + j].pending_barred |= (uint16_t)(1u << p);
-            if (inv->nodes[j].sku == pp->sku) {
-                nodes++;
-                allowed += ok;
-            }
-        }
         /* A pod that no serving node of its SKU may take is not the pool's demand: the
          * GPUs lent there stand in nobody's way. */
-        if (nodes > 0 && allowed == 0) {
+        if (snapshot_pending_nodes(s, c, p, &allowed) > 0 && allowed == 0) {
             struct snapshot_agg *a = snapshot_agg(s, c, SNAPSHOT_POOL_SERVING, pp->sku);
 
             a->pending_serving = a->pending_serving > pp->gpus ? a->pending_serving - pp->gpus : 0;

@@ -375,13 +375,14 @@ static int stuck_pods(struct engine *en, struct policy_pool_state *ps, int c, in
         unsigned bit = 1u << p;
         long at = -1;
         double best = -1;
-        bool allowed = false;
+        int allowed;
 
-        for (size_t i = 0; i < G->n && !allowed; i++)
-            allowed = !(en->s->nodes[G->nodes[i]].pending_barred & bit);
+        if (pp->sku != k)
+            continue;
         /* A pod that no node of the pool may take waits for other nodes: borrowers here
          * cannot help it. */
-        if (pp->sku != k || !allowed)
+        snapshot_pending_nodes(en->s, (size_t)c, p, &allowed);
+        if (allowed == 0)
             continue;
         for (size_t i = 0; i < G->n; i++)
             if (pod_fits(&rm, i, pp, bit) && (at < 0 || rm.gpus[i] < rm.gpus[at]))

@@ -94,6 +94,21 @@ const struct snapshot_agg *snapshot_agg_const(const struct snapshot *s, size_t c
     return snapshot_agg((struct snapshot *)s, c, p, k);
 }
 
+int snapshot_pending_nodes(const struct snapshot *s, size_t c, size_t p, int *allowed)
+{
+    const struct snapshot_cluster *cl = &s->clusters[c];
+    int sku = cl->serving.pending[p].sku, all = 0;
+
+    *allowed = 0;
+    for (size_t i = cl->node_first; i < cl->node_first + cl->n_nodes; i++) {
+        if (s->nodes[i].pool != SNAPSHOT_POOL_SERVING || s->nodes[i].sku != sku)
+            continue;
+        all++;
+        *allowed += !(s->nodes[i].pending_barred & (1u << p));
+    }
+    return all;
+}
+
 int snapshot_node_free(const struct snapshot_node *n)
 {
     int f;

@@ -231,6 +231,11 @@ const struct snapshot_agg *snapshot_agg_const(const struct snapshot *s, size_t c
 /* Free GPUs of node n: allocatable - used, at least 0; 0 when not schedulable. */
 int snapshot_node_free(const struct snapshot_node *n);
 
+/* The serving nodes of cluster c of the SKU of its pending serving pod p
+ * (clusters[c].serving.pending[p]); *allowed gets how many of them the pod's own
+ * constraints let it onto (snapshot_node.pending_barred). */
+int snapshot_pending_nodes(const struct snapshot *s, size_t c, size_t p, int *allowed);
+
 /* Recomputes total, used, free, borrowed and lendable of every aggregate from the nodes;
  * keeps pending_serving and reserve as the writer set them. Nodes with sku -1 are left out.
  * Call before publishing. */

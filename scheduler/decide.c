@@ -112,26 +112,14 @@ void sched_policy_job(const struct snapshot *snap, const struct store_sched_job 
     q->n_avoid_clusters = j->n_start_timeout_clusters;
 }
 
-/* msg with why the job is (or is not) where its starts timed out: "; its last start timed
- * out in east", "; its starts timed out in west, east" (the latest first), and ", the only
- * cluster that takes it now" ("; no other cluster takes it now") when it is placed in one of
- * them again. Caller frees. */
-/* "; its nodeSelector, affinity and tolerations allow N of the M nodes" when they bar the
- * pending serving pod pod (of cluster c's serving pool) from some of its SKU's nodes, else
- * "". */
+/* "; its nodeSelector, affinity and tolerations allow N of the M nodes" when they bar
+ * cluster c's pending serving pod pod from some of its SKU's serving nodes, else "". */
 static const char *barred_note(const struct snapshot *s, int c,
                                const struct snapshot_pending_pod *pod, char *buf, size_t size)
 {
-    const struct snapshot_cluster *cl = &s->clusters[c];
-    unsigned bit = 1u << (pod - cl->serving.pending);
-    int all = 0, allowed = 0;
+    size_t p = (size_t)(pod - s->clusters[c].serving.pending);
+    int allowed, all = snapshot_pending_nodes(s, (size_t)c, p, &allowed);
 
-    for (size_t i = cl->node_first; i < cl->node_first + cl->n_nodes; i++) {
-        if (s->nodes[i].pool != SNAPSHOT_POOL_SERVING || s->nodes[i].sku != pod->sku)
-            continue;
-        all++;
-        allowed += !(s->nodes[i].pending_barred & bit);
-    }
     if (allowed == all)
         return "";
     snprintf(buf, size, "; its nodeSelector, affinity and tolerations allow %d of the %d nodes",
@@ -139,6 +127,10 @@ static const char *barred_note(const struct snapshot *s, int c,
     return buf;
 }
 
+/* msg with why the job is (or is not) where its starts timed out: "; its last start timed
+ * out in east", "; its starts timed out in west, east" (the latest first), and ", the only
+ * cluster that takes it now" ("; no other cluster takes it now") when it is placed in one of
+ * them again. Caller frees. */
 static char *timed_out_note(const char *msg, const struct store_sched_job *j, const char *placed)
 {
     struct buf b;
