@@ -424,8 +424,6 @@ static void pc_reflectors_free(struct poller *p, struct pc *c)
         reflector_free(&c->r[k], p->multi);
 }
 
-/* fedsched's Jobs and RayJobs, as the scheduler's tracking reads them: the object without
- * its spec (tracking reads metadata and status only), shared read-only with readers. */
 /* The value at tok, as jansson holds it; NULL when it cannot be read. A string token
  * starts after its opening quote. */
 static json_t *json_of(const struct k8s_json *d, int tok)
@@ -439,10 +437,12 @@ static json_t *json_of(const struct k8s_json *d, int tok)
     return json_loadb(str ? raw - 1 : raw, str ? len + 2 : len, JSON_DECODE_ANY, NULL);
 }
 
-/* The members of object tok, but skip, as a new object in *o; -1 (and *o NULL) when one
- * cannot be read. At the top (top), metadata is read the same way without managedFields. */
-static int members_of(const struct k8s_json *d, int tok, const char *skip, bool top, json_t **o)
+/* The members of object tok as a new object in *o, but spec at the top (top) and
+ * managedFields in metadata, which is read the same way; -1 (and *o NULL) when one cannot
+ * be read. */
+static int members_of(const struct k8s_json *d, int tok, bool top, json_t **o)
 {
+    const char *skip = top ? "spec" : "managedFields";
     char key[256];
 
     *o = json_object();
@@ -453,7 +453,7 @@ static int members_of(const struct k8s_json *d, int tok, const char *skip, bool 
         if (n < 0 || n >= (long)sizeof(key) || strcmp(key, skip) == 0)
             continue;
         if (top && strcmp(key, "metadata") == 0 && k8s_json_type(d, k + 1) == K8S_JSON_OBJECT)
-            members_of(d, k + 1, "managedFields", false, &v);
+            members_of(d, k + 1, false, &v);
         else
             v = json_of(d, k + 1);
         if (!v) {
@@ -466,14 +466,15 @@ static int members_of(const struct k8s_json *d, int tok, const char *skip, bool 
     return 0;
 }
 
-/* A Job or RayJob as tracking keeps it: every member but spec (the pod template, most of
- * the object, never parsed), metadata without managedFields. */
+/* fedsched's Jobs and RayJobs, as the scheduler's tracking reads them (metadata and status),
+ * shared read-only with readers: every member but spec (the pod template, most of the
+ * object, never parsed), metadata without managedFields. */
 static int decode_object(const struct k8s_json *d, int tok, void *item, void *arg, struct err *e)
 {
     json_t *o;
 
     (void)arg;
-    if (k8s_json_type(d, tok) != K8S_JSON_OBJECT || members_of(d, tok, "spec", true, &o) != 0)
+    if (k8s_json_type(d, tok) != K8S_JSON_OBJECT || members_of(d, tok, true, &o) != 0)
         return err_set(e, ERR_MALFORMED, "object", "not a JSON object");
     *(json_t **)item = o;
     return 0;
