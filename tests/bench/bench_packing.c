@@ -12,8 +12,10 @@
  * --data DIR (default $FEDSCHED_DATA, else $FEDSCHED_SRC/../shared/data/alibaba-openb-2023,
  * else ../shared/data/alibaba-openb-2023; tools/openb-lists.sh makes a directory with every
  * list of the public release), --stress (the stress variants of openb_pod_list_default
- * instead, BestFit, FGD and ours, or those of --policies). Exit status 1 when a calibration check fails or, in the
- * default full run (no options), when it takes 60 s or more ("OVER TARGET"). */
+ * instead, BestFit, FGD and ours, or those of --policies; --stress-from BASE:POOL1,POOL2
+ * and --resample-seed N draw them from other lists or with another seed). Exit status 1
+ * when a calibration check fails or, in the default full run (no options), when it takes
+ * 60 s or more ("OVER TARGET"). */
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
@@ -172,20 +174,29 @@ static const struct {
 #define STRESS_BASE "openb_pod_list_default"
 #define STRESS_POOL "openb_pod_list_gpuspec25,openb_pod_list_multigpu40,openb_pod_list_cpu200"
 
+/* What the stress variants are drawn from: a base list, the pool lists and the resampling
+ * seed. The default is the development lists and seed 1 (docs/benchmarks.md, "Stress
+ * variants"); --stress-from and --resample-seed build others, held-out lists among them. */
+struct stress_src {
+    const char *base;
+    const char *pool;
+    uint64_t seed;
+};
+
 static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, const char *dir,
-                      const bool *pol, int seeds)
+                      const bool *pol, int seeds, const struct stress_src *src)
 {
     struct trace_openb_pod *base = NULL, *pool = NULL, *v = NULL;
     size_t n_base = 0, n_pool = 0, n_v = 0;
     char path[1200], *names[8];
-    size_t n_names = split_list(STRESS_POOL, names, 8);
+    size_t n_names = split_list(src->pool, names, 8);
     double cpg = packing_cores_per_gpu(nodes, n_nodes);
     double worst_bf = 1e9, worst_fgd = 1e9;
     const char *worst_bf_at = "", *worst_fgd_at = "";
     struct err e = {0};
     int rc = 0;
 
-    snprintf(path, sizeof(path), "%s/%s.csv", dir, STRESS_BASE);
+    snprintf(path, sizeof(path), "%s/%s.csv", dir, src->base);
     if (trace_openb_pods_load(path, &base, &n_base, &e)) {
         fprintf(stderr, "bench_packing: %s\n", e.msg);
         return -1;
@@ -206,14 +217,16 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
         n_pool += n;
         free(t);
     }
-    printf("stress variants of %s (pool: %s; CPU-heavy: more than %.1f cores per GPU)\n\n"
+    printf("stress variants of %s (pool: %s; resampling seed %llu; CPU-heavy: more than %.1f "
+           "cores per GPU)\n\n"
            "| variant | BestFit | FGD (ours) | ours (nodefit) | ours - BestFit | ours - FGD |\n"
            "|---|---|---|---|---|---|\n",
-           STRESS_BASE, STRESS_POOL, cpg);
+           src->base, src->pool, (unsigned long long)src->seed, cpg);
     for (size_t i = 0; rc == 0 && i < sizeof(variants) / sizeof(variants[0]); i++) {
         struct row row;
 
-        if (packing_resample(base, n_base, pool, n_pool, variants[i].share, cpg, 1, &v, &n_v, &e)) {
+        if (packing_resample(base, n_base, pool, n_pool, variants[i].share, cpg, src->seed, &v,
+                             &n_v, &e)) {
             fprintf(stderr, "bench_packing: %s: %s\n", variants[i].label, e.msg);
             rc = -1;
             break;
@@ -260,6 +273,7 @@ int main(int argc, char **argv)
     const char *mode = getenv("BENCH_MODE");
     bool smoke = mode && strcmp(mode, "smoke") == 0;
     bool markdown = false, stress = false, pol[PACKING_POLICY_COUNT];
+    struct stress_src stress_src = {STRESS_BASE, STRESS_POOL, 1};
     const char *lists_arg = NULL, *pol_arg = NULL, *data = getenv("FEDSCHED_DATA");
     const char *src = getenv("FEDSCHED_SRC");
     char dir[1024], path[1200];
@@ -282,6 +296,25 @@ int main(int argc, char **argv)
             pol_arg = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--data") == 0) {
             data = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--stress-from") == 0) {
+            char *colon = strchr(argv[++i], ':');
+
+            if (colon == NULL) {
+                fprintf(stderr, "bench_packing: --stress-from: '%s' is not BASE:POOL1,POOL2\n",
+                        argv[i]);
+                return 2;
+            }
+            *colon = '\0';
+            stress_src.base = argv[i];
+            stress_src.pool = colon + 1;
+        } else if (i + 1 < argc && strcmp(argv[i], "--resample-seed") == 0) {
+            char *end = NULL;
+
+            stress_src.seed = strtoull(argv[++i], &end, 10);
+            if (end == argv[i] || *end) {
+                fprintf(stderr, "bench_packing: --resample-seed: '%s' is not a number\n", argv[i]);
+                return 2;
+            }
         } else if (i + 1 < argc && strcmp(argv[i], "--seeds") == 0) {
             seeds = (int)strtol(argv[++i], NULL, 10);
             if (seeds < 1 || seeds > 1000) {
@@ -291,7 +324,8 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_packing [--lists a,b|all] [--seeds N] "
                             "[--policies random,bestfit,fgd,nodefit] [--markdown] [--data DIR] "
-                            "[--stress]\n");
+                            "[--stress [--stress-from BASE:POOL1,POOL2,...] "
+                            "[--resample-seed N]]\n");
             return 2;
         }
     }
@@ -340,7 +374,7 @@ int main(int argc, char **argv)
         if (pol_arg)
             for (int p = 0; p < PACKING_POLICY_COUNT; p++)
                 sp[p] = pol[p] && p != PACKING_RANDOM;
-        status = run_stress(nodes, n_nodes, dir, sp, seeds) ? 1 : 0;
+        status = run_stress(nodes, n_nodes, dir, sp, seeds, &stress_src) ? 1 : 0;
         for (size_t l = 0; l < n_lists; l++)
             free(lists[l]);
         free(nodes);
