@@ -19,6 +19,9 @@ struct shape {
 struct nodefit_profile {
     struct shape *s; /* GPU shapes only, by milli ascending */
     size_t n;
+    /* CPU-only shapes, w their share of the CPU those shapes ask for. */
+    struct shape *cpu_only;
+    size_t n_cpu_only;
     /* CPU (millicores) and memory (MiB) the expected work asks for per whole GPU it asks
      * for, CPU-only requests included: they land on GPU nodes too and eat the same cores. */
     double cpu_per_gpu, mem_per_gpu;
@@ -27,6 +30,10 @@ struct nodefit_profile {
      * being the kinds of node it fits when they are empty. */
     struct node_class *cls;
     size_t n_cls;
+    /* After nodefit_profile_set_nodes*(): when the work asks for c > 1 times the CPU the
+     * GPU nodes have per GPU, 1 - 1/c (the share of CPU taken elsewhere that turns demand
+     * away); 0 otherwise. */
+    double cpu_displace;
 };
 
 /* Nodes of the same GPU model, device count, CPU and memory. */
@@ -75,7 +82,7 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
                         struct nodefit_profile **out, struct err *e)
 {
     struct nodefit_profile *p;
-    double total = 0, wsum = 0;
+    double total = 0, wsum = 0, csum = 0;
 
     for (size_t i = 0; i < n; i++) {
         if (check_req(&shapes[i], "shapes", i, e))
@@ -87,6 +94,7 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
     }
     p = xcalloc(1, sizeof(*p));
     p->s = xcalloc(n + 1, sizeof(*p->s));
+    p->cpu_only = xcalloc(n + 1, sizeof(*p->cpu_only));
     {
         double cpu = 0, mem = 0, gpus = 0;
 
@@ -101,8 +109,15 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
         p->mem_per_gpu = gpus > 0 ? mem / gpus : 0;
     }
     for (size_t i = 0; i < n; i++) {
-        if (shapes[i].n_gpus == 0)
+        if (shapes[i].n_gpus == 0) {
+            struct shape *c = &p->cpu_only[p->n_cpu_only++];
+
+            c->cpu = shapes[i].cpu;
+            c->mem = shapes[i].mem;
+            c->w = weights[i] * (double)shapes[i].cpu;
+            csum += c->w;
             continue;
+        }
         p->s[p->n].cpu = shapes[i].cpu;
         p->s[p->n].mem = shapes[i].mem;
         p->s[p->n].n_gpus = shapes[i].n_gpus;
@@ -117,6 +132,8 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
     }
     for (size_t i = 0; i < p->n; i++)
         p->s[i].w /= wsum;
+    for (size_t i = 0; i < p->n_cpu_only && csum > 0; i++)
+        p->cpu_only[i].w /= csum;
     if (p->n > 1)
         qsort(p->s, p->n, sizeof(*p->s), cmp_shape);
     *out = p;
@@ -154,11 +171,13 @@ static const struct node_class *class_of(const struct nodefit_profile *p,
 }
 
 /* Replaces p's kinds of node with those of nodes, sorted (model first), each with its GPU
- * capacity; the claims are left at 0. */
+ * capacity; the claims are left at 0. Sets the CPU's claim from the GPU nodes' cores per
+ * GPU. */
 static int build_classes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
                          struct err *e)
 {
     size_t u = 0;
+    double cores = 0, gpus = 0;
 
     for (size_t i = 0; i < n; i++)
         if (nodes[i].n_gpus < 0 || nodes[i].n_gpus > NODEFIT_GPUS_MAX)
@@ -178,7 +197,12 @@ static int build_classes(struct nodefit_profile *p, const struct nodefit_node *n
         c->model = nodes[i].model;
         c->milli = (double)nodes[i].n_gpus * NODEFIT_MILLI;
         p->n_cls++;
+        cores += (double)nodes[i].cpu_cap;
+        gpus += nodes[i].n_gpus;
     }
+    p->cpu_displace = 0;
+    if (cores > 0 && p->cpu_per_gpu * gpus > cores)
+        p->cpu_displace = 1 - cores / (p->cpu_per_gpu * gpus);
     if (p->n_cls > 1)
         qsort(p->cls, p->n_cls, sizeof(*p->cls), cmp_class);
     for (size_t i = 0; i < p->n_cls; i++) {
@@ -256,6 +280,7 @@ void nodefit_profile_free(struct nodefit_profile **p)
     if (!p || !*p)
         return;
     free((*p)->cls);
+    free((*p)->cpu_only);
     free((*p)->s);
     free(*p);
     *p = NULL;
@@ -307,6 +332,23 @@ static double unfed(const struct nodefit_profile *p, int64_t cpu_free, int64_t m
     return s > 0 ? s : 0;
 }
 
+/* GPU capacity the node's free CPU will cost elsewhere: a CPU-only request that cannot use
+ * it takes its cores on another node, and when the work claims more CPU than the GPU nodes
+ * have, the share cpu_displace of those cores turns away GPU work, at cpu_per_gpu each. A
+ * node whose GPUs are all taken still counts: its spare cores are where CPU-only requests
+ * cost nothing. */
+static double cpu_stranded(const struct nodefit_profile *p, int64_t cpu_free, int64_t mem_free)
+{
+    double f = 0;
+
+    if (p->cpu_displace <= 0 || cpu_free <= 0)
+        return 0;
+    for (size_t i = 0; i < p->n_cpu_only; i++)
+        if (cpu_free < p->cpu_only[i].cpu || mem_free < p->cpu_only[i].mem)
+            f += p->cpu_only[i].w;
+    return f * p->cpu_displace * (double)cpu_free / p->cpu_per_gpu * NODEFIT_MILLI;
+}
+
 /* The measure, computed from the devices' free amounts sorted ascending: walking the
  * shapes by their per-device need, k devices have less than the shape needs and hold
  * `below` of the free capacity. */
@@ -315,13 +357,13 @@ static double frag_of(const struct nodefit_profile *p, int model, int64_t cpu_fr
 {
     long total = 0, below = 0;
     int k = 0;
-    double f = 0;
+    double f = cpu_stranded(p, cpu_free, mem_free);
 
     for (int j = 0; j < G; j++)
         total += free_sorted[j];
     if (total == 0)
-        return 0;
-    f = unfed(p, cpu_free, mem_free, total);
+        return f;
+    f += unfed(p, cpu_free, mem_free, total);
     for (size_t i = 0; i < p->n; i++) {
         const struct shape *s = &p->s[i];
 

@@ -85,6 +85,8 @@ void nodefit_profile_free(struct nodefit_profile **p); /* NULL-safe; sets *p to 
  * each milli of those, so a shape too big for most nodes claims the few it fits as a shape
  * constrained to a GPU model claims that model's. A node of a kind claimed c > 1 times over
  * charges a request 1 - 1/c of its milli-GPUs; nodes of a kind p was not told of, nothing.
+ * The CPU is claimed the same way: when the work asks for c > 1 times the cores per GPU the
+ * GPU nodes have, the measure counts cores stranded for CPU-only shapes (nodefit_frag()).
  * ERR_INVALID when a node has more than NODEFIT_GPUS_MAX devices. */
 int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
                               struct err *e);
@@ -104,7 +106,7 @@ bool nodefit_model_ok(const struct nodefit_node *node, const struct nodefit_req 
 /* True when node has the CPU, memory and devices for r right now, of a model r may use. */
 bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r);
 
-/* Expected milli-GPUs of node that will go unused, the sum of two parts:
+/* Expected milli-GPUs of node that will go unused, the sum of three parts:
  * - the next request: for each GPU shape of the profile, the free GPU capacity it could
  *   not take (all of it when the shape does not fit the node at all, its GPU model
  *   included, else the devices with less free than the shape needs), weighted by the
@@ -112,7 +114,12 @@ bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r);
  * - filling up: the free GPU capacity beyond what the node's free CPU and memory can feed
  *   at the profile's CPU and memory per GPU, all requests counted (8 free GPUs beside 20
  *   free cores take one 12-core pod, then nothing: a one-step measure sees no harm until
- *   it is too late). */
+ *   it is too late);
+ * - short of CPU (only once nodefit_profile_set_nodes*() found the CPU claimed c > 1 times
+ *   over): the node's free cores, for each CPU-only shape that cannot use them (weighted
+ *   by its share of the CPU-only demand), times 1 - 1/c, at the profile's cores per GPU. A
+ *   CPU-only request that cannot use them takes cores elsewhere, and that share of them
+ *   was feeding GPUs. Counted on nodes whose GPUs are all taken too. */
 double nodefit_frag(const struct nodefit_profile *p, const struct nodefit_node *node);
 
 /* Sorts n per-device free amounts ascending, in place: the order in which the measure

@@ -319,6 +319,54 @@ START_TEST(cpu_only_work_counts_in_the_cores_per_gpu)
 }
 END_TEST
 
+/* When the work asks for more CPU per GPU than the GPU nodes have, cores a CPU-only shape
+ * cannot use turn GPU work away elsewhere: a CPU-only request goes where it leaves cores a
+ * CPU-only request can still use. Without the nodes (or with CPU to spare) it goes where it
+ * fits tightest, as before. */
+START_TEST(cpu_only_requests_leave_usable_cores_when_cpu_is_short)
+{
+    /* 1-GPU pods of 4 cores and CPU-only pods of 16 cores, four of them per GPU pod:
+     * 68 cores per GPU asked, against 32 per GPU in the nodes (claimed 2.125 times over). */
+    struct nodefit_req shapes[2] = {req(4000, 0, 1, 1000), req(16000, 0, 0, 0)};
+    double w[2] = {1, 4};
+    struct nodefit_profile *p = NULL;
+    struct nodefit_node nodes[2] = {node(32000, 1 << 20, 1), node(32000, 1 << 20, 1)};
+    struct nodefit_req r = req(16000, 0, 0, 0);
+    struct nodefit_eval ea, eb;
+    double displace = 1 - 32.0 / 68.0;
+
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    /* Both GPUs are taken; a has 20 cores free, b 32. */
+    nodes[0].gpu_free[0] = nodes[1].gpu_free[0] = 0;
+    nodes[0].cpu_free = 20000;
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &ea), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[1], nodefit_frag(p, &nodes[1]), &r, &eb), 0);
+    ck_assert(fabs(ea.frag_delta) < 1e-9 && fabs(eb.frag_delta) < 1e-9);
+    ck_assert_int_lt(nodefit_eval_cmp(&ea, &eb), 0); /* a is the tighter fit */
+    ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 2, NULL), 0);
+    ck_assert(fabs(nodefit_frag(p, &nodes[1])) < 1e-9); /* 32 free cores take a 16-core pod */
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &ea), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[1], nodefit_frag(p, &nodes[1]), &r, &eb), 0);
+    /* On a it leaves 4 cores no CPU-only pod can use: that share of them turns away GPU
+     * work at 68 cores per GPU. On b it leaves 16, which the next one can take. */
+    ck_assert(fabs(ea.frag_delta - displace * 4000.0 / 68000.0 * NODEFIT_MILLI) < 1e-6);
+    ck_assert(fabs(eb.frag_delta) < 1e-9);
+    ck_assert_int_lt(nodefit_eval_cmp(&eb, &ea), 0);
+    nodefit_profile_free(&p);
+
+    /* One CPU-only pod per GPU pod: 20 cores per GPU asked, 32 in the nodes. Nothing is
+     * charged and a is again the tighter fit. */
+    w[1] = 1;
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, 2, &p, NULL), 0);
+    ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 2, NULL), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &ea), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[1], nodefit_frag(p, &nodes[1]), &r, &eb), 0);
+    ck_assert(fabs(ea.frag_delta) < 1e-9);
+    ck_assert_int_lt(nodefit_eval_cmp(&ea, &eb), 0);
+    nodefit_profile_free(&p);
+}
+END_TEST
+
 START_TEST(score_prefers_filling_a_partly_used_device)
 {
     struct nodefit_req shapes[2] = {req(4000, 1024, 1, 500), req(8000, 1024, 1, 1000)};
@@ -614,6 +662,7 @@ int main(void)
     tcase_add_test(tc, node_kinds_steer_requests_off_nodes_only_big_shapes_fit);
     tcase_add_test(tc, node_kinds_claimed_within_each_model);
     tcase_add_test(tc, cpu_only_work_counts_in_the_cores_per_gpu);
+    tcase_add_test(tc, cpu_only_requests_leave_usable_cores_when_cpu_is_short);
     tcase_add_test(tc, score_prefers_filling_a_partly_used_device);
     tcase_add_test(tc, score_keeps_whole_nodes_for_big_gangs);
     tcase_add_test(tp, five_column_lists_load_with_defaults);
