@@ -31,7 +31,7 @@ struct nodefit_profile {
     struct node_class *cls;
     size_t n_cls;
     /* After nodefit_profile_set_nodes*(): when the work asks for c > 1 times the CPU the
-     * GPU nodes have per GPU, 1 - 1/c (the share of CPU taken elsewhere that turns demand
+     * nodes have per GPU, 1 - 1/c (the share of CPU taken elsewhere that turns demand
      * away); 0 otherwise. */
     double cpu_displace;
 };
@@ -171,8 +171,8 @@ static const struct node_class *class_of(const struct nodefit_profile *p,
 }
 
 /* Replaces p's kinds of node with those of nodes, sorted (model first), each with its GPU
- * capacity; the claims are left at 0. Sets the CPU's claim from the GPU nodes' cores per
- * GPU. */
+ * capacity; the claims are left at 0. Sets the CPU's claim from the nodes' cores per GPU
+ * (nodes without GPUs included: CPU-only requests may use them). */
 static int build_classes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
                          struct err *e)
 {
@@ -189,6 +189,7 @@ static int build_classes(struct nodefit_profile *p, const struct nodefit_node *n
     for (size_t i = 0; i < n; i++) {
         struct node_class *c = &p->cls[p->n_cls];
 
+        cores += (double)nodes[i].cpu_cap;
         if (nodes[i].n_gpus == 0)
             continue;
         c->cpu_cap = nodes[i].cpu_cap;
@@ -197,11 +198,10 @@ static int build_classes(struct nodefit_profile *p, const struct nodefit_node *n
         c->model = nodes[i].model;
         c->milli = (double)nodes[i].n_gpus * NODEFIT_MILLI;
         p->n_cls++;
-        cores += (double)nodes[i].cpu_cap;
         gpus += nodes[i].n_gpus;
     }
     p->cpu_displace = 0;
-    if (cores > 0 && p->cpu_per_gpu * gpus > cores)
+    if (gpus > 0 && cores > 0 && p->cpu_per_gpu * gpus > cores)
         p->cpu_displace = 1 - cores / (p->cpu_per_gpu * gpus);
     if (p->n_cls > 1)
         qsort(p->cls, p->n_cls, sizeof(*p->cls), cmp_class);

@@ -86,7 +86,8 @@ void nodefit_profile_free(struct nodefit_profile **p); /* NULL-safe; sets *p to 
  * constrained to a GPU model claims that model's. A node of a kind claimed c > 1 times over
  * charges a request 1 - 1/c of its milli-GPUs; nodes of a kind p was not told of, nothing.
  * The CPU is claimed the same way: when the work asks for c > 1 times the cores per GPU the
- * GPU nodes have, the measure counts cores stranded for CPU-only shapes (nodefit_frag()).
+ * nodes have (nodes without GPUs included), the measure counts cores stranded for CPU-only
+ * shapes (nodefit_frag()).
  * ERR_INVALID when a node has more than NODEFIT_GPUS_MAX devices. */
 int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
                               struct err *e);

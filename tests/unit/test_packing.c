@@ -352,6 +352,19 @@ START_TEST(cpu_only_requests_leave_usable_cores_when_cpu_is_short)
     ck_assert(fabs(ea.frag_delta - displace * 4000.0 / 68000.0 * NODEFIT_MILLI) < 1e-6);
     ck_assert(fabs(eb.frag_delta) < 1e-9);
     ck_assert_int_lt(nodefit_eval_cmp(&eb, &ea), 0);
+    /* A node without GPUs adds cores CPU-only pods may use: 72 more make 136 for the 2
+     * GPUs, the 68 per GPU asked, so nothing is claimed over. */
+    {
+        struct nodefit_node more[3] = {nodes[0], nodes[1], node(72000, 1 << 20, 0)};
+
+        ck_assert_int_eq(nodefit_profile_set_nodes(p, more, 3, NULL), 0);
+        ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &ea), 0);
+        ck_assert(fabs(ea.frag_delta) < 1e-9);
+        more[2].cpu_cap = 71000;
+        ck_assert_int_eq(nodefit_profile_set_nodes(p, more, 3, NULL), 0);
+        ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &ea), 0);
+        ck_assert(ea.frag_delta > 0);
+    }
     nodefit_profile_free(&p);
 
     /* One CPU-only pod per GPU pod: 20 cores per GPU asked, 32 in the nodes. Nothing is
