@@ -13,7 +13,9 @@
  * else ../shared/data/alibaba-openb-2023; tools/openb-lists.sh makes a directory with every
  * list of the public release), --stress (the stress variants of openb_pod_list_default
  * instead, BestFit, FGD and ours, or those of --policies; --stress-from BASE:POOL1,POOL2
- * and --resample-seed N draw them from other lists or with another seed). Exit status 1
+ * and --resample-seed N draw them from other lists or with another seed), --nodes NAME
+ * (another node list of the data directory than openb_node_list_gpu_node, such as
+ * openb_node_list_all_node with its CPU-only nodes). Exit status 1
  * when a calibration check fails or, in the default full run (no options), when it takes
  * 60 s or more ("OVER TARGET"). */
 #include "base/clock.h"
@@ -272,9 +274,10 @@ int main(int argc, char **argv)
 {
     const char *mode = getenv("BENCH_MODE");
     bool smoke = mode && strcmp(mode, "smoke") == 0;
-    bool markdown = false, stress = false, pol[PACKING_POLICY_COUNT];
+    bool markdown = false, stress = false, paper, pol[PACKING_POLICY_COUNT];
     struct stress_src stress_src = {STRESS_BASE, STRESS_POOL, 1};
     const char *lists_arg = NULL, *pol_arg = NULL, *data = getenv("FEDSCHED_DATA");
+    const char *node_list = "openb_node_list_gpu_node";
     const char *src = getenv("FEDSCHED_SRC");
     char dir[1024], path[1200];
     char *lists[LISTS_MAX];
@@ -296,6 +299,8 @@ int main(int argc, char **argv)
             pol_arg = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--data") == 0) {
             data = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--nodes") == 0) {
+            node_list = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--stress-from") == 0) {
             char *colon = strchr(argv[++i], ':');
 
@@ -324,6 +329,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_packing [--lists a,b|all] [--seeds N] "
                             "[--policies random,bestfit,fgd,nodefit] [--markdown] [--data DIR] "
+                            "[--nodes NODE_LIST] "
                             "[--stress [--stress-from BASE:POOL1,POOL2,...] "
                             "[--resample-seed N]]\n");
             return 2;
@@ -359,15 +365,15 @@ int main(int argc, char **argv)
     } else {
         n_lists = split_list(lists_arg ? lists_arg : "openb_pod_list_default", lists, LISTS_MAX);
     }
-    snprintf(path, sizeof(path), "%s/%s", dir,
-             smoke ? "openb_node_list_smoke.csv" : "openb_node_list_gpu_node.csv");
+    snprintf(path, sizeof(path), "%s/%s.csv", dir, smoke ? "openb_node_list_smoke" : node_list);
     if (trace_openb_nodes_load(path, &nodes, &n_nodes, &e)) {
         fprintf(stderr, "bench_packing: %s\n", e.msg);
         return 1;
     }
-    printf("bench_packing: %zu GPU nodes, %d seed%s from %d, tune ratio 1.3, shuffled; "
+    printf("bench_packing: %zu nodes (%s), %d seed%s from %d, tune ratio 1.3, shuffled; "
            "GPU allocation %% at 100%% arrived\n",
-           n_nodes, seeds, seeds == 1 ? "" : "s", SEED0);
+           n_nodes, smoke ? "openb_node_list_smoke" : node_list, seeds, seeds == 1 ? "" : "s",
+           SEED0);
     if (stress) {
         bool sp[PACKING_POLICY_COUNT] = {false, true, true, true};
 
@@ -380,6 +386,8 @@ int main(int argc, char **argv)
         free(nodes);
         return status;
     }
+    /* The paper's figures are for its cluster, openb_node_list_gpu_node. */
+    paper = strcmp(node_list, "openb_node_list_gpu_node") == 0;
     if (markdown)
         printf("\n| pod list | set | Random (ours / paper) | BestFit (ours / paper) | FGD (ours / "
                "paper) | ours (nodefit) | ours - FGD paper | ours - BestFit (ours) |\n"
@@ -396,11 +404,12 @@ int main(int argc, char **argv)
         for (int p = 0; p < 3; p++) {
             fmt_pct(a[p], sizeof(a[p]), row.ran[p] ? row.mean[p] : -1);
             fmt_pct(pb[p], sizeof(pb[p]),
-                    packing_published(lists[l], published_name((enum packing_policy)p)));
+                    paper ? packing_published(lists[l], published_name((enum packing_policy)p))
+                          : -1);
         }
         fmt_pct(a[3], sizeof(a[3]), row.ran[PACKING_NODEFIT] ? row.mean[PACKING_NODEFIT] : -1);
         if (markdown) {
-            double fgd = packing_published(lists[l], "FGD");
+            double fgd = paper ? packing_published(lists[l], "FGD") : -1;
             char d[16] = "n/a", dbf[16] = "n/a";
 
             if (fgd >= 0 && row.ran[PACKING_NODEFIT])
@@ -416,7 +425,7 @@ int main(int argc, char **argv)
             printf("%s:\n", lists[l]);
             for (int p = 0; p < PACKING_POLICY_COUNT; p++) {
                 const char *pn = published_name((enum packing_policy)p);
-                double pub = pn ? packing_published(lists[l], pn) : -1;
+                double pub = pn && paper ? packing_published(lists[l], pn) : -1;
                 char ps[16];
 
                 if (!row.ran[p])
