@@ -333,10 +333,10 @@ static double unfed(const struct nodefit_profile *p, int64_t cpu_free, int64_t m
 }
 
 /* GPU capacity the node's free CPU will cost elsewhere: a CPU-only request that cannot use
- * it takes its cores on another node, and when the work claims more CPU than the GPU nodes
+ * it takes its cores on another node, and when the work claims more CPU than the nodes
  * have, the share cpu_displace of those cores turns away GPU work, at cpu_per_gpu each. A
- * node whose GPUs are all taken still counts: its spare cores are where CPU-only requests
- * cost nothing. */
+ * node whose GPUs are all taken, or that has none, still counts: its spare cores are where
+ * CPU-only requests cost nothing. */
 static double cpu_stranded(const struct nodefit_profile *p, int64_t cpu_free, int64_t mem_free)
 {
     double f = 0;
@@ -396,7 +396,7 @@ double nodefit_frag(const struct nodefit_profile *p, const struct nodefit_node *
     int f[NODEFIT_GPUS_MAX];
     int G = node->n_gpus;
 
-    if (G <= 0)
+    if (G < 0)
         return 0;
     memcpy(f, node->gpu_free, sizeof(int) * (size_t)G);
     nodefit_sort_free(f, G);

@@ -120,7 +120,8 @@ bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r);
  *   over): the node's free cores, for each CPU-only shape that cannot use them (weighted
  *   by its share of the CPU-only demand), times 1 - 1/c, at the profile's cores per GPU. A
  *   CPU-only request that cannot use them takes cores elsewhere, and that share of them
- *   was feeding GPUs. Counted on nodes whose GPUs are all taken too. */
+ *   was feeding GPUs. Counted on nodes whose GPUs are all taken, and on nodes without
+ *   GPUs, too (the only part there). */
 double nodefit_frag(const struct nodefit_profile *p, const struct nodefit_node *node);
 
 /* Sorts n per-device free amounts ascending, in place: the order in which the measure

@@ -319,7 +319,7 @@ START_TEST(cpu_only_work_counts_in_the_cores_per_gpu)
 }
 END_TEST
 
-/* When the work asks for more CPU per GPU than the GPU nodes have, cores a CPU-only shape
+/* When the work asks for more CPU per GPU than the nodes have, cores a CPU-only shape
  * cannot use turn GPU work away elsewhere: a CPU-only request goes where it leaves cores a
  * CPU-only request can still use. Without the nodes (or with CPU to spare) it goes where it
  * fits tightest, as before. */
@@ -364,6 +364,14 @@ START_TEST(cpu_only_requests_leave_usable_cores_when_cpu_is_short)
         ck_assert_int_eq(nodefit_profile_set_nodes(p, more, 3, NULL), 0);
         ck_assert_int_eq(nodefit_score(p, &nodes[0], nodefit_frag(p, &nodes[0]), &r, &ea), 0);
         ck_assert(ea.frag_delta > 0);
+        /* On a node without GPUs, the same measure: 10 free cores are already too few for
+         * a 16-core pod, so an 8-core request there strands 8 fewer. */
+        more[2].cpu_free = 10000;
+        r.cpu = 8000;
+        ck_assert_int_eq(nodefit_score(p, &more[2], nodefit_frag(p, &more[2]), &r, &ea), 0);
+        ck_assert(fabs(ea.frag_delta - (1 - 135.0 / 136.0) * -8000.0 / 68000.0 * NODEFIT_MILLI) <
+                  1e-6);
+        r.cpu = 16000;
     }
     nodefit_profile_free(&p);
 
