@@ -147,6 +147,29 @@ static bool class_takes(const struct node_class *c, const struct shape *s)
            c->n_gpus >= s->n_gpus;
 }
 
+/* The GPU capacity (milli-GPUs) of kind c that shape s can use. When bound (its GPU models
+ * keep it off some of the kinds claimed together), what an empty node of the kind holds of
+ * it: its pods are limited by the devices (a shared device holds 1000 / milli of them), the
+ * cores and the memory, so a 12-core pod uses one GPU of a 16-core 2-GPU node. Otherwise all
+ * of the kind's GPUs: where such a shape's cores or memory bind, the measure's CPU term
+ * (unfed(), at the work's cores and memory per GPU, which the shapes free to go anywhere
+ * make up) charges the GPUs it strands node by node, and charging them in the claims as well
+ * raises every kind's claim at once. */
+static double usable(const struct node_class *c, const struct shape *s, bool bound)
+{
+    int64_t pods;
+
+    if (!bound)
+        return c->milli;
+    pods = s->milli == NODEFIT_MILLI ? c->n_gpus / s->n_gpus
+                                     : (int64_t)c->n_gpus * (NODEFIT_MILLI / s->milli);
+    if (s->cpu > 0 && c->cpu_cap / s->cpu < pods)
+        pods = c->cpu_cap / s->cpu;
+    if (s->mem > 0 && c->mem_cap / s->mem < pods)
+        pods = c->mem_cap / s->mem;
+    return c->milli * (double)(pods * s->n_gpus * s->milli) / (c->n_gpus * NODEFIT_MILLI);
+}
+
 static int cmp_class(const void *a, const void *b)
 {
     const struct node_class *x = a, *y = b;
@@ -217,8 +240,9 @@ static int build_classes(struct nodefit_profile *p, const struct nodefit_node *n
 
 /* Claims on kinds lo..hi-1 (capacity total) by the shapes that fit one of them, each shape's
  * share of the demand taken among those shapes when rescale, as given otherwise. Shape s
- * asks for the share d of the GPU demand and can use the share a of the capacity (the kinds
- * of node it fits when they are empty), so it claims d / a of each milli of those; a kind
+ * asks for the share d of the GPU demand and can use the share a of the capacity (usable()
+ * of the kinds of node it fits when they are empty), so it claims d / a of each milli of
+ * those (a kind whose nodes it can fill only half of is used up twice as fast); a kind
  * claimed c > 1 times over turns away 1 - 1/c of what lands on it. Size limits a shape as a
  * model constraint does: an 8-GPU request for 120 cores can only use the 8-GPU nodes with
  * 120 cores or more, and claims those. */
@@ -239,10 +263,13 @@ static void claim_classes(struct nodefit_profile *p, size_t lo, size_t hi, bool 
     for (size_t i = 0; i < p->n; i++) {
         const struct shape *sh = &p->s[i];
         double a = 0, d = rescale ? sh->w / wsum : sh->w;
+        bool bound = false;
 
         for (size_t c = lo; c < hi; c++)
+            bound |= !model_in(sh->models, p->cls[c].model);
+        for (size_t c = lo; c < hi; c++)
             if (class_takes(&p->cls[c], sh))
-                a += p->cls[c].milli;
+                a += usable(&p->cls[c], sh, bound);
         if (a <= 0)
             continue;
         for (size_t c = lo; c < hi; c++)

@@ -302,6 +302,56 @@ START_TEST(node_kinds_claimed_within_each_model)
 }
 END_TEST
 
+/* What telling the profile of shapes its nodes adds to r's score on nodes[at]: the charge
+ * for demand turned away. */
+static double turned_away(const struct nodefit_req *shapes, const double *w, size_t n,
+                          const struct nodefit_node *nodes, size_t n_nodes, size_t at,
+                          struct nodefit_req r)
+{
+    struct nodefit_profile *p = NULL;
+    struct nodefit_eval e0, e1;
+
+    ck_assert_int_eq(nodefit_profile_new(shapes, w, n, &p, NULL), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[at], nodefit_frag(p, &nodes[at]), &r, &e0), 0);
+    ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, n_nodes, NULL), 0);
+    ck_assert_int_eq(nodefit_score(p, &nodes[at], nodefit_frag(p, &nodes[at]), &r, &e1), 0);
+    nodefit_profile_free(&p);
+    return e1.frag_delta - e0.frag_delta;
+}
+
+/* A shape constrained to some GPU models claims the capacity its pods can use on each kind:
+ * cores, memory and a shared device's room limit them, so a kind it can fill only half of
+ * is claimed twice as much. A shape that may use any model is counted on all the GPUs. */
+START_TEST(constrained_shapes_claim_what_their_pods_can_use)
+{
+    /* Half the demand may only use model 1: one 16-core 2-GPU node, where its 12-core pods
+     * fit one to a node. It can use 1 GPU of the 20, so model 1 is claimed 0.5 x 20 + 0.5 =
+     * 10.5 times over (5.5 if both GPUs counted). */
+    struct nodefit_req shapes[2] = {req(12000, 0, 1, 1000), req(4000, 0, 1, 1000)};
+    double w[2] = {1, 1};
+    struct nodefit_node nodes[10];
+    struct nodefit_req r = req(4000, 0, 1, 1000);
+
+    shapes[0].models = NODEFIT_MODEL_BIT(1);
+    for (int i = 0; i < 10; i++) {
+        nodes[i] = node(i == 0 ? 16000 : 64000, 1 << 20, 2);
+        nodes[i].model = i == 0 ? 1 : 2;
+    }
+    ck_assert(fabs(turned_away(shapes, w, 2, nodes, 10, 0, r) - (1 - 1 / 10.5) * 1000) < 1e-6);
+
+    /* Shared devices: 0.6-GPU pods fit one to a device, 1.2 GPUs of the node's 2. By GPU
+     * demand they are 0.6 / 1.6 of it: claimed 0.375 x 20 / 1.2 + 0.625 = 6.875 times. */
+    shapes[0] = req(1000, 0, 1, 600);
+    shapes[0].models = NODEFIT_MODEL_BIT(1);
+    ck_assert(fabs(turned_away(shapes, w, 2, nodes, 10, 0, r) - (1 - 1 / 6.875) * 1000) < 1e-6);
+
+    /* A flexible 40-core shape fits one to a 64-core node, but is counted on both GPUs:
+     * claimed exactly once, nothing charged. */
+    shapes[0] = req(40000, 0, 1, 1000);
+    ck_assert(fabs(turned_away(shapes, w, 1, nodes + 1, 9, 0, shapes[0])) < 1e-6);
+}
+END_TEST
+
 START_TEST(cpu_only_work_counts_in_the_cores_per_gpu)
 {
     /* Half the requests are 1-GPU pods of 8 cores, half CPU-only pods of 8 cores: the work
@@ -682,6 +732,7 @@ int main(void)
     tcase_add_test(tc, nodes_steer_flexible_requests_off_claimed_models);
     tcase_add_test(tc, node_kinds_steer_requests_off_nodes_only_big_shapes_fit);
     tcase_add_test(tc, node_kinds_claimed_within_each_model);
+    tcase_add_test(tc, constrained_shapes_claim_what_their_pods_can_use);
     tcase_add_test(tc, cpu_only_work_counts_in_the_cores_per_gpu);
     tcase_add_test(tc, cpu_only_requests_leave_usable_cores_when_cpu_is_short);
     tcase_add_test(tc, score_prefers_filling_a_partly_used_device);
