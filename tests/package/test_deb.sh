@@ -56,10 +56,13 @@ http_status() {
   echo "${2:-}"
 }
 
+# A port nothing listens on, below the kernel's ephemeral range (32768 and up): there an
+# outgoing connection, the server's own to PostgreSQL among them, can take the port
+# between this check and the bind.
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo $p; return; }
   done
 }

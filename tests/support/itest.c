@@ -86,17 +86,32 @@ void itest_pg(const char *cmd)
     ck_assert_msg(system(line) == 0, "%s failed", line);
 }
 
+/* A port below the kernel's ephemeral range (32768 and up): a port the kernel hands out
+ * there can be taken by an outgoing connection, the server's own to PostgreSQL among them,
+ * between this call and the server's bind. Free when bound here; tried in a random order
+ * so concurrent test processes seldom race for one. */
 int itest_free_port(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
+    static unsigned seed;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    if (seed == 0)
+        seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    for (int tries = 0; tries < 1000; tries++) {
+        int port = 20000 + (int)(rand_r(&seed) % 12000);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+            close(fd);
+            return port;
+        }
+    }
     close(fd);
-    return ntohs(a.sin_port);
+    ck_abort_msg("no free port in 20000-31999 after 1000 tries");
+    return -1;
 }
 
 void itest_server_start(struct itest_server *s, const char *dsn, const char *const *extra_env,

@@ -240,7 +240,8 @@ pg_bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ $need_pg -eq 1 ]; then
   pgdir=$scratch/pg
   for try in 1 2 3; do
-    port=$((20000 + RANDOM % 30000))
+    # below the kernel's ephemeral range (32768 and up), where outgoing connections take ports
+    port=$((20000 + RANDOM % 12000))
     (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && continue
     dsn=$("$top/tests/pg.sh" start "$pgdir" "$port" 2>"$logs/pg.log") && break
     dsn=""
