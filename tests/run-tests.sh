@@ -12,16 +12,7 @@ export FEDSCHED_SRC=$(pwd)
 export CK_FORK=yes
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}
 
-# A port nothing listens on, below the kernel's ephemeral range (32768 and up): there an
-# outgoing connection, the server's own to PostgreSQL among them, can take the port
-# between this check and the bind.
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-  done
-}
+. "$here/free-port.sh"
 export -f free_port 2>/dev/null || true
 
 pgdir=""

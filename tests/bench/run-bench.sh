@@ -9,6 +9,7 @@
 set -uo pipefail
 BUILD=${BUILD:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/free-port.sh"
 case $BUILD in
   /*) build_dir=$BUILD ;;
   *) build_dir=$(pwd)/$BUILD ;;
@@ -18,8 +19,7 @@ export FEDSCHED_SRC=$(pwd)
 if [ -z "${FEDSCHED_TEST_DSN:-}" ]; then
   pgdir=$(mktemp -d /tmp/fedsched-bench-pg.XXXXXX)
   chmod 755 "$pgdir"
-  # below the kernel's ephemeral range (32768 and up), where outgoing connections take ports
-  port=$((20000 + RANDOM % 12000))
+  port=$(free_port)
   trap '"$here/pg.sh" stop "$pgdir" >/dev/null 2>&1; rm -rf "$pgdir"' EXIT
   FEDSCHED_TEST_DSN=$("$here/pg.sh" start "$pgdir" "$port") || exit 1
   export FEDSCHED_TEST_DSN

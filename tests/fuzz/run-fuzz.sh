@@ -32,16 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port nothing listens on, below the kernel's ephemeral range (32768 and up): there an
-# outgoing connection, the server's own to PostgreSQL among them, can take the port
-# between this check and the bind.
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-  done
-}
+. "$here/../free-port.sh"
 
 # Starts the private PostgreSQL once and exports FEDSCHED_FUZZ_DSN (as tests/run-tests.sh
 # does for the tests). A port free a moment ago can be taken when the server binds: retry.

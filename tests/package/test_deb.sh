@@ -56,16 +56,7 @@ http_status() {
   echo "${2:-}"
 }
 
-# A port nothing listens on, below the kernel's ephemeral range (32768 and up): there an
-# outgoing connection, the server's own to PostgreSQL among them, can take the port
-# between this check and the bind.
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo $p; return; }
-  done
-}
+. "$here/../free-port.sh"
 
 # "host=H port=P user=U dbname=D" as postgresql://U@H:P/D (an EnvironmentFile line holds
 # no spaces unquoted); a URI is passed through.

@@ -30,6 +30,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/free-port.sh"
 cd "$top" || exit 2
 
 points=${MUTATE_POINTS:-tools/mutate/points.txt}
@@ -240,8 +241,7 @@ pg_bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ $need_pg -eq 1 ]; then
   pgdir=$scratch/pg
   for try in 1 2 3; do
-    # below the kernel's ephemeral range (32768 and up), where outgoing connections take ports
-    port=$((20000 + RANDOM % 12000))
+    port=$(free_port)
     (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && continue
     dsn=$("$top/tests/pg.sh" start "$pgdir" "$port" 2>"$logs/pg.log") && break
     dsn=""
