@@ -365,15 +365,16 @@ int main(int argc, char **argv)
     } else {
         n_lists = split_list(lists_arg ? lists_arg : "openb_pod_list_default", lists, LISTS_MAX);
     }
-    snprintf(path, sizeof(path), "%s/%s.csv", dir, smoke ? "openb_node_list_smoke" : node_list);
+    if (smoke)
+        node_list = "openb_node_list_smoke";
+    snprintf(path, sizeof(path), "%s/%s.csv", dir, node_list);
     if (trace_openb_nodes_load(path, &nodes, &n_nodes, &e)) {
         fprintf(stderr, "bench_packing: %s\n", e.msg);
         return 1;
     }
     printf("bench_packing: %zu nodes (%s), %d seed%s from %d, tune ratio 1.3, shuffled; "
            "GPU allocation %% at 100%% arrived\n",
-           n_nodes, smoke ? "openb_node_list_smoke" : node_list, seeds, seeds == 1 ? "" : "s",
-           SEED0);
+           n_nodes, node_list, seeds, seeds == 1 ? "" : "s", SEED0);
     if (stress) {
         bool sp[PACKING_POLICY_COUNT] = {false, true, true, true};
 
