@@ -437,6 +437,34 @@ static int ns_of(const struct engine *en, const char *ns)
     return (int)engine_strmap_find(&en->ns_map, en->ns_names, ns ? ns : "");
 }
 
+int engine_cmp_u64(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+
+    return (a > b) - (a < b);
+}
+
+bool engine_id_in(const uint64_t *ids, size_t n, uint64_t id)
+{
+    return n && bsearch(&id, ids, n, sizeof(*ids), engine_cmp_u64);
+}
+
+uint64_t engine_reserve_key(const struct engine *en, size_t node, uint64_t job_id)
+{
+    const struct snapshot_node *nd = &en->s->nodes[node];
+    uint64_t h = hash_fnv1a(HASH_FNV1A_BASIS, &job_id, sizeof(job_id));
+
+    for (size_t c = 0; c < en->s->n_clusters; c++) {
+        const struct snapshot_cluster *cl = &en->s->clusters[c];
+
+        if (node >= cl->node_first && node < cl->node_first + cl->n_nodes) {
+            h = hash_fnv1a(h, cl->name, strlen(cl->name) + 1);
+            break;
+        }
+    }
+    return hash_fnv1a(h, nd->name, strlen(nd->name));
+}
+
 static void build_fairshare(struct engine *en, const struct policy_state *st)
 {
     const struct policy_input *in = en->in;
@@ -462,11 +490,17 @@ static void build_fairshare(struct engine *en, const struct policy_state *st)
         for (size_t k = 0; ns >= 0 && k < K; k++)
             en->ns_avg[(size_t)ns * K + k] = hl_h > 0 ? st->usage[i].gpu_hours[k] / hl_h : 0.0;
     }
+    /* GPUs held now, but not those of backfilled jobs: they run on a reservation's
+     * sufferance, and counting them turned two namespaces' order over every cycle (the one
+     * with backfilled jobs went second and reserved nothing, its backfilled jobs were
+     * evicted for the other's reservations, its share fell, and it went first again). Their
+     * GPU-hours still count in the decayed usage. */
     for (size_t r = 0; r < in->n_running; r++) {
         const struct policy_running *ru = &in->running[r];
         int ns = ns_of(en, ru->ns);
 
-        if (ns >= 0 && ru->sku >= 0 && (size_t)ru->sku < K && ru->gpus > 0)
+        if (ns >= 0 && ru->sku >= 0 && (size_t)ru->sku < K && ru->gpus > 0 &&
+            !(st && engine_id_in(st->backfill, st->n_backfill, ru->id)))
             en->ns_run[(size_t)ns * K + (size_t)ru->sku] += ru->gpus;
     }
     for (size_t c = 0; c < en->n_clusters; c++)

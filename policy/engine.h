@@ -244,6 +244,17 @@ bool engine_job_avoids(const struct engine *en, const struct engine_job *ej, int
 /* The first prerequisite queue job j needs that cluster c is known to miss; -1 when none. */
 int engine_missing_prereq(const struct engine *en, size_t j, int c);
 
+/* qsort/bsearch order of uint64_t values (job ids). */
+int engine_cmp_u64(const void *pa, const void *pb);
+
+/* True when id is among the n ids, sorted by engine_cmp_u64 (policy_state's backfill and
+ * reserving records). */
+bool engine_id_in(const uint64_t *ids, size_t n, uint64_t id);
+
+/* The key of node (its cluster's name and its own) reserved by the job of this id, for
+ * policy_state.reserved: stable from one snapshot to the next, where node indices are not. */
+uint64_t engine_reserve_key(const struct engine *en, size_t node, uint64_t job_id);
+
 /* Ordering of candidates: better first (score, training before serving, preferred SKU,
  * cluster name). Returns < 0 when a is better. */
 int engine_cand_cmp(const struct engine *en, const struct engine_cand *a,

@@ -59,6 +59,11 @@ static struct policy_state *state_copy(const struct policy_state *st)
         memcpy(c->backfill, st->backfill, st->n_backfill * sizeof(*c->backfill));
         c->n_backfill = c->cap_backfill = st->n_backfill;
     }
+    if (st->n_reserved > 0) {
+        c->reserved = xcalloc(st->n_reserved, sizeof(*c->reserved));
+        memcpy(c->reserved, st->reserved, st->n_reserved * sizeof(*c->reserved));
+        c->n_reserved = c->cap_reserved = st->n_reserved;
+    }
     return c;
 }
 

@@ -574,13 +574,6 @@ static void place(struct cycle *cy, size_t j, const struct engine_cand *best,
     }
 }
 
-static int cmp_u64(const void *pa, const void *pb)
-{
-    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
-
-    return (a > b) - (a < b);
-}
-
 /* What job j could use on a set of nodes once some running placements stop: per node, the
  * free GPUs, CPU and memory (ENGINE_UNMETERED: not known, never binds), with the placements
  * counted in added back. The set is a group's nodes (position npos) or a list of nodes
@@ -849,7 +842,12 @@ static bool reserve_for(struct cycle *cy, size_t j)
 
 /* Job j reserved cy->held. When the nodes would hold its gang without the placements that
  * overtook it (backfill), evicts the fewest of those, least lost work first, and leaves j
- * pending with the placements it waits for, as a priority preemption does. */
+ * pending with the placements it waits for, as a priority preemption does. Only when j held
+ * the same nodes in the previous cycle: which blocked jobs reserve, and which nodes each
+ * gets, can change from one cycle to the next (the queue order moves with aging's whole
+ * points and with fair share; max_reservations attempts), and a job that holds the nodes
+ * every other cycle would otherwise evict backfilled jobs that are backfilled again the
+ * cycle after, over and over. Placements already stopping count in either case. */
 static bool evict_for(struct cycle *cy, size_t j, const struct policy_why *why)
 {
     struct engine *en = cy->en;
@@ -857,8 +855,12 @@ static bool evict_for(struct cycle *cy, size_t j, const struct policy_why *why)
     const struct engine_job *ej = &en->jobs[j];
     size_t *cand = xcalloc(in->n_running + 1, sizeof(*cand)), n = 0, kept = 0, first;
     struct room rm;
-    bool ok = false;
+    bool ok = false, steady = cy->n_held > 0;
     struct policy_pending *p;
+
+    for (size_t i = 0; i < cy->n_held && steady; i++)
+        steady = engine_id_in(cy->st->reserved, cy->st->n_reserved,
+                              engine_reserve_key(en, cy->held[i], in->queue[j].id));
 
     /* The held nodes' room, counting placements being reclaimed. */
     room_init(&rm, en, NULL, cy->held, cy->n_held, j);
@@ -871,7 +873,7 @@ static bool evict_for(struct cycle *cy, size_t j, const struct policy_why *why)
             continue;
         if (ru->reclaiming)
             room_add(cy, &rm, r, j, 1);
-        if (ru->reclaiming || gives_way(cy, j, r))
+        if (ru->reclaiming || (steady && gives_way(cy, j, r)))
             cand[n++] = r;
     }
     {
@@ -1926,7 +1928,7 @@ int policy_decide(const struct policy_input *in, struct policy_state *st,
         for (size_t x = 0; x < in->n_running; x++) {
             uint64_t id = in->running[x].id;
             uint64_t *f = st->n_backfill ? bsearch(&id, st->backfill, st->n_backfill,
-                                                   sizeof(*st->backfill), cmp_u64)
+                                                   sizeof(*st->backfill), engine_cmp_u64)
                                          : NULL;
 
             if (f) {
@@ -1945,7 +1947,20 @@ int policy_decide(const struct policy_input *in, struct policy_state *st,
     run_queue(&cy);
     backfill(&cy);
     if (st->n_backfill > 1)
-        qsort(st->backfill, st->n_backfill, sizeof(*st->backfill), cmp_u64);
+        qsort(st->backfill, st->n_backfill, sizeof(*st->backfill), engine_cmp_u64);
+    st->n_reserved = 0;
+    for (size_t n = 0; n < in->snap->n_nodes; n++) {
+        if (!en->reserved_by[n])
+            continue;
+        if (st->n_reserved == st->cap_reserved) {
+            st->cap_reserved = st->cap_reserved ? st->cap_reserved * 2 : 16;
+            st->reserved = xrealloc(st->reserved, st->cap_reserved * sizeof(*st->reserved));
+        }
+        st->reserved[st->n_reserved++] =
+            engine_reserve_key(en, n, in->queue[en->reserved_by[n] - 1].id);
+    }
+    if (st->n_reserved > 1)
+        qsort(st->reserved, st->n_reserved, sizeof(*st->reserved), engine_cmp_u64);
     free(cy.run_backfill);
     free(cy.avail);
     free(cy.held);

@@ -283,6 +283,11 @@ struct policy_state {
                             or were just placed, sorted; not kept across leaders: a new
                             leader waits for them to end instead of evicting them */
     size_t n_backfill, cap_backfill;
+    uint64_t *reserved; /* the nodes reserved at the end of the previous cycle, each with
+                           its holder (engine_reserve_key()), sorted: a reservation evicts
+                           backfilled jobs only from nodes it held then too; not kept
+                           across leaders */
+    size_t n_reserved, cap_reserved;
 };
 
 /* What reclaiming a running job costs: GPU-hours since its last checkpoint (or its start). */

@@ -23,6 +23,7 @@ void policy_state_free(struct policy_state **s)
     free((*s)->usage);
     free((*s)->preempts);
     free((*s)->backfill);
+    free((*s)->reserved);
     free(*s);
     *s = NULL;
 }

@@ -564,7 +564,8 @@ END_TEST
 /* A backfilled job that holds the cores a reservation needs gives them back: "bf" (2 GPUs,
  * 40 of n0's 64 cores) went ahead of "gang" (4 GPUs, 32 cores) onto its reserved node. n0's
  * 6 free GPUs would hold the gang, its 24 free cores would not, so bf is evicted; before,
- * the GPUs alone were counted and the gang waited for bf to end by itself. */
+ * the GPUs alone were counted and the gang waited for bf to end by itself. The eviction
+ * comes in the second cycle that gang holds n0, not in the first. */
 START_TEST(test_backfill_evicted_for_the_cpu_it_holds)
 {
     static const struct node_spec nodes[] = {
@@ -582,12 +583,52 @@ START_TEST(test_backfill_evicted_for_the_cpu_it_holds)
     job(&x, "gang", 4, 4, 32000, 0);
     decide(&x);
     ck_assert_uint_eq(x.r->n_placements, 0);
+    ck_assert_uint_eq(x.r->n_reclaims, 0);
+    ck_assert(x.r->pending[0].reserving);
+    ck_assert(!x.r->pending[0].preempting);
+    policy_result_free(&x.r);
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_placements, 0);
     ck_assert_uint_eq(x.r->n_reclaims, 1);
     ck_assert_uint_eq(x.r->reclaims[0].running, 0);
     ck_assert_int_eq(x.r->reclaims[0].reason, POLICY_RECLAIM_BACKFILL);
     ck_assert_uint_eq(x.r->reclaims[0].for_job, 0);
     ck_assert(x.r->pending[0].preempting);
     done(&x);
+}
+END_TEST
+
+/* Fair share does not count the GPUs of backfilled jobs as held: "bf" (namespace a, 8 GPUs)
+ * runs on a reservation's sufferance. With it counted, b's job went first; the order then
+ * turned over each time bf was evicted and backfilled again, and with it which jobs
+ * reserved. Here a and b have no history, so their jobs go in namespace order: a's first,
+ * onto the one free slot. Without the backfill record, bf counts and b's job goes first. */
+START_TEST(test_backfilled_gpus_not_in_fair_share)
+{
+    static const struct node_spec nodes[] = {
+        {"n0", 8, 8, 64000, 32000, 0, 0},
+        {"n1", 8, 4, 64000, 0, 0, 0},
+    };
+    static const struct job_node_use plan[] = {{"n0", 8}};
+
+    for (int recorded = 0; recorded < 2; recorded++) {
+        struct run x;
+
+        world(&x, nodes, 2);
+        running(&x, "bf", plan, 8, 32000, 0, 0);
+        x.ru[0].ns = "a";
+        if (recorded) {
+            x.st->backfill = xcalloc(1, sizeof(*x.st->backfill));
+            x.st->backfill[0] = x.ru[0].id;
+            x.st->n_backfill = x.st->cap_backfill = 1;
+        }
+        job(&x, "x", 4, 4, 8000, 0)->ns = "b";
+        job(&x, "y", 4, 4, 8000, 0)->ns = "a";
+        decide(&x);
+        ck_assert_uint_eq(x.r->n_placements, 1);
+        ck_assert_str_eq(x.q[x.r->placements[0].job].name, recorded ? "y" : "x");
+        done(&x);
+    }
 }
 END_TEST
 
@@ -788,6 +829,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_preemption_picks_victims_whose_nodes_have_the_cpu);
     tcase_add_test(tc, test_reservation_holds_enough_nodes_for_the_cpu);
     tcase_add_test(tc, test_backfill_evicted_for_the_cpu_it_holds);
+    tcase_add_test(tc, test_backfilled_gpus_not_in_fair_share);
     suite_add_tcase(s, tc);
     tc = tcase_create("serving");
     tcase_add_test(tc, test_serving_pod_short_of_cores_reclaims_the_borrower_holding_them);

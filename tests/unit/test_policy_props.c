@@ -346,6 +346,10 @@ static struct policy_state *state_copy(const struct policy_state *s)
     c->backfill = xcalloc(s->n_backfill + 1, sizeof(*c->backfill));
     if (s->n_backfill)
         memcpy(c->backfill, s->backfill, s->n_backfill * sizeof(*s->backfill));
+    c->n_reserved = c->cap_reserved = s->n_reserved;
+    c->reserved = xcalloc(s->n_reserved + 1, sizeof(*c->reserved));
+    if (s->n_reserved)
+        memcpy(c->reserved, s->reserved, s->n_reserved * sizeof(*s->reserved));
     return c;
 }
 
@@ -360,7 +364,10 @@ static bool state_equal(const struct policy_state *a, const struct policy_state 
             memcmp(a->preempts, b->preempts, a->n_preempts * sizeof(*a->preempts)) == 0) &&
            a->n_backfill == b->n_backfill &&
            (a->n_backfill == 0 ||
-            memcmp(a->backfill, b->backfill, a->n_backfill * sizeof(*a->backfill)) == 0);
+            memcmp(a->backfill, b->backfill, a->n_backfill * sizeof(*a->backfill)) == 0) &&
+           a->n_reserved == b->n_reserved &&
+           (a->n_reserved == 0 ||
+            memcmp(a->reserved, b->reserved, a->n_reserved * sizeof(*a->reserved)) == 0);
 }
 
 /* GPUs the policy may hand out on each node: free in the snapshot minus in-flight plans. */
