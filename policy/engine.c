@@ -451,18 +451,13 @@ bool engine_id_in(const uint64_t *ids, size_t n, uint64_t id)
 
 uint64_t engine_reserve_key(const struct engine *en, size_t node, uint64_t job_id)
 {
-    const struct snapshot_node *nd = &en->s->nodes[node];
+    /* Groups are laid out cluster by cluster (engine_group_of()). */
+    const char *cl = en->cl_names[(size_t)en->ngroup[node] / (SNAPSHOT_POOL_COUNT * en->n_skus)];
+    const char *name = en->s->nodes[node].name;
     uint64_t h = hash_fnv1a(HASH_FNV1A_BASIS, &job_id, sizeof(job_id));
 
-    for (size_t c = 0; c < en->s->n_clusters; c++) {
-        const struct snapshot_cluster *cl = &en->s->clusters[c];
-
-        if (node >= cl->node_first && node < cl->node_first + cl->n_nodes) {
-            h = hash_fnv1a(h, cl->name, strlen(cl->name) + 1);
-            break;
-        }
-    }
-    return hash_fnv1a(h, nd->name, strlen(nd->name));
+    h = hash_fnv1a(h, cl, strlen(cl) + 1);
+    return hash_fnv1a(h, name, strlen(name));
 }
 
 static void build_fairshare(struct engine *en, const struct policy_state *st)

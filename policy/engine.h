@@ -248,11 +248,12 @@ int engine_missing_prereq(const struct engine *en, size_t j, int c);
 int engine_cmp_u64(const void *pa, const void *pb);
 
 /* True when id is among the n ids, sorted by engine_cmp_u64 (policy_state's backfill and
- * reserving records). */
+ * reserved records). */
 bool engine_id_in(const uint64_t *ids, size_t n, uint64_t id);
 
 /* The key of node (its cluster's name and its own) reserved by the job of this id, for
- * policy_state.reserved: stable from one snapshot to the next, where node indices are not. */
+ * policy_state.reserved: stable from one snapshot to the next, where node indices are not.
+ * node must belong to a group, as every node a reservation can hold does. */
 uint64_t engine_reserve_key(const struct engine *en, size_t node, uint64_t job_id);
 
 /* Ordering of candidates: better first (score, training before serving, preferred SKU,

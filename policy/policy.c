@@ -1889,6 +1889,25 @@ static void run_queue(struct cycle *cy)
     free(heap);
 }
 
+/* Keeps the nodes reserved at the end of this cycle, with their holders, in st->reserved
+ * for the next cycle's evict_for(). */
+static void record_reserved(const struct engine *en, struct policy_state *st)
+{
+    st->n_reserved = 0;
+    for (size_t n = 0; n < en->s->n_nodes; n++) {
+        if (!en->reserved_by[n])
+            continue;
+        if (st->n_reserved == st->cap_reserved) {
+            st->cap_reserved = st->cap_reserved ? st->cap_reserved * 2 : 16;
+            st->reserved = xrealloc(st->reserved, st->cap_reserved * sizeof(*st->reserved));
+        }
+        st->reserved[st->n_reserved++] =
+            engine_reserve_key(en, n, en->in->queue[en->reserved_by[n] - 1].id);
+    }
+    if (st->n_reserved > 1)
+        qsort(st->reserved, st->n_reserved, sizeof(*st->reserved), engine_cmp_u64);
+}
+
 int policy_decide(const struct policy_input *in, struct policy_state *st,
                   struct policy_result **out, struct err *e)
 {
@@ -1948,19 +1967,7 @@ int policy_decide(const struct policy_input *in, struct policy_state *st,
     backfill(&cy);
     if (st->n_backfill > 1)
         qsort(st->backfill, st->n_backfill, sizeof(*st->backfill), engine_cmp_u64);
-    st->n_reserved = 0;
-    for (size_t n = 0; n < in->snap->n_nodes; n++) {
-        if (!en->reserved_by[n])
-            continue;
-        if (st->n_reserved == st->cap_reserved) {
-            st->cap_reserved = st->cap_reserved ? st->cap_reserved * 2 : 16;
-            st->reserved = xrealloc(st->reserved, st->cap_reserved * sizeof(*st->reserved));
-        }
-        st->reserved[st->n_reserved++] =
-            engine_reserve_key(en, n, in->queue[en->reserved_by[n] - 1].id);
-    }
-    if (st->n_reserved > 1)
-        qsort(st->reserved, st->n_reserved, sizeof(*st->reserved), engine_cmp_u64);
+    record_reserved(en, st);
     free(cy.run_backfill);
     free(cy.avail);
     free(cy.held);
