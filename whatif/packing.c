@@ -7,6 +7,7 @@
 #include "base/mem.h"
 #include "policy/nodefit.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,6 +442,50 @@ static void run_free(struct run *R)
     nodefit_profile_free(&R->profile);
 }
 
+static int cmp_node_name(const void *a, const void *b)
+{
+    return strcmp((*(const struct trace_openb_node *const *)a)->name,
+                  (*(const struct trace_openb_node *const *)b)->name);
+}
+
+/* The nodes in the order ties are broken in: the list's own, or by o->node_rank (the
+ * artifact's names, "%04d-" rank + name, sorted). */
+static int node_order(const struct trace_openb_node *nodes, size_t n, const struct packing_opts *o,
+                      const struct trace_openb_node ***out, struct err *e)
+{
+    const struct trace_openb_node **byname, **placed;
+
+    placed = xcalloc(n + 1, sizeof(*placed));
+    *out = placed;
+    if (!o->node_rank) {
+        for (size_t i = 0; i < n; i++)
+            placed[i] = &nodes[i];
+        return 0;
+    }
+    if (o->n_node_rank != n)
+        return err_set(e, ERR_INVALID, "node_rank", "node_rank has %zu ranks for %zu nodes",
+                       o->n_node_rank, n);
+    byname = xcalloc(n + 1, sizeof(*byname));
+    for (size_t i = 0; i < n; i++)
+        byname[i] = &nodes[i];
+    qsort(byname, n, sizeof(*byname), cmp_node_name);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = o->node_rank[i];
+
+        if (r >= n || placed[r]) {
+            err_set(e, ERR_INVALID, "node_rank",
+                    "node_rank gives node %s rank %" PRIu32
+                    ", which is out of range or taken (%zu nodes)",
+                    byname[i]->name, r, n);
+            free(byname);
+            return -1;
+        }
+        placed[r] = byname[i];
+    }
+    free(byname);
+    return 0;
+}
+
 int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
                 const struct trace_openb_pod *pods, size_t n_pods, enum packing_policy policy,
                 const struct packing_opts *o, struct packing_result *out, struct err *e)
@@ -448,6 +493,7 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
     char models[MODELS_MAX][TRACE_MODEL_MAX];
     size_t n_models = 0, n_work = 0, cap_work;
     const struct trace_openb_pod **byname = NULL;
+    const struct trace_openb_node **in_order = NULL;
     struct pod *base = NULL, *work = NULL;
     struct run R;
     double sum[BUCKETS], cnt[BUCKETS];
@@ -470,8 +516,10 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
     R.frag = xcalloc(n_nodes + 1, sizeof(*R.frag));
     R.dirty = xcalloc(n_nodes + 1, sizeof(*R.dirty));
     R.cand = xcalloc(n_nodes + 1, sizeof(*R.cand));
+    if (node_order(nodes, n_nodes, o, &in_order, e))
+        goto out;
     for (size_t i = 0; i < n_nodes; i++) {
-        const struct trace_openb_node *tn = &nodes[i];
+        const struct trace_openb_node *tn = in_order[i];
         struct nodefit_node *nd = &R.nodes[i];
 
         if (tn->gpus > NODEFIT_GPUS_MAX) {
@@ -529,6 +577,19 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
      * tune_ratio x capacity (the artifact's check compares the per-device milli, not the
      * pod's total, and so do we). */
     cap_work = n_pods * 2 + 16;
+    if (o->order) {
+        work = xcalloc(o->n_order + 1, sizeof(*work));
+        for (n_work = 0; n_work < o->n_order; n_work++) {
+            if (o->order[n_work] >= n_pods) {
+                err_set(e, ERR_INVALID, "order",
+                        "arrival %zu is pod %" PRIu32 ", but the list has %zu pods", n_work + 1,
+                        o->order[n_work], n_pods);
+                goto out;
+            }
+            work[n_work] = base[o->order[n_work]];
+        }
+        goto arrive;
+    }
     work = xcalloc(cap_work, sizeof(*work));
     memcpy(work, base, n_pods * sizeof(*work));
     n_work = n_pods;
@@ -552,6 +613,7 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
         }
         work[n_work++] = *p;
     }
+arrive:
     for (size_t k = 0; k < n_work; k++) {
         const struct pod *p = &work[k];
         struct nodefit_choice c;
@@ -601,6 +663,7 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
     rc = 0;
 out:
     free(byname);
+    free(in_order);
     free(base);
     free(work);
     run_free(&R);
@@ -612,6 +675,83 @@ double packing_alloc_at(const struct packing_result *r, int p)
     if (p < 0 || p >= PACKING_CURVE_MAX)
         return -1;
     return r->alloc_pct[p];
+}
+
+/* ---- the artifact's draws ----------------------------------------------------------------- */
+
+/* One line of indices into a growing array; *p ends past the line's newline. */
+static int order_line(const char **p, const char *end, int line, const char *what, uint32_t **out,
+                      size_t *n, struct err *e)
+{
+    size_t cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    while (*p < end && **p != '\n') {
+        const char *t = *p;
+        uint64_t v = 0;
+
+        if (**p == ' ' || **p == '\r') {
+            (*p)++;
+            continue;
+        }
+        while (*p < end && **p >= '0' && **p <= '9' && v <= UINT32_MAX)
+            v = v * 10 + (uint64_t)(*(*p)++ - '0');
+        if (*p == t || v > UINT32_MAX || (*p < end && **p != ' ' && **p != '\n' && **p != '\r')) {
+            int l = 0;
+
+            while (t + l < end && l < 20 && t[l] != ' ' && t[l] != '\n')
+                l++;
+            return err_set(e, ERR_INVALID, line == 1 ? "order" : "node_rank",
+                           "%s: line %d: '%.*s' is not an index", what, line, l, t);
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            *out = xrealloc(*out, cap * sizeof(**out));
+        }
+        (*out)[(*n)++] = (uint32_t)v;
+    }
+    if (*p < end)
+        (*p)++;
+    if (*n == 0)
+        return err_set(e, ERR_INVALID, line == 1 ? "order" : "node_rank",
+                       "%s: line %d has no indices", what, line);
+    return 0;
+}
+
+int packing_order_parse(const char *text, size_t len, const char *what, struct packing_order *out,
+                        struct err *e)
+{
+    const char *p = text, *end = text + len;
+
+    memset(out, 0, sizeof(*out));
+    if (order_line(&p, end, 1, what, &out->pods, &out->n_pods, e) ||
+        order_line(&p, end, 2, what, &out->node_rank, &out->n_nodes, e)) {
+        packing_order_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int packing_order_load(const char *path, struct packing_order *out, struct err *e)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (trace_read_file(path, &text, &len, e))
+        return -1;
+    rc = packing_order_parse(text, len, path, out, e);
+    free(text);
+    return rc;
+}
+
+void packing_order_free(struct packing_order *o)
+{
+    free(o->pods);
+    free(o->node_rank);
+    memset(o, 0, sizeof(*o));
 }
 
 /* ---- stress variants ------------------------------------------------------------------- */

@@ -2,8 +2,8 @@
  * ATC'23 paper "Beware of Fragmentation" (Weng et al.) and its artifact do: the pod list in a
  * seeded random order, then pods sampled at random from it appended until the GPU requests
  * would pass tune_ratio x the cluster's GPU capacity; pods arrive one by one and are never
- * removed; each is placed on one node (CPU, memory, GPU model, whole or shared devices) or
- * fails. The measure is the GPU allocation ratio (allocated / total milli-GPUs) while the
+ * removed (or the artifact's own draws: struct packing_order); each is placed on one node
+ * (CPU, memory, GPU model, whole or shared devices) or fails. The measure is the GPU allocation ratio (allocated / total milli-GPUs) while the
  * arrived GPU requests were p% of capacity, for p = 0..130, as the artifact's analysis
  * script computes it.
  * Not responsible for reading the traces (sim/trace.c) or for our scoring itself
@@ -41,6 +41,15 @@ struct packing_opts {
     uint64_t seed;     /* the artifact used 42..51 */
     double tune_ratio; /* GPU requests to arrive as a share of capacity; the paper used 1.3 */
     bool shuffle;      /* random arrival order (the paper's setting); false = name order */
+    /* The artifact's own draws for this seed (struct packing_order, tools/openb-order), or
+     * NULL for ours. order[n_order]: the arriving pods as indices into the list sorted by
+     * name, in place of the shuffle and the sampling (shuffle and tune_ratio are then
+     * unused). node_rank[n_nodes]: each node's place in the order the scheduler breaks
+     * ties in, for the nodes sorted by name. */
+    const uint32_t *order;
+    size_t n_order;
+    const uint32_t *node_rank;
+    size_t n_node_rank;
 };
 
 /* Fills o with the paper's set-up for one seed. */
@@ -62,10 +71,30 @@ struct packing_result {
 
 /* Runs one policy over one pod list on one node list (the paper uses the GPU nodes,
  * openb_node_list_gpu_node.csv). ERR_INVALID when no node has GPUs, a node has more than
- * NODEFIT_GPUS_MAX devices, or the pod list has no GPU requests. */
+ * NODEFIT_GPUS_MAX devices, the pod list has no GPU requests, an order names a pod the list
+ * does not have, or node_rank is not an order of the n_nodes nodes. */
 int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
                 const struct trace_openb_pod *pods, size_t n_pods, enum packing_policy policy,
                 const struct packing_opts *o, struct packing_result *out, struct err *e);
+
+/* The artifact's random draws for one pod list and seed, which only Go's math/rand can
+ * reproduce (tools/openb-order writes them): its arrival order (the list sorted by name,
+ * shuffled, then sampled up or down to tune_ratio x capacity) and its node order (it
+ * renames the nodes, sorted by name, "%04d-" rank + name, and breaks ties by name). The
+ * file has two lines of decimal indices: the pods, then the nodes' ranks. */
+struct packing_order {
+    uint32_t *pods;
+    size_t n_pods;
+    uint32_t *node_rank;
+    size_t n_nodes;
+};
+
+/* Parses the two lines. Returns 0, or -1 with ERR_INVALID naming the line and the text that
+ * is not an index (the ranges are checked by packing_run). */
+int packing_order_parse(const char *text, size_t len, const char *what, struct packing_order *out,
+                        struct err *e);
+int packing_order_load(const char *path, struct packing_order *out, struct err *e);
+void packing_order_free(struct packing_order *o);
 
 /* The allocation ratio at p% arrived as the artifact reports it (with the +/- 1 widening),
  * or -1. */

@@ -15,7 +15,10 @@
  * instead, BestFit, FGD and ours, or those of --policies; --stress-from BASE:POOL1,POOL2
  * and --resample-seed N draw them from other lists or with another seed), --nodes NAME
  * (another node list of the data directory than openb_node_list_gpu_node, such as
- * openb_node_list_all_node with its CPU-only nodes). Exit status 1
+ * openb_node_list_all_node with its CPU-only nodes), --order DIR (the artifact's own
+ * arrival and node orders for each list and seed, DIR/LIST.SEED.order, written by
+ * tools/openb-order.sh; not with --stress), --per-seed (each seed's figure, to set beside
+ * the artifact's per-seed results). Exit status 1
  * when a calibration check fails or, in the default full run (no options), when it takes
  * 60 s or more ("OVER TARGET"). */
 #include "base/clock.h"
@@ -106,9 +109,17 @@ struct row {
     bool ran[PACKING_POLICY_COUNT];
 };
 
+/* --order DIR: the artifact's own draws, DIR/LIST.SEED.order (tools/openb-order.sh);
+ * --per-seed: each seed's figure, for the artifact's per-seed results. */
+struct draws {
+    const char *order_dir;
+    const char *list;
+    bool per_seed;
+};
+
 static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
                     const struct trace_openb_pod *pods, size_t n_pods, const char *what,
-                    const bool *pol, int seeds, struct row *row)
+                    const bool *pol, int seeds, const struct draws *d, struct row *row)
 {
     struct err e = {0};
 
@@ -118,18 +129,41 @@ static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
 
         if (!pol[p])
             continue;
+        if (d->per_seed)
+            printf("  %-8s per seed:", packing_policy_name((enum packing_policy)p));
         for (int s = 0; s < seeds; s++) {
             struct packing_opts o;
             struct packing_result r;
+            struct packing_order ord = {0};
+            int rc;
 
             packing_opts_defaults(&o, (uint64_t)(SEED0 + s));
-            if (packing_run(nodes, n_nodes, pods, n_pods, (enum packing_policy)p, &o, &r, &e)) {
+            if (d->order_dir) {
+                char path[1200];
+
+                snprintf(path, sizeof(path), "%s/%s.%d.order", d->order_dir, d->list, SEED0 + s);
+                if (packing_order_load(path, &ord, &e)) {
+                    fprintf(stderr, "bench_packing: %s\n", e.msg);
+                    return -1;
+                }
+                o.order = ord.pods;
+                o.n_order = ord.n_pods;
+                o.node_rank = ord.node_rank;
+                o.n_node_rank = ord.n_nodes;
+            }
+            rc = packing_run(nodes, n_nodes, pods, n_pods, (enum packing_policy)p, &o, &r, &e);
+            packing_order_free(&ord);
+            if (rc) {
                 fprintf(stderr, "bench_packing: %s: %s\n", what, e.msg);
                 return -1;
             }
+            if (d->per_seed)
+                printf(" %.2f", packing_alloc_at(&r, 100));
             row->mean[p] += packing_alloc_at(&r, 100) / seeds;
             row->mean130[p] += packing_alloc_at(&r, 130) / seeds;
         }
+        if (d->per_seed)
+            printf("\n");
         row->secs[p] = (double)(clock_mono_ms() - t0) / 1000.0;
         row->ran[p] = true;
     }
@@ -137,7 +171,7 @@ static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
 }
 
 static int run_list(const struct trace_openb_node *nodes, size_t n_nodes, const char *path,
-                    const bool *pol, int seeds, struct row *row)
+                    const bool *pol, int seeds, const struct draws *d, struct row *row)
 {
     struct trace_openb_pod *pods = NULL;
     size_t n_pods = 0;
@@ -148,7 +182,7 @@ static int run_list(const struct trace_openb_node *nodes, size_t n_nodes, const 
         fprintf(stderr, "bench_packing: %s\n", e.msg);
         return -1;
     }
-    rc = run_pods(nodes, n_nodes, pods, n_pods, path, pol, seeds, row);
+    rc = run_pods(nodes, n_nodes, pods, n_pods, path, pol, seeds, d, row);
     free(pods);
     return rc;
 }
@@ -233,7 +267,9 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
             rc = -1;
             break;
         }
-        rc = run_pods(nodes, n_nodes, v, n_v, variants[i].label, pol, seeds, &row);
+        struct draws own = {NULL, NULL, false};
+
+        rc = run_pods(nodes, n_nodes, v, n_v, variants[i].label, pol, seeds, &own, &row);
         free(v);
         if (rc)
             break;
@@ -276,6 +312,7 @@ int main(int argc, char **argv)
     bool smoke = mode && strcmp(mode, "smoke") == 0;
     bool markdown = false, stress = false, paper, pol[PACKING_POLICY_COUNT];
     struct stress_src stress_src = {STRESS_BASE, STRESS_POOL, 1};
+    struct draws draws = {NULL, NULL, false};
     const char *lists_arg = NULL, *pol_arg = NULL, *data = getenv("FEDSCHED_DATA");
     const char *node_list = "openb_node_list_gpu_node";
     const char *src = getenv("FEDSCHED_SRC");
@@ -293,6 +330,10 @@ int main(int argc, char **argv)
             markdown = true;
         } else if (strcmp(argv[i], "--stress") == 0) {
             stress = true;
+        } else if (strcmp(argv[i], "--per-seed") == 0) {
+            draws.per_seed = true;
+        } else if (i + 1 < argc && strcmp(argv[i], "--order") == 0) {
+            draws.order_dir = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--lists") == 0) {
             lists_arg = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--policies") == 0) {
@@ -329,11 +370,16 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: bench_packing [--lists a,b|all] [--seeds N] "
                             "[--policies random,bestfit,fgd,nodefit] [--markdown] [--data DIR] "
-                            "[--nodes NODE_LIST] "
+                            "[--nodes NODE_LIST] [--order DIR] [--per-seed] "
                             "[--stress [--stress-from BASE:POOL1,POOL2,...] "
                             "[--resample-seed N]]\n");
             return 2;
         }
+    }
+    if (draws.order_dir && (stress || smoke)) {
+        fprintf(stderr, "bench_packing: --order is for the release's pod lists, not for "
+                        "--stress or the smoke extract\n");
+        return 2;
     }
     if (smoke)
         snprintf(dir, sizeof(dir), "%s/testdata/traces", src ? src : ".");
@@ -372,9 +418,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_packing: %s\n", e.msg);
         return 1;
     }
-    printf("bench_packing: %zu nodes (%s), %d seed%s from %d, tune ratio 1.3, shuffled; "
+    printf("bench_packing: %zu nodes (%s), %d seed%s from %d, tune ratio 1.3, %s; "
            "GPU allocation %% at 100%% arrived\n",
-           n_nodes, node_list, seeds, seeds == 1 ? "" : "s", SEED0);
+           n_nodes, node_list, seeds, seeds == 1 ? "" : "s", SEED0,
+           draws.order_dir ? "the artifact's arrival and node orders" : "shuffled");
     if (stress) {
         bool sp[PACKING_POLICY_COUNT] = {false, true, true, true};
 
@@ -398,7 +445,10 @@ int main(int argc, char **argv)
         char a[4][16], pb[4][16];
 
         snprintf(path, sizeof(path), "%s/%s.csv", dir, lists[l]);
-        if (run_list(nodes, n_nodes, path, pol, seeds, &row)) {
+        draws.list = lists[l];
+        if (!markdown && draws.per_seed)
+            printf("%s, per seed:\n", lists[l]);
+        if (run_list(nodes, n_nodes, path, pol, seeds, &draws, &row)) {
             status = 1;
             continue;
         }
@@ -444,6 +494,7 @@ int main(int argc, char **argv)
                     status = 1;
                 }
             }
+            fflush(stdout);
         }
         free(lists[l]);
     }

@@ -653,6 +653,114 @@ static struct trace_openb_pod pod(const char *name, int64_t cpu, int gpus, int m
     return p;
 }
 
+static struct trace_openb_node gpu_node(const char *name, const char *model)
+{
+    struct trace_openb_node n;
+
+    memset(&n, 0, sizeof(n));
+    snprintf(n.name, sizeof(n.name), "%s", name);
+    n.cpu_milli = 64000;
+    n.memory_mib = 262144;
+    n.gpus = 1;
+    snprintf(n.model, sizeof(n.model), "%s", model);
+    return n;
+}
+
+/* The artifact's draws (bench_packing --order): the pods arrive in the given order, as
+ * indices into the list sorted by name, and nothing is shuffled or sampled. */
+START_TEST(packing_follows_the_artifacts_order)
+{
+    struct trace_openb_node n = gpu_node("n0", "A");
+    struct trace_openb_pod pods[2] = {pod("b", 1000, 1, 500, ""), pod("a", 1000, 1, 600, "")};
+    const uint32_t a_first[2] = {0, 1}, b_first[2] = {1, 0}, bad[2] = {0, 2};
+    struct packing_opts o;
+    struct packing_result r;
+    struct err e = {0};
+
+    packing_opts_defaults(&o, 42);
+    o.order = a_first;
+    o.n_order = 2;
+    ck_assert_int_eq(packing_run(&n, 1, pods, 2, PACKING_BESTFIT, &o, &r, &e), 0);
+    ck_assert_uint_eq(r.pods, 2);
+    ck_assert_uint_eq(r.failed, 1);
+    ck_assert_double_eq_tol(r.final_alloc_pct, 60.0, 1e-9); /* "a" took the device */
+    o.order = b_first;
+    ck_assert_int_eq(packing_run(&n, 1, pods, 2, PACKING_BESTFIT, &o, &r, &e), 0);
+    ck_assert_double_eq_tol(r.final_alloc_pct, 50.0, 1e-9);
+    ck_assert_double_eq_tol(r.final_arrived_pct, 110.0, 1e-9);
+    o.order = bad;
+    ck_assert_int_eq(packing_run(&n, 1, pods, 2, PACKING_BESTFIT, &o, &r, &e), -1);
+    ck_assert_int_eq(e.code, ERR_INVALID);
+    ck_assert_str_eq(e.field, "order");
+    ck_assert_msg(strstr(e.msg, "arrival 2 is pod 2, but the list has 2 pods"), "%s", e.msg);
+}
+END_TEST
+
+/* Equal scores go to the node the artifact names first: node_rank, for the nodes sorted by
+ * name. BestFit scores both empty one-GPU nodes alike; the second pod may only use model A. */
+START_TEST(packing_breaks_ties_by_the_artifacts_node_names)
+{
+    struct trace_openb_node nodes[2] = {gpu_node("n1", "B"), gpu_node("n0", "A")};
+    struct trace_openb_pod pods[2] = {pod("p0", 1000, 1, 1000, ""), pod("p1", 1000, 1, 1000, "A")};
+    const uint32_t order[2] = {0, 1}, a_first[2] = {0, 1}, b_first[2] = {1, 0};
+    const uint32_t taken[2] = {1, 1};
+    struct packing_opts o;
+    struct packing_result r;
+    struct err e = {0};
+
+    packing_opts_defaults(&o, 42);
+    o.order = order;
+    o.n_order = 2;
+    o.n_node_rank = 2;
+    o.node_rank = a_first; /* n0 (model A) first: p0 takes it, p1 has nowhere to go */
+    ck_assert_int_eq(packing_run(nodes, 2, pods, 2, PACKING_BESTFIT, &o, &r, &e), 0);
+    ck_assert_uint_eq(r.failed, 1);
+    o.node_rank = b_first;
+    ck_assert_int_eq(packing_run(nodes, 2, pods, 2, PACKING_BESTFIT, &o, &r, &e), 0);
+    ck_assert_uint_eq(r.failed, 0);
+    /* Without ranks, the list's own order: n1 first. */
+    o.node_rank = NULL;
+    ck_assert_int_eq(packing_run(nodes, 2, pods, 2, PACKING_BESTFIT, &o, &r, &e), 0);
+    ck_assert_uint_eq(r.failed, 0);
+    o.node_rank = taken;
+    ck_assert_int_eq(packing_run(nodes, 2, pods, 2, PACKING_BESTFIT, &o, &r, &e), -1);
+    ck_assert_str_eq(e.field, "node_rank");
+    ck_assert_msg(strstr(e.msg, "node n1 rank 1"), "%s", e.msg);
+    o.node_rank = a_first;
+    o.n_node_rank = 1;
+    ck_assert_int_eq(packing_run(nodes, 2, pods, 2, PACKING_BESTFIT, &o, &r, &e), -1);
+    ck_assert_str_eq(e.field, "node_rank");
+}
+END_TEST
+
+START_TEST(order_file_parses_and_names_bad_text)
+{
+    static const char good[] = "3 1 2\n1 0\n", bad_pod[] = "3 x1 2\n1 0\n", no_nodes[] = "3 1 2\n",
+                      huge[] = "1\n99999999999\n";
+    struct packing_order o;
+    struct err e = {0};
+
+    ck_assert_int_eq(packing_order_parse(good, strlen(good), "o", &o, &e), 0);
+    ck_assert_uint_eq(o.n_pods, 3);
+    ck_assert_uint_eq(o.pods[0], 3);
+    ck_assert_uint_eq(o.pods[2], 2);
+    ck_assert_uint_eq(o.n_nodes, 2);
+    ck_assert_uint_eq(o.node_rank[0], 1);
+    packing_order_free(&o);
+    ck_assert_ptr_null(o.pods);
+    ck_assert_int_eq(packing_order_parse(bad_pod, strlen(bad_pod), "o", &o, &e), -1);
+    ck_assert_str_eq(e.field, "order");
+    ck_assert_msg(strstr(e.msg, "o: line 1: 'x1' is not an index"), "%s", e.msg);
+    ck_assert_ptr_null(o.pods);
+    ck_assert_int_eq(packing_order_parse(no_nodes, strlen(no_nodes), "o", &o, &e), -1);
+    ck_assert_str_eq(e.field, "node_rank");
+    ck_assert_msg(strstr(e.msg, "line 2 has no indices"), "%s", e.msg);
+    ck_assert_int_eq(packing_order_parse(huge, strlen(huge), "o", &o, &e), -1);
+    ck_assert_msg(strstr(e.msg, "'99999999999' is not an index"), "%s", e.msg);
+    ck_assert_int_eq(packing_order_load("/nonexistent/x.order", &o, &e), -1);
+}
+END_TEST
+
 /* The stress variants' resampling: a list as long as the base with the asked shares of
  * each kind (within sampling noise), the same for a seed, refused when it cannot be done. */
 START_TEST(resample_gives_the_asked_shares)
@@ -741,6 +849,9 @@ int main(void)
     tcase_add_test(tp, packing_is_deterministic_for_a_seed);
     tcase_add_test(tp, packing_policies_rank_as_expected);
     tcase_add_test(tp, packing_rejects_bad_input);
+    tcase_add_test(tp, packing_follows_the_artifacts_order);
+    tcase_add_test(tp, packing_breaks_ties_by_the_artifacts_node_names);
+    tcase_add_test(tp, order_file_parses_and_names_bad_text);
     tcase_add_test(tp, resample_gives_the_asked_shares);
     tcase_add_test(tp, published_figures);
     suite_add_tcase(s, tc);

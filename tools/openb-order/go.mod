@@ -1,0 +1,3 @@
+module fedsched/tools/openb-order
+
+go 1.19
