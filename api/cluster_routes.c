@@ -224,6 +224,78 @@ void h_cluster_uncordon(struct api *a, const struct api_request *req, const stru
     set_cordon(a, req, p->name, false, resp);
 }
 
+/* ?sku=&pool= of GET /v1/clusters/{name}/nodes; *pool < 0 when not given. */
+static int parse_node_query(const struct api_request *req, const char **sku, int *pool,
+                            struct err *e)
+{
+    *sku = NULL;
+    *pool = -1;
+    for (size_t i = 0; i < req->n_query; i++) {
+        const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+
+        if (strcmp(k, "sku") == 0) {
+            if (sku_find(sku_catalogue(), v) < 0) {
+                char names[512];
+
+                sku_list_names(sku_catalogue(), names, sizeof(names));
+                return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
+            }
+            *sku = v;
+        } else if (strcmp(k, "pool") == 0) {
+            if (strcmp(v, snapshot_pool_name(SNAPSHOT_POOL_TRAINING)) == 0)
+                *pool = SNAPSHOT_POOL_TRAINING;
+            else if (strcmp(v, snapshot_pool_name(SNAPSHOT_POOL_SERVING)) == 0)
+                *pool = SNAPSHOT_POOL_SERVING;
+            else
+                return err_set(e, ERR_MALFORMED, "pool",
+                               "unknown pool \"%s\"; pools are training, serving", v);
+        } else {
+            return err_set(e, ERR_MALFORMED, k, "unknown query parameter \"%s\"; known: sku, pool",
+                           k);
+        }
+    }
+    return 0;
+}
+
+/* The cluster's GPU nodes as the last snapshot saw them: what the policy fits jobs to. A
+ * registered cluster not polled yet has no items and health Unknown. */
+void h_cluster_nodes(struct api *a, const struct api_request *req, const struct route_params *p,
+                     struct api_response *resp)
+{
+    const struct cluster_snapshot *cs;
+    struct store_cluster *row = NULL;
+    const char *sku, *health = "Unknown";
+    json_t *items = NULL;
+    int64_t polled = 0;
+    char ts[40] = "";
+    int pool, i;
+    struct err e = {0};
+
+    if (parse_node_query(req, &sku, &pool, &e) || store_cluster_get(a->store, p->name, &row, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    store_clusters_free(&row, 1);
+    if (!a->poller) {
+        resp_errorf(resp, ERR_UNAVAILABLE, NULL, "capacity polling is not running");
+        return;
+    }
+    cs = poller_read_begin(a->poller);
+    i = cluster_snapshot_find(cs, p->name);
+    if (i >= 0) {
+        items = cluster_snapshot_nodes_json(cs, (size_t)i, sku, pool);
+        health = snapshot_health_name(cs->snap->clusters[i].health);
+        polled = cs->status[i].last_success_ms;
+    }
+    poller_read_end(a->poller);
+    if (polled > 0)
+        clock_format_rfc3339(polled, ts, sizeof(ts));
+    resp_json(resp, 200,
+              json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o}", "apiVersion", "fedsched.io/v1", "kind",
+                        "NodeList", "cluster", p->name, "health", health, "lastSuccessfulPoll",
+                        polled > 0 ? ts : NULL, "items", items ? items : json_array()));
+}
+
 void h_capacity(struct api *a, const struct api_request *req, const struct route_params *p,
                 struct api_response *resp)
 {

@@ -210,6 +210,8 @@ void h_cluster_cordon(struct api *a, const struct api_request *req, const struct
                       struct api_response *resp);
 void h_cluster_uncordon(struct api *a, const struct api_request *req, const struct route_params *p,
                         struct api_response *resp);
+void h_cluster_nodes(struct api *a, const struct api_request *req, const struct route_params *p,
+                     struct api_response *resp);
 void h_capacity(struct api *a, const struct api_request *req, const struct route_params *p,
                 struct api_response *resp);
 void h_metrics(struct api *a, const struct api_request *req, const struct route_params *p,

@@ -44,6 +44,7 @@ static const struct route routes[] = {
     {"GET", "/v1/clusters/{name}", h_cluster_get, PERM_READ},
     {"PUT", "/v1/clusters/{name}", h_cluster_put, PERM_ADMIN},
     {"DELETE", "/v1/clusters/{name}", h_cluster_delete, PERM_ADMIN},
+    {"GET", "/v1/clusters/{name}/nodes", h_cluster_nodes, PERM_READ},
     {"POST", "/v1/clusters/{name}/cordon", h_cluster_cordon, PERM_ADMIN},
     {"POST", "/v1/clusters/{name}/uncordon", h_cluster_uncordon, PERM_ADMIN},
     {"GET", "/v1/capacity", h_capacity, PERM_READ},

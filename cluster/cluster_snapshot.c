@@ -214,6 +214,55 @@ json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i
     return o;
 }
 
+static int cmp_node_name(const void *a, const void *b)
+{
+    return strcmp((*(const struct snapshot_node *const *)a)->name,
+                  (*(const struct snapshot_node *const *)b)->name);
+}
+
+/* {"allocatable", "requested", "free"}, or null when allocatable is unknown (0). */
+static json_t *amount_json(int64_t alloc, int64_t used)
+{
+    if (alloc <= 0)
+        return json_null();
+    return json_pack("{s:I, s:I, s:I}", "allocatable", (json_int_t)alloc, "requested",
+                     (json_int_t)used, "free", (json_int_t)(alloc > used ? alloc - used : 0));
+}
+
+json_t *cluster_snapshot_nodes_json(const struct cluster_snapshot *s, size_t i, const char *sku,
+                                    int pool)
+{
+    const struct snapshot_cluster *c = &s->snap->clusters[i];
+    const struct snapshot_node **by = xcalloc(c->n_nodes + 1, sizeof(*by));
+    json_t *items = json_array();
+    size_t n = 0;
+
+    for (size_t k = 0; k < c->n_nodes; k++) {
+        const struct snapshot_node *nd = &s->snap->nodes[c->node_first + k];
+        const char *name = nd->sku >= 0 ? s->snap->sku_names[nd->sku] : NULL;
+
+        if ((sku && (!name || strcmp(name, sku) != 0)) || (pool >= 0 && (int)nd->pool != pool))
+            continue;
+        by[n++] = nd;
+    }
+    qsort(by, n, sizeof(*by), cmp_node_name);
+    for (size_t k = 0; k < n; k++) {
+        const struct snapshot_node *nd = by[k];
+
+        json_array_append_new(
+            items,
+            json_pack("{s:s, s:s?, s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:o, s:o}", "name", nd->name,
+                      "sku", nd->sku >= 0 ? s->snap->sku_names[nd->sku] : NULL, "pool",
+                      snapshot_pool_name(nd->pool), "schedulable", nd->schedulable, "gpus",
+                      "allocatable", nd->allocatable, "requested", nd->used, "free",
+                      nd->allocatable > nd->used ? nd->allocatable - nd->used : 0, "borrowed",
+                      nd->borrowed, "cpuMillicores", amount_json(nd->cpu_alloc_m, nd->cpu_used_m),
+                      "memoryMiB", amount_json(nd->mem_alloc_mib, nd->mem_used_mib)));
+    }
+    free(by);
+    return items;
+}
+
 json_t *cluster_snapshot_clusters_json(const struct cluster_snapshot *s, int64_t now_ms)
 {
     json_t *arr = json_array();

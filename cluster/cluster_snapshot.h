@@ -142,6 +142,15 @@ double cluster_snapshot_data_age(const struct cluster_snapshot *s, size_t i, int
  * owns the result. */
 json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i, int64_t now_ms);
 
+/* The items of GET /v1/clusters/{name}/nodes: cluster i's GPU nodes by name, those of SKU
+ * sku (a catalogue name; NULL: any) and pool (< 0: any), each with its SKU (null when the
+ * product is unknown), pool, schedulable, and GPUs, CPU (millicores) and memory (MiB):
+ * allocatable, requested by the pods bound there (ours included) and free (allocatable less
+ * requested, at least 0); CPU and memory are null when the node's allocatable is unknown.
+ * Caller owns the array. */
+json_t *cluster_snapshot_nodes_json(const struct cluster_snapshot *s, size_t i, const char *sku,
+                                    int pool);
+
 /* {"clusters":[...]} for GET /v1/clusters. */
 json_t *cluster_snapshot_clusters_json(const struct cluster_snapshot *s, int64_t now_ms);
 

@@ -99,6 +99,8 @@ seeds["cluster-cordon"] = req("POST", "/v1/clusters/fuzz-west/cordon", ADMIN,
                               extra=["Content-Length: 0"])
 seeds["cluster-uncordon"] = req("POST", "/v1/clusters/fuzz-west/uncordon", ADMIN2,
                                 extra=["Content-Length: 0"])
+seeds["cluster-nodes"] = req("GET", "/v1/clusters/fuzz-west/nodes?sku=a100-80gb&pool=training",
+                             VIEW)
 seeds["capacity"] = req("GET", "/v1/capacity", VIEW)
 # issue 16: PATCH of the priority, job sets by label, the ledger, the list watch
 seeds["patch-priority"] = req("PATCH", NS + "/fuzz-queued", SUB,
@@ -171,6 +173,7 @@ seeds["attack-name-ff"] = req("GET", NS + "/%ff", VIEW)
 seeds["attack-name-ff-delete"] = req("DELETE", NS + "/ab%c3", ADMIN)
 seeds["attack-name-ff-events"] = req("GET", NS + "/%ff/events", VIEW)
 seeds["attack-cluster-name-ff"] = req("GET", "/v1/clusters/%ff", VIEW)
+seeds["attack-cluster-nodes-ff"] = req("GET", "/v1/clusters/%ff/nodes?pool=%ff&sku=%00", VIEW)
 seeds["attack-ui-ff"] = req("GET", "/ui/%ff")
 seeds["attack-ui-ff-post"] = req("POST", "/ui/%ff", None, "")
 seeds["attack-method-ff"] = req(b"G\xffT".decode("latin-1"), "/healthz")

@@ -199,6 +199,91 @@ START_TEST(capacity_totals_match_the_scenario)
 }
 END_TEST
 
+static json_int_t num(const json_t *o, const char *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj ? json_object_get(o, obj) : o, key);
+
+    ck_assert_msg(json_is_integer(v), "%s.%s is not an integer", obj ? obj : "", key);
+    return json_integer_value(v);
+}
+
+/* GET /v1/clusters/{name}/nodes: the GPU nodes the policy fits jobs to, as the simulator
+ * serves them (sim-east: 6 H100 nodes of 8 GPUs, 2 of them filled by other pods; 4 A100
+ * nodes, one NotReady; each node's allocatable CPU "95450m" and memory "1046208926Ki"). */
+START_TEST(nodes_list_what_the_policy_fits_to)
+{
+    json_t *list = wait_ready(3), *nodes = NULL, *it, *err = NULL;
+    json_int_t gpus = 0, used = 0, unschedulable = 0;
+    const char *prev = "";
+    size_t i;
+
+    json_decref(list);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-east/nodes", &nodes), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(nodes, "kind")), "NodeList");
+    ck_assert_str_eq(json_string_value(json_object_get(nodes, "health")), "Ready");
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(nodes, "lastSuccessfulPoll")));
+    ck_assert_int_eq(json_array_size(json_object_get(nodes, "items")), 10);
+    json_array_foreach(json_object_get(nodes, "items"), i, it)
+    {
+        const char *name = json_string_value(json_object_get(it, "name"));
+        const char *sku = json_string_value(json_object_get(it, "sku"));
+
+        ck_assert_msg(strcmp(prev, name) < 0, "%s listed after %s", name, prev);
+        prev = name;
+        ck_assert_str_eq(json_string_value(json_object_get(it, "pool")), "training");
+        ck_assert_int_eq(num(it, "gpus", "allocatable"), 8);
+        ck_assert_int_eq(num(it, "gpus", "free"),
+                         num(it, "gpus", "allocatable") - num(it, "gpus", "requested"));
+        ck_assert_int_eq(num(it, "cpuMillicores", "allocatable"), 95450);
+        ck_assert_int_eq(num(it, "memoryMiB", "allocatable"), 1046208926LL / 1024);
+        ck_assert_int_eq(num(it, "cpuMillicores", "free"),
+                         95450 - num(it, "cpuMillicores", "requested"));
+        ck_assert_int_eq(num(it, "gpus", "borrowed"), 0);
+        if (strcmp(sku, "h100-80gb") == 0) {
+            gpus += num(it, "gpus", "allocatable");
+            used += num(it, "gpus", "requested");
+        } else {
+            ck_assert_str_eq(sku, "a100-80gb");
+            unschedulable += !json_is_true(json_object_get(it, "schedulable"));
+        }
+    }
+    ck_assert_int_eq(gpus, 48);
+    ck_assert_int_eq(used, 16);
+    ck_assert_int_eq(unschedulable, 1);
+    json_decref(nodes);
+    /* Filters, and what they refuse. */
+    ck_assert_int_eq(
+        itest_get_json(srv.base, "/v1/clusters/sim-east/nodes?sku=a100-80gb&pool=training", &nodes),
+        200);
+    ck_assert_int_eq(json_array_size(json_object_get(nodes, "items")), 4);
+    json_decref(nodes);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-west/nodes?pool=serving", &nodes),
+                     200);
+    ck_assert_int_eq(json_array_size(json_object_get(nodes, "items")), 10);
+    json_array_foreach(json_object_get(nodes, "items"), i, it)
+    {
+        ck_assert_str_eq(json_string_value(json_object_get(it, "sku")), "l4");
+        ck_assert_int_eq(num(it, "gpus", "allocatable"), 4);
+    }
+    json_decref(nodes);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-east/nodes?pool=inference", &err),
+                     400);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(err, "error"), "field")),
+                     "pool");
+    ck_assert_msg(
+        strstr(json_string_value(json_object_get(json_object_get(err, "error"), "message")),
+               "\"inference\""),
+        "the message names the value");
+    json_decref(err);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-east/nodes?sku=b200", &err), 400);
+    json_decref(err);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-east/nodes?limit=5", &err), 400);
+    json_decref(err);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/nowhere/nodes", &err), 404);
+    json_decref(err);
+}
+END_TEST
+
 START_TEST(cordon_and_uncordon)
 {
     char url[256], *out = NULL;
@@ -714,6 +799,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, config_clusters_become_ready);
     tcase_add_test(tc, capacity_totals_match_the_scenario);
+    tcase_add_test(tc, nodes_list_what_the_policy_fits_to);
     tcase_add_test(tc, ready_only_once_the_clusters_are_read);
     tcase_add_test(tc, cordon_and_uncordon);
     tcase_add_test(tc, admin_api_adds_and_removes_clusters);
