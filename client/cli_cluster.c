@@ -66,6 +66,8 @@ static void usage(FILE *f)
             "  cordon NAME          no new jobs go there\n"
             "  uncordon NAME\n"
             "  check NAME           its prerequisite conditions; exit 1 when one is False\n"
+            "  nodes NAME           its GPU nodes as the policy sees them: free GPUs, cores\n"
+            "                       and memory of each\n"
             "  remove NAME          forget the cluster (its jobs are not touched)\n"
             "fedsched capacity      free and used GPUs of the federation by SKU and pool\n"
             "fedsched quotas        GPU quotas per namespace and SKU: nominal, used, borrowed,\n"
@@ -271,6 +273,75 @@ static int verb_check(struct ctx *c, const char *name)
     }
     json_decref(r);
     return failed ? CLI_EXIT_JOB_FAILED : CLI_EXIT_OK;
+}
+
+/* "free/allocatable" of one of a node's amounts, divided by unit ("-" when unknown). */
+static const char *amount_text(const json_t *node, const char *key, double unit, char *buf,
+                               size_t size)
+{
+    const json_t *a = json_object_get(node, key);
+
+    if (!json_is_object(a))
+        return "-";
+    snprintf(buf, size, "%.0f/%.0f", (double)json_integer_value(json_object_get(a, "free")) / unit,
+             (double)json_integer_value(json_object_get(a, "allocatable")) / unit);
+    return buf;
+}
+
+/* The cluster's GPU nodes as the policy sees them (GET /v1/clusters/NAME/nodes). */
+static int verb_nodes(struct ctx *c, const char *name)
+{
+    static const char *const header[] = {"NODE",
+                                         "SKU",
+                                         "POOL",
+                                         "SCHEDULABLE",
+                                         "GPUS FREE",
+                                         "BORROWED",
+                                         "CPU FREE (cores)",
+                                         "MEMORY FREE (GiB)"};
+    struct cli_table t = {.ncols = 8};
+    char *path = cluster_path(name, "/nodes");
+    json_t *r = NULL, *n;
+    size_t i;
+    int rc = call(c, "GET", path, NULL, NULL, &r);
+
+    free(path);
+    if (rc)
+        return rc;
+    if (strcmp(c->o.output, "json") == 0) {
+        cli_print_json(r);
+        json_decref(r);
+        return CLI_EXIT_OK;
+    }
+    cli_table_row(&t, header);
+    json_array_foreach(json_object_get(r, "items"), i, n)
+    {
+        char gpus[32], borrowed[16], cpu[48], mem[48];
+        const json_t *g = json_object_get(n, "gpus");
+        const char *cells[8];
+
+        snprintf(gpus, sizeof(gpus), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(g, "free")),
+                 json_integer_value(json_object_get(g, "allocatable")));
+        snprintf(borrowed, sizeof(borrowed), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(g, "borrowed")));
+        cells[0] = jstr(n, "name");
+        cells[1] = json_is_string(json_object_get(n, "sku")) ? jstr(n, "sku") : "unknown";
+        cells[2] = jstr(n, "pool");
+        cells[3] = json_is_true(json_object_get(n, "schedulable")) ? "yes" : "no";
+        cells[4] = gpus;
+        cells[5] = borrowed;
+        cells[6] = amount_text(n, "cpuMillicores", 1000.0, cpu, sizeof(cpu));
+        cells[7] = amount_text(n, "memoryMiB", 1024.0, mem, sizeof(mem));
+        cli_table_row(&t, cells);
+    }
+    cli_table_print(&t);
+    printf("cluster %s: health %s, %zu GPU nodes, last polled %s\n", name, jstr(r, "health"),
+           json_array_size(json_object_get(r, "items")),
+           json_is_string(json_object_get(r, "lastSuccessfulPoll")) ? jstr(r, "lastSuccessfulPoll")
+                                                                    : "never");
+    json_decref(r);
+    return CLI_EXIT_OK;
 }
 
 static int verb_capacity(struct ctx *c)
@@ -808,8 +879,8 @@ static int parse(int argc, char **argv, struct opts *o)
 /* Runs sub (argv[optind...]: the sub-verb's operands). */
 static int dispatch(struct ctx *c, const char *sub, int argc, char **argv)
 {
-    static const char *const with_name[] = {"add",   "get",    "cordon", "uncordon",
-                                            "check", "remove", NULL};
+    static const char *const with_name[] = {"add",   "get",   "cordon", "uncordon",
+                                            "check", "nodes", "remove", NULL};
     const char *name = optind < argc ? argv[optind++] : NULL;
     size_t i;
 
@@ -838,6 +909,8 @@ static int dispatch(struct ctx *c, const char *sub, int argc, char **argv)
         return verb_one(c, "POST", name, "/uncordon");
     if (strcmp(sub, "check") == 0)
         return verb_check(c, name);
+    if (strcmp(sub, "nodes") == 0)
+        return verb_nodes(c, name);
     return verb_remove(c, name);
 }
 
@@ -859,8 +932,8 @@ int cli_cluster_main(int argc, char **argv)
     if (strcmp(argv[0], "cluster") == 0) {
         if (optind >= argc)
             return cli_usage_error("cluster",
-                                   "cluster needs a verb: add, list, get, cordon, uncordon, check "
-                                   "or remove");
+                                   "cluster needs a verb: add, list, get, cordon, uncordon, check, "
+                                   "nodes or remove");
         sub = argv[optind++];
     } else {
         sub = strcmp(argv[0], "clusters") == 0 ? "list" : argv[0]; /* capacity, quotas */

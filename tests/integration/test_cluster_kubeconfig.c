@@ -276,7 +276,8 @@ START_TEST(list_check_cordon_capacity_and_remove)
     const char *add[] = {"cluster", "add", "kc-verbs", "--kubeconfig", kc, NULL};
     const char *list[] = {"clusters", NULL}, *check[] = {"cluster", "check", "kc-verbs", NULL};
     const char *capacity[] = {"capacity", NULL},
-               *cordon[] = {"cluster", "cordon", "kc-verbs", NULL};
+               *cordon[] = {"cluster", "cordon", "kc-verbs", NULL},
+               *nodes[] = {"cluster", "nodes", "kc-verbs", NULL};
     const char *rm[] = {"cluster", "remove", "kc-verbs", NULL};
     char *out = NULL, *err = NULL;
     json_t *c;
@@ -295,6 +296,34 @@ START_TEST(list_check_cordon_capacity_and_remove)
     free(err);
     ck_assert_int_eq(cli(capacity, &out, &err), 0);
     ck_assert_msg(strstr(out, "a100-80gb") && strstr(out, "training"), "%s", out);
+    free(out);
+    free(err);
+    /* One row per GPU node, free/allocatable as the API gives them. */
+    ck_assert_int_eq(cli(nodes, &out, &err), 0);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/kc-verbs/nodes", &c), 200);
+    {
+        size_t i;
+        json_t *n;
+
+        json_array_foreach(json_object_get(c, "items"), i, n)
+        {
+            const json_t *g = json_object_get(n, "gpus");
+            char *row = xasprintf("%s ", json_string_value(json_object_get(n, "name")));
+            char *gpus = xasprintf(" %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT " ",
+                                   json_integer_value(json_object_get(g, "free")),
+                                   json_integer_value(json_object_get(g, "allocatable")));
+            const char *line = strstr(out, row);
+
+            ck_assert_msg(line, "no row for %s in %s", row, out);
+            ck_assert_msg(strstr(line, gpus) && strstr(line, gpus) < strchr(line, '\n'),
+                          "row %s lacks %s: %s", row, gpus, out);
+            free(row);
+            free(gpus);
+        }
+        ck_assert_int_gt(json_array_size(json_object_get(c, "items")), 0);
+        ck_assert_msg(strstr(out, "GPU nodes, last polled"), "%s", out);
+    }
+    json_decref(c);
     free(out);
     free(err);
     ck_assert_int_eq(cli(cordon, &out, &err), 0);
