@@ -275,6 +275,19 @@ static int verb_check(struct ctx *c, const char *name)
     return failed ? CLI_EXIT_JOB_FAILED : CLI_EXIT_OK;
 }
 
+/* GETs path for a table verb; with -o json prints the reply instead and leaves *r NULL. */
+static int get_for_table(struct ctx *c, const char *path, json_t **r)
+{
+    int rc = call(c, "GET", path, NULL, NULL, r);
+
+    if (rc == CLI_EXIT_OK && strcmp(c->o.output, "json") == 0) {
+        cli_print_json(*r);
+        json_decref(*r);
+        *r = NULL;
+    }
+    return rc;
+}
+
 /* "free/allocatable" of one of a node's amounts, divided by unit ("-" when unknown). */
 static const char *amount_text(const json_t *node, const char *key, double unit, char *buf,
                                size_t size)
@@ -303,16 +316,11 @@ static int verb_nodes(struct ctx *c, const char *name)
     char *path = cluster_path(name, "/nodes");
     json_t *r = NULL, *n;
     size_t i;
-    int rc = call(c, "GET", path, NULL, NULL, &r);
+    int rc = get_for_table(c, path, &r);
 
     free(path);
-    if (rc)
+    if (rc || !r)
         return rc;
-    if (strcmp(c->o.output, "json") == 0) {
-        cli_print_json(r);
-        json_decref(r);
-        return CLI_EXIT_OK;
-    }
     cli_table_row(&t, header);
     json_array_foreach(json_object_get(r, "items"), i, n)
     {
@@ -353,15 +361,10 @@ static int verb_capacity(struct ctx *c)
     struct cli_table t = {.ncols = 9};
     json_t *r = NULL, *a;
     size_t i;
-    int rc = call(c, "GET", "/v1/capacity", NULL, NULL, &r);
+    int rc = get_for_table(c, "/v1/capacity", &r);
 
-    if (rc)
+    if (rc || !r)
         return rc;
-    if (strcmp(c->o.output, "json") == 0) {
-        cli_print_json(r);
-        json_decref(r);
-        return CLI_EXIT_OK;
-    }
     cli_table_row(&t, header);
     json_array_foreach(json_object_get(r, "capacity"), i, a)
     {

@@ -277,7 +277,8 @@ START_TEST(list_check_cordon_capacity_and_remove)
     const char *list[] = {"clusters", NULL}, *check[] = {"cluster", "check", "kc-verbs", NULL};
     const char *capacity[] = {"capacity", NULL},
                *cordon[] = {"cluster", "cordon", "kc-verbs", NULL},
-               *nodes[] = {"cluster", "nodes", "kc-verbs", NULL};
+               *nodes[] = {"cluster", "nodes", "kc-verbs", NULL},
+               *nodes_json[] = {"cluster", "nodes", "kc-verbs", "-o", "json", NULL};
     const char *rm[] = {"cluster", "remove", "kc-verbs", NULL};
     char *out = NULL, *err = NULL;
     json_t *c;
@@ -322,6 +323,18 @@ START_TEST(list_check_cordon_capacity_and_remove)
         }
         ck_assert_int_gt(json_array_size(json_object_get(c, "items")), 0);
         ck_assert_msg(strstr(out, "GPU nodes, last polled"), "%s", out);
+    }
+    free(out);
+    free(err);
+    /* -o json: the API's object as it is. */
+    ck_assert_int_eq(cli(nodes_json, &out, &err), 0);
+    {
+        json_t *j = json_loads(out, 0, NULL);
+
+        ck_assert_msg(j, "not JSON: %s", out);
+        ck_assert_int_eq(json_array_size(json_object_get(j, "items")),
+                         json_array_size(json_object_get(c, "items")));
+        json_decref(j);
     }
     json_decref(c);
     free(out);
