@@ -707,8 +707,6 @@ async function viewJob(root, sc, ns, name) {
 
 /* ---- clusters ---- */
 
-/* The cluster's prerequisite checks (GET /v1/clusters status.conditions, capabilities,
- * prerequisitesCheckedAt): every condition with its status, reason and message. */
 /* The serving pool's demand query (servingPool.demandQuery), when it has one: the figure
  * that counts, what it adds to announced serving demand, and how the last answer went. */
 function demandQuery(c, st) {
@@ -725,6 +723,8 @@ function demandQuery(c, st) {
     d.lastError ? h('span', { class: 'muted', 'data-k': 'error' }, `: ${d.lastError}`) : '');
 }
 
+/* The cluster's prerequisite checks (GET /v1/clusters status.conditions, capabilities,
+ * prerequisitesCheckedAt): every condition with its status, reason and message. */
 function prerequisites(c, st) {
   const conds = Array.isArray(st.conditions) ? st.conditions : [];
   const caps = Array.isArray(st.capabilities) ? st.capabilities : [];
@@ -741,7 +741,6 @@ function prerequisites(c, st) {
       { testid: 'conditions-' + c.name, empty: 'no conditions reported' }));
 }
 
-/* The types of the conditions that are False: a missing prerequisite. */
 /* Serving demand of one pool: the forecast's p50 line inside its p50..p95 band against the
  * actual serving use, over the past 24 h (the capacity report at 15-minute steps: mean
  * serving GPUs and the forecast for each step) and the next 24 h (GET /v1/capacity's
@@ -842,12 +841,51 @@ function forecastSection(c, caps, forecasts, report, nowMs) {
   return out.length ? h('div', { class: 'forecasts' }, out) : null;
 }
 
+/* The types of the conditions that are False: a missing prerequisite. */
 function missingPrerequisites(st) {
   return (Array.isArray(st.conditions) ? st.conditions : []).filter(k => k.status === 'False').map(k => k.type);
 }
 
+/* "free / allocatable" of one amount of a node (GET /v1/clusters/{name}/nodes), divided by
+ * unit; "-" when the node's allocatable is unknown. */
+function amountCell(a, unit, d) {
+  if (!a || typeof a !== 'object') return h('td', { class: 'num muted' }, '-');
+  return h('td', { class: 'num' }, `${fmtNum(a.free / unit, d)} / ${fmtNum(a.allocatable / unit, d)}`);
+}
+
+/* The cluster's GPU nodes as the policy fits jobs to them, read when the section is opened
+ * (and again at each refresh while it stays open). */
+function nodesSection(c, sc, open) {
+  const body = h('div', {});
+  const el = h('details', { 'data-testid': 'nodes-' + c.name }, h('summary', {}, 'Nodes'), body);
+  async function load() {
+    try {
+      const list = await get(`/v1/clusters/${encodeURIComponent(c.name)}/nodes`, sc);
+      const items = list.items || [];
+      body.replaceChildren(h('p', { class: 'note' },
+        `${items.length} GPU nodes as the policy sees them, last polled ${when(list.lastSuccessfulPoll)}`),
+      table(['node', 'SKU', 'pool', 'schedulable', { label: 'GPUs free / alloc.', num: 1 },
+        { label: 'borrowed', num: 1 }, { label: 'cores free / alloc.', num: 1 },
+        { label: 'memory GiB free / alloc.', num: 1 }],
+      items.map(n => h('tr', { 'data-node': n.name, class: n.schedulable ? null : 'muted' },
+        h('td', {}, n.name), h('td', {}, n.sku || 'unknown'), h('td', {}, n.pool),
+        h('td', {}, n.schedulable ? 'yes' : 'no'), amountCell(n.gpus, 1, 0), num(n.gpus && n.gpus.borrowed),
+        amountCell(n.cpuMillicores, 1000, 1), amountCell(n.memoryMiB, 1024, 0))),
+      { testid: 'nodes-table-' + c.name, empty: 'no GPU nodes reported' }));
+    } catch (e) {
+      body.replaceChildren(errorBox(e));
+    }
+  }
+  el.addEventListener('toggle', () => {
+    if (el.open) { open.add(c.name); load(); } else open.delete(c.name);
+  });
+  if (open.has(c.name)) el.open = true; /* fires toggle, which loads */
+  return el;
+}
+
 async function viewClusters(root, sc) {
   const holder = h('div', { 'data-testid': 'clusters' });
+  const openNodes = new Set();
   root.append(h('h1', {}, 'Member clusters'), holder);
 
   async function borrowedJobs() {
@@ -909,6 +947,7 @@ async function viewClusters(root, sc) {
           { label: 'borrowed', num: 1 }, { label: 'pending serving', num: 1 }, { label: 'announced serving', num: 1 },
           { label: 'reserve', num: 1 },
           { label: 'lendable', num: 1 }, 'serving use / borrowed / demand'], rows, { empty: 'no GPU capacity reported' }),
+        nodesSection(c, sc, openNodes),
         forecastSection(c, caps, forecasts, reportRows, nowMs),
         demandQuery(c, st),
         prerequisites(c, st),

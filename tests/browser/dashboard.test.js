@@ -464,6 +464,35 @@ async function main() {
       east && east.status.conditions.every(k => k.status === 'True') &&
       await page.$('[data-cluster="sim-east"].flagged') === null,
       JSON.stringify({ onprem: onprem && onprem.status.conditions, east: east && east.status.conditions }));
+    // The nodes section, opened: every row is the API's node, in the API's order, with its
+    // free and allocatable GPUs, cores and memory. Jobs start and end meanwhile, so the
+    // section is read again (closed and opened) until one reading matches one answer.
+    const fmtD = (v, d) => Number(v).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+    const amount = (a, unit, d) => a ? `${fmtD(a.free / unit, d)} / ${fmtD(a.allocatable / unit, d)}` : '-';
+    const nodeRows = page => page.$$eval('[data-testid=nodes-table-sim-east] tbody tr[data-node]',
+      r => r.map(x => Array.from(x.cells).map(c => c.textContent)));
+    await page.click('[data-testid=nodes-sim-east] summary');
+    let nodesShown = [], nodesWant = [];
+    for (let i = 0; i < 5; i++) {
+      await page.waitForSelector('[data-testid=nodes-table-sim-east] tbody tr[data-node]', { timeout: 10000 });
+      const nl = await apiGet(page, '/v1/clusters/sim-east/nodes');
+      nodesWant = nl.items.map(n => [n.name, n.sku || 'unknown', n.pool, n.schedulable ? 'yes' : 'no',
+        amount(n.gpus, 1, 0), fmtD(n.gpus.borrowed, 0), amount(n.cpuMillicores, 1000, 1),
+        amount(n.memoryMiB, 1024, 0)]);
+      nodesShown = await nodeRows(page);
+      if (JSON.stringify(nodesShown) === JSON.stringify(nodesWant)) break;
+      await page.click('[data-testid=nodes-sim-east] summary');
+      await page.click('[data-testid=nodes-sim-east] summary');
+      await page.waitForTimeout(500);
+    }
+    check('the nodes section shows the API\'s nodes, each with its SKU, pool, schedulable and free / ' +
+      'allocatable GPUs, borrowed GPUs, cores and memory',
+      nodesWant.length === 10 && nodesWant.some(r => r[3] === 'no') &&
+      JSON.stringify(nodesShown) === JSON.stringify(nodesWant),
+      (k => JSON.stringify({ rows: [nodesShown.length, nodesWant.length], row: k,
+        shown: nodesShown[k], want: nodesWant[k] }))(nodesWant.findIndex((r, k) =>
+        JSON.stringify(r) !== JSON.stringify(nodesShown[k]))));
+    await noBadValues(page, 'clusters with a nodes section open');
     const borrowed = await page.textContent('[data-cluster="sim-west"]');
     check('borrowed job listed under its cluster', /ml\/train-borrowed/.test(borrowed), borrowed.slice(0, 300));
     await page.click('[data-testid=cordon-sim-east]');
