@@ -486,12 +486,68 @@ static int node_order(const struct trace_openb_node *nodes, size_t n, const stru
     return 0;
 }
 
+/* The artifact's arrival order (o->order): the pods of base, sorted by name, it names.
+ * NULL with ERR_INVALID when it names one base does not have. */
+static struct pod *given_arrivals(const struct pod *base, size_t n_pods,
+                                  const struct packing_opts *o, size_t *n, struct err *e)
+{
+    struct pod *work = xcalloc(o->n_order + 1, sizeof(*work));
+
+    for (size_t k = 0; k < o->n_order; k++) {
+        if (o->order[k] >= n_pods) {
+            err_set(e, ERR_INVALID, "order",
+                    "arrival %zu is pod %" PRIu32 ", but the list has %zu pods", k + 1, o->order[k],
+                    n_pods);
+            free(work);
+            return NULL;
+        }
+        work[k] = base[o->order[k]];
+    }
+    *n = o->n_order;
+    return work;
+}
+
+/* Our own draws: base shuffled (unless o->shuffle is off), then random copies appended
+ * while the GPU requests (req_milli so far) stay within tune_ratio x capacity; the
+ * artifact's check compares the per-device milli, not the pod's total, and so do we. */
+static struct pod *drawn_arrivals(struct rng *rng, const struct pod *base, size_t n_pods,
+                                  int64_t req_milli, int64_t total_milli,
+                                  const struct packing_opts *o, size_t *n)
+{
+    size_t cap = n_pods * 2 + 16, k = n_pods;
+    struct pod *work = xcalloc(cap, sizeof(*work));
+
+    memcpy(work, base, n_pods * sizeof(*work));
+    if (o->shuffle)
+        for (size_t i = n_pods; i-- > 1;) {
+            size_t j = rng_below(rng, i + 1);
+            struct pod t = work[i];
+
+            work[i] = work[j];
+            work[j] = t;
+        }
+    for (;;) {
+        const struct pod *p = &base[rng_below(rng, n_pods)];
+
+        if ((double)(req_milli + p->r.milli) > o->tune_ratio * (double)total_milli)
+            break;
+        req_milli += (int64_t)p->r.n_gpus * p->r.milli;
+        if (k == cap) {
+            cap *= 2;
+            work = xrealloc(work, cap * sizeof(*work));
+        }
+        work[k++] = *p;
+    }
+    *n = k;
+    return work;
+}
+
 int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
                 const struct trace_openb_pod *pods, size_t n_pods, enum packing_policy policy,
                 const struct packing_opts *o, struct packing_result *out, struct err *e)
 {
     char models[MODELS_MAX][TRACE_MODEL_MAX];
-    size_t n_models = 0, n_work = 0, cap_work;
+    size_t n_models = 0, n_work = 0;
     const struct trace_openb_pod **byname = NULL;
     const struct trace_openb_node **in_order = NULL;
     struct pod *base = NULL, *work = NULL;
@@ -573,47 +629,10 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
         goto out;
     }
     build_profiles(&R, base, n_pods);
-    /* Arrival order: shuffled, then random copies appended while the GPU requests stay within
-     * tune_ratio x capacity (the artifact's check compares the per-device milli, not the
-     * pod's total, and so do we). */
-    cap_work = n_pods * 2 + 16;
-    if (o->order) {
-        work = xcalloc(o->n_order + 1, sizeof(*work));
-        for (n_work = 0; n_work < o->n_order; n_work++) {
-            if (o->order[n_work] >= n_pods) {
-                err_set(e, ERR_INVALID, "order",
-                        "arrival %zu is pod %" PRIu32 ", but the list has %zu pods", n_work + 1,
-                        o->order[n_work], n_pods);
-                goto out;
-            }
-            work[n_work] = base[o->order[n_work]];
-        }
-        goto arrive;
-    }
-    work = xcalloc(cap_work, sizeof(*work));
-    memcpy(work, base, n_pods * sizeof(*work));
-    n_work = n_pods;
-    if (o->shuffle)
-        for (size_t i = n_pods; i-- > 1;) {
-            size_t j = rng_below(&R.rng, i + 1);
-            struct pod t = work[i];
-
-            work[i] = work[j];
-            work[j] = t;
-        }
-    for (;;) {
-        const struct pod *p = &base[rng_below(&R.rng, n_pods)];
-
-        if ((double)(req_milli + p->r.milli) > o->tune_ratio * (double)total_milli)
-            break;
-        req_milli += (int64_t)p->r.n_gpus * p->r.milli;
-        if (n_work == cap_work) {
-            cap_work *= 2;
-            work = xrealloc(work, cap_work * sizeof(*work));
-        }
-        work[n_work++] = *p;
-    }
-arrive:
+    work = o->order ? given_arrivals(base, n_pods, o, &n_work, e)
+                    : drawn_arrivals(&R.rng, base, n_pods, req_milli, total_milli, o, &n_work);
+    if (!work)
+        goto out;
     for (size_t k = 0; k < n_work; k++) {
         const struct pod *p = &work[k];
         struct nodefit_choice c;
