@@ -267,6 +267,7 @@ int whatif_reports_json(const struct whatif_layout *l, struct whatif_report *con
         rc = rc ? rc : json_num(b, "serving_util", x->serving_util, true);
         rc = rc ? rc : json_num(b, "overall_util", x->overall_util, true);
         rc = rc ? rc : json_num(b, "work_gpu_hours", x->work_gpu_hours, true);
+        rc = rc ? rc : json_num(b, "idle_queued_gpu_hours", x->idle_queued_gpu_hours, true);
         rc = rc ? rc : json_num(b, "borrowed_gpu_hours", x->borrowed_gpu_hours, true);
         rc = rc ? rc : json_num(b, "lost_gpu_hours", x->lost_gpu_hours, true);
         rc = rc ? rc : json_num(b, "unmet_serving_gpu_hours", x->unmet_serving_gpu_hours, true);
@@ -385,10 +386,10 @@ static void eta_table(struct whatif_report *const *r, size_t n, FILE *f)
 void whatif_reports_table(const struct whatif_layout *l, struct whatif_report *const *r, size_t n,
                           int per_ns, FILE *f)
 {
-    fprintf(f, "%-18s %6s %6s %6s %8s %8s %8s %8s %8s %8s %9s %7s %8s %6s %9s %9s %9s\n",
-            "scheduler", "train%", "serve%", "all%", "avgJCT_h", "p95JCT_h", "avgWt_h", "p95Wt_h",
-            "gangWt_h", "gangMx_h", "borrowGPUh", "reclaim", "lostGPUh", "never", "unmetGPUh",
-            "maxUnmet_s", "bound_s");
+    fprintf(f, "%-18s %6s %6s %6s %10s %8s %8s %8s %8s %8s %8s %9s %7s %8s %6s %9s %9s %9s\n",
+            "scheduler", "train%", "serve%", "all%", "idleQdGPUh", "avgJCT_h", "p95JCT_h",
+            "avgWt_h", "p95Wt_h", "gangWt_h", "gangMx_h", "borrowGPUh", "reclaim", "lostGPUh",
+            "never", "unmetGPUh", "maxUnmet_s", "bound_s");
     for (size_t i = 0; i < n; i++) {
         const struct whatif_report *x = r[i];
         char a[16], b[16], c[16], d[16], g[16], m[16];
@@ -399,20 +400,22 @@ void whatif_reports_table(const struct whatif_layout *l, struct whatif_report *c
         hours(d, sizeof(d), x->p95_wait_s);
         hours(g, sizeof(g), x->gang_avg_wait_s);
         hours(m, sizeof(m), x->gang_max_wait_s);
-        fprintf(f,
-                "%-18s %6.1f %6.1f %6.1f %8s %8s %8s %8s %8s %8s %9.1f %7zu %8.1f %6zu %9.1f %9.0f "
-                "%9.0f\n",
-                whatif_sched_name(x->sched), 100 * x->training_util, 100 * x->serving_util,
-                100 * x->overall_util, a, b, c, d, g, m, x->borrowed_gpu_hours, x->reclaims,
-                x->lost_gpu_hours, x->never_placed, x->unmet_serving_gpu_hours,
-                x->max_unmet_borrowed_s, x->reclaim_bound_s);
+        fprintf(
+            f,
+            "%-18s %6.1f %6.1f %6.1f %10.1f %8s %8s %8s %8s %8s %8s %9.1f %7zu %8.1f %6zu %9.1f "
+            "%9.0f %9.0f\n",
+            whatif_sched_name(x->sched), 100 * x->training_util, 100 * x->serving_util,
+            100 * x->overall_util, x->idle_queued_gpu_hours, a, b, c, d, g, m,
+            x->borrowed_gpu_hours, x->reclaims, x->lost_gpu_hours, x->never_placed,
+            x->unmet_serving_gpu_hours, x->max_unmet_borrowed_s, x->reclaim_bound_s);
     }
     if (n > 0)
         fprintf(f,
                 "(%zu jobs, %zu of them gangs of more than one worker (gangWt_h, gangMx_h: their "
                 "average and longest wait); utilisation over the first %.1f days; %zu completed by "
-                "day %.1f under %s; maxUnmet_s counts stretches while borrowers held the pool's "
-                "GPUs)\n",
+                "day %.1f under %s; idleQdGPUh: training GPU-hours left free in the window while a "
+                "queued job accepted their SKU; maxUnmet_s counts stretches while borrowers held "
+                "the pool's GPUs)\n",
                 r[0]->jobs, r[0]->gangs, r[0]->window_s / 86400.0, r[0]->completed,
                 r[0]->end_s / 86400.0, whatif_sched_name(r[0]->sched));
     eta_table(r, n, f);

@@ -165,12 +165,14 @@ struct spod {
     int *gnode;
 };
 
-/* GPU-time integrator of one cluster x pool x SKU. */
+/* GPU-time integrator of one cluster x pool x SKU. queued: at the last cycle a queued job
+ * accepted this SKU, so its free GPUs (training pools) count in idle_queued_ms. */
 struct pstat {
     int cluster, sku;
     enum snapshot_pool pool;
     int gpus, ours, serving;
-    double ours_ms, serving_ms;
+    bool queued;
+    double ours_ms, serving_ms, idle_queued_ms;
     int64_t last_ms;
 };
 
@@ -316,10 +318,39 @@ static void ps_advance(struct sim *S, struct pstat *p)
     int64_t b = S->now < S->window_ms ? S->now : S->window_ms;
 
     if (b > a) {
+        int idle = p->gpus - p->ours - p->serving;
+
         p->ours_ms += (double)p->ours * (double)(b - a);
         p->serving_ms += (double)p->serving * (double)(b - a);
+        if (p->queued && p->pool == SNAPSHOT_POOL_TRAINING && idle > 0)
+            p->idle_queued_ms += (double)idle * (double)(b - a);
     }
     p->last_ms = S->now;
+}
+
+/* After a cycle: which training pools a queued job would take (any of its SKUs), for
+ * whatif_report.idle_queued_gpu_hours. */
+static void track_queued(struct sim *S)
+{
+    bool want[SNAPSHOT_SKU_MAX + 1] = {false};
+
+    for (size_t i = 0; i < S->J->n; i++) {
+        const struct whatif_job *j = &S->J->v[i];
+
+        if (S->js[i].st != J_QUEUED)
+            continue;
+        for (int k = 0; k < j->n_skus; k++)
+            if (j->skus[k] >= 0 && j->skus[k] < SNAPSHOT_SKU_MAX)
+                want[j->skus[k]] = true;
+    }
+    for (size_t i = 0; i < S->n_ps; i++) {
+        struct pstat *p = &S->ps[i];
+
+        if (p->pool == SNAPSHOT_POOL_TRAINING && p->queued != want[p->sku]) {
+            ps_advance(S, p);
+            p->queued = want[p->sku];
+        }
+    }
 }
 
 static void node_add_ours(struct sim *S, int n, int g)
@@ -1503,6 +1534,7 @@ static void summarise(struct sim *S)
         if (p->pool == SNAPSHOT_POOL_TRAINING) {
             train_ms += p->ours_ms;
             train_cap += cap;
+            r->idle_queued_gpu_hours += p->idle_queued_ms / 3.6e6;
         } else {
             srv_ms += p->ours_ms + p->serving_ms;
             srv_cap += cap;
@@ -1816,6 +1848,7 @@ int whatif_run(const struct whatif_layout *l, const struct whatif_jobs *jobs, en
             } else {
                 cycle_baseline(&S);
             }
+            track_queued(&S);
             if (S.n_future > 0 || S.n_active > 0)
                 ev_push(&S, S.now + o->cycle_s * SEC, EV_CYCLE, 0, 0);
             break;

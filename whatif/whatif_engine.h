@@ -157,6 +157,11 @@ struct whatif_report {
      * that runs on a slower SKU holds more GPU-time (utilisation) for the same work. Work
      * lost to reclaims is not counted; a job running at the end counts its progress so far. */
     double work_gpu_hours;
+    /* GPU-hours of training pools left free over the window while a queued job accepted
+     * their SKU (judged after each cycle's decisions): capacity idle with work waiting for
+     * it, for whatever reason (a reservation, a gang that does not fit, fragments, the
+     * policy's choice). Utilisation also falls when nothing waits; this does not. */
+    double idle_queued_gpu_hours;
     double borrowed_gpu_hours;
     size_t reclaims, reclaims_deficit, reclaims_lease_end;
     /* Preempted for a higher-priority job, and quota taken back (the simulator has no

@@ -449,6 +449,47 @@ START_TEST(work_counts_progress_at_the_fastest_sku)
 }
 END_TEST
 
+/* Idle while work waited: "big" (8 V100s, V100 only) waits the whole hour behind "fill" (4
+ * of the node's 8 V100s), so 4 V100s sit free with a job queued for them: 4 GPU-hours. The
+ * K80 node is free too, but nothing queued accepts a K80. When big also accepts the K80 it
+ * starts there at once and nothing waits. */
+START_TEST(idle_counts_only_gpus_a_queued_job_would_take)
+{
+    struct whatif_layout *l =
+        layout_text("{\"clusters\":[{\"name\":\"a\",\"pools\":[{\"sku\":\"v100\",\"nodes\":1},"
+                    "{\"sku\":\"k80\",\"nodes\":1}]}]}");
+    static const char *const fmt =
+        "{\"jobs\":[{\"name\":\"fill\",\"namespace\":\"x\",\"arrival_s\":0,\"gpus\":4,"
+        "\"skus\":[\"v100\"],\"duration_s\":[7200]},"
+        "{\"name\":\"big\",\"namespace\":\"y\",\"arrival_s\":0,\"gpus\":8,"
+        "\"skus\":[%s],\"duration_s\":[%s]}]}";
+    char text[600];
+    struct whatif_jobs *j;
+    struct whatif_opts o;
+    struct whatif_report *r;
+
+    whatif_opts_defaults(&o, test_policy());
+    o.window_s = 3600;
+    snprintf(text, sizeof(text), fmt, "\"v100\"", "3600");
+    j = jobs_text(l, text);
+    r = run(l, j, WHATIF_MOST_FREE, &o);
+    ck_assert_msg(fabs(r->idle_queued_gpu_hours - 4.0) < 0.1, "idle while queued %.3f GPU-hours",
+                  r->idle_queued_gpu_hours);
+    ck_assert_msg(fabs(r->training_util - 0.25) < 0.01, "util %.3f", r->training_util);
+    whatif_report_free(&r);
+    whatif_jobs_free(&j);
+    snprintf(text, sizeof(text), fmt, "\"v100\",\"k80\"", "3600,7200");
+    j = jobs_text(l, text);
+    r = run(l, j, WHATIF_MOST_FREE, &o);
+    ck_assert_msg(r->idle_queued_gpu_hours < 0.01, "idle while queued %.3f GPU-hours",
+                  r->idle_queued_gpu_hours);
+    ck_assert_msg(fabs(r->training_util - 0.75) < 0.01, "util %.3f", r->training_util);
+    whatif_report_free(&r);
+    whatif_jobs_free(&j);
+    whatif_layout_free(&l);
+}
+END_TEST
+
 /* Cost per unit of work: a job 10x slower on a K80 at 0.45 per GPU-hour than on a V100 at
  * 2.48 goes to the K80 when priced per GPU-hour, and to the V100 when it declares its
  * throughputs (4.5 per V100-hour of work on the K80). Work done in the first hour tells
@@ -770,6 +811,7 @@ int main(void)
     tcase_add_test(run_tc, priority_preemption_runs_on_plans);
     tcase_add_test(run_tc, backfill_evictions_are_not_lending_losses);
     tcase_add_test(run_tc, work_counts_progress_at_the_fastest_sku);
+    tcase_add_test(run_tc, idle_counts_only_gpus_a_queued_job_would_take);
     tcase_add_test(run_tc, declared_throughput_prices_work);
     tcase_add_test(run_tc, most_free_and_ordered_first_fit_pick_clusters);
     tcase_add_test(in_tc, layout_errors_name_the_field);
