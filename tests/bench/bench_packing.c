@@ -18,7 +18,9 @@
  * openb_node_list_all_node with its CPU-only nodes), --order DIR (the artifact's own
  * arrival and node orders for each list and seed, DIR/LIST.SEED.order, written by
  * tools/openb-order.sh; not with --stress), --per-seed (each seed's figure, to set beside
- * the artifact's per-seed results). Exit status 1
+ * the artifact's per-seed results). Ours minus BestFit and minus FGD come with the standard
+ * error of the seeds' paired differences (per list, and for the stress worst cases).
+ * Exit status 1
  * when a calibration check fails or, in the default full run (no options), when it takes
  * 60 s or more ("OVER TARGET"). */
 #include "base/clock.h"
@@ -28,6 +30,7 @@
 #include "whatif/trace.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,12 +105,34 @@ static size_t split_list(const char *s, char **out, size_t max)
     return n;
 }
 
+#define SEEDS_MAX 1000
+
 struct row {
     double mean[PACKING_POLICY_COUNT];
     double mean130[PACKING_POLICY_COUNT];
     double secs[PACKING_POLICY_COUNT];
     bool ran[PACKING_POLICY_COUNT];
+    double at100[PACKING_POLICY_COUNT][SEEDS_MAX]; /* each seed's figure */
+    int seeds;
 };
+
+/* The standard error of the mean of a's figure minus b's, seed by seed (both ran on the
+ * same arrivals, so the seeds' own spread cancels); -1 with fewer than two seeds. */
+static double paired_se(const struct row *r, int a, int b)
+{
+    double m = 0, ss = 0;
+
+    if (r->seeds < 2)
+        return -1;
+    for (int s = 0; s < r->seeds; s++)
+        m += (r->at100[a][s] - r->at100[b][s]) / r->seeds;
+    for (int s = 0; s < r->seeds; s++) {
+        double d = r->at100[a][s] - r->at100[b][s] - m;
+
+        ss += d * d;
+    }
+    return sqrt(ss / (r->seeds - 1) / r->seeds);
+}
 
 /* --order DIR: the artifact's own draws, DIR/LIST.SEED.order (tools/openb-order.sh);
  * --per-seed: each seed's figure, for the artifact's per-seed results. */
@@ -124,6 +149,7 @@ static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
     struct err e = {0};
 
     memset(row, 0, sizeof(*row));
+    row->seeds = seeds;
     for (int p = 0; p < PACKING_POLICY_COUNT; p++) {
         int64_t t0 = clock_mono_ms();
 
@@ -159,6 +185,7 @@ static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
             }
             if (d->per_seed)
                 printf(" %.2f", packing_alloc_at(&r, 100));
+            row->at100[p][s] = packing_alloc_at(&r, 100);
             row->mean[p] += packing_alloc_at(&r, 100) / seeds;
             row->mean130[p] += packing_alloc_at(&r, 130) / seeds;
         }
@@ -227,7 +254,7 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
     char path[1200], *names[8];
     size_t n_names = split_list(src->pool, names, 8);
     double cpg = packing_cores_per_gpu(nodes, n_nodes);
-    double worst_bf = 1e9, worst_fgd = 1e9;
+    double worst_bf = 1e9, worst_fgd = 1e9, worst_bf_se = -1, worst_fgd_se = -1;
     const char *worst_bf_at = "", *worst_fgd_at = "";
     struct err e = {0};
     int rc = 0;
@@ -282,17 +309,20 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
             if (ours - bf < worst_bf) {
                 worst_bf = ours - bf;
                 worst_bf_at = variants[i].label;
+                worst_bf_se = paired_se(&row, PACKING_NODEFIT, PACKING_BESTFIT);
             }
             if (ours - fgd < worst_fgd) {
                 worst_fgd = ours - fgd;
                 worst_fgd_at = variants[i].label;
+                worst_fgd_se = paired_se(&row, PACKING_NODEFIT, PACKING_FGD);
             }
         }
         fflush(stdout);
     }
     if (rc == 0)
-        printf("\nworst case: ours - BestFit %+.2f (%s); ours - FGD %+.2f (%s)\n", worst_bf,
-               worst_bf_at, worst_fgd, worst_fgd_at);
+        printf("\nworst case: ours - BestFit %+.2f +/- %.2f (%s); ours - FGD %+.2f +/- %.2f (%s); "
+               "+/- one standard error of the seeds' paired differences\n",
+               worst_bf, worst_bf_se, worst_bf_at, worst_fgd, worst_fgd_se, worst_fgd_at);
     free(base);
     free(pool);
     return rc;
@@ -363,8 +393,8 @@ int main(int argc, char **argv)
             }
         } else if (i + 1 < argc && strcmp(argv[i], "--seeds") == 0) {
             seeds = (int)strtol(argv[++i], NULL, 10);
-            if (seeds < 1 || seeds > 1000) {
-                fprintf(stderr, "bench_packing: --seeds must be in [1, 1000]\n");
+            if (seeds < 1 || seeds > SEEDS_MAX) {
+                fprintf(stderr, "bench_packing: --seeds must be in [1, %d]\n", SEEDS_MAX);
                 return 2;
             }
         } else {
@@ -494,6 +524,13 @@ int main(int argc, char **argv)
                     status = 1;
                 }
             }
+            if (row.ran[PACKING_NODEFIT] && seeds >= 2)
+                for (int p = PACKING_BESTFIT; p <= PACKING_FGD; p++)
+                    if (row.ran[p])
+                        printf("  nodefit - %-8s %+.2f +/- %.2f (paired over the seeds)\n",
+                               packing_policy_name((enum packing_policy)p),
+                               row.mean[PACKING_NODEFIT] - row.mean[p],
+                               paired_se(&row, PACKING_NODEFIT, p));
             fflush(stdout);
         }
         free(lists[l]);
