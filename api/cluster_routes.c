@@ -4,16 +4,19 @@
 #include "api/internal.h"
 
 #include "api/forecast_json.h"
+#include "api/list_token.h"
 #include "api/trainingjob.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/num.h"
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
 #include "cluster/cluster_snapshot.h"
 #include "cluster/poller.h"
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,12 +227,20 @@ void h_cluster_uncordon(struct api *a, const struct api_request *req, const stru
     set_cordon(a, req, p->name, false, resp);
 }
 
-/* ?sku=&pool= of GET /v1/clusters/{name}/nodes; *pool < 0 when not given. */
-static int parse_node_query(const struct api_request *req, const char **sku, int *pool,
-                            struct err *e)
+/* The query of GET /v1/clusters/{name}/nodes. */
+struct node_query {
+    const char *sku; /* NULL: any */
+    int pool;        /* < 0: any */
+    size_t limit;    /* 0: every node */
+    const char *cont;
+};
+
+#define NODES_MAX_LIMIT 10000
+
+static int parse_node_query(const struct api_request *req, struct node_query *q, struct err *e)
 {
-    *sku = NULL;
-    *pool = -1;
+    memset(q, 0, sizeof(*q));
+    q->pool = -1;
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
 
@@ -240,21 +251,70 @@ static int parse_node_query(const struct api_request *req, const char **sku, int
                 sku_list_names(sku_catalogue(), names, sizeof(names));
                 return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
             }
-            *sku = v;
+            q->sku = v;
         } else if (strcmp(k, "pool") == 0) {
             if (strcmp(v, snapshot_pool_name(SNAPSHOT_POOL_TRAINING)) == 0)
-                *pool = SNAPSHOT_POOL_TRAINING;
+                q->pool = SNAPSHOT_POOL_TRAINING;
             else if (strcmp(v, snapshot_pool_name(SNAPSHOT_POOL_SERVING)) == 0)
-                *pool = SNAPSHOT_POOL_SERVING;
+                q->pool = SNAPSHOT_POOL_SERVING;
             else
                 return err_set(e, ERR_MALFORMED, "pool",
                                "unknown pool \"%s\"; pools are training, serving", v);
+        } else if (strcmp(k, "limit") == 0) {
+            int64_t n;
+
+            if (num_parse_i64(v, 1, NODES_MAX_LIMIT, &n))
+                return err_set(e, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d",
+                               v, NODES_MAX_LIMIT);
+            q->limit = (size_t)n;
+        } else if (strcmp(k, "continue") == 0) {
+            q->cont = v;
         } else {
-            return err_set(e, ERR_MALFORMED, k, "unknown query parameter \"%s\"; known: sku, pool",
-                           k);
+            return err_set(e, ERR_MALFORMED, k,
+                           "unknown query parameter \"%s\"; known: sku, pool, limit, continue", k);
         }
     }
     return 0;
+}
+
+/* What a continue token is bound to: the cluster and the filters. */
+static uint64_t node_query_hash(const char *cluster, const struct node_query *q)
+{
+    char pool[8];
+    uint64_t h = list_token_hash(LIST_TOKEN_HASH_INIT, cluster, 0);
+
+    snprintf(pool, sizeof(pool), "%d", q->pool);
+    h = list_token_hash(h, q->sku, 0);
+    return list_token_hash(h, pool, 0);
+}
+
+/* One page of items (sorted by name): those after the token's name, at most q->limit of
+ * them; sets meta's continue when more follow. Takes items. */
+static json_t *node_page(json_t *items, const struct node_query *q, uint64_t hash,
+                         const char *after, json_t *meta)
+{
+    json_t *page = json_array(), *it;
+    size_t i;
+
+    json_array_foreach(items, i, it)
+    {
+        const char *name = json_string_value(json_object_get(it, "name"));
+
+        if (after && strcmp(name, after) <= 0)
+            continue;
+        if (q->limit && json_array_size(page) == q->limit) {
+            char tok[LIST_TOKEN_NAME_MAX * 4 / 3 + 8];
+            const json_t *last = json_array_get(page, q->limit - 1);
+
+            list_token_encode_name(json_string_value(json_object_get(last, "name")), hash, tok,
+                                   sizeof(tok));
+            json_object_set_new(meta, "continue", json_string(tok));
+            break;
+        }
+        json_array_append(page, it);
+    }
+    json_decref(items);
+    return page;
 }
 
 /* The cluster's GPU nodes as the last snapshot saw them: what the policy fits jobs to. A
@@ -264,36 +324,49 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
 {
     const struct cluster_snapshot *cs;
     struct store_cluster *row = NULL;
-    const char *sku, *health = "Unknown";
-    json_t *items = NULL;
+    struct node_query q;
+    const char *health = "Unknown";
+    json_t *items = NULL, *meta = json_object();
+    char after[SNAPSHOT_NODE_NAME_MAX] = "", ts[40] = "";
     int64_t polled = 0;
-    char ts[40] = "";
-    int pool, i;
+    uint64_t hash;
+    int i;
     struct err e = {0};
 
-    if (parse_node_query(req, &sku, &pool, &e) || store_cluster_get(a->store, p->name, &row, &e)) {
+    if (parse_node_query(req, &q, &e) || store_cluster_get(a->store, p->name, &row, &e)) {
+        json_decref(meta);
         resp_error(resp, &e);
         return;
     }
     store_clusters_free(&row, 1);
+    hash = node_query_hash(p->name, &q);
+    if (q.cont && *q.cont && list_token_decode_name(q.cont, hash, after, sizeof(after))) {
+        json_decref(meta);
+        resp_errorf(resp, ERR_MALFORMED, "continue",
+                    "continue token is invalid or was issued for other filters");
+        return;
+    }
     if (!a->poller) {
+        json_decref(meta);
         resp_errorf(resp, ERR_UNAVAILABLE, NULL, "capacity polling is not running");
         return;
     }
     cs = poller_read_begin(a->poller);
     i = cluster_snapshot_find(cs, p->name);
     if (i >= 0) {
-        items = cluster_snapshot_nodes_json(cs, (size_t)i, sku, pool);
+        items = cluster_snapshot_nodes_json(cs, (size_t)i, q.sku, q.pool);
         health = snapshot_health_name(cs->snap->clusters[i].health);
         polled = cs->status[i].last_success_ms;
     }
     poller_read_end(a->poller);
     if (polled > 0)
         clock_format_rfc3339(polled, ts, sizeof(ts));
+    items = node_page(items ? items : json_array(), &q, hash, after[0] ? after : NULL, meta);
     resp_json(resp, 200,
-              json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o}", "apiVersion", "fedsched.io/v1", "kind",
-                        "NodeList", "cluster", p->name, "health", health, "lastSuccessfulPoll",
-                        polled > 0 ? ts : NULL, "items", items ? items : json_array()));
+              json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:o}", "apiVersion", "fedsched.io/v1",
+                        "kind", "NodeList", "cluster", p->name, "health", health,
+                        "lastSuccessfulPoll", polled > 0 ? ts : NULL, "metadata", meta, "items",
+                        items));
 }
 
 void h_capacity(struct api *a, const struct api_request *req, const struct route_params *p,

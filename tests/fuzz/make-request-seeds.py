@@ -101,6 +101,8 @@ seeds["cluster-uncordon"] = req("POST", "/v1/clusters/fuzz-west/uncordon", ADMIN
                                 extra=["Content-Length: 0"])
 seeds["cluster-nodes"] = req("GET", "/v1/clusters/fuzz-west/nodes?sku=a100-80gb&pool=training",
                              VIEW)
+seeds["cluster-nodes-page"] = req("GET", "/v1/clusters/fuzz-west/nodes?limit=2&continue="
+                                  "MjowMDAwMDAwMDAwMDAwMDAwOmEtMQ", VIEW)
 seeds["capacity"] = req("GET", "/v1/capacity", VIEW)
 # issue 16: PATCH of the priority, job sets by label, the ledger, the list watch
 seeds["patch-priority"] = req("PATCH", NS + "/fuzz-queued", SUB,

@@ -277,9 +277,65 @@ START_TEST(nodes_list_what_the_policy_fits_to)
     json_decref(err);
     ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-east/nodes?sku=b200", &err), 400);
     json_decref(err);
-    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-east/nodes?limit=5", &err), 400);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-east/nodes?limit=0", &err), 400);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(err, "error"), "field")),
+                     "limit");
+    json_decref(err);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-east/nodes?watch=1", &err), 400);
     json_decref(err);
     ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/nowhere/nodes", &err), 404);
+    json_decref(err);
+}
+END_TEST
+
+/* ?limit= pages the nodes by name; the pages together are the whole list, in order, and a
+ * token is refused with other filters or for another cluster. */
+START_TEST(nodes_page_by_name)
+{
+    json_t *all = NULL, *page = NULL, *err = NULL, *list = wait_ready(3);
+    char path[1024], tok[600] = "", first_tok[600] = "";
+    size_t seen = 0, pages = 0;
+
+    json_decref(list);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/sim-east/nodes", &all), 200);
+    ck_assert_ptr_null(json_object_get(json_object_get(all, "metadata"), "continue"));
+    do {
+        const char *next;
+        size_t i;
+        json_t *it;
+
+        snprintf(path, sizeof(path), "/v1/clusters/sim-east/nodes?limit=4%s%s",
+                 tok[0] ? "&continue=" : "", tok);
+        ck_assert_int_eq(itest_get_json(srv.base, path, &page), 200);
+        json_array_foreach(json_object_get(page, "items"), i, it)
+        {
+            ck_assert_str_eq(json_string_value(json_object_get(it, "name")),
+                             json_string_value(json_object_get(
+                                 json_array_get(json_object_get(all, "items"), seen), "name")));
+            seen++;
+        }
+        ck_assert_int_le(json_array_size(json_object_get(page, "items")), 4);
+        next = json_string_value(json_object_get(json_object_get(page, "metadata"), "continue"));
+        snprintf(tok, sizeof(tok), "%s", next ? next : "");
+        if (pages++ == 0)
+            snprintf(first_tok, sizeof(first_tok), "%s", tok);
+        json_decref(page);
+    } while (tok[0] && pages < 10);
+    ck_assert_uint_eq(seen, json_array_size(json_object_get(all, "items")));
+    ck_assert_uint_eq(pages, 3); /* 4 + 4 + 2 */
+    json_decref(all);
+    snprintf(path, sizeof(path), "/v1/clusters/sim-east/nodes?limit=4&pool=training&continue=%s",
+             first_tok);
+    ck_assert_int_eq(itest_get_json(srv.base, path, &err), 400);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(err, "error"), "field")),
+                     "continue");
+    json_decref(err);
+    snprintf(path, sizeof(path), "/v1/clusters/sim-west/nodes?limit=4&continue=%s", first_tok);
+    ck_assert_int_eq(itest_get_json(srv.base, path, &err), 400);
+    json_decref(err);
+    ck_assert_int_eq(
+        itest_get_json(srv.base, "/v1/clusters/sim-east/nodes?continue=bm90LWEtdG9rZW4", &err),
+        400);
     json_decref(err);
 }
 END_TEST
@@ -800,6 +856,7 @@ int main(void)
     tcase_add_test(tc, config_clusters_become_ready);
     tcase_add_test(tc, capacity_totals_match_the_scenario);
     tcase_add_test(tc, nodes_list_what_the_policy_fits_to);
+    tcase_add_test(tc, nodes_page_by_name);
     tcase_add_test(tc, ready_only_once_the_clusters_are_read);
     tcase_add_test(tc, cordon_and_uncordon);
     tcase_add_test(tc, admin_api_adds_and_removes_clusters);

@@ -1,6 +1,8 @@
 /* test_api_router.c -- routing, error-to-status mapping and the handler checks that run
  * before any database access, all without a socket (api_handle directly). */
 #include "api/internal.h"
+#include "api/list_token.h"
+#include "policy/snapshot.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -244,6 +246,32 @@ START_TEST(cluster_put_bounds_json_depth)
 }
 END_TEST
 
+/* Name-keyed continue tokens: back to the name for their own hash only; the id tokens and
+ * the name tokens are not each other's. */
+START_TEST(name_tokens_round_trip_for_their_filters_only)
+{
+    char tok[LIST_TOKEN_NAME_MAX * 4 / 3 + 8], name[SNAPSHOT_NODE_NAME_MAX], long_name[400];
+    int64_t after;
+
+    list_token_encode_name("h100-7.zone-b", 42, tok, sizeof(tok));
+    ck_assert_int_eq(list_token_decode_name(tok, 42, name, sizeof(name)), 0);
+    ck_assert_str_eq(name, "h100-7.zone-b");
+    ck_assert_int_eq(list_token_decode_name(tok, 43, name, sizeof(name)), -1);
+    ck_assert_int_eq(list_token_decode_name(tok, 42, name, 5), -1); /* does not fit */
+    ck_assert_int_eq(list_token_decode(tok, 42, &after), -1);
+    list_token_encode(7, 42, tok, sizeof(tok));
+    ck_assert_int_eq(list_token_decode(tok, 42, &after), 0);
+    ck_assert_int_eq(after, 7);
+    ck_assert_int_eq(list_token_decode_name(tok, 42, name, sizeof(name)), -1);
+    ck_assert_int_eq(list_token_decode_name("", 42, name, sizeof(name)), -1);
+    ck_assert_int_eq(list_token_decode_name("!!!", 42, name, sizeof(name)), -1);
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    list_token_encode_name(long_name, 42, tok, sizeof(tok));
+    ck_assert_str_eq(tok, "");
+}
+END_TEST
+
 START_TEST(status_mapping)
 {
     ck_assert_int_eq(api_status_for(ERR_MALFORMED), 400);
@@ -333,6 +361,7 @@ int main(void)
     tcase_add_test(tc, dashboard_is_served_under_ui);
     tcase_add_test(tc, cluster_put_bounds_json_depth);
     tcase_add_test(tc, status_mapping);
+    tcase_add_test(tc, name_tokens_round_trip_for_their_filters_only);
     tcase_add_test(tc, db_errors_carry_retry_after);
     tcase_add_test(tc, reals_are_written_short);
     tcase_add_test(tc, metrics_render_counts_and_buckets);
