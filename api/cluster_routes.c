@@ -326,7 +326,7 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
     struct store_cluster *row = NULL;
     struct node_query q;
     const char *health = "Unknown";
-    json_t *items = NULL, *meta = json_object();
+    json_t *items = NULL, *meta;
     char after[SNAPSHOT_NODE_NAME_MAX] = "", ts[40] = "";
     int64_t polled = 0;
     uint64_t hash;
@@ -334,20 +334,17 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
     struct err e = {0};
 
     if (parse_node_query(req, &q, &e) || store_cluster_get(a->store, p->name, &row, &e)) {
-        json_decref(meta);
         resp_error(resp, &e);
         return;
     }
     store_clusters_free(&row, 1);
     hash = node_query_hash(p->name, &q);
     if (q.cont && *q.cont && list_token_decode_name(q.cont, hash, after, sizeof(after))) {
-        json_decref(meta);
         resp_errorf(resp, ERR_MALFORMED, "continue",
                     "continue token is invalid or was issued for other filters");
         return;
     }
     if (!a->poller) {
-        json_decref(meta);
         resp_errorf(resp, ERR_UNAVAILABLE, NULL, "capacity polling is not running");
         return;
     }
@@ -361,6 +358,7 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
     poller_read_end(a->poller);
     if (polled > 0)
         clock_format_rfc3339(polled, ts, sizeof(ts));
+    meta = json_object();
     items = node_page(items ? items : json_array(), &q, hash, after[0] ? after : NULL, meta);
     resp_json(resp, 200,
               json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:o}", "apiVersion", "fedsched.io/v1",
