@@ -32,6 +32,18 @@ int eta_opts_validate(const struct eta_opts *o, struct err *e)
 
 /* ---- copies the simulation may change ------------------------------------------------ */
 
+/* A copy of n elements of size bytes each; NULL when n is 0. */
+static void *copy_of(const void *src, size_t n, size_t size)
+{
+    void *c;
+
+    if (n == 0)
+        return NULL;
+    c = xcalloc(n, size);
+    memcpy(c, src, n * size);
+    return c;
+}
+
 static struct policy_state *state_copy(const struct policy_state *st)
 {
     struct policy_state *c = policy_state_new();
@@ -39,31 +51,16 @@ static struct policy_state *state_copy(const struct policy_state *st)
     if (!st)
         return c;
     c->last_now_ms = st->last_now_ms;
-    if (st->n_pools > 0) {
-        c->pools = xcalloc(st->n_pools, sizeof(*c->pools));
-        memcpy(c->pools, st->pools, st->n_pools * sizeof(*c->pools));
-        c->n_pools = c->cap_pools = st->n_pools;
-    }
-    if (st->n_preempts > 0) {
-        c->preempts = xcalloc(st->n_preempts, sizeof(*c->preempts));
-        memcpy(c->preempts, st->preempts, st->n_preempts * sizeof(*c->preempts));
-        c->n_preempts = c->cap_preempts = st->n_preempts;
-    }
-    if (st->n_usage > 0) {
-        c->usage = xcalloc(st->n_usage, sizeof(*c->usage));
-        memcpy(c->usage, st->usage, st->n_usage * sizeof(*c->usage));
-        c->n_usage = c->cap_usage = st->n_usage;
-    }
-    if (st->n_backfill > 0) {
-        c->backfill = xcalloc(st->n_backfill, sizeof(*c->backfill));
-        memcpy(c->backfill, st->backfill, st->n_backfill * sizeof(*c->backfill));
-        c->n_backfill = c->cap_backfill = st->n_backfill;
-    }
-    if (st->n_reserved > 0) {
-        c->reserved = xcalloc(st->n_reserved, sizeof(*c->reserved));
-        memcpy(c->reserved, st->reserved, st->n_reserved * sizeof(*c->reserved));
-        c->n_reserved = c->cap_reserved = st->n_reserved;
-    }
+    c->pools = copy_of(st->pools, st->n_pools, sizeof(*c->pools));
+    c->n_pools = c->cap_pools = st->n_pools;
+    c->preempts = copy_of(st->preempts, st->n_preempts, sizeof(*c->preempts));
+    c->n_preempts = c->cap_preempts = st->n_preempts;
+    c->usage = copy_of(st->usage, st->n_usage, sizeof(*c->usage));
+    c->n_usage = c->cap_usage = st->n_usage;
+    c->backfill = copy_of(st->backfill, st->n_backfill, sizeof(*c->backfill));
+    c->n_backfill = c->cap_backfill = st->n_backfill;
+    c->reserved = copy_of(st->reserved, st->n_reserved, sizeof(*c->reserved));
+    c->n_reserved = c->cap_reserved = st->n_reserved;
     return c;
 }
 
