@@ -288,35 +288,6 @@ static uint64_t node_query_hash(const char *cluster, const struct node_query *q)
     return list_token_hash(h, pool, 0);
 }
 
-/* One page of items (sorted by name): those after the token's name, at most q->limit of
- * them; sets meta's continue when more follow. Takes items. */
-static json_t *node_page(json_t *items, const struct node_query *q, uint64_t hash,
-                         const char *after, json_t *meta)
-{
-    json_t *page = json_array(), *it;
-    size_t i;
-
-    json_array_foreach(items, i, it)
-    {
-        const char *name = json_string_value(json_object_get(it, "name"));
-
-        if (after && strcmp(name, after) <= 0)
-            continue;
-        if (q->limit && json_array_size(page) == q->limit) {
-            char tok[LIST_TOKEN_NAME_MAX * 4 / 3 + 8];
-            const json_t *last = json_array_get(page, q->limit - 1);
-
-            list_token_encode_name(json_string_value(json_object_get(last, "name")), hash, tok,
-                                   sizeof(tok));
-            json_object_set_new(meta, "continue", json_string(tok));
-            break;
-        }
-        json_array_append(page, it);
-    }
-    json_decref(items);
-    return page;
-}
-
 /* The cluster's GPU nodes as the last snapshot saw them: what the policy fits jobs to. A
  * registered cluster not polled yet has no items and health Unknown. */
 void h_cluster_nodes(struct api *a, const struct api_request *req, const struct route_params *p,
@@ -330,6 +301,7 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
     char after[SNAPSHOT_NODE_NAME_MAX] = "", ts[40] = "";
     int64_t polled = 0;
     uint64_t hash;
+    bool more = false;
     int i;
     struct err e = {0};
 
@@ -351,7 +323,8 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
     cs = poller_read_begin(a->poller);
     i = cluster_snapshot_find(cs, p->name);
     if (i >= 0) {
-        items = cluster_snapshot_nodes_json(cs, (size_t)i, q.sku, q.pool);
+        items = cluster_snapshot_nodes_json(cs, (size_t)i, q.sku, q.pool, after[0] ? after : NULL,
+                                            q.limit, &more);
         health = snapshot_health_name(cs->snap->clusters[i].health);
         polled = cs->status[i].last_success_ms;
     }
@@ -359,12 +332,19 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
     if (polled > 0)
         clock_format_rfc3339(polled, ts, sizeof(ts));
     meta = json_object();
-    items = node_page(items ? items : json_array(), &q, hash, after[0] ? after : NULL, meta);
+    if (more) {
+        char tok[LIST_TOKEN_NAME_MAX * 4 / 3 + 8];
+        const json_t *last = json_array_get(items, json_array_size(items) - 1);
+
+        list_token_encode_name(json_string_value(json_object_get(last, "name")), hash, tok,
+                               sizeof(tok));
+        json_object_set_new(meta, "continue", json_string(tok));
+    }
     resp_json(resp, 200,
               json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:o}", "apiVersion", "fedsched.io/v1",
                         "kind", "NodeList", "cluster", p->name, "health", health,
                         "lastSuccessfulPoll", polled > 0 ? ts : NULL, "metadata", meta, "items",
-                        items));
+                        items ? items : json_array()));
 }
 
 void h_capacity(struct api *a, const struct api_request *req, const struct route_params *p,

@@ -230,7 +230,7 @@ static json_t *amount_json(int64_t alloc, int64_t used)
 }
 
 json_t *cluster_snapshot_nodes_json(const struct cluster_snapshot *s, size_t i, const char *sku,
-                                    int pool)
+                                    int pool, const char *after, size_t limit, bool *more)
 {
     const struct snapshot_cluster *c = &s->snap->clusters[i];
     const struct snapshot_node **by = xcalloc(c->n_nodes + 1, sizeof(*by));
@@ -241,11 +241,15 @@ json_t *cluster_snapshot_nodes_json(const struct cluster_snapshot *s, size_t i, 
         const struct snapshot_node *nd = &s->snap->nodes[c->node_first + k];
         const char *name = nd->sku >= 0 ? s->snap->sku_names[nd->sku] : NULL;
 
-        if ((sku && (!name || strcmp(name, sku) != 0)) || (pool >= 0 && (int)nd->pool != pool))
+        if ((sku && (!name || strcmp(name, sku) != 0)) || (pool >= 0 && (int)nd->pool != pool) ||
+            (after && strcmp(nd->name, after) <= 0))
             continue;
         by[n++] = nd;
     }
     qsort(by, n, sizeof(*by), cmp_node_name);
+    *more = limit > 0 && n > limit;
+    if (*more)
+        n = limit;
     for (size_t k = 0; k < n; k++) {
         const struct snapshot_node *nd = by[k];
 

@@ -147,9 +147,10 @@ json_t *cluster_snapshot_cluster_json(const struct cluster_snapshot *s, size_t i
  * product is unknown), pool, schedulable, and GPUs, CPU (millicores) and memory (MiB):
  * allocatable, requested by the pods bound there (ours included) and free (allocatable less
  * requested, at least 0); CPU and memory are null when the node's allocatable is unknown.
- * Caller owns the array. */
+ * One page: the nodes named after `after` (NULL: from the first), at most limit of them (0:
+ * all); *more is set when more nodes match. Caller owns the array. */
 json_t *cluster_snapshot_nodes_json(const struct cluster_snapshot *s, size_t i, const char *sku,
-                                    int pool);
+                                    int pool, const char *after, size_t limit, bool *more);
 
 /* {"clusters":[...]} for GET /v1/clusters. */
 json_t *cluster_snapshot_clusters_json(const struct cluster_snapshot *s, int64_t now_ms);
