@@ -1367,7 +1367,7 @@ START_TEST(fault_401)
 END_TEST
 
 /* 429 with Retry-After: 2 s: no request before they pass, though the back-off is 500 ms at
- * most. */
+ * most; a 503 after it, without Retry-After, waits the back-off only. */
 static bool requested(void *arg)
 {
     return sim_requests(env.sim, CLUSTER) > *(uint64_t *)arg;
@@ -1410,6 +1410,23 @@ START_TEST(fault_429_retry_after)
     ck_assert(pump(&r, 1, 4000, requested, &n0));
     gap = clock_mono_ms() - t0;
     ck_assert_msg(gap >= 1500 && gap < 3000, "asked again %lld ms after a Retry-After of 2 s",
+                  (long long)gap);
+    /* Then a 503 without Retry-After: the 429's 2 s are over, and the next request waits
+     * only the back-off (500 ms at most). */
+    memset(&f, 0, sizeof(f));
+    f.status = 503;
+    set_faults(&f);
+    w.kind = CLUSTER_ERR_HTTP_5XX;
+    w.before = 0;
+    see_failure(&w, "503 after a 429", 4000);
+    t0 = clock_mono_ms();
+    n0 = sim_requests(env.sim, CLUSTER);
+    st = stats(r);
+    ck_assert_int_eq(st.retry_after_s, 0);
+    ck_assert_int_eq(st.last_error_kind, CLUSTER_ERR_HTTP_5XX);
+    ck_assert(pump(&r, 1, 4000, requested, &n0));
+    gap = clock_mono_ms() - t0;
+    ck_assert_msg(gap < 1500, "asked again %lld ms after a 503 without Retry-After",
                   (long long)gap);
     clear_faults();
     recover(r, "429", 4000);
