@@ -598,6 +598,37 @@ START_TEST(test_backfill_evicted_for_the_cpu_it_holds)
 }
 END_TEST
 
+/* The same node, with bf of priority 10 and the gang of priority 0: bf was backfilled onto
+ * a reservation of a job that outranked it, and that job has gone. The gang that holds n0
+ * now is of lower priority than bf, so it waits for bf to end and never evicts it. */
+START_TEST(test_backfill_outranking_the_holder_is_not_evicted)
+{
+    static const struct node_spec nodes[] = {
+        {"n0", 8, 2, 64000, 40000, 0, 0},
+    };
+    static const struct job_node_use plan[] = {{"n0", 2}};
+    struct run x;
+
+    world(&x, nodes, 1);
+    x.cfg.reserve_after_s = 0;
+    running(&x, "bf", plan, 2, 40000, 10, 0);
+    x.st->backfill = xcalloc(1, sizeof(*x.st->backfill));
+    x.st->backfill[0] = x.ru[0].id;
+    x.st->n_backfill = x.st->cap_backfill = 1;
+    job(&x, "gang", 4, 4, 32000, 0);
+    for (int cycle = 0; cycle < 3; cycle++) {
+        decide(&x);
+        ck_assert_uint_eq(x.r->n_placements, 0);
+        ck_assert_msg(x.r->n_reclaims == 0, "cycle %d: bf (priority 10) evicted for a job of 0",
+                      cycle);
+        ck_assert(x.r->pending[0].reserving);
+        ck_assert(!x.r->pending[0].preempting);
+        policy_result_free(&x.r);
+    }
+    done(&x);
+}
+END_TEST
+
 /* Fair share does not count the GPUs of backfilled jobs as held: "bf" (namespace a, 8 GPUs)
  * runs on a reservation's sufferance. With it counted, b's job went first; the order then
  * turned over each time bf was evicted and backfilled again, and with it which jobs
@@ -829,6 +860,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_preemption_picks_victims_whose_nodes_have_the_cpu);
     tcase_add_test(tc, test_reservation_holds_enough_nodes_for_the_cpu);
     tcase_add_test(tc, test_backfill_evicted_for_the_cpu_it_holds);
+    tcase_add_test(tc, test_backfill_outranking_the_holder_is_not_evicted);
     tcase_add_test(tc, test_backfilled_gpus_not_in_fair_share);
     suite_add_tcase(s, tc);
     tc = tcase_create("serving");
