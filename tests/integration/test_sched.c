@@ -1431,11 +1431,12 @@ static long admitted_to_dispatched_ms(const char *name)
     return ms;
 }
 
-/* A create refused with 429 and Retry-After, or with a 503 and none, does not burn an
- * attempt or a name: the job stays Admitted at attempt 0 (one Admitted event, no requeue,
- * no dispatch failure counted), its object is created as fj-<uid>-0, and the create is
- * retried no earlier than the Retry-After (4 s, well over the back-off) or the back-off
- * (dispatchBackoffBaseS 1 s).
+/* A create refused with 429 and Retry-After, or with a 503 with or without one, does not
+ * burn an attempt or a name: the job stays Admitted at attempt 0 (one Admitted event, no
+ * requeue, no dispatch failure counted), its object is created as fj-<uid>-0, and the create
+ * is retried no earlier than the Retry-After (4 s and 3 s, well over the back-off) or the
+ * back-off (dispatchBackoffBaseS 1 s). A 429 also calms the whole cluster for its
+ * Retry-After; a 503's Retry-After is kept by the job's own wait alone.
  * Without a refusal the object is created in the cycle that admits the job. */
 START_TEST(create_refusals_keep_the_name)
 {
@@ -1443,7 +1444,7 @@ START_TEST(create_refusals_keep_the_name)
         const char *name;
         int status, retry_after_s;
         long min_ms;
-    } cases[] = {{"bo503", 503, 0, 800}, {"ra429", 429, 4, 3700}};
+    } cases[] = {{"bo503", 503, 0, 800}, {"ra429", 429, 4, 3700}, {"ra503", 503, 3, 2700}};
     char *q;
 
     senv_sim(&env, "testdata/sim/sched-three.json");
