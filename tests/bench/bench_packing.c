@@ -134,6 +134,49 @@ static double paired_se(const struct row *r, int a, int b)
     return sqrt(ss / (r->seeds - 1) / r->seeds);
 }
 
+static void fmt_pct(char *out, size_t size, double v)
+{
+    if (v < 0)
+        snprintf(out, size, "n/a");
+    else
+        snprintf(out, size, "%.2f", v);
+}
+
+/* The smallest ours - baseline over the stress variants, where both ran. */
+struct worst {
+    double d, se; /* se < 0: fewer than two seeds */
+    const char *at;
+    bool seen;
+};
+
+/* Formats ours - baseline of row into out ("n/a" unless both ran) and keeps the worst. */
+static void diff_cell(const struct row *r, int base, const char *label, struct worst *w, char *out,
+                      size_t size)
+{
+    double d;
+
+    if (!r->ran[PACKING_NODEFIT] || !r->ran[base]) {
+        snprintf(out, size, "n/a");
+        return;
+    }
+    d = r->mean[PACKING_NODEFIT] - r->mean[base];
+    snprintf(out, size, "%+.2f", d);
+    if (!w->seen || d < w->d) {
+        w->d = d;
+        w->se = paired_se(r, PACKING_NODEFIT, base);
+        w->at = label;
+        w->seen = true;
+    }
+}
+
+static void print_worst(const char *base, const struct worst *w)
+{
+    if (w->seen)
+        printf("ours - %s %+.2f +/- %.2f (%s)", base, w->d, w->se, w->at);
+    else
+        printf("ours - %s n/a (%s not run)", base, base);
+}
+
 /* --order DIR: the artifact's own draws, DIR/LIST.SEED.order (tools/openb-order.sh);
  * --per-seed: each seed's figure, for the artifact's per-seed results. */
 struct draws {
@@ -254,8 +297,7 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
     char path[1200], *names[8];
     size_t n_names = split_list(src->pool, names, 8);
     double cpg = packing_cores_per_gpu(nodes, n_nodes);
-    double worst_bf = 1e9, worst_fgd = 1e9, worst_bf_se = -1, worst_fgd_se = -1;
-    const char *worst_bf_at = "", *worst_fgd_at = "";
+    struct worst worst_bf = {0}, worst_fgd = {0};
     struct err e = {0};
     int rc = 0;
 
@@ -295,45 +337,31 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
             break;
         }
         struct draws own = {NULL, NULL, false};
+        char a[3][16], d[2][16];
 
         rc = run_pods(nodes, n_nodes, v, n_v, variants[i].label, pol, seeds, &own, &row);
         free(v);
         if (rc)
             break;
-        {
-            double bf = row.mean[PACKING_BESTFIT], fgd = row.mean[PACKING_FGD];
-            double ours = row.mean[PACKING_NODEFIT];
-
-            printf("| %s | %.2f | %.2f | %.2f | %+.2f | %+.2f |\n", variants[i].label, bf, fgd,
-                   ours, ours - bf, ours - fgd);
-            if (ours - bf < worst_bf) {
-                worst_bf = ours - bf;
-                worst_bf_at = variants[i].label;
-                worst_bf_se = paired_se(&row, PACKING_NODEFIT, PACKING_BESTFIT);
-            }
-            if (ours - fgd < worst_fgd) {
-                worst_fgd = ours - fgd;
-                worst_fgd_at = variants[i].label;
-                worst_fgd_se = paired_se(&row, PACKING_NODEFIT, PACKING_FGD);
-            }
-        }
+        fmt_pct(a[0], sizeof(a[0]), row.ran[PACKING_BESTFIT] ? row.mean[PACKING_BESTFIT] : -1);
+        fmt_pct(a[1], sizeof(a[1]), row.ran[PACKING_FGD] ? row.mean[PACKING_FGD] : -1);
+        fmt_pct(a[2], sizeof(a[2]), row.ran[PACKING_NODEFIT] ? row.mean[PACKING_NODEFIT] : -1);
+        diff_cell(&row, PACKING_BESTFIT, variants[i].label, &worst_bf, d[0], sizeof(d[0]));
+        diff_cell(&row, PACKING_FGD, variants[i].label, &worst_fgd, d[1], sizeof(d[1]));
+        printf("| %s | %s | %s | %s | %s | %s |\n", variants[i].label, a[0], a[1], a[2], d[0],
+               d[1]);
         fflush(stdout);
     }
-    if (rc == 0)
-        printf("\nworst case: ours - BestFit %+.2f +/- %.2f (%s); ours - FGD %+.2f +/- %.2f (%s); "
-               "+/- one standard error of the seeds' paired differences\n",
-               worst_bf, worst_bf_se, worst_bf_at, worst_fgd, worst_fgd_se, worst_fgd_at);
+    if (rc == 0) {
+        printf("\nworst case: ");
+        print_worst("BestFit", &worst_bf);
+        printf("; ");
+        print_worst("FGD", &worst_fgd);
+        printf("; +/- one standard error of the seeds' paired differences\n");
+    }
     free(base);
     free(pool);
     return rc;
-}
-
-static void fmt_pct(char *out, size_t size, double v)
-{
-    if (v < 0)
-        snprintf(out, size, "n/a");
-    else
-        snprintf(out, size, "%.2f", v);
 }
 
 int main(int argc, char **argv)
