@@ -87,8 +87,10 @@ typedef void (*api_handler)(struct api *a, const struct api_request *req,
 int api_route(const char *method, const char *path, api_handler *h, enum perm *perm,
               struct route_params *p, struct api_response *resp);
 
-/* queue_memo.c: explain's "queue" member for queued job j (a new reference), remembered
- * per job for a few seconds, one what-if at a time; NULL when there is none. */
+/* queue_memo.c: the what-if's figures for queued job j, {"queue": explain's "queue"
+ * member, "reason": its "reason" member when the job would wait} (a new reference; either
+ * may be absent), remembered per job for a few seconds, one what-if at a time; NULL when
+ * there are none. */
 struct job;
 struct api_queue_memo *queue_memo_new(void);
 void queue_memo_free(struct api_queue_memo **m);

@@ -149,32 +149,35 @@ static int parse_watch(const struct api_request *req, bool *watch, int64_t *afte
     return 0;
 }
 
-/* A watch answers when the job's version passes the one the caller saw, or at its
- * deadline. Without a server to suspend the call (req->wait NULL) it answers at once. */
-/* A queued job's answer to a plain GET: the job with status.queuePosition and
- * status.estimatedStartTime from the scheduler's what-if (explain's "queue" member, the
- * same computation), at most a few seconds old (queue_memo.c). Without a scheduler on this
- * replica, when the what-if fails, or while another GET's what-if runs and this job has no
- * recent figures, the job as stored. */
+/* A queued job's answer to a plain GET: the job with status.queuePosition,
+ * status.estimatedStartTime and, when it would wait, status.pendingReason from the
+ * scheduler's what-if (explain's "queue" and "reason" members, the same computation), at
+ * most a few seconds old (queue_memo.c). Without a scheduler on this replica, when the
+ * what-if fails, or while another GET's what-if runs and this job has no recent figures,
+ * the job as stored. */
 static void resp_queued_job(struct api *a, const struct job *j, struct api_response *resp)
 {
-    json_t *q, *st;
+    json_t *f, *q, *st, *status;
 
-    if (!a->explainer || !(q = queue_memo_get(a, j))) {
+    if (!a->explainer || !(f = queue_memo_get(a, j))) {
         resp_job(resp, 200, j);
         return;
     }
     st = trainingjob_to_json(j);
+    status = json_object_get(st, "status");
+    q = json_object_get(f, "queue");
     if (json_is_integer(json_object_get(q, "position"))) {
-        json_t *status = json_object_get(st, "status");
-
         json_object_set(status, "queuePosition", json_object_get(q, "position"));
         json_object_set(status, "estimatedStartTime", json_object_get(q, "estimatedStart"));
     }
-    json_decref(q);
+    if (json_object_get(f, "reason"))
+        json_object_set(status, "pendingReason", json_object_get(f, "reason"));
+    json_decref(f);
     resp_json(resp, 200, st);
 }
 
+/* A watch answers when the job's version passes the one the caller saw, or at its
+ * deadline. Without a server to suspend the call (req->wait NULL) it answers at once. */
 void h_job_get(struct api *a, const struct api_request *req, const struct route_params *p,
                struct api_response *resp)
 {

@@ -1,5 +1,6 @@
-/* queue_memo.c -- the queue figures a plain GET of a queued job carries
- * (status.queuePosition, status.estimatedStartTime), remembered per job for a few seconds.
+/* queue_memo.c -- what a plain GET of a queued job carries from the scheduler
+ * (status.queuePosition, status.estimatedStartTime, status.pendingReason), remembered per
+ * job for a few seconds.
  * They come from the scheduler's what-if (api_attach_explainer()): every live job read,
  * one policy cycle, then simulated cycles, so its cost grows with the queue. Asked on
  * every GET, it made a GET of a queued job cost a what-if: 1,680 GET/s on an empty queue
@@ -29,7 +30,7 @@ struct memo_slot {
     char *key; /* "ns/name"; NULL: empty */
     int64_t rv;
     int64_t at_ms;
-    json_t *queue; /* explain's "queue" member */
+    json_t *figures; /* {"queue": explain's "queue", "reason": its "reason" when pending} */
 };
 
 struct api_queue_memo {
@@ -53,28 +54,40 @@ void queue_memo_free(struct api_queue_memo **mp)
         return;
     for (size_t i = 0; i < QUEUE_MEMO_SLOTS; i++) {
         free((*mp)->slot[i].key);
-        json_decref((*mp)->slot[i].queue);
+        json_decref((*mp)->slot[i].figures);
     }
     pthread_mutex_destroy(&(*mp)->mu);
     free(*mp);
     *mp = NULL;
 }
 
-/* The what-if's "queue" member for job j (a new reference), or NULL. */
+/* The what-if's figures for job j (a new reference): its "queue" member and, when it would
+ * wait, its "reason" member; NULL when it gives neither. */
 static json_t *run_whatif(struct api *a, const struct job *j)
 {
     struct err e = {0};
     struct buf b;
-    json_t *o, *q = NULL;
+    json_t *o, *f = NULL;
 
     buf_init(&b, 0);
     if (a->explainer(a->explainer_arg, j->ns, j->name, &b, &e) == 0 &&
         (o = json_loadb(b.data ? b.data : "", b.len, 0, NULL))) {
-        q = json_incref(json_object_get(o, "queue"));
+        json_t *q = json_object_get(o, "queue"), *r = json_object_get(o, "reason");
+        const char *status = json_string_value(json_object_get(o, "status"));
+
+        if (!status || strcmp(status, "pending") != 0 || !json_is_object(r))
+            r = NULL;
+        if (json_is_object(q) || r) {
+            f = json_object();
+            if (json_is_object(q))
+                json_object_set(f, "queue", q);
+            if (r)
+                json_object_set(f, "reason", r);
+        }
         json_decref(o);
     }
     buf_free(&b);
-    return q;
+    return f;
 }
 
 json_t *queue_memo_get(struct api *a, const struct job *j)
@@ -86,37 +99,37 @@ json_t *queue_memo_get(struct api *a, const struct job *j)
         &m->slot[list_token_hash(list_token_hash(LIST_TOKEN_HASH_INIT, j->ns, '/'), j->name, 0) %
                  QUEUE_MEMO_SLOTS];
     int64_t now = clock_mono_ms();
-    json_t *q = NULL;
+    json_t *f = NULL;
     bool mine;
 
     snprintf(key, sizeof(key), "%s/%s", j->ns, j->name);
     pthread_mutex_lock(&m->mu);
     mine = s->key && strcmp(s->key, key) == 0;
     if (mine && s->rv == j->resource_version && now - s->at_ms < QUEUE_MEMO_TTL_MS) {
-        q = json_incref(s->queue);
+        f = json_incref(s->figures);
     } else if (m->busy) {
         if (mine && now - s->at_ms < QUEUE_MEMO_STALE_MS)
-            q = json_incref(s->queue);
+            f = json_incref(s->figures);
         else
             m->skipped++;
     } else {
         m->busy = true;
         m->whatifs++;
         pthread_mutex_unlock(&m->mu);
-        q = run_whatif(a, j);
+        f = run_whatif(a, j);
         pthread_mutex_lock(&m->mu);
         m->busy = false;
-        if (q) {
+        if (f) {
             free(s->key);
-            json_decref(s->queue);
+            json_decref(s->figures);
             s->key = xstrdup(key);
             s->rv = j->resource_version;
             s->at_ms = clock_mono_ms();
-            s->queue = json_incref(q);
+            s->figures = json_incref(f);
         }
     }
     pthread_mutex_unlock(&m->mu);
-    return q;
+    return f;
 }
 
 void queue_memo_metrics(struct api *a, struct buf *out)

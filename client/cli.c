@@ -32,6 +32,7 @@
 #define WATCH_MAX_S       60
 #define POLL_MIN_MS       1000
 #define POLL_MAX_MS       10000
+#define LAST_LOOK_S       5 /* the GET at a wait's deadline that says why the job waits */
 #define JOB_FILE_MAX      (1024 * 1024)
 
 struct opts {
@@ -210,18 +211,36 @@ static void queue_cells(json_t *q, char *pos, size_t pos_size, char *eta, size_t
     }
 }
 
+/* Why queued job j waits: x's reason when x (its explanation) says it is pending, else
+ * the status.pendingReason a GET of one queued job carries; NULL for a job not known to
+ * wait. */
+static json_t *pending_reason(json_t *j, json_t *x)
+{
+    const char *status = jstr(x, "status");
+
+    if (status && strcmp(status, "pending") == 0 && json_is_object(json_object_get(x, "reason")))
+        return json_object_get(x, "reason");
+    return json_object_get(json_object_get(j, "status"), "pendingReason");
+}
+
 /* One row of t: 9 columns, 13 for -o wide; list's tables (11, 15) add POSITION and ETA
- * before the message, from q (explain's queue object of a queued job; NULL: "-"). */
-static void job_row_queue(struct cli_table *t, json_t *j, json_t *q)
+ * before the message, from x (the explanation of a queued job; NULL: "-"). A queued job
+ * that waits shows why in REASON and MESSAGE (pending_reason()). */
+static void job_row_queue(struct cli_table *t, json_t *j, json_t *x)
 {
     json_t *res = json_object_get(json_object_get(j, "spec"), "resources");
-    json_t *st = json_object_get(j, "status");
+    json_t *st = json_object_get(j, "status"), *pend = pending_reason(j, x);
     bool w = t->ncols == 13 || t->ncols == LIST_COLS_WIDE;
     bool list = t->ncols == LIST_COLS || t->ncols == LIST_COLS_WIDE;
     char gpus[24], age[24], prio[24], attempt[24], preempt[24], pos[24], eta[32];
-    const char *cells[LIST_COLS_WIDE];
+    const char *cells[LIST_COLS_WIDE], *reason = jstr(j, "status.reason");
+    const char *message = jstr(j, "status.message");
     size_t n = 0;
 
+    if (pend && !reason && !message) {
+        reason = jstr(pend, "reason");
+        message = jstr(pend, "message");
+    }
     snprintf(gpus, sizeof(gpus), "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(res, "gpuCount")));
     age_text(jstr(j, "metadata.creationTimestamp"), age, sizeof(age));
@@ -242,14 +261,14 @@ static void job_row_queue(struct cli_table *t, json_t *j, json_t *q)
         cells[n++] = prio;
         cells[n++] = attempt;
         cells[n++] = preempt;
-        cells[n++] = or_dash(jstr(j, "status.reason"));
+        cells[n++] = or_dash(reason);
     }
     if (list) {
-        queue_cells(q, pos, sizeof(pos), eta, sizeof(eta));
+        queue_cells(json_object_get(x, "queue"), pos, sizeof(pos), eta, sizeof(eta));
         cells[n++] = pos;
         cells[n++] = eta;
     }
-    cells[n++] = or_dash(jstr(j, "status.message"));
+    cells[n++] = or_dash(message);
     cli_table_row(t, cells);
 }
 
@@ -392,26 +411,36 @@ static void sleep_ms(int64_t ms)
         ;
 }
 
+/* One progress line: the phase, the cluster, and the message, or for a queued job that
+ * waits the reason and its message ("Queued, never_fits: h100-80gb: needs ..."). */
 static void progress(struct ctx *c, const char *ns, const char *name, json_t *j)
 {
     const char *cluster = jstr(j, "status.cluster"), *msg = jstr(j, "status.message");
+    const char *why = msg ? NULL : jstr(j, "status.pendingReason.reason");
     char t[40];
 
     if (c->o.quiet)
         return;
+    if (why)
+        msg = jstr(j, "status.pendingReason.message");
     clock_format_rfc3339(clock_realtime_ms(), t, sizeof(t));
-    fprintf(stderr, "%s %s/%s %s%s%s%s%s\n", t, ns, name, or_dash(jstr(j, "status.phase")),
-            cluster ? " in " : "", cluster ? cluster : "", msg ? ": " : "", msg ? msg : "");
+    fprintf(stderr, "%s %s/%s %s%s%s%s%s%s%s\n", t, ns, name, or_dash(jstr(j, "status.phase")),
+            cluster ? " in " : "", cluster ? cluster : "", why ? ", " : "", why ? why : "",
+            msg ? ": " : "", msg ? msg : "");
 }
 
 /* Waits for ns/name to reach a final phase, with the watch long-poll when the server
- * answers it and polling with back-off otherwise. deadline_ms is on the monotonic
- * clock, 0 for none. */
+ * answers it and polling with back-off otherwise. While the job is queued, a watch that
+ * ends with no change (at most every WATCH_MAX_S, and at the deadline) is followed by a
+ * plain GET, whose status.pendingReason says why it waits: a new reason is printed, and the
+ * last one is in the timeout's message. deadline_ms is on the monotonic clock, 0 for
+ * none. */
 static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t deadline_ms)
 {
-    char *plain = job_path(ns, name, NULL), last_phase[32] = "";
+    char *plain = job_path(ns, name, NULL), last_phase[32] = "", last_why[64] = "";
+    char why_text[512] = "";
     int64_t rv = -1, poll_ms = POLL_MIN_MS;
-    bool watch_ok = true;
+    bool watch_ok = true, recheck = false;
     int rc = CLI_EXIT_API;
 
     for (;;) {
@@ -420,16 +449,19 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
         struct cli_http_reply r = {0};
         struct err e = {0};
         char path[1200], what[300];
-        const char *phase, *rvs;
+        const char *phase, *rvs, *why;
         json_t *j;
         int64_t new_rv = -1;
-        bool used_watch = watch_ok && rv >= 0 && watch_s >= 1;
+        bool used_watch = watch_ok && rv >= 0 && watch_s >= 1 && !recheck;
+        bool last_look = recheck && deadline_ms && left <= 0; /* why it still waits */
 
-        if (deadline_ms && left <= 0) {
+        recheck = false;
+        if (deadline_ms && left <= 0 && !last_look) {
             fprintf(stderr,
-                    "fedsched: wait %s/%s: timed out; the job is still %s (it keeps running; "
-                    "cancel it with 'fedsched cancel -n %s %s')\n",
-                    ns, name, last_phase[0] ? last_phase : "unknown", ns, name);
+                    "fedsched: wait %s/%s: timed out; the job is still %s%s%s%s (it keeps "
+                    "running; cancel it with 'fedsched cancel -n %s %s')\n",
+                    ns, name, last_phase[0] ? last_phase : "unknown", last_why[0] ? ", " : "",
+                    last_why, why_text, ns, name);
             rc = CLI_EXIT_TIMEOUT;
             goto out;
         }
@@ -443,8 +475,13 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
         /* Network errors and 503s are retried until the deadline: a server restart
          * during a long wait is routine, not a failure. */
         cli_http_set_retry(c->http, deadline_ms ? left : INT64_MAX / 4);
-        if (cli_http_do(c->http, "GET", path, NULL, NULL, used_watch ? watch_s + 15 : 30, &r, &e)) {
-            if (e.code == ERR_UNAVAILABLE && deadline_ms && clock_mono_ms() >= deadline_ms)
+        if (cli_http_do(c->http, "GET", path, NULL, NULL,
+                        used_watch  ? watch_s + 15
+                        : last_look ? LAST_LOOK_S
+                                    : 30,
+                        &r, &e)) {
+            if (last_look ||
+                (e.code == ERR_UNAVAILABLE && deadline_ms && clock_mono_ms() >= deadline_ms))
                 continue; /* report it as the timeout it is */
             rc = transport_failure(c, what, &e);
             goto out;
@@ -452,6 +489,10 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
         if (r.status == 400 && used_watch) {
             /* A server without watch rejects the parameters: poll instead. */
             watch_ok = false;
+            cli_http_reply_clear(&r);
+            continue;
+        }
+        if (r.status != 200 && last_look) {
             cli_http_reply_clear(&r);
             continue;
         }
@@ -471,11 +512,19 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
         }
         if (rvs)
             num_parse_i64(rvs, 0, INT64_MAX, &new_rv);
-        if (strcmp(phase, last_phase) != 0) {
+        why = strcmp(phase, "Queued") == 0 ? jstr(j, "status.pendingReason.reason") : NULL;
+        if (strcmp(phase, last_phase) != 0 || (why && strcmp(why, last_why) != 0)) {
             progress(c, ns, name, j);
             snprintf(last_phase, sizeof(last_phase), "%s", phase);
             poll_ms = POLL_MIN_MS;
         }
+        if (why || strcmp(phase, "Queued") != 0) {
+            const char *m = why ? jstr(j, "status.pendingReason.message") : NULL;
+
+            snprintf(last_why, sizeof(last_why), "%s", why ? why : "");
+            snprintf(why_text, sizeof(why_text), "%s%s", m ? ": " : "", m ? m : "");
+        }
+        recheck = used_watch && new_rv == rv && strcmp(phase, "Queued") == 0;
         if (terminal(phase)) {
             if (strcmp(phase, "Succeeded") == 0) {
                 rc = CLI_EXIT_OK;
@@ -697,32 +746,30 @@ static int verb_get(struct ctx *c, const char *name)
     return CLI_EXIT_OK;
 }
 
-/* explain's queue object of the queued job it (NULL when the server gives none: no
- * scheduler on that replica, an older server, the job placed meanwhile). Quiet: a list does
- * not fail for want of an estimate. Caller json_decref()s. */
-static json_t *queue_of(struct ctx *c, json_t *it)
+/* The explanation of the queued job it (NULL when the server gives none: no scheduler on
+ * that replica, an older server). Quiet: a list does not fail for want of an estimate.
+ * Caller json_decref()s. */
+static json_t *explanation_of(struct ctx *c, json_t *it)
 {
     const char *ns = jstr(it, "metadata.namespace"), *name = jstr(it, "metadata.name");
     struct cli_http_reply r = {0};
     struct err e = {0};
-    json_t *x, *q = NULL;
+    json_t *x = NULL;
     char *path;
 
     if (!ns || !name)
         return NULL;
     path = job_path(ns, name, "/explain");
     if (cli_http_do(c->http, "GET", path, NULL, NULL, REQUEST_TIMEOUT_S, &r, &e) == 0 &&
-        r.status == 200 && (x = json_loads(r.body, 0, NULL))) {
-        q = json_incref(json_object_get(x, "queue"));
-        json_decref(x);
-    }
+        r.status == 200)
+        x = json_loads(r.body, 0, NULL);
     cli_http_reply_clear(&r);
     free(path);
-    return q;
+    return x;
 }
 
-/* The table: every job, with the position and ETA of the first LIST_ETA_MAX queued ones
- * (explain's, asked one job at a time). */
+/* The table: every job, with the position, ETA and pending reason of the first
+ * LIST_ETA_MAX queued ones (explain's, asked one job at a time). */
 static void list_table(struct ctx *c, json_t *all)
 {
     struct cli_table t = {.ncols = wide(c) ? LIST_COLS_WIDE : LIST_COLS};
@@ -732,20 +779,22 @@ static void list_table(struct ctx *c, json_t *all)
     cli_table_row(&t, wide(c) ? list_header_wide : list_header);
     json_array_foreach(all, i, it)
     {
-        json_t *q = NULL;
+        json_t *x = NULL;
         const char *phase = jstr(it, "status.phase");
 
         if (phase && strcmp(phase, "Queued") == 0 && queued++ < LIST_ETA_MAX) {
-            q = queue_of(c, it);
+            x = explanation_of(c, it);
             asked++;
         }
-        job_row_queue(&t, it, q);
-        json_decref(q);
+        job_row_queue(&t, it, x);
+        json_decref(x);
     }
     cli_table_print(&t);
     cli_table_free(&t);
     if (queued > asked && !c->o.quiet)
-        fprintf(stderr, "fedsched: POSITION and ETA shown for the first %d queued jobs only\n",
+        fprintf(stderr,
+                "fedsched: POSITION, ETA and why they wait shown for the first %d queued jobs "
+                "only\n",
                 LIST_ETA_MAX);
 }
 

@@ -10,7 +10,10 @@
 
 #include "tools/kubesim/kubesim_cluster.h"
 
+#include "base/buf.h"
+
 #include <check.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,10 +101,43 @@ static json_t *explain_until(const char *name, const char *reason, int timeout_m
     return NULL;
 }
 
+/* Starts `fedsched ARGS` against the server, stdout and stderr together. */
+static FILE *cli_start(const char *args)
+{
+    const char *bin = getenv("FEDSCHED_BIN");
+    char *cmd;
+    FILE *p;
+
+    ck_assert_ptr_nonnull(bin);
+    cmd = xasprintf("FEDSCHED_URL='%s' '%s' %s 2>&1", senv_base(&env), bin, args);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    free(cmd);
+    return p;
+}
+
+/* What the run of p printed (caller frees); *rc gets its exit code. */
+static char *cli_finish(FILE *p, int *rc)
+{
+    char chunk[4096];
+    struct buf out;
+    size_t n;
+    int st;
+
+    buf_init(&out, 0);
+    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+        buf_append(&out, chunk, n);
+    st = pclose(p);
+    *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    buf_puts(&out, "");
+    return buf_steal(&out);
+}
+
 START_TEST(cpu_request_steers_the_job_to_nodes_with_cores)
 {
     json_t *j, *x;
     const char *msg;
+    char huge_msg[512];
 
     senv_sim(&env, "testdata/sim/node-fit.json");
     senv_config(&env, BASE, "", NULL);
@@ -144,6 +180,7 @@ START_TEST(cpu_request_steers_the_job_to_nodes_with_cores)
     x = explain_until("huge", "never_fits", 15000);
     msg = json_string_value(json_object_get(json_object_get(x, "reason"), "message"));
     ck_assert_msg(strstr(msg, "200 CPU each") != NULL, "%s", msg);
+    snprintf(huge_msg, sizeof(huge_msg), "%s", msg);
     json_decref(x);
 
     /* Only east allowed: a node has the GPUs, not the cores. */
@@ -155,6 +192,57 @@ START_TEST(cpu_request_steers_the_job_to_nodes_with_cores)
     j = senv_get(senv_base(&env), "team-a", "east-only");
     ck_assert_str_eq(senv_phase(j), "Queued");
     json_decref(j);
+    /* The submitter of huge sees why it waits without asking explain: the job's GET
+     * carries the same reason, `fedsched list` shows it, and a wait that times out says it
+     * (last: it takes seconds, time enough for the hogs to end). */
+    {
+        json_t *pr;
+        char *out, *line, *end, want[1024];
+        FILE *p;
+        int rc;
+
+        j = senv_get(senv_base(&env), "team-a", "huge");
+        pr = json_object_get(json_object_get(j, "status"), "pendingReason");
+        ck_assert_msg(json_is_object(pr), "no status.pendingReason");
+        ck_assert_str_eq(json_string_value(json_object_get(pr, "reason")), "never_fits");
+        ck_assert_str_eq(json_string_value(json_object_get(pr, "message")), huge_msg);
+        json_decref(j);
+        out = cli_finish(cli_start("list -n team-a -o wide"), &rc);
+        ck_assert_int_eq(rc, 0);
+        line = strstr(out, "\nteam-a     huge ");
+        ck_assert_msg(line, "no row for huge in:\n%s", out);
+        end = strchr(line + 1, '\n');
+        ck_assert_ptr_nonnull(end);
+        *end = '\0';
+        ck_assert_msg(strstr(line, " never_fits "), "REASON is not never_fits: %s", line);
+        ck_assert_msg((size_t)(end - line) > strlen(huge_msg) &&
+                          strcmp(end - strlen(huge_msg), huge_msg) == 0,
+                      "MESSAGE is not '%s': %s", huge_msg, line);
+        free(out);
+        /* The wait prints the reason when it starts. Both clusters are cordoned while it
+         * waits, which changes the reason but not the job: the watch sees nothing, and the
+         * look when it ends prints the new reason and puts it in the timeout (12 s: a GET
+         * reuses a job's figures for 10 s). */
+        p = cli_start("wait -n team-a huge --timeout 12s");
+        usleep(1500 * 1000);
+        ck_assert_int_eq(itest_post_json(senv_base(&env), "/v1/clusters/east/cordon", "{}", NULL),
+                         200);
+        ck_assert_int_eq(itest_post_json(senv_base(&env), "/v1/clusters/west/cordon", "{}", NULL),
+                         200);
+        out = cli_finish(p, &rc);
+        ck_assert_int_eq(rc, 5);
+        snprintf(want, sizeof(want), "team-a/huge Queued, never_fits: %s\n", huge_msg);
+        ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
+        x = explain_until("huge", "cordoned", 5000);
+        snprintf(want, sizeof(want), "team-a/huge Queued, cordoned: %s\n",
+                 json_string_value(json_object_get(json_object_get(x, "reason"), "message")));
+        ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
+        snprintf(want, sizeof(want), "timed out; the job is still Queued, cordoned: %s (",
+                 json_string_value(json_object_get(json_object_get(x, "reason"), "message")));
+        ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
+        json_decref(x);
+        free(out);
+    }
 }
 END_TEST
 
