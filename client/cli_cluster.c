@@ -2,8 +2,10 @@
  * tables, prerequisite conditions and the federation's capacity on stdout. */
 #include "client/cli_cluster.h"
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/num.h"
 #include "base/wire.h"
 #include "client/cli.h"
 #include "client/cli_http.h"
@@ -26,12 +28,15 @@
 #define DEFAULT_SECRETS_DIR "/etc/fedsched/secrets"
 #define DEFAULT_RETRY_MS    (60 * 1000)
 #define REQUEST_TIMEOUT_S   60
+#define NODES_PAGE          500   /* nodes: default --chunk-size, as kubectl's */
+#define NODES_PAGE_MAX      10000 /* the API's largest limit */
 #define KUBECONFIG_MAX      (1024 * 1024)
 #define CRED_MAX            (1024 * 1024) /* a credential file or its decoded data */
 
 struct opts {
     const char *url, *token, *output, *kubeconfig, *context, *secrets_dir, *region, *provider;
     int64_t retry_ms;
+    int chunk_size; /* nodes: how many nodes a request asks for */
     bool verbose, allow_http;
 };
 
@@ -66,8 +71,9 @@ static void usage(FILE *f)
             "  cordon NAME          no new jobs go there\n"
             "  uncordon NAME\n"
             "  check NAME           its prerequisite conditions; exit 1 when one is False\n"
-            "  nodes NAME           its GPU nodes as the policy sees them: free GPUs, cores\n"
-            "                       and memory of each\n"
+            "  nodes NAME [--chunk-size N]\n"
+            "                       its GPU nodes as the policy sees them: free GPUs, cores\n"
+            "                       and memory of each, read N at a time (default 500)\n"
             "  remove NAME          forget the cluster (its jobs are not touched)\n"
             "fedsched capacity      free and used GPUs of the federation by SKU and pool\n"
             "fedsched quotas        GPU quotas per namespace and SKU: nominal, used, borrowed,\n"
@@ -301,6 +307,51 @@ static const char *amount_text(const json_t *node, const char *key, double unit,
     return buf;
 }
 
+/* Every GPU node of cluster name, --chunk-size at a time (GET /v1/clusters/NAME/nodes with
+ * limit and continue, as kubectl reads long lists in chunks of 500): one NodeList whose
+ * items are all the pages' (each page comes from the snapshot of its own request), without
+ * a continue token. */
+static int nodes_all(struct ctx *c, const char *name, json_t **out)
+{
+    char *cont = NULL;
+    json_t *all = NULL;
+    int rc;
+
+    do {
+        struct buf b;
+        json_t *page = NULL;
+        char *path;
+
+        buf_init(&b, 0);
+        buf_printf(&b, "/v1/clusters/%s/nodes?limit=%d", name, c->o.chunk_size);
+        if (cont) {
+            buf_puts(&b, "&continue=");
+            buf_url_escape(&b, cont);
+        }
+        path = buf_steal(&b);
+        rc = call(c, "GET", path, NULL, NULL, &page);
+        free(path);
+        free(cont);
+        cont = NULL;
+        if (rc) {
+            json_decref(all);
+            return rc;
+        }
+        if (json_is_string(json_object_get(json_object_get(page, "metadata"), "continue")))
+            cont = xstrdup(
+                json_string_value(json_object_get(json_object_get(page, "metadata"), "continue")));
+        if (!all) {
+            all = page;
+        } else {
+            json_array_extend(json_object_get(all, "items"), json_object_get(page, "items"));
+            json_decref(page);
+        }
+    } while (cont);
+    json_object_del(json_object_get(all, "metadata"), "continue");
+    *out = all;
+    return CLI_EXIT_OK;
+}
+
 /* The cluster's GPU nodes as the policy sees them (GET /v1/clusters/NAME/nodes). */
 static int verb_nodes(struct ctx *c, const char *name)
 {
@@ -313,14 +364,17 @@ static int verb_nodes(struct ctx *c, const char *name)
                                          "CPU FREE (cores)",
                                          "MEMORY FREE (GiB)"};
     struct cli_table t = {.ncols = 8};
-    char *path = cluster_path(name, "/nodes");
     json_t *r = NULL, *n;
     size_t i;
-    int rc = get_for_table(c, path, &r);
+    int rc = nodes_all(c, name, &r);
 
-    free(path);
-    if (rc || !r)
+    if (rc)
         return rc;
+    if (strcmp(c->o.output, "json") == 0) {
+        cli_print_json(r);
+        json_decref(r);
+        return CLI_EXIT_OK;
+    }
     cli_table_row(&t, header);
     json_array_foreach(json_object_get(r, "items"), i, n)
     {
@@ -826,6 +880,7 @@ enum {
     OPT_REGION,
     OPT_PROVIDER,
     OPT_ALLOW_HTTP,
+    OPT_CHUNK_SIZE,
 };
 
 /* Options into o; -1 after --help (exit 0), else 0 or a usage exit code. */
@@ -844,6 +899,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"region", required_argument, NULL, OPT_REGION},
         {"provider", required_argument, NULL, OPT_PROVIDER},
         {"allow-insecure-http", no_argument, NULL, OPT_ALLOW_HTTP},
+        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
         {NULL, 0, NULL, 0},
     };
     struct err e = {0};
@@ -872,6 +928,16 @@ static int parse(int argc, char **argv, struct opts *o)
         case OPT_REGION: o->region = optarg; break;
         case OPT_PROVIDER: o->provider = optarg; break;
         case OPT_ALLOW_HTTP: o->allow_http = true; break;
+        case OPT_CHUNK_SIZE: {
+            int64_t n;
+
+            if (num_parse_i64(optarg, 1, NODES_PAGE_MAX, &n))
+                return cli_usage_error("cluster",
+                                       "--chunk-size must be an integer in 1..%d, not '%s'",
+                                       NODES_PAGE_MAX, optarg);
+            o->chunk_size = (int)n;
+            break;
+        }
         case ':': return cli_usage_error("cluster", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("cluster", "unknown option '%s'", argv[optind - 1]);
         }
@@ -930,6 +996,7 @@ int cli_cluster_main(int argc, char **argv)
     c.o.secrets_dir = (env = getenv("FEDSCHED_SECRETS_DIR")) && *env ? env : DEFAULT_SECRETS_DIR;
     c.o.output = "table";
     c.o.retry_ms = DEFAULT_RETRY_MS;
+    c.o.chunk_size = NODES_PAGE;
     if ((rc = parse(argc, argv, &c.o)))
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (strcmp(argv[0], "cluster") == 0) {

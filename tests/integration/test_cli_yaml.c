@@ -309,6 +309,12 @@ START_TEST(bash_completion_completes_verbs_and_job_names)
     out = complete_in_bash("fedsched cluster add c1 --kube");
     ck_assert_msg(strstr(out, "\n--kubeconfig\n"), "%s", out);
     free(out);
+    out = complete_in_bash("fedsched cluster n");
+    ck_assert_msg(strstr(out, "\nnodes\n"), "%s", out);
+    free(out);
+    out = complete_in_bash("fedsched cluster nodes c1 --chunk");
+    ck_assert_msg(strstr(out, "\n--chunk-size\n"), "%s", out);
+    free(out);
     out = complete_in_bash("fedsched get -o y");
     ck_assert_msg(strstr(out, "\nyaml\n") && !strstr(out, "json"), "%s", out);
     free(out);

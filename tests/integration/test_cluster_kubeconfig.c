@@ -278,7 +278,10 @@ START_TEST(list_check_cordon_capacity_and_remove)
     const char *capacity[] = {"capacity", NULL},
                *cordon[] = {"cluster", "cordon", "kc-verbs", NULL},
                *nodes[] = {"cluster", "nodes", "kc-verbs", NULL},
-               *nodes_json[] = {"cluster", "nodes", "kc-verbs", "-o", "json", NULL};
+               *nodes_json[] = {"cluster", "nodes", "kc-verbs", "-o", "json", NULL},
+               *nodes_paged[] = {"cluster", "nodes", "kc-verbs", "--chunk-size", "1", NULL},
+               *nodes_paged_json[] = {"cluster", "nodes", "kc-verbs", "--chunk-size",
+                                      "1",       "-o",    "json",     NULL};
     const char *rm[] = {"cluster", "remove", "kc-verbs", NULL};
     char *out = NULL, *err = NULL;
     json_t *c;
@@ -340,9 +343,36 @@ START_TEST(list_check_cordon_capacity_and_remove)
                          json_array_size(json_object_get(c, "items")));
         json_decref(j);
     }
-    json_decref(c);
     free(out);
     free(err);
+    /* Read one node at a time (limit and continue): the same table, and one object with
+     * every node, in order, and no continue token. */
+    {
+        char *whole = NULL;
+        json_t *j;
+
+        ck_assert_int_eq(cli(nodes, &whole, &err), 0);
+        free(err);
+        ck_assert_int_eq(cli(nodes_paged, &out, &err), 0);
+        ck_assert_str_eq(out, whole);
+        free(whole);
+        free(out);
+        free(err);
+        ck_assert_int_eq(cli(nodes_paged_json, &out, &err), 0);
+        j = json_loads(out, 0, NULL);
+        ck_assert_msg(j, "not JSON: %s", out);
+        ck_assert_int_eq(json_array_size(json_object_get(j, "items")), 2);
+        for (size_t i = 0; i < 2; i++)
+            ck_assert_str_eq(json_string_value(json_object_get(
+                                 json_array_get(json_object_get(j, "items"), i), "name")),
+                             json_string_value(json_object_get(
+                                 json_array_get(json_object_get(c, "items"), i), "name")));
+        ck_assert_ptr_null(json_object_get(json_object_get(j, "metadata"), "continue"));
+        json_decref(j);
+        free(out);
+        free(err);
+    }
+    json_decref(c);
     ck_assert_int_eq(cli(cordon, &out, &err), 0);
     free(out);
     free(err);
