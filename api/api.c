@@ -99,6 +99,8 @@ static void audit_call(struct api *a, struct api_call *c, const struct api_reque
 
         if (code)
             snprintf(detail, sizeof(detail), "%.*s", (int)strcspn(code + 8, "\""), code + 8);
+    } else if (req_query(req, "dryRun")) {
+        snprintf(detail, sizeof(detail), "dryRun"); /* it changed nothing */
     }
     access_audit(a, &c->who, req->remote, req->method, req->path, c->p.ns, resp->status,
                  detail[0] ? detail : NULL);

@@ -65,11 +65,14 @@ struct buf;
  * must outlive the api. */
 void api_attach_scheduler(struct api *a, int (*fn)(void *arg, struct buf *b), void *arg);
 
-/* Gives GET .../explain its source for queued jobs (the scheduler's sched_explain()),
- * called on request threads: fn must be thread-safe, arg must outlive the api. */
+/* Gives GET .../explain its source for queued jobs: fn explains stored job ns/name
+ * (unsaved NULL; the scheduler's sched_explain()) or, for a dry-run create, unsaved, a
+ * parsed job not stored (sched_explain_new()). Called on request threads: fn must be
+ * thread-safe, arg must outlive the api. */
+struct job;
 void api_attach_explainer(struct api *a,
-                          int (*fn)(void *arg, const char *ns, const char *name, struct buf *out,
-                                    struct err *e),
+                          int (*fn)(void *arg, const char *ns, const char *name,
+                                    const struct job *unsaved, struct buf *out, struct err *e),
                           void *arg);
 
 /* Handles req and fills resp (caller releases it with api_response_clear()). Never fails:

@@ -15,8 +15,8 @@
 #include <string.h>
 
 void api_attach_explainer(struct api *a,
-                          int (*fn)(void *arg, const char *ns, const char *name, struct buf *out,
-                                    struct err *e),
+                          int (*fn)(void *arg, const char *ns, const char *name,
+                                    const struct job *unsaved, struct buf *out, struct err *e),
                           void *arg)
 {
     a->explainer = fn;
@@ -83,7 +83,7 @@ void h_job_explain(struct api *a, const struct api_request *req, const struct ro
             return;
         }
         buf_init(&b, 0);
-        if (a->explainer(a->explainer_arg, p->ns, p->name, &b, &e) == 0) {
+        if (a->explainer(a->explainer_arg, p->ns, p->name, NULL, &b, &e) == 0) {
             /* The same shape as a placed job's: the phase tells a what-if ("would be
              * placed") from a decision taken. */
             json_t *o = json_loadb(b.data ? b.data : "", b.len, 0, NULL);

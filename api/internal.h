@@ -62,7 +62,8 @@ struct api {
     struct poller *poller;            /* NULL until api_attach_clusters() */
     struct api_forecasts *forecasts;  /* serving-demand forecasts for /v1/capacity */
     const struct sku_catalogue *skus; /* catalogue for cluster configs */
-    int (*explainer)(void *arg, const char *ns, const char *name, struct buf *out, struct err *e);
+    int (*explainer)(void *arg, const char *ns, const char *name, const struct job *unsaved,
+                     struct buf *out, struct err *e);
     void *explainer_arg;
     struct api_queue_memo *queue_memo; /* queue_memo.c: GET's queue figures, per job */
     void (*clusters_changed)(void *arg);
@@ -96,6 +97,13 @@ struct api_queue_memo *queue_memo_new(void);
 void queue_memo_free(struct api_queue_memo **m);
 json_t *queue_memo_get(struct api *a, const struct job *j);
 void queue_memo_metrics(struct api *a, struct buf *out);
+/* The figures of an explanation (explain_json()'s text): {"queue": its queue member,
+ * "reason": its reason member when the job would wait}, either absent; NULL when it has
+ * neither (a new reference). */
+json_t *queue_figures(const char *explanation, size_t len);
+/* Puts figures f into a TrainingJob's JSON (job): status.queuePosition and
+ * estimatedStartTime from its queue, status.pendingReason from its reason. */
+void queue_figures_apply(json_t *job, const json_t *f);
 
 /* access.c */
 void access_init(struct api *a);

@@ -71,16 +71,76 @@ static int check_idempotency_key(const char *key, struct api_response *resp)
     return 0;
 }
 
+/* The query of POST .../trainingjobs: dryRun=All (Kubernetes' only dry-run mode) or
+ * nothing. */
+static int parse_create_query(const struct api_request *req, bool *dry_run, struct err *e)
+{
+    *dry_run = false;
+    for (size_t i = 0; i < req->n_query; i++) {
+        const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+
+        if (strcmp(k, "dryRun") != 0)
+            return err_set(e, ERR_MALFORMED, k, "unknown query parameter \"%s\"; known: dryRun", k);
+        if (strcmp(v, "All") != 0)
+            return err_set(e, ERR_MALFORMED, "dryRun",
+                           "dryRun must be \"All\" (the only dry-run mode), got \"%s\"", v);
+        *dry_run = true;
+    }
+    return 0;
+}
+
+/* A dry-run create of in (parsed and admitted, not stored): what a POST would answer,
+ * without writing anything. A job of that name (or Idempotency-Key) answers as the POST
+ * would (200 with it when spec and labels are the same, else 409); a new one 200 (never
+ * 201: nothing was created) with the job as it would be stored and, from a what-if cycle with it queued
+ * now beside the live jobs, the figures a GET right after would carry (queuePosition,
+ * estimatedStartTime, pendingReason; none without a scheduler on this replica). */
+static void create_dry_run(struct api *a, const struct api_request *req, struct job *in,
+                           struct api_response *resp)
+{
+    struct job *old = NULL;
+    struct err e = {0};
+    struct buf b;
+    json_t *o, *f;
+
+    if (store_job_existing(a->store, in, req->idempotency_key, &old, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
+    if (old) {
+        resp_job(resp, 200, old);
+        job_free(&old);
+        return;
+    }
+    in->created_ms = clock_realtime_ms();
+    o = trainingjob_to_json(in);
+    if (a->explainer) {
+        e = (struct err){0};
+        buf_init(&b, 0);
+        if (a->explainer(a->explainer_arg, in->ns, in->name, in, &b, &e) == 0 &&
+            (f = queue_figures(b.data, b.len))) {
+            queue_figures_apply(o, f);
+            json_decref(f);
+        }
+        buf_free(&b);
+    }
+    resp_json(resp, 200, o);
+}
+
 void h_job_create(struct api *a, const struct api_request *req, const struct route_params *p,
                   struct api_response *resp)
 {
     struct job *in = NULL, *stored = NULL;
     struct store_audit audit;
     struct err e = {0};
-    bool created = false;
+    bool created = false, dry_run;
 
     if (check_path(p, resp) || check_idempotency_key(req->idempotency_key, resp))
         return;
+    if (parse_create_query(req, &dry_run, &e)) {
+        resp_error(resp, &e);
+        return;
+    }
     if (!is_json(req->content_type)) {
         resp_errorf(resp, ERR_MEDIA_TYPE, "Content-Type",
                     "Content-Type must be application/json, got %s",
@@ -92,6 +152,10 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
     if (trainingjob_parse(req->body ? req->body : "", req->body_len, p->ns, NULL, &in, &e) ||
         trainingjob_check_tenant(in, a->cfg.tenants, &e)) {
         resp_error(resp, &e);
+        goto out;
+    }
+    if (dry_run) {
+        create_dry_run(a, req, in, resp);
         goto out;
     }
     /* 201 committed with the job; a replay's 200 written before we answer. */
@@ -157,21 +221,14 @@ static int parse_watch(const struct api_request *req, bool *watch, int64_t *afte
  * the job as stored. */
 static void resp_queued_job(struct api *a, const struct job *j, struct api_response *resp)
 {
-    json_t *f, *q, *st, *status;
+    json_t *f, *st;
 
     if (!a->explainer || !(f = queue_memo_get(a, j))) {
         resp_job(resp, 200, j);
         return;
     }
     st = trainingjob_to_json(j);
-    status = json_object_get(st, "status");
-    q = json_object_get(f, "queue");
-    if (json_is_integer(json_object_get(q, "position"))) {
-        json_object_set(status, "queuePosition", json_object_get(q, "position"));
-        json_object_set(status, "estimatedStartTime", json_object_get(q, "estimatedStart"));
-    }
-    if (json_object_get(f, "reason"))
-        json_object_set(status, "pendingReason", json_object_get(f, "reason"));
+    queue_figures_apply(st, f);
     json_decref(f);
     resp_json(resp, 200, st);
 }

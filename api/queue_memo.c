@@ -61,31 +61,47 @@ void queue_memo_free(struct api_queue_memo **mp)
     *mp = NULL;
 }
 
-/* The what-if's figures for job j (a new reference): its "queue" member and, when it would
- * wait, its "reason" member; NULL when it gives neither. */
+json_t *queue_figures(const char *explanation, size_t len)
+{
+    json_t *o = json_loadb(explanation ? explanation : "", len, 0, NULL), *f = NULL;
+    json_t *q = json_object_get(o, "queue"), *r = json_object_get(o, "reason");
+    const char *status = json_string_value(json_object_get(o, "status"));
+
+    if (!status || strcmp(status, "pending") != 0 || !json_is_object(r))
+        r = NULL;
+    if (json_is_object(q) || r) {
+        f = json_object();
+        if (json_is_object(q))
+            json_object_set(f, "queue", q);
+        if (r)
+            json_object_set(f, "reason", r);
+    }
+    json_decref(o);
+    return f;
+}
+
+void queue_figures_apply(json_t *job, const json_t *f)
+{
+    json_t *status = json_object_get(job, "status"), *q = json_object_get(f, "queue");
+
+    if (json_is_integer(json_object_get(q, "position"))) {
+        json_object_set(status, "queuePosition", json_object_get(q, "position"));
+        json_object_set(status, "estimatedStartTime", json_object_get(q, "estimatedStart"));
+    }
+    if (json_object_get(f, "reason"))
+        json_object_set(status, "pendingReason", json_object_get(f, "reason"));
+}
+
+/* The what-if's figures for stored job j (queue_figures()), or NULL. */
 static json_t *run_whatif(struct api *a, const struct job *j)
 {
     struct err e = {0};
     struct buf b;
-    json_t *o, *f = NULL;
+    json_t *f = NULL;
 
     buf_init(&b, 0);
-    if (a->explainer(a->explainer_arg, j->ns, j->name, &b, &e) == 0 &&
-        (o = json_loadb(b.data ? b.data : "", b.len, 0, NULL))) {
-        json_t *q = json_object_get(o, "queue"), *r = json_object_get(o, "reason");
-        const char *status = json_string_value(json_object_get(o, "status"));
-
-        if (!status || strcmp(status, "pending") != 0 || !json_is_object(r))
-            r = NULL;
-        if (json_is_object(q) || r) {
-            f = json_object();
-            if (json_is_object(q))
-                json_object_set(f, "queue", q);
-            if (r)
-                json_object_set(f, "reason", r);
-        }
-        json_decref(o);
-    }
+    if (a->explainer(a->explainer_arg, j->ns, j->name, NULL, &b, &e) == 0)
+        f = queue_figures(b.data, b.len);
     buf_free(&b);
     return f;
 }

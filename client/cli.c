@@ -41,7 +41,7 @@ struct opts {
     int64_t timeout_ms; /* 0: none */
     int64_t retry_ms;
     int limit;
-    bool wait, all_pages, ns_given, quiet, verbose;
+    bool wait, dry_run, all_pages, ns_given, quiet, verbose;
 };
 
 struct ctx {
@@ -72,6 +72,9 @@ static void usage(FILE *f)
         "verbs:\n"
         "  submit -f job.yaml [--wait [--timeout 2h]]  submit TrainingJobs, one per YAML or "
         "JSON document\n"
+        "  submit -f job.yaml --dry-run                  check them and say where each would "
+        "stand,\n"
+        "                                                creating nothing\n"
         "  get NAME                                      one job\n"
         "  events NAME                                   the job's events, oldest first\n"
         "  list [--phase P,...] [--sku S] [-l k=v] [--limit N] [--all]\n"
@@ -590,6 +593,35 @@ static char *read_file(const char *path, struct err *e)
 
 /* POSTs document i (0-based) of count; on success appends {"ns", "name"} to placed and
  * prints the outcome (or the reply, for -o json|yaml|name without --wait). */
+/* The line a dry run prints for reply (a new job as it would be stored, with the figures
+ * a GET would carry; or the job that exists already): "ns/name (dry run, not created):
+ * queue position 4, estimated start in 2h" or "..., never_fits: MESSAGE". */
+static void dry_run_line(const char *ns, json_t *reply)
+{
+    json_t *st = json_object_get(reply, "status"), *q;
+    const char *why = jstr(st, "pendingReason.reason");
+    char pos[24], eta[32];
+
+    printf("trainingjob %s/%s ", ns, or_dash(jstr(reply, "metadata.name")));
+    if (jstr(reply, "metadata.uid")) {
+        printf("exists with this spec (dry run): %s\n", or_dash(jstr(st, "phase")));
+        return;
+    }
+    printf("is valid (dry run, not created)");
+    if (!json_object_get(st, "queuePosition")) {
+        printf("; no scheduler on this server to say where it would stand\n");
+        return;
+    }
+    q = json_pack("{s:O, s:O}", "position", json_object_get(st, "queuePosition"), "estimatedStart",
+                  json_object_get(st, "estimatedStartTime"));
+    queue_cells(q, pos, sizeof(pos), eta, sizeof(eta));
+    json_decref(q);
+    printf(": queue position %s, estimated start %s", pos, strcmp(eta, "?") == 0 ? "unknown" : eta);
+    if (why)
+        printf(", %s: %s", why, or_dash(jstr(st, "pendingReason.message")));
+    printf("\n");
+}
+
 static int submit_doc(struct ctx *c, json_t *doc, size_t i, size_t count, json_t *placed)
 {
     char key[96], what[400], *body, *path;
@@ -614,7 +646,7 @@ static int submit_doc(struct ctx *c, json_t *doc, size_t i, size_t count, json_t
     else
         snprintf(what, sizeof(what), "%s", ns);
     body = json_dumps(doc, JSON_COMPACT);
-    path = job_path(ns, NULL, NULL);
+    path = job_path(ns, NULL, c->o.dry_run ? "?dryRun=All" : NULL);
     rc = call_json(c, "POST", path, body, key, what, &status, &reply);
     free(body);
     free(path);
@@ -623,6 +655,12 @@ static int submit_doc(struct ctx *c, json_t *doc, size_t i, size_t count, json_t
     name = jstr(reply, "metadata.name");
     if (strcmp(c->o.output, "yaml") == 0 && count > 1 && !c->o.wait)
         fputs("---\n", stdout);
+    if (c->o.dry_run) {
+        if (!print_doc(c, reply))
+            dry_run_line(ns, reply);
+        json_decref(reply);
+        return CLI_EXIT_OK;
+    }
     if (c->o.wait || !print_doc(c, reply)) {
         if (!c->o.quiet || !c->o.wait)
             fprintf(c->o.wait ? stderr : stdout, "trainingjob %s/%s %s\n", ns, or_dash(name),
@@ -673,6 +711,10 @@ static int verb_submit(struct ctx *c)
         json_decref(placed);
         return cli_usage_error("<verb>", "submit needs -f FILE (or -f - for stdin)");
     }
+    if (c->o.dry_run && c->o.wait) {
+        json_decref(placed);
+        return cli_usage_error("<verb>", "--dry-run creates nothing to --wait for");
+    }
     if (!(text = read_file(c->o.file, &e))) {
         fprintf(stderr, "fedsched: submit: %s\n", e.msg);
         rc = CLI_EXIT_USAGE;
@@ -689,7 +731,10 @@ static int verb_submit(struct ctx *c)
     json_array_foreach(docs, i, doc)
     {
         if ((rc = submit_doc(c, doc, i, count, placed))) {
-            if (count > 1)
+            if (count > 1 && c->o.dry_run)
+                fprintf(stderr, "fedsched: submit: stopped at document %zu of %zu (dry run)\n",
+                        i + 1, count);
+            else if (count > 1)
                 fprintf(stderr,
                         "fedsched: submit: stopped at document %zu of %zu; the %zu before it "
                         "stay submitted\n",
@@ -1252,6 +1297,7 @@ enum {
     OPT_OUT,
     OPT_RETRY,
     OPT_IDEM,
+    OPT_DRY_RUN,
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -1279,6 +1325,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"out", required_argument, NULL, OPT_OUT},
         {"retry-for", required_argument, NULL, OPT_RETRY},
         {"idempotency-key", required_argument, NULL, OPT_IDEM},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {NULL, 0, NULL, 0},
     };
     struct err e = {0};
@@ -1308,6 +1355,7 @@ static int parse(int argc, char **argv, struct opts *o)
         case OPT_URL: o->url = optarg; break;
         case OPT_TOKEN: o->token = optarg; break;
         case OPT_WAIT: o->wait = true; break;
+        case OPT_DRY_RUN: o->dry_run = true; break;
         case OPT_TIMEOUT:
             if (wire_parse_duration(optarg, "--timeout", &o->timeout_ms, &e))
                 return cli_usage_error("<verb>", "%s", e.msg);

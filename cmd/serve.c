@@ -153,10 +153,10 @@ static int start_poller(const struct config *cfg, struct store *store, struct sc
 /* The scheduler (leader election and the cycle): made before the API starts, so /metrics
  * can render it from the first request; its thread starts once the poller runs. Every
  * replica stands by, one leads. holder ("host:pid:port") names it in the leader row. */
-static int sched_explain_source(void *arg, const char *ns, const char *name, struct buf *out,
-                                struct err *e)
+static int sched_explain_source(void *arg, const char *ns, const char *name,
+                                const struct job *unsaved, struct buf *out, struct err *e)
 {
-    return sched_explain(arg, ns, name, out, e);
+    return unsaved ? sched_explain_new(arg, unsaved, out, e) : sched_explain(arg, ns, name, out, e);
 }
 
 static int make_scheduler(const struct config *cfg, struct store *store, struct poller *poller,

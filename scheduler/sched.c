@@ -320,7 +320,9 @@ void sched_stop(struct sched *s)
 
 /* ---- explanations --------------------------------------------------------------------- */
 
-int sched_explain(struct sched *s, const char *ns, const char *name, struct buf *out, struct err *e)
+/* sched_explain() of ns/name, with extra (NULL: none) among the live jobs. */
+static int explain_with(struct sched *s, const char *ns, const char *name, const struct job *extra,
+                        struct buf *out, struct err *e)
 {
     struct cycle c = {.s = s, .now = clock_realtime_ms()};
     const struct cluster_snapshot *cs;
@@ -334,7 +336,7 @@ int sched_explain(struct sched *s, const char *ns, const char *name, struct buf 
     long idx = -1;
     int rc = -1;
 
-    if (store_sched_load(s->store, &c.jobs, e)) {
+    if (store_sched_load_with(s->store, extra, &c.jobs, e)) {
         policy_state_free(&st);
         return -1;
     }
@@ -369,4 +371,14 @@ int sched_explain(struct sched *s, const char *ns, const char *name, struct buf 
     free(c.cv);
     store_sched_jobs_free(&c.jobs);
     return rc;
+}
+
+int sched_explain(struct sched *s, const char *ns, const char *name, struct buf *out, struct err *e)
+{
+    return explain_with(s, ns, name, NULL, out, e);
+}
+
+int sched_explain_new(struct sched *s, const struct job *j, struct buf *out, struct err *e)
+{
+    return explain_with(s, j->ns, j->name, j, out, e);
 }

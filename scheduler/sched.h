@@ -18,6 +18,7 @@
 
 struct buf;
 struct err;
+struct job;
 struct poller;
 struct policy_config;
 struct policy_job;
@@ -96,6 +97,11 @@ void sched_free(struct sched **s); /* NULL-safe; stops first */
  * the job is not (or no longer) queued. Thread-safe; any replica may call it. */
 int sched_explain(struct sched *s, const char *ns, const char *name, struct buf *out,
                   struct err *e);
+
+/* The same for j, a job not stored (a dry run: trainingjob_parse()'s, valid), as if it had
+ * been submitted now beside the live jobs (store_sched_load_with()). A stored job of the
+ * same namespace and name is the caller's to refuse first. */
+int sched_explain_new(struct sched *s, const struct job *j, struct buf *out, struct err *e);
 
 /* The one adapter from a live job to the policy's queued job, as every cycle and
  * sched_explain() build it: SKUs resolved in snap (-1 for one it lacks), the declared

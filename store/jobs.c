@@ -40,27 +40,18 @@ static int64_t col_i64(const PGresult *r, int row, int col)
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-int store_job_insert(struct store *s, const struct job *j, const char *idempotency_key,
-                     const struct store_audit *audit, bool *created, struct job **out,
-                     struct err *e)
+int store_job_existing(struct store *s, const struct job *j, const char *idempotency_key,
+                       struct job **out, struct err *e)
 {
     const char *existing[5] = {j->ns, j->name, j->spec_json, j->labels_json, idempotency_key};
-    bool conflict = false;
     PGresult *r = NULL;
-    struct job *found;
 
-    if (batch_insert(s, j, idempotency_key, audit, &conflict, out, e))
-        return -1;
-    if (!conflict) {
-        *created = true;
-        return 0;
-    }
+    *out = NULL;
     if (store_exec_stmt(s, &stmt_existing, 5, existing, &r, e))
         return -1;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return err_set(e, ERR_INTERNAL, NULL, "job %s/%s conflicted but cannot be found", j->ns,
-                       j->name);
+        return 0;
     }
     if (PQgetvalue(r, 0, JOB_NCOLUMNS)[0] != 't') {
         bool by_key = idempotency_key && strcmp(PQgetvalue(r, 0, 3), j->name) != 0;
@@ -76,8 +67,29 @@ int store_job_insert(struct store *s, const struct job *j, const char *idempoten
         PQclear(r);
         return -1;
     }
-    found = store_job_from_row(r, 0);
+    *out = store_job_from_row(r, 0);
     PQclear(r);
+    return 0;
+}
+
+int store_job_insert(struct store *s, const struct job *j, const char *idempotency_key,
+                     const struct store_audit *audit, bool *created, struct job **out,
+                     struct err *e)
+{
+    bool conflict = false;
+    struct job *found;
+
+    if (batch_insert(s, j, idempotency_key, audit, &conflict, out, e))
+        return -1;
+    if (!conflict) {
+        *created = true;
+        return 0;
+    }
+    if (store_job_existing(s, j, idempotency_key, &found, e))
+        return -1;
+    if (!found)
+        return err_set(e, ERR_INTERNAL, NULL, "job %s/%s conflicted but cannot be found", j->ns,
+                       j->name);
     /* A replay changes nothing, but the client sees it acknowledged like a creation, so
      * its row is written before the answer too. */
     if (audit) {

@@ -103,22 +103,73 @@ static const struct col live_cols[] = {COL_ROW(struct store_sched_job, "id", COL
                                            LIVE_COLUMN_LIST(LIVE_ROW)};
 #define LIVE_NCOLS (sizeof(live_cols) / sizeof(live_cols[0]))
 
-static const char sql_load[] = "SELECT id" LIVE_COLUMN_LIST(
-    COL_SQL) " FROM jobs"
-             " WHERE phase NOT IN ('Succeeded', 'Failed', 'Cancelled') ORDER BY id";
+#define SQL_LOAD                                                                                   \
+    "SELECT id" LIVE_COLUMN_LIST(                                                                  \
+        COL_SQL) " FROM jobs"                                                                      \
+                 " WHERE phase NOT IN ('Succeeded', 'Failed', 'Cancelled')"                        \
+                 " ORDER BY id"
+static const char sql_load[] = SQL_LOAD;
+/* The same over the table and one more row, a job not stored ($1: its columns as a JSON
+ * object): the CTE named jobs hides the table from the query after it. */
+static const char sql_load_with[] =
+    "WITH jobs AS (SELECT * FROM jobs UNION ALL"
+    " SELECT (jsonb_populate_record(NULL::jobs, $1::jsonb)).*) " SQL_LOAD;
 
 static int64_t val_i64(const PGresult *r, int row, int col)
 {
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+/* The columns of the row store_sched_load_with() adds for extra, as a JSON object: queued
+ * now, never placed, its id after every stored job's. */
+static char *extra_row(const struct job *j)
+{
+    struct buf b;
+    char now[40];
+
+    clock_format_rfc3339(clock_realtime_ms(), now, sizeof(now));
+    buf_init(&b, 0);
+    buf_printf(&b, "{\"id\": %" PRId64 ", \"uid\": \"00000000-0000-0000-0000-000000000000\"",
+               INT64_MAX);
+    buf_puts(&b, ", \"namespace\": ");
+    buf_json_str(&b, j->ns);
+    buf_puts(&b, ", \"name\": ");
+    buf_json_str(&b, j->name);
+    buf_puts(&b, ", \"api_version\": ");
+    buf_json_str(&b, j->api_version ? j->api_version : "fedsched.io/v1");
+    buf_printf(&b,
+               ", \"labels\": %s, \"spec\": %s, \"sku\": ", j->labels_json ? j->labels_json : "{}",
+               j->spec_json);
+    buf_json_str(&b, j->sku);
+    buf_printf(&b,
+               ", \"phase\": \"Queued\", \"gpu_count\": %d, \"gpus_per_worker\": %d, "
+               "\"priority\": %d, \"preemptible\": %s, \"over_quota\": false, "
+               "\"cancel_requested\": false, \"held\": false, \"attempt\": 0, \"retries\": 0, "
+               "\"preemptions\": 0, \"dispatch_failures\": 0, \"created_at\": \"%s\", "
+               "\"updated_at\": \"%s\"}",
+               j->gpu_count, j->gpus_per_worker, j->priority, j->preemptible ? "true" : "false",
+               now, now);
+    return buf_steal(&b);
+}
+
 int store_sched_load(struct store *s, struct store_sched_jobs *out, struct err *e)
+{
+    return store_sched_load_with(s, NULL, out, e);
+}
+
+int store_sched_load_with(struct store *s, const struct job *extra, struct store_sched_jobs *out,
+                          struct err *e)
 {
     struct row_arena a;
     size_t n, bytes, names, uses, nums;
+    char *extra_json = extra ? extra_row(extra) : NULL;
+    const char *params[1] = {extra_json};
     PGresult *r;
+    int rc = extra ? store_exec(s, sql_load_with, 1, params, &r, e)
+                   : store_exec(s, sql_load, 0, NULL, &r, e);
 
-    if (store_exec(s, sql_load, 0, NULL, &r, e))
+    free(extra_json);
+    if (rc)
         return -1;
     n = (size_t)PQntuples(r);
     store_rows_arena_size(r, live_cols, LIVE_NCOLS, &bytes, &names, &uses, &nums);

@@ -95,6 +95,11 @@ struct store_sched_jobs {
 /* Loads every live job in id order. Caller owns *out; release with
  * store_sched_jobs_free(). */
 int store_sched_load(struct store *s, struct store_sched_jobs *out, struct err *e);
+/* The same with one more queued job that is not stored (a dry run's), as if it had been
+ * submitted now: after every stored job in id order, uid all zeros. extra is a parsed,
+ * valid job (trainingjob_parse()); NULL loads the stored jobs alone. */
+int store_sched_load_with(struct store *s, const struct job *extra, struct store_sched_jobs *out,
+                          struct err *e);
 void store_sched_jobs_free(struct store_sched_jobs *jobs); /* NULL-safe; leaves it empty */
 
 /* What dispatch needs beyond the live-job row, for many jobs in one round trip: the

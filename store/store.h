@@ -53,6 +53,13 @@ int store_job_insert(struct store *s, const struct job *j, const char *idempoten
                      const struct store_audit *audit, bool *created, struct job **out,
                      struct err *e);
 
+/* What store_job_insert() would find of j without inserting it: 0 with *out NULL when
+ * neither namespace/name nor namespace/idempotency_key exists; 0 with the existing job
+ * when its spec and labels are j's (a replay); -1 with store_job_insert()'s ERR_CONFLICT
+ * otherwise. Caller owns *out. */
+int store_job_existing(struct store *s, const struct job *j, const char *idempotency_key,
+                       struct job **out, struct err *e);
+
 /* ERR_NOT_FOUND when absent. Caller owns *out. */
 int store_job_get(struct store *s, const char *ns, const char *name, struct job **out,
                   struct err *e);

@@ -339,10 +339,10 @@ static void setup_rows(void)
         die("store_capacity_samples_insert", &e);
 }
 
-static int explain_source(void *arg, const char *ns, const char *name, struct buf *out,
-                          struct err *e)
+static int explain_source(void *arg, const char *ns, const char *name, const struct job *unsaved,
+                          struct buf *out, struct err *e)
 {
-    return sched_explain(arg, ns, name, out, e);
+    return unsaved ? sched_explain_new(arg, unsaved, out, e) : sched_explain(arg, ns, name, out, e);
 }
 
 static void start_server(const char *dsn)

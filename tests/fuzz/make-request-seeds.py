@@ -62,6 +62,7 @@ seeds = {}
 seeds["post-job-minimal"] = req("POST", NS, SUB, job_file("minimal.json"),
                                 extra=["Idempotency-Key: fuzz-key-1"])
 seeds["post-job-all-fields"] = req("POST", NS, SUB, job_file("all_fields.json"))
+seeds["post-job-dry-run"] = req("POST", NS + "?dryRun=All", SUB, job_file("all_fields.json"))
 seeds["post-job-generate-name"] = req("POST", NS, ADMIN, job_file("generate_name.json"))
 seeds["post-job-search-team"] = req("POST", "/v1/namespaces/search-team/trainingjobs", SUB2,
                                     job_file("largest_gang.json"))

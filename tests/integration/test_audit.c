@@ -407,7 +407,7 @@ START_TEST(each_mutation_records_one_row_with_its_status)
         {"DELETE", "/v1/namespaces/m/trainingjobs/none", NULL, 404},
     };
     struct itest_server srv;
-    char *job = itest_job_body("j", 8, "1");
+    char *job = itest_job_body("j", 8, "1"), *dry = itest_job_body("dry", 8, "1");
     const size_t n = sizeof(calls) / sizeof(calls[0]);
 
     setup_db();
@@ -438,7 +438,17 @@ START_TEST(each_mutation_records_one_row_with_its_status)
     }
     /* Namespaced calls name their namespace. */
     ck_assert_int_eq(count_rows("path LIKE '/v1/namespaces/m/%' AND namespace = 'm'"), 6);
+    /* A dry run is recorded as a POST that changed nothing: one row, detail dryRun. */
+    ck_assert_int_eq(call(srv.base, "POST", "/v1/namespaces/m/trainingjobs?dryRun=All", dry, true),
+                     200);
+    wait_queue_empty(srv.base);
+    ck_assert_int_eq(count_rows("true"), (long)n + 1);
+    ck_assert_int_eq(count_rows("method = 'POST' AND path LIKE '/v1/namespaces/m/trainingjobs%'"
+                                " AND status = 200 AND detail = 'dryRun' AND namespace = 'm'"),
+                     1);
+    ck_assert_int_eq(count_rows("detail = 'dryRun'"), 1);
     itest_server_stop(&srv, SIGTERM);
+    free(dry);
     free(job);
 }
 END_TEST

@@ -13,10 +13,11 @@
 #include "base/buf.h"
 
 #include <check.h>
-#include <sys/wait.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define BASE                                                                                       \
     "\"poller\": {\"intervalMs\": 200, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"             \
@@ -37,6 +38,8 @@
     " \"reserveGpus\": 0, \"lendPolicy\": \"window\","                                             \
     " \"lendingWindows\": [{\"start\": \"00:00\", \"end\": \"00:00\"}]}"
 
+#define BOTH "[\"east\", \"west\"]" /* clusterAffinity */
+
 static struct senv env;
 
 static void teardown(void)
@@ -44,13 +47,14 @@ static void teardown(void)
     senv_stop(&env);
 }
 
-/* Submits a one-worker A100 job of gpus GPUs with cpu cores (0: no request) and
- * clusterAffinity. */
-static void submit(const char *name, int gpus, int cpu, const char *affinity)
+/* POSTs a one-worker A100 job of gpus GPUs with cpu cores (0: no request) and
+ * clusterAffinity, with query (e.g. "?dryRun=All", or ""); returns the status, *out the
+ * answer. */
+static long post_job(const char *name, int gpus, int cpu, const char *affinity, const char *query,
+                     json_t **out)
 {
-    char cpu_member[32] = "";
+    char cpu_member[32] = "", path[128];
     char *body;
-    json_t *out = NULL;
     long st;
 
     if (cpu > 0)
@@ -61,10 +65,19 @@ static void submit(const char *name, int gpus, int cpu, const char *affinity)
                      "\"trainer:1\",\"command\":[\"python\",\"train.py\"]},\"scheduling\":"
                      "{\"clusterAffinity\":%s}}}",
                      name, gpus, cpu_member, affinity);
-    st = itest_post_json(senv_base(&env), "/v1/namespaces/team-a/trainingjobs", body, &out);
+    snprintf(path, sizeof(path), "/v1/namespaces/team-a/trainingjobs%s", query);
+    st = itest_post_json(senv_base(&env), path, body, out);
+    free(body);
+    return st;
+}
+
+static void submit(const char *name, int gpus, int cpu, const char *affinity)
+{
+    json_t *out = NULL;
+    long st = post_job(name, gpus, cpu, affinity, "", &out);
+
     ck_assert_msg(st == 201, "submit %s: %ld", name, st);
     json_decref(out);
-    free(body);
 }
 
 static const char *cluster_of(json_t *job)
@@ -133,6 +146,22 @@ static char *cli_finish(FILE *p, int *rc)
     return buf_steal(&out);
 }
 
+/* Runs `fedsched FMT...` against the server; what it printed (caller frees), *rc its exit
+ * code. */
+static char *cli(int *rc, const char *fmt, ...)
+{
+    va_list ap;
+    char *args;
+    FILE *p;
+
+    va_start(ap, fmt);
+    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
+    va_end(ap);
+    p = cli_start(args);
+    free(args);
+    return cli_finish(p, rc);
+}
+
 START_TEST(cpu_request_steers_the_job_to_nodes_with_cores)
 {
     json_t *j, *x;
@@ -169,19 +198,64 @@ START_TEST(cpu_request_steers_the_job_to_nodes_with_cores)
     json_decref(x);
 
     /* The control: no CPU request, and east (first in the affinity, 7 GPUs free a node:
-     * as tight a fit as west's) takes it. */
+     * as tight a fit as west's) takes it. A dry run first says it would start now and
+     * creates nothing. */
+    ck_assert_int_eq(post_job("plain", 7, 0, BOTH, "?dryRun=All", &x), 200);
+    ck_assert_ptr_null(json_object_get(json_object_get(x, "metadata"), "uid"));
+    ck_assert_ptr_null(json_object_get(json_object_get(x, "status"), "pendingReason"));
+    msg = json_string_value(json_object_get(json_object_get(x, "status"), "estimatedStartTime"));
+    {
+        int64_t at = 0;
+
+        ck_assert_msg(msg && clock_parse_rfc3339(msg, &at) == 0, "estimatedStartTime %s",
+                      msg ? msg : "null");
+        ck_assert_int_le(at, clock_realtime_ms() + 1000);
+    }
+    json_decref(x);
+    ck_assert_int_eq(
+        itest_get_json(senv_base(&env), "/v1/namespaces/team-a/trainingjobs/plain", NULL), 404);
     submit("plain", 7, 0, "[\"east\", \"west\"]");
     j = senv_wait_phase(senv_base(&env), "team-a", "plain", "Running", 30000);
     ck_assert_str_eq(cluster_of(j), "east");
     json_decref(j);
 
-    /* No node anywhere has 200 cores: never_fits, with the figure. */
+    /* No node anywhere has 200 cores: never_fits, with the figure. A dry run says so
+     * before anything is stored; then the job is submitted for real. */
+    ck_assert_int_eq(post_job("huge", 8, 200, BOTH, "?dryRun=All", &x), 200);
+    msg = json_string_value(
+        json_object_get(json_object_get(json_object_get(x, "status"), "pendingReason"), "reason"));
+    ck_assert_msg(msg && strcmp(msg, "never_fits") == 0, "dry run: %s", msg ? msg : "no reason");
+    msg = json_string_value(
+        json_object_get(json_object_get(json_object_get(x, "status"), "pendingReason"), "message"));
+    ck_assert_msg(msg && strstr(msg, "200 CPU each"), "dry run: %s", msg ? msg : "no message");
+    json_decref(x);
+    ck_assert_int_eq(
+        itest_get_json(senv_base(&env), "/v1/namespaces/team-a/trainingjobs/huge", NULL), 404);
     submit("huge", 8, 200, "[\"east\", \"west\"]");
     x = explain_until("huge", "never_fits", 15000);
     msg = json_string_value(json_object_get(json_object_get(x, "reason"), "message"));
     ck_assert_msg(strstr(msg, "200 CPU each") != NULL, "%s", msg);
     snprintf(huge_msg, sizeof(huge_msg), "%s", msg);
     json_decref(x);
+    /* A dry run of a name taken answers as the POST would: the job for the same spec (its
+     * uid: nothing new), 409 for another; a mode other than All, or another parameter, 400. */
+    ck_assert_int_eq(post_job("huge", 8, 200, BOTH, "?dryRun=All", &x), 200);
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(x, "metadata"), "uid"));
+    json_decref(x);
+    ck_assert_int_eq(post_job("huge", 8, 100, BOTH, "?dryRun=All", &x), 409);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(x, "error"), "field")),
+                     "metadata.name");
+    json_decref(x);
+    ck_assert_int_eq(post_job("other", 8, 100, BOTH, "?dryRun=true", &x), 400);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(x, "error"), "field")),
+                     "dryRun");
+    json_decref(x);
+    ck_assert_int_eq(post_job("other", 8, 100, BOTH, "?dryrun=All", &x), 400);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(x, "error"), "field")),
+                     "dryrun");
+    json_decref(x);
+    ck_assert_int_eq(
+        itest_get_json(senv_base(&env), "/v1/namespaces/team-a/trainingjobs/other", NULL), 404);
 
     /* Only east allowed: a node has the GPUs, not the cores. */
     submit("east-only", 4, 32, "[\"east\"]");
@@ -207,7 +281,7 @@ START_TEST(cpu_request_steers_the_job_to_nodes_with_cores)
         ck_assert_str_eq(json_string_value(json_object_get(pr, "reason")), "never_fits");
         ck_assert_str_eq(json_string_value(json_object_get(pr, "message")), huge_msg);
         json_decref(j);
-        out = cli_finish(cli_start("list -n team-a -o wide"), &rc);
+        out = cli(&rc, "list -n team-a -o wide");
         ck_assert_int_eq(rc, 0);
         line = strstr(out, "\nteam-a     huge ");
         ck_assert_msg(line, "no row for huge in:\n%s", out);
@@ -219,6 +293,36 @@ START_TEST(cpu_request_steers_the_job_to_nodes_with_cores)
                           strcmp(end - strlen(huge_msg), huge_msg) == 0,
                       "MESSAGE is not '%s': %s", huge_msg, line);
         free(out);
+        /* `submit --dry-run` prints the same reason for a copy under a new name, and
+         * refuses --wait (nothing is created to wait for). */
+        {
+            static const char head[] =
+                "trainingjob team-a/huge-copy is valid (dry run, not created): queue position ";
+            char *file = xasprintf("%s/huge-copy.json", env.dir);
+            FILE *f = fopen(file, "w");
+
+            ck_assert_ptr_nonnull(f);
+            fprintf(f, "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+                       "{\"name\":\"huge-copy\"},\"spec\":{\"resources\":{\"instanceType\":"
+                       "\"a100-80gb\",\"gpuCount\":8,\"cpu\":200},\"code\":{\"image\":\"t:1\"}}}");
+            fclose(f);
+            out = cli(&rc, "submit -n team-a -f %s --dry-run", file);
+            ck_assert_int_eq(rc, 0);
+            /* Its position depends on whether east-only still waits. */
+            ck_assert_msg(strncmp(out, head, sizeof(head) - 1) == 0, "%s", out);
+            snprintf(want, sizeof(want), ", estimated start unknown, never_fits: %s\n", huge_msg);
+            ck_assert_msg(strlen(out) > strlen(want) &&
+                              strcmp(out + strlen(out) - strlen(want), want) == 0,
+                          "no '%s' at the end of:\n%s", want, out);
+            free(out);
+            out = cli(&rc, "submit -n team-a -f %s --dry-run --wait", file);
+            ck_assert_int_eq(rc, 2);
+            free(out);
+            free(file);
+            ck_assert_int_eq(itest_get_json(senv_base(&env),
+                                            "/v1/namespaces/team-a/trainingjobs/huge-copy", NULL),
+                             404);
+        }
         /* The wait prints the reason when it starts. Both clusters are cordoned while it
          * waits, which changes the reason but not the job: the watch sees nothing, and the
          * look when it ends prints the new reason and puts it in the timeout (12 s: a GET

@@ -1205,6 +1205,90 @@ static const struct store_sched_job *live_job(const struct store_sched_jobs *job
     return NULL;
 }
 
+/* A job not stored (a dry run's) loads as the same job does once the API has stored it:
+ * every typed column alike but its id (after the stored jobs'), its uid (zeros) and its
+ * creation time (now); and nothing of it is written. */
+START_TEST(unsaved_job_loads_as_if_stored)
+{
+    static const char body[] =
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"NAME\",\"labels\":{\"team\":\"maps\"}},\"spec\":{\"framework\":\"ray\",\"resources\":"
+        "{\"instanceType\":\"a100-80gb\",\"gpuCount\":16,\"gpusPerWorker\":8,\"cpu\":12.5,"
+        "\"memoryGb\":40,\"alternativeInstanceTypes\":[\"h100-80gb\",\"l4\"],"
+        "\"relativeThroughput\":{\"a100-80gb\":1,\"h100-80gb\":2,\"l4\":0.25}},\"code\":"
+        "{\"image\":\"t:1\"},\"scheduling\":{\"priority\":7,\"preemptible\":true,"
+        "\"maxRuntimeSeconds\":7200,\"checkpointIntervalSeconds\":600,\"clusterAffinity\":"
+        "[\"east\",\"west\"]}}}";
+    struct store_config sc = {0};
+    struct store *s = NULL;
+    struct store_sched_jobs stored = {0}, with = {0};
+    struct job *j = NULL, *saved = NULL;
+    const struct store_sched_job *a, *b;
+    struct err e = {0};
+    char dsn[1024], *text;
+    bool created = false;
+    int64_t now = clock_realtime_ms();
+
+    itest_create_db(dsn, sizeof(dsn));
+    defaults_store(&sc, dsn, 2);
+    ck_assert_int_eq(store_open(&sc, &s, &e), 0);
+    ck_assert_msg(store_migrate(s, NULL, &e) == 0, "%s", e.msg);
+    text = xstrdup(body);
+    memcpy(strstr(text, "NAME"), "keep", 4);
+    ck_assert_msg(trainingjob_parse(text, strlen(text), "ns", NULL, &j, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(store_job_insert(s, j, NULL, NULL, &created, &saved, &e), 0);
+    job_free(&saved);
+    job_free(&j);
+    memcpy(strstr(text, "keep"), "dryr", 4);
+    ck_assert_msg(trainingjob_parse(text, strlen(text), "ns", NULL, &j, &e) == 0, "%s", e.msg);
+    ck_assert_msg(store_sched_load_with(s, j, &with, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(store_sched_load(s, &stored, &e), 0);
+    ck_assert_uint_eq(stored.n, 1);
+    ck_assert_uint_eq(with.n, 2);
+    a = live_job(&stored, "keep");
+    b = &with.v[1];
+    ck_assert_str_eq(b->name, "dryr");
+    ck_assert_str_eq(b->ns, "ns");
+    ck_assert_int_gt(b->id, a->id);
+    ck_assert_str_eq(b->uid, "00000000-0000-0000-0000-000000000000");
+    ck_assert_int_ge(b->created_ms, now - 5000);
+    ck_assert_int_le(b->created_ms, clock_realtime_ms() + 5000);
+    ck_assert_int_eq(b->phase, PHASE_QUEUED);
+    ck_assert_str_eq(b->sku, a->sku);
+    ck_assert_str_eq(b->framework, a->framework);
+    ck_assert_str_eq(b->cluster, "");
+    ck_assert_uint_eq(b->n_alt_skus, a->n_alt_skus);
+    for (size_t i = 0; i < a->n_alt_skus; i++)
+        ck_assert_str_eq(b->alt_skus[i], a->alt_skus[i]);
+    ck_assert_uint_eq(b->n_throughput, a->n_throughput);
+    for (size_t i = 0; i < a->n_throughput; i++)
+        ck_assert_double_eq(b->throughput[i], a->throughput[i]);
+    ck_assert_uint_eq(b->n_affinity, 2);
+    for (size_t i = 0; i < a->n_affinity; i++)
+        ck_assert_str_eq(b->affinity[i], a->affinity[i]);
+    ck_assert_uint_eq(b->n_plan, 0);
+    ck_assert_int_eq(b->gpu_count, a->gpu_count);
+    ck_assert_int_eq(b->gpus_per_worker, a->gpus_per_worker);
+    ck_assert_int_eq(b->priority, 7);
+    ck_assert_int_eq(b->priority, a->priority);
+    ck_assert(b->preemptible && a->preemptible);
+    ck_assert(!b->over_quota && !b->cancel_requested && !b->held);
+    ck_assert_int_eq(b->attempt + b->retries + b->preemptions + b->dispatch_failures, 0);
+    ck_assert_int_eq(b->max_runtime_s, a->max_runtime_s);
+    ck_assert_int_eq(b->checkpoint_interval_s, a->checkpoint_interval_s);
+    ck_assert_int_eq(b->cpu_m_per_worker, 12500);
+    ck_assert_int_eq(b->cpu_m_per_worker, a->cpu_m_per_worker);
+    ck_assert_int_eq(b->mem_mib_per_worker, a->mem_mib_per_worker);
+    ck_assert_int_eq(b->queued_ms + b->admitted_ms + b->started_ms + b->lease_end_ms, 0);
+    ck_assert_uint_eq(b->n_start_timeout_clusters, 0);
+    store_sched_jobs_free(&stored);
+    store_sched_jobs_free(&with);
+    job_free(&j);
+    free(text);
+    store_close(&s);
+}
+END_TEST
+
 /* spec.resources.relativeThroughput reaches policy_job.throughput[] lined up with sku and
  * alt_skus: whatever order the map's keys were written in, whatever ids the snapshot gives
  * the SKUs (one it lacks included), none (NULL) for a job without the map, and 0 for a SKU a map
@@ -1736,6 +1820,7 @@ static Suite *suite(void)
     tcase_add_test(tc, deposed_epoch_cannot_write);
     tcase_add_test(tc, checkpoint_request_is_written_once);
     tcase_add_test(tc, live_jobs_are_typed_and_specs_parsed_once);
+    tcase_add_test(tc, unsaved_job_loads_as_if_stored);
     tcase_add_test(tc, throughput_reaches_the_policy_job);
     suite_add_tcase(s, tc);
     return s;
