@@ -655,6 +655,15 @@ static int submit_doc(struct ctx *c, json_t *doc, size_t i, size_t count, json_t
     name = jstr(reply, "metadata.name");
     if (strcmp(c->o.output, "yaml") == 0 && count > 1 && !c->o.wait)
         fputs("---\n", stdout);
+    if (c->o.dry_run && status == 201) {
+        /* A server older than dry runs ignores the query and creates the job. */
+        fprintf(stderr,
+                "fedsched: submit: the server does not do dry runs and created trainingjob "
+                "%s/%s; cancel it with 'fedsched cancel -n %s %s'\n",
+                ns, or_dash(name), ns, or_dash(name));
+        json_decref(reply);
+        return CLI_EXIT_API;
+    }
     if (c->o.dry_run) {
         if (!print_doc(c, reply))
             dry_run_line(ns, reply);

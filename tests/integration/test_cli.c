@@ -8,11 +8,14 @@
 
 #include <check.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -369,6 +372,83 @@ START_TEST(api_errors_are_clear_and_exit_3)
 }
 END_TEST
 
+/* A server from before dry runs: it ignores the query and answers every request 201 with
+ * a created job. Serves one request in a child process on a free port; returns its pid. */
+static pid_t old_server(int *port)
+{
+    static const char reply[] =
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"cli-dry\",\"namespace\":\"ci\",\"uid\":\"0b6f8d2e-0000-4000-8000-000000000001\"},"
+        "\"status\":{\"phase\":\"Queued\"}}";
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    pid_t pid;
+
+    ck_assert_int_ge(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    {
+        socklen_t len = sizeof(sa);
+
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        *port = ntohs(sa.sin_port);
+    }
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char buf[65536], head[256];
+        int c = accept(fd, NULL, NULL);
+        ssize_t n, got = 0;
+
+        /* Read the request until the client has sent it all (headers and body). */
+        while (c >= 0 && (n = read(c, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0) {
+            const char *end, *cl;
+
+            got += n;
+            buf[got] = '\0';
+            if ((end = strstr(buf, "\r\n\r\n")) &&
+                (!(cl = strcasestr(buf, "Content-Length:")) ||
+                 got - (end + 4 - buf) >= strtol(cl + 15, NULL, 10)))
+                break;
+        }
+        snprintf(head, sizeof(head),
+                 "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                 strlen(reply));
+        if (write(c, head, strlen(head)) < 0 || write(c, reply, strlen(reply)) < 0)
+            _exit(1);
+        close(c);
+        _exit(0);
+    }
+    close(fd);
+    return pid;
+}
+
+/* --dry-run against a server that does not know dry runs: it created the job, and the CLI
+ * says so (exit 3) rather than report a dry run that did not happen. */
+START_TEST(dry_run_against_an_old_server_says_it_created_the_job)
+{
+    char *file = job_file("cli-dry", 8), *out = NULL, *err = NULL, url[64];
+    const char *args[] = {"submit", "-n", "ci", "-f", file, "--dry-run", NULL};
+    int port, status = 0;
+    pid_t pid = old_server(&port);
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    ck_assert_int_eq(cli(url, args, &out, &err), 3);
+    ck_assert_msg(strstr(err, "the server does not do dry runs and created trainingjob "
+                              "ci/cli-dry; cancel it with 'fedsched cancel -n ci cli-dry'"),
+                  "stderr: %s", err);
+    ck_assert_str_eq(out, "");
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(out);
+    free(err);
+    unlink(file);
+    free(file);
+}
+END_TEST
+
 START_TEST(unreachable_api_exits_4)
 {
     char base[64], *err = NULL;
@@ -636,6 +716,7 @@ int main(void)
     tcase_add_test(tc, submit_retries_until_the_server_is_up_and_creates_once);
     tcase_add_test(tc, same_idempotency_key_gives_the_same_job);
     tcase_add_test(tc, api_errors_are_clear_and_exit_3);
+    tcase_add_test(tc, dry_run_against_an_old_server_says_it_created_the_job);
     tcase_add_test(tc, unreachable_api_exits_4);
     tcase_add_test(tc, list_get_and_cancel);
     tcase_add_test(tc, report_verb_writes_the_csv);
