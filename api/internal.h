@@ -96,6 +96,10 @@ struct job;
 struct api_queue_memo *queue_memo_new(void);
 void queue_memo_free(struct api_queue_memo **m);
 json_t *queue_memo_get(struct api *a, const struct job *j);
+/* Takes the replica's one what-if slot for another caller (a dry run) and returns true, or
+ * false when a what-if runs; queue_memo_end() gives it back. */
+bool queue_memo_begin(struct api *a);
+void queue_memo_end(struct api *a);
 void queue_memo_metrics(struct api *a, struct buf *out);
 /* The figures of an explanation (explain_json()'s text): {"queue": its queue member,
  * "reason": its reason member when the job would wait}, either absent; NULL when it has

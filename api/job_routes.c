@@ -92,9 +92,11 @@ static int parse_create_query(const struct api_request *req, bool *dry_run, stru
 /* A dry-run create of in (parsed and admitted, not stored): what a POST would answer,
  * without writing anything. A job of that name (or Idempotency-Key) answers as the POST
  * would (200 with it when spec and labels are the same, else 409); a new one 200 (never
- * 201: nothing was created) with the job as it would be stored and, from a what-if cycle with it queued
- * now beside the live jobs, the figures a GET right after would carry (queuePosition,
- * estimatedStartTime, pendingReason; none without a scheduler on this replica). */
+ * 201: nothing was created) with the job as it would be stored and, from a what-if cycle
+ * with it queued now beside the live jobs, the figures a GET right after would carry
+ * (queuePosition, estimatedStartTime, pendingReason; none without a scheduler on this
+ * replica). The what-if takes the replica's one slot (queue_memo_begin()): while another
+ * runs, 503 with Retry-After, so a flood of dry runs costs one what-if at a time. */
 static void create_dry_run(struct api *a, const struct api_request *req, struct job *in,
                            struct api_response *resp)
 {
@@ -103,28 +105,30 @@ static void create_dry_run(struct api *a, const struct api_request *req, struct 
     struct buf b;
     json_t *o, *f;
 
+    if (a->explainer && !queue_memo_begin(a)) {
+        resp_errorf(resp, ERR_UNAVAILABLE, NULL,
+                    "another what-if is running on this replica; retry the dry run");
+        return;
+    }
     if (store_job_existing(a->store, in, req->idempotency_key, &old, &e)) {
         resp_error(resp, &e);
-        return;
-    }
-    if (old) {
+    } else if (old) {
         resp_job(resp, 200, old);
         job_free(&old);
-        return;
-    }
-    in->created_ms = clock_realtime_ms();
-    o = trainingjob_to_json(in);
-    if (a->explainer) {
-        e = (struct err){0};
+    } else {
+        in->created_ms = clock_realtime_ms();
+        o = trainingjob_to_json(in);
         buf_init(&b, 0);
-        if (a->explainer(a->explainer_arg, in->ns, in->name, in, &b, &e) == 0 &&
+        if (a->explainer && a->explainer(a->explainer_arg, in->ns, in->name, in, &b, &e) == 0 &&
             (f = queue_figures(b.data, b.len))) {
             queue_figures_apply(o, f);
             json_decref(f);
         }
         buf_free(&b);
+        resp_json(resp, 200, o);
     }
-    resp_json(resp, 200, o);
+    if (a->explainer)
+        queue_memo_end(a);
 }
 
 void h_job_create(struct api *a, const struct api_request *req, const struct route_params *p,

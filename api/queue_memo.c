@@ -148,6 +148,25 @@ json_t *queue_memo_get(struct api *a, const struct job *j)
     return f;
 }
 
+bool queue_memo_begin(struct api *a)
+{
+    struct api_queue_memo *m = a->queue_memo;
+    bool mine;
+
+    pthread_mutex_lock(&m->mu);
+    mine = !m->busy;
+    m->busy = true;
+    pthread_mutex_unlock(&m->mu);
+    return mine;
+}
+
+void queue_memo_end(struct api *a)
+{
+    pthread_mutex_lock(&a->queue_memo->mu);
+    a->queue_memo->busy = false;
+    pthread_mutex_unlock(&a->queue_memo->mu);
+}
+
 void queue_memo_metrics(struct api *a, struct buf *out)
 {
     struct api_queue_memo *m = a->queue_memo;

@@ -161,6 +161,49 @@ START_TEST(create_checks_before_the_database)
 }
 END_TEST
 
+static int never_called(void *arg, const char *ns, const char *name, const struct job *unsaved,
+                        struct buf *out, struct err *e)
+{
+    (void)arg, (void)ns, (void)name, (void)unsaved, (void)out, (void)e;
+    ck_abort_msg("the explainer ran");
+    return -1;
+}
+
+/* dryRun takes only All, and no other parameter is taken (before, any query was ignored and
+ * a dry run created the job); a dry run waits for no what-if: while one runs, 503 with
+ * Retry-After, before the store or the explainer is asked. */
+START_TEST(create_query_and_dry_run_slot)
+{
+    static const struct api_kv mode = {"dryRun", "true"}, other = {"dryrun", "All"},
+                               all = {"dryRun", "All"};
+    static const char job[] =
+        "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+        "\"j\"},\"spec\":{\"resources\":{\"instanceType\":\"a100-80gb\",\"gpuCount\":8},"
+        "\"code\":{\"image\":\"t:1\"}}}";
+    struct api_request req = {.method = "POST",
+                              .path = "/v1/namespaces/maps/trainingjobs",
+                              .query = &all,
+                              .n_query = 1,
+                              .content_type = "application/json",
+                              .body = job,
+                              .body_len = sizeof(job) - 1};
+    struct api_response resp;
+
+    expect("POST", "/v1/namespaces/maps/trainingjobs", &mode, 1, "application/json", job, 400,
+           "malformed", "dryRun");
+    expect("POST", "/v1/namespaces/maps/trainingjobs", &other, 1, "application/json", job, 400,
+           "malformed", "dryrun");
+    api_attach_explainer(api, never_called, NULL);
+    ck_assert(queue_memo_begin(api)); /* a GET's what-if runs */
+    api_handle(api, &req, &resp);
+    ck_assert_msg(resp.status == 503, "%d %s", resp.status, resp.body);
+    ck_assert_str_eq(resp.retry_after, "1");
+    ck_assert_ptr_nonnull(strstr(resp.body, "another what-if is running"));
+    api_response_clear(&resp);
+    queue_memo_end(api);
+}
+END_TEST
+
 /* Job sets and PATCH refuse bad selectors, bodies and media types before the store. */
 START_TEST(bulk_and_patch_check_before_the_database)
 {
@@ -356,6 +399,7 @@ int main(void)
     tcase_add_test(tc, unknown_paths_are_404);
     tcase_add_test(tc, wrong_method_is_405_with_allow);
     tcase_add_test(tc, create_checks_before_the_database);
+    tcase_add_test(tc, create_query_and_dry_run_slot);
     tcase_add_test(tc, bulk_and_patch_check_before_the_database);
     tcase_add_test(tc, list_query_errors_are_400_naming_the_parameter);
     tcase_add_test(tc, dashboard_is_served_under_ui);
