@@ -556,8 +556,24 @@ function priced(score) {
     (f !== undefined && f !== 1 ? ` × ${fmtNum(f, 3)} for the job's throughput here (per unit of work)` : ''));
 }
 
+/* A queued job's place in its SKU's queue and its estimated start (explain's queue). */
+function queueLine(q) {
+  if (!q || q.position === undefined) return null;
+  const ahead = q.ahead || {};
+  return h('div', { 'data-testid': 'queue' }, h('p', {},
+    `Queue: position ${q.position}, ${ahead.jobs} jobs and ${ahead.gpus} GPUs ahead; estimated start `,
+    h('span', { 'data-testid': 'eta' }, q.estimatedStart ? when(q.estimatedStart) : 'unknown'),
+    q.basis && q.basis.capped ? ' (the simulation hit its cap)' : ''));
+}
+
 function explainView(x) {
   if (!x) return h('p', { class: 'muted' }, 'no explanation available');
+  const view = explainBody(x), queue = x.phase === 'Queued' ? queueLine(x.queue) : null;
+  if (queue) view.append(queue);
+  return view;
+}
+
+function explainBody(x) {
   if (x.status === 'placed') {
     /* One shape (the API's): score = {cluster, pool, sku, total, terms: {fit, ...}}. A job
      * still Queued is a what-if; any other phase is the decision the scheduler took. */
@@ -694,6 +710,9 @@ async function viewJob(root, sc, ns, name) {
           await Promise.all([renderEvents(), renderExplain()]);
         } else if (Date.now() - t0 < 500) {
           await new Promise(r => setTimeout(r, REFRESH_MS));
+        } else if (job.status && job.status.phase === 'Queued') {
+          /* Unchanged for 30 s: why it waits, its place and its estimate move anyway. */
+          await renderExplain();
         }
       } catch (e) {
         if (!sc.alive || e.name === 'AbortError') return;

@@ -395,6 +395,18 @@ async function main() {
       JSON.stringify(qp.lists) === JSON.stringify(lwant) &&
       same(qp.headings, quota.length ? ['Quota', 'Per cluster'] : ['Per cluster']),
       JSON.stringify({ shown: qp.lists, want: lwant, headings: qp.headings }));
+    // Its place in the queue and its estimate, as the API's queue member gives them (the
+    // estimate from another what-if a moment apart: within two minutes, or both unknown).
+    const shownQueue = await page.$eval('[data-testid=queue]', el => el.textContent.replace(/\s+/g, ' ').trim());
+    const shownEta = await page.$eval('[data-testid=queue] [data-testid=eta]', el => el.textContent.trim());
+    const pq = px.queue || {};
+    const wantQueue = `Queue: position ${pq.position}, ${pq.ahead && pq.ahead.jobs} jobs and ` +
+      `${pq.ahead && pq.ahead.gpus} GPUs ahead; estimated start ${shownEta}`;
+    const etaOk = pq.estimatedStart === null ? shownEta === 'unknown'
+      : Math.abs(Date.parse(shownEta.replace(' ', 'T')) - Date.parse(pq.estimatedStart)) <= 120000;
+    check('queued job shows the API\'s queue position, jobs and GPUs ahead, and estimate',
+      Number.isInteger(pq.position) && pq.position >= 1 && shownQueue === wantQueue && etaOk,
+      JSON.stringify({ shownQueue, wantQueue, api: pq }));
     await noBadValues(page, 'job detail (queued)');
     await shot(page, 'job-explain.png');
 
