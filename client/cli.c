@@ -33,7 +33,10 @@
 #define POLL_MIN_MS       1000
 #define POLL_MAX_MS       10000
 #define LAST_LOOK_S       5 /* the GET at a wait's deadline that says why the job waits */
-#define JOB_FILE_MAX      (1024 * 1024)
+/* A waiting job's reason is looked up again at most this often: each look may cost the
+ * server a what-if (one at a time, reused for 10 s), and a pipeline's log needs no more. */
+#define RECHECK_MS   (5 * 60 * 1000)
+#define JOB_FILE_MAX (1024 * 1024)
 
 struct opts {
     const char *url, *token, *ns, *output, *file, *phase, *sku, *selector;
@@ -434,15 +437,15 @@ static void progress(struct ctx *c, const char *ns, const char *name, json_t *j)
 
 /* Waits for ns/name to reach a final phase, with the watch long-poll when the server
  * answers it and polling with back-off otherwise. While the job is queued, a watch that
- * ends with no change (at most every WATCH_MAX_S, and at the deadline) is followed by a
- * plain GET, whose status.pendingReason says why it waits: a new reason is printed, and the
- * last one is in the timeout's message. deadline_ms is on the monotonic clock, 0 for
- * none. */
+ * ends with no change is followed by a plain GET, whose status.pendingReason says why it
+ * waits, when the last plain GET is RECHECK_MS old and at the deadline: a new reason is
+ * printed, and the last one is in the timeout's message. deadline_ms is on the monotonic
+ * clock, 0 for none. */
 static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t deadline_ms)
 {
     char *plain = job_path(ns, name, NULL), last_phase[32] = "", last_why[64] = "";
     char why_text[512] = "";
-    int64_t rv = -1, poll_ms = POLL_MIN_MS;
+    int64_t rv = -1, poll_ms = POLL_MIN_MS, looked_ms = 0;
     bool watch_ok = true, recheck = false;
     int rc = CLI_EXIT_API;
 
@@ -527,7 +530,11 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
             snprintf(last_why, sizeof(last_why), "%s", why ? why : "");
             snprintf(why_text, sizeof(why_text), "%s%s", m ? ": " : "", m ? m : "");
         }
-        recheck = used_watch && new_rv == rv && strcmp(phase, "Queued") == 0;
+        if (!used_watch)
+            looked_ms = clock_mono_ms();
+        recheck = used_watch && new_rv == rv && strcmp(phase, "Queued") == 0 &&
+                  (clock_mono_ms() - looked_ms >= RECHECK_MS ||
+                   (deadline_ms && clock_mono_ms() >= deadline_ms));
         if (terminal(phase)) {
             if (strcmp(phase, "Succeeded") == 0) {
                 rc = CLI_EXIT_OK;
