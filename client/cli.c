@@ -598,8 +598,6 @@ static char *read_file(const char *path, struct err *e)
     return buf_steal(&b);
 }
 
-/* POSTs document i (0-based) of count; on success appends {"ns", "name"} to placed and
- * prints the outcome (or the reply, for -o json|yaml|name without --wait). */
 /* The line a dry run prints for reply (a new job as it would be stored, with the figures
  * a GET would carry; or the job that exists already): "ns/name (dry run, not created):
  * queue position 4, estimated start in 2h" or "..., never_fits: MESSAGE". */
@@ -616,7 +614,7 @@ static void dry_run_line(const char *ns, json_t *reply)
     }
     printf("is valid (dry run, not created)");
     if (!json_object_get(st, "queuePosition")) {
-        printf("; no scheduler on this server to say where it would stand\n");
+        printf("; the server gave no queue figures (no scheduler on that replica)\n");
         return;
     }
     q = json_pack("{s:O, s:O}", "position", json_object_get(st, "queuePosition"), "estimatedStart",
@@ -629,6 +627,8 @@ static void dry_run_line(const char *ns, json_t *reply)
     printf("\n");
 }
 
+/* POSTs document i (0-based) of count; on success appends {"ns", "name"} to placed and
+ * prints the outcome (or the reply, for -o json|yaml|name without --wait). */
 static int submit_doc(struct ctx *c, json_t *doc, size_t i, size_t count, json_t *placed)
 {
     char key[96], what[400], *body, *path;
