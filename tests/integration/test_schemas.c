@@ -73,7 +73,8 @@ static void suite_setup(void)
     /* BUILD may be absolute (make asan) or relative to the source tree. */
     snprintf(dumper, sizeof(dumper), "%s%s%s/tests/schema/dump_objects", build[0] == '/' ? "" : src,
              build[0] == '/' ? "" : "/", build);
-    cmd = xasprintf("cd '%s' && { [ -d node_modules/kubernetes-models ] || npm ci --no-audit "
+    cmd = xasprintf("cd '%s' && { { [ -d node_modules/kubernetes-models ] && "
+                    "[ -d node_modules/@apidevtools/swagger-parser ]; } || npm ci --no-audit "
                     "--no-fund > '%s/npm.log' 2>&1; }",
                     schema_dir, tmpdir);
     npm_status = system(cmd);
@@ -481,6 +482,63 @@ START_TEST(wrong_lws_are_refused)
 }
 END_TEST
 
+/* Runs openapi.js on file; returns its summary line parsed, *status its exit status. */
+static json_t *check_openapi(const char *file, int *status)
+{
+    char out[256], *cmd, *text;
+    json_t *summary;
+    int rc;
+
+    snprintf(out, sizeof(out), "%s/openapi.out", tmpdir);
+    cmd = xasprintf("cd '%s' && node openapi.js '%s' > '%s' 2>&1", schema_dir, file, out);
+    rc = system(cmd);
+    free(cmd);
+    *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    text = slurp(out);
+    summary = json_loads(text, 0, NULL);
+    ck_assert_msg(json_is_object(summary), "no summary from openapi.js (exit %d): %s", *status,
+                  text);
+    free(text);
+    return summary;
+}
+
+/* docs/openapi.yaml is a valid OpenAPI 3.0 document by an outside validator; and the check
+ * refuses the mistake it found when it came (a comma in an unquoted flow-mapping string,
+ * which YAML reads as a second key). */
+START_TEST(openapi_document_is_valid)
+{
+    char doc[512], broken[256], *text, *at;
+    json_t *summary;
+    FILE *f;
+    int status;
+
+    need_packages();
+    snprintf(doc, sizeof(doc), "%s/../../docs/openapi.yaml", schema_dir);
+    summary = check_openapi(doc, &status);
+    ck_assert_msg(status == 0 && json_is_true(json_object_get(summary, "valid")), "%s",
+                  json_string_value(json_object_get(summary, "error")));
+    ck_assert_int_ge(json_integer_value(json_object_get(summary, "paths")), 29);
+    json_decref(summary);
+
+    text = slurp(doc);
+    at = strstr(text, "{description: 'The cluster, cordoned.'}");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "{description:  The cluster, cordoned. }",
+           strlen("{description:  The cluster, cordoned. }"));
+    snprintf(broken, sizeof(broken), "%s/openapi-broken.yaml", tmpdir);
+    f = fopen(broken, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    summary = check_openapi(broken, &status);
+    ck_assert_int_eq(status, 1);
+    ck_assert(json_is_false(json_object_get(summary, "valid")));
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(summary, "error")), "cordon"));
+    json_decref(summary);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("schemas");
@@ -494,6 +552,7 @@ int main(void)
     tcase_add_test(tc, wrong_objects_are_refused);
     tcase_add_test(tc, simulator_lws_are_schema_valid);
     tcase_add_test(tc, wrong_lws_are_refused);
+    tcase_add_test(tc, openapi_document_is_valid);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
