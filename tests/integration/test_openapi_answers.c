@@ -1,0 +1,184 @@
+/* test_openapi_answers.c -- what fedsched answers is what docs/openapi.yaml says: `fedsched
+ * serve` against kubesim and a real PostgreSQL, jobs in several states (running, queued
+ * and never fitting, waiting for cores, held, cancelled), then one answer of every read
+ * route and of the job writes, each body checked by tests/schema/responses.js (Ajv) against
+ * the document's schema for its path, method and status with every described object closed,
+ * so a field the document does not name fails. One answer with a field added is expected
+ * to fail: the check can. Needs node and npm (tests/schema/package-lock.json, installed here
+ * when missing). Not responsible for the document being valid OpenAPI (test_schemas) or for
+ * what the values mean (the other suites). */
+#include "tests/integration/test_sched_env.h"
+
+#include "base/buf.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define BASE                                                                                       \
+    "\"poller\": {\"intervalMs\": 200, \"sampleIntervalS\": 5, \"registrySyncS\": 1},"             \
+    "\"scheduler\": {\"cycleIntervalMs\": 200, \"gcIntervalS\": 1, \"missingGraceS\": 3,"          \
+    "\"leaderRetryMs\": 200, \"leaderRenewMs\": 200, \"jobAnnotations\":"                          \
+    " {\"sim.fedsched.io/duration-seconds\": \"360000\"}}"
+
+#define J "/v1/namespaces/{ns}/trainingjobs"
+#define N "/v1/namespaces/{ns}/trainingjobs/{name}"
+
+static struct senv env;
+
+static void teardown(void)
+{
+    senv_stop(&env);
+}
+
+/* Appends {method, path, url, status, body, expect} for one answer to all. body may be NULL
+ * (a GET); mutate adds an undocumented field to the answer (expect "fail"). */
+static void answer(json_t *all, const char *method, const char *path, const char *url,
+                   const char *body, bool mutate)
+{
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    char full[512], *text = NULL, upper[8];
+    json_t *j;
+    long st;
+    size_t i;
+
+    for (i = 0; method[i] && i + 1 < sizeof(upper); i++)
+        upper[i] = (char)(method[i] - 'a' + 'A');
+    upper[i] = '\0';
+    snprintf(full, sizeof(full), "%s%s", senv_base(&env), url);
+    st = itest_http(upper, full, body ? hdr : NULL, body, &text);
+    j = json_loads(text ? text : "", 0, NULL);
+    ck_assert_msg(j, "%s %s: %ld, not JSON: %s", upper, url, st, text ? text : "");
+    if (mutate)
+        json_object_set_new(json_object_get(j, "status") ? json_object_get(j, "status") : j,
+                            "undocumented", json_true());
+    json_array_append_new(all, json_pack("{s:s, s:s, s:s, s:I, s:o, s:s}", "method", method, "path",
+                                         path, "url", url, "status", (json_int_t)st, "body", j,
+                                         "expect", mutate ? "fail" : "ok"));
+    free(text);
+}
+
+static char *job_body(const char *name, int gpus, int cpu, const char *labels)
+{
+    return xasprintf("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+                     "{\"name\":\"%s\",\"labels\":%s},\"spec\":{\"framework\":\"pytorch\","
+                     "\"resources\":{\"instanceType\":\"a100-80gb\",\"gpuCount\":%d,\"cpu\":%d},"
+                     "\"code\":{\"image\":\"trainer:1\",\"command\":[\"python\",\"train.py\"]}}}",
+                     name, labels, gpus, cpu);
+}
+
+START_TEST(every_answer_is_what_the_document_says)
+{
+    const char *src = getenv("FEDSCHED_SRC");
+    char *run = job_body("run", 1, 4, "{\"team\":\"a\"}"), *huge = job_body("huge", 8, 200, "{}");
+    char *held = job_body("held", 1, 4, "{\"set\":\"h\"}"), *gone = job_body("gone", 1, 4, "{}");
+    char *dry = job_body("dry", 2, 8, "{}"), *file, *cmd, *out;
+    json_t *all = json_array(), *j;
+    char dir[512];
+    int rc;
+
+    senv_sim(&env, "testdata/sim/node-fit.json");
+    senv_config(&env, BASE, "", NULL);
+    senv_serve(&env, 0, NULL);
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", run, false);
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", run, false); /* replay */
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs?dryRun=All", dry, false);
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs?dryRun=true", dry, false);
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", huge, false);
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", held, false);
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", gone, false);
+    json_decref(senv_wait_phase(senv_base(&env), "team-a", "run", "Running", 30000));
+    answer(all, "post", "/v1/namespaces/{ns}/trainingjobs:hold",
+           "/v1/namespaces/team-a/trainingjobs:hold?labelSelector=set%3Dh", "{}", false);
+    answer(all, "delete", N, "/v1/namespaces/team-a/trainingjobs/gone", NULL, false);
+    /* Give huge a what-if of its own (its GET memo) and the scheduler a few cycles. */
+    usleep(1000 * 1000);
+    answer(all, "get", N, "/v1/namespaces/team-a/trainingjobs/run", NULL, false);
+    answer(all, "get", N, "/v1/namespaces/team-a/trainingjobs/run", NULL, true);
+    answer(all, "get", N, "/v1/namespaces/team-a/trainingjobs/huge", NULL, false);
+    answer(all, "get", N, "/v1/namespaces/team-a/trainingjobs/held", NULL, false);
+    answer(all, "get", N, "/v1/namespaces/team-a/trainingjobs/gone", NULL, false);
+    answer(all, "get", N, "/v1/namespaces/team-a/trainingjobs/none", NULL, false);
+    answer(all, "get", J, "/v1/namespaces/team-a/trainingjobs?limit=2", NULL, false);
+    answer(all, "get", J, "/v1/namespaces/team-a/trainingjobs?limit=0", NULL, false);
+    answer(all, "get", "/v1/trainingjobs", "/v1/trainingjobs?phase=Queued", NULL, false);
+    answer(all, "get", N "/events", "/v1/namespaces/team-a/trainingjobs/run/events", NULL, false);
+    answer(all, "get", N "/explain", "/v1/namespaces/team-a/trainingjobs/run/explain", NULL, false);
+    answer(all, "get", N "/explain", "/v1/namespaces/team-a/trainingjobs/huge/explain", NULL,
+           false);
+    answer(all, "get", N "/explain", "/v1/namespaces/team-a/trainingjobs/held/explain", NULL,
+           false);
+    answer(all, "get", N "/checkpoint", "/v1/namespaces/team-a/trainingjobs/run/checkpoint", NULL,
+           false);
+    answer(all, "get", "/v1/leader", "/v1/leader", NULL, false);
+    answer(all, "get", "/v1/reclaims", "/v1/reclaims", NULL, false);
+    answer(all, "get", "/v1/quotas", "/v1/quotas", NULL, false);
+    answer(all, "get", "/v1/clusters", "/v1/clusters", NULL, false);
+    answer(all, "get", "/v1/clusters/{name}", "/v1/clusters/east", NULL, false);
+    answer(all, "get", "/v1/clusters/{name}/nodes", "/v1/clusters/east/nodes?limit=1", NULL, false);
+    answer(all, "post", "/v1/clusters/{name}/cordon", "/v1/clusters/west/cordon", "{}", false);
+    answer(all, "get", "/v1/capacity", "/v1/capacity", NULL, false);
+
+    snprintf(dir, sizeof(dir), "%s/tests/schema", src && *src ? src : ".");
+    file = xasprintf("%s/answers.json", env.dir);
+    ck_assert_int_eq(json_dump_file(all, file, JSON_INDENT(1)), 0);
+    cmd = xasprintf("cd '%s' && { { [ -d node_modules/ajv-formats ] && [ -d node_modules/yaml ]; } "
+                    "|| npm ci --no-audit --no-fund > '%s/npm.log' 2>&1; } && node responses.js "
+                    "'%s' > '%s/answers.out' 2>&1",
+                    dir, env.dir, file, env.dir);
+    rc = system(cmd);
+    free(cmd);
+    cmd = xasprintf("%s/answers.out", env.dir);
+    {
+        FILE *f = fopen(cmd, "r");
+        struct buf b;
+        char chunk[4096];
+        size_t n;
+
+        buf_init(&b, 0);
+        while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            buf_append(&b, chunk, n);
+        if (f)
+            fclose(f);
+        buf_puts(&b, "");
+        out = buf_steal(&b);
+    }
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "responses.js (status %d):\n%s", rc, out);
+    j = json_loads(strrchr(out, '{') ? strrchr(out, '{') : "", 0, NULL);
+    ck_assert_msg(j, "no summary:\n%s", out);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "checked")), json_array_size(all));
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "failed")), 1); /* the mutated one */
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "unexpected")), 0);
+    ck_assert_msg(strstr(out, "undocumented"), "%s", out);
+    json_decref(j);
+    free(out);
+    free(cmd);
+    free(file);
+    json_decref(all);
+    free(run);
+    free(huge);
+    free(held);
+    free(gone);
+    free(dry);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("openapi_answers");
+    TCase *tc = tcase_create("answers");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(tc, 180);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, every_answer_is_what_the_document_says);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
