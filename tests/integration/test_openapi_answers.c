@@ -1,7 +1,7 @@
 /* test_openapi_answers.c -- what fedsched answers is what docs/openapi.yaml says: `fedsched
  * serve` against kubesim and a real PostgreSQL, jobs in several states (running, queued
  * and never fitting, waiting for cores, held, cancelled), then one answer of every read
- * route and of the job writes, each body checked by tests/schema/responses.js (Ajv) against
+ * route (the reports as JSON) and of the job writes, each body checked by tests/schema/responses.js (Ajv) against
  * the document's schema for its path, method and status with every described object closed,
  * so a field the document does not name fails. One answer with a field added is expected
  * to fail: the check can. Needs node and npm (tests/schema/package-lock.json, installed here
@@ -120,6 +120,10 @@ START_TEST(every_answer_is_what_the_document_says)
     answer(all, "get", "/v1/clusters/{name}/nodes", "/v1/clusters/east/nodes?limit=1", NULL, false);
     answer(all, "post", "/v1/clusters/{name}/cordon", "/v1/clusters/west/cordon", "{}", false);
     answer(all, "get", "/v1/capacity", "/v1/capacity", NULL, false);
+    answer(all, "get", "/v1/reports/queue", "/v1/reports/queue", NULL, false);
+    answer(all, "get", "/v1/reports/queue", "/v1/reports/queue?x=1", NULL, false);
+    answer(all, "get", "/v1/reports/capacity", "/v1/reports/capacity?format=json", NULL, false);
+    answer(all, "get", "/v1/audit", "/v1/audit?limit=3", NULL, false);
 
     snprintf(dir, sizeof(dir), "%s/tests/schema", src && *src ? src : ".");
     file = xasprintf("%s/answers.json", env.dir);
