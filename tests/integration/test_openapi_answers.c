@@ -1,12 +1,13 @@
 /* test_openapi_answers.c -- what fedsched answers is what docs/openapi.yaml says: `fedsched
  * serve` against kubesim and a real PostgreSQL, jobs in several states (running, queued
- * and never fitting, waiting for cores, held, cancelled), then one answer of every read
- * route (the reports as JSON) and of the job writes, each body checked by tests/schema/responses.js (Ajv) against
- * the document's schema for its path, method and status with every described object closed,
- * so a field the document does not name fails. One answer with a field added is expected
- * to fail: the check can. Needs node and npm (tests/schema/package-lock.json, installed here
- * when missing). Not responsible for the document being valid OpenAPI (test_schemas) or for
- * what the values mean (the other suites). */
+ * and never fitting, held, cancelled), then one answer of every route but /metrics and the
+ * dashboard (the reports as JSON), errors among them, each body checked by
+ * tests/schema/responses.js (Ajv) against the document's schema for its path, method and
+ * status with every described object closed, so a field the document does not name fails.
+ * One answer with a field added is expected to fail: the check can. Needs node and npm
+ * (tests/schema/package-lock.json, installed here when missing). Not responsible for the
+ * document being valid OpenAPI (test_schemas) or for what the values mean (the other
+ * suites). */
 #include "tests/integration/test_sched_env.h"
 
 #include "base/buf.h"
@@ -38,7 +39,9 @@ static void teardown(void)
 static void answer(json_t *all, const char *method, const char *path, const char *url,
                    const char *body, bool mutate)
 {
-    const char *hdr[] = {"Content-Type: application/json", NULL};
+    const char *hdr[] = {strcmp(method, "patch") == 0 ? "Content-Type: application/merge-patch+json"
+                                                      : "Content-Type: application/json",
+                         NULL};
     char full[512], *text = NULL, upper[8];
     json_t *j;
     long st;
@@ -124,6 +127,28 @@ START_TEST(every_answer_is_what_the_document_says)
     answer(all, "get", "/v1/reports/queue", "/v1/reports/queue?x=1", NULL, false);
     answer(all, "get", "/v1/reports/capacity", "/v1/reports/capacity?format=json", NULL, false);
     answer(all, "get", "/v1/audit", "/v1/audit?limit=3", NULL, false);
+    /* The other writes: job sets, a priority, a checkpoint, a cluster added and removed. */
+    answer(all, "post", J ":reprioritize",
+           "/v1/namespaces/team-a/trainingjobs:reprioritize?"
+           "labelSelector=set%3Dh",
+           "{\"priority\": 5}", false);
+    answer(all, "post", J ":release",
+           "/v1/namespaces/team-a/trainingjobs:release?"
+           "labelSelector=set%3Dh",
+           "{}", false);
+    answer(all, "post", "/v1/trainingjobs:hold", "/v1/trainingjobs:hold?labelSelector=set%3Dh",
+           "{}", false);
+    answer(all, "post", "/v1/trainingjobs:cancel", "/v1/trainingjobs:cancel?labelSelector=set%3Dh",
+           "{}", false);
+    answer(all, "patch", N, "/v1/namespaces/team-a/trainingjobs/huge",
+           "{\"spec\": {\"scheduling\": {\"priority\": 7}}}", false);
+    answer(all, "post", N "/checkpoint", "/v1/namespaces/team-a/trainingjobs/run/checkpoint", "{}",
+           false);
+    answer(all, "put", "/v1/clusters/{name}", "/v1/clusters/extra",
+           "{\"apiServer\": \"http://127.0.0.1:1\", \"allowInsecureHttp\": true}", false);
+    answer(all, "delete", "/v1/clusters/{name}", "/v1/clusters/extra", NULL, false);
+    answer(all, "get", "/readyz", "/readyz", NULL, false);
+    answer(all, "get", "/healthz", "/healthz", NULL, false);
 
     snprintf(dir, sizeof(dir), "%s/tests/schema", src && *src ? src : ".");
     file = xasprintf("%s/answers.json", env.dir);

@@ -504,7 +504,7 @@ static json_t *check_openapi(const char *file, int *status)
 
 /* docs/openapi.yaml is a valid OpenAPI 3.0 document by an outside validator; and the check
  * refuses the mistake it found when it came (a comma in an unquoted flow-mapping string,
- * which YAML reads as a second key), made again on /readyz's answer. */
+ * which YAML reads as a second key), made again on the explanation's quota member. */
 START_TEST(openapi_document_is_valid)
 {
     char doc[512], broken[256], *text, *at;
@@ -521,14 +521,10 @@ START_TEST(openapi_document_is_valid)
     json_decref(summary);
 
     text = slurp(doc);
-    at = strstr(text, "{description: 'Database reachable, every migration applied");
+    at = strstr(text, "description: 'Quota reasons, when quota is in the way.'}");
     ck_assert_ptr_nonnull(at);
-    memcpy(at, "{description:  Database reachable, every migration applied",
-           strlen("{description:  Database reachable, every migration applied"));
-    at = strstr(at, "read.'}");
-    ck_assert_ptr_nonnull(at);
-    memcpy(at, "read. }", strlen("read. }"));
-
+    memcpy(at, "description:  Quota reasons, when quota is in the way. }",
+           strlen("description:  Quota reasons, when quota is in the way. }"));
     snprintf(broken, sizeof(broken), "%s/openapi-broken.yaml", tmpdir);
     f = fopen(broken, "w");
     ck_assert_ptr_nonnull(f);
@@ -538,7 +534,7 @@ START_TEST(openapi_document_is_valid)
     summary = check_openapi(broken, &status);
     ck_assert_int_eq(status, 1);
     ck_assert(json_is_false(json_object_get(summary, "valid")));
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(summary, "error")), "readyz"));
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(summary, "error")), "explain"));
     json_decref(summary);
 }
 END_TEST
