@@ -147,6 +147,23 @@ START_TEST(every_answer_is_what_the_document_says)
     answer(all, "put", "/v1/clusters/{name}", "/v1/clusters/extra",
            "{\"apiServer\": \"http://127.0.0.1:1\", \"allowInsecureHttp\": true}", false);
     answer(all, "delete", "/v1/clusters/{name}", "/v1/clusters/extra", NULL, false);
+    /* The dry run's job created for real; then refusals: another spec under its name (409),
+     * an invalid spec (422), a body that is not JSON and an unknown SKU filter (400), a
+     * cluster that does not exist (404). */
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", dry, false);
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs",
+           "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+           "{\"name\":\"dry\"},\"spec\":{\"resources\":{\"instanceType\":\"a100-80gb\","
+           "\"gpuCount\":1},\"code\":{\"image\":\"t:1\"}}}",
+           false);
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs",
+           "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+           "{\"name\":\"bad\"},\"spec\":{\"resources\":{\"instanceType\":\"a100-80gb\","
+           "\"gpuCount\":0},\"code\":{\"image\":\"t:1\"}}}",
+           false);
+    answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", "{nope", false);
+    answer(all, "get", "/v1/trainingjobs", "/v1/trainingjobs?sku=z80", NULL, false);
+    answer(all, "get", "/v1/clusters/{name}/nodes", "/v1/clusters/none/nodes", NULL, false);
     answer(all, "get", "/readyz", "/readyz", NULL, false);
     answer(all, "get", "/healthz", "/healthz", NULL, false);
 
