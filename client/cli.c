@@ -195,17 +195,13 @@ static void int_cell(json_t *v, char *out, size_t size)
         snprintf(out, size, "-");
 }
 
-/* POSITION and ETA from q, explain's queue object ("-" without one; "?" when the estimate
- * is null). */
-static void queue_cells(json_t *q, char *pos, size_t pos_size, char *eta, size_t eta_size)
+/* An estimated start (RFC 3339, or NULL when there is none) as ETA: "now", "in 2h", or
+ * "?". */
+static void eta_text(const char *start, char *eta, size_t eta_size)
 {
-    const char *start = jstr(q, "estimatedStart");
     int64_t t;
 
-    int_cell(json_object_get(q, "position"), pos, pos_size);
-    if (!q)
-        snprintf(eta, eta_size, "-");
-    else if (!start || clock_parse_rfc3339(start, &t))
+    if (!start || clock_parse_rfc3339(start, &t))
         snprintf(eta, eta_size, "?");
     else if (t <= clock_realtime_ms() + 1000)
         snprintf(eta, eta_size, "now");
@@ -215,6 +211,17 @@ static void queue_cells(json_t *q, char *pos, size_t pos_size, char *eta, size_t
         span_text((t - clock_realtime_ms()) / 1000, span, sizeof(span));
         snprintf(eta, eta_size, "in %s", span);
     }
+}
+
+/* POSITION and ETA from q, explain's queue object ("-" without one; "?" when the estimate
+ * is null). */
+static void queue_cells(json_t *q, char *pos, size_t pos_size, char *eta, size_t eta_size)
+{
+    int_cell(json_object_get(q, "position"), pos, pos_size);
+    if (q)
+        eta_text(jstr(q, "estimatedStart"), eta, eta_size);
+    else
+        snprintf(eta, eta_size, "-");
 }
 
 /* Why queued job j waits: x's reason when x (its explanation) says it is pending, else
@@ -603,7 +610,7 @@ static char *read_file(const char *path, struct err *e)
  * queue position 4, estimated start in 2h" or "..., never_fits: MESSAGE". */
 static void dry_run_line(const char *ns, json_t *reply)
 {
-    json_t *st = json_object_get(reply, "status"), *q;
+    json_t *st = json_object_get(reply, "status");
     const char *why = jstr(st, "pendingReason.reason");
     char pos[24], eta[32];
 
@@ -617,10 +624,8 @@ static void dry_run_line(const char *ns, json_t *reply)
         printf("; the server gave no queue figures (no scheduler on that replica)\n");
         return;
     }
-    q = json_pack("{s:O, s:O}", "position", json_object_get(st, "queuePosition"), "estimatedStart",
-                  json_object_get(st, "estimatedStartTime"));
-    queue_cells(q, pos, sizeof(pos), eta, sizeof(eta));
-    json_decref(q);
+    int_cell(json_object_get(st, "queuePosition"), pos, sizeof(pos));
+    eta_text(jstr(st, "estimatedStartTime"), eta, sizeof(eta));
     printf(": queue position %s, estimated start %s", pos, strcmp(eta, "?") == 0 ? "unknown" : eta);
     if (why)
         printf(", %s: %s", why, or_dash(jstr(st, "pendingReason.message")));

@@ -313,7 +313,7 @@ static const char *amount_text(const json_t *node, const char *key, double unit,
  * a continue token. */
 static int nodes_all(struct ctx *c, const char *name, json_t **out)
 {
-    char *cont = NULL;
+    char *cont = NULL, *base = cluster_path(name, "/nodes");
     json_t *all = NULL;
     int rc;
 
@@ -323,7 +323,7 @@ static int nodes_all(struct ctx *c, const char *name, json_t **out)
         char *path;
 
         buf_init(&b, 0);
-        buf_printf(&b, "/v1/clusters/%s/nodes?limit=%d", name, c->o.chunk_size);
+        buf_printf(&b, "%s?limit=%d", base, c->o.chunk_size);
         if (cont) {
             buf_puts(&b, "&continue=");
             buf_url_escape(&b, cont);
@@ -335,6 +335,7 @@ static int nodes_all(struct ctx *c, const char *name, json_t **out)
         cont = NULL;
         if (rc) {
             json_decref(all);
+            free(base);
             return rc;
         }
         if (json_is_string(json_object_get(json_object_get(page, "metadata"), "continue")))
@@ -347,6 +348,7 @@ static int nodes_all(struct ctx *c, const char *name, json_t **out)
             json_decref(page);
         }
     } while (cont);
+    free(base);
     json_object_del(json_object_get(all, "metadata"), "continue");
     *out = all;
     return CLI_EXIT_OK;
