@@ -121,13 +121,14 @@ static int64_t val_i64(const PGresult *r, int row, int col)
 }
 
 /* The columns of the row store_sched_load_with() adds for extra, as a JSON object: queued
- * now, never placed, its id after every stored job's. */
+ * at its created_ms (now when 0), never placed, its id after every stored job's. */
 static char *extra_row(const struct job *j)
 {
     struct buf b;
-    char now[40];
+    char created[40];
 
-    clock_format_rfc3339(clock_realtime_ms(), now, sizeof(now));
+    clock_format_rfc3339(j->created_ms > 0 ? j->created_ms : clock_realtime_ms(), created,
+                         sizeof(created));
     buf_init(&b, 0);
     buf_printf(&b, "{\"id\": %" PRId64 ", \"uid\": \"00000000-0000-0000-0000-000000000000\"",
                INT64_MAX);
@@ -148,7 +149,7 @@ static char *extra_row(const struct job *j)
                "\"preemptions\": 0, \"dispatch_failures\": 0, \"created_at\": \"%s\", "
                "\"updated_at\": \"%s\"}",
                j->gpu_count, j->gpus_per_worker, j->priority, j->preemptible ? "true" : "false",
-               now, now);
+               created, created);
     return buf_steal(&b);
 }
 

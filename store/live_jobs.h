@@ -96,7 +96,8 @@ struct store_sched_jobs {
  * store_sched_jobs_free(). */
 int store_sched_load(struct store *s, struct store_sched_jobs *out, struct err *e);
 /* The same with one more queued job that is not stored (a dry run's), as if it had been
- * submitted now: after every stored job in id order, uid all zeros. extra is a parsed,
+ * submitted at extra->created_ms (now when 0): after every stored job in id order, uid all
+ * zeros. extra is a parsed,
  * valid job (trainingjob_parse()); NULL loads the stored jobs alone. */
 int store_sched_load_with(struct store *s, const struct job *extra, struct store_sched_jobs *out,
                           struct err *e);
