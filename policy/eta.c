@@ -8,6 +8,7 @@
 #include "base/mem.h"
 #include "policy/snapshot.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,13 +108,13 @@ static bool shares_sku(const struct policy_job *a, const struct policy_job *b)
 /* The policy's order is priority with aging, then weighted fair share between namespaces,
  * as run_queue() walks the queue. With every cluster cordoned the cycle places nothing,
  * so it visits every job in that order and reports each one pending, in visit order: the
- * order at the start of a cycle, read from the policy itself rather than re-implemented. */
-static int position(const struct policy_input *in, const struct policy_state *st, size_t job,
-                    struct eta_result *out, struct err *e)
+ * order at the start of a cycle, read from the policy itself rather than re-implemented.
+ * Caller frees *res. */
+static int visit_order(const struct policy_input *in, const struct policy_state *st,
+                       struct policy_result **res, struct err *e)
 {
     struct snapshot *snap = NULL;
     struct policy_state *cst = state_copy(st);
-    struct policy_result *res = NULL;
     struct policy_input ci = *in;
     int rc = -1;
 
@@ -122,9 +123,20 @@ static int position(const struct policy_input *in, const struct policy_state *st
     for (size_t c = 0; c < snap->n_clusters; c++)
         snap->clusters[c].cordoned = true;
     ci.snap = snap;
-    if (policy_decide(&ci, cst, &res, e))
-        goto out;
-    out->position = 1;
+    rc = policy_decide(&ci, cst, res, e);
+out:
+    policy_state_free(&cst);
+    snapshot_free(&snap);
+    return rc;
+}
+
+static int position(const struct policy_input *in, const struct policy_state *st, size_t job,
+                    struct eta_result *out, struct err *e)
+{
+    struct policy_result *res = NULL;
+
+    if (visit_order(in, st, &res, e))
+        return -1;
     for (size_t p = 0; p < res->n_pending && res->pending[p].job != job; p++) {
         const struct policy_job *q = &in->queue[res->pending[p].job];
 
@@ -134,15 +146,12 @@ static int position(const struct policy_input *in, const struct policy_state *st
         out->ahead_gpus += q->gpu_count;
     }
     out->position = out->ahead_jobs + 1;
-    rc = 0;
-out:
     policy_result_free(&res);
-    policy_state_free(&cst);
-    snapshot_free(&snap);
-    return rc;
+    return 0;
 }
 
 #define ETA_IDLE_HORIZON_MS (7LL * 86400 * 1000)
+#define ETA_ALL             SIZE_MAX /* simulate() until the queue is empty */
 
 /* ---- the forward simulation ------------------------------------------------------------ */
 
@@ -163,6 +172,7 @@ struct sim {
     struct sim_run *run;
     size_t n_run, cap_run;
     struct policy_running *ru; /* the input's view of run, rebuilt per decision */
+    int64_t *starts;           /* per input queue entry, its simulated start; NULL: unused */
 };
 
 /* The first of two runtimes that is known, else the default. */
@@ -268,7 +278,8 @@ static void snapshot_at(struct snapshot *s, const struct snapshot *orig, int64_t
     snapshot_compute_aggregates(s);
 }
 
-/* One decision at t. Returns 1 when the target (input queue index) was placed. */
+/* One decision at t. Returns 1 when the target (input queue index; ETA_ALL: none) was
+ * placed. */
 static int decide_at(struct sim *S, const struct policy_input *in, size_t target, int64_t t,
                      struct err *e)
 {
@@ -306,6 +317,8 @@ static int decide_at(struct sim *S, const struct policy_input *in, size_t target
 
         if (S->qorig[q] == target)
             found = 1;
+        if (S->starts)
+            S->starts[S->qorig[q]] = t;
         start(S, &res->placements[i], q, t);
         gone[q] = true;
     }
@@ -360,15 +373,21 @@ static int64_t running_end(const struct policy_input *in, const struct eta_runti
     return now + (now > ru->started_ms ? now - ru->started_ms : 1);
 }
 
+/* Simulates until queue entry job is placed (out->placed, out->start_ms) or, for ETA_ALL,
+ * until the queue is empty; starts (NULL: not wanted) gets each entry's start, -1 for those
+ * not placed. The decisions do not depend on job: only where the simulation stops does. */
 static int simulate(const struct policy_input *in, const struct eta_runtimes *rt,
                     const struct policy_state *st, size_t job, const struct eta_opts *o,
-                    struct eta_result *out, struct err *e)
+                    struct eta_result *out, int64_t *starts, struct err *e)
 {
     struct sim S;
     int64_t t = in->now_ms;
     int rc = -1;
 
     memset(&S, 0, sizeof(S));
+    S.starts = starts;
+    for (size_t q = 0; starts && q < in->n_queue; q++)
+        starts[q] = -1;
     if (eta_snapshot_copy(in->snap, &S.snap, e))
         return -1;
     S.st = state_copy(st);
@@ -403,6 +422,8 @@ static int simulate(const struct policy_input *in, const struct eta_runtimes *rt
             out->start_ms = t;
             break;
         }
+        if (S.n_queue == 0)
+            break;
         /* Nothing holds GPUs and the job still waits a week on: no GPU will free up for
          * it under these inputs (it never fits, or a cluster's state keeps it out), and
          * every lending window has come round once. */
@@ -439,10 +460,120 @@ int eta_estimate(const struct policy_input *in, const struct eta_runtimes *rt,
         return -1;
     memset(&r, 0, sizeof(r));
     r.default_runtime_s = o->default_runtime_s;
-    if (position(in, st, job, &r, e) || simulate(in, rt, st, job, o, &r, e))
+    if (position(in, st, job, &r, e) || simulate(in, rt, st, job, o, &r, NULL, e))
         return -1;
     *out = r;
     return 0;
+}
+
+/* ---- the whole queue ------------------------------------------------------------------- */
+
+/* The SKUs a job accepts, as bits (SNAPSHOT_SKU_MAX is 64): two jobs share a queue when
+ * their masks meet, as shares_sku() says. */
+static uint64_t sku_mask(const struct policy_job *j)
+{
+    uint64_t m = 0;
+
+    if (j->sku >= 0 && j->sku < 64)
+        m |= 1ULL << j->sku;
+    for (size_t i = 0; i < j->n_alt_skus && i < POLICY_ALT_SKUS_MAX; i++)
+        if (j->alt_skus[i] >= 0 && j->alt_skus[i] < 64)
+            m |= 1ULL << j->alt_skus[i];
+    return m;
+}
+
+/* Jobs and GPUs seen so far with one SKU mask. Queues have few distinct masks (one per
+ * SKU and per list of alternatives), so summing over them keeps positions linear. */
+struct mask_count {
+    uint64_t mask;
+    int jobs, gpus;
+};
+
+/* The jobs and GPUs of masks meeting m; adds job j's own when add. */
+static void mask_ahead(struct mask_count **v, size_t *n, uint64_t m, int gpus, bool add,
+                       struct eta_queue_entry *x)
+{
+    size_t i, own = *n;
+
+    for (i = 0; i < *n; i++) {
+        if ((*v)[i].mask & m) {
+            x->ahead_jobs += (*v)[i].jobs;
+            x->ahead_gpus += (*v)[i].gpus;
+        }
+        if ((*v)[i].mask == m)
+            own = i;
+    }
+    x->position = x->ahead_jobs + 1;
+    if (!add || m == 0)
+        return;
+    if (own == *n) {
+        *v = xrealloc(*v, (*n + 1) * sizeof(**v));
+        (*v)[(*n)++] = (struct mask_count){m, 0, 0};
+    }
+    (*v)[own].jobs++;
+    (*v)[own].gpus += gpus;
+}
+
+int eta_estimate_queue(const struct policy_input *in, const struct eta_runtimes *rt,
+                       const struct policy_state *st, const struct eta_opts *o,
+                       struct eta_queue *out, struct err *e)
+{
+    struct policy_result *res = NULL;
+    struct mask_count *seen = NULL;
+    size_t n_seen = 0;
+    int64_t *starts = NULL;
+    struct eta_queue q;
+    int rc = -1;
+
+    if (!in || !in->snap || !in->cfg)
+        return err_set(e, ERR_INVALID, "input", "eta_estimate_queue needs a snapshot and config");
+    if (eta_opts_validate(o, e))
+        return -1;
+    memset(&q, 0, sizeof(q));
+    q.n = in->n_queue;
+    q.v = xcalloc(q.n + 1, sizeof(*q.v));
+    q.basis.default_runtime_s = o->default_runtime_s;
+    starts = xcalloc(q.n + 1, sizeof(*starts));
+    if (visit_order(in, st, &res, e))
+        goto out;
+    for (size_t i = 0; i < q.n; i++)
+        q.v[i].order = -1;
+    for (size_t p = 0; p < res->n_pending; p++) {
+        size_t j = res->pending[p].job;
+
+        if (j >= q.n || q.v[j].order >= 0)
+            continue;
+        q.v[j].order = (int)p;
+        mask_ahead(&seen, &n_seen, sku_mask(&in->queue[j]), in->queue[j].gpu_count, true, &q.v[j]);
+    }
+    /* One the visit did not report stands behind every job it did, as position() counts. */
+    for (size_t j = 0; j < q.n; j++)
+        if (q.v[j].order < 0)
+            mask_ahead(&seen, &n_seen, sku_mask(&in->queue[j]), 0, false, &q.v[j]);
+    if (simulate(in, rt, st, ETA_ALL, o, &q.basis, starts, e))
+        goto out;
+    for (size_t j = 0; j < q.n; j++) {
+        q.v[j].placed = starts[j] >= 0;
+        q.v[j].start_ms = starts[j];
+    }
+    *out = q;
+    q.v = NULL;
+    rc = 0;
+out:
+    free(q.v);
+    free(starts);
+    free(seen);
+    policy_result_free(&res);
+    return rc;
+}
+
+void eta_queue_free(struct eta_queue *q)
+{
+    if (!q)
+        return;
+    free(q->v);
+    q->v = NULL;
+    q->n = 0;
 }
 
 void eta_json(const struct eta_result *r, struct buf *out)

@@ -47,6 +47,26 @@ struct eta_result {
     int64_t default_runtime_s; /* the assumption used, for the answer's basis */
 };
 
+/* Every queued job at once (the whole queue's view, Slurm's `squeue --start`): entry i is
+ * in->queue[i]'s. */
+struct eta_queue_entry {
+    int order;      /* 0-based place in the policy's visit order; -1: not visited */
+    int position;   /* as eta_result's: among queued jobs sharing one of its SKUs */
+    int ahead_jobs; /* position - 1 */
+    int ahead_gpus;
+    bool placed; /* the simulation placed it: start_ms is the estimate */
+    int64_t start_ms;
+};
+
+struct eta_queue {
+    struct eta_queue_entry *v;
+    size_t n; /* in->n_queue */
+    /* The simulation's basis (events, work, capped, running_*, default_runtime_s); its
+     * position, placed and start_ms are unused. capped: it stopped before every job was
+     * placed. */
+    struct eta_result basis;
+};
+
 /* Checks o (ERR_INVALID naming the field: "eta.step_s"). */
 int eta_opts_validate(const struct eta_opts *o, struct err *e);
 
@@ -73,6 +93,17 @@ struct eta_runtimes {
 int eta_estimate(const struct policy_input *in, const struct eta_runtimes *rt,
                  const struct policy_state *st, size_t job, const struct eta_opts *o,
                  struct eta_result *out, struct err *e);
+
+/* Estimates every job of in's queue with one visit and one simulation: each entry's
+ * position, ahead and estimate are those eta_estimate() gives that job alone with the same
+ * inputs (it stops where the job is placed; this goes on until the queue is empty, or a cap
+ * or the idle horizon stops it: jobs not placed by then have no estimate). Cost: one
+ * eta_estimate() of the last job to start. Caller frees out with eta_queue_free(). Fails
+ * as eta_estimate() does. */
+int eta_estimate_queue(const struct policy_input *in, const struct eta_runtimes *rt,
+                       const struct policy_state *st, const struct eta_opts *o,
+                       struct eta_queue *out, struct err *e);
+void eta_queue_free(struct eta_queue *q); /* NULL-safe */
 
 /* A deep copy of s (caller owns *out; snapshot_free()). A caller that reads a snapshot
  * under RCU copies it and estimates after leaving the read side: an estimate may simulate

@@ -443,6 +443,81 @@ START_TEST(test_json_and_inputs_untouched)
 }
 END_TEST
 
+/* The whole queue at once gives each job what an estimate of that job alone gives: the same
+ * position, jobs and GPUs ahead, and start, with two SKUs, an alternative, a priority, fair
+ * share, a job that never fits, and with the cap reached part way. */
+static void queue_matches_each(struct fx *f, const struct policy_state *st, int *placed)
+{
+    struct eta_runtimes rt = {f->run_max, NULL, NULL};
+    struct eta_queue q;
+    struct err e = {0};
+
+    ck_assert_msg(eta_estimate_queue(&f->in, &rt, st, &f->o, &q, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(q.n, f->in.n_queue);
+    *placed = 0;
+    for (size_t i = 0; i < q.n; i++) {
+        struct eta_result r;
+
+        ck_assert_int_eq(eta_estimate(&f->in, &rt, st, i, &f->o, &r, &e), 0);
+        ck_assert_msg(q.v[i].position == r.position, "%s: position %d, alone %d", f->q[i].name,
+                      q.v[i].position, r.position);
+        ck_assert_int_eq(q.v[i].ahead_jobs, r.ahead_jobs);
+        ck_assert_int_eq(q.v[i].ahead_gpus, r.ahead_gpus);
+        ck_assert_msg(q.v[i].placed == r.placed, "%s: placed %d, alone %d", f->q[i].name,
+                      q.v[i].placed, r.placed);
+        if (r.placed)
+            ck_assert_int_eq(q.v[i].start_ms, r.start_ms);
+        ck_assert_int_ge(q.v[i].order, 0);
+        ck_assert_int_ge(q.basis.events, r.events);
+        *placed += q.v[i].placed;
+    }
+    eta_queue_free(&q);
+}
+
+START_TEST(test_whole_queue_as_each_alone)
+{
+    struct fx f;
+    struct policy_state *st = policy_state_new();
+    struct policy_job *j;
+    int placed;
+
+    fx_init(&f);
+    add_running(&f, 4, NOW - 1 * H, 3 * 3600); /* n0: 4 free, 4 more at NOW + 2 h */
+    add_job(&f, "a8", SKU_A, 8, 2 * 3600, NOW - 5 * H);
+    j = add_job(&f, "b-or-a", SKU_B, 8, 3600, NOW - 4 * H);
+    j->alt_skus[j->n_alt_skus++] = SKU_A;
+    add_job(&f, "b4", SKU_B, 4, 5 * 3600, NOW - 3 * H)->ns = "other";
+    add_job(&f, "a4-urgent", SKU_A, 4, 3600, NOW - 1 * H)->priority = 100;
+    add_job(&f, "a16", SKU_A, 16, 3600, NOW - 6 * H); /* no node has 16 */
+    add_job(&f, "a2", SKU_A, 2, 0, NOW - 2 * H)->ns = "other";
+    add_job(&f, "b8", SKU_B, 8, 3600, NOW - 2 * H);
+    policy_state_usage(st, "team", true)->gpu_hours[SKU_A] = 500;
+    policy_state_usage(st, "team", false)->as_of_ms = NOW;
+    st->last_now_ms = NOW;
+    f.o.max_events = 400; /* a16 keeps it going to the idle horizon: 7 days of hourly steps */
+    queue_matches_each(&f, st, &placed);
+    ck_assert_int_eq(placed, 6); /* all but a16 */
+    /* Worked by hand: a4-urgent takes n0's 4 free GPUs now. */
+    {
+        struct eta_queue q;
+        struct eta_runtimes rt = {f.run_max, NULL, NULL};
+
+        ck_assert_int_eq(eta_estimate_queue(&f.in, &rt, st, &f.o, &q, NULL), 0);
+        ck_assert_int_eq(q.v[3].position, 1);
+        ck_assert_int_eq(q.v[3].start_ms, NOW);
+        ck_assert(!q.v[4].placed);
+        ck_assert(!q.basis.capped);
+        eta_queue_free(&q);
+    }
+    f.o.max_events = 3; /* stops part way: some jobs have no estimate, as alone */
+    queue_matches_each(&f, st, &placed);
+    ck_assert_int_gt(placed, 0);
+    ck_assert_int_lt(placed, 6);
+    policy_state_free(&st);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(test_bad_options_and_index)
 {
     struct fx f;
@@ -489,6 +564,7 @@ int main(void)
     tcase_add_test(tc, test_bad_options_and_index);
     tcase_add_test(tc, test_an_ending_job_gives_its_cores_back);
     tcase_add_test(tc, test_a_simulated_start_holds_its_cores);
+    tcase_add_test(tc, test_whole_queue_as_each_alone);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
