@@ -75,6 +75,23 @@ void api_attach_explainer(struct api *a,
                                     const struct job *unsaved, struct buf *out, struct err *e),
                           void *arg);
 
+/* What GET /v1/queue and GET /v1/namespaces/{ns}/queue ask of the scheduler. */
+struct api_queue_query {
+    const char *ns;                /* the path's namespace; NULL: every one */
+    const char *const *namespaces; /* a token's readable namespaces; n_namespaces 0: every one */
+    size_t n_namespaces;
+    const char *sku;      /* ?sku: jobs that accept it; NULL: every job */
+    size_t offset, limit; /* ?offset (0), ?limit (100, at most 1000) */
+};
+
+/* Gives the queue view its source: fn writes the QueueView object for q into out (the
+ * scheduler's sched_queue_view()). Called on request threads: fn must be thread-safe, arg
+ * must outlive the api. Without one, the view answers 503. */
+void api_attach_queue_view(struct api *a,
+                           int (*fn)(void *arg, const struct api_queue_query *q, struct buf *out,
+                                     struct err *e),
+                           void *arg);
+
 /* Handles req and fills resp (caller releases it with api_response_clear()). Never fails:
  * every error becomes a JSON error response. A watch answers at once (nothing can
  * suspend it here). Thread-safe. */

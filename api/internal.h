@@ -66,6 +66,9 @@ struct api {
                      struct buf *out, struct err *e);
     void *explainer_arg;
     struct api_queue_memo *queue_memo; /* queue_memo.c: GET's queue figures, per job */
+    int (*queue_view)(void *arg, const struct api_queue_query *q, struct buf *out,
+                      struct err *e); /* api_attach_queue_view(); NULL: none */
+    void *queue_view_arg;
     void (*clusters_changed)(void *arg);
     void *clusters_changed_arg;
     int (*sched_metrics)(void *arg, struct buf *b); /* api_attach_scheduler(); NULL: none */
@@ -234,6 +237,9 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
                        struct api_response *resp);
 void h_report_queue(struct api *a, const struct api_request *req, const struct route_params *p,
                     struct api_response *resp);
+/* queue_routes.c */
+void h_queue_view(struct api *a, const struct api_request *req, const struct route_params *p,
+                  struct api_response *resp);
 void h_reclaim_list(struct api *a, const struct api_request *req, const struct route_params *p,
                     struct api_response *resp);
 void h_quota_list(struct api *a, const struct api_request *req, const struct route_params *p,

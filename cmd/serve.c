@@ -159,6 +159,15 @@ static int sched_explain_source(void *arg, const char *ns, const char *name,
     return unsaved ? sched_explain_new(arg, unsaved, out, e) : sched_explain(arg, ns, name, out, e);
 }
 
+static int sched_queue_source(void *arg, const struct api_queue_query *q, struct buf *out,
+                              struct err *e)
+{
+    const struct sched_queue_query sq = {q->ns,  q->namespaces, q->n_namespaces,
+                                         q->sku, q->offset,     q->limit};
+
+    return sched_queue_view(arg, &sq, out, e);
+}
+
 static int make_scheduler(const struct config *cfg, struct store *store, struct poller *poller,
                           struct sched **out, struct err *e)
 {
@@ -268,6 +277,7 @@ int serve_main(int argc, char **argv)
         goto out;
     }
     api_attach_explainer(api, sched_explain_source, sched);
+    api_attach_queue_view(api, sched_queue_source, sched);
     if (cfg.scheduler_enabled)
         api_attach_scheduler(api, sched_metrics_source, sched);
     if (api_server_start(api, cfg.listen_host, cfg.listen_port, &srv, &e)) {

@@ -588,10 +588,17 @@ void eta_json(const struct eta_result *r, struct buf *out)
     } else {
         buf_puts(out, "null");
     }
+    buf_puts(out, ",\"basis\":");
+    eta_basis_json(r, out);
+    buf_puts(out, "}");
+}
+
+void eta_basis_json(const struct eta_result *r, struct buf *out)
+{
     buf_printf(out,
-               ",\"basis\":{\"method\":\"simulation\",\"decisions\":%d,\"capped\":%s,"
+               "{\"method\":\"simulation\",\"decisions\":%d,\"capped\":%s,"
                "\"runningWithMaxRuntime\":%d,\"runningAssumed\":%d,\"runningOverdue\":%d,"
-               "\"assumedRuntimeSeconds\":%lld}}",
+               "\"assumedRuntimeSeconds\":%lld}",
                r->events, r->capped ? "true" : "false", r->running_known, r->running_assumed,
                r->overdue, (long long)r->default_runtime_s);
 }

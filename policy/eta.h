@@ -116,4 +116,7 @@ int eta_snapshot_copy(const struct snapshot *s, struct snapshot **out, struct er
  *  "basis":{...}}. */
 void eta_json(const struct eta_result *r, struct buf *out);
 
+/* Appends the object eta_json() puts under "basis": how r was reached. */
+void eta_basis_json(const struct eta_result *r, struct buf *out);
+
 #endif

@@ -1,16 +1,31 @@
-/* explain_queue.c -- explain's queue position and estimated start (see explain_queue.h). */
+/* explain_queue.c -- explain's queue position and estimated start, and the whole queue's
+ * view (see explain_queue.h). */
 #include "scheduler/explain_queue.h"
 
 #include "policy/eta.h"
+#include "policy/policy_json.h"
 #include "scheduler/internal.h"
+
+static const struct eta_opts eta_opts = {SCHED_ETA_DEFAULT_RUNTIME_S, SCHED_ETA_STEP_S,
+                                         SCHED_ETA_MAX_EVENTS, SCHED_ETA_MAX_WORK};
+
+/* Each running placement's limit: its maxRuntimeSeconds, which the member Job's deadline
+ * enforces. Caller frees. */
+static int64_t *running_limits(const struct cycle *c, const struct decide_ctx *d,
+                               const struct policy_input *in)
+{
+    int64_t *limit = xcalloc(in->n_running + 1, sizeof(*limit));
+
+    for (size_t r = 0; r < in->n_running && r < d->n_running; r++)
+        limit[r] = c->jobs.v[d->ridx[r]].max_runtime_s;
+    return limit;
+}
 
 int sched_explain_queue(const struct cycle *c, const struct decide_ctx *d,
                         const struct policy_input *in, const struct policy_state *st, size_t idx,
                         struct buf *out, struct err *e)
 {
-    struct eta_opts o = {SCHED_ETA_DEFAULT_RUNTIME_S, SCHED_ETA_STEP_S, SCHED_ETA_MAX_EVENTS,
-                         SCHED_ETA_MAX_WORK};
-    int64_t *limit = xcalloc(in->n_running + 1, sizeof(*limit));
+    int64_t *limit = running_limits(c, d, in);
     struct eta_runtimes rt = {limit, NULL, NULL};
     struct eta_result res;
     int rc = -1;
@@ -19,10 +34,7 @@ int sched_explain_queue(const struct cycle *c, const struct decide_ctx *d,
         err_set(e, ERR_INTERNAL, NULL, "explain answer is not an object");
         goto out;
     }
-    /* A running job's maxRuntimeSeconds is its limit: the member Job's deadline ends it. */
-    for (size_t r = 0; r < in->n_running && r < d->n_running; r++)
-        limit[r] = c->jobs.v[d->ridx[r]].max_runtime_s;
-    if (eta_estimate(in, &rt, st, idx, &o, &res, e))
+    if (eta_estimate(in, &rt, st, idx, &eta_opts, &res, e))
         goto out;
     out->len--;
     out->data[out->len] = '\0';
@@ -33,4 +45,117 @@ int sched_explain_queue(const struct cycle *c, const struct decide_ctx *d,
 out:
     free(limit);
     return rc;
+}
+
+/* Whether live job j is one q asks for. */
+static bool selected(const struct store_sched_job *j, const struct sched_queue_query *q)
+{
+    bool sku = !q->sku || strcmp(j->sku, q->sku) == 0, ns = q->n_namespaces == 0;
+
+    if (q->ns && strcmp(j->ns, q->ns) != 0)
+        return false;
+    for (size_t i = 0; !sku && i < j->n_alt_skus; i++)
+        sku = strcmp(j->alt_skus[i], q->sku) == 0;
+    for (size_t i = 0; !ns && i < q->n_namespaces; i++)
+        ns = strcmp(j->ns, q->namespaces[i]) == 0;
+    return sku && ns;
+}
+
+/* One item: the job, its place and estimate, and why it waits (NULL: the what-if cycle
+ * places it). */
+static void item_json(const struct store_sched_job *j, size_t order,
+                      const struct eta_queue_entry *x, const struct policy_pending *pend,
+                      const struct snapshot *snap, struct buf *b)
+{
+    char ts[40];
+
+    buf_puts(b, "{\"metadata\":{\"namespace\":");
+    policy_json_str(b, j->ns);
+    buf_puts(b, ",\"name\":");
+    policy_json_str(b, j->name);
+    buf_puts(b, ",\"uid\":");
+    policy_json_str(b, j->uid);
+    buf_printf(b, "},\"priority\":%d,\"gpus\":%d,\"skus\":[", j->priority, j->gpu_count);
+    policy_json_str(b, j->sku);
+    for (size_t i = 0; i < j->n_alt_skus; i++) {
+        buf_puts(b, ",");
+        policy_json_str(b, j->alt_skus[i]);
+    }
+    buf_printf(b, "],\"order\":%zu,\"position\":%d,\"ahead\":{\"jobs\":%d,\"gpus\":%d},", order,
+               x->position, x->ahead_jobs, x->ahead_gpus);
+    buf_puts(b, "\"estimatedStart\":");
+    if (x->placed) {
+        clock_format_rfc3339(x->start_ms, ts, sizeof(ts));
+        buf_printf(b, "\"%s\"", ts);
+    } else {
+        buf_puts(b, "null");
+    }
+    if (pend) {
+        buf_puts(b, ",\"pendingReason\":");
+        policy_why_json(b, snap, &pend->why);
+    }
+    buf_puts(b, "}");
+}
+
+/* Queue entries in visit order; those the visit did not report last, in queue order. */
+static int cmp_order(const void *a, const void *b, void *arg)
+{
+    const struct eta_queue *q = arg;
+    int oa = q->v[*(const size_t *)a].order, ob = q->v[*(const size_t *)b].order;
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+
+    if (oa != ob)
+        return oa < 0 ? 1 : ob < 0 ? -1 : oa < ob ? -1 : 1;
+    return ia < ib ? -1 : ia > ib;
+}
+
+int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
+                     const struct policy_input *in, const struct policy_state *st,
+                     const struct policy_result *res, const struct sched_queue_query *q,
+                     struct buf *out, struct err *e)
+{
+    int64_t *limit = running_limits(c, d, in);
+    struct eta_runtimes rt = {limit, NULL, NULL};
+    const struct policy_pending **pend = xcalloc(in->n_queue + 1, sizeof(*pend));
+    size_t *by = xcalloc(in->n_queue + 1, sizeof(*by)), total = 0, shown = 0;
+    struct eta_queue eq;
+    char ts[40];
+
+    if (eta_estimate_queue(in, &rt, st, &eta_opts, &eq, e)) {
+        free(limit);
+        free(pend);
+        free(by);
+        return -1;
+    }
+    for (size_t p = 0; p < res->n_pending; p++)
+        if (res->pending[p].job < in->n_queue)
+            pend[res->pending[p].job] = &res->pending[p];
+    for (size_t i = 0; i < in->n_queue; i++)
+        by[i] = i;
+    qsort_r(by, in->n_queue, sizeof(*by), cmp_order, &eq);
+    clock_format_rfc3339(in->now_ms, ts, sizeof(ts));
+    buf_puts(out, "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"QueueView\",\"items\":[");
+    for (size_t k = 0; k < in->n_queue; k++) {
+        size_t i = by[k];
+        const struct store_sched_job *j = &c->jobs.v[d->qidx[i]];
+
+        if (!selected(j, q))
+            continue;
+        if (total++ < q->offset || shown >= q->limit)
+            continue;
+        if (shown++)
+            buf_puts(out, ",");
+        item_json(j, k + 1, &eq.v[i], pend[i], in->snap, out);
+    }
+    buf_printf(out,
+               "],\"metadata\":{\"generatedAt\":\"%s\",\"queued\":%zu,\"total\":%zu,"
+               "\"offset\":%zu,\"limit\":%zu},\"basis\":",
+               ts, in->n_queue, total, q->offset, q->limit);
+    eta_basis_json(&eq.basis, out);
+    buf_puts(out, "}");
+    eta_queue_free(&eq);
+    free(limit);
+    free(pend);
+    free(by);
+    return 0;
 }

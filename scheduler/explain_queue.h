@@ -36,4 +36,13 @@ int sched_explain_queue(const struct cycle *c, const struct decide_ctx *d,
                         const struct policy_input *in, const struct policy_state *st, size_t idx,
                         struct buf *out, struct err *e);
 
+/* sched_queue_view()'s answer from the what-if cycle (in, res; st its state, unchanged) that
+ * sched_queue_view() ran on c's live jobs (d maps queue entries to c->jobs). */
+struct policy_result;
+struct sched_queue_query;
+int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
+                     const struct policy_input *in, const struct policy_state *st,
+                     const struct policy_result *res, const struct sched_queue_query *q,
+                     struct buf *out, struct err *e);
+
 #endif

@@ -320,56 +320,114 @@ void sched_stop(struct sched *s)
 
 /* ---- explanations --------------------------------------------------------------------- */
 
-/* sched_explain() of ns/name, with extra (NULL: none) among the live jobs. */
-static int explain_with(struct sched *s, const char *ns, const char *name, const struct job *extra,
-                        struct buf *out, struct err *e)
-{
-    struct cycle c = {.s = s, .now = clock_realtime_ms()};
-    const struct cluster_snapshot *cs;
-    struct decide_ctx d = {0};
+/* One what-if cycle over the live jobs: exactly the inputs a real cycle would use, changing
+ * nothing. After whatif_open(), in.snap is a copy of the live snapshot, so the caller may
+ * simulate many cycles on it without holding up the poller's grace period. */
+struct whatif {
+    struct cycle c;
+    struct decide_ctx d;
     struct policy_input in;
-    struct policy_state *st = policy_state_new();
-    struct policy_result *res = NULL;
-    struct explain *x = NULL;
-    struct snapshot *eta_snap = NULL;
+    struct policy_state *st;
+    struct policy_result *res;
+    struct snapshot *snap; /* the copy */
+};
+
+static void whatif_close(struct whatif *w)
+{
+    snapshot_free(&w->snap);
+    policy_result_free(&w->res);
+    policy_state_free(&w->st);
+    sched_decide_ctx_free(&w->d);
+    free(w->c.cv);
+    store_sched_jobs_free(&w->c.jobs);
+}
+
+/* Loads the live jobs with extra (NULL: none) among them and decides; during (NULL: none)
+ * runs on the live snapshot, inside the read side, before it is copied. On failure w is
+ * closed. */
+static int whatif_open(struct sched *s, const struct job *extra, struct whatif *w,
+                       int (*during)(struct whatif *w, void *arg, struct err *e), void *arg,
+                       struct err *e)
+{
+    const struct cluster_snapshot *cs;
     char *state = NULL;
-    long idx = -1;
     int rc = -1;
 
-    if (store_sched_load_with(s->store, extra, &c.jobs, e)) {
-        policy_state_free(&st);
+    memset(w, 0, sizeof(*w));
+    w->c.s = s;
+    w->c.now = clock_realtime_ms();
+    w->st = policy_state_new();
+    if (store_sched_load_with(s->store, extra, &w->c.jobs, e)) {
+        whatif_close(w);
         return -1;
     }
     /* Fair-share usage and hysteresis as the leader last saved them; this thread may not
      * touch the live state, and the what-if cycle must not change it. */
     if (store_sched_state_load(s->store, &state, NULL) == 0 && state)
-        sched_state_from_json(state, st, NULL);
+        sched_state_from_json(state, w->st, NULL);
     free(state);
     cs = poller_read_begin(s->poller);
-    sched_read_snapshot_clusters(&c, cs, 0);
-    sched_build_inputs(&c, cs, &d, &in);
-    if (policy_decide(&in, st, &res, e) == 0) {
-        idx = explain_find(&in, ns, name);
-        if (idx < 0)
-            err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s is not queued", ns, name);
-        else if (explain_job(&in, res, (size_t)idx, &x, e) == 0 && explain_json(&in, x, out) == 0 &&
-                 eta_snapshot_copy(in.snap, &eta_snap, e) == 0)
-            rc = 0;
-    }
+    sched_read_snapshot_clusters(&w->c, cs, 0);
+    sched_build_inputs(&w->c, cs, &w->d, &w->in);
+    if (policy_decide(&w->in, w->st, &w->res, e) == 0 && (!during || during(w, arg, e) == 0) &&
+        eta_snapshot_copy(w->in.snap, &w->snap, e) == 0)
+        rc = 0;
     poller_read_end(s->poller);
-    /* The queue position and estimate simulate many cycles: on a copy of the snapshot,
-     * outside the read side, so the poller's grace period never waits for them. */
-    if (rc == 0) {
-        in.snap = eta_snap;
-        rc = sched_explain_queue(&c, &d, &in, st, (size_t)idx, out, e);
-    }
-    snapshot_free(&eta_snap);
+    w->in.snap = w->snap;
+    if (rc)
+        whatif_close(w);
+    return rc;
+}
+
+struct explain_arg {
+    const char *ns, *name;
+    long idx;
+    struct buf *out;
+};
+
+/* explain_json() of the job, on the live snapshot its result's engine points into. */
+static int explain_during(struct whatif *w, void *arg, struct err *e)
+{
+    struct explain_arg *a = arg;
+    struct explain *x = NULL;
+    int rc = -1;
+
+    a->idx = explain_find(&w->in, a->ns, a->name);
+    if (a->idx < 0)
+        err_set(e, ERR_NOT_FOUND, NULL, "trainingjob %s/%s is not queued", a->ns, a->name);
+    else if (explain_job(&w->in, w->res, (size_t)a->idx, &x, e) == 0 &&
+             explain_json(&w->in, x, a->out) == 0)
+        rc = 0;
     explain_free(&x);
-    policy_result_free(&res);
-    policy_state_free(&st);
-    sched_decide_ctx_free(&d);
-    free(c.cv);
-    store_sched_jobs_free(&c.jobs);
+    return rc;
+}
+
+/* sched_explain() of ns/name, with extra (NULL: none) among the live jobs. */
+static int explain_with(struct sched *s, const char *ns, const char *name, const struct job *extra,
+                        struct buf *out, struct err *e)
+{
+    struct explain_arg a = {ns, name, -1, out};
+    struct whatif w;
+    int rc;
+
+    if (whatif_open(s, extra, &w, explain_during, &a, e))
+        return -1;
+    /* The queue position and estimate simulate many cycles, on the copy. */
+    rc = sched_explain_queue(&w.c, &w.d, &w.in, w.st, (size_t)a.idx, out, e);
+    whatif_close(&w);
+    return rc;
+}
+
+int sched_queue_view(struct sched *s, const struct sched_queue_query *q, struct buf *out,
+                     struct err *e)
+{
+    struct whatif w;
+    int rc;
+
+    if (whatif_open(s, NULL, &w, NULL, NULL, e))
+        return -1;
+    rc = sched_queue_json(&w.c, &w.d, &w.in, w.st, w.res, q, out, e);
+    whatif_close(&w);
     return rc;
 }
 

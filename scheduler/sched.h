@@ -103,6 +103,28 @@ int sched_explain(struct sched *s, const char *ns, const char *name, struct buf 
  * same namespace and name is the caller's to refuse first. */
 int sched_explain_new(struct sched *s, const struct job *j, struct buf *out, struct err *e);
 
+/* What a view of the whole queue asks for (sched_queue_view()). */
+struct sched_queue_query {
+    const char *ns;                /* one namespace; NULL: every one */
+    const char *const *namespaces; /* those the caller may read; n_namespaces 0: every one */
+    size_t n_namespaces;
+    const char *sku;      /* the jobs that accept this SKU; NULL: every job */
+    size_t offset, limit; /* the page, in queue order; limit >= 1 */
+};
+
+/* Every queued job at once, in the order the policy takes them (Slurm's squeue --start,
+ * Kueue's pending workloads): one what-if cycle as sched_explain()'s and one forward
+ * simulation for the whole queue (policy/eta.h, eta_estimate_queue()), so each job's
+ * position, jobs and GPUs ahead and estimated start are those its explanation gives, and
+ * why it waits is the what-if cycle's reason. Writes a QueueView object into out
+ * (docs/api.md, "The queue"): the jobs q selects, from q->offset, at most q->limit. A
+ * namespace the caller may not read is the caller's to refuse; q->namespaces only hides
+ * the other namespaces' jobs, which still count ahead. Held jobs are not in the queue the
+ * policy takes. Thread-safe; any replica may call it. Its cost is one explanation of the
+ * job that starts last (capped as estimates are). */
+int sched_queue_view(struct sched *s, const struct sched_queue_query *q, struct buf *out,
+                     struct err *e);
+
 /* The one adapter from a live job to the policy's queued job, as every cycle and
  * sched_explain() build it: SKUs resolved in snap (-1 for one it lacks), the declared
  * throughput lined up with them (sku first, then each alternative), the lists borrowed

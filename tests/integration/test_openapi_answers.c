@@ -115,6 +115,10 @@ START_TEST(every_answer_is_what_the_document_says)
            false);
     answer(all, "get", N "/checkpoint", "/v1/namespaces/team-a/trainingjobs/run/checkpoint", NULL,
            false);
+    answer(all, "get", "/v1/queue", "/v1/queue", NULL, false);
+    answer(all, "get", "/v1/queue", "/v1/queue?limit=1&offset=1&sku=a100-80gb", NULL, false);
+    answer(all, "get", "/v1/queue", "/v1/queue?offset=x", NULL, false);
+    answer(all, "get", "/v1/namespaces/{ns}/queue", "/v1/namespaces/team-a/queue", NULL, false);
     answer(all, "get", "/v1/leader", "/v1/leader", NULL, false);
     answer(all, "get", "/v1/reclaims", "/v1/reclaims", NULL, false);
     answer(all, "get", "/v1/quotas", "/v1/quotas", NULL, false);
