@@ -53,9 +53,9 @@ struct ctx {
     const char *verb;
 };
 
-static const char *const verbs[] = {"submit",   "get",    "list",    "cancel",
-                                    "wait",     "hold",   "release", "explain",
-                                    "logs-url", "report", "events",  "completion"};
+static const char *const verbs[] = {"submit", "get",    "list",      "queue",   "cancel",
+                                    "wait",   "hold",   "release",   "explain", "logs-url",
+                                    "report", "events", "completion"};
 
 bool cli_is_verb(const char *name)
 {
@@ -81,6 +81,9 @@ static void usage(FILE *f)
         "  get NAME                                      one job\n"
         "  events NAME                                   the job's events, oldest first\n"
         "  list [--phase P,...] [--sku S] [-l k=v] [--limit N] [--all]\n"
+        "  queue [--sku S] [--limit N]                   queued jobs in the policy's order: "
+        "place,\n"
+        "                                                estimated start, why each waits\n"
         "  cancel NAME | -l SELECTOR                     cancel a job, or every job the label\n"
         "                                                selector matches in the namespace\n"
         "  hold -l SELECTOR                              keep the matched jobs from being "
@@ -178,9 +181,12 @@ static const char *const list_header_wide[] = {
     "PRIORITY",  "ATTEMPT", "PREEMPTIONS", "REASON", "POSITION", "ETA",     "MESSAGE"};
 #define LIST_COLS      11
 #define LIST_COLS_WIDE 15
-/* list asks explain for the position and ETA of at most this many queued jobs: each answer
- * costs the server a simulation (docs/scheduler.md, "Queue position and estimated start"). */
-#define LIST_ETA_MAX 20
+/* list takes the position, ETA and reason of queued jobs from one queue view of at most
+ * LIST_VIEW_MAX jobs (GET /v1/queue); from a server without it, from explain for at most
+ * LIST_ETA_MAX: each answer costs the server a simulation (docs/scheduler.md, "Queue
+ * position and estimated start"). */
+#define LIST_VIEW_MAX 1000
+#define LIST_ETA_MAX  20
 
 static bool wide(const struct ctx *c)
 {
@@ -812,56 +818,120 @@ static int verb_get(struct ctx *c, const char *name)
     return CLI_EXIT_OK;
 }
 
+/* GET path quietly: the parsed answer of a 200, else NULL (caller json_decref()s). A list
+ * does not fail for want of an estimate. */
+static json_t *get_quiet(struct ctx *c, const char *path)
+{
+    struct cli_http_reply r = {0};
+    struct err e = {0};
+    json_t *v = NULL;
+
+    if (cli_http_do(c->http, "GET", path, NULL, NULL, REQUEST_TIMEOUT_S, &r, &e) == 0 &&
+        r.status == 200)
+        v = json_loads(r.body, 0, NULL);
+    cli_http_reply_clear(&r);
+    return v;
+}
+
 /* The explanation of the queued job it (NULL when the server gives none: no scheduler on
- * that replica, an older server). Quiet: a list does not fail for want of an estimate.
- * Caller json_decref()s. */
+ * that replica, an older server). Caller json_decref()s. */
 static json_t *explanation_of(struct ctx *c, json_t *it)
 {
     const char *ns = jstr(it, "metadata.namespace"), *name = jstr(it, "metadata.name");
-    struct cli_http_reply r = {0};
-    struct err e = {0};
-    json_t *x = NULL;
+    json_t *x;
     char *path;
 
     if (!ns || !name)
         return NULL;
     path = job_path(ns, name, "/explain");
-    if (cli_http_do(c->http, "GET", path, NULL, NULL, REQUEST_TIMEOUT_S, &r, &e) == 0 &&
-        r.status == 200)
-        x = json_loads(r.body, 0, NULL);
-    cli_http_reply_clear(&r);
+    x = get_quiet(c, path);
     free(path);
     return x;
 }
 
-/* The table: every job, with the position, ETA and pending reason of the first
- * LIST_ETA_MAX queued ones (explain's, asked one job at a time). */
+/* The queue view's path for c: one namespace with -n, else every one; ?limit=limit and
+ * the SKU filter. Caller frees. */
+static char *queue_path(const struct ctx *c, int limit, const char *sku)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    if (c->o.ns_given) {
+        buf_puts(&b, "/v1/namespaces/");
+        buf_url_escape(&b, c->o.ns);
+        buf_puts(&b, "/queue");
+    } else {
+        buf_puts(&b, "/v1/queue");
+    }
+    buf_printf(&b, "?limit=%d", limit);
+    query_param(&b, "sku", sku);
+    return buf_steal(&b);
+}
+
+/* A queue view's item in the shape of an explanation (its "queue" member, and its status
+ * and reason when it waits), which job_row_queue() reads. */
+static json_t *item_as_explanation(json_t *it)
+{
+    json_t *pr = json_object_get(it, "pendingReason");
+    json_t *x = json_pack("{s:{s:O, s:O}}", "queue", "position", json_object_get(it, "position"),
+                          "estimatedStart", json_object_get(it, "estimatedStart"));
+
+    if (pr) {
+        json_object_set_new(x, "status", json_string("pending"));
+        json_object_set(x, "reason", pr);
+    }
+    return x;
+}
+
+/* The table: every job; the queued ones with their position, ETA and pending reason from
+ * one queue view (its first LIST_VIEW_MAX jobs), or, from a server without the view,
+ * explain's for the first LIST_ETA_MAX. */
 static void list_table(struct ctx *c, json_t *all)
 {
     struct cli_table t = {.ncols = wide(c) ? LIST_COLS_WIDE : LIST_COLS};
-    size_t i, asked = 0, queued = 0;
-    json_t *it;
+    char *path = queue_path(c, LIST_VIEW_MAX, NULL);
+    json_t *view = get_quiet(c, path), *byname = json_object(), *it;
+    size_t i, asked = 0, queued = 0, known;
 
+    free(path);
+    json_array_foreach(json_object_get(view, "items"), i, it)
+    {
+        char key[600];
+
+        snprintf(key, sizeof(key), "%s/%s", or_dash(jstr(it, "metadata.namespace")),
+                 or_dash(jstr(it, "metadata.name")));
+        json_object_set_new(byname, key, item_as_explanation(it));
+    }
+    known = view ? json_object_size(byname) : 0;
     cli_table_row(&t, wide(c) ? list_header_wide : list_header);
     json_array_foreach(all, i, it)
     {
         json_t *x = NULL;
         const char *phase = jstr(it, "status.phase");
+        char key[600];
 
-        if (phase && strcmp(phase, "Queued") == 0 && queued++ < LIST_ETA_MAX) {
-            x = explanation_of(c, it);
-            asked++;
+        snprintf(key, sizeof(key), "%s/%s", or_dash(jstr(it, "metadata.namespace")),
+                 or_dash(jstr(it, "metadata.name")));
+        if (phase && strcmp(phase, "Queued") == 0) {
+            queued++;
+            if (view)
+                x = json_incref(json_object_get(byname, key));
+            else if (asked < LIST_ETA_MAX)
+                x = explanation_of(c, it);
+            asked += x != NULL;
         }
         job_row_queue(&t, it, x);
         json_decref(x);
     }
     cli_table_print(&t);
     cli_table_free(&t);
-    if (queued > asked && !c->o.quiet)
+    if (queued > asked && !c->o.quiet && (!view || known >= LIST_VIEW_MAX))
         fprintf(stderr,
                 "fedsched: POSITION, ETA and why they wait shown for the first %d queued jobs "
                 "only\n",
-                LIST_ETA_MAX);
+                view ? LIST_VIEW_MAX : LIST_ETA_MAX);
+    json_decref(byname);
+    json_decref(view);
 }
 
 static int verb_list(struct ctx *c)
@@ -920,6 +990,83 @@ static int verb_list(struct ctx *c)
     free(cont);
     json_decref(all);
     return rc;
+}
+
+/* queue: the view of GET /v1/queue (one namespace with -n), as a table in the policy's
+ * order, or the document for -o json|yaml|name. */
+static int verb_queue(struct ctx *c)
+{
+    static const char *const header[] = {"NAMESPACE", "NAME",     "ORDER", "PRIORITY", "GPUS",
+                                         "SKUS",      "POSITION", "ETA",   "REASON",   "MESSAGE"};
+    static const char *const header_wide[] = {
+        "NAMESPACE", "NAME",       "ORDER", "PRIORITY", "GPUS",   "SKUS",   "POSITION",
+        "AHEAD",     "AHEAD-GPUS", "START", "ETA",      "REASON", "MESSAGE"};
+    struct cli_table t = {.ncols = wide(c) ? 13 : 10};
+    char *path = queue_path(c, c->o.limit, c->o.sku);
+    json_t *v = NULL, *it;
+    long status;
+    size_t i;
+    int rc = call_json(c, "GET", path, NULL, NULL, "queue", &status, &v);
+
+    free(path);
+    if (rc)
+        return rc;
+    if (print_doc(c, v)) {
+        json_decref(v);
+        return CLI_EXIT_OK;
+    }
+    cli_table_row(&t, wide(c) ? header_wide : header);
+    json_array_foreach(json_object_get(v, "items"), i, it)
+    {
+        json_t *ahead = json_object_get(it, "ahead"), *pr = json_object_get(it, "pendingReason");
+        char order[24], prio[24], gpus[24], pos[24], aj[24], ag[24], eta[32], skus[256] = "";
+        const char *cells[13];
+        size_t n = 0, k, len = 0;
+        json_t *sku;
+
+        json_array_foreach(json_object_get(it, "skus"), k, sku)
+        {
+            len += (size_t)snprintf(skus + len, len < sizeof(skus) ? sizeof(skus) - len : 0, "%s%s",
+                                    k ? "," : "", json_string_value(sku));
+        }
+        int_cell(json_object_get(it, "order"), order, sizeof(order));
+        int_cell(json_object_get(it, "priority"), prio, sizeof(prio));
+        int_cell(json_object_get(it, "gpus"), gpus, sizeof(gpus));
+        int_cell(json_object_get(it, "position"), pos, sizeof(pos));
+        int_cell(json_object_get(ahead, "jobs"), aj, sizeof(aj));
+        int_cell(json_object_get(ahead, "gpus"), ag, sizeof(ag));
+        eta_text(jstr(it, "estimatedStart"), eta, sizeof(eta));
+        cells[n++] = jstr(it, "metadata.namespace");
+        cells[n++] = jstr(it, "metadata.name");
+        cells[n++] = order;
+        cells[n++] = prio;
+        cells[n++] = gpus;
+        cells[n++] = skus;
+        cells[n++] = pos;
+        if (wide(c)) {
+            cells[n++] = aj;
+            cells[n++] = ag;
+            cells[n++] = or_dash(jstr(it, "estimatedStart"));
+        }
+        cells[n++] = eta;
+        cells[n++] = pr ? or_dash(jstr(pr, "reason")) : "starts now";
+        cells[n++] = or_dash(jstr(pr, "message"));
+        cli_table_row(&t, cells);
+    }
+    cli_table_print(&t);
+    cli_table_free(&t);
+    {
+        json_int_t total =
+            json_integer_value(json_object_get(json_object_get(v, "metadata"), "total"));
+
+        if ((size_t)total > json_array_size(json_object_get(v, "items")) && !c->o.quiet)
+            fprintf(stderr,
+                    "fedsched: %zu of %" JSON_INTEGER_FORMAT " queued jobs shown; "
+                    "--limit shows up to 1000\n",
+                    json_array_size(json_object_get(v, "items")), total);
+    }
+    json_decref(v);
+    return CLI_EXIT_OK;
 }
 
 /* The job's events, oldest first: a table, or the API's list for -o json|yaml. */
@@ -1427,7 +1574,7 @@ int cli_main(int argc, char **argv)
     if ((rc = parse(argc, argv, &c.o)))
         return rc < 0 ? CLI_EXIT_OK : rc;
     if (getenv("FEDSCHED_NAMESPACE") && *getenv("FEDSCHED_NAMESPACE") && !c.o.ns_given &&
-        strcmp(c.verb, "list") != 0)
+        strcmp(c.verb, "list") != 0 && strcmp(c.verb, "queue") != 0)
         c.o.ns_given = true;
     ho = (struct cli_http_opts){
         .base_url = c.o.url, .token = c.o.token, .retry_ms = c.o.retry_ms, .verbose = c.o.verbose};
@@ -1436,14 +1583,15 @@ int cli_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (strcmp(c.verb, "submit") == 0 || strcmp(c.verb, "list") == 0 ||
-        strcmp(c.verb, "report") == 0) {
+        strcmp(c.verb, "queue") == 0 || strcmp(c.verb, "report") == 0) {
         if (optind < argc) {
             rc = cli_usage_error("<verb>", "unexpected argument '%s'", argv[optind]);
             goto out;
         }
-        rc = strcmp(c.verb, "submit") == 0 ? verb_submit(&c)
-             : strcmp(c.verb, "list") == 0 ? verb_list(&c)
-                                           : verb_report(&c);
+        rc = strcmp(c.verb, "submit") == 0  ? verb_submit(&c)
+             : strcmp(c.verb, "list") == 0  ? verb_list(&c)
+             : strcmp(c.verb, "queue") == 0 ? verb_queue(&c)
+                                            : verb_report(&c);
         goto out;
     }
     if (strcmp(c.verb, "completion") == 0) {

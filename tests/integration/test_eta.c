@@ -101,6 +101,22 @@ static long whatifs(void)
     return n;
 }
 
+/* fedsched_http_requests_total of GETs of route, code 200 (0 before the first). */
+static long gets_of(const char *route)
+{
+    char url[256], *page = NULL, *at, key[256];
+    long n = 0;
+
+    snprintf(url, sizeof(url), "%s/metrics", senv_base(&env));
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &page), 200);
+    snprintf(key, sizeof(key),
+             "fedsched_http_requests_total{route=\"%s\",method=\"GET\",code=\"200\"} ", route);
+    if ((at = strstr(page, key)))
+        n = strtol(at + strlen(key), NULL, 10);
+    free(page);
+    return n;
+}
+
 /* `fedsched ARGS` against the server; returns its stdout (caller frees). */
 static char *cli_run(const char *args)
 {
@@ -185,11 +201,13 @@ START_TEST(explain_gives_queue_position_and_estimated_start)
 }
 END_TEST
 
-/* The CLI's list shows POSITION and ETA for queued jobs, "-" for running ones; explain
- * prints the queue line. */
+/* The CLI's list shows POSITION and ETA for queued jobs, "-" for running ones, from one
+ * queue view and no explanation; queue shows the view in the policy's order; explain prints
+ * the queue line. */
 START_TEST(list_shows_position_and_eta)
 {
     char name[32], words[16][32], *out;
+    long views, explains;
 
     senv_sim(&env, "testdata/sim/sched-solo.json");
     senv_config(&env, FAST_BASE, "", NULL);
@@ -207,7 +225,11 @@ START_TEST(list_shows_position_and_eta)
                      "\"maxRuntimeSeconds\": 10800"));
     free(senv_submit(senv_base(&env), "team-e", "small", "a100-80gb", 8, NULL, ""));
     usleep(1000 * 1000);
+    views = gets_of("/v1/namespaces/{ns}/queue");
+    explains = gets_of("/v1/namespaces/{ns}/trainingjobs/{name}/explain");
     out = cli_run("list -n team-e");
+    ck_assert_int_eq(gets_of("/v1/namespaces/{ns}/queue"), views + 1);
+    ck_assert_int_eq(gets_of("/v1/namespaces/{ns}/trainingjobs/{name}/explain"), explains);
     ck_assert_msg(strstr(out, "POSITION") && strstr(out, "ETA"), "%s", out);
     /* NAMESPACE NAME PHASE SKU GPUS CLUSTER POOL AGE POSITION ETA(2 words) MESSAGE */
     ck_assert_uint_ge(row_words(out, "big", words, 16), 10);
@@ -225,6 +247,23 @@ START_TEST(list_shows_position_and_eta)
     ck_assert_str_eq(words[2], "Running");
     ck_assert_str_eq(words[8], "-");
     ck_assert_str_eq(words[9], "-");
+    free(out);
+    /* NAMESPACE NAME ORDER PRIORITY GPUS SKUS POSITION ETA(2 words) REASON MESSAGE */
+    out = cli_run("queue -n team-e");
+    ck_assert_uint_ge(row_words(out, "big", words, 16), 10);
+    ck_assert_str_eq(words[2], "1");
+    ck_assert_str_eq(words[4], "32");
+    ck_assert_str_eq(words[6], "1");
+    ck_assert_str_eq(words[7], "in");
+    ck_assert_msg(strcmp(words[8], "2h") == 0 || strcmp(words[8], "120m") == 0 ||
+                      strcmp(words[8], "119m") == 0,
+                  "%s", out);
+    ck_assert_str_eq(words[9], "insufficient_capacity");
+    ck_assert_uint_ge(row_words(out, "small", words, 16), 10);
+    ck_assert_str_eq(words[2], "2");
+    ck_assert_str_eq(words[6], "2");
+    ck_assert_msg(strcmp(words[8], "5h") == 0 || strcmp(words[8], "4h") == 0, "%s", out);
+    ck_assert_msg(!strstr(out, "fill-0"), "%s", out);
     free(out);
     out = cli_run("explain -n team-e small");
     ck_assert_msg(strstr(out, "queue: position 2, 1 jobs and 32 GPUs ahead; estimated start "),
