@@ -1,6 +1,6 @@
 /* app.js -- the fedsched dashboard: a small single-page app over the HTTP API.
  * Views: overview, jobs (server-side filtering and keyset pagination, kept current by the
- * list's watch stream), job detail (watch long-poll), clusters (capacity, serving demand
+ * list's watch stream), job detail (watch long-poll), the queue (one what-if for all), clusters (capacity, serving demand
  * forecast against actual, prerequisite conditions, borrowed jobs), reports. The other views poll only while the tab is
  * visible; every value from the API is inserted as text, never as HTML. */
 'use strict';
@@ -1040,12 +1040,73 @@ async function viewReports(root, sc) {
   }
 }
 
+/* ---- queue ---- */
+
+/* An estimated start as "now", "in 2h" (the time in the tooltip), or "unknown". */
+function etaCell(ts) {
+  if (!ts) return h('td', { 'data-eta': '' }, 'unknown');
+  const ms = Date.parse(ts) - Date.now();
+  return h('td', { title: when(ts), 'data-eta': ts }, ms <= 1000 ? 'now' : 'in ' + dur(ms));
+}
+
+/* Every queued job in the policy's order, from one what-if (GET /v1/queue); refreshed every
+ * 30 s, as the job page's explanation. */
+async function viewQueue(root, sc) {
+  const q = new URLSearchParams(location.search);
+  const f = { ns: q.get('ns') || '', sku: q.get('sku') || '', limit: q.get('limit') || '100' };
+  const nsIn = h('input', { name: 'ns', value: f.ns, placeholder: 'all namespaces', size: 14 });
+  const skuIn = h('input', { name: 'sku', value: f.sku, placeholder: 'any SKU', size: 12 });
+  const limitIn = h('select', { name: 'limit' }, ['25', '100', '500', '1000'].map(v =>
+    h('option', { value: v, selected: v === f.limit }, v)));
+  const form = h('form', { class: 'filters', onsubmit: e => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    if (nsIn.value.trim()) p.set('ns', nsIn.value.trim());
+    if (skuIn.value.trim()) p.set('sku', skuIn.value.trim());
+    if (limitIn.value !== '100') p.set('limit', limitIn.value);
+    navigate('/ui/queue' + (p.toString() ? '?' + p : ''));
+  } }, h('label', {}, 'namespace', nsIn), h('label', {}, 'SKU', skuIn),
+  h('label', {}, 'first', limitIn), h('button', { class: 'btn', type: 'submit' }, 'Show'),
+  h('a', { href: '/ui/queue', 'data-nav': true }, 'clear'));
+  const holder = h('div', { 'data-testid': 'queue-holder' });
+  const note = h('p', { class: 'note', 'data-testid': 'queue-note' });
+  root.append(h('h1', {}, 'Queue'), form, h('div', { class: 'card' }, note, holder));
+
+  const params = new URLSearchParams({ limit: f.limit });
+  if (f.sku) params.set('sku', f.sku);
+  const path = (f.ns ? `/v1/namespaces/${encodeURIComponent(f.ns)}/queue` : '/v1/queue') + '?' + params;
+  const load = async () => {
+    const v = await get(path, sc);
+    const m = v.metadata || {}, basis = v.basis || {};
+    holder.replaceChildren(table(['#', 'namespace', 'name', { label: 'priority', num: 1 },
+      { label: 'GPUs', num: 1 }, 'SKUs', { label: 'position', num: 1 }, { label: 'jobs ahead', num: 1 },
+      { label: 'GPUs ahead', num: 1 }, 'estimated start', 'why it waits'],
+    v.items.map(it => {
+      const ns = it.metadata.namespace, name = it.metadata.name, pr = it.pendingReason;
+      const ahead = it.ahead || {};
+      return h('tr', { 'data-job': `${ns}/${name}` }, num(it.order), h('td', {}, ns),
+        h('td', {}, link(`/ui/jobs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, name)),
+        num(it.priority), num(it.gpus), h('td', {}, (it.skus || []).join(', ')), num(it.position),
+        num(ahead.jobs), num(ahead.gpus), etaCell(it.estimatedStart),
+        h('td', { class: 'wrap', 'data-reason': pr ? pr.reason : '' },
+          pr ? [badge(pr.reason, 'reason'), ' ', h('span', { class: 'muted' }, pr.message || '')] : 'starts now'));
+    }), { testid: 'queue-view-table', empty: 'nothing queued' }));
+    note.textContent = `${fmtNum(m.total)} of ${fmtNum(m.queued)} queued jobs selected, ` +
+      `${fmtNum(v.items.length)} shown; estimated ${when(m.generatedAt)} from ` +
+      `${fmtNum(basis.decisions)} simulated decisions` +
+      (basis.capped ? ' (the simulation hit its cap: later jobs have no estimate)' : '') + '.';
+  };
+  await load();
+  sc.every(30000, load);
+}
+
 /* ---- routing ---- */
 
 const routes = [
   [/^\/ui\/?$/, 'overview', viewOverview],
   [/^\/ui\/jobs\/?$/, 'jobs', viewJobs],
   [/^\/ui\/jobs\/([^/]+)\/([^/]+)\/?$/, 'jobs', viewJob],
+  [/^\/ui\/queue\/?$/, 'queue', viewQueue],
   [/^\/ui\/clusters\/?$/, 'clusters', viewClusters],
   [/^\/ui\/reports\/?$/, 'reports', viewReports],
 ];

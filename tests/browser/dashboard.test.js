@@ -427,6 +427,48 @@ async function main() {
     await noBadValues(page, 'job detail (preempting)');
   });
 
+  await step('queue view', async () => {
+    // Every row as the API's view gives it, in its order: place, priority, GPUs, SKUs,
+    // position, jobs and GPUs ahead exactly, why it waits by code, and the estimate within
+    // two minutes (two what-ifs a moment apart), or both unknown.
+    const rowsOf = () => page.$$eval('[data-testid=queue-view-table] tbody tr[data-job]', r => r.map(x => ({
+      job: x.dataset.job, cells: Array.from(x.cells).map(c => c.textContent.replace(/\s+/g, ' ').trim()),
+      eta: x.querySelector('[data-eta]').dataset.eta, reason: x.querySelector('[data-reason]').dataset.reason })));
+    const n = v => Number(v).toLocaleString('en-US'); // as fmtNum() prints an integer
+    const want = it => [n(it.order), it.metadata.namespace, it.metadata.name, n(it.priority),
+      n(it.gpus), it.skus.join(', '), n(it.position), n(it.ahead.jobs), n(it.ahead.gpus)];
+    // The first row that differs from the API's item (-1: none; the count when they differ).
+    const differs = (rows, view) => {
+      if (rows.length !== view.items.length || !view.items.length) return rows.length;
+      return view.items.findIndex((it, i) => !(rows[i].job === `${it.metadata.namespace}/${it.metadata.name}` &&
+        same(rows[i].cells.slice(0, 9), want(it)) &&
+        rows[i].reason === (it.pendingReason ? it.pendingReason.reason : '') &&
+        (it.estimatedStart === null ? rows[i].eta === '' && rows[i].cells[9] === 'unknown'
+          : Math.abs(Date.parse(rows[i].eta) - Date.parse(it.estimatedStart)) <= 120000)));
+    };
+    const compare = (rows, view) => differs(rows, view) === -1;
+    await page.goto(`${base}/ui/queue`);
+    await ready(page, 'queue');
+    const rows = await rowsOf();
+    const view = await apiGet(page, '/v1/queue');
+    const at = differs(rows, view);
+    check('queue view shows the API\'s queue, job by job, in its order', at === -1,
+      JSON.stringify({ rows: rows.length, items: view.items.length, at, shown: rows[at], api: view.items[at] }));
+    const note = await page.textContent('[data-testid=queue-note]');
+    check('queue view says how many jobs are queued and shown',
+      note.startsWith(`${view.metadata.total} of ${view.metadata.queued} queued jobs selected, ${view.items.length} shown`), note);
+    await noBadValues(page, 'queue');
+    await shot(page, 'queue.png');
+    // One namespace: the rows of the API's namespace view.
+    await page.goto(`${base}/ui/queue?ns=ml`);
+    await ready(page, 'queue');
+    const nsRows = await rowsOf();
+    const nsView = await apiGet(page, '/v1/namespaces/ml/queue');
+    check('queue view of one namespace shows that namespace\'s view',
+      compare(nsRows, nsView) && nsRows.every(r => r.job.startsWith('ml/')),
+      JSON.stringify({ shown: nsRows.map(r => r.job), api: nsView.items.map(it => it.metadata.name) }));
+  });
+
   await step('cancel button', async () => {
     await page.goto(`${base}/ui/jobs/ml/train-cancel`);
     await ready(page, 'jobs');
