@@ -5,6 +5,7 @@
 #include "api/internal.h"
 
 #include "api/forecast_json.h"
+#include "api/whatif_memo.h"
 #include "base/mem.h"
 
 #include <stdio.h>
@@ -24,6 +25,7 @@ int api_new(const struct api_config *c, struct store *s, struct api **out, struc
     a->metrics = metrics_new();
     a->forecasts = api_forecasts_new();
     a->queue_memo = queue_memo_new();
+    a->queue_views = queue_views_new();
     watches_init(a);
     access_init(a);
     *out = a;
@@ -38,7 +40,8 @@ void api_free(struct api **ap)
     watches_free(*ap);
     metrics_free(&(*ap)->metrics);
     api_forecasts_free(&(*ap)->forecasts);
-    queue_memo_free(&(*ap)->queue_memo);
+    whatif_memo_free(&(*ap)->queue_memo);
+    whatif_memo_free(&(*ap)->queue_views);
     free(*ap);
     *ap = NULL;
 }

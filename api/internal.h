@@ -65,10 +65,11 @@ struct api {
     int (*explainer)(void *arg, const char *ns, const char *name, const struct job *unsaved,
                      struct buf *out, struct err *e);
     void *explainer_arg;
-    struct api_queue_memo *queue_memo; /* queue_memo.c: GET's queue figures, per job */
+    struct whatif_memo *queue_memo; /* queue_memo.c: GET's queue figures, per job */
     int (*queue_view)(void *arg, const struct api_queue_query *q, struct buf *out,
                       struct err *e); /* api_attach_queue_view(); NULL: none */
     void *queue_view_arg;
+    struct whatif_memo *queue_views; /* queue_routes.c: the views' answers, per query */
     void (*clusters_changed)(void *arg);
     void *clusters_changed_arg;
     int (*sched_metrics)(void *arg, struct buf *b); /* api_attach_scheduler(); NULL: none */
@@ -96,8 +97,7 @@ int api_route(const char *method, const char *path, api_handler *h, enum perm *p
  * may be absent), remembered per job for a few seconds, one what-if at a time; NULL when
  * there are none. */
 struct job;
-struct api_queue_memo *queue_memo_new(void);
-void queue_memo_free(struct api_queue_memo **m);
+struct whatif_memo *queue_memo_new(void);
 json_t *queue_memo_get(struct api *a, const struct job *j);
 /* Takes the replica's one what-if slot for another caller (a dry run) and returns true, or
  * false when a what-if runs; queue_memo_end() gives it back. */
@@ -238,6 +238,8 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
 void h_report_queue(struct api *a, const struct api_request *req, const struct route_params *p,
                     struct api_response *resp);
 /* queue_routes.c */
+struct whatif_memo *queue_views_new(void);
+void queue_views_metrics(struct api *a, struct buf *out);
 void h_queue_view(struct api *a, const struct api_request *req, const struct route_params *p,
                   struct api_response *resp);
 void h_reclaim_list(struct api *a, const struct api_request *req, const struct route_params *p,

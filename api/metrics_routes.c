@@ -102,6 +102,7 @@ void h_metrics(struct api *a, const struct api_request *req, const struct route_
     cluster_metrics(a, &out);
     scheduler_metrics(a, &out);
     queue_memo_metrics(a, &out);
+    queue_views_metrics(a, &out);
     access_metrics(a, &out);
     buf_printf(&out,
                "# HELP fedsched_store_up Whether the last database query of this scrape "

@@ -6,17 +6,15 @@
  * every GET, it made a GET of a queued job cost a what-if: 1,680 GET/s on an empty queue
  * against 12,617 before it, and 4 GET/s with 500,000 jobs queued, while CI pipelines poll
  * their queued jobs. Here a job's figures are reused for QUEUE_MEMO_TTL_MS, and one what-if
- * runs at a time per replica: a GET that finds another running answers with the job's
- * last figures (up to QUEUE_MEMO_STALE_MS old) or without them.
+ * runs at a time per replica (api/whatif_memo.h): a GET that finds another running answers
+ * with the job's last figures (up to QUEUE_MEMO_STALE_MS old) or without them.
  * Not responsible for /explain, which always runs its own what-if. */
 #include "api/internal.h"
 
-#include "api/list_token.h"
-#include "base/clock.h"
+#include "api/whatif_memo.h"
 #include "base/job.h"
 #include "base/mem.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,39 +24,9 @@
 #define QUEUE_MEMO_TTL_MS   10000
 #define QUEUE_MEMO_STALE_MS 60000
 
-struct memo_slot {
-    char *key; /* "ns/name"; NULL: empty */
-    int64_t rv;
-    int64_t at_ms;
-    json_t *figures; /* {"queue": explain's "queue", "reason": its "reason" when pending} */
-};
-
-struct api_queue_memo {
-    pthread_mutex_t mu;
-    bool busy;                 /* a what-if for a GET is running */
-    uint64_t whatifs, skipped; /* what-ifs run; GETs answered without figures while busy */
-    struct memo_slot slot[QUEUE_MEMO_SLOTS];
-};
-
-struct api_queue_memo *queue_memo_new(void)
+struct whatif_memo *queue_memo_new(void)
 {
-    struct api_queue_memo *m = xcalloc(1, sizeof(*m));
-
-    pthread_mutex_init(&m->mu, NULL);
-    return m;
-}
-
-void queue_memo_free(struct api_queue_memo **mp)
-{
-    if (!mp || !*mp)
-        return;
-    for (size_t i = 0; i < QUEUE_MEMO_SLOTS; i++) {
-        free((*mp)->slot[i].key);
-        json_decref((*mp)->slot[i].figures);
-    }
-    pthread_mutex_destroy(&(*mp)->mu);
-    free(*mp);
-    *mp = NULL;
+    return whatif_memo_new(QUEUE_MEMO_SLOTS, QUEUE_MEMO_TTL_MS, QUEUE_MEMO_STALE_MS);
 }
 
 json_t *queue_figures(const char *explanation, size_t len)
@@ -92,90 +60,61 @@ void queue_figures_apply(json_t *job, const json_t *f)
         json_object_set(status, "pendingReason", json_object_get(f, "reason"));
 }
 
-/* The what-if's figures for stored job j (queue_figures()), or NULL. */
-static json_t *run_whatif(struct api *a, const struct job *j)
+struct whatif_arg {
+    struct api *a;
+    const struct job *j;
+};
+
+/* The what-if's figures for the stored job (queue_figures()) as JSON text, or NULL. */
+static char *run_whatif(void *arg)
 {
+    struct whatif_arg *w = arg;
     struct err e = {0};
     struct buf b;
     json_t *f = NULL;
+    char *text = NULL;
 
     buf_init(&b, 0);
-    if (a->explainer(a->explainer_arg, j->ns, j->name, NULL, &b, &e) == 0)
+    if (w->a->explainer(w->a->explainer_arg, w->j->ns, w->j->name, NULL, &b, &e) == 0)
         f = queue_figures(b.data, b.len);
     buf_free(&b);
-    return f;
+    if (f)
+        text = json_dumps(f, JSON_COMPACT);
+    json_decref(f);
+    return text;
 }
 
 json_t *queue_memo_get(struct api *a, const struct job *j)
 {
-    struct api_queue_memo *m = a->queue_memo;
+    struct whatif_arg w = {a, j};
     /* Namespaces are at most 63 bytes and names 253 (api/trainingjob.c), so key holds any. */
-    char key[512];
-    struct memo_slot *s =
-        &m->slot[list_token_hash(list_token_hash(LIST_TOKEN_HASH_INIT, j->ns, '/'), j->name, 0) %
-                 QUEUE_MEMO_SLOTS];
-    int64_t now = clock_mono_ms();
+    char key[512], *text;
     json_t *f = NULL;
-    bool mine;
+    bool busy;
 
     snprintf(key, sizeof(key), "%s/%s", j->ns, j->name);
-    pthread_mutex_lock(&m->mu);
-    mine = s->key && strcmp(s->key, key) == 0;
-    if (mine && s->rv == j->resource_version && now - s->at_ms < QUEUE_MEMO_TTL_MS) {
-        f = json_incref(s->figures);
-    } else if (m->busy) {
-        if (mine && now - s->at_ms < QUEUE_MEMO_STALE_MS)
-            f = json_incref(s->figures);
-        else
-            m->skipped++;
-    } else {
-        m->busy = true;
-        m->whatifs++;
-        pthread_mutex_unlock(&m->mu);
-        f = run_whatif(a, j);
-        pthread_mutex_lock(&m->mu);
-        m->busy = false;
-        if (f) {
-            free(s->key);
-            json_decref(s->figures);
-            s->key = xstrdup(key);
-            s->rv = j->resource_version;
-            s->at_ms = clock_mono_ms();
-            s->figures = json_incref(f);
-        }
-    }
-    pthread_mutex_unlock(&m->mu);
+    text = whatif_memo_get(a->queue_memo, key, j->resource_version, run_whatif, &w, &busy);
+    if (text)
+        f = json_loads(text, 0, NULL);
+    free(text);
     return f;
 }
 
 bool queue_memo_begin(struct api *a)
 {
-    struct api_queue_memo *m = a->queue_memo;
-    bool mine;
-
-    pthread_mutex_lock(&m->mu);
-    mine = !m->busy;
-    m->busy = true;
-    pthread_mutex_unlock(&m->mu);
-    return mine;
+    return whatif_memo_begin(a->queue_memo);
 }
 
 void queue_memo_end(struct api *a)
 {
-    pthread_mutex_lock(&a->queue_memo->mu);
-    a->queue_memo->busy = false;
-    pthread_mutex_unlock(&a->queue_memo->mu);
+    whatif_memo_end(a->queue_memo);
 }
 
 void queue_memo_metrics(struct api *a, struct buf *out)
 {
-    struct api_queue_memo *m = a->queue_memo;
-    uint64_t runs, skipped;
+    struct whatif_memo_counts c;
 
-    pthread_mutex_lock(&m->mu);
-    runs = m->whatifs;
-    skipped = m->skipped;
-    pthread_mutex_unlock(&m->mu);
+    whatif_memo_counts(a->queue_memo, &c);
     buf_printf(out,
                "# HELP fedsched_api_queue_whatifs_total What-ifs run for the queue figures of "
                "a GET of a queued job (one at a time, each job's reused for 10 s).\n"
@@ -185,5 +124,5 @@ void queue_memo_metrics(struct api *a, struct buf *out)
                "without queue figures because another GET's what-if was running.\n"
                "# TYPE fedsched_api_queue_figures_skipped_total counter\n"
                "fedsched_api_queue_figures_skipped_total %llu\n",
-               (unsigned long long)runs, (unsigned long long)skipped);
+               (unsigned long long)c.made, (unsigned long long)c.busy);
 }

@@ -4,7 +4,8 @@
  * urgent, one taking an H100 or an A100, one only an H100 (no cluster has one). Every item
  * of the view is compared with the job's own explanation (its position, the jobs and GPUs
  * ahead, its estimated start and why it waits); the pages, the filters and a viewer
- * limited to one namespace are checked against the whole view. Not responsible for the
+ * limited to one namespace are checked against the whole view; an answer is reused for the
+ * same query within 10 s. Not responsible for the
  * estimate itself (tests/unit/test_eta.c) or for explain (test_node_fit_e2e.c). */
 #include "tests/integration/test_sched_env.h"
 
@@ -102,6 +103,22 @@ static const char *str(json_t *o, const char *k)
     const char *v = json_string_value(json_object_get(o, k));
 
     return v ? v : "";
+}
+
+/* A counter of /metrics. */
+static long counter(const char *name)
+{
+    char url[256], key[128], *page = NULL, *at;
+    long n = -1;
+
+    snprintf(url, sizeof(url), "%s/metrics", senv_base(&env));
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &page), 200);
+    snprintf(key, sizeof(key), "\n%s ", name);
+    if ((at = strstr(page, key)))
+        n = strtol(at + strlen(key), NULL, 10);
+    free(page);
+    ck_assert_msg(n >= 0, "no %s in /metrics", name);
+    return n;
 }
 
 static const char *item_ns(json_t *it)
@@ -284,6 +301,20 @@ START_TEST(the_queue_at_once_as_each_job_alone)
     json_decref(p);
     ck_assert_int_eq(call("GET", tok_view_b, "/v1/namespaces/team-a/queue", NULL, &p), 403);
     json_decref(p);
+
+    /* The same query twice within 10 s: one what-if, the second answer reused, the same. */
+    {
+        long runs = counter("fedsched_api_queue_view_whatifs_total");
+        long reused = counter("fedsched_api_queue_view_reused_total");
+        json_t *a1 = view(tok_admin, "/v1/queue?limit=7"),
+               *a2 = view(tok_admin, "/v1/queue?limit=7");
+
+        ck_assert_int_eq(counter("fedsched_api_queue_view_whatifs_total"), runs + 1);
+        ck_assert_int_eq(counter("fedsched_api_queue_view_reused_total"), reused + 1);
+        ck_assert(json_equal(a1, a2));
+        json_decref(a1);
+        json_decref(a2);
+    }
 
     /* Refusals name the parameter. */
     for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {

@@ -204,6 +204,63 @@ START_TEST(create_query_and_dry_run_slot)
 }
 END_TEST
 
+/* The queue view's source: counts its calls; the first one asks for another view while it
+ * runs, which must be refused (503) without calling it again. */
+static int view_calls;
+
+static long get_status(const char *path, const struct api_kv *q, size_t nq, char *retry_after)
+{
+    struct api_request req = {.method = "GET", .path = path, .query = q, .n_query = nq};
+    struct api_response resp;
+    long st;
+
+    api_handle(api, &req, &resp);
+    st = resp.status;
+    if (retry_after)
+        snprintf(retry_after, 8, "%s", resp.retry_after);
+    api_response_clear(&resp);
+    return st;
+}
+
+static int counting_view(void *arg, const struct api_queue_query *q, struct buf *out, struct err *e)
+{
+    static const struct api_kv other = {"limit", "5"};
+    char retry[8] = "";
+
+    (void)arg, (void)e;
+    if (view_calls++ == 0) {
+        ck_assert_int_eq(get_status("/v1/queue", &other, 1, retry), 503);
+        ck_assert_str_eq(retry, "1");
+    }
+    buf_printf(out, "{\"kind\":\"QueueView\",\"limit\":%zu,\"call\":%d}", q->limit, view_calls);
+    return 0;
+}
+
+/* GET /v1/queue: parameters checked before the scheduler is asked; none attached, 503; one
+ * view's what-if at a time (another query meanwhile: 503 with Retry-After); the same query
+ * again within 10 s answered from the first. */
+START_TEST(queue_view_checks_and_reuse)
+{
+    static const struct api_kv bad_limit = {"limit", "1001"}, bad_sku = {"sku", "z80"},
+                               other = {"phase", "Queued"}, five = {"limit", "5"};
+
+    expect("GET", "/v1/queue", NULL, 0, NULL, NULL, 503, "unavailable", NULL);
+    api_attach_queue_view(api, counting_view, NULL);
+    expect("GET", "/v1/queue", &bad_limit, 1, NULL, NULL, 400, "malformed", "limit");
+    expect("GET", "/v1/queue", &bad_sku, 1, NULL, NULL, 400, "malformed", "sku");
+    expect("GET", "/v1/queue", &other, 1, NULL, NULL, 400, "malformed", "phase");
+    expect("GET", "/v1/namespaces/Bad_NS/queue", NULL, 0, NULL, NULL, 422, "invalid",
+           "metadata.namespace");
+    ck_assert_int_eq(view_calls, 0);
+    ck_assert_int_eq(get_status("/v1/queue", NULL, 0, NULL), 200); /* refuses limit=5 inside */
+    ck_assert_int_eq(view_calls, 1);
+    ck_assert_int_eq(get_status("/v1/queue", NULL, 0, NULL), 200);
+    ck_assert_int_eq(view_calls, 1);
+    ck_assert_int_eq(get_status("/v1/queue", &five, 1, NULL), 200);
+    ck_assert_int_eq(view_calls, 2);
+}
+END_TEST
+
 /* Job sets and PATCH refuse bad selectors, bodies and media types before the store. */
 START_TEST(bulk_and_patch_check_before_the_database)
 {
@@ -400,6 +457,7 @@ int main(void)
     tcase_add_test(tc, wrong_method_is_405_with_allow);
     tcase_add_test(tc, create_checks_before_the_database);
     tcase_add_test(tc, create_query_and_dry_run_slot);
+    tcase_add_test(tc, queue_view_checks_and_reuse);
     tcase_add_test(tc, bulk_and_patch_check_before_the_database);
     tcase_add_test(tc, list_query_errors_are_400_naming_the_parameter);
     tcase_add_test(tc, dashboard_is_served_under_ui);
