@@ -345,6 +345,14 @@ static int explain_source(void *arg, const char *ns, const char *name, const str
     return unsaved ? sched_explain_new(arg, unsaved, out, e) : sched_explain(arg, ns, name, out, e);
 }
 
+static int queue_source(void *arg, const struct api_queue_query *q, struct buf *out, struct err *e)
+{
+    const struct sched_queue_query sq = {q->ns,  q->namespaces, q->n_namespaces,
+                                         q->sku, q->offset,     q->limit};
+
+    return sched_queue_view(arg, &sq, out, e);
+}
+
 static void start_server(const char *dsn)
 {
     struct api_config ac = {0};
@@ -383,6 +391,7 @@ static void start_server(const char *dsn)
     if (sched_new(&so, g.store, g.poller, &g.sched, &e))
         die("sched_new", &e);
     api_attach_explainer(g.api, explain_source, g.sched);
+    api_attach_queue_view(g.api, queue_source, g.sched);
     if (api_server_start(g.api, "127.0.0.1", 0, &g.srv, &e))
         die("api_server_start", &e);
     g.port = api_server_port(g.srv);
