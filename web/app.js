@@ -874,13 +874,21 @@ function amountCell(a, unit, d) {
 
 /* The cluster's GPU nodes as the policy fits jobs to them, read when the section is opened
  * (and again at each refresh while it stays open). */
+const NODES_CHUNK = 500;
+
 function nodesSection(c, sc, open) {
   const body = h('div', {});
   const el = h('details', { 'data-testid': 'nodes-' + c.name }, h('summary', {}, 'Nodes'), body);
   async function load() {
     try {
-      const list = await get(`/v1/clusters/${encodeURIComponent(c.name)}/nodes`, sc);
+      /* In chunks of NODES_CHUNK, as kubectl reads a large list (limit and continue). */
+      const path = `/v1/clusters/${encodeURIComponent(c.name)}/nodes?limit=${NODES_CHUNK}`;
+      let list = await get(path, sc);
       const items = list.items || [];
+      while (list.metadata && list.metadata.continue) {
+        list = await get(`${path}&continue=${encodeURIComponent(list.metadata.continue)}`, sc);
+        items.push(...(list.items || []));
+      }
       body.replaceChildren(h('p', { class: 'note' },
         `${items.length} GPU nodes as the policy sees them, last polled ${when(list.lastSuccessfulPoll)}`),
       table(['node', 'SKU', 'pool', 'schedulable', { label: 'GPUs free / alloc.', num: 1 },

@@ -525,6 +525,17 @@ async function main() {
     const amount = (a, unit, d) => a ? `${fmtD(a.free / unit, d)} / ${fmtD(a.allocatable / unit, d)}` : '-';
     const nodeRows = page => page.$$eval('[data-testid=nodes-table-sim-east] tbody tr[data-node]',
       r => r.map(x => Array.from(x.cells).map(c => c.textContent)));
+    // The section reads the nodes in chunks (limit and continue): here the server is asked
+    // for 3 at a time instead of 500, so the ten nodes come in four pages it must follow.
+    const chunked = [];
+    const toThree = route => {
+      const u = new URL(route.request().url());
+      if (!u.searchParams.has('limit')) return route.continue();
+      u.searchParams.set('limit', '3');
+      chunked.push(u.searchParams.has('continue'));
+      return route.continue({ url: u.toString() });
+    };
+    await page.route('**/v1/clusters/sim-east/nodes?*', toThree);
     await page.click('[data-testid=nodes-sim-east] summary');
     let nodesShown = [], nodesWant = [];
     for (let i = 0; i < 5; i++) {
@@ -546,6 +557,11 @@ async function main() {
       (k => JSON.stringify({ rows: [nodesShown.length, nodesWant.length], row: k,
         shown: nodesShown[k], want: nodesWant[k] }))(nodesWant.findIndex((r, k) =>
         JSON.stringify(r) !== JSON.stringify(nodesShown[k]))));
+    await page.unroute('**/v1/clusters/sim-east/nodes?*', toThree);
+    check('the nodes section follows the list\'s continue tokens (four pages of 3 for ten nodes)',
+      chunked.length >= 4 && chunked.filter(c => !c).length >= 1 &&
+      chunked.filter(c => c).length >= 3 * chunked.filter(c => !c).length,
+      JSON.stringify(chunked));
     await noBadValues(page, 'clusters with a nodes section open');
     const borrowed = await page.textContent('[data-cluster="sim-west"]');
     check('borrowed job listed under its cluster', /ml\/train-borrowed/.test(borrowed), borrowed.slice(0, 300));
