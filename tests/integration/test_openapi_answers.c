@@ -28,20 +28,26 @@
 #define N "/v1/namespaces/{ns}/trainingjobs/{name}"
 
 static struct senv env;
+/* Where answer() sends and how: NULL for the first replica, no token, JSON bodies. */
+static const char *cur_base, *cur_token, *cur_ctype;
 
 static void teardown(void)
 {
     senv_stop(&env);
 }
 
-/* Appends {method, path, url, status, body, expect} for one answer to all. body may be NULL
- * (a GET); mutate adds an undocumented field to the answer (expect "fail"). */
-static void answer(json_t *all, const char *method, const char *path, const char *url,
+/* Appends {method, path, url, status, body, expect} for one answer to all and returns its
+ * status. body may be NULL (a GET); mutate adds an undocumented field to the answer (expect
+ * "fail"). */
+static long answer(json_t *all, const char *method, const char *path, const char *url,
                    const char *body, bool mutate)
 {
-    const char *hdr[] = {strcmp(method, "patch") == 0 ? "Content-Type: application/merge-patch+json"
-                                                      : "Content-Type: application/json",
-                         NULL};
+    char auth[128];
+    const char *hdr[3] = {cur_ctype ? cur_ctype
+                          : strcmp(method, "patch") == 0
+                              ? "Content-Type: application/merge-patch+json"
+                              : "Content-Type: application/json",
+                          NULL, NULL};
     char full[512], *text = NULL, upper[8];
     json_t *j;
     long st;
@@ -50,8 +56,12 @@ static void answer(json_t *all, const char *method, const char *path, const char
     for (i = 0; method[i] && i + 1 < sizeof(upper); i++)
         upper[i] = (char)(method[i] - 'a' + 'A');
     upper[i] = '\0';
-    snprintf(full, sizeof(full), "%s%s", senv_base(&env), url);
-    st = itest_http(upper, full, body ? hdr : NULL, body, &text);
+    snprintf(full, sizeof(full), "%s%s", cur_base ? cur_base : senv_base(&env), url);
+    if (cur_token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cur_token);
+        hdr[body ? 1 : 0] = auth;
+    }
+    st = itest_http(upper, full, body || cur_token ? hdr : NULL, body, &text);
     j = json_loads(text ? text : "", 0, NULL);
     ck_assert_msg(j, "%s %s: %ld, not JSON: %s", upper, url, st, text ? text : "");
     if (mutate)
@@ -61,6 +71,7 @@ static void answer(json_t *all, const char *method, const char *path, const char
                                          path, "url", url, "status", (json_int_t)st, "body", j,
                                          "expect", mutate ? "fail" : "ok"));
     free(text);
+    return st;
 }
 
 static char *job_body(const char *name, int gpus, int cpu, const char *labels)
@@ -170,7 +181,55 @@ START_TEST(every_answer_is_what_the_document_says)
     answer(all, "get", "/v1/clusters/{name}/nodes", "/v1/clusters/none/nodes", NULL, false);
     answer(all, "get", "/readyz", "/readyz", NULL, false);
     answer(all, "get", "/healthz", "/healthz", NULL, false);
+    /* A replica with tokens: none (401); a viewer of team-b on team-a's queue and jobs, and
+     * submitting (403); a body past http.maxBodyBytes (413); a body not typed JSON (415). */
+    {
+        const char *env_auth[] = {"FEDSCHED_AUTH_MODE=tokens", NULL};
+        char tok_b[64], tok_admin[64], pad[1025];
+        struct buf big;
 
+        senv_serve(&env, 1, env_auth);
+        itest_create_token(env.dsn, "view-b", "viewer", "team-b", tok_b);
+        itest_create_token(env.dsn, "admin", "admin", NULL, tok_admin);
+        cur_base = env.srv[1].base;
+        ck_assert_int_eq(answer(all, "get", "/v1/queue", "/v1/queue", NULL, false), 401);
+        cur_token = tok_b;
+        ck_assert_int_eq(answer(all, "get", "/v1/namespaces/{ns}/queue",
+                                "/v1/namespaces/team-a/queue", NULL, false),
+                         403);
+        ck_assert_int_eq(answer(all, "get", J, "/v1/namespaces/team-a/trainingjobs", NULL, false),
+                         403);
+        ck_assert_int_eq(answer(all, "post", J, "/v1/namespaces/team-b/trainingjobs", run, false),
+                         403);
+        cur_token = tok_admin;
+        memset(pad, 'x', sizeof(pad) - 1);
+        pad[sizeof(pad) - 1] = '\0';
+        buf_init(&big, 0);
+        buf_puts(&big, "{\"pad\":\"");
+        for (int i = 0; i < 1100; i++) /* 1.1 MB: past the default 1 MiB */
+            buf_puts(&big, pad);
+        buf_puts(&big, "\"}");
+        ck_assert_int_eq(
+            answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", big.data, false), 413);
+        buf_free(&big);
+        cur_ctype = "Content-Type: text/plain";
+        ck_assert_int_eq(answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", run, false),
+                         415);
+        cur_ctype = NULL;
+        cur_token = NULL;
+        cur_base = NULL;
+    }
+
+    /* A default Error response stands for statuses an operation does not list, so a 5xx
+     * here would pass the schemas: none of these answers may be one. */
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *a = json_array_get(all, i);
+
+        ck_assert_msg(json_integer_value(json_object_get(a, "status")) < 500, "%s %s: %lld",
+                      json_string_value(json_object_get(a, "method")),
+                      json_string_value(json_object_get(a, "url")),
+                      (long long)json_integer_value(json_object_get(a, "status")));
+    }
     snprintf(dir, sizeof(dir), "%s/tests/schema", src && *src ? src : ".");
     file = xasprintf("%s/answers.json", env.dir);
     ck_assert_int_eq(json_dump_file(all, file, JSON_INDENT(1)), 0);
