@@ -138,15 +138,19 @@ int engine_slots_unreserved(const struct engine *en, const struct engine_group *
     return slots;
 }
 
-static uint64_t reserved_holder(const struct engine *en, const struct engine_group *G)
+/* Names in w the job holding a reservation on G's nodes (none when no node is reserved). */
+static void reserved_holder(const struct engine *en, const struct engine_group *G,
+                            struct policy_why *w)
 {
     for (size_t i = 0; i < G->n; i++) {
         size_t j = en->reserved_by[G->nodes[i]];
 
-        if (j)
-            return en->in->queue[j - 1].id;
+        if (j) {
+            w->by_ns = en->in->queue[j - 1].ns;
+            w->by_name = en->in->queue[j - 1].name;
+            return;
+        }
     }
-    return 0;
 }
 
 long engine_take(struct engine *en, struct engine_group *G, size_t j, bool scored, bool track,
@@ -1010,7 +1014,7 @@ static void group_verdict(struct engine *en, struct engine_group *G, size_t j, b
         w->mem_mib = ej->mem;
     } else if (G->n_reserved && engine_slots_unreserved(en, G, g) >= W) {
         w->reason = POLICY_REASON_RESERVED;
-        w->by_job = reserved_holder(en, G);
+        reserved_holder(en, G, w);
     } else {
         w->reason = POLICY_REASON_INSUFFICIENT;
     }

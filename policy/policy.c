@@ -282,9 +282,9 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
         const char *ws = w->workers == 1 ? "" : "s";
         const char *nh = w->nodes == 1 ? " has" : "s have";
 
-        if (w->reason == POLICY_REASON_RESERVED)
-            snprintf(tail, sizeof(tail), "; the rest is reserved for job %llu",
-                     (unsigned long long)w->by_job);
+        if (w->reason == POLICY_REASON_RESERVED && w->by_name)
+            snprintf(tail, sizeof(tail), "; the rest is reserved for %s/%s",
+                     w->by_ns ? w->by_ns : "-", w->by_name);
         if (w->cluster < 0)
             snprintf(out, size, "%s: needs %d worker%s of %d GPUs, at most %d fit in any cluster",
                      sku, w->workers, ws, w->per_worker, w->have);

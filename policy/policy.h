@@ -351,17 +351,18 @@ struct policy_why {
     int cluster; /* snapshot cluster index, -1 for job-wide reasons */
     int sku;     /* -1 when not about one SKU */
     enum snapshot_pool pool;
-    int workers;     /* workers needed */
-    int per_worker;  /* GPUs per worker */
-    int have;        /* INSUFFICIENT/NEVER_FITS/RESERVED: workers that fit; NO_LENDABLE: GPUs
+    int workers;    /* workers needed */
+    int per_worker; /* GPUs per worker */
+    int have;       /* INSUFFICIENT/NEVER_FITS/RESERVED: workers that fit; NO_LENDABLE: GPUs
                        lendable; QUOTA: GPUs the namespace uses of the SKU */
-    int nodes;       /* INSUFFICIENT/RESERVED: nodes with at least per_worker GPUs free */
-    int need;        /* GPUs the job needs */
-    int64_t value;   /* STALE: age s; LEASE_TOO_SHORT: lease left s; LENDING_BACKOFF: s left;
+    int nodes;      /* INSUFFICIENT/RESERVED: nodes with at least per_worker GPUs free */
+    int need;       /* GPUs the job needs */
+    int64_t value;  /* STALE: age s; LEASE_TOO_SHORT: lease left s; LENDING_BACKOFF: s left;
                        QUOTA: the limit that was hit (GPUs) */
-    int64_t value2;  /* LEASE_TOO_SHORT: job maxRuntime s; QUOTA: nominal quota */
-    const char *ns;  /* QUOTA: the namespace (borrowed from the input) */
-    uint64_t by_job; /* RESERVED: id of the job holding the reservation */
+    int64_t value2; /* LEASE_TOO_SHORT: job maxRuntime s; QUOTA: nominal quota */
+    const char *ns; /* QUOTA: the namespace (borrowed from the input) */
+    /* RESERVED: the job holding the reservation (borrowed from the input) */
+    const char *by_ns, *by_name;
     bool room;       /* CORDONED/UNHEALTHY/STALE: the cluster has room for the job now, so
                         its state is what keeps the job waiting */
     bool in_nominal; /* QUOTA: refused because a non-preemptible job may not run above

@@ -116,6 +116,13 @@ int policy_why_json(struct buf *b, const struct snapshot *s, const struct policy
     if (!rc && w->reason == POLICY_REASON_NODE_RESOURCES)
         rc = buf_printf(b, ",\"nodesShortOfCpu\":%lld,\"nodesShortOfMemory\":%lld",
                         (long long)w->value, (long long)w->value2);
+    if (!rc && w->reason == POLICY_REASON_RESERVED && w->by_name) {
+        rc = buf_puts(b, ",\"reservedFor\":{\"namespace\":");
+        rc = rc ? rc : policy_json_str(b, w->by_ns ? w->by_ns : "");
+        rc = rc ? rc : buf_puts(b, ",\"name\":");
+        rc = rc ? rc : policy_json_str(b, w->by_name);
+        rc = rc ? rc : buf_puts(b, "}");
+    }
     if (!rc && w->reason == POLICY_REASON_MISSING_PREREQ)
         rc = buf_printf(b, ",\"condition\":\"%s\"", snapshot_prereq_name(w->prereq));
     rc = rc ? rc : buf_puts(b, ",\"message\":");

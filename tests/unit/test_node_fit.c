@@ -554,7 +554,7 @@ START_TEST(test_reservation_holds_enough_nodes_for_the_cpu)
         ck_assert_int_eq(ex->clusters[0].whys[0].reason, POLICY_REASON_RESERVED);
         policy_why_format(&ex->clusters[0].whys[0], x.snap, msg, sizeof(msg));
         ck_assert_str_eq(msg, "h100-80gb: needs 1 worker of 2 GPUs, 0 nodes have 2 free; the "
-                              "rest is reserved for job 1");
+                              "rest is reserved for team/gang");
         explain_free(&ex);
     }
     done(&x);
