@@ -1059,6 +1059,14 @@ static int verb_queue(struct ctx *c)
         json_int_t total =
             json_integer_value(json_object_get(json_object_get(v, "metadata"), "total"));
 
+        json_int_t held =
+            json_integer_value(json_object_get(json_object_get(v, "metadata"), "held"));
+
+        if (held > 0 && !c->o.quiet)
+            fprintf(stderr,
+                    "fedsched: %" JSON_INTEGER_FORMAT " held jobs are not in the queue "
+                    "(fedsched release -l SELECTOR)\n",
+                    held);
         if ((size_t)total > json_array_size(json_object_get(v, "items")) && !c->o.quiet)
             fprintf(stderr,
                     "fedsched: %zu of %" JSON_INTEGER_FORMAT " queued jobs shown; "

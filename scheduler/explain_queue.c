@@ -117,7 +117,7 @@ int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
     int64_t *limit = running_limits(c, d, in);
     struct eta_runtimes rt = {limit, NULL, NULL};
     const struct policy_pending **pend = xcalloc(in->n_queue + 1, sizeof(*pend));
-    size_t *by = xcalloc(in->n_queue + 1, sizeof(*by)), total = 0, shown = 0;
+    size_t *by = xcalloc(in->n_queue + 1, sizeof(*by)), total = 0, shown = 0, held = 0, later = 0;
     struct eta_queue eq;
     char ts[40];
 
@@ -147,10 +147,20 @@ int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
             buf_puts(out, ",");
         item_json(j, k + 1, &eq.v[i], pend[i], in->snap, out);
     }
+    /* Queued jobs the policy does not take now (scheduler/decide.c): held ones, and those
+     * waiting out a retry backoff; counted, so a reader knows they are not lost. */
+    for (size_t k = 0; k < c->jobs.n; k++) {
+        const struct store_sched_job *j = &c->jobs.v[k];
+
+        if (j->phase != PHASE_QUEUED || j->cancel_requested || !selected(j, q))
+            continue;
+        held += j->held;
+        later += !j->held && j->not_before_ms > c->now;
+    }
     buf_printf(out,
                "],\"metadata\":{\"generatedAt\":\"%s\",\"queued\":%zu,\"total\":%zu,"
-               "\"offset\":%zu,\"limit\":%zu},\"basis\":",
-               ts, in->n_queue, total, q->offset, q->limit);
+               "\"offset\":%zu,\"limit\":%zu,\"held\":%zu,\"retryBackoff\":%zu},\"basis\":",
+               ts, in->n_queue, total, q->offset, q->limit, held, later);
     eta_basis_json(&eq.basis, out);
     buf_puts(out, "}");
     eta_queue_free(&eq);

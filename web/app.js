@@ -1102,7 +1102,9 @@ async function viewQueue(root, sc) {
     note.textContent = `${fmtNum(m.total)} of ${fmtNum(m.queued)} queued jobs selected, ` +
       `${fmtNum(v.items.length)} shown; estimated ${when(m.generatedAt)} from ` +
       `${fmtNum(basis.decisions)} simulated decisions` +
-      (basis.capped ? ' (the simulation hit its cap: later jobs have no estimate)' : '') + '.';
+      (basis.capped ? ' (the simulation hit its cap: later jobs have no estimate)' : '') + '.' +
+      (m.held || m.retryBackoff ? ` Not in the queue: ${fmtNum(m.held)} held, ` +
+        `${fmtNum(m.retryBackoff)} waiting out a retry backoff.` : '');
   };
   await load();
   sc.every(30000, load);

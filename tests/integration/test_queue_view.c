@@ -219,12 +219,31 @@ START_TEST(the_queue_at_once_as_each_job_alone)
     submit("team-b", "b-either", "h100-80gb", "[\"a100-80gb\"]", 8, 0);
     submit("team-a", "a-h100", "h100-80gb", NULL, 8, 0);
     submit("team-b", "b-2", "a100-80gb", NULL, 2, 0);
+    /* A job held by its user: not in the view, counted in metadata.held. */
+    {
+        json_t *r = NULL;
+        char *body = xasprintf(
+            "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":"
+            "{\"name\":\"b-held\",\"labels\":{\"set\":\"h\"}},\"spec\":{\"resources\":"
+            "{\"instanceType\":\"a100-80gb\",\"gpuCount\":1},\"code\":{\"image\":\"t:1\"}}}");
+
+        ck_assert_int_eq(call("POST", tok_admin, "/v1/namespaces/team-b/trainingjobs", body, NULL),
+                         201);
+        ck_assert_int_eq(call("POST", tok_admin,
+                              "/v1/namespaces/team-b/trainingjobs:hold?labelSelector=set%3Dh", "{}",
+                              &r),
+                         200);
+        json_decref(r);
+        free(body);
+    }
 
     /* The whole queue: seven jobs, in the policy's order, each as its explanation says. */
     v = view(tok_admin, "/v1/queue");
     p = json_object_get(v, "metadata");
     ck_assert_int_eq(json_integer_value(json_object_get(p, "queued")), 7);
     ck_assert_int_eq(json_integer_value(json_object_get(p, "total")), 7);
+    ck_assert_int_eq(json_integer_value(json_object_get(p, "held")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(p, "retryBackoff")), 0);
     ck_assert(json_is_false(json_object_get(json_object_get(v, "basis"), "capped")));
     ck_assert_uint_eq(json_array_size(json_object_get(v, "items")), 7);
     /* The urgent job first; a job that waits for an H100 no cluster has, without estimate. */
