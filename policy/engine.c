@@ -138,18 +138,24 @@ int engine_slots_unreserved(const struct engine *en, const struct engine_group *
     return slots;
 }
 
-/* Names in w the job holding a reservation on G's nodes (none when no node is reserved). */
-static void reserved_holder(const struct engine *en, const struct engine_group *G,
+/* Names in w the job holding a reservation on G's nodes (none when no node is reserved)
+ * when it is of job's namespace; of another, only that it is: a tenant learns nothing of the
+ * others' jobs (docs/security.md). */
+static void reserved_holder(const struct engine *en, const struct engine_group *G, size_t job,
                             struct policy_why *w)
 {
     for (size_t i = 0; i < G->n; i++) {
         size_t j = en->reserved_by[G->nodes[i]];
 
-        if (j) {
+        if (!j)
+            continue;
+        if (en->jobs[j - 1].ns == en->jobs[job].ns) {
             w->by_ns = en->in->queue[j - 1].ns;
             w->by_name = en->in->queue[j - 1].name;
-            return;
+        } else {
+            w->by_other_ns = true;
         }
+        return;
     }
 }
 
@@ -1014,7 +1020,7 @@ static void group_verdict(struct engine *en, struct engine_group *G, size_t j, b
         w->mem_mib = ej->mem;
     } else if (G->n_reserved && engine_slots_unreserved(en, G, g) >= W) {
         w->reason = POLICY_REASON_RESERVED;
-        reserved_holder(en, G, w);
+        reserved_holder(en, G, j, w);
     } else {
         w->reason = POLICY_REASON_INSUFFICIENT;
     }

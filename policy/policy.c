@@ -285,6 +285,8 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
         if (w->reason == POLICY_REASON_RESERVED && w->by_name)
             snprintf(tail, sizeof(tail), "; the rest is reserved for %s/%s",
                      w->by_ns ? w->by_ns : "-", w->by_name);
+        else if (w->reason == POLICY_REASON_RESERVED && w->by_other_ns)
+            snprintf(tail, sizeof(tail), "; the rest is reserved for a job of another namespace");
         if (w->cluster < 0)
             snprintf(out, size, "%s: needs %d worker%s of %d GPUs, at most %d fit in any cluster",
                      sku, w->workers, ws, w->per_worker, w->have);

@@ -361,8 +361,10 @@ struct policy_why {
                        QUOTA: the limit that was hit (GPUs) */
     int64_t value2; /* LEASE_TOO_SHORT: job maxRuntime s; QUOTA: nominal quota */
     const char *ns; /* QUOTA: the namespace (borrowed from the input) */
-    /* RESERVED: the job holding the reservation (borrowed from the input) */
+    /* RESERVED: the job holding the reservation when it is of the same namespace (borrowed
+     * from the input); by_other_ns when it is of another, which is not named. */
     const char *by_ns, *by_name;
+    bool by_other_ns;
     bool room;       /* CORDONED/UNHEALTHY/STALE: the cluster has room for the job now, so
                         its state is what keeps the job waiting */
     bool in_nominal; /* QUOTA: refused because a non-preemptible job may not run above
