@@ -348,10 +348,16 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
     }
 }
 
+bool policy_same_ns(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
 int policy_preemption_format(const struct policy_input *in, const struct policy_pending *p,
                              char *out, size_t size)
 {
-    size_t len;
+    const char *ns = in->queue[p->job].ns;
+    size_t len, named = 0, others = 0;
 
     if (!p->preempting)
         return -1;
@@ -359,8 +365,17 @@ int policy_preemption_format(const struct policy_input *in, const struct policy_
     for (size_t i = 0; i < p->n_victims && len < size; i++) {
         const struct policy_running *ru = &in->running[p->victims[i]];
 
-        len += (size_t)snprintf(out + len, size - len, "%s %s/%s", i ? "," : "", ru->ns, ru->name);
+        /* A victim of another namespace is counted, not named (docs/security.md). */
+        if (!policy_same_ns(ru->ns, ns)) {
+            others++;
+            continue;
+        }
+        len += (size_t)snprintf(out + len, size - len, "%s %s/%s", named++ ? "," : "", ru->ns,
+                                ru->name);
     }
+    if (others && len < size)
+        len += (size_t)snprintf(out + len, size - len, "%s %zu job%s of another namespace",
+                                named ? "," : "", others, others == 1 ? "" : "s");
     if (len < size)
         snprintf(out + len, size - len, " in cluster %s",
                  in->snap->clusters[p->victims_cluster].name);

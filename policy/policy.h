@@ -375,6 +375,9 @@ struct policy_why {
     int64_t cpu_m, mem_mib;
 };
 
+/* Whether namespaces a and b are the same (NULL is none). */
+bool policy_same_ns(const char *a, const char *b);
+
 /* Writes one English sentence for w ("h100-80gb: needs 8 workers of 8 GPUs, 5 nodes have 8
  * free") into out (truncated to size). */
 void policy_why_format(const struct policy_why *w, const struct snapshot *snap, char *out,
@@ -382,7 +385,9 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
 
 struct policy_pending;
 /* Writes "waiting for the preemption of ns/a, ns/b in cluster az1" for a pending job that
- * preempts (p->preempting) into out (truncated to size); -1 (out untouched) for any other. */
+ * preempts (p->preempting) into out (truncated to size); -1 (out untouched) for any other.
+ * Victims of another namespace than the job's are counted, not named ("ns/a, 2 jobs of
+ * another namespace"): a tenant learns nothing of the others' jobs (docs/security.md). */
 int policy_preemption_format(const struct policy_input *in, const struct policy_pending *p,
                              char *out, size_t size);
 

@@ -63,7 +63,9 @@ static int plan_json(struct buf *b, const struct snapshot *s, const struct polic
 static int preemption_json(struct buf *b, const struct policy_input *in,
                            const struct policy_pending *p)
 {
+    const char *ns = in->queue[p->job].ns;
     char msg[512];
+    size_t named = 0, others = 0;
     int rc;
 
     if (policy_preemption_format(in, p, msg, sizeof(msg)))
@@ -74,10 +76,14 @@ static int preemption_json(struct buf *b, const struct policy_input *in,
     for (size_t i = 0; i < p->n_victims && !rc; i++) {
         const struct policy_running *ru = &in->running[p->victims[i]];
 
-        rc = job_open(b, i == 0, ru->ns, ru->name);
+        if (!policy_same_ns(ru->ns, ns)) {
+            others++;
+            continue;
+        }
+        rc = job_open(b, named++ == 0, ru->ns, ru->name);
         rc = rc ? rc : buf_puts(b, "}");
     }
-    rc = rc ? rc : buf_puts(b, "],\"message\":");
+    rc = rc ? rc : buf_printf(b, "],\"otherNamespaces\":%zu,\"message\":", others);
     rc = rc ? rc : policy_json_str(b, msg);
     return rc ? rc : buf_puts(b, "}");
 }
