@@ -868,6 +868,14 @@ static char *queue_path(const struct ctx *c, int limit, const char *sku)
     return buf_steal(&b);
 }
 
+/* "namespace/name" of a job or a queue view's item (both carry metadata), into key. */
+static const char *job_key(json_t *it, char *key, size_t size)
+{
+    snprintf(key, size, "%s/%s", or_dash(jstr(it, "metadata.namespace")),
+             or_dash(jstr(it, "metadata.name")));
+    return key;
+}
+
 /* A queue view's item in the shape of an explanation (its "queue" member, and its status
  * and reason when it waits), which job_row_queue() reads. */
 static json_t *item_as_explanation(json_t *it)
@@ -898,9 +906,7 @@ static void list_table(struct ctx *c, json_t *all)
     {
         char key[600];
 
-        snprintf(key, sizeof(key), "%s/%s", or_dash(jstr(it, "metadata.namespace")),
-                 or_dash(jstr(it, "metadata.name")));
-        json_object_set_new(byname, key, item_as_explanation(it));
+        json_object_set_new(byname, job_key(it, key, sizeof(key)), item_as_explanation(it));
     }
     known = view ? json_object_size(byname) : 0;
     cli_table_row(&t, wide(c) ? list_header_wide : list_header);
@@ -910,12 +916,10 @@ static void list_table(struct ctx *c, json_t *all)
         const char *phase = jstr(it, "status.phase");
         char key[600];
 
-        snprintf(key, sizeof(key), "%s/%s", or_dash(jstr(it, "metadata.namespace")),
-                 or_dash(jstr(it, "metadata.name")));
         if (phase && strcmp(phase, "Queued") == 0) {
             queued++;
             if (view)
-                x = json_incref(json_object_get(byname, key));
+                x = json_incref(json_object_get(byname, job_key(it, key, sizeof(key))));
             else if (asked < LIST_ETA_MAX)
                 x = explanation_of(c, it);
             asked += x != NULL;
