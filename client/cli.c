@@ -877,12 +877,16 @@ static const char *job_key(json_t *it, char *key, size_t size)
 }
 
 /* A queue view's item in the shape of an explanation (its "queue" member, and its status
- * and reason when it waits), which job_row_queue() reads. */
+ * and reason when it waits), which job_row_queue() reads. A job the view lists after the
+ * queue (held, or in a retry backoff) has no "queue" member. */
 static json_t *item_as_explanation(json_t *it)
 {
     json_t *pr = json_object_get(it, "pendingReason");
-    json_t *x = json_pack("{s:{s:O, s:O}}", "queue", "position", json_object_get(it, "position"),
-                          "estimatedStart", json_object_get(it, "estimatedStart"));
+    json_t *x =
+        json_is_integer(json_object_get(it, "order"))
+            ? json_pack("{s:{s:O, s:O}}", "queue", "position", json_object_get(it, "position"),
+                        "estimatedStart", json_object_get(it, "estimatedStart"))
+            : json_object();
 
     if (pr) {
         json_object_set_new(x, "status", json_string("pending"));
@@ -1039,7 +1043,10 @@ static int verb_queue(struct ctx *c)
         int_cell(json_object_get(it, "position"), pos, sizeof(pos));
         int_cell(json_object_get(ahead, "jobs"), aj, sizeof(aj));
         int_cell(json_object_get(ahead, "gpus"), ag, sizeof(ag));
-        eta_text(jstr(it, "estimatedStart"), eta, sizeof(eta));
+        if (json_is_integer(json_object_get(it, "order")))
+            eta_text(jstr(it, "estimatedStart"), eta, sizeof(eta));
+        else /* held, or in a retry backoff: after the queue, not estimated */
+            snprintf(eta, sizeof(eta), "-");
         cells[n++] = jstr(it, "metadata.namespace");
         cells[n++] = jstr(it, "metadata.name");
         cells[n++] = order;
@@ -1068,8 +1075,8 @@ static int verb_queue(struct ctx *c)
 
         if (held > 0 && !c->o.quiet)
             fprintf(stderr,
-                    "fedsched: %" JSON_INTEGER_FORMAT " held jobs are not in the queue "
-                    "(fedsched release -l SELECTOR)\n",
+                    "fedsched: %" JSON_INTEGER_FORMAT " held jobs follow the queue; "
+                    "fedsched release -l SELECTOR lets the scheduler take them\n",
                     held);
         if ((size_t)total > json_array_size(json_object_get(v, "items")) && !c->o.quiet)
             fprintf(stderr,

@@ -61,14 +61,9 @@ static bool selected(const struct store_sched_job *j, const struct sched_queue_q
     return sku && ns;
 }
 
-/* One item: the job, its place and estimate, and why it waits (NULL: the what-if cycle
- * places it). */
-static void item_json(const struct store_sched_job *j, size_t order,
-                      const struct eta_queue_entry *x, const struct policy_pending *pend,
-                      const struct snapshot *snap, struct buf *b)
+/* An item's first members, up to its SKUs, and the comma after them. */
+static void item_head_json(const struct store_sched_job *j, struct buf *b)
 {
-    char ts[40];
-
     buf_puts(b, "{\"metadata\":{\"namespace\":");
     policy_json_str(b, j->ns);
     buf_puts(b, ",\"name\":");
@@ -81,7 +76,19 @@ static void item_json(const struct store_sched_job *j, size_t order,
         buf_puts(b, ",");
         policy_json_str(b, j->alt_skus[i]);
     }
-    buf_printf(b, "],\"order\":%zu,\"position\":%d,\"ahead\":{\"jobs\":%d,\"gpus\":%d},", order,
+    buf_puts(b, "],");
+}
+
+/* One item of the policy's queue: the job, its place and estimate, and why it waits (pend
+ * NULL: the what-if cycle places it). */
+static void item_json(const struct store_sched_job *j, size_t order,
+                      const struct eta_queue_entry *x, const struct policy_pending *pend,
+                      const struct snapshot *snap, struct buf *b)
+{
+    char ts[40];
+
+    item_head_json(j, b);
+    buf_printf(b, "\"order\":%zu,\"position\":%d,\"ahead\":{\"jobs\":%d,\"gpus\":%d},", order,
                x->position, x->ahead_jobs, x->ahead_gpus);
     buf_puts(b, "\"estimatedStart\":");
     if (x->placed) {
@@ -95,6 +102,52 @@ static void item_json(const struct store_sched_job *j, size_t order,
         policy_why_json(b, snap, &pend->why);
     }
     buf_puts(b, "}");
+}
+
+/* Whether live job j is queued but left out of the policy's queue (scheduler/decide.c): held
+ * until released, or waiting out a retry backoff at now. */
+static bool aside(const struct store_sched_job *j, int64_t now)
+{
+    return j->phase == PHASE_QUEUED && !j->cancel_requested && (j->held || j->not_before_ms > now);
+}
+
+/* The jobs set aside: those in a retry backoff first, the soonest back first; then the held
+ * ones, the oldest first; ties by namespace and name. */
+static int cmp_aside(const void *a, const void *b)
+{
+    const struct store_sched_job *x = *(const struct store_sched_job *const *)a;
+    const struct store_sched_job *y = *(const struct store_sched_job *const *)b;
+    int64_t kx = x->held ? x->created_ms : x->not_before_ms;
+    int64_t ky = y->held ? y->created_ms : y->not_before_ms;
+    int c;
+
+    if (x->held != y->held)
+        return x->held ? 1 : -1;
+    if (kx != ky)
+        return kx < ky ? -1 : 1;
+    c = strcmp(x->ns, y->ns);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* A job set aside, as an item: no place, no estimate (the policy does not consider it now),
+ * and why in pendingReason: Held (explain's reason for a held job) or RetryBackoff, with
+ * the time it joins the queue again. */
+static void aside_json(const struct store_sched_job *j, struct buf *b)
+{
+    char ts[40];
+
+    item_head_json(j, b);
+    buf_puts(b, "\"order\":null,\"position\":null,\"ahead\":null,\"estimatedStart\":null,"
+                "\"pendingReason\":{\"reason\":");
+    if (j->held) {
+        buf_puts(b, "\"Held\",\"message\":\"held by the user: not placed until released\"}}");
+        return;
+    }
+    clock_format_rfc3339(j->not_before_ms, ts, sizeof(ts));
+    buf_printf(b,
+               "\"RetryBackoff\",\"message\":\"requeued after a failed attempt: waits out its "
+               "retry backoff until %s\",\"retryAt\":\"%s\"}}",
+               ts, ts);
 }
 
 /* Queue entries in visit order; those the visit did not report last, in queue order. */
@@ -118,6 +171,8 @@ int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
     struct eta_runtimes rt = {limit, NULL, NULL};
     const struct policy_pending **pend = xcalloc(in->n_queue + 1, sizeof(*pend));
     size_t *by = xcalloc(in->n_queue + 1, sizeof(*by)), total = 0, shown = 0, held = 0, later = 0;
+    const struct store_sched_job **set = xcalloc(c->jobs.n + 1, sizeof(*set));
+    size_t n_aside = 0;
     struct eta_queue eq;
     char ts[40];
 
@@ -125,6 +180,7 @@ int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
         free(limit);
         free(pend);
         free(by);
+        free(set);
         return -1;
     }
     for (size_t p = 0; p < res->n_pending; p++)
@@ -147,15 +203,20 @@ int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
             buf_puts(out, ",");
         item_json(j, k + 1, &eq.v[i], pend[i], in->snap, out);
     }
-    /* Queued jobs the policy does not take now (scheduler/decide.c): held ones, and those
-     * waiting out a retry backoff; counted, so a reader knows they are not lost. */
-    for (size_t k = 0; k < c->jobs.n; k++) {
-        const struct store_sched_job *j = &c->jobs.v[k];
-
-        if (j->phase != PHASE_QUEUED || j->cancel_requested || !selected(j, q))
+    /* Queued jobs the policy does not take now: after the queue, so a reader sees them and
+     * why, as squeue lists held jobs with their reason. */
+    for (size_t k = 0; k < c->jobs.n; k++)
+        if (aside(&c->jobs.v[k], c->now) && selected(&c->jobs.v[k], q))
+            set[n_aside++] = &c->jobs.v[k];
+    qsort(set, n_aside, sizeof(*set), cmp_aside);
+    for (size_t k = 0; k < n_aside; k++) {
+        held += set[k]->held;
+        later += !set[k]->held;
+        if (total++ < q->offset || shown >= q->limit)
             continue;
-        held += j->held;
-        later += !j->held && j->not_before_ms > c->now;
+        if (shown++)
+            buf_puts(out, ",");
+        aside_json(set[k], out);
     }
     buf_printf(out,
                "],\"metadata\":{\"generatedAt\":\"%s\",\"queued\":%zu,\"total\":%zu,"
@@ -167,5 +228,6 @@ int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
     free(limit);
     free(pend);
     free(by);
+    free(set);
     return 0;
 }

@@ -1095,7 +1095,8 @@ async function viewQueue(root, sc) {
       return h('tr', { 'data-job': `${ns}/${name}` }, num(it.order), h('td', {}, ns),
         h('td', {}, link(`/ui/jobs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, name)),
         num(it.priority), num(it.gpus), h('td', {}, (it.skus || []).join(', ')), num(it.position),
-        num(ahead.jobs), num(ahead.gpus), etaCell(it.estimatedStart),
+        num(ahead.jobs), num(ahead.gpus),
+        it.order == null ? h('td', { 'data-eta': '' }, '-') : etaCell(it.estimatedStart),
         h('td', { class: 'wrap', 'data-reason': pr ? pr.reason : '' },
           pr ? [badge(pr.reason, 'reason'), ' ', h('span', { class: 'muted' }, pr.message || '')] : 'starts now'));
     }), { testid: 'queue-view-table', empty: 'nothing queued' }));
@@ -1103,7 +1104,7 @@ async function viewQueue(root, sc) {
       `${fmtNum(v.items.length)} shown; estimated ${when(m.generatedAt)} from ` +
       `${fmtNum(basis.decisions)} simulated decisions` +
       (basis.capped ? ' (the simulation hit its cap: later jobs have no estimate)' : '') + '.' +
-      (m.held || m.retryBackoff ? ` Not in the queue: ${fmtNum(m.held)} held, ` +
+      (m.held || m.retryBackoff ? ` After the queue, not in it: ${fmtNum(m.held)} held, ` +
         `${fmtNum(m.retryBackoff)} waiting out a retry backoff.` : '');
   };
   await load();

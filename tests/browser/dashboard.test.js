@@ -434,16 +434,17 @@ async function main() {
     const rowsOf = () => page.$$eval('[data-testid=queue-view-table] tbody tr[data-job]', r => r.map(x => ({
       job: x.dataset.job, cells: Array.from(x.cells).map(c => c.textContent.replace(/\s+/g, ' ').trim()),
       eta: x.querySelector('[data-eta]').dataset.eta, reason: x.querySelector('[data-reason]').dataset.reason })));
-    const n = v => Number(v).toLocaleString('en-US'); // as fmtNum() prints an integer
+    // As fmtNum() prints an integer; a held job, or one in a retry backoff, has no place.
+    const n = v => v === null || v === undefined ? '-' : Number(v).toLocaleString('en-US');
     const want = it => [n(it.order), it.metadata.namespace, it.metadata.name, n(it.priority),
-      n(it.gpus), it.skus.join(', '), n(it.position), n(it.ahead.jobs), n(it.ahead.gpus)];
+      n(it.gpus), it.skus.join(', '), n(it.position), n((it.ahead || {}).jobs), n((it.ahead || {}).gpus)];
     // The first row that differs from the API's item (-1: none; the count when they differ).
     const differs = (rows, view) => {
       if (rows.length !== view.items.length || !view.items.length) return rows.length;
       return view.items.findIndex((it, i) => !(rows[i].job === `${it.metadata.namespace}/${it.metadata.name}` &&
         same(rows[i].cells.slice(0, 9), want(it)) &&
         rows[i].reason === (it.pendingReason ? it.pendingReason.reason : '') &&
-        (it.estimatedStart === null ? rows[i].eta === '' && rows[i].cells[9] === 'unknown'
+        (it.estimatedStart === null ? rows[i].eta === '' && rows[i].cells[9] === (it.order === null ? '-' : 'unknown')
           : Math.abs(Date.parse(rows[i].eta) - Date.parse(it.estimatedStart)) <= 120000)));
     };
     const compare = (rows, view) => differs(rows, view) === -1;
@@ -454,6 +455,12 @@ async function main() {
     const at = differs(rows, view);
     check('queue view shows the API\'s queue, job by job, in its order', at === -1,
       JSON.stringify({ rows: rows.length, items: view.items.length, at, shown: rows[at], api: view.items[at] }));
+    // The seeded held job and the one in a retry backoff come last, after every placed one.
+    const aside = view.items.map(it => it.pendingReason && it.pendingReason.reason).slice(-2);
+    check('queue view lists the held job and the one in a retry backoff after the queue',
+      same(aside, ['RetryBackoff', 'Held']) && view.metadata.held === 1 && view.metadata.retryBackoff === 1 &&
+      rows.slice(-2).every(r => r.cells[0] === '-' && r.cells[9] === '-'),
+      JSON.stringify({ aside, metadata: view.metadata, shown: rows.slice(-2) }));
     const note = await page.textContent('[data-testid=queue-note]');
     check('queue view says how many jobs are queued and shown',
       note.startsWith(`${view.metadata.total} of ${view.metadata.queued} queued jobs selected, ${view.items.length} shown`), note);

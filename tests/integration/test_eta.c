@@ -270,6 +270,32 @@ START_TEST(list_shows_position_and_eta)
                   "%s", out);
     ck_assert_msg(strstr(out, "(in 4h)") || strstr(out, "(in 5h)"), "%s", out);
     free(out);
+    /* A held job follows the queue in `queue`, without a place or an ETA, with its reason;
+     * `list` shows it Queued, without a position. */
+    {
+        const char *hdr[] = {"Content-Type: application/json", NULL};
+        char url[256];
+
+        free(senv_submit(senv_base(&env), "team-h", "paused", "a100-80gb", 8, NULL, ""));
+        snprintf(url, sizeof(url),
+                 "%s/v1/namespaces/team-h/trainingjobs:hold?labelSelector=team%%3Dteam-h",
+                 senv_base(&env));
+        ck_assert_int_eq(itest_http("POST", url, hdr, "{}", NULL), 200);
+    }
+    out = cli_run("queue");
+    ck_assert_uint_ge(row_words(out, "paused", words, 16), 9);
+    ck_assert_str_eq(words[2], "-");
+    ck_assert_str_eq(words[6], "-");
+    ck_assert_str_eq(words[7], "-");
+    ck_assert_str_eq(words[8], "Held");
+    ck_assert_msg(strstr(out, "small") < strstr(out, "paused"), "%s", out);
+    free(out);
+    out = cli_run("list -n team-h");
+    ck_assert_uint_ge(row_words(out, "paused", words, 16), 10);
+    ck_assert_str_eq(words[2], "Queued");
+    ck_assert_str_eq(words[8], "-");
+    ck_assert_str_eq(words[9], "-");
+    free(out);
 }
 END_TEST
 

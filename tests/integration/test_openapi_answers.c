@@ -87,7 +87,7 @@ START_TEST(every_answer_is_what_the_document_says)
 {
     const char *src = getenv("FEDSCHED_SRC");
     char *run = job_body("run", 1, 4, "{\"team\":\"a\"}"), *huge = job_body("huge", 8, 200, "{}");
-    char *held = job_body("held", 1, 4, "{\"set\":\"h\"}"), *gone = job_body("gone", 1, 4, "{}");
+    char *held = job_body("held", 8, 200, "{\"set\":\"h\"}"), *gone = job_body("gone", 1, 4, "{}");
     char *dry = job_body("dry", 2, 8, "{}"), *file, *cmd, *out;
     json_t *all = json_array(), *j;
     char dir[512];
@@ -127,6 +127,17 @@ START_TEST(every_answer_is_what_the_document_says)
     answer(all, "get", N "/checkpoint", "/v1/namespaces/team-a/trainingjobs/run/checkpoint", NULL,
            false);
     answer(all, "get", "/v1/queue", "/v1/queue", NULL, false);
+    /* The held job follows the queue, without a place: the schema must allow its nulls. */
+    {
+        json_t *items = json_object_get(
+            json_object_get(json_array_get(all, json_array_size(all) - 1), "body"), "items");
+        json_t *last = json_array_get(items, json_array_size(items) - 1);
+
+        ck_assert_str_eq(
+            json_string_value(json_object_get(json_object_get(last, "pendingReason"), "reason")),
+            "Held");
+        ck_assert(json_is_null(json_object_get(last, "order")));
+    }
     answer(all, "get", "/v1/queue", "/v1/queue?limit=1&offset=1&sku=a100-80gb", NULL, false);
     answer(all, "get", "/v1/queue", "/v1/queue?offset=x", NULL, false);
     answer(all, "get", "/v1/namespaces/{ns}/queue", "/v1/namespaces/team-a/queue", NULL, false);

@@ -3,9 +3,10 @@
  * node-fit scenario's four A100 nodes; seven more wait, in two namespaces, one of them
  * urgent, one taking an H100 or an A100, one only an H100 (no cluster has one). Every item
  * of the view is compared with the job's own explanation (its position, the jobs and GPUs
- * ahead, its estimated start and why it waits); the pages, the filters and a viewer
- * limited to one namespace are checked against the whole view; an answer is reused for the
- * same query within 10 s. Not responsible for the
+ * ahead, its estimated start and why it waits); a held job follows the queue with its
+ * explanation's reason; the pages, the filters and a viewer limited to one namespace are
+ * checked against the whole view; an answer is reused for the same query within 10 s. A job
+ * in its retry backoff is test_retry.c's. Not responsible for the
  * estimate itself (tests/unit/test_eta.c) or for explain (test_node_fit_e2e.c). */
 #include "tests/integration/test_sched_env.h"
 
@@ -183,6 +184,24 @@ static void same_as_explain(json_t *it)
     json_decref(x);
 }
 
+/* it is the held job b-held: no place and no estimate, and the reason its explanation
+ * gives. */
+static void held_as_explain(json_t *it)
+{
+    json_t *x = NULL;
+
+    ck_assert_str_eq(item_name(it), "b-held");
+    ck_assert(json_is_null(json_object_get(it, "order")));
+    ck_assert(json_is_null(json_object_get(it, "position")));
+    ck_assert(json_is_null(json_object_get(it, "ahead")));
+    ck_assert(json_is_null(json_object_get(it, "estimatedStart")));
+    ck_assert_int_eq(
+        call("GET", tok_admin, "/v1/namespaces/team-b/trainingjobs/b-held/explain", NULL, &x), 200);
+    ck_assert_str_eq(str(json_object_get(it, "pendingReason"), "reason"), "Held");
+    ck_assert(json_equal(json_object_get(it, "pendingReason"), json_object_get(x, "reason")));
+    json_decref(x);
+}
+
 START_TEST(the_queue_at_once_as_each_job_alone)
 {
     const char *env_auth[] = {"FEDSCHED_AUTH_MODE=tokens", NULL};
@@ -219,7 +238,8 @@ START_TEST(the_queue_at_once_as_each_job_alone)
     submit("team-b", "b-either", "h100-80gb", "[\"a100-80gb\"]", 8, 0);
     submit("team-a", "a-h100", "h100-80gb", NULL, 8, 0);
     submit("team-b", "b-2", "a100-80gb", NULL, 2, 0);
-    /* A job held by its user: not in the view, counted in metadata.held. */
+    /* A job held by its user: after the queue, with its reason, and counted in
+     * metadata.held. */
     {
         json_t *r = NULL;
         char *body = xasprintf(
@@ -237,19 +257,28 @@ START_TEST(the_queue_at_once_as_each_job_alone)
         free(body);
     }
 
-    /* The whole queue: seven jobs, in the policy's order, each as its explanation says. */
+    /* b-2 was requeued after a failed attempt and its back-off has ended: in the queue, as
+     * any other (its not_before is past, not 0). */
+    free(itest_sql(env.dsn, "UPDATE jobs SET not_before = now() - interval '1 hour'"
+                            " WHERE name = 'b-2'"));
+    /* The whole queue: seven jobs, in the policy's order, each as its explanation says, then
+     * the held one, without a place. */
     v = view(tok_admin, "/v1/queue");
     p = json_object_get(v, "metadata");
     ck_assert_int_eq(json_integer_value(json_object_get(p, "queued")), 7);
-    ck_assert_int_eq(json_integer_value(json_object_get(p, "total")), 7);
+    ck_assert_int_eq(json_integer_value(json_object_get(p, "total")), 8);
     ck_assert_int_eq(json_integer_value(json_object_get(p, "held")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(p, "retryBackoff")), 0);
     ck_assert(json_is_false(json_object_get(json_object_get(v, "basis"), "capped")));
-    ck_assert_uint_eq(json_array_size(json_object_get(v, "items")), 7);
+    ck_assert_uint_eq(json_array_size(json_object_get(v, "items")), 8);
     /* The urgent job first; a job that waits for an H100 no cluster has, without estimate. */
     ck_assert_str_eq(item_name(json_array_get(json_object_get(v, "items"), 0)), "b-urgent");
     json_array_foreach(json_object_get(v, "items"), i, it)
     {
+        if (i == 7) {
+            held_as_explain(it);
+            continue;
+        }
         ck_assert_int_eq(json_integer_value(json_object_get(it, "order")), (json_int_t)i + 1);
         ck_assert_int_gt(json_integer_value(json_object_get(it, "order")), prev_order);
         prev_order = json_integer_value(json_object_get(it, "order"));
@@ -272,7 +301,7 @@ START_TEST(the_queue_at_once_as_each_job_alone)
         snprintf(path, sizeof(path), "/v1/queue?limit=2&offset=%zu", off);
         p = view(tok_admin, path);
         ck_assert_int_eq(
-            json_integer_value(json_object_get(json_object_get(p, "metadata"), "total")), 7);
+            json_integer_value(json_object_get(json_object_get(p, "metadata"), "total")), 8);
         ck_assert_uint_le(json_array_size(json_object_get(p, "items")), 2);
         names(p, got, sizeof(got));
         if (*got)
@@ -290,7 +319,7 @@ START_TEST(the_queue_at_once_as_each_job_alone)
         ck_assert_str_eq(item_ns(it), "team-b");
         n++;
     }
-    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(n, 5);
     json_decref(p);
     p = view(tok_admin, "/v1/queue?sku=h100-80gb");
     names(p, got, sizeof(got));
@@ -316,7 +345,7 @@ START_TEST(the_queue_at_once_as_each_job_alone)
         }
         n++;
     }
-    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(n, 5);
     json_decref(p);
     ck_assert_int_eq(call("GET", tok_view_b, "/v1/namespaces/team-a/queue", NULL, &p), 403);
     json_decref(p);

@@ -287,6 +287,52 @@ START_TEST(oom_retries_by_its_rule_until_exhausted)
 }
 END_TEST
 
+/* While a retried job waits out its back-off it is Queued but not in the policy's queue:
+ * the queue view lists it after the queue, without a place, with the time it joins the
+ * queue again (the stored not_before, 60 s after its requeue). */
+START_TEST(a_job_in_its_backoff_is_in_the_queue_view)
+{
+    json_t *v = NULL, *it, *pr;
+    int64_t at = 0, stored, requeued;
+
+    start("OOMKilled", "");
+    free(senv_submit(senv_base(&env), "team-r", "later", "a100-80gb", 8, NULL,
+                     "\"retry\": {\"maxRetries\": 1, \"backoffSeconds\": 60, \"rules\":"
+                     " [{\"class\": \"OOM\", \"action\": \"Retry\"}]}"));
+    for (int i = 0; senv_sql_long(&env, "SELECT attempt FROM jobs WHERE name = 'later'") < 1; i++) {
+        ck_assert_msg(i < 400, "not requeued within 20 s");
+        usleep(50 * 1000);
+    }
+    ck_assert_int_eq(itest_get_json(senv_base(&env), "/v1/queue", &v), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(v, "metadata"), "queued")),
+                     0);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(v, "metadata"), "retryBackoff")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(v, "metadata"), "total")),
+                     1);
+    ck_assert_uint_eq(json_array_size(json_object_get(v, "items")), 1);
+    it = json_array_get(json_object_get(v, "items"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(it, "metadata"), "name")),
+                     "later");
+    ck_assert(json_is_null(json_object_get(it, "order")));
+    ck_assert(json_is_null(json_object_get(it, "estimatedStart")));
+    pr = json_object_get(it, "pendingReason");
+    ck_assert_str_eq(json_string_value(json_object_get(pr, "reason")), "RetryBackoff");
+    ck_assert_int_eq(clock_parse_rfc3339(json_string_value(json_object_get(pr, "retryAt")), &at),
+                     0);
+    stored = senv_sql_long(&env, "SELECT (extract(epoch FROM not_before) * 1000)::bigint FROM jobs"
+                                 " WHERE name = 'later'");
+    requeued =
+        senv_sql_long(&env, "SELECT (extract(epoch FROM max(e.ts)) * 1000)::bigint FROM"
+                            " job_events e JOIN jobs j ON j.id = e.job_id WHERE j.name ="
+                            " 'later' AND e.to_phase = 'Queued' AND e.from_phase <> 'Queued'");
+    ck_assert_int_eq(at, stored);
+    ck_assert_msg(at - requeued > 58000 && at - requeued <= 60000,
+                  "retryAt %lld ms after the requeue", (long long)(at - requeued));
+    json_decref(v);
+}
+END_TEST
+
 /* OOM under "OOM: Fail": not retried although retries remain. */
 START_TEST(oom_fails_when_its_rule_says_fail)
 {
@@ -368,6 +414,7 @@ static Suite *suite(void)
     tcase_add_test(tc, exit_code_in_the_fail_list_does_not_retry);
     tcase_add_test(tc, oom_retries_by_its_rule_until_exhausted);
     tcase_add_test(tc, oom_fails_when_its_rule_says_fail);
+    tcase_add_test(tc, a_job_in_its_backoff_is_in_the_queue_view);
     tcase_add_test(tc, namespace_defaults_apply_to_jobs_without_a_policy);
     suite_add_tcase(s, tc);
     return s;
