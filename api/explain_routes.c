@@ -47,15 +47,19 @@ static void explain_placed(struct api *a, const struct job *j, struct api_respon
     resp_json(resp, 200, o);
 }
 
-/* A held job is left out of the policy's queue (scheduler/decide.c), so no what-if would
- * say anything true of it: the answer is that it is held, in the pending shape. */
-static void explain_held(const struct job *j, struct api_response *resp)
+/* A held job, or one waiting out a retry backoff, is left out of the policy's queue
+ * (scheduler/decide.c), so no what-if would say anything true of it: the answer is why
+ * (reason, queue_aside_reason(): as the queue view and a GET say it), in the pending
+ * shape. */
+static void explain_aside(const struct job *j, json_t *reason, struct api_response *resp)
 {
-    resp_json(resp, 200,
-              json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:b, s:[], s:[], s:s, s:b}", "ns", j->ns,
-                        "name", j->name, "status", "pending", "reason", "reason", "Held", "message",
-                        "held by the user: not placed until released", "reserving", 0, "quota",
-                        "clusters", "phase", job_phase_name(j->phase), "held", 1));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:[], s:[], s:s}", "ns", j->ns, "name",
+                          j->name, "status", "pending", "reason", reason, "reserving", 0, "quota",
+                          "clusters", "phase", job_phase_name(j->phase));
+
+    if (j->held)
+        json_object_set_new(o, "held", json_true());
+    resp_json(resp, 200, o);
 }
 
 void h_job_explain(struct api *a, const struct api_request *req, const struct route_params *p,
@@ -63,14 +67,15 @@ void h_job_explain(struct api *a, const struct api_request *req, const struct ro
 {
     struct job *j = NULL;
     struct err e = {0};
+    json_t *aside;
 
     (void)req;
     if (store_job_get(a->store, p->ns, p->name, &j, &e)) {
         resp_error(resp, &e);
         return;
     }
-    if (j->phase == PHASE_QUEUED && j->held) {
-        explain_held(j, resp);
+    if ((aside = queue_aside_reason(j))) {
+        explain_aside(j, aside, resp);
         job_free(&j);
         return;
     }

@@ -111,6 +111,10 @@ json_t *queue_figures(const char *explanation, size_t len);
 /* Puts figures f into a TrainingJob's JSON (job): status.queuePosition and
  * estimatedStartTime from its queue, status.pendingReason from its reason. */
 void queue_figures_apply(json_t *job, const json_t *f);
+/* Why queued job j is out of the policy's queue now (job_aside_reason()), as a
+ * PendingReason: {"reason", "message"} and, for a retry backoff, "retryAt" (a new
+ * reference); NULL when the policy considers it. */
+json_t *queue_aside_reason(const struct job *j);
 
 /* access.c */
 void access_init(struct api *a);

@@ -245,6 +245,7 @@ void h_job_get(struct api *a, const struct api_request *req, const struct route_
     struct api_wait *w = req->wait;
     struct job *j = NULL;
     struct err e = {0};
+    json_t *aside;
     bool watch;
     int64_t after;
     int timeout_s = WATCH_DEFAULT_S;
@@ -282,10 +283,17 @@ void h_job_get(struct api *a, const struct api_request *req, const struct route_
         job_free(&j);
         return;
     }
-    if (!watch && j->phase == PHASE_QUEUED && !j->held)
+    if (!watch && (aside = queue_aside_reason(j))) {
+        /* Out of the policy's queue: why, without a what-if (it would not see the job). */
+        json_t *o = trainingjob_to_json(j);
+
+        json_object_set_new(json_object_get(o, "status"), "pendingReason", aside);
+        resp_json(resp, 200, o);
+    } else if (!watch && j->phase == PHASE_QUEUED) {
         resp_queued_job(a, j, resp);
-    else
+    } else {
         resp_job(resp, 200, j);
+    }
     job_free(&j);
 }
 

@@ -12,6 +12,7 @@
 #include "api/internal.h"
 
 #include "api/whatif_memo.h"
+#include "base/clock.h"
 #include "base/job.h"
 #include "base/mem.h"
 
@@ -58,6 +59,25 @@ void queue_figures_apply(json_t *job, const json_t *f)
     }
     if (json_object_get(f, "reason"))
         json_object_set(status, "pendingReason", json_object_get(f, "reason"));
+}
+
+json_t *queue_aside_reason(const struct job *j)
+{
+    char msg[160], ts[40];
+    const char *code =
+        j->phase == PHASE_QUEUED
+            ? job_aside_reason(j->held, j->not_before_ms, clock_realtime_ms(), msg, sizeof(msg))
+            : NULL;
+    json_t *r;
+
+    if (!code)
+        return NULL;
+    r = json_pack("{s:s, s:s}", "reason", code, "message", msg);
+    if (!j->held) {
+        clock_format_rfc3339(j->not_before_ms, ts, sizeof(ts));
+        json_object_set_new(r, "retryAt", json_string(ts));
+    }
+    return r;
 }
 
 struct whatif_arg {

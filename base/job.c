@@ -1,8 +1,10 @@
 /* job.c -- phases and ownership of struct job. */
 #include "base/job.h"
 
+#include "base/clock.h"
 #include "base/mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,23 @@ int job_workers(int gpu_count, int gpus_per_worker, int *per, int *workers)
     if (workers)
         *workers = gpu_count / p;
     return 0;
+}
+
+const char *job_aside_reason(bool held, int64_t not_before_ms, int64_t now_ms, char *msg,
+                             size_t size)
+{
+    char ts[40];
+
+    if (held) {
+        snprintf(msg, size, "held by the user: not placed until released");
+        return "Held";
+    }
+    if (not_before_ms <= now_ms)
+        return NULL;
+    clock_format_rfc3339(not_before_ms, ts, sizeof(ts));
+    snprintf(msg, size, "requeued after a failed attempt: waits out its retry backoff until %s",
+             ts);
+    return "RetryBackoff";
 }
 
 bool job_phase_terminal(enum job_phase p)

@@ -91,12 +91,20 @@ struct job {
     int64_t last_checkpoint_ms;
     int64_t checkpoint_requested_ms; /* checkpoint-first reclaim: asked at; 0 when not asked */
     int64_t checkpoint_deadline_ms;  /* ... and deleted by then at the latest */
+    int64_t not_before_ms; /* Queued after a failed attempt: not placed before; 0 when never */
     int64_t resource_version;
 };
 
 /* The annotation a checkpoint-first reclaim puts on the victim's object in its member
  * cluster (and that the job's GET .../checkpoint mirrors): the deadline, RFC 3339. */
 #define JOB_CHECKPOINT_ANNOTATION "fedsched.io/checkpoint-requested"
+
+/* Why a queued job is left out of the policy's queue at now_ms (scheduler/decide.c), as
+ * explain, GET and the queue view say it: "Held" (held by its user) or "RetryBackoff"
+ * (requeued after a failed attempt, until not_before_ms), with a message for people in msg;
+ * NULL when the policy considers it. */
+const char *job_aside_reason(bool held, int64_t not_before_ms, int64_t now_ms, char *msg,
+                             size_t size);
 
 struct job *job_new(void);     /* zeroed; phase Queued */
 void job_free(struct job **j); /* NULL-safe; frees every owned string, sets *j NULL */

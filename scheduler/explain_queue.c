@@ -129,25 +129,25 @@ static int cmp_aside(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
-/* A job set aside, as an item: no place, no estimate (the policy does not consider it now),
- * and why in pendingReason: Held (explain's reason for a held job) or RetryBackoff, with
- * the time it joins the queue again. */
-static void aside_json(const struct store_sched_job *j, struct buf *b)
+/* A job set aside at now, as an item: no place, no estimate (the policy does not consider
+ * it now), and why in pendingReason (job_aside_reason(), as explain and a GET say it), with
+ * the time a job in a retry backoff joins the queue again. */
+static void aside_json(const struct store_sched_job *j, int64_t now, struct buf *b)
 {
-    char ts[40];
+    char msg[160], ts[40];
+    const char *code = job_aside_reason(j->held, j->not_before_ms, now, msg, sizeof(msg));
 
     item_head_json(j, b);
     buf_puts(b, "\"order\":null,\"position\":null,\"ahead\":null,\"estimatedStart\":null,"
                 "\"pendingReason\":{\"reason\":");
-    if (j->held) {
-        buf_puts(b, "\"Held\",\"message\":\"held by the user: not placed until released\"}}");
-        return;
+    policy_json_str(b, code);
+    buf_puts(b, ",\"message\":");
+    policy_json_str(b, msg);
+    if (!j->held) {
+        clock_format_rfc3339(j->not_before_ms, ts, sizeof(ts));
+        buf_printf(b, ",\"retryAt\":\"%s\"", ts);
     }
-    clock_format_rfc3339(j->not_before_ms, ts, sizeof(ts));
-    buf_printf(b,
-               "\"RetryBackoff\",\"message\":\"requeued after a failed attempt: waits out its "
-               "retry backoff until %s\",\"retryAt\":\"%s\"}}",
-               ts, ts);
+    buf_puts(b, "}}");
 }
 
 /* Queue entries in visit order; those the visit did not report last, in queue order. */
@@ -216,7 +216,7 @@ int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
             continue;
         if (shown++)
             buf_puts(out, ",");
-        aside_json(set[k], out);
+        aside_json(set[k], c->now, out);
     }
     buf_printf(out,
                "],\"metadata\":{\"generatedAt\":\"%s\",\"queued\":%zu,\"total\":%zu,"

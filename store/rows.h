@@ -91,6 +91,7 @@ void store_row_decode(const PGresult *r, int row, const struct col *cols, size_t
     X(MS_OF("last_checkpoint_at"), COL_I64, last_checkpoint_ms, last_checkpoint_ms)                \
     X(MS_OF("checkpoint_requested_at"), COL_I64, checkpoint_requested_ms, checkpoint_requested_ms) \
     X(MS_OF("checkpoint_deadline"), COL_I64, checkpoint_deadline_ms, checkpoint_deadline_ms)       \
+    X(MS_OF("not_before"), COL_I64, not_before_ms, not_before_ms)                                  \
     X("resource_version", COL_I64, resource_version, resource_version)
 
 /* The select list of struct job: "id, uid, ..., resource_version". */

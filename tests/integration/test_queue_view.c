@@ -184,8 +184,8 @@ static void same_as_explain(json_t *it)
     json_decref(x);
 }
 
-/* it is the held job b-held: no place and no estimate, and the reason its explanation
- * gives. */
+/* it is the held job b-held: no place and no estimate, and the reason its explanation and
+ * a GET of it give. */
 static void held_as_explain(json_t *it)
 {
     json_t *x = NULL;
@@ -199,6 +199,11 @@ static void held_as_explain(json_t *it)
         call("GET", tok_admin, "/v1/namespaces/team-b/trainingjobs/b-held/explain", NULL, &x), 200);
     ck_assert_str_eq(str(json_object_get(it, "pendingReason"), "reason"), "Held");
     ck_assert(json_equal(json_object_get(it, "pendingReason"), json_object_get(x, "reason")));
+    json_decref(x);
+    ck_assert_int_eq(call("GET", tok_admin, "/v1/namespaces/team-b/trainingjobs/b-held", NULL, &x),
+                     200);
+    ck_assert(json_equal(json_object_get(it, "pendingReason"),
+                         json_object_get(json_object_get(x, "status"), "pendingReason")));
     json_decref(x);
 }
 

@@ -289,7 +289,8 @@ END_TEST
 
 /* While a retried job waits out its back-off it is Queued but not in the policy's queue:
  * the queue view lists it after the queue, without a place, with the time it joins the
- * queue again (the stored not_before, 60 s after its requeue). */
+ * queue again (the stored not_before, 60 s after its requeue); explain and a GET of the job
+ * give the same reason. */
 START_TEST(a_job_in_its_backoff_is_in_the_queue_view)
 {
     json_t *v = NULL, *it, *pr;
@@ -327,6 +328,19 @@ START_TEST(a_job_in_its_backoff_is_in_the_queue_view)
                             " job_events e JOIN jobs j ON j.id = e.job_id WHERE j.name ="
                             " 'later' AND e.to_phase = 'Queued' AND e.from_phase <> 'Queued'");
     ck_assert_int_eq(at, stored);
+    /* explain and a GET of the job give the same reason. */
+    {
+        json_t *x = NULL, *j = senv_get(senv_base(&env), "team-r", "later");
+
+        ck_assert_int_eq(
+            itest_get_json(senv_base(&env), "/v1/namespaces/team-r/trainingjobs/later/explain", &x),
+            200);
+        ck_assert_str_eq(json_string_value(json_object_get(x, "status")), "pending");
+        ck_assert(json_equal(json_object_get(x, "reason"), pr));
+        ck_assert(json_equal(json_object_get(json_object_get(j, "status"), "pendingReason"), pr));
+        json_decref(x);
+        json_decref(j);
+    }
     ck_assert_msg(at - requeued > 58000 && at - requeued <= 60000,
                   "retryAt %lld ms after the requeue", (long long)(at - requeued));
     json_decref(v);
