@@ -94,17 +94,22 @@ static const struct fuzz_token fuzz_tokens[] = {
     {"fuzz-revoked", "admin", "fst_fuzzRevoked00000000000000000000000000000000", {NULL}, 0, true},
 };
 
-/* Jobs the seeds name; `to` is the phase setup drives each to. */
+/* Jobs the seeds name; `to` is the phase setup drives each to; `backoff`: run, then
+ * requeued for a retry 30 days off (Queued, out of the policy's queue all run long). */
 struct fuzz_job {
     const char *ns;
     const char *name;
     enum job_phase to;
+    bool backoff;
 };
 
 static const struct fuzz_job fuzz_jobs[] = {
-    {"maps-team", "fuzz-queued", PHASE_QUEUED},       {"maps-team", "fuzz-running", PHASE_RUNNING},
-    {"maps-team", "fuzz-succeeded", PHASE_SUCCEEDED}, {"maps-team", "fuzz-cancel", PHASE_QUEUED},
-    {"search-team", "fuzz-other", PHASE_QUEUED},
+    {"maps-team", "fuzz-queued", PHASE_QUEUED, false},
+    {"maps-team", "fuzz-running", PHASE_RUNNING, false},
+    {"maps-team", "fuzz-succeeded", PHASE_SUCCEEDED, false},
+    {"maps-team", "fuzz-cancel", PHASE_QUEUED, false},
+    {"maps-team", "fuzz-backoff", PHASE_QUEUED, true},
+    {"search-team", "fuzz-other", PHASE_QUEUED, false},
 };
 
 #define CLUSTER_JSON                                                                               \
@@ -253,6 +258,10 @@ static void move(int64_t epoch, const struct job *j, enum job_phase from, enum j
     t.to = to;
     t.reason = "Fuzz";
     t.message = "set up by fuzz_request";
+    if (to == PHASE_QUEUED) {
+        t.retry = true;
+        t.not_before_ms = (int64_t)time(NULL) * 1000 + 30LL * 86400 * 1000;
+    }
     if (to == PHASE_ADMITTED) {
         t.cluster = "fuzz-west";
         t.pool = "training";
@@ -291,7 +300,7 @@ static void setup_jobs(const char *dsn)
         if (store_job_insert(g.store, in, NULL, NULL, &created, &stored, &e))
             die("store_job_insert", &e);
         job_free(&in);
-        if (fj->to != PHASE_QUEUED) {
+        if (fj->to != PHASE_QUEUED || fj->backoff) {
             if (!leader) {
                 if (store_leader_open(dsn, "fuzz_request", &leader, &e) ||
                     store_leader_try(leader, &acquired, &epoch, &e))
@@ -304,6 +313,8 @@ static void setup_jobs(const char *dsn)
                 move(epoch, stored, PHASE_DISPATCHED, PHASE_RUNNING);
                 if (fj->to == PHASE_SUCCEEDED)
                     move(epoch, stored, PHASE_RUNNING, PHASE_SUCCEEDED);
+                if (fj->backoff)
+                    move(epoch, stored, PHASE_RUNNING, PHASE_QUEUED);
             }
         }
         job_free(&stored);
