@@ -477,8 +477,8 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
         recheck = false;
         if (deadline_ms && left <= 0 && !last_look) {
             fprintf(stderr,
-                    "fedsched: wait %s/%s: timed out; the job is still %s%s%s%s (it keeps "
-                    "running; cancel it with 'fedsched cancel -n %s %s')\n",
+                    "fedsched: wait %s/%s: timed out; the job is still %s%s%s%s (waiting "
+                    "stopped, not the job; cancel it with 'fedsched cancel -n %s %s')\n",
                     ns, name, last_phase[0] ? last_phase : "unknown", last_why[0] ? ", " : "",
                     last_why, why_text, ns, name);
             rc = CLI_EXIT_TIMEOUT;
