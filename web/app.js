@@ -600,7 +600,8 @@ function explainBody(x) {
       /* Lower-priority jobs are being preempted for it: which, and where. */
       x.preemption ? h('p', { 'data-testid': 'preemption' }, 'Preempting: ', x.preemption.message) : null,
       (x.quota || []).length ? h('div', {}, h('h2', {}, 'Quota'), h('ul', {}, x.quota.map(why))) : null,
-      h('h2', {}, 'Per cluster'),
+      /* A held job, or one in a retry backoff, has no what-if: no clusters to show. */
+      (x.clusters || []).length ? h('h2', {}, 'Per cluster') : null,
       h('ul', {}, (x.clusters || []).map(c => h('li', {}, h('b', {}, c.cluster), c.fits ? ' (fits)' : '',
         h('ul', {}, (c.reasons || []).map(why))))));
   }
@@ -647,7 +648,8 @@ async function viewJob(root, sc, ns, name) {
     /* replaceChildren() would print a null (no cancel button on a finished job) as "null". */
     head.replaceChildren(...[h('h1', {}, `${md.namespace}/${md.name}`), badge(st.phase),
       cancelButton(job)].filter(Boolean));
-    const kv = [['phase', st.phase], ['cluster', st.cluster], ['pool', st.pool],
+    const kv = [['phase', st.phase], ['held', st.held ? 'yes: not placed until released' : 'no'],
+      ['cluster', st.cluster], ['pool', st.pool],
       ['member namespace', st.memberNamespace], ['object', st.objectName], ['attempt', st.attempt], ['preemptions', st.preemptions], ['reason', st.reason],
       ['message', st.message], ['submitted', when(md.creationTimestamp)], ['admitted', when(st.admittedAt)],
       ['started', when(st.startTime)], ['finished', when(st.completionTime)],

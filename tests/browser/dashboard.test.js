@@ -466,6 +466,22 @@ async function main() {
       note.startsWith(`${view.metadata.total} of ${view.metadata.queued} queued jobs selected, ${view.items.length} shown`), note);
     await noBadValues(page, 'queue');
     await shot(page, 'queue.png');
+    // The held job's page: held in its status, and the API's reason with no empty
+    // per-cluster section (a held job gets no what-if); a queued job that is not held says no.
+    for (const [name, held] of [['crowd-5', true], ['crowd-20', false]]) {
+      await page.goto(`${base}/ui/jobs/ml/${name}`);
+      await ready(page, 'jobs');
+      await page.waitForSelector('[data-testid=explain]');
+      const hj = await apiGet(page, `/v1/namespaces/ml/trainingjobs/${name}`);
+      const hx = await apiGet(page, `/v1/namespaces/ml/trainingjobs/${name}/explain`);
+      const shownHeld = await page.textContent('[data-testid=status] dd[data-key=held]');
+      const panel = await explainPanel(page);
+      check(`the job page of ${held ? 'a held' : 'a queued, not held'} job says so, as the API does`,
+        hj.status.held === held && shownHeld === (held ? 'yes: not placed until released' : 'no') &&
+        (!held || (hx.reason.reason === 'Held' && same(panel.paragraphs, [`Pending: Held — ${hx.reason.message}`]) &&
+          panel.headings.length === 0)),
+        JSON.stringify({ shownHeld, panel, api: { held: hj.status.held, reason: hx.reason } }));
+    }
     // One namespace: the rows of the API's namespace view.
     await page.goto(`${base}/ui/queue?ns=ml`);
     await ready(page, 'queue');
