@@ -205,6 +205,11 @@ static void running_job(const struct cluster_snapshot *cs, const struct store_sc
     r->n_plan = j->n_plan;
 }
 
+bool sched_set_aside(const struct store_sched_job *j, int64_t now)
+{
+    return j->held || j->not_before_ms > now;
+}
+
 void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, struct decide_ctx *d,
                         struct policy_input *in)
 {
@@ -219,8 +224,7 @@ void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, stru
     for (size_t k = 0; k < n; k++) {
         const struct store_sched_job *j = &c->jobs.v[k];
 
-        if (j->phase == PHASE_QUEUED && !j->cancel_requested && !j->held &&
-            j->not_before_ms <= c->now) {
+        if (j->phase == PHASE_QUEUED && !j->cancel_requested && !sched_set_aside(j, c->now)) {
             sched_policy_job(snap, j, &d->queue[d->n_queue]);
             d->qidx[d->n_queue++] = k;
         } else if (sched_placed_phase(j->phase) && j->cluster[0] &&

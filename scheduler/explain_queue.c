@@ -104,11 +104,10 @@ static void item_json(const struct store_sched_job *j, size_t order,
     buf_puts(b, "}");
 }
 
-/* Whether live job j is queued but left out of the policy's queue (scheduler/decide.c): held
- * until released, or waiting out a retry backoff at now. */
+/* Whether live job j is queued, not being cancelled, and set aside at now. */
 static bool aside(const struct store_sched_job *j, int64_t now)
 {
-    return j->phase == PHASE_QUEUED && !j->cancel_requested && (j->held || j->not_before_ms > now);
+    return j->phase == PHASE_QUEUED && !j->cancel_requested && sched_set_aside(j, now);
 }
 
 /* The jobs set aside: those in a retry backoff first, the soonest back first; then the held

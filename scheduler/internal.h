@@ -263,6 +263,9 @@ bool sched_transport_error(enum err_code code);
 void sched_cycle_run(struct sched *s, bool gc, bool track);
 
 /* decide.c */
+/* Whether queued job j is left out of the policy's queue at now: held until released, or
+ * waiting out a retry backoff. The queue view lists such jobs after the queue. */
+bool sched_set_aside(const struct store_sched_job *j, int64_t now);
 /* The policy's input from the cycle's jobs and the snapshot; d owns what in points to. */
 void sched_build_inputs(struct cycle *c, const struct cluster_snapshot *cs, struct decide_ctx *d,
                         struct policy_input *in);
