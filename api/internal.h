@@ -173,6 +173,11 @@ void resp_text(struct api_response *resp, int status, const char *content_type, 
 struct job;
 void resp_job(struct api_response *resp, int status, const struct job *j);
 void resp_error(struct api_response *resp, const struct err *e);
+/* Every cause of a refused body (items[0] first, n >= 1): items[0]'s code, field and
+ * status, its message saying how many more there are, and "causes", each {code, message,
+ * field}; more counts causes not given ("moreCauses"). An items[0] that is not
+ * ERR_MALFORMED or ERR_INVALID is answered alone, as resp_error() does. */
+void resp_error_causes(struct api_response *resp, const struct err *items, size_t n, size_t more);
 void resp_errorf(struct api_response *resp, enum err_code code, const char *field, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));
 

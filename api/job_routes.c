@@ -137,6 +137,7 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
     struct job *in = NULL, *stored = NULL;
     struct store_audit audit;
     struct err e = {0};
+    struct trainingjob_causes causes;
     bool created = false, dry_run;
 
     if (check_path(p, resp) || check_idempotency_key(req->idempotency_key, resp))
@@ -153,8 +154,12 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
     }
     /* A reference the namespace's rules do not allow is refused as Kubernetes admission
      * refuses a policy violation: 403, after the spec is known to be well formed. */
-    if (trainingjob_parse(req->body ? req->body : "", req->body_len, p->ns, NULL, &in, &e) ||
-        trainingjob_check_tenant(in, a->cfg.tenants, &e)) {
+    if (trainingjob_parse_all(req->body ? req->body : "", req->body_len, p->ns, NULL, &in,
+                              &causes)) {
+        resp_error_causes(resp, causes.items, causes.n, causes.more);
+        goto out;
+    }
+    if (trainingjob_check_tenant(in, a->cfg.tenants, &e)) {
         resp_error(resp, &e);
         goto out;
     }

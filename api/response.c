@@ -86,12 +86,13 @@ static const char *public_message(enum err_code code)
     }
 }
 
-void resp_error(struct api_response *resp, const struct err *e)
+/* The error object of e: code, message and field, valid UTF-8; a server failure's detail
+ * goes to the log and its message is a fixed text, with no field. */
+static json_t *error_object(const struct err *e)
 {
-    int status = api_status_for(e->code);
     const char *fixed = public_message(e->code);
     char msg[sizeof(e->msg) * 4], field[sizeof(e->field) * 4];
-    json_t *inner;
+    json_t *obj;
 
     /* Messages quote what the caller sent, which may be any bytes: make them valid
      * UTF-8 (jansson refuses anything else) without cutting a character. */
@@ -105,12 +106,50 @@ void resp_error(struct api_response *resp, const struct err *e)
             err_code_name(e->code), field, msg);
         snprintf(msg, sizeof(msg), "%s", fixed);
     }
-    inner = json_pack("{s:s, s:s}", "code", err_code_name(e->code), "message", msg);
-    if (inner && field[0] && !fixed)
-        json_object_set_new(inner, "field", json_string(field));
+    obj = json_pack("{s:s, s:s}", "code", err_code_name(e->code), "message", msg);
+    if (obj && field[0] && !fixed)
+        json_object_set_new(obj, "field", json_string(field));
+    return obj;
+}
+
+static void answer_error(struct api_response *resp, enum err_code code, json_t *inner)
+{
+    int status = api_status_for(code);
+
     if (status == 503)
         snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
     resp_json(resp, status, inner ? json_pack("{s:o}", "error", inner) : NULL);
+}
+
+void resp_error(struct api_response *resp, const struct err *e)
+{
+    answer_error(resp, e->code, error_object(e));
+}
+
+void resp_error_causes(struct api_response *resp, const struct err *items, size_t n, size_t more)
+{
+    json_t *inner, *causes;
+    const char *msg;
+
+    if (items[0].code != ERR_MALFORMED && items[0].code != ERR_INVALID) {
+        resp_error(resp, &items[0]); /* not the body's fault: no causes */
+        return;
+    }
+    inner = error_object(&items[0]);
+    causes = json_array();
+    msg = json_string_value(json_object_get(inner, "message"));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(causes, error_object(&items[i]));
+    if (inner && msg && n + more > 1)
+        json_object_set_new(inner, "message",
+                            json_sprintf("%s (and %zu more; see causes)", msg, n + more - 1));
+    if (inner && more)
+        json_object_set_new(inner, "moreCauses", json_integer((json_int_t)more));
+    if (inner)
+        json_object_set_new(inner, "causes", causes);
+    else
+        json_decref(causes);
+    answer_error(resp, items[0].code, inner);
 }
 
 void resp_errorf(struct api_response *resp, enum err_code code, const char *field, const char *fmt,

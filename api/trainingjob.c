@@ -336,6 +336,18 @@ static int required(struct err *e, const char *path, const char *key)
     return err_set(e, ERR_INVALID, f, "%s is required", key);
 }
 
+/* Keeps *e as one more cause of c when rc says a check failed; returns whether it did. */
+static bool failed(struct trainingjob_causes *c, int rc, const struct err *e)
+{
+    if (rc == 0)
+        return false;
+    if (c->n < TRAININGJOB_CAUSES_MAX)
+        c->items[c->n++] = *e;
+    else
+        c->more++;
+    return true;
+}
+
 /* Typed lookups: 0 with *out set (NULL / false when absent), or -1 with ERR_MALFORMED when
  * the value has the wrong JSON type. */
 static int opt_typed(json_t *obj, const char *path, const char *key, json_type want, json_t **out,
@@ -801,14 +813,11 @@ out:
     return rc;
 }
 
-static int parse_metadata(json_t *meta, const char *path_ns, struct job *j, struct err *e)
+static int check_namespace_field(json_t *meta, const char *path_ns, struct err *e)
 {
     const char *ns;
-    json_t *ann;
     struct shown s1, s2;
 
-    if (check_keys(meta, "metadata", metadata_keys, e) || parse_name(meta, j, e))
-        return -1;
     if (opt_string(meta, "metadata", "namespace", &ns, e))
         return -1;
     if (ns && strcmp(ns, path_ns) != 0)
@@ -816,10 +825,15 @@ static int parse_metadata(json_t *meta, const char *path_ns, struct job *j, stru
                        "namespace \"%s\" does not match the namespace in the request path "
                        "\"%s\"",
                        show(ns, &s1), show(path_ns, &s2));
-    if (parse_labels(meta, j, e))
-        return -1;
-    /* struct job has nowhere to keep annotations, and accepting then dropping them would
-     * lose data silently; an empty object is harmless. */
+    return 0;
+}
+
+/* struct job has nowhere to keep annotations, and accepting then dropping them would lose
+ * data silently; an empty object is harmless. */
+static int check_annotations(json_t *meta, struct err *e)
+{
+    json_t *ann;
+
     if (opt_typed(meta, "metadata", "annotations", JSON_OBJECT, &ann, e))
         return -1;
     if (ann && json_object_size(ann) > 0)
@@ -827,6 +841,18 @@ static int parse_metadata(json_t *meta, const char *path_ns, struct job *j, stru
                        "annotations are not supported (fedsched does not store them); use "
                        "labels");
     return 0;
+}
+
+static void parse_metadata(json_t *meta, const char *path_ns, struct job *j,
+                           struct trainingjob_causes *c)
+{
+    struct err e;
+
+    failed(c, check_keys(meta, "metadata", metadata_keys, &e), &e);
+    failed(c, parse_name(meta, j, &e), &e);
+    failed(c, check_namespace_field(meta, path_ns, &e), &e);
+    failed(c, parse_labels(meta, j, &e), &e);
+    failed(c, check_annotations(meta, &e), &e);
 }
 
 /* ---- spec ---- */
@@ -1047,90 +1073,100 @@ fail:
     return -1;
 }
 
-static int parse_resources(json_t *spec, const struct sku_catalogue *skus, json_t *out_spec,
-                           struct job *j, struct err *e)
+static int resource_sku(json_t *in, const struct sku_catalogue *skus, const char **sku,
+                        struct err *e)
+{
+    if (req_string(in, "spec.resources", "instanceType", sku, e))
+        return -1;
+    if (sku_find(skus, *sku) < 0)
+        return unknown_sku(e, "spec.resources.instanceType", "instanceType", *sku, skus);
+    return 0;
+}
+
+static int resource_gpus(json_t *in, json_int_t *gpus, json_int_t *per, struct err *e)
 {
     static const char *const path = "spec.resources";
-    json_t *in, *out = NULL, *alts;
-    const char *sku;
-    json_int_t gpus, per = 0;
+    bool set;
+
+    if (opt_int(in, path, "gpuCount", &set, gpus, e))
+        return -1;
+    if (!set)
+        return required(e, path, "gpuCount");
+    if (*gpus < 1 || *gpus > JOB_GPU_COUNT_MAX)
+        return out_of_range(e, path, "gpuCount", *gpus, 1, JOB_GPU_COUNT_MAX);
+    if (opt_int(in, path, "gpusPerWorker", &set, per, e))
+        return -1;
+    if (set && (*per < 1 || *per > JOB_GPUS_PER_WORKER_MAX))
+        return out_of_range(e, path, "gpusPerWorker", *per, 1, JOB_GPUS_PER_WORKER_MAX);
+    if (!set)
+        *per = *gpus <= JOB_GPUS_PER_WORKER_DEFAULT ? *gpus : JOB_GPUS_PER_WORKER_DEFAULT;
+    if (job_workers((int)*gpus, (int)*per, NULL, NULL))
+        return err_set(e, ERR_INVALID, "spec.resources.gpusPerWorker",
+                       "gpusPerWorker %lld%s does not divide gpuCount %lld: workers must be equal",
+                       (long long)*per, set ? "" : " (the default)", (long long)*gpus);
+    return 0;
+}
+
+/* memoryGb or cpu: an optional number in lo..hi, copied into out. */
+static int resource_amount(json_t *in, const char *key, double lo, double hi, json_t *out,
+                           struct err *e)
+{
+    char f[FIELD_BUF];
     bool set;
     double d;
-    int rc = -1;
 
-    if (opt_typed(spec, "spec", "resources", JSON_OBJECT, &in, e))
+    if (opt_number(in, "spec.resources", key, &set, &d, e))
         return -1;
-    if (!in)
-        return required(e, "spec", "resources");
-    if (check_keys(in, path, resources_keys, e))
-        return -1;
-    out = json_object();
-    if (req_string(in, path, "instanceType", &sku, e))
-        goto out;
-    if (sku_find(skus, sku) < 0) {
-        unknown_sku(e, "spec.resources.instanceType", "instanceType", sku, skus);
-        goto out;
-    }
-    if (opt_int(in, path, "gpuCount", &set, &gpus, e))
-        goto out;
-    if (!set) {
-        required(e, path, "gpuCount");
-        goto out;
-    }
-    if (gpus < 1 || gpus > JOB_GPU_COUNT_MAX) {
-        out_of_range(e, path, "gpuCount", gpus, 1, JOB_GPU_COUNT_MAX);
-        goto out;
-    }
-    if (opt_int(in, path, "gpusPerWorker", &set, &per, e))
-        goto out;
-    if (set && (per < 1 || per > JOB_GPUS_PER_WORKER_MAX)) {
-        out_of_range(e, path, "gpusPerWorker", per, 1, JOB_GPUS_PER_WORKER_MAX);
-        goto out;
-    }
     if (!set)
-        per = gpus <= JOB_GPUS_PER_WORKER_DEFAULT ? gpus : JOB_GPUS_PER_WORKER_DEFAULT;
-    if (job_workers((int)gpus, (int)per, NULL, NULL)) {
-        err_set(e, ERR_INVALID, "spec.resources.gpusPerWorker",
-                "gpusPerWorker %lld%s does not divide gpuCount %lld: workers must be equal",
-                (long long)per, set ? "" : " (the default)", (long long)gpus);
-        goto out;
+        return 0;
+    if (!(d >= lo && d <= hi)) {
+        path_key(f, sizeof(f), "spec.resources", key);
+        return err_set(e, ERR_INVALID, f, "%s %g is out of range %g..%g", key, d, lo, hi);
     }
-    json_object_set_new(out, "instanceType", json_string(sku));
-    json_object_set_new(out, "gpuCount", json_integer(gpus));
-    json_object_set_new(out, "gpusPerWorker", json_integer(per));
-    if (opt_number(in, path, "memoryGb", &set, &d, e))
-        goto out;
-    if (set && (d < 0 || d > MEMORY_GB_MAX)) {
-        err_set(e, ERR_INVALID, "spec.resources.memoryGb", "memoryGb %g is out of range 0..%g", d,
-                MEMORY_GB_MAX);
-        goto out;
-    }
-    if (set)
-        json_object_set_new(out, "memoryGb", canonical_number(d));
-    if (opt_number(in, path, "cpu", &set, &d, e))
-        goto out;
-    if (set && !(d >= CPU_MIN && d <= CPU_MAX)) {
-        err_set(e, ERR_INVALID, "spec.resources.cpu", "cpu %g is out of range %g..%g", d, CPU_MIN,
-                CPU_MAX);
-        goto out;
-    }
-    if (set)
-        json_object_set_new(out, "cpu", canonical_number(d));
-    if (parse_alt_skus(in, sku, skus, out, e))
-        goto out;
-    alts = json_object_get(out, "alternativeInstanceTypes");
-    if (parse_throughput(in, sku, alts, out, e))
-        goto out;
+    json_object_set_new(out, key, canonical_number(d));
+    return 0;
+}
 
-    j->sku = xstrdup(sku);
-    j->gpu_count = (int)gpus;
-    j->gpus_per_worker = (int)per;
-    j->alt_skus = strv_from_array(alts, &j->n_alt_skus);
-    json_object_set(out_spec, "resources", out);
-    rc = 0;
-out:
+/* Each field is checked whatever the others hold, so every bad one is a cause; the
+ * alternatives and throughputs need a known instanceType. */
+static void parse_resources(json_t *spec, const struct sku_catalogue *skus, json_t *out_spec,
+                            struct job *j, struct trainingjob_causes *c)
+{
+    json_t *in, *out, *alts;
+    const char *sku;
+    json_int_t gpus = 0, per = 0;
+    struct err e;
+    size_t before = c->n + c->more;
+
+    if (failed(c, opt_typed(spec, "spec", "resources", JSON_OBJECT, &in, &e), &e))
+        return;
+    if (!in) {
+        failed(c, required(&e, "spec", "resources"), &e);
+        return;
+    }
+    out = json_object();
+    failed(c, check_keys(in, "spec.resources", resources_keys, &e), &e);
+    if (failed(c, resource_sku(in, skus, &sku, &e), &e))
+        sku = NULL;
+    failed(c, resource_gpus(in, &gpus, &per, &e), &e);
+    failed(c, resource_amount(in, "memoryGb", 0, MEMORY_GB_MAX, out, &e), &e);
+    failed(c, resource_amount(in, "cpu", CPU_MIN, CPU_MAX, out, &e), &e);
+    if (sku && !failed(c, parse_alt_skus(in, sku, skus, out, &e), &e))
+        failed(c,
+               parse_throughput(in, sku, json_object_get(out, "alternativeInstanceTypes"), out, &e),
+               &e);
+    if (c->n + c->more == before) {
+        alts = json_object_get(out, "alternativeInstanceTypes");
+        json_object_set_new(out, "instanceType", json_string(sku));
+        json_object_set_new(out, "gpuCount", json_integer(gpus));
+        json_object_set_new(out, "gpusPerWorker", json_integer(per));
+        j->sku = xstrdup(sku);
+        j->gpu_count = (int)gpus;
+        j->gpus_per_worker = (int)per;
+        j->alt_skus = strv_from_array(alts, &j->n_alt_skus);
+        json_object_set(out_spec, "resources", out);
+    }
     json_decref(out);
-    return rc;
 }
 
 static bool image_ok(const char *s, size_t n)
@@ -1763,128 +1799,192 @@ out:
     return rc;
 }
 
-static int parse_spec(json_t *spec, const struct sku_catalogue *skus, struct job *j, struct err *e)
+static int parse_framework(json_t *spec, struct job *j, json_t *out, struct err *e)
 {
-    json_t *out = json_object();
     const char *fw;
     struct shown sv;
-    int rc = -1;
 
-    if (check_keys(spec, "spec", spec_keys, e) || opt_string(spec, "spec", "framework", &fw, e))
-        goto out;
+    if (opt_string(spec, "spec", "framework", &fw, e))
+        return -1;
     if (!fw)
         fw = default_framework;
-    if (!in_list(fw, frameworks)) {
-        err_set(e, ERR_INVALID, "spec.framework",
-                "framework \"%s\" is not supported; one of: pytorch, tensorflow, jax, ray, "
-                "xgboost, horovod, deepspeed, mpi",
-                show(fw, &sv));
-        goto out;
-    }
+    if (!in_list(fw, frameworks))
+        return err_set(e, ERR_INVALID, "spec.framework",
+                       "framework \"%s\" is not supported; one of: pytorch, tensorflow, jax, "
+                       "ray, xgboost, horovod, deepspeed, mpi",
+                       show(fw, &sv));
     json_object_set_new(out, "framework", json_string(fw));
-    if (parse_resources(spec, skus, out, j, e) || parse_code(spec, out, e) ||
-        parse_data(spec, out, e) || parse_output(spec, out, e) ||
-        parse_volume(spec, "spec", "checkpoint", volume_keys, out, e) || check_mounts(out, e) ||
-        parse_scheduling(spec, out, j, e) || parse_pod_meta(spec, "podLabels", true, out, e) ||
-        parse_pod_meta(spec, "podAnnotations", false, out, e))
-        goto out;
     j->framework = xstrdup(fw);
-    j->spec_json = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
-    if (!j->spec_json) {
-        err_set(e, ERR_INTERNAL, "spec", "cannot encode spec");
-        goto out;
+    return 0;
+}
+
+/* Each section is checked whatever the others hold; the mounts only when every volume
+ * was read. */
+static void parse_spec(json_t *spec, const struct sku_catalogue *skus, struct job *j,
+                       struct trainingjob_causes *c)
+{
+    json_t *out = json_object();
+    struct err e;
+    size_t before = c->n + c->more;
+    bool volumes;
+
+    failed(c, check_keys(spec, "spec", spec_keys, &e), &e);
+    failed(c, parse_framework(spec, j, out, &e), &e);
+    parse_resources(spec, skus, out, j, c);
+    failed(c, parse_code(spec, out, &e), &e);
+    volumes = !failed(c, parse_data(spec, out, &e), &e);
+    volumes = !failed(c, parse_output(spec, out, &e), &e) && volumes;
+    volumes =
+        !failed(c, parse_volume(spec, "spec", "checkpoint", volume_keys, out, &e), &e) && volumes;
+    if (volumes)
+        failed(c, check_mounts(out, &e), &e);
+    failed(c, parse_scheduling(spec, out, j, &e), &e);
+    failed(c, parse_pod_meta(spec, "podLabels", true, out, &e), &e);
+    failed(c, parse_pod_meta(spec, "podAnnotations", false, out, &e), &e);
+    if (c->n + c->more == before) {
+        j->spec_json = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+        if (!j->spec_json)
+            failed(c, err_set(&e, ERR_INTERNAL, "spec", "cannot encode spec"), &e);
     }
-    rc = 0;
-out:
     json_decref(out);
-    return rc;
 }
 
 /* ---- entry point ---- */
 
-int trainingjob_parse(const char *body, size_t len, const char *path_ns,
-                      const struct sku_catalogue *skus, struct job **out, struct err *e)
+static int parse_api_version(json_t *root, struct job *j, struct err *e)
+{
+    const char *s;
+    struct shown sv;
+
+    if (req_string(root, "", "apiVersion", &s, e))
+        return -1;
+    if (!in_list(s, api_versions))
+        return err_set(e, ERR_INVALID, "apiVersion",
+                       "apiVersion \"%s\" is not supported; use fedsched.io/v1 (or "
+                       "michelangelo.uber.com/v1)",
+                       show(s, &sv));
+    j->api_version = xstrdup(s);
+    return 0;
+}
+
+static int check_kind(json_t *root, struct err *e)
+{
+    const char *s;
+    struct shown sv;
+
+    if (req_string(root, "", "kind", &s, e))
+        return -1;
+    if (strcmp(s, "TrainingJob") != 0)
+        return err_set(e, ERR_INVALID, "kind", "kind \"%s\" is not supported; use TrainingJob",
+                       show(s, &sv));
+    return 0;
+}
+
+/* root's object member key, as a cause when it is missing or not an object. */
+static json_t *section(json_t *root, const char *key, struct trainingjob_causes *c)
+{
+    json_t *v;
+    struct err e;
+
+    if (failed(c, opt_typed(root, "", key, JSON_OBJECT, &v, &e), &e))
+        return NULL;
+    if (!v)
+        failed(c, required(&e, "", key), &e);
+    return v;
+}
+
+/* A cause that is not about the body's content (the server failed) is the answer alone. */
+static void keep_server_cause(struct trainingjob_causes *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->items[i].code != ERR_MALFORMED && c->items[i].code != ERR_INVALID) {
+            c->items[0] = c->items[i];
+            c->n = 1;
+            c->more = 0;
+            return;
+        }
+}
+
+int trainingjob_parse_all(const char *body, size_t len, const char *path_ns,
+                          const struct sku_catalogue *skus, struct job **out,
+                          struct trainingjob_causes *c)
 {
     json_t *root = NULL, *meta, *spec;
     json_error_t jerr;
     struct job *j = NULL;
-    const char *s;
-    struct shown sv;
-    int rc = -1;
+    struct err e;
 
+    c->n = 0;
+    c->more = 0;
     if (!skus)
         skus = sku_catalogue();
     if (!body || len == 0) {
-        err_set(e, ERR_MALFORMED, NULL, "request body is empty");
+        failed(c, err_set(&e, ERR_MALFORMED, NULL, "request body is empty"), &e);
         goto out;
     }
     if (len > TRAININGJOB_MAX_BODY) {
-        err_set(e, ERR_TOO_LARGE, NULL, "body is %zu bytes; at most %d allowed", len,
-                TRAININGJOB_MAX_BODY);
+        failed(c,
+               err_set(&e, ERR_TOO_LARGE, NULL, "body is %zu bytes; at most %d allowed", len,
+                       TRAININGJOB_MAX_BODY),
+               &e);
         goto out;
     }
-    if (prescan(body, len, e) || trainingjob_check_namespace(path_ns, e))
+    if (failed(c, prescan(body, len, &e), &e) ||
+        failed(c, trainingjob_check_namespace(path_ns, &e), &e))
         goto out;
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        err_set(e, ERR_MALFORMED, NULL, "invalid JSON at line %d column %d: %s", jerr.line,
-                jerr.column, jerr.text);
+        failed(c,
+               err_set(&e, ERR_MALFORMED, NULL, "invalid JSON at line %d column %d: %s", jerr.line,
+                       jerr.column, jerr.text),
+               &e);
         goto out;
     }
     if (!json_is_object(root)) {
-        err_set(e, ERR_MALFORMED, NULL, "body must be a JSON object, not %s", type_name(root));
+        failed(
+            c,
+            err_set(&e, ERR_MALFORMED, NULL, "body must be a JSON object, not %s", type_name(root)),
+            &e);
         goto out;
     }
-    if (check_keys(root, "", top_keys, e))
-        goto out;
+    failed(c, check_keys(root, "", top_keys, &e), &e);
     j = job_new();
-    if (req_string(root, "", "apiVersion", &s, e))
-        goto out;
-    if (!in_list(s, api_versions)) {
-        err_set(e, ERR_INVALID, "apiVersion",
-                "apiVersion \"%s\" is not supported; use fedsched.io/v1 (or "
-                "michelangelo.uber.com/v1)",
-                show(s, &sv));
-        goto out;
-    }
-    j->api_version = xstrdup(s);
-    if (req_string(root, "", "kind", &s, e))
-        goto out;
-    if (strcmp(s, "TrainingJob") != 0) {
-        err_set(e, ERR_INVALID, "kind", "kind \"%s\" is not supported; use TrainingJob",
-                show(s, &sv));
-        goto out;
-    }
+    failed(c, parse_api_version(root, j, &e), &e);
+    failed(c, check_kind(root, &e), &e);
     /* "status" is deliberately never read: on create the server owns it. */
-    if (opt_typed(root, "", "metadata", JSON_OBJECT, &meta, e))
-        goto out;
-    if (!meta) {
-        required(e, "", "metadata");
-        goto out;
-    }
-    if (parse_metadata(meta, path_ns, j, e))
-        goto out;
-    if (opt_typed(root, "", "spec", JSON_OBJECT, &spec, e))
-        goto out;
-    if (!spec) {
-        required(e, "", "spec");
-        goto out;
-    }
-    if (parse_spec(spec, skus, j, e))
+    meta = section(root, "metadata", c);
+    if (meta)
+        parse_metadata(meta, path_ns, j, c);
+    spec = section(root, "spec", c);
+    if (spec)
+        parse_spec(spec, skus, j, c);
+    if (c->n > 0)
         goto out;
     j->ns = xstrdup(path_ns);
     j->phase = PHASE_QUEUED;
     *out = j;
     j = NULL;
-    rc = 0;
 out:
-    if (rc && e) {
-        text_repair(e->field);
-        text_repair(e->msg);
+    keep_server_cause(c);
+    for (size_t i = 0; i < c->n; i++) {
+        text_repair(c->items[i].field);
+        text_repair(c->items[i].msg);
     }
     job_free(&j);
     json_decref(root);
-    return rc;
+    return c->n > 0 ? -1 : 0;
+}
+
+int trainingjob_parse(const char *body, size_t len, const char *path_ns,
+                      const struct sku_catalogue *skus, struct job **out, struct err *e)
+{
+    struct trainingjob_causes c;
+
+    if (trainingjob_parse_all(body, len, path_ns, skus, out, &c) == 0)
+        return 0;
+    if (e)
+        *e = c.items[0];
+    return -1;
 }
 
 /* ---- what administrators let tenants reference ---- */

@@ -342,7 +342,7 @@ static int transport_failure(struct ctx *c, const char *what, const struct err *
 /* Reports a non-2xx reply; returns the exit code. */
 static int reply_failure(struct ctx *c, const char *what, const struct cli_http_reply *r)
 {
-    char text[768];
+    char text[4096];
 
     cli_http_error_text(r, text, sizeof(text));
     fprintf(stderr, "fedsched: %s %s: %s\n", c->verb, what, text);

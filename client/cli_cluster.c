@@ -106,7 +106,7 @@ static int call(struct ctx *c, const char *method, const char *path, const char 
 {
     struct cli_http_reply r = {0};
     struct err e = {0};
-    char text[768];
+    char text[4096];
     int rc = CLI_EXIT_API;
 
     if (cli_http_do(c->http, method, path, body, NULL, REQUEST_TIMEOUT_S, &r, &e)) {

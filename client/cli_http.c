@@ -191,20 +191,55 @@ out:
     return rc;
 }
 
+/* "field: message", or the message alone. */
+static size_t cause_text(const json_t *cause, char *out, size_t size)
+{
+    const char *field = json_string_value(json_object_get(cause, "field"));
+    const char *msg = json_string_value(json_object_get(cause, "message"));
+    int n = snprintf(out, size, "%s%s%s", field ? field : "", field ? ": " : "",
+                     msg ? msg : "(no message)");
+
+    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
 void cli_http_error_text(const struct cli_http_reply *r, char *out, size_t size)
 {
     json_t *root = json_loads(r->body ? r->body : "", 0, NULL);
     json_t *err = json_object_get(root, "error");
+    json_t *causes = json_object_get(err, "causes");
     const char *code = json_string_value(json_object_get(err, "code"));
-    const char *field = json_string_value(json_object_get(err, "field"));
     const char *msg = json_string_value(json_object_get(err, "message"));
+    size_t used, i;
+    json_t *cause;
 
-    if (code && msg)
-        snprintf(out, size, "%ld %s: %s%s%s", r->status, code, field ? field : "",
-                 field ? ": " : "", msg);
-    else
+    if (!code || !msg) {
         snprintf(out, size, "HTTP %ld: %.200s", r->status,
                  r->body && *r->body ? r->body : "(empty reply)");
+        json_decref(root);
+        return;
+    }
+    used = (size_t)snprintf(out, size, "%ld %s: ", r->status, code);
+    if (used >= size) {
+        json_decref(root);
+        return;
+    }
+    if (json_array_size(causes) < 2) {
+        cause_text(err, out + used, size - used);
+        json_decref(root);
+        return;
+    }
+    /* Every cause on a line of its own, as kubectl lists a Status's causes. */
+    used += (size_t)snprintf(out + used, size - used, "%zu problems", json_array_size(causes));
+    json_array_foreach(causes, i, cause)
+    {
+        if (used + 4 >= size)
+            break;
+        used += (size_t)snprintf(out + used, size - used, "\n  ");
+        used += cause_text(cause, out + used, size - used);
+    }
+    if (used + 2 < size && json_integer_value(json_object_get(err, "moreCauses")) > 0)
+        snprintf(out + used, size - used, "\n  and %lld more",
+                 (long long)json_integer_value(json_object_get(err, "moreCauses")));
     json_decref(root);
 }
 

@@ -47,8 +47,9 @@ int cli_http_do(struct cli_http *h, const char *method, const char *path, const 
 void cli_http_reply_clear(struct cli_http_reply *r);
 
 /* Describes a non-2xx reply for people: "422 invalid: spec.resources.gpuCount: gpuCount 0
- * is not in 1..4096" from the API's {"error":{code,field,message}}, or the status and
- * the start of the body when it is not one. */
+ * is not in 1..4096" from the API's {"error":{code,field,message}}; when it lists more
+ * than one cause, "422 invalid: N problems" and each "field: message" on a line of its
+ * own. Otherwise the status and the start of the body. */
 void cli_http_error_text(const struct cli_http_reply *r, char *out, size_t size);
 
 /* A new random key for one logical submission ("fedsched-cli-<32 hex>"). */

@@ -73,21 +73,28 @@ static void round_trip(const struct job *j)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct job *j = NULL;
-    struct err e;
+    struct trainingjob_causes c;
 
-    memset(&e, 0, sizeof(e));
-    if (trainingjob_parse((const char *)data, size, NS, NULL, &j, &e) != 0) {
+    if (trainingjob_parse_all((const char *)data, size, NS, NULL, &j, &c) != 0) {
         if (j != NULL)
             fail("*out written on failure", NULL, NULL);
-        if (e.code != ERR_MALFORMED && e.code != ERR_INVALID && e.code != ERR_TOO_LARGE &&
-            e.code != ERR_INTERNAL)
-            fail("failure with an unexpected error code", e.field, e.msg);
-        check_utf8(e.field, "field");
-        check_utf8(e.msg, "msg");
-        if (!e.msg[0])
-            fail("failure without a message", e.field, NULL);
+        if (c.n == 0 || c.n > TRAININGJOB_CAUSES_MAX || (c.more && c.n < TRAININGJOB_CAUSES_MAX))
+            fail("failure without causes, or with too many", NULL, NULL);
+        for (size_t i = 0; i < c.n; i++) {
+            const struct err *e = &c.items[i];
+
+            if (e->code != ERR_MALFORMED && e->code != ERR_INVALID &&
+                (c.n > 1 || (e->code != ERR_TOO_LARGE && e->code != ERR_INTERNAL)))
+                fail("failure with an unexpected error code", e->field, e->msg);
+            check_utf8(e->field, "field");
+            check_utf8(e->msg, "msg");
+            if (!e->msg[0])
+                fail("failure without a message", e->field, NULL);
+        }
         return 0;
     }
+    if (c.n != 0)
+        fail("accepted with causes", c.items[0].field, c.items[0].msg);
     if (!j || !j->name || !j->ns || strcmp(j->ns, NS) != 0 || !j->spec_json || !j->labels_json ||
         j->phase != PHASE_QUEUED)
         fail("accepted job lacks a required field", j ? j->name : NULL, j ? j->spec_json : NULL);

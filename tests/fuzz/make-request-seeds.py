@@ -66,6 +66,14 @@ seeds["post-job-dry-run"] = req("POST", NS + "?dryRun=All", SUB, job_file("all_f
 seeds["post-job-generate-name"] = req("POST", NS, ADMIN, job_file("generate_name.json"))
 seeds["post-job-search-team"] = req("POST", "/v1/namespaces/search-team/trainingjobs", SUB2,
                                     job_file("largest_gang.json"))
+# every part of a body wrong at once: the refusal lists its causes (docs/trainingjob.md)
+seeds["post-job-many-causes"] = req(
+    "POST", NS + "?dryRun=All", SUB,
+    '{"x":1,"apiVersion":"v9","kind":"Pod","metadata":{"name":"Bad_Name","labels":{"k y":1}},'
+    '"spec":{"framework":"caffe","resources":{"instanceType":"z80","gpuCount":0,"cpu":0,'
+    '"alternativeInstanceTypes":["z80"]},"code":{"env":[{"name":"1"}]},"data":{"volume":{'
+    '"claimName":"c","mountPath":"/x"}},"checkpoint":{"claimName":"c","mountPath":"/x"},'
+    '"scheduling":{"priority":5000},"podLabels":{"a":"b"},"podAnnotations":{"b":1}}}')
 seeds["list-ns"] = req("GET", NS + "?limit=2&phase=Queued,Running&sku=a100-80gb"
                        "&labelSelector=pipeline%3Ddeepeta,team%3Dfuzz", VIEWMAPS)
 seeds["list-ns-continue"] = req("GET", NS + "?limit=1&continue=eyJpZCI6MX0", SUB)
@@ -80,6 +88,10 @@ seeds["delete-job-finished"] = req("DELETE", NS + "/fuzz-succeeded", ADMIN)
 seeds["events"] = req("GET", NS + "/fuzz-running/events", VIEW)
 seeds["explain-queued"] = req("GET", NS + "/fuzz-queued/explain", VIEW)
 seeds["explain-running"] = req("GET", NS + "/fuzz-running/explain", ADMIN)
+seeds["get-backoff"] = req("GET", NS + "/fuzz-backoff", VIEW)
+seeds["explain-backoff"] = req("GET", NS + "/fuzz-backoff/explain", VIEW)
+seeds["queue-view"] = req("GET", "/v1/queue?limit=3&offset=1&sku=a100-80gb", VIEWMAPS)
+seeds["queue-view-ns"] = req("GET", "/v1/namespaces/maps-team/queue", ADMIN)
 seeds["checkpoint"] = req("POST", NS + "/fuzz-running/checkpoint", SUB,
                           '{"time":"2026-01-01T00:00:00Z"}')
 seeds["checkpoint-no-body"] = req("POST", NS + "/fuzz-running/checkpoint", SUB,

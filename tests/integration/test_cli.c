@@ -361,6 +361,21 @@ START_TEST(api_errors_are_clear_and_exit_3)
     ck_assert_int_eq(cli(srv.base, sub, NULL, &err), 3);
     ck_assert_msg(strstr(err, "422 invalid: spec.resources.gpuCount: "), "stderr: %s", err);
     free(err);
+    /* Several problems: one line each, as kubectl prints a Status's causes. */
+    f = fopen(bad, "w");
+    fputs("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\",\"metadata\":{\"name\":"
+          "\"bad\"},\"spec\":{\"framework\":\"caffe\",\"resources\":{\"instanceType\":"
+          "\"a100-80gb\",\"gpuCount\":0},\"code\":{}}}",
+          f);
+    fclose(f);
+    ck_assert_int_eq(cli(srv.base, sub, NULL, &err), 3);
+    ck_assert_msg(strstr(err, "422 invalid: 3 problems\n"
+                              "  spec.framework: framework \"caffe\" is not supported; one of: "
+                              "pytorch, tensorflow, jax, ray, xgboost, horovod, deepspeed, mpi\n"
+                              "  spec.resources.gpuCount: gpuCount 0 is out of range 1..4096\n"
+                              "  spec.code.image: image is required\n"),
+                  "stderr: %s", err);
+    free(err);
     ck_assert_int_eq(cli(srv.base, get, NULL, &err), 3);
     ck_assert_ptr_nonnull(strstr(err, "404 not_found: trainingjob ci/no-such-job not found"));
     free(err);

@@ -456,6 +456,45 @@ START_TEST(error_statuses_codes_and_fields)
         json_decref(r);
         free(bad);
     }
+    /* 422 with every cause, in the order the body is read; nothing is stored, on a dry run
+     * either. */
+    {
+        static const char *const want[][2] = {
+            {"metadata.name", "name \"Many_Bad\" is invalid"},
+            {"spec.resources.instanceType", "a100-99gb"},
+            {"spec.resources.gpuCount", "gpuCount 0 is out of range"},
+            {"spec.scheduling.priority", "priority 5000"}};
+        const char *many = "{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                           "\"metadata\":{\"name\":\"Many_Bad\"},\"spec\":{\"resources\":{"
+                           "\"instanceType\":\"a100-99gb\",\"gpuCount\":0},\"code\":{"
+                           "\"image\":\"x\"},\"scheduling\":{\"priority\":5000}}}";
+        const char *paths[] = {"/v1/namespaces/maps/trainingjobs",
+                               "/v1/namespaces/maps/trainingjobs?dryRun=All"};
+        char *count;
+
+        for (size_t k = 0; k < 2; k++) {
+            json_t *causes;
+
+            expect_error(itest_post_json(srv.base, paths[k], many, &r), &r, 422, "invalid",
+                         "metadata.name");
+            causes = json_object_get(json_object_get(r, "error"), "causes");
+            ck_assert_uint_eq(json_array_size(causes), 4);
+            for (size_t i = 0; i < 4; i++) {
+                json_t *c = json_array_get(causes, i);
+
+                ck_assert_str_eq(str_at(c, "field"), want[i][0]);
+                ck_assert_str_eq(str_at(c, "code"), "invalid");
+                ck_assert_msg(strstr(str_at(c, "message"), want[i][1]), "cause %zu: %s", i,
+                              str_at(c, "message"));
+            }
+            ck_assert_msg(strstr(str_at(r, "error.message"), "(and 3 more; see causes)"), "%s",
+                          str_at(r, "error.message"));
+            json_decref(r);
+        }
+        count = itest_sql(dsn, "SELECT count(*) FROM jobs WHERE name ILIKE 'many_bad'");
+        ck_assert_str_eq(count, "0");
+        free(count);
+    }
     /* 404: no such job; no such path. */
     expect_error(itest_get_json(srv.base, "/v1/namespaces/maps/trainingjobs/nope", &r), &r, 404,
                  "not_found", NULL);

@@ -187,6 +187,16 @@ START_TEST(every_answer_is_what_the_document_says)
            "{\"name\":\"bad\"},\"spec\":{\"resources\":{\"instanceType\":\"a100-80gb\","
            "\"gpuCount\":0},\"code\":{\"image\":\"t:1\"}}}",
            false);
+    /* Every part of the body wrong: 22 causes, 16 of them listed, both codes among them. */
+    ck_assert_int_eq(
+        answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs",
+               "{\"x\":1,\"apiVersion\":1,\"kind\":1,\"metadata\":{\"y\":1,\"name\":1,"
+               "\"namespace\":1,\"labels\":1,\"annotations\":1},\"spec\":{\"z\":1,"
+               "\"framework\":1,\"resources\":{\"w\":1,\"instanceType\":\"z80\",\"gpuCount\":0,"
+               "\"memoryGb\":-1,\"cpu\":\"1\"},\"code\":1,\"data\":1,\"output\":1,"
+               "\"checkpoint\":1,\"scheduling\":1,\"podLabels\":1,\"podAnnotations\":1}}",
+               false),
+        400);
     answer(all, "post", J, "/v1/namespaces/team-a/trainingjobs", "{nope", false);
     answer(all, "get", "/v1/trainingjobs", "/v1/trainingjobs?sku=z80", NULL, false);
     answer(all, "get", "/v1/clusters/{name}/nodes", "/v1/clusters/none/nodes", NULL, false);

@@ -1230,6 +1230,98 @@ START_TEST(test_volumes_are_checked)
 }
 END_TEST
 
+/* Parses body, which must fail, and checks that its causes are fields[] in that order (n of
+ * them), items[0] being what trainingjob_parse() reports. */
+static void expect_causes(const char *body, const char *const *fields, size_t n)
+{
+    struct trainingjob_causes c;
+    struct job *j = NULL;
+    struct err e;
+
+    ck_assert_int_eq(trainingjob_parse_all(body, strlen(body), NS, NULL, &j, &c), -1);
+    ck_assert_ptr_null(j);
+    for (size_t i = 0; i < c.n; i++)
+        ck_assert_msg(i < n && strcmp(c.items[i].field, fields[i]) == 0,
+                      "cause %zu is %s (%s), want %s", i, c.items[i].field, c.items[i].msg,
+                      i < n ? fields[i] : "no more");
+    ck_assert_uint_eq(c.n, n);
+    ck_assert_uint_eq(c.more, 0);
+    ck_assert_int_eq(trainingjob_parse(body, strlen(body), NS, NULL, &j, &e), -1);
+    ck_assert_str_eq(e.field, c.items[0].field);
+    ck_assert_str_eq(e.msg, c.items[0].msg);
+}
+
+START_TEST(test_every_independent_problem_is_a_cause)
+{
+    static const char *const five[] = {"metadata.name", "spec.resources.instanceType",
+                                       "spec.resources.gpuCount", "spec.resources.cpu",
+                                       "spec.code.image"};
+    static const char *const four[] = {"metadata.labels.Bad Key", "spec.framework",
+                                       "spec.resources.gpusPerWorker", "spec.scheduling.priority"};
+    static const char *const top[] = {"extra", "apiVersion", "kind", "metadata", "spec"};
+    static const char *const mounts[] = {"spec.output.volume.mountPath"};
+    static const char *const throughput[] = {"spec.resources.gpuCount"};
+
+    expect_causes("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                  "\"metadata\":{\"name\":\"BAD_NAME\"},\"spec\":{\"resources\":{\"instanceType\":"
+                  "\"x99\",\"gpuCount\":-1,\"cpu\":0},\"code\":{}}}",
+                  five, 5);
+    expect_causes("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                  "\"metadata\":{\"name\":\"ok\",\"labels\":{\"Bad Key\":\"x\"}},\"spec\":{"
+                  "\"framework\":\"caffe\",\"resources\":{\"instanceType\":\"h100-80gb\","
+                  "\"gpuCount\":3,\"gpusPerWorker\":2},\"code\":{\"image\":\"x:1\"},"
+                  "\"scheduling\":{\"priority\":5000}}}",
+                  four, 4);
+    expect_causes("{\"extra\":1,\"apiVersion\":\"v9\",\"kind\":\"Pod\",\"metadata\":[],"
+                  "\"spec\":null}",
+                  top, 5);
+    /* A volume that failed is not compared with the others: only its own cause. */
+    expect_causes("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                  "\"metadata\":{\"name\":\"ok\"},\"spec\":{\"resources\":{\"instanceType\":"
+                  "\"h100-80gb\",\"gpuCount\":1},\"code\":{\"image\":\"x:1\"},"
+                  "\"data\":{\"volume\":{\"claimName\":\"c\",\"mountPath\":\"/x\"}},"
+                  "\"output\":{\"volume\":{\"claimName\":\"c\",\"mountPath\":\"x\"}},"
+                  "\"checkpoint\":{\"claimName\":\"d\",\"mountPath\":\"/x\"}}}",
+                  mounts, 1);
+    /* The alternatives and throughputs are read when instanceType is known, whatever
+     * gpuCount holds. */
+    expect_causes("{\"apiVersion\":\"fedsched.io/v1\",\"kind\":\"TrainingJob\","
+                  "\"metadata\":{\"name\":\"ok\"},\"spec\":{\"resources\":{\"instanceType\":"
+                  "\"h100-80gb\",\"gpuCount\":0,\"alternativeInstanceTypes\":[\"a100-80gb\"],"
+                  "\"relativeThroughput\":{\"h100-80gb\":2,\"a100-80gb\":1}},"
+                  "\"code\":{\"image\":\"x:1\"}}}",
+                  throughput, 1);
+}
+END_TEST
+
+/* Past TRAININGJOB_CAUSES_MAX causes the rest are counted, not kept; a body that cannot be
+ * decoded is one cause. */
+START_TEST(test_causes_past_the_limit_are_counted)
+{
+    static const char body[] =
+        "{\"x\":1,\"apiVersion\":1,\"kind\":1,\"metadata\":{\"y\":1,\"name\":1,"
+        "\"namespace\":1,\"labels\":1,\"annotations\":1},\"spec\":{\"z\":1,\"framework\":1,"
+        "\"resources\":{\"w\":1,\"instanceType\":1,\"gpuCount\":\"1\",\"memoryGb\":\"1\","
+        "\"cpu\":\"1\"},\"code\":1,\"data\":1,\"output\":1,\"checkpoint\":1,\"scheduling\":1,"
+        "\"podLabels\":1,\"podAnnotations\":1}}";
+    struct trainingjob_causes c;
+    struct job *j = NULL;
+
+    ck_assert_int_eq(trainingjob_parse_all(body, strlen(body), NS, NULL, &j, &c), -1);
+    ck_assert_uint_eq(c.n, TRAININGJOB_CAUSES_MAX);
+    ck_assert_uint_eq(c.n + c.more, 22);
+    ck_assert_str_eq(c.items[0].field, "x");
+    ck_assert_str_eq(c.items[TRAININGJOB_CAUSES_MAX - 1].field, "spec.code");
+    for (size_t i = 0; i < c.n; i++)
+        ck_assert_msg(c.items[i].code == ERR_MALFORMED || c.items[i].code == ERR_INVALID, "%s",
+                      c.items[i].field);
+    ck_assert_int_eq(trainingjob_parse_all("{\"a\":", 5, NS, NULL, &j, &c), -1);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_uint_eq(c.more, 0);
+    ck_assert_int_eq(c.items[0].code, ERR_MALFORMED);
+}
+END_TEST
+
 START_TEST(test_pod_labels_need_a_user_prefix)
 {
     pod_fails("", "\"podLabels\":{\"team\":\"maps\"}", ERR_INVALID, "spec.podLabels.team",
@@ -1505,6 +1597,8 @@ static Suite *trainingjob_suite(void)
     tcase_add_test(tc, test_identity_fields_are_checked);
     tcase_add_test(tc, test_volumes_are_checked);
     tcase_add_test(tc, test_pod_labels_need_a_user_prefix);
+    tcase_add_test(tc, test_every_independent_problem_is_a_cause);
+    tcase_add_test(tc, test_causes_past_the_limit_are_counted);
     tcase_add_test(tc, test_tenant_service_accounts_and_secrets);
     tcase_add_test(tc, test_tenant_images_volumes_uris_and_labels);
     tcase_add_test(tc, test_tenant_star_and_no_rules_allow_anything);
