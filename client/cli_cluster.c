@@ -410,11 +410,12 @@ static int verb_nodes(struct ctx *c, const char *name)
 
 static int verb_capacity(struct ctx *c)
 {
-    static const char *const header[] = {"SKU",      "POOL",    "TOTAL",     "USED",    "FREE",
-                                         "BORROWED", "PENDING", "ANNOUNCED", "LENDABLE"};
+    static const char *const header[] = {"SKU",     "POOL",     "TOTAL",   "USED",      "FREE",
+                                         "UNAVAIL", "BORROWED", "PENDING", "ANNOUNCED", "LENDABLE"};
     static const char *const keys[] = {
-        "total", "used", "free", "borrowed", "pendingServing", "announcedServing", "lendable"};
-    struct cli_table t = {.ncols = 9};
+        "total",   "used", "free", "unavailable", "borrowed", "pendingServing", "announcedServing",
+        "lendable"};
+    struct cli_table t = {.ncols = 10};
     json_t *r = NULL, *a;
     size_t i;
     int rc = get_for_table(c, "/v1/capacity", &r);
@@ -424,16 +425,16 @@ static int verb_capacity(struct ctx *c)
     cli_table_row(&t, header);
     json_array_foreach(json_object_get(r, "capacity"), i, a)
     {
-        char num[7][24];
-        const char *cells[9] = {jstr(a, "sku"), jstr(a, "pool")};
+        char num[8][24];
+        const char *cells[10] = {jstr(a, "sku"), jstr(a, "pool")};
 
         bool serving = strcmp(jstr(a, "pool"), "serving") == 0;
 
         /* Serving demand (PENDING, ANNOUNCED) belongs to serving pools: "-" elsewhere. */
-        for (int k = 0; k < 7; k++) {
+        for (int k = 0; k < 8; k++) {
             const json_t *v = json_object_get(a, keys[k]);
 
-            if (v && (serving || (k != 4 && k != 5)))
+            if (v && (serving || (k != 5 && k != 6)))
                 snprintf(num[k], sizeof(num[k]), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
             else
                 snprintf(num[k], sizeof(num[k]), "-");

@@ -76,6 +76,11 @@ static json_t *agg_json(const struct snapshot *snap, size_t k, enum snapshot_poo
     json_object_set_new(o, "total", json_integer(a->total));
     json_object_set_new(o, "used", json_integer(a->used));
     json_object_set_new(o, "free", json_integer(a->free));
+    /* Not used and not free: the free GPUs of nodes the policy cannot use (NotReady,
+     * cordoned, or tainted), as sinfo's "other" beside allocated and idle. */
+    json_object_set_new(
+        o, "unavailable",
+        json_integer(a->total > a->used + a->free ? a->total - a->used - a->free : 0));
     json_object_set_new(o, "borrowed", json_integer(a->borrowed));
     if (p == SNAPSHOT_POOL_SERVING) /* what the serving workloads themselves use */
         json_object_set_new(o, "servingUsed", json_integer(a->used - a->borrowed));

@@ -303,7 +303,7 @@ const BORROWED = { key: 'gpuHoursBorrowed', name: 'borrowed', color: '#e15759' }
 
 function table(headers, rows, opts) {
   return h('table', { class: opts && opts.class, 'data-testid': opts && opts.testid },
-    h('thead', {}, h('tr', {}, headers.map(c => h('th', { class: c.num ? 'num' : null }, c.label || c)))),
+    h('thead', {}, h('tr', {}, headers.map(c => h('th', { class: c.num ? 'num' : null, title: c.title }, c.label || c)))),
     h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' },
       (opts && opts.empty) || 'nothing here'))));
 }
@@ -315,7 +315,8 @@ function num(v, d) {
 /* ---- overview ---- */
 
 function sumCapacity(caps) {
-  const t = { total: 0, used: 0, free: 0, borrowed: 0, lendable: 0, pendingServing: 0, announcedServing: 0 };
+  const t = { total: 0, used: 0, free: 0, unavailable: 0, borrowed: 0, lendable: 0, pendingServing: 0,
+    announcedServing: 0 };
   for (const c of caps || []) for (const k of Object.keys(t)) t[k] += c[k] || 0;
   return t;
 }
@@ -346,16 +347,18 @@ async function viewOverview(root, sc) {
         const cap = await get('/v1/capacity', sc);
         const t = sumCapacity(cap.capacity);
         stats.replaceChildren(...[['GPUs', t.total], ['used', t.used], ['free', t.free],
-          ['borrowed', t.borrowed], ['lendable', t.lendable], ['pending serving', t.pendingServing],
+          ['unavailable', t.unavailable], ['borrowed', t.borrowed], ['lendable', t.lendable], ['pending serving', t.pendingServing],
           ['announced serving', t.announcedServing],
           ['clusters counted', cap.clustersCounted]].map(([k, v]) =>
           h('div', { class: 'stat' }, h('div', { class: 'v' }, fmtNum(v)), h('div', { class: 'k' }, k))));
         const rows = (cap.capacity || []).map(c => h('tr', {}, h('td', {}, c.sku), h('td', {}, c.pool),
-          num(c.total), num(c.used), num(c.free), num(c.borrowed), num(c.lendable), num(c.pendingServing),
-          num(c.announcedServing)));
+          num(c.total), num(c.used), num(c.free), num(c.unavailable), num(c.borrowed), num(c.lendable),
+          num(c.pendingServing), num(c.announcedServing)));
         const excluded = (cap.clustersExcluded || []).map(x => `${x.name} (${x.reason})`).join(', ');
         return h('div', {}, table(['SKU', 'pool', { label: 'total', num: 1 }, { label: 'used', num: 1 },
-          { label: 'free', num: 1 }, { label: 'borrowed', num: 1 }, { label: 'lendable', num: 1 },
+          { label: 'free', num: 1 },
+          { label: 'unavailable', num: 1, title: 'neither used nor free: GPUs of nodes NotReady, cordoned or tainted' },
+          { label: 'borrowed', num: 1 }, { label: 'lendable', num: 1 },
           { label: 'pending serving', num: 1 }, { label: 'announced serving', num: 1 }], rows, { testid: 'capacity-table',
           empty: 'no capacity reported yet' }),
         h('p', { class: 'note' }, `data age ${dur(cap.dataAgeMs)}`,

@@ -174,6 +174,23 @@ async function main() {
     }, null, { timeout: 30000 });
     const skus = await page.$$eval('[data-testid=capacity-table] tbody tr td:first-child', t => t.map(x => x.textContent));
     check('overview lists GPUs by SKU', skus.includes('h100-80gb') && skus.includes('l4'), skus.join(','));
+    // The capacity table, cell by cell, is GET /v1/capacity; the scenario's NotReady and
+    // cordoned nodes show as unavailable GPUs (a100-80gb: sim-east's a100-0, 8 GPUs).
+    {
+      const cx = await apiGet(page, '/v1/capacity');
+      const shown = await page.$$eval('[data-testid=capacity-table] tbody tr', r => r.map(x =>
+        [...x.querySelectorAll('td')].map(td => td.textContent)));
+      const heads = await page.$$eval('[data-testid=capacity-table] thead th', t => t.map(x => x.textContent));
+      // Used and free move as the scheduler places the seeded jobs; the nodes do not.
+      const stable = r => [r[0], r[1], r[2], r[5]];
+      const want = cx.capacity.map(c => stable([c.sku, c.pool, String(c.total), 0, 0, String(c.unavailable)]));
+      const a80 = cx.capacity.find(c => c.sku === 'a100-80gb' && c.pool === 'training');
+      const adds = shown.every(r => Number(r[2]) === Number(r[3]) + Number(r[4]) + Number(r[5]));
+      check('overview\'s capacity table is GET /v1/capacity, unavailable GPUs included',
+        heads[5] === 'unavailable' && a80 && a80.unavailable === 8 && adds &&
+        JSON.stringify(shown.map(stable)) === JSON.stringify(want),
+        JSON.stringify({ heads, shown, want }));
+    }
     const queue = await page.$$eval('[data-testid=queue-table] tbody tr', r => r.map(x => x.textContent));
     check('overview shows queue depth by SKU', queue.some(t => t.startsWith('a100-80gb')), queue.join('|'));
     check('overview draws the capacity chart', await page.$('svg.chart rect') !== null, 'no bars');

@@ -176,6 +176,27 @@ START_TEST(capacity_totals_match_the_scenario)
     ck_assert_int_eq(json_integer_value(json_object_get(h100, "total")), 48);
     ck_assert_int_eq(json_integer_value(json_object_get(h100, "used")), 16);
     ck_assert_int_eq(json_integer_value(json_object_get(h100, "free")), 32);
+    ck_assert_int_eq(json_integer_value(json_object_get(h100, "unavailable")), 0);
+    /* sim-east's a100-0 is NotReady and sim-west's a100-40-0 cordoned, 8 GPUs each; the T4
+     * nodes are tainted dedicated=batch:NoSchedule. Their GPUs are neither used nor free. */
+    {
+        static const struct {
+            const char *sku;
+            int unavailable;
+        } want[] = {{"a100-80gb", 8}, {"a100-40gb", 8}, {"t4", 16}};
+
+        for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+            const json_t *a = capacity_row(cap, want[k].sku, "training");
+
+            ck_assert_msg(a != NULL, "no %s row", want[k].sku);
+            ck_assert_int_eq(json_integer_value(json_object_get(a, "unavailable")),
+                             want[k].unavailable);
+            ck_assert_int_eq(json_integer_value(json_object_get(a, "total")),
+                             json_integer_value(json_object_get(a, "used")) +
+                                 json_integer_value(json_object_get(a, "free")) +
+                                 want[k].unavailable);
+        }
+    }
     /* sim-west's serving pool: 10 L4 nodes x 4 GPUs with a reserve of 1. */
     l4 = capacity_row(cap, "l4", "serving");
     ck_assert_ptr_nonnull(l4);
