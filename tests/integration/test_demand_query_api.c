@@ -165,18 +165,18 @@ static void cli_capacity_row(const char *sku, const char *pool, char pending[32]
     f = popen(cmd, "r");
     ck_assert_ptr_nonnull(f);
     while (fgets(line, sizeof(line), f)) {
-        char c[9][32];
+        char c[10][32];
 
-        if (sscanf(line, "%31s %31s %31s %31s %31s %31s %31s %31s %31s", c[0], c[1], c[2], c[3],
-                   c[4], c[5], c[6], c[7], c[8]) != 9)
+        if (sscanf(line, "%31s %31s %31s %31s %31s %31s %31s %31s %31s %31s", c[0], c[1], c[2],
+                   c[3], c[4], c[5], c[6], c[7], c[8], c[9]) != 10)
             continue;
         if (strcmp(c[0], "SKU") == 0) {
-            header = strcmp(c[6], "PENDING") == 0 && strcmp(c[7], "ANNOUNCED") == 0;
+            header = strcmp(c[7], "PENDING") == 0 && strcmp(c[8], "ANNOUNCED") == 0;
             continue;
         }
         if (strcmp(c[0], sku) == 0 && strcmp(c[1], pool) == 0) {
-            snprintf(pending, 32, "%s", c[6]);
-            snprintf(announced, 32, "%s", c[7]);
+            snprintf(pending, 32, "%s", c[7]);
+            snprintf(announced, 32, "%s", c[8]);
             found = true;
         }
     }
