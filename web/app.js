@@ -225,8 +225,13 @@ function chartWidth() {
   return Math.max(480, Math.min(1320, (app ? app.clientWidth : 800) - 40));
 }
 
-function axisDigits(max) {
-  return max >= 100 ? 0 : max >= 10 ? 1 : max >= 1 ? 2 : 3;
+/* A y axis of four equal steps whose labels are round: the step is 1, 2, 2.5, 4 or 5 times a
+ * power of ten, the smallest of those that reaches max; digits is what the step needs. */
+function axisScale(max) {
+  const raw = (max > 0 ? max : 1) / 4, f = raw / 10 ** Math.floor(Math.log10(raw));
+  const m = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 4 ? 4 : f <= 5 ? 5 : 10;
+  const e = Math.floor(Math.log10(raw)) + (m === 10 ? 1 : 0), step = (m === 10 ? 1 : m) * 10 ** e;
+  return { max: step * 4, digits: Math.max(0, -e + (m === 2.5 ? 1 : 0)) };
 }
 
 function stackedChart(points, opts) {
@@ -235,14 +240,15 @@ function stackedChart(points, opts) {
   const keys = opts.keys;
   let max = 0;
   for (const p of points) max = Math.max(max, keys.reduce((a, k) => a + (p[k.key] || 0), 0));
-  if (max <= 0) max = 1;
+  const axis = axisScale(max);
+  max = axis.max;
   const bw = points.length ? pw / points.length : pw;
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img',
     'aria-label': opts.label, class: 'chart' });
   for (let g = 0; g <= 4; g++) {
     const y = T + ph - ph * g / 4;
     svg.append(s('line', { x1: L, y1: y, x2: W - R, y2: y, stroke: '#eaeef2' }),
-      s('text', { x: L - 4, y: y + 4, 'text-anchor': 'end' }, fmtNum(max * g / 4, axisDigits(max))));
+      s('text', { x: L - 4, y: y + 4, 'text-anchor': 'end', class: 'tick' }, fmtNum(max * g / 4, axis.digits)));
   }
   points.forEach((p, i) => {
     let y = T + ph;
@@ -314,6 +320,13 @@ function num(v, d) {
 
 /* ---- overview ---- */
 
+const UNAVAILABLE_TITLE = 'neither used nor free: GPUs of nodes NotReady, cordoned or tainted';
+
+/* Serving demand belongs to serving pools: a training pool shows '-', as the CLI does. */
+function servingOnly(a, key) {
+  return a.pool === 'serving' ? a[key] : null;
+}
+
 function sumCapacity(caps) {
   const t = { total: 0, used: 0, free: 0, unavailable: 0, borrowed: 0, lendable: 0, pendingServing: 0,
     announcedServing: 0 };
@@ -328,8 +341,9 @@ async function viewOverview(root, sc) {
   const clusterCard = h('div', { class: 'card' });
   const queueCard = h('div', { class: 'card' });
   const quotaCard = h('div', { class: 'card' });
-  root.append(h('h1', {}, 'Federation overview'), stats, chartCard,
-    h('div', { class: 'grid' }, capCard, queueCard), clusterCard, quotaCard);
+  // The capacity table has ten columns: it takes the whole width, as the clusters do.
+  root.append(h('h1', {}, 'Federation overview'), stats, chartCard, capCard, clusterCard, queueCard,
+    quotaCard);
 
   async function section(card, title, fn) {
     try {
@@ -353,11 +367,11 @@ async function viewOverview(root, sc) {
           h('div', { class: 'stat' }, h('div', { class: 'v' }, fmtNum(v)), h('div', { class: 'k' }, k))));
         const rows = (cap.capacity || []).map(c => h('tr', {}, h('td', {}, c.sku), h('td', {}, c.pool),
           num(c.total), num(c.used), num(c.free), num(c.unavailable), num(c.borrowed), num(c.lendable),
-          num(c.pendingServing), num(c.announcedServing)));
+          num(servingOnly(c, 'pendingServing')), num(c.announcedServing)));
         const excluded = (cap.clustersExcluded || []).map(x => `${x.name} (${x.reason})`).join(', ');
         return h('div', {}, table(['SKU', 'pool', { label: 'total', num: 1 }, { label: 'used', num: 1 },
           { label: 'free', num: 1 },
-          { label: 'unavailable', num: 1, title: 'neither used nor free: GPUs of nodes NotReady, cordoned or tainted' },
+          { label: 'unavailable', num: 1, title: UNAVAILABLE_TITLE },
           { label: 'borrowed', num: 1 }, { label: 'lendable', num: 1 },
           { label: 'pending serving', num: 1 }, { label: 'announced serving', num: 1 }], rows, { testid: 'capacity-table',
           empty: 'no capacity reported yet' }),
@@ -376,10 +390,12 @@ async function viewOverview(root, sc) {
           return h('tr', {}, h('td', {}, link('/ui/clusters#' + encodeURIComponent(c.name), c.name)),
             h('td', {}, badge(c.status && c.status.health), c.cordoned ? [' ', badge('cordoned')] : null),
             h('td', {}, dur(c.status && c.status.dataAgeMs)), num(t.total), num(t.used), num(t.free),
-            num(t.borrowed), h('td', { class: 'wrap muted' }, (c.status && c.status.lastError) || ''));
+            num(t.unavailable), num(t.borrowed),
+            h('td', { class: 'wrap muted' }, (c.status && c.status.lastError) || ''));
         });
         return table(['cluster', 'health', 'data age', { label: 'GPUs', num: 1 }, { label: 'used', num: 1 },
-          { label: 'free', num: 1 }, { label: 'borrowed', num: 1 }, 'last error'], rows,
+          { label: 'free', num: 1 }, { label: 'unavailable', num: 1 }, { label: 'borrowed', num: 1 },
+          'last error'], rows,
         { testid: 'clusters-glance', empty: 'no member clusters registered' });
       }),
       section(queueCard, 'Queue depth by SKU', async () => {
@@ -776,7 +792,8 @@ function forecastChart(past, next, nowMs, label) {
   const fc = past.concat(next);
   let max = 1;
   for (const p of fc) for (const v of [p.actual, p.p50, p.p95]) if (known(v)) max = Math.max(max, v);
-  max *= 1.1;
+  const axis = axisScale(max * 1.05);
+  max = axis.max;
   const x = t => L + pw * (t - t0) / (t1 - t0), y = v => T + ph - ph * v / max;
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img',
     'aria-label': label, class: 'chart', 'data-testid': 'forecast-chart',
@@ -785,7 +802,7 @@ function forecastChart(past, next, nowMs, label) {
   for (let g = 0; g <= 4; g++) {
     const yy = T + ph - ph * g / 4;
     svg.append(s('line', { x1: L, y1: yy, x2: W - R, y2: yy, stroke: '#eaeef2' }),
-      s('text', { x: L - 4, y: yy + 4, 'text-anchor': 'end' }, fmtNum(max * g / 4, axisDigits(max))));
+      s('text', { x: L - 4, y: yy + 4, 'text-anchor': 'end', class: 'tick' }, fmtNum(max * g / 4, axis.digits)));
   }
   /* Runs of consecutive known points: one band polygon and one path piece per run. */
   const runs = (pts, ok) => pts.reduce((acc, p) => {
@@ -952,8 +969,9 @@ async function viewClusters(root, sc) {
         /* What lending keeps free (docs/policy.md): lendable = free - reserve - pending - announced. */
         const demand = (a.pendingServing || 0) + (a.announcedServing || 0) + (a.reserve || 0);
         return h('tr', { 'data-sku': a.sku, 'data-pool': a.pool }, h('td', {}, a.sku), h('td', {}, a.pool),
-          num(a.total), num(a.used), num(a.free),
-          num(a.borrowed), num(a.pendingServing), num(a.announcedServing), num(a.reserve), num(a.lendable),
+          num(a.total), num(a.used), num(a.free), num(a.unavailable),
+          num(a.borrowed), num(servingOnly(a, 'pendingServing')), num(a.announcedServing), num(a.reserve),
+          num(a.lendable),
           h('td', {}, a.pool === 'serving' ? h('div', { class: 'bar', 'data-testid': 'demand-bar', title:
             `serving demand: pending ${a.pendingServing || 0} + announced ${a.announcedServing || 0} + reserve ${a.reserve || 0} vs free ${a.free}` },
           h('span', { style: `width:${a.total ? 100 * (a.used - a.borrowed) / a.total : 0}%;background:#f28e2b` }),
@@ -976,6 +994,7 @@ async function viewClusters(root, sc) {
             onclick: () => act(c.name, c.cordoned ? 'uncordon' : 'cordon') }, c.cordoned ? 'Uncordon' : 'Cordon')),
         st.lastError ? h('div', { class: 'error' }, st.lastError) : null,
         table(['SKU', 'pool', { label: 'total', num: 1 }, { label: 'used', num: 1 }, { label: 'free', num: 1 },
+          { label: 'unavailable', num: 1, title: UNAVAILABLE_TITLE },
           { label: 'borrowed', num: 1 }, { label: 'pending serving', num: 1 }, { label: 'announced serving', num: 1 },
           { label: 'reserve', num: 1 },
           { label: 'lendable', num: 1 }, 'serving use / borrowed / demand'], rows, { empty: 'no GPU capacity reported' }),

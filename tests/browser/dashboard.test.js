@@ -190,10 +190,31 @@ async function main() {
         heads[5] === 'unavailable' && a80 && a80.unavailable === 8 && adds &&
         JSON.stringify(shown.map(stable)) === JSON.stringify(want),
         JSON.stringify({ heads, shown, want }));
+      // Clusters at a glance: each cluster's GPUs and unavailable GPUs are the sums of its
+      // status.capacity; the row adds up.
+      const cl = await apiGet(page, '/v1/clusters');
+      const glance = await page.$$eval('[data-testid=clusters-glance] tbody tr', r => r.map(x =>
+        [...x.querySelectorAll('td')].map(td => td.textContent)));
+      const sum = (c, k) => ((c.status && c.status.capacity) || []).reduce((a, x) => a + (x[k] || 0), 0);
+      const gwant = cl.items.map(c => [c.name, String(sum(c, 'total')), String(sum(c, 'unavailable'))]);
+      const gshown = glance.map(r => [r[0], r[3], r[6]]);
+      check('clusters at a glance: GPUs and unavailable GPUs per cluster are the API\'s',
+        JSON.stringify(gshown) === JSON.stringify(gwant) && gwant.every(r => Number(r[2]) > 0) &&
+        glance.every(r => Number(r[3]) === Number(r[4]) + Number(r[5]) + Number(r[6])),
+        JSON.stringify({ shown: glance, want: gwant }));
     }
     const queue = await page.$$eval('[data-testid=queue-table] tbody tr', r => r.map(x => x.textContent));
     check('overview shows queue depth by SKU', queue.some(t => t.startsWith('a100-80gb')), queue.join('|'));
     check('overview draws the capacity chart', await page.$('svg.chart rect') !== null, 'no bars');
+    // Its y axis: 0 and four equal steps of 1, 2, 2.5, 4 or 5 times a power of ten.
+    {
+      const ticks = await page.$$eval('svg.chart text.tick', t => t.map(x => x.textContent));
+      const v = ticks.slice(0, 5).map(x => Number(x.replace(/,/g, '')));
+      const step = v[1], mant = step / 10 ** Math.floor(Math.log10(step));
+      check('overview chart\'s y axis has round steps', v.length === 5 && v[0] === 0 && step > 0 &&
+        v.every((x, i) => Math.abs(x - i * step) < step * 1e-9) &&
+        [1, 2, 2.5, 4, 5].some(m => Math.abs(mant - m) < 1e-9), JSON.stringify(ticks));
+    }
     // The quota table, row by row and cell by cell, is GET /v1/quotas (research's V100s).
     await page.waitForSelector('[data-testid=quota-table] tr[data-quota]', { timeout: 15000 });
     const qx = await apiGet(page, '/v1/quotas');
