@@ -74,6 +74,13 @@ function dur(ms) {
   return (sec / 3600).toFixed(1) + ' h';
 }
 
+/* From the (last) start to the end, or to now while it runs; '-' before it starts. */
+function runTime(st) {
+  if (!st.startTime) return '-';
+  const end = st.completionTime ? Date.parse(st.completionTime) : Date.now();
+  return dur(Math.max(0, end - Date.parse(st.startTime))) + (st.completionTime ? '' : ' so far');
+}
+
 function when(ts) {
   if (!ts) return '-';
   const d = new Date(ts);
@@ -672,6 +679,7 @@ async function viewJob(root, sc, ns, name) {
       ['member namespace', st.memberNamespace], ['object', st.objectName], ['attempt', st.attempt], ['preemptions', st.preemptions], ['reason', st.reason],
       ['message', st.message], ['submitted', when(md.creationTimestamp)], ['admitted', when(st.admittedAt)],
       ['started', when(st.startTime)], ['finished', when(st.completionTime)],
+      ['run time', runTime(st)],
       ['last checkpoint', when(st.lastCheckpointTime)],
       ['checkpoint requested', when(st.checkpointRequestedAt)], ['checkpoint deadline', when(st.checkpointDeadline)],
       ['uid', md.uid],

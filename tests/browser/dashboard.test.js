@@ -371,6 +371,20 @@ async function main() {
       JSON.stringify({ shown: hp.paragraphs, want: hwant, api: hx }));
     const status = await page.textContent('[data-testid=status] dd[data-key=cluster]');
     check('status names the cluster', status === 'sim-east', status);
+    // Its times are the API's, in order, and the run time is the difference (6 min).
+    {
+      const jx = await apiGet(page, '/v1/namespaces/ml/trainingjobs/train-history');
+      const fmtTs = t => t ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+      const keys = ['submitted', 'admitted', 'started', 'finished', 'run time'];
+      const shown = [];
+      for (const k of keys) shown.push(await page.textContent(`[data-testid=status] dd[data-key="${k}"]`));
+      const api = [jx.metadata.creationTimestamp, jx.status.admittedAt, jx.status.startTime, jx.status.completionTime];
+      const ms = api.map(t => Date.parse(t));
+      const want = api.map(fmtTs).concat([`${((ms[3] - ms[2]) / 60000).toFixed(0)} min`]);
+      check('a finished job\'s times are the API\'s, in order, with its run time',
+        same(shown, want) && ms.every((t, i) => Number.isFinite(t) && (i === 0 || t >= ms[i - 1])) &&
+        shown[4] === '6 min', JSON.stringify({ shown, want }));
+    }
     await noBadValues(page, 'job detail (finished)');
     await shot(page, 'job-detail.png');
 
