@@ -189,6 +189,12 @@ const char *policy_reclaim_reason_name(enum policy_reclaim_reason r)
 
 /* "cluster b: KubeRayInstalled is False: <the connector's message>"; a prerequisite not
  * checked yet only keeps borrowed placements away, and says so. */
+/* What a cluster's state costs a job no other cluster could hold. */
+static const char *only_tail(const struct policy_why *w)
+{
+    return w->only ? "; no cluster that takes placements could hold the job, even idle" : "";
+}
+
 static void prereq_format(const struct policy_why *w, const struct snapshot *snap, const char *cl,
                           char *out, size_t size)
 {
@@ -198,12 +204,12 @@ static void prereq_format(const struct policy_why *w, const struct snapshot *sna
         (unsigned)w->prereq < SNAPSHOT_PREREQ_COUNT)
         ps = &snap->clusters[w->cluster].prereqs[w->prereq];
     if (ps && ps->state == SNAPSHOT_PREREQ_MISSING)
-        snprintf(out, size, "cluster %s: %s is False: %s", cl, snapshot_prereq_name(w->prereq),
-                 ps->message);
+        snprintf(out, size, "cluster %s: %s is False: %s%s", cl, snapshot_prereq_name(w->prereq),
+                 ps->message, only_tail(w));
     else
         snprintf(out, size,
-                 "cluster %s: %s is not checked yet; serving GPUs are lent only once it is True",
-                 cl, snapshot_prereq_name(w->prereq));
+                 "cluster %s: %s is not checked yet; serving GPUs are lent only once it is True%s",
+                 cl, snapshot_prereq_name(w->prereq), only_tail(w));
 }
 
 /* ", 16 CPU and 64 GiB each" (the parts requested), or "" when a worker asks for neither. */
@@ -241,16 +247,18 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
         break;
     case POLICY_REASON_NO_CLUSTERS: snprintf(out, size, "no member clusters"); break;
     case POLICY_REASON_AFFINITY: snprintf(out, size, "%s is not in clusterAffinity", cl); break;
-    case POLICY_REASON_CORDONED: snprintf(out, size, "cluster %s is cordoned", cl); break;
+    case POLICY_REASON_CORDONED:
+        snprintf(out, size, "cluster %s is cordoned%s", cl, only_tail(w));
+        break;
     case POLICY_REASON_UNHEALTHY:
-        snprintf(out, size, "cluster %s is %s", cl,
-                 snapshot_health_name((enum snapshot_health)w->have));
+        snprintf(out, size, "cluster %s is %s%s", cl,
+                 snapshot_health_name((enum snapshot_health)w->have), only_tail(w));
         break;
     case POLICY_REASON_STALE:
         if (w->value < 0)
-            snprintf(out, size, "cluster %s has never been polled", cl);
+            snprintf(out, size, "cluster %s has never been polled%s", cl, only_tail(w));
         else
-            snprintf(out, size, "cluster stale for %lld s", (long long)w->value);
+            snprintf(out, size, "cluster stale for %lld s%s", (long long)w->value, only_tail(w));
         break;
     case POLICY_REASON_NO_SKU_NODES:
         snprintf(out, size, "%s%s: no nodes of this type", sku, pool);
@@ -506,7 +514,11 @@ static int global_slots(struct engine *en, enum snapshot_pool p, int k, int g, i
     return best;
 }
 
-static int global_slots_empty(struct engine *en, enum snapshot_pool p, int k, int g)
+/* The most whole-worker slots of g GPUs any cluster would have with nothing running (pool
+ * p, SKU k); *open the most of a cluster that takes placements, and *blk_c (when still -1)
+ * a cluster that takes none but would have `workers` such slots. */
+static int global_slots_empty(struct engine *en, enum snapshot_pool p, int k, int g, int workers,
+                              int *open, int *blk_c)
 {
     int best = 0;
 
@@ -515,6 +527,10 @@ static int global_slots_empty(struct engine *en, enum snapshot_pool p, int k, in
 
         if (s > best)
             best = s;
+        if (en->cl_block[c].reason == POLICY_REASON_NONE)
+            *open = s > *open ? s : *open;
+        else if (s >= workers && *blk_c < 0)
+            *blk_c = (int)c;
     }
     return best;
 }
@@ -1535,6 +1551,7 @@ static void decide_job(struct cycle *cy, size_t j)
     struct policy_why why, qwhy;
     bool any_quota = false, possible = false, never = true, held = false;
     int best_have = 0, best_empty = 0, blk = 0, blk_c = -1, blocked_c = -1, res = 0;
+    int open_empty = 0, idle_blocked_c = -1;
     int64_t since = job->queued_ms ? job->queued_ms : job->created_ms;
     bool may_reserve = cy->n_reservations < en->cfg->max_reservations &&
                        en->now - since >= en->cfg->reserve_after_s * 1000;
@@ -1590,7 +1607,8 @@ static void decide_job(struct cycle *cy, size_t j)
         if (blk >= ej->workers && blocked_c < 0)
             blocked_c = blk_c;
         possible = s >= ej->workers;
-        s = global_slots_empty(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker);
+        s = global_slots_empty(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker, ej->workers,
+                               &open_empty, &idle_blocked_c);
         best_empty = s > best_empty ? s : best_empty;
         never = never && s < ej->workers;
         if (job->preemptible) {
@@ -1598,7 +1616,8 @@ static void decide_job(struct cycle *cy, size_t j)
                                                 &blk_c, NULL) >= ej->workers;
             if (blk >= ej->workers && blocked_c < 0)
                 blocked_c = blk_c;
-            s = global_slots_empty(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker);
+            s = global_slots_empty(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker, ej->workers,
+                                   &open_empty, &idle_blocked_c);
             best_empty = s > best_empty ? s : best_empty;
             never = never && s < ej->workers;
         }
@@ -1609,6 +1628,16 @@ static void decide_job(struct cycle *cy, size_t j)
         struct policy_why w = en->cl_block[blocked_c];
 
         w.room = true;
+        w.only = open_empty < ej->workers;
+        add_pending(cy, j, &w, false);
+        return;
+    }
+    if (!possible && open_empty < ej->workers && idle_blocked_c >= 0) {
+        /* No cluster that takes placements could hold it even idle, and one that takes none
+         * could: waiting for capacity would be waiting for ever, its state is the reason. */
+        struct policy_why w = en->cl_block[idle_blocked_c];
+
+        w.only = true;
         add_pending(cy, j, &w, false);
         return;
     }

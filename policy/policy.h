@@ -367,6 +367,9 @@ struct policy_why {
     bool by_other_ns;
     bool room;       /* CORDONED/UNHEALTHY/STALE: the cluster has room for the job now, so
                         its state is what keeps the job waiting */
+    bool only;       /* CORDONED/UNHEALTHY/STALE/MISSING_PREREQ: no cluster that takes
+                        placements could hold the job even idle, and this one could: the job
+                        waits for its state to change, not for capacity */
     bool in_nominal; /* QUOTA: refused because a non-preemptible job may not run above
                         nominal quota (value is then the nominal quota) */
     enum snapshot_prereq prereq; /* MISSING_PREREQ: which one */
