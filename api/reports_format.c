@@ -92,7 +92,7 @@ int reports_parse_opts(const char *from, const char *to, const char *step, int64
 struct sum {
     const struct store_report_row *key; /* first row seen (names) */
     int64_t start_ms;
-    double total, used, training, serving, borrowed, idle, lost;
+    double total, used, training, serving, borrowed, idle, unavailable, lost;
     int64_t placed, succeeded, failed, preempted;
 };
 
@@ -104,6 +104,7 @@ static void sum_add(struct sum *s, const struct store_report_row *r)
     s->serving += r->gpu_hours_serving;
     s->borrowed += r->gpu_hours_borrowed;
     s->idle += r->gpu_hours_idle;
+    s->unavailable += r->gpu_hours_unavailable;
     s->lost += r->gpu_hours_lost;
     s->placed += r->jobs_placed;
     s->succeeded += r->jobs_succeeded;
@@ -243,7 +244,7 @@ static void render_csv(const struct store_report *r, struct buf *b)
                 "gpu_hours_serving,gpu_hours_borrowed,gpu_hours_idle,utilisation_pct,"
                 "jobs_placed,jobs_succeeded,jobs_failed,jobs_preempted,queue_wait_p50_s,"
                 "queue_wait_p95_s,gpu_hours_lost_reclaim,serving_gpus_mean,forecast_p50,"
-                "forecast_p95\n");
+                "forecast_p95,gpu_hours_unavailable\n");
     for (size_t i = 0; i < r->n_rows; i++) {
         const struct store_report_row *w = &r->rows[i];
         char a[40], z[40], p50[32], p95[32], fm[32], f50[32], f95[32];
@@ -256,11 +257,12 @@ static void render_csv(const struct store_report *r, struct buf *b)
         /* Names are DNS labels and SKU names: no commas or quotes to escape. */
         buf_printf(b,
                    "%s,%s,%s,%s,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f,%" PRId64 ",%" PRId64
-                   ",%" PRId64 ",%" PRId64 ",%s,%s,%.3f,%s,%s,%s\n",
+                   ",%" PRId64 ",%" PRId64 ",%s,%s,%.3f,%s,%s,%s,%.3f\n",
                    a, z, w->cluster, w->sku, w->pool, w->gpu_hours_total, w->gpu_hours_used,
                    w->gpu_hours_training, w->gpu_hours_serving, w->gpu_hours_borrowed,
                    w->gpu_hours_idle, w->utilisation_pct, w->jobs_placed, w->jobs_succeeded,
-                   w->jobs_failed, w->jobs_preempted, p50, p95, w->gpu_hours_lost, fm, f50, f95);
+                   w->jobs_failed, w->jobs_preempted, p50, p95, w->gpu_hours_lost, fm, f50, f95,
+                   w->gpu_hours_unavailable);
     }
 }
 
@@ -285,14 +287,15 @@ static json_t *j_num(double v, int decimals)
 
 static json_t *sum_json(const struct sum *s)
 {
-    return json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "gpuHoursTotal",
-        j_num(s->total, 3), "gpuHoursUsed", j_num(s->used, 3), "gpuHoursTraining",
-        j_num(s->training, 3), "gpuHoursServing", j_num(s->serving, 3), "gpuHoursBorrowed",
-        j_num(s->borrowed, 3), "gpuHoursIdle", j_num(s->idle, 3), "utilisationPct",
-        j_num(pct(s->used, s->total), 1), "jobsPlaced", (json_int_t)s->placed, "jobsSucceeded",
-        (json_int_t)s->succeeded, "jobsFailed", (json_int_t)s->failed, "jobsPreempted",
-        (json_int_t)s->preempted, "gpuHoursLostToReclaim", j_num(s->lost, 3));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}",
+                     "gpuHoursTotal", j_num(s->total, 3), "gpuHoursUsed", j_num(s->used, 3),
+                     "gpuHoursTraining", j_num(s->training, 3), "gpuHoursServing",
+                     j_num(s->serving, 3), "gpuHoursBorrowed", j_num(s->borrowed, 3),
+                     "gpuHoursIdle", j_num(s->idle, 3), "gpuHoursUnavailable",
+                     j_num(s->unavailable, 3), "utilisationPct", j_num(pct(s->used, s->total), 1),
+                     "jobsPlaced", (json_int_t)s->placed, "jobsSucceeded", (json_int_t)s->succeeded,
+                     "jobsFailed", (json_int_t)s->failed, "jobsPreempted", (json_int_t)s->preempted,
+                     "gpuHoursLostToReclaim", j_num(s->lost, 3));
 }
 
 static void render_json(const struct store_report *r, struct buf *b)
@@ -387,18 +390,20 @@ static void render_md(const struct store_report *r, struct buf *b)
                r->opts.step_ms / 1000);
     buf_puts(b, "## Totals by cluster, SKU and pool\n\n"
                 "| cluster | sku | pool | GPU-h total | training | serving | borrowed | idle | "
-                "util % | placed | succeeded | failed | preempted | GPU-h lost to reclaim |\n"
-                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                "of it unavailable | util % | placed | succeeded | failed | preempted | GPU-h lost "
+                "to reclaim |\n"
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     t = totals(r, &nt);
     for (size_t i = 0; i < nt; i++)
         buf_printf(b,
-                   "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %" PRId64
+                   "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %" PRId64
                    " | %" PRId64 " | %" PRId64 " | %" PRId64 " | %.3f |\n",
                    t[i].key->cluster, t[i].key->sku, t[i].key->pool, t[i].total, t[i].training,
-                   t[i].serving, t[i].borrowed, t[i].idle, pct(t[i].used, t[i].total), t[i].placed,
-                   t[i].succeeded, t[i].failed, t[i].preempted, t[i].lost);
+                   t[i].serving, t[i].borrowed, t[i].idle, t[i].unavailable,
+                   pct(t[i].used, t[i].total), t[i].placed, t[i].succeeded, t[i].failed,
+                   t[i].preempted, t[i].lost);
     if (nt == 0)
-        buf_puts(b, "| (no capacity samples or job events in this window) |||||||||||||| \n");
+        buf_puts(b, "| (no capacity samples or job events in this window) ||||||||||||||| \n");
     buf_puts(b, "\n## Queue wait by SKU\n\n| sku | jobs placed | p50 s | p95 s |\n"
                 "|---|---:|---:|---:|\n");
     for (size_t i = 0; i < r->n_waits; i++)
@@ -639,7 +644,8 @@ static void render_html(const struct store_report *r, struct buf *b)
 
     buf_puts(b, "<h2>Totals by cluster, SKU and pool</h2>\n<table><tr><th>cluster</th>"
                 "<th>sku</th><th>pool</th><th>GPU-h total</th><th>training</th><th>serving</th>"
-                "<th>borrowed</th><th>idle</th><th>util %</th><th>placed</th><th>succeeded</th>"
+                "<th>borrowed</th><th>idle</th><th>of it unavailable</th><th>util %</th>"
+                "<th>placed</th><th>succeeded</th>"
                 "<th>failed</th><th>preempted</th><th>GPU-h lost to reclaim</th></tr>\n");
     for (size_t i = 0; i < nt; i++) {
         buf_puts(b, "<tr><td>");
@@ -650,11 +656,11 @@ static void render_html(const struct store_report *r, struct buf *b)
         html_text(b, t[i].key->pool);
         buf_printf(b,
                    "</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td>"
-                   "<td>%.1f</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64
+                   "<td>%.3f</td><td>%.1f</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64
                    "</td><td>%" PRId64 "</td><td>%.3f</td></tr>\n",
                    t[i].total, t[i].training, t[i].serving, t[i].borrowed, t[i].idle,
-                   pct(t[i].used, t[i].total), t[i].placed, t[i].succeeded, t[i].failed,
-                   t[i].preempted, t[i].lost);
+                   t[i].unavailable, pct(t[i].used, t[i].total), t[i].placed, t[i].succeeded,
+                   t[i].failed, t[i].preempted, t[i].lost);
     }
     buf_puts(b, "</table>\n<h2>Queue wait by SKU</h2>\n<table><tr><th>sku</th><th>jobs placed"
                 "</th><th>p50 s</th><th>p95 s</th></tr>\n");

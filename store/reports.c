@@ -22,14 +22,15 @@
 static const char sql_capacity[] =
     "WITH p AS (SELECT $1::bigint AS f, $2::bigint AS t, $3::bigint AS st, $4::bigint AS gap),"
     " s AS (SELECT cluster, sku, pool, total::bigint AS total, used::bigint AS used,"
-    "   borrowed::bigint AS borrowed, (extract(epoch FROM ts) * 1000)::bigint AS a,"
+    "   free::bigint AS free, borrowed::bigint AS borrowed,"
+    "   (extract(epoch FROM ts) * 1000)::bigint AS a,"
     "   (extract(epoch FROM lead(ts) OVER (PARTITION BY cluster, sku, pool ORDER BY ts))"
     "    * 1000)::bigint AS nxt"
     "  FROM capacity_samples, p"
     "  WHERE ts >= to_timestamp((p.f - p.gap) / 1000.0) AND ts < to_timestamp(p.t / 1000.0)),"
-    " iv AS (SELECT cluster, sku, pool, total, used, borrowed, GREATEST(s.a, p.f) AS a,"
+    " iv AS (SELECT cluster, sku, pool, total, used, free, borrowed, GREATEST(s.a, p.f) AS a,"
     "   LEAST(COALESCE(s.nxt, s.a + p.gap), s.a + p.gap, p.t) AS b FROM s, p),"
-    " parts AS (SELECT k, cluster, sku, pool, total, used, borrowed,"
+    " parts AS (SELECT k, cluster, sku, pool, total, used, free, borrowed,"
     "   LEAST(iv.b, p.f + (k + 1) * p.st) - GREATEST(iv.a, p.f + k * p.st) AS ov"
     "  FROM iv, p, generate_series((iv.a - p.f) / p.st, (iv.b - 1 - p.f) / p.st) AS k"
     "  WHERE iv.b > iv.a)"
@@ -37,7 +38,7 @@ static const char sql_capacity[] =
     "  sum(CASE WHEN pool = 'serving' THEN borrowed ELSE used END * ov),"
     "  sum(CASE WHEN pool = 'serving' THEN GREATEST(used - borrowed, 0) ELSE 0 END * ov),"
     "  sum(CASE WHEN pool = 'serving' THEN borrowed ELSE 0 END * ov),"
-    "  sum(GREATEST(total - used, 0) * ov)"
+    "  sum(GREATEST(total - used, 0) * ov), sum(GREATEST(total - used - free, 0) * ov)"
     " FROM parts GROUP BY 1, 2, 3, 4"
     " ORDER BY k, cluster COLLATE \"C\", sku COLLATE \"C\", pool COLLATE \"C\"";
 
@@ -167,6 +168,7 @@ static void fill_capacity(struct store_report_row *w, const PGresult *r, int row
     w->gpu_hours_serving = col_d(r, row, 7) / MS_PER_HOUR;
     w->gpu_hours_borrowed = col_d(r, row, 8) / MS_PER_HOUR;
     w->gpu_hours_idle = col_d(r, row, 9) / MS_PER_HOUR;
+    w->gpu_hours_unavailable = col_d(r, row, 10) / MS_PER_HOUR;
     w->utilisation_pct =
         w->gpu_hours_total > 0 ? 100.0 * w->gpu_hours_used / w->gpu_hours_total : 0;
 }

@@ -30,6 +30,8 @@ struct store_report_opts {
  *  - GPU-hours integrate the samples' GPU counts over time (see the max gap above);
  *    training = used in the training pool, borrowed in the serving pool; serving = used
  *    minus borrowed in the serving pool; idle = total - used (never below 0);
+ *    unavailable = total - used - free (never below 0), the part of idle on nodes the
+ *    policy cannot use (NotReady, cordoned, tainted: free counts schedulable nodes only);
  *  - utilisation = used / total GPU-hours, in percent (0 when total is 0);
  *  - jobs placed / succeeded / failed count events in the step whose to_phase is
  *    Admitted / Succeeded / Failed, attributed to the cluster, pool and placed SKU the
@@ -55,6 +57,7 @@ struct store_report_row {
     double gpu_hours_serving;
     double gpu_hours_borrowed;
     double gpu_hours_idle;
+    double gpu_hours_unavailable; /* part of idle */
     double utilisation_pct;
     int64_t jobs_placed;
     int64_t jobs_succeeded;

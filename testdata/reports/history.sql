@@ -19,7 +19,8 @@ INSERT INTO capacity_samples (ts, cluster, sku, pool, total, used, free, borrowe
   ('2025-12-31T23:55:00Z', 'az2', 'h100-80gb', 'training', 6, 0, 6, 0),
   ('2026-01-01T00:00:00Z', 'az2', 'h100-80gb', 'training', 4, 4, 0, 0),
   ('2026-01-01T00:30:00Z', 'az2', 'h100-80gb', 'training', 4, 4, 0, 0),
-  ('2026-01-01T00:55:00Z', 'az2', 'h100-80gb', 'training', 6, 0, 6, 0),
+  -- 4 of the 6 on a node that is NotReady: not used, not free (unavailable), 5 min a step
+  ('2026-01-01T00:55:00Z', 'az2', 'h100-80gb', 'training', 6, 0, 2, 0),
   -- at the window's end: outside [from, to)
   ('2026-01-01T02:00:00Z', 'az2', 'h100-80gb', 'training', 99, 99, 0, 0);
 

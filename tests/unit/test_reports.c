@@ -113,6 +113,7 @@ static struct store_report *sample(void)
                                            .gpu_hours_serving = 4,
                                            .gpu_hours_borrowed = 2,
                                            .gpu_hours_idle = 2,
+                                           .gpu_hours_unavailable = 0.5,
                                            .utilisation_pct = 75,
                                            .jobs_placed = 2,
                                            .wait_p50_s = 12.5,
@@ -149,12 +150,14 @@ START_TEST(csv_rows_and_empty_waits)
     ck_assert_ptr_nonnull(strstr(csv, "start,end,cluster,sku,pool,gpu_hours_total,"));
     ck_assert_ptr_nonnull(strstr(csv, "\n2026-01-01T00:00:00.000Z,2026-01-01T01:00:00.000Z,"
                                       "az<1>,l4,serving,8.000,6.000,2.000,4.000,2.000,2.000,75.0,"
-                                      "2,0,0,0,12.500,30.000,0.250,4.000,,\n"));
-    /* Serving rows end with the mean serving GPUs and the forecast (empty when unknown);
-     * other pools with three empty columns. */
-    ck_assert_ptr_nonnull(strstr(csv, ",75.0,0,0,0,0,,,0.250,4.000,3.500,6.250\n"));
+                                      "2,0,0,0,12.500,30.000,0.250,4.000,,,0.500\n"));
+    /* Serving rows have the mean serving GPUs and the forecast (empty when unknown), other
+     * pools three empty columns; then the unavailable GPU-hours, last so that the older
+     * columns keep their places. */
+    ck_assert_ptr_nonnull(strstr(csv, ",forecast_p95,gpu_hours_unavailable\n"));
+    ck_assert_ptr_nonnull(strstr(csv, ",75.0,0,0,0,0,,,0.250,4.000,3.500,6.250,0.500\n"));
     ck_assert_ptr_nonnull(strstr(csv, ",-,l4,-,0.000,"));
-    ck_assert_ptr_nonnull(strstr(csv, ",0,0,1,0,,,0.000,,,\n"));
+    ck_assert_ptr_nonnull(strstr(csv, ",0,0,1,0,,,0.000,,,,0.000\n"));
     free(csv);
     store_report_free(&r);
     ck_assert_ptr_null(r);
@@ -179,6 +182,8 @@ START_TEST(json_totals_and_federation)
     ck_assert_double_eq_tol(
         json_real_value(json_object_get(json_array_get(tot, 1), "gpuHoursLostToReclaim")), 0.5,
         1e-9);
+    ck_assert_double_eq_tol(
+        json_real_value(json_object_get(json_array_get(tot, 1), "gpuHoursUnavailable")), 1, 1e-9);
     fed = json_object_get(root, "federation");
     ck_assert_int_eq(json_array_size(fed), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(fed, 1), "jobsFailed")), 1);
@@ -200,7 +205,10 @@ START_TEST(html_is_escaped_and_self_contained)
     ck_assert_ptr_nonnull(strstr(html, "<svg"));
     ck_assert_ptr_null(strstr(html, "<script"));
     ck_assert_ptr_null(strstr(html, "http://www.w3.org/2000/svg\" width=\"0\""));
-    ck_assert_ptr_nonnull(strstr(md, "| az<1> | l4 | serving | 16.000 |"));
+    ck_assert_ptr_nonnull(strstr(md, "| az<1> | l4 | serving | 16.000 | 4.000 | 8.000 | 4.000 | "
+                                     "4.000 | 1.000 | 75.0 |"));
+    ck_assert_ptr_nonnull(strstr(html, "<th>idle</th><th>of it unavailable</th><th>util %</th>"));
+    ck_assert_ptr_nonnull(strstr(html, "<td>4.000</td><td>1.000</td><td>75.0</td>"));
     ck_assert_ptr_nonnull(strstr(md, "| l4 | 2 | 12.500 | 30.000 |"));
     free(html);
     free(md);
