@@ -1068,11 +1068,13 @@ async function viewReports(root, sc) {
       h('div', { class: 'card' }, h('h2', {}, 'Totals by cluster, SKU and pool'),
         table(['cluster', 'SKU', 'pool', { label: 'GPU-h', num: 1 }, { label: 'training', num: 1 },
           { label: 'serving', num: 1 }, { label: 'borrowed', num: 1 }, { label: 'idle', num: 1 },
+          { label: 'of it unavailable', num: 1, title: UNAVAILABLE_TITLE },
           { label: 'util %', num: 1 }, { label: 'placed', num: 1 }, { label: 'succeeded', num: 1 },
           { label: 'failed', num: 1 }, { label: 'preempted', num: 1 }, { label: 'GPU-h lost', num: 1 }],
         rep.totals.map(t => h('tr', {}, h('td', {}, t.cluster), h('td', {}, t.sku), h('td', {}, t.pool),
           num(t.gpuHoursTotal, 1), num(t.gpuHoursTraining, 1), num(t.gpuHoursServing, 1), num(t.gpuHoursBorrowed, 1),
-          num(t.gpuHoursIdle, 1), num(t.utilisationPct, 1), num(t.jobsPlaced), num(t.jobsSucceeded),
+          num(t.gpuHoursIdle, 1), num(t.gpuHoursUnavailable, 1), num(t.utilisationPct, 1), num(t.jobsPlaced),
+          num(t.jobsSucceeded),
           num(t.jobsFailed), num(t.jobsPreempted), num(t.gpuHoursLostToReclaim, 2))),
         { testid: 'report-totals', empty: 'no capacity samples or job events in this window' })));
   } catch (e) {

@@ -655,6 +655,22 @@ async function main() {
     await noBadValues(page, 'reports');
     const rows = await page.$$eval('[data-testid=report-totals] tbody tr', r => r.map(x => x.textContent));
     check('report totals rendered', rows.some(t => t.startsWith('az1a100-80gbtraining32.0')), rows.join(' | '));
+    // Cell by cell, the totals are the report's JSON (testdata/reports/history.sql: az2's
+    // NotReady node leaves 2/3 GPU-hour unavailable).
+    {
+      const rx = await apiGet(page, '/v1/reports/capacity?from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&step=1h&format=json');
+      const cells = await page.$$eval('[data-testid=report-totals] tbody tr', r => r.map(x =>
+        [...x.querySelectorAll('td')].map(td => td.textContent)));
+      const f = (v, d) => Number(v).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+      const want = rx.totals.map(t => [t.cluster, t.sku, t.pool, f(t.gpuHoursTotal, 1), f(t.gpuHoursTraining, 1),
+        f(t.gpuHoursServing, 1), f(t.gpuHoursBorrowed, 1), f(t.gpuHoursIdle, 1), f(t.gpuHoursUnavailable, 1),
+        f(t.utilisationPct, 1), f(t.jobsPlaced, 0), f(t.jobsSucceeded, 0), f(t.jobsFailed, 0),
+        f(t.jobsPreempted, 0), f(t.gpuHoursLostToReclaim, 2)]);
+      const az2 = rx.totals.find(t => t.cluster === 'az2');
+      check('report totals are the report\'s JSON, unavailable GPU-hours included',
+        az2 && az2.gpuHoursUnavailable === 0.667 && JSON.stringify(cells) === JSON.stringify(want),
+        JSON.stringify({ cells, want }));
+    }
     check('report charts drawn', (await page.$$('[data-testid=report] svg')).length >= 3, 'missing charts');
     await shot(page, 'reports.png');
 
