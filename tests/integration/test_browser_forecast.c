@@ -142,8 +142,8 @@ static char *csv_line(const char *csv, const char *prefix)
 /* Each full hour before the suite started: 12 samples, 4 of them 5 GPUs above base, so the
  * mean is base + 5/3, and in every quarter hour 10 minutes at base and 5 at base + 5: the
  * forecast's p50 is base and its p95 base + 5. The report's existing columns stay as they
- * were; the forecast's are added at the end, for pool "serving" only; Markdown and HTML
- * gain a table of them. */
+ * were; the forecast's are added after them, for pool "serving" only, then the unavailable
+ * GPU-hours; Markdown and HTML gain a table of them. */
 START_TEST(report_carries_forecast_beside_actual)
 {
     int64_t to = started_ms - started_ms % HOUR_MS, from = to - 24 * HOUR_MS;
@@ -169,7 +169,8 @@ START_TEST(report_carries_forecast_beside_actual)
              f, t);
     ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &html), 200);
     ck_assert_msg(strstr(csv, ",queue_wait_p50_s,queue_wait_p95_s,gpu_hours_lost_reclaim,"
-                              "serving_gpus_mean,forecast_p50,forecast_p95\n") != NULL,
+                              "serving_gpus_mean,forecast_p50,forecast_p95,"
+                              "gpu_hours_unavailable\n") != NULL,
                   "CSV header: %.400s", csv);
     json_array_foreach(json_object_get(rep, "rows"), i, row)
     {
@@ -203,10 +204,12 @@ START_TEST(report_carries_forecast_beside_actual)
                       "%s: mean %.3f, want %.3f", start, mean, base + 5.0 / 3);
         ck_assert_msg(p50 == base && p95 == base + 5, "%s: p50 %.3f p95 %.3f, want %d and %d",
                       start, p50, p95, base, base + 5);
-        /* The CSV says the same, after the columns that were there before. */
+        /* The CSV says the same, after the columns that were there before (and before the
+         * unavailable GPU-hours, added after them). */
         snprintf(line, sizeof(line), "\n%s,%s,sim-west,l4,serving,", start,
                  json_string_value(json_object_get(row, "end")));
-        snprintf(want, sizeof(want), ",%.3f,%.3f,%.3f", mean, p50, p95);
+        snprintf(want, sizeof(want), ",%.3f,%.3f,%.3f,%.3f", mean, p50, p95,
+                 json_number_value(json_object_get(row, "gpuHoursUnavailable")));
         got = csv_line(csv, line);
         ck_assert_msg(got && strlen(got) > strlen(want) &&
                           strcmp(got + strlen(got) - strlen(want), want) == 0,
