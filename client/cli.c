@@ -1262,11 +1262,14 @@ static int verb_explain(struct ctx *c, const char *name)
         char pos[24], eta[32];
 
         queue_cells(v, pos, sizeof(pos), eta, sizeof(eta));
+        /* "estimated start T (in 2h)", or "estimated start unknown" with nothing after. */
         printf("queue: position %s, %" JSON_INTEGER_FORMAT " jobs and %" JSON_INTEGER_FORMAT
-               " GPUs ahead; estimated start %s (%s)\n",
+               " GPUs ahead; estimated start %s%s%s%s\n",
                pos, json_integer_value(json_object_get(json_object_get(v, "ahead"), "jobs")),
                json_integer_value(json_object_get(json_object_get(v, "ahead"), "gpus")),
-               jstr(v, "estimatedStart") ? jstr(v, "estimatedStart") : "unknown", eta);
+               jstr(v, "estimatedStart") ? jstr(v, "estimatedStart") : "unknown",
+               jstr(v, "estimatedStart") ? " (" : "", jstr(v, "estimatedStart") ? eta : "",
+               jstr(v, "estimatedStart") ? ")" : "");
     }
     json_decref(x);
     return CLI_EXIT_OK;

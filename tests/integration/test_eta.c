@@ -270,6 +270,11 @@ START_TEST(list_shows_position_and_eta)
                   "%s", out);
     ck_assert_msg(strstr(out, "(in 4h)") || strstr(out, "(in 5h)"), "%s", out);
     free(out);
+    /* A job that never fits has no estimate: "unknown", and nothing in brackets after it. */
+    free(senv_submit(senv_base(&env), "team-n", "huge", "a100-80gb", 4096, NULL, ""));
+    out = cli_run("explain -n team-n huge");
+    ck_assert_msg(strstr(out, "ahead; estimated start unknown\n"), "%s", out);
+    free(out);
     /* A held job follows the queue in `queue`, without a place or an ETA, with its reason;
      * `list` shows it Queued, without a position. */
     {
