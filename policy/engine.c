@@ -1096,6 +1096,16 @@ int engine_missing_prereq(const struct engine *en, size_t j, int c)
     return -1;
 }
 
+bool engine_job_allows(const struct engine *en, const struct engine_job *ej, int c)
+{
+    if (!ej->has_aff)
+        return true;
+    for (int a = 0; a < ej->n_aff; a++)
+        if (en->aff[ej->aff_first + (size_t)a] == c)
+            return true;
+    return false;
+}
+
 bool engine_job_avoids(const struct engine *en, const struct engine_job *ej, int c)
 {
     const int *avoid = &en->aff[ej->aff_first + (size_t)ej->n_aff];

@@ -240,6 +240,8 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
 
 /* Whether cluster c is one where the job's starts timed out (policy_job.avoid_clusters). */
 bool engine_job_avoids(const struct engine *en, const struct engine_job *ej, int c);
+/* Whether cluster c is in the job's clusterAffinity (any cluster when it names none). */
+bool engine_job_allows(const struct engine *en, const struct engine_job *ej, int c);
 
 /* The first prerequisite queue job j needs that cluster c is known to miss; -1 when none. */
 int engine_missing_prereq(const struct engine *en, size_t j, int c);

@@ -267,8 +267,9 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
         char each[64];
 
         worker_request(w, each, sizeof(each));
-        snprintf(out, size, "%s%s: needs %d worker%s of %d GPUs%s, only %d fit even when idle", sku,
-                 pool, w->workers, w->workers == 1 ? "" : "s", w->per_worker, each, w->have);
+        snprintf(out, size, "%s%s: needs %d worker%s of %d GPUs%s, only %d fit even when idle%s",
+                 sku, pool, w->workers, w->workers == 1 ? "" : "s", w->per_worker, each, w->have,
+                 w->aff ? " in the clusters of its clusterAffinity" : "");
         break;
     }
     case POLICY_REASON_NODE_RESOURCES: {
@@ -514,16 +515,21 @@ static int global_slots(struct engine *en, enum snapshot_pool p, int k, int g, i
     return best;
 }
 
-/* The most whole-worker slots of g GPUs any cluster would have with nothing running (pool
- * p, SKU k); *open the most of a cluster that takes placements, and *blk_c (when still -1)
- * a cluster that takes none but would have `workers` such slots. */
-static int global_slots_empty(struct engine *en, enum snapshot_pool p, int k, int g, int workers,
-                              int *open, int *blk_c)
+/* The most whole-worker slots of ej's worker size any cluster of its clusterAffinity would
+ * have with nothing running (pool p, SKU k); *open the most of such a cluster that takes
+ * placements, and *blk_c (when still -1) one that takes none but would have room for the
+ * gang. */
+static int global_slots_empty(struct engine *en, const struct engine_job *ej, enum snapshot_pool p,
+                              int k, int *open, int *blk_c)
 {
-    int best = 0;
+    int best = 0, g = ej->per_worker, workers = ej->workers;
 
     for (size_t c = 0; c < en->n_clusters; c++) {
-        int s = engine_slots_empty(en, engine_group_of(en, c, p, k), g);
+        int s;
+
+        if (!engine_job_allows(en, ej, (int)c))
+            continue;
+        s = engine_slots_empty(en, engine_group_of(en, c, p, k), g);
 
         if (s > best)
             best = s;
@@ -1607,8 +1613,7 @@ static void decide_job(struct cycle *cy, size_t j)
         if (blk >= ej->workers && blocked_c < 0)
             blocked_c = blk_c;
         possible = s >= ej->workers;
-        s = global_slots_empty(en, SNAPSHOT_POOL_TRAINING, k, ej->per_worker, ej->workers,
-                               &open_empty, &idle_blocked_c);
+        s = global_slots_empty(en, ej, SNAPSHOT_POOL_TRAINING, k, &open_empty, &idle_blocked_c);
         best_empty = s > best_empty ? s : best_empty;
         never = never && s < ej->workers;
         if (job->preemptible) {
@@ -1616,8 +1621,7 @@ static void decide_job(struct cycle *cy, size_t j)
                                                 &blk_c, NULL) >= ej->workers;
             if (blk >= ej->workers && blocked_c < 0)
                 blocked_c = blk_c;
-            s = global_slots_empty(en, SNAPSHOT_POOL_SERVING, k, ej->per_worker, ej->workers,
-                                   &open_empty, &idle_blocked_c);
+            s = global_slots_empty(en, ej, SNAPSHOT_POOL_SERVING, k, &open_empty, &idle_blocked_c);
             best_empty = s > best_empty ? s : best_empty;
             never = never && s < ej->workers;
         }
@@ -1647,6 +1651,7 @@ static void decide_job(struct cycle *cy, size_t j)
         why.per_worker = ej->per_worker;
         why.need = job->gpu_count;
         why.have = never ? best_empty : best_have;
+        why.aff = never && ej->has_aff;
         if (!never && held)
             reserved_why(cy, j, &why);
         if (!never && may_preempt(cy, j, SITE_PRIORITY)) {

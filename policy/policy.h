@@ -367,6 +367,7 @@ struct policy_why {
     bool by_other_ns;
     bool room;       /* CORDONED/UNHEALTHY/STALE: the cluster has room for the job now, so
                         its state is what keeps the job waiting */
+    bool aff;        /* NEVER_FITS for every cluster: counted over the job's clusterAffinity */
     bool only;       /* CORDONED/UNHEALTHY/STALE/MISSING_PREREQ: no cluster that takes
                         placements could hold the job even idle, and this one could: the job
                         waits for its state to change, not for capacity */
