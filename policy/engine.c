@@ -115,6 +115,22 @@ static int slots_empty_scan(const struct engine *en, const struct engine_group *
     return slots;
 }
 
+void engine_group_down(const struct engine *en, const struct engine_group *G,
+                       const struct engine_job *ej, struct policy_why *w)
+{
+    for (size_t i = 0; i < G->n; i++) {
+        const struct snapshot_node *n = &en->s->nodes[G->nodes[i]];
+
+        /* Only a node that could hold a worker when idle is worth naming. */
+        if (!n->schedulable && n->allocatable >= ej->per_worker &&
+            (!n->cpu_alloc_m || n->cpu_alloc_m >= ej->cpu) &&
+            (!n->mem_alloc_mib || n->mem_alloc_mib >= ej->mem)) {
+            w->down_nodes++;
+            w->down_gpus += n->allocatable;
+        }
+    }
+}
+
 int engine_slots_empty(const struct engine *en, const struct engine_group *G, int g)
 {
     if (g <= 0)
@@ -1002,6 +1018,7 @@ static void group_verdict(struct engine *en, struct engine_group *G, size_t j, b
         w->have = engine_fit_slots_empty(en, G, j);
         if (w->have < W) {
             w->reason = POLICY_REASON_NEVER_FITS;
+            engine_group_down(en, G, ej, w);
             return;
         }
         w->have = engine_fit_slots(en, G, j, W, w);
@@ -1013,11 +1030,13 @@ static void group_verdict(struct engine *en, struct engine_group *G, size_t j, b
     if (engine_slots_empty(en, G, g) < W) {
         w->reason = POLICY_REASON_NEVER_FITS;
         w->have = engine_slots_empty(en, G, g);
+        engine_group_down(en, G, ej, w);
     } else if ((ej->cpu || ej->mem) && engine_fit_slots_empty(en, G, j) < W) {
         w->reason = POLICY_REASON_NEVER_FITS;
         w->have = engine_fit_slots_empty(en, G, j);
         w->cpu_m = ej->cpu;
         w->mem_mib = ej->mem;
+        engine_group_down(en, G, ej, w);
     } else if (G->n_reserved && engine_slots_unreserved(en, G, g) >= W) {
         w->reason = POLICY_REASON_RESERVED;
         reserved_holder(en, G, j, w);

@@ -240,6 +240,11 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
 
 /* Whether cluster c is one where the job's starts timed out (policy_job.avoid_clusters). */
 bool engine_job_avoids(const struct engine *en, const struct engine_job *ej, int c);
+/* Adds to w->down_nodes and w->down_gpus G's nodes that take no pods of ours (NotReady,
+ * cordoned, tainted) but could hold one of ej's workers when idle, and their GPUs: what
+ * "even when idle" leaves out. */
+void engine_group_down(const struct engine *en, const struct engine_group *G,
+                       const struct engine_job *ej, struct policy_why *w);
 /* Whether cluster c is in the job's clusterAffinity (any cluster when it names none). */
 bool engine_job_allows(const struct engine *en, const struct engine_job *ej, int c);
 

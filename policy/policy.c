@@ -264,12 +264,18 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
         snprintf(out, size, "%s%s: no nodes of this type", sku, pool);
         break;
     case POLICY_REASON_NEVER_FITS: {
-        char each[64];
+        char each[64], down[96] = "";
 
         worker_request(w, each, sizeof(each));
-        snprintf(out, size, "%s%s: needs %d worker%s of %d GPUs%s, only %d fit even when idle%s",
+        if (w->down_nodes > 0)
+            snprintf(down, sizeof(down),
+                     "; %d node%s with %d GPUs take%s no pods of ours (NotReady, cordoned or "
+                     "tainted)",
+                     w->down_nodes, w->down_nodes == 1 ? "" : "s", w->down_gpus,
+                     w->down_nodes == 1 ? "s" : "");
+        snprintf(out, size, "%s%s: needs %d worker%s of %d GPUs%s, only %d fit even when idle%s%s",
                  sku, pool, w->workers, w->workers == 1 ? "" : "s", w->per_worker, each, w->have,
-                 w->aff ? " in the clusters of its clusterAffinity" : "");
+                 w->aff ? " in the clusters of its clusterAffinity" : "", down);
         break;
     }
     case POLICY_REASON_NODE_RESOURCES: {
@@ -515,30 +521,56 @@ static int global_slots(struct engine *en, enum snapshot_pool p, int k, int g, i
     return best;
 }
 
-/* The most whole-worker slots of ej's worker size any cluster of its clusterAffinity would
- * have with nothing running (pool p, SKU k); *open the most of such a cluster that takes
- * placements, and *blk_c (when still -1) one that takes none but would have room for the
- * gang. */
-static int global_slots_empty(struct engine *en, const struct engine_job *ej, enum snapshot_pool p,
-                              int k, int *open, int *blk_c)
+/* The most workers of job j any cluster of its clusterAffinity would hold with nothing
+ * running (pool p, SKU k), by GPUs and, when j asks for them, CPU and memory; *gpus the
+ * most by GPUs alone; *open the most of such a cluster that takes placements, and *blk_c
+ * (when still -1) one that takes none but would hold the gang. */
+static int global_slots_empty(struct engine *en, size_t j, enum snapshot_pool p, int k, int *gpus,
+                              int *open, int *blk_c)
 {
-    int best = 0, g = ej->per_worker, workers = ej->workers;
+    const struct engine_job *ej = &en->jobs[j];
+    int best = 0;
 
     for (size_t c = 0; c < en->n_clusters; c++) {
+        const struct engine_group *G;
         int s;
 
         if (!engine_job_allows(en, ej, (int)c))
             continue;
-        s = engine_slots_empty(en, engine_group_of(en, c, p, k), g);
+        G = engine_group_of(en, c, p, k);
+        s = engine_slots_empty(en, G, ej->per_worker);
+        *gpus = s > *gpus ? s : *gpus;
+        /* Once a cluster that takes placements holds the gang, the rest only matter by GPUs
+         * (the job neither never fits nor waits for a blocked cluster): skip the count. */
+        if ((ej->cpu || ej->mem) && s >= ej->workers && *open < ej->workers) {
+            int f = engine_fit_slots_empty(en, G, j);
 
+            s = f < s ? f : s;
+        }
         if (s > best)
             best = s;
         if (en->cl_block[c].reason == POLICY_REASON_NONE)
             *open = s > *open ? s : *open;
-        else if (s >= workers && *blk_c < 0)
+        else if (s >= ej->workers && *blk_c < 0)
             *blk_c = (int)c;
     }
     return best;
+}
+
+/* The nodes of SKU k in the job's clusters (training pool, and serving for a preemptible
+ * job) that take no pods of ours but could hold a worker, for a never_fits message. */
+static void count_down(struct engine *en, const struct engine_job *ej, int k, bool serving,
+                       struct policy_why *w)
+{
+    if (k < 0)
+        return;
+    for (size_t c = 0; c < en->n_clusters; c++) {
+        if (engine_job_allows(en, ej, (int)c)) {
+            engine_group_down(en, engine_group_of(en, c, SNAPSHOT_POOL_TRAINING, k), ej, w);
+            if (serving)
+                engine_group_down(en, engine_group_of(en, c, SNAPSHOT_POOL_SERVING, k), ej, w);
+        }
+    }
 }
 
 static void add_pending(struct cycle *cy, size_t j, const struct policy_why *why, bool reserving)
@@ -1557,7 +1589,7 @@ static void decide_job(struct cycle *cy, size_t j)
     struct policy_why why, qwhy;
     bool any_quota = false, possible = false, never = true, held = false;
     int best_have = 0, best_empty = 0, blk = 0, blk_c = -1, blocked_c = -1, res = 0;
-    int open_empty = 0, idle_blocked_c = -1;
+    int open_empty = 0, idle_blocked_c = -1, gpu_empty = 0;
     int64_t since = job->queued_ms ? job->queued_ms : job->created_ms;
     bool may_reserve = cy->n_reservations < en->cfg->max_reservations &&
                        en->now - since >= en->cfg->reserve_after_s * 1000;
@@ -1613,7 +1645,8 @@ static void decide_job(struct cycle *cy, size_t j)
         if (blk >= ej->workers && blocked_c < 0)
             blocked_c = blk_c;
         possible = s >= ej->workers;
-        s = global_slots_empty(en, ej, SNAPSHOT_POOL_TRAINING, k, &open_empty, &idle_blocked_c);
+        s = global_slots_empty(en, j, SNAPSHOT_POOL_TRAINING, k, &gpu_empty, &open_empty,
+                               &idle_blocked_c);
         best_empty = s > best_empty ? s : best_empty;
         never = never && s < ej->workers;
         if (job->preemptible) {
@@ -1621,7 +1654,8 @@ static void decide_job(struct cycle *cy, size_t j)
                                                 &blk_c, NULL) >= ej->workers;
             if (blk >= ej->workers && blocked_c < 0)
                 blocked_c = blk_c;
-            s = global_slots_empty(en, ej, SNAPSHOT_POOL_SERVING, k, &open_empty, &idle_blocked_c);
+            s = global_slots_empty(en, j, SNAPSHOT_POOL_SERVING, k, &gpu_empty, &open_empty,
+                                   &idle_blocked_c);
             best_empty = s > best_empty ? s : best_empty;
             never = never && s < ej->workers;
         }
@@ -1652,6 +1686,13 @@ static void decide_job(struct cycle *cy, size_t j)
         why.need = job->gpu_count;
         why.have = never ? best_empty : best_have;
         why.aff = never && ej->has_aff;
+        if (never && gpu_empty >= ej->workers) {
+            /* The GPUs would be there: a worker's CPU or memory is what never fits. */
+            why.cpu_m = ej->cpu;
+            why.mem_mib = ej->mem;
+        }
+        if (never)
+            count_down(en, ej, why.sku, job->preemptible, &why);
         if (!never && held)
             reserved_why(cy, j, &why);
         if (!never && may_preempt(cy, j, SITE_PRIORITY)) {

@@ -132,6 +132,27 @@ static double nodefit_delta(const struct node_spec *n, int g, int64_t cpu, int64
     return ev.frag_delta / NODEFIT_MILLI;
 }
 
+/* A job of one 8-GPU, 128-core worker in the world of nodes (down: bit i set when node i
+ * takes no pods of ours) never fits, and its reason reads want. */
+static void expect_never_fits(const struct node_spec *nodes, size_t n, unsigned down,
+                              const char *want)
+{
+    struct run x;
+    char msg[512];
+
+    world(&x, nodes, n);
+    for (size_t i = 0; i < n; i++)
+        x.snap->nodes[i].schedulable = !(down & (1U << i));
+    snapshot_compute_aggregates(x.snap);
+    job(&x, "huge", 8, 8, 128000, 0);
+    decide(&x);
+    ck_assert_uint_eq(x.r->n_placements, 0);
+    ck_assert_int_eq(x.r->pending[0].why.reason, POLICY_REASON_NEVER_FITS);
+    policy_why_format(&x.r->pending[0].why, x.snap, msg, sizeof(msg));
+    ck_assert_str_eq(msg, want);
+    done(&x);
+}
+
 /* Best fit by GPUs alone would take "tight" (4 free GPUs, the fullest); but a worker of 2
  * GPUs and 8 cores there leaves 2 GPUs without a core to run beside them. nodefit sees
  * that and takes "roomy"; the engine must choose as nodefit does, and report its figure. */
@@ -288,16 +309,33 @@ START_TEST(test_node_short_of_cpu_or_memory_is_not_planned)
     explain_free(&ex);
     done(&x);
 
-    /* A worker bigger than any node's CPU never fits, and the sentence says with what. */
-    world(&x, cpu_short, 2);
-    job(&x, "huge", 8, 8, 128000, 0);
-    decide(&x);
-    ck_assert_uint_eq(x.r->n_placements, 0);
-    ck_assert_int_eq(x.r->pending[0].why.reason, POLICY_REASON_NEVER_FITS);
-    policy_why_format(&x.r->pending[0].why, x.snap, msg, sizeof(msg));
-    ck_assert_str_eq(msg, "h100-80gb: needs 1 worker of 8 GPUs, 128 CPU each, only 0 fit even "
-                          "when idle");
-    done(&x);
+    /* A worker bigger than any node's CPU never fits, and the sentence says with what;
+     * the same with every GPU in use: what never fits is still the CPU, not the load. */
+    {
+        static const struct node_spec full[] = {
+            {"a-full", 8, 8, 96000, 0, 1048576, 0},
+            {"b-full", 8, 8, 96000, 0, 1048576, 0},
+        };
+        static const char want[] =
+            "h100-80gb: needs 1 worker of 8 GPUs, 128 CPU each, only 0 fit even when idle";
+
+        expect_never_fits(cpu_short, 2, 0, want);
+        expect_never_fits(full, 2, 0, want);
+    }
+    /* A node that takes no pods of ours is named only when it could hold a worker idle: a
+     * 128-core one is, a 96-core one is not. */
+    {
+        static const struct node_spec some_down[] = {
+            {"a-full", 8, 8, 96000, 0, 1048576, 0},
+            {"b-down", 8, 0, 96000, 0, 1048576, 0},
+            {"c-down-big", 8, 0, 128000, 0, 1048576, 0},
+        };
+
+        expect_never_fits(some_down, 3, 6,
+                          "h100-80gb: needs 1 worker of 8 GPUs, 128 CPU each, only 0 fit even "
+                          "when idle; 1 node with 8 GPUs takes no pods of ours (NotReady, "
+                          "cordoned or tainted)");
+    }
 }
 END_TEST
 
