@@ -324,7 +324,10 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
                  w->in_nominal ? "; only preemptible jobs may run above nominal quota" : "");
         break;
     case POLICY_REASON_NOT_PREEMPTIBLE:
-        snprintf(out, size, "%s: serving GPUs are lent only to preemptible jobs", sku);
+        snprintf(out, size, "%s: serving GPUs are lent only to preemptible jobs%s", sku,
+                 w->only ? "; no training nodes could hold the job even idle: set "
+                           "spec.scheduling.preemptible to run on lent GPUs"
+                         : "");
         break;
     case POLICY_REASON_LENDING_CLOSED:
         snprintf(out, size, "%s: outside lending window", sku);
@@ -571,6 +574,29 @@ static void count_down(struct engine *en, const struct engine_job *ej, int k, bo
                 engine_group_down(en, engine_group_of(en, c, SNAPSHOT_POOL_SERVING, k), ej, w);
         }
     }
+}
+
+/* Whether serving pools of job j's clusters could hold its gang when idle, were it
+ * preemptible, though no training pool could: then the job never runs only because it is
+ * not preemptible, and w says so. */
+static bool serving_would_hold(struct cycle *cy, size_t j, struct policy_why *w)
+{
+    struct engine *en = cy->en;
+    const struct engine_job *ej = &en->jobs[j];
+
+    for (int o = 0; o < ej->n_opts; o++) {
+        int gpus = 0, open = 0, blk_c = -1;
+
+        if (cy->quota_ok[o] && global_slots_empty(en, j, SNAPSHOT_POOL_SERVING, ej->opts[o], &gpus,
+                                                  &open, &blk_c) >= ej->workers) {
+            w->reason = POLICY_REASON_NOT_PREEMPTIBLE;
+            w->sku = ej->opts[o];
+            w->pool = SNAPSHOT_POOL_SERVING;
+            w->only = true;
+            return true;
+        }
+    }
+    return false;
 }
 
 static void add_pending(struct cycle *cy, size_t j, const struct policy_why *why, bool reserving)
@@ -1677,6 +1703,10 @@ static void decide_job(struct cycle *cy, size_t j)
 
         w.only = true;
         add_pending(cy, j, &w, false);
+        return;
+    }
+    if (!possible && never && !job->preemptible && serving_would_hold(cy, j, &why)) {
+        add_pending(cy, j, &why, false);
         return;
     }
     if (!possible && (never || !may_reserve)) {

@@ -365,18 +365,23 @@ struct policy_why {
      * from the input); by_other_ns when it is of another, which is not named. */
     const char *by_ns, *by_name;
     bool by_other_ns;
-    bool room; /* CORDONED/UNHEALTHY/STALE: the cluster has room for the job now, so
-                        its state is what keeps the job waiting */
-    bool aff;  /* NEVER_FITS for every cluster: counted over the job's clusterAffinity */
+    /* CORDONED/UNHEALTHY/STALE: the cluster has room for the job now, so its state is what
+     * keeps the job waiting */
+    bool room;
+    /* NEVER_FITS for every cluster: counted over the job's clusterAffinity */
+    bool aff;
     /* NEVER_FITS: nodes of the SKU (and their GPUs) that could hold a worker but are left
      * out of "even when idle" because they take no pods of ours: NotReady, cordoned, or
      * tainted against them */
     int down_nodes, down_gpus;
-    bool only;                   /* CORDONED/UNHEALTHY/STALE/MISSING_PREREQ: no cluster that takes
-                        placements could hold the job even idle, and this one could: the job
-                        waits for its state to change, not for capacity */
-    bool in_nominal;             /* QUOTA: refused because a non-preemptible job may not run above
-                        nominal quota (value is then the nominal quota) */
+    /* CORDONED/UNHEALTHY/STALE/MISSING_PREREQ: no cluster that takes placements could hold
+     * the job even idle, and this one could: the job waits for its state to change, not for
+     * capacity. NOT_PREEMPTIBLE: no training pool could hold it even idle, serving pools
+     * could. */
+    bool only;
+    /* QUOTA: refused because a non-preemptible job may not run above nominal quota (value is
+     * then the nominal quota) */
+    bool in_nominal;
     enum snapshot_prereq prereq; /* MISSING_PREREQ: which one */
     /* NODE_RESOURCES, and NEVER_FITS when CPU or memory is what never fits: one worker's
      * request (value: nodes with the GPUs short of CPU, value2: short of memory). */
