@@ -115,22 +115,6 @@ static int slots_empty_scan(const struct engine *en, const struct engine_group *
     return slots;
 }
 
-void engine_group_down(const struct engine *en, const struct engine_group *G,
-                       const struct engine_job *ej, struct policy_why *w)
-{
-    for (size_t i = 0; i < G->n; i++) {
-        const struct snapshot_node *n = &en->s->nodes[G->nodes[i]];
-
-        /* Only a node that could hold a worker when idle is worth naming. */
-        if (!n->schedulable && n->allocatable >= ej->per_worker &&
-            (!n->cpu_alloc_m || n->cpu_alloc_m >= ej->cpu) &&
-            (!n->mem_alloc_mib || n->mem_alloc_mib >= ej->mem)) {
-            w->down_nodes++;
-            w->down_gpus += n->allocatable;
-        }
-    }
-}
-
 int engine_slots_empty(const struct engine *en, const struct engine_group *G, int g)
 {
     if (g <= 0)
@@ -1115,14 +1099,18 @@ int engine_missing_prereq(const struct engine *en, size_t j, int c)
     return -1;
 }
 
-bool engine_job_allows(const struct engine *en, const struct engine_job *ej, int c)
+/* Cluster c's place in the job's clusterAffinity, -1 when it is not there. */
+static int aff_pos_of(const struct engine *en, const struct engine_job *ej, int c)
 {
-    if (!ej->has_aff)
-        return true;
     for (int a = 0; a < ej->n_aff; a++)
         if (en->aff[ej->aff_first + (size_t)a] == c)
-            return true;
-    return false;
+            return a;
+    return -1;
+}
+
+bool engine_job_allows(const struct engine *en, const struct engine_job *ej, int c)
+{
+    return !ej->has_aff || aff_pos_of(en, ej, c) >= 0;
 }
 
 bool engine_job_avoids(const struct engine *en, const struct engine_job *ej, int c)
@@ -1148,11 +1136,7 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
     memset(why, 0, sizeof(*why));
     why->cluster = c;
     if (ej->has_aff) {
-        for (int a = 0; a < ej->n_aff; a++)
-            if (en->aff[ej->aff_first + (size_t)a] == c) {
-                aff_pos = a;
-                break;
-            }
+        aff_pos = aff_pos_of(en, ej, c);
         if (aff_pos < 0) {
             struct policy_why w = {.reason = POLICY_REASON_AFFINITY, .cluster = c, .sku = -1};
 

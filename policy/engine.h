@@ -215,6 +215,11 @@ int engine_fit_slots(const struct engine *en, const struct engine_group *G, size
                      struct policy_why *w);
 /* The same with every node empty (schedulable nodes only). */
 int engine_fit_slots_empty(const struct engine *en, const struct engine_group *G, size_t j);
+/* Adds to w->down_nodes and w->down_gpus G's nodes that take no pods of ours (NotReady,
+ * cordoned, tainted) but could hold one of ej's workers when idle, and their GPUs: what
+ * "even when idle" leaves out. */
+void engine_group_down(const struct engine *en, const struct engine_group *G,
+                       const struct engine_job *ej, struct policy_why *w);
 /* Removes node from its group's buckets on behalf of queue job j. */
 void engine_reserve(struct engine *en, size_t node, size_t j);
 /* Gives a reserved node back to its group's buckets; returns the holder (queue index + 1),
@@ -240,11 +245,6 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
 
 /* Whether cluster c is one where the job's starts timed out (policy_job.avoid_clusters). */
 bool engine_job_avoids(const struct engine *en, const struct engine_job *ej, int c);
-/* Adds to w->down_nodes and w->down_gpus G's nodes that take no pods of ours (NotReady,
- * cordoned, tainted) but could hold one of ej's workers when idle, and their GPUs: what
- * "even when idle" leaves out. */
-void engine_group_down(const struct engine *en, const struct engine_group *G,
-                       const struct engine_job *ej, struct policy_why *w);
 /* Whether cluster c is in the job's clusterAffinity (any cluster when it names none). */
 bool engine_job_allows(const struct engine *en, const struct engine_job *ej, int c);
 

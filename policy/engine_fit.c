@@ -49,6 +49,13 @@ static int64_t round_up(int64_t v, int64_t unit)
     return v <= 0 ? 0 : (v + unit - 1) / unit * unit;
 }
 
+/* A node's CPU or memory allocatable, or more than any request when the snapshot does not
+ * know it (0). */
+static int64_t cap_or_unmetered(int64_t v)
+{
+    return v > 0 ? v : ENGINE_UNMETERED;
+}
+
 /* A node's size as nodefit sees it (capacity only; the free amounts are left 0). A node
  * whose CPU or memory the snapshot does not know is given more than any request, so it never
  * binds. False for a node nodefit cannot score (no GPUs, more than NODEFIT_GPUS_MAX). */
@@ -59,8 +66,8 @@ static bool fit_kind(const struct snapshot_node *n, struct nodefit_node *out)
     memset(out, 0, sizeof(*out));
     out->n_gpus = n->allocatable;
     out->model = n->sku >= 0 && n->sku < NODEFIT_MODELS_MAX ? n->sku + 1 : 0;
-    out->cpu_cap = n->cpu_alloc_m > 0 ? n->cpu_alloc_m : ENGINE_UNMETERED;
-    out->mem_cap = n->mem_alloc_mib > 0 ? n->mem_alloc_mib : ENGINE_UNMETERED;
+    out->cpu_cap = cap_or_unmetered(n->cpu_alloc_m);
+    out->mem_cap = cap_or_unmetered(n->mem_alloc_mib);
     return true;
 }
 
@@ -165,8 +172,8 @@ static void build_kinds(struct engine *en, struct engine_group *G)
         if (!n->schedulable || n->allocatable <= 0)
             continue;
         k->gpus = n->allocatable;
-        k->cpu = n->cpu_alloc_m > 0 ? n->cpu_alloc_m : ENGINE_UNMETERED;
-        k->mem = n->mem_alloc_mib > 0 ? n->mem_alloc_mib : ENGINE_UNMETERED;
+        k->cpu = cap_or_unmetered(n->cpu_alloc_m);
+        k->mem = cap_or_unmetered(n->mem_alloc_mib);
         k->count = 1;
         G->n_kinds++;
     }
@@ -296,6 +303,22 @@ int engine_fit_slots(const struct engine *en, const struct engine_group *G, size
         w->value2 = short_mem;
     }
     return slots;
+}
+
+void engine_group_down(const struct engine *en, const struct engine_group *G,
+                       const struct engine_job *ej, struct policy_why *w)
+{
+    for (size_t i = 0; i < G->n; i++) {
+        const struct snapshot_node *n = &en->s->nodes[G->nodes[i]];
+
+        /* Only a node that could hold a worker when idle is worth naming. */
+        if (!n->schedulable &&
+            engine_workers_on(ej, n->allocatable, cap_or_unmetered(n->cpu_alloc_m),
+                              cap_or_unmetered(n->mem_alloc_mib)) > 0) {
+            w->down_nodes++;
+            w->down_gpus += n->allocatable;
+        }
+    }
 }
 
 int engine_fit_slots_empty(const struct engine *en, const struct engine_group *G, size_t j)
