@@ -113,6 +113,7 @@ int api_call_begin(struct api *a, const struct api_request *req, struct api_call
                    struct api_response *resp)
 {
     struct api_call *c = xcalloc(1, sizeof(*c));
+    const char *query = NULL;
     struct err e = {0};
     int retry = 0;
 
@@ -120,7 +121,7 @@ int api_call_begin(struct api *a, const struct api_request *req, struct api_call
     *out = c;
     c->perm = PERM_ADMIN;
     c->mutating = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
-    if (api_route(req->method, req->path, &c->h, &c->perm, &c->p, resp))
+    if (api_route(req->method, req->path, &c->h, &c->perm, &query, &c->p, resp))
         goto done;
     snprintf(c->route, sizeof(c->route), "%s", resp->route);
     if (c->perm == PERM_PUBLIC)
@@ -143,6 +144,8 @@ int api_call_begin(struct api *a, const struct api_request *req, struct api_call
     if (c->who.role == ROLE_JOB
             ? access_authorize_job(a, &c->who, req->method, c->route, &c->p, resp)
             : authorize(&c->who, c->perm, &c->p, resp))
+        goto done;
+    if (api_check_query(query, req, resp)) /* before the body is read */
         goto done;
     return 0;
 done:

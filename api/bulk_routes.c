@@ -109,11 +109,6 @@ static int parse_query(const struct api_request *req, struct selector **sel, str
 {
     const char *text = req_query(req, "labelSelector");
 
-    for (size_t i = 0; i < req->n_query; i++)
-        if (strcmp(req->query[i].key, "labelSelector") != 0)
-            return err_set(e, ERR_MALFORMED, req->query[i].key,
-                           "unknown query parameter \"%s\"; known: labelSelector",
-                           req->query[i].key);
     if (!text)
         return err_set(e, ERR_MALFORMED, "labelSelector",
                        "labelSelector is required (for example labelSelector=app%%3Dtrain)");

@@ -245,21 +245,12 @@ static int parse_node_query(const struct api_request *req, struct node_query *q,
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
 
         if (strcmp(k, "sku") == 0) {
-            if (sku_find(sku_catalogue(), v) < 0) {
-                char names[512];
-
-                sku_list_names(sku_catalogue(), names, sizeof(names));
-                return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
-            }
+            if (query_sku(v, e))
+                return -1;
             q->sku = v;
         } else if (strcmp(k, "pool") == 0) {
-            if (strcmp(v, snapshot_pool_name(SNAPSHOT_POOL_TRAINING)) == 0)
-                q->pool = SNAPSHOT_POOL_TRAINING;
-            else if (strcmp(v, snapshot_pool_name(SNAPSHOT_POOL_SERVING)) == 0)
-                q->pool = SNAPSHOT_POOL_SERVING;
-            else
-                return err_set(e, ERR_MALFORMED, "pool",
-                               "unknown pool \"%s\"; pools are training, serving", v);
+            if (query_pool(v, &q->pool, e))
+                return -1;
         } else if (strcmp(k, "limit") == 0) {
             int64_t n;
 
@@ -269,9 +260,6 @@ static int parse_node_query(const struct api_request *req, struct node_query *q,
             q->limit = (size_t)n;
         } else if (strcmp(k, "continue") == 0) {
             q->cont = v;
-        } else {
-            return err_set(e, ERR_MALFORMED, k,
-                           "unknown query parameter \"%s\"; known: sku, pool, limit, continue", k);
         }
     }
     return 0;
@@ -347,18 +335,40 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
                         items ? items : json_array()));
 }
 
+/* Drops the rows of items (capacity rows, forecasts) of another SKU or pool than asked. */
+static void keep_rows(json_t *items, const char *sku, const char *pool)
+{
+    for (size_t i = json_array_size(items); i-- > 0;) {
+        const json_t *row = json_array_get(items, i);
+        const char *s = json_string_value(json_object_get(row, "sku")),
+                   *pl = json_string_value(json_object_get(row, "pool"));
+
+        if ((sku && (!s || strcmp(s, sku))) || (pool && (!pl || strcmp(pl, pool))))
+            json_array_remove(items, i);
+    }
+}
+
 void h_capacity(struct api *a, const struct api_request *req, const struct route_params *p,
                 struct api_response *resp)
 {
     const struct cluster_snapshot *cs;
     struct api_forecast_cluster *cl;
     int64_t now = clock_realtime_ms();
+    const char *sku = NULL, *pool = NULL;
     size_t n;
     json_t *o, *fc;
     struct err e = {0};
+    int pool_id;
 
-    (void)req;
     (void)p;
+    for (size_t i = 0; i < req->n_query; i++) { /* sku and pool, each at most once */
+        const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+
+        if (strcmp(k, "sku") == 0 ? query_sku(sku = v, &e) : query_pool(pool = v, &pool_id, &e)) {
+            resp_error(resp, &e);
+            return;
+        }
+    }
     if (!a->poller) {
         resp_errorf(resp, ERR_UNAVAILABLE, NULL, "capacity polling is not running");
         return;
@@ -376,6 +386,8 @@ void h_capacity(struct api *a, const struct api_request *req, const struct route
     fc = api_forecasts_json(a->forecasts, a->store, cl, n, now, &e);
     if (!fc)
         LOG(LOG_WARN, "api", "event=forecast_failed msg=\"%s\"", e.msg);
+    keep_rows(json_object_get(o, "capacity"), sku, pool);
+    keep_rows(fc, sku, pool);
     json_object_set_new(o, "forecast", fc ? fc : json_null());
     for (size_t i = 0; i < n; i++) {
         free((char *)cl[i].name);

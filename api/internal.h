@@ -86,11 +86,22 @@ struct route_params {
 typedef void (*api_handler)(struct api *a, const struct api_request *req,
                             const struct route_params *p, struct api_response *resp);
 
-/* Finds the handler for method + path. Returns 0 with *h and *perm set; or fills resp
- * with 404 (no such path) or 405 (path exists, method does not; Allow set) and returns
- * -1. */
+/* Finds the handler for method + path. Returns 0 with *h, *perm and *query (the query
+ * parameters it takes, for api_check_query()) set; or fills resp with 404 (no such path)
+ * or 405 (path exists, method does not; Allow set) and returns -1. */
 int api_route(const char *method, const char *path, api_handler *h, enum perm *perm,
-              struct route_params *p, struct api_response *resp);
+              const char **query, struct route_params *p, struct api_response *resp);
+
+/* Refuses a query with a parameter the route does not take, or one given twice (which
+ * value would count is then a guess): 400 malformed, one cause per name, at most
+ * API_QUERY_CAUSES_MAX. known is the route's list ("" none; NULL any). 0 when the query
+ * is acceptable, else -1 with resp filled. Values are the handlers' to check. */
+#define API_QUERY_CAUSES_MAX 16
+int api_check_query(const char *known, const struct api_request *req, struct api_response *resp);
+
+/* The route table, for the test that holds it to docs/openapi.yaml. */
+size_t api_route_count(void);
+void api_route_at(size_t i, const char **method, const char **pattern, const char **query);
 
 /* queue_memo.c: the what-if's figures for queued job j, {"queue": explain's "queue"
  * member, "reason": its "reason" member when the job would wait} (a new reference; either
@@ -183,6 +194,11 @@ void resp_errorf(struct api_response *resp, enum err_code code, const char *fiel
 
 /* Value of query argument key, or NULL. */
 const char *req_query(const struct api_request *req, const char *key);
+
+/* The query values several routes take: sku, a name in the catalogue; pool, "training" or
+ * "serving" (*pool its enum snapshot_pool). 0, or -1 with e naming the parameter. */
+int query_sku(const char *v, struct err *e);
+int query_pool(const char *v, int *pool, struct err *e);
 
 /* Handlers (<resource>_routes.c). */
 void h_job_create(struct api *a, const struct api_request *req, const struct route_params *p,

@@ -76,11 +76,9 @@ static int check_idempotency_key(const char *key, struct api_response *resp)
 static int parse_create_query(const struct api_request *req, bool *dry_run, struct err *e)
 {
     *dry_run = false;
-    for (size_t i = 0; i < req->n_query; i++) {
-        const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+    for (size_t i = 0; i < req->n_query; i++) { /* dryRun, once: the only one the route takes */
+        const char *v = req->query[i].value ? req->query[i].value : "";
 
-        if (strcmp(k, "dryRun") != 0)
-            return err_set(e, ERR_MALFORMED, k, "unknown query parameter \"%s\"; known: dryRun", k);
         if (strcmp(v, "All") != 0)
             return err_set(e, ERR_MALFORMED, "dryRun",
                            "dryRun must be \"All\" (the only dry-run mode), got \"%s\"", v);
@@ -209,15 +207,6 @@ static int parse_watch(const struct api_request *req, bool *watch, int64_t *afte
             return err_set(e, ERR_MALFORMED, "timeoutSeconds",
                            "timeoutSeconds \"%s\" is not an integer in 1..%d", to, WATCH_MAX_S);
         *timeout_s = (int)n;
-    }
-    for (size_t i = 0; i < req->n_query; i++) {
-        const char *k = req->query[i].key;
-
-        if (strcmp(k, "watch") && strcmp(k, "resourceVersion") && strcmp(k, "timeoutSeconds"))
-            return err_set(e, ERR_MALFORMED, k,
-                           "unknown query parameter \"%s\"; known: watch, resourceVersion, "
-                           "timeoutSeconds",
-                           k);
     }
     return 0;
 }
@@ -420,24 +409,6 @@ static int parse_phases(const char *s, unsigned *mask, struct err *e)
 static int parse_list_query(const struct api_request *req, struct store_job_filter *f,
                             json_t **labels, struct err *e)
 {
-    static const char *const known[] = {
-        "limit",         "continue",        "phase",          "sku",
-        "labelSelector", "cluster",         "createdAfter",   "createdBefore",
-        "watch",         "resourceVersion", "timeoutSeconds", "allowWatchBookmarks"};
-    const size_t n_known = sizeof(known) / sizeof(known[0]);
-
-    for (size_t i = 0; i < req->n_query; i++) {
-        size_t k = 0;
-
-        while (k < n_known && strcmp(req->query[i].key, known[k]) != 0)
-            k++;
-        if (k == n_known)
-            return err_set(e, ERR_MALFORMED, req->query[i].key,
-                           "unknown query parameter \"%s\"; known: limit, continue, phase, "
-                           "sku, labelSelector, cluster, createdAfter, createdBefore, watch, "
-                           "resourceVersion, timeoutSeconds, allowWatchBookmarks",
-                           req->query[i].key);
-    }
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
 
@@ -452,12 +423,8 @@ static int parse_list_query(const struct api_request *req, struct store_job_filt
             if (parse_phases(v, &f->phase_mask, e))
                 return -1;
         } else if (strcmp(k, "sku") == 0) {
-            if (sku_find(sku_catalogue(), v) < 0) {
-                char names[512];
-
-                sku_list_names(sku_catalogue(), names, sizeof(names));
-                return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
-            }
+            if (query_sku(v, e))
+                return -1;
             f->sku = v;
         } else if (strcmp(k, "cluster") == 0) {
             f->cluster = v;

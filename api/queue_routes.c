@@ -113,16 +113,9 @@ static int parse_queue_query(const struct api_request *req, struct api_queue_que
                                "offset \"%s\" is not an integer in 0..%d", v, QUEUE_MAX_OFFSET);
             q->offset = (size_t)n;
         } else if (strcmp(k, "sku") == 0) {
-            if (sku_find(sku_catalogue(), v) < 0) {
-                char names[512];
-
-                sku_list_names(sku_catalogue(), names, sizeof(names));
-                return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
-            }
+            if (query_sku(v, e))
+                return -1;
             q->sku = v;
-        } else {
-            return err_set(e, ERR_MALFORMED, k,
-                           "unknown query parameter \"%s\"; known: limit, offset, sku", k);
         }
     }
     return 0;

@@ -33,16 +33,9 @@ static int parse_query(const struct api_request *req, const char **ns, const cha
                 return -1;
             *ns = v;
         } else if (strcmp(k, "sku") == 0) {
-            if (sku_find(sku_catalogue(), v) < 0) {
-                char names[512];
-
-                sku_list_names(sku_catalogue(), names, sizeof(names));
-                return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
-            }
+            if (query_sku(v, e))
+                return -1;
             *sku = v;
-        } else {
-            return err_set(e, ERR_MALFORMED, k,
-                           "unknown query parameter \"%s\"; known: namespace, sku", k);
         }
     }
     return 0;

@@ -43,21 +43,9 @@ static int parse_time(const char *key, const char *v, int64_t *ms, struct err *e
 
 static int parse_query(const struct api_request *req, struct store_ledger_filter *f, struct err *e)
 {
-    static const char *const known[] = {"limit", "continue", "cluster", "namespace",
-                                        "sku",   "cause",    "since",   "until"};
-    const size_t n_known = sizeof(known) / sizeof(known[0]);
-
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
-        size_t x = 0;
 
-        while (x < n_known && strcmp(k, known[x]) != 0)
-            x++;
-        if (x == n_known)
-            return err_set(e, ERR_MALFORMED, k,
-                           "unknown query parameter \"%s\"; known: limit, continue, cluster, "
-                           "namespace, sku, cause, since, until",
-                           k);
         if (strcmp(k, "limit") == 0) {
             int64_t n;
 
@@ -72,12 +60,8 @@ static int parse_query(const struct api_request *req, struct store_ledger_filter
                 return -1;
             f->ns = v;
         } else if (strcmp(k, "sku") == 0) {
-            if (sku_find(sku_catalogue(), v) < 0) {
-                char names[512];
-
-                sku_list_names(sku_catalogue(), names, sizeof(names));
-                return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
-            }
+            if (query_sku(v, e))
+                return -1;
             f->sku = v;
         } else if (strcmp(k, "cause") == 0) {
             if (!store_ledger_cause_valid(v))

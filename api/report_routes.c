@@ -59,7 +59,6 @@ static void report_forecasts(struct api *a, struct store_report *rep, int64_t no
 void h_report_capacity(struct api *a, const struct api_request *req, const struct route_params *p,
                        struct api_response *resp)
 {
-    static const char *const known[] = {"from", "to", "step", "format"};
     struct store_report_opts o;
     struct store_report *rep = NULL;
     enum wire_report_format fmt = WIRE_REPORT_JSON;
@@ -68,18 +67,6 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
     struct err e = {0};
 
     (void)p;
-    for (size_t i = 0; i < req->n_query; i++) {
-        size_t k = 0;
-
-        while (k < 4 && strcmp(req->query[i].key, known[k]) != 0)
-            k++;
-        if (k == 4) {
-            resp_errorf(resp, ERR_MALFORMED, req->query[i].key,
-                        "unknown query parameter \"%s\"; known: from, to, step, format",
-                        req->query[i].key);
-            return;
-        }
-    }
     if ((fs && *fs && wire_parse_report_format(fs, &fmt, &e)) ||
         reports_parse_opts(req_query(req, "from"), req_query(req, "to"), req_query(req, "step"),
                            now, &o, &e) ||
@@ -100,12 +87,8 @@ void h_report_queue(struct api *a, const struct api_request *req, const struct r
     struct err e = {0};
     json_t *items;
 
+    (void)req;
     (void)p;
-    if (req->n_query > 0) {
-        resp_errorf(resp, ERR_MALFORMED, req->query[0].key,
-                    "unknown query parameter \"%s\"; this endpoint takes none", req->query[0].key);
-        return;
-    }
     if (store_report_queue(a->store, &q, &n, &e)) {
         resp_error(resp, &e);
         return;

@@ -6,7 +6,9 @@
 #include "api/trainingjob.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/sku.h"
 #include "base/utf8.h"
+#include "policy/snapshot.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +174,26 @@ const char *req_query(const struct api_request *req, const char *key)
         if (strcmp(req->query[i].key, key) == 0)
             return req->query[i].value;
     return NULL;
+}
+
+int query_sku(const char *v, struct err *e)
+{
+    char names[512];
+
+    if (sku_find(sku_catalogue(), v) >= 0)
+        return 0;
+    sku_list_names(sku_catalogue(), names, sizeof(names));
+    return err_set(e, ERR_MALFORMED, "sku", "unknown sku \"%s\"; known: %s", v, names);
+}
+
+int query_pool(const char *v, int *pool, struct err *e)
+{
+    for (int p = 0; p < SNAPSHOT_POOL_COUNT; p++)
+        if (strcmp(v, snapshot_pool_name((enum snapshot_pool)p)) == 0) {
+            *pool = p;
+            return 0;
+        }
+    return err_set(e, ERR_MALFORMED, "pool", "unknown pool \"%s\"; pools are training, serving", v);
 }
 
 void api_response_clear(struct api_response *r)

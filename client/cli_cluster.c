@@ -35,6 +35,7 @@
 
 struct opts {
     const char *url, *token, *output, *kubeconfig, *context, *secrets_dir, *region, *provider;
+    const char *sku, *pool; /* capacity, nodes (and quotas: sku): the API's filters */
     int64_t retry_ms;
     int chunk_size; /* nodes: how many nodes a request asks for */
     bool verbose, allow_http;
@@ -71,12 +72,14 @@ static void usage(FILE *f)
             "  cordon NAME          no new jobs go there\n"
             "  uncordon NAME\n"
             "  check NAME           its prerequisite conditions; exit 1 when one is False\n"
-            "  nodes NAME [--chunk-size N]\n"
+            "  nodes NAME [--chunk-size N] [--sku S] [--pool P]\n"
             "                       its GPU nodes as the policy sees them: free GPUs, cores\n"
             "                       and memory of each, read N at a time (default 500)\n"
             "  remove NAME          forget the cluster (its jobs are not touched)\n"
-            "fedsched capacity      free and used GPUs of the federation by SKU and pool\n"
-            "fedsched quotas        GPU quotas per namespace and SKU: nominal, used, borrowed,\n"
+            "fedsched capacity [--sku S] [--pool training|serving]\n"
+            "                       free and used GPUs of the federation by SKU and pool\n"
+            "fedsched quotas [--sku S]\n"
+            "                       GPU quotas per namespace and SKU: nominal, used, borrowed,\n"
             "                       queued; and what each cohort has left to lend\n"
             "options: -o table|json, --url URL, --token TOKEN, --retry-for D, -v\n",
             DEFAULT_SECRETS_DIR);
@@ -98,6 +101,26 @@ static const char *jstr(const json_t *o, const char *key)
 }
 
 /* ---- requests ---------------------------------------------------------------------------- */
+
+/* path with --sku and --pool as query parameters (first after sep, '?' or '&'); the
+ * server checks their values. Caller frees. */
+static char *with_filters(const struct opts *o, const char *path, char sep)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    buf_puts(&b, path);
+    if (o->sku) {
+        buf_printf(&b, "%csku=", sep);
+        buf_url_escape(&b, o->sku);
+        sep = '&';
+    }
+    if (o->pool) {
+        buf_printf(&b, "%cpool=", sep);
+        buf_url_escape(&b, o->pool);
+    }
+    return buf_steal(&b);
+}
 
 /* Sends method path (body: JSON or NULL) and parses the 2xx reply into *out. Reports any
  * failure on stderr and returns its exit code; hint (may be NULL) follows a 422. */
@@ -324,6 +347,9 @@ static int nodes_all(struct ctx *c, const char *name, json_t **out)
 
         buf_init(&b, 0);
         buf_printf(&b, "%s?limit=%d", base, c->o.chunk_size);
+        path = with_filters(&c->o, "", '&');
+        buf_puts(&b, path);
+        free(path);
         if (cont) {
             buf_puts(&b, "&continue=");
             buf_url_escape(&b, cont);
@@ -418,8 +444,10 @@ static int verb_capacity(struct ctx *c)
     struct cli_table t = {.ncols = 10};
     json_t *r = NULL, *a;
     size_t i;
-    int rc = get_for_table(c, "/v1/capacity", &r);
+    char *path = with_filters(&c->o, "/v1/capacity", '?');
+    int rc = get_for_table(c, path, &r);
 
+    free(path);
     if (rc || !r)
         return rc;
     cli_table_row(&t, header);
@@ -473,8 +501,10 @@ static int verb_quotas(struct ctx *c)
     struct cli_table t = {.ncols = 9}, ct = {.ncols = 4};
     json_t *r = NULL, *a;
     size_t i;
-    int rc = call(c, "GET", "/v1/quotas", NULL, NULL, &r);
+    char *path = with_filters(&c->o, "/v1/quotas", '?');
+    int rc = call(c, "GET", path, NULL, NULL, &r);
 
+    free(path);
     if (rc)
         return rc;
     if (strcmp(c->o.output, "json") == 0) {
@@ -884,6 +914,8 @@ enum {
     OPT_PROVIDER,
     OPT_ALLOW_HTTP,
     OPT_CHUNK_SIZE,
+    OPT_SKU,
+    OPT_POOL,
 };
 
 /* Options into o; -1 after --help (exit 0), else 0 or a usage exit code. */
@@ -903,6 +935,8 @@ static int parse(int argc, char **argv, struct opts *o)
         {"provider", required_argument, NULL, OPT_PROVIDER},
         {"allow-insecure-http", no_argument, NULL, OPT_ALLOW_HTTP},
         {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
+        {"sku", required_argument, NULL, OPT_SKU},
+        {"pool", required_argument, NULL, OPT_POOL},
         {NULL, 0, NULL, 0},
     };
     struct err e = {0};
@@ -941,6 +975,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->chunk_size = (int)n;
             break;
         }
+        case OPT_SKU: o->sku = optarg; break;
+        case OPT_POOL: o->pool = optarg; break;
         case ':': return cli_usage_error("cluster", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("cluster", "unknown option '%s'", argv[optind - 1]);
         }
@@ -954,7 +990,12 @@ static int dispatch(struct ctx *c, const char *sub, int argc, char **argv)
     static const char *const with_name[] = {"add",   "get",   "cordon", "uncordon",
                                             "check", "nodes", "remove", NULL};
     const char *name = optind < argc ? argv[optind++] : NULL;
+    bool filtered = strcmp(sub, "capacity") == 0 || strcmp(sub, "nodes") == 0;
     size_t i;
+
+    if ((c->o.sku && !filtered && strcmp(sub, "quotas") != 0) || (c->o.pool && !filtered))
+        return cli_usage_error("cluster", "%s applies to capacity and cluster nodes%s, not %s",
+                               c->o.sku ? "--sku" : "--pool", c->o.sku ? " (and quotas)" : "", sub);
 
     if (strcmp(sub, "list") == 0 || strcmp(sub, "capacity") == 0 || strcmp(sub, "quotas") == 0) {
         if (name)

@@ -14,14 +14,14 @@
 /* Those of cli_cluster.c's parse(), for cluster, clusters and capacity. */
 #define CLUSTER_FLAGS                                                                              \
     "-o --output -v --verbose -h --help --url --token --retry-for --kubeconfig "                   \
-    "--context --secrets-dir --region --provider --allow-insecure-http --chunk-size"
+    "--context --secrets-dir --region --provider --allow-insecure-http --chunk-size --sku --pool"
 #define OUTPUTS       "table json yaml wide name"
 #define FORMATS       "csv json md html"
 #define JOB_VERBS_RE  "get|cancel|wait|explain|logs-url|events"
 #define CLUSTER_VERBS "list get add cordon uncordon check nodes remove"
 #define VALUE_FLAGS_RE                                                                             \
     "-n|--namespace|--url|--token|--timeout|--phase|--sku|--limit|--from|--to|--step|--retry-for|" \
-    "--idempotency-key|-l|--selector|--context|--region|--provider|--chunk-size"
+    "--idempotency-key|-l|--selector|--context|--region|--provider|--chunk-size|--pool"
 #define FILE_FLAGS_RE "-f|--file|--out|--kubeconfig|--secrets-dir"
 
 static void verb_words(FILE *out, const char *const *verbs, size_t n)

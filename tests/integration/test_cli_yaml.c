@@ -315,6 +315,9 @@ START_TEST(bash_completion_completes_verbs_and_job_names)
     out = complete_in_bash("fedsched cluster nodes c1 --chunk");
     ck_assert_msg(strstr(out, "\n--chunk-size\n"), "%s", out);
     free(out);
+    out = complete_in_bash("fedsched capacity --po");
+    ck_assert_msg(strstr(out, "\n--pool\n"), "%s", out);
+    free(out);
     out = complete_in_bash("fedsched get -o y");
     ck_assert_msg(strstr(out, "\nyaml\n") && !strstr(out, "json"), "%s", out);
     free(out);

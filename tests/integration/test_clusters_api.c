@@ -217,6 +217,59 @@ START_TEST(capacity_totals_match_the_scenario)
     ck_assert_double_eq(json_number_value(json_object_get(step, "p50")), 13);
     ck_assert_double_eq(json_number_value(json_object_get(step, "p95")), 13);
     json_decref(cap);
+
+    /* ?sku= and ?pool= keep one SKU's or pool's rows, of the capacity and of the forecasts
+     * (before, the query was ignored and every row came back). */
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/capacity?sku=t4", &cap), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(cap, "capacity")), 1);
+    ck_assert_ptr_nonnull(capacity_row(cap, "t4", "training"));
+    ck_assert_int_eq(json_array_size(json_object_get(cap, "forecast")), 0);
+    json_decref(cap);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/capacity?pool=serving", &cap), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(cap, "capacity")), 1);
+    ck_assert_ptr_nonnull(capacity_row(cap, "l4", "serving"));
+    ck_assert_int_eq(json_array_size(json_object_get(cap, "forecast")), 1);
+    json_decref(cap);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/capacity?sku=l4&pool=training", &cap), 200);
+    ck_assert_int_eq(json_array_size(json_object_get(cap, "capacity")), 0);
+    json_decref(cap);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/capacity?sku=h200", &cap), 400);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(cap, "error"), "field")),
+                     "sku");
+    json_decref(cap);
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/capacity?pool=inference", &cap), 400);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(cap, "error"), "field")),
+                     "pool");
+    json_decref(cap);
+    /* The CLI's --sku and --pool: the same rows, and the server's refusal. */
+    {
+        char cmd[512], line[256], out[1024] = "";
+        FILE *f;
+        int rc;
+
+        snprintf(cmd, sizeof(cmd),
+                 "FEDSCHED_URL=%s '%s' capacity --sku a100-40gb --pool training 2>&1; "
+                 "echo rc=$?; FEDSCHED_URL=%s '%s' capacity --pool gpu 2>&1; echo rc=$?",
+                 srv.base, getenv("FEDSCHED_BIN"), srv.base, getenv("FEDSCHED_BIN"));
+        f = popen(cmd, "r");
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+            strncat(out, line, sizeof(out) - strlen(out) - 1);
+        rc = pclose(f);
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(itest_get_json(srv.base, "/v1/capacity?sku=a100-40gb", &cap), 200);
+        row = json_array_get(json_object_get(cap, "capacity"), 0);
+        snprintf(line, sizeof(line),
+                 "\na100-40gb  training  %" JSON_INTEGER_FORMAT " %*s%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(row, "total")), 4, "",
+                 json_integer_value(json_object_get(row, "used")));
+        json_decref(cap);
+        ck_assert_msg(strstr(out, line) && !strstr(out, "a100-80gb") && !strstr(out, "h100") &&
+                          strstr(out, "rc=0\n") &&
+                          strstr(out, "400 malformed: pool: unknown pool \"gpu\"") &&
+                          strstr(out, "rc=3\n"),
+                      "%s", out);
+    }
 }
 END_TEST
 

@@ -9,6 +9,7 @@
  * check). Needs node and npm; npm packages come from tests/schema/package-lock.json,
  * installed here when node_modules is missing. Not responsible for what the objects do
  * once created (test_sched, test_e2e). */
+#include "api/internal.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "tools/kubesim/kubesim_cluster.h"
@@ -539,6 +540,53 @@ START_TEST(openapi_document_is_valid)
 }
 END_TEST
 
+/* The route table (api/router.c) and docs/openapi.yaml name the same operations, and each
+ * takes the query parameters the document lists for it, no more and no fewer: a route
+ * refuses what its list lacks (api_check_query), so a parameter documented but not listed
+ * would be refused, and one listed but not documented would be unknown to clients. The
+ * probes, which take any, are only held to exist. */
+START_TEST(routes_take_the_documented_query_parameters)
+{
+    char doc[512];
+    json_t *summary, *queries;
+    size_t n = api_route_count(), matched = 0;
+    int status;
+
+    need_packages();
+    snprintf(doc, sizeof(doc), "%s/../../docs/openapi.yaml", schema_dir);
+    summary = check_openapi(doc, &status);
+    ck_assert_int_eq(status, 0);
+    queries = json_object_get(summary, "queries");
+    ck_assert_msg(json_object_size(queries) >= 30, "%zu operations", json_object_size(queries));
+    for (size_t i = 0; i < n; i++) {
+        const char *method, *pattern, *known;
+        char key[256], listed[512] = "";
+        json_t *params, *name;
+        size_t used = 0, j;
+
+        api_route_at(i, &method, &pattern, &known);
+        if (strcmp(pattern, "/") == 0)
+            continue; /* the redirect to /ui/, not part of the API */
+        snprintf(key, sizeof(key), "%s %s", method, pattern);
+        params = json_object_get(queries, key);
+        ck_assert_msg(json_is_array(params), "%s is routed but not in docs/openapi.yaml", key);
+        matched++;
+        if (!known)
+            continue;
+        json_array_foreach(params, j, name) used +=
+            (size_t)snprintf(listed + used, sizeof(listed) - used, "%s%s", used ? ", " : "",
+                             json_string_value(name));
+        ck_assert_msg(strcmp(listed, known) == 0,
+                      "%s: docs/openapi.yaml lists \"%s\", the route takes \"%s\"", key, listed,
+                      known);
+    }
+    ck_assert_msg(matched == json_object_size(queries),
+                  "docs/openapi.yaml has %zu operations, the route table %zu",
+                  json_object_size(queries), matched);
+    json_decref(summary);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("schemas");
@@ -553,6 +601,7 @@ int main(void)
     tcase_add_test(tc, simulator_lws_are_schema_valid);
     tcase_add_test(tc, wrong_lws_are_refused);
     tcase_add_test(tc, openapi_document_is_valid);
+    tcase_add_test(tc, routes_take_the_documented_query_parameters);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

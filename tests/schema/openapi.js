@@ -7,8 +7,9 @@
 // says (the integration tests are).
 //
 // Usage: node openapi.js [FILE]   (default ../../docs/openapi.yaml)
-// Prints one summary line {"valid": true|false, "paths": N, "schemas": N, "error": "..."}
-// and exits 1 when the document is not valid.
+// Prints one summary line {"valid": true|false, "paths": N, "schemas": N, "error": "...",
+// "queries": {"GET /v1/capacity": ["sku", "pool"], ...}} and exits 1 when the document is
+// not valid.
 
 import {readFileSync} from "node:fs";
 import {dirname, join} from "node:path";
@@ -29,9 +30,26 @@ try {
 }
 const paths = Object.keys(doc.paths || {}).length;
 const schemas = Object.keys((doc.components && doc.components.schemas) || {}).length;
+// "METHOD /path" -> the query parameters the operation takes (its own and its path's), for
+// the test that holds the route table to the document.
+function queries(api) {
+    const out = {};
+    for (const [path, item] of Object.entries(api.paths || {}))
+        for (const [method, op] of Object.entries(item)) {
+            if (!["get", "put", "post", "delete", "patch"].includes(method))
+                continue;
+            out[`${method.toUpperCase()} ${path}`] =
+                [...(item.parameters || []), ...(op.parameters || [])]
+                    .filter((p) => p.in === "query")
+                    .map((p) => p.name);
+        }
+    return out;
+}
+
 try {
     await SwaggerParser.validate(structuredClone(doc));
-    console.log(JSON.stringify({valid : true, paths, schemas}));
+    const api = await SwaggerParser.dereference(structuredClone(doc));
+    console.log(JSON.stringify({valid : true, paths, schemas, queries : queries(api)}));
 } catch (e) {
     console.log(JSON.stringify({valid : false, paths, schemas, error : e.message.slice(0, 4000)}));
     process.exit(1);

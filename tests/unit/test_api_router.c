@@ -60,44 +60,48 @@ START_TEST(routes_capture_namespace_and_name)
     struct api_response resp = {0};
     api_handler h = NULL;
     enum perm perm = PERM_ADMIN;
+    const char *q = "";
 
     ck_assert_int_eq(
-        api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1", &h, &perm, &p, &resp), 0);
+        api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1", &h, &perm, &q, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_get);
     ck_assert_str_eq(p.ns, "maps");
     ck_assert_str_eq(p.name, "run-1");
     ck_assert_str_eq(resp.route, "/v1/namespaces/{ns}/trainingjobs/{name}");
     ck_assert_int_eq(
-        api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1/events", &h, &perm, &p, &resp), 0);
+        api_route("GET", "/v1/namespaces/maps/trainingjobs/run-1/events", &h, &perm, &q, &p, &resp),
+        0);
     ck_assert_ptr_eq(h, h_job_events);
-    ck_assert_int_eq(api_route("POST", "/v1/namespaces/maps/trainingjobs", &h, &perm, &p, &resp),
-                     0);
+    ck_assert_int_eq(
+        api_route("POST", "/v1/namespaces/maps/trainingjobs", &h, &perm, &q, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_create);
     ck_assert_ptr_null(p.name);
-    ck_assert_int_eq(api_route("GET", "/v1/trainingjobs", &h, &perm, &p, &resp), 0);
+    ck_assert_int_eq(api_route("GET", "/v1/trainingjobs", &h, &perm, &q, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_list);
     ck_assert_ptr_null(p.ns);
-    ck_assert_int_eq(api_route("DELETE", "/v1/namespaces/a/trainingjobs/b", &h, &perm, &p, &resp),
-                     0);
+    ck_assert_int_eq(
+        api_route("DELETE", "/v1/namespaces/a/trainingjobs/b", &h, &perm, &q, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_cancel);
     /* The checkpoint channel: POST reports, GET reads the request; both for writers. */
     ck_assert_int_eq(
-        api_route("GET", "/v1/namespaces/a/trainingjobs/b/checkpoint", &h, &perm, &p, &resp), 0);
+        api_route("GET", "/v1/namespaces/a/trainingjobs/b/checkpoint", &h, &perm, &q, &p, &resp),
+        0);
     ck_assert_ptr_eq(h, h_job_checkpoint_request);
     ck_assert_int_eq(perm, PERM_NS_WRITE);
     ck_assert_str_eq(p.name, "b");
     ck_assert_int_eq(
-        api_route("POST", "/v1/namespaces/a/trainingjobs/b/checkpoint", &h, &perm, &p, &resp), 0);
+        api_route("POST", "/v1/namespaces/a/trainingjobs/b/checkpoint", &h, &perm, &q, &p, &resp),
+        0);
     ck_assert_ptr_eq(h, h_job_checkpoint);
     ck_assert_int_eq(perm, PERM_NS_WRITE);
     ck_assert_int_eq(perm, PERM_NS_WRITE);
-    ck_assert_int_eq(api_route("POST", "/v1/namespaces/a/trainingjobs:hold", &h, &perm, &p, &resp),
-                     0);
+    ck_assert_int_eq(
+        api_route("POST", "/v1/namespaces/a/trainingjobs:hold", &h, &perm, &q, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_bulk_hold);
     ck_assert_str_eq(p.ns, "a");
     ck_assert_ptr_null(p.name);
     ck_assert_int_eq(perm, PERM_NS_WRITE);
-    ck_assert_int_eq(api_route("POST", "/v1/trainingjobs:cancel", &h, &perm, &p, &resp), 0);
+    ck_assert_int_eq(api_route("POST", "/v1/trainingjobs:cancel", &h, &perm, &q, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_bulk_cancel);
     /* Every namespace at once: admins only. */
     for (size_t i = 0; i < 4; i++) {
@@ -106,22 +110,91 @@ START_TEST(routes_capture_namespace_and_name)
                                           "/v1/trainingjobs:reprioritize"};
 
         perm = PERM_PUBLIC;
-        ck_assert_int_eq(api_route("POST", all[i], &h, &perm, &p, &resp), 0);
+        ck_assert_int_eq(api_route("POST", all[i], &h, &perm, &q, &p, &resp), 0);
         ck_assert_msg(perm == PERM_ADMIN, "%s is not admin-only", all[i]);
     }
-    ck_assert_int_eq(api_route("PATCH", "/v1/namespaces/a/trainingjobs/b", &h, &perm, &p, &resp),
-                     0);
+    ck_assert_int_eq(
+        api_route("PATCH", "/v1/namespaces/a/trainingjobs/b", &h, &perm, &q, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_job_patch);
     ck_assert_int_eq(perm, PERM_NS_WRITE);
-    ck_assert_int_eq(api_route("GET", "/healthz", &h, &perm, &p, &resp), 0);
+    ck_assert_int_eq(api_route("GET", "/healthz", &h, &perm, &q, &p, &resp), 0);
     ck_assert_int_eq(perm, PERM_PUBLIC);
-    ck_assert_int_eq(api_route("PUT", "/v1/clusters/x", &h, &perm, &p, &resp), 0);
+    ck_assert_int_eq(api_route("PUT", "/v1/clusters/x", &h, &perm, &q, &p, &resp), 0);
     ck_assert_int_eq(perm, PERM_ADMIN);
-    ck_assert_int_eq(api_route("GET", "/v1/clusters/x", &h, &perm, &p, &resp), 0);
+    ck_assert_int_eq(api_route("GET", "/v1/clusters/x", &h, &perm, &q, &p, &resp), 0);
     ck_assert_int_eq(perm, PERM_READ);
-    ck_assert_int_eq(api_route("GET", "/v1/reclaims", &h, &perm, &p, &resp), 0);
+    ck_assert_int_eq(api_route("GET", "/v1/reclaims", &h, &perm, &q, &p, &resp), 0);
     ck_assert_ptr_eq(h, h_reclaim_list);
     ck_assert_int_eq(perm, PERM_READ); /* narrowed to the caller's namespaces by the handler */
+    ck_assert_str_eq(q, "cluster, namespace, sku, cause, since, until, limit, continue");
+    ck_assert_int_eq(api_route("GET", "/ui/app.js", &h, &perm, &q, &p, &resp), 0);
+    ck_assert_ptr_null(q); /* the dashboard's assets take any query (cache busters) */
+}
+END_TEST
+
+/* Runs a request; returns its error object's causes' fields, space-separated, and the
+ * status. */
+static int query_causes(const char *method, const char *path, const struct api_kv *q, size_t nq,
+                        char *fields, size_t cap, json_t **err_out)
+{
+    struct api_request req = {.method = method, .path = path, .query = q, .n_query = nq};
+    struct api_response resp;
+    json_t *root, *causes;
+    size_t used = 0, i;
+    json_t *c;
+    int status;
+
+    api_handle(api, &req, &resp);
+    status = resp.status;
+    fields[0] = '\0';
+    root = json_loads(resp.body ? resp.body : "{}", 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    causes = json_object_get(json_object_get(root, "error"), "causes");
+    json_array_foreach(causes, i, c) used +=
+        (size_t)snprintf(fields + used, cap - used, "%s%s", used ? " " : "",
+                         json_string_value(json_object_get(c, "field")));
+    *err_out = json_incref(json_object_get(root, "error"));
+    json_decref(root);
+    api_response_clear(&resp);
+    return status;
+}
+
+/* Every route refuses what it does not take, before any handler or database: an unknown
+ * parameter (GET /v1/capacity, the job's events and the cluster list answered 200 and
+ * ignored them) and one given twice, whose value would be a guess. Each is one cause,
+ * named; a name repeated three times is one cause. */
+START_TEST(unknown_and_repeated_query_parameters_are_400)
+{
+    static const struct api_kv bogus = {"bogus", "1"},
+                               mixed[] = {{"limit", "5"}, {"x", "1"}, {"limit", "6"}, {"lim", ""},
+                                          {"limit", "7"}, {"x", "2"}, {"sku", "t4"}};
+    char fields[256];
+    json_t *err;
+
+    ck_assert_int_eq(query_causes("GET", "/v1/capacity", &bogus, 1, fields, sizeof(fields), &err),
+                     400);
+    ck_assert_str_eq(fields, "bogus");
+    ck_assert_str_eq(json_string_value(json_object_get(err, "message")),
+                     "unknown query parameter \"bogus\"; known: sku, pool");
+    json_decref(err);
+    ck_assert_int_eq(query_causes("GET", "/v1/namespaces/a/trainingjobs/b/events", &bogus, 1,
+                                  fields, sizeof(fields), &err),
+                     400);
+    ck_assert_str_eq(json_string_value(json_object_get(err, "message")),
+                     "unknown query parameter \"bogus\"; this endpoint takes none");
+    json_decref(err);
+    ck_assert_int_eq(query_causes("GET", "/v1/queue", mixed, 7, fields, sizeof(fields), &err), 400);
+    ck_assert_str_eq(fields, "x limit lim");
+    ck_assert_str_eq(json_string_value(json_object_get(err, "message")),
+                     "unknown query parameter \"x\"; known: sku, limit, offset (and 2 more; "
+                     "see causes)");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(err, "causes"), 1), "message")),
+                     "query parameter \"limit\" is given more than once");
+    json_decref(err);
+    /* Probes take anything: a load balancer's own parameters must not fail them. */
+    ck_assert_int_eq(query_causes("GET", "/healthz", &bogus, 1, fields, sizeof(fields), &err), 200);
+    json_decref(err);
 }
 END_TEST
 
@@ -454,6 +527,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, routes_capture_namespace_and_name);
     tcase_add_test(tc, unknown_paths_are_404);
+    tcase_add_test(tc, unknown_and_repeated_query_parameters_are_400);
     tcase_add_test(tc, wrong_method_is_405_with_allow);
     tcase_add_test(tc, create_checks_before_the_database);
     tcase_add_test(tc, create_query_and_dry_run_slot);
