@@ -56,6 +56,8 @@ void queue_figures_apply(json_t *job, const json_t *f)
     if (json_is_integer(json_object_get(q, "position"))) {
         json_object_set(status, "queuePosition", json_object_get(q, "position"));
         json_object_set(status, "estimatedStartTime", json_object_get(q, "estimatedStart"));
+        if (json_object_get(q, "noEstimate"))
+            json_object_set(status, "noEstimate", json_object_get(q, "noEstimate"));
     }
     if (json_object_get(f, "reason"))
         json_object_set(status, "pendingReason", json_object_get(f, "reason"));

@@ -201,13 +201,16 @@ static void int_cell(json_t *v, char *out, size_t size)
         snprintf(out, size, "-");
 }
 
-/* An estimated start (RFC 3339, or NULL when there is none) as ETA: "now", "in 2h", or
- * "?". */
-static void eta_text(const char *start, char *eta, size_t eta_size)
+/* An estimated start (RFC 3339, or NULL when there is none) as ETA: "now", "in 2h";
+ * without one "never" when why (the answer's noEstimate) says no GPU that frees up can take
+ * the job, else "?" (the simulation stopped at its cap). */
+static void eta_text(const char *start, const char *why, char *eta, size_t eta_size)
 {
     int64_t t;
 
-    if (!start || clock_parse_rfc3339(start, &t))
+    if (!start && why && strcmp(why, "never") == 0)
+        snprintf(eta, eta_size, "never");
+    else if (!start || clock_parse_rfc3339(start, &t))
         snprintf(eta, eta_size, "?");
     else if (t <= clock_realtime_ms() + 1000)
         snprintf(eta, eta_size, "now");
@@ -219,13 +222,23 @@ static void eta_text(const char *start, char *eta, size_t eta_size)
     }
 }
 
-/* POSITION and ETA from q, explain's queue object ("-" without one; "?" when the estimate
- * is null). */
+/* An estimate as a sentence's end: "in 2h", or why there is none. */
+static const char *no_estimate_text(const char *eta)
+{
+    if (strcmp(eta, "never") == 0)
+        return "never as the federation stands: no GPU that frees up can take it";
+    if (strcmp(eta, "?") == 0)
+        return "unknown: the simulation stopped at its cap before placing it";
+    return eta;
+}
+
+/* POSITION and ETA from q, explain's queue object ("-" without one; "never" or "?" when
+ * the estimate is null). */
 static void queue_cells(json_t *q, char *pos, size_t pos_size, char *eta, size_t eta_size)
 {
     int_cell(json_object_get(q, "position"), pos, pos_size);
     if (q)
-        eta_text(jstr(q, "estimatedStart"), eta, eta_size);
+        eta_text(jstr(q, "estimatedStart"), jstr(q, "noEstimate"), eta, eta_size);
     else
         snprintf(eta, eta_size, "-");
 }
@@ -631,8 +644,8 @@ static void dry_run_line(const char *ns, json_t *reply)
         return;
     }
     int_cell(json_object_get(st, "queuePosition"), pos, sizeof(pos));
-    eta_text(jstr(st, "estimatedStartTime"), eta, sizeof(eta));
-    printf(": queue position %s, estimated start %s", pos, strcmp(eta, "?") == 0 ? "unknown" : eta);
+    eta_text(jstr(st, "estimatedStartTime"), jstr(st, "noEstimate"), eta, sizeof(eta));
+    printf(": queue position %s, estimated start %s", pos, no_estimate_text(eta));
     if (why)
         printf(", %s: %s", why, or_dash(jstr(st, "pendingReason.message")));
     printf("\n");
@@ -882,11 +895,12 @@ static const char *job_key(json_t *it, char *key, size_t size)
 static json_t *item_as_explanation(json_t *it)
 {
     json_t *pr = json_object_get(it, "pendingReason");
-    json_t *x =
-        json_is_integer(json_object_get(it, "order"))
-            ? json_pack("{s:{s:O, s:O}}", "queue", "position", json_object_get(it, "position"),
-                        "estimatedStart", json_object_get(it, "estimatedStart"))
-            : json_object();
+    json_t *x = json_is_integer(json_object_get(it, "order"))
+                    ? json_pack("{s:{s:O, s:O, s:O*}}", "queue", "position",
+                                json_object_get(it, "position"), "estimatedStart",
+                                json_object_get(it, "estimatedStart"), "noEstimate",
+                                json_object_get(it, "noEstimate"))
+                    : json_object();
 
     if (pr) {
         json_object_set_new(x, "status", json_string("pending"));
@@ -1044,7 +1058,7 @@ static int verb_queue(struct ctx *c)
         int_cell(json_object_get(ahead, "jobs"), aj, sizeof(aj));
         int_cell(json_object_get(ahead, "gpus"), ag, sizeof(ag));
         if (json_is_integer(json_object_get(it, "order")))
-            eta_text(jstr(it, "estimatedStart"), eta, sizeof(eta));
+            eta_text(jstr(it, "estimatedStart"), jstr(it, "noEstimate"), eta, sizeof(eta));
         else /* held, or in a retry backoff: after the queue, not estimated */
             snprintf(eta, sizeof(eta), "-");
         cells[n++] = jstr(it, "metadata.namespace");
@@ -1262,12 +1276,12 @@ static int verb_explain(struct ctx *c, const char *name)
         char pos[24], eta[32];
 
         queue_cells(v, pos, sizeof(pos), eta, sizeof(eta));
-        /* "estimated start T (in 2h)", or "estimated start unknown" with nothing after. */
+        /* "estimated start T (in 2h)", or why there is none. */
         printf("queue: position %s, %" JSON_INTEGER_FORMAT " jobs and %" JSON_INTEGER_FORMAT
                " GPUs ahead; estimated start %s%s%s%s\n",
                pos, json_integer_value(json_object_get(json_object_get(v, "ahead"), "jobs")),
                json_integer_value(json_object_get(json_object_get(v, "ahead"), "gpus")),
-               jstr(v, "estimatedStart") ? jstr(v, "estimatedStart") : "unknown",
+               jstr(v, "estimatedStart") ? jstr(v, "estimatedStart") : no_estimate_text(eta),
                jstr(v, "estimatedStart") ? " (" : "", jstr(v, "estimatedStart") ? eta : "",
                jstr(v, "estimatedStart") ? ")" : "");
     }

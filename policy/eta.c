@@ -586,11 +586,16 @@ void eta_json(const struct eta_result *r, struct buf *out)
         clock_format_rfc3339(r->start_ms, ts, sizeof(ts));
         buf_printf(out, "\"%s\"", ts);
     } else {
-        buf_puts(out, "null");
+        buf_printf(out, "null,\"noEstimate\":\"%s\"", eta_no_estimate(r->capped));
     }
     buf_puts(out, ",\"basis\":");
     eta_basis_json(r, out);
     buf_puts(out, "}");
+}
+
+const char *eta_no_estimate(bool capped)
+{
+    return capped ? "capped" : "never";
 }
 
 void eta_basis_json(const struct eta_result *r, struct buf *out)

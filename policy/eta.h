@@ -113,8 +113,14 @@ int eta_snapshot_copy(const struct snapshot *s, struct snapshot **out, struct er
 
 /* Appends r as the JSON object explain's "queue" member holds:
  * {"position":3,"ahead":{"jobs":2,"gpus":16},"estimatedStart":"2026-...Z" or null,
- *  "basis":{...}}. */
+ *  "basis":{...}}; with null, "noEstimate" says why (eta_no_estimate()). */
 void eta_json(const struct eta_result *r, struct buf *out);
+
+/* Why a job has no estimate: "capped" when the simulation stopped at a cap before placing
+ * it (it may start later than the cap reached); else "never": the simulation went on until
+ * nothing held GPUs and a week had passed, so no GPU that frees up under these inputs
+ * (capacity, cordons, quotas, lending windows) can take it. */
+const char *eta_no_estimate(bool capped);
 
 /* Appends the object eta_json() puts under "basis": how r was reached. */
 void eta_basis_json(const struct eta_result *r, struct buf *out);

@@ -82,8 +82,8 @@ static void item_head_json(const struct store_sched_job *j, struct buf *b)
 /* One item of the policy's queue: the job, its place and estimate, and why it waits (pend
  * NULL: the what-if cycle places it). */
 static void item_json(const struct store_sched_job *j, size_t order,
-                      const struct eta_queue_entry *x, const struct policy_pending *pend,
-                      const struct snapshot *snap, struct buf *b)
+                      const struct eta_queue_entry *x, bool capped,
+                      const struct policy_pending *pend, const struct snapshot *snap, struct buf *b)
 {
     char ts[40];
 
@@ -95,7 +95,7 @@ static void item_json(const struct store_sched_job *j, size_t order,
         clock_format_rfc3339(x->start_ms, ts, sizeof(ts));
         buf_printf(b, "\"%s\"", ts);
     } else {
-        buf_puts(b, "null");
+        buf_printf(b, "null,\"noEstimate\":\"%s\"", eta_no_estimate(capped));
     }
     if (pend) {
         buf_puts(b, ",\"pendingReason\":");
@@ -200,7 +200,7 @@ int sched_queue_json(const struct cycle *c, const struct decide_ctx *d,
             continue;
         if (shown++)
             buf_puts(out, ",");
-        item_json(j, k + 1, &eq.v[i], pend[i], in->snap, out);
+        item_json(j, k + 1, &eq.v[i], eq.basis.capped, pend[i], in->snap, out);
     }
     /* Queued jobs the policy does not take now: after the queue, so a reader sees them and
      * why, as squeue lists held jobs with their reason. */

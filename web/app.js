@@ -588,7 +588,9 @@ function queueLine(q) {
   const ahead = q.ahead || {};
   return h('div', { 'data-testid': 'queue' }, h('p', {},
     `Queue: position ${q.position}, ${ahead.jobs} jobs and ${ahead.gpus} GPUs ahead; estimated start `,
-    h('span', { 'data-testid': 'eta' }, q.estimatedStart ? when(q.estimatedStart) : 'unknown'),
+    h('span', { 'data-testid': 'eta' }, q.estimatedStart ? when(q.estimatedStart)
+      : q.noEstimate === 'never' ? 'never as the federation stands: no GPU that frees up can take it'
+        : 'unknown'),
     q.basis && q.basis.capped ? ' (the simulation hit its cap)' : ''));
 }
 
@@ -1084,9 +1086,10 @@ async function viewReports(root, sc) {
 
 /* ---- queue ---- */
 
-/* An estimated start as "now", "in 2h" (the time in the tooltip), or "unknown". */
-function etaCell(ts) {
-  if (!ts) return h('td', { 'data-eta': '' }, 'unknown');
+/* An estimated start as "now", "in 2h" (the time in the tooltip); without one "never" (the
+ * item's noEstimate) or "unknown". */
+function etaCell(ts, why) {
+  if (!ts) return h('td', { 'data-eta': '' }, why === 'never' ? 'never' : 'unknown');
   const ms = Date.parse(ts) - Date.now();
   return h('td', { title: when(ts), 'data-eta': ts }, ms <= 1000 ? 'now' : 'in ' + dur(ms));
 }
@@ -1130,7 +1133,7 @@ async function viewQueue(root, sc) {
         h('td', {}, link(`/ui/jobs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, name)),
         num(it.priority), num(it.gpus), h('td', {}, (it.skus || []).join(', ')), num(it.position),
         num(ahead.jobs), num(ahead.gpus),
-        it.order == null ? h('td', { 'data-eta': '' }, '-') : etaCell(it.estimatedStart),
+        it.order == null ? h('td', { 'data-eta': '' }, '-') : etaCell(it.estimatedStart, it.noEstimate),
         h('td', { class: 'wrap', 'data-reason': pr ? pr.reason : '' },
           pr ? [badge(pr.reason, 'reason'), ' ', h('span', { class: 'muted' }, pr.message || '')] : 'starts now'));
     }), { testid: 'queue-view-table', empty: 'nothing queued' }));

@@ -454,7 +454,8 @@ async function main() {
     const pq = px.queue || {};
     const wantQueue = `Queue: position ${pq.position}, ${pq.ahead && pq.ahead.jobs} jobs and ` +
       `${pq.ahead && pq.ahead.gpus} GPUs ahead; estimated start ${shownEta}`;
-    const etaOk = pq.estimatedStart === null ? shownEta === 'unknown'
+    const etaOk = pq.estimatedStart === null
+      ? shownEta === (pq.noEstimate === 'never' ? 'never as the federation stands: no GPU that frees up can take it' : 'unknown')
       : Math.abs(Date.parse(shownEta.replace(' ', 'T')) - Date.parse(pq.estimatedStart)) <= 120000;
     check('queued job shows the API\'s queue position, jobs and GPUs ahead, and estimate',
       Number.isInteger(pq.position) && pq.position >= 1 && shownQueue === wantQueue && etaOk,
@@ -496,7 +497,7 @@ async function main() {
       return view.items.findIndex((it, i) => !(rows[i].job === `${it.metadata.namespace}/${it.metadata.name}` &&
         same(rows[i].cells.slice(0, 9), want(it)) &&
         rows[i].reason === (it.pendingReason ? it.pendingReason.reason : '') &&
-        (it.estimatedStart === null ? rows[i].eta === '' && rows[i].cells[9] === (it.order === null ? '-' : 'unknown')
+        (it.estimatedStart === null ? rows[i].eta === '' && rows[i].cells[9] === (it.order === null ? '-' : it.noEstimate === 'never' ? 'never' : 'unknown')
           : Math.abs(Date.parse(rows[i].eta) - Date.parse(it.estimatedStart)) <= 120000)));
     };
     const compare = (rows, view) => differs(rows, view) === -1;
@@ -513,6 +514,12 @@ async function main() {
       same(aside, ['RetryBackoff', 'Held']) && view.metadata.held === 1 && view.metadata.retryBackoff === 1 &&
       rows.slice(-2).every(r => r.cells[0] === '-' && r.cells[9] === '-'),
       JSON.stringify({ aside, metadata: view.metadata, shown: rows.slice(-2) }));
+    // The 1,024-GPU jobs fit in no cluster: the API says they never start, and so does the page.
+    const never = view.items.map((it, i) => [it, rows[i]]).filter(([it]) => it.metadata.name === 'train-pending');
+    check('queue view says "never" where the API has no estimate because no GPU could take the job',
+      never.length === 1 && never[0][0].estimatedStart === null && never[0][0].noEstimate === 'never' &&
+      never[0][1].cells[9] === 'never',
+      JSON.stringify(never));
     const note = await page.textContent('[data-testid=queue-note]');
     check('queue view says how many jobs are queued and shown',
       note.startsWith(`${view.metadata.total} of ${view.metadata.queued} queued jobs selected, ${view.items.length} shown`), note);

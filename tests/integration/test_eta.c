@@ -270,10 +270,18 @@ START_TEST(list_shows_position_and_eta)
                   "%s", out);
     ck_assert_msg(strstr(out, "(in 4h)") || strstr(out, "(in 5h)"), "%s", out);
     free(out);
-    /* A job that never fits has no estimate: "unknown", and nothing in brackets after it. */
+    /* A job that never fits has no estimate: "never", and why, nothing in brackets after
+     * it; `queue` says "never" in its ETA column, as the API's noEstimate does. */
     free(senv_submit(senv_base(&env), "team-n", "huge", "a100-80gb", 4096, NULL, ""));
     out = cli_run("explain -n team-n huge");
-    ck_assert_msg(strstr(out, "ahead; estimated start unknown\n"), "%s", out);
+    ck_assert_msg(strstr(out, "ahead; estimated start never as the federation stands: no GPU "
+                              "that frees up can take it\n"),
+                  "%s", out);
+    free(out);
+    out = cli_run("queue -n team-n");
+    ck_assert_uint_ge(row_words(out, "huge", words, 16), 9);
+    ck_assert_str_eq(words[7], "never");
+    ck_assert_str_eq(words[8], "never_fits");
     free(out);
     /* A held job follows the queue in `queue`, without a place or an ETA, with its reason;
      * `list` shows it Queued, without a position. */

@@ -310,7 +310,10 @@ START_TEST(cpu_request_steers_the_job_to_nodes_with_cores)
             ck_assert_int_eq(rc, 0);
             /* Its position depends on whether east-only still waits. */
             ck_assert_msg(strncmp(out, head, sizeof(head) - 1) == 0, "%s", out);
-            snprintf(want, sizeof(want), ", estimated start unknown, never_fits: %s\n", huge_msg);
+            snprintf(want, sizeof(want),
+                     ", estimated start never as the federation stands: no GPU that frees up "
+                     "can take it, never_fits: %s\n",
+                     huge_msg);
             ck_assert_msg(strlen(out) > strlen(want) &&
                               strcmp(out + strlen(out) - strlen(want), want) == 0,
                           "no '%s' at the end of:\n%s", want, out);

@@ -307,6 +307,7 @@ START_TEST(test_cap_on_events)
     o = json_loadb(b.data, b.len, 0, NULL);
     ck_assert_ptr_nonnull(o);
     ck_assert(json_is_null(json_object_get(o, "estimatedStart")));
+    ck_assert_str_eq(json_string_value(json_object_get(o, "noEstimate")), "capped");
     ck_assert_int_eq(json_integer_value(json_object_get(o, "position")), 2);
     q = json_object_get(o, "ahead");
     ck_assert_int_eq(json_integer_value(json_object_get(q, "jobs")), 1);
@@ -332,7 +333,7 @@ START_TEST(test_cap_on_events)
 END_TEST
 
 /* A job that never fits: the simulation runs out of work to end and answers no estimate,
- * without claiming to be capped. */
+ * without claiming to be capped, and says it never starts. */
 START_TEST(test_never_fits_has_no_estimate)
 {
     struct fx f;
@@ -353,6 +354,7 @@ START_TEST(test_never_fits_has_no_estimate)
     o = json_loadb(b.data, b.len, 0, NULL);
     ck_assert_ptr_nonnull(o);
     ck_assert(json_is_null(json_object_get(o, "estimatedStart")));
+    ck_assert_str_eq(json_string_value(json_object_get(o, "noEstimate")), "never");
     json_decref(o);
     buf_free(&b);
     fx_free(&f);
@@ -434,6 +436,7 @@ START_TEST(test_json_and_inputs_untouched)
     ck_assert_ptr_nonnull(o);
     ck_assert_str_eq(json_string_value(json_object_get(o, "estimatedStart")),
                      "2026-09-21T16:13:20.000Z");
+    ck_assert_ptr_null(json_object_get(o, "noEstimate")); /* only beside a null */
     ck_assert_int_eq(
         json_integer_value(json_object_get(json_object_get(o, "basis"), "runningWithMaxRuntime")),
         1);
