@@ -1273,13 +1273,14 @@ static int verb_explain(struct ctx *c, const char *name)
         }
     }
     if (strcmp(c->o.output, "json") != 0 && status && (v = json_object_get(x, "queue"))) {
+        json_int_t ahead = json_integer_value(json_object_get(json_object_get(v, "ahead"), "jobs"));
         char pos[24], eta[32];
 
         queue_cells(v, pos, sizeof(pos), eta, sizeof(eta));
         /* "estimated start T (in 2h)", or why there is none. */
-        printf("queue: position %s, %" JSON_INTEGER_FORMAT " jobs and %" JSON_INTEGER_FORMAT
+        printf("queue: position %s, %" JSON_INTEGER_FORMAT " job%s and %" JSON_INTEGER_FORMAT
                " GPUs ahead; estimated start %s%s%s%s\n",
-               pos, json_integer_value(json_object_get(json_object_get(v, "ahead"), "jobs")),
+               pos, ahead, ahead == 1 ? "" : "s",
                json_integer_value(json_object_get(json_object_get(v, "ahead"), "gpus")),
                jstr(v, "estimatedStart") ? jstr(v, "estimatedStart") : no_estimate_text(eta),
                jstr(v, "estimatedStart") ? " (" : "", jstr(v, "estimatedStart") ? eta : "",

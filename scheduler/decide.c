@@ -300,14 +300,16 @@ void sched_step_decide(struct cycle *c)
         if (p->has_runner_up)
             t->message = sched_batch_own(
                 &c->b,
-                xasprintf("placed on %s (%s, %s, %zu workers), score %.3f; runner-up %s %.3f",
-                          t->cluster, t->pool, t->sku, p->n_workers, p->chosen.total,
-                          cs->snap->clusters[p->runner_up.cluster].name, p->runner_up.total));
+                xasprintf("placed on %s (%s, %s, %zu worker%s), score %.3f; runner-up %s %.3f",
+                          t->cluster, t->pool, t->sku, p->n_workers, p->n_workers == 1 ? "" : "s",
+                          p->chosen.total, cs->snap->clusters[p->runner_up.cluster].name,
+                          p->runner_up.total));
         else
-            t->message = sched_batch_own(&c->b, xasprintf("placed on %s (%s, %s, %zu workers), "
-                                                          "score %.3f; the only candidate",
-                                                          t->cluster, t->pool, t->sku, p->n_workers,
-                                                          p->chosen.total));
+            t->message = sched_batch_own(
+                &c->b, xasprintf("placed on %s (%s, %s, %zu worker%s), score %.3f; the only "
+                                 "candidate",
+                                 t->cluster, t->pool, t->sku, p->n_workers,
+                                 p->n_workers == 1 ? "" : "s", p->chosen.total));
         if (*lease_bound(res, p)) {
             char end[40];
 

@@ -587,7 +587,7 @@ function queueLine(q) {
   if (!q || q.position === undefined) return null;
   const ahead = q.ahead || {};
   return h('div', { 'data-testid': 'queue' }, h('p', {},
-    `Queue: position ${q.position}, ${ahead.jobs} jobs and ${ahead.gpus} GPUs ahead; estimated start `,
+    `Queue: position ${q.position}, ${ahead.jobs} job${ahead.jobs === 1 ? '' : 's'} and ${ahead.gpus} GPUs ahead; estimated start `,
     h('span', { 'data-testid': 'eta' }, q.estimatedStart ? when(q.estimatedStart)
       : q.noEstimate === 'never' ? 'never as the federation stands: no GPU that frees up can take it'
         : 'unknown'),

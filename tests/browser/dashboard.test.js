@@ -452,7 +452,7 @@ async function main() {
     const shownQueue = await page.$eval('[data-testid=queue]', el => el.textContent.replace(/\s+/g, ' ').trim());
     const shownEta = await page.$eval('[data-testid=queue] [data-testid=eta]', el => el.textContent.trim());
     const pq = px.queue || {};
-    const wantQueue = `Queue: position ${pq.position}, ${pq.ahead && pq.ahead.jobs} jobs and ` +
+    const wantQueue = `Queue: position ${pq.position}, ${pq.ahead && pq.ahead.jobs} job${pq.ahead && pq.ahead.jobs === 1 ? '' : 's'} and ` +
       `${pq.ahead && pq.ahead.gpus} GPUs ahead; estimated start ${shownEta}`;
     const etaOk = pq.estimatedStart === null
       ? shownEta === (pq.noEstimate === 'never' ? 'never as the federation stands: no GPU that frees up can take it' : 'unknown')

@@ -266,7 +266,7 @@ START_TEST(list_shows_position_and_eta)
     ck_assert_msg(!strstr(out, "fill-0"), "%s", out);
     free(out);
     out = cli_run("explain -n team-e small");
-    ck_assert_msg(strstr(out, "queue: position 2, 1 jobs and 32 GPUs ahead; estimated start "),
+    ck_assert_msg(strstr(out, "queue: position 2, 1 job and 32 GPUs ahead; estimated start "),
                   "%s", out);
     ck_assert_msg(strstr(out, "(in 4h)") || strstr(out, "(in 5h)"), "%s", out);
     free(out);
