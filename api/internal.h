@@ -103,13 +103,13 @@ int api_check_query(const char *known, const struct api_request *req, struct api
 size_t api_route_count(void);
 void api_route_at(size_t i, const char **method, const char **pattern, const char **query);
 
-/* queue_memo.c: the what-if's figures for queued job j, {"queue": explain's "queue"
- * member, "reason": its "reason" member when the job would wait} (a new reference; either
- * may be absent), remembered per job for a few seconds, one what-if at a time; NULL when
+/* queue_memo.c: the what-if's figures for queued job j as the members they add to its
+ * status, JSON text without braces (queue_figures_apply()'s: "\"queuePosition\":4,..."; the
+ * caller frees it), remembered per job for a few seconds, one what-if at a time; NULL when
  * there are none. */
 struct job;
 struct whatif_memo *queue_memo_new(void);
-json_t *queue_memo_get(struct api *a, const struct job *j);
+char *queue_memo_get(struct api *a, const struct job *j);
 /* Takes the replica's one what-if slot for another caller (a dry run) and returns true, or
  * false when a what-if runs; queue_memo_end() gives it back. */
 bool queue_memo_begin(struct api *a);

@@ -219,16 +219,13 @@ static int parse_watch(const struct api_request *req, bool *watch, int64_t *afte
  * the job as stored. */
 static void resp_queued_job(struct api *a, const struct job *j, struct api_response *resp)
 {
-    json_t *f, *st;
+    char *members = a->explainer ? queue_memo_get(a, j) : NULL;
+    struct buf b;
 
-    if (!a->explainer || !(f = queue_memo_get(a, j))) {
-        resp_job(resp, 200, j);
-        return;
-    }
-    st = trainingjob_to_json(j);
-    queue_figures_apply(st, f);
-    json_decref(f);
-    resp_json(resp, 200, st);
+    buf_init(&b, 0);
+    trainingjob_render_with(j, members, &b);
+    free(members);
+    resp_text(resp, 200, "application/json", buf_steal(&b));
 }
 
 /* A watch answers when the job's version passes the one the caller saw, or at its

@@ -2486,6 +2486,11 @@ static bool is_object_text(const char *text)
 
 void trainingjob_render(const struct job *j, struct buf *b)
 {
+    trainingjob_render_with(j, NULL, b);
+}
+
+void trainingjob_render_with(const struct job *j, const char *status_extra, struct buf *b)
+{
     char object_name[MANIFEST_NAME_MAX] = "";
     bool first = true;
 
@@ -2557,7 +2562,12 @@ void trainingjob_render(const struct job *j, struct buf *b)
         put_time(b, &first, "lastTransitionTime", j->finished_ms);
         buf_puts(b, "}");
     }
-    buf_puts(b, "]}}");
+    buf_puts(b, "]");
+    if (status_extra && *status_extra) {
+        buf_puts(b, ",");
+        buf_puts(b, status_extra);
+    }
+    buf_puts(b, "}}");
 }
 
 json_t *trainingjob_to_json(const struct job *j)

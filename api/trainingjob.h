@@ -117,6 +117,9 @@ json_t *trainingjob_to_json(const struct job *j);
  * spec are embedded as the store's text): what the API's answers are made of. */
 struct buf;
 void trainingjob_render(const struct job *j, struct buf *b);
+/* The same with status_extra (members as JSON text, without braces: "\"a\":1,\"b\":2"; NULL
+ * or "" for none) added last to the status object. */
+void trainingjob_render_with(const struct job *j, const char *status_extra, struct buf *b);
 
 /* Renders one timeline entry: {id, time, type, reason, message, fromPhase, toPhase}, NULL
  * strings omitted. Returns a new reference; never NULL. */

@@ -2,6 +2,7 @@
  * driven by the fixtures in testdata/jobs/ (good/ and bad/ JSON files, bad/index.tsv). */
 #include "api/trainingjob.h"
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/job.h"
 #include "base/mem.h"
@@ -898,6 +899,49 @@ START_TEST(test_to_json_fresh_job_omits_unset)
 }
 END_TEST
 
+/* The members a queued job's GET adds to its status are spliced in as text, last, and the
+ * answer is the document trainingjob_to_json() gives with them set on its tree. */
+START_TEST(test_render_with_status_members)
+{
+    static const char extra[] =
+        "\"queuePosition\":4,\"estimatedStartTime\":null,\"noEstimate\":\"never\","
+        "\"pendingReason\":{\"reason\":\"never_fits\",\"message\":\"m\"}";
+    struct job *j = expect_ok(minimal);
+    json_t *doc, *want, *members;
+    struct buf b;
+    const char *key;
+    json_t *v;
+
+    buf_init(&b, 0);
+    trainingjob_render_with(j, extra, &b);
+    doc = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, NULL);
+    ck_assert_msg(doc != NULL, "not JSON: %s", b.data);
+    want = trainingjob_to_json(j);
+    members = json_loads("{"
+                         "\"queuePosition\":4,\"estimatedStartTime\":null,\"noEstimate\":"
+                         "\"never\",\"pendingReason\":{\"reason\":\"never_fits\",\"message\":"
+                         "\"m\"}}",
+                         0, NULL);
+    json_object_foreach(members, key, v) json_object_set(json_object_get(want, "status"), key, v);
+    ck_assert(json_equal(doc, want));
+    ck_assert_ptr_nonnull(strstr(b.data, "],\"queuePosition\":4,")); /* after the conditions */
+    json_decref(members);
+    json_decref(want);
+    json_decref(doc);
+    buf_free(&b);
+    /* NULL and "" add nothing. */
+    buf_init(&b, 0);
+    trainingjob_render_with(j, "", &b);
+    doc = json_loadb(b.data, b.len, 0, NULL);
+    want = trainingjob_to_json(j);
+    ck_assert(json_equal(doc, want));
+    json_decref(want);
+    json_decref(doc);
+    buf_free(&b);
+    job_free(&j);
+}
+END_TEST
+
 START_TEST(test_to_json_full_status)
 {
     struct job *j = expect_ok(minimal);
@@ -1606,6 +1650,7 @@ static Suite *trainingjob_suite(void)
                         (int)(sizeof(bad_tenants) / sizeof(bad_tenants[0])));
     tcase_add_test(rn, test_to_json_fresh_job_omits_unset);
     tcase_add_test(rn, test_to_json_full_status);
+    tcase_add_test(rn, test_render_with_status_members);
     tcase_add_test(rn, test_to_json_corrupt_text_is_omitted);
     tcase_add_test(rn, test_event_to_json);
     suite_add_tcase(s, fx);
