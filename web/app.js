@@ -245,8 +245,9 @@ function stackedChart(points, opts) {
   const W = opts.width || chartWidth(), H = opts.height || 220, L = 56, R = 10, T = 10, B = 34;
   const pw = W - L - R, ph = H - T - B;
   const keys = opts.keys;
+  const val = (p, k) => (k.value ? k.value(p) : p[k.key]) || 0;
   let max = 0;
-  for (const p of points) max = Math.max(max, keys.reduce((a, k) => a + (p[k.key] || 0), 0));
+  for (const p of points) max = Math.max(max, keys.reduce((a, k) => a + val(p, k), 0));
   const axis = axisScale(max);
   max = axis.max;
   const bw = points.length ? pw / points.length : pw;
@@ -260,11 +261,11 @@ function stackedChart(points, opts) {
   points.forEach((p, i) => {
     let y = T + ph;
     for (const k of keys) {
-      const hgt = ph * (p[k.key] || 0) / max;
+      const hgt = ph * val(p, k) / max;
       if (hgt <= 0) continue;
       y -= hgt;
       svg.append(s('rect', { x: L + bw * i + bw * 0.1, y, width: Math.max(bw * 0.8, 1),
-        height: hgt, fill: k.color }, s('title', {}, `${when(p.start)} ${k.name}: ${fmtNum(p[k.key], 2)}`)));
+        height: hgt, fill: k.color }, s('title', {}, `${when(p.start)} ${k.name}: ${fmtNum(val(p, k), 2)}`)));
     }
   });
   if (opts.line && points.length) {
@@ -305,10 +306,14 @@ function hbars(items, opts) {
   return svg;
 }
 
+/* A report step's GPU-hours, stacked: idle is split into free and unavailable (on nodes
+ * NotReady, cordoned or tainted), which the report counts inside idle. */
 const SERIES = [
   { key: 'gpuHoursTraining', name: 'training', color: '#4e79a7' },
   { key: 'gpuHoursServing', name: 'serving', color: '#f28e2b' },
-  { key: 'gpuHoursIdle', name: 'idle', color: '#d7d2cc' },
+  { name: 'idle', color: '#d7d2cc',
+    value: p => Math.max(0, (p.gpuHoursIdle || 0) - (p.gpuHoursUnavailable || 0)) },
+  { key: 'gpuHoursUnavailable', name: 'unavailable', color: '#9c755f' },
 ];
 const BORROWED = { key: 'gpuHoursBorrowed', name: 'borrowed', color: '#e15759' };
 

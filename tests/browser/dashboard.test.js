@@ -679,6 +679,20 @@ async function main() {
         JSON.stringify({ cells, want }));
     }
     check('report charts drawn', (await page.$$('[data-testid=report] svg')).length >= 3, 'missing charts');
+    {
+      // The federation chart splits idle into free and unavailable, step by step as the JSON:
+      // one "unavailable" bar per step with unavailable GPU-hours, and idle bars of the rest.
+      const rx = await apiGet(page, '/v1/reports/capacity?from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&step=1h&format=json');
+      const titles = await page.$$eval('[data-testid=report] > .card:first-child svg rect title', t => t.map(x => x.textContent));
+      const f2 = v => Number(v).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      const bars = name => titles.filter(t => t.includes(` ${name}: `)).map(t => t.split(`${name}: `)[1]);
+      const wantUnavail = rx.federation.filter(p => p.gpuHoursUnavailable > 0).map(p => f2(p.gpuHoursUnavailable));
+      const wantIdle = rx.federation.filter(p => p.gpuHoursIdle - p.gpuHoursUnavailable > 0)
+        .map(p => f2(p.gpuHoursIdle - p.gpuHoursUnavailable));
+      check('report chart shows unavailable GPU-hours apart from idle, as the JSON has them',
+        wantUnavail.length > 0 && same(bars('unavailable'), wantUnavail) && same(bars('idle'), wantIdle),
+        JSON.stringify({ unavailable: bars('unavailable'), wantUnavail, idle: bars('idle').slice(0, 5), wantIdle: wantIdle.slice(0, 5) }));
+    }
     await shot(page, 'reports.png');
 
     await page.goto(`${base}/v1/reports/capacity?from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&step=1h&format=html`);
