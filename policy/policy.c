@@ -212,6 +212,23 @@ static void prereq_format(const struct policy_why *w, const struct snapshot *sna
                  cl, snapshot_prereq_name(w->prereq), only_tail(w));
 }
 
+/* A clusterAffinity that names no member cluster: which clusters are members, the first
+ * AFFINITY_NAMES_MAX of them. */
+#define AFFINITY_NAMES_MAX 8
+static void affinity_none(const struct snapshot *snap, char *out, size_t size)
+{
+    size_t used = (size_t)snprintf(out, size, "clusterAffinity names no member cluster (members: ");
+
+    for (size_t c = 0; c < snap->n_clusters && c < AFFINITY_NAMES_MAX && used < size; c++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", c ? ", " : "",
+                                 snap->clusters[c].name);
+    if (used < size && snap->n_clusters > AFFINITY_NAMES_MAX)
+        used += (size_t)snprintf(out + used, size - used, " and %zu more",
+                                 snap->n_clusters - AFFINITY_NAMES_MAX);
+    if (used < size)
+        snprintf(out + used, size - used, ")");
+}
+
 /* ", 16 CPU and 64 GiB each" (the parts requested), or "" when a worker asks for neither. */
 static void worker_request(const struct policy_why *w, char *out, size_t size)
 {
@@ -246,7 +263,12 @@ void policy_why_format(const struct policy_why *w, const struct snapshot *snap, 
         snprintf(out, size, "no instance type of the job is known in the capacity snapshot");
         break;
     case POLICY_REASON_NO_CLUSTERS: snprintf(out, size, "no member clusters"); break;
-    case POLICY_REASON_AFFINITY: snprintf(out, size, "%s is not in clusterAffinity", cl); break;
+    case POLICY_REASON_AFFINITY:
+        if (w->only)
+            affinity_none(snap, out, size);
+        else
+            snprintf(out, size, "%s is not in clusterAffinity", cl);
+        break;
     case POLICY_REASON_CORDONED:
         snprintf(out, size, "cluster %s is cordoned%s", cl, only_tail(w));
         break;
@@ -1632,6 +1654,13 @@ static void decide_job(struct cycle *cy, size_t j)
     }
     if (en->n_clusters == 0) {
         why.reason = POLICY_REASON_NO_CLUSTERS;
+        add_pending(cy, j, &why, false);
+        return;
+    }
+    if (ej->has_aff && ej->n_aff == 0) {
+        /* Not "the first member is not in its affinity": none is, which the owner fixes. */
+        why.reason = POLICY_REASON_AFFINITY;
+        why.only = true;
         add_pending(cy, j, &why, false);
         return;
     }

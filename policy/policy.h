@@ -377,7 +377,8 @@ struct policy_why {
     /* CORDONED/UNHEALTHY/STALE/MISSING_PREREQ: no cluster that takes placements could hold
      * the job even idle, and this one could: the job waits for its state to change, not for
      * capacity. NOT_PREEMPTIBLE: no training pool could hold it even idle, serving pools
-     * could. */
+     * could. AFFINITY (job-wide, cluster -1): no cluster the job's clusterAffinity names is
+     * a member cluster (a typo, or one not registered yet). */
     bool only;
     /* QUOTA: refused because a non-preemptible job may not run above nominal quota (value is
      * then the nominal quota) */
