@@ -173,7 +173,22 @@ struct sim {
     size_t n_run, cap_run;
     struct policy_running *ru; /* the input's view of run, rebuilt per decision */
     int64_t *starts;           /* per input queue entry, its simulated start; NULL: unused */
+    bool *never; /* per input queue entry: a decision gave it a final reason (final_reason()) */
 };
+
+/* Whether w keeps a job out for as long as the inputs stay as they are: nothing the
+ * simulation changes (jobs ending, time passing, windows opening) can place it. */
+static bool final_reason(const struct policy_why *w)
+{
+    switch (w->reason) {
+    case POLICY_REASON_INVALID_SPEC:
+    case POLICY_REASON_UNKNOWN_SKU:
+    case POLICY_REASON_NO_CLUSTERS:
+    case POLICY_REASON_NEVER_FITS: return true;
+    case POLICY_REASON_AFFINITY: return w->cluster < 0; /* it names no member cluster */
+    default: return false;
+    }
+}
 
 /* The first of two runtimes that is known, else the default. */
 static int64_t runtime_s(int64_t first_s, int64_t second_s, const struct eta_opts *o)
@@ -279,7 +294,8 @@ static void snapshot_at(struct snapshot *s, const struct snapshot *orig, int64_t
 }
 
 /* One decision at t. Returns 1 when the target (input queue index; ETA_ALL: none) was
- * placed. */
+ * placed, 2 when it got a final reason (it will never be; for ETA_ALL, when every job left
+ * has one), 0 otherwise, -1 on failure. */
 static int decide_at(struct sim *S, const struct policy_input *in, size_t target, int64_t t,
                      struct err *e)
 {
@@ -311,6 +327,11 @@ static int decide_at(struct sim *S, const struct policy_input *in, size_t target
         if (end < r->end_ms)
             r->end_ms = end;
     }
+    for (size_t p = 0; p < res->n_pending; p++)
+        if (res->pending[p].job < S->n_queue && final_reason(&res->pending[p].why))
+            S->never[S->qorig[res->pending[p].job]] = true;
+    if (target != ETA_ALL && S->never[target])
+        found = 2; /* it never starts: no need to simulate on */
     gone = xcalloc(S->n_queue + 1, sizeof(*gone));
     for (size_t i = 0; i < res->n_placements; i++) {
         size_t q = res->placements[i].job;
@@ -332,6 +353,12 @@ static int decide_at(struct sim *S, const struct policy_input *in, size_t target
     S->n_queue = m;
     free(gone);
     policy_result_free(&res);
+    if (target == ETA_ALL && m > 0) { /* the whole queue: on while one left may start */
+        found = 2;
+        for (size_t q = 0; q < m && found == 2; q++)
+            if (!S->never[S->qorig[q]])
+                found = 0;
+    }
     return found;
 }
 
@@ -378,7 +405,7 @@ static int64_t running_end(const struct policy_input *in, const struct eta_runti
  * not placed. The decisions do not depend on job: only where the simulation stops does. */
 static int simulate(const struct policy_input *in, const struct eta_runtimes *rt,
                     const struct policy_state *st, size_t job, const struct eta_opts *o,
-                    struct eta_result *out, int64_t *starts, struct err *e)
+                    struct eta_result *out, int64_t *starts, bool *never, struct err *e)
 {
     struct sim S;
     int64_t t = in->now_ms;
@@ -394,6 +421,7 @@ static int simulate(const struct policy_input *in, const struct eta_runtimes *rt
     S.queue = xcalloc(in->n_queue + 1, sizeof(*S.queue));
     S.qorig = xcalloc(in->n_queue + 1, sizeof(*S.qorig));
     S.qrt_s = xcalloc(in->n_queue + 1, sizeof(*S.qrt_s));
+    S.never = never ? never : xcalloc(in->n_queue + 1, sizeof(*S.never));
     for (size_t q = 0; q < in->n_queue; q++) {
         S.queue[q] = in->queue[q];
         S.qorig[q] = q;
@@ -417,6 +445,8 @@ static int simulate(const struct policy_input *in, const struct eta_runtimes *rt
         placed = decide_at(&S, in, job, t, e);
         if (placed < 0)
             goto out;
+        if (placed == 2)
+            break;
         if (placed) {
             out->placed = true;
             out->start_ms = t;
@@ -441,6 +471,8 @@ static int simulate(const struct policy_input *in, const struct eta_runtimes *rt
     }
     rc = 0;
 out:
+    if (S.never != never)
+        free(S.never);
     sim_free(&S);
     return rc;
 }
@@ -460,7 +492,7 @@ int eta_estimate(const struct policy_input *in, const struct eta_runtimes *rt,
         return -1;
     memset(&r, 0, sizeof(r));
     r.default_runtime_s = o->default_runtime_s;
-    if (position(in, st, job, &r, e) || simulate(in, rt, st, job, o, &r, NULL, e))
+    if (position(in, st, job, &r, e) || simulate(in, rt, st, job, o, &r, NULL, NULL, e))
         return -1;
     *out = r;
     return 0;
@@ -522,6 +554,7 @@ int eta_estimate_queue(const struct policy_input *in, const struct eta_runtimes 
     struct mask_count *seen = NULL;
     size_t n_seen = 0;
     int64_t *starts = NULL;
+    bool *never = NULL;
     struct eta_queue q;
     int rc = -1;
 
@@ -550,11 +583,13 @@ int eta_estimate_queue(const struct policy_input *in, const struct eta_runtimes 
     for (size_t j = 0; j < q.n; j++)
         if (q.v[j].order < 0)
             mask_ahead(&seen, &n_seen, sku_mask(&in->queue[j]), 0, false, &q.v[j]);
-    if (simulate(in, rt, st, ETA_ALL, o, &q.basis, starts, e))
+    never = xcalloc(q.n + 1, sizeof(*never));
+    if (simulate(in, rt, st, ETA_ALL, o, &q.basis, starts, never, e))
         goto out;
     for (size_t j = 0; j < q.n; j++) {
         q.v[j].placed = starts[j] >= 0;
         q.v[j].start_ms = starts[j];
+        q.v[j].never = !q.v[j].placed && never[j];
     }
     *out = q;
     q.v = NULL;
@@ -562,6 +597,7 @@ int eta_estimate_queue(const struct policy_input *in, const struct eta_runtimes 
 out:
     free(q.v);
     free(starts);
+    free(never);
     free(seen);
     policy_result_free(&res);
     return rc;

@@ -56,6 +56,10 @@ struct eta_queue_entry {
     int ahead_gpus;
     bool placed; /* the simulation placed it: start_ms is the estimate */
     int64_t start_ms;
+    /* Not placed, and a decision gave it a reason that stays while the inputs do
+     * (never_fits, a clusterAffinity naming no member...): it never starts, whether or not
+     * the simulation was capped. */
+    bool never;
 };
 
 struct eta_queue {

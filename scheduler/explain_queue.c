@@ -95,7 +95,7 @@ static void item_json(const struct store_sched_job *j, size_t order,
         clock_format_rfc3339(x->start_ms, ts, sizeof(ts));
         buf_printf(b, "\"%s\"", ts);
     } else {
-        buf_printf(b, "null,\"noEstimate\":\"%s\"", eta_no_estimate(capped));
+        buf_printf(b, "null,\"noEstimate\":\"%s\"", eta_no_estimate(capped && !x->never));
     }
     if (pend) {
         buf_puts(b, ",\"pendingReason\":");

@@ -510,12 +510,40 @@ START_TEST(test_whole_queue_as_each_alone)
         ck_assert_int_eq(q.v[3].start_ms, NOW);
         ck_assert(!q.v[4].placed);
         ck_assert(!q.basis.capped);
+        /* a16 never starts, and the simulation says so: the others all do. */
+        for (size_t i = 0; i < q.n; i++)
+            ck_assert_msg(q.v[i].never == (i == 4), "%s never %d", f.q[i].name, q.v[i].never);
         eta_queue_free(&q);
+    }
+    {
+        /* Alone, a16's estimate stops at its first decision: never_fits will not change as
+         * jobs end (before, it simulated a week of hourly steps to find out). */
+        struct eta_runtimes rt = {f.run_max, NULL, NULL};
+        struct eta_result r;
+
+        ck_assert_int_eq(eta_estimate(&f.in, &rt, st, 4, &f.o, &r, NULL), 0);
+        ck_assert(!r.placed);
+        ck_assert(!r.capped);
+        ck_assert_int_eq(r.events, 1);
     }
     f.o.max_events = 3; /* stops part way: some jobs have no estimate, as alone */
     queue_matches_each(&f, st, &placed);
     ck_assert_int_gt(placed, 0);
     ck_assert_int_lt(placed, 6);
+    {
+        /* Capped, a16 is still known never to start; the jobs cut short are not. */
+        struct eta_runtimes rt = {f.run_max, NULL, NULL};
+        struct eta_queue q;
+        int unknown = 0;
+
+        ck_assert_int_eq(eta_estimate_queue(&f.in, &rt, st, &f.o, &q, NULL), 0);
+        ck_assert(q.basis.capped);
+        ck_assert(q.v[4].never);
+        for (size_t i = 0; i < q.n; i++)
+            unknown += !q.v[i].placed && !q.v[i].never;
+        ck_assert_int_gt(unknown, 0);
+        eta_queue_free(&q);
+    }
     policy_state_free(&st);
     fx_free(&f);
 }
