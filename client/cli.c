@@ -35,8 +35,11 @@
 #define LAST_LOOK_S       5 /* the GET at a wait's deadline that says why the job waits */
 /* A waiting job's reason is looked up again at most this often: each look may cost the
  * server a what-if (one at a time, reused for 10 s), and a pipeline's log needs no more. */
-#define RECHECK_MS   (5 * 60 * 1000)
-#define JOB_FILE_MAX (1024 * 1024)
+#define RECHECK_MS (5 * 60 * 1000)
+/* The same with --fail-if-unschedulable, which needs the figures a plain GET carries: the
+ * server reuses a job's for 10 s, so this costs it no more what-ifs. */
+#define RECHECK_FAST_MS (10 * 1000)
+#define JOB_FILE_MAX    (1024 * 1024)
 
 struct opts {
     const char *url, *token, *ns, *output, *file, *phase, *sku, *selector;
@@ -45,6 +48,7 @@ struct opts {
     int64_t retry_ms;
     int limit;
     bool wait, dry_run, all_pages, ns_given, quiet, verbose;
+    bool fail_unschedulable; /* wait: stop when the job can never start (exit 6) */
 };
 
 struct ctx {
@@ -91,6 +95,10 @@ static void usage(FILE *f)
         "  release -l SELECTOR                           let held jobs be placed again\n"
         "  wait NAME [--timeout 2h]                      until the job ends; exit 0 on "
         "Succeeded\n"
+        "      [--fail-if-unschedulable]                 (also submit --wait) exit 6 at once if "
+        "it\n"
+        "                                                can never start as the federation "
+        "stands\n"
         "  explain NAME                                  why pending / why this cluster\n"
         "  logs-url NAME                                 kubectl command (and URL) for the logs\n"
         "  report [--from T] [--to T] [--step D] [--format csv|json|md|html] [--out FILE]\n"
@@ -106,7 +114,7 @@ static void usage(FILE *f)
         "  -q, --quiet          no progress lines on stderr\n"
         "  -v, --verbose        say when a request is retried\n"
         "exit codes: 0 ok/Succeeded, 1 job Failed or Cancelled, 2 usage, 3 API error,\n"
-        "            4 API unreachable, 5 timeout\n",
+        "            4 API unreachable, 5 timeout, 6 never starts (--fail-if-unschedulable)\n",
         DEFAULT_URL);
 }
 
@@ -477,7 +485,9 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
 
     for (;;) {
         int64_t now = clock_mono_ms(), left = deadline_ms ? deadline_ms - now : INT64_MAX;
-        long watch_s = left / 1000 < WATCH_MAX_S ? (long)(left / 1000) : WATCH_MAX_S;
+        int64_t recheck_ms = c->o.fail_unschedulable ? RECHECK_FAST_MS : RECHECK_MS;
+        long cap_s = c->o.fail_unschedulable ? RECHECK_FAST_MS / 1000 : WATCH_MAX_S;
+        long watch_s = left / 1000 < cap_s ? (long)(left / 1000) : cap_s;
         struct cli_http_reply r = {0};
         struct err e = {0};
         char path[1200], what[300];
@@ -556,10 +566,20 @@ static int wait_job(struct ctx *c, const char *ns, const char *name, int64_t dea
             snprintf(last_why, sizeof(last_why), "%s", why ? why : "");
             snprintf(why_text, sizeof(why_text), "%s%s", m ? ": " : "", m ? m : "");
         }
+        if (c->o.fail_unschedulable && strcmp(phase, "Queued") == 0 &&
+            strcmp(or_dash(jstr(j, "status.noEstimate")), "never") == 0) {
+            fprintf(stderr,
+                    "fedsched: wait %s: the job can never start as the federation stands%s%s%s "
+                    "(it stays queued; cancel it with 'fedsched cancel -n %s %s')\n",
+                    what, last_why[0] ? ", " : "", last_why, why_text, ns, name);
+            rc = CLI_EXIT_UNSCHEDULABLE;
+            json_decref(j);
+            goto out;
+        }
         if (!used_watch)
             looked_ms = clock_mono_ms();
         recheck = used_watch && new_rv == rv && strcmp(phase, "Queued") == 0 &&
-                  (clock_mono_ms() - looked_ms >= RECHECK_MS ||
+                  (clock_mono_ms() - looked_ms >= recheck_ms ||
                    (deadline_ms && clock_mono_ms() >= deadline_ms));
         if (terminal(phase)) {
             if (strcmp(phase, "Succeeded") == 0) {
@@ -1503,6 +1523,7 @@ enum {
     OPT_RETRY,
     OPT_IDEM,
     OPT_DRY_RUN,
+    OPT_FAIL_UNSCHEDULABLE,
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -1531,6 +1552,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"retry-for", required_argument, NULL, OPT_RETRY},
         {"idempotency-key", required_argument, NULL, OPT_IDEM},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"fail-if-unschedulable", no_argument, NULL, OPT_FAIL_UNSCHEDULABLE},
         {NULL, 0, NULL, 0},
     };
     struct err e = {0};
@@ -1561,6 +1583,7 @@ static int parse(int argc, char **argv, struct opts *o)
         case OPT_TOKEN: o->token = optarg; break;
         case OPT_WAIT: o->wait = true; break;
         case OPT_DRY_RUN: o->dry_run = true; break;
+        case OPT_FAIL_UNSCHEDULABLE: o->fail_unschedulable = true; break;
         case OPT_TIMEOUT:
             if (wire_parse_duration(optarg, "--timeout", &o->timeout_ms, &e))
                 return cli_usage_error("<verb>", "%s", e.msg);
@@ -1610,6 +1633,9 @@ int cli_main(int argc, char **argv)
     c.o.retry_ms = DEFAULT_RETRY_MS;
     if ((rc = parse(argc, argv, &c.o)))
         return rc < 0 ? CLI_EXIT_OK : rc;
+    if (c.o.fail_unschedulable && strcmp(c.verb, "wait") != 0 &&
+        !(strcmp(c.verb, "submit") == 0 && c.o.wait))
+        return cli_usage_error(c.verb, "--fail-if-unschedulable applies to wait and submit --wait");
     if (getenv("FEDSCHED_NAMESPACE") && *getenv("FEDSCHED_NAMESPACE") && !c.o.ns_given &&
         strcmp(c.verb, "list") != 0 && strcmp(c.verb, "queue") != 0)
         c.o.ns_given = true;

@@ -16,6 +16,9 @@ enum cli_exit {
     CLI_EXIT_API = 3,         /* the API refused the request (status, code, field, message) */
     CLI_EXIT_UNREACHABLE = 4, /* the API could not be reached within the retry budget */
     CLI_EXIT_TIMEOUT = 5,     /* --timeout passed before the job finished */
+    /* wait --fail-if-unschedulable: the job can never start as the federation stands (its
+     * estimated start is "never"); it stays queued */
+    CLI_EXIT_UNSCHEDULABLE = 6,
 };
 
 /* True when name is one of the client verbs. */

@@ -10,7 +10,7 @@
 #define FLAGS                                                                                      \
     "-n --namespace -o --output -f --file -l --selector -q --quiet -v --verbose -h --help "        \
     "--url --token --wait --timeout --phase --sku --limit --all --from --to --step --format "      \
-    "--out --retry-for --idempotency-key --dry-run"
+    "--out --retry-for --idempotency-key --dry-run --fail-if-unschedulable"
 /* Those of cli_cluster.c's parse(), for cluster, clusters and capacity. */
 #define CLUSTER_FLAGS                                                                              \
     "-o --output -v --verbose -h --help --url --token --retry-for --kubeconfig "                   \

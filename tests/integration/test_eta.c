@@ -266,8 +266,8 @@ START_TEST(list_shows_position_and_eta)
     ck_assert_msg(!strstr(out, "fill-0"), "%s", out);
     free(out);
     out = cli_run("explain -n team-e small");
-    ck_assert_msg(strstr(out, "queue: position 2, 1 job and 32 GPUs ahead; estimated start "),
-                  "%s", out);
+    ck_assert_msg(strstr(out, "queue: position 2, 1 job and 32 GPUs ahead; estimated start "), "%s",
+                  out);
     ck_assert_msg(strstr(out, "(in 4h)") || strstr(out, "(in 5h)"), "%s", out);
     free(out);
     /* A job that never fits has no estimate: "never", and why, nothing in brackets after
@@ -283,6 +283,26 @@ START_TEST(list_shows_position_and_eta)
     ck_assert_str_eq(words[7], "never");
     ck_assert_str_eq(words[8], "never_fits");
     free(out);
+    /* A pipeline that asks to fail fast gets exit 6 at once, with the reason, and the job
+     * stays queued; without the flag the same wait runs to its timeout (exit 5). */
+    {
+        int64_t t = clock_mono_ms();
+
+        out = cli_run("wait -n team-n huge --fail-if-unschedulable --timeout 60s 2>&1; echo rc=$?");
+        ck_assert_msg(strstr(out, "fedsched: wait team-n/huge: the job can never start as the "
+                                  "federation stands, never_fits: ") &&
+                          strstr(out, "rc=6\n"),
+                      "%s", out);
+        ck_assert_int_lt(clock_mono_ms() - t, 30000);
+        free(out);
+        out = cli_run("wait -n team-n huge --timeout 2s 2>&1; echo rc=$?");
+        ck_assert_msg(strstr(out, "timed out") && strstr(out, "rc=5\n"), "%s", out);
+        free(out);
+        out = cli_run("get -n team-n huge --fail-if-unschedulable 2>&1; echo rc=$?");
+        ck_assert_msg(strstr(out, "applies to wait and submit --wait") && strstr(out, "rc=2\n"),
+                      "%s", out);
+        free(out);
+    }
     /* A held job follows the queue in `queue`, without a place or an ETA, with its reason;
      * `list` shows it Queued, without a position. */
     {
