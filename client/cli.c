@@ -277,7 +277,8 @@ static void job_row_queue(struct cli_table *t, json_t *j, json_t *x)
     const char *message = jstr(j, "status.message");
     size_t n = 0;
 
-    if (pend && !reason && !message) {
+    if (pend && ((!reason && !message) || strcmp(or_dash(jstr(st, "phase")), "Queued") == 0)) {
+        /* Why it waits now, rather than why it was last requeued (that is in its events). */
         reason = jstr(pend, "reason");
         message = jstr(pend, "message");
     }

@@ -1130,6 +1130,7 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
     const struct policy_job *job = &en->in->queue[j];
     const struct engine_job *ej = &en->jobs[j];
     const struct snapshot_cluster *cl = &en->s->clusters[c];
+    bool no_pool_noted = false;
     int aff_pos = -1;
     int found = 0;
 
@@ -1232,7 +1233,9 @@ int engine_eval_cluster(struct engine *en, size_t j, int c, const bool *quota_ok
             if (!found || engine_cand_cmp(en, &cand, best) < 0)
                 *best = cand;
             found = 1;
-        } else if (w.reason != POLICY_REASON_NO_SERVING_POOL || all) {
+        } else if (w.reason != POLICY_REASON_NO_SERVING_POOL || (all && !no_pool_noted)) {
+            /* The cluster has no serving pool: said once, not once per SKU option. */
+            no_pool_noted = no_pool_noted || w.reason == POLICY_REASON_NO_SERVING_POOL;
             note(&w, why, all, n_all, cap_all);
         }
     }

@@ -323,11 +323,18 @@ START_TEST(list_shows_position_and_eta)
     ck_assert_str_eq(words[8], "Held");
     ck_assert_msg(strstr(out, "small") < strstr(out, "paused"), "%s", out);
     free(out);
+    /* Its last requeue's message (kept in its status) is history: `list` says why it waits
+     * now, as `queue` does. */
+    free(itest_sql(env.dsn, "UPDATE jobs SET reason = 'ObjectMissing', message = 'its Job"
+                            " vanished from east; requeued' WHERE name = 'paused'"));
     out = cli_run("list -n team-h");
     ck_assert_uint_ge(row_words(out, "paused", words, 16), 10);
     ck_assert_str_eq(words[2], "Queued");
     ck_assert_str_eq(words[8], "-");
     ck_assert_str_eq(words[9], "-");
+    ck_assert_msg(strstr(out, "held by the user: not placed until released") &&
+                      !strstr(out, "vanished"),
+                  "%s", out);
     free(out);
 }
 END_TEST

@@ -1191,6 +1191,16 @@ static int check_explain(struct policy_scenario *sc, const struct policy_result 
             goto out;
         }
     }
+    ARR_EACH(json_object_get(x, "once"), i, s)
+    {
+        const char *at = strstr(b.data, json_string_value(s));
+
+        if (!at || strstr(at + 1, json_string_value(s))) {
+            rc = mismatch(msg, size, "explain %s has \"%s\" %s: %s", want, json_string_value(s),
+                          at ? "more than once" : "nowhere", b.data);
+            goto out;
+        }
+    }
 out:
     buf_free(&b);
     explain_free(&ex);
@@ -1260,7 +1270,7 @@ static int valid_expect(json_t *expect, char *msg, size_t size)
     static const char *const state[] = {"pools", NULL};
     static const char *const state_pool[] = {"cluster",       "streak", "backoff_until",
                                              "backoff_level", "tokens", NULL};
-    static const char *const explain[] = {"job", "contains", NULL};
+    static const char *const explain[] = {"job", "contains", "once", NULL};
     size_t i;
     json_t *x;
 
