@@ -494,6 +494,9 @@ static const struct config_row rows[] = {
     ROW_INT("scheduler.podCheckIntervalS", 60, 0, 3600, scheduler.pod_check_interval_s),
     ROW_INT("scheduler.imagePullTimeoutS", 600, 0, 86400, scheduler.image_pull_timeout_s),
     ROW_INT("scheduler.suspendedTimeoutS", 900, 0, 604800, scheduler.suspended_timeout_s),
+    ROW_INT("retention.capacitySamplesDays", 400, 0, 36500, scheduler.retain_samples_days),
+    ROW_INT("retention.auditDays", 0, 0, 36500, scheduler.retain_audit_days),
+    ROW_INT("retention.finishedJobsDays", 0, 0, 36500, scheduler.retain_jobs_days),
     /* The policy's knobs, named as in docs/policy.md; policy_config_validate() checks the
      * relations between them after loading. */
     ROW_DBL("policy.w_fit", 1.0, 0, 1000000, policy.w_fit),

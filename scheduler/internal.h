@@ -25,6 +25,7 @@
 #include "scheduler/specs.h"
 #include "store/election.h"
 #include "store/live_jobs.h"
+#include "store/retention.h"
 #include "store/store.h"
 
 #include <assert.h>
@@ -85,6 +86,7 @@ struct metrics {
     size_t n_queue_sku;
     struct borrowed_gauge *borrowed;
     size_t n_borrowed;
+    uint64_t retention_deleted[STORE_RETAINED_COUNT]; /* rows past their retention */
 };
 
 /* ---- the scheduler ------------------------------------------------------------------------- */

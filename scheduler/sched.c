@@ -8,6 +8,9 @@
 #include "policy/policy_json.h"
 #include "scheduler/explain_queue.h"
 
+/* The serving forecast reads four weeks of capacity samples (policy/forecast.h). */
+#define RETAIN_SAMPLES_MIN_DAYS 28
+
 int sched_new(const struct sched_options *o, struct store *st, struct poller *p, struct sched **out,
               struct err *e)
 {
@@ -38,6 +41,11 @@ int sched_new(const struct sched_options *o, struct store *st, struct poller *p,
         if (nums[i].v < nums[i].min)
             return err_set(e, ERR_CONFIG, nums[i].name, "%s: %d is below %d", nums[i].name,
                            nums[i].v, nums[i].min);
+    if (o->retain_samples_days > 0 && o->retain_samples_days < RETAIN_SAMPLES_MIN_DAYS)
+        return err_set(e, ERR_CONFIG, "retention.capacitySamplesDays",
+                       "retention.capacitySamplesDays %d is below %d, the four weeks of samples "
+                       "the serving forecast reads (0 keeps them for ever)",
+                       o->retain_samples_days, RETAIN_SAMPLES_MIN_DAYS);
     if (!o->policy)
         return err_set(e, ERR_CONFIG, "policy", "the scheduler needs a policy config");
     if (policy_config_validate(o->policy, e))
@@ -127,6 +135,9 @@ void sched_wake(struct sched *s)
 /* ---- the policy state across leaders ------------------------------------------------------ */
 
 #define STATE_SAVE_MS 5000
+/* Retention: rows a delete statement takes, and about the most a pass deletes per table. */
+#define PURGE_BATCH    5000
+#define PURGE_MAX_ROWS 200000
 
 static void load_state(struct sched *s)
 {
@@ -210,6 +221,34 @@ static void set_leading(struct sched *s, bool leading, int64_t epoch)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Deletes what is kept past its retention, a bounded amount a pass: a backlog (retention
+ * turned on over years of samples) goes over several passes, never in one long pass that
+ * would hold up the cycle. A failure is logged; the next pass tries again. */
+static void purge(struct sched *s)
+{
+    const int days[STORE_RETAINED_COUNT] = {s->o.retain_samples_days, s->o.retain_audit_days,
+                                            s->o.retain_jobs_days};
+    int64_t now = clock_realtime_ms();
+
+    for (int t = 0; t < STORE_RETAINED_COUNT; t++) {
+        struct err e = {0};
+        long n = 0;
+
+        if (days[t] <= 0)
+            continue;
+        if (store_purge(s->store, (enum store_retained)t, now - (int64_t)days[t] * 86400000,
+                        PURGE_BATCH, PURGE_MAX_ROWS, &n, &e))
+            LOG(LOG_WARN, "sched", "event=retention_failed table=%s msg=\"%s\"",
+                store_retained_name((enum store_retained)t), e.msg);
+        if (n > 0)
+            LOG(LOG_INFO, "sched", "event=retention table=%s deleted=%ld days=%d",
+                store_retained_name((enum store_retained)t), n, days[t]);
+        pthread_mutex_lock(&s->m.mu);
+        s->m.retention_deleted[t] += (uint64_t)n;
+        pthread_mutex_unlock(&s->m.mu);
+    }
+}
+
 static void *run(void *arg)
 {
     struct sched *s = arg;
@@ -271,6 +310,8 @@ static void *run(void *arg)
             }
             sched_cycle_run(s, gc, track);
         }
+        if (gc)
+            purge(s);
         /* Sleep until something happens: a notification, a new snapshot, a wake request,
          * the timer; but never cycle more often than min_cycle_gap_ms. */
         woken = false;

@@ -57,6 +57,10 @@ struct sched_options {
     int pod_check_interval_s; /* a pending job's pods are listed at most this often; 0 each pass */
     int image_pull_timeout_s; /* a pod waiting on its image this long fails the job; 0 never */
     int suspended_timeout_s;  /* suspended in its member cluster this long: requeued; 0 never */
+    /* Retention (retention.*), days; 0 keeps for ever. The leader deletes what is older at
+     * each collection pass (store/retention.h). Samples: 0 or at least 28, the four weeks
+     * the serving forecast reads. */
+    int retain_samples_days, retain_audit_days, retain_jobs_days;
     /* This installation's id: the fedsched.io/origin label of every object it creates, and
      * the only origin its garbage collection deletes. "": objects get no origin label and
      * collection takes those without one (fedsched before the label). A DNS-1123 label. */

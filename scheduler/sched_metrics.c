@@ -122,6 +122,12 @@ int sched_metrics(struct sched *s, struct buf *b)
         "fedsched_scheduler_placements_total %" PRIu64 "\n",
         m->placements, m->dispatched, m->succeeded, m->failed, m->cancelled, m->lost, m->requeued,
         m->placements);
+    rc |= buf_puts(b, "# HELP fedsched_retention_deleted_total Rows deleted past their retention "
+                      "(retention.*) by this replica while it led.\n"
+                      "# TYPE fedsched_retention_deleted_total counter\n");
+    for (int t = 0; t < STORE_RETAINED_COUNT; t++)
+        rc |= buf_printf(b, "fedsched_retention_deleted_total{table=\"%s\"} %" PRIu64 "\n",
+                         store_retained_name((enum store_retained)t), m->retention_deleted[t]);
     rc |= buf_puts(b, "# HELP fedsched_scheduler_dispatch_errors_total Failed creates in member "
                       "clusters.\n# TYPE fedsched_scheduler_dispatch_errors_total counter\n");
     for (size_t i = 0; i < m->n_derr; i++) {

@@ -247,6 +247,22 @@ static inline int senv_events(struct senv *v, const char *ns, const char *name, 
     return n;
 }
 
+/* A sample of the first server's /metrics: the value after "name " (name with its labels,
+ * as printed), -1 when there is none. */
+static inline long senv_counter(struct senv *v, const char *name)
+{
+    char url[256], key[256], *page = NULL, *at;
+    long n = -1;
+
+    snprintf(url, sizeof(url), "%s/metrics", senv_base(v));
+    ck_assert_int_eq(itest_http("GET", url, NULL, NULL, &page), 200);
+    snprintf(key, sizeof(key), "\n%s ", name);
+    if ((at = strstr(page, key)))
+        n = strtol(at + strlen(key), NULL, 10);
+    free(page);
+    return n;
+}
+
 /* A scalar from the test database as a long (0 when NULL). */
 static inline long senv_sql_long(struct senv *v, const char *sql)
 {

@@ -566,6 +566,36 @@ START_TEST(subsystems_run_with_the_table)
 }
 END_TEST
 
+/* Capacity samples are kept for ever (0) or at least the four weeks the serving forecast
+ * reads: a shorter retention is refused at start, naming the key. */
+START_TEST(sample_retention_keeps_the_forecast_weeks)
+{
+    struct config *c = new_defaults();
+    struct poller_options po;
+    struct sched_options so;
+    struct poller *p = NULL;
+    struct sched *s = NULL;
+    struct err e = {0};
+
+    config_poller_options(c, &po);
+    ck_assert_msg(poller_create(NULL, 0, &po, &p, &e) == 0, "%s", e.msg);
+    config_sched_options(c, &so);
+    so.holder = "test";
+    ck_assert_int_eq(so.retain_samples_days, 400);
+    so.retain_samples_days = 27;
+    ck_assert_int_eq(sched_new(&so, NULL, p, &s, &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFIG);
+    ck_assert_str_eq(e.field, "retention.capacitySamplesDays");
+    for (int days = 0; days <= 28; days += 28) {
+        so.retain_samples_days = days;
+        ck_assert_msg(sched_new(&so, NULL, p, &s, &e) == 0, "%d: %s", days, e.msg);
+        sched_free(&s);
+    }
+    poller_free(&p);
+    free_config(c);
+}
+END_TEST
+
 /* The poller and the scheduler keep no defaults: no options, or a zero, is refused. */
 START_TEST(subsystems_refuse_missing_options)
 {
@@ -914,6 +944,7 @@ int main(void)
     int failed;
 
     tcase_add_test(tc, defaults_are_sane);
+    tcase_add_test(tc, sample_retention_keeps_the_forecast_weeks);
     tcase_add_test(tc, json_overlays_only_given_keys);
     tcase_add_test(tc, ipv6_and_any_listen);
     tcase_add_test(tc, policy_knobs);
