@@ -8,16 +8,18 @@
 #include <stdlib.h>
 
 /* One statement per kind: the oldest first is not needed, any batch of expired rows will
- * do, so the subquery takes what its index gives first. */
+ * do, so the subquery takes what its index gives first (on ts, or migration 0029's), and
+ * the delete finds them by key (an array, so the planner looks each up rather than
+ * scanning the table to join them). */
 static const char *const purge_sql[STORE_RETAINED_COUNT] = {
-    "DELETE FROM capacity_samples WHERE ctid IN (SELECT ctid FROM capacity_samples"
-    " WHERE ts < to_timestamp($1::bigint / 1000.0) LIMIT $2::bigint)",
-    "DELETE FROM audit_log WHERE ctid IN (SELECT ctid FROM audit_log"
-    " WHERE ts < to_timestamp($1::bigint / 1000.0) LIMIT $2::bigint)",
-    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+    "DELETE FROM capacity_samples WHERE ctid = ANY (ARRAY (SELECT ctid FROM capacity_samples"
+    " WHERE ts < to_timestamp($1::bigint / 1000.0) LIMIT $2::bigint))",
+    "DELETE FROM audit_log WHERE ctid = ANY (ARRAY (SELECT ctid FROM audit_log"
+    " WHERE ts < to_timestamp($1::bigint / 1000.0) LIMIT $2::bigint))",
+    "DELETE FROM jobs WHERE id = ANY (ARRAY (SELECT id FROM jobs"
     " WHERE phase IN ('Succeeded', 'Failed', 'Cancelled')"
     " AND coalesce(finished_at, updated_at) < to_timestamp($1::bigint / 1000.0)"
-    " LIMIT $2::bigint)",
+    " LIMIT $2::bigint))",
 };
 
 static const char *const names[STORE_RETAINED_COUNT] = {"capacity_samples", "audit_log", "jobs"};
