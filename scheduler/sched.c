@@ -137,7 +137,7 @@ void sched_wake(struct sched *s)
 #define STATE_SAVE_MS 5000
 /* Retention: rows a delete statement takes, and about the most a pass deletes per table. */
 #define PURGE_BATCH    5000
-#define PURGE_MAX_ROWS 200000
+#define PURGE_MAX_ROWS 50000
 
 static void load_state(struct sched *s)
 {

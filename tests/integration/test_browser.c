@@ -300,6 +300,7 @@ static void suite_setup(void)
      * when the browser looks. */
     fputs("{\"poller\":{\"intervalMs\":500,\"sampleIntervalS\":1},"
           "\"scheduler\":{\"missingGraceS\":3600},"
+          "\"retention\":{\"capacitySamplesDays\":0}," /* the report's samples are of 2026-01-01 */
           "\"policy\":{\"preempt_min_runtime_s\":0,\"grace_period_s\":36000,"
           "\"grace_period_max_s\":36000},"
           "\"quotas\":[{\"namespace\":\"research\",\"sku\":\"v100-32gb\",\"nominal\":8,"
