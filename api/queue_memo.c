@@ -108,13 +108,8 @@ static char *run_whatif(void *arg)
 
         queue_figures_apply(job, f);
         members = json_dumps(json_object_get(job, "status"), JSON_COMPACT);
-        if (members && strlen(members) > 2) {
-            size_t n = strlen(members) - 2;
-
-            text = xmalloc(n + 1);
-            memcpy(text, members + 1, n); /* without the braces */
-            text[n] = '\0';
-        }
+        if (members && strlen(members) > 2)
+            text = xstrndup(members + 1, strlen(members) - 2); /* without the braces */
         free(members);
         json_decref(job);
     }

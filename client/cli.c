@@ -120,15 +120,6 @@ static void usage(FILE *f)
 
 /* ---- helpers ---- */
 
-/* Appends "&key=value" with value percent-encoded; nothing when value is NULL. */
-static void query_param(struct buf *b, const char *key, const char *value)
-{
-    if (!value)
-        return;
-    buf_printf(b, "&%s=", key);
-    buf_url_escape(b, value);
-}
-
 static const char *jstr(json_t *o, const char *path)
 {
     char key[64];
@@ -898,7 +889,7 @@ static char *queue_path(const struct ctx *c, int limit, const char *sku)
         buf_puts(&b, "/v1/queue");
     }
     buf_printf(&b, "?limit=%d", limit);
-    query_param(&b, "sku", sku);
+    cli_query_param(&b, "sku", sku);
     return buf_steal(&b);
 }
 
@@ -1000,10 +991,10 @@ static int verb_list(struct ctx *c)
             buf_puts(&b, "/v1/trainingjobs");
         }
         buf_printf(&b, "?limit=%d", c->o.limit);
-        query_param(&b, "phase", c->o.phase);
-        query_param(&b, "sku", c->o.sku);
-        query_param(&b, "labelSelector", c->o.selector);
-        query_param(&b, "continue", cont);
+        cli_query_param(&b, "phase", c->o.phase);
+        cli_query_param(&b, "sku", c->o.sku);
+        cli_query_param(&b, "labelSelector", c->o.selector);
+        cli_query_param(&b, "continue", cont);
         path = buf_steal(&b);
         rc = call_json(c, "GET", path, NULL, NULL, "jobs", &status, &page);
         free(path);
@@ -1478,9 +1469,9 @@ static int verb_report(struct ctx *c)
     buf_init(&b, 0);
     buf_puts(&b, "/v1/reports/capacity?format=");
     buf_url_escape(&b, c->o.format);
-    query_param(&b, "from", c->o.from);
-    query_param(&b, "to", c->o.to);
-    query_param(&b, "step", c->o.step);
+    cli_query_param(&b, "from", c->o.from);
+    cli_query_param(&b, "to", c->o.to);
+    cli_query_param(&b, "step", c->o.step);
     path = buf_steal(&b);
     if (cli_http_do(c->http, "GET", path, NULL, NULL, 300, &r, &e)) {
         rc = transport_failure(c, "capacity", &e);

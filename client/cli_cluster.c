@@ -102,26 +102,6 @@ static const char *jstr(const json_t *o, const char *key)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
-/* path with --sku and --pool as query parameters (first after sep, '?' or '&'); the
- * server checks their values. Caller frees. */
-static char *with_filters(const struct opts *o, const char *path, char sep)
-{
-    struct buf b;
-
-    buf_init(&b, 0);
-    buf_puts(&b, path);
-    if (o->sku) {
-        buf_printf(&b, "%csku=", sep);
-        buf_url_escape(&b, o->sku);
-        sep = '&';
-    }
-    if (o->pool) {
-        buf_printf(&b, "%cpool=", sep);
-        buf_url_escape(&b, o->pool);
-    }
-    return buf_steal(&b);
-}
-
 /* Sends method path (body: JSON or NULL) and parses the 2xx reply into *out. Reports any
  * failure on stderr and returns its exit code; hint (may be NULL) follows a 422. */
 static int call(struct ctx *c, const char *method, const char *path, const char *body,
@@ -330,6 +310,18 @@ static const char *amount_text(const json_t *node, const char *key, double unit,
     return buf;
 }
 
+/* path with --sku and --pool as its query (the server checks them). Caller frees. */
+static char *filtered(const struct opts *o, const char *path)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    buf_puts(&b, path);
+    cli_query_param(&b, "sku", o->sku);
+    cli_query_param(&b, "pool", o->pool);
+    return buf_steal(&b);
+}
+
 /* Every GPU node of cluster name, --chunk-size at a time (GET /v1/clusters/NAME/nodes with
  * limit and continue, as kubectl reads long lists in chunks of 500): one NodeList whose
  * items are all the pages' (each page comes from the snapshot of its own request), without
@@ -347,9 +339,8 @@ static int nodes_all(struct ctx *c, const char *name, json_t **out)
 
         buf_init(&b, 0);
         buf_printf(&b, "%s?limit=%d", base, c->o.chunk_size);
-        path = with_filters(&c->o, "", '&');
-        buf_puts(&b, path);
-        free(path);
+        cli_query_param(&b, "sku", c->o.sku);
+        cli_query_param(&b, "pool", c->o.pool);
         if (cont) {
             buf_puts(&b, "&continue=");
             buf_url_escape(&b, cont);
@@ -444,7 +435,7 @@ static int verb_capacity(struct ctx *c)
     struct cli_table t = {.ncols = 10};
     json_t *r = NULL, *a;
     size_t i;
-    char *path = with_filters(&c->o, "/v1/capacity", '?');
+    char *path = filtered(&c->o, "/v1/capacity");
     int rc = get_for_table(c, path, &r);
 
     free(path);
@@ -501,7 +492,7 @@ static int verb_quotas(struct ctx *c)
     struct cli_table t = {.ncols = 9}, ct = {.ncols = 4};
     json_t *r = NULL, *a;
     size_t i;
-    char *path = with_filters(&c->o, "/v1/quotas", '?');
+    char *path = filtered(&c->o, "/v1/quotas");
     int rc = call(c, "GET", path, NULL, NULL, &r);
 
     free(path);
@@ -990,10 +981,10 @@ static int dispatch(struct ctx *c, const char *sub, int argc, char **argv)
     static const char *const with_name[] = {"add",   "get",   "cordon", "uncordon",
                                             "check", "nodes", "remove", NULL};
     const char *name = optind < argc ? argv[optind++] : NULL;
-    bool filtered = strcmp(sub, "capacity") == 0 || strcmp(sub, "nodes") == 0;
+    bool takes_filters = strcmp(sub, "capacity") == 0 || strcmp(sub, "nodes") == 0;
     size_t i;
 
-    if ((c->o.sku && !filtered && strcmp(sub, "quotas") != 0) || (c->o.pool && !filtered))
+    if ((c->o.sku && !takes_filters && strcmp(sub, "quotas") != 0) || (c->o.pool && !takes_filters))
         return cli_usage_error("cluster", "%s applies to capacity and cluster nodes%s, not %s",
                                c->o.sku ? "--sku" : "--pool", c->o.sku ? " (and quotas)" : "", sub);
 

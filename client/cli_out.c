@@ -1,6 +1,7 @@
 /* cli_out.c -- tables, JSON and usage errors of the client verbs (see cli_out.h). */
 #include "client/cli_out.h"
 
+#include "base/buf.h"
 #include "base/mem.h"
 #include "client/cli.h"
 
@@ -64,4 +65,12 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nRun 'fedsched %s --help' for usage.\n", verb);
     return CLI_EXIT_USAGE;
+}
+
+void cli_query_param(struct buf *b, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    buf_printf(b, "%c%s=", b->data && strchr(b->data, '?') ? '&' : '?', key);
+    buf_url_escape(b, value);
 }

@@ -28,4 +28,9 @@ void cli_print_json(const json_t *v);
  * CLI_EXIT_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Appends "key=value" to the request path in b, value percent-encoded, after "?" when b has
+ * no query yet and "&" after one; nothing when value is NULL. */
+struct buf;
+void cli_query_param(struct buf *b, const char *key, const char *value);
+
 #endif
