@@ -57,11 +57,12 @@ int k8s_client_call(struct k8s_client *c, const char *method, const char *path, 
  * k8s_status_code()); then e->field holds the Status reason ("AlreadyExists") and, when st
  * is not NULL, *st the whole Status. */
 
-/* POST obj (a complete Job or RayJob) into namespace ns. On success *out (when not NULL)
- * is the object as created, owned by the caller. AlreadyExists gives ERR_CONFLICT: fetch
- * the existing object with k8s_job_get() to verify it is the same job. */
+/* POST obj (a complete Job or RayJob) into namespace ns. On success uid (when not NULL)
+ * gets the created object's metadata.uid; an answer without one that fits uid_size is
+ * ERR_MALFORMED. AlreadyExists gives ERR_CONFLICT: fetch the existing object with
+ * k8s_job_get() to verify it is the same job. */
 int k8s_job_create(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const json_t *obj,
-                   json_t **out, struct k8s_status *st, struct err *e);
+                   char *uid, size_t uid_size, struct k8s_status *st, struct err *e);
 
 /* GET one object; ERR_NOT_FOUND when absent. Caller owns *out. */
 int k8s_job_get(struct k8s_client *c, enum k8s_job_kind kind, const char *ns, const char *name,

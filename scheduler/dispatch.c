@@ -340,7 +340,7 @@ static int ensure_namespace(struct cycle *c, struct k8s_client *client, const ch
     if (sched_clients_ns_known(s->clients, cluster, mns))
         return 0;
     ns = manifest_namespace(mns, s->o.origin_id);
-    rc = k8s_job_create(client, K8S_KIND_NAMESPACE, NULL, ns, NULL, NULL, e);
+    rc = k8s_job_create(client, K8S_KIND_NAMESPACE, NULL, ns, NULL, 0, NULL, e);
     json_decref(ns);
     if (rc && e->code == ERR_FORBIDDEN) {
         struct err ge = {0};
@@ -386,7 +386,7 @@ static int create_companions(struct cycle *c, struct k8s_client *client,
         if (!objs[i])
             continue;
         manifest_set_owner(objs[i], kind, name, owner_uid);
-        if (k8s_job_create(client, kinds[i], mi->member_ns, objs[i], NULL, NULL, e) &&
+        if (k8s_job_create(client, kinds[i], mi->member_ns, objs[i], NULL, 0, NULL, e) &&
             e->code != ERR_CONFLICT)
             rc = -1;
     }
@@ -408,14 +408,8 @@ static int create_workload(struct k8s_client *client, enum k8s_job_kind kind,
     int rc;
 
     *found = false;
-    if (k8s_job_create(client, kind, mi->member_ns, obj, &made, NULL, e) == 0) {
-        const char *u =
-            json_string_value(json_object_get(json_object_get(made, "metadata"), "uid"));
-
-        snprintf(uid, uid_size, "%s", u ? u : "");
-        json_decref(made);
+    if (k8s_job_create(client, kind, mi->member_ns, obj, uid, uid_size, NULL, e) == 0)
         return 0;
-    }
     if (e->code != ERR_CONFLICT)
         return -1;
     /* AlreadyExists: ours from an earlier try (a crash between create and commit, or a

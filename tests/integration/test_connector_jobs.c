@@ -102,14 +102,20 @@ START_TEST(create_runs_and_completes)
     json_t *j = job("tj-a-1", 2, 8, 600, NULL), *out = NULL, *pods, *p;
     struct k8s_status st;
     struct err e = {0};
-    char reason[64];
+    char reason[64], uid[128];
     size_t i;
     int base = used_gpus(); /* two busy nodes: 16 */
 
     ck_assert_int_eq(base, 16);
-    ck_assert_msg(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, &out, &st, &e) == 0,
+    ck_assert_msg(
+        k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, uid, sizeof(uid), &st, &e) == 0,
+        "%s", e.msg);
+    ck_assert_msg(k8s_job_get(client, K8S_KIND_JOB, "fedsched-jobs", "tj-a-1", &out, &st, &e) == 0,
                   "%s", e.msg);
-    ck_assert(json_is_string(json_object_get(json_object_get(out, "metadata"), "uid")));
+    /* The uid read from the create's answer is the object's. */
+    ck_assert_uint_gt(strlen(uid), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "metadata"), "uid")),
+                     uid);
     ck_assert(json_is_string(json_object_get(json_object_get(out, "metadata"), "resourceVersion")));
     ck_assert_str_eq(
         json_string_value(json_object_get(json_object_get(out, "metadata"), "namespace")),
@@ -134,7 +140,8 @@ START_TEST(create_runs_and_completes)
     ck_assert_int_eq(state(K8S_KIND_JOB, "tj-a-1", reason, sizeof(reason)), K8S_JOB_RUNNING);
 
     /* a second create of the same name: 409 AlreadyExists */
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, &st, &e), -1);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, &st, &e),
+                     -1);
     ck_assert_int_eq(e.code, ERR_CONFLICT);
     ck_assert_str_eq(e.field, "AlreadyExists");
     ck_assert_int_eq(st.code, 409);
@@ -157,7 +164,8 @@ START_TEST(pending_when_no_gpus_fit_and_failures)
     int pending = 0;
 
     /* 3 free H100 nodes, 4 pods of 8: one stays Pending, unschedulable */
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     0);
     json_decref(j);
     pods = pods_of("tj-big");
     json_array_foreach(pods, i, p)
@@ -184,7 +192,8 @@ START_TEST(pending_when_no_gpus_fit_and_failures)
     sim_skip_time(env.sim, 61 * 1000);
 
     j = job("tj-fail", 1, 8, 30, "Failed");
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     0);
     json_decref(j);
     /* The Job controller makes its pod after the create (on the next request), then 31 s
      * pass. */
@@ -206,7 +215,8 @@ START_TEST(delete_background_disrupts_then_terminates)
     bool disruption = false;
     int base = used_gpus();
 
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     0);
     json_decref(j);
     ck_assert_int_eq(used_gpus(), base + 8);
     ck_assert_int_eq(
@@ -249,7 +259,8 @@ START_TEST(delete_foreground_and_orphan)
     json_t *j = job("tj-fg", 1, 8, 3600, NULL), *obj = NULL, *pods;
     struct err e = {0};
 
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     0);
     json_decref(j);
     ck_assert_int_eq(
         k8s_job_delete(client, K8S_KIND_JOB, "fedsched-jobs", "tj-fg", "Foreground", -1, NULL, &e),
@@ -266,7 +277,8 @@ START_TEST(delete_foreground_and_orphan)
     ck_assert_int_eq(e.code, ERR_NOT_FOUND);
 
     j = job("tj-orph", 1, 8, 3600, NULL);
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     0);
     json_decref(j);
     ck_assert_int_eq(
         k8s_job_delete(client, K8S_KIND_JOB, "fedsched-jobs", "tj-orph", "Orphan", -1, NULL, &e),
@@ -299,7 +311,8 @@ START_TEST(annotate_and_bound_time)
     size_t i;
     const json_t *c;
 
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     0);
     json_decref(j);
     ck_assert_msg(k8s_job_annotate(client, K8S_KIND_JOB, "fedsched-jobs", "tj-ann",
                                    "fedsched.io/checkpoint-requested", "2026-01-01T00:00:00.000Z",
@@ -331,10 +344,12 @@ START_TEST(annotate_and_bound_time)
     /* Every free H100 taken (3 nodes) and given back after 90 s: the waiting pod is bound
      * no earlier than that. */
     j = job("tj-fill", 3, 8, 3600, NULL);
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     0);
     json_decref(j);
     j = job("tj-wait", 1, 8, 3600, NULL);
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     0);
     json_decref(j);
     pods = pods_of("tj-wait");
     ck_assert_ptr_null(
@@ -377,8 +392,8 @@ START_TEST(list_with_label_selector)
 
     for (int i = 0; i < 3; i++) {
         j = job(names[i], 1, 1, 3600, NULL);
-        ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e),
-                         0);
+        ck_assert_int_eq(
+            k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e), 0);
         json_decref(j);
     }
     ck_assert_int_eq(k8s_job_list(client, K8S_KIND_JOB, "fedsched-jobs",
@@ -418,7 +433,8 @@ START_TEST(rayjob_lifecycle)
     int base = used_gpus();
 
     ck_assert_ptr_nonnull(rj);
-    ck_assert_msg(k8s_job_create(client, K8S_KIND_RAYJOB, "fedsched-jobs", rj, NULL, NULL, &e) == 0,
+    ck_assert_msg(k8s_job_create(client, K8S_KIND_RAYJOB, "fedsched-jobs", rj, NULL, 0, NULL, &e) ==
+                      0,
                   "%s", e.msg);
     json_decref(rj);
     ck_assert_int_eq(used_gpus(), base + 8); /* head has no GPUs, 2 workers x 4 */
@@ -441,13 +457,15 @@ START_TEST(invalid_objects_and_bad_credentials)
     struct err e = {0};
     FILE *f;
 
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", bad, NULL, &st, &e), -1);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", bad, NULL, 0, &st, &e),
+                     -1);
     ck_assert_int_eq(e.code, ERR_INVALID);
     ck_assert_int_eq(st.code, 400);
     json_decref(bad);
     bad = json_pack("{s:s,s:s,s:{s:s},s:{}}", "apiVersion", "batch/v1", "kind", "Job", "metadata",
                     "name", "no-template", "spec");
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", bad, NULL, &st, &e), -1);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", bad, NULL, 0, &st, &e),
+                     -1);
     ck_assert_int_eq(e.code, ERR_INVALID);
     ck_assert_str_eq(st.reason, "Invalid");
     ck_assert_int_eq(st.code, 422);
@@ -485,17 +503,20 @@ START_TEST(create_keeps_retry_after)
     f.remaining = 1;
     snprintf(f.method, sizeof(f.method), "POST");
     ck_assert_int_eq(sim_set_faults(env.sim, "alpha", &f, &e), 0);
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), -1);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     -1);
     ck_assert_int_eq(e.code, ERR_RATE_LIMITED);
     ck_assert_int_eq(k8s_client_retry_after_s(client), 7);
     f.status = 503;
     f.retry_after_s = 0;
     f.remaining = 1;
     ck_assert_int_eq(sim_set_faults(env.sim, "alpha", &f, &e), 0);
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), -1);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     -1);
     ck_assert_int_eq(e.code, ERR_UNAVAILABLE);
     ck_assert_int_eq(k8s_client_retry_after_s(client), 0);
-    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, NULL, &e), 0);
+    ck_assert_int_eq(k8s_job_create(client, K8S_KIND_JOB, "fedsched-jobs", j, NULL, 0, NULL, &e),
+                     0);
     ck_assert_int_eq(k8s_client_retry_after_s(client), 0);
     ck_assert_int_eq(k8s_client_retry_after_s(NULL), 0);
     json_decref(j);
