@@ -137,6 +137,7 @@ void h_cluster_put(struct api *a, const struct api_request *req, const struct ro
                    struct api_response *resp)
 {
     struct cluster_config *cfg = NULL;
+    struct cluster_config_causes *causes;
     json_error_t jerr;
     json_t *body = NULL, *name;
     struct err e = {0};
@@ -166,13 +167,17 @@ void h_cluster_put(struct api *a, const struct api_request *req, const struct ro
         return;
     }
     cfg = xcalloc(1, sizeof(*cfg));
-    /* Credential files only from the secrets directory, and present now: an admin must not
-     * be able to name /proc/self/environ and an apiServer of their choosing. */
-    if (cluster_config_from_json(body, catalogue(a), cfg, &e) ||
-        cluster_config_check_files(cfg, &e))
+    causes = xcalloc(1, sizeof(*causes));
+    /* Every problem of the object at once, as for a TrainingJob. Credential files only from
+     * the secrets directory, and present now: an admin must not be able to name
+     * /proc/self/environ and an apiServer of their choosing. */
+    if (cluster_config_from_json_all(body, catalogue(a), cfg, causes))
+        resp_error_causes(resp, causes->items, causes->n, causes->more);
+    else if (cluster_config_check_files(cfg, &e))
         resp_error(resp, &e);
     else
         save(a, req, cfg, 200, resp);
+    free(causes);
     free(cfg);
     json_decref(body);
 }

@@ -185,22 +185,67 @@ static int demand_query_check(const struct cluster_demand_query *q,
     return 0;
 }
 
-int cluster_config_validate(const struct cluster_config *c, const struct sku_catalogue *skus,
-                            struct err *e)
-{
-    char rule[SNAPSHOT_TZ_MAX];
+/* ---- Causes ---------------------------------------------------------------------------- */
 
+/* Keeps *e as one more cause of cs. */
+static void keep(struct cluster_config_causes *cs, const struct err *e)
+{
+    if (cs->n < CLUSTER_CONFIG_CAUSES_MAX)
+        cs->items[cs->n++] = *e;
+    else
+        cs->more++;
+}
+
+/* Whether cs holds a cause within the top-level member `member` ("servingPool" for the
+ * field "servingPool.lendingWindows[1].start"), so its checks are not run on a default. */
+static bool part_failed(const struct cluster_config_causes *cs, const char *member)
+{
+    size_t len = strlen(member);
+
+    for (size_t i = 0; i < cs->n; i++) {
+        const char *f = cs->items[i].field;
+
+        if (strncmp(f, member, len) == 0 && (f[len] == '\0' || f[len] == '.' || f[len] == '['))
+            return true;
+    }
+    return false;
+}
+
+/* ---- Validation, one part of the config at a time ------------------------------------- */
+
+static int check_name(const struct cluster_config *c, const struct sku_catalogue *skus,
+                      struct err *e)
+{
+    (void)skus;
     if (!dns_label_ok(c->name, strlen(c->name)))
         return err_set(e, ERR_INVALID, "name",
                        "name \"%s\" must be 1-63 lower-case letters, digits or '-'", c->name);
+    return 0;
+}
+
+static int check_api_server(const struct cluster_config *c, const struct sku_catalogue *skus,
+                            struct err *e)
+{
+    (void)skus;
     if (strncmp(c->api_server, "https://", 8) != 0 && strncmp(c->api_server, "http://", 7) != 0)
         return err_set(e, ERR_INVALID, "apiServer",
                        "apiServer \"%s\" must be an http:// or https:// URL", c->api_server);
     if (strlen(c->api_server) <= 8 || strchr(c->api_server, ' ') || strchr(c->api_server, '?'))
         return err_set(e, ERR_INVALID, "apiServer", "apiServer \"%s\" is not a valid URL",
                        c->api_server);
-    if (job_namespace_check(c->job_namespace, e))
-        return -1;
+    return 0;
+}
+
+static int check_job_namespace(const struct cluster_config *c, const struct sku_catalogue *skus,
+                               struct err *e)
+{
+    (void)skus;
+    return job_namespace_check(c->job_namespace, e);
+}
+
+static int check_costs(const struct cluster_config *c, const struct sku_catalogue *skus,
+                       struct err *e)
+{
     for (size_t i = 0; i < c->n_costs; i++) {
         char field[96];
 
@@ -212,15 +257,36 @@ int cluster_config_validate(const struct cluster_config *c, const struct sku_cat
             return err_set(e, ERR_INVALID, field, "cost %g for SKU \"%s\" is out of range",
                            c->costs[i].per_gpu_hour, c->costs[i].sku);
     }
+    return 0;
+}
+
+static int check_timezone(const struct cluster_config *c, const struct sku_catalogue *skus,
+                          struct err *e)
+{
+    char rule[SNAPSHOT_TZ_MAX];
+
+    (void)skus;
     if (!zone_name(c->timezone))
         return err_set(e, ERR_INVALID, "timezone", "timezone \"%s\" is not a zone name",
                        c->timezone);
-    if (cluster_config_tz_rule(c->timezone, rule, sizeof(rule), e) != 0)
-        return -1;
+    return cluster_config_tz_rule(c->timezone, rule, sizeof(rule), e);
+}
+
+static int check_lost_timeout(const struct cluster_config *c, const struct sku_catalogue *skus,
+                              struct err *e)
+{
+    (void)skus;
     if (c->lost_timeout_s < 10 || c->lost_timeout_s > 7 * 86400)
         return err_set(e, ERR_INVALID, "lostTimeoutSeconds",
                        "lostTimeoutSeconds %lld must be within 10..604800",
                        (long long)c->lost_timeout_s);
+    return 0;
+}
+
+static int check_tolerations(const struct cluster_config *c, const struct sku_catalogue *skus,
+                             struct err *e)
+{
+    (void)skus;
     for (size_t i = 0; i < c->n_tolerations; i++) {
         const struct cluster_toleration *t = &c->tolerations[i];
 
@@ -234,6 +300,12 @@ int cluster_config_validate(const struct cluster_config *c, const struct sku_cat
                            "not NoSchedule, PreferNoSchedule or NoExecute",
                            i, t->effect);
     }
+    return 0;
+}
+
+static int check_serving(const struct cluster_config *c, const struct sku_catalogue *skus,
+                         struct err *e)
+{
     if (!c->serving.enabled)
         return 0;
     if (c->serving.n_selector == 0)
@@ -272,6 +344,47 @@ int cluster_config_validate(const struct cluster_config *c, const struct sku_cat
                        "lendPolicy \"%s\" needs at least one lending window",
                        snapshot_lend_policy_name(c->serving.lend_policy));
     return demand_query_check(&c->serving.demand_query, skus, e);
+}
+
+/* The parts of a config, in the order their problems are listed; each stops at its first. */
+static const struct {
+    const char *member;
+    int (*check)(const struct cluster_config *, const struct sku_catalogue *, struct err *);
+} parts[] = {
+    {"name", check_name},
+    {"apiServer", check_api_server},
+    {"jobNamespace", check_job_namespace},
+    {"costPerGpuHour", check_costs},
+    {"timezone", check_timezone},
+    {"lostTimeoutSeconds", check_lost_timeout},
+    {"tolerations", check_tolerations},
+    {"servingPool", check_serving},
+};
+
+/* Every part's first problem into cs, but for the parts that already have one (the member
+ * could not be read, and the check would judge its default). */
+static void validate_into(const struct cluster_config *c, const struct sku_catalogue *skus,
+                          struct cluster_config_causes *cs)
+{
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        struct err e = {0};
+
+        if (!part_failed(cs, parts[i].member) && parts[i].check(c, skus, &e) != 0)
+            keep(cs, &e);
+    }
+}
+
+int cluster_config_validate(const struct cluster_config *c, const struct sku_catalogue *skus,
+                            struct err *e)
+{
+    struct cluster_config_causes cs = {0};
+
+    validate_into(c, skus, &cs);
+    if (cs.n == 0)
+        return 0;
+    if (e)
+        *e = cs.items[0];
+    return -1;
 }
 
 /* ---- JSON in --------------------------------------------------------------------------- */
@@ -315,8 +428,8 @@ static int get_int(const json_t *obj, const char *key, const char *field, int64_
         char txt[64] = "";
 
         if (json_is_integer(v))
-            snprintf(txt, sizeof(txt), "%lld", (long long)json_integer_value(v));
-        return err_set(e, ERR_INVALID, field, "%s %s must be an integer within %lld..%lld", field,
+            snprintf(txt, sizeof(txt), " %lld", (long long)json_integer_value(v));
+        return err_set(e, ERR_INVALID, field, "%s%s must be an integer within %lld..%lld", field,
                        txt, (long long)min, (long long)max);
     }
     *out = json_integer_value(v);
@@ -576,9 +689,32 @@ static int parse_tolerations(const json_t *v, struct cluster_config *c, struct e
     return 0;
 }
 
-/* Credentials inline (as a kubeconfig holds them) are refused with the reason: a config is
- * stored in PostgreSQL and returned by the API, where secrets never go (docs/security.md). */
-static int inline_credentials(const json_t *j, struct err *e)
+static int parse_costs(const json_t *v, struct cluster_config *c, struct err *e)
+{
+    const char *sku;
+    const json_t *cost;
+
+    if (!json_is_object(v))
+        return err_set(e, ERR_INVALID, "costPerGpuHour", "costPerGpuHour must be an object");
+    json_object_foreach((json_t *)v, sku, cost)
+    {
+        char field[96];
+
+        snprintf(field, sizeof(field), "costPerGpuHour.%s", sku);
+        if (c->n_costs == SKU_MAX || strlen(sku) >= sizeof(c->costs[0].sku))
+            return err_set(e, ERR_INVALID, field, "costPerGpuHour names unknown SKU \"%s\"", sku);
+        if (!json_is_number(cost))
+            return err_set(e, ERR_INVALID, field, "%s must be a number", field);
+        snprintf(c->costs[c->n_costs].sku, sizeof(c->costs[0].sku), "%s", sku);
+        c->costs[c->n_costs++].per_gpu_hour = json_number_value(cost);
+    }
+    return 0;
+}
+
+/* Credentials inline (as a kubeconfig holds them) are refused with the reason, each: a
+ * config is stored in PostgreSQL and returned by the API, where secrets never go
+ * (docs/security.md). */
+static void inline_credentials(const json_t *j, struct cluster_config_causes *cs)
 {
     static const char *const inline_to_file[][2] = {
         {"token", "tokenFile"},
@@ -587,18 +723,50 @@ static int inline_credentials(const json_t *j, struct err *e)
         {"clientKeyData", "clientKeyFile"},
     };
 
-    for (size_t i = 0; i < sizeof(inline_to_file) / sizeof(inline_to_file[0]); i++)
-        if (json_object_get(j, inline_to_file[i][0]))
-            return err_set(e, ERR_INVALID, inline_to_file[i][0],
-                           "%s: credentials are not accepted inline (the configuration is "
-                           "stored in PostgreSQL and returned by the API); write it to a file "
-                           "in secretsDir and name that file in %s",
-                           inline_to_file[i][0], inline_to_file[i][1]);
-    return 0;
+    for (size_t i = 0; i < sizeof(inline_to_file) / sizeof(inline_to_file[0]); i++) {
+        struct err e;
+
+        if (!json_object_get(j, inline_to_file[i][0]))
+            continue;
+        err_set(&e, ERR_INVALID, inline_to_file[i][0],
+                "%s: credentials are not accepted inline (the configuration is stored in "
+                "PostgreSQL and returned by the API); write it to a file in secretsDir and "
+                "name that file in %s",
+                inline_to_file[i][0], inline_to_file[i][1]);
+        keep(cs, &e);
+    }
 }
 
-int cluster_config_from_json(const json_t *j, const struct sku_catalogue *skus,
-                             struct cluster_config *out, struct err *e)
+/* Every top-level member the config does not know, each a cause. */
+static void unknown_members(const json_t *j, const char *const *known,
+                            struct cluster_config_causes *cs)
+{
+    const char *key;
+    const json_t *v;
+
+    json_object_foreach((json_t *)j, key, v)
+    {
+        static const char *const inline_keys[] = {"token", "caData", "clientCertificateData",
+                                                  "clientKeyData", NULL};
+        struct err e;
+        size_t i;
+
+        (void)v;
+        for (i = 0; known[i] && strcmp(known[i], key) != 0; i++)
+            ;
+        if (known[i])
+            continue;
+        for (i = 0; inline_keys[i] && strcmp(inline_keys[i], key) != 0; i++)
+            ;
+        if (inline_keys[i])
+            continue; /* inline_credentials() said why */
+        err_set(&e, ERR_INVALID, key, "unknown member \"%s\"", key);
+        keep(cs, &e);
+    }
+}
+
+int cluster_config_from_json_all(const json_t *j, const struct sku_catalogue *skus,
+                                 struct cluster_config *out, struct cluster_config_causes *cs)
 {
     static const char *const known[] = {"name",
                                         "apiServer",
@@ -620,76 +788,77 @@ int cluster_config_from_json(const json_t *j, const struct sku_catalogue *skus,
                                         NULL};
     struct cluster_config *c = xcalloc(1, sizeof(*c));
     const json_t *v;
+    struct err e;
     int rc = -1;
 
+    memset(cs, 0, sizeof(*cs));
     cluster_config_init(c);
     if (!json_is_object(j)) {
-        err_set(e, ERR_MALFORMED, "", "a cluster must be a JSON object");
+        err_set(&e, ERR_MALFORMED, "", "a cluster must be a JSON object");
+        keep(cs, &e);
         goto out;
     }
-    if (inline_credentials(j, e) != 0 || check_members(j, known, "", e) != 0 ||
-        get_str(j, "name", "name", c->name, sizeof(c->name), e) != 0 ||
-        get_str(j, "apiServer", "apiServer", c->api_server, sizeof(c->api_server), e) != 0 ||
-        get_str(j, "tokenFile", "tokenFile", c->token_file, sizeof(c->token_file), e) != 0 ||
-        get_str(j, "caFile", "caFile", c->ca_file, sizeof(c->ca_file), e) != 0 ||
-        get_str(j, "clientCertificateFile", "clientCertificateFile", c->client_cert_file,
-                sizeof(c->client_cert_file), e) != 0 ||
-        get_str(j, "clientKeyFile", "clientKeyFile", c->client_key_file, sizeof(c->client_key_file),
-                e) != 0 ||
-        get_bool(j, "insecureSkipTLSVerify", &c->insecure_skip_tls_verify, e) != 0 ||
-        get_bool(j, "allowInsecureHttp", &c->allow_insecure_http, e) != 0 ||
-        get_str(j, "region", "region", c->region, sizeof(c->region), e) != 0 ||
-        get_str(j, "provider", "provider", c->provider, sizeof(c->provider), e) != 0 ||
-        get_str(j, "timezone", "timezone", c->timezone, sizeof(c->timezone), e) != 0 ||
-        get_str(j, "jobNamespace", "jobNamespace", c->job_namespace, sizeof(c->job_namespace), e) !=
-            0 ||
-        get_bool(j, "cordoned", &c->cordoned, e) != 0 ||
-        get_int(j, "lostTimeoutSeconds", "lostTimeoutSeconds", 10, 7 * 86400, &c->lost_timeout_s,
-                e) != 0)
-        goto out;
-    if (!c->name[0]) {
-        err_set(e, ERR_INVALID, "name", "name is required");
-        goto out;
+    inline_credentials(j, cs);
+    unknown_members(j, known, cs);
+    /* Each member on its own: one that cannot be read does not hide the next. */
+    if (get_str(j, "name", "name", c->name, sizeof(c->name), &e) ||
+        (!c->name[0] && err_set(&e, ERR_INVALID, "name", "name is required")))
+        keep(cs, &e);
+    if (get_str(j, "apiServer", "apiServer", c->api_server, sizeof(c->api_server), &e) ||
+        (!c->api_server[0] && err_set(&e, ERR_INVALID, "apiServer", "apiServer is required")))
+        keep(cs, &e);
+    if (get_str(j, "tokenFile", "tokenFile", c->token_file, sizeof(c->token_file), &e))
+        keep(cs, &e);
+    if (get_str(j, "caFile", "caFile", c->ca_file, sizeof(c->ca_file), &e))
+        keep(cs, &e);
+    if (get_str(j, "clientCertificateFile", "clientCertificateFile", c->client_cert_file,
+                sizeof(c->client_cert_file), &e))
+        keep(cs, &e);
+    if (get_str(j, "clientKeyFile", "clientKeyFile", c->client_key_file, sizeof(c->client_key_file),
+                &e))
+        keep(cs, &e);
+    if (get_bool(j, "insecureSkipTLSVerify", &c->insecure_skip_tls_verify, &e))
+        keep(cs, &e);
+    if (get_bool(j, "allowInsecureHttp", &c->allow_insecure_http, &e))
+        keep(cs, &e);
+    if (get_str(j, "region", "region", c->region, sizeof(c->region), &e))
+        keep(cs, &e);
+    if (get_str(j, "provider", "provider", c->provider, sizeof(c->provider), &e))
+        keep(cs, &e);
+    if (get_str(j, "timezone", "timezone", c->timezone, sizeof(c->timezone), &e))
+        keep(cs, &e);
+    if (get_str(j, "jobNamespace", "jobNamespace", c->job_namespace, sizeof(c->job_namespace), &e))
+        keep(cs, &e);
+    if (get_bool(j, "cordoned", &c->cordoned, &e))
+        keep(cs, &e);
+    if (get_int(j, "lostTimeoutSeconds", "lostTimeoutSeconds", 10, 7 * 86400, &c->lost_timeout_s,
+                &e))
+        keep(cs, &e);
+    if ((v = json_object_get(j, "costPerGpuHour")) && parse_costs(v, c, &e))
+        keep(cs, &e);
+    if ((v = json_object_get(j, "servingPool")) && parse_serving(v, &c->serving, &e))
+        keep(cs, &e);
+    if ((v = json_object_get(j, "tolerations")) && parse_tolerations(v, c, &e))
+        keep(cs, &e);
+    validate_into(c, skus, cs);
+    if (cs->n == 0) {
+        *out = *c;
+        rc = 0;
     }
-    if (!c->api_server[0]) {
-        err_set(e, ERR_INVALID, "apiServer", "apiServer is required");
-        goto out;
-    }
-    if ((v = json_object_get(j, "costPerGpuHour"))) {
-        const char *sku;
-        const json_t *cost;
-
-        if (!json_is_object(v)) {
-            err_set(e, ERR_INVALID, "costPerGpuHour", "costPerGpuHour must be an object");
-            goto out;
-        }
-        json_object_foreach((json_t *)v, sku, cost)
-        {
-            char field[96];
-
-            snprintf(field, sizeof(field), "costPerGpuHour.%s", sku);
-            if (c->n_costs == SKU_MAX || strlen(sku) >= sizeof(c->costs[0].sku)) {
-                err_set(e, ERR_INVALID, field, "costPerGpuHour names unknown SKU \"%s\"", sku);
-                goto out;
-            }
-            if (!json_is_number(cost)) {
-                err_set(e, ERR_INVALID, field, "%s must be a number", field);
-                goto out;
-            }
-            snprintf(c->costs[c->n_costs].sku, sizeof(c->costs[0].sku), "%s", sku);
-            c->costs[c->n_costs++].per_gpu_hour = json_number_value(cost);
-        }
-    }
-    if ((v = json_object_get(j, "servingPool")) && parse_serving(v, &c->serving, e) != 0)
-        goto out;
-    if ((v = json_object_get(j, "tolerations")) && parse_tolerations(v, c, e) != 0)
-        goto out;
-    if (cluster_config_validate(c, skus, e) != 0)
-        goto out;
-    *out = *c;
-    rc = 0;
 out:
     free(c);
+    return rc;
+}
+
+int cluster_config_from_json(const json_t *j, const struct sku_catalogue *skus,
+                             struct cluster_config *out, struct err *e)
+{
+    struct cluster_config_causes *cs = xcalloc(1, sizeof(*cs));
+    int rc = cluster_config_from_json_all(j, skus, out, cs);
+
+    if (rc && e)
+        *e = cs->items[0];
+    free(cs);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #ifndef CLUSTER_CLUSTER_CONFIG_H
 #define CLUSTER_CLUSTER_CONFIG_H
 
+#include "base/err.h"
 #include "base/sku.h"
 #include "policy/snapshot.h"
 
@@ -13,8 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct err;
 
 #define CLUSTER_LABELS_MAX      16
 #define CLUSTER_NAMESPACES_MAX  16
@@ -113,6 +112,23 @@ void cluster_config_init(struct cluster_config *c);
  * written only on success. */
 int cluster_config_from_json(const json_t *j, const struct sku_catalogue *skus,
                              struct cluster_config *out, struct err *e);
+
+#define CLUSTER_CONFIG_CAUSES_MAX 16
+
+/* Every problem of a refused config, as Kubernetes lists a Status's causes: items[0] is the
+ * one cluster_config_from_json() reports, the rest follow in the order the object is read.
+ * Each top-level member is read and checked on its own (each inline credential and unknown
+ * member is a cause too); within a member the first problem stops it, and a member that
+ * could not be read is not checked further. more counts the problems past the array. */
+struct cluster_config_causes {
+    size_t n;
+    size_t more;
+    struct err items[CLUSTER_CONFIG_CAUSES_MAX];
+};
+
+/* cluster_config_from_json(), keeping every cause in cs (n 0 on success). */
+int cluster_config_from_json_all(const json_t *j, const struct sku_catalogue *skus,
+                                 struct cluster_config *out, struct cluster_config_causes *cs);
 
 /* Same from text (at most 1 MiB, nesting at most 16). */
 int cluster_config_parse(const char *text, size_t len, const struct sku_catalogue *skus,

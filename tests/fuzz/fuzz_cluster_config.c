@@ -4,7 +4,8 @@
  * checks the header's promises: *out is written only on success, a failure is ERR_INVALID or
  * ERR_MALFORMED (or ERR_TOO_LARGE for text over the limits) with a message, and an accepted
  * config survives cluster_config_to_json() -> cluster_config_from_json() unchanged (the
- * registry stores configs that way). */
+ * registry stores configs that way); a refused object lists its causes, the first the
+ * error (cluster_config_from_json_all). */
 #include "base/err.h"
 #include "base/sku.h"
 #include "cluster/cluster_config.h"
@@ -24,6 +25,32 @@ static void fail(const char *what, const struct err *e)
     abort();
 }
 
+/* A refused object (text that parses as JSON) lists 1 to 16 causes, the first the error
+ * e, each with a known code and a message, and more only when all 16 are used. */
+static void check_causes(const char *data, size_t size, const struct err *e)
+{
+    struct cluster_config *c = malloc(sizeof(*c));
+    struct cluster_config_causes *cs = malloc(sizeof(*cs));
+    json_t *j = json_loadb(data, size, JSON_REJECT_DUPLICATES, NULL);
+
+    if (j && size <= (1u << 20)) {
+        if (cluster_config_from_json_all(j, sku_defaults(), c, cs) == 0)
+            fail("refused as text, accepted as an object", e);
+        if (cs->n < 1 || cs->n > CLUSTER_CONFIG_CAUSES_MAX ||
+            (cs->more && cs->n < CLUSTER_CONFIG_CAUSES_MAX))
+            fail("cause count out of range", e);
+        if (strcmp(cs->items[0].field, e->field) != 0 || strcmp(cs->items[0].msg, e->msg) != 0)
+            fail("the first cause is not the error", &cs->items[0]);
+        for (size_t i = 0; i < cs->n; i++)
+            if ((cs->items[i].code != ERR_INVALID && cs->items[i].code != ERR_MALFORMED) ||
+                !cs->items[i].msg[0])
+                fail("a cause without a known code or a message", &cs->items[i]);
+    }
+    json_decref(j);
+    free(cs);
+    free(c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct cluster_config *c = malloc(sizeof(*c)), *again = malloc(sizeof(*again));
@@ -40,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail("failure without a message", &e);
         if (memcmp(c, guard, sizeof(*c)) != 0)
             fail("*out written on failure", &e);
+        check_causes((const char *)data, size, &e);
         goto out;
     }
     if (cluster_config_validate(c, sku_defaults(), &e) != 0)

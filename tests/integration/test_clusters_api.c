@@ -475,6 +475,32 @@ START_TEST(admin_api_adds_and_removes_clusters)
         itest_http("PUT", url, hdr, "{\"name\": \"other\", \"apiServer\": \"http://x\"}", &out),
         422);
     free(out);
+    /* Every problem at once, in causes, as for a TrainingJob; the error is the first. */
+    ck_assert_int_eq(itest_http("PUT", url, hdr,
+                                "{\"apiServer\": \"ftp://x\", \"timezone\": \"Mars/Base\","
+                                " \"lostTimeoutSeconds\": 1, \"zone\": \"a\"}",
+                                &out),
+                     422);
+    r = json_loads(out, 0, NULL);
+    {
+        json_t *err = json_object_get(r, "error"), *causes = json_object_get(err, "causes");
+        static const char *const want[] = {"zone", "lostTimeoutSeconds", "apiServer", "timezone"};
+
+        ck_assert_uint_eq(json_array_size(causes), 4);
+        for (size_t i = 0; i < 4; i++)
+            ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, i), "field")),
+                             want[i]);
+        ck_assert_str_eq(json_string_value(json_object_get(err, "field")), "zone");
+        ck_assert_ptr_nonnull(
+            strstr(json_string_value(json_object_get(err, "message")), "(and 3 more; see causes)"));
+    }
+    json_decref(r);
+    free(out);
+    /* Nothing of it was stored: the cluster is as the last good PUT left it. */
+    ck_assert_int_eq(itest_get_json(srv.base, "/v1/clusters/extra", &r), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "spec"), "timezone")),
+                     "UTC");
+    json_decref(r);
     ck_assert_int_eq(itest_http("PUT", url, NULL, "{}", &out), 415);
     free(out);
     ck_assert_int_eq(itest_http("DELETE", url, NULL, NULL, NULL), 200);

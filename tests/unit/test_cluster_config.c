@@ -4,6 +4,7 @@
 #include "cluster/cluster_config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -314,6 +315,74 @@ START_TEST(client_certificate_members_and_inline_credentials)
 }
 END_TEST
 
+/* A config wrong in several members lists each problem once, in the order the object is
+ * read, and a member that could not be read is not judged again on its default. */
+START_TEST(every_problem_is_a_cause)
+{
+    const char *text =
+        "{\"name\":\"Bad_Name\",\"apiServer\":\"ftp://x\",\"token\":\"s3cret\",\"zone\":\"x\","
+        "\"lostTimeoutSeconds\":5,\"timezone\":\"Mars/Base\",\"costPerGpuHour\":{\"h200\":1},"
+        "\"servingPool\":{\"reserveGpus\":\"two\"},\"tolerations\":[{\"key\":\"a\","
+        "\"effect\":\"Never\"}],\"jobNamespace\":\"{ns}\"}";
+    static const char *const want[] = {
+        "token",       "zone",      "lostTimeoutSeconds",  "servingPool.reserveGpus",
+        "name",        "apiServer", "costPerGpuHour.h200", "timezone",
+        "tolerations",
+    };
+    json_t *j = json_loads(text, 0, NULL);
+    struct cluster_config *c = calloc(1, sizeof(*c));
+    struct cluster_config_causes *cs = calloc(1, sizeof(*cs));
+    struct err e = {0};
+
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(cluster_config_from_json_all(j, sku_defaults(), c, cs), -1);
+    for (size_t i = 0; i < cs->n && i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(strcmp(cs->items[i].field, want[i]) == 0, "cause %zu: %s (%s), want %s", i,
+                      cs->items[i].field, cs->items[i].msg, want[i]);
+    ck_assert_uint_eq(cs->n, sizeof(want) / sizeof(want[0]));
+    ck_assert_uint_eq(cs->more, 0);
+    ck_assert_ptr_nonnull(strstr(cs->items[4].msg, "\"Bad_Name\""));
+    ck_assert_ptr_nonnull(strstr(cs->items[8].msg, "\"Never\""));
+    /* The single-error form reports the first, and nothing is written on failure. */
+    ck_assert_int_eq(cluster_config_from_json(j, sku_defaults(), c, &e), -1);
+    ck_assert_str_eq(e.field, "token");
+    ck_assert_str_eq(c->name, "");
+    /* One problem fixed, one cause fewer; all fixed, none. */
+    json_object_set_new(j, "name", json_string("good-name"));
+    ck_assert_int_eq(cluster_config_from_json_all(j, sku_defaults(), c, cs), -1);
+    ck_assert_uint_eq(cs->n, sizeof(want) / sizeof(want[0]) - 1);
+    json_decref(j);
+    j = json_loads(full, 0, NULL);
+    ck_assert_int_eq(cluster_config_from_json_all(j, sku_defaults(), c, cs), 0);
+    ck_assert_uint_eq(cs->n, 0);
+    json_decref(j);
+    free(cs);
+    free(c);
+}
+END_TEST
+
+/* Past 16 problems, more counts the rest. */
+START_TEST(causes_past_the_limit_are_counted)
+{
+    json_t *j = json_pack("{s:s, s:s}", "name", "a", "apiServer", "https://x:1");
+    struct cluster_config *c = calloc(1, sizeof(*c));
+    struct cluster_config_causes *cs = calloc(1, sizeof(*cs));
+
+    for (int i = 0; i < 20; i++) {
+        char key[16];
+
+        snprintf(key, sizeof(key), "bogus%02d", i);
+        json_object_set_new(j, key, json_true());
+    }
+    ck_assert_int_eq(cluster_config_from_json_all(j, sku_defaults(), c, cs), -1);
+    ck_assert_uint_eq(cs->n, CLUSTER_CONFIG_CAUSES_MAX);
+    ck_assert_uint_eq(cs->more, 20 - CLUSTER_CONFIG_CAUSES_MAX);
+    json_decref(j);
+    free(cs);
+    free(c);
+}
+END_TEST
+
 START_TEST(reads_tz_rules)
 {
     char rule[SNAPSHOT_TZ_MAX];
@@ -421,6 +490,8 @@ int main(void)
     tcase_add_test(tc, errors_name_field_and_value);
     tcase_add_test(tc, rejects_non_json_and_missing_required);
     tcase_add_test(tc, reads_tz_rules);
+    tcase_add_test(tc, every_problem_is_a_cause);
+    tcase_add_test(tc, causes_past_the_limit_are_counted);
     tcase_add_test(tc, member_namespace_expands_the_template);
     tcase_add_test(tc, bad_namespace_templates_are_refused);
     tcase_add_test(tc, demand_query_members_defaults_and_errors);
