@@ -242,32 +242,36 @@ struct node_query {
 
 #define NODES_MAX_LIMIT 10000
 
-static int parse_node_query(const struct api_request *req, struct node_query *q, struct err *e)
+/* Reads every parameter, each problem a cause in c. */
+static void parse_node_query(const struct api_request *req, struct node_query *q,
+                             struct api_causes *c)
 {
     memset(q, 0, sizeof(*q));
     q->pool = -1;
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+        struct err e;
 
         if (strcmp(k, "sku") == 0) {
-            if (query_sku(v, e))
-                return -1;
-            q->sku = v;
+            if (query_sku(v, &e))
+                api_cause(c, &e);
+            else
+                q->sku = v;
         } else if (strcmp(k, "pool") == 0) {
-            if (query_pool(v, &q->pool, e))
-                return -1;
+            if (query_pool(v, &q->pool, &e))
+                api_cause(c, &e);
         } else if (strcmp(k, "limit") == 0) {
             int64_t n;
 
             if (num_parse_i64(v, 1, NODES_MAX_LIMIT, &n))
-                return err_set(e, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d",
-                               v, NODES_MAX_LIMIT);
-            q->limit = (size_t)n;
+                api_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
+                           NODES_MAX_LIMIT);
+            else
+                q->limit = (size_t)n;
         } else if (strcmp(k, "continue") == 0) {
             q->cont = v;
         }
     }
-    return 0;
 }
 
 /* What a continue token is bound to: the cluster and the filters. */
@@ -296,9 +300,13 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
     uint64_t hash;
     bool more = false;
     int i;
+    struct api_causes causes = {0};
     struct err e = {0};
 
-    if (parse_node_query(req, &q, &e) || store_cluster_get(a->store, p->name, &row, &e)) {
+    parse_node_query(req, &q, &causes);
+    if (api_causes_answer(&causes, resp))
+        return;
+    if (store_cluster_get(a->store, p->name, &row, &e)) {
         resp_error(resp, &e);
         return;
     }
@@ -362,6 +370,7 @@ void h_capacity(struct api *a, const struct api_request *req, const struct route
     const char *sku = NULL, *pool = NULL;
     size_t n;
     json_t *o, *fc;
+    struct api_causes causes = {0};
     struct err e = {0};
     int pool_id;
 
@@ -369,11 +378,11 @@ void h_capacity(struct api *a, const struct api_request *req, const struct route
     for (size_t i = 0; i < req->n_query; i++) { /* sku and pool, each at most once */
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
 
-        if (strcmp(k, "sku") == 0 ? query_sku(sku = v, &e) : query_pool(pool = v, &pool_id, &e)) {
-            resp_error(resp, &e);
-            return;
-        }
+        if (strcmp(k, "sku") == 0 ? query_sku(sku = v, &e) : query_pool(pool = v, &pool_id, &e))
+            api_cause(&causes, &e);
     }
+    if (api_causes_answer(&causes, resp))
+        return;
     if (!a->poller) {
         resp_errorf(resp, ERR_UNAVAILABLE, NULL, "capacity polling is not running");
         return;

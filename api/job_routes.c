@@ -187,8 +187,8 @@ out:
 /* ?watch=true&resourceVersion=N&timeoutSeconds=S: answers when the job's version passes
  * N (the version the caller last saw; default: the current one, i.e. the next change),
  * or with the unchanged job after S seconds. */
-static int parse_watch(const struct api_request *req, bool *watch, int64_t *after, int *timeout_s,
-                       struct err *e)
+static void parse_watch(const struct api_request *req, bool *watch, int64_t *after, int *timeout_s,
+                        struct api_causes *c)
 {
     const char *w = req_query(req, "watch"), *rv = req_query(req, "resourceVersion"),
                *to = req_query(req, "timeoutSeconds");
@@ -196,19 +196,19 @@ static int parse_watch(const struct api_request *req, bool *watch, int64_t *afte
 
     *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
     if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0)
-        return err_set(e, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
+        api_causef(c, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
     *after = -1;
     if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, after))
-        return err_set(e, ERR_MALFORMED, "resourceVersion",
-                       "resourceVersion \"%s\" is not a non-negative integer", rv);
+        api_causef(c, ERR_MALFORMED, "resourceVersion",
+                   "resourceVersion \"%s\" is not a non-negative integer", rv);
     *timeout_s = WATCH_DEFAULT_S;
     if (to) {
         if (num_parse_i64(to, 1, WATCH_MAX_S, &n))
-            return err_set(e, ERR_MALFORMED, "timeoutSeconds",
-                           "timeoutSeconds \"%s\" is not an integer in 1..%d", to, WATCH_MAX_S);
-        *timeout_s = (int)n;
+            api_causef(c, ERR_MALFORMED, "timeoutSeconds",
+                       "timeoutSeconds \"%s\" is not an integer in 1..%d", to, WATCH_MAX_S);
+        else
+            *timeout_s = (int)n;
     }
-    return 0;
 }
 
 /* A queued job's answer to a plain GET: the job with status.queuePosition,
@@ -244,10 +244,11 @@ void h_job_get(struct api *a, const struct api_request *req, const struct route_
     if (check_path(p, resp))
         return;
     if (!w || !w->active) {
-        if (parse_watch(req, &watch, &after, &timeout_s, &e)) {
-            resp_error(resp, &e);
+        struct api_causes causes = {0};
+
+        parse_watch(req, &watch, &after, &timeout_s, &causes);
+        if (api_causes_answer(&causes, resp))
             return;
-        }
     } else {
         watch = true;
         after = w->after_rv;
@@ -403,89 +404,94 @@ static int parse_phases(const char *s, unsigned *mask, struct err *e)
     return 0;
 }
 
-static int parse_list_query(const struct api_request *req, struct store_job_filter *f,
-                            json_t **labels, struct err *e)
+/* Reads every parameter of a list, each problem a cause in c. */
+static void parse_list_query(const struct api_request *req, struct store_job_filter *f,
+                             json_t **labels, struct api_causes *c)
 {
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+        struct err e;
 
         if (strcmp(k, "limit") == 0) {
             int64_t n;
 
             if (num_parse_i64(v, 1, LIST_MAX_LIMIT, &n))
-                return err_set(e, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d",
-                               v, LIST_MAX_LIMIT);
-            f->limit = (int)n;
+                api_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
+                           LIST_MAX_LIMIT);
+            else
+                f->limit = (int)n;
         } else if (strcmp(k, "phase") == 0) {
-            if (parse_phases(v, &f->phase_mask, e))
-                return -1;
+            if (parse_phases(v, &f->phase_mask, &e))
+                api_cause(c, &e);
         } else if (strcmp(k, "sku") == 0) {
-            if (query_sku(v, e))
-                return -1;
-            f->sku = v;
+            if (query_sku(v, &e))
+                api_cause(c, &e);
+            else
+                f->sku = v;
         } else if (strcmp(k, "cluster") == 0) {
             f->cluster = v;
         } else if (strcmp(k, "createdAfter") == 0 || strcmp(k, "createdBefore") == 0) {
             int64_t ms;
 
             if (clock_parse_rfc3339(v, &ms))
-                return err_set(e, ERR_MALFORMED, k,
-                               "%s \"%s\" is not an RFC 3339 time (2026-11-28T02:15:38Z)", k, v);
-            if (k[7] == 'A')
+                api_causef(c, ERR_MALFORMED, k,
+                           "%s \"%s\" is not an RFC 3339 time (2026-11-28T02:15:38Z)", k, v);
+            else if (k[7] == 'A')
                 f->created_after_ms = ms;
             else
                 f->created_before_ms = ms;
         } else if (strcmp(k, "labelSelector") == 0 && *v) {
-            if (!(*labels = parse_selector(v, e)))
-                return -1;
+            if (!(*labels = parse_selector(v, &e)))
+                api_cause(c, &e);
         }
     }
-    return 0;
 }
 
 /* ?watch=true&resourceVersion=N&timeoutSeconds=S&allowWatchBookmarks=true: the list's
- * watch. The three belong to a watch only, and a watch has no pages. */
-static int parse_list_watch(const struct api_request *req, bool *watch, struct list_watch_opts *o,
-                            struct err *e)
+ * watch. The three belong to a watch only, and a watch has no pages. Each problem is a
+ * cause in c. */
+static void parse_list_watch(const struct api_request *req, bool *watch, struct list_watch_opts *o,
+                             struct api_causes *c)
 {
     const char *w = req_query(req, "watch"), *rv = req_query(req, "resourceVersion"),
                *to = req_query(req, "timeoutSeconds"), *bm = req_query(req, "allowWatchBookmarks");
+    static const char *const watch_only[] = {"resourceVersion", "timeoutSeconds",
+                                             "allowWatchBookmarks"};
+    static const char *const pages[] = {"limit", "continue"};
     int64_t n;
 
     *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
-    if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0)
-        return err_set(e, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
-    if (!*watch) {
-        const char *only = rv   ? "resourceVersion"
-                           : to ? "timeoutSeconds"
-                           : bm ? "allowWatchBookmarks"
-                                : NULL;
-
-        if (only)
-            return err_set(e, ERR_MALFORMED, only, "%s applies only with watch=true", only);
-        return 0;
+    if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0) {
+        api_causef(c, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
+        return;
     }
-    if (req_query(req, "limit") || req_query(req, "continue"))
-        return err_set(e, ERR_MALFORMED, req_query(req, "limit") ? "limit" : "continue",
-                       "a watch has no pages: %s does not apply with watch=true",
-                       req_query(req, "limit") ? "limit" : "continue");
+    if (!*watch) {
+        for (size_t i = 0; i < 3; i++)
+            if (req_query(req, watch_only[i]))
+                api_causef(c, ERR_MALFORMED, watch_only[i], "%s applies only with watch=true",
+                           watch_only[i]);
+        return;
+    }
+    for (size_t i = 0; i < 2; i++)
+        if (req_query(req, pages[i]))
+            api_causef(c, ERR_MALFORMED, pages[i],
+                       "a watch has no pages: %s does not apply with watch=true", pages[i]);
     o->after_rv = -1;
     if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, &o->after_rv))
-        return err_set(e, ERR_MALFORMED, "resourceVersion",
-                       "resourceVersion \"%s\" is not a non-negative integer", rv);
+        api_causef(c, ERR_MALFORMED, "resourceVersion",
+                   "resourceVersion \"%s\" is not a non-negative integer", rv);
     o->timeout_s = LIST_WATCH_DEFAULT_S;
     if (to) {
         if (num_parse_i64(to, 1, LIST_WATCH_MAX_S, &n))
-            return err_set(e, ERR_MALFORMED, "timeoutSeconds",
-                           "timeoutSeconds \"%s\" is not an integer in 1..%d", to,
-                           LIST_WATCH_MAX_S);
-        o->timeout_s = (int)n;
+            api_causef(c, ERR_MALFORMED, "timeoutSeconds",
+                       "timeoutSeconds \"%s\" is not an integer in 1..%d", to, LIST_WATCH_MAX_S);
+        else
+            o->timeout_s = (int)n;
     }
     o->bookmarks = bm && strcmp(bm, "true") == 0;
     if (bm && !o->bookmarks && strcmp(bm, "false") != 0)
-        return err_set(e, ERR_MALFORMED, "allowWatchBookmarks",
-                       "allowWatchBookmarks must be true or false, got \"%s\"", bm);
-    return 0;
+        api_causef(c, ERR_MALFORMED, "allowWatchBookmarks",
+                   "allowWatchBookmarks must be true or false, got \"%s\"", bm);
 }
 
 void h_job_list(struct api *a, const struct api_request *req, const struct route_params *p,
@@ -500,6 +506,7 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
     char *labels_text = NULL;
     const char *cont;
     struct list_watch_opts wo = {.after_rv = -1};
+    struct api_causes causes = {0};
     bool watch = false;
     struct err e = {0};
 
@@ -510,10 +517,10 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
         f.namespaces = (const char *const *)req->who->namespaces;
         f.n_namespaces = req->who->n_namespaces;
     }
-    if (parse_list_query(req, &f, &labels, &e) || parse_list_watch(req, &watch, &wo, &e)) {
-        resp_error(resp, &e);
+    parse_list_query(req, &f, &labels, &causes);
+    parse_list_watch(req, &watch, &wo, &causes);
+    if (api_causes_answer(&causes, resp))
         goto out;
-    }
     if (labels)
         f.labels_json = labels_text = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
     if (watch) {

@@ -95,36 +95,41 @@ void api_attach_queue_view(struct api *a,
     a->queue_view_arg = arg;
 }
 
-static int parse_queue_query(const struct api_request *req, struct api_queue_query *q,
-                             struct err *e)
+/* Reads every parameter, each problem a cause in c. */
+static void parse_queue_query(const struct api_request *req, struct api_queue_query *q,
+                              struct api_causes *c)
 {
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+        struct err e;
         int64_t n;
 
         if (strcmp(k, "limit") == 0) {
             if (num_parse_i64(v, 1, QUEUE_MAX_LIMIT, &n))
-                return err_set(e, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d",
-                               v, QUEUE_MAX_LIMIT);
-            q->limit = (size_t)n;
+                api_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
+                           QUEUE_MAX_LIMIT);
+            else
+                q->limit = (size_t)n;
         } else if (strcmp(k, "offset") == 0) {
             if (num_parse_i64(v, 0, QUEUE_MAX_OFFSET, &n))
-                return err_set(e, ERR_MALFORMED, "offset",
-                               "offset \"%s\" is not an integer in 0..%d", v, QUEUE_MAX_OFFSET);
-            q->offset = (size_t)n;
+                api_causef(c, ERR_MALFORMED, "offset", "offset \"%s\" is not an integer in 0..%d",
+                           v, QUEUE_MAX_OFFSET);
+            else
+                q->offset = (size_t)n;
         } else if (strcmp(k, "sku") == 0) {
-            if (query_sku(v, e))
-                return -1;
-            q->sku = v;
+            if (query_sku(v, &e))
+                api_cause(c, &e);
+            else
+                q->sku = v;
         }
     }
-    return 0;
 }
 
 void h_queue_view(struct api *a, const struct api_request *req, const struct route_params *p,
                   struct api_response *resp)
 {
     struct api_queue_query q = {.ns = p->ns, .limit = QUEUE_DEFAULT_LIMIT};
+    struct api_causes causes = {0};
     struct err e = {0};
     struct view_arg v = {a, &q, &e};
     char *key, *body;
@@ -134,10 +139,9 @@ void h_queue_view(struct api *a, const struct api_request *req, const struct rou
         resp_error(resp, &e);
         return;
     }
-    if (parse_queue_query(req, &q, &e)) {
-        resp_error(resp, &e);
+    parse_queue_query(req, &q, &causes);
+    if (api_causes_answer(&causes, resp))
         return;
-    }
     /* Across namespaces, a token sees only the jobs of those it may read; the others still
      * count ahead of them. */
     if (!p->ns && req->who && req->who->role != ROLE_ADMIN && req->who->n_namespaces) {

@@ -22,23 +22,26 @@ struct quota_row {
     const struct store_quota_use *use; /* NULL: nothing held or queued */
 };
 
-static int parse_query(const struct api_request *req, const char **ns, const char **sku,
-                       struct err *e)
+/* Reads every parameter, each problem a cause in c. */
+static void parse_query(const struct api_request *req, const char **ns, const char **sku,
+                        struct api_causes *c)
 {
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+        struct err e;
 
         if (strcmp(k, "namespace") == 0) {
-            if (trainingjob_check_namespace(v, e))
-                return -1;
-            *ns = v;
+            if (trainingjob_check_namespace(v, &e))
+                api_cause(c, &e);
+            else
+                *ns = v;
         } else if (strcmp(k, "sku") == 0) {
-            if (query_sku(v, e))
-                return -1;
-            *sku = v;
+            if (query_sku(v, &e))
+                api_cause(c, &e);
+            else
+                *sku = v;
         }
     }
-    return 0;
 }
 
 static bool managed(const struct api_config *c, const char *sku)
@@ -161,14 +164,14 @@ void h_quota_list(struct api *a, const struct api_request *req, const struct rou
     struct quota_row *v;
     size_t n_use = 0, n = 0;
     json_t *items, *body;
+    struct api_causes causes = {0};
     struct err e = {0};
     bool restricted;
 
     (void)p;
-    if (parse_query(req, &ns, &sku, &e)) {
-        resp_error(resp, &e);
+    parse_query(req, &ns, &sku, &causes);
+    if (api_causes_answer(&causes, resp))
         return;
-    }
     restricted = !access_reads_all(req->who);
     if (restricted && ns && !access_may_read(req->who, ns)) {
         resp_errorf(resp, ERR_FORBIDDEN, "namespace", "not allowed to read namespace \"%s\"", ns);

@@ -33,53 +33,59 @@ static uint64_t filter_hash(const struct store_ledger_filter *f)
     return h;
 }
 
-static int parse_time(const char *key, const char *v, int64_t *ms, struct err *e)
+static void parse_time(const char *key, const char *v, int64_t *ms, struct api_causes *c)
 {
     if (clock_parse_rfc3339(v, ms))
-        return err_set(e, ERR_MALFORMED, key,
-                       "%s \"%s\" is not an RFC 3339 time (2026-11-28T02:15:38Z)", key, v);
-    return 0;
+        api_causef(c, ERR_MALFORMED, key,
+                   "%s \"%s\" is not an RFC 3339 time (2026-11-28T02:15:38Z)", key, v);
 }
 
-static int parse_query(const struct api_request *req, struct store_ledger_filter *f, struct err *e)
+/* Reads every parameter, each problem a cause in c; since and until are compared once both
+ * were read. */
+static void parse_query(const struct api_request *req, struct store_ledger_filter *f,
+                        struct api_causes *c)
 {
+    size_t before = c->n;
+
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+        struct err e;
 
         if (strcmp(k, "limit") == 0) {
             int64_t n;
 
             if (num_parse_i64(v, 1, STORE_LEDGER_MAX_LIMIT, &n))
-                return err_set(e, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d",
-                               v, STORE_LEDGER_MAX_LIMIT);
-            f->limit = (int)n;
+                api_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
+                           STORE_LEDGER_MAX_LIMIT);
+            else
+                f->limit = (int)n;
         } else if (strcmp(k, "cluster") == 0) {
             f->cluster = v;
         } else if (strcmp(k, "namespace") == 0) {
-            if (trainingjob_check_namespace(v, e))
-                return -1;
-            f->ns = v;
+            if (trainingjob_check_namespace(v, &e))
+                api_cause(c, &e);
+            else
+                f->ns = v;
         } else if (strcmp(k, "sku") == 0) {
-            if (query_sku(v, e))
-                return -1;
-            f->sku = v;
+            if (query_sku(v, &e))
+                api_cause(c, &e);
+            else
+                f->sku = v;
         } else if (strcmp(k, "cause") == 0) {
             if (!store_ledger_cause_valid(v))
-                return err_set(e, ERR_MALFORMED, "cause",
-                               "unknown cause \"%s\"; causes are reclaim, preemption, retry", v);
-            f->cause = v;
+                api_causef(c, ERR_MALFORMED, "cause",
+                           "unknown cause \"%s\"; causes are reclaim, preemption, retry", v);
+            else
+                f->cause = v;
         } else if (strcmp(k, "since") == 0) {
-            if (parse_time(k, v, &f->since_ms, e))
-                return -1;
+            parse_time(k, v, &f->since_ms, c);
         } else if (strcmp(k, "until") == 0) {
-            if (parse_time(k, v, &f->until_ms, e))
-                return -1;
+            parse_time(k, v, &f->until_ms, c);
         }
     }
-    if (f->since_ms && f->until_ms && f->since_ms >= f->until_ms)
-        return err_set(e, ERR_INVALID, "until", "until (%s) must be after since (%s)",
-                       req_query(req, "until"), req_query(req, "since"));
-    return 0;
+    if (c->n == before && f->since_ms && f->until_ms && f->since_ms >= f->until_ms)
+        api_causef(c, ERR_INVALID, "until", "until (%s) must be after since (%s)",
+                   req_query(req, "until"), req_query(req, "since"));
 }
 
 static json_t *time_json(int64_t ms)
@@ -111,14 +117,14 @@ void h_reclaim_list(struct api *a, const struct api_request *req, const struct r
     int64_t next = 0;
     const char *cont;
     json_t *items, *meta;
+    struct api_causes causes = {0};
     struct err e = {0};
     bool restricted;
 
     (void)p;
-    if (parse_query(req, &f, &e)) {
-        resp_error(resp, &e);
+    parse_query(req, &f, &causes);
+    if (api_causes_answer(&causes, resp))
         return;
-    }
     /* Anyone who does not read every namespace reads only those its token names. */
     restricted = !access_reads_all(req->who);
     if (restricted) {

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/wire.h"
 #include "cluster/cluster_snapshot.h"
 #include "cluster/poller.h"
 #include "policy/forecast.h"
@@ -62,15 +63,27 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
     struct store_report_opts o;
     struct store_report *rep = NULL;
     enum wire_report_format fmt = WIRE_REPORT_JSON;
-    const char *fs = req_query(req, "format");
-    int64_t now = clock_realtime_ms();
+    const char *fs = req_query(req, "format"), *from = req_query(req, "from"),
+               *to = req_query(req, "to"), *step = req_query(req, "step");
+    int64_t now = clock_realtime_ms(), ms;
+    struct api_causes causes = {0};
     struct err e = {0};
 
     (void)p;
-    if ((fs && *fs && wire_parse_report_format(fs, &fmt, &e)) ||
-        reports_parse_opts(req_query(req, "from"), req_query(req, "to"), req_query(req, "step"),
-                           now, &o, &e) ||
-        store_report_capacity(a->store, &o, &rep, &e)) {
+    /* Each parameter on its own, then the window they make together (order, size). */
+    if (fs && *fs && wire_parse_report_format(fs, &fmt, &e))
+        api_cause(&causes, &e);
+    if (to && *to && reports_parse_time(to, now, "to", &ms, &e))
+        api_cause(&causes, &e);
+    if (from && *from && reports_parse_time(from, now, "from", &ms, &e))
+        api_cause(&causes, &e);
+    if (step && *step && wire_parse_duration(step, "step", &ms, &e))
+        api_cause(&causes, &e);
+    if (causes.n == 0 && reports_parse_opts(from, to, step, now, &o, &e))
+        api_cause(&causes, &e);
+    if (api_causes_answer(&causes, resp))
+        return;
+    if (store_report_capacity(a->store, &o, &rep, &e)) {
         resp_error(resp, &e);
         return;
     }

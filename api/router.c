@@ -170,8 +170,7 @@ static bool listed(const char *list, const char *key)
 
 int api_check_query(const char *known, const struct api_request *req, struct api_response *resp)
 {
-    struct err items[API_QUERY_CAUSES_MAX];
-    size_t n = 0, more = 0;
+    struct api_causes c = {0};
 
     if (!known)
         return 0;
@@ -189,15 +188,9 @@ int api_check_query(const char *known, const struct api_request *req, struct api
             err_set(&e, ERR_MALFORMED, k, "query parameter \"%s\" is given more than once", k);
         else
             continue;
-        if (n < API_QUERY_CAUSES_MAX)
-            items[n++] = e;
-        else
-            more++;
+        api_cause(&c, &e);
     }
-    if (n == 0)
-        return 0;
-    resp_error_causes(resp, items, n, more);
-    return -1;
+    return api_causes_answer(&c, resp) ? -1 : 0;
 }
 
 size_t api_route_count(void)

@@ -348,6 +348,36 @@ START_TEST(list_filters)
         itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?createdAfter=yesterday", &r), &r,
         400, "malformed", "createdAfter");
     json_decref(r);
+    /* Every bad value at once, in the order given; the error is the first. */
+    expect_error(itest_get_json(srv.base,
+                                "/v1/namespaces/filt/trainingjobs?limit=abc&phase=Bogus&sku=zzz"
+                                "&createdBefore=x&timeoutSeconds=5",
+                                &r),
+                 &r, 400, "malformed", "limit");
+    {
+        static const char *const want[] = {"limit", "phase", "sku", "createdBefore",
+                                           "timeoutSeconds"};
+        json_t *causes = json_object_get(json_object_get(r, "error"), "causes");
+
+        ck_assert_uint_eq(json_array_size(causes), 5);
+        for (size_t i = 0; i < 5; i++)
+            ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, i), "field")),
+                             want[i]);
+        ck_assert_ptr_nonnull(
+            strstr(json_string_value(json_object_get(json_array_get(causes, 4), "message")),
+                   "only with watch=true"));
+    }
+    json_decref(r);
+    /* The same on the queue view and the capacity report. */
+    expect_error(itest_get_json(srv.base, "/v1/queue?limit=0&offset=-1&sku=zzz", &r), &r, 400,
+                 "malformed", "limit");
+    ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(r, "error"), "causes")), 3);
+    json_decref(r);
+    expect_error(
+        itest_get_json(srv.base, "/v1/reports/capacity?format=pdf&to=x&from=y&step=7q", &r), &r,
+        400, "malformed", "format");
+    ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(r, "error"), "causes")), 4);
+    json_decref(r);
     /* A continue token from one filter is refused for another. */
     ck_assert_int_eq(itest_get_json(srv.base, "/v1/namespaces/filt/trainingjobs?limit=1", &r), 200);
     {
