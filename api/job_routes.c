@@ -466,13 +466,13 @@ static void parse_list_watch(const struct api_request *req, bool *watch, struct 
         return;
     }
     if (!*watch) {
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < sizeof(watch_only) / sizeof(watch_only[0]); i++)
             if (req_query(req, watch_only[i]))
                 api_causef(c, ERR_MALFORMED, watch_only[i], "%s applies only with watch=true",
                            watch_only[i]);
         return;
     }
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
         if (req_query(req, pages[i]))
             api_causef(c, ERR_MALFORMED, pages[i],
                        "a watch has no pages: %s does not apply with watch=true", pages[i]);

@@ -8,7 +8,6 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
-#include "base/wire.h"
 #include "cluster/cluster_snapshot.h"
 #include "cluster/poller.h"
 #include "policy/forecast.h"
@@ -65,22 +64,14 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
     enum wire_report_format fmt = WIRE_REPORT_JSON;
     const char *fs = req_query(req, "format"), *from = req_query(req, "from"),
                *to = req_query(req, "to"), *step = req_query(req, "step");
-    int64_t now = clock_realtime_ms(), ms;
+    int64_t now = clock_realtime_ms();
     struct api_causes causes = {0};
     struct err e = {0};
 
     (void)p;
-    /* Each parameter on its own, then the window they make together (order, size). */
     if (fs && *fs && wire_parse_report_format(fs, &fmt, &e))
         api_cause(&causes, &e);
-    if (to && *to && reports_parse_time(to, now, "to", &ms, &e))
-        api_cause(&causes, &e);
-    if (from && *from && reports_parse_time(from, now, "from", &ms, &e))
-        api_cause(&causes, &e);
-    if (step && *step && wire_parse_duration(step, "step", &ms, &e))
-        api_cause(&causes, &e);
-    if (causes.n == 0 && reports_parse_opts(from, to, step, now, &o, &e))
-        api_cause(&causes, &e);
+    reports_parse_opts_all(from, to, step, now, &o, &causes);
     if (api_causes_answer(&causes, resp))
         return;
     if (store_report_capacity(a->store, &o, &rep, &e)) {

@@ -2,6 +2,7 @@
  * as CSV, JSON, Markdown or self-contained HTML with inline SVG charts. The numbers come
  * from store/reports.c; the routes that serve them are report_routes.c. */
 #include "api/reports_format.h"
+#include "api/internal.h"
 
 #include <jansson.h>
 
@@ -66,24 +67,40 @@ bad:
                    field, s);
 }
 
-int reports_parse_opts(const char *from, const char *to, const char *step, int64_t now_ms,
-                       struct store_report_opts *o, struct err *e)
+int reports_parse_opts_all(const char *from, const char *to, const char *step, int64_t now_ms,
+                           struct store_report_opts *o, struct api_causes *c)
 {
     struct store_report_opts r = {0};
+    size_t before = c->n;
+    struct err e;
 
     r.to_ms = now_ms;
-    if (to && *to && reports_parse_time(to, now_ms, "to", &r.to_ms, e))
-        return -1;
+    if (to && *to && reports_parse_time(to, now_ms, "to", &r.to_ms, &e))
+        api_cause(c, &e);
     r.from_ms = r.to_ms - DEFAULT_WINDOW_MS;
-    if (from && *from && reports_parse_time(from, now_ms, "from", &r.from_ms, e))
-        return -1;
+    if (from && *from && reports_parse_time(from, now_ms, "from", &r.from_ms, &e))
+        api_cause(c, &e);
     r.step_ms = DEFAULT_STEP_MS;
-    if (step && *step && wire_parse_duration(step, "step", &r.step_ms, e))
-        return -1;
-    if (store_report_check(&r, e))
+    if (step && *step && wire_parse_duration(step, "step", &r.step_ms, &e))
+        api_cause(c, &e);
+    if (c->n == before && store_report_check(&r, &e))
+        api_cause(c, &e);
+    if (c->n > before)
         return -1;
     *o = r;
     return 0;
+}
+
+int reports_parse_opts(const char *from, const char *to, const char *step, int64_t now_ms,
+                       struct store_report_opts *o, struct err *e)
+{
+    struct api_causes c = {0};
+
+    if (reports_parse_opts_all(from, to, step, now_ms, o, &c) == 0)
+        return 0;
+    if (e)
+        *e = c.items[0];
+    return -1;
 }
 
 /* ---- aggregation for the summaries ---- */

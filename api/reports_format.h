@@ -29,6 +29,12 @@ int reports_parse_time(const char *s, int64_t now_ms, const char *field, int64_t
 int reports_parse_opts(const char *from, const char *to, const char *step, int64_t now_ms,
                        struct store_report_opts *o, struct err *e);
 
+/* The same, with every problem a cause in c: from, to and step each, then the window they
+ * make once each is readable. */
+struct api_causes;
+int reports_parse_opts_all(const char *from, const char *to, const char *step, int64_t now_ms,
+                           struct store_report_opts *o, struct api_causes *c);
+
 /* Renders r. Returns a new NUL-terminated string (caller frees); never NULL.
  * CSV: a header line then one line per row of r (columns in docs/operations.md), numbers
  * with fixed decimals (GPU-hours 3, percent 1, seconds 3), empty wait when none.

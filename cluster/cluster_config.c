@@ -436,6 +436,15 @@ static int get_int(const json_t *obj, const char *key, const char *field, int64_
     return 0;
 }
 
+/* Whether key is in the NULL-ended list known. */
+static bool member_known(const char *const *known, const char *key)
+{
+    for (size_t i = 0; known[i]; i++)
+        if (strcmp(known[i], key) == 0)
+            return true;
+    return false;
+}
+
 static int check_members(const json_t *obj, const char *const *known, const char *prefix,
                          struct err *e)
 {
@@ -444,13 +453,8 @@ static int check_members(const json_t *obj, const char *const *known, const char
 
     json_object_foreach((json_t *)obj, key, v)
     {
-        size_t i;
-
         (void)v;
-        for (i = 0; known[i]; i++)
-            if (strcmp(known[i], key) == 0)
-                break;
-        if (!known[i]) {
+        if (!member_known(known, key)) {
             char field[160];
 
             snprintf(field, sizeof(field), "%s%s", prefix, key);
@@ -711,19 +715,22 @@ static int parse_costs(const json_t *v, struct cluster_config *c, struct err *e)
     return 0;
 }
 
-/* Credentials inline (as a kubeconfig holds them) are refused with the reason, each: a
- * config is stored in PostgreSQL and returned by the API, where secrets never go
- * (docs/security.md). */
+/* Credentials as a kubeconfig holds them inline, each with the member that names a file
+ * instead. */
+static const char *const inline_to_file[][2] = {
+    {"token", "tokenFile"},
+    {"caData", "caFile"},
+    {"clientCertificateData", "clientCertificateFile"},
+    {"clientKeyData", "clientKeyFile"},
+};
+
+#define N_INLINE (sizeof(inline_to_file) / sizeof(inline_to_file[0]))
+
+/* Credentials inline are refused with the reason, each: a config is stored in PostgreSQL and
+ * returned by the API, where secrets never go (docs/security.md). */
 static void inline_credentials(const json_t *j, struct cluster_config_causes *cs)
 {
-    static const char *const inline_to_file[][2] = {
-        {"token", "tokenFile"},
-        {"caData", "caFile"},
-        {"clientCertificateData", "clientCertificateFile"},
-        {"clientKeyData", "clientKeyFile"},
-    };
-
-    for (size_t i = 0; i < sizeof(inline_to_file) / sizeof(inline_to_file[0]); i++) {
+    for (size_t i = 0; i < N_INLINE; i++) {
         struct err e;
 
         if (!json_object_get(j, inline_to_file[i][0]))
@@ -737,7 +744,8 @@ static void inline_credentials(const json_t *j, struct cluster_config_causes *cs
     }
 }
 
-/* Every top-level member the config does not know, each a cause. */
+/* Every top-level member the config does not know, each a cause (inline credentials are
+ * inline_credentials()'s). */
 static void unknown_members(const json_t *j, const char *const *known,
                             struct cluster_config_causes *cs)
 {
@@ -746,20 +754,14 @@ static void unknown_members(const json_t *j, const char *const *known,
 
     json_object_foreach((json_t *)j, key, v)
     {
-        static const char *const inline_keys[] = {"token", "caData", "clientCertificateData",
-                                                  "clientKeyData", NULL};
+        bool is_inline = false;
         struct err e;
-        size_t i;
 
         (void)v;
-        for (i = 0; known[i] && strcmp(known[i], key) != 0; i++)
-            ;
-        if (known[i])
+        for (size_t i = 0; i < N_INLINE && !is_inline; i++)
+            is_inline = strcmp(inline_to_file[i][0], key) == 0;
+        if (member_known(known, key) || is_inline)
             continue;
-        for (i = 0; inline_keys[i] && strcmp(inline_keys[i], key) != 0; i++)
-            ;
-        if (inline_keys[i])
-            continue; /* inline_credentials() said why */
         err_set(&e, ERR_INVALID, key, "unknown member \"%s\"", key);
         keep(cs, &e);
     }
