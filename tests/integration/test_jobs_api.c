@@ -447,6 +447,8 @@ START_TEST(error_statuses_codes_and_fields)
     json_t *r = NULL;
     char url[256], *big;
     const char *json_hdr[] = {"Content-Type: application/json", NULL};
+    const char *json_expect_hdr[] = {"Content-Type: application/json", "Expect: 100-continue",
+                                     NULL};
     const char *text_hdr[] = {"Content-Type: text/plain", NULL};
     char *good = itest_job_body("errs", 8, "1");
 
@@ -546,7 +548,10 @@ START_TEST(error_statuses_codes_and_fields)
     big[0] = '{';
     big[1100 * 1024 - 1] = '}';
     big[1100 * 1024] = '\0';
-    expect_error(http_json("POST", url, json_hdr, big, &r), &r, 413, "too_large", NULL);
+    /* With Expect: 100-continue, as curl sends a body this size: the answer comes before
+     * any of it is sent. Sent at once instead, the client may still be writing when the
+     * server answers and closes, and then sees the connection reset, not the 413. */
+    expect_error(http_json("POST", url, json_expect_hdr, big, &r), &r, 413, "too_large", NULL);
     json_decref(r);
     free(big);
     free(good);

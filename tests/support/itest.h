@@ -54,8 +54,9 @@ pid_t itest_sim_start(const char *scenario, const char *dir);
 int itest_server_stop(struct itest_server *s, int sig);
 
 /* One HTTP request. headers is NULL-terminated ("Name: value"), may be NULL; body may be
- * NULL. Returns the status (0 on transport failure); *resp (may be NULL) receives the
- * body, caller frees. */
+ * NULL. The body goes without waiting for 100 Continue unless headers has an Expect.
+ * Returns the status (0 on transport failure); *resp (may be NULL) receives the body,
+ * caller frees. */
 long itest_http(const char *method, const char *url, const char *const *headers, const char *body,
                 char **resp);
 
