@@ -33,6 +33,14 @@ psql_at() { # PORT SQL: one value
   "$bindir/psql" -h 127.0.0.1 -p "$1" -U postgres -d postgres -Atqc "$2"
 }
 
+children_of() { # PID: the process ids whose parent is PID. cat, not awk over the files: mawk
+  # stops at the first file it cannot open, and a process that exits between the glob and
+  # the read would hide every process after it. The fields are counted after the command
+  # name, which may hold spaces and parentheses.
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | sed -n 's/^\([0-9]*\) .*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' |
+    awk -v pp="$1" '$2 == pp { print $1 }'
+}
+
 start_one() { # NAME PORT EXTRA-OPTIONS
   as_pg "$bindir/pg_ctl" -D "$dir/$1" -l "$dir/$1.log" -w -t 60 \
     -o "-p $2 -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200 $3" \
@@ -74,7 +82,7 @@ kill-primary)
   lag=${3:-0}
   if [ "$lag" -gt 0 ]; then
     stopped=0
-    for p in $(awk -v pm="$pm" '$4 == pm { print $1 }' /proc/[0-9]*/stat 2>/dev/null || true); do
+    for p in $(children_of "$pm"); do
       if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q walsender; then
         kill -STOP "$p" && stopped=$((stopped + 1))
       fi
@@ -84,7 +92,7 @@ kill-primary)
   fi
   # The postmaster and its children by process id, all in one kill: a child left alive
   # (the WAL sender) could still hand the standby what the clients were never told.
-  pids=$(awk -v pm="$pm" '$4 == pm { print $1 }' /proc/[0-9]*/stat 2>/dev/null || true)
+  pids=$(children_of "$pm")
   kill -9 "$pm" $pids 2>/dev/null || true
   for _ in $(seq 1 100); do
     kill -0 "$pm" 2>/dev/null || break
