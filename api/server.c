@@ -14,6 +14,7 @@
  * queued behind them. Locks, in order: srv->mu, then the store's watcher lock
  * (store_job_subscribe); the watcher's callbacks only post srv->wake; srv->sub_mu alone. */
 #include "api/internal.h"
+#include "api/linger.h"
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -40,6 +41,12 @@
 #define WARDEN_TICK_MS         200
 #define DEFAULT_THREADS        8
 #define DEFAULT_SUBMIT_THREADS 64
+/* A refused body is read and dropped, for the answer to reach its client: up to this many
+ * bytes while the request is still ours (a chunked body, which libmicrohttpd lets us
+ * answer only once it has ended), and after the close (linger.h) as many again, or until
+ * the client sends nothing for LINGER_IDLE_MS. The largest http.maxBodyBytes. */
+#define DISCARD_MAX_BYTES ((size_t)64 << 20)
+#define LINGER_IDLE_MS    5000
 
 struct req_ctx;
 
@@ -48,6 +55,7 @@ struct conn {
     MHD_socket fd;
     int64_t deadline_ms; /* mono ms; the warden closes the connection after it; 0: none */
     bool bad_target;     /* the current request's target has %00 or invalid UTF-8 */
+    bool linger;         /* answered with its body unread: a lingering close */
     char remote[64];
     struct conn *prev, *next;
 };
@@ -65,6 +73,7 @@ struct api_server {
     bool stop;               /* the warden exits */
     sem_t wake;              /* posted when a watched job changed */
     pthread_t warden;
+    struct linger *linger;
     atomic_ullong deadline_closed; /* connections closed at their absolute deadline */
     /* Submissions handed to the submission threads, oldest first. */
     pthread_mutex_t sub_mu;
@@ -88,6 +97,7 @@ struct req_ctx {
     struct conn *conn;
     struct buf body;
     bool too_large;
+    size_t discarded;   /* bytes of a body over the limit read and dropped */
     bool body_expected; /* Content-Length above 0, or a Transfer-Encoding */
     bool has_early;     /* early holds an answer found from the headers */
     struct api_response early;
@@ -192,6 +202,12 @@ static void on_connection(void *cls, struct MHD_Connection *mhd, void **socket_c
     }
     if (!c)
         return;
+    /* libmicrohttpd has sent the answer and a FIN, and closes the socket after this: a
+     * client still sending the body it declared would then meet a reset, and the reset
+     * can destroy the answer before the client reads it. Past the limit of lingering
+     * sockets the close is the end, as before. */
+    if (c->linger && c->fd != MHD_INVALID_SOCKET)
+        (void)linger_add(srv->linger, c->fd);
     pthread_mutex_lock(&srv->mu);
     if (c->prev)
         c->prev->next = c->next;
@@ -294,8 +310,9 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx
 }
 
 /* Answers r, found from the headers alone: at once when a body is on its way (it is then
- * never read, and libmicrohttpd closes the connection after the answer), else when the
- * request ends, so a kept-alive connection stays open. Takes r's body. */
+ * never read: libmicrohttpd closes the connection after the answer, and the close lingers,
+ * see on_connection()), else when the request ends, so a kept-alive connection stays
+ * open. Takes r's body. */
 static enum MHD_Result answer_early(struct MHD_Connection *conn, struct req_ctx *ctx,
                                     struct api_response *r)
 {
@@ -307,6 +324,8 @@ static enum MHD_Result answer_early(struct MHD_Connection *conn, struct req_ctx 
         memset(r, 0, sizeof(*r));
         return MHD_YES;
     }
+    if (ctx->conn)
+        ctx->conn->linger = true;
     rc = send_response(conn, ctx, r);
     api_response_clear(r);
     return rc;
@@ -598,11 +617,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_response(conn, ctx, &ctx->early);
     }
     if (*upload_data_size) {
-        if (!ctx->too_large && buf_append(&ctx->body, upload_data, *upload_data_size))
-            ctx->too_large = true; /* answered below, before reading more */
+        if (ctx->too_large)
+            ctx->discarded += *upload_data_size;
+        else if (buf_append(&ctx->body, upload_data, *upload_data_size))
+            ctx->too_large = true;
         *upload_data_size = 0;
-        if (!ctx->too_large)
-            return MHD_YES;
+        /* A chunked body over the limit: libmicrohttpd takes no answer while a body is
+         * coming in, so the rest is dropped and the 413 goes when it ends; past
+         * DISCARD_MAX_BYTES the connection is closed without one. */
+        return ctx->discarded <= DISCARD_MAX_BYTES ? MHD_YES : MHD_NO;
     }
     if (ctx->too_large) {
         char msg[64];
@@ -811,6 +834,12 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
                        "cannot listen on %s:%d (address in use, or TLS settings refused)", host,
                        port);
     }
+    linger_start(
+        &(struct linger_limits){.total_ms = (int64_t)cfg->body_timeout_s * 1000,
+                                .idle_ms = LINGER_IDLE_MS,
+                                .max_bytes = DISCARD_MAX_BYTES,
+                                .max_socks = cfg->max_connections > 0 ? cfg->max_connections : 512},
+        &srv->linger);
     pthread_create(&srv->warden, NULL, warden, srv);
     /* Submissions that came before these threads wait in the queue for them. */
     srv->n_submitters = cfg->submit_threads;
@@ -878,6 +907,7 @@ void api_server_stop(struct api_server **sp)
         pthread_join(srv->submitters[i], NULL);
     free(srv->submitters);
     MHD_stop_daemon(srv->daemon);
+    linger_stop(&srv->linger);
     if (srv->listen_fd_after_quiesce >= 0)
         close(srv->listen_fd_after_quiesce);
     sem_destroy(&srv->wake);

@@ -1,6 +1,7 @@
 /* test_http_front.c -- the HTTP front under attack, over raw sockets against a real
  * `fedsched serve`: bytes that once aborted the server, targets with NUL or invalid
- * UTF-8, a missing Host, the header limit, authentication before the body, trickling
+ * UTF-8, a missing Host, the header limit, authentication before the body, refused bodies
+ * whose client still reads the answer, trickling
  * clients past every timeout, watches held at the per-token cap, and submissions waiting for
  * their commit. */
 #include "tests/support/itest.h"
@@ -9,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -53,18 +55,6 @@ static int connect_from(const char *src, int port)
     return fd;
 }
 
-static void send_all(int fd, const char *data, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-
-        if (n <= 0)
-            return;
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
 /* Reads until the peer closes or timeout_ms passes; returns the bytes read. */
 static size_t read_all(int fd, char *out, size_t size, int timeout_ms)
 {
@@ -95,7 +85,7 @@ static int raw(int port, const char *req, size_t len, char *buf, size_t size, co
     const char *b;
 
     ck_assert_int_ge(fd, 0);
-    send_all(fd, req, len);
+    itest_send_all(fd, req, len);
     shutdown(fd, SHUT_WR);
     read_all(fd, buf, size, 10000);
     close(fd);
@@ -305,7 +295,7 @@ START_TEST(authentication_before_the_body)
     snprintf(req, sizeof(req),
              "POST /v1/namespaces/ml/trainingjobs HTTP/1.1\r\nHost: x\r\n"
              "Content-Type: application/json\r\nContent-Length: 900000\r\n\r\n");
-    send_all(fd, req, strlen(req));
+    itest_send_all(fd, req, strlen(req));
     t0 = now_ms();
     read_all(fd, buf, sizeof(buf), 3000);
     close(fd);
@@ -315,6 +305,92 @@ START_TEST(authentication_before_the_body)
     body = strstr(buf, "\r\n\r\n");
     ck_assert_ptr_nonnull(body);
     assert_json_error(body + 4, "401 before body");
+    assert_alive(&srv);
+    itest_server_stop(&srv, SIGTERM);
+}
+END_TEST
+
+/* The open descriptors of the server's process. */
+static int open_fds(pid_t pid)
+{
+    char path[64];
+    struct dirent *d;
+    DIR *fds;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    fds = opendir(path);
+    ck_assert_ptr_nonnull(fds);
+    while ((d = readdir(fds)))
+        n += d->d_name[0] != '.';
+    closedir(fds);
+    return n;
+}
+
+/* Reads the answer on fd, closes it, and checks it is the 413 of a body over the
+ * default limit. */
+static void read_413(int fd, const char *what)
+{
+    char buf[4096];
+    const char *body;
+    int st = 0;
+
+    read_all(fd, buf, sizeof(buf), 5000);
+    close(fd);
+    ck_assert_msg(sscanf(buf, "HTTP/1.1 %d", &st) == 1 && st == 413, "%s: %.200s", what, buf);
+    body = strstr(buf, "\r\n\r\n");
+    ck_assert_ptr_nonnull(body);
+    assert_json_error(body + 4, what);
+    ck_assert_ptr_nonnull(strstr(body, "over the limit of 1048576 bytes"));
+}
+
+/* A body over the limit, sent whole by a client that does not wait for 100 Continue:
+ * every byte is taken (read and dropped) and the client reads the 413, where it used to
+ * meet a broken pipe mid-body; declared by Content-Length (answered at once, then a
+ * lingering close) and chunked (answered when it ends: libmicrohttpd takes no answer
+ * while a body comes in; it used to close without one). The lingering sockets are closed
+ * once their clients are. */
+START_TEST(refused_bodies_reach_their_client)
+{
+    size_t len = (size_t)8 << 20, chunk = 65536;
+    char *big = xmalloc(len), head[512], line[32];
+    int fd, before, now = 0;
+    int64_t until;
+
+    memset(big, ' ', len);
+    start("{\"auth\": {\"mode\": \"disabled\"}}", NULL);
+    before = open_fds(srv.pid);
+
+    fd = connect_from("127.0.0.1", srv.port);
+    ck_assert_int_ge(fd, 0);
+    snprintf(head, sizeof(head),
+             "POST /v1/namespaces/ml/trainingjobs HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+             len);
+    itest_send_all(fd, head, strlen(head));
+    ck_assert_uint_eq(itest_send_all(fd, big, len), len);
+    read_413(fd, "413 by Content-Length");
+
+    fd = connect_from("127.0.0.1", srv.port);
+    ck_assert_int_ge(fd, 0);
+    snprintf(head, sizeof(head),
+             "POST /v1/namespaces/ml/trainingjobs HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+    itest_send_all(fd, head, strlen(head));
+    for (size_t off = 0; off < (size_t)3 << 20; off += chunk) {
+        snprintf(line, sizeof(line), "%zx\r\n", chunk);
+        ck_assert_uint_eq(itest_send_all(fd, line, strlen(line)), strlen(line));
+        ck_assert_uint_eq(itest_send_all(fd, big, chunk), chunk);
+        ck_assert_uint_eq(itest_send_all(fd, "\r\n", 2), 2);
+    }
+    ck_assert_uint_eq(itest_send_all(fd, "0\r\n\r\n", 5), 5);
+    read_413(fd, "413 of a chunked body");
+
+    until = now_ms() + 3000;
+    while (now_ms() < until && (now = open_fds(srv.pid)) > before)
+        usleep(50 * 1000);
+    ck_assert_msg(now <= before, "%d descriptors open, %d before", now, before);
+    free(big);
     assert_alive(&srv);
     itest_server_stop(&srv, SIGTERM);
 }
@@ -341,8 +417,8 @@ START_TEST(errors_keep_the_connection_alive)
         const char *next;
 
         ck_assert_int_ge(fd, 0);
-        send_all(fd, first[i], strlen(first[i]));
-        send_all(fd, second, strlen(second));
+        itest_send_all(fd, first[i], strlen(first[i]));
+        itest_send_all(fd, second, strlen(second));
         read_all(fd, buf, sizeof(buf), 5000);
         close(fd);
         ck_assert_msg(sscanf(buf, "HTTP/1.1 %d", &st) == 1 && st >= 400, "%s: %.100s", first[i],
@@ -384,9 +460,9 @@ static void *trickle(void *arg)
         fds[i] = connect_from(t->src, t->port);
         if (fds[i] >= 0) {
             t->opened++;
-            send_all(fds[i], t->body ? bhead : "G", 1);
+            itest_send_all(fds[i], t->body ? bhead : "G", 1);
             if (t->body)
-                send_all(fds[i], bhead + 1, strlen(bhead) - 1);
+                itest_send_all(fds[i], bhead + 1, strlen(bhead) - 1);
         }
     }
     for (size_t k = 1; now_ms() < end; k++) {
@@ -539,7 +615,7 @@ START_TEST(watches_at_the_cap_cost_no_thread)
                  "GET /v1/namespaces/ml/trainingjobs/watched?watch=true&timeoutSeconds=300 "
                  "HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
                  viewer);
-        send_all(fds[i], req, strlen(req));
+        itest_send_all(fds[i], req, strlen(req));
     }
     usleep(500 * 1000);
     /* The 17th watch of the same token: 429. */
@@ -664,6 +740,7 @@ static Suite *suite(void)
     tcase_add_test(tc, attack_vectors_answer_json_and_the_server_lives);
     tcase_add_test(tc, host_and_header_limit);
     tcase_add_test(tc, authentication_before_the_body);
+    tcase_add_test(tc, refused_bodies_reach_their_client);
     tcase_add_test(tc, errors_keep_the_connection_alive);
     tcase_add_test(tc, trickling_clients_do_not_lock_others_out);
     tcase_add_test(tc, watches_at_the_cap_cost_no_thread);

@@ -549,8 +549,7 @@ START_TEST(error_statuses_codes_and_fields)
     big[1100 * 1024 - 1] = '}';
     big[1100 * 1024] = '\0';
     /* With Expect: 100-continue, as curl sends a body this size: the answer comes before
-     * any of it is sent. Sent at once instead, the client may still be writing when the
-     * server answers and closes, and then sees the connection reset, not the 413. */
+     * any of it is sent. test_http_front sends one at once, over a raw socket. */
     expect_error(http_json("POST", url, json_expect_hdr, big, &r), &r, 413, "too_large", NULL);
     json_decref(r);
     free(big);

@@ -380,3 +380,17 @@ pid_t itest_sim_start(const char *scenario, const char *dir)
     ck_abort_msg("fedsched-kubesim did not start in 10 s; see %s", log);
     return -1;
 }
+
+size_t itest_send_all(int fd, const void *data, size_t len)
+{
+    size_t sent = 0;
+
+    while (sent < len) {
+        ssize_t n = send(fd, (const char *)data + sent, len - sent, MSG_NOSIGNAL);
+
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    return sent;
+}

@@ -60,6 +60,10 @@ int itest_server_stop(struct itest_server *s, int sig);
 long itest_http(const char *method, const char *url, const char *const *headers, const char *body,
                 char **resp);
 
+/* Sends len bytes on the socket fd, blocking, without SIGPIPE; returns how many went
+ * before the first error (len when all did). */
+size_t itest_send_all(int fd, const void *data, size_t len);
+
 /* POSTs body as JSON to base + path; returns the status and the parsed reply in *out
  * (may be NULL; caller json_decref()s). */
 long itest_post_json(const char *base, const char *path, const char *body, json_t **out);
