@@ -12,17 +12,17 @@ void h_audit_list(struct api *a, const struct api_request *req, const struct rou
 {
     const char *limit_s = req_query(req, "limit"), *before_s = req_query(req, "before");
     struct store_audit_page page = {0};
-    struct api_causes causes = {0};
+    struct err_causes causes = {0};
     struct err e = {0};
     int64_t limit = 100, before = 0;
     json_t *items, *out;
 
     (void)p;
     if (limit_s && num_parse_i64(limit_s, 1, 1000, &limit))
-        api_causef(&causes, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..1000",
+        err_causef(&causes, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..1000",
                    limit_s);
     if (before_s && num_parse_i64(before_s, 1, INT64_MAX, &before))
-        api_causef(&causes, ERR_MALFORMED, "before", "before \"%s\" is not an audit record id",
+        err_causef(&causes, ERR_MALFORMED, "before", "before \"%s\" is not an audit record id",
                    before_s);
     if (api_causes_answer(&causes, resp))
         return;

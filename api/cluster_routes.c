@@ -137,7 +137,7 @@ void h_cluster_put(struct api *a, const struct api_request *req, const struct ro
                    struct api_response *resp)
 {
     struct cluster_config *cfg = NULL;
-    struct cluster_config_causes *causes;
+    struct err_causes *causes;
     json_error_t jerr;
     json_t *body = NULL, *name;
     struct err e = {0};
@@ -244,7 +244,7 @@ struct node_query {
 
 /* Reads every parameter, each problem a cause in c. */
 static void parse_node_query(const struct api_request *req, struct node_query *q,
-                             struct api_causes *c)
+                             struct err_causes *c)
 {
     memset(q, 0, sizeof(*q));
     q->pool = -1;
@@ -254,17 +254,17 @@ static void parse_node_query(const struct api_request *req, struct node_query *q
 
         if (strcmp(k, "sku") == 0) {
             if (query_sku(v, &e))
-                api_cause(c, &e);
+                err_cause(c, &e);
             else
                 q->sku = v;
         } else if (strcmp(k, "pool") == 0) {
             if (query_pool(v, &q->pool, &e))
-                api_cause(c, &e);
+                err_cause(c, &e);
         } else if (strcmp(k, "limit") == 0) {
             int64_t n;
 
             if (num_parse_i64(v, 1, NODES_MAX_LIMIT, &n))
-                api_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
+                err_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
                            NODES_MAX_LIMIT);
             else
                 q->limit = (size_t)n;
@@ -300,7 +300,7 @@ void h_cluster_nodes(struct api *a, const struct api_request *req, const struct 
     uint64_t hash;
     bool more = false;
     int i;
-    struct api_causes causes = {0};
+    struct err_causes causes = {0};
     struct err e = {0};
 
     parse_node_query(req, &q, &causes);
@@ -370,7 +370,7 @@ void h_capacity(struct api *a, const struct api_request *req, const struct route
     const char *sku = NULL, *pool = NULL;
     size_t n;
     json_t *o, *fc;
-    struct api_causes causes = {0};
+    struct err_causes causes = {0};
     struct err e = {0};
     int pool_id;
 
@@ -379,7 +379,7 @@ void h_capacity(struct api *a, const struct api_request *req, const struct route
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
 
         if (strcmp(k, "sku") == 0 ? query_sku(sku = v, &e) : query_pool(pool = v, &pool_id, &e))
-            api_cause(&causes, &e);
+            err_cause(&causes, &e);
     }
     if (api_causes_answer(&causes, resp))
         return;

@@ -94,9 +94,8 @@ int api_route(const char *method, const char *path, api_handler *h, enum perm *p
 
 /* Refuses a query with a parameter the route does not take, or one given twice (which
  * value would count is then a guess): 400 malformed, one cause per name, at most
- * API_QUERY_CAUSES_MAX. known is the route's list ("" none; NULL any). 0 when the query
+ * ERR_CAUSES_MAX. known is the route's list ("" none; NULL any). 0 when the query
  * is acceptable, else -1 with resp filled. Values are the handlers' to check. */
-#define API_QUERY_CAUSES_MAX 16
 int api_check_query(const char *known, const struct api_request *req, struct api_response *resp);
 
 /* The route table, for the test that holds it to docs/openapi.yaml. */
@@ -192,22 +191,11 @@ void resp_error_causes(struct api_response *resp, const struct err *items, size_
 void resp_errorf(struct api_response *resp, enum err_code code, const char *field, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));
 
-/* The problems of a request's query parameters, gathered so its answer lists them all: a
- * handler checks every parameter, keeps each problem, then answers once. */
-struct api_causes {
-    size_t n;
-    size_t more; /* past API_QUERY_CAUSES_MAX */
-    struct err items[API_QUERY_CAUSES_MAX];
-};
-
-/* Keeps *e as one more cause of c; api_causef() one it formats. */
-void api_cause(struct api_causes *c, const struct err *e);
-void api_causef(struct api_causes *c, enum err_code code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Answers with every cause of c (resp_error_causes()) and returns true, or false when c has
+/* The problems of a request's query parameters are gathered in a struct err_causes
+ * (base/err.h), so its answer lists them all: a handler checks every parameter, keeps each
+ * problem (err_cause()), then answers once. Answers with every cause of c (resp_error_causes()) and returns true, or false when c has
  * none. */
-bool api_causes_answer(const struct api_causes *c, struct api_response *resp);
+bool api_causes_answer(const struct err_causes *c, struct api_response *resp);
 
 /* Value of query argument key, or NULL. */
 const char *req_query(const struct api_request *req, const char *key);

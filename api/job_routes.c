@@ -135,7 +135,7 @@ void h_job_create(struct api *a, const struct api_request *req, const struct rou
     struct job *in = NULL, *stored = NULL;
     struct store_audit audit;
     struct err e = {0};
-    struct trainingjob_causes causes;
+    struct err_causes causes;
     bool created = false, dry_run;
 
     if (check_path(p, resp) || check_idempotency_key(req->idempotency_key, resp))
@@ -188,7 +188,7 @@ out:
  * N (the version the caller last saw; default: the current one, i.e. the next change),
  * or with the unchanged job after S seconds. */
 static void parse_watch(const struct api_request *req, bool *watch, int64_t *after, int *timeout_s,
-                        struct api_causes *c)
+                        struct err_causes *c)
 {
     const char *w = req_query(req, "watch"), *rv = req_query(req, "resourceVersion"),
                *to = req_query(req, "timeoutSeconds");
@@ -196,15 +196,15 @@ static void parse_watch(const struct api_request *req, bool *watch, int64_t *aft
 
     *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
     if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0)
-        api_causef(c, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
+        err_causef(c, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
     *after = -1;
     if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, after))
-        api_causef(c, ERR_MALFORMED, "resourceVersion",
+        err_causef(c, ERR_MALFORMED, "resourceVersion",
                    "resourceVersion \"%s\" is not a non-negative integer", rv);
     *timeout_s = WATCH_DEFAULT_S;
     if (to) {
         if (num_parse_i64(to, 1, WATCH_MAX_S, &n))
-            api_causef(c, ERR_MALFORMED, "timeoutSeconds",
+            err_causef(c, ERR_MALFORMED, "timeoutSeconds",
                        "timeoutSeconds \"%s\" is not an integer in 1..%d", to, WATCH_MAX_S);
         else
             *timeout_s = (int)n;
@@ -244,7 +244,7 @@ void h_job_get(struct api *a, const struct api_request *req, const struct route_
     if (check_path(p, resp))
         return;
     if (!w || !w->active) {
-        struct api_causes causes = {0};
+        struct err_causes causes = {0};
 
         parse_watch(req, &watch, &after, &timeout_s, &causes);
         if (api_causes_answer(&causes, resp))
@@ -406,7 +406,7 @@ static int parse_phases(const char *s, unsigned *mask, struct err *e)
 
 /* Reads every parameter of a list, each problem a cause in c. */
 static void parse_list_query(const struct api_request *req, struct store_job_filter *f,
-                             json_t **labels, struct api_causes *c)
+                             json_t **labels, struct err_causes *c)
 {
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
@@ -416,16 +416,16 @@ static void parse_list_query(const struct api_request *req, struct store_job_fil
             int64_t n;
 
             if (num_parse_i64(v, 1, LIST_MAX_LIMIT, &n))
-                api_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
+                err_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
                            LIST_MAX_LIMIT);
             else
                 f->limit = (int)n;
         } else if (strcmp(k, "phase") == 0) {
             if (parse_phases(v, &f->phase_mask, &e))
-                api_cause(c, &e);
+                err_cause(c, &e);
         } else if (strcmp(k, "sku") == 0) {
             if (query_sku(v, &e))
-                api_cause(c, &e);
+                err_cause(c, &e);
             else
                 f->sku = v;
         } else if (strcmp(k, "cluster") == 0) {
@@ -434,7 +434,7 @@ static void parse_list_query(const struct api_request *req, struct store_job_fil
             int64_t ms;
 
             if (clock_parse_rfc3339(v, &ms))
-                api_causef(c, ERR_MALFORMED, k,
+                err_causef(c, ERR_MALFORMED, k,
                            "%s \"%s\" is not an RFC 3339 time (2026-11-28T02:15:38Z)", k, v);
             else if (k[7] == 'A')
                 f->created_after_ms = ms;
@@ -442,7 +442,7 @@ static void parse_list_query(const struct api_request *req, struct store_job_fil
                 f->created_before_ms = ms;
         } else if (strcmp(k, "labelSelector") == 0 && *v) {
             if (!(*labels = parse_selector(v, &e)))
-                api_cause(c, &e);
+                err_cause(c, &e);
         }
     }
 }
@@ -451,7 +451,7 @@ static void parse_list_query(const struct api_request *req, struct store_job_fil
  * watch. The three belong to a watch only, and a watch has no pages. Each problem is a
  * cause in c. */
 static void parse_list_watch(const struct api_request *req, bool *watch, struct list_watch_opts *o,
-                             struct api_causes *c)
+                             struct err_causes *c)
 {
     const char *w = req_query(req, "watch"), *rv = req_query(req, "resourceVersion"),
                *to = req_query(req, "timeoutSeconds"), *bm = req_query(req, "allowWatchBookmarks");
@@ -462,35 +462,35 @@ static void parse_list_watch(const struct api_request *req, bool *watch, struct 
 
     *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
     if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0) {
-        api_causef(c, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
+        err_causef(c, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
         return;
     }
     if (!*watch) {
         for (size_t i = 0; i < sizeof(watch_only) / sizeof(watch_only[0]); i++)
             if (req_query(req, watch_only[i]))
-                api_causef(c, ERR_MALFORMED, watch_only[i], "%s applies only with watch=true",
+                err_causef(c, ERR_MALFORMED, watch_only[i], "%s applies only with watch=true",
                            watch_only[i]);
         return;
     }
     for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
         if (req_query(req, pages[i]))
-            api_causef(c, ERR_MALFORMED, pages[i],
+            err_causef(c, ERR_MALFORMED, pages[i],
                        "a watch has no pages: %s does not apply with watch=true", pages[i]);
     o->after_rv = -1;
     if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, &o->after_rv))
-        api_causef(c, ERR_MALFORMED, "resourceVersion",
+        err_causef(c, ERR_MALFORMED, "resourceVersion",
                    "resourceVersion \"%s\" is not a non-negative integer", rv);
     o->timeout_s = LIST_WATCH_DEFAULT_S;
     if (to) {
         if (num_parse_i64(to, 1, LIST_WATCH_MAX_S, &n))
-            api_causef(c, ERR_MALFORMED, "timeoutSeconds",
+            err_causef(c, ERR_MALFORMED, "timeoutSeconds",
                        "timeoutSeconds \"%s\" is not an integer in 1..%d", to, LIST_WATCH_MAX_S);
         else
             o->timeout_s = (int)n;
     }
     o->bookmarks = bm && strcmp(bm, "true") == 0;
     if (bm && !o->bookmarks && strcmp(bm, "false") != 0)
-        api_causef(c, ERR_MALFORMED, "allowWatchBookmarks",
+        err_causef(c, ERR_MALFORMED, "allowWatchBookmarks",
                    "allowWatchBookmarks must be true or false, got \"%s\"", bm);
 }
 
@@ -506,7 +506,7 @@ void h_job_list(struct api *a, const struct api_request *req, const struct route
     char *labels_text = NULL;
     const char *cont;
     struct list_watch_opts wo = {.after_rv = -1};
-    struct api_causes causes = {0};
+    struct err_causes causes = {0};
     bool watch = false;
     struct err e = {0};
 

@@ -97,7 +97,7 @@ void api_attach_queue_view(struct api *a,
 
 /* Reads every parameter, each problem a cause in c. */
 static void parse_queue_query(const struct api_request *req, struct api_queue_query *q,
-                              struct api_causes *c)
+                              struct err_causes *c)
 {
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
@@ -106,19 +106,19 @@ static void parse_queue_query(const struct api_request *req, struct api_queue_qu
 
         if (strcmp(k, "limit") == 0) {
             if (num_parse_i64(v, 1, QUEUE_MAX_LIMIT, &n))
-                api_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
+                err_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
                            QUEUE_MAX_LIMIT);
             else
                 q->limit = (size_t)n;
         } else if (strcmp(k, "offset") == 0) {
             if (num_parse_i64(v, 0, QUEUE_MAX_OFFSET, &n))
-                api_causef(c, ERR_MALFORMED, "offset", "offset \"%s\" is not an integer in 0..%d",
+                err_causef(c, ERR_MALFORMED, "offset", "offset \"%s\" is not an integer in 0..%d",
                            v, QUEUE_MAX_OFFSET);
             else
                 q->offset = (size_t)n;
         } else if (strcmp(k, "sku") == 0) {
             if (query_sku(v, &e))
-                api_cause(c, &e);
+                err_cause(c, &e);
             else
                 q->sku = v;
         }
@@ -129,7 +129,7 @@ void h_queue_view(struct api *a, const struct api_request *req, const struct rou
                   struct api_response *resp)
 {
     struct api_queue_query q = {.ns = p->ns, .limit = QUEUE_DEFAULT_LIMIT};
-    struct api_causes causes = {0};
+    struct err_causes causes = {0};
     struct err e = {0};
     struct view_arg v = {a, &q, &e};
     char *key, *body;

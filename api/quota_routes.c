@@ -24,7 +24,7 @@ struct quota_row {
 
 /* Reads every parameter, each problem a cause in c. */
 static void parse_query(const struct api_request *req, const char **ns, const char **sku,
-                        struct api_causes *c)
+                        struct err_causes *c)
 {
     for (size_t i = 0; i < req->n_query; i++) {
         const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
@@ -32,12 +32,12 @@ static void parse_query(const struct api_request *req, const char **ns, const ch
 
         if (strcmp(k, "namespace") == 0) {
             if (trainingjob_check_namespace(v, &e))
-                api_cause(c, &e);
+                err_cause(c, &e);
             else
                 *ns = v;
         } else if (strcmp(k, "sku") == 0) {
             if (query_sku(v, &e))
-                api_cause(c, &e);
+                err_cause(c, &e);
             else
                 *sku = v;
         }
@@ -164,7 +164,7 @@ void h_quota_list(struct api *a, const struct api_request *req, const struct rou
     struct quota_row *v;
     size_t n_use = 0, n = 0;
     json_t *items, *body;
-    struct api_causes causes = {0};
+    struct err_causes causes = {0};
     struct err e = {0};
     bool restricted;
 

@@ -33,17 +33,17 @@ static uint64_t filter_hash(const struct store_ledger_filter *f)
     return h;
 }
 
-static void parse_time(const char *key, const char *v, int64_t *ms, struct api_causes *c)
+static void parse_time(const char *key, const char *v, int64_t *ms, struct err_causes *c)
 {
     if (clock_parse_rfc3339(v, ms))
-        api_causef(c, ERR_MALFORMED, key,
+        err_causef(c, ERR_MALFORMED, key,
                    "%s \"%s\" is not an RFC 3339 time (2026-11-28T02:15:38Z)", key, v);
 }
 
 /* Reads every parameter, each problem a cause in c; since and until are compared once both
  * were read. */
 static void parse_query(const struct api_request *req, struct store_ledger_filter *f,
-                        struct api_causes *c)
+                        struct err_causes *c)
 {
     size_t before = c->n;
 
@@ -55,7 +55,7 @@ static void parse_query(const struct api_request *req, struct store_ledger_filte
             int64_t n;
 
             if (num_parse_i64(v, 1, STORE_LEDGER_MAX_LIMIT, &n))
-                api_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
+                err_causef(c, ERR_MALFORMED, "limit", "limit \"%s\" is not an integer in 1..%d", v,
                            STORE_LEDGER_MAX_LIMIT);
             else
                 f->limit = (int)n;
@@ -63,17 +63,17 @@ static void parse_query(const struct api_request *req, struct store_ledger_filte
             f->cluster = v;
         } else if (strcmp(k, "namespace") == 0) {
             if (trainingjob_check_namespace(v, &e))
-                api_cause(c, &e);
+                err_cause(c, &e);
             else
                 f->ns = v;
         } else if (strcmp(k, "sku") == 0) {
             if (query_sku(v, &e))
-                api_cause(c, &e);
+                err_cause(c, &e);
             else
                 f->sku = v;
         } else if (strcmp(k, "cause") == 0) {
             if (!store_ledger_cause_valid(v))
-                api_causef(c, ERR_MALFORMED, "cause",
+                err_causef(c, ERR_MALFORMED, "cause",
                            "unknown cause \"%s\"; causes are reclaim, preemption, retry", v);
             else
                 f->cause = v;
@@ -84,7 +84,7 @@ static void parse_query(const struct api_request *req, struct store_ledger_filte
         }
     }
     if (c->n == before && f->since_ms && f->until_ms && f->since_ms >= f->until_ms)
-        api_causef(c, ERR_INVALID, "until", "until (%s) must be after since (%s)",
+        err_causef(c, ERR_INVALID, "until", "until (%s) must be after since (%s)",
                    req_query(req, "until"), req_query(req, "since"));
 }
 
@@ -117,7 +117,7 @@ void h_reclaim_list(struct api *a, const struct api_request *req, const struct r
     int64_t next = 0;
     const char *cont;
     json_t *items, *meta;
-    struct api_causes causes = {0};
+    struct err_causes causes = {0};
     struct err e = {0};
     bool restricted;
 

@@ -65,12 +65,12 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
     const char *fs = req_query(req, "format"), *from = req_query(req, "from"),
                *to = req_query(req, "to"), *step = req_query(req, "step");
     int64_t now = clock_realtime_ms();
-    struct api_causes causes = {0};
+    struct err_causes causes = {0};
     struct err e = {0};
 
     (void)p;
     if (fs && *fs && wire_parse_report_format(fs, &fmt, &e))
-        api_cause(&causes, &e);
+        err_cause(&causes, &e);
     reports_parse_opts_all(from, to, step, now, &o, &causes);
     if (api_causes_answer(&causes, resp))
         return;

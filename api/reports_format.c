@@ -68,7 +68,7 @@ bad:
 }
 
 int reports_parse_opts_all(const char *from, const char *to, const char *step, int64_t now_ms,
-                           struct store_report_opts *o, struct api_causes *c)
+                           struct store_report_opts *o, struct err_causes *c)
 {
     struct store_report_opts r = {0};
     size_t before = c->n;
@@ -76,15 +76,15 @@ int reports_parse_opts_all(const char *from, const char *to, const char *step, i
 
     r.to_ms = now_ms;
     if (to && *to && reports_parse_time(to, now_ms, "to", &r.to_ms, &e))
-        api_cause(c, &e);
+        err_cause(c, &e);
     r.from_ms = r.to_ms - DEFAULT_WINDOW_MS;
     if (from && *from && reports_parse_time(from, now_ms, "from", &r.from_ms, &e))
-        api_cause(c, &e);
+        err_cause(c, &e);
     r.step_ms = DEFAULT_STEP_MS;
     if (step && *step && wire_parse_duration(step, "step", &r.step_ms, &e))
-        api_cause(c, &e);
+        err_cause(c, &e);
     if (c->n == before && store_report_check(&r, &e))
-        api_cause(c, &e);
+        err_cause(c, &e);
     if (c->n > before)
         return -1;
     *o = r;
@@ -94,7 +94,7 @@ int reports_parse_opts_all(const char *from, const char *to, const char *step, i
 int reports_parse_opts(const char *from, const char *to, const char *step, int64_t now_ms,
                        struct store_report_opts *o, struct err *e)
 {
-    struct api_causes c = {0};
+    struct err_causes c = {0};
 
     if (reports_parse_opts_all(from, to, step, now_ms, o, &c) == 0)
         return 0;

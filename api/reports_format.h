@@ -31,9 +31,9 @@ int reports_parse_opts(const char *from, const char *to, const char *step, int64
 
 /* The same, with every problem a cause in c: from, to and step each, then the window they
  * make once each is readable. */
-struct api_causes;
+struct err_causes;
 int reports_parse_opts_all(const char *from, const char *to, const char *step, int64_t now_ms,
-                           struct store_report_opts *o, struct api_causes *c);
+                           struct store_report_opts *o, struct err_causes *c);
 
 /* Renders r. Returns a new NUL-terminated string (caller frees); never NULL.
  * CSV: a header line then one line per row of r (columns in docs/operations.md), numbers

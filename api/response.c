@@ -154,27 +154,7 @@ void resp_error_causes(struct api_response *resp, const struct err *items, size_
     answer_error(resp, items[0].code, inner);
 }
 
-void api_cause(struct api_causes *c, const struct err *e)
-{
-    if (c->n < API_QUERY_CAUSES_MAX)
-        c->items[c->n++] = *e;
-    else
-        c->more++;
-}
-
-void api_causef(struct api_causes *c, enum err_code code, const char *field, const char *fmt, ...)
-{
-    struct err e = {.code = code};
-    va_list ap;
-
-    snprintf(e.field, sizeof(e.field), "%s", field ? field : "");
-    va_start(ap, fmt);
-    vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
-    va_end(ap);
-    api_cause(c, &e);
-}
-
-bool api_causes_answer(const struct api_causes *c, struct api_response *resp)
+bool api_causes_answer(const struct err_causes *c, struct api_response *resp)
 {
     if (c->n == 0)
         return false;

@@ -170,7 +170,7 @@ static bool listed(const char *list, const char *key)
 
 int api_check_query(const char *known, const struct api_request *req, struct api_response *resp)
 {
-    struct api_causes c = {0};
+    struct err_causes c = {0};
 
     if (!known)
         return 0;
@@ -188,7 +188,7 @@ int api_check_query(const char *known, const struct api_request *req, struct api
             err_set(&e, ERR_MALFORMED, k, "query parameter \"%s\" is given more than once", k);
         else
             continue;
-        api_cause(&c, &e);
+        err_cause(&c, &e);
     }
     return api_causes_answer(&c, resp) ? -1 : 0;
 }

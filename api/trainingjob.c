@@ -337,14 +337,11 @@ static int required(struct err *e, const char *path, const char *key)
 }
 
 /* Keeps *e as one more cause of c when rc says a check failed; returns whether it did. */
-static bool failed(struct trainingjob_causes *c, int rc, const struct err *e)
+static bool failed(struct err_causes *c, int rc, const struct err *e)
 {
     if (rc == 0)
         return false;
-    if (c->n < TRAININGJOB_CAUSES_MAX)
-        c->items[c->n++] = *e;
-    else
-        c->more++;
+    err_cause(c, e);
     return true;
 }
 
@@ -843,8 +840,7 @@ static int check_annotations(json_t *meta, struct err *e)
     return 0;
 }
 
-static void parse_metadata(json_t *meta, const char *path_ns, struct job *j,
-                           struct trainingjob_causes *c)
+static void parse_metadata(json_t *meta, const char *path_ns, struct job *j, struct err_causes *c)
 {
     struct err e;
 
@@ -1130,7 +1126,7 @@ static int resource_amount(json_t *in, const char *key, double lo, double hi, js
 /* Each field is checked whatever the others hold, so every bad one is a cause; the
  * alternatives and throughputs need a known instanceType. */
 static void parse_resources(json_t *spec, const struct sku_catalogue *skus, json_t *out_spec,
-                            struct job *j, struct trainingjob_causes *c)
+                            struct job *j, struct err_causes *c)
 {
     json_t *in, *out, *alts;
     const char *sku;
@@ -1821,7 +1817,7 @@ static int parse_framework(json_t *spec, struct job *j, json_t *out, struct err 
 /* Each section is checked whatever the others hold; the mounts only when every volume
  * was read. */
 static void parse_spec(json_t *spec, const struct sku_catalogue *skus, struct job *j,
-                       struct trainingjob_causes *c)
+                       struct err_causes *c)
 {
     json_t *out = json_object();
     struct err e;
@@ -1881,7 +1877,7 @@ static int check_kind(json_t *root, struct err *e)
 }
 
 /* root's object member key, as a cause when it is missing or not an object. */
-static json_t *section(json_t *root, const char *key, struct trainingjob_causes *c)
+static json_t *section(json_t *root, const char *key, struct err_causes *c)
 {
     json_t *v;
     struct err e;
@@ -1894,7 +1890,7 @@ static json_t *section(json_t *root, const char *key, struct trainingjob_causes 
 }
 
 /* A cause that is not about the body's content (the server failed) is the answer alone. */
-static void keep_server_cause(struct trainingjob_causes *c)
+static void keep_server_cause(struct err_causes *c)
 {
     for (size_t i = 0; i < c->n; i++)
         if (c->items[i].code != ERR_MALFORMED && c->items[i].code != ERR_INVALID) {
@@ -1906,8 +1902,7 @@ static void keep_server_cause(struct trainingjob_causes *c)
 }
 
 int trainingjob_parse_all(const char *body, size_t len, const char *path_ns,
-                          const struct sku_catalogue *skus, struct job **out,
-                          struct trainingjob_causes *c)
+                          const struct sku_catalogue *skus, struct job **out, struct err_causes *c)
 {
     json_t *root = NULL, *meta, *spec;
     json_error_t jerr;
@@ -1978,7 +1973,7 @@ out:
 int trainingjob_parse(const char *body, size_t len, const char *path_ns,
                       const struct sku_catalogue *skus, struct job **out, struct err *e)
 {
-    struct trainingjob_causes c;
+    struct err_causes c;
 
     if (trainingjob_parse_all(body, len, path_ns, skus, out, &c) == 0)
         return 0;

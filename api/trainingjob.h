@@ -50,26 +50,16 @@ struct sku_catalogue;
 int trainingjob_parse(const char *body, size_t len, const char *path_ns,
                       const struct sku_catalogue *skus, struct job **out, struct err *e);
 
-#define TRAININGJOB_CAUSES_MAX 16
-
-/* Every problem of a refused body, as Kubernetes lists a Status's causes: items[0] is the
- * one trainingjob_parse() reports, the rest follow in the order the body is checked.
- * Independent parts are checked on after a problem (apiVersion, kind, each metadata and
- * spec section, each field of spec.resources); within a part the first problem stops it,
- * and a part that needs another (the mounts, relativeThroughput) is skipped when that one
- * failed. more counts the problems past the array. */
-struct trainingjob_causes {
-    size_t n;
-    size_t more;
-    struct err items[TRAININGJOB_CAUSES_MAX];
-};
-
-/* trainingjob_parse(), keeping every cause in c (n 0 on success). A body refused before it
+/* trainingjob_parse(), keeping every cause of a refused body in c (n 0 on success):
+ * items[0] is the one trainingjob_parse() reports, the rest follow in the order the body
+ * is checked. Independent parts are checked on after a problem (apiVersion, kind, each
+ * metadata and spec section, each field of spec.resources); within a part the first
+ * problem stops it, and a part that needs another (the mounts, relativeThroughput) is
+ * skipped when that one failed. A body refused before it
  * is decoded (empty, too large, bad JSON), or a cause other than ERR_MALFORMED and
  * ERR_INVALID, gives that one cause alone. */
 int trainingjob_parse_all(const char *body, size_t len, const char *path_ns,
-                          const struct sku_catalogue *skus, struct job **out,
-                          struct trainingjob_causes *c);
+                          const struct sku_catalogue *skus, struct job **out, struct err_causes *c);
 
 /* What administrators let tenants reference, per namespace: the config section "tenants"
  * (docs/trainingjob.md, "What administrators may restrict"). Immutable once built, so

@@ -19,6 +19,26 @@ int err_set(struct err *e, enum err_code code, const char *field, const char *fm
     return -1;
 }
 
+void err_cause(struct err_causes *c, const struct err *e)
+{
+    if (c->n < ERR_CAUSES_MAX)
+        c->items[c->n++] = *e;
+    else
+        c->more++;
+}
+
+void err_causef(struct err_causes *c, enum err_code code, const char *field, const char *fmt, ...)
+{
+    struct err e = {.code = code};
+    va_list ap;
+
+    snprintf(e.field, sizeof(e.field), "%s", field ? field : "");
+    va_start(ap, fmt);
+    vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+    va_end(ap);
+    err_cause(c, &e);
+}
+
 void err_clear(struct err *e)
 {
     if (!e)

@@ -3,6 +3,8 @@
 #ifndef BASE_ERR_H
 #define BASE_ERR_H
 
+#include <stddef.h>
+
 enum err_code {
     ERR_NONE = 0,
     ERR_MALFORMED, /* input cannot be parsed (bad JSON, bad number) */
@@ -33,6 +35,22 @@ struct err {
 /* Fills e (when not NULL) and returns -1, so callers can `return err_set(...)`.
  * field may be NULL. */
 int err_set(struct err *e, enum err_code code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#define ERR_CAUSES_MAX 16
+
+/* Every problem of a refused input, as Kubernetes lists a Status's causes: items[0] first,
+ * the rest in the order the input was checked; more counts the problems past the array. A
+ * zeroed struct holds none. */
+struct err_causes {
+    size_t n;
+    size_t more;
+    struct err items[ERR_CAUSES_MAX];
+};
+
+/* Keeps *e as one more cause of c; err_causef() one it formats. */
+void err_cause(struct err_causes *c, const struct err *e);
+void err_causef(struct err_causes *c, enum err_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Clears e (NULL-safe). */

@@ -187,18 +187,9 @@ static int demand_query_check(const struct cluster_demand_query *q,
 
 /* ---- Causes ---------------------------------------------------------------------------- */
 
-/* Keeps *e as one more cause of cs. */
-static void keep(struct cluster_config_causes *cs, const struct err *e)
-{
-    if (cs->n < CLUSTER_CONFIG_CAUSES_MAX)
-        cs->items[cs->n++] = *e;
-    else
-        cs->more++;
-}
-
 /* Whether cs holds a cause within the top-level member `member` ("servingPool" for the
  * field "servingPool.lendingWindows[1].start"), so its checks are not run on a default. */
-static bool part_failed(const struct cluster_config_causes *cs, const char *member)
+static bool part_failed(const struct err_causes *cs, const char *member)
 {
     size_t len = strlen(member);
 
@@ -364,20 +355,20 @@ static const struct {
 /* Every part's first problem into cs, but for the parts that already have one (the member
  * could not be read, and the check would judge its default). */
 static void validate_into(const struct cluster_config *c, const struct sku_catalogue *skus,
-                          struct cluster_config_causes *cs)
+                          struct err_causes *cs)
 {
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         struct err e = {0};
 
         if (!part_failed(cs, parts[i].member) && parts[i].check(c, skus, &e) != 0)
-            keep(cs, &e);
+            err_cause(cs, &e);
     }
 }
 
 int cluster_config_validate(const struct cluster_config *c, const struct sku_catalogue *skus,
                             struct err *e)
 {
-    struct cluster_config_causes cs = {0};
+    struct err_causes cs = {0};
 
     validate_into(c, skus, &cs);
     if (cs.n == 0)
@@ -728,7 +719,7 @@ static const char *const inline_to_file[][2] = {
 
 /* Credentials inline are refused with the reason, each: a config is stored in PostgreSQL and
  * returned by the API, where secrets never go (docs/security.md). */
-static void inline_credentials(const json_t *j, struct cluster_config_causes *cs)
+static void inline_credentials(const json_t *j, struct err_causes *cs)
 {
     for (size_t i = 0; i < N_INLINE; i++) {
         struct err e;
@@ -740,14 +731,13 @@ static void inline_credentials(const json_t *j, struct cluster_config_causes *cs
                 "PostgreSQL and returned by the API); write it to a file in secretsDir and "
                 "name that file in %s",
                 inline_to_file[i][0], inline_to_file[i][1]);
-        keep(cs, &e);
+        err_cause(cs, &e);
     }
 }
 
 /* Every top-level member the config does not know, each a cause (inline credentials are
  * inline_credentials()'s). */
-static void unknown_members(const json_t *j, const char *const *known,
-                            struct cluster_config_causes *cs)
+static void unknown_members(const json_t *j, const char *const *known, struct err_causes *cs)
 {
     const char *key;
     const json_t *v;
@@ -763,12 +753,12 @@ static void unknown_members(const json_t *j, const char *const *known,
         if (member_known(known, key) || is_inline)
             continue;
         err_set(&e, ERR_INVALID, key, "unknown member \"%s\"", key);
-        keep(cs, &e);
+        err_cause(cs, &e);
     }
 }
 
 int cluster_config_from_json_all(const json_t *j, const struct sku_catalogue *skus,
-                                 struct cluster_config *out, struct cluster_config_causes *cs)
+                                 struct cluster_config *out, struct err_causes *cs)
 {
     static const char *const known[] = {"name",
                                         "apiServer",
@@ -797,7 +787,7 @@ int cluster_config_from_json_all(const json_t *j, const struct sku_catalogue *sk
     cluster_config_init(c);
     if (!json_is_object(j)) {
         err_set(&e, ERR_MALFORMED, "", "a cluster must be a JSON object");
-        keep(cs, &e);
+        err_cause(cs, &e);
         goto out;
     }
     inline_credentials(j, cs);
@@ -805,43 +795,43 @@ int cluster_config_from_json_all(const json_t *j, const struct sku_catalogue *sk
     /* Each member on its own: one that cannot be read does not hide the next. */
     if (get_str(j, "name", "name", c->name, sizeof(c->name), &e) ||
         (!c->name[0] && err_set(&e, ERR_INVALID, "name", "name is required")))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_str(j, "apiServer", "apiServer", c->api_server, sizeof(c->api_server), &e) ||
         (!c->api_server[0] && err_set(&e, ERR_INVALID, "apiServer", "apiServer is required")))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_str(j, "tokenFile", "tokenFile", c->token_file, sizeof(c->token_file), &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_str(j, "caFile", "caFile", c->ca_file, sizeof(c->ca_file), &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_str(j, "clientCertificateFile", "clientCertificateFile", c->client_cert_file,
                 sizeof(c->client_cert_file), &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_str(j, "clientKeyFile", "clientKeyFile", c->client_key_file, sizeof(c->client_key_file),
                 &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_bool(j, "insecureSkipTLSVerify", &c->insecure_skip_tls_verify, &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_bool(j, "allowInsecureHttp", &c->allow_insecure_http, &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_str(j, "region", "region", c->region, sizeof(c->region), &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_str(j, "provider", "provider", c->provider, sizeof(c->provider), &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_str(j, "timezone", "timezone", c->timezone, sizeof(c->timezone), &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_str(j, "jobNamespace", "jobNamespace", c->job_namespace, sizeof(c->job_namespace), &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_bool(j, "cordoned", &c->cordoned, &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if (get_int(j, "lostTimeoutSeconds", "lostTimeoutSeconds", 10, 7 * 86400, &c->lost_timeout_s,
                 &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if ((v = json_object_get(j, "costPerGpuHour")) && parse_costs(v, c, &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if ((v = json_object_get(j, "servingPool")) && parse_serving(v, &c->serving, &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     if ((v = json_object_get(j, "tolerations")) && parse_tolerations(v, c, &e))
-        keep(cs, &e);
+        err_cause(cs, &e);
     validate_into(c, skus, cs);
     if (cs->n == 0) {
         *out = *c;
@@ -855,7 +845,7 @@ out:
 int cluster_config_from_json(const json_t *j, const struct sku_catalogue *skus,
                              struct cluster_config *out, struct err *e)
 {
-    struct cluster_config_causes *cs = xcalloc(1, sizeof(*cs));
+    struct err_causes *cs = xcalloc(1, sizeof(*cs));
     int rc = cluster_config_from_json_all(j, skus, out, cs);
 
     if (rc && e)

@@ -113,22 +113,13 @@ void cluster_config_init(struct cluster_config *c);
 int cluster_config_from_json(const json_t *j, const struct sku_catalogue *skus,
                              struct cluster_config *out, struct err *e);
 
-#define CLUSTER_CONFIG_CAUSES_MAX 16
-
-/* Every problem of a refused config, as Kubernetes lists a Status's causes: items[0] is the
- * one cluster_config_from_json() reports, the rest follow in the order the object is read.
- * Each top-level member is read and checked on its own (each inline credential and unknown
- * member is a cause too); within a member the first problem stops it, and a member that
- * could not be read is not checked further. more counts the problems past the array. */
-struct cluster_config_causes {
-    size_t n;
-    size_t more;
-    struct err items[CLUSTER_CONFIG_CAUSES_MAX];
-};
-
-/* cluster_config_from_json(), keeping every cause in cs (n 0 on success). */
+/* cluster_config_from_json(), keeping every cause of a refused config in cs (n 0 on
+ * success): items[0] is the one cluster_config_from_json() reports, the rest follow in the
+ * order the object is read. Each top-level member is read and checked on its own (each
+ * inline credential and unknown member is a cause too); within a member the first problem
+ * stops it, and a member that could not be read is not checked further. */
 int cluster_config_from_json_all(const json_t *j, const struct sku_catalogue *skus,
-                                 struct cluster_config *out, struct cluster_config_causes *cs);
+                                 struct cluster_config *out, struct err_causes *cs);
 
 /* Same from text (at most 1 MiB, nesting at most 16). */
 int cluster_config_parse(const char *text, size_t len, const struct sku_catalogue *skus,

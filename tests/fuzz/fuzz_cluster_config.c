@@ -30,14 +30,13 @@ static void fail(const char *what, const struct err *e)
 static void check_causes(const char *data, size_t size, const struct err *e)
 {
     struct cluster_config *c = malloc(sizeof(*c));
-    struct cluster_config_causes *cs = malloc(sizeof(*cs));
+    struct err_causes *cs = malloc(sizeof(*cs));
     json_t *j = json_loadb(data, size, JSON_REJECT_DUPLICATES, NULL);
 
     if (j && size <= (1u << 20)) {
         if (cluster_config_from_json_all(j, sku_defaults(), c, cs) == 0)
             fail("refused as text, accepted as an object", e);
-        if (cs->n < 1 || cs->n > CLUSTER_CONFIG_CAUSES_MAX ||
-            (cs->more && cs->n < CLUSTER_CONFIG_CAUSES_MAX))
+        if (cs->n < 1 || cs->n > ERR_CAUSES_MAX || (cs->more && cs->n < ERR_CAUSES_MAX))
             fail("cause count out of range", e);
         if (strcmp(cs->items[0].field, e->field) != 0 || strcmp(cs->items[0].msg, e->msg) != 0)
             fail("the first cause is not the error", &cs->items[0]);

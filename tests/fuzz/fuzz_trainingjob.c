@@ -73,12 +73,12 @@ static void round_trip(const struct job *j)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct job *j = NULL;
-    struct trainingjob_causes c;
+    struct err_causes c;
 
     if (trainingjob_parse_all((const char *)data, size, NS, NULL, &j, &c) != 0) {
         if (j != NULL)
             fail("*out written on failure", NULL, NULL);
-        if (c.n == 0 || c.n > TRAININGJOB_CAUSES_MAX || (c.more && c.n < TRAININGJOB_CAUSES_MAX))
+        if (c.n == 0 || c.n > ERR_CAUSES_MAX || (c.more && c.n < ERR_CAUSES_MAX))
             fail("failure without causes, or with too many", NULL, NULL);
         for (size_t i = 0; i < c.n; i++) {
             const struct err *e = &c.items[i];

@@ -32,6 +32,27 @@ START_TEST(err_set_fills_and_returns_minus_one)
 }
 END_TEST
 
+/* Causes keep their order up to ERR_CAUSES_MAX, then are counted. */
+START_TEST(err_causes_keep_then_count)
+{
+    struct err_causes c = {0};
+    struct err e;
+
+    for (int i = 0; i < ERR_CAUSES_MAX + 2; i++)
+        err_causef(&c, ERR_INVALID, "f", "cause %d", i);
+    ck_assert_uint_eq(c.n, ERR_CAUSES_MAX);
+    ck_assert_uint_eq(c.more, 2);
+    ck_assert_str_eq(c.items[0].msg, "cause 0");
+    ck_assert_str_eq(c.items[ERR_CAUSES_MAX - 1].field, "f");
+    c = (struct err_causes){0};
+    err_set(&e, ERR_MALFORMED, NULL, "x");
+    err_cause(&c, &e);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_int_eq(c.items[0].code, ERR_MALFORMED);
+    ck_assert_str_eq(c.items[0].field, "");
+}
+END_TEST
+
 START_TEST(buf_refuses_past_its_cap)
 {
     struct buf b;
@@ -297,6 +318,7 @@ int main(void)
     int failed;
 
     tcase_add_test(tc, err_set_fills_and_returns_minus_one);
+    tcase_add_test(tc, err_causes_keep_then_count);
     tcase_add_test(tc, buf_refuses_past_its_cap);
     tcase_add_test(tc, num_parse_is_strict);
     tcase_add_test(tc, rfc3339_round_trip);

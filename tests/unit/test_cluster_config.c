@@ -331,7 +331,7 @@ START_TEST(every_problem_is_a_cause)
     };
     json_t *j = json_loads(text, 0, NULL);
     struct cluster_config *c = calloc(1, sizeof(*c));
-    struct cluster_config_causes *cs = calloc(1, sizeof(*cs));
+    struct err_causes *cs = calloc(1, sizeof(*cs));
     struct err e = {0};
 
     ck_assert_ptr_nonnull(j);
@@ -366,7 +366,7 @@ START_TEST(causes_past_the_limit_are_counted)
 {
     json_t *j = json_pack("{s:s, s:s}", "name", "a", "apiServer", "https://x:1");
     struct cluster_config *c = calloc(1, sizeof(*c));
-    struct cluster_config_causes *cs = calloc(1, sizeof(*cs));
+    struct err_causes *cs = calloc(1, sizeof(*cs));
 
     for (int i = 0; i < 20; i++) {
         char key[16];
@@ -375,8 +375,8 @@ START_TEST(causes_past_the_limit_are_counted)
         json_object_set_new(j, key, json_true());
     }
     ck_assert_int_eq(cluster_config_from_json_all(j, sku_defaults(), c, cs), -1);
-    ck_assert_uint_eq(cs->n, CLUSTER_CONFIG_CAUSES_MAX);
-    ck_assert_uint_eq(cs->more, 20 - CLUSTER_CONFIG_CAUSES_MAX);
+    ck_assert_uint_eq(cs->n, ERR_CAUSES_MAX);
+    ck_assert_uint_eq(cs->more, 20 - ERR_CAUSES_MAX);
     json_decref(j);
     free(cs);
     free(c);

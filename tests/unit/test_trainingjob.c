@@ -1276,7 +1276,7 @@ END_TEST
  * them), items[0] being what trainingjob_parse() reports. */
 static void expect_causes(const char *body, const char *const *fields, size_t n)
 {
-    struct trainingjob_causes c;
+    struct err_causes c;
     struct job *j = NULL;
     struct err e;
 
@@ -1336,7 +1336,7 @@ START_TEST(test_every_independent_problem_is_a_cause)
 }
 END_TEST
 
-/* Past TRAININGJOB_CAUSES_MAX causes the rest are counted, not kept; a body that cannot be
+/* Past ERR_CAUSES_MAX causes the rest are counted, not kept; a body that cannot be
  * decoded is one cause. */
 START_TEST(test_causes_past_the_limit_are_counted)
 {
@@ -1346,14 +1346,14 @@ START_TEST(test_causes_past_the_limit_are_counted)
         "\"resources\":{\"w\":1,\"instanceType\":1,\"gpuCount\":\"1\",\"memoryGb\":\"1\","
         "\"cpu\":\"1\"},\"code\":1,\"data\":1,\"output\":1,\"checkpoint\":1,\"scheduling\":1,"
         "\"podLabels\":1,\"podAnnotations\":1}}";
-    struct trainingjob_causes c;
+    struct err_causes c;
     struct job *j = NULL;
 
     ck_assert_int_eq(trainingjob_parse_all(body, strlen(body), NS, NULL, &j, &c), -1);
-    ck_assert_uint_eq(c.n, TRAININGJOB_CAUSES_MAX);
+    ck_assert_uint_eq(c.n, ERR_CAUSES_MAX);
     ck_assert_uint_eq(c.n + c.more, 22);
     ck_assert_str_eq(c.items[0].field, "x");
-    ck_assert_str_eq(c.items[TRAININGJOB_CAUSES_MAX - 1].field, "spec.code");
+    ck_assert_str_eq(c.items[ERR_CAUSES_MAX - 1].field, "spec.code");
     for (size_t i = 0; i < c.n; i++)
         ck_assert_msg(c.items[i].code == ERR_MALFORMED || c.items[i].code == ERR_INVALID, "%s",
                       c.items[i].field);
