@@ -47,6 +47,10 @@
  * the client sends nothing for LINGER_IDLE_MS. The largest http.maxBodyBytes. */
 #define DISCARD_MAX_BYTES ((size_t)64 << 20)
 #define LINGER_IDLE_MS    5000
+/* Lingering is a courtesy to clients that send what they declared; a client holding one
+ * open by trickling holds a descriptor outside http.maxConnections, so few linger at
+ * once, and past them the close is immediate. */
+#define LINGER_MAX_SOCKS 64
 
 struct req_ctx;
 
@@ -834,12 +838,11 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
                        "cannot listen on %s:%d (address in use, or TLS settings refused)", host,
                        port);
     }
-    linger_start(
-        &(struct linger_limits){.total_ms = (int64_t)cfg->body_timeout_s * 1000,
-                                .idle_ms = LINGER_IDLE_MS,
-                                .max_bytes = DISCARD_MAX_BYTES,
-                                .max_socks = cfg->max_connections > 0 ? cfg->max_connections : 512},
-        &srv->linger);
+    linger_start(&(struct linger_limits){.total_ms = (int64_t)cfg->body_timeout_s * 1000,
+                                         .idle_ms = LINGER_IDLE_MS,
+                                         .max_bytes = DISCARD_MAX_BYTES,
+                                         .max_socks = LINGER_MAX_SOCKS},
+                 &srv->linger);
     pthread_create(&srv->warden, NULL, warden, srv);
     /* Submissions that came before these threads wait in the queue for them. */
     srv->n_submitters = cfg->submit_threads;
