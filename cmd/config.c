@@ -236,6 +236,35 @@ static int parse_skus(struct config *c, const json_t *v, struct err *e)
     return 0;
 }
 
+/* The problems of clusters[i], every one an operator would otherwise meet one start at a
+ * time: "clusters[i].field: message", joined by "; " while they fit the message, the rest
+ * counted. e->field is the first's. */
+static int clusters_error(size_t i, const struct err_causes *cs, struct err *e)
+{
+    char field[160], msg[sizeof(e->msg)];
+    size_t len = 0, left = cs->more;
+
+    for (size_t k = 0; k < cs->n; k++) {
+        const struct err *ce = &cs->items[k];
+        char one[sizeof(e->msg)];
+        int n = snprintf(one, sizeof(one), "%sclusters[%zu]%s%s: %s", k ? "; " : "", i,
+                         ce->field[0] ? "." : "", ce->field, ce->msg);
+
+        /* Room is kept for the count of those left out. */
+        if (n < 0 || len + (size_t)n + 24 >= sizeof(msg)) {
+            left += cs->n - k;
+            break;
+        }
+        memcpy(msg + len, one, (size_t)n + 1);
+        len += (size_t)n;
+    }
+    if (left)
+        snprintf(msg + len, sizeof(msg) - len, "%s(and %zu more)", len ? " " : "", left);
+    snprintf(field, sizeof(field), "clusters[%zu]%s%s", i, cs->items[0].field[0] ? "." : "",
+             cs->items[0].field);
+    return err_set(e, ERR_CONFIG, field, "%s", msg);
+}
+
 /* "clusters": [ member cluster objects, as PUT /v1/clusters/{name} takes them ]. The
  * list replaces any earlier one (from a file applied before). NULL: none. */
 static int parse_clusters(struct config *c, const json_t *v, struct err *e)
@@ -254,15 +283,10 @@ static int parse_clusters(struct config *c, const json_t *v, struct err *e)
     c->n_clusters = 0;
     json_array_foreach(v, i, item)
     {
-        struct err ce = {0};
+        struct err_causes cs = {0};
 
-        if (cluster_config_from_json(item, &c->skus, &c->clusters[i], &ce)) {
-            char field[160];
-
-            snprintf(field, sizeof(field), "clusters[%zu]%s%s", i, ce.field[0] ? "." : "",
-                     ce.field);
-            return err_set(e, ERR_CONFIG, field, "%s: %s", field, ce.msg);
-        }
+        if (cluster_config_from_json_all(item, &c->skus, &c->clusters[i], &cs))
+            return clusters_error(i, &cs, e);
         for (size_t k = 0; k < i; k++)
             if (strcmp(c->clusters[k].name, c->clusters[i].name) == 0)
                 return err_set(e, ERR_CONFIG, "clusters", "clusters: \"%s\" is listed twice",

@@ -211,6 +211,47 @@ static const struct bad_case bad[] = {
      "unknown configuration key (did you mean \"uriPrefixes\"?)"},
 };
 
+/* A member cluster wrong in several members names them all, in the order PUT
+ * /v1/clusters/{name} lists its causes, so an operator fixes them in one start; past the
+ * message's room the rest are counted. */
+START_TEST(every_problem_of_a_cluster)
+{
+    struct config c;
+    struct err e = {0};
+    char big[4096];
+    const char *name, *api;
+    int n;
+
+    config_defaults(&c);
+    ck_assert_int_eq(
+        config_apply_json(
+            &c,
+            "{\"clusters\":[{\"name\":\"c1\",\"apiServer\":\"https://c1.example:6443\"},"
+            "{\"name\":\"Bad Name\",\"apiServer\":\"nope\",\"bogus\":1}]}",
+            &e),
+        -1);
+    ck_assert_str_eq(e.field, "clusters[1].bogus");
+    ck_assert_ptr_nonnull(strstr(e.msg, "clusters[1].bogus: unknown member \"bogus\"; "));
+    name = strstr(e.msg, "clusters[1].name: name \"Bad Name\"");
+    api = strstr(e.msg, "; clusters[1].apiServer: apiServer \"nope\"");
+    ck_assert_ptr_nonnull(name);
+    ck_assert_ptr_nonnull(api);
+    ck_assert_msg(name < api, "name after apiServer: %s", e.msg);
+    ck_assert_ptr_null(strstr(e.msg, "more)"));
+
+    n = snprintf(big, sizeof(big), "{\"clusters\":[{\"name\":\"c1\"");
+    for (int i = 0; i < 20; i++)
+        n += snprintf(big + n, sizeof(big) - (size_t)n, ",\"unknownMember%02d\":1", i);
+    snprintf(big + n, sizeof(big) - (size_t)n, "}]}");
+    ck_assert_int_eq(config_apply_json(&c, big, &e), -1);
+    ck_assert_str_eq(e.field, "clusters[0].unknownMember00");
+    ck_assert_ptr_nonnull(strstr(e.msg, "clusters[0].unknownMember01: unknown member"));
+    ck_assert_ptr_nonnull(strstr(e.msg, " more)"));
+    ck_assert_uint_lt(strlen(e.msg), sizeof(e.msg) - 1);
+    config_free(&c);
+}
+END_TEST
+
 START_TEST(bad_values_name_key_and_value)
 {
     struct config c, before;
@@ -952,6 +993,7 @@ int main(void)
     tcase_add_test(tc, quotas_and_weights);
     tcase_add_test(tc, tenants_reach_the_api);
     tcase_add_loop_test(tc, bad_values_name_key_and_value, 0, sizeof(bad) / sizeof(bad[0]));
+    tcase_add_test(tc, every_problem_of_a_cluster);
     tcase_add_test(tc, not_json_or_not_object);
     tcase_add_test(tc, env_overrides_file);
     tcase_add_test(tc, missing_file_is_an_error);
