@@ -1,6 +1,7 @@
-/* ui_routes.c -- serves the embedded dashboard under /ui/. Unknown paths under /ui/ that look
- * like views (no file extension) get index.html, so the single-page app's deep links
- * survive a reload. */
+/* ui_routes.c -- serves the embedded dashboard under /ui/. Its files all sit at the top
+ * (/ui/app.js); every other path under /ui/ that is a view's (one with a '/' further on,
+ * such as /ui/jobs/ns/name, whose name may hold dots, or a top-level one without a file
+ * extension) gets index.html, so the single-page app's deep links survive a reload. */
 #include "api/internal.h"
 
 #include "api/web_assets.h"
@@ -21,17 +22,18 @@ void h_ui(struct api *a, const struct api_request *req, const struct route_param
           struct api_response *resp)
 {
     const char *rel = req->path + strlen("/ui");
-    const struct web_asset *asset;
-    const char *slash;
+    const struct web_asset *asset = NULL;
 
     (void)a;
     (void)p;
     while (*rel == '/')
         rel++;
-    slash = strrchr(rel, '/');
-    if (*rel == '\0' || !strchr(slash ? slash : rel, '.'))
-        rel = "index.html";
-    if (strstr(rel, "..") || !(asset = find(rel))) {
+    if (!strstr(rel, "..")) {
+        asset = find(rel);
+        if (!asset && (*rel == '\0' || strchr(rel, '/') || !strchr(rel, '.')))
+            asset = find("index.html");
+    }
+    if (!asset) {
         resp_errorf(resp, ERR_NOT_FOUND, NULL, "no such file: %s", req->path);
         return;
     }

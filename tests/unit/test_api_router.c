@@ -390,12 +390,16 @@ START_TEST(dashboard_is_served_under_ui)
     ck_assert_ptr_nonnull(strstr(resp.body, "<html"));
     ck_assert_uint_gt(resp.body_len, 0);
     api_response_clear(&resp);
-    /* A view's deep link (no extension) gets the app; a missing file does not. */
-    req.path = "/ui/jobs/maps/run-1";
-    api_handle(api, &req, &resp);
-    ck_assert_int_eq(resp.status, 200);
-    ck_assert_ptr_nonnull(strstr(resp.body, "<html"));
-    api_response_clear(&resp);
+    /* A view's deep link gets the app, a job's name with dots too (it used to be taken for
+     * a missing file); a missing file does not. */
+    for (int i = 0; i < 3; i++) {
+        req.path =
+            (const char *[]){"/ui/jobs/maps/run-1", "/ui/jobs/maps/ranker.v2-full", "/ui/queue"}[i];
+        api_handle(api, &req, &resp);
+        ck_assert_msg(resp.status == 200, "%s: %d", req.path, resp.status);
+        ck_assert_ptr_nonnull(strstr(resp.body, "<html"));
+        api_response_clear(&resp);
+    }
     expect("GET", "/ui/missing.js", NULL, 0, NULL, NULL, 404, "not_found", NULL);
     expect("GET", "/ui/../etc/passwd.txt", NULL, 0, NULL, NULL, 404, "not_found", NULL);
     expect("POST", "/ui/", NULL, 0, NULL, NULL, 405, "method_not_allowed", NULL);
