@@ -1142,7 +1142,8 @@ async function viewQueue(root, sc) {
         h('td', { class: 'wrap', 'data-reason': pr ? pr.reason : '' },
           pr ? [badge(pr.reason, 'reason'), ' ', h('span', { class: 'muted' }, pr.message || '')] : 'starts now'));
     }), { testid: 'queue-view-table', empty: 'nothing queued' }));
-    note.textContent = `${fmtNum(m.total)} of ${fmtNum(m.queued)} queued jobs selected, ` +
+    // total counts the held and backed-off jobs after the queue too; queued does not.
+    note.textContent = `${fmtNum(m.total - m.held - m.retryBackoff)} of ${fmtNum(m.queued)} queued jobs selected, ` +
       `${fmtNum(v.items.length)} shown; estimated ${when(m.generatedAt)} from ` +
       `${fmtNum(basis.decisions)} simulated decisions` +
       (basis.capped ? ' (the simulation hit its cap: later jobs have no estimate)' : '') + '.' +
