@@ -353,6 +353,9 @@ static uint64_t filter_hash(const struct store_job_filter *f)
     h = list_token_hash(h, times, 0xff);
     for (size_t i = 0; i < f->n_namespaces; i++)
         h = list_token_hash(h, f->namespaces[i], 0xfe);
+    /* Folded in only when newest first, so creation-order tokens keep their hash. */
+    if (f->newest_first)
+        h = list_token_hash(h, "newest", 0xfd);
     return (h ^ f->phase_mask) * 1099511628211ULL;
 }
 
@@ -420,6 +423,11 @@ static void parse_list_query(const struct api_request *req, struct store_job_fil
                            LIST_MAX_LIMIT);
             else
                 f->limit = (int)n;
+        } else if (strcmp(k, "order") == 0) {
+            if (strcmp(v, "newest") != 0 && strcmp(v, "oldest") != 0)
+                err_causef(c, ERR_MALFORMED, "order",
+                           "order \"%s\" is neither oldest (creation order) nor newest", v);
+            f->newest_first = strcmp(v, "newest") == 0;
         } else if (strcmp(k, "phase") == 0) {
             if (parse_phases(v, &f->phase_mask, &e))
                 err_cause(c, &e);
@@ -457,7 +465,7 @@ static void parse_list_watch(const struct api_request *req, bool *watch, struct 
                *to = req_query(req, "timeoutSeconds"), *bm = req_query(req, "allowWatchBookmarks");
     static const char *const watch_only[] = {"resourceVersion", "timeoutSeconds",
                                              "allowWatchBookmarks"};
-    static const char *const pages[] = {"limit", "continue"};
+    static const char *const pages[] = {"limit", "continue", "order"};
     int64_t n;
 
     *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
@@ -475,7 +483,8 @@ static void parse_list_watch(const struct api_request *req, bool *watch, struct 
     for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
         if (req_query(req, pages[i]))
             err_causef(c, ERR_MALFORMED, pages[i],
-                       "a watch has no pages: %s does not apply with watch=true", pages[i]);
+                       "a watch has no pages and no order: %s does not apply with watch=true",
+                       pages[i]);
     o->after_rv = -1;
     if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, &o->after_rv))
         err_causef(c, ERR_MALFORMED, "resourceVersion",

@@ -17,7 +17,7 @@ struct route {
 
 /* A job list's filters and pages, and its watch. */
 #define LIST_QUERY                                                                                 \
-    "limit, continue, phase, sku, labelSelector, cluster, createdAfter, createdBefore, "           \
+    "limit, continue, order, phase, sku, labelSelector, cluster, createdAfter, createdBefore, "    \
     "watch, resourceVersion, timeoutSeconds, allowWatchBookmarks"
 
 static const struct route routes[] = {

@@ -47,7 +47,7 @@ struct opts {
     int64_t timeout_ms; /* 0: none */
     int64_t retry_ms;
     int limit;
-    bool wait, dry_run, all_pages, ns_given, quiet, verbose;
+    bool wait, dry_run, all_pages, newest, ns_given, quiet, verbose;
     bool fail_unschedulable; /* wait: stop when the job can never start (exit 6) */
 };
 
@@ -84,7 +84,7 @@ static void usage(FILE *f)
         "                                                creating nothing\n"
         "  get NAME                                      one job\n"
         "  events NAME                                   the job's events, oldest first\n"
-        "  list [--phase P,...] [--sku S] [-l k=v] [--limit N] [--all]\n"
+        "  list [--phase P,...] [--sku S] [-l k=v] [--limit N] [--all] [--newest]\n"
         "  queue [--sku S] [--limit N]                   queued jobs in the policy's order: "
         "place,\n"
         "                                                estimated start, why each waits\n"
@@ -994,6 +994,7 @@ static int verb_list(struct ctx *c)
         cli_query_param(&b, "phase", c->o.phase);
         cli_query_param(&b, "sku", c->o.sku);
         cli_query_param(&b, "labelSelector", c->o.selector);
+        cli_query_param(&b, "order", c->o.newest ? "newest" : NULL);
         cli_query_param(&b, "continue", cont);
         path = buf_steal(&b);
         rc = call_json(c, "GET", path, NULL, NULL, "jobs", &status, &page);
@@ -1507,6 +1508,7 @@ enum {
     OPT_SKU,
     OPT_LIMIT,
     OPT_ALL,
+    OPT_NEWEST,
     OPT_FROM,
     OPT_TO,
     OPT_STEP,
@@ -1536,6 +1538,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"sku", required_argument, NULL, OPT_SKU},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"all", no_argument, NULL, OPT_ALL},
+        {"newest", no_argument, NULL, OPT_NEWEST},
         {"from", required_argument, NULL, OPT_FROM},
         {"to", required_argument, NULL, OPT_TO},
         {"step", required_argument, NULL, OPT_STEP},
@@ -1593,6 +1596,7 @@ static int parse(int argc, char **argv, struct opts *o)
             o->limit = (int)n;
             break;
         case OPT_ALL: o->all_pages = true; break;
+        case OPT_NEWEST: o->newest = true; break;
         case OPT_FROM: o->from = optarg; break;
         case OPT_TO: o->to = optarg; break;
         case OPT_STEP: o->step = optarg; break;

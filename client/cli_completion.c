@@ -9,7 +9,8 @@
 /* Every option of cli.c's parse(), and the ones that take a value. */
 #define FLAGS                                                                                      \
     "-n --namespace -o --output -f --file -l --selector -q --quiet -v --verbose -h --help "        \
-    "--url --token --wait --timeout --phase --sku --limit --all --from --to --step --format "      \
+    "--url --token --wait --timeout --phase --sku --limit --all --newest --from --to --step "      \
+    "--format "                                                                                    \
     "--out --retry-for --idempotency-key --dry-run --fail-if-unschedulable"
 /* Those of cli_cluster.c's parse(), for cluster, clusters and capacity. */
 #define CLUSTER_FLAGS                                                                              \

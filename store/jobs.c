@@ -211,9 +211,11 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
     snprintf(limit, sizeof(limit), "%d", f->limit + 1);
     params[np++] = after;
     params[np++] = limit;
-    len = snprintf(sql, sizeof(sql), "SELECT " JOB_COLUMNS " FROM jobs WHERE id > $1");
+    len = snprintf(sql, sizeof(sql), "SELECT " JOB_COLUMNS " FROM jobs WHERE %s",
+                   f->newest_first ? "($1::bigint = 0 OR id < $1)" : "id > $1");
     filter_sql(f, true, sql, sizeof(sql), &len, params, &np, &t);
-    snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY id LIMIT $2");
+    snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY id%s LIMIT $2",
+             f->newest_first ? " DESC" : "");
     rc = jobs_of(s, sql, np, params, (size_t)f->limit, out, n, &r, e);
     free(t.ns_list);
     if (rc)

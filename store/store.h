@@ -74,12 +74,13 @@ struct store_job_filter {
     int64_t created_after_ms;  /* 0: no bound; created at or after */
     int64_t created_before_ms; /* 0: no bound; created before */
     const char *labels_json;   /* JSON object every job's labels must contain; NULL: any */
-    int64_t after_id;          /* keyset cursor: only jobs with id > after_id */
+    int64_t after_id;          /* keyset cursor: only jobs after it in the order; 0: none */
+    bool newest_first;         /* list the newest first (ids below after_id) */
     int limit;                 /* 1..1000 */
 };
 
-/* Lists jobs in creation order. *next_after is the cursor for the next page, or 0 when
- * this page is the last. Caller owns (*out)[i] and *out: free with store_jobs_free(). */
+/* Lists jobs in creation order, or newest first. *next_after is the cursor for the next
+ * page, or 0 when this page is the last. Caller owns (*out)[i] and *out: free with store_jobs_free(). */
 int store_job_list(struct store *s, const struct store_job_filter *f, struct job ***out, size_t *n,
                    int64_t *next_after, struct err *e);
 void store_jobs_free(struct job ***jobs, size_t n);

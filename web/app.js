@@ -458,7 +458,8 @@ async function viewJobs(root, sc) {
   const q = new URLSearchParams(location.search);
   const f = { ns: q.get('ns') || '', phase: q.get('phase') || '', sku: q.get('sku') || '',
     labels: q.get('labels') || '', limit: q.get('limit') || '50',
-    cluster: q.get('cluster') || '', age: q.get('age') || '' };
+    cluster: q.get('cluster') || '', age: q.get('age') || '',
+    order: q.get('order') === 'oldest' ? 'oldest' : 'newest' };
   const tokens = [''];  /* continue tokens of the pages seen; the last is the current page's */
   let next = null;
 
@@ -474,6 +475,9 @@ async function viewJobs(root, sc) {
     h('option', { value: v, selected: v === f.age }, label)));
   const limitIn = h('select', { name: 'limit' }, ['25', '50', '100', '200'].map(v =>
     h('option', { value: v, selected: v === f.limit }, v)));
+  /* Newest first by default, as a job dashboard is read; the API's default is creation order. */
+  const orderIn = h('select', { name: 'order' }, [['newest', 'newest first'], ['oldest', 'oldest first']]
+    .map(([v, label]) => h('option', { value: v, selected: v === f.order }, label)));
   const form = h('form', { class: 'filters', 'data-testid': 'job-filters', onsubmit: e => {
     e.preventDefault();
     const p = new URLSearchParams();
@@ -484,10 +488,11 @@ async function viewJobs(root, sc) {
     if (clusterIn.value.trim()) p.set('cluster', clusterIn.value.trim());
     if (ageIn.value) p.set('age', ageIn.value);
     if (limitIn.value !== '50') p.set('limit', limitIn.value);
+    if (orderIn.value !== 'newest') p.set('order', orderIn.value);
     navigate('/ui/jobs' + (p.toString() ? '?' + p : ''));
   } }, h('label', {}, 'namespace', nsIn), h('label', {}, 'phase', phaseIn),
   h('label', {}, 'SKU', skuIn), h('label', {}, 'cluster', clusterIn), h('label', {}, 'age', ageIn),
-  h('label', {}, 'labels', labelIn), h('label', {}, 'per page', limitIn),
+  h('label', {}, 'labels', labelIn), h('label', {}, 'order', orderIn), h('label', {}, 'per page', limitIn),
   h('button', { class: 'btn', type: 'submit' }, 'Filter'),
   h('a', { href: '/ui/jobs', 'data-nav': true }, 'clear'));
 
@@ -504,7 +509,7 @@ async function viewJobs(root, sc) {
     'so a page costs the same with 100,000 jobs. The page follows the list\'s watch stream: ' +
     'changes show as they happen, without polling.'));
 
-  /* The filters as query parameters, shared by the list and its watch. */
+  /* The filters as query parameters, shared by the list and its watch (which has no order). */
   function filterParams() {
     const p = new URLSearchParams();
     if (f.phase) p.set('phase', f.phase);
@@ -518,7 +523,7 @@ async function viewJobs(root, sc) {
     return p;
   }
   const base = f.ns ? `/v1/namespaces/${encodeURIComponent(f.ns)}/trainingjobs` : '/v1/trainingjobs';
-  let shown = 0;
+  let shown = 0, top = ''; /* top: the creation time of the first row shown */
 
   function showCount() {
     pageInfo.textContent = `page ${tokens.length} · ${shown} jobs`;
@@ -528,6 +533,7 @@ async function viewJobs(root, sc) {
   async function load() {
     const p = filterParams();
     p.set('limit', f.limit);
+    p.set('order', f.order);
     const cur = tokens[tokens.length - 1];
     if (cur) p.set('continue', cur);
     try {
@@ -537,6 +543,7 @@ async function viewJobs(root, sc) {
         'cluster', 'pool', 'age', 'message'], list.items.map(jobRow),
       { testid: 'jobs-table', empty: 'no jobs match these filters' }));
       shown = list.items.length;
+      top = shown ? list.items[0].metadata.creationTimestamp || '' : '';
       showCount();
       prev.disabled = tokens.length < 2;
       nextBtn.disabled = !next;
@@ -549,8 +556,10 @@ async function viewJobs(root, sc) {
   }
 
   /* One watch event on the page: a job shown is redrawn (or removed when it left the
-   * filters); a new one is added at the end when this is the last page (creation order)
-   * and it has room; jobs for later pages only enable "next". */
+   * filters). A new one goes on top of the first page, newest first (the page grows past its
+   * size rather than push a job to the next page, whose token starts after the last row
+   * shown); oldest first, at the end of the last page while it has room, and a job for a
+   * later page only enables "next". */
   function apply(ev) {
     const j = ev.object;
     const key = `${j.metadata.namespace}/${j.metadata.name}`;
@@ -562,9 +571,12 @@ async function viewJobs(root, sc) {
       return;
     }
     if (row) { row.replaceWith(jobRow(j)); return; }
-    if (next || shown >= parseInt(f.limit, 10)) return;
+    const newest = f.order === 'newest', created = j.metadata.creationTimestamp || '';
+    /* Newest first, a job older than the top row (one that came into the filters) has its
+     * place further down: the next load shows it there. */
+    if (newest ? tokens.length > 1 || created < top : next || shown >= parseInt(f.limit, 10)) return;
     if (!shown) body.replaceChildren();
-    body.append(jobRow(j));
+    if (newest) { body.prepend(jobRow(j)); top = created; } else body.append(jobRow(j));
     shown++;
     showCount();
   }

@@ -240,9 +240,10 @@ async function main() {
     await page.goto(`${base}/ui/jobs`);
     await ready(page, 'jobs');
     await noBadValues(page, 'jobs');
-    // Page 1 and page 2 of the table are the API's first two pages of 50, in order.
-    const api1 = await apiPageNames(page, '/v1/trainingjobs?limit=50');
-    const api2 = await apiPageNames(page, `/v1/trainingjobs?limit=50&continue=${encodeURIComponent(api1.next)}`);
+    // Page 1 and page 2 of the table are the API's first two pages of 50, newest first.
+    const api1 = await apiPageNames(page, '/v1/trainingjobs?limit=50&order=newest');
+    const api2 = await apiPageNames(page, `/v1/trainingjobs?limit=50&order=newest&continue=${encodeURIComponent(api1.next)}`);
+    const oldest = await apiPageNames(page, '/v1/trainingjobs?limit=50');
     const page1 = await jobKeys(page);
     check('jobs table shows the API\'s first page of 50', page1.length === 50 && same(page1, api1.names),
       JSON.stringify({ shown: page1, api: api1.names }));
@@ -253,6 +254,17 @@ async function main() {
       JSON.stringify({ shown: page2, api: api2.names }));
     const both = page2.filter(k => page1.includes(k));
     check('no job on both page 1 and page 2', page2.length > 0 && both.length === 0, both.join(','));
+    // Oldest first, as chosen in the form: the API's creation order, another first page.
+    await page.selectOption('form.filters select[name=order]', 'oldest');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL(/order=oldest/);
+    await ready(page, 'jobs');
+    const pageOld = await jobKeys(page);
+    check('oldest first shows the API\'s first page in creation order',
+      pageOld.length === 50 && same(pageOld, oldest.names) && !same(pageOld, page1),
+      JSON.stringify({ shown: pageOld, api: oldest.names }));
+    await page.goto(`${base}/ui/jobs`);
+    await ready(page, 'jobs');
 
     // Filter: phase Running and SKU h100-80gb, through the form.
     await page.selectOption('form.filters select[name=phase]', 'Running');

@@ -476,6 +476,31 @@ START_TEST(unreachable_api_exits_4)
 }
 END_TEST
 
+/* `fedsched list --newest` lists the newest job first, as the API's order=newest does;
+ * without it, creation order. */
+START_TEST(list_newest_first)
+{
+    char *a = job_file("cli-older", 1), *b = job_file("cli-newer", 1), *out = NULL;
+    const char *sub_a[] = {"submit", "-n", "team-n", "-f", a, NULL};
+    const char *sub_b[] = {"submit", "-n", "team-n", "-f", b, NULL};
+    const char *newest[] = {"list", "-n", "team-n", "--newest", NULL};
+    const char *oldest[] = {"list", "-n", "team-n", NULL};
+
+    ck_assert_int_eq(cli(srv.base, sub_a, NULL, NULL), 0);
+    ck_assert_int_eq(cli(srv.base, sub_b, NULL, NULL), 0);
+    ck_assert_int_eq(cli(srv.base, newest, &out, NULL), 0);
+    ck_assert_msg(strstr(out, "cli-newer") && strstr(out, "cli-newer") < strstr(out, "cli-older"),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(cli(srv.base, oldest, &out, NULL), 0);
+    ck_assert_msg(strstr(out, "cli-older") && strstr(out, "cli-older") < strstr(out, "cli-newer"),
+                  "%s", out);
+    free(out);
+    free(a);
+    free(b);
+}
+END_TEST
+
 START_TEST(list_get_and_cancel)
 {
     char *file = job_file("cli-list", 2), *out = NULL;
@@ -734,6 +759,7 @@ int main(void)
     tcase_add_test(tc, dry_run_against_an_old_server_says_it_created_the_job);
     tcase_add_test(tc, unreachable_api_exits_4);
     tcase_add_test(tc, list_get_and_cancel);
+    tcase_add_test(tc, list_newest_first);
     tcase_add_test(tc, report_verb_writes_the_csv);
     tcase_add_test(tc, explain_prints_the_api_numbers);
     tcase_add_test(tc, logs_url_prints_the_kubectl_command);

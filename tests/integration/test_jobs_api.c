@@ -227,6 +227,55 @@ START_TEST(pagination_is_stable_under_concurrent_inserts)
 }
 END_TEST
 
+/* order=newest: the same keyset pages, newest first, and a job submitted while paging
+ * lands before the first page, never on a later one. A token is bound to its order; order
+ * takes oldest or newest, and a watch has none. */
+START_TEST(newest_first_pages)
+{
+    struct inserter first = {"newest", 0, 20}, later = {"newest", 20, 21};
+    char path[512], cont[256] = "";
+    int want = 19, pages = 0;
+    json_t *bad = NULL;
+
+    insert_range(&first);
+    for (;;) {
+        json_t *r = NULL, *it;
+        size_t i;
+
+        snprintf(path, sizeof(path), "/v1/namespaces/newest/trainingjobs?order=newest&limit=7%s%s",
+                 cont[0] ? "&continue=" : "", cont);
+        ck_assert_int_eq(itest_get_json(srv.base, path, &r), 200);
+        json_array_foreach(json_object_get(r, "items"), i, it)
+        {
+            char name[16];
+
+            snprintf(name, sizeof(name), "page-%04d", want--);
+            ck_assert_str_eq(str_at(it, "metadata.name"), name);
+        }
+        if (pages++ == 0)
+            insert_range(&later);
+        snprintf(cont, sizeof(cont), "%s", str_at(r, "metadata.continue"));
+        json_decref(r);
+        if (!cont[0])
+            break;
+        if (pages == 1) { /* the token does not serve creation order */
+            snprintf(path, sizeof(path), "/v1/namespaces/newest/trainingjobs?limit=7&continue=%s",
+                     cont);
+            expect_error(itest_get_json(srv.base, path, &bad), &bad, 400, "malformed", "continue");
+            json_decref(bad);
+        }
+    }
+    ck_assert_int_eq(want, -1);
+    ck_assert_int_eq(pages, 3);
+    expect_error(itest_get_json(srv.base, "/v1/trainingjobs?order=latest", &bad), &bad, 400,
+                 "malformed", "order");
+    json_decref(bad);
+    expect_error(itest_get_json(srv.base, "/v1/trainingjobs?watch=true&order=newest", &bad), &bad,
+                 400, "malformed", "order");
+    json_decref(bad);
+}
+END_TEST
+
 /* Racing submissions of one name land in the same insert batch: exactly one creates
  * the job, identical retries get it back, different specs get 409. */
 struct racer {
@@ -743,6 +792,7 @@ int main(void)
     tcase_add_test(tc, idempotency_key_returns_the_first_job);
     tcase_add_test(tc, generate_name_gives_distinct_names);
     tcase_add_test(tc, pagination_is_stable_under_concurrent_inserts);
+    tcase_add_test(tc, newest_first_pages);
     tcase_add_test(tc, racing_submissions_of_one_name);
     tcase_add_test(tc, list_filters);
     tcase_add_test(tc, cancel_and_events);
