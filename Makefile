@@ -151,8 +151,9 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 OPT="-O1 -g" test
 
 # ThreadSanitizer on the tests that race threads on purpose: readers of the RCU-published
-# capacity snapshot against the poller publishing and changing its cluster set.
-TSAN_TESTS := build/tsan/tests/unit/test_cluster_poller
+# capacity snapshot against the poller publishing and changing its cluster set; threads
+# handing sockets to the lingering close while it reads others.
+TSAN_TESTS := build/tsan/tests/unit/test_cluster_poller build/tsan/tests/unit/test_linger
 
 tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build/tsan TSAN=1 OPT="-O1 -g" $(TSAN_TESTS)

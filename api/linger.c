@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define POLL_MS 100 /* how soon a socket added while the thread polls is read */
+#define POLL_MS     100       /* how soon a socket added while the thread polls is read */
+#define ROUND_BYTES (1 << 20) /* read from one socket a round, so one fast sender waits its turn */
 
 struct lsock {
     int fd;
@@ -31,13 +32,13 @@ struct linger {
     pthread_t thread;
 };
 
-/* Reads and drops what s has; returns whether it is done with (EOF, an error, or a
- * limit). */
+/* Reads and drops what s has, up to ROUND_BYTES; returns whether it is done with (EOF, an
+ * error, or a limit). */
 static bool drain(const struct linger_limits *lim, struct lsock *s, int64_t now)
 {
     char scratch[65536];
 
-    for (;;) {
+    for (size_t round = 0; round < ROUND_BYTES; round += sizeof(scratch)) {
         ssize_t n = read(s->fd, scratch, sizeof(scratch));
 
         if (n == 0)
@@ -49,12 +50,14 @@ static bool drain(const struct linger_limits *lim, struct lsock *s, int64_t now)
         if (s->dropped >= lim->max_bytes)
             return true;
     }
+    return false;
 }
 
 static void *run(void *arg)
 {
     struct linger *l = arg;
     struct pollfd *pfd = xcalloc((size_t)l->lim.max_socks, sizeof(*pfd));
+    bool *done = xcalloc((size_t)l->lim.max_socks, sizeof(*done));
 
     for (;;) {
         nfds_t n;
@@ -71,22 +74,27 @@ static void *run(void *arg)
         for (nfds_t i = 0; i < n; i++)
             pfd[i] = (struct pollfd){.fd = l->socks[i].fd, .events = POLLIN};
         pthread_mutex_unlock(&l->mu);
-        /* Sockets are only added while this thread polls, past index n, and only this
-         * thread removes them: the first n stay where they are. */
+        /* Sockets are only added, past index n, and only this thread changes or removes
+         * them: the first n are read unlocked, so linger_add() never waits for a read. */
         poll(pfd, n, POLL_MS);
         now = clock_mono_ms();
+        for (nfds_t i = 0; i < n; i++) {
+            struct lsock *s = &l->socks[i];
+
+            done[i] = (pfd[i].revents && drain(&l->lim, s, now)) || now >= s->until_ms ||
+                      now >= s->idle_until_ms;
+        }
         pthread_mutex_lock(&l->mu);
         for (nfds_t i = n; i-- > 0;) {
-            struct lsock *s = &l->socks[i];
-            bool done = pfd[i].revents && drain(&l->lim, s, now);
-
-            if (!done && now < s->until_ms && now < s->idle_until_ms)
+            if (!done[i])
                 continue;
-            close(s->fd);
-            *s = l->socks[--l->n]; /* the last moves here: it is either below i, or new */
+            close(l->socks[i].fd);
+            /* The last moves here: one above i, already kept, or one added since the poll. */
+            l->socks[i] = l->socks[--l->n];
         }
         pthread_mutex_unlock(&l->mu);
     }
+    free(done);
     free(pfd);
     return NULL;
 }

@@ -812,6 +812,12 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
     pthread_mutex_init(&srv->sub_mu, NULL);
     pthread_cond_init(&srv->sub_cv, NULL);
     sem_init(&srv->wake, 0, 0);
+    /* Before the daemon: a connection may close as soon as it listens. */
+    linger_start(&(struct linger_limits){.total_ms = (int64_t)cfg->body_timeout_s * 1000,
+                                         .idle_ms = LINGER_IDLE_MS,
+                                         .max_bytes = DISCARD_MAX_BYTES,
+                                         .max_socks = LINGER_MAX_SOCKS},
+                 &srv->linger);
     /* Options that only apply to TLS go last, so a plain server ends the list early. */
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
@@ -829,6 +835,7 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
     free(key);
     freeaddrinfo(ai);
     if (!srv->daemon) {
+        linger_stop(&srv->linger);
         sem_destroy(&srv->wake);
         pthread_cond_destroy(&srv->sub_cv);
         pthread_mutex_destroy(&srv->sub_mu);
@@ -838,11 +845,6 @@ int api_server_start(struct api *a, const char *host, int port, struct api_serve
                        "cannot listen on %s:%d (address in use, or TLS settings refused)", host,
                        port);
     }
-    linger_start(&(struct linger_limits){.total_ms = (int64_t)cfg->body_timeout_s * 1000,
-                                         .idle_ms = LINGER_IDLE_MS,
-                                         .max_bytes = DISCARD_MAX_BYTES,
-                                         .max_socks = LINGER_MAX_SOCKS},
-                 &srv->linger);
     pthread_create(&srv->warden, NULL, warden, srv);
     /* Submissions that came before these threads wait in the queue for them. */
     srv->n_submitters = cfg->submit_threads;

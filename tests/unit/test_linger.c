@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -117,6 +118,54 @@ START_TEST(limits_end_the_linger)
 }
 END_TEST
 
+/* Threads handing sockets over while the lingerer reads others (ThreadSanitizer runs this,
+ * make tsan): every byte of every client is taken, and every socket closed at its EOF. */
+struct hander {
+    struct linger *l;
+    pthread_t thread;
+    size_t sent;
+};
+
+static void *hand_and_send(void *arg)
+{
+    struct hander *h = arg;
+    size_t len = 256 * 1024;
+    char *data = xcalloc(1, len);
+
+    for (int i = 0; i < 8; i++) {
+        int client, server;
+
+        tcp_pair(&client, &server);
+        hand_over(h->l, server);
+        h->sent += itest_send_all(client, data, len);
+        shutdown(client, SHUT_WR);
+        close(client);
+    }
+    free(data);
+    return NULL;
+}
+
+START_TEST(sockets_handed_over_from_threads)
+{
+    struct linger_limits lim = {
+        .total_ms = 30000, .idle_ms = 30000, .max_bytes = (size_t)64 << 20, .max_socks = 64};
+    struct hander h[4];
+    struct linger *l;
+
+    linger_start(&lim, &l);
+    for (int i = 0; i < 4; i++) {
+        h[i] = (struct hander){.l = l};
+        ck_assert_int_eq(pthread_create(&h[i].thread, NULL, hand_and_send, &h[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(h[i].thread, NULL);
+        ck_assert_uint_eq(h[i].sent, 8 * 256 * 1024);
+    }
+    wait_count(l, 0);
+    linger_stop(&l);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("linger");
@@ -124,6 +173,7 @@ static Suite *suite(void)
 
     tcase_add_test(tc, a_client_sends_everything_then_reads_the_fin);
     tcase_add_test(tc, limits_end_the_linger);
+    tcase_add_test(tc, sockets_handed_over_from_threads);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
