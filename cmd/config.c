@@ -241,7 +241,7 @@ static int parse_skus(struct config *c, const json_t *v, struct err *e)
  * counted. e->field is the first's. */
 static int clusters_error(size_t i, const struct err_causes *cs, struct err *e)
 {
-    char field[160], msg[sizeof(e->msg)];
+    char field[160], msg[sizeof(e->msg)] = "";
     size_t len = 0, left = cs->more;
 
     for (size_t k = 0; k < cs->n; k++) {
@@ -250,13 +250,14 @@ static int clusters_error(size_t i, const struct err_causes *cs, struct err *e)
         int n = snprintf(one, sizeof(one), "%sclusters[%zu]%s%s: %s", k ? "; " : "", i,
                          ce->field[0] ? "." : "", ce->field, ce->msg);
 
-        /* Room is kept for the count of those left out. */
-        if (n < 0 || len + (size_t)n + 24 >= sizeof(msg)) {
+        /* Room is kept for the count of those left out; the first is cut to fit. */
+        if (n < 0 || (k && len + (size_t)n + 24 >= sizeof(msg))) {
             left += cs->n - k;
             break;
         }
-        memcpy(msg + len, one, (size_t)n + 1);
-        len += (size_t)n;
+        len += (size_t)snprintf(msg + len, sizeof(msg) - 24 - len, "%s", one);
+        if (len > sizeof(msg) - 25)
+            len = sizeof(msg) - 25;
     }
     if (left)
         snprintf(msg + len, sizeof(msg) - len, "%s(and %zu more)", len ? " " : "", left);
