@@ -207,12 +207,14 @@ int store_job_list(struct store *s, const struct store_job_filter *f, struct job
 
     if (f->limit < 1 || f->limit > 1000)
         return err_set(e, ERR_INVALID, "limit", "limit %d not in 1..1000", f->limit);
-    snprintf(after, sizeof(after), "%" PRId64, f->after_id);
+    /* Newest first, the first page is every id below the largest. */
+    snprintf(after, sizeof(after), "%" PRId64,
+             f->newest_first && !f->after_id ? INT64_MAX : f->after_id);
     snprintf(limit, sizeof(limit), "%d", f->limit + 1);
     params[np++] = after;
     params[np++] = limit;
-    len = snprintf(sql, sizeof(sql), "SELECT " JOB_COLUMNS " FROM jobs WHERE %s",
-                   f->newest_first ? "($1::bigint = 0 OR id < $1)" : "id > $1");
+    len = snprintf(sql, sizeof(sql), "SELECT " JOB_COLUMNS " FROM jobs WHERE id %s $1",
+                   f->newest_first ? "<" : ">");
     filter_sql(f, true, sql, sizeof(sql), &len, params, &np, &t);
     snprintf(sql + len, sizeof(sql) - (size_t)len, " ORDER BY id%s LIMIT $2",
              f->newest_first ? " DESC" : "");
