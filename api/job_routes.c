@@ -456,8 +456,8 @@ static void parse_list_query(const struct api_request *req, struct store_job_fil
 }
 
 /* ?watch=true&resourceVersion=N&timeoutSeconds=S&allowWatchBookmarks=true: the list's
- * watch. The three belong to a watch only, and a watch has no pages. Each problem is a
- * cause in c. */
+ * watch. The three belong to a watch only, and a watch has no pages and no order. Each
+ * problem is a cause in c. */
 static void parse_list_watch(const struct api_request *req, bool *watch, struct list_watch_opts *o,
                              struct err_causes *c)
 {
