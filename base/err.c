@@ -39,6 +39,38 @@ void err_causef(struct err_causes *c, enum err_code code, const char *field, con
     err_cause(c, &e);
 }
 
+int err_join(struct err *e, enum err_code code, const char *prefix, const struct err_causes *c)
+{
+    enum { COUNT_ROOM = 24 }; /* " (and 18446744073709551615 more)" never needs more */
+    char field[sizeof(e->field)], msg[sizeof(e->msg)] = "";
+    size_t len = 0, left = c->more;
+
+    for (size_t k = 0; k < c->n; k++) {
+        const struct err *ce = &c->items[k];
+        char one[sizeof(e->msg)];
+        int n = prefix ? snprintf(one, sizeof(one), "%s%s%s%s: %s", k ? "; " : "", prefix,
+                                  ce->field[0] ? "." : "", ce->field, ce->msg)
+                       : snprintf(one, sizeof(one), "%s%s", k ? "; " : "", ce->msg);
+
+        /* Room is kept for the count of those left out; the first is cut to fit. */
+        if (n < 0 || (k && len + (size_t)n + COUNT_ROOM >= sizeof(msg))) {
+            left += c->n - k;
+            break;
+        }
+        len += (size_t)snprintf(msg + len, sizeof(msg) - COUNT_ROOM - len, "%s", one);
+        if (len > sizeof(msg) - COUNT_ROOM - 1)
+            len = sizeof(msg) - COUNT_ROOM - 1;
+    }
+    if (left)
+        snprintf(msg + len, sizeof(msg) - len, "%s(and %zu more)", len ? " " : "", left);
+    if (prefix)
+        snprintf(field, sizeof(field), "%s%s%s", prefix, c->items[0].field[0] ? "." : "",
+                 c->items[0].field);
+    else
+        snprintf(field, sizeof(field), "%s", c->items[0].field);
+    return err_set(e, code, field, "%s", msg);
+}
+
 void err_clear(struct err *e)
 {
     if (!e)

@@ -53,6 +53,13 @@ void err_cause(struct err_causes *c, const struct err *e);
 void err_causef(struct err_causes *c, enum err_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Fills e with every cause of c on one line, as a config error is printed: each
+ * "prefix.field: msg" ("msg" alone when prefix is NULL, the message naming its field
+ * already), joined by "; " while they fit e->msg, the rest counted as "(and N more)". The
+ * first is always there, cut to fit if it must be. e->field is the first's, prefixed.
+ * c holds at least one cause. Returns -1. */
+int err_join(struct err *e, enum err_code code, const char *prefix, const struct err_causes *c);
+
 /* Clears e (NULL-safe). */
 void err_clear(struct err *e);
 

@@ -236,36 +236,6 @@ static int parse_skus(struct config *c, const json_t *v, struct err *e)
     return 0;
 }
 
-/* The problems of clusters[i], every one an operator would otherwise meet one start at a
- * time: "clusters[i].field: message", joined by "; " while they fit the message, the rest
- * counted. e->field is the first's. */
-static int clusters_error(size_t i, const struct err_causes *cs, struct err *e)
-{
-    char field[160], msg[sizeof(e->msg)] = "";
-    size_t len = 0, left = cs->more;
-
-    for (size_t k = 0; k < cs->n; k++) {
-        const struct err *ce = &cs->items[k];
-        char one[sizeof(e->msg)];
-        int n = snprintf(one, sizeof(one), "%sclusters[%zu]%s%s: %s", k ? "; " : "", i,
-                         ce->field[0] ? "." : "", ce->field, ce->msg);
-
-        /* Room is kept for the count of those left out; the first is cut to fit. */
-        if (n < 0 || (k && len + (size_t)n + 24 >= sizeof(msg))) {
-            left += cs->n - k;
-            break;
-        }
-        len += (size_t)snprintf(msg + len, sizeof(msg) - 24 - len, "%s", one);
-        if (len > sizeof(msg) - 25)
-            len = sizeof(msg) - 25;
-    }
-    if (left)
-        snprintf(msg + len, sizeof(msg) - len, "%s(and %zu more)", len ? " " : "", left);
-    snprintf(field, sizeof(field), "clusters[%zu]%s%s", i, cs->items[0].field[0] ? "." : "",
-             cs->items[0].field);
-    return err_set(e, ERR_CONFIG, field, "%s", msg);
-}
-
 /* "clusters": [ member cluster objects, as PUT /v1/clusters/{name} takes them ]. The
  * list replaces any earlier one (from a file applied before). NULL: none. */
 static int parse_clusters(struct config *c, const json_t *v, struct err *e)
@@ -286,8 +256,13 @@ static int parse_clusters(struct config *c, const json_t *v, struct err *e)
     {
         struct err_causes cs = {0};
 
-        if (cluster_config_from_json_all(item, &c->skus, &c->clusters[i], &cs))
-            return clusters_error(i, &cs, e);
+        if (cluster_config_from_json_all(item, &c->skus, &c->clusters[i], &cs)) {
+            char prefix[32];
+
+            /* Every problem an operator would otherwise meet one start at a time. */
+            snprintf(prefix, sizeof(prefix), "clusters[%zu]", i);
+            return err_join(e, ERR_CONFIG, prefix, &cs);
+        }
         for (size_t k = 0; k < i; k++)
             if (strcmp(c->clusters[k].name, c->clusters[i].name) == 0)
                 return err_set(e, ERR_CONFIG, "clusters", "clusters: \"%s\" is listed twice",
@@ -792,17 +767,23 @@ static int is_section(const char *path)
     return 0;
 }
 
-/* Walks obj; every leaf must be a row the file may set, every object a known section. */
-static int apply_object(struct config *c, const json_t *obj, const char *prefix, struct err *e)
+/* Walks obj; every leaf must be a row the file may set, every object a known section. Each
+ * problem is kept in cs and the walk goes on, so one start names them all; a bad
+ * CONFIG_FIRST row stops it, since the rows after it would fail for its sake. */
+static int apply_object(struct config *c, const json_t *obj, const char *prefix,
+                        struct err_causes *cs)
 {
     const char *name;
     json_t *v;
+    struct err e;
 
     /* Rows marked CONFIG_FIRST (skus) go first: clusters' prices and quotas name SKUs. */
     for (size_t i = 0; !*prefix && i < NROWS; i++)
         if ((rows[i].flags & CONFIG_FIRST) && (v = json_object_get(obj, rows[i].name)) &&
-            apply_json_value(c, &rows[i], v, e))
+            apply_json_value(c, &rows[i], v, &e)) {
+            err_cause(cs, &e);
             return -1;
+        }
     json_object_foreach((json_t *)obj, name, v)
     {
         char path[256];
@@ -810,19 +791,17 @@ static int apply_object(struct config *c, const json_t *obj, const char *prefix,
 
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
         if ((r = file_row(path))) {
-            if (!(r->flags & CONFIG_FIRST) && apply_json_value(c, r, v, e))
-                return -1;
-            continue;
+            if (!(r->flags & CONFIG_FIRST) && apply_json_value(c, r, v, &e))
+                err_cause(cs, &e);
+        } else if (!is_section(path)) {
+            err_causef(cs, ERR_CONFIG, path, "%s: unknown configuration key", path);
+        } else if (!json_is_object(v)) {
+            err_causef(cs, ERR_CONFIG, path, "%s: must be an object, got %s", path, type_name(v));
+        } else {
+            apply_object(c, v, path, cs);
         }
-        if (!is_section(path))
-            return err_set(e, ERR_CONFIG, path, "%s: unknown configuration key", path);
-        if (!json_is_object(v))
-            return err_set(e, ERR_CONFIG, path, "%s: must be an object, got %s", path,
-                           type_name(v));
-        if (apply_object(c, v, path, e))
-            return -1;
     }
-    return 0;
+    return cs->n ? -1 : 0;
 }
 
 /* Frees the lists of `old` that `new` no longer shares (tmp and c share them until a
@@ -849,6 +828,7 @@ int config_apply_json(struct config *c, const char *text, struct err *e)
     json_error_t jerr;
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     struct config tmp = *c;
+    struct err_causes cs = {0};
     int rc;
 
     if (!root)
@@ -859,8 +839,10 @@ int config_apply_json(struct config *c, const char *text, struct err *e)
         return err_set(e, ERR_CONFIG, NULL, "config must be a JSON object");
     }
     /* tmp shares c's cluster list until parse_clusters replaces it with its own. */
-    rc = apply_object(&tmp, root, "", e);
+    rc = apply_object(&tmp, root, "", &cs);
     json_decref(root);
+    if (rc)
+        err_join(e, cs.items[0].code, NULL, &cs);
     if (rc == 0) {
         drop_replaced(c, &tmp);
         *c = tmp;

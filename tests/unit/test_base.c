@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 START_TEST(err_set_fills_and_returns_minus_one)
@@ -50,6 +51,49 @@ START_TEST(err_causes_keep_then_count)
     ck_assert_uint_eq(c.n, 1);
     ck_assert_int_eq(c.items[0].code, ERR_MALFORMED);
     ck_assert_str_eq(c.items[0].field, "");
+}
+END_TEST
+
+/* err_join: the causes on one line, prefixed or as they are; the first always there, cut
+ * if it must be; what does not fit counted, so every cause is named or counted once. */
+START_TEST(err_join_names_or_counts_each)
+{
+    struct err_causes c = {0};
+    struct err e;
+    char long_msg[700];
+    const char *more;
+    size_t named = 0, counted = 0;
+
+    err_causef(&c, ERR_CONFIG, "a", "a: bad");
+    err_causef(&c, ERR_INVALID, "", "no field");
+    ck_assert_int_eq(err_join(&e, ERR_CONFIG, "clusters[2]", &c), -1);
+    ck_assert_int_eq(e.code, ERR_CONFIG);
+    ck_assert_str_eq(e.field, "clusters[2].a");
+    ck_assert_str_eq(e.msg, "clusters[2].a: a: bad; clusters[2]: no field");
+    err_join(&e, ERR_INVALID, NULL, &c);
+    ck_assert_str_eq(e.field, "a");
+    ck_assert_str_eq(e.msg, "a: bad; no field");
+
+    c = (struct err_causes){0};
+    for (int i = 0; i < ERR_CAUSES_MAX + 5; i++)
+        err_causef(&c, ERR_CONFIG, "k", "key%02d is wrong in a way that takes some room", i);
+    err_join(&e, ERR_CONFIG, NULL, &c);
+    for (const char *p = e.msg; (p = strstr(p, " is wrong ")); p++)
+        named++;
+    more = strstr(e.msg, " (and ");
+    ck_assert_msg(more && sscanf(more, " (and %zu more)", &counted) == 1, "%s", e.msg);
+    ck_assert_uint_eq(named + counted, ERR_CAUSES_MAX + 5);
+    ck_assert_uint_gt(named, 1);
+
+    c = (struct err_causes){0};
+    memset(long_msg, 'x', sizeof(long_msg) - 1);
+    long_msg[sizeof(long_msg) - 1] = '\0';
+    err_causef(&c, ERR_CONFIG, "big", "%s", long_msg);
+    err_causef(&c, ERR_CONFIG, "next", "next");
+    err_join(&e, ERR_CONFIG, NULL, &c);
+    ck_assert_msg(strncmp(e.msg, "xxxx", 4) == 0, "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "x (and 1 more)"), "%s", e.msg);
+    ck_assert_uint_lt(strlen(e.msg), sizeof(e.msg) - 1);
 }
 END_TEST
 
@@ -319,6 +363,7 @@ int main(void)
 
     tcase_add_test(tc, err_set_fills_and_returns_minus_one);
     tcase_add_test(tc, err_causes_keep_then_count);
+    tcase_add_test(tc, err_join_names_or_counts_each);
     tcase_add_test(tc, buf_refuses_past_its_cap);
     tcase_add_test(tc, num_parse_is_strict);
     tcase_add_test(tc, rfc3339_round_trip);

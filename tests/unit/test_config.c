@@ -239,15 +239,68 @@ START_TEST(every_problem_of_a_cluster)
     ck_assert_msg(name < api, "name after apiServer: %s", e.msg);
     ck_assert_ptr_null(strstr(e.msg, "more)"));
 
-    n = snprintf(big, sizeof(big), "{\"clusters\":[{\"name\":\"c1\"");
+    n = snprintf(big, sizeof(big),
+                 "{\"clusters\":[{\"name\":\"c1\",\"apiServer\":\"https://c1.example:6443\"");
     for (int i = 0; i < 20; i++)
         n += snprintf(big + n, sizeof(big) - (size_t)n, ",\"unknownMember%02d\":1", i);
     snprintf(big + n, sizeof(big) - (size_t)n, "}]}");
     ck_assert_int_eq(config_apply_json(&c, big, &e), -1);
     ck_assert_str_eq(e.field, "clusters[0].unknownMember00");
     ck_assert_ptr_nonnull(strstr(e.msg, "clusters[0].unknownMember01: unknown member"));
-    ck_assert_ptr_nonnull(strstr(e.msg, " more)"));
     ck_assert_uint_lt(strlen(e.msg), sizeof(e.msg) - 1);
+    {
+        /* Each of the twenty is named or counted, once. */
+        const char *p = e.msg, *more = strstr(e.msg, " (and ");
+        size_t named = 0, counted = 0;
+
+        while ((p = strstr(p, "clusters[0].unknownMember"))) {
+            named++;
+            p++;
+        }
+        ck_assert_msg(more && sscanf(more, " (and %zu more)", &counted) == 1, "%s", e.msg);
+        ck_assert_uint_eq(named + counted, 20);
+        ck_assert_uint_gt(named, 1);
+    }
+    config_free(&c);
+}
+END_TEST
+
+/* A file wrong in several places names every problem, in the file's order, so an operator
+ * fixes them in one start; the config is unchanged. A bad SKU catalogue stops the walk:
+ * the clusters and quotas after it name its SKUs and would fail for its sake. */
+START_TEST(every_problem_of_the_file)
+{
+    struct config c, before;
+    struct err e = {0};
+    const char *unknown, *pool, *level, *cluster;
+
+    config_defaults(&c);
+    before = c;
+    ck_assert_int_eq(config_apply_json(&c,
+                                       "{\"logLevel\":\"chatty\",\"databse\":{},"
+                                       "\"database\":{\"poolSize\":0,\"migrateOnStart\":true},"
+                                       "\"clusters\":[{\"name\":\"Bad Name\"}],\"http\":7}",
+                                       &e),
+                     -1);
+    ck_assert_int_eq(e.code, ERR_CONFIG);
+    ck_assert_str_eq(e.field, "logLevel");
+    level = strstr(e.msg, "logLevel: \"chatty\" is not one of");
+    unknown = strstr(e.msg, "; databse: unknown configuration key");
+    pool = strstr(e.msg, "; database.poolSize: 0 not in 1..500");
+    cluster = strstr(e.msg, "; clusters[0].name: name \"Bad Name\"");
+    ck_assert_msg(level == e.msg && unknown && pool && cluster, "%s", e.msg);
+    ck_assert_msg(unknown < pool && pool < cluster, "out of the file's order: %s", e.msg);
+    ck_assert_ptr_nonnull(strstr(e.msg, "; http: must be an object, got an integer"));
+    ck_assert_ptr_null(strstr(e.msg, "migrateOnStart"));
+    ck_assert_int_eq(memcmp(&c, &before, sizeof(c)), 0);
+
+    ck_assert_int_eq(config_apply_json(&c,
+                                       "{\"skus\":[{\"name\":\"\"}],\"logLevel\":\"chatty\","
+                                       "\"quotas\":[{\"namespace\":\"a\",\"sku\":\"nope\"}]}",
+                                       &e),
+                     -1);
+    ck_assert_str_eq(e.field, "skus[0]");
+    ck_assert_msg(!strstr(e.msg, "; "), "went on past the SKUs: %s", e.msg);
     config_free(&c);
 }
 END_TEST
@@ -994,6 +1047,7 @@ int main(void)
     tcase_add_test(tc, tenants_reach_the_api);
     tcase_add_loop_test(tc, bad_values_name_key_and_value, 0, sizeof(bad) / sizeof(bad[0]));
     tcase_add_test(tc, every_problem_of_a_cluster);
+    tcase_add_test(tc, every_problem_of_the_file);
     tcase_add_test(tc, not_json_or_not_object);
     tcase_add_test(tc, env_overrides_file);
     tcase_add_test(tc, missing_file_is_an_error);
