@@ -36,34 +36,61 @@ const char *reports_content_type(enum wire_report_format f)
     return "application/json";
 }
 
+/* "now" or "today" (midnight UTC), then "-DURATION", then "/h" or "/d" (down to the hour
+ * or to midnight UTC); a leading "-" is "now-". 0 with *out_ms, -1 when s is not one. */
+static int relative_time(const char *s, int64_t now_ms, int64_t *out_ms)
+{
+    char buf[64];
+    size_t len = strlen(s);
+    int64_t round = 1, d = 0, t;
+    const char *rest;
+
+    if (len >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, len + 1);
+    if (len > 2 && buf[len - 2] == '/' && (buf[len - 1] == 'h' || buf[len - 1] == 'd')) {
+        round = buf[len - 1] == 'h' ? 3600000 : 86400000;
+        buf[len - 2] = '\0';
+    }
+    if (strncmp(buf, "now", 3) == 0) {
+        t = now_ms;
+        rest = buf + 3;
+    } else if (strncmp(buf, "today", 5) == 0) {
+        t = now_ms - now_ms % 86400000;
+        rest = buf + 5;
+    } else if (buf[0] == '-') {
+        t = now_ms;
+        rest = buf;
+    } else {
+        return -1;
+    }
+    if (*rest && (*rest != '-' || wire_parse_duration(rest + 1, "", &d, NULL)))
+        return -1;
+    t -= d;
+    *out_ms = t - ((t % round) + round) % round;
+    return 0;
+}
+
 int reports_parse_time(const char *s, int64_t now_ms, const char *field, int64_t *out_ms,
                        struct err *e)
 {
     char buf[64];
-    int64_t d;
 
     if (!s || !*s)
         return err_set(e, ERR_MALFORMED, field, "%s is empty", field);
-    if (strcmp(s, "now") == 0) {
-        *out_ms = now_ms;
+    if (relative_time(s, now_ms, out_ms) == 0)
         return 0;
-    }
-    if (s[0] == '-' || strncmp(s, "now-", 4) == 0) {
-        if (wire_parse_duration(s + (s[0] == '-' ? 1 : 4), field, &d, NULL))
-            goto bad;
-        *out_ms = now_ms - d;
-        return 0;
-    }
     if (strlen(s) == 10) {
         snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
-        s = buf;
-    }
-    if (clock_parse_rfc3339(s, out_ms) == 0)
+        if (clock_parse_rfc3339(buf, out_ms) == 0)
+            return 0;
+    } else if (clock_parse_rfc3339(s, out_ms) == 0) {
         return 0;
-bad:
+    }
     return err_set(e, ERR_MALFORMED, field,
                    "%s \"%s\" is not a time: use RFC 3339 (2026-11-28T02:00:00Z), a date "
-                   "(2026-11-28), now, or now-24h",
+                   "(2026-11-28), now, now-24h, today, today-7d, or one of them to the hour "
+                   "or day (now-24h/h)",
                    field, s);
 }
 

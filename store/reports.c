@@ -3,6 +3,7 @@
  * per step/cluster/SKU/pool. */
 #include "store/reports.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "store/conn.h"
@@ -16,31 +17,89 @@
 /* More rows than this is a report nobody reads; a larger step is the answer. */
 #define REPORT_MAX_ROWS 200000
 
-/* Parameters: $1 from, $2 to, $3 step, $4 max gap (all milliseconds). Each sample's
- * interval [a, b) is cut at step boundaries with generate_series, so a sample that spans
- * two steps counts in both, each for its share. Sums are GPU-milliseconds. */
-static const char sql_capacity[] =
-    "WITH p AS (SELECT $1::bigint AS f, $2::bigint AS t, $3::bigint AS st, $4::bigint AS gap),"
-    " s AS (SELECT cluster, sku, pool, total::bigint AS total, used::bigint AS used,"
-    "   free::bigint AS free, borrowed::bigint AS borrowed,"
-    "   (extract(epoch FROM ts) * 1000)::bigint AS a,"
-    "   (extract(epoch FROM lead(ts) OVER (PARTITION BY cluster, sku, pool ORDER BY ts))"
-    "    * 1000)::bigint AS nxt"
-    "  FROM capacity_samples, p"
-    "  WHERE ts >= to_timestamp((p.f - p.gap) / 1000.0) AND ts < to_timestamp(p.t / 1000.0)),"
-    " iv AS (SELECT cluster, sku, pool, total, used, free, borrowed, GREATEST(s.a, p.f) AS a,"
-    "   LEAST(COALESCE(s.nxt, s.a + p.gap), s.a + p.gap, p.t) AS b FROM s, p),"
-    " parts AS (SELECT k, cluster, sku, pool, total, used, free, borrowed,"
-    "   LEAST(iv.b, p.f + (k + 1) * p.st) - GREATEST(iv.a, p.f + k * p.st) AS ov"
-    "  FROM iv, p, generate_series((iv.a - p.f) / p.st, (iv.b - 1 - p.f) / p.st) AS k"
-    "  WHERE iv.b > iv.a)"
-    " SELECT k, cluster, sku, pool, sum(total * ov), sum(used * ov),"
-    "  sum(CASE WHEN pool = 'serving' THEN borrowed ELSE used END * ov),"
-    "  sum(CASE WHEN pool = 'serving' THEN GREATEST(used - borrowed, 0) ELSE 0 END * ov),"
-    "  sum(CASE WHEN pool = 'serving' THEN borrowed ELSE 0 END * ov),"
-    "  sum(GREATEST(total - used, 0) * ov), sum(GREATEST(total - used - free, 0) * ov)"
-    " FROM parts GROUP BY 1, 2, 3, 4"
-    " ORDER BY k, cluster COLLATE \"C\", sku COLLATE \"C\", pool COLLATE \"C\"";
+/* Parameters: $1 from, $2 to, $3 step, $4 max gap (all milliseconds). Sums are
+ * GPU-milliseconds.
+ *
+ * Every hour (UTC) touching [from, to) is read one of two ways. It is *rolled* when the
+ * leader has summed it (capacity_rollup_hours; store_capacity_rollup()), it lies inside
+ * [from, to) and inside one step: its sums are read from capacity_rollup. Every other hour
+ * is read from its samples: each sample's interval [a, b) (until the next sample of its
+ * cluster/SKU/pool, at most the max gap, at most `to`) is cut at the hour's bounds and at
+ * step boundaries with generate_series, so a sample that spans two steps counts in both,
+ * each for its share. The samples read are those of the hours read so, and the max gap
+ * before each run of them (a sample from then lasts into the run). A sample whose next
+ * one was not read (it lies in a rolled hour) is cut at its hour's end, where the next one
+ * would have cut it or later, so the sums are the same whichever way an hour is read; the
+ * roll-up sums an hour with this query over that hour alone. */
+#define SQL_CAPACITY                                                                               \
+    "WITH p AS (SELECT $1::bigint AS f, $2::bigint AS t, $3::bigint AS st, $4::bigint AS gap,"     \
+    "   3600000::bigint AS hr),"                                                                   \
+    " hrs AS (SELECT g.h, to_timestamp(g.h / 1000.0) AS ht,"                                       \
+    "   g.h >= p.f AND g.h + p.hr <= p.t AND (g.h - p.f) / p.st = (g.h + p.hr - 1 - p.f) / p.st"   \
+    "   AND EXISTS (SELECT 1 FROM capacity_rollup_hours r WHERE r.hour = to_timestamp(g.h / "      \
+    "1000.0))"                                                                                     \
+    "   AS rolled"                                                                                 \
+    "  FROM p, generate_series(p.f - p.f % p.hr, p.t - 1, p.hr) AS g(h)),"                         \
+    " raw AS (SELECT x.h, CASE WHEN x.prev THEN x.h - p.gap ELSE x.h END AS lo"                    \
+    "  FROM (SELECT h, rolled, lag(rolled, 1, true) OVER (ORDER BY h) AS prev FROM hrs) x, p"      \
+    "  WHERE NOT x.rolled),"                                                                       \
+    " s AS (SELECT c.cluster, c.sku, c.pool, c.total::bigint AS total, c.used::bigint AS used,"    \
+    "   c.free::bigint AS free, c.borrowed::bigint AS borrowed,"                                   \
+    "   (extract(epoch FROM c.ts) * 1000)::bigint AS a,"                                           \
+    "   (extract(epoch FROM lead(c.ts) OVER (PARTITION BY c.cluster, c.sku, c.pool ORDER BY"       \
+    " c.ts))"                                                                                      \
+    "    * 1000)::bigint AS nxt"                                                                   \
+    "  FROM raw JOIN capacity_samples c ON c.ts >= to_timestamp(raw.lo / 1000.0)"                  \
+    "   AND c.ts < to_timestamp((raw.h + 3600000) / 1000.0)),"                                     \
+    " iv AS (SELECT cluster, sku, pool, total, used, free, borrowed, GREATEST(s.a, p.f) AS a,"     \
+    "   LEAST(COALESCE(s.nxt, s.a + p.gap), s.a + p.gap, p.t) AS b FROM s, p),"                    \
+    " hp AS (SELECT iv.cluster, iv.sku, iv.pool, iv.total, iv.used, iv.free, iv.borrowed,"         \
+    "   GREATEST(iv.a, j.h) AS a, LEAST(iv.b, j.h + p.hr) AS b"                                    \
+    "  FROM iv, p, generate_series(iv.a - iv.a % p.hr, iv.b - 1, p.hr) AS j(h)"                    \
+    "  WHERE iv.b > iv.a AND j.h IN (SELECT h FROM raw)),"                                         \
+    " parts AS (SELECT k, cluster, sku, pool, total, used, free, borrowed,"                        \
+    "   LEAST(hp.b, p.f + (k + 1) * p.st) - GREATEST(hp.a, p.f + k * p.st) AS ov"                  \
+    "  FROM hp, p, generate_series((hp.a - p.f) / p.st, (hp.b - 1 - p.f) / p.st) AS k),"           \
+    " u AS (SELECT k, cluster, sku, pool, total * ov AS tot, used * ov AS usd,"                    \
+    "   CASE WHEN pool = 'serving' THEN borrowed ELSE used END * ov AS trn,"                       \
+    "   CASE WHEN pool = 'serving' THEN GREATEST(used - borrowed, 0) ELSE 0 END * ov AS srv,"      \
+    "   CASE WHEN pool = 'serving' THEN borrowed ELSE 0 END * ov AS brw,"                          \
+    "   GREATEST(total - used, 0) * ov AS idl, GREATEST(total - used - free, 0) * ov AS una"       \
+    "  FROM parts"                                                                                 \
+    "  UNION ALL SELECT (hrs.h - p.f) / p.st, c.cluster, c.sku, c.pool, c.total_ms, c.used_ms,"    \
+    "   c.training_ms, c.serving_ms, c.borrowed_ms, c.idle_ms, c.unavailable_ms"                   \
+    "  FROM hrs JOIN capacity_rollup c ON c.hour = hrs.ht, p WHERE hrs.rolled)"                    \
+    " SELECT k, cluster, sku, pool, sum(tot), sum(usd), sum(trn), sum(srv), sum(brw), sum(idl),"   \
+    "  sum(una)"                                                                                   \
+    " FROM u GROUP BY 1, 2, 3, 4"                                                                  \
+    " ORDER BY k, cluster COLLATE \"C\", sku COLLATE \"C\", pool COLLATE \"C\""
+
+static const char sql_capacity[] = SQL_CAPACITY;
+
+/* One hour summed: the report's query over [$1, $2 = $1 + 1 h) with a one-hour step,
+ * stored with the hour marked, in one statement. ON CONFLICT: an hour already marked (by
+ * another leader, a moment before this one lost its lease) adds no rows. */
+static const char sql_rollup[] =
+    "WITH q(k, cluster, sku, pool, tot, usd, trn, srv, brw, idl, una) AS (" SQL_CAPACITY "),"
+    " mark AS (INSERT INTO capacity_rollup_hours (hour) VALUES (to_timestamp($1::bigint / 1000.0))"
+    "  ON CONFLICT DO NOTHING RETURNING hour)"
+    " INSERT INTO capacity_rollup (hour, cluster, sku, pool, total_ms, used_ms, training_ms,"
+    "  serving_ms, borrowed_ms, idle_ms, unavailable_ms)"
+    " SELECT to_timestamp(($1::bigint + q.k * 3600000) / 1000.0), q.cluster, q.sku, q.pool,"
+    "  q.tot, q.usd, q.trn, q.srv, q.brw, q.idl, q.una FROM q WHERE EXISTS (SELECT 1 FROM mark)";
+
+/* More hours than a report's longest window: a backlog past it is counted as this many. */
+#define ROLLUP_MAX_TODO (STORE_REPORT_MAX_WINDOW_MS / 3600000 + 48)
+
+/* The hours to sum, newest first: from the oldest sample's hour to the last hour that
+ * ends by $1, those not summed yet; at most $2. */
+static const char sql_rollup_todo[] =
+    "WITH b AS (SELECT ((extract(epoch FROM min(ts)) * 1000)::bigint / 3600000) * 3600000 AS lo"
+    "  FROM capacity_samples)"
+    " SELECT g.h FROM b, generate_series(b.lo, $1::bigint - 3600000, 3600000) AS g(h)"
+    " WHERE NOT EXISTS (SELECT 1 FROM capacity_rollup_hours r"
+    "  WHERE r.hour = to_timestamp(g.h / 1000.0))"
+    " ORDER BY g.h DESC LIMIT $2::bigint";
 
 /* The events of interest in [from, to) with what each needs: the queue wait of an
  * Admitted event (since the job last entered Queued). Each is attributed to the cluster,
@@ -260,6 +319,46 @@ out:
     PQclear(w);
     store_report_free(&rep);
     return rc;
+}
+
+int store_capacity_rollup(struct store *s, int64_t now_ms, int64_t budget_ms, long *rolled,
+                          long *left, struct err *e)
+{
+    char until[24], limit[24], h[24], t[24], st[24], gap[24];
+    const char *todo_params[2] = {until, limit}, *params[4] = {h, t, st, gap};
+    int64_t start = clock_mono_ms();
+    PGresult *todo = NULL;
+    int n, i;
+
+    *rolled = 0;
+    *left = 0;
+    snprintf(until, sizeof(until), "%" PRId64, now_ms - STORE_ROLLUP_SETTLE_MS);
+    snprintf(limit, sizeof(limit), "%lld", (long long)ROLLUP_MAX_TODO);
+    if (store_exec(s, sql_rollup_todo, 2, todo_params, &todo, e)) {
+        PQclear(todo);
+        return -1;
+    }
+    n = PQntuples(todo);
+    snprintf(st, sizeof(st), "%d", 3600000);
+    snprintf(gap, sizeof(gap), "%d", STORE_REPORT_SAMPLE_MAX_GAP_MS);
+    for (i = 0; i < n && (i == 0 || clock_mono_ms() - start < budget_ms); i++) {
+        PGresult *r = NULL;
+        int64_t hour = col_i(todo, i, 0);
+
+        snprintf(h, sizeof(h), "%" PRId64, hour);
+        snprintf(t, sizeof(t), "%" PRId64, hour + 3600000);
+        if (store_exec(s, sql_rollup, 4, params, &r, e)) {
+            PQclear(r);
+            PQclear(todo);
+            *left = n - i;
+            return -1;
+        }
+        PQclear(r);
+        (*rolled)++;
+    }
+    *left = n - i;
+    PQclear(todo);
+    return 0;
 }
 
 void store_report_free(struct store_report **r)

@@ -390,10 +390,11 @@ async function viewOverview(root, sc) {
         h('p', { class: 'note' }, `data age ${dur(cap.dataAgeMs)}`,
           excluded ? ` · not counted: ${excluded}` : ''));
       }),
-      section(chartCard, 'GPU-hours per half hour, last 12 hours', async () => {
-        const rep = await get('/v1/reports/capacity?from=now-12h&to=now&step=30m&format=json', sc);
+      section(chartCard, 'GPU-hours per hour, last 24 hours', async () => {
+        /* Whole hours: the server reads their hourly sums, not every sample. */
+        const rep = await get('/v1/reports/capacity?from=now-24h/h&to=now&step=1h&format=json', sc);
         return stackedChart(rep.federation, { keys: SERIES, line: BORROWED,
-          label: 'federation GPU-hours by half hour' });
+          label: 'federation GPU-hours by hour' });
       }),
       section(clusterCard, 'Clusters at a glance', async () => {
         const list = await get('/v1/clusters', sc);
@@ -1060,7 +1061,8 @@ async function viewReports(root, sc) {
   } }, h('label', {}, 'from', from), h('label', {}, 'to', to), h('label', {}, 'step', step),
   h('button', { class: 'btn', type: 'submit' }, 'Show'), downloads);
   root.append(h('h1', {}, 'Capacity report'), form,
-    h('p', { class: 'note' }, 'Times: RFC 3339, a date (2026-11-28), now, or now-24h. Steps: 15m, 1h, 1d.'), out);
+    h('p', { class: 'note' }, 'Times: RFC 3339, a date (2026-11-28), now, now-24h, today, today-7d; '
+      + 'add /h or /d for whole hours or days (now-24h/h), which read faster. Steps: 15m, 1h, 1d.'), out);
 
   const params = new URLSearchParams({ from: from.value, to: to.value, step: step.value });
   downloads.replaceChildren(...['csv', 'html', 'md', 'json'].map(fm =>

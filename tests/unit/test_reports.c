@@ -60,7 +60,27 @@ START_TEST(times)
     ck_assert_int_eq(ms, T0);
     ck_assert_int_eq(reports_parse_time("2026-01-01T01:00:00+01:00", now, "from", &ms, &e), 0);
     ck_assert_int_eq(ms, T0);
+    /* Midnight UTC, and rounding down to the hour or the day after the offset. */
+    ck_assert_int_eq(reports_parse_time("today", now + 17 * 60000 + 312, "from", &ms, &e), 0);
+    ck_assert_int_eq(ms, T0);
+    ck_assert_int_eq(reports_parse_time("today-7d", now, "from", &ms, &e), 0);
+    ck_assert_int_eq(ms, T0 - 7 * 24 * H);
+    ck_assert_int_eq(reports_parse_time("now/h", now + 17 * 60000 + 312, "to", &ms, &e), 0);
+    ck_assert_int_eq(ms, now);
+    ck_assert_int_eq(reports_parse_time("now-24h/h", now + 59 * 60000, "from", &ms, &e), 0);
+    ck_assert_int_eq(ms, now - 24 * H);
+    ck_assert_int_eq(reports_parse_time("-90m/h", now, "from", &ms, &e), 0);
+    ck_assert_int_eq(ms, now - 2 * H);
+    ck_assert_int_eq(reports_parse_time("now-1d/d", now, "from", &ms, &e), 0);
+    ck_assert_int_eq(ms, T0 - 24 * H);
+    ck_assert_int_eq(reports_parse_time("today/h", now, "to", &ms, &e), 0);
+    ck_assert_int_eq(ms, T0);
+    ck_assert_int_eq(reports_parse_time("today-", now, "from", &ms, &e), -1);
+    ck_assert_int_eq(reports_parse_time("now/w", now, "from", &ms, &e), -1);
+    ck_assert_int_eq(reports_parse_time("todayx", now, "from", &ms, &e), -1);
+    ck_assert_int_eq(reports_parse_time("2026-01-01/d", now, "from", &ms, &e), -1);
     ck_assert_int_eq(reports_parse_time("yesterday", now, "from", &ms, &e), -1);
+    ck_assert_msg(strstr(e.msg, "today-7d"), "%s", e.msg);
     ck_assert_str_eq(e.field, "from");
     ck_assert_int_eq(reports_parse_time("now-", now, "to", &ms, &e), -1);
     ck_assert_str_eq(e.field, "to");

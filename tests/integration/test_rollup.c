@@ -1,0 +1,307 @@
+/* test_rollup.c -- capacity samples summed by the hour (store_capacity_rollup(), migration
+ * 0030) against a real PostgreSQL: a report reads an hour's sums instead of its samples
+ * once the hour is summed, and gives the same figures to the last GPU-millisecond for
+ * every window and step, aligned to the hour or not, finer or coarser than an hour;
+ * hours are summed newest first, once, only after they settle; retention takes the sums
+ * with the samples. The samples are irregular on purpose: intervals from 20 s to 9 min,
+ * silences past the 10-minute cap, a sample on an hour boundary, clusters that start
+ * late. */
+#include "tests/support/defaults.h"
+#include "tests/support/itest.h"
+
+#include "base/err.h"
+#include "base/mem.h"
+#include "store/reports.h"
+#include "store/retention.h"
+#include "store/store.h"
+
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_MS  INT64_C(60000)
+#define HOUR_MS (60 * MIN_MS)
+#define DAY_MS  (24 * HOUR_MS)
+#define HOURS   30
+
+/* 2026-03-01T00:00:00Z */
+#define T0 INT64_C(1772323200000)
+
+static char dsn[1024];
+
+static struct store *open_fresh(void)
+{
+    struct store_config sc = {0};
+    struct store *s = NULL;
+    struct err e = {0};
+
+    itest_create_db(dsn, sizeof(dsn));
+    defaults_store(&sc, dsn, 2);
+    sc.statement_timeout_ms = 60000;
+    ck_assert_int_eq(store_open(&sc, &s, &e), 0);
+    ck_assert_msg(store_migrate(s, NULL, &e) == 0, "%s", e.msg);
+    return s;
+}
+
+static uint64_t rng = 88172645463325252ULL;
+
+static int draw(int n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (int)(rng % (uint64_t)n);
+}
+
+/* HOURS hours of samples from T0 for three clusters, two SKUs, both pools. */
+static void seed(struct store *s)
+{
+    static const char *const clusters[] = {"eu", "us", "ap"};
+    static const char *const skus[] = {"a100", "h100"};
+    static const char *const pools[] = {"training", "serving"};
+    struct store_capacity_sample *rows = xcalloc(200000, sizeof(*rows));
+    size_t n = 0;
+    struct err e = {0};
+
+    for (int c = 0; c < 3; c++)
+        for (int k = 0; k < 2; k++)
+            for (int p = 0; p < 2; p++) {
+                /* "ap" starts 5 h 17 min late; the rest at T0 or a little before. */
+                int64_t t = c == 2 ? T0 + 5 * HOUR_MS + 17 * MIN_MS : T0 - (1 + draw(300)) * 1000;
+
+                while (t < T0 + HOURS * HOUR_MS) {
+                    struct store_capacity_sample *r = &rows[n++];
+                    int total = 8 + 8 * draw(4);
+
+                    r->ts_ms = t;
+                    r->cluster = clusters[c];
+                    r->sku = skus[k];
+                    r->pool = pools[p];
+                    r->total = total;
+                    r->used = draw(total + 3); /* now and then above total */
+                    r->free = draw(total + 1);
+                    r->borrowed = p == 1 ? draw(r->used + 1) : 0;
+                    r->healthy = true;
+                    if (draw(40) == 0)
+                        t += (11 + draw(50)) * MIN_MS; /* a silence past the cap */
+                    else if (draw(10) == 0)
+                        t = (t / HOUR_MS + 1) * HOUR_MS; /* next on the hour */
+                    else
+                        t += (20 + draw(520)) * 1000;
+                }
+            }
+    for (size_t i = 0; i < n; i += 5000)
+        ck_assert_msg(store_capacity_samples_insert(s, rows + i, n - i < 5000 ? n - i : 5000, &e) ==
+                          0,
+                      "%s", e.msg);
+    free(rows);
+}
+
+static struct store_report *report(struct store *s, int64_t from, int64_t to, int64_t step)
+{
+    struct store_report_opts o = {.from_ms = from, .to_ms = to, .step_ms = step};
+    struct store_report *r = NULL;
+    struct err e = {0};
+
+    ck_assert_msg(store_report_capacity(s, &o, &r, &e) == 0, "%s", e.msg);
+    return r;
+}
+
+/* Same rows, same GPU-hours, exactly: both ways sum the same integers. */
+static void assert_same(const struct store_report *a, const struct store_report *b,
+                        const char *what)
+{
+    ck_assert_msg(a->n_rows == b->n_rows, "%s: %zu rows against %zu", what, a->n_rows, b->n_rows);
+    for (size_t i = 0; i < a->n_rows; i++) {
+        const struct store_report_row *x = &a->rows[i], *y = &b->rows[i];
+
+        ck_assert_msg(x->start_ms == y->start_ms && strcmp(x->cluster, y->cluster) == 0 &&
+                          strcmp(x->sku, y->sku) == 0 && strcmp(x->pool, y->pool) == 0,
+                      "%s: row %zu differs in its key", what, i);
+        ck_assert_msg(x->gpu_hours_total == y->gpu_hours_total &&
+                          x->gpu_hours_used == y->gpu_hours_used &&
+                          x->gpu_hours_training == y->gpu_hours_training &&
+                          x->gpu_hours_serving == y->gpu_hours_serving &&
+                          x->gpu_hours_borrowed == y->gpu_hours_borrowed &&
+                          x->gpu_hours_idle == y->gpu_hours_idle &&
+                          x->gpu_hours_unavailable == y->gpu_hours_unavailable,
+                      "%s: row %zu (%s/%s/%s at %" PRId64 "): total %.9f against %.9f, used "
+                      "%.9f against %.9f, unavailable %.9f against %.9f",
+                      what, i, x->cluster, x->sku, x->pool, x->start_ms, x->gpu_hours_total,
+                      y->gpu_hours_total, x->gpu_hours_used, y->gpu_hours_used,
+                      x->gpu_hours_unavailable, y->gpu_hours_unavailable);
+    }
+}
+
+static const struct window {
+    int64_t from, to, step;
+} windows[] = {
+    {T0, T0 + HOURS *HOUR_MS, HOUR_MS},                          /* aligned, hourly */
+    {T0, T0 + DAY_MS, DAY_MS},                                   /* aligned, one day */
+    {T0 + 312, T0 + HOURS *HOUR_MS - 7, HOUR_MS},                /* off by milliseconds */
+    {T0 + 5 * MIN_MS, T0 + 29 * HOUR_MS, 3 * HOUR_MS},           /* off by 5 minutes */
+    {T0 - 2 * HOUR_MS, T0 + 40 * HOUR_MS, 7 * HOUR_MS},          /* past both ends */
+    {T0 + HOUR_MS / 2, T0 + 20 * HOUR_MS, 90 * MIN_MS},          /* steps straddle hours */
+    {T0 + 2 * HOUR_MS, T0 + 9 * HOUR_MS, 15 * MIN_MS},           /* finer than an hour */
+    {T0 + 3 * HOUR_MS, T0 + 3 * HOUR_MS + 40 * MIN_MS, HOUR_MS}, /* inside one hour */
+    {T0 + 4 * HOUR_MS, T0 + 26 * HOUR_MS + 1, 2 * HOUR_MS},      /* last step 1 ms */
+};
+#define N_WINDOWS (sizeof(windows) / sizeof(windows[0]))
+
+START_TEST(summed_hours_give_the_samples_figures)
+{
+    struct store *s = open_fresh();
+    struct store_report *before[N_WINDOWS], *after;
+    struct err e = {0};
+    long rolled = -1, left = -1;
+    char *n;
+
+    seed(s);
+    for (size_t w = 0; w < N_WINDOWS; w++) {
+        before[w] = report(s, windows[w].from, windows[w].to, windows[w].step);
+        ck_assert_uint_gt(before[w]->n_rows, 0);
+    }
+
+    /* Now is 33 h 40 min after T0: every hour that ended 30 minutes ago is summed, from
+     * the oldest sample's (the hour before T0) to the one ending at 33 h. The last samples
+     * come before 30 h and last at most into 30 h 10 min: hours 31 and 32 have no rows. */
+    ck_assert_msg(
+        store_capacity_rollup(s, T0 + 33 * HOUR_MS + 40 * MIN_MS, 60000, &rolled, &left, &e) == 0,
+        "%s", e.msg);
+    ck_assert_int_eq(rolled, 34);
+    ck_assert_int_eq(left, 0);
+    n = itest_sql(dsn, "SELECT count(*) FROM capacity_rollup_hours");
+    ck_assert_str_eq(n, "34");
+    free(n);
+    n = itest_sql(dsn, "SELECT count(DISTINCT hour) FROM capacity_rollup");
+    ck_assert_str_eq(n, "32");
+    free(n);
+
+    for (size_t w = 0; w < N_WINDOWS; w++) {
+        char what[64];
+
+        snprintf(what, sizeof(what), "window %zu", w);
+        after = report(s, windows[w].from, windows[w].to, windows[w].step);
+        assert_same(before[w], after, what);
+        store_report_free(&after);
+    }
+
+    /* The aligned reports read the sums: without the samples of hours 2 to 27 they say
+     * the same; a report off the hour reads samples, and misses them. */
+    free(itest_sql(dsn, "DELETE FROM capacity_samples WHERE ts >= '2026-03-01T02:00:00Z'"
+                        " AND ts < '2026-03-02T04:00:00Z'"));
+    after = report(s, windows[0].from, windows[0].to, windows[0].step);
+    assert_same(before[0], after, "hourly, samples gone");
+    store_report_free(&after);
+    after = report(s, windows[1].from, windows[1].to, windows[1].step);
+    assert_same(before[1], after, "daily, samples gone");
+    store_report_free(&after);
+    after = report(s, windows[2].from, windows[2].to, windows[2].step);
+    ck_assert_uint_lt(after->n_rows, before[2]->n_rows);
+    store_report_free(&after);
+
+    /* Nothing is summed twice. */
+    ck_assert_int_eq(
+        store_capacity_rollup(s, T0 + 33 * HOUR_MS + 40 * MIN_MS, 60000, &rolled, &left, &e), 0);
+    ck_assert_int_eq(rolled, 0);
+    ck_assert_int_eq(left, 0);
+    for (size_t w = 0; w < N_WINDOWS; w++)
+        store_report_free(&before[w]);
+    store_close(&s);
+}
+END_TEST
+
+/* Newest first, one hour a call when the budget is spent; an hour that ended less than
+ * STORE_ROLLUP_SETTLE_MS ago waits; the reports are the same while some hours are summed
+ * and some are not. */
+START_TEST(newest_first_and_only_once_settled)
+{
+    struct store *s = open_fresh();
+    struct store_report *before, *after;
+    struct err e = {0};
+    long rolled = -1, left = -1;
+    char *n;
+
+    seed(s);
+    before = report(s, T0, T0 + HOURS * HOUR_MS, HOUR_MS);
+    /* 20 minutes after the hour ending at T0 + 10 h: it has not settled. */
+    ck_assert_int_eq(
+        store_capacity_rollup(s, T0 + 10 * HOUR_MS + 20 * MIN_MS, 0, &rolled, &left, &e), 0);
+    ck_assert_int_eq(rolled, 1);
+    ck_assert_int_eq(left, 9); /* the hour before T0 to the one ending at T0 + 9 h */
+    n = itest_sql(dsn, "SELECT to_char(hour AT TIME ZONE 'UTC', 'HH24:MI') FROM"
+                       " capacity_rollup_hours");
+    ck_assert_str_eq(n, "08:00");
+    free(n);
+    after = report(s, T0, T0 + HOURS * HOUR_MS, HOUR_MS);
+    assert_same(before, after, "one hour summed");
+    store_report_free(&after);
+    ck_assert_int_eq(
+        store_capacity_rollup(s, T0 + 10 * HOUR_MS + 40 * MIN_MS, 0, &rolled, &left, &e), 0);
+    ck_assert_int_eq(rolled, 1);
+    n = itest_sql(dsn, "SELECT to_char(max(hour) AT TIME ZONE 'UTC', 'HH24:MI') FROM"
+                       " capacity_rollup_hours");
+    ck_assert_str_eq(n, "09:00");
+    free(n);
+    after = report(s, T0, T0 + HOURS * HOUR_MS, HOUR_MS);
+    assert_same(before, after, "two hours summed");
+    store_report_free(&after);
+    store_report_free(&before);
+    store_close(&s);
+}
+END_TEST
+
+/* Retention takes the sums and their marks with the samples, by hour. */
+START_TEST(retention_takes_the_sums)
+{
+    struct store *s = open_fresh();
+    struct err e = {0};
+    long rolled = 0, left = 0, deleted = 0;
+    char *n;
+
+    seed(s);
+    ck_assert_int_eq(store_capacity_rollup(s, T0 + 40 * HOUR_MS, 60000, &rolled, &left, &e), 0);
+    ck_assert_int_eq(
+        store_purge(s, STORE_RETAINED_ROLLUP, T0 + 10 * HOUR_MS, 5, 1000000, &deleted, &e), 0);
+    n = itest_sql(dsn, "SELECT count(*) FROM capacity_rollup WHERE hour < '2026-03-01T10:00:00Z'");
+    ck_assert_str_eq(n, "0");
+    free(n);
+    n = itest_sql(dsn, "SELECT count(*) FROM capacity_rollup_hours WHERE hour < "
+                       "'2026-03-01T10:00:00Z'");
+    ck_assert_str_eq(n, "0");
+    free(n);
+    n = itest_sql(dsn, "SELECT count(*) > 0 FROM capacity_rollup WHERE hour = "
+                       "'2026-03-01T10:00:00Z'");
+    ck_assert_str_eq(n, "t");
+    free(n);
+    ck_assert_int_gt(deleted, 10 * 8); /* ten hours of at most 12 rows, in batches of 5 */
+    ck_assert_str_eq(store_retained_name(STORE_RETAINED_ROLLUP), "capacity_rollup");
+    store_close(&s);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("rollup");
+    TCase *tc = tcase_create("rollup");
+
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, summed_hours_give_the_samples_figures);
+    tcase_add_test(tc, newest_first_and_only_once_settled);
+    tcase_add_test(tc, retention_takes_the_sums);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    int failed;
+
+    srunner_run_all(r, CK_NORMAL);
+    failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
