@@ -77,8 +77,10 @@
 static const char sql_capacity[] = SQL_CAPACITY;
 
 /* One hour summed: the report's query over [$1, $2 = $1 + 1 h) with a one-hour step,
- * stored with the hour marked, in one statement. ON CONFLICT: an hour already marked (by
- * another leader, a moment before this one lost its lease) adds no rows. */
+ * stored with the hour marked, in one statement. An hour already marked (by another
+ * leader, a moment before this one lost its lease) adds no rows. An hour whose mark an
+ * operator deleted to have it summed again (samples written late; docs/operations.md)
+ * replaces its rows. */
 static const char sql_rollup[] =
     "WITH q(k, cluster, sku, pool, tot, usd, trn, srv, brw, idl, una) AS (" SQL_CAPACITY "),"
     " mark AS (INSERT INTO capacity_rollup_hours (hour) VALUES (to_timestamp($1::bigint / 1000.0))"
@@ -86,7 +88,11 @@ static const char sql_rollup[] =
     " INSERT INTO capacity_rollup (hour, cluster, sku, pool, total_ms, used_ms, training_ms,"
     "  serving_ms, borrowed_ms, idle_ms, unavailable_ms)"
     " SELECT to_timestamp(($1::bigint + q.k * 3600000) / 1000.0), q.cluster, q.sku, q.pool,"
-    "  q.tot, q.usd, q.trn, q.srv, q.brw, q.idl, q.una FROM q WHERE EXISTS (SELECT 1 FROM mark)";
+    "  q.tot, q.usd, q.trn, q.srv, q.brw, q.idl, q.una FROM q WHERE EXISTS (SELECT 1 FROM mark)"
+    " ON CONFLICT (hour, cluster, sku, pool) DO UPDATE SET total_ms = EXCLUDED.total_ms,"
+    "  used_ms = EXCLUDED.used_ms, training_ms = EXCLUDED.training_ms,"
+    "  serving_ms = EXCLUDED.serving_ms, borrowed_ms = EXCLUDED.borrowed_ms,"
+    "  idle_ms = EXCLUDED.idle_ms, unavailable_ms = EXCLUDED.unavailable_ms";
 
 /* More hours than a report's longest window: a backlog past it is counted as this many. */
 #define ROLLUP_MAX_TODO (STORE_REPORT_MAX_WINDOW_MS / 3600000 + 48)

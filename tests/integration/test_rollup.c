@@ -153,7 +153,7 @@ static const struct window {
 START_TEST(summed_hours_give_the_samples_figures)
 {
     struct store *s = open_fresh();
-    struct store_report *before[N_WINDOWS], *after;
+    struct store_report *before[N_WINDOWS], *after, *late;
     struct err e = {0};
     long rolled = -1, left = -1;
     char *n;
@@ -207,6 +207,42 @@ START_TEST(summed_hours_give_the_samples_figures)
         store_capacity_rollup(s, T0 + 33 * HOUR_MS + 40 * MIN_MS, 60000, &rolled, &left, &e), 0);
     ck_assert_int_eq(rolled, 0);
     ck_assert_int_eq(left, 0);
+
+    /* Samples written late into a summed hour, and a sample changed, count once the
+     * hour's mark is deleted (docs/operations.md): the hour is summed again, and its rows
+     * replaced. */
+    late = report(s, T0 + 29 * HOUR_MS, T0 + 30 * HOUR_MS, HOUR_MS);
+    free(itest_sql(dsn, "INSERT INTO capacity_samples (ts, cluster, sku, pool, total, used, free)"
+                        " VALUES ('2026-03-02T05:30:00Z', 'late', 'a100', 'training', 8, 8, 0);"
+                        "UPDATE capacity_samples SET total = total + 1000 WHERE cluster = 'eu'"
+                        " AND sku = 'a100' AND pool = 'training' AND ts >= '2026-03-02T05:00:00Z'"
+                        " AND ts < '2026-03-02T06:00:00Z'"));
+    after = report(s, T0 + 29 * HOUR_MS, T0 + 30 * HOUR_MS, HOUR_MS);
+    assert_same(late, after, "written late, before the hour is summed again");
+    store_report_free(&after);
+    free(itest_sql(dsn, "DELETE FROM capacity_rollup_hours WHERE hour = '2026-03-02T05:00:00Z'"));
+    ck_assert_msg(
+        store_capacity_rollup(s, T0 + 33 * HOUR_MS + 40 * MIN_MS, 60000, &rolled, &left, &e) == 0,
+        "%s", e.msg);
+    ck_assert_int_eq(rolled, 1);
+    after = report(s, T0 + 29 * HOUR_MS, T0 + 30 * HOUR_MS, HOUR_MS);
+    ck_assert_uint_eq(after->n_rows, late->n_rows + 1);
+    for (size_t i = 0, j = 0; i < after->n_rows; i++) {
+        const struct store_report_row *x = &after->rows[i];
+
+        if (strcmp(x->cluster, "late") == 0) {
+            ck_assert_double_eq_tol(x->gpu_hours_used, 8 * 10 / 60.0, 1e-9); /* 10 minutes */
+            continue;
+        }
+        if (strcmp(x->cluster, "eu") == 0 && strcmp(x->sku, "a100") == 0 &&
+            strcmp(x->pool, "training") == 0)
+            ck_assert_double_gt(x->gpu_hours_total, late->rows[j].gpu_hours_total + 100);
+        else
+            ck_assert_double_eq(x->gpu_hours_total, late->rows[j].gpu_hours_total);
+        j++;
+    }
+    store_report_free(&after);
+    store_report_free(&late);
     for (size_t w = 0; w < N_WINDOWS; w++)
         store_report_free(&before[w]);
     store_close(&s);
