@@ -87,8 +87,8 @@ struct metrics {
     struct borrowed_gauge *borrowed;
     size_t n_borrowed;
     uint64_t retention_deleted[STORE_RETAINED_COUNT]; /* rows past their retention */
-    uint64_t rollup_hours;                            /* capacity hours summed */
-    long rollup_left; /* finished hours not summed yet, at the last pass */
+    uint64_t rollup_quarters;                         /* quarter hours of capacity samples summed */
+    long rollup_left; /* finished quarter hours not summed yet, at the last pass */
 };
 
 /* ---- the scheduler ------------------------------------------------------------------------- */

@@ -139,8 +139,9 @@ void sched_wake(struct sched *s)
 /* Retention: rows a delete statement takes, and about the most a pass deletes per table. */
 #define PURGE_BATCH    5000
 #define PURGE_MAX_ROWS 50000
-/* Capacity roll-up: about the most a pass spends summing hours (one hour at least; 100
- * clusters of 4 SKU and pool rows take about 0.2 s an hour on the development machine). */
+/* Capacity sums: about the most a pass spends summing quarter hours (one hour's at least;
+ * 100 clusters of 4 SKU and pool rows take about 0.12 s an hour of samples on the
+ * development machine). */
 #define ROLLUP_BUDGET_MS 1000
 
 static void load_state(struct sched *s)
@@ -253,9 +254,10 @@ static void purge(struct sched *s)
     }
 }
 
-/* Sums the finished hours of capacity samples the reports read (store_capacity_rollup),
- * newest first, for about ROLLUP_BUDGET_MS a pass: a backlog (an upgrade over months of
- * samples) goes over several passes, the recent hours first. */
+/* Sums the finished quarter hours of capacity samples the reports read, then the hours and
+ * days they complete (store_capacity_rollup), newest first, for about ROLLUP_BUDGET_MS a
+ * pass: a backlog (an upgrade over months of samples) goes over several passes, the recent
+ * days first. */
 static void rollup(struct sched *s)
 {
     struct err e = {0};
@@ -264,9 +266,9 @@ static void rollup(struct sched *s)
     if (store_capacity_rollup(s->store, clock_realtime_ms(), ROLLUP_BUDGET_MS, &rolled, &left, &e))
         LOG(LOG_WARN, "sched", "event=rollup_failed msg=\"%s\"", e.msg);
     if (rolled > 0)
-        LOG(LOG_INFO, "sched", "event=rollup hours=%ld left=%ld", rolled, left);
+        LOG(LOG_INFO, "sched", "event=rollup quarters=%ld left=%ld", rolled, left);
     pthread_mutex_lock(&s->m.mu);
-    s->m.rollup_hours += (uint64_t)rolled;
+    s->m.rollup_quarters += (uint64_t)rolled;
     s->m.rollup_left = left;
     pthread_mutex_unlock(&s->m.mu);
 }

@@ -129,16 +129,16 @@ int sched_metrics(struct sched *s, struct buf *b)
         rc |= buf_printf(b, "fedsched_retention_deleted_total{table=\"%s\"} %" PRIu64 "\n",
                          store_retained_name((enum store_retained)t), m->retention_deleted[t]);
     rc |= buf_printf(b,
-                     "# HELP fedsched_capacity_rollups_total Hours of capacity samples summed "
-                     "for the reports by this replica while it led.\n"
+                     "# HELP fedsched_capacity_rollups_total Quarter hours of capacity samples "
+                     "summed for the reports by this replica while it led.\n"
                      "# TYPE fedsched_capacity_rollups_total counter\n"
                      "fedsched_capacity_rollups_total %" PRIu64 "\n"
-                     "# HELP fedsched_capacity_rollups_pending Finished hours of capacity "
-                     "samples not summed yet, at the last collection pass (the reports read their "
-                     "samples meanwhile).\n"
+                     "# HELP fedsched_capacity_rollups_pending Finished quarter hours of "
+                     "capacity samples not summed yet, at the last collection pass (the reports "
+                     "read their samples meanwhile).\n"
                      "# TYPE fedsched_capacity_rollups_pending gauge\n"
                      "fedsched_capacity_rollups_pending %ld\n",
-                     m->rollup_hours, m->rollup_left);
+                     m->rollup_quarters, m->rollup_left);
     rc |= buf_puts(b, "# HELP fedsched_scheduler_dispatch_errors_total Failed creates in member "
                       "clusters.\n# TYPE fedsched_scheduler_dispatch_errors_total counter\n");
     for (size_t i = 0; i < m->n_derr; i++) {

@@ -6,7 +6,9 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "base/buf.h"
 #include "store/conn.h"
+#include "store/rollup_plan.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -17,58 +19,47 @@
 /* More rows than this is a report nobody reads; a larger step is the answer. */
 #define REPORT_MAX_ROWS 200000
 
-/* Parameters: $1 from, $2 to, $3 step, $4 max gap (all milliseconds). Sums are
- * GPU-milliseconds.
+/* Parameters: $1 from, $2 to, $3 step, $4 max gap (all milliseconds); $5 and $6 the
+ * ranges read from samples (their starts and ends), $7 and $8 the sums read (their widths
+ * in seconds and starts), as rollup_plan_build() chose them. Sums are GPU-milliseconds.
  *
- * Every hour (UTC) touching [from, to) is read one of two ways. It is *rolled* when the
- * leader has summed it (capacity_rollup_hours; store_capacity_rollup()), it lies inside
- * [from, to) and inside one step: its sums are read from capacity_rollup. Every other hour
- * is read from its samples: each sample's interval [a, b) (until the next sample of its
- * cluster/SKU/pool, at most the max gap, at most `to`) is cut at the hour's bounds and at
- * step boundaries with generate_series, so a sample that spans two steps counts in both,
- * each for its share. The samples read are those of the hours read so, and the max gap
- * before each run of them (a sample from then lasts into the run). A sample whose next
- * one was not read (it lies in a rolled hour) is cut at its hour's end, where the next one
- * would have cut it or later, so the sums are the same whichever way an hour is read; the
- * roll-up sums an hour with this query over that hour alone. */
+ * A range is read from its samples: each sample's interval [a, b) (until the next sample
+ * of its cluster/SKU/pool, at most the max gap) is cut to the range and at step boundaries
+ * with generate_series, so a sample that spans two steps counts in both, each for its
+ * share. The samples read are those in the range and in the max gap before it (a sample
+ * from then lasts into it); two ranges are at least a quarter hour apart, more than the
+ * gap, so none is read twice. A sample whose next one was not read (it lies past the
+ * range) is cut at the range's end, where the next one would have cut it or later. So a
+ * range gives the same sums as the samples of the whole window would there, and a sum,
+ * made by this query over its span alone, gives them too. A sum lies inside one step. */
 #define SQL_CAPACITY                                                                               \
-    "WITH p AS (SELECT $1::bigint AS f, $2::bigint AS t, $3::bigint AS st, $4::bigint AS gap,"     \
-    "   3600000::bigint AS hr),"                                                                   \
-    " hrs AS (SELECT g.h, to_timestamp(g.h / 1000.0) AS ht,"                                       \
-    "   g.h >= p.f AND g.h + p.hr <= p.t AND (g.h - p.f) / p.st = (g.h + p.hr - 1 - p.f) / p.st"   \
-    "   AND EXISTS (SELECT 1 FROM capacity_rollup_hours r WHERE r.hour = to_timestamp(g.h / "      \
-    "1000.0))"                                                                                     \
-    "   AS rolled"                                                                                 \
-    "  FROM p, generate_series(p.f - p.f % p.hr, p.t - 1, p.hr) AS g(h)),"                         \
-    " raw AS (SELECT x.h, CASE WHEN x.prev THEN x.h - p.gap ELSE x.h END AS lo"                    \
-    "  FROM (SELECT h, rolled, lag(rolled, 1, true) OVER (ORDER BY h) AS prev FROM hrs) x, p"      \
-    "  WHERE NOT x.rolled),"                                                                       \
+    "WITH p AS (SELECT $1::bigint AS f, $2::bigint AS t, $3::bigint AS st, $4::bigint AS gap),"    \
+    " rr AS (SELECT lo, hi FROM unnest($5::bigint[], $6::bigint[]) AS r(lo, hi)),"                 \
     " s AS (SELECT c.cluster, c.sku, c.pool, c.total::bigint AS total, c.used::bigint AS used,"    \
-    "   c.free::bigint AS free, c.borrowed::bigint AS borrowed,"                                   \
+    "   c.free::bigint AS free, c.borrowed::bigint AS borrowed, rr.lo, rr.hi,"                     \
     "   (extract(epoch FROM c.ts) * 1000)::bigint AS a,"                                           \
     "   (extract(epoch FROM lead(c.ts) OVER (PARTITION BY c.cluster, c.sku, c.pool ORDER BY"       \
     " c.ts))"                                                                                      \
     "    * 1000)::bigint AS nxt"                                                                   \
-    "  FROM raw JOIN capacity_samples c ON c.ts >= to_timestamp(raw.lo / 1000.0)"                  \
-    "   AND c.ts < to_timestamp((raw.h + 3600000) / 1000.0)),"                                     \
-    " iv AS (SELECT cluster, sku, pool, total, used, free, borrowed, GREATEST(s.a, p.f) AS a,"     \
-    "   LEAST(COALESCE(s.nxt, s.a + p.gap), s.a + p.gap, p.t) AS b FROM s, p),"                    \
-    " hp AS (SELECT iv.cluster, iv.sku, iv.pool, iv.total, iv.used, iv.free, iv.borrowed,"         \
-    "   GREATEST(iv.a, j.h) AS a, LEAST(iv.b, j.h + p.hr) AS b"                                    \
-    "  FROM iv, p, generate_series(iv.a - iv.a % p.hr, iv.b - 1, p.hr) AS j(h)"                    \
-    "  WHERE iv.b > iv.a AND j.h IN (SELECT h FROM raw)),"                                         \
+    "  FROM rr CROSS JOIN p JOIN capacity_samples c"                                               \
+    "   ON c.ts >= to_timestamp((rr.lo - p.gap) / 1000.0) AND c.ts < to_timestamp(rr.hi / "        \
+    "1000.0)),"                                                                                    \
+    " iv AS (SELECT cluster, sku, pool, total, used, free, borrowed, GREATEST(s.a, s.lo) AS a,"    \
+    "   LEAST(COALESCE(s.nxt, s.a + p.gap), s.a + p.gap, s.hi) AS b FROM s, p),"                   \
     " parts AS (SELECT k, cluster, sku, pool, total, used, free, borrowed,"                        \
-    "   LEAST(hp.b, p.f + (k + 1) * p.st) - GREATEST(hp.a, p.f + k * p.st) AS ov"                  \
-    "  FROM hp, p, generate_series((hp.a - p.f) / p.st, (hp.b - 1 - p.f) / p.st) AS k),"           \
+    "   LEAST(iv.b, p.f + (k + 1) * p.st) - GREATEST(iv.a, p.f + k * p.st) AS ov"                  \
+    "  FROM iv, p, generate_series((iv.a - p.f) / p.st, (iv.b - 1 - p.f) / p.st) AS k"             \
+    "  WHERE iv.b > iv.a),"                                                                        \
     " u AS (SELECT k, cluster, sku, pool, total * ov AS tot, used * ov AS usd,"                    \
     "   CASE WHEN pool = 'serving' THEN borrowed ELSE used END * ov AS trn,"                       \
     "   CASE WHEN pool = 'serving' THEN GREATEST(used - borrowed, 0) ELSE 0 END * ov AS srv,"      \
     "   CASE WHEN pool = 'serving' THEN borrowed ELSE 0 END * ov AS brw,"                          \
     "   GREATEST(total - used, 0) * ov AS idl, GREATEST(total - used - free, 0) * ov AS una"       \
     "  FROM parts"                                                                                 \
-    "  UNION ALL SELECT (hrs.h - p.f) / p.st, c.cluster, c.sku, c.pool, c.total_ms, c.used_ms,"    \
+    "  UNION ALL SELECT (x.ms - p.f) / p.st, c.cluster, c.sku, c.pool, c.total_ms, c.used_ms,"     \
     "   c.training_ms, c.serving_ms, c.borrowed_ms, c.idle_ms, c.unavailable_ms"                   \
-    "  FROM hrs JOIN capacity_rollup c ON c.hour = hrs.ht, p WHERE hrs.rolled)"                    \
+    "  FROM unnest($7::int[], $8::bigint[]) AS x(w, ms) CROSS JOIN p JOIN capacity_rollup c"       \
+    "   ON c.width_s = x.w AND c.start = to_timestamp(x.ms / 1000.0))"                             \
     " SELECT k, cluster, sku, pool, sum(tot), sum(usd), sum(trn), sum(srv), sum(brw), sum(idl),"   \
     "  sum(una)"                                                                                   \
     " FROM u GROUP BY 1, 2, 3, 4"                                                                  \
@@ -76,36 +67,71 @@
 
 static const char sql_capacity[] = SQL_CAPACITY;
 
-/* One hour summed: the report's query over [$1, $2 = $1 + 1 h) with a one-hour step,
- * stored with the hour marked, in one statement. An hour already marked (by another
- * leader, a moment before this one lost its lease) adds no rows. An hour whose mark an
- * operator deleted to have it summed again (samples written late; docs/operations.md)
- * replaces its rows. */
-static const char sql_rollup[] =
+#define SQL_ROLLUP_SET                                                                             \
+    " ON CONFLICT (width_s, start, cluster, sku, pool) DO UPDATE SET"                              \
+    "  total_ms = EXCLUDED.total_ms, used_ms = EXCLUDED.used_ms,"                                  \
+    "  training_ms = EXCLUDED.training_ms, serving_ms = EXCLUDED.serving_ms,"                      \
+    "  borrowed_ms = EXCLUDED.borrowed_ms, idle_ms = EXCLUDED.idle_ms,"                            \
+    "  unavailable_ms = EXCLUDED.unavailable_ms"
+
+/* A run of quarter hours [$1, $2) summed from the samples: the report's query over the run
+ * alone ($5, $6: the one range; $7, $8: no sums), by quarter hours, stored with each
+ * quarter marked, in one statement. A quarter already marked (by another leader, a moment
+ * before this one lost its lease) adds no rows; one whose mark an operator deleted to have
+ * it summed again (samples written late; docs/operations.md) replaces its rows. */
+static const char sql_rollup_quarters[] =
     "WITH q(k, cluster, sku, pool, tot, usd, trn, srv, brw, idl, una) AS (" SQL_CAPACITY "),"
-    " mark AS (INSERT INTO capacity_rollup_hours (hour) VALUES (to_timestamp($1::bigint / 1000.0))"
-    "  ON CONFLICT DO NOTHING RETURNING hour)"
-    " INSERT INTO capacity_rollup (hour, cluster, sku, pool, total_ms, used_ms, training_ms,"
-    "  serving_ms, borrowed_ms, idle_ms, unavailable_ms)"
-    " SELECT to_timestamp(($1::bigint + q.k * 3600000) / 1000.0), q.cluster, q.sku, q.pool,"
-    "  q.tot, q.usd, q.trn, q.srv, q.brw, q.idl, q.una FROM q WHERE EXISTS (SELECT 1 FROM mark)"
-    " ON CONFLICT (hour, cluster, sku, pool) DO UPDATE SET total_ms = EXCLUDED.total_ms,"
-    "  used_ms = EXCLUDED.used_ms, training_ms = EXCLUDED.training_ms,"
-    "  serving_ms = EXCLUDED.serving_ms, borrowed_ms = EXCLUDED.borrowed_ms,"
-    "  idle_ms = EXCLUDED.idle_ms, unavailable_ms = EXCLUDED.unavailable_ms";
+    " mark AS (INSERT INTO capacity_rollup_marks (width_s, start)"
+    "  SELECT 900, to_timestamp(g / 1000.0)"
+    "  FROM generate_series($1::bigint, $2::bigint - 900000, 900000) AS g"
+    "  ON CONFLICT DO NOTHING RETURNING start)"
+    " INSERT INTO capacity_rollup (width_s, start, cluster, sku, pool, total_ms, used_ms,"
+    "  training_ms, serving_ms, borrowed_ms, idle_ms, unavailable_ms)"
+    " SELECT 900, m.start, q.cluster, q.sku, q.pool, q.tot, q.usd, q.trn, q.srv, q.brw, q.idl,"
+    "  q.una FROM q JOIN mark m ON m.start = to_timestamp(($1::bigint + q.k * 900000) / "
+    "1000.0)" SQL_ROLLUP_SET;
 
-/* More hours than a report's longest window: a backlog past it is counted as this many. */
-#define ROLLUP_MAX_TODO (STORE_REPORT_MAX_WINDOW_MS / 3600000 + 48)
+/* Every span of $1 seconds whose $3 parts of $2 seconds are all summed, and which is not
+ * marked yet: its sums from its parts', marked. */
+static const char sql_rollup_up[] =
+    "WITH pm AS (SELECT (extract(epoch FROM start) * 1000)::bigint AS ms"
+    "  FROM capacity_rollup_marks WHERE width_s = $2::int),"
+    " whole AS (SELECT ms - ms % ($1::bigint * 1000) AS b FROM pm GROUP BY 1"
+    "  HAVING count(*) = $3::bigint),"
+    " mark AS (INSERT INTO capacity_rollup_marks (width_s, start)"
+    "  SELECT $1::int, to_timestamp(b / 1000.0) FROM whole ON CONFLICT DO NOTHING RETURNING start)"
+    " INSERT INTO capacity_rollup (width_s, start, cluster, sku, pool, total_ms, used_ms,"
+    "  training_ms, serving_ms, borrowed_ms, idle_ms, unavailable_ms)"
+    " SELECT $1::int, m.start, r.cluster, r.sku, r.pool, sum(r.total_ms), sum(r.used_ms),"
+    "  sum(r.training_ms), sum(r.serving_ms), sum(r.borrowed_ms), sum(r.idle_ms),"
+    "  sum(r.unavailable_ms)"
+    " FROM mark m JOIN capacity_rollup r ON r.width_s = $2::int AND r.start >= m.start"
+    "  AND r.start < m.start + make_interval(secs => $1::int)"
+    " GROUP BY m.start, r.cluster, r.sku, r.pool" SQL_ROLLUP_SET;
 
-/* The hours to sum, newest first: from the oldest sample's hour to the last hour that
- * ends by $1, those not summed yet; at most $2. */
+/* More quarter hours than a report's longest window: a backlog past it is counted as this
+ * many. */
+#define ROLLUP_MAX_TODO (STORE_REPORT_MAX_WINDOW_MS / ROLLUP_QUARTER_MS + 200)
+
+/* The quarter hours to sum, newest first: from the oldest sample's to the last that ends
+ * by $1, those not summed yet; at most $2. */
 static const char sql_rollup_todo[] =
-    "WITH b AS (SELECT ((extract(epoch FROM min(ts)) * 1000)::bigint / 3600000) * 3600000 AS lo"
+    "WITH b AS (SELECT ((extract(epoch FROM min(ts)) * 1000)::bigint / 900000) * 900000 AS lo"
     "  FROM capacity_samples)"
-    " SELECT g.h FROM b, generate_series(b.lo, $1::bigint - 3600000, 3600000) AS g(h)"
-    " WHERE NOT EXISTS (SELECT 1 FROM capacity_rollup_hours r"
-    "  WHERE r.hour = to_timestamp(g.h / 1000.0))"
-    " ORDER BY g.h DESC LIMIT $2::bigint";
+    " SELECT g.q FROM b, generate_series(b.lo, $1::bigint - 900000, 900000) AS g(q)"
+    " WHERE NOT EXISTS (SELECT 1 FROM capacity_rollup_marks r"
+    "  WHERE r.width_s = 900 AND r.start = to_timestamp(g.q / 1000.0))"
+    " ORDER BY g.q DESC LIMIT $2::bigint";
+
+/* The sums that exist in [$1, $2), by width and start. */
+static const char sql_rollup_marks[] =
+    "SELECT width_s, (extract(epoch FROM start) * 1000)::bigint FROM capacity_rollup_marks"
+    " WHERE start >= to_timestamp($1::bigint / 1000.0) AND start < to_timestamp($2::bigint / "
+    "1000.0)"
+    " ORDER BY width_s, start";
+
+_Static_assert(STORE_REPORT_SAMPLE_MAX_GAP_MS < ROLLUP_QUARTER_MS,
+               "two ranges read from samples are a quarter hour apart: the gap must be less");
 
 /* The events of interest in [from, to) with what each needs: the queue wait of an
  * Admitted event (since the job last entered Queued). Each is attributed to the cluster,
@@ -284,13 +310,84 @@ static int merge(struct store_report *rep, const PGresult *cap, const PGresult *
     return 0;
 }
 
+/* Runs sql (SQL_CAPACITY's parameters) for [f, t) by step st with plan's ranges and sums. */
+static int capacity_exec(struct store *s, const char *sql, int64_t f, int64_t t, int64_t st,
+                         const struct rollup_plan *plan, PGresult **out, struct err *e)
+{
+    char fs[24], ts[24], sts[24], gap[24];
+    struct buf arr[4];
+    const char *params[8] = {fs, ts, sts, gap};
+    int rc;
+
+    snprintf(fs, sizeof(fs), "%" PRId64, f);
+    snprintf(ts, sizeof(ts), "%" PRId64, t);
+    snprintf(sts, sizeof(sts), "%" PRId64, st);
+    snprintf(gap, sizeof(gap), "%d", STORE_REPORT_SAMPLE_MAX_GAP_MS);
+    for (int i = 0; i < 4; i++) {
+        buf_init(&arr[i], 0);
+        buf_puts(&arr[i], "{");
+    }
+    for (size_t i = 0; i < plan->n_raw; i++) {
+        buf_printf(&arr[0], "%s%" PRId64, i ? "," : "", plan->raw_lo[i]);
+        buf_printf(&arr[1], "%s%" PRId64, i ? "," : "", plan->raw_hi[i]);
+    }
+    for (size_t i = 0; i < plan->n_sums; i++) {
+        buf_printf(&arr[2], "%s%d", i ? "," : "", plan->sum_width_s[i]);
+        buf_printf(&arr[3], "%s%" PRId64, i ? "," : "", plan->sum_start[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        buf_puts(&arr[i], "}");
+        params[4 + i] = arr[i].data;
+    }
+    rc = store_exec(s, sql, 8, params, out, e);
+    for (int i = 0; i < 4; i++)
+        buf_free(&arr[i]);
+    return rc;
+}
+
+/* The plan for o from the sums that exist in its window. */
+static int capacity_plan(struct store *s, const struct store_report_opts *o,
+                         struct rollup_plan *plan, struct err *e)
+{
+    char f[24], t[24];
+    const char *params[2] = {f, t};
+    PGresult *r = NULL;
+    int64_t *v[3];
+    size_t n[3] = {0, 0, 0};
+    struct rollup_marks m;
+    int rows;
+
+    snprintf(f, sizeof(f), "%" PRId64, o->from_ms);
+    snprintf(t, sizeof(t), "%" PRId64, o->to_ms);
+    if (store_exec(s, sql_rollup_marks, 2, params, &r, e)) {
+        PQclear(r);
+        return -1;
+    }
+    rows = PQntuples(r);
+    for (int i = 0; i < 3; i++)
+        v[i] = xcalloc((size_t)rows + 1, sizeof(int64_t));
+    for (int row = 0; row < rows; row++) {
+        int64_t w = col_i(r, row, 0);
+        int i = w == ROLLUP_DAY_MS / 1000 ? 2 : w == ROLLUP_HOUR_MS / 1000 ? 1 : 0;
+
+        v[i][n[i]++] = col_i(r, row, 1);
+    }
+    PQclear(r);
+    m = (struct rollup_marks){v[0], v[1], v[2], n[0], n[1], n[2]};
+    rollup_plan_build(o->from_ms, o->to_ms, o->step_ms, &m, plan);
+    for (int i = 0; i < 3; i++)
+        free(v[i]);
+    return 0;
+}
+
 int store_report_capacity(struct store *s, const struct store_report_opts *o,
                           struct store_report **out, struct err *e)
 {
-    char f[24], t[24], st[24], gap[24];
-    const char *params[4] = {f, t, st, gap};
+    char f[24], t[24], st[24];
+    const char *params[3] = {f, t, st};
     PGresult *cap = NULL, *ev = NULL, *w = NULL;
     struct store_report *rep = NULL;
+    struct rollup_plan plan = {0};
     int rc = -1;
 
     if (store_report_check(o, e))
@@ -298,8 +395,8 @@ int store_report_capacity(struct store *s, const struct store_report_opts *o,
     snprintf(f, sizeof(f), "%" PRId64, o->from_ms);
     snprintf(t, sizeof(t), "%" PRId64, o->to_ms);
     snprintf(st, sizeof(st), "%" PRId64, o->step_ms);
-    snprintf(gap, sizeof(gap), "%d", STORE_REPORT_SAMPLE_MAX_GAP_MS);
-    if (store_exec(s, sql_capacity, 4, params, &cap, e) ||
+    if (capacity_plan(s, o, &plan, e) ||
+        capacity_exec(s, sql_capacity, o->from_ms, o->to_ms, o->step_ms, &plan, &cap, e) ||
         store_exec(s, sql_events, 3, params, &ev, e) || store_exec(s, sql_waits, 3, params, &w, e))
         goto out;
     rep = xcalloc(1, sizeof(*rep));
@@ -320,6 +417,7 @@ int store_report_capacity(struct store *s, const struct store_report_opts *o,
     rep = NULL;
     rc = 0;
 out:
+    rollup_plan_free(&plan);
     PQclear(cap);
     PQclear(ev);
     PQclear(w);
@@ -327,44 +425,72 @@ out:
     return rc;
 }
 
+/* Sums the quarter hours [lo, hi) (one run, inside one hour) from their samples. */
+static int rollup_quarters(struct store *s, int64_t lo, int64_t hi, struct err *e)
+{
+    int64_t one_lo[1] = {lo}, one_hi[1] = {hi};
+    struct rollup_plan plan = {.raw_lo = one_lo, .raw_hi = one_hi, .n_raw = 1};
+    PGresult *r = NULL;
+    int rc = capacity_exec(s, sql_rollup_quarters, lo, hi, ROLLUP_QUARTER_MS, &plan, &r, e);
+
+    PQclear(r);
+    return rc;
+}
+
+/* The hours whose quarters are all summed, then the days whose hours are. */
+static int rollup_up(struct store *s, struct err *e)
+{
+    static const char *const levels[2][3] = {{"3600", "900", "4"}, {"86400", "3600", "24"}};
+
+    for (int i = 0; i < 2; i++) {
+        PGresult *r = NULL;
+        int rc = store_exec(s, sql_rollup_up, 3, levels[i], &r, e);
+
+        PQclear(r);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
 int store_capacity_rollup(struct store *s, int64_t now_ms, int64_t budget_ms, long *rolled,
                           long *left, struct err *e)
 {
-    char until[24], limit[24], h[24], t[24], st[24], gap[24];
-    const char *todo_params[2] = {until, limit}, *params[4] = {h, t, st, gap};
+    char until[24], limit[24];
+    const char *params[2] = {until, limit};
     int64_t start = clock_mono_ms();
     PGresult *todo = NULL;
-    int n, i;
+    int n, i = 0, rc = 0;
 
     *rolled = 0;
     *left = 0;
     snprintf(until, sizeof(until), "%" PRId64, now_ms - STORE_ROLLUP_SETTLE_MS);
     snprintf(limit, sizeof(limit), "%lld", (long long)ROLLUP_MAX_TODO);
-    if (store_exec(s, sql_rollup_todo, 2, todo_params, &todo, e)) {
+    if (store_exec(s, sql_rollup_todo, 2, params, &todo, e)) {
         PQclear(todo);
         return -1;
     }
     n = PQntuples(todo);
-    snprintf(st, sizeof(st), "%d", 3600000);
-    snprintf(gap, sizeof(gap), "%d", STORE_REPORT_SAMPLE_MAX_GAP_MS);
-    for (i = 0; i < n && (i == 0 || clock_mono_ms() - start < budget_ms); i++) {
-        PGresult *r = NULL;
-        int64_t hour = col_i(todo, i, 0);
+    /* Newest first, a run of the quarters of one hour a statement. */
+    while (i < n && (i == 0 || clock_mono_ms() - start < budget_ms)) {
+        int64_t hi = col_i(todo, i, 0) + ROLLUP_QUARTER_MS, lo = hi - ROLLUP_QUARTER_MS;
+        int j = i + 1;
 
-        snprintf(h, sizeof(h), "%" PRId64, hour);
-        snprintf(t, sizeof(t), "%" PRId64, hour + 3600000);
-        if (store_exec(s, sql_rollup, 4, params, &r, e)) {
-            PQclear(r);
-            PQclear(todo);
-            *left = n - i;
-            return -1;
+        while (j < n && col_i(todo, j, 0) == lo - ROLLUP_QUARTER_MS &&
+               (lo - ROLLUP_QUARTER_MS) / ROLLUP_HOUR_MS == (hi - 1) / ROLLUP_HOUR_MS) {
+            lo -= ROLLUP_QUARTER_MS;
+            j++;
         }
-        PQclear(r);
-        (*rolled)++;
+        if ((rc = rollup_quarters(s, lo, hi, e)))
+            break;
+        *rolled += j - i;
+        i = j;
     }
     *left = n - i;
     PQclear(todo);
-    return 0;
+    if (rc == 0 && *rolled > 0)
+        rc = rollup_up(s, e);
+    return rc;
 }
 
 void store_report_free(struct store_report **r)

@@ -103,18 +103,20 @@ int store_report_capacity(struct store *s, const struct store_report_opts *o,
 
 void store_report_free(struct store_report **r); /* NULL-safe; sets *r to NULL */
 
-/* An hour is summed once it ended this long ago: a sample is written with its poller's
- * clock, which may run behind the leader's, and a sample up to the max gap before an hour
- * counts in it. */
+/* A quarter hour is summed once it ended this long ago: a sample is written with its
+ * poller's clock, which may run behind the leader's, and a sample up to the max gap before
+ * a quarter counts in it. */
 #define STORE_ROLLUP_SETTLE_MS (30 * 60 * 1000)
 
-/* Sums finished hours of capacity samples into capacity_rollup (migration 0030), newest
- * first, one hour a statement, until budget_ms has passed (one hour at least): the
- * hours from the oldest sample's to the last that ended STORE_ROLLUP_SETTLE_MS before
- * now_ms (Unix ms), those not summed yet. A report reads an hour's sums instead of its
- * samples from then on, with the same result. *rolled is the hours summed, *left those
- * still to do. The leader calls it at each collection pass; a failure leaves the hours
- * summed so far, and the rest for the next call. */
+/* Sums finished quarter hours (UTC) of capacity samples into capacity_rollup (migration
+ * 0030), newest first, the quarters of one hour a statement, until budget_ms has passed
+ * (one statement at least): the quarters from the oldest sample's to the last that ended
+ * STORE_ROLLUP_SETTLE_MS before now_ms (Unix ms), those not summed yet. Then every hour
+ * whose quarters are all summed, and every day whose hours are, from those sums. A report
+ * reads the sums instead of the samples from then on, with the same result
+ * (store/rollup_plan.h). *rolled is the quarter hours summed, *left those still to do. The
+ * leader calls it at each collection pass; a failure leaves what was summed, and the rest
+ * for the next call. */
 int store_capacity_rollup(struct store *s, int64_t now_ms, int64_t budget_ms, long *rolled,
                           long *left, struct err *e);
 

@@ -20,11 +20,11 @@ static const char *const purge_sql[STORE_RETAINED_COUNT] = {
     " WHERE phase IN ('Succeeded', 'Failed', 'Cancelled')"
     " AND coalesce(finished_at, updated_at) < to_timestamp($1::bigint / 1000.0)"
     " LIMIT $2::bigint))",
-    /* The marks go with the first batch: an hour no longer marked is read from its
+    /* The marks go with the first batch: a span no longer marked is read from its
      * samples, which are gone by then too. */
-    "WITH m AS (DELETE FROM capacity_rollup_hours WHERE hour < to_timestamp($1::bigint / 1000.0))"
+    "WITH m AS (DELETE FROM capacity_rollup_marks WHERE start < to_timestamp($1::bigint / 1000.0))"
     " DELETE FROM capacity_rollup WHERE ctid = ANY (ARRAY (SELECT ctid FROM capacity_rollup"
-    " WHERE hour < to_timestamp($1::bigint / 1000.0) LIMIT $2::bigint))",
+    " WHERE start < to_timestamp($1::bigint / 1000.0) LIMIT $2::bigint))",
 };
 
 static const char *const names[STORE_RETAINED_COUNT] = {"capacity_samples", "audit_log", "jobs",

@@ -1,6 +1,6 @@
 /* retention.h -- deleting what is kept past its retention: capacity samples and their
- * hourly sums, audit rows and finished jobs (with their events and ledger rows, which cascade), a bounded batch at a
- * time so no statement holds its locks for long. The scheduler's leader calls it at each
+ * sums, audit rows and finished jobs (with their events and ledger rows, which cascade), a
+ * bounded batch at a time so no statement holds its locks for long. The scheduler's leader calls it at each
  * collection pass (scheduler.gcIntervalS) with the retention.* settings.
  * Not responsible for deciding the periods (cmd/config.c, docs/configuration.md). */
 #ifndef STORE_RETENTION_H
@@ -15,7 +15,7 @@ enum store_retained {
     STORE_RETAINED_SAMPLES, /* capacity_samples, by ts */
     STORE_RETAINED_AUDIT,   /* audit_log, by ts */
     STORE_RETAINED_JOBS,    /* jobs Succeeded, Failed or Cancelled, by when they finished */
-    STORE_RETAINED_ROLLUP,  /* capacity_rollup and the hours it marks, by hour */
+    STORE_RETAINED_ROLLUP,  /* capacity_rollup and its marks, by the span's start */
     STORE_RETAINED_COUNT
 };
 

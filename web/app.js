@@ -391,7 +391,7 @@ async function viewOverview(root, sc) {
           excluded ? ` · not counted: ${excluded}` : ''));
       }),
       section(chartCard, 'GPU-hours per hour, last 24 hours', async () => {
-        /* Whole hours: the server reads their hourly sums, not every sample. */
+        /* Whole hours: the server reads their sums, not every sample. */
         const rep = await get('/v1/reports/capacity?from=now-24h/h&to=now&step=1h&format=json', sc);
         return stackedChart(rep.federation, { keys: SERIES, line: BORROWED,
           label: 'federation GPU-hours by hour' });

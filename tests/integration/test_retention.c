@@ -2,8 +2,8 @@
  * PostgreSQL: rows older than their retention (capacity samples, audit rows, finished
  * jobs with their events and ledger rows) are deleted by the leader at its collection
  * pass, and nothing younger, nor any job still queued or running, goes with them; the
- * counts show in /metrics. The capacity samples' hourly sums go by the same retention,
- * and the leader sums the hours of the samples kept. Not responsible for the bounds of the settings (test_config). */
+ * counts show in /metrics. The capacity samples' sums go by the same retention, and the
+ * leader sums the quarter hours of the samples kept. Not responsible for the bounds of the settings (test_config). */
 #include "tests/integration/test_sched_env.h"
 
 #include <check.h>
@@ -68,10 +68,10 @@ START_TEST(rows_past_their_retention_go_and_nothing_else)
                    " VALUES (now() - interval '31 days', 'gone', 't4', 'training', 4, 0, 4),"
                    " (now() - interval '31 days' + interval '1 minute', 'gone', 't4', 'training',"
                    " 4, 0, 4), (now() - interval '29 days', 'kept', 't4', 'training', 4, 0, 4)"));
-    free(itest_sql(env.dsn, "INSERT INTO capacity_rollup_hours (hour) VALUES"
-                            " (date_trunc('hour', now() - interval '31 days'));"
-                            "INSERT INTO capacity_rollup SELECT hour, 'gone', 't4', 'training', 1,"
-                            " 1, 1, 0, 0, 0, 0 FROM capacity_rollup_hours"));
+    free(itest_sql(env.dsn, "INSERT INTO capacity_rollup_marks (width_s, start) VALUES"
+                            " (3600, date_trunc('hour', now() - interval '31 days'));"
+                            "INSERT INTO capacity_rollup SELECT 3600, start, 'gone', 't4',"
+                            " 'training', 1, 1, 1, 0, 0, 0, 0 FROM capacity_rollup_marks"));
     free(itest_sql(env.dsn, "INSERT INTO audit_log (ts, remote, method, path, status) VALUES"
                             " (now() - interval '3 days', 'r', 'POST', '/gone', 201),"
                             " (now() - interval '1 day', 'r', 'POST', '/kept', 201)"));
@@ -90,7 +90,7 @@ START_TEST(rows_past_their_retention_go_and_nothing_else)
         usleep(200 * 1000);
         left = count("SELECT count(*) FROM capacity_samples WHERE cluster = 'gone'") +
                count("SELECT count(*) FROM capacity_rollup WHERE cluster = 'gone'") +
-               count("SELECT count(*) FROM capacity_rollup_hours WHERE hour < now() - interval "
+               count("SELECT count(*) FROM capacity_rollup_marks WHERE start < now() - interval "
                      "'30 days'") +
                count("SELECT count(*) FROM audit_log WHERE path = '/gone'") +
                count("SELECT count(*) FROM jobs WHERE name IN ('succeeded-4d', 'failed-4d',"
@@ -113,15 +113,16 @@ START_TEST(rows_past_their_retention_go_and_nothing_else)
     ck_assert_int_eq(deleted_metric("capacity_rollup"), 1);
     ck_assert_int_ge(deleted_metric("audit_log"), 1);
     ck_assert_int_eq(deleted_metric("jobs"), 3);
-    /* The leader sums the hours of the samples kept, newest first, the kept one's too. */
+    /* The leader sums the quarter hours of the samples kept, newest first, the kept one's
+     * too. */
     for (int i = 0; i < 150 && count("SELECT count(*) FROM capacity_rollup WHERE cluster ="
                                      " 'kept'") == 0;
          i++)
         usleep(200 * 1000);
-    ck_assert_int_eq(count("SELECT count(*) FROM capacity_rollup WHERE cluster = 'kept'"), 1);
-    ck_assert_int_eq(count("SELECT sum(total_ms) FROM capacity_rollup WHERE cluster = 'kept'"),
+    ck_assert_int_eq(count("SELECT sum(total_ms) FROM capacity_rollup WHERE cluster = 'kept'"
+                           " AND width_s = 900"),
                      4 * 600000); /* 4 GPUs for the 10 minutes a lone sample counts */
-    ck_assert_int_ge(senv_counter(&env, "fedsched_capacity_rollups_total"), 28 * 24);
+    ck_assert_int_ge(senv_counter(&env, "fedsched_capacity_rollups_total"), 28 * 96);
     /* The API no longer has a deleted job; a kept one answers. */
     {
         char url[256];

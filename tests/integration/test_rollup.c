@@ -1,9 +1,9 @@
-/* test_rollup.c -- capacity samples summed by the hour (store_capacity_rollup(), migration
- * 0030) against a real PostgreSQL: a report reads an hour's sums instead of its samples
- * once the hour is summed, and gives the same figures to the last GPU-millisecond for
- * every window and step, aligned to the hour or not, finer or coarser than an hour;
- * hours are summed newest first, once, only after they settle; retention takes the sums
- * with the samples. The samples are irregular on purpose: intervals from 20 s to 9 min,
+/* test_rollup.c -- capacity samples summed by the quarter hour, the hour and the day
+ * (store_capacity_rollup(), migration 0030) against a real PostgreSQL: a report reads the
+ * sums instead of the samples once they exist, and gives the same figures to the last
+ * GPU-millisecond for every window and step, aligned or not, finer or coarser than a sum;
+ * quarters are summed newest first, once, only after they settle, and hours and days from
+ * them; retention takes the sums with the samples. The samples are irregular on purpose: intervals from 20 s to 9 min,
  * silences past the 10-minute cap, a sample on an hour boundary, clusters that start
  * late. */
 #include "tests/support/defaults.h"
@@ -109,6 +109,15 @@ static struct store_report *report(struct store *s, int64_t from, int64_t to, in
     return r;
 }
 
+static double total_used(const struct store_report *r)
+{
+    double sum = 0;
+
+    for (size_t i = 0; i < r->n_rows; i++)
+        sum += r->rows[i].gpu_hours_used;
+    return sum;
+}
+
 /* Same rows, same GPU-hours, exactly: both ways sum the same integers. */
 static void assert_same(const struct store_report *a, const struct store_report *b,
                         const char *what)
@@ -147,10 +156,13 @@ static const struct window {
     {T0 + 2 * HOUR_MS, T0 + 9 * HOUR_MS, 15 * MIN_MS},           /* finer than an hour */
     {T0 + 3 * HOUR_MS, T0 + 3 * HOUR_MS + 40 * MIN_MS, HOUR_MS}, /* inside one hour */
     {T0 + 4 * HOUR_MS, T0 + 26 * HOUR_MS + 1, 2 * HOUR_MS},      /* last step 1 ms */
+    {T0 + 7 * MIN_MS, T0 + 2 * DAY_MS, DAY_MS},                  /* days, 7 minutes off */
+    {T0 - 20 * MIN_MS, T0 + 33 * HOUR_MS, 45 * MIN_MS},          /* quarters, no hours */
+    {T0, T0 + 2 * DAY_MS, 2 * DAY_MS},                           /* a day, then hours */
 };
 #define N_WINDOWS (sizeof(windows) / sizeof(windows[0]))
 
-START_TEST(summed_hours_give_the_samples_figures)
+START_TEST(sums_give_the_samples_figures)
 {
     struct store *s = open_fresh();
     struct store_report *before[N_WINDOWS], *after, *late;
@@ -164,19 +176,22 @@ START_TEST(summed_hours_give_the_samples_figures)
         ck_assert_uint_gt(before[w]->n_rows, 0);
     }
 
-    /* Now is 33 h 40 min after T0: every hour that ended 30 minutes ago is summed, from
-     * the oldest sample's (the hour before T0) to the one ending at 33 h. The last samples
-     * come before 30 h and last at most into 30 h 10 min: hours 31 and 32 have no rows. */
+    /* Now is 33 h 40 min after T0: every quarter hour that ended 30 minutes ago is summed,
+     * from the oldest sample's (the last before T0) to the one ending at 33 h: 133. Then
+     * the hours whose quarters are all summed (from T0 to 32 h: 33) and the days whose hours
+     * are (the first). */
     ck_assert_msg(
         store_capacity_rollup(s, T0 + 33 * HOUR_MS + 40 * MIN_MS, 60000, &rolled, &left, &e) == 0,
         "%s", e.msg);
-    ck_assert_int_eq(rolled, 34);
+    ck_assert_int_eq(rolled, 133);
     ck_assert_int_eq(left, 0);
-    n = itest_sql(dsn, "SELECT count(*) FROM capacity_rollup_hours");
-    ck_assert_str_eq(n, "34");
+    n = itest_sql(dsn, "SELECT string_agg(width_s || ':' || c, ',' ORDER BY width_s) FROM"
+                       " (SELECT width_s, count(*) AS c FROM capacity_rollup_marks GROUP BY 1) x");
+    ck_assert_str_eq(n, "900:133,3600:33,86400:1");
     free(n);
-    n = itest_sql(dsn, "SELECT count(DISTINCT hour) FROM capacity_rollup");
-    ck_assert_str_eq(n, "32");
+    /* The samples end before 30 h and last at most 10 minutes past: no rows after that. */
+    n = itest_sql(dsn, "SELECT max(start) FROM capacity_rollup WHERE width_s = 900");
+    ck_assert_str_eq(n, "2026-03-02 06:00:00+00");
     free(n);
 
     for (size_t w = 0; w < N_WINDOWS; w++) {
@@ -189,7 +204,8 @@ START_TEST(summed_hours_give_the_samples_figures)
     }
 
     /* The aligned reports read the sums: without the samples of hours 2 to 27 they say
-     * the same; a report off the hour reads samples, and misses them. */
+     * the same; a report off the quarter hours reads samples at every step's ends, and
+     * misses them. */
     free(itest_sql(dsn, "DELETE FROM capacity_samples WHERE ts >= '2026-03-01T02:00:00Z'"
                         " AND ts < '2026-03-02T04:00:00Z'"));
     after = report(s, windows[0].from, windows[0].to, windows[0].step);
@@ -198,8 +214,11 @@ START_TEST(summed_hours_give_the_samples_figures)
     after = report(s, windows[1].from, windows[1].to, windows[1].step);
     assert_same(before[1], after, "daily, samples gone");
     store_report_free(&after);
+    after = report(s, windows[6].from, windows[6].to, windows[6].step);
+    assert_same(before[6], after, "by quarter hours, samples gone");
+    store_report_free(&after);
     after = report(s, windows[2].from, windows[2].to, windows[2].step);
-    ck_assert_uint_lt(after->n_rows, before[2]->n_rows);
+    ck_assert_double_lt(total_used(after), total_used(before[2]) * 0.95);
     store_report_free(&after);
 
     /* Nothing is summed twice. */
@@ -220,11 +239,16 @@ START_TEST(summed_hours_give_the_samples_figures)
     after = report(s, T0 + 29 * HOUR_MS, T0 + 30 * HOUR_MS, HOUR_MS);
     assert_same(late, after, "written late, before the hour is summed again");
     store_report_free(&after);
-    free(itest_sql(dsn, "DELETE FROM capacity_rollup_hours WHERE hour = '2026-03-02T05:00:00Z'"));
+    free(itest_sql(dsn, "DELETE FROM capacity_rollup_marks WHERE start >= '2026-03-02T05:00:00Z'"
+                        " AND start < '2026-03-02T06:00:00Z'"));
     ck_assert_msg(
         store_capacity_rollup(s, T0 + 33 * HOUR_MS + 40 * MIN_MS, 60000, &rolled, &left, &e) == 0,
         "%s", e.msg);
-    ck_assert_int_eq(rolled, 1);
+    ck_assert_int_eq(rolled, 4);
+    n = itest_sql(dsn, "SELECT count(*) FROM capacity_rollup_marks WHERE width_s = 3600 AND"
+                       " start = '2026-03-02T05:00:00Z'");
+    ck_assert_str_eq(n, "1");
+    free(n);
     after = report(s, T0 + 29 * HOUR_MS, T0 + 30 * HOUR_MS, HOUR_MS);
     ck_assert_uint_eq(after->n_rows, late->n_rows + 1);
     for (size_t i = 0, j = 0; i < after->n_rows; i++) {
@@ -249,8 +273,9 @@ START_TEST(summed_hours_give_the_samples_figures)
 }
 END_TEST
 
-/* Newest first, one hour a call when the budget is spent; an hour that ended less than
- * STORE_ROLLUP_SETTLE_MS ago waits; the reports are the same while some hours are summed
+/* Newest first, the quarters of one hour a statement, one statement a call when the budget
+ * is spent; a quarter that ended less than STORE_ROLLUP_SETTLE_MS ago waits; an hour is
+ * summed once its four quarters are; the reports are the same while some spans are summed
  * and some are not. */
 START_TEST(newest_first_and_only_once_settled)
 {
@@ -262,34 +287,34 @@ START_TEST(newest_first_and_only_once_settled)
 
     seed(s);
     before = report(s, T0, T0 + HOURS * HOUR_MS, HOUR_MS);
-    /* 20 minutes after the hour ending at T0 + 10 h: it has not settled. */
+    /* At 10:20 the quarters up to the one ending at 09:45 have settled. */
     ck_assert_int_eq(
         store_capacity_rollup(s, T0 + 10 * HOUR_MS + 20 * MIN_MS, 0, &rolled, &left, &e), 0);
-    ck_assert_int_eq(rolled, 1);
-    ck_assert_int_eq(left, 9); /* the hour before T0 to the one ending at T0 + 9 h */
-    n = itest_sql(dsn, "SELECT to_char(hour AT TIME ZONE 'UTC', 'HH24:MI') FROM"
-                       " capacity_rollup_hours");
-    ck_assert_str_eq(n, "08:00");
+    ck_assert_int_eq(rolled, 3);
+    ck_assert_int_eq(left, 37); /* from 23:45 the day before */
+    n = itest_sql(dsn, "SELECT string_agg(width_s || '@' || to_char(start AT TIME ZONE 'UTC',"
+                       " 'HH24:MI'), ',' ORDER BY width_s, start) FROM capacity_rollup_marks");
+    ck_assert_str_eq(n, "900@09:00,900@09:15,900@09:30");
     free(n);
     after = report(s, T0, T0 + HOURS * HOUR_MS, HOUR_MS);
-    assert_same(before, after, "one hour summed");
+    assert_same(before, after, "three quarters summed");
     store_report_free(&after);
     ck_assert_int_eq(
         store_capacity_rollup(s, T0 + 10 * HOUR_MS + 40 * MIN_MS, 0, &rolled, &left, &e), 0);
     ck_assert_int_eq(rolled, 1);
-    n = itest_sql(dsn, "SELECT to_char(max(hour) AT TIME ZONE 'UTC', 'HH24:MI') FROM"
-                       " capacity_rollup_hours");
-    ck_assert_str_eq(n, "09:00");
+    n = itest_sql(dsn, "SELECT string_agg(width_s || '@' || to_char(start AT TIME ZONE 'UTC',"
+                       " 'HH24:MI'), ',' ORDER BY width_s, start) FROM capacity_rollup_marks");
+    ck_assert_str_eq(n, "900@09:00,900@09:15,900@09:30,900@09:45,3600@09:00");
     free(n);
     after = report(s, T0, T0 + HOURS * HOUR_MS, HOUR_MS);
-    assert_same(before, after, "two hours summed");
+    assert_same(before, after, "an hour summed");
     store_report_free(&after);
     store_report_free(&before);
     store_close(&s);
 }
 END_TEST
 
-/* Retention takes the sums and their marks with the samples, by hour. */
+/* Retention takes the sums and their marks with the samples, by the span's start. */
 START_TEST(retention_takes_the_sums)
 {
     struct store *s = open_fresh();
@@ -301,18 +326,18 @@ START_TEST(retention_takes_the_sums)
     ck_assert_int_eq(store_capacity_rollup(s, T0 + 40 * HOUR_MS, 60000, &rolled, &left, &e), 0);
     ck_assert_int_eq(
         store_purge(s, STORE_RETAINED_ROLLUP, T0 + 10 * HOUR_MS, 5, 1000000, &deleted, &e), 0);
-    n = itest_sql(dsn, "SELECT count(*) FROM capacity_rollup WHERE hour < '2026-03-01T10:00:00Z'");
+    n = itest_sql(dsn, "SELECT count(*) FROM capacity_rollup WHERE start < '2026-03-01T10:00:00Z'");
     ck_assert_str_eq(n, "0");
     free(n);
-    n = itest_sql(dsn, "SELECT count(*) FROM capacity_rollup_hours WHERE hour < "
+    n = itest_sql(dsn, "SELECT count(*) FROM capacity_rollup_marks WHERE start < "
                        "'2026-03-01T10:00:00Z'");
     ck_assert_str_eq(n, "0");
     free(n);
-    n = itest_sql(dsn, "SELECT count(*) > 0 FROM capacity_rollup WHERE hour = "
-                       "'2026-03-01T10:00:00Z'");
+    n = itest_sql(dsn, "SELECT count(*) > 0 FROM capacity_rollup WHERE start = "
+                       "'2026-03-01T10:00:00Z' AND width_s = 3600");
     ck_assert_str_eq(n, "t");
     free(n);
-    ck_assert_int_gt(deleted, 10 * 8); /* ten hours of at most 12 rows, in batches of 5 */
+    ck_assert_int_gt(deleted, 40 * 8); /* 41 quarters and 10 hours of 8 to 12 rows */
     ck_assert_str_eq(store_retained_name(STORE_RETAINED_ROLLUP), "capacity_rollup");
     store_close(&s);
 }
@@ -324,7 +349,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("rollup");
 
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, summed_hours_give_the_samples_figures);
+    tcase_add_test(tc, sums_give_the_samples_figures);
     tcase_add_test(tc, newest_first_and_only_once_settled);
     tcase_add_test(tc, retention_takes_the_sums);
     suite_add_tcase(s, tc);
