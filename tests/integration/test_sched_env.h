@@ -183,15 +183,20 @@ static inline json_t *senv_wait_phase(const char *base, const char *ns, const ch
                                       const char *phase, int timeout_ms)
 {
     int64_t until = clock_mono_ms() + timeout_ms;
-    char last[32] = "";
+    char last[512] = "";
 
     while (clock_mono_ms() < until) {
         json_t *j = senv_get(base, ns, name);
+        json_t *st = json_object_get(j, "status");
+        const char *reason = json_string_value(json_object_get(st, "reason"));
+        const char *msg = json_string_value(json_object_get(st, "message"));
 
         if (j && strcmp(senv_phase(j), phase) == 0)
             return j;
+        /* The reason and message say why a job ended elsewhere. */
         if (j)
-            snprintf(last, sizeof(last), "%s", senv_phase(j));
+            snprintf(last, sizeof(last), "%s, reason %s: %s", senv_phase(j),
+                     reason ? reason : "none", msg ? msg : "");
         json_decref(j);
         usleep(50 * 1000);
     }
