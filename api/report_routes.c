@@ -59,7 +59,7 @@ static void report_forecasts(struct api *a, struct store_report *rep, int64_t no
 void h_report_capacity(struct api *a, const struct api_request *req, const struct route_params *p,
                        struct api_response *resp)
 {
-    struct store_report_opts o;
+    struct store_report_opts o = {0};
     struct store_report *rep = NULL;
     enum wire_report_format fmt = WIRE_REPORT_JSON;
     const char *fs = req_query(req, "format"), *from = req_query(req, "from"),
@@ -72,6 +72,8 @@ void h_report_capacity(struct api *a, const struct api_request *req, const struc
     if (fs && *fs && wire_parse_report_format(fs, &fmt, &e))
         err_cause(&causes, &e);
     reports_parse_opts_all(from, to, step, now, &o, &causes);
+    reports_parse_filters(req_query(req, "cluster"), req_query(req, "sku"), req_query(req, "pool"),
+                          &o, &causes);
     if (api_causes_answer(&causes, resp))
         return;
     if (store_report_capacity(a->store, &o, &rep, &e)) {

@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/clock.h"
+#include "base/dns.h"
 #include "base/mem.h"
 #include "store/reports.h"
 
@@ -116,6 +117,68 @@ int reports_parse_opts_all(const char *from, const char *to, const char *step, i
         return -1;
     *o = r;
     return 0;
+}
+
+/* One name of a filter list: a cluster name (a DNS label), a SKU of the catalogue or a
+ * pool, each as the other queries take them (query_sku, query_pool). */
+static int filter_name(const char *field, const char *name, struct err *e)
+{
+    int pool;
+
+    if (strcmp(field, "sku") == 0)
+        return query_sku(name, e);
+    if (strcmp(field, "pool") == 0)
+        return query_pool(name, &pool, e);
+    if (!dns_label_ok(name, strlen(name)))
+        return err_set(e, ERR_MALFORMED, "cluster",
+                       "cluster \"%s\" is not a cluster name (1-63 lower-case letters, digits or "
+                       "'-'); list names with commas",
+                       name);
+    return 0;
+}
+
+/* Checks list (names joined by commas) and copies it into out; "" or NULL for all. */
+static int parse_filter(const char *list, const char *field, char *out, size_t size, struct err *e)
+{
+    size_t len = list ? strlen(list) : 0;
+
+    out[0] = '\0';
+    if (len == 0)
+        return 0;
+    if (len >= size)
+        return err_set(e, ERR_MALFORMED, field, "%s lists %zu bytes of names; at most %zu", field,
+                       len, size - 1);
+    for (const char *p = list;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char name[64];
+
+        snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1), p);
+        if (n >= sizeof(name)) /* longer than any name */
+            return err_set(e, ERR_MALFORMED, field, "%s \"%s...\" is too long", field, name);
+        if (filter_name(field, name, e))
+            return -1;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    memcpy(out, list, len + 1);
+    return 0;
+}
+
+int reports_parse_filters(const char *cluster, const char *sku, const char *pool,
+                          struct store_report_opts *o, struct err_causes *c)
+{
+    size_t before = c->n;
+    struct err e;
+
+    if (parse_filter(cluster, "cluster", o->clusters, sizeof(o->clusters), &e))
+        err_cause(c, &e);
+    if (parse_filter(sku, "sku", o->skus, sizeof(o->skus), &e))
+        err_cause(c, &e);
+    if (parse_filter(pool, "pool", o->pools, sizeof(o->pools), &e))
+        err_cause(c, &e);
+    return c->n > before ? -1 : 0;
 }
 
 int reports_parse_opts(const char *from, const char *to, const char *step, int64_t now_ms,
@@ -342,6 +405,45 @@ static json_t *sum_json(const struct sum *s)
                      "gpuHoursLostToReclaim", j_num(s->lost, 3));
 }
 
+/* The filters of o, each a list of the names it keeps: {} when none is set. */
+static json_t *filters_json(const struct store_report_opts *o)
+{
+    const char *const keys[3] = {"cluster", "sku", "pool"};
+    const char *const lists[3] = {o->clusters, o->skus, o->pools};
+    json_t *f = json_object();
+
+    for (int i = 0; i < 3; i++) {
+        json_t *names;
+        const char *p = lists[i];
+
+        if (!*p)
+            continue;
+        names = json_array();
+        for (;;) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+            json_array_append_new(names, json_stringn(p, n));
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+        json_object_set_new(f, keys[i], names);
+    }
+    return f;
+}
+
+/* "; cluster a,b; pool serving" for the filters of o, "" when none is set. */
+static void filters_text(const struct store_report_opts *o, struct buf *b)
+{
+    if (*o->clusters)
+        buf_printf(b, "; cluster %s", o->clusters);
+    if (*o->skus)
+        buf_printf(b, "; sku %s", o->skus);
+    if (*o->pools)
+        buf_printf(b, "; pool %s", o->pools);
+}
+
 static void render_json(const struct store_report *r, struct buf *b)
 {
     json_t *root, *rows = json_array(), *tot = json_array(), *fed = json_array(),
@@ -396,11 +498,11 @@ static void render_json(const struct store_report *r, struct buf *b)
                                                "jobs", (json_int_t)r->waits[i].jobs, "p50Seconds",
                                                j_num(r->waits[i].p50_s, 3), "p95Seconds",
                                                j_num(r->waits[i].p95_s, 3)));
-    root =
-        json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:o}", "apiVersion", "fedsched.io/v1",
-                  "kind", "CapacityReport", "from", j_time(r->opts.from_ms), "to",
-                  j_time(r->opts.to_ms), "stepSeconds", (json_int_t)(r->opts.step_ms / 1000),
-                  "rows", rows, "totals", tot, "federation", fed, "queueWaitBySku", waits);
+    root = json_pack("{s:s, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o}", "apiVersion",
+                     "fedsched.io/v1", "kind", "CapacityReport", "from", j_time(r->opts.from_ms),
+                     "to", j_time(r->opts.to_ms), "stepSeconds",
+                     (json_int_t)(r->opts.step_ms / 1000), "filters", filters_json(&r->opts),
+                     "rows", rows, "totals", tot, "federation", fed, "queueWaitBySku", waits);
     text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
     buf_puts(b, text ? text : "{}");
     free(text);
@@ -430,8 +532,10 @@ static void render_md(const struct store_report *r, struct buf *b)
 
     time_text(r->opts.from_ms, a, sizeof(a));
     time_text(r->opts.to_ms, z, sizeof(z));
-    buf_printf(b, "# fedsched capacity report\n\n%s to %s, step %" PRId64 " s\n\n", a, z,
+    buf_printf(b, "# fedsched capacity report\n\n%s to %s, step %" PRId64 " s", a, z,
                r->opts.step_ms / 1000);
+    filters_text(&r->opts, b);
+    buf_puts(b, "\n\n");
     buf_puts(b, "## Totals by cluster, SKU and pool\n\n"
                 "| cluster | sku | pool | GPU-h total | training | serving | borrowed | idle | "
                 "of it unavailable | util % | placed | succeeded | failed | preempted | GPU-h lost "
@@ -640,6 +744,7 @@ static void forecast_table(const struct store_report *r, struct buf *b, bool htm
 
 static void render_html(const struct store_report *r, struct buf *b)
 {
+    struct buf flt;
     char a[40], z[40];
     struct sum *t, *f, *c;
     size_t nt, nf, nc, nu;
@@ -660,9 +765,13 @@ static void render_html(const struct store_report *r, struct buf *b)
                "th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}"
                "th:nth-child(-n+3),td:nth-child(-n+3){text-align:left}"
                "th{background:#f4f4f4}.meta{color:#555}</style></head><body>\n"
-               "<h1>fedsched capacity report</h1>\n<p class=\"meta\">%s to %s, step %" PRId64
-               " s</p>\n<h2>Federation GPU-hours by step</h2>\n",
+               "<h1>fedsched capacity report</h1>\n<p class=\"meta\">%s to %s, step %" PRId64 " s",
                a, z, a, z, r->opts.step_ms / 1000);
+    buf_init(&flt, 0);
+    filters_text(&r->opts, &flt);
+    html_text(b, flt.data ? flt.data : "");
+    buf_free(&flt);
+    buf_puts(b, "</p>\n<h2>Federation GPU-hours by step</h2>\n");
     svg_timeline(b, f, nf, r->opts.step_ms);
 
     labels = xcalloc(nc + r->n_waits + 1, sizeof(*labels));

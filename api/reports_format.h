@@ -35,6 +35,12 @@ struct err_causes;
 int reports_parse_opts_all(const char *from, const char *to, const char *step, int64_t now_ms,
                            struct store_report_opts *o, struct err_causes *c);
 
+/* The filters (each NULL or "" for every name, else names joined by commas): cluster
+ * names (DNS labels), SKU names and pools (training, serving), into o's lists.
+ * ERR_MALFORMED naming the field and the name, a cause in c each. */
+int reports_parse_filters(const char *cluster, const char *sku, const char *pool,
+                          struct store_report_opts *o, struct err_causes *c);
+
 /* Renders r. Returns a new NUL-terminated string (caller frees); never NULL.
  * CSV: a header line then one line per row of r (columns in docs/operations.md), numbers
  * with fixed decimals (GPU-hours 3, percent 1, seconds 3), empty wait when none.

@@ -43,7 +43,7 @@
 
 struct opts {
     const char *url, *token, *ns, *output, *file, *phase, *sku, *selector;
-    const char *from, *to, *step, *format, *out, *idem_key;
+    const char *from, *to, *step, *format, *out, *idem_key, *cluster, *pool;
     int64_t timeout_ms; /* 0: none */
     int64_t retry_ms;
     int limit;
@@ -102,6 +102,7 @@ static void usage(FILE *f)
         "  explain NAME                                  why pending / why this cluster\n"
         "  logs-url NAME                                 kubectl command (and URL) for the logs\n"
         "  report [--from T] [--to T] [--step D] [--format csv|json|md|html] [--out FILE]\n"
+        "      [--cluster C,..] [--sku S,..] [--pool training|serving]  only these rows\n"
         "  completion bash|zsh                           print a shell completion script\n"
         "options:\n"
         "  -n, --namespace NS   namespace (default $FEDSCHED_NAMESPACE or \"default\"; list: "
@@ -1473,6 +1474,9 @@ static int verb_report(struct ctx *c)
     cli_query_param(&b, "from", c->o.from);
     cli_query_param(&b, "to", c->o.to);
     cli_query_param(&b, "step", c->o.step);
+    cli_query_param(&b, "cluster", c->o.cluster);
+    cli_query_param(&b, "sku", c->o.sku);
+    cli_query_param(&b, "pool", c->o.pool);
     path = buf_steal(&b);
     if (cli_http_do(c->http, "GET", path, NULL, NULL, 300, &r, &e)) {
         rc = transport_failure(c, "capacity", &e);
@@ -1512,6 +1516,8 @@ enum {
     OPT_FROM,
     OPT_TO,
     OPT_STEP,
+    OPT_CLUSTER,
+    OPT_POOL,
     OPT_FORMAT,
     OPT_OUT,
     OPT_RETRY,
@@ -1542,6 +1548,8 @@ static int parse(int argc, char **argv, struct opts *o)
         {"from", required_argument, NULL, OPT_FROM},
         {"to", required_argument, NULL, OPT_TO},
         {"step", required_argument, NULL, OPT_STEP},
+        {"cluster", required_argument, NULL, OPT_CLUSTER},
+        {"pool", required_argument, NULL, OPT_POOL},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"out", required_argument, NULL, OPT_OUT},
         {"retry-for", required_argument, NULL, OPT_RETRY},
@@ -1600,6 +1608,8 @@ static int parse(int argc, char **argv, struct opts *o)
         case OPT_FROM: o->from = optarg; break;
         case OPT_TO: o->to = optarg; break;
         case OPT_STEP: o->step = optarg; break;
+        case OPT_CLUSTER: o->cluster = optarg; break;
+        case OPT_POOL: o->pool = optarg; break;
         case OPT_FORMAT: o->format = optarg; break;
         case OPT_OUT: o->out = optarg; break;
         case OPT_IDEM: o->idem_key = optarg; break;

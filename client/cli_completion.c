@@ -10,7 +10,7 @@
 #define FLAGS                                                                                      \
     "-n --namespace -o --output -f --file -l --selector -q --quiet -v --verbose -h --help "        \
     "--url --token --wait --timeout --phase --sku --limit --all --newest --from --to --step "      \
-    "--format "                                                                                    \
+    "--format --cluster --pool "                                                                   \
     "--out --retry-for --idempotency-key --dry-run --fail-if-unschedulable"
 /* Those of cli_cluster.c's parse(), for cluster, clusters and capacity. */
 #define CLUSTER_FLAGS                                                                              \
@@ -22,7 +22,7 @@
 #define CLUSTER_VERBS "list get add cordon uncordon check nodes remove"
 #define VALUE_FLAGS_RE                                                                             \
     "-n|--namespace|--url|--token|--timeout|--phase|--sku|--limit|--from|--to|--step|--retry-for|" \
-    "--idempotency-key|-l|--selector|--context|--region|--provider|--chunk-size|--pool"
+    "--idempotency-key|-l|--selector|--context|--region|--provider|--chunk-size|--pool|--cluster"
 #define FILE_FLAGS_RE "-f|--file|--out|--kubeconfig|--secrets-dir"
 
 static void verb_words(FILE *out, const char *const *verbs, size_t n)

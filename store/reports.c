@@ -19,9 +19,19 @@
 /* More rows than this is a report nobody reads; a larger step is the answer. */
 #define REPORT_MAX_ROWS 200000
 
+/* The filters (struct store_report_opts): parameter $n is NULL for every name, else a list
+ * joined by commas. Outside clang-format, which would break these lines mid-string. */
+/* clang-format off */
+#define SQL_IN(col, n) " AND ($" #n "::text IS NULL OR " col " = ANY(string_to_array($" #n ", ',')))"
+#define SQL_KEEP_C     SQL_IN("c.cluster", 9) SQL_IN("c.sku", 10) SQL_IN("c.pool", 11)
+#define SQL_KEEP_EV    SQL_IN("ev.cluster", 4) SQL_IN("ev.sku", 5) SQL_IN("ev.pool", 6)
+#define SQL_KEEP_R     SQL_IN("r.cluster", 4) SQL_IN("r.sku", 5) SQL_IN("COALESCE(r.pool, '-')", 6)
+/* clang-format on */
+
 /* Parameters: $1 from, $2 to, $3 step, $4 max gap (all milliseconds); $5 and $6 the
  * ranges read from samples (their starts and ends), $7 and $8 the sums read (their widths
- * in seconds and starts), as rollup_plan_build() chose them. Sums are GPU-milliseconds.
+ * in seconds and starts), as rollup_plan_build() chose them; $9, $10 and $11 the filters
+ * on cluster, SKU and pool (SQL_KEEP_C). Sums are GPU-milliseconds.
  *
  * A range is read from its samples: each sample's interval [a, b) (until the next sample
  * of its cluster/SKU/pool, at most the max gap) is cut to the range and at step boundaries
@@ -43,7 +53,7 @@
     "    * 1000)::bigint AS nxt"                                                                   \
     "  FROM rr CROSS JOIN p JOIN capacity_samples c"                                               \
     "   ON c.ts >= to_timestamp((rr.lo - p.gap) / 1000.0) AND c.ts < to_timestamp(rr.hi / "        \
-    "1000.0)),"                                                                                    \
+    "1000.0)" SQL_KEEP_C "),"                                                                      \
     " iv AS (SELECT cluster, sku, pool, total, used, free, borrowed, GREATEST(s.a, s.lo) AS a,"    \
     "   LEAST(COALESCE(s.nxt, s.a + p.gap), s.a + p.gap, s.hi) AS b FROM s, p),"                   \
     " parts AS (SELECT k, cluster, sku, pool, total, used, free, borrowed,"                        \
@@ -59,7 +69,7 @@
     "  UNION ALL SELECT (x.ms - p.f) / p.st, c.cluster, c.sku, c.pool, c.total_ms, c.used_ms,"     \
     "   c.training_ms, c.serving_ms, c.borrowed_ms, c.idle_ms, c.unavailable_ms"                   \
     "  FROM unnest($7::int[], $8::bigint[]) AS x(w, ms) CROSS JOIN p JOIN capacity_rollup c"       \
-    "   ON c.width_s = x.w AND c.start = to_timestamp(x.ms / 1000.0))"                             \
+    "   ON c.width_s = x.w AND c.start = to_timestamp(x.ms / 1000.0)" SQL_KEEP_C ")"               \
     " SELECT k, cluster, sku, pool, sum(tot), sum(usd), sum(trn), sum(srv), sum(brw), sum(idl),"   \
     "  sum(una)"                                                                                   \
     " FROM u GROUP BY 1, 2, 3, 4"                                                                  \
@@ -75,7 +85,7 @@ static const char sql_capacity[] = SQL_CAPACITY;
     "  unavailable_ms = EXCLUDED.unavailable_ms"
 
 /* A run of quarter hours [$1, $2) summed from the samples: the report's query over the run
- * alone ($5, $6: the one range; $7, $8: no sums), by quarter hours, stored with each
+ * alone ($5, $6: the one range; $7, $8: no sums; no filter), by quarter hours, stored with each
  * quarter marked, in one statement. A quarter already marked (by another leader, a moment
  * before this one lost its lease) adds no rows; one whose mark an operator deleted to have
  * it summed again (samples written late; docs/operations.md) replaces its rows. */
@@ -138,7 +148,8 @@ _Static_assert(STORE_REPORT_SAMPLE_MAX_GAP_MS < ROLLUP_QUARTER_MS,
  * pool and placed SKU the event records (migration 0026); an event written before that
  * has none and falls back to the job's cluster and pool as stored now and its requested
  * SKU. Waits are grouped by the requested SKU. Event ids give the order, as they are
- * assigned in commit order per job. */
+ * assigned in commit order per job. $4, $5 and $6 are the filters on cluster, SKU and pool,
+ * applied to what the event is attributed to. */
 #define SQL_EVENTS                                                                                 \
     "WITH p AS (SELECT $1::bigint AS f, $2::bigint AS t, $3::bigint AS st),"                       \
     " ev AS (SELECT e.id, e.job_id, e.to_phase, (extract(epoch FROM e.ts) * 1000)::bigint AS ms,"  \
@@ -154,7 +165,8 @@ _Static_assert(STORE_REPORT_SAMPLE_MAX_GAP_MS < ROLLUP_QUARTER_MS,
     "  FROM ev CROSS JOIN p"                                                                       \
     "  LEFT JOIN LATERAL (SELECT q.ts FROM job_events q WHERE q.job_id = ev.job_id"                \
     "   AND q.id < ev.id AND q.to_phase = 'Queued' ORDER BY q.id DESC LIMIT 1) qd"                 \
-    "   ON ev.to_phase = 'Admitted')"
+    "   ON ev.to_phase = 'Admitted'"                                                               \
+    "  WHERE true" SQL_KEEP_EV ")"
 
 /* The preemptions come from the ledger (store/ledger.h): each reclaim and priority
  * preemption requested in [from, to), on the cluster, pool and placed SKU the job ran
@@ -167,7 +179,7 @@ static const char sql_events[] =
                "   r.lost_gpu_hours * 3600000.0 AS lost"
                "  FROM reclaims r, p WHERE r.cause IN ('reclaim', 'preemption')"
                "   AND r.requested_at >= to_timestamp(p.f / 1000.0)"
-               "   AND r.requested_at < to_timestamp(p.t / 1000.0)),"
+               "   AND r.requested_at < to_timestamp(p.t / 1000.0)" SQL_KEEP_R "),"
                " u AS (SELECT k, cluster, sku, pool, to_phase, wait_ms, 0::float8 AS lost FROM x"
                "  UNION ALL SELECT k, cluster, sku, pool, 'Preempting', NULL, lost FROM led)"
                " SELECT k, cluster, sku, pool,"
@@ -285,8 +297,8 @@ static int merge(struct store_report *rep, const PGresult *cap, const PGresult *
 
     if ((size_t)nc + (size_t)ne > REPORT_MAX_ROWS)
         return err_set(e, ERR_TOO_LARGE, "step",
-                       "the report would have %d rows; at most %d: use a larger step or a "
-                       "shorter window",
+                       "the report would have %d rows; at most %d: use a larger step, a "
+                       "shorter window or a filter (cluster, sku, pool)",
                        nc + ne, REPORT_MAX_ROWS);
     rep->rows = xcalloc((size_t)(nc + ne) + 1, sizeof(*rep->rows));
     while (i < nc || j < ne) {
@@ -310,13 +322,21 @@ static int merge(struct store_report *rep, const PGresult *cap, const PGresult *
     return 0;
 }
 
-/* Runs sql (SQL_CAPACITY's parameters) for [f, t) by step st with plan's ranges and sums. */
+/* A filter's parameter: NULL for every name. */
+static const char *filter_param(const char *list)
+{
+    return list && *list ? list : NULL;
+}
+
+/* Runs sql (SQL_CAPACITY's parameters) for [f, t) by step st with plan's ranges and sums,
+ * and the filters of o (NULL: none). */
 static int capacity_exec(struct store *s, const char *sql, int64_t f, int64_t t, int64_t st,
-                         const struct rollup_plan *plan, PGresult **out, struct err *e)
+                         const struct rollup_plan *plan, const struct store_report_opts *o,
+                         PGresult **out, struct err *e)
 {
     char fs[24], ts[24], sts[24], gap[24];
     struct buf arr[4];
-    const char *params[8] = {fs, ts, sts, gap};
+    const char *params[11] = {fs, ts, sts, gap};
     int rc;
 
     snprintf(fs, sizeof(fs), "%" PRId64, f);
@@ -339,7 +359,10 @@ static int capacity_exec(struct store *s, const char *sql, int64_t f, int64_t t,
         buf_puts(&arr[i], "}");
         params[4 + i] = arr[i].data;
     }
-    rc = store_exec(s, sql, 8, params, out, e);
+    params[8] = o ? filter_param(o->clusters) : NULL;
+    params[9] = o ? filter_param(o->skus) : NULL;
+    params[10] = o ? filter_param(o->pools) : NULL;
+    rc = store_exec(s, sql, 11, params, out, e);
     for (int i = 0; i < 4; i++)
         buf_free(&arr[i]);
     return rc;
@@ -384,7 +407,8 @@ int store_report_capacity(struct store *s, const struct store_report_opts *o,
                           struct store_report **out, struct err *e)
 {
     char f[24], t[24], st[24];
-    const char *params[3] = {f, t, st};
+    const char *params[6] = {
+        f, t, st, filter_param(o->clusters), filter_param(o->skus), filter_param(o->pools)};
     PGresult *cap = NULL, *ev = NULL, *w = NULL;
     struct store_report *rep = NULL;
     struct rollup_plan plan = {0};
@@ -396,8 +420,8 @@ int store_report_capacity(struct store *s, const struct store_report_opts *o,
     snprintf(t, sizeof(t), "%" PRId64, o->to_ms);
     snprintf(st, sizeof(st), "%" PRId64, o->step_ms);
     if (capacity_plan(s, o, &plan, e) ||
-        capacity_exec(s, sql_capacity, o->from_ms, o->to_ms, o->step_ms, &plan, &cap, e) ||
-        store_exec(s, sql_events, 3, params, &ev, e) || store_exec(s, sql_waits, 3, params, &w, e))
+        capacity_exec(s, sql_capacity, o->from_ms, o->to_ms, o->step_ms, &plan, o, &cap, e) ||
+        store_exec(s, sql_events, 6, params, &ev, e) || store_exec(s, sql_waits, 6, params, &w, e))
         goto out;
     rep = xcalloc(1, sizeof(*rep));
     rep->opts = *o;
@@ -431,7 +455,7 @@ static int rollup_quarters(struct store *s, int64_t lo, int64_t hi, struct err *
     int64_t one_lo[1] = {lo}, one_hi[1] = {hi};
     struct rollup_plan plan = {.raw_lo = one_lo, .raw_hi = one_hi, .n_raw = 1};
     PGresult *r = NULL;
-    int rc = capacity_exec(s, sql_rollup_quarters, lo, hi, ROLLUP_QUARTER_MS, &plan, &r, e);
+    int rc = capacity_exec(s, sql_rollup_quarters, lo, hi, ROLLUP_QUARTER_MS, &plan, NULL, &r, e);
 
     PQclear(r);
     return rc;

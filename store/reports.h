@@ -19,11 +19,20 @@ struct store;
 #define STORE_REPORT_MAX_STEPS         10000 /* (to - from) / step, rounded up */
 #define STORE_REPORT_MAX_WINDOW_MS     (400LL * 24 * 3600 * 1000)
 
-/* The caller fills this. Times are milliseconds since the epoch; step > 0. */
+#define STORE_REPORT_FILTER_MAX 1024 /* bytes of one filter's list */
+
+/* The caller fills this. Times are milliseconds since the epoch; step > 0. The filters
+ * are lists of names joined by commas (names hold none: cluster names are DNS labels, SKU
+ * names are refused with one), "" for every one; a row, an event and a ledger row count
+ * only when their cluster, SKU and pool are in the lists (api/reports_format.c checks
+ * them). */
 struct store_report_opts {
     int64_t from_ms;
     int64_t to_ms;
     int64_t step_ms;
+    char clusters[STORE_REPORT_FILTER_MAX];
+    char skus[STORE_REPORT_FILTER_MAX];
+    char pools[32];
 };
 
 /* One time step x cluster x SKU x pool. Definitions (docs/operations.md has them too):
@@ -74,7 +83,8 @@ struct store_report_row {
     double forecast_p95;
 };
 
-/* Queue wait over the whole window, by requested SKU (the placed one may differ). */
+/* Queue wait over the whole window, by requested SKU (the placed one may differ); with
+ * filters, of the jobs placed on the clusters, SKUs and pools they name. */
 struct store_report_wait {
     char sku[32];
     int64_t jobs;

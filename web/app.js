@@ -982,11 +982,22 @@ async function viewClusters(root, sc) {
     }
   }
 
+  /* The past 24 hours of the serving pools change by one sample a minute
+   * (poller.sampleIntervalS), so the report, the heaviest read of the page (a row per
+   * serving pool and quarter hour), is asked for at most once a minute, not at each refresh. */
+  let past = { at: 0, rep: null };
+  async function pastReport() {
+    if (past.rep && Date.now() - past.at < 60000) return past.rep;
+    const rep = await get(`/v1/reports/capacity?from=${pastFrom()}&to=now&step=15m&pool=serving&format=json`, sc);
+    past = { at: Date.now(), rep };
+    return rep;
+  }
+
   async function refresh() {
     /* The forecast is an addition: the view still shows when it cannot be read. */
     const [list, borrowed, cap, rep] = await Promise.all([get('/v1/clusters', sc),
       borrowedJobs().catch(() => []), get('/v1/capacity', sc).catch(() => ({})),
-      get(`/v1/reports/capacity?from=${pastFrom()}&to=now&step=15m&format=json`, sc).catch(() => ({}))]);
+      pastReport().catch(() => past.rep || {})]);
     const forecasts = Array.isArray(cap.forecast) ? cap.forecast : [];
     const reportRows = Array.isArray(rep.rows) ? rep.rows : [];
     const nowMs = rep.to ? Date.parse(rep.to) : Date.now();
@@ -1053,22 +1064,36 @@ async function viewReports(root, sc) {
   const from = h('input', { name: 'from', value: q.get('from') || 'now-24h', size: 22 });
   const to = h('input', { name: 'to', value: q.get('to') || 'now', size: 22 });
   const step = h('input', { name: 'step', value: q.get('step') || '1h', size: 6 });
+  const cluster = h('input', { name: 'cluster', value: q.get('cluster') || '', size: 14, placeholder: 'all' });
+  const sku = h('input', { name: 'sku', value: q.get('sku') || '', size: 10, placeholder: 'all' });
+  const pool = h('select', { name: 'pool' }, ...['', 'training', 'serving'].map(v =>
+    h('option', { value: v, selected: (q.get('pool') || '') === v }, v || 'all')));
   const out = h('div', { 'data-testid': 'report' });
   const downloads = h('span', { class: 'row' });
+  /* The filters go in the query only when set. */
+  const query = () => {
+    const p = new URLSearchParams({ from: from.value, to: to.value, step: step.value });
+    for (const el of [cluster, sku, pool]) if (el.value.trim()) p.set(el.name, el.value.trim());
+    return p;
+  };
   const form = h('form', { class: 'filters', onsubmit: e => {
     e.preventDefault();
-    navigate(`/ui/reports?${new URLSearchParams({ from: from.value, to: to.value, step: step.value })}`);
+    navigate(`/ui/reports?${query()}`);
   } }, h('label', {}, 'from', from), h('label', {}, 'to', to), h('label', {}, 'step', step),
+  h('label', {}, 'cluster', cluster), h('label', {}, 'SKU', sku), h('label', {}, 'pool', pool),
   h('button', { class: 'btn', type: 'submit' }, 'Show'), downloads);
   root.append(h('h1', {}, 'Capacity report'), form,
     h('p', { class: 'note' }, 'Times: RFC 3339, a date (2026-11-28), now, now-24h, today, today-7d; '
-      + 'add /h or /d for whole hours or days (now-24h/h), which read faster. Steps: 15m, 1h, 1d.'), out);
+      + 'add /h or /d for whole hours or days (now-24h/h), which read faster. Steps: 15m, 1h, 1d. '
+      + 'Clusters and SKUs: names separated by commas; empty for all.'), out);
 
-  const params = new URLSearchParams({ from: from.value, to: to.value, step: step.value });
+  const params = query();
   downloads.replaceChildren(...['csv', 'html', 'md', 'json'].map(fm =>
     h('a', { href: `/v1/reports/capacity?${params}&format=${fm}`, download: `capacity-report.${fm}` }, fm.toUpperCase())));
   try {
     const rep = await get(`/v1/reports/capacity?${params}&format=json`, sc);
+    /* What the filters kept, as the API names them ("cluster c001, c002; pool serving"). */
+    const filtered = Object.entries(rep.filters || {}).map(([k, v]) => `${k} ${v.join(', ')}`).join('; ');
     const byCluster = {};
     for (const t of rep.totals) {
       const c = byCluster[t.cluster] || (byCluster[t.cluster] = { used: 0, total: 0 });
@@ -1080,7 +1105,7 @@ async function viewReports(root, sc) {
     const waits = rep.queueWaitBySku.map(w => ({ label: w.sku, value: w.p50Seconds, second: w.p95Seconds,
       text: `p50 ${dur(w.p50Seconds * 1000)} · p95 ${dur(w.p95Seconds * 1000)}` }));
     out.replaceChildren(
-      h('div', { class: 'card' }, h('h2', {}, `Federation GPU-hours, ${when(rep.from)} to ${when(rep.to)}`),
+      h('div', { class: 'card' }, h('h2', {}, `${filtered ? `GPU-hours of ${filtered}` : 'Federation GPU-hours'}, ${when(rep.from)} to ${when(rep.to)}`),
         stackedChart(rep.federation, { keys: SERIES, line: BORROWED, label: 'GPU-hours by step',
           daily: rep.stepSeconds >= 86400 })),
       h('div', { class: 'grid' },

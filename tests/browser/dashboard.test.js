@@ -711,6 +711,28 @@ async function main() {
     }
     await shot(page, 'reports.png');
 
+    {
+      // A filter set in the form reaches the API: only az2's totals, as its JSON has them,
+      // and the downloads carry the filter too.
+      await page.fill('input[name=cluster]', 'az2');
+      await page.selectOption('select[name=pool]', 'training');
+      await page.click('form.filters button[type=submit]');
+      await page.waitForURL(/cluster=az2/);
+      await ready(page, 'reports');
+      const rx = await apiGet(page, '/v1/reports/capacity?from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&step=1h&cluster=az2&pool=training&format=json');
+      const cells = await page.$$eval('[data-testid=report-totals] tbody tr', r => r.map(x =>
+        [...x.querySelectorAll('td')].slice(0, 4).map(td => td.textContent)));
+      const want = rx.totals.map(t => [t.cluster, t.sku, t.pool,
+        Number(t.gpuHoursTotal).toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })]);
+      const csv = await page.getAttribute('a[download="capacity-report.csv"]', 'href');
+      const title = await page.textContent('[data-testid=report] .card h2');
+      check('a filtered report shows only its rows, as the filtered JSON has them, and says so',
+        want.length === 1 && want[0][0] === 'az2' && JSON.stringify(cells) === JSON.stringify(want) &&
+          /cluster=az2/.test(csv) && /pool=training/.test(csv) &&
+          title.startsWith('GPU-hours of cluster az2; pool training,'),
+        JSON.stringify({ cells, want, csv, title }));
+    }
+
     await page.goto(`${base}/v1/reports/capacity?from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z&step=1h&format=html`);
     const svgs = await page.$$('svg');
     check('HTML report renders its inline SVG charts', svgs.length >= 3, svgs.length);

@@ -725,11 +725,40 @@ START_TEST(report_verb_writes_the_csv)
                           dst,
                           NULL};
 
+    const char *filtered[] = {"report",
+                              "--from",
+                              "2026-01-01T00:00:00Z",
+                              "--to",
+                              "2026-01-01T02:00:00Z",
+                              "--cluster",
+                              "az1",
+                              "--pool",
+                              "serving",
+                              NULL};
+    const char *bad[] = {"report", "--pool", "inference", NULL};
+    char *out = NULL, *err = NULL, *line;
+    int rows = 0;
+
     ck_assert_msg(*seed, "cannot read %s", seed_path);
     free(itest_sql(dsn, seed));
     ck_assert_int_eq(cli(srv.base, args, NULL, NULL), 0);
     got = slurp(dst);
     ck_assert_str_eq(got, want);
+    /* The filters reach the API: the two az1 serving rows of the CSV, and every one of them
+     * is a line of the whole report. */
+    ck_assert_int_eq(cli(srv.base, filtered, &out, NULL), 0);
+    for (line = strchr(out, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        char row[512];
+
+        snprintf(row, sizeof(row), "%.*s", (int)(strcspn(line + 1, "\n") + 1), line + 1);
+        ck_assert_msg(strstr(row, ",az1,a100-80gb,serving,") && strstr(want, row), "%s", row);
+        rows++;
+    }
+    ck_assert_int_eq(rows, 2);
+    free(out);
+    ck_assert_int_eq(cli(srv.base, bad, NULL, &err), 3);
+    ck_assert_msg(strstr(err, "\"inference\""), "%s", err);
+    free(err);
     unlink(dst);
     free(got);
     free(dst);

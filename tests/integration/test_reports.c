@@ -3,10 +3,12 @@
  * byte, the other formats carry the same figures, bad options name their field. */
 #include "tests/support/itest.h"
 
+#include "base/buf.h"
 #include "base/mem.h"
 
 #include <check.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +185,97 @@ START_TEST(a_step_finer_than_the_samples_splits_them)
 }
 END_TEST
 
+/* The CSV lines of body (header first) whose cluster, SKU and pool (columns 3 to 5) pass
+ * keep(), joined again. */
+static char *csv_lines_where(const char *body, const char *cluster, const char *sku,
+                             const char *pool)
+{
+    struct buf b;
+    const char *line = body;
+
+    buf_init(&b, 0);
+    while (*line) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line + 1) : strlen(line);
+        char row[512], *f[5] = {0}, *save = NULL;
+        bool keep = line == body;
+
+        snprintf(row, sizeof(row), "%.*s", (int)n, line);
+        f[0] = strtok_r(row, ",", &save);
+        for (int i = 1; i < 5 && f[i - 1]; i++)
+            f[i] = strtok_r(NULL, ",", &save);
+        if (!keep && f[4])
+            keep = (!cluster || strstr(cluster, f[2])) && (!sku || strcmp(sku, f[3]) == 0) &&
+                   (!pool || strcmp(pool, f[4]) == 0);
+        if (keep)
+            buf_append(&b, line, n);
+        line += n;
+    }
+    return buf_steal(&b);
+}
+
+/* A filtered report is the unfiltered one's rows of those clusters, SKUs and pools, to the
+ * digit, whether the rows come from samples, events or the ledger. */
+START_TEST(filters_keep_exactly_their_rows)
+{
+    static const struct {
+        const char *query, *cluster, *sku, *pool;
+    } cases[] = {
+        {"&cluster=az2", "az2", NULL, NULL},
+        {"&pool=serving", NULL, NULL, "serving"},
+        {"&sku=a100-80gb&pool=training", NULL, "a100-80gb", "training"},
+        {"&cluster=az1,az2&pool=training", "az1,az2", NULL, "training"},
+        {"&cluster=az3", "az3", NULL, NULL},
+    };
+    char *all = NULL;
+
+    ck_assert_int_eq(get(WINDOW "&format=csv", &all), 200);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char q[256], *got = NULL, *want;
+
+        snprintf(q, sizeof(q), WINDOW "&format=csv%s", cases[i].query);
+        ck_assert_msg(get(q, &got) == 200, "%s: %s", q, got);
+        want = csv_lines_where(all, cases[i].cluster, cases[i].sku, cases[i].pool);
+        ck_assert_msg(strcmp(got, want) == 0, "%s:\n%s\nwant\n%s", q, got, want);
+        free(got);
+        free(want);
+    }
+    free(all);
+}
+END_TEST
+
+/* The waits by SKU are those of the jobs placed where the filters say: job-e's 300 s in
+ * az2; the JSON names the filters, Markdown and HTML say them. */
+START_TEST(filters_narrow_the_waits_and_are_named)
+{
+    char *got = NULL;
+    json_t *root, *w;
+
+    ck_assert_int_eq(get(WINDOW "&cluster=az2", &got), 200);
+    root = json_loads(got, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    w = json_object_get(root, "queueWaitBySku");
+    ck_assert_int_eq(json_array_size(w), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(w, 0), "jobs")), 1);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(json_array_get(w, 0), "p50Seconds")),
+                            300.0, 1e-9);
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_object_get(root, "filters"), "cluster"), 0)),
+                     "az2");
+    ck_assert_ptr_null(json_object_get(json_object_get(root, "filters"), "pool"));
+    json_decref(root);
+    free(got);
+    ck_assert_int_eq(get(WINDOW "&format=md&pool=serving&sku=a100-80gb", &got), 200);
+    ck_assert_msg(strstr(got, "step 3600 s; sku a100-80gb; pool serving\n") != NULL, "%s", got);
+    ck_assert_ptr_null(strstr(got, "| a100-80gb | training |"));
+    ck_assert_ptr_nonnull(strstr(got, "| az1 | a100-80gb | serving | 16.000 |"));
+    free(got);
+    ck_assert_int_eq(get(WINDOW "&format=html&cluster=az1", &got), 200);
+    ck_assert_ptr_nonnull(strstr(got, "step 3600 s; cluster az1</p>"));
+    free(got);
+}
+END_TEST
+
 static void expect_error(const char *query, long status, const char *field)
 {
     char *got = NULL;
@@ -207,6 +300,32 @@ START_TEST(bad_options_name_their_field)
     expect_error("from=2026-01-02&to=2026-01-01", 422, "from");
     expect_error("from=2025-06-01&to=2026-01-01&step=1m", 422, "step");
     expect_error("color=blue", 400, "color");
+    expect_error("cluster=US_West", 400, "cluster");
+    expect_error("cluster=az1,,az2", 400, "cluster");
+    expect_error("pool=inference", 400, "pool");
+    expect_error("sku=a%01b", 400, "sku");
+}
+END_TEST
+
+/* Every problem of the query at once, each naming its field and value. */
+START_TEST(every_bad_option_is_named)
+{
+    char *got = NULL;
+    json_t *root, *causes;
+
+    ck_assert_int_eq(get("step=0h&cluster=Az1&pool=gpu", &got), 400);
+    root = json_loads(got, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    causes = json_object_get(json_object_get(root, "error"), "causes");
+    ck_assert_msg(json_array_size(causes) == 3, "%s", got);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, 1), "field")),
+                     "cluster");
+    ck_assert_ptr_nonnull(strstr(
+        json_string_value(json_object_get(json_array_get(causes, 1), "message")), "\"Az1\""));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, 2), "field")),
+                     "pool");
+    json_decref(root);
+    free(got);
 }
 END_TEST
 
@@ -224,7 +343,10 @@ int main(void)
     tcase_add_test(tc, a_requeued_jobs_preemption_lands_where_it_ran);
     tcase_add_test(tc, markdown_and_html_are_self_contained);
     tcase_add_test(tc, a_step_finer_than_the_samples_splits_them);
+    tcase_add_test(tc, filters_keep_exactly_their_rows);
+    tcase_add_test(tc, filters_narrow_the_waits_and_are_named);
     tcase_add_test(tc, bad_options_name_their_field);
+    tcase_add_test(tc, every_bad_option_is_named);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

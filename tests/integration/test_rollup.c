@@ -109,6 +109,25 @@ static struct store_report *report(struct store *s, int64_t from, int64_t to, in
     return r;
 }
 
+struct window {
+    int64_t from, to, step;
+};
+
+/* The report of one window with filters (lists joined by commas, NULL for all). */
+static struct store_report *report_of(struct store *s, const struct window *w, const char *clusters,
+                                      const char *skus, const char *pools)
+{
+    struct store_report_opts o = {.from_ms = w->from, .to_ms = w->to, .step_ms = w->step};
+    struct store_report *r = NULL;
+    struct err e = {0};
+
+    snprintf(o.clusters, sizeof(o.clusters), "%s", clusters ? clusters : "");
+    snprintf(o.skus, sizeof(o.skus), "%s", skus ? skus : "");
+    snprintf(o.pools, sizeof(o.pools), "%s", pools ? pools : "");
+    ck_assert_msg(store_report_capacity(s, &o, &r, &e) == 0, "%s", e.msg);
+    return r;
+}
+
 static double total_used(const struct store_report *r)
 {
     double sum = 0;
@@ -116,6 +135,21 @@ static double total_used(const struct store_report *r)
     for (size_t i = 0; i < r->n_rows; i++)
         sum += r->rows[i].gpu_hours_used;
     return sum;
+}
+
+/* The rows of all whose cluster is in clusters (joined by commas) and pool is pool (NULL:
+ * any), as a report of their own. */
+static struct store_report *rows_where(const struct store_report *all, const char *clusters,
+                                       const char *pool)
+{
+    struct store_report *r = xcalloc(1, sizeof(*r));
+
+    r->opts = all->opts;
+    r->rows = xcalloc(all->n_rows + 1, sizeof(*r->rows));
+    for (size_t i = 0; i < all->n_rows; i++)
+        if (strstr(clusters, all->rows[i].cluster) && (!pool || !strcmp(pool, all->rows[i].pool)))
+            r->rows[r->n_rows++] = all->rows[i];
+    return r;
 }
 
 /* Same rows, same GPU-hours, exactly: both ways sum the same integers. */
@@ -144,9 +178,7 @@ static void assert_same(const struct store_report *a, const struct store_report 
     }
 }
 
-static const struct window {
-    int64_t from, to, step;
-} windows[] = {
+static const struct window windows[] = {
     {T0, T0 + HOURS *HOUR_MS, HOUR_MS},                          /* aligned, hourly */
     {T0, T0 + DAY_MS, DAY_MS},                                   /* aligned, one day */
     {T0 + 312, T0 + HOURS *HOUR_MS - 7, HOUR_MS},                /* off by milliseconds */
@@ -195,12 +227,21 @@ START_TEST(sums_give_the_samples_figures)
     free(n);
 
     for (size_t w = 0; w < N_WINDOWS; w++) {
+        struct store_report *want;
         char what[64];
 
         snprintf(what, sizeof(what), "window %zu", w);
         after = report(s, windows[w].from, windows[w].to, windows[w].step);
         assert_same(before[w], after, what);
         store_report_free(&after);
+        /* A filter reads the same sums and samples, only of its rows. */
+        snprintf(what, sizeof(what), "window %zu, eu and ap serving", w);
+        after = report_of(s, &windows[w], "eu,ap", NULL, "serving");
+        want = rows_where(before[w], "eu,ap", "serving");
+        ck_assert_uint_gt(want->n_rows, 0);
+        assert_same(want, after, what);
+        store_report_free(&after);
+        store_report_free(&want);
     }
 
     /* The aligned reports read the sums: without the samples of hours 2 to 27 they say

@@ -236,6 +236,49 @@ START_TEST(html_is_escaped_and_self_contained)
 }
 END_TEST
 
+/* Filters: names joined by commas, each checked; every bad one named with its value. */
+START_TEST(filters_are_checked_and_rendered)
+{
+    struct store_report_opts o = {0};
+    struct err_causes c = {0};
+    struct store_report *r;
+    char long_list[STORE_REPORT_FILTER_MAX + 8], *html;
+
+    ck_assert_int_eq(reports_parse_filters("az1,eu-2", "a100-80gb,l4", "serving", &o, &c), 0);
+    ck_assert_str_eq(o.clusters, "az1,eu-2");
+    ck_assert_str_eq(o.skus, "a100-80gb,l4");
+    ck_assert_str_eq(o.pools, "serving");
+    ck_assert_int_eq(reports_parse_filters(NULL, "", NULL, &o, &c), 0);
+    ck_assert_str_eq(o.clusters, "");
+    ck_assert_str_eq(o.skus, "");
+    ck_assert_int_eq(c.n, 0);
+    ck_assert_int_eq(reports_parse_filters("az1,", "x\ty", "training,gpu", &o, &c), -1);
+    ck_assert_int_eq(c.n, 3);
+    ck_assert_str_eq(c.items[0].field, "cluster");
+    ck_assert_msg(strstr(c.items[0].msg, "cluster \"\" is not a cluster name") != NULL, "%s",
+                  c.items[0].msg);
+    ck_assert_str_eq(c.items[1].field, "sku");
+    ck_assert_str_eq(c.items[2].field, "pool");
+    ck_assert_msg(strstr(c.items[2].msg, "\"gpu\"") != NULL, "%s", c.items[2].msg);
+    c.n = 0;
+    memset(long_list, 'a', sizeof(long_list) - 1);
+    long_list[sizeof(long_list) - 1] = '\0';
+    ck_assert_int_eq(reports_parse_filters(NULL, NULL, long_list, &o, &c), -1);
+    ck_assert_str_eq(c.items[0].field, "pool");
+    c.n = 0;
+    ck_assert_int_eq(reports_parse_filters("a-very-long-cluster-name-that-is-longer-than-a-dns-"
+                                           "label-may-be-x",
+                                           NULL, NULL, &o, &c),
+                     -1);
+    r = sample();
+    snprintf(r->opts.clusters, sizeof(r->opts.clusters), "az<1>");
+    html = reports_render(r, WIRE_REPORT_HTML);
+    ck_assert_ptr_nonnull(strstr(html, "; cluster az&lt;1&gt;</p>"));
+    free(html);
+    store_report_free(&r);
+}
+END_TEST
+
 START_TEST(empty_report_renders)
 {
     struct store_report r = {.opts = {.from_ms = T0, .to_ms = T0 + 90 * 60 * 1000, .step_ms = H}};
@@ -267,6 +310,7 @@ int main(void)
     tcase_add_test(tc, csv_rows_and_empty_waits);
     tcase_add_test(tc, json_totals_and_federation);
     tcase_add_test(tc, html_is_escaped_and_self_contained);
+    tcase_add_test(tc, filters_are_checked_and_rendered);
     tcase_add_test(tc, empty_report_renders);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
