@@ -1061,7 +1061,7 @@ async function viewClusters(root, sc) {
 
 async function viewReports(root, sc) {
   const q = new URLSearchParams(location.search);
-  const from = h('input', { name: 'from', value: q.get('from') || 'now-24h', size: 22 });
+  const from = h('input', { name: 'from', value: q.get('from') || 'now-24h/h', size: 22 });
   const to = h('input', { name: 'to', value: q.get('to') || 'now', size: 22 });
   const step = h('input', { name: 'step', value: q.get('step') || '1h', size: 6 });
   const cluster = h('input', { name: 'cluster', value: q.get('cluster') || '', size: 14, placeholder: 'all' });
