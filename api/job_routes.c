@@ -184,31 +184,50 @@ out:
 #define WATCH_DEFAULT_S 60
 #define WATCH_MAX_S     300
 
+/* watch=true or false (1 or 0); *watch false when absent. Returns -1, a cause in c, when
+ * it is neither. */
+static int parse_watch_flag(const struct api_request *req, bool *watch, struct err_causes *c)
+{
+    const char *w = req_query(req, "watch");
+
+    *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
+    if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0) {
+        err_causef(c, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
+        return -1;
+    }
+    return 0;
+}
+
+/* resourceVersion (the version the caller last saw: *after, -1 when absent) and
+ * timeoutSeconds (1..max_s, *timeout_s = def_s when absent); each problem a cause in c. */
+static void parse_watch_since(const struct api_request *req, int64_t *after, int *timeout_s,
+                              int def_s, int max_s, struct err_causes *c)
+{
+    const char *rv = req_query(req, "resourceVersion"), *to = req_query(req, "timeoutSeconds");
+    int64_t n;
+
+    *after = -1;
+    if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, after))
+        err_causef(c, ERR_MALFORMED, "resourceVersion",
+                   "resourceVersion \"%s\" is not a non-negative integer", rv);
+    *timeout_s = def_s;
+    if (to) {
+        if (num_parse_i64(to, 1, max_s, &n))
+            err_causef(c, ERR_MALFORMED, "timeoutSeconds",
+                       "timeoutSeconds \"%s\" is not an integer in 1..%d", to, max_s);
+        else
+            *timeout_s = (int)n;
+    }
+}
+
 /* ?watch=true&resourceVersion=N&timeoutSeconds=S: answers when the job's version passes
  * N (the version the caller last saw; default: the current one, i.e. the next change),
  * or with the unchanged job after S seconds. */
 static void parse_watch(const struct api_request *req, bool *watch, int64_t *after, int *timeout_s,
                         struct err_causes *c)
 {
-    const char *w = req_query(req, "watch"), *rv = req_query(req, "resourceVersion"),
-               *to = req_query(req, "timeoutSeconds");
-    int64_t n;
-
-    *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
-    if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0)
-        err_causef(c, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
-    *after = -1;
-    if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, after))
-        err_causef(c, ERR_MALFORMED, "resourceVersion",
-                   "resourceVersion \"%s\" is not a non-negative integer", rv);
-    *timeout_s = WATCH_DEFAULT_S;
-    if (to) {
-        if (num_parse_i64(to, 1, WATCH_MAX_S, &n))
-            err_causef(c, ERR_MALFORMED, "timeoutSeconds",
-                       "timeoutSeconds \"%s\" is not an integer in 1..%d", to, WATCH_MAX_S);
-        else
-            *timeout_s = (int)n;
-    }
+    parse_watch_flag(req, watch, c);
+    parse_watch_since(req, after, timeout_s, WATCH_DEFAULT_S, WATCH_MAX_S, c);
 }
 
 /* A queued job's answer to a plain GET: the job with status.queuePosition,
@@ -461,18 +480,13 @@ static void parse_list_query(const struct api_request *req, struct store_job_fil
 static void parse_list_watch(const struct api_request *req, bool *watch, struct list_watch_opts *o,
                              struct err_causes *c)
 {
-    const char *w = req_query(req, "watch"), *rv = req_query(req, "resourceVersion"),
-               *to = req_query(req, "timeoutSeconds"), *bm = req_query(req, "allowWatchBookmarks");
+    const char *bm = req_query(req, "allowWatchBookmarks");
     static const char *const watch_only[] = {"resourceVersion", "timeoutSeconds",
                                              "allowWatchBookmarks"};
     static const char *const pages[] = {"limit", "continue", "order"};
-    int64_t n;
 
-    *watch = w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0);
-    if (w && !*watch && strcmp(w, "false") != 0 && strcmp(w, "0") != 0) {
-        err_causef(c, ERR_MALFORMED, "watch", "watch must be true or false, got \"%s\"", w);
+    if (parse_watch_flag(req, watch, c))
         return;
-    }
     if (!*watch) {
         for (size_t i = 0; i < sizeof(watch_only) / sizeof(watch_only[0]); i++)
             if (req_query(req, watch_only[i]))
@@ -485,18 +499,7 @@ static void parse_list_watch(const struct api_request *req, bool *watch, struct 
             err_causef(c, ERR_MALFORMED, pages[i],
                        "a watch has no pages and no order: %s does not apply with watch=true",
                        pages[i]);
-    o->after_rv = -1;
-    if (rv && *rv && num_parse_i64(rv, 0, INT64_MAX, &o->after_rv))
-        err_causef(c, ERR_MALFORMED, "resourceVersion",
-                   "resourceVersion \"%s\" is not a non-negative integer", rv);
-    o->timeout_s = LIST_WATCH_DEFAULT_S;
-    if (to) {
-        if (num_parse_i64(to, 1, LIST_WATCH_MAX_S, &n))
-            err_causef(c, ERR_MALFORMED, "timeoutSeconds",
-                       "timeoutSeconds \"%s\" is not an integer in 1..%d", to, LIST_WATCH_MAX_S);
-        else
-            o->timeout_s = (int)n;
-    }
+    parse_watch_since(req, &o->after_rv, &o->timeout_s, LIST_WATCH_DEFAULT_S, LIST_WATCH_MAX_S, c);
     o->bookmarks = bm && strcmp(bm, "true") == 0;
     if (bm && !o->bookmarks && strcmp(bm, "false") != 0)
         err_causef(c, ERR_MALFORMED, "allowWatchBookmarks",
