@@ -9,6 +9,8 @@
 
 #include <check.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +217,41 @@ START_TEST(json_totals_and_federation)
 }
 END_TEST
 
+/* The JSON is written by hand: it must parse, escape names, make bad UTF-8 valid, and
+ * print each figure as jansson prints a real (the bytes the tree gave before). */
+START_TEST(json_numbers_and_names_as_jansson_writes_them)
+{
+    struct store_report *r = sample();
+    char *text;
+    json_t *root, *row;
+
+    r->rows[0].gpu_hours_unavailable = 1234567890123.4567; /* 16 digits: 15 written */
+    r->rows[1].gpu_hours_unavailable = 2.5e17;             /* an exponent, without "+" */
+    r->rows[2].gpu_hours_unavailable = 0.0004;             /* rounds to 0 */
+    r->rows[0].forecast_known = true;
+    r->rows[0].forecast_p50 = NAN; /* not a number: null */
+    r->rows[0].forecast_p95 = 1.0 / 3;
+    snprintf(r->rows[2].sku, sizeof(r->rows[2].sku), "q\"u\\o\xff");
+    text = reports_render(r, WIRE_REPORT_JSON);
+    root = json_loads(text, 0, NULL);
+    ck_assert_msg(root != NULL, "%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "\"gpuHoursUnavailable\":1234567890123.46,"));
+    ck_assert_ptr_nonnull(strstr(text, "\"gpuHoursUnavailable\":2.5e17,"));
+    ck_assert_ptr_nonnull(strstr(text, "\"gpuHoursUnavailable\":0.0,"));
+    ck_assert_ptr_nonnull(strstr(text, "\"gpuHoursTotal\":8.0,\"gpuHoursUsed\":6.0,"));
+    ck_assert_ptr_nonnull(strstr(text, "\"utilisationPct\":75.0,\"jobsPlaced\":2,"));
+    ck_assert_ptr_nonnull(strstr(text, "\"forecastP50\":null,\"forecastP95\":0.333}"));
+    ck_assert_ptr_nonnull(strstr(text, "\"queueWaitP50Seconds\":12.5,"));
+    row = json_array_get(json_object_get(root, "rows"), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "sku")), "q\"u\\o\\xFF");
+    ck_assert_ptr_nonnull(json_object_get(root, "filters"));
+    ck_assert_int_eq(json_object_size(json_object_get(root, "filters")), 0);
+    json_decref(root);
+    free(text);
+    store_report_free(&r);
+}
+END_TEST
+
 START_TEST(html_is_escaped_and_self_contained)
 {
     struct store_report *r = sample();
@@ -309,6 +346,7 @@ int main(void)
     tcase_add_test(tc, options_and_window_checks);
     tcase_add_test(tc, csv_rows_and_empty_waits);
     tcase_add_test(tc, json_totals_and_federation);
+    tcase_add_test(tc, json_numbers_and_names_as_jansson_writes_them);
     tcase_add_test(tc, html_is_escaped_and_self_contained);
     tcase_add_test(tc, filters_are_checked_and_rendered);
     tcase_add_test(tc, empty_report_renders);
