@@ -44,7 +44,8 @@ int reports_parse_filters(const char *cluster, const char *sku, const char *pool
 /* Renders r. Returns a new NUL-terminated string (caller frees); never NULL.
  * CSV: a header line then one line per row of r (columns in docs/operations.md), numbers
  * with fixed decimals (GPU-hours 3, percent 1, seconds 3), empty wait when none.
- * JSON: {kind, from, to, stepSeconds, rows, totals, federation, queueWaitBySku}.
+ * JSON: {kind, from, to, stepSeconds, filters, rows, totals, federation, queueWaitBySku},
+ * written directly (the bytes jansson would write).
  * Markdown and HTML: totals per cluster/SKU/pool, the federation by step, queue wait by
  * SKU; HTML adds inline SVG charts. Thread-safe. */
 char *reports_render(const struct store_report *r, enum wire_report_format f);
