@@ -421,8 +421,17 @@ int store_report_capacity(struct store *s, const struct store_report_opts *o,
     snprintf(st, sizeof(st), "%" PRId64, o->step_ms);
     if (capacity_plan(s, o, &plan, e) ||
         capacity_exec(s, sql_capacity, o->from_ms, o->to_ms, o->step_ms, &plan, o, &cap, e) ||
-        store_exec(s, sql_events, 6, params, &ev, e) || store_exec(s, sql_waits, 6, params, &w, e))
+        store_exec(s, sql_events, 6, params, &ev, e) ||
+        store_exec(s, sql_waits, 6, params, &w, e)) {
+        if (e && e->code == ERR_TIMEOUT) /* the caller can ask for less: say how */
+            err_set(e, ERR_TIMEOUT, NULL,
+                    "the report took longer than the database's statement timeout (%d ms, "
+                    "database.statementTimeoutMs): steps of whole hours or days read sums "
+                    "(from=now-24h/h&to=now/h, from=today-7d&to=today), and a larger step, a "
+                    "shorter window or a filter (cluster, sku, pool) read less",
+                    s->statement_timeout_ms);
         goto out;
+    }
     rep = xcalloc(1, sizeof(*rep));
     rep->opts = *o;
     if (merge(rep, cap, ev, e))

@@ -107,7 +107,8 @@ int store_report_check(const struct store_report_opts *o, struct err *e);
 
 /* Builds the report for o. Rows exist only for step/cluster/SKU/pool combinations that
  * have samples or events. Caller owns *out (store_report_free). Thread-safe.
- * Fails with ERR_INVALID (store_report_check), ERR_DB, ERR_TIMEOUT. */
+ * Fails with ERR_INVALID (store_report_check), ERR_DB, or ERR_TIMEOUT past the statement
+ * timeout, its message saying which reports read faster. */
 int store_report_capacity(struct store *s, const struct store_report_opts *o,
                           struct store_report **out, struct err *e);
 

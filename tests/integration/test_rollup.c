@@ -207,6 +207,26 @@ START_TEST(sums_give_the_samples_figures)
         before[w] = report(s, windows[w].from, windows[w].to, windows[w].step);
         ck_assert_uint_gt(before[w]->n_rows, 0);
     }
+    {
+        /* A report past the statement timeout says what reads faster. */
+        struct store_config sc = {0};
+        struct store *slow = NULL;
+        struct store_report_opts o = {
+            .from_ms = windows[2].from, .to_ms = windows[2].to, .step_ms = windows[2].step};
+        struct store_report *r = NULL;
+
+        defaults_store(&sc, dsn, 1);
+        sc.statement_timeout_ms = 1;
+        ck_assert_int_eq(store_open(&sc, &slow, &e), 0);
+        ck_assert_int_eq(store_report_capacity(slow, &o, &r, &e), -1);
+        ck_assert_int_eq(e.code, ERR_TIMEOUT);
+        ck_assert_msg(strstr(e.msg, "(1 ms, database.statementTimeoutMs)") &&
+                          strstr(e.msg, "from=now-24h/h&to=now/h") && strstr(e.msg, "filter"),
+                      "%s", e.msg);
+        ck_assert_ptr_null(r);
+        store_close(&slow);
+        e = (struct err){0};
+    }
 
     /* Now is 33 h 40 min after T0: every quarter hour that ended 30 minutes ago is summed,
      * from the oldest sample's (the last before T0) to the one ending at 33 h: 133. Then
