@@ -43,14 +43,14 @@ static int relative_time(const char *s, int64_t now_ms, int64_t *out_ms)
 {
     char buf[64];
     size_t len = strlen(s);
-    int64_t round = 1, d = 0, t;
+    int64_t unit = 1, d = 0, t;
     const char *rest;
 
     if (len >= sizeof(buf))
         return -1;
     memcpy(buf, s, len + 1);
     if (len > 2 && buf[len - 2] == '/' && (buf[len - 1] == 'h' || buf[len - 1] == 'd')) {
-        round = buf[len - 1] == 'h' ? 3600000 : 86400000;
+        unit = buf[len - 1] == 'h' ? 3600000 : 86400000;
         buf[len - 2] = '\0';
     }
     if (strncmp(buf, "now", 3) == 0) {
@@ -68,7 +68,7 @@ static int relative_time(const char *s, int64_t now_ms, int64_t *out_ms)
     if (*rest && (*rest != '-' || wire_parse_duration(rest + 1, "", &d, NULL)))
         return -1;
     t -= d;
-    *out_ms = t - ((t % round) + round) % round;
+    *out_ms = t - ((t % unit) + unit) % unit;
     return 0;
 }
 

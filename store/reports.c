@@ -325,7 +325,7 @@ static int merge(struct store_report *rep, const PGresult *cap, const PGresult *
 /* A filter's parameter: NULL for every name. */
 static const char *filter_param(const char *list)
 {
-    return list && *list ? list : NULL;
+    return *list ? list : NULL;
 }
 
 /* Runs sql (SQL_CAPACITY's parameters) for [f, t) by step st with plan's ranges and sums,

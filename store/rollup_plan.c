@@ -69,6 +69,13 @@ static int64_t mod(int64_t a, int64_t b)
 void rollup_plan_build(int64_t from, int64_t to, int64_t step, const struct rollup_marks *m,
                        struct rollup_plan *out)
 {
+    const struct {
+        int64_t ms;
+        const int64_t *marks;
+        size_t n;
+    } widths[] = {{ROLLUP_DAY_MS, m->days, m->n_days},
+                  {ROLLUP_HOUR_MS, m->hours, m->n_hours},
+                  {ROLLUP_QUARTER_MS, m->quarters, m->n_quarters}};
     struct grow g;
 
     memset(out, 0, sizeof(*out));
@@ -77,18 +84,16 @@ void rollup_plan_build(int64_t from, int64_t to, int64_t step, const struct roll
         int64_t b = a + step < to ? a + step : to, pos = a;
 
         while (pos < b) {
-            if (mod(pos, ROLLUP_DAY_MS) == 0 && pos + ROLLUP_DAY_MS <= b &&
-                has(m->days, m->n_days, pos)) {
-                add_sum(&g, (int)(ROLLUP_DAY_MS / 1000), pos);
-                pos += ROLLUP_DAY_MS;
-            } else if (mod(pos, ROLLUP_HOUR_MS) == 0 && pos + ROLLUP_HOUR_MS <= b &&
-                       has(m->hours, m->n_hours, pos)) {
-                add_sum(&g, (int)(ROLLUP_HOUR_MS / 1000), pos);
-                pos += ROLLUP_HOUR_MS;
-            } else if (mod(pos, ROLLUP_QUARTER_MS) == 0 && pos + ROLLUP_QUARTER_MS <= b &&
-                       has(m->quarters, m->n_quarters, pos)) {
-                add_sum(&g, (int)(ROLLUP_QUARTER_MS / 1000), pos);
-                pos += ROLLUP_QUARTER_MS;
+            size_t w = 0;
+
+            /* The widest sum that starts here, lies inside the step and exists. */
+            while (w < sizeof(widths) / sizeof(widths[0]) &&
+                   !(mod(pos, widths[w].ms) == 0 && pos + widths[w].ms <= b &&
+                     has(widths[w].marks, widths[w].n, pos)))
+                w++;
+            if (w < sizeof(widths) / sizeof(widths[0])) {
+                add_sum(&g, (int)(widths[w].ms / 1000), pos);
+                pos += widths[w].ms;
             } else {
                 int64_t next = pos - mod(pos, ROLLUP_QUARTER_MS) + ROLLUP_QUARTER_MS;
 
