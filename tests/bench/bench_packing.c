@@ -13,7 +13,8 @@
  * else ../shared/data/alibaba-openb-2023; tools/openb-lists.sh makes a directory with every
  * list of the public release), --stress (the stress variants of openb_pod_list_default
  * instead, BestFit, FGD and ours, or those of --policies; --stress-from BASE:POOL1,POOL2
- * and --resample-seed N draw them from other lists or with another seed), --nodes NAME
+ * and --resample-seed N draw them from other lists or with another seed, --variants
+ * "multi-GPU 50,all three" only those whose label starts so), --nodes NAME
  * (another node list of the data directory than openb_node_list_gpu_node, such as
  * openb_node_list_all_node with its CPU-only nodes), --order DIR (the artifact's own
  * arrival and node orders for each list and seed, DIR/LIST.SEED.order, written by
@@ -171,8 +172,10 @@ static void diff_cell(const struct row *r, int base, const char *label, struct w
 
 static void print_worst(const char *base, const struct worst *w)
 {
-    if (w->seen)
+    if (w->seen && w->se >= 0)
         printf("ours - %s %+.2f +/- %.2f (%s)", base, w->d, w->se, w->at);
+    else if (w->seen) /* one seed: no spread to give */
+        printf("ours - %s %+.2f (%s)", base, w->d, w->at);
     else
         printf("ours - %s n/a (%s not run)", base, base);
 }
@@ -287,7 +290,38 @@ struct stress_src {
     const char *base;
     const char *pool;
     uint64_t seed;
+    const char *only; /* --variants: label prefixes, comma-separated; NULL for all */
 };
+
+/* True when label starts with one of the comma-separated prefixes in only (NULL: all). */
+static bool variant_picked(const char *only, const char *label)
+{
+    for (const char *p = only; p && *p;) {
+        size_t n = strcspn(p, ",");
+
+        if (n > 0 && strncmp(label, p, n) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return only == NULL;
+}
+
+/* The first item of --variants that starts no variant's label, or NULL. */
+static const char *variant_unknown(const char *only, char *item, size_t size)
+{
+    for (const char *p = only; p && *p;) {
+        size_t n = strcspn(p, ",");
+        bool found = false;
+
+        snprintf(item, size, "%.*s", (int)n, p);
+        for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]) && n > 0; i++)
+            found |= variant_picked(item, variants[i].label);
+        if (!found)
+            return item;
+        p += n + (p[n] == ',');
+    }
+    return NULL;
+}
 
 static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, const char *dir,
                       const bool *pol, int seeds, const struct stress_src *src)
@@ -330,6 +364,8 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
     for (size_t i = 0; rc == 0 && i < sizeof(variants) / sizeof(variants[0]); i++) {
         struct row row;
 
+        if (!variant_picked(src->only, variants[i].label))
+            continue;
         if (packing_resample(base, n_base, pool, n_pool, variants[i].share, cpg, src->seed, &v,
                              &n_v, &e)) {
             fprintf(stderr, "bench_packing: %s: %s\n", variants[i].label, e.msg);
@@ -369,7 +405,7 @@ int main(int argc, char **argv)
     const char *mode = getenv("BENCH_MODE");
     bool smoke = mode && strcmp(mode, "smoke") == 0;
     bool markdown = false, stress = false, paper, pol[PACKING_POLICY_COUNT];
-    struct stress_src stress_src = {STRESS_BASE, STRESS_POOL, 1};
+    struct stress_src stress_src = {STRESS_BASE, STRESS_POOL, 1, NULL};
     struct draws draws = {NULL, NULL, false};
     const char *lists_arg = NULL, *pol_arg = NULL, *data = getenv("FEDSCHED_DATA");
     const char *node_list = "openb_node_list_gpu_node";
@@ -411,6 +447,15 @@ int main(int argc, char **argv)
             *colon = '\0';
             stress_src.base = argv[i];
             stress_src.pool = colon + 1;
+        } else if (i + 1 < argc && strcmp(argv[i], "--variants") == 0) {
+            char item[64];
+
+            stress_src.only = argv[++i];
+            if (variant_unknown(stress_src.only, item, sizeof(item))) {
+                fprintf(stderr, "bench_packing: --variants: '%s' starts no variant's label\n",
+                        item);
+                return 2;
+            }
         } else if (i + 1 < argc && strcmp(argv[i], "--resample-seed") == 0) {
             char *end = NULL;
 
@@ -430,7 +475,7 @@ int main(int argc, char **argv)
                             "[--policies random,bestfit,fgd,nodefit] [--markdown] [--data DIR] "
                             "[--nodes NODE_LIST] [--order DIR] [--per-seed] "
                             "[--stress [--stress-from BASE:POOL1,POOL2,...] "
-                            "[--resample-seed N]]\n");
+                            "[--resample-seed N] [--variants LABEL,...]]\n");
             return 2;
         }
     }

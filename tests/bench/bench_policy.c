@@ -3,7 +3,9 @@
  * every worker asks for both), printed beside a null policy that only walks the
  * same data, with the ratio and the peak RSS. BENCH_MODE=smoke runs a small input in well
  * under a second for CI. Target (issue 4): under 1 s on one core and under 1 GiB; in full
- * mode a missed target exits 1 ("OVER TARGET"), in smoke mode only a failed cycle does. */
+ * mode a missed target exits 1 ("OVER TARGET"), in smoke mode only a failed cycle does.
+ * --seed N draws another workload of the same sizes (default 0), so a change to the policy's
+ * placements can be compared on several: the cycle prints the jobs and GPUs it placed. */
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/mem.h"
@@ -54,9 +56,9 @@ struct world {
     struct policy_input in;
 };
 
-static void build(struct world *w, const struct sizes *z, int64_t now)
+static void build(struct world *w, const struct sizes *z, int64_t now, uint64_t seed)
 {
-    struct rng r = {0x9E3779B97F4A7C15ULL};
+    struct rng r = {0x9E3779B97F4A7C15ULL + seed};
     size_t n_nodes = z->clusters * z->nodes_per_cluster, ni = 0;
 
     memset(w, 0, sizeof(*w));
@@ -217,7 +219,7 @@ static uint64_t null_policy(const struct policy_input *in)
     return h;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const char *mode = getenv("BENCH_MODE");
     bool smoke = mode && strcmp(mode, "smoke") == 0;
@@ -228,12 +230,27 @@ int main(void)
     int rounds = smoke ? 3 : 3;
     double best_policy = 1e18, best_null = 1e18;
     size_t placed = 0, pending = 0, reclaims = 0;
+    int64_t gpus_placed = 0;
+    uint64_t seed = 0;
     volatile uint64_t sink = 0;
     struct rusage ru;
     double rss_mib;
     bool met;
 
-    build(&w, &z, now);
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+
+        if (i + 1 < argc && strcmp(argv[i], "--seed") == 0) {
+            seed = strtoull(argv[++i], &end, 10);
+            if (end != argv[i] && *end == '\0')
+                continue;
+            fprintf(stderr, "bench_policy: --seed: '%s' is not a number\n", argv[i]);
+        } else {
+            fprintf(stderr, "usage: bench_policy [--seed N]\n");
+        }
+        return 2;
+    }
+    build(&w, &z, now, seed);
     for (int i = 0; i < rounds; i++) {
         struct policy_state *st = policy_state_new();
         struct policy_result *r = NULL;
@@ -247,6 +264,9 @@ int main(void)
         if ((double)(t1 - t0) < best_policy)
             best_policy = (double)(t1 - t0);
         placed = r->n_placements;
+        gpus_placed = 0;
+        for (size_t k = 0; k < r->n_placements; k++)
+            gpus_placed += w.queue[r->placements[k].job].gpu_count;
         pending = r->n_pending;
         reclaims = r->n_reclaims;
         policy_result_free(&r);
@@ -260,10 +280,13 @@ int main(void)
     (void)sink;
     getrusage(RUSAGE_SELF, &ru);
     rss_mib = (double)ru.ru_maxrss / 1024.0;
-    printf("policy cycle: %zu jobs, %zu clusters, %zu SKUs, %zu nodes, %zu running\n", z.jobs,
-           z.clusters, z.skus, z.clusters * z.nodes_per_cluster, z.running);
-    printf("  policy_decide  %9.1f ms  (placed %zu, pending %zu, reclaims %zu; best of %d)\n",
-           best_policy / 1e6, placed, pending, reclaims, rounds);
+    printf("policy cycle: %zu jobs, %zu clusters, %zu SKUs, %zu nodes, %zu running, workload "
+           "seed %llu\n",
+           z.jobs, z.clusters, z.skus, z.clusters * z.nodes_per_cluster, z.running,
+           (unsigned long long)seed);
+    printf("  policy_decide  %9.1f ms  (placed %zu jobs of %lld GPUs, pending %zu, reclaims %zu; "
+           "best of %d)\n",
+           best_policy / 1e6, placed, (long long)gpus_placed, pending, reclaims, rounds);
     printf("  null policy    %9.1f ms  (walks the same jobs, nodes and placements)\n",
            best_null / 1e6);
     printf("  ratio          %9.1f x\n", best_null > 0 ? best_policy / best_null : 0.0);
