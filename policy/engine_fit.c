@@ -15,6 +15,11 @@
 /* Shapes are rounded up to whole cores and whole GiB before they are counted, so a queue of
  * many near-equal requests gives a few shapes; the heaviest ENGINE_FIT_SHAPES are kept. */
 #define ENGINE_FIT_SHAPES 32
+/* The rehearsal that picks the profile's weighting (nodefit_profile_rehearse()): runs per
+ * weighting, and at most this many free nodes, evenly spaced, so its cost per cycle is
+ * bounded whatever the federation's size. */
+#define ENGINE_FIT_REHEARSALS     2
+#define ENGINE_FIT_REHEARSE_NODES 128
 
 struct fit_shape {
     struct nodefit_req r;
@@ -91,9 +96,31 @@ static void fit_profile_nodes(struct engine *en)
     free(v);
 }
 
+static bool fit_node(const struct engine *en, size_t node, struct nodefit_node *out);
+
+/* Rehearses the queue's workers on the nodes as this cycle finds them, to pick how the
+ * measure weighs the queue's shapes (by their GPUs or by their count of workers), as
+ * bench_packing's policy does on the empty cluster. */
+static void fit_profile_weigh(struct engine *en)
+{
+    const struct snapshot *s = en->s;
+    struct nodefit_node *v = xcalloc(s->n_nodes + 1, sizeof(*v));
+    struct nodefit_rehearsal rh = {
+        .runs = ENGINE_FIT_REHEARSALS, .max_nodes = ENGINE_FIT_REHEARSE_NODES, .seed = 1};
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n_nodes; i++)
+        if (en->ngroup[i] >= 0 && s->nodes[i].schedulable && en->nfree[i] > 0 &&
+            fit_node(en, i, &v[n]))
+            n++;
+    nodefit_profile_rehearse(en->profile, v, n, &rh);
+    free(v);
+}
+
 /* The profile nodefit scores against: the workers the queue asks for, by shape, each
- * weighted by how many workers of it are queued. Without a queue of GPU work there is
- * nothing to protect, and nodes are chosen by best fit alone. */
+ * weighted by how many workers of it are queued, and by their GPUs or their count as a
+ * rehearsal finds better. Without a queue of GPU work there is nothing to protect, and
+ * nodes are chosen by best fit alone. */
 void engine_fit_profile(struct engine *en)
 {
     const struct policy_input *in = en->in;
@@ -144,6 +171,8 @@ void engine_fit_profile(struct engine *en)
         en->profile = NULL;
     else
         fit_profile_nodes(en);
+    if (en->profile)
+        fit_profile_weigh(en);
     free(shapes);
     free(weights);
     free(v);

@@ -13,7 +13,9 @@ struct shape {
     int n_gpus;
     int milli;
     uint64_t models; /* 0 = any */
-    double w;
+    double w;        /* weight in the measure (GPU shapes) or share of the CPU-only demand */
+    double demand;   /* GPU shapes: share of the GPU demand (the claims are counted on it) */
+    double count;    /* share of all requests, CPU-only ones included */
 };
 
 struct nodefit_profile {
@@ -34,6 +36,8 @@ struct nodefit_profile {
      * nodes have per GPU, 1 - 1/c (the share of CPU taken elsewhere that turns demand
      * away); 0 otherwise. */
     double cpu_displace;
+    enum nodefit_weights weights;
+    double count_gpu; /* share of the requests that ask for GPUs */
 };
 
 /* Nodes of the same GPU model, device count, CPU and memory. */
@@ -82,7 +86,7 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
                         struct nodefit_profile **out, struct err *e)
 {
     struct nodefit_profile *p;
-    double total = 0, wsum = 0, csum = 0;
+    double total = 0, wsum = 0, csum = 0, csum_gpu = 0;
 
     for (size_t i = 0; i < n; i++) {
         if (check_req(&shapes[i], "shapes", i, e))
@@ -115,6 +119,7 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
             c->cpu = shapes[i].cpu;
             c->mem = shapes[i].mem;
             c->w = weights[i] * (double)shapes[i].cpu;
+            c->count = weights[i] / total;
             csum += c->w;
             continue;
         }
@@ -123,15 +128,16 @@ int nodefit_profile_new(const struct nodefit_req *shapes, const double *weights,
         p->s[p->n].n_gpus = shapes[i].n_gpus;
         p->s[p->n].milli = shapes[i].milli;
         p->s[p->n].models = shapes[i].models;
-        /* Weighted by the GPU demand the shape brings, not by its count of requests: the
-         * measure is of milli-GPUs left unused, and a milli of an 8-GPU request turned away
-         * is as lost as a milli of a shared one. */
-        p->s[p->n].w = weights[i] / total * shapes[i].n_gpus * shapes[i].milli;
-        wsum += p->s[p->n].w;
+        p->s[p->n].demand = weights[i] / total * shapes[i].n_gpus * shapes[i].milli;
+        p->s[p->n].count = weights[i] / total;
+        wsum += p->s[p->n].demand;
+        csum_gpu += p->s[p->n].count;
         p->n++;
     }
     for (size_t i = 0; i < p->n; i++)
-        p->s[i].w /= wsum;
+        p->s[i].demand /= wsum;
+    p->count_gpu = csum_gpu;
+    nodefit_profile_weigh(p, NODEFIT_WEIGHT_DEMAND);
     for (size_t i = 0; i < p->n_cpu_only && csum > 0; i++)
         p->cpu_only[i].w /= csum;
     if (p->n > 1)
@@ -255,14 +261,14 @@ static void claim_classes(struct nodefit_profile *p, size_t lo, size_t hi, bool 
     for (size_t i = 0; i < p->n && rescale; i++)
         for (size_t c = lo; c < hi; c++)
             if (class_takes(&p->cls[c], &p->s[i])) {
-                wsum += p->s[i].w;
+                wsum += p->s[i].demand;
                 break;
             }
     if (total <= 0 || (rescale && wsum <= 0))
         return;
     for (size_t i = 0; i < p->n; i++) {
         const struct shape *sh = &p->s[i];
-        double a = 0, d = rescale ? sh->w / wsum : sh->w;
+        double a = 0, d = rescale ? sh->demand / wsum : sh->demand;
         bool bound = false;
 
         for (size_t c = lo; c < hi; c++)
@@ -567,4 +573,120 @@ void nodefit_apply(struct nodefit_node *node, const struct nodefit_req *r,
     node->mem_free -= r->mem;
     for (int i = 0; i < c->n; i++)
         node->gpu_free[c->dev[i]] -= r->milli;
+}
+
+/* ---- which weighting the work wants ------------------------------------------------- */
+
+void nodefit_profile_weigh(struct nodefit_profile *p, enum nodefit_weights w)
+{
+    p->weights = w;
+    for (size_t i = 0; i < p->n; i++)
+        p->s[i].w = w == NODEFIT_WEIGHT_COUNT && p->count_gpu > 0 ? p->s[i].count / p->count_gpu
+                                                                  : p->s[i].demand;
+}
+
+enum nodefit_weights nodefit_profile_weights(const struct nodefit_profile *p)
+{
+    return p->weights;
+}
+
+/* splitmix64: the rehearsal's draws, reproducible from its seed. */
+static uint64_t next_draw(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* A request of the profile's work, each shape as often as it is expected. */
+static struct nodefit_req draw_req(const struct nodefit_profile *p, uint64_t *x)
+{
+    double u = (double)(next_draw(x) >> 11) * 0x1.0p-53, cum = 0;
+    const struct shape *s = NULL;
+    struct nodefit_req r;
+
+    for (size_t i = 0; i < p->n && !s; i++)
+        if (u < (cum += p->s[i].count))
+            s = &p->s[i];
+    for (size_t i = 0; i < p->n_cpu_only && !s; i++)
+        if (u < (cum += p->cpu_only[i].count))
+            s = &p->cpu_only[i];
+    if (!s) /* rounding: the last shape */
+        s = p->n_cpu_only ? &p->cpu_only[p->n_cpu_only - 1] : &p->s[p->n - 1];
+    memset(&r, 0, sizeof(r));
+    r.cpu = s->cpu;
+    r.mem = s->mem;
+    r.n_gpus = s->n_gpus;
+    r.milli = s->n_gpus ? s->milli : 0;
+    r.models = s->models;
+    return r;
+}
+
+/* One rehearsal: requests drawn until as many milli-GPUs have arrived as v has free, each
+ * placed where nodefit_score() puts it; returns the milli-GPUs no node could take. */
+static double rehearse_once(const struct nodefit_profile *p, struct nodefit_node *v, double *frag,
+                            size_t n, double budget, uint64_t *x)
+{
+    double arrived = 0, lost = 0;
+
+    for (size_t i = 0; i < n; i++)
+        frag[i] = nodefit_frag(p, &v[i]);
+    while (arrived < budget) {
+        struct nodefit_req r = draw_req(p, x);
+        struct nodefit_eval best = {0}, ev;
+        size_t at = n;
+
+        arrived += (double)r.n_gpus * r.milli;
+        for (size_t i = 0; i < n; i++)
+            if (nodefit_score(p, &v[i], frag[i], &r, &ev) == 0 &&
+                (at == n || nodefit_eval_cmp(&ev, &best) < 0)) {
+                best = ev;
+                at = i;
+            }
+        if (at == n) {
+            lost += (double)r.n_gpus * r.milli;
+            continue;
+        }
+        nodefit_apply(&v[at], &r, &best.choice);
+        frag[at] = nodefit_frag(p, &v[at]);
+    }
+    return lost;
+}
+
+void nodefit_profile_rehearse(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
+                              struct nodefit_rehearsal *r)
+{
+    size_t m = r->max_nodes > 0 && n > r->max_nodes ? r->max_nodes : n;
+    struct nodefit_node *v;
+    double *frag, budget = 0;
+
+    r->lost[NODEFIT_WEIGHT_DEMAND] = r->lost[NODEFIT_WEIGHT_COUNT] = 0;
+    r->arrived = 0;
+    for (size_t k = 0; k < m; k++)
+        for (int j = 0; j < nodes[k * n / m].n_gpus; j++)
+            budget += nodes[k * n / m].gpu_free[j];
+    if (p->n == 0 || budget <= 0 || r->runs == 0) {
+        nodefit_profile_weigh(p, NODEFIT_WEIGHT_DEMAND);
+        return;
+    }
+    v = xcalloc(m + 1, sizeof(*v));
+    frag = xcalloc(m + 1, sizeof(*frag));
+    for (int w = NODEFIT_WEIGHT_DEMAND; w <= NODEFIT_WEIGHT_COUNT; w++) {
+        uint64_t x = r->seed;
+
+        nodefit_profile_weigh(p, (enum nodefit_weights)w);
+        for (unsigned run = 0; run < r->runs; run++) {
+            for (size_t k = 0; k < m; k++)
+                v[k] = nodes[k * n / m];
+            r->lost[w] += rehearse_once(p, v, frag, m, budget, &x);
+        }
+    }
+    r->arrived = budget * r->runs;
+    nodefit_profile_weigh(p, r->lost[NODEFIT_WEIGHT_COUNT] < r->lost[NODEFIT_WEIGHT_DEMAND]
+                                 ? NODEFIT_WEIGHT_COUNT
+                                 : NODEFIT_WEIGHT_DEMAND);
+    free(frag);
+    free(v);
 }

@@ -66,11 +66,20 @@ struct nodefit_eval {
 /* The expected workload: request shapes and their relative frequencies. */
 struct nodefit_profile;
 
+/* How the measure's first part (nodefit_frag()) weighs the GPU shapes:
+ * - by demand: a shape weighs by the GPU demand it brings (weight x n_gpus x milli). The
+ *   measure is of milli-GPUs left unused, and a milli of an 8-GPU request turned away is as
+ *   lost as a milli of a shared one. It keeps whole nodes for big requests that are a small
+ *   share of the requests.
+ * - by count: a shape weighs by its share of the requests, the chance that the next request
+ *   is of that shape (FGD's weighting). It packs the scraps small requests can use.
+ * Neither is better on every workload (docs/benchmarks.md, "Issue 15, fifteenth look"), so
+ * nodefit_profile_rehearse() tries both on the work itself. The kinds of node are claimed
+ * by shares of the demand under either. */
+enum nodefit_weights { NODEFIT_WEIGHT_DEMAND, NODEFIT_WEIGHT_COUNT };
+
 /* Builds a profile from n shapes with weights (> 0: how many requests of each shape are
- * expected; they are normalised). In the per-shape measure a shape weighs by the GPU demand
- * it brings (weight x n_gpus x milli), not by its count: the measure is of milli-GPUs left
- * unused, and a milli of an 8-GPU request turned away is as lost as a milli of a shared one.
- * Shapes without GPUs are kept out of it (they never use a GPU) but count in the CPU and
+ * expected; they are normalised), weighted by demand in the measure. Shapes without GPUs are kept out of it (they never use a GPU) but count in the CPU and
  * memory the work needs per GPU (they take cores on GPU nodes too). A shape's model mask
  * is part of it. Caller owns *out; nodefit_profile_free(). ERR_INVALID naming the shape
  * ("shapes[3].milli") when a shape is out of range. */
@@ -101,6 +110,30 @@ int nodefit_profile_set_nodes(struct nodefit_profile *p, const struct nodefit_no
 int nodefit_profile_set_nodes_per_model(struct nodefit_profile *p, const struct nodefit_node *nodes,
                                         size_t n, struct err *e);
 
+/* Sets how the measure weighs p's GPU shapes; the current weighting. */
+void nodefit_profile_weigh(struct nodefit_profile *p, enum nodefit_weights w);
+enum nodefit_weights nodefit_profile_weights(const struct nodefit_profile *p);
+
+/* What a rehearsal tries (runs, max_nodes, seed) and what it found (lost, arrived). */
+struct nodefit_rehearsal {
+    unsigned runs;    /* rehearsals per weighting; 0 keeps the demand weighting */
+    size_t max_nodes; /* when there are more nodes, this many, evenly spaced; 0 = all */
+    uint64_t seed;    /* the draws; the same for both weightings */
+    double lost[2];   /* milli-GPUs no node could take, over the runs, per weighting */
+    double arrived;   /* milli-GPUs drawn, over the runs (each run: the nodes' free ones) */
+};
+
+/* Picks p's weighting by rehearsing p's own work on nodes as they are (free amounts
+ * included): requests drawn from p's shapes, each as often as expected (CPU-only ones
+ * too), until as many milli-GPUs have arrived as the nodes have free, each placed on the
+ * node and devices nodefit_score() prefers (ties to the lower index). Each weighting gets
+ * the same draws; the one that turns fewer milli-GPUs away is kept, demand on a tie.
+ * Deterministic for its seed. Call it after nodefit_profile_set_nodes*(), whose claims
+ * the rehearsal charges. Costs r->runs x 2 placements of about one node's worth of
+ * requests per free node, each scoring every node (r->max_nodes bounds it). */
+void nodefit_profile_rehearse(struct nodefit_profile *p, const struct nodefit_node *nodes, size_t n,
+                              struct nodefit_rehearsal *r);
+
 /* True when r may use node's GPU model (always for CPU-only requests and masks of 0). */
 bool nodefit_model_ok(const struct nodefit_node *node, const struct nodefit_req *r);
 
@@ -111,7 +144,8 @@ bool nodefit_fits(const struct nodefit_node *node, const struct nodefit_req *r);
  * - the next request: for each GPU shape of the profile, the free GPU capacity it could
  *   not take (all of it when the shape does not fit the node at all, its GPU model
  *   included, else the devices with less free than the shape needs), weighted by the
- *   shape's share of the GPU demand (FGD's measure, with memory and demand weights);
+ *   shape's share of the GPU demand or of the requests (enum nodefit_weights; FGD's
+ *   measure, with memory);
  * - filling up: the free GPU capacity beyond what the node's free CPU and memory can feed
  *   at the profile's CPU and memory per GPU, all requests counted (8 free GPUs beside 20
  *   free cores take one 12-core pod, then nothing: a one-step measure sees no harm until

@@ -104,6 +104,7 @@ void packing_opts_defaults(struct packing_opts *o, uint64_t seed)
     o->seed = seed;
     o->tune_ratio = 1.3;
     o->shuffle = true;
+    o->nodefit_weights = PACKING_REHEARSE;
 }
 
 /* ---- the cluster ------------------------------------------------------------------------- */
@@ -431,6 +432,31 @@ static void build_profiles(struct run *R, const struct pod *w, size_t n)
     free(sc);
 }
 
+/* Ours' weighting: as given, or rehearsed on the empty cluster with its nodes in the list's
+ * own order, so that neither the seed nor the tie order moves the choice. */
+static void choose_weights(struct run *R, const struct trace_openb_node *nodes,
+                           const struct trace_openb_node **in_order, const struct packing_opts *o,
+                           struct packing_result *out)
+{
+    struct nodefit_rehearsal rh = {.runs = PACKING_REHEARSALS, .seed = 1};
+    struct nodefit_node *v;
+
+    if (o->nodefit_weights != PACKING_REHEARSE) {
+        nodefit_profile_weigh(R->profile, (enum nodefit_weights)o->nodefit_weights);
+        out->nodefit_weights = o->nodefit_weights;
+        return;
+    }
+    v = xcalloc(R->n + 1, sizeof(*v));
+    for (size_t i = 0; i < R->n; i++)
+        v[in_order[i] - nodes] = R->nodes[i];
+    nodefit_profile_rehearse(R->profile, v, R->n, &rh);
+    out->nodefit_weights = (int)nodefit_profile_weights(R->profile);
+    out->rehearsal_lost[0] = rh.lost[0];
+    out->rehearsal_lost[1] = rh.lost[1];
+    out->rehearsal_arrived = rh.arrived;
+    free(v);
+}
+
 static void run_free(struct run *R)
 {
     free(R->nodes);
@@ -566,6 +592,11 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
     if (!(o->tune_ratio > 0) || o->tune_ratio > 10)
         return err_set(e, ERR_INVALID, "tune_ratio", "tune_ratio %g is not in (0, 10]",
                        o->tune_ratio);
+    if (o->nodefit_weights != PACKING_REHEARSE && o->nodefit_weights != NODEFIT_WEIGHT_DEMAND &&
+        o->nodefit_weights != NODEFIT_WEIGHT_COUNT)
+        return err_set(e, ERR_INVALID, "nodefit_weights", "nodefit_weights %d is not %d, %d or %d",
+                       o->nodefit_weights, PACKING_REHEARSE, NODEFIT_WEIGHT_DEMAND,
+                       NODEFIT_WEIGHT_COUNT);
     rng_seed(&R.rng, o->seed);
     R.n = n_nodes;
     R.nodes = xcalloc(n_nodes + 1, sizeof(*R.nodes));
@@ -629,6 +660,8 @@ int packing_run(const struct trace_openb_node *nodes, size_t n_nodes,
         goto out;
     }
     build_profiles(&R, base, n_pods);
+    if (policy == PACKING_NODEFIT)
+        choose_weights(&R, nodes, in_order, o, out);
     work = o->order ? given_arrivals(base, n_pods, o, &n_work, e)
                     : drawn_arrivals(&R.rng, base, n_pods, req_milli, total_milli, o, &n_work);
     if (!work)

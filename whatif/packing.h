@@ -50,7 +50,15 @@ struct packing_opts {
     size_t n_order;
     const uint32_t *node_rank;
     size_t n_node_rank;
+    /* Ours: how nodefit weighs its shapes. PACKING_REHEARSE (the default) rehearses the
+     * list's work on the empty cluster (nodefit_profile_rehearse(), PACKING_REHEARSALS runs,
+     * its own draws: the choice does not depend on the seed, so a caller running many seeds
+     * may take it from the first run's result); else an enum nodefit_weights. */
+    int nodefit_weights;
 };
+
+#define PACKING_REHEARSE   (-1)
+#define PACKING_REHEARSALS 3
 
 /* Fills o with the paper's set-up for one seed. */
 void packing_opts_defaults(struct packing_opts *o, uint64_t seed);
@@ -67,6 +75,10 @@ struct packing_result {
     double final_arrived_pct;
     int64_t total_gpu_milli;
     double seconds; /* wall time of the run */
+    /* Ours: the weighting used (enum nodefit_weights), and when it was rehearsed, the
+     * milli-GPUs each weighting turned away there and the milli-GPUs drawn. */
+    int nodefit_weights;
+    double rehearsal_lost[2], rehearsal_arrived;
 };
 
 /* Runs one policy over one pod list on one node list (the paper uses the GPU nodes,

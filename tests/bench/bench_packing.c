@@ -27,6 +27,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/mem.h"
+#include "policy/nodefit.h"
 #include "whatif/packing.h"
 #include "whatif/trace.h"
 
@@ -115,6 +116,10 @@ struct row {
     bool ran[PACKING_POLICY_COUNT];
     double at100[PACKING_POLICY_COUNT][SEEDS_MAX]; /* each seed's figure */
     int seeds;
+    /* Ours: the weighting it ran with, and the rehearsal's milli-GPUs turned away by each
+     * (lost[0] < 0 when the weighting was given, not rehearsed). */
+    int weights;
+    double lost[2];
 };
 
 /* The standard error of the mean of a's figure minus b's, seed by seed (both ran on the
@@ -186,7 +191,23 @@ struct draws {
     const char *order_dir;
     const char *list;
     bool per_seed;
+    int weights; /* ours: PACKING_REHEARSE or an enum nodefit_weights */
 };
+
+/* Ours' weighting and, when it was rehearsed, the share of the drawn milli-GPUs each
+ * weighting turned away there; "n/a" when ours did not run. */
+static void weights_note(const struct row *r, char *buf, size_t size)
+{
+    const char *name = r->weights == NODEFIT_WEIGHT_COUNT ? "count" : "demand";
+
+    if (!r->ran[PACKING_NODEFIT])
+        snprintf(buf, size, "n/a");
+    else if (r->lost[0] < 0)
+        snprintf(buf, size, "%s (given)", name);
+    else
+        snprintf(buf, size, "%s (rehearsed: %.2f %% / %.2f %% turned away)", name, r->lost[0],
+                 r->lost[1]);
+}
 
 static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
                     const struct trace_openb_pod *pods, size_t n_pods, const char *what,
@@ -196,6 +217,8 @@ static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
 
     memset(row, 0, sizeof(*row));
     row->seeds = seeds;
+    row->weights = d->weights;
+    row->lost[0] = -1;
     for (int p = 0; p < PACKING_POLICY_COUNT; p++) {
         int64_t t0 = clock_mono_ms();
 
@@ -210,6 +233,8 @@ static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
             int rc;
 
             packing_opts_defaults(&o, (uint64_t)(SEED0 + s));
+            /* The rehearsal does not depend on the seed: the first run's choice holds. */
+            o.nodefit_weights = row->weights;
             if (d->order_dir) {
                 char path[1200];
 
@@ -228,6 +253,11 @@ static int run_pods(const struct trace_openb_node *nodes, size_t n_nodes,
             if (rc) {
                 fprintf(stderr, "bench_packing: %s: %s\n", what, e.msg);
                 return -1;
+            }
+            if (p == PACKING_NODEFIT && row->weights == PACKING_REHEARSE) {
+                row->weights = r.nodefit_weights;
+                row->lost[0] = r.rehearsal_lost[0] / r.rehearsal_arrived * 100;
+                row->lost[1] = r.rehearsal_lost[1] / r.rehearsal_arrived * 100;
             }
             if (d->per_seed)
                 printf(" %.2f", packing_alloc_at(&r, 100));
@@ -291,6 +321,7 @@ struct stress_src {
     const char *pool;
     uint64_t seed;
     const char *only; /* --variants: label prefixes, comma-separated; NULL for all */
+    int weights;      /* ours: --weights */
 };
 
 /* True when label starts with one of the comma-separated prefixes in only (NULL: all). */
@@ -358,8 +389,9 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
     }
     printf("stress variants of %s (pool: %s; resampling seed %llu; CPU-heavy: more than %.1f "
            "cores per GPU)\n\n"
-           "| variant | BestFit | FGD (ours) | ours (nodefit) | ours - BestFit | ours - FGD |\n"
-           "|---|---|---|---|---|---|\n",
+           "| variant | BestFit | FGD (ours) | ours (nodefit) | ours - BestFit | ours - FGD | "
+           "ours' weights |\n"
+           "|---|---|---|---|---|---|---|\n",
            src->base, src->pool, (unsigned long long)src->seed, cpg);
     for (size_t i = 0; rc == 0 && i < sizeof(variants) / sizeof(variants[0]); i++) {
         struct row row;
@@ -372,8 +404,8 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
             rc = -1;
             break;
         }
-        struct draws own = {NULL, NULL, false};
-        char a[3][16], d[2][16];
+        struct draws own = {NULL, NULL, false, src->weights};
+        char a[3][16], d[2][16], wn[96];
 
         rc = run_pods(nodes, n_nodes, v, n_v, variants[i].label, pol, seeds, &own, &row);
         free(v);
@@ -384,8 +416,9 @@ static int run_stress(const struct trace_openb_node *nodes, size_t n_nodes, cons
         fmt_pct(a[2], sizeof(a[2]), row.ran[PACKING_NODEFIT] ? row.mean[PACKING_NODEFIT] : -1);
         diff_cell(&row, PACKING_BESTFIT, variants[i].label, &worst_bf, d[0], sizeof(d[0]));
         diff_cell(&row, PACKING_FGD, variants[i].label, &worst_fgd, d[1], sizeof(d[1]));
-        printf("| %s | %s | %s | %s | %s | %s |\n", variants[i].label, a[0], a[1], a[2], d[0],
-               d[1]);
+        weights_note(&row, wn, sizeof(wn));
+        printf("| %s | %s | %s | %s | %s | %s | %s |\n", variants[i].label, a[0], a[1], a[2], d[0],
+               d[1], wn);
         fflush(stdout);
     }
     if (rc == 0) {
@@ -405,8 +438,8 @@ int main(int argc, char **argv)
     const char *mode = getenv("BENCH_MODE");
     bool smoke = mode && strcmp(mode, "smoke") == 0;
     bool markdown = false, stress = false, paper, pol[PACKING_POLICY_COUNT];
-    struct stress_src stress_src = {STRESS_BASE, STRESS_POOL, 1, NULL};
-    struct draws draws = {NULL, NULL, false};
+    struct stress_src stress_src = {STRESS_BASE, STRESS_POOL, 1, NULL, PACKING_REHEARSE};
+    struct draws draws = {NULL, NULL, false, PACKING_REHEARSE};
     const char *lists_arg = NULL, *pol_arg = NULL, *data = getenv("FEDSCHED_DATA");
     const char *node_list = "openb_node_list_gpu_node";
     const char *src = getenv("FEDSCHED_SRC");
@@ -428,6 +461,17 @@ int main(int argc, char **argv)
             draws.per_seed = true;
         } else if (i + 1 < argc && strcmp(argv[i], "--order") == 0) {
             draws.order_dir = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--weights") == 0) {
+            i++;
+            if (strcmp(argv[i], "demand") == 0)
+                draws.weights = NODEFIT_WEIGHT_DEMAND;
+            else if (strcmp(argv[i], "count") == 0)
+                draws.weights = NODEFIT_WEIGHT_COUNT;
+            else if (strcmp(argv[i], "rehearse") != 0) {
+                fprintf(stderr, "bench_packing: --weights: '%s' is not demand, count or rehearse\n",
+                        argv[i]);
+                return 2;
+            }
         } else if (i + 1 < argc && strcmp(argv[i], "--lists") == 0) {
             lists_arg = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--policies") == 0) {
@@ -474,6 +518,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: bench_packing [--lists a,b|all] [--seeds N] "
                             "[--policies random,bestfit,fgd,nodefit] [--markdown] [--data DIR] "
                             "[--nodes NODE_LIST] [--order DIR] [--per-seed] "
+                            "[--weights demand|count|rehearse] "
                             "[--stress [--stress-from BASE:POOL1,POOL2,...] "
                             "[--resample-seed N] [--variants LABEL,...]]\n");
             return 2;
@@ -531,6 +576,7 @@ int main(int argc, char **argv)
         if (pol_arg)
             for (int p = 0; p < PACKING_POLICY_COUNT; p++)
                 sp[p] = pol[p] && p != PACKING_RANDOM;
+        stress_src.weights = draws.weights;
         status = run_stress(nodes, n_nodes, dir, sp, seeds, &stress_src) ? 1 : 0;
         for (size_t l = 0; l < n_lists; l++)
             free(lists[l]);
@@ -541,8 +587,9 @@ int main(int argc, char **argv)
     paper = strcmp(node_list, "openb_node_list_gpu_node") == 0;
     if (markdown)
         printf("\n| pod list | set | Random (ours / paper) | BestFit (ours / paper) | FGD (ours / "
-               "paper) | ours (nodefit) | ours - FGD paper | ours - BestFit (ours) |\n"
-               "|---|---|---|---|---|---|---|---|\n");
+               "paper) | ours (nodefit) | ours - FGD paper | ours - BestFit (ours) | ours' weights "
+               "|\n"
+               "|---|---|---|---|---|---|---|---|---|\n");
     for (size_t l = 0; l < n_lists; l++) {
         struct row row;
         char a[4][16], pb[4][16];
@@ -564,16 +611,17 @@ int main(int argc, char **argv)
         fmt_pct(a[3], sizeof(a[3]), row.ran[PACKING_NODEFIT] ? row.mean[PACKING_NODEFIT] : -1);
         if (markdown) {
             double fgd = paper ? packing_published(lists[l], "FGD") : -1;
-            char d[16] = "n/a", dbf[16] = "n/a";
+            char d[16] = "n/a", dbf[16] = "n/a", wn[96];
 
             if (fgd >= 0 && row.ran[PACKING_NODEFIT])
                 snprintf(d, sizeof(d), "%+.2f", row.mean[PACKING_NODEFIT] - fgd);
             if (row.ran[PACKING_BESTFIT] && row.ran[PACKING_NODEFIT])
                 snprintf(dbf, sizeof(dbf), "%+.2f",
                          row.mean[PACKING_NODEFIT] - row.mean[PACKING_BESTFIT]);
-            printf("| %s | %s | %s / %s | %s / %s | %s / %s | %s | %s | %s |\n", lists[l],
+            weights_note(&row, wn, sizeof(wn));
+            printf("| %s | %s | %s / %s | %s / %s | %s / %s | %s | %s | %s | %s |\n", lists[l],
                    is_dev(lists[l]) ? "dev" : "held out", a[0], pb[0], a[1], pb[1], a[2], pb[2],
-                   a[3], d, dbf);
+                   a[3], d, dbf, wn);
             fflush(stdout);
         } else {
             printf("%s:\n", lists[l]);
@@ -596,6 +644,12 @@ int main(int argc, char **argv)
                            packing_policy_name((enum packing_policy)p), row.mean[p] - pub);
                     status = 1;
                 }
+            }
+            if (row.ran[PACKING_NODEFIT]) {
+                char wn[96];
+
+                weights_note(&row, wn, sizeof(wn));
+                printf("  nodefit weights: %s\n", wn);
             }
             if (row.ran[PACKING_NODEFIT] && seeds >= 2)
                 for (int p = PACKING_BESTFIT; p <= PACKING_FGD; p++)

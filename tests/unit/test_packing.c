@@ -105,6 +105,121 @@ START_TEST(frag_counts_unusable_and_unfed_capacity)
 }
 END_TEST
 
+/* Weighted by count, a shape weighs by its share of the requests (1 in 4 is an 8-GPU pod),
+ * not of the GPUs (8 in 11); the node kinds' claims stay shares of the GPU demand. */
+START_TEST(count_weights_weigh_shapes_by_their_requests)
+{
+    struct nodefit_profile *p = profile_whole();
+    struct nodefit_node n = node(96000, 786432, 8), kinds[2];
+    struct nodefit_req one = req(8000, 32768, 1, 1000);
+    struct nodefit_eval by_demand, by_count;
+
+    ck_assert_int_eq(nodefit_profile_weights(p), NODEFIT_WEIGHT_DEMAND);
+    n.gpu_free[3] = 500;
+    nodefit_profile_weigh(p, NODEFIT_WEIGHT_COUNT);
+    ck_assert_int_eq(nodefit_profile_weights(p), NODEFIT_WEIGHT_COUNT);
+    ck_assert(fabs(nodefit_frag(p, &n) - (3.0 / 4 * 500 + 1.0 / 4 * 7500)) < 1e-6);
+    nodefit_profile_weigh(p, NODEFIT_WEIGHT_DEMAND);
+    ck_assert(fabs(nodefit_frag(p, &n) - (3.0 / 11 * 500 + 8.0 / 11 * 7500)) < 1e-6);
+    /* One 8-GPU node and 32 1-GPU nodes: the 8-GPU shape claims its only kind 8/11 of the
+     * demand over 8/40 of the capacity, the 1-GPU shape 3/11 over all of it, so the kind is
+     * claimed 43/11 times over whatever the measure's weights. A 1-GPU pod on an idle 8-GPU
+     * node pays 1 - 11/43 of its milli there, plus the measure's change: the 8-GPU shape no
+     * longer fits (7000 milli, at 8/11 or 1/4). */
+    kinds[0] = node(96000, 786432, 8);
+    kinds[1] = node(12000, 98304, 1);
+    {
+        struct nodefit_node all[33];
+
+        all[0] = kinds[0];
+        for (int i = 1; i < 33; i++)
+            all[i] = kinds[1];
+        /* Told of the nodes while weighted by count: the claims do not follow. */
+        nodefit_profile_weigh(p, NODEFIT_WEIGHT_COUNT);
+        ck_assert_int_eq(nodefit_profile_set_nodes(p, all, 33, NULL), 0);
+    }
+    n = kinds[0];
+    ck_assert_int_eq(nodefit_score(p, &n, nodefit_frag(p, &n), &one, &by_count), 0);
+    nodefit_profile_weigh(p, NODEFIT_WEIGHT_DEMAND);
+    ck_assert_int_eq(nodefit_score(p, &n, nodefit_frag(p, &n), &one, &by_demand), 0);
+    ck_assert(fabs(by_demand.frag_delta - (8.0 / 11 * 7000 + (1 - 11.0 / 43) * 1000)) < 1e-6);
+    ck_assert(fabs(by_count.frag_delta - (1.0 / 4 * 7000 + (1 - 11.0 / 43) * 1000)) < 1e-6);
+    nodefit_profile_free(&p);
+}
+END_TEST
+
+/* A profile of the four shapes mix in the proportions w, told of the 24 nodes and
+ * rehearsed on them with seed (two runs). */
+static struct nodefit_profile *rehearse_mix(const struct nodefit_req *mix, const double *w,
+                                            const struct nodefit_node *nodes, uint64_t seed,
+                                            struct nodefit_rehearsal *rh)
+{
+    struct nodefit_profile *p = NULL;
+
+    ck_assert_int_eq(nodefit_profile_new(mix, w, 4, &p, NULL), 0);
+    ck_assert_int_eq(nodefit_profile_set_nodes(p, nodes, 24, NULL), 0);
+    rh->seed = seed;
+    nodefit_profile_rehearse(p, nodes, 24, rh);
+    return p;
+}
+
+/* The rehearsal: every draw of a shape no node can take is turned away, under either
+ * weighting (a tie keeps demand); otherwise the weighting kept is the one that turned away
+ * less, the nodes are left as they were, and the same seed gives the same figures. */
+START_TEST(rehearsal_keeps_the_weighting_that_turns_away_less)
+{
+    struct nodefit_req too_big[1] = {req(200000, 32768, 1, 1000)};
+    struct nodefit_req mix[4] = {req(4000, 16384, 1, 300), req(8000, 32768, 1, 700),
+                                 req(16000, 65536, 2, 1000), req(64000, 262144, 8, 1000)};
+    double w1[1] = {1}, w4a[4] = {12, 4, 1, 1}, w4b[4] = {8, 8, 1, 1};
+    struct nodefit_node nodes[24], before[24];
+    struct nodefit_rehearsal rh = {.runs = 2, .seed = 7}, again = {.runs = 2, .seed = 7};
+    struct nodefit_profile *p = NULL;
+
+    for (int i = 0; i < 24; i++)
+        nodes[i] = i % 3 == 0 ? node(96000, 786432, 8) : node(32000, 131072, 2);
+    nodes[5].gpu_free[0] = 400;
+    nodes[6].cpu_free = 6000;
+    memcpy(before, nodes, sizeof(nodes));
+    /* 8 x 8 + 16 x 2 = 96 GPUs; two runs draw 96,000 milli-GPUs each less the 600 used. */
+    ck_assert_int_eq(nodefit_profile_new(too_big, w1, 1, &p, NULL), 0);
+    nodefit_profile_rehearse(p, nodes, 24, &rh);
+    ck_assert(fabs(rh.arrived - 2 * 95400.0) < 1e-6);
+    ck_assert(rh.lost[0] >= rh.arrived && rh.lost[0] < rh.arrived + 2 * 1000);
+    ck_assert(rh.lost[0] == rh.lost[1]);
+    ck_assert_int_eq(nodefit_profile_weights(p), NODEFIT_WEIGHT_DEMAND);
+    nodefit_profile_free(&p);
+
+    /* Two mixes of the same shapes where the weightings differ (found by trying a few):
+     * with many small pods (12:4:1:1) demand turns away less, with as many 700-milli pods as
+     * 300-milli ones (8:8:1:1) count does. */
+    p = rehearse_mix(mix, w4a, nodes, 2, &rh);
+    ck_assert_mem_eq(nodes, before, sizeof(nodes));
+    ck_assert_msg(rh.lost[0] < rh.lost[1], "demand %.0f, count %.0f", rh.lost[0], rh.lost[1]);
+    ck_assert_int_eq(nodefit_profile_weights(p), NODEFIT_WEIGHT_DEMAND);
+    nodefit_profile_free(&p);
+    p = rehearse_mix(mix, w4b, nodes, 6, &rh);
+    ck_assert_msg(rh.lost[1] < rh.lost[0], "demand %.0f, count %.0f", rh.lost[0], rh.lost[1]);
+    ck_assert(rh.lost[1] > 0 && rh.lost[0] < rh.arrived);
+    ck_assert_int_eq(nodefit_profile_weights(p), NODEFIT_WEIGHT_COUNT);
+    again.seed = 6;
+    nodefit_profile_weigh(p, NODEFIT_WEIGHT_DEMAND);
+    nodefit_profile_rehearse(p, nodes, 24, &again);
+    ck_assert(again.lost[0] == rh.lost[0] && again.lost[1] == rh.lost[1]);
+    /* Eight nodes, evenly spaced (every third: the 8-GPU ones), 64 GPUs. */
+    again.max_nodes = 8;
+    nodefit_profile_rehearse(p, nodes, 24, &again);
+    ck_assert(fabs(again.arrived - 2 * 64000.0) < 1e-6);
+    /* No runs: nothing is drawn, and demand is kept. */
+    nodefit_profile_weigh(p, NODEFIT_WEIGHT_COUNT);
+    again.runs = 0;
+    nodefit_profile_rehearse(p, nodes, 24, &again);
+    ck_assert(again.arrived == 0 && again.lost[0] == 0 && again.lost[1] == 0);
+    ck_assert_int_eq(nodefit_profile_weights(p), NODEFIT_WEIGHT_DEMAND);
+    nodefit_profile_free(&p);
+}
+END_TEST
+
 /* GPU-model constraints (issue 15): a request with a model mask fits only nodes of those
  * models (a node of unknown model 0 only unconstrained ones), and for the measure a shape
  * that may not use the node's model does not fit it: all its free capacity is stranded. */
@@ -588,6 +703,48 @@ START_TEST(packing_is_deterministic_for_a_seed)
 }
 END_TEST
 
+static int ours(const struct extract *x, const struct packing_opts *o, struct packing_result *r,
+                struct err *e)
+{
+    return packing_run(x->nodes, x->n_nodes, x->pods, x->n_pods, PACKING_NODEFIT, o, r, e);
+}
+
+/* Ours rehearses its weighting on the list's work, the same whatever the seed; a run given
+ * that weighting is the same run, and a bad weighting is named. */
+START_TEST(packing_rehearses_ours_weighting)
+{
+    struct extract x;
+    struct packing_opts o;
+    struct packing_result r1, r2, r3;
+    struct err e = {0};
+
+    load_extract(&x);
+    packing_opts_defaults(&o, 42);
+    ck_assert_int_eq(o.nodefit_weights, PACKING_REHEARSE);
+    ck_assert_int_eq(ours(&x, &o, &r1, NULL), 0);
+    ck_assert(r1.rehearsal_arrived > 0);
+    ck_assert(r1.rehearsal_lost[0] < r1.rehearsal_arrived);
+    ck_assert_int_eq(r1.nodefit_weights, r1.rehearsal_lost[1] < r1.rehearsal_lost[0]
+                                             ? NODEFIT_WEIGHT_COUNT
+                                             : NODEFIT_WEIGHT_DEMAND);
+    o.nodefit_weights = r1.nodefit_weights;
+    ck_assert_int_eq(ours(&x, &o, &r2, NULL), 0);
+    ck_assert_mem_eq(r1.alloc_pct, r2.alloc_pct, sizeof(r1.alloc_pct));
+    ck_assert(r2.rehearsal_arrived == 0);
+    packing_opts_defaults(&o, 43);
+    ck_assert_int_eq(ours(&x, &o, &r3, NULL), 0);
+    ck_assert_int_eq(r3.nodefit_weights, r1.nodefit_weights);
+    ck_assert(r3.rehearsal_lost[0] == r1.rehearsal_lost[0]);
+    ck_assert(r3.rehearsal_lost[1] == r1.rehearsal_lost[1]);
+    o.nodefit_weights = 2;
+    ck_assert_int_eq(ours(&x, &o, &r3, &e), -1);
+    ck_assert_str_eq(e.field, "nodefit_weights");
+    ck_assert_msg(strstr(e.msg, "nodefit_weights 2 is not"), "%s", e.msg);
+    free(x.nodes);
+    free(x.pods);
+}
+END_TEST
+
 START_TEST(packing_policies_rank_as_expected)
 {
     struct extract x;
@@ -836,6 +993,8 @@ int main(void)
     tcase_add_test(tc, fits_checks_every_dimension);
     tcase_add_test(tc, profile_rejects_bad_shapes);
     tcase_add_test(tc, frag_counts_unusable_and_unfed_capacity);
+    tcase_add_test(tc, count_weights_weigh_shapes_by_their_requests);
+    tcase_add_test(tc, rehearsal_keeps_the_weighting_that_turns_away_less);
     tcase_add_test(tc, model_constraints_in_fit_and_measure);
     tcase_add_test(tc, nodes_steer_flexible_requests_off_claimed_models);
     tcase_add_test(tc, node_kinds_steer_requests_off_nodes_only_big_shapes_fit);
@@ -847,6 +1006,7 @@ int main(void)
     tcase_add_test(tc, score_keeps_whole_nodes_for_big_gangs);
     tcase_add_test(tp, five_column_lists_load_with_defaults);
     tcase_add_test(tp, packing_is_deterministic_for_a_seed);
+    tcase_add_test(tp, packing_rehearses_ours_weighting);
     tcase_add_test(tp, packing_policies_rank_as_expected);
     tcase_add_test(tp, packing_rejects_bad_input);
     tcase_add_test(tp, packing_follows_the_artifacts_order);
