@@ -76,44 +76,51 @@ static bool fit_kind(const struct snapshot_node *n, struct nodefit_node *out)
     return true;
 }
 
+/* The node as nodefit sees it: whole devices, the free ones first, its free CPU and memory
+ * as the cycle has left them. */
+static bool fit_node(const struct engine *en, size_t node, struct nodefit_node *out)
+{
+    int f = en->nfree[node];
+
+    if (!fit_kind(&en->s->nodes[node], out))
+        return false;
+    for (int d = 0; d < out->n_gpus; d++)
+        out->gpu_free[d] = d < f ? NODEFIT_MILLI : 0;
+    out->cpu_free = en->ncpu[node];
+    out->mem_free = en->nmem[node];
+    return true;
+}
+
 /* Tells the profile the federation's schedulable nodes, so a worker that lands on a kind of
  * node the queue needs more than it has (8-GPU workers of 120 cores, which only the 128-core
  * nodes of their SKU take) pays for the demand it turns away there, as bench_packing's
  * policy does. The claims are counted per SKU: the engine has chosen the SKU (with the
- * cluster) before nodefit picks a node. */
+ * cluster) before nodefit picks a node. Then rehearses the queue's workers on those of the
+ * nodes with a free GPU, as this cycle finds them, to pick how the measure weighs the
+ * queue's shapes (by their GPUs or by their count of workers), as bench_packing's policy
+ * does on the empty cluster. */
 static void fit_profile_nodes(struct engine *en)
-{
-    const struct snapshot *s = en->s;
-    struct nodefit_node *v = xcalloc(s->n_nodes + 1, sizeof(*v));
-    size_t n = 0;
-
-    for (size_t i = 0; i < s->n_nodes; i++)
-        if (en->ngroup[i] >= 0 && s->nodes[i].schedulable && fit_kind(&s->nodes[i], &v[n]))
-            n++;
-    /* Every node was checked by fit_kind() (device counts in range). */
-    if (nodefit_profile_set_nodes_per_model(en->profile, v, n, NULL))
-        nodefit_profile_free(&en->profile);
-    free(v);
-}
-
-static bool fit_node(const struct engine *en, size_t node, struct nodefit_node *out);
-
-/* Rehearses the queue's workers on the nodes as this cycle finds them, to pick how the
- * measure weighs the queue's shapes (by their GPUs or by their count of workers), as
- * bench_packing's policy does on the empty cluster. */
-static void fit_profile_weigh(struct engine *en)
 {
     const struct snapshot *s = en->s;
     struct nodefit_node *v = xcalloc(s->n_nodes + 1, sizeof(*v));
     struct nodefit_rehearsal rh = {
         .runs = ENGINE_FIT_REHEARSALS, .max_nodes = ENGINE_FIT_REHEARSE_NODES, .seed = 1};
-    size_t n = 0;
+    size_t n = 0, m = 0;
 
     for (size_t i = 0; i < s->n_nodes; i++)
-        if (en->ngroup[i] >= 0 && s->nodes[i].schedulable && en->nfree[i] > 0 &&
-            fit_node(en, i, &v[n]))
+        if (en->ngroup[i] >= 0 && s->nodes[i].schedulable && fit_node(en, i, &v[n]))
             n++;
-    nodefit_profile_rehearse(en->profile, v, n, &rh);
+    /* Every node was checked by fit_kind() (device counts in range). */
+    if (nodefit_profile_set_nodes_per_model(en->profile, v, n, NULL)) {
+        nodefit_profile_free(&en->profile);
+        free(v);
+        return;
+    }
+    /* fit_node() puts the free devices first. */
+    for (size_t k = 0; k < n; k++)
+        if (v[k].gpu_free[0] > 0)
+            v[m++] = v[k];
+    nodefit_profile_rehearse(en->profile, v, m, &rh);
     free(v);
 }
 
@@ -171,8 +178,6 @@ void engine_fit_profile(struct engine *en)
         en->profile = NULL;
     else
         fit_profile_nodes(en);
-    if (en->profile)
-        fit_profile_weigh(en);
     free(shapes);
     free(weights);
     free(v);
@@ -273,21 +278,6 @@ void engine_node_take_resources(struct engine *en, size_t node, int64_t cpu, int
         en->ncpu[node] = en->ncpu[node] > cpu ? en->ncpu[node] - cpu : 0;
     if (en->nmem[node] != ENGINE_UNMETERED)
         en->nmem[node] = en->nmem[node] > mem ? en->nmem[node] - mem : 0;
-}
-
-/* The node as nodefit sees it: whole devices, the free ones first, its free CPU and memory
- * as the cycle has left them. */
-static bool fit_node(const struct engine *en, size_t node, struct nodefit_node *out)
-{
-    int f = en->nfree[node];
-
-    if (!fit_kind(&en->s->nodes[node], out))
-        return false;
-    for (int d = 0; d < out->n_gpus; d++)
-        out->gpu_free[d] = d < f ? NODEFIT_MILLI : 0;
-    out->cpu_free = en->ncpu[node];
-    out->mem_free = en->nmem[node];
-    return true;
 }
 
 bool engine_fit_score(const struct engine *en, size_t node, size_t j, struct nodefit_eval *out)

@@ -3,6 +3,7 @@
 #include "policy/nodefit.h"
 
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/mem.h"
 
 #include <stdlib.h>
@@ -590,20 +591,10 @@ enum nodefit_weights nodefit_profile_weights(const struct nodefit_profile *p)
     return p->weights;
 }
 
-/* splitmix64: the rehearsal's draws, reproducible from its seed. */
-static uint64_t next_draw(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 /* A request of the profile's work, each shape as often as it is expected. */
 static struct nodefit_req draw_req(const struct nodefit_profile *p, uint64_t *x)
 {
-    double u = (double)(next_draw(x) >> 11) * 0x1.0p-53, cum = 0;
+    double u = (double)(hash_splitmix64(x) >> 11) * 0x1.0p-53, cum = 0;
     const struct shape *s = NULL;
     struct nodefit_req r;
 

@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/mem.h"
 #include "policy/nodefit.h"
 
@@ -23,25 +24,16 @@
 #define MAX_SPEC_GPU 8000.0
 #define FGD_COVERAGE 0.95 /* FGD's typical pods cover 95 % of the pods (PodPopularityThreshold) */
 
-/* ---- random numbers: xoshiro256**, seeded through splitmix64 ---------------------------- */
+/* ---- random numbers: xoshiro256**, seeded through splitmix64 (base/hash.h) -------------- */
 
 struct rng {
     uint64_t s[4];
 };
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static void rng_seed(struct rng *r, uint64_t seed)
 {
     for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix(&seed);
+        r->s[i] = hash_splitmix64(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k)
